@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The mpx wire protocol: frame header, opcodes, status codes and the
+ * primitive encoders and decoders both mpxd and libmpx use.
+ *
+ * This file owns the bytes on the wire and nothing else: no I/O, no policy
+ * about which limits apply. docs/PROTOCOL.md is the normative description;
+ * change both together. Bump WIRE_VERSION for any incompatible change.
+ *
+ * Every integer is little-endian. A frame is a 12-byte header followed by
+ * body_len bytes of body:
+ *
+ *      offset  size  field
+ *      0       4     body_len   bytes after the header
+ *      4       4     id         request id, chosen by the client, echoed in the reply
+ *      8       2     op         opcode (enum wire_op)
+ *      10      2     status     0 in requests; enum wire_status in replies
+ *
+ * Body fields use a handful of primitive types:
+ *      u8 u16 u32 u64 i64      fixed width integers
+ *      name                    u8 length (1..255), then that many bytes of [A-Za-z0-9._:/@-]
+ *      bytes                   u32 length, then that many bytes
+ *      str                     u16 length, then that many bytes (UTF-8 text, no NUL)
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_VERSION            1u
+#define WIRE_HEADER_SIZE        12u
+#define WIRE_NAME_MAX           255u
+
+/* Defaults the daemon announces in HELLO unless configured otherwise. */
+#define WIRE_DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)     /* one payload, key or value */
+#define WIRE_DEFAULT_MAX_FRAME   (16u * 1024 * 1024)    /* one frame body */
+
+/*
+ * Opcodes, in ranges of 100 per family. Numbers are never reused; an
+ * opcode the daemon does not know is answered with WIRE_EOPNOTSUPP and the
+ * connection goes on.
+ */
+enum wire_op {
+        /* session: 1..99 */
+        WIRE_OP_HELLO           = 1,    /* u32 version, str client_name -> u32 version, u32 max_message, u32 max_frame, str server */
+        WIRE_OP_PING            = 2,    /* bytes echo -> bytes echo */
+
+        /* objects and daemon: 100..199 */
+        WIRE_OP_LIST            = 100,  /* u64 cursor, u32 max, u8 type -> u64 next_cursor, u32 n, n x (name, u8 type, fields) */
+        WIRE_OP_INFO            = 101,  /* name -> u8 type, fields */
+        WIRE_OP_DELETE          = 102,  /* name -> (empty) */
+        WIRE_OP_STATS           = 103,  /* (empty) -> fields */
+
+        /* queues and joinable queues: 200..299 */
+        WIRE_OP_QUEUE_DECLARE   = 200,  /* name, u64 maxsize, u32 flags -> u8 created */
+        WIRE_OP_QUEUE_PUT       = 201,  /* name, i64 timeout_ms, bytes payload -> (empty) */
+        WIRE_OP_QUEUE_GET       = 202,  /* name, i64 timeout_ms, u32 flags -> item */
+        WIRE_OP_QUEUE_PUT_MANY  = 203,  /* name, i64 timeout_ms, u32 n, n x bytes -> (empty) */
+        WIRE_OP_QUEUE_GET_MANY  = 204,  /* name, i64 timeout_ms, u32 flags, u32 max -> u32 n, n x item */
+        WIRE_OP_QUEUE_QSIZE     = 205,  /* name -> u64 size, u64 maxsize, u64 unfinished, u8 closed */
+        WIRE_OP_QUEUE_CLOSE     = 206,  /* name -> (empty) */
+        WIRE_OP_QUEUE_TASK_DONE = 207,  /* name, u64 tag -> (empty) */
+        WIRE_OP_QUEUE_JOIN      = 208,  /* name, i64 timeout_ms -> (empty) */
+        WIRE_OP_QUEUE_PURGE     = 209,  /* name -> u64 removed */
+};
+
+/* item (in GET and GET_MANY replies): u64 tag, u32 deliveries, bytes payload */
+
+/* Flags of QUEUE_DECLARE. */
+#define WIRE_QUEUE_JOINABLE     (1u << 0)
+
+/*
+ * Flags of QUEUE_GET and QUEUE_GET_MANY. A detached delivery of a joinable
+ * queue is not tied to the connection that took it: it is not redelivered
+ * when that connection closes, and any connection may finish it.
+ */
+#define WIRE_GET_DETACH         (1u << 0)
+
+/* Object types, as carried in LIST and INFO. 0 in a LIST filter means any. */
+enum wire_type {
+        WIRE_TYPE_ANY           = 0,
+        WIRE_TYPE_QUEUE         = 1,
+        WIRE_TYPE_JOINABLE      = 2,
+        _WIRE_TYPE_MAX,
+};
+
+/*
+ * A field list (INFO, LIST, STATS) is u16 n, then n fields:
+ *      u8 key_len, key bytes, u8 kind, value
+ * where kind 0 is an i64 value and kind 1 a str value.
+ */
+enum wire_field_kind {
+        WIRE_FIELD_INT          = 0,
+        WIRE_FIELD_STR          = 1,
+};
+
+/*
+ * Reply status codes. These are mpx's own numbers, not the host's errno
+ * values, so that a client on any system can read them; libmpx maps them to
+ * negative errno codes (wire_status_to_errno).
+ */
+enum wire_status {
+        WIRE_OK                 = 0,
+        WIRE_EAGAIN             = 1,    /* would block and timeout was 0 */
+        WIRE_ETIMEDOUT          = 2,    /* the timeout passed */
+        WIRE_ENOENT             = 3,    /* no such object, or no such delivery tag */
+        WIRE_EEXIST             = 4,    /* declared with other parameters */
+        WIRE_EACCES             = 5,    /* permission denied */
+        WIRE_EMSGSIZE           = 6,    /* payload or frame too large */
+        WIRE_EPIPE              = 7,    /* queue closed (and drained, for getters) */
+        WIRE_EIDRM              = 8,    /* object deleted while waiting */
+        WIRE_ESHUTDOWN          = 9,    /* daemon stopping */
+        WIRE_EINVAL             = 10,   /* bad argument (bad name, task_done too often, ...) */
+        WIRE_EPROTO             = 11,   /* malformed or truncated body */
+        WIRE_EOPNOTSUPP         = 12,   /* unknown opcode */
+        WIRE_ENOMEM             = 13,   /* daemon out of memory */
+        WIRE_ENOSPC             = 14,   /* a memory limit was reached */
+        WIRE_ERANGE             = 15,   /* value or index out of range */
+        WIRE_EPROTOTYPE         = 16,   /* object is of another type */
+        WIRE_EUSERS             = 17,   /* too many clients or objects */
+        _WIRE_STATUS_MAX,
+};
+
+struct wire_header {
+        uint32_t body_len;
+        uint32_t id;
+        uint16_t op;
+        uint16_t status;
+};
+
+/* A reader walks a received body; the first failure sticks in ->bad. */
+struct wire_reader {
+        const uint8_t *p;
+        size_t left;
+        bool bad;
+};
+
+/* A growable output buffer; frames are appended to it. */
+struct wire_buf {
+        uint8_t *data;
+        size_t len;
+        size_t cap;
+};
+
+/* Status codes <-> negative errno values. */
+int wire_status_to_errno(uint16_t status);
+uint16_t wire_status_from_errno(int neg_errno);
+
+/* Name of an opcode or object type for logs and tools; NULL if unknown. */
+const char *wire_op_name(uint16_t op);
+const char *wire_type_name(uint8_t type);
+int wire_type_from_name(const char *s);
+
+/* true if name is 1..255 bytes of the allowed characters. */
+bool wire_name_valid(const void *name, size_t len);
+
+/* Header access on a buffer of at least WIRE_HEADER_SIZE bytes. */
+void wire_header_decode(const uint8_t *src, struct wire_header *ret);
+void wire_header_encode(uint8_t *dst, const struct wire_header *h);
+
+/* Reader: each call returns false once the reader is bad (and leaves outputs alone). */
+void wire_reader_init(struct wire_reader *r, const void *body, size_t len);
+bool wire_get_u8(struct wire_reader *r, uint8_t *ret);
+bool wire_get_u16(struct wire_reader *r, uint16_t *ret);
+bool wire_get_u32(struct wire_reader *r, uint32_t *ret);
+bool wire_get_u64(struct wire_reader *r, uint64_t *ret);
+bool wire_get_i64(struct wire_reader *r, int64_t *ret);
+/* name: validated; *ret points into the body and is not NUL-terminated. */
+bool wire_get_name(struct wire_reader *r, const char **ret, size_t *ret_len);
+bool wire_get_bytes(struct wire_reader *r, const void **ret, uint32_t *ret_len);
+bool wire_get_str(struct wire_reader *r, const char **ret, uint16_t *ret_len);
+/* true if the body was well formed and fully consumed. */
+bool wire_reader_done(const struct wire_reader *r);
+
+/* Buffer: appends return 0 or -ENOMEM. */
+void wire_buf_init(struct wire_buf *b);
+void wire_buf_done(struct wire_buf *b);
+int wire_buf_reserve(struct wire_buf *b, size_t extra);
+/* Drop the first n bytes (after a partial write). */
+void wire_buf_consume(struct wire_buf *b, size_t n);
+int wire_put_raw(struct wire_buf *b, const void *src, size_t n);
+int wire_put_u8(struct wire_buf *b, uint8_t v);
+int wire_put_u16(struct wire_buf *b, uint16_t v);
+int wire_put_u32(struct wire_buf *b, uint32_t v);
+int wire_put_u64(struct wire_buf *b, uint64_t v);
+int wire_put_i64(struct wire_buf *b, int64_t v);
+int wire_put_name(struct wire_buf *b, const char *name, size_t len);
+int wire_put_bytes(struct wire_buf *b, const void *src, uint32_t len);
+int wire_put_str(struct wire_buf *b, const char *s, size_t len);
+/*
+ * Field lists: wire_fields_begin reserves the count, each put adds a field
+ * and counts it, wire_fields_end writes the count.
+ */
+struct wire_fields {
+        size_t at;
+        uint16_t n;
+};
+int wire_fields_begin(struct wire_buf *b, struct wire_fields *f);
+int wire_put_field_int(struct wire_buf *b, struct wire_fields *f, const char *key, int64_t v);
+int wire_put_field_str(struct wire_buf *b, struct wire_fields *f, const char *key, const char *s);
+void wire_fields_end(struct wire_buf *b, const struct wire_fields *f);
+
+/*
+ * Framing: wire_frame_begin appends a header with body_len 0 and returns its
+ * offset in ret_start; append the body, then wire_frame_end patches body_len.
+ * wire_frame_abort drops a frame begun at start (e.g. after -ENOMEM).
+ */
+int wire_frame_begin(struct wire_buf *b, uint32_t id, uint16_t op, uint16_t status, size_t *ret_start);
+void wire_frame_end(struct wire_buf *b, size_t start);
+void wire_frame_abort(struct wire_buf *b, size_t start);

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The core types of mpxd and the functions each daemon file exports, grouped
+ * by file. mpxd is one thread and one libevent loop: nothing here locks.
+ *
+ * Lifetimes in one paragraph: a client owns its buffers and is freed from a
+ * deferred event after it is lost; an object owns its items and its waiters'
+ * pending data; a waiter is linked into its object's wait list and its
+ * client's list at once, and only wait.c links or unlinks it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <uthash.h>
+
+#include "macros.h"
+#include "wire.h"
+
+struct client;
+struct object;
+struct waiter;
+
+/* ---- log.c ---- */
+
+enum log_level {
+        LOG_LEVEL_ERR = 3,
+        LOG_LEVEL_WARNING = 4,
+        LOG_LEVEL_NOTICE = 5,
+        LOG_LEVEL_INFO = 6,
+        LOG_LEVEL_DEBUG = 7,
+};
+
+void log_set_level(enum log_level level);
+bool log_enabled(enum log_level level);
+void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
+#define log_err(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_LEVEL_NOTICE, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) do { if (log_enabled(LOG_LEVEL_DEBUG)) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
+
+/* ---- server.c: the process-wide state ---- */
+
+struct mpxd {
+        struct event_base *base;
+
+        /* limits announced in HELLO */
+        uint32_t max_message;           /* bytes in one payload */
+        uint32_t max_frame;             /* bytes in one frame body */
+
+        /* listener */
+        const char *socket_path;
+        unsigned socket_mode;
+        int listen_fd;
+        int lock_fd;
+        bool socket_owned;              /* we bound it, so we unlink it */
+        struct event *ev_listen;
+        struct event *ev_signals[4];
+
+        TAILQ_HEAD(, client) clients;
+        TAILQ_HEAD(, client) dirty;     /* clients with output to flush */
+        unsigned n_clients;
+        uint64_t next_client_id;
+
+        /* objects: by name, and in creation order for listing */
+        struct object *objects;         /* uthash head */
+        TAILQ_HEAD(, object) objects_ordered;
+        unsigned n_objects;
+        uint64_t next_serial;
+
+        unsigned n_waiters;
+        uint64_t requests;
+        uint64_t started_ms;
+        bool stopping;
+};
+
+extern struct mpxd mpxd;
+
+/* Monotonic milliseconds. */
+uint64_t now_ms(void);
+
+/* Set up state and the event base without any socket (used by unit tests too). */
+int mpxd_init(void);
+void mpxd_done(void);
+/* Bind or adopt the listening socket and register signals. */
+int server_listen(void);
+/* Run until SIGTERM or SIGINT; returns the exit status. */
+int server_run(void);
+/* Wake every waiter with -ESHUTDOWN, flush, close everything, stop the loop. */
+void server_shutdown(void);
+
+/* ---- client.c: one connection ---- */
+
+struct client {
+        uint64_t id;
+        int fd;                         /* -1 for a client without a socket (unit tests) */
+        pid_t pid;
+        uid_t uid;
+        gid_t gid;
+        char name[64];                  /* from HELLO */
+
+        struct event ev_read;
+        struct event ev_write;
+        bool write_armed;
+
+        struct wire_buf in;             /* unparsed input */
+        struct wire_buf out;            /* replies not yet written, from out_off */
+        size_t out_off;
+
+        TAILQ_HEAD(, waiter) waiters;           /* this client's blocked requests */
+        TAILQ_HEAD(, delivery) deliveries;      /* joinable items taken and not done */
+
+        bool hello_done;
+        bool dead;                      /* lost; freed from a deferred event */
+        bool closing;                   /* flush what is queued, then close */
+        bool is_dirty;
+        uint64_t requests;
+        uint64_t connected_ms;
+
+        TAILQ_ENTRY(client) link;
+        TAILQ_ENTRY(client) dirty_link;
+};
+
+/* Take ownership of a connected fd (or -1 for a socketless client). */
+struct client *client_new(int fd);
+/* The peer went away or broke the protocol: cancel its waiters, give back what it held. */
+void client_lost(struct client *c, const char *why);
+/* Feed bytes as if read from the socket (unit tests and fuzzing). */
+void client_feed(struct client *c, const void *data, size_t len);
+/* Write as much queued output as the socket takes. */
+void client_flush(struct client *c);
+/* Flush every client that has new output; called at the end of each event. */
+void client_flush_dirty(void);
+/* Describe the client for logs: "client 7 (pid 42, uid 1000)". */
+const char *client_describe(const struct client *c);
+
+/*
+ * Replies. A reply with a body is written straight into the client's output
+ * buffer: client_reply_begin, then wire_put_* on the returned buffer, then
+ * client_reply_end (or client_reply_abort on failure).
+ */
+void client_reply_status(struct client *c, uint32_t id, uint16_t op, int neg_errno);
+struct wire_buf *client_reply_begin(struct client *c, uint32_t id, uint16_t op, size_t *ret_start);
+void client_reply_end(struct client *c, size_t start);
+void client_reply_abort(struct client *c, size_t start, int neg_errno, uint32_t id, uint16_t op);
+
+/* ---- op.c: the request table ---- */
+
+struct request {
+        uint32_t id;
+        uint16_t op;
+};
+
+/* Handle one complete frame of a client. */
+void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body);
+
+/* ---- admin.c: inspection and object-wide requests ---- */
+
+int admin_handle_list(struct client *c, const struct request *req, struct wire_reader *r);
+int admin_handle_info(struct client *c, const struct request *req, struct wire_reader *r);
+int admin_handle_delete(struct client *c, const struct request *req, struct wire_reader *r);
+int admin_handle_stats(struct client *c, const struct request *req, struct wire_reader *r);
+
+/* ---- object.c: the name registry ---- */
+
+struct object_type {
+        uint8_t type;                   /* enum wire_type */
+        /* Wake every waiter with neg_errno (-EIDRM, -ESHUTDOWN). */
+        void (*wake_all)(struct object *o, int neg_errno);
+        /* Serve waiters after something changed (a waiter left, say). */
+        void (*serve)(struct object *o);
+        /* Append the fields that describe the object. */
+        int (*describe)(struct object *o, struct wire_buf *b, struct wire_fields *f);
+        /* Free the object and everything it holds; no waiters are left. */
+        void (*free)(struct object *o);
+};
+
+struct object {
+        UT_hash_handle hh;
+        char name[WIRE_NAME_MAX + 1];   /* NUL-terminated */
+        size_t name_len;
+        const struct object_type *ops;
+        uint64_t serial;                /* creation order, the LIST cursor */
+        uint64_t created_ms;
+        uint64_t active_ms;             /* last request on it */
+        uint64_t timeouts;              /* waiters that timed out */
+        TAILQ_ENTRY(object) link;
+};
+
+/* Find an object by name; NULL if there is none. */
+struct object *object_find(const char *name, size_t len);
+/*
+ * Find an object that must be of one of the types in the mask (1 << type):
+ * 0 and *ret set, -ENOENT, or -EPROTOTYPE.
+ */
+int object_find_typed(const char *name, size_t len, unsigned type_mask, struct object **ret);
+/* Register a new object, initialised by its type; the name must be free. */
+void object_register(struct object *o, const char *name, size_t len, const struct object_type *ops);
+/* Wake its waiters with neg_errno, unregister and free it. */
+void object_delete(struct object *o, int neg_errno);
+/* Delete every object (shutdown). */
+void object_delete_all(int neg_errno);
+
+/* ---- wait.c: blocked requests ---- */
+
+TAILQ_HEAD(waiter_list, waiter);
+
+struct item;
+TAILQ_HEAD(item_list, item);
+
+struct waiter {
+        struct client *client;
+        struct object *object;
+        struct waiter_list *list;       /* the object's list this waiter is on */
+        uint32_t id;
+        uint16_t op;
+        bool has_timer;
+        struct event timer;
+
+        /* what the blocked request needs when it is served */
+        uint32_t flags;                 /* GET: WIRE_GET_* */
+        uint32_t max;                   /* GET_MANY: most items */
+        struct item_list pending;       /* PUT, PUT_MANY: items waiting for room */
+        uint32_t n_pending;
+
+        TAILQ_ENTRY(waiter) obj_link;
+        TAILQ_ENTRY(waiter) client_link;
+};
+
+/*
+ * Park a request on an object's wait list until it is served, times out
+ * (timeout_ms > 0) or is cancelled. timeout_ms < 0 waits forever.
+ */
+struct waiter *wait_add(struct client *c, const struct request *req, struct object *o,
+                        struct waiter_list *list, int64_t timeout_ms);
+/* Unlink and free a served or cancelled waiter (its pending items too); no reply. */
+void wait_free(struct waiter *w);
+/* Reply neg_errno to a waiter and free it. */
+void wait_fail(struct waiter *w, int neg_errno);
+/* Fail every waiter of a list with neg_errno. */
+void wait_fail_all(struct waiter_list *list, int neg_errno);
+/* Free every waiter of a client without replying (it is gone), then let the objects serve. */
+void wait_cancel_client(struct client *c);
+
+/* ---- queue.c: queues and joinable queues ---- */
+
+struct delivery;
+TAILQ_HEAD(delivery_list, delivery);
+
+int queue_handle_declare(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_put(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_put_many(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_get(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_get_many(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_qsize(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_close(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_purge(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r);
+/* Put back at the head of their queues, in order, what a lost client had taken. */
+void queue_client_lost(struct client *c);
+/* Free a waiter's pending items. */
+void queue_items_free(struct item_list *items);

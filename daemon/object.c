@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The name registry: each name maps to one object of one type. It owns the
+ * lookup (a uthash table by name) and the creation order (a list, which is
+ * the cursor order of LIST). What an object holds belongs to its type's file.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mpxd.h"
+
+struct object *object_find(const char *name, size_t len) {
+        struct object *o;
+
+        HASH_FIND(hh, mpxd.objects, name, len, o);
+        return o;
+}
+
+int object_find_typed(const char *name, size_t len, unsigned type_mask, struct object **ret) {
+        struct object *o = object_find(name, len);
+
+        if (!o)
+                return -ENOENT;
+        if (!(type_mask & (1u << o->ops->type)))
+                return -EPROTOTYPE;
+        *ret = o;
+        return 0;
+}
+
+void object_register(struct object *o, const char *name, size_t len, const struct object_type *ops) {
+        memcpy(o->name, name, len);
+        o->name[len] = '\0';
+        o->name_len = len;
+        o->ops = ops;
+        o->serial = ++mpxd.next_serial;
+        o->created_ms = o->active_ms = now_ms();
+        HASH_ADD_KEYPTR(hh, mpxd.objects, o->name, o->name_len, o);
+        TAILQ_INSERT_TAIL(&mpxd.objects_ordered, o, link);
+        mpxd.n_objects++;
+        log_debug("object '%s' (%s) created", o->name, wire_type_name(ops->type));
+}
+
+void object_delete(struct object *o, int neg_errno) {
+        o->ops->wake_all(o, neg_errno);
+        HASH_DELETE(hh, mpxd.objects, o);
+        TAILQ_REMOVE(&mpxd.objects_ordered, o, link);
+        mpxd.n_objects--;
+        log_debug("object '%s' deleted", o->name);
+        o->ops->free(o);
+}
+
+void object_delete_all(int neg_errno) {
+        struct object *o;
+
+        while ((o = TAILQ_FIRST(&mpxd.objects_ordered)))
+                object_delete(o, neg_errno);
+}

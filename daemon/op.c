@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request table: opcode -> handler, and the session requests (HELLO,
+ * PING) that belong to no object. A handler returns 0 when it has replied or
+ * parked the request as a waiter, or a negative errno that op_dispatch sends
+ * back as the reply status; the handler's file decides everything else.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mpxd.h"
+
+typedef int (*op_handler)(struct client *c, const struct request *req, struct wire_reader *r);
+
+static int op_handle_hello(struct client *c, const struct request *req, struct wire_reader *r);
+static int op_handle_ping(struct client *c, const struct request *req, struct wire_reader *r);
+
+enum {
+        OP_BEFORE_HELLO = 1 << 0,       /* allowed before HELLO */
+};
+
+static const struct op_entry {
+        uint16_t op;
+        unsigned flags;
+        op_handler handle;
+} op_table[] = {
+        { WIRE_OP_QUEUE_PUT, 0, queue_handle_put },
+        { WIRE_OP_QUEUE_GET, 0, queue_handle_get },
+        { WIRE_OP_QUEUE_TASK_DONE, 0, queue_handle_task_done },
+        { WIRE_OP_QUEUE_PUT_MANY, 0, queue_handle_put_many },
+        { WIRE_OP_QUEUE_GET_MANY, 0, queue_handle_get_many },
+        { WIRE_OP_QUEUE_QSIZE, 0, queue_handle_qsize },
+        { WIRE_OP_QUEUE_DECLARE, 0, queue_handle_declare },
+        { WIRE_OP_QUEUE_CLOSE, 0, queue_handle_close },
+        { WIRE_OP_QUEUE_JOIN, 0, queue_handle_join },
+        { WIRE_OP_QUEUE_PURGE, 0, queue_handle_purge },
+        { WIRE_OP_HELLO, OP_BEFORE_HELLO, op_handle_hello },
+        { WIRE_OP_PING, OP_BEFORE_HELLO, op_handle_ping },
+        { WIRE_OP_LIST, 0, admin_handle_list },
+        { WIRE_OP_INFO, 0, admin_handle_info },
+        { WIRE_OP_DELETE, 0, admin_handle_delete },
+        { WIRE_OP_STATS, 0, admin_handle_stats },
+};
+
+/* Hot operations come first in the table, so a linear search is short. */
+static const struct op_entry *op_find(uint16_t op) {
+        for (size_t i = 0; i < ARRAY_SIZE(op_table); i++)
+                if (op_table[i].op == op)
+                        return &op_table[i];
+        return NULL;
+}
+
+void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body) {
+        const struct op_entry *e = op_find(h->op);
+        struct request req = { .id = h->id, .op = h->op };
+        struct wire_reader r;
+        int ret;
+
+        c->requests++;
+        mpxd.requests++;
+        log_debug("%s: request %u op %u (%s), %u bytes", client_describe(c), h->id, h->op,
+                  wire_op_name(h->op) ?: "unknown", h->body_len);
+        if (!e) {
+                client_reply_status(c, h->id, h->op, -EOPNOTSUPP);
+                return;
+        }
+        if (!c->hello_done && !(e->flags & OP_BEFORE_HELLO)) {
+                client_reply_status(c, h->id, h->op, -EPROTO);
+                return;
+        }
+        wire_reader_init(&r, body, h->body_len);
+        ret = e->handle(c, &req, &r);
+        if (ret < 0)
+                client_reply_status(c, h->id, h->op, ret);
+}
+
+/*
+ * HELLO: u32 version, str client_name -> u32 version, u32 max_message,
+ * u32 max_frame, str server. Another version is answered with -EPROTO and the
+ * same body, so the client can say which version the daemon speaks.
+ */
+static int op_handle_hello(struct client *c, const struct request *req, struct wire_reader *r) {
+        static const char server[] = "mpxd " MPX_VERSION;
+        uint32_t version;
+        const char *name;
+        uint16_t name_len;
+        struct wire_buf *b;
+        size_t start;
+
+        if (!wire_get_u32(r, &version) || !wire_get_str(r, &name, &name_len) || !wire_reader_done(r))
+                return -EPROTO;
+        snprintf(c->name, sizeof(c->name), "%.*s", (int) name_len, name);
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_put_u32(b, WIRE_VERSION) < 0 || wire_put_u32(b, mpxd.max_message) < 0 ||
+            wire_put_u32(b, mpxd.max_frame) < 0 || wire_put_str(b, server, strlen(server)) < 0) {
+                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+                return 0;
+        }
+        if (version != WIRE_VERSION) {
+                /* Patch the status of the frame just written. */
+                struct wire_header h;
+                wire_header_decode(b->data + start, &h);
+                h.status = WIRE_EPROTO;
+                wire_header_encode(b->data + start, &h);
+                log_info("%s speaks protocol version %u, not %u", client_describe(c), version, WIRE_VERSION);
+        } else
+                c->hello_done = true;
+        client_reply_end(c, start);
+        return 0;
+}
+
+/* PING: bytes -> the same bytes. */
+static int op_handle_ping(struct client *c, const struct request *req, struct wire_reader *r) {
+        const void *data;
+        uint32_t len;
+        struct wire_buf *b;
+        size_t start;
+
+        if (!wire_get_bytes(r, &data, &len) || !wire_reader_done(r))
+                return -EPROTO;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_put_bytes(b, data, len) < 0) {
+                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+                return 0;
+        }
+        client_reply_end(c, start);
+        return 0;
+}

@@ -1,0 +1,757 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Queues and joinable queues, with the semantics of Python's Queue and
+ * JoinableQueue made exact: qsize is the true count, close ends the stream
+ * for consumers once drained, and a joinable item taken by a connection that
+ * closes before task_done goes back to the head of the queue.
+ *
+ * Storage: items in FIFO order; getters, putters and joiners on FIFO wait
+ * lists, served strictly in arrival order (a put_many that does not fit
+ * blocks the puts behind it). A joinable item handed out becomes a delivery,
+ * found by tag, and linked either to the connection that took it or, when
+ * taken detached, to the queue. "unfinished" is what join waits for: items
+ * waiting plus deliveries not done.
+ *
+ * The first half of the file is the storage API, the second the request
+ * handlers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpxd.h"
+
+struct item {
+        TAILQ_ENTRY(item) link;
+        uint64_t put_ms;                /* when it was first put */
+        uint32_t size;
+        uint32_t deliveries;            /* how many times it was handed out */
+        uint8_t data[];
+};
+
+struct delivery {
+        UT_hash_handle hh;              /* in queue->by_tag */
+        uint64_t tag;
+        struct item *item;
+        struct queue *queue;
+        struct client *client;          /* NULL when detached */
+        TAILQ_ENTRY(delivery) link;     /* in client->deliveries or queue->detached */
+};
+
+struct queue {
+        struct object obj;
+        uint64_t maxsize;               /* 0: unbounded */
+        bool joinable;
+        bool closed;
+
+        struct item_list items;
+        uint64_t count;                 /* items waiting */
+        uint64_t bytes;                 /* payload bytes, waiting and delivered */
+
+        struct delivery *by_tag;        /* uthash of deliveries not done */
+        uint64_t n_delivered;
+        uint64_t next_tag;
+        struct delivery_list detached;
+
+        struct waiter_list getters;
+        struct waiter_list putters;
+        struct waiter_list joiners;
+
+        uint64_t puts, gets, redelivered;
+
+        bool serve_pending;             /* on a local list in queue_client_lost */
+        TAILQ_ENTRY(queue) serve_link;
+};
+
+static const struct object_type queue_type, joinable_type;
+
+#define QUEUE_TYPES ((1u << WIRE_TYPE_QUEUE) | (1u << WIRE_TYPE_JOINABLE))
+
+/* Reply overhead of one item: u64 tag, u32 deliveries, u32 payload length. */
+#define ITEM_WIRE_OVERHEAD 16u
+
+static struct queue *queue_of(struct object *o) {
+        return container_of(o, struct queue, obj);
+}
+
+/* ---- storage API ---- */
+
+static struct item *item_new(const void *data, uint32_t size) {
+        struct item *it = malloc(sizeof(*it) + size);
+
+        if (!it)
+                return NULL;
+        it->put_ms = 0;
+        it->size = size;
+        it->deliveries = 0;
+        memcpy(it->data, data, size);
+        return it;
+}
+
+void queue_items_free(struct item_list *items) {
+        struct item *it;
+
+        while ((it = TAILQ_FIRST(items))) {
+                TAILQ_REMOVE(items, it, link);
+                free(it);
+        }
+}
+
+static uint64_t queue_unfinished(const struct queue *q) {
+        return q->count + q->n_delivered;
+}
+
+/* true if n more items fit. */
+static bool queue_has_room(const struct queue *q, uint64_t n) {
+        return q->maxsize == 0 || (q->count <= q->maxsize && n <= q->maxsize - q->count);
+}
+
+/* Append items (moved out of list) at the tail. */
+static void queue_append(struct queue *q, struct item_list *list, uint32_t n) {
+        uint64_t t = now_ms();
+        struct item *it;
+
+        TAILQ_FOREACH(it, list, link) {
+                it->put_ms = t;
+                q->bytes += it->size;
+        }
+        TAILQ_CONCAT(&q->items, list, link);
+        q->count += n;
+        q->puts += n;
+}
+
+/* Forget a finished delivery and free its item. */
+static void delivery_finish(struct delivery *d) {
+        struct queue *q = d->queue;
+
+        HASH_DELETE(hh, q->by_tag, d);
+        if (d->client)
+                TAILQ_REMOVE(&d->client->deliveries, d, link);
+        else
+                TAILQ_REMOVE(&q->detached, d, link);
+        q->n_delivered--;
+        q->bytes -= d->item->size;
+        free(d->item);
+        free(d);
+}
+
+/*
+ * Take the head item for client c. For a joinable queue it becomes a
+ * delivery (tied to c unless detached) and *ret_tag is its tag; otherwise the
+ * caller owns and frees the item. Returns NULL only on -ENOMEM, leaving the
+ * queue as it was.
+ */
+static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags, uint64_t *ret_tag) {
+        struct item *it = TAILQ_FIRST(&q->items);
+        struct delivery *d = NULL;
+
+        if (q->joinable) {
+                d = calloc(1, sizeof(*d));
+                if (!d)
+                        return NULL;
+        }
+        TAILQ_REMOVE(&q->items, it, link);
+        q->count--;
+        q->gets++;
+        it->deliveries++;
+        if (!d) {
+                q->bytes -= it->size;
+                *ret_tag = 0;
+                return it;
+        }
+        d->tag = ++q->next_tag;
+        d->item = it;
+        d->queue = q;
+        if (flags & WIRE_GET_DETACH)
+                TAILQ_INSERT_TAIL(&q->detached, d, link);
+        else {
+                d->client = c;
+                TAILQ_INSERT_TAIL(&c->deliveries, d, link);
+        }
+        HASH_ADD(hh, q->by_tag, tag, sizeof(d->tag), d);
+        q->n_delivered++;
+        *ret_tag = d->tag;
+        return it;
+}
+
+/* Append one item to a reply: u64 tag, u32 deliveries, bytes payload (room is reserved). */
+static void put_item(struct wire_buf *b, const struct item *it, uint64_t tag) {
+        (void) wire_put_u64(b, tag);
+        (void) wire_put_u32(b, it->deliveries);
+        (void) wire_put_bytes(b, it->data, it->size);
+}
+
+/*
+ * Answer a getter (GET or GET_MANY) from the head of the queue, which is not
+ * empty. Room in the reply is reserved before anything is taken, so an item
+ * is never lost to a failed allocation. Returns 0 or -ENOMEM.
+ */
+static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uint16_t op,
+                             uint32_t flags, uint32_t max) {
+        bool many = op == WIRE_OP_QUEUE_GET_MANY;
+        size_t need = many ? 4 : 0, start, count_at = 0;
+        uint32_t n = 0;
+        struct wire_buf *b;
+        struct item *it;
+
+        /* How many items fit in one reply frame. */
+        TAILQ_FOREACH(it, &q->items, link) {
+                size_t more = ITEM_WIRE_OVERHEAD + it->size;
+                if (n == max || (n > 0 && need + more > mpxd.max_frame))
+                        break;
+                need += more;
+                n++;
+                if (!many)
+                        break;
+        }
+        if (wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + need) < 0)
+                return -ENOMEM;
+        b = client_reply_begin(c, id, op, &start);
+        if (many) {
+                count_at = b->len;
+                (void) wire_put_u32(b, 0);
+        }
+        for (uint32_t i = 0; i < n; i++) {
+                uint64_t tag;
+                struct item *got = queue_take(q, c, flags, &tag);
+                if (!got) {
+                        if (i == 0) {
+                                client_reply_abort(c, start, -ENOMEM, id, op);
+                                return 0;
+                        }
+                        n = i;
+                        break;
+                }
+                put_item(b, got, tag);
+                if (!q->joinable)
+                        free(got);
+        }
+        if (many) {
+                uint8_t tmp[4] = { (uint8_t) n, (uint8_t) (n >> 8), (uint8_t) (n >> 16), (uint8_t) (n >> 24) };
+                memcpy(b->data + count_at, tmp, sizeof(tmp));
+        }
+        client_reply_end(c, start);
+        q->obj.active_ms = now_ms();
+        return 0;
+}
+
+/*
+ * Serve waiters after any change: admit putters that now fit, in order; hand
+ * items to getters, in order; end the stream for getters of a closed, drained
+ * queue; release joiners when nothing is unfinished.
+ */
+static void queue_serve(struct queue *q) {
+        for (;;) {
+                struct waiter *w;
+                bool progress = false;
+
+                while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, w->n_pending)) {
+                        queue_append(q, &w->pending, w->n_pending);
+                        w->n_pending = 0;
+                        client_reply_status(w->client, w->id, w->op, 0);
+                        wait_free(w);
+                }
+                while ((w = TAILQ_FIRST(&q->getters)) && q->count > 0) {
+                        if (queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max) < 0)
+                                break;
+                        wait_free(w);
+                        progress = true;
+                }
+                /* Getters made room: putters may fit now. */
+                if (!progress || TAILQ_EMPTY(&q->putters))
+                        break;
+        }
+        if (q->closed && q->count == 0)
+                wait_fail_all(&q->getters, -EPIPE);
+        if (queue_unfinished(q) == 0)
+                wait_fail_all(&q->joiners, 0);
+}
+
+static void queue_serve_object(struct object *o) {
+        queue_serve(queue_of(o));
+}
+
+static void queue_wake_all(struct object *o, int neg_errno) {
+        struct queue *q = queue_of(o);
+
+        wait_fail_all(&q->getters, neg_errno);
+        wait_fail_all(&q->putters, neg_errno);
+        wait_fail_all(&q->joiners, neg_errno);
+}
+
+static void queue_free(struct object *o) {
+        struct queue *q = queue_of(o);
+        struct delivery *d, *tmp;
+
+        HASH_ITER(hh, q->by_tag, d, tmp)
+                delivery_finish(d);
+        queue_items_free(&q->items);
+        free(q);
+}
+
+static unsigned waiter_count(const struct waiter_list *list) {
+        const struct waiter *w;
+        unsigned n = 0;
+
+        TAILQ_FOREACH(w, list, obj_link)
+                n++;
+        return n;
+}
+
+static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
+        struct queue *q = queue_of(o);
+        uint64_t t = now_ms();
+        struct item *head = TAILQ_FIRST(&q->items);
+        int r = 0;
+
+        r |= wire_put_field_int(b, f, "size", (int64_t) q->count);
+        r |= wire_put_field_int(b, f, "maxsize", (int64_t) q->maxsize);
+        r |= wire_put_field_int(b, f, "bytes", (int64_t) q->bytes);
+        r |= wire_put_field_int(b, f, "delivered", (int64_t) q->n_delivered);
+        r |= wire_put_field_int(b, f, "unfinished", (int64_t) (q->joinable ? queue_unfinished(q) : 0));
+        r |= wire_put_field_int(b, f, "closed", q->closed);
+        r |= wire_put_field_int(b, f, "getters", waiter_count(&q->getters));
+        r |= wire_put_field_int(b, f, "putters", waiter_count(&q->putters));
+        r |= wire_put_field_int(b, f, "joiners", waiter_count(&q->joiners));
+        r |= wire_put_field_int(b, f, "puts", (int64_t) q->puts);
+        r |= wire_put_field_int(b, f, "gets", (int64_t) q->gets);
+        r |= wire_put_field_int(b, f, "redelivered", (int64_t) q->redelivered);
+        r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
+        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
+        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= wire_put_field_int(b, f, "oldest_ms", head ? (int64_t) (t - head->put_ms) : 0);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static const struct object_type queue_type = {
+        .type = WIRE_TYPE_QUEUE,
+        .wake_all = queue_wake_all,
+        .serve = queue_serve_object,
+        .describe = queue_describe,
+        .free = queue_free,
+};
+
+static const struct object_type joinable_type = {
+        .type = WIRE_TYPE_JOINABLE,
+        .wake_all = queue_wake_all,
+        .serve = queue_serve_object,
+        .describe = queue_describe,
+        .free = queue_free,
+};
+
+void queue_client_lost(struct client *c) {
+        TAILQ_HEAD(, queue) touched = TAILQ_HEAD_INITIALIZER(touched);
+        struct delivery *d;
+        struct queue *q = NULL;
+
+        /*
+         * Walk the client's deliveries newest first, pushing each back at the
+         * head of its queue: the oldest ends up first, in the original order.
+         * Serve only once all are back, or a later item could overtake.
+         */
+        while ((d = TAILQ_LAST(&c->deliveries, delivery_list))) {
+                q = d->queue;
+                TAILQ_REMOVE(&c->deliveries, d, link);
+                HASH_DELETE(hh, q->by_tag, d);
+                q->n_delivered--;
+                TAILQ_INSERT_HEAD(&q->items, d->item, link);
+                q->count++;
+                q->redelivered++;
+                if (!q->serve_pending) {
+                        q->serve_pending = true;
+                        TAILQ_INSERT_TAIL(&touched, q, serve_link);
+                }
+                free(d);
+        }
+        while ((q = TAILQ_FIRST(&touched))) {
+                TAILQ_REMOVE(&touched, q, serve_link);
+                q->serve_pending = false;
+                log_info("queue '%s': %s left items undone; redelivering", q->obj.name, client_describe(c));
+                queue_serve(q);
+        }
+}
+
+/* ---- request handlers ---- */
+
+/* Find the queue named at the reader's position; mask selects the acceptable types. */
+static int queue_lookup(struct wire_reader *r, unsigned mask, struct queue **ret) {
+        const char *name;
+        size_t len;
+        struct object *o;
+        int err;
+
+        if (!wire_get_name(r, &name, &len))
+                return -EPROTO;
+        err = object_find_typed(name, len, mask, &o);
+        if (err < 0)
+                return err;
+        *ret = queue_of(o);
+        return 0;
+}
+
+/* DECLARE: name, u64 maxsize, u32 flags -> u8 created. */
+int queue_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
+        uint64_t maxsize;
+        uint32_t flags;
+        struct object *o;
+        struct queue *q = NULL;
+        struct wire_buf *b;
+        size_t start;
+        bool joinable;
+        uint8_t created = 0;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &maxsize) || !wire_get_u32(r, &flags) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        if (flags & ~WIRE_QUEUE_JOINABLE)
+                return -EINVAL;
+        joinable = flags & WIRE_QUEUE_JOINABLE;
+        o = object_find(name, len);
+        if (o) {
+                if (o->ops != (joinable ? &joinable_type : &queue_type))
+                        return -EPROTOTYPE;
+                if (queue_of(o)->maxsize != maxsize)
+                        return -EEXIST;
+        } else {
+                q = calloc(1, sizeof(*q));
+                if (!q)
+                        return -ENOMEM;
+                q->maxsize = maxsize;
+                q->joinable = joinable;
+                TAILQ_INIT(&q->items);
+                TAILQ_INIT(&q->detached);
+                TAILQ_INIT(&q->getters);
+                TAILQ_INIT(&q->putters);
+                TAILQ_INIT(&q->joiners);
+                object_register(&q->obj, name, len, joinable ? &joinable_type : &queue_type);
+                created = 1;
+        }
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b || wire_put_u8(b, created) < 0) {
+                if (b)
+                        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+                return b ? 0 : -ENOMEM;
+        }
+        client_reply_end(c, start);
+        return 0;
+}
+
+/*
+ * The common end of PUT and PUT_MANY: the items (n of them, already copied)
+ * enter the queue now, wait for room, or fail.
+ */
+static int queue_put_items(struct client *c, const struct request *req, struct queue *q,
+                           struct item_list *items, uint32_t n, int64_t timeout_ms) {
+        struct waiter *w;
+
+        q->obj.active_ms = now_ms();
+        if (q->closed) {
+                queue_items_free(items);
+                return -EPIPE;
+        }
+        if (q->maxsize && n > q->maxsize) {
+                queue_items_free(items);
+                return -EINVAL;
+        }
+        /* Strict arrival order: nobody overtakes a waiting putter. */
+        if (TAILQ_EMPTY(&q->putters) && queue_has_room(q, n)) {
+                queue_append(q, items, n);
+                client_reply_status(c, req->id, req->op, 0);
+                queue_serve(q);
+                return 0;
+        }
+        if (timeout_ms == 0) {
+                queue_items_free(items);
+                return -EAGAIN;
+        }
+        w = wait_add(c, req, &q->obj, &q->putters, timeout_ms);
+        if (!w) {
+                queue_items_free(items);
+                return -ENOMEM;
+        }
+        TAILQ_CONCAT(&w->pending, items, link);
+        w->n_pending = n;
+        return 0;
+}
+
+/* PUT: name, i64 timeout_ms, bytes payload. */
+int queue_handle_put(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct item_list items = TAILQ_HEAD_INITIALIZER(items);
+        struct queue *q = NULL;
+        int64_t timeout_ms;
+        const void *data;
+        uint32_t size;
+        struct item *it;
+        int err;
+
+        err = queue_lookup(r, QUEUE_TYPES, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_i64(r, &timeout_ms) || !wire_get_bytes(r, &data, &size) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (size > mpxd.max_message)
+                return -EMSGSIZE;
+        it = item_new(data, size);
+        if (!it)
+                return -ENOMEM;
+        TAILQ_INSERT_TAIL(&items, it, link);
+        return queue_put_items(c, req, q, &items, 1, timeout_ms);
+}
+
+/* PUT_MANY: name, i64 timeout_ms, u32 n, n x bytes. All or none. */
+int queue_handle_put_many(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct item_list items = TAILQ_HEAD_INITIALIZER(items);
+        struct wire_reader body;
+        struct queue *q = NULL;
+        int64_t timeout_ms;
+        bool too_big = false;
+        uint32_t n;
+        int err;
+
+        err = queue_lookup(r, QUEUE_TYPES, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &n))
+                return -EPROTO;
+        /* Check the whole body before anything is allocated. */
+        body = *r;
+        for (uint32_t i = 0; i < n; i++) {
+                const void *data;
+                uint32_t size;
+
+                if (!wire_get_bytes(r, &data, &size))
+                        return -EPROTO;
+                too_big |= size > mpxd.max_message;
+        }
+        if (!wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (n == 0)
+                return -EINVAL;
+        if (too_big)
+                return -EMSGSIZE;
+        for (uint32_t i = 0; i < n; i++) {
+                const void *data;
+                uint32_t size;
+                struct item *it;
+
+                (void) wire_get_bytes(&body, &data, &size);
+                it = item_new(data, size);
+                if (!it) {
+                        queue_items_free(&items);
+                        return -ENOMEM;
+                }
+                TAILQ_INSERT_TAIL(&items, it, link);
+        }
+        return queue_put_items(c, req, q, &items, n, timeout_ms);
+}
+
+/*
+ * The common end of GET and GET_MANY: answer from the queue now, end the
+ * stream of a closed and drained queue, or wait.
+ */
+static int queue_get_common(struct client *c, const struct request *req, struct queue *q,
+                            int64_t timeout_ms, uint32_t flags, uint32_t max) {
+        struct waiter *w;
+
+        if (flags & ~WIRE_GET_DETACH)
+                return -EINVAL;
+        q->obj.active_ms = now_ms();
+        if (q->count > 0 && TAILQ_EMPTY(&q->getters)) {
+                int err = queue_reply_items(q, c, req->id, req->op, flags, max);
+                if (err < 0)
+                        return err;
+                /* Taking items made room for waiting putters. */
+                queue_serve(q);
+                return 0;
+        }
+        if (q->closed)
+                return -EPIPE;
+        if (timeout_ms == 0)
+                return -EAGAIN;
+        w = wait_add(c, req, &q->obj, &q->getters, timeout_ms);
+        if (!w)
+                return -ENOMEM;
+        w->flags = flags;
+        w->max = max;
+        return 0;
+}
+
+/* GET: name, i64 timeout_ms, u32 flags -> item. */
+int queue_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        int64_t timeout_ms;
+        uint32_t flags;
+        int err;
+
+        err = queue_lookup(r, QUEUE_TYPES, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        return queue_get_common(c, req, q, timeout_ms, flags, 1);
+}
+
+/* GET_MANY: name, i64 timeout_ms, u32 flags, u32 max -> u32 n, n x item. */
+int queue_handle_get_many(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        int64_t timeout_ms;
+        uint32_t flags, max;
+        int err;
+
+        err = queue_lookup(r, QUEUE_TYPES, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !wire_get_u32(r, &max) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (max == 0)
+                return -EINVAL;
+        return queue_get_common(c, req, q, timeout_ms, flags, max);
+}
+
+/* The handlers that take only a name: parse it and find the queue. */
+static int queue_lookup_only(struct wire_reader *r, unsigned mask, struct queue **ret) {
+        int err = queue_lookup(r, mask, ret);
+
+        if (err == -EPROTO || !wire_reader_done(r))
+                return -EPROTO;
+        return err;
+}
+
+/* QSIZE: name -> u64 size, u64 maxsize, u64 unfinished, u8 closed. */
+int queue_handle_qsize(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        struct wire_buf *b;
+        size_t start;
+        int err;
+
+        err = queue_lookup_only(r, QUEUE_TYPES, &q);
+        if (err < 0)
+                return err;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_put_u64(b, q->count) < 0 || wire_put_u64(b, q->maxsize) < 0 ||
+            wire_put_u64(b, q->joinable ? queue_unfinished(q) : 0) < 0 || wire_put_u8(b, q->closed) < 0) {
+                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+                return 0;
+        }
+        client_reply_end(c, start);
+        return 0;
+}
+
+/* CLOSE: name. Putters fail now; getters once the queue is drained. */
+int queue_handle_close(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        int err;
+
+        err = queue_lookup_only(r, QUEUE_TYPES, &q);
+        if (err < 0)
+                return err;
+        q->closed = true;
+        q->obj.active_ms = now_ms();
+        client_reply_status(c, req->id, req->op, 0);
+        wait_fail_all(&q->putters, -EPIPE);
+        queue_serve(q);
+        return 0;
+}
+
+/* PURGE: name -> u64 removed. Deliveries not done are kept. */
+int queue_handle_purge(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        struct wire_buf *b;
+        uint64_t removed;
+        struct item *it;
+        size_t start;
+        int err;
+
+        err = queue_lookup_only(r, QUEUE_TYPES, &q);
+        if (err < 0)
+                return err;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b || wire_put_u64(b, q->count) < 0) {
+                if (b)
+                        wire_frame_abort(b, start);
+                return -ENOMEM;
+        }
+        removed = q->count;
+        TAILQ_FOREACH(it, &q->items, link)
+                q->bytes -= it->size;
+        queue_items_free(&q->items);
+        q->count = 0;
+        q->obj.active_ms = now_ms();
+        client_reply_end(c, start);
+        log_info("queue '%s': %llu items purged by %s", q->obj.name, (unsigned long long) removed,
+                 client_describe(c));
+        queue_serve(q);
+        return 0;
+}
+
+/*
+ * TASK_DONE: name, u64 tag. Tag 0 finishes this connection's oldest delivery
+ * of the queue, else the queue's oldest detached one.
+ */
+int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct delivery *d = NULL;
+        struct queue *q = NULL;
+        uint64_t tag;
+        int err;
+
+        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_u64(r, &tag) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (tag) {
+                HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
+                if (!d)
+                        return -ENOENT;
+        } else {
+                TAILQ_FOREACH(d, &c->deliveries, link)
+                        if (d->queue == q)
+                                break;
+                if (!d)
+                        d = TAILQ_FIRST(&q->detached);
+                if (!d)
+                        return -EINVAL;         /* task_done() called too many times */
+        }
+        delivery_finish(d);
+        q->obj.active_ms = now_ms();
+        client_reply_status(c, req->id, req->op, 0);
+        queue_serve(q);
+        return 0;
+}
+
+/* JOIN: name, i64 timeout_ms. Waits until nothing is unfinished. */
+int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        int64_t timeout_ms;
+        int err;
+
+        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (queue_unfinished(q) == 0) {
+                client_reply_status(c, req->id, req->op, 0);
+                return 0;
+        }
+        if (timeout_ms == 0)
+                return -EAGAIN;
+        return wait_add(c, req, &q->obj, &q->joiners, timeout_ms) ? 0 : -ENOMEM;
+}

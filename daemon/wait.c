@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Blocked requests. A waiter is one request that could not complete at once:
+ * it sits on one of its object's FIFO wait lists and on its client's list,
+ * with a libevent timer when it has a deadline. This file is the only place
+ * that creates, links, unlinks or frees a waiter; the object types decide
+ * when a waiter is served and reply to it themselves.
+ *
+ * Later requests of the same connection go on while one waits, so a client
+ * may have any number of waiters.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "mpxd.h"
+
+/* The timer of a waiter fired: answer -ETIMEDOUT and let the object serve the rest. */
+static void wait_expire(evutil_socket_t fd, short what, void *arg) {
+        struct waiter *w = arg;
+        struct object *o = w->object;
+
+        o->timeouts++;
+        wait_fail(w, -ETIMEDOUT);
+        /* A put_many at the head that gave up may let smaller puts behind it in. */
+        o->ops->serve(o);
+        client_flush_dirty();
+}
+
+struct waiter *wait_add(struct client *c, const struct request *req, struct object *o,
+                        struct waiter_list *list, int64_t timeout_ms) {
+        struct waiter *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return NULL;
+        w->client = c;
+        w->object = o;
+        w->list = list;
+        w->id = req->id;
+        w->op = req->op;
+        TAILQ_INIT(&w->pending);
+        if (timeout_ms > 0) {
+                struct timeval tv = {
+                        .tv_sec = timeout_ms / 1000,
+                        .tv_usec = (timeout_ms % 1000) * 1000,
+                };
+                evtimer_assign(&w->timer, mpxd.base, wait_expire, w);
+                if (evtimer_add(&w->timer, &tv) < 0) {
+                        free(w);
+                        return NULL;
+                }
+                w->has_timer = true;
+        }
+        TAILQ_INSERT_TAIL(list, w, obj_link);
+        TAILQ_INSERT_TAIL(&c->waiters, w, client_link);
+        mpxd.n_waiters++;
+        return w;
+}
+
+void wait_free(struct waiter *w) {
+        if (!w)
+                return;
+        if (w->has_timer)
+                evtimer_del(&w->timer);
+        TAILQ_REMOVE(w->list, w, obj_link);
+        TAILQ_REMOVE(&w->client->waiters, w, client_link);
+        queue_items_free(&w->pending);
+        mpxd.n_waiters--;
+        free(w);
+}
+
+void wait_fail(struct waiter *w, int neg_errno) {
+        client_reply_status(w->client, w->id, w->op, neg_errno);
+        wait_free(w);
+}
+
+void wait_fail_all(struct waiter_list *list, int neg_errno) {
+        struct waiter *w;
+
+        while ((w = TAILQ_FIRST(list)))
+                wait_fail(w, neg_errno);
+}
+
+void wait_cancel_client(struct client *c) {
+        struct object **touched = NULL;
+        size_t n = 0, cap = 0;
+        struct waiter *w;
+
+        /*
+         * Unlink all of the client's waiters before any object serves: serving
+         * one object could otherwise hand an item to another waiter of this
+         * same dead client, and the item would be lost.
+         */
+        while ((w = TAILQ_FIRST(&c->waiters))) {
+                if (n == cap) {
+                        size_t ncap = cap ? cap * 2 : 8;
+                        struct object **t = realloc(touched, ncap * sizeof(*t));
+                        if (t) {
+                                touched = t;
+                                cap = ncap;
+                        }
+                }
+                if (n < cap)
+                        touched[n++] = w->object;
+                wait_free(w);
+        }
+        for (size_t i = 0; i < n; i++)
+                touched[i]->ops->serve(touched[i]);
+        free(touched);
+}
