@@ -145,7 +145,8 @@ const mpx_field *mpx_info_get(const mpx_info *info, const char *key) {
 }
 
 /* Parse "u8 type, fields" into *ret, named name (name_len bytes). */
-static int admin_get_described(struct wire_reader *r, const char *name, size_t name_len, mpx_info *ret) {
+static int admin_get_described(struct wire_reader *r, const char *name, size_t name_len,
+                               mpx_info *ret) {
         mpx_info info = {};
         uint8_t type;
         int k;
@@ -214,13 +215,14 @@ int mpx_list(mpx *m, uint64_t cursor, size_t max, const char *type,
         size_t start, i;
         int r, t = WIRE_TYPE_ANY;
 
-        if (!ret_items || !ret_n || !ret_next || max == 0)
+        if (!ret_items || !ret_n || !ret_next)
                 return -EINVAL;
         if (type) {
                 t = wire_type_from_name(type);
                 if (t < 0)
                         return -EINVAL;
         }
+        /* The daemon gives at most 1000 a page; 0 asks for its default. */
         if (max > UINT32_MAX)
                 max = UINT32_MAX;
 
@@ -235,7 +237,7 @@ int mpx_list(mpx *m, uint64_t cursor, size_t max, const char *type,
                 r = conn_call(m, start, &rd);
         if (r < 0)
                 return r;
-        if (!wire_get_u64(&rd, &next) || !wire_get_u32(&rd, &n) || n > max)
+        if (!wire_get_u64(&rd, &next) || !wire_get_u32(&rd, &n) || (max > 0 && n > max))
                 return -EPROTO;
         /* An item takes at least 5 bytes (name, type, field count): bound n by the body. */
         if (n > rd.left / 5)

@@ -65,12 +65,13 @@ int mpx_queue_put(mpx *m, const char *name, const void *data, size_t size, int64
 }
 
 /* Append n items to a queue in one request, all or none. */
-int mpx_queue_put_many(mpx *m, const char *name, const struct iovec *items, size_t n, int64_t timeout_ms) {
+int mpx_queue_put_many(mpx *m, const char *name, const struct iovec *items, size_t n,
+                       int64_t timeout_ms) {
         struct wire_reader rd;
         size_t start, body;
         int r;
 
-        if (!m || !name || (!items && n > 0))
+        if (!m || !name || !items || n == 0)
                 return -EINVAL;
         if (!wire_name_valid(name, strnlen(name, WIRE_NAME_MAX + 1)))
                 return -EINVAL;

@@ -12,7 +12,10 @@
  * disconnects and connects again. Object families live in their own files
  * (mpx-queue.c, mpx-admin.c).
  */
+/* program_invocation_short_name, strerrordesc_np(); config.h may have said so already. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
+#endif
 
 #include <errno.h>
 #include <stdlib.h>
@@ -26,8 +29,8 @@
 /* Replies may exceed max_frame by this much before the stream is distrusted. */
 #define CONN_FRAME_SLACK        (64u * 1024)
 
-/* Largest input buffer kept between requests; a bigger one is released. */
-#define CONN_IN_KEEP            (1024u * 1024)
+/* Largest buffer kept between requests; a bigger one is released. */
+#define CONN_BUF_KEEP           (1024u * 1024)
 
 /* Mark the stream lost and return the error the caller sees. */
 static int conn_broken(struct mpx *m, int r) {
@@ -41,6 +44,9 @@ int conn_begin(struct mpx *m, uint16_t op, size_t *ret_start) {
                 return -EINVAL;
         if (m->broken)
                 return -ECONNRESET;
+        /* Give back memory a large request left behind. */
+        if (m->out.cap > CONN_BUF_KEEP)
+                wire_buf_done(&m->out);
         m->out.len = 0;
         m->pending_id = m->next_id++;
         if (m->next_id == 0)
@@ -123,7 +129,7 @@ int conn_call(struct mpx *m, size_t start, struct wire_reader *ret) {
                 return -EMSGSIZE;
 
         /* Give back memory a large reply left behind. */
-        if (m->in_size > CONN_IN_KEEP) {
+        if (m->in_size > CONN_BUF_KEEP) {
                 free(m->in);
                 m->in = NULL;
                 m->in_size = 0;

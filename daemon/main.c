@@ -11,6 +11,9 @@
 
 #include "mpxd.h"
 
+/* A payload plus its request header and name must fit in one frame. */
+#define MAX_MESSAGE_LIMIT (WIRE_DEFAULT_MAX_FRAME - 1024)
+
 static void usage(FILE *f) {
         fprintf(f,
                 "Usage: mpxd [OPTION]...\n"
@@ -69,9 +72,9 @@ static int parse_args(int argc, char **argv) {
                         mpxd.socket_mode = (unsigned) v;
                         break;
                 case OPT_MAX_MESSAGE:
-                        if (!parse_number(optarg, 10, 1, WIRE_DEFAULT_MAX_FRAME - 64, &v)) {
+                        if (!parse_number(optarg, 10, 1, MAX_MESSAGE_LIMIT, &v)) {
                                 fprintf(stderr, "mpxd: --max-message: '%s' is not a size from 1 to %u\n",
-                                        optarg, WIRE_DEFAULT_MAX_FRAME - 64);
+                                        optarg, MAX_MESSAGE_LIMIT);
                                 return 2;
                         }
                         mpxd.max_message = (uint32_t) v;

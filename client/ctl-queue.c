@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mpxctl queue: declare, put, get, done, join, close, size and purge on
+ * queues and joinable queues, one libmpx call each.
+ *
+ * Payloads are bytes: put sends its DATA argument or all of stdin as is, and
+ * get writes the payload to stdout as is, with no newline. Since mpxctl
+ * exits right after a get, a joinable queue's item is taken detached, so it
+ * stays unfinished until "queue done" instead of being redelivered when the
+ * connection closes (on a plain queue the flag changes nothing).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpxctl.h"
+
+/* The arguments of a queue command; options a command does not take keep their defaults. */
+struct queue_args {
+        const char *name;               /* NAME, checked */
+        const char *arg;                /* the optional argument after NAME, or NULL */
+        int64_t timeout_ms;             /* --timeout, default forever */
+        uint64_t maxsize;               /* --maxsize, default unbounded */
+        bool joinable;                  /* --joinable */
+};
+
+/*
+ * Parse "COMMAND NAME [ARG]" (ARG when max_args is 2) with options into *a,
+ * then connect. CTL_EXIT_OK, or what the command returns at once.
+ */
+static int queue_parse(struct ctl *ctl, int argc, char **argv, const struct option *options,
+                       int max_args, struct queue_args *a) {
+        int c, r;
+
+        *a = (struct queue_args) { .timeout_ms = -1 };
+        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0) {
+                switch (c) {
+                case 't':
+                        r = ctl_parse_timeout(ctl, optarg, &a->timeout_ms);
+                        if (r != CTL_EXIT_OK)
+                                return r;
+                        break;
+                case 'm':
+                        r = ctl_parse_u64(ctl, "maxsize", optarg, &a->maxsize);
+                        if (r != CTL_EXIT_OK)
+                                return r;
+                        break;
+                case 'j':
+                        a->joinable = true;
+                        break;
+                }
+        }
+        if (c == CTL_GETOPT_STOP)
+                return ctl->stop_status;
+        r = ctl_check_args(ctl, argc - optind, 1, max_args);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = ctl_check_name(ctl, argv[optind]);
+        if (r != CTL_EXIT_OK)
+                return r;
+        a->name = argv[optind];
+        a->arg = argc - optind > 1 ? argv[optind + 1] : NULL;
+        return ctl_connect(ctl);
+}
+
+/* The options of a command that has none of its own. */
+static const struct option queue_no_options[] = { CTL_OPTIONS_COMMON };
+
+/* The options of a command that waits. */
+static const struct option queue_timeout_options[] = {
+        { "timeout", required_argument, NULL, 't' },
+        CTL_OPTIONS_COMMON
+};
+
+/* mpxctl queue declare NAME [--maxsize N] [--joinable] */
+static int queue_declare(struct ctl *ctl, int argc, char **argv) {
+        static const struct option options[] = {
+                { "maxsize", required_argument, NULL, 'm' },
+                { "joinable", no_argument, NULL, 'j' },
+                CTL_OPTIONS_COMMON
+        };
+        struct queue_args a;
+        int r;
+
+        r = queue_parse(ctl, argc, argv, options, 1, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_queue_declare(ctl->m, a.name, a.maxsize, a.joinable ? MPX_QUEUE_JOINABLE : 0);
+        if (r < 0)
+                return ctl_fail(r, "queue", a.name, NULL);
+        return CTL_EXIT_OK;
+}
+
+/* Read all of stdin, at most max bytes: 0, -EMSGSIZE when there is more, or -errno. */
+static int queue_read_stdin(size_t max, char **ret, size_t *ret_size) {
+        size_t size = 0, cap = 0;
+        char *buf = NULL, *p;
+        ssize_t n;
+
+        for (;;) {
+                if (size == cap) {
+                        /* Room for one byte over the limit, to see that there is one. */
+                        if (cap > max) {
+                                free(buf);
+                                return -EMSGSIZE;
+                        }
+                        cap = cap ? cap * 2 : 64 * 1024;
+                        if (cap > max + 1)
+                                cap = max + 1;
+                        p = realloc(buf, cap);
+                        if (!p) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = p;
+                }
+                n = read(STDIN_FILENO, buf + size, cap - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        n = -errno;
+                        free(buf);
+                        return (int) n;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        if (size > max) {
+                free(buf);
+                return -EMSGSIZE;
+        }
+        *ret = buf;
+        *ret_size = size;
+        return 0;
+}
+
+/* mpxctl queue put NAME [DATA] [--timeout S]: DATA, or all of stdin. */
+static int queue_put(struct ctl *ctl, int argc, char **argv) {
+        struct queue_args a;
+        const char *data;
+        char *input = NULL;
+        size_t size = 0;
+        int r;
+
+        r = queue_parse(ctl, argc, argv, queue_timeout_options, 2, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        data = a.arg;
+        if (data)
+                size = strlen(data);
+        else {
+                r = queue_read_stdin(mpx_max_message(ctl->m), &input, &size);
+                if (r == -EMSGSIZE)
+                        return ctl_fail(r, "queue", a.name, NULL);
+                if (r < 0) {
+                        ctl_error("cannot read stdin: %s", strerror(-r));
+                        return CTL_EXIT_FAILED;
+                }
+                data = input;
+        }
+        r = mpx_queue_put(ctl->m, a.name, data, size, a.timeout_ms);
+        free(input);
+        if (r < 0)
+                return ctl_fail(r, "queue", a.name, r == -EAGAIN ? "queue is full" : NULL);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl queue get NAME [--timeout S]: the payload on stdout, or a JSON object. */
+static int queue_get(struct ctl *ctl, int argc, char **argv) {
+        struct queue_args a;
+        mpx_item item;
+        int r;
+
+        r = queue_parse(ctl, argc, argv, queue_timeout_options, 1, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+
+        /*
+         * Detached, so that a joinable delivery outlives this connection,
+         * which ends when mpxctl exits; a plain queue ignores the flag.
+         */
+        r = mpx_queue_get_flags(ctl->m, a.name, a.timeout_ms, MPX_GET_DETACH, &item);
+        if (r < 0)
+                return ctl_fail(r, "queue", a.name, r == -EAGAIN ? "queue is empty" : NULL);
+        if (ctl->json) {
+                fputs("{\"name\":", stdout);
+                ctl_json_string(a.name, strlen(a.name));
+                printf(",\"tag\":%" PRIu64 ",\"deliveries\":%" PRIu32 ",\"data\":",
+                       item.tag, item.deliveries);
+                ctl_json_string(item.data, item.size);
+                fputs("}\n", stdout);
+        } else
+                fwrite(item.data, 1, item.size, stdout);
+        mpx_item_clear(&item);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl queue done NAME [TAG]: finish a delivery, by tag or the oldest one. */
+static int queue_done(struct ctl *ctl, int argc, char **argv) {
+        struct queue_args a;
+        uint64_t tag = 0;
+        int r;
+
+        r = queue_parse(ctl, argc, argv, queue_no_options, 2, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (a.arg) {
+                r = ctl_parse_u64(ctl, "tag", a.arg, &tag);
+                if (r != CTL_EXIT_OK)
+                        return r;
+        }
+        r = mpx_queue_task_done(ctl->m, a.name, tag);
+        if (r == -EINVAL && tag == 0)
+                return ctl_fail(r, "queue", a.name, "no unfinished delivery to mark done");
+        if (r == -ENOENT && tag != 0)
+                return ctl_fail(r, "queue", a.name, "no such queue or delivery tag");
+        if (r < 0)
+                return ctl_fail(r, "queue", a.name, NULL);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl queue join NAME [--timeout S]: wait until every item is done. */
+static int queue_join(struct ctl *ctl, int argc, char **argv) {
+        struct queue_args a;
+        int r;
+
+        r = queue_parse(ctl, argc, argv, queue_timeout_options, 1, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_queue_join(ctl->m, a.name, a.timeout_ms);
+        if (r < 0)
+                return ctl_fail(r, "queue", a.name, r == -EAGAIN ? "items are unfinished" : NULL);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl queue close NAME */
+static int queue_close(struct ctl *ctl, int argc, char **argv) {
+        struct queue_args a;
+        int r;
+
+        r = queue_parse(ctl, argc, argv, queue_no_options, 1, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_queue_close(ctl->m, a.name);
+        if (r < 0)
+                return ctl_fail(r, "queue", a.name, NULL);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl queue size NAME: the number of items waiting (JSON: the whole status). */
+static int queue_size(struct ctl *ctl, int argc, char **argv) {
+        struct queue_args a;
+        mpx_queue_status st;
+        int r;
+
+        r = queue_parse(ctl, argc, argv, queue_no_options, 1, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_queue_stat(ctl->m, a.name, &st);
+        if (r < 0)
+                return ctl_fail(r, "queue", a.name, NULL);
+        if (ctl->json) {
+                fputs("{\"name\":", stdout);
+                ctl_json_string(a.name, strlen(a.name));
+                printf(",\"size\":%" PRIu64 ",\"maxsize\":%" PRIu64 ",\"unfinished\":%" PRIu64
+                       ",\"closed\":%s}\n",
+                       st.size, st.maxsize, st.unfinished, st.closed ? "true" : "false");
+        } else
+                printf("%" PRIu64 "\n", st.size);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl queue purge NAME: drop the waiting items and say how many. */
+static int queue_purge(struct ctl *ctl, int argc, char **argv) {
+        struct queue_args a;
+        int64_t removed;
+        int r;
+
+        r = queue_parse(ctl, argc, argv, queue_no_options, 1, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        removed = mpx_queue_purge(ctl->m, a.name);
+        if (removed < 0)
+                return ctl_fail((int) removed, "queue", a.name, NULL);
+        if (ctl->json) {
+                fputs("{\"name\":", stdout);
+                ctl_json_string(a.name, strlen(a.name));
+                printf(",\"removed\":%" PRId64 "}\n", removed);
+        } else
+                printf("%" PRId64 "\n", removed);
+        return CTL_EXIT_OK;
+}
+
+const struct ctl_command ctl_queue_commands[] = {
+        { "declare", "NAME [--maxsize N] [--joinable]", "create a queue, or check that it exists so",
+          queue_declare, NULL },
+        { "put", "NAME [DATA] [--timeout S]", "add an item: DATA, or all of stdin", queue_put, NULL },
+        { "get", "NAME [--timeout S]", "take the oldest item and write it to stdout", queue_get, NULL },
+        { "done", "NAME [TAG]", "mark a joinable queue's delivery finished", queue_done, NULL },
+        { "join", "NAME [--timeout S]", "wait until every item of a joinable queue is done",
+          queue_join, NULL },
+        { "close", "NAME", "refuse further puts; getters drain what is left", queue_close, NULL },
+        { "size", "NAME", "print the number of items waiting", queue_size, NULL },
+        { "purge", "NAME", "drop every waiting item and print how many", queue_purge, NULL },
+        { NULL, NULL, NULL, NULL, NULL },
+};

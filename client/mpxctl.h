@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The inside of mpxctl, the admin CLI: the command table entry, the state a
+ * command runs with, and the helpers every command file shares (option
+ * parsing, error lines and exit statuses, number parsing, JSON output).
+ *
+ * mpxctl is built on libmpx's public API only. A command handler returns the
+ * process's exit status (enum ctl_exit), never a negative errno: the helpers
+ * below turn libmpx's errors into one line on stderr and a status.
+ */
+#pragma once
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mpx.h"
+
+#ifndef MPX_VERSION
+#define MPX_VERSION "unknown"
+#endif
+
+#define CTL_PROGRAM "mpxctl"
+
+/* Exit statuses, as documented in mpxctl(1). */
+enum ctl_exit {
+        CTL_EXIT_OK = 0,                /* done */
+        CTL_EXIT_FAILED = 1,            /* the operation failed: empty, timed out, not found ... */
+        CTL_EXIT_USAGE = 2,             /* unknown command or option, missing argument, bad number */
+        CTL_EXIT_NO_DAEMON = 3,         /* no daemon reachable, or the connection was lost */
+
+        /* Not an exit status: stop the command now and exit 0 (after --help). */
+        CTL_EXIT_DONE = -1,
+};
+
+struct ctl;
+
+/* One command, or a group of commands (such as queue) with a table of its own. */
+struct ctl_command {
+        const char *name;
+        const char *usage;              /* what follows the name in a usage line */
+        const char *summary;            /* one line for --help */
+        int (*run)(struct ctl *ctl, int argc, char **argv);
+        const struct ctl_command *group; /* sub-commands, ended by an entry without a name */
+};
+
+/* What a command runs with. */
+struct ctl {
+        const char *socket;             /* the socket path, resolved as libmpx would */
+        bool json;                      /* --json */
+        mpx *m;                         /* NULL until ctl_connect() */
+        const char *group;              /* "queue" for queue commands, else NULL */
+        const struct ctl_command *cmd;  /* the command being run */
+        int stop_status;                /* what to return when ctl_getopt() says CTL_GETOPT_STOP */
+};
+
+/* Option values without a short option. */
+enum {
+        CTL_OPT_JSON = 0x100,
+};
+
+/* Options every command accepts; end a command's option table with this. */
+#define CTL_OPTIONS_COMMON \
+        { "help", no_argument, NULL, 'h' }, \
+        { "json", no_argument, NULL, CTL_OPT_JSON }, \
+        { NULL, 0, NULL, 0 }
+
+/* ctl_getopt() at the end of the options, and when the command must stop (see stop_status). */
+#define CTL_GETOPT_END          (-1)
+#define CTL_GETOPT_STOP         (-2)
+
+/* The sub-commands of "mpxctl queue", in ctl-queue.c. */
+extern const struct ctl_command ctl_queue_commands[];
+
+/*
+ * getopt_long() for a command's argv (argv[0] is the command's name), with
+ * short options taken from the table. Handles --help and --json itself.
+ * Return: an option's val, CTL_GETOPT_END, or CTL_GETOPT_STOP after a usage
+ * error (CTL_EXIT_USAGE) or --help (CTL_EXIT_DONE), with that in ctl->stop_status.
+ */
+int ctl_getopt(struct ctl *ctl, int argc, char **argv, const struct option *options);
+
+/* Print "mpxctl: MESSAGE" and the command's usage line; return CTL_EXIT_USAGE. */
+int ctl_usage_error(struct ctl *ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Helpers that return an enum ctl_exit return CTL_EXIT_OK to mean "go on";
+ * anything else is what the command returns at once.
+ */
+
+/* Check the number of positional arguments: CTL_EXIT_OK, or a usage error. */
+int ctl_check_args(struct ctl *ctl, int n, int min, int max);
+
+/* Check an object name against the rule of mpx.h: CTL_EXIT_OK, or a usage error. */
+int ctl_check_name(struct ctl *ctl, const char *name);
+
+/* Connect to the daemon once: CTL_EXIT_OK, or CTL_EXIT_NO_DAEMON after saying why. */
+int ctl_connect(struct ctl *ctl);
+
+/*
+ * Report a failed libmpx call as "mpxctl: WHAT 'NAME': MESSAGE" ("mpxctl:
+ * WHAT: MESSAGE" when name is NULL). msg NULL says mpx_strerror(r).
+ * Return: CTL_EXIT_NO_DAEMON for a lost connection, else CTL_EXIT_FAILED.
+ */
+int ctl_fail(int r, const char *what, const char *name, const char *msg);
+
+/* Print "mpxctl: MESSAGE" on stderr. */
+void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Parse a timeout in decimal seconds ("5", "0.25") into milliseconds:
+ * negative means forever (-1), 0 means do not block. CTL_EXIT_OK or a usage error.
+ */
+int ctl_parse_timeout(struct ctl *ctl, const char *s, int64_t *ret_ms);
+
+/* Parse a decimal unsigned number named what: CTL_EXIT_OK or a usage error. */
+int ctl_parse_u64(struct ctl *ctl, const char *what, const char *s, uint64_t *ret);
+
+/* Write bytes to stdout as a JSON string, quoted and escaped. */
+void ctl_json_string(const void *data, size_t size);
+
+/* Write an mpx_info to stdout as a JSON object: name and type (when set), then every field. */
+void ctl_json_info(const mpx_info *info);
+
+/* Write an mpx_info to stdout as "key: value" lines, name and type first when set. */
+void ctl_print_info(const mpx_info *info);
+
+/* Command handlers of ctl-object.c. */
+int ctl_object_ls(struct ctl *ctl, int argc, char **argv);
+int ctl_object_info(struct ctl *ctl, int argc, char **argv);
+int ctl_object_stats(struct ctl *ctl, int argc, char **argv);
+int ctl_object_rm(struct ctl *ctl, int argc, char **argv);

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The integration test harness (see harness.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define CONDITION_TIMEOUT_MS 20000
+
+static int64_t monotonic_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void harness_start(struct harness_daemon *d, const char *const *extra_args) {
+        char err[512];
+
+        if (daemon_spawn(d, extra_args, err, sizeof(err)) < 0)
+                fail_msg("%s", err);
+}
+
+int harness_stop(struct harness_daemon *d) {
+        return daemon_stop(d);
+}
+
+mpx *harness_connect(const struct harness_daemon *d) {
+        mpx *m = NULL;
+        int r = mpx_connect(d->socket, &m);
+
+        if (r < 0)
+                fail_msg("mpx_connect(%s): %s", d->socket, mpx_strerror(r));
+        return m;
+}
+
+pid_t harness_fork(int (*fn)(void *arg), void *arg) {
+        pid_t pid;
+
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                fail_msg("fork: %s", strerror(errno));
+        if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                _exit(fn(arg));
+        }
+        return pid;
+}
+
+int harness_wait(pid_t pid) {
+        return child_wait(pid);
+}
+
+void harness_kill(pid_t pid) {
+        kill(pid, SIGKILL);
+        (void) harness_wait(pid);
+}
+
+int64_t harness_field(mpx *m, const char *name, const char *field) {
+        mpx_info info = { 0 };
+        const mpx_field *f;
+        int64_t v;
+        int r = mpx_object_info(m, name, &info);
+
+        if (r < 0)
+                fail_msg("info %s: %s", name, mpx_strerror(r));
+        f = mpx_info_get(&info, field);
+        if (!f || f->is_str)
+                fail_msg("info %s: no numeric field %s", name, field);
+        v = f->num;
+        mpx_info_clear(&info);
+        return v;
+}
+
+/* Poll until get() returns value; a short pause between polls keeps the daemon free. */
+static void wait_until(mpx *m, const char *what, int64_t (*get)(mpx *, const char *, const char *),
+                       const char *name, const char *field, int64_t value) {
+        int64_t deadline = monotonic_ms() + CONDITION_TIMEOUT_MS, got;
+        struct timespec pause = { .tv_sec = 0, .tv_nsec = 1000000 };
+
+        while ((got = get(m, name, field)) != value) {
+                if (monotonic_ms() > deadline)
+                        fail_msg("%s %s: waited for %lld, still %lld", what, field, (long long) value,
+                                 (long long) got);
+                nanosleep(&pause, NULL);
+        }
+}
+
+void harness_wait_field(mpx *m, const char *name, const char *field, int64_t value) {
+        wait_until(m, name, harness_field, name, field, value);
+}
+
+static int64_t stat_field(mpx *m, const char *unused, const char *field) {
+        mpx_info info = { 0 };
+        const mpx_field *f;
+        int64_t v;
+        int r = mpx_stats(m, &info);
+
+        if (r < 0)
+                fail_msg("stats: %s", mpx_strerror(r));
+        f = mpx_info_get(&info, field);
+        if (!f || f->is_str)
+                fail_msg("stats: no numeric field %s", field);
+        v = f->num;
+        mpx_info_clear(&info);
+        return v;
+}
+
+void harness_wait_stat(mpx *m, const char *field, int64_t value) {
+        wait_until(m, "stats", stat_field, NULL, field, value);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The integration test harness: start a real mpxd on a private socket in a
+ * temporary folder, fork worker processes that drive it through libmpx, wait
+ * for conditions the daemon reports (never for time), and clean up every
+ * process and file, even when a test fails half-way.
+ *
+ * mpxd is found through $MPXD (set by make check). With MPX_TEST_VALGRIND=1
+ * it runs under valgrind's memcheck, and stopping it fails the test on any
+ * error or leak.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mpx.h"
+#include "spawn.h"
+
+/*
+ * Start mpxd with extra arguments (NULL-terminated, may be NULL) and wait for
+ * it to report READY=1 on a notify socket the harness owns. Fails the test
+ * (cmocka fail_msg) if it does not come up.
+ */
+void harness_start(struct harness_daemon *d, const char *const *extra_args);
+
+/* SIGTERM the daemon, reap it, remove its folder; returns its exit status (-1 if killed). */
+int harness_stop(struct harness_daemon *d);
+
+/* Connect to the daemon, failing the test if that is not possible. */
+mpx *harness_connect(const struct harness_daemon *d);
+
+/*
+ * Fork a child that runs fn(arg) and exits with its return value. The child
+ * dies with the test process (PR_SET_PDEATHSIG), so nothing outlives a failure.
+ */
+pid_t harness_fork(int (*fn)(void *arg), void *arg);
+
+/* Reap a child and return its exit status, or 128 + signal number. */
+int harness_wait(pid_t pid);
+
+/* Kill a child with SIGKILL and reap it. */
+void harness_kill(pid_t pid);
+
+/*
+ * Wait until the object's INFO field (e.g. "getters") equals value, polling
+ * the daemon; fails the test after 20 seconds. This is how a test knows that
+ * another process is blocked, without sleeping.
+ */
+void harness_wait_field(mpx *m, const char *name, const char *field, int64_t value);
+
+/* As harness_wait_field for a daemon-wide STATS field ("clients", "waiters"). */
+void harness_wait_stat(mpx *m, const char *field, int64_t value);
+
+/* The value of an INFO field of an object; fails the test if absent. */
+int64_t harness_field(mpx *m, const char *name, const char *field);

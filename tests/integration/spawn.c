@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Start and stop a real mpxd for a test (see spawn.h).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+/* Valgrind makes start-up slow; this is a bound for a broken daemon, not a pace. */
+#define READY_TIMEOUT_MS 60000
+
+static int64_t monotonic_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A datagram socket for sd_notify messages, bound in the daemon's folder. */
+static int notify_socket(const char *dir, char *ret_path, size_t size) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        snprintf(ret_path, size, "%s/notify.sock", dir);
+        if (strlen(ret_path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, ret_path, strlen(ret_path) + 1);
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int err = -errno;
+                close(fd);
+                return err;
+        }
+        return fd;
+}
+
+/* Wait for a datagram containing READY=1, or for the daemon to exit first. */
+static bool wait_ready(int fd, pid_t pid) {
+        int64_t deadline = monotonic_ms() + READY_TIMEOUT_MS;
+
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int64_t left = deadline - monotonic_ms();
+                char buf[512];
+                ssize_t n;
+
+                if (left <= 0)
+                        return false;
+                /* Wake now and then to notice a daemon that died instead. */
+                if (poll(&p, 1, left < 200 ? (int) left : 200) <= 0) {
+                        if (waitpid(pid, NULL, WNOHANG) == pid)
+                                return false;
+                        continue;
+                }
+                n = recv(fd, buf, sizeof(buf) - 1, 0);
+                if (n < 0)
+                        continue;
+                buf[n] = '\0';
+                if (strstr(buf, "READY=1"))
+                        return true;
+        }
+}
+
+static void remove_dir(const char *dir) {
+        char cmd[400];
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", dir);
+}
+
+int daemon_spawn(struct harness_daemon *d, const char *const *extra_args, char *err, size_t err_size) {
+        const char *mpxd = getenv("MPXD");
+        const char *valgrind = getenv("MPX_TEST_VALGRIND");
+        char notify_path[300];
+        const char *argv[64];
+        int argc = 0, fd;
+
+        if (!mpxd) {
+                snprintf(err, err_size, "MPXD is not set: run the tests with make check");
+                return -1;
+        }
+        snprintf(d->dir, sizeof(d->dir), "%s/mpx-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        if (!mkdtemp(d->dir)) {
+                snprintf(err, err_size, "mkdtemp: %s", strerror(errno));
+                return -1;
+        }
+        snprintf(d->socket, sizeof(d->socket), "%s/mpxd.sock", d->dir);
+        fd = notify_socket(d->dir, notify_path, sizeof(notify_path));
+        if (fd < 0) {
+                snprintf(err, err_size, "notify socket: %s", strerror(-fd));
+                remove_dir(d->dir);
+                return -1;
+        }
+        if (valgrind && strcmp(valgrind, "1") == 0) {
+                argv[argc++] = "valgrind";
+                argv[argc++] = "-q";
+                argv[argc++] = "--error-exitcode=99";
+                argv[argc++] = "--leak-check=full";
+                argv[argc++] = "--show-leak-kinds=definite,indirect";
+                argv[argc++] = "--errors-for-leak-kinds=definite,indirect";
+        }
+        argv[argc++] = mpxd;
+        argv[argc++] = "-s";
+        argv[argc++] = d->socket;
+        for (size_t i = 0; extra_args && extra_args[i] && argc < 62; i++)
+                argv[argc++] = extra_args[i];
+        argv[argc] = NULL;
+
+        fflush(NULL);
+        d->pid = fork();
+        if (d->pid < 0) {
+                snprintf(err, err_size, "fork: %s", strerror(errno));
+                close(fd);
+                remove_dir(d->dir);
+                return -1;
+        }
+        if (d->pid == 0) {
+                /* The daemon never outlives the test that started it. */
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                setenv("NOTIFY_SOCKET", notify_path, 1);
+                execvp(argv[0], (char *const *) argv);
+                _exit(127);
+        }
+        if (!wait_ready(fd, d->pid)) {
+                close(fd);
+                kill(d->pid, SIGKILL);
+                (void) child_wait(d->pid);
+                d->pid = 0;
+                remove_dir(d->dir);
+                snprintf(err, err_size, "mpxd did not become ready on %s", d->socket);
+                return -1;
+        }
+        close(fd);
+        return 0;
+}
+
+int daemon_stop(struct harness_daemon *d) {
+        int status = -1;
+
+        if (d->pid > 0 && kill(d->pid, SIGTERM) == 0)
+                status = child_wait(d->pid);
+        d->pid = 0;
+        remove_dir(d->dir);
+        return status;
+}
+
+int child_wait(pid_t pid) {
+        int status;
+
+        if (pid <= 0)
+                return -1;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -1;
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        return 128 + WTERMSIG(status);
+}

@@ -1,0 +1,1291 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration tests of the mpx wire protocol against a real mpxd: raw bytes
+ * over a plain AF_UNIX socket, with libmpx connections as the well-behaved
+ * bystanders. They cover the HELLO handshake, every per-request protocol
+ * error (no HELLO, unknown opcode, malformed body) after which the
+ * connection goes on, the fatal one (a frame over max_frame) after which the
+ * daemon closes it, garbage and fuzzed frames, clients that stall, vanish or
+ * never read their replies, pipelining, shutdown while blocked, and how the
+ * daemon treats its socket path: a second daemon on a live socket refuses to
+ * start, a stale socket file is replaced.
+ *
+ * Every read has a deadline, so a daemon that hangs fails a test instead of
+ * blocking it; nothing waits by sleeping. What the queues mean is tested in
+ * test-queue; this file owns the bytes and the connections.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "wire.h"
+
+#define MAX_RAW         16
+#define MAX_MPX         4
+#define MAX_KIDS        2
+#define REPLY_BODY_MAX  4096
+
+/* Ids the helpers use for their own round trips. */
+#define HELPER_ID       0xfff0u
+
+/* One reply frame; only the first REPLY_BODY_MAX bytes of its body are kept. */
+struct reply {
+        struct wire_header h;
+        uint8_t body[REPLY_BODY_MAX];
+};
+
+/* An mpxd this file starts itself, with its stderr on a pipe. */
+struct kid {
+        pid_t pid;
+        int err_fd;                     /* read end of its stderr: EOF once it has exited */
+        char err[2048];                 /* what it wrote there, NUL-terminated */
+        size_t err_len;
+};
+
+struct fixture {
+        struct harness_daemon d;
+        bool running;                   /* d is up; teardown stops it and checks its exit status */
+        int raw[MAX_RAW];
+        mpx *m[MAX_MPX];
+        struct kid kids[MAX_KIDS];
+        char dir[256];                  /* a folder of the test's own, or "" */
+};
+
+/* Fail at the caller's line with a message. */
+#define check_at(cond, file, line, ...)                         \
+        do {                                                    \
+                if (!(cond)) {                                  \
+                        print_error(__VA_ARGS__);               \
+                        print_error("\n");                      \
+                        _fail(file, line);                      \
+                }                                               \
+        } while (0)
+
+static int64_t monotonic_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool under_valgrind(void) {
+        const char *v = getenv("MPX_TEST_VALGRIND");
+
+        return v && strcmp(v, "1") == 0;
+}
+
+/* How long one reply, or one exit, may take: a few seconds, more under valgrind. */
+static int64_t io_timeout_ms(void) {
+        return under_valgrind() ? 60000 : 5000;
+}
+
+/* ---- raw connections ---- */
+
+/* Connect a plain blocking socket to the daemon; teardown closes it. */
+static int raw_open(struct fixture *f) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        size_t i;
+        int fd;
+
+        for (i = 0; i < MAX_RAW && f->raw[i] >= 0; i++)
+                ;
+        assert_true(i < MAX_RAW);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->d.socket);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                fail_msg("connect(%s): %s", sa.sun_path, strerror(errno));
+        f->raw[i] = fd;
+        return fd;
+}
+
+/* Close a raw connection now: the daemon sees the peer vanish. */
+static void raw_close(struct fixture *f, int fd) {
+        for (size_t i = 0; i < MAX_RAW; i++)
+                if (f->raw[i] == fd) {
+                        close(fd);
+                        f->raw[i] = -1;
+                        return;
+                }
+        fail_msg("fd %d is not a raw connection of the test", fd);
+}
+
+/* Write all of data before the deadline: 0, or a negative errno (EPIPE, ECONNRESET ...). */
+static int raw_write(int fd, const void *data, size_t len) {
+        const uint8_t *p = data;
+        int64_t deadline = monotonic_ms() + io_timeout_ms();
+
+        while (len > 0) {
+                struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+                int64_t left = deadline - monotonic_ms();
+                ssize_t n;
+
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                if (poll(&pfd, 1, (int) left) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+static void raw_send_at(int fd, const void *data, size_t len, const char *file, int line) {
+        int r = raw_write(fd, data, len);
+
+        check_at(r == 0, file, line, "sending %zu bytes: %s", len, strerror(-r));
+}
+
+#define raw_send(fd, data, len) raw_send_at(fd, data, len, __FILE__, __LINE__)
+
+/*
+ * Read exactly len bytes before the deadline. Returns len, or the number read
+ * before the peer closed (end of file or ECONNRESET), or -ETIMEDOUT.
+ */
+static ssize_t raw_read_exact(int fd, void *dst, size_t len, int64_t deadline) {
+        uint8_t *p = dst;
+        size_t got = 0;
+
+        while (got < len) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                int64_t left = deadline - monotonic_ms();
+                ssize_t n;
+
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                if (poll(&pfd, 1, (int) left) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (!pfd.revents)
+                        continue;
+                n = recv(fd, p + got, len - got, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR || errno == EAGAIN)
+                                continue;
+                        if (errno == ECONNRESET)
+                                break;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                got += (size_t) n;
+        }
+        return (ssize_t) got;
+}
+
+/* Read one reply frame: 1, or 0 when the daemon closed the connection first. */
+static int raw_reply_at(int fd, struct reply *ret, const char *file, int line) {
+        int64_t deadline = monotonic_ms() + io_timeout_ms();
+        uint8_t hdr[WIRE_HEADER_SIZE];
+        ssize_t n = raw_read_exact(fd, hdr, sizeof(hdr), deadline);
+        size_t keep;
+
+        check_at(n != -ETIMEDOUT, file, line, "no reply within %lld ms", (long long) io_timeout_ms());
+        check_at(n >= 0, file, line, "reading a reply: %s", strerror((int) -n));
+        if (n == 0)
+                return 0;
+        check_at(n == (ssize_t) sizeof(hdr), file, line, "the connection ended inside a reply header");
+        wire_header_decode(hdr, &ret->h);
+        check_at(ret->h.body_len <= WIRE_DEFAULT_MAX_FRAME + 64 * 1024, file, line,
+                 "reply announces a body of %u bytes", ret->h.body_len);
+        keep = ret->h.body_len < REPLY_BODY_MAX ? ret->h.body_len : REPLY_BODY_MAX;
+        n = raw_read_exact(fd, ret->body, keep, deadline);
+        check_at(n == (ssize_t) keep, file, line, "reply body cut short");
+        /* Skip what does not fit. */
+        for (size_t left = ret->h.body_len - keep; left > 0;) {
+                uint8_t scratch[4096];
+                size_t k = left < sizeof(scratch) ? left : sizeof(scratch);
+
+                n = raw_read_exact(fd, scratch, k, deadline);
+                check_at(n == (ssize_t) k, file, line, "reply body cut short");
+                left -= k;
+        }
+        return 1;
+}
+
+#define raw_reply(fd, ret) raw_reply_at(fd, ret, __FILE__, __LINE__)
+
+/* Read one reply and check its header. */
+static void raw_expect_at(int fd, struct reply *ret, uint32_t id, uint16_t op, uint16_t status,
+                          const char *file, int line) {
+        struct reply local;
+
+        if (!ret)
+                ret = &local;
+        check_at(raw_reply_at(fd, ret, file, line) == 1, file, line,
+                 "connection closed, expected a reply id %u op %u status %u", id, op, status);
+        check_at(ret->h.id == id && ret->h.op == op && ret->h.status == status, file, line,
+                 "reply id %u op %u status %u, expected id %u op %u status %u", ret->h.id, ret->h.op,
+                 ret->h.status, id, op, status);
+}
+
+#define raw_expect(fd, ret, id, op, status) raw_expect_at(fd, ret, id, op, status, __FILE__, __LINE__)
+
+/* The daemon closes the connection without sending anything more. */
+static void raw_expect_eof_at(int fd, const char *file, int line) {
+        struct reply r;
+
+        check_at(raw_reply_at(fd, &r, file, line) == 0, file, line,
+                 "expected the connection to close, got a reply id %u op %u status %u", r.h.id, r.h.op,
+                 r.h.status);
+}
+
+#define raw_expect_eof(fd) raw_expect_eof_at(fd, __FILE__, __LINE__)
+
+/*
+ * Append one request frame to out. Each character of fmt encodes one argument:
+ *      n  name (const char *)          b  u8 (unsigned)        w  u32 (uint32_t)
+ *      q  u64 (uint64_t)               i  i64 (int64_t)        s  bytes (const char *)
+ *      t  str (const char *)           r  raw (const void *, size_t)
+ */
+static void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
+        size_t start;
+
+        assert_int_equal(wire_frame_begin(out, id, op, 0, &start), 0);
+        for (const char *p = fmt; *p; p++) {
+                const char *s;
+                const void *raw;
+                size_t len;
+                int r;
+
+                switch (*p) {
+                case 'n':
+                        s = va_arg(ap, const char *);
+                        r = wire_put_name(out, s, strlen(s));
+                        break;
+                case 'b':
+                        r = wire_put_u8(out, (uint8_t) va_arg(ap, unsigned));
+                        break;
+                case 'w':
+                        r = wire_put_u32(out, va_arg(ap, uint32_t));
+                        break;
+                case 'q':
+                        r = wire_put_u64(out, va_arg(ap, uint64_t));
+                        break;
+                case 'i':
+                        r = wire_put_i64(out, va_arg(ap, int64_t));
+                        break;
+                case 's':
+                        s = va_arg(ap, const char *);
+                        r = wire_put_bytes(out, s, (uint32_t) strlen(s));
+                        break;
+                case 't':
+                        s = va_arg(ap, const char *);
+                        r = wire_put_str(out, s, strlen(s));
+                        break;
+                case 'r':
+                        raw = va_arg(ap, const void *);
+                        len = va_arg(ap, size_t);
+                        r = wire_put_raw(out, raw, len);
+                        break;
+                default:
+                        fail_msg("bad request format character '%c'", *p);
+                }
+                assert_int_equal(r, 0);
+        }
+        wire_frame_end(out, start);
+}
+
+static void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        append_request_v(out, id, op, fmt, ap);
+        va_end(ap);
+}
+
+/* Send one request frame as append_request describes it. */
+static void raw_request(int fd, uint32_t id, uint16_t op, const char *fmt, ...) {
+        struct wire_buf b;
+        va_list ap;
+
+        wire_buf_init(&b);
+        va_start(ap, fmt);
+        append_request_v(&b, id, op, fmt, ap);
+        va_end(ap);
+        raw_send(fd, b.data, b.len);
+        wire_buf_done(&b);
+}
+
+/* HELLO with version 1; fails the test unless it is accepted. */
+static void raw_hello_at(int fd, const char *file, int line) {
+        raw_request(fd, HELPER_ID, WIRE_OP_HELLO, "wt", WIRE_VERSION, "test-protocol");
+        raw_expect_at(fd, NULL, HELPER_ID, WIRE_OP_HELLO, WIRE_OK, file, line);
+}
+
+#define raw_hello(fd) raw_hello_at(fd, __FILE__, __LINE__)
+
+/* A raw connection that has said HELLO. */
+static int raw_session(struct fixture *f) {
+        int fd = raw_open(f);
+
+        raw_hello(fd);
+        return fd;
+}
+
+/* Check the body of a GET reply: one item with this payload. */
+static void check_item_at(const struct reply *r, const char *payload, const char *file, int line) {
+        struct wire_reader rd;
+        uint64_t tag;
+        uint32_t deliveries, size = 0;
+        const void *data = NULL;
+
+        wire_reader_init(&rd, r->body, r->h.body_len);
+        check_at(wire_get_u64(&rd, &tag) && wire_get_u32(&rd, &deliveries) &&
+                 wire_get_bytes(&rd, &data, &size) && wire_reader_done(&rd), file, line, "malformed item");
+        check_at(size == strlen(payload) && memcmp(data, payload, size) == 0, file, line,
+                 "item '%.*s', expected '%s'", (int) size, (const char *) data, payload);
+}
+
+#define check_item(r, payload) check_item_at(r, payload, __FILE__, __LINE__)
+
+/* ---- libmpx connections ---- */
+
+/* A libmpx connection; teardown disconnects it. */
+static mpx *mpx_open(struct fixture *f) {
+        for (size_t i = 0; i < MAX_MPX; i++)
+                if (!f->m[i]) {
+                        f->m[i] = harness_connect(&f->d);
+                        return f->m[i];
+                }
+        fail_msg("too many libmpx connections");
+}
+
+/* m still gets full service: a ping and a put/get round trip on a queue of its own. */
+static void assert_served_at(mpx *m, const char *file, int line) {
+        static unsigned n;
+        char name[32], payload[32];
+        mpx_item item = { 0 };
+        int r;
+
+        snprintf(name, sizeof(name), "served-%u", n);
+        snprintf(payload, sizeof(payload), "payload-%u", n++);
+        r = mpx_ping(m);
+        check_at(r == 0, file, line, "ping: %s", mpx_strerror(r));
+        r = mpx_queue_declare(m, name, 0, 0);
+        check_at(r == 1, file, line, "declare %s: %d %s", name, r, mpx_strerror(r));
+        r = mpx_queue_put(m, name, payload, strlen(payload), 0);
+        check_at(r == 0, file, line, "put: %s", mpx_strerror(r));
+        r = mpx_queue_get(m, name, 0, &item);
+        check_at(r == 0, file, line, "get: %s", mpx_strerror(r));
+        check_at(item.size == strlen(payload) && memcmp(item.data, payload, item.size) == 0, file, line,
+                 "got another item");
+        mpx_item_clear(&item);
+        r = mpx_delete(m, name);
+        check_at(r == 0, file, line, "delete: %s", mpx_strerror(r));
+}
+
+#define assert_served(m) assert_served_at(m, __FILE__, __LINE__)
+
+/* ---- daemons this file starts itself ---- */
+
+/* Start $MPXD -s socket (under valgrind if asked), telling READY=1 to notify_path if not NULL. */
+static void kid_spawn(struct fixture *f, struct kid *k, const char *socket, const char *notify_path) {
+        const char *mpxd = getenv("MPXD");
+        const char *argv[16];
+        int argc = 0, pipefd[2];
+
+        if (!mpxd)
+                fail_msg("MPXD is not set: run the tests with make check");
+        if (under_valgrind()) {
+                argv[argc++] = "valgrind";
+                argv[argc++] = "-q";
+                argv[argc++] = "--error-exitcode=99";
+                argv[argc++] = "--leak-check=full";
+                argv[argc++] = "--show-leak-kinds=definite,indirect";
+                argv[argc++] = "--errors-for-leak-kinds=definite,indirect";
+        }
+        argv[argc++] = mpxd;
+        argv[argc++] = "-s";
+        argv[argc++] = socket;
+        argv[argc] = NULL;
+
+        assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+        fflush(NULL);
+        k->pid = fork();
+        assert_true(k->pid >= 0);
+        if (k->pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                dup2(pipefd[1], STDERR_FILENO);
+                if (notify_path)
+                        setenv("NOTIFY_SOCKET", notify_path, 1);
+                else
+                        unsetenv("NOTIFY_SOCKET");
+                execvp(argv[0], (char *const *) argv);
+                _exit(127);
+        }
+        close(pipefd[1]);
+        k->err_fd = pipefd[0];
+        k->err_len = 0;
+        k->err[0] = '\0';
+        (void) f;
+}
+
+/* Take what the kid wrote to stderr; false at end of file (it has exited). */
+static bool kid_drain(struct kid *k) {
+        char buf[512];
+        ssize_t n = read(k->err_fd, buf, sizeof(buf));
+
+        if (n < 0)
+                return errno == EINTR || errno == EAGAIN;
+        if (n == 0)
+                return false;
+        for (ssize_t i = 0; i < n && k->err_len + 1 < sizeof(k->err); i++)
+                k->err[k->err_len++] = buf[i];
+        k->err[k->err_len] = '\0';
+        return true;
+}
+
+/* Wait for the kid to exit (its stderr reaches end of file) and return its exit status. */
+static int kid_wait_at(struct kid *k, const char *file, int line) {
+        int64_t deadline = monotonic_ms() + io_timeout_ms() * 2;
+        int status;
+
+        for (;;) {
+                struct pollfd p = { .fd = k->err_fd, .events = POLLIN };
+                int64_t left = deadline - monotonic_ms();
+
+                check_at(left > 0, file, line, "mpxd (pid %ld) did not exit; it said: %s", (long) k->pid,
+                         k->err);
+                if (poll(&p, 1, (int) left) <= 0)
+                        continue;
+                if (!kid_drain(k))
+                        break;
+        }
+        close(k->err_fd);
+        k->err_fd = -1;
+        while (waitpid(k->pid, &status, 0) < 0)
+                check_at(errno == EINTR, file, line, "waitpid: %s", strerror(errno));
+        k->pid = 0;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define kid_wait(k) kid_wait_at(k, __FILE__, __LINE__)
+
+/* Wait for READY=1 on the notify socket, failing early if the kid exits instead. */
+static void kid_wait_ready_at(struct kid *k, int notify_fd, const char *file, int line) {
+        int64_t deadline = monotonic_ms() + (under_valgrind() ? 60000 : 10000);
+
+        for (;;) {
+                struct pollfd p[2] = {
+                        { .fd = notify_fd, .events = POLLIN },
+                        { .fd = k->err_fd, .events = POLLIN },
+                };
+                int64_t left = deadline - monotonic_ms();
+                char buf[512];
+                ssize_t n;
+
+                check_at(left > 0, file, line, "mpxd did not become ready; it said: %s", k->err);
+                if (poll(p, 2, (int) left) <= 0)
+                        continue;
+                if (p[1].revents)
+                        check_at(kid_drain(k), file, line, "mpxd exited before it was ready; it said: %s",
+                                 k->err);
+                if (!p[0].revents)
+                        continue;
+                n = recv(notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+                if (n <= 0)
+                        continue;
+                buf[n] = '\0';
+                if (strstr(buf, "READY=1"))
+                        return;
+        }
+}
+
+#define kid_wait_ready(k, notify_fd) kid_wait_ready_at(k, notify_fd, __FILE__, __LINE__)
+
+/* A datagram socket for sd_notify at dir/name. */
+static int notify_open(const char *dir, const char *name, char *ret_path, size_t size) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        snprintf(ret_path, size, "%s/%s", dir, name);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ret_path);
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                fail_msg("bind %s: %s", ret_path, strerror(errno));
+        return fd;
+}
+
+/* ---- setup and teardown ---- */
+
+static struct fixture *fixture_new(void) {
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < MAX_RAW; i++)
+                f->raw[i] = -1;
+        for (size_t i = 0; i < MAX_KIDS; i++)
+                f->kids[i].err_fd = -1;
+        return f;
+}
+
+static int setup_with_args(void **state, const char *const *args) {
+        struct fixture *f = fixture_new();
+
+        if (!f)
+                return -1;
+        /* A dead peer must give EPIPE here, not kill the test. */
+        signal(SIGPIPE, SIG_IGN);
+        *state = f;
+        harness_start(&f->d, args);
+        f->running = true;
+        return 0;
+}
+
+static int setup(void **state) {
+        return setup_with_args(state, NULL);
+}
+
+static int setup_small_message(void **state) {
+        static const char *const args[] = { "--max-message", "1000", NULL };
+
+        return setup_with_args(state, args);
+}
+
+/* No harness daemon: the test starts its own in a folder of its own. */
+static int setup_own_dir(void **state) {
+        struct fixture *f = fixture_new();
+
+        if (!f)
+                return -1;
+        signal(SIGPIPE, SIG_IGN);
+        snprintf(f->dir, sizeof(f->dir), "%s/mpx-proto-XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        if (!mkdtemp(f->dir)) {
+                free(f);
+                return -1;
+        }
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+        int status = 0;
+
+        for (size_t i = 0; i < MAX_RAW; i++)
+                if (f->raw[i] >= 0)
+                        close(f->raw[i]);
+        for (size_t i = 0; i < MAX_MPX; i++)
+                mpx_disconnect(f->m[i]);
+        for (size_t i = 0; i < MAX_KIDS; i++) {
+                struct kid *k = &f->kids[i];
+
+                if (k->pid > 0) {
+                        kill(k->pid, SIGKILL);
+                        (void) harness_wait(k->pid);
+                }
+                if (k->err_fd >= 0)
+                        close(k->err_fd);
+        }
+        if (f->dir[0]) {
+                char cmd[300];
+
+                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+                if (system(cmd) != 0)
+                        fprintf(stderr, "could not remove %s\n", f->dir);
+        }
+        if (f->running)
+                status = harness_stop(&f->d);
+        free(f);
+        /* 0: mpxd stopped cleanly on SIGTERM (and, under valgrind, without errors or leaks). */
+        assert_int_equal(status, 0);
+        return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_hello_handshake(void **state) {
+        struct fixture *f = *state;
+        int fd = raw_open(f);
+        struct reply r;
+        struct wire_reader rd;
+        uint32_t version = 0, max_message = 0, max_frame = 0;
+        const char *server = NULL;
+        uint16_t server_len = 0;
+
+        raw_request(fd, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "test-protocol");
+        raw_expect(fd, &r, 1, WIRE_OP_HELLO, WIRE_OK);
+        wire_reader_init(&rd, r.body, r.h.body_len);
+        assert_true(wire_get_u32(&rd, &version));
+        assert_true(wire_get_u32(&rd, &max_message));
+        assert_true(wire_get_u32(&rd, &max_frame));
+        assert_true(wire_get_str(&rd, &server, &server_len));
+        assert_true(wire_reader_done(&rd));
+        assert_int_equal(version, 1);
+        assert_int_equal(max_message, WIRE_DEFAULT_MAX_MESSAGE);
+        assert_int_equal(max_frame, WIRE_DEFAULT_MAX_FRAME);
+        assert_true(server_len > 5);
+        assert_memory_equal(server, "mpxd ", 5);
+
+        /* Another version: EPROTO, and the body says which one the daemon speaks. */
+        fd = raw_open(f);
+        raw_request(fd, 2, WIRE_OP_HELLO, "wt", 7u, "from-the-future");
+        raw_expect(fd, &r, 2, WIRE_OP_HELLO, WIRE_EPROTO);
+        wire_reader_init(&rd, r.body, r.h.body_len);
+        assert_true(wire_get_u32(&rd, &version));
+        assert_int_equal(version, WIRE_VERSION);
+        /* No session yet, but the connection is still open for a HELLO it can speak. */
+        raw_request(fd, 3, WIRE_OP_QUEUE_QSIZE, "n", "q");
+        raw_expect(fd, NULL, 3, WIRE_OP_QUEUE_QSIZE, WIRE_EPROTO);
+        raw_hello(fd);
+        raw_request(fd, 4, WIRE_OP_QUEUE_QSIZE, "n", "q");
+        raw_expect(fd, NULL, 4, WIRE_OP_QUEUE_QSIZE, WIRE_ENOENT);
+
+        /* libmpx agrees. */
+        assert_int_equal(mpx_max_message(mpx_open(f)), WIRE_DEFAULT_MAX_MESSAGE);
+}
+
+static void test_hello_announces_max_message(void **state) {
+        struct fixture *f = *state;
+        int fd = raw_open(f);
+        struct reply r;
+        struct wire_reader rd;
+        uint32_t version = 0, max_message = 0;
+        char payload[1002];
+        mpx *m;
+
+        raw_request(fd, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "test-protocol");
+        raw_expect(fd, &r, 1, WIRE_OP_HELLO, WIRE_OK);
+        wire_reader_init(&rd, r.body, r.h.body_len);
+        assert_true(wire_get_u32(&rd, &version) && wire_get_u32(&rd, &max_message));
+        assert_int_equal(max_message, 1000);
+
+        /* One byte over the limit is refused, the limit itself is not, and the connection goes on. */
+        raw_request(fd, 2, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
+        raw_expect(fd, NULL, 2, WIRE_OP_QUEUE_DECLARE, WIRE_OK);
+        memset(payload, 'x', sizeof(payload) - 1);
+        payload[sizeof(payload) - 1] = '\0';
+        raw_request(fd, 3, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload);
+        raw_expect(fd, NULL, 3, WIRE_OP_QUEUE_PUT, WIRE_EMSGSIZE);
+        payload[1000] = '\0';
+        raw_request(fd, 4, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload);
+        raw_expect(fd, NULL, 4, WIRE_OP_QUEUE_PUT, WIRE_OK);
+
+        m = mpx_open(f);
+        assert_int_equal(mpx_max_message(m), 1000);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 1);
+}
+
+static void test_request_before_hello(void **state) {
+        struct fixture *f = *state;
+        int fd = raw_open(f);
+        struct reply r;
+        mpx *m = mpx_open(f);
+
+        raw_request(fd, 10, WIRE_OP_QUEUE_DECLARE, "nqw", "early", (uint64_t) 0, 0u);
+        raw_expect(fd, NULL, 10, WIRE_OP_QUEUE_DECLARE, WIRE_EPROTO);
+        raw_request(fd, 11, WIRE_OP_STATS, "");
+        raw_expect(fd, NULL, 11, WIRE_OP_STATS, WIRE_EPROTO);
+        /* PING needs no session. */
+        raw_request(fd, 12, WIRE_OP_PING, "s", "abc");
+        raw_expect(fd, &r, 12, WIRE_OP_PING, WIRE_OK);
+        assert_int_equal(r.h.body_len, 4 + 3);
+        assert_memory_equal(r.body + 4, "abc", 3);
+        assert_int_equal(mpx_queue_qsize(m, "early"), -ENOENT);
+
+        raw_hello(fd);
+        raw_request(fd, 13, WIRE_OP_QUEUE_DECLARE, "nqw", "early", (uint64_t) 0, 0u);
+        raw_expect(fd, &r, 13, WIRE_OP_QUEUE_DECLARE, WIRE_OK);
+        assert_int_equal(r.h.body_len, 1);
+        assert_int_equal(r.body[0], 1);
+        assert_int_equal(mpx_queue_qsize(m, "early"), 0);
+}
+
+static void test_unknown_opcode(void **state) {
+        struct fixture *f = *state;
+        int fd = raw_open(f);
+
+        raw_request(fd, 20, 4242, "w", 1u);
+        raw_expect(fd, NULL, 20, 4242, WIRE_EOPNOTSUPP);
+        raw_hello(fd);
+        raw_request(fd, 21, 4242, "");
+        raw_expect(fd, NULL, 21, 4242, WIRE_EOPNOTSUPP);
+        raw_request(fd, 22, UINT16_MAX, "r", "\xff\xff\xff\xff\xff\xff\xff\xff", (size_t) 8);
+        raw_expect(fd, NULL, 22, UINT16_MAX, WIRE_EOPNOTSUPP);
+        raw_request(fd, 23, 0, "");
+        raw_expect(fd, NULL, 23, 0, WIRE_EOPNOTSUPP);
+        /* The connection goes on. */
+        raw_request(fd, 24, WIRE_OP_PING, "s", "");
+        raw_expect(fd, NULL, 24, WIRE_OP_PING, WIRE_OK);
+        raw_request(fd, 25, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
+        raw_expect(fd, NULL, 25, WIRE_OP_QUEUE_DECLARE, WIRE_OK);
+}
+
+static void test_malformed_body(void **state) {
+        static const uint8_t bad_name[] = { 3, 'a', ' ', 'b' };
+        static const uint8_t long_bytes[] = { 0xff, 0xff, 0, 0, 'a' };
+        struct fixture *f = *state;
+        int fd = raw_session(f);
+        struct reply r;
+
+        raw_request(fd, 1, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
+        raw_expect(fd, NULL, 1, WIRE_OP_QUEUE_DECLARE, WIRE_OK);
+
+        /* Truncated body. */
+        raw_request(fd, 2, WIRE_OP_QUEUE_PUT, "ni", "q", (int64_t) 0);
+        raw_expect(fd, NULL, 2, WIRE_OP_QUEUE_PUT, WIRE_EPROTO);
+        /* A payload announced longer than the body. */
+        raw_request(fd, 3, WIRE_OP_QUEUE_PUT, "nir", "q", (int64_t) 0, long_bytes, sizeof(long_bytes));
+        raw_expect(fd, NULL, 3, WIRE_OP_QUEUE_PUT, WIRE_EPROTO);
+        /* Trailing bytes. */
+        raw_request(fd, 4, WIRE_OP_QUEUE_PUT, "nisb", "q", (int64_t) 0, "x", 0u);
+        raw_expect(fd, NULL, 4, WIRE_OP_QUEUE_PUT, WIRE_EPROTO);
+        /* A bad name. */
+        raw_request(fd, 5, WIRE_OP_QUEUE_QSIZE, "r", bad_name, sizeof(bad_name));
+        raw_expect(fd, NULL, 5, WIRE_OP_QUEUE_QSIZE, WIRE_EPROTO);
+        /* An empty body where one is needed. */
+        raw_request(fd, 6, WIRE_OP_QUEUE_GET, "");
+        raw_expect(fd, NULL, 6, WIRE_OP_QUEUE_GET, WIRE_EPROTO);
+        raw_request(fd, 7, WIRE_OP_LIST, "qw", (uint64_t) 0, 0u);
+        raw_expect(fd, NULL, 7, WIRE_OP_LIST, WIRE_EPROTO);
+
+        /* The connection goes on, and nothing malformed entered the queue. */
+        raw_request(fd, 8, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "good");
+        raw_expect(fd, NULL, 8, WIRE_OP_QUEUE_PUT, WIRE_OK);
+        raw_request(fd, 9, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
+        raw_expect(fd, &r, 9, WIRE_OP_QUEUE_GET, WIRE_OK);
+        check_item(&r, "good");
+        raw_request(fd, 10, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
+        raw_expect(fd, NULL, 10, WIRE_OP_QUEUE_GET, WIRE_EAGAIN);
+}
+
+static void test_frame_over_max_frame(void **state) {
+        struct fixture *f = *state;
+        mpx *m = mpx_open(f);
+        int fd = raw_session(f);
+        uint8_t hdr[WIRE_HEADER_SIZE];
+        struct wire_header h = {
+                .body_len = WIRE_DEFAULT_MAX_FRAME + 1,
+                .id = 99,
+                .op = WIRE_OP_QUEUE_PUT,
+        };
+
+        /* Only the header: the daemon answers without waiting for the body, then closes. */
+        wire_header_encode(hdr, &h);
+        raw_send(fd, hdr, sizeof(hdr));
+        raw_expect(fd, NULL, 99, WIRE_OP_QUEUE_PUT, WIRE_EMSGSIZE);
+        raw_expect_eof(fd);
+        raw_close(f, fd);
+        harness_wait_stat(m, "clients", 1);
+
+        /* The same, as the first frame of a connection, with the largest body_len there is. */
+        fd = raw_open(f);
+        h.body_len = UINT32_MAX;
+        h.id = 100;
+        h.op = WIRE_OP_PING;
+        wire_header_encode(hdr, &h);
+        raw_send(fd, hdr, sizeof(hdr));
+        raw_expect(fd, NULL, 100, WIRE_OP_PING, WIRE_EMSGSIZE);
+        raw_expect_eof(fd);
+
+        /* Everyone else is still served. */
+        assert_served(m);
+        fd = raw_session(f);
+        raw_request(fd, 1, WIRE_OP_PING, "s", "ok");
+        raw_expect(fd, NULL, 1, WIRE_OP_PING, WIRE_OK);
+}
+
+/* A xorshift generator: the same "random" bytes on every run. */
+static uint64_t next_random(uint64_t *s) {
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        return *s;
+}
+
+/* Read replies until the daemon closes the connection; each must be a sane frame. */
+static unsigned drain_until_closed(int fd) {
+        struct reply r;
+        unsigned n = 0;
+
+        while (raw_reply(fd, &r) == 1) {
+                assert_true(r.h.status < _WIRE_STATUS_MAX);
+                assert_true(r.h.status != WIRE_OK || r.h.op == WIRE_OP_PING || r.h.op == WIRE_OP_HELLO);
+                n++;
+        }
+        return n;
+}
+
+static void test_garbage(void **state) {
+        struct fixture *f = *state;
+        mpx *m = mpx_open(f);
+        uint8_t garbage[4096];
+
+        /* Pure random bytes, with and without HELLO first, several seeds. */
+        for (uint64_t seed = 1; seed <= 8; seed++) {
+                uint64_t s = seed * 0x9e3779b97f4a7c15u;
+                int fd = seed % 2 ? raw_open(f) : raw_session(f);
+
+                for (size_t i = 0; i < sizeof(garbage); i += 8) {
+                        uint64_t v = next_random(&s);
+                        memcpy(garbage + i, &v, 8);
+                }
+                /* The daemon may close half-way: a failed write is fine here. */
+                (void) raw_write(fd, garbage, sizeof(garbage));
+                /* End of our input, so a random "partial frame" cannot keep it waiting. */
+                (void) shutdown(fd, SHUT_WR);
+                (void) drain_until_closed(fd);
+                raw_close(f, fd);
+        }
+
+        /* Zeros: 341 empty frames of opcode 0, then 4 bytes of a header that never completes. */
+        {
+                int fd = raw_open(f);
+                unsigned n;
+
+                memset(garbage, 0, sizeof(garbage));
+                raw_send(fd, garbage, sizeof(garbage));
+                assert_int_equal(shutdown(fd, SHUT_WR), 0);
+                n = drain_until_closed(fd);
+                assert_int_equal(n, sizeof(garbage) / WIRE_HEADER_SIZE);
+                raw_close(f, fd);
+        }
+
+        harness_wait_stat(m, "clients", 1);
+        assert_served(m);
+}
+
+static void test_fuzzed_frames(void **state) {
+        static const uint16_t ops[] = {
+                WIRE_OP_HELLO, WIRE_OP_PING, WIRE_OP_LIST, WIRE_OP_INFO, WIRE_OP_DELETE, WIRE_OP_STATS,
+                WIRE_OP_QUEUE_DECLARE, WIRE_OP_QUEUE_PUT, WIRE_OP_QUEUE_GET, WIRE_OP_QUEUE_PUT_MANY,
+                WIRE_OP_QUEUE_GET_MANY, WIRE_OP_QUEUE_QSIZE, WIRE_OP_QUEUE_CLOSE, WIRE_OP_QUEUE_TASK_DONE,
+                WIRE_OP_QUEUE_JOIN, WIRE_OP_QUEUE_PURGE, 3, 99, 104, 210, 300, 4242,
+        };
+        enum { N_FRAMES = 2000, LAST_ID = 0xf00du };
+        struct fixture *f = *state;
+        mpx *m = mpx_open(f);
+        int fd = raw_session(f);
+        uint64_t s = 0x0123456789abcdefu;
+        struct wire_buf b;
+        struct reply r;
+        unsigned replies = 0;
+
+        /* Queues whose names the fuzzer uses, so that lookups succeed and bodies are parsed further. */
+        assert_int_equal(mpx_queue_declare(m, "fz", 0, 0), 1);
+        assert_int_equal(mpx_queue_declare(m, "jz", 4, MPX_QUEUE_JOINABLE), 1);
+
+        wire_buf_init(&b);
+        for (uint32_t id = 1; id <= N_FRAMES; id++) {
+                uint64_t v = next_random(&s);
+                uint16_t op = ops[v % ARRAY_SIZE(ops)];
+                size_t len = (v >> 8) % 48, start;
+
+                assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
+                /* Most bodies start with a valid name; the rest is random. */
+                if ((v >> 16) % 4 != 0)
+                        assert_int_equal(wire_put_name(&b, (v >> 20) % 2 ? "fz" : "jz", 2), 0);
+                for (size_t i = 0; i < len; i++)
+                        assert_int_equal(wire_put_u8(&b, (uint8_t) next_random(&s)), 0);
+                wire_frame_end(&b, start);
+        }
+        append_request(&b, LAST_ID, WIRE_OP_PING, "s", "end");
+        raw_send(fd, b.data, b.len);
+        wire_buf_done(&b);
+
+        /* Every reply answers a request we sent; the last PING proves none was dropped on the floor. */
+        for (;;) {
+                raw_expect_at(fd, &r, r.h.id, r.h.op, r.h.status, __FILE__, __LINE__);
+                assert_true(r.h.status < _WIRE_STATUS_MAX);
+                if (r.h.id == LAST_ID)
+                        break;
+                assert_true(r.h.id >= 1 && r.h.id <= N_FRAMES);
+                replies++;
+        }
+        assert_int_equal(r.h.op, WIRE_OP_PING);
+        assert_int_equal(r.h.status, WIRE_OK);
+        assert_true(replies > 0);
+
+        /* The connection and the daemon go on. */
+        raw_request(fd, 1, WIRE_OP_PING, "s", "still");
+        do
+                assert_int_equal(raw_reply(fd, &r), 1);
+        while (r.h.id != 1 || r.h.op != WIRE_OP_PING);
+        assert_int_equal(r.h.status, WIRE_OK);
+        assert_served(m);
+}
+
+static void test_stalled_half_frame(void **state) {
+        struct fixture *f = *state;
+        mpx *m = mpx_open(f);
+        int stalled = raw_session(f);
+        int half_header = raw_session(f);
+        int big = raw_session(f);
+        struct wire_buf b;
+        struct reply r;
+        size_t half;
+        uint8_t *chunk;
+
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+
+        /* Half of a PUT frame ... */
+        wire_buf_init(&b);
+        append_request(&b, 7, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "from the stalled one");
+        half = b.len / 2;
+        raw_send(stalled, b.data, half);
+        /* ... five bytes of a header ... */
+        raw_send(half_header, b.data, 5);
+        /* ... and 256 KiB of a frame announcing 1 MiB. */
+        chunk = calloc(1, 256 * 1024);
+        assert_non_null(chunk);
+        {
+                struct wire_header h = { .body_len = 1024 * 1024, .id = 9, .op = WIRE_OP_PING };
+
+                wire_header_encode(chunk, &h);
+                /* A PING body: u32 length, then the bytes. */
+                chunk[WIRE_HEADER_SIZE + 0] = (uint8_t) ((1024 * 1024 - 4) & 0xff);
+                chunk[WIRE_HEADER_SIZE + 1] = (uint8_t) (((1024 * 1024 - 4) >> 8) & 0xff);
+                chunk[WIRE_HEADER_SIZE + 2] = (uint8_t) (((1024 * 1024 - 4) >> 16) & 0xff);
+                chunk[WIRE_HEADER_SIZE + 3] = 0;
+        }
+        raw_send(big, chunk, 256 * 1024);
+
+        /* Meanwhile another client is served at once, many times over. */
+        for (int i = 0; i < 20; i++)
+                assert_served(m);
+        harness_wait_stat(m, "clients", 4);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 0);
+
+        /* The stalled clients finish their frames and get their answers. */
+        raw_send(stalled, b.data + half, b.len - half);
+        raw_expect(stalled, NULL, 7, WIRE_OP_QUEUE_PUT, WIRE_OK);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 1);
+        raw_send(half_header, b.data + 5, b.len - 5);
+        raw_expect(half_header, NULL, 7, WIRE_OP_QUEUE_PUT, WIRE_OK);
+        memset(chunk, 0, 256 * 1024);
+        for (int i = 0; i < 3; i++)
+                raw_send(big, chunk, 256 * 1024);
+        raw_send(big, chunk, WIRE_HEADER_SIZE);   /* the header counted against the first chunk */
+        raw_expect(big, &r, 9, WIRE_OP_PING, WIRE_OK);
+        assert_int_equal(r.h.body_len, 1024 * 1024);
+        free(chunk);
+        wire_buf_done(&b);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 2);
+}
+
+static void test_vanish_mid_frame(void **state) {
+        struct fixture *f = *state;
+        mpx *m = mpx_open(f);
+        struct wire_buf b;
+        int fd;
+
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        wire_buf_init(&b);
+        append_request(&b, 1, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "never complete");
+
+        /* Mid-body. */
+        fd = raw_session(f);
+        raw_send(fd, b.data, b.len - 3);
+        raw_close(f, fd);
+        /* Mid-header. */
+        fd = raw_session(f);
+        raw_send(fd, b.data, 7);
+        raw_close(f, fd);
+        /* Mid-frame, right behind a blocked GET. */
+        fd = raw_session(f);
+        raw_request(fd, 2, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        harness_wait_field(m, "q", "getters", 1);
+        raw_send(fd, b.data, b.len - 1);
+        raw_close(f, fd);
+
+        harness_wait_stat(m, "clients", 1);
+        harness_wait_field(m, "q", "getters", 0);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 0);
+        /* The vanished getter does not swallow the next item. */
+        assert_int_equal(mpx_queue_put(m, "q", "kept", 4, 0), 0);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 1);
+        wire_buf_done(&b);
+        assert_served(m);
+}
+
+static void test_pipelining(void **state) {
+        enum { N = 1000 };
+        struct fixture *f = *state;
+        int fd = raw_session(f);
+        struct wire_buf b;
+        struct reply r;
+        char payload[32];
+
+        raw_request(fd, 1, WIRE_OP_QUEUE_DECLARE, "nqw", "pipe", (uint64_t) 0, 0u);
+        raw_expect(fd, NULL, 1, WIRE_OP_QUEUE_DECLARE, WIRE_OK);
+
+        /* 1000 PUTs in one write. */
+        wire_buf_init(&b);
+        for (uint32_t i = 0; i < N; i++) {
+                snprintf(payload, sizeof(payload), "item-%u", i);
+                append_request(&b, 1000 + i, WIRE_OP_QUEUE_PUT, "nis", "pipe", (int64_t) 0, payload);
+        }
+        raw_send(fd, b.data, b.len);
+        wire_buf_done(&b);
+        for (uint32_t i = 0; i < N; i++)
+                raw_expect(fd, NULL, 1000 + i, WIRE_OP_QUEUE_PUT, WIRE_OK);
+
+        /* 1000 GETs in one write: the items come back in order. */
+        wire_buf_init(&b);
+        for (uint32_t i = 0; i < N; i++)
+                append_request(&b, 5000 + i, WIRE_OP_QUEUE_GET, "niw", "pipe", (int64_t) 0, 0u);
+        raw_send(fd, b.data, b.len);
+        wire_buf_done(&b);
+        for (uint32_t i = 0; i < N; i++) {
+                raw_expect(fd, &r, 5000 + i, WIRE_OP_QUEUE_GET, WIRE_OK);
+                snprintf(payload, sizeof(payload), "item-%u", i);
+                check_item(&r, payload);
+        }
+        raw_request(fd, 2, WIRE_OP_QUEUE_GET, "niw", "pipe", (int64_t) 0, 0u);
+        raw_expect(fd, NULL, 2, WIRE_OP_QUEUE_GET, WIRE_EAGAIN);
+}
+
+static void test_pipelined_behind_blocked_get(void **state) {
+        struct fixture *f = *state;
+        mpx *m = mpx_open(f);
+        int fd = raw_session(f);
+        struct wire_buf b;
+        struct reply r;
+        struct wire_reader rd;
+        uint64_t size = 99;
+
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        wire_buf_init(&b);
+        append_request(&b, 1, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        append_request(&b, 2, WIRE_OP_QUEUE_QSIZE, "n", "q");
+        raw_send(fd, b.data, b.len);
+        wire_buf_done(&b);
+
+        /* QSIZE first, though it was sent second. */
+        raw_expect(fd, &r, 2, WIRE_OP_QUEUE_QSIZE, WIRE_OK);
+        wire_reader_init(&rd, r.body, r.h.body_len);
+        assert_true(wire_get_u64(&rd, &size));
+        assert_int_equal(size, 0);
+        harness_wait_field(m, "q", "getters", 1);
+
+        /* A put from another connection wakes GET id 1. */
+        assert_int_equal(mpx_queue_put(m, "q", "wake", 4, 0), 0);
+        raw_expect(fd, &r, 1, WIRE_OP_QUEUE_GET, WIRE_OK);
+        check_item(&r, "wake");
+        assert_int_equal(mpx_queue_qsize(m, "q"), 0);
+}
+
+static void test_close_without_reading(void **state) {
+        enum { PINGS = 64, PAYLOAD = 32 * 1024 };
+        struct fixture *f = *state;
+        mpx *m = mpx_open(f);
+        int fd = raw_session(f);
+        struct wire_buf b;
+        char *payload = malloc(PAYLOAD + 1);
+
+        /* 2 MiB of replies, far more than the socket holds, and nobody reads them. */
+        assert_non_null(payload);
+        memset(payload, 'r', PAYLOAD);
+        payload[PAYLOAD] = '\0';
+        wire_buf_init(&b);
+        for (uint32_t i = 0; i < PINGS; i++)
+                append_request(&b, i, WIRE_OP_PING, "s", payload);
+        raw_send(fd, b.data, b.len);
+        wire_buf_done(&b);
+        free(payload);
+        /* Let the daemon get stuck on a full socket (it has read everything once it answers a ping). */
+        harness_wait_stat(m, "clients", 2);
+        raw_close(f, fd);
+
+        harness_wait_stat(m, "clients", 1);
+        assert_served(m);
+
+        /* The same with a blocked GET pending, closing before its wake-up is read. */
+        fd = raw_session(f);
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        raw_request(fd, 1, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        harness_wait_field(m, "q", "getters", 1);
+        assert_int_equal(mpx_queue_put(m, "q", "lost", 4, 0), 0);
+        raw_close(f, fd);
+        harness_wait_stat(m, "clients", 1);
+        assert_served(m);
+}
+
+static void test_shutdown_while_blocked(void **state) {
+        struct fixture *f = *state;
+        mpx *m = mpx_open(f);
+        int getter = raw_session(f);
+        int putter = raw_session(f);
+        int joiner = raw_session(f);
+        int idle = raw_session(f);
+        int status;
+
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        assert_int_equal(mpx_queue_declare(m, "full", 1, 0), 1);
+        assert_int_equal(mpx_queue_declare(m, "j", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_put(m, "full", "x", 1, 0), 0);
+        assert_int_equal(mpx_queue_put(m, "j", "y", 1, 0), 0);
+        raw_request(getter, 5, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        raw_request(putter, 6, WIRE_OP_QUEUE_PUT, "nis", "full", (int64_t) -1, "z");
+        raw_request(joiner, 7, WIRE_OP_QUEUE_JOIN, "ni", "j", (int64_t) -1);
+        harness_wait_stat(m, "waiters", 3);
+
+        /* SIGTERM: every waiter is answered ESHUTDOWN, then the connections close, and mpxd exits 0. */
+        f->running = false;
+        status = harness_stop(&f->d);
+        raw_expect(getter, NULL, 5, WIRE_OP_QUEUE_GET, WIRE_ESHUTDOWN);
+        raw_expect_eof(getter);
+        raw_expect(putter, NULL, 6, WIRE_OP_QUEUE_PUT, WIRE_ESHUTDOWN);
+        raw_expect_eof(putter);
+        raw_expect(joiner, NULL, 7, WIRE_OP_QUEUE_JOIN, WIRE_ESHUTDOWN);
+        raw_expect_eof(joiner);
+        raw_expect_eof(idle);
+        assert_int_equal(mpx_ping(m), -ECONNRESET);
+        assert_int_equal(status, 0);
+}
+
+static void test_second_daemon_refused(void **state) {
+        struct fixture *f = *state;
+        mpx *m = mpx_open(f);
+        struct kid *k = &f->kids[0];
+        struct stat st;
+        int status, fd;
+
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        kid_spawn(f, k, f->d.socket, NULL);
+        status = kid_wait(k);
+        if (status != 1)
+                fail_msg("a second mpxd on a live socket exited %d, expected 1; it said: %s", status, k->err);
+
+        /* The first one still serves, on the same socket file. */
+        assert_int_equal(stat(f->d.socket, &st), 0);
+        assert_true(S_ISSOCK(st.st_mode));
+        assert_served(m);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 0);
+        fd = raw_session(f);
+        raw_request(fd, 1, WIRE_OP_QUEUE_QSIZE, "n", "q");
+        raw_expect(fd, NULL, 1, WIRE_OP_QUEUE_QSIZE, WIRE_OK);
+}
+
+/* Start a kid on path, wait until it is ready, check it serves, SIGTERM it and expect exit 0. */
+static void serve_and_stop(struct fixture *f, struct kid *k, const char *path) {
+        char notify_path[300];
+        int notify_fd = notify_open(f->dir, "notify.sock", notify_path, sizeof(notify_path));
+        mpx *m = NULL;
+        struct stat st;
+        int r, status;
+
+        kid_spawn(f, k, path, notify_path);
+        kid_wait_ready(k, notify_fd);
+        close(notify_fd);
+        unlink(notify_path);
+
+        r = mpx_connect(path, &m);
+        if (r < 0)
+                fail_msg("mpx_connect(%s): %s; mpxd said: %s", path, mpx_strerror(r), k->err);
+        assert_int_equal(mpx_ping(m), 0);
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        assert_int_equal(mpx_queue_put(m, "q", "x", 1, 0), 0);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 1);
+        mpx_disconnect(m);
+
+        assert_int_equal(kill(k->pid, SIGTERM), 0);
+        status = kid_wait(k);
+        if (status != 0)
+                fail_msg("mpxd exited %d on SIGTERM; it said: %s", status, k->err);
+        /* It bound the socket, so it removed it. */
+        assert_int_equal(stat(path, &st), -1);
+        assert_int_equal(errno, ENOENT);
+}
+
+static void test_stale_socket_replaced(void **state) {
+        struct fixture *f = *state;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        char path[300];
+        struct stat st;
+        int fd;
+
+        /* A socket file nobody listens on, as a crashed daemon leaves it. */
+        snprintf(path, sizeof(path), "%s/mpxd.sock", f->dir);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        close(fd);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(S_ISSOCK(st.st_mode));
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), -1);
+        assert_int_equal(errno, ECONNREFUSED);
+        close(fd);
+
+        serve_and_stop(f, &f->kids[0], path);
+}
+
+static void test_killed_daemon_replaced(void **state) {
+        struct fixture *f = *state;
+        char notify_path[300], path[300];
+        struct kid *first = &f->kids[0];
+        int notify_fd, status;
+        struct stat st;
+
+        /* A daemon killed with SIGKILL leaves its socket and its lock file behind. */
+        snprintf(path, sizeof(path), "%s/mpxd.sock", f->dir);
+        notify_fd = notify_open(f->dir, "notify-first.sock", notify_path, sizeof(notify_path));
+        kid_spawn(f, first, path, notify_path);
+        kid_wait_ready(first, notify_fd);
+        close(notify_fd);
+        assert_int_equal(kill(first->pid, SIGKILL), 0);
+        status = kid_wait(first);
+        assert_int_equal(status, 128 + SIGKILL);
+        assert_int_equal(stat(path, &st), 0);
+
+        serve_and_stop(f, &f->kids[1], path);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_hello_handshake, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hello_announces_max_message, setup_small_message, teardown),
+                cmocka_unit_test_setup_teardown(test_request_before_hello, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unknown_opcode, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_malformed_body, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_frame_over_max_frame, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fuzzed_frames, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stalled_half_frame, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_vanish_mid_frame, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pipelining, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pipelined_behind_blocked_get, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_close_without_reading, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_shutdown_while_blocked, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_second_daemon_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_socket_replaced, setup_own_dir, teardown),
+                cmocka_unit_test_setup_teardown(test_killed_daemon_replaced, setup_own_dir, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
