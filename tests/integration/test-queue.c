@@ -599,11 +599,11 @@ static void test_waiters_fifo(void **state) {
                 harness_wait_field(f->m, "full", "putters", i + 1);
         }
         assert_get_str(f->m, "full", 0, "first");
-        /* One out, one in: the first putter's item, the others still wait. */
-        assert_int_equal(harness_field(f->m, "full", "putters"), 2);
+        /* Each get lets exactly the oldest waiting putter in. */
         for (int i = 0; i < 3; i++) {
+                assert_int_equal(harness_field(f->m, "full", "putters"), 2 - i);
                 assert_int_equal(harness_wait(pids[i]), 0);
-                assert_get_str(f->m, "full", -1, items[i]);
+                assert_get_str(f->m, "full", 0, items[i]);
         }
         assert_int_equal(mpx_queue_qsize(f->m, "full"), 0);
 }

@@ -1,0 +1,142 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# mpxctl against a private mpxd: every queue verb, its output, its exit status
+# (0 done, 1 failed, 2 usage, 3 no daemon), its one-line errors, and --json
+# parsed and compared field by field.
+set -eu
+
+if [ "${1:-}" != "--inside" ]; then
+        exec "$WITH_MPXD" -- "$0" --inside
+fi
+
+ctl="$MPXCTL"
+tmp="$MPX_TEST_DIR"
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect STATUS COMMAND...: run COMMAND, keep its stdout in $tmp/out and
+# stderr in $tmp/err, and check its exit status.
+expect() {
+        want=$1; shift
+        set +e
+        "$@" > "$tmp/out" 2> "$tmp/err"
+        got=$?
+        set -e
+        [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$tmp/err")"
+}
+
+# json FILE EXPRS: print Python expressions on the parsed JSON document d, space-separated.
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# ---- usage and reachability ----
+expect 2 "$ctl"
+expect 2 "$ctl" bogus
+grep -q "unknown command 'bogus'" "$tmp/err" || fail "no message for an unknown command"
+expect 2 "$ctl" queue put
+expect 2 "$ctl" queue get jobs --timeout soon
+expect 2 "$ctl" queue declare 'bad name'
+expect 0 "$ctl" --help
+grep -q 'queue declare' "$tmp/out" || fail "--help does not list queue declare"
+expect 3 "$ctl" -s "$tmp/nothing.sock" ls
+[ "$(wc -l < "$tmp/err")" = 1 ] || fail "more than one error line when no daemon answers"
+
+# ---- declare, put, get on a plain queue ----
+expect 0 "$ctl" queue declare jobs --maxsize 2
+expect 0 "$ctl" queue declare jobs --maxsize 2
+expect 1 "$ctl" queue declare jobs --maxsize 3
+grep -q "jobs" "$tmp/err" || fail "declare conflict does not name the object"
+expect 1 "$ctl" queue declare jobs --maxsize 2 --joinable
+expect 0 "$ctl" queue put jobs first
+printf 'second\nline\n' | "$ctl" queue put jobs || fail "put from stdin"
+expect 1 "$ctl" queue put jobs third --timeout 0
+grep -q "full" "$tmp/err" || fail "a put on a full queue does not say so: $(cat "$tmp/err")"
+expect 1 "$ctl" queue put jobs third --timeout 0.05
+expect 0 "$ctl" queue size jobs
+[ "$(cat "$tmp/out")" = 2 ] || fail "size is $(cat "$tmp/out"), expected 2"
+expect 0 "$ctl" queue get jobs
+[ "$(cat "$tmp/out")" = first ] || fail "first get gave '$(cat "$tmp/out")'"
+expect 0 "$ctl" queue get jobs
+printf 'second\nline\n' | cmp -s - "$tmp/out" || fail "stdin payload not returned byte for byte"
+expect 1 "$ctl" queue get jobs --timeout 0
+grep -q "queue 'jobs'" "$tmp/err" || fail "empty get does not name the queue"
+expect 1 "$ctl" queue get jobs --timeout 0.05
+
+# Binary payloads pass through unchanged.
+head -c 4096 /dev/urandom > "$tmp/blob"
+"$ctl" queue put jobs < "$tmp/blob" || fail "binary put"
+expect 0 "$ctl" queue get jobs
+cmp -s "$tmp/blob" "$tmp/out" || fail "binary payload changed"
+
+# ---- listing and inspection ----
+expect 0 "$ctl" queue put jobs x
+expect 0 "$ctl" ls
+head -n 1 "$tmp/out" | grep -q '^NAME  *TYPE  *SIZE' || fail "ls has no header"
+grep -q '^jobs  *queue  *1  *2 ' "$tmp/out" || fail "ls row: $(cat "$tmp/out")"
+expect 0 "$ctl" --json ls
+[ "$(json "$tmp/out" "len(d)")" = 1 ] || fail "ls --json length"
+[ "$(json "$tmp/out" "d[0]['name'], d[0]['type'], d[0]['size'], d[0]['maxsize'], d[0]['bytes']")" = \
+  "jobs queue 1 2 1" ] || fail "ls --json fields: $(cat "$tmp/out")"
+expect 0 "$ctl" --json info jobs
+[ "$(json "$tmp/out" "d['puts'], d['gets'], d['closed'], d['getters']")" = "4 3 0 0" ] ||
+        fail "info --json counters: $(cat "$tmp/out")"
+expect 1 "$ctl" info nothing
+grep -q "nothing" "$tmp/err" || fail "info of a missing object does not name it"
+expect 0 "$ctl" --json stats
+[ "$(json "$tmp/out" "d['objects'], d['protocol']")" = "1 1" ] || fail "stats --json: $(cat "$tmp/out")"
+expect 0 "$ctl" --json ls --type joinable
+[ "$(json "$tmp/out" "len(d)")" = 0 ] || fail "ls --type joinable lists a plain queue"
+expect 2 "$ctl" ls --type spaceship
+
+# ---- purge, close, rm ----
+expect 0 "$ctl" queue purge jobs
+[ "$(cat "$tmp/out")" = 1 ] || fail "purge removed $(cat "$tmp/out")"
+expect 0 "$ctl" queue put jobs last
+expect 0 "$ctl" queue close jobs
+expect 1 "$ctl" queue put jobs more
+grep -q "closed" "$tmp/err" || fail "put after close does not say closed"
+expect 0 "$ctl" queue get jobs
+[ "$(cat "$tmp/out")" = last ] || fail "drain after close"
+expect 1 "$ctl" queue get jobs
+grep -q "closed" "$tmp/err" || fail "get on a drained closed queue does not say closed"
+expect 0 "$ctl" rm jobs
+expect 1 "$ctl" rm jobs
+expect 1 "$ctl" queue get jobs --timeout 0
+
+# ---- a blocked get is woken by another process ----
+expect 0 "$ctl" queue declare wake
+"$ctl" queue get wake > "$tmp/woken" &
+getter=$!
+# Wait until the daemon reports the getter as blocked: no sleeping on time.
+until [ "$("$ctl" --json info wake | python3 -c 'import json,sys; print(json.load(sys.stdin)["getters"])')" = 1 ]; do :; done
+expect 0 "$ctl" queue put wake hello
+wait "$getter" || fail "woken get exited non-zero"
+[ "$(cat "$tmp/woken")" = hello ] || fail "woken get printed '$(cat "$tmp/woken")'"
+
+# ---- joinable: get, done, join ----
+expect 0 "$ctl" queue declare work --joinable
+expect 0 "$ctl" queue put work a
+expect 0 "$ctl" queue put work b
+expect 1 "$ctl" queue join work --timeout 0
+expect 0 "$ctl" --json queue get work
+[ "$(json "$tmp/out" "d['data'], d['deliveries']")" = "a 1" ] || fail "joinable get --json: $(cat "$tmp/out")"
+tag=$(json "$tmp/out" "d['tag']")
+# The item stays unfinished after mpxctl exits: it was taken detached.
+expect 0 "$ctl" --json queue size work
+[ "$(json "$tmp/out" "d['size'], d['unfinished']")" = "1 2" ] || fail "unfinished after get: $(cat "$tmp/out")"
+expect 0 "$ctl" queue done work "$tag"
+expect 1 "$ctl" queue done work "$tag"
+expect 0 "$ctl" queue get work
+expect 0 "$ctl" queue done work
+expect 1 "$ctl" queue done work
+grep -q "work" "$tmp/err" || fail "task_done too often does not name the queue"
+expect 0 "$ctl" queue join work --timeout 1
+expect 1 "$ctl" queue done jobs-nowhere
+expect 1 "$ctl" queue join wake --timeout 0
+grep -q "type" "$tmp/err" || fail "join on a plain queue does not say wrong type: $(cat "$tmp/err")"
+
+if [ "$failures" != 0 ]; then
+        echo "$failures failures"
+        exit 1
+fi
+echo "mpxctl: ok"
