@@ -73,7 +73,8 @@ enum wire_op {
 /*
  * Flags of QUEUE_GET and QUEUE_GET_MANY. A detached delivery of a joinable
  * queue is not tied to the connection that took it: it is not redelivered
- * when that connection closes, and any connection may finish it.
+ * when that connection closes, and an untagged TASK_DONE from any connection
+ * may finish it. (Any delivery can be finished by its tag, from any connection.)
  */
 #define WIRE_GET_DETACH         (1u << 0)
 
@@ -111,8 +112,8 @@ enum wire_status {
         WIRE_EPIPE              = 7,    /* queue closed (and drained, for getters) */
         WIRE_EIDRM              = 8,    /* object deleted while waiting */
         WIRE_ESHUTDOWN          = 9,    /* daemon stopping */
-        WIRE_EINVAL             = 10,   /* bad argument (bad name, task_done too often, ...) */
-        WIRE_EPROTO             = 11,   /* malformed or truncated body */
+        WIRE_EINVAL             = 10,   /* bad argument (unknown flag, task_done too often, ...) */
+        WIRE_EPROTO             = 11,   /* malformed or truncated body, invalid name, no HELLO yet */
         WIRE_EOPNOTSUPP         = 12,   /* unknown opcode */
         WIRE_ENOMEM             = 13,   /* daemon out of memory */
         WIRE_ENOSPC             = 14,   /* a memory limit was reached */

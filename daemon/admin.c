@@ -31,9 +31,10 @@ static int put_description(struct wire_buf *b, struct object *o) {
 
 /*
  * LIST: u64 cursor, u32 max, u8 type -> u64 next_cursor, u32 n,
- * n x (name, u8 type, fields). The cursor is the creation serial of the last
- * object of the previous page; a page stops early once the reply is large,
- * so that no listing holds the loop for long.
+ * n x (name, u8 type, fields). Objects are listed in creation order; the
+ * cursor is opaque to clients: one less than the creation serial of the
+ * first object not yet listed, 0 when the list is complete. A page stops
+ * early once the reply is large, so that no listing holds the loop for long.
  */
 int admin_handle_list(struct client *c, const struct request *req, struct wire_reader *r) {
         uint64_t cursor, next = 0;

@@ -69,10 +69,10 @@ struct client *client_new(int fd) {
 }
 
 const char *client_describe(const struct client *c) {
-        static char buf[96];
+        static char buf[160];
 
-        snprintf(buf, sizeof(buf), "client %llu (pid %ld, uid %ld)", (unsigned long long) c->id,
-                 (long) c->pid, (long) c->uid);
+        snprintf(buf, sizeof(buf), "client %llu (pid %ld, uid %ld%s%s)", (unsigned long long) c->id,
+                 (long) c->pid, (long) c->uid, c->name[0] ? ", " : "", c->name);
         return buf;
 }
 

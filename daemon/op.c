@@ -90,7 +90,12 @@ static int op_handle_hello(struct client *c, const struct request *req, struct w
 
         if (!wire_get_u32(r, &version) || !wire_get_str(r, &name, &name_len) || !wire_reader_done(r))
                 return -EPROTO;
-        snprintf(c->name, sizeof(c->name), "%.*s", (int) name_len, name);
+        /* The name ends up in logs: keep printable ASCII only. */
+        if (name_len >= sizeof(c->name))
+                name_len = sizeof(c->name) - 1;
+        for (uint16_t i = 0; i < name_len; i++)
+                c->name[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+        c->name[name_len] = '\0';
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
                 return -ENOMEM;

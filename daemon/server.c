@@ -202,6 +202,7 @@ static int adopt_socket(void) {
                 return -EINVAL;
         }
         mpxd.listen_fd = SD_LISTEN_FDS_START;
+        mpxd.socket_path = "the socket passed by systemd";
         (void) fcntl(mpxd.listen_fd, F_SETFL, fcntl(mpxd.listen_fd, F_GETFL) | O_NONBLOCK);
         (void) fcntl(mpxd.listen_fd, F_SETFD, FD_CLOEXEC);
         return 1;
@@ -243,7 +244,7 @@ int server_listen(void) {
 }
 
 int server_run(void) {
-        log_info("serving on '%s'", mpxd.socket_path ? mpxd.socket_path : "socket from systemd");
+        log_info("serving on %s", mpxd.socket_path);
         (void) sd_notifyf(0, "READY=1\nSTATUS=serving\nMAINPID=%ld", (long) getpid());
         if (event_base_dispatch(mpxd.base) < 0)
                 return 1;

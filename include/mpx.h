@@ -58,7 +58,7 @@ int mpx_connect(const char *path, mpx **ret);
 
 /*
  * mpx_connect_named() - as mpx_connect(), and tell the daemon a client name
- * (shown by mpxctl clients); NULL uses the program's name.
+ * (it appears in the daemon's log); NULL uses the program's name.
  */
 int mpx_connect_named(const char *path, const char *client_name, mpx **ret);
 
@@ -193,7 +193,11 @@ int64_t mpx_queue_qsize(mpx *m, const char *name);
 /* mpx_queue_empty() - 1 if the queue holds no item, 0 if it does, or a negative errno. */
 int mpx_queue_empty(mpx *m, const char *name);
 
-/* mpx_queue_full() - 1 if a put would block, 0 if not, or a negative errno. */
+/*
+ * mpx_queue_full() - 1 if the queue holds maxsize items or more, 0 if not, or
+ * a negative errno. Like Python's Queue.full() it is a snapshot: a put can
+ * still wait behind other putters that were first.
+ */
 int mpx_queue_full(mpx *m, const char *name);
 
 /*
@@ -211,8 +215,9 @@ int64_t mpx_queue_purge(mpx *m, const char *name);
 
 /*
  * mpx_queue_task_done() - mark a delivery of a joinable queue finished.
- * @tag: the item's tag; 0 means this connection's oldest undone delivery,
- *       or, when it has none, the queue's oldest detached delivery.
+ * @tag: the item's tag, which any connection may finish; 0 means this
+ *       connection's oldest undone delivery of the queue or, when it has
+ *       none, the queue's oldest detached delivery.
  *
  * Return: 0, -ENOENT (no such tag, or no such queue), -EINVAL (tag 0 and
  * nothing left to finish: task_done called too many times), -EPROTOTYPE
@@ -261,6 +266,7 @@ int mpx_object_info(mpx *m, const char *name, mpx_info *ret);
 /*
  * mpx_list() - list objects a page at a time, in creation order.
  * @cursor: 0 for the first page, then the *ret_next of the previous page.
+ * @max:    the most objects in this page; 0 or more than 1000 means 1000.
  * @type:   NULL for all types, or a type name ("queue", "joinable").
  * @ret_items, @ret_n: an array of described objects; free with mpx_list_free().
  * @ret_next: the cursor of the next page; 0 when this was the last page.

@@ -378,6 +378,45 @@ static uint64_t get_at(struct client *c, const char *name, uint32_t flags, const
 #define get_flags(c, name, flags, payload, deliveries) \
         get_at(c, name, flags, payload, deliveries, __FILE__, __LINE__)
 
+/* The value of an integer field of the INFO reply about name. */
+static int64_t info_field_at(struct client *c, const char *name, const char *key, const char *file, int line) {
+        struct reply rep;
+        struct wire_reader r;
+        uint8_t type = 0;
+        uint16_t n = 0;
+
+        assert_no_reply_at(c, file, line);
+        send_named(c, HELPER_ID, WIRE_OP_INFO, name);
+        assert_reply_at(c, &rep, HELPER_ID, WIRE_OP_INFO, WIRE_OK, file, line);
+        wire_reader_init(&r, rep.body, rep.h.body_len);
+        check_at(wire_get_u8(&r, &type) && wire_get_u16(&r, &n), file, line, "malformed INFO reply");
+        for (uint16_t i = 0; i < n; i++) {
+                uint8_t key_len = 0, kind = 0;
+                const char *text;
+                uint16_t text_len;
+                int64_t v = 0;
+                bool match;
+
+                check_at(wire_get_u8(&r, &key_len) && r.left >= key_len, file, line, "malformed field");
+                match = key_len == strlen(key) && memcmp(r.p, key, key_len) == 0;
+                r.p += key_len;
+                r.left -= key_len;
+                check_at(wire_get_u8(&r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
+                if (kind == WIRE_FIELD_INT)
+                        check_at(wire_get_i64(&r, &v), file, line, "malformed field");
+                else
+                        check_at(wire_get_str(&r, &text, &text_len), file, line, "malformed field");
+                if (match) {
+                        check_at(kind == WIRE_FIELD_INT, file, line, "field %s is not a number", key);
+                        return v;
+                }
+        }
+        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
+        return 0;
+}
+
+#define info_field(c, name, key) info_field_at(c, name, key, __FILE__, __LINE__)
+
 /* ---- clients and the loop ---- */
 
 /* A new socketless client that has said HELLO. */
@@ -1280,6 +1319,199 @@ static void test_partial_frames(void **state) {
         wire_buf_done(&frames);
 }
 
+static void test_huge_timeout_waits_forever(void **state) {
+        struct client *a = client_add(*state, true);
+        struct client *b = client_add(*state, true);
+
+        /* Past about 68 years a timeout is no timeout: the request waits, it does not fail. */
+        declare(a, "q", 0, 0);
+        send_get(a, 1, "q", INT64_MAX, 0);
+        send_get(a, 2, "q", (int64_t) INT32_MAX * 1000 + 1, 0);
+        send_get(a, 3, "q", (int64_t) INT32_MAX * 1000, 0);
+        assert_no_reply(a);
+        assert_int_equal(mpxd.n_waiters, 3);
+        /* Only the last one has a timer. */
+        assert_int_equal(event_base_get_num_events(mpxd.base, EVENT_BASE_COUNT_ADDED), 1);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_no_reply(a);
+
+        put(b, "q", "one");
+        put(b, "q", "two");
+        put(b, "q", "three");
+        {
+                struct reply r[MAX_REPLIES];
+                struct wire_reader rd;
+                static const char *const want[] = { "one", "two", "three" };
+
+                assert_int_equal(take_replies(a, r, MAX_REPLIES), 3);
+                for (int i = 0; i < 3; i++) {
+                        check_header(&r[i], (uint32_t) i + 1, WIRE_OP_QUEUE_GET, WIRE_OK);
+                        wire_reader_init(&rd, r[i].body, r[i].h.body_len);
+                        (void) read_item_at(&rd, want[i], 1, __FILE__, __LINE__);
+                }
+        }
+        assert_int_equal(event_base_get_num_events(mpxd.base, EVENT_BASE_COUNT_ADDED), 0);
+}
+
+static void test_delete_answers_waiters_first(void **state) {
+        struct client *a = client_add(*state, true);
+        struct reply r[MAX_REPLIES];
+        struct wire_buf batch;
+
+        /* The deleting connection is itself parked on the queue: its EIDRM comes before the DELETE's OK. */
+        declare(a, "q", 0, 0);
+        wire_buf_init(&batch);
+        append_request(&batch, 1, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        append_request(&batch, 2, WIRE_OP_QUEUE_GET_MANY, "niww", "q", (int64_t) 5000, 0u, 4u);
+        append_request(&batch, 3, WIRE_OP_DELETE, "n", "q");
+        feed_buf(a, &batch);
+        assert_int_equal(take_replies(a, r, MAX_REPLIES), 3);
+        check_header(&r[0], 1, WIRE_OP_QUEUE_GET, WIRE_EIDRM);
+        check_header(&r[1], 2, WIRE_OP_QUEUE_GET_MANY, WIRE_EIDRM);
+        check_header(&r[2], 3, WIRE_OP_DELETE, WIRE_OK);
+        assert_int_equal(mpxd.n_waiters, 0);
+        assert_int_equal(event_base_get_num_events(mpxd.base, EVENT_BASE_COUNT_ADDED), 0);
+
+        /* A new joinable queue of the same name numbers its tags from 1 again. */
+        declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
+        put(a, "j", "x");
+        put(a, "j", "y");
+        assert_int_equal(get(a, "j", "x"), 1);
+        assert_int_equal(get(a, "j", "y"), 2);
+        send_named(a, 4, WIRE_OP_DELETE, "j");
+        assert_status(a, 4, WIRE_OP_DELETE, WIRE_OK);
+        declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
+        put(a, "j", "z");
+        assert_int_equal(get(a, "j", "z"), 1);
+}
+
+static void test_purge_joinable(void **state) {
+        struct client *a = client_add(*state, true);
+        struct client *b = client_add(*state, true);
+        struct reply r;
+
+        declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
+        put(a, "j", "taken");
+        put(a, "j", "waiting1");
+        put(a, "j", "waiting2");
+        (void) get(a, "j", "taken");
+        send_join(b, 1, "j", -1);
+        assert_no_reply(b);
+
+        /* Deliveries not done are kept: the joiner still waits for one. */
+        send_named(a, 2, WIRE_OP_QUEUE_PURGE, "j");
+        assert_reply(a, &r, 2, WIRE_OP_QUEUE_PURGE, WIRE_OK);
+        assert_int_equal(r.h.body_len, 8);
+        assert_int_equal(r.body[0], 2);
+        assert_qsize(a, "j", 0, 0, 1, 0);
+        assert_no_reply(b);
+        send_task_done(a, 3, "j", 0);
+        assert_status(a, 3, WIRE_OP_QUEUE_TASK_DONE, WIRE_OK);
+        assert_status(b, 1, WIRE_OP_QUEUE_JOIN, WIRE_OK);
+
+        /* A purge that removes the last unfinished items releases the joiners. */
+        put(a, "j", "p");
+        send_join(b, 4, "j", -1);
+        assert_no_reply(b);
+        send_named(a, 5, WIRE_OP_QUEUE_PURGE, "j");
+        assert_reply(a, &r, 5, WIRE_OP_QUEUE_PURGE, WIRE_OK);
+        assert_status(b, 4, WIRE_OP_QUEUE_JOIN, WIRE_OK);
+        assert_int_equal(mpxd.n_waiters, 0);
+}
+
+static void test_redelivery_to_closed_queue(void **state) {
+        struct client *p = client_add(*state, true);
+        struct client *c1 = client_add(*state, true);
+        struct client *c2 = client_add(*state, true);
+
+        declare(p, "j", 0, WIRE_QUEUE_JOINABLE);
+        put(p, "j", "a");
+        (void) get(c1, "j", "a");
+        send_named(p, 1, WIRE_OP_QUEUE_CLOSE, "j");
+        assert_status(p, 1, WIRE_OP_QUEUE_CLOSE, WIRE_OK);
+        send_get(c2, 2, "j", -1, 0);
+        assert_status(c2, 2, WIRE_OP_QUEUE_GET, WIRE_EPIPE);
+
+        /* The item goes back although the queue is closed; JOIN still waits for it. */
+        send_join(p, 3, "j", -1);
+        assert_no_reply(p);
+        client_drop(*state, c1);
+        assert_qsize(p, "j", 1, 0, 1, 1);
+        assert_int_equal(info_field(p, "j", "redelivered"), 1);
+        (void) get_flags(c2, "j", 0, "a", 2);
+        send_get(c2, 4, "j", -1, 0);
+        assert_status(c2, 4, WIRE_OP_QUEUE_GET, WIRE_EPIPE);
+        /* TASK_DONE and JOIN go on on a closed queue. */
+        send_task_done(c2, 5, "j", 0);
+        assert_status(c2, 5, WIRE_OP_QUEUE_TASK_DONE, WIRE_OK);
+        assert_status(p, 3, WIRE_OP_QUEUE_JOIN, WIRE_OK);
+}
+
+static void test_redelivery_over_maxsize(void **state) {
+        struct client *p = client_add(*state, true);
+        struct client *c1 = client_add(*state, true);
+        struct client *c2 = client_add(*state, true);
+
+        declare(p, "j", 1, WIRE_QUEUE_JOINABLE);
+        put(p, "j", "a");
+        (void) get(c1, "j", "a");
+        /* A delivery not done does not count against maxsize. */
+        put(p, "j", "b");
+        assert_qsize(p, "j", 1, 1, 2, 0);
+
+        /* Redelivery goes over maxsize for a while; puts wait until size is below it again. */
+        client_drop(*state, c1);
+        assert_qsize(p, "j", 2, 1, 2, 0);
+        send_put(p, 1, "j", 0, "c");
+        assert_status(p, 1, WIRE_OP_QUEUE_PUT, WIRE_EAGAIN);
+        send_put(p, 2, "j", -1, "c");
+        assert_no_reply(p);
+        (void) get_flags(c2, "j", 0, "a", 2);
+        assert_no_reply(p);                     /* size 1, maxsize 1: still full */
+        (void) get(c2, "j", "b");
+        assert_status(p, 2, WIRE_OP_QUEUE_PUT, WIRE_OK);
+        (void) get(c2, "j", "c");
+        assert_int_equal(info_field(p, "j", "redelivered"), 1);
+        assert_int_equal(info_field(p, "j", "puts"), 3);
+        assert_int_equal(info_field(p, "j", "gets"), 4);
+        assert_int_equal(info_field(p, "j", "delivered"), 3);
+}
+
+static void test_max_message(void **state) {
+        static const char *const batch[] = { "fits", "123456789" };
+        struct client *a = client_add(*state, true);
+
+        mpxd.max_message = 8;
+        declare(a, "q", 0, 0);
+        send_put(a, 1, "q", 0, "123456789");
+        assert_status(a, 1, WIRE_OP_QUEUE_PUT, WIRE_EMSGSIZE);
+        /* All or none: one payload too large and nothing is queued. */
+        send_put_many(a, 2, "q", 0, batch, 2);
+        assert_status(a, 2, WIRE_OP_QUEUE_PUT_MANY, WIRE_EMSGSIZE);
+        assert_qsize(a, "q", 0, 0, 0, 0);
+        /* The connection goes on; the limit itself is accepted. */
+        assert_false(a->closing);
+        put(a, "q", "12345678");
+        (void) get(a, "q", "12345678");
+}
+
+static void test_hello_again(void **state) {
+        struct client *a = client_add(*state, true);
+        struct reply r;
+
+        /* HELLO on an open session: answered the same way, new name, session still open. */
+        send_request(a, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "renamed");
+        assert_reply(a, &r, 1, WIRE_OP_HELLO, WIRE_OK);
+        assert_true(a->hello_done);
+        assert_string_equal(a->name, "renamed");
+        /* The name is kept to 63 bytes. */
+        send_request(a, 2, WIRE_OP_HELLO, "wt", WIRE_VERSION,
+                     "0123456789012345678901234567890123456789012345678901234567890123456789");
+        assert_reply(a, &r, 2, WIRE_OP_HELLO, WIRE_OK);
+        assert_int_equal(strlen(a->name), 63);
+        declare(a, "q", 0, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1308,6 +1540,13 @@ int main(void) {
                 T(test_hello),
                 T(test_frame_too_large),
                 T(test_partial_frames),
+                T(test_huge_timeout_waits_forever),
+                T(test_delete_answers_waiters_first),
+                T(test_purge_joinable),
+                T(test_redelivery_to_closed_queue),
+                T(test_redelivery_over_maxsize),
+                T(test_max_message),
+                T(test_hello_again),
 #undef T
         };
 
