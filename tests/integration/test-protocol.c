@@ -420,10 +420,13 @@ static void assert_served_at(mpx *m, const char *file, int line) {
 
 /* ---- daemons this file starts itself ---- */
 
-/* Start $MPXD -s socket (under valgrind if asked), telling READY=1 to notify_path if not NULL. */
-static void kid_spawn(struct kid *k, const char *socket, const char *notify_path) {
+/*
+ * Start $MPXD -s socket and extra arguments (NULL-terminated, may be NULL), under valgrind if
+ * asked, telling READY=1 to notify_path if not NULL.
+ */
+static void kid_spawn(struct kid *k, const char *socket, const char *notify_path, const char *const *extra) {
         const char *mpxd = getenv("MPXD");
-        const char *argv[16];
+        const char *argv[32];
         int argc = 0, pipefd[2];
 
         if (!mpxd)
@@ -439,6 +442,8 @@ static void kid_spawn(struct kid *k, const char *socket, const char *notify_path
         argv[argc++] = mpxd;
         argv[argc++] = "-s";
         argv[argc++] = socket;
+        for (size_t i = 0; extra && extra[i] && argc < 30; i++)
+                argv[argc++] = extra[i];
         argv[argc] = NULL;
 
         assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
@@ -585,6 +590,12 @@ static int setup_small_message(void **state) {
         return setup_with_args(state, args);
 }
 
+static int setup_max_message_limit(void **state) {
+        static const char *const args[] = { "--max-message", "16776192", NULL };
+
+        return setup_with_args(state, args);
+}
+
 /* No harness daemon: the test starts its own in a folder of its own. */
 static int setup_own_dir(void **state) {
         struct fixture *f = fixture_new();
@@ -704,9 +715,89 @@ static void test_hello_announces_max_message(void **state) {
         raw_request(fd, 4, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload);
         raw_expect(fd, NULL, 4, WIRE_OP_QUEUE_PUT, WIRE_OK);
 
+        /* PUT_MANY is all or none: one payload over the limit and nothing is queued. */
+        payload[1000] = 'x';
+        raw_request(fd, 5, WIRE_OP_QUEUE_PUT_MANY, "niwss", "q", (int64_t) 0, 2u, "small", payload);
+        raw_expect(fd, NULL, 5, WIRE_OP_QUEUE_PUT_MANY, WIRE_EMSGSIZE);
+        raw_request(fd, 6, WIRE_OP_PING, "s", "still open");
+        raw_expect(fd, NULL, 6, WIRE_OP_PING, WIRE_OK);
+
         m = lib_open(f);
         assert_int_equal(mpx_max_message(m), 1000);
         assert_int_equal(mpx_queue_qsize(m, "q"), 1);
+        assert_int_equal(mpx_queue_put(m, "q", payload, 1001, 0), -EMSGSIZE);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 1);
+}
+
+static void test_max_message_limit(void **state) {
+        enum { LIMIT = WIRE_DEFAULT_MAX_FRAME - 1024 };
+        static const char *const over[] = { "--max-message", "16776193", NULL };
+        struct fixture *f = *state;
+        int fd = raw_open(f);
+        char name[256], other[300];
+        struct reply r;
+        struct wire_reader rd;
+        uint32_t version = 0, max_message = 0;
+        uint8_t *payload = malloc(LIMIT);
+        int status;
+
+        /* This daemon runs with the largest --max-message there is ... */
+        raw_request(fd, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "test-protocol");
+        raw_expect(fd, &r, 1, WIRE_OP_HELLO, WIRE_OK);
+        wire_reader_init(&rd, r.body, r.h.body_len);
+        assert_true(wire_get_u32(&rd, &version) && wire_get_u32(&rd, &max_message));
+        assert_int_equal(max_message, LIMIT);
+
+        /* ... and a payload of that size fits in one frame even with the longest name. */
+        memset(name, 'n', 255);
+        name[255] = '\0';
+        assert_non_null(payload);
+        memset(payload, 0xab, LIMIT);
+        raw_request(fd, 2, WIRE_OP_QUEUE_DECLARE, "nqw", name, (uint64_t) 0, 0u);
+        raw_expect(fd, NULL, 2, WIRE_OP_QUEUE_DECLARE, WIRE_OK);
+        raw_request(fd, 3, WIRE_OP_QUEUE_PUT, "niwr", name, (int64_t) 0, (uint32_t) LIMIT, payload,
+                    (size_t) LIMIT);
+        raw_expect(fd, NULL, 3, WIRE_OP_QUEUE_PUT, WIRE_OK);
+        raw_request(fd, 4, WIRE_OP_QUEUE_GET, "niw", name, (int64_t) 0, 0u);
+        raw_expect(fd, &r, 4, WIRE_OP_QUEUE_GET, WIRE_OK);
+        assert_int_equal(r.h.body_len, 8 + 4 + 4 + LIMIT);
+        free(payload);
+
+        /* One byte more is refused on the command line: usage error, exit status 2. */
+        snprintf(other, sizeof(other), "%s/other.sock", f->d.dir);
+        kid_spawn(&f->kids[0], other, NULL, over);
+        status = kid_wait(&f->kids[0]);
+        if (status != 2)
+                fail_msg("mpxd --max-message 16776193 exited %d, expected 2; it said: %s", status,
+                         f->kids[0].err);
+}
+
+static void test_frame_of_max_frame(void **state) {
+        struct fixture *f = *state;
+        int fd = raw_session(f);
+        uint8_t *frame = calloc(1, WIRE_HEADER_SIZE + WIRE_DEFAULT_MAX_FRAME);
+        struct wire_header h = {
+                .body_len = WIRE_DEFAULT_MAX_FRAME,
+                .id = 77,
+                .op = WIRE_OP_PING,
+                .status = 3,
+        };
+        uint32_t echo_len = WIRE_DEFAULT_MAX_FRAME - 4;
+        struct reply r;
+
+        /* A body of exactly max_frame is a normal frame; the status of a request is ignored. */
+        assert_non_null(frame);
+        wire_header_encode(frame, &h);
+        for (int i = 0; i < 4; i++)
+                frame[WIRE_HEADER_SIZE + i] = (uint8_t) (echo_len >> (8 * i));
+        frame[WIRE_HEADER_SIZE + 4] = 'e';
+        raw_send(fd, frame, WIRE_HEADER_SIZE + WIRE_DEFAULT_MAX_FRAME);
+        free(frame);
+        raw_expect(fd, &r, 77, WIRE_OP_PING, WIRE_OK);
+        assert_int_equal(r.h.body_len, WIRE_DEFAULT_MAX_FRAME);
+        assert_int_equal(r.body[4], 'e');
+        raw_request(fd, 78, WIRE_OP_PING, "s", "next");
+        raw_expect(fd, NULL, 78, WIRE_OP_PING, WIRE_OK);
 }
 
 static void test_request_before_hello(void **state) {
@@ -821,6 +912,52 @@ static void test_frame_over_max_frame(void **state) {
         raw_expect(fd, NULL, 100, WIRE_OP_PING, WIRE_EMSGSIZE);
         raw_expect_eof(fd);
 
+        /*
+         * Behind pipelined requests, with a parked GET and an attached delivery: what came before
+         * is answered, then EMSGSIZE, then the connection closes; the parked GET is dropped and
+         * the delivery goes back to the queue.
+         */
+        assert_int_equal(mpx_queue_declare(m, "j", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_declare(m, "empty", 0, 0), 1);
+        assert_int_equal(mpx_queue_put(m, "j", "held", 4, 0), 0);
+        fd = raw_session(f);
+        {
+                struct wire_buf b;
+                struct reply r;
+
+                wire_buf_init(&b);
+                append_request(&b, 1, WIRE_OP_QUEUE_GET, "niw", "j", (int64_t) 0, 0u);
+                append_request(&b, 2, WIRE_OP_QUEUE_GET, "niw", "empty", (int64_t) -1, 0u);
+                append_request(&b, 3, WIRE_OP_PING, "s", "before");
+                h.body_len = WIRE_DEFAULT_MAX_FRAME + 1;
+                h.id = 4;
+                h.op = WIRE_OP_QUEUE_PUT;
+                wire_header_encode(hdr, &h);
+                assert_int_equal(wire_put_raw(&b, hdr, sizeof(hdr)), 0);
+                /* Not read by the daemon. */
+                append_request(&b, 5, WIRE_OP_PING, "s", "after");
+                raw_send(fd, b.data, b.len);
+                wire_buf_done(&b);
+                raw_expect(fd, &r, 1, WIRE_OP_QUEUE_GET, WIRE_OK);
+                check_item(&r, "held");
+                raw_expect(fd, NULL, 3, WIRE_OP_PING, WIRE_OK);
+                raw_expect(fd, NULL, 4, WIRE_OP_QUEUE_PUT, WIRE_EMSGSIZE);
+                raw_expect_eof(fd);
+        }
+        harness_wait_stat(m, "clients", 1);
+        assert_int_equal(harness_field(m, "empty", "getters"), 0);
+        assert_int_equal(harness_field(m, "j", "redelivered"), 1);
+        {
+                mpx_item item = { 0 };
+
+                assert_int_equal(mpx_queue_get(m, "j", 0, &item), 0);
+                assert_int_equal(item.deliveries, 2);
+                assert_int_equal(item.size, 4);
+                assert_memory_equal(item.data, "held", 4);
+                assert_int_equal(mpx_queue_task_done(m, "j", item.tag), 0);
+                mpx_item_clear(&item);
+        }
+
         /* Everyone else is still served. */
         assert_served(m);
         fd = raw_session(f);
@@ -880,6 +1017,38 @@ static void test_garbage(void **state) {
                 assert_int_equal(shutdown(fd, SHUT_WR), 0);
                 n = drain_until_closed(fd);
                 assert_int_equal(n, sizeof(garbage) / WIRE_HEADER_SIZE);
+                raw_close(f, fd);
+        }
+
+        /* Random frames of sane length, every opcode and status, no HELLO: one reply each. */
+        {
+                enum { FRAMES = 500 };
+                uint64_t s = 42;
+                int fd = raw_open(f);
+                struct wire_buf b;
+                unsigned n;
+
+                wire_buf_init(&b);
+                for (unsigned i = 0; i < FRAMES; i++) {
+                        uint64_t v = next_random(&s);
+                        struct wire_header h = {
+                                .body_len = (uint32_t) (v % 40),
+                                .id = (uint32_t) (v >> 8),
+                                .op = (uint16_t) (i % 2 ? v >> 40 : (v >> 40) % 300),
+                                .status = (uint16_t) (v >> 24),
+                        };
+                        uint8_t hdr[WIRE_HEADER_SIZE];
+
+                        wire_header_encode(hdr, &h);
+                        assert_int_equal(wire_put_raw(&b, hdr, sizeof(hdr)), 0);
+                        for (uint32_t k = 0; k < h.body_len; k++)
+                                assert_int_equal(wire_put_u8(&b, (uint8_t) next_random(&s)), 0);
+                }
+                raw_send(fd, b.data, b.len);
+                wire_buf_done(&b);
+                assert_int_equal(shutdown(fd, SHUT_WR), 0);
+                n = drain_until_closed(fd);
+                assert_int_equal(n, FRAMES);
                 raw_close(f, fd);
         }
 
@@ -1184,7 +1353,7 @@ static void test_second_daemon_refused(void **state) {
         int status, fd;
 
         assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
-        kid_spawn(k, f->d.socket, NULL);
+        kid_spawn(k, f->d.socket, NULL, NULL);
         status = kid_wait(k);
         if (status != 1)
                 fail_msg("a second mpxd on a live socket exited %d, expected 1; it said: %s", status, k->err);
@@ -1207,7 +1376,7 @@ static void serve_and_stop(struct fixture *f, struct kid *k, const char *path) {
         struct stat st;
         int r, status;
 
-        kid_spawn(k, path, notify_path);
+        kid_spawn(k, path, notify_path, NULL);
         kid_wait_ready(k, notify_fd);
         close(notify_fd);
         unlink(notify_path);
@@ -1264,7 +1433,7 @@ static void test_killed_daemon_replaced(void **state) {
         /* A daemon killed with SIGKILL leaves its socket and its lock file behind. */
         snprintf(path, sizeof(path), "%s/mpxd.sock", f->dir);
         notify_fd = notify_open(f->dir, "notify-first.sock", notify_path, sizeof(notify_path));
-        kid_spawn(first, path, notify_path);
+        kid_spawn(first, path, notify_path, NULL);
         kid_wait_ready(first, notify_fd);
         close(notify_fd);
         assert_int_equal(kill(first->pid, SIGKILL), 0);
@@ -1277,23 +1446,29 @@ static void test_killed_daemon_replaced(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_hello_handshake, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_hello_announces_max_message, setup_small_message, teardown),
-                cmocka_unit_test_setup_teardown(test_request_before_hello, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unknown_opcode, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_malformed_body, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_frame_over_max_frame, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_fuzzed_frames, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_stalled_half_frame, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_vanish_mid_frame, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pipelining, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_pipelined_behind_blocked_get, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_close_without_reading, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_shutdown_while_blocked, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_second_daemon_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_stale_socket_replaced, setup_own_dir, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_daemon_replaced, setup_own_dir, teardown),
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TS(f, s) cmocka_unit_test_setup_teardown(f, s, teardown)
+                T(test_hello_handshake),
+                TS(test_hello_announces_max_message, setup_small_message),
+                TS(test_max_message_limit, setup_max_message_limit),
+                T(test_frame_of_max_frame),
+                T(test_request_before_hello),
+                T(test_unknown_opcode),
+                T(test_malformed_body),
+                T(test_frame_over_max_frame),
+                T(test_garbage),
+                T(test_fuzzed_frames),
+                T(test_stalled_half_frame),
+                T(test_vanish_mid_frame),
+                T(test_pipelining),
+                T(test_pipelined_behind_blocked_get),
+                T(test_close_without_reading),
+                T(test_shutdown_while_blocked),
+                T(test_second_daemon_refused),
+                TS(test_stale_socket_replaced, setup_own_dir),
+                TS(test_killed_daemon_replaced, setup_own_dir),
+#undef TS
+#undef T
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

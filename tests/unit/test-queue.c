@@ -8,12 +8,14 @@
  * running the event loop until the expected waiters are gone.
  *
  * Covered: FIFO order, non-blocking and blocking gets and puts, waiter
- * order, timeouts, a request pipelined behind a blocked one, maxsize
- * back-pressure with strict putter order, close, purge, delete, clients lost
- * while blocked or while holding joinable deliveries, task_done, join, type
- * and declare conflicts, and every protocol error a client can cause
- * (malformed bodies, unknown opcodes, no HELLO, another protocol version, an
- * oversized frame). Allocation failures are not injected here.
+ * order, timeouts (and timeouts so long they mean none), a request pipelined
+ * behind a blocked one, maxsize back-pressure with strict putter order,
+ * close, purge, delete, clients lost while blocked or while holding joinable
+ * deliveries (redelivery in order, onto closed or full queues), task_done,
+ * join, type and declare conflicts, max_message, and every protocol error a
+ * client can cause (malformed bodies, unknown opcodes, no HELLO, another
+ * protocol version, an oversized frame, frames split anywhere).
+ * Allocation failures are not injected here.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,7 +149,8 @@ static void send_declare(struct client *c, uint32_t id, const char *name, uint64
         send_request(c, id, WIRE_OP_QUEUE_DECLARE, "nqw", name, maxsize, flags);
 }
 
-static void send_put(struct client *c, uint32_t id, const char *name, int64_t timeout_ms, const char *payload) {
+static void send_put(struct client *c, uint32_t id, const char *name, int64_t timeout_ms,
+                     const char *payload) {
         send_request(c, id, WIRE_OP_QUEUE_PUT, "nis", name, timeout_ms, payload);
 }
 
@@ -273,8 +276,8 @@ static void assert_no_reply_at(struct client *c, const char *file, int line) {
 #define assert_no_reply(c) assert_no_reply_at(c, __FILE__, __LINE__)
 
 /* Read one item (u64 tag, u32 deliveries, bytes payload) and compare it. */
-static uint64_t read_item_at(struct wire_reader *r, const char *payload, uint32_t deliveries, const char *file,
-                             int line) {
+static uint64_t read_item_at(struct wire_reader *r, const char *payload, uint32_t deliveries,
+                             const char *file, int line) {
         uint64_t tag = 0;
         uint32_t got_deliveries = 0, size = 0;
         const void *data = NULL;
@@ -283,8 +286,8 @@ static uint64_t read_item_at(struct wire_reader *r, const char *payload, uint32_
                  file, line, "malformed item");
         check_at(size == strlen(payload) && memcmp(data, payload, size) == 0, file, line,
                  "item '%.*s', expected '%s'", (int) size, (const char *) data, payload);
-        check_at(got_deliveries == deliveries, file, line, "item '%s' delivered %u times, expected %u", payload,
-                 got_deliveries, deliveries);
+        check_at(got_deliveries == deliveries, file, line, "item '%s' delivered %u times, expected %u",
+                 payload, got_deliveries, deliveries);
         return tag;
 }
 
@@ -379,7 +382,8 @@ static uint64_t get_at(struct client *c, const char *name, uint32_t flags, const
         get_at(c, name, flags, payload, deliveries, __FILE__, __LINE__)
 
 /* The value of an integer field of the INFO reply about name. */
-static int64_t info_field_at(struct client *c, const char *name, const char *key, const char *file, int line) {
+static int64_t info_field_at(struct client *c, const char *name, const char *key, const char *file,
+                             int line) {
         struct reply rep;
         struct wire_reader r;
         uint8_t type = 0;
