@@ -387,8 +387,9 @@ static void test_many_producers_consumers(void **state) {
         }
         for (unsigned i = 0; i < STRESS_PRODUCERS; i++)
                 assert_int_equal(harness_wait(producers[i]), 0);
-        /* Everything is in; the consumers drain the queue, then get -EPIPE. */
+        /* Everything is in; the consumers drain the queue, then get -EPIPE and disconnect. */
         assert_int_equal(mpx_queue_close(f->m, "stress"), 0);
+        harness_wait_stat(f->m, "clients", 1);
         for (unsigned i = 0; i < STRESS_CONSUMERS; i++)
                 assert_int_equal(harness_wait(consumers[i]), 0);
         print_message("moved in %lld ms\n", (long long) (now_ms() - t0));
@@ -996,10 +997,14 @@ static void test_put_many_get_many(void **state) {
         assert_int_equal(mpx_queue_put_many(f->m, "b", iov, 4, 0), -EINVAL);
         assert_int_equal(mpx_queue_put_many(f->m, "b", iov, 4, -1), -EINVAL);
         assert_int_equal(mpx_queue_qsize(f->m, "b"), 0);
-        assert_int_equal(mpx_queue_put_many(f->m, "b", iov, 3, 0), 0);
+        assert_int_equal(mpx_queue_put_many(f->m, "b", iov, 2, 0), 0);
+        /* All or none: two do not fit where there is room for one, and none go in. */
+        assert_int_equal(mpx_queue_put_many(f->m, "b", &iov[3], 2, 0), -EAGAIN);
+        assert_int_equal(mpx_queue_put_many(f->m, "b", &iov[3], 2, 50), -ETIMEDOUT);
+        assert_int_equal(mpx_queue_qsize(f->m, "b"), 2);
+        assert_int_equal(mpx_queue_put_many(f->m, "b", &iov[2], 1, 0), 0);
         assert_int_equal(mpx_queue_full(f->m, "b"), 1);
-        /* All or none: two do not fit in a full queue, and none go in. */
-        assert_int_equal(mpx_queue_put_many(f->m, "b", iov, 2, 0), -EAGAIN);
+        assert_int_equal(mpx_queue_put_many(f->m, "b", &iov[3], 2, 0), -EAGAIN);
         assert_int_equal(mpx_queue_qsize(f->m, "b"), 3);
 
         pid = spawn_op(f, OP_PUT_MANY, "b", "c0,c1", -1, 0);

@@ -423,7 +423,7 @@ static int64_t info_field_at(struct client *c, const char *name, const char *key
 
 /* ---- clients and the loop ---- */
 
-/* A new socketless client that has said HELLO. */
+/* A new socketless client, registered for teardown; with hello, it has opened its session. */
 static struct client *client_add(struct fixture *f, bool hello) {
         struct client *c;
         size_t i;
