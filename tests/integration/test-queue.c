@@ -135,8 +135,8 @@ static bool item_is(const mpx_item *it, const char *s) {
  * its tag and deliveries if asked. Returns what mpx_queue_get_flags returns,
  * or -E2BIG for an item too long for buf.
  */
-static int get_str(mpx *m, const char *queue, int64_t timeout_ms, unsigned flags, char *buf, size_t size,
-                   uint64_t *ret_tag, uint32_t *ret_deliveries) {
+static int get_str(mpx *m, const char *queue, int64_t timeout_ms, unsigned flags,
+                   char *buf, size_t size, uint64_t *ret_tag, uint32_t *ret_deliveries) {
         mpx_item it = { 0 };
         int r = mpx_queue_get_flags(m, queue, timeout_ms, flags, &it);
 
@@ -164,7 +164,8 @@ static int put_str(mpx *m, const char *queue, const char *s, int64_t timeout_ms)
 #define assert_get_str(m, queue, timeout_ms, expect)                                            \
         do {                                                                                    \
                 char b_[256];                                                                   \
-                assert_int_equal(get_str((m), (queue), (timeout_ms), 0, b_, sizeof(b_), NULL, NULL), 0); \
+                int r_ = get_str((m), (queue), (timeout_ms), 0, b_, sizeof(b_), NULL, NULL);    \
+                assert_int_equal(r_, 0);                                                        \
                 assert_string_equal(b_, (expect));                                              \
         } while (0)
 
@@ -216,8 +217,9 @@ static int op_child_run(void *arg) {
                 child_check_r(r, c->expect);
                 if (r == 0 && c->payload) {
                         if (!item_is(&it, c->payload)) {
-                                fprintf(stderr, "child %ld: got '%.*s', expected '%s'\n", (long) getpid(),
-                                        (int) it.size, (const char *) it.data, c->payload);
+                                fprintf(stderr, "child %ld: got '%.*s', expected '%s'\n",
+                                        (long) getpid(), (int) it.size, (const char *) it.data,
+                                        c->payload);
                                 return 1;
                         }
                 }
@@ -282,7 +284,8 @@ static void read_full(int fd, void *buf, size_t n) {
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
-                        fail_msg("pipe: %s", k < 0 ? strerror(errno) : "the child exited before writing");
+                        fail_msg("pipe: %s",
+                                 k < 0 ? strerror(errno) : "the child exited before writing");
                 p += k;
                 n -= (size_t) k;
         }
@@ -370,8 +373,8 @@ static void test_many_producers_consumers(void **state) {
         int64_t t0 = now_ms();
 
         assert_non_null(seen);
-        print_message("moving %u messages: %d producers, %d consumers, maxsize 1000\n", (unsigned) total,
-                      STRESS_PRODUCERS, STRESS_CONSUMERS);
+        print_message("moving %u messages: %d producers, %d consumers, maxsize 1000\n",
+                      (unsigned) total, STRESS_PRODUCERS, STRESS_CONSUMERS);
         assert_int_equal(mpx_queue_declare(f->m, "stress", 1000, 0), 1);
 
         for (unsigned i = 0; i < STRESS_CONSUMERS; i++) {
@@ -411,7 +414,8 @@ static void test_many_producers_consumers(void **state) {
                                          rec.seq, rec.producer, (long long) last[rec.producer]);
                         last[rec.producer] = rec.seq;
                         if (seen[(size_t) rec.producer * per + rec.seq]++)
-                                fail_msg("item %u of producer %u was delivered twice", rec.seq, rec.producer);
+                                fail_msg("item %u of producer %u was delivered twice", rec.seq,
+                                         rec.producer);
                         received++;
                 }
                 assert_true(feof(in));
@@ -458,7 +462,6 @@ static void test_maxsize_backpressure(void **state) {
         assert_get_str(f->m, "q", 0, "a");
         assert_int_equal(harness_field(f->m, "q", "putters"), 0);
         assert_int_equal(harness_wait(pid), 0);
-        assert_int_equal(harness_field(f->m, "q", "putters"), 0);
         assert_int_equal(mpx_queue_qsize(f->m, "q"), 2);
         assert_int_equal(mpx_queue_full(f->m, "q"), 1);
 
@@ -667,7 +670,7 @@ static void test_close_wakes_putter(void **state) {
         /* The item put before the close is still there; the refused one is not. */
         assert_int_equal(mpx_queue_qsize(f->m, "q"), 1);
         assert_get_str(f->m, "q", 0, "kept");
-        assert_int_equal(mpx_queue_get(f->m, "q", -1, &it), -EPIPE);
+        assert_int_equal(mpx_queue_get(f->m, "q", 0, &it), -EPIPE);
 }
 
 /* ---- 6. delete while blocked ---- */
@@ -914,7 +917,7 @@ static void test_killed_consumer_redelivery(void **state) {
         assert_int_equal(mpx_queue_qsize(f->m, "work"), 2);
 
         harness_kill(pid);
-        /* The daemon noticed once the items are back. */
+        /* The daemon learns of the kill on its own time: wait until the items are back. */
         harness_wait_field(f->m, "work", "redelivered", 3);
         assert_int_equal(harness_field(f->m, "work", "delivered"), 0);
         assert_int_equal(mpx_queue_stat(f->m, "work", &st), 0);
@@ -961,7 +964,10 @@ static void test_put_many_get_many(void **state) {
         int n;
 
         for (int i = 0; i < 5; i++)
-                iov[i] = (struct iovec) { .iov_base = (void *) words[i], .iov_len = strlen(words[i]) };
+                iov[i] = (struct iovec) {
+                        .iov_base = (void *) words[i],
+                        .iov_len = strlen(words[i]),
+                };
 
         /* One round trip each way, in order: the daemon counts one request. */
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
