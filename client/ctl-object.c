@@ -151,7 +151,7 @@ int ctl_object_ls(struct ctl *ctl, int argc, char **argv) {
                 return r;
 
         do {
-                r = mpx_list(ctl->m, cursor, LS_PAGE, type, &page, &n, &next);
+                r = mpx_list_objects(ctl->m, cursor, LS_PAGE, type, &page, &n, &next);
                 if (r == -EINVAL && type && cursor == 0) {
                         ls_free(all, n_all);
                         return ctl_usage_error(ctl, "unknown object type '%s'", type);
@@ -163,7 +163,7 @@ int ctl_object_ls(struct ctl *ctl, int argc, char **argv) {
                 if (n > 0) {
                         p = realloc(all, (n_all + n) * sizeof(*all));
                         if (!p) {
-                                mpx_list_free(page, n);
+                                mpx_objects_free(page, n);
                                 ls_free(all, n_all);
                                 return ctl_fail(-ENOMEM, "ls", NULL, NULL);
                         }
@@ -172,7 +172,7 @@ int ctl_object_ls(struct ctl *ctl, int argc, char **argv) {
                         memcpy(all + n_all, page, n * sizeof(*page));
                         n_all += n;
                 }
-                mpx_list_free(page, 0);
+                mpx_objects_free(page, 0);
                 if (next != 0 && next == cursor) {
                         ls_free(all, n_all);
                         return ctl_fail(-EPROTO, "ls", NULL, NULL);

@@ -5,7 +5,7 @@
  *
  * Everything returned here is a deep, NUL-terminated, malloc'd copy of the
  * reply, so that it outlives the connection's reply buffer; mpx_info_clear()
- * and mpx_list_free() undo it. What the fields mean is the daemon's business:
+ * and mpx_objects_free() undo it. What the fields mean is the daemon's business:
  * this file passes through whatever keys it sends.
  */
 #include <errno.h>
@@ -195,8 +195,8 @@ int mpx_object_info(mpx *m, const char *name, mpx_info *ret) {
         return 0;
 }
 
-/* Free an array returned by mpx_list(). */
-mpx_info *mpx_list_free(mpx_info *items, size_t n) {
+/* Free an array returned by mpx_list_objects(). */
+mpx_info *mpx_objects_free(mpx_info *items, size_t n) {
         if (!items)
                 return NULL;
         for (size_t i = 0; i < n; i++)
@@ -206,7 +206,7 @@ mpx_info *mpx_list_free(mpx_info *items, size_t n) {
 }
 
 /* List one page of objects, in creation order. */
-int mpx_list(mpx *m, uint64_t cursor, size_t max, const char *type,
+int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
              mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
         struct wire_reader rd;
         mpx_info *items;
@@ -268,7 +268,7 @@ int mpx_list(mpx *m, uint64_t cursor, size_t max, const char *type,
         return 0;
 
 fail:
-        mpx_list_free(items, i);
+        mpx_objects_free(items, i);
         return r;
 }
 

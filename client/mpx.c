@@ -336,6 +336,25 @@ int mpx_ping(mpx *m) {
         return 0;
 }
 
+/* Free a buffer's data and zero it. */
+void mpx_buf_clear(mpx_buf *buf) {
+        if (!buf)
+                return;
+        free(buf->data);
+        buf->data = NULL;
+        buf->size = 0;
+}
+
+/* Free an array of buffers and their data. */
+mpx_buf *mpx_bufs_free(mpx_buf *bufs, size_t n) {
+        if (!bufs)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                free(bufs[i].data);
+        free(bufs);
+        return NULL;
+}
+
 static const struct {
         int err;
         const char *msg;
@@ -358,6 +377,7 @@ static const struct {
         { ENOSPC, "daemon memory limit reached" },
         { ERANGE, "value out of range" },
         { EUSERS, "too many clients or objects" },
+        { ENOTRECOVERABLE, "barrier is broken" },
 };
 
 /* A static message for an errno code, in mpx's words where they differ. */

@@ -5,8 +5,9 @@
  * statuses, and the helpers the command files share: option parsing, error
  * lines, numbers and JSON.
  *
- * Commands live in ctl-object.c (ls, info, stats, rm) and ctl-queue.c (the
- * queue group). This file knows nothing about any object type, and mpxctl as
+ * Commands live in ctl-object.c (ls, info, stats, rm) and one file per
+ * object group (ctl-queue.c, ctl-dict.c, ctl-list.c, ctl-sem.c, ctl-event.c
+ * for events and barriers, ctl-array.c for values and arrays). This file knows nothing about any object type, and mpxctl as
  * a whole knows the daemon only through libmpx's public API.
  */
 #include <errno.h>
@@ -26,6 +27,13 @@ static const struct ctl_command ctl_commands[] = {
         { "stats", "", "show the daemon's statistics", ctl_object_stats, NULL },
         { "rm", "NAME", "delete an object; whoever waits on it gets an error", ctl_object_rm, NULL },
         { "queue", "COMMAND ...", "operate a queue", NULL, ctl_queue_commands },
+        { "dict", "COMMAND ...", "operate a shared dict", NULL, ctl_dict_commands },
+        { "list", "COMMAND ...", "operate a shared list", NULL, ctl_list_commands },
+        { "sem", "COMMAND ...", "operate a semaphore or lock", NULL, ctl_sem_commands },
+        { "event", "COMMAND ...", "operate an event", NULL, ctl_event_commands },
+        { "barrier", "COMMAND ...", "operate a barrier", NULL, ctl_barrier_commands },
+        { "value", "COMMAND ...", "operate a typed shared value", NULL, ctl_value_commands },
+        { "array", "COMMAND ...", "operate a typed shared array", NULL, ctl_array_commands },
         { "help", "", "show this help", ctl_help, NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };
@@ -374,12 +382,12 @@ void ctl_print_info(const mpx_info *info) {
 }
 
 /* Print the commands of a table, prefixed with group, in two columns. */
-static void ctl_list_commands(const struct ctl_command *table, const char *group, int width) {
+static void ctl_print_commands(const struct ctl_command *table, const char *group, int width) {
         char line[256];
 
         for (const struct ctl_command *c = table; c->name; c++) {
                 if (c->group) {
-                        ctl_list_commands(c->group, c->name, width);
+                        ctl_print_commands(c->group, c->name, width);
                         continue;
                 }
                 snprintf(line, sizeof(line), "%s%s%s%s%s", group ? group : "", group ? " " : "",
@@ -417,7 +425,7 @@ static void ctl_print_help(void) {
                "  -V, --version      show the version\n"
                "\n"
                "Commands:\n", CTL_PROGRAM, MPX_DEFAULT_SOCKET);
-        ctl_list_commands(ctl_commands, NULL, ctl_commands_width(ctl_commands, NULL));
+        ctl_print_commands(ctl_commands, NULL, ctl_commands_width(ctl_commands, NULL));
         printf("\n"
                "A timeout S is in seconds (0.5 is half a second): 0 does not wait, and without\n"
                "--timeout, or with a negative one, a command waits as long as it takes.\n"
@@ -476,7 +484,7 @@ static int ctl_dispatch(struct ctl *ctl, const struct ctl_command *table,
                 if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
                         ctl_print_group_usage(cmd, stdout);
                         printf("\nCommands:\n");
-                        ctl_list_commands(cmd->group, cmd->name,
+                        ctl_print_commands(cmd->group, cmd->name,
                                           ctl_commands_width(cmd->group, cmd->name));
                         return CTL_EXIT_OK;
                 }

@@ -70,8 +70,15 @@ enum {
 #define CTL_GETOPT_END          (-1)
 #define CTL_GETOPT_STOP         (-2)
 
-/* The sub-commands of "mpxctl queue", in ctl-queue.c. */
+/* The sub-commands of each group, one file each: ctl-queue.c, ctl-dict.c ... */
 extern const struct ctl_command ctl_queue_commands[];
+extern const struct ctl_command ctl_dict_commands[];
+extern const struct ctl_command ctl_list_commands[];
+extern const struct ctl_command ctl_sem_commands[];
+extern const struct ctl_command ctl_event_commands[];      /* ctl-event.c */
+extern const struct ctl_command ctl_barrier_commands[];    /* ctl-event.c */
+extern const struct ctl_command ctl_value_commands[];      /* ctl-array.c */
+extern const struct ctl_command ctl_array_commands[];      /* ctl-array.c */
 
 /*
  * getopt_long() for a command's argv (argv[0] is the command's name), with

@@ -63,7 +63,75 @@ enum wire_op {
         WIRE_OP_QUEUE_TASK_DONE = 207,  /* name, u64 tag -> (empty) */
         WIRE_OP_QUEUE_JOIN      = 208,  /* name, i64 timeout_ms -> (empty) */
         WIRE_OP_QUEUE_PURGE     = 209,  /* name -> u64 removed */
+
+        /* dicts: 300..399; keys and values are bytes */
+        WIRE_OP_DICT_DECLARE    = 300,  /* name -> u8 created */
+        WIRE_OP_DICT_SET        = 301,  /* name, bytes key, bytes value -> (empty) */
+        WIRE_OP_DICT_GET        = 302,  /* name, bytes key -> bytes value */
+        WIRE_OP_DICT_DEL        = 303,  /* name, bytes key -> (empty) */
+        WIRE_OP_DICT_CONTAINS   = 304,  /* name, bytes key -> u8 present */
+        WIRE_OP_DICT_LEN        = 305,  /* name -> u64 len */
+        WIRE_OP_DICT_ITEMS      = 306,  /* name, u64 cursor, u32 max, u8 what -> u64 next_cursor, u32 n, n x entry */
+        WIRE_OP_DICT_POP        = 307,  /* name, bytes key -> bytes value */
+        WIRE_OP_DICT_SETDEFAULT = 308,  /* name, bytes key, bytes default -> bytes value */
+        WIRE_OP_DICT_UPDATE     = 309,  /* name, u32 n, n x (bytes key, bytes value) -> (empty) */
+        WIRE_OP_DICT_CLEAR      = 310,  /* name -> u64 removed */
+        WIRE_OP_DICT_INCR       = 311,  /* name, bytes key, i64 delta -> i64 value */
+        WIRE_OP_DICT_CAS        = 312,  /* name, bytes key, u8 expect_present, bytes expected, u8 set_present, bytes new
+                                           -> u8 swapped, u8 present, bytes current */
+
+        /* lists: 400..499; items are bytes; indexes are Python's (negative from the end) */
+        WIRE_OP_LIST_DECLARE    = 400,  /* name -> u8 created */
+        WIRE_OP_LIST_APPEND     = 401,  /* name, bytes item -> u64 len */
+        WIRE_OP_LIST_EXTEND     = 402,  /* name, u32 n, n x bytes -> u64 len */
+        WIRE_OP_LIST_GET        = 403,  /* name, i64 index -> bytes item */
+        WIRE_OP_LIST_SET        = 404,  /* name, i64 index, bytes item -> (empty) */
+        WIRE_OP_LIST_INSERT     = 405,  /* name, i64 index, bytes item -> u64 len */
+        WIRE_OP_LIST_POP        = 406,  /* name, i64 index -> bytes item */
+        WIRE_OP_LIST_REMOVE     = 407,  /* name, bytes item -> (empty) */
+        WIRE_OP_LIST_INDEX      = 408,  /* name, bytes item -> u64 index */
+        WIRE_OP_LIST_LEN        = 409,  /* name -> u64 len */
+        WIRE_OP_LIST_SLICE      = 410,  /* name, i64 start, i64 stop -> u64 next, u64 stop, u32 n, n x bytes */
+        WIRE_OP_LIST_CLEAR      = 411,  /* name -> u64 removed */
+
+        /* semaphores and locks: 500..599 */
+        WIRE_OP_SEM_DECLARE     = 500,  /* name, u64 value, u64 max, u32 flags -> u8 created */
+        WIRE_OP_SEM_ACQUIRE     = 501,  /* name, i64 timeout_ms -> (empty) */
+        WIRE_OP_SEM_RELEASE     = 502,  /* name -> (empty) */
+        WIRE_OP_SEM_VALUE       = 503,  /* name -> u64 value, u64 max */
+
+        /* events: 600..649 */
+        WIRE_OP_EVENT_DECLARE   = 600,  /* name -> u8 created */
+        WIRE_OP_EVENT_SET       = 601,  /* name -> (empty) */
+        WIRE_OP_EVENT_CLEAR     = 602,  /* name -> (empty) */
+        WIRE_OP_EVENT_IS_SET    = 603,  /* name -> u8 set */
+        WIRE_OP_EVENT_WAIT      = 604,  /* name, i64 timeout_ms -> (empty) */
+
+        /* barriers: 650..699 */
+        WIRE_OP_BARRIER_DECLARE = 650,  /* name, u32 parties -> u8 created */
+        WIRE_OP_BARRIER_WAIT    = 651,  /* name, i64 timeout_ms -> u32 arrival index */
+        WIRE_OP_BARRIER_RESET   = 652,  /* name -> (empty) */
+        WIRE_OP_BARRIER_ABORT   = 653,  /* name -> (empty) */
+
+        /* typed values and arrays: 700..799; elements are little-endian */
+        WIRE_OP_ARRAY_DECLARE   = 700,  /* name, u8 typecode, u32 length, u32 flags, bytes initial -> u8 created */
+        WIRE_OP_ARRAY_GET       = 701,  /* name, i64 index, u32 count -> u8 typecode, bytes elements */
+        WIRE_OP_ARRAY_SET       = 702,  /* name, i64 index, bytes elements -> (empty) */
+        WIRE_OP_ARRAY_ADD       = 703,  /* name, i64 index, bytes delta (one element) -> bytes new (one element) */
+        WIRE_OP_ARRAY_CAS       = 704,  /* name, i64 index, bytes expected, bytes new -> u8 swapped, bytes current */
+        WIRE_OP_ARRAY_MAP       = 705,  /* name -> u8 typecode, u32 length, u64 size; the memfd rides along (SCM_RIGHTS) */
 };
+
+/* DICT_ITEMS: what each entry of the reply holds (entry = [bytes key] [bytes value]). */
+#define WIRE_DICT_KEYS          (1u << 0)
+#define WIRE_DICT_VALUES        (1u << 1)
+
+/* Flags of SEM_DECLARE. A bounded semaphore's release past max fails with ERANGE. */
+#define WIRE_SEM_BOUNDED        (1u << 0)
+#define WIRE_SEM_NO_UNDO        (1u << 1)       /* units held by a closing connection are not given back */
+
+/* Flags of ARRAY_DECLARE: a value is an array of length 1 listed as "value". */
+#define WIRE_ARRAY_VALUE        (1u << 0)
 
 /* item (in GET and GET_MANY replies): u64 tag, u32 deliveries, bytes payload */
 
@@ -83,6 +151,13 @@ enum wire_type {
         WIRE_TYPE_ANY           = 0,
         WIRE_TYPE_QUEUE         = 1,
         WIRE_TYPE_JOINABLE      = 2,
+        WIRE_TYPE_DICT          = 3,
+        WIRE_TYPE_LIST          = 4,
+        WIRE_TYPE_SEMAPHORE     = 5,
+        WIRE_TYPE_EVENT         = 6,
+        WIRE_TYPE_BARRIER       = 7,
+        WIRE_TYPE_VALUE         = 8,
+        WIRE_TYPE_ARRAY         = 9,
         _WIRE_TYPE_MAX,
 };
 
@@ -120,6 +195,7 @@ enum wire_status {
         WIRE_ERANGE             = 15,   /* value or index out of range */
         WIRE_EPROTOTYPE         = 16,   /* object is of another type */
         WIRE_EUSERS             = 17,   /* too many clients or objects */
+        WIRE_ENOTRECOVERABLE    = 18,   /* barrier broken until reset */
         _WIRE_STATUS_MAX,
 };
 

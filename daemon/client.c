@@ -16,12 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "mpxd.h"
 
 /* Read at least this much at a time. */
 #define CLIENT_READ_CHUNK (64u * 1024)
+
+/* A descriptor to pass with the reply frame at offset in the output buffer. */
+struct out_fd {
+        TAILQ_ENTRY(out_fd) link;
+        size_t offset;
+        int fd;
+};
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
@@ -53,6 +61,8 @@ struct client *client_new(int fd) {
         wire_buf_init(&c->out);
         TAILQ_INIT(&c->waiters);
         TAILQ_INIT(&c->deliveries);
+        TAILQ_INIT(&c->holds);
+        TAILQ_INIT(&c->out_fds);
         client_read_credentials(c);
         if (fd >= 0) {
                 event_assign(&c->ev_read, mpxd.base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
@@ -79,7 +89,13 @@ const char *client_describe(const struct client *c) {
 /* Deferred free: nothing refers to the client any more. */
 static void client_free_cb(evutil_socket_t fd, short what, void *arg) {
         struct client *c = arg;
+        struct out_fd *f;
 
+        while ((f = TAILQ_FIRST(&c->out_fds))) {
+                TAILQ_REMOVE(&c->out_fds, f, link);
+                close(f->fd);
+                free(f);
+        }
         wire_buf_done(&c->in);
         wire_buf_done(&c->out);
         free(c);
@@ -105,6 +121,7 @@ void client_lost(struct client *c, const char *why) {
         /* Nothing may be handed to this client from here on. */
         wait_cancel_client(c);
         queue_client_lost(c);
+        sem_client_lost(c);
         if (!mpxd.base || event_base_once(mpxd.base, -1, EV_TIMEOUT, client_free_cb, c, NULL) < 0)
                 client_free_cb(-1, 0, c);
 }
@@ -117,6 +134,63 @@ static void client_mark_dirty(struct client *c) {
         TAILQ_INSERT_TAIL(&mpxd.dirty, c, dirty_link);
 }
 
+int client_reply_attach_fd(struct client *c, size_t start, int fd) {
+        struct out_fd *f = malloc(sizeof(*f));
+
+        if (!f)
+                return -ENOMEM;
+        f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (f->fd < 0) {
+                int err = -errno;
+                free(f);
+                return err;
+        }
+        f->offset = start;
+        TAILQ_INSERT_TAIL(&c->out_fds, f, link);
+        return 0;
+}
+
+/*
+ * Write from out_off: plain write() up to the next frame that carries a
+ * descriptor, sendmsg() with SCM_RIGHTS for the bytes that start such a
+ * frame. The kernel ties the descriptor to those bytes, so the peer receives
+ * it with the frame's header.
+ */
+static ssize_t client_write_some(struct client *c) {
+        struct out_fd *f = TAILQ_FIRST(&c->out_fds), *next;
+        size_t end = c->out.len;
+        union {
+                char buf[CMSG_SPACE(sizeof(int))];
+                struct cmsghdr align;
+        } control;
+        struct iovec iov;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct cmsghdr *cmsg;
+        ssize_t n;
+
+        if (!f || f->offset > c->out_off)
+                return write(c->fd, c->out.data + c->out_off, (f ? f->offset : end) - c->out_off);
+        next = TAILQ_NEXT(f, link);
+        if (next)
+                end = next->offset;
+        iov.iov_base = c->out.data + c->out_off;
+        iov.iov_len = end - c->out_off;
+        msg.msg_control = control.buf;
+        msg.msg_controllen = sizeof(control.buf);
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &f->fd, sizeof(int));
+        n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        if (n > 0) {
+                TAILQ_REMOVE(&c->out_fds, f, link);
+                close(f->fd);
+                free(f);
+        }
+        return n;
+}
+
 void client_flush(struct client *c) {
         if (c->is_dirty) {
                 TAILQ_REMOVE(&mpxd.dirty, c, dirty_link);
@@ -125,7 +199,7 @@ void client_flush(struct client *c) {
         if (c->fd < 0 || c->dead)
                 return;
         while (c->out_off < c->out.len) {
-                ssize_t n = write(c->fd, c->out.data + c->out_off, c->out.len - c->out_off);
+                ssize_t n = client_write_some(c);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

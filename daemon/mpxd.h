@@ -115,6 +115,8 @@ struct client {
 
         TAILQ_HEAD(, waiter) waiters;           /* this client's blocked requests */
         TAILQ_HEAD(, delivery) deliveries;      /* joinable items taken and not done */
+        TAILQ_HEAD(, sem_hold) holds;           /* semaphore units held (SEM_UNDO) */
+        TAILQ_HEAD(, out_fd) out_fds;           /* descriptors to send with replies */
 
         bool hello_done;
         bool dead;                      /* lost; freed from a deferred event */
@@ -137,6 +139,11 @@ void client_feed(struct client *c, const void *data, size_t len);
 void client_flush(struct client *c);
 /* Flush every client that has new output; called at the end of each event. */
 void client_flush_dirty(void);
+/*
+ * Send a duplicate of fd with the reply frame that starts at start in the
+ * output buffer (SCM_RIGHTS). Returns 0 or a negative errno.
+ */
+int client_reply_attach_fd(struct client *c, size_t start, int fd);
 /* Describe the client for logs: "client 7 (pid 42, uid 1000)". */
 const char *client_describe(const struct client *c);
 
@@ -179,6 +186,13 @@ struct object_type {
         int (*describe)(struct object *o, struct wire_buf *b, struct wire_fields *f);
         /* Free the object and everything it holds; no waiters are left. */
         void (*free)(struct object *o);
+        /*
+         * Optional: a waiter is about to leave unserved, because its timer
+         * fired (why -ETIMEDOUT) or its client is gone (why -ECONNRESET).
+         * The waiter is still linked; it is answered (on timeout) and freed
+         * by wait.c after this returns. A barrier breaks here.
+         */
+        void (*waiter_left)(struct object *o, struct waiter *w, int why);
 };
 
 struct object {
@@ -247,6 +261,44 @@ void wait_fail(struct waiter *w, int neg_errno);
 void wait_fail_all(struct waiter_list *list, int neg_errno);
 /* Free every waiter of a client without replying (it is gone), then let the objects serve. */
 void wait_cancel_client(struct client *c);
+
+/* ---- the other object types, one file each ---- */
+
+#define HANDLER(fn) int fn(struct client *c, const struct request *req, struct wire_reader *r)
+
+/* dict.c */
+HANDLER(dict_handle_declare); HANDLER(dict_handle_set); HANDLER(dict_handle_get);
+HANDLER(dict_handle_del); HANDLER(dict_handle_contains); HANDLER(dict_handle_len);
+HANDLER(dict_handle_items); HANDLER(dict_handle_pop); HANDLER(dict_handle_setdefault);
+HANDLER(dict_handle_update); HANDLER(dict_handle_clear); HANDLER(dict_handle_incr);
+HANDLER(dict_handle_cas);
+
+/* list.c */
+HANDLER(list_handle_declare); HANDLER(list_handle_append); HANDLER(list_handle_extend);
+HANDLER(list_handle_get); HANDLER(list_handle_set); HANDLER(list_handle_insert);
+HANDLER(list_handle_pop); HANDLER(list_handle_remove); HANDLER(list_handle_index);
+HANDLER(list_handle_len); HANDLER(list_handle_slice); HANDLER(list_handle_clear);
+
+/* sem.c */
+struct sem_hold;
+HANDLER(sem_handle_declare); HANDLER(sem_handle_acquire); HANDLER(sem_handle_release);
+HANDLER(sem_handle_value);
+/* Give back the units a lost client held (SEM_UNDO) and wake waiters. */
+void sem_client_lost(struct client *c);
+
+/* event.c */
+HANDLER(event_handle_declare); HANDLER(event_handle_set); HANDLER(event_handle_clear);
+HANDLER(event_handle_is_set); HANDLER(event_handle_wait);
+
+/* barrier.c */
+HANDLER(barrier_handle_declare); HANDLER(barrier_handle_wait); HANDLER(barrier_handle_reset);
+HANDLER(barrier_handle_abort);
+
+/* array.c */
+HANDLER(array_handle_declare); HANDLER(array_handle_get); HANDLER(array_handle_set);
+HANDLER(array_handle_add); HANDLER(array_handle_cas); HANDLER(array_handle_map);
+
+#undef HANDLER
 
 /* ---- queue.c: queues and joinable queues ---- */
 

@@ -35,6 +35,50 @@ static const struct op_entry {
         { WIRE_OP_QUEUE_CLOSE, 0, queue_handle_close },
         { WIRE_OP_QUEUE_JOIN, 0, queue_handle_join },
         { WIRE_OP_QUEUE_PURGE, 0, queue_handle_purge },
+        { WIRE_OP_DICT_SET, 0, dict_handle_set },
+        { WIRE_OP_DICT_GET, 0, dict_handle_get },
+        { WIRE_OP_DICT_INCR, 0, dict_handle_incr },
+        { WIRE_OP_SEM_ACQUIRE, 0, sem_handle_acquire },
+        { WIRE_OP_SEM_RELEASE, 0, sem_handle_release },
+        { WIRE_OP_ARRAY_GET, 0, array_handle_get },
+        { WIRE_OP_ARRAY_SET, 0, array_handle_set },
+        { WIRE_OP_ARRAY_ADD, 0, array_handle_add },
+        { WIRE_OP_DICT_DECLARE, 0, dict_handle_declare },
+        { WIRE_OP_DICT_DEL, 0, dict_handle_del },
+        { WIRE_OP_DICT_CONTAINS, 0, dict_handle_contains },
+        { WIRE_OP_DICT_LEN, 0, dict_handle_len },
+        { WIRE_OP_DICT_ITEMS, 0, dict_handle_items },
+        { WIRE_OP_DICT_POP, 0, dict_handle_pop },
+        { WIRE_OP_DICT_SETDEFAULT, 0, dict_handle_setdefault },
+        { WIRE_OP_DICT_UPDATE, 0, dict_handle_update },
+        { WIRE_OP_DICT_CLEAR, 0, dict_handle_clear },
+        { WIRE_OP_DICT_CAS, 0, dict_handle_cas },
+        { WIRE_OP_LIST_DECLARE, 0, list_handle_declare },
+        { WIRE_OP_LIST_APPEND, 0, list_handle_append },
+        { WIRE_OP_LIST_EXTEND, 0, list_handle_extend },
+        { WIRE_OP_LIST_GET, 0, list_handle_get },
+        { WIRE_OP_LIST_SET, 0, list_handle_set },
+        { WIRE_OP_LIST_INSERT, 0, list_handle_insert },
+        { WIRE_OP_LIST_POP, 0, list_handle_pop },
+        { WIRE_OP_LIST_REMOVE, 0, list_handle_remove },
+        { WIRE_OP_LIST_INDEX, 0, list_handle_index },
+        { WIRE_OP_LIST_LEN, 0, list_handle_len },
+        { WIRE_OP_LIST_SLICE, 0, list_handle_slice },
+        { WIRE_OP_LIST_CLEAR, 0, list_handle_clear },
+        { WIRE_OP_SEM_DECLARE, 0, sem_handle_declare },
+        { WIRE_OP_SEM_VALUE, 0, sem_handle_value },
+        { WIRE_OP_EVENT_DECLARE, 0, event_handle_declare },
+        { WIRE_OP_EVENT_SET, 0, event_handle_set },
+        { WIRE_OP_EVENT_CLEAR, 0, event_handle_clear },
+        { WIRE_OP_EVENT_IS_SET, 0, event_handle_is_set },
+        { WIRE_OP_EVENT_WAIT, 0, event_handle_wait },
+        { WIRE_OP_BARRIER_DECLARE, 0, barrier_handle_declare },
+        { WIRE_OP_BARRIER_WAIT, 0, barrier_handle_wait },
+        { WIRE_OP_BARRIER_RESET, 0, barrier_handle_reset },
+        { WIRE_OP_BARRIER_ABORT, 0, barrier_handle_abort },
+        { WIRE_OP_ARRAY_DECLARE, 0, array_handle_declare },
+        { WIRE_OP_ARRAY_CAS, 0, array_handle_cas },
+        { WIRE_OP_ARRAY_MAP, 0, array_handle_map },
         { WIRE_OP_HELLO, OP_BEFORE_HELLO, op_handle_hello },
         { WIRE_OP_PING, OP_BEFORE_HELLO, op_handle_ping },
         { WIRE_OP_LIST, 0, admin_handle_list },
@@ -43,12 +87,19 @@ static const struct op_entry {
         { WIRE_OP_STATS, 0, admin_handle_stats },
 };
 
-/* Hot operations come first in the table, so a linear search is short. */
+/* Opcodes are below this; the table is indexed by opcode once, on first use. */
+#define OP_INDEX_SIZE 1000
+
 static const struct op_entry *op_find(uint16_t op) {
-        for (size_t i = 0; i < ARRAY_SIZE(op_table); i++)
-                if (op_table[i].op == op)
-                        return &op_table[i];
-        return NULL;
+        static const struct op_entry *index[OP_INDEX_SIZE];
+        static bool indexed;
+
+        if (!indexed) {
+                for (size_t i = 0; i < ARRAY_SIZE(op_table); i++)
+                        index[op_table[i].op] = &op_table[i];
+                indexed = true;
+        }
+        return op < OP_INDEX_SIZE ? index[op] : NULL;
 }
 
 void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body) {

@@ -20,6 +20,8 @@ static void wait_expire(evutil_socket_t fd, short what, void *arg) {
         struct object *o = w->object;
 
         o->timeouts++;
+        if (o->ops->waiter_left)
+                o->ops->waiter_left(o, w, -ETIMEDOUT);
         wait_fail(w, -ETIMEDOUT);
         /* A put_many at the head that gave up may let smaller puts behind it in. */
         o->ops->serve(o);
@@ -104,6 +106,8 @@ void wait_cancel_client(struct client *c) {
                 }
                 if (n < cap)
                         touched[n++] = w->object;
+                if (w->object->ops->waiter_left)
+                        w->object->ops->waiter_left(w->object, w, -ECONNRESET);
                 wait_free(w);
         }
         for (size_t i = 0; i < n; i++)

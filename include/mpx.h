@@ -21,6 +21,8 @@
  *   -ECONNRESET   the connection to the daemon is lost; disconnect and reconnect
  *   -ENOMEM, -ENOSPC, -EUSERS  the client or the daemon is out of memory or over a limit
  *   -EPROTO       the daemon sent something this library does not understand
+ *   -ERANGE       an index or value out of range
+ *   -ENOTRECOVERABLE  a barrier is broken until reset
  * mpx_strerror() says it in words.
  *
  * Timeouts are in milliseconds: negative waits forever, 0 never blocks, positive
@@ -232,6 +234,302 @@ int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag);
  */
 int mpx_queue_join(mpx *m, const char *name, int64_t timeout_ms);
 
+/* ---- buffers returned by the shared-state calls ---- */
+
+/*
+ * A byte string returned by the daemon (a dict value, a list item ...).
+ * data is allocated with malloc() (never NULL on success, even when size is 0)
+ * and belongs to the caller: release it with mpx_buf_clear() or free(data).
+ */
+typedef struct mpx_buf {
+        void *data;
+        size_t size;
+} mpx_buf;
+
+/* mpx_buf_clear() - free a buffer's data and zero it. Accepts NULL. */
+void mpx_buf_clear(mpx_buf *buf);
+
+/* mpx_bufs_free() - free an array of n buffers and their data. Return: NULL. */
+mpx_buf *mpx_bufs_free(mpx_buf *bufs, size_t n);
+
+/* ---- dicts: Manager().dict(), with atomic increment and compare-and-set ---- */
+
+/*
+ * Keys and values are byte strings of up to mpx_max_message() bytes. Every
+ * call is atomic in the daemon. Iteration follows insertion order, as in
+ * Python; a value overwritten keeps its key's place.
+ */
+
+/* mpx_dict_declare() - create a dict. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
+int mpx_dict_declare(mpx *m, const char *name);
+
+/* mpx_dict_set() - d[key] = value. Return: 0, -ENOENT (no such dict), -EMSGSIZE, -EPROTOTYPE. */
+int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, const void *value, size_t value_size);
+
+/* mpx_dict_get() - d[key] into *ret. Return: 0, -ENOENT (no such dict or key). */
+int mpx_dict_get(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret);
+
+/* mpx_dict_del() - del d[key]. Return: 0, -ENOENT (no such dict or key). */
+int mpx_dict_del(mpx *m, const char *name, const void *key, size_t key_size);
+
+/* mpx_dict_contains() - key in d: 1 or 0, or a negative errno. */
+int mpx_dict_contains(mpx *m, const char *name, const void *key, size_t key_size);
+
+/* mpx_dict_len() - len(d), or a negative errno. */
+int64_t mpx_dict_len(mpx *m, const char *name);
+
+/* mpx_dict_pop() - d.pop(key) into *ret. Return: 0, -ENOENT (no such dict or key). */
+int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret);
+
+/*
+ * mpx_dict_setdefault() - d.setdefault(key, default): the value now stored
+ * under key (the old one, or the default just stored) into *ret.
+ */
+int mpx_dict_setdefault(mpx *m, const char *name, const void *key, size_t key_size,
+                        const void *def, size_t def_size, mpx_buf *ret);
+
+/*
+ * mpx_dict_update() - set n pairs in one atomic request: keys[i] = values[i].
+ * Return: 0, -EMSGSIZE (a key or value too large, or the batch over one frame).
+ */
+int mpx_dict_update(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values, size_t n);
+
+/* mpx_dict_clear() - remove every key. Return: how many were removed, or a negative errno. */
+int64_t mpx_dict_clear(mpx *m, const char *name);
+
+/*
+ * mpx_dict_incr() - add delta to the signed 64-bit decimal integer stored at
+ * key (absent counts as 0) and store the result as decimal text.
+ * Return: 0 and *ret_value, -EINVAL (the value is not a decimal integer),
+ * -ERANGE (the sum overflows), -ENOENT (no such dict).
+ */
+int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value);
+
+/*
+ * mpx_dict_cas() - compare-and-set: if key holds expected (or is absent, when
+ * expected is NULL), store new (or delete key, when new is NULL).
+ * Return: 1 swapped, 0 not swapped, or a negative errno. When ret_current is
+ * not NULL it receives the value after the call (data NULL when absent).
+ */
+int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
+                 const void *expected, size_t expected_size, const void *new_value, size_t new_size,
+                 mpx_buf *ret_current);
+
+/* What mpx_dict_items() returns. */
+#define MPX_DICT_KEYS           (1u << 0)
+#define MPX_DICT_VALUES         (1u << 1)
+#define MPX_DICT_ITEMS          (MPX_DICT_KEYS | MPX_DICT_VALUES)
+
+/*
+ * mpx_dict_items() - keys, values or both, a page at a time, in insertion order.
+ * @cursor:   0 for the first page, then the *ret_next of the previous page.
+ * @max:      the most entries in this page (0: the daemon's page size).
+ * @what:     MPX_DICT_KEYS, MPX_DICT_VALUES or MPX_DICT_ITEMS.
+ * @ret_keys, @ret_values: arrays of *ret_n buffers (NULL when not asked for);
+ *            free each with mpx_bufs_free().
+ * @ret_next: the next cursor; 0 when this was the last page.
+ * A key present during the whole walk is returned exactly once; keys added or
+ * removed meanwhile may or may not be.
+ */
+int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
+                   mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next);
+
+/* ---- lists: Manager().list() ---- */
+
+/*
+ * Items are byte strings. Indexes are Python's: negative counts from the
+ * end. An index out of range gives -ERANGE; an item not found, -ENOENT.
+ */
+
+/* mpx_list_declare() - create a list. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
+int mpx_list_declare(mpx *m, const char *name);
+
+/* mpx_list_append() - l.append(item). Return: the new length, or a negative errno. */
+int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size);
+
+/* mpx_list_extend() - l.extend(items) atomically. Return: the new length, or a negative errno. */
+int64_t mpx_list_extend(mpx *m, const char *name, const struct iovec *items, size_t n);
+
+/* mpx_list_get() - l[index] into *ret. Return: 0, -ERANGE. */
+int mpx_list_get(mpx *m, const char *name, int64_t index, mpx_buf *ret);
+
+/* mpx_list_set() - l[index] = item. Return: 0, -ERANGE. */
+int mpx_list_set(mpx *m, const char *name, int64_t index, const void *item, size_t size);
+
+/* mpx_list_insert() - l.insert(index, item); like Python, never out of range. Return: the new length. */
+int64_t mpx_list_insert(mpx *m, const char *name, int64_t index, const void *item, size_t size);
+
+/* mpx_list_pop() - l.pop(index) into *ret (index -1 is Python's default). Return: 0, -ERANGE. */
+int mpx_list_pop(mpx *m, const char *name, int64_t index, mpx_buf *ret);
+
+/* mpx_list_remove() - remove the first item equal to item. Return: 0, -ENOENT. */
+int mpx_list_remove(mpx *m, const char *name, const void *item, size_t size);
+
+/* mpx_list_index() - the index of the first item equal to item, or -ENOENT. */
+int64_t mpx_list_index(mpx *m, const char *name, const void *item, size_t size);
+
+/* mpx_list_len() - len(l), or a negative errno. */
+int64_t mpx_list_len(mpx *m, const char *name);
+
+/* Python's None as a slice bound. */
+#define MPX_SLICE_END           INT64_MAX
+
+/*
+ * mpx_list_slice() - l[start:stop], with Python's clamping (start 0 and stop
+ * MPX_SLICE_END give the whole list). Large slices are fetched in several
+ * frames, each of them atomic. Return: the number of items in *ret_items
+ * (free with mpx_bufs_free()), or a negative errno.
+ */
+int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items);
+
+/* mpx_list_clear() - remove every item. Return: how many were removed, or a negative errno. */
+int64_t mpx_list_clear(mpx *m, const char *name);
+
+/* ---- semaphores and locks ---- */
+
+/* Flags of mpx_sem_declare(). */
+#define MPX_SEM_BOUNDED         (1u << 0)       /* BoundedSemaphore: release past max fails */
+#define MPX_SEM_NO_UNDO         (1u << 1)       /* units held by a closing connection are not given back */
+
+/*
+ * mpx_sem_declare() - create a semaphore with an initial value; bounded ones
+ * never exceed max. A lock is mpx_sem_declare(m, name, 1, 1, MPX_SEM_BOUNDED).
+ * By default units a connection acquired and did not release are given back
+ * when it closes (System V's SEM_UNDO).
+ * Return: 1 created, 0 existed identically, -EEXIST (other value, max or
+ * flags), -EPROTOTYPE, -EINVAL (value > max on a bounded semaphore).
+ */
+int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags);
+
+/*
+ * mpx_sem_acquire() - take one unit, waiting up to timeout_ms; waiters are
+ * served in arrival order. Return: 0, -EAGAIN, -ETIMEDOUT, -EIDRM, -ESHUTDOWN.
+ */
+int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms);
+
+/*
+ * mpx_sem_release() - give one unit back (any connection may, as in Python).
+ * Return: 0, -ERANGE (a bounded semaphore is already at its maximum).
+ */
+int mpx_sem_release(mpx *m, const char *name);
+
+/* mpx_sem_value() - the current value, or a negative errno. */
+int64_t mpx_sem_value(mpx *m, const char *name);
+
+/* ---- events ---- */
+
+/* mpx_event_declare() - create an event, initially clear. Return: 1 created, 0 existed. */
+int mpx_event_declare(mpx *m, const char *name);
+/* mpx_event_set() - set the flag and wake every waiter. */
+int mpx_event_set(mpx *m, const char *name);
+/* mpx_event_clear() - clear the flag. */
+int mpx_event_clear(mpx *m, const char *name);
+/* mpx_event_is_set() - 1 set, 0 clear, or a negative errno. */
+int mpx_event_is_set(mpx *m, const char *name);
+/*
+ * mpx_event_wait() - wait until the flag is set. Return: 0, -EAGAIN (clear,
+ * timeout 0), -ETIMEDOUT (where Python returns False), -EIDRM, -ESHUTDOWN.
+ */
+int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms);
+
+/* ---- barriers ---- */
+
+/*
+ * mpx_barrier_declare() - create a barrier for parties processes.
+ * Return: 1 created, 0 existed, -EEXIST (other parties), -EINVAL (parties 0).
+ */
+int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties);
+
+/*
+ * mpx_barrier_wait() - wait until parties processes wait, then all go on.
+ * Return: this party's arrival index (0 .. parties-1), or -ETIMEDOUT (this
+ * party's timeout passed: the barrier is now broken), -ENOTRECOVERABLE (the
+ * barrier is broken: another party timed out, disconnected while waiting,
+ * or it was reset or aborted; Python's BrokenBarrierError), -EAGAIN (timeout
+ * 0 and not the last party), -EIDRM, -ESHUTDOWN.
+ */
+int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms);
+
+/* mpx_barrier_reset() - back to the empty, unbroken state; waiters get -ENOTRECOVERABLE. */
+int mpx_barrier_reset(mpx *m, const char *name);
+
+/* mpx_barrier_abort() - break the barrier: waiters and later waits get -ENOTRECOVERABLE. */
+int mpx_barrier_abort(mpx *m, const char *name);
+
+/* ---- typed values and arrays: Value() and Array(), and shared memory ---- */
+
+/*
+ * Elements have one of Python's type codes: 'b' 'B' 'h' 'H' 'i' 'I' 'l' 'L'
+ * 'q' 'Q' (signed and unsigned 8, 16, 32, 64, 64 and 64-bit integers, as on
+ * x86-64 Linux), 'f' 'd' (float, double) and 'c' (one byte). Elements are
+ * passed in the host's byte order and layout, as C arrays of that type.
+ * Integers wrap around on overflow, as ctypes values do. A value is an array
+ * of length 1.
+ */
+
+/* mpx_typecode_size() - the size of one element of a type code, or -EINVAL. */
+int mpx_typecode_size(char typecode);
+
+/*
+ * mpx_array_declare() - create an array of length elements, filled from
+ * initial (length elements) or with zeros when initial is NULL.
+ * Return: 1 created, 0 existed with the same type code and length (initial
+ * is then ignored), -EEXIST, -EPROTOTYPE, -EINVAL (bad type code, length 0).
+ */
+int mpx_array_declare(mpx *m, const char *name, char typecode, uint32_t length, const void *initial);
+
+/* mpx_value_declare() - an array of one, listed as a value: Value('i', 5000). */
+int mpx_value_declare(mpx *m, const char *name, char typecode, const void *initial);
+
+/*
+ * mpx_array_get() - copy count elements from index (negative from the end)
+ * into dst, which has room for count elements. Return: 0, -ERANGE.
+ */
+int mpx_array_get(mpx *m, const char *name, int64_t index, uint32_t count, void *dst);
+
+/* mpx_array_set() - store count elements from src at index. Return: 0, -ERANGE. */
+int mpx_array_set(mpx *m, const char *name, int64_t index, uint32_t count, const void *src);
+
+/*
+ * mpx_array_add() - atomically add *delta (one element of the array's type)
+ * to the element at index; the new value goes to *ret_new when not NULL.
+ * Return: 0, -ERANGE, -EINVAL (type 'c' cannot be added to).
+ */
+int mpx_array_add(mpx *m, const char *name, int64_t index, const void *delta, void *ret_new);
+
+/*
+ * mpx_array_cas() - atomically store *new_value at index if it holds
+ * *expected (compared bit for bit). The value after the call goes to
+ * *ret_current when not NULL. Return: 1 swapped, 0 not, or a negative errno.
+ */
+int mpx_array_cas(mpx *m, const char *name, int64_t index, const void *expected, const void *new_value,
+                  void *ret_current);
+
+/* A shared mapping of an array's memory. */
+typedef struct mpx_map {
+        void *addr;             /* length elements of the array's type */
+        size_t size;            /* bytes mapped */
+        uint32_t length;
+        char typecode;
+} mpx_map;
+
+/*
+ * mpx_array_map() - map the array's memory into this process, read and
+ * write. The daemon keeps the array in a memfd and passes it over the
+ * connection; every process that maps it sees the others' writes at once,
+ * and the daemon's get/set/add/cas work on the same memory (add and cas
+ * with atomic instructions). Plain loads and stores through the mapping are
+ * not atomic with respect to other processes: pair the array with a lock
+ * (mpx_sem_declare with 1, 1, MPX_SEM_BOUNDED) or use C11 atomics on the
+ * elements. The memory lives until the object is deleted and the last
+ * mapping is gone. Return: 0, -ENOENT, -EPROTOTYPE, -EPROTO (no descriptor
+ * came with the reply).
+ */
+int mpx_array_map(mpx *m, const char *name, mpx_map *ret);
+
+/* mpx_map_release() - unmap a mapping made by mpx_array_map(). Accepts NULL. */
+void mpx_map_release(mpx_map *map);
+
 /* ---- inspection (mpxctl) ---- */
 
 /* One named value of an inspection reply. */
@@ -264,19 +562,19 @@ const mpx_field *mpx_info_get(const mpx_info *info, const char *key);
 int mpx_object_info(mpx *m, const char *name, mpx_info *ret);
 
 /*
- * mpx_list() - list objects a page at a time, in creation order.
+ * mpx_list_objects() - list objects a page at a time, in creation order.
  * @cursor: 0 for the first page, then the *ret_next of the previous page.
  * @max:    the most objects in this page; 0 or more than 1000 means 1000.
  * @type:   NULL for all types, or a type name ("queue", "joinable").
- * @ret_items, @ret_n: an array of described objects; free with mpx_list_free().
+ * @ret_items, @ret_n: an array of described objects; free with mpx_objects_free().
  * @ret_next: the cursor of the next page; 0 when this was the last page.
  * Return: 0, -EINVAL (unknown type).
  */
-int mpx_list(mpx *m, uint64_t cursor, size_t max, const char *type,
+int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
              mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
 
-/* mpx_list_free() - free an array returned by mpx_list(). Return: NULL. */
-mpx_info *mpx_list_free(mpx_info *items, size_t n);
+/* mpx_objects_free() - free an array returned by mpx_list_objects(). Return: NULL. */
+mpx_info *mpx_objects_free(mpx_info *items, size_t n);
 
 /* mpx_stats() - daemon-wide statistics (version, uptime, clients, objects, waiters ...). */
 int mpx_stats(mpx *m, mpx_info *ret);

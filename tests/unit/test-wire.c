@@ -1275,6 +1275,7 @@ static void test_status_errno(void **state) {
                 { WIRE_ERANGE, -ERANGE },
                 { WIRE_EPROTOTYPE, -EPROTOTYPE },
                 { WIRE_EUSERS, -EUSERS },
+                { WIRE_ENOTRECOVERABLE, -ENOTRECOVERABLE },
         };
 
         /* The table above lists every status of the enum, in order. */
@@ -1332,7 +1333,7 @@ static void test_op_name(void **state) {
                 { WIRE_OP_QUEUE_JOIN, "queue.join" },
                 { WIRE_OP_QUEUE_PURGE, "queue.purge" },
         };
-        static const uint16_t unknown[] = { 0, 3, 99, 104, 199, 210, 300, 0xffff };
+        static const uint16_t unknown[] = { 0, 3, 99, 104, 199, 210, 299, 313, 0xffff };
 
         for (size_t i = 0; i < ELEMENTSOF(known); i++) {
                 const char *n = wire_op_name(known[i].op);

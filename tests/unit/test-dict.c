@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* Work in progress. */
+int main(void) { return 77; }
