@@ -27,3 +27,8 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
 int array_handle_map(struct client *c, const struct request *req, struct wire_reader *r) {
         return -EOPNOTSUPP;
 }
+
+int array_declare(const char *name, size_t len, char typecode, uint32_t length, uint32_t flags,
+                  const void *initial) {
+        return -EOPNOTSUPP;
+}

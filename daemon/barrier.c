@@ -19,3 +19,7 @@ int barrier_handle_reset(struct client *c, const struct request *req, struct wir
 int barrier_handle_abort(struct client *c, const struct request *req, struct wire_reader *r) {
         return -EOPNOTSUPP;
 }
+
+int barrier_declare(const char *name, size_t len, uint32_t parties) {
+        return -EOPNOTSUPP;
+}

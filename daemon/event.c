@@ -23,3 +23,7 @@ int event_handle_is_set(struct client *c, const struct request *req, struct wire
 int event_handle_wait(struct client *c, const struct request *req, struct wire_reader *r) {
         return -EOPNOTSUPP;
 }
+
+int event_declare(const char *name, size_t len) {
+        return -EOPNOTSUPP;
+}

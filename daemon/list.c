@@ -51,3 +51,7 @@ int list_handle_slice(struct client *c, const struct request *req, struct wire_r
 int list_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
         return -EOPNOTSUPP;
 }
+
+int list_declare(const char *name, size_t len) {
+        return -EOPNOTSUPP;
+}

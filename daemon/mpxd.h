@@ -264,6 +264,21 @@ void wait_cancel_client(struct client *c);
 
 /* ---- the other object types, one file each ---- */
 
+/*
+ * Declaring an object from inside the daemon (the configuration file) and
+ * from DECLARE requests goes through one function per type, which returns 1
+ * created, 0 existed with the same parameters, -EEXIST (other parameters),
+ * -EPROTOTYPE (a name of another type), -EINVAL or -ENOMEM.
+ */
+int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable);
+int dict_declare(const char *name, size_t len);
+int list_declare(const char *name, size_t len);
+int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags);
+int event_declare(const char *name, size_t len);
+int barrier_declare(const char *name, size_t len, uint32_t parties);
+int array_declare(const char *name, size_t len, char typecode, uint32_t length, uint32_t flags,
+                  const void *initial);
+
 #define HANDLER(fn) int fn(struct client *c, const struct request *req, struct wire_reader *r)
 
 /* dict.c */
