@@ -167,6 +167,15 @@ struct request {
 /* Handle one complete frame of a client. */
 void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body);
 
+/*
+ * Reply helpers for handlers: a reply whose body is one value. They return 0
+ * (the reply is queued) or -ENOMEM (nothing queued; op_dispatch answers it).
+ */
+int op_reply_u8(struct client *c, const struct request *req, uint8_t v);
+int op_reply_u64(struct client *c, const struct request *req, uint64_t v);
+int op_reply_i64(struct client *c, const struct request *req, int64_t v);
+int op_reply_bytes(struct client *c, const struct request *req, const void *data, size_t len);
+
 /* ---- admin.c: inspection and object-wide requests ---- */
 
 int admin_handle_list(struct client *c, const struct request *req, struct wire_reader *r);

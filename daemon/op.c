@@ -126,6 +126,63 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
                 client_reply_status(c, h->id, h->op, ret);
 }
 
+/* Begin a reply, let put append one value, and end it; -ENOMEM leaves nothing behind. */
+static int op_reply_one(struct client *c, const struct request *req, int (*put)(struct wire_buf *, const void *),
+                        const void *v) {
+        size_t start;
+        struct wire_buf *b = client_reply_begin(c, req->id, req->op, &start);
+
+        if (!b)
+                return -ENOMEM;
+        if (put(b, v) < 0) {
+                wire_frame_abort(b, start);
+                return -ENOMEM;
+        }
+        client_reply_end(c, start);
+        return 0;
+}
+
+static int put_u8(struct wire_buf *b, const void *v) {
+        return wire_put_u8(b, *(const uint8_t *) v);
+}
+
+static int put_u64(struct wire_buf *b, const void *v) {
+        return wire_put_u64(b, *(const uint64_t *) v);
+}
+
+static int put_i64(struct wire_buf *b, const void *v) {
+        return wire_put_i64(b, *(const int64_t *) v);
+}
+
+int op_reply_u8(struct client *c, const struct request *req, uint8_t v) {
+        return op_reply_one(c, req, put_u8, &v);
+}
+
+int op_reply_u64(struct client *c, const struct request *req, uint64_t v) {
+        return op_reply_one(c, req, put_u64, &v);
+}
+
+int op_reply_i64(struct client *c, const struct request *req, int64_t v) {
+        return op_reply_one(c, req, put_i64, &v);
+}
+
+int op_reply_bytes(struct client *c, const struct request *req, const void *data, size_t len) {
+        size_t start;
+        struct wire_buf *b;
+
+        if (len > UINT32_MAX)
+                return -EMSGSIZE;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_put_bytes(b, data, (uint32_t) len) < 0) {
+                wire_frame_abort(b, start);
+                return -ENOMEM;
+        }
+        client_reply_end(c, start);
+        return 0;
+}
+
 /*
  * HELLO: u32 version, str client_name -> u32 version, u32 max_message,
  * u32 max_frame, str server. Another version is answered with -EPROTO and the

@@ -389,53 +389,47 @@ static int queue_lookup(struct wire_reader *r, unsigned mask, struct queue **ret
         return 0;
 }
 
+int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable) {
+        const struct object_type *type = joinable ? &joinable_type : &queue_type;
+        struct object *o = object_find(name, len);
+        struct queue *q;
+
+        if (o) {
+                if (o->ops != type)
+                        return -EPROTOTYPE;
+                return queue_of(o)->maxsize == maxsize ? 0 : -EEXIST;
+        }
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        q->maxsize = maxsize;
+        q->joinable = joinable;
+        TAILQ_INIT(&q->items);
+        TAILQ_INIT(&q->detached);
+        TAILQ_INIT(&q->getters);
+        TAILQ_INIT(&q->putters);
+        TAILQ_INIT(&q->joiners);
+        object_register(&q->obj, name, len, type);
+        return 1;
+}
+
 /* DECLARE: name, u64 maxsize, u32 flags -> u8 created. */
 int queue_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         const char *name;
         size_t len;
         uint64_t maxsize;
         uint32_t flags;
-        struct object *o;
-        struct queue *q = NULL;
-        struct wire_buf *b;
-        size_t start;
-        bool joinable;
-        uint8_t created = 0;
+        int created;
 
         if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &maxsize) || !wire_get_u32(r, &flags) ||
             !wire_reader_done(r))
                 return -EPROTO;
         if (flags & ~WIRE_QUEUE_JOINABLE)
                 return -EINVAL;
-        joinable = flags & WIRE_QUEUE_JOINABLE;
-        o = object_find(name, len);
-        if (o) {
-                if (o->ops != (joinable ? &joinable_type : &queue_type))
-                        return -EPROTOTYPE;
-                if (queue_of(o)->maxsize != maxsize)
-                        return -EEXIST;
-        } else {
-                q = calloc(1, sizeof(*q));
-                if (!q)
-                        return -ENOMEM;
-                q->maxsize = maxsize;
-                q->joinable = joinable;
-                TAILQ_INIT(&q->items);
-                TAILQ_INIT(&q->detached);
-                TAILQ_INIT(&q->getters);
-                TAILQ_INIT(&q->putters);
-                TAILQ_INIT(&q->joiners);
-                object_register(&q->obj, name, len, joinable ? &joinable_type : &queue_type);
-                created = 1;
-        }
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b || wire_put_u8(b, created) < 0) {
-                if (b)
-                        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return b ? 0 : -ENOMEM;
-        }
-        client_reply_end(c, start);
-        return 0;
+        created = queue_declare(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE);
+        if (created < 0)
+                return created;
+        return op_reply_u8(c, req, (uint8_t) created);
 }
 
 /*
