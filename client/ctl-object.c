@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mpxctl commands about objects of any type and the daemon itself: ls (a
- * table like ipcs), info, stats and rm.
+ * table like ipcs), info, stats, clients, peek, purge and rm.
  *
  * The fields shown come from the daemon, by key; a column whose field an
  * object does not have shows "-". Nothing here knows a particular type.
@@ -14,133 +14,50 @@
 
 #include "mpxctl.h"
 
-/* Objects asked for per LIST request. */
-#define LS_PAGE 1000
-
-enum ls_format {
-        LS_TEXT,                        /* name or type, left-aligned */
-        LS_NUMBER,                      /* a count, right-aligned */
-        LS_LIMIT,                       /* a count where 0 means no limit */
-        LS_BYTES,                       /* a byte count, in human units */
+static const struct ctl_column ls_columns[] = {
+        { "NAME", "name", CTL_CELL_TEXT },
+        { "TYPE", "type", CTL_CELL_TEXT },
+        { "SIZE", "size", CTL_CELL_NUMBER },
+        { "MAXSIZE", "maxsize", CTL_CELL_LIMIT },
+        { "UNFINISHED", "unfinished", CTL_CELL_NUMBER },
+        { "GETTERS", "getters", CTL_CELL_NUMBER },
+        { "PUTTERS", "putters", CTL_CELL_NUMBER },
+        { "BYTES", "bytes", CTL_CELL_BYTES },
+        { "REQUESTS", "requests", CTL_CELL_NUMBER },
+        { "IDLE", "idle_ms", CTL_CELL_MS },
 };
 
-static const struct ls_column {
-        const char *header;
-        const char *key;                /* field key; NULL for name and type */
-        enum ls_format format;
-} ls_columns[] = {
-        { "NAME", NULL, LS_TEXT },
-        { "TYPE", NULL, LS_TEXT },
-        { "SIZE", "size", LS_NUMBER },
-        { "MAXSIZE", "maxsize", LS_LIMIT },
-        { "UNFINISHED", "unfinished", LS_NUMBER },
-        { "GETTERS", "getters", LS_NUMBER },
-        { "PUTTERS", "putters", LS_NUMBER },
-        { "BYTES", "bytes", LS_BYTES },
-};
-
-#define LS_N_COLUMNS (sizeof(ls_columns) / sizeof(ls_columns[0]))
-
-/* A byte count as ls -h would say it: 512, 1.2K, 34M. */
-static void ls_human(int64_t v, char *buf, size_t size) {
-        static const char units[] = "KMGTPE";
-        double d = (double) v;
-        int u = -1;
-
-        if (v < 1024) {
-                snprintf(buf, size, "%" PRId64, v);
-                return;
-        }
-        while (d >= 1024 && u < (int) sizeof(units) - 2) {
-                d /= 1024;
-                u++;
-        }
-        snprintf(buf, size, d < 9.95 ? "%.1f%c" : "%.0f%c", d, units[u]);
+/* ctl_collect's page function for objects; arg is the type filter or NULL. */
+static int ls_page(mpx *m, uint64_t cursor, size_t max, const void *arg,
+                   mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
+        return mpx_list_objects(m, cursor, max, arg, ret_items, ret_n, ret_next);
 }
 
-/* The text of one cell; points into buf or into the item. */
-static const char *ls_cell(const mpx_info *item, const struct ls_column *col, char *buf, size_t size) {
-        const mpx_field *f;
-
-        if (!col->key)
-                return col == &ls_columns[0] ? item->name : item->type;
-        f = mpx_info_get(item, col->key);
-        if (!f)
-                return "-";
-        if (f->is_str)
-                return f->str;
-        if (col->format == LS_LIMIT && f->num == 0)
-                return "-";
-        if (col->format == LS_BYTES)
-                ls_human(f->num, buf, size);
-        else
-                snprintf(buf, size, "%" PRId64, f->num);
-        return buf;
-}
-
-/* Print one row; widths from ls_widths(). */
-static void ls_row(const char *const cells[], const int widths[]) {
-        for (size_t c = 0; c < LS_N_COLUMNS; c++) {
-                bool last = c == LS_N_COLUMNS - 1;
-
-                /* No trailing blanks after a left-aligned last column. */
-                if (ls_columns[c].format == LS_TEXT)
-                        printf("%-*s", last ? 0 : widths[c], cells[c]);
-                else
-                        printf("%*s", widths[c], cells[c]);
-                fputs(last ? "\n" : "  ", stdout);
-        }
-}
-
-/* Print the objects as an aligned table with a header. */
-static void ls_print_table(const mpx_info *items, size_t n) {
-        const char *cells[LS_N_COLUMNS];
-        int widths[LS_N_COLUMNS];
-        char bufs[LS_N_COLUMNS][32];
-
-        for (size_t c = 0; c < LS_N_COLUMNS; c++) {
-                cells[c] = ls_columns[c].header;
-                widths[c] = (int) strlen(ls_columns[c].header);
-        }
-        for (size_t i = 0; i < n; i++)
-                for (size_t c = 0; c < LS_N_COLUMNS; c++) {
-                        const char *cell = ls_cell(&items[i], &ls_columns[c], bufs[c], sizeof(bufs[c]));
-                        int w = (int) strlen(cell);
-
-                        if (w > widths[c])
-                                widths[c] = w;
-                }
-
-        ls_row(cells, widths);
-        for (size_t i = 0; i < n; i++) {
-                for (size_t c = 0; c < LS_N_COLUMNS; c++)
-                        cells[c] = ls_cell(&items[i], &ls_columns[c], bufs[c], sizeof(bufs[c]));
-                ls_row(cells, widths);
-        }
-}
-
-/* Free the objects collected by ls. */
-static void ls_free(mpx_info *items, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                mpx_info_clear(&items[i]);
-        free(items);
-}
-
-/* mpxctl ls [--type TYPE]: every object, page by page, as a table or a JSON array. */
+/*
+ * mpxctl ls [--type TYPE] [--sort FIELD] [--names]: every object, page by
+ * page, as a table, a JSON array, or only the names (for completion).
+ */
 int ctl_object_ls(struct ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
                 { "type", required_argument, NULL, 't' },
+                { "sort", required_argument, NULL, 'S' },
+                { "names", no_argument, NULL, 'N' },
                 CTL_OPTIONS_COMMON
         };
-        const char *type = NULL;
-        mpx_info *all = NULL, *page, *p;
-        size_t n_all = 0, n;
-        uint64_t cursor = 0, next;
+        const char *type = NULL, *sort = NULL;
+        bool names = false;
+        mpx_info *all = NULL;
+        size_t n_all = 0;
         int c, r;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
+        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0) {
                 if (c == 't')
                         type = optarg;
+                else if (c == 'S')
+                        sort = optarg;
+                else if (c == 'N')
+                        names = true;
+        }
         if (c == CTL_GETOPT_STOP)
                 return ctl->stop_status;
         r = ctl_check_args(ctl, argc - optind, 0, 0);
@@ -149,48 +66,76 @@ int ctl_object_ls(struct ctl *ctl, int argc, char **argv) {
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
+        r = ctl_collect(ctl, ls_page, type, &all, &n_all);
+        if (r == -EINVAL && type)
+                return ctl_usage_error(ctl, "unknown object type '%s'", type);
+        if (r < 0)
+                return ctl_fail(r, "ls", NULL, NULL);
+        if (sort)
+                ctl_sort(all, n_all, sort);
+        if (names)
+                for (size_t i = 0; i < n_all; i++)
+                        puts(all[i].name);
+        else if (ctl->json)
+                ctl_json_infos(all, n_all);
+        else
+                ctl_print_table(ls_columns, ARRAY_SIZE(ls_columns), all, n_all);
+        ctl_infos_free(all, n_all);
+        return CTL_EXIT_OK;
+}
 
-        do {
-                r = mpx_list_objects(ctl->m, cursor, LS_PAGE, type, &page, &n, &next);
-                if (r == -EINVAL && type && cursor == 0) {
-                        ls_free(all, n_all);
-                        return ctl_usage_error(ctl, "unknown object type '%s'", type);
-                }
-                if (r < 0) {
-                        ls_free(all, n_all);
-                        return ctl_fail(r, "ls", NULL, NULL);
-                }
-                if (n > 0) {
-                        p = realloc(all, (n_all + n) * sizeof(*all));
-                        if (!p) {
-                                mpx_objects_free(page, n);
-                                ls_free(all, n_all);
-                                return ctl_fail(-ENOMEM, "ls", NULL, NULL);
-                        }
-                        /* The items move into all; only the page's array is freed. */
-                        all = p;
-                        memcpy(all + n_all, page, n * sizeof(*page));
-                        n_all += n;
-                }
-                mpx_objects_free(page, 0);
-                if (next != 0 && next == cursor) {
-                        ls_free(all, n_all);
-                        return ctl_fail(-EPROTO, "ls", NULL, NULL);
-                }
-                cursor = next;
-        } while (cursor != 0);
+static const struct ctl_column clients_columns[] = {
+        { "ID", "id", CTL_CELL_NUMBER },
+        { "PID", "pid", CTL_CELL_NUMBER },
+        { "UID", "uid", CTL_CELL_NUMBER },
+        { "COMM", "comm", CTL_CELL_TEXT },
+        { "NAME", "name", CTL_CELL_TEXT },
+        { "AGE", "age_ms", CTL_CELL_MS },
+        { "REQUESTS", "requests", CTL_CELL_NUMBER },
+        { "UNDONE", "deliveries", CTL_CELL_NUMBER },
+        { "UNITS", "sem_units", CTL_CELL_NUMBER },
+        { "WAITING", "waiting", CTL_CELL_NUMBER },
+        { "WAITING ON", "waiting_on", CTL_CELL_TEXT },
+};
 
-        if (ctl->json) {
-                putchar('[');
-                for (size_t i = 0; i < n_all; i++) {
-                        if (i > 0)
-                                putchar(',');
-                        ctl_json_info(&all[i]);
-                }
-                fputs("]\n", stdout);
-        } else
-                ls_print_table(all, n_all);
-        ls_free(all, n_all);
+/* ctl_collect's page function for clients. */
+static int clients_page(mpx *m, uint64_t cursor, size_t max, const void *arg,
+                        mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
+        return mpx_clients(m, cursor, max, ret_items, ret_n, ret_next);
+}
+
+/* mpxctl clients [--sort FIELD]: every connection, what it holds and what it waits on. */
+int ctl_object_clients(struct ctl *ctl, int argc, char **argv) {
+        static const struct option options[] = {
+                { "sort", required_argument, NULL, 'S' },
+                CTL_OPTIONS_COMMON
+        };
+        const char *sort = NULL;
+        mpx_info *all = NULL;
+        size_t n_all = 0;
+        int c, r;
+
+        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
+                if (c == 'S')
+                        sort = optarg;
+        if (c == CTL_GETOPT_STOP)
+                return ctl->stop_status;
+        r = ctl_check_args(ctl, argc - optind, 0, 0);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = ctl_connect(ctl);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = ctl_collect(ctl, clients_page, NULL, &all, &n_all);
+        if (r < 0)
+                return ctl_fail(r, "clients", NULL, NULL);
+        if (sort)
+                ctl_sort(all, n_all, sort);
+        if (ctl->json)
+                ctl_json_infos(all, n_all);
+        else
+                ctl_print_table(clients_columns, ARRAY_SIZE(clients_columns), all, n_all);
+        ctl_infos_free(all, n_all);
         return CTL_EXIT_OK;
 }
 
@@ -279,5 +224,104 @@ int ctl_object_rm(struct ctl *ctl, int argc, char **argv) {
         r = mpx_delete(ctl->m, name);
         if (r < 0)
                 return ctl_fail(r, "object", name, NULL);
+        return CTL_EXIT_OK;
+}
+
+/* Print a payload on one line, escaping what would break it: tabs, newlines, other controls. */
+static void print_escaped_line(const void *data, size_t size) {
+        const unsigned char *p = data;
+
+        for (size_t i = 0; i < size; i++) {
+                if (p[i] == '\\')
+                        fputs("\\\\", stdout);
+                else if (p[i] == '\n')
+                        fputs("\\n", stdout);
+                else if (p[i] == '\t')
+                        fputs("\\t", stdout);
+                else if (p[i] < 0x20 || p[i] == 0x7f)
+                        printf("\\x%02x", p[i]);
+                else
+                        putchar(p[i]);
+        }
+        putchar('\n');
+}
+
+/*
+ * mpxctl peek NAME [-n N]: the first N items of a queue (default 10), left
+ * in place: one line each, escaped, or a JSON array of {deliveries, data}.
+ */
+int ctl_object_peek(struct ctl *ctl, int argc, char **argv) {
+        static const struct option options[] = {
+                { "count", required_argument, NULL, 'n' },
+                CTL_OPTIONS_COMMON
+        };
+        uint64_t count = 10;
+        mpx_item *items;
+        const char *name;
+        int c, r, n;
+
+        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
+                if (c == 'n' && (r = ctl_parse_u64(ctl, "count", optarg, &count)) != CTL_EXIT_OK)
+                        return r;
+        if (c == CTL_GETOPT_STOP)
+                return ctl->stop_status;
+        r = ctl_check_args(ctl, argc - optind, 1, 1);
+        if (r != CTL_EXIT_OK)
+                return r;
+        name = argv[optind];
+        r = ctl_check_name(ctl, name);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (count == 0 || count > 100000)
+                return ctl_usage_error(ctl, "--count must be from 1 to 100000");
+        r = ctl_connect(ctl);
+        if (r != CTL_EXIT_OK)
+                return r;
+        items = calloc(count, sizeof(*items));
+        if (!items)
+                return ctl_fail(-ENOMEM, "queue", name, NULL);
+        n = mpx_queue_peek(ctl->m, name, items, count);
+        if (n < 0) {
+                free(items);
+                return ctl_fail(n, "queue", name, NULL);
+        }
+        if (ctl->json)
+                putchar('[');
+        for (int i = 0; i < n; i++) {
+                if (ctl->json) {
+                        printf("%s{\"deliveries\":%" PRIu32 ",\"data\":", i ? "," : "", items[i].deliveries);
+                        ctl_json_string(items[i].data, items[i].size);
+                        putchar('}');
+                } else
+                        print_escaped_line(items[i].data, items[i].size);
+                mpx_item_clear(&items[i]);
+        }
+        if (ctl->json)
+                fputs("]\n", stdout);
+        free(items);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl purge NAME: drop every item waiting in a queue; prints how many. */
+int ctl_object_purge(struct ctl *ctl, int argc, char **argv) {
+        const char *name = NULL;
+        int64_t n;
+        int r;
+
+        r = object_parse_name(ctl, argc, argv, &name);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = ctl_connect(ctl);
+        if (r != CTL_EXIT_OK)
+                return r;
+        n = mpx_queue_purge(ctl->m, name);
+        if (n < 0)
+                return ctl_fail((int) n, "object", name, NULL);
+        if (ctl->json) {
+                printf("{\"name\":");
+                ctl_json_string(name, strlen(name));
+                printf(",\"removed\":%" PRId64 "}\n", n);
+        } else
+                printf("%" PRId64 "\n", n);
         return CTL_EXIT_OK;
 }

@@ -296,3 +296,50 @@ int mpx_stats(mpx *m, mpx_info *ret) {
         *ret = info;
         return 0;
 }
+
+/* List one page of the daemon's connections. */
+int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
+        struct wire_reader rd;
+        mpx_info *items;
+        uint64_t next;
+        uint32_t n;
+        size_t start, i;
+        int r;
+
+        if (!ret_items || !ret_n || !ret_next)
+                return -EINVAL;
+        if (max > UINT32_MAX)
+                max = UINT32_MAX;
+        r = conn_begin(m, WIRE_OP_CLIENTS, &start);
+        if (r >= 0)
+                r = wire_put_u64(&m->out, cursor);
+        if (r >= 0)
+                r = wire_put_u32(&m->out, (uint32_t) max);
+        if (r >= 0)
+                r = conn_call(m, start, &rd);
+        if (r < 0)
+                return r;
+        /* A client takes at least 2 bytes (its field count): bound n by the body. */
+        if (!wire_get_u64(&rd, &next) || !wire_get_u32(&rd, &n) || (max > 0 && n > max) || n > rd.left / 2)
+                return -EPROTO;
+        items = calloc(n ? n : 1, sizeof(*items));
+        if (!items)
+                return -ENOMEM;
+        for (i = 0; i < n; i++) {
+                r = conn_get_fields(&rd, &items[i].fields, &items[i].n_fields);
+                if (r < 0)
+                        goto fail;
+        }
+        if (!wire_reader_done(&rd)) {
+                r = -EPROTO;
+                goto fail;
+        }
+        *ret_items = items;
+        *ret_n = n;
+        *ret_next = next;
+        return 0;
+
+fail:
+        mpx_objects_free(items, i);
+        return r;
+}

@@ -138,6 +138,37 @@ static int queue_get_item(struct wire_reader *rd, mpx_item *ret) {
         return 0;
 }
 
+/*
+ * Parse the n items that end a reply into items, through a private array so
+ * that items stays untouched on failure. Returns n or a negative errno.
+ */
+static int queue_get_items(struct wire_reader *rd, uint32_t n, mpx_item *items) {
+        mpx_item *got = calloc(n ? n : 1, sizeof(*got));
+        size_t i;
+        int r;
+
+        if (!got)
+                return -ENOMEM;
+        for (i = 0; i < n; i++) {
+                r = queue_get_item(rd, &got[i]);
+                if (r < 0)
+                        goto fail;
+        }
+        if (!wire_reader_done(rd)) {
+                r = -EPROTO;
+                goto fail;
+        }
+        memcpy(items, got, n * sizeof(*got));
+        free(got);
+        return (int) n;
+
+fail:
+        while (i > 0)
+                mpx_item_clear(&got[--i]);
+        free(got);
+        return r;
+}
+
 /* Take the oldest item of a queue, with MPX_GET_* flags. */
 int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret) {
         struct wire_reader rd;
@@ -177,9 +208,8 @@ int mpx_queue_get(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret) {
 /* Take up to max items of a queue in one request. */
 int mpx_queue_get_many(mpx *m, const char *name, mpx_item *items, size_t max, int64_t timeout_ms) {
         struct wire_reader rd;
-        mpx_item *got;
         uint32_t n;
-        size_t start, i;
+        size_t start;
         int r;
 
         if (!items || max == 0)
@@ -203,28 +233,32 @@ int mpx_queue_get_many(mpx *m, const char *name, mpx_item *items, size_t max, in
         if (!wire_get_u32(&rd, &n) || n == 0 || n > max)
                 return -EPROTO;
 
-        /* Fill a private array so that items stays untouched on failure. */
-        got = calloc(n, sizeof(*got));
-        if (!got)
-                return -ENOMEM;
-        for (i = 0; i < n; i++) {
-                r = queue_get_item(&rd, &got[i]);
-                if (r < 0)
-                        goto fail;
-        }
-        if (!wire_reader_done(&rd)) {
-                r = -EPROTO;
-                goto fail;
-        }
-        memcpy(items, got, n * sizeof(*got));
-        free(got);
-        return (int) n;
+        return queue_get_items(&rd, n, items);
+}
 
-fail:
-        while (i > 0)
-                mpx_item_clear(&got[--i]);
-        free(got);
-        return r;
+/* Copy up to max items from the head of a queue without taking them. */
+int mpx_queue_peek(mpx *m, const char *name, mpx_item *items, size_t max) {
+        struct wire_reader rd;
+        uint32_t n;
+        size_t start;
+        int r;
+
+        if (!items || max == 0)
+                return -EINVAL;
+        if (max > INT_MAX)
+                max = INT_MAX;
+        r = conn_begin(m, WIRE_OP_QUEUE_PEEK, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = wire_put_u32(&m->out, (uint32_t) max);
+        if (r >= 0)
+                r = conn_call(m, start, &rd);
+        if (r < 0)
+                return r;
+        if (!wire_get_u32(&rd, &n) || n > max)
+                return -EPROTO;
+        return queue_get_items(&rd, n, items);
 }
 
 /* Read a queue's size, limit, unfinished count and closed flag. */

@@ -22,10 +22,14 @@
 static int ctl_help(struct ctl *ctl, int argc, char **argv);
 
 static const struct ctl_command ctl_commands[] = {
-        { "ls", "[--type TYPE]", "list objects with their sizes, waiters and bytes", ctl_object_ls, NULL },
+        { "ls", "[--type TYPE] [--sort FIELD] [--names]", "list objects with their sizes, waiters and bytes", ctl_object_ls, NULL },
         { "info", "NAME", "describe an object", ctl_object_info, NULL },
         { "stats", "", "show the daemon's statistics", ctl_object_stats, NULL },
         { "rm", "NAME", "delete an object; whoever waits on it gets an error", ctl_object_rm, NULL },
+        { "clients", "[--sort FIELD]", "list connections, what they hold and wait on", ctl_object_clients, NULL },
+        { "peek", "NAME [-n N]", "show the first items of a queue without taking them", ctl_object_peek, NULL },
+        { "purge", "NAME", "drop every item waiting in a queue", ctl_object_purge, NULL },
+        { "top", "[--sort FIELD]", "a live view of the busiest objects, refreshed every second", ctl_top, NULL },
         { "queue", "COMMAND ...", "operate a queue", NULL, ctl_queue_commands },
         { "dict", "COMMAND ...", "operate a shared dict", NULL, ctl_dict_commands },
         { "list", "COMMAND ...", "operate a shared list", NULL, ctl_list_commands },

@@ -23,6 +23,8 @@
 
 #define CTL_PROGRAM "mpxctl"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Exit statuses, as documented in mpxctl(1). */
 enum ctl_exit {
         CTL_EXIT_OK = 0,                /* done */
@@ -69,6 +71,42 @@ enum {
 /* ctl_getopt() at the end of the options, and when the command must stop (see stop_status). */
 #define CTL_GETOPT_END          (-1)
 #define CTL_GETOPT_STOP         (-2)
+
+/* ---- tables (ctl-table.c) ---- */
+
+enum ctl_cell_format {
+        CTL_CELL_TEXT,                  /* left-aligned */
+        CTL_CELL_NUMBER,                /* right-aligned count */
+        CTL_CELL_LIMIT,                 /* a count where 0 means no limit: "-" */
+        CTL_CELL_BYTES,                 /* a byte count in human units: 1.2K */
+        CTL_CELL_MS,                    /* milliseconds as 850ms, 12s, 5m, 3h, 2d */
+};
+
+/* A column: its header, the field it shows ("name" and "type" are the item's own), its format. */
+struct ctl_column {
+        const char *header;
+        const char *key;
+        enum ctl_cell_format format;
+};
+
+#define CTL_MAX_COLUMNS 16
+
+/* Print items as an aligned table with a header line. */
+void ctl_print_table(const struct ctl_column *cols, size_t n_cols, const mpx_info *items, size_t n);
+/* Sort items by a field: numbers largest first, text A to Z, items without it last. */
+void ctl_sort(mpx_info *items, size_t n, const char *key);
+/* Print items as one JSON array. */
+void ctl_json_infos(const mpx_info *items, size_t n);
+/* A byte count as ls -h says it: 512, 1.2K, 34M. */
+void ctl_human_bytes(int64_t v, char *buf, size_t size);
+/* Free what ctl_collect returned. */
+void ctl_infos_free(mpx_info *items, size_t n);
+
+/* One page of a paged listing, as mpx_list_objects() and mpx_clients() give it. */
+typedef int (*ctl_page_fn)(mpx *m, uint64_t cursor, size_t max, const void *arg,
+                           mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
+/* Fetch every page; 0 or a negative errno. */
+int ctl_collect(struct ctl *ctl, ctl_page_fn fetch, const void *arg, mpx_info **ret_items, size_t *ret_n);
 
 /* The sub-commands of each group, one file each: ctl-queue.c, ctl-dict.c ... */
 extern const struct ctl_command ctl_queue_commands[];
@@ -138,3 +176,8 @@ int ctl_object_ls(struct ctl *ctl, int argc, char **argv);
 int ctl_object_info(struct ctl *ctl, int argc, char **argv);
 int ctl_object_stats(struct ctl *ctl, int argc, char **argv);
 int ctl_object_rm(struct ctl *ctl, int argc, char **argv);
+int ctl_object_clients(struct ctl *ctl, int argc, char **argv);
+int ctl_object_peek(struct ctl *ctl, int argc, char **argv);
+int ctl_object_purge(struct ctl *ctl, int argc, char **argv);
+/* ctl-top.c */
+int ctl_top(struct ctl *ctl, int argc, char **argv);

@@ -60,6 +60,7 @@ static const struct {
         { WIRE_OP_INFO, "info" },
         { WIRE_OP_DELETE, "delete" },
         { WIRE_OP_STATS, "stats" },
+        { WIRE_OP_CLIENTS, "clients" },
         { WIRE_OP_QUEUE_DECLARE, "queue.declare" },
         { WIRE_OP_QUEUE_PUT, "queue.put" },
         { WIRE_OP_QUEUE_GET, "queue.get" },
@@ -70,6 +71,7 @@ static const struct {
         { WIRE_OP_QUEUE_TASK_DONE, "queue.task_done" },
         { WIRE_OP_QUEUE_JOIN, "queue.join" },
         { WIRE_OP_QUEUE_PURGE, "queue.purge" },
+        { WIRE_OP_QUEUE_PEEK, "queue.peek" },
         { WIRE_OP_DICT_DECLARE, "dict.declare" },
         { WIRE_OP_DICT_SET, "dict.set" },
         { WIRE_OP_DICT_GET, "dict.get" },
@@ -348,6 +350,14 @@ int wire_buf_reserve(struct wire_buf *b, size_t extra) {
         b->data = d;
         b->cap = cap;
         return 0;
+}
+
+void wire_patch_u32(struct wire_buf *b, size_t at, uint32_t v) {
+        store32(b->data + at, v);
+}
+
+void wire_patch_u64(struct wire_buf *b, size_t at, uint64_t v) {
+        store64(b->data + at, v);
 }
 
 void wire_buf_consume(struct wire_buf *b, size_t n) {

@@ -51,6 +51,7 @@ enum wire_op {
         WIRE_OP_INFO            = 101,  /* name -> u8 type, fields */
         WIRE_OP_DELETE          = 102,  /* name -> (empty) */
         WIRE_OP_STATS           = 103,  /* (empty) -> fields */
+        WIRE_OP_CLIENTS         = 104,  /* u64 cursor, u32 max -> u64 next_cursor, u32 n, n x fields */
 
         /* queues and joinable queues: 200..299 */
         WIRE_OP_QUEUE_DECLARE   = 200,  /* name, u64 maxsize, u32 flags -> u8 created */
@@ -63,6 +64,7 @@ enum wire_op {
         WIRE_OP_QUEUE_TASK_DONE = 207,  /* name, u64 tag -> (empty) */
         WIRE_OP_QUEUE_JOIN      = 208,  /* name, i64 timeout_ms -> (empty) */
         WIRE_OP_QUEUE_PURGE     = 209,  /* name -> u64 removed */
+        WIRE_OP_QUEUE_PEEK      = 210,  /* name, u32 max -> u32 n, n x item (tag 0), nothing taken */
 
         /* dicts: 300..399; keys and values are bytes */
         WIRE_OP_DICT_DECLARE    = 300,  /* name -> u8 created */
@@ -254,6 +256,9 @@ bool wire_reader_done(const struct wire_reader *r);
 void wire_buf_init(struct wire_buf *b);
 void wire_buf_done(struct wire_buf *b);
 int wire_buf_reserve(struct wire_buf *b, size_t extra);
+/* Overwrite a u32 or u64 written earlier at offset at (a count known only at the end). */
+void wire_patch_u32(struct wire_buf *b, size_t at, uint32_t v);
+void wire_patch_u64(struct wire_buf *b, size_t at, uint64_t v);
 /* Drop the first n bytes (after a partial write). */
 void wire_buf_consume(struct wire_buf *b, size_t n);
 int wire_put_raw(struct wire_buf *b, const void *src, size_t n);

@@ -6,6 +6,7 @@
  * frames the answers.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,6 +25,9 @@ static int put_description(struct wire_buf *b, struct object *o) {
                 r = wire_fields_begin(b, &f);
         if (r >= 0)
                 r = o->ops->describe(o, b, &f);
+        /* Fields every object has, whatever its type. */
+        if (r >= 0)
+                r = wire_put_field_int(b, &f, "requests", (int64_t) o->requests);
         if (r >= 0)
                 wire_fields_end(b, &f);
         return r;
@@ -43,7 +47,6 @@ int admin_handle_list(struct client *c, const struct request *req, struct wire_r
         struct object *o;
         struct wire_buf *b;
         size_t start, at;
-        uint8_t tmp[8];
 
         if (!wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) || !wire_get_u8(r, &type) ||
             !wire_reader_done(r))
@@ -69,12 +72,8 @@ int admin_handle_list(struct client *c, const struct request *req, struct wire_r
                         goto nomem;
                 n++;
         }
-        for (int i = 0; i < 8; i++)
-                tmp[i] = (uint8_t) (next >> (8 * i));
-        memcpy(b->data + at, tmp, 8);
-        for (int i = 0; i < 4; i++)
-                tmp[i] = (uint8_t) (n >> (8 * i));
-        memcpy(b->data + at + 8, tmp, 4);
+        wire_patch_u64(b, at, next);
+        wire_patch_u32(b, at + 8, n);
         client_reply_end(c, start);
         return 0;
 nomem:
@@ -122,6 +121,47 @@ int admin_handle_delete(struct client *c, const struct request *req, struct wire
         return 0;
 }
 
+/* Resident memory of the daemon, from /proc/self/statm; 0 if unknown. */
+static uint64_t rss_bytes(void) {
+        unsigned long size, resident;
+        FILE *f = fopen("/proc/self/statm", "re");
+        int n;
+
+        if (!f)
+                return 0;
+        n = fscanf(f, "%lu %lu", &size, &resident);
+        fclose(f);
+        return n == 2 ? (uint64_t) resident * (uint64_t) sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* Payload bytes held by all objects whose type counts them. */
+static uint64_t bytes_held(void) {
+        struct object *o;
+        uint64_t sum = 0;
+
+        TAILQ_FOREACH(o, &mpxd.objects_ordered, link)
+                if (o->ops->bytes)
+                        sum += o->ops->bytes(o);
+        return sum;
+}
+
+/* Request counters by opcode family, as "requests_<family>" fields. */
+static int put_family_counts(struct wire_buf *b, struct wire_fields *f) {
+        static const char *const family[ARRAY_SIZE(mpxd.requests_by_family)] = {
+                "session", "admin", "queue", "dict", "list", "sem", "event", "array",
+        };
+        char key[64];
+        int err = 0;
+
+        for (size_t i = 0; i < ARRAY_SIZE(family); i++) {
+                if (!family[i])
+                        continue;
+                snprintf(key, sizeof(key), "requests_%s", family[i]);
+                err |= wire_put_field_int(b, f, key, (int64_t) mpxd.requests_by_family[i]);
+        }
+        return err;
+}
+
 /* STATS: -> fields. */
 int admin_handle_stats(struct client *c, const struct request *req, struct wire_reader *r) {
         struct wire_fields f;
@@ -145,11 +185,101 @@ int admin_handle_stats(struct client *c, const struct request *req, struct wire_
         err |= wire_put_field_int(b, &f, "requests", (int64_t) mpxd.requests);
         err |= wire_put_field_int(b, &f, "max_message", mpxd.max_message);
         err |= wire_put_field_int(b, &f, "max_frame", mpxd.max_frame);
+        err |= wire_put_field_int(b, &f, "bytes", (int64_t) bytes_held());
+        err |= wire_put_field_int(b, &f, "rss_bytes", (int64_t) rss_bytes());
+        err |= put_family_counts(b, &f);
         if (err < 0) {
                 client_reply_abort(c, start, -ENOMEM, req->id, req->op);
                 return 0;
         }
         wire_fields_end(b, &f);
         client_reply_end(c, start);
+        return 0;
+}
+
+/* "queue.get 'jobs', sem.acquire 'db'": what the client's waiters wait on, for the CLIENTS reply. */
+static void describe_waits(const struct client *c, char *buf, size_t size) {
+        const struct waiter *w;
+        size_t len = 0;
+
+        buf[0] = '\0';
+        TAILQ_FOREACH(w, &c->waiters, client_link) {
+                int n = snprintf(buf + len, size - len, "%s%s '%s'", len ? ", " : "",
+                                 wire_op_name(w->op) ?: "?", w->object->name);
+                if (n < 0 || (size_t) n >= size - len)
+                        break;
+                len += (size_t) n;
+        }
+}
+
+/* Append one client's fields. */
+static int put_client(struct wire_buf *b, const struct client *c, uint64_t t) {
+        const struct waiter *w;
+        struct wire_fields f;
+        char waits[512];
+        unsigned n_waits = 0;
+        int err = 0;
+
+        TAILQ_FOREACH(w, &c->waiters, client_link)
+                n_waits++;
+        describe_waits(c, waits, sizeof(waits));
+        err |= wire_fields_begin(b, &f);
+        err |= wire_put_field_int(b, &f, "id", (int64_t) c->id);
+        err |= wire_put_field_int(b, &f, "pid", c->pid);
+        err |= wire_put_field_int(b, &f, "uid", c->uid);
+        err |= wire_put_field_int(b, &f, "gid", c->gid);
+        err |= wire_put_field_str(b, &f, "comm", c->comm);
+        err |= wire_put_field_str(b, &f, "name", c->name);
+        err |= wire_put_field_int(b, &f, "age_ms", (int64_t) (t - c->connected_ms));
+        err |= wire_put_field_int(b, &f, "idle_ms", (int64_t) (t - c->active_ms));
+        err |= wire_put_field_int(b, &f, "requests", (int64_t) c->requests);
+        err |= wire_put_field_int(b, &f, "deliveries", queue_client_deliveries(c));
+        err |= wire_put_field_int(b, &f, "waiting", n_waits);
+        err |= wire_put_field_str(b, &f, "waiting_on", waits);
+        if (err < 0)
+                return -ENOMEM;
+        wire_fields_end(b, &f);
+        return 0;
+}
+
+/*
+ * CLIENTS: u64 cursor, u32 max -> u64 next_cursor, u32 n, n x fields.
+ * Clients are listed in connection order; the cursor is one less than the id
+ * of the first client not yet listed, 0 when the list is complete.
+ */
+int admin_handle_clients(struct client *c, const struct request *req, struct wire_reader *r) {
+        uint64_t cursor, next = 0, t = now_ms();
+        uint32_t max, n = 0;
+        struct client *other;
+        struct wire_buf *b;
+        size_t start, at;
+
+        if (!wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) || !wire_reader_done(r))
+                return -EPROTO;
+        if (max == 0 || max > LIST_PAGE_MAX)
+                max = LIST_PAGE_MAX;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        at = b->len;
+        if (wire_put_u64(b, 0) < 0 || wire_put_u32(b, 0) < 0)
+                goto nomem;
+        TAILQ_FOREACH(other, &mpxd.clients, link) {
+                if (other->id <= cursor)
+                        continue;
+                if (n == max || b->len - start > mpxd.max_frame / 2) {
+                        next = other->id - 1;
+                        break;
+                }
+                if (put_client(b, other, t) < 0)
+                        goto nomem;
+                n++;
+        }
+        wire_patch_u64(b, at, next);
+        wire_patch_u32(b, at + 8, n);
+        client_reply_end(c, start);
+        return 0;
+nomem:
+        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
         return 0;
 }

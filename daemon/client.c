@@ -34,6 +34,28 @@ struct out_fd {
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
 
+/* The command name of the peer, from /proc/PID/comm; empty if it cannot be read. */
+static void client_read_comm(struct client *c) {
+        char path[32];
+        ssize_t n;
+        int fd;
+
+        c->comm[0] = '\0';
+        if (c->pid <= 0)
+                return;
+        snprintf(path, sizeof(path), "/proc/%ld/comm", (long) c->pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        n = read(fd, c->comm, sizeof(c->comm) - 1);
+        close(fd);
+        if (n <= 0)
+                n = 0;
+        while (n > 0 && (c->comm[n - 1] == '\n' || c->comm[n - 1] == '\0'))
+                n--;
+        c->comm[n] = '\0';
+}
+
 /* Fill in pid, uid and gid from SO_PEERCRED. */
 static void client_read_credentials(struct client *c) {
         struct ucred cred;
@@ -56,7 +78,7 @@ struct client *client_new(int fd) {
                 return NULL;
         c->fd = fd;
         c->id = ++mpxd.next_client_id;
-        c->connected_ms = now_ms();
+        c->connected_ms = c->active_ms = now_ms();
         wire_buf_init(&c->in);
         wire_buf_init(&c->out);
         TAILQ_INIT(&c->waiters);
@@ -64,6 +86,7 @@ struct client *client_new(int fd) {
         TAILQ_INIT(&c->holds);
         TAILQ_INIT(&c->out_fds);
         client_read_credentials(c);
+        client_read_comm(c);
         if (fd >= 0) {
                 event_assign(&c->ev_read, mpxd.base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
                 event_assign(&c->ev_write, mpxd.base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);

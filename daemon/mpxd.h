@@ -36,9 +36,25 @@ enum log_level {
         LOG_LEVEL_DEBUG = 7,
 };
 
+/* Log messages up to level (a command-line option or the configuration sets it). */
 void log_set_level(enum log_level level);
+/* The level in force. */
+enum log_level log_get_level(void);
+/* true if messages of level are logged. */
 bool log_enabled(enum log_level level);
+/* Name of a level as the configuration writes it ("info"); NULL if unknown. */
+const char *log_level_to_string(enum log_level level);
+/* The level a name stands for, or -EINVAL. */
+int log_level_from_string(const char *s);
+/* Log one message; the text is built from fmt. */
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
+/*
+ * Log one message about an object or a client. In the journal the message
+ * carries MPX_OBJECT= or MPX_CLIENT_ID=, MPX_CLIENT_PID=, MPX_CLIENT_UID=
+ * fields; on plain stderr it reads as log_msg's.
+ */
+void log_object(enum log_level level, const char *object, const char *fmt, ...) _printf_(3, 4);
+void log_client(enum log_level level, uint64_t id, pid_t pid, uid_t uid, const char *fmt, ...) _printf_(5, 6);
 #define log_err(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LEVEL_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_LEVEL_NOTICE, __VA_ARGS__)
@@ -76,6 +92,7 @@ struct mpxd {
 
         unsigned n_waiters;
         uint64_t requests;
+        uint64_t requests_by_family[10];        /* by opcode / 100: session, admin, queue ... */
         uint64_t started_ms;
         bool stopping;
 };
@@ -104,6 +121,7 @@ struct client {
         uid_t uid;
         gid_t gid;
         char name[64];                  /* from HELLO */
+        char comm[16];                  /* /proc/PID/comm when it connected */
 
         struct event ev_read;
         struct event ev_write;
@@ -124,6 +142,7 @@ struct client {
         bool is_dirty;
         uint64_t requests;
         uint64_t connected_ms;
+        uint64_t active_ms;             /* last request */
 
         TAILQ_ENTRY(client) link;
         TAILQ_ENTRY(client) dirty_link;
@@ -182,6 +201,7 @@ int admin_handle_list(struct client *c, const struct request *req, struct wire_r
 int admin_handle_info(struct client *c, const struct request *req, struct wire_reader *r);
 int admin_handle_delete(struct client *c, const struct request *req, struct wire_reader *r);
 int admin_handle_stats(struct client *c, const struct request *req, struct wire_reader *r);
+int admin_handle_clients(struct client *c, const struct request *req, struct wire_reader *r);
 
 /* ---- object.c: the name registry ---- */
 
@@ -202,6 +222,8 @@ struct object_type {
          * by wait.c after this returns. A barrier breaks here.
          */
         void (*waiter_left)(struct object *o, struct waiter *w, int why);
+        /* Optional: payload bytes the object holds, for the daemon-wide total. */
+        uint64_t (*bytes)(struct object *o);
 };
 
 struct object {
@@ -213,6 +235,7 @@ struct object {
         uint64_t created_ms;
         uint64_t active_ms;             /* last request on it */
         uint64_t timeouts;              /* waiters that timed out */
+        uint64_t requests;              /* requests that named it */
         TAILQ_ENTRY(object) link;
 };
 
@@ -339,6 +362,9 @@ int queue_handle_close(struct client *c, const struct request *req, struct wire_
 int queue_handle_purge(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r);
+/* How many undone joinable deliveries the client holds. */
+unsigned queue_client_deliveries(const struct client *c);
 /* Put back at the head of their queues, in order, what a lost client had taken. */
 void queue_client_lost(struct client *c);
 /* Free a waiter's pending items. */

@@ -23,6 +23,7 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
                 return -ENOENT;
         if (!(type_mask & (1u << o->ops->type)))
                 return -EPROTOTYPE;
+        o->requests++;
         *ret = o;
         return 0;
 }

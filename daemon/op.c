@@ -85,6 +85,8 @@ static const struct op_entry {
         { WIRE_OP_INFO, 0, admin_handle_info },
         { WIRE_OP_DELETE, 0, admin_handle_delete },
         { WIRE_OP_STATS, 0, admin_handle_stats },
+        { WIRE_OP_CLIENTS, 0, admin_handle_clients },
+        { WIRE_OP_QUEUE_PEEK, 0, queue_handle_peek },
 };
 
 /* Opcodes are below this; the table is indexed by opcode once, on first use. */
@@ -109,7 +111,10 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
         int ret;
 
         c->requests++;
+        c->active_ms = now_ms();
         mpxd.requests++;
+        if (h->op / 100 < ARRAY_SIZE(mpxd.requests_by_family))
+                mpxd.requests_by_family[h->op / 100]++;
         log_debug("%s: request %u op %u (%s), %u bytes", client_describe(c), h->id, h->op,
                   wire_op_name(h->op) ?: "unknown", h->body_len);
         if (!e) {

@@ -226,10 +226,8 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                 if (!q->joinable)
                         free(got);
         }
-        if (many) {
-                uint8_t tmp[4] = { (uint8_t) n, (uint8_t) (n >> 8), (uint8_t) (n >> 16), (uint8_t) (n >> 24) };
-                memcpy(b->data + count_at, tmp, sizeof(tmp));
-        }
+        if (many)
+                wire_patch_u32(b, count_at, n);
         client_reply_end(c, start);
         q->obj.active_ms = now_ms();
         return 0;
@@ -323,12 +321,17 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         return r < 0 ? -ENOMEM : 0;
 }
 
+static uint64_t queue_bytes(struct object *o) {
+        return queue_of(o)->bytes;
+}
+
 static const struct object_type queue_type = {
         .type = WIRE_TYPE_QUEUE,
         .wake_all = queue_wake_all,
         .serve = queue_serve_object,
         .describe = queue_describe,
         .free = queue_free,
+        .bytes = queue_bytes,
 };
 
 static const struct object_type joinable_type = {
@@ -337,7 +340,17 @@ static const struct object_type joinable_type = {
         .serve = queue_serve_object,
         .describe = queue_describe,
         .free = queue_free,
+        .bytes = queue_bytes,
 };
+
+unsigned queue_client_deliveries(const struct client *c) {
+        const struct delivery *d;
+        unsigned n = 0;
+
+        TAILQ_FOREACH(d, &c->deliveries, link)
+                n++;
+        return n;
+}
 
 void queue_client_lost(struct client *c) {
         TAILQ_HEAD(, queue) touched = TAILQ_HEAD_INITIALIZER(touched);
@@ -748,4 +761,45 @@ int queue_handle_join(struct client *c, const struct request *req, struct wire_r
         if (timeout_ms == 0)
                 return -EAGAIN;
         return wait_add(c, req, &q->obj, &q->joiners, timeout_ms) ? 0 : -ENOMEM;
+}
+
+/*
+ * PEEK: name, u32 max -> u32 n, n x item. The first items, as GET would hand
+ * them out, without taking them (tag 0); a reply stops at half a frame.
+ */
+int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        struct wire_buf *b;
+        struct item *it;
+        size_t start, count_at;
+        uint32_t max, n = 0;
+        int err;
+
+        err = queue_lookup(r, QUEUE_TYPES, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_u32(r, &max) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        count_at = b->len;
+        if (wire_put_u32(b, 0) < 0)
+                goto nomem;
+        TAILQ_FOREACH(it, &q->items, link) {
+                if (n == max || (n > 0 && b->len - start + ITEM_WIRE_OVERHEAD + it->size > mpxd.max_frame / 2))
+                        break;
+                if (wire_buf_reserve(b, ITEM_WIRE_OVERHEAD + it->size) < 0)
+                        goto nomem;
+                put_item(b, it, 0);
+                n++;
+        }
+        wire_patch_u32(b, count_at, n);
+        client_reply_end(c, start);
+        return 0;
+nomem:
+        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+        return 0;
 }

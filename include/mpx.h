@@ -216,6 +216,15 @@ int mpx_queue_close(mpx *m, const char *name);
 int64_t mpx_queue_purge(mpx *m, const char *name);
 
 /*
+ * mpx_queue_peek() - copy up to max items from the head of the queue without
+ * taking them (tag 0; deliveries tells how often each was handed out
+ * before). items must have room for max entries; a large peek may return
+ * fewer items than are there. Return: the number copied (0 when empty),
+ * -ENOENT, -EPROTOTYPE.
+ */
+int mpx_queue_peek(mpx *m, const char *name, mpx_item *items, size_t max);
+
+/*
  * mpx_queue_task_done() - mark a delivery of a joinable queue finished.
  * @tag: the item's tag, which any connection may finish; 0 means this
  *       connection's oldest undone delivery of the queue or, when it has
@@ -578,6 +587,15 @@ mpx_info *mpx_objects_free(mpx_info *items, size_t n);
 
 /* mpx_stats() - daemon-wide statistics (version, uptime, clients, objects, waiters ...). */
 int mpx_stats(mpx *m, mpx_info *ret);
+
+/*
+ * mpx_clients() - list the daemon's connections a page at a time, in
+ * connection order, each as fields (id, pid, uid, gid, comm, name, age_ms,
+ * idle_ms, requests, deliveries, waiting, waiting_on ...; docs/PROTOCOL.md
+ * lists them). name and type of each mpx_info are NULL. Paging as
+ * mpx_list_objects(); free with mpx_objects_free().
+ */
+int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
 
 #ifdef __cplusplus
 }

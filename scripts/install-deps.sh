@@ -4,7 +4,7 @@
 set -eu
 packages="build-essential autoconf automake libtool pkg-config
         libevent-dev libconfig-dev libsystemd-dev uthash-dev
-        libcmocka-dev valgrind python3"
+        libcmocka-dev valgrind python3 tmux bash-completion"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive

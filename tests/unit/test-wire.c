@@ -1333,7 +1333,7 @@ static void test_op_name(void **state) {
                 { WIRE_OP_QUEUE_JOIN, "queue.join" },
                 { WIRE_OP_QUEUE_PURGE, "queue.purge" },
         };
-        static const uint16_t unknown[] = { 0, 3, 99, 104, 199, 210, 299, 313, 0xffff };
+        static const uint16_t unknown[] = { 0, 3, 99, 105, 199, 211, 299, 313, 0xffff };
 
         for (size_t i = 0; i < ELEMENTSOF(known); i++) {
                 const char *n = wire_op_name(known[i].op);

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tables of described things for mpxctl: collecting every page of a paged
+ * listing (objects, clients), sorting by a field, and printing aligned
+ * columns the way ipcs does. Cells come from fields by key; a row without
+ * the field shows "-". ls, clients and top share it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpxctl.h"
+
+/* Items asked for per page. */
+#define CTL_PAGE 1000
+
+void ctl_human_bytes(int64_t v, char *buf, size_t size) {
+        static const char units[] = "KMGTPE";
+        double d = (double) v;
+        int u = -1;
+
+        if (v < 1024) {
+                snprintf(buf, size, "%" PRId64, v);
+                return;
+        }
+        while (d >= 1024 && u < (int) sizeof(units) - 2) {
+                d /= 1024;
+                u++;
+        }
+        snprintf(buf, size, d < 9.95 ? "%.1f%c" : "%.0f%c", d, units[u]);
+}
+
+/* A duration in milliseconds as a person reads it: 850ms, 12s, 5m, 3h, 2d. */
+static void human_ms(int64_t ms, char *buf, size_t size) {
+        if (ms < 1000)
+                snprintf(buf, size, "%" PRId64 "ms", ms);
+        else if (ms < 120 * 1000)
+                snprintf(buf, size, "%" PRId64 "s", ms / 1000);
+        else if (ms < 120 * 60 * 1000)
+                snprintf(buf, size, "%" PRId64 "m", ms / 60000);
+        else if (ms < 48LL * 3600 * 1000)
+                snprintf(buf, size, "%" PRId64 "h", ms / 3600000);
+        else
+                snprintf(buf, size, "%" PRId64 "d", ms / 86400000);
+}
+
+/* The text of one cell; points into buf, into the item, or at a constant. */
+static const char *table_cell(const mpx_info *item, const struct ctl_column *col, char *buf, size_t size) {
+        const mpx_field *f;
+
+        if (strcmp(col->key, "name") == 0 && item->name)
+                return item->name;
+        if (strcmp(col->key, "type") == 0 && item->type)
+                return item->type;
+        f = mpx_info_get(item, col->key);
+        if (!f)
+                return "-";
+        if (f->is_str)
+                return *f->str ? f->str : "-";
+        switch (col->format) {
+        case CTL_CELL_LIMIT:
+                if (f->num == 0)
+                        return "-";
+                break;
+        case CTL_CELL_BYTES:
+                ctl_human_bytes(f->num, buf, size);
+                return buf;
+        case CTL_CELL_MS:
+                human_ms(f->num, buf, size);
+                return buf;
+        default:
+                break;
+        }
+        snprintf(buf, size, "%" PRId64, f->num);
+        return buf;
+}
+
+/* Print one row; the last column, when text, gets no trailing blanks. */
+static void table_row(const struct ctl_column *cols, size_t n_cols, const char *const cells[], const int widths[]) {
+        for (size_t c = 0; c < n_cols; c++) {
+                bool last = c == n_cols - 1;
+
+                if (cols[c].format == CTL_CELL_TEXT)
+                        printf("%-*s", last ? 0 : widths[c], cells[c]);
+                else
+                        printf("%*s", widths[c], cells[c]);
+                fputs(last ? "\n" : "  ", stdout);
+        }
+}
+
+void ctl_print_table(const struct ctl_column *cols, size_t n_cols, const mpx_info *items, size_t n) {
+        const char *cells[CTL_MAX_COLUMNS];
+        int widths[CTL_MAX_COLUMNS];
+        char bufs[CTL_MAX_COLUMNS][32];
+
+        if (n_cols > CTL_MAX_COLUMNS)
+                n_cols = CTL_MAX_COLUMNS;
+        for (size_t c = 0; c < n_cols; c++) {
+                cells[c] = cols[c].header;
+                widths[c] = (int) strlen(cols[c].header);
+        }
+        for (size_t i = 0; i < n; i++)
+                for (size_t c = 0; c < n_cols; c++) {
+                        int w = (int) strlen(table_cell(&items[i], &cols[c], bufs[c], sizeof(bufs[c])));
+
+                        if (w > widths[c])
+                                widths[c] = w;
+                }
+        table_row(cols, n_cols, cells, widths);
+        for (size_t i = 0; i < n; i++) {
+                for (size_t c = 0; c < n_cols; c++)
+                        cells[c] = table_cell(&items[i], &cols[c], bufs[c], sizeof(bufs[c]));
+                table_row(cols, n_cols, cells, widths);
+        }
+}
+
+static const char *sort_key;
+
+/* Order for ctl_sort: numbers largest first, text A to Z, rows without the field last. */
+static int sort_compare(const void *a, const void *b) {
+        const mpx_info *x = a, *y = b;
+        const char *sx = NULL, *sy = NULL;
+        const mpx_field *fx, *fy;
+
+        if (strcmp(sort_key, "name") == 0) {
+                sx = x->name;
+                sy = y->name;
+        } else if (strcmp(sort_key, "type") == 0) {
+                sx = x->type;
+                sy = y->type;
+        }
+        if (sx || sy)
+                return strcmp(sx ? sx : "", sy ? sy : "");
+        fx = mpx_info_get(x, sort_key);
+        fy = mpx_info_get(y, sort_key);
+        if (!fx || !fy)
+                return (fx == NULL) - (fy == NULL);
+        if (fx->is_str || fy->is_str)
+                return strcmp(fx->is_str ? fx->str : "", fy->is_str ? fy->str : "");
+        return (fx->num < fy->num) - (fx->num > fy->num);
+}
+
+void ctl_sort(mpx_info *items, size_t n, const char *key) {
+        sort_key = key;
+        qsort(items, n, sizeof(*items), sort_compare);
+        sort_key = NULL;
+}
+
+void ctl_infos_free(mpx_info *items, size_t n) {
+        mpx_objects_free(items, n);
+}
+
+int ctl_collect(struct ctl *ctl, ctl_page_fn fetch, const void *arg, mpx_info **ret_items, size_t *ret_n) {
+        mpx_info *all = NULL, *page, *p;
+        size_t n_all = 0, n;
+        uint64_t cursor = 0, next;
+        int r;
+
+        do {
+                r = fetch(ctl->m, cursor, CTL_PAGE, arg, &page, &n, &next);
+                if (r < 0) {
+                        ctl_infos_free(all, n_all);
+                        return r;
+                }
+                if (n > 0) {
+                        p = realloc(all, (n_all + n) * sizeof(*all));
+                        if (!p) {
+                                mpx_objects_free(page, n);
+                                ctl_infos_free(all, n_all);
+                                return -ENOMEM;
+                        }
+                        /* The items move into all; only the page's array is freed. */
+                        all = p;
+                        memcpy(all + n_all, page, n * sizeof(*page));
+                        n_all += n;
+                }
+                mpx_objects_free(page, 0);
+                /* A cursor that does not move would loop forever. */
+                if (next != 0 && next == cursor) {
+                        ctl_infos_free(all, n_all);
+                        return -EPROTO;
+                }
+                cursor = next;
+        } while (cursor != 0);
+        *ret_items = all;
+        *ret_n = n_all;
+        return 0;
+}
+
+void ctl_json_infos(const mpx_info *items, size_t n) {
+        putchar('[');
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0)
+                        putchar(',');
+                ctl_json_info(&items[i]);
+        }
+        fputs("]\n", stdout);
+}

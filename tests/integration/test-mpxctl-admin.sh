@@ -1,0 +1,136 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# mpxctl as an operator's tool against a private mpxd driven into known
+# states: clients (who waits on what, who holds what), peek, purge, ls with
+# --sort, --type and --names, top (one-shot, and live in a real terminal
+# under tmux), and bash completion of commands and object names.
+set -eu
+
+if [ "${1:-}" != "--inside" ]; then
+        exec "$WITH_MPXD" -- "$0" --inside
+fi
+
+ctl="$MPXCTL"
+tmp="$MPX_TEST_DIR"
+failures=0
+pids=""
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+cleanup() {
+        for p in $pids; do kill "$p" 2>/dev/null || true; done
+        tmux -L "mpx-test-$$" kill-server 2>/dev/null || true
+}
+trap cleanup EXIT
+
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# wait_for COMMAND...: run COMMAND until it succeeds; a condition, not a pause.
+wait_for() {
+        n=0
+        until "$@" > /dev/null 2>&1; do
+                n=$((n + 1))
+                [ $n -lt 20000 ] || { fail "gave up waiting for: $*"; return 1; }
+        done
+}
+getters_are() { [ "$("$ctl" --json info "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["getters"])')" = "$2" ]; }
+
+# ---- a known state: items, a blocked getter, an undone delivery ----
+"$ctl" queue declare jobs --maxsize 10
+"$ctl" queue declare idle
+"$ctl" queue declare work --joinable
+for i in 1 2 3; do "$ctl" queue put jobs "job $i"; done
+printf 'two\nlines' | "$ctl" queue put jobs
+"$ctl" queue put work w1
+
+"$ctl" queue get idle > /dev/null &
+pids="$pids $!"
+wait_for getters_are idle 1
+
+# ---- clients ----
+"$ctl" --json clients > "$tmp/clients.json" || fail "clients --json"
+[ "$(json "$tmp/clients.json" "sum(1 for c in d if c['waiting_on'] == \"queue.get 'idle'\")")" = 1 ] ||
+        fail "clients does not show the getter blocked on idle: $(cat "$tmp/clients.json")"
+[ "$(json "$tmp/clients.json" "all(c['comm'] == 'mpxctl' and c['pid'] > 0 and 'uid' in c for c in d)")" = True ] ||
+        fail "clients fields: $(cat "$tmp/clients.json")"
+"$ctl" clients > "$tmp/clients.txt" || fail "clients"
+head -n 1 "$tmp/clients.txt" | grep -q '^ *ID  *PID  *UID  *COMM' || fail "clients header: $(head -n 1 "$tmp/clients.txt")"
+grep -q "queue.get 'idle'" "$tmp/clients.txt" || fail "clients table lacks the waiter"
+
+# ---- peek: look without taking ----
+"$ctl" peek jobs -n 2 > "$tmp/peek" || fail "peek"
+printf 'job 1\njob 2\n' | cmp -s - "$tmp/peek" || fail "peek -n 2 printed: $(cat "$tmp/peek")"
+"$ctl" --json peek jobs > "$tmp/peek.json" || fail "peek --json"
+[ "$(json "$tmp/peek.json" "len(d), d[3]['data'], d[0]['deliveries']")" = "4 two
+lines 0" ] || fail "peek --json: $(cat "$tmp/peek.json")"
+"$ctl" peek jobs | tail -n 1 | grep -qx 'two\\nlines' || fail "peek does not escape newlines"
+[ "$("$ctl" queue size jobs)" = 4 ] || fail "peek took items"
+set +e; "$ctl" peek nothing 2> "$tmp/err"; st=$?; set -e
+[ $st = 1 ] && grep -q "nothing" "$tmp/err" || fail "peek of a missing queue: status $st, $(cat "$tmp/err")"
+
+# ---- ls: sort, type filter, names ----
+"$ctl" ls --sort size > "$tmp/ls"
+[ "$(awk 'NR > 1 { print $1 }' "$tmp/ls" | head -n 1)" = jobs ] || fail "ls --sort size: $(cat "$tmp/ls")"
+"$ctl" ls --sort name | awk 'NR > 1 { print $1 }' | tr '\n' ' ' > "$tmp/names"
+[ "$(cat "$tmp/names")" = "idle jobs work " ] || fail "ls --sort name: $(cat "$tmp/names")"
+[ "$("$ctl" ls --names --type joinable)" = work ] || fail "ls --names --type joinable"
+"$ctl" --json ls > "$tmp/ls.json"
+[ "$(json "$tmp/ls.json" "sorted((o['name'], o['requests'] > 0) for o in d)")" = \
+  "[('idle', True), ('jobs', True), ('work', True)]" ] || fail "ls --json requests: $(cat "$tmp/ls.json")"
+
+# ---- stats carries the daemon-wide figures ----
+"$ctl" --json stats > "$tmp/stats.json"
+[ "$(json "$tmp/stats.json" "d['objects'], d['waiters'], d['bytes'] > 0, d['rss_bytes'] > 0, d['requests_queue'] > 0")" = \
+  "3 1 True True True" ] || fail "stats: $(cat "$tmp/stats.json")"
+
+# ---- purge ----
+[ "$("$ctl" purge jobs)" = 4 ] || fail "purge did not report 4"
+[ "$("$ctl" queue size jobs)" = 0 ] || fail "purge left items"
+
+# ---- top, one-shot when stdout is not a terminal ----
+"$ctl" top > "$tmp/top" < /dev/null || fail "top one-shot"
+head -n 1 "$tmp/top" | grep -q '^mpxd .* clients [0-9]* .*objects 3' || fail "top header: $(head -n 1 "$tmp/top")"
+grep -q '^NAME  *TYPE  *REQ/S' "$tmp/top" || fail "top table: $(cat "$tmp/top")"
+
+# ---- top, live in a real terminal (tmux), quit with q ----
+if command -v tmux > /dev/null; then
+        sock="mpx-test-$$"
+        tmux -L "$sock" -f /dev/null new-session -d -x 120 -y 30 \
+                "MPX_SOCKET='$MPX_SOCKET' '$ctl' top; echo top-exited-\$?; sleep 100000"
+        screen() { tmux -L "$sock" capture-pane -p; }
+        shows() { screen | grep -q "$1"; }
+        wait_for shows 'REQ/S' || fail "top never drew its table: $(screen)"
+        wait_for shows 'q to quit' || fail "top has no hint"
+        tmux -L "$sock" send-keys q
+        wait_for shows 'top-exited-0' || fail "top did not quit on q: $(screen)"
+        tmux -L "$sock" kill-server 2> /dev/null || true
+else
+        fail "tmux is not installed: top cannot be tested in a terminal"
+fi
+
+# ---- bash completion ----
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+        complete_line() {
+                bash -c '
+                        . /usr/share/bash-completion/bash_completion
+                        . "$MPX_COMPLETION"
+                        PATH="$(dirname "$1"):$PATH"
+                        shift
+                        COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+                        COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+                        _mpxctl
+                        printf "%s\n" "${COMPREPLY[@]}"' _ "$ctl" "$@"
+        }
+        [ "$(complete_line mpxctl pe)" = peek ] || fail "completion of 'pe': $(complete_line mpxctl pe)"
+        complete_line mpxctl queue "" | grep -qx declare || fail "completion of queue verbs"
+        [ "$(complete_line mpxctl queue get wo)" = work ] || fail "completion of a queue name: $(complete_line mpxctl queue get wo)"
+        [ "$(complete_line mpxctl info i)" = idle ] || fail "completion of an object name"
+        [ "$(complete_line mpxctl ls --type jo)" = joinable ] || fail "completion of a type"
+else
+        fail "bash-completion is not installed"
+fi
+
+if [ "$failures" != 0 ]; then
+        echo "$failures failures"
+        exit 1
+fi
+echo "mpxctl admin: ok"
