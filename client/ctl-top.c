@@ -28,8 +28,7 @@ static const struct ctl_column top_columns[] = {
         { "REQ/S", "rate", CTL_CELL_NUMBER },
         { "SIZE", "size", CTL_CELL_NUMBER },
         { "MAXSIZE", "maxsize", CTL_CELL_LIMIT },
-        { "GETTERS", "getters", CTL_CELL_NUMBER },
-        { "PUTTERS", "putters", CTL_CELL_NUMBER },
+        { "WAITERS", "waiters", CTL_CELL_NUMBER },
         { "BYTES", "bytes", CTL_CELL_BYTES },
         { "REQUESTS", "requests", CTL_CELL_NUMBER },
 };

@@ -196,6 +196,7 @@ static ssize_t client_write_some(struct client *c) {
         next = TAILQ_NEXT(f, link);
         if (next)
                 end = next->offset;
+        memset(&control, 0, sizeof(control));
         iov.iov_base = c->out.data + c->out_off;
         iov.iov_len = end - c->out_off;
         msg.msg_control = control.buf;
@@ -261,8 +262,13 @@ void client_reply_status(struct client *c, uint32_t id, uint16_t op, int neg_err
         if (c->dead)
                 return;
         if (wire_frame_begin(&c->out, id, op, wire_status_from_errno(neg_errno), &start) < 0) {
-                /* No room even for a header: the client cannot be answered any more. */
-                client_lost(c, "out of memory for a reply");
+                /*
+                 * No room even for a header: this client cannot be answered any
+                 * more. Close it once the current event is handled, not now:
+                 * the caller may still hold one of its waiters.
+                 */
+                c->closing = true;
+                client_mark_dirty(c);
                 return;
         }
         wire_frame_end(&c->out, start);

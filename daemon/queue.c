@@ -300,6 +300,8 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         struct queue *q = queue_of(o);
         uint64_t t = now_ms();
         struct item *head = TAILQ_FIRST(&q->items);
+        unsigned getters = waiter_count(&q->getters), putters = waiter_count(&q->putters);
+        unsigned joiners = waiter_count(&q->joiners);
         int r = 0;
 
         r |= wire_put_field_int(b, f, "size", (int64_t) q->count);
@@ -308,9 +310,10 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         r |= wire_put_field_int(b, f, "delivered", (int64_t) q->n_delivered);
         r |= wire_put_field_int(b, f, "unfinished", (int64_t) (q->joinable ? queue_unfinished(q) : 0));
         r |= wire_put_field_int(b, f, "closed", q->closed);
-        r |= wire_put_field_int(b, f, "getters", waiter_count(&q->getters));
-        r |= wire_put_field_int(b, f, "putters", waiter_count(&q->putters));
-        r |= wire_put_field_int(b, f, "joiners", waiter_count(&q->joiners));
+        r |= wire_put_field_int(b, f, "getters", getters);
+        r |= wire_put_field_int(b, f, "putters", putters);
+        r |= wire_put_field_int(b, f, "joiners", joiners);
+        r |= wire_put_field_int(b, f, "waiters", getters + putters + joiners);
         r |= wire_put_field_int(b, f, "puts", (int64_t) q->puts);
         r |= wire_put_field_int(b, f, "gets", (int64_t) q->gets);
         r |= wire_put_field_int(b, f, "redelivered", (int64_t) q->redelivered);
@@ -412,6 +415,8 @@ int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable)
                         return -EPROTOTYPE;
                 return queue_of(o)->maxsize == maxsize ? 0 : -EEXIST;
         }
+        if (object_check_limit() < 0)
+                return -EUSERS;
         q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;
