@@ -1,10 +1,894 @@
 /* SPDX-License-Identifier: MIT */
-/* Work in progress. */
+/*
+ * mpxctl value and mpxctl array: declare, get, set, add and cas on typed
+ * shared values and arrays, one libmpx call each (a whole-array get or a
+ * large set is split into calls of one message each).
+ *
+ * Numbers are parsed for the element's type: integers in decimal, with a
+ * sign, anywhere from -2**63 to 2**64-1, and then truncated to the type's
+ * width as ctypes does (200 for 'b' is -56, -1 for 'B' is 255); anything
+ * else, or an integer beyond 64 bits, is a usage error. Floats are what
+ * strtod() reads in the C locale (inf and nan included); a 'f' is rounded
+ * to float. A 'c' element is one byte. Elements are printed one per line:
+ * integers in decimal, floats in the fewest digits that read back as the
+ * same float or double, and 'c' elements as the raw bytes with no newline;
+ * --json prints a JSON array (a JSON string of the bytes for 'c', null for
+ * a float that is not finite).
+ *
+ * Since a negative number looks like an option, any argument that starts
+ * with '-' and then a digit, a '.', "inf" or "nan" is taken as an argument;
+ * after "--" everything is.
+ *
+ * Commands that send elements first ask the daemon for the object's type
+ * code and length (INFO). The value commands work only on values; the
+ * array commands on arrays and on values (arrays of one).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
 #include "mpxctl.h"
 
+enum elem_kind {
+        ELEM_SIGNED,
+        ELEM_UNSIGNED,
+        ELEM_FLOAT,
+        ELEM_CHAR,
+};
+
+struct elem_type {
+        char code;
+        unsigned size;
+        enum elem_kind kind;
+        const char *what;               /* for error messages */
+};
+
+static const struct elem_type elem_types[] = {
+        { 'b', 1, ELEM_SIGNED, "an integer" },   { 'B', 1, ELEM_UNSIGNED, "an integer" },
+        { 'h', 2, ELEM_SIGNED, "an integer" },   { 'H', 2, ELEM_UNSIGNED, "an integer" },
+        { 'i', 4, ELEM_SIGNED, "an integer" },   { 'I', 4, ELEM_UNSIGNED, "an integer" },
+        { 'l', 8, ELEM_SIGNED, "an integer" },   { 'L', 8, ELEM_UNSIGNED, "an integer" },
+        { 'q', 8, ELEM_SIGNED, "an integer" },   { 'Q', 8, ELEM_UNSIGNED, "an integer" },
+        { 'f', 4, ELEM_FLOAT, "a number" },      { 'd', 8, ELEM_FLOAT, "a number" },
+        { 'c', 1, ELEM_CHAR, "one byte" },
+};
+
+/* The arguments of a command, after its options. */
+struct array_args {
+        char **argv;                    /* the reordered argv; freed by array_args_done */
+        char **pos;                     /* the positional arguments, NAME first */
+        int n_pos;
+        bool bytes;                     /* --bytes */
+};
+
+static void array_args_done(struct array_args *a) {
+        free(a->argv);
+        a->argv = NULL;
+}
+
+static const struct elem_type *elem_type_find(const char *s) {
+        if (!s[0] || s[1])
+                return NULL;
+        for (size_t i = 0; i < sizeof(elem_types) / sizeof(elem_types[0]); i++)
+                if (elem_types[i].code == s[0])
+                        return &elem_types[i];
+        return NULL;
+}
+
+/* ---- elements ---- */
+
+/* Write the low size bytes of bits in host order. */
+static void bits_put(void *dst, unsigned size, uint64_t bits) {
+        uint8_t v8 = (uint8_t) bits;
+        uint16_t v16 = (uint16_t) bits;
+        uint32_t v32 = (uint32_t) bits;
+
+        if (size == 1)
+                memcpy(dst, &v8, 1);
+        else if (size == 2)
+                memcpy(dst, &v16, 2);
+        else if (size == 4)
+                memcpy(dst, &v32, 4);
+        else
+                memcpy(dst, &bits, 8);
+}
+
+static uint64_t bits_get(const void *src, unsigned size) {
+        uint8_t v8;
+        uint16_t v16;
+        uint32_t v32;
+        uint64_t v64;
+
+        if (size == 1) {
+                memcpy(&v8, src, 1);
+                return v8;
+        }
+        if (size == 2) {
+                memcpy(&v16, src, 2);
+                return v16;
+        }
+        if (size == 4) {
+                memcpy(&v32, src, 4);
+                return v32;
+        }
+        memcpy(&v64, src, 8);
+        return v64;
+}
+
+/* A decimal integer from -2**63 to 2**64-1, as 64 bits of two's complement: 0, or -ERANGE / -EINVAL. */
+static int parse_int(const char *s, uint64_t *ret) {
+        const char *p = s;
+        bool negative = false;
+        uint64_t v = 0;
+
+        if (*p == '-' || *p == '+')
+                negative = *p++ == '-';
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (v > (UINT64_MAX - (uint64_t) (*p - '0')) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        if (*p)
+                return -EINVAL;
+        if (negative && v > (UINT64_C(1) << 63))
+                return -ERANGE;
+        *ret = negative ? (uint64_t) 0 - v : v;
+        return 0;
+}
+
+/* Parse one element of type t from s into out (t->size bytes): CTL_EXIT_OK or a usage error. */
+static int elem_parse(struct ctl *ctl, const struct elem_type *t, const char *s, void *out) {
+        uint64_t v;
+        double d;
+        float f;
+        char *end;
+        int r;
+
+        switch (t->kind) {
+        case ELEM_CHAR:
+                if (strlen(s) != 1)
+                        return ctl_usage_error(ctl, "bad element '%s' for type 'c' (one byte)", s);
+                memcpy(out, s, 1);
+                return CTL_EXIT_OK;
+        case ELEM_FLOAT:
+                /* strtod() would skip leading blanks and accept hex floats; both are fine but for blanks. */
+                if (!*s || *s == ' ' || *s == '\t' || *s == '\n')
+                        return ctl_usage_error(ctl, "bad number '%s' for type '%c'", s, t->code);
+                errno = 0;
+                d = strtod(s, &end);
+                if (*end)
+                        return ctl_usage_error(ctl, "bad number '%s' for type '%c'", s, t->code);
+                if (t->size == 4) {
+                        f = (float) d;
+                        memcpy(out, &f, 4);
+                } else
+                        memcpy(out, &d, 8);
+                return CTL_EXIT_OK;
+        default:
+                r = parse_int(s, &v);
+                if (r == -ERANGE)
+                        return ctl_usage_error(ctl, "integer '%s' is beyond 64 bits", s);
+                if (r < 0)
+                        return ctl_usage_error(ctl, "bad integer '%s' for type '%c'", s, t->code);
+                /* Truncated to the type's width, as ctypes does. */
+                bits_put(out, t->size, v);
+                return CTL_EXIT_OK;
+        }
+}
+
+/* The fewest significant digits (up to 17) that read back as d. */
+static void format_double(double d, char *buf, size_t size) {
+        if (isnan(d)) {
+                snprintf(buf, size, "nan");
+                return;
+        }
+        if (isinf(d)) {
+                snprintf(buf, size, d < 0 ? "-inf" : "inf");
+                return;
+        }
+        for (int prec = 1; prec <= 17; prec++) {
+                snprintf(buf, size, "%.*g", prec, d);
+                if (strtod(buf, NULL) == d)
+                        return;
+        }
+}
+
+/* The fewest significant digits (up to 9) that read back as the float f. */
+static void format_float(float f, char *buf, size_t size) {
+        if (isnan(f) || isinf(f)) {
+                format_double(f, buf, size);
+                return;
+        }
+        for (int prec = 1; prec <= 9; prec++) {
+                snprintf(buf, size, "%.*g", prec, (double) f);
+                if (strtof(buf, NULL) == f)
+                        return;
+        }
+}
+
+/* One numeric element as text (not 'c'); non-finite floats are null in JSON. */
+static void elem_format(const struct elem_type *t, const void *src, bool json, char *buf, size_t size) {
+        uint64_t bits = bits_get(src, t->size);
+        unsigned shift = 64 - 8 * t->size;
+        double d;
+        float f;
+
+        switch (t->kind) {
+        case ELEM_SIGNED:
+                snprintf(buf, size, "%" PRId64, (int64_t) (bits << shift) >> shift);
+                break;
+        case ELEM_UNSIGNED:
+                snprintf(buf, size, "%" PRIu64, bits);
+                break;
+        default:
+                if (t->size == 4) {
+                        memcpy(&f, src, 4);
+                        d = f;
+                } else
+                        memcpy(&d, src, 8);
+                if (json && !isfinite(d))
+                        snprintf(buf, size, "null");
+                else if (t->size == 4)
+                        format_float(f, buf, size);
+                else
+                        format_double(d, buf, size);
+                break;
+        }
+}
+
+/*
+ * Print n elements: one per line (raw bytes for 'c'), or with --json a JSON
+ * array (a JSON string for 'c'); as_scalar prints one element without the
+ * brackets.
+ */
+static void elems_print(const struct ctl *ctl, const struct elem_type *t, const void *data, size_t n,
+                        bool as_scalar) {
+        const uint8_t *p = data;
+        char buf[64];
+
+        if (t->kind == ELEM_CHAR) {
+                if (ctl->json) {
+                        ctl_json_string(data, n);
+                        putchar('\n');
+                } else
+                        fwrite(data, 1, n, stdout);
+                return;
+        }
+        if (ctl->json && !as_scalar)
+                putchar('[');
+        for (size_t i = 0; i < n; i++) {
+                elem_format(t, p + i * t->size, ctl->json, buf, sizeof(buf));
+                if (ctl->json)
+                        printf("%s%s", i ? "," : "", buf);
+                else
+                        printf("%s\n", buf);
+        }
+        if (ctl->json)
+                fputs(as_scalar ? "\n" : "]\n", stdout);
+}
+
+/* ---- arguments ---- */
+
+/* true if s, which starts with '-', is a negative number rather than an option. */
+static bool looks_negative(const char *s) {
+        const char *p = s + 1;
+
+        return (*p >= '0' && *p <= '9') || *p == '.' || strncasecmp(p, "inf", 3) == 0 ||
+               strncasecmp(p, "nan", 3) == 0;
+}
+
+/*
+ * Parse a command's options and collect its positional arguments, between
+ * min and max of them (max < 0: no limit), then connect. Options come
+ * first in the argv given to getopt, so that negative numbers among the
+ * arguments are never read as options. CTL_EXIT_OK, or what the command
+ * returns at once.
+ */
+static int array_parse(struct ctl *ctl, int argc, char **argv, const struct option *options, int min, int max,
+                       struct array_args *a) {
+        int n = 1, c, r;
+        bool dashdash = false;
+        char **v;
+
+        *a = (struct array_args) { 0 };
+        v = calloc((size_t) argc + 2, sizeof(char *));
+        if (!v) {
+                ctl_error("out of memory");
+                return CTL_EXIT_FAILED;
+        }
+        a->argv = v;
+        v[0] = argv[0];
+        for (int i = 1; i < argc; i++)
+                if (argv[i][0] == '-' && argv[i][1] && !looks_negative(argv[i])) {
+                        if (strcmp(argv[i], "--") == 0)
+                                break;
+                        v[n++] = argv[i];
+                }
+        v[n++] = (char *) "--";
+        for (int i = 1; i < argc; i++) {
+                if (!dashdash && strcmp(argv[i], "--") == 0) {
+                        dashdash = true;
+                        continue;
+                }
+                if (dashdash || argv[i][0] != '-' || !argv[i][1] || looks_negative(argv[i]))
+                        v[n++] = argv[i];
+        }
+        while ((c = ctl_getopt(ctl, n, v, options)) >= 0)
+                if (c == 'b')
+                        a->bytes = true;
+        if (c == CTL_GETOPT_STOP)
+                return ctl->stop_status;
+        a->pos = v + optind;
+        a->n_pos = n - optind;
+        r = ctl_check_args(ctl, a->n_pos, min, max);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = ctl_check_name(ctl, a->pos[0]);
+        if (r != CTL_EXIT_OK)
+                return r;
+        return CTL_EXIT_OK;
+}
+
+/* Parse an index: a decimal int64, negative from the end. */
+static int parse_index(struct ctl *ctl, const char *s, int64_t *ret) {
+        uint64_t v;
+        int r = parse_int(s, &v);
+
+        if (r < 0 || (s[0] != '-' && v > INT64_MAX))
+                return ctl_usage_error(ctl, "bad index '%s' (an integer, negative from the end)", s);
+        *ret = (int64_t) v;
+        return CTL_EXIT_OK;
+}
+
+/* Read all of stdin, at most max bytes: 0, -EMSGSIZE when there is more, or -errno. */
+static int read_stdin(size_t max, uint8_t **ret, size_t *ret_size) {
+        size_t size = 0, cap = 0;
+        uint8_t *buf = NULL, *p;
+        ssize_t n;
+
+        for (;;) {
+                if (size == cap) {
+                        if (cap > max) {
+                                free(buf);
+                                return -EMSGSIZE;
+                        }
+                        cap = cap ? cap * 2 : 4096;
+                        if (cap > max + 1)
+                                cap = max + 1;
+                        p = realloc(buf, cap);
+                        if (!p) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = p;
+                }
+                n = read(STDIN_FILENO, buf + size, cap - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        n = -errno;
+                        free(buf);
+                        return (int) n;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        if (size > max) {
+                free(buf);
+                return -EMSGSIZE;
+        }
+        *ret = buf;
+        *ret_size = size;
+        return 0;
+}
+
+/*
+ * The elements given on the command line (or, with --bytes, on stdin) as a
+ * malloc'd buffer of *ret_n elements: one argument per element, or for 'c'
+ * the bytes of every argument one after the other. At most max elements.
+ * CTL_EXIT_OK or what the command returns.
+ */
+static int elems_collect(struct ctl *ctl, const struct elem_type *t, char **args, int n_args, bool from_stdin,
+                         uint64_t max, uint8_t **ret, size_t *ret_n) {
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        int r;
+
+        if (from_stdin) {
+                if (t->kind != ELEM_CHAR)
+                        return ctl_usage_error(ctl, "--bytes is for arrays of type 'c'");
+                if (n_args > 0)
+                        return ctl_usage_error(ctl, "--bytes reads the elements from stdin: give no VALUES");
+                r = read_stdin(max < SIZE_MAX ? (size_t) max : SIZE_MAX, &buf, &n);
+                if (r == -EMSGSIZE)
+                        return ctl_usage_error(ctl, "stdin holds more than %" PRIu64 " bytes", max);
+                if (r < 0) {
+                        ctl_error("cannot read stdin: %s", strerror(-r));
+                        return CTL_EXIT_FAILED;
+                }
+        } else if (t->kind == ELEM_CHAR) {
+                for (int i = 0; i < n_args; i++)
+                        n += strlen(args[i]);
+                if (n > max)
+                        return ctl_usage_error(ctl, "%zu bytes given, more than %" PRIu64, n, max);
+                buf = malloc(n ? n : 1);
+                if (!buf) {
+                        ctl_error("out of memory");
+                        return CTL_EXIT_FAILED;
+                }
+                n = 0;
+                for (int i = 0; i < n_args; i++) {
+                        memcpy(buf + n, args[i], strlen(args[i]));
+                        n += strlen(args[i]);
+                }
+        } else {
+                if ((uint64_t) n_args > max)
+                        return ctl_usage_error(ctl, "%d values given, more than %" PRIu64, n_args, max);
+                buf = malloc((size_t) (n_args ? n_args : 1) * t->size);
+                if (!buf) {
+                        ctl_error("out of memory");
+                        return CTL_EXIT_FAILED;
+                }
+                for (int i = 0; i < n_args; i++) {
+                        r = elem_parse(ctl, t, args[i], buf + (size_t) i * t->size);
+                        if (r != CTL_EXIT_OK) {
+                                free(buf);
+                                return r;
+                        }
+                }
+                n = (size_t) n_args;
+        }
+        *ret = buf;
+        *ret_n = n;
+        return CTL_EXIT_OK;
+}
+
+/*
+ * Ask the daemon what name is: its element type and length. A value command
+ * (value) accepts only a value; an array command any array or value.
+ * CTL_EXIT_OK, or what the command returns.
+ */
+static int array_lookup(struct ctl *ctl, const char *group, const char *name, bool value_only,
+                        const struct elem_type **ret_t, uint32_t *ret_length) {
+        mpx_info info = { 0 };
+        const mpx_field *code, *length;
+        const struct elem_type *t = NULL;
+        int r;
+
+        r = ctl_connect(ctl);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_object_info(ctl->m, name, &info);
+        if (r < 0)
+                return ctl_fail(r, group, name, NULL);
+        if (!info.type || (strcmp(info.type, "value") != 0 && (value_only || strcmp(info.type, "array") != 0))) {
+                mpx_info_clear(&info);
+                return ctl_fail(-EPROTOTYPE, group, name, NULL);
+        }
+        code = mpx_info_get(&info, "typecode");
+        length = mpx_info_get(&info, "length");
+        if (code && code->is_str)
+                t = elem_type_find(code->str);
+        if (!t || !length || length->is_str || length->num < 1 || length->num > UINT32_MAX) {
+                mpx_info_clear(&info);
+                return ctl_fail(-EPROTO, group, name, "the daemon describes it in a way mpxctl does not know");
+        }
+        *ret_t = t;
+        *ret_length = (uint32_t) length->num;
+        mpx_info_clear(&info);
+        return CTL_EXIT_OK;
+}
+
+/* A libmpx failure on an array or value, in words. */
+static int array_fail(int r, const char *group, const char *name) {
+        return ctl_fail(r, group, name, r == -ERANGE ? "index out of range" : NULL);
+}
+
+/* Elements that fit in one message. */
+static uint32_t elems_per_message(const struct ctl *ctl, const struct elem_type *t) {
+        size_t n = mpx_max_message(ctl->m) / t->size;
+
+        if (n == 0)
+                n = 1;
+        return n > UINT32_MAX ? UINT32_MAX : (uint32_t) n;
+}
+
+/* Store n elements at index (normalised by the caller when negative), one message at a time. */
+static int elems_store(struct ctl *ctl, const char *group, const char *name, const struct elem_type *t,
+                       int64_t index, const uint8_t *data, size_t n) {
+        uint32_t per = elems_per_message(ctl, t);
+        size_t done = 0;
+
+        /* An empty run still checks the index. */
+        do {
+                uint32_t k = n - done > per ? per : (uint32_t) (n - done);
+                int r = mpx_array_set(ctl->m, name, index + (int64_t) done, k, data + done * t->size);
+
+                if (r < 0)
+                        return array_fail(r, group, name);
+                done += k;
+        } while (done < n);
+        return CTL_EXIT_OK;
+}
+
+/* A negative index as the positive one it means, when it is inside the array. */
+static int64_t index_resolve(int64_t index, uint32_t length) {
+        return index < 0 && index >= -(int64_t) length ? index + length : index;
+}
+
+/* ---- the commands ---- */
+
+static const struct option no_options[] = { CTL_OPTIONS_COMMON };
+
+static const struct option bytes_options[] = {
+        { "bytes", no_argument, NULL, 'b' },
+        CTL_OPTIONS_COMMON
+};
+
+/* The common end of declare: create, or check; large contents go in message by message. */
+static int declare_common(struct ctl *ctl, const char *group, const char *name, const struct elem_type *t,
+                          uint32_t length, const uint8_t *values, size_t n, bool is_value) {
+        uint8_t *initial = NULL;
+        bool whole;
+        int r;
+
+        r = ctl_connect(ctl);
+        if (r != CTL_EXIT_OK)
+                return r;
+        /* Contents that fit in one message go with the declaration, zero-padded to LENGTH. */
+        whole = n > 0 && (uint64_t) length * t->size <= mpx_max_message(ctl->m);
+        if (whole) {
+                initial = calloc(length, t->size);
+                if (!initial) {
+                        ctl_error("out of memory");
+                        return CTL_EXIT_FAILED;
+                }
+                memcpy(initial, values, n * t->size);
+        }
+        if (is_value)
+                r = mpx_value_declare(ctl->m, name, t->code, initial);
+        else
+                r = mpx_array_declare(ctl->m, name, t->code, length, initial);
+        free(initial);
+        if (r < 0)
+                return ctl_fail(r, group, name, r == -ENOSPC ? "too large for the daemon" : NULL);
+        /* Too large for one message: a new array is zeros; fill in what was given. */
+        if (r == 1 && n > 0 && !whole)
+                return elems_store(ctl, group, name, t, 0, values, n);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl value declare NAME TYPECODE [INITIAL] */
+static int value_declare(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t;
+        struct array_args a;
+        uint8_t initial[8] = { 0 };
+        int r;
+
+        r = array_parse(ctl, argc, argv, no_options, 2, 3, &a);
+        if (r == CTL_EXIT_OK) {
+                t = elem_type_find(a.pos[1]);
+                if (!t)
+                        r = ctl_usage_error(ctl, "bad type code '%s' (one of b B h H i I l L q Q f d c)", a.pos[1]);
+                else if (a.n_pos > 2)
+                        r = elem_parse(ctl, t, a.pos[2], initial);
+                if (r == CTL_EXIT_OK)
+                        r = declare_common(ctl, "value", a.pos[0], t, 1, initial, a.n_pos > 2, true);
+        }
+        array_args_done(&a);
+        return r;
+}
+
+/* mpxctl value get NAME */
+static int value_get(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t = NULL;
+        struct array_args a;
+        uint8_t buf[8];
+        uint32_t length;
+        int r;
+
+        r = array_parse(ctl, argc, argv, no_options, 1, 1, &a);
+        if (r == CTL_EXIT_OK)
+                r = array_lookup(ctl, "value", a.pos[0], true, &t, &length);
+        if (r == CTL_EXIT_OK) {
+                r = mpx_array_get(ctl->m, a.pos[0], 0, 1, buf);
+                if (r < 0)
+                        r = array_fail(r, "value", a.pos[0]);
+                else {
+                        elems_print(ctl, t, buf, 1, true);
+                        r = CTL_EXIT_OK;
+                }
+        }
+        array_args_done(&a);
+        return r;
+}
+
+/* mpxctl value set NAME VALUE */
+static int value_set(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t = NULL;
+        struct array_args a;
+        uint8_t buf[8];
+        uint32_t length;
+        int r;
+
+        r = array_parse(ctl, argc, argv, no_options, 2, 2, &a);
+        if (r == CTL_EXIT_OK)
+                r = array_lookup(ctl, "value", a.pos[0], true, &t, &length);
+        if (r == CTL_EXIT_OK)
+                r = elem_parse(ctl, t, a.pos[1], buf);
+        if (r == CTL_EXIT_OK)
+                r = elems_store(ctl, "value", a.pos[0], t, 0, buf, 1);
+        array_args_done(&a);
+        return r;
+}
+
+/* The common part of value add and array add: print the new element. */
+static int add_common(struct ctl *ctl, const char *group, const char *name, const struct elem_type *t,
+                      int64_t index, const char *delta_text) {
+        uint8_t delta[8], new[8];
+        int r;
+
+        /* The daemon says EINVAL too; say why before parsing a delta that cannot be one byte. */
+        if (t->kind == ELEM_CHAR)
+                return ctl_fail(-EINVAL, group, name, "elements of type 'c' cannot be added to");
+        r = elem_parse(ctl, t, delta_text, delta);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_array_add(ctl->m, name, index, delta, new);
+        if (r < 0)
+                return array_fail(r, group, name);
+        elems_print(ctl, t, new, 1, true);
+        return CTL_EXIT_OK;
+}
+
+/*
+ * The common part of value cas and array cas: print the element after the
+ * call; exit 0 when it was swapped, 1 when it held something else.
+ */
+static int cas_common(struct ctl *ctl, const char *group, const char *name, const struct elem_type *t,
+                      int64_t index, const char *expected_text, const char *new_text) {
+        uint8_t expected[8], new[8], current[8];
+        int r;
+
+        r = elem_parse(ctl, t, expected_text, expected);
+        if (r == CTL_EXIT_OK)
+                r = elem_parse(ctl, t, new_text, new);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_array_cas(ctl->m, name, index, expected, new, current);
+        if (r < 0)
+                return array_fail(r, group, name);
+        if (ctl->json) {
+                char buf[64];
+
+                printf("{\"swapped\":%s,\"value\":", r ? "true" : "false");
+                if (t->kind == ELEM_CHAR)
+                        ctl_json_string(current, 1);
+                else {
+                        elem_format(t, current, true, buf, sizeof(buf));
+                        fputs(buf, stdout);
+                }
+                fputs("}\n", stdout);
+        } else
+                elems_print(ctl, t, current, 1, true);
+        if (!r) {
+                ctl_error("%s '%s': not swapped: it holds another value", group, name);
+                return CTL_EXIT_FAILED;
+        }
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl value add NAME DELTA */
+static int value_add(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t = NULL;
+        struct array_args a;
+        uint32_t length;
+        int r;
+
+        r = array_parse(ctl, argc, argv, no_options, 2, 2, &a);
+        if (r == CTL_EXIT_OK)
+                r = array_lookup(ctl, "value", a.pos[0], true, &t, &length);
+        if (r == CTL_EXIT_OK)
+                r = add_common(ctl, "value", a.pos[0], t, 0, a.pos[1]);
+        array_args_done(&a);
+        return r;
+}
+
+/* mpxctl value cas NAME EXPECTED NEW */
+static int value_cas(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t = NULL;
+        struct array_args a;
+        uint32_t length;
+        int r;
+
+        r = array_parse(ctl, argc, argv, no_options, 3, 3, &a);
+        if (r == CTL_EXIT_OK)
+                r = array_lookup(ctl, "value", a.pos[0], true, &t, &length);
+        if (r == CTL_EXIT_OK)
+                r = cas_common(ctl, "value", a.pos[0], t, 0, a.pos[1], a.pos[2]);
+        array_args_done(&a);
+        return r;
+}
+
+/* mpxctl array declare NAME TYPECODE LENGTH [VALUES...] [--bytes] */
+static int array_declare_cmd(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t = NULL;
+        struct array_args a;
+        uint8_t *values = NULL;
+        uint64_t length = 0;
+        size_t n = 0;
+        int r;
+
+        r = array_parse(ctl, argc, argv, bytes_options, 3, -1, &a);
+        if (r == CTL_EXIT_OK) {
+                t = elem_type_find(a.pos[1]);
+                if (!t)
+                        r = ctl_usage_error(ctl, "bad type code '%s' (one of b B h H i I l L q Q f d c)", a.pos[1]);
+        }
+        if (r == CTL_EXIT_OK) {
+                r = ctl_parse_u64(ctl, "length", a.pos[2], &length);
+                if (r == CTL_EXIT_OK && (length == 0 || length > UINT32_MAX))
+                        r = ctl_usage_error(ctl, "length %s is not 1 to 4294967295", a.pos[2]);
+        }
+        if (r == CTL_EXIT_OK)
+                r = elems_collect(ctl, t, a.pos + 3, a.n_pos - 3, a.bytes, length, &values, &n);
+        if (r == CTL_EXIT_OK)
+                r = declare_common(ctl, "array", a.pos[0], t, (uint32_t) length, values, n, false);
+        free(values);
+        array_args_done(&a);
+        return r;
+}
+
+/* mpxctl array get NAME [INDEX [COUNT]]: the whole array, one element, or a run. */
+static int array_get_cmd(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t = NULL;
+        struct array_args a;
+        uint8_t *buf = NULL;
+        int64_t index = 0;
+        uint64_t count = 1;
+        uint32_t length = 0, per;
+        int r;
+
+        r = array_parse(ctl, argc, argv, no_options, 1, 3, &a);
+        if (r == CTL_EXIT_OK && a.n_pos > 1)
+                r = parse_index(ctl, a.pos[1], &index);
+        if (r == CTL_EXIT_OK && a.n_pos > 2) {
+                r = ctl_parse_u64(ctl, "count", a.pos[2], &count);
+                if (r == CTL_EXIT_OK && count > UINT32_MAX)
+                        r = ctl_usage_error(ctl, "count %s is too large", a.pos[2]);
+        }
+        if (r == CTL_EXIT_OK)
+                r = array_lookup(ctl, "array", a.pos[0], false, &t, &length);
+        if (r != CTL_EXIT_OK)
+                goto out;
+        if (a.n_pos == 1)
+                count = length;
+        if (count > length) {
+                r = array_fail(-ERANGE, "array", a.pos[0]);
+                goto out;
+        }
+        index = index_resolve(index, length);
+        per = elems_per_message(ctl, t);
+        buf = malloc((size_t) (count ? count : 1) * t->size);
+        if (!buf) {
+                ctl_error("out of memory");
+                r = CTL_EXIT_FAILED;
+                goto out;
+        }
+        /* A run longer than one message is read in pieces; each piece is atomic on its own. */
+        for (uint64_t done = 0; done < count || (count == 0 && done == 0); ) {
+                uint32_t k = count - done > per ? per : (uint32_t) (count - done);
+
+                r = mpx_array_get(ctl->m, a.pos[0], index + (int64_t) done, k, buf + done * t->size);
+                if (r < 0) {
+                        r = array_fail(r, "array", a.pos[0]);
+                        goto out;
+                }
+                done += k;
+                if (count == 0)
+                        break;
+        }
+        elems_print(ctl, t, buf, (size_t) count, false);
+        r = CTL_EXIT_OK;
+out:
+        free(buf);
+        array_args_done(&a);
+        return r;
+}
+
+/* mpxctl array set NAME INDEX VALUES... [--bytes] */
+static int array_set_cmd(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t = NULL;
+        struct array_args a;
+        uint8_t *values = NULL;
+        int64_t index = 0;
+        uint32_t length = 0;
+        size_t n = 0;
+        int r;
+
+        r = array_parse(ctl, argc, argv, bytes_options, 2, -1, &a);
+        if (r == CTL_EXIT_OK)
+                r = parse_index(ctl, a.pos[1], &index);
+        if (r == CTL_EXIT_OK && a.n_pos < 3 && !a.bytes)
+                r = ctl_usage_error(ctl, "missing argument");
+        if (r == CTL_EXIT_OK)
+                r = array_lookup(ctl, "array", a.pos[0], false, &t, &length);
+        if (r == CTL_EXIT_OK)
+                r = elems_collect(ctl, t, a.pos + 2, a.n_pos - 2, a.bytes, length, &values, &n);
+        if (r == CTL_EXIT_OK)
+                r = elems_store(ctl, "array", a.pos[0], t, index_resolve(index, length), values, n);
+        free(values);
+        array_args_done(&a);
+        return r;
+}
+
+/* mpxctl array add NAME INDEX DELTA */
+static int array_add_cmd(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t = NULL;
+        struct array_args a;
+        int64_t index = 0;
+        uint32_t length;
+        int r;
+
+        r = array_parse(ctl, argc, argv, no_options, 3, 3, &a);
+        if (r == CTL_EXIT_OK)
+                r = parse_index(ctl, a.pos[1], &index);
+        if (r == CTL_EXIT_OK)
+                r = array_lookup(ctl, "array", a.pos[0], false, &t, &length);
+        if (r == CTL_EXIT_OK)
+                r = add_common(ctl, "array", a.pos[0], t, index, a.pos[2]);
+        array_args_done(&a);
+        return r;
+}
+
+/* mpxctl array cas NAME INDEX EXPECTED NEW */
+static int array_cas_cmd(struct ctl *ctl, int argc, char **argv) {
+        const struct elem_type *t = NULL;
+        struct array_args a;
+        int64_t index = 0;
+        uint32_t length;
+        int r;
+
+        r = array_parse(ctl, argc, argv, no_options, 4, 4, &a);
+        if (r == CTL_EXIT_OK)
+                r = parse_index(ctl, a.pos[1], &index);
+        if (r == CTL_EXIT_OK)
+                r = array_lookup(ctl, "array", a.pos[0], false, &t, &length);
+        if (r == CTL_EXIT_OK)
+                r = cas_common(ctl, "array", a.pos[0], t, index, a.pos[2], a.pos[3]);
+        array_args_done(&a);
+        return r;
+}
+
 const struct ctl_command ctl_value_commands[] = {
+        { "declare", "NAME TYPECODE [INITIAL]", "create a typed value (0 when no INITIAL), or check that it exists so",
+          value_declare, NULL },
+        { "get", "NAME", "print the value", value_get, NULL },
+        { "set", "NAME VALUE", "store a value", value_set, NULL },
+        { "add", "NAME DELTA", "add atomically and print the new value", value_add, NULL },
+        { "cas", "NAME EXPECTED NEW", "store NEW if the value is EXPECTED; print the value after", value_cas,
+          NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };
+
 const struct ctl_command ctl_array_commands[] = {
+        { "declare", "NAME TYPECODE LENGTH [VALUES...] [--bytes]",
+          "create a typed array (zeros after the VALUES given), or check that it exists so",
+          array_declare_cmd, NULL },
+        { "get", "NAME [INDEX [COUNT]]", "print the whole array, one element, or COUNT from INDEX",
+          array_get_cmd, NULL },
+        { "set", "NAME INDEX VALUES... [--bytes]", "store elements from INDEX", array_set_cmd, NULL },
+        { "add", "NAME INDEX DELTA", "add atomically to one element and print its new value", array_add_cmd,
+          NULL },
+        { "cas", "NAME INDEX EXPECTED NEW", "store NEW if the element is EXPECTED; print it after",
+          array_cas_cmd, NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };

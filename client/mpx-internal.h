@@ -5,7 +5,9 @@
  * body to m->out, conn_call, parse the reply with the returned reader).
  *
  * The library is synchronous: one request is in flight per connection, and a
- * call returns when its reply has arrived. Helpers here are prefixed conn_ so
+ * call returns when its reply has arrived. A descriptor the daemon passes
+ * with a reply (SCM_RIGHTS) is kept in in_fd until conn_take_fd() claims it
+ * or the next frame is read. Helpers here are prefixed conn_ so
  * that the version script (which exports mpx_*) keeps them private.
  */
 #pragma once
@@ -27,6 +29,7 @@ struct mpx {
         struct wire_buf out;            /* the request being built */
         uint8_t *in;                    /* body of the last frame read */
         size_t in_size;                 /* allocated size of in */
+        int in_fd;                      /* descriptor received with the last frame read (SCM_RIGHTS), or -1 */
 };
 
 /* Start a request of opcode op in m->out; *ret_start is for conn_call. */
@@ -38,6 +41,12 @@ int conn_begin(struct mpx *m, uint16_t op, size_t *ret_start);
  * on m. A reply status other than OK is returned as a negative errno code.
  */
 int conn_call(struct mpx *m, size_t start, struct wire_reader *ret);
+
+/*
+ * Take the descriptor that came with the last reply frame (SCM_RIGHTS, as
+ * with ARRAY_MAP): the caller owns it and must close it. -1 if none came.
+ */
+int conn_take_fd(struct mpx *m);
 
 /* Check that a reply body was fully consumed: 0 or -EPROTO. */
 int conn_done(const struct wire_reader *r);

@@ -11,6 +11,14 @@
  * marked broken and every later call returns -ECONNRESET; the caller
  * disconnects and connects again. Object families live in their own files
  * (mpx-queue.c, mpx-admin.c).
+ *
+ * Frames are read with recvmsg() and a control buffer, because the daemon
+ * may pass a descriptor with a reply (ARRAY_MAP sends a memfd with
+ * SCM_RIGHTS, tied to the first bytes of the reply frame): a plain recv()
+ * would let the kernel close it. Since frames are read exactly, header then
+ * body, a descriptor arrives while its own frame is read. It is received
+ * with MSG_CMSG_CLOEXEC and kept in m->in_fd until conn_take_fd() claims it;
+ * an unclaimed one is closed when the next frame is read, or on disconnect.
  */
 /* program_invocation_short_name, strerrordesc_np(); config.h may have said so already. */
 #ifndef _GNU_SOURCE
@@ -21,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -74,17 +83,64 @@ static int conn_send(struct mpx *m) {
         return 0;
 }
 
-/* Read exactly n bytes; EOF or any error means the connection is lost. */
+/* Most descriptors taken from one read; the daemon sends one at a time. */
+#define CONN_FDS_MAX            4
+
+/* Close the descriptor of the last frame if nobody claimed it. */
+static void conn_drop_fd(struct mpx *m) {
+        if (m->in_fd >= 0)
+                close(m->in_fd);
+        m->in_fd = -1;
+}
+
+/* Keep the descriptors a read brought (the last one wins; the others are closed). */
+static void conn_keep_fds(struct mpx *m, struct msghdr *msg) {
+        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg; cmsg = CMSG_NXTHDR(msg, cmsg)) {
+                size_t n;
+
+                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
+                        continue;
+                n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < n; i++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+                        conn_drop_fd(m);
+                        m->in_fd = fd;
+                }
+        }
+}
+
+int conn_take_fd(struct mpx *m) {
+        int fd = m->in_fd;
+
+        m->in_fd = -1;
+        return fd;
+}
+
+/* Read exactly n bytes, and any descriptor with them; EOF or any error means the connection is lost. */
 static int conn_recv_all(struct mpx *m, void *dst, size_t n) {
         uint8_t *p = dst;
 
         while (n > 0) {
-                ssize_t k = recv(m->fd, p, n, 0);
+                union {
+                        char buf[CMSG_SPACE(sizeof(int) * CONN_FDS_MAX)];
+                        struct cmsghdr align;
+                } control;
+                struct iovec iov = { .iov_base = p, .iov_len = n };
+                struct msghdr msg = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = control.buf,
+                        .msg_controllen = sizeof(control.buf),
+                };
+                ssize_t k = recvmsg(m->fd, &msg, MSG_CMSG_CLOEXEC);
 
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
                         return conn_broken(m, -ECONNRESET);
+                conn_keep_fds(m, &msg);
                 p += k;
                 n -= (size_t) k;
         }
@@ -97,6 +153,8 @@ static int conn_recv_frame(struct mpx *m, struct wire_header *ret) {
         struct wire_header h;
         int r;
 
+        /* A descriptor still here came with an earlier frame and nobody wanted it. */
+        conn_drop_fd(m);
         r = conn_recv_all(m, hdr, sizeof(hdr));
         if (r < 0)
                 return r;
@@ -264,6 +322,7 @@ int mpx_connect_named(const char *path, const char *client_name, mpx **ret) {
         if (!m)
                 return -ENOMEM;
         m->next_id = 1;
+        m->in_fd = -1;
         m->max_message = WIRE_DEFAULT_MAX_MESSAGE;
         m->max_frame = WIRE_DEFAULT_MAX_FRAME;
         wire_buf_init(&m->out);
@@ -295,6 +354,7 @@ mpx *mpx_disconnect(mpx *m) {
                 return NULL;
         if (m->fd >= 0)
                 close(m->fd);
+        conn_drop_fd(m);
         wire_buf_done(&m->out);
         free(m->in);
         free(m);

@@ -1,34 +1,712 @@
 /* SPDX-License-Identifier: MIT */
-/* Work in progress: every request is answered EOPNOTSUPP until this file is written. */
+/*
+ * Typed shared values and arrays: Python's Value('i', 5000) and
+ * Array('c', b'Hello'), as one implementation with two object types (a value
+ * is an array of length 1, declared with WIRE_ARRAY_VALUE and listed as
+ * "value"), the way queue.c serves queues and joinable queues.
+ *
+ * Storage: every array lives from its creation in a memfd (sealed against
+ * shrinking and growing, so that no client holding the descriptor can make
+ * the daemon's own accesses fault), fully allocated up front and mapped
+ * MAP_SHARED into the daemon. GET, SET, ADD and CAS work on that mapping,
+ * and MAP hands a duplicate of the memfd to the client (SCM_RIGHTS), so the
+ * daemon and every process that mapped the array see one memory. Elements
+ * are naturally aligned and accessed with __atomic builtins of their own
+ * width: loads and stores one element at a time (no torn elements), ADD as
+ * an atomic fetch-and-add on integers and a compare-and-swap loop on the
+ * bits of floats, CAS as a compare-exchange of the element's bits. A process
+ * that uses C11 atomics on the mapping therefore interoperates with the
+ * daemon's operations. Elements are in the host's byte order and layout.
+ *
+ * Integers wrap around, as ctypes values do: the wire carries exactly one
+ * element's bytes, and additions are done on the unsigned type of the
+ * element's width.
+ *
+ * This file does not decide who may map an array (permissions belong to
+ * object.c) and keeps no waiters: nothing on an array blocks.
+ *
+ * The first half of the file is the storage API, the second the request
+ * handlers.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "mpxd.h"
 
-int array_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/*
+ * The largest array, in bytes. Its memory is allocated when it is declared
+ * (a shared mapping that could not be backed later would crash the daemon),
+ * so one request must not be able to take the host's memory.
+ */
+#define ARRAY_MAX_BYTES (UINT64_C(1) << 30)
+
+enum elem_kind {
+        ELEM_SIGNED,
+        ELEM_UNSIGNED,
+        ELEM_FLOAT,
+        ELEM_CHAR,
+};
+
+/* One of Python's type codes, with the sizes of x86-64 (and aarch64) Linux. */
+struct elem_type {
+        char code;
+        uint8_t size;
+        enum elem_kind kind;
+};
+
+static const struct elem_type elem_types[] = {
+        { 'b', 1, ELEM_SIGNED },   { 'B', 1, ELEM_UNSIGNED },
+        { 'h', 2, ELEM_SIGNED },   { 'H', 2, ELEM_UNSIGNED },
+        { 'i', 4, ELEM_SIGNED },   { 'I', 4, ELEM_UNSIGNED },
+        { 'l', 8, ELEM_SIGNED },   { 'L', 8, ELEM_UNSIGNED },
+        { 'q', 8, ELEM_SIGNED },   { 'Q', 8, ELEM_UNSIGNED },
+        { 'f', 4, ELEM_FLOAT },    { 'd', 8, ELEM_FLOAT },
+        { 'c', 1, ELEM_CHAR },
+};
+
+struct array {
+        struct object obj;
+        const struct elem_type *t;
+        uint32_t length;                /* elements */
+        size_t size_bytes;              /* length * t->size: the memfd's size and the mapping's */
+        int memfd;                      /* -1 until created */
+        uint8_t *mem;                   /* MAP_SHARED mapping of memfd; NULL until mapped */
+
+        uint64_t maps;                  /* MAP requests served */
+        uint64_t sets;                  /* SET requests, and CAS requests that swapped */
+        uint64_t adds;                  /* ADD requests */
+};
+
+static const struct object_type array_type, value_type;
+
+#define ARRAY_TYPES ((1u << WIRE_TYPE_VALUE) | (1u << WIRE_TYPE_ARRAY))
+
+static struct array *array_of(struct object *o) {
+        return container_of(o, struct array, obj);
 }
 
-int array_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* ---- elements ---- */
+
+static const struct elem_type *elem_type_find(uint8_t code) {
+        for (size_t i = 0; i < ARRAY_SIZE(elem_types); i++)
+                if ((uint8_t) elem_types[i].code == code)
+                        return &elem_types[i];
+        return NULL;
 }
 
-int array_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* The bits of one element read from unaligned bytes (host order), zero-extended. */
+static uint64_t bits_get(const void *src, unsigned size) {
+        uint8_t v8;
+        uint16_t v16;
+        uint32_t v32;
+        uint64_t v64;
+
+        switch (size) {
+        case 1:
+                memcpy(&v8, src, 1);
+                return v8;
+        case 2:
+                memcpy(&v16, src, 2);
+                return v16;
+        case 4:
+                memcpy(&v32, src, 4);
+                return v32;
+        default:
+                memcpy(&v64, src, 8);
+                return v64;
+        }
 }
 
-int array_handle_add(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Write the low size bytes of bits to unaligned bytes, in host order. */
+static void bits_put(void *dst, unsigned size, uint64_t bits) {
+        uint8_t v8 = (uint8_t) bits;
+        uint16_t v16 = (uint16_t) bits;
+        uint32_t v32 = (uint32_t) bits;
+
+        switch (size) {
+        case 1:
+                memcpy(dst, &v8, 1);
+                break;
+        case 2:
+                memcpy(dst, &v16, 2);
+                break;
+        case 4:
+                memcpy(dst, &v32, 4);
+                break;
+        default:
+                memcpy(dst, &bits, 8);
+                break;
+        }
 }
 
-int array_handle_cas(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Atomic load of one aligned element of the shared memory. */
+static uint64_t elem_load(const uint8_t *p, unsigned size) {
+        switch (size) {
+        case 1:
+                return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+        case 2:
+                return __atomic_load_n((const uint16_t *) (const void *) p, __ATOMIC_ACQUIRE);
+        case 4:
+                return __atomic_load_n((const uint32_t *) (const void *) p, __ATOMIC_ACQUIRE);
+        default:
+                return __atomic_load_n((const uint64_t *) (const void *) p, __ATOMIC_ACQUIRE);
+        }
 }
 
-int array_handle_map(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Atomic store of one aligned element of the shared memory. */
+static void elem_store(uint8_t *p, unsigned size, uint64_t bits) {
+        switch (size) {
+        case 1:
+                __atomic_store_n(p, (uint8_t) bits, __ATOMIC_RELEASE);
+                break;
+        case 2:
+                __atomic_store_n((uint16_t *) (void *) p, (uint16_t) bits, __ATOMIC_RELEASE);
+                break;
+        case 4:
+                __atomic_store_n((uint32_t *) (void *) p, (uint32_t) bits, __ATOMIC_RELEASE);
+                break;
+        default:
+                __atomic_store_n((uint64_t *) (void *) p, bits, __ATOMIC_RELEASE);
+                break;
+        }
 }
+
+/* float + float on the bits of two floats. */
+static uint32_t float_add_bits(uint32_t a, uint32_t b) {
+        float x, y;
+        uint32_t r;
+
+        memcpy(&x, &a, 4);
+        memcpy(&y, &b, 4);
+        x += y;
+        memcpy(&r, &x, 4);
+        return r;
+}
+
+/* double + double on the bits of two doubles. */
+static uint64_t double_add_bits(uint64_t a, uint64_t b) {
+        double x, y;
+        uint64_t r;
+
+        memcpy(&x, &a, 8);
+        memcpy(&y, &b, 8);
+        x += y;
+        memcpy(&r, &x, 8);
+        return r;
+}
+
+/*
+ * Atomically add delta (an element's bits) to the element at p; returns the
+ * new element's bits. Integers wrap (unsigned arithmetic of the element's
+ * width is two's complement arithmetic of the signed type too); floats add
+ * as floats, in a compare-and-swap loop on their bits. Not for 'c'.
+ */
+static uint64_t elem_add(uint8_t *p, const struct elem_type *t, uint64_t delta) {
+        if (t->kind == ELEM_FLOAT && t->size == 4) {
+                uint32_t *q = (uint32_t *) (void *) p, old = __atomic_load_n(q, __ATOMIC_RELAXED), new;
+
+                do
+                        new = float_add_bits(old, (uint32_t) delta);
+                while (!__atomic_compare_exchange_n(q, &old, new, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+                return new;
+        }
+        if (t->kind == ELEM_FLOAT) {
+                uint64_t *q = (uint64_t *) (void *) p, old = __atomic_load_n(q, __ATOMIC_RELAXED), new;
+
+                do
+                        new = double_add_bits(old, delta);
+                while (!__atomic_compare_exchange_n(q, &old, new, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+                return new;
+        }
+        switch (t->size) {
+        case 1:
+                return __atomic_add_fetch(p, (uint8_t) delta, __ATOMIC_SEQ_CST);
+        case 2:
+                return __atomic_add_fetch((uint16_t *) (void *) p, (uint16_t) delta, __ATOMIC_SEQ_CST);
+        case 4:
+                return __atomic_add_fetch((uint32_t *) (void *) p, (uint32_t) delta, __ATOMIC_SEQ_CST);
+        default:
+                return __atomic_add_fetch((uint64_t *) (void *) p, delta, __ATOMIC_SEQ_CST);
+        }
+}
+
+/*
+ * Atomically store desired at p if it holds expected, bit for bit. Returns
+ * true if it did; *ret_current gets the element's bits after the call.
+ */
+static bool elem_cas(uint8_t *p, unsigned size, uint64_t expected, uint64_t desired, uint64_t *ret_current) {
+        bool swapped;
+
+        switch (size) {
+        case 1: {
+                uint8_t e = (uint8_t) expected;
+                swapped = __atomic_compare_exchange_n(p, &e, (uint8_t) desired, false, __ATOMIC_SEQ_CST,
+                                                      __ATOMIC_SEQ_CST);
+                *ret_current = swapped ? (uint8_t) desired : e;
+                break;
+        }
+        case 2: {
+                uint16_t e = (uint16_t) expected;
+                swapped = __atomic_compare_exchange_n((uint16_t *) (void *) p, &e, (uint16_t) desired, false,
+                                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+                *ret_current = swapped ? (uint16_t) desired : e;
+                break;
+        }
+        case 4: {
+                uint32_t e = (uint32_t) expected;
+                swapped = __atomic_compare_exchange_n((uint32_t *) (void *) p, &e, (uint32_t) desired, false,
+                                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+                *ret_current = swapped ? (uint32_t) desired : e;
+                break;
+        }
+        default: {
+                uint64_t e = expected;
+                swapped = __atomic_compare_exchange_n((uint64_t *) (void *) p, &e, desired, false,
+                                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+                *ret_current = swapped ? desired : e;
+                break;
+        }
+        }
+        return swapped;
+}
+
+/* An element's bits as text: decimal for integers, %.17g for floats, the byte for 'c'. */
+static void elem_format(const struct elem_type *t, uint64_t bits, char *buf, size_t size) {
+        unsigned shift = 64 - 8 * t->size;
+        uint32_t f32;
+        float f;
+        double d;
+
+        switch (t->kind) {
+        case ELEM_SIGNED:
+                /* Sign-extend from the element's width. */
+                snprintf(buf, size, "%" PRId64, (int64_t) (bits << shift) >> shift);
+                break;
+        case ELEM_UNSIGNED:
+                snprintf(buf, size, "%" PRIu64, bits);
+                break;
+        case ELEM_FLOAT:
+                if (t->size == 4) {
+                        f32 = (uint32_t) bits;
+                        memcpy(&f, &f32, 4);
+                        d = f;
+                } else
+                        memcpy(&d, &bits, 8);
+                snprintf(buf, size, "%.17g", d);
+                break;
+        case ELEM_CHAR:
+                /* A str field is text: a byte that is not printable ASCII is written \xNN. */
+                if (bits >= 0x20 && bits < 0x7f)
+                        snprintf(buf, size, "%c", (char) bits);
+                else
+                        snprintf(buf, size, "\\x%02" PRIx64, bits);
+                break;
+        }
+}
+
+/* ---- storage API ---- */
+
+/*
+ * Resolve index (negative counts from the end) and count against the array:
+ * 0 and the first element in *ret_first, or -ERANGE. count may be 0.
+ */
+static int array_range(const struct array *a, int64_t index, uint64_t count, uint32_t *ret_first) {
+        if (index < 0) {
+                if (index < -(int64_t) a->length)
+                        return -ERANGE;
+                index += a->length;
+        }
+        if ((uint64_t) index > a->length || count > a->length - (uint64_t) index)
+                return -ERANGE;
+        *ret_first = (uint32_t) index;
+        return 0;
+}
+
+/* Set up the array's memory: a sealed, fully allocated memfd mapped shared. */
+static int array_memory_new(struct array *a) {
+        char label[250];
+        void *p;
+
+        /* The label shows in /proc/PID/maps of every process that maps the array. */
+        snprintf(label, sizeof(label), "mpx:%.240s", a->obj.name);
+        a->memfd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (a->memfd < 0)
+                return -errno;
+        if (ftruncate(a->memfd, (off_t) a->size_bytes) < 0)
+                return -errno;
+        /*
+         * Back every page now: a page that could not be allocated later would
+         * be a SIGBUS in the daemon. tmpfs supports fallocate.
+         */
+        if (fallocate(a->memfd, 0, 0, (off_t) a->size_bytes) < 0 && errno != EOPNOTSUPP)
+                return -errno;
+        /*
+         * Clients get this descriptor: forbid shrinking it under the daemon's
+         * mapping (SIGBUS), growing it, and any further seal.
+         */
+        if (fcntl(a->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+                return -errno;
+        p = mmap(NULL, a->size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, a->memfd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        a->mem = p;
+        return 0;
+}
+
+/* What a failure to create an array's memory means to the client. */
+static int array_memory_error(int err) {
+        switch (err) {
+        case -ENOMEM:
+                return -ENOMEM;
+        case -ENOSPC:
+        case -EFBIG:
+                return -ENOSPC;
+        case -EMFILE:
+        case -ENFILE:
+                return -EUSERS;
+        default:
+                return -ENOMEM;
+        }
+}
+
+static void array_free(struct object *o) {
+        struct array *a = array_of(o);
+
+        /* Mappings made by clients stay valid: the kernel keeps the memory until the last one goes. */
+        if (a->mem)
+                munmap(a->mem, a->size_bytes);
+        if (a->memfd >= 0)
+                close(a->memfd);
+        free(a);
+}
+
+/* Nothing waits on an array. */
+static void array_wake_all(struct object *o, int neg_errno) {
+}
+
+static void array_serve(struct object *o) {
+}
+
+static int array_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
+        struct array *a = array_of(o);
+        uint64_t t = now_ms();
+        char text[64];
+        int r = 0;
+
+        r |= wire_put_field_int(b, f, "size", a->length);
+        r |= wire_put_field_int(b, f, "length", a->length);
+        text[0] = a->t->code;
+        text[1] = '\0';
+        r |= wire_put_field_str(b, f, "typecode", text);
+        r |= wire_put_field_int(b, f, "itemsize", a->t->size);
+        r |= wire_put_field_int(b, f, "bytes", (int64_t) a->size_bytes);
+        r |= wire_put_field_int(b, f, "maps", (int64_t) a->maps);
+        r |= wire_put_field_int(b, f, "sets", (int64_t) a->sets);
+        r |= wire_put_field_int(b, f, "adds", (int64_t) a->adds);
+        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
+        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        if (o->ops == &value_type) {
+                elem_format(a->t, elem_load(a->mem, a->t->size), text, sizeof(text));
+                r |= wire_put_field_str(b, f, "value", text);
+        }
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static const struct object_type array_type = {
+        .type = WIRE_TYPE_ARRAY,
+        .wake_all = array_wake_all,
+        .serve = array_serve,
+        .describe = array_describe,
+        .free = array_free,
+};
+
+static const struct object_type value_type = {
+        .type = WIRE_TYPE_VALUE,
+        .wake_all = array_wake_all,
+        .serve = array_serve,
+        .describe = array_describe,
+        .free = array_free,
+};
 
 int array_declare(const char *name, size_t len, char typecode, uint32_t length, uint32_t flags,
                   const void *initial) {
-        return -EOPNOTSUPP;
+        const struct elem_type *t = elem_type_find((uint8_t) typecode);
+        bool is_value = flags & WIRE_ARRAY_VALUE;
+        const struct object_type *type = is_value ? &value_type : &array_type;
+        struct object *o;
+        struct array *a;
+        int r;
+
+        if (!t || length == 0 || (flags & ~WIRE_ARRAY_VALUE) || (is_value && length != 1))
+                return -EINVAL;
+        if ((uint64_t) length * t->size > ARRAY_MAX_BYTES)
+                return -ENOSPC;
+        o = object_find(name, len);
+        if (o) {
+                if (o->ops != type)
+                        return -EPROTOTYPE;
+                a = array_of(o);
+                return a->t == t && a->length == length ? 0 : -EEXIST;
+        }
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->t = t;
+        a->length = length;
+        a->size_bytes = (size_t) length * t->size;
+        a->memfd = -1;
+        /* The name labels the memfd; the object is registered only once it is complete. */
+        memcpy(a->obj.name, name, len);
+        a->obj.name[len] = '\0';
+        r = array_memory_new(a);
+        if (r < 0) {
+                log_warning("%s '%s': cannot set up %zu bytes of shared memory: %s", wire_type_name(type->type),
+                            a->obj.name, a->size_bytes, strerror(-r));
+                array_free(&a->obj);
+                return array_memory_error(r);
+        }
+        /* Nobody else can see the memory yet: a plain copy will do. */
+        if (initial)
+                memcpy(a->mem, initial, a->size_bytes);
+        object_register(&a->obj, name, len, type);
+        return 1;
+}
+
+/* ---- request handlers ---- */
+
+/* Find the array or value of that name: 0, -ENOENT or -EPROTOTYPE. */
+static int array_find(const char *name, size_t len, struct array **ret) {
+        struct object *o;
+        int r;
+
+        r = object_find_typed(name, len, ARRAY_TYPES, &o);
+        if (r < 0)
+                return r;
+        *ret = array_of(o);
+        return 0;
+}
+
+/* DECLARE: name, u8 typecode, u32 length, u32 flags, bytes initial -> u8 created. */
+int array_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
+        const struct elem_type *t;
+        const char *name;
+        size_t len;
+        uint8_t typecode;
+        uint32_t length, flags, initial_len;
+        const void *initial;
+        int created;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_u32(r, &length) ||
+            !wire_get_u32(r, &flags) || !wire_get_bytes(r, &initial, &initial_len) || !wire_reader_done(r))
+                return -EPROTO;
+        t = elem_type_find(typecode);
+        if (!t)
+                return -EINVAL;
+        if (initial_len > mpxd.max_message)
+                return -EMSGSIZE;
+        /* No initial bytes means zeros; otherwise exactly length elements. */
+        if (initial_len != 0 && initial_len != (uint64_t) length * t->size)
+                return -EINVAL;
+        created = array_declare(name, len, (char) typecode, length, flags, initial_len ? initial : NULL);
+        if (created < 0)
+                return created;
+        return op_reply_u8(c, req, (uint8_t) created);
+}
+
+/* GET: name, i64 index, u32 count -> u8 typecode, bytes elements. Count 0 tells the type. */
+int array_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct array *a = NULL;
+        struct wire_buf *b;
+        const char *name;
+        size_t len, start;
+        int64_t index;
+        uint32_t count, first, bytes;
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) || !wire_get_u32(r, &count) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        err = array_find(name, len, &a);
+        if (err < 0)
+                return err;
+        err = array_range(a, index, count, &first);
+        if (err < 0)
+                return err;
+        if ((uint64_t) count * a->t->size > mpxd.max_message)
+                return -EMSGSIZE;
+        bytes = count * a->t->size;
+        if (wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + 1 + 4 + bytes) < 0)
+                return -ENOMEM;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        /* Room is reserved: none of these can fail. */
+        (void) wire_put_u8(b, (uint8_t) a->t->code);
+        (void) wire_put_u32(b, bytes);
+        for (uint32_t i = 0; i < count; i++) {
+                size_t at = (size_t) (first + i) * a->t->size;
+
+                bits_put(b->data + b->len, a->t->size, elem_load(a->mem + at, a->t->size));
+                b->len += a->t->size;
+        }
+        client_reply_end(c, start);
+        a->obj.active_ms = now_ms();
+        return 0;
+}
+
+/* SET: name, i64 index, bytes elements -> (empty). */
+int array_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct array *a = NULL;
+        const uint8_t *data;
+        const void *raw;
+        const char *name;
+        size_t len;
+        int64_t index;
+        uint32_t bytes, first, count;
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) || !wire_get_bytes(r, &raw, &bytes) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        err = array_find(name, len, &a);
+        if (err < 0)
+                return err;
+        if (bytes > mpxd.max_message)
+                return -EMSGSIZE;
+        if (bytes % a->t->size != 0)
+                return -EINVAL;
+        count = bytes / a->t->size;
+        err = array_range(a, index, count, &first);
+        if (err < 0)
+                return err;
+        data = raw;
+        for (uint32_t i = 0; i < count; i++) {
+                size_t at = (size_t) (first + i) * a->t->size;
+
+                elem_store(a->mem + at, a->t->size, bits_get(data + (size_t) i * a->t->size, a->t->size));
+        }
+        a->sets++;
+        a->obj.active_ms = now_ms();
+        client_reply_status(c, req->id, req->op, 0);
+        return 0;
+}
+
+/* ADD: name, i64 index, bytes delta (one element) -> bytes new (one element). */
+int array_handle_add(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct array *a = NULL;
+        const void *delta;
+        const char *name;
+        size_t len;
+        int64_t index;
+        uint32_t delta_len, at;
+        uint64_t new;
+        uint8_t out[8];
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) || !wire_get_bytes(r, &delta, &delta_len) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        err = array_find(name, len, &a);
+        if (err < 0)
+                return err;
+        if (a->t->kind == ELEM_CHAR || delta_len != a->t->size)
+                return -EINVAL;
+        err = array_range(a, index, 1, &at);
+        if (err < 0)
+                return err;
+        new = elem_add(a->mem + (size_t) at * a->t->size, a->t, bits_get(delta, a->t->size));
+        a->adds++;
+        a->obj.active_ms = now_ms();
+        bits_put(out, a->t->size, new);
+        return op_reply_bytes(c, req, out, a->t->size);
+}
+
+/* CAS: name, i64 index, bytes expected, bytes new -> u8 swapped, bytes current. */
+int array_handle_cas(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct array *a = NULL;
+        const void *expected, *desired;
+        const char *name;
+        struct wire_buf *b;
+        size_t len, start;
+        int64_t index;
+        uint32_t expected_len, desired_len, at;
+        uint64_t current;
+        uint8_t out[8];
+        bool swapped;
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) ||
+            !wire_get_bytes(r, &expected, &expected_len) || !wire_get_bytes(r, &desired, &desired_len) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        err = array_find(name, len, &a);
+        if (err < 0)
+                return err;
+        if (expected_len != a->t->size || desired_len != a->t->size)
+                return -EINVAL;
+        err = array_range(a, index, 1, &at);
+        if (err < 0)
+                return err;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_buf_reserve(b, 1 + 4 + a->t->size) < 0) {
+                wire_frame_abort(b, start);
+                return -ENOMEM;
+        }
+        /* Room is reserved before the swap: a swap is never done without its answer. */
+        swapped = elem_cas(a->mem + (size_t) at * a->t->size, a->t->size, bits_get(expected, a->t->size),
+                           bits_get(desired, a->t->size), &current);
+        bits_put(out, a->t->size, current);
+        (void) wire_put_u8(b, swapped);
+        (void) wire_put_bytes(b, out, a->t->size);
+        client_reply_end(c, start);
+        if (swapped)
+                a->sets++;
+        a->obj.active_ms = now_ms();
+        return 0;
+}
+
+/*
+ * MAP: name -> u8 typecode, u32 length, u64 size, with a duplicate of the
+ * memfd sent (SCM_RIGHTS) together with the first bytes of this reply.
+ */
+int array_handle_map(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct array *a = NULL;
+        struct wire_buf *b;
+        const char *name;
+        size_t len, start;
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
+                return -EPROTO;
+        err = array_find(name, len, &a);
+        if (err < 0)
+                return err;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_put_u8(b, (uint8_t) a->t->code) < 0 || wire_put_u32(b, a->length) < 0 ||
+            wire_put_u64(b, a->size_bytes) < 0) {
+                wire_frame_abort(b, start);
+                return -ENOMEM;
+        }
+        client_reply_end(c, start);
+        err = client_reply_attach_fd(c, start, a->memfd);
+        if (err < 0) {
+                /* The frame is the last one in the buffer: take it back and fail instead. */
+                wire_frame_abort(&c->out, start);
+                log_warning("%s '%s': cannot pass its memory to %s: %s", wire_type_name(a->obj.ops->type),
+                            a->obj.name, client_describe(c), strerror(-err));
+                return err == -EMFILE || err == -ENFILE ? -EUSERS : -ENOMEM;
+        }
+        a->maps++;
+        a->obj.active_ms = now_ms();
+        return 0;
 }

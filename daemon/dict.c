@@ -1,61 +1,793 @@
 /* SPDX-License-Identifier: MIT */
-/* Work in progress: every request is answered EOPNOTSUPP until this file is written. */
+/*
+ * Shared dicts: Python's Manager().dict() as a named object of mpxd, with
+ * atomic increment and compare-and-set on top. Keys and values are opaque
+ * bytes of up to max_message bytes each.
+ *
+ * Storage: every key is one entry, in two uthash tables at once: by key
+ * (whose application order is the insertion order Python keeps; a value
+ * overwritten is replaced inside its entry, so its key keeps its place) and
+ * by serial number. An entry takes the next serial of its dict when its key
+ * is inserted, so serials grow along the insertion order. DICT_ITEMS pages
+ * through that order with the serial of the last entry it returned as its
+ * cursor: the next page starts right after that entry, found through the
+ * serial table, or, when it was removed in between, at the first entry with
+ * a larger serial. A key present during the whole walk is therefore
+ * returned exactly once, however other keys come and go, and no page is
+ * larger than DICT_PAGE_MAX entries or about half a frame, so that listing a
+ * huge dict never holds the loop for long.
+ *
+ * Every request is complete before its reply is queued. Room for a reply is
+ * reserved before the dict changes, and everything a change needs is
+ * allocated before the first change, so a request that fails (-ENOMEM
+ * included) leaves the dict as it was. Dicts have no waiters. This file
+ * does not deal with permissions or persistence.
+ *
+ * The first half of the file is the storage API, the second the request
+ * handlers.
+ */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "mpxd.h"
 
-int dict_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Most entries in one DICT_ITEMS page, whatever the client asks. */
+#define DICT_PAGE_MAX 1000u
+
+/* The longest decimal text of an int64_t: a sign and 19 digits. */
+#define DICT_INT_TEXT_MAX 20
+
+struct dict_entry {
+        UT_hash_handle hh;              /* in dict->entries: by key, in insertion order */
+        UT_hash_handle hs;              /* in dict->by_serial */
+        uint64_t serial;                /* insertion order; the DICT_ITEMS cursor */
+        uint8_t *value;                 /* malloc'd, never NULL (one byte for an empty value) */
+        uint32_t value_size;
+        uint32_t key_size;
+        uint8_t key[];
+};
+
+struct dict {
+        struct object obj;
+        struct dict_entry *entries;     /* uthash head by key */
+        struct dict_entry *by_serial;   /* uthash head by serial, same entries */
+        uint64_t count;                 /* keys */
+        uint64_t bytes;                 /* key and value bytes held */
+        uint64_t next_serial;
+
+        /* counters for INFO */
+        uint64_t sets, gets, misses, deletes, incrs, cas_swapped, cas_failed, pages;
+};
+
+static const struct object_type dict_type;
+
+static struct dict *dict_of(struct object *o) {
+        return container_of(o, struct dict, obj);
 }
 
-int dict_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* ---- storage API ---- */
+
+/* A malloc'd copy of a value; one byte is allocated for an empty one. */
+static uint8_t *dict_value_dup(const void *data, uint32_t size) {
+        uint8_t *v = malloc(size ? size : 1);
+
+        if (v && size)
+                memcpy(v, data, size);
+        return v;
 }
 
-int dict_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* A new entry, not yet in the dict; it takes ownership of value. */
+static struct dict_entry *dict_entry_new(const void *key, uint32_t key_size, uint8_t *value,
+                                         uint32_t value_size) {
+        struct dict_entry *e = malloc(sizeof(*e) + key_size);
+
+        if (!e)
+                return NULL;
+        memset(e, 0, sizeof(*e));
+        e->key_size = key_size;
+        if (key_size)
+                memcpy(e->key, key, key_size);
+        e->value = value;
+        e->value_size = value_size;
+        return e;
 }
 
-int dict_handle_del(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+static void dict_entry_free(struct dict_entry *e) {
+        if (!e)
+                return;
+        free(e->value);
+        free(e);
 }
 
-int dict_handle_contains(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+static struct dict_entry *dict_find(struct dict *d, const void *key, uint32_t key_size) {
+        struct dict_entry *e;
+
+        HASH_FIND(hh, d->entries, key, key_size, e);
+        return e;
 }
 
-int dict_handle_len(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Link a new entry at the end of the insertion order. */
+static void dict_insert(struct dict *d, struct dict_entry *e) {
+        e->serial = ++d->next_serial;
+        HASH_ADD_KEYPTR(hh, d->entries, e->key, e->key_size, e);
+        HASH_ADD(hs, d->by_serial, serial, sizeof(e->serial), e);
+        d->count++;
+        d->bytes += (uint64_t) e->key_size + e->value_size;
 }
 
-int dict_handle_items(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Replace an entry's value in place (the key keeps its place); takes ownership of value. */
+static void dict_replace(struct dict *d, struct dict_entry *e, uint8_t *value, uint32_t value_size) {
+        d->bytes -= e->value_size;
+        free(e->value);
+        e->value = value;
+        e->value_size = value_size;
+        d->bytes += value_size;
 }
 
-int dict_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Unlink an entry and free it. */
+static void dict_remove(struct dict *d, struct dict_entry *e) {
+        HASH_DELETE(hh, d->entries, e);
+        HASH_DELETE(hs, d->by_serial, e);
+        d->count--;
+        d->bytes -= (uint64_t) e->key_size + e->value_size;
+        d->deletes++;
+        dict_entry_free(e);
 }
 
-int dict_handle_setdefault(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* d[key] = value: replace in place or insert at the end. 0 or -ENOMEM (the dict unchanged). */
+static int dict_store(struct dict *d, const void *key, uint32_t key_size, const void *value,
+                      uint32_t value_size) {
+        struct dict_entry *e = dict_find(d, key, key_size);
+        uint8_t *v = dict_value_dup(value, value_size);
+
+        if (!v)
+                return -ENOMEM;
+        if (e)
+                dict_replace(d, e, v, value_size);
+        else {
+                e = dict_entry_new(key, key_size, v, value_size);
+                if (!e) {
+                        free(v);
+                        return -ENOMEM;
+                }
+                dict_insert(d, e);
+        }
+        d->sets++;
+        return 0;
 }
 
-int dict_handle_update(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Remove every entry; returns how many there were. */
+static uint64_t dict_clear(struct dict *d) {
+        struct dict_entry *e, *tmp;
+        uint64_t n = d->count;
+
+        HASH_ITER(hh, d->entries, e, tmp)
+                dict_remove(d, e);
+        return n;
 }
 
-int dict_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/*
+ * The first entry inserted after the one whose serial is cursor (0: the
+ * first entry), or NULL. Entries are in serial order, so when the cursor's
+ * entry is gone, the walk resumes at the first larger serial, scanning from
+ * whichever end of the order is nearer in serials.
+ */
+static struct dict_entry *dict_resume(struct dict *d, uint64_t cursor) {
+        struct dict_entry *e, *first = d->entries, *last;
+
+        if (!first || cursor == 0)
+                return first;
+        HASH_FIND(hs, d->by_serial, &cursor, sizeof(cursor), e);
+        if (e)
+                return e->hh.next;
+        last = ELMT_FROM_HH(first->hh.tbl, first->hh.tbl->tail);
+        if (cursor >= last->serial)
+                return NULL;
+        if (cursor < first->serial)
+                return first;
+        if (cursor - first->serial < last->serial - cursor) {
+                for (e = first; e->serial <= cursor; e = e->hh.next)
+                        ;
+                return e;
+        }
+        for (e = last; e->hh.prev && ((struct dict_entry *) e->hh.prev)->serial > cursor; e = e->hh.prev)
+                ;
+        return e;
 }
 
-int dict_handle_incr(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/*
+ * Parse a value as a signed 64-bit decimal integer: an optional '-' and one
+ * or more ASCII digits, nothing else (no '+', no spaces). 0, -EINVAL (not an
+ * integer) or -ERANGE (an integer that does not fit in 64 bits).
+ */
+static int dict_parse_int(const uint8_t *p, uint32_t size, int64_t *ret) {
+        bool negative = size > 0 && p[0] == '-';
+        uint32_t i = negative ? 1 : 0;
+        uint64_t v = 0, limit = negative ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
+        bool too_big = false;
+
+        if (i == size)
+                return -EINVAL;
+        for (; i < size; i++) {
+                unsigned digit;
+
+                if (p[i] < '0' || p[i] > '9')
+                        return -EINVAL;
+                digit = (unsigned) (p[i] - '0');
+                if (v > (limit - digit) / 10)
+                        too_big = true;
+                else
+                        v = v * 10 + digit;
+        }
+        if (too_big)
+                return -ERANGE;
+        *ret = negative ? (int64_t) (0 - v) : (int64_t) v;
+        return 0;
 }
 
-int dict_handle_cas(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+static void dict_wake_all(struct object *o, int neg_errno) {
+        /* Nobody ever waits on a dict. */
 }
 
+static void dict_serve(struct object *o) {
+}
+
+static void dict_free(struct object *o) {
+        struct dict *d = dict_of(o);
+
+        (void) dict_clear(d);
+        free(d);
+}
+
+static int dict_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
+        struct dict *d = dict_of(o);
+        uint64_t t = now_ms();
+        int r = 0;
+
+        r |= wire_put_field_int(b, f, "size", (int64_t) d->count);
+        r |= wire_put_field_int(b, f, "bytes", (int64_t) d->bytes);
+        r |= wire_put_field_int(b, f, "sets", (int64_t) d->sets);
+        r |= wire_put_field_int(b, f, "gets", (int64_t) d->gets);
+        r |= wire_put_field_int(b, f, "misses", (int64_t) d->misses);
+        r |= wire_put_field_int(b, f, "deletes", (int64_t) d->deletes);
+        r |= wire_put_field_int(b, f, "incrs", (int64_t) d->incrs);
+        r |= wire_put_field_int(b, f, "cas_swapped", (int64_t) d->cas_swapped);
+        r |= wire_put_field_int(b, f, "cas_failed", (int64_t) d->cas_failed);
+        r |= wire_put_field_int(b, f, "pages", (int64_t) d->pages);
+        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
+        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static const struct object_type dict_type = {
+        .type = WIRE_TYPE_DICT,
+        .wake_all = dict_wake_all,
+        .serve = dict_serve,
+        .describe = dict_describe,
+        .free = dict_free,
+};
+
+/* Create a dict, or find the one of that name. */
 int dict_declare(const char *name, size_t len) {
-        return -EOPNOTSUPP;
+        struct object *o;
+        struct dict *d;
+
+        if (!wire_name_valid(name, len))
+                return -EINVAL;
+        o = object_find(name, len);
+        if (o)
+                return o->ops == &dict_type ? 0 : -EPROTOTYPE;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        object_register(&d->obj, name, len, &dict_type);
+        return 1;
+}
+
+/* ---- request handlers ---- */
+
+/*
+ * Parse the name at the reader's position and find the dict. -EPROTO means
+ * the body is malformed; -ENOENT and -EPROTOTYPE are kept by the handler
+ * until the rest of the body has been checked, so that a malformed body is
+ * -EPROTO whether or not the dict exists.
+ */
+static int dict_lookup(struct wire_reader *r, struct dict **ret) {
+        const char *name;
+        size_t len;
+        struct object *o;
+        int err;
+
+        if (!wire_get_name(r, &name, &len))
+                return -EPROTO;
+        err = object_find_typed(name, len, 1u << WIRE_TYPE_DICT, &o);
+        if (err < 0)
+                return err;
+        *ret = dict_of(o);
+        (*ret)->obj.active_ms = now_ms();
+        return 0;
+}
+
+/* Parse "name, bytes key" and the end of the body; find the dict and check the key's size. */
+static int dict_lookup_key(struct wire_reader *r, struct dict **ret, const void **ret_key, uint32_t *ret_size) {
+        int err = dict_lookup(r, ret);
+
+        if (err == -EPROTO || !wire_get_bytes(r, ret_key, ret_size) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
+}
+
+/* The handlers that take only a name. */
+static int dict_lookup_only(struct wire_reader *r, struct dict **ret) {
+        int err = dict_lookup(r, ret);
+
+        if (err == -EPROTO || !wire_reader_done(r))
+                return -EPROTO;
+        return err;
+}
+
+/* Make sure a reply of body_size bytes can be queued without allocating. */
+static int dict_reserve_reply(struct client *c, size_t body_size) {
+        return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
+}
+
+/* DECLARE: name -> u8 created. */
+int dict_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
+        int created;
+
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
+                return -EPROTO;
+        created = dict_declare(name, len);
+        if (created < 0)
+                return created;
+        return op_reply_u8(c, req, (uint8_t) created);
+}
+
+/* SET: name, bytes key, bytes value -> (empty). */
+int dict_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        const void *key, *value;
+        uint32_t key_size, value_size;
+        int err;
+
+        err = dict_lookup(r, &d);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_bytes(r, &key, &key_size) || !wire_get_bytes(r, &value, &value_size) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (key_size > mpxd.max_message || value_size > mpxd.max_message)
+                return -EMSGSIZE;
+        err = dict_store(d, key, key_size, value, value_size);
+        if (err < 0)
+                return err;
+        client_reply_status(c, req->id, req->op, 0);
+        return 0;
+}
+
+/* GET: name, bytes key -> bytes value. */
+int dict_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        struct dict_entry *e;
+        const void *key;
+        uint32_t key_size;
+        int err;
+
+        err = dict_lookup_key(r, &d, &key, &key_size);
+        if (err < 0)
+                return err;
+        d->gets++;
+        e = dict_find(d, key, key_size);
+        if (!e) {
+                d->misses++;
+                return -ENOENT;
+        }
+        return op_reply_bytes(c, req, e->value, e->value_size);
+}
+
+/* DEL: name, bytes key -> (empty). */
+int dict_handle_del(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        struct dict_entry *e;
+        const void *key;
+        uint32_t key_size;
+        int err;
+
+        err = dict_lookup_key(r, &d, &key, &key_size);
+        if (err < 0)
+                return err;
+        e = dict_find(d, key, key_size);
+        if (!e) {
+                d->misses++;
+                return -ENOENT;
+        }
+        dict_remove(d, e);
+        client_reply_status(c, req->id, req->op, 0);
+        return 0;
+}
+
+/* CONTAINS: name, bytes key -> u8 present. */
+int dict_handle_contains(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        const void *key;
+        uint32_t key_size;
+        int err;
+
+        err = dict_lookup_key(r, &d, &key, &key_size);
+        if (err < 0)
+                return err;
+        return op_reply_u8(c, req, dict_find(d, key, key_size) ? 1 : 0);
+}
+
+/* LEN: name -> u64 len. */
+int dict_handle_len(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        int err;
+
+        err = dict_lookup_only(r, &d);
+        if (err < 0)
+                return err;
+        return op_reply_u64(c, req, d->count);
+}
+
+/* The size of one DICT_ITEMS entry on the wire. */
+static size_t dict_entry_wire_size(const struct dict_entry *e, uint8_t what) {
+        size_t n = 0;
+
+        if (what & WIRE_DICT_KEYS)
+                n += 4 + (size_t) e->key_size;
+        if (what & WIRE_DICT_VALUES)
+                n += 4 + (size_t) e->value_size;
+        return n;
+}
+
+/* Write a little-endian integer of size bytes at p. */
+static void dict_patch_le(uint8_t *p, uint64_t v, size_t size) {
+        for (size_t i = 0; i < size; i++)
+                p[i] = (uint8_t) (v >> (8 * i));
+}
+
+/*
+ * ITEMS: name, u64 cursor, u32 max, u8 what -> u64 next_cursor, u32 n,
+ * n x entry, where an entry is [bytes key] [bytes value] as what asks.
+ * A page ends after max entries (0 or more than DICT_PAGE_MAX: that many),
+ * or before the entry that would take the body past half of max_frame; it
+ * always holds at least one entry when any is left. next_cursor is the
+ * serial of the last entry returned, or 0 when the walk is complete.
+ */
+int dict_handle_items(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        struct dict_entry *e;
+        struct wire_buf *b;
+        uint64_t cursor, next = 0, last = 0;
+        uint32_t max, n = 0;
+        size_t start, at, limit = mpxd.max_frame / 2;
+        uint8_t what;
+        int err;
+
+        err = dict_lookup(r, &d);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) || !wire_get_u8(r, &what) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (what == 0 || (what & ~(WIRE_DICT_KEYS | WIRE_DICT_VALUES)))
+                return -EINVAL;
+        if (max == 0 || max > DICT_PAGE_MAX)
+                max = DICT_PAGE_MAX;
+
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        at = b->len;
+        if (wire_put_u64(b, 0) < 0 || wire_put_u32(b, 0) < 0)
+                goto nomem;
+        for (e = dict_resume(d, cursor); e; e = e->hh.next) {
+                size_t more = dict_entry_wire_size(e, what);
+
+                if (n == max || (n > 0 && b->len - start - WIRE_HEADER_SIZE + more > limit)) {
+                        next = last;
+                        break;
+                }
+                if ((what & WIRE_DICT_KEYS) && wire_put_bytes(b, e->key, e->key_size) < 0)
+                        goto nomem;
+                if ((what & WIRE_DICT_VALUES) && wire_put_bytes(b, e->value, e->value_size) < 0)
+                        goto nomem;
+                last = e->serial;
+                n++;
+        }
+        dict_patch_le(b->data + at, next, 8);
+        dict_patch_le(b->data + at + 8, n, 4);
+        client_reply_end(c, start);
+        d->pages++;
+        return 0;
+nomem:
+        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+        return 0;
+}
+
+/* POP: name, bytes key -> bytes value; the key is removed. */
+int dict_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        struct dict_entry *e;
+        const void *key;
+        uint32_t key_size;
+        int err;
+
+        err = dict_lookup_key(r, &d, &key, &key_size);
+        if (err < 0)
+                return err;
+        e = dict_find(d, key, key_size);
+        if (!e) {
+                d->misses++;
+                return -ENOENT;
+        }
+        /* The reply holds a copy of the value: queue it first, then remove. */
+        err = op_reply_bytes(c, req, e->value, e->value_size);
+        if (err < 0)
+                return err;
+        dict_remove(d, e);
+        return 0;
+}
+
+/* SETDEFAULT: name, bytes key, bytes default -> bytes value (the one stored now). */
+int dict_handle_setdefault(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        struct dict_entry *e;
+        const void *key, *def;
+        uint32_t key_size, def_size;
+        int err;
+
+        err = dict_lookup(r, &d);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_bytes(r, &key, &key_size) || !wire_get_bytes(r, &def, &def_size) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (key_size > mpxd.max_message || def_size > mpxd.max_message)
+                return -EMSGSIZE;
+        e = dict_find(d, key, key_size);
+        if (e)
+                return op_reply_bytes(c, req, e->value, e->value_size);
+        if (dict_reserve_reply(c, 4 + (size_t) def_size) < 0)
+                return -ENOMEM;
+        err = dict_store(d, key, key_size, def, def_size);
+        if (err < 0)
+                return err;
+        /* Room was reserved: this reply cannot fail. */
+        return op_reply_bytes(c, req, def, def_size);
+}
+
+/*
+ * UPDATE: name, u32 n, n x (bytes key, bytes value) -> (empty). All or
+ * nothing: the body is checked, then everything the update needs is
+ * allocated, then the pairs are stored in order (a key given twice ends with
+ * its last value, in the place of its first insertion).
+ */
+int dict_handle_update(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        struct wire_reader pairs;
+        struct {
+                struct dict_entry *entry;       /* for a key absent when the request came */
+                uint8_t *value;
+        } *prep = NULL;
+        bool too_big = false;
+        uint32_t n;
+        int err;
+
+        err = dict_lookup(r, &d);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_u32(r, &n))
+                return -EPROTO;
+        pairs = *r;
+        for (uint32_t i = 0; i < n; i++) {
+                const void *key, *value;
+                uint32_t key_size, value_size;
+
+                if (!wire_get_bytes(r, &key, &key_size) || !wire_get_bytes(r, &value, &value_size))
+                        return -EPROTO;
+                too_big |= key_size > mpxd.max_message || value_size > mpxd.max_message;
+        }
+        if (!wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (too_big)
+                return -EMSGSIZE;
+        if (n == 0) {
+                client_reply_status(c, req->id, req->op, 0);
+                return 0;
+        }
+
+        prep = calloc(n, sizeof(*prep));
+        if (!prep)
+                return -ENOMEM;
+        {
+                struct wire_reader rd = pairs;
+
+                for (uint32_t i = 0; i < n; i++) {
+                        const void *key, *value;
+                        uint32_t key_size, value_size;
+
+                        (void) wire_get_bytes(&rd, &key, &key_size);
+                        (void) wire_get_bytes(&rd, &value, &value_size);
+                        prep[i].value = dict_value_dup(value, value_size);
+                        if (!prep[i].value)
+                                goto nomem;
+                        if (!dict_find(d, key, key_size)) {
+                                prep[i].entry = dict_entry_new(key, key_size, NULL, 0);
+                                if (!prep[i].entry)
+                                        goto nomem;
+                        }
+                }
+        }
+
+        /* Nothing below fails. */
+        for (uint32_t i = 0; i < n; i++) {
+                const void *key, *value;
+                uint32_t key_size, value_size;
+                struct dict_entry *e;
+
+                (void) wire_get_bytes(&pairs, &key, &key_size);
+                (void) wire_get_bytes(&pairs, &value, &value_size);
+                d->sets++;
+                e = dict_find(d, key, key_size);
+                if (e) {
+                        /* Present, or inserted by an earlier pair of this batch. */
+                        dict_replace(d, e, prep[i].value, value_size);
+                        dict_entry_free(prep[i].entry);
+                } else {
+                        e = prep[i].entry;
+                        e->value = prep[i].value;
+                        e->value_size = value_size;
+                        dict_insert(d, e);
+                }
+        }
+        free(prep);
+        client_reply_status(c, req->id, req->op, 0);
+        return 0;
+
+nomem:
+        for (uint32_t i = 0; i < n; i++) {
+                free(prep[i].value);
+                dict_entry_free(prep[i].entry);
+        }
+        free(prep);
+        return -ENOMEM;
+}
+
+/* CLEAR: name -> u64 removed. */
+int dict_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        uint64_t removed;
+        int err;
+
+        err = dict_lookup_only(r, &d);
+        if (err < 0)
+                return err;
+        if (dict_reserve_reply(c, 8) < 0)
+                return -ENOMEM;
+        removed = dict_clear(d);
+        return op_reply_u64(c, req, removed);
+}
+
+/*
+ * INCR: name, bytes key, i64 delta -> i64 value. The value at key (absent:
+ * 0) must be a decimal integer (dict_parse_int); the sum is stored back as
+ * decimal text.
+ */
+int dict_handle_incr(struct client *c, const struct request *req, struct wire_reader *r) {
+        char text[DICT_INT_TEXT_MAX + 1];
+        struct dict *d = NULL;
+        struct dict_entry *e;
+        const void *key;
+        uint32_t key_size;
+        int64_t delta, value = 0, sum;
+        int err, len;
+
+        err = dict_lookup(r, &d);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_bytes(r, &key, &key_size) || !wire_get_i64(r, &delta) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (key_size > mpxd.max_message)
+                return -EMSGSIZE;
+        e = dict_find(d, key, key_size);
+        if (e) {
+                err = dict_parse_int(e->value, e->value_size, &value);
+                if (err < 0)
+                        return err;
+        }
+        if (__builtin_add_overflow(value, delta, &sum))
+                return -ERANGE;
+        len = snprintf(text, sizeof(text), "%" PRId64, sum);
+        if (dict_reserve_reply(c, 8) < 0)
+                return -ENOMEM;
+        err = dict_store(d, key, key_size, text, (uint32_t) len);
+        if (err < 0)
+                return err;
+        d->incrs++;
+        return op_reply_i64(c, req, sum);
+}
+
+/*
+ * CAS: name, bytes key, u8 expect_present, bytes expected, u8 set_present,
+ * bytes new -> u8 swapped, u8 present, bytes current. The condition holds
+ * when the key is present with exactly expected (expect_present 1) or absent
+ * (expect_present 0, expected is ignored); then new is stored (set_present
+ * 1) or the key removed (set_present 0). The reply says whether the
+ * condition held and what the key holds after the request.
+ */
+int dict_handle_cas(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        struct dict_entry *e;
+        const void *key, *expected, *new_value;
+        uint32_t key_size, expected_size, new_size;
+        uint8_t expect_present, set_present;
+        struct wire_buf *b;
+        size_t start;
+        bool match;
+        int err;
+
+        err = dict_lookup(r, &d);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_bytes(r, &key, &key_size) || !wire_get_u8(r, &expect_present) ||
+            !wire_get_bytes(r, &expected, &expected_size) || !wire_get_u8(r, &set_present) ||
+            !wire_get_bytes(r, &new_value, &new_size) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (expect_present > 1 || set_present > 1)
+                return -EINVAL;
+        if (key_size > mpxd.max_message || expected_size > mpxd.max_message || new_size > mpxd.max_message)
+                return -EMSGSIZE;
+
+        e = dict_find(d, key, key_size);
+        if (expect_present)
+                match = e && e->value_size == expected_size &&
+                        (expected_size == 0 || memcmp(e->value, expected, expected_size) == 0);
+        else
+                match = !e;
+        if (match) {
+                if (dict_reserve_reply(c, 2 + 4 + (size_t) (set_present ? new_size : 0)) < 0)
+                        return -ENOMEM;
+                if (set_present) {
+                        err = dict_store(d, key, key_size, new_value, new_size);
+                        if (err < 0)
+                                return err;
+                } else if (e)
+                        dict_remove(d, e);
+                d->cas_swapped++;
+                e = set_present ? dict_find(d, key, key_size) : NULL;
+        } else
+                d->cas_failed++;
+
+        /* When the dict changed, room was reserved and nothing below fails. */
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_put_u8(b, match) < 0 || wire_put_u8(b, e ? 1 : 0) < 0 ||
+            wire_put_bytes(b, e ? e->value : NULL, e ? e->value_size : 0) < 0) {
+                wire_frame_abort(b, start);
+                return -ENOMEM;
+        }
+        client_reply_end(c, start);
+        return 0;
 }

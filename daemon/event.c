@@ -1,29 +1,203 @@
 /* SPDX-License-Identifier: MIT */
-/* Work in progress: every request is answered EOPNOTSUPP until this file is written. */
+/*
+ * Events, with the semantics of Python's Event: a flag, initially clear;
+ * SET raises it and wakes every parked waiter at once, CLEAR lowers it, WAIT
+ * returns at once while it is raised and otherwise parks until the next SET.
+ *
+ * Storage: the flag and one FIFO line of waiters. A SET answers all of them
+ * together, in arrival order; a waiter released by a SET stays released even
+ * if a CLEAR follows at once (Python's semantics too). Events hold nothing
+ * for a connection, so a closing connection only loses its parked waits.
+ *
+ * libevent owns the event_* names (event_free, event_set ...): the helpers
+ * here are event_obj_*, and only the exported functions are event_*.
+ */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "mpxd.h"
 
-int event_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+struct event_obj {
+        struct object obj;
+        bool set;
+        struct waiter_list waiters;
+        uint64_t sets;                  /* SET requests */
+        uint64_t clears;                /* CLEAR requests */
+        uint64_t woken;                 /* waits answered by a SET */
+};
+
+static const struct object_type event_obj_type;
+
+static struct event_obj *event_of(struct object *o) {
+        return container_of(o, struct event_obj, obj);
 }
 
-int event_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* ---- storage API ---- */
+
+/* Nothing to serve after a waiter leaves: waiters wait only for SET. */
+static void event_obj_serve(struct object *o) {
+        (void) o;
 }
 
-int event_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+static void event_obj_wake_all(struct object *o, int neg_errno) {
+        wait_fail_all(&event_of(o)->waiters, neg_errno);
 }
 
-int event_handle_is_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+static void event_obj_free(struct object *o) {
+        free(event_of(o));
 }
 
-int event_handle_wait(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+static int event_obj_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
+        struct event_obj *e = event_of(o);
+        uint64_t t = now_ms();
+        const struct waiter *w;
+        unsigned waiters = 0;
+        int r = 0;
+
+        TAILQ_FOREACH(w, &e->waiters, obj_link)
+                waiters++;
+        r |= wire_put_field_int(b, f, "size", e->set);
+        r |= wire_put_field_int(b, f, "set", e->set);
+        r |= wire_put_field_int(b, f, "waiters", waiters);
+        r |= wire_put_field_int(b, f, "sets", (int64_t) e->sets);
+        r |= wire_put_field_int(b, f, "clears", (int64_t) e->clears);
+        r |= wire_put_field_int(b, f, "woken", (int64_t) e->woken);
+        r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
+        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
+        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        return r < 0 ? -ENOMEM : 0;
 }
 
+static const struct object_type event_obj_type = {
+        .type = WIRE_TYPE_EVENT,
+        .wake_all = event_obj_wake_all,
+        .serve = event_obj_serve,
+        .describe = event_obj_describe,
+        .free = event_obj_free,
+};
+
+/* ---- request handlers ---- */
+
+/* Create an event, clear, or find it (see mpxd.h). */
 int event_declare(const char *name, size_t len) {
-        return -EOPNOTSUPP;
+        struct object *o = object_find(name, len);
+        struct event_obj *e;
+
+        if (o)
+                return o->ops == &event_obj_type ? 0 : -EPROTOTYPE;
+        if (object_check_limit() < 0)
+                return -EUSERS;
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        TAILQ_INIT(&e->waiters);
+        object_register(&e->obj, name, len, &event_obj_type);
+        return 1;
+}
+
+/* Find the event named at the reader's position. */
+static int event_obj_lookup(struct wire_reader *r, struct event_obj **ret) {
+        const char *name;
+        size_t len;
+        struct object *o;
+        int err;
+
+        if (!wire_get_name(r, &name, &len))
+                return -EPROTO;
+        err = object_find_typed(name, len, 1u << WIRE_TYPE_EVENT, &o);
+        if (err < 0)
+                return err;
+        *ret = event_of(o);
+        return 0;
+}
+
+/* The handlers that take only a name: parse it and find the event. */
+static int event_obj_lookup_only(struct wire_reader *r, struct event_obj **ret) {
+        int err = event_obj_lookup(r, ret);
+
+        if (err == -EPROTO || !wire_reader_done(r))
+                return -EPROTO;
+        if (err >= 0)
+                (*ret)->obj.active_ms = now_ms();
+        return err;
+}
+
+/* DECLARE: name -> u8 created. */
+int event_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
+        int created;
+
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
+                return -EPROTO;
+        created = event_declare(name, len);
+        if (created < 0)
+                return created;
+        return op_reply_u8(c, req, (uint8_t) created);
+}
+
+/* SET: name. Raise the flag and answer every parked waiter. */
+int event_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct event_obj *e = NULL;
+        const struct waiter *w;
+        int err;
+
+        err = event_obj_lookup_only(r, &e);
+        if (err < 0)
+                return err;
+        e->sets++;
+        e->set = true;
+        TAILQ_FOREACH(w, &e->waiters, obj_link)
+                e->woken++;
+        client_reply_status(c, req->id, req->op, 0);
+        wait_fail_all(&e->waiters, 0);
+        return 0;
+}
+
+/* CLEAR: name. Lower the flag; later waits park. */
+int event_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct event_obj *e = NULL;
+        int err;
+
+        err = event_obj_lookup_only(r, &e);
+        if (err < 0)
+                return err;
+        e->clears++;
+        e->set = false;
+        client_reply_status(c, req->id, req->op, 0);
+        return 0;
+}
+
+/* IS_SET: name -> u8 set. */
+int event_handle_is_set(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct event_obj *e = NULL;
+        int err;
+
+        err = event_obj_lookup_only(r, &e);
+        if (err < 0)
+                return err;
+        return op_reply_u8(c, req, e->set);
+}
+
+/* WAIT: name, i64 timeout_ms. At once while set, else until the next SET. */
+int event_handle_wait(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct event_obj *e = NULL;
+        int64_t timeout_ms;
+        int err;
+
+        err = event_obj_lookup(r, &e);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        e->obj.active_ms = now_ms();
+        if (e->set) {
+                client_reply_status(c, req->id, req->op, 0);
+                return 0;
+        }
+        if (timeout_ms == 0)
+                return -EAGAIN;
+        return wait_add(c, req, &e->obj, &e->waiters, timeout_ms) ? 0 : -ENOMEM;
 }

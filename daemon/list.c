@@ -1,57 +1,599 @@
 /* SPDX-License-Identifier: MIT */
-/* Work in progress: every request is answered EOPNOTSUPP until this file is written. */
+/*
+ * Shared lists: Python's Manager().list() as a named object of mpxd. Items
+ * are opaque bytes of up to max_message bytes each; indexes are Python's,
+ * negative ones counting from the end, with Python's rules for what is out
+ * of range (get, set, pop: -ERANGE) and what is clamped (insert, slice).
+ *
+ * Storage: a growable array of pointers to items, so that indexing is O(1)
+ * and insert, pop and remove in the middle move pointers only (as CPython's
+ * list does). The array grows by doubling and shrinks by half once it is a
+ * quarter full.
+ *
+ * Every request is complete before its reply is queued. Room for the reply
+ * and everything a change needs (array capacity, item copies) is allocated
+ * before the first change, so a request that fails (-ENOMEM included) leaves
+ * the list as it was. A slice reply is bounded to about half a frame; the
+ * client asks again from where it stopped. Lists have no waiters. This file
+ * does not deal with permissions or persistence.
+ *
+ * The first half of the file is the storage API, the second the request
+ * handlers.
+ */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "mpxd.h"
 
-int list_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* The smallest array a list allocates. */
+#define LIST_MIN_CAP 16u
+
+struct list_item {
+        uint32_t size;
+        uint8_t data[];
+};
+
+struct list {
+        struct object obj;
+        struct list_item **items;
+        size_t len;
+        size_t cap;
+        uint64_t bytes;                 /* item bytes held */
+
+        /* counters for INFO */
+        uint64_t added, removed, sets, gets, slices;
+};
+
+static const struct object_type list_type;
+
+static struct list *list_of(struct object *o) {
+        return container_of(o, struct list, obj);
 }
 
-int list_handle_append(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* ---- storage API ---- */
+
+static struct list_item *list_item_new(const void *data, uint32_t size) {
+        struct list_item *it = malloc(sizeof(*it) + size);
+
+        if (!it)
+                return NULL;
+        it->size = size;
+        if (size)
+                memcpy(it->data, data, size);
+        return it;
 }
 
-int list_handle_extend(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Make room for extra more items: 0 or -ENOMEM (the list unchanged). */
+static int list_reserve(struct list *l, size_t extra) {
+        struct list_item **p;
+        size_t cap;
+
+        if (extra <= l->cap - l->len)
+                return 0;
+        if (extra > SIZE_MAX / sizeof(*p) / 2 - l->len)
+                return -ENOMEM;
+        cap = l->cap ? l->cap * 2 : LIST_MIN_CAP;
+        if (cap < l->len + extra)
+                cap = l->len + extra;
+        p = realloc(l->items, cap * sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        l->items = p;
+        l->cap = cap;
+        return 0;
 }
 
-int list_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Give memory back once the array is a quarter full; a failure to shrink is harmless. */
+static void list_shrink(struct list *l) {
+        struct list_item **p;
+        size_t cap;
+
+        if (l->len == 0) {
+                free(l->items);
+                l->items = NULL;
+                l->cap = 0;
+                return;
+        }
+        if (l->cap <= LIST_MIN_CAP || l->len > l->cap / 4)
+                return;
+        cap = l->cap / 2;
+        p = realloc(l->items, cap * sizeof(*p));
+        if (p) {
+                l->items = p;
+                l->cap = cap;
+        }
 }
 
-int list_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Put an item (owned by the list from now on) at pos <= len; room was reserved. */
+static void list_put_at(struct list *l, size_t pos, struct list_item *it) {
+        memmove(l->items + pos + 1, l->items + pos, (l->len - pos) * sizeof(*l->items));
+        l->items[pos] = it;
+        l->len++;
+        l->bytes += it->size;
+        l->added++;
 }
 
-int list_handle_insert(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Unlink the item at pos < len and return it; the caller frees it. */
+static struct list_item *list_take_at(struct list *l, size_t pos) {
+        struct list_item *it = l->items[pos];
+
+        memmove(l->items + pos, l->items + pos + 1, (l->len - pos - 1) * sizeof(*l->items));
+        l->len--;
+        l->bytes -= it->size;
+        l->removed++;
+        return it;
 }
 
-int list_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Remove every item; returns how many there were. */
+static uint64_t list_clear(struct list *l) {
+        size_t n = l->len;
+
+        for (size_t i = 0; i < n; i++)
+                free(l->items[i]);
+        l->len = 0;
+        l->bytes = 0;
+        l->removed += n;
+        list_shrink(l);
+        return n;
 }
 
-int list_handle_remove(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Python's l[index] rule: a position, or -ERANGE. */
+static int list_index(const struct list *l, int64_t index, size_t *ret) {
+        int64_t n = (int64_t) l->len;
+
+        if (index < 0)
+                index += n;
+        if (index < 0 || index >= n)
+                return -ERANGE;
+        *ret = (size_t) index;
+        return 0;
 }
 
-int list_handle_index(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* Python's clamping of insert positions and slice bounds: always in 0..len. */
+static size_t list_clamp(const struct list *l, int64_t index) {
+        int64_t n = (int64_t) l->len;
+
+        if (index < 0) {
+                index += n;
+                if (index < 0)
+                        index = 0;
+        } else if (index > n)
+                index = n;
+        return (size_t) index;
 }
 
-int list_handle_len(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* The position of the first item equal to data, or -ENOENT. */
+static int list_find(const struct list *l, const void *data, uint32_t size, size_t *ret) {
+        for (size_t i = 0; i < l->len; i++) {
+                const struct list_item *it = l->items[i];
+
+                if (it->size == size && (size == 0 || memcmp(it->data, data, size) == 0)) {
+                        *ret = i;
+                        return 0;
+                }
+        }
+        return -ENOENT;
 }
 
-int list_handle_slice(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+static void list_wake_all(struct object *o, int neg_errno) {
+        /* Nobody ever waits on a list. */
 }
 
-int list_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+static void list_serve(struct object *o) {
 }
 
+static void list_free(struct object *o) {
+        struct list *l = list_of(o);
+
+        (void) list_clear(l);
+        free(l->items);
+        free(l);
+}
+
+static int list_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
+        struct list *l = list_of(o);
+        uint64_t t = now_ms();
+        int r = 0;
+
+        r |= wire_put_field_int(b, f, "size", (int64_t) l->len);
+        r |= wire_put_field_int(b, f, "bytes", (int64_t) l->bytes);
+        r |= wire_put_field_int(b, f, "added", (int64_t) l->added);
+        r |= wire_put_field_int(b, f, "removed", (int64_t) l->removed);
+        r |= wire_put_field_int(b, f, "sets", (int64_t) l->sets);
+        r |= wire_put_field_int(b, f, "gets", (int64_t) l->gets);
+        r |= wire_put_field_int(b, f, "slices", (int64_t) l->slices);
+        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
+        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static const struct object_type list_type = {
+        .type = WIRE_TYPE_LIST,
+        .wake_all = list_wake_all,
+        .serve = list_serve,
+        .describe = list_describe,
+        .free = list_free,
+};
+
+/* Create a list, or find the one of that name. */
 int list_declare(const char *name, size_t len) {
-        return -EOPNOTSUPP;
+        struct object *o;
+        struct list *l;
+
+        if (!wire_name_valid(name, len))
+                return -EINVAL;
+        o = object_find(name, len);
+        if (o)
+                return o->ops == &list_type ? 0 : -EPROTOTYPE;
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        object_register(&l->obj, name, len, &list_type);
+        return 1;
+}
+
+/* ---- request handlers ---- */
+
+/*
+ * Parse the name at the reader's position and find the list. -EPROTO means
+ * the body is malformed; -ENOENT and -EPROTOTYPE are kept by the handler
+ * until the rest of the body has been checked, so that a malformed body is
+ * -EPROTO whether or not the list exists.
+ */
+static int list_lookup(struct wire_reader *r, struct list **ret) {
+        const char *name;
+        size_t len;
+        struct object *o;
+        int err;
+
+        if (!wire_get_name(r, &name, &len))
+                return -EPROTO;
+        err = object_find_typed(name, len, 1u << WIRE_TYPE_LIST, &o);
+        if (err < 0)
+                return err;
+        *ret = list_of(o);
+        (*ret)->obj.active_ms = now_ms();
+        return 0;
+}
+
+/* The handlers that take only a name. */
+static int list_lookup_only(struct wire_reader *r, struct list **ret) {
+        int err = list_lookup(r, ret);
+
+        if (err == -EPROTO || !wire_reader_done(r))
+                return -EPROTO;
+        return err;
+}
+
+/* Parse "name, bytes item" and the end of the body; find the list and check the item's size. */
+static int list_lookup_item(struct wire_reader *r, struct list **ret, const void **ret_data, uint32_t *ret_size) {
+        int err = list_lookup(r, ret);
+
+        if (err == -EPROTO || !wire_get_bytes(r, ret_data, ret_size) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
+}
+
+/* Parse "name, i64 index" and the end of the body, and find the list. */
+static int list_lookup_index(struct wire_reader *r, struct list **ret, int64_t *ret_index) {
+        int err = list_lookup(r, ret);
+
+        if (err == -EPROTO || !wire_get_i64(r, ret_index) || !wire_reader_done(r))
+                return -EPROTO;
+        return err;
+}
+
+/* Parse "name, i64 index, bytes item" and the end of the body, and find the list. */
+static int list_lookup_index_item(struct wire_reader *r, struct list **ret, int64_t *ret_index,
+                                  const void **ret_data, uint32_t *ret_size) {
+        int err = list_lookup(r, ret);
+
+        if (err == -EPROTO || !wire_get_i64(r, ret_index) || !wire_get_bytes(r, ret_data, ret_size) ||
+            !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
+}
+
+/* Make sure a reply of body_size bytes can be queued without allocating. */
+static int list_reserve_reply(struct client *c, size_t body_size) {
+        return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
+}
+
+/* Insert one copied item at pos and answer with the new length. */
+static int list_add_one(struct client *c, const struct request *req, struct list *l, size_t pos,
+                        const void *data, uint32_t size) {
+        struct list_item *it;
+
+        if (list_reserve(l, 1) < 0 || list_reserve_reply(c, 8) < 0)
+                return -ENOMEM;
+        it = list_item_new(data, size);
+        if (!it)
+                return -ENOMEM;
+        list_put_at(l, pos, it);
+        return op_reply_u64(c, req, l->len);
+}
+
+/* DECLARE: name -> u8 created. */
+int list_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
+        int created;
+
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
+                return -EPROTO;
+        created = list_declare(name, len);
+        if (created < 0)
+                return created;
+        return op_reply_u8(c, req, (uint8_t) created);
+}
+
+/* APPEND: name, bytes item -> u64 len. */
+int list_handle_append(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        const void *data;
+        uint32_t size;
+        int err;
+
+        err = list_lookup_item(r, &l, &data, &size);
+        if (err < 0)
+                return err;
+        return list_add_one(c, req, l, l->len, data, size);
+}
+
+/* EXTEND: name, u32 n, n x bytes -> u64 len. All or nothing; n may be 0. */
+int list_handle_extend(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        struct wire_reader body;
+        bool too_big = false;
+        uint32_t n;
+        int err;
+
+        err = list_lookup(r, &l);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_u32(r, &n))
+                return -EPROTO;
+        body = *r;
+        for (uint32_t i = 0; i < n; i++) {
+                const void *data;
+                uint32_t size;
+
+                if (!wire_get_bytes(r, &data, &size))
+                        return -EPROTO;
+                too_big |= size > mpxd.max_message;
+        }
+        if (!wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (too_big)
+                return -EMSGSIZE;
+        if (list_reserve(l, n) < 0 || list_reserve_reply(c, 8) < 0)
+                return -ENOMEM;
+        /* Copy into the spare room past the end; the length moves only once all are there. */
+        for (uint32_t i = 0; i < n; i++) {
+                const void *data;
+                uint32_t size;
+
+                (void) wire_get_bytes(&body, &data, &size);
+                l->items[l->len + i] = list_item_new(data, size);
+                if (!l->items[l->len + i]) {
+                        while (i > 0)
+                                free(l->items[l->len + --i]);
+                        return -ENOMEM;
+                }
+        }
+        for (uint32_t i = 0; i < n; i++)
+                l->bytes += l->items[l->len + i]->size;
+        l->len += n;
+        l->added += n;
+        return op_reply_u64(c, req, l->len);
+}
+
+/* GET: name, i64 index -> bytes item. */
+int list_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        int64_t index;
+        size_t pos;
+        int err;
+
+        err = list_lookup_index(r, &l, &index);
+        if (err < 0)
+                return err;
+        err = list_index(l, index, &pos);
+        if (err < 0)
+                return err;
+        l->gets++;
+        return op_reply_bytes(c, req, l->items[pos]->data, l->items[pos]->size);
+}
+
+/* SET: name, i64 index, bytes item -> (empty). */
+int list_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        struct list_item *it;
+        const void *data;
+        uint32_t size;
+        int64_t index;
+        size_t pos;
+        int err;
+
+        err = list_lookup_index_item(r, &l, &index, &data, &size);
+        if (err < 0)
+                return err;
+        err = list_index(l, index, &pos);
+        if (err < 0)
+                return err;
+        it = list_item_new(data, size);
+        if (!it)
+                return -ENOMEM;
+        l->bytes -= l->items[pos]->size;
+        free(l->items[pos]);
+        l->items[pos] = it;
+        l->bytes += size;
+        l->sets++;
+        client_reply_status(c, req->id, req->op, 0);
+        return 0;
+}
+
+/* INSERT: name, i64 index, bytes item -> u64 len. The index is clamped, as in Python. */
+int list_handle_insert(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        const void *data;
+        uint32_t size;
+        int64_t index;
+        int err;
+
+        err = list_lookup_index_item(r, &l, &index, &data, &size);
+        if (err < 0)
+                return err;
+        return list_add_one(c, req, l, list_clamp(l, index), data, size);
+}
+
+/* POP: name, i64 index -> bytes item; -1 is the last item. */
+int list_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        int64_t index;
+        size_t pos;
+        int err;
+
+        err = list_lookup_index(r, &l, &index);
+        if (err < 0)
+                return err;
+        err = list_index(l, index, &pos);
+        if (err < 0)
+                return err;
+        /* The reply holds a copy of the item: queue it first, then remove. */
+        err = op_reply_bytes(c, req, l->items[pos]->data, l->items[pos]->size);
+        if (err < 0)
+                return err;
+        free(list_take_at(l, pos));
+        list_shrink(l);
+        return 0;
+}
+
+/* REMOVE: name, bytes item -> (empty). The first equal item goes. */
+int list_handle_remove(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        const void *data;
+        uint32_t size;
+        size_t pos;
+        int err;
+
+        err = list_lookup_item(r, &l, &data, &size);
+        if (err < 0)
+                return err;
+        err = list_find(l, data, size, &pos);
+        if (err < 0)
+                return err;
+        free(list_take_at(l, pos));
+        list_shrink(l);
+        client_reply_status(c, req->id, req->op, 0);
+        return 0;
+}
+
+/* INDEX: name, bytes item -> u64 index of the first equal item. */
+int list_handle_index(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        const void *data;
+        uint32_t size;
+        size_t pos;
+        int err;
+
+        err = list_lookup_item(r, &l, &data, &size);
+        if (err < 0)
+                return err;
+        err = list_find(l, data, size, &pos);
+        if (err < 0)
+                return err;
+        return op_reply_u64(c, req, pos);
+}
+
+/* LEN: name -> u64 len. */
+int list_handle_len(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        int err;
+
+        err = list_lookup_only(r, &l);
+        if (err < 0)
+                return err;
+        return op_reply_u64(c, req, l->len);
+}
+
+/* Write a little-endian integer of size bytes at p. */
+static void list_patch_le(uint8_t *p, uint64_t v, size_t size) {
+        for (size_t i = 0; i < size; i++)
+                p[i] = (uint8_t) (v >> (8 * i));
+}
+
+/*
+ * SLICE: name, i64 start, i64 stop -> u64 next, u64 stop, u32 n, n x bytes.
+ * start and stop are clamped as in Python (INT64_MAX is "to the end"), and a
+ * stop before start is start. The reply holds the items from start on, n of
+ * them, stopping before the item that would take the body past half of
+ * max_frame (at least one is always returned); next is the index of the
+ * first item not returned, and equals stop when the slice is complete.
+ */
+int list_handle_slice(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        struct wire_buf *b;
+        int64_t start_index, stop_index;
+        size_t start, stop, pos, frame, at, limit = mpxd.max_frame / 2;
+        uint32_t n = 0;
+        int err;
+
+        err = list_lookup(r, &l);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        start = list_clamp(l, start_index);
+        stop = list_clamp(l, stop_index);
+        if (stop < start)
+                stop = start;
+
+        b = client_reply_begin(c, req->id, req->op, &frame);
+        if (!b)
+                return -ENOMEM;
+        at = b->len;
+        if (wire_put_u64(b, 0) < 0 || wire_put_u64(b, stop) < 0 || wire_put_u32(b, 0) < 0)
+                goto nomem;
+        for (pos = start; pos < stop; pos++) {
+                const struct list_item *it = l->items[pos];
+
+                if (n > 0 && b->len - frame - WIRE_HEADER_SIZE + 4 + (size_t) it->size > limit)
+                        break;
+                if (wire_put_bytes(b, it->data, it->size) < 0)
+                        goto nomem;
+                n++;
+        }
+        list_patch_le(b->data + at, pos, 8);
+        list_patch_le(b->data + at + 16, n, 4);
+        client_reply_end(c, frame);
+        l->slices++;
+        return 0;
+nomem:
+        client_reply_abort(c, frame, -ENOMEM, req->id, req->op);
+        return 0;
+}
+
+/* CLEAR: name -> u64 removed. */
+int list_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        uint64_t removed;
+        int err;
+
+        err = list_lookup_only(r, &l);
+        if (err < 0)
+                return err;
+        if (list_reserve_reply(c, 8) < 0)
+                return -ENOMEM;
+        removed = list_clear(l);
+        return op_reply_u64(c, req, removed);
 }

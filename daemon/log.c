@@ -1,15 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Logging of mpxd to stderr. When stderr is the journal (JOURNAL_STREAM names
- * it), lines carry the "<N>" priority prefix the journal understands;
- * otherwise they carry the level in words. Only the daemon logs.
+ * Logging of mpxd, the one place where the daemon writes messages. When
+ * stderr is the journal (JOURNAL_STREAM names it), each message goes to the
+ * journal as a structured record with sd_journal_send: PRIORITY=, MESSAGE=,
+ * SYSLOG_IDENTIFIER=mpxd, and MPX_OBJECT= or MPX_CLIENT_ID=, MPX_CLIENT_PID=,
+ * MPX_CLIENT_UID= when the caller has them. Should the journal refuse a
+ * record, the line goes to stderr with the "<N>" priority prefix the journal
+ * understands. Otherwise lines go to stderr with the level in words. Only the
+ * daemon logs; rate limits are the callers' business.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <systemd/sd-journal.h>
 
 #include "mpxd.h"
+
+/* Longer messages are cut: one line of the log is never this long. */
+#define LOG_LINE_MAX 4096
 
 static enum log_level max_level = LOG_LEVEL_INFO;
 static int to_journal = -1;
@@ -39,8 +52,60 @@ void log_set_level(enum log_level level) {
         max_level = level;
 }
 
+enum log_level log_get_level(void) {
+        return max_level;
+}
+
 bool log_enabled(enum log_level level) {
         return level <= max_level;
+}
+
+const char *log_level_to_string(enum log_level level) {
+        if ((unsigned) level >= ARRAY_SIZE(level_names))
+                return NULL;
+        return level_names[level];
+}
+
+int log_level_from_string(const char *s) {
+        for (size_t i = 0; i < ARRAY_SIZE(level_names); i++)
+                if (level_names[i] && strcmp(level_names[i], s) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+/* The fields of a structured record besides the message; n is how many are used. */
+struct log_fields {
+        char buf[3][WIRE_NAME_MAX + 16];
+        size_t n;
+};
+
+/* Write one message: to the journal with its fields, else as a line on stderr. */
+static void log_write(enum log_level level, const struct log_fields *f, const char *fmt, va_list ap) {
+        char text[LOG_LINE_MAX];
+
+        vsnprintf(text, sizeof(text), fmt, ap);
+        if (to_journal < 0)
+                to_journal = stderr_is_journal();
+        if (to_journal) {
+                char priority[16], message[sizeof(text) + 8];
+                struct iovec iov[3 + ARRAY_SIZE(f->buf)];
+                size_t n = 0;
+
+                snprintf(priority, sizeof(priority), "PRIORITY=%d", (int) level);
+                snprintf(message, sizeof(message), "MESSAGE=%s", text);
+                iov[n++] = (struct iovec) { .iov_base = priority, .iov_len = strlen(priority) };
+                iov[n++] = (struct iovec) { .iov_base = message, .iov_len = strlen(message) };
+                iov[n++] = (struct iovec) { .iov_base = (char *) "SYSLOG_IDENTIFIER=mpxd",
+                                            .iov_len = strlen("SYSLOG_IDENTIFIER=mpxd") };
+                for (size_t i = 0; f && i < f->n; i++)
+                        iov[n++] = (struct iovec) { .iov_base = (char *) f->buf[i], .iov_len = strlen(f->buf[i]) };
+                if (sd_journal_sendv(iov, (int) n) >= 0)
+                        return;
+                /* The journal's socket is not there (a test, a container): use the stream. */
+                fprintf(stderr, "<%d>%s\n", (int) level, text);
+                return;
+        }
+        fprintf(stderr, "mpxd: %s: %s\n", level_names[level], text);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...) {
@@ -48,14 +113,33 @@ void log_msg(enum log_level level, const char *fmt, ...) {
 
         if (!log_enabled(level))
                 return;
-        if (to_journal < 0)
-                to_journal = stderr_is_journal();
-        if (to_journal)
-                fprintf(stderr, "<%d>", (int) level);
-        else
-                fprintf(stderr, "mpxd: %s: ", level_names[level]);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        log_write(level, NULL, fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
+}
+
+void log_object(enum log_level level, const char *object, const char *fmt, ...) {
+        struct log_fields f = { .n = 1 };
+        va_list ap;
+
+        if (!log_enabled(level))
+                return;
+        snprintf(f.buf[0], sizeof(f.buf[0]), "MPX_OBJECT=%s", object);
+        va_start(ap, fmt);
+        log_write(level, &f, fmt, ap);
+        va_end(ap);
+}
+
+void log_client(enum log_level level, uint64_t id, pid_t pid, uid_t uid, const char *fmt, ...) {
+        struct log_fields f = { .n = 3 };
+        va_list ap;
+
+        if (!log_enabled(level))
+                return;
+        snprintf(f.buf[0], sizeof(f.buf[0]), "MPX_CLIENT_ID=%llu", (unsigned long long) id);
+        snprintf(f.buf[1], sizeof(f.buf[1]), "MPX_CLIENT_PID=%ld", (long) pid);
+        snprintf(f.buf[2], sizeof(f.buf[2]), "MPX_CLIENT_UID=%ld", (long) uid);
+        va_start(ap, fmt);
+        log_write(level, &f, fmt, ap);
+        va_end(ap);
 }

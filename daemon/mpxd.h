@@ -61,7 +61,92 @@ void log_client(enum log_level level, uint64_t id, pid_t pid, uid_t uid, const c
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) do { if (log_enabled(LOG_LEVEL_DEBUG)) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__); } while (0)
 
+/* ---- config.c: the configuration file ---- */
+
+/* Bounds of the limits a configuration may set. */
+#define CONFIG_MAX_MESSAGE_LIMIT (WIRE_DEFAULT_MAX_FRAME - 1024)   /* a payload plus its request fits one frame */
+#define CONFIG_MAX_CLIENTS_LIMIT 1000000u
+#define CONFIG_MAX_OBJECTS_LIMIT 100000000u
+#define CONFIG_DEFAULT_MAX_CLIENTS 4096u
+#define CONFIG_DEFAULT_MAX_OBJECTS 100000u
+
+/* One object the configuration declares at start and on each reload. */
+struct config_object {
+        uint8_t type;                   /* enum wire_type */
+        char name[WIRE_NAME_MAX + 1];   /* NUL-terminated */
+        size_t name_len;
+        unsigned line;                  /* where the file declares it */
+        uint64_t maxsize;               /* queue, joinable: 0 unbounded */
+        uint64_t value;                 /* semaphore: initial value */
+        uint64_t max;                   /* semaphore: bound, with WIRE_SEM_BOUNDED */
+        uint32_t flags;                 /* semaphore: WIRE_SEM_*; value, array: WIRE_ARRAY_VALUE */
+        uint32_t parties;               /* barrier */
+        char typecode;                  /* value, array */
+        uint32_t length;                /* value (1), array */
+        void *initial;                  /* value, array: length elements, or NULL for zeros */
+};
+
+/* A configuration: the file's settings over the defaults. */
+struct config {
+        char *path;                     /* the file read; NULL when there was none */
+        char *socket_path;
+        unsigned socket_mode;
+        gid_t socket_gid;               /* (gid_t) -1: the daemon's own group */
+        char *socket_group;             /* as written, for messages; NULL if unset */
+        enum log_level log_level;
+        uint32_t max_message;
+        uint32_t max_clients;
+        uint32_t max_objects;
+        struct config_object *objects;
+        size_t n_objects;
+};
+
+/* What the command line set; it wins over the file, at start and on reload. */
+struct config_overrides {
+        const char *socket_path;        /* NULL: not given */
+        int socket_mode;                /* -1: not given */
+        const char *socket_group;       /* NULL: not given */
+        int log_level;                  /* -1: not given */
+        int64_t max_message;            /* -1: not given */
+        int64_t max_clients;
+        int64_t max_objects;
+};
+
+/* The default configuration file ($(sysconfdir)/mpx/mpxd.conf). */
+#ifndef MPXD_CONFIG_PATH
+#define MPXD_CONFIG_PATH "/etc/mpx/mpxd.conf"
+#endif
+
+/* A configuration with every default and no objects; NULL when out of memory. */
+struct config *config_new(void);
+/* Free a configuration; accepts NULL, returns NULL. */
+struct config *config_free(struct config *c);
+/* Overrides that override nothing. */
+void config_overrides_init(struct config_overrides *o);
+/*
+ * Read the file at path into a new configuration. A missing file is an error
+ * when must_exist, else the defaults apply (*ret has path NULL). On failure
+ * *ret_errors (free it) holds one line per error, each naming the file, the
+ * line and the setting and saying what was expected; returns -EINVAL
+ * (a bad file), -ENOENT, -EACCES and the like (unreadable), or -ENOMEM.
+ */
+int config_load(const char *path, bool must_exist, struct config **ret, char **ret_errors);
+/*
+ * Apply command-line overrides to a configuration. On failure (an unknown
+ * group) *ret_errors says why and -EINVAL is returned.
+ */
+int config_override(struct config *c, const struct config_overrides *o, char **ret_errors);
+/*
+ * Declare one configured object through its type's declare function: 1
+ * created, 0 existed as configured, or a negative errno (-EEXIST: it exists
+ * with other parameters; -EPROTOTYPE: the name has another type; -EUSERS: at
+ * the object limit).
+ */
+int config_declare(const struct config_object *o);
+
 /* ---- server.c: the process-wide state ---- */
+
+struct refusal;
 
 struct mpxd {
         struct event_base *base;
@@ -95,6 +180,28 @@ struct mpxd {
         uint64_t requests_by_family[10];        /* by opcode / 100: session, admin, queue ... */
         uint64_t started_ms;
         bool stopping;
+
+        /* configuration: config.c reads it, server.c applies it */
+        const char *config_path;        /* read at start and on SIGHUP */
+        bool config_required;           /* given with -c: a missing file is an error */
+        struct config_overrides overrides;
+        struct config *config;          /* in force */
+        uint32_t max_clients;
+        uint32_t max_objects;
+        gid_t socket_gid;               /* (gid_t) -1: leave the socket's group alone */
+
+        /* connections over max_clients, waiting to be told EUSERS */
+        TAILQ_HEAD(, refusal) refusals;
+        unsigned n_refusals;
+        uint64_t refused;               /* since start, for the log */
+        uint64_t refused_logged_ms;
+
+        /* the service manager: STATUS= and WATCHDOG=1 from one timer */
+        struct event *ev_tick;
+        uint64_t watchdog_usec;         /* 0: no watchdog */
+        uint64_t status_ms;             /* when STATUS= was last sent */
+        char status[512];               /* what it said */
+        char reload_error[200];         /* why the last reload failed; "" after a good one */
 };
 
 extern struct mpxd mpxd;
@@ -105,10 +212,19 @@ uint64_t now_ms(void);
 /* Set up state and the event base without any socket (used by unit tests too). */
 int mpxd_init(void);
 void mpxd_done(void);
+/*
+ * Put a configuration in force and declare its objects; takes ownership of c.
+ * At start (reload false) a failed declaration is an error and returns a
+ * negative errno; on reload it is logged and the rest goes on (returns the
+ * number of objects that could not be declared).
+ */
+int server_apply_config(struct config *c, bool reload);
 /* Bind or adopt the listening socket and register signals. */
 int server_listen(void);
 /* Run until SIGTERM or SIGINT; returns the exit status. */
 int server_run(void);
+/* Read the configuration file again (SIGHUP); a bad file leaves everything as it was. */
+void server_reload(void);
 /* Wake every waiter with -ESHUTDOWN, flush, close everything, stop the loop. */
 void server_shutdown(void);
 
@@ -252,6 +368,11 @@ void object_register(struct object *o, const char *name, size_t len, const struc
 void object_delete(struct object *o, int neg_errno);
 /* Delete every object (shutdown). */
 void object_delete_all(int neg_errno);
+/*
+ * 0 if one more object may be created, -EUSERS when mpxd.max_objects exist
+ * already. Every declare function calls it before it allocates.
+ */
+int object_check_limit(void);
 
 /* ---- wait.c: blocked requests ---- */
 
@@ -332,6 +453,8 @@ HANDLER(sem_handle_declare); HANDLER(sem_handle_acquire); HANDLER(sem_handle_rel
 HANDLER(sem_handle_value);
 /* Give back the units a lost client held (SEM_UNDO) and wake waiters. */
 void sem_client_lost(struct client *c);
+/* How many semaphore units the client holds, over all semaphores. */
+uint64_t sem_client_units(const struct client *c);
 
 /* event.c */
 HANDLER(event_handle_declare); HANDLER(event_handle_set); HANDLER(event_handle_clear);

@@ -56,3 +56,19 @@ void object_delete_all(int neg_errno) {
         while ((o = TAILQ_FIRST(&mpxd.objects_ordered)))
                 object_delete(o, neg_errno);
 }
+
+int object_check_limit(void) {
+        static uint64_t logged_ms;
+        uint64_t now;
+
+        if (mpxd.max_objects == 0 || mpxd.n_objects < mpxd.max_objects)
+                return 0;
+        /* One line per ten seconds at most: a client looping on declare must not flood the log. */
+        now = now_ms();
+        if (!logged_ms || now - logged_ms >= 10000) {
+                logged_ms = now;
+                log_warning("%u objects exist, the limit (limits.max_objects); refusing new ones with EUSERS",
+                            mpxd.n_objects);
+        }
+        return -EUSERS;
+}

@@ -1,28 +1,397 @@
 /* SPDX-License-Identifier: MIT */
-/* Work in progress: every request is answered EOPNOTSUPP until this file is written. */
+/*
+ * Semaphores and locks, with the semantics of Python's Semaphore,
+ * BoundedSemaphore and Lock, plus System V's SEM_UNDO: units a connection
+ * acquired and did not release are given back when it closes.
+ *
+ * Storage: a value, the bound of a bounded semaphore, and one FIFO line of
+ * acquirers, served strictly in arrival order (nobody overtakes a parked
+ * acquirer, even when a unit is free). For SEM_UNDO each (connection,
+ * semaphore) pair that holds units has one struct sem_hold, linked into the
+ * client's holds and into the semaphore's, and counting the units. A release
+ * by a connection that holds units of the semaphore lowers its count; a
+ * release by any other connection just adds a unit, as in Python, where any
+ * process may release.
+ *
+ * A lock is a semaphore of value 1 bounded at 1; this file does not know
+ * locks apart. It deliberately has no notion of an owner: a lock released by
+ * another connection is released.
+ *
+ * The first half of the file is the storage API, the second the request
+ * handlers.
+ */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "mpxd.h"
 
-int sem_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* The largest value of any semaphore: what an i64 (mpx_sem_value) can carry. */
+#define SEM_VALUE_MAX ((uint64_t) INT64_MAX)
+
+#define SEM_FLAGS (WIRE_SEM_BOUNDED | WIRE_SEM_NO_UNDO)
+
+/* Units one connection holds of one semaphore (SEM_UNDO); only while units > 0. */
+struct sem_hold {
+        struct client *client;
+        struct sem *sem;
+        uint64_t units;                 /* acquired and not released */
+        TAILQ_ENTRY(sem_hold) link;     /* in client->holds */
+        TAILQ_ENTRY(sem_hold) sem_link; /* in sem->holds */
+};
+
+TAILQ_HEAD(sem_hold_list, sem_hold);
+
+struct sem {
+        struct object obj;
+        uint64_t value;                 /* units free now */
+        uint64_t initial;               /* the value it was declared with */
+        uint64_t max;                   /* bounded: the most value may be; 0 when unbounded */
+        uint32_t flags;                 /* WIRE_SEM_* */
+
+        struct waiter_list acquirers;
+        struct sem_hold_list holds;
+        uint64_t n_holders;             /* connections with a hold */
+        uint64_t held;                  /* units over all holds */
+
+        uint64_t acquisitions;          /* units handed out */
+        uint64_t releases;              /* successful RELEASE requests */
+        uint64_t undone;                /* units given back for closed connections */
+};
+
+static const struct object_type sem_type;
+
+static struct sem *sem_of(struct object *o) {
+        return container_of(o, struct sem, obj);
 }
 
-int sem_handle_acquire(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* ---- storage API ---- */
+
+static bool sem_undo(const struct sem *s) {
+        return !(s->flags & WIRE_SEM_NO_UNDO);
 }
 
-int sem_handle_release(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* The most value may be: max for a bounded semaphore, else SEM_VALUE_MAX. */
+static uint64_t sem_cap(const struct sem *s) {
+        return (s->flags & WIRE_SEM_BOUNDED) ? s->max : SEM_VALUE_MAX;
 }
 
-int sem_handle_value(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+/* The hold of client c on s; NULL if c holds no unit of s. */
+static struct sem_hold *sem_hold_find(struct sem *s, struct client *c) {
+        struct sem_hold *h;
+
+        /* A connection rarely holds many semaphores: its own list is the short one. */
+        TAILQ_FOREACH(h, &c->holds, link)
+                if (h->sem == s)
+                        return h;
+        return NULL;
 }
 
+/* Unlink a hold from its client and its semaphore and free it; its units are forgotten. */
+static void sem_hold_free(struct sem_hold *h) {
+        struct sem *s = h->sem;
+
+        TAILQ_REMOVE(&h->client->holds, h, link);
+        TAILQ_REMOVE(&s->holds, h, sem_link);
+        s->n_holders--;
+        s->held -= h->units;
+        free(h);
+}
+
+/*
+ * Hand one unit (value > 0) to client c, recording it in c's hold for
+ * SEM_UNDO. Returns 0, or -ENOMEM with nothing taken.
+ */
+static int sem_take(struct sem *s, struct client *c) {
+        struct sem_hold *h = NULL;
+
+        if (sem_undo(s)) {
+                h = sem_hold_find(s, c);
+                if (!h) {
+                        h = calloc(1, sizeof(*h));
+                        if (!h)
+                                return -ENOMEM;
+                        h->client = c;
+                        h->sem = s;
+                        TAILQ_INSERT_TAIL(&c->holds, h, link);
+                        TAILQ_INSERT_TAIL(&s->holds, h, sem_link);
+                        s->n_holders++;
+                }
+                h->units++;
+                s->held++;
+        }
+        s->value--;
+        s->acquisitions++;
+        s->obj.active_ms = now_ms();
+        return 0;
+}
+
+/*
+ * Add units to the value, never past the cap. A unit given back for a closed
+ * connection that someone else already released (a non-holder's release)
+ * would go past a bounded semaphore's max; it is not given twice.
+ */
+static void sem_add(struct sem *s, uint64_t units) {
+        uint64_t room = sem_cap(s) - s->value;
+
+        s->value += units < room ? units : room;
+}
+
+/*
+ * Hand free units to the parked acquirers, in arrival order. The waiter is
+ * freed before its reply is queued: a reply that cannot be queued loses the
+ * client, and with it every waiter it has.
+ */
+static void sem_serve(struct sem *s) {
+        struct waiter *w;
+
+        while (s->value > 0 && (w = TAILQ_FIRST(&s->acquirers))) {
+                struct client *c = w->client;
+                uint32_t id = w->id;
+                uint16_t op = w->op;
+                int r = sem_take(s, c);
+
+                wait_free(w);
+                client_reply_status(c, id, op, r);
+        }
+}
+
+static void sem_serve_object(struct object *o) {
+        sem_serve(sem_of(o));
+}
+
+static void sem_wake_all(struct object *o, int neg_errno) {
+        wait_fail_all(&sem_of(o)->acquirers, neg_errno);
+}
+
+static void sem_free(struct object *o) {
+        struct sem *s = sem_of(o);
+        struct sem_hold *h;
+
+        /* The holds are on their clients' lists too: unlink them there. */
+        while ((h = TAILQ_FIRST(&s->holds)))
+                sem_hold_free(h);
+        free(s);
+}
+
+static unsigned waiter_count(const struct waiter_list *list) {
+        const struct waiter *w;
+        unsigned n = 0;
+
+        TAILQ_FOREACH(w, list, obj_link)
+                n++;
+        return n;
+}
+
+static int sem_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
+        struct sem *s = sem_of(o);
+        uint64_t t = now_ms();
+        unsigned acquirers = waiter_count(&s->acquirers);
+        int r = 0;
+
+        r |= wire_put_field_int(b, f, "size", (int64_t) s->value);
+        r |= wire_put_field_int(b, f, "value", (int64_t) s->value);
+        r |= wire_put_field_int(b, f, "initial", (int64_t) s->initial);
+        r |= wire_put_field_int(b, f, "max", (int64_t) s->max);
+        r |= wire_put_field_int(b, f, "bounded", !!(s->flags & WIRE_SEM_BOUNDED));
+        r |= wire_put_field_int(b, f, "undo", sem_undo(s));
+        r |= wire_put_field_int(b, f, "acquirers", acquirers);
+        r |= wire_put_field_int(b, f, "waiters", acquirers);
+        r |= wire_put_field_int(b, f, "holders", (int64_t) s->n_holders);
+        r |= wire_put_field_int(b, f, "held", (int64_t) s->held);
+        r |= wire_put_field_int(b, f, "acquisitions", (int64_t) s->acquisitions);
+        r |= wire_put_field_int(b, f, "releases", (int64_t) s->releases);
+        r |= wire_put_field_int(b, f, "undone", (int64_t) s->undone);
+        r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
+        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
+        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static const struct object_type sem_type = {
+        .type = WIRE_TYPE_SEMAPHORE,
+        .wake_all = sem_wake_all,
+        .serve = sem_serve_object,
+        .describe = sem_describe,
+        .free = sem_free,
+};
+
+/* Give back every unit a lost client held (SEM_UNDO) and serve the acquirers. */
 void sem_client_lost(struct client *c) {
+        struct sem_hold *h;
+
+        /*
+         * Its waiters are gone already (wait_cancel_client), so serving
+         * cannot hand a unit back to this client and make a new hold.
+         */
+        while ((h = TAILQ_FIRST(&c->holds))) {
+                struct sem *s = h->sem;
+                uint64_t units = h->units;
+
+                sem_hold_free(h);
+                sem_add(s, units);
+                s->undone += units;
+                s->obj.active_ms = now_ms();
+                log_info("semaphore '%s': %s held %llu unit%s; giving %s back", s->obj.name,
+                         client_describe(c), (unsigned long long) units, units == 1 ? "" : "s",
+                         units == 1 ? "it" : "them");
+                sem_serve(s);
+        }
 }
 
+/* ---- request handlers ---- */
+
+/* Create a semaphore, or check that it exists with these parameters (see mpxd.h). */
 int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags) {
-        return -EOPNOTSUPP;
+        struct object *o;
+        struct sem *s;
+
+        if (flags & ~SEM_FLAGS)
+                return -EINVAL;
+        if (value > SEM_VALUE_MAX)
+                return -EINVAL;
+        if (flags & WIRE_SEM_BOUNDED) {
+                /* A bound of 0 could never be released into; max is an i64 in INFO. */
+                if (max == 0 || max < value || max > SEM_VALUE_MAX)
+                        return -EINVAL;
+        } else if (max != 0)
+                return -EINVAL;
+        o = object_find(name, len);
+        if (o) {
+                if (o->ops != &sem_type)
+                        return -EPROTOTYPE;
+                s = sem_of(o);
+                return s->initial == value && s->max == max && s->flags == flags ? 0 : -EEXIST;
+        }
+        if (object_check_limit() < 0)
+                return -EUSERS;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->value = s->initial = value;
+        s->max = max;
+        s->flags = flags;
+        TAILQ_INIT(&s->acquirers);
+        TAILQ_INIT(&s->holds);
+        object_register(&s->obj, name, len, &sem_type);
+        return 1;
+}
+
+/* Find the semaphore named at the reader's position. */
+static int sem_lookup(struct wire_reader *r, struct sem **ret) {
+        const char *name;
+        size_t len;
+        struct object *o;
+        int err;
+
+        if (!wire_get_name(r, &name, &len))
+                return -EPROTO;
+        err = object_find_typed(name, len, 1u << WIRE_TYPE_SEMAPHORE, &o);
+        if (err < 0)
+                return err;
+        *ret = sem_of(o);
+        return 0;
+}
+
+/* DECLARE: name, u64 value, u64 max, u32 flags -> u8 created. */
+int sem_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
+        uint64_t value, max;
+        uint32_t flags;
+        int created;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &value) || !wire_get_u64(r, &max) ||
+            !wire_get_u32(r, &flags) || !wire_reader_done(r))
+                return -EPROTO;
+        created = sem_declare(name, len, value, max, flags);
+        if (created < 0)
+                return created;
+        return op_reply_u8(c, req, (uint8_t) created);
+}
+
+/* ACQUIRE: name, i64 timeout_ms. One unit, now or in arrival order. */
+int sem_handle_acquire(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct sem *s = NULL;
+        int64_t timeout_ms;
+        int err;
+
+        err = sem_lookup(r, &s);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        s->obj.active_ms = now_ms();
+        /* Strict arrival order: nobody overtakes a parked acquirer. */
+        if (s->value > 0 && TAILQ_EMPTY(&s->acquirers)) {
+                err = sem_take(s, c);
+                if (err < 0)
+                        return err;
+                client_reply_status(c, req->id, req->op, 0);
+                return 0;
+        }
+        if (timeout_ms == 0)
+                return -EAGAIN;
+        return wait_add(c, req, &s->obj, &s->acquirers, timeout_ms) ? 0 : -ENOMEM;
+}
+
+/* RELEASE: name. One unit back, from the caller's hold if it has one. */
+int sem_handle_release(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct sem_hold *h;
+        struct sem *s = NULL;
+        int err;
+
+        err = sem_lookup(r, &s);
+        if (err == -EPROTO || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        s->obj.active_ms = now_ms();
+        if (s->value >= sem_cap(s))
+                return -ERANGE;
+        h = sem_undo(s) ? sem_hold_find(s, c) : NULL;
+        if (h) {
+                h->units--;
+                s->held--;
+                if (h->units == 0)
+                        sem_hold_free(h);
+        }
+        s->value++;
+        s->releases++;
+        client_reply_status(c, req->id, req->op, 0);
+        sem_serve(s);
+        return 0;
+}
+
+/* VALUE: name -> u64 value, u64 max. */
+int sem_handle_value(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct sem *s = NULL;
+        struct wire_buf *b;
+        size_t start;
+        int err;
+
+        err = sem_lookup(r, &s);
+        if (err == -EPROTO || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_put_u64(b, s->value) < 0 || wire_put_u64(b, s->max) < 0) {
+                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+                return 0;
+        }
+        client_reply_end(c, start);
+        return 0;
+}
+
+uint64_t sem_client_units(const struct client *c) {
+        const struct sem_hold *h;
+        uint64_t units = 0;
+
+        TAILQ_FOREACH(h, &c->holds, link)
+                units += h->units;
+        return units;
 }

@@ -6,7 +6,13 @@
  * path is never disturbed, and only a stale socket file is replaced.
  *
  * Signals are libevent events, so their handlers run in the loop like any
- * other callback and may do real work.
+ * other callback and may do real work: SIGTERM and SIGINT stop, SIGHUP
+ * reloads the configuration, SIGCHLD reaps children, SIGPIPE is ignored.
+ *
+ * This file also puts a configuration in force (config.c reads it), refuses
+ * connections over limits.max_clients with an EUSERS frame, and talks to the
+ * service manager: READY=1, RELOADING=1, STOPPING=1, and a STATUS= line and
+ * WATCHDOG=1 pings from one periodic timer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,7 +33,31 @@
 
 #include "mpxd.h"
 
+/* Refused connections waiting for their first request; more are closed unanswered. */
+#define REFUSALS_MAX 64
+/* How long a refused connection may take to send its first request. */
+#define REFUSAL_TIMEOUT_MS 1000
+/* STATUS= changes at most this often. */
+#define STATUS_INTERVAL_MS 1000
+/* Descriptors besides the clients': listener, lock, refusals, libevent's own. */
+#define FDS_RESERVED (REFUSALS_MAX + 64)
+
+/*
+ * A connection over limits.max_clients: its first request is answered with
+ * EUSERS (so that the client learns why), then it is closed.
+ */
+struct refusal {
+        int fd;
+        struct event ev;
+        uint8_t hdr[WIRE_HEADER_SIZE];
+        size_t got;
+        TAILQ_ENTRY(refusal) link;
+};
+
 struct mpxd mpxd;
+
+/* The socket path in force; it changes only when the daemon starts again. */
+static char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 
 uint64_t now_ms(void) {
         struct timespec ts;
@@ -43,6 +75,11 @@ int mpxd_init(void) {
         mpxd.max_message = WIRE_DEFAULT_MAX_MESSAGE;
         mpxd.max_frame = WIRE_DEFAULT_MAX_FRAME;
         mpxd.socket_mode = 0660;
+        mpxd.socket_gid = (gid_t) -1;
+        mpxd.max_clients = CONFIG_DEFAULT_MAX_CLIENTS;
+        mpxd.max_objects = CONFIG_DEFAULT_MAX_OBJECTS;
+        config_overrides_init(&mpxd.overrides);
+        TAILQ_INIT(&mpxd.refusals);
         TAILQ_INIT(&mpxd.clients);
         TAILQ_INIT(&mpxd.dirty);
         TAILQ_INIT(&mpxd.objects_ordered);
@@ -51,12 +88,20 @@ int mpxd_init(void) {
         return mpxd.base ? 0 : -ENOMEM;
 }
 
+static void refusal_free(struct refusal *f);
+
 void mpxd_done(void) {
         struct client *c;
 
+        while (!TAILQ_EMPTY(&mpxd.refusals))
+                refusal_free(TAILQ_FIRST(&mpxd.refusals));
         while ((c = TAILQ_FIRST(&mpxd.clients)))
                 client_lost(c, "daemon stopping");
         object_delete_all(-ESHUTDOWN);
+        if (mpxd.ev_tick)
+                event_free(mpxd.ev_tick);
+        mpxd.ev_tick = NULL;
+        mpxd.config = config_free(mpxd.config);
         for (size_t i = 0; i < ARRAY_SIZE(mpxd.ev_signals); i++)
                 if (mpxd.ev_signals[i])
                         event_free(mpxd.ev_signals[i]);
@@ -76,6 +121,73 @@ void mpxd_done(void) {
         mpxd.base = NULL;
 }
 
+static void refusal_free(struct refusal *f) {
+        event_del(&f->ev);
+        close(f->fd);
+        TAILQ_REMOVE(&mpxd.refusals, f, link);
+        mpxd.n_refusals--;
+        free(f);
+}
+
+/* The first request header of a refused connection arrived, or its time is up. */
+static void refusal_cb(evutil_socket_t fd, short what, void *arg) {
+        struct refusal *f = arg;
+
+        if (what & EV_READ) {
+                ssize_t n = read(fd, f->hdr + f->got, sizeof(f->hdr) - f->got);
+                uint8_t reply[WIRE_HEADER_SIZE], drain[4096];
+                struct wire_header h;
+
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        return;
+                if (n > 0) {
+                        f->got += (size_t) n;
+                        if (f->got < sizeof(f->hdr))
+                                return;
+                        wire_header_decode(f->hdr, &h);
+                        h.body_len = 0;
+                        h.status = WIRE_EUSERS;
+                        wire_header_encode(reply, &h);
+                        /* A new socket has room for 12 bytes; if not, the client is told nothing. */
+                        (void) send(fd, reply, sizeof(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+                        /* Read what is left of the request, so that closing does not reset the reply. */
+                        while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
+                                ;
+                }
+        }
+        refusal_free(f);
+}
+
+/* A connection came in over limits.max_clients: answer its first request EUSERS, then close it. */
+static void server_refuse(int fd) {
+        struct timeval tv = { .tv_sec = REFUSAL_TIMEOUT_MS / 1000, .tv_usec = (REFUSAL_TIMEOUT_MS % 1000) * 1000 };
+        struct ucred cred = { .pid = 0, .uid = (uid_t) -1 };
+        socklen_t len = sizeof(cred);
+        struct refusal *f;
+        uint64_t now = now_ms();
+
+        mpxd.refused++;
+        (void) getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+        /* One line per ten seconds at most: a client reconnecting in a loop must not flood the log. */
+        if (!mpxd.refused_logged_ms || now - mpxd.refused_logged_ms >= 10000) {
+                mpxd.refused_logged_ms = now;
+                log_client(LOG_LEVEL_WARNING, 0, cred.pid, cred.uid,
+                           "refusing a client (pid %ld, uid %ld) with EUSERS: %u clients are connected, the limit "
+                           "(limits.max_clients); %llu refused since start", (long) cred.pid, (long) cred.uid,
+                           mpxd.n_clients, (unsigned long long) mpxd.refused);
+        }
+        if (mpxd.n_refusals >= REFUSALS_MAX || !(f = calloc(1, sizeof(*f)))) {
+                close(fd);
+                return;
+        }
+        f->fd = fd;
+        event_assign(&f->ev, mpxd.base, fd, EV_READ | EV_PERSIST, refusal_cb, f);
+        TAILQ_INSERT_TAIL(&mpxd.refusals, f, link);
+        mpxd.n_refusals++;
+        if (event_add(&f->ev, &tv) < 0)
+                refusal_free(f);
+}
+
 static void server_accept_cb(evutil_socket_t fd, short what, void *arg) {
         /* Accept what is pending, a bounded number per wake-up to stay fair. */
         for (int i = 0; i < 64; i++) {
@@ -84,6 +196,10 @@ static void server_accept_cb(evutil_socket_t fd, short what, void *arg) {
                         if (errno == EMFILE || errno == ENFILE)
                                 log_warning("cannot accept a client: %s", strerror(errno));
                         return;
+                }
+                if (mpxd.n_clients >= mpxd.max_clients) {
+                        server_refuse(cfd);
+                        continue;
                 }
                 if (!client_new(cfd)) {
                         log_warning("out of memory for a new client, closing it");
@@ -182,6 +298,15 @@ static int bind_socket(void) {
                 close(fd);
                 return r;
         }
+        /* Clients of the group may connect once the file is theirs (socket.group). */
+        if (mpxd.socket_gid != (gid_t) -1 && chown(path, (uid_t) -1, mpxd.socket_gid) < 0) {
+                r = -errno;
+                log_err("cannot give the socket '%s' to group %lu: %s", path, (unsigned long) mpxd.socket_gid,
+                        strerror(-r));
+                close(fd);
+                unlink(path);
+                return r;
+        }
         mpxd.socket_owned = true;
         mpxd.listen_fd = fd;
         return 0;
@@ -208,6 +333,21 @@ static int adopt_socket(void) {
         return 1;
 }
 
+/* Reap every child that has exited; the loop never waits for one. */
+static void server_reap_children(void) {
+        for (;;) {
+                int status;
+                pid_t pid = waitpid(-1, &status, WNOHANG);
+
+                if (pid <= 0)
+                        return;
+                if (WIFEXITED(status))
+                        log_debug("child %ld exited with status %d", (long) pid, WEXITSTATUS(status));
+                else if (WIFSIGNALED(status))
+                        log_debug("child %ld was killed by signal %d", (long) pid, WTERMSIG(status));
+        }
+}
+
 static void server_signal_cb(evutil_socket_t sig, short what, void *arg) {
         switch (sig) {
         case SIGTERM:
@@ -216,15 +356,91 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg) {
                 server_shutdown();
                 break;
         case SIGHUP:
-                log_info("SIGHUP received; there is no configuration file to reload, ignoring");
+                server_reload();
+                break;
+        case SIGCHLD:
+                server_reap_children();
                 break;
         }
 }
 
-int server_listen(void) {
-        static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+/* Make room for max_clients connections under the soft limit of open files. */
+static void server_raise_nofile(void) {
+        rlim_t want = (rlim_t) mpxd.max_clients + FDS_RESERVED;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+                return;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
+                log_notice("the open file limit (%llu) is below the %llu that %u clients need; raise it "
+                           "(LimitNOFILE=) or lower limits.max_clients, ignoring",
+                           (unsigned long long) rl.rlim_cur, (unsigned long long) want, mpxd.max_clients);
+}
+
+/* Declare the configuration's objects; on reload a failure is logged and counted, at start it is fatal. */
+static int server_declare_objects(const struct config *c, bool reload) {
+        int failed = 0, created = 0;
+
+        for (size_t i = 0; i < c->n_objects; i++) {
+                const struct config_object *o = &c->objects[i];
+                const char *type = wire_type_name(o->type);
+                int r = config_declare(o);
+
+                if (r > 0) {
+                        created++;
+                        log_object(LOG_LEVEL_DEBUG, o->name, "%s '%s' declared by %s:%u", type, o->name,
+                                   c->path, o->line);
+                        continue;
+                }
+                if (r == 0)
+                        continue;
+                failed++;
+                if (reload && (r == -EEXIST || r == -EPROTOTYPE)) {
+                        log_object(LOG_LEVEL_WARNING, o->name, "%s:%u: %s '%s' %s; keeping it as it is",
+                                   c->path, o->line, type, o->name,
+                                   r == -EEXIST ? "exists with other parameters" : "is the name of an object of another type");
+                        continue;
+                }
+                log_object(LOG_LEVEL_ERR, o->name, "%s:%u: cannot declare %s '%s': %s", c->path, o->line, type,
+                           o->name, r == -EUSERS ? "too many objects (limits.max_objects)" : strerror(-r));
+                if (!reload)
+                        return r;
+        }
+        if (created > 0)
+                log_info("%d object%s declared by %s", created, created == 1 ? "" : "s", c->path);
+        return failed;
+}
+
+int server_apply_config(struct config *c, bool reload) {
+        struct config *old = mpxd.config;
         int r;
 
+        if (!reload) {
+                snprintf(socket_path, sizeof(socket_path), "%s", c->socket_path);
+                mpxd.socket_path = socket_path;
+                mpxd.socket_mode = c->socket_mode;
+                mpxd.socket_gid = c->socket_gid;
+        } else if (strcmp(socket_path, c->socket_path) != 0 || mpxd.socket_mode != c->socket_mode ||
+                   mpxd.socket_gid != c->socket_gid)
+                log_notice("the socket settings changed; they apply when mpxd starts again, ignoring them until then");
+        log_set_level(c->log_level);
+        mpxd.max_message = c->max_message;
+        mpxd.max_clients = c->max_clients;
+        mpxd.max_objects = c->max_objects;
+        if (reload)
+                server_raise_nofile();
+        mpxd.config = c;
+        config_free(old);
+        r = server_declare_objects(c, reload);
+        return r;
+}
+
+int server_listen(void) {
+        static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+        int r;
+
+        server_raise_nofile();
         r = adopt_socket();
         if (r == 0)
                 r = bind_socket();
@@ -243,12 +459,113 @@ int server_listen(void) {
         return 0;
 }
 
+/* The STATUS= line: what the daemon serves, and a failed reload until a good one. */
+static void server_format_status(char *buf, size_t size) {
+        int n = snprintf(buf, size, "serving %u client%s, %u object%s, %u waiter%s", mpxd.n_clients,
+                         mpxd.n_clients == 1 ? "" : "s", mpxd.n_objects, mpxd.n_objects == 1 ? "" : "s",
+                         mpxd.n_waiters, mpxd.n_waiters == 1 ? "" : "s");
+
+        if (mpxd.reload_error[0] && n > 0 && (size_t) n < size)
+                snprintf(buf + n, size - (size_t) n, "; last reload failed, old configuration kept: %s",
+                         mpxd.reload_error);
+}
+
+/* Send STATUS= when it changed, at most once per STATUS_INTERVAL_MS. */
+static void server_update_status(void) {
+        char status[sizeof(mpxd.status)];
+        uint64_t now = now_ms();
+
+        if (now - mpxd.status_ms < STATUS_INTERVAL_MS)
+                return;
+        server_format_status(status, sizeof(status));
+        if (strcmp(status, mpxd.status) == 0)
+                return;
+        (void) sd_notifyf(0, "STATUS=%s", status);
+        memcpy(mpxd.status, status, sizeof(status));
+        mpxd.status_ms = now;
+}
+
+static void server_tick_cb(evutil_socket_t fd, short what, void *arg) {
+        if (mpxd.watchdog_usec)
+                (void) sd_notify(0, "WATCHDOG=1");
+        server_update_status();
+}
+
+/*
+ * One periodic timer for the service manager: WATCHDOG=1 at half the
+ * watchdog period when systemd set one, and STATUS= updates.
+ */
+static int server_start_tick(void) {
+        uint64_t usec = 0, period_usec = STATUS_INTERVAL_MS * 1000;
+        struct timeval tv;
+
+        if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+                mpxd.watchdog_usec = usec;
+                if (usec / 2 < period_usec)
+                        period_usec = usec / 2;
+                log_debug("watchdog of %llu ms: pinging every %llu ms", (unsigned long long) usec / 1000,
+                          (unsigned long long) period_usec / 1000);
+        } else if (!getenv("NOTIFY_SOCKET"))
+                return 0;
+        tv.tv_sec = (time_t) (period_usec / 1000000);
+        tv.tv_usec = (suseconds_t) (period_usec % 1000000);
+        mpxd.ev_tick = event_new(mpxd.base, -1, EV_PERSIST, server_tick_cb, NULL);
+        if (!mpxd.ev_tick || event_add(mpxd.ev_tick, &tv) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int server_run(void) {
+        if (server_start_tick() < 0)
+                return 1;
         log_info("serving on %s", mpxd.socket_path);
-        (void) sd_notifyf(0, "READY=1\nSTATUS=serving\nMAINPID=%ld", (long) getpid());
+        server_format_status(mpxd.status, sizeof(mpxd.status));
+        mpxd.status_ms = now_ms();
+        (void) sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%ld", mpxd.status, (long) getpid());
+        if (mpxd.watchdog_usec)
+                (void) sd_notify(0, "WATCHDOG=1");
         if (event_base_dispatch(mpxd.base) < 0)
                 return 1;
         return 0;
+}
+
+void server_reload(void) {
+        const char *path = mpxd.config_path;
+        struct config *c = NULL;
+        char *errors = NULL, *line, *save = NULL;
+        struct timespec ts;
+        int r;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        (void) sd_notifyf(0, "RELOADING=1\nSTATUS=reloading %s\nMONOTONIC_USEC=%llu", path,
+                          (unsigned long long) ts.tv_sec * 1000000ULL + (unsigned long long) ts.tv_nsec / 1000);
+        log_info("SIGHUP received, reloading %s", path);
+        r = config_load(path, mpxd.config_required, &c, &errors);
+        if (r >= 0)
+                r = config_override(c, &mpxd.overrides, &errors);
+        if (r < 0) {
+                /* Each error on its own line, then the one line the service manager shows. */
+                for (line = errors ? strtok_r(errors, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
+                        log_err("%s", line);
+                snprintf(mpxd.reload_error, sizeof(mpxd.reload_error), "%s",
+                         errors ? errors : strerror(-r));
+                log_err("reloading %s failed; keeping the configuration in force", path);
+                config_free(c);
+                free(errors);
+        } else {
+                int failed = server_apply_config(c, true);
+
+                if (failed > 0)
+                        snprintf(mpxd.reload_error, sizeof(mpxd.reload_error),
+                                 "%d object%s of %s could not be declared (see the log)", failed,
+                                 failed == 1 ? "" : "s", path);
+                else
+                        mpxd.reload_error[0] = '\0';
+                log_info("reloaded %s", path);
+        }
+        server_format_status(mpxd.status, sizeof(mpxd.status));
+        mpxd.status_ms = now_ms();
+        (void) sd_notifyf(0, "READY=1\nSTATUS=%s", mpxd.status);
 }
 
 void server_shutdown(void) {
@@ -257,7 +574,7 @@ void server_shutdown(void) {
         if (mpxd.stopping)
                 return;
         mpxd.stopping = true;
-        (void) sd_notify(0, "STOPPING=1");
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
         /* Stop accepting first, then answer everyone who waits. */
         if (mpxd.ev_listen)
                 event_del(mpxd.ev_listen);

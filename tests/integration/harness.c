@@ -34,6 +34,13 @@ void harness_start(struct harness_daemon *d, const char *const *extra_args) {
                 fail_msg("%s", err);
 }
 
+void harness_start_with(struct harness_daemon *d, const struct daemon_options *o) {
+        char err[512];
+
+        if (daemon_spawn_with(d, o, err, sizeof(err)) < 0)
+                fail_msg("%s", err);
+}
+
 int harness_stop(struct harness_daemon *d) {
         return daemon_stop(d);
 }

@@ -25,6 +25,9 @@
  */
 void harness_start(struct harness_daemon *d, const char *const *extra_args);
 
+/* As harness_start, with the options of daemon_spawn_with (a configuration file, environment ...). */
+void harness_start_with(struct harness_daemon *d, const struct daemon_options *o);
+
 /* SIGTERM the daemon, reap it, remove its folder; returns its exit status (-1 if killed). */
 int harness_stop(struct harness_daemon *d);
 

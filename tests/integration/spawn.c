@@ -3,6 +3,7 @@
  * Start and stop a real mpxd for a test (see spawn.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -50,7 +51,9 @@ static int notify_socket(const char *dir, char *ret_path, size_t size) {
 }
 
 /* Wait for a datagram containing READY=1, or for the daemon to exit first. */
-static bool wait_ready(int fd, pid_t pid) {
+static bool wait_ready(int fd, struct harness_daemon *d) {
+        pid_t pid = d->pid;
+
         int64_t deadline = monotonic_ms() + READY_TIMEOUT_MS;
 
         for (;;) {
@@ -71,8 +74,11 @@ static bool wait_ready(int fd, pid_t pid) {
                 if (n < 0)
                         continue;
                 buf[n] = '\0';
-                if (strstr(buf, "READY=1"))
+                if (strstr(buf, "READY=1")) {
+                        snprintf(d->ready, sizeof(d->ready), "%s", buf);
                         return true;
+                }
+                d->before_ready++;
         }
 }
 
@@ -84,13 +90,35 @@ static void remove_dir(const char *dir) {
                 fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* Create an empty file at path; 0 or -1. */
+static int write_empty(const char *path) {
+        FILE *f = fopen(path, "we");
+
+        if (!f)
+                return -1;
+        return fclose(f) == 0 ? 0 : -1;
+}
+
 int daemon_spawn(struct harness_daemon *d, const char *const *extra_args, char *err, size_t err_size) {
+        struct daemon_options o = { .args = extra_args };
+
+        return daemon_spawn_with(d, &o, err, err_size);
+}
+
+int daemon_spawn_with(struct harness_daemon *d, const struct daemon_options *o, char *err, size_t err_size) {
+        static const struct daemon_options none;
         const char *mpxd = getenv("MPXD");
         const char *valgrind = getenv("MPX_TEST_VALGRIND");
-        char notify_path[300];
+        char notify_path[300], config[300];
         const char *argv[64];
         int argc = 0, fd;
 
+        if (!o)
+                o = &none;
+        d->notify_fd = -1;
+        d->notify_kept = false;
+        d->ready[0] = '\0';
+        d->before_ready = 0;
         if (!mpxd) {
                 snprintf(err, err_size, "MPXD is not set: run the tests with make check");
                 return -1;
@@ -101,6 +129,13 @@ int daemon_spawn(struct harness_daemon *d, const char *const *extra_args, char *
                 return -1;
         }
         snprintf(d->socket, sizeof(d->socket), "%s/mpxd.sock", d->dir);
+        /* Never the system's configuration: a test sees only what it asks for. */
+        snprintf(config, sizeof(config), "%s/empty.conf", d->dir);
+        if (!o->config && write_empty(config) < 0) {
+                snprintf(err, err_size, "%s: %s", config, strerror(errno));
+                remove_dir(d->dir);
+                return -1;
+        }
         fd = notify_socket(d->dir, notify_path, sizeof(notify_path));
         if (fd < 0) {
                 snprintf(err, err_size, "notify socket: %s", strerror(-fd));
@@ -116,10 +151,12 @@ int daemon_spawn(struct harness_daemon *d, const char *const *extra_args, char *
                 argv[argc++] = "--errors-for-leak-kinds=definite,indirect";
         }
         argv[argc++] = mpxd;
+        argv[argc++] = "-c";
+        argv[argc++] = o->config ? o->config : config;
         argv[argc++] = "-s";
         argv[argc++] = d->socket;
-        for (size_t i = 0; extra_args && extra_args[i] && argc < 62; i++)
-                argv[argc++] = extra_args[i];
+        for (size_t i = 0; o->args && o->args[i] && argc < 62; i++)
+                argv[argc++] = o->args[i];
         argv[argc] = NULL;
 
         fflush(NULL);
@@ -134,10 +171,24 @@ int daemon_spawn(struct harness_daemon *d, const char *const *extra_args, char *
                 /* The daemon never outlives the test that started it. */
                 prctl(PR_SET_PDEATHSIG, SIGKILL);
                 setenv("NOTIFY_SOCKET", notify_path, 1);
+                for (size_t i = 0; o->env && o->env[i]; i++)
+                        putenv((char *) o->env[i]);
+                if (o->watchdog_pid) {
+                        char pid[32];
+
+                        snprintf(pid, sizeof(pid), "%ld", (long) getpid());
+                        setenv("WATCHDOG_PID", pid, 1);
+                }
+                if (o->stderr_path) {
+                        int efd = open(o->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+                        if (efd < 0 || dup2(efd, 2) < 0)
+                                _exit(127);
+                }
                 execvp(argv[0], (char *const *) argv);
                 _exit(127);
         }
-        if (!wait_ready(fd, d->pid)) {
+        if (!wait_ready(fd, d)) {
                 close(fd);
                 kill(d->pid, SIGKILL);
                 (void) child_wait(d->pid);
@@ -146,7 +197,11 @@ int daemon_spawn(struct harness_daemon *d, const char *const *extra_args, char *
                 snprintf(err, err_size, "mpxd did not become ready on %s", d->socket);
                 return -1;
         }
-        close(fd);
+        if (o->keep_notify) {
+                d->notify_fd = fd;
+                d->notify_kept = true;
+        } else
+                close(fd);
         return 0;
 }
 
@@ -156,6 +211,10 @@ int daemon_stop(struct harness_daemon *d) {
         if (d->pid > 0 && kill(d->pid, SIGTERM) == 0)
                 status = child_wait(d->pid);
         d->pid = 0;
+        if (d->notify_kept)
+                close(d->notify_fd);
+        d->notify_kept = false;
+        d->notify_fd = -1;
         remove_dir(d->dir);
         return status;
 }

@@ -33,4 +33,40 @@ for food in spaghetti beef cola; do
         done
 done
 grep -q '^all 30 foods consumed$' "$out" || fail "join did not return"
+# Semaphore(3) over ten tasks: all ten run, never more than three at once, as
+# counted by the tasks themselves and as their start/done lines show.
+"$MPX_EXAMPLES/semaphore-tasks" > "$out" || fail "semaphore-tasks exited $?"
+[ "$(grep -c '^[0-9]* start$' "$out")" = 10 ] || fail "expected 10 tasks started"
+[ "$(grep -c '^[0-9]* done$' "$out")" = 10 ] || fail "expected 10 tasks done"
+max=$(sed -n 's/^max concurrent: \([0-9]*\)$/\1/p' "$out")
+[ -n "$max" ] && [ "$max" -ge 1 ] && [ "$max" -le 3 ] || fail "max concurrent '$max', expected 1 to 3"
+seen=$(awk '/ start$/ { n++; if (n > m) m = n } / done$/ { n-- } END { print m + 0 }' "$out")
+[ "$seen" -le 3 ] || fail "$seen tasks between start and done at once"
+for pid in $(sed -n 's/^\([0-9]*\) start$/\1/p' "$out"); do
+        [ "$(grep -c "^$pid done\$" "$out")" = 1 ] || fail "task $pid started but did not finish once"
+done
+# Every unit came back, and a task started on its own shares the same slots.
+[ "$("$MPXCTL" sem value examples.tasks)" = 3 ] || fail "semaphore not back at 3"
+"$MPX_EXAMPLES/semaphore-tasks" task > "$out" || fail "semaphore-tasks task exited $?"
+grep -q '^[0-9]* done$' "$out" || fail "the lone task did not finish"
+# From the shell: mpxctl sem run holds one unit while its command runs.
+[ "$("$MPXCTL" sem run examples.tasks -- "$MPXCTL" sem value examples.tasks)" = 2 ] ||
+        fail "sem run did not hold a unit"
+[ "$("$MPXCTL" sem value examples.tasks)" = 3 ] || fail "sem run did not give its unit back"
+
+# Value('i', 5000): thirty earnings and thirty spendings from two processes, with atomic adds:
+# the final balance is exactly 5000 plus what was earned minus what was spent.
+"$MPX_EXAMPLES/value-money" > "$out" || fail "value-money exited $?"
+[ "$(grep -c '^man: +[0-9]* -> -\{0,1\}[0-9]*$' "$out")" = 30 ] || fail "expected 30 earnings"
+[ "$(grep -c '^girl: -[0-9]* -> -\{0,1\}[0-9]*$' "$out")" = 30 ] || fail "expected 30 spendings"
+sum=$(sed -n 's/^\(man\|girl\): \([-+][0-9]*\) -> .*/\2/p' "$out" | tr -d '+' | awk '{ s += $1 } END { print s + 0 }')
+grep -q "^final balance: $((5000 + sum))\$" "$out" || fail "final balance is not 5000 + $sum"
+
+# Array('i', [1, 2, 3, 4, 5]), Array('i', 4), Array('c', b'Hello'): one process writes shm[1]
+# through its mapping, another sees it in its own, and so does the daemon.
+"$MPX_EXAMPLES/array-shared" > "$out" || fail "array-shared exited $?"
+[ "$(sed -n 's/^reader: shm\[[0-4]\] = //p' "$out" | tr '\n' ' ')" = "1 1000 3 4 5 " ] || fail "reader saw other elements"
+grep -q "^reader: zeros = 0 0 0 0\$" "$out" || fail "Array('i', 4) is not zeros"
+grep -q "^reader: greeting = b'Hello'\$" "$out" || fail "Array('c', b'Hello') differs"
+grep -q '^parent: shm = \[1, 1000, 3, 4, 5\]$' "$out" || fail "the daemon does not see the mapped write"
 echo "examples: ok"

@@ -56,6 +56,23 @@ wait_for getters_are idle 1
 head -n 1 "$tmp/clients.txt" | grep -q '^ *ID  *PID  *UID  *COMM' || fail "clients header: $(head -n 1 "$tmp/clients.txt")"
 grep -q "queue.get 'idle'" "$tmp/clients.txt" || fail "clients table lacks the waiter"
 
+# ---- clients shows semaphore units held: sem run holds one while its command runs ----
+"$ctl" sem declare db --value 2
+"$ctl" queue declare go
+"$ctl" sem run db -- "$ctl" queue get go > /dev/null &
+holder=$!
+pids="$pids $holder"
+wait_for getters_are go 1
+"$ctl" --json clients > "$tmp/clients.json" || fail "clients --json"
+[ "$(json "$tmp/clients.json" "sorted(c['sem_units'] for c in d)[-1], sum(c['sem_units'] for c in d)")" = "1 1" ] ||
+        fail "clients does not show the unit held by sem run: $(cat "$tmp/clients.json")"
+[ "$("$ctl" sem value db)" = 1 ] || fail "sem run did not take a unit"
+"$ctl" queue put go now
+wait "$holder" || fail "sem run exited non-zero"
+[ "$("$ctl" sem value db)" = 2 ] || fail "sem run did not give its unit back"
+"$ctl" rm db
+"$ctl" rm go
+
 # ---- peek: look without taking ----
 "$ctl" peek jobs -n 2 > "$tmp/peek" || fail "peek"
 printf 'job 1\njob 2\n' | cmp -s - "$tmp/peek" || fail "peek -n 2 printed: $(cat "$tmp/peek")"

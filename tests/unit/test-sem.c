@@ -1,3 +1,898 @@
 /* SPDX-License-Identifier: MIT */
-/* Work in progress. */
-int main(void) { return 77; }
+/*
+ * Unit tests of mpxd's semaphores and locks (daemon/sem.c), without any
+ * socket: socketless clients (client_new(-1)) are fed request frames with
+ * client_feed() and their replies are parsed back out of their output
+ * buffers. Timeouts are real 1 ms libevent timers, fired by running the
+ * event loop until the expected waiters are gone.
+ *
+ * Covered: acquire and release, value, bounded release (ERANGE), the value
+ * cap of unbounded semaphores, FIFO acquirers (across clients and pipelined
+ * on one), timeouts, SEM_UNDO when a client is lost (holders, served
+ * waiters, capped at a bounded max) and NO_UNDO, releases by holders and
+ * non-holders, delete and shutdown while blocked, a lost blocked client,
+ * declare rules and conflicts, wrong types, malformed bodies, INFO fields,
+ * the object limit.
+ * Allocation failures are not injected here.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpxd.h"
+
+#define MAX_CLIENTS     10
+#define MAX_REPLIES     16
+#define REPLY_BODY_MAX  1024
+
+/* An id no test uses for its own requests, for helper round trips. */
+#define HELPER_ID       0xfff0u
+
+/* One parsed reply frame. */
+struct reply {
+        struct wire_header h;
+        uint8_t body[REPLY_BODY_MAX];
+};
+
+/* The clients of one test; teardown loses those still here. */
+struct fixture {
+        struct client *c[MAX_CLIENTS];
+};
+
+/* Fail at the caller's line with a message. */
+#define check_at(cond, file, line, ...)                         \
+        do {                                                    \
+                if (!(cond)) {                                  \
+                        print_error(__VA_ARGS__);               \
+                        print_error("\n");                      \
+                        _fail(file, line);                      \
+                }                                               \
+        } while (0)
+
+/* ---- building requests ---- */
+
+/*
+ * Feed c one request frame. Each character of fmt encodes one argument:
+ *      n  name (const char *)
+ *      b  u8 (unsigned)
+ *      w  u32 (uint32_t)
+ *      q  u64 (uint64_t)
+ *      i  i64 (int64_t)
+ *      r  raw bytes (const void *, size_t)
+ */
+static void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
+        struct wire_buf b;
+        size_t start;
+        va_list ap;
+
+        wire_buf_init(&b);
+        assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
+        va_start(ap, fmt);
+        for (const char *p = fmt; *p; p++) {
+                const char *s;
+                const void *raw;
+                size_t len;
+                int r = -1;
+
+                switch (*p) {
+                case 'n':
+                        s = va_arg(ap, const char *);
+                        r = wire_put_name(&b, s, strlen(s));
+                        break;
+                case 'b':
+                        r = wire_put_u8(&b, (uint8_t) va_arg(ap, unsigned));
+                        break;
+                case 'w':
+                        r = wire_put_u32(&b, va_arg(ap, uint32_t));
+                        break;
+                case 'q':
+                        r = wire_put_u64(&b, va_arg(ap, uint64_t));
+                        break;
+                case 'i':
+                        r = wire_put_i64(&b, va_arg(ap, int64_t));
+                        break;
+                case 'r':
+                        raw = va_arg(ap, const void *);
+                        len = va_arg(ap, size_t);
+                        r = wire_put_raw(&b, raw, len);
+                        break;
+                default:
+                        fail_msg("bad request format character '%c'", *p);
+                }
+                assert_int_equal(r, 0);
+        }
+        va_end(ap);
+        wire_frame_end(&b, start);
+        client_feed(c, b.data, b.len);
+        wire_buf_done(&b);
+}
+
+/* Requests whose body is a name (INFO, DELETE, and many of each type). */
+static void send_named(struct client *c, uint32_t id, uint16_t op, const char *name) {
+        send_request(c, id, op, "n", name);
+}
+
+/* ---- reading replies ---- */
+
+/* Parse every reply frame of c into ret (at most max) and clear its output; returns how many. */
+static size_t take_replies_at(struct client *c, struct reply *ret, size_t max, const char *file, int line) {
+        size_t off = c->out_off, n = 0;
+
+        while (c->out.len - off >= WIRE_HEADER_SIZE) {
+                struct wire_header h;
+
+                wire_header_decode(c->out.data + off, &h);
+                check_at(c->out.len - off - WIRE_HEADER_SIZE >= h.body_len, file, line,
+                         "reply frame of %u bytes is cut short", h.body_len);
+                check_at(n < max, file, line, "more than %zu replies", max);
+                check_at(h.body_len <= REPLY_BODY_MAX, file, line, "reply body of %u bytes", h.body_len);
+                ret[n].h = h;
+                memcpy(ret[n].body, c->out.data + off + WIRE_HEADER_SIZE, h.body_len);
+                n++;
+                off += WIRE_HEADER_SIZE + h.body_len;
+        }
+        check_at(off == c->out.len, file, line, "%zu stray bytes after the replies", c->out.len - off);
+        c->out.len = 0;
+        c->out_off = 0;
+        return n;
+}
+
+#define take_replies(c, ret, max) take_replies_at(c, ret, max, __FILE__, __LINE__)
+
+/* Check one parsed reply's header. */
+static void check_header_at(const struct reply *r, uint32_t id, uint16_t op, uint16_t status,
+                            const char *file, int line) {
+        check_at(r->h.id == id && r->h.op == op && r->h.status == status, file, line,
+                 "reply id %u op %u status %u, expected id %u op %u status %u", r->h.id, r->h.op,
+                 r->h.status, id, op, status);
+}
+
+#define check_header(r, id, op, status) check_header_at(r, id, op, status, __FILE__, __LINE__)
+
+/* Exactly one reply is waiting, with this header; it is copied into *ret. */
+static void assert_reply_at(struct client *c, struct reply *ret, uint32_t id, uint16_t op, uint16_t status,
+                            const char *file, int line) {
+        struct reply all[MAX_REPLIES];
+        size_t n = take_replies_at(c, all, MAX_REPLIES, file, line);
+
+        check_at(n == 1, file, line, "%zu replies, expected 1 (id %u op %u status %u)", n, id, op, status);
+        check_header_at(&all[0], id, op, status, file, line);
+        *ret = all[0];
+}
+
+#define assert_reply(c, ret, id, op, status) assert_reply_at(c, ret, id, op, status, __FILE__, __LINE__)
+
+/* Exactly one reply is waiting: this status and an empty body. */
+static void assert_status_at(struct client *c, uint32_t id, uint16_t op, uint16_t status, const char *file,
+                             int line) {
+        struct reply r;
+
+        assert_reply_at(c, &r, id, op, status, file, line);
+        check_at(r.h.body_len == 0, file, line, "reply body of %u bytes, expected none", r.h.body_len);
+}
+
+#define assert_status(c, id, op, status) assert_status_at(c, id, op, status, __FILE__, __LINE__)
+
+/* Exactly one reply is waiting: OK and a body of one u8 equal to v. */
+static void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const char *file, int line) {
+        struct reply r;
+
+        assert_reply_at(c, &r, id, op, WIRE_OK, file, line);
+        check_at(r.h.body_len == 1 && r.body[0] == v, file, line,
+                 "reply body of %u bytes (%u), expected u8 %u", r.h.body_len, r.h.body_len ? r.body[0] : 0, v);
+}
+
+#define assert_u8(c, id, op, v) assert_u8_at(c, id, op, v, __FILE__, __LINE__)
+
+/* No reply is waiting. */
+static void assert_no_reply_at(struct client *c, const char *file, int line) {
+        struct wire_header h = { 0 };
+
+        if (c->out.len - c->out_off >= WIRE_HEADER_SIZE)
+                wire_header_decode(c->out.data + c->out_off, &h);
+        check_at(c->out.len == c->out_off, file, line, "unexpected reply: id %u op %u status %u", h.id, h.op,
+                 h.status);
+}
+
+#define assert_no_reply(c) assert_no_reply_at(c, __FILE__, __LINE__)
+
+/* The value of an integer field of the INFO reply about name. */
+static int64_t info_field_at(struct client *c, const char *name, const char *key, const char *file,
+                             int line) {
+        struct reply rep;
+        struct wire_reader r;
+        uint8_t type = 0;
+        uint16_t n = 0;
+
+        assert_no_reply_at(c, file, line);
+        send_named(c, HELPER_ID, WIRE_OP_INFO, name);
+        assert_reply_at(c, &rep, HELPER_ID, WIRE_OP_INFO, WIRE_OK, file, line);
+        wire_reader_init(&r, rep.body, rep.h.body_len);
+        check_at(wire_get_u8(&r, &type) && wire_get_u16(&r, &n), file, line, "malformed INFO reply");
+        for (uint16_t i = 0; i < n; i++) {
+                uint8_t key_len = 0, kind = 0;
+                const char *text;
+                uint16_t text_len;
+                int64_t v = 0;
+                bool match;
+
+                check_at(wire_get_u8(&r, &key_len) && r.left >= key_len, file, line, "malformed field");
+                match = key_len == strlen(key) && memcmp(r.p, key, key_len) == 0;
+                r.p += key_len;
+                r.left -= key_len;
+                check_at(wire_get_u8(&r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
+                if (kind == WIRE_FIELD_INT)
+                        check_at(wire_get_i64(&r, &v), file, line, "malformed field");
+                else
+                        check_at(wire_get_str(&r, &text, &text_len), file, line, "malformed field");
+                if (match) {
+                        check_at(kind == WIRE_FIELD_INT, file, line, "field %s is not a number", key);
+                        return v;
+                }
+        }
+        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
+        return 0;
+}
+
+#define info_field(c, name, key) info_field_at(c, name, key, __FILE__, __LINE__)
+
+/* ---- clients and the loop ---- */
+
+/* A new socketless client that has opened its session, registered for teardown. */
+static struct client *client_add(struct fixture *f) {
+        struct client *c;
+        struct reply rep;
+        size_t i;
+
+        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
+                ;
+        assert_true(i < MAX_CLIENTS);
+        c = client_new(-1);
+        assert_non_null(c);
+        f->c[i] = c;
+        send_request(c, HELPER_ID, WIRE_OP_HELLO, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6);
+        assert_reply(c, &rep, HELPER_ID, WIRE_OP_HELLO, WIRE_OK);
+        assert_true(c->hello_done);
+        return c;
+}
+
+/* Lose a client as if its socket had closed; it must not be used afterwards. */
+static void client_drop(struct fixture *f, struct client *c) {
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (f->c[i] == c) {
+                        f->c[i] = NULL;
+                        client_lost(c, "test");
+                        return;
+                }
+        fail_msg("client not in the fixture");
+}
+
+/* Run the event loop until only n waiters are left: their timers fire. */
+static void run_until_waiters(unsigned n) {
+        for (int i = 0; i < 1000 && mpxd.n_waiters != n; i++)
+                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
+        assert_int_equal(mpxd.n_waiters, n);
+}
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        if (!f)
+                return -1;
+        log_set_level(LOG_LEVEL_ERR);
+        if (mpxd_init() < 0) {
+                free(f);
+                return -1;
+        }
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (f->c[i])
+                        client_lost(f->c[i], "test");
+        mpxd_done();
+        free(f);
+        return 0;
+}
+
+/* ---- semaphore requests ---- */
+
+static void send_declare(struct client *c, uint32_t id, const char *name, uint64_t value, uint64_t max,
+                         uint32_t flags) {
+        send_request(c, id, WIRE_OP_SEM_DECLARE, "nqqw", name, value, max, flags);
+}
+
+static void send_acquire(struct client *c, uint32_t id, const char *name, int64_t timeout_ms) {
+        send_request(c, id, WIRE_OP_SEM_ACQUIRE, "ni", name, timeout_ms);
+}
+
+/* Declare a semaphore that must be new. */
+static void declare_at(struct client *c, const char *name, uint64_t value, uint64_t max, uint32_t flags,
+                       const char *file, int line) {
+        send_declare(c, HELPER_ID, name, value, max, flags);
+        assert_u8_at(c, HELPER_ID, WIRE_OP_SEM_DECLARE, 1, file, line);
+}
+
+#define declare(c, name, value, max, flags) declare_at(c, name, value, max, flags, __FILE__, __LINE__)
+
+/* An acquire that must succeed at once. */
+static void acquire_at(struct client *c, const char *name, const char *file, int line) {
+        send_acquire(c, HELPER_ID, name, 0);
+        assert_status_at(c, HELPER_ID, WIRE_OP_SEM_ACQUIRE, WIRE_OK, file, line);
+}
+
+#define acquire(c, name) acquire_at(c, name, __FILE__, __LINE__)
+
+/* A release with this status. */
+static void release_at(struct client *c, const char *name, uint16_t status, const char *file, int line) {
+        send_named(c, HELPER_ID, WIRE_OP_SEM_RELEASE, name);
+        assert_status_at(c, HELPER_ID, WIRE_OP_SEM_RELEASE, status, file, line);
+}
+
+#define release(c, name) release_at(c, name, WIRE_OK, __FILE__, __LINE__)
+#define release_fails(c, name, status) release_at(c, name, status, __FILE__, __LINE__)
+
+/* Ask VALUE and compare both fields. */
+static void assert_value_at(struct client *c, const char *name, uint64_t value, uint64_t max,
+                            const char *file, int line) {
+        struct reply rep;
+        struct wire_reader r;
+        uint64_t got_value = 0, got_max = 0;
+
+        assert_no_reply_at(c, file, line);
+        send_named(c, HELPER_ID, WIRE_OP_SEM_VALUE, name);
+        assert_reply_at(c, &rep, HELPER_ID, WIRE_OP_SEM_VALUE, WIRE_OK, file, line);
+        wire_reader_init(&r, rep.body, rep.h.body_len);
+        check_at(wire_get_u64(&r, &got_value) && wire_get_u64(&r, &got_max) && wire_reader_done(&r), file,
+                 line, "malformed VALUE reply");
+        check_at(got_value == value && got_max == max, file, line,
+                 "semaphore '%s': value %llu max %llu, expected %llu %llu", name,
+                 (unsigned long long) got_value, (unsigned long long) got_max, (unsigned long long) value,
+                 (unsigned long long) max);
+}
+
+#define assert_value(c, name, value, max) assert_value_at(c, name, value, max, __FILE__, __LINE__)
+
+/* ---- tests ---- */
+
+static void test_acquire_release(void **state) {
+        struct client *a = client_add(*state);
+
+        declare(a, "s", 2, 0, 0);
+        assert_value(a, "s", 2, 0);
+        acquire(a, "s");
+        acquire(a, "s");
+        assert_value(a, "s", 0, 0);
+        send_acquire(a, 1, "s", 0);
+        assert_status(a, 1, WIRE_OP_SEM_ACQUIRE, WIRE_EAGAIN);
+        assert_int_equal(mpxd.n_waiters, 0);
+        release(a, "s");
+        assert_value(a, "s", 1, 0);
+        acquire(a, "s");
+        release(a, "s");
+        release(a, "s");
+        assert_value(a, "s", 2, 0);
+        assert_int_equal(info_field(a, "s", "acquisitions"), 3);
+        assert_int_equal(info_field(a, "s", "releases"), 3);
+
+        /* A semaphore of 0 blocks its first acquire. */
+        declare(a, "zero", 0, 0, 0);
+        send_acquire(a, 2, "zero", 0);
+        assert_status(a, 2, WIRE_OP_SEM_ACQUIRE, WIRE_EAGAIN);
+}
+
+static void test_declare_rules(void **state) {
+        static const struct {
+                uint64_t value, max;
+                uint32_t flags;
+                uint16_t status;
+                uint8_t created;
+        } cases[] = {
+                /* name "s" is declared 3, unbounded, undo before the table runs */
+                { 3, 0, 0, WIRE_OK, 0 },                                /* identical: existed */
+                { 4, 0, 0, WIRE_EEXIST, 0 },                            /* other value */
+                { 3, 0, WIRE_SEM_NO_UNDO, WIRE_EEXIST, 0 },             /* other flags */
+                { 3, 3, WIRE_SEM_BOUNDED, WIRE_EEXIST, 0 },             /* bounded now */
+                { 3, 0, 4, WIRE_EINVAL, 0 },                            /* unknown flag */
+                { 3, 5, 0, WIRE_EINVAL, 0 },                            /* max without BOUNDED */
+                { 3, 0, WIRE_SEM_BOUNDED, WIRE_EINVAL, 0 },             /* bounded at 0 */
+                { 4, 3, WIRE_SEM_BOUNDED, WIRE_EINVAL, 0 },             /* value over max */
+                { (uint64_t) INT64_MAX + 1, 0, 0, WIRE_EINVAL, 0 },     /* value over the i64 range */
+                { 1, (uint64_t) INT64_MAX + 1, WIRE_SEM_BOUNDED, WIRE_EINVAL, 0 },
+        };
+        struct client *a = client_add(*state);
+
+        declare(a, "s", 3, 0, 0);
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                send_declare(a, (uint32_t) i, "s", cases[i].value, cases[i].max, cases[i].flags);
+                if (cases[i].status == WIRE_OK)
+                        assert_u8(a, (uint32_t) i, WIRE_OP_SEM_DECLARE, cases[i].created);
+                else
+                        assert_status(a, (uint32_t) i, WIRE_OP_SEM_DECLARE, cases[i].status);
+        }
+        /* The declared value is what is compared, not the value now. */
+        acquire(a, "s");
+        send_declare(a, 50, "s", 3, 0, 0);
+        assert_u8(a, 50, WIRE_OP_SEM_DECLARE, 0);
+
+        /* A lock; a bounded semaphore of 0 out of 2; the largest bounds. */
+        declare(a, "lock", 1, 1, WIRE_SEM_BOUNDED);
+        assert_value(a, "lock", 1, 1);
+        declare(a, "b", 0, 2, WIRE_SEM_BOUNDED | WIRE_SEM_NO_UNDO);
+        assert_value(a, "b", 0, 2);
+        declare(a, "big", (uint64_t) INT64_MAX, (uint64_t) INT64_MAX, WIRE_SEM_BOUNDED);
+
+        /* Another type's name, and a semaphore's name for another type. */
+        send_request(a, 60, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
+        assert_u8(a, 60, WIRE_OP_QUEUE_DECLARE, 1);
+        send_declare(a, 61, "q", 1, 0, 0);
+        assert_status(a, 61, WIRE_OP_SEM_DECLARE, WIRE_EPROTOTYPE);
+        send_request(a, 62, WIRE_OP_QUEUE_DECLARE, "nqw", "s", (uint64_t) 0, 0u);
+        assert_status(a, 62, WIRE_OP_QUEUE_DECLARE, WIRE_EPROTOTYPE);
+
+        /* From inside the daemon (configuration) the same rules apply. */
+        assert_int_equal(sem_declare("cfg", 3, 1, 1, WIRE_SEM_BOUNDED), 1);
+        assert_int_equal(sem_declare("cfg", 3, 1, 1, WIRE_SEM_BOUNDED), 0);
+        assert_int_equal(sem_declare("cfg", 3, 1, 2, WIRE_SEM_BOUNDED), -EEXIST);
+        assert_int_equal(sem_declare("q", 1, 1, 0, 0), -EPROTOTYPE);
+}
+
+static void test_bounded_release(void **state) {
+        static const struct {
+                const char *name;
+                uint64_t value, max;
+                uint32_t flags;
+                unsigned acquires;      /* then releases until ERANGE */
+                unsigned releases_ok;
+        } cases[] = {
+                { "lock", 1, 1, WIRE_SEM_BOUNDED, 1, 1 },
+                { "lock-no-undo", 1, 1, WIRE_SEM_BOUNDED | WIRE_SEM_NO_UNDO, 1, 1 },
+                { "bounded-2", 2, 2, WIRE_SEM_BOUNDED, 0, 0 },
+                { "bounded-room", 1, 3, WIRE_SEM_BOUNDED, 1, 3 },
+                { "empty-of-2", 0, 2, WIRE_SEM_BOUNDED, 0, 2 },
+        };
+        struct client *a = client_add(*state);
+
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                declare(a, cases[i].name, cases[i].value, cases[i].max, cases[i].flags);
+                for (unsigned k = 0; k < cases[i].acquires; k++)
+                        acquire(a, cases[i].name);
+                for (unsigned k = 0; k < cases[i].releases_ok; k++)
+                        release(a, cases[i].name);
+                release_fails(a, cases[i].name, WIRE_ERANGE);
+                /* A failed release changes nothing. */
+                assert_value(a, cases[i].name, cases[i].max, cases[i].max);
+                assert_int_equal(info_field(a, cases[i].name, "releases"), cases[i].releases_ok);
+                assert_int_equal(info_field(a, cases[i].name, "holders"), 0);
+        }
+}
+
+static void test_unbounded_cap(void **state) {
+        struct client *a = client_add(*state);
+
+        /* An unbounded semaphore grows past its initial value ... */
+        declare(a, "s", 0, 0, 0);
+        release(a, "s");
+        release(a, "s");
+        release(a, "s");
+        assert_value(a, "s", 3, 0);
+        /* ... up to the largest i64. */
+        declare(a, "huge", (uint64_t) INT64_MAX - 1, 0, 0);
+        release(a, "huge");
+        release_fails(a, "huge", WIRE_ERANGE);
+        assert_value(a, "huge", (uint64_t) INT64_MAX, 0);
+        assert_int_equal(info_field(a, "huge", "value"), INT64_MAX);
+}
+
+static void test_fifo_acquirers(void **state) {
+        struct client *p = client_add(*state);
+        struct client *w[4];
+        struct reply r[MAX_REPLIES];
+
+        declare(p, "s", 0, 0, 0);
+        for (int i = 0; i < 4; i++) {
+                w[i] = client_add(*state);
+                send_acquire(w[i], 100 + (uint32_t) i, "s", -1);
+                assert_no_reply(w[i]);
+        }
+        assert_int_equal(info_field(p, "s", "acquirers"), 4);
+        release(p, "s");
+        assert_status(w[0], 100, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        for (int i = 1; i < 4; i++)
+                assert_no_reply(w[i]);
+        /* A non-blocking acquire does not overtake the parked ones: value is 0 anyway. */
+        send_acquire(p, 1, "s", 0);
+        assert_status(p, 1, WIRE_OP_SEM_ACQUIRE, WIRE_EAGAIN);
+        release(p, "s");
+        release(p, "s");
+        assert_status(w[1], 101, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_status(w[2], 102, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_no_reply(w[3]);
+        /* The holder gives its unit to the next in line. */
+        release(w[0], "s");
+        assert_status(w[3], 103, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_int_equal(mpxd.n_waiters, 0);
+        assert_value(p, "s", 0, 0);
+
+        /* Two acquires pipelined on one connection, served in their order. */
+        send_acquire(p, 7, "s", -1);
+        send_acquire(p, 8, "s", -1);
+        assert_no_reply(p);
+        release(w[1], "s");
+        release(w[2], "s");
+        assert_int_equal(take_replies(p, r, MAX_REPLIES), 2);
+        check_header(&r[0], 7, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        check_header(&r[1], 8, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_int_equal(info_field(p, "s", "held"), 3);
+        assert_int_equal(info_field(p, "s", "holders"), 2);
+}
+
+static void test_timeouts(void **state) {
+        struct client *a = client_add(*state);
+        struct client *b = client_add(*state);
+
+        declare(a, "s", 0, 0, 0);
+        send_acquire(a, 1, "s", 1);
+        send_acquire(b, 2, "s", -1);
+        assert_int_equal(mpxd.n_waiters, 2);
+        run_until_waiters(1);
+        assert_status(a, 1, WIRE_OP_SEM_ACQUIRE, WIRE_ETIMEDOUT);
+        assert_no_reply(b);
+        assert_int_equal(info_field(a, "s", "timeouts"), 1);
+        /* The unit goes to the one still waiting, not to the one that gave up. */
+        release(a, "s");
+        assert_status(b, 2, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_no_reply(a);
+        assert_value(a, "s", 0, 0);
+
+        /* A waiter served before its timeout leaves no timer behind. */
+        send_acquire(a, 3, "s", 60000);
+        release(b, "s");
+        assert_status(a, 3, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_int_equal(event_base_get_num_events(mpxd.base, EVENT_BASE_COUNT_ADDED), 0);
+}
+
+static void test_undo_on_client_lost(void **state) {
+        struct client *a = client_add(*state);
+        struct client *b = client_add(*state);
+        struct client *c = client_add(*state);
+        struct client *d = client_add(*state);
+
+        declare(a, "s", 3, 0, 0);
+        acquire(a, "s");
+        acquire(a, "s");
+        acquire(b, "s");
+        send_acquire(c, 1, "s", -1);
+        send_acquire(d, 2, "s", -1);
+        assert_int_equal(info_field(b, "s", "holders"), 2);
+        assert_int_equal(info_field(b, "s", "held"), 3);
+
+        /* a dies holding 2: c and d get them, in order. */
+        client_drop(*state, a);
+        assert_status(c, 1, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_status(d, 2, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_value(b, "s", 0, 0);
+        assert_int_equal(info_field(b, "s", "undone"), 2);
+        assert_int_equal(info_field(b, "s", "holders"), 3);
+
+        /* A unit handed to a waiter is held by it too, and comes back when it dies. */
+        client_drop(*state, c);
+        assert_value(b, "s", 1, 0);
+        client_drop(*state, d);
+        assert_value(b, "s", 2, 0);
+        /* Units released before closing are not given back twice. */
+        release(b, "s");
+        client_drop(*state, b);
+        {
+                struct client *e = client_add(*state);
+
+                assert_value(e, "s", 3, 0);
+                assert_int_equal(info_field(e, "s", "holders"), 0);
+                assert_int_equal(info_field(e, "s", "held"), 0);
+                assert_int_equal(info_field(e, "s", "undone"), 4);
+        }
+}
+
+static void test_no_undo(void **state) {
+        struct client *a = client_add(*state);
+        struct client *b = client_add(*state);
+        struct client *c = client_add(*state);
+
+        declare(a, "s", 2, 0, WIRE_SEM_NO_UNDO);
+        acquire(a, "s");
+        acquire(a, "s");
+        send_acquire(b, 1, "s", -1);
+        assert_int_equal(info_field(c, "s", "holders"), 0);
+        assert_int_equal(info_field(c, "s", "undo"), 0);
+        client_drop(*state, a);
+        assert_no_reply(b);
+        assert_value(c, "s", 0, 0);
+        assert_int_equal(info_field(c, "s", "undone"), 0);
+        /* The units are gone until someone releases them. */
+        release(c, "s");
+        assert_status(b, 1, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        client_drop(*state, b);
+        assert_value(c, "s", 0, 0);
+}
+
+static void test_release_by_holder_and_non_holder(void **state) {
+        struct client *a = client_add(*state), *a2;
+        struct client *b = client_add(*state);
+        struct client *c = client_add(*state);
+
+        /* A holder's release lowers its hold; past it, releases just add units. */
+        declare(a, "s", 2, 0, 0);
+        acquire(a, "s");
+        acquire(a, "s");
+        release(a, "s");
+        assert_int_equal(info_field(a, "s", "held"), 1);
+        assert_int_equal(info_field(a, "s", "holders"), 1);
+        release(a, "s");
+        assert_int_equal(info_field(a, "s", "holders"), 0);
+        release(a, "s");
+        assert_value(a, "s", 3, 0);
+        client_drop(*state, a);
+        assert_value(b, "s", 3, 0);
+        a2 = client_add(*state);
+
+        /* A lock released by a non-holder (as Python allows) is released. */
+        declare(b, "lock", 1, 1, WIRE_SEM_BOUNDED);
+        acquire(b, "lock");
+        send_acquire(c, 1, "lock", -1);
+        release(a2, "lock");
+        assert_status(c, 1, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        /* b still holds its unit in the books, and c one too: value 0. */
+        assert_int_equal(info_field(c, "lock", "holders"), 2);
+        assert_value(c, "lock", 0, 1);
+        /* When b dies its unit goes back, but never past the bound. */
+        release(c, "lock");
+        assert_value(c, "lock", 1, 1);
+        client_drop(*state, b);
+        assert_value(c, "lock", 1, 1);
+        assert_int_equal(info_field(c, "lock", "holders"), 0);
+        assert_int_equal(info_field(c, "lock", "undone"), 1);
+
+        /* On an unbounded semaphore the unit does come back. */
+        declare(c, "u", 1, 0, 0);
+        {
+                struct client *d = client_add(*state);
+
+                acquire(d, "u");
+                release(c, "u");
+                client_drop(*state, d);
+                assert_value(c, "u", 2, 0);
+        }
+}
+
+static void test_delete_wakes_waiters(void **state) {
+        struct client *a = client_add(*state);
+        struct client *b = client_add(*state);
+        struct reply r[MAX_REPLIES];
+
+        declare(a, "s", 1, 0, 0);
+        acquire(a, "s");
+        send_acquire(b, 1, "s", -1);
+        send_acquire(b, 2, "s", 60000);
+        assert_int_equal(mpxd.n_waiters, 2);
+        send_named(a, 3, WIRE_OP_DELETE, "s");
+        assert_status(a, 3, WIRE_OP_DELETE, WIRE_OK);
+        assert_int_equal(take_replies(b, r, MAX_REPLIES), 2);
+        check_header(&r[0], 1, WIRE_OP_SEM_ACQUIRE, WIRE_EIDRM);
+        check_header(&r[1], 2, WIRE_OP_SEM_ACQUIRE, WIRE_EIDRM);
+        assert_int_equal(mpxd.n_waiters, 0);
+        /* a's hold went with the semaphore: nothing is given back to anything. */
+        assert_true(TAILQ_EMPTY(&a->holds));
+        send_named(a, 4, WIRE_OP_SEM_RELEASE, "s");
+        assert_status(a, 4, WIRE_OP_SEM_RELEASE, WIRE_ENOENT);
+        /* A new semaphore of the same name starts afresh. */
+        declare(b, "s", 0, 0, 0);
+        client_drop(*state, a);
+        assert_value(b, "s", 0, 0);
+}
+
+static void test_shutdown_wakes_waiters(void **state) {
+        struct client *a = client_add(*state);
+
+        declare(a, "s", 1, 0, 0);
+        acquire(a, "s");
+        send_acquire(a, 1, "s", -1);
+        object_delete_all(-ESHUTDOWN);
+        assert_status(a, 1, WIRE_OP_SEM_ACQUIRE, WIRE_ESHUTDOWN);
+        assert_true(TAILQ_EMPTY(&a->holds));
+        assert_int_equal(mpxd.n_waiters, 0);
+}
+
+static void test_lost_while_blocked(void **state) {
+        struct client *a = client_add(*state);
+        struct client *b = client_add(*state);
+        struct client *c = client_add(*state);
+
+        declare(a, "s", 0, 0, 0);
+        send_acquire(b, 1, "s", -1);
+        send_acquire(c, 2, "s", -1);
+        client_drop(*state, b);
+        assert_int_equal(info_field(a, "s", "acquirers"), 1);
+        release(a, "s");
+        assert_status(c, 2, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_value(a, "s", 0, 0);
+        assert_int_equal(mpxd.n_waiters, 0);
+}
+
+static void test_wrong_type_and_missing(void **state) {
+        static const struct {
+                uint16_t op;
+                const char *fmt;
+        } ops[] = {
+                { WIRE_OP_SEM_ACQUIRE, "ni" },
+                { WIRE_OP_SEM_RELEASE, "n" },
+                { WIRE_OP_SEM_VALUE, "n" },
+        };
+        struct client *a = client_add(*state);
+
+        send_request(a, 1, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
+        assert_u8(a, 1, WIRE_OP_QUEUE_DECLARE, 1);
+        for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
+                send_request(a, 10 + (uint32_t) i, ops[i].op, ops[i].fmt, "q", (int64_t) 0);
+                assert_status(a, 10 + (uint32_t) i, ops[i].op, WIRE_EPROTOTYPE);
+                send_request(a, 20 + (uint32_t) i, ops[i].op, ops[i].fmt, "none", (int64_t) 0);
+                assert_status(a, 20 + (uint32_t) i, ops[i].op, WIRE_ENOENT);
+        }
+        /* And a queue request on a semaphore. */
+        declare(a, "s", 1, 0, 0);
+        send_request(a, 30, WIRE_OP_QUEUE_GET, "niw", "s", (int64_t) 0, 0u);
+        assert_status(a, 30, WIRE_OP_QUEUE_GET, WIRE_EPROTOTYPE);
+        assert_value(a, "s", 1, 0);
+}
+
+static void test_malformed_bodies(void **state) {
+        static const uint8_t bad_name[] = { 4, 'b', 'a', 'd', '!' };
+        static const uint8_t half_i64[] = { 1, 2, 3, 4 };
+        static const struct {
+                uint16_t op;
+                const char *fmt;        /* "n" + extra, with name "s" or "missing" */
+                const void *raw;
+                size_t raw_len;
+        } cases[] = {
+                { WIRE_OP_SEM_DECLARE, "nqq", NULL, 0 },        /* no flags */
+                { WIRE_OP_SEM_DECLARE, "nqqwb", NULL, 0 },      /* a byte too many */
+                { WIRE_OP_SEM_ACQUIRE, "n", NULL, 0 },          /* no timeout */
+                { WIRE_OP_SEM_ACQUIRE, "nr", half_i64, sizeof(half_i64) },
+                { WIRE_OP_SEM_ACQUIRE, "nib", NULL, 0 },
+                { WIRE_OP_SEM_RELEASE, "nb", NULL, 0 },
+                { WIRE_OP_SEM_RELEASE, "", NULL, 0 },
+                { WIRE_OP_SEM_VALUE, "nb", NULL, 0 },
+                { WIRE_OP_SEM_VALUE, "r", bad_name, sizeof(bad_name) },
+                { WIRE_OP_SEM_RELEASE, "r", bad_name, sizeof(bad_name) },
+        };
+        static const char *const names[] = { "s", "missing" };
+        struct client *a = client_add(*state);
+        uint32_t id = 1;
+
+        declare(a, "s", 1, 1, WIRE_SEM_BOUNDED);
+        acquire(a, "s");
+        for (size_t n = 0; n < ARRAY_SIZE(names); n++)
+                for (size_t i = 0; i < ARRAY_SIZE(cases); i++, id++) {
+                        const char *fmt = cases[i].fmt;
+
+                        /* The arguments every format takes, in order; unused ones are ignored. */
+                        if (strcmp(fmt, "nqq") == 0)
+                                send_request(a, id, cases[i].op, fmt, names[n], (uint64_t) 1, (uint64_t) 1);
+                        else if (strcmp(fmt, "nqqwb") == 0)
+                                send_request(a, id, cases[i].op, fmt, names[n], (uint64_t) 1, (uint64_t) 1,
+                                             WIRE_SEM_BOUNDED, 0u);
+                        else if (strcmp(fmt, "nr") == 0)
+                                send_request(a, id, cases[i].op, fmt, names[n], cases[i].raw,
+                                             cases[i].raw_len);
+                        else if (strcmp(fmt, "nib") == 0)
+                                send_request(a, id, cases[i].op, fmt, names[n], (int64_t) 0, 0u);
+                        else if (strcmp(fmt, "nb") == 0)
+                                send_request(a, id, cases[i].op, fmt, names[n], 0u);
+                        else if (strcmp(fmt, "n") == 0)
+                                send_request(a, id, cases[i].op, fmt, names[n]);
+                        else if (strcmp(fmt, "r") == 0)
+                                send_request(a, id, cases[i].op, fmt, cases[i].raw, cases[i].raw_len);
+                        else
+                                send_request(a, id, cases[i].op, fmt);
+                        assert_status(a, id, cases[i].op, WIRE_EPROTO);
+                }
+        /* Nothing changed, and the connection goes on. */
+        assert_false(a->closing);
+        assert_value(a, "s", 0, 1);
+        assert_int_equal(info_field(a, "s", "releases"), 0);
+        assert_int_equal(mpxd.n_waiters, 0);
+}
+
+static void test_info_fields(void **state) {
+        static const struct {
+                const char *key;
+                int64_t value;
+        } expect[] = {
+                { "size", 0 }, { "value", 0 }, { "initial", 3 }, { "max", 5 }, { "bounded", 1 },
+                { "undo", 1 }, { "acquirers", 1 }, { "waiters", 1 }, { "holders", 2 }, { "held", 3 },
+                { "acquisitions", 4 }, { "releases", 1 }, { "undone", 0 }, { "timeouts", 1 },
+        };
+        struct client *a = client_add(*state);
+        struct client *b = client_add(*state);
+        struct client *c = client_add(*state);
+
+        declare(a, "s", 3, 5, WIRE_SEM_BOUNDED);
+        acquire(a, "s");
+        acquire(a, "s");
+        acquire(a, "s");
+        release(a, "s");
+        acquire(c, "s");
+        send_acquire(a, 1, "s", 1);
+        run_until_waiters(0);
+        assert_status(a, 1, WIRE_OP_SEM_ACQUIRE, WIRE_ETIMEDOUT);
+        send_acquire(b, 2, "s", -1);
+        for (size_t i = 0; i < ARRAY_SIZE(expect); i++)
+                if (info_field(a, "s", expect[i].key) != expect[i].value)
+                        fail_msg("field %s is %lld, expected %lld", expect[i].key,
+                                 (long long) info_field(a, "s", expect[i].key), (long long) expect[i].value);
+        assert_true(info_field(a, "s", "age_ms") >= 0);
+        assert_true(info_field(a, "s", "idle_ms") >= 0);
+
+        /* c dies: its unit goes to b. */
+        client_drop(*state, c);
+        assert_status(b, 2, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_int_equal(info_field(a, "s", "undone"), 1);
+        assert_int_equal(info_field(a, "s", "acquisitions"), 5);
+        assert_int_equal(info_field(a, "s", "holders"), 2);
+        assert_int_equal(info_field(a, "s", "held"), 3);
+        assert_int_equal(info_field(a, "s", "acquirers"), 0);
+
+        /* An unbounded semaphore without undo says so. */
+        declare(a, "u", 0, 0, WIRE_SEM_NO_UNDO);
+        assert_int_equal(info_field(a, "u", "bounded"), 0);
+        assert_int_equal(info_field(a, "u", "max"), 0);
+        assert_int_equal(info_field(a, "u", "undo"), 0);
+}
+
+static void test_object_limit(void **state) {
+        struct client *a = client_add(*state);
+
+        mpxd.max_objects = 1;
+        declare(a, "s", 1, 0, 0);
+        send_declare(a, 1, "t", 1, 0, 0);
+        assert_status(a, 1, WIRE_OP_SEM_DECLARE, WIRE_EUSERS);
+        /* Declaring one that exists is no new object. */
+        send_declare(a, 2, "s", 1, 0, 0);
+        assert_u8(a, 2, WIRE_OP_SEM_DECLARE, 0);
+        assert_int_equal(sem_declare("t", 1, 1, 0, 0), -EUSERS);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+                T(test_acquire_release),
+                T(test_declare_rules),
+                T(test_bounded_release),
+                T(test_unbounded_cap),
+                T(test_fifo_acquirers),
+                T(test_timeouts),
+                T(test_undo_on_client_lost),
+                T(test_no_undo),
+                T(test_release_by_holder_and_non_holder),
+                T(test_delete_wakes_waiters),
+                T(test_shutdown_wakes_waiters),
+                T(test_lost_while_blocked),
+                T(test_wrong_type_and_missing),
+                T(test_malformed_bodies),
+                T(test_info_fields),
+                T(test_object_limit),
+#undef T
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
