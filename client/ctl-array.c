@@ -58,6 +58,8 @@ static const struct elem_type elem_types[] = {
         { 'c', 1, ELEM_CHAR, "one byte" },
 };
 
+#define TYPECODES "b B h H i I l L q Q f d c"
+
 /* The arguments of a command, after its options. */
 struct array_args {
         char **argv;                    /* the reordered argv; freed by array_args_done */
@@ -469,7 +471,8 @@ static int array_lookup(struct ctl *ctl, const char *group, const char *name, bo
         r = mpx_object_info(ctl->m, name, &info);
         if (r < 0)
                 return ctl_fail(r, group, name, NULL);
-        if (!info.type || (strcmp(info.type, "value") != 0 && (value_only || strcmp(info.type, "array") != 0))) {
+        if (!info.type ||
+            (strcmp(info.type, "value") != 0 && (value_only || strcmp(info.type, "array") != 0))) {
                 mpx_info_clear(&info);
                 return ctl_fail(-EPROTOTYPE, group, name, NULL);
         }
@@ -479,7 +482,8 @@ static int array_lookup(struct ctl *ctl, const char *group, const char *name, bo
                 t = elem_type_find(code->str);
         if (!t || !length || length->is_str || length->num < 1 || length->num > UINT32_MAX) {
                 mpx_info_clear(&info);
-                return ctl_fail(-EPROTO, group, name, "the daemon describes it in a way mpxctl does not know");
+                return ctl_fail(-EPROTO, group, name,
+                                "the daemon describes it in a way mpxctl does not know");
         }
         *ret_t = t;
         *ret_length = (uint32_t) length->num;
@@ -577,7 +581,7 @@ static int value_declare(struct ctl *ctl, int argc, char **argv) {
         if (r == CTL_EXIT_OK) {
                 t = elem_type_find(a.pos[1]);
                 if (!t)
-                        r = ctl_usage_error(ctl, "bad type code '%s' (one of b B h H i I l L q Q f d c)", a.pos[1]);
+                        r = ctl_usage_error(ctl, "bad type code '%s' (one of " TYPECODES ")", a.pos[1]);
                 else if (a.n_pos > 2)
                         r = elem_parse(ctl, t, a.pos[2], initial);
                 if (r == CTL_EXIT_OK)
@@ -731,7 +735,7 @@ static int array_declare_cmd(struct ctl *ctl, int argc, char **argv) {
         if (r == CTL_EXIT_OK) {
                 t = elem_type_find(a.pos[1]);
                 if (!t)
-                        r = ctl_usage_error(ctl, "bad type code '%s' (one of b B h H i I l L q Q f d c)", a.pos[1]);
+                        r = ctl_usage_error(ctl, "bad type code '%s' (one of " TYPECODES ")", a.pos[1]);
         }
         if (r == CTL_EXIT_OK) {
                 r = ctl_parse_u64(ctl, "length", a.pos[2], &length);
@@ -869,8 +873,8 @@ static int array_cas_cmd(struct ctl *ctl, int argc, char **argv) {
 }
 
 const struct ctl_command ctl_value_commands[] = {
-        { "declare", "NAME TYPECODE [INITIAL]", "create a typed value (0 when no INITIAL), or check that it exists so",
-          value_declare, NULL },
+        { "declare", "NAME TYPECODE [INITIAL]",
+          "create a typed value (0 when no INITIAL), or check that it exists so", value_declare, NULL },
         { "get", "NAME", "print the value", value_get, NULL },
         { "set", "NAME VALUE", "store a value", value_set, NULL },
         { "add", "NAME DELTA", "add atomically and print the new value", value_add, NULL },

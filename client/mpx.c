@@ -111,6 +111,7 @@ static void conn_keep_fds(struct mpx *m, struct msghdr *msg) {
         }
 }
 
+/* Hand the descriptor of the last reply frame to the caller, who closes it. */
 int conn_take_fd(struct mpx *m) {
         int fd = m->in_fd;
 

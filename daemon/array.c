@@ -418,12 +418,18 @@ static int array_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         return r < 0 ? -ENOMEM : 0;
 }
 
+/* The memory an array holds, for the daemon-wide total. */
+static uint64_t array_bytes(struct object *o) {
+        return array_of(o)->size_bytes;
+}
+
 static const struct object_type array_type = {
         .type = WIRE_TYPE_ARRAY,
         .wake_all = array_wake_all,
         .serve = array_serve,
         .describe = array_describe,
         .free = array_free,
+        .bytes = array_bytes,
 };
 
 static const struct object_type value_type = {
@@ -432,8 +438,10 @@ static const struct object_type value_type = {
         .serve = array_serve,
         .describe = array_describe,
         .free = array_free,
+        .bytes = array_bytes,
 };
 
+/* Create an array or value with its memory, or check that it exists as asked. */
 int array_declare(const char *name, size_t len, char typecode, uint32_t length, uint32_t flags,
                   const void *initial) {
         const struct elem_type *t = elem_type_find((uint8_t) typecode);
@@ -466,8 +474,8 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
         a->obj.name[len] = '\0';
         r = array_memory_new(a);
         if (r < 0) {
-                log_warning("%s '%s': cannot set up %zu bytes of shared memory: %s", wire_type_name(type->type),
-                            a->obj.name, a->size_bytes, strerror(-r));
+                log_warning("%s '%s': cannot set up %zu bytes of shared memory: %s",
+                            wire_type_name(type->type), a->obj.name, a->size_bytes, strerror(-r));
                 array_free(&a->obj);
                 return array_memory_error(r);
         }
@@ -609,8 +617,8 @@ int array_handle_add(struct client *c, const struct request *req, struct wire_re
         uint8_t out[8];
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) || !wire_get_bytes(r, &delta, &delta_len) ||
-            !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) ||
+            !wire_get_bytes(r, &delta, &delta_len) || !wire_reader_done(r))
                 return -EPROTO;
         err = array_find(name, len, &a);
         if (err < 0)

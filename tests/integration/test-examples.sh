@@ -69,4 +69,22 @@ grep -q "^final balance: $((5000 + sum))\$" "$out" || fail "final balance is not
 grep -q "^reader: zeros = 0 0 0 0\$" "$out" || fail "Array('i', 4) is not zeros"
 grep -q "^reader: greeting = b'Hello'\$" "$out" || fail "Array('c', b'Hello') differs"
 grep -q '^parent: shm = \[1, 1000, 3, 4, 5\]$' "$out" || fail "the daemon does not see the mapped write"
+
+# Manager().dict() and Manager().list(): the seeds' two programs, then four workers at once;
+# the output does not depend on which process ran first, so it is compared whole.
+"$MPX_EXAMPLES/manager-dict-list" > "$out" || fail "manager-dict-list exited $?"
+cat > "$out.expected" <<'EOF'
+{'x': 'x', 'y': 'y'}
+over
+['x', 'y', 'z']
+over
+{'hits': '400', 'worker0': 'done', 'worker1': 'done', 'worker2': 'done', 'worker3': 'done'}
+['worker0', 'worker1', 'worker2', 'worker3']
+results: 100 items, sum 328350
+over
+EOF
+diff -u "$out.expected" "$out" > "$out.diff" || { cat "$out.diff" > "$out"; fail "manager-dict-list printed something else"; }
+# What it left behind, as mpxctl sees it.
+[ "$("$MPXCTL" dict get examples.counters hits)" = 400 ] || fail "mpxctl dict get does not see 400 hits"
+[ "$("$MPXCTL" list len examples.results)" = 100 ] || fail "mpxctl list len does not see 100 results"
 echo "examples: ok"

@@ -348,9 +348,9 @@ static uint16_t cas(struct client *c, const char *name, int64_t index, unsigned 
 }
 
 /*
- * Find an INFO field of name: its kind in *ret_kind and its value in *ret_num
- * or ret_str (NUL-terminated, room for 256). Returns the object's type, or
- * fails the test when the field is absent and must_exist.
+ * Find an INFO field of name: the object's type in *ret_type, the field's
+ * kind in *ret_kind and its value in *ret_num or ret_str (NUL-terminated,
+ * room for 256). Returns false when the object has no such field.
  */
 static bool info_field(struct client *c, const char *name, const char *key, uint8_t *ret_type,
                        uint8_t *ret_kind, int64_t *ret_num, char *ret_str) {
@@ -415,6 +415,40 @@ static void info_str(struct client *c, const char *name, const char *key, char *
         if (!info_field(c, name, key, NULL, &kind, &v, s))
                 fail_msg("INFO '%s' has no field %s", name, key);
         assert_int_equal(kind, WIRE_FIELD_STR);
+}
+
+/* An integer field of the daemon's STATS, which must exist. */
+static int64_t stats_int(struct client *c, const char *key) {
+        struct reply r;
+        struct wire_reader rd;
+        uint16_t n = 0;
+
+        assert_int_equal(call(c, WIRE_OP_STATS, &r, ""), WIRE_OK);
+        wire_reader_init(&rd, r.body, r.h.body_len);
+        assert_true(wire_get_u16(&rd, &n));
+        for (uint16_t i = 0; i < n; i++) {
+                uint8_t key_len = 0, kind = 0;
+                const char *text;
+                uint16_t text_len;
+                int64_t v = 0;
+                bool match;
+
+                assert_true(wire_get_u8(&rd, &key_len) && rd.left >= key_len);
+                match = key_len == strlen(key) && memcmp(rd.p, key, key_len) == 0;
+                rd.p += key_len;
+                rd.left -= key_len;
+                assert_true(wire_get_u8(&rd, &kind) && kind <= WIRE_FIELD_STR);
+                if (kind == WIRE_FIELD_INT)
+                        assert_true(wire_get_i64(&rd, &v));
+                else
+                        assert_true(wire_get_str(&rd, &text, &text_len));
+                if (match) {
+                        assert_int_equal(kind, WIRE_FIELD_INT);
+                        return v;
+                }
+        }
+        fail_msg("STATS has no field %s", key);
+        return 0;
 }
 
 /* ---- clients ---- */
@@ -905,6 +939,9 @@ static void test_counters(void **state) {
         assert_int_equal(info_int(a, "a", "sets"), 1);
         assert_int_equal(info_int(a, "a", "adds"), 2);
         assert_int_equal(info_int(a, "a", "maps"), 3);
+        /* The daemon-wide total counts the memory of arrays and values. */
+        declare_new(a, "v", 'd', 1, WIRE_ARRAY_VALUE, NULL, 0);
+        assert_int_equal(stats_int(a, "bytes"), 12 + 8);
 }
 
 static void test_wrong_type_and_missing(void **state) {
