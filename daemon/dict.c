@@ -31,8 +31,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "mpxd.h"
+
+static unsigned dict_hash(const void *data, size_t len);
+
+/*
+ * The tables of this file hash with SipHash-1-3 under a key drawn at random
+ * once per process, instead of uthash's fixed Jenkins hash, so that a client
+ * cannot pick keys that all land in one bucket and make every lookup slow
+ * for everyone. uthash hashes where its macros are expanded and keeps each
+ * entry's hash for deleting and resizing, so this affects only the tables
+ * of this file, and all of them.
+ */
+#undef HASH_FUNCTION
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = dict_hash((keyptr), (size_t) (keylen)))
 
 /* Most entries in one DICT_ITEMS page, whatever the client asks. */
 #define DICT_PAGE_MAX 1000u
@@ -69,6 +84,59 @@ static struct dict *dict_of(struct object *o) {
 }
 
 /* ---- storage API ---- */
+
+#define DICT_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+
+#define DICT_SIPROUND(v0, v1, v2, v3)                                                           \
+        do {                                                                                    \
+                v0 += v1; v1 = DICT_ROTL(v1, 13); v1 ^= v0; v0 = DICT_ROTL(v0, 32);            \
+                v2 += v3; v3 = DICT_ROTL(v3, 16); v3 ^= v2;                                     \
+                v0 += v3; v3 = DICT_ROTL(v3, 21); v3 ^= v0;                                     \
+                v2 += v1; v1 = DICT_ROTL(v1, 17); v1 ^= v2; v2 = DICT_ROTL(v2, 32);            \
+        } while (0)
+
+/* SipHash-1-3 of data under a per-process random key, folded to uthash's width. */
+static unsigned dict_hash(const void *data, size_t len) {
+        static uint64_t k0, k1;
+        static bool seeded;
+        const uint8_t *p = data;
+        uint64_t v0, v1, v2, v3, m, last = (uint64_t) len << 56;
+
+        if (!seeded) {
+                uint64_t key[2];
+
+                if (getrandom(key, sizeof(key), GRND_NONBLOCK) != (ssize_t) sizeof(key)) {
+                        /* No entropy yet (early boot): weaker, but still not a constant. */
+                        key[0] = now_ms() ^ ((uint64_t) getpid() << 32);
+                        key[1] = (uint64_t) (uintptr_t) &k0 ^ 0x9e3779b97f4a7c15u;
+                }
+                k0 = key[0];
+                k1 = key[1];
+                seeded = true;
+        }
+        v0 = k0 ^ 0x736f6d6570736575u;
+        v1 = k1 ^ 0x646f72616e646f6du;
+        v2 = k0 ^ 0x6c7967656e657261u;
+        v3 = k1 ^ 0x7465646279746573u;
+        for (; len >= 8; len -= 8, p += 8) {
+                m = 0;
+                for (int i = 0; i < 8; i++)
+                        m |= (uint64_t) p[i] << (8 * i);
+                v3 ^= m;
+                DICT_SIPROUND(v0, v1, v2, v3);
+                v0 ^= m;
+        }
+        for (size_t i = 0; i < len; i++)
+                last |= (uint64_t) p[i] << (8 * i);
+        v3 ^= last;
+        DICT_SIPROUND(v0, v1, v2, v3);
+        v0 ^= last;
+        v2 ^= 0xff;
+        for (int i = 0; i < 3; i++)
+                DICT_SIPROUND(v0, v1, v2, v3);
+        m = v0 ^ v1 ^ v2 ^ v3;
+        return (unsigned) (m ^ (m >> 32));
+}
 
 /* A malloc'd copy of a value; one byte is allocated for an empty one. */
 static uint8_t *dict_value_dup(const void *data, uint32_t size) {
