@@ -19,9 +19,14 @@
  * with '-' and then a digit, a '.', "inf" or "nan" is taken as an argument;
  * after "--" everything is.
  *
- * Commands that send elements first ask the daemon for the object's type
- * code and length (INFO). The value commands work only on values; the
- * array commands on arrays and on values (arrays of one).
+ * libmpx's element calls take the type code the caller believes the array
+ * has, and a person names an array without its type: so every get, set,
+ * add and cas first asks the daemon for the object's type code and length
+ * (mpx_object_info), one extra round trip, then passes that type code on.
+ * Should the object be replaced by one of another type code in between, the
+ * call fails with EPROTOTYPE and nothing is read or written. The value
+ * commands work only on values; the array commands on arrays and on values
+ * (arrays of one).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -493,7 +498,14 @@ static int array_lookup(struct ctl *ctl, const char *group, const char *name, bo
 
 /* A libmpx failure on an array or value, in words. */
 static int array_fail(int r, const char *group, const char *name) {
-        return ctl_fail(r, group, name, r == -ERANGE ? "index out of range" : NULL);
+        const char *msg = NULL;
+
+        if (r == -ERANGE)
+                msg = "index out of range";
+        else if (r == -EPROTOTYPE)
+                /* It was an array of the type code array_lookup() saw, a moment before. */
+                msg = "its type changed while mpxctl was using it";
+        return ctl_fail(r, group, name, msg);
 }
 
 /* Elements that fit in one message. */
@@ -514,7 +526,7 @@ static int elems_store(struct ctl *ctl, const char *group, const char *name, con
         /* An empty run still checks the index. */
         do {
                 uint32_t k = n - done > per ? per : (uint32_t) (n - done);
-                int r = mpx_array_set(ctl->m, name, index + (int64_t) done, k, data + done * t->size);
+                int r = mpx_array_set(ctl->m, name, t->code, index + (int64_t) done, k, data + done * t->size);
 
                 if (r < 0)
                         return array_fail(r, group, name);
@@ -603,7 +615,7 @@ static int value_get(struct ctl *ctl, int argc, char **argv) {
         if (r == CTL_EXIT_OK)
                 r = array_lookup(ctl, "value", a.pos[0], true, &t, &length);
         if (r == CTL_EXIT_OK) {
-                r = mpx_array_get(ctl->m, a.pos[0], 0, 1, buf);
+                r = mpx_array_get(ctl->m, a.pos[0], t->code, 0, 1, buf);
                 if (r < 0)
                         r = array_fail(r, "value", a.pos[0]);
                 else {
@@ -646,7 +658,7 @@ static int add_common(struct ctl *ctl, const char *group, const char *name, cons
         r = elem_parse(ctl, t, delta_text, delta);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_array_add(ctl->m, name, index, delta, new);
+        r = mpx_array_add(ctl->m, name, t->code, index, delta, new);
         if (r < 0)
                 return array_fail(r, group, name);
         elems_print(ctl, t, new, 1, true);
@@ -667,7 +679,7 @@ static int cas_common(struct ctl *ctl, const char *group, const char *name, cons
                 r = elem_parse(ctl, t, new_text, new);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_array_cas(ctl->m, name, index, expected, new, current);
+        r = mpx_array_cas(ctl->m, name, t->code, index, expected, new, current);
         if (r < 0)
                 return array_fail(r, group, name);
         if (ctl->json) {
@@ -791,7 +803,7 @@ static int array_get_cmd(struct ctl *ctl, int argc, char **argv) {
         for (uint64_t done = 0; done < count || (count == 0 && done == 0); ) {
                 uint32_t k = count - done > per ? per : (uint32_t) (count - done);
 
-                r = mpx_array_get(ctl->m, a.pos[0], index + (int64_t) done, k, buf + done * t->size);
+                r = mpx_array_get(ctl->m, a.pos[0], t->code, index + (int64_t) done, k, buf + done * t->size);
                 if (r < 0) {
                         r = array_fail(r, "array", a.pos[0]);
                         goto out;

@@ -5,10 +5,13 @@
  * calling process (the memfd the daemon passes with the ARRAY_MAP reply).
  *
  * Elements travel in the host's byte order and layout, as C arrays of their
- * type. The calls that send elements (set, add, cas) take them as untyped
- * pointers, so they first ask the daemon for the array's type code (a GET of
- * no elements) to know how many bytes an element is; the daemon checks the
- * sizes again when the request arrives.
+ * type. Every element access (get, set, add, cas) names the type code the
+ * caller believes the array has: it tells this file how many bytes an
+ * element is, so sizes are checked here before anything is sent, and the
+ * daemon refuses any type code other than the array's (-EPROTOTYPE) without
+ * reading or writing. Each call is one round trip. A reply whose elements
+ * do not match the type code asked for is -EPROTO, and nothing is copied
+ * to the caller.
  *
  * This file does not cache anything between calls and never touches the
  * memory of a mapping other than to map and unmap it.
@@ -93,92 +96,77 @@ int mpx_value_declare(mpx *m, const char *name, char typecode, const void *initi
         return array_declare(m, name, typecode, 1, WIRE_ARRAY_VALUE, initial);
 }
 
-/*
- * GET of count elements from index: the reply's type code in *ret_typecode,
- * and a reader positioned on the elements (valid until the next request) in
- * *ret_elements, *ret_len. The length is checked against the type code.
- */
-static int array_get_raw(mpx *m, const char *name, int64_t index, uint32_t count, char *ret_typecode,
-                         const void **ret_elements, uint32_t *ret_len) {
-        struct wire_reader rd;
-        const void *elements;
-        uint32_t len;
-        uint8_t typecode;
-        size_t start;
-        int size, r;
+/* The size of an element of typecode, or -EINVAL; -EINVAL too without a connection. */
+static int array_elem_size(mpx *m, char typecode) {
+        if (!m)
+                return -EINVAL;
+        return mpx_typecode_size(typecode);
+}
 
-        r = conn_begin(m, WIRE_OP_ARRAY_GET, &start);
+/* Begin a GET, SET, ADD or CAS request: op, name, u8 typecode, i64 index. */
+static int array_begin(mpx *m, uint16_t op, const char *name, char typecode, int64_t index, size_t *ret_start) {
+        int r;
+
+        r = conn_begin(m, op, ret_start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
+                r = wire_put_u8(&m->out, (uint8_t) typecode);
+        if (r >= 0)
                 r = wire_put_i64(&m->out, index);
+        return r;
+}
+
+/* Copy count elements of type typecode from index into dst. */
+int mpx_array_get(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, void *dst) {
+        struct wire_reader rd;
+        const void *elements;
+        uint64_t bytes;
+        uint32_t len;
+        uint8_t code;
+        size_t start;
+        int size, r;
+
+        size = array_elem_size(m, typecode);
+        if (size < 0)
+                return size;
+        if (!dst && count > 0)
+                return -EINVAL;
+        bytes = (uint64_t) count * (unsigned) size;
+        if (bytes > m->max_message)
+                return -EMSGSIZE;
+        r = array_begin(m, WIRE_OP_ARRAY_GET, name, typecode, index, &start);
         if (r >= 0)
                 r = wire_put_u32(&m->out, count);
         if (r >= 0)
                 r = conn_call(m, start, &rd);
         if (r < 0)
                 return r;
-        if (!wire_get_u8(&rd, &typecode) || !wire_get_bytes(&rd, &elements, &len) || !wire_reader_done(&rd))
+        /* dst has room for count elements of typecode, and not a byte more. */
+        if (!wire_get_u8(&rd, &code) || !wire_get_bytes(&rd, &elements, &len) || !wire_reader_done(&rd) ||
+            code != (uint8_t) typecode || len != bytes)
                 return -EPROTO;
-        size = mpx_typecode_size((char) typecode);
-        if (size < 0 || len != (uint64_t) count * (unsigned) size)
-                return -EPROTO;
-        *ret_typecode = (char) typecode;
-        *ret_elements = elements;
-        *ret_len = len;
-        return 0;
-}
-
-/* The size of the elements of an array, asked of the daemon: the size, or a negative errno. */
-static int array_itemsize(mpx *m, const char *name) {
-        const void *elements;
-        uint32_t len;
-        char typecode;
-        int r;
-
-        r = array_get_raw(m, name, 0, 0, &typecode, &elements, &len);
-        if (r < 0)
-                return r;
-        return mpx_typecode_size(typecode);
-}
-
-/* Copy count elements from index into dst. */
-int mpx_array_get(mpx *m, const char *name, int64_t index, uint32_t count, void *dst) {
-        const void *elements;
-        uint32_t len;
-        char typecode;
-        int r;
-
-        if (!m || (!dst && count > 0))
-                return -EINVAL;
-        r = array_get_raw(m, name, index, count, &typecode, &elements, &len);
-        if (r < 0)
-                return r;
         if (len > 0)
                 memcpy(dst, elements, len);
         return 0;
 }
 
-/* Store count elements from src at index. */
-int mpx_array_set(mpx *m, const char *name, int64_t index, uint32_t count, const void *src) {
+/* Store count elements of type typecode from src at index. */
+int mpx_array_set(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src) {
         struct wire_reader rd;
         uint64_t bytes;
         size_t start;
         int size, r;
 
-        if (!m || (!src && count > 0))
-                return -EINVAL;
-        size = array_itemsize(m, name);
+        size = array_elem_size(m, typecode);
         if (size < 0)
                 return size;
+        if (!src && count > 0)
+                return -EINVAL;
         bytes = (uint64_t) count * (unsigned) size;
         if (bytes > m->max_message)
                 return -EMSGSIZE;
-        r = conn_begin(m, WIRE_OP_ARRAY_SET, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, index);
+        r = array_begin(m, WIRE_OP_ARRAY_SET, name, typecode, index, &start);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, src, (uint32_t) bytes);
         if (r >= 0)
@@ -188,24 +176,21 @@ int mpx_array_set(mpx *m, const char *name, int64_t index, uint32_t count, const
         return conn_done(&rd);
 }
 
-/* Atomically add one element's worth of delta to the element at index. */
-int mpx_array_add(mpx *m, const char *name, int64_t index, const void *delta, void *ret_new) {
+/* Atomically add one element of type typecode to the element at index. */
+int mpx_array_add(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new) {
         struct wire_reader rd;
         const void *new;
         uint32_t len;
         size_t start;
         int size, r;
 
-        if (!m || !delta)
-                return -EINVAL;
-        size = array_itemsize(m, name);
+        size = array_elem_size(m, typecode);
         if (size < 0)
                 return size;
-        r = conn_begin(m, WIRE_OP_ARRAY_ADD, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, index);
+        /* Bytes cannot be added to, whatever the array: no need to ask. */
+        if (!delta || typecode == 'c')
+                return -EINVAL;
+        r = array_begin(m, WIRE_OP_ARRAY_ADD, name, typecode, index, &start);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, delta, (uint32_t) size);
         if (r >= 0)
@@ -220,8 +205,8 @@ int mpx_array_add(mpx *m, const char *name, int64_t index, const void *delta, vo
 }
 
 /* Atomically replace the element at index if it holds expected, bit for bit. */
-int mpx_array_cas(mpx *m, const char *name, int64_t index, const void *expected, const void *new_value,
-                  void *ret_current) {
+int mpx_array_cas(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
+                  const void *new_value, void *ret_current) {
         struct wire_reader rd;
         const void *current;
         uint32_t len;
@@ -229,16 +214,12 @@ int mpx_array_cas(mpx *m, const char *name, int64_t index, const void *expected,
         size_t start;
         int size, r;
 
-        if (!m || !expected || !new_value)
-                return -EINVAL;
-        size = array_itemsize(m, name);
+        size = array_elem_size(m, typecode);
         if (size < 0)
                 return size;
-        r = conn_begin(m, WIRE_OP_ARRAY_CAS, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, index);
+        if (!expected || !new_value)
+                return -EINVAL;
+        r = array_begin(m, WIRE_OP_ARRAY_CAS, name, typecode, index, &start);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, expected, (uint32_t) size);
         if (r >= 0)

@@ -115,12 +115,18 @@ enum wire_op {
         WIRE_OP_BARRIER_RESET   = 652,  /* name -> (empty) */
         WIRE_OP_BARRIER_ABORT   = 653,  /* name -> (empty) */
 
-        /* typed values and arrays: 700..799; elements are little-endian */
+        /*
+         * typed values and arrays: 700..799; elements are little-endian. GET, SET,
+         * ADD and CAS carry the type code the client believes the array has: any
+         * other is answered WIRE_EPROTOTYPE, and nothing is read or written.
+         */
         WIRE_OP_ARRAY_DECLARE   = 700,  /* name, u8 typecode, u32 length, u32 flags, bytes initial -> u8 created */
-        WIRE_OP_ARRAY_GET       = 701,  /* name, i64 index, u32 count -> u8 typecode, bytes elements */
-        WIRE_OP_ARRAY_SET       = 702,  /* name, i64 index, bytes elements -> (empty) */
-        WIRE_OP_ARRAY_ADD       = 703,  /* name, i64 index, bytes delta (one element) -> bytes new (one element) */
-        WIRE_OP_ARRAY_CAS       = 704,  /* name, i64 index, bytes expected, bytes new -> u8 swapped, bytes current */
+        WIRE_OP_ARRAY_GET       = 701,  /* name, u8 typecode, i64 index, u32 count -> u8 typecode, bytes elements */
+        WIRE_OP_ARRAY_SET       = 702,  /* name, u8 typecode, i64 index, bytes elements -> (empty) */
+        WIRE_OP_ARRAY_ADD       = 703,  /* name, u8 typecode, i64 index, bytes delta (one element)
+                                           -> bytes new (one element) */
+        WIRE_OP_ARRAY_CAS       = 704,  /* name, u8 typecode, i64 index, bytes expected, bytes new
+                                           -> u8 swapped, bytes current */
         WIRE_OP_ARRAY_MAP       = 705,  /* name -> u8 typecode, u32 length, u64 size; the memfd rides along (SCM_RIGHTS) */
 };
 
@@ -195,7 +201,7 @@ enum wire_status {
         WIRE_ENOMEM             = 13,   /* daemon out of memory */
         WIRE_ENOSPC             = 14,   /* a memory limit was reached */
         WIRE_ERANGE             = 15,   /* value or index out of range */
-        WIRE_EPROTOTYPE         = 16,   /* object is of another type */
+        WIRE_EPROTOTYPE         = 16,   /* object is of another type, or an array of another type code */
         WIRE_EUSERS             = 17,   /* too many clients or objects */
         WIRE_ENOTRECOVERABLE    = 18,   /* barrier broken until reset */
         _WIRE_STATUS_MAX,

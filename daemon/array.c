@@ -22,6 +22,11 @@
  * element's bytes, and additions are done on the unsigned type of the
  * element's width.
  *
+ * GET, SET, ADD and CAS name the type code the client believes the array
+ * has; any other is refused with -EPROTOTYPE before anything is read or
+ * written, so that a client never receives or sends elements of a size it
+ * did not expect. The element sizes are still checked after that.
+ *
  * This file does not decide who may map an array (permissions belong to
  * object.c) and keeps no waiters: nothing on an array blocks.
  *
@@ -500,6 +505,27 @@ static int array_find(const char *name, size_t len, struct array **ret) {
         return 0;
 }
 
+/*
+ * Find the array or value of that name whose elements have the type code
+ * the request names: 0, -EINVAL (not a type code at all, whether or not the
+ * name exists, as in DECLARE), -ENOENT, or -EPROTOTYPE (another object type,
+ * or an array of another type code).
+ */
+static int array_find_as(const char *name, size_t len, uint8_t typecode, struct array **ret) {
+        struct array *a;
+        int r;
+
+        if (!elem_type_find(typecode))
+                return -EINVAL;
+        r = array_find(name, len, &a);
+        if (r < 0)
+                return r;
+        if ((uint8_t) a->t->code != typecode)
+                return -EPROTOTYPE;
+        *ret = a;
+        return 0;
+}
+
 /* DECLARE: name, u8 typecode, u32 length, u32 flags, bytes initial -> u8 created. */
 int array_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         const struct elem_type *t;
@@ -527,7 +553,10 @@ int array_handle_declare(struct client *c, const struct request *req, struct wir
         return op_reply_u8(c, req, (uint8_t) created);
 }
 
-/* GET: name, i64 index, u32 count -> u8 typecode, bytes elements. Count 0 tells the type. */
+/*
+ * GET: name, u8 typecode, i64 index, u32 count -> u8 typecode, bytes elements.
+ * Count 0 reads nothing and checks the name, type code and index.
+ */
 int array_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
         struct wire_buf *b;
@@ -535,12 +564,13 @@ int array_handle_get(struct client *c, const struct request *req, struct wire_re
         size_t len, start;
         int64_t index;
         uint32_t count, first, bytes;
+        uint8_t typecode;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) || !wire_get_u32(r, &count) ||
-            !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
+            !wire_get_u32(r, &count) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find(name, len, &a);
+        err = array_find_as(name, len, typecode, &a);
         if (err < 0)
                 return err;
         err = array_range(a, index, count, &first);
@@ -568,7 +598,7 @@ int array_handle_get(struct client *c, const struct request *req, struct wire_re
         return 0;
 }
 
-/* SET: name, i64 index, bytes elements -> (empty). */
+/* SET: name, u8 typecode, i64 index, bytes elements -> (empty). */
 int array_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
         const uint8_t *data;
@@ -577,12 +607,13 @@ int array_handle_set(struct client *c, const struct request *req, struct wire_re
         size_t len;
         int64_t index;
         uint32_t bytes, first, count;
+        uint8_t typecode;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) || !wire_get_bytes(r, &raw, &bytes) ||
-            !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
+            !wire_get_bytes(r, &raw, &bytes) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find(name, len, &a);
+        err = array_find_as(name, len, typecode, &a);
         if (err < 0)
                 return err;
         if (bytes > mpxd.max_message)
@@ -605,7 +636,7 @@ int array_handle_set(struct client *c, const struct request *req, struct wire_re
         return 0;
 }
 
-/* ADD: name, i64 index, bytes delta (one element) -> bytes new (one element). */
+/* ADD: name, u8 typecode, i64 index, bytes delta (one element) -> bytes new (one element). */
 int array_handle_add(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
         const void *delta;
@@ -614,13 +645,13 @@ int array_handle_add(struct client *c, const struct request *req, struct wire_re
         int64_t index;
         uint32_t delta_len, at;
         uint64_t new;
-        uint8_t out[8];
+        uint8_t out[8], typecode;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) ||
+        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
             !wire_get_bytes(r, &delta, &delta_len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find(name, len, &a);
+        err = array_find_as(name, len, typecode, &a);
         if (err < 0)
                 return err;
         if (a->t->kind == ELEM_CHAR || delta_len != a->t->size)
@@ -635,7 +666,7 @@ int array_handle_add(struct client *c, const struct request *req, struct wire_re
         return op_reply_bytes(c, req, out, a->t->size);
 }
 
-/* CAS: name, i64 index, bytes expected, bytes new -> u8 swapped, bytes current. */
+/* CAS: name, u8 typecode, i64 index, bytes expected, bytes new -> u8 swapped, bytes current. */
 int array_handle_cas(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
         const void *expected, *desired;
@@ -645,15 +676,15 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
         int64_t index;
         uint32_t expected_len, desired_len, at;
         uint64_t current;
-        uint8_t out[8];
+        uint8_t out[8], typecode;
         bool swapped;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &index) ||
+        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
             !wire_get_bytes(r, &expected, &expected_len) || !wire_get_bytes(r, &desired, &desired_len) ||
             !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find(name, len, &a);
+        err = array_find_as(name, len, typecode, &a);
         if (err < 0)
                 return err;
         if (expected_len != a->t->size || desired_len != a->t->size)

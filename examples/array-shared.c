@@ -146,7 +146,7 @@ int main(void) {
         ok = reaped_ok(w_pid);
         ok &= reaped_ok(r_pid);
 
-        r = mpx_array_get(m, SHM, 0, 5, back);
+        r = mpx_array_get(m, SHM, 'i', 0, 5, back);
         if (r < 0) {
                 fprintf(stderr, "get: %s\n", mpx_strerror(r));
                 return 1;

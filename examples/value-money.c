@@ -7,7 +7,8 @@
  *
  * The Python version does money.value += randint(...), a read, an add and a
  * write that race between the two processes: an update can be lost. Here
- * each move is one atomic add in the daemon (mpx_array_add), which returns
+ * each move is one atomic add in the daemon (mpx_array_add, one round trip
+ * that names the type code 'i' the value was declared with), which returns
  * the new balance, so nothing is lost, whatever the interleaving. The
  * amounts come from a fixed pseudo-random sequence per role, so the parent
  * knows what the final balance must be and checks it.
@@ -81,7 +82,7 @@ static int play(const struct role *role) {
 
         for (int i = 0; i < ROUNDS; i++) {
                 int32_t amount = role->sign * randint(&state, role->lo, role->hi), balance;
-                int r = mpx_array_add(m, VALUE, 0, &amount, &balance);
+                int r = mpx_array_add(m, VALUE, 'i', 0, &amount, &balance);
 
                 if (r < 0) {
                         fprintf(stderr, "%s: add: %s\n", role->name, mpx_strerror(r));
@@ -131,7 +132,7 @@ int main(void) {
                 ok &= reaped_ok(pids[i]);
                 expected += role_total(&roles[i]);
         }
-        r = mpx_array_get(m, VALUE, 0, 1, &balance);
+        r = mpx_array_get(m, VALUE, 'i', 0, 1, &balance);
         if (r < 0) {
                 fprintf(stderr, "value '%s': %s\n", VALUE, mpx_strerror(r));
                 return 1;

@@ -491,28 +491,47 @@ int mpx_array_declare(mpx *m, const char *name, char typecode, uint32_t length, 
 int mpx_value_declare(mpx *m, const char *name, char typecode, const void *initial);
 
 /*
- * mpx_array_get() - copy count elements from index (negative from the end)
- * into dst, which has room for count elements. Return: 0, -ERANGE.
+ * Every element access names the type code the caller believes the array
+ * has, and the elements it passes or receives are of that type. The daemon
+ * refuses a type code other than the array's with -EPROTOTYPE, and then
+ * nothing is read or written: a wrong guess never overflows dst nor stores
+ * elements of the wrong size. Each call is one round trip. -EPROTOTYPE also
+ * means that name is not an array or a value.
  */
-int mpx_array_get(mpx *m, const char *name, int64_t index, uint32_t count, void *dst);
-
-/* mpx_array_set() - store count elements from src at index. Return: 0, -ERANGE. */
-int mpx_array_set(mpx *m, const char *name, int64_t index, uint32_t count, const void *src);
 
 /*
- * mpx_array_add() - atomically add *delta (one element of the array's type)
- * to the element at index; the new value goes to *ret_new when not NULL.
- * Return: 0, -ERANGE, -EINVAL (type 'c' cannot be added to).
+ * mpx_array_get() - copy count elements from index (negative from the end)
+ * into dst, which has room for count elements of type typecode.
+ * Return: 0, -ERANGE, -EMSGSIZE (count elements are more than one message),
+ * -ENOENT, -EPROTOTYPE (typecode is not the array's), -EINVAL (not a type
+ * code, NULL dst with count > 0).
  */
-int mpx_array_add(mpx *m, const char *name, int64_t index, const void *delta, void *ret_new);
+int mpx_array_get(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, void *dst);
+
+/*
+ * mpx_array_set() - store count elements of type typecode from src at index.
+ * Return: 0, -ERANGE, -EMSGSIZE, -ENOENT, -EPROTOTYPE (typecode is not the
+ * array's), -EINVAL (not a type code, NULL src with count > 0).
+ */
+int mpx_array_set(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src);
+
+/*
+ * mpx_array_add() - atomically add *delta (one element of type typecode)
+ * to the element at index; the new value goes to *ret_new when not NULL.
+ * Return: 0, -ERANGE, -ENOENT, -EPROTOTYPE (typecode is not the array's),
+ * -EINVAL (not a type code, or type 'c', which cannot be added to).
+ */
+int mpx_array_add(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new);
 
 /*
  * mpx_array_cas() - atomically store *new_value at index if it holds
- * *expected (compared bit for bit). The value after the call goes to
- * *ret_current when not NULL. Return: 1 swapped, 0 not, or a negative errno.
+ * *expected (compared bit for bit); both are one element of type typecode.
+ * The value after the call goes to *ret_current when not NULL.
+ * Return: 1 swapped, 0 not, or a negative errno: -ERANGE, -ENOENT,
+ * -EPROTOTYPE (typecode is not the array's), -EINVAL (not a type code).
  */
-int mpx_array_cas(mpx *m, const char *name, int64_t index, const void *expected, const void *new_value,
-                  void *ret_current);
+int mpx_array_cas(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
+                  const void *new_value, void *ret_current);
 
 /* A shared mapping of an array's memory. */
 typedef struct mpx_map {

@@ -6,8 +6,10 @@
  * through a mapping at once, end at the exact sum), two unrelated processes
  * playing ping-pong through a mapped array at memory speed, the daemon's
  * get/set/add/cas and mappings seeing one memory, a mapping outliving its
- * object, arrays larger than one message, descriptors not leaking, and the
- * error paths of the API (-ERANGE, -EINVAL, -EPROTOTYPE, -EEXIST, -ENOENT).
+ * object, arrays larger than one message, descriptors not leaking, one
+ * round trip per element access, a wrong type code refused with nothing
+ * read or written, and the error paths of the API (-ERANGE, -EINVAL,
+ * -EPROTOTYPE, -EEXIST, -ENOENT).
  *
  * Each test starts its own daemon and stops it in teardown, where a crash or
  * (with MPX_TEST_VALGRIND=1) a memory error of the daemon fails the test.
@@ -208,11 +210,11 @@ static int money_child(void *arg) {
                         n++;
                         child_check((n & 0xffff) || now_ms() < deadline);
                 }
-                child_check_r(mpx_array_set(m, "tally", 1, 1, &n), 0);
+                child_check_r(mpx_array_set(m, "tally", 'q', 1, 1, &n), 0);
         } else {
                 for (int i = 0; i < MONEY_ROUNDS; i++)
-                        child_check_r(mpx_array_add(m, "money", 0, &a->amount, NULL), 0);
-                child_check_r(mpx_array_add(m, "tally", 0, &one, NULL), 0);
+                        child_check_r(mpx_array_add(m, "money", 'i', 0, &a->amount, NULL), 0);
+                child_check_r(mpx_array_add(m, "tally", 'q', 0, &one, NULL), 0);
         }
         mpx_map_release(&map);
         mpx_map_release(&tally);
@@ -222,8 +224,8 @@ static int money_child(void *arg) {
 
 static void test_money(void **state) {
         struct fixture *f = *state;
-        int32_t initial = 5000, balance = 0, delta = 0, after = 0;
-        int64_t counts[2] = { 0, 0 };
+        int32_t initial = 5000, balance = 0, delta = 0, after = 0, one = 1;
+        int64_t counts[2] = { 0, 0 }, requests;
         uint32_t expected;
         struct money_arg args[3] = {
                 { .socket = f->d.socket, .amount = 7 },                 /* man: earns */
@@ -238,6 +240,8 @@ static void test_money(void **state) {
 
         assert_int_equal(mpx_value_declare(f->m, "money", 'i', &initial), 1);
         assert_int_equal(mpx_array_declare(f->m, "tally", 'q', 2, NULL), 1);
+        /* Declaring and INFO are not requests on the value; every array access is. */
+        requests = harness_field(f->m, "money", "requests");
         assert_int_equal(pipe2(start, O_CLOEXEC), 0);
         for (int i = 0; i < 3; i++) {
                 args[i].start_fd = start[0];
@@ -249,13 +253,21 @@ static void test_money(void **state) {
         close(start[1]);
         for (int i = 0; i < 3; i++)
                 assert_int_equal(harness_wait(pids[i]), 0);
+        /*
+         * One round trip per add, the type code sent along: the value was
+         * named by the 2 * MONEY_ROUNDS adds and the third child's MAP, and
+         * by nothing else (no lookup of the type before an add).
+         */
+        assert_int_equal(harness_field(f->m, "money", "requests") - requests, 2 * MONEY_ROUNDS + 1);
+        /* "tally": the two adds, the set and the MAP. */
+        assert_int_equal(harness_field(f->m, "tally", "requests"), 4);
 
-        assert_int_equal(mpx_array_get(f->m, "tally", 0, 2, counts), 0);
+        assert_int_equal(mpx_array_get(f->m, "tally", 'q', 0, 2, counts), 0);
         assert_int_equal(counts[0], 2);
         assert_true(counts[1] >= MONEY_ROUNDS);
         /* Exact, not one add lost, modulo 2**32 since an int wraps. */
         expected = 5000u + MONEY_ROUNDS * (7u - 3u) + (uint32_t) counts[1];
-        assert_int_equal(mpx_array_get(f->m, "money", 0, 1, &balance), 0);
+        assert_int_equal(mpx_array_get(f->m, "money", 'i', 0, 1, &balance), 0);
         assert_int_equal((uint32_t) balance, expected);
         assert_int_equal(harness_field(f->m, "money", "adds"), 2 * MONEY_ROUNDS);
 
@@ -270,8 +282,16 @@ static void test_money(void **state) {
         mpx_info_clear(&info);
         /* add returns the new value. */
         delta = -balance;
-        assert_int_equal(mpx_array_add(f->m, "money", -1, &delta, &after), 0);
+        assert_int_equal(mpx_array_add(f->m, "money", 'i', -1, &delta, &after), 0);
         assert_int_equal(after, 0);
+
+        /* From one connection, in sequence: N adds are N requests. */
+        requests = harness_field(f->m, "money", "requests");
+        for (int i = 0; i < 100; i++)
+                assert_int_equal(mpx_array_add(f->m, "money", 'i', 0, &one, NULL), 0);
+        assert_int_equal(harness_field(f->m, "money", "requests") - requests, 100);
+        assert_int_equal(mpx_array_get(f->m, "money", 'i', 0, 1, &balance), 0);
+        assert_int_equal(balance, 100);
 }
 
 /* ---- 2. two unrelated processes, one memory ---- */
@@ -336,7 +356,7 @@ static void test_processes_share_memory(void **state) {
         assert_true(now_ms() - started < SPIN_LIMIT_MS);
 
         /* The daemon sees the last writes of both. */
-        assert_int_equal(mpx_array_get(f->m, "board", 0, PINGPONG_SLOTS + 1, got), 0);
+        assert_int_equal(mpx_array_get(f->m, "board", 'i', 0, PINGPONG_SLOTS + 1, got), 0);
         for (int i = 0; i <= PINGPONG_SLOTS; i++)
                 assert_int_equal(got[i], PINGPONG_ROUNDS);
         assert_int_equal(harness_field(f->m, "board", "maps"), 2);
@@ -363,30 +383,30 @@ static void test_daemon_and_mapping_agree(void **state) {
 
         /* A mapped write, seen by the daemon's get. */
         __atomic_store_n(&mem[2], INT64_MAX, __ATOMIC_SEQ_CST);
-        assert_int_equal(mpx_array_get(f->m, "q", -2, 1, &v), 0);
+        assert_int_equal(mpx_array_get(f->m, "q", 'q', -2, 1, &v), 0);
         assert_true(v == INT64_MAX);
         /* The daemon's set and add, seen through the mapping. */
         v = -77;
-        assert_int_equal(mpx_array_set(f->m, "q", 0, 1, &v), 0);
+        assert_int_equal(mpx_array_set(f->m, "q", 'q', 0, 1, &v), 0);
         assert_true(__atomic_load_n(&mem[0], __ATOMIC_SEQ_CST) == -77);
         v = 1;
-        assert_int_equal(mpx_array_add(f->m, "q", 2, &v, &got[0]), 0);
+        assert_int_equal(mpx_array_add(f->m, "q", 'q', 2, &v, &got[0]), 0);
         assert_true(got[0] == INT64_MIN);
         assert_true(__atomic_load_n(&mem[2], __ATOMIC_SEQ_CST) == INT64_MIN);
         /* cas against what the mapping wrote. */
         __atomic_store_n(&mem[3], 1000, __ATOMIC_SEQ_CST);
         expected = -4;
         desired = 5;
-        assert_int_equal(mpx_array_cas(f->m, "q", 3, &expected, &desired, &v), 0);
+        assert_int_equal(mpx_array_cas(f->m, "q", 'q', 3, &expected, &desired, &v), 0);
         assert_true(v == 1000);
         expected = 1000;
-        assert_int_equal(mpx_array_cas(f->m, "q", 3, &expected, &desired, &v), 1);
+        assert_int_equal(mpx_array_cas(f->m, "q", 'q', 3, &expected, &desired, &v), 1);
         assert_true(v == 5);
         assert_true(__atomic_load_n(&mem[3], __ATOMIC_SEQ_CST) == 5);
         /* A run set by the daemon. */
-        assert_int_equal(mpx_array_set(f->m, "q", 1, 3, init), 0);
+        assert_int_equal(mpx_array_set(f->m, "q", 'q', 1, 3, init), 0);
         assert_memory_equal(mem + 1, init, 3 * sizeof(int64_t));
-        assert_int_equal(mpx_array_get(f->m, "q", 0, 4, got), 0);
+        assert_int_equal(mpx_array_get(f->m, "q", 'q', 0, 4, got), 0);
         assert_memory_equal(got, mem, sizeof(got));
 
         /* Doubles add as doubles, wherever the other half was written. */
@@ -394,7 +414,7 @@ static void test_daemon_and_mapping_agree(void **state) {
         assert_int_equal(mpx_array_map(f->m, "d", &dmap), 0);
         dmem = dmap.addr;
         dmem[1] = 1.5;
-        assert_int_equal(mpx_array_add(f->m, "d", 1, &d_delta, &d_new), 0);
+        assert_int_equal(mpx_array_add(f->m, "d", 'd', 1, &d_delta, &d_new), 0);
         assert_true(d_new == 1.75);
         assert_true(dmem[1] == 1.75);
         assert_true(dmem[0] == 0.5);
@@ -404,7 +424,7 @@ static void test_daemon_and_mapping_agree(void **state) {
         assert_int_equal(mpx_array_map(f->m, "greeting", &cmap), 0);
         assert_int_equal(cmap.size, 5);
         assert_memory_equal(cmap.addr, "Hello", 5);
-        assert_int_equal(mpx_array_set(f->m, "greeting", 0, 1, "J"), 0);
+        assert_int_equal(mpx_array_set(f->m, "greeting", 'c', 0, 1, "J"), 0);
         assert_memory_equal(cmap.addr, "Jello", 5);
 
         mpx_map_release(&map);
@@ -473,7 +493,7 @@ static void test_mapping_outlives_delete(void **state) {
         assert_int_equal(read(ready[0], &c, 1), 1);
 
         assert_int_equal(mpx_delete(f->m, "gone"), 0);
-        assert_int_equal(mpx_array_get(f->m, "gone", 0, 1, &v), -ENOENT);
+        assert_int_equal(mpx_array_get(f->m, "gone", 'i', 0, 1, &v), -ENOENT);
         close(go[1]);
         assert_int_equal(harness_wait(pid), 0);
         /* The child's write after the delete, through the memory both still map. */
@@ -484,7 +504,7 @@ static void test_mapping_outlives_delete(void **state) {
         assert_int_equal(mpx_array_map(f->m, "gone", &fresh), 0);
         assert_int_equal(((int32_t *) fresh.addr)[0], 0);
         ((int32_t *) map.addr)[0] = 7;
-        assert_int_equal(mpx_array_get(f->m, "gone", 0, 1, &v), 0);
+        assert_int_equal(mpx_array_get(f->m, "gone", 'i', 0, 1, &v), 0);
         assert_int_equal(v, 0);
         mpx_map_release(&map);
         mpx_map_release(&fresh);
@@ -510,14 +530,14 @@ static void test_large_array(void **state) {
         for (size_t i = 0; i < n; i++)
                 mem[i] = (int32_t) (i * 2654435761u);
         /* A get of the whole is over the limit; in two pieces it is not. */
-        assert_int_equal(mpx_array_get(f->m, "big", 0, (uint32_t) n, buf), -EMSGSIZE);
-        assert_int_equal(mpx_array_get(f->m, "big", 0, (uint32_t) chunk, buf), 0);
+        assert_int_equal(mpx_array_get(f->m, "big", 'i', 0, (uint32_t) n, buf), -EMSGSIZE);
+        assert_int_equal(mpx_array_get(f->m, "big", 'i', 0, (uint32_t) chunk, buf), 0);
         assert_memory_equal(buf, mem, chunk * 4);
-        assert_int_equal(mpx_array_get(f->m, "big", (int64_t) chunk, (uint32_t) (n - chunk), buf), 0);
+        assert_int_equal(mpx_array_get(f->m, "big", 'i', (int64_t) chunk, (uint32_t) (n - chunk), buf), 0);
         assert_memory_equal(buf, mem + chunk, (n - chunk) * 4);
-        assert_int_equal(mpx_array_set(f->m, "big", 0, (uint32_t) n, mem), -EMSGSIZE);
+        assert_int_equal(mpx_array_set(f->m, "big", 'i', 0, (uint32_t) n, mem), -EMSGSIZE);
         memset(buf, 0xab, chunk * 4);
-        assert_int_equal(mpx_array_set(f->m, "big", -(int64_t) chunk, (uint32_t) chunk, buf), 0);
+        assert_int_equal(mpx_array_set(f->m, "big", 'i', -(int64_t) chunk, (uint32_t) chunk, buf), 0);
         assert_int_equal(mem[n - 1], (int32_t) 0xabababab);
         assert_int_equal(mem[n - chunk - 1], (int32_t) ((n - chunk - 1) * 2654435761u));
         mpx_map_release(&map);
@@ -556,13 +576,110 @@ static void test_no_descriptor_leak(void **state) {
         {
                 uint8_t got[20];
 
-                assert_int_equal(mpx_array_get(f->m, "a", 0, 20, got), 0);
+                assert_int_equal(mpx_array_get(f->m, "a", 'B', 0, 20, got), 0);
                 for (int i = 0; i < 20; i++)
                         assert_int_equal(got[i], 5);
         }
 }
 
-/* ---- 7. errors through the API ---- */
+/* ---- 7. a wrong type code: refused, nothing read or written ---- */
+
+#define CANARY 0x5a
+
+/* true if all n bytes at p are CANARY. */
+static bool untouched(const void *p, size_t n) {
+        const uint8_t *b = p;
+
+        for (size_t i = 0; i < n; i++)
+                if (b[i] != CANARY)
+                        return false;
+        return true;
+}
+
+static void test_wrong_typecode(void **state) {
+        struct fixture *f = *state;
+        int64_t init[4] = { 1, -2, 3, -4 }, got[4], q = 0, requests;
+        double d = 0;
+        struct {
+                int32_t dst[4];         /* room for 4 'i', half of what 4 'q' would be */
+                uint8_t after[32];
+        } guard;
+        int32_t i32 = 1, w32 = 2;
+        uint32_t u32[4] = { 0 };
+        uint8_t byte = 1;
+        mpx_map map = { 0 };
+
+        assert_int_equal(mpx_array_declare(f->m, "q", 'q', 4, init), 1);
+        assert_int_equal(mpx_value_declare(f->m, "v", 'd', NULL), 1);
+        assert_int_equal(mpx_array_map(f->m, "q", &map), 0);
+        requests = harness_field(f->m, "q", "requests");
+
+        /* A get as 'i' of an array of 'q' would write 32 bytes into 16: refused, dst untouched. */
+        memset(&guard, CANARY, sizeof(guard));
+        assert_int_equal(mpx_array_get(f->m, "q", 'i', 0, 4, guard.dst), -EPROTOTYPE);
+        assert_true(untouched(&guard, sizeof(guard)));
+        /* The same size is no excuse: 'Q' and 'd' are 8 bytes like 'q'. */
+        assert_int_equal(mpx_array_get(f->m, "q", 'Q', 0, 2, guard.dst), -EPROTOTYPE);
+        assert_int_equal(mpx_array_get(f->m, "q", 'd', 0, 1, guard.dst), -EPROTOTYPE);
+        assert_int_equal(mpx_array_get(f->m, "q", 'i', 0, 0, guard.dst), -EPROTOTYPE);
+        assert_true(untouched(&guard, sizeof(guard)));
+
+        /* set, add and cas of the wrong type write nothing, and give nothing back. */
+        assert_int_equal(mpx_array_set(f->m, "q", 'i', 0, 4, u32), -EPROTOTYPE);
+        assert_int_equal(mpx_array_set(f->m, "q", 'b', 1, 1, &byte), -EPROTOTYPE);
+        assert_int_equal(mpx_array_set(f->m, "q", 'Q', 0, 1, &init[3]), -EPROTOTYPE);
+        memset(&guard, CANARY, sizeof(guard));
+        assert_int_equal(mpx_array_add(f->m, "q", 'i', 0, &i32, guard.dst), -EPROTOTYPE);
+        assert_int_equal(mpx_array_add(f->m, "q", 'L', 0, &q, guard.dst), -EPROTOTYPE);
+        /* Expected matches element 2 bit for bit as an 'l': only the type code stops the swap. */
+        assert_int_equal(mpx_array_cas(f->m, "q", 'l', 2, &init[2], &init[0], guard.dst), -EPROTOTYPE);
+        assert_int_equal(mpx_array_cas(f->m, "q", 'i', 2, &i32, &w32, guard.dst), -EPROTOTYPE);
+        assert_true(untouched(&guard, sizeof(guard)));
+        /* A value is an array of one of its own type code. */
+        assert_int_equal(mpx_array_get(f->m, "v", 'f', 0, 1, guard.dst), -EPROTOTYPE);
+        assert_int_equal(mpx_array_add(f->m, "v", 'q', 0, &q, NULL), -EPROTOTYPE);
+        assert_int_equal(mpx_array_cas(f->m, "v", 'Q', 0, &q, &init[0], NULL), -EPROTOTYPE);
+        assert_int_equal(mpx_array_set(f->m, "v", 'l', 0, 1, &init[0]), -EPROTOTYPE);
+        assert_true(untouched(&guard, sizeof(guard)));
+
+        /* Nothing changed, in the daemon or in the mapping; each refusal was one request. */
+        assert_int_equal(harness_field(f->m, "q", "requests") - requests, 11);
+        assert_int_equal(harness_field(f->m, "q", "sets"), 0);
+        assert_int_equal(harness_field(f->m, "q", "adds"), 0);
+        assert_int_equal(harness_field(f->m, "v", "sets"), 0);
+        assert_int_equal(harness_field(f->m, "v", "adds"), 0);
+        assert_memory_equal(map.addr, init, sizeof(init));
+        assert_int_equal(mpx_array_get(f->m, "q", 'q', 0, 4, got), 0);
+        assert_memory_equal(got, init, sizeof(init));
+        assert_int_equal(mpx_array_get(f->m, "v", 'd', 0, 1, &d), 0);
+        assert_true(d == 0);
+
+        /*
+         * What the library can tell alone costs no round trip: not a type
+         * code, an add on bytes, more than one message, a NULL buffer.
+         */
+        requests = harness_field(f->m, "q", "requests");
+        assert_int_equal(mpx_array_get(f->m, "q", 'x', 0, 1, got), -EINVAL);
+        assert_int_equal(mpx_array_set(f->m, "q", '\0', 0, 1, got), -EINVAL);
+        assert_int_equal(mpx_array_add(f->m, "q", 'c', 0, &byte, NULL), -EINVAL);
+        assert_int_equal(mpx_array_cas(f->m, "q", 'Z', 0, &q, &q, NULL), -EINVAL);
+        assert_int_equal(mpx_array_get(f->m, "q", 'q', 0, (uint32_t) (mpx_max_message(f->m) / 8 + 1), got),
+                         -EMSGSIZE);
+        assert_int_equal(mpx_array_set(f->m, "q", 'i', 0, (uint32_t) (mpx_max_message(f->m) / 4 + 1), u32),
+                         -EMSGSIZE);
+        assert_int_equal(mpx_array_get(f->m, "q", 'q', 0, 1, NULL), -EINVAL);
+        assert_int_equal(harness_field(f->m, "q", "requests"), requests);
+
+        /* The right type code, and the connection, still work. */
+        q = 10;
+        assert_int_equal(mpx_array_add(f->m, "q", 'q', -1, &q, &got[0]), 0);
+        assert_true(got[0] == 6);
+        assert_int_equal(harness_field(f->m, "q", "requests") - requests, 1);
+        mpx_map_release(&map);
+        assert_int_equal(mpx_ping(f->m), 0);
+}
+
+/* ---- 8. errors through the API ---- */
 
 static void test_errors(void **state) {
         struct fixture *f = *state;
@@ -583,19 +700,19 @@ static void test_errors(void **state) {
         assert_int_equal(mpx_array_declare(f->m, "bad name", 'i', 1, NULL), -EINVAL);
         assert_int_equal(mpx_value_declare(f->m, "v", 'y', NULL), -EINVAL);
         assert_int_equal(mpx_array_declare(f->m, "c", 'c', 3, "abc"), 1);
-        assert_int_equal(mpx_array_add(f->m, "c", 0, "x", NULL), -EINVAL);
-        assert_int_equal(mpx_array_get(f->m, "c", 0, 1, NULL), -EINVAL);
+        assert_int_equal(mpx_array_add(f->m, "c", 'c', 0, "x", NULL), -EINVAL);
+        assert_int_equal(mpx_array_get(f->m, "c", 'c', 0, 1, NULL), -EINVAL);
         assert_int_equal(mpx_array_map(f->m, "c", NULL), -EINVAL);
 
         /* -ERANGE: indices and runs outside the array. */
         assert_int_equal(mpx_array_declare(f->m, "a", 'i', 3, NULL), 1);
-        assert_int_equal(mpx_array_get(f->m, "a", 3, 1, buf), -ERANGE);
-        assert_int_equal(mpx_array_get(f->m, "a", -4, 1, buf), -ERANGE);
-        assert_int_equal(mpx_array_get(f->m, "a", 1, 3, buf), -ERANGE);
-        assert_int_equal(mpx_array_set(f->m, "a", 2, 2, buf), -ERANGE);
-        assert_int_equal(mpx_array_add(f->m, "a", 3, &v, NULL), -ERANGE);
-        assert_int_equal(mpx_array_cas(f->m, "a", -4, &v, &w, NULL), -ERANGE);
-        assert_int_equal(mpx_array_get(f->m, "a", -3, 3, buf), 0);
+        assert_int_equal(mpx_array_get(f->m, "a", 'i', 3, 1, buf), -ERANGE);
+        assert_int_equal(mpx_array_get(f->m, "a", 'i', -4, 1, buf), -ERANGE);
+        assert_int_equal(mpx_array_get(f->m, "a", 'i', 1, 3, buf), -ERANGE);
+        assert_int_equal(mpx_array_set(f->m, "a", 'i', 2, 2, buf), -ERANGE);
+        assert_int_equal(mpx_array_add(f->m, "a", 'i', 3, &v, NULL), -ERANGE);
+        assert_int_equal(mpx_array_cas(f->m, "a", 'i', -4, &v, &w, NULL), -ERANGE);
+        assert_int_equal(mpx_array_get(f->m, "a", 'i', -3, 3, buf), 0);
 
         /* -EEXIST, -EPROTOTYPE, -ENOENT. */
         assert_int_equal(mpx_array_declare(f->m, "a", 'i', 4, NULL), -EEXIST);
@@ -604,27 +721,27 @@ static void test_errors(void **state) {
         assert_int_equal(mpx_value_declare(f->m, "a", 'i', NULL), -EPROTOTYPE);
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
         assert_int_equal(mpx_array_declare(f->m, "q", 'i', 1, NULL), -EPROTOTYPE);
-        assert_int_equal(mpx_array_get(f->m, "q", 0, 1, buf), -EPROTOTYPE);
-        assert_int_equal(mpx_array_set(f->m, "q", 0, 1, buf), -EPROTOTYPE);
-        assert_int_equal(mpx_array_add(f->m, "q", 0, &v, NULL), -EPROTOTYPE);
-        assert_int_equal(mpx_array_cas(f->m, "q", 0, &v, &w, NULL), -EPROTOTYPE);
+        assert_int_equal(mpx_array_get(f->m, "q", 'i', 0, 1, buf), -EPROTOTYPE);
+        assert_int_equal(mpx_array_set(f->m, "q", 'i', 0, 1, buf), -EPROTOTYPE);
+        assert_int_equal(mpx_array_add(f->m, "q", 'i', 0, &v, NULL), -EPROTOTYPE);
+        assert_int_equal(mpx_array_cas(f->m, "q", 'i', 0, &v, &w, NULL), -EPROTOTYPE);
         assert_int_equal(mpx_array_map(f->m, "q", &map), -EPROTOTYPE);
         assert_int_equal(map.length, 99);
-        assert_int_equal(mpx_array_get(f->m, "none", 0, 1, buf), -ENOENT);
-        assert_int_equal(mpx_array_add(f->m, "none", 0, &v, NULL), -ENOENT);
+        assert_int_equal(mpx_array_get(f->m, "none", 'i', 0, 1, buf), -ENOENT);
+        assert_int_equal(mpx_array_add(f->m, "none", 'i', 0, &v, NULL), -ENOENT);
         assert_int_equal(mpx_array_map(f->m, "none", &map), -ENOENT);
         assert_int_equal(map.length, 99);
 
         /* Value('b', 200) holds -56: the caller's byte, truncated to the type. */
         assert_int_equal(mpx_value_declare(f->m, "b", 'b', &b), 1);
         b = 0;
-        assert_int_equal(mpx_array_get(f->m, "b", 0, 1, &b), 0);
+        assert_int_equal(mpx_array_get(f->m, "b", 'b', 0, 1, &b), 0);
         assert_int_equal(b, -56);
         /* Value('i', 2**31 - 1) + 1 */
         v = INT32_MAX;
         assert_int_equal(mpx_value_declare(f->m, "i", 'i', &v), 1);
         v = 1;
-        assert_int_equal(mpx_array_add(f->m, "i", 0, &v, &w), 0);
+        assert_int_equal(mpx_array_add(f->m, "i", 'i', 0, &v, &w), 0);
         assert_int_equal(w, INT32_MIN);
 
         /* The connection is still good after all of it. */
@@ -639,6 +756,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_mapping_outlives_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_large_array, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_descriptor_leak, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wrong_typecode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         };
 

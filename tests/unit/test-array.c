@@ -10,8 +10,10 @@
  * elements and runs, negative indices and ranges, wrap-around of every
  * integer type on add (and the cases of Python's ctypes: Value('i',
  * 2**31-1) + 1, Value('b', 200)), float and double add, compare-and-set hit
- * and miss (bit for bit), and the INFO fields. Then declare conflicts, wrong
- * types, malformed bodies, size limits and the memory's lifetime.
+ * and miss (bit for bit), and the INFO fields. Every GET, SET, ADD and CAS
+ * names the type code it expects, as clients do. Then declare conflicts,
+ * wrong object types, wrong type codes, malformed bodies, size limits and
+ * the memory's lifetime.
  * Allocation failures are not injected here.
  */
 #include <stdarg.h>
@@ -257,53 +259,70 @@ static void declare_new(struct client *c, const char *name, char code, uint32_t 
         assert_int_equal(created, 1);
 }
 
-/* GET: the elements' bytes into out (room for count * 8), their type code in *ret_code. */
-static uint16_t get(struct client *c, const char *name, int64_t index, uint32_t count, void *out,
+/* The size of one element of a type code of the table. */
+static unsigned size_of(char code) {
+        for (size_t i = 0; i < N_TYPES; i++)
+                if (types[i].code == code)
+                        return types[i].size;
+        fail_msg("no type code '%c' in the table", code);
+        return 0;
+}
+
+/*
+ * GET as an array of type code: the elements' bytes into out (room for
+ * count * 8), the reply's type code in *ret_code.
+ */
+static uint16_t get(struct client *c, const char *name, char code, int64_t index, uint32_t count, void *out,
                     size_t *ret_len, char *ret_code) {
         struct reply r;
         struct wire_reader rd;
         const void *data;
         uint32_t len;
-        uint8_t code;
-        uint16_t st = call(c, WIRE_OP_ARRAY_GET, &r, "niw", name, index, count);
+        uint8_t reply_code;
+        uint16_t st = call(c, WIRE_OP_ARRAY_GET, &r, "nbiw", name, (unsigned) (uint8_t) code, index, count);
 
         if (st != WIRE_OK)
                 return st;
         wire_reader_init(&rd, r.body, r.h.body_len);
-        assert_true(wire_get_u8(&rd, &code) && wire_get_bytes(&rd, &data, &len) && wire_reader_done(&rd));
+        assert_true(wire_get_u8(&rd, &reply_code) && wire_get_bytes(&rd, &data, &len) && wire_reader_done(&rd));
+        /* The daemon answers only for the type code asked for. */
+        assert_int_equal(reply_code, (uint8_t) code);
+        assert_int_equal(len, (size_t) count * size_of(code));
         if (out && len)
                 memcpy(out, data, len);
         if (ret_len)
                 *ret_len = len;
         if (ret_code)
-                *ret_code = (char) code;
+                *ret_code = (char) reply_code;
         return st;
 }
 
-/* GET of one element: its bits. */
-static uint64_t get_one(struct client *c, const char *name, int64_t index, unsigned size) {
+/* GET of one element of type code: its bits. */
+static uint64_t get_one(struct client *c, const char *name, char code, int64_t index) {
         uint8_t buf[8];
         size_t len = 0;
 
-        assert_int_equal(get(c, name, index, 1, buf, &len, NULL), WIRE_OK);
-        assert_int_equal(len, size);
-        return get_bits(buf, size);
+        assert_int_equal(get(c, name, code, index, 1, buf, &len, NULL), WIRE_OK);
+        assert_int_equal(len, size_of(code));
+        return get_bits(buf, size_of(code));
 }
 
-static uint16_t set(struct client *c, const char *name, int64_t index, const void *data, size_t len) {
-        return call(c, WIRE_OP_ARRAY_SET, NULL, "nie", name, index, data, len);
+/* SET of len bytes of elements, as an array of type code. */
+static uint16_t set(struct client *c, const char *name, char code, int64_t index, const void *data, size_t len) {
+        return call(c, WIRE_OP_ARRAY_SET, NULL, "nbie", name, (unsigned) (uint8_t) code, index, data, len);
 }
 
-static void set_one(struct client *c, const char *name, int64_t index, unsigned size, uint64_t bits) {
+static void set_one(struct client *c, const char *name, char code, int64_t index, uint64_t bits) {
         uint8_t buf[8];
 
-        put_bits(buf, size, bits);
-        assert_int_equal(set(c, name, index, buf, size), WIRE_OK);
+        put_bits(buf, size_of(code), bits);
+        assert_int_equal(set(c, name, code, index, buf, size_of(code)), WIRE_OK);
 }
 
-/* ADD of one element's bits; the new element's bits in *ret_new. */
-static uint16_t add(struct client *c, const char *name, int64_t index, unsigned size, uint64_t delta,
+/* ADD of one element's bits, as an array of type code; the new element's bits in *ret_new. */
+static uint16_t add(struct client *c, const char *name, char code, int64_t index, uint64_t delta,
                     uint64_t *ret_new) {
+        unsigned size = size_of(code);
         struct reply r;
         struct wire_reader rd;
         const void *data;
@@ -312,7 +331,7 @@ static uint16_t add(struct client *c, const char *name, int64_t index, unsigned 
         uint16_t st;
 
         put_bits(buf, size, delta);
-        st = call(c, WIRE_OP_ARRAY_ADD, &r, "nie", name, index, buf, (size_t) size);
+        st = call(c, WIRE_OP_ARRAY_ADD, &r, "nbie", name, (unsigned) (uint8_t) code, index, buf, (size_t) size);
         if (st != WIRE_OK)
                 return st;
         wire_reader_init(&rd, r.body, r.h.body_len);
@@ -323,9 +342,10 @@ static uint16_t add(struct client *c, const char *name, int64_t index, unsigned 
         return st;
 }
 
-/* CAS; *ret_swapped and *ret_current from the reply. */
-static uint16_t cas(struct client *c, const char *name, int64_t index, unsigned size, uint64_t expected,
+/* CAS as an array of type code; *ret_swapped and *ret_current from the reply. */
+static uint16_t cas(struct client *c, const char *name, char code, int64_t index, uint64_t expected,
                     uint64_t desired, bool *ret_swapped, uint64_t *ret_current) {
+        unsigned size = size_of(code);
         struct reply r;
         struct wire_reader rd;
         const void *data;
@@ -335,7 +355,8 @@ static uint16_t cas(struct client *c, const char *name, int64_t index, unsigned 
 
         put_bits(e, size, expected);
         put_bits(d, size, desired);
-        st = call(c, WIRE_OP_ARRAY_CAS, &r, "niee", name, index, e, (size_t) size, d, (size_t) size);
+        st = call(c, WIRE_OP_ARRAY_CAS, &r, "nbiee", name, (unsigned) (uint8_t) code, index, e, (size_t) size, d,
+                  (size_t) size);
         if (st != WIRE_OK)
                 return st;
         wire_reader_init(&rd, r.body, r.h.body_len);
@@ -514,13 +535,13 @@ static void test_sizes(void **state) {
                 info_str(a, name, "typecode", s);
                 assert_int_equal(strlen(s), 1);
                 assert_int_equal(s[0], t->code);
-                /* A GET of no elements tells the type code. */
-                assert_int_equal(get(a, name, 0, 0, NULL, &len, &code), WIRE_OK);
+                /* A GET of no elements checks the type code, and answers it. */
+                assert_int_equal(get(a, name, t->code, 0, 0, NULL, &len, &code), WIRE_OK);
                 assert_int_equal(len, 0);
                 assert_int_equal(code, t->code);
                 /* Zero-filled. */
                 for (int k = 0; k < 3; k++)
-                        assert_int_equal(get_one(a, name, k, t->size), 0);
+                        assert_int_equal(get_one(a, name, t->code, k), 0);
         }
         for (size_t i = 0; i < sizeof(bad); i++)
                 assert_int_equal(declare(a, "bad", bad[i], 1, 0, NULL, 0, NULL), WIRE_EINVAL);
@@ -542,31 +563,31 @@ static void test_set_get_runs(void **state) {
                 declare_new(a, name, t->code, 4, 0, init, 4 * t->size);
 
                 /* The whole array, as declared. */
-                assert_int_equal(get(a, name, 0, 4, got, &len, NULL), WIRE_OK);
+                assert_int_equal(get(a, name, t->code, 0, 4, got, &len, NULL), WIRE_OK);
                 assert_int_equal(len, 4 * t->size);
                 assert_memory_equal(got, init, len);
 
                 /* Negative indices count from the end. */
-                assert_int_equal(get_one(a, name, -1, t->size), sample(t, 3));
-                assert_int_equal(get_one(a, name, -4, t->size), sample(t, 0));
-                assert_int_equal(get(a, name, -3, 2, got, &len, NULL), WIRE_OK);
+                assert_int_equal(get_one(a, name, t->code, -1), sample(t, 3));
+                assert_int_equal(get_one(a, name, t->code, -4), sample(t, 0));
+                assert_int_equal(get(a, name, t->code, -3, 2, got, &len, NULL), WIRE_OK);
                 assert_memory_equal(got, init + t->size, 2 * t->size);
 
                 /* A run of two at index 1, then one element at -1. */
                 put_bits(two, t->size, sample(t, 7));
                 put_bits(two + t->size, t->size, sample(t, 8));
-                assert_int_equal(set(a, name, 1, two, 2 * t->size), WIRE_OK);
-                set_one(a, name, -1, t->size, sample(t, 9));
-                assert_int_equal(get_one(a, name, 0, t->size), sample(t, 0));
-                assert_int_equal(get_one(a, name, 1, t->size), sample(t, 7));
-                assert_int_equal(get_one(a, name, 2, t->size), sample(t, 8));
-                assert_int_equal(get_one(a, name, 3, t->size), sample(t, 9));
+                assert_int_equal(set(a, name, t->code, 1, two, 2 * t->size), WIRE_OK);
+                set_one(a, name, t->code, -1, sample(t, 9));
+                assert_int_equal(get_one(a, name, t->code, 0), sample(t, 0));
+                assert_int_equal(get_one(a, name, t->code, 1), sample(t, 7));
+                assert_int_equal(get_one(a, name, t->code, 2), sample(t, 8));
+                assert_int_equal(get_one(a, name, t->code, 3), sample(t, 9));
 
                 /* An empty run is allowed and changes nothing. */
-                assert_int_equal(set(a, name, 4, "", 0), WIRE_OK);
-                assert_int_equal(get(a, name, 4, 0, got, &len, NULL), WIRE_OK);
+                assert_int_equal(set(a, name, t->code, 4, "", 0), WIRE_OK);
+                assert_int_equal(get(a, name, t->code, 4, 0, got, &len, NULL), WIRE_OK);
                 assert_int_equal(len, 0);
-                assert_int_equal(get_one(a, name, 3, t->size), sample(t, 9));
+                assert_int_equal(get_one(a, name, t->code, 3), sample(t, 9));
         }
 }
 
@@ -599,22 +620,23 @@ static void test_ranges(void **state) {
                         bool swapped = false;
                         uint16_t want_one;
 
-                        assert_int_equal(get(a, name, cases[k].index, cases[k].count, buf, &len, NULL),
+                        assert_int_equal(get(a, name, t->code, cases[k].index, cases[k].count, buf, &len, NULL),
                                          cases[k].status);
                         if (cases[k].count <= 16) {
                                 memset(buf, 0x5a, sizeof(buf));
-                                assert_int_equal(set(a, name, cases[k].index, buf, cases[k].count * t->size),
+                                assert_int_equal(set(a, name, t->code, cases[k].index, buf,
+                                                     cases[k].count * t->size),
                                                  cases[k].status);
                         }
                         /* One element: add and cas need the index itself to be inside. */
                         want_one = cases[k].index >= -5 && cases[k].index < 5 ? WIRE_OK : WIRE_ERANGE;
                         if (t->kind != CHAR)
-                                assert_int_equal(add(a, name, cases[k].index, t->size, 0, &v), want_one);
-                        assert_int_equal(cas(a, name, cases[k].index, t->size, 1, 2, &swapped, &v), want_one);
+                                assert_int_equal(add(a, name, t->code, cases[k].index, 0, &v), want_one);
+                        assert_int_equal(cas(a, name, t->code, cases[k].index, 1, 2, &swapped, &v), want_one);
                 }
                 /* Only the in-range sets wrote: every element holds the 0x5a pattern, or 0 when none did. */
                 for (int k = 0; k < 5; k++)
-                        assert_int_equal(get_one(a, name, k, t->size), 0x5a5a5a5a5a5a5a5aull & mask_of(t->size));
+                        assert_int_equal(get_one(a, name, t->code, k), 0x5a5a5a5a5a5a5a5aull & mask_of(t->size));
         }
 }
 
@@ -627,26 +649,26 @@ static void test_wraparound_named(void **state) {
         uint64_t Q = UINT64_MAX, oneQ = 1, v = 0;
 
         declare_new(a, "i", 'i', 1, WIRE_ARRAY_VALUE, &i32, 4);
-        assert_int_equal(add(a, "i", 0, 4, (uint32_t) one32, &v), WIRE_OK);
+        assert_int_equal(add(a, "i", 'i', 0, (uint32_t) one32, &v), WIRE_OK);
         assert_int_equal((int32_t) (uint32_t) v, INT32_MIN);
-        assert_int_equal((int32_t) (uint32_t) get_one(a, "i", 0, 4), INT32_MIN);
+        assert_int_equal((int32_t) (uint32_t) get_one(a, "i", 'i', 0), INT32_MIN);
 
         declare_new(a, "b", 'b', 1, WIRE_ARRAY_VALUE, &b, 1);
-        assert_int_equal((int8_t) get_one(a, "b", 0, 1), -56);
-        assert_int_equal(add(a, "b", 0, 1, 100, &v), WIRE_OK);         /* -56 + 100 */
+        assert_int_equal((int8_t) get_one(a, "b", 'b', 0), -56);
+        assert_int_equal(add(a, "b", 'b', 0, 100, &v), WIRE_OK);         /* -56 + 100 */
         assert_int_equal((int8_t) v, 44);
-        assert_int_equal(add(a, "b", 0, 1, 100, &v), WIRE_OK);         /* 44 + 100 wraps */
+        assert_int_equal(add(a, "b", 'b', 0, 100, &v), WIRE_OK);         /* 44 + 100 wraps */
         assert_int_equal((int8_t) v, -112);
 
         declare_new(a, "B", 'B', 1, WIRE_ARRAY_VALUE, &B, 1);
-        assert_int_equal(add(a, "B", 0, 1, oneB, &v), WIRE_OK);
+        assert_int_equal(add(a, "B", 'B', 0, oneB, &v), WIRE_OK);
         assert_int_equal(v, 0);
 
         declare_new(a, "Q", 'Q', 1, WIRE_ARRAY_VALUE, &Q, 8);
-        assert_int_equal(add(a, "Q", 0, 8, oneQ, &v), WIRE_OK);
+        assert_int_equal(add(a, "Q", 'Q', 0, oneQ, &v), WIRE_OK);
         assert_int_equal(v, 0);
         /* Adding all ones subtracts one, and wraps below zero. */
-        assert_int_equal(add(a, "Q", 0, 8, UINT64_MAX, &v), WIRE_OK);
+        assert_int_equal(add(a, "Q", 'Q', 0, UINT64_MAX, &v), WIRE_OK);
         assert_true(v == UINT64_MAX);
 }
 
@@ -665,18 +687,18 @@ static void test_wraparound_table(void **state) {
                 min = t->kind == SIGNED ? (mask >> 1) + 1 : 0;
                 snprintf(name, sizeof(name), "v.%c", t->code);
                 declare_new(a, name, t->code, 2, 0, NULL, 0);
-                set_one(a, name, 0, t->size, max);
-                assert_int_equal(add(a, name, 0, t->size, 1, &v), WIRE_OK);
+                set_one(a, name, t->code, 0, max);
+                assert_int_equal(add(a, name, t->code, 0, 1, &v), WIRE_OK);
                 assert_true(v == min);
-                assert_true(get_one(a, name, 0, t->size) == min);
+                assert_true(get_one(a, name, t->code, 0) == min);
                 /* -1 is all ones in the element's width. */
-                assert_int_equal(add(a, name, 0, t->size, mask, &v), WIRE_OK);
+                assert_int_equal(add(a, name, t->code, 0, mask, &v), WIRE_OK);
                 assert_true(v == max);
                 /* Plain arithmetic in the middle, at a negative index. */
-                set_one(a, name, -1, t->size, 40);
-                assert_int_equal(add(a, name, -1, t->size, 2, &v), WIRE_OK);
+                set_one(a, name, t->code, -1, 40);
+                assert_int_equal(add(a, name, t->code, -1, 2, &v), WIRE_OK);
                 assert_int_equal(v, 42);
-                assert_int_equal(add(a, name, -1, t->size, (uint64_t) -50 & mask, &v), WIRE_OK);
+                assert_int_equal(add(a, name, t->code, -1, (uint64_t) -50 & mask, &v), WIRE_OK);
                 assert_true(v == ((uint64_t) -8 & mask));
                 assert_int_equal(info_int(a, name, "adds"), 4);
         }
@@ -691,28 +713,28 @@ static void test_float_add(void **state) {
         double d;
 
         declare_new(a, "f", 'f', 1, WIRE_ARRAY_VALUE, NULL, 0);
-        assert_int_equal(add(a, "f", 0, 4, float_bits(1.5f), &v), WIRE_OK);
-        assert_int_equal(add(a, "f", 0, 4, float_bits(2.25f), &v), WIRE_OK);
+        assert_int_equal(add(a, "f", 'f', 0, float_bits(1.5f), &v), WIRE_OK);
+        assert_int_equal(add(a, "f", 'f', 0, float_bits(2.25f), &v), WIRE_OK);
         assert_true(v == float_bits(3.75f));
         /* Float arithmetic, not double: 2**24 + 1 is 2**24 in a float. */
-        set_one(a, "f", 0, 4, float_bits(big));
-        assert_int_equal(add(a, "f", 0, 4, float_bits(1.0f), &v), WIRE_OK);
+        set_one(a, "f", 'f', 0, float_bits(big));
+        assert_int_equal(add(a, "f", 'f', 0, float_bits(1.0f), &v), WIRE_OK);
         f = big;
         assert_true(v == float_bits(f));
-        assert_int_equal(add(a, "f", 0, 4, float_bits(-16777216.0f), &v), WIRE_OK);
+        assert_int_equal(add(a, "f", 'f', 0, float_bits(-16777216.0f), &v), WIRE_OK);
         assert_true(v == float_bits(0.0f));
 
         declare_new(a, "d", 'd', 3, 0, NULL, 0);
-        set_one(a, "d", 2, 8, double_bits(x));
-        assert_int_equal(add(a, "d", -1, 8, double_bits(y), &v), WIRE_OK);
+        set_one(a, "d", 'd', 2, double_bits(x));
+        assert_int_equal(add(a, "d", 'd', -1, double_bits(y), &v), WIRE_OK);
         d = x + y;
         assert_true(v == double_bits(d));               /* 0.30000000000000004 */
         assert_true(v != double_bits(0.3));
-        assert_int_equal(add(a, "d", 0, 8, double_bits(-2.5), &v), WIRE_OK);
+        assert_int_equal(add(a, "d", 'd', 0, double_bits(-2.5), &v), WIRE_OK);
         assert_true(v == double_bits(-2.5));
-        assert_int_equal(add(a, "d", 0, 8, double_bits(INFINITY), &v), WIRE_OK);
+        assert_int_equal(add(a, "d", 'd', 0, double_bits(INFINITY), &v), WIRE_OK);
         assert_true(v == double_bits(INFINITY));
-        assert_true(get_one(a, "d", 1, 8) == double_bits(0.0));
+        assert_true(get_one(a, "d", 'd', 1) == double_bits(0.0));
 }
 
 static void test_add_rules(void **state) {
@@ -720,14 +742,17 @@ static void test_add_rules(void **state) {
         uint8_t eight[8] = { 1 };
 
         declare_new(a, "c", 'c', 3, 0, "abc", 3);
-        assert_int_equal(add(a, "c", 0, 1, 1, NULL), WIRE_EINVAL);      /* no add on bytes */
-        assert_int_equal(get_one(a, "c", 0, 1), 'a');
+        assert_int_equal(add(a, "c", 'c', 0, 1, NULL), WIRE_EINVAL);      /* no add on bytes */
+        assert_int_equal(get_one(a, "c", 'c', 0), 'a');
         declare_new(a, "i", 'i', 2, 0, NULL, 0);
         /* The delta is exactly one element. */
-        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nie", "i", (int64_t) 0, eight, (size_t) 8), WIRE_EINVAL);
-        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nie", "i", (int64_t) 0, eight, (size_t) 0), WIRE_EINVAL);
-        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nie", "i", (int64_t) 0, eight, (size_t) 3), WIRE_EINVAL);
-        assert_int_equal(get_one(a, "i", 0, 4), 0);
+        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", "i", 'i', (int64_t) 0, eight, (size_t) 8),
+                         WIRE_EINVAL);
+        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", "i", 'i', (int64_t) 0, eight, (size_t) 0),
+                         WIRE_EINVAL);
+        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", "i", 'i', (int64_t) 0, eight, (size_t) 3),
+                         WIRE_EINVAL);
+        assert_int_equal(get_one(a, "i", 'i', 0), 0);
         assert_int_equal(info_int(a, "i", "adds"), 0);
         assert_int_equal(info_int(a, "c", "adds"), 0);
 }
@@ -743,30 +768,32 @@ static void test_cas_hit_and_miss(void **state) {
 
                 snprintf(name, sizeof(name), "a.%c", t->code);
                 declare_new(a, name, t->code, 3, 0, NULL, 0);
-                set_one(a, name, 1, t->size, s1);
+                set_one(a, name, t->code, 1, s1);
 
                 /* Miss: the element stays, and its value comes back. */
-                assert_int_equal(cas(a, name, 1, t->size, s2, s3, &swapped, &cur), WIRE_OK);
+                assert_int_equal(cas(a, name, t->code, 1, s2, s3, &swapped, &cur), WIRE_OK);
                 assert_false(swapped);
                 assert_true(cur == s1);
-                assert_true(get_one(a, name, 1, t->size) == s1);
+                assert_true(get_one(a, name, t->code, 1) == s1);
 
                 /* Hit, through a negative index. */
-                assert_int_equal(cas(a, name, -2, t->size, s1, s2, &swapped, &cur), WIRE_OK);
+                assert_int_equal(cas(a, name, t->code, -2, s1, s2, &swapped, &cur), WIRE_OK);
                 assert_true(swapped);
                 assert_true(cur == s2);
-                assert_true(get_one(a, name, 1, t->size) == s2);
+                assert_true(get_one(a, name, t->code, 1) == s2);
                 /* The neighbours are untouched. */
-                assert_int_equal(get_one(a, name, 0, t->size), 0);
-                assert_int_equal(get_one(a, name, 2, t->size), 0);
+                assert_int_equal(get_one(a, name, t->code, 0), 0);
+                assert_int_equal(get_one(a, name, t->code, 2), 0);
                 assert_int_equal(info_int(a, name, "sets"), 2);         /* the SET and the swap */
 
                 /* Wrong sizes. */
-                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "niee", name, (int64_t) 1, "12345678",
-                                      (size_t) t->size + 1, "12345678", (size_t) t->size), WIRE_EINVAL);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "niee", name, (int64_t) 1, "12345678",
-                                      (size_t) t->size, "", (size_t) 0), WIRE_EINVAL);
-                assert_true(get_one(a, name, 1, t->size) == s2);
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbiee", name, (unsigned) t->code, (int64_t) 1,
+                                      "12345678", (size_t) t->size + 1, "12345678", (size_t) t->size),
+                                 WIRE_EINVAL);
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbiee", name, (unsigned) t->code, (int64_t) 1,
+                                      "12345678", (size_t) t->size, "", (size_t) 0),
+                                 WIRE_EINVAL);
+                assert_true(get_one(a, name, t->code, 1) == s2);
         }
 }
 
@@ -777,18 +804,18 @@ static void test_cas_bitwise_floats(void **state) {
         bool swapped = true;
 
         declare_new(a, "d", 'd', 1, 0, NULL, 0);
-        assert_int_equal(cas(a, "d", 0, 8, double_bits(-0.0), double_bits(1.0), &swapped, &cur), WIRE_OK);
+        assert_int_equal(cas(a, "d", 'd', 0, double_bits(-0.0), double_bits(1.0), &swapped, &cur), WIRE_OK);
         assert_false(swapped);
         assert_true(cur == double_bits(0.0));
-        set_one(a, "d", 0, 8, nan_bits);
-        assert_int_equal(cas(a, "d", 0, 8, nan_bits, double_bits(2.0), &swapped, &cur), WIRE_OK);
+        set_one(a, "d", 'd', 0, nan_bits);
+        assert_int_equal(cas(a, "d", 'd', 0, nan_bits, double_bits(2.0), &swapped, &cur), WIRE_OK);
         assert_true(swapped);
         assert_true(cur == double_bits(2.0));
 
         declare_new(a, "f", 'f', 1, 0, NULL, 0);
-        assert_int_equal(cas(a, "f", 0, 4, float_bits(-0.0f), float_bits(1.0f), &swapped, &cur), WIRE_OK);
+        assert_int_equal(cas(a, "f", 'f', 0, float_bits(-0.0f), float_bits(1.0f), &swapped, &cur), WIRE_OK);
         assert_false(swapped);
-        assert_int_equal(cas(a, "f", 0, 4, float_bits(0.0f), float_bits(1.0f), &swapped, &cur), WIRE_OK);
+        assert_int_equal(cas(a, "f", 'f', 0, float_bits(0.0f), float_bits(1.0f), &swapped, &cur), WIRE_OK);
         assert_true(swapped);
         assert_true(cur == float_bits(1.0f));
 }
@@ -807,10 +834,11 @@ static void test_set_sizes(void **state) {
                 /* Bytes that are not a whole number of elements. */
                 for (size_t len = 1; len < 2 * t->size; len++)
                         if (len % t->size)
-                                assert_int_equal(set(a, name, 0, "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"
+                                assert_int_equal(set(a, name, t->code, 0,
+                                                     "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"
                                                      "\x0b\x0c\x0d\x0e\x0f", len), WIRE_EINVAL);
                 for (int k = 0; k < 4; k++)
-                        assert_int_equal(get_one(a, name, k, t->size), 0);
+                        assert_int_equal(get_one(a, name, t->code, k), 0);
                 assert_int_equal(info_int(a, name, "sets"), 0);
         }
 }
@@ -827,7 +855,7 @@ static void test_declare_conflicts(void **state) {
         assert_int_equal(created, 0);
         assert_int_equal(declare(a, "a", 'i', 3, 0, NULL, 0, &created), WIRE_OK);
         assert_int_equal(created, 0);
-        assert_int_equal(get(a, "a", 0, 3, got, &len, NULL), WIRE_OK);
+        assert_int_equal(get(a, "a", 'i', 0, 3, got, &len, NULL), WIRE_OK);
         assert_memory_equal(got, init, sizeof(init));
         /* Another length or type code. */
         assert_int_equal(declare(a, "a", 'i', 4, 0, NULL, 0, NULL), WIRE_EEXIST);
@@ -908,8 +936,8 @@ static void test_value_info(void **state) {
         assert_false(info_field(a, "arr", "value", &type, &kind, &num, s));
         assert_int_equal(type, WIRE_TYPE_ARRAY);
         /* A value follows what is set and added. */
-        set_one(a, "v4", 0, 4, 7);
-        assert_int_equal(add(a, "v4", 0, 4, 5, NULL), WIRE_OK);
+        set_one(a, "v4", 'i', 0, 7);
+        assert_int_equal(add(a, "v4", 'i', 0, 5, NULL), WIRE_OK);
         info_str(a, "v4", "value", s);
         assert_string_equal(s, "12");
 }
@@ -928,11 +956,11 @@ static void test_counters(void **state) {
         assert_true(info_int(a, "a", "age_ms") >= 0);
         assert_true(info_int(a, "a", "idle_ms") >= 0);
         put_bits(buf, 2, 3);
-        assert_int_equal(set(a, "a", 0, buf, 2), WIRE_OK);
-        assert_int_equal(set(a, "a", 9, buf, 2), WIRE_ERANGE);           /* not counted */
-        assert_int_equal(add(a, "a", 0, 2, 1, NULL), WIRE_OK);
-        assert_int_equal(add(a, "a", 1, 2, 1, NULL), WIRE_OK);
-        assert_int_equal(cas(a, "a", 0, 2, 99, 1, &swapped, &cur), WIRE_OK);     /* miss: not a set */
+        assert_int_equal(set(a, "a", 'h', 0, buf, 2), WIRE_OK);
+        assert_int_equal(set(a, "a", 'h', 9, buf, 2), WIRE_ERANGE);           /* not counted */
+        assert_int_equal(add(a, "a", 'h', 0, 1, NULL), WIRE_OK);
+        assert_int_equal(add(a, "a", 'h', 1, 1, NULL), WIRE_OK);
+        assert_int_equal(cas(a, "a", 'h', 0, 99, 1, &swapped, &cur), WIRE_OK);     /* miss: not a set */
         assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, "n", "a"), WIRE_OK);
         assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, "n", "a"), WIRE_OK);
         assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, "n", "a"), WIRE_OK);
@@ -960,14 +988,14 @@ static void test_wrong_type_and_missing(void **state) {
 
                         switch (ops[i]) {
                         case WIRE_OP_ARRAY_GET:
-                                st = call(a, ops[i], NULL, "niw", name, (int64_t) 0, 1u);
+                                st = call(a, ops[i], NULL, "nbiw", name, 'i', (int64_t) 0, 1u);
                                 break;
                         case WIRE_OP_ARRAY_SET:
                         case WIRE_OP_ARRAY_ADD:
-                                st = call(a, ops[i], NULL, "nie", name, (int64_t) 0, four, (size_t) 4);
+                                st = call(a, ops[i], NULL, "nbie", name, 'i', (int64_t) 0, four, (size_t) 4);
                                 break;
                         case WIRE_OP_ARRAY_CAS:
-                                st = call(a, ops[i], NULL, "niee", name, (int64_t) 0, four, (size_t) 4, four,
+                                st = call(a, ops[i], NULL, "nbiee", name, 'i', (int64_t) 0, four, (size_t) 4, four,
                                           (size_t) 4);
                                 break;
                         default:
@@ -982,8 +1010,90 @@ static void test_wrong_type_and_missing(void **state) {
         assert_int_equal(call(a, WIRE_OP_QUEUE_QSIZE, NULL, "n", "a"), WIRE_EPROTOTYPE);
         /* Values take every array operation. */
         declare_new(a, "v", 'i', 1, WIRE_ARRAY_VALUE, NULL, 0);
-        assert_int_equal(add(a, "v", -1, 4, 3, NULL), WIRE_OK);
+        assert_int_equal(add(a, "v", 'i', -1, 3, NULL), WIRE_OK);
         assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, "n", "v"), WIRE_OK);
+}
+
+/*
+ * A type code other than the array's, on every access: EPROTOTYPE, before
+ * the size and range checks, and nothing is read, written or counted. The
+ * wrong codes include those of the same size as the array's ('I' and 'f'
+ * for an 'i'), with which the bytes alone would have been taken.
+ */
+static void test_wrong_typecode(void **state) {
+        static const char wrong[] = { 'b', 'B', 'h', 'H', 'I', 'l', 'L', 'q', 'Q', 'f', 'd', 'c' };
+        struct client *a = client_add(*state, -1);
+        int32_t init[3] = { 10, 20, 30 };
+        uint8_t buf[64], big[5 * 8];
+        bool swapped = false;
+        uint64_t v = 0;
+        size_t len = 0;
+
+        declare_new(a, "a", 'i', 3, 0, init, sizeof(init));
+        declare_new(a, "v", 'd', 1, WIRE_ARRAY_VALUE, NULL, 0);
+        memset(big, 0x7f, sizeof(big));
+        for (size_t i = 0; i < sizeof(wrong); i++) {
+                char code = wrong[i];
+                unsigned size = size_of(code);
+
+                memset(buf, 0x7f, sizeof(buf));
+                assert_int_equal(get(a, "a", code, 0, 1, buf, &len, NULL), WIRE_EPROTOTYPE);
+                assert_int_equal(get(a, "a", code, 0, 3, buf, &len, NULL), WIRE_EPROTOTYPE);
+                assert_int_equal(get(a, "a", code, 0, 0, NULL, &len, NULL), WIRE_EPROTOTYPE);
+                /* Elements the size of the wrong type, of the array's, and none. */
+                assert_int_equal(set(a, "a", code, 0, big, size), WIRE_EPROTOTYPE);
+                assert_int_equal(set(a, "a", code, 0, big, 4), WIRE_EPROTOTYPE);
+                assert_int_equal(set(a, "a", code, 0, big, 3 * size), WIRE_EPROTOTYPE);
+                assert_int_equal(set(a, "a", code, 0, "", 0), WIRE_EPROTOTYPE);
+                assert_int_equal(add(a, "a", code, 1, 1, &v), WIRE_EPROTOTYPE);
+                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", "a", (unsigned) code, (int64_t) 1, big,
+                                      (size_t) 4), WIRE_EPROTOTYPE);
+                /* The expected bits are the element's: only the type code stands in the way. */
+                assert_int_equal(cas(a, "a", code, 2, 30, 99, &swapped, &v), WIRE_EPROTOTYPE);
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbiee", "a", (unsigned) code, (int64_t) 2,
+                                      &init[2], (size_t) 4, big, (size_t) 4), WIRE_EPROTOTYPE);
+                /* The type code is checked before the index. */
+                assert_int_equal(get(a, "a", code, 7, 1, buf, &len, NULL), WIRE_EPROTOTYPE);
+                assert_int_equal(add(a, "a", code, -9, 1, &v), WIRE_EPROTOTYPE);
+                /* And a value is an array of its own type code too. */
+                if (code != 'd') {
+                        assert_int_equal(get(a, "v", code, 0, 1, buf, &len, NULL), WIRE_EPROTOTYPE);
+                        assert_int_equal(set(a, "v", code, 0, big, size), WIRE_EPROTOTYPE);
+                        assert_int_equal(add(a, "v", code, 0, 1, &v), WIRE_EPROTOTYPE);
+                        assert_int_equal(cas(a, "v", code, 0, 0, 1, &swapped, &v), WIRE_EPROTOTYPE);
+                }
+        }
+        assert_int_equal(get(a, "a", 'i', 0, 1, buf, &len, NULL), WIRE_OK);
+        assert_int_equal(get(a, "v", 'i', 0, 1, buf, &len, NULL), WIRE_EPROTOTYPE);
+
+        /* Nothing changed, and nothing but the requests was counted. */
+        for (int k = 0; k < 3; k++)
+                assert_int_equal(get_one(a, "a", 'i', k), (uint32_t) init[k]);
+        assert_int_equal(get_one(a, "v", 'd', 0), 0);
+        assert_int_equal(info_int(a, "a", "sets"), 0);
+        assert_int_equal(info_int(a, "a", "adds"), 0);
+        assert_int_equal(info_int(a, "v", "sets"), 0);
+        assert_int_equal(info_int(a, "v", "adds"), 0);
+
+        /* Not a type code at all is a bad argument, whatever the name is. */
+        assert_int_equal(call(a, WIRE_OP_QUEUE_DECLARE, NULL, "nqw", "q", (uint64_t) 0, 0u), WIRE_OK);
+        for (int k = 0; k < 3; k++) {
+                const char *name = k == 0 ? "a" : k == 1 ? "q" : "missing";
+
+                assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "nbiw", name, 'x', (int64_t) 0, 1u),
+                                 WIRE_EINVAL);
+                assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbie", name, 0u, (int64_t) 0, big, (size_t) 4),
+                                 WIRE_EINVAL);
+                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", name, 'I' | 0x80u, (int64_t) 0, big,
+                                      (size_t) 4), WIRE_EINVAL);
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbiee", name, 'u', (int64_t) 0, big, (size_t) 4,
+                                      big, (size_t) 4), WIRE_EINVAL);
+        }
+        /* A type code does not make another object an array, nor a missing one exist. */
+        assert_int_equal(get(a, "q", 'i', 0, 1, buf, &len, NULL), WIRE_EPROTOTYPE);
+        assert_int_equal(add(a, "missing", 'i', 0, 1, &v), WIRE_ENOENT);
+        assert_int_equal(get_one(a, "a", 'i', 2), 30);
+        assert_false(a->closing);
 }
 
 static void test_malformed_bodies(void **state) {
@@ -1004,39 +1114,60 @@ static void test_malformed_bodies(void **state) {
                                  WIRE_EPROTO);
                 assert_int_equal(call(a, WIRE_OP_ARRAY_DECLARE, NULL, "nbwwr", n, 'i', 1u, 0u, long_bytes,
                                       sizeof(long_bytes)), WIRE_EPROTO);
-                /* GET */
-                assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "ni", n, (int64_t) 0), WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "niwb", n, (int64_t) 0, 1u, 0u), WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "nw", n, 1u), WIRE_EPROTO);
-                /* SET */
-                assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "ni", n, (int64_t) 0), WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nieb", n, (int64_t) 0, four, (size_t) 4, 0u),
+                /*
+                 * GET, SET, ADD and CAS: truncated before and after the type
+                 * code, and a trailing byte. A bad body is EPROTO whatever its
+                 * type code says: right, wrong ('q') or none at all ('x').
+                 */
+                for (int k = 0; k < 3; k++) {
+                        unsigned code = "iqx"[k];
+
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "n", n), WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "nb", n, code), WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "nbi", n, code, (int64_t) 0),
+                                         WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "nbiwb", n, code, (int64_t) 0, 1u, 0u),
+                                         WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "nbw", n, code, 1u), WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nb", n, code), WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbi", n, code, (int64_t) 0),
+                                         WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbieb", n, code, (int64_t) 0, four,
+                                              (size_t) 4, 0u), WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbir", n, code, (int64_t) 0, long_bytes,
+                                              sizeof(long_bytes)), WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nb", n, code), WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbi", n, code, (int64_t) 0),
+                                         WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbieb", n, code, (int64_t) 0, four,
+                                              (size_t) 4, 0u), WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbie", n, code, (int64_t) 0, four,
+                                              (size_t) 4), WIRE_EPROTO);
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbieeb", n, code, (int64_t) 0, four,
+                                              (size_t) 4, four, (size_t) 4, 0u), WIRE_EPROTO);
+                }
+                /* The bodies of before the type code was added are malformed now. */
+                assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "niw", n, (int64_t) 0, 1u), WIRE_EPROTO);
+                assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nie", n, (int64_t) 0, four, (size_t) 4),
                                  WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nir", n, (int64_t) 0, long_bytes,
-                                      sizeof(long_bytes)), WIRE_EPROTO);
-                /* ADD */
-                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "ni", n, (int64_t) 0), WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nieb", n, (int64_t) 0, four, (size_t) 4, 0u),
+                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nie", n, (int64_t) 0, four, (size_t) 4),
                                  WIRE_EPROTO);
-                /* CAS */
-                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nie", n, (int64_t) 0, four, (size_t) 4),
-                                 WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nieeb", n, (int64_t) 0, four, (size_t) 4, four,
-                                      (size_t) 4, 0u), WIRE_EPROTO);
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "niee", n, (int64_t) 0, four, (size_t) 4, four,
+                                      (size_t) 4), WIRE_EPROTO);
                 /* MAP */
                 assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, "nb", n, 0u), WIRE_EPROTO);
         }
         assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, ""), WIRE_EPROTO);
-        assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "riw", bad_name, sizeof(bad_name), (int64_t) 0, 1u),
-                         WIRE_EPROTO);
+        assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "rbiw", bad_name, sizeof(bad_name), 'i', (int64_t) 0,
+                              1u), WIRE_EPROTO);
         assert_int_equal(call(a, WIRE_OP_ARRAY_DECLARE, NULL, "rbwwe", bad_name, sizeof(bad_name), 'i', 1u, 0u,
                               "", (size_t) 0), WIRE_EPROTO);
 
         /* Nothing changed, nothing was created, and the connection goes on. */
         assert_int_equal(mpxd.n_objects, 1);
         assert_false(a->closing);
-        assert_int_equal(get_one(a, "a", 0, 4), 0);
-        assert_int_equal(add(a, "a", 0, 4, 1, NULL), WIRE_OK);
+        assert_int_equal(get_one(a, "a", 'i', 0), 0);
+        assert_int_equal(add(a, "a", 'i', 0, 1, NULL), WIRE_OK);
 }
 
 static void test_max_message(void **state) {
@@ -1048,10 +1179,10 @@ static void test_max_message(void **state) {
         declare_new(a, "a", 'i', 16, 0, NULL, 0);
         mpxd.max_message = 16;
         /* 4 elements of 4 bytes fit, 5 do not. */
-        assert_int_equal(get(a, "a", 0, 4, buf, &len, NULL), WIRE_OK);
-        assert_int_equal(get(a, "a", 0, 5, buf, &len, NULL), WIRE_EMSGSIZE);
-        assert_int_equal(set(a, "a", 0, buf, 16), WIRE_OK);
-        assert_int_equal(set(a, "a", 0, buf, 20), WIRE_EMSGSIZE);
+        assert_int_equal(get(a, "a", 'i', 0, 4, buf, &len, NULL), WIRE_OK);
+        assert_int_equal(get(a, "a", 'i', 0, 5, buf, &len, NULL), WIRE_EMSGSIZE);
+        assert_int_equal(set(a, "a", 'i', 0, buf, 16), WIRE_OK);
+        assert_int_equal(set(a, "a", 'i', 0, buf, 20), WIRE_EMSGSIZE);
         assert_int_equal(declare(a, "b", 'i', 5, 0, buf, 20, NULL), WIRE_EMSGSIZE);
         /* Without initial contents a large array is fine: it is filled with set or a mapping. */
         declare_new(a, "b", 'i', 5, 0, NULL, 0);
@@ -1193,11 +1324,11 @@ static void test_map_socketpair(void **state) {
         /* The daemon's memory, both ways. */
         assert_int_equal(__atomic_load_n(&mem[2], __ATOMIC_SEQ_CST), 30);
         __atomic_store_n(&mem[1], -7, __ATOMIC_SEQ_CST);
-        assert_int_equal((int32_t) (uint32_t) get_one(a, "a", 1, 4), -7);
-        assert_int_equal(add(a, "a", -1, 4, 2, &v), WIRE_OK);
+        assert_int_equal((int32_t) (uint32_t) get_one(a, "a", 'i', 1), -7);
+        assert_int_equal(add(a, "a", 'i', -1, 2, &v), WIRE_OK);
         assert_int_equal(__atomic_load_n(&mem[3], __ATOMIC_SEQ_CST), 42);
         __atomic_fetch_add(&mem[3], 100, __ATOMIC_SEQ_CST);
-        assert_int_equal(add(a, "a", 3, 4, 0, &v), WIRE_OK);
+        assert_int_equal(add(a, "a", 'i', 3, 0, &v), WIRE_OK);
         assert_int_equal(v, 142);
 
         /* Deleted: the mapping stays valid, and the name is free for a new, zeroed array. */
@@ -1207,7 +1338,7 @@ static void test_map_socketpair(void **state) {
         mem[0] = 11;
         assert_int_equal(mem[0], 11);
         declare_new(a, "a", 'i', 4, 0, NULL, 0);
-        assert_int_equal(get_one(a, "a", 0, 4), 0);
+        assert_int_equal(get_one(a, "a", 'i', 0), 0);
         assert_int_equal(munmap(mem, (size_t) size), 0);
         client_flush_dirty();
         close(sv[1]);
@@ -1230,6 +1361,7 @@ int main(void) {
                 T(test_value_info),
                 T(test_counters),
                 T(test_wrong_type_and_missing),
+                T(test_wrong_typecode),
                 T(test_malformed_bodies),
                 T(test_max_message),
                 T(test_map_reply),
