@@ -38,6 +38,8 @@ static const struct ctl_command ctl_commands[] = {
         { "barrier", "COMMAND ...", "operate a barrier", NULL, ctl_barrier_commands },
         { "value", "COMMAND ...", "operate a typed shared value", NULL, ctl_value_commands },
         { "array", "COMMAND ...", "operate a typed shared array", NULL, ctl_array_commands },
+        { "pipe", "COMMAND ...", "meet another process at a pipe", NULL, ctl_pipe_commands },
+        { "pool", "COMMAND ...", "start and supervise worker processes", NULL, ctl_pool_commands },
         { "help", "", "show this help", ctl_help, NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };

@@ -117,6 +117,8 @@ extern const struct ctl_command ctl_event_commands[];      /* ctl-event.c */
 extern const struct ctl_command ctl_barrier_commands[];    /* ctl-event.c */
 extern const struct ctl_command ctl_value_commands[];      /* ctl-array.c */
 extern const struct ctl_command ctl_array_commands[];      /* ctl-array.c */
+extern const struct ctl_command ctl_pipe_commands[];
+extern const struct ctl_command ctl_pool_commands[];
 
 /*
  * getopt_long() for a command's argv (argv[0] is the command's name), with

@@ -116,6 +116,11 @@ static const struct {
         { WIRE_OP_ARRAY_ADD, "array.add" },
         { WIRE_OP_ARRAY_CAS, "array.cas" },
         { WIRE_OP_ARRAY_MAP, "array.map" },
+        { WIRE_OP_PIPE_OPEN, "pipe.open" },
+        { WIRE_OP_POOL_START, "pool.start" },
+        { WIRE_OP_POOL_SCALE, "pool.scale" },
+        { WIRE_OP_POOL_SIGNAL, "pool.signal" },
+        { WIRE_OP_POOL_STOP, "pool.stop" },
 };
 
 const char *wire_op_name(uint16_t op) {
@@ -136,6 +141,8 @@ static const char *const type_names[_WIRE_TYPE_MAX] = {
         [WIRE_TYPE_BARRIER] = "barrier",
         [WIRE_TYPE_VALUE] = "value",
         [WIRE_TYPE_ARRAY] = "array",
+        [WIRE_TYPE_PIPE] = "pipe",
+        [WIRE_TYPE_POOL] = "pool",
 };
 
 const char *wire_type_name(uint8_t type) {

@@ -128,6 +128,15 @@ enum wire_op {
         WIRE_OP_ARRAY_CAS       = 704,  /* name, u8 typecode, i64 index, bytes expected, bytes new
                                            -> u8 swapped, bytes current */
         WIRE_OP_ARRAY_MAP       = 705,  /* name -> u8 typecode, u32 length, u64 size; the memfd rides along (SCM_RIGHTS) */
+
+        /* pipes: 800..849; the daemon pairs two parties and leaves the data path */
+        WIRE_OP_PIPE_OPEN       = 800,  /* name, u8 mode, i64 timeout_ms -> u8 mode; one end of the channel rides along (SCM_RIGHTS) */
+
+        /* pools of worker processes: 850..899 */
+        WIRE_OP_POOL_START      = 850,  /* name, u32 workers, u8 restart, u16 argc, argc x str -> u8 created */
+        WIRE_OP_POOL_SCALE      = 851,  /* name, u32 workers -> (empty) */
+        WIRE_OP_POOL_SIGNAL     = 852,  /* name, u32 signal -> u32 workers signalled */
+        WIRE_OP_POOL_STOP       = 853,  /* name, i64 grace_ms -> (empty), once every worker has exited */
 };
 
 /* DICT_ITEMS: what each entry of the reply holds (entry = [bytes key] [bytes value]). */
@@ -137,6 +146,16 @@ enum wire_op {
 /* Flags of SEM_DECLARE. A bounded semaphore's release past max fails with ERANGE. */
 #define WIRE_SEM_BOUNDED        (1u << 0)
 #define WIRE_SEM_NO_UNDO        (1u << 1)       /* units held by a closing connection are not given back */
+
+/* PIPE_OPEN modes: duplex pairs with duplex (a socketpair), read with write (a pipe). */
+#define WIRE_PIPE_DUPLEX        0u
+#define WIRE_PIPE_READ          1u
+#define WIRE_PIPE_WRITE         2u
+
+/* POOL_START restart policies. */
+#define WIRE_RESTART_ALWAYS     0u
+#define WIRE_RESTART_ON_FAILURE 1u
+#define WIRE_RESTART_NEVER      2u
 
 /* Flags of ARRAY_DECLARE: a value is an array of length 1 listed as "value". */
 #define WIRE_ARRAY_VALUE        (1u << 0)
@@ -166,6 +185,8 @@ enum wire_type {
         WIRE_TYPE_BARRIER       = 7,
         WIRE_TYPE_VALUE         = 8,
         WIRE_TYPE_ARRAY         = 9,
+        WIRE_TYPE_PIPE          = 10,
+        WIRE_TYPE_POOL          = 11,
         _WIRE_TYPE_MAX,
 };
 

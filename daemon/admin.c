@@ -148,7 +148,7 @@ static uint64_t bytes_held(void) {
 /* Request counters by opcode family, as "requests_<family>" fields. */
 static int put_family_counts(struct wire_buf *b, struct wire_fields *f) {
         static const char *const family[ARRAY_SIZE(mpxd.requests_by_family)] = {
-                "session", "admin", "queue", "dict", "list", "sem", "event", "array",
+                "session", "admin", "queue", "dict", "list", "sem", "event", "array", "pipe",
         };
         char key[64];
         int err = 0;

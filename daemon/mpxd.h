@@ -468,6 +468,13 @@ HANDLER(barrier_handle_abort);
 HANDLER(array_handle_declare); HANDLER(array_handle_get); HANDLER(array_handle_set);
 HANDLER(array_handle_add); HANDLER(array_handle_cas); HANDLER(array_handle_map);
 
+/* pipe.c */
+HANDLER(pipe_handle_open);
+
+/* pool.c */
+HANDLER(pool_handle_start); HANDLER(pool_handle_scale); HANDLER(pool_handle_signal);
+HANDLER(pool_handle_stop);
+
 #undef HANDLER
 
 /* ---- queue.c: queues and joinable queues ---- */

@@ -558,6 +558,70 @@ int mpx_array_map(mpx *m, const char *name, mpx_map *ret);
 /* mpx_map_release() - unmap a mapping made by mpx_array_map(). Accepts NULL. */
 void mpx_map_release(mpx_map *map);
 
+/* ---- pipes: Pipe(duplex) between unrelated processes ---- */
+
+/* Modes of mpx_pipe_open(). */
+#define MPX_PIPE_DUPLEX         0       /* pairs with another duplex party: a socketpair */
+#define MPX_PIPE_READ           1       /* pairs with a writer: this side gets the read end of a pipe */
+#define MPX_PIPE_WRITE          2       /* pairs with a reader: this side gets the write end */
+
+/*
+ * mpx_pipe_open() - meet another process at a pipe name and receive one end
+ * of a new channel. The first party waits (up to timeout_ms) for a matching
+ * one; once both are there, the daemon creates the channel, hands each its
+ * end over the connection (SCM_RIGHTS) and keeps no reference: data never
+ * passes through mpxd. A third party waits for the next pairing.
+ * @ret_fd: the descriptor (close-on-exec), owned by the caller.
+ * Return: 0, -EAGAIN (no partner, timeout 0), -ETIMEDOUT, -EINVAL (mode),
+ * -EPROTOTYPE (the name is another type of object), -ESHUTDOWN, -EPROTO.
+ */
+int mpx_pipe_open(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd);
+
+/*
+ * mpx_pipe_send() - write one whole message on a pipe end (a u32 length,
+ * little-endian, then the bytes), as Connection.send() does; retries partial
+ * writes and EINTR, never raises SIGPIPE. Return: 0, -EPIPE (the other end
+ * is closed), -EMSGSIZE (over 4 GiB - 1), or another negative errno.
+ */
+int mpx_pipe_send(int fd, const void *data, size_t size);
+
+/*
+ * mpx_pipe_recv() - read one whole message sent with mpx_pipe_send().
+ * Return: 0 and *ret (free with mpx_buf_clear()), -EPIPE (the other end
+ * closed before a message began), -EPROTO (it closed mid-message), -ENOMEM.
+ */
+int mpx_pipe_recv(int fd, mpx_buf *ret);
+
+/* ---- pools of worker processes ---- */
+
+/* Restart policies of mpx_pool_start(). */
+#define MPX_RESTART_ALWAYS      0
+#define MPX_RESTART_ON_FAILURE  1
+#define MPX_RESTART_NEVER       2
+
+/*
+ * mpx_pool_start() - have the daemon start and supervise a pool of worker
+ * processes running argv (a NULL-terminated array; argv[0] is looked up in
+ * PATH; no shell). Workers get MPX_SOCKET, MPX_POOL and MPX_WORKER (their
+ * index) in their environment. Only root and the configured admin group may
+ * start pools. Return: 1 started, 0 a pool of that name already runs the
+ * same command, -EEXIST (another command), -EACCES, -EINVAL, -EPROTOTYPE.
+ */
+int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv);
+
+/* mpx_pool_scale() - run workers workers, starting or stopping some. Return: 0, -ENOENT, -EACCES. */
+int mpx_pool_scale(mpx *m, const char *name, uint32_t workers);
+
+/* mpx_pool_signal() - send sig to every worker. Return: how many were signalled, or a negative errno. */
+int mpx_pool_signal(mpx *m, const char *name, int sig);
+
+/*
+ * mpx_pool_stop() - SIGTERM every worker, SIGKILL those still running after
+ * grace_ms, and delete the pool once all have exited (the call returns then).
+ * Return: 0, -ENOENT, -EACCES.
+ */
+int mpx_pool_stop(mpx *m, const char *name, int64_t grace_ms);
+
 /* ---- inspection (mpxctl) ---- */
 
 /* One named value of an inspection reply. */

@@ -1,0 +1,7 @@
+/* SPDX-License-Identifier: MIT */
+/* Work in progress. */
+#include "mpxctl.h"
+
+const struct ctl_command ctl_pipe_commands[] = {
+        { NULL, NULL, NULL, NULL, NULL },
+};

@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* Work in progress. */
+#include "mpx-internal.h"
