@@ -467,6 +467,8 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
                 a = array_of(o);
                 return a->t == t && a->length == length ? 0 : -EEXIST;
         }
+        if (object_check_limit() < 0)
+                return -EUSERS;
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;

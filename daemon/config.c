@@ -69,6 +69,7 @@ static const struct typecode {
         { 'c', 1, false, false },
 };
 
+/* A configuration with every default and no objects. */
 struct config *config_new(void) {
         struct config *c = calloc(1, sizeof(*c));
 
@@ -86,6 +87,7 @@ struct config *config_new(void) {
         return c;
 }
 
+/* Free a configuration and its objects; accepts NULL, returns NULL. */
 struct config *config_free(struct config *c) {
         if (!c)
                 return NULL;
@@ -99,6 +101,7 @@ struct config *config_free(struct config *c) {
         return NULL;
 }
 
+/* Overrides that override nothing. */
 void config_overrides_init(struct config_overrides *o) {
         *o = (struct config_overrides) {
                 .socket_mode = -1,
@@ -785,6 +788,7 @@ static void load_root(struct loader *l, const config_setting_t *root) {
         }
 }
 
+/* Read and check a configuration file (see mpxd.h for the contract). */
 int config_load(const char *path, bool must_exist, struct config **ret, char **ret_errors) {
         struct loader l = { .path = path };
         char *dir_copy = NULL;
@@ -848,6 +852,7 @@ fail:
         return r;
 }
 
+/* Apply what the command line set over a configuration. */
 int config_override(struct config *c, const struct config_overrides *o, char **ret_errors) {
         *ret_errors = NULL;
         if (o->socket_path) {
@@ -888,6 +893,7 @@ int config_override(struct config *c, const struct config_overrides *o, char **r
         return 0;
 }
 
+/* Declare one configured object through its type's declare function, within the object limit. */
 int config_declare(const struct config_object *o) {
         int r;
 

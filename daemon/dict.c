@@ -348,6 +348,8 @@ int dict_declare(const char *name, size_t len) {
         o = object_find(name, len);
         if (o)
                 return o->ops == &dict_type ? 0 : -EPROTOTYPE;
+        if (object_check_limit() < 0)
+                return -EUSERS;
         d = calloc(1, sizeof(*d));
         if (!d)
                 return -ENOMEM;

@@ -226,6 +226,8 @@ int list_declare(const char *name, size_t len) {
         o = object_find(name, len);
         if (o)
                 return o->ops == &list_type ? 0 : -EPROTOTYPE;
+        if (object_check_limit() < 0)
+                return -EUSERS;
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;

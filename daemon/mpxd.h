@@ -225,6 +225,12 @@ int server_listen(void);
 int server_run(void);
 /* Read the configuration file again (SIGHUP); a bad file leaves everything as it was. */
 void server_reload(void);
+/*
+ * Be told of every child process the daemon reaps (SIGCHLD): fn(pid, wait
+ * status), from the loop, never from a signal handler. Returns 0, or -ENOSPC
+ * when every slot is taken. Worker pools register here.
+ */
+int server_on_child_exit(void (*fn)(pid_t pid, int status));
 /* Wake every waiter with -ESHUTDOWN, flush, close everything, stop the loop. */
 void server_shutdown(void);
 

@@ -57,6 +57,7 @@ void object_delete_all(int neg_errno) {
                 object_delete(o, neg_errno);
 }
 
+/* 0 if one more object fits under limits.max_objects, else -EUSERS (logged at most every 10 s). */
 int object_check_limit(void) {
         static uint64_t logged_ms;
         uint64_t now;

@@ -333,7 +333,23 @@ static int adopt_socket(void) {
         return 1;
 }
 
-/* Reap every child that has exited; the loop never waits for one. */
+/* Who is told of reaped children (server_on_child_exit). */
+static void (*child_exit_fns[4])(pid_t pid, int status);
+
+/* Register fn to be told of every reaped child. */
+int server_on_child_exit(void (*fn)(pid_t pid, int status)) {
+        for (size_t i = 0; i < ARRAY_SIZE(child_exit_fns); i++)
+                if (!child_exit_fns[i]) {
+                        child_exit_fns[i] = fn;
+                        return 0;
+                }
+        return -ENOSPC;
+}
+
+/*
+ * Reap every child that has exited, without ever waiting: one SIGCHLD may
+ * stand for several children, so loop until there is none left.
+ */
 static void server_reap_children(void) {
         for (;;) {
                 int status;
@@ -345,6 +361,9 @@ static void server_reap_children(void) {
                         log_debug("child %ld exited with status %d", (long) pid, WEXITSTATUS(status));
                 else if (WIFSIGNALED(status))
                         log_debug("child %ld was killed by signal %d", (long) pid, WTERMSIG(status));
+                for (size_t i = 0; i < ARRAY_SIZE(child_exit_fns); i++)
+                        if (child_exit_fns[i])
+                                child_exit_fns[i](pid, status);
         }
 }
 
@@ -403,7 +422,10 @@ static int server_declare_objects(const struct config *c, bool reload) {
                         continue;
                 }
                 log_object(LOG_LEVEL_ERR, o->name, "%s:%u: cannot declare %s '%s': %s", c->path, o->line, type,
-                           o->name, r == -EUSERS ? "too many objects (limits.max_objects)" : strerror(-r));
+                           o->name,
+                           r == -EUSERS ? "too many objects (limits.max_objects)" :
+                           r == -EEXIST ? "it exists with other parameters" :
+                           r == -EPROTOTYPE ? "the name belongs to an object of another type" : strerror(-r));
                 if (!reload)
                         return r;
         }
@@ -412,6 +434,7 @@ static int server_declare_objects(const struct config *c, bool reload) {
         return failed;
 }
 
+/* Put a configuration in force and declare its objects; takes ownership of c. */
 int server_apply_config(struct config *c, bool reload) {
         struct config *old = mpxd.config;
         int r;
@@ -436,6 +459,7 @@ int server_apply_config(struct config *c, bool reload) {
         return r;
 }
 
+/* Adopt or bind the listening socket, and turn signals into loop events. */
 int server_listen(void) {
         static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
         int r;
@@ -515,6 +539,7 @@ static int server_start_tick(void) {
         return 0;
 }
 
+/* Tell the service manager READY=1, then serve until the loop is broken. */
 int server_run(void) {
         if (server_start_tick() < 0)
                 return 1;
@@ -529,6 +554,7 @@ int server_run(void) {
         return 0;
 }
 
+/* SIGHUP: read the configuration again; a bad file changes nothing and is reported. */
 void server_reload(void) {
         const char *path = mpxd.config_path;
         struct config *c = NULL;
@@ -568,6 +594,7 @@ void server_reload(void) {
         (void) sd_notifyf(0, "READY=1\nSTATUS=%s", mpxd.status);
 }
 
+/* Stop accepting, answer every waiter -ESHUTDOWN, flush, and break the loop. */
 void server_shutdown(void) {
         struct client *c, *next;
 

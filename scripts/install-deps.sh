@@ -1,10 +1,14 @@
 #!/bin/sh
-# Installs the Debian packages mpx needs to build, run and test.
+# Installs the Debian packages mpx needs to build, run and test, and to build
+# and check its own Debian packages (scripts/check-debian.sh): debhelper,
+# dpkg-dev, fakeroot, lintian, and systemd for systemd-socket-activate,
+# systemd-analyze and systemd-sysusers.
 # Runs apt-get directly as root, else through sudo; never asks a question.
 set -eu
 packages="build-essential autoconf automake libtool pkg-config
         libevent-dev libconfig-dev libsystemd-dev uthash-dev
-        libcmocka-dev valgrind python3 tmux bash-completion"
+        libcmocka-dev valgrind python3 tmux bash-completion
+        systemd debhelper dpkg-dev fakeroot lintian"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive

@@ -50,11 +50,13 @@ static int notify_socket(const char *dir, char *ret_path, size_t size) {
         return fd;
 }
 
-/* Wait for a datagram containing READY=1, or for the daemon to exit first. */
-static bool wait_ready(int fd, struct harness_daemon *d) {
-        pid_t pid = d->pid;
-
+/*
+ * Wait for a datagram containing READY=1, or for the daemon to exit first
+ * (*ret_status is then its wait status; else it stays -1).
+ */
+static bool wait_ready(int fd, struct harness_daemon *d, int *ret_status) {
         int64_t deadline = monotonic_ms() + READY_TIMEOUT_MS;
+        pid_t pid = d->pid;
 
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -66,7 +68,7 @@ static bool wait_ready(int fd, struct harness_daemon *d) {
                         return false;
                 /* Wake now and then to notice a daemon that died instead. */
                 if (poll(&p, 1, left < 200 ? (int) left : 200) <= 0) {
-                        if (waitpid(pid, NULL, WNOHANG) == pid)
+                        if (waitpid(pid, ret_status, WNOHANG) == pid)
                                 return false;
                         continue;
                 }
@@ -105,13 +107,14 @@ int daemon_spawn(struct harness_daemon *d, const char *const *extra_args, char *
         return daemon_spawn_with(d, &o, err, err_size);
 }
 
+/* Start mpxd as daemon_spawn does, with a configuration, environment, stderr and notify socket as o asks. */
 int daemon_spawn_with(struct harness_daemon *d, const struct daemon_options *o, char *err, size_t err_size) {
         static const struct daemon_options none;
         const char *mpxd = getenv("MPXD");
         const char *valgrind = getenv("MPX_TEST_VALGRIND");
         char notify_path[300], config[300];
         const char *argv[64];
-        int argc = 0, fd;
+        int argc = 0, fd, status = -1;
 
         if (!o)
                 o = &none;
@@ -188,13 +191,22 @@ int daemon_spawn_with(struct harness_daemon *d, const struct daemon_options *o, 
                 execvp(argv[0], (char *const *) argv);
                 _exit(127);
         }
-        if (!wait_ready(fd, d)) {
+        if (!wait_ready(fd, d, &status)) {
                 close(fd);
-                kill(d->pid, SIGKILL);
-                (void) child_wait(d->pid);
+                if (status == -1) {
+                        kill(d->pid, SIGKILL);
+                        (void) child_wait(d->pid);
+                }
                 d->pid = 0;
                 remove_dir(d->dir);
-                snprintf(err, err_size, "mpxd did not become ready on %s", d->socket);
+                if (status == -1)
+                        snprintf(err, err_size, "mpxd did not become ready on %s", d->socket);
+                else if (WIFEXITED(status))
+                        snprintf(err, err_size, "mpxd exited with status %d before it was ready on %s",
+                                 WEXITSTATUS(status), d->socket);
+                else
+                        snprintf(err, err_size, "mpxd was killed by signal %d before it was ready on %s",
+                                 WTERMSIG(status), d->socket);
                 return -1;
         }
         if (o->keep_notify) {

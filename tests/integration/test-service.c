@@ -472,9 +472,14 @@ static void test_objects_declared_at_start(void **state) {
         assert_string_equal(type, "event");
         type_of(m, "start", type, sizeof(type));
         assert_string_equal(type, "barrier");
-        assert_int_equal(mpx_array_get(m, "balance", 0, 1, &v), 0);
+        type_of(m, "balance", type, sizeof(type));
+        assert_string_equal(type, "value");
+        assert_int_equal(mpx_array_get(m, "balance", 'i', 0, 1, &v), 0);
         assert_int_equal(v, 5000);
-        assert_int_equal(mpx_array_get(m, "greeting", 0, 5, hello), 0);
+        type_of(m, "greeting", type, sizeof(type));
+        assert_string_equal(type, "array");
+        assert_int_equal(harness_field(m, "greeting", "length"), 5);
+        assert_int_equal(mpx_array_get(m, "greeting", 'c', 0, 5, hello), 0);
         assert_memory_equal(hello, "Hello", 5);
         mpx_disconnect(m);
 }
@@ -639,9 +644,9 @@ static void test_reload_changed_file(void **state) {
         assert_string_equal(type, "queue");
         /* The new limit applies at once, and new clients are told. */
         assert_int_equal(stat_of(m, "max_message"), 2000);
-        assert_int_equal(mpx_queue_put(m, "jobs", big, sizeof(big), 0), 0);
         m2 = harness_connect(&f->d);
         assert_int_equal(mpx_max_message(m2), 2000);
+        assert_int_equal(mpx_queue_put(m2, "jobs", big, sizeof(big), 0), 0);
         mpx_disconnect(m2);
         mpx_disconnect(m);
 
