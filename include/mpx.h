@@ -310,7 +310,8 @@ int64_t mpx_dict_clear(mpx *m, const char *name);
  * mpx_dict_incr() - add delta to the signed 64-bit decimal integer stored at
  * key (absent counts as 0) and store the result as decimal text.
  * Return: 0 and *ret_value, -EINVAL (the value is not a decimal integer),
- * -ERANGE (the sum overflows), -ENOENT (no such dict).
+ * -ERANGE (the stored value or the sum does not fit in 64 bits), -ENOENT
+ * (no such dict).
  */
 int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value);
 
@@ -418,7 +419,8 @@ int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms);
 
 /*
  * mpx_sem_release() - give one unit back (any connection may, as in Python).
- * Return: 0, -ERANGE (a bounded semaphore is already at its maximum).
+ * Return: 0, -ERANGE (a bounded semaphore is already at its maximum, or any
+ * semaphore at 2^63 - 1).
  */
 int mpx_sem_release(mpx *m, const char *name);
 
@@ -483,7 +485,10 @@ int mpx_typecode_size(char typecode);
  * mpx_array_declare() - create an array of length elements, filled from
  * initial (length elements) or with zeros when initial is NULL.
  * Return: 1 created, 0 existed with the same type code and length (initial
- * is then ignored), -EEXIST, -EPROTOTYPE, -EINVAL (bad type code, length 0).
+ * is then ignored), -EEXIST, -EPROTOTYPE, -EINVAL (bad type code, length 0),
+ * -EMSGSIZE (initial over mpx_max_message(): declare without it and fill the
+ * array with mpx_array_set() or a mapping), -ENOSPC (over 1 GiB),
+ * -EUSERS (the daemon's object limit, or it is out of descriptors).
  */
 int mpx_array_declare(mpx *m, const char *name, char typecode, uint32_t length, const void *initial);
 
@@ -657,7 +662,8 @@ int mpx_object_info(mpx *m, const char *name, mpx_info *ret);
  * mpx_list_objects() - list objects a page at a time, in creation order.
  * @cursor: 0 for the first page, then the *ret_next of the previous page.
  * @max:    the most objects in this page; 0 or more than 1000 means 1000.
- * @type:   NULL for all types, or a type name ("queue", "joinable").
+ * @type:   NULL for all types, or a type name ("queue", "joinable", "dict",
+ *          "list", "semaphore", "event", "barrier", "value", "array", "pipe", "pool").
  * @ret_items, @ret_n: an array of described objects; free with mpx_objects_free().
  * @ret_next: the cursor of the next page; 0 when this was the last page.
  * Return: 0, -EINVAL (unknown type).
