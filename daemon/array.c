@@ -392,12 +392,6 @@ static void array_free(struct object *o) {
 }
 
 /* Nothing waits on an array. */
-static void array_wake_all(struct object *o, int neg_errno) {
-}
-
-static void array_serve(struct object *o) {
-}
-
 static int array_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct array *a = array_of(o);
         uint64_t t = now_ms();
@@ -430,8 +424,6 @@ static uint64_t array_bytes(struct object *o) {
 
 static const struct object_type array_type = {
         .type = WIRE_TYPE_ARRAY,
-        .wake_all = array_wake_all,
-        .serve = array_serve,
         .describe = array_describe,
         .free = array_free,
         .bytes = array_bytes,
@@ -439,8 +431,6 @@ static const struct object_type array_type = {
 
 static const struct object_type value_type = {
         .type = WIRE_TYPE_VALUE,
-        .wake_all = array_wake_all,
-        .serve = array_serve,
         .describe = array_describe,
         .free = array_free,
         .bytes = array_bytes,

@@ -114,10 +114,6 @@ static void barrier_release(struct barrier *b) {
 }
 
 /* Nothing to serve: a round completes only on an arrival. */
-static void barrier_serve(struct object *o) {
-        (void) o;
-}
-
 /* A parked party leaves early (timeout or disconnect): the barrier breaks for the others. */
 static void barrier_waiter_left(struct object *o, struct waiter *w, int why) {
         struct barrier *b = barrier_of(o);
@@ -159,7 +155,6 @@ static int barrier_describe(struct object *o, struct wire_buf *buf, struct wire_
 static const struct object_type barrier_type = {
         .type = WIRE_TYPE_BARRIER,
         .wake_all = barrier_wake_all,
-        .serve = barrier_serve,
         .describe = barrier_describe,
         .free = barrier_free,
         .waiter_left = barrier_waiter_left,

@@ -296,13 +296,6 @@ static int dict_parse_int(const uint8_t *p, uint32_t size, int64_t *ret) {
         return 0;
 }
 
-static void dict_wake_all(struct object *o, int neg_errno) {
-        /* Nobody ever waits on a dict. */
-}
-
-static void dict_serve(struct object *o) {
-}
-
 static void dict_free(struct object *o) {
         struct dict *d = dict_of(o);
 
@@ -332,8 +325,6 @@ static int dict_describe(struct object *o, struct wire_buf *b, struct wire_field
 
 static const struct object_type dict_type = {
         .type = WIRE_TYPE_DICT,
-        .wake_all = dict_wake_all,
-        .serve = dict_serve,
         .describe = dict_describe,
         .free = dict_free,
 };

@@ -176,13 +176,6 @@ static int list_find(const struct list *l, const void *data, uint32_t size, size
         return -ENOENT;
 }
 
-static void list_wake_all(struct object *o, int neg_errno) {
-        /* Nobody ever waits on a list. */
-}
-
-static void list_serve(struct object *o) {
-}
-
 static void list_free(struct object *o) {
         struct list *l = list_of(o);
 
@@ -210,8 +203,6 @@ static int list_describe(struct object *o, struct wire_buf *b, struct wire_field
 
 static const struct object_type list_type = {
         .type = WIRE_TYPE_LIST,
-        .wake_all = list_wake_all,
-        .serve = list_serve,
         .describe = list_describe,
         .free = list_free,
 };

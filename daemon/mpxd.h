@@ -329,9 +329,9 @@ int admin_handle_clients(struct client *c, const struct request *req, struct wir
 
 struct object_type {
         uint8_t type;                   /* enum wire_type */
-        /* Wake every waiter with neg_errno (-EIDRM, -ESHUTDOWN). */
+        /* Wake every waiter with neg_errno (-EIDRM, -ESHUTDOWN); NULL for types nobody waits on. */
         void (*wake_all)(struct object *o, int neg_errno);
-        /* Serve waiters after something changed (a waiter left, say). */
+        /* Serve waiters after something changed (a waiter left, say); NULL if there is nothing to do. */
         void (*serve)(struct object *o);
         /* Append the fields that describe the object. */
         int (*describe)(struct object *o, struct wire_buf *b, struct wire_fields *f);

@@ -42,7 +42,8 @@ void object_register(struct object *o, const char *name, size_t len, const struc
 }
 
 void object_delete(struct object *o, int neg_errno) {
-        o->ops->wake_all(o, neg_errno);
+        if (o->ops->wake_all)
+                o->ops->wake_all(o, neg_errno);
         HASH_DELETE(hh, mpxd.objects, o);
         TAILQ_REMOVE(&mpxd.objects_ordered, o, link);
         mpxd.n_objects--;

@@ -24,7 +24,8 @@ static void wait_expire(evutil_socket_t fd, short what, void *arg) {
                 o->ops->waiter_left(o, w, -ETIMEDOUT);
         wait_fail(w, -ETIMEDOUT);
         /* A put_many at the head that gave up may let smaller puts behind it in. */
-        o->ops->serve(o);
+        if (o->ops->serve)
+                o->ops->serve(o);
         client_flush_dirty();
 }
 
@@ -111,6 +112,7 @@ void wait_cancel_client(struct client *c) {
                 wait_free(w);
         }
         for (size_t i = 0; i < n; i++)
-                touched[i]->ops->serve(touched[i]);
+                if (touched[i]->ops->serve)
+                        touched[i]->ops->serve(touched[i]);
         free(touched);
 }
