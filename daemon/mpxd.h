@@ -385,7 +385,7 @@ int object_check_limit(void);
 TAILQ_HEAD(waiter_list, waiter);
 
 struct item;
-TAILQ_HEAD(item_list, item);
+STAILQ_HEAD(item_list, item);
 
 struct waiter {
         struct client *client;

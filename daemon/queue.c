@@ -21,8 +21,13 @@
 
 #include "mpxd.h"
 
+/*
+ * One payload. Items are the bulk of the daemon's memory, so the header is
+ * kept to 24 bytes: a singly-linked list suffices, since items leave a queue
+ * only from its head.
+ */
 struct item {
-        TAILQ_ENTRY(item) link;
+        STAILQ_ENTRY(item) link;
         uint64_t put_ms;                /* when it was first put */
         uint32_t size;
         uint32_t deliveries;            /* how many times it was handed out */
@@ -91,8 +96,8 @@ static struct item *item_new(const void *data, uint32_t size) {
 void queue_items_free(struct item_list *items) {
         struct item *it;
 
-        while ((it = TAILQ_FIRST(items))) {
-                TAILQ_REMOVE(items, it, link);
+        while ((it = STAILQ_FIRST(items))) {
+                STAILQ_REMOVE_HEAD(items, link);
                 free(it);
         }
 }
@@ -111,11 +116,11 @@ static void queue_append(struct queue *q, struct item_list *list, uint32_t n) {
         uint64_t t = now_ms();
         struct item *it;
 
-        TAILQ_FOREACH(it, list, link) {
+        STAILQ_FOREACH(it, list, link) {
                 it->put_ms = t;
                 q->bytes += it->size;
         }
-        TAILQ_CONCAT(&q->items, list, link);
+        STAILQ_CONCAT(&q->items, list);
         q->count += n;
         q->puts += n;
 }
@@ -142,7 +147,7 @@ static void delivery_finish(struct delivery *d) {
  * queue as it was.
  */
 static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags, uint64_t *ret_tag) {
-        struct item *it = TAILQ_FIRST(&q->items);
+        struct item *it = STAILQ_FIRST(&q->items);
         struct delivery *d = NULL;
 
         if (q->joinable) {
@@ -150,7 +155,7 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
                 if (!d)
                         return NULL;
         }
-        TAILQ_REMOVE(&q->items, it, link);
+        STAILQ_REMOVE_HEAD(&q->items, link);
         q->count--;
         q->gets++;
         it->deliveries++;
@@ -195,7 +200,7 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
         struct item *it;
 
         /* How many items fit in one reply frame. */
-        TAILQ_FOREACH(it, &q->items, link) {
+        STAILQ_FOREACH(it, &q->items, link) {
                 size_t more = ITEM_WIRE_OVERHEAD + it->size;
                 if (n == max || (n > 0 && need + more > mpxd.max_frame))
                         break;
@@ -299,7 +304,7 @@ static unsigned waiter_count(const struct waiter_list *list) {
 static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct queue *q = queue_of(o);
         uint64_t t = now_ms();
-        struct item *head = TAILQ_FIRST(&q->items);
+        struct item *head = STAILQ_FIRST(&q->items);
         unsigned getters = waiter_count(&q->getters), putters = waiter_count(&q->putters);
         unsigned joiners = waiter_count(&q->joiners);
         int r = 0;
@@ -370,7 +375,7 @@ void queue_client_lost(struct client *c) {
                 TAILQ_REMOVE(&c->deliveries, d, link);
                 HASH_DELETE(hh, q->by_tag, d);
                 q->n_delivered--;
-                TAILQ_INSERT_HEAD(&q->items, d->item, link);
+                STAILQ_INSERT_HEAD(&q->items, d->item, link);
                 q->count++;
                 q->redelivered++;
                 if (!q->serve_pending) {
@@ -422,7 +427,7 @@ int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable)
                 return -ENOMEM;
         q->maxsize = maxsize;
         q->joinable = joinable;
-        TAILQ_INIT(&q->items);
+        STAILQ_INIT(&q->items);
         TAILQ_INIT(&q->detached);
         TAILQ_INIT(&q->getters);
         TAILQ_INIT(&q->putters);
@@ -483,14 +488,14 @@ static int queue_put_items(struct client *c, const struct request *req, struct q
                 queue_items_free(items);
                 return -ENOMEM;
         }
-        TAILQ_CONCAT(&w->pending, items, link);
+        STAILQ_CONCAT(&w->pending, items);
         w->n_pending = n;
         return 0;
 }
 
 /* PUT: name, i64 timeout_ms, bytes payload. */
 int queue_handle_put(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct item_list items = TAILQ_HEAD_INITIALIZER(items);
+        struct item_list items = STAILQ_HEAD_INITIALIZER(items);
         struct queue *q = NULL;
         int64_t timeout_ms;
         const void *data;
@@ -510,13 +515,13 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
         it = item_new(data, size);
         if (!it)
                 return -ENOMEM;
-        TAILQ_INSERT_TAIL(&items, it, link);
+        STAILQ_INSERT_TAIL(&items, it, link);
         return queue_put_items(c, req, q, &items, 1, timeout_ms);
 }
 
 /* PUT_MANY: name, i64 timeout_ms, u32 n, n x bytes. All or none. */
 int queue_handle_put_many(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct item_list items = TAILQ_HEAD_INITIALIZER(items);
+        struct item_list items = STAILQ_HEAD_INITIALIZER(items);
         struct wire_reader body;
         struct queue *q = NULL;
         int64_t timeout_ms;
@@ -558,7 +563,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
                         queue_items_free(&items);
                         return -ENOMEM;
                 }
-                TAILQ_INSERT_TAIL(&items, it, link);
+                STAILQ_INSERT_TAIL(&items, it, link);
         }
         return queue_put_items(c, req, q, &items, n, timeout_ms);
 }
@@ -697,7 +702,7 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
                 return -ENOMEM;
         }
         removed = q->count;
-        TAILQ_FOREACH(it, &q->items, link)
+        STAILQ_FOREACH(it, &q->items, link)
                 q->bytes -= it->size;
         queue_items_free(&q->items);
         q->count = 0;
@@ -793,7 +798,7 @@ int queue_handle_peek(struct client *c, const struct request *req, struct wire_r
         count_at = b->len;
         if (wire_put_u32(b, 0) < 0)
                 goto nomem;
-        TAILQ_FOREACH(it, &q->items, link) {
+        STAILQ_FOREACH(it, &q->items, link) {
                 if (n == max || (n > 0 && b->len - start + ITEM_WIRE_OVERHEAD + it->size > mpxd.max_frame / 2))
                         break;
                 if (wire_buf_reserve(b, ITEM_WIRE_OVERHEAD + it->size) < 0)

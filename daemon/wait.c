@@ -40,7 +40,7 @@ struct waiter *wait_add(struct client *c, const struct request *req, struct obje
         w->list = list;
         w->id = req->id;
         w->op = req->op;
-        TAILQ_INIT(&w->pending);
+        STAILQ_INIT(&w->pending);
         /* Beyond about 68 years a deadline is as good as none. */
         if (timeout_ms > (int64_t) INT32_MAX * 1000)
                 timeout_ms = -1;

@@ -87,4 +87,34 @@ diff -u "$out.expected" "$out" > "$out.diff" || { cat "$out.diff" > "$out"; fail
 # What it left behind, as mpxctl sees it.
 [ "$("$MPXCTL" dict get examples.counters hits)" = 400 ] || fail "mpxctl dict get does not see 400 hits"
 [ "$("$MPXCTL" list len examples.results)" = 100 ] || fail "mpxctl list len does not see 100 results"
+
+# Pipe(): app1 asks app2 for a login over a duplex pipe they meet at by name; the answer is a tuple.
+"$MPX_EXAMPLES/pipe-login" > "$out" || fail "pipe-login exited $?"
+grep -q "^app2: received 'app1 requests login'\$" "$out" || fail "app2 did not receive the request"
+grep -q "^app1: login ok: ('Dave', '123')\$" "$out" || fail "app1 did not get the tuple"
+# The same roles as two unrelated processes started separately.
+"$MPX_EXAMPLES/pipe-login" app2 > "$out.app2" &
+app2=$!
+"$MPX_EXAMPLES/pipe-login" app1 > "$out.app1" || { cat "$out.app1" > "$out"; fail "app1 role failed"; }
+wait "$app2" || { cat "$out.app2" > "$out"; fail "app2 role failed"; }
+grep -q "^app1: login ok: ('Dave', '123')\$" "$out.app1" || { cat "$out.app1" > "$out"; fail "app1 role did not log in"; }
+grep -q "^app2: received 'app1 requests login'\$" "$out.app2" || { cat "$out.app2" > "$out"; fail "app2 role saw no request"; }
+# Two pairings were made at the name, and nobody is left waiting there.
+"$MPXCTL" info examples.login > "$out" || fail "mpxctl info examples.login failed"
+grep -q '^pairs: 2$' "$out" || fail "expected 2 pairings at examples.login"
+grep -q '^size: 0$' "$out" || fail "a party is still waiting at examples.login"
+# From the shell: mpxctl pipe open copies raw bytes, or runs a command on its end of the pipe.
+printf 'hello from the shell' | "$MPXCTL" pipe open examples.shell --write --timeout 30 &
+writer=$!
+[ "$("$MPXCTL" pipe open examples.shell --read --timeout 30)" = "hello from the shell" ] ||
+        fail "mpxctl pipe open --read got something else"
+wait "$writer" || fail "mpxctl pipe open --write failed"
+"$MPXCTL" pipe open examples.shell --write --timeout 30 -- printf 'abc' &
+writer=$!
+[ "$("$MPXCTL" pipe open examples.shell --read --timeout 30 -- wc -c | tr -d ' ')" = 3 ] ||
+        fail "mpxctl pipe open --read -- wc -c did not count 3 bytes"
+wait "$writer" || fail "mpxctl pipe open --write -- printf failed"
+st=0
+"$MPXCTL" pipe open examples.shell --read --timeout 0 2> "$out" || st=$?
+[ "$st" = 1 ] || fail "mpxctl pipe open --timeout 0 with nobody waiting exited $st, expected 1"
 echo "examples: ok"
