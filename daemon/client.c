@@ -300,6 +300,7 @@ void client_reply_abort(struct client *c, size_t start, int neg_errno, uint32_t 
 static size_t client_process_frames(struct client *c, const uint8_t *data, size_t len) {
         size_t off = 0;
 
+        loop_clock_update();
         while (!c->dead && !c->closing && len - off >= WIRE_HEADER_SIZE) {
                 struct wire_header h;
 

@@ -26,7 +26,7 @@
 /* Longer messages are cut: one line of the log is never this long. */
 #define LOG_LINE_MAX 4096
 
-static enum log_level max_level = LOG_LEVEL_INFO;
+enum log_level log_max_level = LOG_LEVEL_INFO;
 static int to_journal = -1;
 
 static const char *const level_names[] = {
@@ -66,18 +66,15 @@ static int log_target(void) {
 
 /* Log messages up to level from now on. */
 void log_set_level(enum log_level level) {
-        max_level = level;
+        log_max_level = level;
 }
 
 /* The level in force. */
 enum log_level log_get_level(void) {
-        return max_level;
+        return log_max_level;
 }
 
 /* true if a message of level would be logged. */
-bool log_enabled(enum log_level level) {
-        return level <= max_level;
-}
 
 /* "info" for LOG_LEVEL_INFO; NULL for a number that is no level. */
 const char *log_level_to_string(enum log_level level) {

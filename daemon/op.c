@@ -116,7 +116,7 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
         int ret;
 
         c->requests++;
-        c->active_ms = now_ms();
+        c->active_ms = loop_now_ms;
         mpxd.requests++;
         if (h->op / 100 < ARRAY_SIZE(mpxd.requests_by_family))
                 mpxd.requests_by_family[h->op / 100]++;

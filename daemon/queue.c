@@ -113,7 +113,7 @@ static bool queue_has_room(const struct queue *q, uint64_t n) {
 
 /* Append items (moved out of list) at the tail. */
 static void queue_append(struct queue *q, struct item_list *list, uint32_t n) {
-        uint64_t t = now_ms();
+        uint64_t t = loop_now_ms;
         struct item *it;
 
         STAILQ_FOREACH(it, list, link) {
@@ -234,7 +234,7 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
         if (many)
                 wire_patch_u32(b, count_at, n);
         client_reply_end(c, start);
-        q->obj.active_ms = now_ms();
+        q->obj.active_ms = loop_now_ms;
         return 0;
 }
 
@@ -463,7 +463,7 @@ static int queue_put_items(struct client *c, const struct request *req, struct q
                            struct item_list *items, uint32_t n, int64_t timeout_ms) {
         struct waiter *w;
 
-        q->obj.active_ms = now_ms();
+        q->obj.active_ms = loop_now_ms;
         if (q->closed) {
                 queue_items_free(items);
                 return -EPIPE;
@@ -578,7 +578,7 @@ static int queue_get_common(struct client *c, const struct request *req, struct 
 
         if (flags & ~WIRE_GET_DETACH)
                 return -EINVAL;
-        q->obj.active_ms = now_ms();
+        q->obj.active_ms = loop_now_ms;
         if (q->count > 0 && TAILQ_EMPTY(&q->getters)) {
                 int err = queue_reply_items(q, c, req->id, req->op, flags, max);
                 if (err < 0)
@@ -676,7 +676,7 @@ int queue_handle_close(struct client *c, const struct request *req, struct wire_
         if (err < 0)
                 return err;
         q->closed = true;
-        q->obj.active_ms = now_ms();
+        q->obj.active_ms = loop_now_ms;
         client_reply_status(c, req->id, req->op, 0);
         wait_fail_all(&q->putters, -EPIPE);
         queue_serve(q);
@@ -706,7 +706,7 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
                 q->bytes -= it->size;
         queue_items_free(&q->items);
         q->count = 0;
-        q->obj.active_ms = now_ms();
+        q->obj.active_ms = loop_now_ms;
         client_reply_end(c, start);
         log_info("queue '%s': %s purged %llu waiting items", q->obj.name, client_describe(c),
                  (unsigned long long) removed);
@@ -745,7 +745,7 @@ int queue_handle_task_done(struct client *c, const struct request *req, struct w
                         return -EINVAL;         /* task_done() called too many times */
         }
         delivery_finish(d);
-        q->obj.active_ms = now_ms();
+        q->obj.active_ms = loop_now_ms;
         client_reply_status(c, req->id, req->op, 0);
         queue_serve(q);
         return 0;

@@ -59,6 +59,12 @@ struct mpxd mpxd;
 /* The socket path in force; it changes only when the daemon starts again. */
 static char socket_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
 
+uint64_t loop_now_ms;
+
+void loop_clock_update(void) {
+        loop_now_ms = now_ms();
+}
+
 uint64_t now_ms(void) {
         struct timespec ts;
 

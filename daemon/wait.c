@@ -19,6 +19,7 @@ static void wait_expire(evutil_socket_t fd, short what, void *arg) {
         struct waiter *w = arg;
         struct object *o = w->object;
 
+        loop_clock_update();
         o->timeouts++;
         if (o->ops->waiter_left)
                 o->ops->waiter_left(o, w, -ETIMEDOUT);
