@@ -115,6 +115,11 @@ int admin_handle_delete(struct client *c, const struct request *req, struct wire
         o = object_find(name, len);
         if (!o)
                 return -ENOENT;
+        if (o->ops->may_delete) {
+                int err = o->ops->may_delete(o, c);
+                if (err < 0)
+                        return err;
+        }
         log_info("object '%s' deleted by %s", o->name, client_describe(c));
         object_delete(o, -EIDRM);
         client_reply_status(c, req->id, req->op, 0);

@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,9 @@ struct config *config_new(void) {
         c->max_message = WIRE_DEFAULT_MAX_MESSAGE;
         c->max_clients = CONFIG_DEFAULT_MAX_CLIENTS;
         c->max_objects = CONFIG_DEFAULT_MAX_OBJECTS;
+        c->admin_gid = (gid_t) -1;
+        c->pool_uid = (uid_t) -1;
+        c->pool_gid = (gid_t) -1;
         return c;
 }
 
@@ -97,6 +101,8 @@ struct config *config_free(struct config *c) {
         free(c->path);
         free(c->socket_path);
         free(c->socket_group);
+        free(c->admin_group);
+        free(c->pool_user);
         free(c);
         return NULL;
 }
@@ -349,6 +355,57 @@ static int resolve_group(const char *name, gid_t *ret) {
                 return -ENOENT;
         *ret = res->gr_gid;
         return 0;
+}
+
+/* Resolve a user name or number; 0 and *ret_pw (its strings in buf), or -ENOENT. */
+static int resolve_user(const char *name, struct passwd *pw, char *buf, size_t size, struct passwd **ret_pw) {
+        struct passwd *res = NULL;
+        char *end;
+        unsigned long id;
+
+        errno = 0;
+        id = strtoul(name, &end, 10);
+        if (*name && !*end && name[0] != '-' && !errno && id < (uid_t) -1) {
+                if (getpwuid_r((uid_t) id, pw, buf, size, &res) != 0 || !res)
+                        return -ENOENT;
+        } else if (getpwnam_r(name, pw, buf, size, &res) != 0 || !res)
+                return -ENOENT;
+        *ret_pw = res;
+        return 0;
+}
+
+/* admin_group and pool_user: who may operate pools, and whom workers run as. */
+static void load_pool_settings(struct loader *l, const config_setting_t *root) {
+        const config_setting_t *s;
+        const char *v;
+
+        s = config_setting_get_member(root, "admin_group");
+        if (s && (v = get_string(l, s, "a group name or number in quotes"))) {
+                gid_t gid;
+                char *p;
+
+                if (resolve_group(v, &gid) < 0)
+                        fail_at(l, s, "expected the name or number of an existing group");
+                else if ((p = strdup(v))) {
+                        free(l->c->admin_group);
+                        l->c->admin_group = p;
+                        l->c->admin_gid = gid;
+                }
+        }
+        s = config_setting_get_member(root, "pool_user");
+        if (s && (v = get_string(l, s, "a user name or number in quotes"))) {
+                struct passwd pw, *res = NULL;
+                char buf[4096], *p;
+
+                if (resolve_user(v, &pw, buf, sizeof(buf), &res) < 0)
+                        fail_at(l, s, "expected the name or number of an existing user");
+                else if ((p = strdup(res->pw_name))) {
+                        free(l->c->pool_user);
+                        l->c->pool_user = p;
+                        l->c->pool_uid = res->pw_uid;
+                        l->c->pool_gid = res->pw_gid;
+                }
+        }
 }
 
 /* ---- the sections ---- */
@@ -641,12 +698,80 @@ static void load_array(struct loader *l, const config_setting_t *g, struct confi
                                 break;
 }
 
+/* A pool: workers, restart policy, and the command as an array of strings, packed. */
+static void load_pool(struct loader *l, const config_setting_t *g, struct config_object *o) {
+        const char *expected = "the program and its arguments as strings, such as [ \"worker\", \"--queue\", \"jobs\" ]";
+        const config_setting_t *s;
+        size_t size = 0;
+        uint64_t v;
+        unsigned n;
+        char *p;
+
+        o->workers = 1;
+        o->restart = WIRE_RESTART_ON_FAILURE;
+        s = config_setting_get_member(g, "workers");
+        if (s && get_uint(l, s, 1, POOL_MAX_WORKERS, &v))
+                o->workers = (uint32_t) v;
+        s = config_setting_get_member(g, "restart");
+        if (s) {
+                int r = config_setting_type(s) == CONFIG_TYPE_STRING ?
+                        pool_restart_from_string(config_setting_get_string(s)) : -EINVAL;
+
+                if (r < 0)
+                        fail_at(l, s, "expected one of \"always\", \"on-failure\", \"never\"");
+                else
+                        o->restart = (uint8_t) r;
+        }
+        s = config_setting_get_member(g, "command");
+        if (!s) {
+                fail_missing(l, g, "command", expected);
+                return;
+        }
+        if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+                fail_at(l, s, "expected %s", expected);
+                return;
+        }
+        n = (unsigned) config_setting_length(s);
+        if (n == 0 || n > POOL_MAX_ARGS) {
+                fail_about(l, s, "%u strings; expected 1 to %u: %s", n, POOL_MAX_ARGS, expected);
+                return;
+        }
+        for (unsigned i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, i);
+
+                if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+                        fail_at(l, e, "expected a string");
+                        return;
+                }
+                if (i == 0 && !*config_setting_get_string(e)) {
+                        fail_at(l, e, "expected the program's name or path");
+                        return;
+                }
+                size += strlen(config_setting_get_string(e)) + 1;
+        }
+        if (size > POOL_MAX_COMMAND) {
+                fail_about(l, s, "%zu bytes; expected a command of at most %u bytes", size, POOL_MAX_COMMAND);
+                return;
+        }
+        o->initial = p = malloc(size);
+        if (!p)
+                return;
+        for (unsigned i = 0; i < n; i++) {
+                const char *a = config_setting_get_string(config_setting_get_elem(s, i));
+
+                memcpy(p, a, strlen(a) + 1);
+                p += strlen(a) + 1;
+        }
+        o->command_size = size;
+}
+
 static const char *const name_only_keys[] = { "name", NULL };
 static const char *const queue_keys[] = { "name", "maxsize", "joinable", NULL };
 static const char *const semaphore_keys[] = { "name", "value", "max", "bounded", "undo", NULL };
 static const char *const barrier_keys[] = { "name", "parties", NULL };
 static const char *const value_keys[] = { "name", "typecode", "initial", NULL };
 static const char *const array_keys[] = { "name", "typecode", "length", "initial", NULL };
+static const char *const pool_keys[] = { "name", "workers", "restart", "command", NULL };
 
 static const struct kind kinds[] = {
         { "queues", "queue", WIRE_TYPE_QUEUE, false, queue_keys, load_queue },
@@ -657,6 +782,7 @@ static const struct kind kinds[] = {
         { "barriers", "barrier", WIRE_TYPE_BARRIER, false, barrier_keys, load_barrier },
         { "values", "value", WIRE_TYPE_VALUE, false, value_keys, load_value },
         { "arrays", "array", WIRE_TYPE_ARRAY, false, array_keys, load_array },
+        { "pools", "pool", WIRE_TYPE_POOL, false, pool_keys, load_pool },
 };
 
 /* A name setting: 1 to 255 bytes of [A-Za-z0-9._:/@-]. */
@@ -751,7 +877,7 @@ static void load_objects(struct loader *l, const config_setting_t *g) {
 
 /* Read the parsed tree into l->c. */
 static void load_root(struct loader *l, const config_setting_t *root) {
-        static const char *const keys[] = { "socket", "log", "limits", "objects", NULL };
+        static const char *const keys[] = { "socket", "log", "limits", "objects", "admin_group", "pool_user", NULL };
         static const struct {
                 const char *key;
                 void (*load)(struct loader *l, const config_setting_t *g);
@@ -774,6 +900,7 @@ static void load_root(struct loader *l, const config_setting_t *root) {
                 }
                 sections[i].load(l, g);
         }
+        load_pool_settings(l, root);
         /* The objects of the file itself must fit under the object limit. */
         if (l->n_errors == 0 && l->c->n_objects > l->c->max_objects) {
                 const config_setting_t *limits = config_setting_get_member(root, "limits");
@@ -919,6 +1046,8 @@ int config_declare(const struct config_object *o) {
         case WIRE_TYPE_VALUE:
         case WIRE_TYPE_ARRAY:
                 return array_declare(o->name, o->name_len, o->typecode, o->length, o->flags, o->initial);
+        case WIRE_TYPE_POOL:
+                return pool_declare(o->name, o->name_len, o->workers, o->restart, o->initial, o->command_size);
         }
         return -EINVAL;
 }

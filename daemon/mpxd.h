@@ -87,7 +87,11 @@ struct config_object {
         uint32_t parties;               /* barrier */
         char typecode;                  /* value, array */
         uint32_t length;                /* value (1), array */
-        void *initial;                  /* value, array: length elements, or NULL for zeros */
+        void *initial;                  /* value, array: length elements, or NULL for zeros;
+                                           pool: the command, argc NUL-terminated strings */
+        size_t command_size;            /* pool: bytes of the command in initial */
+        uint32_t workers;               /* pool */
+        uint8_t restart;                /* pool: WIRE_RESTART_* */
 };
 
 /* A configuration: the file's settings over the defaults. */
@@ -103,6 +107,11 @@ struct config {
         uint32_t max_objects;
         struct config_object *objects;
         size_t n_objects;
+        gid_t admin_gid;                /* may operate pools; (gid_t) -1: none (root and mpxd's user only) */
+        char *admin_group;              /* as written, for messages; NULL if unset */
+        char *pool_user;                /* pool workers run as this user when mpxd is root; NULL if unset */
+        uid_t pool_uid;
+        gid_t pool_gid;                 /* pool_user's primary group */
 };
 
 /* What the command line set; it wins over the file, at start and on reload. */
@@ -358,6 +367,8 @@ struct object_type {
         void (*waiter_left)(struct object *o, struct waiter *w, int why);
         /* Optional: payload bytes the object holds, for the daemon-wide total. */
         uint64_t (*bytes)(struct object *o);
+        /* Optional: 0 if client c may delete the object, else -EACCES (pools: admins only). */
+        int (*may_delete)(struct object *o, const struct client *c);
 };
 
 struct object {
@@ -492,6 +503,34 @@ HANDLER(pipe_handle_open);
 /* pool.c */
 HANDLER(pool_handle_start); HANDLER(pool_handle_scale); HANDLER(pool_handle_signal);
 HANDLER(pool_handle_stop);
+#define POOL_MAX_WORKERS 1024u          /* workers of one pool */
+#define POOL_MAX_ARGS 1024u             /* arguments of a command, argv[0] included */
+#define POOL_MAX_COMMAND (64u * 1024)   /* bytes of a command, NUL terminators included */
+/*
+ * Start a pool (the configuration and POOL_START) running command, argc
+ * NUL-terminated strings back to back: 1 started, 0 a pool of that name runs
+ * the same command with the same restart policy, -EEXIST, -EPROTOTYPE,
+ * -EINVAL, -EUSERS, -ENOMEM. Workers are forked from the loop, not here.
+ */
+int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
+                 size_t command_size);
+/* WIRE_RESTART_* for "always", "on-failure" or "never"; -EINVAL for anything else. */
+int pool_restart_from_string(const char *s);
+/* The name of a restart policy ("on-failure"); NULL if unknown. */
+const char *pool_restart_to_string(uint8_t restart);
+/*
+ * The delay before restarting a worker that ran ran_ms, when the delay before
+ * was prev_ms (0: none yet): 100 ms, doubling up to 30 s, and 100 ms again
+ * once a worker ran for 10 s.
+ */
+uint64_t pool_backoff_next_ms(uint64_t prev_ms, uint64_t ran_ms);
+/* Be told of reaped children (server_on_child_exit); once, however often it is called. */
+int pool_init(void);
+/*
+ * Stop every worker at once (SIGTERM, SIGKILL after a second, reaped before
+ * this returns) and drain their output; mpxd is stopping, so nothing restarts.
+ */
+void pool_stop_all(void);
 
 #undef HANDLER
 

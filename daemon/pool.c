@@ -1,21 +1,1296 @@
 /* SPDX-License-Identifier: MIT */
-/* Work in progress: every request is answered EOPNOTSUPP until this file is written. */
+/*
+ * Supervised pools of worker processes: Python's Pool(processes), run by
+ * the daemon like a service manager runs a service. A pool is a named object
+ * holding a command (argv, no shell), a number of workers wanted and a
+ * restart policy. This file forks and execs the workers, reads what they
+ * write, learns of their ends from server.c's SIGCHLD handling, restarts them
+ * by policy with exponential back-off, forwards signals, and stops them
+ * (SIGTERM, a grace period, SIGKILL) before the pool is deleted.
+ *
+ * Processes and slots. A pool has one slot per worker index 0 .. workers-1;
+ * a slot holds the process running for that index, its back-off and its
+ * start timer. A process (struct worker) is also on one daemon-wide list,
+ * found there by pid when it is reaped. A process leaves its slot when it is
+ * scaled away or its pool stops (it is "leaving": signalled, never
+ * restarted) and outlives a pool that is deleted outright (it is killed at
+ * once and only waited for). Each worker's stdout and stderr is one pipe,
+ * read by a libevent read event, split into lines that go to the daemon's
+ * log; a reader lives until the pipe's end of file, which may come after the
+ * process is reaped.
+ *
+ * Nothing here blocks the loop or sleeps: starts and restarts are timers,
+ * reaping is server.c's non-blocking waitpid loop, output is read as it
+ * comes. The one exception is pool_stop_all(), called as the daemon stops:
+ * it signals every worker and waits for them, bounded, so that no worker
+ * outlives mpxd.
+ *
+ * Who may operate pools: root, the daemon's own user, and members of the
+ * configured admin group (the client's primary group from SO_PEERCRED, or a
+ * supplementary group from /proc/PID/status at the time of the request). When
+ * mpxd runs as root, workers run as the configured pool_user; without one
+ * they run as root, and only root may start pools. This file does not decide
+ * who may read a pool's description (any client may, as for every object).
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "mpxd.h"
 
+/* Back-off of restarts: the first delay, the most, and how long a worker must run to reset it. */
+#define POOL_BACKOFF_MIN_MS     100u
+#define POOL_BACKOFF_MAX_MS     30000u
+#define POOL_BACKOFF_RESET_MS   10000u
+/* How long a worker scaled away has between SIGTERM and SIGKILL. */
+#define POOL_SCALE_GRACE_MS     10000
+/* When mpxd stops: SIGTERM, this long, SIGKILL, at most this long again. */
+#define POOL_SHUTDOWN_TERM_MS   1000
+#define POOL_SHUTDOWN_KILL_MS   800
+/* One line of a worker's output in the log; a longer one is cut into several. */
+#define POOL_LOG_LINE_MAX       2048u
+/* What one read of a worker's pipe takes, so that a chatty worker cannot hold the loop. */
+#define POOL_LOG_READ           16384u
+/* The "command" field shows this much of a long command. */
+#define POOL_COMMAND_TEXT_MAX   4096u
+
+struct pool;
+
+/* One worker process, from fork to reaping. */
+struct worker {
+        struct pool *pool;              /* NULL once its pool is deleted */
+        unsigned index;
+        pid_t pid;
+        uint64_t started_ms;
+        bool leaving;                   /* scaled away or stopping: signalled, never restarted */
+        bool kill_armed;
+        uint64_t kill_at_ms;            /* when kill_timer sends SIGKILL */
+        struct event kill_timer;
+        TAILQ_ENTRY(worker) link;       /* in all_workers */
+};
+
+/* One worker index of a pool. Allocated on its own, because its timer must not move. */
+struct slot {
+        struct pool *pool;
+        unsigned index;
+        struct worker *worker;          /* the process running for this index, or NULL */
+        uint64_t backoff_ms;            /* the last restart delay; 0 before the first */
+        bool timer_armed;
+        bool is_restart;                /* the pending start replaces a worker that ended */
+        struct event timer;
+};
+
+/* A worker's stdout and stderr, read until end of file. */
+struct pool_log {
+        int fd;
+        struct event ev;
+        char object[WIRE_NAME_MAX + 1]; /* the pool's name, which may be gone before the pipe ends */
+        unsigned index;
+        size_t len;
+        char line[POOL_LOG_LINE_MAX];
+        TAILQ_ENTRY(pool_log) link;
+};
+
+struct pool {
+        struct object obj;
+        uint8_t restart;                /* WIRE_RESTART_* */
+        uint32_t wanted;                /* slots */
+        char *command;                  /* argc NUL-terminated strings, back to back */
+        size_t command_size;
+        char **argv;                    /* pointers into command, NULL-terminated */
+        char *command_text;             /* argv quoted as a shell would read it, for INFO and logs */
+        struct slot **slots;            /* wanted of them */
+        unsigned running;               /* live processes, leaving ones included */
+        uint64_t started, restarts, exits, signals;
+        bool stopping;
+        struct waiter_list waiters;     /* POOL_STOP requests, answered when running reaches 0 */
+};
+
+/* Every worker not reaped yet, of every pool (and of deleted ones), in start order. */
+static TAILQ_HEAD(, worker) all_workers = TAILQ_HEAD_INITIALIZER(all_workers);
+/* Every worker output pipe not at its end yet. */
+static TAILQ_HEAD(, pool_log) logs = TAILQ_HEAD_INITIALIZER(logs);
+
+static const struct object_type pool_type;
+
+static struct pool *pool_of(struct object *o) {
+        return container_of(o, struct pool, obj);
+}
+
+static const char *const restart_names[] = {
+        [WIRE_RESTART_ALWAYS] = "always",
+        [WIRE_RESTART_ON_FAILURE] = "on-failure",
+        [WIRE_RESTART_NEVER] = "never",
+};
+
+int pool_restart_from_string(const char *s) {
+        for (size_t i = 0; i < ARRAY_SIZE(restart_names); i++)
+                if (s && strcmp(s, restart_names[i]) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+const char *pool_restart_to_string(uint8_t restart) {
+        return restart < ARRAY_SIZE(restart_names) ? restart_names[restart] : NULL;
+}
+
+uint64_t pool_backoff_next_ms(uint64_t prev_ms, uint64_t ran_ms) {
+        if (prev_ms == 0 || ran_ms >= POOL_BACKOFF_RESET_MS)
+                return POOL_BACKOFF_MIN_MS;
+        return prev_ms >= POOL_BACKOFF_MAX_MS / 2 ? POOL_BACKOFF_MAX_MS : prev_ms * 2;
+}
+
+/* How a process ended, for the log: "exited with status 3", "was killed by signal 9 (SIGKILL)". */
+static void describe_exit(int status, char *buf, size_t size) {
+        if (WIFEXITED(status))
+                snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status)) {
+                const char *abbrev = sigabbrev_np(WTERMSIG(status));
+
+                snprintf(buf, size, "was killed by signal %d (SIG%s)%s", WTERMSIG(status), abbrev ? abbrev : "?",
+                         WCOREDUMP(status) ? ", core dumped" : "");
+        } else
+                snprintf(buf, size, "ended with wait status %d", status);
+}
+
+/* ---- worker output ---- */
+
+static void pool_log_line(struct pool_log *lg) {
+        log_object(LOG_LEVEL_INFO, lg->object, "pool '%s' worker %u: %.*s", lg->object, lg->index, (int) lg->len,
+                   lg->line);
+        lg->len = 0;
+}
+
+/* Split bytes into lines; control characters would garble the log, so they become '?'. */
+static void pool_log_feed(struct pool_log *lg, const uint8_t *buf, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                uint8_t ch = buf[i];
+
+                if (ch == '\n') {
+                        pool_log_line(lg);
+                        continue;
+                }
+                if (ch == '\r' && i + 1 < n && buf[i + 1] == '\n')
+                        continue;
+                lg->line[lg->len++] = (char) ((ch < 0x20 && ch != '\t') || ch == 0x7f ? '?' : ch);
+                if (lg->len == sizeof(lg->line))
+                        pool_log_line(lg);
+        }
+}
+
+static void pool_log_free(struct pool_log *lg) {
+        if (lg->len > 0)
+                pool_log_line(lg);
+        event_del(&lg->ev);
+        close(lg->fd);
+        TAILQ_REMOVE(&logs, lg, link);
+        free(lg);
+}
+
+/* Read once (a bounded amount) per wake-up; end of file ends the reader. */
+static void pool_log_cb(evutil_socket_t fd, short what, void *arg) {
+        struct pool_log *lg = arg;
+        uint8_t buf[POOL_LOG_READ];
+        ssize_t n = read(fd, buf, sizeof(buf));
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n <= 0) {
+                pool_log_free(lg);
+                return;
+        }
+        pool_log_feed(lg, buf, (size_t) n);
+}
+
+/* Take what is in a pipe now, without waiting, then end its reader (mpxd is stopping). */
+static void pool_log_drain(struct pool_log *lg) {
+        uint8_t buf[POOL_LOG_READ];
+        ssize_t n;
+
+        while ((n = read(lg->fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+                if (n > 0)
+                        pool_log_feed(lg, buf, (size_t) n);
+        pool_log_free(lg);
+}
+
+/* ---- processes ---- */
+
+/* Signal a worker's process group (setsid made it one), or the worker alone before it got there. */
+static int worker_signal(struct worker *w, int sig) {
+        if (kill(-w->pid, sig) == 0 || kill(w->pid, sig) == 0)
+                return 0;
+        return -errno;
+}
+
+static const char *worker_pool_name(const struct worker *w) {
+        return w->pool ? w->pool->obj.name : "(deleted)";
+}
+
+static void worker_kill_cb(evutil_socket_t fd, short what, void *arg) {
+        struct worker *w = arg;
+
+        w->kill_armed = false;
+        log_object(LOG_LEVEL_NOTICE, worker_pool_name(w),
+                   "pool '%s': worker %u (pid %ld) is still running after its grace period; sending SIGKILL",
+                   worker_pool_name(w), w->index, (long) w->pid);
+        (void) worker_signal(w, SIGKILL);
+}
+
+/* SIGKILL the worker grace_ms from now, unless it is due sooner already; negative: never. */
+static void worker_arm_kill(struct worker *w, int64_t grace_ms) {
+        uint64_t at;
+        struct timeval tv;
+
+        /* Past 68 years is never, as for timeouts: libevent could not keep such a timer. */
+        if (grace_ms < 0 || grace_ms / 1000 > INT32_MAX)
+                return;
+        at = now_ms() + (uint64_t) grace_ms;
+        if (w->kill_armed && w->kill_at_ms <= at)
+                return;
+        tv.tv_sec = (time_t) (grace_ms / 1000);
+        tv.tv_usec = (suseconds_t) (grace_ms % 1000) * 1000;
+        if (evtimer_add(&w->kill_timer, &tv) < 0) {
+                /* No timer: do not leave it running unbounded. */
+                (void) worker_signal(w, SIGKILL);
+                return;
+        }
+        w->kill_armed = true;
+        w->kill_at_ms = at;
+}
+
+/* SIGTERM a worker that is to go, and SIGKILL it after grace_ms. */
+static void worker_stop(struct worker *w, int64_t grace_ms) {
+        if (!w->leaving) {
+                w->leaving = true;
+                (void) worker_signal(w, SIGTERM);
+        }
+        worker_arm_kill(w, grace_ms);
+}
+
+/* Whom workers run as: the configured pool_user, when mpxd is root. */
+struct run_as {
+        bool change;
+        uid_t uid;
+        gid_t gid;
+        gid_t *groups;
+        int n_groups;
+        char user[256];
+        char home[1024];
+};
+
+/* Resolve pool_user in the parent, so that the child only makes system calls. */
+static int run_as_resolve(struct run_as *as) {
+        const struct config *c = mpxd.config;
+        struct passwd pw, *res = NULL;
+        static bool warned;
+        char buf[4096];
+        int n = 16;
+
+        memset(as, 0, sizeof(*as));
+        if (!c || !c->pool_user)
+                return 0;
+        if (geteuid() != 0) {
+                if (!warned && c->pool_uid != geteuid())
+                        log_notice("pool_user \"%s\" applies when mpxd runs as root; workers run as mpxd's own "
+                                   "user, ignoring", c->pool_user);
+                warned = true;
+                return 0;
+        }
+        as->change = true;
+        as->uid = c->pool_uid;
+        as->gid = c->pool_gid;
+        snprintf(as->user, sizeof(as->user), "%s", c->pool_user);
+        snprintf(as->home, sizeof(as->home), "/");
+        if (getpwuid_r(as->uid, &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_dir)
+                snprintf(as->home, sizeof(as->home), "%s", res->pw_dir);
+        for (;;) {
+                int got = n;
+                gid_t *g = realloc(as->groups, (size_t) n * sizeof(*g));
+
+                if (!g)
+                        return -ENOMEM;
+                as->groups = g;
+                if (getgrouplist(as->user, as->gid, as->groups, &got) >= 0) {
+                        as->n_groups = got;
+                        return 0;
+                }
+                if (got <= n || got > 65536)
+                        break;
+                n = got;
+        }
+        /* The user's groups cannot be listed: its primary group alone. */
+        as->groups[0] = as->gid;
+        as->n_groups = 1;
+        return 0;
+}
+
+/* The daemon's socket path for MPX_SOCKET: what it listens on, made absolute. */
+static void daemon_socket_path(char *buf, size_t size) {
+        struct sockaddr_un sa;
+        socklen_t len = sizeof(sa);
+        char path[sizeof(sa.sun_path) + 1] = "";
+        char cwd[4096];
+
+        memset(&sa, 0, sizeof(sa));
+        if (mpxd.listen_fd >= 0 && getsockname(mpxd.listen_fd, (struct sockaddr *) &sa, &len) == 0 &&
+            len > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0])
+                memcpy(path, sa.sun_path, sizeof(sa.sun_path));
+        else if (mpxd.config && mpxd.config->socket_path)
+                snprintf(path, sizeof(path), "%s", mpxd.config->socket_path);
+        if (path[0] != '/' && getcwd(cwd, sizeof(cwd)))
+                snprintf(buf, size, "%s/%s", cwd, path);
+        else
+                snprintf(buf, size, "%s", path);
+}
+
+static char **env_free(char **env) {
+        for (size_t i = 0; env && env[i]; i++)
+                free(env[i]);
+        free(env);
+        return NULL;
+}
+
+/*
+ * A worker's environment: the daemon's, without what belongs to the daemon
+ * alone (the service manager's sockets), with MPX_SOCKET, MPX_POOL and
+ * MPX_WORKER, and the user's USER, LOGNAME and HOME when it changes.
+ */
+static char **worker_env(const struct pool *p, unsigned index, const struct run_as *as) {
+        static const char *const drop[] = {
+                "MPX_SOCKET", "MPX_POOL", "MPX_WORKER", "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC",
+                "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "JOURNAL_STREAM", "USER", "LOGNAME", "HOME",
+        };
+        char socket_path[4200];
+        size_t n = 0, k = 0;
+        char **env;
+
+        for (char **e = environ; e && *e; e++)
+                n++;
+        env = calloc(n + 8, sizeof(*env));
+        if (!env)
+                return NULL;
+        for (char **e = environ; e && *e; e++) {
+                size_t len = strcspn(*e, "=");
+                bool dropped = false;
+
+                for (size_t i = 0; i < ARRAY_SIZE(drop) && !dropped; i++)
+                        /* USER, LOGNAME and HOME stay when the user does not change. */
+                        dropped = strlen(drop[i]) == len && strncmp(*e, drop[i], len) == 0 &&
+                                  (as->change || i < ARRAY_SIZE(drop) - 3);
+                if (!dropped && !(env[k++] = strdup(*e)))
+                        return env_free(env);
+        }
+        daemon_socket_path(socket_path, sizeof(socket_path));
+        if (asprintf(&env[k++], "MPX_SOCKET=%s", socket_path) < 0 ||
+            asprintf(&env[k++], "MPX_POOL=%s", p->obj.name) < 0 ||
+            asprintf(&env[k++], "MPX_WORKER=%u", index) < 0) {
+                env[k - 1] = NULL;
+                return env_free(env);
+        }
+        if (as->change && (asprintf(&env[k++], "USER=%s", as->user) < 0 ||
+                           asprintf(&env[k++], "LOGNAME=%s", as->user) < 0 ||
+                           asprintf(&env[k++], "HOME=%s", as->home) < 0)) {
+                env[k - 1] = NULL;
+                return env_free(env);
+        }
+        return env;
+}
+
+/* Close every descriptor from first on. */
+static void close_from(int first) {
+        struct rlimit rl;
+
+#ifdef SYS_close_range
+        if (syscall(SYS_close_range, (unsigned) first, ~0u, 0) == 0)
+                return;
+#endif
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 20)
+                rl.rlim_cur = 1u << 16;
+        for (int fd = first; fd < (int) rl.rlim_cur; fd++)
+                (void) close(fd);
+}
+
+/*
+ * In the child: default signal dispositions, a session and process group of
+ * its own, /dev/null and the log pipe as stdio and nothing else, the pool
+ * user's rights, an empty signal mask, then the command. Only system calls
+ * here: everything was prepared by the parent.
+ */
+/* A kernel struct sigaction of zeros, larger than any architecture's. */
+static const unsigned long kernel_sigaction_dfl[16];
+
+static __attribute__((noreturn)) void worker_exec(char *const *argv, char **env, int in_fd, int out_fd, const struct run_as *as) {
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        sigset_t none;
+        int in, out;
+
+        for (int sig = 1; sig < NSIG; sig++)
+                if (sigaction(sig, &dfl, NULL) < 0 && sig != SIGKILL && sig != SIGSTOP)
+                        /*
+                         * glibc keeps the signals it reserves (32, 33) to itself, but one
+                         * may have come ignored from mpxd's parent, and ignored stays
+                         * ignored across exec: a zeroed kernel sigaction is SIG_DFL, no
+                         * flags, an empty mask, whatever the architecture's layout.
+                         */
+                        (void) syscall(SYS_rt_sigaction, sig, kernel_sigaction_dfl, NULL, (size_t) 8);
+        (void) setsid();
+        /* Out of the way of 0, 1 and 2 first, in case the daemon's own stdio was closed. */
+        in = fcntl(in_fd, F_DUPFD, 3);
+        out = fcntl(out_fd, F_DUPFD, 3);
+        if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+                _exit(126);
+        close_from(3);
+        if (as->change && (setgroups((size_t) as->n_groups, as->groups) < 0 || setgid(as->gid) < 0 ||
+                           setuid(as->uid) < 0)) {
+                dprintf(2, "cannot run as user %s: %s\n", as->user, strerror(errno));
+                _exit(126);
+        }
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+        execvpe(argv[0], argv, env);
+        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+}
+
+/* Fork and exec one worker for a slot, with a reader for its output. 0 or a negative errno. */
+static int worker_spawn(struct pool *p, struct slot *s) {
+        struct run_as as = { .change = false };
+        struct worker *w = calloc(1, sizeof(*w));
+        struct pool_log *lg = calloc(1, sizeof(*lg));
+        int pfd[2] = { -1, -1 }, devnull = -1, r = 0;
+        char **env = NULL;
+        sigset_t all, old;
+        pid_t pid;
+
+        if (!w || !lg || run_as_resolve(&as) < 0 || !(env = worker_env(p, s->index, &as))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        if (pipe2(pfd, O_CLOEXEC) < 0 || (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        /*
+         * Every signal blocked across fork: a signal that reached the child
+         * before it reset its handlers would run libevent's handler there, and
+         * that writes to the daemon's own signal socket.
+         */
+        sigfillset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, &old);
+        pid = fork();
+        if (pid == 0)
+                worker_exec(p->argv, env, devnull, pfd[1], &as);
+        if (pid < 0)
+                r = -errno;
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+        if (r < 0)
+                goto fail;
+        close(pfd[1]);
+        close(devnull);
+        env_free(env);
+        free(as.groups);
+
+        w->pool = p;
+        w->index = s->index;
+        w->pid = pid;
+        w->started_ms = now_ms();
+        evtimer_assign(&w->kill_timer, mpxd.base, worker_kill_cb, w);
+        TAILQ_INSERT_TAIL(&all_workers, w, link);
+        s->worker = w;
+        p->running++;
+        p->started++;
+
+        lg->fd = pfd[0];
+        lg->index = s->index;
+        memcpy(lg->object, p->obj.name, p->obj.name_len + 1);
+        (void) fcntl(lg->fd, F_SETFL, fcntl(lg->fd, F_GETFL) | O_NONBLOCK);
+        event_assign(&lg->ev, mpxd.base, lg->fd, EV_READ | EV_PERSIST, pool_log_cb, lg);
+        if (event_add(&lg->ev, NULL) < 0) {
+                log_object(LOG_LEVEL_WARNING, p->obj.name, "pool '%s': cannot read the output of worker %u, "
+                           "ignoring", p->obj.name, s->index);
+                close(lg->fd);
+                free(lg);
+        } else
+                TAILQ_INSERT_TAIL(&logs, lg, link);
+        log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': worker %u started (pid %ld)%s%s", p->obj.name,
+                   s->index, (long) pid, as.change ? " as user " : "", as.change ? as.user : "");
+        return 0;
+
+fail:
+        if (pfd[0] >= 0) {
+                close(pfd[0]);
+                close(pfd[1]);
+        }
+        if (devnull >= 0)
+                close(devnull);
+        env_free(env);
+        free(as.groups);
+        free(lg);
+        free(w);
+        return r;
+}
+
+/* ---- slots ---- */
+
+static void slot_arm(struct slot *s, uint64_t delay_ms, bool is_restart) {
+        struct timeval tv = { .tv_sec = (time_t) (delay_ms / 1000), .tv_usec = (suseconds_t) (delay_ms % 1000) * 1000 };
+
+        s->is_restart = is_restart;
+        if (evtimer_add(&s->timer, &tv) == 0)
+                s->timer_armed = true;
+        else
+                log_object(LOG_LEVEL_ERR, s->pool->obj.name, "pool '%s': cannot arm the start timer of worker %u; "
+                           "it stays down until the pool is scaled", s->pool->obj.name, s->index);
+}
+
+static void slot_timer_cb(evutil_socket_t fd, short what, void *arg) {
+        struct slot *s = arg;
+        struct pool *p = s->pool;
+        int r;
+
+        s->timer_armed = false;
+        if (p->stopping || mpxd.stopping || s->worker)
+                return;
+        r = worker_spawn(p, s);
+        if (r >= 0) {
+                if (s->is_restart)
+                        p->restarts++;
+                return;
+        }
+        s->backoff_ms = pool_backoff_next_ms(s->backoff_ms, 0);
+        log_object(LOG_LEVEL_WARNING, p->obj.name, "pool '%s': cannot start worker %u: %s; trying again in "
+                   "%llu ms", p->obj.name, s->index, strerror(-r), (unsigned long long) s->backoff_ms);
+        slot_arm(s, s->backoff_ms, s->is_restart);
+}
+
+static struct slot *slot_new(struct pool *p, unsigned index) {
+        struct slot *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return NULL;
+        s->pool = p;
+        s->index = index;
+        evtimer_assign(&s->timer, mpxd.base, slot_timer_cb, s);
+        return s;
+}
+
+/* Free a slot; its process, if any, must have been dealt with. */
+static void slot_free(struct slot *s) {
+        if (!s)
+                return;
+        if (s->timer_armed)
+                evtimer_del(&s->timer);
+        free(s);
+}
+
+/* ---- pools ---- */
+
+/* A pool whose last worker is gone after POOL_STOP: answer the stoppers, then delete it. */
+static void pool_stopped(struct pool *p) {
+        log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': every worker has exited; deleting the pool",
+                   p->obj.name);
+        wait_fail_all(&p->waiters, 0);
+        object_delete(&p->obj, -EIDRM);
+}
+
+/* A worker was reaped: log how it ended, restart it by policy. The pool may be deleted here. */
+static void worker_reaped(struct worker *w, int status) {
+        struct pool *p = w->pool;
+        uint64_t ran_ms = now_ms() - w->started_ms;
+        bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        struct slot *s = NULL;
+        const char *why = NULL;
+        char how[96];
+
+        describe_exit(status, how, sizeof(how));
+        TAILQ_REMOVE(&all_workers, w, link);
+        if (w->kill_armed)
+                evtimer_del(&w->kill_timer);
+        if (!p) {
+                log_info("worker %u (pid %ld) of a deleted pool %s", w->index, (long) w->pid, how);
+                free(w);
+                return;
+        }
+        p->exits++;
+        p->running--;
+        if (w->index < p->wanted && p->slots[w->index]->worker == w) {
+                s = p->slots[w->index];
+                s->worker = NULL;
+        }
+        if (!s || w->leaving || p->stopping)
+                why = "";
+        else if (mpxd.stopping)
+                why = "; mpxd is stopping";
+        else if (p->restart == WIRE_RESTART_NEVER)
+                why = "; not restarted (restart never)";
+        else if (p->restart == WIRE_RESTART_ON_FAILURE && !failed)
+                why = "; not restarted (restart on-failure)";
+        if (why)
+                log_object(failed && !w->leaving ? LOG_LEVEL_NOTICE : LOG_LEVEL_INFO, p->obj.name,
+                           "pool '%s': worker %u (pid %ld) %s after %llu ms%s", p->obj.name, w->index,
+                           (long) w->pid, how, (unsigned long long) ran_ms, why);
+        else {
+                s->backoff_ms = pool_backoff_next_ms(s->backoff_ms, ran_ms);
+                log_object(failed ? LOG_LEVEL_NOTICE : LOG_LEVEL_INFO, p->obj.name,
+                           "pool '%s': worker %u (pid %ld) %s after %llu ms; restarting it in %llu ms",
+                           p->obj.name, w->index, (long) w->pid, how, (unsigned long long) ran_ms,
+                           (unsigned long long) s->backoff_ms);
+                slot_arm(s, s->backoff_ms, true);
+        }
+        free(w);
+        if (p->stopping && p->running == 0)
+                pool_stopped(p);
+}
+
+/* server.c reaped a child: ours if a worker has its pid. */
+static void pool_child_exited(pid_t pid, int status) {
+        struct worker *w;
+
+        TAILQ_FOREACH(w, &all_workers, link)
+                if (w->pid == pid) {
+                        worker_reaped(w, status);
+                        /* A stop may have been answered: send it now, as every event does. */
+                        client_flush_dirty();
+                        return;
+                }
+}
+
+int pool_init(void) {
+        static bool registered;
+        int r;
+
+        if (registered)
+                return 0;
+        r = server_on_child_exit(pool_child_exited);
+        if (r < 0) {
+                log_err("cannot watch pool workers: %s", strerror(-r));
+                return r;
+        }
+        registered = true;
+        return 0;
+}
+
+/* Reap the workers that have exited; wait for SIGCHLD until deadline while any is left. */
+static void pool_reap_until(uint64_t deadline_ms) {
+        sigset_t chld, old;
+
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        /* Blocked before each pass, so that an exit after the pass leaves SIGCHLD pending. */
+        (void) sigprocmask(SIG_BLOCK, &chld, &old);
+        for (;;) {
+                struct worker *w, *next;
+                uint64_t t = now_ms();
+                struct timespec ts;
+
+                for (w = TAILQ_FIRST(&all_workers); w; w = next) {
+                        int status;
+                        pid_t r;
+
+                        next = TAILQ_NEXT(w, link);
+                        r = waitpid(w->pid, &status, WNOHANG);
+                        if (r == w->pid)
+                                worker_reaped(w, status);
+                        else if (r < 0 && errno == ECHILD) {
+                                /* Reaped elsewhere: it is gone all the same. */
+                                log_debug("worker pid %ld was reaped elsewhere", (long) w->pid);
+                                worker_reaped(w, 0);
+                        }
+                        /* worker_reaped may delete a pool, never another worker: next stays valid. */
+                }
+                if (TAILQ_EMPTY(&all_workers) || t >= deadline_ms)
+                        break;
+                ts.tv_sec = (time_t) ((deadline_ms - t) / 1000);
+                ts.tv_nsec = (long) ((deadline_ms - t) % 1000) * 1000000;
+                (void) sigtimedwait(&chld, NULL, &ts);
+        }
+        (void) sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+void pool_stop_all(void) {
+        struct worker *w, *next;
+        unsigned n = 0;
+
+        TAILQ_FOREACH(w, &all_workers, link) {
+                if (w->pool)
+                        w->leaving = true;
+                (void) worker_signal(w, SIGTERM);
+                n++;
+        }
+        if (n > 0) {
+                log_info("stopping %u pool worker%s", n, n == 1 ? "" : "s");
+                pool_reap_until(now_ms() + POOL_SHUTDOWN_TERM_MS);
+        }
+        n = 0;
+        TAILQ_FOREACH(w, &all_workers, link) {
+                (void) worker_signal(w, SIGKILL);
+                n++;
+        }
+        if (n > 0) {
+                log_warning("%u pool worker%s still running a second after SIGTERM; sending SIGKILL", n,
+                            n == 1 ? " is" : "s are");
+                pool_reap_until(now_ms() + POOL_SHUTDOWN_KILL_MS);
+        }
+        for (w = TAILQ_FIRST(&all_workers); w; w = next) {
+                next = TAILQ_NEXT(w, link);
+                log_err("pool '%s': worker %u (pid %ld) could not be reaped after SIGKILL; leaving it",
+                        worker_pool_name(w), w->index, (long) w->pid);
+                TAILQ_REMOVE(&all_workers, w, link);
+                if (w->kill_armed)
+                        evtimer_del(&w->kill_timer);
+                if (w->pool)
+                        w->pool->running--;
+                free(w);
+        }
+        while (!TAILQ_EMPTY(&logs))
+                pool_log_drain(TAILQ_FIRST(&logs));
+}
+
+static void pool_serve(struct object *o) {
+        /* Stoppers wait for the workers' ends, not for anything a waiter's leaving changes. */
+        (void) o;
+}
+
+static void pool_wake_all(struct object *o, int neg_errno) {
+        wait_fail_all(&pool_of(o)->waiters, neg_errno);
+}
+
+/* Free a pool. Workers still running (DELETE of a live pool) are killed now and only waited for. */
+static void pool_free(struct object *o) {
+        struct pool *p = pool_of(o);
+        struct worker *w;
+        unsigned killed = 0;
+
+        TAILQ_FOREACH(w, &all_workers, link)
+                if (w->pool == p) {
+                        w->pool = NULL;
+                        w->leaving = true;
+                        if (w->kill_armed)
+                                evtimer_del(&w->kill_timer);
+                        w->kill_armed = false;
+                        (void) worker_signal(w, SIGKILL);
+                        killed++;
+                }
+        if (killed > 0)
+                log_object(LOG_LEVEL_NOTICE, o->name, "pool '%s' deleted with %u worker%s running; killed them",
+                           o->name, killed, killed == 1 ? "" : "s");
+        for (uint32_t i = 0; i < p->wanted; i++)
+                slot_free(p->slots[i]);
+        free(p->slots);
+        free(p->argv);
+        free(p->command);
+        free(p->command_text);
+        free(p);
+}
+
+/* The pids of the pool's processes, in index order, leaving ones last: "4242 4243". */
+static char *pool_pids(const struct pool *p) {
+        size_t size = 16 + (size_t) p->running * 12, len = 0;
+        char *s = malloc(size);
+        const struct worker *w;
+
+        if (!s)
+                return NULL;
+        s[0] = '\0';
+        for (uint32_t i = 0; i < p->wanted; i++)
+                if (p->slots[i]->worker && len + 12 < size)
+                        len += (size_t) snprintf(s + len, size - len, "%s%ld", len ? " " : "",
+                                                 (long) p->slots[i]->worker->pid);
+        TAILQ_FOREACH(w, &all_workers, link)
+                if (w->pool == p && (w->index >= p->wanted || p->slots[w->index]->worker != w) && len + 12 < size)
+                        len += (size_t) snprintf(s + len, size - len, "%s%ld", len ? " " : "", (long) w->pid);
+        return s;
+}
+
+static int pool_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
+        struct pool *p = pool_of(o);
+        uint64_t t = now_ms();
+        const struct waiter *w;
+        unsigned waiters = 0;
+        char *pids = pool_pids(p);
+        int r = 0;
+
+        if (!pids)
+                return -ENOMEM;
+        TAILQ_FOREACH(w, &p->waiters, obj_link)
+                waiters++;
+        r |= wire_put_field_int(b, f, "size", p->running);
+        r |= wire_put_field_int(b, f, "workers", p->wanted);
+        r |= wire_put_field_str(b, f, "restart", pool_restart_to_string(p->restart));
+        r |= wire_put_field_str(b, f, "command", p->command_text);
+        r |= wire_put_field_str(b, f, "pids", pids);
+        r |= wire_put_field_int(b, f, "started", (int64_t) p->started);
+        r |= wire_put_field_int(b, f, "restarts", (int64_t) p->restarts);
+        r |= wire_put_field_int(b, f, "exits", (int64_t) p->exits);
+        r |= wire_put_field_int(b, f, "signals", (int64_t) p->signals);
+        r |= wire_put_field_int(b, f, "stopping", p->stopping);
+        r |= wire_put_field_int(b, f, "waiters", waiters);
+        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
+        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        free(pids);
+        return r < 0 ? -ENOMEM : 0;
+}
+
+static int pool_check_admin(const struct client *c, const char *what);
+
+/* Deleting a pool kills its workers: only those who may stop it may delete it. */
+static int pool_may_delete(struct object *o, const struct client *c) {
+        return pool_check_admin(c, "delete");
+}
+
+static const struct object_type pool_type = {
+        .type = WIRE_TYPE_POOL,
+        .wake_all = pool_wake_all,
+        .serve = pool_serve,
+        .describe = pool_describe,
+        .free = pool_free,
+        .may_delete = pool_may_delete,
+};
+
+/* Append s to buf at *len, quoted for a shell when it needs to be; false when it does not fit. */
+static bool quote_arg(char *buf, size_t size, size_t *len, const char *s) {
+        static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=@%+,-";
+        bool quote = !*s || strspn(s, plain) != strlen(s);
+        size_t need = quote ? 2 : 0;
+        char *o;
+
+        for (const char *c = s; *c; c++)
+                need += quote && *c == '\'' ? 4 : 1;
+        /* Keep room for " ..." and the NUL after it. */
+        if (*len + need + 5 > size)
+                return false;
+        o = buf + *len;
+        if (quote)
+                *o++ = '\'';
+        for (const char *c = s; *c; c++)
+                if (quote && *c == '\'') {
+                        memcpy(o, "'\\''", 4);
+                        o += 4;
+                } else
+                        *o++ = *c;
+        if (quote)
+                *o++ = '\'';
+        *o = '\0';
+        *len = (size_t) (o - buf);
+        return true;
+}
+
+/* argv as one line a shell would split back the same way; cut with "..." when long. */
+static char *command_text(char *const *argv) {
+        char *buf = malloc(POOL_COMMAND_TEXT_MAX);
+        size_t len = 0;
+
+        if (!buf)
+                return NULL;
+        buf[0] = '\0';
+        for (size_t i = 0; argv[i]; i++) {
+                if (i > 0)
+                        buf[len++] = ' ';
+                if (!quote_arg(buf, POOL_COMMAND_TEXT_MAX, &len, argv[i])) {
+                        memcpy(buf + len, "...", 4);
+                        break;
+                }
+        }
+        return buf;
+}
+
+/* Count the strings of a packed command: argc, or -EINVAL when it is not one. */
+static int command_argc(const char *command, size_t size) {
+        int argc = 0;
+
+        if (size == 0 || size > POOL_MAX_COMMAND || command[size - 1] != '\0' || command[0] == '\0')
+                return -EINVAL;
+        for (size_t i = 0; i < size; i++)
+                if (command[i] == '\0')
+                        argc++;
+        return argc > (int) POOL_MAX_ARGS ? -EINVAL : argc;
+}
+
+int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
+                 size_t command_size) {
+        struct object *o = object_find(name, len);
+        int argc = command ? command_argc(command, command_size) : -EINVAL;
+        struct pool *p;
+        char *a;
+
+        if (o) {
+                if (o->ops != &pool_type)
+                        return -EPROTOTYPE;
+                p = pool_of(o);
+                return !p->stopping && p->restart == restart && p->command_size == command_size &&
+                       memcmp(p->command, command, command_size) == 0 ? 0 : -EEXIST;
+        }
+        if (argc < 0 || workers == 0 || workers > POOL_MAX_WORKERS || !pool_restart_to_string(restart))
+                return -EINVAL;
+        if (object_check_limit() < 0)
+                return -EUSERS;
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->restart = restart;
+        p->wanted = workers;
+        p->command_size = command_size;
+        p->command = malloc(command_size);
+        p->argv = calloc((size_t) argc + 1, sizeof(*p->argv));
+        p->slots = calloc(workers, sizeof(*p->slots));
+        if (!p->command || !p->argv || !p->slots)
+                goto nomem;
+        memcpy(p->command, command, command_size);
+        a = p->command;
+        for (int i = 0; i < argc; i++) {
+                p->argv[i] = a;
+                a += strlen(a) + 1;
+        }
+        p->command_text = command_text(p->argv);
+        if (!p->command_text)
+                goto nomem;
+        for (uint32_t i = 0; i < workers; i++)
+                if (!(p->slots[i] = slot_new(p, i)))
+                        goto nomem;
+        TAILQ_INIT(&p->waiters);
+        object_register(&p->obj, name, len, &pool_type);
+        /* Fork from the loop: at start the socket workers connect to is not listening yet. */
+        for (uint32_t i = 0; i < workers; i++)
+                slot_arm(p->slots[i], 0, false);
+        log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': starting %u worker%s (restart %s): %s", p->obj.name,
+                   workers, workers == 1 ? "" : "s", pool_restart_to_string(restart), p->command_text);
+        return 1;
+
+nomem:
+        for (uint32_t i = 0; p->slots && i < workers; i++)
+                slot_free(p->slots[i]);
+        free(p->slots);
+        free(p->argv);
+        free(p->command);
+        free(p->command_text);
+        free(p);
+        return -ENOMEM;
+}
+
+/* Grow or shrink a pool: new slots start now, slots scaled away stop their workers. */
+static int pool_scale(struct pool *p, uint32_t workers) {
+        uint32_t old = p->wanted;
+
+        if (workers > old) {
+                struct slot **grown = realloc(p->slots, workers * sizeof(*grown));
+
+                if (!grown)
+                        return -ENOMEM;
+                p->slots = grown;
+                for (uint32_t i = old; i < workers; i++)
+                        if (!(grown[i] = slot_new(p, i))) {
+                                while (i-- > old)
+                                        slot_free(grown[i]);
+                                return -ENOMEM;
+                        }
+                for (uint32_t i = old; i < workers; i++)
+                        slot_arm(grown[i], 0, false);
+        } else {
+                for (uint32_t i = workers; i < old; i++) {
+                        if (p->slots[i]->worker)
+                                worker_stop(p->slots[i]->worker, POOL_SCALE_GRACE_MS);
+                        slot_free(p->slots[i]);
+                        p->slots[i] = NULL;
+                }
+        }
+        p->wanted = workers;
+        return 0;
+}
+
+/* Begin stopping a pool: SIGTERM every worker, SIGKILL after grace_ms (negative: never). */
+static void pool_stop_begin(struct pool *p, int64_t grace_ms) {
+        struct worker *w;
+
+        if (!p->stopping) {
+                p->stopping = true;
+                for (uint32_t i = 0; i < p->wanted; i++)
+                        if (p->slots[i]->timer_armed) {
+                                evtimer_del(&p->slots[i]->timer);
+                                p->slots[i]->timer_armed = false;
+                        }
+                log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': stopping %u worker%s", p->obj.name, p->running,
+                           p->running == 1 ? "" : "s");
+        }
+        TAILQ_FOREACH(w, &all_workers, link)
+                if (w->pool == p)
+                        worker_stop(w, grace_ms);
+}
+
+/* ---- who may ---- */
+
+/* true if /proc says that pid runs as uid with gid among its supplementary groups. */
+static bool proc_has_group(pid_t pid, uid_t uid, gid_t gid) {
+        char path[64], *line = NULL;
+        bool uid_ok = false, found = false;
+        size_t cap = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%ld/status", (long) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (getline(&line, &cap, f) > 0) {
+                unsigned long real, effective;
+
+                /* The pid is the one the connection had: check that it still runs as that user. */
+                if (strncmp(line, "Uid:", 4) == 0 && sscanf(line + 4, "%lu %lu", &real, &effective) == 2)
+                        uid_ok = effective == uid;
+                else if (strncmp(line, "Groups:", 7) == 0) {
+                        char *p = line + 7, *end;
+
+                        for (;;) {
+                                unsigned long g = strtoul(p, &end, 10);
+
+                                if (end == p)
+                                        break;
+                                if (g == gid)
+                                        found = true;
+                                p = end;
+                        }
+                }
+        }
+        free(line);
+        fclose(f);
+        return uid_ok && found;
+}
+
+/* Root, mpxd's own user, or a member of the admin group. */
+static bool pool_client_is_admin(const struct client *c) {
+        const struct config *cf = mpxd.config;
+
+        if (c->uid == 0 || c->uid == geteuid())
+                return true;
+        if (!cf || cf->admin_gid == (gid_t) -1)
+                return false;
+        if (c->gid == cf->admin_gid)
+                return true;
+        return c->pid > 0 && proc_has_group(c->pid, c->uid, cf->admin_gid);
+}
+
+/* -EACCES (logged, at most once every ten seconds) unless the client may operate pools. */
+static int pool_check_admin(const struct client *c, const char *what) {
+        static uint64_t logged_ms;
+        uint64_t t;
+
+        if (pool_client_is_admin(c))
+                return 0;
+        t = now_ms();
+        if (!logged_ms || t - logged_ms >= 10000) {
+                logged_ms = t;
+                log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid,
+                           "%s may not %s a pool: only root%s may; refusing with EACCES", client_describe(c), what,
+                           mpxd.config && mpxd.config->admin_group ? " and the admin group" : "");
+        }
+        return -EACCES;
+}
+
+/* true if prog names an executable file, in PATH when it has no slash. */
+static bool command_exists(const char *prog) {
+        const char *path = getenv("PATH"), *dir, *end;
+        char full[4096];
+        struct stat st;
+
+        if (strchr(prog, '/'))
+                return access(prog, X_OK) == 0 && stat(prog, &st) == 0 && S_ISREG(st.st_mode);
+        if (!path || !*path)
+                path = "/usr/local/bin:/usr/bin:/bin";
+        for (dir = path; ; dir = end + 1) {
+                size_t dlen;
+
+                end = strchrnul(dir, ':');
+                dlen = (size_t) (end - dir);
+                snprintf(full, sizeof(full), "%.*s%s%s", (int) dlen, dir, dlen ? "/" : "", prog);
+                if (access(full, X_OK) == 0 && stat(full, &st) == 0 && S_ISREG(st.st_mode))
+                        return true;
+                if (!*end)
+                        return false;
+        }
+}
+
+/* ---- request handlers ---- */
+
+/* Find the pool a request names, and note the request. */
+static int pool_lookup(const char *name, size_t len, struct pool **ret) {
+        struct object *o;
+        int r = object_find_typed(name, len, 1u << WIRE_TYPE_POOL, &o);
+
+        if (r < 0)
+                return r;
+        o->active_ms = now_ms();
+        *ret = pool_of(o);
+        return 0;
+}
+
+/* START: name, u32 workers, u8 restart, u16 argc, argc x str -> u8 created. */
 int pool_handle_start(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+        struct wire_reader args;
+        const char *name;
+        size_t len, size = 0;
+        uint32_t workers;
+        uint8_t restart;
+        uint16_t argc;
+        bool bad = false;
+        char *command, *p;
+        int created;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &workers) || !wire_get_u8(r, &restart) ||
+            !wire_get_u16(r, &argc))
+                return -EPROTO;
+        /* Check the whole body before anything is allocated. */
+        args = *r;
+        for (uint16_t i = 0; i < argc; i++) {
+                const char *s;
+                uint16_t n;
+
+                if (!wire_get_str(r, &s, &n))
+                        return -EPROTO;
+                bad |= memchr(s, '\0', n) != NULL || (i == 0 && n == 0);
+                size += (size_t) n + 1;
+        }
+        if (!wire_reader_done(r))
+                return -EPROTO;
+        if (pool_check_admin(c, "start") < 0)
+                return -EACCES;
+        if (bad || argc == 0 || argc > POOL_MAX_ARGS || size > POOL_MAX_COMMAND || workers == 0 ||
+            workers > POOL_MAX_WORKERS || !pool_restart_to_string(restart))
+                return -EINVAL;
+        /* Without pool_user, workers of a root mpxd run as root: only root may choose what they run. */
+        if (geteuid() == 0 && c->uid != 0 && (!mpxd.config || !mpxd.config->pool_user)) {
+                log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not start a pool: mpxd runs as root "
+                           "and pool_user is not set, so workers would run as root; refusing with EACCES",
+                           client_describe(c));
+                return -EACCES;
+        }
+        command = p = malloc(size);
+        if (!command)
+                return -ENOMEM;
+        for (uint16_t i = 0; i < argc; i++) {
+                const char *s;
+                uint16_t n;
+
+                (void) wire_get_str(&args, &s, &n);
+                memcpy(p, s, n);
+                p[n] = '\0';
+                p += n + 1;
+        }
+        if (!object_find(name, len) && !command_exists(command)) {
+                free(command);
+                return -ENOENT;
+        }
+        created = pool_declare(name, len, workers, restart, command, size);
+        free(command);
+        if (created < 0)
+                return created;
+        if (created)
+                log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%.*s' started by %s", (int) len, name,
+                           client_describe(c));
+        return op_reply_u8(c, req, (uint8_t) created);
 }
 
+/* SCALE: name, u32 workers. */
 int pool_handle_scale(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+        struct pool *p = NULL;
+        const char *name;
+        size_t len;
+        uint32_t workers;
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &workers) || !wire_reader_done(r))
+                return -EPROTO;
+        if (pool_check_admin(c, "scale") < 0)
+                return -EACCES;
+        err = pool_lookup(name, len, &p);
+        if (err < 0)
+                return err;
+        if (workers > POOL_MAX_WORKERS || p->stopping)
+                return -EINVAL;
+        if (workers != p->wanted) {
+                uint32_t old = p->wanted;
+
+                err = pool_scale(p, workers);
+                if (err < 0)
+                        return err;
+                log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s' scaled from %u to %u workers by %s",
+                           p->obj.name, old, workers, client_describe(c));
+        }
+        client_reply_status(c, req->id, req->op, 0);
+        return 0;
 }
 
+/* SIGNAL: name, u32 signal -> u32 workers signalled. */
 int pool_handle_signal(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+        struct pool *p = NULL;
+        struct wire_buf *b;
+        struct worker *w;
+        const char *name;
+        size_t len, start;
+        uint32_t sig, n = 0;
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &sig) || !wire_reader_done(r))
+                return -EPROTO;
+        if (pool_check_admin(c, "signal") < 0)
+                return -EACCES;
+        err = pool_lookup(name, len, &p);
+        if (err < 0)
+                return err;
+        if (sig == 0 || sig >= NSIG)
+                return -EINVAL;
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        TAILQ_FOREACH(w, &all_workers, link)
+                if (w->pool == p && worker_signal(w, (int) sig) == 0)
+                        n++;
+        p->signals += n;
+        log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s': SIG%s sent to %u worker%s by %s", p->obj.name,
+                   sigabbrev_np((int) sig) ? sigabbrev_np((int) sig) : "?", n, n == 1 ? "" : "s",
+                   client_describe(c));
+        if (wire_put_u32(b, n) < 0) {
+                /* The signals are sent: say so as an error rather than not at all. */
+                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+                return 0;
+        }
+        client_reply_end(c, start);
+        return 0;
 }
 
+/* STOP: name, i64 grace_ms; answered once every worker has exited, then the pool is deleted. */
 int pool_handle_stop(struct client *c, const struct request *req, struct wire_reader *r) {
-        return -EOPNOTSUPP;
+        struct pool *p = NULL;
+        const char *name;
+        size_t len;
+        int64_t grace_ms;
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &grace_ms) || !wire_reader_done(r))
+                return -EPROTO;
+        if (pool_check_admin(c, "stop") < 0)
+                return -EACCES;
+        err = pool_lookup(name, len, &p);
+        if (err < 0)
+                return err;
+        if (!p->stopping)
+                log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s' stopped by %s (grace %lld ms)",
+                           p->obj.name, client_describe(c), (long long) grace_ms);
+        if (!wait_add(c, req, &p->obj, &p->waiters, -1))
+                return -ENOMEM;
+        pool_stop_begin(p, grace_ms);
+        if (p->running == 0)
+                pool_stopped(p);
+        return 0;
 }

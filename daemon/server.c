@@ -486,7 +486,8 @@ int server_listen(void) {
                 if (!mpxd.ev_signals[i] || evsignal_add(mpxd.ev_signals[i], NULL) < 0)
                         return -ENOMEM;
         }
-        return 0;
+        /* Pools learn of their workers' ends from the SIGCHLD handling above. */
+        return pool_init();
 }
 
 /* The STATUS= line: what the daemon serves, and a failed reload until a good one. */
@@ -611,6 +612,8 @@ void server_shutdown(void) {
         /* Stop accepting first, then answer everyone who waits. */
         if (mpxd.ev_listen)
                 event_del(mpxd.ev_listen);
+        /* Pool workers first: no process of ours outlives the daemon. */
+        pool_stop_all();
         object_delete_all(-ESHUTDOWN);
         /* Best effort: give every client what fits in its socket now. */
         for (c = TAILQ_FIRST(&mpxd.clients); c; c = next) {

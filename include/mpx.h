@@ -578,7 +578,9 @@ void mpx_map_release(mpx_map *map);
  * passes through mpxd. A third party waits for the next pairing.
  * @ret_fd: the descriptor (close-on-exec), owned by the caller.
  * Return: 0, -EAGAIN (no partner, timeout 0), -ETIMEDOUT, -EINVAL (mode),
- * -EPROTOTYPE (the name is another type of object), -ESHUTDOWN, -EPROTO.
+ * -EPROTOTYPE (the name is another type of object), -EIDRM (the pipe was
+ * deleted while waiting), -EUSERS (the daemon's object limit), -ESHUTDOWN,
+ * -EPROTO.
  */
 int mpx_pipe_open(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd);
 
@@ -599,33 +601,162 @@ int mpx_pipe_recv(int fd, mpx_buf *ret);
 
 /* ---- pools of worker processes ---- */
 
+/*
+ * A pool is a named set of worker processes that mpxd starts (fork and
+ * exec, no shell), supervises and restarts, like multiprocessing.Pool does
+ * for a parent, but as a service: any process may submit work, and the
+ * workers outlive the process that started them. Pools are declared in
+ * mpxd.conf(5) or started at run time; each is an object listed by
+ * mpx_list_objects() with type "pool" (fields: size (workers running),
+ * workers (wanted), restart, command, pids, started, restarts, exits,
+ * signals, stopping, waiters, age_ms, idle_ms).
+ *
+ * Workers get MPX_SOCKET (the daemon's socket, so mpx_connect(NULL, ...)
+ * reaches it), MPX_POOL (the pool's name) and MPX_WORKER (their index, 0 to
+ * workers - 1) in their environment, /dev/null as stdin, and a pipe to the
+ * daemon's log as stdout and stderr (each line is logged with the pool's
+ * name and the worker's index). Each worker leads a process group of its
+ * own; signals reach the whole group. A worker that ends is restarted by
+ * the pool's policy after a back-off that starts at 100 ms and doubles, up
+ * to 30 s, for as long as workers end within 10 s of their start, so that a
+ * worker that fails at once does not spin.
+ *
+ * Only root, the user mpxd runs as, and members of the admin group of
+ * mpxd.conf may start, scale, signal and stop pools; anyone else gets
+ * -EACCES. When mpxd runs as root, workers run as its pool_user; when none
+ * is configured they run as root, and then only root may start pools.
+ *
+ * The usual worker consumes a joinable queue with mpx_worker_run(), and the
+ * submitting side uses mpx_job_submit() and mpx_job_wait(), the way
+ * apply_async(...).get() works with Python's Pool.
+ */
+
 /* Restart policies of mpx_pool_start(). */
-#define MPX_RESTART_ALWAYS      0
-#define MPX_RESTART_ON_FAILURE  1
+#define MPX_RESTART_ALWAYS      0       /* whenever a worker ends */
+#define MPX_RESTART_ON_FAILURE  1       /* when it exits non-zero or is killed by a signal */
 #define MPX_RESTART_NEVER       2
 
 /*
  * mpx_pool_start() - have the daemon start and supervise a pool of worker
- * processes running argv (a NULL-terminated array; argv[0] is looked up in
- * PATH; no shell). Workers get MPX_SOCKET, MPX_POOL and MPX_WORKER (their
- * index) in their environment. Only root and the configured admin group may
- * start pools. Return: 1 started, 0 a pool of that name already runs the
- * same command, -EEXIST (another command), -EACCES, -EINVAL, -EPROTOTYPE.
+ * processes.
+ * @workers: how many, 1 to 1024.
+ * @restart: MPX_RESTART_ALWAYS, MPX_RESTART_ON_FAILURE or MPX_RESTART_NEVER.
+ * @argv:    the command, a NULL-terminated array: argv[0] is looked up in
+ *           mpxd's PATH when it has no slash, and a relative path is relative
+ *           to mpxd's working directory (/ under systemd), so pass an
+ *           absolute one.
+ *
+ * The call returns once the pool exists; its workers start right after.
+ *
+ * Return: 1 started, 0 a pool of that name already runs the same command
+ * with the same policy (its size is left as it is), -EEXIST (it runs
+ * another command or policy, or it is stopping), -ENOENT (argv[0] is not an
+ * executable file), -EACCES, -EINVAL (workers, restart or argv),
+ * -EPROTOTYPE (the name belongs to another type of object), -EUSERS.
  */
 int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv);
 
-/* mpx_pool_scale() - run workers workers, starting or stopping some. Return: 0, -ENOENT, -EACCES. */
+/*
+ * mpx_pool_scale() - run workers workers (0 to 1024): new indexes start now;
+ * the workers of the indexes scaled away get SIGTERM, and SIGKILL ten
+ * seconds later if they are still running. Return: 0, -ENOENT, -EACCES,
+ * -EINVAL (too many, or the pool is stopping), -EPROTOTYPE.
+ */
 int mpx_pool_scale(mpx *m, const char *name, uint32_t workers);
 
-/* mpx_pool_signal() - send sig to every worker. Return: how many were signalled, or a negative errno. */
+/*
+ * mpx_pool_signal() - send sig (1 to 64) to every running worker's process
+ * group. What a worker does with it is its own business: a worker a signal
+ * ends is restarted by the pool's policy.
+ * Return: how many workers were signalled, -ENOENT, -EACCES, -EINVAL, -EPROTOTYPE.
+ */
 int mpx_pool_signal(mpx *m, const char *name, int sig);
 
 /*
  * mpx_pool_stop() - SIGTERM every worker, SIGKILL those still running after
- * grace_ms, and delete the pool once all have exited (the call returns then).
- * Return: 0, -ENOENT, -EACCES.
+ * grace_ms (negative: never; 0: at once), and delete the pool once all have
+ * exited; the call returns then. Further stops of the same pool wait as well
+ * (a shorter grace applies). Return: 0, -ENOENT, -EACCES, -EPROTOTYPE,
+ * -EIDRM (the pool was deleted meanwhile), -ESHUTDOWN.
  */
 int mpx_pool_stop(mpx *m, const char *name, int64_t grace_ms);
+
+/*
+ * Jobs. mpx_job_submit() creates a private result queue for one job, and
+ * puts the job on a joinable queue as one item: a small header that names
+ * the result queue (docs/PROTOCOL.md, "Jobs"), then the job's data. A worker
+ * running mpx_worker_run() takes the item, calls its handler with the data,
+ * puts the handler's status and result on the result queue and marks the
+ * item done. mpx_job_wait() takes the result and deletes the result queue.
+ *
+ * A job is run at least once: if a worker dies before it marks the job
+ * done, the job goes back to the head of the queue and another worker runs
+ * it again (mpx_item.deliveries says so). Only the first result is
+ * returned. mpx_queue_join() on the job queue waits for every job, as
+ * Pool.close() and Pool.join() do.
+ */
+
+/* A submitted job: what mpx_job_wait() needs. A plain value; copy it as you like. */
+typedef struct mpx_job {
+        char result_queue[64];  /* the name of the job's result queue, NUL-terminated */
+} mpx_job;
+
+/*
+ * mpx_job_submit() - submit one job: data (size bytes, which with the
+ * header must fit in mpx_max_message()) to the joinable queue queue.
+ * Waits as long as it takes when the queue is full.
+ *
+ * Return: 0 and *ret_job, or -EMSGSIZE, -ENOENT (no such queue), -EPIPE (the
+ * queue is closed), -EINVAL, or another error of mpx_queue_put(); nothing is
+ * left behind on failure.
+ */
+int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job);
+
+/*
+ * mpx_job_wait() - wait up to timeout_ms for a job's result, as
+ * AsyncResult.get(timeout) does. Once the result is taken the job is over:
+ * its result queue is deleted.
+ * @ret_result: the handler's result (free with mpx_buf_clear()), or NULL to
+ *              discard it; untouched on failure.
+ *
+ * Return: 0; the handler's own negative errno when it failed the job;
+ * -ETIMEDOUT or -EAGAIN (no result yet: the job stays, wait again);
+ * -ENOENT (no such job: its result was taken already), -EIDRM (its result
+ * queue was deleted meanwhile), -EPROTO (the result is not one a worker
+ * wrote), -ESHUTDOWN. A submitter that will not wait deletes
+ * job->result_queue with mpx_delete(); the worker's result then goes nowhere.
+ */
+int mpx_job_wait(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result);
+
+/*
+ * The work of a worker. @job holds the job's data (the item without the
+ * header; job->data is valid during the call only), its delivery tag and how
+ * often it was delivered. Store a result (malloc'd; libmpx frees it) in
+ * *ret_result, or leave it empty. Return 0 for success; a negative errno
+ * fails the job: the submitter's mpx_job_wait() returns it.
+ */
+typedef int mpx_worker_fn(void *arg, const mpx_item *job, mpx_buf *ret_result);
+
+/*
+ * mpx_worker_run() - a worker's loop on the joinable queue queue: take an
+ * item (waiting as long as it takes), call handler(arg, job, &result), put
+ * the status and result where the job says (a result over
+ * mpx_max_message() becomes -EMSGSIZE), mark the item done, and go on.
+ * Items put without mpx_job_submit() are handled too; their results go
+ * nowhere.
+ *
+ * A handler that fails a job also ends the loop, once the failure is
+ * reported and the item done: a worker whose state may be broken is
+ * replaced by a fresh process (the pool restarts it by its policy). A
+ * handler that wants to go on after a job's failure returns 0 with a result
+ * that says so.
+ *
+ * Return: 0 when the queue is closed and drained (the work is over: exit 0),
+ * the handler's negative errno, or the error that ended the loop: -EIDRM
+ * (the queue was deleted), -ESHUTDOWN (mpxd is stopping), -ECONNRESET,
+ * -ENOENT, -EPROTOTYPE, -EINVAL (NULL handler).
+ */
+int mpx_worker_run(mpx *m, const char *queue, mpx_worker_fn *handler, void *arg);
 
 /* ---- inspection (mpxctl) ---- */
 

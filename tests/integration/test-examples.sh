@@ -117,4 +117,28 @@ wait "$writer" || fail "mpxctl pipe open --write -- printf failed"
 st=0
 "$MPXCTL" pipe open examples.shell --read --timeout 0 2> "$out" || st=$?
 [ "$st" = 1 ] || fail "mpxctl pipe open --timeout 0 with nobody waiting exited $st, expected 1"
+# Pool(4): pool-copy copies a tree of 300 small files, three of several MiB and an empty one with
+# worker processes mpxd runs; every copy is identical, and no pool or queue is left behind.
+src="$MPX_TEST_DIR/pool-src"
+dst="$MPX_TEST_DIR/pool-dst"
+mkdir -p "$src/a/b" "$src/c"
+i=0
+while [ "$i" -lt 300 ]; do
+        case $((i % 3)) in 0) d="$src" ;; 1) d="$src/a" ;; *) d="$src/a/b" ;; esac
+        head -c $((i * 331 % 20000)) /dev/urandom > "$d/f$i"
+        i=$((i + 1))
+done
+for mib in 2 5 9; do head -c $((mib * 1048576)) /dev/urandom > "$src/c/big$mib"; done
+: > "$src/c/empty"
+"$MPX_EXAMPLES/pool-copy" -n 4 "$src" "$dst" > "$out" || fail "pool-copy exited $?"
+grep -q '^100% (304/304 files)$' "$out" || fail "pool-copy did not report 100%"
+grep -q '^copied 304 of 304 files' "$out" || fail "pool-copy did not say it copied 304 files"
+n=0
+for f in $(cd "$src" && find . -type f); do
+        cmp -s "$src/$f" "$dst/$f" || fail "$f differs from its copy"
+        n=$((n + 1))
+done
+[ "$n" = 304 ] || fail "expected 304 files in the tree, found $n"
+[ -z "$("$MPXCTL" ls --type pool --names)" ] || fail "pool-copy left a pool behind"
+! "$MPXCTL" ls --names | grep -q '^pool-copy\.\|^mpx\.job\.' || fail "pool-copy left a queue behind"
 echo "examples: ok"

@@ -377,7 +377,7 @@ static void test_syntax_error(void **state) {
 
 static void test_unknown_settings(void **state) {
         load_bad(*state, "sockets = { };\nlimits = { max_memory = 5; };\nlog = { level = \"info\"; colour = true; };\n",
-                 "1: sockets: unknown setting; expected one of socket, log, limits, objects",
+                 "1: sockets: unknown setting; expected one of socket, log, limits, objects, admin_group, pool_user",
                  "2: limits.max_memory: unknown setting; expected one of max_message, max_clients, max_objects",
                  "3: log.colour: unknown setting; expected one of level");
 }
@@ -432,7 +432,7 @@ static void test_bad_object_lists(void **state) {
                  "objects = {\n  queues = \"jobs\";\n  tables = ( );\n  dicts = ( 5 );\n  barriers = ( \"b\" );\n};\n",
                  "2: objects.queues: expected a list in parentheses, such as ( { name = \"x\"; } ), got \"jobs\"",
                  "3: objects.tables: unknown setting; expected one of queues, semaphores, dicts, lists, events, "
-                 "barriers, values, arrays",
+                 "barriers, values, arrays, pools",
                  "4: objects.dicts[0]: expected a dict's name in quotes or a group such as { name = \"x\"; }, got 5",
                  "5: objects.barriers[0]: expected a group such as { name = \"x\"; ... } for each barrier, got \"b\"");
 }
