@@ -116,9 +116,11 @@ enum wire_op {
         WIRE_OP_BARRIER_ABORT   = 653,  /* name -> (empty) */
 
         /*
-         * typed values and arrays: 700..799; elements are little-endian. GET, SET,
-         * ADD and CAS carry the type code the client believes the array has: any
-         * other is answered WIRE_EPROTOTYPE, and nothing is read or written.
+         * typed values and arrays: 700..799; elements are in the host's byte
+         * order (the daemon and its clients share one host: little-endian on
+         * x86-64 and aarch64). GET, SET, ADD and CAS carry the type code the
+         * client believes the array has: any other is answered WIRE_EPROTOTYPE,
+         * and nothing is read or written.
          */
         WIRE_OP_ARRAY_DECLARE   = 700,  /* name, u8 typecode, u32 length, u32 flags, bytes initial -> u8 created */
         WIRE_OP_ARRAY_GET       = 701,  /* name, u8 typecode, i64 index, u32 count -> u8 typecode, bytes elements */
