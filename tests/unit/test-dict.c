@@ -30,222 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpxd.h"
-
-#define MAX_CLIENTS     4
-
-/* The request id of every helper round trip. */
-#define HELPER_ID       0xfff0u
-
-/* One reply frame: its header, and a reader over a copy of its body. */
-struct reply {
-        struct wire_header h;
-        struct wire_reader r;
-};
-
-/* The clients of one test; teardown loses those still here. */
-struct fixture {
-        struct client *c[MAX_CLIENTS];
-};
-
-/* The body of the last reply taken (one at a time). */
-static struct wire_buf reply_copy;
-
-/* Fail at the caller's line with a message. */
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
-
-/* ---- building requests ---- */
-
-/*
- * Append body fields to out. Each character of fmt encodes one argument:
- *      n  name (const char *)
- *      b  u8 (unsigned)
- *      w  u32 (uint32_t)
- *      q  u64 (uint64_t)
- *      i  i64 (int64_t)
- *      s  bytes (const char *, its strlen)
- *      x  bytes (const void *, size_t)
- *      r  raw bytes (const void *, size_t)
- */
-static void append_fields_v(struct wire_buf *out, const char *fmt, va_list ap) {
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(out, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(out, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(out, va_arg(ap, uint32_t));
-                        break;
-                case 'q':
-                        r = wire_put_u64(out, va_arg(ap, uint64_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(out, va_arg(ap, int64_t));
-                        break;
-                case 's':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_bytes(out, s, (uint32_t) strlen(s));
-                        break;
-                case 'x':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_bytes(out, raw, (uint32_t) len);
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(out, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                        return;
-                }
-                assert_int_equal(r, 0);
-        }
-}
-
-/* Feed c one frame with this body. */
-static void send_body(struct client *c, uint32_t id, uint16_t op, const void *body, size_t len) {
-        struct wire_buf b;
-        size_t start;
-
-        wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
-        assert_int_equal(wire_put_raw(&b, body, len), 0);
-        wire_frame_end(&b, start);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
-}
-
-/* Feed c one request built from fmt. */
-static void send_request_v(struct client *c, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
-        struct wire_buf body;
-
-        wire_buf_init(&body);
-        append_fields_v(&body, fmt, ap);
-        send_body(c, id, op, body.data, body.len);
-        wire_buf_done(&body);
-}
-
-/* ---- reading replies ---- */
-
-/* Take the next reply frame of c; its body is copied and read through ret->r. */
-static void take_reply_at(struct client *c, struct reply *ret, const char *file, int line) {
-        size_t avail = c->out.len - c->out_off;
-        struct wire_header h;
-
-        check_at(avail >= WIRE_HEADER_SIZE, file, line, "no reply");
-        wire_header_decode(c->out.data + c->out_off, &h);
-        check_at(avail - WIRE_HEADER_SIZE >= h.body_len, file, line, "reply of %u bytes cut short", h.body_len);
-        reply_copy.len = 0;
-        assert_int_equal(wire_put_raw(&reply_copy, c->out.data + c->out_off + WIRE_HEADER_SIZE, h.body_len), 0);
-        c->out_off += WIRE_HEADER_SIZE + h.body_len;
-        if (c->out_off == c->out.len) {
-                c->out.len = 0;
-                c->out_off = 0;
-        }
-        ret->h = h;
-        wire_reader_init(&ret->r, reply_copy.data, h.body_len);
-}
-
-/* No reply is waiting. */
-static void assert_no_reply_at(struct client *c, const char *file, int line) {
-        check_at(c->out.len == c->out_off, file, line, "unexpected reply");
-}
-
-#define assert_no_reply(c) assert_no_reply_at(c, __FILE__, __LINE__)
-
-/* Send one request with HELPER_ID and take its reply, which must be the only one. */
-static struct reply call_at(const char *file, int line, struct client *c, uint16_t op, const char *fmt, ...) {
-        struct reply rep;
-        va_list ap;
-
-        assert_no_reply_at(c, file, line);
-        va_start(ap, fmt);
-        send_request_v(c, HELPER_ID, op, fmt, ap);
-        va_end(ap);
-        take_reply_at(c, &rep, file, line);
-        check_at(rep.h.id == HELPER_ID && rep.h.op == op, file, line, "reply id %u op %u, expected id %u op %u",
-                 rep.h.id, rep.h.op, HELPER_ID, op);
-        assert_no_reply_at(c, file, line);
-        return rep;
-}
-
-#define call(c, op, ...) call_at(__FILE__, __LINE__, (c), (op), __VA_ARGS__)
-
-/* A reply's status, with an empty body unless it is OK. */
-static void check_status_at(const struct reply *rep, uint16_t status, const char *file, int line) {
-        check_at(rep->h.status == status, file, line, "status %u, expected %u", rep->h.status, status);
-        check_at(status == WIRE_OK || rep->h.body_len == 0, file, line, "error reply with a body of %u bytes",
-                 rep->h.body_len);
-}
-
-/* Send a request and check the status of its reply. */
-#define expect(status, c, op, ...)                                                      \
-        do {                                                                            \
-                struct reply rep_ = call(c, op, __VA_ARGS__);                           \
-                check_status_at(&rep_, status, __FILE__, __LINE__);                     \
-        } while (0)
-
-/* Send a request that must succeed with an empty reply. */
-#define expect_empty(c, op, ...)                                                        \
-        do {                                                                            \
-                struct reply rep_ = call(c, op, __VA_ARGS__);                           \
-                check_status_at(&rep_, WIRE_OK, __FILE__, __LINE__);                    \
-                check_at(rep_.h.body_len == 0, __FILE__, __LINE__, "unexpected body");  \
-        } while (0)
-
-/* Read fields of an OK reply, which must then be complete. */
-static uint64_t read_u64_at(struct reply *rep, const char *file, int line) {
-        uint64_t v = 0;
-
-        check_status_at(rep, WIRE_OK, file, line);
-        check_at(wire_get_u64(&rep->r, &v) && wire_reader_done(&rep->r), file, line, "not one u64");
-        return v;
-}
-
-static int64_t read_i64_at(struct reply *rep, const char *file, int line) {
-        int64_t v = 0;
-
-        check_status_at(rep, WIRE_OK, file, line);
-        check_at(wire_get_i64(&rep->r, &v) && wire_reader_done(&rep->r), file, line, "not one i64");
-        return v;
-}
-
-static uint8_t read_u8_at(struct reply *rep, const char *file, int line) {
-        uint8_t v = 0;
-
-        check_status_at(rep, WIRE_OK, file, line);
-        check_at(wire_get_u8(&rep->r, &v) && wire_reader_done(&rep->r), file, line, "not one u8");
-        return v;
-}
-
-/* An OK reply that is one bytes field equal to want (want_len bytes). */
-static void check_bytes_at(struct reply *rep, const void *want, size_t want_len, const char *file, int line) {
-        const void *data = NULL;
-        uint32_t size = 0;
-
-        check_status_at(rep, WIRE_OK, file, line);
-        check_at(wire_get_bytes(&rep->r, &data, &size) && wire_reader_done(&rep->r), file, line, "not one bytes");
-        check_at(size == want_len && memcmp(data, want, size) == 0, file, line, "got '%.*s', expected '%.*s'",
-                 (int) size, (const char *) data, (int) want_len, (const char *) want);
-}
+#include "unit-client.h"
 
 /* ---- dict helpers ---- */
 
@@ -355,92 +140,12 @@ static void walk_at(struct client *c, const char *name, uint32_t max, char *out,
                 assert_string_equal(w_, want);                                          \
         } while (0)
 
-/* The value of an integer field of the INFO reply about name. */
-static int64_t info_field_at(struct client *c, const char *name, const char *key, const char *file, int line) {
-        struct reply rep = call_at(file, line, c, WIRE_OP_INFO, "n", name);
-        uint8_t type = 0;
-        uint16_t n = 0;
-
-        check_status_at(&rep, WIRE_OK, file, line);
-        check_at(wire_get_u8(&rep.r, &type) && wire_get_u16(&rep.r, &n), file, line, "malformed INFO reply");
-        check_at(type == WIRE_TYPE_DICT, file, line, "type %u", type);
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text;
-                uint16_t text_len;
-                int64_t v = 0;
-                bool match;
-
-                check_at(wire_get_u8(&rep.r, &key_len) && rep.r.left >= key_len, file, line, "malformed field");
-                match = key_len == strlen(key) && memcmp(rep.r.p, key, key_len) == 0;
-                rep.r.p += key_len;
-                rep.r.left -= key_len;
-                check_at(wire_get_u8(&rep.r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
-                if (kind == WIRE_FIELD_INT)
-                        check_at(wire_get_i64(&rep.r, &v), file, line, "malformed field");
-                else
-                        check_at(wire_get_str(&rep.r, &text, &text_len), file, line, "malformed field");
-                if (match)
-                        return v;
-        }
-        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
-        return 0;
-}
-
-#define info_field(c, name, key) info_field_at(c, name, key, __FILE__, __LINE__)
-
-/* ---- clients ---- */
-
-static struct client *client_add(struct fixture *f, bool hello) {
-        struct client *c;
-        size_t i;
-
-        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
-                ;
-        assert_true(i < MAX_CLIENTS);
-        c = client_new(-1);
-        assert_non_null(c);
-        f->c[i] = c;
-        if (hello) {
-                struct reply rep = call(c, WIRE_OP_HELLO, "wr", WIRE_VERSION, "\x09\0test-dict", (size_t) 11);
-
-                check_status_at(&rep, WIRE_OK, __FILE__, __LINE__);
-                assert_true(c->hello_done);
-        }
-        return c;
-}
-
-static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        if (!f)
-                return -1;
-        log_set_level(LOG_LEVEL_ERR);
-        if (mpxd_init() < 0) {
-                free(f);
-                return -1;
-        }
-        wire_buf_init(&reply_copy);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i])
-                        client_lost(f->c[i], "test");
-        mpxd_done();
-        wire_buf_done(&reply_copy);
-        free(f);
-        return 0;
-}
+#define info_field(c, name, key) info_field_at(c, name, WIRE_TYPE_DICT, key, __FILE__, __LINE__)
 
 /* ---- tests ---- */
 
 static void test_declare(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
 
         declare(a, "d");
         declare_at(a, "d", 0, __FILE__, __LINE__);
@@ -464,7 +169,7 @@ static void test_declare(void **state) {
 static void test_set_get_del(void **state) {
         static const char bin_key[] = { 'a', 0, 'b', (char) 0xff };
         static const char bin_value[] = { 0, 0, 1 };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
         struct reply rep;
 
         declare(a, "d");
@@ -506,13 +211,13 @@ static void test_set_get_del(void **state) {
         assert_int_equal(dict_len(a, "d"), 4);
 
         /* Another client sees the same dict. */
-        struct client *b = client_add(*state, true);
+        struct client *b = client_add(*state, "test-dict");
         get_is(b, "d", "x", "one");
         assert_int_equal(info_field(b, "d", "size"), 4);
 }
 
 static void test_insertion_order(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
 
         declare(a, "d");
         set(a, "d", "a", "1");
@@ -550,7 +255,7 @@ static void test_insertion_order(void **state) {
 }
 
 static void test_items_paging(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
         struct page p;
         uint64_t c1, c2;
 
@@ -625,7 +330,7 @@ static void test_items_paging(void **state) {
 }
 
 static void test_items_page_limits(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
         char value[201];
         struct page p;
         uint64_t cursor = 0, total = 0;
@@ -689,8 +394,8 @@ static void test_items_page_limits(void **state) {
 /* Keys stable during the walk are seen exactly once while others come and go between pages. */
 static void test_items_concurrent_changes(void **state) {
         enum { N = 300 };
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
+        struct client *b = client_add(*state, "test-dict");
         unsigned seen[N] = { 0 };
         unsigned added = 0, cursor_deleted = 0, rounds = 0;
         uint64_t cursor = 0;
@@ -770,7 +475,7 @@ static void test_items_concurrent_changes(void **state) {
 
 static void test_large_dict(void **state) {
         enum { N = 50000 };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
         uint64_t cursor = 0, total = 0;
         unsigned pages = 0;
 
@@ -831,7 +536,7 @@ static void test_large_dict(void **state) {
 }
 
 static void test_pop_setdefault(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
         struct reply rep;
 
         declare(a, "d");
@@ -857,7 +562,7 @@ static void test_pop_setdefault(void **state) {
 }
 
 static void test_update(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
 
         declare(a, "d");
         set(a, "d", "a", "1");
@@ -881,7 +586,7 @@ static void test_update(void **state) {
 }
 
 static void test_clear(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
         struct reply rep;
 
         declare(a, "d");
@@ -939,7 +644,7 @@ static void test_incr(void **state) {
                 { "abc", 0, 1, WIRE_EINVAL, 0, "abc" },
                 { "5\0", 2, 1, WIRE_EINVAL, 0, NULL },
         };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
         int64_t incrs;
 
         declare(a, "d");
@@ -1012,7 +717,7 @@ static void test_cas(void **state) {
                 { "a", 2, "a", 1, "b", WIRE_EINVAL, 0, "a" },
                 { "a", 1, "a", 2, "b", WIRE_EINVAL, 0, "a" },
         };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
 
         declare(a, "d");
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -1056,7 +761,7 @@ static void test_cas(void **state) {
 }
 
 static void test_max_message(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
 
         declare(a, "d");
         mpxd.max_message = 8;
@@ -1079,7 +784,7 @@ static void test_max_message(void **state) {
 }
 
 static void test_info_and_delete(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
 
         declare(a, "d");
         set(a, "d", "key", "value");
@@ -1179,7 +884,7 @@ static void expect_body_at(struct client *c, uint16_t op, const void *body, size
 
 static void test_malformed_bodies(void **state) {
         static const uint8_t bad_name[] = { 4, 'b', 'a', 'd', '!' };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
 
         declare(a, "d");
         for (size_t i = 0; i < ARRAY_SIZE(dict_ops); i++) {
@@ -1220,7 +925,7 @@ static void test_malformed_bodies(void **state) {
 }
 
 static void test_no_such_dict_and_wrong_type(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
 
         expect(WIRE_OK, a, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
         expect(WIRE_OK, a, WIRE_OP_LIST_DECLARE, "n", "l");
@@ -1243,7 +948,7 @@ static void test_no_such_dict_and_wrong_type(void **state) {
 }
 
 static void test_before_hello(void **state) {
-        struct client *a = client_add(*state, false);
+        struct client *a = client_add(*state, NULL);
         struct wire_buf b;
 
         build_body(&b, "d", "");
@@ -1254,7 +959,7 @@ static void test_before_hello(void **state) {
 
 /* Requests pipelined in one read are answered in order. */
 static void test_pipelined(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-dict");
         struct wire_buf all;
         struct reply rep;
 
@@ -1285,7 +990,7 @@ static void test_pipelined(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
                 T(test_declare),
                 T(test_set_get_del),
                 T(test_insertion_order),

@@ -26,285 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpxd.h"
+#include "unit-client.h"
 
-#define MAX_CLIENTS     10
-#define MAX_REPLIES     16
-#define REPLY_BODY_MAX  1024
-
-/* An id no test uses for its own requests, for helper round trips. */
-#define HELPER_ID       0xfff0u
-
-/* One parsed reply frame. */
-struct reply {
-        struct wire_header h;
-        uint8_t body[REPLY_BODY_MAX];
-};
-
-/* The clients of one test; teardown loses those still here. */
-struct fixture {
-        struct client *c[MAX_CLIENTS];
-};
-
-/* Fail at the caller's line with a message. */
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
-
-/* ---- building requests ---- */
-
-/*
- * Feed c one request frame. Each character of fmt encodes one argument:
- *      n  name (const char *)
- *      b  u8 (unsigned)
- *      w  u32 (uint32_t)
- *      q  u64 (uint64_t)
- *      i  i64 (int64_t)
- *      r  raw bytes (const void *, size_t)
- */
-static void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
-        struct wire_buf b;
-        size_t start;
-        va_list ap;
-
-        wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
-        va_start(ap, fmt);
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r = -1;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(&b, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(&b, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(&b, va_arg(ap, uint32_t));
-                        break;
-                case 'q':
-                        r = wire_put_u64(&b, va_arg(ap, uint64_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(&b, va_arg(ap, int64_t));
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(&b, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                }
-                assert_int_equal(r, 0);
-        }
-        va_end(ap);
-        wire_frame_end(&b, start);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
-}
-
-/* Requests whose body is a name (INFO, DELETE, and many of each type). */
-static void send_named(struct client *c, uint32_t id, uint16_t op, const char *name) {
-        send_request(c, id, op, "n", name);
-}
-
-/* ---- reading replies ---- */
-
-/* Parse every reply frame of c into ret (at most max) and clear its output; returns how many. */
-static size_t take_replies_at(struct client *c, struct reply *ret, size_t max, const char *file, int line) {
-        size_t off = c->out_off, n = 0;
-
-        while (c->out.len - off >= WIRE_HEADER_SIZE) {
-                struct wire_header h;
-
-                wire_header_decode(c->out.data + off, &h);
-                check_at(c->out.len - off - WIRE_HEADER_SIZE >= h.body_len, file, line,
-                         "reply frame of %u bytes is cut short", h.body_len);
-                check_at(n < max, file, line, "more than %zu replies", max);
-                check_at(h.body_len <= REPLY_BODY_MAX, file, line, "reply body of %u bytes", h.body_len);
-                ret[n].h = h;
-                memcpy(ret[n].body, c->out.data + off + WIRE_HEADER_SIZE, h.body_len);
-                n++;
-                off += WIRE_HEADER_SIZE + h.body_len;
-        }
-        check_at(off == c->out.len, file, line, "%zu stray bytes after the replies", c->out.len - off);
-        c->out.len = 0;
-        c->out_off = 0;
-        return n;
-}
-
-#define take_replies(c, ret, max) take_replies_at(c, ret, max, __FILE__, __LINE__)
-
-/* Check one parsed reply's header. */
-static void check_header_at(const struct reply *r, uint32_t id, uint16_t op, uint16_t status,
-                            const char *file, int line) {
-        check_at(r->h.id == id && r->h.op == op && r->h.status == status, file, line,
-                 "reply id %u op %u status %u, expected id %u op %u status %u", r->h.id, r->h.op,
-                 r->h.status, id, op, status);
-}
-
-#define check_header(r, id, op, status) check_header_at(r, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting, with this header; it is copied into *ret. */
-static void assert_reply_at(struct client *c, struct reply *ret, uint32_t id, uint16_t op, uint16_t status,
-                            const char *file, int line) {
-        struct reply all[MAX_REPLIES];
-        size_t n = take_replies_at(c, all, MAX_REPLIES, file, line);
-
-        check_at(n == 1, file, line, "%zu replies, expected 1 (id %u op %u status %u)", n, id, op, status);
-        check_header_at(&all[0], id, op, status, file, line);
-        *ret = all[0];
-}
-
-#define assert_reply(c, ret, id, op, status) assert_reply_at(c, ret, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting: this status and an empty body. */
-static void assert_status_at(struct client *c, uint32_t id, uint16_t op, uint16_t status, const char *file,
-                             int line) {
-        struct reply r;
-
-        assert_reply_at(c, &r, id, op, status, file, line);
-        check_at(r.h.body_len == 0, file, line, "reply body of %u bytes, expected none", r.h.body_len);
-}
-
-#define assert_status(c, id, op, status) assert_status_at(c, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting: OK and a body of one u8 equal to v. */
-static void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const char *file, int line) {
-        struct reply r;
-
-        assert_reply_at(c, &r, id, op, WIRE_OK, file, line);
-        check_at(r.h.body_len == 1 && r.body[0] == v, file, line,
-                 "reply body of %u bytes (%u), expected u8 %u", r.h.body_len, r.h.body_len ? r.body[0] : 0, v);
-}
-
-#define assert_u8(c, id, op, v) assert_u8_at(c, id, op, v, __FILE__, __LINE__)
-
-/* No reply is waiting. */
-static void assert_no_reply_at(struct client *c, const char *file, int line) {
-        struct wire_header h = { 0 };
-
-        if (c->out.len - c->out_off >= WIRE_HEADER_SIZE)
-                wire_header_decode(c->out.data + c->out_off, &h);
-        check_at(c->out.len == c->out_off, file, line, "unexpected reply: id %u op %u status %u", h.id, h.op,
-                 h.status);
-}
-
-#define assert_no_reply(c) assert_no_reply_at(c, __FILE__, __LINE__)
-
-/* The value of an integer field of the INFO reply about name. */
-static int64_t info_field_at(struct client *c, const char *name, const char *key, const char *file,
-                             int line) {
-        struct reply rep;
-        struct wire_reader r;
-        uint8_t type = 0;
-        uint16_t n = 0;
-
-        assert_no_reply_at(c, file, line);
-        send_named(c, HELPER_ID, WIRE_OP_INFO, name);
-        assert_reply_at(c, &rep, HELPER_ID, WIRE_OP_INFO, WIRE_OK, file, line);
-        wire_reader_init(&r, rep.body, rep.h.body_len);
-        check_at(wire_get_u8(&r, &type) && wire_get_u16(&r, &n), file, line, "malformed INFO reply");
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text;
-                uint16_t text_len;
-                int64_t v = 0;
-                bool match;
-
-                check_at(wire_get_u8(&r, &key_len) && r.left >= key_len, file, line, "malformed field");
-                match = key_len == strlen(key) && memcmp(r.p, key, key_len) == 0;
-                r.p += key_len;
-                r.left -= key_len;
-                check_at(wire_get_u8(&r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
-                if (kind == WIRE_FIELD_INT)
-                        check_at(wire_get_i64(&r, &v), file, line, "malformed field");
-                else
-                        check_at(wire_get_str(&r, &text, &text_len), file, line, "malformed field");
-                if (match) {
-                        check_at(kind == WIRE_FIELD_INT, file, line, "field %s is not a number", key);
-                        return v;
-                }
-        }
-        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
-        return 0;
-}
-
-#define info_field(c, name, key) info_field_at(c, name, key, __FILE__, __LINE__)
-
-/* ---- clients and the loop ---- */
-
-/* A new socketless client that has opened its session, registered for teardown. */
-static struct client *client_add(struct fixture *f) {
-        struct client *c;
-        struct reply rep;
-        size_t i;
-
-        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
-                ;
-        assert_true(i < MAX_CLIENTS);
-        c = client_new(-1);
-        assert_non_null(c);
-        f->c[i] = c;
-        send_request(c, HELPER_ID, WIRE_OP_HELLO, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6);
-        assert_reply(c, &rep, HELPER_ID, WIRE_OP_HELLO, WIRE_OK);
-        assert_true(c->hello_done);
-        return c;
-}
-
-/* Lose a client as if its socket had closed; it must not be used afterwards. */
-static void client_drop(struct fixture *f, struct client *c) {
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i] == c) {
-                        f->c[i] = NULL;
-                        client_lost(c, "test");
-                        return;
-                }
-        fail_msg("client not in the fixture");
-}
-
-/* Run the event loop until only n waiters are left: their timers fire. */
-static void run_until_waiters(unsigned n) {
-        for (int i = 0; i < 1000 && mpxd.n_waiters != n; i++)
-                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
-        assert_int_equal(mpxd.n_waiters, n);
-}
-
-static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        if (!f)
-                return -1;
-        log_set_level(LOG_LEVEL_ERR);
-        if (mpxd_init() < 0) {
-                free(f);
-                return -1;
-        }
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i])
-                        client_lost(f->c[i], "test");
-        mpxd_done();
-        free(f);
-        return 0;
-}
+#define info_field(c, name, key) info_field_at(c, name, WIRE_TYPE_ANY, key, __FILE__, __LINE__)
 
 /* ---- event and barrier requests ---- */
 
@@ -354,7 +78,7 @@ static void bdeclare_at(struct client *c, const char *name, uint32_t parties, co
 
 /* Exactly one reply is waiting: a WAIT answered OK with this arrival index. */
 static void assert_index_at(struct client *c, uint32_t id, uint32_t index, const char *file, int line) {
-        struct reply r;
+        struct frame r;
         struct wire_reader rd;
         uint32_t got = 0;
 
@@ -369,7 +93,7 @@ static void assert_index_at(struct client *c, uint32_t id, uint32_t index, const
 /* ---- events ---- */
 
 static void test_event_set_clear(void **state) {
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         edeclare(a, "e");
         assert_is_set(a, "e", 0);
@@ -394,7 +118,7 @@ static void test_event_set_clear(void **state) {
 }
 
 static void test_event_wait(void **state) {
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
         struct client *w[3];
 
         edeclare(a, "e");
@@ -402,7 +126,7 @@ static void test_event_wait(void **state) {
         assert_status(a, 1, WIRE_OP_EVENT_WAIT, WIRE_EAGAIN);
         assert_int_equal(mpxd.n_waiters, 0);
         for (int i = 0; i < 3; i++) {
-                w[i] = client_add(*state);
+                w[i] = client_add(*state, "test");
                 send_wait(w[i], 10 + (uint32_t) i, "e", i == 2 ? 60000 : -1);
                 assert_no_reply(w[i]);
         }
@@ -432,8 +156,8 @@ static void test_event_wait(void **state) {
 }
 
 static void test_event_timeout(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
 
         edeclare(a, "e");
         send_wait(a, 1, "e", 1);
@@ -448,9 +172,9 @@ static void test_event_timeout(void **state) {
 }
 
 static void test_event_lost_waiter(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
 
         edeclare(a, "e");
         send_wait(b, 1, "e", -1);
@@ -463,8 +187,8 @@ static void test_event_lost_waiter(void **state) {
 }
 
 static void test_event_delete_and_shutdown(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
 
         edeclare(a, "e");
         send_wait(b, 1, "e", -1);
@@ -484,7 +208,7 @@ static void test_event_delete_and_shutdown(void **state) {
 /* ---- barriers ---- */
 
 static void test_barrier_declare_rules(void **state) {
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         send_request(a, 1, WIRE_OP_BARRIER_DECLARE, "nw", "b", 0u);
         assert_status(a, 1, WIRE_OP_BARRIER_DECLARE, WIRE_EINVAL);
@@ -505,7 +229,7 @@ static void test_barrier_rounds(void **state) {
         struct client *c[4];
 
         for (int i = 0; i < 4; i++)
-                c[i] = client_add(*state);
+                c[i] = client_add(*state, "test");
         bdeclare(c[0], "b", 4);
         for (uint32_t round = 0; round < 3; round++) {
                 /* A different arrival order each round: index k goes to the k-th arrival. */
@@ -538,7 +262,7 @@ static void test_barrier_rounds(void **state) {
         send_bwait(c[1], 3, "two", -1);
         send_bwait(c[1], 4, "two", -1);
         {
-                struct reply r[MAX_REPLIES];
+                struct frame r[MAX_REPLIES];
                 struct wire_reader rd;
                 uint32_t got = 9;
 
@@ -555,9 +279,9 @@ static void test_barrier_rounds(void **state) {
 }
 
 static void test_barrier_timeout_breaks(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
 
         bdeclare(a, "b", 3);
         send_bwait(a, 1, "b", -1);
@@ -586,10 +310,10 @@ static void test_barrier_timeout_breaks(void **state) {
 }
 
 static void test_barrier_disconnect_breaks(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
-        struct client *d = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
+        struct client *d = client_add(*state, "test");
 
         bdeclare(a, "b", 4);
         send_bwait(a, 1, "b", -1);
@@ -614,9 +338,9 @@ static void test_barrier_disconnect_breaks(void **state) {
 }
 
 static void test_barrier_reset_and_abort(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
 
         bdeclare(a, "b", 3);
         send_bwait(a, 1, "b", -1);
@@ -653,8 +377,8 @@ static void test_barrier_reset_and_abort(void **state) {
 }
 
 static void test_barrier_timeout_zero(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
 
         bdeclare(a, "b", 2);
         /* Not the last party: EAGAIN, and the barrier is not broken. */
@@ -671,15 +395,15 @@ static void test_barrier_timeout_zero(void **state) {
 }
 
 static void test_barrier_delete_and_shutdown(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
 
         bdeclare(a, "b", 3);
         send_bwait(a, 1, "b", -1);
         send_bwait(b, 2, "b", 60000);
         send_named(b, 3, WIRE_OP_DELETE, "b");
         {
-                struct reply r[MAX_REPLIES];
+                struct frame r[MAX_REPLIES];
 
                 assert_int_equal(take_replies(b, r, MAX_REPLIES), 2);
                 check_header(&r[0], 2, WIRE_OP_BARRIER_WAIT, WIRE_EIDRM);
@@ -703,9 +427,9 @@ static void test_barrier_info_fields(void **state) {
                 { "size", 2 }, { "parties", 3 }, { "waiting", 2 }, { "waiters", 2 }, { "broken", 0 },
                 { "rounds", 1 }, { "breaks", 0 }, { "resets", 0 }, { "timeouts", 0 },
         };
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
 
         bdeclare(a, "b", 3);
         send_bwait(a, 1, "b", -1);
@@ -749,7 +473,7 @@ static void test_wrong_type_and_missing(void **state) {
                 { WIRE_OP_BARRIER_RESET, false },
                 { WIRE_OP_BARRIER_ABORT, false },
         };
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         send_request(a, 1, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
         assert_u8(a, 1, WIRE_OP_QUEUE_DECLARE, 1);
@@ -803,7 +527,7 @@ static void test_malformed_bodies(void **state) {
                 { WIRE_OP_BARRIER_ABORT, "b" },
         };
         static const char *const names[] = { "e", "b", "missing" };
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
         uint32_t id = 1;
 
         edeclare(a, "e");
@@ -848,7 +572,7 @@ static void test_malformed_bodies(void **state) {
 }
 
 static void test_object_limit(void **state) {
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         mpxd.max_objects = 2;
         edeclare(a, "e");
@@ -866,7 +590,7 @@ static void test_object_limit(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
                 T(test_event_set_clear),
                 T(test_event_wait),
                 T(test_event_timeout),

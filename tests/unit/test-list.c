@@ -28,214 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpxd.h"
-
-#define MAX_CLIENTS     4
-
-/* The request id of every helper round trip. */
-#define HELPER_ID       0xfff0u
-
-/* One reply frame: its header, and a reader over a copy of its body. */
-struct reply {
-        struct wire_header h;
-        struct wire_reader r;
-};
-
-/* The clients of one test; teardown loses those still here. */
-struct fixture {
-        struct client *c[MAX_CLIENTS];
-};
-
-/* The body of the last reply taken (one at a time). */
-static struct wire_buf reply_copy;
-
-/* Fail at the caller's line with a message. */
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
-
-/* ---- building requests ---- */
-
-/*
- * Append body fields to out. Each character of fmt encodes one argument:
- *      n  name (const char *)
- *      b  u8 (unsigned)
- *      w  u32 (uint32_t)
- *      q  u64 (uint64_t)
- *      i  i64 (int64_t)
- *      s  bytes (const char *, its strlen)
- *      x  bytes (const void *, size_t)
- *      r  raw bytes (const void *, size_t)
- */
-static void append_fields_v(struct wire_buf *out, const char *fmt, va_list ap) {
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(out, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(out, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(out, va_arg(ap, uint32_t));
-                        break;
-                case 'q':
-                        r = wire_put_u64(out, va_arg(ap, uint64_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(out, va_arg(ap, int64_t));
-                        break;
-                case 's':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_bytes(out, s, (uint32_t) strlen(s));
-                        break;
-                case 'x':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_bytes(out, raw, (uint32_t) len);
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(out, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                        return;
-                }
-                assert_int_equal(r, 0);
-        }
-}
-
-/* Feed c one frame with this body. */
-static void send_body(struct client *c, uint32_t id, uint16_t op, const void *body, size_t len) {
-        struct wire_buf b;
-        size_t start;
-
-        wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
-        assert_int_equal(wire_put_raw(&b, body, len), 0);
-        wire_frame_end(&b, start);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
-}
-
-/* Feed c one request built from fmt. */
-static void send_request_v(struct client *c, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
-        struct wire_buf body;
-
-        wire_buf_init(&body);
-        append_fields_v(&body, fmt, ap);
-        send_body(c, id, op, body.data, body.len);
-        wire_buf_done(&body);
-}
-
-/* ---- reading replies ---- */
-
-/* Take the next reply frame of c; its body is copied and read through ret->r. */
-static void take_reply_at(struct client *c, struct reply *ret, const char *file, int line) {
-        size_t avail = c->out.len - c->out_off;
-        struct wire_header h;
-
-        check_at(avail >= WIRE_HEADER_SIZE, file, line, "no reply");
-        wire_header_decode(c->out.data + c->out_off, &h);
-        check_at(avail - WIRE_HEADER_SIZE >= h.body_len, file, line, "reply of %u bytes cut short", h.body_len);
-        reply_copy.len = 0;
-        assert_int_equal(wire_put_raw(&reply_copy, c->out.data + c->out_off + WIRE_HEADER_SIZE, h.body_len), 0);
-        c->out_off += WIRE_HEADER_SIZE + h.body_len;
-        if (c->out_off == c->out.len) {
-                c->out.len = 0;
-                c->out_off = 0;
-        }
-        ret->h = h;
-        wire_reader_init(&ret->r, reply_copy.data, h.body_len);
-}
-
-/* No reply is waiting. */
-static void assert_no_reply_at(struct client *c, const char *file, int line) {
-        check_at(c->out.len == c->out_off, file, line, "unexpected reply");
-}
-
-#define assert_no_reply(c) assert_no_reply_at(c, __FILE__, __LINE__)
-
-/* Send one request with HELPER_ID and take its reply, which must be the only one. */
-static struct reply call_at(const char *file, int line, struct client *c, uint16_t op, const char *fmt, ...) {
-        struct reply rep;
-        va_list ap;
-
-        assert_no_reply_at(c, file, line);
-        va_start(ap, fmt);
-        send_request_v(c, HELPER_ID, op, fmt, ap);
-        va_end(ap);
-        take_reply_at(c, &rep, file, line);
-        check_at(rep.h.id == HELPER_ID && rep.h.op == op, file, line, "reply id %u op %u, expected id %u op %u",
-                 rep.h.id, rep.h.op, HELPER_ID, op);
-        assert_no_reply_at(c, file, line);
-        return rep;
-}
-
-#define call(c, op, ...) call_at(__FILE__, __LINE__, (c), (op), __VA_ARGS__)
-
-/* A reply's status, with an empty body unless it is OK. */
-static void check_status_at(const struct reply *rep, uint16_t status, const char *file, int line) {
-        check_at(rep->h.status == status, file, line, "status %u, expected %u", rep->h.status, status);
-        check_at(status == WIRE_OK || rep->h.body_len == 0, file, line, "error reply with a body of %u bytes",
-                 rep->h.body_len);
-}
-
-/* Send a request and check the status of its reply. */
-#define expect(status, c, op, ...)                                                      \
-        do {                                                                            \
-                struct reply rep_ = call(c, op, __VA_ARGS__);                           \
-                check_status_at(&rep_, status, __FILE__, __LINE__);                     \
-        } while (0)
-
-/* Send a request that must succeed with an empty reply. */
-#define expect_empty(c, op, ...)                                                        \
-        do {                                                                            \
-                struct reply rep_ = call(c, op, __VA_ARGS__);                           \
-                check_status_at(&rep_, WIRE_OK, __FILE__, __LINE__);                    \
-                check_at(rep_.h.body_len == 0, __FILE__, __LINE__, "unexpected body");  \
-        } while (0)
-
-/* Read fields of an OK reply, which must then be complete. */
-static uint64_t read_u64_at(struct reply *rep, const char *file, int line) {
-        uint64_t v = 0;
-
-        check_status_at(rep, WIRE_OK, file, line);
-        check_at(wire_get_u64(&rep->r, &v) && wire_reader_done(&rep->r), file, line, "not one u64");
-        return v;
-}
-
-static uint8_t read_u8_at(struct reply *rep, const char *file, int line) {
-        uint8_t v = 0;
-
-        check_status_at(rep, WIRE_OK, file, line);
-        check_at(wire_get_u8(&rep->r, &v) && wire_reader_done(&rep->r), file, line, "not one u8");
-        return v;
-}
-
-/* An OK reply that is one bytes field equal to want (want_len bytes). */
-static void check_bytes_at(struct reply *rep, const void *want, size_t want_len, const char *file, int line) {
-        const void *data = NULL;
-        uint32_t size = 0;
-
-        check_status_at(rep, WIRE_OK, file, line);
-        check_at(wire_get_bytes(&rep->r, &data, &size) && wire_reader_done(&rep->r), file, line, "not one bytes");
-        check_at(size == want_len && memcmp(data, want, size) == 0, file, line, "got '%.*s', expected '%.*s'",
-                 (int) size, (const char *) data, (int) want_len, (const char *) want);
-}
+#include "unit-client.h"
 
 /* ---- list helpers ---- */
 
@@ -328,92 +121,12 @@ static uint64_t len_at(struct client *c, const char *name, const char *file, int
 
 #define list_len(c, name) len_at(c, name, __FILE__, __LINE__)
 
-/* The value of an integer field of the INFO reply about name. */
-static int64_t info_field_at(struct client *c, const char *name, const char *key, const char *file, int line) {
-        struct reply rep = call_at(file, line, c, WIRE_OP_INFO, "n", name);
-        uint8_t type = 0;
-        uint16_t n = 0;
-
-        check_status_at(&rep, WIRE_OK, file, line);
-        check_at(wire_get_u8(&rep.r, &type) && wire_get_u16(&rep.r, &n), file, line, "malformed INFO reply");
-        check_at(type == WIRE_TYPE_LIST, file, line, "type %u", type);
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text;
-                uint16_t text_len;
-                int64_t v = 0;
-                bool match;
-
-                check_at(wire_get_u8(&rep.r, &key_len) && rep.r.left >= key_len, file, line, "malformed field");
-                match = key_len == strlen(key) && memcmp(rep.r.p, key, key_len) == 0;
-                rep.r.p += key_len;
-                rep.r.left -= key_len;
-                check_at(wire_get_u8(&rep.r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
-                if (kind == WIRE_FIELD_INT)
-                        check_at(wire_get_i64(&rep.r, &v), file, line, "malformed field");
-                else
-                        check_at(wire_get_str(&rep.r, &text, &text_len), file, line, "malformed field");
-                if (match)
-                        return v;
-        }
-        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
-        return 0;
-}
-
-#define info_field(c, name, key) info_field_at(c, name, key, __FILE__, __LINE__)
-
-/* ---- clients ---- */
-
-static struct client *client_add(struct fixture *f, bool hello) {
-        struct client *c;
-        size_t i;
-
-        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
-                ;
-        assert_true(i < MAX_CLIENTS);
-        c = client_new(-1);
-        assert_non_null(c);
-        f->c[i] = c;
-        if (hello) {
-                struct reply rep = call(c, WIRE_OP_HELLO, "wr", WIRE_VERSION, "\x09\0test-list", (size_t) 11);
-
-                check_status_at(&rep, WIRE_OK, __FILE__, __LINE__);
-                assert_true(c->hello_done);
-        }
-        return c;
-}
-
-static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        if (!f)
-                return -1;
-        log_set_level(LOG_LEVEL_ERR);
-        if (mpxd_init() < 0) {
-                free(f);
-                return -1;
-        }
-        wire_buf_init(&reply_copy);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i])
-                        client_lost(f->c[i], "test");
-        mpxd_done();
-        wire_buf_done(&reply_copy);
-        free(f);
-        return 0;
-}
+#define info_field(c, name, key) info_field_at(c, name, WIRE_TYPE_LIST, key, __FILE__, __LINE__)
 
 /* ---- tests ---- */
 
 static void test_declare(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
 
         declare(a, "l");
         declare_at(a, "l", 0, __FILE__, __LINE__);
@@ -433,8 +146,8 @@ static void test_declare(void **state) {
 
 static void test_append_extend(void **state) {
         static const char bin[] = { 0, 'x', 0 };
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
+        struct client *b = client_add(*state, "test-list");
         struct reply rep;
 
         declare(a, "l");
@@ -472,7 +185,7 @@ static void test_get_set_indexes(void **state) {
                 { -1, "e" }, { -2, "d" }, { -5, "a" }, { -6, NULL }, { -100, NULL },
                 { INT64_MAX, NULL }, { INT64_MIN, NULL }, { INT64_MIN + 1, NULL },
         };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
 
         declare(a, "l");
         fill(a, "l", "a,b,c,d,e");
@@ -519,7 +232,7 @@ static void test_insert_clamping(void **state) {
                 { -1, "a,b,X,c" }, { -2, "a,X,b,c" }, { -3, "X,a,b,c" }, { -4, "X,a,b,c" },
                 { -100, "X,a,b,c" }, { INT64_MIN, "X,a,b,c" },
         };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
         struct reply rep;
 
         declare(a, "l");
@@ -552,7 +265,7 @@ static void test_pop(void **state) {
                 { 4, NULL, "a,b,c,d" }, { -5, NULL, "a,b,c,d" }, { INT64_MAX, NULL, "a,b,c,d" },
                 { INT64_MIN, NULL, "a,b,c,d" },
         };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
         struct reply rep;
 
         declare(a, "l");
@@ -577,7 +290,7 @@ static void test_pop(void **state) {
 }
 
 static void test_remove_index(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
         struct reply rep;
 
         declare(a, "l");
@@ -635,7 +348,7 @@ static void test_slice_clamping(void **state) {
                 { 4, -4, 6, "4,5" },
                 { 4, -7, 4, "" },
         };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
         char got[256];
 
         declare(a, "l");
@@ -664,7 +377,7 @@ static void test_slice_clamping(void **state) {
 
 /* A slice larger than half a frame comes in several replies, continued at the absolute next index. */
 static void test_slice_frames(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
         char item[101], got[8192], all[8192] = "";
         uint64_t next = 0, stop = 0;
         int64_t start = -30;
@@ -706,7 +419,7 @@ static void test_slice_frames(void **state) {
 
 static void test_clear_and_large(void **state) {
         enum { N = 100000 };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
         struct reply rep;
         uint64_t next = 0, stop = 0, len = 0;
         char got[64];
@@ -761,7 +474,7 @@ static void test_clear_and_large(void **state) {
 }
 
 static void test_max_message(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
 
         declare(a, "l");
         mpxd.max_message = 4;
@@ -777,7 +490,7 @@ static void test_max_message(void **state) {
 }
 
 static void test_info_and_delete(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
 
         declare(a, "l");
         fill(a, "l", "a,bb");
@@ -848,7 +561,7 @@ static void expect_body_at(struct client *c, uint16_t op, const void *body, size
 
 static void test_malformed_bodies(void **state) {
         static const uint8_t bad_name[] = { 4, 'b', 'a', 'd', '!' };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
 
         declare(a, "l");
         append(a, "l", "k", 1);
@@ -882,7 +595,7 @@ static void test_malformed_bodies(void **state) {
 }
 
 static void test_no_such_list_and_wrong_type(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-list");
 
         expect(WIRE_OK, a, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
         expect(WIRE_OK, a, WIRE_OP_DICT_DECLARE, "n", "d");
@@ -905,7 +618,7 @@ static void test_no_such_list_and_wrong_type(void **state) {
 }
 
 static void test_before_hello(void **state) {
-        struct client *a = client_add(*state, false);
+        struct client *a = client_add(*state, NULL);
         struct wire_buf b;
 
         build_body(&b, "l", "");
@@ -916,7 +629,7 @@ static void test_before_hello(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
                 T(test_declare),
                 T(test_append_extend),
                 T(test_get_set_indexes),

@@ -28,122 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpxd.h"
-
-#define MAX_CLIENTS     8
-#define MAX_REPLIES     16
-#define REPLY_BODY_MAX  1024
-
-/* An id no test uses for its own requests, for helper round trips. */
-#define HELPER_ID       0xfff0u
-
-/* One parsed reply frame. */
-struct reply {
-        struct wire_header h;
-        uint8_t body[REPLY_BODY_MAX];
-};
-
-/* The clients of one test; teardown loses those still here. */
-struct fixture {
-        struct client *c[MAX_CLIENTS];
-};
-
-/* Fail at the caller's line with a message. */
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
+#include "unit-client.h"
 
 /* ---- building requests ---- */
-
-/*
- * Append one request frame to out. Each character of fmt encodes one argument:
- *      n  name (const char *, validated)
- *      b  u8 (unsigned)
- *      w  u32 (uint32_t)
- *      q  u64 (uint64_t)
- *      i  i64 (int64_t)
- *      s  bytes (const char *, its strlen)
- *      t  str (const char *, its strlen)
- *      r  raw bytes (const void *, size_t)
- */
-static void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(out, id, op, 0, &start), 0);
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(out, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(out, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(out, va_arg(ap, uint32_t));
-                        break;
-                case 'q':
-                        r = wire_put_u64(out, va_arg(ap, uint64_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(out, va_arg(ap, int64_t));
-                        break;
-                case 's':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_bytes(out, s, (uint32_t) strlen(s));
-                        break;
-                case 't':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_str(out, s, strlen(s));
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(out, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                }
-                assert_int_equal(r, 0);
-        }
-        wire_frame_end(out, start);
-}
-
-static void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        append_request_v(out, id, op, fmt, ap);
-        va_end(ap);
-}
-
-/* Feed the whole buffer to c and empty the buffer. */
-static void feed_buf(struct client *c, struct wire_buf *b) {
-        client_feed(c, b->data, b->len);
-        wire_buf_done(b);
-}
-
-/* Build one request as append_request and feed it to c. */
-static void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
-        struct wire_buf b;
-        va_list ap;
-
-        wire_buf_init(&b);
-        va_start(ap, fmt);
-        append_request_v(&b, id, op, fmt, ap);
-        va_end(ap);
-        feed_buf(c, &b);
-}
 
 static void send_declare(struct client *c, uint32_t id, const char *name, uint64_t maxsize, uint32_t flags) {
         send_request(c, id, WIRE_OP_QUEUE_DECLARE, "nqw", name, maxsize, flags);
@@ -176,11 +63,6 @@ static void send_get_many(struct client *c, uint32_t id, const char *name, int64
         send_request(c, id, WIRE_OP_QUEUE_GET_MANY, "niww", name, timeout_ms, flags, max);
 }
 
-/* QSIZE, CLOSE, PURGE, DELETE, INFO: a request whose body is a name. */
-static void send_named(struct client *c, uint32_t id, uint16_t op, const char *name) {
-        send_request(c, id, op, "n", name);
-}
-
 static void send_task_done(struct client *c, uint32_t id, const char *name, uint64_t tag) {
         send_request(c, id, WIRE_OP_QUEUE_TASK_DONE, "nq", name, tag);
 }
@@ -194,86 +76,6 @@ static void send_hello(struct client *c, uint32_t id, uint32_t version) {
 }
 
 /* ---- reading replies ---- */
-
-/* Parse every reply frame of c into ret (at most max) and clear its output; returns how many. */
-static size_t take_replies_at(struct client *c, struct reply *ret, size_t max, const char *file, int line) {
-        size_t off = c->out_off, n = 0;
-
-        while (c->out.len - off >= WIRE_HEADER_SIZE) {
-                struct wire_header h;
-
-                wire_header_decode(c->out.data + off, &h);
-                check_at(c->out.len - off - WIRE_HEADER_SIZE >= h.body_len, file, line,
-                         "reply frame of %u bytes is cut short", h.body_len);
-                check_at(n < max, file, line, "more than %zu replies", max);
-                check_at(h.body_len <= REPLY_BODY_MAX, file, line, "reply body of %u bytes", h.body_len);
-                ret[n].h = h;
-                memcpy(ret[n].body, c->out.data + off + WIRE_HEADER_SIZE, h.body_len);
-                n++;
-                off += WIRE_HEADER_SIZE + h.body_len;
-        }
-        check_at(off == c->out.len, file, line, "%zu stray bytes after the replies", c->out.len - off);
-        c->out.len = 0;
-        c->out_off = 0;
-        return n;
-}
-
-#define take_replies(c, ret, max) take_replies_at(c, ret, max, __FILE__, __LINE__)
-
-/* Parse and forget every reply of c; returns how many there were. */
-static size_t drop_replies_at(struct client *c, const char *file, int line) {
-        struct reply r[MAX_REPLIES];
-
-        return take_replies_at(c, r, MAX_REPLIES, file, line);
-}
-
-#define drop_replies(c) drop_replies_at(c, __FILE__, __LINE__)
-
-/* Check one parsed reply's header. */
-static void check_header_at(const struct reply *r, uint32_t id, uint16_t op, uint16_t status,
-                            const char *file, int line) {
-        check_at(r->h.id == id && r->h.op == op && r->h.status == status, file, line,
-                 "reply id %u op %u status %u, expected id %u op %u status %u", r->h.id, r->h.op,
-                 r->h.status, id, op, status);
-}
-
-#define check_header(r, id, op, status) check_header_at(r, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting, with this header; it is copied into *ret. */
-static void assert_reply_at(struct client *c, struct reply *ret, uint32_t id, uint16_t op, uint16_t status,
-                            const char *file, int line) {
-        struct reply all[MAX_REPLIES];
-        size_t n = take_replies_at(c, all, MAX_REPLIES, file, line);
-
-        check_at(n == 1, file, line, "%zu replies, expected 1 (id %u op %u status %u)", n, id, op, status);
-        check_header_at(&all[0], id, op, status, file, line);
-        *ret = all[0];
-}
-
-#define assert_reply(c, ret, id, op, status) assert_reply_at(c, ret, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting: this status and an empty body. */
-static void assert_status_at(struct client *c, uint32_t id, uint16_t op, uint16_t status, const char *file,
-                             int line) {
-        struct reply r;
-
-        assert_reply_at(c, &r, id, op, status, file, line);
-        check_at(r.h.body_len == 0, file, line, "reply body of %u bytes, expected none", r.h.body_len);
-}
-
-#define assert_status(c, id, op, status) assert_status_at(c, id, op, status, __FILE__, __LINE__)
-
-/* No reply is waiting. */
-static void assert_no_reply_at(struct client *c, const char *file, int line) {
-        struct wire_header h = { 0 };
-
-        if (c->out.len - c->out_off >= WIRE_HEADER_SIZE)
-                wire_header_decode(c->out.data + c->out_off, &h);
-        check_at(c->out.len == c->out_off, file, line, "unexpected reply: id %u op %u status %u", h.id, h.op,
-                 h.status);
-}
-
-#define assert_no_reply(c) assert_no_reply_at(c, __FILE__, __LINE__)
 
 /* Read one item (u64 tag, u32 deliveries, bytes payload) and compare it. */
 static uint64_t read_item_at(struct wire_reader *r, const char *payload, uint32_t deliveries,
@@ -294,7 +96,7 @@ static uint64_t read_item_at(struct wire_reader *r, const char *payload, uint32_
 /* Exactly one GET reply with this payload is waiting; returns its tag. */
 static uint64_t assert_item_at(struct client *c, uint32_t id, const char *payload, uint32_t deliveries,
                                const char *file, int line) {
-        struct reply rep;
+        struct frame rep;
         struct wire_reader r;
         uint64_t tag;
 
@@ -310,7 +112,7 @@ static uint64_t assert_item_at(struct client *c, uint32_t id, const char *payloa
 /* Exactly one GET_MANY reply with these n payloads (each delivered once) is waiting. */
 static void assert_items_at(struct client *c, uint32_t id, const char *const *payloads, uint32_t n,
                             const char *file, int line) {
-        struct reply rep;
+        struct frame rep;
         struct wire_reader r;
         uint32_t got = 0;
 
@@ -327,7 +129,7 @@ static void assert_items_at(struct client *c, uint32_t id, const char *const *pa
 /* Ask QSIZE and compare every field. */
 static void assert_qsize_at(struct client *c, const char *name, uint64_t size, uint64_t maxsize,
                             uint64_t unfinished, uint8_t closed, const char *file, int line) {
-        struct reply rep;
+        struct frame rep;
         struct wire_reader r;
         uint64_t got_size = 0, got_maxsize = 0, got_unfinished = 0;
         uint8_t got_closed = 0;
@@ -353,7 +155,7 @@ static void assert_qsize_at(struct client *c, const char *name, uint64_t size, u
 /* Declare a queue that must be new. */
 static void declare_at(struct client *c, const char *name, uint64_t maxsize, uint32_t flags, const char *file,
                        int line) {
-        struct reply rep;
+        struct frame rep;
 
         send_declare(c, HELPER_ID, name, maxsize, flags);
         assert_reply_at(c, &rep, HELPER_ID, WIRE_OP_QUEUE_DECLARE, WIRE_OK, file, line);
@@ -381,116 +183,12 @@ static uint64_t get_at(struct client *c, const char *name, uint32_t flags, const
 #define get_flags(c, name, flags, payload, deliveries) \
         get_at(c, name, flags, payload, deliveries, __FILE__, __LINE__)
 
-/* The value of an integer field of the INFO reply about name. */
-static int64_t info_field_at(struct client *c, const char *name, const char *key, const char *file,
-                             int line) {
-        struct reply rep;
-        struct wire_reader r;
-        uint8_t type = 0;
-        uint16_t n = 0;
-
-        assert_no_reply_at(c, file, line);
-        send_named(c, HELPER_ID, WIRE_OP_INFO, name);
-        assert_reply_at(c, &rep, HELPER_ID, WIRE_OP_INFO, WIRE_OK, file, line);
-        wire_reader_init(&r, rep.body, rep.h.body_len);
-        check_at(wire_get_u8(&r, &type) && wire_get_u16(&r, &n), file, line, "malformed INFO reply");
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text;
-                uint16_t text_len;
-                int64_t v = 0;
-                bool match;
-
-                check_at(wire_get_u8(&r, &key_len) && r.left >= key_len, file, line, "malformed field");
-                match = key_len == strlen(key) && memcmp(r.p, key, key_len) == 0;
-                r.p += key_len;
-                r.left -= key_len;
-                check_at(wire_get_u8(&r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
-                if (kind == WIRE_FIELD_INT)
-                        check_at(wire_get_i64(&r, &v), file, line, "malformed field");
-                else
-                        check_at(wire_get_str(&r, &text, &text_len), file, line, "malformed field");
-                if (match) {
-                        check_at(kind == WIRE_FIELD_INT, file, line, "field %s is not a number", key);
-                        return v;
-                }
-        }
-        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
-        return 0;
-}
-
-#define info_field(c, name, key) info_field_at(c, name, key, __FILE__, __LINE__)
-
-/* ---- clients and the loop ---- */
-
-/* A new socketless client, registered for teardown; with hello, it has opened its session. */
-static struct client *client_add(struct fixture *f, bool hello) {
-        struct client *c;
-        size_t i;
-
-        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
-                ;
-        assert_true(i < MAX_CLIENTS);
-        c = client_new(-1);
-        assert_non_null(c);
-        f->c[i] = c;
-        if (hello) {
-                struct reply rep;
-
-                send_hello(c, HELPER_ID, WIRE_VERSION);
-                assert_reply(c, &rep, HELPER_ID, WIRE_OP_HELLO, WIRE_OK);
-                assert_true(c->hello_done);
-        }
-        return c;
-}
-
-/* Lose a client as if its socket had closed; it must not be used afterwards. */
-static void client_drop(struct fixture *f, struct client *c) {
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i] == c) {
-                        f->c[i] = NULL;
-                        client_lost(c, "test");
-                        return;
-                }
-        fail_msg("client not in the fixture");
-}
-
-/* Run the event loop until only n waiters are left: their timers fire. */
-static void run_until_waiters(unsigned n) {
-        for (int i = 0; i < 1000 && mpxd.n_waiters != n; i++)
-                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
-        assert_int_equal(mpxd.n_waiters, n);
-}
-
-static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        if (!f)
-                return -1;
-        log_set_level(LOG_LEVEL_ERR);
-        if (mpxd_init() < 0) {
-                free(f);
-                return -1;
-        }
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i])
-                        client_lost(f->c[i], "test");
-        mpxd_done();
-        free(f);
-        return 0;
-}
+#define info_field(c, name, key) info_field_at(c, name, WIRE_TYPE_ANY, key, __FILE__, __LINE__)
 
 /* ---- tests ---- */
 
 static void test_put_get_fifo(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
 
         declare(a, "q", 0, 0);
         put(a, "q", "one");
@@ -512,8 +210,8 @@ static void test_put_get_fifo(void **state) {
 
 static void test_get_many(void **state) {
         static const char *const five[] = { "a", "b", "c", "d", "e" };
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
 
         declare(a, "q", 0, 0);
         send_put_many(a, 1, "q", 0, five, 5);
@@ -538,7 +236,7 @@ static void test_get_many(void **state) {
 }
 
 static void test_nonblocking_empty(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
 
         declare(a, "q", 0, 0);
         send_get(a, 1, "q", 0, 0);
@@ -553,8 +251,8 @@ static void test_nonblocking_empty(void **state) {
 }
 
 static void test_blocked_get_served_by_put(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
 
         declare(a, "q", 0, 0);
         send_get(a, 77, "q", -1, 0);
@@ -580,12 +278,12 @@ static void test_blocked_get_served_by_put(void **state) {
 }
 
 static void test_waiter_order(void **state) {
-        struct client *p = client_add(*state, true);
+        struct client *p = client_add(*state, "test-queue");
         struct client *g[3];
 
         declare(p, "q", 0, 0);
         for (int i = 0; i < 3; i++) {
-                g[i] = client_add(*state, true);
+                g[i] = client_add(*state, "test-queue");
                 send_get(g[i], 100 + (uint32_t) i, "q", -1, 0);
                 assert_no_reply(g[i]);
         }
@@ -606,7 +304,7 @@ static void test_waiter_order(void **state) {
         send_put_many(p, 3, "q", 0, (const char *const[]) { "x", "y" }, 2);
         assert_status(p, 3, WIRE_OP_QUEUE_PUT_MANY, WIRE_OK);
         {
-                struct reply r[MAX_REPLIES];
+                struct frame r[MAX_REPLIES];
                 struct wire_reader rd;
 
                 assert_int_equal(take_replies(g[0], r, MAX_REPLIES), 2);
@@ -620,8 +318,8 @@ static void test_waiter_order(void **state) {
 }
 
 static void test_timeouts(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
 
         declare(a, "q", 0, 0);
         declare(a, "full", 1, 0);
@@ -637,13 +335,13 @@ static void test_timeouts(void **state) {
         run_until_waiters(0);
         assert_status(a, 5, WIRE_OP_QUEUE_GET, WIRE_ETIMEDOUT);
         {
-                struct reply r[MAX_REPLIES];
+                struct frame r[MAX_REPLIES];
                 size_t n = take_replies(b, r, MAX_REPLIES);
 
                 /* The two timers may fire in either order. */
                 assert_int_equal(n, 2);
                 if (r[0].h.id == 7) {
-                        struct reply t = r[0];
+                        struct frame t = r[0];
                         r[0] = r[1];
                         r[1] = t;
                 }
@@ -660,10 +358,10 @@ static void test_timeouts(void **state) {
 }
 
 static void test_pipelined_behind_blocked(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
         struct wire_buf batch;
-        struct reply r;
+        struct frame r;
 
         declare(a, "q", 0, 0);
         wire_buf_init(&batch);
@@ -683,8 +381,8 @@ static void test_pipelined_behind_blocked(void **state) {
 
 static void test_maxsize_backpressure(void **state) {
         static const char *const three[] = { "m1", "m2", "m3" };
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
 
         declare(a, "q", 2, 0);
         put(a, "q", "a");
@@ -709,9 +407,9 @@ static void test_maxsize_backpressure(void **state) {
 
 static void test_putters_strict_fifo(void **state) {
         static const char *const three[] = { "m1", "m2", "m3" };
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
-        struct client *c = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        struct client *c = client_add(*state, "test-queue");
 
         declare(a, "q", 3, 0);
         put(a, "q", "p1");
@@ -744,8 +442,8 @@ static void test_putters_strict_fifo(void **state) {
 
 static void test_putter_head_timeout_lets_next_in(void **state) {
         static const char *const two[] = { "big1", "big2" };
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
 
         declare(a, "q", 2, 0);
         put(a, "q", "x");
@@ -763,9 +461,9 @@ static void test_putter_head_timeout_lets_next_in(void **state) {
 
 static void test_close(void **state) {
         static const char *const one[] = { "z" };
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
-        struct client *c = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        struct client *c = client_add(*state, "test-queue");
 
         /* Puts fail at once; getters take what is left, then the stream ends. */
         declare(a, "q", 0, 0);
@@ -812,9 +510,9 @@ static void test_close(void **state) {
 }
 
 static void test_purge(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
-        struct reply r;
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        struct frame r;
         struct wire_reader rd;
         uint64_t removed = 0;
 
@@ -835,11 +533,11 @@ static void test_purge(void **state) {
 }
 
 static void test_delete_wakes_waiters(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *putter = client_add(*state, true);
-        struct client *joiner = client_add(*state, true);
-        struct client *getter = client_add(*state, true);
-        struct client *holder = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *putter = client_add(*state, "test-queue");
+        struct client *joiner = client_add(*state, "test-queue");
+        struct client *getter = client_add(*state, "test-queue");
+        struct client *holder = client_add(*state, "test-queue");
 
         declare(a, "j", 1, WIRE_QUEUE_JOINABLE);
         declare(a, "e", 0, 0);
@@ -878,9 +576,9 @@ static void test_delete_wakes_waiters(void **state) {
 }
 
 static void test_lost_getter(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
-        struct client *c = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        struct client *c = client_add(*state, "test-queue");
 
         declare(a, "q", 0, 0);
         send_get(b, 1, "q", -1, 0);
@@ -907,9 +605,9 @@ static void test_lost_getter(void **state) {
 
 static void test_lost_consumer_redelivers(void **state) {
         static const char *const five[] = { "a", "b", "c", "d", "e" };
-        struct client *p = client_add(*state, true);
-        struct client *c1 = client_add(*state, true);
-        struct client *c2 = client_add(*state, true);
+        struct client *p = client_add(*state, "test-queue");
+        struct client *c1 = client_add(*state, "test-queue");
+        struct client *c2 = client_add(*state, "test-queue");
         uint64_t tc, ta, tb;
 
         declare(p, "j", 0, WIRE_QUEUE_JOINABLE);
@@ -935,7 +633,7 @@ static void test_lost_consumer_redelivers(void **state) {
         assert_no_reply(p);
         client_drop(*state, c2);
         {
-                struct reply r;
+                struct frame r;
                 struct wire_reader rd;
 
                 assert_reply(p, &r, 2, WIRE_OP_QUEUE_GET, WIRE_OK);
@@ -958,8 +656,8 @@ static void test_lost_consumer_redelivers(void **state) {
 }
 
 static void test_task_done(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
         uint64_t t1, t2, t3;
 
         declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
@@ -1011,9 +709,9 @@ static void test_task_done(void **state) {
 }
 
 static void test_join(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
-        struct client *c = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        struct client *c = client_add(*state, "test-queue");
 
         declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
         send_join(a, 1, "j", 0);
@@ -1045,7 +743,7 @@ static void test_join(void **state) {
 }
 
 static void test_wrong_type(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
 
         declare(a, "q", 0, 0);
         declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
@@ -1065,8 +763,8 @@ static void test_wrong_type(void **state) {
 }
 
 static void test_declare_conflicts(void **state) {
-        struct client *a = client_add(*state, true);
-        struct reply r;
+        struct client *a = client_add(*state, "test-queue");
+        struct frame r;
 
         declare(a, "q", 5, 0);
         send_declare(a, 1, "q", 5, 0);
@@ -1088,7 +786,7 @@ static void test_malformed_bodies(void **state) {
         static const uint8_t empty_name[] = { 0 };
         static const uint8_t short_name[] = { 10, 'q' };
         static const uint8_t long_bytes[] = { 100, 0, 0, 0, 'a', 'b', 'c' };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
 
         declare(a, "q", 0, 0);
 
@@ -1151,7 +849,7 @@ static void test_malformed_bodies(void **state) {
 }
 
 static void test_unknown_opcode(void **state) {
-        struct client *a = client_add(*state, false);
+        struct client *a = client_add(*state, NULL);
 
         /* Unknown opcodes are answered even before HELLO, with id and op echoed. */
         send_request(a, 41, 9999, "w", 1u);
@@ -1169,8 +867,8 @@ static void test_unknown_opcode(void **state) {
 }
 
 static void test_request_before_hello(void **state) {
-        struct client *a = client_add(*state, false);
-        struct reply r;
+        struct client *a = client_add(*state, NULL);
+        struct frame r;
 
         send_declare(a, 1, "q", 0, 0);
         assert_status(a, 1, WIRE_OP_QUEUE_DECLARE, WIRE_EPROTO);
@@ -1192,8 +890,8 @@ static void test_request_before_hello(void **state) {
 }
 
 static void test_hello(void **state) {
-        struct client *a = client_add(*state, false);
-        struct reply r;
+        struct client *a = client_add(*state, NULL);
+        struct frame r;
         struct wire_reader rd;
         uint32_t version = 0, max_message = 0, max_frame = 0;
         const char *server = NULL;
@@ -1239,10 +937,10 @@ static void test_hello(void **state) {
 }
 
 static void test_frame_too_large(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
         struct wire_buf batch;
-        struct reply r[MAX_REPLIES];
+        struct frame r[MAX_REPLIES];
         uint8_t hdr[WIRE_HEADER_SIZE];
         struct wire_header h = { .body_len = WIRE_DEFAULT_MAX_FRAME + 1, .id = 42, .op = WIRE_OP_QUEUE_PUT };
 
@@ -1283,9 +981,9 @@ static void test_frame_too_large(void **state) {
 }
 
 static void test_partial_frames(void **state) {
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
         struct wire_buf frames;
-        struct reply r[MAX_REPLIES];
+        struct frame r[MAX_REPLIES];
         size_t first_len;
 
         declare(a, "q", 0, 0);
@@ -1324,8 +1022,8 @@ static void test_partial_frames(void **state) {
 }
 
 static void test_huge_timeout_waits_forever(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
 
         /* Past about 68 years a timeout is no timeout: the request waits, it does not fail. */
         declare(a, "q", 0, 0);
@@ -1343,7 +1041,7 @@ static void test_huge_timeout_waits_forever(void **state) {
         put(b, "q", "two");
         put(b, "q", "three");
         {
-                struct reply r[MAX_REPLIES];
+                struct frame r[MAX_REPLIES];
                 struct wire_reader rd;
                 static const char *const want[] = { "one", "two", "three" };
 
@@ -1358,8 +1056,8 @@ static void test_huge_timeout_waits_forever(void **state) {
 }
 
 static void test_delete_answers_waiters_first(void **state) {
-        struct client *a = client_add(*state, true);
-        struct reply r[MAX_REPLIES];
+        struct client *a = client_add(*state, "test-queue");
+        struct frame r[MAX_REPLIES];
         struct wire_buf batch;
 
         /* The deleting connection is itself parked on the queue: its EIDRM comes before the DELETE's OK. */
@@ -1390,9 +1088,9 @@ static void test_delete_answers_waiters_first(void **state) {
 }
 
 static void test_purge_joinable(void **state) {
-        struct client *a = client_add(*state, true);
-        struct client *b = client_add(*state, true);
-        struct reply r;
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        struct frame r;
 
         declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
         put(a, "j", "taken");
@@ -1424,9 +1122,9 @@ static void test_purge_joinable(void **state) {
 }
 
 static void test_redelivery_to_closed_queue(void **state) {
-        struct client *p = client_add(*state, true);
-        struct client *c1 = client_add(*state, true);
-        struct client *c2 = client_add(*state, true);
+        struct client *p = client_add(*state, "test-queue");
+        struct client *c1 = client_add(*state, "test-queue");
+        struct client *c2 = client_add(*state, "test-queue");
 
         declare(p, "j", 0, WIRE_QUEUE_JOINABLE);
         put(p, "j", "a");
@@ -1452,9 +1150,9 @@ static void test_redelivery_to_closed_queue(void **state) {
 }
 
 static void test_redelivery_over_maxsize(void **state) {
-        struct client *p = client_add(*state, true);
-        struct client *c1 = client_add(*state, true);
-        struct client *c2 = client_add(*state, true);
+        struct client *p = client_add(*state, "test-queue");
+        struct client *c1 = client_add(*state, "test-queue");
+        struct client *c2 = client_add(*state, "test-queue");
 
         declare(p, "j", 1, WIRE_QUEUE_JOINABLE);
         put(p, "j", "a");
@@ -1483,7 +1181,7 @@ static void test_redelivery_over_maxsize(void **state) {
 
 static void test_max_message(void **state) {
         static const char *const batch[] = { "fits", "123456789" };
-        struct client *a = client_add(*state, true);
+        struct client *a = client_add(*state, "test-queue");
 
         mpxd.max_message = 8;
         declare(a, "q", 0, 0);
@@ -1500,8 +1198,8 @@ static void test_max_message(void **state) {
 }
 
 static void test_hello_again(void **state) {
-        struct client *a = client_add(*state, true);
-        struct reply r;
+        struct client *a = client_add(*state, "test-queue");
+        struct frame r;
 
         /* HELLO on an open session: answered the same way, new name, session still open. */
         send_request(a, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "renamed");
@@ -1518,7 +1216,7 @@ static void test_hello_again(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
                 T(test_put_get_fifo),
                 T(test_get_many),
                 T(test_nonblocking_empty),

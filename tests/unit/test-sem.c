@@ -26,285 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpxd.h"
+#include "unit-client.h"
 
-#define MAX_CLIENTS     10
-#define MAX_REPLIES     16
-#define REPLY_BODY_MAX  1024
-
-/* An id no test uses for its own requests, for helper round trips. */
-#define HELPER_ID       0xfff0u
-
-/* One parsed reply frame. */
-struct reply {
-        struct wire_header h;
-        uint8_t body[REPLY_BODY_MAX];
-};
-
-/* The clients of one test; teardown loses those still here. */
-struct fixture {
-        struct client *c[MAX_CLIENTS];
-};
-
-/* Fail at the caller's line with a message. */
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
-
-/* ---- building requests ---- */
-
-/*
- * Feed c one request frame. Each character of fmt encodes one argument:
- *      n  name (const char *)
- *      b  u8 (unsigned)
- *      w  u32 (uint32_t)
- *      q  u64 (uint64_t)
- *      i  i64 (int64_t)
- *      r  raw bytes (const void *, size_t)
- */
-static void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
-        struct wire_buf b;
-        size_t start;
-        va_list ap;
-
-        wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
-        va_start(ap, fmt);
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r = -1;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(&b, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(&b, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(&b, va_arg(ap, uint32_t));
-                        break;
-                case 'q':
-                        r = wire_put_u64(&b, va_arg(ap, uint64_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(&b, va_arg(ap, int64_t));
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(&b, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                }
-                assert_int_equal(r, 0);
-        }
-        va_end(ap);
-        wire_frame_end(&b, start);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
-}
-
-/* Requests whose body is a name (INFO, DELETE, and many of each type). */
-static void send_named(struct client *c, uint32_t id, uint16_t op, const char *name) {
-        send_request(c, id, op, "n", name);
-}
-
-/* ---- reading replies ---- */
-
-/* Parse every reply frame of c into ret (at most max) and clear its output; returns how many. */
-static size_t take_replies_at(struct client *c, struct reply *ret, size_t max, const char *file, int line) {
-        size_t off = c->out_off, n = 0;
-
-        while (c->out.len - off >= WIRE_HEADER_SIZE) {
-                struct wire_header h;
-
-                wire_header_decode(c->out.data + off, &h);
-                check_at(c->out.len - off - WIRE_HEADER_SIZE >= h.body_len, file, line,
-                         "reply frame of %u bytes is cut short", h.body_len);
-                check_at(n < max, file, line, "more than %zu replies", max);
-                check_at(h.body_len <= REPLY_BODY_MAX, file, line, "reply body of %u bytes", h.body_len);
-                ret[n].h = h;
-                memcpy(ret[n].body, c->out.data + off + WIRE_HEADER_SIZE, h.body_len);
-                n++;
-                off += WIRE_HEADER_SIZE + h.body_len;
-        }
-        check_at(off == c->out.len, file, line, "%zu stray bytes after the replies", c->out.len - off);
-        c->out.len = 0;
-        c->out_off = 0;
-        return n;
-}
-
-#define take_replies(c, ret, max) take_replies_at(c, ret, max, __FILE__, __LINE__)
-
-/* Check one parsed reply's header. */
-static void check_header_at(const struct reply *r, uint32_t id, uint16_t op, uint16_t status,
-                            const char *file, int line) {
-        check_at(r->h.id == id && r->h.op == op && r->h.status == status, file, line,
-                 "reply id %u op %u status %u, expected id %u op %u status %u", r->h.id, r->h.op,
-                 r->h.status, id, op, status);
-}
-
-#define check_header(r, id, op, status) check_header_at(r, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting, with this header; it is copied into *ret. */
-static void assert_reply_at(struct client *c, struct reply *ret, uint32_t id, uint16_t op, uint16_t status,
-                            const char *file, int line) {
-        struct reply all[MAX_REPLIES];
-        size_t n = take_replies_at(c, all, MAX_REPLIES, file, line);
-
-        check_at(n == 1, file, line, "%zu replies, expected 1 (id %u op %u status %u)", n, id, op, status);
-        check_header_at(&all[0], id, op, status, file, line);
-        *ret = all[0];
-}
-
-#define assert_reply(c, ret, id, op, status) assert_reply_at(c, ret, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting: this status and an empty body. */
-static void assert_status_at(struct client *c, uint32_t id, uint16_t op, uint16_t status, const char *file,
-                             int line) {
-        struct reply r;
-
-        assert_reply_at(c, &r, id, op, status, file, line);
-        check_at(r.h.body_len == 0, file, line, "reply body of %u bytes, expected none", r.h.body_len);
-}
-
-#define assert_status(c, id, op, status) assert_status_at(c, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting: OK and a body of one u8 equal to v. */
-static void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const char *file, int line) {
-        struct reply r;
-
-        assert_reply_at(c, &r, id, op, WIRE_OK, file, line);
-        check_at(r.h.body_len == 1 && r.body[0] == v, file, line,
-                 "reply body of %u bytes (%u), expected u8 %u", r.h.body_len, r.h.body_len ? r.body[0] : 0, v);
-}
-
-#define assert_u8(c, id, op, v) assert_u8_at(c, id, op, v, __FILE__, __LINE__)
-
-/* No reply is waiting. */
-static void assert_no_reply_at(struct client *c, const char *file, int line) {
-        struct wire_header h = { 0 };
-
-        if (c->out.len - c->out_off >= WIRE_HEADER_SIZE)
-                wire_header_decode(c->out.data + c->out_off, &h);
-        check_at(c->out.len == c->out_off, file, line, "unexpected reply: id %u op %u status %u", h.id, h.op,
-                 h.status);
-}
-
-#define assert_no_reply(c) assert_no_reply_at(c, __FILE__, __LINE__)
-
-/* The value of an integer field of the INFO reply about name. */
-static int64_t info_field_at(struct client *c, const char *name, const char *key, const char *file,
-                             int line) {
-        struct reply rep;
-        struct wire_reader r;
-        uint8_t type = 0;
-        uint16_t n = 0;
-
-        assert_no_reply_at(c, file, line);
-        send_named(c, HELPER_ID, WIRE_OP_INFO, name);
-        assert_reply_at(c, &rep, HELPER_ID, WIRE_OP_INFO, WIRE_OK, file, line);
-        wire_reader_init(&r, rep.body, rep.h.body_len);
-        check_at(wire_get_u8(&r, &type) && wire_get_u16(&r, &n), file, line, "malformed INFO reply");
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text;
-                uint16_t text_len;
-                int64_t v = 0;
-                bool match;
-
-                check_at(wire_get_u8(&r, &key_len) && r.left >= key_len, file, line, "malformed field");
-                match = key_len == strlen(key) && memcmp(r.p, key, key_len) == 0;
-                r.p += key_len;
-                r.left -= key_len;
-                check_at(wire_get_u8(&r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
-                if (kind == WIRE_FIELD_INT)
-                        check_at(wire_get_i64(&r, &v), file, line, "malformed field");
-                else
-                        check_at(wire_get_str(&r, &text, &text_len), file, line, "malformed field");
-                if (match) {
-                        check_at(kind == WIRE_FIELD_INT, file, line, "field %s is not a number", key);
-                        return v;
-                }
-        }
-        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
-        return 0;
-}
-
-#define info_field(c, name, key) info_field_at(c, name, key, __FILE__, __LINE__)
-
-/* ---- clients and the loop ---- */
-
-/* A new socketless client that has opened its session, registered for teardown. */
-static struct client *client_add(struct fixture *f) {
-        struct client *c;
-        struct reply rep;
-        size_t i;
-
-        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
-                ;
-        assert_true(i < MAX_CLIENTS);
-        c = client_new(-1);
-        assert_non_null(c);
-        f->c[i] = c;
-        send_request(c, HELPER_ID, WIRE_OP_HELLO, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6);
-        assert_reply(c, &rep, HELPER_ID, WIRE_OP_HELLO, WIRE_OK);
-        assert_true(c->hello_done);
-        return c;
-}
-
-/* Lose a client as if its socket had closed; it must not be used afterwards. */
-static void client_drop(struct fixture *f, struct client *c) {
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i] == c) {
-                        f->c[i] = NULL;
-                        client_lost(c, "test");
-                        return;
-                }
-        fail_msg("client not in the fixture");
-}
-
-/* Run the event loop until only n waiters are left: their timers fire. */
-static void run_until_waiters(unsigned n) {
-        for (int i = 0; i < 1000 && mpxd.n_waiters != n; i++)
-                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
-        assert_int_equal(mpxd.n_waiters, n);
-}
-
-static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        if (!f)
-                return -1;
-        log_set_level(LOG_LEVEL_ERR);
-        if (mpxd_init() < 0) {
-                free(f);
-                return -1;
-        }
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i])
-                        client_lost(f->c[i], "test");
-        mpxd_done();
-        free(f);
-        return 0;
-}
+#define info_field(c, name, key) info_field_at(c, name, WIRE_TYPE_ANY, key, __FILE__, __LINE__)
 
 /* ---- semaphore requests ---- */
 
@@ -346,7 +70,7 @@ static void release_at(struct client *c, const char *name, uint16_t status, cons
 /* Ask VALUE and compare both fields. */
 static void assert_value_at(struct client *c, const char *name, uint64_t value, uint64_t max,
                             const char *file, int line) {
-        struct reply rep;
+        struct frame rep;
         struct wire_reader r;
         uint64_t got_value = 0, got_max = 0;
 
@@ -367,7 +91,7 @@ static void assert_value_at(struct client *c, const char *name, uint64_t value, 
 /* ---- tests ---- */
 
 static void test_acquire_release(void **state) {
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         declare(a, "s", 2, 0, 0);
         assert_value(a, "s", 2, 0);
@@ -411,7 +135,7 @@ static void test_declare_rules(void **state) {
                 { (uint64_t) INT64_MAX + 1, 0, 0, WIRE_EINVAL, 0 },     /* value over the i64 range */
                 { 1, (uint64_t) INT64_MAX + 1, WIRE_SEM_BOUNDED, WIRE_EINVAL, 0 },
         };
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         declare(a, "s", 3, 0, 0);
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -462,7 +186,7 @@ static void test_bounded_release(void **state) {
                 { "bounded-room", 1, 3, WIRE_SEM_BOUNDED, 1, 3 },
                 { "empty-of-2", 0, 2, WIRE_SEM_BOUNDED, 0, 2 },
         };
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
                 declare(a, cases[i].name, cases[i].value, cases[i].max, cases[i].flags);
@@ -479,7 +203,7 @@ static void test_bounded_release(void **state) {
 }
 
 static void test_unbounded_cap(void **state) {
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         /* An unbounded semaphore grows past its initial value ... */
         declare(a, "s", 0, 0, 0);
@@ -496,13 +220,13 @@ static void test_unbounded_cap(void **state) {
 }
 
 static void test_fifo_acquirers(void **state) {
-        struct client *p = client_add(*state);
+        struct client *p = client_add(*state, "test");
         struct client *w[4];
-        struct reply r[MAX_REPLIES];
+        struct frame r[MAX_REPLIES];
 
         declare(p, "s", 0, 0, 0);
         for (int i = 0; i < 4; i++) {
-                w[i] = client_add(*state);
+                w[i] = client_add(*state, "test");
                 send_acquire(w[i], 100 + (uint32_t) i, "s", -1);
                 assert_no_reply(w[i]);
         }
@@ -539,8 +263,8 @@ static void test_fifo_acquirers(void **state) {
 }
 
 static void test_timeouts(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
 
         declare(a, "s", 0, 0, 0);
         send_acquire(a, 1, "s", 1);
@@ -564,10 +288,10 @@ static void test_timeouts(void **state) {
 }
 
 static void test_undo_on_client_lost(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
-        struct client *d = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
+        struct client *d = client_add(*state, "test");
 
         declare(a, "s", 3, 0, 0);
         acquire(a, "s");
@@ -595,7 +319,7 @@ static void test_undo_on_client_lost(void **state) {
         release(b, "s");
         client_drop(*state, b);
         {
-                struct client *e = client_add(*state);
+                struct client *e = client_add(*state, "test");
 
                 assert_value(e, "s", 3, 0);
                 assert_int_equal(info_field(e, "s", "holders"), 0);
@@ -605,9 +329,9 @@ static void test_undo_on_client_lost(void **state) {
 }
 
 static void test_no_undo(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
 
         declare(a, "s", 2, 0, WIRE_SEM_NO_UNDO);
         acquire(a, "s");
@@ -627,9 +351,9 @@ static void test_no_undo(void **state) {
 }
 
 static void test_release_by_holder_and_non_holder(void **state) {
-        struct client *a = client_add(*state), *a2;
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
+        struct client *a = client_add(*state, "test"), *a2;
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
 
         /* A holder's release lowers its hold; past it, releases just add units. */
         declare(a, "s", 2, 0, 0);
@@ -644,7 +368,7 @@ static void test_release_by_holder_and_non_holder(void **state) {
         assert_value(a, "s", 3, 0);
         client_drop(*state, a);
         assert_value(b, "s", 3, 0);
-        a2 = client_add(*state);
+        a2 = client_add(*state, "test");
 
         /* A lock released by a non-holder (as Python allows) is released. */
         declare(b, "lock", 1, 1, WIRE_SEM_BOUNDED);
@@ -666,7 +390,7 @@ static void test_release_by_holder_and_non_holder(void **state) {
         /* On an unbounded semaphore the unit does come back. */
         declare(c, "u", 1, 0, 0);
         {
-                struct client *d = client_add(*state);
+                struct client *d = client_add(*state, "test");
 
                 acquire(d, "u");
                 release(c, "u");
@@ -676,9 +400,9 @@ static void test_release_by_holder_and_non_holder(void **state) {
 }
 
 static void test_delete_wakes_waiters(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct reply r[MAX_REPLIES];
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct frame r[MAX_REPLIES];
 
         declare(a, "s", 1, 0, 0);
         acquire(a, "s");
@@ -702,7 +426,7 @@ static void test_delete_wakes_waiters(void **state) {
 }
 
 static void test_shutdown_wakes_waiters(void **state) {
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         declare(a, "s", 1, 0, 0);
         acquire(a, "s");
@@ -714,9 +438,9 @@ static void test_shutdown_wakes_waiters(void **state) {
 }
 
 static void test_lost_while_blocked(void **state) {
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
 
         declare(a, "s", 0, 0, 0);
         send_acquire(b, 1, "s", -1);
@@ -738,7 +462,7 @@ static void test_wrong_type_and_missing(void **state) {
                 { WIRE_OP_SEM_RELEASE, "n" },
                 { WIRE_OP_SEM_VALUE, "n" },
         };
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         send_request(a, 1, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
         assert_u8(a, 1, WIRE_OP_QUEUE_DECLARE, 1);
@@ -776,7 +500,7 @@ static void test_malformed_bodies(void **state) {
                 { WIRE_OP_SEM_RELEASE, "r", bad_name, sizeof(bad_name) },
         };
         static const char *const names[] = { "s", "missing" };
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
         uint32_t id = 1;
 
         declare(a, "s", 1, 1, WIRE_SEM_BOUNDED);
@@ -822,9 +546,9 @@ static void test_info_fields(void **state) {
                 { "undo", 1 }, { "acquirers", 1 }, { "waiters", 1 }, { "holders", 2 }, { "held", 3 },
                 { "acquisitions", 4 }, { "releases", 1 }, { "undone", 0 }, { "timeouts", 1 },
         };
-        struct client *a = client_add(*state);
-        struct client *b = client_add(*state);
-        struct client *c = client_add(*state);
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
 
         declare(a, "s", 3, 5, WIRE_SEM_BOUNDED);
         acquire(a, "s");
@@ -860,7 +584,7 @@ static void test_info_fields(void **state) {
 }
 
 static void test_object_limit(void **state) {
-        struct client *a = client_add(*state);
+        struct client *a = client_add(*state, "test");
 
         mpxd.max_objects = 1;
         declare(a, "s", 1, 0, 0);
@@ -874,7 +598,7 @@ static void test_object_limit(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
                 T(test_acquire_release),
                 T(test_declare_rules),
                 T(test_bounded_release),

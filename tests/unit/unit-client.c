@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scaffolding shared by the unit tests of mpxd's object types (see
+ * unit-client.h): socketless clients, request frames built from a format
+ * string, replies parsed out of a client's output buffer, and the cmocka
+ * fixture that sets the daemon up and tears it down around each test.
+ */
+#include "unit-client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The body of the last reply taken by take_reply_at() (one at a time). */
+static struct wire_buf reply_copy;
+
+/* ---- building requests ---- */
+
+/* Append body fields to out, as described in unit-client.h. */
+void append_fields_v(struct wire_buf *out, const char *fmt, va_list ap) {
+        for (const char *p = fmt; *p; p++) {
+                const char *s;
+                const void *raw;
+                size_t len;
+                int r;
+
+                switch (*p) {
+                case 'n':
+                        s = va_arg(ap, const char *);
+                        r = wire_put_name(out, s, strlen(s));
+                        break;
+                case 'b':
+                        r = wire_put_u8(out, (uint8_t) va_arg(ap, unsigned));
+                        break;
+                case 'w':
+                        r = wire_put_u32(out, va_arg(ap, uint32_t));
+                        break;
+                case 'q':
+                        r = wire_put_u64(out, va_arg(ap, uint64_t));
+                        break;
+                case 'i':
+                        r = wire_put_i64(out, va_arg(ap, int64_t));
+                        break;
+                case 's':
+                        s = va_arg(ap, const char *);
+                        r = wire_put_bytes(out, s, (uint32_t) strlen(s));
+                        break;
+                case 't':
+                        s = va_arg(ap, const char *);
+                        r = wire_put_str(out, s, strlen(s));
+                        break;
+                case 'x':
+                        raw = va_arg(ap, const void *);
+                        len = va_arg(ap, size_t);
+                        r = wire_put_bytes(out, raw, (uint32_t) len);
+                        break;
+                case 'r':
+                        raw = va_arg(ap, const void *);
+                        len = va_arg(ap, size_t);
+                        r = wire_put_raw(out, raw, len);
+                        break;
+                default:
+                        fail_msg("bad request format character '%c'", *p);
+                        return;
+                }
+                assert_int_equal(r, 0);
+        }
+}
+
+/* Append one request frame built from fmt to out. */
+void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
+        size_t start;
+
+        assert_int_equal(wire_frame_begin(out, id, op, 0, &start), 0);
+        append_fields_v(out, fmt, ap);
+        wire_frame_end(out, start);
+}
+
+/* Append one request frame built from fmt to out. */
+void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        append_request_v(out, id, op, fmt, ap);
+        va_end(ap);
+}
+
+/* Feed the whole buffer to c and free the buffer. */
+void feed_buf(struct client *c, struct wire_buf *b) {
+        client_feed(c, b->data, b->len);
+        wire_buf_done(b);
+}
+
+/* Feed c one frame with this body. */
+void send_body(struct client *c, uint32_t id, uint16_t op, const void *body, size_t len) {
+        struct wire_buf b;
+        size_t start;
+
+        wire_buf_init(&b);
+        assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
+        assert_int_equal(wire_put_raw(&b, body, len), 0);
+        wire_frame_end(&b, start);
+        feed_buf(c, &b);
+}
+
+/* Feed c one request built from fmt. */
+void send_request_v(struct client *c, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
+        struct wire_buf b;
+
+        wire_buf_init(&b);
+        append_request_v(&b, id, op, fmt, ap);
+        feed_buf(c, &b);
+}
+
+/* Feed c one request built from fmt. */
+void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        send_request_v(c, id, op, fmt, ap);
+        va_end(ap);
+}
+
+/* Feed c a request whose body is a name. */
+void send_named(struct client *c, uint32_t id, uint16_t op, const char *name) {
+        send_request(c, id, op, "n", name);
+}
+
+/* ---- replies of helper round trips ---- */
+
+/* Take the next reply frame of c; its body is copied and read through ret->r. */
+void take_reply_at(struct client *c, struct reply *ret, const char *file, int line) {
+        size_t avail = c->out.len - c->out_off;
+        struct wire_header h;
+
+        check_at(avail >= WIRE_HEADER_SIZE, file, line, "no reply");
+        wire_header_decode(c->out.data + c->out_off, &h);
+        check_at(avail - WIRE_HEADER_SIZE >= h.body_len, file, line, "reply of %u bytes cut short", h.body_len);
+        reply_copy.len = 0;
+        assert_int_equal(wire_put_raw(&reply_copy, c->out.data + c->out_off + WIRE_HEADER_SIZE, h.body_len), 0);
+        c->out_off += WIRE_HEADER_SIZE + h.body_len;
+        if (c->out_off == c->out.len) {
+                c->out.len = 0;
+                c->out_off = 0;
+        }
+        ret->h = h;
+        wire_reader_init(&ret->r, reply_copy.data, h.body_len);
+}
+
+/* No reply is waiting. */
+void assert_no_reply_at(struct client *c, const char *file, int line) {
+        struct wire_header h = { 0 };
+
+        if (c->out.len - c->out_off >= WIRE_HEADER_SIZE)
+                wire_header_decode(c->out.data + c->out_off, &h);
+        check_at(c->out.len == c->out_off, file, line, "unexpected reply: id %u op %u status %u", h.id, h.op,
+                 h.status);
+}
+
+/* Send one request with HELPER_ID and take its reply, which must be the only one. */
+struct reply call_at(const char *file, int line, struct client *c, uint16_t op, const char *fmt, ...) {
+        struct reply rep;
+        va_list ap;
+
+        assert_no_reply_at(c, file, line);
+        va_start(ap, fmt);
+        send_request_v(c, HELPER_ID, op, fmt, ap);
+        va_end(ap);
+        take_reply_at(c, &rep, file, line);
+        check_at(rep.h.id == HELPER_ID && rep.h.op == op, file, line, "reply id %u op %u, expected id %u op %u",
+                 rep.h.id, rep.h.op, HELPER_ID, op);
+        assert_no_reply_at(c, file, line);
+        return rep;
+}
+
+/* A reply's status, with an empty body unless it is OK. */
+void check_status_at(const struct reply *rep, uint16_t status, const char *file, int line) {
+        check_at(rep->h.status == status, file, line, "status %u, expected %u", rep->h.status, status);
+        check_at(status == WIRE_OK || rep->h.body_len == 0, file, line, "error reply with a body of %u bytes",
+                 rep->h.body_len);
+}
+
+/* The one u64 of an OK reply. */
+uint64_t read_u64_at(struct reply *rep, const char *file, int line) {
+        uint64_t v = 0;
+
+        check_status_at(rep, WIRE_OK, file, line);
+        check_at(wire_get_u64(&rep->r, &v) && wire_reader_done(&rep->r), file, line, "not one u64");
+        return v;
+}
+
+/* The one i64 of an OK reply. */
+int64_t read_i64_at(struct reply *rep, const char *file, int line) {
+        int64_t v = 0;
+
+        check_status_at(rep, WIRE_OK, file, line);
+        check_at(wire_get_i64(&rep->r, &v) && wire_reader_done(&rep->r), file, line, "not one i64");
+        return v;
+}
+
+/* The one u8 of an OK reply. */
+uint8_t read_u8_at(struct reply *rep, const char *file, int line) {
+        uint8_t v = 0;
+
+        check_status_at(rep, WIRE_OK, file, line);
+        check_at(wire_get_u8(&rep->r, &v) && wire_reader_done(&rep->r), file, line, "not one u8");
+        return v;
+}
+
+/* An OK reply that is one bytes field equal to want. */
+void check_bytes_at(struct reply *rep, const void *want, size_t want_len, const char *file, int line) {
+        const void *data = NULL;
+        uint32_t size = 0;
+
+        check_status_at(rep, WIRE_OK, file, line);
+        check_at(wire_get_bytes(&rep->r, &data, &size) && wire_reader_done(&rep->r), file, line, "not one bytes");
+        check_at(size == want_len && memcmp(data, want, size) == 0, file, line, "got '%.*s', expected '%.*s'",
+                 (int) size, (const char *) data, (int) want_len, (const char *) want);
+}
+
+/* The value of an integer field of the INFO reply about name. */
+int64_t info_field_at(struct client *c, const char *name, uint8_t type, const char *key, const char *file,
+                      int line) {
+        struct reply rep = call_at(file, line, c, WIRE_OP_INFO, "n", name);
+        uint8_t got_type = 0;
+        uint16_t n = 0;
+
+        check_status_at(&rep, WIRE_OK, file, line);
+        check_at(wire_get_u8(&rep.r, &got_type) && wire_get_u16(&rep.r, &n), file, line, "malformed INFO reply");
+        check_at(type == WIRE_TYPE_ANY || got_type == type, file, line, "type %u", got_type);
+        for (uint16_t i = 0; i < n; i++) {
+                uint8_t key_len = 0, kind = 0;
+                const char *text;
+                uint16_t text_len;
+                int64_t v = 0;
+                bool match;
+
+                check_at(wire_get_u8(&rep.r, &key_len) && rep.r.left >= key_len, file, line, "malformed field");
+                match = key_len == strlen(key) && memcmp(rep.r.p, key, key_len) == 0;
+                rep.r.p += key_len;
+                rep.r.left -= key_len;
+                check_at(wire_get_u8(&rep.r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
+                if (kind == WIRE_FIELD_INT)
+                        check_at(wire_get_i64(&rep.r, &v), file, line, "malformed field");
+                else
+                        check_at(wire_get_str(&rep.r, &text, &text_len), file, line, "malformed field");
+                if (match) {
+                        check_at(kind == WIRE_FIELD_INT, file, line, "field %s is not a number", key);
+                        return v;
+                }
+        }
+        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
+        return 0;
+}
+
+/* ---- all the replies waiting ---- */
+
+/* Parse every reply frame of c into ret (at most max) and clear its output. */
+size_t take_replies_at(struct client *c, struct frame *ret, size_t max, const char *file, int line) {
+        size_t off = c->out_off, n = 0;
+
+        while (c->out.len - off >= WIRE_HEADER_SIZE) {
+                struct wire_header h;
+
+                wire_header_decode(c->out.data + off, &h);
+                check_at(c->out.len - off - WIRE_HEADER_SIZE >= h.body_len, file, line,
+                         "reply frame of %u bytes is cut short", h.body_len);
+                check_at(n < max, file, line, "more than %zu replies", max);
+                check_at(h.body_len <= REPLY_BODY_MAX, file, line, "reply body of %u bytes", h.body_len);
+                ret[n].h = h;
+                memcpy(ret[n].body, c->out.data + off + WIRE_HEADER_SIZE, h.body_len);
+                n++;
+                off += WIRE_HEADER_SIZE + h.body_len;
+        }
+        check_at(off == c->out.len, file, line, "%zu stray bytes after the replies", c->out.len - off);
+        c->out.len = 0;
+        c->out_off = 0;
+        return n;
+}
+
+/* Parse and forget every reply of c. */
+size_t drop_replies_at(struct client *c, const char *file, int line) {
+        struct frame r[MAX_REPLIES];
+
+        return take_replies_at(c, r, MAX_REPLIES, file, line);
+}
+
+/* Check one parsed reply's header. */
+void check_header_at(const struct frame *r, uint32_t id, uint16_t op, uint16_t status, const char *file,
+                     int line) {
+        check_at(r->h.id == id && r->h.op == op && r->h.status == status, file, line,
+                 "reply id %u op %u status %u, expected id %u op %u status %u", r->h.id, r->h.op,
+                 r->h.status, id, op, status);
+}
+
+/* Exactly one reply is waiting, with this header; it is copied into *ret. */
+void assert_reply_at(struct client *c, struct frame *ret, uint32_t id, uint16_t op, uint16_t status,
+                     const char *file, int line) {
+        struct frame all[MAX_REPLIES];
+        size_t n = take_replies_at(c, all, MAX_REPLIES, file, line);
+
+        check_at(n == 1, file, line, "%zu replies, expected 1 (id %u op %u status %u)", n, id, op, status);
+        check_header_at(&all[0], id, op, status, file, line);
+        *ret = all[0];
+}
+
+/* Exactly one reply is waiting: this status and an empty body. */
+void assert_status_at(struct client *c, uint32_t id, uint16_t op, uint16_t status, const char *file, int line) {
+        struct frame r;
+
+        assert_reply_at(c, &r, id, op, status, file, line);
+        check_at(r.h.body_len == 0, file, line, "reply body of %u bytes, expected none", r.h.body_len);
+}
+
+/* Exactly one reply is waiting: OK and a body of one u8 equal to v. */
+void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const char *file, int line) {
+        struct frame r;
+
+        assert_reply_at(c, &r, id, op, WIRE_OK, file, line);
+        check_at(r.h.body_len == 1 && r.body[0] == v, file, line,
+                 "reply body of %u bytes (%u), expected u8 %u", r.h.body_len, r.h.body_len ? r.body[0] : 0, v);
+}
+
+/* ---- clients, the loop, the fixture ---- */
+
+/* A new socketless client registered for teardown, with a session unless hello_name is NULL. */
+struct client *client_add(struct fixture *f, const char *hello_name) {
+        struct client *c;
+        size_t i;
+
+        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
+                ;
+        assert_true(i < MAX_CLIENTS);
+        c = client_new(-1);
+        assert_non_null(c);
+        f->c[i] = c;
+        if (hello_name) {
+                struct frame rep;
+
+                send_request(c, HELPER_ID, WIRE_OP_HELLO, "wt", WIRE_VERSION, hello_name);
+                assert_reply(c, &rep, HELPER_ID, WIRE_OP_HELLO, WIRE_OK);
+                assert_true(c->hello_done);
+        }
+        return c;
+}
+
+/* Lose a client as if its socket had closed. */
+void client_drop(struct fixture *f, struct client *c) {
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (f->c[i] == c) {
+                        f->c[i] = NULL;
+                        client_lost(c, "test");
+                        return;
+                }
+        fail_msg("client not in the fixture");
+}
+
+/* Run the event loop until only n waiters are left. */
+void run_until_waiters(unsigned n) {
+        for (int i = 0; i < 1000 && mpxd.n_waiters != n; i++)
+                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
+        assert_int_equal(mpxd.n_waiters, n);
+}
+
+/* The cmocka setup of every test. */
+int unit_setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        if (!f)
+                return -1;
+        log_set_level(LOG_LEVEL_ERR);
+        if (mpxd_init() < 0) {
+                free(f);
+                return -1;
+        }
+        wire_buf_init(&reply_copy);
+        *state = f;
+        return 0;
+}
+
+/* The cmocka teardown of every test. */
+int unit_teardown(void **state) {
+        struct fixture *f = *state;
+
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (f->c[i])
+                        client_lost(f->c[i], "test");
+        mpxd_done();
+        wire_buf_done(&reply_copy);
+        free(f);
+        return 0;
+}
