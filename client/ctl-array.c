@@ -354,49 +354,6 @@ static int parse_index(struct ctl *ctl, const char *s, int64_t *ret) {
         return CTL_EXIT_OK;
 }
 
-/* Read all of stdin, at most max bytes: 0, -EMSGSIZE when there is more, or -errno. */
-static int read_stdin(size_t max, uint8_t **ret, size_t *ret_size) {
-        size_t size = 0, cap = 0;
-        uint8_t *buf = NULL, *p;
-        ssize_t n;
-
-        for (;;) {
-                if (size == cap) {
-                        if (cap > max) {
-                                free(buf);
-                                return -EMSGSIZE;
-                        }
-                        cap = cap ? cap * 2 : 4096;
-                        if (cap > max + 1)
-                                cap = max + 1;
-                        p = realloc(buf, cap);
-                        if (!p) {
-                                free(buf);
-                                return -ENOMEM;
-                        }
-                        buf = p;
-                }
-                n = read(STDIN_FILENO, buf + size, cap - size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        n = -errno;
-                        free(buf);
-                        return (int) n;
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-        if (size > max) {
-                free(buf);
-                return -EMSGSIZE;
-        }
-        *ret = buf;
-        *ret_size = size;
-        return 0;
-}
-
 /*
  * The elements given on the command line (or, with --bytes, on stdin) as a
  * malloc'd buffer of *ret_n elements: one argument per element, or for 'c'
@@ -414,7 +371,7 @@ static int elems_collect(struct ctl *ctl, const struct elem_type *t, char **args
                         return ctl_usage_error(ctl, "--bytes is for arrays of type 'c'");
                 if (n_args > 0)
                         return ctl_usage_error(ctl, "--bytes reads the elements from stdin: give no VALUES");
-                r = read_stdin(max < SIZE_MAX ? (size_t) max : SIZE_MAX, &buf, &n);
+                r = ctl_read_stdin(max < SIZE_MAX ? (size_t) max : SIZE_MAX, (char **) &buf, &n);
                 if (r == -EMSGSIZE)
                         return ctl_usage_error(ctl, "stdin holds more than %" PRIu64 " bytes", max);
                 if (r < 0) {

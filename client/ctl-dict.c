@@ -142,50 +142,6 @@ static int dict_parse(struct ctl *ctl, int argc, char **argv, const struct optio
 /* The options of a command that has none of its own. */
 static const struct option dict_no_options[] = { CTL_OPTIONS_COMMON };
 
-/* Read all of stdin, at most max bytes: 0, -EMSGSIZE when there is more, or -errno. */
-static int dict_read_stdin(size_t max, char **ret, size_t *ret_size) {
-        size_t size = 0, cap = 0;
-        char *buf = NULL, *p;
-        ssize_t n;
-
-        for (;;) {
-                if (size == cap) {
-                        /* Room for one byte over the limit, to see that there is one. */
-                        if (cap > max) {
-                                free(buf);
-                                return -EMSGSIZE;
-                        }
-                        cap = cap ? cap * 2 : 64 * 1024;
-                        if (cap > max + 1)
-                                cap = max + 1;
-                        p = realloc(buf, cap);
-                        if (!p) {
-                                free(buf);
-                                return -ENOMEM;
-                        }
-                        buf = p;
-                }
-                n = read(STDIN_FILENO, buf + size, cap - size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        n = -errno;
-                        free(buf);
-                        return (int) n;
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-        if (size > max) {
-                free(buf);
-                return -EMSGSIZE;
-        }
-        *ret = buf;
-        *ret_size = size;
-        return 0;
-}
-
 /*
  * A value: arg itself, or all of stdin when arg is NULL or "-" (*ret_input
  * then holds it, to be freed). CTL_EXIT_OK or the exit status of a failure.
@@ -200,7 +156,7 @@ static int dict_value(struct ctl *ctl, const struct dict_args *a, const char *ar
                 *ret_size = strlen(arg);
                 return CTL_EXIT_OK;
         }
-        r = dict_read_stdin(mpx_max_message(ctl->m), ret_input, ret_size);
+        r = ctl_read_stdin(mpx_max_message(ctl->m), ret_input, ret_size);
         if (r == -EMSGSIZE)
                 return ctl_fail(r, "dict", a->name, NULL);
         if (r < 0) {
@@ -488,7 +444,7 @@ static int dict_update_cmd(struct ctl *ctl, int argc, char **argv) {
                 size_t cap = 0;
 
                 /* On success input is allocated, with room for one more byte than it holds. */
-                r = dict_read_stdin(SIZE_MAX / 4, &input, &size);
+                r = ctl_read_stdin(SIZE_MAX / 4, &input, &size);
                 if (r < 0) {
                         ctl_error("cannot read stdin: %s", strerror(-r));
                         return CTL_EXIT_FAILED;

@@ -94,50 +94,6 @@ static int queue_declare(struct ctl *ctl, int argc, char **argv) {
         return CTL_EXIT_OK;
 }
 
-/* Read all of stdin, at most max bytes: 0, -EMSGSIZE when there is more, or -errno. */
-static int queue_read_stdin(size_t max, char **ret, size_t *ret_size) {
-        size_t size = 0, cap = 0;
-        char *buf = NULL, *p;
-        ssize_t n;
-
-        for (;;) {
-                if (size == cap) {
-                        /* Room for one byte over the limit, to see that there is one. */
-                        if (cap > max) {
-                                free(buf);
-                                return -EMSGSIZE;
-                        }
-                        cap = cap ? cap * 2 : 64 * 1024;
-                        if (cap > max + 1)
-                                cap = max + 1;
-                        p = realloc(buf, cap);
-                        if (!p) {
-                                free(buf);
-                                return -ENOMEM;
-                        }
-                        buf = p;
-                }
-                n = read(STDIN_FILENO, buf + size, cap - size);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        n = -errno;
-                        free(buf);
-                        return (int) n;
-                }
-                if (n == 0)
-                        break;
-                size += (size_t) n;
-        }
-        if (size > max) {
-                free(buf);
-                return -EMSGSIZE;
-        }
-        *ret = buf;
-        *ret_size = size;
-        return 0;
-}
-
 /* mpxctl queue put NAME [DATA] [--timeout S]: DATA, or all of stdin. */
 static int queue_put(struct ctl *ctl, int argc, char **argv) {
         struct queue_args a;
@@ -153,7 +109,7 @@ static int queue_put(struct ctl *ctl, int argc, char **argv) {
         if (data)
                 size = strlen(data);
         else {
-                r = queue_read_stdin(mpx_max_message(ctl->m), &input, &size);
+                r = ctl_read_stdin(mpx_max_message(ctl->m), &input, &size);
                 if (r == -EMSGSIZE)
                         return ctl_fail(r, "queue", a.name, NULL);
                 if (r < 0) {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mpxctl.h"
 
@@ -43,6 +44,50 @@ static const struct ctl_command ctl_commands[] = {
         { "help", "", "show this help", ctl_help, NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };
+
+/* Read all of stdin up to max bytes; the buffer is one byte larger than max at most. */
+int ctl_read_stdin(size_t max, char **ret, size_t *ret_size) {
+        size_t size = 0, cap = 0, limit = max < SIZE_MAX ? max + 1 : SIZE_MAX;
+        char *buf = NULL, *p;
+        ssize_t n;
+
+        for (;;) {
+                if (size == cap) {
+                        /* Room for one byte over the limit, to see that there is one. */
+                        if (cap >= limit) {
+                                free(buf);
+                                return -EMSGSIZE;
+                        }
+                        cap = cap ? (cap > limit / 2 ? limit : cap * 2) : 64 * 1024;
+                        if (cap > limit)
+                                cap = limit;
+                        p = realloc(buf, cap);
+                        if (!p) {
+                                free(buf);
+                                return -ENOMEM;
+                        }
+                        buf = p;
+                }
+                n = read(STDIN_FILENO, buf + size, cap - size);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        n = -errno;
+                        free(buf);
+                        return (int) n;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+        }
+        if (size > max) {
+                free(buf);
+                return -EMSGSIZE;
+        }
+        *ret = buf;
+        *ret_size = size;
+        return 0;
+}
 
 /* Print one error line, after whatever stdout holds. */
 void ctl_error(const char *fmt, ...) {

@@ -153,6 +153,9 @@ int ctl_connect(struct ctl *ctl);
 int ctl_fail(int r, const char *what, const char *name, const char *msg);
 
 /* Print "mpxctl: MESSAGE" on stderr. */
+/* Read all of stdin, at most max bytes: 0 and a malloc'd buffer, -EMSGSIZE when there is more, or -errno. */
+int ctl_read_stdin(size_t max, char **ret, size_t *ret_size);
+
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
