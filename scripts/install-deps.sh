@@ -5,10 +5,28 @@
 # systemd-analyze and systemd-sysusers.
 # Runs apt-get directly as root, else through sudo; never asks a question.
 set -eu
-packages="build-essential autoconf automake libtool pkg-config
-        libevent-dev libconfig-dev libsystemd-dev uthash-dev
-        libcmocka-dev valgrind python3 tmux bash-completion
-        systemd debhelper dpkg-dev fakeroot lintian"
+# One package per line, so that each need is its own line in the history.
+packages="
+        build-essential
+        autoconf
+        automake
+        libtool
+        pkg-config
+        libevent-dev
+        libconfig-dev
+        libsystemd-dev
+        uthash-dev
+        libcmocka-dev
+        valgrind
+        python3
+        tmux
+        bash-completion
+        systemd
+        debhelper
+        dpkg-dev
+        fakeroot
+        lintian
+"
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
