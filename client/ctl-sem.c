@@ -7,7 +7,13 @@
  * mpxctl ends right after each command, and the daemon gives back the units
  * a closing connection holds (SEM_UNDO, the default). So "sem acquire" only
  * keeps its unit on a semaphore declared --no-undo, and says so on stderr
- * otherwise; "sem run" is the way to hold a unit from the shell.
+ * otherwise (and releases it before exiting, so that its closing is not
+ * taken for a holder that died); "sem run" is the way to hold a unit from
+ * the shell.
+ *
+ * An acquire answered -EOWNERDEAD took its unit, and a previous holder died
+ * holding the semaphore: both commands warn on stderr and go on, and
+ * "sem run" tells COMMAND through MPX_OWNER_DEAD=1 in its environment.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -162,22 +168,42 @@ static int sem_has_undo(mpx *m, const char *name) {
         return r;
 }
 
+/*
+ * Acquire one unit: 0 or -EOWNERDEAD (held either way; the latter is said on
+ * stderr), else a negative errno with nothing held.
+ */
+static int sem_acquire_warn(struct ctl *ctl, const char *name, int64_t timeout_ms) {
+        int r = mpx_sem_acquire(ctl->m, name, timeout_ms);
+
+        if (r == -EOWNERDEAD)
+                ctl_error("warning: semaphore '%s': a previous holder died holding it; "
+                          "what it guards may have been left half-done", name);
+        return r;
+}
+
 /* mpxctl sem acquire NAME [--timeout S]: meaningful on a --no-undo semaphore only. */
 static int sem_acquire(struct ctl *ctl, int argc, char **argv) {
         struct sem_args a;
-        int r;
+        int undo, r;
 
         r = sem_parse(ctl, argc, argv, sem_timeout_options, &a);
         if (r != CTL_EXIT_OK)
                 return r;
         /* A missing semaphore or another type is reported by the acquire itself. */
-        if (sem_has_undo(ctl->m, a.name) > 0)
+        undo = sem_has_undo(ctl->m, a.name);
+        if (undo > 0)
                 ctl_error("warning: semaphore '%s' gives units back when a connection closes (SEM_UNDO), "
                           "so the unit acquired now is released when mpxctl exits; "
                           "use 'mpxctl sem run' or a semaphore declared --no-undo", a.name);
-        r = mpx_sem_acquire(ctl->m, a.name, a.timeout_ms);
-        if (r < 0)
+        r = sem_acquire_warn(ctl, a.name, a.timeout_ms);
+        if (r < 0 && r != -EOWNERDEAD)
                 return ctl_fail(r, "semaphore", a.name, r == -EAGAIN ? "no unit free" : NULL);
+        /* Give it back as a release, not as a holder that died. */
+        if (undo > 0) {
+                r = mpx_sem_release(ctl->m, a.name);
+                if (r < 0 && r != -ENOENT && r != -EIDRM)
+                        return ctl_fail(r, "semaphore", a.name, NULL);
+        }
         return CTL_EXIT_OK;
 }
 
@@ -253,8 +279,12 @@ static int run_split(int argc, char **argv) {
         return argc;
 }
 
-/* Fork and exec COMMAND, wait for it: its exit status (128 + signal), or -1 when it could not start. */
-static int run_command(char **cmd) {
+/*
+ * Fork and exec COMMAND, wait for it: its exit status (128 + signal), or -1
+ * when it could not start. MPX_OWNER_DEAD=1 is in its environment when
+ * owner_dead, and absent otherwise.
+ */
+static int run_command(char **cmd, bool owner_dead) {
         struct sigaction fwd = { .sa_handler = run_forward }, ign = { .sa_handler = SIG_IGN };
         struct sigaction old_int, old_quit, old_term, old_hup;
         int status, ret;
@@ -283,6 +313,10 @@ static int run_command(char **cmd) {
                 sigaction(SIGQUIT, &old_quit, NULL);
                 sigaction(SIGTERM, &old_term, NULL);
                 sigaction(SIGHUP, &old_hup, NULL);
+                if (owner_dead)
+                        setenv("MPX_OWNER_DEAD", "1", 1);
+                else
+                        unsetenv("MPX_OWNER_DEAD");
                 execvp(cmd[0], cmd);
                 ret = errno;
                 ctl_error("cannot run '%s': %s", cmd[0], strerror(ret));
@@ -324,10 +358,10 @@ static int sem_run(struct ctl *ctl, int argc, char **argv) {
         if (r != CTL_EXIT_OK)
                 return r;
 
-        r = mpx_sem_acquire(ctl->m, a.name, a.timeout_ms);
-        if (r < 0)
+        r = sem_acquire_warn(ctl, a.name, a.timeout_ms);
+        if (r < 0 && r != -EOWNERDEAD)
                 return ctl_fail(r, "semaphore", a.name, r == -EAGAIN ? "no unit free" : NULL);
-        status = run_command(cmd);
+        status = run_command(cmd, r == -EOWNERDEAD);
         /*
          * Give the unit back now rather than when the connection closes, so
          * that a --no-undo semaphore gets it back too. If the daemon went

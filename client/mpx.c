@@ -439,6 +439,7 @@ static const struct {
         { ERANGE, "value out of range" },
         { EUSERS, "too many clients or objects" },
         { ENOTRECOVERABLE, "barrier is broken" },
+        { EOWNERDEAD, "acquired, but a previous holder died holding the semaphore" },
 };
 
 /* A static message for an errno code, in mpx's words where they differ. */

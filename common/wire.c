@@ -33,6 +33,7 @@ static const struct {
         { WIRE_EPROTOTYPE, EPROTOTYPE },
         { WIRE_EUSERS, EUSERS },
         { WIRE_ENOTRECOVERABLE, ENOTRECOVERABLE },
+        { WIRE_EOWNERDEAD, EOWNERDEAD },
 };
 
 int wire_status_to_errno(uint16_t status) {

@@ -227,6 +227,7 @@ enum wire_status {
         WIRE_EPROTOTYPE         = 16,   /* object is of another type, or an array of another type code */
         WIRE_EUSERS             = 17,   /* too many clients or objects */
         WIRE_ENOTRECOVERABLE    = 18,   /* barrier broken until reset */
+        WIRE_EOWNERDEAD         = 19,   /* SEM_ACQUIRE succeeded, and a holder had died holding units */
         _WIRE_STATUS_MAX,
 };
 

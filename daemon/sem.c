@@ -17,6 +17,12 @@
  * locks apart. It deliberately has no notion of an owner: a lock released by
  * another connection is released.
  *
+ * Robustness, as a robust mutex's EOWNERDEAD: a connection that ends while
+ * it holds units (SEM_UNDO) may have left half-done whatever the semaphore
+ * guards. Its units come back, and the semaphore remembers that a holder
+ * died; the next acquire that succeeds takes its unit and is answered
+ * EOWNERDEAD instead of OK, once, so that exactly one new owner repairs.
+ *
  * The first half of the file is the storage API, the second the request
  * handlers.
  */
@@ -56,6 +62,8 @@ struct sem {
         uint64_t acquisitions;          /* units handed out */
         uint64_t releases;              /* successful RELEASE requests */
         uint64_t undone;                /* units given back for closed connections */
+        uint64_t owner_died;            /* connections that closed holding units */
+        bool holder_died;               /* the next successful acquire is told EOWNERDEAD */
 };
 
 static const struct object_type sem_type;
@@ -99,7 +107,8 @@ static void sem_hold_free(struct sem_hold *h) {
 
 /*
  * Hand one unit (value > 0) to client c, recording it in c's hold for
- * SEM_UNDO. Returns 0, or -ENOMEM with nothing taken.
+ * SEM_UNDO. Returns 0, -EOWNERDEAD (the unit is taken, and c is the first
+ * owner since a holder died), or -ENOMEM with nothing taken.
  */
 static int sem_take(struct sem *s, struct client *c) {
         struct sem_hold *h = NULL;
@@ -122,6 +131,10 @@ static int sem_take(struct sem *s, struct client *c) {
         s->value--;
         s->acquisitions++;
         s->obj.active_ms = now_ms();
+        if (s->holder_died) {
+                s->holder_died = false;
+                return -EOWNERDEAD;
+        }
         return 0;
 }
 
@@ -201,6 +214,8 @@ static int sem_describe(struct object *o, struct wire_buf *b, struct wire_fields
         r |= wire_put_field_int(b, f, "acquisitions", (int64_t) s->acquisitions);
         r |= wire_put_field_int(b, f, "releases", (int64_t) s->releases);
         r |= wire_put_field_int(b, f, "undone", (int64_t) s->undone);
+        r |= wire_put_field_int(b, f, "owner_died", (int64_t) s->owner_died);
+        r |= wire_put_field_int(b, f, "owner_dead", s->holder_died);
         r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
         r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
         r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
@@ -230,6 +245,8 @@ void sem_client_lost(struct client *c) {
                 sem_hold_free(h);
                 sem_add(s, units);
                 s->undone += units;
+                s->owner_died++;
+                s->holder_died = true;
                 s->obj.active_ms = now_ms();
                 log_info("semaphore '%s': %s held %llu unit%s; giving %s back", s->obj.name,
                          client_describe(c), (unsigned long long) units, units == 1 ? "" : "s",
@@ -326,9 +343,9 @@ int sem_handle_acquire(struct client *c, const struct request *req, struct wire_
         /* Strict arrival order: nobody overtakes a parked acquirer. */
         if (s->value > 0 && TAILQ_EMPTY(&s->acquirers)) {
                 err = sem_take(s, c);
-                if (err < 0)
+                if (err < 0 && err != -EOWNERDEAD)
                         return err;
-                client_reply_status(c, req->id, req->op, 0);
+                client_reply_status(c, req->id, req->op, err);
                 return 0;
         }
         if (timeout_ms == 0)

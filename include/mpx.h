@@ -23,6 +23,8 @@
  *   -EPROTO       the daemon sent something this library does not understand
  *   -ERANGE       an index or value out of range
  *   -ENOTRECOVERABLE  a barrier is broken until reset
+ *   -EOWNERDEAD   (mpx_sem_acquire only) NOT a failure: the unit is held, and a
+ *                 previous holder died holding the semaphore
  * mpx_strerror() says it in words.
  *
  * Timeouts are in milliseconds: negative waits forever, 0 never blocks, positive
@@ -413,7 +415,18 @@ int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsi
 
 /*
  * mpx_sem_acquire() - take one unit, waiting up to timeout_ms; waiters are
- * served in arrival order. Return: 0, -EAGAIN, -ETIMEDOUT, -EIDRM, -ESHUTDOWN.
+ * served in arrival order.
+ *
+ * A connection that closes while holding units (SEM_UNDO) gives them back, but
+ * may have left half-done what the semaphore guards. As a robust mutex does,
+ * the first acquire that succeeds after that returns -EOWNERDEAD instead of 0:
+ * the unit IS acquired, the caller owns it and must release it as usual, after
+ * repairing what the dead holder left. Exactly one acquirer is told; the next
+ * ones get 0 until another holder dies. (Any connection that closes without
+ * releasing counts as a holder that died.)
+ *
+ * Return: 0 or -EOWNERDEAD (the unit is held); -EAGAIN, -ETIMEDOUT, -EIDRM,
+ * -ESHUTDOWN (nothing is held).
  */
 int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms);
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # mpxctl as an operator's tool against a private mpxd driven into known
-# states: clients (who waits on what, who holds what), peek, purge, ls with
+# states: clients (who waits on what, who holds what), the warning of the
+# next owner of a lock whose holder was killed, peek, purge, ls with
 # --sort, --type and --names, top (one-shot, and live in a real terminal
 # under tmux), and bash completion of commands and object names.
 set -eu
@@ -70,6 +71,36 @@ wait_for getters_are go 1
 "$ctl" queue put go now
 wait "$holder" || fail "sem run exited non-zero"
 [ "$("$ctl" sem value db)" = 2 ] || fail "sem run did not give its unit back"
+
+# ---- a lock whose holder is killed: the next owner is warned, once, and goes on ----
+field_is() { [ "$("$ctl" --json info "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2")" = "$3" ]; }
+kill_holder() {
+        "$ctl" sem run L -- "$ctl" queue get go > /dev/null &
+        holder=$!
+        wait_for getters_are go 1
+        kill -KILL "$holder"
+        wait "$holder" 2> /dev/null || true
+        # The command it ran is still waiting: an item lets it end.
+        "$ctl" queue put go now
+        wait_for field_is L owner_dead 1
+}
+"$ctl" sem declare L --lock
+kill_holder
+set +e; "$ctl" sem run L -- sh -c 'echo "owner_dead=${MPX_OWNER_DEAD:-}"' > "$tmp/out" 2> "$tmp/err"; st=$?; set -e
+[ $st = 0 ] || fail "sem run after a dead holder exited $st: $(cat "$tmp/err")"
+grep -qx 'owner_dead=1' "$tmp/out" || fail "sem run did not tell COMMAND of the dead holder: $(cat "$tmp/out")"
+grep -q "warning: semaphore 'L': a previous holder died" "$tmp/err" || fail "sem run did not warn: $(cat "$tmp/err")"
+set +e; "$ctl" sem run L -- sh -c 'echo "owner_dead=${MPX_OWNER_DEAD:-}"' > "$tmp/out" 2> "$tmp/err"; st=$?; set -e
+[ $st = 0 ] && grep -qx 'owner_dead=' "$tmp/out" && ! [ -s "$tmp/err" ] ||
+        fail "the second owner was told too: status $st, $(cat "$tmp/out") $(cat "$tmp/err")"
+kill_holder
+set +e; "$ctl" sem acquire L --timeout 0 2> "$tmp/err"; st=$?; set -e
+[ $st = 0 ] && grep -q "warning: semaphore 'L': a previous holder died" "$tmp/err" ||
+        fail "sem acquire after a dead holder: status $st, $(cat "$tmp/err")"
+# sem acquire gave its unit back as a release: no holder died this time.
+field_is L owner_died 2 && field_is L owner_dead 0 && [ "$("$ctl" sem value L)" = 1 ] ||
+        fail "sem acquire on an undo lock: $("$ctl" --json info L)"
+"$ctl" rm L
 "$ctl" rm db
 "$ctl" rm go
 

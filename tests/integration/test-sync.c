@@ -4,7 +4,8 @@
  * by real forked processes, each with its own connection: Semaphore(3) over
  * ten processes (never more than three inside, entry in arrival order), a
  * lock, SEM_UNDO when a holder is killed with SIGKILL (and its absence with
- * NO_UNDO), an event set waking waiters in several processes, a barrier of
+ * NO_UNDO), the next owner of a lock whose holder was killed told so once
+ * (-EOWNERDEAD), an event set waking waiters in several processes, a barrier of
  * four releasing everyone together with each index once, a barrier broken
  * by a timeout and by a party killed while waiting, reset and abort, delete
  * while blocked (EIDRM) and shutdown while blocked (ESHUTDOWN).
@@ -193,6 +194,7 @@ struct op_child {
         unsigned count;         /* OP_ACQUIRE: how many units */
         int report_fd;          /* -1, or where to write one byte once the call returned as expected */
         int hold_fd;            /* -1, or read it to end of file first: keeps the connection until killed */
+        bool release;           /* OP_ACQUIRE: release the unit once acquired (0 or -EOWNERDEAD) */
 };
 
 /* Any arrival index, 0 to 255, is right. */
@@ -211,6 +213,9 @@ static int op_child_run(void *arg) {
                         if (r < 0)
                                 break;
                 }
+                /* -EOWNERDEAD is an acquire too: the unit is held. */
+                if (a->release && (r == 0 || r == -EOWNERDEAD))
+                        child_check_r(mpx_sem_release(m, a->name), 0);
                 break;
         case OP_EVENT_WAIT:
                 r = mpx_event_wait(m, a->name, a->timeout_ms);
@@ -442,10 +447,10 @@ static void test_killed_holder_gives_back(void **state) {
         assert_int_equal(harness_field(f->m, "s", "held"), 2);
         assert_int_equal(harness_field(f->m, "s", "holders"), 1);
 
-        wp = spawn_op(f, &waiter, OP_ACQUIRE, "s", -1, 0);
+        wp = spawn_op(f, &waiter, OP_ACQUIRE, "s", -1, -EOWNERDEAD);
         harness_wait_field(f->m, "s", "acquirers", 1);
 
-        /* SIGKILL: no release, only the connection closing. */
+        /* SIGKILL: no release, only the connection closing; the waiter is told a holder died. */
         harness_kill(hp);
         assert_child_ok(wp);
         harness_wait_stat(f->m, "clients", 1);
@@ -467,6 +472,57 @@ static void test_killed_holder_gives_back(void **state) {
         assert_int_equal(harness_field(f->m, "n", "acquirers"), 1);
         assert_int_equal(mpx_sem_release(f->m, "n"), 0);
         assert_child_ok(wp);
+        close_pipe(report);
+        close_pipe(hold);
+}
+
+/*
+ * A lock whose holder was killed: the next acquirer owns it and is told so
+ * (-EOWNERDEAD) exactly once, whether it was waiting or came later; the one
+ * after it gets a plain 0.
+ */
+static void test_robust_lock(void **state) {
+        struct fixture *f = *state;
+        struct op_child holder, next[3];
+        int report[2], hold[2];
+        pid_t hp, np[3];
+
+        make_pipe(report, false);
+        make_pipe(hold, false);
+        assert_int_equal(mpx_sem_declare(f->m, "lock", 1, 1, MPX_SEM_BOUNDED), 1);
+        assert_int_equal(harness_field(f->m, "lock", "owner_died"), 0);
+
+        /* Two rounds: a waiter parked when the holder dies, then an acquirer arriving later. */
+        for (int round = 0; round < 2; round++) {
+                hp = spawn_holder(f, &holder, "lock", 1, report[1], hold[0]);
+                assert_int_equal(read_report(report[0]), 0);
+                if (round == 0) {
+                        for (int i = 0; i < 2; i++) {
+                                init_op(f, &next[i], OP_ACQUIRE, "lock", -1, i == 0 ? -EOWNERDEAD : 0);
+                                next[i].release = true;
+                                np[i] = harness_fork(op_child_run, &next[i]);
+                                harness_wait_field(f->m, "lock", "acquirers", i + 1);
+                        }
+                        harness_kill(hp);
+                        assert_child_ok(np[0]);
+                        assert_child_ok(np[1]);
+                } else {
+                        harness_kill(hp);
+                        harness_wait_field(f->m, "lock", "owner_dead", 1);
+                        assert_int_equal(mpx_sem_acquire(f->m, "lock", 0), -EOWNERDEAD);
+                        /* The units are held: nobody else gets the lock. */
+                        assert_int_equal(mpx_sem_value(f->m, "lock"), 0);
+                        np[2] = spawn_op(f, &next[2], OP_ACQUIRE, "lock", 0, -EAGAIN);
+                        assert_child_ok(np[2]);
+                        assert_int_equal(mpx_sem_release(f->m, "lock"), 0);
+                        assert_int_equal(mpx_sem_acquire(f->m, "lock", 0), 0);
+                        assert_int_equal(mpx_sem_release(f->m, "lock"), 0);
+                }
+        }
+        assert_int_equal(harness_field(f->m, "lock", "owner_died"), 2);
+        assert_int_equal(harness_field(f->m, "lock", "owner_dead"), 0);
+        assert_int_equal(mpx_sem_value(f->m, "lock"), 1);
+        assert_int_equal(harness_field(f->m, "lock", "holders"), 0);
         close_pipe(report);
         close_pipe(hold);
 }
@@ -669,6 +725,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_semaphore_ten_tasks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lock_basics, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_killed_holder_gives_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_robust_lock, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_event_wakes_all, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_barrier_releases_together, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_barrier_timeout_breaks, setup, teardown),

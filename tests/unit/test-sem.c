@@ -10,7 +10,8 @@
  * cap of unbounded semaphores, FIFO acquirers (across clients and pipelined
  * on one), timeouts, SEM_UNDO when a client is lost (holders, served
  * waiters, capped at a bounded max) and NO_UNDO, releases by holders and
- * non-holders, delete and shutdown while blocked, a lost blocked client,
+ * non-holders, the report of a holder that died (EOWNERDEAD, once), delete
+ * and shutdown while blocked, a lost blocked client,
  * declare rules and conflicts, wrong types, malformed bodies, INFO fields,
  * the object limit.
  * Allocation failures are not injected here.
@@ -302,9 +303,9 @@ static void test_undo_on_client_lost(void **state) {
         assert_int_equal(info_field(b, "s", "holders"), 2);
         assert_int_equal(info_field(b, "s", "held"), 3);
 
-        /* a dies holding 2: c and d get them, in order. */
+        /* a dies holding 2: c and d get them, in order; c, the first, is told a holder died. */
         client_drop(*state, a);
-        assert_status(c, 1, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_status(c, 1, WIRE_OP_SEM_ACQUIRE, WIRE_EOWNERDEAD);
         assert_status(d, 2, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
         assert_value(b, "s", 0, 0);
         assert_int_equal(info_field(b, "s", "undone"), 2);
@@ -326,6 +327,92 @@ static void test_undo_on_client_lost(void **state) {
                 assert_int_equal(info_field(e, "s", "held"), 0);
                 assert_int_equal(info_field(e, "s", "undone"), 4);
         }
+}
+
+/*
+ * A holder that dies tells the next owner, once: the acquire that takes the
+ * first unit after it is answered EOWNERDEAD with the unit held, the next
+ * one OK; whether it waited or came later, and however it is released.
+ */
+static void test_owner_dead(void **state) {
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+        struct client *c = client_add(*state, "test");
+        struct client *d = client_add(*state, "test");
+
+        declare(a, "lock", 1, 1, WIRE_SEM_BOUNDED);
+        acquire(a, "lock");
+        send_acquire(b, 1, "lock", -1);
+        send_acquire(c, 2, "lock", -1);
+        assert_int_equal(info_field(d, "lock", "owner_dead"), 0);
+
+        /* a dies holding the lock: b, parked first, owns it and is told so. */
+        client_drop(*state, a);
+        assert_status(b, 1, WIRE_OP_SEM_ACQUIRE, WIRE_EOWNERDEAD);
+        assert_no_reply(c);
+        assert_int_equal(info_field(d, "lock", "owner_died"), 1);
+        assert_int_equal(info_field(d, "lock", "owner_dead"), 0);
+        assert_int_equal(info_field(d, "lock", "holders"), 1);
+        assert_value(d, "lock", 0, 1);
+
+        /* It is held as any unit: b's release hands it to c, with a plain OK. */
+        release(b, "lock");
+        assert_status(c, 2, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        release(c, "lock");
+        acquire(d, "lock");
+        release(d, "lock");
+
+        /* Nobody waiting: the flag waits for the next acquire, here from a client that came later. */
+        acquire(c, "lock");
+        client_drop(*state, c);
+        assert_int_equal(info_field(d, "lock", "owner_dead"), 1);
+        assert_value(d, "lock", 1, 1);
+        send_acquire(d, 3, "lock", 0);
+        assert_status(d, 3, WIRE_OP_SEM_ACQUIRE, WIRE_EOWNERDEAD);
+        assert_int_equal(info_field(d, "lock", "owner_dead"), 0);
+        /* A holder that released before closing left nothing half-done. */
+        release(d, "lock");
+        {
+                struct client *g = client_add(*state, "test");
+
+                acquire(g, "lock");
+                release(g, "lock");
+                client_drop(*state, g);
+        }
+        acquire(d, "lock");
+        release(d, "lock");
+        assert_int_equal(info_field(d, "lock", "owner_died"), 2);
+
+        /*
+         * A holder whose unit another connection released for it still died
+         * holding it: its unit stops at the bound, and the next owner is told.
+         */
+        {
+                struct client *e = client_add(*state, "test");
+
+                acquire(e, "lock");
+                release(b, "lock");
+                client_drop(*state, e);
+        }
+        assert_value(d, "lock", 1, 1);
+        assert_int_equal(info_field(d, "lock", "owner_dead"), 1);
+        send_acquire(b, 4, "lock", -1);
+        assert_status(b, 4, WIRE_OP_SEM_ACQUIRE, WIRE_EOWNERDEAD);
+        release(b, "lock");
+        assert_int_equal(info_field(d, "lock", "owner_died"), 3);
+}
+
+/* Without SEM_UNDO nothing is given back, and no death is reported. */
+static void test_owner_dead_not_without_undo(void **state) {
+        struct client *a = client_add(*state, "test");
+        struct client *b = client_add(*state, "test");
+
+        declare(a, "n", 1, 1, WIRE_SEM_BOUNDED | WIRE_SEM_NO_UNDO);
+        acquire(a, "n");
+        client_drop(*state, a);
+        release(b, "n");
+        acquire(b, "n");
+        assert_int_equal(info_field(b, "n", "owner_died"), 0);
 }
 
 static void test_no_undo(void **state) {
@@ -545,6 +632,7 @@ static void test_info_fields(void **state) {
                 { "size", 0 }, { "value", 0 }, { "initial", 3 }, { "max", 5 }, { "bounded", 1 },
                 { "undo", 1 }, { "acquirers", 1 }, { "waiters", 1 }, { "holders", 2 }, { "held", 3 },
                 { "acquisitions", 4 }, { "releases", 1 }, { "undone", 0 }, { "timeouts", 1 },
+                { "owner_died", 0 }, { "owner_dead", 0 },
         };
         struct client *a = client_add(*state, "test");
         struct client *b = client_add(*state, "test");
@@ -567,9 +655,11 @@ static void test_info_fields(void **state) {
         assert_true(info_field(a, "s", "age_ms") >= 0);
         assert_true(info_field(a, "s", "idle_ms") >= 0);
 
-        /* c dies: its unit goes to b. */
+        /* c dies: its unit goes to b, which is told that a holder died. */
         client_drop(*state, c);
-        assert_status(b, 2, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_status(b, 2, WIRE_OP_SEM_ACQUIRE, WIRE_EOWNERDEAD);
+        assert_int_equal(info_field(a, "s", "owner_died"), 1);
+        assert_int_equal(info_field(a, "s", "owner_dead"), 0);
         assert_int_equal(info_field(a, "s", "undone"), 1);
         assert_int_equal(info_field(a, "s", "acquisitions"), 5);
         assert_int_equal(info_field(a, "s", "holders"), 2);
@@ -606,6 +696,8 @@ int main(void) {
                 T(test_fifo_acquirers),
                 T(test_timeouts),
                 T(test_undo_on_client_lost),
+                T(test_owner_dead),
+                T(test_owner_dead_not_without_undo),
                 T(test_no_undo),
                 T(test_release_by_holder_and_non_holder),
                 T(test_delete_wakes_waiters),

@@ -1276,6 +1276,7 @@ static void test_status_errno(void **state) {
                 { WIRE_EPROTOTYPE, -EPROTOTYPE },
                 { WIRE_EUSERS, -EUSERS },
                 { WIRE_ENOTRECOVERABLE, -ENOTRECOVERABLE },
+                { WIRE_EOWNERDEAD, -EOWNERDEAD },
         };
 
         /* The table above lists every status of the enum, in order. */

@@ -1,0 +1,794 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fault tests against a real mpxd: clients are real forked processes, each
+ * with its own connection, killed with SIGKILL at every step of an exchange.
+ *
+ * - mid-frame: a raw client writes the first k bytes of a small exchange
+ *   (HELLO done; then a PUT, an ACQUIRE and a GET that blocks) and is
+ *   killed, for every k from 0 to the whole exchange: inside a header,
+ *   between header and body, inside a body, after a whole frame;
+ * - while blocked: in a queue get, a put on a full queue, a join, a
+ *   semaphore acquire, an event wait, a barrier wait (the barrier breaks and
+ *   the other party is told) and a pipe open;
+ * - while holding semaphore units (for every number of units taken): they
+ *   come back, and the next owner is told that a holder died;
+ * - while holding undone joinable items (for every number taken): they are
+ *   redelivered exactly once, in order, with their delivery count raised;
+ * - in the middle of a pipelined batch, after reading each number of its
+ *   replies, and with megabytes of replies it never reads.
+ *
+ * After each kill the daemon must answer, list no client of the dead process,
+ * have no waiter left, no semaphore unit held and no delivery undone by
+ * anyone dead, and its counters must add up (puts = gets - redelivered +
+ * size + delivered). Each test starts its own daemon and stops it in
+ * teardown, where a crash or (with MPX_TEST_VALGRIND=1) a memory error fails
+ * the test. Synchronisation is by pipes, waitpid and polls of the daemon's
+ * state with deadlines, never by sleeping.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "macros.h"
+#include "wire.h"
+
+/* A test that runs longer than this has hung: stop the whole program. */
+#define WATCHDOG_S              300
+#define WATCHDOG_VALGRIND_S     3000
+
+struct fixture {
+        struct harness_daemon d;
+        mpx *m;                         /* the test's own connection */
+        int report[2];                  /* children write one byte here once they are where they should die */
+        int hold[2];                    /* children read this until they are killed; nobody writes */
+};
+
+static bool under_valgrind(void) {
+        const char *v = getenv("MPX_TEST_VALGRIND");
+
+        return v && strcmp(v, "1") == 0;
+}
+
+static void watchdog(int sig) {
+        static const char msg[] = "test-fault: watchdog: a test hung, giving up\n";
+
+        (void) sig;
+        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        _exit(1);
+}
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        assert_non_null(f);
+        signal(SIGALRM, watchdog);
+        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        assert_int_equal(pipe2(f->report, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(f->hold, O_CLOEXEC), 0);
+        harness_start(&f->d, NULL);
+        f->m = harness_connect(&f->d);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+        int status;
+
+        f->m = mpx_disconnect(f->m);
+        status = harness_stop(&f->d);
+        for (int i = 0; i < 2; i++) {
+                close(f->report[i]);
+                close(f->hold[i]);
+        }
+        free(f);
+        alarm(0);
+        /* A crash, a leak or a memory error of the daemon fails the test. */
+        assert_int_equal(status, 0);
+        return 0;
+}
+
+/* ---- in the children: no cmocka, an exit status ---- */
+
+#define child_check(cond)                                                                       \
+        do {                                                                                    \
+                if (!(cond)) {                                                                  \
+                        fprintf(stderr, "%s:%d: child %ld: check failed: %s\n", __FILE__,      \
+                                __LINE__, (long) getpid(), #cond);                              \
+                        return 1;                                                               \
+                }                                                                               \
+        } while (0)
+
+#define child_check_r(got, want)                                                                \
+        do {                                                                                    \
+                int g_ = (got), w_ = (want);                                                    \
+                if (g_ != w_) {                                                                 \
+                        fprintf(stderr, "%s:%d: child %ld: %s gave %d (%s), expected %d (%s)\n", \
+                                __FILE__, __LINE__, (long) getpid(), #got, g_, mpx_strerror(g_), \
+                                w_, mpx_strerror(w_));                                          \
+                        return 1;                                                               \
+                }                                                                               \
+        } while (0)
+
+static bool put_byte(int fd, uint8_t b) {
+        ssize_t n;
+
+        do
+                n = write(fd, &b, 1);
+        while (n < 0 && errno == EINTR);
+        return n == 1;
+}
+
+/* Report, then wait to be killed: the hold pipe never has a byte nor an end. */
+static int report_and_hold(const struct fixture *f) {
+        uint8_t b;
+        ssize_t n;
+
+        if (!put_byte(f->report[1], 1))
+                return 1;
+        do
+                n = read(f->hold[0], &b, 1);
+        while (n != 0);
+        return 1;
+}
+
+static mpx *child_connect(const struct fixture *f) {
+        mpx *m = NULL;
+        int r = mpx_connect(f->d.socket, &m);
+
+        if (r < 0)
+                fprintf(stderr, "child %ld: mpx_connect: %s\n", (long) getpid(), mpx_strerror(r));
+        return m;
+}
+
+/* Write all of len bytes (blocking). */
+static bool write_all(int fd, const void *data, size_t len) {
+        const uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t) n;
+        }
+        return true;
+}
+
+static bool read_all(int fd, void *dst, size_t len) {
+        uint8_t *p = dst;
+
+        while (len > 0) {
+                ssize_t n = read(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t) n;
+        }
+        return true;
+}
+
+/* Read one reply frame and throw its body away. */
+static bool read_reply(int fd, struct wire_header *ret) {
+        uint8_t hdr[WIRE_HEADER_SIZE], scratch[4096];
+
+        if (!read_all(fd, hdr, sizeof(hdr)))
+                return false;
+        wire_header_decode(hdr, ret);
+        for (uint32_t left = ret->body_len; left > 0;) {
+                uint32_t k = left < sizeof(scratch) ? left : (uint32_t) sizeof(scratch);
+
+                if (!read_all(fd, scratch, k))
+                        return false;
+                left -= k;
+        }
+        return true;
+}
+
+/* ---- raw frames, built with the daemon's own codec ---- */
+
+static void frame_hello(struct wire_buf *b, uint32_t id) {
+        size_t start;
+
+        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_HELLO, 0, &start), 0);
+        assert_int_equal(wire_put_u32(b, WIRE_VERSION), 0);
+        assert_int_equal(wire_put_str(b, "fault", 5), 0);
+        wire_frame_end(b, start);
+}
+
+static void frame_put(struct wire_buf *b, uint32_t id, const char *queue, const void *data, uint32_t size) {
+        size_t start;
+
+        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_QUEUE_PUT, 0, &start), 0);
+        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
+        assert_int_equal(wire_put_i64(b, -1), 0);
+        assert_int_equal(wire_put_bytes(b, data, size), 0);
+        wire_frame_end(b, start);
+}
+
+static void frame_get(struct wire_buf *b, uint32_t id, const char *queue, int64_t timeout_ms) {
+        size_t start;
+
+        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_QUEUE_GET, 0, &start), 0);
+        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
+        assert_int_equal(wire_put_i64(b, timeout_ms), 0);
+        assert_int_equal(wire_put_u32(b, 0), 0);
+        wire_frame_end(b, start);
+}
+
+static void frame_acquire(struct wire_buf *b, uint32_t id, const char *sem) {
+        size_t start;
+
+        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_SEM_ACQUIRE, 0, &start), 0);
+        assert_int_equal(wire_put_name(b, sem, strlen(sem)), 0);
+        assert_int_equal(wire_put_i64(b, -1), 0);
+        wire_frame_end(b, start);
+}
+
+/* A raw client: HELLO, then send bytes, read some replies, report, and wait to be killed. */
+struct raw_child {
+        const struct fixture *f;
+        const uint8_t *bytes;
+        size_t len;
+        unsigned read_replies;
+};
+
+static int raw_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
+                return -1;
+        strcpy(sa.sun_path, path);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static int raw_child_run(void *arg) {
+        const struct raw_child *a = arg;
+        struct wire_buf hello;
+        struct wire_header h;
+        int fd = raw_connect(a->f->d.socket);
+
+        child_check(fd >= 0);
+        wire_buf_init(&hello);
+        frame_hello(&hello, 1);
+        child_check(write_all(fd, hello.data, hello.len));
+        wire_buf_done(&hello);
+        child_check(read_reply(fd, &h) && h.status == WIRE_OK);
+        child_check(write_all(fd, a->bytes, a->len));
+        for (unsigned i = 0; i < a->read_replies; i++)
+                child_check(read_reply(fd, &h));
+        return report_and_hold(a->f);
+}
+
+/* ---- in the test ---- */
+
+static void read_report(struct fixture *f) {
+        uint8_t b;
+        ssize_t n;
+
+        do
+                n = read(f->report[0], &b, 1);
+        while (n < 0 && errno == EINTR);
+        if (n != 1)
+                fail_msg("a child did not report (read gave %zd)", n);
+}
+
+static void assert_child_exit(pid_t pid, int want) {
+        int status = harness_wait(pid);
+
+        if (status != want)
+                fail_msg("child %ld exited with status %d, expected %d", (long) pid, status, want);
+}
+
+/*
+ * After a kill: the daemon answers, has n_clients connections (the test's
+ * own and live children), none of them the dead process, no waiter beyond
+ * n_waiters, and no client lists semaphore units, deliveries or waits
+ * unless it is alive.
+ */
+static void assert_recovered(struct fixture *f, pid_t dead, int64_t n_clients, int64_t n_waiters) {
+        mpx_info *items = NULL;
+        size_t n = 0;
+        uint64_t next = 0;
+
+        harness_wait_stat(f->m, "clients", n_clients);
+        harness_wait_stat(f->m, "waiters", n_waiters);
+        assert_int_equal(mpx_ping(f->m), 0);
+        assert_int_equal(mpx_clients(f->m, 0, 1000, &items, &n, &next), 0);
+        assert_int_equal(n, (size_t) n_clients);
+        for (size_t i = 0; i < n; i++) {
+                const mpx_field *pid = mpx_info_get(&items[i], "pid");
+
+                assert_non_null(pid);
+                if (pid->num == dead)
+                        fail_msg("the daemon still lists the killed process %ld", (long) dead);
+        }
+        mpx_objects_free(items, n);
+}
+
+/* Every queue counter adds up: what was put is what was taken (net of redeliveries) plus what is left. */
+static void assert_queue_books(mpx *m, const char *name) {
+        int64_t puts = harness_field(m, name, "puts"), gets = harness_field(m, name, "gets");
+        int64_t redelivered = harness_field(m, name, "redelivered"), size = harness_field(m, name, "size");
+        int64_t delivered = harness_field(m, name, "delivered");
+
+        if (puts != gets - redelivered + size + delivered)
+                fail_msg("queue %s: puts %lld != gets %lld - redelivered %lld + size %lld + delivered %lld", name,
+                         (long long) puts, (long long) gets, (long long) redelivered, (long long) size,
+                         (long long) delivered);
+}
+
+/* Take one item that must be there, with this payload and delivery count. */
+static void take_item(mpx *m, const char *queue, const char *payload, uint32_t deliveries) {
+        mpx_item it = { 0 };
+        int r = mpx_queue_get(m, queue, 0, &it);
+
+        if (r < 0)
+                fail_msg("get from %s: %s, expected '%s'", queue, mpx_strerror(r), payload);
+        if (it.size != strlen(payload) || memcmp(it.data, payload, it.size) != 0 || it.deliveries != deliveries)
+                fail_msg("get from %s gave '%.*s' (deliveries %u), expected '%s' (deliveries %u)", queue,
+                         (int) it.size, (const char *) it.data, it.deliveries, payload, deliveries);
+        if (it.tag)
+                assert_int_equal(mpx_queue_task_done(m, queue, it.tag), 0);
+        mpx_item_clear(&it);
+}
+
+/* ---- 1. killed in the middle of a frame, at every byte ---- */
+
+static void test_killed_mid_frame(void **state) {
+        struct fixture *f = *state;
+        struct wire_buf b;
+        size_t put_end, acquire_end;
+        int64_t owner_died = 0;
+
+        assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
+        assert_int_equal(mpx_queue_declare(f->m, "empty", 0, 0), 1);
+        assert_int_equal(mpx_sem_declare(f->m, "s", 1, 1, MPX_SEM_BOUNDED), 1);
+
+        /* One exchange: a put, an acquire that succeeds, a get that blocks. */
+        wire_buf_init(&b);
+        frame_put(&b, 2, "q", "item", 4);
+        put_end = b.len;
+        frame_acquire(&b, 3, "s");
+        acquire_end = b.len;
+        frame_get(&b, 4, "empty", -1);
+
+        for (size_t k = 0; k <= b.len; k++) {
+                struct raw_child a = { .f = f, .bytes = b.data, .len = k };
+                pid_t pid = harness_fork(raw_child_run, &a);
+
+                read_report(f);
+                harness_kill(pid);
+                assert_recovered(f, pid, 1, 0);
+                /* What was sent whole was done; nothing half-sent was. */
+                assert_int_equal(mpx_queue_qsize(f->m, "q"), k >= put_end ? 1 : 0);
+                if (k >= acquire_end)
+                        owner_died++;
+                assert_int_equal(harness_field(f->m, "s", "owner_died"), owner_died);
+                assert_int_equal(mpx_sem_value(f->m, "s"), 1);
+                assert_int_equal(harness_field(f->m, "s", "held"), 0);
+                assert_int_equal(harness_field(f->m, "empty", "getters"), 0);
+                if (k >= put_end)
+                        take_item(f->m, "q", "item", 1);
+                /* Take the report of the dead holder, so the next round starts alike. */
+                if (k >= acquire_end) {
+                        assert_int_equal(mpx_sem_acquire(f->m, "s", 0), -EOWNERDEAD);
+                        assert_int_equal(mpx_sem_release(f->m, "s"), 0);
+                }
+        }
+        assert_queue_books(f->m, "q");
+        assert_int_equal(harness_field(f->m, "q", "puts"), (int64_t) (b.len - put_end + 1));
+        wire_buf_done(&b);
+}
+
+/* ---- 2. killed while blocked ---- */
+
+enum blocked_op {
+        BLOCK_GET,
+        BLOCK_PUT_FULL,
+        BLOCK_JOIN,
+        BLOCK_ACQUIRE,
+        BLOCK_EVENT,
+        BLOCK_BARRIER,
+        BLOCK_PIPE,
+};
+
+struct blocked_child {
+        const struct fixture *f;
+        enum blocked_op op;
+        int expect;                     /* what the call returns if it is not killed */
+};
+
+static int blocked_child_run(void *arg) {
+        const struct blocked_child *a = arg;
+        mpx *m = child_connect(a->f);
+        mpx_item it = { 0 };
+        int r = -1, fd = -1;
+
+        child_check(m);
+        switch (a->op) {
+        case BLOCK_GET:
+                r = mpx_queue_get(m, "q", -1, &it);
+                break;
+        case BLOCK_PUT_FULL:
+                r = mpx_queue_put(m, "full", "late", 4, -1);
+                break;
+        case BLOCK_JOIN:
+                r = mpx_queue_join(m, "jq", -1);
+                break;
+        case BLOCK_ACQUIRE:
+                r = mpx_sem_acquire(m, "s0", -1);
+                break;
+        case BLOCK_EVENT:
+                r = mpx_event_wait(m, "ev", -1);
+                break;
+        case BLOCK_BARRIER:
+                r = mpx_barrier_wait(m, "bar", -1);
+                break;
+        case BLOCK_PIPE:
+                r = mpx_pipe_open(m, "p", MPX_PIPE_READ, -1, &fd);
+                break;
+        }
+        child_check_r(r, a->expect);
+        mpx_item_clear(&it);
+        mpx_disconnect(m);
+        return 0;
+}
+
+static pid_t spawn_blocked(struct fixture *f, struct blocked_child *a, enum blocked_op op, int expect) {
+        *a = (struct blocked_child) { .f = f, .op = op, .expect = expect };
+        return harness_fork(blocked_child_run, a);
+}
+
+static void test_killed_while_blocked(void **state) {
+        static const struct {
+                enum blocked_op op;
+                const char *object, *field;
+        } cases[] = {
+                { BLOCK_GET, "q", "getters" },
+                { BLOCK_PUT_FULL, "full", "putters" },
+                { BLOCK_JOIN, "jq", "joiners" },
+                { BLOCK_ACQUIRE, "s0", "acquirers" },
+                { BLOCK_EVENT, "ev", "waiters" },
+                { BLOCK_BARRIER, "bar", "waiting" },
+                { BLOCK_PIPE, "p", "waiters" },
+        };
+        struct fixture *f = *state;
+        struct blocked_child a, other;
+        mpx_item it = { 0 };
+        pid_t pid, other_pid;
+        int fd;
+
+        assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
+        assert_int_equal(mpx_queue_declare(f->m, "full", 1, 0), 1);
+        assert_int_equal(mpx_queue_put(f->m, "full", "first", 5, 0), 0);
+        assert_int_equal(mpx_queue_declare(f->m, "jq", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_put(f->m, "jq", "unfinished", 10, 0), 0);
+        assert_int_equal(mpx_sem_declare(f->m, "s0", 0, 0, 0), 1);
+        assert_int_equal(mpx_event_declare(f->m, "ev"), 1);
+        assert_int_equal(mpx_barrier_declare(f->m, "bar", 3), 1);
+        /* The pipe exists once somebody waited at it: a first party that times out makes it. */
+        assert_int_equal(mpx_pipe_open(f->m, "p", MPX_PIPE_READ, 1, &fd), -ETIMEDOUT);
+
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                bool barrier = cases[i].op == BLOCK_BARRIER;
+
+                /* A barrier breaks: a second party, left alive, is told so. */
+                if (barrier) {
+                        other_pid = spawn_blocked(f, &other, BLOCK_BARRIER, -ENOTRECOVERABLE);
+                        harness_wait_field(f->m, "bar", "waiting", 1);
+                }
+                pid = spawn_blocked(f, &a, cases[i].op, 0);
+                harness_wait_field(f->m, cases[i].object, cases[i].field, barrier ? 2 : 1);
+                harness_kill(pid);
+                if (barrier)
+                        assert_child_exit(other_pid, 0);
+                assert_recovered(f, pid, 1, 0);
+                assert_int_equal(harness_field(f->m, cases[i].object, cases[i].field), 0);
+        }
+
+        /* Nothing went to the dead: an item put now is the test's to take. */
+        assert_int_equal(mpx_queue_put(f->m, "q", "x", 1, 0), 0);
+        take_item(f->m, "q", "x", 1);
+        assert_queue_books(f->m, "q");
+        /* The dead putter's item never entered the full queue. */
+        assert_int_equal(mpx_queue_qsize(f->m, "full"), 1);
+        take_item(f->m, "full", "first", 1);
+        assert_int_equal(mpx_queue_get(f->m, "full", 0, &it), -EAGAIN);
+        assert_queue_books(f->m, "full");
+        /* The item a joiner waited for is still unfinished; finishing it lets join through. */
+        assert_int_equal(mpx_queue_join(f->m, "jq", 0), -EAGAIN);
+        take_item(f->m, "jq", "unfinished", 1);
+        assert_int_equal(mpx_queue_join(f->m, "jq", 0), 0);
+        /* No unit went to the dead acquirer. */
+        assert_int_equal(mpx_sem_release(f->m, "s0"), 0);
+        assert_int_equal(mpx_sem_value(f->m, "s0"), 1);
+        assert_int_equal(harness_field(f->m, "s0", "acquisitions"), 0);
+        assert_int_equal(harness_field(f->m, "s0", "owner_died"), 0);
+        /* Setting the event wakes nobody. */
+        assert_int_equal(mpx_event_set(f->m, "ev"), 0);
+        assert_int_equal(harness_field(f->m, "ev", "woken"), 0);
+        /* The barrier broke, as documented, until reset. */
+        assert_int_equal(harness_field(f->m, "bar", "broken"), 1);
+        assert_int_equal(mpx_barrier_wait(f->m, "bar", 0), -ENOTRECOVERABLE);
+        assert_int_equal(mpx_barrier_reset(f->m, "bar"), 0);
+        /* Nobody is waiting at the pipe any more. */
+        assert_int_equal(mpx_pipe_open(f->m, "p", MPX_PIPE_WRITE, 0, &fd), -EAGAIN);
+        assert_int_equal(harness_field(f->m, "p", "pairs"), 0);
+}
+
+/* ---- 3. killed while holding semaphore units ---- */
+
+struct holder_child {
+        const struct fixture *f;
+        unsigned units;                 /* of "a" */
+        bool lock;                      /* and the lock "b" */
+};
+
+static int holder_child_run(void *arg) {
+        const struct holder_child *a = arg;
+        mpx *m = child_connect(a->f);
+
+        child_check(m);
+        for (unsigned i = 0; i < a->units; i++) {
+                int r = mpx_sem_acquire(m, "a", -1);
+
+                child_check(r == 0 || r == -EOWNERDEAD);
+        }
+        if (a->lock)
+                child_check_r(mpx_sem_acquire(m, "b", -1), 0);
+        return report_and_hold(a->f);
+}
+
+/* A waiter for the lock: it must be told that the holder died, and release. */
+static int lock_waiter_run(void *arg) {
+        const struct fixture *f = arg;
+        mpx *m = child_connect(f);
+
+        child_check(m);
+        child_check_r(mpx_sem_acquire(m, "b", -1), -EOWNERDEAD);
+        child_check_r(mpx_sem_release(m, "b"), 0);
+        mpx_disconnect(m);
+        return 0;
+}
+
+static void test_killed_holding_units(void **state) {
+        struct fixture *f = *state;
+        struct holder_child a;
+        int64_t died_a = 0;
+        pid_t pid, waiter;
+
+        assert_int_equal(mpx_sem_declare(f->m, "a", 3, 0, 0), 1);
+        assert_int_equal(mpx_sem_declare(f->m, "b", 1, 1, MPX_SEM_BOUNDED), 1);
+
+        /* Killed after taking each number of units: all of them come back. */
+        for (unsigned units = 0; units <= 3; units++) {
+                a = (struct holder_child) { .f = f, .units = units };
+                pid = harness_fork(holder_child_run, &a);
+                read_report(f);
+                assert_int_equal(mpx_sem_value(f->m, "a"), 3 - units);
+                harness_kill(pid);
+                assert_recovered(f, pid, 1, 0);
+                assert_int_equal(mpx_sem_value(f->m, "a"), 3);
+                assert_int_equal(harness_field(f->m, "a", "held"), 0);
+                assert_int_equal(harness_field(f->m, "a", "holders"), 0);
+                if (units > 0)
+                        died_a++;
+                assert_int_equal(harness_field(f->m, "a", "owner_died"), died_a);
+                assert_int_equal(harness_field(f->m, "a", "owner_dead"), units > 0);
+        }
+        assert_int_equal(harness_field(f->m, "a", "undone"), 6);
+
+        /* Holding units of two semaphores, with a waiter for the lock. */
+        a = (struct holder_child) { .f = f, .units = 2, .lock = true };
+        pid = harness_fork(holder_child_run, &a);
+        read_report(f);
+        waiter = harness_fork(lock_waiter_run, f);
+        harness_wait_field(f->m, "b", "acquirers", 1);
+        harness_kill(pid);
+        assert_child_exit(waiter, 0);
+        assert_recovered(f, pid, 1, 0);
+        assert_int_equal(mpx_sem_value(f->m, "a"), 3);
+        assert_int_equal(mpx_sem_value(f->m, "b"), 1);
+        assert_int_equal(harness_field(f->m, "b", "owner_died"), 1);
+        assert_int_equal(harness_field(f->m, "b", "owner_dead"), 0);
+        /* "a" has had no acquire since its holders died: the next one is told, once. */
+        assert_int_equal(mpx_sem_acquire(f->m, "a", 0), -EOWNERDEAD);
+        assert_int_equal(mpx_sem_acquire(f->m, "a", 0), 0);
+        assert_int_equal(mpx_sem_release(f->m, "a"), 0);
+        assert_int_equal(mpx_sem_release(f->m, "a"), 0);
+        assert_int_equal(mpx_sem_value(f->m, "a"), 3);
+}
+
+/* ---- 4. killed while holding undone joinable items ---- */
+
+struct taker_child {
+        const struct fixture *f;
+        unsigned take;
+};
+
+static int taker_child_run(void *arg) {
+        const struct taker_child *a = arg;
+        mpx *m = child_connect(a->f);
+
+        child_check(m);
+        for (unsigned i = 0; i < a->take; i++) {
+                mpx_item it = { 0 };
+
+                child_check_r(mpx_queue_get(m, "jobs", -1, &it), 0);
+                child_check(it.deliveries == 1);
+                mpx_item_clear(&it);
+        }
+        return report_and_hold(a->f);
+}
+
+#define JOBS 5
+
+static void test_killed_holding_deliveries(void **state) {
+        struct fixture *f = *state;
+        int64_t redelivered = 0;
+        mpx_item it = { 0 };
+
+        assert_int_equal(mpx_queue_declare(f->m, "jobs", 0, MPX_QUEUE_JOINABLE), 1);
+        for (unsigned take = 0; take <= JOBS; take++) {
+                struct taker_child a = { .f = f, .take = take };
+                char payload[32];
+                pid_t pid;
+
+                for (unsigned i = 0; i < JOBS; i++) {
+                        snprintf(payload, sizeof(payload), "job %u.%u", take, i);
+                        assert_int_equal(mpx_queue_put(f->m, "jobs", payload, strlen(payload), 0), 0);
+                }
+                pid = harness_fork(taker_child_run, &a);
+                read_report(f);
+                assert_int_equal(harness_field(f->m, "jobs", "delivered"), take);
+                harness_kill(pid);
+                assert_recovered(f, pid, 1, 0);
+                redelivered += take;
+                assert_int_equal(harness_field(f->m, "jobs", "redelivered"), redelivered);
+                assert_int_equal(harness_field(f->m, "jobs", "delivered"), 0);
+                assert_queue_books(f->m, "jobs");
+                /* Each item exactly once, in order; those the dead one took have been delivered twice. */
+                for (unsigned i = 0; i < JOBS; i++) {
+                        snprintf(payload, sizeof(payload), "job %u.%u", take, i);
+                        take_item(f->m, "jobs", payload, i < take ? 2 : 1);
+                }
+                assert_int_equal(mpx_queue_get(f->m, "jobs", 0, &it), -EAGAIN);
+                assert_int_equal(mpx_queue_join(f->m, "jobs", 0), 0);
+        }
+        assert_queue_books(f->m, "jobs");
+}
+
+/* ---- 5. killed in the middle of a pipelined batch ---- */
+
+#define BATCH_ITEMS 4
+
+static void test_killed_mid_batch(void **state) {
+        struct fixture *f = *state;
+        struct wire_buf b;
+        unsigned replies = 2 * BATCH_ITEMS + 1;
+        int64_t redelivered = 0;
+
+        assert_int_equal(mpx_queue_declare(f->m, "jq", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_declare(f->m, "empty", 0, 0), 1);
+        assert_int_equal(mpx_sem_declare(f->m, "s", 1, 0, 0), 1);
+
+        /* Puts, gets of what was put, an acquire, and a get that blocks: all in one write. */
+        wire_buf_init(&b);
+        for (unsigned i = 0; i < BATCH_ITEMS; i++) {
+                char payload[16];
+
+                snprintf(payload, sizeof(payload), "b%u", i);
+                frame_put(&b, 10 + i, "jq", payload, (uint32_t) strlen(payload));
+        }
+        for (unsigned i = 0; i < BATCH_ITEMS; i++)
+                frame_get(&b, 20 + i, "jq", -1);
+        frame_acquire(&b, 30, "s");
+        frame_get(&b, 31, "empty", -1);
+
+        /* Killed after reading each number of the replies. */
+        for (unsigned read = 0; read <= replies; read++) {
+                struct raw_child a = { .f = f, .bytes = b.data, .len = b.len, .read_replies = read };
+                pid_t pid = harness_fork(raw_child_run, &a);
+
+                read_report(f);
+                harness_kill(pid);
+                assert_recovered(f, pid, 1, 0);
+                redelivered += BATCH_ITEMS;
+                assert_int_equal(harness_field(f->m, "jq", "redelivered"), redelivered);
+                assert_int_equal(mpx_sem_value(f->m, "s"), 1);
+                assert_int_equal(mpx_sem_acquire(f->m, "s", 0), -EOWNERDEAD);
+                assert_int_equal(mpx_sem_release(f->m, "s"), 0);
+                assert_queue_books(f->m, "jq");
+                for (unsigned i = 0; i < BATCH_ITEMS; i++) {
+                        char payload[16];
+
+                        snprintf(payload, sizeof(payload), "b%u", i);
+                        take_item(f->m, "jq", payload, 2);
+                }
+                assert_int_equal(mpx_queue_join(f->m, "jq", 0), 0);
+        }
+        wire_buf_done(&b);
+}
+
+/* Megabytes of replies the client never reads: the daemon holds them, then lets go. */
+#define BIG_ITEMS 32
+#define BIG_SIZE (64u * 1024)
+
+static void test_killed_with_unread_replies(void **state) {
+        struct fixture *f = *state;
+        struct wire_buf b;
+        uint8_t *payload = malloc(BIG_SIZE);
+        struct raw_child a;
+        mpx_item it = { 0 };
+        pid_t pid;
+
+        assert_non_null(payload);
+        assert_int_equal(mpx_queue_declare(f->m, "big", 0, MPX_QUEUE_JOINABLE), 1);
+        wire_buf_init(&b);
+        for (unsigned i = 0; i < BIG_ITEMS; i++) {
+                memset(payload, 'a' + (int) i, BIG_SIZE);
+                frame_put(&b, 100 + i, "big", payload, BIG_SIZE);
+        }
+        for (unsigned i = 0; i < BIG_ITEMS; i++)
+                frame_get(&b, 200 + i, "big", -1);
+        a = (struct raw_child) { .f = f, .bytes = b.data, .len = b.len };
+        pid = harness_fork(raw_child_run, &a);
+        read_report(f);
+        /* Every get was served: the replies sit in the daemon, unread. */
+        harness_wait_field(f->m, "big", "delivered", BIG_ITEMS);
+        harness_kill(pid);
+        assert_recovered(f, pid, 1, 0);
+        assert_int_equal(harness_field(f->m, "big", "size"), BIG_ITEMS);
+        assert_int_equal(harness_field(f->m, "big", "redelivered"), BIG_ITEMS);
+        for (unsigned i = 0; i < BIG_ITEMS; i++) {
+                assert_int_equal(mpx_queue_get(f->m, "big", 0, &it), 0);
+                assert_int_equal(it.size, BIG_SIZE);
+                assert_int_equal(((uint8_t *) it.data)[BIG_SIZE - 1], 'a' + (int) i);
+                assert_int_equal(it.deliveries, 2);
+                assert_int_equal(mpx_queue_task_done(f->m, "big", it.tag), 0);
+                mpx_item_clear(&it);
+        }
+        assert_int_equal(mpx_queue_join(f->m, "big", 0), 0);
+        assert_queue_books(f->m, "big");
+        wire_buf_done(&b);
+        free(payload);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_killed_mid_frame, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_killed_while_blocked, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_killed_holding_units, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_killed_holding_deliveries, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_killed_mid_batch, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_killed_with_unread_replies, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
