@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libmpx inspection and object-wide calls: delete, info, list and stats,
+ * libmpx inspection and object-wide calls: delete, chmod, chown, info, list and stats,
  * and the field lists their replies carry.
  *
  * Everything returned here is a deep, NUL-terminated, malloc'd copy of the
@@ -24,6 +24,46 @@ int mpx_delete(mpx *m, const char *name) {
         r = conn_begin(m, WIRE_OP_DELETE, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
+        if (r >= 0)
+                r = conn_call(m, start, &rd);
+        if (r < 0)
+                return r;
+        return conn_done(&rd);
+}
+
+/* Set an object's mode: the owner's or a superuser's. */
+int mpx_chmod(mpx *m, const char *name, unsigned mode) {
+        struct wire_reader rd;
+        size_t start;
+        int r;
+
+        if (mode > 07777)
+                return -EINVAL;
+        r = conn_begin(m, WIRE_OP_CHMOD, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = wire_put_u16(&m->out, (uint16_t) mode);
+        if (r >= 0)
+                r = conn_call(m, start, &rd);
+        if (r < 0)
+                return r;
+        return conn_done(&rd);
+}
+
+/* Give an object to another owner or group; (uid_t) -1 and (gid_t) -1 leave them. */
+int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid) {
+        struct wire_reader rd;
+        size_t start;
+        int r;
+
+        r = conn_begin(m, WIRE_OP_CHOWN, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = wire_put_u32(&m->out, uid == (uid_t) -1 ? WIRE_ID_UNCHANGED : (uint32_t) uid);
+        if (r >= 0)
+                r = wire_put_u32(&m->out, gid == (gid_t) -1 ? WIRE_ID_UNCHANGED : (uint32_t) gid);
         if (r >= 0)
                 r = conn_call(m, start, &rd);
         if (r < 0)

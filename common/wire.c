@@ -62,6 +62,8 @@ static const struct {
         { WIRE_OP_DELETE, "delete" },
         { WIRE_OP_STATS, "stats" },
         { WIRE_OP_CLIENTS, "clients" },
+        { WIRE_OP_CHMOD, "chmod" },
+        { WIRE_OP_CHOWN, "chown" },
         { WIRE_OP_QUEUE_DECLARE, "queue.declare" },
         { WIRE_OP_QUEUE_PUT, "queue.put" },
         { WIRE_OP_QUEUE_GET, "queue.get" },

@@ -52,6 +52,8 @@ enum wire_op {
         WIRE_OP_DELETE          = 102,  /* name -> (empty) */
         WIRE_OP_STATS           = 103,  /* (empty) -> fields */
         WIRE_OP_CLIENTS         = 104,  /* u64 cursor, u32 max -> u64 next_cursor, u32 n, n x fields */
+        WIRE_OP_CHMOD           = 105,  /* name, u16 mode -> (empty) */
+        WIRE_OP_CHOWN           = 106,  /* name, u32 uid, u32 gid (WIRE_ID_UNCHANGED) -> (empty) */
 
         /* queues and joinable queues: 200..299 */
         WIRE_OP_QUEUE_DECLARE   = 200,  /* name, u64 maxsize, u32 flags -> u8 created */
@@ -161,6 +163,9 @@ enum wire_op {
 
 /* Flags of ARRAY_DECLARE: a value is an array of length 1 listed as "value". */
 #define WIRE_ARRAY_VALUE        (1u << 0)
+
+/* CHOWN: a uid or gid that stays as it is. */
+#define WIRE_ID_UNCHANGED       0xffffffffu
 
 /* item (in GET and GET_MANY replies): u64 tag, u32 deliveries, bytes payload */
 

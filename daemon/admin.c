@@ -29,6 +29,12 @@ static int put_description(struct wire_buf *b, struct object *o) {
         if (r >= 0)
                 r = wire_put_field_int(b, &f, "requests", (int64_t) o->requests);
         if (r >= 0)
+                r = wire_put_field_int(b, &f, "uid", o->uid);
+        if (r >= 0)
+                r = wire_put_field_int(b, &f, "gid", o->gid);
+        if (r >= 0)
+                r = wire_put_field_int(b, &f, "mode", o->mode);
+        if (r >= 0)
                 wire_fields_end(b, &f);
         return r;
 }
@@ -87,10 +93,13 @@ int admin_handle_info(struct client *c, const struct request *req, struct wire_r
         size_t len, start;
         struct object *o;
         struct wire_buf *b;
+        int err;
 
         if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        o = object_find(name, len);
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (!o)
                 return -ENOENT;
         b = client_reply_begin(c, req->id, req->op, &start);
@@ -109,14 +118,17 @@ int admin_handle_delete(struct client *c, const struct request *req, struct wire
         const char *name;
         size_t len;
         struct object *o;
+        int err;
 
         if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        o = object_find(name, len);
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (!o)
                 return -ENOENT;
         if (o->ops->may_delete) {
-                int err = o->ops->may_delete(o, c);
+                err = o->ops->may_delete(o, c);
                 if (err < 0)
                         return err;
         }

@@ -444,13 +444,16 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
         const struct object_type *type = is_value ? &value_type : &array_type;
         struct object *o;
         struct array *a;
-        int r;
+        int r, err;
 
         if (!t || length == 0 || (flags & ~WIRE_ARRAY_VALUE) || (is_value && length != 1))
                 return -EINVAL;
         if ((uint64_t) length * t->size > ARRAY_MAX_BYTES)
                 return -ENOSPC;
-        o = object_find(name, len);
+        /* An object that exists is found for the request: declaring it again needs read access. */
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (o) {
                 if (o->ops != type)
                         return -EPROTOTYPE;

@@ -166,10 +166,14 @@ static const struct object_type barrier_type = {
 int barrier_declare(const char *name, size_t len, uint32_t parties) {
         struct object *o;
         struct barrier *b;
+        int err;
 
         if (parties == 0)
                 return -EINVAL;
-        o = object_find(name, len);
+        /* An object that exists is found for the request: declaring it again needs read access. */
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (o) {
                 if (o->ops != &barrier_type)
                         return -EPROTOTYPE;

@@ -56,14 +56,150 @@ static void client_read_comm(struct client *c) {
         c->comm[n] = '\0';
 }
 
-/* Fill in pid, uid and gid from SO_PEERCRED. */
+/*
+ * The supplementary groups of pid from the Groups: line of /proc/PID/status,
+ * if that process still runs as uid (the pid is the one the connection had,
+ * and might have been reused): 0 and a malloc'ed array (NULL when empty), or
+ * a negative errno.
+ */
+static int proc_read_groups(pid_t pid, uid_t uid, gid_t **ret, size_t *ret_n) {
+        char path[64], *line = NULL;
+        gid_t *groups = NULL;
+        size_t n = 0, cap = 0;
+        bool uid_ok = false, seen = false;
+        int err = 0;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%ld/status", (long) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (getline(&line, &cap, f) > 0) {
+                unsigned long real, effective;
+
+                if (strncmp(line, "Uid:", 4) == 0 && sscanf(line + 4, "%lu %lu", &real, &effective) == 2)
+                        uid_ok = effective == uid;
+                else if (strncmp(line, "Groups:", 7) == 0) {
+                        char *p = line + 7, *end;
+
+                        seen = true;
+                        for (;;) {
+                                unsigned long g = strtoul(p, &end, 10);
+                                gid_t *grown;
+
+                                if (end == p)
+                                        break;
+                                p = end;
+                                grown = realloc(groups, (n + 1) * sizeof(*groups));
+                                if (!grown) {
+                                        err = -ENOMEM;
+                                        break;
+                                }
+                                groups = grown;
+                                groups[n++] = (gid_t) g;
+                        }
+                }
+        }
+        free(line);
+        fclose(f);
+        if (!err && (!uid_ok || !seen))
+                err = -ESRCH;
+        if (err < 0) {
+                free(groups);
+                return err;
+        }
+        *ret = groups;
+        *ret_n = n;
+        return 0;
+}
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59                /* Linux 4.13; older C libraries lack the name */
+#endif
+
+/*
+ * The peer's supplementary groups as the kernel recorded them at connect
+ * (SO_PEERGROUPS): 0 and a malloc'ed array, or a negative errno (an older
+ * kernel says ENOPROTOOPT).
+ */
+static int socket_read_groups(int fd, gid_t **ret, size_t *ret_n) {
+        socklen_t len = 32 * sizeof(gid_t);
+        gid_t *groups = NULL;
+
+        for (int tries = 0; tries < 3; tries++) {
+                gid_t *grown = realloc(groups, len ? len : sizeof(gid_t));
+
+                if (!grown) {
+                        free(groups);
+                        return -ENOMEM;
+                }
+                groups = grown;
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+                        *ret = groups;
+                        *ret_n = len / sizeof(gid_t);
+                        return 0;
+                }
+                /* ERANGE: len now says how much room the list needs. */
+                if (errno != ERANGE)
+                        break;
+        }
+        free(groups);
+        return -errno;
+}
+
+/*
+ * Fill in the supplementary groups. SO_PEERGROUPS first: the kernel took them
+ * when the peer connected, so there is no race with a process that changes
+ * its groups or exits. Kernels before 4.13 lack it: then the Groups: line of
+ * /proc/PID/status, checked to still belong to the peer's uid.
+ */
+static void client_read_groups(struct client *c) {
+        c->groups = NULL;
+        c->n_groups = 0;
+        c->groups_known = false;
+        if (c->fd < 0)
+                return;
+        if (socket_read_groups(c->fd, &c->groups, &c->n_groups) == 0 ||
+            (c->pid > 0 && proc_read_groups(c->pid, c->uid, &c->groups, &c->n_groups) == 0))
+                c->groups_known = true;
+}
+
+bool client_in_group(const struct client *c, gid_t gid) {
+        gid_t *groups = NULL;
+        size_t n = 0;
+        bool found = false;
+
+        if (gid == (gid_t) -1)
+                return false;
+        if (c->gid == gid)
+                return true;
+        if (c->groups_known) {
+                for (size_t i = 0; i < c->n_groups; i++)
+                        if (c->groups[i] == gid)
+                                return true;
+                return false;
+        }
+        /* Groups unknown at connect (a socketless client given a pid): ask /proc now. */
+        if (c->pid <= 0 || proc_read_groups(c->pid, c->uid, &groups, &n) < 0)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (groups[i] == gid)
+                        found = true;
+        free(groups);
+        return found;
+}
+
+/*
+ * Fill in pid, uid and gid from SO_PEERCRED. A socketless client is mpxd
+ * feeding itself requests (unit tests, fuzzing): it acts as mpxd's own user.
+ */
 static void client_read_credentials(struct client *c) {
         struct ucred cred;
         socklen_t len = sizeof(cred);
 
         c->pid = 0;
-        c->uid = (uid_t) -1;
-        c->gid = (gid_t) -1;
+        c->uid = c->fd < 0 ? geteuid() : (uid_t) -1;
+        c->gid = c->fd < 0 ? getegid() : (gid_t) -1;
         if (c->fd >= 0 && getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
                 c->pid = cred.pid;
                 c->uid = cred.uid;
@@ -86,11 +222,13 @@ struct client *client_new(int fd) {
         TAILQ_INIT(&c->holds);
         TAILQ_INIT(&c->out_fds);
         client_read_credentials(c);
+        client_read_groups(c);
         client_read_comm(c);
         if (fd >= 0) {
                 event_assign(&c->ev_read, mpxd.base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
                 event_assign(&c->ev_write, mpxd.base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
                 if (event_add(&c->ev_read, NULL) < 0) {
+                        free(c->groups);
                         free(c);
                         return NULL;
                 }
@@ -121,6 +259,8 @@ static void client_free_cb(evutil_socket_t fd, short what, void *arg) {
         }
         wire_buf_done(&c->in);
         wire_buf_done(&c->out);
+        perm_client_free(c);
+        free(c->groups);
         free(c);
 }
 

@@ -88,6 +88,7 @@ struct config *config_new(void) {
         c->admin_gid = (gid_t) -1;
         c->pool_uid = (uid_t) -1;
         c->pool_gid = (gid_t) -1;
+        c->default_mode = CONFIG_DEFAULT_OBJECT_MODE;
         return c;
 }
 
@@ -372,6 +373,44 @@ static int resolve_user(const char *name, struct passwd *pw, char *buf, size_t s
                 return -ENOENT;
         *ret_pw = res;
         return 0;
+}
+
+/*
+ * An object mode: an octal string ("0640") or an integer written in octal
+ * digits (0640; libconfig reads it as decimal 640, so its digits are read
+ * again as octal), at most 07777 as chmod(2) takes.
+ */
+static bool get_mode(struct loader *l, const config_setting_t *s, unsigned *ret) {
+        const char *expected = "an octal mode from \"0000\" to \"7777\", such as \"0660\" or 0660";
+        char digits[32], *end;
+        unsigned long m;
+
+        if (config_setting_type(s) == CONFIG_TYPE_STRING)
+                snprintf(digits, sizeof(digits), "%s", config_setting_get_string(s));
+        else if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64)
+                snprintf(digits, sizeof(digits), "%lld", config_setting_get_int64(s));
+        else
+                digits[0] = '\0';
+        errno = 0;
+        m = strtoul(digits, &end, 8);
+        if (!digits[0] || *end || errno || digits[0] == '-' || digits[0] == '+' || m > PERM_MODE_MASK) {
+                fail_at(l, s, "expected %s", expected);
+                return false;
+        }
+        *ret = (unsigned) m;
+        return true;
+}
+
+/* permissions: the mode of objects created from now on. */
+static void load_permissions(struct loader *l, const config_setting_t *g) {
+        static const char *const keys[] = { "default_mode", NULL };
+        const config_setting_t *s;
+        unsigned mode;
+
+        check_keys(l, g, keys);
+        s = config_setting_get_member(g, "default_mode");
+        if (s && get_mode(l, s, &mode))
+                l->c->default_mode = mode;
 }
 
 /* admin_group and pool_user: who may operate pools, and whom workers run as. */
@@ -765,13 +804,15 @@ static void load_pool(struct loader *l, const config_setting_t *g, struct config
         o->command_size = size;
 }
 
-static const char *const name_only_keys[] = { "name", NULL };
-static const char *const queue_keys[] = { "name", "maxsize", "joinable", NULL };
-static const char *const semaphore_keys[] = { "name", "value", "max", "bounded", "undo", NULL };
-static const char *const barrier_keys[] = { "name", "parties", NULL };
-static const char *const value_keys[] = { "name", "typecode", "initial", NULL };
-static const char *const array_keys[] = { "name", "typecode", "length", "initial", NULL };
-static const char *const pool_keys[] = { "name", "workers", "restart", "command", NULL };
+/* Every object may also have an owner, a group and a mode (load_ownership). */
+#define OWNERSHIP_KEYS "owner", "group", "mode"
+static const char *const name_only_keys[] = { "name", OWNERSHIP_KEYS, NULL };
+static const char *const queue_keys[] = { "name", "maxsize", "joinable", OWNERSHIP_KEYS, NULL };
+static const char *const semaphore_keys[] = { "name", "value", "max", "bounded", "undo", OWNERSHIP_KEYS, NULL };
+static const char *const barrier_keys[] = { "name", "parties", OWNERSHIP_KEYS, NULL };
+static const char *const value_keys[] = { "name", "typecode", "initial", OWNERSHIP_KEYS, NULL };
+static const char *const array_keys[] = { "name", "typecode", "length", "initial", OWNERSHIP_KEYS, NULL };
+static const char *const pool_keys[] = { "name", "workers", "restart", "command", OWNERSHIP_KEYS, NULL };
 
 static const struct kind kinds[] = {
         { "queues", "queue", WIRE_TYPE_QUEUE, false, queue_keys, load_queue },
@@ -784,6 +825,36 @@ static const struct kind kinds[] = {
         { "arrays", "array", WIRE_TYPE_ARRAY, false, array_keys, load_array },
         { "pools", "pool", WIRE_TYPE_POOL, false, pool_keys, load_pool },
 };
+
+/* An object's owner, group and mode, when its group sets them; unset, mpxd's own and the default. */
+static void load_ownership(struct loader *l, const config_setting_t *g, struct config_object *o) {
+        const config_setting_t *s;
+        const char *v;
+        unsigned mode;
+
+        s = config_setting_get_member(g, "owner");
+        if (s && (v = get_string(l, s, "a user name or number in quotes"))) {
+                struct passwd pw, *res = NULL;
+                char buf[4096];
+
+                if (resolve_user(v, &pw, buf, sizeof(buf), &res) < 0)
+                        fail_at(l, s, "expected the name or number of an existing user");
+                else
+                        o->uid = res->pw_uid;
+        }
+        s = config_setting_get_member(g, "group");
+        if (s && (v = get_string(l, s, "a group name or number in quotes"))) {
+                gid_t gid;
+
+                if (resolve_group(v, &gid) < 0)
+                        fail_at(l, s, "expected the name or number of an existing group");
+                else
+                        o->gid = gid;
+        }
+        s = config_setting_get_member(g, "mode");
+        if (s && get_mode(l, s, &mode))
+                o->mode = (int) mode;
+}
 
 /* A name setting: 1 to 255 bytes of [A-Za-z0-9._:/@-]. */
 static bool load_name(struct loader *l, const config_setting_t *s, struct config_object *o) {
@@ -821,7 +892,10 @@ static void add_object(struct loader *l, const config_setting_t *name_setting, s
 }
 
 static void load_object(struct loader *l, const struct kind *k, const config_setting_t *e) {
-        struct config_object o = { .type = k->type, .line = config_setting_source_line(e) };
+        struct config_object o = {
+                .type = k->type, .line = config_setting_source_line(e), .uid = (uid_t) -1, .gid = (gid_t) -1,
+                .mode = -1,
+        };
         const config_setting_t *name;
 
         if (config_setting_type(e) == CONFIG_TYPE_STRING && k->name_only)
@@ -848,6 +922,8 @@ static void load_object(struct loader *l, const struct kind *k, const config_set
                 return;
         if (k->load)
                 k->load(l, e, &o);
+        if (config_setting_type(e) == CONFIG_TYPE_GROUP)
+                load_ownership(l, e, &o);
         /* Even a broken object takes its name, so that a second use of it is reported too. */
         add_object(l, name, &o);
 }
@@ -877,7 +953,9 @@ static void load_objects(struct loader *l, const config_setting_t *g) {
 
 /* Read the parsed tree into l->c. */
 static void load_root(struct loader *l, const config_setting_t *root) {
-        static const char *const keys[] = { "socket", "log", "limits", "objects", "admin_group", "pool_user", NULL };
+        static const char *const keys[] = {
+                "socket", "log", "limits", "permissions", "objects", "admin_group", "pool_user", NULL,
+        };
         static const struct {
                 const char *key;
                 void (*load)(struct loader *l, const config_setting_t *g);
@@ -885,6 +963,7 @@ static void load_root(struct loader *l, const config_setting_t *root) {
                 { "socket", load_socket },
                 { "log", load_log },
                 { "limits", load_limits },
+                { "permissions", load_permissions },
                 { "objects", load_objects },
         };
 
@@ -1020,15 +1099,8 @@ int config_override(struct config *c, const struct config_overrides *o, char **r
         return 0;
 }
 
-/* Declare one configured object through its type's declare function, within the object limit. */
-int config_declare(const struct config_object *o) {
-        int r;
-
-        if (!object_find(o->name, o->name_len)) {
-                r = object_check_limit();
-                if (r < 0)
-                        return r;
-        }
+/* Declare through the type's declare function: 1 created, 0 existed, or a negative errno. */
+static int config_declare_typed(const struct config_object *o) {
         switch (o->type) {
         case WIRE_TYPE_QUEUE:
         case WIRE_TYPE_JOINABLE:
@@ -1050,4 +1122,30 @@ int config_declare(const struct config_object *o) {
                 return pool_declare(o->name, o->name_len, o->workers, o->restart, o->initial, o->command_size);
         }
         return -EINVAL;
+}
+
+/*
+ * Declare one configured object through its type's declare function, within
+ * the object limit. Its owner, group and mode apply when it is created, as its
+ * other settings do; an object that exists keeps what it has (chmod, chown).
+ */
+int config_declare(const struct config_object *o) {
+        struct object *obj;
+        int r;
+
+        if (!object_find(o->name, o->name_len)) {
+                r = object_check_limit();
+                if (r < 0)
+                        return r;
+        }
+        r = config_declare_typed(o);
+        if (r <= 0 || !(obj = object_find(o->name, o->name_len)))
+                return r;
+        if (o->uid != (uid_t) -1)
+                obj->uid = o->uid;
+        if (o->gid != (gid_t) -1)
+                obj->gid = o->gid;
+        if (o->mode >= 0)
+                obj->mode = (uint16_t) o->mode;
+        return r;
 }

@@ -333,10 +333,14 @@ static const struct object_type dict_type = {
 int dict_declare(const char *name, size_t len) {
         struct object *o;
         struct dict *d;
+        int err;
 
         if (!wire_name_valid(name, len))
                 return -EINVAL;
-        o = object_find(name, len);
+        /* An object that exists is found for the request: declaring it again needs read access. */
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (o)
                 return o->ops == &dict_type ? 0 : -EPROTOTYPE;
         if (object_check_limit() < 0)

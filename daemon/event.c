@@ -80,9 +80,14 @@ static const struct object_type event_obj_type = {
 
 /* Create an event, clear, or find it (see mpxd.h). */
 int event_declare(const char *name, size_t len) {
-        struct object *o = object_find(name, len);
+        struct object *o;
         struct event_obj *e;
+        int err;
 
+        /* An object that exists is found for the request: declaring it again needs read access. */
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (o)
                 return o->ops == &event_obj_type ? 0 : -EPROTOTYPE;
         if (object_check_limit() < 0)

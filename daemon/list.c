@@ -211,10 +211,14 @@ static const struct object_type list_type = {
 int list_declare(const char *name, size_t len) {
         struct object *o;
         struct list *l;
+        int err;
 
         if (!wire_name_valid(name, len))
                 return -EINVAL;
-        o = object_find(name, len);
+        /* An object that exists is found for the request: declaring it again needs read access. */
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (o)
                 return o->ops == &list_type ? 0 : -EPROTOTYPE;
         if (object_check_limit() < 0)

@@ -25,6 +25,7 @@
 struct client;
 struct object;
 struct waiter;
+struct perm_denial;
 
 /* ---- log.c ---- */
 
@@ -73,6 +74,7 @@ void log_client(enum log_level level, uint64_t id, pid_t pid, uid_t uid, const c
 #define CONFIG_MAX_OBJECTS_LIMIT 100000000u
 #define CONFIG_DEFAULT_MAX_CLIENTS 4096u
 #define CONFIG_DEFAULT_MAX_OBJECTS 100000u
+#define CONFIG_DEFAULT_OBJECT_MODE 0660u       /* permissions.default_mode */
 
 /* One object the configuration declares at start and on each reload. */
 struct config_object {
@@ -92,6 +94,9 @@ struct config_object {
         size_t command_size;            /* pool: bytes of the command in initial */
         uint32_t workers;               /* pool */
         uint8_t restart;                /* pool: WIRE_RESTART_* */
+        uid_t uid;                      /* owner; (uid_t) -1: mpxd's own user */
+        gid_t gid;                      /* group; (gid_t) -1: mpxd's own group */
+        int mode;                       /* permission bits; -1: permissions.default_mode */
 };
 
 /* A configuration: the file's settings over the defaults. */
@@ -112,6 +117,7 @@ struct config {
         char *pool_user;                /* pool workers run as this user when mpxd is root; NULL if unset */
         uid_t pool_uid;
         gid_t pool_gid;                 /* pool_user's primary group */
+        unsigned default_mode;          /* permissions.default_mode: of objects created from now on */
 };
 
 /* What the command line set; it wins over the file, at start and on reload. */
@@ -263,6 +269,10 @@ struct client {
         pid_t pid;
         uid_t uid;
         gid_t gid;
+        gid_t *groups;                  /* supplementary groups when it connected */
+        size_t n_groups;
+        bool groups_known;              /* false: the peer's groups could not be read (socketless) */
+        struct perm_denial *denials;    /* objects it was refused, logged once each (uthash) */
         char name[64];                  /* from HELLO */
         char comm[16];                  /* /proc/PID/comm when it connected */
 
@@ -306,6 +316,8 @@ void client_flush_dirty(void);
  * output buffer (SCM_RIGHTS). Returns 0 or a negative errno.
  */
 int client_reply_attach_fd(struct client *c, size_t start, int fd);
+/* true if gid is the client's primary group or one of its supplementary groups. */
+bool client_in_group(const struct client *c, gid_t gid);
 /* Describe the client for logs: "client 7 (pid 42, uid 1000)". */
 const char *client_describe(const struct client *c);
 
@@ -326,6 +338,26 @@ struct request {
         uint16_t op;
 };
 
+/* The access a request needs to the object it names (perm.c decides). */
+enum perm_access {
+        PERM_NONE,                      /* names no object, or only creates one */
+        PERM_READ,
+        PERM_WRITE,
+        PERM_ADMIN,                     /* the owner's (and superusers') alone */
+};
+
+/*
+ * The request op_dispatch is handling, for the object lookup to check against;
+ * client is NULL between requests, so that nothing done outside a request
+ * (the configuration, timers, serving waiters) is checked.
+ */
+struct op_context {
+        struct client *client;
+        uint16_t op;
+        enum perm_access access;
+};
+extern struct op_context op_current;
+
 /* Handle one complete frame of a client. */
 void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body);
 
@@ -345,6 +377,45 @@ int admin_handle_info(struct client *c, const struct request *req, struct wire_r
 int admin_handle_delete(struct client *c, const struct request *req, struct wire_reader *r);
 int admin_handle_stats(struct client *c, const struct request *req, struct wire_reader *r);
 int admin_handle_clients(struct client *c, const struct request *req, struct wire_reader *r);
+
+/* ---- perm.c: object ownership and permissions ---- */
+
+#define PERM_MODE_MASK 07777u           /* the bits CHMOD accepts, as chmod(2) */
+
+/* One object a client was refused, by creation serial (names may be reused, serials are not). */
+struct perm_denial {
+        UT_hash_handle hh;
+        uint64_t serial;
+};
+
+/* Who asks, relative to one object: the inputs of the permission decision. */
+struct perm_who {
+        bool superuser;                 /* root, mpxd's own user or a member of admin_group */
+        bool owner;                     /* its uid is the object's owner */
+        bool in_group;                  /* the object's group is its primary or a supplementary group */
+};
+
+/*
+ * The permission decision, as System V's ipc_perm: superusers may do
+ * everything; PERM_ADMIN is the owner's; read and write are the mode's bits
+ * of the first class that matches (owner, else group, else other).
+ */
+bool perm_allows(const struct perm_who *who, unsigned mode, enum perm_access access);
+/* The name of an access class for messages ("read"). */
+const char *perm_access_name(enum perm_access access);
+/* Root, mpxd's own user, or a member of the configured admin_group: they may do everything. */
+bool client_is_superuser(const struct client *c);
+/*
+ * 0 if the request being handled may access o, else -EACCES, logged once per
+ * client and object. Called by the object lookup; see object_lookup.
+ */
+int perm_check(struct object *o);
+/* Set a new object's owner, group and mode: the requesting client's, or mpxd's own. */
+void perm_init_object(struct object *o);
+/* Forget what a client was refused (it is being freed). */
+void perm_client_free(struct client *c);
+int perm_handle_chmod(struct client *c, const struct request *req, struct wire_reader *r);
+int perm_handle_chown(struct client *c, const struct request *req, struct wire_reader *r);
 
 /* ---- object.c: the name registry ---- */
 
@@ -381,17 +452,31 @@ struct object {
         uint64_t active_ms;             /* last request on it */
         uint64_t timeouts;              /* waiters that timed out */
         uint64_t requests;              /* requests that named it */
+        uid_t uid;                      /* owner */
+        gid_t gid;                      /* group */
+        uint16_t mode;                  /* permission bits, as chmod(2)'s: r 4, w 2 per class */
         TAILQ_ENTRY(object) link;
 };
 
-/* Find an object by name; NULL if there is none. */
+/* Find an object by name; NULL if there is none. No permission is checked: not for requests. */
 struct object *object_find(const char *name, size_t len);
 /*
- * Find an object that must be of one of the types in the mask (1 << type):
- * 0 and *ret set, -ENOENT, or -EPROTOTYPE.
+ * Find an object for the request being handled: 0 and *ret (NULL when there
+ * is none), or -EACCES when the request's client may not access it as the
+ * request's access class requires (perm_check). Outside a request (the
+ * configuration, timers) nothing is checked. Every lookup a request makes
+ * goes through here or object_find_typed.
+ */
+int object_lookup(const char *name, size_t len, struct object **ret);
+/*
+ * As object_lookup, for an object that must exist and be of one of the types
+ * in the mask (1 << type): 0 and *ret set, -ENOENT, -EPROTOTYPE or -EACCES.
  */
 int object_find_typed(const char *name, size_t len, unsigned type_mask, struct object **ret);
-/* Register a new object, initialised by its type; the name must be free. */
+/*
+ * Register a new object, initialised by its type; the name must be free. Its
+ * owner is the client of the request being handled, or mpxd itself (perm_init_object).
+ */
 void object_register(struct object *o, const char *name, size_t len, const struct object_type *ops);
 /* Wake its waiters with neg_errno, unregister and free it. */
 void object_delete(struct object *o, int neg_errno);

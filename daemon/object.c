@@ -16,9 +16,26 @@ struct object *object_find(const char *name, size_t len) {
         return o;
 }
 
-int object_find_typed(const char *name, size_t len, unsigned type_mask, struct object **ret) {
+int object_lookup(const char *name, size_t len, struct object **ret) {
         struct object *o = object_find(name, len);
+        int err;
 
+        *ret = NULL;
+        if (!o)
+                return 0;
+        err = perm_check(o);
+        if (err < 0)
+                return err;
+        *ret = o;
+        return 0;
+}
+
+int object_find_typed(const char *name, size_t len, unsigned type_mask, struct object **ret) {
+        struct object *o;
+        int err = object_lookup(name, len, &o);
+
+        if (err < 0)
+                return err;
         if (!o)
                 return -ENOENT;
         if (!(type_mask & (1u << o->ops->type)))
@@ -35,6 +52,7 @@ void object_register(struct object *o, const char *name, size_t len, const struc
         o->ops = ops;
         o->serial = ++mpxd.next_serial;
         o->created_ms = o->active_ms = now_ms();
+        perm_init_object(o);
         HASH_ADD_KEYPTR(hh, mpxd.objects, o->name, o->name_len, o);
         TAILQ_INSERT_TAIL(&mpxd.objects_ordered, o, link);
         mpxd.n_objects++;

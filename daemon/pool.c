@@ -25,12 +25,11 @@
  * it signals every worker and waits for them, bounded, so that no worker
  * outlives mpxd.
  *
- * Who may operate pools: root, the daemon's own user, and members of the
- * configured admin group (the client's primary group from SO_PEERCRED, or a
- * supplementary group from /proc/PID/status at the time of the request). When
- * mpxd runs as root, workers run as the configured pool_user; without one
- * they run as root, and only root may start pools. This file does not decide
- * who may read a pool's description (any client may, as for every object).
+ * Who may operate pools: the superusers of perm.c (root, the daemon's own
+ * user, and members of the configured admin group). When mpxd runs as root,
+ * workers run as the configured pool_user; without one they run as root, and
+ * only root may start pools. A pool is created readable by every client, as
+ * it always was; its mode and owner otherwise work as any object's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -922,11 +921,16 @@ static int command_argc(const char *command, size_t size) {
 
 int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
                  size_t command_size) {
-        struct object *o = object_find(name, len);
+        struct object *o;
         int argc = command ? command_argc(command, command_size) : -EINVAL;
         struct pool *p;
         char *a;
+        int err;
 
+        /* An object that exists is found for the request: declaring it again needs read access. */
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (o) {
                 if (o->ops != &pool_type)
                         return -EPROTOTYPE;
@@ -963,6 +967,8 @@ int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart
                         goto nomem;
         TAILQ_INIT(&p->waiters);
         object_register(&p->obj, name, len, &pool_type);
+        /* Anyone could always read about a pool; only who may operate pools may control it. */
+        p->obj.mode |= 0444;
         /* Fork from the loop: at start the socket workers connect to is not listening yet. */
         for (uint32_t i = 0; i < workers; i++)
                 slot_arm(p->slots[i], 0, false);
@@ -1032,61 +1038,12 @@ static void pool_stop_begin(struct pool *p, int64_t grace_ms) {
 
 /* ---- who may ---- */
 
-/* true if /proc says that pid runs as uid with gid among its supplementary groups. */
-static bool proc_has_group(pid_t pid, uid_t uid, gid_t gid) {
-        char path[64], *line = NULL;
-        bool uid_ok = false, found = false;
-        size_t cap = 0;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%ld/status", (long) pid);
-        f = fopen(path, "re");
-        if (!f)
-                return false;
-        while (getline(&line, &cap, f) > 0) {
-                unsigned long real, effective;
-
-                /* The pid is the one the connection had: check that it still runs as that user. */
-                if (strncmp(line, "Uid:", 4) == 0 && sscanf(line + 4, "%lu %lu", &real, &effective) == 2)
-                        uid_ok = effective == uid;
-                else if (strncmp(line, "Groups:", 7) == 0) {
-                        char *p = line + 7, *end;
-
-                        for (;;) {
-                                unsigned long g = strtoul(p, &end, 10);
-
-                                if (end == p)
-                                        break;
-                                if (g == gid)
-                                        found = true;
-                                p = end;
-                        }
-                }
-        }
-        free(line);
-        fclose(f);
-        return uid_ok && found;
-}
-
-/* Root, mpxd's own user, or a member of the admin group. */
-static bool pool_client_is_admin(const struct client *c) {
-        const struct config *cf = mpxd.config;
-
-        if (c->uid == 0 || c->uid == geteuid())
-                return true;
-        if (!cf || cf->admin_gid == (gid_t) -1)
-                return false;
-        if (c->gid == cf->admin_gid)
-                return true;
-        return c->pid > 0 && proc_has_group(c->pid, c->uid, cf->admin_gid);
-}
-
 /* -EACCES (logged, at most once every ten seconds) unless the client may operate pools. */
 static int pool_check_admin(const struct client *c, const char *what) {
         static uint64_t logged_ms;
         uint64_t t;
 
-        if (pool_client_is_admin(c))
+        if (client_is_superuser(c))
                 return 0;
         t = now_ms();
         if (!logged_ms || t - logged_ms >= 10000) {

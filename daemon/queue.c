@@ -412,9 +412,14 @@ static int queue_lookup(struct wire_reader *r, unsigned mask, struct queue **ret
 
 int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable) {
         const struct object_type *type = joinable ? &joinable_type : &queue_type;
-        struct object *o = object_find(name, len);
+        struct object *o;
         struct queue *q;
+        int err;
 
+        /* An object that exists is found for the request: declaring it again needs read access. */
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (o) {
                 if (o->ops != type)
                         return -EPROTOTYPE;

@@ -261,6 +261,7 @@ void sem_client_lost(struct client *c) {
 int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags) {
         struct object *o;
         struct sem *s;
+        int err;
 
         if (flags & ~SEM_FLAGS)
                 return -EINVAL;
@@ -272,7 +273,10 @@ int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint
                         return -EINVAL;
         } else if (max != 0)
                 return -EINVAL;
-        o = object_find(name, len);
+        /* An object that exists is found for the request: declaring it again needs read access. */
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
         if (o) {
                 if (o->ops != &sem_type)
                         return -EPROTOTYPE;

@@ -37,6 +37,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #ifdef __cplusplus
@@ -96,6 +97,26 @@ int mpx_ping(mpx *m);
  * -EIDRM. Return: 0, -ENOENT, -EINVAL (bad name).
  */
 int mpx_delete(mpx *m, const char *name);
+
+/*
+ * mpx_chmod() - set an object's mode, as chmod(2) does a file's: the read (4)
+ * and write (2) bits for its owner, its group and everyone else, such as
+ * 0660. Reading is get, peek, info and the like; writing is put, set,
+ * release and the like. Deleting, purging, closing and chmod itself are the
+ * owner's alone. Root, mpxd's own user and the configured admin group may do
+ * everything. Only the owner or one of those may change the mode.
+ * Return: 0, -ENOENT, -EACCES, -EINVAL (mode above 07777, bad name).
+ */
+int mpx_chmod(mpx *m, const char *name, unsigned mode);
+
+/*
+ * mpx_chown() - give an object to another owner and group; (uid_t) -1 or
+ * (gid_t) -1 leaves that one as it is. As chown(2): root, mpxd's own user
+ * and the admin group may give it to anyone; its owner may only change its
+ * group, to one of the owner's own groups.
+ * Return: 0, -ENOENT, -EACCES, -EINVAL (bad name).
+ */
+int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
 
 /* ---- queues and joinable queues ---- */
 

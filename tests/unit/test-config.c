@@ -377,7 +377,8 @@ static void test_syntax_error(void **state) {
 
 static void test_unknown_settings(void **state) {
         load_bad(*state, "sockets = { };\nlimits = { max_memory = 5; };\nlog = { level = \"info\"; colour = true; };\n",
-                 "1: sockets: unknown setting; expected one of socket, log, limits, objects, admin_group, pool_user",
+                 "1: sockets: unknown setting; expected one of socket, log, limits, permissions, objects, admin_group, "
+                 "pool_user",
                  "2: limits.max_memory: unknown setting; expected one of max_message, max_clients, max_objects",
                  "3: log.colour: unknown setting; expected one of level");
 }
@@ -448,7 +449,7 @@ static void test_bad_names(void **state) {
                  "2: objects.queues[0].name: missing; expected the object's name in quotes",
                  "3: objects.queues[1].name: expected a name of 1 to 255 characters from A-Z a-z 0-9 . _ : / @ -, "
                  "got \"bad name\"",
-                 "4: objects.queues[2].size: unknown setting; expected one of name, maxsize, joinable",
+                 "4: objects.queues[2].size: unknown setting; expected one of name, maxsize, joinable, owner, group, mode",
                  "5: objects.dicts[0]: \"jobs\" is already declared at line 4; expected a name no other object has");
 }
 
@@ -498,7 +499,8 @@ static void test_bad_values(void **state) {
                  "5: objects.values[3].initial: expected one character in quotes, such as \"x\", got \"xy\"",
                  "6: objects.values[4].initial: expected a number, got \"1.5\"",
                  "7: objects.values[5].initial: expected an integer for type code 'I', got 1.5",
-                 "8: objects.values[6].length: unknown setting; expected one of name, typecode, initial");
+                 "8: objects.values[6].length: unknown setting; expected one of name, typecode, initial, owner, group, "
+                 "mode");
 }
 
 static void test_bad_arrays(void **state) {
