@@ -182,6 +182,22 @@ int ctl_object_info(struct ctl *ctl, int argc, char **argv) {
 }
 
 /* mpxctl stats: the daemon's statistics. */
+/* One line that reads the memory fields of STATS: "memory: 1.5 MiB held of 64.0 MiB (max_memory)". */
+static void print_memory(const mpx_info *info) {
+        const mpx_field *bytes = mpx_info_get(info, "bytes"), *max = mpx_info_get(info, "max_memory");
+        char held[32], limit[32];
+
+        if (!bytes || bytes->is_str || !max || max->is_str)
+                return;
+        ctl_human_bytes(bytes->num, held, sizeof(held));
+        if (max->num > 0) {
+                ctl_human_bytes(max->num, limit, sizeof(limit));
+                printf("memory: %s held of %s (max_memory, %" PRId64 "%%)\n", held, limit,
+                       bytes->num * 100 / max->num);
+        } else
+                printf("memory: %s held, no limit (max_memory)\n", held);
+}
+
 int ctl_object_stats(struct ctl *ctl, int argc, char **argv) {
         static const struct option options[] = { CTL_OPTIONS_COMMON };
         mpx_info info;
@@ -203,8 +219,10 @@ int ctl_object_stats(struct ctl *ctl, int argc, char **argv) {
         if (ctl->json) {
                 ctl_json_info(&info);
                 putchar('\n');
-        } else
+        } else {
                 ctl_print_info(&info);
+                print_memory(&info);
+        }
         mpx_info_clear(&info);
         return CTL_EXIT_OK;
 }

@@ -151,17 +151,6 @@ static uint64_t rss_bytes(void) {
         return n == 2 ? (uint64_t) resident * (uint64_t) sysconf(_SC_PAGESIZE) : 0;
 }
 
-/* Payload bytes held by all objects whose type counts them. */
-static uint64_t bytes_held(void) {
-        struct object *o;
-        uint64_t sum = 0;
-
-        TAILQ_FOREACH(o, &mpxd.objects_ordered, link)
-                if (o->ops->bytes)
-                        sum += o->ops->bytes(o);
-        return sum;
-}
-
 /* Request counters by opcode family, as "requests_<family>" fields. */
 static int put_family_counts(struct wire_buf *b, struct wire_fields *f) {
         static const char *const family[ARRAY_SIZE(mpxd.requests_by_family)] = {
@@ -202,7 +191,9 @@ int admin_handle_stats(struct client *c, const struct request *req, struct wire_
         err |= wire_put_field_int(b, &f, "requests", (int64_t) mpxd.requests);
         err |= wire_put_field_int(b, &f, "max_message", mpxd.max_message);
         err |= wire_put_field_int(b, &f, "max_frame", mpxd.max_frame);
-        err |= wire_put_field_int(b, &f, "bytes", (int64_t) bytes_held());
+        err |= wire_put_field_int(b, &f, "bytes", (int64_t) mpxd.bytes_held);
+        err |= wire_put_field_int(b, &f, "max_memory", (int64_t) mpxd.max_memory);
+        err |= wire_put_field_int(b, &f, "users", mpxd.n_users);
         err |= wire_put_field_int(b, &f, "rss_bytes", (int64_t) rss_bytes());
         err |= put_family_counts(b, &f);
         if (err < 0) {

@@ -82,6 +82,7 @@ struct array {
         size_t size_bytes;              /* length * t->size: the memfd's size and the mapping's */
         int memfd;                      /* -1 until created */
         uint8_t *mem;                   /* MAP_SHARED mapping of memfd; NULL until mapped */
+        bool charged;                   /* size_bytes are charged to obj.user */
 
         uint64_t maps;                  /* MAP requests served */
         uint64_t sets;                  /* SET requests, and CAS requests that swapped */
@@ -388,6 +389,8 @@ static void array_free(struct object *o) {
                 munmap(a->mem, a->size_bytes);
         if (a->memfd >= 0)
                 close(a->memfd);
+        if (a->charged)
+                user_uncharge(a->obj.user, a->size_bytes);
         free(a);
 }
 
@@ -462,6 +465,10 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
         }
         if (object_check_limit() < 0)
                 return -EUSERS;
+        /* The memory is allocated up front: it counts against limits.max_memory at once. */
+        r = user_may_hold(user_requester(), (uint64_t) length * t->size, 0, 0);
+        if (r < 0)
+                return r;
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
@@ -483,6 +490,8 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
         if (initial)
                 memcpy(a->mem, initial, a->size_bytes);
         object_register(&a->obj, name, len, type);
+        user_charge(a->obj.user, a->size_bytes);
+        a->charged = true;
         return 1;
 }
 

@@ -250,7 +250,7 @@ int barrier_handle_wait(struct client *c, const struct request *req, struct wire
                 return -EAGAIN;
         w = wait_add(c, req, &b->obj, &b->waiting, timeout_ms);
         if (!w)
-                return -ENOMEM;
+                return -errno;
         w->max = index;                 /* the arrival index, answered on release */
         b->n_waiting++;
         return 0;

@@ -190,29 +190,32 @@ bool client_in_group(const struct client *c, gid_t gid) {
 }
 
 /*
- * Fill in pid, uid and gid from SO_PEERCRED. A socketless client is mpxd
- * feeding itself requests (unit tests, fuzzing): it acts as mpxd's own user.
+ * pid, uid and gid from SO_PEERCRED. A socketless client is mpxd feeding
+ * itself requests (unit tests, fuzzing): it acts as mpxd's own user.
  */
-static void client_read_credentials(struct client *c) {
-        struct ucred cred;
+struct client *client_new(int fd) {
+        struct ucred cred = { .pid = 0, .uid = geteuid(), .gid = getegid() };
         socklen_t len = sizeof(cred);
 
-        c->pid = 0;
-        c->uid = c->fd < 0 ? geteuid() : (uid_t) -1;
-        c->gid = c->fd < 0 ? getegid() : (gid_t) -1;
-        if (c->fd >= 0 && getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
-                c->pid = cred.pid;
-                c->uid = cred.uid;
-                c->gid = cred.gid;
-        }
+        if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+                cred = (struct ucred) { .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        return client_new_as(fd, cred.pid, cred.uid, cred.gid);
 }
 
-struct client *client_new(int fd) {
+struct client *client_new_as(int fd, pid_t pid, uid_t uid, gid_t gid) {
         struct client *c = calloc(1, sizeof(*c));
 
         if (!c)
                 return NULL;
+        c->user = user_get(uid);
+        if (!c->user) {
+                free(c);
+                return NULL;
+        }
         c->fd = fd;
+        c->pid = pid;
+        c->uid = uid;
+        c->gid = gid;
         c->id = ++mpxd.next_client_id;
         c->connected_ms = c->active_ms = now_ms();
         wire_buf_init(&c->in);
@@ -221,13 +224,14 @@ struct client *client_new(int fd) {
         TAILQ_INIT(&c->deliveries);
         TAILQ_INIT(&c->holds);
         TAILQ_INIT(&c->out_fds);
-        client_read_credentials(c);
         client_read_groups(c);
         client_read_comm(c);
+        user_client_connected(c->user);
         if (fd >= 0) {
                 event_assign(&c->ev_read, mpxd.base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
                 event_assign(&c->ev_write, mpxd.base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
                 if (event_add(&c->ev_read, NULL) < 0) {
+                        user_client_gone(c->user);
                         free(c->groups);
                         free(c);
                         return NULL;
@@ -285,6 +289,8 @@ void client_lost(struct client *c, const char *why) {
         wait_cancel_client(c);
         queue_client_lost(c);
         sem_client_lost(c);
+        user_client_gone(c->user);
+        c->user = NULL;
         if (!mpxd.base || event_base_once(mpxd.base, -1, EV_TIMEOUT, client_free_cb, c, NULL) < 0)
                 client_free_cb(-1, 0, c);
 }
@@ -355,12 +361,43 @@ static ssize_t client_write_some(struct client *c) {
         return n;
 }
 
+/*
+ * Drop what was written from the front of the output buffer once that is
+ * most of it, so that a client reading slowly but steadily, whose buffer
+ * never empties, does not make it grow without end.
+ */
+static void client_compact_output(struct client *c) {
+        struct out_fd *f;
+
+        if (c->out_off < CLIENT_READ_CHUNK || c->out_off < c->out.len / 2)
+                return;
+        wire_buf_consume(&c->out, c->out_off);
+        TAILQ_FOREACH(f, &c->out_fds, link)
+                f->offset -= c->out_off;
+        c->out_off = 0;
+}
+
+/* A client whose unsent output passed limits.max_output: it does not read, so it goes. */
+static void client_lose_overflowed(struct client *c) {
+        log_client(LOG_LEVEL_WARNING, c->id, c->pid, c->uid,
+                   "%s has %zu bytes of replies it does not read, over limits.max_output (%llu); "
+                   "disconnecting it, and redelivering what it took from joinable queues",
+                   client_describe(c), c->out.len - c->out_off, (unsigned long long) mpxd.max_output);
+        client_lost(c, "output over limits.max_output");
+}
+
 void client_flush(struct client *c) {
         if (c->is_dirty) {
                 TAILQ_REMOVE(&mpxd.dirty, c, dirty_link);
                 c->is_dirty = false;
         }
-        if (c->fd < 0 || c->dead)
+        if (c->dead)
+                return;
+        if (c->overflowed) {
+                client_lose_overflowed(c);
+                return;
+        }
+        if (c->fd < 0)
                 return;
         while (c->out_off < c->out.len) {
                 ssize_t n = client_write_some(c);
@@ -368,6 +405,7 @@ void client_flush(struct client *c) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN) {
+                                client_compact_output(c);
                                 if (!c->write_armed && event_add(&c->ev_write, NULL) == 0)
                                         c->write_armed = true;
                                 return;
@@ -396,11 +434,25 @@ void client_flush_dirty(void) {
                 client_flush(c);
 }
 
+/*
+ * A reply is added at start of the output buffer: if what was unsent before
+ * it is past limits.max_output, the client does not read its replies. It is
+ * marked overflowed, and client_flush loses it once the current event is
+ * handled: never here, as the caller may still hold one of its waiters or
+ * deliveries. Checking what was there before the reply lets one large reply
+ * (a page of DICT_ITEMS) through whatever the limit.
+ */
+static void client_check_output(struct client *c, size_t start) {
+        if (mpxd.max_output && start - c->out_off > mpxd.max_output)
+                c->overflowed = true;
+}
+
 void client_reply_status(struct client *c, uint32_t id, uint16_t op, int neg_errno) {
         size_t start;
 
         if (c->dead)
                 return;
+        client_check_output(c, c->out.len);
         if (wire_frame_begin(&c->out, id, op, wire_status_from_errno(neg_errno), &start) < 0) {
                 /*
                  * No room even for a header: this client cannot be answered any
@@ -423,6 +475,7 @@ struct wire_buf *client_reply_begin(struct client *c, uint32_t id, uint16_t op, 
 
 void client_reply_end(struct client *c, size_t start) {
         wire_frame_end(&c->out, start);
+        client_check_output(c, start);
         client_mark_dirty(c);
 }
 
@@ -441,7 +494,7 @@ static size_t client_process_frames(struct client *c, const uint8_t *data, size_
         size_t off = 0;
 
         loop_clock_update();
-        while (!c->dead && !c->closing && len - off >= WIRE_HEADER_SIZE) {
+        while (!c->dead && !c->closing && !c->overflowed && len - off >= WIRE_HEADER_SIZE) {
                 struct wire_header h;
 
                 wire_header_decode(data + off, &h);
@@ -473,7 +526,7 @@ static void client_process_input(struct client *c) {
 }
 
 void client_feed(struct client *c, const void *data, size_t len) {
-        if (c->dead || c->closing)
+        if (c->dead || c->closing || c->overflowed)
                 return;
         if (wire_put_raw(&c->in, data, len) < 0) {
                 client_lost(c, "out of memory for input");
@@ -502,7 +555,7 @@ static void client_read_fresh(struct client *c) {
                 return;
         }
         used = client_process_frames(c, scratch, (size_t) n);
-        if (c->dead || c->closing || used == (size_t) n)
+        if (c->dead || c->closing || c->overflowed || used == (size_t) n)
                 return;
         if (wire_put_raw(&c->in, scratch + used, (size_t) n - used) < 0)
                 client_lost(c, "out of memory for input");
@@ -549,7 +602,7 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg) {
                 client_read_fresh(c);
         else
                 client_read_more(c);
-        if (c->closing && !c->dead)
+        if ((c->closing || c->overflowed) && !c->dead)
                 event_del(&c->ev_read);
         client_flush_dirty();
 }

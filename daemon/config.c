@@ -85,6 +85,7 @@ struct config *config_new(void) {
         c->max_message = WIRE_DEFAULT_MAX_MESSAGE;
         c->max_clients = CONFIG_DEFAULT_MAX_CLIENTS;
         c->max_objects = CONFIG_DEFAULT_MAX_OBJECTS;
+        c->max_output = CONFIG_DEFAULT_MAX_OUTPUT;
         c->admin_gid = (gid_t) -1;
         c->pool_uid = (uid_t) -1;
         c->pool_gid = (gid_t) -1;
@@ -517,8 +518,78 @@ static void load_log(struct loader *l, const config_setting_t *g) {
         }
 }
 
+/*
+ * A size in bytes: an integer, or a string of digits with an optional K, M
+ * or G suffix (powers of 1024), such as "512M"; 0, or from min to max.
+ */
+static bool get_size(struct loader *l, const config_setting_t *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
+                long long n = config_setting_get_int64(s);
+
+                if (n < 0)
+                        goto bad;
+                v = (uint64_t) n;
+        } else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+                const char *p = config_setting_get_string(s);
+                unsigned shift = 0;
+
+                if (!*p)
+                        goto bad;
+                for (; *p >= '0' && *p <= '9'; p++) {
+                        if (v > (UINT64_MAX - 9) / 10)
+                                goto bad;
+                        v = v * 10 + (uint64_t) (*p - '0');
+                }
+                if (*p == 'K' || *p == 'k')
+                        shift = 10;
+                else if (*p == 'M' || *p == 'm')
+                        shift = 20;
+                else if (*p == 'G' || *p == 'g')
+                        shift = 30;
+                if (shift)
+                        p++;
+                if (*p || p == config_setting_get_string(s) + (shift ? 1 : 0) || v > (max >> shift))
+                        goto bad;
+                v <<= shift;
+        } else
+                goto bad;
+        if (v != 0 && (v < min || v > max))
+                goto bad;
+        *ret = v;
+        return true;
+bad:
+        fail_at(l, s, "expected 0 or a size from %llu to %llu bytes: an integer, or a string with an optional K, M "
+                "or G suffix such as \"512M\"", (unsigned long long) min, (unsigned long long) max);
+        return false;
+}
+
+/* limits.per_user: the quotas of each uid. */
+static void load_per_user(struct loader *l, const config_setting_t *g) {
+        static const char *const keys[] = { "max_memory", "max_objects", "max_clients", "max_waiters", NULL };
+        struct user_limits *q = &l->c->per_user;
+        const config_setting_t *s;
+        uint64_t v;
+
+        check_keys(l, g, keys);
+        s = config_setting_get_member(g, "max_memory");
+        if (s && get_size(l, s, 1, CONFIG_MAX_MEMORY_LIMIT, &v))
+                q->max_memory = v;
+        s = config_setting_get_member(g, "max_objects");
+        if (s && get_uint(l, s, 0, CONFIG_MAX_OBJECTS_LIMIT, &v))
+                q->max_objects = (uint32_t) v;
+        s = config_setting_get_member(g, "max_clients");
+        if (s && get_uint(l, s, 0, CONFIG_MAX_CLIENTS_LIMIT, &v))
+                q->max_clients = (uint32_t) v;
+        s = config_setting_get_member(g, "max_waiters");
+        if (s && get_uint(l, s, 0, CONFIG_MAX_WAITERS_LIMIT, &v))
+                q->max_waiters = (uint32_t) v;
+}
+
 static void load_limits(struct loader *l, const config_setting_t *g) {
-        static const char *const keys[] = { "max_message", "max_clients", "max_objects", NULL };
+        static const char *const keys[] = { "max_message", "max_clients", "max_objects", "max_memory", "max_output",
+                                            "max_waiters_per_client", "per_user", NULL };
         const config_setting_t *s;
         uint64_t v;
 
@@ -532,6 +603,20 @@ static void load_limits(struct loader *l, const config_setting_t *g) {
         s = config_setting_get_member(g, "max_objects");
         if (s && get_uint(l, s, 1, CONFIG_MAX_OBJECTS_LIMIT, &v))
                 l->c->max_objects = (uint32_t) v;
+        s = config_setting_get_member(g, "max_memory");
+        if (s && get_size(l, s, 1, CONFIG_MAX_MEMORY_LIMIT, &v))
+                l->c->max_memory = v;
+        s = config_setting_get_member(g, "max_output");
+        if (s && get_size(l, s, CONFIG_MIN_MAX_OUTPUT, CONFIG_MAX_MEMORY_LIMIT, &v))
+                l->c->max_output = v;
+        s = config_setting_get_member(g, "max_waiters_per_client");
+        if (s && get_uint(l, s, 0, CONFIG_MAX_WAITERS_LIMIT, &v))
+                l->c->max_waiters_per_client = (uint32_t) v;
+        s = config_setting_get_member(g, "per_user");
+        if (s && config_setting_type(s) != CONFIG_TYPE_GROUP)
+                fail_at(l, s, "expected a group in braces, such as per_user = { max_memory = \"64M\"; }");
+        else if (s)
+                load_per_user(l, s);
 }
 
 /* ---- objects ---- */

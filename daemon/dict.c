@@ -60,6 +60,7 @@ struct dict_entry {
         UT_hash_handle hs;              /* in dict->by_serial */
         uint64_t serial;                /* insertion order; the DICT_ITEMS cursor */
         uint8_t *value;                 /* malloc'd, never NULL (one byte for an empty value) */
+        struct user *user;              /* charged for key and value: who stored the value */
         uint32_t value_size;
         uint32_t key_size;
         uint8_t key[];
@@ -177,22 +178,36 @@ static struct dict_entry *dict_find(struct dict *d, const void *key, uint32_t ke
         return e;
 }
 
-/* Link a new entry at the end of the insertion order. */
-static void dict_insert(struct dict *d, struct dict_entry *e) {
+/* The bytes an entry is charged for. */
+static uint64_t dict_entry_bytes(const struct dict_entry *e) {
+        return (uint64_t) e->key_size + e->value_size;
+}
+
+/* Link a new entry at the end of the insertion order, charged to user. */
+static void dict_insert(struct dict *d, struct dict_entry *e, struct user *user) {
         e->serial = ++d->next_serial;
         HASH_ADD_KEYPTR(hh, d->entries, e->key, e->key_size, e);
         HASH_ADD(hs, d->by_serial, serial, sizeof(e->serial), e);
         d->count++;
-        d->bytes += (uint64_t) e->key_size + e->value_size;
+        d->bytes += dict_entry_bytes(e);
+        e->user = user;
+        user_charge(user, dict_entry_bytes(e));
 }
 
-/* Replace an entry's value in place (the key keeps its place); takes ownership of value. */
-static void dict_replace(struct dict *d, struct dict_entry *e, uint8_t *value, uint32_t value_size) {
+/*
+ * Replace an entry's value in place (the key keeps its place); takes
+ * ownership of value. The whole entry is charged to user from now on.
+ */
+static void dict_replace(struct dict *d, struct dict_entry *e, uint8_t *value, uint32_t value_size,
+                         struct user *user) {
         d->bytes -= e->value_size;
+        user_uncharge(e->user, dict_entry_bytes(e));
         free(e->value);
         e->value = value;
         e->value_size = value_size;
         d->bytes += value_size;
+        e->user = user;
+        user_charge(user, dict_entry_bytes(e));
 }
 
 /* Unlink an entry and free it. */
@@ -200,28 +215,47 @@ static void dict_remove(struct dict *d, struct dict_entry *e) {
         HASH_DELETE(hh, d->entries, e);
         HASH_DELETE(hs, d->by_serial, e);
         d->count--;
-        d->bytes -= (uint64_t) e->key_size + e->value_size;
+        d->bytes -= dict_entry_bytes(e);
         d->deletes++;
+        user_uncharge(e->user, dict_entry_bytes(e));
         dict_entry_free(e);
 }
 
-/* d[key] = value: replace in place or insert at the end. 0 or -ENOMEM (the dict unchanged). */
-static int dict_store(struct dict *d, const void *key, uint32_t key_size, const void *value,
-                      uint32_t value_size) {
-        struct dict_entry *e = dict_find(d, key, key_size);
-        uint8_t *v = dict_value_dup(value, value_size);
+/*
+ * Whether user may store value_size bytes at key (found at e, or NULL):
+ * the entry's old bytes are released, from whoever they are charged to.
+ */
+static int dict_may_store(struct user *user, struct dict_entry *e, uint32_t key_size, uint32_t value_size) {
+        uint64_t add = (uint64_t) key_size + value_size, old = e ? dict_entry_bytes(e) : 0;
 
+        return user_may_hold(user, add, e && e->user == user ? old : 0, e && e->user != user ? old : 0);
+}
+
+/*
+ * d[key] = value, charged to user: replace in place or insert at the end.
+ * 0, -ENOSPC or -ENOMEM (the dict unchanged).
+ */
+static int dict_store(struct dict *d, const void *key, uint32_t key_size, const void *value,
+                      uint32_t value_size, struct user *user) {
+        struct dict_entry *e = dict_find(d, key, key_size);
+        uint8_t *v;
+        int err;
+
+        err = dict_may_store(user, e, key_size, value_size);
+        if (err < 0)
+                return err;
+        v = dict_value_dup(value, value_size);
         if (!v)
                 return -ENOMEM;
         if (e)
-                dict_replace(d, e, v, value_size);
+                dict_replace(d, e, v, value_size, user);
         else {
                 e = dict_entry_new(key, key_size, v, value_size);
                 if (!e) {
                         free(v);
                         return -ENOMEM;
                 }
-                dict_insert(d, e);
+                dict_insert(d, e, user);
         }
         d->sets++;
         return 0;
@@ -323,10 +357,15 @@ static int dict_describe(struct object *o, struct wire_buf *b, struct wire_field
         return r < 0 ? -ENOMEM : 0;
 }
 
+static uint64_t dict_bytes(struct object *o) {
+        return dict_of(o)->bytes;
+}
+
 static const struct object_type dict_type = {
         .type = WIRE_TYPE_DICT,
         .describe = dict_describe,
         .free = dict_free,
+        .bytes = dict_bytes,
 };
 
 /* Create a dict, or find the one of that name. */
@@ -432,7 +471,7 @@ int dict_handle_set(struct client *c, const struct request *req, struct wire_rea
                 return err;
         if (key_size > mpxd.max_message || value_size > mpxd.max_message)
                 return -EMSGSIZE;
-        err = dict_store(d, key, key_size, value, value_size);
+        err = dict_store(d, key, key_size, value, value_size, c->user);
         if (err < 0)
                 return err;
         client_reply_status(c, req->id, req->op, 0);
@@ -629,11 +668,55 @@ int dict_handle_setdefault(struct client *c, const struct request *req, struct w
                 return op_reply_bytes(c, req, e->value, e->value_size);
         if (dict_reserve_reply(c, 4 + (size_t) def_size) < 0)
                 return -ENOMEM;
-        err = dict_store(d, key, key_size, def, def_size);
+        err = dict_store(d, key, key_size, def, def_size, c->user);
         if (err < 0)
                 return err;
         /* Room was reserved: this reply cannot fail. */
         return op_reply_bytes(c, req, def, def_size);
+}
+
+static int dict_entry_ptr_compare(const void *a, const void *b) {
+        uintptr_t x = (uintptr_t) *(struct dict_entry *const *) a, y = (uintptr_t) *(struct dict_entry *const *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/*
+ * Whether user may store the n pairs of an update: every pair counts as
+ * new bytes (a key given twice in one update counts twice, which can only
+ * refuse early), and each entry the update replaces releases its old bytes
+ * once. 0, -ENOSPC or -ENOMEM.
+ */
+static int dict_update_may_store(struct dict *d, struct wire_reader pairs, uint32_t n, struct user *user) {
+        struct dict_entry **found = malloc((size_t) n * sizeof(*found));
+        uint64_t add = 0, freed_own = 0, freed_other = 0;
+        size_t n_found = 0;
+
+        if (!found)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < n; i++) {
+                const void *key, *value;
+                uint32_t key_size, value_size;
+                struct dict_entry *e;
+
+                (void) wire_get_bytes(&pairs, &key, &key_size);
+                (void) wire_get_bytes(&pairs, &value, &value_size);
+                add += (uint64_t) key_size + value_size;
+                e = dict_find(d, key, key_size);
+                if (e)
+                        found[n_found++] = e;
+        }
+        qsort(found, n_found, sizeof(*found), dict_entry_ptr_compare);
+        for (size_t i = 0; i < n_found; i++) {
+                if (i > 0 && found[i] == found[i - 1])
+                        continue;
+                if (found[i]->user == user)
+                        freed_own += dict_entry_bytes(found[i]);
+                else
+                        freed_other += dict_entry_bytes(found[i]);
+        }
+        free(found);
+        return user_may_hold(user, add, freed_own, freed_other);
 }
 
 /*
@@ -677,6 +760,9 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 client_reply_status(c, req->id, req->op, 0);
                 return 0;
         }
+        err = dict_update_may_store(d, pairs, n, c->user);
+        if (err < 0)
+                return err;
 
         prep = calloc(n, sizeof(*prep));
         if (!prep)
@@ -713,13 +799,13 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 e = dict_find(d, key, key_size);
                 if (e) {
                         /* Present, or inserted by an earlier pair of this batch. */
-                        dict_replace(d, e, prep[i].value, value_size);
+                        dict_replace(d, e, prep[i].value, value_size, c->user);
                         dict_entry_free(prep[i].entry);
                 } else {
                         e = prep[i].entry;
                         e->value = prep[i].value;
                         e->value_size = value_size;
-                        dict_insert(d, e);
+                        dict_insert(d, e, c->user);
                 }
         }
         free(prep);
@@ -784,7 +870,7 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
         len = snprintf(text, sizeof(text), "%" PRId64, sum);
         if (dict_reserve_reply(c, 8) < 0)
                 return -ENOMEM;
-        err = dict_store(d, key, key_size, text, (uint32_t) len);
+        err = dict_store(d, key, key_size, text, (uint32_t) len, c->user);
         if (err < 0)
                 return err;
         d->incrs++;
@@ -834,7 +920,7 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
                 if (dict_reserve_reply(c, 2 + 4 + (size_t) (set_present ? new_size : 0)) < 0)
                         return -ENOMEM;
                 if (set_present) {
-                        err = dict_store(d, key, key_size, new_value, new_size);
+                        err = dict_store(d, key, key_size, new_value, new_size, c->user);
                         if (err < 0)
                                 return err;
                 } else if (e)

@@ -204,5 +204,5 @@ int event_handle_wait(struct client *c, const struct request *req, struct wire_r
         }
         if (timeout_ms == 0)
                 return -EAGAIN;
-        return wait_add(c, req, &e->obj, &e->waiters, timeout_ms) ? 0 : -ENOMEM;
+        return wait_add(c, req, &e->obj, &e->waiters, timeout_ms) ? 0 : -errno;
 }

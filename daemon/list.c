@@ -29,7 +29,9 @@
 /* The smallest array a list allocates. */
 #define LIST_MIN_CAP 16u
 
+/* One item, charged to the user that put it from list_item_new to list_item_free. */
 struct list_item {
+        struct user *user;
         uint32_t size;
         uint8_t data[];
 };
@@ -53,15 +55,23 @@ static struct list *list_of(struct object *o) {
 
 /* ---- storage API ---- */
 
-static struct list_item *list_item_new(const void *data, uint32_t size) {
+/* A copy of data, charged to user; the caller checked user_may_hold(). */
+static struct list_item *list_item_new(const void *data, uint32_t size, struct user *user) {
         struct list_item *it = malloc(sizeof(*it) + size);
 
         if (!it)
                 return NULL;
+        it->user = user;
         it->size = size;
         if (size)
                 memcpy(it->data, data, size);
+        user_charge(user, size);
         return it;
+}
+
+static void list_item_free(struct list_item *it) {
+        user_uncharge(it->user, it->size);
+        free(it);
 }
 
 /* Make room for extra more items: 0 or -ENOMEM (the list unchanged). */
@@ -130,7 +140,7 @@ static uint64_t list_clear(struct list *l) {
         size_t n = l->len;
 
         for (size_t i = 0; i < n; i++)
-                free(l->items[i]);
+                list_item_free(l->items[i]);
         l->len = 0;
         l->bytes = 0;
         l->removed += n;
@@ -201,10 +211,15 @@ static int list_describe(struct object *o, struct wire_buf *b, struct wire_field
         return r < 0 ? -ENOMEM : 0;
 }
 
+static uint64_t list_bytes(struct object *o) {
+        return list_of(o)->bytes;
+}
+
 static const struct object_type list_type = {
         .type = WIRE_TYPE_LIST,
         .describe = list_describe,
         .free = list_free,
+        .bytes = list_bytes,
 };
 
 /* Create a list, or find the one of that name. */
@@ -305,10 +320,14 @@ static int list_reserve_reply(struct client *c, size_t body_size) {
 static int list_add_one(struct client *c, const struct request *req, struct list *l, size_t pos,
                         const void *data, uint32_t size) {
         struct list_item *it;
+        int err;
 
+        err = user_may_hold(c->user, size, 0, 0);
+        if (err < 0)
+                return err;
         if (list_reserve(l, 1) < 0 || list_reserve_reply(c, 8) < 0)
                 return -ENOMEM;
-        it = list_item_new(data, size);
+        it = list_item_new(data, size, c->user);
         if (!it)
                 return -ENOMEM;
         list_put_at(l, pos, it);
@@ -347,6 +366,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
         struct list *l = NULL;
         struct wire_reader body;
         bool too_big = false;
+        uint64_t total = 0;
         uint32_t n;
         int err;
 
@@ -363,6 +383,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
                 if (!wire_get_bytes(r, &data, &size))
                         return -EPROTO;
                 too_big |= size > mpxd.max_message;
+                total += size;
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
@@ -370,6 +391,9 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
                 return err;
         if (too_big)
                 return -EMSGSIZE;
+        err = user_may_hold(c->user, total, 0, 0);
+        if (err < 0)
+                return err;
         if (list_reserve(l, n) < 0 || list_reserve_reply(c, 8) < 0)
                 return -ENOMEM;
         /* Copy into the spare room past the end; the length moves only once all are there. */
@@ -378,10 +402,10 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
                 uint32_t size;
 
                 (void) wire_get_bytes(&body, &data, &size);
-                l->items[l->len + i] = list_item_new(data, size);
+                l->items[l->len + i] = list_item_new(data, size, c->user);
                 if (!l->items[l->len + i]) {
                         while (i > 0)
-                                free(l->items[l->len + --i]);
+                                list_item_free(l->items[l->len + --i]);
                         return -ENOMEM;
                 }
         }
@@ -425,11 +449,15 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         err = list_index(l, index, &pos);
         if (err < 0)
                 return err;
-        it = list_item_new(data, size);
+        it = l->items[pos];
+        err = user_may_hold(c->user, size, it->user == c->user ? it->size : 0, it->user != c->user ? it->size : 0);
+        if (err < 0)
+                return err;
+        it = list_item_new(data, size, c->user);
         if (!it)
                 return -ENOMEM;
         l->bytes -= l->items[pos]->size;
-        free(l->items[pos]);
+        list_item_free(l->items[pos]);
         l->items[pos] = it;
         l->bytes += size;
         l->sets++;
@@ -468,7 +496,7 @@ int list_handle_pop(struct client *c, const struct request *req, struct wire_rea
         err = op_reply_bytes(c, req, l->items[pos]->data, l->items[pos]->size);
         if (err < 0)
                 return err;
-        free(list_take_at(l, pos));
+        list_item_free(list_take_at(l, pos));
         list_shrink(l);
         return 0;
 }
@@ -487,7 +515,7 @@ int list_handle_remove(struct client *c, const struct request *req, struct wire_
         err = list_find(l, data, size, &pos);
         if (err < 0)
                 return err;
-        free(list_take_at(l, pos));
+        list_item_free(list_take_at(l, pos));
         list_shrink(l);
         client_reply_status(c, req->id, req->op, 0);
         return 0;

@@ -24,6 +24,7 @@
 
 struct client;
 struct object;
+struct user;
 struct waiter;
 struct perm_denial;
 
@@ -75,6 +76,18 @@ void log_client(enum log_level level, uint64_t id, pid_t pid, uid_t uid, const c
 #define CONFIG_DEFAULT_MAX_CLIENTS 4096u
 #define CONFIG_DEFAULT_MAX_OBJECTS 100000u
 #define CONFIG_DEFAULT_OBJECT_MODE 0660u       /* permissions.default_mode */
+#define CONFIG_DEFAULT_MAX_OUTPUT (UINT64_C(64) << 20)
+#define CONFIG_MIN_MAX_OUTPUT (UINT64_C(64) << 10)     /* a reply of a few items must fit */
+#define CONFIG_MAX_WAITERS_LIMIT 100000000u
+#define CONFIG_MAX_MEMORY_LIMIT (UINT64_C(1) << 50)     /* a petabyte: past any machine */
+
+/* Quotas of one uid (limits.per_user); 0 is unlimited. */
+struct user_limits {
+        uint64_t max_memory;            /* payload bytes held */
+        uint32_t max_objects;
+        uint32_t max_clients;
+        uint32_t max_waiters;
+};
 
 /* One object the configuration declares at start and on each reload. */
 struct config_object {
@@ -110,6 +123,10 @@ struct config {
         uint32_t max_message;
         uint32_t max_clients;
         uint32_t max_objects;
+        uint64_t max_memory;            /* payload bytes held by all objects; 0 unlimited */
+        uint64_t max_output;            /* unsent reply bytes of one client */
+        uint32_t max_waiters_per_client; /* 0 unlimited */
+        struct user_limits per_user;
         struct config_object *objects;
         size_t n_objects;
         gid_t admin_gid;                /* may operate pools; (gid_t) -1: none (root and mpxd's user only) */
@@ -207,8 +224,16 @@ struct mpxd {
         struct config *config;          /* in force */
         uint32_t max_clients;
         uint32_t max_objects;
+        uint64_t max_memory;            /* 0: unlimited */
+        uint64_t max_output;
+        uint32_t max_waiters_per_client; /* 0: unlimited */
+        struct user_limits per_user;
         gid_t socket_gid;               /* (gid_t) -1: leave the socket's group alone */
 
+        /* memory: payload bytes every object holds, kept by the types' add and remove paths */
+        uint64_t bytes_held;
+        struct user *users;             /* uthash by uid: every uid with something charged */
+        unsigned n_users;
         /* connections over max_clients, waiting to be told EUSERS */
         TAILQ_HEAD(, refusal) refusals;
         unsigned n_refusals;
@@ -261,6 +286,73 @@ int server_on_child_exit(void (*fn)(pid_t pid, int status));
 /* Wake every waiter with -ESHUTDOWN, flush, close everything, stop the loop. */
 void server_shutdown(void);
 
+/* ---- user.c: what each uid holds, and its quotas ---- */
+
+/* The kinds of refusal, each logged at most once per ten seconds per uid. */
+enum user_refusal {
+        USER_REFUSED_MEMORY,            /* limits.per_user.max_memory */
+        USER_REFUSED_OBJECTS,
+        USER_REFUSED_CLIENTS,
+        USER_REFUSED_WAITERS,
+        USER_REFUSED_CLIENT_WAITERS,    /* limits.max_waiters_per_client */
+        _USER_REFUSED_MAX,
+};
+
+/*
+ * One uid: what it holds and when each kind of refusal was last logged. It
+ * exists from its first connection while anything is charged to it; items
+ * and entries point to the user that put them, so they are uncharged from
+ * the right uid whoever removes them.
+ */
+struct user {
+        UT_hash_handle hh;
+        uid_t uid;
+        uint64_t bytes;                 /* payload bytes charged */
+        uint64_t n_charges;             /* items, entries and arrays charged (empty ones too) */
+        unsigned n_objects;
+        unsigned n_clients;
+        unsigned n_waiters;
+        uint64_t refused[_USER_REFUSED_MAX];
+        uint64_t logged_ms[_USER_REFUSED_MAX];
+};
+
+/*
+ * The user of the request being handled (op_current), to whom new objects
+ * are charged; NULL outside requests, where the daemon itself declares
+ * objects (the configuration).
+ */
+struct user *user_requester(void);
+/* The user of uid, created when missing; NULL when out of memory. */
+struct user *user_get(uid_t uid);
+/* The user of uid if it exists. */
+struct user *user_find(uid_t uid);
+/* Free every user (mpxd_done, once nothing is charged any more). */
+void user_free_all(void);
+/*
+ * 0 if u (NULL: nobody) may hold add more bytes once freed_own of its own
+ * bytes and freed_other bytes of other users are released, under
+ * limits.max_memory and its quota; -ENOSPC if not (logged, rate-limited).
+ * Checks only: the caller charges once the change is certain.
+ */
+int user_may_hold(struct user *u, uint64_t add, uint64_t freed_own, uint64_t freed_other);
+/* Charge one item, entry or array of bytes to u (NULL: nobody) and to the daemon's total. */
+void user_charge(struct user *u, uint64_t bytes);
+/* Give back what user_charge took; u may be freed. */
+void user_uncharge(struct user *u, uint64_t bytes);
+/* 0 if u may create one more object, -EUSERS over its quota. */
+int user_may_create(struct user *u);
+void user_object_created(struct user *u);
+void user_object_deleted(struct user *u);
+/* 0 if one more connection of uid fits its quota, -EUSERS if not (logged, rate-limited). */
+int user_may_connect(uid_t uid);
+/* A connection of u came or went (client_new, client_lost); u may be freed on the way out. */
+void user_client_connected(struct user *u);
+void user_client_gone(struct user *u);
+/* 0 if client c may park one more request, -EUSERS if not (logged, rate-limited). */
+int user_may_wait(const struct client *c);
+void user_waiter_added(struct client *c);
+void user_waiter_removed(struct client *c);
+
 /* ---- client.c: one connection ---- */
 
 struct client {
@@ -273,6 +365,8 @@ struct client {
         size_t n_groups;
         bool groups_known;              /* false: the peer's groups could not be read (socketless) */
         struct perm_denial *denials;    /* objects it was refused, logged once each (uthash) */
+        struct user *user;              /* what its uid holds; NULL once it is lost */
+        unsigned n_waiters;
         char name[64];                  /* from HELLO */
         char comm[16];                  /* /proc/PID/comm when it connected */
 
@@ -292,6 +386,7 @@ struct client {
         bool hello_done;
         bool dead;                      /* lost; freed from a deferred event */
         bool closing;                   /* flush what is queued, then close */
+        bool overflowed;                /* unsent output passed limits.max_output: lose it */
         bool is_dirty;
         uint64_t requests;
         uint64_t connected_ms;
@@ -301,8 +396,10 @@ struct client {
         TAILQ_ENTRY(client) dirty_link;
 };
 
-/* Take ownership of a connected fd (or -1 for a socketless client). */
+/* Take ownership of a connected fd (or -1 for a socketless client); NULL when out of memory. */
 struct client *client_new(int fd);
+/* The same with the peer's credentials given (a socketless client of a chosen uid, in unit tests). */
+struct client *client_new_as(int fd, pid_t pid, uid_t uid, gid_t gid);
 /* The peer went away or broke the protocol: cancel its waiters, give back what it held. */
 void client_lost(struct client *c, const char *why);
 /* Feed bytes as if read from the socket (unit tests and fuzzing). */
@@ -455,6 +552,7 @@ struct object {
         uid_t uid;                      /* owner */
         gid_t gid;                      /* group */
         uint16_t mode;                  /* permission bits, as chmod(2)'s: r 4, w 2 per class */
+        struct user *user;              /* its creator, charged for it; NULL: configured */
         TAILQ_ENTRY(object) link;
 };
 
@@ -484,9 +582,12 @@ void object_delete(struct object *o, int neg_errno);
 void object_delete_all(int neg_errno);
 /*
  * 0 if one more object may be created, -EUSERS when mpxd.max_objects exist
- * already. Every declare function calls it before it allocates.
+ * already or the requester's uid has its quota of objects. Every declare
+ * function calls it before it allocates.
  */
 int object_check_limit(void);
+/* The payload bytes the object holds, as its type counts them (0 for types that hold none). */
+uint64_t object_bytes(struct object *o);
 
 /* ---- wait.c: blocked requests ---- */
 
@@ -516,7 +617,9 @@ struct waiter {
 
 /*
  * Park a request on an object's wait list until it is served, times out
- * (timeout_ms > 0) or is cancelled. timeout_ms < 0 waits forever.
+ * (timeout_ms > 0) or is cancelled. timeout_ms < 0 waits forever. Returns
+ * NULL with errno set: EUSERS over limits.max_waiters_per_client or the
+ * uid's quota of waiters, ENOMEM.
  */
 struct waiter *wait_add(struct client *c, const struct request *req, struct object *o,
                         struct waiter_list *list, int64_t timeout_ms);

@@ -53,6 +53,8 @@ void object_register(struct object *o, const char *name, size_t len, const struc
         o->serial = ++mpxd.next_serial;
         o->created_ms = o->active_ms = now_ms();
         perm_init_object(o);
+        o->user = user_requester();
+        user_object_created(o->user);
         HASH_ADD_KEYPTR(hh, mpxd.objects, o->name, o->name_len, o);
         TAILQ_INSERT_TAIL(&mpxd.objects_ordered, o, link);
         mpxd.n_objects++;
@@ -60,6 +62,8 @@ void object_register(struct object *o, const char *name, size_t len, const struc
 }
 
 void object_delete(struct object *o, int neg_errno) {
+        struct user *creator = o->user;
+
         if (o->ops->wake_all)
                 o->ops->wake_all(o, neg_errno);
         HASH_DELETE(hh, mpxd.objects, o);
@@ -67,6 +71,8 @@ void object_delete(struct object *o, int neg_errno) {
         mpxd.n_objects--;
         log_debug("object '%s' deleted", o->name);
         o->ops->free(o);
+        /* After free: what the object held was charged to its creator's user too. */
+        user_object_deleted(creator);
 }
 
 void object_delete_all(int neg_errno) {
@@ -76,13 +82,20 @@ void object_delete_all(int neg_errno) {
                 object_delete(o, neg_errno);
 }
 
-/* 0 if one more object fits under limits.max_objects, else -EUSERS (logged at most every 10 s). */
+uint64_t object_bytes(struct object *o) {
+        return o->ops->bytes ? o->ops->bytes(o) : 0;
+}
+
+/*
+ * 0 if one more object fits under limits.max_objects and the requester's
+ * quota, else -EUSERS (logged at most every 10 s).
+ */
 int object_check_limit(void) {
         static uint64_t logged_ms;
         uint64_t now;
 
         if (mpxd.max_objects == 0 || mpxd.n_objects < mpxd.max_objects)
-                return 0;
+                return user_may_create(user_requester());
         /* One line per ten seconds at most: a client looping on declare must not flood the log. */
         now = now_ms();
         if (!logged_ms || now - logged_ms >= 10000) {

@@ -339,7 +339,7 @@ int pipe_handle_open(struct client *c, const struct request *req, struct wire_re
                 return -EAGAIN;
         w = wait_add(c, req, o, pipe_list(p, mode), timeout_ms);
         if (!w)
-                return -ENOMEM;
+                return -errno;
         w->flags = mode;
         return 0;
 }

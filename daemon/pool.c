@@ -1245,7 +1245,7 @@ int pool_handle_stop(struct client *c, const struct request *req, struct wire_re
                 log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s' stopped by %s (grace %lld ms)",
                            p->obj.name, client_describe(c), (long long) grace_ms);
         if (!wait_add(c, req, &p->obj, &p->waiters, -1))
-                return -ENOMEM;
+                return -errno;
         pool_stop_begin(p, grace_ms);
         if (p->running == 0)
                 pool_stopped(p);

@@ -23,11 +23,14 @@
 
 /*
  * One payload. Items are the bulk of the daemon's memory, so the header is
- * kept to 24 bytes: a singly-linked list suffices, since items leave a queue
- * only from its head.
+ * kept to 32 bytes: a singly-linked list suffices, since items leave a queue
+ * only from its head. An item is charged to the user that put it from its
+ * allocation to its free (item_new, item_free), whether it waits in a
+ * putter's pending list, in the queue or in a delivery.
  */
 struct item {
         STAILQ_ENTRY(item) link;
+        struct user *user;              /* charged for its size */
         uint64_t put_ms;                /* when it was first put */
         uint32_t size;
         uint32_t deliveries;            /* how many times it was handed out */
@@ -81,16 +84,24 @@ static struct queue *queue_of(struct object *o) {
 
 /* ---- storage API ---- */
 
-static struct item *item_new(const void *data, uint32_t size) {
+/* A copy of a payload, charged to user; the caller checked user_may_hold(). */
+static struct item *item_new(const void *data, uint32_t size, struct user *user) {
         struct item *it = malloc(sizeof(*it) + size);
 
         if (!it)
                 return NULL;
+        it->user = user;
         it->put_ms = 0;
         it->size = size;
         it->deliveries = 0;
         memcpy(it->data, data, size);
+        user_charge(user, size);
         return it;
+}
+
+static void item_free(struct item *it) {
+        user_uncharge(it->user, it->size);
+        free(it);
 }
 
 void queue_items_free(struct item_list *items) {
@@ -98,7 +109,7 @@ void queue_items_free(struct item_list *items) {
 
         while ((it = STAILQ_FIRST(items))) {
                 STAILQ_REMOVE_HEAD(items, link);
-                free(it);
+                item_free(it);
         }
 }
 
@@ -136,7 +147,7 @@ static void delivery_finish(struct delivery *d) {
                 TAILQ_REMOVE(&q->detached, d, link);
         q->n_delivered--;
         q->bytes -= d->item->size;
-        free(d->item);
+        item_free(d->item);
         free(d);
 }
 
@@ -229,7 +240,7 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                 }
                 put_item(b, got, tag);
                 if (!q->joinable)
-                        free(got);
+                        item_free(got);
         }
         if (many)
                 wire_patch_u32(b, count_at, n);
@@ -329,8 +340,17 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         return r < 0 ? -ENOMEM : 0;
 }
 
+/* Payload bytes waiting, delivered, and parked with putters waiting for room. */
 static uint64_t queue_bytes(struct object *o) {
-        return queue_of(o)->bytes;
+        struct queue *q = queue_of(o);
+        uint64_t sum = q->bytes;
+        struct waiter *w;
+        struct item *it;
+
+        TAILQ_FOREACH(w, &q->putters, obj_link)
+                STAILQ_FOREACH(it, &w->pending, link)
+                        sum += it->size;
+        return sum;
 }
 
 static const struct object_type queue_type = {
@@ -467,6 +487,7 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
 static int queue_put_items(struct client *c, const struct request *req, struct queue *q,
                            struct item_list *items, uint32_t n, int64_t timeout_ms) {
         struct waiter *w;
+        int err;
 
         q->obj.active_ms = loop_now_ms;
         if (q->closed) {
@@ -490,8 +511,9 @@ static int queue_put_items(struct client *c, const struct request *req, struct q
         }
         w = wait_add(c, req, &q->obj, &q->putters, timeout_ms);
         if (!w) {
+                err = -errno;
                 queue_items_free(items);
-                return -ENOMEM;
+                return err;
         }
         STAILQ_CONCAT(&w->pending, items);
         w->n_pending = n;
@@ -517,7 +539,10 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
                 return err;
         if (size > mpxd.max_message)
                 return -EMSGSIZE;
-        it = item_new(data, size);
+        err = user_may_hold(c->user, size, 0, 0);
+        if (err < 0)
+                return err;
+        it = item_new(data, size, c->user);
         if (!it)
                 return -ENOMEM;
         STAILQ_INSERT_TAIL(&items, it, link);
@@ -531,6 +556,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
         struct queue *q = NULL;
         int64_t timeout_ms;
         bool too_big = false;
+        uint64_t total = 0;
         uint32_t n;
         int err;
 
@@ -548,6 +574,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
                 if (!wire_get_bytes(r, &data, &size))
                         return -EPROTO;
                 too_big |= size > mpxd.max_message;
+                total += size;
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
@@ -557,13 +584,16 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
                 return -EINVAL;
         if (too_big)
                 return -EMSGSIZE;
+        err = user_may_hold(c->user, total, 0, 0);
+        if (err < 0)
+                return err;
         for (uint32_t i = 0; i < n; i++) {
                 const void *data;
                 uint32_t size;
                 struct item *it;
 
                 (void) wire_get_bytes(&body, &data, &size);
-                it = item_new(data, size);
+                it = item_new(data, size, c->user);
                 if (!it) {
                         queue_items_free(&items);
                         return -ENOMEM;
@@ -598,7 +628,7 @@ static int queue_get_common(struct client *c, const struct request *req, struct 
                 return -EAGAIN;
         w = wait_add(c, req, &q->obj, &q->getters, timeout_ms);
         if (!w)
-                return -ENOMEM;
+                return -errno;
         w->flags = flags;
         w->max = max;
         return 0;
@@ -775,7 +805,7 @@ int queue_handle_join(struct client *c, const struct request *req, struct wire_r
         }
         if (timeout_ms == 0)
                 return -EAGAIN;
-        return wait_add(c, req, &q->obj, &q->joiners, timeout_ms) ? 0 : -ENOMEM;
+        return wait_add(c, req, &q->obj, &q->joiners, timeout_ms) ? 0 : -errno;
 }
 
 /*

@@ -354,7 +354,7 @@ int sem_handle_acquire(struct client *c, const struct request *req, struct wire_
         }
         if (timeout_ms == 0)
                 return -EAGAIN;
-        return wait_add(c, req, &s->obj, &s->acquirers, timeout_ms) ? 0 : -ENOMEM;
+        return wait_add(c, req, &s->obj, &s->acquirers, timeout_ms) ? 0 : -errno;
 }
 
 /* RELEASE: name. One unit back, from the caller's hold if it has one. */

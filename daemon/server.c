@@ -43,8 +43,9 @@
 #define FDS_RESERVED (REFUSALS_MAX + 64)
 
 /*
- * A connection over limits.max_clients: its first request is answered with
- * EUSERS (so that the client learns why), then it is closed.
+ * A connection over limits.max_clients or its uid's quota of connections:
+ * its first request is answered with EUSERS (so that the client learns
+ * why), then it is closed.
  */
 struct refusal {
         int fd;
@@ -84,6 +85,7 @@ int mpxd_init(void) {
         mpxd.socket_gid = (gid_t) -1;
         mpxd.max_clients = CONFIG_DEFAULT_MAX_CLIENTS;
         mpxd.max_objects = CONFIG_DEFAULT_MAX_OBJECTS;
+        mpxd.max_output = CONFIG_DEFAULT_MAX_OUTPUT;
         config_overrides_init(&mpxd.overrides);
         TAILQ_INIT(&mpxd.refusals);
         TAILQ_INIT(&mpxd.clients);
@@ -104,6 +106,7 @@ void mpxd_done(void) {
         while ((c = TAILQ_FIRST(&mpxd.clients)))
                 client_lost(c, "daemon stopping");
         object_delete_all(-ESHUTDOWN);
+        user_free_all();
         if (mpxd.ev_tick)
                 event_free(mpxd.ev_tick);
         mpxd.ev_tick = NULL;
@@ -164,22 +167,23 @@ static void refusal_cb(evutil_socket_t fd, short what, void *arg) {
         refusal_free(f);
 }
 
-/* A connection came in over limits.max_clients: answer its first request EUSERS, then close it. */
-static void server_refuse(int fd) {
+/*
+ * A connection came in over a limit: answer its first request EUSERS, then
+ * close it. Over limits.max_clients it is logged here; a uid's quota logs
+ * its own refusals (user_may_connect).
+ */
+static void server_refuse(int fd, const struct ucred *cred, bool over_max_clients) {
         struct timeval tv = { .tv_sec = REFUSAL_TIMEOUT_MS / 1000, .tv_usec = (REFUSAL_TIMEOUT_MS % 1000) * 1000 };
-        struct ucred cred = { .pid = 0, .uid = (uid_t) -1 };
-        socklen_t len = sizeof(cred);
         struct refusal *f;
         uint64_t now = now_ms();
 
         mpxd.refused++;
-        (void) getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
         /* One line per ten seconds at most: a client reconnecting in a loop must not flood the log. */
-        if (!mpxd.refused_logged_ms || now - mpxd.refused_logged_ms >= 10000) {
+        if (over_max_clients && (!mpxd.refused_logged_ms || now - mpxd.refused_logged_ms >= 10000)) {
                 mpxd.refused_logged_ms = now;
-                log_client(LOG_LEVEL_WARNING, 0, cred.pid, cred.uid,
+                log_client(LOG_LEVEL_WARNING, 0, cred->pid, cred->uid,
                            "refusing a client (pid %ld, uid %ld) with EUSERS: %u clients are connected, the limit "
-                           "(limits.max_clients); %llu refused since start", (long) cred.pid, (long) cred.uid,
+                           "(limits.max_clients); %llu refused since start", (long) cred->pid, (long) cred->uid,
                            mpxd.n_clients, (unsigned long long) mpxd.refused);
         }
         if (mpxd.n_refusals >= REFUSALS_MAX || !(f = calloc(1, sizeof(*f)))) {
@@ -197,17 +201,25 @@ static void server_refuse(int fd) {
 static void server_accept_cb(evutil_socket_t fd, short what, void *arg) {
         /* Accept what is pending, a bounded number per wake-up to stay fair. */
         for (int i = 0; i < 64; i++) {
+                struct ucred cred = { .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+                socklen_t len = sizeof(cred);
                 int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
                 if (cfd < 0) {
                         if (errno == EMFILE || errno == ENFILE)
                                 log_warning("cannot accept a client: %s", strerror(errno));
                         return;
                 }
+                (void) getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
                 if (mpxd.n_clients >= mpxd.max_clients) {
-                        server_refuse(cfd);
+                        server_refuse(cfd, &cred, true);
                         continue;
                 }
-                if (!client_new(cfd)) {
+                if (user_may_connect(cred.uid) < 0) {
+                        server_refuse(cfd, &cred, false);
+                        continue;
+                }
+                if (!client_new_as(cfd, cred.pid, cred.uid, cred.gid)) {
                         log_warning("out of memory for a new client, closing it");
                         close(cfd);
                 }
@@ -457,6 +469,10 @@ int server_apply_config(struct config *c, bool reload) {
         mpxd.max_message = c->max_message;
         mpxd.max_clients = c->max_clients;
         mpxd.max_objects = c->max_objects;
+        mpxd.max_memory = c->max_memory;
+        mpxd.max_output = c->max_output;
+        mpxd.max_waiters_per_client = c->max_waiters_per_client;
+        mpxd.per_user = c->per_user;
         if (reload)
                 server_raise_nofile();
         mpxd.config = c;

@@ -32,10 +32,18 @@ static void wait_expire(evutil_socket_t fd, short what, void *arg) {
 
 struct waiter *wait_add(struct client *c, const struct request *req, struct object *o,
                         struct waiter_list *list, int64_t timeout_ms) {
-        struct waiter *w = calloc(1, sizeof(*w));
+        struct waiter *w;
+        int err = user_may_wait(c);
 
-        if (!w)
+        if (err < 0) {
+                errno = -err;
                 return NULL;
+        }
+        w = calloc(1, sizeof(*w));
+        if (!w) {
+                errno = ENOMEM;
+                return NULL;
+        }
         w->client = c;
         w->object = o;
         w->list = list;
@@ -53,6 +61,7 @@ struct waiter *wait_add(struct client *c, const struct request *req, struct obje
                 evtimer_assign(&w->timer, mpxd.base, wait_expire, w);
                 if (evtimer_add(&w->timer, &tv) < 0) {
                         free(w);
+                        errno = ENOMEM;
                         return NULL;
                 }
                 w->has_timer = true;
@@ -60,6 +69,7 @@ struct waiter *wait_add(struct client *c, const struct request *req, struct obje
         TAILQ_INSERT_TAIL(list, w, obj_link);
         TAILQ_INSERT_TAIL(&c->waiters, w, client_link);
         mpxd.n_waiters++;
+        user_waiter_added(c);
         return w;
 }
 
@@ -72,6 +82,7 @@ void wait_free(struct waiter *w) {
         TAILQ_REMOVE(&w->client->waiters, w, client_link);
         queue_items_free(&w->pending);
         mpxd.n_waiters--;
+        user_waiter_removed(w->client);
         free(w);
 }
 

@@ -122,6 +122,13 @@ static void test_defaults_without_file(void **state) {
         assert_int_equal(f->c->max_message, WIRE_DEFAULT_MAX_MESSAGE);
         assert_int_equal(f->c->max_clients, CONFIG_DEFAULT_MAX_CLIENTS);
         assert_int_equal(f->c->max_objects, CONFIG_DEFAULT_MAX_OBJECTS);
+        assert_int_equal(f->c->max_memory, 0);
+        assert_int_equal(f->c->max_output, CONFIG_DEFAULT_MAX_OUTPUT);
+        assert_int_equal(f->c->max_waiters_per_client, 0);
+        assert_int_equal(f->c->per_user.max_memory, 0);
+        assert_int_equal(f->c->per_user.max_objects, 0);
+        assert_int_equal(f->c->per_user.max_clients, 0);
+        assert_int_equal(f->c->per_user.max_waiters, 0);
         assert_int_equal(f->c->n_objects, 0);
 }
 
@@ -376,10 +383,11 @@ static void test_syntax_error(void **state) {
 }
 
 static void test_unknown_settings(void **state) {
-        load_bad(*state, "sockets = { };\nlimits = { max_memory = 5; };\nlog = { level = \"info\"; colour = true; };\n",
+        load_bad(*state, "sockets = { };\nlimits = { max_bytes = 5; };\nlog = { level = \"info\"; colour = true; };\n",
                  "1: sockets: unknown setting; expected one of socket, log, limits, permissions, objects, admin_group, "
                  "pool_user",
-                 "2: limits.max_memory: unknown setting; expected one of max_message, max_clients, max_objects",
+                 "2: limits.max_bytes: unknown setting; expected one of max_message, max_clients, max_objects, "
+                 "max_memory, max_output, max_waiters_per_client, per_user",
                  "3: log.colour: unknown setting; expected one of level");
 }
 
@@ -420,6 +428,56 @@ static void test_bad_limits(void **state) {
         load_bad(*state, "limits = { max_clients = -3; max_message = true; };\n",
                  "1: limits.max_message: expected an integer from 1 to 16776192, got true",
                  "1: limits.max_clients: expected an integer from 1 to 1000000, got -3");
+}
+
+/* Sizes: integers, or strings with K, M or G; the quotas of each uid. */
+static void test_memory_limits(void **state) {
+        struct fixture *f = *state;
+        struct config *c = load_ok(f,
+                "limits = { max_memory = \"2G\"; max_output = 1048576; max_waiters_per_client = 7;\n"
+                "  per_user = { max_memory = \"64m\"; max_objects = 5; max_clients = 3; max_waiters = 9; };\n"
+                "};\n");
+
+        assert_int_equal(c->max_memory, UINT64_C(2) << 30);
+        assert_int_equal(c->max_output, 1048576);
+        assert_int_equal(c->max_waiters_per_client, 7);
+        assert_int_equal(c->per_user.max_memory, UINT64_C(64) << 20);
+        assert_int_equal(c->per_user.max_objects, 5);
+        assert_int_equal(c->per_user.max_clients, 3);
+        assert_int_equal(c->per_user.max_waiters, 9);
+        c = load_ok(f, "limits = { max_memory = 10000000000L; max_output = \"512K\"; per_user = { }; };\n");
+        assert_int_equal(c->max_memory, UINT64_C(10000000000));
+        assert_int_equal(c->max_output, 512 * 1024);
+        assert_int_equal(c->per_user.max_memory, 0);
+        c = load_ok(f, "limits = { max_memory = \"0\"; max_output = 0; };\n");
+        assert_int_equal(c->max_memory, 0);
+        assert_int_equal(c->max_output, 0);
+}
+
+static void test_bad_memory_limits(void **state) {
+        load_bad(*state,
+                 "limits = {\n  max_memory = \"12X\";\n  max_output = 1000;\n  max_waiters_per_client = -1;\n"
+                 "  per_user = 5;\n};\n",
+                 "2: limits.max_memory: expected 0 or a size from 1 to 1125899906842624 bytes: an integer, or a "
+                 "string with an optional K, M or G suffix such as \"512M\", got \"12X\"",
+                 "3: limits.max_output: expected 0 or a size from 65536 to 1125899906842624 bytes: an integer, or a "
+                 "string with an optional K, M or G suffix such as \"512M\", got 1000",
+                 "4: limits.max_waiters_per_client: expected an integer from 0 to 100000000, got -1",
+                 "5: limits.per_user: expected a group in braces, such as per_user = { max_memory = \"64M\"; }, "
+                 "got 5");
+        load_bad(*state,
+                 "limits = { per_user = {\n  max_memory = \"M\";\n  max_objects = -1;\n  max_cpu = 3;\n"
+                 "  max_waiters = \"x\";\n  max_clients = 1.5;\n}; };\n",
+                 "2: limits.per_user.max_memory: expected 0 or a size from 1 to 1125899906842624 bytes: an integer, "
+                 "or a string with an optional K, M or G suffix such as \"512M\", got \"M\"",
+                 "3: limits.per_user.max_objects: expected an integer from 0 to 100000000, got -1",
+                 "4: limits.per_user.max_cpu: unknown setting; expected one of max_memory, max_objects, max_clients, "
+                 "max_waiters",
+                 "5: limits.per_user.max_waiters: expected an integer from 0 to 100000000, got \"x\"",
+                 "6: limits.per_user.max_clients: expected an integer from 0 to 1000000, got 1.5");
+        load_bad(*state, "limits = { max_memory = \"2000000G\"; };\n",
+                 "1: limits.max_memory: expected 0 or a size from 1 to 1125899906842624 bytes: an integer, or a "
+                 "string with an optional K, M or G suffix such as \"512M\", got \"2000000G\"");
 }
 
 static void test_too_many_objects(void **state) {
@@ -568,6 +626,8 @@ int main(void) {
                 T(test_bad_socket),
                 T(test_bad_log_level),
                 T(test_bad_limits),
+                T(test_memory_limits),
+                T(test_bad_memory_limits),
                 T(test_too_many_objects),
                 T(test_bad_object_lists),
                 T(test_bad_names),

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The body of the last reply taken by take_reply_at() (one at a time). */
 static struct wire_buf reply_copy;
@@ -324,13 +325,18 @@ void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const c
 
 /* A new socketless client registered for teardown, with a session unless hello_name is NULL. */
 struct client *client_add(struct fixture *f, const char *hello_name) {
+        return client_add_as(f, hello_name, geteuid(), getegid());
+}
+
+/* A socketless client of a chosen uid and gid; client_add() is one of mpxd's own user. */
+struct client *client_add_as(struct fixture *f, const char *hello_name, uid_t uid, gid_t gid) {
         struct client *c;
         size_t i;
 
         for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
                 ;
         assert_true(i < MAX_CLIENTS);
-        c = client_new(-1);
+        c = client_new_as(-1, 0, uid, gid);
         assert_non_null(c);
         f->c[i] = c;
         if (hello_name) {
@@ -349,6 +355,17 @@ void client_drop(struct fixture *f, struct client *c) {
                 if (f->c[i] == c) {
                         f->c[i] = NULL;
                         client_lost(c, "test");
+                        return;
+                }
+        fail_msg("client not in the fixture");
+}
+
+/* Forget a client the daemon lost by itself. */
+void client_forget(struct fixture *f, struct client *c) {
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (f->c[i] == c) {
+                        assert_true(c->dead);
+                        f->c[i] = NULL;
                         return;
                 }
         fail_msg("client not in the fixture");

@@ -189,6 +189,15 @@ void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const c
  */
 struct client *client_add(struct fixture *f, const char *hello_name);
 
+/*
+ * The same for a client of a chosen uid and gid, as if it had connected as
+ * that user (client_add's is mpxd's own user, who may do everything).
+ */
+struct client *client_add_as(struct fixture *f, const char *hello_name, uid_t uid, gid_t gid);
+
+/* Forget a client the daemon lost by itself (it is freed by the loop); it must not be used afterwards. */
+void client_forget(struct fixture *f, struct client *c);
+
 /* Lose a client as if its socket had closed; it must not be used afterwards. */
 void client_drop(struct fixture *f, struct client *c);
 

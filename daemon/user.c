@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Accounting per uid, the way dbus-broker keeps its quotas: every uid that
+ * connects gets a struct user holding what it is charged for (payload bytes,
+ * objects, connections, waiters), and every limit is checked here before
+ * anything changes, so that one flooding user runs into its own errors
+ * (ENOSPC for bytes, EUSERS for the rest) while every other user is served
+ * as before.
+ *
+ * The daemon-wide total of payload bytes (mpxd.bytes_held, limits.max_memory)
+ * is kept here too: bytes are charged to a user, or to nobody for the
+ * objects of the configuration, and always to the total. The object types
+ * call user_may_hold() before a change and user_charge()/user_uncharge() on
+ * each add and remove path; STATS reports the total without walking.
+ *
+ * A user lives while anything is charged to it. Items and entries point to
+ * the user that put them, so n_charges counts them, empty ones included,
+ * and the user outlives every pointer to it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "mpxd.h"
+
+/* A refusal of one kind is logged at most this often per uid. */
+#define USER_LOG_INTERVAL_MS 10000
+
+struct user *user_requester(void) {
+        return op_current.client ? op_current.client->user : NULL;
+}
+
+struct user *user_find(uid_t uid) {
+        struct user *u;
+
+        HASH_FIND(hh, mpxd.users, &uid, sizeof(uid), u);
+        return u;
+}
+
+struct user *user_get(uid_t uid) {
+        struct user *u = user_find(uid);
+
+        if (u)
+                return u;
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return NULL;
+        u->uid = uid;
+        HASH_ADD(hh, mpxd.users, uid, sizeof(u->uid), u);
+        mpxd.n_users++;
+        return u;
+}
+
+/* Free u once nothing is charged to it any more. */
+static void user_release(struct user *u) {
+        if (!u || u->n_charges || u->n_objects || u->n_clients || u->n_waiters)
+                return;
+        HASH_DELETE(hh, mpxd.users, u);
+        mpxd.n_users--;
+        free(u);
+}
+
+void user_free_all(void) {
+        struct user *u, *tmp;
+
+        HASH_ITER(hh, mpxd.users, u, tmp) {
+                HASH_DELETE(hh, mpxd.users, u);
+                free(u);
+        }
+        mpxd.n_users = 0;
+}
+
+/* true when a refusal of this kind for u (NULL: daemon-wide) should be logged now. */
+static bool user_log_due(struct user *u, enum user_refusal kind) {
+        static uint64_t global_logged_ms;
+        uint64_t *logged = u ? &u->logged_ms[kind] : &global_logged_ms;
+        uint64_t now = now_ms();
+
+        if (u)
+                u->refused[kind]++;
+        if (*logged && now - *logged < USER_LOG_INTERVAL_MS)
+                return false;
+        *logged = now;
+        return true;
+}
+
+int user_may_hold(struct user *u, uint64_t add, uint64_t freed_own, uint64_t freed_other) {
+        uint64_t freed = freed_own + freed_other;
+
+        /*
+         * Only growth is checked: a change that holds no more than before
+         * passes even above a limit lowered by a reload.
+         */
+        if (mpxd.max_memory && add > freed && mpxd.bytes_held - freed + add > mpxd.max_memory) {
+                if (user_log_due(NULL, USER_REFUSED_MEMORY))
+                        log_warning("%llu bytes are held, %llu more would pass limits.max_memory (%llu); "
+                                    "refusing with ENOSPC", (unsigned long long) mpxd.bytes_held,
+                                    (unsigned long long) (add - freed), (unsigned long long) mpxd.max_memory);
+                return -ENOSPC;
+        }
+        if (u && mpxd.per_user.max_memory && add > freed_own &&
+            u->bytes - freed_own + add > mpxd.per_user.max_memory) {
+                if (user_log_due(u, USER_REFUSED_MEMORY))
+                        log_client(LOG_LEVEL_WARNING, 0, 0, u->uid,
+                                   "uid %ld holds %llu bytes, %llu more would pass its quota "
+                                   "(limits.per_user.max_memory, %llu); refusing with ENOSPC", (long) u->uid,
+                                   (unsigned long long) u->bytes, (unsigned long long) (add - freed_own),
+                                   (unsigned long long) mpxd.per_user.max_memory);
+                return -ENOSPC;
+        }
+        return 0;
+}
+
+void user_charge(struct user *u, uint64_t bytes) {
+        mpxd.bytes_held += bytes;
+        if (!u)
+                return;
+        u->bytes += bytes;
+        u->n_charges++;
+}
+
+void user_uncharge(struct user *u, uint64_t bytes) {
+        mpxd.bytes_held -= bytes;
+        if (!u)
+                return;
+        u->bytes -= bytes;
+        u->n_charges--;
+        user_release(u);
+}
+
+int user_may_create(struct user *u) {
+        if (!u || !mpxd.per_user.max_objects || u->n_objects < mpxd.per_user.max_objects)
+                return 0;
+        if (user_log_due(u, USER_REFUSED_OBJECTS))
+                log_client(LOG_LEVEL_WARNING, 0, 0, u->uid,
+                           "uid %ld created %u objects, its quota (limits.per_user.max_objects); refusing new "
+                           "ones with EUSERS", (long) u->uid, u->n_objects);
+        return -EUSERS;
+}
+
+void user_object_created(struct user *u) {
+        if (u)
+                u->n_objects++;
+}
+
+void user_object_deleted(struct user *u) {
+        if (!u)
+                return;
+        u->n_objects--;
+        user_release(u);
+}
+
+int user_may_connect(uid_t uid) {
+        struct user *u = user_find(uid);
+
+        if (!u || !mpxd.per_user.max_clients || u->n_clients < mpxd.per_user.max_clients)
+                return 0;
+        if (user_log_due(u, USER_REFUSED_CLIENTS))
+                log_client(LOG_LEVEL_WARNING, 0, 0, uid,
+                           "uid %ld has %u connections, its quota (limits.per_user.max_clients); refusing more "
+                           "with EUSERS", (long) uid, u->n_clients);
+        return -EUSERS;
+}
+
+void user_client_connected(struct user *u) {
+        u->n_clients++;
+}
+
+void user_client_gone(struct user *u) {
+        u->n_clients--;
+        user_release(u);
+}
+
+int user_may_wait(const struct client *c) {
+        struct user *u = c->user;
+
+        if (mpxd.max_waiters_per_client && c->n_waiters >= mpxd.max_waiters_per_client) {
+                if (!u || user_log_due(u, USER_REFUSED_CLIENT_WAITERS))
+                        log_client(LOG_LEVEL_WARNING, c->id, c->pid, c->uid,
+                                   "%s has %u blocked requests, the limit (limits.max_waiters_per_client); "
+                                   "refusing more with EUSERS", client_describe(c), c->n_waiters);
+                return -EUSERS;
+        }
+        if (u && mpxd.per_user.max_waiters && u->n_waiters >= mpxd.per_user.max_waiters) {
+                if (user_log_due(u, USER_REFUSED_WAITERS))
+                        log_client(LOG_LEVEL_WARNING, c->id, c->pid, c->uid,
+                                   "uid %ld has %u blocked requests, its quota (limits.per_user.max_waiters); "
+                                   "refusing more with EUSERS", (long) u->uid, u->n_waiters);
+                return -EUSERS;
+        }
+        return 0;
+}
+
+void user_waiter_added(struct client *c) {
+        c->n_waiters++;
+        if (c->user)
+                c->user->n_waiters++;
+}
+
+void user_waiter_removed(struct client *c) {
+        c->n_waiters--;
+        if (c->user) {
+                c->user->n_waiters--;
+                user_release(c->user);
+        }
+}
