@@ -24,6 +24,8 @@ static const struct ctl_column ls_columns[] = {
         { "BYTES", "bytes", CTL_CELL_BYTES },
         { "REQUESTS", "requests", CTL_CELL_NUMBER },
         { "IDLE", "idle_ms", CTL_CELL_MS },
+        { "OWNER", "uid", CTL_CELL_USER },
+        { "MODE", "mode", CTL_CELL_MODE },
 };
 
 /* ctl_collect's page function for objects; arg is the type filter or NULL. */

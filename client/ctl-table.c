@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,27 @@ static void human_ms(int64_t ms, char *buf, size_t size) {
                 snprintf(buf, size, "%" PRId64 "d", ms / 86400000);
 }
 
+/* A uid as its user name, or as the number when no user has it. */
+static void user_name(int64_t uid, char *buf, size_t size) {
+        struct passwd *pw = uid >= 0 && uid <= UINT32_MAX ? getpwuid((uid_t) uid) : NULL;
+
+        if (pw)
+                snprintf(buf, size, "%s", pw->pw_name);
+        else
+                snprintf(buf, size, "%" PRId64, uid);
+}
+
+/* Permission bits as ls shows them: 0640 is rw-r-----. */
+static void mode_string(int64_t mode, char *buf, size_t size) {
+        static const char rwx[] = "rwx";
+
+        if (size < 10)
+                return;
+        for (int i = 0; i < 9; i++)
+                buf[i] = mode & (0400 >> i) ? rwx[i % 3] : '-';
+        buf[9] = '\0';
+}
+
 /* The text of one cell; points into buf, into the item, or at a constant. */
 static const char *table_cell(const mpx_info *item, const struct ctl_column *col, char *buf, size_t size) {
         const mpx_field *f;
@@ -70,6 +92,12 @@ static const char *table_cell(const mpx_info *item, const struct ctl_column *col
         case CTL_CELL_MS:
                 human_ms(f->num, buf, size);
                 return buf;
+        case CTL_CELL_USER:
+                user_name(f->num, buf, size);
+                return buf;
+        case CTL_CELL_MODE:
+                mode_string(f->num, buf, size);
+                return buf;
         default:
                 break;
         }
@@ -82,7 +110,8 @@ static void table_row(const struct ctl_column *cols, size_t n_cols, const char *
         for (size_t c = 0; c < n_cols; c++) {
                 bool last = c == n_cols - 1;
 
-                if (cols[c].format == CTL_CELL_TEXT)
+                if (cols[c].format == CTL_CELL_TEXT || cols[c].format == CTL_CELL_USER ||
+                    cols[c].format == CTL_CELL_MODE)
                         printf("%-*s", last ? 0 : widths[c], cells[c]);
                 else
                         printf("%*s", widths[c], cells[c]);

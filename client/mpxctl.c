@@ -30,6 +30,8 @@ static const struct ctl_command ctl_commands[] = {
         { "clients", "[--sort FIELD]", "list connections, what they hold and wait on", ctl_object_clients, NULL },
         { "peek", "NAME [-n N]", "show the first items of a queue without taking them", ctl_object_peek, NULL },
         { "purge", "NAME", "drop every item waiting in a queue", ctl_object_purge, NULL },
+        { "chmod", "MODE NAME", "set who may read and write an object (octal, as chmod)", ctl_perm_chmod, NULL },
+        { "chown", "USER[:GROUP] NAME", "give an object to another owner or group", ctl_perm_chown, NULL },
         { "top", "[--sort FIELD]", "a live view of the busiest objects, refreshed every second", ctl_top, NULL },
         { "queue", "COMMAND ...", "operate a queue", NULL, ctl_queue_commands },
         { "dict", "COMMAND ...", "operate a shared dict", NULL, ctl_dict_commands },

@@ -80,6 +80,8 @@ enum ctl_cell_format {
         CTL_CELL_LIMIT,                 /* a count where 0 means no limit: "-" */
         CTL_CELL_BYTES,                 /* a byte count in human units: 1.2K */
         CTL_CELL_MS,                    /* milliseconds as 850ms, 12s, 5m, 3h, 2d */
+        CTL_CELL_USER,                  /* a uid as its user name, else the number; left-aligned */
+        CTL_CELL_MODE,                  /* permission bits as ls shows them: rw-rw---- */
 };
 
 /* A column: its header, the field it shows ("name" and "type" are the item's own), its format. */
@@ -184,5 +186,8 @@ int ctl_object_rm(struct ctl *ctl, int argc, char **argv);
 int ctl_object_clients(struct ctl *ctl, int argc, char **argv);
 int ctl_object_peek(struct ctl *ctl, int argc, char **argv);
 int ctl_object_purge(struct ctl *ctl, int argc, char **argv);
+/* ctl-perm.c */
+int ctl_perm_chmod(struct ctl *ctl, int argc, char **argv);
+int ctl_perm_chown(struct ctl *ctl, int argc, char **argv);
 /* ctl-top.c */
 int ctl_top(struct ctl *ctl, int argc, char **argv);

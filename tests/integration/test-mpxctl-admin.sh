@@ -3,8 +3,9 @@
 # mpxctl as an operator's tool against a private mpxd driven into known
 # states: clients (who waits on what, who holds what), the warning of the
 # next owner of a lock whose holder was killed, peek, purge, ls with
-# --sort, --type and --names, top (one-shot, and live in a real terminal
-# under tmux), and bash completion of commands and object names.
+# --sort, --type and --names, ownership (ls OWNER and MODE, chmod, chown),
+# top (one-shot, and live in a real terminal under tmux), and bash
+# completion of commands and object names.
 set -eu
 
 if [ "${1:-}" != "--inside" ]; then
@@ -134,6 +135,29 @@ set +e; "$ctl" peek nothing 2> "$tmp/err"; st=$?; set -e
 [ "$("$ctl" purge jobs)" = 4 ] || fail "purge did not report 4"
 [ "$("$ctl" queue size jobs)" = 0 ] || fail "purge left items"
 
+# ---- ownership: ls shows it, chmod and chown change it ----
+me_uid=$(id -u); me_gid=$(id -g); me=$(id -un)
+"$ctl" --json info jobs > "$tmp/own.json"
+[ "$(json "$tmp/own.json" "d['uid'], d['gid'], oct(d['mode'])")" = "$me_uid $me_gid 0o660" ] ||
+        fail "a new object is not its creator's with mode 0660: $(cat "$tmp/own.json")"
+"$ctl" ls > "$tmp/ls.own" || fail "ls"
+head -n 1 "$tmp/ls.own" | grep -q ' OWNER  *MODE$' ||
+        fail "ls has no OWNER and MODE columns: $(head -n 1 "$tmp/ls.own")"
+grep -q "^jobs .* $me  *rw-rw----\$" "$tmp/ls.own" || fail "ls row of jobs: $(cat "$tmp/ls.own")"
+"$ctl" chmod 640 jobs || fail "chmod 640"
+"$ctl" chown 4242:4243 jobs || fail "chown by numbers"
+"$ctl" --json ls > "$tmp/ls.json"
+[ "$(json "$tmp/ls.json" "[(o['uid'], o['gid'], oct(o['mode'])) for o in d if o['name'] == 'jobs']")" =   "[(4242, 4243, '0o640')]" ] || fail "ls --json after chmod and chown: $(cat "$tmp/ls.json")"
+"$ctl" ls | grep -q '^jobs .* 4242  *rw-r-----$' || fail "ls shows no number for an owner without a name: $("$ctl" ls)"
+"$ctl" chown ":$me_gid" jobs && "$ctl" chown "$me" jobs && "$ctl" chmod 0660 jobs || fail "chown back"
+[ "$("$ctl" --json info jobs | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["uid"], d["gid"], d["mode"])')" =   "$me_uid $me_gid 432" ] || fail "chown USER, chown :GROUP"
+for bad in "chmod 0800 jobs" "chmod 17777 jobs" "chmod rw jobs" "chmod 640" "chown no-such-user-of-mpx jobs"            "chown $me: jobs" "chown :no-such-group-of-mpx jobs" "chown $me jobs extra"; do
+        set +e; $ctl $bad 2> "$tmp/err"; st=$?; set -e
+        [ $st = 2 ] || fail "mpxctl $bad exited $st, expected 2 (usage): $(cat "$tmp/err")"
+done
+set +e; "$ctl" chmod 600 nothing 2> "$tmp/err"; st=$?; set -e
+[ $st = 1 ] && grep -q "nothing" "$tmp/err" || fail "chmod of a missing object: status $st, $(cat "$tmp/err")"
+
 # ---- top, one-shot when stdout is not a terminal ----
 "$ctl" top > "$tmp/top" < /dev/null || fail "top one-shot"
 head -n 1 "$tmp/top" | grep -q '^mpxd .* clients [0-9]* .*objects 3' || fail "top header: $(head -n 1 "$tmp/top")"
@@ -173,6 +197,10 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
         [ "$(complete_line mpxctl queue get wo)" = work ] || fail "completion of a queue name: $(complete_line mpxctl queue get wo)"
         [ "$(complete_line mpxctl info i)" = idle ] || fail "completion of an object name"
         [ "$(complete_line mpxctl ls --type jo)" = joinable ] || fail "completion of a type"
+        [ "$(complete_line mpxctl chm)" = chmod ] || fail "completion of chmod"
+        [ "$(complete_line mpxctl chmod 0640 jo)" = jobs ] || fail "completion of chmod's object"
+        [ "$(complete_line mpxctl chown root:ro)" = root:root ] || fail "completion of chown's group: $(complete_line mpxctl chown root:ro)"
+        [ "$(complete_line mpxctl chown root wo)" = work ] || fail "completion of chown's object"
 else
         fail "bash-completion is not installed"
 fi

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mpxctl chmod and chown: an object's mode, owner and group, written as
+ * chmod(1) and chown(1) take them (octal modes; users and groups by name or
+ * number). ls shows them in its OWNER and MODE columns.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpxctl.h"
+
+/* Parse "COMMAND ARG NAME" with no options but the common ones. */
+static int perm_parse_args(struct ctl *ctl, int argc, char **argv, const char **ret_arg, const char **ret_name) {
+        static const struct option options[] = { CTL_OPTIONS_COMMON };
+        int c, r;
+
+        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
+                ;
+        if (c == CTL_GETOPT_STOP)
+                return ctl->stop_status;
+        r = ctl_check_args(ctl, argc - optind, 2, 2);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = ctl_check_name(ctl, argv[optind + 1]);
+        if (r != CTL_EXIT_OK)
+                return r;
+        *ret_arg = argv[optind];
+        *ret_name = argv[optind + 1];
+        return CTL_EXIT_OK;
+}
+
+/* A number that is all decimal digits and fits an id below (uint32_t) -1; false otherwise. */
+static bool parse_id(const char *s, uint32_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!*s || strspn(s, "0123456789") != strlen(s))
+                return false;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno || v >= UINT32_MAX)
+                return false;
+        *ret = (uint32_t) v;
+        return true;
+}
+
+/* A user by name or number: 0 and *ret, or a usage error. */
+static int resolve_user(struct ctl *ctl, const char *s, uid_t *ret) {
+        struct passwd *pw = getpwnam(s);
+        uint32_t id;
+
+        if (pw)
+                *ret = pw->pw_uid;
+        else if (parse_id(s, &id))
+                *ret = (uid_t) id;
+        else
+                return ctl_usage_error(ctl, "unknown user '%s' (a name or a number)", s);
+        return CTL_EXIT_OK;
+}
+
+/* A group by name or number: 0 and *ret, or a usage error. */
+static int resolve_group(struct ctl *ctl, const char *s, gid_t *ret) {
+        struct group *gr = getgrnam(s);
+        uint32_t id;
+
+        if (gr)
+                *ret = gr->gr_gid;
+        else if (parse_id(s, &id))
+                *ret = (gid_t) id;
+        else
+                return ctl_usage_error(ctl, "unknown group '%s' (a name or a number)", s);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl chmod MODE NAME: set an object's mode, in octal (0660, 640). */
+int ctl_perm_chmod(struct ctl *ctl, int argc, char **argv) {
+        const char *arg = NULL, *name = NULL;
+        unsigned long mode;
+        char *end;
+        int r;
+
+        r = perm_parse_args(ctl, argc, argv, &arg, &name);
+        if (r != CTL_EXIT_OK)
+                return r;
+        errno = 0;
+        mode = strtoul(arg, &end, 8);
+        if (!*arg || *end || errno || strspn(arg, "01234567") != strlen(arg) || mode > 07777)
+                return ctl_usage_error(ctl, "bad mode '%s' (octal, from 0 to 7777, such as 0660)", arg);
+        r = ctl_connect(ctl);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_chmod(ctl->m, name, (unsigned) mode);
+        if (r < 0)
+                return ctl_fail(r, "object", name, NULL);
+        return CTL_EXIT_OK;
+}
+
+/*
+ * mpxctl chown USER[:GROUP] NAME, or :GROUP to change the group alone, as
+ * chown(1): users and groups by name or number.
+ */
+int ctl_perm_chown(struct ctl *ctl, int argc, char **argv) {
+        const char *arg = NULL, *name = NULL, *colon;
+        uid_t uid = (uid_t) -1;
+        gid_t gid = (gid_t) -1;
+        char user[256];
+        int r;
+
+        r = perm_parse_args(ctl, argc, argv, &arg, &name);
+        if (r != CTL_EXIT_OK)
+                return r;
+        colon = strchr(arg, ':');
+        if ((size_t) (colon ? colon - arg : (ptrdiff_t) strlen(arg)) >= sizeof(user) || (colon && !colon[1]) ||
+            (!colon && !*arg))
+                return ctl_usage_error(ctl, "bad owner '%s' (USER, USER:GROUP or :GROUP)", arg);
+        snprintf(user, sizeof(user), "%.*s", (int) (colon ? colon - arg : (ptrdiff_t) strlen(arg)), arg);
+        if (*user && (r = resolve_user(ctl, user, &uid)) != CTL_EXIT_OK)
+                return r;
+        if (colon && (r = resolve_group(ctl, colon + 1, &gid)) != CTL_EXIT_OK)
+                return r;
+        r = ctl_connect(ctl);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_chown(ctl->m, name, uid, gid);
+        if (r < 0)
+                return ctl_fail(r, "object", name, NULL);
+        return CTL_EXIT_OK;
+}
