@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Integration tests of the daemon's limits with a real mpxd and real
+ * configuration files: limits.max_memory (ENOSPC, nothing evicted), a
+ * SIGHUP that lowers it (what is held stays, new puts are refused), the
+ * per-uid quota of connections (EUSERS, then closed), limits.max_output (a
+ * client that pipelines requests and never reads is disconnected, the
+ * daemon's memory stays bounded, others are served, and what it took from a
+ * joinable queue comes back), and, when the test runs as root, two uids at
+ * once: the one that floods gets ENOSPC and EUSERS while the other's puts,
+ * declares and connections still succeed.
+ *
+ * Nothing waits by sleeping: the test polls the daemon's own figures
+ * (harness_wait_stat) or reads pipes and sockets.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <grp.h>
+
+#include "harness.h"
+#include "wire.h"
+
+/* Two uids with no other use on the machine, for the test run as root. */
+#define FLOOD_UID 64101
+#define OTHER_UID 64102
+
+struct fixture {
+        struct harness_daemon d;
+        bool running;
+        char dir[256];                  /* the test's own folder */
+        char conf[300];                 /* dir/mpxd.conf */
+};
+
+static int setup(void **state) {
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        assert_non_null(f);
+        snprintf(f->dir, sizeof(f->dir), "%s/mpx-limits-XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        struct fixture *f = *state;
+        char cmd[400];
+
+        if (f->running)
+                assert_int_equal(harness_stop(&f->d), 0);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        assert_int_equal(system(cmd), 0);
+        free(f);
+        return 0;
+}
+
+/* Replace the configuration file at once (rename), so that a reload never reads half of it. */
+static void write_config(struct fixture *f, const char *text) {
+        char tmp[320];
+        FILE *out;
+
+        snprintf(tmp, sizeof(tmp), "%s.new", f->conf);
+        out = fopen(tmp, "w");
+        assert_non_null(out);
+        fputs(text, out);
+        assert_int_equal(fclose(out), 0);
+        assert_int_equal(rename(tmp, f->conf), 0);
+}
+
+static void start(struct fixture *f, const char *config) {
+        struct daemon_options o = { .config = f->conf };
+
+        write_config(f, config);
+        harness_start_with(&f->d, &o);
+        f->running = true;
+}
+
+/* A daemon-wide STATS figure. */
+static int64_t stat_of(mpx *m, const char *key) {
+        const mpx_field *field;
+        mpx_info info;
+        int64_t v;
+
+        assert_int_equal(mpx_stats(m, &info), 0);
+        field = mpx_info_get(&info, key);
+        assert_non_null(field);
+        v = field->num;
+        mpx_info_clear(&info);
+        return v;
+}
+
+/* ---- raw connections, for pipelined requests libmpx would not send ---- */
+
+static int raw_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return -1;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static bool write_all(int fd, const void *data, size_t len) {
+        const uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t) n;
+        }
+        return true;
+}
+
+static bool read_all(int fd, void *data, size_t len) {
+        uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = read(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t) n;
+        }
+        return true;
+}
+
+/* Read one reply frame's header and skip its body: true and *ret, or false at the end of the stream. */
+static bool raw_reply(int fd, struct wire_header *ret) {
+        uint8_t hdr[WIRE_HEADER_SIZE], skip[4096];
+        uint32_t left;
+
+        if (!read_all(fd, hdr, sizeof(hdr)))
+                return false;
+        wire_header_decode(hdr, ret);
+        for (left = ret->body_len; left > 0;) {
+                uint32_t n = left < sizeof(skip) ? left : (uint32_t) sizeof(skip);
+
+                if (!read_all(fd, skip, n))
+                        return false;
+                left -= n;
+        }
+        return true;
+}
+
+/* A raw connection that said HELLO: its fd, or -1. */
+static int raw_hello(const char *path) {
+        struct wire_header h;
+        struct wire_buf b;
+        size_t start;
+        int fd = raw_connect(path);
+        bool ok;
+
+        if (fd < 0)
+                return -1;
+        wire_buf_init(&b);
+        ok = wire_frame_begin(&b, 1, WIRE_OP_HELLO, 0, &start) == 0 && wire_put_u32(&b, WIRE_VERSION) == 0 &&
+             wire_put_str(&b, "raw", 3) == 0;
+        if (ok) {
+                wire_frame_end(&b, start);
+                ok = write_all(fd, b.data, b.len) && raw_reply(fd, &h) && h.status == WIRE_OK;
+        }
+        wire_buf_done(&b);
+        if (!ok) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* Append a request whose body is a name and an i64 and a u32 (QUEUE_GET) or a name and a u32 (PEEK). */
+static bool append_get(struct wire_buf *b, uint32_t id, const char *queue, int64_t timeout_ms) {
+        size_t start;
+
+        if (wire_frame_begin(b, id, WIRE_OP_QUEUE_GET, 0, &start) < 0 ||
+            wire_put_name(b, queue, strlen(queue)) < 0 || wire_put_i64(b, timeout_ms) < 0 || wire_put_u32(b, 0) < 0)
+                return false;
+        wire_frame_end(b, start);
+        return true;
+}
+
+static bool append_peek(struct wire_buf *b, uint32_t id, const char *queue, uint32_t max) {
+        size_t start;
+
+        if (wire_frame_begin(b, id, WIRE_OP_QUEUE_PEEK, 0, &start) < 0 ||
+            wire_put_name(b, queue, strlen(queue)) < 0 || wire_put_u32(b, max) < 0)
+                return false;
+        wire_frame_end(b, start);
+        return true;
+}
+
+/* ---- limits.max_memory ---- */
+
+static void test_max_memory(void **state) {
+        struct fixture *f = *state;
+        static char big[40 * 1024], more[30 * 1024];
+        mpx_item item;
+        mpx *m, *other;
+
+        start(f, "limits = { max_memory = \"64K\"; };\n");
+        m = harness_connect(&f->d);
+        other = harness_connect(&f->d);
+        memset(big, 'b', sizeof(big));
+        memset(more, 'm', sizeof(more));
+        assert_int_equal(stat_of(m, "max_memory"), 64 * 1024);
+        assert_int_equal(mpx_queue_declare(m, "q", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_dict_declare(m, "d"), 1);
+        assert_int_equal(mpx_queue_put(m, "q", big, sizeof(big), 0), 0);
+        assert_int_equal(stat_of(m, "bytes"), sizeof(big));
+
+        /* Refused at once, whatever the timeout, from any connection; nothing is evicted. */
+        assert_int_equal(mpx_queue_put(other, "q", more, sizeof(more), -1), -ENOSPC);
+        assert_int_equal(mpx_dict_set(other, "d", "k", 1, more, sizeof(more)), -ENOSPC);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 1);
+        assert_int_equal(mpx_dict_len(m, "d"), 0);
+        assert_int_equal(stat_of(m, "bytes"), sizeof(big));
+
+        /* Taken but not done, the item is still held; done, it makes room. */
+        assert_int_equal(mpx_queue_get(other, "q", 0, &item), 0);
+        assert_int_equal(item.size, sizeof(big));
+        assert_int_equal(memcmp(item.data, big, sizeof(big)), 0);
+        assert_int_equal(mpx_queue_put(m, "q", more, sizeof(more), 0), -ENOSPC);
+        assert_int_equal(mpx_queue_task_done(other, "q", item.tag), 0);
+        mpx_item_clear(&item);
+        assert_int_equal(mpx_queue_put(m, "q", more, sizeof(more), 0), 0);
+        assert_int_equal(mpx_dict_set(other, "d", "k", 1, more, 1000), 0);
+        assert_int_equal(stat_of(m, "bytes"), sizeof(more) + 1001);
+        mpx_disconnect(other);
+        mpx_disconnect(m);
+}
+
+/* A SIGHUP lowers the limit below what is held: everything stays, new puts are refused. */
+static void test_reload_lowers_limit(void **state) {
+        struct fixture *f = *state;
+        static char item[10 * 1024];
+        mpx *m;
+
+        start(f, "limits = { max_memory = \"1M\"; };\nobjects = { lists = ( \"l\" ); };\n");
+        m = harness_connect(&f->d);
+        memset(item, 'i', sizeof(item));
+        for (int i = 0; i < 10; i++)
+                assert_int_equal(mpx_list_append(m, "l", item, sizeof(item)), i + 1);
+        assert_int_equal(stat_of(m, "bytes"), 10 * sizeof(item));
+
+        write_config(f, "limits = { max_memory = \"50K\"; };\nobjects = { lists = ( \"l\" ); };\n");
+        assert_int_equal(kill(f->d.pid, SIGHUP), 0);
+        harness_wait_stat(m, "max_memory", 50 * 1024);
+        assert_int_equal(mpx_list_len(m, "l"), 10);
+        assert_int_equal(stat_of(m, "bytes"), 10 * sizeof(item));
+        assert_int_equal(mpx_list_append(m, "l", "x", 1), -ENOSPC);
+        /* An item replaced by one no larger passes even above the limit. */
+        assert_int_equal(mpx_list_set(m, "l", 0, item, sizeof(item)), 0);
+        for (int i = 0; i < 6; i++) {
+                mpx_buf popped;
+
+                assert_int_equal(mpx_list_pop(m, "l", -1, &popped), 0);
+                mpx_buf_clear(&popped);
+        }
+        assert_int_equal(mpx_list_append(m, "l", item, sizeof(item)), 5);
+        assert_int_equal(mpx_list_append(m, "l", "x", 1), -ENOSPC);
+
+        /* Raised again: room at once. */
+        write_config(f, "objects = { lists = ( \"l\" ); };\n");
+        assert_int_equal(kill(f->d.pid, SIGHUP), 0);
+        harness_wait_stat(m, "max_memory", 0);
+        assert_int_equal(mpx_list_append(m, "l", "x", 1), 6);
+        mpx_disconnect(m);
+}
+
+/* ---- limits.per_user.max_clients ---- */
+
+static void test_user_connections(void **state) {
+        struct fixture *f = *state;
+        mpx *a, *b, *c = NULL;
+
+        start(f, "limits = { per_user = { max_clients = 2; }; };\n");
+        a = harness_connect(&f->d);
+        b = harness_connect(&f->d);
+        assert_int_equal(mpx_connect(f->d.socket, &c), -EUSERS);
+        assert_null(c);
+        mpx_disconnect(b);
+        harness_wait_stat(a, "clients", 1);
+        assert_int_equal(mpx_connect(f->d.socket, &c), 0);
+        assert_int_equal(mpx_ping(c), 0);
+        mpx_disconnect(c);
+        mpx_disconnect(a);
+}
+
+/* ---- limits.max_output ---- */
+
+#define OUTPUT_ITEMS 200
+#define OUTPUT_ITEM_SIZE (8 * 1024)
+#define OUTPUT_PEEKS 250                /* each a reply of about 1.6 MiB: 400 MiB asked for in all */
+
+/*
+ * A client pipelines gets and peeks and never reads. Unbounded, the daemon
+ * would build 400 MiB of replies for it; with max_output it disconnects the
+ * client once 1 MiB waits unsent, its resident memory grows by a few MiB at
+ * most, another client is served all along, and every item the greedy
+ * client took from the joinable queue comes back.
+ */
+static void test_output_cap(void **state) {
+        struct fixture *f = *state;
+        static char item[OUTPUT_ITEM_SIZE];
+        int64_t rss_before, rss_after;
+        struct wire_buf b;
+        uint32_t id = 10;
+        int greedy;
+        mpx *m;
+
+        start(f, "limits = { max_output = \"1M\"; };\n");
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_queue_declare(m, "jq", 0, MPX_QUEUE_JOINABLE), 1);
+        for (int i = 0; i < OUTPUT_ITEMS; i++) {
+                memset(item, 'a' + i % 26, sizeof(item));
+                assert_int_equal(mpx_queue_put(m, "jq", item, sizeof(item), 0), 0);
+        }
+        rss_before = stat_of(m, "rss_bytes");
+
+        greedy = raw_hello(f->d.socket);
+        assert_true(greedy >= 0);
+        harness_wait_stat(m, "clients", 2);
+        wire_buf_init(&b);
+        for (int i = 0; i < OUTPUT_PEEKS; i++) {
+                assert_true(append_get(&b, id++, "jq", 0));
+                assert_true(append_peek(&b, id++, "jq", OUTPUT_ITEMS));
+        }
+        /* The requests are small: the socket takes them all, nothing is read back. */
+        assert_true(write_all(greedy, b.data, b.len));
+        wire_buf_done(&b);
+
+        /* Served all along: round trips of another client. */
+        for (int i = 0; i < 20; i++)
+                assert_true(mpx_queue_qsize(m, "jq") >= 0);
+        harness_wait_stat(m, "clients", 1);
+        rss_after = stat_of(m, "rss_bytes");
+        if (rss_before > 0 && rss_after - rss_before > 32 * 1024 * 1024)
+                fail_msg("the daemon grew by %lld bytes for a client that does not read",
+                         (long long) (rss_after - rss_before));
+        /* Everything it took is back. */
+        assert_int_equal(mpx_queue_qsize(m, "jq"), OUTPUT_ITEMS);
+        assert_true(harness_field(m, "jq", "redelivered") > 0);
+        assert_int_equal(harness_field(m, "jq", "delivered"), 0);
+        close(greedy);
+        mpx_disconnect(m);
+}
+
+/* ---- two uids: the flooder gets its own errors, the other is served ---- */
+
+#define FLOOD_ITEM (16 * 1024)
+
+struct flood_args {
+        const char *socket;
+        uid_t uid;
+        int done_fd;                    /* write one byte when the phase is over */
+        int go_fd;                      /* read one byte before leaving */
+};
+
+/* Become uid (and the group of the same number), as a client of another user. */
+static bool become(uid_t uid) {
+        return setgroups(0, NULL) == 0 && setgid((gid_t) uid) == 0 && setuid(uid) == 0;
+}
+
+/*
+ * The flooder: puts until its quota refuses, declares until it refuses,
+ * parks more requests than its quota, and connects more than its quota.
+ * Returns 0 when every refusal came as expected, else the step that failed.
+ */
+static int flooder(void *arg) {
+        const struct flood_args *a = arg;
+        static char data[FLOOD_ITEM];
+        struct wire_header h;
+        struct wire_buf b;
+        int puts = 0, r, raw, eusers = 0;
+        mpx *m, *extra = NULL, *over = NULL;
+        char byte = 1;
+
+        if (!become(a->uid))
+                return 10;
+        if (mpx_connect(a->socket, &m) < 0)
+                return 11;
+        if (mpx_queue_declare(m, "flood", 0, 0) != 1)
+                return 12;
+        while ((r = mpx_queue_put(m, "flood", data, sizeof(data), 0)) == 0)
+                puts++;
+        /* 256 KiB of quota, 16 KiB items: 16 fit, the 17th is refused. */
+        if (r != -ENOSPC || puts != 16)
+                return 13;
+        /* Two objects of its own, no more. */
+        if (mpx_queue_declare(m, "flood-wait", 0, 0) != 1 || mpx_list_declare(m, "flood-l") != -EUSERS)
+                return 14;
+        /* Five blocked gets on one connection: three park, two are refused at once. */
+        raw = raw_hello(a->socket);
+        if (raw < 0)
+                return 15;
+        wire_buf_init(&b);
+        for (uint32_t id = 1; id <= 5; id++)
+                if (!append_get(&b, id, "flood-wait", -1))
+                        return 16;
+        if (!write_all(raw, b.data, b.len))
+                return 17;
+        wire_buf_done(&b);
+        for (int i = 0; i < 2; i++) {
+                if (!raw_reply(raw, &h))
+                        return 21;
+                eusers += h.status == WIRE_EUSERS;
+        }
+        if (eusers != 2)
+                return 22;
+        /* Connections: two open (m, raw), quota 3: one more, then EUSERS. */
+        if (mpx_connect(a->socket, &extra) < 0 || mpx_connect(a->socket, &over) != -EUSERS)
+                return 23;
+        /* Hold every quota while the other uid has its turn. */
+        if (write(a->done_fd, &byte, 1) != 1 || read(a->go_fd, &byte, 1) != 1)
+                return 24;
+        close(raw);
+        mpx_disconnect(extra);
+        mpx_disconnect(m);
+        return 0;
+}
+
+/* The other uid, while the flooder holds all its quotas: served as if nothing happened. */
+static int bystander(void *arg) {
+        const struct flood_args *a = arg;
+        static char data[FLOOD_ITEM];
+        mpx *m, *second, *third;
+
+        if (!become(a->uid))
+                return 30;
+        if (mpx_connect(a->socket, &m) < 0 || mpx_connect(a->socket, &second) < 0 ||
+            mpx_connect(a->socket, &third) < 0)
+                return 31;
+        if (mpx_queue_declare(m, "other", 0, 0) != 1 || mpx_dict_declare(second, "other-d") != 1)
+                return 32;
+        for (int i = 0; i < 16; i++)
+                if (mpx_queue_put(i % 2 ? m : third, "other", data, sizeof(data), 0) != 0)
+                        return 33;
+        if (mpx_queue_put(m, "other", data, sizeof(data), 0) != -ENOSPC)
+                return 34;
+        if (mpx_queue_purge(m, "other") != 16)
+                return 35;
+        mpx_disconnect(third);
+        mpx_disconnect(second);
+        mpx_disconnect(m);
+        return 0;
+}
+
+static void test_flooder_gets_own_errors(void **state) {
+        struct fixture *f = *state;
+        struct flood_args fa, ba;
+        int done[2], go[2];
+        pid_t flood_pid, other_pid;
+        char byte;
+        mpx *m;
+
+        if (geteuid() != 0) {
+                print_message("not root: cannot run clients as two other uids, skipping\n");
+                skip();
+        }
+        start(f, "socket = { mode = \"0666\"; };\n"
+                 "limits = { per_user = { max_memory = \"256K\"; max_objects = 2; max_waiters = 3; "
+                 "max_clients = 3; }; };\n");
+        /* The other uids must reach the socket in the daemon's folder. */
+        assert_int_equal(chmod(f->d.dir, 0755), 0);
+        m = harness_connect(&f->d);
+        assert_int_equal(pipe(done), 0);
+        assert_int_equal(pipe(go), 0);
+        fa = (struct flood_args) { .socket = f->d.socket, .uid = FLOOD_UID, .done_fd = done[1], .go_fd = go[0] };
+        flood_pid = harness_fork(flooder, &fa);
+        /* The flooder is done when it says so, or when it failed (its end of the pipe closes). */
+        close(done[1]);
+        if (read(done[0], &byte, 1) != 1)
+                fail_msg("the flooder stopped early: status %d", harness_wait(flood_pid));
+        assert_int_equal(stat_of(m, "waiters"), 3);
+
+        /* Its quotas are full; another uid is served in full. */
+        ba = (struct flood_args) { .socket = f->d.socket, .uid = OTHER_UID, .done_fd = -1, .go_fd = -1 };
+        other_pid = harness_fork(bystander, &ba);
+        assert_int_equal(harness_wait(other_pid), 0);
+
+        assert_int_equal(write(go[1], "g", 1), 1);
+        assert_int_equal(harness_wait(flood_pid), 0);
+        close(done[0]);
+        close(go[0]);
+        close(go[1]);
+        harness_wait_stat(m, "waiters", 0);
+        mpx_disconnect(m);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_max_memory, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reload_lowers_limit, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_user_connections, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_flooder_gets_own_errors, setup, teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
