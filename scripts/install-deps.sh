@@ -2,7 +2,8 @@
 # Installs the Debian packages mpx needs to build, run and test, and to build
 # and check its own Debian packages (scripts/check-debian.sh): debhelper,
 # dpkg-dev, fakeroot, lintian, and systemd for systemd-socket-activate,
-# systemd-analyze and systemd-sysusers.
+# systemd-analyze and systemd-sysusers; clang and its libFuzzer and sanitizer
+# runtimes (libclang-rt-14-dev) for the fuzzing step, scripts/check.d/30-fuzz.sh.
 # Runs apt-get directly as root, else through sudo; never asks a question.
 set -eu
 # One package per line, so that each need is its own line in the history.
@@ -26,6 +27,8 @@ packages="
         dpkg-dev
         fakeroot
         lintian
+        clang
+        libclang-rt-14-dev
 "
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"

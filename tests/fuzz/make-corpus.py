@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Write the seed corpus of the fuzz harnesses (tests/fuzz/corpus/).
+
+corpus/daemon/: inputs of fuzz-daemon.c, one scenario per file, in its
+record format (a control byte: client slot and action; for a feed, a u16
+length and the bytes). Together they send a valid request for every opcode
+of common/wire.h, and the cross-client cases: a getter served by another
+client's put, an acquirer by a release, a barrier, a pipe, timeouts, a
+client lost while it holds things.
+
+corpus/wire/: inputs of fuzz-wire.c: a reader program (a count, then one
+reader per byte: u8 u16 u32 u64 i64 name bytes str) followed by a request
+body that program reads, one per opcode family, and field lists.
+
+Run it from anywhere after changing the protocol, and commit what it
+writes: python3 tests/fuzz/make-corpus.py. It reads the opcode numbers from
+common/wire.h and fails when an opcode has no seed.
+"""
+import os
+import re
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WIRE_H = os.path.join(HERE, "..", "..", "common", "wire.h")
+
+OPS = {m.group(1)[len("WIRE_OP_"):]: int(m.group(2))
+       for m in re.finditer(r"\b(WIRE_OP_\w+)\s*=\s*(\d+)", open(WIRE_H).read())}
+# Opcodes the daemon harness defuses (they start processes); seeded for the record.
+PROCESS_OPS = {"POOL_START", "POOL_SCALE", "POOL_SIGNAL", "POOL_STOP"}
+
+
+def u8(v): return struct.pack("<B", v)
+def u16(v): return struct.pack("<H", v)
+def u32(v): return struct.pack("<I", v)
+def u64(v): return struct.pack("<Q", v)
+def i64(v): return struct.pack("<q", v)
+
+
+def name(s):
+    b = s.encode()
+    return u8(len(b)) + b
+
+
+def blob(b):
+    if isinstance(b, str):
+        b = b.encode()
+    return u32(len(b)) + b
+
+
+def text(s):
+    b = s.encode()
+    return u16(len(b)) + b
+
+
+seeded = set()
+
+
+def frame(op, body=b"", rid=1):
+    seeded.add(op)
+    return struct.pack("<IIHH", len(body), rid, OPS[op], 0) + body
+
+
+# ---- fuzz-daemon records ----
+
+FEED, FEED_AND_TURN, RECONNECT, RECONNECT_NO_HELLO, FIRE_TIMERS = 0, 4, 5, 6, 7
+
+
+def feed(slot, *frames, turn=False):
+    data = b"".join(frames)
+    assert len(data) <= 0xffff
+    return u8(slot | (FEED_AND_TURN if turn else FEED) << 2) + u16(len(data)) + data
+
+
+def reconnect(slot, hello=True):
+    return u8(slot | (RECONNECT if hello else RECONNECT_NO_HELLO) << 2)
+
+
+def fire_timers():
+    return u8(FIRE_TIMERS << 2)
+
+
+FOREVER = -1
+
+
+def daemon_seeds():
+    s = {}
+    s["session"] = (
+        feed(0, frame("PING", blob(b"hello")), frame("HELLO", u32(1) + text("again")),
+             frame("HELLO", u32(99) + text("future")))
+        + feed(0, struct.pack("<IIHH", 0, 7, 999, 0))            # unknown opcode
+        + reconnect(1, hello=False)
+        + feed(1, frame("PING", blob(b"")), frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)))
+        + feed(1, frame("HELLO", u32(1) + text("late")), frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)))
+        + feed(2, struct.pack("<IIHH", 0x7fffffff, 1, OPS["PING"], 0)))   # over max_frame: closes
+    s["admin"] = (
+        feed(0, frame("QUEUE_DECLARE", name("jobs") + u64(10) + u32(0)),
+             frame("DICT_DECLARE", name("conf")), frame("SEM_DECLARE", name("lock") + u64(1) + u64(1) + u32(1)))
+        + feed(1, frame("LIST", u64(0) + u32(10) + u8(0)), frame("LIST", u64(1) + u32(1) + u8(1)),
+               frame("INFO", name("jobs")), frame("INFO", name("none")), frame("STATS"),
+               frame("CLIENTS", u64(0) + u32(10)), frame("DELETE", name("conf")), frame("DELETE", name("conf"))))
+    s["queue"] = feed(0,
+        frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)),
+        frame("QUEUE_PUT", name("q") + i64(0) + blob("one")),
+        frame("QUEUE_PUT_MANY", name("q") + i64(0) + u32(3) + blob("a") + blob("b") + blob("")),
+        frame("QUEUE_PEEK", name("q") + u32(2)),
+        frame("QUEUE_QSIZE", name("q")),
+        frame("QUEUE_GET", name("q") + i64(0) + u32(0)),
+        frame("QUEUE_GET_MANY", name("q") + i64(0) + u32(0) + u32(2)),
+        frame("QUEUE_PURGE", name("q")),
+        frame("QUEUE_CLOSE", name("q")),
+        frame("QUEUE_GET", name("q") + i64(FOREVER) + u32(0)),
+        frame("QUEUE_PUT", name("q") + i64(0) + blob("late")))
+    s["queue-joinable"] = (
+        feed(0, frame("QUEUE_DECLARE", name("jq") + u64(2) + u32(1)),
+             frame("QUEUE_PUT_MANY", name("jq") + i64(0) + u32(2) + blob("x") + blob("y")),
+             frame("QUEUE_GET", name("jq") + i64(0) + u32(0)),
+             frame("QUEUE_GET", name("jq") + i64(0) + u32(1)),
+             frame("QUEUE_TASK_DONE", name("jq") + u64(1)),
+             frame("QUEUE_TASK_DONE", name("jq") + u64(0)))
+        + feed(1, frame("QUEUE_JOIN", name("jq") + i64(FOREVER)), frame("QUEUE_GET", name("jq") + i64(0) + u32(0)))
+        + reconnect(0)          # redelivers what slot 0 took and did not finish
+        + feed(2, frame("QUEUE_GET_MANY", name("jq") + i64(0) + u32(0) + u32(5)),
+               frame("QUEUE_TASK_DONE", name("jq") + u64(0)), frame("QUEUE_TASK_DONE", name("jq") + u64(0)))
+        + reconnect(2))
+    s["queue-blocking"] = (
+        feed(0, frame("QUEUE_DECLARE", name("b") + u64(1) + u32(0)),
+             frame("QUEUE_GET", name("b") + i64(FOREVER) + u32(0), rid=2),
+             frame("QUEUE_GET_MANY", name("b") + i64(60000) + u32(0) + u32(3), rid=3))
+        + feed(1, frame("QUEUE_PUT", name("b") + i64(0) + blob("for slot 0")),
+               frame("QUEUE_PUT", name("b") + i64(0) + blob("x")),
+               frame("QUEUE_PUT", name("b") + i64(0) + blob("full")),
+               frame("QUEUE_PUT", name("b") + i64(60000) + blob("waits")),
+               frame("QUEUE_PUT_MANY", name("b") + i64(FOREVER) + u32(2) + blob("m") + blob("n")))
+        + fire_timers()
+        + feed(2, frame("QUEUE_GET", name("b") + i64(0) + u32(0)), frame("QUEUE_GET_MANY", name("b") + i64(0) + u32(0) + u32(10)))
+        + feed(0, frame("DELETE", name("b"))))
+    s["dict"] = feed(0,
+        frame("DICT_DECLARE", name("d")),
+        frame("DICT_SET", name("d") + blob("k") + blob("v")),
+        frame("DICT_GET", name("d") + blob("k")),
+        frame("DICT_CONTAINS", name("d") + blob("k")),
+        frame("DICT_LEN", name("d")),
+        frame("DICT_UPDATE", name("d") + u32(2) + blob("a") + blob("1") + blob("b") + blob("2")),
+        frame("DICT_ITEMS", name("d") + u64(0) + u32(10) + u8(3)),
+        frame("DICT_ITEMS", name("d") + u64(1) + u32(1) + u8(1)),
+        frame("DICT_INCR", name("d") + blob("n") + i64(5)),
+        frame("DICT_INCR", name("d") + blob("n") + i64(-(1 << 63))),
+        frame("DICT_SETDEFAULT", name("d") + blob("s") + blob("dflt")),
+        frame("DICT_CAS", name("d") + blob("k") + u8(1) + blob("v") + u8(1) + blob("w")),
+        frame("DICT_CAS", name("d") + blob("z") + u8(0) + blob("") + u8(1) + blob("new")),
+        frame("DICT_POP", name("d") + blob("a")),
+        frame("DICT_DEL", name("d") + blob("b")),
+        frame("DICT_CLEAR", name("d")))
+    s["list"] = feed(0,
+        frame("LIST_DECLARE", name("l")),
+        frame("LIST_APPEND", name("l") + blob("a")),
+        frame("LIST_EXTEND", name("l") + u32(3) + blob("b") + blob("c") + blob("b")),
+        frame("LIST_GET", name("l") + i64(-1)),
+        frame("LIST_SET", name("l") + i64(0) + blob("A")),
+        frame("LIST_INSERT", name("l") + i64(-100) + blob("first")),
+        frame("LIST_POP", name("l") + i64(1)),
+        frame("LIST_REMOVE", name("l") + blob("b")),
+        frame("LIST_INDEX", name("l") + blob("c")),
+        frame("LIST_LEN", name("l")),
+        frame("LIST_SLICE", name("l") + i64(0) + i64(1 << 62)),
+        frame("LIST_SLICE", name("l") + i64(-2) + i64(-1)),
+        frame("LIST_CLEAR", name("l")))
+    s["sem"] = (
+        feed(0, frame("SEM_DECLARE", name("s") + u64(1) + u64(2) + u32(1)),
+             frame("SEM_ACQUIRE", name("s") + i64(0)),
+             frame("SEM_VALUE", name("s")),
+             frame("SEM_DECLARE", name("nu") + u64(0) + u64(0) + u32(2)))
+        + feed(1, frame("SEM_ACQUIRE", name("s") + i64(FOREVER)), frame("SEM_ACQUIRE", name("nu") + i64(5000)))
+        + feed(0, frame("SEM_RELEASE", name("s")), frame("SEM_RELEASE", name("s")), frame("SEM_RELEASE", name("s")))
+        + fire_timers()
+        + reconnect(1)          # gives back the unit slot 1 held
+        + feed(2, frame("SEM_VALUE", name("s")), frame("SEM_RELEASE", name("nu"))))
+    s["event"] = (
+        feed(0, frame("EVENT_DECLARE", name("e")), frame("EVENT_IS_SET", name("e")))
+        + feed(1, frame("EVENT_WAIT", name("e") + i64(FOREVER)), frame("EVENT_WAIT", name("e") + i64(10)))
+        + feed(0, frame("EVENT_SET", name("e")), frame("EVENT_WAIT", name("e") + i64(0)),
+               frame("EVENT_CLEAR", name("e")))
+        + feed(1, frame("EVENT_WAIT", name("e") + i64(10)))
+        + fire_timers())
+    s["barrier"] = (
+        feed(0, frame("BARRIER_DECLARE", name("br") + u32(2)), frame("BARRIER_WAIT", name("br") + i64(FOREVER)))
+        + feed(1, frame("BARRIER_WAIT", name("br") + i64(FOREVER)))
+        + feed(2, frame("BARRIER_WAIT", name("br") + i64(100)))
+        + fire_timers()
+        + feed(0, frame("BARRIER_WAIT", name("br") + i64(0)), frame("BARRIER_RESET", name("br")),
+               frame("BARRIER_WAIT", name("br") + i64(FOREVER)))
+        + feed(1, frame("BARRIER_ABORT", name("br"))))
+    s["array"] = feed(0,
+        frame("ARRAY_DECLARE", name("a") + u8(ord("i")) + u32(4) + u32(0) + blob(struct.pack("<4i", 1, 2, 3, 4))),
+        frame("ARRAY_DECLARE", name("v") + u8(ord("d")) + u32(1) + u32(1) + blob(b"")),
+        frame("ARRAY_DECLARE", name("c") + u8(ord("c")) + u32(5) + u32(0) + blob(b"Hello")),
+        frame("ARRAY_GET", name("a") + u8(ord("i")) + i64(-2) + u32(2)),
+        frame("ARRAY_SET", name("a") + u8(ord("i")) + i64(1) + blob(struct.pack("<2i", 7, 8))),
+        frame("ARRAY_ADD", name("a") + u8(ord("i")) + i64(0) + blob(struct.pack("<i", 0x7fffffff))),
+        frame("ARRAY_ADD", name("v") + u8(ord("d")) + i64(0) + blob(struct.pack("<d", 1.5))),
+        frame("ARRAY_CAS", name("a") + u8(ord("i")) + i64(3) + blob(struct.pack("<i", 4)) + blob(struct.pack("<i", 5))),
+        frame("ARRAY_GET", name("c") + u8(ord("b")) + i64(0) + u32(1)),
+        frame("ARRAY_MAP", name("a")),
+        frame("ARRAY_MAP", name("v")))
+    s["pipe"] = (
+        feed(0, frame("PIPE_OPEN", name("p") + u8(0) + i64(FOREVER)))
+        + feed(1, frame("PIPE_OPEN", name("p") + u8(0) + i64(FOREVER)))
+        + feed(2, frame("PIPE_OPEN", name("rw") + u8(1) + i64(1000)))
+        + feed(3, frame("PIPE_OPEN", name("rw") + u8(2) + i64(0)), frame("PIPE_OPEN", name("rw") + u8(2) + i64(1000)))
+        + fire_timers()
+        + feed(0, frame("PIPE_OPEN", name("p") + u8(0) + i64(FOREVER)), frame("INFO", name("p")))
+        + reconnect(0))
+    # The daemon harness turns these into unknown opcodes: it never starts processes.
+    s["pool"] = feed(0,
+        frame("POOL_START", name("w") + u32(1) + u8(2) + u16(1) + text("true")),
+        frame("POOL_SCALE", name("w") + u32(2)),
+        frame("POOL_SIGNAL", name("w") + u32(15)),
+        frame("POOL_STOP", name("w") + i64(100)))
+    # Frames split across reads, and several objects of one name.
+    whole = frame("QUEUE_DECLARE", name("split") + u64(0) + u32(0)) + frame("QUEUE_PUT", name("split") + i64(0) + blob("x" * 40))
+    s["split-frames"] = (
+        feed(0, whole[:5]) + feed(0, whole[5:30]) + feed(0, whole[30:], turn=True)
+        + feed(1, frame("DICT_DECLARE", name("split")), frame("QUEUE_GET", name("split") + i64(0) + u32(0))))
+    return s
+
+
+# ---- fuzz-wire inputs: a reader program, then the body it reads ----
+
+U8, U16, U32, U64, I64, NAME, BYTES, STR = range(8)
+
+
+def program(readers, body):
+    return u8(len(readers)) + bytes(readers) + body
+
+
+def fields(items):
+    out = u16(len(items))
+    for key, value in items:
+        out += u8(len(key)) + key.encode()
+        if isinstance(value, int):
+            out += u8(0) + i64(value)
+        else:
+            out += u8(1) + text(value)
+    return out
+
+
+def wire_seeds():
+    s = {}
+    s["hello"] = program([U32, STR], u32(1) + text("client"))
+    s["put"] = program([NAME, I64, BYTES], name("jobs") + i64(-1) + blob("payload"))
+    s["put-many"] = program([NAME, I64, U32, BYTES, BYTES], name("q") + i64(0) + u32(2) + blob("a") + blob("bc"))
+    s["get-many"] = program([NAME, I64, U32, U32], name("q") + i64(1000) + u32(1) + u32(16))
+    s["declare"] = program([NAME, U64, U32], name("a.b:c/d@e-f_") + u64(1 << 40) + u32(1))
+    s["dict-cas"] = program([NAME, BYTES, U8, BYTES, U8, BYTES],
+                            name("d") + blob("k") + u8(1) + blob("old") + u8(1) + blob("new"))
+    s["array-set"] = program([NAME, U8, I64, BYTES], name("arr") + u8(ord("d")) + i64(-1) + blob(struct.pack("<d", 2.5)))
+    s["pool-start"] = program([NAME, U32, U8, U16, STR, STR],
+                              name("pool") + u32(4) + u8(0) + u16(2) + text("/bin/echo") + text("hi"))
+    s["bad-name"] = program([NAME, NAME], name("ok") + u8(3) + b"a b")
+    s["short"] = program([U64, BYTES], u32(7) + b"\x05\x00\x00\x00ab")
+    s["fields"] = fields([("size", 3), ("type", "queue"), ("min", -(1 << 63)), ("empty", "")])
+    s["fields-bad-kind"] = u16(1) + u8(1) + b"k" + u8(2) + i64(0)
+    s["frames"] = frame("PING", blob(b"ping"), rid=9) + frame("STATS", rid=10) + struct.pack("<IIHH", 100, 1, 2, 0)
+    return s
+
+
+def write_all(folder, seeds):
+    path = os.path.join(HERE, "corpus", folder)
+    os.makedirs(path, exist_ok=True)
+    for old in os.listdir(path):
+        os.unlink(os.path.join(path, old))
+    for key, data in sorted(seeds.items()):
+        with open(os.path.join(path, key), "wb") as f:
+            f.write(data)
+    print(f"{len(seeds)} seeds in {os.path.relpath(path)}")
+
+
+def main():
+    write_all("daemon", daemon_seeds())
+    write_all("wire", wire_seeds())
+    missing = sorted(set(OPS) - seeded)
+    if missing:
+        sys.exit("no seed for: " + ", ".join(missing))
+
+
+main()
