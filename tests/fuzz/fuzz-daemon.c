@@ -19,7 +19,11 @@
  *        6             the same, but the new client has not sent HELLO
  *        7             every waiter's timer fires now, whatever its deadline
  * A slot gets a client (with HELLO) when bytes are first fed to it, so the
- * fuzzer need not learn HELLO (it may still send its own). Several clients
+ * fuzzer need not learn HELLO (it may still send its own). The client of
+ * slot 0 acts as mpxd's own user (a superuser, as socketless clients are);
+ * those of slots 1 to 3 as unprivileged users FUZZ_UID + slot, the first two
+ * in group FUZZ_GID, the last alone, so that permissions are checked and
+ * refused (CHMOD, CHOWN, each object's mode). Several clients
  * let bytes for one of them serve another's blocked request: a put for a
  * getter, a release for an acquirer, the last party of a barrier, the
  * other end of a pipe.
@@ -54,6 +58,8 @@
 #define FUZZ_MAX_OBJECTS        64u
 #define ARRAY_LENGTH_MAX        0x0fffu         /* what the filter leaves of ARRAY_DECLARE's length */
 #define OP_NONEXISTENT_HIGH     0xffu           /* opcodes 0xff00..0xffff do not exist */
+#define FUZZ_UID                1000u           /* slot n > 0 acts as uid FUZZ_UID + n */
+#define FUZZ_GID                1000u
 
 enum action {
         ACTION_FEED_LAST = 3,
@@ -133,10 +139,16 @@ static uint8_t stream_body_byte(struct stream *s, uint8_t b) {
 }
 
 static void slot_open(struct slot *sl, bool hello) {
+        size_t n = (size_t) (sl - slots);
+
         memset(&sl->stream, 0, sizeof(sl->stream));
         sl->client = client_new(-1);
         if (!sl->client)
                 fuzz_fail("client_new failed");
+        if (n > 0) {
+                sl->client->uid = (uid_t) (FUZZ_UID + n);
+                sl->client->gid = (gid_t) (n < SLOTS - 1 ? FUZZ_GID : FUZZ_GID + n);
+        }
         if (hello)
                 client_feed(sl->client, hello_frame, sizeof(hello_frame));
 }

@@ -100,6 +100,24 @@ def daemon_seeds():
         + feed(1, frame("LIST", u64(0) + u32(10) + u8(0)), frame("LIST", u64(1) + u32(1) + u8(1)),
                frame("INFO", name("jobs")), frame("INFO", name("none")), frame("STATS"),
                frame("CLIENTS", u64(0) + u32(10)), frame("DELETE", name("conf")), frame("DELETE", name("conf"))))
+    # Slot 0 is a superuser; slots 1 and 2 are users 1001 and 1002 of group 1000, slot 3 user 1003.
+    s["permissions"] = (
+        feed(0, frame("QUEUE_DECLARE", name("mine") + u64(0) + u32(0)),
+             frame("CHMOD", name("mine") + u16(0o620)),
+             frame("DICT_DECLARE", name("shared")),
+             frame("CHOWN", name("shared") + u32(1001) + u32(1000)),
+             frame("CHOWN", name("mine") + u32(0xffffffff) + u32(1000)))
+        + feed(1, frame("QUEUE_PUT", name("mine") + i64(0) + blob("x")),
+               frame("QUEUE_GET", name("mine") + i64(0) + u32(0)),
+               frame("CHMOD", name("shared") + u16(0o600)),
+               frame("DICT_SET", name("shared") + blob("k") + blob("v")))
+        + feed(3, frame("QUEUE_PUT", name("mine") + i64(0) + blob("y")),
+               frame("DICT_GET", name("shared") + blob("k")),
+               frame("CHMOD", name("shared") + u16(0o777)),
+               frame("DELETE", name("shared")),
+               frame("LIST", u64(0) + u32(10) + u8(0)))
+        + feed(2, frame("QUEUE_DECLARE", name("theirs") + u64(0) + u32(0)),
+               frame("INFO", name("shared")), frame("CHOWN", name("theirs") + u32(1001) + u32(0xffffffff))))
     s["queue"] = feed(0,
         frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)),
         frame("QUEUE_PUT", name("q") + i64(0) + blob("one")),
@@ -258,6 +276,8 @@ def wire_seeds():
     s["array-set"] = program([NAME, U8, I64, BYTES], name("arr") + u8(ord("d")) + i64(-1) + blob(struct.pack("<d", 2.5)))
     s["pool-start"] = program([NAME, U32, U8, U16, STR, STR],
                               name("pool") + u32(4) + u8(0) + u16(2) + text("/bin/echo") + text("hi"))
+    s["chown"] = program([NAME, U32, U32], name("obj") + u32(1000) + u32(0xffffffff))
+    s["chmod"] = program([NAME, U16], name("obj") + u16(0o640))
     s["bad-name"] = program([NAME, NAME], name("ok") + u8(3) + b"a b")
     s["short"] = program([U64, BYTES], u32(7) + b"\x05\x00\x00\x00ab")
     s["fields"] = fields([("size", 3), ("type", "queue"), ("min", -(1 << 63)), ("empty", "")])
