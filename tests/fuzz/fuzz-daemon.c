@@ -36,9 +36,10 @@
  *    processes. Their opcode becomes one that does not exist.
  *  - ARRAY_DECLARE's length is cut to 12 bits: each array is a fully
  *    allocated memfd of up to 1 GiB, and one input could declare dozens.
- * The object limit is lowered to FUZZ_MAX_OBJECTS as a configuration may
- * (limits.max_objects), which bounds the state an input can build and
- * reaches the limit's own path. The daemon's code is not changed.
+ * The limits are lowered as a configuration may (limits.max_objects,
+ * max_memory, max_output, max_waiters_per_client, per_user): that bounds
+ * the state one input can build and reaches each limit's own path. The
+ * daemon's code is not changed.
  *
  * Every reply is checked as it is produced: a whole frame, a known status,
  * and no body on an error (but HELLO's refusal of another version). With
@@ -55,7 +56,6 @@
 #include "fuzz.h"
 
 #define SLOTS                   4u
-#define FUZZ_MAX_OBJECTS        64u
 #define ARRAY_LENGTH_MAX        0x0fffu         /* what the filter leaves of ARRAY_DECLARE's length */
 #define OP_NONEXISTENT_HIGH     0xffu           /* opcodes 0xff00..0xffff do not exist */
 #define FUZZ_UID                1000u           /* slot n > 0 acts as uid FUZZ_UID + n */
@@ -86,6 +86,17 @@ struct slot {
 
 static struct slot slots[SLOTS];
 static bool trace;
+
+/* The limits in force: small enough to be reached by inputs of a few KiB. */
+static void set_limits(void) {
+        mpxd.max_objects = 64;
+        mpxd.max_memory = 256u << 10;
+        mpxd.max_output = CONFIG_MIN_MAX_OUTPUT;
+        mpxd.max_waiters_per_client = 16;
+        mpxd.per_user.max_memory = 64u << 10;
+        mpxd.per_user.max_objects = 24;
+        mpxd.per_user.max_waiters = 24;
+}
 
 /* HELLO, version 1, client name "fuzz", request id 0. */
 static const uint8_t hello_frame[] = {
@@ -142,13 +153,13 @@ static void slot_open(struct slot *sl, bool hello) {
         size_t n = (size_t) (sl - slots);
 
         memset(&sl->stream, 0, sizeof(sl->stream));
-        sl->client = client_new(-1);
+        if (n == 0)
+                sl->client = client_new(-1);
+        else
+                sl->client = client_new_as(-1, 0, (uid_t) (FUZZ_UID + n),
+                                           (gid_t) (n < SLOTS - 1 ? FUZZ_GID : FUZZ_GID + n));
         if (!sl->client)
                 fuzz_fail("client_new failed");
-        if (n > 0) {
-                sl->client->uid = (uid_t) (FUZZ_UID + n);
-                sl->client->gid = (gid_t) (n < SLOTS - 1 ? FUZZ_GID : FUZZ_GID + n);
-        }
         if (hello)
                 client_feed(sl->client, hello_frame, sizeof(hello_frame));
 }
@@ -288,7 +299,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fds_before = count_open_fds();
         if (mpxd_init() < 0)
                 fuzz_fail("mpxd_init failed");
-        mpxd.max_objects = FUZZ_MAX_OBJECTS;
+        set_limits();
         memset(slots, 0, sizeof(slots));
 
         while (size > 0) {
@@ -305,6 +316,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
         if (mpxd.n_clients != 0 || mpxd.n_objects != 0 || mpxd.n_waiters != 0)
                 fuzz_fail("clients, objects or waiters are left after every client and object went away");
+        if (mpxd.bytes_held != 0 || mpxd.n_users != 0)
+                fuzz_fail("bytes or users are still charged after every client and object went away");
         mpxd_done();
         if (count_open_fds() != fds_before)
                 fuzz_fail("a descriptor was left open");

@@ -118,6 +118,17 @@ def daemon_seeds():
                frame("LIST", u64(0) + u32(10) + u8(0)))
         + feed(2, frame("QUEUE_DECLARE", name("theirs") + u64(0) + u32(0)),
                frame("INFO", name("shared")), frame("CHOWN", name("theirs") + u32(1001) + u32(0xffffffff))))
+    # The harness's limits: 64 KiB per user, 16 waiters per client, 64 KiB of unread output.
+    big = 4095
+    s["limits"] = (
+        feed(1, *[frame("ARRAY_DECLARE", name(f"big{i}") + u8(ord("d")) + u32(big) + u32(0) + blob(b""))
+                  for i in range(3)],
+             frame("STATS"))
+        + feed(2, frame("EVENT_DECLARE", name("never")),
+               *[frame("EVENT_WAIT", name("never") + i64(FOREVER), rid=i) for i in range(18)])
+        + feed(1, *[frame("ARRAY_GET", name("big0") + u8(ord("d")) + i64(0) + u32(big)) for _ in range(3)])
+        + feed(3, frame("QUEUE_DECLARE", name("q3") + u64(0) + u32(0)),
+               *[frame("QUEUE_PUT", name("q3") + i64(0) + blob(b"z" * 1000)) for _ in range(4)]))
     s["queue"] = feed(0,
         frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)),
         frame("QUEUE_PUT", name("q") + i64(0) + blob("one")),
