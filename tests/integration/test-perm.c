@@ -14,7 +14,8 @@
  * modes; the access class of one request of every kind on queues, dicts,
  * lists, semaphores, events, barriers, values and arrays; who owns a new
  * object; CHMOD and CHOWN rules; root and the admin group overriding the
- * mode; and one log line per refused client and object.
+ * mode; one log line per refused client and object; and a reload's new
+ * default mode and the owners the configuration gives its objects.
  *
  * It needs root to change users: run as anyone else, it exits 77 (skipped).
  * The daemon's folder and socket are opened to everyone here, for this test
@@ -152,6 +153,16 @@ static int teardown(void **state) {
 
         f->m = mpx_disconnect(f->m);
         status = harness_stop(&f->d);
+        if (status != 0 || getenv("MPX_TEST_SHOW_LOG")) {
+                FILE *fp = fopen(f->log, "r");
+                char line[1024];
+
+                fprintf(stderr, "---- the daemon's log ----\n");
+                while (fp && fgets(line, sizeof(line), fp))
+                        fputs(line, stderr);
+                if (fp)
+                        fclose(fp);
+        }
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
         (void) !system(cmd);
         free(f);
@@ -524,12 +535,76 @@ static void test_refusals_logged_once(void **state) {
         assert_int_equal(log_count(f, "may not", NULL), 4);
 }
 
+/* ---- the configuration: the default mode, and owners of declared objects ---- */
+
+static int64_t now_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait until the daemon has an object of that name (a reload declared it); fails after 30 s. */
+static void wait_object(mpx *m, const char *name) {
+        int64_t deadline = now_ms() + 30000;
+        mpx_info info;
+        int r;
+
+        while ((r = mpx_object_info(m, name, &info)) == -ENOENT) {
+                if (now_ms() > deadline)
+                        fail_msg("object %s never appeared", name);
+                nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        }
+        assert_int_equal(r, 0);
+        mpx_info_clear(&info);
+}
+
+static int read_conf_objects(mpx *m, void *arg) {
+        (void) arg;
+        /* Root's, in the member's group, mode 0620: the member may write and not read. */
+        child_check(mpx_dict_set(m, "conf-d", "k", 1, "v", 1) == 0);
+        child_check(mpx_dict_len(m, "conf-d") == -EACCES);
+        /* mpxd's own, with the new default 0604: others read, and only read. */
+        child_check(mpx_dict_len(m, "plain-d") == 0);
+        child_check(mpx_dict_set(m, "plain-d", "k", 1, "v", 1) == -EACCES);
+        child_check(mpx_queue_qsize(m, "after") == 0);
+        child_check(mpx_queue_qsize(m, "before") == -EACCES);
+        return 0;
+}
+
+static void test_reload_default_mode(void **state) {
+        struct fixture *f = *state;
+        FILE *fp;
+
+        assert_int_equal(mpx_queue_declare(f->m, "before", 0, 0), 1);
+        fp = fopen(f->conf, "w");
+        assert_non_null(fp);
+        fprintf(fp, "admin_group = \"%u\";\n"
+                    "permissions = { default_mode = \"0604\"; };\n"
+                    "objects = { dicts = ( { name = \"conf-d\"; owner = \"root\"; group = \"4403\"; mode = 0620; },\n"
+                    "                      \"plain-d\" ); };\n", ADMIN_GROUP);
+        assert_int_equal(fclose(fp), 0);
+        assert_int_equal(kill(f->d.pid, SIGHUP), 0);
+        wait_object(f->m, "plain-d");
+        /* Objects created afterwards get the new default; existing ones keep theirs. */
+        assert_int_equal(mpx_queue_declare(f->m, "after", 0, 0), 1);
+        assert_int_equal(harness_field(f->m, "after", "mode"), 0604);
+        assert_int_equal(harness_field(f->m, "before", "mode"), 0660);
+        assert_int_equal(harness_field(f->m, "plain-d", "uid"), 0);
+        assert_int_equal(harness_field(f->m, "plain-d", "mode"), 0604);
+        assert_int_equal(harness_field(f->m, "conf-d", "uid"), 0);
+        assert_int_equal(harness_field(f->m, "conf-d", "gid"), member.gid);
+        assert_int_equal(harness_field(f->m, "conf-d", "mode"), 0620);
+        assert_int_equal(run_as(f, &member, read_conf_objects, NULL), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_matrix, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_access_classes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_chmod_chown, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reload_default_mode, setup, teardown),
         };
 
         if (geteuid() != 0) {

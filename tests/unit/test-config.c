@@ -606,6 +606,72 @@ static void test_declare(void **state) {
         assert_int_equal(mpxd.n_objects, 2);
 }
 
+/* ---- permissions ---- */
+
+static void test_permissions(void **state) {
+        struct fixture *f = *state;
+        struct config *c = load_ok(f, "");
+
+        assert_int_equal(c->default_mode, 0660);
+        c = load_ok(f, "permissions = { default_mode = \"0640\"; };\n");
+        assert_int_equal(c->default_mode, 0640);
+        /* libconfig reads 0604 as 604: its digits are read again as octal, as chmod would. */
+        c = load_ok(f, "permissions = { default_mode = 0604; };\n");
+        assert_int_equal(c->default_mode, 0604);
+        c = load_ok(f, "permissions = { default_mode = 7777; };\n");
+        assert_int_equal(c->default_mode, 07777);
+        c = load_ok(f, "objects = {\n"
+                       " dicts = ( { name = \"d\"; owner = \"root\"; group = \"0\"; mode = \"0600\"; }, \"plain\" );\n"
+                       " queues = ( { name = \"q\"; owner = \"0\"; mode = 644; } );\n"
+                       " pools = ( { name = \"p\"; command = [ \"true\" ]; group = \"root\"; } );\n"
+                       "};\n");
+        assert_int_equal(c->n_objects, 4);
+        for (size_t i = 0; i < c->n_objects; i++) {
+                const struct config_object *o = &c->objects[i];
+
+                if (strcmp(o->name, "d") == 0)
+                        assert_true(o->uid == 0 && o->gid == 0 && o->mode == 0600);
+                else if (strcmp(o->name, "plain") == 0)
+                        assert_true(o->uid == (uid_t) -1 && o->gid == (gid_t) -1 && o->mode == -1);
+                else if (strcmp(o->name, "q") == 0)
+                        assert_true(o->uid == 0 && o->gid == (gid_t) -1 && o->mode == 0644);
+                else
+                        assert_true(o->uid == (uid_t) -1 && o->gid == 0 && o->mode == -1);
+        }
+}
+
+static void test_bad_permissions(void **state) {
+        /* The unknown setting is reported, and the bad mode after it. */
+        load_bad(*state, "permissions = {\n umask = 2;\n default_mode = \"0800\";\n};\n",
+                 "2: permissions.umask: unknown setting; expected one of default_mode",
+                 "3: permissions.default_mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
+                 "or 0660, got \"0800\"");
+        load_bad(*state, "permissions = {\n default_mode = 10000;\n};\n",
+                 "2: permissions.default_mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
+                 "or 0660, got 10000");
+        load_bad(*state, "permissions = { default_mode = 68; };\n",
+                 "1: permissions.default_mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
+                 "or 0660, got 68");
+        load_bad(*state, "permissions = { default_mode = true; };\n",
+                 "1: permissions.default_mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
+                 "or 0660, got true");
+        load_bad(*state, "permissions = { default_mode = \"-1\"; };\n",
+                 "1: permissions.default_mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
+                 "or 0660, got \"-1\"");
+        load_bad(*state, "objects = { dicts = (\n"
+                         " { name = \"a\"; owner = \"no-such-user-of-mpx\"; },\n"
+                         " { name = \"b\"; group = \"no-such-group-of-mpx\"; },\n"
+                         " { name = \"c\"; mode = \"rw\"; owner = 5; }\n"
+                         "); };\n",
+                 "2: objects.dicts[0].owner: expected the name or number of an existing user, got "
+                 "\"no-such-user-of-mpx\"",
+                 "3: objects.dicts[1].group: expected the name or number of an existing group, got "
+                 "\"no-such-group-of-mpx\"",
+                 "4: objects.dicts[2].owner: expected a user name or number in quotes, got 5",
+                 "4: objects.dicts[2].mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
+                 "or 0660, got \"rw\"");
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -637,6 +703,8 @@ int main(void) {
                 T(test_bad_values),
                 T(test_bad_arrays),
                 T(test_declare),
+                T(test_permissions),
+                T(test_bad_permissions),
         };
 
         /* Only errors reach the log, and there are none here. */
