@@ -9,7 +9,8 @@
  *   between header and body, inside a body, after a whole frame;
  * - while blocked: in a queue get, a put on a full queue, a join, a
  *   semaphore acquire, an event wait, a barrier wait (the barrier breaks and
- *   the other party is told) and a pipe open;
+ *   the other party is told) and a pipe open; a live waiter parked behind a
+ *   killed one is served next;
  * - while holding semaphore units (for every number of units taken): they
  *   come back, and the next owner is told that a holder died;
  * - while holding undone joinable items (for every number taken): they are
@@ -542,6 +543,86 @@ static void test_killed_while_blocked(void **state) {
         assert_int_equal(harness_field(f->m, "p", "pairs"), 0);
 }
 
+/* A live waiter parked behind a killed one is served next, and gets what the dead one would have. */
+struct behind_child {
+        const struct fixture *f;
+        enum blocked_op op;
+};
+
+static int behind_child_run(void *arg) {
+        const struct behind_child *a = arg;
+        mpx *m = child_connect(a->f);
+        mpx_item it = { 0 };
+
+        child_check(m);
+        switch (a->op) {
+        case BLOCK_GET:
+                child_check_r(mpx_queue_get(m, "q", -1, &it), 0);
+                child_check(it.size == 4 && memcmp(it.data, "next", 4) == 0);
+                mpx_item_clear(&it);
+                break;
+        case BLOCK_PUT_FULL:
+                child_check_r(mpx_queue_put(m, "full", "live", 4, -1), 0);
+                break;
+        default:
+                /* Nobody held a unit: no holder died. */
+                child_check_r(mpx_sem_acquire(m, "s0", -1), 0);
+                child_check_r(mpx_sem_release(m, "s0"), 0);
+                break;
+        }
+        mpx_disconnect(m);
+        return 0;
+}
+
+static void test_waiter_behind_killed_one(void **state) {
+        static const struct {
+                enum blocked_op op;
+                const char *object, *field;
+        } cases[] = {
+                { BLOCK_GET, "q", "getters" },
+                { BLOCK_PUT_FULL, "full", "putters" },
+                { BLOCK_ACQUIRE, "s0", "acquirers" },
+        };
+        struct fixture *f = *state;
+        struct blocked_child dead;
+        struct behind_child live;
+        pid_t dead_pid, live_pid;
+
+        assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
+        assert_int_equal(mpx_queue_declare(f->m, "full", 1, 0), 1);
+        assert_int_equal(mpx_queue_put(f->m, "full", "first", 5, 0), 0);
+        assert_int_equal(mpx_sem_declare(f->m, "s0", 0, 0, 0), 1);
+        for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+                dead_pid = spawn_blocked(f, &dead, cases[i].op, 0);
+                harness_wait_field(f->m, cases[i].object, cases[i].field, 1);
+                live = (struct behind_child) { .f = f, .op = cases[i].op };
+                live_pid = harness_fork(behind_child_run, &live);
+                harness_wait_field(f->m, cases[i].object, cases[i].field, 2);
+                harness_kill(dead_pid);
+                harness_wait_field(f->m, cases[i].object, cases[i].field, 1);
+                switch (cases[i].op) {
+                case BLOCK_GET:
+                        assert_int_equal(mpx_queue_put(f->m, "q", "next", 4, 0), 0);
+                        break;
+                case BLOCK_PUT_FULL:
+                        take_item(f->m, "full", "first", 1);
+                        break;
+                default:
+                        assert_int_equal(mpx_sem_release(f->m, "s0"), 0);
+                        break;
+                }
+                assert_child_exit(live_pid, 0);
+                assert_recovered(f, dead_pid, 1, 0);
+        }
+        /* The live putter's item entered, the dead one's never did. */
+        take_item(f->m, "full", "live", 1);
+        assert_int_equal(mpx_queue_qsize(f->m, "full"), 0);
+        assert_queue_books(f->m, "q");
+        assert_queue_books(f->m, "full");
+        assert_int_equal(mpx_sem_value(f->m, "s0"), 1);
+        assert_int_equal(harness_field(f->m, "s0", "owner_died"), 0);
+}
+
 /* ---- 3. killed while holding semaphore units ---- */
 
 struct holder_child {
@@ -784,6 +865,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_killed_mid_frame, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_killed_while_blocked, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_waiter_behind_killed_one, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_killed_holding_units, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_killed_holding_deliveries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_killed_mid_batch, setup, teardown),
