@@ -229,6 +229,60 @@ int ctl_object_stats(struct ctl *ctl, int argc, char **argv) {
         return CTL_EXIT_OK;
 }
 
+static const struct ctl_column users_columns[] = {
+        { "UID", "uid", CTL_CELL_NUMBER },
+        { "USER", "uid", CTL_CELL_USER },
+        { "CLIENTS", "clients", CTL_CELL_NUMBER },
+        { "OBJECTS", "objects", CTL_CELL_NUMBER },
+        { "WAITERS", "waiters", CTL_CELL_NUMBER },
+        { "BYTES", "bytes", CTL_CELL_BYTES },
+        { "REFUSED BYTES", "refused_memory", CTL_CELL_NUMBER },
+        { "REFUSED OBJECTS", "refused_objects", CTL_CELL_NUMBER },
+        { "REFUSED CONNS", "refused_clients", CTL_CELL_NUMBER },
+        { "REFUSED WAITS", "refused_waiters", CTL_CELL_NUMBER },
+};
+
+/* ctl_collect's page function for users. */
+static int users_page(mpx *m, uint64_t cursor, size_t max, const void *arg,
+                      mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
+        return mpx_users(m, cursor, max, ret_items, ret_n, ret_next);
+}
+
+/* mpxctl users [--sort FIELD]: each uid, what it holds against its quotas, and what it was refused. */
+int ctl_object_users(struct ctl *ctl, int argc, char **argv) {
+        static const struct option options[] = {
+                { "sort", required_argument, NULL, 'S' },
+                CTL_OPTIONS_COMMON
+        };
+        const char *sort = NULL;
+        mpx_info *all = NULL;
+        size_t n_all = 0;
+        int c, r;
+
+        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
+                if (c == 'S')
+                        sort = optarg;
+        if (c == CTL_GETOPT_STOP)
+                return ctl->stop_status;
+        r = ctl_check_args(ctl, argc - optind, 0, 0);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = ctl_connect(ctl);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = ctl_collect(ctl, users_page, NULL, &all, &n_all);
+        if (r < 0)
+                return ctl_fail(r, "users", NULL, NULL);
+        if (sort)
+                ctl_sort(all, n_all, sort);
+        if (ctl->json)
+                ctl_json_infos(all, n_all);
+        else
+                ctl_print_table(users_columns, ARRAY_SIZE(users_columns), all, n_all);
+        ctl_infos_free(all, n_all);
+        return CTL_EXIT_OK;
+}
+
 /* mpxctl rm NAME: delete an object of any type. */
 int ctl_object_rm(struct ctl *ctl, int argc, char **argv) {
         const char *name = NULL;

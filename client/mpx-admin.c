@@ -337,8 +337,9 @@ int mpx_stats(mpx *m, mpx_info *ret) {
         return 0;
 }
 
-/* List one page of the daemon's connections. */
-int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
+/* One page of a listing whose entries are bare field lists (CLIENTS, USERS). */
+static int fields_page(mpx *m, uint16_t op, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
+                       uint64_t *ret_next) {
         struct wire_reader rd;
         mpx_info *items;
         uint64_t next;
@@ -350,7 +351,7 @@ int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_
                 return -EINVAL;
         if (max > UINT32_MAX)
                 max = UINT32_MAX;
-        r = conn_begin(m, WIRE_OP_CLIENTS, &start);
+        r = conn_begin(m, op, &start);
         if (r >= 0)
                 r = wire_put_u64(&m->out, cursor);
         if (r >= 0)
@@ -359,7 +360,7 @@ int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_
                 r = conn_call(m, start, &rd);
         if (r < 0)
                 return r;
-        /* A client takes at least 2 bytes (its field count): bound n by the body. */
+        /* An entry takes at least 2 bytes (its field count): bound n by the body. */
         if (!wire_get_u64(&rd, &next) || !wire_get_u32(&rd, &n) || (max > 0 && n > max) || n > rd.left / 2)
                 return -EPROTO;
         items = calloc(n ? n : 1, sizeof(*items));
@@ -382,4 +383,14 @@ int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_
 fail:
         mpx_objects_free(items, i);
         return r;
+}
+
+/* List one page of the daemon's connections. */
+int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
+        return fields_page(m, WIRE_OP_CLIENTS, cursor, max, ret_items, ret_n, ret_next);
+}
+
+/* List one page of the uids the daemon accounts for. */
+int mpx_users(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
+        return fields_page(m, WIRE_OP_USERS, cursor, max, ret_items, ret_n, ret_next);
 }

@@ -28,6 +28,7 @@ static const struct ctl_command ctl_commands[] = {
         { "stats", "", "show the daemon's statistics", ctl_object_stats, NULL },
         { "rm", "NAME", "delete an object; whoever waits on it gets an error", ctl_object_rm, NULL },
         { "clients", "[--sort FIELD]", "list connections, what they hold and wait on", ctl_object_clients, NULL },
+        { "users", "[--sort FIELD]", "list uids, what each holds and was refused", ctl_object_users, NULL },
         { "peek", "NAME [-n N]", "show the first items of a queue without taking them", ctl_object_peek, NULL },
         { "purge", "NAME", "drop every item waiting in a queue", ctl_object_purge, NULL },
         { "chmod", "MODE NAME", "set who may read and write an object (octal, as chmod)", ctl_perm_chmod, NULL },

@@ -184,6 +184,7 @@ int ctl_object_info(struct ctl *ctl, int argc, char **argv);
 int ctl_object_stats(struct ctl *ctl, int argc, char **argv);
 int ctl_object_rm(struct ctl *ctl, int argc, char **argv);
 int ctl_object_clients(struct ctl *ctl, int argc, char **argv);
+int ctl_object_users(struct ctl *ctl, int argc, char **argv);
 int ctl_object_peek(struct ctl *ctl, int argc, char **argv);
 int ctl_object_purge(struct ctl *ctl, int argc, char **argv);
 /* ctl-perm.c */

@@ -64,6 +64,7 @@ static const struct {
         { WIRE_OP_CLIENTS, "clients" },
         { WIRE_OP_CHMOD, "chmod" },
         { WIRE_OP_CHOWN, "chown" },
+        { WIRE_OP_USERS, "users" },
         { WIRE_OP_QUEUE_DECLARE, "queue.declare" },
         { WIRE_OP_QUEUE_PUT, "queue.put" },
         { WIRE_OP_QUEUE_GET, "queue.get" },

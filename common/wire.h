@@ -54,6 +54,7 @@ enum wire_op {
         WIRE_OP_CLIENTS         = 104,  /* u64 cursor, u32 max -> u64 next_cursor, u32 n, n x fields */
         WIRE_OP_CHMOD           = 105,  /* name, u16 mode -> (empty) */
         WIRE_OP_CHOWN           = 106,  /* name, u32 uid, u32 gid (WIRE_ID_UNCHANGED) -> (empty) */
+        WIRE_OP_USERS           = 107,  /* u64 cursor, u32 max -> u64 next_cursor, u32 n, n x fields */
 
         /* queues and joinable queues: 200..299 */
         WIRE_OP_QUEUE_DECLARE   = 200,  /* name, u64 maxsize, u32 flags -> u8 created */

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Requests that act on any object or on the daemon as a whole: LIST, INFO,
- * DELETE and STATS, the operations behind mpxctl ls, info, rm and stats.
+ * DELETE, STATS, CLIENTS and USERS, the operations behind mpxctl ls, info,
+ * rm, stats, clients and users.
  * Each object type describes itself (object_type.describe); this file only
  * frames the answers.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -289,6 +291,86 @@ int admin_handle_clients(struct client *c, const struct request *req, struct wir
         client_reply_end(c, start);
         return 0;
 nomem:
+        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+        return 0;
+}
+
+static int user_compare(const void *a, const void *b) {
+        uid_t x = (*(struct user *const *) a)->uid, y = (*(struct user *const *) b)->uid;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Append one user's fields. */
+static int put_user(struct wire_buf *b, const struct user *u) {
+        struct wire_fields f;
+        int err = 0;
+
+        err |= wire_fields_begin(b, &f);
+        err |= wire_put_field_int(b, &f, "uid", u->uid);
+        err |= wire_put_field_int(b, &f, "clients", u->n_clients);
+        err |= wire_put_field_int(b, &f, "objects", u->n_objects);
+        err |= wire_put_field_int(b, &f, "waiters", u->n_waiters);
+        err |= wire_put_field_int(b, &f, "bytes", (int64_t) u->bytes);
+        err |= wire_put_field_int(b, &f, "refused_memory", (int64_t) u->refused[USER_REFUSED_MEMORY]);
+        err |= wire_put_field_int(b, &f, "refused_objects", (int64_t) u->refused[USER_REFUSED_OBJECTS]);
+        err |= wire_put_field_int(b, &f, "refused_clients", (int64_t) u->refused[USER_REFUSED_CLIENTS]);
+        err |= wire_put_field_int(b, &f, "refused_waiters",
+                                  (int64_t) (u->refused[USER_REFUSED_WAITERS] + u->refused[USER_REFUSED_CLIENT_WAITERS]));
+        if (err < 0)
+                return -ENOMEM;
+        wire_fields_end(b, &f);
+        return 0;
+}
+
+/*
+ * USERS: u64 cursor, u32 max -> u64 next_cursor, u32 n, n x fields. The uids
+ * with a connection or something charged, by uid; the cursor is one more
+ * than the last uid listed, 0 when the list is complete. There are few uids:
+ * sorting them for each page costs less than keeping them sorted.
+ */
+int admin_handle_users(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct user **sorted, *u, *tmp;
+        uint64_t cursor, next = 0;
+        uint32_t max, n = 0;
+        struct wire_buf *b;
+        size_t start, at, count = 0;
+
+        if (!wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) || !wire_reader_done(r))
+                return -EPROTO;
+        if (max == 0 || max > LIST_PAGE_MAX)
+                max = LIST_PAGE_MAX;
+        sorted = malloc((mpxd.n_users ? mpxd.n_users : 1) * sizeof(*sorted));
+        if (!sorted)
+                return -ENOMEM;
+        HASH_ITER(hh, mpxd.users, u, tmp)
+                if (u->uid >= cursor)
+                        sorted[count++] = u;
+        qsort(sorted, count, sizeof(*sorted), user_compare);
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b) {
+                free(sorted);
+                return -ENOMEM;
+        }
+        at = b->len;
+        if (wire_put_u64(b, 0) < 0 || wire_put_u32(b, 0) < 0)
+                goto nomem;
+        for (size_t i = 0; i < count; i++) {
+                if (n == max) {
+                        next = (uint64_t) sorted[i - 1]->uid + 1;
+                        break;
+                }
+                if (put_user(b, sorted[i]) < 0)
+                        goto nomem;
+                n++;
+        }
+        free(sorted);
+        wire_patch_u64(b, at, next);
+        wire_patch_u32(b, at + 8, n);
+        client_reply_end(c, start);
+        return 0;
+nomem:
+        free(sorted);
         client_reply_abort(c, start, -ENOMEM, req->id, req->op);
         return 0;
 }

@@ -474,6 +474,7 @@ int admin_handle_info(struct client *c, const struct request *req, struct wire_r
 int admin_handle_delete(struct client *c, const struct request *req, struct wire_reader *r);
 int admin_handle_stats(struct client *c, const struct request *req, struct wire_reader *r);
 int admin_handle_clients(struct client *c, const struct request *req, struct wire_reader *r);
+int admin_handle_users(struct client *c, const struct request *req, struct wire_reader *r);
 
 /* ---- perm.c: object ownership and permissions ---- */
 

@@ -851,6 +851,16 @@ int mpx_stats(mpx *m, mpx_info *ret);
  */
 int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
 
+/*
+ * mpx_users() - list the uids the daemon accounts for (those with a
+ * connection or something charged to them) a page at a time, by uid, each as
+ * fields (uid, clients, objects, waiters, bytes, refused_memory,
+ * refused_objects, refused_clients, refused_waiters; docs/PROTOCOL.md). name
+ * and type of each mpx_info are NULL. Paging as mpx_list_objects(); free
+ * with mpx_objects_free().
+ */
+int mpx_users(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: MIT
 # mpxctl as an operator's tool against a private mpxd driven into known
 # states: clients (who waits on what, who holds what), the warning of the
-# next owner of a lock whose holder was killed, peek, purge, ls with
-# --sort, --type and --names, ownership (ls OWNER and MODE, chmod, chown),
-# top (one-shot, and live in a real terminal under tmux), and bash
-# completion of commands and object names.
+# next owner of a lock whose holder was killed, peek, purge, stats and
+# users, ls with --sort, --type and --names, ownership (ls OWNER and MODE,
+# chmod, chown), top (one-shot, and live in a real terminal under tmux), and
+# bash completion of commands and object names.
 set -eu
 
 if [ "${1:-}" != "--inside" ]; then
@@ -130,6 +130,13 @@ set +e; "$ctl" peek nothing 2> "$tmp/err"; st=$?; set -e
 "$ctl" --json stats > "$tmp/stats.json"
 [ "$(json "$tmp/stats.json" "d['objects'], d['waiters'], d['bytes'] > 0, d['rss_bytes'] > 0, d['requests_queue'] > 0")" = \
   "3 1 True True True" ] || fail "stats: $(cat "$tmp/stats.json")"
+"$ctl" stats | grep -q '^memory: .* held, no limit (max_memory)$' || fail "stats has no memory line: $("$ctl" stats)"
+
+# ---- users: this uid holds the items it put, the objects it made, its waiter ----
+"$ctl" --json users > "$tmp/users.json" || fail "users --json"
+[ "$(json "$tmp/users.json" "[(u['objects'], u['waiters'], u['bytes']) for u in d if u['uid'] == $(id -u)]")" = \
+  "[(3, 1, $(json "$tmp/stats.json" "d['bytes']"))]" ] || fail "users --json: $(cat "$tmp/users.json")"
+"$ctl" users | head -n 1 | grep -q '^ *UID  USER  CLIENTS  OBJECTS  WAITERS  BYTES' || fail "users: $("$ctl" users)"
 
 # ---- purge ----
 [ "$("$ctl" purge jobs)" = 4 ] || fail "purge did not report 4"

@@ -550,6 +550,76 @@ static void test_output_read_in_time(void **state) {
         assert_false(c->overflowed);
 }
 
+/* ---- USERS ---- */
+
+/* The value of an integer field of a field list being read; the list must hold it. */
+static int64_t read_field(struct wire_reader *r, const char *want) {
+        uint16_t n;
+        int64_t found = -1;
+
+        assert_true(wire_get_u16(r, &n));
+        for (uint16_t i = 0; i < n; i++) {
+                const char *key;
+                size_t key_len;
+                uint8_t kind;
+                int64_t v;
+
+                assert_true(wire_get_name(r, &key, &key_len));
+                assert_true(wire_get_u8(r, &kind));
+                assert_int_equal(kind, 0);
+                assert_true(wire_get_i64(r, &v));
+                if (key_len == strlen(want) && memcmp(key, want, key_len) == 0)
+                        found = v;
+        }
+        return found;
+}
+
+/* USERS lists every uid by uid, a page at a time, with what it holds and was refused. */
+static void test_users_listing(void **state) {
+        struct fixture *f = *state;
+        struct client *a = client_add_as(f, "a", UID_A, SHARED_GID), *b = client_add_as(f, "b", UID_B, SHARED_GID);
+        struct client *c = client_add_as(f, "c", UID_C, SHARED_GID);
+        uint64_t next;
+        uint32_t n;
+        struct reply rep;
+
+        mpxd.per_user.max_memory = 100;
+        declare_queue(c, "q", 0, 0);
+        expect_empty(b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(60, 'b'));
+        expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(60, 'b'));
+        send_request(a, 9, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        drop_replies(a);
+        send_request(a, 9, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        assert_no_reply(a);
+
+        /* Two per page: A and B, then C from the cursor. */
+        rep = call(c, WIRE_OP_USERS, "qw", (uint64_t) 0, 2u);
+        check_status_at(&rep, WIRE_OK, __FILE__, __LINE__);
+        assert_true(wire_get_u64(&rep.r, &next) && wire_get_u32(&rep.r, &n));
+        assert_int_equal(n, 2);
+        assert_int_equal(next, UID_B + 1);
+        /* A's fields, then B's. */
+        {
+                struct wire_reader again = rep.r;
+
+                assert_int_equal(read_field(&again, "uid"), UID_A);
+                assert_int_equal(read_field(&again, "uid"), UID_B);
+        }
+        assert_int_equal(read_field(&rep.r, "waiters"), 1);
+        assert_int_equal(read_field(&rep.r, "refused_memory"), 1);
+        assert_true(wire_reader_done(&rep.r));
+        rep = call(c, WIRE_OP_USERS, "qw", next, 2u);
+        check_status_at(&rep, WIRE_OK, __FILE__, __LINE__);
+        assert_true(wire_get_u64(&rep.r, &next) && wire_get_u32(&rep.r, &n));
+        assert_int_equal(n, 1);
+        assert_int_equal(next, 0);
+        assert_int_equal(read_field(&rep.r, "objects"), 1);
+        assert_true(wire_reader_done(&rep.r));
+        /* B's put went to A's waiting get: B holds nothing any more. */
+        assert_int_equal(user_bytes(UID_B), 0);
+        expect(WIRE_EPROTO, c, WIRE_OP_USERS, "q", (uint64_t) 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, unit_setup, unit_teardown)
 
 int main(void) {
@@ -565,6 +635,7 @@ int main(void) {
                 T(test_user_client_quota),
                 T(test_output_overflow),
                 T(test_output_read_in_time),
+                T(test_users_listing),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

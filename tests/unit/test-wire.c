@@ -1325,6 +1325,7 @@ static void test_op_name(void **state) {
                 { WIRE_OP_STATS, "stats" },
                 { WIRE_OP_CHMOD, "chmod" },
                 { WIRE_OP_CHOWN, "chown" },
+                { WIRE_OP_USERS, "users" },
                 { WIRE_OP_QUEUE_DECLARE, "queue.declare" },
                 { WIRE_OP_QUEUE_PUT, "queue.put" },
                 { WIRE_OP_QUEUE_GET, "queue.get" },
@@ -1336,7 +1337,7 @@ static void test_op_name(void **state) {
                 { WIRE_OP_QUEUE_JOIN, "queue.join" },
                 { WIRE_OP_QUEUE_PURGE, "queue.purge" },
         };
-        static const uint16_t unknown[] = { 0, 3, 99, 107, 199, 211, 299, 313, 0xffff };
+        static const uint16_t unknown[] = { 0, 3, 99, 108, 199, 211, 299, 313, 0xffff };
 
         for (size_t i = 0; i < ELEMENTSOF(known); i++) {
                 const char *n = wire_op_name(known[i].op);
