@@ -22,18 +22,6 @@
 /* After this many objects refused to one client, its further refusals are not logged. */
 #define PERM_DENIALS_LOGGED_MAX 1024u
 
-bool perm_allows(const struct perm_who *who, unsigned mode, enum perm_access access) {
-        unsigned shift;
-
-        if (who->superuser || access == PERM_NONE)
-                return true;
-        if (access == PERM_ADMIN)
-                return who->owner;
-        /* The first class that matches decides, as for files: an owner without a bit has no right by its group. */
-        shift = who->owner ? 6 : who->in_group ? 3 : 0;
-        return (mode >> shift) & (access == PERM_READ ? 04u : 02u);
-}
-
 const char *perm_access_name(enum perm_access access) {
         switch (access) {
         case PERM_NONE:
