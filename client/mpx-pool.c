@@ -234,7 +234,9 @@ static size_t job_parse(const mpx_item *item, char name[WIRE_NAME_MAX + 1]) {
 
 /*
  * Put a job's status and result on its result queue. A result queue that is
- * gone (the submitter gave up) is not an error; a result too large becomes
+ * gone (the submitter gave up) is not an error, nor is one this worker may
+ * not write to (its mode says so: ending the loop would only hand the job to
+ * the next worker, which may not either); a result too large becomes
  * -EMSGSIZE. Returns 0, or an error that must end the worker's loop.
  */
 static int job_reply(mpx *m, const char *name, int status, const mpx_buf *result) {
@@ -256,7 +258,7 @@ static int job_reply(mpx *m, const char *name, int status, const mpx_buf *result
                 memcpy(item + RESULT_STATUS_SIZE, result->data, result->size);
         r = mpx_queue_put(m, name, item, size, -1);
         free(item);
-        if (r == -ENOENT || r == -EIDRM || r == -EPROTOTYPE || r == -EPIPE)
+        if (r == -ENOENT || r == -EIDRM || r == -EPROTOTYPE || r == -EPIPE || r == -EACCES)
                 return 0;
         return r;
 }

@@ -14,8 +14,9 @@
  * modes; the access class of one request of every kind on queues, dicts,
  * lists, semaphores, events, barriers, values and arrays; who owns a new
  * object; CHMOD and CHOWN rules; root and the admin group overriding the
- * mode; one log line per refused client and object; and a reload's new
- * default mode and the owners the configuration gives its objects.
+ * mode; one log line per refused client and object; a reload's new
+ * default mode and the owners the configuration gives its objects; and a
+ * worker whose job results are refused going on with the next job.
  *
  * It needs root to change users: run as anyone else, it exits 77 (skipped).
  * The daemon's folder and socket are opened to everyone here, for this test
@@ -535,6 +536,51 @@ static void test_refusals_logged_once(void **state) {
         assert_int_equal(log_count(f, "may not", NULL), 4);
 }
 
+/* ---- a worker that may not write its job's result queue ---- */
+
+static int echo_job(void *arg, const mpx_item *job, mpx_buf *ret_result) {
+        (void) arg;
+        ret_result->data = malloc(job->size ? job->size : 1);
+        if (!ret_result->data)
+                return -ENOMEM;
+        memcpy(ret_result->data, job->data, job->size);
+        ret_result->size = job->size;
+        return 0;
+}
+
+/* Serve jobs until the queue is closed; the results are refused, and the loop goes on. */
+static int refused_worker(mpx *m, void *arg) {
+        (void) arg;
+        child_check(mpx_worker_run(m, "jobs", echo_job, NULL) == 0);
+        return 0;
+}
+
+static void test_job_result_refused(void **state) {
+        struct fixture *f = *state;
+        mpx_job job[2];
+        pid_t pid;
+
+        assert_int_equal(mpx_queue_declare(f->m, "jobs", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_chmod(f->m, "jobs", 0666), 0);
+        /* The result queues are root's, 0660: the other user's worker may not put on them. */
+        assert_int_equal(mpx_job_submit(f->m, "jobs", "a", 1, &job[0]), 0);
+        assert_int_equal(mpx_job_submit(f->m, "jobs", "b", 1, &job[1]), 0);
+        {
+                struct child c = { f, &other, refused_worker, NULL };
+
+                pid = harness_fork(child_main, &c);
+        }
+        /* Both jobs are done (not handed to the next worker forever); no result came. */
+        harness_wait_field(f->m, "jobs", "unfinished", 0);
+        assert_int_equal(mpx_job_wait(f->m, &job[0], 0, NULL), -EAGAIN);
+        assert_int_equal(mpx_job_wait(f->m, &job[1], 0, NULL), -EAGAIN);
+        assert_int_equal(mpx_queue_close(f->m, "jobs"), 0);
+        assert_int_equal(harness_wait(pid), 0);
+        assert_int_equal(log_count(f, "uid 4303", "may not queue.put queue 'mpx.job.", "no write right", NULL), 2);
+        assert_int_equal(mpx_delete(f->m, job[0].result_queue), 0);
+        assert_int_equal(mpx_delete(f->m, job[1].result_queue), 0);
+}
+
 /* ---- the configuration: the default mode, and owners of declared objects ---- */
 
 static int64_t now_ms(void) {
@@ -605,6 +651,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_chmod_chown, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_default_mode, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_job_result_refused, setup, teardown),
         };
 
         if (geteuid() != 0) {
