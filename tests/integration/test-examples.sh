@@ -117,6 +117,12 @@ wait "$writer" || fail "mpxctl pipe open --write -- printf failed"
 st=0
 "$MPXCTL" pipe open examples.shell --read --timeout 0 2> "$out" || st=$?
 [ "$st" = 1 ] || fail "mpxctl pipe open --timeout 0 with nobody waiting exited $st, expected 1"
+# A robust lock: a worker killed in the middle of a transfer; the next owner of the lock is told
+# (EOWNERDEAD), once, and repairs from the journal, so the balances still add up.
+"$MPX_EXAMPLES/lock-robust" > "$out" || fail "lock-robust exited $?"
+[ "$(grep -c 'repaired an interrupted transfer' "$out")" = 1 ] || fail "lock-robust: expected exactly one repair"
+grep -qx 'alice: [0-9]* bob: [0-9]* total: 100' "$out" || fail "lock-robust: the balances do not add up to 100"
+
 # Pool(4): pool-copy copies a tree of 300 small files, three of several MiB and an empty one with
 # worker processes mpxd runs; every copy is identical, and no pool or queue is left behind.
 src="$MPX_TEST_DIR/pool-src"
