@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define UID_A 1000
 #define UID_B 1001
@@ -550,6 +552,68 @@ static void test_output_read_in_time(void **state) {
         assert_false(c->overflowed);
 }
 
+/* Read exactly len bytes of the daemon's output from fd, letting c flush as room is made. */
+static void drain(struct client *c, int fd, size_t len) {
+        static uint8_t sink[16384];
+
+        for (int spins = 0; len > 0; spins++) {
+                ssize_t n = recv(fd, sink, len < sizeof(sink) ? len : sizeof(sink), MSG_DONTWAIT);
+
+                assert_true(spins < 100000);
+                if (n > 0)
+                        len -= (size_t) n;
+                else
+                        client_flush(c);
+        }
+}
+
+/*
+ * A client that reads steadily but a fixed backlog behind: its output
+ * buffer never empties, yet it must not grow, and the client is served.
+ */
+static void test_output_slow_steady_reader(void **state) {
+        enum { ROUNDS = 2000, PER_ROUND = 10, BACKLOG = 40, REPLY = 12 + 4 + 16 + 900 };
+        struct fixture *f = *state;
+        struct client *owner = client_add(f, "owner"), *c;
+        struct wire_buf b;
+        int sv[2], small = 1;
+
+        mpxd.max_output = 64 * 1024;
+        declare_queue(owner, "q", 0, 0);
+        expect_empty(owner, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(900, 'r'));
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        /* The smallest socket buffer: most of the backlog stays in the daemon's output buffer. */
+        assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+        c = client_new(sv[0]);
+        assert_non_null(c);
+        send_request(c, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "reader");
+        client_flush_dirty();
+        drain(c, sv[1], WIRE_HEADER_SIZE + 12 + 2 + strlen("mpxd " MPX_VERSION));
+
+        wire_buf_init(&b);
+        for (int i = 0; i < BACKLOG; i++)
+                append_request(&b, 2, WIRE_OP_QUEUE_PEEK, "nw", "q", 1u);
+        feed_buf(c, &b);
+        client_flush_dirty();
+        for (int round = 0; round < ROUNDS; round++) {
+                wire_buf_init(&b);
+                for (int i = 0; i < PER_ROUND; i++)
+                        append_request(&b, 3, WIRE_OP_QUEUE_PEEK, "nw", "q", 1u);
+                feed_buf(c, &b);
+                client_flush_dirty();
+                assert_false(c->dead);
+                drain(c, sv[1], PER_ROUND * REPLY);
+        }
+        /* Some 18 MiB went through; the buffer stayed about the size of the backlog. */
+        assert_false(c->dead);
+        assert_false(c->overflowed);
+        assert_true(c->out.len - c->out_off >= (BACKLOG - 8) * REPLY);
+        if (c->out.cap > 256 * 1024)
+                fail_msg("the output buffer grew to %zu bytes", c->out.cap);
+        client_lost(c, "test");
+        close(sv[1]);
+}
+
 /* ---- USERS ---- */
 
 /* The value of an integer field of a field list being read; the list must hold it. */
@@ -635,6 +699,7 @@ int main(void) {
                 T(test_user_client_quota),
                 T(test_output_overflow),
                 T(test_output_read_in_time),
+                T(test_output_slow_steady_reader),
                 T(test_users_listing),
         };
 
