@@ -7,9 +7,9 @@
  *      baseline  -c clients of one uid do request/reply round trips (a put,
  *                then a get, on a queue of their own) for -t seconds;
  *      flood     the same, while -f clients of another uid put -d byte items
- *                until their quota refuses with ENOSPC, purge, and put again,
- *                as fast as the daemon answers, and try to declare objects
- *                past their quota (EUSERS).
+ *                until their quota (--quota) refuses with ENOSPC, purge, and
+ *                put again, as fast as the daemon answers, and try to declare
+ *                an object past their quota (one queue each: EUSERS).
  *
  * It prints the round-trip latency of the others, p50, p99 and max, in each
  * phase, and what the flooders got. Run as root: the clients fork and take
@@ -286,7 +286,7 @@ static void start_daemon(void) {
         }
         fprintf(f, "socket = { mode = \"0666\"; };\nlog = { level = \"warning\"; };\n"
                    "limits = { per_user = { max_memory = \"%s\"; max_objects = %d; max_clients = %d; }; };\n",
-                opt.quota, opt.flooders + 1, opt.clients + opt.flooders);
+                opt.quota, opt.flooders, opt.clients + opt.flooders);
         fclose(f);
         memcpy(sa.sun_path, notify, strlen(notify) + 1);
         nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);

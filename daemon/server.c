@@ -10,7 +10,8 @@
  * reloads the configuration, SIGCHLD reaps children, SIGPIPE is ignored.
  *
  * This file also puts a configuration in force (config.c reads it), refuses
- * connections over limits.max_clients with an EUSERS frame, and talks to the
+ * connections over limits.max_clients or their uid's quota
+ * (limits.per_user.max_clients) with an EUSERS frame, and talks to the
  * service manager: READY=1, RELOADING=1, STOPPING=1, and a STATUS= line and
  * WATCHDOG=1 pings from one periodic timer.
  */
