@@ -4,9 +4,9 @@
  * with its own connection, killed with SIGKILL at every step of an exchange.
  *
  * - mid-frame: a raw client writes the first k bytes of a small exchange
- *   (HELLO done; then a PUT, an ACQUIRE and a GET that blocks) and is
- *   killed, for every k from 0 to the whole exchange: inside a header,
- *   between header and body, inside a body, after a whole frame;
+ *   (HELLO, a PUT, an ACQUIRE and a GET that blocks) and is killed, for
+ *   every k from 0 to the whole exchange: inside a header, between header
+ *   and body, inside a body, after a whole frame;
  * - while blocked: in a queue get, a put on a full queue, a join, a
  *   semaphore acquire, an event wait, a barrier wait (the barrier breaks and
  *   the other party is told) and a pipe open; a live waiter parked behind a
@@ -19,7 +19,7 @@
  *   replies, and with megabytes of replies it never reads.
  *
  * After each kill the daemon must answer, list no client of the dead process,
- * have no waiter left, no semaphore unit held and no delivery undone by
+ * have no waiter left (in its totals and in the accounts of the uid), no semaphore unit held and no delivery undone by
  * anyone dead, and its counters must add up (puts = gets - redelivered +
  * size + delivered). Each test starts its own daemon and stops it in
  * teardown, where a crash or (with MPX_TEST_VALGRIND=1) a memory error fails
@@ -249,6 +249,7 @@ static void frame_acquire(struct wire_buf *b, uint32_t id, const char *sem) {
 /* A raw client: HELLO, then send bytes, read some replies, report, and wait to be killed. */
 struct raw_child {
         const struct fixture *f;
+        bool hello_in_bytes;            /* bytes start with HELLO: send nothing before them */
         const uint8_t *bytes;
         size_t len;
         unsigned read_replies;
@@ -275,11 +276,13 @@ static int raw_child_run(void *arg) {
         int fd = raw_connect(a->f->d.socket);
 
         child_check(fd >= 0);
-        wire_buf_init(&hello);
-        frame_hello(&hello, 1);
-        child_check(write_all(fd, hello.data, hello.len));
-        wire_buf_done(&hello);
-        child_check(read_reply(fd, &h) && h.status == WIRE_OK);
+        if (!a->hello_in_bytes) {
+                wire_buf_init(&hello);
+                frame_hello(&hello, 1);
+                child_check(write_all(fd, hello.data, hello.len));
+                wire_buf_done(&hello);
+                child_check(read_reply(fd, &h) && h.status == WIRE_OK);
+        }
         child_check(write_all(fd, a->bytes, a->len));
         for (unsigned i = 0; i < a->read_replies; i++)
                 child_check(read_reply(fd, &h));
@@ -330,6 +333,12 @@ static void assert_recovered(struct fixture *f, pid_t dead, int64_t n_clients, i
                         fail_msg("the daemon still lists the killed process %ld", (long) dead);
         }
         mpx_objects_free(items, n);
+        /* The accounts of the uid (every process here has the test's) agree. */
+        assert_int_equal(mpx_users(f->m, 0, 100, &items, &n, &next), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(mpx_info_get(&items[0], "clients")->num, n_clients);
+        assert_int_equal(mpx_info_get(&items[0], "waiters")->num, n_waiters);
+        mpx_objects_free(items, n);
 }
 
 /* Every queue counter adds up: what was put is what was taken (net of redeliveries) plus what is left. */
@@ -371,8 +380,9 @@ static void test_killed_mid_frame(void **state) {
         assert_int_equal(mpx_queue_declare(f->m, "empty", 0, 0), 1);
         assert_int_equal(mpx_sem_declare(f->m, "s", 1, 1, MPX_SEM_BOUNDED), 1);
 
-        /* One exchange: a put, an acquire that succeeds, a get that blocks. */
+        /* One exchange: HELLO, a put, an acquire that succeeds, a get that blocks. */
         wire_buf_init(&b);
+        frame_hello(&b, 1);
         frame_put(&b, 2, "q", "item", 4);
         put_end = b.len;
         frame_acquire(&b, 3, "s");
@@ -380,7 +390,7 @@ static void test_killed_mid_frame(void **state) {
         frame_get(&b, 4, "empty", -1);
 
         for (size_t k = 0; k <= b.len; k++) {
-                struct raw_child a = { .f = f, .bytes = b.data, .len = k };
+                struct raw_child a = { .f = f, .hello_in_bytes = true, .bytes = b.data, .len = k };
                 pid_t pid = harness_fork(raw_child_run, &a);
 
                 read_report(f);

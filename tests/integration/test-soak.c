@@ -27,8 +27,10 @@
  * - The dict counter lies between the acknowledged increments and those
  *   plus the increments in flight at a kill.
  * - The daemon's own counters: puts = gets - redelivered + size + delivered
- *   for every queue, acknowledged puts <= its puts <= sent puts, and the
- *   semaphores are back to their initial values with nothing held.
+ *   for every queue, acknowledged puts <= its puts <= sent puts, the
+ *   semaphores are back to their initial values with nothing held, and once
+ *   drained the queues hold no byte and the per-uid accounts (clients,
+ *   waiters, objects, bytes) match the daemon's totals.
  *
  * Under ASan and LSan (./configure --enable-asan) the daemon exits non-zero
  * on any report, which fails the test. It prints its figures: operations,
@@ -517,6 +519,39 @@ static void check_daemon_books(struct soak *s, const char *name) {
                          " + delivered %" PRId64, name, puts, gets, redelivered, size, delivered);
 }
 
+static int64_t info_num(const mpx_info *info, const char *key) {
+        const mpx_field *f = mpx_info_get(info, key);
+
+        if (!f || f->is_str)
+                fail_msg("no numeric field %s", key);
+        return f->num;
+}
+
+/*
+ * Once drained, the queues hold no byte, and the daemon's accounts of this
+ * uid (the only one here) match the daemon's totals: one client, no waiter,
+ * every object, every byte, whatever the kills interrupted.
+ */
+static void check_memory_books(struct soak *s) {
+        mpx_info stats = { 0 }, *users = NULL;
+        size_t n = 0;
+        uint64_t next = 0;
+
+        for (unsigned q = 0; q < N_PLAIN + N_JOINABLE; q++)
+                assert_int_equal(harness_field(s->m, q < N_PLAIN ? plain_names[q] : joinable_names[q - N_PLAIN],
+                                               "bytes"), 0);
+        assert_int_equal(mpx_stats(s->m, &stats), 0);
+        assert_int_equal(mpx_users(s->m, 0, 100, &users, &n, &next), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(info_num(&users[0], "uid"), (int64_t) getuid());
+        assert_int_equal(info_num(&users[0], "clients"), 1);
+        assert_int_equal(info_num(&users[0], "waiters"), 0);
+        assert_int_equal(info_num(&users[0], "objects"), info_num(&stats, "objects"));
+        assert_int_equal(info_num(&users[0], "bytes"), info_num(&stats, "bytes"));
+        mpx_objects_free(users, n);
+        mpx_info_clear(&stats);
+}
+
 static void test_soak(void **state) {
         struct soak s = { 0 };
         struct kill_books k = { 0 };
@@ -643,6 +678,8 @@ static void test_soak(void **state) {
                 if (q >= N_PLAIN)
                         assert_int_equal(mpx_queue_join(s.m, name, 0), 0);
         }
+
+        check_memory_books(&s);
 
         printf("soak: %.1f s, %u clients, %" PRIu64 " operations, %" PRIu64 " kills, %" PRIu64
                " items put (%" PRIu64 " acknowledged), %" PRIu64 " got, %" PRIu64 " redelivered, %" PRIu64
