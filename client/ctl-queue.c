@@ -25,6 +25,7 @@ struct queue_args {
         int64_t timeout_ms;             /* --timeout, default forever */
         uint64_t maxsize;               /* --maxsize, default unbounded */
         bool joinable;                  /* --joinable */
+        bool durable;                   /* --durable */
 };
 
 /*
@@ -51,6 +52,9 @@ static int queue_parse(struct ctl *ctl, int argc, char **argv, const struct opti
                 case 'j':
                         a->joinable = true;
                         break;
+                case 'D':
+                        a->durable = true;
+                        break;
                 }
         }
         if (c == CTL_GETOPT_STOP)
@@ -75,11 +79,12 @@ static const struct option queue_timeout_options[] = {
         CTL_OPTIONS_COMMON
 };
 
-/* mpxctl queue declare NAME [--maxsize N] [--joinable] */
+/* mpxctl queue declare NAME [--maxsize N] [--joinable] [--durable] */
 static int queue_declare(struct ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
                 { "maxsize", required_argument, NULL, 'm' },
                 { "joinable", no_argument, NULL, 'j' },
+                { "durable", no_argument, NULL, 'D' },
                 CTL_OPTIONS_COMMON
         };
         struct queue_args a;
@@ -88,7 +93,8 @@ static int queue_declare(struct ctl *ctl, int argc, char **argv) {
         r = queue_parse(ctl, argc, argv, options, 1, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_queue_declare(ctl->m, a.name, a.maxsize, a.joinable ? MPX_QUEUE_JOINABLE : 0);
+        r = mpx_queue_declare(ctl->m, a.name, a.maxsize,
+                              (a.joinable ? MPX_QUEUE_JOINABLE : 0) | (a.durable ? MPX_DURABLE : 0));
         if (r < 0)
                 return ctl_fail(r, "queue", a.name, NULL);
         return CTL_EXIT_OK;
@@ -252,7 +258,7 @@ static int queue_purge(struct ctl *ctl, int argc, char **argv) {
 }
 
 const struct ctl_command ctl_queue_commands[] = {
-        { "declare", "NAME [--maxsize N] [--joinable]", "create a queue, or check that it exists so",
+        { "declare", "NAME [--maxsize N] [--joinable] [--durable]", "create a queue, or check that it exists so",
           queue_declare, NULL },
         { "put", "NAME [DATA] [--timeout S]", "add an item: DATA, or all of stdin", queue_put, NULL },
         { "get", "NAME [--timeout S]", "take the oldest item and write it to stdout", queue_get, NULL },

@@ -96,6 +96,22 @@ int mpx_value_declare(mpx *m, const char *name, char typecode, const void *initi
         return array_declare(m, name, typecode, 1, WIRE_ARRAY_VALUE, initial);
 }
 
+/* mpx_array_declare with flags (MPX_DURABLE). */
+int mpx_array_declare_flags(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
+                            unsigned flags) {
+        if (flags & ~MPX_DURABLE)
+                return -EINVAL;
+        return array_declare(m, name, typecode, length, (flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0, initial);
+}
+
+/* mpx_value_declare with flags (MPX_DURABLE). */
+int mpx_value_declare_flags(mpx *m, const char *name, char typecode, const void *initial, unsigned flags) {
+        if (flags & ~MPX_DURABLE)
+                return -EINVAL;
+        return array_declare(m, name, typecode, 1,
+                             WIRE_ARRAY_VALUE | ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0), initial);
+}
+
 /* The size of an element of typecode, or -EINVAL; -EINVAL too without a connection. */
 static int array_elem_size(mpx *m, char typecode) {
         if (!m)

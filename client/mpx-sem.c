@@ -21,8 +21,10 @@ int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsi
         size_t start;
         int r;
 
-        if (flags & ~(MPX_SEM_BOUNDED | MPX_SEM_NO_UNDO))
+        if (flags & ~(MPX_SEM_BOUNDED | MPX_SEM_NO_UNDO | MPX_DURABLE))
                 return -EINVAL;
+        if (flags & MPX_DURABLE)
+                wflags |= WIRE_DECLARE_DURABLE;
         if (flags & MPX_SEM_BOUNDED)
                 wflags |= WIRE_SEM_BOUNDED;
         if (flags & MPX_SEM_NO_UNDO)

@@ -144,6 +144,15 @@ enum wire_op {
         WIRE_OP_POOL_STOP       = 853,  /* name, i64 grace_ms -> (empty), once every worker has exited */
 };
 
+/*
+ * One flag of every declare that can make a durable object (queue,
+ * semaphore, value and array flags; the optional trailing u32 flags of
+ * DICT_DECLARE and LIST_DECLARE): its changes are journaled and it survives
+ * a restart of mpxd. Declaring an existing object with the other durability
+ * is EEXIST; without durability.directory configured, EINVAL.
+ */
+#define WIRE_DECLARE_DURABLE    (1u << 31)
+
 /* DICT_ITEMS: what each entry of the reply holds (entry = [bytes key] [bytes value]). */
 #define WIRE_DICT_KEYS          (1u << 0)
 #define WIRE_DICT_VALUES        (1u << 1)

@@ -37,6 +37,8 @@ static int put_description(struct wire_buf *b, struct object *o) {
         if (r >= 0)
                 r = wire_put_field_int(b, &f, "mode", o->mode);
         if (r >= 0)
+                r = wire_put_field_int(b, &f, "durable", o->durable);
+        if (r >= 0)
                 wire_fields_end(b, &f);
         return r;
 }
@@ -198,6 +200,7 @@ int admin_handle_stats(struct client *c, const struct request *req, struct wire_
         err |= wire_put_field_int(b, &f, "users", mpxd.n_users);
         err |= wire_put_field_int(b, &f, "rss_bytes", (int64_t) rss_bytes());
         err |= put_family_counts(b, &f);
+        err |= journal_stats(b, &f);
         if (err < 0) {
                 client_reply_abort(c, start, -ENOMEM, req->id, req->op);
                 return 0;

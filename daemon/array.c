@@ -87,6 +87,7 @@ struct array {
         uint64_t maps;                  /* MAP requests served */
         uint64_t sets;                  /* SET requests, and CAS requests that swapped */
         uint64_t adds;                  /* ADD requests */
+        uint8_t *journal_copy;          /* durable: the memory as the journal has it; NULL until the first image */
 };
 
 static const struct object_type array_type, value_type;
@@ -381,9 +382,94 @@ static int array_memory_error(int err) {
         }
 }
 
+/* ---- the journal of a durable array ---- */
+
+/* Record count elements from first, as the memory holds them now. */
+static void array_journal_set(struct array *a, uint32_t first, uint32_t count) {
+        size_t at = (size_t) first * a->t->size, bytes = (size_t) count * a->t->size;
+        struct wire_buf *b = journal_begin(&a->obj, JOURNAL_ARRAY_SET);
+
+        if (!b)
+                return;
+        if (wire_put_u32(b, first) < 0 || wire_buf_reserve(b, 4 + bytes) < 0) {
+                journal_end(-ENOMEM);
+                return;
+        }
+        (void) wire_put_u32(b, (uint32_t) bytes);
+        /* Element by element with atomic loads: clients may be writing through their mappings. */
+        for (uint32_t i = 0; i < count; i++) {
+                bits_put(b->data + b->len, a->t->size, elem_load(a->mem + at + (size_t) i * a->t->size, a->t->size));
+                b->len += a->t->size;
+        }
+        if (a->journal_copy)
+                memcpy(a->journal_copy + at, b->data + b->len - bytes, bytes);
+        journal_end(0);
+}
+
+/* Record every element; into copy too when given. */
+static void array_journal_image(struct array *a, uint8_t *copy) {
+        struct wire_buf *b = journal_begin(&a->obj, JOURNAL_ARRAY_IMAGE);
+
+        if (!b)
+                return;
+        if (wire_buf_reserve(b, 4 + a->size_bytes) < 0) {
+                journal_end(-ENOMEM);
+                return;
+        }
+        (void) wire_put_u32(b, (uint32_t) a->size_bytes);
+        for (uint32_t i = 0; i < a->length; i++) {
+                bits_put(b->data + b->len, a->t->size, elem_load(a->mem + (size_t) i * a->t->size, a->t->size));
+                b->len += a->t->size;
+        }
+        if (copy)
+                memcpy(copy, b->data + b->len - a->size_bytes, a->size_bytes);
+        journal_end(0);
+}
+
+/* Once a second: an image of the memory when writes through mappings changed it. */
+static void array_checkpoint(struct object *o) {
+        struct array *a = array_of(o);
+
+        if (!a->journal_copy) {
+                /* The first image after a start or a declaration: nothing to compare with yet. */
+                a->journal_copy = malloc(a->size_bytes);
+                if (a->journal_copy)
+                        array_journal_image(a, a->journal_copy);
+                return;
+        }
+        if (memcmp(a->journal_copy, a->mem, a->size_bytes) != 0)
+                array_journal_image(a, a->journal_copy);
+}
+
+static int array_dump(struct object *o) {
+        struct array *a = array_of(o);
+
+        journal_create(o, (uint8_t) a->t->code, a->length, o->ops->type == WIRE_TYPE_VALUE ? WIRE_ARRAY_VALUE : 0);
+        array_journal_image(a, NULL);
+        return 0;
+}
+
+/* Apply a journal record of a durable array, at start. */
+static int array_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
+        struct array *a = array_of(o);
+        const void *data;
+        uint32_t first = 0, bytes;
+
+        if ((kind == JOURNAL_ARRAY_SET && !wire_get_u32(r, &first)) ||
+            (kind != JOURNAL_ARRAY_SET && kind != JOURNAL_ARRAY_IMAGE) || !wire_get_bytes(r, &data, &bytes) ||
+            !wire_reader_done(r) || bytes % a->t->size != 0 ||
+            (uint64_t) first * a->t->size + bytes > a->size_bytes ||
+            (kind == JOURNAL_ARRAY_IMAGE && bytes != a->size_bytes))
+                return -EBADMSG;
+        /* Nobody has mapped the memory yet. */
+        memcpy(a->mem + (size_t) first * a->t->size, data, bytes);
+        return 0;
+}
+
 static void array_free(struct object *o) {
         struct array *a = array_of(o);
 
+        free(a->journal_copy);
         /* Mappings made by clients stay valid: the kernel keeps the memory until the last one goes. */
         if (a->mem)
                 munmap(a->mem, a->size_bytes);
@@ -430,6 +516,9 @@ static const struct object_type array_type = {
         .describe = array_describe,
         .free = array_free,
         .bytes = array_bytes,
+        .dump = array_dump,
+        .replay = array_replay,
+        .checkpoint = array_checkpoint,
 };
 
 static const struct object_type value_type = {
@@ -437,6 +526,9 @@ static const struct object_type value_type = {
         .describe = array_describe,
         .free = array_free,
         .bytes = array_bytes,
+        .dump = array_dump,
+        .replay = array_replay,
+        .checkpoint = array_checkpoint,
 };
 
 /* Create an array or value with its memory, or check that it exists as asked. */
@@ -551,7 +643,11 @@ int array_handle_declare(struct client *c, const struct request *req, struct wir
         /* No initial bytes means zeros; otherwise exactly length elements. */
         if (initial_len != 0 && initial_len != (uint64_t) length * t->size)
                 return -EINVAL;
-        created = array_declare(name, len, (char) typecode, length, flags, initial_len ? initial : NULL);
+        created = journal_declare_check(flags);
+        if (created == 0)
+                created = array_declare(name, len, (char) typecode, length, flags & ~WIRE_DECLARE_DURABLE,
+                                        initial_len ? initial : NULL);
+        created = journal_declared(name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);
@@ -634,6 +730,8 @@ int array_handle_set(struct client *c, const struct request *req, struct wire_re
 
                 elem_store(a->mem + at, a->t->size, bits_get(data + (size_t) i * a->t->size, a->t->size));
         }
+        if (a->obj.durable && count > 0)
+                array_journal_set(a, first, count);
         a->sets++;
         a->obj.active_ms = now_ms();
         client_reply_status(c, req->id, req->op, 0);
@@ -664,6 +762,8 @@ int array_handle_add(struct client *c, const struct request *req, struct wire_re
         if (err < 0)
                 return err;
         new = elem_add(a->mem + (size_t) at * a->t->size, a->t, bits_get(delta, a->t->size));
+        if (a->obj.durable)
+                array_journal_set(a, at, 1);
         a->adds++;
         a->obj.active_ms = now_ms();
         bits_put(out, a->t->size, new);
@@ -712,6 +812,8 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
         client_reply_end(c, start);
         if (swapped)
                 a->sets++;
+        if (swapped && a->obj.durable)
+                array_journal_set(a, at, 1);
         a->obj.active_ms = now_ms();
         return 0;
 }

@@ -283,6 +283,10 @@ void client_lost(struct client *c, const char *why) {
                 TAILQ_REMOVE(&mpxd.dirty, c, dirty_link);
                 c->is_dirty = false;
         }
+        if (c->held) {
+                TAILQ_REMOVE(&mpxd.held, c, held_link);
+                c->held = false;
+        }
         TAILQ_REMOVE(&mpxd.clients, c, link);
         mpxd.n_clients--;
         /* Nothing may be handed to this client from here on. */
@@ -297,10 +301,42 @@ void client_lost(struct client *c, const char *why) {
 
 /* Mark the client as having output, so client_flush_dirty writes it. */
 static void client_mark_dirty(struct client *c) {
-        if (c->is_dirty || c->dead)
+        if (journal_replies_held) {
+                client_hold(c);
+                return;
+        }
+        if (c->is_dirty || c->dead || c->held)
                 return;
         c->is_dirty = true;
         TAILQ_INSERT_TAIL(&mpxd.dirty, c, dirty_link);
+}
+
+void client_hold(struct client *c) {
+        if (c->held || c->dead)
+                return;
+        if (c->is_dirty) {
+                TAILQ_REMOVE(&mpxd.dirty, c, dirty_link);
+                c->is_dirty = false;
+        }
+        c->held = true;
+        TAILQ_INSERT_TAIL(&mpxd.held, c, held_link);
+}
+
+void client_release_held(bool written) {
+        TAILQ_HEAD(, client) batch = TAILQ_HEAD_INITIALIZER(batch);
+        struct client *c;
+
+        /* Take the whole batch first: flushing may hold clients again for the next one. */
+        TAILQ_CONCAT(&batch, &mpxd.held, held_link);
+        while ((c = TAILQ_FIRST(&batch))) {
+                TAILQ_REMOVE(&batch, c, held_link);
+                c->held = false;
+                if (written)
+                        client_mark_dirty(c);
+                else
+                        client_lost(c, "its changes could not be written to the journal");
+        }
+        client_flush_dirty();
 }
 
 int client_reply_attach_fd(struct client *c, size_t start, int fd) {
@@ -399,6 +435,14 @@ void client_flush(struct client *c) {
         }
         if (c->fd < 0)
                 return;
+        if (c->held) {
+                /* Nothing leaves before the journal has what it answers; the commit flushes. */
+                if (c->write_armed) {
+                        event_del(&c->ev_write);
+                        c->write_armed = false;
+                }
+                return;
+        }
         while (c->out_off < c->out.len) {
                 ssize_t n = client_write_some(c);
                 if (n < 0) {

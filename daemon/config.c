@@ -90,6 +90,8 @@ struct config *config_new(void) {
         c->pool_uid = (uid_t) -1;
         c->pool_gid = (gid_t) -1;
         c->default_mode = CONFIG_DEFAULT_OBJECT_MODE;
+        c->durability_sync = JOURNAL_SYNC_EVERYSEC;
+        c->compact_size = JOURNAL_DEFAULT_COMPACT_SIZE;
         return c;
 }
 
@@ -105,6 +107,7 @@ struct config *config_free(struct config *c) {
         free(c->socket_group);
         free(c->admin_group);
         free(c->pool_user);
+        free(c->durability_dir);
         free(c);
         return NULL;
 }
@@ -619,6 +622,43 @@ static void load_limits(struct loader *l, const config_setting_t *g) {
                 load_per_user(l, s);
 }
 
+static void load_durability(struct loader *l, const config_setting_t *g) {
+        static const char *const keys[] = { "directory", "sync", "default", "compact_size", NULL };
+        const config_setting_t *s;
+        const char *v;
+        uint64_t size;
+
+        check_keys(l, g, keys);
+        s = config_setting_get_member(g, "directory");
+        if (s && (v = get_string(l, s, "an absolute path in quotes"))) {
+                if (v[0] != '/' || strlen(v) >= PATH_MAX - 64)
+                        fail_at(l, s, "expected an absolute path");
+                else {
+                        char *p = strdup(v);
+                        if (p) {
+                                free(l->c->durability_dir);
+                                l->c->durability_dir = p;
+                        }
+                }
+        }
+        s = config_setting_get_member(g, "sync");
+        if (s) {
+                int sync = config_setting_type(s) == CONFIG_TYPE_STRING ?
+                        journal_sync_from_string(config_setting_get_string(s)) : -EINVAL;
+
+                if (sync < 0)
+                        fail_at(l, s, "expected one of \"always\", \"everysec\", \"no\"");
+                else
+                        l->c->durability_sync = (uint8_t) sync;
+        }
+        s = config_setting_get_member(g, "default");
+        if (s)
+                (void) get_bool(l, s, &l->c->durability_default);
+        s = config_setting_get_member(g, "compact_size");
+        if (s && get_uint(l, s, JOURNAL_MIN_COMPACT_SIZE, INT64_MAX, &size))
+                l->c->compact_size = size;
+}
+
 /* ---- objects ---- */
 
 static const struct typecode *typecode_find(char code) {
@@ -892,18 +932,19 @@ static void load_pool(struct loader *l, const config_setting_t *g, struct config
 /* Every object may also have an owner, a group and a mode (load_ownership). */
 #define OWNERSHIP_KEYS "owner", "group", "mode"
 static const char *const name_only_keys[] = { "name", OWNERSHIP_KEYS, NULL };
-static const char *const queue_keys[] = { "name", "maxsize", "joinable", OWNERSHIP_KEYS, NULL };
-static const char *const semaphore_keys[] = { "name", "value", "max", "bounded", "undo", OWNERSHIP_KEYS, NULL };
+static const char *const durable_name_keys[] = { "name", "durable", OWNERSHIP_KEYS, NULL };
+static const char *const queue_keys[] = { "name", "maxsize", "joinable", "durable", OWNERSHIP_KEYS, NULL };
+static const char *const semaphore_keys[] = { "name", "value", "max", "bounded", "undo", "durable", OWNERSHIP_KEYS, NULL };
 static const char *const barrier_keys[] = { "name", "parties", OWNERSHIP_KEYS, NULL };
-static const char *const value_keys[] = { "name", "typecode", "initial", OWNERSHIP_KEYS, NULL };
-static const char *const array_keys[] = { "name", "typecode", "length", "initial", OWNERSHIP_KEYS, NULL };
+static const char *const value_keys[] = { "name", "typecode", "initial", "durable", OWNERSHIP_KEYS, NULL };
+static const char *const array_keys[] = { "name", "typecode", "length", "initial", "durable", OWNERSHIP_KEYS, NULL };
 static const char *const pool_keys[] = { "name", "workers", "restart", "command", OWNERSHIP_KEYS, NULL };
 
 static const struct kind kinds[] = {
         { "queues", "queue", WIRE_TYPE_QUEUE, false, queue_keys, load_queue },
         { "semaphores", "semaphore", WIRE_TYPE_SEMAPHORE, false, semaphore_keys, load_semaphore },
-        { "dicts", "dict", WIRE_TYPE_DICT, true, name_only_keys, NULL },
-        { "lists", "list", WIRE_TYPE_LIST, true, name_only_keys, NULL },
+        { "dicts", "dict", WIRE_TYPE_DICT, true, durable_name_keys, NULL },
+        { "lists", "list", WIRE_TYPE_LIST, true, durable_name_keys, NULL },
         { "events", "event", WIRE_TYPE_EVENT, true, name_only_keys, NULL },
         { "barriers", "barrier", WIRE_TYPE_BARRIER, false, barrier_keys, load_barrier },
         { "values", "value", WIRE_TYPE_VALUE, false, value_keys, load_value },
@@ -1009,6 +1050,8 @@ static void load_object(struct loader *l, const struct kind *k, const config_set
                 k->load(l, e, &o);
         if (config_setting_type(e) == CONFIG_TYPE_GROUP)
                 load_ownership(l, e, &o);
+        if (config_setting_type(e) == CONFIG_TYPE_GROUP && config_setting_get_member(e, "durable"))
+                (void) get_bool(l, config_setting_get_member(e, "durable"), &o.durable);
         /* Even a broken object takes its name, so that a second use of it is reported too. */
         add_object(l, name, &o);
 }
@@ -1039,7 +1082,7 @@ static void load_objects(struct loader *l, const config_setting_t *g) {
 /* Read the parsed tree into l->c. */
 static void load_root(struct loader *l, const config_setting_t *root) {
         static const char *const keys[] = {
-                "socket", "log", "limits", "permissions", "objects", "admin_group", "pool_user", NULL,
+                "socket", "log", "limits", "permissions", "durability", "objects", "admin_group", "pool_user", NULL,
         };
         static const struct {
                 const char *key;
@@ -1049,6 +1092,7 @@ static void load_root(struct loader *l, const config_setting_t *root) {
                 { "log", load_log },
                 { "limits", load_limits },
                 { "permissions", load_permissions },
+                { "durability", load_durability },
                 { "objects", load_objects },
         };
 
@@ -1215,6 +1259,7 @@ static int config_declare_typed(const struct config_object *o) {
  * other settings do; an object that exists keeps what it has (chmod, chown).
  */
 int config_declare(const struct config_object *o) {
+        uint32_t durable = o->durable ? WIRE_DECLARE_DURABLE : 0;
         struct object *obj;
         int r;
 
@@ -1223,7 +1268,13 @@ int config_declare(const struct config_object *o) {
                 if (r < 0)
                         return r;
         }
+        r = journal_declare_check(durable);
+        if (r < 0)
+                return r;
         r = config_declare_typed(o);
+        /* Events, barriers and pools are never durable: the loader accepts no durable key for them. */
+        if (o->type != WIRE_TYPE_EVENT && o->type != WIRE_TYPE_BARRIER && o->type != WIRE_TYPE_POOL)
+                r = journal_declared(o->name, o->name_len, r, durable);
         if (r <= 0 || !(obj = object_find(o->name, o->name_len)))
                 return r;
         if (o->uid != (uid_t) -1)
@@ -1232,5 +1283,7 @@ int config_declare(const struct config_object *o) {
                 obj->gid = o->gid;
         if (o->mode >= 0)
                 obj->mode = (uint16_t) o->mode;
+        /* The create record was written with the defaults: record what the file says. */
+        journal_owner(obj);
         return r;
 }

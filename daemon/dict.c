@@ -178,6 +178,27 @@ static struct dict_entry *dict_find(struct dict *d, const void *key, uint32_t ke
         return e;
 }
 
+/* ---- the journal of a durable dict ---- */
+
+static void dict_journal_set(struct dict *d, const struct dict_entry *e) {
+        struct wire_buf *b = journal_begin(&d->obj, JOURNAL_DICT_SET);
+
+        if (b)
+                journal_end(wire_put_bytes(b, e->key, e->key_size) | wire_put_bytes(b, e->value, e->value_size));
+}
+
+static void dict_journal_del(struct dict *d, const struct dict_entry *e) {
+        struct wire_buf *b = journal_begin(&d->obj, JOURNAL_DICT_DEL);
+
+        if (b)
+                journal_end(wire_put_bytes(b, e->key, e->key_size));
+}
+
+static void dict_journal_clear(struct dict *d) {
+        if (journal_begin(&d->obj, JOURNAL_DICT_CLEAR))
+                journal_end(0);
+}
+
 /* The bytes an entry is charged for. */
 static uint64_t dict_entry_bytes(const struct dict_entry *e) {
         return (uint64_t) e->key_size + e->value_size;
@@ -192,6 +213,8 @@ static void dict_insert(struct dict *d, struct dict_entry *e, struct user *user)
         d->bytes += dict_entry_bytes(e);
         e->user = user;
         user_charge(user, dict_entry_bytes(e));
+        if (d->obj.durable)
+                dict_journal_set(d, e);
 }
 
 /*
@@ -208,6 +231,8 @@ static void dict_replace(struct dict *d, struct dict_entry *e, uint8_t *value, u
         d->bytes += value_size;
         e->user = user;
         user_charge(user, dict_entry_bytes(e));
+        if (d->obj.durable)
+                dict_journal_set(d, e);
 }
 
 /* Unlink an entry and free it. */
@@ -361,11 +386,53 @@ static uint64_t dict_bytes(struct object *o) {
         return dict_of(o)->bytes;
 }
 
+/* The records that recreate the dict: every key in insertion order. */
+static int dict_dump(struct object *o) {
+        struct dict *d = dict_of(o);
+        struct dict_entry *e;
+
+        journal_create(o, 0, 0, 0);
+        for (e = d->entries; e; e = e->hh.next)
+                dict_journal_set(d, e);
+        return 0;
+}
+
+/* Apply a journal record of a durable dict, at start. */
+static int dict_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
+        struct dict *d = dict_of(o);
+        const void *key, *value;
+        uint32_t key_size, value_size;
+        struct dict_entry *e;
+
+        switch (kind) {
+        case JOURNAL_DICT_SET:
+                if (!wire_get_bytes(r, &key, &key_size) || !wire_get_bytes(r, &value, &value_size) ||
+                    !wire_reader_done(r))
+                        return -EBADMSG;
+                /* Recovered entries are charged to nobody, as the configuration's are. */
+                return dict_store(d, key, key_size, value, value_size, NULL);
+        case JOURNAL_DICT_DEL:
+                if (!wire_get_bytes(r, &key, &key_size) || !wire_reader_done(r))
+                        return -EBADMSG;
+                e = dict_find(d, key, key_size);
+                if (!e)
+                        return -ENOENT;
+                dict_remove(d, e);
+                return 0;
+        case JOURNAL_DICT_CLEAR:
+                (void) dict_clear(d);
+                return 0;
+        }
+        return -EBADMSG;
+}
+
 static const struct object_type dict_type = {
         .type = WIRE_TYPE_DICT,
         .describe = dict_describe,
         .free = dict_free,
         .bytes = dict_bytes,
+        .dump = dict_dump,
+        .replay = dict_replay,
 };
 
 /* Create a dict, or find the one of that name. */
@@ -440,15 +507,21 @@ static int dict_reserve_reply(struct client *c, size_t body_size) {
         return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
 }
 
-/* DECLARE: name -> u8 created. */
+/* DECLARE: name [, u32 flags] -> u8 created. */
 int dict_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         const char *name;
         size_t len;
+        uint32_t flags = 0;
         int created;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
-        created = dict_declare(name, len);
+        if (flags & ~WIRE_DECLARE_DURABLE)
+                return -EINVAL;
+        created = journal_declare_check(flags);
+        if (created == 0)
+                created = dict_declare(name, len);
+        created = journal_declared(name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);
@@ -514,6 +587,8 @@ int dict_handle_del(struct client *c, const struct request *req, struct wire_rea
                 d->misses++;
                 return -ENOENT;
         }
+        if (d->obj.durable)
+                dict_journal_del(d, e);
         dict_remove(d, e);
         client_reply_status(c, req->id, req->op, 0);
         return 0;
@@ -641,6 +716,8 @@ int dict_handle_pop(struct client *c, const struct request *req, struct wire_rea
         err = op_reply_bytes(c, req, e->value, e->value_size);
         if (err < 0)
                 return err;
+        if (d->obj.durable)
+                dict_journal_del(d, e);
         dict_remove(d, e);
         return 0;
 }
@@ -832,6 +909,8 @@ int dict_handle_clear(struct client *c, const struct request *req, struct wire_r
                 return err;
         if (dict_reserve_reply(c, 8) < 0)
                 return -ENOMEM;
+        if (d->obj.durable)
+                dict_journal_clear(d);
         removed = dict_clear(d);
         return op_reply_u64(c, req, removed);
 }
@@ -923,8 +1002,11 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
                         err = dict_store(d, key, key_size, new_value, new_size, c->user);
                         if (err < 0)
                                 return err;
-                } else if (e)
+                } else if (e) {
+                        if (d->obj.durable)
+                                dict_journal_del(d, e);
                         dict_remove(d, e);
+                }
                 d->cas_swapped++;
                 e = set_present ? dict_find(d, key, key_size) : NULL;
         } else

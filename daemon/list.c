@@ -115,6 +115,28 @@ static void list_shrink(struct list *l) {
         }
 }
 
+/* ---- the journal of a durable list ---- */
+
+/* Record that the item at pos was inserted (kind JOURNAL_LIST_INSERT) or replaced (JOURNAL_LIST_SET). */
+static void list_journal_item(struct list *l, uint16_t kind, size_t pos) {
+        struct wire_buf *b = journal_begin(&l->obj, kind);
+
+        if (b)
+                journal_end(wire_put_u64(b, pos) | wire_put_bytes(b, l->items[pos]->data, l->items[pos]->size));
+}
+
+static void list_journal_del(struct list *l, size_t pos) {
+        struct wire_buf *b = journal_begin(&l->obj, JOURNAL_LIST_DEL);
+
+        if (b)
+                journal_end(wire_put_u64(b, pos));
+}
+
+static void list_journal_clear(struct list *l) {
+        if (journal_begin(&l->obj, JOURNAL_LIST_CLEAR))
+                journal_end(0);
+}
+
 /* Put an item (owned by the list from now on) at pos <= len; room was reserved. */
 static void list_put_at(struct list *l, size_t pos, struct list_item *it) {
         memmove(l->items + pos + 1, l->items + pos, (l->len - pos) * sizeof(*l->items));
@@ -122,12 +144,16 @@ static void list_put_at(struct list *l, size_t pos, struct list_item *it) {
         l->len++;
         l->bytes += it->size;
         l->added++;
+        if (l->obj.durable)
+                list_journal_item(l, JOURNAL_LIST_INSERT, pos);
 }
 
 /* Unlink the item at pos < len and return it; the caller frees it. */
 static struct list_item *list_take_at(struct list *l, size_t pos) {
         struct list_item *it = l->items[pos];
 
+        if (l->obj.durable)
+                list_journal_del(l, pos);
         memmove(l->items + pos, l->items + pos + 1, (l->len - pos - 1) * sizeof(*l->items));
         l->len--;
         l->bytes -= it->size;
@@ -215,11 +241,65 @@ static uint64_t list_bytes(struct object *o) {
         return list_of(o)->bytes;
 }
 
+/* The records that recreate the list: every item in order. */
+static int list_dump(struct object *o) {
+        struct list *l = list_of(o);
+
+        journal_create(o, 0, 0, 0);
+        for (size_t i = 0; i < l->len; i++)
+                list_journal_item(l, JOURNAL_LIST_INSERT, i);
+        return 0;
+}
+
+/* Apply a journal record of a durable list, at start. */
+static int list_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
+        struct list *l = list_of(o);
+        struct list_item *it;
+        const void *data;
+        uint32_t size;
+        uint64_t pos;
+
+        if (kind == JOURNAL_LIST_CLEAR) {
+                (void) list_clear(l);
+                return 0;
+        }
+        if (!wire_get_u64(r, &pos))
+                return -EBADMSG;
+        if (kind == JOURNAL_LIST_DEL) {
+                if (!wire_reader_done(r) || pos >= l->len)
+                        return -EBADMSG;
+                list_item_free(list_take_at(l, (size_t) pos));
+                list_shrink(l);
+                return 0;
+        }
+        if ((kind != JOURNAL_LIST_INSERT && kind != JOURNAL_LIST_SET) || !wire_get_bytes(r, &data, &size) ||
+            !wire_reader_done(r) || pos > l->len || (kind == JOURNAL_LIST_SET && pos == l->len))
+                return -EBADMSG;
+        /* Recovered items are charged to nobody, as the configuration's objects are. */
+        it = list_item_new(data, size, NULL);
+        if (!it || (kind == JOURNAL_LIST_INSERT && list_reserve(l, 1) < 0)) {
+                if (it)
+                        list_item_free(it);
+                return -ENOMEM;
+        }
+        if (kind == JOURNAL_LIST_INSERT) {
+                list_put_at(l, (size_t) pos, it);
+                return 0;
+        }
+        l->bytes -= l->items[pos]->size;
+        list_item_free(l->items[pos]);
+        l->items[pos] = it;
+        l->bytes += size;
+        return 0;
+}
+
 static const struct object_type list_type = {
         .type = WIRE_TYPE_LIST,
         .describe = list_describe,
         .free = list_free,
         .bytes = list_bytes,
+        .dump = list_dump,
+        .replay = list_replay,
 };
 
 /* Create a list, or find the one of that name. */
@@ -334,15 +414,21 @@ static int list_add_one(struct client *c, const struct request *req, struct list
         return op_reply_u64(c, req, l->len);
 }
 
-/* DECLARE: name -> u8 created. */
+/* DECLARE: name [, u32 flags] -> u8 created. */
 int list_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         const char *name;
         size_t len;
+        uint32_t flags = 0;
         int created;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
-        created = list_declare(name, len);
+        if (flags & ~WIRE_DECLARE_DURABLE)
+                return -EINVAL;
+        created = journal_declare_check(flags);
+        if (created == 0)
+                created = list_declare(name, len);
+        created = journal_declared(name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);
@@ -413,6 +499,8 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
                 l->bytes += l->items[l->len + i]->size;
         l->len += n;
         l->added += n;
+        for (uint32_t i = 0; l->obj.durable && i < n; i++)
+                list_journal_item(l, JOURNAL_LIST_INSERT, l->len - n + i);
         return op_reply_u64(c, req, l->len);
 }
 
@@ -461,6 +549,8 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         l->items[pos] = it;
         l->bytes += size;
         l->sets++;
+        if (l->obj.durable)
+                list_journal_item(l, JOURNAL_LIST_SET, pos);
         client_reply_status(c, req->id, req->op, 0);
         return 0;
 }
@@ -619,6 +709,8 @@ int list_handle_clear(struct client *c, const struct request *req, struct wire_r
                 return err;
         if (list_reserve_reply(c, 8) < 0)
                 return -ENOMEM;
+        if (l->obj.durable)
+                list_journal_clear(l);
         removed = list_clear(l);
         return op_reply_u64(c, req, removed);
 }

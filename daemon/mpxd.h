@@ -110,6 +110,7 @@ struct config_object {
         uid_t uid;                      /* owner; (uid_t) -1: mpxd's own user */
         gid_t gid;                      /* group; (gid_t) -1: mpxd's own group */
         int mode;                       /* permission bits; -1: permissions.default_mode */
+        bool durable;                   /* queue, dict, list, semaphore, value, array: journaled */
 };
 
 /* A configuration: the file's settings over the defaults. */
@@ -135,6 +136,10 @@ struct config {
         uid_t pool_uid;
         gid_t pool_gid;                 /* pool_user's primary group */
         unsigned default_mode;          /* permissions.default_mode: of objects created from now on */
+        char *durability_dir;           /* NULL: durability is off */
+        uint8_t durability_sync;        /* enum journal_sync */
+        bool durability_default;        /* every new object of a durable type is durable */
+        uint64_t compact_size;          /* journal bytes that start a compaction */
 };
 
 /* What the command line set; it wins over the file, at start and on reload. */
@@ -202,6 +207,7 @@ struct mpxd {
 
         TAILQ_HEAD(, client) clients;
         TAILQ_HEAD(, client) dirty;     /* clients with output to flush */
+        TAILQ_HEAD(, client) held;      /* clients whose output waits for the journal */
         unsigned n_clients;
         uint64_t next_client_id;
 
@@ -388,12 +394,14 @@ struct client {
         bool closing;                   /* flush what is queued, then close */
         bool overflowed;                /* unsent output passed limits.max_output: lose it */
         bool is_dirty;
+        bool held;                      /* on mpxd.held: replies wait for journal records */
         uint64_t requests;
         uint64_t connected_ms;
         uint64_t active_ms;             /* last request */
 
         TAILQ_ENTRY(client) link;
         TAILQ_ENTRY(client) dirty_link;
+        TAILQ_ENTRY(client) held_link;
 };
 
 /* Take ownership of a connected fd (or -1 for a socketless client); NULL when out of memory. */
@@ -408,6 +416,10 @@ void client_feed(struct client *c, const void *data, size_t len);
 void client_flush(struct client *c);
 /* Flush every client that has new output; called at the end of each event. */
 void client_flush_dirty(void);
+/* Keep the client's output back until the journal records it depends on are written. */
+void client_hold(struct client *c);
+/* The journal committed (written true) or failed: flush the held clients, or drop them unacknowledged. */
+void client_release_held(bool written);
 /*
  * Send a duplicate of fd with the reply frame that starts at start in the
  * output buffer (SCM_RIGHTS). Returns 0 or a negative errno.
@@ -549,6 +561,15 @@ struct object_type {
         uint64_t (*bytes)(struct object *o);
         /* Optional: 0 if client c may delete the object, else -EACCES (pools: admins only). */
         int (*may_delete)(struct object *o, const struct client *c);
+        /*
+         * Types that can be durable: append the journal records that recreate
+         * the object as it is (journal_create, then its contents); 0 or -ENOMEM.
+         */
+        int (*dump)(struct object *o);
+        /* Apply one journal record of the type's own kinds; 0, or -EBADMSG when it makes no sense. */
+        int (*replay)(struct object *o, uint16_t kind, struct wire_reader *r);
+        /* Optional, durable objects changed behind the daemon's back (mapped arrays): journal what changed. */
+        void (*checkpoint)(struct object *o);
 };
 
 struct object {
@@ -565,6 +586,7 @@ struct object {
         gid_t gid;                      /* group */
         uint16_t mode;                  /* permission bits, as chmod(2)'s: r 4, w 2 per class */
         struct user *user;              /* its creator, charged for it; NULL: configured */
+        bool durable;                   /* its changes are journaled (journal.c) */
         TAILQ_ENTRY(object) link;
 };
 
@@ -600,6 +622,96 @@ void object_delete_all(int neg_errno);
 int object_check_limit(void);
 /* The payload bytes the object holds, as its type counts them (0 for types that hold none). */
 uint64_t object_bytes(struct object *o);
+
+/* ---- journal.c: durable objects ---- */
+
+enum journal_sync {
+        JOURNAL_SYNC_ALWAYS,            /* fdatasync() before acknowledging, shared by a batch */
+        JOURNAL_SYNC_EVERYSEC,          /* fdatasync() once a second */
+        JOURNAL_SYNC_NO,                /* write() only */
+};
+
+#define JOURNAL_DEFAULT_COMPACT_SIZE (UINT64_C(64) << 20)
+#define JOURNAL_MIN_COMPACT_SIZE (UINT64_C(4) << 10)
+
+/* Record kinds; the numbers are on disk and never reused. */
+enum journal_kind {
+        JOURNAL_HEADER = 1,             /* str magic, u32 format, u64 segment (the snapshot: the last it covers) */
+        JOURNAL_CREATE = 2,             /* name, u8 type, u64 a, u64 b, u32 flags (see journal_create) */
+        JOURNAL_DELETE = 3,             /* name */
+        JOURNAL_OWNER = 4,              /* name, u32 uid, u32 gid, u16 mode */
+        JOURNAL_QUEUE_PUT = 10,         /* name, u64 seq, bytes item */
+        JOURNAL_QUEUE_REMOVE = 11,      /* name, u64 seq */
+        JOURNAL_QUEUE_CLOSE = 12,       /* name */
+        JOURNAL_DICT_SET = 20,          /* name, bytes key, bytes value */
+        JOURNAL_DICT_DEL = 21,          /* name, bytes key */
+        JOURNAL_DICT_CLEAR = 22,        /* name */
+        JOURNAL_LIST_INSERT = 30,       /* name, u64 index, bytes item */
+        JOURNAL_LIST_SET = 31,          /* name, u64 index, bytes item */
+        JOURNAL_LIST_DEL = 32,          /* name, u64 index */
+        JOURNAL_LIST_CLEAR = 33,        /* name */
+        JOURNAL_SEM_VALUE = 40,         /* name, u64 value (every SEM_UNDO hold given back) */
+        JOURNAL_ARRAY_SET = 50,         /* name, u32 first, bytes elements */
+        JOURNAL_ARRAY_IMAGE = 51,       /* name, bytes every element */
+};
+
+/* "always", "everysec", "no" <-> enum journal_sync; -EINVAL or NULL when unknown. */
+int journal_sync_from_string(const char *s);
+const char *journal_sync_to_string(enum journal_sync sync);
+/*
+ * At start: lock the configured directory, recover the durable objects it
+ * holds, and open a new segment. 0 (also when durability is off) or a
+ * negative errno.
+ */
+int journal_open(const struct config *c);
+/* On reload: the sync policy, the default and compact_size (the directory only at start). */
+void journal_configure(const struct config *c);
+/* Commit, compact into the snapshot when compact (a clean shutdown), close. */
+void journal_close(bool compact);
+bool journal_enabled(void);
+/* STATS fields: durability, journal_*. */
+int journal_stats(struct wire_buf *b, struct wire_fields *f);
+
+/* Set while records (or reads of uncommitted changes) hold replies back; op.c clears it per request. */
+extern bool journal_replies_held;
+/* Records appended since start. */
+extern uint64_t journal_appended;
+void journal_touch_slow(void);
+/* A request named o: if it is durable, its reply waits for records not yet written. */
+static inline void journal_touch(const struct object *o) {
+        if (o->durable)
+                journal_touch_slow();
+}
+
+/*
+ * Build one record of object o (NULL for a header): journal_begin returns
+ * the buffer to append the body to (wire_put_*), or NULL when nothing is to
+ * be recorded; journal_end(0) seals it, journal_end(err < 0) drops it and
+ * withholds the acknowledgements of the batch.
+ */
+struct wire_buf *journal_begin(const struct object *o, uint16_t kind);
+void journal_end(int err);
+/*
+ * The create record: queue, joinable (a maxsize), semaphore (a initial, b
+ * max, flags), value and array (a typecode, b length, flags); dict and list 0.
+ */
+int journal_create(const struct object *o, uint64_t a, uint64_t b, uint32_t flags);
+/* The object is being deleted (DELETE): record it. */
+void journal_delete(struct object *o);
+/* Its owner, group or mode changed (or were set after its creation): record them. */
+void journal_owner_slow(const struct object *o);
+static inline void journal_owner(const struct object *o) {
+        if (o->durable)
+                journal_owner_slow(o);
+}
+/* Before a declare: -EINVAL for a durable declare without a directory. */
+int journal_declare_check(uint32_t flags);
+/*
+ * After a declare that returned created (1, 0 or a negative errno): make a
+ * new object durable as flags (WIRE_DECLARE_DURABLE) or the default say and
+ * record it; an existing one of the other durability is -EEXIST.
+ */
+int journal_declared(const char *name, size_t len, int created, uint32_t flags);
 
 /* ---- wait.c: blocked requests ---- */
 

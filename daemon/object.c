@@ -41,6 +41,7 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
         if (!(type_mask & (1u << o->ops->type)))
                 return -EPROTOTYPE;
         o->requests++;
+        journal_touch(o);
         *ret = o;
         return 0;
 }
@@ -64,6 +65,7 @@ void object_register(struct object *o, const char *name, size_t len, const struc
 void object_delete(struct object *o, int neg_errno) {
         struct user *creator = o->user;
 
+        journal_delete(o);
         if (o->ops->wake_all)
                 o->ops->wake_all(o, neg_errno);
         HASH_DELETE(hh, mpxd.objects, o);

@@ -128,6 +128,7 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
 
         c->requests++;
         c->active_ms = loop_now_ms;
+        journal_replies_held = false;
         mpxd.requests++;
         if (h->op / 100 < ARRAY_SIZE(mpxd.requests_by_family))
                 mpxd.requests_by_family[h->op / 100]++;
@@ -148,6 +149,11 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
         op_current = (struct op_context) { 0 };
         if (ret < 0)
                 client_reply_status(c, h->id, h->op, ret);
+        /* The request changed or read a durable object that the journal does not have yet. */
+        if (journal_replies_held) {
+                client_hold(c);
+                journal_replies_held = false;
+        }
 }
 
 /* Begin a reply, let put append one value, and end it; -ENOMEM leaves nothing behind. */

@@ -163,6 +163,7 @@ int perm_handle_chmod(struct client *c, const struct request *req, struct wire_r
                 log_object(LOG_LEVEL_INFO, o->name, "%s '%s': mode %s -> %s by %s", wire_type_name(o->ops->type),
                            o->name, was, now, client_describe(c));
                 o->mode = mode;
+                journal_owner(o);
         }
         client_reply_status(c, req->id, req->op, 0);
         return 0;
@@ -198,6 +199,7 @@ int perm_handle_chown(struct client *c, const struct request *req, struct wire_r
                            (long) gid, client_describe(c));
                 o->uid = uid;
                 o->gid = gid;
+                journal_owner(o);
         }
         client_reply_status(c, req->id, req->op, 0);
         return 0;

@@ -66,6 +66,7 @@ struct queue {
         struct waiter_list joiners;
 
         uint64_t puts, gets, redelivered;
+        uint64_t next_seq;              /* durable: the sequence number of the last item put */
 
         bool serve_pending;             /* on a local list in queue_client_lost */
         TAILQ_ENTRY(queue) serve_link;
@@ -84,9 +85,25 @@ static struct queue *queue_of(struct object *o) {
 
 /* ---- storage API ---- */
 
+/*
+ * An item of a durable queue carries its sequence number (u64, in host
+ * order) right after its payload: the journal names items by it, and items
+ * of queues that are not durable cost nothing more.
+ */
+static uint64_t item_seq(const struct item *it) {
+        uint64_t seq;
+
+        memcpy(&seq, it->data + it->size, sizeof(seq));
+        return seq;
+}
+
+static void item_set_seq(struct item *it, uint64_t seq) {
+        memcpy(it->data + it->size, &seq, sizeof(seq));
+}
+
 /* A copy of a payload, charged to user; the caller checked user_may_hold(). */
-static struct item *item_new(const void *data, uint32_t size, struct user *user) {
-        struct item *it = malloc(sizeof(*it) + size);
+static struct item *item_new(const struct queue *q, const void *data, uint32_t size, struct user *user) {
+        struct item *it = malloc(sizeof(*it) + size + (q->obj.durable ? sizeof(uint64_t) : 0));
 
         if (!it)
                 return NULL;
@@ -113,6 +130,128 @@ void queue_items_free(struct item_list *items) {
         }
 }
 
+/* ---- the journal of a durable queue ---- */
+
+/* Number a new item and record it. */
+static void queue_journal_put(struct queue *q, struct item *it) {
+        struct wire_buf *b;
+
+        item_set_seq(it, ++q->next_seq);
+        b = journal_begin(&q->obj, JOURNAL_QUEUE_PUT);
+        if (b)
+                journal_end(wire_put_u64(b, q->next_seq) | wire_put_bytes(b, it->data, it->size));
+}
+
+/* Record that an item left for good: a plain get, or a joinable item done. */
+static void queue_journal_remove(struct queue *q, const struct item *it) {
+        struct wire_buf *b = journal_begin(&q->obj, JOURNAL_QUEUE_REMOVE);
+
+        if (b)
+                journal_end(wire_put_u64(b, item_seq(it)));
+}
+
+static void queue_journal_purge(struct queue *q) {
+        struct item *it;
+
+        STAILQ_FOREACH(it, &q->items, link)
+                queue_journal_remove(q, it);
+}
+
+static void queue_journal_close(struct queue *q) {
+        if (journal_begin(&q->obj, JOURNAL_QUEUE_CLOSE))
+                journal_end(0);
+}
+
+static int item_seq_compare(const void *a, const void *b) {
+        uint64_t x = item_seq(*(struct item *const *) a), y = item_seq(*(struct item *const *) b);
+
+        return x < y ? -1 : x > y;
+}
+
+/*
+ * The records that recreate the queue: its parameters, then every item in
+ * sequence order, those handed out and not done included (they come back
+ * ready), then whether it is closed.
+ */
+static int queue_dump(struct object *o) {
+        struct queue *q = queue_of(o);
+        size_t n = 0, total = (size_t) (q->count + q->n_delivered);
+        struct item **all = malloc((total ? total : 1) * sizeof(*all));
+        struct delivery *d, *tmp;
+        struct item *it;
+
+        if (!all)
+                return -ENOMEM;
+        STAILQ_FOREACH(it, &q->items, link)
+                all[n++] = it;
+        HASH_ITER(hh, q->by_tag, d, tmp)
+                all[n++] = d->item;
+        qsort(all, n, sizeof(*all), item_seq_compare);
+        journal_create(o, q->maxsize, 0, 0);
+        for (size_t i = 0; i < n; i++) {
+                struct wire_buf *b = journal_begin(o, JOURNAL_QUEUE_PUT);
+
+                if (b)
+                        journal_end(wire_put_u64(b, item_seq(all[i])) | wire_put_bytes(b, all[i]->data, all[i]->size));
+        }
+        free(all);
+        if (q->closed)
+                queue_journal_close(q);
+        return 0;
+}
+
+/* Take out the waiting item numbered seq; false if there is none. */
+static bool queue_replay_remove(struct queue *q, uint64_t seq) {
+        struct item *it;
+
+        /* Items leave from near the head: those before it are deliveries not done. */
+        STAILQ_FOREACH(it, &q->items, link) {
+                if (item_seq(it) == seq) {
+                        STAILQ_REMOVE(&q->items, it, item, link);
+                        q->count--;
+                        q->bytes -= it->size;
+                        item_free(it);
+                        return true;
+                }
+        }
+        return false;
+}
+
+/* Apply a journal record of a durable queue, at start. */
+static int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
+        struct queue *q = queue_of(o);
+        const void *data;
+        uint32_t size;
+        uint64_t seq;
+        struct item *it;
+
+        switch (kind) {
+        case JOURNAL_QUEUE_PUT:
+                if (!wire_get_u64(r, &seq) || !wire_get_bytes(r, &data, &size) || !wire_reader_done(r))
+                        return -EBADMSG;
+                /* Recovered items are charged to nobody, as the configuration's objects are. */
+                it = item_new(q, data, size, NULL);
+                if (!it)
+                        return -ENOMEM;
+                item_set_seq(it, seq);
+                it->put_ms = now_ms();
+                STAILQ_INSERT_TAIL(&q->items, it, link);
+                q->count++;
+                q->bytes += size;
+                if (seq > q->next_seq)
+                        q->next_seq = seq;
+                return 0;
+        case JOURNAL_QUEUE_REMOVE:
+                if (!wire_get_u64(r, &seq) || !wire_reader_done(r))
+                        return -EBADMSG;
+                return queue_replay_remove(q, seq) ? 0 : -ENOENT;
+        case JOURNAL_QUEUE_CLOSE:
+                q->closed = true;
+                return 0;
+        }
+        return -EBADMSG;
+}
+
 static uint64_t queue_unfinished(const struct queue *q) {
         return q->count + q->n_delivered;
 }
@@ -130,6 +269,8 @@ static void queue_append(struct queue *q, struct item_list *list, uint32_t n) {
         STAILQ_FOREACH(it, list, link) {
                 it->put_ms = t;
                 q->bytes += it->size;
+                if (q->obj.durable)
+                        queue_journal_put(q, it);
         }
         STAILQ_CONCAT(&q->items, list);
         q->count += n;
@@ -170,6 +311,8 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
         q->count--;
         q->gets++;
         it->deliveries++;
+        if (!d && q->obj.durable)
+                queue_journal_remove(q, it);
         if (!d) {
                 q->bytes -= it->size;
                 *ret_tag = 0;
@@ -360,6 +503,8 @@ static const struct object_type queue_type = {
         .describe = queue_describe,
         .free = queue_free,
         .bytes = queue_bytes,
+        .dump = queue_dump,
+        .replay = queue_replay,
 };
 
 static const struct object_type joinable_type = {
@@ -369,6 +514,8 @@ static const struct object_type joinable_type = {
         .describe = queue_describe,
         .free = queue_free,
         .bytes = queue_bytes,
+        .dump = queue_dump,
+        .replay = queue_replay,
 };
 
 unsigned queue_client_deliveries(const struct client *c) {
@@ -472,9 +619,12 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
         if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &maxsize) || !wire_get_u32(r, &flags) ||
             !wire_reader_done(r))
                 return -EPROTO;
-        if (flags & ~WIRE_QUEUE_JOINABLE)
+        if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE))
                 return -EINVAL;
-        created = queue_declare(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE);
+        created = journal_declare_check(flags);
+        if (created == 0)
+                created = queue_declare(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE);
+        created = journal_declared(name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);
@@ -542,7 +692,7 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
         err = user_may_hold(c->user, size, 0, 0);
         if (err < 0)
                 return err;
-        it = item_new(data, size, c->user);
+        it = item_new(q, data, size, c->user);
         if (!it)
                 return -ENOMEM;
         STAILQ_INSERT_TAIL(&items, it, link);
@@ -593,7 +743,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
                 struct item *it;
 
                 (void) wire_get_bytes(&body, &data, &size);
-                it = item_new(data, size, c->user);
+                it = item_new(q, data, size, c->user);
                 if (!it) {
                         queue_items_free(&items);
                         return -ENOMEM;
@@ -710,6 +860,8 @@ int queue_handle_close(struct client *c, const struct request *req, struct wire_
         err = queue_lookup_only(r, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
+        if (q->obj.durable && !q->closed)
+                queue_journal_close(q);
         q->closed = true;
         q->obj.active_ms = loop_now_ms;
         client_reply_status(c, req->id, req->op, 0);
@@ -737,6 +889,8 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
                 return -ENOMEM;
         }
         removed = q->count;
+        if (q->obj.durable)
+                queue_journal_purge(q);
         STAILQ_FOREACH(it, &q->items, link)
                 q->bytes -= it->size;
         queue_items_free(&q->items);
@@ -779,6 +933,8 @@ int queue_handle_task_done(struct client *c, const struct request *req, struct w
                 if (!d)
                         return -EINVAL;         /* task_done() called too many times */
         }
+        if (q->obj.durable)
+                queue_journal_remove(q, d->item);
         delivery_finish(d);
         q->obj.active_ms = loop_now_ms;
         client_reply_status(c, req->id, req->op, 0);

@@ -83,6 +83,19 @@ static uint64_t sem_cap(const struct sem *s) {
         return (s->flags & WIRE_SEM_BOUNDED) ? s->max : SEM_VALUE_MAX;
 }
 
+/*
+ * The journal of a durable semaphore records its value as it would be with
+ * every SEM_UNDO hold given back: after a restart no connection holds
+ * anything. An acquire or a release under SEM_UNDO leaves that unchanged.
+ */
+static void sem_journal_value(struct sem *s) {
+        uint64_t cap = sem_cap(s), v = s->held > cap - s->value ? cap : s->value + s->held;
+        struct wire_buf *b = journal_begin(&s->obj, JOURNAL_SEM_VALUE);
+
+        if (b)
+                journal_end(wire_put_u64(b, v));
+}
+
 /* The hold of client c on s; NULL if c holds no unit of s. */
 static struct sem_hold *sem_hold_find(struct sem *s, struct client *c) {
         struct sem_hold *h;
@@ -130,6 +143,8 @@ static int sem_take(struct sem *s, struct client *c) {
         }
         s->value--;
         s->acquisitions++;
+        if (s->obj.durable && !h)
+                sem_journal_value(s);
         s->obj.active_ms = now_ms();
         if (s->holder_died) {
                 s->holder_died = false;
@@ -222,12 +237,34 @@ static int sem_describe(struct object *o, struct wire_buf *b, struct wire_fields
         return r < 0 ? -ENOMEM : 0;
 }
 
+/* The records that recreate the semaphore: its parameters and its value. */
+static int sem_dump(struct object *o) {
+        struct sem *s = sem_of(o);
+
+        journal_create(o, s->initial, s->max, s->flags);
+        sem_journal_value(s);
+        return 0;
+}
+
+/* Apply a journal record of a durable semaphore, at start. */
+static int sem_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
+        struct sem *s = sem_of(o);
+        uint64_t v;
+
+        if (kind != JOURNAL_SEM_VALUE || !wire_get_u64(r, &v) || !wire_reader_done(r) || v > sem_cap(s))
+                return -EBADMSG;
+        s->value = v;
+        return 0;
+}
+
 static const struct object_type sem_type = {
         .type = WIRE_TYPE_SEMAPHORE,
         .wake_all = sem_wake_all,
         .serve = sem_serve_object,
         .describe = sem_describe,
         .free = sem_free,
+        .dump = sem_dump,
+        .replay = sem_replay,
 };
 
 /* Give back every unit a lost client held (SEM_UNDO) and serve the acquirers. */
@@ -244,6 +281,8 @@ void sem_client_lost(struct client *c) {
 
                 sem_hold_free(h);
                 sem_add(s, units);
+                if (s->obj.durable)
+                        sem_journal_value(s);
                 s->undone += units;
                 s->owner_died++;
                 s->holder_died = true;
@@ -324,7 +363,10 @@ int sem_handle_declare(struct client *c, const struct request *req, struct wire_
         if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &value) || !wire_get_u64(r, &max) ||
             !wire_get_u32(r, &flags) || !wire_reader_done(r))
                 return -EPROTO;
-        created = sem_declare(name, len, value, max, flags);
+        created = journal_declare_check(flags);
+        if (created == 0)
+                created = sem_declare(name, len, value, max, flags & ~WIRE_DECLARE_DURABLE);
+        created = journal_declared(name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);
@@ -360,6 +402,7 @@ int sem_handle_acquire(struct client *c, const struct request *req, struct wire_
 /* RELEASE: name. One unit back, from the caller's hold if it has one. */
 int sem_handle_release(struct client *c, const struct request *req, struct wire_reader *r) {
         struct sem_hold *h;
+        bool held;
         struct sem *s = NULL;
         int err;
 
@@ -372,6 +415,7 @@ int sem_handle_release(struct client *c, const struct request *req, struct wire_
         if (s->value >= sem_cap(s))
                 return -ERANGE;
         h = sem_undo(s) ? sem_hold_find(s, c) : NULL;
+        held = h != NULL;
         if (h) {
                 h->units--;
                 s->held--;
@@ -380,6 +424,9 @@ int sem_handle_release(struct client *c, const struct request *req, struct wire_
         }
         s->value++;
         s->releases++;
+        /* A unit back into a hold leaves the journaled value as it was. */
+        if (s->obj.durable && !held)
+                sem_journal_value(s);
         client_reply_status(c, req->id, req->op, 0);
         sem_serve(s);
         return 0;

@@ -91,6 +91,7 @@ int mpxd_init(void) {
         TAILQ_INIT(&mpxd.refusals);
         TAILQ_INIT(&mpxd.clients);
         TAILQ_INIT(&mpxd.dirty);
+        TAILQ_INIT(&mpxd.held);
         TAILQ_INIT(&mpxd.objects_ordered);
         mpxd.started_ms = now_ms();
         mpxd.base = event_base_new();
@@ -102,6 +103,7 @@ static void refusal_free(struct refusal *f);
 void mpxd_done(void) {
         struct client *c;
 
+        journal_close(false);
         while (!TAILQ_EMPTY(&mpxd.refusals))
                 refusal_free(TAILQ_FIRST(&mpxd.refusals));
         while ((c = TAILQ_FIRST(&mpxd.clients)))
@@ -478,6 +480,15 @@ int server_apply_config(struct config *c, bool reload) {
                 server_raise_nofile();
         mpxd.config = c;
         config_free(old);
+        if (!reload) {
+                /* Durable objects come back before the configuration declares its own. */
+                r = journal_open(c);
+                if (r < 0) {
+                        log_err("not starting: the durable objects of %s cannot be recovered", c->durability_dir);
+                        return r;
+                }
+        } else
+                journal_configure(c);
         r = server_declare_objects(c, reload);
         return r;
 }
@@ -631,6 +642,8 @@ void server_shutdown(void) {
                 event_del(mpxd.ev_listen);
         /* Pool workers first: no process of ours outlives the daemon. */
         pool_stop_all();
+        /* Write what is acknowledged, compact, and stop recording before the objects go. */
+        journal_close(true);
         object_delete_all(-ESHUTDOWN);
         /* Best effort: give every client what fits in its socket now. */
         for (c = TAILQ_FIRST(&mpxd.clients); c; c = next) {

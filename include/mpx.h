@@ -120,6 +120,16 @@ int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
 
 /* ---- queues and joinable queues ---- */
 
+/*
+ * MPX_DURABLE, a flag of every declare that takes flags (queues, semaphores,
+ * and the _flags variants for dicts, lists, values and arrays): the object's
+ * changes are journaled and it comes back as it was when mpxd starts again
+ * (see durability in mpxd.conf(5)). Declaring an existing object with the
+ * other durability is -EEXIST; a daemon without durability.directory
+ * answers -EINVAL.
+ */
+#define MPX_DURABLE             (1u << 31)
+
 /* Flags of mpx_queue_declare(). */
 #define MPX_QUEUE_JOINABLE      (1u << 0)
 
@@ -294,6 +304,8 @@ mpx_buf *mpx_bufs_free(mpx_buf *bufs, size_t n);
 
 /* mpx_dict_declare() - create a dict. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
 int mpx_dict_declare(mpx *m, const char *name);
+/* mpx_dict_declare_flags() - mpx_dict_declare with flags: MPX_DURABLE. Also -EEXIST (other durability). */
+int mpx_dict_declare_flags(mpx *m, const char *name, unsigned flags);
 
 /* mpx_dict_set() - d[key] = value. Return: 0, -ENOENT (no such dict), -EMSGSIZE, -EPROTOTYPE. */
 int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, const void *value, size_t value_size);
@@ -376,6 +388,8 @@ int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsign
 
 /* mpx_list_declare() - create a list. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
 int mpx_list_declare(mpx *m, const char *name);
+/* mpx_list_declare_flags() - mpx_list_declare with flags: MPX_DURABLE. Also -EEXIST (other durability). */
+int mpx_list_declare_flags(mpx *m, const char *name, unsigned flags);
 
 /* mpx_list_append() - l.append(item). Return: the new length, or a negative errno. */
 int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size);
@@ -528,6 +542,10 @@ int mpx_array_declare(mpx *m, const char *name, char typecode, uint32_t length, 
 
 /* mpx_value_declare() - an array of one, listed as a value: Value('i', 5000). */
 int mpx_value_declare(mpx *m, const char *name, char typecode, const void *initial);
+/* mpx_array_declare_flags(), mpx_value_declare_flags() - the same with flags: MPX_DURABLE. */
+int mpx_array_declare_flags(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
+                            unsigned flags);
+int mpx_value_declare_flags(mpx *m, const char *name, char typecode, const void *initial, unsigned flags);
 
 /*
  * Every element access names the type code the caller believes the array

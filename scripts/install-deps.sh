@@ -16,6 +16,7 @@ packages="
         libevent-dev
         libconfig-dev
         libsystemd-dev
+        zlib1g-dev
         uthash-dev
         libcmocka-dev
         valgrind

@@ -1,0 +1,923 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Durable objects: an append-only journal of their changes, compacted into a
+ * snapshot, and read back when mpxd starts.
+ *
+ * Records. Every change of a durable object is one record, appended to an
+ * in-memory buffer while the request is handled:
+ *
+ *      u32 length      bytes after the crc field (kind and body)
+ *      u32 crc32       zlib's crc32 of those bytes
+ *      u16 kind        enum journal_kind
+ *      body            the object's name (wire "name"), then what the kind says
+ *
+ * Each type writes and reads the bodies of its own kinds (object_type dump
+ * and replay); this file frames them, writes them, and reads them back.
+ *
+ * Commit. A reply that depends on a record must not leave before the record
+ * is written: while records wait in the buffer, the clients they answer are
+ * held (client_hold) instead of flushed. One zero-timeout timer, added with
+ * the first record of a loop iteration, writes the buffer; libevent runs
+ * expired timers after the I/O callbacks of the same iteration, so every
+ * client served in the iteration shares one write and, under sync "always",
+ * one fdatasync(). Requests that arrive meanwhile form the next batch. Then
+ * the held clients are flushed. Under "everysec" a one-second timer calls
+ * fdatasync(); under "no" the kernel writes back when it likes. Objects that
+ * are not durable never reach this file, and a client that changed none is
+ * never held.
+ *
+ * Files, in the configured directory: "journal.N" segments, numbered from 1,
+ * and "snapshot", which recreates every durable object as it was when
+ * segment N was closed. Each file starts with a header record. When the
+ * current segment passes compact_size, it is closed, N+1 opened, and a
+ * forked child writes "snapshot.tmp" from its copy-on-write image of the
+ * objects, fsyncs it and renames it to "snapshot"; the daemon goes on
+ * serving and deletes segments <= N once the child exited with success.
+ * A clean shutdown compacts the same way without forking. A "lock" file,
+ * flock()ed, keeps two daemons (which may have different sockets, or none
+ * of their own under socket activation) out of one directory.
+ *
+ * Recovery: the snapshot, then every later segment in order, each record's
+ * crc checked. A record cut short or whose crc does not match ends its file:
+ * the file is truncated there, and the log says how many bytes of which file
+ * were dropped. Queue items carry a sequence number, so that items handed
+ * out and not done come back in their places.
+ */
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "mpxd.h"
+
+/* Bytes of a record before its kind: u32 length, u32 crc. */
+#define RECORD_PREFIX 8u
+/* The largest record accepted when reading: an array image of 1 GiB and its name. */
+#define RECORD_MAX ((UINT32_C(1) << 30) + 1024)
+/* Write the snapshot out whenever this much of it is buffered. */
+#define SNAPSHOT_CHUNK (1u << 20)
+/* After a failed compaction, wait this long before trying again. */
+#define COMPACT_RETRY_MS 10000
+/* Written in every header record, with the format's version. */
+#define JOURNAL_MAGIC "mpx-journal"
+#define JOURNAL_FORMAT 1u
+
+struct journal {
+        bool enabled;                   /* a directory is configured and open */
+        bool replaying;                 /* reading the files back: record nothing */
+        bool dumping;                   /* writing a snapshot: records go to the snapshot */
+        bool lost;                      /* a record could not be buffered: hold nothing back as acknowledged */
+        char *dir;
+        int dir_fd;
+        int lock_fd;
+        int fd;                         /* the current segment */
+        int snapshot_fd;                /* while dumping */
+        uint64_t segment;               /* its number */
+        uint64_t segment_bytes;
+        uint64_t older_bytes;           /* bytes of the segments before it that still exist */
+        uint64_t snapshot_bytes;
+        struct wire_buf buf;            /* records not yet written */
+        size_t record_start;            /* of the record being built */
+        uint64_t unsynced;              /* bytes written and not yet fdatasync()ed */
+
+        enum journal_sync sync;
+        bool durable_default;
+        uint64_t compact_size;
+
+        struct event *ev_commit;        /* zero timeout: the end of this iteration */
+        struct event *ev_second;        /* everysec syncs, array images */
+        pid_t child;                    /* the compaction child, or 0 */
+        uint64_t child_segment;         /* the last segment its snapshot covers */
+        uint64_t retry_ms;              /* no compaction before this */
+
+        /* statistics */
+        uint64_t records;
+        uint64_t fsyncs;
+        uint64_t compactions;
+        uint64_t last_compaction_ms;    /* monotonic; 0: none since start */
+        uint64_t n_durable_arrays;
+};
+
+static struct journal journal = { .dir_fd = -1, .lock_fd = -1, .fd = -1, .snapshot_fd = -1 };
+
+bool journal_replies_held;
+uint64_t journal_appended;
+
+static const char *const sync_names[] = {
+        [JOURNAL_SYNC_ALWAYS] = "always",
+        [JOURNAL_SYNC_EVERYSEC] = "everysec",
+        [JOURNAL_SYNC_NO] = "no",
+};
+
+int journal_sync_from_string(const char *s) {
+        for (size_t i = 0; i < ARRAY_SIZE(sync_names); i++)
+                if (strcmp(s, sync_names[i]) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+
+const char *journal_sync_to_string(enum journal_sync sync) {
+        return (size_t) sync < ARRAY_SIZE(sync_names) ? sync_names[sync] : NULL;
+}
+
+bool journal_enabled(void) {
+        return journal.enabled;
+}
+
+void journal_touch_slow(void) {
+        /* A reply that shows a change not yet written waits for it, as a reply that made one does. */
+        if (journal.buf.len > 0)
+                journal_replies_held = true;
+}
+
+/* ---- building records ---- */
+
+struct wire_buf *journal_begin(const struct object *o, uint16_t kind) {
+        struct wire_buf *b = &journal.buf;
+
+        if (!journal.enabled || journal.replaying)
+                return NULL;
+        journal.record_start = b->len;
+        if (wire_put_u32(b, 0) < 0 || wire_put_u32(b, 0) < 0 || wire_put_u16(b, kind) < 0 ||
+            (o && wire_put_name(b, o->name, o->name_len) < 0)) {
+                journal_end(-ENOMEM);
+                return NULL;
+        }
+        return b;
+}
+
+/* Write buffered records to fd; 0 or a negative errno. */
+static int write_all(int fd, const uint8_t *p, size_t len) {
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+static void journal_schedule_commit(void);
+
+void journal_end(int err) {
+        struct wire_buf *b = &journal.buf;
+        size_t start = journal.record_start;
+        uint32_t len;
+
+        if (err < 0) {
+                b->len = start;
+                journal.lost = true;
+                if (!journal.dumping) {
+                        log_err("journal: out of memory for a record; the changes of this batch will not be "
+                                "acknowledged");
+                        journal_schedule_commit();
+                }
+                return;
+        }
+        len = (uint32_t) (b->len - start - RECORD_PREFIX);
+        wire_patch_u32(b, start, len);
+        wire_patch_u32(b, start + 4, (uint32_t) crc32(0, b->data + start + RECORD_PREFIX, len));
+        journal.records++;
+        if (journal.dumping) {
+                if (b->len >= SNAPSHOT_CHUNK && journal.snapshot_fd >= 0) {
+                        if (write_all(journal.snapshot_fd, b->data, b->len) < 0)
+                                journal.lost = true;
+                        b->len = 0;
+                }
+                return;
+        }
+        journal_appended++;
+        journal_replies_held = true;
+        journal_schedule_commit();
+}
+
+int journal_create(const struct object *o, uint64_t a, uint64_t b_, uint32_t flags) {
+        struct wire_buf *b = journal_begin(o, JOURNAL_CREATE);
+
+        if (!b)
+                return 0;
+        journal_end(wire_put_u8(b, o->ops->type) | wire_put_u64(b, a) | wire_put_u64(b, b_) |
+                    wire_put_u32(b, flags));
+        return 0;
+}
+
+void journal_delete(struct object *o) {
+        if (o->durable && journal_begin(o, JOURNAL_DELETE))
+                journal_end(0);
+        if (o->durable && o->ops->checkpoint && journal.n_durable_arrays > 0)
+                journal.n_durable_arrays--;
+}
+
+void journal_owner_slow(const struct object *o) {
+        struct wire_buf *b = journal_begin(o, JOURNAL_OWNER);
+
+        if (b)
+                journal_end(wire_put_u32(b, (uint32_t) o->uid) | wire_put_u32(b, (uint32_t) o->gid) |
+                            wire_put_u16(b, o->mode));
+}
+
+/* The records that recreate an object: its type's, then its owner, group and mode. */
+static int journal_dump_object(struct object *o) {
+        int r = o->ops->dump(o);
+
+        journal_owner(o);
+        return r;
+}
+
+/* ---- declaring ---- */
+
+int journal_declare_check(uint32_t flags) {
+        if (!(flags & WIRE_DECLARE_DURABLE) || journal.enabled)
+                return 0;
+        log_warning("a durable object was declared, but no durability.directory is configured; refusing it with EINVAL");
+        return -EINVAL;
+}
+
+int journal_declared(const char *name, size_t len, int created, uint32_t flags) {
+        bool durable = (flags & WIRE_DECLARE_DURABLE) || (journal.enabled && journal.durable_default);
+        struct object *o;
+
+        if (created < 0)
+                return created;
+        o = object_find(name, len);
+        if (!o)
+                return -ENOENT;
+        if (created == 0)
+                return o->durable == durable ? 0 : -EEXIST;
+        if (!durable)
+                return created;
+        o->durable = true;
+        if (o->ops->checkpoint)
+                journal.n_durable_arrays++;
+        if (journal.enabled && !journal.replaying && journal_dump_object(o) < 0) {
+                journal.lost = true;
+                journal_schedule_commit();
+        }
+        return created;
+}
+
+/* ---- writing ---- */
+
+/* The name of segment n: "journal.7". */
+static void segment_name(char *buf, size_t size, uint64_t n) {
+        snprintf(buf, size, "journal.%" PRIu64, n);
+}
+
+/* Append the header record of a file to the buffer. */
+static int journal_put_header(uint64_t number) {
+        struct wire_buf *b = journal_begin(NULL, JOURNAL_HEADER);
+
+        if (!b)
+                return -ENOMEM;
+        journal_end(wire_put_str(b, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)) | wire_put_u32(b, JOURNAL_FORMAT) |
+                    wire_put_u64(b, number));
+        return 0;
+}
+
+static void journal_fsync_dir(void) {
+        if (fsync(journal.dir_fd) < 0)
+                log_warning("journal: cannot fsync %s: %s", journal.dir, strerror(errno));
+}
+
+/* Open segment n, empty, and make its name durable. */
+static int journal_open_segment(uint64_t n) {
+        char name[64];
+        int fd;
+
+        segment_name(name, sizeof(name), n);
+        fd = openat(journal.dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                int err = -errno;
+                log_err("journal: cannot create %s/%s: %s", journal.dir, name, strerror(-err));
+                return err;
+        }
+        journal_fsync_dir();
+        if (journal.fd >= 0) {
+                journal.older_bytes += journal.segment_bytes;
+                close(journal.fd);
+        }
+        journal.fd = fd;
+        journal.segment = n;
+        journal.segment_bytes = 0;
+        /* The header goes out with the next commit, before any record of this segment. */
+        return journal_put_header(n);
+}
+
+static void journal_maybe_compact(void);
+
+/* Give the held replies their way out, or drop their clients when their records were not written. */
+static void journal_release(bool written) {
+        journal_replies_held = false;
+        client_release_held(written);
+}
+
+/*
+ * Write the buffered records, fdatasync() them under "always", then let the
+ * held replies go. A write that fails (a full disk) drops the clients whose
+ * changes it carried: they were never acknowledged; the segment is cut back
+ * to its last whole record.
+ */
+static void journal_commit(void) {
+        struct wire_buf *b = &journal.buf;
+        bool ok = !journal.lost;
+        int r;
+
+        if (b->len > 0 && journal.fd >= 0) {
+                r = write_all(journal.fd, b->data, b->len);
+                if (r < 0) {
+                        log_err("journal: cannot write %zu bytes to %s/journal.%" PRIu64 ": %s; the clients "
+                                "whose changes they hold are disconnected unacknowledged", b->len, journal.dir,
+                                journal.segment, strerror(-r));
+                        if (ftruncate(journal.fd, (off_t) journal.segment_bytes) < 0)
+                                log_err("journal: cannot cut journal.%" PRIu64 " back: %s", journal.segment,
+                                        strerror(errno));
+                        ok = false;
+                } else {
+                        journal.segment_bytes += b->len;
+                        journal.unsynced += b->len;
+                }
+        }
+        b->len = 0;
+        if (b->cap > SNAPSHOT_CHUNK)
+                wire_buf_done(b);
+        if (ok && journal.sync == JOURNAL_SYNC_ALWAYS && journal.unsynced > 0) {
+                if (fdatasync(journal.fd) < 0) {
+                        log_err("journal: fdatasync of journal.%" PRIu64 " failed: %s; the clients whose changes "
+                                "it holds are disconnected unacknowledged", journal.segment, strerror(errno));
+                        ok = false;
+                }
+                journal.fsyncs++;
+                journal.unsynced = 0;
+        }
+        journal.lost = false;
+        journal_release(ok);
+        journal_maybe_compact();
+}
+
+static void journal_commit_cb(evutil_socket_t fd, short what, void *arg) {
+        journal_commit();
+}
+
+static void journal_schedule_commit(void) {
+        static const struct timeval now = { 0, 0 };
+
+        if (journal.ev_commit && !evtimer_pending(journal.ev_commit, NULL))
+                evtimer_add(journal.ev_commit, &now);
+}
+
+/* Once a second: fdatasync() under "everysec", and images of arrays written through mappings. */
+static void journal_second_cb(evutil_socket_t fd, short what, void *arg) {
+        if (journal.n_durable_arrays > 0) {
+                struct object *o;
+
+                TAILQ_FOREACH(o, &mpxd.objects_ordered, link)
+                        if (o->durable && o->ops->checkpoint)
+                                o->ops->checkpoint(o);
+        }
+        if (journal.sync == JOURNAL_SYNC_EVERYSEC && journal.unsynced > 0 && journal.fd >= 0) {
+                if (fdatasync(journal.fd) < 0)
+                        log_warning("journal: fdatasync of journal.%" PRIu64 " failed: %s", journal.segment,
+                                    strerror(errno));
+                journal.fsyncs++;
+                journal.unsynced = 0;
+        }
+}
+
+/* ---- snapshots ---- */
+
+/*
+ * Write "snapshot" from the objects as they are: covers is the last segment
+ * whose records it includes. Runs in the compaction child, or in the daemon
+ * at shutdown. 0 or a negative errno.
+ */
+static int journal_write_snapshot(uint64_t covers) {
+        struct wire_buf saved = journal.buf;
+        struct object *o;
+        int fd, r = 0;
+
+        fd = openat(journal.dir_fd, "snapshot.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        wire_buf_init(&journal.buf);
+        journal.dumping = true;
+        journal.lost = false;
+        journal.snapshot_fd = fd;
+        if (journal_put_header(covers) < 0)
+                journal.lost = true;
+        TAILQ_FOREACH(o, &mpxd.objects_ordered, link)
+                if (o->durable && journal_dump_object(o) < 0)
+                        journal.lost = true;
+        if (!journal.lost)
+                r = write_all(fd, journal.buf.data, journal.buf.len);
+        if (journal.lost && r == 0)
+                r = -ENOMEM;
+        if (r == 0 && fsync(fd) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && renameat(journal.dir_fd, "snapshot.tmp", journal.dir_fd, "snapshot") < 0)
+                r = -errno;
+        if (r == 0)
+                journal_fsync_dir();
+        wire_buf_done(&journal.buf);
+        journal.buf = saved;
+        journal.dumping = false;
+        journal.lost = false;
+        journal.snapshot_fd = -1;
+        return r;
+}
+
+/* Delete the segments a new snapshot covers. */
+static void journal_drop_segments(uint64_t covers) {
+        struct stat st;
+        char name[64];
+
+        for (uint64_t n = covers; n > 0; n--) {
+                segment_name(name, sizeof(name), n);
+                if (fstatat(journal.dir_fd, name, &st, 0) < 0)
+                        break;
+                if (unlinkat(journal.dir_fd, name, 0) < 0)
+                        log_warning("journal: cannot delete %s/%s: %s", journal.dir, name, strerror(errno));
+        }
+        journal.older_bytes = 0;
+        if (fstatat(journal.dir_fd, "snapshot", &st, 0) == 0)
+                journal.snapshot_bytes = (uint64_t) st.st_size;
+        journal_fsync_dir();
+}
+
+/* The compaction child exited: keep its snapshot and drop what it covers, or try again later. */
+static void journal_child_exit(pid_t pid, int status) {
+        if (pid != journal.child || pid == 0)
+                return;
+        journal.child = 0;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+                journal_drop_segments(journal.child_segment);
+                journal.compactions++;
+                journal.last_compaction_ms = now_ms();
+                log_info("journal compacted: the snapshot covers journal.%" PRIu64 " and before (%" PRIu64
+                         " bytes)", journal.child_segment, journal.snapshot_bytes);
+                return;
+        }
+        journal.retry_ms = now_ms() + COMPACT_RETRY_MS;
+        log_warning("journal: compaction failed (%s %d); the journal is kept and compaction is tried again in %d s",
+                    WIFEXITED(status) ? "exit status" : "signal",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), COMPACT_RETRY_MS / 1000);
+}
+
+/* Start a compaction child when the current segment grew past compact_size. */
+static void journal_maybe_compact(void) {
+        uint64_t covers = journal.segment;
+        pid_t parent = getpid(), pid;
+
+        if (journal.child || journal.segment_bytes < journal.compact_size || journal.fd < 0 ||
+            now_ms() < journal.retry_ms)
+                return;
+        /* New records go to the next segment; the snapshot covers this one and before. */
+        if (journal_open_segment(covers + 1) < 0) {
+                journal.retry_ms = now_ms() + COMPACT_RETRY_MS;
+                return;
+        }
+        pid = fork();
+        if (pid < 0) {
+                log_warning("journal: cannot fork to compact: %s", strerror(errno));
+                journal.retry_ms = now_ms() + COMPACT_RETRY_MS;
+                return;
+        }
+        if (pid == 0) {
+                /* The child reads the objects and writes one file; it never touches the loop or a socket. */
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(2);
+                _exit(journal_write_snapshot(covers) == 0 ? 0 : 1);
+        }
+        journal.child = pid;
+        journal.child_segment = covers;
+        log_debug("journal: compacting journal.%" PRIu64 " and before in process %ld", covers, (long) pid);
+}
+
+/* ---- reading back ---- */
+
+/* The state of one file being read. */
+struct journal_file {
+        const char *name;
+        uint64_t number;                /* from its header */
+        uint64_t applied, skipped;
+};
+
+/* Apply one record (crc already checked); a record that makes no sense is logged and skipped. */
+static int journal_apply(struct journal_file *jf, uint16_t kind, const uint8_t *body, size_t len) {
+        struct wire_reader r;
+        struct object *o;
+        const char *name;
+        size_t name_len;
+
+        wire_reader_init(&r, body, len);
+        if (kind == JOURNAL_HEADER) {
+                const char *magic;
+                uint16_t magic_len;
+                uint32_t format;
+
+                if (!wire_get_str(&r, &magic, &magic_len) || !wire_get_u32(&r, &format) ||
+                    !wire_get_u64(&r, &jf->number) || magic_len != strlen(JOURNAL_MAGIC) ||
+                    memcmp(magic, JOURNAL_MAGIC, magic_len) != 0 || format != JOURNAL_FORMAT)
+                        return -EBADMSG;
+                return 0;
+        }
+        if (!wire_get_name(&r, &name, &name_len))
+                return -EBADMSG;
+        o = object_find(name, name_len);
+        if (kind == JOURNAL_CREATE) {
+                uint8_t type;
+                uint64_t a, b;
+                uint32_t flags;
+                int created;
+
+                if (!wire_get_u8(&r, &type) || !wire_get_u64(&r, &a) || !wire_get_u64(&r, &b) ||
+                    !wire_get_u32(&r, &flags) || !wire_reader_done(&r))
+                        return -EBADMSG;
+                if (o)
+                        object_delete(o, -EIDRM);
+                switch (type) {
+                case WIRE_TYPE_QUEUE:
+                case WIRE_TYPE_JOINABLE:
+                        created = queue_declare(name, name_len, a, type == WIRE_TYPE_JOINABLE);
+                        break;
+                case WIRE_TYPE_DICT:
+                        created = dict_declare(name, name_len);
+                        break;
+                case WIRE_TYPE_LIST:
+                        created = list_declare(name, name_len);
+                        break;
+                case WIRE_TYPE_SEMAPHORE:
+                        created = sem_declare(name, name_len, a, b, flags);
+                        break;
+                case WIRE_TYPE_VALUE:
+                case WIRE_TYPE_ARRAY:
+                        created = array_declare(name, name_len, (char) a, (uint32_t) b, flags, NULL);
+                        break;
+                default:
+                        return -EBADMSG;
+                }
+                if (created < 0)
+                        return created;
+                return journal_declared(name, name_len, created, WIRE_DECLARE_DURABLE) < 0 ? -EBADMSG : 0;
+        }
+        if (!o || !o->durable)
+                return -ENOENT;
+        if (kind == JOURNAL_DELETE) {
+                object_delete(o, -EIDRM);
+                return 0;
+        }
+        if (kind == JOURNAL_OWNER) {
+                uint32_t uid, gid;
+                uint16_t mode;
+
+                if (!wire_get_u32(&r, &uid) || !wire_get_u32(&r, &gid) || !wire_get_u16(&r, &mode) ||
+                    !wire_reader_done(&r))
+                        return -EBADMSG;
+                o->uid = (uid_t) uid;
+                o->gid = (gid_t) gid;
+                o->mode = mode;
+                return 0;
+        }
+        if (!o->ops->replay)
+                return -EBADMSG;
+        return o->ops->replay(o, kind, &r);
+}
+
+/*
+ * Read one file's records into the objects. A record cut short or with a
+ * crc that does not match ends the file: it is truncated there (when
+ * truncate) and the loss is logged. Returns 0, or a negative errno when the
+ * file cannot be read at all.
+ */
+static int journal_read_file(int dir_fd, const char *name, bool truncate, struct journal_file *jf) {
+        struct stat st;
+        uint8_t *map;
+        size_t size, off = 0;
+        int fd;
+
+        fd = openat(dir_fd, name, (truncate ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                int err = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return err;
+        }
+        size = (size_t) st.st_size;
+        map = size ? mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+        if (size && map == MAP_FAILED) {
+                int err = -errno;
+                close(fd);
+                return err;
+        }
+        while (size - off >= RECORD_PREFIX + 2) {
+                uint32_t len, crc;
+                uint16_t kind;
+                int r;
+
+                memcpy(&len, map + off, 4);
+                memcpy(&crc, map + off + 4, 4);
+                len = le32toh(len);
+                crc = le32toh(crc);
+                if (len < 2 || len > RECORD_MAX || len > size - off - RECORD_PREFIX ||
+                    (uint32_t) crc32(0, map + off + RECORD_PREFIX, len) != crc)
+                        break;
+                memcpy(&kind, map + off + RECORD_PREFIX, 2);
+                kind = le16toh(kind);
+                if (off == 0 && kind != JOURNAL_HEADER)
+                        break;
+                r = journal_apply(jf, kind, map + off + RECORD_PREFIX + 2, len - 2);
+                if (r < 0) {
+                        jf->skipped++;
+                        log_warning("journal: %s/%s: record of kind %u at offset %zu skipped: %s", journal.dir,
+                                    name, kind, off, r == -EBADMSG ? "malformed" : strerror(-r));
+                } else
+                        jf->applied++;
+                off += RECORD_PREFIX + len;
+        }
+        if (off < size) {
+                log_warning("journal: %s/%s: dropped %zu bytes at offset %zu (a torn or corrupt record and "
+                            "everything after it); %" PRIu64 " records before it were recovered", journal.dir,
+                            name, size - off, off, jf->applied);
+                if (truncate && (ftruncate(fd, (off_t) off) < 0 || fsync(fd) < 0))
+                        log_warning("journal: cannot truncate %s/%s: %s", journal.dir, name, strerror(errno));
+        }
+        if (map)
+                munmap(map, size);
+        close(fd);
+        return 0;
+}
+
+/* The segment numbers in the directory, sorted; *ret_n of them. */
+static int journal_list_segments(uint64_t **ret, size_t *ret_n) {
+        DIR *d = fdopendir(dup(journal.dir_fd));
+        uint64_t *list = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *e;
+
+        if (!d)
+                return -errno;
+        while ((e = readdir(d))) {
+                char *end;
+                uint64_t v;
+
+                if (strncmp(e->d_name, "journal.", 8) != 0 || !e->d_name[8])
+                        continue;
+                errno = 0;
+                v = strtoull(e->d_name + 8, &end, 10);
+                if (*end || errno || v == 0)
+                        continue;
+                if (n == cap) {
+                        uint64_t *grown = realloc(list, (cap ? cap * 2 : 16) * sizeof(*list));
+                        if (!grown) {
+                                free(list);
+                                closedir(d);
+                                return -ENOMEM;
+                        }
+                        list = grown;
+                        cap = cap ? cap * 2 : 16;
+                }
+                list[n++] = v;
+        }
+        closedir(d);
+        for (size_t i = 1; i < n; i++)
+                for (size_t j = i; j > 0 && list[j - 1] > list[j]; j--) {
+                        uint64_t t = list[j];
+                        list[j] = list[j - 1];
+                        list[j - 1] = t;
+                }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+/* Load the snapshot and replay later segments; *ret_last is the highest segment number seen. */
+static int journal_recover(uint64_t *ret_last) {
+        struct journal_file snap = { .name = "snapshot" };
+        uint64_t *segments = NULL, covers = 0, last = 0, records = 0;
+        size_t n = 0;
+        struct stat st;
+        int r;
+
+        journal.replaying = true;
+        if (fstatat(journal.dir_fd, "snapshot", &st, 0) == 0) {
+                r = journal_read_file(journal.dir_fd, "snapshot", true, &snap);
+                if (r < 0) {
+                        log_err("journal: cannot read %s/snapshot: %s", journal.dir, strerror(-r));
+                        journal.replaying = false;
+                        return r;
+                }
+                covers = last = snap.number;
+                records += snap.applied;
+                journal.snapshot_bytes = (uint64_t) st.st_size;
+        }
+        r = journal_list_segments(&segments, &n);
+        if (r < 0) {
+                journal.replaying = false;
+                return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct journal_file jf = { 0 };
+                char name[64];
+
+                segment_name(name, sizeof(name), segments[i]);
+                jf.name = name;
+                if (segments[i] > last)
+                        last = segments[i];
+                if (segments[i] <= covers) {
+                        /* The snapshot has it: a compaction ended before it could delete it. */
+                        (void) unlinkat(journal.dir_fd, name, 0);
+                        continue;
+                }
+                r = journal_read_file(journal.dir_fd, name, true, &jf);
+                if (r < 0) {
+                        log_err("journal: cannot read %s/%s: %s", journal.dir, name, strerror(-r));
+                        free(segments);
+                        journal.replaying = false;
+                        return r;
+                }
+                records += jf.applied;
+                if (fstatat(journal.dir_fd, name, &st, 0) == 0)
+                        journal.older_bytes += (uint64_t) st.st_size;
+        }
+        free(segments);
+        journal.replaying = false;
+        if (records > 0) {
+                struct object *o;
+                unsigned durable = 0;
+
+                TAILQ_FOREACH(o, &mpxd.objects_ordered, link)
+                        durable += o->durable;
+                log_info("journal: %u durable object%s recovered from %s (%" PRIu64 " records)", durable,
+                         durable == 1 ? "" : "s", journal.dir, records);
+        }
+        *ret_last = last;
+        return 0;
+}
+
+/* ---- life cycle ---- */
+
+/* Take the directory: create it if needed, lock it. */
+static int journal_take_dir(const char *dir) {
+        int fd;
+
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+                int err = -errno;
+                log_err("journal: cannot create the directory %s: %s", dir, strerror(-err));
+                return err;
+        }
+        journal.dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (journal.dir_fd < 0) {
+                int err = -errno;
+                log_err("journal: cannot open the directory %s: %s", dir, strerror(-err));
+                return err;
+        }
+        fd = openat(journal.dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int err = -errno;
+                log_err("journal: cannot lock %s/lock: %s", dir,
+                        err == -EWOULDBLOCK ? "another mpxd uses this directory" : strerror(-err));
+                if (fd >= 0)
+                        close(fd);
+                return err == -EWOULDBLOCK ? -EADDRINUSE : err;
+        }
+        journal.lock_fd = fd;
+        return 0;
+}
+
+void journal_configure(const struct config *c) {
+        if (journal.enabled && c->durability_dir && strcmp(c->durability_dir, journal.dir) != 0)
+                log_notice("durability.directory changed; it applies when mpxd starts again, ignoring it until then");
+        if (journal.enabled && !c->durability_dir)
+                log_notice("durability.directory was removed; durability stays on until mpxd starts again");
+        journal.sync = c->durability_sync;
+        journal.durable_default = c->durability_default;
+        journal.compact_size = c->compact_size;
+}
+
+int journal_open(const struct config *c) {
+        static const struct timeval second = { 1, 0 };
+        static bool child_exit_registered;
+        uint64_t last = 0;
+        int r;
+
+        journal_configure(c);
+        if (!c->durability_dir)
+                return 0;
+        journal.dir = strdup(c->durability_dir);
+        if (!journal.dir)
+                return -ENOMEM;
+        r = journal_take_dir(journal.dir);
+        if (r < 0)
+                return r;
+        /* Records go through journal_begin only once enabled; replay creates objects without recording. */
+        journal.enabled = true;
+        r = journal_recover(&last);
+        if (r < 0)
+                return r;
+        r = journal_open_segment(last + 1);
+        if (r < 0)
+                return r;
+        journal.ev_commit = evtimer_new(mpxd.base, journal_commit_cb, NULL);
+        journal.ev_second = event_new(mpxd.base, -1, EV_PERSIST, journal_second_cb, NULL);
+        if (!journal.ev_commit || !journal.ev_second || event_add(journal.ev_second, &second) < 0)
+                return -ENOMEM;
+        if (!child_exit_registered && server_on_child_exit(journal_child_exit) < 0)
+                return -ENOSPC;
+        child_exit_registered = true;
+        journal_schedule_commit();
+        log_info("journal: durable objects in %s, sync %s", journal.dir, journal_sync_to_string(journal.sync));
+        return 0;
+}
+
+/* Stop a compaction child that is still running and reap it. */
+static void journal_stop_child(void) {
+        int status;
+
+        if (!journal.child)
+                return;
+        kill(journal.child, SIGKILL);
+        while (waitpid(journal.child, &status, 0) < 0 && errno == EINTR)
+                ;
+        journal.child = 0;
+        (void) unlinkat(journal.dir_fd, "snapshot.tmp", 0);
+}
+
+void journal_close(bool compact) {
+        if (!journal.enabled)
+                return;
+        /* No compaction child from here on: the snapshot is written below, or not at all. */
+        journal.retry_ms = UINT64_MAX;
+        journal_commit();
+        journal_stop_child();
+        if (compact) {
+                int r;
+
+                /* Everything so far is in segments <= current; the snapshot replaces them all. */
+                (void) journal_second_cb(-1, 0, NULL);
+                journal_commit();
+                r = journal_write_snapshot(journal.segment);
+                if (r == 0) {
+                        journal_drop_segments(journal.segment);
+                        journal.segment_bytes = 0;
+                        log_info("journal: compacted into %s/snapshot (%" PRIu64 " bytes)", journal.dir,
+                                 journal.snapshot_bytes);
+                } else
+                        log_err("journal: cannot write %s/snapshot at shutdown: %s; the journal is kept and "
+                                "read at the next start", journal.dir, strerror(-r));
+        } else if (journal.fd >= 0 && journal.unsynced > 0)
+                (void) fdatasync(journal.fd);
+        if (journal.fd >= 0)
+                close(journal.fd);
+        if (journal.ev_commit)
+                event_free(journal.ev_commit);
+        if (journal.ev_second)
+                event_free(journal.ev_second);
+        if (journal.dir_fd >= 0)
+                close(journal.dir_fd);
+        if (journal.lock_fd >= 0)
+                close(journal.lock_fd);
+        wire_buf_done(&journal.buf);
+        free(journal.dir);
+        journal = (struct journal) { .dir_fd = -1, .lock_fd = -1, .fd = -1, .snapshot_fd = -1 };
+        journal_replies_held = false;
+}
+
+int journal_stats(struct wire_buf *b, struct wire_fields *f) {
+        int err = 0;
+
+        err |= wire_put_field_str(b, f, "durability", journal.enabled ? journal.dir : "off");
+        if (!journal.enabled)
+                return err;
+        err |= wire_put_field_str(b, f, "journal_sync", journal_sync_to_string(journal.sync));
+        err |= wire_put_field_int(b, f, "journal_bytes",
+                                  (int64_t) (journal.older_bytes + journal.segment_bytes + journal.buf.len));
+        err |= wire_put_field_int(b, f, "journal_snapshot_bytes", (int64_t) journal.snapshot_bytes);
+        err |= wire_put_field_int(b, f, "journal_segment", (int64_t) journal.segment);
+        err |= wire_put_field_int(b, f, "journal_records", (int64_t) journal.records);
+        err |= wire_put_field_int(b, f, "journal_fsyncs", (int64_t) journal.fsyncs);
+        err |= wire_put_field_int(b, f, "journal_compactions", (int64_t) journal.compactions);
+        err |= wire_put_field_int(b, f, "journal_compacting", journal.child != 0);
+        err |= wire_put_field_int(b, f, "journal_last_compaction_ms",
+                                  journal.last_compaction_ms ? (int64_t) (now_ms() - journal.last_compaction_ms) : -1);
+        return err;
+}

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the journal of durable objects (daemon/journal.c and the
+ * dump and replay of each type), in one process: socketless clients change
+ * durable objects, the journal is closed (with or without its compaction
+ * into a snapshot), the daemon's state is thrown away and the journal read
+ * back into a fresh one. A segment cut at every byte offset of its last
+ * record comes back as exactly the records before it, and the file is cut
+ * there; a flipped byte ends the valid prefix at its record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "unit-client.h"
+
+#define QUEUE "jobs"
+#define CUT_ITEMS 5
+
+struct journal_test {
+        struct fixture f;
+        char dir[64];
+        struct config *config;
+};
+
+static int journal_setup(void **state) {
+        struct journal_test *t;
+        int r = unit_setup(state);
+
+        if (r < 0)
+                return r;
+        t = calloc(1, sizeof(*t));
+        assert_non_null(t);
+        t->f = *(struct fixture *) *state;
+        free(*state);
+        snprintf(t->dir, sizeof(t->dir), "/tmp/mpx-journal-XXXXXX");
+        assert_non_null(mkdtemp(t->dir));
+        t->config = config_new();
+        assert_non_null(t->config);
+        t->config->durability_dir = strdup(t->dir);
+        t->config->durability_sync = JOURNAL_SYNC_NO;
+        *state = t;
+        return 0;
+}
+
+/* Remove every file of the test's folder, then the folder. */
+static void remove_files(const char *dir) {
+        static const char *const names[] = { "lock", "snapshot", "snapshot.tmp", "journal.1", "journal.2",
+                                             "journal.3", "journal.4", "journal.5" };
+        char path[128];
+
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+                snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+                (void) unlink(path);
+        }
+}
+
+static int journal_teardown(void **state) {
+        struct journal_test *t = *state;
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        assert_non_null(f);
+        *f = t->f;
+        *state = f;
+        journal_close(false);
+        unit_teardown(state);
+        remove_files(t->dir);
+        (void) rmdir(t->dir);
+        config_free(t->config);
+        free(t);
+        return 0;
+}
+
+/* Throw the daemon's state away, as a crash would, and read the journal back. */
+static void restart(struct journal_test *t, bool compact) {
+        journal_close(compact);
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (t->f.c[i])
+                        client_drop(&t->f, t->f.c[i]);
+        mpxd_done();
+        assert_int_equal(mpxd_init(), 0);
+        assert_int_equal(journal_open(t->config), 0);
+}
+
+/* A queue item as GET returns it: u64 tag, u32 deliveries, bytes payload. */
+static void expect_item(struct client *c, const char *queue, const char *want) {
+        struct reply rep = call(c, WIRE_OP_QUEUE_GET, "niw", queue, (int64_t) 0, 0u);
+        uint64_t tag;
+        uint32_t deliveries, size;
+        const void *data;
+
+        check_status_at(&rep, WIRE_OK, __FILE__, __LINE__);
+        assert_true(wire_get_u64(&rep.r, &tag) && wire_get_u32(&rep.r, &deliveries) &&
+                    wire_get_bytes(&rep.r, &data, &size));
+        assert_int_equal(size, strlen(want));
+        assert_memory_equal(data, want, size);
+}
+
+static void expect_bytes(struct client *c, uint16_t op, const char *fmt, const char *name, const void *arg,
+                         const char *want) {
+        struct reply rep = call(c, op, fmt, name, arg);
+
+        check_bytes_at(&rep, want, strlen(want), __FILE__, __LINE__);
+}
+
+static uint64_t sem_value(struct client *c, const char *name) {
+        struct reply rep = call(c, WIRE_OP_SEM_VALUE, "n", name);
+        uint64_t v, max;
+
+        check_status_at(&rep, WIRE_OK, __FILE__, __LINE__);
+        assert_true(wire_get_u64(&rep.r, &v) && wire_get_u64(&rep.r, &max));
+        return v;
+}
+
+/* Elements count from index 0 of an array of 'i'. */
+static void expect_ints(struct client *c, const char *name, const int32_t *want, uint32_t count) {
+        struct reply rep = call(c, WIRE_OP_ARRAY_GET, "nbiw", name, 'i', (int64_t) 0, count);
+        const void *data;
+        uint32_t size;
+        uint8_t code;
+
+        check_status_at(&rep, WIRE_OK, __FILE__, __LINE__);
+        assert_true(wire_get_u8(&rep.r, &code) && wire_get_bytes(&rep.r, &data, &size));
+        assert_int_equal(size, count * sizeof(int32_t));
+        assert_memory_equal(data, want, size);
+}
+
+/* Change one durable object of each type, and one that is not durable. */
+static void change_everything(struct client *c) {
+        const int32_t two[] = { 7, -8 };
+        int64_t add = 42;
+
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        for (const char *const *s = (const char *const[]) { "a", "b", "c", NULL }; *s; s++)
+                expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, *s);
+        expect_item(c, "q", "a");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "j", (uint64_t) 0,
+               WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "j", (int64_t) 0, "x");
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "j", (int64_t) 0, "y");
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "j", (int64_t) 0, "z");
+        /* x is taken and never done: it comes back; y is done: it does not. */
+        expect_item(c, "j", "x");
+        expect_item(c, "j", "y");
+        expect_empty(c, WIRE_OP_QUEUE_TASK_DONE, "nq", "j", (uint64_t) 2);
+
+        expect(WIRE_OK, c, WIRE_OP_DICT_DECLARE, "nw", "d", WIRE_DECLARE_DURABLE);
+        expect_empty(c, WIRE_OP_DICT_SET, "nss", "d", "k1", "v1");
+        expect_empty(c, WIRE_OP_DICT_SET, "nss", "d", "k2", "v2");
+        expect_empty(c, WIRE_OP_DICT_SET, "nss", "d", "k1", "v1b");
+        expect_empty(c, WIRE_OP_DICT_DEL, "ns", "d", "k2");
+        expect_empty(c, WIRE_OP_DICT_SET, "nss", "d", "k3", "v3");
+
+        expect(WIRE_OK, c, WIRE_OP_LIST_DECLARE, "nw", "l", WIRE_DECLARE_DURABLE);
+        for (const char *const *s = (const char *const[]) { "a", "b", "c", NULL }; *s; s++)
+                expect(WIRE_OK, c, WIRE_OP_LIST_APPEND, "ns", "l", *s);
+        expect_empty(c, WIRE_OP_LIST_SET, "nis", "l", (int64_t) 1, "B");
+        expect(WIRE_OK, c, WIRE_OP_LIST_POP, "ni", "l", (int64_t) 0);
+        expect(WIRE_OK, c, WIRE_OP_LIST_INSERT, "nis", "l", (int64_t) 0, "z");
+
+        expect(WIRE_OK, c, WIRE_OP_SEM_DECLARE, "nqqw", "s", (uint64_t) 5, (uint64_t) 0,
+               WIRE_SEM_NO_UNDO | WIRE_DECLARE_DURABLE);
+        expect_empty(c, WIRE_OP_SEM_ACQUIRE, "ni", "s", (int64_t) 0);
+        expect_empty(c, WIRE_OP_SEM_ACQUIRE, "ni", "s", (int64_t) 0);
+        /* Held with SEM_UNDO: given back by the restart, so never journaled as taken. */
+        expect(WIRE_OK, c, WIRE_OP_SEM_DECLARE, "nqqw", "u", (uint64_t) 2, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect_empty(c, WIRE_OP_SEM_ACQUIRE, "ni", "u", (int64_t) 0);
+
+        expect(WIRE_OK, c, WIRE_OP_ARRAY_DECLARE, "nbwwx", "v", 'q', 1u, WIRE_ARRAY_VALUE | WIRE_DECLARE_DURABLE,
+               NULL, (size_t) 0);
+        expect(WIRE_OK, c, WIRE_OP_ARRAY_ADD, "nbix", "v", 'q', (int64_t) 0, &add, sizeof(add));
+        expect(WIRE_OK, c, WIRE_OP_ARRAY_DECLARE, "nbwwx", "a", 'i', 4u, WIRE_DECLARE_DURABLE, NULL, (size_t) 0);
+        expect_empty(c, WIRE_OP_ARRAY_SET, "nbix", "a", 'i', (int64_t) 1, two, sizeof(two));
+
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "plain", (uint64_t) 0, 0u);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "plain", (int64_t) 0, "gone");
+}
+
+/* Every durable object is back as change_everything left it; the other is gone. */
+static void check_everything(struct client *c) {
+        const int32_t ints[] = { 0, 7, -8, 0 };
+        struct reply rep;
+        int64_t v;
+
+        expect_item(c, "q", "b");
+        expect_item(c, "q", "c");
+        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
+        expect_item(c, "j", "x");
+        expect_item(c, "j", "z");
+        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", "j", (int64_t) 0, 0u);
+
+        expect_bytes(c, WIRE_OP_DICT_GET, "ns", "d", "k1", "v1b");
+        expect_bytes(c, WIRE_OP_DICT_GET, "ns", "d", "k3", "v3");
+        expect(WIRE_ENOENT, c, WIRE_OP_DICT_GET, "ns", "d", "k2");
+        rep = call(c, WIRE_OP_DICT_LEN, "n", "d");
+        assert_int_equal(read_u64_at(&rep, __FILE__, __LINE__), 2);
+
+        rep = call(c, WIRE_OP_LIST_LEN, "n", "l");
+        assert_int_equal(read_u64_at(&rep, __FILE__, __LINE__), 3);
+        rep = call(c, WIRE_OP_LIST_GET, "ni", "l", (int64_t) 0);
+        check_bytes_at(&rep, "z", 1, __FILE__, __LINE__);
+        rep = call(c, WIRE_OP_LIST_GET, "ni", "l", (int64_t) 1);
+        check_bytes_at(&rep, "B", 1, __FILE__, __LINE__);
+        rep = call(c, WIRE_OP_LIST_GET, "ni", "l", (int64_t) 2);
+        check_bytes_at(&rep, "c", 1, __FILE__, __LINE__);
+
+        assert_int_equal(sem_value(c, "s"), 3);
+        assert_int_equal(sem_value(c, "u"), 2);
+
+        rep = call(c, WIRE_OP_ARRAY_GET, "nbiw", "v", 'q', (int64_t) 0, 1u);
+        {
+                const void *data;
+                uint32_t size;
+                uint8_t code;
+
+                check_status_at(&rep, WIRE_OK, __FILE__, __LINE__);
+                assert_true(wire_get_u8(&rep.r, &code) && wire_get_bytes(&rep.r, &data, &size));
+                assert_int_equal(size, 8);
+                memcpy(&v, data, 8);
+                assert_int_equal(v, 42);
+        }
+        expect_ints(c, "a", ints, 4);
+        assert_int_equal(info_field_at(c, "a", WIRE_TYPE_ARRAY, "durable", __FILE__, __LINE__), 1);
+        expect(WIRE_ENOENT, c, WIRE_OP_QUEUE_GET, "niw", "plain", (int64_t) 0, 0u);
+}
+
+/* Replayed from the segment's records alone. */
+static void test_every_type_from_records(void **state) {
+        struct journal_test *t = *state;
+
+        assert_int_equal(journal_open(t->config), 0);
+        change_everything(client_add(&t->f, "writer"));
+        restart(t, false);
+        check_everything(client_add(&t->f, "reader"));
+}
+
+/* Compacted into a snapshot at a clean stop, then read from it. */
+static void test_every_type_from_snapshot(void **state) {
+        struct journal_test *t = *state;
+        struct client *c;
+        struct stat st;
+        char path[128];
+
+        assert_int_equal(journal_open(t->config), 0);
+        change_everything(client_add(&t->f, "writer"));
+        restart(t, true);
+        snprintf(path, sizeof(path), "%s/snapshot", t->dir);
+        assert_int_equal(stat(path, &st), 0);
+        snprintf(path, sizeof(path), "%s/journal.1", t->dir);
+        assert_int_equal(stat(path, &st), -1);
+        check_everything(client_add(&t->f, "reader"));
+        /* And once more: the snapshot, then the records of the reads above after it. */
+        restart(t, false);
+        c = client_add(&t->f, "again");
+        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
+        expect_item(c, "j", "x");
+        expect_item(c, "j", "z");
+}
+
+/* Declaring: the flag needs a directory, and durability is part of what must match. */
+static void test_declare_rules(void **state) {
+        struct journal_test *t = *state;
+        struct client *c = client_add(&t->f, "declarer");
+
+        expect(WIRE_EINVAL, c, WIRE_OP_DICT_DECLARE, "nw", "d", WIRE_DECLARE_DURABLE);
+        assert_int_equal(journal_open(t->config), 0);
+        expect(WIRE_OK, c, WIRE_OP_DICT_DECLARE, "nw", "d", WIRE_DECLARE_DURABLE);
+        expect(WIRE_EEXIST, c, WIRE_OP_DICT_DECLARE, "n", "d");
+        expect(WIRE_OK, c, WIRE_OP_DICT_DECLARE, "n", "plain");
+        expect(WIRE_EEXIST, c, WIRE_OP_DICT_DECLARE, "nw", "plain", WIRE_DECLARE_DURABLE);
+        expect(WIRE_EINVAL, c, WIRE_OP_DICT_DECLARE, "nw", "bad", 1u);
+        assert_int_equal(info_field_at(c, "plain", WIRE_TYPE_DICT, "durable", __FILE__, __LINE__), 0);
+        /* With durability.default every new object of a durable type is durable. */
+        t->config->durability_default = true;
+        journal_configure(t->config);
+        expect(WIRE_OK, c, WIRE_OP_LIST_DECLARE, "n", "l");
+        assert_int_equal(info_field_at(c, "l", WIRE_TYPE_LIST, "durable", __FILE__, __LINE__), 1);
+}
+
+/* Read a whole file. */
+static uint8_t *read_file(const char *path, size_t *ret_size) {
+        struct stat st;
+        uint8_t *data;
+        int fd = open(path, O_RDONLY);
+
+        assert_true(fd >= 0);
+        assert_int_equal(fstat(fd, &st), 0);
+        data = malloc((size_t) st.st_size + 1);
+        assert_non_null(data);
+        assert_int_equal(read(fd, data, (size_t) st.st_size), st.st_size);
+        close(fd);
+        *ret_size = (size_t) st.st_size;
+        return data;
+}
+
+static void write_file(const char *path, const uint8_t *data, size_t size) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, data, size), (ssize_t) size);
+        close(fd);
+}
+
+/* Offsets of the records of a segment, and its size at the end. */
+static size_t record_offsets(const uint8_t *data, size_t size, size_t *offsets, size_t max) {
+        size_t n = 0, off = 0;
+
+        while (off + 8 <= size && n < max) {
+                uint32_t len;
+
+                len = (uint32_t) data[off] | (uint32_t) data[off + 1] << 8 | (uint32_t) data[off + 2] << 16 |
+                      (uint32_t) data[off + 3] << 24;
+                offsets[n++] = off;
+                off += 8 + len;
+        }
+        assert_int_equal(off, size);
+        return n;
+}
+
+/* Write CUT_ITEMS durable items into journal.1 and return its bytes. */
+static uint8_t *journal_of_items(struct journal_test *t, size_t *ret_size) {
+        char path[128], item[16];
+        struct client *c;
+
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        for (int i = 0; i < CUT_ITEMS; i++) {
+                snprintf(item, sizeof(item), "item-%d", i);
+                expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, item);
+        }
+        restart(t, false);
+        journal_close(false);
+        snprintf(path, sizeof(path), "%s/journal.1", t->dir);
+        return read_file(path, ret_size);
+}
+
+/* After recovery, the queue holds exactly items 0 .. n-1. */
+static void expect_items(struct journal_test *t, int n) {
+        struct client *c = client_add(&t->f, "reader");
+        char item[16];
+
+        for (int i = 0; i < n; i++) {
+                snprintf(item, sizeof(item), "item-%d", i);
+                expect_item(c, QUEUE, item);
+        }
+        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", QUEUE, (int64_t) 0, 0u);
+        client_drop(&t->f, c);
+}
+
+/* Start over from a directory that holds only journal.1 with these bytes. */
+static void recover_from(struct journal_test *t, const uint8_t *data, size_t size) {
+        char path[128];
+
+        journal_close(false);
+        mpxd_done();
+        remove_files(t->dir);
+        snprintf(path, sizeof(path), "%s/journal.1", t->dir);
+        write_file(path, data, size);
+        assert_int_equal(mpxd_init(), 0);
+        assert_int_equal(journal_open(t->config), 0);
+}
+
+/* A journal cut at every byte offset of its last record recovers exactly the records before it. */
+static void test_cut_at_every_offset(void **state) {
+        struct journal_test *t = *state;
+        size_t size, offsets[16], n, last;
+        uint8_t *data = journal_of_items(t, &size);
+        char path[128];
+
+        n = record_offsets(data, size, offsets, ARRAY_SIZE(offsets));
+        /* header, create, one put per item */
+        assert_int_equal(n, 2 + CUT_ITEMS);
+        last = offsets[n - 1];
+        snprintf(path, sizeof(path), "%s/journal.1", t->dir);
+        for (size_t cut = last; cut <= size; cut++) {
+                size_t got;
+                uint8_t *after;
+
+                recover_from(t, data, cut);
+                expect_items(t, cut == size ? CUT_ITEMS : CUT_ITEMS - 1);
+                /* The torn tail is cut off the file. */
+                after = read_file(path, &got);
+                assert_int_equal(got, cut == size ? size : last);
+                free(after);
+        }
+        free(data);
+}
+
+/* A flipped byte in a record is caught by its crc: the records before it are recovered. */
+static void test_flipped_byte(void **state) {
+        struct journal_test *t = *state;
+        size_t size, offsets[16], n;
+        uint8_t *data = journal_of_items(t, &size);
+
+        n = record_offsets(data, size, offsets, ARRAY_SIZE(offsets));
+        for (size_t k = 2; k < n; k++) {
+                for (size_t at = offsets[k]; at < (k + 1 < n ? offsets[k + 1] : size); at += 3) {
+                        data[at] ^= 0x20;
+                        recover_from(t, data, size);
+                        expect_items(t, (int) k - 2);
+                        data[at] ^= 0x20;
+                }
+        }
+        free(data);
+}
+
+int main(void) {
+#define T(f) cmocka_unit_test_setup_teardown(f, journal_setup, journal_teardown)
+        const struct CMUnitTest tests[] = {
+                T(test_every_type_from_records),
+                T(test_every_type_from_snapshot),
+                T(test_declare_rules),
+                T(test_cut_at_every_offset),
+                T(test_flipped_byte),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
