@@ -105,6 +105,7 @@ struct journal {
 
         /* statistics */
         uint64_t records;
+        uint64_t written;               /* bytes written to segments since start */
         uint64_t fsyncs;
         uint64_t compactions;
         uint64_t last_compaction_ms;    /* monotonic; 0: none since start */
@@ -353,6 +354,7 @@ static void journal_commit(void) {
                 } else {
                         journal.segment_bytes += b->len;
                         journal.unsynced += b->len;
+                        journal.written += b->len;
                 }
         }
         b->len = 0;
@@ -405,10 +407,11 @@ static void journal_second_cb(evutil_socket_t fd, short what, void *arg) {
 
 /*
  * Write "snapshot" from the objects as they are: covers is the last segment
- * whose records it includes. Runs in the compaction child, or in the daemon
- * at shutdown. 0 or a negative errno.
+ * whose records it includes. Runs in the compaction child (parent is the
+ * daemon's pid), or in the daemon at shutdown (parent 0). 0 or a negative
+ * errno.
  */
-static int journal_write_snapshot(uint64_t covers) {
+static int journal_write_snapshot(uint64_t covers, pid_t parent) {
         struct wire_buf saved = journal.buf;
         struct object *o;
         int fd, r = 0;
@@ -433,6 +436,9 @@ static int journal_write_snapshot(uint64_t covers) {
                 r = -errno;
         if (close(fd) < 0 && r == 0)
                 r = -errno;
+        /* A compaction child whose daemon died must not replace the snapshot of the next one. */
+        if (r == 0 && parent && getppid() != parent)
+                r = -ESRCH;
         if (r == 0 && renameat(journal.dir_fd, "snapshot.tmp", journal.dir_fd, "snapshot") < 0)
                 r = -errno;
         if (r == 0)
@@ -502,11 +508,17 @@ static void journal_maybe_compact(void) {
                 return;
         }
         if (pid == 0) {
-                /* The child reads the objects and writes one file; it never touches the loop or a socket. */
+                /*
+                 * The child reads the objects and writes one file; it never
+                 * touches the loop or a socket. It dies with the daemon and
+                 * lets go of the directory's lock at once, so that a daemon
+                 * started after a crash never finds the lock held by it.
+                 */
                 (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                close(journal.lock_fd);
                 if (getppid() != parent)
                         _exit(2);
-                _exit(journal_write_snapshot(covers) == 0 ? 0 : 1);
+                _exit(journal_write_snapshot(covers, parent) == 0 ? 0 : 1);
         }
         journal.child = pid;
         journal.child_segment = covers;
@@ -875,7 +887,7 @@ void journal_close(bool compact) {
                 /* Everything so far is in segments <= current; the snapshot replaces them all. */
                 (void) journal_second_cb(-1, 0, NULL);
                 journal_commit();
-                r = journal_write_snapshot(journal.segment);
+                r = journal_write_snapshot(journal.segment, 0);
                 if (r == 0) {
                         journal_drop_segments(journal.segment);
                         journal.segment_bytes = 0;
@@ -914,6 +926,7 @@ int journal_stats(struct wire_buf *b, struct wire_fields *f) {
         err |= wire_put_field_int(b, f, "journal_snapshot_bytes", (int64_t) journal.snapshot_bytes);
         err |= wire_put_field_int(b, f, "journal_segment", (int64_t) journal.segment);
         err |= wire_put_field_int(b, f, "journal_records", (int64_t) journal.records);
+        err |= wire_put_field_int(b, f, "journal_written_bytes", (int64_t) journal.written);
         err |= wire_put_field_int(b, f, "journal_fsyncs", (int64_t) journal.fsyncs);
         err |= wire_put_field_int(b, f, "journal_compactions", (int64_t) journal.compactions);
         err |= wire_put_field_int(b, f, "journal_compacting", journal.child != 0);
