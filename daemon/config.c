@@ -1109,6 +1109,12 @@ static void load_root(struct loader *l, const config_setting_t *root) {
                 sections[i].load(l, g);
         }
         load_pool_settings(l, root);
+        /* A durable object needs the journal's directory. */
+        for (size_t i = 0; l->n_errors == 0 && !l->c->durability_dir && i < l->c->n_objects; i++)
+                if (l->c->objects[i].durable)
+                        loader_error(l, NULL, l->c->objects[i].line, NULL,
+                                     "objects: \"%s\" is durable; expected durability.directory to be set",
+                                     l->c->objects[i].name);
         /* The objects of the file itself must fit under the object limit. */
         if (l->n_errors == 0 && l->c->n_objects > l->c->max_objects) {
                 const config_setting_t *limits = config_setting_get_member(root, "limits");

@@ -130,6 +130,40 @@ static void test_defaults_without_file(void **state) {
         assert_int_equal(f->c->per_user.max_clients, 0);
         assert_int_equal(f->c->per_user.max_waiters, 0);
         assert_int_equal(f->c->n_objects, 0);
+        /* Durability is off until a directory is configured. */
+        assert_null(f->c->durability_dir);
+        assert_int_equal(f->c->durability_sync, JOURNAL_SYNC_EVERYSEC);
+        assert_false(f->c->durability_default);
+        assert_int_equal(f->c->compact_size, JOURNAL_DEFAULT_COMPACT_SIZE);
+}
+
+/* The durability group and the durable key of objects. */
+static void test_durability(void **state) {
+        struct fixture *f = *state;
+        struct config *c;
+
+        c = load_ok(f, "durability = { directory = \"/var/lib/x\"; sync = \"always\"; default = true;\n"
+                    "  compact_size = 8192; };\nobjects = { queues = ( { name = \"q\"; durable = true; } );\n"
+                    "  dicts = ( \"plain\", { name = \"d\"; durable = true; } ); };\n");
+        assert_string_equal(c->durability_dir, "/var/lib/x");
+        assert_int_equal(c->durability_sync, JOURNAL_SYNC_ALWAYS);
+        assert_true(c->durability_default);
+        assert_int_equal(c->compact_size, 8192);
+        assert_int_equal(c->n_objects, 3);
+        assert_true(c->objects[0].durable);
+        assert_false(c->objects[1].durable);
+        assert_true(c->objects[2].durable);
+        c = load_ok(f, "durability = { sync = \"no\"; };\n");
+        assert_null(c->durability_dir);
+        assert_int_equal(c->durability_sync, JOURNAL_SYNC_NO);
+        load_bad(f, "durability = { directory = \"relative\"; sync = \"sometimes\"; compact_size = 10; };\n",
+                 "1: durability.directory: expected an absolute path, got \"relative\"",
+                 "1: durability.sync: expected one of \"always\", \"everysec\", \"no\", got \"sometimes\"",
+                 "1: durability.compact_size: expected an integer from 4096 to 9223372036854775807, got 10");
+        load_bad(f, "objects = {\n  dicts = ( { name = \"d\"; durable = true; } ); };\n",
+                 "2: objects: \"d\" is durable; expected durability.directory to be set");
+        load_bad(f, "objects = { events = ( { name = \"e\"; durable = true; } ); };\n",
+                 "1: objects.events[0].durable: unknown setting; expected one of name, owner, group, mode");
 }
 
 static void test_empty_file_is_defaults(void **state) {
@@ -329,6 +363,8 @@ static void test_shipped_file(void **state) {
         assert_string_equal(f->c->socket_path, "/run/mpxd/mpxd.sock");
         assert_int_equal(f->c->max_message, WIRE_DEFAULT_MAX_MESSAGE);
         assert_int_equal(f->c->n_objects, 0);
+        /* The one setting that is not commented out: the service's StateDirectory. */
+        assert_string_equal(f->c->durability_dir, "/var/lib/mpx");
 }
 
 /* ---- overrides ---- */
@@ -384,8 +420,8 @@ static void test_syntax_error(void **state) {
 
 static void test_unknown_settings(void **state) {
         load_bad(*state, "sockets = { };\nlimits = { max_bytes = 5; };\nlog = { level = \"info\"; colour = true; };\n",
-                 "1: sockets: unknown setting; expected one of socket, log, limits, permissions, objects, admin_group, "
-                 "pool_user",
+                 "1: sockets: unknown setting; expected one of socket, log, limits, permissions, durability, objects, "
+                 "admin_group, pool_user",
                  "2: limits.max_bytes: unknown setting; expected one of max_message, max_clients, max_objects, "
                  "max_memory, max_output, max_waiters_per_client, per_user",
                  "3: log.colour: unknown setting; expected one of level");
@@ -507,7 +543,7 @@ static void test_bad_names(void **state) {
                  "2: objects.queues[0].name: missing; expected the object's name in quotes",
                  "3: objects.queues[1].name: expected a name of 1 to 255 characters from A-Z a-z 0-9 . _ : / @ -, "
                  "got \"bad name\"",
-                 "4: objects.queues[2].size: unknown setting; expected one of name, maxsize, joinable, owner, group, mode",
+                 "4: objects.queues[2].size: unknown setting; expected one of name, maxsize, joinable, durable, owner, group, mode",
                  "5: objects.dicts[0]: \"jobs\" is already declared at line 4; expected a name no other object has");
 }
 
@@ -557,7 +593,7 @@ static void test_bad_values(void **state) {
                  "5: objects.values[3].initial: expected one character in quotes, such as \"x\", got \"xy\"",
                  "6: objects.values[4].initial: expected a number, got \"1.5\"",
                  "7: objects.values[5].initial: expected an integer for type code 'I', got 1.5",
-                 "8: objects.values[6].length: unknown setting; expected one of name, typecode, initial, owner, group, "
+                 "8: objects.values[6].length: unknown setting; expected one of name, typecode, initial, durable, owner, group, "
                  "mode");
 }
 
@@ -685,6 +721,7 @@ int main(void) {
                 T(test_int64_values),
                 T(test_include),
                 T(test_shipped_file),
+                T(test_durability),
                 T(test_overrides),
                 T(test_syntax_error),
                 T(test_unknown_settings),

@@ -20,6 +20,8 @@
 
 #define QUEUE "jobs"
 #define CUT_ITEMS 5
+/* The records of a segment before the first item: header, create, owner. */
+#define ITEMS_AT 3
 
 struct journal_test {
         struct fixture f;
@@ -373,8 +375,7 @@ static void test_cut_at_every_offset(void **state) {
         char path[128];
 
         n = record_offsets(data, size, offsets, ARRAY_SIZE(offsets));
-        /* header, create, one put per item */
-        assert_int_equal(n, 2 + CUT_ITEMS);
+        assert_int_equal(n, ITEMS_AT + CUT_ITEMS);
         last = offsets[n - 1];
         snprintf(path, sizeof(path), "%s/journal.1", t->dir);
         for (size_t cut = last; cut <= size; cut++) {
@@ -398,11 +399,11 @@ static void test_flipped_byte(void **state) {
         uint8_t *data = journal_of_items(t, &size);
 
         n = record_offsets(data, size, offsets, ARRAY_SIZE(offsets));
-        for (size_t k = 2; k < n; k++) {
+        for (size_t k = ITEMS_AT; k < n; k++) {
                 for (size_t at = offsets[k]; at < (k + 1 < n ? offsets[k + 1] : size); at += 3) {
                         data[at] ^= 0x20;
                         recover_from(t, data, size);
-                        expect_items(t, (int) k - 2);
+                        expect_items(t, (int) (k - ITEMS_AT));
                         data[at] ^= 0x20;
                 }
         }
