@@ -71,6 +71,7 @@ struct array_args {
         char **pos;                     /* the positional arguments, NAME first */
         int n_pos;
         bool bytes;                     /* --bytes */
+        bool durable;                   /* declare --durable */
 };
 
 static void array_args_done(struct array_args *a) {
@@ -327,9 +328,12 @@ static int array_parse(struct ctl *ctl, int argc, char **argv, const struct opti
                 if (dashdash || argv[i][0] != '-' || !argv[i][1] || looks_negative(argv[i]))
                         v[n++] = argv[i];
         }
-        while ((c = ctl_getopt(ctl, n, v, options)) >= 0)
+        while ((c = ctl_getopt(ctl, n, v, options)) >= 0) {
                 if (c == 'b')
                         a->bytes = true;
+                if (c == 'D')
+                        a->durable = true;
+        }
         if (c == CTL_GETOPT_STOP)
                 return ctl->stop_status;
         a->pos = v + optind;
@@ -506,9 +510,21 @@ static const struct option bytes_options[] = {
         CTL_OPTIONS_COMMON
 };
 
+/* The options of declare: --bytes for an array, --durable for both. */
+static const struct option declare_options[] = {
+        { "bytes", no_argument, NULL, 'b' },
+        { "durable", no_argument, NULL, 'D' },
+        CTL_OPTIONS_COMMON
+};
+
+static const struct option value_declare_options[] = {
+        { "durable", no_argument, NULL, 'D' },
+        CTL_OPTIONS_COMMON
+};
+
 /* The common end of declare: create, or check; large contents go in message by message. */
 static int declare_common(struct ctl *ctl, const char *group, const char *name, const struct elem_type *t,
-                          uint32_t length, const uint8_t *values, size_t n, bool is_value) {
+                          uint32_t length, const uint8_t *values, size_t n, bool is_value, bool durable) {
         uint8_t *initial = NULL;
         bool whole;
         int r;
@@ -527,9 +543,9 @@ static int declare_common(struct ctl *ctl, const char *group, const char *name, 
                 memcpy(initial, values, n * t->size);
         }
         if (is_value)
-                r = mpx_value_declare(ctl->m, name, t->code, initial);
+                r = mpx_value_declare_flags(ctl->m, name, t->code, initial, durable ? MPX_DURABLE : 0);
         else
-                r = mpx_array_declare(ctl->m, name, t->code, length, initial);
+                r = mpx_array_declare_flags(ctl->m, name, t->code, length, initial, durable ? MPX_DURABLE : 0);
         free(initial);
         if (r < 0)
                 return ctl_fail(r, group, name, r == -ENOSPC ? "too large for the daemon" : NULL);
@@ -539,14 +555,14 @@ static int declare_common(struct ctl *ctl, const char *group, const char *name, 
         return CTL_EXIT_OK;
 }
 
-/* mpxctl value declare NAME TYPECODE [INITIAL] */
+/* mpxctl value declare NAME TYPECODE [INITIAL] [--durable] */
 static int value_declare(struct ctl *ctl, int argc, char **argv) {
         const struct elem_type *t;
         struct array_args a;
         uint8_t initial[8] = { 0 };
         int r;
 
-        r = array_parse(ctl, argc, argv, no_options, 2, 3, &a);
+        r = array_parse(ctl, argc, argv, value_declare_options, 2, 3, &a);
         if (r == CTL_EXIT_OK) {
                 t = elem_type_find(a.pos[1]);
                 if (!t)
@@ -554,7 +570,7 @@ static int value_declare(struct ctl *ctl, int argc, char **argv) {
                 else if (a.n_pos > 2)
                         r = elem_parse(ctl, t, a.pos[2], initial);
                 if (r == CTL_EXIT_OK)
-                        r = declare_common(ctl, "value", a.pos[0], t, 1, initial, a.n_pos > 2, true);
+                        r = declare_common(ctl, "value", a.pos[0], t, 1, initial, a.n_pos > 2, true, a.durable);
         }
         array_args_done(&a);
         return r;
@@ -691,7 +707,7 @@ static int value_cas(struct ctl *ctl, int argc, char **argv) {
         return r;
 }
 
-/* mpxctl array declare NAME TYPECODE LENGTH [VALUES...] [--bytes] */
+/* mpxctl array declare NAME TYPECODE LENGTH [VALUES...] [--bytes] [--durable] */
 static int array_declare_cmd(struct ctl *ctl, int argc, char **argv) {
         const struct elem_type *t = NULL;
         struct array_args a;
@@ -700,7 +716,7 @@ static int array_declare_cmd(struct ctl *ctl, int argc, char **argv) {
         size_t n = 0;
         int r;
 
-        r = array_parse(ctl, argc, argv, bytes_options, 3, -1, &a);
+        r = array_parse(ctl, argc, argv, declare_options, 3, -1, &a);
         if (r == CTL_EXIT_OK) {
                 t = elem_type_find(a.pos[1]);
                 if (!t)
@@ -714,7 +730,7 @@ static int array_declare_cmd(struct ctl *ctl, int argc, char **argv) {
         if (r == CTL_EXIT_OK)
                 r = elems_collect(ctl, t, a.pos + 3, a.n_pos - 3, a.bytes, length, &values, &n);
         if (r == CTL_EXIT_OK)
-                r = declare_common(ctl, "array", a.pos[0], t, (uint32_t) length, values, n, false);
+                r = declare_common(ctl, "array", a.pos[0], t, (uint32_t) length, values, n, false, a.durable);
         free(values);
         array_args_done(&a);
         return r;
@@ -842,7 +858,7 @@ static int array_cas_cmd(struct ctl *ctl, int argc, char **argv) {
 }
 
 const struct ctl_command ctl_value_commands[] = {
-        { "declare", "NAME TYPECODE [INITIAL]",
+        { "declare", "NAME TYPECODE [INITIAL] [--durable]",
           "create a typed value (0 when no INITIAL), or check that it exists so", value_declare, NULL },
         { "get", "NAME", "print the value", value_get, NULL },
         { "set", "NAME VALUE", "store a value", value_set, NULL },
@@ -853,7 +869,7 @@ const struct ctl_command ctl_value_commands[] = {
 };
 
 const struct ctl_command ctl_array_commands[] = {
-        { "declare", "NAME TYPECODE LENGTH [VALUES...] [--bytes]",
+        { "declare", "NAME TYPECODE LENGTH [VALUES...] [--bytes] [--durable]",
           "create a typed array (zeros after the VALUES given), or check that it exists so",
           array_declare_cmd, NULL },
         { "get", "NAME [INDEX [COUNT]]", "print the whole array, one element, or COUNT from INDEX",

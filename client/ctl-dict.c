@@ -31,6 +31,7 @@ struct dict_args {
         const char *new_value;          /* cas --new */
         bool absent;                    /* cas --absent */
         bool delete;                    /* cas --delete */
+        bool durable;                   /* declare --durable */
 };
 
 /* True if s is a negative decimal number, which is an argument and not an option. */
@@ -123,6 +124,9 @@ static int dict_parse(struct ctl *ctl, int argc, char **argv, const struct optio
                 case 'd':
                         a->delete = true;
                         break;
+                case 'D':
+                        a->durable = true;
+                        break;
                 }
         }
         if (c == CTL_GETOPT_STOP)
@@ -208,15 +212,19 @@ static void dict_print_count(struct ctl *ctl, const struct dict_args *a, const c
                 printf("%" PRId64 "\n", n);
 }
 
-/* mpxctl dict declare NAME */
+/* mpxctl dict declare NAME [--durable] */
 static int dict_declare_cmd(struct ctl *ctl, int argc, char **argv) {
+        static const struct option options[] = {
+                { "durable", no_argument, NULL, 'D' },
+                CTL_OPTIONS_COMMON
+        };
         struct dict_args a;
         int r;
 
-        r = dict_parse(ctl, argc, argv, dict_no_options, 0, 0, &a);
+        r = dict_parse(ctl, argc, argv, options, 0, 0, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_dict_declare(ctl->m, a.name);
+        r = mpx_dict_declare_flags(ctl->m, a.name, a.durable ? MPX_DURABLE : 0);
         if (r < 0)
                 return ctl_fail(r, "dict", a.name, NULL);
         return CTL_EXIT_OK;
@@ -618,7 +626,7 @@ static int dict_cas_cmd(struct ctl *ctl, int argc, char **argv) {
 }
 
 const struct ctl_command ctl_dict_commands[] = {
-        { "declare", "NAME", "create a dict, or check that the name is one", dict_declare_cmd, NULL },
+        { "declare", "NAME [--durable]", "create a dict, or check that the name is one", dict_declare_cmd, NULL },
         { "set", "NAME KEY [VALUE]", "store VALUE, or all of stdin, under KEY", dict_set_cmd, NULL },
         { "get", "NAME KEY", "write the value of KEY to stdout", dict_get_cmd, NULL },
         { "del", "NAME KEY", "remove KEY", dict_del_cmd, NULL },

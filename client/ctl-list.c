@@ -26,6 +26,7 @@ struct list_args {
         const char *name;               /* NAME, checked */
         char **pos;                     /* the arguments after NAME */
         int n;                          /* how many */
+        bool durable;                   /* declare --durable */
 };
 
 /* True if s is a negative decimal number, which is an argument and not an option. */
@@ -105,7 +106,8 @@ static int list_parse(struct ctl *ctl, int argc, char **argv, const struct optio
         }
         /* getopt sees the options only; the arguments follow them. */
         while ((c = ctl_getopt(ctl, 1 + n_opts, argv, options)) >= 0)
-                ;
+                if (c == 'D')
+                        a->durable = true;
         if (c == CTL_GETOPT_STOP)
                 return ctl->stop_status;
         r = ctl_check_args(ctl, argc - 1 - n_opts, 1 + min, max < 0 ? -1 : 1 + max);
@@ -202,15 +204,19 @@ static void list_print_count(struct ctl *ctl, const struct list_args *a, const c
                 printf("%" PRId64 "\n", n);
 }
 
-/* mpxctl list declare NAME */
+/* mpxctl list declare NAME [--durable] */
 static int list_declare_cmd(struct ctl *ctl, int argc, char **argv) {
+        static const struct option options[] = {
+                { "durable", no_argument, NULL, 'D' },
+                CTL_OPTIONS_COMMON
+        };
         struct list_args a;
         int r;
 
-        r = list_parse(ctl, argc, argv, list_no_options, 0, 0, &a);
+        r = list_parse(ctl, argc, argv, options, 0, 0, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_list_declare(ctl->m, a.name);
+        r = mpx_list_declare_flags(ctl->m, a.name, a.durable ? MPX_DURABLE : 0);
         if (r < 0)
                 return ctl_fail(r, "list", a.name, NULL);
         return CTL_EXIT_OK;
@@ -539,7 +545,7 @@ static int list_clear_cmd(struct ctl *ctl, int argc, char **argv) {
 }
 
 const struct ctl_command ctl_list_commands[] = {
-        { "declare", "NAME", "create a list, or check that the name is one", list_declare_cmd, NULL },
+        { "declare", "NAME [--durable]", "create a list, or check that the name is one", list_declare_cmd, NULL },
         { "append", "NAME [ITEM]", "add ITEM, or all of stdin, at the end", list_append_cmd, NULL },
         { "extend", "NAME [ITEM...]", "add the items, or the lines of stdin, at the end at once",
           list_extend_cmd, NULL },

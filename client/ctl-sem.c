@@ -32,7 +32,7 @@ struct sem_args {
         int64_t timeout_ms;             /* --timeout, default forever */
         uint64_t value;                 /* --value, default 1 */
         uint64_t max;                   /* --max */
-        bool value_set, max_set, bounded, lock, no_undo;
+        bool value_set, max_set, bounded, lock, no_undo, durable;
 };
 
 /*
@@ -73,6 +73,9 @@ static int sem_parse_args(struct ctl *ctl, int argc, char **argv, const struct o
                 case 'n':
                         a->no_undo = true;
                         break;
+                case 'D':
+                        a->durable = true;
+                        break;
                 }
         }
         if (c == CTL_GETOPT_STOP)
@@ -104,7 +107,7 @@ static const struct option sem_timeout_options[] = {
         CTL_OPTIONS_COMMON
 };
 
-/* mpxctl sem declare NAME [--value N] [--max N | --bounded | --lock] [--no-undo] */
+/* mpxctl sem declare NAME [--value N] [--max N | --bounded | --lock] [--no-undo] [--durable] */
 static int sem_declare(struct ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
                 { "value", required_argument, NULL, 'v' },
@@ -112,6 +115,7 @@ static int sem_declare(struct ctl *ctl, int argc, char **argv) {
                 { "bounded", no_argument, NULL, 'b' },
                 { "lock", no_argument, NULL, 'l' },
                 { "no-undo", no_argument, NULL, 'n' },
+                { "durable", no_argument, NULL, 'D' },
                 CTL_OPTIONS_COMMON
         };
         struct sem_args a;
@@ -145,6 +149,8 @@ static int sem_declare(struct ctl *ctl, int argc, char **argv) {
                 return ctl_usage_error(ctl, "a bounded semaphore needs a max of 1 or more");
         if (a.no_undo)
                 flags |= MPX_SEM_NO_UNDO;
+        if (a.durable)
+                flags |= MPX_DURABLE;
         r = mpx_sem_declare(ctl->m, a.name, a.value, max, flags);
         if (r == -EINVAL)
                 return ctl_fail(r, "semaphore", a.name, "value or max out of range");
@@ -376,7 +382,7 @@ static int sem_run(struct ctl *ctl, int argc, char **argv) {
 }
 
 const struct ctl_command ctl_sem_commands[] = {
-        { "declare", "NAME [--value N] [--max N | --bounded | --lock] [--no-undo]",
+        { "declare", "NAME [--value N] [--max N | --bounded | --lock] [--no-undo] [--durable]",
           "create a semaphore (value 1 unless --value), or check that it exists so", sem_declare, NULL },
         { "acquire", "NAME [--timeout S]",
           "take a unit; kept after mpxctl exits only on a --no-undo semaphore", sem_acquire, NULL },
