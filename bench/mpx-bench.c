@@ -39,6 +39,9 @@
  * The protocol is spoken directly (docs/PROTOCOL.md); libmpx is used only for
  * setting objects up, and, with --lib, for the synchronous put/get/ping/handoff
  * scenarios (one process per client, -P 1), which shows libmpx's own cost.
+ *
+ * --durable declares the queues and dicts durable: bench/compare-durable runs
+ * put that way against mpxd under each sync policy.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +86,7 @@ struct options {
         bool keep;                      /* do not delete the queue at the end */
         bool pause;                     /* wake: wait for stdin once ready */
         bool refill_all;                /* send -P requests, wait for all -P replies (redis-benchmark) */
+        bool durable;                   /* declare queues and dicts durable (MPX_DURABLE) */
         const char *label;              /* extra "label" field */
 };
 
@@ -961,19 +965,23 @@ static bool is_queue_kind(enum kind k) {
 }
 
 /* Make the object a scenario needs; false (and a skip line) if the daemon cannot. */
+/* The flags of a queue declare for a scenario. */
+static unsigned queue_flags(const struct scenario *sc) {
+        return (sc->kind == K_CONSUME_DONE ? MPX_QUEUE_JOINABLE : 0) | (opt.durable ? MPX_DURABLE : 0);
+}
+
 static bool setup_object(const struct scenario *sc, const char *name) {
         mpx *m = admin();
         int r;
 
         if (is_queue_kind(sc->kind)) {
                 if (opt.reuse) {
-                        r = mpx_queue_declare(m, name, 0, sc->kind == K_CONSUME_DONE ? MPX_QUEUE_JOINABLE : 0);
+                        r = mpx_queue_declare(m, name, 0, queue_flags(sc));
                         check(r, "queue declare");
                         return true;
                 }
                 (void) mpx_delete(m, name);
-                check(mpx_queue_declare(m, name, 0, sc->kind == K_CONSUME_DONE ? MPX_QUEUE_JOINABLE : 0),
-                      "queue declare");
+                check(mpx_queue_declare(m, name, 0, queue_flags(sc)), "queue declare");
                 if (sc->kind == K_GET || sc->kind == K_GET_MANY) {
                         long n = opt.count > 0 ? opt.count * (sc->kind == K_GET_MANY ? opt.batch : 1) : opt.prefill;
                         prefill(name, n);
@@ -982,7 +990,7 @@ static bool setup_object(const struct scenario *sc, const char *name) {
         }
         (void) mpx_delete(m, name);
         if (sc->kind == K_DICT_SET || sc->kind == K_DICT_GET || sc->kind == K_DICT_INCR) {
-                r = mpx_dict_declare(m, name);
+                r = mpx_dict_declare_flags(m, name, opt.durable ? MPX_DURABLE : 0);
                 if (r == -EOPNOTSUPP) {
                         report_skip(sc->name, "the daemon answered EOPNOTSUPP: dicts are not implemented");
                         return false;
@@ -1439,11 +1447,12 @@ static void usage(FILE *f) {
                 "      --keep            leave the queue and its items at the end\n"
                 "      --lib             synchronous libmpx clients, one process each (put get ping handoff)\n"
                 "      --pause           wake: print a ready line and wait for a line on stdin\n"
-                "      --label TEXT      add \"label\":TEXT to each line\n");
+                "      --label TEXT      add \"label\":TEXT to each line\n"
+                "      --durable         declare queues and dicts durable (the daemon needs durability.directory)\n");
 }
 
 int main(int argc, char **argv) {
-        enum { O_SPAWN = 0x100, O_PREFILL, O_REUSE, O_KEEP, O_LIB, O_PAUSE, O_LABEL, O_REFILL_ALL };
+        enum { O_SPAWN = 0x100, O_PREFILL, O_REUSE, O_KEEP, O_LIB, O_PAUSE, O_LABEL, O_REFILL_ALL, O_DURABLE };
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "spawn", required_argument, NULL, O_SPAWN },
@@ -1463,6 +1472,7 @@ int main(int argc, char **argv) {
                 { "pause", no_argument, NULL, O_PAUSE },
                 { "label", required_argument, NULL, O_LABEL },
                 { "refill-all", no_argument, NULL, O_REFILL_ALL },
+                { "durable", no_argument, NULL, O_DURABLE },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -1494,6 +1504,7 @@ int main(int argc, char **argv) {
                 case O_PAUSE: opt.pause = true; break;
                 case O_LABEL: opt.label = optarg; break;
                 case O_REFILL_ALL: opt.refill_all = true; break;
+                case O_DURABLE: opt.durable = true; break;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
                 }

@@ -13,7 +13,7 @@
  *
  * The kill loop runs MPX_DURABLE_RUNS rounds (default 20, 3 under valgrind)
  * within MPX_DURABLE_SECONDS (default 60); scripts/check.d/40-durable.sh
- * runs it longer. Its figures are printed on stderr. Nothing waits by
+ * runs it longer (MPX_DURABLE_FILTER selects tests by name). Its figures are printed on stderr. Nothing waits by
  * sleeping: kill points are counts of acknowledgements read from shared
  * memory, and every wait has a deadline.
  */
@@ -558,5 +558,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_kill_loop, setup, teardown),
         };
 
+        /* scripts/check.d/40-durable.sh runs the kill loop alone, longer. */
+        if (getenv("MPX_DURABLE_FILTER"))
+                cmocka_set_test_filter(getenv("MPX_DURABLE_FILTER"));
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
