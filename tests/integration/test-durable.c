@@ -8,8 +8,9 @@
  * every acknowledged get in shared memory, mpxd is killed with SIGKILL at a
  * random moment, again and again, and after each restart every acknowledged
  * item is there exactly once and in order (plain queues) or at least once
- * (joinable queues); and compaction under load loses nothing while the
- * directory stays small.
+ * (joinable queues); writes through a mapping of a durable array are
+ * journaled within about a second; and compaction under load loses nothing
+ * while the directory stays small.
  *
  * The kill loop runs MPX_DURABLE_RUNS rounds (default 20, 3 under valgrind)
  * within MPX_DURABLE_SECONDS (default 60); scripts/check.d/40-durable.sh
@@ -158,6 +159,8 @@ static int teardown(void **state) {
         return 0;
 }
 
+static int64_t stat_field(mpx *m, const char *key);
+
 /* Take an item that must be there now, and compare it. */
 static void expect_item(mpx *m, const char *queue, const char *want, uint64_t *ret_tag) {
         mpx_item it = { 0 };
@@ -237,6 +240,45 @@ static void test_joinable_undone_come_back(void **state) {
         expect_item(m, "j", "c", NULL);
         expect_item(m, "j", "d", NULL);
         assert_int_equal(mpx_queue_get(m, "j", 0, &(mpx_item) { 0 }), -EAGAIN);
+        m = mpx_disconnect(m);
+        stop(f);
+}
+
+/*
+ * Writes through a mapping bypass the daemon: it records an image of a
+ * durable array that changed once a second, and a SIGKILL after that loses
+ * nothing of them.
+ */
+static void test_mapping_writes_survive(void **state) {
+        struct fixture *f = *state;
+        int32_t got[4], want[4] = { 11, 22, 33, 44 };
+        int64_t deadline, records;
+        mpx_map map = { 0 };
+        mpx *m;
+
+        start(f);
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_array_declare_flags(m, "mapped", 'i', 4, NULL, MPX_DURABLE), 1);
+        assert_int_equal(mpx_array_map(m, "mapped", &map), 0);
+        records = stat_field(m, "journal_records");
+        memcpy(map.addr, want, sizeof(want));
+        /* The daemon notices within about a second: wait for its image record, with a deadline. */
+        deadline = monotonic_ms() + PROGRESS_DEADLINE_MS;
+        while (stat_field(m, "journal_records") == records) {
+                struct timespec pause = { 0, 20000000 };
+
+                if (monotonic_ms() > deadline)
+                        fail_msg("no image of the mapped array was journaled in %d ms", PROGRESS_DEADLINE_MS);
+                nanosleep(&pause, NULL);
+        }
+        mpx_map_release(&map);
+        crash(f);
+        m = mpx_disconnect(m);
+
+        start(f);
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_array_get(m, "mapped", 'i', 0, 4, got), 0);
+        assert_memory_equal(got, want, sizeof(want));
         m = mpx_disconnect(m);
         stop(f);
 }
@@ -554,6 +596,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_restart_keeps_contents, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_joinable_undone_come_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_mapping_writes_survive, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction_under_load, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_loop, setup, teardown),
         };
