@@ -371,6 +371,28 @@ static void test_refusals_remembered_once(void **state) {
         assert_int_equal(HASH_COUNT(owner->denials), 0);
 }
 
+/* A client refused thousands of objects is remembered for 1024 of them, no more. */
+static void test_refusals_bounded(void **state) {
+        struct fixture *f = *state;
+        struct client *owner, *other;
+        char name[32];
+
+        if (credentials_clash())
+                skip();
+        owner = client_as(f, OWNER_UID, SHARED_GID, NULL, 0);
+        other = client_as(f, OTHER_UID, OTHER_GID, NULL, 0);
+        for (int i = 0; i < 1100; i++) {
+                snprintf(name, sizeof(name), "e%d", i);
+                send_request(owner, 1, WIRE_OP_EVENT_DECLARE, "n", name);
+                assert_u8(owner, 1, WIRE_OP_EVENT_DECLARE, 1);
+                expect(WIRE_EACCES, other, WIRE_OP_EVENT_SET, "n", name);
+        }
+        assert_int_equal(HASH_COUNT(other->denials), 1024);
+        /* Still refused, whether remembered or not. */
+        expect(WIRE_EACCES, other, WIRE_OP_EVENT_IS_SET, "n", "e1099");
+        expect(WIRE_EACCES, other, WIRE_OP_EVENT_IS_SET, "n", "e0");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_matrix),
@@ -381,6 +403,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_superusers, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_configured_objects, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_refusals_remembered_once, unit_setup, unit_teardown),
+                cmocka_unit_test_setup_teardown(test_refusals_bounded, unit_setup, unit_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
