@@ -21,9 +21,10 @@
  * A slot gets a client (with HELLO) when bytes are first fed to it, so the
  * fuzzer need not learn HELLO (it may still send its own). The client of
  * slot 0 acts as mpxd's own user (a superuser, as socketless clients are);
- * those of slots 1 to 3 as unprivileged users FUZZ_UID + slot, the first two
- * in group FUZZ_GID, the last alone, so that permissions are checked and
- * refused (CHMOD, CHOWN, each object's mode). Several clients
+ * those of slots 1 and 2 as one unprivileged user of group FUZZ_GID (two
+ * connections of one uid share its quotas), slot 3 as another user of
+ * another group, so that permissions are checked and refused (CHMOD, CHOWN,
+ * each object's mode). Several clients
  * let bytes for one of them serve another's blocked request: a put for a
  * getter, a release for an acquirer, the last party of a barrier, the
  * other end of a pipe.
@@ -58,8 +59,10 @@
 #define SLOTS                   4u
 #define ARRAY_LENGTH_MAX        0x0fffu         /* what the filter leaves of ARRAY_DECLARE's length */
 #define OP_NONEXISTENT_HIGH     0xffu           /* opcodes 0xff00..0xffff do not exist */
-#define FUZZ_UID                1000u           /* slot n > 0 acts as uid FUZZ_UID + n */
+#define FUZZ_UID                1001u           /* slots 1 and 2 */
 #define FUZZ_GID                1000u
+#define FUZZ_OTHER_UID          1003u           /* slot 3 */
+#define FUZZ_OTHER_GID          1003u
 
 enum action {
         ACTION_FEED_LAST = 3,
@@ -89,13 +92,14 @@ static bool trace;
 
 /* The limits in force: small enough to be reached by inputs of a few KiB. */
 static void set_limits(void) {
-        mpxd.max_objects = 64;
-        mpxd.max_memory = 256u << 10;
+        mpxd.max_message = 1024;
+        mpxd.max_objects = 16;
+        mpxd.max_memory = 96u << 10;
         mpxd.max_output = CONFIG_MIN_MAX_OUTPUT;
-        mpxd.max_waiters_per_client = 16;
+        mpxd.max_waiters_per_client = 8;
         mpxd.per_user.max_memory = 64u << 10;
-        mpxd.per_user.max_objects = 24;
-        mpxd.per_user.max_waiters = 24;
+        mpxd.per_user.max_objects = 8;
+        mpxd.per_user.max_waiters = 12;
 }
 
 /* HELLO, version 1, client name "fuzz", request id 0. */
@@ -155,9 +159,10 @@ static void slot_open(struct slot *sl, bool hello) {
         memset(&sl->stream, 0, sizeof(sl->stream));
         if (n == 0)
                 sl->client = client_new(-1);
+        else if (n < SLOTS - 1)
+                sl->client = client_new_as(-1, 0, FUZZ_UID, FUZZ_GID);
         else
-                sl->client = client_new_as(-1, 0, (uid_t) (FUZZ_UID + n),
-                                           (gid_t) (n < SLOTS - 1 ? FUZZ_GID : FUZZ_GID + n));
+                sl->client = client_new_as(-1, 0, FUZZ_OTHER_UID, FUZZ_OTHER_GID);
         if (!sl->client)
                 fuzz_fail("client_new failed");
         if (hello)

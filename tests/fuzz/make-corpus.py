@@ -100,35 +100,43 @@ def daemon_seeds():
         + feed(1, frame("LIST", u64(0) + u32(10) + u8(0)), frame("LIST", u64(1) + u32(1) + u8(1)),
                frame("INFO", name("jobs")), frame("INFO", name("none")), frame("STATS"),
                frame("CLIENTS", u64(0) + u32(10)), frame("DELETE", name("conf")), frame("DELETE", name("conf"))))
-    # Slot 0 is a superuser; slots 1 and 2 are users 1001 and 1002 of group 1000, slot 3 user 1003.
+    # Slot 0 is a superuser; slots 1 and 2 are user 1001 of group 1000, slot 3 user 1003 of group 1003.
     s["permissions"] = (
         feed(0, frame("QUEUE_DECLARE", name("mine") + u64(0) + u32(0)),
+             frame("CHOWN", name("mine") + u32(0xffffffff) + u32(1000)),
              frame("CHMOD", name("mine") + u16(0o620)),
              frame("DICT_DECLARE", name("shared")),
-             frame("CHOWN", name("shared") + u32(1001) + u32(1000)),
-             frame("CHOWN", name("mine") + u32(0xffffffff) + u32(1000)))
+             frame("CHOWN", name("shared") + u32(1001) + u32(1000)))
         + feed(1, frame("QUEUE_PUT", name("mine") + i64(0) + blob("x")),
                frame("QUEUE_GET", name("mine") + i64(0) + u32(0)),
                frame("CHMOD", name("shared") + u16(0o600)),
-               frame("DICT_SET", name("shared") + blob("k") + blob("v")))
+               frame("DICT_SET", name("shared") + blob("k") + blob("v")),
+               frame("CHOWN", name("shared") + u32(0xffffffff) + u32(1003)))
         + feed(3, frame("QUEUE_PUT", name("mine") + i64(0) + blob("y")),
                frame("DICT_GET", name("shared") + blob("k")),
                frame("CHMOD", name("shared") + u16(0o777)),
                frame("DELETE", name("shared")),
                frame("LIST", u64(0) + u32(10) + u8(0)))
         + feed(2, frame("QUEUE_DECLARE", name("theirs") + u64(0) + u32(0)),
-               frame("INFO", name("shared")), frame("CHOWN", name("theirs") + u32(1001) + u32(0xffffffff))))
-    # The harness's limits: 64 KiB per user, 16 waiters per client, 64 KiB of unread output.
+               frame("INFO", name("shared")), frame("CHOWN", name("theirs") + u32(1003) + u32(0xffffffff))))
+    # The harness's limits: max_message 1 KiB, 16 objects (8 per user), 64 KiB per user and
+    # 96 KiB in all, 8 waiters per client and 12 per user, 64 KiB of unread output.
     big = 4095
     s["limits"] = (
-        feed(1, *[frame("ARRAY_DECLARE", name(f"big{i}") + u8(ord("d")) + u32(big) + u32(0) + blob(b""))
+        feed(3, frame("LIST_DECLARE", name("l3")),
+             frame("LIST_EXTEND", name("l3") + u32(3) + blob(b"z" * 1000) + blob(b"y" * 1000) + blob(b"x" * 24)),
+             frame("LIST_APPEND", name("l3") + blob(b"w" * 1025)),
+             *[frame("LIST_SLICE", name("l3") + i64(0) + i64(3)) for _ in range(40)])
+        + feed(3, frame("DELETE", name("l3")))
+        + feed(1, *[frame("ARRAY_DECLARE", name(f"big{i}") + u8(ord("d")) + u32(big) + u32(0) + blob(b""))
                   for i in range(3)],
              frame("STATS"))
+        + feed(3, *[frame("ARRAY_DECLARE", name(f"other{i}") + u8(ord("Q")) + u32(big) + u32(0) + blob(b""))
+                    for i in range(2)])
         + feed(2, frame("EVENT_DECLARE", name("never")),
-               *[frame("EVENT_WAIT", name("never") + i64(FOREVER), rid=i) for i in range(18)])
-        + feed(1, *[frame("ARRAY_GET", name("big0") + u8(ord("d")) + i64(0) + u32(big)) for _ in range(3)])
-        + feed(3, frame("QUEUE_DECLARE", name("q3") + u64(0) + u32(0)),
-               *[frame("QUEUE_PUT", name("q3") + i64(0) + blob(b"z" * 1000)) for _ in range(4)]))
+               *[frame("EVENT_WAIT", name("never") + i64(FOREVER), rid=i) for i in range(10)])
+        + feed(1, *[frame("EVENT_WAIT", name("never") + i64(FOREVER), rid=i) for i in range(6)])
+        + feed(0, *[frame("QUEUE_DECLARE", name(f"q{i}") + u64(0) + u32(0)) for i in range(12)]))
     s["queue"] = feed(0,
         frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)),
         frame("QUEUE_PUT", name("q") + i64(0) + blob("one")),
@@ -221,6 +229,15 @@ def daemon_seeds():
         + feed(0, frame("BARRIER_WAIT", name("br") + i64(0)), frame("BARRIER_RESET", name("br")),
                frame("BARRIER_WAIT", name("br") + i64(FOREVER)))
         + feed(1, frame("BARRIER_ABORT", name("br"))))
+    # Every type code: ADD, CAS and INFO format each kind of element.
+    sizes = {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 8, "L": 8, "q": 8, "Q": 8, "f": 4, "d": 8, "c": 1}
+    s["array-types"] = feed(0, *[f for code in sizes for f in (
+        frame("ARRAY_DECLARE", name("t" + code) + u8(ord(code)) + u32(2) + u32(0) + blob(b"")),
+        frame("ARRAY_ADD", name("t" + code) + u8(ord(code)) + i64(1) + blob(b"\x01" * sizes[code])),
+        frame("ARRAY_CAS", name("t" + code) + u8(ord(code)) + i64(0) + blob(b"\x00" * sizes[code])
+              + blob(b"\x41" * sizes[code])),
+        frame("INFO", name("t" + code)),
+        frame("DELETE", name("t" + code)))])
     s["array"] = feed(0,
         frame("ARRAY_DECLARE", name("a") + u8(ord("i")) + u32(4) + u32(0) + blob(struct.pack("<4i", 1, 2, 3, 4))),
         frame("ARRAY_DECLARE", name("v") + u8(ord("d")) + u32(1) + u32(1) + blob(b"")),
