@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fuzzing the daemon's request handling. Every input runs against a fresh
- * daemon state (mpxd_init) with up to four socketless clients
- * (client_new(-1)), fed byte streams exactly as if read from their sockets.
- * At the end every client is lost, every object deleted, the deferred frees
+ * daemon state (mpxd_init) with up to four clients, fed byte streams
+ * either straight (socketless clients, client_new(-1) and client_feed) or
+ * through a socketpair and the event loop, as mpxd reads a connection. At
+ * the end every client is lost, every object deleted, the deferred frees
  * run and mpxd_done frees the rest: LeakSanitizer then sees any memory the
- * daemon forgot, and a count of open descriptors catches a leaked memfd,
- * pipe or socketpair.
+ * daemon forgot, a count of open descriptors catches a leaked memfd, pipe
+ * or socketpair, and nothing may still be charged to any user.
  *
  * An input is a sequence of records, each starting with a control byte:
  *      bits 0-1        the client slot
@@ -18,16 +19,22 @@
  *                      the slot and opens its session with HELLO
  *        6             the same, but the new client has not sent HELLO
  *        7             every waiter's timer fires now, whatever its deadline
- * A slot gets a client (with HELLO) when bytes are first fed to it, so the
- * fuzzer need not learn HELLO (it may still send its own). The client of
- * slot 0 acts as mpxd's own user (a superuser, as socketless clients are);
- * those of slots 1 and 2 as one unprivileged user of group FUZZ_GID (two
+ *      bit 5           reconnect (5, 6): the new client is connected over a
+ *                      socketpair instead of socketless
+ *      bit 6           feed (0-4) to a socket client: it stops reading its
+ *                      replies, which pile up in the socket and then in the
+ *                      daemon (partial writes, limits.max_output), until a
+ *                      feed without this bit
+ * A slot gets a socketless client (with HELLO) when bytes are first fed to
+ * it, so the fuzzer need not learn HELLO (it may still send its own). A
+ * socketless client of slot 0 acts as mpxd's own user (a superuser), those
+ * of slots 1 and 2 as one unprivileged user of group FUZZ_GID (two
  * connections of one uid share its quotas), slot 3 as another user of
- * another group, so that permissions are checked and refused (CHMOD, CHOWN,
- * each object's mode). Several clients
- * let bytes for one of them serve another's blocked request: a put for a
- * getter, a release for an acquirer, the last party of a barrier, the
- * other end of a pipe.
+ * another group, so that permissions are checked and refused (CHMOD,
+ * CHOWN, each object's mode); a socket client is whoever runs the harness.
+ * Several clients let bytes for one of them serve another's blocked
+ * request: a put for a getter, a release for an acquirer, the last party
+ * of a barrier, the other end of a pipe.
  *
  * Two kinds of request are defused on the way in, by rewriting bytes of
  * the client's stream before they are fed, so that the daemon still sees
@@ -49,9 +56,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "mpxd.h"
 #include "fuzz.h"
@@ -63,6 +73,9 @@
 #define FUZZ_GID                1000u
 #define FUZZ_OTHER_UID          1003u           /* slot 3 */
 #define FUZZ_OTHER_GID          1003u
+
+#define CONTROL_SOCKET          (1u << 5)       /* reconnect: over a socketpair */
+#define CONTROL_PAUSE           (1u << 6)       /* feed, socket client: it reads no replies until told */
 
 enum action {
         ACTION_FEED_LAST = 3,
@@ -84,6 +97,10 @@ struct stream {
 
 struct slot {
         struct client *client;          /* NULL: none yet, or lost */
+        uint64_t id;                    /* the client's, to tell it from a later one at its address */
+        int peer;                       /* our end of its socket; -1 for a socketless client */
+        bool paused;                    /* socket: it reads no replies for now */
+        struct wire_buf rx;             /* socket: the start of a reply not read whole yet */
         struct stream stream;
 };
 
@@ -153,11 +170,112 @@ static uint8_t stream_body_byte(struct stream *s, uint8_t b) {
         return b;
 }
 
-static void slot_open(struct slot *sl, bool hello) {
+static void slot_send(struct slot *sl, const uint8_t *data, size_t len);
+
+/* true if the slot's client is still connected; forgets it otherwise (it may be freed already). */
+static bool slot_alive(struct slot *sl) {
+        struct client *c;
+
+        if (!sl->client)
+                return false;
+        TAILQ_FOREACH(c, &mpxd.clients, link)
+                if (c == sl->client && c->id == sl->id)
+                        return true;
+        sl->client = NULL;
+        return false;
+}
+
+/*
+ * Check reply frames at the start of data: each whole, with a known status
+ * and no body on an error (HELLO's refusal of another version has one).
+ * Returns the bytes of whole frames.
+ */
+static size_t check_replies(uint64_t id, const uint8_t *data, size_t len) {
+        size_t off = 0;
+
+        while (len - off >= WIRE_HEADER_SIZE) {
+                struct wire_header h;
+
+                wire_header_decode(data + off, &h);
+                if (len - off - WIRE_HEADER_SIZE < h.body_len)
+                        break;
+                if (h.status >= _WIRE_STATUS_MAX)
+                        fuzz_fail("a reply has an unknown status");
+                if (h.status != WIRE_OK && h.body_len != 0 && h.op != WIRE_OP_HELLO)
+                        fuzz_fail("an error reply has a body");
+                if (trace)
+                        fprintf(stderr, "client %llu: reply to %u, op %u (%s), status %u, %u bytes\n",
+                                (unsigned long long) id, h.id, h.op, wire_op_name(h.op) ?: "unknown", h.status,
+                                h.body_len);
+                off += WIRE_HEADER_SIZE + h.body_len;
+        }
+        return off;
+}
+
+/* Close the descriptors that came with a message (ARRAY_MAP's memfd, a pipe's end). */
+static void close_passed_fds(struct msghdr *msg) {
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+                size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                for (size_t i = 0; i < n; i++) {
+                        int fd;
+
+                        memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+                        close(fd);
+                }
+        }
+}
+
+/* Read what a socket client was sent and check its replies; true if anything came. */
+static bool slot_drain(struct slot *sl) {
+        bool got = false;
+
+        for (;;) {
+                static uint8_t buf[16384];
+                union {
+                        char buf[CMSG_SPACE(8 * sizeof(int))];
+                        struct cmsghdr align;
+                } control;
+                struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+                struct msghdr msg = {
+                        .msg_iov = &iov, .msg_iovlen = 1,
+                        .msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+                };
+                ssize_t n = recvmsg(sl->peer, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+                if (n <= 0)
+                        return got;
+                got = true;
+                close_passed_fds(&msg);
+                if (wire_put_raw(&sl->rx, buf, (size_t) n) < 0)
+                        fuzz_fail("out of memory");
+                wire_buf_consume(&sl->rx, check_replies(sl->id, sl->rx.data, sl->rx.len));
+        }
+}
+
+/*
+ * A new client in the slot. A socketless one acts as the slot's user; one
+ * over a socketpair (whose buffers are made as small as the kernel allows,
+ * so that replies soon wait for room) is mpxd's own user, as SO_PEERCRED says.
+ */
+static void slot_open(struct slot *sl, bool hello, bool socket) {
         size_t n = (size_t) (sl - slots);
+        int fds[2] = { -1, -1 }, small = 1;
 
         memset(&sl->stream, 0, sizeof(sl->stream));
-        if (n == 0)
+        wire_buf_init(&sl->rx);
+        sl->paused = false;
+        sl->peer = -1;
+        if (socket) {
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
+                        fuzz_fail("socketpair failed");
+                (void) setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+                (void) setsockopt(fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+                sl->peer = fds[1];
+                sl->client = client_new(fds[0]);
+        } else if (n == 0)
                 sl->client = client_new(-1);
         else if (n < SLOTS - 1)
                 sl->client = client_new_as(-1, 0, FUZZ_UID, FUZZ_GID);
@@ -165,69 +283,90 @@ static void slot_open(struct slot *sl, bool hello) {
                 sl->client = client_new_as(-1, 0, FUZZ_OTHER_UID, FUZZ_OTHER_GID);
         if (!sl->client)
                 fuzz_fail("client_new failed");
+        sl->id = sl->client->id;
         if (hello)
-                client_feed(sl->client, hello_frame, sizeof(hello_frame));
+                slot_send(sl, hello_frame, sizeof(hello_frame));
 }
 
 static void slot_close(struct slot *sl) {
-        if (sl->client)
+        if (sl->peer >= 0) {
+                /* The daemon sees the end of file on its next turn. */
+                close(sl->peer);
+                sl->peer = -1;
+                event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
+        }
+        if (slot_alive(sl))
                 client_lost(sl->client, "fuzz: connection closed");
         sl->client = NULL;
+        wire_buf_done(&sl->rx);
 }
 
-/* Feed bytes through the filter, as one read from the socket. */
+/* Bytes to a client, as one read: straight to a socketless one, through the socket otherwise. */
+static void slot_send(struct slot *sl, const uint8_t *data, size_t len) {
+        size_t off = 0;
+
+        if (sl->peer < 0) {
+                client_feed(sl->client, data, len);
+                return;
+        }
+        /* Write, let the daemon read and answer, read the answers; until all is written or stuck. */
+        for (int round = 0; round < 64; round++) {
+                bool got;
+
+                if (off < len) {
+                        ssize_t n = send(sl->peer, data + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+                        if (n > 0)
+                                off += (size_t) n;
+                }
+                event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
+                got = !sl->paused && slot_drain(sl);
+                if (off == len && !got)
+                        break;
+        }
+}
+
+/* Feed bytes through the filter. */
 static void slot_feed(struct slot *sl, const uint8_t *data, size_t len) {
         static uint8_t buf[UINT16_MAX];
 
         for (size_t i = 0; i < len; i++)
                 buf[i] = sl->stream.header_got < WIRE_HEADER_SIZE ? stream_header_byte(&sl->stream, data[i]) :
                                                                      stream_body_byte(&sl->stream, data[i]);
-        client_feed(sl->client, buf, len);
-}
-
-/* Every reply queued for c is a whole, sane frame; then they are dropped. */
-static void check_replies(struct client *c) {
-        size_t off = c->out_off;
-
-        while (off < c->out.len) {
-                struct wire_header h;
-
-                if (c->out.len - off < WIRE_HEADER_SIZE)
-                        fuzz_fail("a reply header is cut short");
-                wire_header_decode(c->out.data + off, &h);
-                if (c->out.len - off - WIRE_HEADER_SIZE < h.body_len)
-                        fuzz_fail("a reply body is cut short");
-                if (h.status >= _WIRE_STATUS_MAX)
-                        fuzz_fail("a reply has an unknown status");
-                if (h.status != WIRE_OK && h.body_len != 0 && h.op != WIRE_OP_HELLO)
-                        fuzz_fail("an error reply has a body");
-                if (trace)
-                        fprintf(stderr, "client %llu: reply to %u, op %u (%s), status %u, %u bytes\n",
-                                (unsigned long long) c->id, h.id, h.op, wire_op_name(h.op) ?: "unknown", h.status,
-                                h.body_len);
-                off += WIRE_HEADER_SIZE + h.body_len;
-        }
-        c->out.len = 0;
-        c->out_off = 0;
+        slot_send(sl, buf, len);
 }
 
 /*
- * What the daemon does at the end of each event: flush (a socketless
- * client only leaves the dirty list), and lose a client that must close
- * once its output is written. Replies are checked and dropped here.
+ * What the daemon does at the end of each event: flush every client with
+ * new output. Socket clients that read get what was written to them until
+ * nothing more comes. A socketless client's replies are checked and
+ * dropped, and it is lost if it must close once its output is written, as
+ * client_flush does for a socket client.
  */
 static void settle(void) {
         client_flush_dirty();
-        for (size_t i = 0; i < SLOTS; i++) {
-                struct client *c = slots[i].client;
+        for (int round = 0; round < 64; round++) {
+                bool got = false;
 
-                if (!c)
+                for (size_t i = 0; i < SLOTS; i++)
+                        if (slots[i].peer >= 0 && !slots[i].paused)
+                                got |= slot_drain(&slots[i]);
+                if (!got)
+                        break;
+                event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
+        }
+        for (size_t i = 0; i < SLOTS; i++) {
+                struct slot *sl = &slots[i];
+                struct client *c = sl->client;
+
+                if (!slot_alive(sl) || sl->peer >= 0)
                         continue;
-                check_replies(c);
-                if (c->dead)
-                        slots[i].client = NULL;         /* the daemon lost it; a deferred event frees it */
-                else if (c->closing)
-                        slot_close(&slots[i]);
+                if (check_replies(c->id, c->out.data + c->out_off, c->out.len - c->out_off) != c->out.len - c->out_off)
+                        fuzz_fail("a reply is cut short");
+                c->out.len = 0;
+                c->out_off = 0;
+                if (c->closing)
+                        slot_close(sl);
         }
 }
 
@@ -266,7 +405,7 @@ static size_t run_record(const uint8_t *data, size_t size) {
         case ACTION_RECONNECT:
         case ACTION_RECONNECT_NO_HELLO:
                 slot_close(sl);
-                slot_open(sl, action == ACTION_RECONNECT);
+                slot_open(sl, action == ACTION_RECONNECT, data[0] & CONTROL_SOCKET);
                 settle();
                 return 1;
         case ACTION_FIRE_TIMERS:
@@ -279,8 +418,11 @@ static size_t run_record(const uint8_t *data, size_t size) {
         len = (size_t) data[1] | (size_t) data[2] << 8;
         if (len > size - 3)
                 len = size - 3;
-        if (!sl->client)
-                slot_open(sl, true);
+        if (!slot_alive(sl)) {
+                slot_close(sl);
+                slot_open(sl, true, false);
+        }
+        sl->paused = data[0] & CONTROL_PAUSE;
         slot_feed(sl, data + 3, len);
         if (action == ACTION_FEED_AND_TURN)
                 event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
@@ -295,6 +437,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!warmed_up) {
                 /* Whatever libraries open once and keep is not a leak of an input's. */
                 log_set_level(LOG_LEVEL_ERR);
+                /* As mpxd itself: a peer that closed its socket must not kill the process. */
+                signal(SIGPIPE, SIG_IGN);
                 trace = getenv("FUZZ_TRACE") != NULL;
                 if (mpxd_init() < 0)
                         fuzz_fail("mpxd_init failed");
@@ -305,7 +449,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (mpxd_init() < 0)
                 fuzz_fail("mpxd_init failed");
         set_limits();
-        memset(slots, 0, sizeof(slots));
+        for (size_t i = 0; i < SLOTS; i++) {
+                memset(&slots[i], 0, sizeof(slots[i]));
+                slots[i].peer = -1;
+        }
 
         while (size > 0) {
                 size_t used = run_record(data, size);

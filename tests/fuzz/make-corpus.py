@@ -67,14 +67,17 @@ def frame(op, body=b"", rid=1):
 FEED, FEED_AND_TURN, RECONNECT, RECONNECT_NO_HELLO, FIRE_TIMERS = 0, 4, 5, 6, 7
 
 
-def feed(slot, *frames, turn=False):
+SOCKET, PAUSE = 1 << 5, 1 << 6
+
+
+def feed(slot, *frames, turn=False, pause=False):
     data = b"".join(frames)
     assert len(data) <= 0xffff
-    return u8(slot | (FEED_AND_TURN if turn else FEED) << 2) + u16(len(data)) + data
+    return u8(slot | (FEED_AND_TURN if turn else FEED) << 2 | (PAUSE if pause else 0)) + u16(len(data)) + data
 
 
-def reconnect(slot, hello=True):
-    return u8(slot | (RECONNECT if hello else RECONNECT_NO_HELLO) << 2)
+def reconnect(slot, hello=True, socket=False):
+    return u8(slot | (RECONNECT if hello else RECONNECT_NO_HELLO) << 2 | (SOCKET if socket else 0))
 
 
 def fire_timers():
@@ -137,6 +140,24 @@ def daemon_seeds():
                *[frame("EVENT_WAIT", name("never") + i64(FOREVER), rid=i) for i in range(10)])
         + feed(1, *[frame("EVENT_WAIT", name("never") + i64(FOREVER), rid=i) for i in range(6)])
         + feed(0, *[frame("QUEUE_DECLARE", name(f"q{i}") + u64(0) + u32(0)) for i in range(12)]))
+    # Clients over socketpairs: descriptors passed with replies, replies left unread.
+    s["sockets"] = (
+        reconnect(0, socket=True) + reconnect(1, hello=False, socket=True)
+        + feed(0, frame("ARRAY_DECLARE", name("m") + u8(ord("q")) + u32(128) + u32(0) + blob(b"")),
+               frame("ARRAY_MAP", name("m")), frame("PIPE_OPEN", name("p") + u8(0) + i64(FOREVER)))
+        + feed(1, frame("HELLO", u32(1) + text("socket")), frame("PIPE_OPEN", name("p") + u8(0) + i64(FOREVER)))
+        + feed(2, frame("PIPE_OPEN", name("p") + u8(1) + i64(FOREVER)))
+        + feed(1, frame("PIPE_OPEN", name("p") + u8(2) + i64(0)), frame("ARRAY_MAP", name("m")))
+        + feed(0, frame("LIST_DECLARE", name("big")),
+               frame("LIST_EXTEND", name("big") + u32(2) + blob(b"a" * 1000) + blob(b"b" * 1000)),
+               *[frame("LIST_SLICE", name("big") + i64(0) + i64(2)) for _ in range(8)],
+               frame("ARRAY_MAP", name("m")), pause=True)
+        + feed(0, *[frame("LIST_SLICE", name("big") + i64(0) + i64(2)) for _ in range(10)], pause=True)
+        + feed(0, frame("PING", blob(b"read again")))
+        + reconnect(0, socket=True)
+        + feed(0, frame("QUEUE_DECLARE", name("sq") + u64(0) + u32(1)), frame("QUEUE_PUT", name("sq") + i64(0) + blob(b"x")),
+               frame("QUEUE_GET", name("sq") + i64(0) + u32(0)), pause=True)
+        + reconnect(0, socket=True))
     s["queue"] = feed(0,
         frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)),
         frame("QUEUE_PUT", name("q") + i64(0) + blob("one")),
