@@ -102,7 +102,8 @@ def daemon_seeds():
              frame("DICT_DECLARE", name("conf")), frame("SEM_DECLARE", name("lock") + u64(1) + u64(1) + u32(1)))
         + feed(1, frame("LIST", u64(0) + u32(10) + u8(0)), frame("LIST", u64(1) + u32(1) + u8(1)),
                frame("INFO", name("jobs")), frame("INFO", name("none")), frame("STATS"),
-               frame("CLIENTS", u64(0) + u32(10)), frame("DELETE", name("conf")), frame("DELETE", name("conf"))))
+               frame("CLIENTS", u64(0) + u32(10)), frame("USERS", u64(0) + u32(0)), frame("USERS", u64(1002) + u32(1)),
+               frame("DELETE", name("conf")), frame("DELETE", name("conf"))))
     # Slot 0 is a superuser; slots 1 and 2 are user 1001 of group 1000, slot 3 user 1003 of group 1003.
     s["permissions"] = (
         feed(0, frame("QUEUE_DECLARE", name("mine") + u64(0) + u32(0)),
