@@ -159,6 +159,11 @@ def daemon_seeds():
         + feed(0, frame("QUEUE_DECLARE", name("sq") + u64(0) + u32(1)), frame("QUEUE_PUT", name("sq") + i64(0) + blob(b"x")),
                frame("QUEUE_GET", name("sq") + i64(0) + u32(0)), pause=True)
         + reconnect(0, socket=True))
+    # Without a durability directory a durable declare is refused (EINVAL).
+    s["durable"] = feed(0,
+        frame("QUEUE_DECLARE", name("dq") + u64(0) + u32(1 << 31)),
+        frame("DICT_DECLARE", name("dd")),
+        frame("SEM_DECLARE", name("ds") + u64(1) + u64(1) + u32(1 << 31 | 1)))
     s["queue"] = feed(0,
         frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)),
         frame("QUEUE_PUT", name("q") + i64(0) + blob("one")),
