@@ -430,6 +430,9 @@ void ctl_print_info(const mpx_info *info) {
 
                 if (f->is_str)
                         printf("%s: %s\n", f->key, f->str);
+                else if (info->type && strcmp(f->key, "mode") == 0)
+                        /* An object's permission bits read as chmod takes them. */
+                        printf("%s: %04" PRIo64 "\n", f->key, f->num);
                 else
                         printf("%s: %" PRId64 "\n", f->key, f->num);
         }

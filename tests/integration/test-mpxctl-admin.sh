@@ -152,6 +152,7 @@ head -n 1 "$tmp/ls.own" | grep -q ' OWNER  *MODE$' ||
         fail "ls has no OWNER and MODE columns: $(head -n 1 "$tmp/ls.own")"
 grep -q "^jobs .* $me  *rw-rw----\$" "$tmp/ls.own" || fail "ls row of jobs: $(cat "$tmp/ls.own")"
 "$ctl" chmod 640 jobs || fail "chmod 640"
+"$ctl" info jobs | grep -qx 'mode: 0640' || fail "info shows the mode in octal: $("$ctl" info jobs)"
 "$ctl" chown 4242:4243 jobs || fail "chown by numbers"
 "$ctl" --json ls > "$tmp/ls.json"
 [ "$(json "$tmp/ls.json" "[(o['uid'], o['gid'], oct(o['mode'])) for o in d if o['name'] == 'jobs']")" =   "[(4242, 4243, '0o640')]" ] || fail "ls --json after chmod and chown: $(cat "$tmp/ls.json")"
