@@ -5,7 +5,8 @@
  * request handling with socketless clients given other credentials: the
  * access classes of op.c's table, DECLARE of an object that exists, CHMOD
  * and CHOWN, superusers and the admin group, owners of configured objects,
- * the fields of INFO, and one logged refusal per client and object.
+ * the fields of INFO, PIPE_OPEN of a pipe that exists, and one logged
+ * refusal per client and object (remembered for at most 1024 objects).
  */
 #include "unit-client.h"
 
@@ -393,6 +394,29 @@ static void test_refusals_bounded(void **state) {
         expect(WIRE_EACCES, other, WIRE_OP_EVENT_IS_SET, "n", "e0");
 }
 
+/* A pipe that exists (a party waits at it) is opened by whoever may write it. */
+static void test_pipe_needs_write(void **state) {
+        struct fixture *f = *state;
+        struct client *owner, *member, *other;
+        struct frame rep;
+
+        if (credentials_clash())
+                skip();
+        owner = client_as(f, OWNER_UID, SHARED_GID, NULL, 0);
+        member = client_as(f, MEMBER_UID, SHARED_GID, NULL, 0);
+        other = client_as(f, OTHER_UID, OTHER_GID, NULL, 0);
+        send_request(owner, 1, WIRE_OP_PIPE_OPEN, "nbi", "p", WIRE_PIPE_DUPLEX, (int64_t) -1);
+        assert_no_reply(owner);
+        assert_int_equal(info_field_at(owner, "p", WIRE_TYPE_PIPE, "uid", __FILE__, __LINE__), OWNER_UID);
+        /* Refused, not told to wait (EAGAIN) nor paired. */
+        expect(WIRE_EACCES, other, WIRE_OP_PIPE_OPEN, "nbi", "p", WIRE_PIPE_DUPLEX, (int64_t) 0);
+        assert_no_reply(owner);
+        /* The group may write (0660): it pairs with the owner. */
+        send_request(member, 2, WIRE_OP_PIPE_OPEN, "nbi", "p", WIRE_PIPE_DUPLEX, (int64_t) 0);
+        assert_reply(member, &rep, 2, WIRE_OP_PIPE_OPEN, WIRE_OK);
+        assert_reply(owner, &rep, 1, WIRE_OP_PIPE_OPEN, WIRE_OK);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_matrix),
@@ -404,6 +428,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_configured_objects, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_refusals_remembered_once, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_refusals_bounded, unit_setup, unit_teardown),
+                cmocka_unit_test_setup_teardown(test_pipe_needs_write, unit_setup, unit_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
