@@ -16,7 +16,8 @@
  * object; CHMOD and CHOWN rules; root and the admin group overriding the
  * mode; one log line per refused client and object; a reload's new
  * default mode and the owners the configuration gives its objects; and a
- * worker whose job results are refused going on with the next job.
+ * worker whose job results are refused going on with the next job; and a
+ * client with sixty supplementary groups.
  *
  * It needs root to change users: run as anyone else, it exits 77 (skipped).
  * The daemon's folder and socket are opened to everyone here, for this test
@@ -50,7 +51,7 @@ struct user {
         const char *what;
         uid_t uid;
         gid_t gid;
-        gid_t groups[2];
+        gid_t groups[64];
         size_t n_groups;
 };
 
@@ -536,6 +537,27 @@ static void test_refusals_logged_once(void **state) {
         assert_int_equal(log_count(f, "may not", NULL), 4);
 }
 
+/* ---- many supplementary groups ---- */
+
+static int read_dict(mpx *m, void *arg) {
+        child_check(mpx_dict_len(m, arg) == 0);
+        child_check(mpx_dict_set(m, arg, "k", 1, "v", 1) == -EACCES);
+        return 0;
+}
+
+/* The kernel's list of a peer's groups grows past the first guess of its size (32). */
+static void test_many_groups(void **state) {
+        struct fixture *f = *state;
+        struct user crowd = { "crowd", 4306, 4406, { 0 }, 60 };
+
+        for (size_t i = 0; i < crowd.n_groups; i++)
+                crowd.groups[i] = 4500 + (gid_t) i;
+        assert_int_equal(mpx_dict_declare(f->m, "g"), 1);
+        assert_int_equal(mpx_chown(f->m, "g", (uid_t) -1, 4559), 0);
+        assert_int_equal(mpx_chmod(f->m, "g", 0640), 0);
+        assert_int_equal(run_as(f, &crowd, read_dict, "g"), 0);
+}
+
 /* ---- a worker that may not write its job's result queue ---- */
 
 static int echo_job(void *arg, const mpx_item *job, mpx_buf *ret_result) {
@@ -652,6 +674,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_default_mode, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_job_result_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_many_groups, setup, teardown),
         };
 
         if (geteuid() != 0) {
