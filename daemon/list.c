@@ -524,7 +524,7 @@ int list_handle_get(struct client *c, const struct request *req, struct wire_rea
 /* SET: name, i64 index, bytes item -> (empty). */
 int list_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
-        struct list_item *it;
+        struct list_item *it, *old;
         const void *data;
         uint32_t size;
         int64_t index;
@@ -537,15 +537,17 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         err = list_index(l, index, &pos);
         if (err < 0)
                 return err;
-        it = l->items[pos];
-        err = user_may_hold(c->user, size, it->user == c->user ? it->size : 0, it->user != c->user ? it->size : 0);
+        /* The old item's bytes are released, from whoever put it. */
+        old = l->items[pos];
+        err = user_may_hold(c->user, size, old->user == c->user ? old->size : 0,
+                            old->user != c->user ? old->size : 0);
         if (err < 0)
                 return err;
         it = list_item_new(data, size, c->user);
         if (!it)
                 return -ENOMEM;
-        l->bytes -= l->items[pos]->size;
-        list_item_free(l->items[pos]);
+        l->bytes -= old->size;
+        list_item_free(old);
         l->items[pos] = it;
         l->bytes += size;
         l->sets++;
