@@ -9,6 +9,10 @@ of common/wire.h, and the cross-client cases: a getter served by another
 client's put, an acquirer by a release, a barrier, a pipe, timeouts, a
 client lost while it holds things.
 
+corpus/journal/: inputs of fuzz-journal.c: journal files (a layout byte,
+then records without their crc) holding every kind of record, a snapshot
+with later segments, and torn and corrupt records.
+
 corpus/wire/: inputs of fuzz-wire.c: a reader program (a count, then one
 reader per byte: u8 u16 u32 u64 i64 name bytes str) followed by a request
 body that program reads, one per opcode family, and field lists.
@@ -341,6 +345,61 @@ def wire_seeds():
     return s
 
 
+# ---- fuzz-journal inputs: a layout byte, then records (u32 length, u16 kind, body) ----
+
+J_HEADER, J_CREATE, J_DELETE, J_OWNER = 1, 2, 3, 4
+J_QUEUE_PUT, J_QUEUE_REMOVE, J_QUEUE_CLOSE = 10, 11, 12
+J_DICT_SET, J_DICT_DEL, J_DICT_CLEAR = 20, 21, 22
+J_LIST_INSERT, J_LIST_SET, J_LIST_DEL, J_LIST_CLEAR = 30, 31, 32, 33
+J_SEM_VALUE, J_ARRAY_SET, J_ARRAY_IMAGE = 40, 50, 51
+BAD_CRC, NEXT_FILE = 1 << 31, 1 << 30
+TYPES = {"queue": 1, "joinable": 2, "dict": 3, "list": 4, "semaphore": 5, "value": 8, "array": 9}
+
+
+def record(kind, body=b"", flags=0):
+    return u32((2 + len(body)) | flags) + u16(kind) + body
+
+
+def jheader(segment, flags=0):
+    return record(J_HEADER, text("mpx-journal") + u32(1) + u64(segment), flags)
+
+
+def jcreate(obj, type_name, a=0, b=0, flags=0):
+    return record(J_CREATE, name(obj) + u8(TYPES[type_name]) + u64(a) + u64(b) + u32(flags))
+
+
+def journal_seeds():
+    s = {}
+    s["every-type"] = u8(0) + jheader(1) + b"".join([
+        jcreate("q", "queue", 10), record(J_QUEUE_PUT, name("q") + u64(1) + blob("one")),
+        record(J_QUEUE_PUT, name("q") + u64(2) + blob("two")), record(J_QUEUE_REMOVE, name("q") + u64(1)),
+        jcreate("jq", "joinable"), record(J_QUEUE_PUT, name("jq") + u64(7) + blob("job")),
+        record(J_QUEUE_CLOSE, name("jq")),
+        jcreate("d", "dict"), record(J_DICT_SET, name("d") + blob("k") + blob("v")),
+        record(J_DICT_SET, name("d") + blob("k2") + blob("v2")), record(J_DICT_DEL, name("d") + blob("k")),
+        jcreate("l", "list"), record(J_LIST_INSERT, name("l") + u64(0) + blob("a")),
+        record(J_LIST_INSERT, name("l") + u64(1) + blob("b")), record(J_LIST_SET, name("l") + u64(0) + blob("A")),
+        record(J_LIST_DEL, name("l") + u64(1)),
+        jcreate("s", "semaphore", 2, 3, 1), record(J_SEM_VALUE, name("s") + u64(1)),
+        jcreate("v", "value", ord("d"), 1, 1), record(J_ARRAY_IMAGE, name("v") + blob(struct.pack("<d", 2.5))),
+        jcreate("a", "array", ord("i"), 4), record(J_ARRAY_SET, name("a") + u32(1) + blob(struct.pack("<2i", 5, 6))),
+        record(J_OWNER, name("a") + u32(1000) + u32(1000) + u16(0o640)),
+        jcreate("gone", "dict"), record(J_DELETE, name("gone")),
+        record(J_DICT_CLEAR, name("d")), record(J_LIST_CLEAR, name("l"))])
+    s["snapshot-and-segments"] = (
+        u8(1) + jheader(1) + jcreate("q", "queue") + record(J_QUEUE_PUT, name("q") + u64(5) + blob("kept"))
+        + jheader(2, NEXT_FILE) + record(J_QUEUE_PUT, name("q") + u64(4) + blob("covered"))
+        + jheader(4, NEXT_FILE) + record(J_QUEUE_PUT, name("q") + u64(6) + blob("later"))
+        + jcreate("d", "dict") + record(J_DICT_SET, name("d") + blob("x") + blob("1")))
+    s["torn-and-corrupt"] = (
+        u8(0) + jheader(1) + jcreate("l", "list") + record(J_LIST_INSERT, name("l") + u64(0) + blob("a"))
+        + record(J_LIST_INSERT, name("l") + u64(1) + blob("bad crc"), BAD_CRC)
+        + jheader(2, NEXT_FILE) + record(J_LIST_INSERT, name("l") + u64(5) + blob("out of range"))
+        + record(J_CREATE, name("bad") + u8(99) + u64(0) + u64(0) + u32(0))
+        + u32(100) + u16(J_DICT_SET) + b"torn")
+    return s
+
+
 def write_all(folder, seeds):
     path = os.path.join(HERE, "corpus", folder)
     os.makedirs(path, exist_ok=True)
@@ -355,6 +414,7 @@ def write_all(folder, seeds):
 def main():
     write_all("daemon", daemon_seeds())
     write_all("wire", wire_seeds())
+    write_all("journal", journal_seeds())
     missing = sorted(set(OPS) - seeded)
     if missing:
         sys.exit("no seed for: " + ", ".join(missing))

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzzing the recovery of durable objects (daemon/journal.c): each input
+ * becomes the files of a durability directory, mpxd starts on it
+ * (journal_open reads the snapshot and the segments back into objects),
+ * stops with a compaction (journal_close(true) writes a new snapshot of
+ * what was recovered), and starts and stops again on that snapshot alone.
+ * The second snapshot must hold the same records as the first: what mpxd
+ * writes, it reads back to the same state. LeakSanitizer and a count of
+ * open descriptors check that each round frees everything.
+ *
+ * An input is a layout byte, then records:
+ *      u32 length      bytes of kind and body; bit 31: give the record a
+ *                      wrong crc; bit 30: the record starts the next file
+ *      u16 kind        enum journal_kind
+ *      body
+ * The harness writes each record as the journal does (u32 length, u32
+ * crc32, kind, body), so that the fuzzer need not compute checksums; a last
+ * record longer than the input is written cut short, as a torn write is.
+ * The first file is "snapshot" when bit 0 of the layout byte is set, else
+ * "journal.1"; each record with bit 30 starts the next segment,
+ * "journal.2" and so on, up to MAX_FILES.
+ *
+ * The length of a value or an array in a CREATE record is cut to 12 bits on
+ * the way, as the daemon harness does for ARRAY_DECLARE: each array is a
+ * fully allocated memfd of up to 1 GiB. The journal's own code is not
+ * changed. The files live in a directory of their own under /dev/shm (or
+ * TMPDIR), removed at exit. With FUZZ_TRACE set in the environment the
+ * journal logs what it recovered and what it skipped.
+ */
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "mpxd.h"
+#include "fuzz.h"
+
+#define MAX_FILES               8
+#define RECORD_BAD_CRC          (UINT32_C(1) << 31)
+#define RECORD_NEXT_FILE        (UINT32_C(1) << 30)
+#define ARRAY_LENGTH_MAX        0x0fffu
+#define LAYOUT_SNAPSHOT_FIRST   0x01u
+
+static char dir[256];
+
+static _Noreturn void fuzz_fail(const char *what) {
+        fprintf(stderr, "fuzz-journal: %s\n", what);
+        abort();
+}
+
+/* Remove every file of the directory. */
+static void dir_clean(void) {
+        DIR *d = opendir(dir);
+        struct dirent *e;
+
+        if (!d)
+                return;
+        while ((e = readdir(d)))
+                if (e->d_name[0] != '.')
+                        (void) unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+}
+
+static void dir_remove(void) {
+        dir_clean();
+        (void) rmdir(dir);
+}
+
+/* A directory of our own, on tmpfs when there is one: the journal fsyncs. */
+static void dir_make(void) {
+        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+        snprintf(dir, sizeof(dir), "%s/mpx-fuzz-journal.XXXXXX", base);
+        if (!mkdtemp(dir))
+                fuzz_fail("cannot make a temporary directory");
+        atexit(dir_remove);
+}
+
+/* A CREATE record of a value or an array: cut its length (u64 b) to 12 bits. */
+static void cap_array_length(uint8_t *body, size_t len) {
+        size_t at;
+
+        if (len < 1)
+                return;
+        at = 1 + (size_t) body[0];      /* after the name: u8 type, u64 a, u64 b */
+        if (len < at + 1 + 16 || (body[at] != WIRE_TYPE_VALUE && body[at] != WIRE_TYPE_ARRAY))
+                return;
+        at += 1 + 8;
+        body[at + 1] &= ARRAY_LENGTH_MAX >> 8;
+        memset(body + at + 2, 0, 6);
+}
+
+static void write_all_or_fail(int fd, const void *p, size_t len) {
+        if (len && write(fd, p, len) != (ssize_t) len)
+                fuzz_fail("cannot write a journal file");
+}
+
+static int open_file(unsigned n, bool snapshot_first) {
+        char path[320];
+        int fd;
+
+        if (n == 0 && snapshot_first)
+                snprintf(path, sizeof(path), "%s/snapshot", dir);
+        else
+                snprintf(path, sizeof(path), "%s/journal.%u", dir, snapshot_first ? n : n + 1);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0)
+                fuzz_fail("cannot create a journal file");
+        return fd;
+}
+
+/* Write the input's records as the journal's files. */
+static void write_files(const uint8_t *data, size_t size) {
+        static uint8_t record[1u << 16];
+        bool snapshot_first = false;
+        unsigned n = 0;
+        int fd;
+
+        if (size > 0) {
+                snapshot_first = data[0] & LAYOUT_SNAPSHOT_FIRST;
+                data++;
+                size--;
+        }
+        fd = open_file(n, snapshot_first);
+        while (size >= 4) {
+                uint32_t word, len, crc;
+                size_t have;
+                uint8_t prefix[8];
+
+                memcpy(&word, data, 4);
+                word = le32toh(word);
+                data += 4;
+                size -= 4;
+                len = word & ~(RECORD_BAD_CRC | RECORD_NEXT_FILE);
+                have = len < size ? len : size;
+                if (have > sizeof(record))
+                        have = sizeof(record);
+                memcpy(record, data, have);
+                if (have >= 2 && (record[0] | record[1] << 8) == 2 /* JOURNAL_CREATE */)
+                        cap_array_length(record + 2, have - 2);
+                crc = (uint32_t) crc32(0, record, (uInt) have);
+                if (word & RECORD_BAD_CRC)
+                        crc = ~crc;
+                if ((word & RECORD_NEXT_FILE) && n + 1 < MAX_FILES) {
+                        close(fd);
+                        fd = open_file(++n, snapshot_first);
+                }
+                word = htole32(len);
+                crc = htole32(crc);
+                memcpy(prefix, &word, 4);
+                memcpy(prefix + 4, &crc, 4);
+                write_all_or_fail(fd, prefix, sizeof(prefix));
+                write_all_or_fail(fd, record, have);
+                data += have;
+                size -= have;
+        }
+        close(fd);
+}
+
+/* The snapshot's records after its header (which names the segment it covers). */
+static uint8_t *read_snapshot_body(size_t *ret_size) {
+        char path[320];
+        struct stat st;
+        uint8_t *p = NULL;
+        uint32_t header_len;
+        int fd;
+
+        snprintf(path, sizeof(path), "%s/snapshot", dir);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                fuzz_fail("no snapshot after a compaction");
+        if (st.st_size < 8)
+                fuzz_fail("a snapshot without its header");
+        p = malloc((size_t) st.st_size);
+        if (!p || read(fd, p, (size_t) st.st_size) != st.st_size)
+                fuzz_fail("cannot read the snapshot");
+        close(fd);
+        memcpy(&header_len, p, 4);
+        header_len = le32toh(header_len);
+        if ((uint64_t) header_len + 8 > (uint64_t) st.st_size)
+                fuzz_fail("a snapshot with a torn header");
+        *ret_size = (size_t) st.st_size - 8 - header_len;
+        memmove(p, p + 8 + header_len, *ret_size);
+        return p;
+}
+
+/* Start on the directory, stop with a compaction, and return the snapshot written. */
+static uint8_t *run_daemon(size_t *ret_size) {
+        struct config *c;
+        int r;
+
+        if (mpxd_init() < 0)
+                fuzz_fail("mpxd_init failed");
+        c = config_new();
+        if (!c || !(c->durability_dir = strdup(dir)))
+                fuzz_fail("out of memory");
+        c->durability_sync = JOURNAL_SYNC_NO;
+        r = journal_open(c);
+        if (r < 0) {
+                fprintf(stderr, "fuzz-journal: journal_open: %s\n", strerror(-r));
+                fuzz_fail("the journal could not be opened");
+        }
+        journal_close(true);
+        config_free(c);
+        object_delete_all(-ESHUTDOWN);
+        mpxd_done();
+        if (mpxd.n_users != 0 || mpxd.bytes_held != 0)
+                fuzz_fail("bytes or users are still charged after every object went away");
+        return read_snapshot_body(ret_size);
+}
+
+/* Descriptors open in this process: none may be left behind by an input. */
+static int count_open_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        int n = 0;
+
+        if (!d)
+                return -1;
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        uint8_t *first, *second;
+        size_t first_size, second_size;
+        int fds_before;
+
+        if (!dir[0]) {
+                /* FUZZ_TRACE: the journal's own log says what was recovered and what was skipped. */
+                log_set_level(getenv("FUZZ_TRACE") ? LOG_LEVEL_INFO : LOG_LEVEL_ERR);
+                dir_make();
+        }
+        fds_before = count_open_fds();
+        dir_clean();
+        write_files(data, size);
+        first = run_daemon(&first_size);
+        /* The snapshot alone now: the segments it covers were deleted. */
+        second = run_daemon(&second_size);
+        if (first_size != second_size || memcmp(first, second, first_size) != 0)
+                fuzz_fail("what was recovered from a snapshot does not write the same snapshot");
+        free(first);
+        free(second);
+        if (count_open_fds() != fds_before)
+                fuzz_fail("a descriptor was left open");
+        return 0;
+}
