@@ -15,7 +15,7 @@
  * lists, semaphores, events, barriers, values and arrays; who owns a new
  * object; CHMOD and CHOWN rules; root and the admin group overriding the
  * mode; one log line per refused client and object; a reload's new
- * default mode and the owners the configuration gives its objects; and a
+ * default mode and the owners the configuration gives its objects; a
  * worker whose job results are refused going on with the next job; and a
  * client with sixty supplementary groups.
  *
