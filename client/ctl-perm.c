@@ -107,6 +107,7 @@ int ctl_perm_chown(struct ctl *ctl, int argc, char **argv) {
         const char *arg = NULL, *name = NULL, *colon;
         uid_t uid = (uid_t) -1;
         gid_t gid = (gid_t) -1;
+        size_t user_len;
         char user[256];
         int r;
 
@@ -114,10 +115,12 @@ int ctl_perm_chown(struct ctl *ctl, int argc, char **argv) {
         if (r != CTL_EXIT_OK)
                 return r;
         colon = strchr(arg, ':');
-        if ((size_t) (colon ? colon - arg : (ptrdiff_t) strlen(arg)) >= sizeof(user) || (colon && !colon[1]) ||
-            (!colon && !*arg))
+        user_len = colon ? (size_t) (colon - arg) : strlen(arg);
+        /* USER, USER:GROUP or :GROUP; neither part may be empty once written. */
+        if (user_len >= sizeof(user) || (colon && !colon[1]) || (!colon && user_len == 0))
                 return ctl_usage_error(ctl, "bad owner '%s' (USER, USER:GROUP or :GROUP)", arg);
-        snprintf(user, sizeof(user), "%.*s", (int) (colon ? colon - arg : (ptrdiff_t) strlen(arg)), arg);
+        memcpy(user, arg, user_len);
+        user[user_len] = '\0';
         if (*user && (r = resolve_user(ctl, user, &uid)) != CTL_EXIT_OK)
                 return r;
         if (colon && (r = resolve_group(ctl, colon + 1, &gid)) != CTL_EXIT_OK)
