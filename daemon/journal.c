@@ -246,9 +246,18 @@ static int journal_dump_object(struct object *o) {
 /* ---- declaring ---- */
 
 int journal_declare_check(uint32_t flags) {
+        static uint64_t logged_ms;
+        uint64_t now;
+
         if (!(flags & WIRE_DECLARE_DURABLE) || journal.enabled)
                 return 0;
-        log_warning("a durable object was declared, but no durability.directory is configured; refusing it with EINVAL");
+        /* One line per ten seconds at most: a client looping on declare must not flood the log. */
+        now = now_ms();
+        if (!logged_ms || now - logged_ms >= 10000) {
+                logged_ms = now;
+                log_warning("a durable object was declared, but no durability.directory is configured; "
+                            "refusing it with EINVAL");
+        }
         return -EINVAL;
 }
 
