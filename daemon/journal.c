@@ -500,7 +500,7 @@ static void journal_child_exit(pid_t pid, int status) {
 /* Start a compaction child when the current segment grew past compact_size. */
 static void journal_maybe_compact(void) {
         uint64_t covers = journal.segment;
-        pid_t parent = getpid(), pid;
+        pid_t parent, pid;
 
         if (journal.child || journal.segment_bytes < journal.compact_size || journal.fd < 0 ||
             now_ms() < journal.retry_ms)
@@ -510,6 +510,7 @@ static void journal_maybe_compact(void) {
                 journal.retry_ms = now_ms() + COMPACT_RETRY_MS;
                 return;
         }
+        parent = getpid();
         pid = fork();
         if (pid < 0) {
                 log_warning("journal: cannot fork to compact: %s", strerror(errno));
@@ -825,14 +826,22 @@ static int journal_take_dir(const char *dir) {
         return 0;
 }
 
-void journal_configure(const struct config *c) {
-        if (journal.enabled && c->durability_dir && strcmp(c->durability_dir, journal.dir) != 0)
-                log_notice("durability.directory changed; it applies when mpxd starts again, ignoring it until then");
-        if (journal.enabled && !c->durability_dir)
-                log_notice("durability.directory was removed; durability stays on until mpxd starts again");
+/* The settings a reload may change. */
+static void journal_apply_settings(const struct config *c) {
         journal.sync = c->durability_sync;
         journal.durable_default = c->durability_default;
         journal.compact_size = c->compact_size;
+}
+
+void journal_configure(const struct config *c) {
+        if (!journal.enabled && c->durability_dir)
+                log_notice("durability.directory is set; durability starts when mpxd starts again, ignoring it "
+                           "until then");
+        else if (journal.enabled && c->durability_dir && strcmp(c->durability_dir, journal.dir) != 0)
+                log_notice("durability.directory changed; it applies when mpxd starts again, ignoring it until then");
+        else if (journal.enabled && !c->durability_dir)
+                log_notice("durability.directory was removed; durability stays on until mpxd starts again");
+        journal_apply_settings(c);
 }
 
 int journal_open(const struct config *c) {
@@ -841,7 +850,7 @@ int journal_open(const struct config *c) {
         uint64_t last = 0;
         int r;
 
-        journal_configure(c);
+        journal_apply_settings(c);
         if (!c->durability_dir)
                 return 0;
         journal.dir = strdup(c->durability_dir);
