@@ -6,13 +6,16 @@
  * into a snapshot), the daemon's state is thrown away and the journal read
  * back into a fresh one. A segment cut at every byte offset of its last
  * record comes back as exactly the records before it, and the file is cut
- * there; a flipped byte ends the valid prefix at its record.
+ * there; a flipped byte ends the valid prefix at its record; a commit that
+ * cannot be written acknowledges nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -410,6 +413,49 @@ static void test_flipped_byte(void **state) {
         free(data);
 }
 
+/*
+ * A commit that cannot be written (here the file size limit, as a full disk
+ * would) acknowledges nothing: the client whose put it carried is dropped
+ * with its reply unsent, and the put is not there after a restart.
+ */
+static void test_write_failure_withholds_acknowledgement(void **state) {
+        struct journal_test *t = *state;
+        struct rlimit saved, limit;
+        struct client *c;
+        char path[128];
+        struct stat st;
+
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        /* The commit timer of this batch: the declaration is written. */
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(c->held == false && !c->dead);
+        snprintf(path, sizeof(path), "%s/journal.1", t->dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(st.st_size > 0);
+
+        signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        limit = saved;
+        limit.rlim_cur = (rlim_t) st.st_size;
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+        /* The reply is queued, and held: a client with a socket would not see it. */
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "lost");
+        assert_true(c->held);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+        signal(SIGXFSZ, SIG_DFL);
+        assert_true(c->dead);
+        /* The segment was cut back to its last whole record. */
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, limit.rlim_cur);
+
+        restart(t, false);
+        c = client_add(&t->f, "reader");
+        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, journal_setup, journal_teardown)
         const struct CMUnitTest tests[] = {
@@ -418,6 +464,7 @@ int main(void) {
                 T(test_declare_rules),
                 T(test_cut_at_every_offset),
                 T(test_flipped_byte),
+                T(test_write_failure_withholds_acknowledgement),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
