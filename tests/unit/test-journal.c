@@ -422,6 +422,7 @@ static void test_write_failure_withholds_acknowledgement(void **state) {
         struct journal_test *t = *state;
         struct rlimit saved, limit;
         struct client *c;
+        unsigned clients;
         char path[128];
         struct stat st;
 
@@ -443,10 +444,15 @@ static void test_write_failure_withholds_acknowledgement(void **state) {
         /* The reply is queued, and held: a client with a socket would not see it. */
         expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "lost");
         assert_true(c->held);
+        clients = mpxd.n_clients;
+        /* The loop frees a lost client: the fixture must not know it any more (mpxd_done would). */
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (t->f.c[i] == c)
+                        t->f.c[i] = NULL;
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
         signal(SIGXFSZ, SIG_DFL);
-        assert_true(c->dead);
+        assert_int_equal(mpxd.n_clients, clients - 1);
         /* The segment was cut back to its last whole record. */
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_size, limit.rlim_cur);
