@@ -50,7 +50,9 @@
  * daemon's code is not changed.
  *
  * Every reply is checked as it is produced: a whole frame, a known status,
- * and no body on an error (but HELLO's refusal of another version). With
+ * and no body on an error (but HELLO's refusal of another version); and
+ * after each record, every request a socketless client made was answered
+ * exactly once, or is parked as one of its waiters. With
  * FUZZ_TRACE set in the environment, each reply is also printed, to see
  * what an input (a new seed, say) reaches.
  */
@@ -101,6 +103,7 @@ struct slot {
         int peer;                       /* our end of its socket; -1 for a socketless client */
         bool paused;                    /* socket: it reads no replies for now */
         struct wire_buf rx;             /* socket: the start of a reply not read whole yet */
+        uint64_t replies;               /* replies checked */
         struct stream stream;
 };
 
@@ -190,7 +193,7 @@ static bool slot_alive(struct slot *sl) {
  * and no body on an error (HELLO's refusal of another version has one).
  * Returns the bytes of whole frames.
  */
-static size_t check_replies(uint64_t id, const uint8_t *data, size_t len) {
+static size_t check_replies(struct slot *sl, const uint8_t *data, size_t len) {
         size_t off = 0;
 
         while (len - off >= WIRE_HEADER_SIZE) {
@@ -205,8 +208,9 @@ static size_t check_replies(uint64_t id, const uint8_t *data, size_t len) {
                         fuzz_fail("an error reply has a body");
                 if (trace)
                         fprintf(stderr, "client %llu: reply to %u, op %u (%s), status %u, %u bytes\n",
-                                (unsigned long long) id, h.id, h.op, wire_op_name(h.op) ?: "unknown", h.status,
+                                (unsigned long long) sl->id, h.id, h.op, wire_op_name(h.op) ?: "unknown", h.status,
                                 h.body_len);
+                sl->replies++;
                 off += WIRE_HEADER_SIZE + h.body_len;
         }
         return off;
@@ -251,7 +255,7 @@ static bool slot_drain(struct slot *sl) {
                 close_passed_fds(&msg);
                 if (wire_put_raw(&sl->rx, buf, (size_t) n) < 0)
                         fuzz_fail("out of memory");
-                wire_buf_consume(&sl->rx, check_replies(sl->id, sl->rx.data, sl->rx.len));
+                wire_buf_consume(&sl->rx, check_replies(sl, sl->rx.data, sl->rx.len));
         }
 }
 
@@ -268,6 +272,7 @@ static void slot_open(struct slot *sl, bool hello, bool socket) {
         wire_buf_init(&sl->rx);
         sl->paused = false;
         sl->peer = -1;
+        sl->replies = 0;
         if (socket) {
                 if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0)
                         fuzz_fail("socketpair failed");
@@ -364,12 +369,17 @@ static void settle(void) {
                 if (!slot_alive(sl) || sl->peer >= 0)
                         continue;
                 queued = c->out.len - c->out_off;
-                if (queued && check_replies(c->id, c->out.data + c->out_off, queued) != queued)
+                if (queued && check_replies(sl, c->out.data + c->out_off, queued) != queued)
                         fuzz_fail("a reply is cut short");
                 c->out.len = 0;
                 c->out_off = 0;
-                if (c->closing)
+                if (c->closing) {
                         slot_close(sl);
+                        continue;
+                }
+                /* Every request handled so far was answered once, or waits. */
+                if (sl->replies + c->n_waiters != c->requests)
+                        fuzz_fail("a request was answered more than once, or not at all and does not wait");
         }
 }
 
