@@ -44,6 +44,12 @@
  *    processes. Their opcode becomes one that does not exist.
  *  - ARRAY_DECLARE's length is cut to 12 bits: each array is a fully
  *    allocated memfd of up to 1 GiB, and one input could declare dozens.
+ * Durability is on, in a directory of its own: objects declared durable
+ * are journaled as the requests change them (sync "no": the records are
+ * written, not synced). At the end, once every client is gone, the daemon
+ * stops with a compaction, and a copy of the journal's segments, recovered
+ * by a fresh daemon state, must give the same snapshot.
+ *
  * The limits are lowered as a configuration may (limits.max_objects,
  * max_memory, max_output, max_waiters_per_client, per_user): that bounds
  * the state one input can build and reaches each limit's own path. The
@@ -67,6 +73,7 @@
 
 #include "mpxd.h"
 #include "fuzz.h"
+#include "fuzz-durability.h"
 
 #define SLOTS                   4u
 #define ARRAY_LENGTH_MAX        0x0fffu         /* what the filter leaves of ARRAY_DECLARE's length */
@@ -108,6 +115,8 @@ struct slot {
 };
 
 static struct slot slots[SLOTS];
+/* Where durable objects are journaled, and where a copy of the journal is recovered. */
+static char durable_dir[FUZZ_DIR_MAX], replay_dir[FUZZ_DIR_MAX];
 static bool trace;
 
 /* The limits in force: small enough to be reached by inputs of a few KiB. */
@@ -443,8 +452,51 @@ static size_t run_record(const uint8_t *data, size_t size) {
         return 3 + len;
 }
 
+/* Lose every client and object; nothing may be left, charged to anyone. */
+static void tear_down(void) {
+        object_delete_all(-ESHUTDOWN);
+        /* The deferred frees of the clients lost before. */
+        event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
+        if (mpxd.n_clients != 0 || mpxd.n_objects != 0 || mpxd.n_waiters != 0)
+                fuzz_fail("clients, objects or waiters are left after every client and object went away");
+        if (mpxd.bytes_held != 0 || mpxd.n_users != 0)
+                fuzz_fail("bytes or users are still charged after every client and object went away");
+        mpxd_done();
+}
+
+/*
+ * The durable objects as a clean shutdown leaves them, against what their
+ * journal says: the snapshot written from the live objects must hold the
+ * same records as the one written after recovering a copy of the segments.
+ */
+static void check_journal(void) {
+        struct config *c;
+        uint8_t *live, *replayed;
+        size_t live_size, replayed_size;
+
+        /* The commit timer writes what the last requests recorded. */
+        event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
+        fuzz_dir_copy_segments(durable_dir, replay_dir);
+        journal_close(true);
+        live = fuzz_snapshot_records(durable_dir, &live_size);
+        tear_down();
+
+        if (mpxd_init() < 0)
+                fuzz_fail("mpxd_init failed");
+        c = fuzz_journal_start(replay_dir);
+        journal_close(true);
+        config_free(c);
+        replayed = fuzz_snapshot_records(replay_dir, &replayed_size);
+        tear_down();
+        if (live_size != replayed_size || memcmp(live, replayed, live_size) != 0)
+                fuzz_fail("the journal's segments recover other durable objects than those the daemon had");
+        free(live);
+        free(replayed);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         static bool warmed_up;
+        struct config *durability;
         int fds_before;
 
         if (!warmed_up) {
@@ -453,15 +505,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 /* As mpxd itself: a peer that closed its socket must not kill the process. */
                 signal(SIGPIPE, SIG_IGN);
                 trace = getenv("FUZZ_TRACE") != NULL;
+                fuzz_dir_make(durable_dir, "mpx-fuzz-daemon");
+                fuzz_dir_make(replay_dir, "mpx-fuzz-daemon-replay");
                 if (mpxd_init() < 0)
                         fuzz_fail("mpxd_init failed");
+                durability = fuzz_journal_start(durable_dir);
+                journal_close(false);
+                config_free(durability);
                 mpxd_done();
                 warmed_up = true;
         }
         fds_before = count_open_fds();
+        fuzz_dir_clean(durable_dir);
+        fuzz_dir_clean(replay_dir);
         if (mpxd_init() < 0)
                 fuzz_fail("mpxd_init failed");
         set_limits();
+        durability = fuzz_journal_start(durable_dir);
         for (size_t i = 0; i < SLOTS; i++) {
                 memset(&slots[i], 0, sizeof(slots[i]));
                 slots[i].peer = -1;
@@ -476,14 +536,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         for (size_t i = 0; i < SLOTS; i++)
                 slot_close(&slots[i]);
-        object_delete_all(-ESHUTDOWN);
-        /* The deferred frees of the clients just lost. */
-        event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
-        if (mpxd.n_clients != 0 || mpxd.n_objects != 0 || mpxd.n_waiters != 0)
-                fuzz_fail("clients, objects or waiters are left after every client and object went away");
-        if (mpxd.bytes_held != 0 || mpxd.n_users != 0)
-                fuzz_fail("bytes or users are still charged after every client and object went away");
-        mpxd_done();
+        check_journal();
+        config_free(durability);
         if (count_open_fds() != fds_before)
                 fuzz_fail("a descriptor was left open");
         return 0;

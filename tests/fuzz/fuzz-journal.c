@@ -42,6 +42,7 @@
 
 #include "mpxd.h"
 #include "fuzz.h"
+#include "fuzz-durability.h"
 
 #define MAX_FILES               8
 #define RECORD_BAD_CRC          (UINT32_C(1) << 31)
@@ -49,39 +50,11 @@
 #define ARRAY_LENGTH_MAX        0x0fffu
 #define LAYOUT_SNAPSHOT_FIRST   0x01u
 
-static char dir[256];
+static char dir[FUZZ_DIR_MAX];
 
 static _Noreturn void fuzz_fail(const char *what) {
         fprintf(stderr, "fuzz-journal: %s\n", what);
         abort();
-}
-
-/* Remove every file of the directory. */
-static void dir_clean(void) {
-        DIR *d = opendir(dir);
-        struct dirent *e;
-
-        if (!d)
-                return;
-        while ((e = readdir(d)))
-                if (e->d_name[0] != '.')
-                        (void) unlinkat(dirfd(d), e->d_name, 0);
-        closedir(d);
-}
-
-static void dir_remove(void) {
-        dir_clean();
-        (void) rmdir(dir);
-}
-
-/* A directory of our own, on tmpfs when there is one: the journal fsyncs. */
-static void dir_make(void) {
-        const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-
-        snprintf(dir, sizeof(dir), "%s/mpx-fuzz-journal.XXXXXX", base);
-        if (!mkdtemp(dir))
-                fuzz_fail("cannot make a temporary directory");
-        atexit(dir_remove);
 }
 
 /* A CREATE record of a value or an array: cut its length (u64 b) to 12 bits. */
@@ -165,56 +138,20 @@ static void write_files(const uint8_t *data, size_t size) {
         close(fd);
 }
 
-/* The snapshot's records after its header (which names the segment it covers). */
-static uint8_t *read_snapshot_body(size_t *ret_size) {
-        char path[320];
-        struct stat st;
-        uint8_t *p = NULL;
-        uint32_t header_len;
-        int fd;
-
-        snprintf(path, sizeof(path), "%s/snapshot", dir);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fstat(fd, &st) < 0)
-                fuzz_fail("no snapshot after a compaction");
-        if (st.st_size < 8)
-                fuzz_fail("a snapshot without its header");
-        p = malloc((size_t) st.st_size);
-        if (!p || read(fd, p, (size_t) st.st_size) != st.st_size)
-                fuzz_fail("cannot read the snapshot");
-        close(fd);
-        memcpy(&header_len, p, 4);
-        header_len = le32toh(header_len);
-        if ((uint64_t) header_len + 8 > (uint64_t) st.st_size)
-                fuzz_fail("a snapshot with a torn header");
-        *ret_size = (size_t) st.st_size - 8 - header_len;
-        memmove(p, p + 8 + header_len, *ret_size);
-        return p;
-}
-
-/* Start on the directory, stop with a compaction, and return the snapshot written. */
+/* Start on the directory, stop with a compaction, and return the records of the snapshot written. */
 static uint8_t *run_daemon(size_t *ret_size) {
         struct config *c;
-        int r;
 
         if (mpxd_init() < 0)
                 fuzz_fail("mpxd_init failed");
-        c = config_new();
-        if (!c || !(c->durability_dir = strdup(dir)))
-                fuzz_fail("out of memory");
-        c->durability_sync = JOURNAL_SYNC_NO;
-        r = journal_open(c);
-        if (r < 0) {
-                fprintf(stderr, "fuzz-journal: journal_open: %s\n", strerror(-r));
-                fuzz_fail("the journal could not be opened");
-        }
+        c = fuzz_journal_start(dir);
         journal_close(true);
         config_free(c);
         object_delete_all(-ESHUTDOWN);
         mpxd_done();
         if (mpxd.n_users != 0 || mpxd.bytes_held != 0)
                 fuzz_fail("bytes or users are still charged after every object went away");
-        return read_snapshot_body(ret_size);
+        return fuzz_snapshot_records(dir, ret_size);
 }
 
 /* Descriptors open in this process: none may be left behind by an input. */
@@ -238,10 +175,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!dir[0]) {
                 /* FUZZ_TRACE: the journal's own log says what was recovered and what was skipped. */
                 log_set_level(getenv("FUZZ_TRACE") ? LOG_LEVEL_INFO : LOG_LEVEL_ERR);
-                dir_make();
+                fuzz_dir_make(dir, "mpx-fuzz-journal");
         }
         fds_before = count_open_fds();
-        dir_clean();
+        fuzz_dir_clean(dir);
         write_files(data, size);
         first = run_daemon(&first_size);
         /* The snapshot alone now: the segments it covers were deleted. */

@@ -163,11 +163,40 @@ def daemon_seeds():
         + feed(0, frame("QUEUE_DECLARE", name("sq") + u64(0) + u32(1)), frame("QUEUE_PUT", name("sq") + i64(0) + blob(b"x")),
                frame("QUEUE_GET", name("sq") + i64(0) + u32(0)), pause=True)
         + reconnect(0, socket=True))
-    # Without a durability directory a durable declare is refused (EINVAL).
-    s["durable"] = feed(0,
-        frame("QUEUE_DECLARE", name("dq") + u64(0) + u32(1 << 31)),
-        frame("DICT_DECLARE", name("dd")),
-        frame("SEM_DECLARE", name("ds") + u64(1) + u64(1) + u32(1 << 31 | 1)))
+    # Durable objects of every type, changed by every request that records something.
+    D = 1 << 31
+    s["durable"] = (
+        feed(0, frame("QUEUE_DECLARE", name("dq") + u64(0) + u32(D)),
+             frame("QUEUE_PUT_MANY", name("dq") + i64(0) + u32(3) + blob("a") + blob("b") + blob("c")),
+             frame("QUEUE_GET", name("dq") + i64(0) + u32(0)),
+             frame("QUEUE_DECLARE", name("dj") + u64(4) + u32(D | 1)),
+             frame("QUEUE_PUT", name("dj") + i64(0) + blob("job")), frame("QUEUE_PUT", name("dj") + i64(0) + blob("job2")),
+             frame("QUEUE_GET", name("dj") + i64(0) + u32(0)), frame("QUEUE_TASK_DONE", name("dj") + u64(0)),
+             frame("QUEUE_GET", name("dj") + i64(0) + u32(0)),
+             frame("DICT_DECLARE", name("dd") + u32(D)),
+             frame("DICT_SET", name("dd") + blob("k") + blob("v")),
+             frame("DICT_UPDATE", name("dd") + u32(2) + blob("a") + blob("1") + blob("b") + blob("2")),
+             frame("DICT_INCR", name("dd") + blob("n") + i64(3)), frame("DICT_POP", name("dd") + blob("a")),
+             frame("DICT_CAS", name("dd") + blob("k") + u8(1) + blob("v") + u8(1) + blob("w")),
+             frame("DICT_SETDEFAULT", name("dd") + blob("s") + blob("x")), frame("DICT_DEL", name("dd") + blob("b")),
+             frame("LIST_DECLARE", name("dl") + u32(D)),
+             frame("LIST_EXTEND", name("dl") + u32(3) + blob("x") + blob("y") + blob("z")),
+             frame("LIST_INSERT", name("dl") + i64(1) + blob("i")), frame("LIST_SET", name("dl") + i64(-1) + blob("Z")),
+             frame("LIST_POP", name("dl") + i64(0)), frame("LIST_REMOVE", name("dl") + blob("y")),
+             frame("SEM_DECLARE", name("ds") + u64(2) + u64(2) + u32(D | 1)),
+             frame("SEM_ACQUIRE", name("ds") + i64(0)),
+             frame("ARRAY_DECLARE", name("da") + u8(ord("i")) + u32(4) + u32(D) + blob(b"")),
+             frame("ARRAY_SET", name("da") + u8(ord("i")) + i64(1) + blob(struct.pack("<2i", 7, 8))),
+             frame("ARRAY_ADD", name("da") + u8(ord("i")) + i64(0) + blob(struct.pack("<i", 5))),
+             frame("ARRAY_CAS", name("da") + u8(ord("i")) + i64(3) + blob(struct.pack("<i", 0)) + blob(struct.pack("<i", 9))),
+             frame("ARRAY_DECLARE", name("dv") + u8(ord("d")) + u32(1) + u32(D | 1) + blob(struct.pack("<d", 1.5))),
+             frame("CHMOD", name("dd") + u16(0o666)), frame("CHOWN", name("dl") + u32(1001) + u32(1000)),
+             frame("DICT_DECLARE", name("gone") + u32(D)), frame("DELETE", name("gone")),
+             frame("QUEUE_DECLARE", name("plain") + u64(0) + u32(0)))
+        + feed(1, frame("QUEUE_GET", name("dj") + i64(0) + u32(0)), frame("LIST_APPEND", name("dl") + blob("mine")),
+               frame("SEM_ACQUIRE", name("ds") + i64(0)))
+        + reconnect(1)          # its joinable delivery comes back, its semaphore unit is given back
+        + feed(0, frame("DICT_CLEAR", name("dd")), frame("QUEUE_CLOSE", name("dq")), frame("LIST_CLEAR", name("dl"))))
     s["queue"] = feed(0,
         frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)),
         frame("QUEUE_PUT", name("q") + i64(0) + blob("one")),
