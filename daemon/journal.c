@@ -102,6 +102,8 @@ struct journal {
         pid_t child;                    /* the compaction child, or 0 */
         uint64_t child_segment;         /* the last segment its snapshot covers */
         uint64_t retry_ms;              /* no compaction before this */
+        bool resync;                    /* records were lost: compact to write memory out whole */
+        bool child_resyncs;             /* the running compaction was started for that */
 
         /* statistics */
         uint64_t records;
@@ -360,6 +362,7 @@ static void journal_commit(void) {
                                 log_err("journal: cannot cut journal.%" PRIu64 " back: %s", journal.segment,
                                         strerror(errno));
                         ok = false;
+                        journal.resync = true;
                 } else {
                         journal.segment_bytes += b->len;
                         journal.unsynced += b->len;
@@ -378,6 +381,13 @@ static void journal_commit(void) {
                 journal.fsyncs++;
                 journal.unsynced = 0;
         }
+        /*
+         * A record lost to a lack of memory or a failed write leaves the
+         * journal behind the objects: the next snapshot, written from the
+         * objects themselves, puts them back in step.
+         */
+        if (journal.lost)
+                journal.resync = true;
         journal.lost = false;
         journal_release(ok);
         journal_maybe_compact();
@@ -492,18 +502,19 @@ static void journal_child_exit(pid_t pid, int status) {
                 return;
         }
         journal.retry_ms = now_ms() + COMPACT_RETRY_MS;
+        journal.resync |= journal.child_resyncs;
         log_warning("journal: compaction failed (%s %d); the journal is kept and compaction is tried again in %d s",
                     WIFEXITED(status) ? "exit status" : "signal",
                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), COMPACT_RETRY_MS / 1000);
 }
 
-/* Start a compaction child when the current segment grew past compact_size. */
+/* Start a compaction child when the current segment grew past compact_size, or to resynchronise. */
 static void journal_maybe_compact(void) {
         uint64_t covers = journal.segment;
         pid_t parent, pid;
 
-        if (journal.child || journal.segment_bytes < journal.compact_size || journal.fd < 0 ||
-            now_ms() < journal.retry_ms)
+        if (journal.child || (journal.segment_bytes < journal.compact_size && !journal.resync) ||
+            journal.fd < 0 || now_ms() < journal.retry_ms)
                 return;
         /* New records go to the next segment; the snapshot covers this one and before. */
         if (journal_open_segment(covers + 1) < 0) {
@@ -532,6 +543,8 @@ static void journal_maybe_compact(void) {
         }
         journal.child = pid;
         journal.child_segment = covers;
+        journal.child_resyncs = journal.resync;
+        journal.resync = false;
         log_debug("journal: compacting journal.%" PRIu64 " and before in process %ld", covers, (long) pid);
 }
 

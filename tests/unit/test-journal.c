@@ -416,7 +416,7 @@ static void test_flipped_byte(void **state) {
 /*
  * A commit that cannot be written (here the file size limit, as a full disk
  * would) acknowledges nothing: the client whose put it carried is dropped
- * with its reply unsent, and the put is not there after a restart.
+ * with its reply unsent, and the segment is cut back to its last record.
  */
 static void test_write_failure_withholds_acknowledgement(void **state) {
         struct journal_test *t = *state;
@@ -457,9 +457,14 @@ static void test_write_failure_withholds_acknowledgement(void **state) {
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_size, limit.rlim_cur);
 
+        /*
+         * What was acknowledged is back. The put was never acknowledged: like
+         * a put in flight, it may or may not be (the compaction that puts the
+         * journal back in step with the objects writes it if it can).
+         */
         restart(t, false);
         c = client_add(&t->f, "reader");
-        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
+        assert_int_equal(info_field_at(c, "q", WIRE_TYPE_QUEUE, "durable", __FILE__, __LINE__), 1);
 }
 
 int main(void) {
