@@ -9,7 +9,8 @@
  * random moment, again and again, and after each restart every acknowledged
  * item is there exactly once and in order (plain queues) or at least once
  * (joinable queues); writes through a mapping of a durable array are
- * journaled within about a second; and compaction under load loses nothing
+ * journaled within about a second; each sync policy flushes as it says, and
+ * concurrent clients share flushes under "always"; and compaction under load loses nothing
  * while the directory stays small.
  *
  * The kill loop runs MPX_DURABLE_RUNS rounds (default 20, 3 under valgrind)
@@ -46,6 +47,10 @@
 #define PRODUCERS               3
 #define MAX_ITEMS               20000
 #define KILL_AFTER_MAX          400
+/* The sync policy test: concurrent clients, each putting one item at a time. */
+#define SYNC_PUTTERS            8
+#define SYNC_PUTS               100
+#define ARRAY_LEN(a)            (sizeof(a) / sizeof((a)[0]))
 /* How long to wait for the acknowledgements a kill point needs. */
 #define PROGRESS_DEADLINE_MS    30000
 
@@ -283,8 +288,6 @@ static void test_mapping_writes_survive(void **state) {
         stop(f);
 }
 
-/* ---- the kill loop ---- */
-
 struct worker {
         const char *socket;
         const char *queue;
@@ -292,6 +295,72 @@ struct worker {
         unsigned id;
         bool joinable;
 };
+
+/* Put n items one at a time on a queue, each waiting for its acknowledgement. */
+static int sync_putter(void *arg) {
+        const struct worker *w = arg;
+        mpx *m = NULL;
+
+        if (mpx_connect(w->socket, &m) < 0)
+                return 1;
+        for (unsigned n = 0; n < SYNC_PUTS; n++)
+                if (mpx_queue_put(m, w->queue, "x", 1, -1) < 0)
+                        return 1;
+        mpx_disconnect(m);
+        return 0;
+}
+
+/*
+ * What each sync policy does with fdatasync: "always" before every reply,
+ * shared by the clients served together (group commit); "everysec" within
+ * about a second of a change; "no" never.
+ */
+static void test_sync_policies(void **state) {
+        struct fixture *f = *state;
+        static const char *const policies[] = { "always", "everysec", "no" };
+        struct worker w[SYNC_PUTTERS];
+        pid_t pids[SYNC_PUTTERS];
+        int64_t deadline, fsyncs;
+        mpx *m;
+
+        for (size_t p = 0; p < ARRAY_LEN(policies); p++) {
+                write_conf(f, policies[p], 64u << 20);
+                start(f);
+                m = harness_connect(&f->d);
+                assert_int_equal(mpx_queue_declare(m, "sync", 0, MPX_DURABLE), 1);
+                for (unsigned i = 0; i < SYNC_PUTTERS; i++) {
+                        w[i] = (struct worker) { .socket = f->d.socket, .queue = "sync" };
+                        pids[i] = harness_fork(sync_putter, &w[i]);
+                }
+                for (unsigned i = 0; i < SYNC_PUTTERS; i++)
+                        assert_int_equal(harness_wait(pids[i]), 0);
+                fsyncs = stat_field(m, "journal_fsyncs");
+                if (p == 0) {
+                        /* Every put was flushed before its reply, and concurrent puts shared flushes. */
+                        assert_true(fsyncs >= 1);
+                        assert_true(fsyncs < SYNC_PUTTERS * SYNC_PUTS);
+                        fprintf(stderr, "test-durable: sync always: %d synchronous puts from %d clients, %" PRId64
+                                " fdatasync calls\n", SYNC_PUTTERS * SYNC_PUTS, SYNC_PUTTERS, fsyncs);
+                } else if (p == 1) {
+                        deadline = monotonic_ms() + PROGRESS_DEADLINE_MS;
+                        while (stat_field(m, "journal_fsyncs") == 0) {
+                                struct timespec pause = { 0, 20000000 };
+
+                                if (monotonic_ms() > deadline)
+                                        fail_msg("no fdatasync under everysec in %d ms", PROGRESS_DEADLINE_MS);
+                                nanosleep(&pause, NULL);
+                        }
+                } else
+                        assert_int_equal(fsyncs, 0);
+                assert_int_equal(harness_field(m, "sync", "size"), SYNC_PUTTERS * SYNC_PUTS);
+                assert_int_equal(mpx_delete(m, "sync"), 0);
+                m = mpx_disconnect(m);
+                stop(f);
+        }
+}
+
+/* ---- the kill loop ---- */
+
 
 /* Put items "id:n" one at a time and record each acknowledgement, until the daemon goes away. */
 static int producer(void *arg) {
@@ -597,6 +666,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_restart_keeps_contents, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_joinable_undone_come_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mapping_writes_survive, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_sync_policies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction_under_load, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_kill_loop, setup, teardown),
         };
