@@ -25,6 +25,8 @@
  *                      replies, which pile up in the socket and then in the
  *                      daemon (partial writes, limits.max_output), until a
  *                      feed without this bit
+ *      bit 7           before the record, a reload swaps the limits in force
+ *                      for another set (see set_limits)
  * A slot gets a socketless client (with HELLO) when bytes are first fed to
  * it, so the fuzzer need not learn HELLO (it may still send its own). A
  * socketless client of slot 0 acts as mpxd's own user (a superuser), those
@@ -85,6 +87,7 @@
 
 #define CONTROL_SOCKET          (1u << 5)       /* reconnect: over a socketpair */
 #define CONTROL_PAUSE           (1u << 6)       /* feed, socket client: it reads no replies until told */
+#define CONTROL_RELOAD          (1u << 7)       /* any record: the other set of limits comes in force first */
 
 enum action {
         ACTION_FEED_LAST = 3,
@@ -118,17 +121,22 @@ static struct slot slots[SLOTS];
 /* Where durable objects are journaled, and where a copy of the journal is recovered. */
 static char durable_dir[FUZZ_DIR_MAX], replay_dir[FUZZ_DIR_MAX];
 static bool trace;
+static bool tighter_limits;
 
-/* The limits in force: small enough to be reached by inputs of a few KiB. */
-static void set_limits(void) {
-        mpxd.max_message = 1024;
-        mpxd.max_objects = 16;
-        mpxd.max_memory = 96u << 10;
+/*
+ * The limits in force: small enough to be reached by inputs of a few KiB.
+ * A reload record swaps in the other set, tighter still, so that what
+ * exists may be over the new limits.
+ */
+static void set_limits(bool tighter) {
+        mpxd.max_message = tighter ? 256 : 1024;
+        mpxd.max_objects = tighter ? 4 : 16;
+        mpxd.max_memory = tighter ? 8u << 10 : 96u << 10;
         mpxd.max_output = CONFIG_MIN_MAX_OUTPUT;
-        mpxd.max_waiters_per_client = 8;
-        mpxd.per_user.max_memory = 64u << 10;
-        mpxd.per_user.max_objects = 8;
-        mpxd.per_user.max_waiters = 12;
+        mpxd.max_waiters_per_client = tighter ? 2 : 8;
+        mpxd.per_user.max_memory = tighter ? 4u << 10 : 64u << 10;
+        mpxd.per_user.max_objects = tighter ? 2 : 8;
+        mpxd.per_user.max_waiters = tighter ? 3 : 12;
 }
 
 /* HELLO, version 1, client name "fuzz", request id 0. */
@@ -423,6 +431,10 @@ static size_t run_record(const uint8_t *data, size_t size) {
         unsigned action = (data[0] >> 2) & 7u;
         size_t len;
 
+        if (data[0] & CONTROL_RELOAD) {
+                tighter_limits = !tighter_limits;
+                set_limits(tighter_limits);
+        }
         switch (action) {
         case ACTION_RECONNECT:
         case ACTION_RECONNECT_NO_HELLO:
@@ -520,7 +532,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_dir_clean(replay_dir);
         if (mpxd_init() < 0)
                 fuzz_fail("mpxd_init failed");
-        set_limits();
+        tighter_limits = false;
+        set_limits(tighter_limits);
         durability = fuzz_journal_start(durable_dir);
         for (size_t i = 0; i < SLOTS; i++) {
                 memset(&slots[i], 0, sizeof(slots[i]));

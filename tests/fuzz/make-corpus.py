@@ -71,7 +71,7 @@ def frame(op, body=b"", rid=1):
 FEED, FEED_AND_TURN, RECONNECT, RECONNECT_NO_HELLO, FIRE_TIMERS = 0, 4, 5, 6, 7
 
 
-SOCKET, PAUSE = 1 << 5, 1 << 6
+SOCKET, PAUSE, RELOAD = 1 << 5, 1 << 6, 1 << 7
 
 
 def feed(slot, *frames, turn=False, pause=False):
@@ -84,8 +84,8 @@ def reconnect(slot, hello=True, socket=False):
     return u8(slot | (RECONNECT if hello else RECONNECT_NO_HELLO) << 2 | (SOCKET if socket else 0))
 
 
-def fire_timers():
-    return u8(FIRE_TIMERS << 2)
+def fire_timers(reload=False):
+    return u8(FIRE_TIMERS << 2 | (RELOAD if reload else 0))
 
 
 FOREVER = -1
@@ -197,6 +197,17 @@ def daemon_seeds():
                frame("SEM_ACQUIRE", name("ds") + i64(0)))
         + reconnect(1)          # its joinable delivery comes back, its semaphore unit is given back
         + feed(0, frame("DICT_CLEAR", name("dd")), frame("QUEUE_CLOSE", name("dq")), frame("LIST_CLEAR", name("dl"))))
+    # A reload to tighter limits with everything in place, and back.
+    s["reload"] = (
+        feed(1, frame("DICT_DECLARE", name("d1")), frame("DICT_SET", name("d1") + blob("k") + blob(b"v" * 600)),
+             frame("QUEUE_DECLARE", name("q1") + u64(0) + u32(0)), frame("LIST_DECLARE", name("l1")),
+             *[frame("QUEUE_GET", name("q1") + i64(FOREVER) + u32(0), rid=i) for i in range(5)])
+        + fire_timers(reload=True)
+        + feed(1, frame("DICT_SET", name("d1") + blob("k2") + blob(b"w" * 300)), frame("LIST_APPEND", name("l1") + blob("x")),
+               frame("QUEUE_GET", name("q1") + i64(FOREVER) + u32(0)), frame("EVENT_DECLARE", name("e1")))
+        + feed(2, frame("QUEUE_PUT", name("q1") + i64(0) + blob("served")))
+        + fire_timers(reload=True)
+        + feed(1, frame("EVENT_DECLARE", name("e1")), frame("DICT_SET", name("d1") + blob("k2") + blob(b"w" * 300))))
     s["queue"] = feed(0,
         frame("QUEUE_DECLARE", name("q") + u64(0) + u32(0)),
         frame("QUEUE_PUT", name("q") + i64(0) + blob("one")),
