@@ -5,7 +5,7 @@
 # corpus, and fails on any crash, leak, sanitizer report or input that
 # takes longer than FUZZ_INPUT_TIMEOUT seconds. Prints the executions and
 # the coverage (cov: edges, ft: features) each reached.
-# Budget: about 3 minutes on 2 cores (a minute to build, the three
+# Budget: about 3 minutes on 2 cores (a minute to build, the four
 # harnesses side by side for a minute). The source tree is left as it was.
 # A failure prints the input that failed, as a hex dump: put it under
 # tests/fuzz/regressions/ (NAME-what-it-found) with the fix.
@@ -37,7 +37,7 @@ cd "$tmp/src"
 [ -x configure ] || ./autogen.sh >/dev/null 2>&1
 cd "$tmp/build"
 "$tmp/src/configure" -q CC=clang --enable-fuzz --disable-tests >/dev/null
-make -s -j2 tests/fuzz/fuzz-wire tests/fuzz/fuzz-daemon tests/fuzz/fuzz-journal >/dev/null
+make -s -j2 tests/fuzz/fuzz-wire tests/fuzz/fuzz-daemon tests/fuzz/fuzz-journal tests/fuzz/fuzz-config >/dev/null
 
 # Run one harness on a copy of its corpus; the log is $tmp/NAME.log.
 run() {
@@ -54,11 +54,13 @@ status=0
 run wire & wire_pid=$!
 run daemon & daemon_pid=$!
 run journal & journal_pid=$!
+run config & config_pid=$!
 wait "$wire_pid" || status=1
 wait "$daemon_pid" || status=1
 wait "$journal_pid" || status=1
+wait "$config_pid" || status=1
 
-for name in wire daemon journal; do
+for name in wire daemon journal config; do
         log="$tmp/$name.log"
         echo "fuzz-$name: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 |
                 sed -E 's/^#([0-9]+)[[:space:]]+DONE[[:space:]]+/\1 executions, /')"
@@ -73,7 +75,7 @@ for name in wire daemon journal; do
         done
 done
 if [ "$status" != 0 ]; then
-        for name in wire daemon journal; do
+        for name in wire daemon journal config; do
                 echo "=== fuzz-$name log (end)"
                 grep -v -E '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$tmp/$name.log" | tail -n 60
         done

@@ -13,6 +13,9 @@ corpus/journal/: inputs of fuzz-journal.c: journal files (a layout byte,
 then records without their crc) holding every kind of record, a snapshot
 with later segments, and torn and corrupt records.
 
+corpus/config/: inputs of fuzz-config.c: the shipped mpxd.conf, a file
+declaring every kind of object with every setting, and a file of errors.
+
 corpus/wire/: inputs of fuzz-wire.c: a reader program (a count, then one
 reader per byte: u8 u16 u32 u64 i64 name bytes str) followed by a request
 body that program reads, one per opcode family, and field lists.
@@ -440,6 +443,45 @@ def journal_seeds():
     return s
 
 
+# ---- fuzz-config inputs: configuration files ----
+
+def config_seeds():
+    s = {}
+    with open(os.path.join(HERE, "..", "..", "conf", "mpxd.conf"), "rb") as f:
+        s["shipped"] = f.read()
+    s["every-object"] = b"""socket = { path = "/run/mpxd/test.sock"; mode = "0660"; };
+log = { level = "debug"; };
+limits = {
+        max_message = 65536; max_clients = 10; max_objects = 100; max_memory = 1048576;
+        max_output = 1048576; max_waiters_per_client = 10;
+        per_user = { max_memory = 65536; max_objects = 10; max_clients = 2; max_waiters = 5; };
+};
+permissions = { default_mode = "0640"; };
+objects = {
+        queues = ( { name = "jobs"; maxsize = 1000; joinable = true; owner = "root"; mode = "0600"; },
+                   { name = "events"; } );
+        semaphores = ( { name = "cron-slots"; value = 3; }, { name = "db-lock"; value = 1; bounded = true; undo = false; } );
+        dicts = ( "settings" );
+        lists = ( "history" );
+        events = ( "go" );
+        barriers = ( { name = "start"; parties = 4; } );
+        values = ( { name = "balance"; typecode = "i"; initial = 5000; }, { name = "pi"; typecode = "d"; initial = 3.14; } );
+        arrays = ( { name = "greeting"; typecode = "c"; initial = "Hello"; },
+                   { name = "samples"; typecode = "d"; length = 16; },
+                   { name = "small"; typecode = "h"; initial = ( 1, -2, 3 ); length = 5; } );
+};
+"""
+    s["durable"] = b"""durability = { directory = "/nonexistent/mpx"; sync = "everysec"; default = false; compact_size = 65536; };
+objects = { queues = ( { name = "orders"; joinable = true; durable = true; } ); dicts = ( { name = "d"; durable = true; } ); };
+"""
+    s["errors"] = b"""limits = { max_clients = 0; max_message = "big"; unknown = 1; };
+objects = { queues = ( { maxsize = -1; }, { name = "bad name"; } ); values = ( { name = "v"; typecode = "z"; } );
+            arrays = ( { name = "a"; typecode = "i"; initial = ( 1, "x" ); } ); };
+socket = { mode = "999"; group = "no-such-group-here"; };
+"""
+    return s
+
+
 def write_all(folder, seeds):
     path = os.path.join(HERE, "corpus", folder)
     os.makedirs(path, exist_ok=True)
@@ -455,6 +497,7 @@ def main():
     write_all("daemon", daemon_seeds())
     write_all("wire", wire_seeds())
     write_all("journal", journal_seeds())
+    write_all("config", config_seeds())
     missing = sorted(set(OPS) - seeded)
     if missing:
         sys.exit("no seed for: " + ", ".join(missing))
