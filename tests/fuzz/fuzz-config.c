@@ -22,7 +22,7 @@
 
 #include "mpxd.h"
 #include "fuzz.h"
-#include "fuzz-durability.h"
+#include "fuzz-support.h"
 
 #define ARRAY_LENGTH_MAX 0x0fffu
 

@@ -64,7 +64,6 @@
  * FUZZ_TRACE set in the environment, each reply is also printed, to see
  * what an input (a new seed, say) reaches.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,7 +74,7 @@
 
 #include "mpxd.h"
 #include "fuzz.h"
-#include "fuzz-durability.h"
+#include "fuzz-support.h"
 
 #define SLOTS                   4u
 #define ARRAY_LENGTH_MAX        0x0fffu         /* what the filter leaves of ARRAY_DECLARE's length */
@@ -412,19 +411,6 @@ static void fire_timers(void) {
         event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
 }
 
-/* Descriptors open in this process: none may be left behind by an input. */
-static int count_open_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        int n = 0;
-
-        if (!d)
-                return -1;
-        while (readdir(d))
-                n++;
-        closedir(d);
-        return n;
-}
-
 /* One record: returns how many bytes of the input it used. */
 static size_t run_record(const uint8_t *data, size_t size) {
         struct slot *sl = &slots[data[0] % SLOTS];
@@ -527,7 +513,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 mpxd_done();
                 warmed_up = true;
         }
-        fds_before = count_open_fds();
+        fds_before = fuzz_count_open_fds();
         fuzz_dir_clean(durable_dir);
         fuzz_dir_clean(replay_dir);
         if (mpxd_init() < 0)
@@ -551,7 +537,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 slot_close(&slots[i]);
         check_journal();
         config_free(durability);
-        if (count_open_fds() != fds_before)
+        if (fuzz_count_open_fds() != fds_before)
                 fuzz_fail("a descriptor was left open");
         return 0;
 }

@@ -28,7 +28,6 @@
  * TMPDIR), removed at exit. With FUZZ_TRACE set in the environment the
  * journal logs what it recovered and what it skipped.
  */
-#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +41,7 @@
 
 #include "mpxd.h"
 #include "fuzz.h"
-#include "fuzz-durability.h"
+#include "fuzz-support.h"
 
 #define MAX_FILES               8
 #define RECORD_BAD_CRC          (UINT32_C(1) << 31)
@@ -117,7 +116,7 @@ static void write_files(const uint8_t *data, size_t size) {
                 if (have > sizeof(record))
                         have = sizeof(record);
                 memcpy(record, data, have);
-                if (have >= 2 && (record[0] | record[1] << 8) == 2 /* JOURNAL_CREATE */)
+                if (have >= 2 && (record[0] | record[1] << 8) == JOURNAL_CREATE)
                         cap_array_length(record + 2, have - 2);
                 crc = (uint32_t) crc32(0, record, (uInt) have);
                 if (word & RECORD_BAD_CRC)
@@ -154,19 +153,6 @@ static uint8_t *run_daemon(size_t *ret_size) {
         return fuzz_snapshot_records(dir, ret_size);
 }
 
-/* Descriptors open in this process: none may be left behind by an input. */
-static int count_open_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        int n = 0;
-
-        if (!d)
-                return -1;
-        while (readdir(d))
-                n++;
-        closedir(d);
-        return n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t *first, *second;
         size_t first_size, second_size;
@@ -177,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 log_set_level(getenv("FUZZ_TRACE") ? LOG_LEVEL_INFO : LOG_LEVEL_ERR);
                 fuzz_dir_make(dir, "mpx-fuzz-journal");
         }
-        fds_before = count_open_fds();
+        fds_before = fuzz_count_open_fds();
         fuzz_dir_clean(dir);
         write_files(data, size);
         first = run_daemon(&first_size);
@@ -187,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 fuzz_fail("what was recovered from a snapshot does not write the same snapshot");
         free(first);
         free(second);
-        if (count_open_fds() != fds_before)
+        if (fuzz_count_open_fds() != fds_before)
                 fuzz_fail("a descriptor was left open");
         return 0;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Durability directories for the fuzz harnesses: temporary directories on
- * tmpfs (the journal fsyncs), a journal started and stopped on one of them,
- * and the records of the snapshot a compaction leaves there.
+ * What the harnesses of the daemon share: temporary directories on tmpfs
+ * (the journal fsyncs), a journal started on one of them, the records of
+ * the snapshot a compaction leaves there, and a count of open descriptors.
  */
 #pragma once
 
@@ -24,3 +24,6 @@ void fuzz_dir_copy_segments(const char *from, const char *to);
 struct config *fuzz_journal_start(const char *dir);
 /* The records of dir's snapshot after its header (which names the segment it covers); free it. */
 uint8_t *fuzz_snapshot_records(const char *dir, size_t *ret_size);
+
+/* Descriptors open in this process: an input must leave as many as it found. */
+int fuzz_count_open_fds(void);

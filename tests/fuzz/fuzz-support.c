@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Durability directories for the fuzz harnesses (see fuzz-durability.h).
- * Any failure here is the harness's own and aborts with a message.
+ * What the harnesses of the daemon share (see fuzz-support.h). Any failure
+ * here is the harness's own and aborts with a message.
  */
 #include <dirent.h>
 #include <endian.h>
@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fuzz-durability.h"
+#include "fuzz-support.h"
 
 #define MAX_DIRS 4
 
@@ -136,4 +136,16 @@ uint8_t *fuzz_snapshot_records(const char *dir, size_t *ret_size) {
         *ret_size = size - 8 - header_len;
         memmove(p, p + 8 + header_len, *ret_size);
         return p;
+}
+
+int fuzz_count_open_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        int n = 0;
+
+        if (!d)
+                return -1;
+        while (readdir(d))
+                n++;
+        closedir(d);
+        return n;
 }
