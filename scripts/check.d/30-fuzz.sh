@@ -42,11 +42,14 @@ make -s -j2 tests/fuzz/fuzz-wire tests/fuzz/fuzz-daemon tests/fuzz/fuzz-journal 
 # Run one harness on a copy of its corpus; the log is $tmp/NAME.log.
 run() {
         name=$1
+        dict=
+        [ -e "$top/tests/fuzz/$name.dict" ] && dict="-dict=$top/tests/fuzz/$name.dict"
         mkdir "$tmp/corpus-$name" "$tmp/artifacts-$name"
         cp "$top/tests/fuzz/corpus/$name"/* "$tmp/corpus-$name"/
+        # shellcheck disable=SC2086
         ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
                 ./tests/fuzz/fuzz-"$name" -max_total_time="$seconds" -timeout="$input_timeout" \
-                -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$tmp/artifacts-$name/" \
+                -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$tmp/artifacts-$name/" $dict \
                 "$tmp/corpus-$name" > "$tmp/$name.log" 2>&1
 }
 

@@ -20,6 +20,8 @@ corpus/wire/: inputs of fuzz-wire.c: a reader program (a count, then one
 reader per byte: u8 u16 u32 u64 i64 name bytes str) followed by a request
 body that program reads, one per opcode family, and field lists.
 
+daemon.dict: every opcode, a dictionary for libFuzzer (-dict=).
+
 Run it from anywhere after changing the protocol, and commit what it
 writes: python3 tests/fuzz/make-corpus.py. It reads the opcode numbers from
 common/wire.h and fails when an opcode has no seed.
@@ -493,7 +495,20 @@ def write_all(folder, seeds):
     print(f"{len(seeds)} seeds in {os.path.relpath(path)}")
 
 
+def write_dict():
+    """daemon.dict: every opcode as its two bytes, for libFuzzer's -dict=. The
+    daemon finds a handler by indexing a table with the opcode, a lookup the
+    fuzzer cannot learn from comparisons."""
+    path = os.path.join(HERE, "daemon.dict")
+    with open(path, "w") as f:
+        f.write("# Opcodes of common/wire.h, little-endian; written by make-corpus.py.\n")
+        for op, number in sorted(OPS.items(), key=lambda kv: kv[1]):
+            f.write('%s="\\x%02x\\x%02x"\n' % (op.lower(), number & 0xff, number >> 8))
+    print(f"{len(OPS)} opcodes in {os.path.relpath(path)}")
+
+
 def main():
+    write_dict()
     write_all("daemon", daemon_seeds())
     write_all("wire", wire_seeds())
     write_all("journal", journal_seeds())
