@@ -11,9 +11,12 @@
  */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "mpx.h"
 #include "spawn.h"
@@ -58,3 +61,34 @@ void harness_wait_stat(mpx *m, const char *field, int64_t value);
 
 /* The value of an INFO field of an object; fails the test if absent. */
 int64_t harness_field(mpx *m, const char *name, const char *field);
+
+/*
+ * Checks inside forked children, where cmocka must not run: on failure they
+ * print where and what, and return 1 from the child's function, which
+ * harness_wait() then reports to the test.
+ */
+#define child_check(cond)                                                                       \
+        do {                                                                                    \
+                if (!(cond)) {                                                                  \
+                        fprintf(stderr, "%s:%d: child %ld: check failed: %s\n", __FILE__,      \
+                                __LINE__, (long) getpid(), #cond);                              \
+                        return 1;                                                               \
+                }                                                                               \
+        } while (0)
+
+/* An mpx_strerror() for check messages: "" for what is not a negative errno. */
+static inline const char *child_strerror(int64_t v) {
+        return v < 0 && v > INT_MIN ? mpx_strerror((int) v) : "";
+}
+
+/* Check that got (a return value or a count) equals want; errors are named. */
+#define child_check_r(got, want)                                                                \
+        do {                                                                                    \
+                int64_t g_ = (got), w_ = (want);                                                \
+                if (g_ != w_) {                                                                 \
+                        fprintf(stderr, "%s:%d: child %ld: %s gave %lld (%s), expected %lld (%s)\n", \
+                                __FILE__, __LINE__, (long) getpid(), #got, (long long) g_,      \
+                                child_strerror(g_), (long long) w_, child_strerror(w_));        \
+                        return 1;                                                               \
+                }                                                                               \
+        } while (0)

@@ -78,14 +78,6 @@ struct child {
         void *arg;
 };
 
-#define child_check(cond)                                                                       \
-        do {                                                                                    \
-                if (!(cond)) {                                                                  \
-                        fprintf(stderr, "%s:%d: child: check failed: %s\n", __FILE__, __LINE__, #cond); \
-                        return 1;                                                               \
-                }                                                                               \
-        } while (0)
-
 /* In the forked child: become the user, connect, run the checks. */
 static int child_main(void *arg) {
         const struct child *c = arg;

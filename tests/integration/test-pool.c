@@ -388,14 +388,6 @@ static bool become(uid_t uid, gid_t gid, const gid_t *groups, size_t n) {
         return setgroups(n, groups) == 0 && setgid(gid) == 0 && setuid(uid) == 0;
 }
 
-#define child_check(cond)                                                                       \
-        do {                                                                                    \
-                if (!(cond)) {                                                                  \
-                        fprintf(stderr, "%s:%d: child: check failed: %s\n", __FILE__, __LINE__, #cond); \
-                        return 1;                                                               \
-                }                                                                               \
-        } while (0)
-
 /* ---- tests ---- */
 
 static void test_environment(void **state) {

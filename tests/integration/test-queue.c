@@ -92,26 +92,6 @@ static int teardown(void **state) {
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
 
-#define child_check(cond)                                                                       \
-        do {                                                                                    \
-                if (!(cond)) {                                                                  \
-                        fprintf(stderr, "%s:%d: child %ld: check failed: %s\n", __FILE__,      \
-                                __LINE__, (long) getpid(), #cond);                              \
-                        return 1;                                                               \
-                }                                                                               \
-        } while (0)
-
-#define child_check_r(got, want)                                                                \
-        do {                                                                                    \
-                int g_ = (got), w_ = (want);                                                    \
-                if (g_ != w_) {                                                                 \
-                        fprintf(stderr, "%s:%d: child %ld: %s gave %d (%s), expected %d (%s)\n", \
-                                __FILE__, __LINE__, (long) getpid(), #got, g_, mpx_strerror(g_), \
-                                w_, mpx_strerror(w_));                                          \
-                        return 1;                                                               \
-                }                                                                               \
-        } while (0)
-
 /* Connect from a child: NULL on failure, with a message. */
 static mpx *child_connect(const char *socket) {
         mpx *m = NULL;

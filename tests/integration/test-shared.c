@@ -102,26 +102,6 @@ static int teardown(void **state) {
 
 /* ---- helpers ---- */
 
-#define child_check(cond)                                                                       \
-        do {                                                                                    \
-                if (!(cond)) {                                                                  \
-                        fprintf(stderr, "%s:%d: child %ld: check failed: %s\n", __FILE__,      \
-                                __LINE__, (long) getpid(), #cond);                              \
-                        return 1;                                                               \
-                }                                                                               \
-        } while (0)
-
-#define child_check_r(got, want)                                                                \
-        do {                                                                                    \
-                int64_t g_ = (got), w_ = (want);                                                \
-                if (g_ != w_) {                                                                 \
-                        fprintf(stderr, "%s:%d: child %ld: %s gave %lld (%s), expected %lld\n", \
-                                __FILE__, __LINE__, (long) getpid(), #got, (long long) g_,      \
-                                g_ < 0 ? mpx_strerror((int) g_) : "", (long long) w_);          \
-                        return 1;                                                               \
-                }                                                                               \
-        } while (0)
-
 /* Connect from a child: NULL on failure, with a message. */
 static mpx *child_connect(const char *socket) {
         mpx *m = NULL;
