@@ -581,7 +581,10 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
         /* Nobody else can see the memory yet: a plain copy will do. */
         if (initial)
                 memcpy(a->mem, initial, a->size_bytes);
-        object_register(&a->obj, name, len, type);
+        if (object_register(&a->obj, name, len, type) < 0) {
+                array_free(&a->obj);
+                return -ENOMEM;
+        }
         user_charge(a->obj.user, a->size_bytes);
         a->charged = true;
         return 1;

@@ -186,7 +186,10 @@ int barrier_declare(const char *name, size_t len, uint32_t parties) {
                 return -ENOMEM;
         b->parties = parties;
         TAILQ_INIT(&b->waiting);
-        object_register(&b->obj, name, len, &barrier_type);
+        if (object_register(&b->obj, name, len, &barrier_type) < 0) {
+                free(b);
+                return -ENOMEM;
+        }
         return 1;
 }
 

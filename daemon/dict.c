@@ -204,17 +204,50 @@ static uint64_t dict_entry_bytes(const struct dict_entry *e) {
         return (uint64_t) e->key_size + e->value_size;
 }
 
-/* Link a new entry at the end of the insertion order, charged to user. */
-static void dict_insert(struct dict *d, struct dict_entry *e, struct user *user) {
-        e->serial = ++d->next_serial;
+/*
+ * Link a new entry into both tables, at the end of the insertion order: 0,
+ * or -ENOMEM with the dict as it was (a second table's failure undoes the
+ * first's add). Nothing is counted or charged yet: see dict_account().
+ */
+static int dict_link(struct dict *d, struct dict_entry *e) {
+        e->serial = d->next_serial + 1;
         HASH_ADD_KEYPTR(hh, d->entries, e->key, e->key_size, e);
+        if (hash_add_failed())
+                return -ENOMEM;
         HASH_ADD(hs, d->by_serial, serial, sizeof(e->serial), e);
+        if (hash_add_failed()) {
+                HASH_DELETE(hh, d->entries, e);
+                return -ENOMEM;
+        }
+        d->next_serial = e->serial;
+        return 0;
+}
+
+/* Undo dict_link() of the last linked entry (a batch that cannot finish). */
+static void dict_unlink(struct dict *d, struct dict_entry *e) {
+        HASH_DELETE(hh, d->entries, e);
+        HASH_DELETE(hs, d->by_serial, e);
+        d->next_serial = e->serial - 1;
+}
+
+/* Count a linked entry, with its value, and charge it to user. */
+static void dict_account(struct dict *d, struct dict_entry *e, struct user *user) {
         d->count++;
         d->bytes += dict_entry_bytes(e);
         e->user = user;
         user_charge(user, dict_entry_bytes(e));
         if (d->obj.durable)
                 dict_journal_set(d, e);
+}
+
+/* Insert a new entry, charged to user: 0, or -ENOMEM with the dict as it was. */
+static int dict_insert(struct dict *d, struct dict_entry *e, struct user *user) {
+        int err = dict_link(d, e);
+
+        if (err < 0)
+                return err;
+        dict_account(d, e, user);
+        return 0;
 }
 
 /*
@@ -280,7 +313,11 @@ static int dict_store(struct dict *d, const void *key, uint32_t key_size, const 
                         free(v);
                         return -ENOMEM;
                 }
-                dict_insert(d, e, user);
+                err = dict_insert(d, e, user);
+                if (err < 0) {
+                        dict_entry_free(e);
+                        return err;
+                }
         }
         d->sets++;
         return 0;
@@ -454,7 +491,10 @@ int dict_declare(const char *name, size_t len) {
         d = calloc(1, sizeof(*d));
         if (!d)
                 return -ENOMEM;
-        object_register(&d->obj, name, len, &dict_type);
+        if (object_register(&d->obj, name, len, &dict_type) < 0) {
+                free(d);
+                return -ENOMEM;
+        }
         return 1;
 }
 
@@ -864,6 +904,31 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 }
         }
 
+        /*
+         * Link the new keys first, in order, the first of each only: the one
+         * step that can fail. A failure unlinks them all again, newest first.
+         */
+        {
+                struct wire_reader rd = pairs;
+
+                for (uint32_t i = 0; i < n; i++) {
+                        const void *key, *value;
+                        uint32_t key_size, value_size;
+
+                        (void) wire_get_bytes(&rd, &key, &key_size);
+                        (void) wire_get_bytes(&rd, &value, &value_size);
+                        if (!prep[i].entry || dict_find(d, key, key_size))
+                                continue;
+                        if (dict_link(d, prep[i].entry) < 0) {
+                                while (i-- > 0)
+                                        if (prep[i].entry && dict_find(d, prep[i].entry->key,
+                                                                        prep[i].entry->key_size) == prep[i].entry)
+                                                dict_unlink(d, prep[i].entry);
+                                goto nomem;
+                        }
+                }
+        }
+
         /* Nothing below fails. */
         for (uint32_t i = 0; i < n; i++) {
                 const void *key, *value;
@@ -874,15 +939,15 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 (void) wire_get_bytes(&pairs, &value, &value_size);
                 d->sets++;
                 e = dict_find(d, key, key_size);
-                if (e) {
+                if (e == prep[i].entry) {
+                        /* Linked above for this pair: it gets its value now. */
+                        e->value = prep[i].value;
+                        e->value_size = value_size;
+                        dict_account(d, e, c->user);
+                } else {
                         /* Present, or inserted by an earlier pair of this batch. */
                         dict_replace(d, e, prep[i].value, value_size, c->user);
                         dict_entry_free(prep[i].entry);
-                } else {
-                        e = prep[i].entry;
-                        e->value = prep[i].value;
-                        e->value_size = value_size;
-                        dict_insert(d, e, c->user);
                 }
         }
         free(prep);

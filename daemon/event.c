@@ -96,7 +96,10 @@ int event_declare(const char *name, size_t len) {
         if (!e)
                 return -ENOMEM;
         TAILQ_INIT(&e->waiters);
-        object_register(&e->obj, name, len, &event_obj_type);
+        if (object_register(&e->obj, name, len, &event_obj_type) < 0) {
+                free(e);
+                return -ENOMEM;
+        }
         return 1;
 }
 

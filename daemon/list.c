@@ -321,7 +321,10 @@ int list_declare(const char *name, size_t len) {
         l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        object_register(&l->obj, name, len, &list_type);
+        if (object_register(&l->obj, name, len, &list_type) < 0) {
+                free(l);
+                return -ENOMEM;
+        }
         return 1;
 }
 

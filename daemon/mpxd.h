@@ -17,6 +17,32 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+
+/*
+ * uthash must not exit on out-of-memory (its default): a failed allocation in
+ * HASH_ADD (a new table, or a bucket expansion, which is rolled back) leaves
+ * the element out of the table and sets hash_oom. Every HASH_ADD site checks
+ * hash_add_failed() and answers -ENOMEM with nothing changed. hash.c.
+ */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) do { (void) (obj); hash_oom = true; } while (0)
+#define uthash_malloc(sz) hash_malloc(sz)
+#define uthash_free(ptr, sz) free(ptr)
+extern bool hash_oom;
+void *hash_malloc(size_t size);
+/* true (once) if the last HASH_ADD failed for lack of memory. */
+static inline bool hash_add_failed(void) {
+        bool failed = hash_oom;
+
+        hash_oom = false;
+        return failed;
+}
+/*
+ * For unit tests only, to reach the failure paths: when non-zero, the
+ * hash_fail_countdown-th next uthash allocation fails (1: the next one),
+ * once. The daemon never sets it.
+ */
+extern unsigned hash_fail_countdown;
 #include <uthash.h>
 
 #include "macros.h"
@@ -608,8 +634,9 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
 /*
  * Register a new object, initialised by its type; the name must be free. Its
  * owner is the client of the request being handled, or mpxd itself (perm_init_object).
+ * 0, or -ENOMEM with nothing registered: the caller still owns o and frees it.
  */
-void object_register(struct object *o, const char *name, size_t len, const struct object_type *ops);
+int object_register(struct object *o, const char *name, size_t len, const struct object_type *ops);
 /* Wake its waiters with neg_errno, unregister and free it. */
 void object_delete(struct object *o, int neg_errno);
 /* Delete every object (shutdown). */

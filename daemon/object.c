@@ -46,20 +46,24 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
         return 0;
 }
 
-void object_register(struct object *o, const char *name, size_t len, const struct object_type *ops) {
+int object_register(struct object *o, const char *name, size_t len, const struct object_type *ops) {
         memcpy(o->name, name, len);
         o->name[len] = '\0';
         o->name_len = len;
         o->ops = ops;
+        /* First what can fail, so that a refusal leaves no trace. */
+        HASH_ADD_KEYPTR(hh, mpxd.objects, o->name, o->name_len, o);
+        if (hash_add_failed())
+                return -ENOMEM;
         o->serial = ++mpxd.next_serial;
         o->created_ms = o->active_ms = now_ms();
         perm_init_object(o);
         o->user = user_requester();
         user_object_created(o->user);
-        HASH_ADD_KEYPTR(hh, mpxd.objects, o->name, o->name_len, o);
         TAILQ_INSERT_TAIL(&mpxd.objects_ordered, o, link);
         mpxd.n_objects++;
         log_debug("object '%s' (%s) created", o->name, wire_type_name(ops->type));
+        return 0;
 }
 
 void object_delete(struct object *o, int neg_errno) {

@@ -80,6 +80,11 @@ static bool perm_first_denial(struct client *c, const struct object *o) {
                 return true;
         d->serial = o->serial;
         HASH_ADD(hh, c->denials, serial, sizeof(d->serial), d);
+        /* Not remembered: this refusal is logged all the same, as above. */
+        if (hash_add_failed()) {
+                free(d);
+                return true;
+        }
         if (HASH_COUNT(c->denials) == PERM_DENIALS_LOGGED_MAX)
                 log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid,
                            "%s was refused %u objects; its further refusals are not logged",

@@ -165,7 +165,10 @@ static int pipe_new(const char *name, size_t len, struct pipe **ret) {
         TAILQ_INIT(&p->duplex);
         TAILQ_INIT(&p->readers);
         TAILQ_INIT(&p->writers);
-        object_register(&p->obj, name, len, &pipe_type);
+        if (object_register(&p->obj, name, len, &pipe_type) < 0) {
+                free(p);
+                return -ENOMEM;
+        }
         *ret = p;
         return 0;
 }

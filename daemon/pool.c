@@ -966,7 +966,8 @@ int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart
                 if (!(p->slots[i] = slot_new(p, i)))
                         goto nomem;
         TAILQ_INIT(&p->waiters);
-        object_register(&p->obj, name, len, &pool_type);
+        if (object_register(&p->obj, name, len, &pool_type) < 0)
+                goto nomem;
         /* Anyone could always read about a pool; only who may operate pools may control it. */
         p->obj.mode |= 0444;
         /* Fork from the loop: at start the socket workers connect to is not listening yet. */

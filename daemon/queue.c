@@ -306,6 +306,22 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
                 d = calloc(1, sizeof(*d));
                 if (!d)
                         return NULL;
+                /*
+                 * The delivery is filed by its tag before the item leaves
+                 * the queue: a table that cannot grow refuses the getter
+                 * with -ENOMEM while the item is still at the head, exactly
+                 * where it was, with its counters, its tag and the journal
+                 * untouched; nothing has to be put back. A parked getter is
+                 * answered -ENOMEM the same way (queue_reply_items): parking
+                 * it again could retry forever on a table that cannot grow.
+                 */
+                d->tag = q->next_tag + 1;
+                HASH_ADD(hh, q->by_tag, tag, sizeof(d->tag), d);
+                if (hash_add_failed()) {
+                        free(d);
+                        return NULL;
+                }
+                q->next_tag = d->tag;
         }
         STAILQ_REMOVE_HEAD(&q->items, link);
         q->count--;
@@ -318,7 +334,6 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
                 *ret_tag = 0;
                 return it;
         }
-        d->tag = ++q->next_tag;
         d->item = it;
         d->queue = q;
         if (flags & WIRE_GET_DETACH)
@@ -327,7 +342,6 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
                 d->client = c;
                 TAILQ_INSERT_TAIL(&c->deliveries, d, link);
         }
-        HASH_ADD(hh, q->by_tag, tag, sizeof(d->tag), d);
         q->n_delivered++;
         *ret_tag = d->tag;
         return it;
@@ -604,7 +618,10 @@ int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable)
         TAILQ_INIT(&q->getters);
         TAILQ_INIT(&q->putters);
         TAILQ_INIT(&q->joiners);
-        object_register(&q->obj, name, len, type);
+        if (object_register(&q->obj, name, len, type) < 0) {
+                free(q);
+                return -ENOMEM;
+        }
         return 1;
 }
 

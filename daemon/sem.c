@@ -332,7 +332,10 @@ int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint
         s->flags = flags;
         TAILQ_INIT(&s->acquirers);
         TAILQ_INIT(&s->holds);
-        object_register(&s->obj, name, len, &sem_type);
+        if (object_register(&s->obj, name, len, &sem_type) < 0) {
+                free(s);
+                return -ENOMEM;
+        }
         return 1;
 }
 

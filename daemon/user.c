@@ -46,6 +46,10 @@ struct user *user_get(uid_t uid) {
                 return NULL;
         u->uid = uid;
         HASH_ADD(hh, mpxd.users, uid, sizeof(u->uid), u);
+        if (hash_add_failed()) {
+                free(u);
+                return NULL;
+        }
         mpxd.n_users++;
         return u;
 }
