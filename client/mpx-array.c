@@ -52,9 +52,7 @@ int mpx_typecode_size(char typecode) {
 /* DECLARE with flags: 1 created, 0 existed as asked, or a negative errno. */
 static int array_declare(mpx *m, const char *name, char typecode, uint32_t length, uint32_t flags,
                          const void *initial) {
-        struct wire_reader rd;
         uint64_t bytes;
-        uint8_t created;
         size_t start;
         int size, r;
 
@@ -77,13 +75,7 @@ static int array_declare(mpx *m, const char *name, char typecode, uint32_t lengt
                 r = wire_put_u32(&m->out, flags);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, initial, (uint32_t) bytes);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return created ? 1 : 0;
+        return conn_call_declare(m, start, r);
 }
 
 /* Create an array, or check that it exists with this type code and length. */

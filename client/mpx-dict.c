@@ -96,40 +96,12 @@ static int64_t dict_count(uint64_t v) {
 
 /* Create a dict with flags (MPX_DURABLE), or check that the name is one with the same durability. */
 int mpx_dict_declare_flags(mpx *m, const char *name, unsigned flags) {
-        struct wire_reader rd;
-        uint8_t created;
-        size_t start;
-        int r;
-
-        if (flags & ~MPX_DURABLE)
-                return -EINVAL;
-        r = conn_begin(m, WIRE_OP_DICT_DECLARE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        /* Without flags, the body is the name alone, as for daemons that know no flags. */
-        if (r >= 0 && flags)
-                r = wire_put_u32(&m->out, WIRE_DECLARE_DURABLE);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return created ? 1 : 0;
+        return conn_declare_name_flags(m, WIRE_OP_DICT_DECLARE, name, flags);
 }
 
 /* Create a dict, or check that the name is one. */
 int mpx_dict_declare(mpx *m, const char *name) {
-        struct wire_reader rd;
-        uint8_t created;
-        int r;
-
-        r = dict_call_name(m, WIRE_OP_DICT_DECLARE, name, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return created ? 1 : 0;
+        return conn_declare_name_flags(m, WIRE_OP_DICT_DECLARE, name, 0);
 }
 
 /* d[key] = value. */

@@ -43,6 +43,20 @@ int conn_begin(struct mpx *m, uint16_t op, size_t *ret_start);
 int conn_call(struct mpx *m, size_t start, struct wire_reader *ret);
 
 /*
+ * The end of every DECLARE: r is the result of building the request begun at
+ * start (0, or a negative errno that is returned as it is); send it and read
+ * the reply's u8 created. Returns 1 created, 0 existed, or a negative errno.
+ */
+int conn_call_declare(struct mpx *m, size_t start, int r);
+
+/*
+ * DECLARE of the types whose body is a name and optional u32 flags (dict,
+ * list). Flags are MPX_DURABLE; without them the body is the name alone, as
+ * daemons that know no flags read it.
+ */
+int conn_declare_name_flags(struct mpx *m, uint16_t op, const char *name, unsigned flags);
+
+/*
  * Take the descriptor that came with the last reply frame (SCM_RIGHTS, as
  * with ARRAY_MAP): the caller owns it and must close it. -1 if none came.
  */

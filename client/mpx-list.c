@@ -90,40 +90,12 @@ static int list_call(mpx *m, uint16_t op, const char *name, const int64_t *index
 
 /* Create a list with flags (MPX_DURABLE), or check that the name is one with the same durability. */
 int mpx_list_declare_flags(mpx *m, const char *name, unsigned flags) {
-        struct wire_reader rd;
-        uint8_t created;
-        size_t start;
-        int r;
-
-        if (!m || (flags & ~MPX_DURABLE))
-                return -EINVAL;
-        r = conn_begin(m, WIRE_OP_LIST_DECLARE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        /* Without flags, the body is the name alone, as for daemons that know no flags. */
-        if (r >= 0 && flags)
-                r = wire_put_u32(&m->out, WIRE_DECLARE_DURABLE);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return created ? 1 : 0;
+        return conn_declare_name_flags(m, WIRE_OP_LIST_DECLARE, name, flags);
 }
 
 /* Create a list, or check that the name is one. */
 int mpx_list_declare(mpx *m, const char *name) {
-        struct wire_reader rd;
-        uint8_t created;
-        int r;
-
-        r = list_call(m, WIRE_OP_LIST_DECLARE, name, NULL, NULL, 0, false, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return created ? 1 : 0;
+        return conn_declare_name_flags(m, WIRE_OP_LIST_DECLARE, name, 0);
 }
 
 /* l.append(item); the new length. */

@@ -30,8 +30,6 @@
 
 /* Start a pool of worker processes running argv. */
 int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv) {
-        struct wire_reader rd;
-        uint8_t created;
         size_t start, argc = 0;
         int r;
 
@@ -53,13 +51,7 @@ int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, cons
                 r = wire_put_u16(&m->out, (uint16_t) argc);
         for (size_t i = 0; r >= 0 && i < argc; i++)
                 r = wire_put_str(&m->out, argv[i], strlen(argv[i]));
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return created ? 1 : 0;
+        return conn_call_declare(m, start, r);
 }
 
 /* A request of a name and one u32, with an empty reply or a u32 one. */

@@ -17,8 +17,6 @@
 
 /* Create a queue or check that it exists with these parameters. */
 int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags) {
-        struct wire_reader rd;
-        uint8_t created;
         size_t start;
         int r;
 
@@ -32,13 +30,7 @@ int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags
         if (r >= 0)
                 r = wire_put_u32(&m->out, ((flags & MPX_QUEUE_JOINABLE) ? WIRE_QUEUE_JOINABLE : 0) |
                                  ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0));
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return created ? 1 : 0;
+        return conn_call_declare(m, start, r);
 }
 
 /* Append one item to a queue. */

@@ -15,9 +15,7 @@
 
 /* Create a semaphore or check that it exists with these parameters. */
 int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags) {
-        struct wire_reader rd;
         uint32_t wflags = 0;
-        uint8_t created;
         size_t start;
         int r;
 
@@ -38,13 +36,7 @@ int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsi
                 r = wire_put_u64(&m->out, max);
         if (r >= 0)
                 r = wire_put_u32(&m->out, wflags);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return created ? 1 : 0;
+        return conn_call_declare(m, start, r);
 }
 
 /* Take one unit of a semaphore, waiting up to timeout_ms. */

@@ -111,6 +111,33 @@ static void conn_keep_fds(struct mpx *m, struct msghdr *msg) {
         }
 }
 
+int conn_call_declare(struct mpx *m, size_t start, int r) {
+        struct wire_reader rd;
+        uint8_t created;
+
+        if (r >= 0)
+                r = conn_call(m, start, &rd);
+        if (r < 0)
+                return r;
+        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
+                return -EPROTO;
+        return created ? 1 : 0;
+}
+
+int conn_declare_name_flags(struct mpx *m, uint16_t op, const char *name, unsigned flags) {
+        size_t start;
+        int r;
+
+        if (flags & ~MPX_DURABLE)
+                return -EINVAL;
+        r = conn_begin(m, op, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0 && flags)
+                r = wire_put_u32(&m->out, WIRE_DECLARE_DURABLE);
+        return conn_call_declare(m, start, r);
+}
+
 /* Hand the descriptor of the last reply frame to the caller, who closes it. */
 int conn_take_fd(struct mpx *m) {
         int fd = m->in_fd;
