@@ -17,18 +17,22 @@
 /* Most objects in one LIST page, whatever the client asks. */
 #define LIST_PAGE_MAX 1000u
 
-/* Append one object's description: u8 type, field list. */
-static int put_description(struct wire_buf *b, struct object *o) {
+/*
+ * Append one object's description: u8 type, field list. Without contents
+ * (a LIST entry of an object the client may not read), only the fields every
+ * object has that tell who owns it: what it holds is not shown.
+ */
+static int put_description(struct wire_buf *b, struct object *o, bool contents) {
         struct wire_fields f;
         int r;
 
         r = wire_put_u8(b, o->ops->type);
         if (r >= 0)
                 r = wire_fields_begin(b, &f);
-        if (r >= 0)
+        if (r >= 0 && contents)
                 r = o->ops->describe(o, b, &f);
         /* Fields every object has, whatever its type. */
-        if (r >= 0)
+        if (r >= 0 && contents)
                 r = wire_put_field_int(b, &f, "requests", (int64_t) o->requests);
         if (r >= 0)
                 r = wire_put_field_int(b, &f, "uid", o->uid);
@@ -49,6 +53,9 @@ static int put_description(struct wire_buf *b, struct object *o) {
  * cursor is opaque to clients: one less than the creation serial of the
  * first object not yet listed, 0 when the list is complete. A page stops
  * early once the reply is large, so that no listing holds the loop for long.
+ * Every object is listed, as ipcs lists every one; of those the client may
+ * not read, only the name, the type, the owner, the group, the mode and
+ * durability, so that a listing reveals nothing INFO would refuse.
  */
 int admin_handle_list(struct client *c, const struct request *req, struct wire_reader *r) {
         uint64_t cursor, next = 0;
@@ -78,7 +85,8 @@ int admin_handle_list(struct client *c, const struct request *req, struct wire_r
                         next = o->serial - 1;
                         break;
                 }
-                if (wire_put_name(b, o->name, o->name_len) < 0 || put_description(b, o) < 0)
+                if (wire_put_name(b, o->name, o->name_len) < 0 ||
+                    put_description(b, o, perm_may(c, o, PERM_READ)) < 0)
                         goto nomem;
                 n++;
         }
@@ -109,7 +117,7 @@ int admin_handle_info(struct client *c, const struct request *req, struct wire_r
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
                 return -ENOMEM;
-        if (put_description(b, o) < 0) {
+        if (put_description(b, o, true) < 0) {
                 client_reply_abort(c, start, -ENOMEM, req->id, req->op);
                 return 0;
         }

@@ -391,7 +391,9 @@ static bool get_mode(struct loader *l, const config_setting_t *s, unsigned *ret)
 
         if (config_setting_type(s) == CONFIG_TYPE_STRING)
                 snprintf(digits, sizeof(digits), "%s", config_setting_get_string(s));
-        else if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64)
+        /* A hex integer (0x1B0) has no octal digits to read again: refused rather than misread. */
+        else if ((config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) &&
+                 config_setting_get_format(s) != CONFIG_FORMAT_HEX)
                 snprintf(digits, sizeof(digits), "%lld", config_setting_get_int64(s));
         else
                 digits[0] = '\0';

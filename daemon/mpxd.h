@@ -557,6 +557,11 @@ bool client_is_superuser(const struct client *c);
  * client and object. Called by the object lookup; see object_lookup.
  */
 int perm_check(struct object *o);
+/*
+ * Whether client c has the right access to o, without logging: for listings
+ * that show what a client may see and skip the rest (LIST).
+ */
+bool perm_may(const struct client *c, const struct object *o, enum perm_access access);
 /* Set a new object's owner, group and mode: the requesting client's, or mpxd's own. */
 void perm_init_object(struct object *o);
 /* Forget what a client was refused (it is being freed). */

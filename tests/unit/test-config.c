@@ -688,6 +688,10 @@ static void test_bad_permissions(void **state) {
         load_bad(*state, "permissions = { default_mode = 68; };\n",
                  "1: permissions.default_mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
                  "or 0660, got 68");
+        /* A hex integer is not read as its decimal digits in octal (0x1B0 is 432, not 0432). */
+        load_bad(*state, "permissions = { default_mode = 0x1B0; };\n",
+                 "1: permissions.default_mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
+                 "or 0660, got 432");
         load_bad(*state, "permissions = { default_mode = true; };\n",
                  "1: permissions.default_mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
                  "or 0660, got true");

@@ -5,7 +5,8 @@
  * request handling with socketless clients given other credentials: the
  * access classes of op.c's table, DECLARE of an object that exists, CHMOD
  * and CHOWN, superusers and the admin group, owners of configured objects,
- * the fields of INFO, PIPE_OPEN of a pipe that exists, and one logged
+ * the fields of INFO, what LIST shows of objects a client may not read,
+ * PIPE_OPEN of a pipe that exists, and one logged
  * refusal per client and object (remembered for at most 1024 objects).
  */
 #include "unit-client.h"
@@ -417,6 +418,58 @@ static void test_pipe_needs_write(void **state) {
         assert_reply(owner, &rep, 1, WIRE_OP_PIPE_OPEN, WIRE_OK);
 }
 
+/* True if the n bytes of needle occur in the reply's body. */
+static bool reply_contains(const struct reply *rep, const void *needle, size_t n) {
+        return memmem(rep->r.p, rep->r.left, needle, n) != NULL;
+}
+
+/*
+ * LIST shows every object, but of one the client may not read only who owns
+ * it: not a Value's contents, not the fields INFO would give (and refuse).
+ */
+static void test_list_hides_what_it_may_not_read(void **state) {
+        struct fixture *f = *state;
+        struct client *owner, *other;
+        int64_t secret = 424242424242;
+        struct reply rep;
+
+        if (credentials_clash())
+                skip();
+        owner = client_as(f, OWNER_UID, SHARED_GID, NULL, 0);
+        other = client_as(f, OTHER_UID, OTHER_GID, NULL, 0);
+        send_request(owner, 1, WIRE_OP_ARRAY_DECLARE, "nbwwx", "secret", (unsigned) 'q', 1u,
+                     (uint32_t) WIRE_ARRAY_VALUE, &secret, sizeof(secret));
+        assert_u8(owner, 1, WIRE_OP_ARRAY_DECLARE, 1);
+        send_request(owner, 2, WIRE_OP_ARRAY_DECLARE, "nbwwx", "open", (unsigned) 'q', 1u,
+                     (uint32_t) WIRE_ARRAY_VALUE, &secret, sizeof(secret));
+        assert_u8(owner, 2, WIRE_OP_ARRAY_DECLARE, 1);
+        expect_chmod(owner, "secret", 0600, WIRE_OK);
+        expect_chmod(owner, "open", 0644, WIRE_OK);
+        expect(WIRE_EACCES, other, WIRE_OP_INFO, "n", "secret");
+
+        /* Only "open" shows its contents and counters to the other user. */
+        rep = call(other, WIRE_OP_LIST, "qwb", (uint64_t) 0, 0u, 0u);
+        assert_int_equal(rep.h.status, WIRE_OK);
+        assert_true(reply_contains(&rep, "secret", 6));
+        assert_true(reply_contains(&rep, "mode", 4));
+        assert_true(reply_contains(&rep, &secret, sizeof(secret)) ||
+                    reply_contains(&rep, "424242424242", 12));
+        rep = call(other, WIRE_OP_LIST, "qwb", (uint64_t) 0, 1u, 0u);
+        assert_int_equal(rep.h.status, WIRE_OK);
+        assert_true(reply_contains(&rep, "secret", 6));
+        assert_true(reply_contains(&rep, "uid", 3));
+        assert_false(reply_contains(&rep, &secret, sizeof(secret)));
+        assert_false(reply_contains(&rep, "424242424242", 12));
+        assert_false(reply_contains(&rep, "requests", 8));
+        assert_false(reply_contains(&rep, "value", 5));
+
+        /* Its owner sees everything. */
+        rep = call(owner, WIRE_OP_LIST, "qwb", (uint64_t) 0, 1u, 0u);
+        assert_int_equal(rep.h.status, WIRE_OK);
+        assert_true(reply_contains(&rep, "requests", 8));
+        assert_true(reply_contains(&rep, "value", 5));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_matrix),
@@ -429,6 +482,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_refusals_remembered_once, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_refusals_bounded, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_pipe_needs_write, unit_setup, unit_teardown),
+                cmocka_unit_test_setup_teardown(test_list_hides_what_it_may_not_read, unit_setup, unit_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
