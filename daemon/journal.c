@@ -118,6 +118,7 @@ static struct journal journal = { .dir_fd = -1, .lock_fd = -1, .fd = -1, .snapsh
 
 bool journal_replies_held;
 uint64_t journal_appended;
+unsigned journal_fail_countdown;
 
 static const char *const sync_names[] = {
         [JOURNAL_SYNC_ALWAYS] = "always",
@@ -140,6 +141,10 @@ bool journal_enabled(void) {
         return journal.enabled;
 }
 
+bool journal_replaying(void) {
+        return journal.replaying;
+}
+
 void journal_touch_slow(void) {
         /* A reply that shows a change not yet written waits for it, as a reply that made one does. */
         if (journal.buf.len > 0)
@@ -154,7 +159,7 @@ struct wire_buf *journal_begin(const struct object *o, uint16_t kind) {
         if (!journal.enabled || journal.replaying)
                 return NULL;
         journal.record_start = b->len;
-        if (wire_put_u32(b, 0) < 0 || wire_put_u32(b, 0) < 0 || wire_put_u16(b, kind) < 0 ||
+        if ((journal_fail_countdown && --journal_fail_countdown == 0) || wire_put_u32(b, 0) < 0 || wire_put_u32(b, 0) < 0 || wire_put_u16(b, kind) < 0 ||
             (o && wire_put_name(b, o->name, o->name_len) < 0)) {
                 journal_end(-ENOMEM);
                 return NULL;
@@ -189,6 +194,8 @@ void journal_end(int err) {
                 b->len = start;
                 journal.lost = true;
                 if (!journal.dumping) {
+                        /* The reply waits for the commit, which sees lost and drops its client unacknowledged. */
+                        journal_replies_held = true;
                         log_err("journal: out of memory for a record; the changes of this batch will not be "
                                 "acknowledged");
                         journal_schedule_commit();
@@ -272,8 +279,11 @@ int journal_declared(const char *name, size_t len, int created, uint32_t flags) 
         o = object_find(name, len);
         if (!o)
                 return -ENOENT;
-        if (created == 0)
+        if (created == 0) {
+                /* The object may have been created by records not written yet. */
+                journal_touch(o);
                 return o->durable == durable ? 0 : -EEXIST;
+        }
         if (!durable)
                 return created;
         o->durable = true;
@@ -281,6 +291,7 @@ int journal_declared(const char *name, size_t len, int created, uint32_t flags) 
                 journal.n_durable_arrays++;
         if (journal.enabled && !journal.replaying && journal_dump_object(o) < 0) {
                 journal.lost = true;
+                journal_replies_held = true;
                 journal_schedule_commit();
         }
         return created;
@@ -293,15 +304,41 @@ static void segment_name(char *buf, size_t size, uint64_t n) {
         snprintf(buf, size, "journal.%" PRIu64, n);
 }
 
+/* The body of a header record after its kind. */
+static int journal_put_header_body(struct wire_buf *b, uint64_t number) {
+        return wire_put_str(b, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)) | wire_put_u32(b, JOURNAL_FORMAT) |
+               wire_put_u64(b, number);
+}
+
 /* Append the header record of a file to the buffer. */
 static int journal_put_header(uint64_t number) {
         struct wire_buf *b = journal_begin(NULL, JOURNAL_HEADER);
 
         if (!b)
                 return -ENOMEM;
-        journal_end(wire_put_str(b, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)) | wire_put_u32(b, JOURNAL_FORMAT) |
-                    wire_put_u64(b, number));
+        journal_end(journal_put_header_body(b, number));
         return 0;
+}
+
+/*
+ * Put the current segment's header back into the emptied buffer after a
+ * failed first write, framed by hand: no reply depends on it, so it holds
+ * none and schedules no commit; it goes out before the next record.
+ */
+static void journal_restore_header(void) {
+        struct wire_buf *b = &journal.buf;
+        uint32_t len;
+
+        if (wire_put_u32(b, 0) < 0 || wire_put_u32(b, 0) < 0 || wire_put_u16(b, JOURNAL_HEADER) < 0 ||
+            journal_put_header_body(b, journal.segment) < 0) {
+                /* Without its header the segment would be dropped whole at recovery: start another. */
+                b->len = 0;
+                journal.resync = true;
+                return;
+        }
+        len = (uint32_t) (b->len - RECORD_PREFIX);
+        wire_patch_u32(b, 0, len);
+        wire_patch_u32(b, 4, (uint32_t) crc32(0, b->data + RECORD_PREFIX, len));
 }
 
 static void journal_fsync_dir(void) {
@@ -323,6 +360,16 @@ static int journal_open_segment(uint64_t n) {
         }
         journal_fsync_dir();
         if (journal.fd >= 0) {
+                /* Under everysec the once-a-second sync would only ever see the new segment. */
+                if (journal.sync != JOURNAL_SYNC_NO && journal.unsynced > 0) {
+                        if (fdatasync(journal.fd) < 0) {
+                                log_err("journal: fdatasync of journal.%" PRIu64 " failed: %s", journal.segment,
+                                        strerror(errno));
+                                journal.resync = true;
+                        }
+                        journal.fsyncs++;
+                        journal.unsynced = 0;
+                }
                 journal.older_bytes += journal.segment_bytes;
                 close(journal.fd);
         }
@@ -349,7 +396,7 @@ static void journal_release(bool written) {
  */
 static void journal_commit(void) {
         struct wire_buf *b = &journal.buf;
-        bool ok = !journal.lost;
+        bool ok = !journal.lost, write_failed = false, truncate_failed = false, header_lost;
         int r;
 
         if (b->len > 0 && journal.fd >= 0) {
@@ -358,25 +405,38 @@ static void journal_commit(void) {
                         log_err("journal: cannot write %zu bytes to %s/journal.%" PRIu64 ": %s; the clients "
                                 "whose changes they hold are disconnected unacknowledged", b->len, journal.dir,
                                 journal.segment, strerror(-r));
-                        if (ftruncate(journal.fd, (off_t) journal.segment_bytes) < 0)
-                                log_err("journal: cannot cut journal.%" PRIu64 " back: %s", journal.segment,
-                                        strerror(errno));
                         ok = false;
+                        write_failed = true;
                         journal.resync = true;
+                        if (ftruncate(journal.fd, (off_t) journal.segment_bytes) < 0) {
+                                log_err("journal: cannot cut journal.%" PRIu64 " back: %s; records go on in "
+                                        "journal.%" PRIu64, journal.segment, strerror(errno), journal.segment + 1);
+                                /* Recovery ends this segment at the garbage and goes on with the next. */
+                                truncate_failed = true;
+                        }
                 } else {
                         journal.segment_bytes += b->len;
                         journal.unsynced += b->len;
                         journal.written += b->len;
                 }
         }
+        /* The failed write carried the header of a new segment: it must still come first. */
+        header_lost = write_failed && journal.segment_bytes == 0;
         b->len = 0;
         if (b->cap > SNAPSHOT_CHUNK)
                 wire_buf_done(b);
+        if (truncate_failed) {
+                if (journal_open_segment(journal.segment + 1) < 0)
+                        journal.retry_ms = now_ms() + COMPACT_RETRY_MS;
+        } else if (header_lost)
+                journal_restore_header();
         if (ok && journal.sync == JOURNAL_SYNC_ALWAYS && journal.unsynced > 0) {
                 if (fdatasync(journal.fd) < 0) {
                         log_err("journal: fdatasync of journal.%" PRIu64 " failed: %s; the clients whose changes "
                                 "it holds are disconnected unacknowledged", journal.segment, strerror(errno));
                         ok = false;
+                        /* After a failed writeback Linux marks the pages clean: rewrite it all. */
+                        journal.resync = true;
                 }
                 journal.fsyncs++;
                 journal.unsynced = 0;
@@ -389,8 +449,12 @@ static void journal_commit(void) {
         if (journal.lost)
                 journal.resync = true;
         journal.lost = false;
-        journal_release(ok);
+        /*
+         * Rotate before the release, which clears journal_replies_held: the
+         * new segment's header, buffered here, holds no reply.
+         */
         journal_maybe_compact();
+        journal_release(ok);
 }
 
 static void journal_commit_cb(evutil_socket_t fd, short what, void *arg) {
@@ -414,9 +478,12 @@ static void journal_second_cb(evutil_socket_t fd, short what, void *arg) {
                                 o->ops->checkpoint(o);
         }
         if (journal.sync == JOURNAL_SYNC_EVERYSEC && journal.unsynced > 0 && journal.fd >= 0) {
-                if (fdatasync(journal.fd) < 0)
+                if (fdatasync(journal.fd) < 0) {
                         log_warning("journal: fdatasync of journal.%" PRIu64 " failed: %s", journal.segment,
                                     strerror(errno));
+                        /* After a failed writeback Linux marks the pages clean: rewrite it all. */
+                        journal.resync = true;
+                }
                 journal.fsyncs++;
                 journal.unsynced = 0;
         }
@@ -508,6 +575,23 @@ static void journal_child_exit(pid_t pid, int status) {
                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), COMPACT_RETRY_MS / 1000);
 }
 
+/*
+ * In the compaction child: close every descriptor but stdio and the
+ * directory's, so that the clients' sockets, the listening socket and the
+ * pipes the daemon closes while the child runs really end (their peers see
+ * EOF), and the child holds no memfd alive.
+ */
+static void journal_child_close_fds(void) {
+        int keep = journal.dir_fd;
+
+        if (close_range(3, (unsigned) keep - 1, 0) == 0 && close_range((unsigned) keep + 1, ~0u, 0) == 0)
+                return;
+        /* A kernel before 5.9 has no close_range(). */
+        for (int fd = 3, max = (int) sysconf(_SC_OPEN_MAX); fd < max; fd++)
+                if (fd != keep)
+                        (void) close(fd);
+}
+
 /* Start a compaction child when the current segment grew past compact_size, or to resynchronise. */
 static void journal_maybe_compact(void) {
         uint64_t covers = journal.segment;
@@ -539,6 +623,7 @@ static void journal_maybe_compact(void) {
                 close(journal.lock_fd);
                 if (getppid() != parent)
                         _exit(2);
+                journal_child_close_fds();
                 _exit(journal_write_snapshot(covers, parent) == 0 ? 0 : 1);
         }
         journal.child = pid;

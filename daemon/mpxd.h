@@ -701,6 +701,10 @@ void journal_configure(const struct config *c);
 /* Commit, compact into the snapshot when compact (a clean shutdown), close. */
 void journal_close(bool compact);
 bool journal_enabled(void);
+/* The journal is being read back at start: limits and quotas admit what it recreates. */
+bool journal_replaying(void);
+/* Tests: the journal_fail_countdown-th next record fails as out of memory (1: the next one), 0 never. */
+extern unsigned journal_fail_countdown;
 /* STATS fields: durability, journal_*. */
 int journal_stats(struct wire_buf *b, struct wire_fields *f);
 

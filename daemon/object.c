@@ -100,6 +100,9 @@ int object_check_limit(void) {
         static uint64_t logged_ms;
         uint64_t now;
 
+        /* What the journal recreates was admitted once: a lower limit must not drop it at start. */
+        if (journal_replaying())
+                return 0;
         if (mpxd.max_objects == 0 || mpxd.n_objects < mpxd.max_objects)
                 return user_may_create(user_requester());
         /* One line per ten seconds at most: a client looping on declare must not flood the log. */

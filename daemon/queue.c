@@ -401,6 +401,8 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
         }
         if (many)
                 wire_patch_u32(b, count_at, n);
+        /* Also outside a request (a parked getter served): items not written yet hold the reply. */
+        journal_touch(&q->obj);
         client_reply_end(c, start);
         q->obj.active_ms = loop_now_ms;
         return 0;

@@ -90,6 +90,9 @@ static bool user_log_due(struct user *u, enum user_refusal kind) {
 int user_may_hold(struct user *u, uint64_t add, uint64_t freed_own, uint64_t freed_other) {
         uint64_t freed = freed_own + freed_other;
 
+        /* What the journal recreates was admitted once: a lower limit must not drop it at start. */
+        if (journal_replaying())
+                return 0;
         /*
          * Only growth is checked: a change that holds no more than before
          * passes even above a limit lowered by a reload.

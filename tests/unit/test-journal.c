@@ -9,6 +9,7 @@
  * there; a flipped byte ends the valid prefix at its record; a commit that
  * cannot be written acknowledges nothing.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -467,6 +468,254 @@ static void test_write_failure_withholds_acknowledgement(void **state) {
         assert_int_equal(info_field_at(c, "q", WIRE_TYPE_QUEUE, "durable", __FILE__, __LINE__), 1);
 }
 
+/* An integer field of the journal's STATS fields. */
+static int64_t journal_stat(const char *key) {
+        struct wire_fields f;
+        struct wire_reader r;
+        struct wire_buf b;
+        uint16_t n = 0;
+        int64_t found = -1;
+
+        wire_buf_init(&b);
+        assert_int_equal(wire_fields_begin(&b, &f), 0);
+        assert_int_equal(journal_stats(&b, &f), 0);
+        wire_fields_end(&b, &f);
+        wire_reader_init(&r, b.data, b.len);
+        assert_true(wire_get_u16(&r, &n));
+        for (uint16_t i = 0; i < n; i++) {
+                uint8_t key_len = 0, kind = 0;
+                const char *text;
+                uint16_t text_len;
+                int64_t v = 0;
+                bool match;
+
+                assert_true(wire_get_u8(&r, &key_len) && r.left >= key_len);
+                match = key_len == strlen(key) && memcmp(r.p, key, key_len) == 0;
+                r.p += key_len;
+                r.left -= key_len;
+                assert_true(wire_get_u8(&r, &kind));
+                if (kind == WIRE_FIELD_INT)
+                        assert_true(wire_get_i64(&r, &v));
+                else
+                        assert_true(wire_get_str(&r, &text, &text_len));
+                if (match)
+                        found = v;
+        }
+        wire_buf_done(&b);
+        return found;
+}
+
+/* Forget c in the fixture: the loop frees a lost client itself. */
+static void forget_client(struct journal_test *t, struct client *c) {
+        for (size_t i = 0; i < MAX_CLIENTS; i++)
+                if (t->f.c[i] == c)
+                        t->f.c[i] = NULL;
+}
+
+/*
+ * A record lost to a lack of memory holds its reply like a written one, and
+ * the commit, which knows a record is missing, drops the client with the
+ * reply unsent: the change is never acknowledged. The same for a durable
+ * declaration whose records cannot be buffered.
+ */
+static void test_lost_record_withholds_acknowledgement(void **state) {
+        struct journal_test *t = *state;
+        struct client *c, *d;
+        unsigned clients;
+
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        d = client_add(&t->f, "declarer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(!c->held && !c->dead);
+
+        journal_fail_countdown = 1;
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "lost");
+        assert_int_equal(journal_fail_countdown, 0);
+        assert_true(c->held);
+        journal_fail_countdown = 1;
+        expect(WIRE_OK, d, WIRE_OP_DICT_DECLARE, "nw", "d", WIRE_DECLARE_DURABLE);
+        assert_int_equal(journal_fail_countdown, 0);
+        assert_true(d->held);
+        clients = mpxd.n_clients;
+        forget_client(t, c);
+        forget_client(t, d);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_int_equal(mpxd.n_clients, clients - 2);
+}
+
+/*
+ * The first write of a segment carries its header: when it fails, the
+ * header is not thrown away with the batch, and the records of the next
+ * batch, written after it, come back at the next start.
+ */
+static void test_failed_first_write_keeps_header(void **state) {
+        struct journal_test *t = *state;
+        struct rlimit saved, limit;
+        struct client *c;
+        char path[128];
+        struct stat st;
+
+        signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        limit = saved;
+        limit.rlim_cur = 1;
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+        assert_int_equal(journal_open(t->config), 0);
+        /* The commit of the header alone fails and cuts journal.1 back to nothing. */
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+        signal(SIGXFSZ, SIG_DFL);
+        snprintf(path, sizeof(path), "%s/journal.1", t->dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_size, 0);
+
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(!c->held && !c->dead);
+        restart(t, false);
+        expect_items(t, 1);
+}
+
+/*
+ * Durable objects come back whole under limits lowered since they were
+ * made: max_objects, max_memory and the per-user quotas admit everything
+ * the journal recreates (a snapshot written then would make a loss final).
+ */
+static void test_recovery_ignores_limits(void **state) {
+        struct journal_test *t = *state;
+        char big[4096], key[16];
+        struct client *c;
+
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "second", (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "second", (int64_t) 0, big);
+        expect(WIRE_OK, c, WIRE_OP_DICT_DECLARE, "nw", "d", WIRE_DECLARE_DURABLE);
+        for (int i = 0; i < 4; i++) {
+                snprintf(key, sizeof(key), "k%d", i);
+                expect_empty(c, WIRE_OP_DICT_SET, "nss", "d", key, big);
+        }
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+
+        journal_close(false);
+        client_drop(&t->f, c);
+        mpxd_done();
+        assert_int_equal(mpxd_init(), 0);
+        mpxd.max_objects = 1;
+        mpxd.max_memory = 1000;
+        mpxd.per_user.max_memory = 1000;
+        mpxd.per_user.max_objects = 1;
+        assert_int_equal(journal_open(t->config), 0);
+        mpxd.max_objects = 0;
+        mpxd.max_memory = 0;
+        mpxd.per_user = (struct user_limits) { 0 };
+
+        expect_items(t, 1);
+        c = client_add(&t->f, "reader");
+        expect_item(c, "second", big);
+        for (int i = 0; i < 4; i++) {
+                snprintf(key, sizeof(key), "k%d", i);
+                expect_bytes(c, WIRE_OP_DICT_GET, "ns", "d", key, big);
+        }
+}
+
+/* Rotation under everysec syncs the segment it closes: the once-a-second sync only sees the new one. */
+static void test_rotation_syncs_closed_segment(void **state) {
+        struct journal_test *t = *state;
+        struct client *c;
+
+        t->config->durability_sync = JOURNAL_SYNC_EVERYSEC;
+        t->config->compact_size = 1;
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        assert_int_equal(journal_stat("journal_fsyncs"), 0);
+        /* The commit writes journal.1 past compact_size: journal.2 is opened, and journal.1 synced. */
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_int_equal(journal_stat("journal_segment"), 2);
+        assert_int_equal(journal_stat("journal_fsyncs"), 1);
+}
+
+/* The inode number of fd, as /proc/PID/fd/N shows a pipe: "pipe:[123]". */
+static void pipe_link(int fd, char *buf, size_t size) {
+        struct stat st;
+
+        assert_int_equal(fstat(fd, &st), 0);
+        snprintf(buf, size, "pipe:[%lu]", (unsigned long) st.st_ino);
+}
+
+/* Whether process pid holds a descriptor that reads as link. */
+static bool process_holds(pid_t pid, const char *link) {
+        char dir[64], path[320], got[128];
+        struct dirent *e;
+        bool found = false;
+        DIR *d;
+
+        snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long) pid);
+        d = opendir(dir);
+        if (!d)
+                return false;
+        while ((e = readdir(d))) {
+                ssize_t n;
+
+                snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                n = readlink(path, got, sizeof(got) - 1);
+                if (n < 0)
+                        continue;
+                got[n] = '\0';
+                found |= strcmp(got, link) == 0;
+        }
+        closedir(d);
+        return found;
+}
+
+/*
+ * The compaction child keeps none of the daemon's descriptors but the
+ * directory's: a connection the daemon closes while it runs really ends.
+ * Here snapshot.tmp is a FIFO, so the child blocks opening it, after it has
+ * closed what it must; a pipe of the daemon stands for a client's socket.
+ */
+static void test_compaction_child_closes_descriptors(void **state) {
+        struct journal_test *t = *state;
+        char path[128], link[64], children[64];
+        uint64_t deadline;
+        struct client *c;
+        long child = 0;
+        int p[2];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/snapshot.tmp", t->dir);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(pipe(p), 0);
+        pipe_link(p[1], link, sizeof(link));
+        t->config->compact_size = 1;
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_int_equal(journal_stat("journal_compacting"), 1);
+
+        snprintf(children, sizeof(children), "/proc/self/task/%ld/children", (long) getpid());
+        f = fopen(children, "r");
+        assert_non_null(f);
+        assert_int_equal(fscanf(f, "%ld", &child), 1);
+        fclose(f);
+        deadline = now_ms() + 10000;
+        while (process_holds((pid_t) child, link))
+                assert_true(now_ms() < deadline);
+        close(p[0]);
+        close(p[1]);
+        /* The teardown's journal_close stops the child, still blocked on the FIFO. */
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, journal_setup, journal_teardown)
         const struct CMUnitTest tests[] = {
@@ -476,6 +725,11 @@ int main(void) {
                 T(test_cut_at_every_offset),
                 T(test_flipped_byte),
                 T(test_write_failure_withholds_acknowledgement),
+                T(test_lost_record_withholds_acknowledgement),
+                T(test_failed_first_write_keeps_header),
+                T(test_recovery_ignores_limits),
+                T(test_rotation_syncs_closed_segment),
+                T(test_compaction_child_closes_descriptors),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
