@@ -716,6 +716,44 @@ static void test_compaction_child_closes_descriptors(void **state) {
         /* The teardown's journal_close stops the child, still blocked on the FIFO. */
 }
 
+/*
+ * Replies made outside a request that show a change not yet written wait
+ * for it too (any record waiting, as for requests): an item redelivered to
+ * a parked getter when the connection that held it ends, and a declaration that finds an object whose creation
+ * is not written yet.
+ */
+static void test_replies_outside_requests_wait(void **state) {
+        struct journal_test *t = *state;
+        struct client *a, *b, *c, *d;
+
+        assert_int_equal(journal_open(t->config), 0);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        a = client_add(&t->f, "putter");
+        b = client_add(&t->f, "waiter");
+        c = client_add(&t->f, "holder");
+        d = client_add(&t->f, "declarer");
+        expect(WIRE_OK, a, WIRE_OP_QUEUE_DECLARE, "nqw", "j", (uint64_t) 0,
+               WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE);
+        /* Nothing written yet: the declaration of another connection waits for the creation. */
+        expect(WIRE_OK, d, WIRE_OP_QUEUE_DECLARE, "nqw", "j", (uint64_t) 0,
+               WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE);
+        assert_true(d->held);
+        expect(WIRE_OK, a, WIRE_OP_DICT_DECLARE, "nw", "other", WIRE_DECLARE_DURABLE);
+        expect_empty(a, WIRE_OP_QUEUE_PUT, "nis", "j", (int64_t) 0, "x");
+        expect_item(c, "j", "x");
+        send_request(b, 7, WIRE_OP_QUEUE_GET, "niw", "j", (int64_t) -1, 0u);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(!a->held && !b->held && !c->held && !d->held);
+        assert_no_reply(b);
+        /* A record (of another object: a put would go to the waiter at once) waits to be written, */
+        expect_empty(a, WIRE_OP_DICT_SET, "nss", "other", "k", "v");
+        /* and, outside a request, the holder's end redelivers x to the waiter: its reply waits too. */
+        client_drop(&t->f, c);
+        assert_true(b->held);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(!b->held && !b->dead && !d->held);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, journal_setup, journal_teardown)
         const struct CMUnitTest tests[] = {
@@ -730,6 +768,7 @@ int main(void) {
                 T(test_recovery_ignores_limits),
                 T(test_rotation_syncs_closed_segment),
                 T(test_compaction_child_closes_descriptors),
+                T(test_replies_outside_requests_wait),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
