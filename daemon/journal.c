@@ -73,7 +73,9 @@
 #define COMPACT_RETRY_MS 10000
 /* Written in every header record, with the format's version. */
 #define JOURNAL_MAGIC "mpx-journal"
-#define JOURNAL_FORMAT 1u
+#define JOURNAL_FORMAT 2u
+/* The oldest format read back: 1 lacks the owner-dead flag of semaphores, read as clear. */
+#define JOURNAL_FORMAT_OLDEST 1u
 
 struct journal {
         bool enabled;                   /* a directory is configured and open */
@@ -657,7 +659,8 @@ static int journal_apply(struct journal_file *jf, uint16_t kind, const uint8_t *
 
                 if (!wire_get_str(&r, &magic, &magic_len) || !wire_get_u32(&r, &format) ||
                     !wire_get_u64(&r, &jf->number) || magic_len != strlen(JOURNAL_MAGIC) ||
-                    memcmp(magic, JOURNAL_MAGIC, magic_len) != 0 || format != JOURNAL_FORMAT)
+                    memcmp(magic, JOURNAL_MAGIC, magic_len) != 0 || format < JOURNAL_FORMAT_OLDEST ||
+                    format > JOURNAL_FORMAT)
                         return -EBADMSG;
                 return 0;
         }

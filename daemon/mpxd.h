@@ -682,7 +682,7 @@ enum journal_kind {
         JOURNAL_LIST_SET = 31,          /* name, u64 index, bytes item */
         JOURNAL_LIST_DEL = 32,          /* name, u64 index */
         JOURNAL_LIST_CLEAR = 33,        /* name */
-        JOURNAL_SEM_VALUE = 40,         /* name, u64 value (every SEM_UNDO hold given back) */
+        JOURNAL_SEM_VALUE = 40,         /* name, u64 value (every SEM_UNDO hold given back), u8 owner dead (format 2) */
         JOURNAL_ARRAY_SET = 50,         /* name, u32 first, bytes elements */
         JOURNAL_ARRAY_IMAGE = 51,       /* name, bytes every element */
 };

@@ -64,6 +64,7 @@ struct sem {
         uint64_t undone;                /* units given back for closed connections */
         uint64_t owner_died;            /* connections that closed holding units */
         bool holder_died;               /* the next successful acquire is told EOWNERDEAD */
+        bool journaled_owner_dead;      /* the flag of the last value record */
 };
 
 static const struct object_type sem_type;
@@ -84,16 +85,35 @@ static uint64_t sem_cap(const struct sem *s) {
 }
 
 /*
+ * Whether a restart now would leave the semaphore marked: every connection
+ * ends, so a unit held under SEM_UNDO is a holder that died, as is a mark
+ * no acquirer was told of yet.
+ */
+static bool sem_owner_dead_at_restart(const struct sem *s) {
+        return s->holder_died || s->held > 0;
+}
+
+/*
  * The journal of a durable semaphore records its value as it would be with
  * every SEM_UNDO hold given back: after a restart no connection holds
- * anything. An acquire or a release under SEM_UNDO leaves that unchanged.
+ * anything. An acquire or a release under SEM_UNDO leaves that unchanged,
+ * unless it changes the owner-dead flag recorded with the value.
  */
 static void sem_journal_value(struct sem *s) {
         uint64_t cap = sem_cap(s), v = s->held > cap - s->value ? cap : s->value + s->held;
+        bool dead = sem_owner_dead_at_restart(s);
         struct wire_buf *b = journal_begin(&s->obj, JOURNAL_SEM_VALUE);
 
-        if (b)
-                journal_end(wire_put_u64(b, v));
+        if (!b)
+                return;
+        journal_end(wire_put_u64(b, v) | wire_put_u8(b, dead));
+        s->journaled_owner_dead = dead;
+}
+
+/* After a change under SEM_UNDO, which leaves the value recorded as it was: the flag may have changed. */
+static void sem_journal_owner_dead(struct sem *s) {
+        if (s->obj.durable && sem_owner_dead_at_restart(s) != s->journaled_owner_dead)
+                sem_journal_value(s);
 }
 
 /* The hold of client c on s; NULL if c holds no unit of s. */
@@ -125,6 +145,7 @@ static void sem_hold_free(struct sem_hold *h) {
  */
 static int sem_take(struct sem *s, struct client *c) {
         struct sem_hold *h = NULL;
+        bool died;
 
         if (sem_undo(s)) {
                 h = sem_hold_find(s, c);
@@ -143,14 +164,14 @@ static int sem_take(struct sem *s, struct client *c) {
         }
         s->value--;
         s->acquisitions++;
+        died = s->holder_died;
+        s->holder_died = false;
         if (s->obj.durable && !h)
                 sem_journal_value(s);
+        else
+                sem_journal_owner_dead(s);
         s->obj.active_ms = now_ms();
-        if (s->holder_died) {
-                s->holder_died = false;
-                return -EOWNERDEAD;
-        }
-        return 0;
+        return died ? -EOWNERDEAD : 0;
 }
 
 /*
@@ -249,11 +270,16 @@ static int sem_dump(struct object *o) {
 /* Apply a journal record of a durable semaphore, at start. */
 static int sem_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
         struct sem *s = sem_of(o);
+        uint8_t dead = 0;
         uint64_t v;
 
-        if (kind != JOURNAL_SEM_VALUE || !wire_get_u64(r, &v) || !wire_reader_done(r) || v > sem_cap(s))
+        /* The owner-dead flag is absent from records of format 1. */
+        if (kind != JOURNAL_SEM_VALUE || !wire_get_u64(r, &v) || v > sem_cap(s) ||
+            (!wire_reader_done(r) && (!wire_get_u8(r, &dead) || dead > 1 || !wire_reader_done(r))))
                 return -EBADMSG;
         s->value = v;
+        s->holder_died = dead;
+        s->journaled_owner_dead = dead;
         return 0;
 }
 
@@ -281,11 +307,11 @@ void sem_client_lost(struct client *c) {
 
                 sem_hold_free(h);
                 sem_add(s, units);
+                s->holder_died = true;
                 if (s->obj.durable)
                         sem_journal_value(s);
                 s->undone += units;
                 s->owner_died++;
-                s->holder_died = true;
                 s->obj.active_ms = now_ms();
                 log_info("semaphore '%s': %s held %llu unit%s; giving %s back", s->obj.name,
                          client_describe(c), (unsigned long long) units, units == 1 ? "" : "s",
@@ -430,6 +456,8 @@ int sem_handle_release(struct client *c, const struct request *req, struct wire_
         /* A unit back into a hold leaves the journaled value as it was. */
         if (s->obj.durable && !held)
                 sem_journal_value(s);
+        else
+                sem_journal_owner_dead(s);
         client_reply_status(c, req->id, req->op, 0);
         sem_serve(s);
         return 0;

@@ -754,6 +754,56 @@ static void test_replies_outside_requests_wait(void **state) {
         assert_true(!b->held && !b->dead && !d->held);
 }
 
+/* The status of one SEM_ACQUIRE of c that does not wait. */
+static uint16_t acquire_status(struct client *c, const char *name) {
+        struct reply rep = call(c, WIRE_OP_SEM_ACQUIRE, "ni", name, (int64_t) 0);
+
+        return rep.h.status;
+}
+
+/*
+ * A restart ends every connection: units held under SEM_UNDO come back
+ * with the robust-lock mark, so the first acquire after it is told
+ * EOWNERDEAD, as is the first after a mark nobody was told of yet. A lock
+ * released before the restart, or whose mark was told, comes back clean.
+ */
+static void test_sem_owner_dead_survives_restart(void **state) {
+        static const char *const names[] = { "held", "died", "released", "told" };
+        struct journal_test *t = *state;
+        struct client *c, *dying;
+
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "holder");
+        dying = client_add(&t->f, "dying");
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                expect(WIRE_OK, c, WIRE_OP_SEM_DECLARE, "nqqw", names[i], (uint64_t) 1, (uint64_t) 1,
+                       WIRE_SEM_BOUNDED | WIRE_DECLARE_DURABLE);
+        assert_int_equal(acquire_status(c, "held"), WIRE_OK);
+        assert_int_equal(acquire_status(dying, "died"), WIRE_OK);
+        assert_int_equal(acquire_status(dying, "told"), WIRE_OK);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        client_drop(&t->f, dying);
+        assert_int_equal(acquire_status(c, "told"), WIRE_EOWNERDEAD);
+        expect_empty(c, WIRE_OP_SEM_RELEASE, "n", "told");
+        assert_int_equal(acquire_status(c, "released"), WIRE_OK);
+        expect_empty(c, WIRE_OP_SEM_RELEASE, "n", "released");
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+
+        restart(t, false);
+        c = client_add(&t->f, "after");
+        assert_int_equal(acquire_status(c, "held"), WIRE_EOWNERDEAD);
+        assert_int_equal(acquire_status(c, "died"), WIRE_EOWNERDEAD);
+        assert_int_equal(acquire_status(c, "released"), WIRE_OK);
+        assert_int_equal(acquire_status(c, "told"), WIRE_OK);
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                expect_empty(c, WIRE_OP_SEM_RELEASE, "n", names[i]);
+        /* Once told, the mark is gone for good, also through a snapshot. */
+        restart(t, true);
+        c = client_add(&t->f, "later");
+        for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+                assert_int_equal(acquire_status(c, names[i]), WIRE_OK);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, journal_setup, journal_teardown)
         const struct CMUnitTest tests[] = {
@@ -769,6 +819,7 @@ int main(void) {
                 T(test_rotation_syncs_closed_segment),
                 T(test_compaction_child_closes_descriptors),
                 T(test_replies_outside_requests_wait),
+                T(test_sem_owner_dead_survives_restart),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
