@@ -60,7 +60,7 @@ struct dict_entry {
         UT_hash_handle hs;              /* in dict->by_serial */
         uint64_t serial;                /* insertion order; the DICT_ITEMS cursor */
         uint8_t *value;                 /* malloc'd, never NULL (one byte for an empty value) */
-        struct user *user;              /* charged for key and value: who stored the value */
+        struct user *user;              /* charged for dict_entry_bytes(): who stored the value */
         uint32_t value_size;
         uint32_t key_size;
         uint8_t key[];
@@ -71,7 +71,7 @@ struct dict {
         struct dict_entry *entries;     /* uthash head by key */
         struct dict_entry *by_serial;   /* uthash head by serial, same entries */
         uint64_t count;                 /* keys */
-        uint64_t bytes;                 /* key and value bytes held */
+        uint64_t bytes;                 /* dict_entry_bytes() of the entries held */
         uint64_t next_serial;
 
         /* counters for INFO */
@@ -199,9 +199,25 @@ static void dict_journal_clear(struct dict *d) {
                 journal_end(0);
 }
 
-/* The bytes an entry is charged for. */
+/*
+ * What an entry holds on top of its key and value: its header (with both
+ * tables' hash handles), two words for each of its two allocations
+ * (malloc's chunk header and rounding up to 16 bytes; the value takes one
+ * even when empty) and two for its share of the tables' bucket arrays. It
+ * is charged with the key and value, so that empty entries cannot get round
+ * limits.max_memory.
+ */
+#define DICT_ENTRY_OVERHEAD (sizeof(struct dict_entry) + 6 * sizeof(void *))
+
+const uint64_t dict_entry_overhead = DICT_ENTRY_OVERHEAD;
+
+/* The bytes an entry of this key and value is charged for. */
+static uint64_t dict_entry_cost(uint32_t key_size, uint32_t value_size) {
+        return (uint64_t) key_size + value_size + DICT_ENTRY_OVERHEAD;
+}
+
 static uint64_t dict_entry_bytes(const struct dict_entry *e) {
-        return (uint64_t) e->key_size + e->value_size;
+        return dict_entry_cost(e->key_size, e->value_size);
 }
 
 /*
@@ -284,7 +300,7 @@ static void dict_remove(struct dict *d, struct dict_entry *e) {
  * the entry's old bytes are released, from whoever they are charged to.
  */
 static int dict_may_store(struct user *user, struct dict_entry *e, uint32_t key_size, uint32_t value_size) {
-        uint64_t add = (uint64_t) key_size + value_size, old = e ? dict_entry_bytes(e) : 0;
+        uint64_t add = dict_entry_cost(key_size, value_size), old = e ? dict_entry_bytes(e) : 0;
 
         return user_may_hold(user, add, e && e->user == user ? old : 0, e && e->user != user ? old : 0);
 }
@@ -818,7 +834,7 @@ static int dict_update_may_store(struct dict *d, struct wire_reader pairs, uint3
 
                 (void) wire_get_bytes(&pairs, &key, &key_size);
                 (void) wire_get_bytes(&pairs, &value, &value_size);
-                add += (uint64_t) key_size + value_size;
+                add += dict_entry_cost(key_size, value_size);
                 e = dict_find(d, key, key_size);
                 if (e)
                         found[n_found++] = e;

@@ -36,12 +36,31 @@ struct list_item {
         uint8_t data[];
 };
 
+/*
+ * What an item holds on top of its payload: its header, its slot in the
+ * list's array of pointers, and two words for malloc's chunk header and its
+ * rounding up to 16 bytes. It is charged with the payload, so that empty
+ * items cannot get round limits.max_memory.
+ */
+#define LIST_ITEM_OVERHEAD (sizeof(struct list_item) + sizeof(struct list_item *) + 2 * sizeof(void *))
+
+const uint64_t list_item_overhead = LIST_ITEM_OVERHEAD;
+
+/* The bytes an item of size payload bytes is charged for. */
+static uint64_t list_item_cost(uint32_t size) {
+        return (uint64_t) size + LIST_ITEM_OVERHEAD;
+}
+
+static uint64_t list_item_bytes(const struct list_item *it) {
+        return list_item_cost(it->size);
+}
+
 struct list {
         struct object obj;
         struct list_item **items;
         size_t len;
         size_t cap;
-        uint64_t bytes;                 /* item bytes held */
+        uint64_t bytes;                 /* list_item_bytes() of the items held */
 
         /* counters for INFO */
         uint64_t added, removed, sets, gets, slices;
@@ -65,12 +84,12 @@ static struct list_item *list_item_new(const void *data, uint32_t size, struct u
         it->size = size;
         if (size)
                 memcpy(it->data, data, size);
-        user_charge(user, size);
+        user_charge(user, list_item_cost(size));
         return it;
 }
 
 static void list_item_free(struct list_item *it) {
-        user_uncharge(it->user, it->size);
+        user_uncharge(it->user, list_item_bytes(it));
         free(it);
 }
 
@@ -142,7 +161,7 @@ static void list_put_at(struct list *l, size_t pos, struct list_item *it) {
         memmove(l->items + pos + 1, l->items + pos, (l->len - pos) * sizeof(*l->items));
         l->items[pos] = it;
         l->len++;
-        l->bytes += it->size;
+        l->bytes += list_item_bytes(it);
         l->added++;
         if (l->obj.durable)
                 list_journal_item(l, JOURNAL_LIST_INSERT, pos);
@@ -156,7 +175,7 @@ static struct list_item *list_take_at(struct list *l, size_t pos) {
                 list_journal_del(l, pos);
         memmove(l->items + pos, l->items + pos + 1, (l->len - pos - 1) * sizeof(*l->items));
         l->len--;
-        l->bytes -= it->size;
+        l->bytes -= list_item_bytes(it);
         l->removed++;
         return it;
 }
@@ -286,10 +305,10 @@ static int list_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
                 list_put_at(l, (size_t) pos, it);
                 return 0;
         }
-        l->bytes -= l->items[pos]->size;
+        l->bytes -= list_item_bytes(l->items[pos]);
         list_item_free(l->items[pos]);
         l->items[pos] = it;
-        l->bytes += size;
+        l->bytes += list_item_cost(size);
         return 0;
 }
 
@@ -405,7 +424,7 @@ static int list_add_one(struct client *c, const struct request *req, struct list
         struct list_item *it;
         int err;
 
-        err = user_may_hold(c->user, size, 0, 0);
+        err = user_may_hold(c->user, list_item_cost(size), 0, 0);
         if (err < 0)
                 return err;
         if (list_reserve(l, 1) < 0 || list_reserve_reply(c, 8) < 0)
@@ -472,7 +491,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
                 if (!wire_get_bytes(r, &data, &size))
                         return -EPROTO;
                 too_big |= size > mpxd.max_message;
-                total += size;
+                total += list_item_cost(size);
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
@@ -499,7 +518,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
                 }
         }
         for (uint32_t i = 0; i < n; i++)
-                l->bytes += l->items[l->len + i]->size;
+                l->bytes += list_item_bytes(l->items[l->len + i]);
         l->len += n;
         l->added += n;
         for (uint32_t i = 0; l->obj.durable && i < n; i++)
@@ -542,17 +561,17 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
                 return err;
         /* The old item's bytes are released, from whoever put it. */
         old = l->items[pos];
-        err = user_may_hold(c->user, size, old->user == c->user ? old->size : 0,
-                            old->user != c->user ? old->size : 0);
+        err = user_may_hold(c->user, list_item_cost(size), old->user == c->user ? list_item_bytes(old) : 0,
+                            old->user != c->user ? list_item_bytes(old) : 0);
         if (err < 0)
                 return err;
         it = list_item_new(data, size, c->user);
         if (!it)
                 return -ENOMEM;
-        l->bytes -= old->size;
+        l->bytes -= list_item_bytes(old);
         list_item_free(old);
         l->items[pos] = it;
-        l->bytes += size;
+        l->bytes += list_item_cost(size);
         l->sets++;
         if (l->obj.durable)
                 list_journal_item(l, JOURNAL_LIST_SET, pos);

@@ -371,6 +371,14 @@ int user_may_hold(struct user *u, uint64_t add, uint64_t freed_own, uint64_t fre
 void user_charge(struct user *u, uint64_t bytes);
 /* Give back what user_charge took; u may be freed. */
 void user_uncharge(struct user *u, uint64_t bytes);
+/*
+ * The bytes charged per element on top of its payload (its header and the
+ * allocator's), so that limits.max_memory bounds what the daemon holds
+ * even for empty elements; defined where each element is.
+ */
+extern const uint64_t queue_item_overhead;
+extern const uint64_t list_item_overhead;
+extern const uint64_t dict_entry_overhead;
 /* 0 if u may create one more object, -EUSERS over its quota. */
 int user_may_create(struct user *u);
 void user_object_created(struct user *u);

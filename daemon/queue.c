@@ -30,12 +30,32 @@
  */
 struct item {
         STAILQ_ENTRY(item) link;
-        struct user *user;              /* charged for its size */
+        struct user *user;              /* charged for its size and QUEUE_ITEM_OVERHEAD */
         uint64_t put_ms;                /* when it was first put */
         uint32_t size;
         uint32_t deliveries;            /* how many times it was handed out */
         uint8_t data[];
 };
+
+/*
+ * What an item holds on top of its payload: its header, the sequence number
+ * a durable queue's item carries (counted for every item, so that the cost
+ * is one figure), and two words for malloc's chunk header and its rounding
+ * up to 16 bytes. It is charged with the payload, so that empty items
+ * cannot get round limits.max_memory.
+ */
+#define QUEUE_ITEM_OVERHEAD (sizeof(struct item) + sizeof(uint64_t) + 2 * sizeof(void *))
+
+const uint64_t queue_item_overhead = QUEUE_ITEM_OVERHEAD;
+
+/* The bytes an item of size payload bytes is charged for. */
+static uint64_t item_cost(uint32_t size) {
+        return (uint64_t) size + QUEUE_ITEM_OVERHEAD;
+}
+
+static uint64_t item_bytes(const struct item *it) {
+        return item_cost(it->size);
+}
 
 struct delivery {
         UT_hash_handle hh;              /* in queue->by_tag */
@@ -54,7 +74,7 @@ struct queue {
 
         struct item_list items;
         uint64_t count;                 /* items waiting */
-        uint64_t bytes;                 /* payload bytes, waiting and delivered */
+        uint64_t bytes;                 /* item_bytes() of the items waiting and delivered */
 
         struct delivery *by_tag;        /* uthash of deliveries not done */
         uint64_t n_delivered;
@@ -112,12 +132,12 @@ static struct item *item_new(const struct queue *q, const void *data, uint32_t s
         it->size = size;
         it->deliveries = 0;
         memcpy(it->data, data, size);
-        user_charge(user, size);
+        user_charge(user, item_cost(size));
         return it;
 }
 
 static void item_free(struct item *it) {
-        user_uncharge(it->user, it->size);
+        user_uncharge(it->user, item_bytes(it));
         free(it);
 }
 
@@ -209,7 +229,7 @@ static bool queue_replay_remove(struct queue *q, uint64_t seq) {
                 if (item_seq(it) == seq) {
                         STAILQ_REMOVE(&q->items, it, item, link);
                         q->count--;
-                        q->bytes -= it->size;
+                        q->bytes -= item_bytes(it);
                         item_free(it);
                         return true;
                 }
@@ -237,7 +257,7 @@ static int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r) 
                 it->put_ms = now_ms();
                 STAILQ_INSERT_TAIL(&q->items, it, link);
                 q->count++;
-                q->bytes += size;
+                q->bytes += item_cost(size);
                 if (seq > q->next_seq)
                         q->next_seq = seq;
                 return 0;
@@ -268,7 +288,7 @@ static void queue_append(struct queue *q, struct item_list *list, uint32_t n) {
 
         STAILQ_FOREACH(it, list, link) {
                 it->put_ms = t;
-                q->bytes += it->size;
+                q->bytes += item_bytes(it);
                 if (q->obj.durable)
                         queue_journal_put(q, it);
         }
@@ -287,7 +307,7 @@ static void delivery_finish(struct delivery *d) {
         else
                 TAILQ_REMOVE(&q->detached, d, link);
         q->n_delivered--;
-        q->bytes -= d->item->size;
+        q->bytes -= item_bytes(d->item);
         item_free(d->item);
         free(d);
 }
@@ -330,7 +350,7 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
         if (!d && q->obj.durable)
                 queue_journal_remove(q, it);
         if (!d) {
-                q->bytes -= it->size;
+                q->bytes -= item_bytes(it);
                 *ret_tag = 0;
                 return it;
         }
@@ -499,7 +519,7 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         return r < 0 ? -ENOMEM : 0;
 }
 
-/* Payload bytes waiting, delivered, and parked with putters waiting for room. */
+/* Bytes (payload and item overhead) waiting, delivered, and parked with putters waiting for room. */
 static uint64_t queue_bytes(struct object *o) {
         struct queue *q = queue_of(o);
         uint64_t sum = q->bytes;
@@ -508,7 +528,7 @@ static uint64_t queue_bytes(struct object *o) {
 
         TAILQ_FOREACH(w, &q->putters, obj_link)
                 STAILQ_FOREACH(it, &w->pending, link)
-                        sum += it->size;
+                        sum += item_bytes(it);
         return sum;
 }
 
@@ -708,7 +728,7 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
                 return err;
         if (size > mpxd.max_message)
                 return -EMSGSIZE;
-        err = user_may_hold(c->user, size, 0, 0);
+        err = user_may_hold(c->user, item_cost(size), 0, 0);
         if (err < 0)
                 return err;
         it = item_new(q, data, size, c->user);
@@ -743,7 +763,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
                 if (!wire_get_bytes(r, &data, &size))
                         return -EPROTO;
                 too_big |= size > mpxd.max_message;
-                total += size;
+                total += item_cost(size);
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
@@ -911,7 +931,7 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
         if (q->obj.durable)
                 queue_journal_purge(q);
         STAILQ_FOREACH(it, &q->items, link)
-                q->bytes -= it->size;
+                q->bytes -= item_bytes(it);
         queue_items_free(&q->items);
         q->count = 0;
         q->obj.active_ms = loop_now_ms;

@@ -23,6 +23,11 @@
 /* Every client's primary group, so that the uids share their objects (mode 0660). */
 #define SHARED_GID 2000
 
+/* What each element costs on top of its payload (see user_may_hold()). */
+#define QI queue_item_overhead
+#define LI list_item_overhead
+#define DE dict_entry_overhead
+
 /* ---- invariants ---- */
 
 /* The daemon's counter equals the objects' own counts, and the users' charges add up to it. */
@@ -233,38 +238,42 @@ static void test_counter_matches_objects(void **state) {
 static void test_max_memory(void **state) {
         struct fixture *f = *state;
         struct client *a = client_add_as(f, "a", UID_A, SHARED_GID), *b = client_add_as(f, "b", UID_B, SHARED_GID);
+        /* The room left once a 600-byte item is queued: a dict entry of 1000 bytes exactly. */
+        const uint64_t room = 1000 + DE;
         struct reply rep;
 
-        mpxd.max_memory = 1000;
+        mpxd.max_memory = 600 + QI + room;
         declare_queue(a, "q", 0, WIRE_QUEUE_JOINABLE);
         expect(WIRE_OK, a, WIRE_OP_DICT_DECLARE, "n", "d");
         expect(WIRE_OK, a, WIRE_OP_LIST_DECLARE, "n", "l");
         expect_empty(a, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(600, 'x'));
-        assert_int_equal(mpxd.bytes_held, 600);
+        assert_int_equal(mpxd.bytes_held, 600 + QI);
 
-        /* Every way of adding is refused past the limit, from any uid, and nothing changes. */
-        expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(401, 'y'));
+        /* Every way of adding is refused one byte past the limit, from any uid, and nothing changes. */
+        expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(room - QI + 1, 'y'));
         expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT_MANY, "niwss", "q", (int64_t) -1, 2u, payload(200, 'y'),
-               payload(201, 'y'));
-        expect(WIRE_ENOSPC, b, WIRE_OP_DICT_SET, "nss", "d", "key", payload(398, 'y'));
+               payload(room - 2 * QI - 199, 'y'));
+        expect(WIRE_ENOSPC, b, WIRE_OP_DICT_SET, "nss", "d", "key", payload(room - DE - 2, 'y'));
         expect(WIRE_ENOSPC, b, WIRE_OP_DICT_UPDATE, "nwssss", "d", 2u, "k1", payload(200, 'y'), "k2",
-               payload(197, 'y'));
-        expect(WIRE_ENOSPC, b, WIRE_OP_DICT_SETDEFAULT, "nss", "d", "key", payload(398, 'y'));
-        expect(WIRE_ENOSPC, b, WIRE_OP_LIST_APPEND, "ns", "l", payload(401, 'y'));
-        expect(WIRE_ENOSPC, b, WIRE_OP_LIST_EXTEND, "nwss", "l", 2u, payload(201, 'y'), payload(200, 'y'));
-        expect(WIRE_ENOSPC, b, WIRE_OP_ARRAY_DECLARE, "nbwwx", "arr", (unsigned) 'q', 51u, 0u, "", (size_t) 0);
+               payload(room - 2 * DE - 203, 'y'));
+        expect(WIRE_ENOSPC, b, WIRE_OP_DICT_SETDEFAULT, "nss", "d", "key", payload(room - DE - 2, 'y'));
+        expect(WIRE_ENOSPC, b, WIRE_OP_LIST_APPEND, "ns", "l", payload(room - LI + 1, 'y'));
+        expect(WIRE_ENOSPC, b, WIRE_OP_LIST_EXTEND, "nwss", "l", 2u, payload(201, 'y'),
+               payload(room - 2 * LI - 200, 'y'));
+        expect(WIRE_ENOSPC, b, WIRE_OP_ARRAY_DECLARE, "nbwwx", "arr", (unsigned) 'q', (uint32_t) (room / 8 + 1), 0u,
+               "", (size_t) 0);
         assert_null(object_find("arr", 3));
-        assert_int_equal(mpxd.bytes_held, 600);
+        assert_int_equal(mpxd.bytes_held, 600 + QI);
         assert_int_equal(qsize(a, "q"), 1);
         assert_int_equal(info_field_at(a, "d", WIRE_TYPE_DICT, "size", __FILE__, __LINE__), 0);
         assert_int_equal(info_field_at(a, "l", WIRE_TYPE_LIST, "size", __FILE__, __LINE__), 0);
 
         /* Up to the limit exactly is fine. */
-        expect_empty(b, WIRE_OP_DICT_SET, "nss", "d", "key", payload(397, 'y'));
-        assert_int_equal(mpxd.bytes_held, 1000);
+        expect_empty(b, WIRE_OP_DICT_SET, "nss", "d", "key", payload(room - DE - 3, 'y'));
+        assert_int_equal(mpxd.bytes_held, mpxd.max_memory);
         /* A value replaced by one no larger passes even at the limit; a larger one does not. */
-        expect_empty(b, WIRE_OP_DICT_SET, "nss", "d", "key", payload(397, 'z'));
-        expect(WIRE_ENOSPC, b, WIRE_OP_DICT_SET, "nss", "d", "key", payload(398, 'z'));
+        expect_empty(b, WIRE_OP_DICT_SET, "nss", "d", "key", payload(room - DE - 3, 'z'));
+        expect(WIRE_ENOSPC, b, WIRE_OP_DICT_SET, "nss", "d", "key", payload(room - DE - 2, 'z'));
         expect(WIRE_ENOSPC, b, WIRE_OP_DICT_INCR, "nsi", "d", "n", (int64_t) 1);
         /* Refused at once, not parked until there is room. */
         expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) -1, "x");
@@ -275,9 +284,9 @@ static void test_max_memory(void **state) {
         rep = call(a, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
         check_status_at(&rep, WIRE_OK, __FILE__, __LINE__);
         /* Taken but not done: still held. */
-        assert_int_equal(mpxd.bytes_held, 1000);
+        assert_int_equal(mpxd.bytes_held, mpxd.max_memory);
         expect_empty(a, WIRE_OP_QUEUE_TASK_DONE, "nq", "q", (uint64_t) 0);
-        assert_int_equal(mpxd.bytes_held, 400);
+        assert_int_equal(mpxd.bytes_held, room);
         expect_empty(b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(600, 'y'));
         check_counters();
 
@@ -297,12 +306,13 @@ static void test_max_memory_lowered(void **state) {
         expect(WIRE_OK, a, WIRE_OP_LIST_DECLARE, "n", "l");
         for (int i = 0; i < 10; i++)
                 expect(WIRE_OK, a, WIRE_OP_LIST_APPEND, "ns", "l", payload(100, 'a'));
-        mpxd.max_memory = 500;
+        /* Room for five of the ten items. */
+        mpxd.max_memory = 5 * (100 + LI);
         expect(WIRE_ENOSPC, a, WIRE_OP_LIST_APPEND, "ns", "l", "x");
         expect_empty(a, WIRE_OP_LIST_SET, "nis", "l", (int64_t) 0, payload(100, 'b'));
         expect(WIRE_ENOSPC, a, WIRE_OP_LIST_SET, "nis", "l", (int64_t) 0, payload(101, 'b'));
         assert_int_equal(info_field_at(a, "l", WIRE_TYPE_LIST, "size", __FILE__, __LINE__), 10);
-        assert_int_equal(mpxd.bytes_held, 1000);
+        assert_int_equal(mpxd.bytes_held, 10 * (100 + LI));
         for (int i = 0; i < 6; i++)
                 expect(WIRE_OK, a, WIRE_OP_LIST_POP, "ni", "l", (int64_t) -1);
         expect(WIRE_OK, a, WIRE_OP_LIST_APPEND, "ns", "l", payload(100, 'c'));
@@ -316,16 +326,17 @@ static void test_parked_puts_count(void **state) {
         struct fixture *f = *state;
         struct client *a = client_add_as(f, "a", UID_A, SHARED_GID), *b = client_add_as(f, "b", UID_B, SHARED_GID);
 
-        mpxd.max_memory = 300;
+        /* Room for 300 bytes in three items. */
+        mpxd.max_memory = 300 + 3 * QI;
         declare_queue(a, "q", 1, 0);
         expect_empty(a, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(100, 'a'));
         send_request(b, 7, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) -1, payload(150, 'b'));
         assert_no_reply(b);
-        assert_int_equal(mpxd.bytes_held, 250);
+        assert_int_equal(mpxd.bytes_held, 250 + 2 * QI);
         check_counters();
         expect(WIRE_ENOSPC, a, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) -1, payload(51, 'c'));
         client_drop(f, b);
-        assert_int_equal(mpxd.bytes_held, 100);
+        assert_int_equal(mpxd.bytes_held, 100 + QI);
         assert_int_equal(user_bytes(UID_B), 0);
         assert_null(user_find(UID_B));
         check_counters();
@@ -338,24 +349,24 @@ static void test_user_memory_quota(void **state) {
         struct client *a = client_add_as(f, "a", UID_A, SHARED_GID), *a2 = client_add_as(f, "a2", UID_A, SHARED_GID);
         struct client *b = client_add_as(f, "b", UID_B, SHARED_GID);
 
-        mpxd.per_user.max_memory = 500;
+        mpxd.per_user.max_memory = 500 + QI + DE;
         declare_queue(a, "q", 0, 0);
         expect(WIRE_OK, a, WIRE_OP_DICT_DECLARE, "n", "d");
         expect_empty(a, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(300, 'a'));
         expect_empty(a2, WIRE_OP_DICT_SET, "nss", "d", "k", payload(199, 'a'));
-        assert_int_equal(user_bytes(UID_A), 500);
+        assert_int_equal(user_bytes(UID_A), mpxd.per_user.max_memory);
 
         /* The quota is the uid's, over all its connections; other uids go on. */
         expect(WIRE_ENOSPC, a, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "x");
         expect(WIRE_ENOSPC, a2, WIRE_OP_DICT_SET, "nss", "d", "k2", "");
         expect_empty(b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(400, 'b'));
-        expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(101, 'b'));
+        expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(101 + DE - QI, 'b'));
         assert_int_equal(qsize(a, "q"), 2);
 
         /* An entry stored by another uid is charged to it from then on. */
         expect_empty(b, WIRE_OP_DICT_SET, "nss", "d", "k", "");
-        assert_int_equal(user_bytes(UID_A), 300);
-        assert_int_equal(user_bytes(UID_B), 401);
+        assert_int_equal(user_bytes(UID_A), 300 + QI);
+        assert_int_equal(user_bytes(UID_B), 401 + QI + DE);
         expect(WIRE_ENOSPC, b, WIRE_OP_DICT_SET, "nss", "d", "k", payload(100, 'b'));
         check_counters();
 
@@ -363,8 +374,8 @@ static void test_user_memory_quota(void **state) {
         expect(WIRE_OK, b, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
         assert_int_equal(user_bytes(UID_A), 0);
         expect_empty(a, WIRE_OP_DICT_SET, "nss", "d", "k", payload(499, 'a'));
-        assert_int_equal(user_bytes(UID_A), 500);
-        assert_int_equal(user_bytes(UID_B), 400);
+        assert_int_equal(user_bytes(UID_A), 500 + DE);
+        assert_int_equal(user_bytes(UID_B), 400 + QI);
         expect(WIRE_OK, a, WIRE_OP_QUEUE_PURGE, "n", "q");
         expect(WIRE_OK, a, WIRE_OP_DICT_CLEAR, "n", "d");
         assert_int_equal(user_bytes(UID_A), 0);
@@ -647,7 +658,7 @@ static void test_users_listing(void **state) {
         uint32_t n;
         struct reply rep;
 
-        mpxd.per_user.max_memory = 100;
+        mpxd.per_user.max_memory = 100 + QI;
         declare_queue(c, "q", 0, 0);
         expect_empty(b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(60, 'b'));
         expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(60, 'b'));
