@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Integration tests of the daemon's limits with a real mpxd and real
- * configuration files: limits.max_memory (ENOSPC, nothing evicted), a
+ * configuration files: limits.max_memory (ENOSPC, nothing evicted, empty
+ * elements counted too), a
  * SIGHUP that lowers it (what is held stays, new puts are refused), the
  * per-uid quota of connections (EUSERS, then closed), limits.max_output (a
  * client that pipelines requests and never reads is disconnected, the
@@ -100,6 +101,39 @@ static int64_t stat_of(mpx *m, const char *key) {
         v = field->num;
         mpx_info_clear(&info);
         return v;
+}
+
+/*
+ * What the daemon counts for an empty element besides its payload, as STATS
+ * shows it: the bytes held grow by it when add() adds one, and are back
+ * when remove() takes it away.
+ */
+static int64_t overhead_of(mpx *m, int (*add)(mpx *m), int (*remove)(mpx *m)) {
+        int64_t before = stat_of(m, "bytes"), cost;
+
+        assert_int_equal(add(m), 0);
+        cost = stat_of(m, "bytes") - before;
+        assert_int_equal(remove(m), 0);
+        assert_int_equal(stat_of(m, "bytes"), before);
+        /* At least a pointer and a length: an empty element is never free. */
+        assert_true(cost >= 12);
+        return cost;
+}
+
+static int probe_queue_put(mpx *m) {
+        return mpx_queue_declare(m, "probe", 0, 0) >= 0 ? mpx_queue_put(m, "probe", "", 0, 0) : -1;
+}
+
+static int probe_delete(mpx *m) {
+        return mpx_delete(m, "probe");
+}
+
+static int probe_dict_set(mpx *m) {
+        return mpx_dict_declare(m, "probe") >= 0 ? mpx_dict_set(m, "probe", "", 0, "", 0) : -1;
+}
+
+static int probe_list_append(mpx *m) {
+        return mpx_list_declare(m, "probe") >= 0 && mpx_list_append(m, "probe", "", 0) == 1 ? 0 : -1;
 }
 
 /* ---- raw connections, for pipelined requests libmpx would not send ---- */
@@ -219,6 +253,7 @@ static bool append_peek(struct wire_buf *b, uint32_t id, const char *queue, uint
 static void test_max_memory(void **state) {
         struct fixture *f = *state;
         static char big[40 * 1024], more[30 * 1024];
+        int64_t item_overhead, entry_overhead;
         mpx_item item;
         mpx *m, *other;
 
@@ -228,17 +263,19 @@ static void test_max_memory(void **state) {
         memset(big, 'b', sizeof(big));
         memset(more, 'm', sizeof(more));
         assert_int_equal(stat_of(m, "max_memory"), 64 * 1024);
+        item_overhead = overhead_of(m, probe_queue_put, probe_delete);
+        entry_overhead = overhead_of(m, probe_dict_set, probe_delete);
         assert_int_equal(mpx_queue_declare(m, "q", 0, MPX_QUEUE_JOINABLE), 1);
         assert_int_equal(mpx_dict_declare(m, "d"), 1);
         assert_int_equal(mpx_queue_put(m, "q", big, sizeof(big), 0), 0);
-        assert_int_equal(stat_of(m, "bytes"), sizeof(big));
+        assert_int_equal(stat_of(m, "bytes"), sizeof(big) + item_overhead);
 
         /* Refused at once, whatever the timeout, from any connection; nothing is evicted. */
         assert_int_equal(mpx_queue_put(other, "q", more, sizeof(more), -1), -ENOSPC);
         assert_int_equal(mpx_dict_set(other, "d", "k", 1, more, sizeof(more)), -ENOSPC);
         assert_int_equal(mpx_queue_qsize(m, "q"), 1);
         assert_int_equal(mpx_dict_len(m, "d"), 0);
-        assert_int_equal(stat_of(m, "bytes"), sizeof(big));
+        assert_int_equal(stat_of(m, "bytes"), sizeof(big) + item_overhead);
 
         /* Taken but not done, the item is still held; done, it makes room. */
         assert_int_equal(mpx_queue_get(other, "q", 0, &item), 0);
@@ -249,22 +286,75 @@ static void test_max_memory(void **state) {
         mpx_item_clear(&item);
         assert_int_equal(mpx_queue_put(m, "q", more, sizeof(more), 0), 0);
         assert_int_equal(mpx_dict_set(other, "d", "k", 1, more, 1000), 0);
-        assert_int_equal(stat_of(m, "bytes"), sizeof(more) + 1001);
+        assert_int_equal(stat_of(m, "bytes"), sizeof(more) + item_overhead + 1001 + entry_overhead);
         mpx_disconnect(other);
         mpx_disconnect(m);
+}
+
+/*
+ * One uid floods with empty elements under a small max_memory and quota.
+ * Each element costs memory besides its payload, and is counted for it:
+ * three PUT_MANY of a million empty items (and as many list items and dict
+ * entries) are refused with ENOSPC at once, instead of being accepted with
+ * nothing counted while the daemon grows by 150 MB, and single empty puts
+ * stop long before a thousand.
+ */
+#define EMPTY_FLOOD_N (1024 * 1024)
+
+static void test_empty_elements_flood(void **state) {
+        struct fixture *f = *state;
+        struct iovec *empty = calloc(EMPTY_FLOOD_N, sizeof(*empty));
+        int64_t rss_before, rss_after;
+        int puts = 0, r;
+        mpx *m;
+
+        assert_non_null(empty);
+        start(f, "limits = { max_memory = 1024; per_user = { max_memory = 1024; }; };\n");
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        assert_int_equal(mpx_list_declare(m, "l"), 1);
+        assert_int_equal(mpx_dict_declare(m, "d"), 1);
+        rss_before = stat_of(m, "rss_bytes");
+        for (int round = 0; round < 3; round++) {
+                assert_int_equal(mpx_queue_put_many(m, "q", empty, EMPTY_FLOOD_N, 0), -ENOSPC);
+                assert_int_equal(mpx_list_extend(m, "l", empty, EMPTY_FLOOD_N), -ENOSPC);
+                assert_int_equal(mpx_dict_update(m, "d", empty, empty, EMPTY_FLOOD_N), -ENOSPC);
+        }
+        assert_int_equal(stat_of(m, "bytes"), 0);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 0);
+        assert_int_equal(mpx_list_len(m, "l"), 0);
+        assert_int_equal(mpx_dict_len(m, "d"), 0);
+        while ((r = mpx_queue_put(m, "q", "", 0, 0)) == 0)
+                puts++;
+        assert_int_equal(r, -ENOSPC);
+        /* Each empty item counts at least a pointer and a length. */
+        assert_true(puts > 0 && puts <= 1024 / 12);
+        assert_true(stat_of(m, "bytes") <= 1024);
+        rss_after = stat_of(m, "rss_bytes");
+        /* The daemon read each 4 to 8 MB request; it kept nothing of them. */
+        if (rss_before > 0 && rss_after - rss_before > 32 * 1024 * 1024)
+                fail_msg("the daemon grew by %lld bytes for refused empty elements",
+                         (long long) (rss_after - rss_before));
+        print_message("rss %lld -> %lld bytes, %d empty items fit in 1024 bytes\n", (long long) rss_before,
+                      (long long) rss_after, puts);
+        mpx_disconnect(m);
+        free(empty);
 }
 
 /* A SIGHUP lowers the limit below what is held: everything stays, new puts are refused. */
 static void test_reload_lowers_limit(void **state) {
         struct fixture *f = *state;
         static char item[10 * 1024];
+        int64_t size;
         mpx *m;
 
         start(f, "limits = { max_memory = \"1M\"; };\nobjects = { lists = ( \"l\" ); };\n");
         m = harness_connect(&f->d);
+        /* Items that count 10 KiB each with their overhead: five fill 50K exactly. */
+        size = (int64_t) sizeof(item) - overhead_of(m, probe_list_append, probe_delete);
         memset(item, 'i', sizeof(item));
         for (int i = 0; i < 10; i++)
-                assert_int_equal(mpx_list_append(m, "l", item, sizeof(item)), i + 1);
+                assert_int_equal(mpx_list_append(m, "l", item, (size_t) size), i + 1);
         assert_int_equal(stat_of(m, "bytes"), 10 * sizeof(item));
 
         write_config(f, "limits = { max_memory = \"50K\"; };\nobjects = { lists = ( \"l\" ); };\n");
@@ -274,14 +364,14 @@ static void test_reload_lowers_limit(void **state) {
         assert_int_equal(stat_of(m, "bytes"), 10 * sizeof(item));
         assert_int_equal(mpx_list_append(m, "l", "x", 1), -ENOSPC);
         /* An item replaced by one no larger passes even above the limit. */
-        assert_int_equal(mpx_list_set(m, "l", 0, item, sizeof(item)), 0);
+        assert_int_equal(mpx_list_set(m, "l", 0, item, (size_t) size), 0);
         for (int i = 0; i < 6; i++) {
                 mpx_buf popped;
 
                 assert_int_equal(mpx_list_pop(m, "l", -1, &popped), 0);
                 mpx_buf_clear(&popped);
         }
-        assert_int_equal(mpx_list_append(m, "l", item, sizeof(item)), 5);
+        assert_int_equal(mpx_list_append(m, "l", item, (size_t) size), 5);
         assert_int_equal(mpx_list_append(m, "l", "x", 1), -ENOSPC);
 
         /* Raised again: room at once. */
@@ -372,7 +462,8 @@ static void test_output_cap(void **state) {
 
 /* ---- two uids: the flooder gets its own errors, the other is served ---- */
 
-#define FLOOD_ITEM (16 * 1024)
+/* 16 KiB with the item's overhead (well under 128 bytes): 16 fit in a 256 KiB quota, not 17. */
+#define FLOOD_ITEM (16 * 1024 - 128)
 
 struct flood_args {
         const char *socket;
@@ -408,7 +499,7 @@ static int flooder(void *arg) {
                 return 12;
         while ((r = mpx_queue_put(m, "flood", data, sizeof(data), 0)) == 0)
                 puts++;
-        /* 256 KiB of quota, 16 KiB items: 16 fit, the 17th is refused. */
+        /* 256 KiB of quota, items of 16 KiB with their overhead: 16 fit, the 17th is refused. */
         if (r != -ENOSPC || puts != 16)
                 return 13;
         /* Two objects of its own, no more. */
@@ -515,6 +606,7 @@ static void test_flooder_gets_own_errors(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_max_memory, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_empty_elements_flood, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_lowers_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_connections, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),

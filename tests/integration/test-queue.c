@@ -1138,6 +1138,11 @@ static void test_payload_sizes(void **state) {
                 assert_int_equal(mpx_queue_put(f->m, "q", buf, sizes[i], 0), 0);
                 total += sizes[i];
         }
+        /* Every item counts its payload and the same overhead, the bytes of an empty item. */
+        assert_int_equal(mpx_queue_declare(f->m, "empty", 0, 0), 1);
+        assert_int_equal(mpx_queue_put(f->m, "empty", "", 0, 0), 0);
+        total += 4 * (uint64_t) harness_field(f->m, "empty", "bytes");
+        assert_int_equal(mpx_delete(f->m, "empty"), 0);
         assert_int_equal(harness_field(f->m, "q", "bytes"), total);
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
                 mpx_item it = { 0 };

@@ -194,8 +194,8 @@ static void test_dict_set_new_tables(void **state) {
         expect_empty(a, WIRE_OP_DICT_SET, "nss", "d", "k", "v");
         get_is(a, "d", "k", "v");
         assert_int_equal(dict_len(a, "d"), 1);
-        assert_int_equal(mpxd.bytes_held, bytes + 2);
-        assert_int_equal(a->user->bytes, user_bytes + 2);
+        assert_int_equal(mpxd.bytes_held, bytes + 2 + dict_entry_overhead);
+        assert_int_equal(a->user->bytes, user_bytes + 2 + dict_entry_overhead);
 }
 
 static void test_dict_set_expansion(void **state) {
