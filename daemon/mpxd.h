@@ -109,7 +109,7 @@ void log_client(enum log_level level, uint64_t id, pid_t pid, uid_t uid, const c
 
 /* Quotas of one uid (limits.per_user); 0 is unlimited. */
 struct user_limits {
-        uint64_t max_memory;            /* payload bytes held */
+        uint64_t max_memory;            /* bytes held (payload and per-element overhead) */
         uint32_t max_objects;
         uint32_t max_clients;
         uint32_t max_waiters;
@@ -150,7 +150,7 @@ struct config {
         uint32_t max_message;
         uint32_t max_clients;
         uint32_t max_objects;
-        uint64_t max_memory;            /* payload bytes held by all objects; 0 unlimited */
+        uint64_t max_memory;            /* bytes held by all objects; 0 unlimited */
         uint64_t max_output;            /* unsent reply bytes of one client */
         uint32_t max_waiters_per_client; /* 0 unlimited */
         struct user_limits per_user;
@@ -262,7 +262,7 @@ struct mpxd {
         struct user_limits per_user;
         gid_t socket_gid;               /* (gid_t) -1: leave the socket's group alone */
 
-        /* memory: payload bytes every object holds, kept by the types' add and remove paths */
+        /* memory: bytes every object holds (payload and per-element overhead), kept on add and remove */
         uint64_t bytes_held;
         struct user *users;             /* uthash by uid: every uid with something charged */
         unsigned n_users;
@@ -339,7 +339,7 @@ enum user_refusal {
 struct user {
         UT_hash_handle hh;
         uid_t uid;
-        uint64_t bytes;                 /* payload bytes charged */
+        uint64_t bytes;                 /* bytes charged: payload and per-element overhead */
         uint64_t n_charges;             /* items, entries and arrays charged (empty ones too) */
         unsigned n_objects;
         unsigned n_clients;
@@ -596,7 +596,7 @@ struct object_type {
          * by wait.c after this returns. A barrier breaks here.
          */
         void (*waiter_left)(struct object *o, struct waiter *w, int why);
-        /* Optional: payload bytes the object holds, for the daemon-wide total. */
+        /* Optional: bytes the object holds (payload and per-element overhead), for the daemon-wide total. */
         uint64_t (*bytes)(struct object *o);
         /* Optional: 0 if client c may delete the object, else -EACCES (pools: admins only). */
         int (*may_delete)(struct object *o, const struct client *c);
@@ -660,7 +660,7 @@ void object_delete_all(int neg_errno);
  * function calls it before it allocates.
  */
 int object_check_limit(void);
-/* The payload bytes the object holds, as its type counts them (0 for types that hold none). */
+/* The bytes the object holds, as its type counts them (0 for types that hold none). */
 uint64_t object_bytes(struct object *o);
 
 /* ---- journal.c: durable objects ---- */

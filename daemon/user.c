@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Accounting per uid, the way dbus-broker keeps its quotas: every uid that
- * connects gets a struct user holding what it is charged for (payload bytes,
+ * connects gets a struct user holding what it is charged for (bytes held,
  * objects, connections, waiters), and every limit is checked here before
  * anything changes, so that one flooding user runs into its own errors
  * (ENOSPC for bytes, EUSERS for the rest) while every other user is served
  * as before.
  *
- * The daemon-wide total of payload bytes (mpxd.bytes_held, limits.max_memory)
+ * The daemon-wide total of bytes held (mpxd.bytes_held, limits.max_memory)
  * is kept here too: bytes are charged to a user, or to nobody for the
  * objects of the configuration, and always to the total. The object types
  * call user_may_hold() before a change and user_charge()/user_uncharge() on
  * each add and remove path; STATS reports the total without walking.
+ *
+ * Bytes held are payload plus a fixed overhead per queue item, list item
+ * and dict entry (QUEUE_ITEM_OVERHEAD, LIST_ITEM_OVERHEAD,
+ * DICT_ENTRY_OVERHEAD, where each element is defined): the types pass the
+ * whole cost here, so that an empty element is never free and the limits
+ * bound the memory the daemon really holds.
  *
  * A user lives while anything is charged to it. Items and entries point to
  * the user that put them, so n_charges counts them, empty ones included,

@@ -298,6 +298,55 @@ static void test_max_memory(void **state) {
         assert_int_equal(user_bytes(UID_B), 0);
 }
 
+/*
+ * Empty elements are not free: under a limit of ten elements' overhead,
+ * exactly ten empty queue items, list items or dict entries fit, for the
+ * daemon and for a uid's quota, and one more is refused with ENOSPC.
+ */
+static void test_empty_elements_count(void **state) {
+        struct fixture *f = *state;
+        struct client *a = client_add_as(f, "a", UID_A, SHARED_GID), *b = client_add_as(f, "b", UID_B, SHARED_GID);
+        char key[8];
+
+        declare_queue(a, "q", 0, 0);
+        expect(WIRE_OK, a, WIRE_OP_LIST_DECLARE, "n", "l");
+        expect(WIRE_OK, a, WIRE_OP_DICT_DECLARE, "n", "d");
+
+        mpxd.max_memory = 10 * QI;
+        for (int i = 0; i < 10; i++)
+                expect_empty(a, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "");
+        expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "");
+        expect(WIRE_ENOSPC, b, WIRE_OP_QUEUE_PUT_MANY, "niwss", "q", (int64_t) 0, 2u, "", "");
+        assert_int_equal(qsize(a, "q"), 10);
+        assert_int_equal(mpxd.bytes_held, 10 * QI);
+        expect(WIRE_OK, a, WIRE_OP_QUEUE_PURGE, "n", "q");
+
+        mpxd.max_memory = 0;
+        mpxd.per_user.max_memory = 10 * LI;
+        expect(WIRE_ENOSPC, a, WIRE_OP_LIST_EXTEND, "nwsssssssssss", "l", 11u, "", "", "", "", "", "", "", "", "",
+               "", "");
+        expect(WIRE_OK, a, WIRE_OP_LIST_EXTEND, "nwssssssssss", "l", 10u, "", "", "", "", "", "", "", "", "", "");
+        expect(WIRE_ENOSPC, a, WIRE_OP_LIST_APPEND, "ns", "l", "");
+        expect(WIRE_OK, b, WIRE_OP_LIST_APPEND, "ns", "l", "");
+        assert_int_equal(user_bytes(UID_A), 10 * LI);
+        expect(WIRE_OK, a, WIRE_OP_LIST_CLEAR, "n", "l");
+
+        /* Ten entries of a one-byte key and an empty value. */
+        mpxd.per_user.max_memory = 10 * (DE + 1);
+        for (int i = 0; i < 10; i++) {
+                snprintf(key, sizeof(key), "%d", i);
+                expect_empty(a, WIRE_OP_DICT_SET, "nss", "d", key, "");
+        }
+        assert_int_equal(user_bytes(UID_A), 10 * DE + 10);
+        expect(WIRE_ENOSPC, a, WIRE_OP_DICT_SET, "nss", "d", "", "");
+        expect(WIRE_ENOSPC, a, WIRE_OP_DICT_UPDATE, "nwss", "d", 1u, "x", "");
+        /* Replacing an entry's value by one no longer adds nothing. */
+        expect_empty(a, WIRE_OP_DICT_SET, "nss", "d", "0", "");
+        expect(WIRE_OK, a, WIRE_OP_DICT_CLEAR, "n", "d");
+        assert_int_equal(mpxd.bytes_held, 0);
+        check_counters();
+}
+
 /* A limit lowered under what is held: everything is kept, only growth is refused. */
 static void test_max_memory_lowered(void **state) {
         struct fixture *f = *state;
@@ -701,6 +750,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 T(test_counter_matches_objects),
                 T(test_max_memory),
+                T(test_empty_elements_count),
                 T(test_max_memory_lowered),
                 T(test_parked_puts_count),
                 T(test_user_memory_quota),
