@@ -24,6 +24,12 @@
 /* Read at least this much at a time. */
 #define CLIENT_READ_CHUNK (64u * 1024)
 
+/*
+ * The most descriptors (ARRAY_MAP replies) queued for one client before its
+ * requests wait: each is an open file of the daemon until it is sent.
+ */
+#define CLIENT_MAX_OUT_FDS 64u
+
 /* A descriptor to pass with the reply frame at offset in the output buffer. */
 struct out_fd {
         TAILQ_ENTRY(out_fd) link;
@@ -33,6 +39,7 @@ struct out_fd {
 
 static void client_read_cb(evutil_socket_t fd, short what, void *arg);
 static void client_write_cb(evutil_socket_t fd, short what, void *arg);
+static void client_process_input(struct client *c);
 
 /* The command name of the peer, from /proc/PID/comm; empty if it cannot be read. */
 static void client_read_comm(struct client *c) {
@@ -179,8 +186,12 @@ bool client_in_group(const struct client *c, gid_t gid) {
                                 return true;
                 return false;
         }
-        /* Groups unknown at connect (a socketless client given a pid): ask /proc now. */
-        if (c->pid <= 0 || proc_read_groups(c->pid, c->uid, &groups, &n) < 0)
+        /*
+         * Groups unknown at connect: only a socketless client given a pid asks
+         * /proc now. A socket peer whose groups could not be read has none
+         * beyond its primary group; its pid may have been reused since.
+         */
+        if (c->fd >= 0 || c->pid <= 0 || proc_read_groups(c->pid, c->uid, &groups, &n) < 0)
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (groups[i] == gid)
@@ -261,6 +272,7 @@ static void client_free_cb(evutil_socket_t fd, short what, void *arg) {
                 close(f->fd);
                 free(f);
         }
+        c->n_out_fds = 0;
         wire_buf_done(&c->in);
         wire_buf_done(&c->out);
         perm_client_free(c);
@@ -352,6 +364,7 @@ int client_reply_attach_fd(struct client *c, size_t start, int fd) {
         }
         f->offset = start;
         TAILQ_INSERT_TAIL(&c->out_fds, f, link);
+        c->n_out_fds++;
         return 0;
 }
 
@@ -393,6 +406,7 @@ static ssize_t client_write_some(struct client *c) {
                 TAILQ_REMOVE(&c->out_fds, f, link);
                 close(f->fd);
                 free(f);
+                c->n_out_fds--;
         }
         return n;
 }
@@ -413,16 +427,77 @@ static void client_compact_output(struct client *c) {
         c->out_off = 0;
 }
 
+/* Bytes of replies not yet written. */
+static size_t client_unsent(const struct client *c) {
+        return c->out.len - c->out_off;
+}
+
+/*
+ * Too much waits to be written: handle no more of the client's requests
+ * until it reads. What its own requests queue is then bounded by max_output
+ * and one reply, and by CLIENT_MAX_OUT_FDS descriptors.
+ */
+static bool client_backlogged(const struct client *c) {
+        return (mpxd.max_output && client_unsent(c) > mpxd.max_output) || c->n_out_fds >= CLIENT_MAX_OUT_FDS;
+}
+
+/* Down to half of both caps: enough room to resume without stopping again at once. */
+static bool client_drained(const struct client *c) {
+        return (!mpxd.max_output || client_unsent(c) <= mpxd.max_output / 2) &&
+               c->n_out_fds <= CLIENT_MAX_OUT_FDS / 2;
+}
+
+/* Stop handling and reading the client's requests; the rest of its input waits in c->in. */
+static void client_pause(struct client *c) {
+        if (c->paused)
+                return;
+        c->paused = true;
+        if (c->fd >= 0)
+                event_del(&c->ev_read);
+}
+
+/* A paused client read enough of its replies: handle what waits in c->in, and read again. */
+static void client_resume(struct client *c) {
+        if (!c->paused || c->dead || c->closing || c->overflowed || !client_drained(c))
+                return;
+        c->paused = false;
+        if (c->fd >= 0 && event_add(&c->ev_read, NULL) < 0) {
+                client_lost(c, "cannot wait for its input");
+                return;
+        }
+        client_process_input(c);
+}
+
 /* A client whose unsent output passed limits.max_output: it does not read, so it goes. */
 static void client_lose_overflowed(struct client *c) {
         log_client(LOG_LEVEL_WARNING, c->id, c->pid, c->uid,
                    "%s has %zu bytes of replies it does not read, over limits.max_output (%llu); "
                    "disconnecting it, and redelivering what it took from joinable queues",
-                   client_describe(c), c->out.len - c->out_off, (unsigned long long) mpxd.max_output);
+                   client_describe(c), client_unsent(c), (unsigned long long) mpxd.max_output);
         client_lost(c, "output over limits.max_output");
 }
 
+/* Write what the socket takes: 1 when everything went, 0 when it is full, -1 when the client is lost. */
+static int client_write_pending(struct client *c) {
+        while (c->out_off < c->out.len) {
+                ssize_t n = client_write_some(c);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                return 0;
+                        client_lost(c, "write failed");
+                        return -1;
+                }
+                c->out_off += (size_t) n;
+        }
+        return 1;
+}
+
 void client_flush(struct client *c) {
+        int written;
+
         if (c->is_dirty) {
                 TAILQ_REMOVE(&mpxd.dirty, c, dirty_link);
                 c->is_dirty = false;
@@ -430,11 +505,12 @@ void client_flush(struct client *c) {
         if (c->dead)
                 return;
         if (c->overflowed) {
+                /* The replies the socket still takes reach the client before it goes. */
+                if (c->fd >= 0 && !c->held && client_write_pending(c) < 0)
+                        return;
                 client_lose_overflowed(c);
                 return;
         }
-        if (c->fd < 0)
-                return;
         if (c->held) {
                 /* Nothing leaves before the journal has what it answers; the commit flushes. */
                 if (c->write_armed) {
@@ -443,32 +519,33 @@ void client_flush(struct client *c) {
                 }
                 return;
         }
-        while (c->out_off < c->out.len) {
-                ssize_t n = client_write_some(c);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN) {
-                                client_compact_output(c);
-                                if (!c->write_armed && event_add(&c->ev_write, NULL) == 0)
-                                        c->write_armed = true;
-                                return;
-                        }
-                        client_lost(c, "write failed");
+        if (c->fd < 0) {
+                /* A socketless client's replies are taken from c->out by its caller. */
+                client_resume(c);
+                return;
+        }
+        written = client_write_pending(c);
+        if (written < 0)
+                return;
+        if (written == 0) {
+                client_compact_output(c);
+                if (!c->write_armed && event_add(&c->ev_write, NULL) == 0)
+                        c->write_armed = true;
+        } else {
+                c->out.len = 0;
+                c->out_off = 0;
+                if (c->out.cap > CLIENT_READ_CHUNK)
+                        wire_buf_done(&c->out);
+                if (c->write_armed) {
+                        event_del(&c->ev_write);
+                        c->write_armed = false;
+                }
+                if (c->closing) {
+                        client_lost(c, "closed after a fatal protocol error");
                         return;
                 }
-                c->out_off += (size_t) n;
         }
-        c->out.len = 0;
-        c->out_off = 0;
-        if (c->out.cap > CLIENT_READ_CHUNK)
-                wire_buf_done(&c->out);
-        if (c->write_armed) {
-                event_del(&c->ev_write);
-                c->write_armed = false;
-        }
-        if (c->closing)
-                client_lost(c, "closed after a fatal protocol error");
+        client_resume(c);
 }
 
 void client_flush_dirty(void) {
@@ -479,15 +556,18 @@ void client_flush_dirty(void) {
 }
 
 /*
- * A reply is added at start of the output buffer: if what was unsent before
- * it is past limits.max_output, the client does not read its replies. It is
- * marked overflowed, and client_flush loses it once the current event is
- * handled: never here, as the caller may still hold one of its waiters or
- * deliveries. Checking what was there before the reply lets one large reply
- * (a page of DICT_ITEMS) through whatever the limit.
+ * A reply is added at start of the output buffer. The client's own requests
+ * wait while its backlog is over limits.max_output (client_process_frames),
+ * so only other events (a parked request served by another client's put, a
+ * timeout) can push it further: if what was unsent before the reply is past
+ * the limit, the client does not read its replies. It is marked overflowed,
+ * and client_flush loses it once the current event is handled: never here,
+ * as the caller may still hold one of its waiters or deliveries. Checking
+ * what was there before the reply lets one large reply (a page of
+ * DICT_ITEMS) through whatever the limit.
  */
 static void client_check_output(struct client *c, size_t start) {
-        if (mpxd.max_output && start - c->out_off > mpxd.max_output)
+        if (mpxd.max_output && !c->dispatching && start - c->out_off > mpxd.max_output)
                 c->overflowed = true;
 }
 
@@ -532,7 +612,11 @@ void client_reply_abort(struct client *c, size_t start, int neg_errno, uint32_t 
  * Handle every complete frame at the start of data and return how many bytes
  * were used; the incomplete rest is left to the caller. A frame over the size
  * limit is answered with -EMSGSIZE and ends the connection: its body cannot be
- * skipped safely without reading it.
+ * skipped safely without reading it. While the client's unsent replies are
+ * over limits.max_output (or hold too many descriptors) the rest waits, and
+ * the client is not read, until client_flush has written enough of them:
+ * backpressure, so that a client that pipelines many requests and reads
+ * steadily is served in full and one that never reads costs bounded memory.
  */
 static size_t client_process_frames(struct client *c, const uint8_t *data, size_t len) {
         size_t off = 0;
@@ -551,7 +635,13 @@ static size_t client_process_frames(struct client *c, const uint8_t *data, size_
                 }
                 if (len - off - WIRE_HEADER_SIZE < h.body_len)
                         break;
+                if (client_backlogged(c)) {
+                        client_pause(c);
+                        break;
+                }
+                c->dispatching = true;
                 op_dispatch(c, &h, data + off + WIRE_HEADER_SIZE);
+                c->dispatching = false;
                 off += WIRE_HEADER_SIZE + h.body_len;
         }
         return off;
@@ -599,6 +689,7 @@ static void client_read_fresh(struct client *c) {
                 return;
         }
         used = client_process_frames(c, scratch, (size_t) n);
+        /* The scratch buffer is shared: what is left, paused frames too, goes to c->in. */
         if (c->dead || c->closing || c->overflowed || used == (size_t) n)
                 return;
         if (wire_put_raw(&c->in, scratch + used, (size_t) n - used) < 0)

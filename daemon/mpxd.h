@@ -422,11 +422,14 @@ struct client {
         TAILQ_HEAD(, delivery) deliveries;      /* joinable items taken and not done */
         TAILQ_HEAD(, sem_hold) holds;           /* semaphore units held (SEM_UNDO) */
         TAILQ_HEAD(, out_fd) out_fds;           /* descriptors to send with replies */
+        unsigned n_out_fds;
 
         bool hello_done;
         bool dead;                      /* lost; freed from a deferred event */
         bool closing;                   /* flush what is queued, then close */
         bool overflowed;                /* unsent output passed limits.max_output: lose it */
+        bool paused;                    /* too much unsent: its requests wait in in, unread */
+        bool dispatching;               /* one of its own requests is being handled */
         bool is_dirty;
         bool held;                      /* on mpxd.held: replies wait for journal records */
         uint64_t requests;

@@ -435,7 +435,7 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
  */
 static void queue_serve(struct queue *q) {
         for (;;) {
-                struct waiter *w;
+                struct waiter *w, *next;
                 bool progress = false;
 
                 while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, w->n_pending)) {
@@ -444,7 +444,11 @@ static void queue_serve(struct queue *q) {
                         client_reply_status(w->client, w->id, w->op, 0);
                         wait_free(w);
                 }
-                while ((w = TAILQ_FIRST(&q->getters)) && q->count > 0) {
+                for (w = TAILQ_FIRST(&q->getters); w && q->count > 0; w = next) {
+                        next = TAILQ_NEXT(w, obj_link);
+                        /* An overflowed client is lost once this event is handled: items stay for others. */
+                        if (w->client->overflowed)
+                                continue;
                         if (queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max) < 0)
                                 break;
                         wait_free(w);

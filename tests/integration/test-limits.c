@@ -5,9 +5,11 @@
  * elements counted too), a
  * SIGHUP that lowers it (what is held stays, new puts are refused), the
  * per-uid quota of connections (EUSERS, then closed), limits.max_output (a
- * client that pipelines requests and never reads is disconnected, the
- * daemon's memory stays bounded, others are served, and what it took from a
- * joinable queue comes back), and, when the test runs as root, two uids at
+ * client that pipelines requests and reads steadily gets every reply; one
+ * that never reads has its requests paused, the daemon's memory stays
+ * bounded and others are served; one pushed past the cap by other clients'
+ * puts is disconnected and what it took from a joinable queue comes back),
+ * and, when the test runs as root, two uids at
  * once: the one that floods gets ENOSPC and EUSERS while the other's puts,
  * declares and connections still succeed.
  *
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -406,13 +409,15 @@ static void test_user_connections(void **state) {
 #define OUTPUT_ITEMS 200
 #define OUTPUT_ITEM_SIZE (8 * 1024)
 #define OUTPUT_PEEKS 250                /* each a reply of about 1.6 MiB: 400 MiB asked for in all */
+#define OUTPUT_CAP (1024 * 1024)
 
 /*
  * A client pipelines gets and peeks and never reads. Unbounded, the daemon
- * would build 400 MiB of replies for it; with max_output it disconnects the
- * client once 1 MiB waits unsent, its resident memory grows by a few MiB at
- * most, another client is served all along, and every item the greedy
- * client took from the joinable queue comes back.
+ * would build 400 MiB of replies for it; with max_output it stops handling
+ * the client's requests once more than 1 MiB waits unsent: the client stays
+ * connected, the daemon's resident memory grows by a few MiB at most,
+ * another client is served all along, and once the client is gone every
+ * item it took from the joinable queue comes back.
  */
 static void test_output_cap(void **state) {
         struct fixture *f = *state;
@@ -444,18 +449,189 @@ static void test_output_cap(void **state) {
         assert_true(write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
 
+        /*
+         * The first get and peek pass the cap, and the socket cannot take the
+         * 600 KiB it would need to drain: the rest of the requests wait.
+         */
+        harness_wait_field(m, "jq", "delivered", 1);
         /* Served all along: round trips of another client. */
         for (int i = 0; i < 20; i++)
-                assert_true(mpx_queue_qsize(m, "jq") >= 0);
-        harness_wait_stat(m, "clients", 1);
+                assert_int_equal(mpx_queue_qsize(m, "jq"), OUTPUT_ITEMS - 1);
+        assert_int_equal(stat_of(m, "clients"), 2);
+        assert_int_equal(harness_field(m, "jq", "delivered"), 1);
         rss_after = stat_of(m, "rss_bytes");
-        if (rss_before > 0 && rss_after - rss_before > 32 * 1024 * 1024)
+        print_message("rss grew by %lld bytes, max_output %d\n", (long long) (rss_after - rss_before), OUTPUT_CAP);
+        if (rss_before > 0 && rss_after - rss_before > OUTPUT_CAP + 6 * 1024 * 1024)
                 fail_msg("the daemon grew by %lld bytes for a client that does not read",
                          (long long) (rss_after - rss_before));
-        /* Everything it took is back. */
+
+        /* Gone: what it took is back. */
+        close(greedy);
+        harness_wait_stat(m, "clients", 1);
         assert_int_equal(mpx_queue_qsize(m, "jq"), OUTPUT_ITEMS);
-        assert_true(harness_field(m, "jq", "redelivered") > 0);
+        assert_int_equal(harness_field(m, "jq", "redelivered"), 1);
         assert_int_equal(harness_field(m, "jq", "delivered"), 0);
+        mpx_disconnect(m);
+}
+
+#define READER_ITEMS 24
+#define READER_ITEM_SIZE (16 * 1024)
+
+/*
+ * A client pipelines 24 gets of 16 KiB items from a plain queue in one
+ * write, 384 KiB of replies against a max_output of 64 KiB, and reads
+ * steadily: it gets every item, in order, and stays connected.
+ */
+static void test_output_pipelined_reader(void **state) {
+        struct fixture *f = *state;
+        static char item[READER_ITEM_SIZE];
+        struct wire_header h;
+        struct wire_buf b;
+        int reader;
+        mpx *m;
+
+        start(f, "limits = { max_output = \"64K\"; };\n");
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        for (int i = 0; i < READER_ITEMS; i++) {
+                memset(item, 'a' + i, sizeof(item));
+                assert_int_equal(mpx_queue_put(m, "q", item, sizeof(item), 0), 0);
+        }
+        reader = raw_hello(f->d.socket);
+        assert_true(reader >= 0);
+        wire_buf_init(&b);
+        for (uint32_t id = 1; id <= READER_ITEMS; id++)
+                assert_true(append_get(&b, id, "q", 0));
+        assert_true(write_all(reader, b.data, b.len));
+        wire_buf_done(&b);
+        for (uint32_t id = 1; id <= READER_ITEMS; id++) {
+                assert_true(raw_reply(reader, &h));
+                assert_int_equal(h.id, id);
+                assert_int_equal(h.status, WIRE_OK);
+                assert_true(h.body_len > READER_ITEM_SIZE);
+        }
+        assert_int_equal(mpx_queue_qsize(m, "q"), 0);
+        assert_int_equal(stat_of(m, "clients"), 2);
+        close(reader);
+        harness_wait_stat(m, "clients", 1);
+        mpx_disconnect(m);
+}
+
+/*
+ * Its own requests wait, but a parked get served by another client's put
+ * still adds to a client's output: past max_output it is disconnected, the
+ * item it was handed is redelivered, and the next item is not handed to it
+ * at all.
+ */
+static void test_output_overflow_by_others(void **state) {
+        struct fixture *f = *state;
+        static char item[OUTPUT_ITEM_SIZE];
+        struct wire_buf b;
+        uint32_t id = 10;
+        int greedy;
+        mpx *m;
+
+        start(f, "limits = { max_output = \"64K\"; };\n");
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_queue_declare(m, "jq", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_declare(m, "wq", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_declare(m, "sync", 0, MPX_QUEUE_JOINABLE), 1);
+        memset(item, 'p', sizeof(item));
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(mpx_queue_put(m, "jq", item, sizeof(item), 0), 0);
+        assert_int_equal(mpx_queue_put(m, "sync", "s", 1, 0), 0);
+
+        greedy = raw_hello(f->d.socket);
+        assert_true(greedy >= 0);
+        wire_buf_init(&b);
+        assert_true(append_get(&b, id++, "wq", -1));
+        assert_true(append_get(&b, id++, "wq", -1));
+        /* Handled in the same read as the peeks: once it is delivered, they were too. */
+        assert_true(append_get(&b, id++, "sync", 0));
+        for (int i = 0; i < 100; i++)
+                assert_true(append_peek(&b, id++, "jq", 20));
+        assert_true(write_all(greedy, b.data, b.len));
+        wire_buf_done(&b);
+        harness_wait_field(m, "sync", "delivered", 1);
+        assert_int_equal(harness_field(m, "wq", "getters"), 2);
+        /* Paused, not lost: the peeks filled its output. */
+        assert_int_equal(stat_of(m, "clients"), 2);
+
+        assert_int_equal(mpx_queue_put(m, "wq", "one", 3, 0), 0);
+        assert_int_equal(mpx_queue_put(m, "wq", "two", 3, 0), 0);
+        harness_wait_stat(m, "clients", 1);
+        assert_int_equal(mpx_queue_qsize(m, "wq"), 2);
+        assert_int_equal(harness_field(m, "wq", "redelivered"), 1);
+        assert_int_equal(harness_field(m, "wq", "delivered"), 0);
+        assert_int_equal(harness_field(m, "sync", "redelivered"), 1);
+        close(greedy);
+        mpx_disconnect(m);
+}
+
+#define MAPS 3000
+
+/* How many descriptors the process has open. */
+static int open_fds(pid_t pid) {
+        char path[64], cmd[96];
+        FILE *ls;
+        int n = -1;
+
+        snprintf(path, sizeof(path), "/proc/%ld/fd", (long) pid);
+        snprintf(cmd, sizeof(cmd), "ls '%s' | wc -l", path);
+        ls = popen(cmd, "r");
+        assert_non_null(ls);
+        assert_int_equal(fscanf(ls, "%d", &n), 1);
+        pclose(ls);
+        return n;
+}
+
+/*
+ * Each ARRAY_MAP reply holds a descriptor of the daemon until it is sent: a
+ * client that pipelines thousands and does not read has its requests paused
+ * once 64 wait, so the daemon does not run out of descriptors, and reading
+ * later it gets every reply.
+ */
+static void test_output_descriptors(void **state) {
+        struct fixture *f = *state;
+        struct wire_header h;
+        struct wire_buf b;
+        int greedy, before, after;
+        mpx *m;
+
+        start(f, "");
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_array_declare(m, "a", 'i', 16, NULL), 1);
+        greedy = raw_hello(f->d.socket);
+        assert_true(greedy >= 0);
+        harness_wait_stat(m, "clients", 2);
+        before = open_fds(f->d.pid);
+        wire_buf_init(&b);
+        for (uint32_t id = 1; id <= MAPS; id++) {
+                size_t at;
+
+                assert_int_equal(wire_frame_begin(&b, id, WIRE_OP_ARRAY_MAP, 0, &at), 0);
+                assert_int_equal(wire_put_name(&b, "a", 1), 0);
+                wire_frame_end(&b, at);
+        }
+        assert_true(write_all(greedy, b.data, b.len));
+        wire_buf_done(&b);
+        /* The requests arrive in one read, handled up to the pause in one event. */
+        for (time_t deadline = time(NULL) + 20; harness_field(m, "a", "maps") == 0;)
+                if (time(NULL) > deadline)
+                        fail_msg("the daemon handled none of the maps");
+        assert_true(harness_field(m, "a", "maps") < MAPS);
+        after = open_fds(f->d.pid);
+        print_message("the daemon holds %d more descriptors\n", after - before);
+        if (after - before > 64 + 8)
+                fail_msg("the daemon holds %d more descriptors for a client that does not read", after - before);
+        assert_true(mpx_ping(m) == 0);
+
+        for (uint32_t id = 1; id <= MAPS; id++) {
+                assert_true(raw_reply(greedy, &h));
+                assert_int_equal(h.id, id);
+                assert_int_equal(h.status, WIRE_OK);
+        }
+        assert_int_equal(harness_field(m, "a", "maps"), MAPS);
         close(greedy);
         mpx_disconnect(m);
 }
@@ -610,6 +786,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_reload_lowers_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_connections, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_output_pipelined_reader, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_output_overflow_by_others, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_output_descriptors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_flooder_gets_own_errors, setup, teardown),
         };
 
