@@ -556,15 +556,36 @@ static void test_user_client_quota(void **state) {
 
 /* ---- limits.max_output ---- */
 
+/* Count and forget the replies waiting in c's output, whatever their size: as if the peer read them. */
+static size_t read_all_replies(struct client *c) {
+        size_t n = 0;
+
+        while (c->out.len - c->out_off >= WIRE_HEADER_SIZE) {
+                struct wire_header h;
+
+                wire_header_decode(c->out.data + c->out_off, &h);
+                assert_true(c->out.len - c->out_off - WIRE_HEADER_SIZE >= h.body_len);
+                assert_int_equal(h.status, WIRE_OK);
+                c->out_off += WIRE_HEADER_SIZE + h.body_len;
+                n++;
+        }
+        assert_int_equal(c->out_off, c->out.len);
+        c->out.len = 0;
+        c->out_off = 0;
+        return n;
+}
+
 /*
- * A client that pipelines gets and never reads its replies: past max_output
- * it stops being served, is lost once the event is handled, and what it took
- * from the joinable queue is redelivered. Another client is served all along.
+ * A client that pipelines gets and peeks, 1.3 MiB of replies, against a
+ * max_output of 64 KiB: its requests wait in its input buffer once its
+ * unsent replies pass the cap, and resume each time it has read them down to
+ * half. Read that way, every request is answered and it is never lost.
  */
-static void test_output_overflow(void **state) {
+static void test_output_backpressure(void **state) {
         struct fixture *f = *state;
         struct client *greedy = client_add_as(f, "greedy", UID_A, SHARED_GID), *other = client_add_as(f, "other", UID_B, SHARED_GID);
         struct wire_buf b;
+        size_t answered = 0;
         uint32_t id = 1;
 
         mpxd.max_output = 64 * 1024;
@@ -577,19 +598,74 @@ static void test_output_overflow(void **state) {
                 append_request(&b, id++, WIRE_OP_QUEUE_PEEK, "nw", "jq", 10u);
         }
         feed_buf(greedy, &b);
+        assert_false(greedy->overflowed);
+        assert_true(greedy->paused);
+        /* Paused at the cap: the rest waits unhandled, the output is the cap and one reply at most. */
+        assert_true(greedy->in.len > 0);
+        assert_true(queue_client_deliveries(greedy) < 60);
+        assert_true(greedy->out.len - greedy->out_off <= mpxd.max_output + 24 * 1024);
+        assert_int_equal(qsize(other, "jq"), 100 - queue_client_deliveries(greedy));
+
+        for (int round = 0; round < 1000 && greedy->in.len > 0; round++) {
+                answered += read_all_replies(greedy);
+                client_flush(greedy);
+                assert_false(greedy->overflowed);
+        }
+        answered += read_all_replies(greedy);
+        assert_int_equal(answered, 120);
+        assert_false(greedy->dead);
+        assert_int_equal(queue_client_deliveries(greedy), 60);
+        assert_int_equal(qsize(other, "jq"), 40);
+
+        client_drop(f, greedy);
+        /* Everything it took and did not finish is back, first in line. */
+        assert_int_equal(qsize(other, "jq"), 100);
+        expect(WIRE_OK, other, WIRE_OP_QUEUE_PURGE, "n", "jq");
+        assert_int_equal(mpxd.bytes_held, 0);
+}
+
+/*
+ * Its own requests wait, but parked gets served by another client's puts
+ * still add to a client's output: past max_output it is marked overflowed,
+ * the queue hands it nothing more, and once it is lost what it took is
+ * redelivered.
+ */
+static void test_output_overflow(void **state) {
+        struct fixture *f = *state;
+        struct client *greedy = client_add_as(f, "greedy", UID_A, SHARED_GID), *other = client_add_as(f, "other", UID_B, SHARED_GID);
+        struct wire_buf b;
+        uint32_t id = 1;
+
+        mpxd.max_output = 64 * 1024;
+        declare_queue(other, "jq", 0, 0);
+        declare_queue(other, "wq", 0, WIRE_QUEUE_JOINABLE);
+        for (int i = 0; i < 10; i++)
+                expect_empty(other, WIRE_OP_QUEUE_PUT, "nis", "jq", (int64_t) 0, payload(2000, 'p'));
+        wire_buf_init(&b);
+        append_request(&b, id++, WIRE_OP_QUEUE_GET, "niw", "wq", (int64_t) -1, 0u);
+        append_request(&b, id++, WIRE_OP_QUEUE_GET, "niw", "wq", (int64_t) -1, 0u);
+        for (int i = 0; i < 20; i++)
+                append_request(&b, id++, WIRE_OP_QUEUE_PEEK, "nw", "jq", 10u);
+        feed_buf(greedy, &b);
+        assert_true(greedy->paused);
+        assert_false(greedy->overflowed);
+        assert_int_equal(greedy->n_waiters, 2);
+
+        expect_empty(other, WIRE_OP_QUEUE_PUT, "nis", "wq", (int64_t) 0, payload(100, '1'));
         assert_true(greedy->overflowed);
         assert_false(greedy->dead);
-        /* It stopped being served past the limit: not all of its gets were answered. */
-        assert_true(queue_client_deliveries(greedy) < 60);
-        assert_true(greedy->out.len <= mpxd.max_output + 64 * 1024);
-        assert_int_equal(qsize(other, "jq"), 100 - queue_client_deliveries(greedy));
+        assert_int_equal(queue_client_deliveries(greedy), 1);
+        /* Not handed to the overflowed client's other get: it stays queued. */
+        expect_empty(other, WIRE_OP_QUEUE_PUT, "nis", "wq", (int64_t) 0, payload(100, '2'));
+        assert_int_equal(qsize(other, "wq"), 1);
+        assert_int_equal(queue_client_deliveries(greedy), 1);
 
         client_flush_dirty();
         assert_true(greedy->dead);
         client_forget(f, greedy);
-        /* Everything it took is back, first in line. */
-        assert_int_equal(qsize(other, "jq"), 100);
-        assert_int_equal(info_field_at(other, "jq", WIRE_TYPE_JOINABLE, "redelivered", __FILE__, __LINE__) > 0, 1);
+        assert_int_equal(qsize(other, "wq"), 2);
+        assert_int_equal(info_field_at(other, "wq", WIRE_TYPE_JOINABLE, "redelivered", __FILE__, __LINE__), 1);
+        expect(WIRE_OK, other, WIRE_OP_QUEUE_PURGE, "n", "wq");
         expect(WIRE_OK, other, WIRE_OP_QUEUE_PURGE, "n", "jq");
         assert_int_equal(mpxd.bytes_held, 0);
         assert_null(user_find(UID_A));
@@ -758,6 +834,7 @@ int main(void) {
                 T(test_waiters_per_client),
                 T(test_user_waiter_quota),
                 T(test_user_client_quota),
+                T(test_output_backpressure),
                 T(test_output_overflow),
                 T(test_output_read_in_time),
                 T(test_output_slow_steady_reader),

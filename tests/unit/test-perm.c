@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
+#include <sys/socket.h>
 
 /* Credentials no test process has (the tests skip when they do). */
 #define OWNER_UID       4101u
@@ -470,6 +472,49 @@ static void test_list_hides_what_it_may_not_read(void **state) {
         assert_true(reply_contains(&rep, "value", 5));
 }
 
+/*
+ * A socket client whose groups could not be read when it connected has its
+ * primary group only: /proc is not asked at request time, as its pid may be
+ * another process's by then. A socketless client given a pid still asks.
+ * Needs a supplementary group: as root the test gives itself one.
+ */
+static void test_unknown_groups_read_late_only_socketless(void **state) {
+        gid_t saved[256], extra = EXTRA_GID;
+        int n_saved = getgroups(256, saved), sv[2];
+        struct client *sock, *socketless;
+        bool as_root = geteuid() == 0;
+
+        (void) state;
+        assert_true(n_saved >= 0);
+        if (as_root)
+                assert_int_equal(setgroups(1, &extra), 0);
+        else if (n_saved == 0) {
+                print_message("no supplementary group and not root, skipping\n");
+                skip();
+        } else
+                extra = saved[0];
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        sock = client_new_as(sv[0], getpid(), geteuid(), OTHER_GID);
+        socketless = client_new_as(-1, getpid(), geteuid(), OTHER_GID);
+        assert_non_null(sock);
+        assert_non_null(socketless);
+        /* As if SO_PEERGROUPS and /proc had both failed at connect. */
+        free(sock->groups);
+        sock->groups = NULL;
+        sock->n_groups = 0;
+        sock->groups_known = false;
+        assert_false(socketless->groups_known);
+
+        assert_true(client_in_group(sock, OTHER_GID));
+        assert_false(client_in_group(sock, extra));
+        assert_true(client_in_group(socketless, extra));
+        client_lost(sock, "test");
+        client_lost(socketless, "test");
+        close(sv[1]);
+        if (as_root)
+                assert_int_equal(setgroups((size_t) n_saved, saved), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_matrix),
@@ -483,6 +528,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_refusals_bounded, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_pipe_needs_write, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_list_hides_what_it_may_not_read, unit_setup, unit_teardown),
+                cmocka_unit_test_setup_teardown(test_unknown_groups_read_late_only_socketless, unit_setup,
+                                                unit_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
