@@ -6,7 +6,9 @@
  * plain write() once the current event is handled, so that a pipelined batch
  * of requests is answered with one write. Only when the socket is full does
  * a write event wait for room (bufferevents cost a third to a half of the
- * throughput here).
+ * throughput here). While too much of a client's output is unsent
+ * (limits.max_output, or CLIENT_MAX_OUT_FDS descriptors) its requests wait
+ * in its input buffer and it is not read, until it has read enough.
  *
  * A lost client is unlinked at once and freed from a zero-timeout event, so
  * that nothing on the stack of its own callback touches freed memory.
