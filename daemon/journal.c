@@ -93,6 +93,7 @@ struct journal {
         uint64_t snapshot_bytes;
         struct wire_buf buf;            /* records not yet written */
         size_t record_start;            /* of the record being built */
+        size_t unheld;                  /* bytes at the start of buf no reply waits for: a header put back */
         uint64_t unsynced;              /* bytes written and not yet fdatasync()ed */
 
         enum journal_sync sync;
@@ -149,7 +150,7 @@ bool journal_replaying(void) {
 
 void journal_touch_slow(void) {
         /* A reply that shows a change not yet written waits for it, as a reply that made one does. */
-        if (journal.buf.len > 0)
+        if (journal.buf.len > journal.unheld)
                 journal_replies_held = true;
 }
 
@@ -341,6 +342,7 @@ static void journal_restore_header(void) {
         len = (uint32_t) (b->len - RECORD_PREFIX);
         wire_patch_u32(b, 0, len);
         wire_patch_u32(b, 4, (uint32_t) crc32(0, b->data + RECORD_PREFIX, len));
+        journal.unheld = b->len;
 }
 
 static void journal_fsync_dir(void) {
@@ -378,6 +380,11 @@ static int journal_open_segment(uint64_t n) {
         journal.fd = fd;
         journal.segment = n;
         journal.segment_bytes = 0;
+        /* Only a commit opens a segment: the buffer holds at most the old one's header put back. */
+        if (journal.unheld) {
+                journal.buf.len = 0;
+                journal.unheld = 0;
+        }
         /* The header goes out with the next commit, before any record of this segment. */
         return journal_put_header(n);
 }
@@ -425,6 +432,7 @@ static void journal_commit(void) {
         /* The failed write carried the header of a new segment: it must still come first. */
         header_lost = write_failed && journal.segment_bytes == 0;
         b->len = 0;
+        journal.unheld = 0;
         if (b->cap > SNAPSHOT_CHUNK)
                 wire_buf_done(b);
         if (truncate_failed) {

@@ -311,6 +311,13 @@ static void write_file(const char *path, const uint8_t *data, size_t size) {
         close(fd);
 }
 
+static off_t file_size(const char *path) {
+        struct stat st;
+
+        assert_int_equal(stat(path, &st), 0);
+        return st.st_size;
+}
+
 /* Offsets of the records of a segment, and its size at the end. */
 static size_t record_offsets(const uint8_t *data, size_t size, size_t *offsets, size_t max) {
         size_t n = 0, off = 0;
@@ -581,6 +588,57 @@ static void test_failed_first_write_keeps_header(void **state) {
 }
 
 /*
+ * The same while a compaction runs, so that no newer segment can be opened:
+ * the header put back waits for the next record, and a reply that only
+ * reads a durable object does not wait for it, as no change is unwritten.
+ * snapshot.tmp is a FIFO, so the compaction child blocks until the end.
+ */
+static void test_failed_first_write_during_compaction(void **state) {
+        struct journal_test *t = *state;
+        struct rlimit saved, limit;
+        struct client *c, *d;
+        char path[128];
+
+        snprintf(path, sizeof(path), "%s/snapshot.tmp", t->dir);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        d = client_add(&t->f, "reader");
+        expect(WIRE_OK, c, WIRE_OP_DICT_DECLARE, "nw", "d", WIRE_DECLARE_DURABLE);
+        expect_empty(c, WIRE_OP_DICT_SET, "nss", "d", "k1", "v1");
+
+        signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        limit = saved;
+        limit.rlim_cur = 1;
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+        /*
+         * journal.1 cannot be written: the writer is dropped, a compaction
+         * starts to resynchronise, with journal.2, whose header cannot be
+         * written either.
+         */
+        forget_client(t, c);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+        signal(SIGXFSZ, SIG_DFL);
+        assert_int_equal(journal_stat("journal_segment"), 2);
+        assert_int_equal(journal_stat("journal_compacting"), 1);
+        snprintf(path, sizeof(path), "%s/journal.2", t->dir);
+        assert_int_equal(file_size(path), 0);
+
+        expect_bytes(d, WIRE_OP_DICT_GET, "ns", "d", "k1", "v1");
+        assert_true(!d->held);
+        expect(WIRE_OK, d, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect_empty(d, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
+        assert_true(d->held);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(!d->held && !d->dead);
+        restart(t, false);
+        expect_items(t, 1);
+}
+
+/*
  * Durable objects come back whole under limits lowered since they were
  * made: max_objects, max_memory and the per-user quotas admit everything
  * the journal recreates (a snapshot written then would make a loss final).
@@ -815,6 +873,7 @@ int main(void) {
                 T(test_write_failure_withholds_acknowledgement),
                 T(test_lost_record_withholds_acknowledgement),
                 T(test_failed_first_write_keeps_header),
+                T(test_failed_first_write_during_compaction),
                 T(test_recovery_ignores_limits),
                 T(test_rotation_syncs_closed_segment),
                 T(test_compaction_child_closes_descriptors),
