@@ -458,9 +458,13 @@ static void client_pause(struct client *c) {
                 event_del(&c->ev_read);
 }
 
-/* A paused client read enough of its replies: handle what waits in c->in, and read again. */
+/*
+ * A paused client read enough of its replies: handle what waits in c->in,
+ * and read again. Not once the daemon is stopping: its last flush only
+ * writes.
+ */
 static void client_resume(struct client *c) {
-        if (!c->paused || c->dead || c->closing || c->overflowed || !client_drained(c))
+        if (!c->paused || c->dead || c->closing || c->overflowed || mpxd.stopping || !client_drained(c))
                 return;
         c->paused = false;
         if (c->fd >= 0 && event_add(&c->ev_read, NULL) < 0) {

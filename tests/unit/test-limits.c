@@ -671,6 +671,39 @@ static void test_output_overflow(void **state) {
         assert_null(user_find(UID_A));
 }
 
+/* A client paused at the cap when the daemon stops: the last flush writes, it handles nothing more. */
+static void test_output_paused_at_shutdown(void **state) {
+        struct fixture *f = *state;
+        struct client *c = client_add(f, "paused");
+        struct wire_buf b;
+        size_t waiting, answered;
+
+        mpxd.max_output = 64 * 1024;
+        declare_queue(c, "q", 0, 0);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(4000, 'p'));
+        /* 120 KiB of replies: paused once, about half way. */
+        wire_buf_init(&b);
+        for (int i = 0; i < 30; i++)
+                append_request(&b, 1, WIRE_OP_QUEUE_PEEK, "nw", "q", 1u);
+        feed_buf(c, &b);
+        assert_true(c->paused);
+        waiting = c->in.len;
+        assert_true(waiting > 0);
+
+        mpxd.stopping = true;
+        answered = read_all_replies(c);
+        client_flush(c);
+        assert_true(c->paused);
+        assert_int_equal(c->in.len, waiting);
+        assert_int_equal(c->out.len, 0);
+        mpxd.stopping = false;
+        /* Otherwise the same flush goes on with what waits. */
+        client_flush(c);
+        assert_false(c->paused);
+        assert_int_equal(c->in.len, 0);
+        assert_int_equal(answered + read_all_replies(c), 30);
+}
+
 /* A client that reads its replies is never lost, however much it asks in total. */
 static void test_output_read_in_time(void **state) {
         struct fixture *f = *state;
@@ -836,6 +869,7 @@ int main(void) {
                 T(test_user_client_quota),
                 T(test_output_backpressure),
                 T(test_output_overflow),
+                T(test_output_paused_at_shutdown),
                 T(test_output_read_in_time),
                 T(test_output_slow_steady_reader),
                 T(test_users_listing),
