@@ -467,11 +467,12 @@ static void client_resume(struct client *c) {
         if (!c->paused || c->dead || c->closing || c->overflowed || mpxd.stopping || !client_drained(c))
                 return;
         c->paused = false;
-        if (c->fd >= 0 && event_add(&c->ev_read, NULL) < 0) {
-                client_lost(c, "cannot wait for its input");
-                return;
-        }
         client_process_input(c);
+        /* As after a read: not read again if it paused again or is to be closed. */
+        if (c->dead || c->paused || c->closing || c->overflowed || c->fd < 0)
+                return;
+        if (event_add(&c->ev_read, NULL) < 0)
+                client_lost(c, "cannot wait for its input");
 }
 
 /* A client whose unsent output passed limits.max_output: it does not read, so it goes. */

@@ -450,8 +450,9 @@ static void test_output_cap(void **state) {
         wire_buf_done(&b);
 
         /*
-         * The first get and peek pass the cap, and the socket cannot take the
-         * 600 KiB it would need to drain: the rest of the requests wait.
+         * The first get and peek pass the cap (1.6 MiB), and the socket
+         * cannot take the 1.1 MiB that would bring them down to half of it
+         * (a Unix socket holds some 200 KiB): the rest of the requests wait.
          */
         harness_wait_field(m, "jq", "delivered", 1);
         /* Served all along: round trips of another client. */

@@ -704,6 +704,48 @@ static void test_output_paused_at_shutdown(void **state) {
         assert_int_equal(answered + read_all_replies(c), 30);
 }
 
+/*
+ * A paused client whose waiting input ends with a frame over the size limit:
+ * resumed, it is answered EMSGSIZE and closed, and not read again meanwhile.
+ */
+static void test_output_resume_then_oversized(void **state) {
+        struct fixture *f = *state;
+        struct client *owner = client_add(f, "owner"), *c;
+        uint8_t header[WIRE_HEADER_SIZE], sink[16384];
+        struct wire_buf b;
+        int sv[2];
+
+        mpxd.max_output = 64 * 1024;
+        declare_queue(owner, "q", 0, 0);
+        expect_empty(owner, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, payload(4000, 'p'));
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        c = client_new(sv[0]);
+        assert_non_null(c);
+        wire_buf_init(&b);
+        append_request(&b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "paused");
+        for (int i = 0; i < 30; i++)
+                append_request(&b, 2, WIRE_OP_QUEUE_PEEK, "nw", "q", 1u);
+        wire_header_encode(header, &(struct wire_header) { .id = 3, .op = WIRE_OP_PING,
+                                                            .body_len = mpxd.max_frame + 1 });
+        assert_int_equal(wire_put_raw(&b, header, sizeof(header)), 0);
+        feed_buf(c, &b);
+        assert_true(c->paused);
+        assert_false(event_pending(&c->ev_read, EV_READ, NULL));
+
+        /* Read until the waiting requests are handled: the last one closes it. */
+        for (int spins = 0; !c->closing && !c->dead; spins++) {
+                assert_true(spins < 100000);
+                if (recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+                        client_flush(c);
+        }
+        assert_false(event_pending(&c->ev_read, EV_READ, NULL));
+        client_flush_dirty();
+        while (!c->dead && recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT) > 0)
+                client_flush(c);
+        assert_true(c->dead);
+        close(sv[1]);
+}
+
 /* A client that reads its replies is never lost, however much it asks in total. */
 static void test_output_read_in_time(void **state) {
         struct fixture *f = *state;
@@ -870,6 +912,7 @@ int main(void) {
                 T(test_output_backpressure),
                 T(test_output_overflow),
                 T(test_output_paused_at_shutdown),
+                T(test_output_resume_then_oversized),
                 T(test_output_read_in_time),
                 T(test_output_slow_steady_reader),
                 T(test_users_listing),
