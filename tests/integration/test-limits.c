@@ -334,14 +334,20 @@ static void test_empty_elements_flood(void **state) {
         assert_true(puts > 0 && puts <= 1024 / 12);
         assert_true(stat_of(m, "bytes") <= 1024);
         rss_after = stat_of(m, "rss_bytes");
-        /* The daemon read each 4 to 8 MB request; it kept nothing of them. */
-        if (rss_before > 0 && rss_after - rss_before > 32 * 1024 * 1024)
-                fail_msg("the daemon grew by %lld bytes for refused empty elements",
-                         (long long) (rss_after - rss_before));
         print_message("rss %lld -> %lld bytes, %d empty items fit in 1024 bytes\n", (long long) rss_before,
                       (long long) rss_after, puts);
         mpx_disconnect(m);
         free(empty);
+        /*
+         * The daemon read each 4 to 8 MB request; it kept nothing of them.
+         * Under AddressSanitizer its quarantine keeps freed buffers resident
+         * on purpose, so there only the counts above can tell.
+         */
+#ifndef __SANITIZE_ADDRESS__
+        if (rss_before > 0 && rss_after - rss_before > 32 * 1024 * 1024)
+                fail_msg("the daemon grew by %lld bytes for refused empty elements",
+                         (long long) (rss_after - rss_before));
+#endif
 }
 
 /* A SIGHUP lowers the limit below what is held: everything stays, new puts are refused. */
