@@ -34,6 +34,7 @@ static const struct {
         { WIRE_EUSERS, EUSERS },
         { WIRE_ENOTRECOVERABLE, ENOTRECOVERABLE },
         { WIRE_EOWNERDEAD, EOWNERDEAD },
+        { WIRE_EIO, EIO },
 };
 
 int wire_status_to_errno(uint16_t status) {

@@ -243,6 +243,7 @@ enum wire_status {
         WIRE_EUSERS             = 17,   /* too many clients or objects */
         WIRE_ENOTRECOVERABLE    = 18,   /* barrier broken until reset */
         WIRE_EOWNERDEAD         = 19,   /* SEM_ACQUIRE succeeded, and a holder had died holding units */
+        WIRE_EIO                = 20,   /* a durable change refused: the journal cannot be written */
         _WIRE_STATUS_MAX,
 };
 

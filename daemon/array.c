@@ -437,7 +437,8 @@ static void array_checkpoint(struct object *o) {
                         array_journal_image(a, a->journal_copy);
                 return;
         }
-        if (memcmp(a->journal_copy, a->mem, a->size_bytes) != 0)
+        /* Without room on disk the image waits for the next second, when there may be some. */
+        if (memcmp(a->journal_copy, a->mem, a->size_bytes) != 0 && journal_has_room(a->size_bytes))
                 array_journal_image(a, a->journal_copy);
 }
 
@@ -646,7 +647,7 @@ int array_handle_declare(struct client *c, const struct request *req, struct wir
         /* No initial bytes means zeros; otherwise exactly length elements. */
         if (initial_len != 0 && initial_len != (uint64_t) length * t->size)
                 return -EINVAL;
-        created = journal_declare_check(flags);
+        created = journal_declare_check(name, len, flags);
         if (created == 0)
                 created = array_declare(name, len, (char) typecode, length, flags & ~WIRE_DECLARE_DURABLE,
                                         initial_len ? initial : NULL);

@@ -1269,6 +1269,7 @@ static int config_declare_typed(const struct config_object *o) {
 int config_declare(const struct config_object *o) {
         uint32_t durable = o->durable ? WIRE_DECLARE_DURABLE : 0;
         struct object *obj;
+        bool may_be_durable;
         int r;
 
         if (!object_find(o->name, o->name_len)) {
@@ -1276,12 +1277,13 @@ int config_declare(const struct config_object *o) {
                 if (r < 0)
                         return r;
         }
-        r = journal_declare_check(durable);
+        /* Events, barriers and pools are never durable: the loader accepts no durable key for them. */
+        may_be_durable = o->type != WIRE_TYPE_EVENT && o->type != WIRE_TYPE_BARRIER && o->type != WIRE_TYPE_POOL;
+        r = may_be_durable ? journal_declare_check(o->name, o->name_len, durable) : 0;
         if (r < 0)
                 return r;
         r = config_declare_typed(o);
-        /* Events, barriers and pools are never durable: the loader accepts no durable key for them. */
-        if (o->type != WIRE_TYPE_EVENT && o->type != WIRE_TYPE_BARRIER && o->type != WIRE_TYPE_POOL)
+        if (may_be_durable)
                 r = journal_declared(o->name, o->name_len, r, durable);
         if (r <= 0 || !(obj = object_find(o->name, o->name_len)))
                 return r;

@@ -574,7 +574,7 @@ int dict_handle_declare(struct client *c, const struct request *req, struct wire
                 return -EPROTO;
         if (flags & ~WIRE_DECLARE_DURABLE)
                 return -EINVAL;
-        created = journal_declare_check(flags);
+        created = journal_declare_check(name, len, flags);
         if (created == 0)
                 created = dict_declare(name, len);
         created = journal_declared(name, len, created, flags);

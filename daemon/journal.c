@@ -69,6 +69,16 @@
 #define RECORD_MAX ((UINT32_C(1) << 30) + 1024)
 /* Write the snapshot out whenever this much of it is buffered. */
 #define SNAPSHOT_CHUNK (1u << 20)
+/* A segment's room on disk grows by this much at a time (at most compact_size). */
+#define PREALLOC_CHUNK (UINT64_C(1) << 20)
+/* Room kept past every admitted change, for records no request asked for (redeliveries, undos, timeouts). */
+#define JOURNAL_RESERVE (UINT64_C(64) << 10)
+/* What a change may record beyond its request's body: framing, the name again, sequence numbers. */
+#define RECORD_ROOM 512u
+/* At most the size of a segment's header record. */
+#define HEADER_ROOM 64u
+/* Refused changes are counted in the log at most this often. */
+#define REFUSAL_LOG_MS 10000
 /* After a failed compaction, wait this long before trying again. */
 #define COMPACT_RETRY_MS 10000
 /* Written in every header record, with the format's version. */
@@ -91,10 +101,28 @@ struct journal {
         uint64_t segment_bytes;
         uint64_t older_bytes;           /* bytes of the segments before it that still exist */
         uint64_t snapshot_bytes;
+        uint64_t allocated;             /* bytes of the current segment reserved on disk (fallocate) */
+        bool header_pending;            /* its header is not written yet: it goes out first */
+        bool segment_spoiled;           /* a failed write left bytes that could not be cut: open the next */
+        bool no_fallocate;              /* the filesystem reserves nothing: a full disk stalls commits */
         struct wire_buf buf;            /* records not yet written */
         size_t record_start;            /* of the record being built */
-        size_t unheld;                  /* bytes at the start of buf no reply waits for: a header put back */
         uint64_t unsynced;              /* bytes written and not yet fdatasync()ed */
+
+        /*
+         * When durable changes are refused (see journal_admit): a commit
+         * that cannot be written keeps its records and is tried again every
+         * second (stalled); records lost to a lack of memory or a failed
+         * fdatasync() wait for the snapshot that writes memory out whole
+         * (losses counts them; the compaction child covers child_losses).
+         */
+        int stalled;                    /* the negative errno of the failed commit, or 0 */
+        int refusing;                   /* the negative errno durable changes get now, or 0 */
+        bool lost_pending;
+        uint64_t losses, child_losses;
+        uint64_t refused;               /* durable changes refused since start */
+        uint64_t refused_logged;        /* refused when the last line about it was logged */
+        uint64_t refusing_since_ms, refusal_logged_ms;
 
         enum journal_sync sync;
         bool durable_default;
@@ -122,6 +150,7 @@ static struct journal journal = { .dir_fd = -1, .lock_fd = -1, .fd = -1, .snapsh
 bool journal_replies_held;
 uint64_t journal_appended;
 unsigned journal_fail_countdown;
+int journal_reserve_fails;
 
 static const char *const sync_names[] = {
         [JOURNAL_SYNC_ALWAYS] = "always",
@@ -150,7 +179,7 @@ bool journal_replaying(void) {
 
 void journal_touch_slow(void) {
         /* A reply that shows a change not yet written waits for it, as a reply that made one does. */
-        if (journal.buf.len > journal.unheld)
+        if (journal.buf.len > 0)
                 journal_replies_held = true;
 }
 
@@ -257,12 +286,15 @@ static int journal_dump_object(struct object *o) {
 
 /* ---- declaring ---- */
 
-int journal_declare_check(uint32_t flags) {
+int journal_declare_check(const char *name, size_t len, uint32_t flags) {
         static uint64_t logged_ms;
         uint64_t now;
 
-        if (!(flags & WIRE_DECLARE_DURABLE) || journal.enabled)
+        if (!(flags & WIRE_DECLARE_DURABLE) && !(journal.enabled && journal.durable_default))
                 return 0;
+        if (journal.enabled)
+                /* Creating a durable object records it: there must be room for that first. */
+                return object_find(name, len) ? 0 : journal_admit_slow(op_current.body_len);
         /* One line per ten seconds at most: a client looping on declare must not flood the log. */
         now = now_ms();
         if (!logged_ms || now - logged_ms >= 10000) {
@@ -313,7 +345,7 @@ static int journal_put_header_body(struct wire_buf *b, uint64_t number) {
                wire_put_u64(b, number);
 }
 
-/* Append the header record of a file to the buffer. */
+/* Append the header record of a file to the buffer (the snapshot's). */
 static int journal_put_header(uint64_t number) {
         struct wire_buf *b = journal_begin(NULL, JOURNAL_HEADER);
 
@@ -324,25 +356,33 @@ static int journal_put_header(uint64_t number) {
 }
 
 /*
- * Put the current segment's header back into the emptied buffer after a
- * failed first write, framed by hand: no reply depends on it, so it holds
- * none and schedules no commit; it goes out before the next record.
+ * Write the current segment's header record, framed here rather than in
+ * the buffer: no reply depends on it, and it must precede whatever the
+ * buffer holds, records kept from a failed write included.
  */
-static void journal_restore_header(void) {
-        struct wire_buf *b = &journal.buf;
+static int journal_write_header(void) {
+        struct wire_buf b;
         uint32_t len;
+        int r;
 
-        if (wire_put_u32(b, 0) < 0 || wire_put_u32(b, 0) < 0 || wire_put_u16(b, JOURNAL_HEADER) < 0 ||
-            journal_put_header_body(b, journal.segment) < 0) {
-                /* Without its header the segment would be dropped whole at recovery: start another. */
-                b->len = 0;
-                journal.resync = true;
-                return;
+        wire_buf_init(&b);
+        if (wire_put_u32(&b, 0) < 0 || wire_put_u32(&b, 0) < 0 || wire_put_u16(&b, JOURNAL_HEADER) < 0 ||
+            journal_put_header_body(&b, journal.segment) < 0) {
+                wire_buf_done(&b);
+                return -ENOMEM;
         }
-        len = (uint32_t) (b->len - RECORD_PREFIX);
-        wire_patch_u32(b, 0, len);
-        wire_patch_u32(b, 4, (uint32_t) crc32(0, b->data + RECORD_PREFIX, len));
-        journal.unheld = b->len;
+        len = (uint32_t) (b.len - RECORD_PREFIX);
+        wire_patch_u32(&b, 0, len);
+        wire_patch_u32(&b, 4, (uint32_t) crc32(0, b.data + RECORD_PREFIX, len));
+        r = write_all(journal.fd, b.data, b.len);
+        if (r == 0) {
+                journal.segment_bytes += b.len;
+                journal.unsynced += b.len;
+                journal.written += b.len;
+                journal.header_pending = false;
+        }
+        wire_buf_done(&b);
+        return r;
 }
 
 static void journal_fsync_dir(void) {
@@ -350,7 +390,21 @@ static void journal_fsync_dir(void) {
                 log_warning("journal: cannot fsync %s: %s", journal.dir, strerror(errno));
 }
 
-/* Open segment n, empty, and make its name durable. */
+/* A record may have been lost (out of memory, a failed fdatasync): refuse changes until a snapshot. */
+static void journal_lose(void) {
+        journal.resync = true;
+        journal.lost_pending = true;
+        journal.losses++;
+}
+
+/* Give back the room reserved past the end of a segment that is closed. */
+static void journal_release_reserve(int fd, uint64_t size, uint64_t allocated) {
+        if (allocated > size)
+                (void) fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) size,
+                                 (off_t) (allocated - size));
+}
+
+/* Open segment n, empty, and make its name durable; its header goes out with the next commit. */
 static int journal_open_segment(uint64_t n) {
         char name[64];
         int fd;
@@ -369,25 +423,145 @@ static int journal_open_segment(uint64_t n) {
                         if (fdatasync(journal.fd) < 0) {
                                 log_err("journal: fdatasync of journal.%" PRIu64 " failed: %s", journal.segment,
                                         strerror(errno));
-                                journal.resync = true;
+                                journal_lose();
                         }
                         journal.fsyncs++;
                         journal.unsynced = 0;
                 }
+                journal_release_reserve(journal.fd, journal.segment_bytes, journal.allocated);
                 journal.older_bytes += journal.segment_bytes;
                 close(journal.fd);
         }
         journal.fd = fd;
         journal.segment = n;
         journal.segment_bytes = 0;
-        /* Only a commit opens a segment: the buffer holds at most the old one's header put back. */
-        if (journal.unheld) {
-                journal.buf.len = 0;
-                journal.unheld = 0;
-        }
-        /* The header goes out with the next commit, before any record of this segment. */
-        return journal_put_header(n);
+        journal.allocated = 0;
+        journal.header_pending = true;
+        journal.segment_spoiled = false;
+        return 0;
 }
+
+/* ---- room on disk ---- */
+
+/*
+ * Make sure the current segment has its first upto bytes reserved on disk,
+ * so that writing them cannot fail for want of room: 0, -ENOSPC, or -EIO
+ * for any other failure. The reserve grows by PREALLOC_CHUNK (at most
+ * compact_size) at a time, or by just what is needed when the disk has no
+ * more. A filesystem without fallocate() reserves nothing: there a full
+ * disk is only learnt from a failed write, which stalls the commit.
+ */
+static int journal_reserve(uint64_t upto) {
+        uint64_t need, chunk = journal.compact_size < PREALLOC_CHUNK ? journal.compact_size : PREALLOC_CHUNK;
+
+        if (journal.fd < 0)
+                return -EIO;
+        /* Tests: a full disk whose reserve is used up, whatever this segment reserved already. */
+        if (journal_reserve_fails)
+                return journal_reserve_fails;
+        if (upto <= journal.allocated || journal.no_fallocate)
+                return 0;
+        need = upto - journal.allocated;
+        for (uint64_t len = need < chunk ? chunk : need;; len = need) {
+                int r = fallocate(journal.fd, FALLOC_FL_KEEP_SIZE, (off_t) journal.allocated, (off_t) len);
+
+                if (r == 0) {
+                        journal.allocated += len;
+                        return 0;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (errno == EOPNOTSUPP || errno == ENOSYS) {
+                        journal.no_fallocate = true;
+                        log_notice("journal: %s cannot reserve room for records (fallocate: %s); a full disk "
+                                   "will hold replies back until a write succeeds", journal.dir, strerror(errno));
+                        return 0;
+                }
+                if (errno != ENOSPC && errno != EDQUOT)
+                        return -EIO;
+                if (len == need)
+                        return -ENOSPC;
+        }
+}
+
+/* The bytes the current segment will hold once the buffer is written. */
+static uint64_t journal_end_offset(void) {
+        return journal.segment_bytes + (journal.header_pending ? HEADER_ROOM : 0) + journal.buf.len;
+}
+
+/* Log how many changes were refused since the last line: once every REFUSAL_LOG_MS at most. */
+static void journal_log_refusals(bool force) {
+        uint64_t now = now_ms();
+
+        if (journal.refused == journal.refused_logged || (!force && now - journal.refusal_logged_ms < REFUSAL_LOG_MS))
+                return;
+        log_warning("journal: %" PRIu64 " durable change%s refused with %s in the last %" PRIu64 " s",
+                    journal.refused - journal.refused_logged, journal.refused - journal.refused_logged == 1 ? "" : "s",
+                    strerrorname_np(-journal.refusing), (now - journal.refusal_logged_ms + 500) / 1000);
+        journal.refused_logged = journal.refused;
+        journal.refusal_logged_ms = now;
+}
+
+/* Why durable changes are refused, for the log and STATS. */
+static const char *journal_refusal_reason(int err) {
+        if (journal.stalled)
+                return "a write of the journal failed; it is tried again every second";
+        if (journal.lost_pending)
+                return "records were lost; waiting for a snapshot of the durable objects";
+        return err == -ENOSPC ? "no room on the journal's filesystem" : "the journal's filesystem fails";
+}
+
+/* Durable changes are refused from now on with err; the first refusal of a series is logged at once. */
+static void journal_refusals_begin(int err) {
+        if (!journal.refusing) {
+                journal.refusing_since_ms = journal.refusal_logged_ms = now_ms();
+                journal.refused_logged = journal.refused;
+                log_err("journal: %s: %s; durable changes are refused with %s until it can be written again",
+                        journal.dir, journal_refusal_reason(err), strerrorname_np(-err));
+        }
+        journal.refusing = err;
+}
+
+/* Refuse one durable change with err. */
+static int journal_refuse(int err) {
+        journal_refusals_begin(err);
+        journal.refused++;
+        journal_log_refusals(false);
+        return err;
+}
+
+/* Durable changes are admitted again: say so, with what was refused meanwhile. */
+static void journal_refusals_end(void) {
+        journal_log_refusals(true);
+        log_notice("journal: %s can be written again after %.1f s; durable changes are accepted", journal.dir,
+                   (double) (now_ms() - journal.refusing_since_ms) / 1000);
+        journal.refusing = 0;
+}
+
+int journal_admit_slow(size_t need) {
+        int r;
+
+        if (!journal.enabled || journal.replaying)
+                return 0;
+        if (journal.stalled)
+                r = journal.stalled;
+        else if (journal.lost_pending)
+                r = -EIO;
+        else
+                r = journal_reserve(journal_end_offset() + need + RECORD_ROOM + JOURNAL_RESERVE);
+        if (r < 0)
+                return journal_refuse(r);
+        if (journal.refusing)
+                journal_refusals_end();
+        return 0;
+}
+
+bool journal_has_room(size_t need) {
+        return !journal.stalled && !journal.lost_pending &&
+               journal_reserve(journal_end_offset() + need + RECORD_ROOM + JOURNAL_RESERVE) == 0;
+}
+
+/* ---- writing ---- */
 
 static void journal_maybe_compact(void);
 
@@ -398,70 +572,111 @@ static void journal_release(bool written) {
 }
 
 /*
+ * After a failed write or fdatasync(): cut the segment back to before the
+ * batch, so that the batch can be written again whole. When it cannot be
+ * cut, the rest goes to a new segment; recovery ends this one at the first
+ * record that does not check. Returns err.
+ */
+static int journal_cut_back(uint64_t before, int err) {
+        if (ftruncate(journal.fd, (off_t) before) < 0) {
+                log_err("journal: cannot cut journal.%" PRIu64 " back: %s; records go on in journal.%" PRIu64,
+                        journal.segment, strerror(errno), journal.segment + 1);
+                journal.segment_spoiled = true;
+        }
+        journal.written -= journal.segment_bytes - before;
+        journal.segment_bytes = before;
+        journal.unsynced = 0;
+        if (before == 0)
+                journal.header_pending = true;
+        return err;
+}
+
+/*
+ * Write the current segment's header if it is not yet, then the buffered
+ * records, into room reserved first, and fdatasync() them under "always".
+ * 0, or a negative errno after which the segment is as before the batch.
+ */
+static int journal_write_batch(void) {
+        uint64_t before = journal.segment_bytes;
+        struct wire_buf *b = &journal.buf;
+        int r;
+
+        if (journal.segment_spoiled && (r = journal_open_segment(journal.segment + 1)) < 0)
+                return r;
+        r = journal_reserve(journal_end_offset());
+        if (r < 0)
+                return r;
+        if (journal.header_pending && (r = journal_write_header()) < 0)
+                return journal_cut_back(before, r);
+        r = write_all(journal.fd, b->data, b->len);
+        if (r < 0)
+                return journal_cut_back(before, r);
+        journal.segment_bytes += b->len;
+        journal.unsynced += b->len;
+        journal.written += b->len;
+        if (journal.sync == JOURNAL_SYNC_ALWAYS) {
+                journal.fsyncs++;
+                /* After a failed writeback Linux marks the pages clean: write the batch again. */
+                if (fdatasync(journal.fd) < 0)
+                        return journal_cut_back(before, -errno);
+                journal.unsynced = 0;
+        }
+        return 0;
+}
+
+/*
+ * A batch could not be written: keep its records and its held replies, try
+ * again every second (journal_second_cb), and refuse durable changes until
+ * a write succeeds. Nothing is acknowledged that is not written, nothing
+ * that was changed is undone, and no client is dropped.
+ */
+static void journal_stall(int err) {
+        int refusal = err == -ENOSPC || err == -EDQUOT || err == -EFBIG ? -ENOSPC : -EIO;
+
+        if (!journal.stalled) {
+                log_err("journal: cannot write %" PRIu64 " bytes to %s/journal.%" PRIu64 ": %s; the replies that "
+                        "wait for them are held until a write succeeds (tried every second)",
+                        journal_end_offset() - journal.segment_bytes, journal.dir, journal.segment, strerror(-err));
+                journal.stalled = refusal;
+                journal_refusals_begin(refusal);
+        }
+        journal.stalled = refusal;
+        journal_replies_held = false;
+}
+
+/*
  * Write the buffered records, fdatasync() them under "always", then let the
- * held replies go. A write that fails (a full disk) drops the clients whose
- * changes it carried: they were never acknowledged; the segment is cut back
- * to its last whole record.
+ * held replies go, or, if they cannot be written, stall (journal_stall). A
+ * batch with a record lost to a lack of memory drops the clients it holds,
+ * unacknowledged: their changes are in memory, not in the journal, until
+ * the snapshot that follows puts the journal back in step.
  */
 static void journal_commit(void) {
         struct wire_buf *b = &journal.buf;
-        bool ok = !journal.lost, write_failed = false, truncate_failed = false, header_lost;
-        int r;
+        bool ok = !journal.lost;
 
-        if (b->len > 0 && journal.fd >= 0) {
-                r = write_all(journal.fd, b->data, b->len);
+        if ((b->len > 0 || journal.header_pending) && journal.fd >= 0) {
+                int r = journal_write_batch();
+
                 if (r < 0) {
-                        log_err("journal: cannot write %zu bytes to %s/journal.%" PRIu64 ": %s; the clients "
-                                "whose changes they hold are disconnected unacknowledged", b->len, journal.dir,
-                                journal.segment, strerror(-r));
-                        ok = false;
-                        write_failed = true;
-                        journal.resync = true;
-                        if (ftruncate(journal.fd, (off_t) journal.segment_bytes) < 0) {
-                                log_err("journal: cannot cut journal.%" PRIu64 " back: %s; records go on in "
-                                        "journal.%" PRIu64, journal.segment, strerror(errno), journal.segment + 1);
-                                /* Recovery ends this segment at the garbage and goes on with the next. */
-                                truncate_failed = true;
-                        }
-                } else {
-                        journal.segment_bytes += b->len;
-                        journal.unsynced += b->len;
-                        journal.written += b->len;
+                        journal_stall(r);
+                        return;
                 }
         }
-        /* The failed write carried the header of a new segment: it must still come first. */
-        header_lost = write_failed && journal.segment_bytes == 0;
+        if (journal.stalled) {
+                log_notice("journal: %s/journal.%" PRIu64 " written again; the held replies go out",
+                           journal.dir, journal.segment);
+                journal.stalled = 0;
+        }
         b->len = 0;
-        journal.unheld = 0;
         if (b->cap > SNAPSHOT_CHUNK)
                 wire_buf_done(b);
-        if (truncate_failed) {
-                if (journal_open_segment(journal.segment + 1) < 0)
-                        journal.retry_ms = now_ms() + COMPACT_RETRY_MS;
-        } else if (header_lost)
-                journal_restore_header();
-        if (ok && journal.sync == JOURNAL_SYNC_ALWAYS && journal.unsynced > 0) {
-                if (fdatasync(journal.fd) < 0) {
-                        log_err("journal: fdatasync of journal.%" PRIu64 " failed: %s; the clients whose changes "
-                                "it holds are disconnected unacknowledged", journal.segment, strerror(errno));
-                        ok = false;
-                        /* After a failed writeback Linux marks the pages clean: rewrite it all. */
-                        journal.resync = true;
-                }
-                journal.fsyncs++;
-                journal.unsynced = 0;
-        }
-        /*
-         * A record lost to a lack of memory or a failed write leaves the
-         * journal behind the objects: the next snapshot, written from the
-         * objects themselves, puts them back in step.
-         */
         if (journal.lost)
-                journal.resync = true;
+                journal_lose();
         journal.lost = false;
         /*
          * Rotate before the release, which clears journal_replies_held: the
-         * new segment's header, buffered here, holds no reply.
+         * new segment's header holds no reply.
          */
         journal_maybe_compact();
         journal_release(ok);
@@ -474,12 +689,18 @@ static void journal_commit_cb(evutil_socket_t fd, short what, void *arg) {
 static void journal_schedule_commit(void) {
         static const struct timeval now = { 0, 0 };
 
-        if (journal.ev_commit && !evtimer_pending(journal.ev_commit, NULL))
+        /* A stalled commit is tried again once a second, not at every pass of the loop. */
+        if (journal.ev_commit && !journal.stalled && !evtimer_pending(journal.ev_commit, NULL))
                 evtimer_add(journal.ev_commit, &now);
 }
 
-/* Once a second: fdatasync() under "everysec", and images of arrays written through mappings. */
+/* Once a second: a stalled commit again, fdatasync() under "everysec", images of arrays written through mappings. */
 static void journal_second_cb(evutil_socket_t fd, short what, void *arg) {
+        if (journal.stalled)
+                journal_commit();
+        /* Room came back with nobody asking: STATS and the log say so without waiting for a change. */
+        else if (journal.refusing && journal_has_room(0))
+                journal_refusals_end();
         if (journal.n_durable_arrays > 0) {
                 struct object *o;
 
@@ -489,10 +710,10 @@ static void journal_second_cb(evutil_socket_t fd, short what, void *arg) {
         }
         if (journal.sync == JOURNAL_SYNC_EVERYSEC && journal.unsynced > 0 && journal.fd >= 0) {
                 if (fdatasync(journal.fd) < 0) {
-                        log_warning("journal: fdatasync of journal.%" PRIu64 " failed: %s", journal.segment,
-                                    strerror(errno));
+                        log_warning("journal: fdatasync of journal.%" PRIu64 " failed: %s; changes are refused "
+                                    "until a snapshot is written", journal.segment, strerror(errno));
                         /* After a failed writeback Linux marks the pages clean: rewrite it all. */
-                        journal.resync = true;
+                        journal_lose();
                 }
                 journal.fsyncs++;
                 journal.unsynced = 0;
@@ -573,6 +794,9 @@ static void journal_child_exit(pid_t pid, int status) {
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
                 journal_drop_segments(journal.child_segment);
                 journal.compactions++;
+                /* Its snapshot holds every change made before it started, those whose records were lost too. */
+                if (journal.lost_pending && journal.child_losses == journal.losses)
+                        journal.lost_pending = false;
                 journal.last_compaction_ms = now_ms();
                 log_info("journal compacted: the snapshot covers journal.%" PRIu64 " and before (%" PRIu64
                          " bytes)", journal.child_segment, journal.snapshot_bytes);
@@ -639,6 +863,7 @@ static void journal_maybe_compact(void) {
         journal.child = pid;
         journal.child_segment = covers;
         journal.child_resyncs = journal.resync;
+        journal.child_losses = journal.losses;
         journal.resync = false;
         log_debug("journal: compacting journal.%" PRIu64 " and before in process %ld", covers, (long) pid);
 }
@@ -1041,6 +1266,17 @@ void journal_close(bool compact) {
         journal_replies_held = false;
 }
 
+/* One word for STATS: ok, full (ENOSPC), failing (EIO), stalled (a write failed) or resyncing. */
+static const char *journal_state(void) {
+        if (journal.stalled)
+                return "stalled";
+        if (journal.lost_pending)
+                return "resyncing";
+        if (journal.refusing)
+                return journal.refusing == -ENOSPC ? "full" : "failing";
+        return "ok";
+}
+
 int journal_stats(struct wire_buf *b, struct wire_fields *f) {
         int err = 0;
 
@@ -1048,6 +1284,10 @@ int journal_stats(struct wire_buf *b, struct wire_fields *f) {
         if (!journal.enabled)
                 return err;
         err |= wire_put_field_str(b, f, "journal_sync", journal_sync_to_string(journal.sync));
+        err |= wire_put_field_str(b, f, "journal_state", journal_state());
+        err |= wire_put_field_str(b, f, "journal_refusing",
+                                  journal.refusing ? journal_refusal_reason(journal.refusing) : "");
+        err |= wire_put_field_int(b, f, "journal_refused", (int64_t) journal.refused);
         err |= wire_put_field_int(b, f, "journal_bytes",
                                   (int64_t) (journal.older_bytes + journal.segment_bytes + journal.buf.len));
         err |= wire_put_field_int(b, f, "journal_snapshot_bytes", (int64_t) journal.snapshot_bytes);

@@ -501,6 +501,8 @@ struct op_context {
         struct client *client;
         uint16_t op;
         enum perm_access access;
+        bool changes;                   /* it may change the object it names: durable ones need journal room */
+        uint32_t body_len;
 };
 extern struct op_context op_current;
 
@@ -716,6 +718,22 @@ bool journal_enabled(void);
 bool journal_replaying(void);
 /* Tests: the journal_fail_countdown-th next record fails as out of memory (1: the next one), 0 never. */
 extern unsigned journal_fail_countdown;
+/* Tests: while set (a negative errno), reserving room on disk fails with it, as a full disk would. */
+extern int journal_reserve_fails;
+/*
+ * Before a request changes durable object o (op.c marks such requests
+ * OP_CHANGES; object_lookup asks): 0 when the journal has room for what a
+ * request of need bytes may record, on disk and reserved, or the negative
+ * errno the change is refused with, before anything changed: -ENOSPC (no
+ * room), -EIO (the journal cannot be written, or records were lost and a
+ * snapshot is not yet written).
+ */
+int journal_admit_slow(size_t need);
+static inline int journal_admit(const struct object *o, size_t need) {
+        return o->durable ? journal_admit_slow(need) : 0;
+}
+/* For changes no client asked for (array images): whether need bytes of records fit now; refuses nothing. */
+bool journal_has_room(size_t need);
 /* STATS fields: durability, journal_*. */
 int journal_stats(struct wire_buf *b, struct wire_fields *f);
 
@@ -751,8 +769,11 @@ static inline void journal_owner(const struct object *o) {
         if (o->durable)
                 journal_owner_slow(o);
 }
-/* Before a declare: -EINVAL for a durable declare without a directory. */
-int journal_declare_check(uint32_t flags);
+/*
+ * Before a declare: -EINVAL for a durable declare without a directory;
+ * for one that would create a durable object, what journal_admit says.
+ */
+int journal_declare_check(const char *name, size_t len, uint32_t flags);
 /*
  * After a declare that returned created (1, 0 or a negative errno): make a
  * new object durable as flags (WIRE_DECLARE_DURABLE) or the default say and

@@ -26,6 +26,12 @@ int object_lookup(const char *name, size_t len, struct object **ret) {
         err = perm_check(o);
         if (err < 0)
                 return err;
+        /* A change of a durable object is refused before it is made when the journal cannot take it. */
+        if (op_current.changes) {
+                err = journal_admit(o, op_current.body_len);
+                if (err < 0)
+                        return err;
+        }
         *ret = o;
         return 0;
 }

@@ -18,12 +18,15 @@ static int op_handle_ping(struct client *c, const struct request *req, struct wi
 
 enum {
         OP_BEFORE_HELLO = 1 << 0,       /* allowed before HELLO */
+        OP_CHANGES = 1 << 1,            /* may change the object it names (journal_admit) */
 };
 
 /*
  * Each opcode with the access it needs to the object it names (PERM_NONE:
  * none, or it only creates one). A DECLARE needs READ of an object that
- * exists; pools keep their own admin-only rule on top of ADMIN.
+ * exists; pools keep their own admin-only rule on top of ADMIN. OP_CHANGES
+ * marks what may change a durable object, GET and TASK_DONE included (they
+ * take items out): the journal must have room for it first.
  */
 static const struct op_entry {
         uint16_t op;
@@ -31,46 +34,46 @@ static const struct op_entry {
         enum perm_access access;
         op_handler handle;
 } op_table[] = {
-        { WIRE_OP_QUEUE_PUT, 0, PERM_WRITE, queue_handle_put },
-        { WIRE_OP_QUEUE_GET, 0, PERM_READ, queue_handle_get },
-        { WIRE_OP_QUEUE_TASK_DONE, 0, PERM_READ, queue_handle_task_done },
-        { WIRE_OP_QUEUE_PUT_MANY, 0, PERM_WRITE, queue_handle_put_many },
-        { WIRE_OP_QUEUE_GET_MANY, 0, PERM_READ, queue_handle_get_many },
+        { WIRE_OP_QUEUE_PUT, OP_CHANGES, PERM_WRITE, queue_handle_put },
+        { WIRE_OP_QUEUE_GET, OP_CHANGES, PERM_READ, queue_handle_get },
+        { WIRE_OP_QUEUE_TASK_DONE, OP_CHANGES, PERM_READ, queue_handle_task_done },
+        { WIRE_OP_QUEUE_PUT_MANY, OP_CHANGES, PERM_WRITE, queue_handle_put_many },
+        { WIRE_OP_QUEUE_GET_MANY, OP_CHANGES, PERM_READ, queue_handle_get_many },
         { WIRE_OP_QUEUE_QSIZE, 0, PERM_READ, queue_handle_qsize },
         { WIRE_OP_QUEUE_DECLARE, 0, PERM_READ, queue_handle_declare },
-        { WIRE_OP_QUEUE_CLOSE, 0, PERM_ADMIN, queue_handle_close },
+        { WIRE_OP_QUEUE_CLOSE, OP_CHANGES, PERM_ADMIN, queue_handle_close },
         { WIRE_OP_QUEUE_JOIN, 0, PERM_READ, queue_handle_join },
-        { WIRE_OP_QUEUE_PURGE, 0, PERM_ADMIN, queue_handle_purge },
-        { WIRE_OP_DICT_SET, 0, PERM_WRITE, dict_handle_set },
+        { WIRE_OP_QUEUE_PURGE, OP_CHANGES, PERM_ADMIN, queue_handle_purge },
+        { WIRE_OP_DICT_SET, OP_CHANGES, PERM_WRITE, dict_handle_set },
         { WIRE_OP_DICT_GET, 0, PERM_READ, dict_handle_get },
-        { WIRE_OP_DICT_INCR, 0, PERM_WRITE, dict_handle_incr },
-        { WIRE_OP_SEM_ACQUIRE, 0, PERM_WRITE, sem_handle_acquire },
-        { WIRE_OP_SEM_RELEASE, 0, PERM_WRITE, sem_handle_release },
+        { WIRE_OP_DICT_INCR, OP_CHANGES, PERM_WRITE, dict_handle_incr },
+        { WIRE_OP_SEM_ACQUIRE, OP_CHANGES, PERM_WRITE, sem_handle_acquire },
+        { WIRE_OP_SEM_RELEASE, OP_CHANGES, PERM_WRITE, sem_handle_release },
         { WIRE_OP_ARRAY_GET, 0, PERM_READ, array_handle_get },
-        { WIRE_OP_ARRAY_SET, 0, PERM_WRITE, array_handle_set },
-        { WIRE_OP_ARRAY_ADD, 0, PERM_WRITE, array_handle_add },
+        { WIRE_OP_ARRAY_SET, OP_CHANGES, PERM_WRITE, array_handle_set },
+        { WIRE_OP_ARRAY_ADD, OP_CHANGES, PERM_WRITE, array_handle_add },
         { WIRE_OP_DICT_DECLARE, 0, PERM_READ, dict_handle_declare },
-        { WIRE_OP_DICT_DEL, 0, PERM_WRITE, dict_handle_del },
+        { WIRE_OP_DICT_DEL, OP_CHANGES, PERM_WRITE, dict_handle_del },
         { WIRE_OP_DICT_CONTAINS, 0, PERM_READ, dict_handle_contains },
         { WIRE_OP_DICT_LEN, 0, PERM_READ, dict_handle_len },
         { WIRE_OP_DICT_ITEMS, 0, PERM_READ, dict_handle_items },
-        { WIRE_OP_DICT_POP, 0, PERM_WRITE, dict_handle_pop },
-        { WIRE_OP_DICT_SETDEFAULT, 0, PERM_WRITE, dict_handle_setdefault },
-        { WIRE_OP_DICT_UPDATE, 0, PERM_WRITE, dict_handle_update },
-        { WIRE_OP_DICT_CLEAR, 0, PERM_WRITE, dict_handle_clear },
-        { WIRE_OP_DICT_CAS, 0, PERM_WRITE, dict_handle_cas },
+        { WIRE_OP_DICT_POP, OP_CHANGES, PERM_WRITE, dict_handle_pop },
+        { WIRE_OP_DICT_SETDEFAULT, OP_CHANGES, PERM_WRITE, dict_handle_setdefault },
+        { WIRE_OP_DICT_UPDATE, OP_CHANGES, PERM_WRITE, dict_handle_update },
+        { WIRE_OP_DICT_CLEAR, OP_CHANGES, PERM_WRITE, dict_handle_clear },
+        { WIRE_OP_DICT_CAS, OP_CHANGES, PERM_WRITE, dict_handle_cas },
         { WIRE_OP_LIST_DECLARE, 0, PERM_READ, list_handle_declare },
-        { WIRE_OP_LIST_APPEND, 0, PERM_WRITE, list_handle_append },
-        { WIRE_OP_LIST_EXTEND, 0, PERM_WRITE, list_handle_extend },
+        { WIRE_OP_LIST_APPEND, OP_CHANGES, PERM_WRITE, list_handle_append },
+        { WIRE_OP_LIST_EXTEND, OP_CHANGES, PERM_WRITE, list_handle_extend },
         { WIRE_OP_LIST_GET, 0, PERM_READ, list_handle_get },
-        { WIRE_OP_LIST_SET, 0, PERM_WRITE, list_handle_set },
-        { WIRE_OP_LIST_INSERT, 0, PERM_WRITE, list_handle_insert },
-        { WIRE_OP_LIST_POP, 0, PERM_WRITE, list_handle_pop },
-        { WIRE_OP_LIST_REMOVE, 0, PERM_WRITE, list_handle_remove },
+        { WIRE_OP_LIST_SET, OP_CHANGES, PERM_WRITE, list_handle_set },
+        { WIRE_OP_LIST_INSERT, OP_CHANGES, PERM_WRITE, list_handle_insert },
+        { WIRE_OP_LIST_POP, OP_CHANGES, PERM_WRITE, list_handle_pop },
+        { WIRE_OP_LIST_REMOVE, OP_CHANGES, PERM_WRITE, list_handle_remove },
         { WIRE_OP_LIST_INDEX, 0, PERM_READ, list_handle_index },
         { WIRE_OP_LIST_LEN, 0, PERM_READ, list_handle_len },
         { WIRE_OP_LIST_SLICE, 0, PERM_READ, list_handle_slice },
-        { WIRE_OP_LIST_CLEAR, 0, PERM_WRITE, list_handle_clear },
+        { WIRE_OP_LIST_CLEAR, OP_CHANGES, PERM_WRITE, list_handle_clear },
         { WIRE_OP_SEM_DECLARE, 0, PERM_READ, sem_handle_declare },
         { WIRE_OP_SEM_VALUE, 0, PERM_READ, sem_handle_value },
         { WIRE_OP_EVENT_DECLARE, 0, PERM_READ, event_handle_declare },
@@ -83,7 +86,7 @@ static const struct op_entry {
         { WIRE_OP_BARRIER_RESET, 0, PERM_WRITE, barrier_handle_reset },
         { WIRE_OP_BARRIER_ABORT, 0, PERM_WRITE, barrier_handle_abort },
         { WIRE_OP_ARRAY_DECLARE, 0, PERM_READ, array_handle_declare },
-        { WIRE_OP_ARRAY_CAS, 0, PERM_WRITE, array_handle_cas },
+        { WIRE_OP_ARRAY_CAS, OP_CHANGES, PERM_WRITE, array_handle_cas },
         { WIRE_OP_ARRAY_MAP, 0, PERM_WRITE, array_handle_map },
         { WIRE_OP_PIPE_OPEN, 0, PERM_WRITE, pipe_handle_open },
         { WIRE_OP_POOL_START, 0, PERM_ADMIN, pool_handle_start },
@@ -94,13 +97,13 @@ static const struct op_entry {
         { WIRE_OP_PING, OP_BEFORE_HELLO, PERM_NONE, op_handle_ping },
         { WIRE_OP_LIST, 0, PERM_NONE, admin_handle_list },
         { WIRE_OP_INFO, 0, PERM_READ, admin_handle_info },
-        { WIRE_OP_DELETE, 0, PERM_ADMIN, admin_handle_delete },
+        { WIRE_OP_DELETE, OP_CHANGES, PERM_ADMIN, admin_handle_delete },
         { WIRE_OP_STATS, 0, PERM_NONE, admin_handle_stats },
         { WIRE_OP_CLIENTS, 0, PERM_NONE, admin_handle_clients },
         { WIRE_OP_USERS, 0, PERM_NONE, admin_handle_users },
         { WIRE_OP_QUEUE_PEEK, 0, PERM_READ, queue_handle_peek },
-        { WIRE_OP_CHMOD, 0, PERM_ADMIN, perm_handle_chmod },
-        { WIRE_OP_CHOWN, 0, PERM_ADMIN, perm_handle_chown },
+        { WIRE_OP_CHMOD, OP_CHANGES, PERM_ADMIN, perm_handle_chmod },
+        { WIRE_OP_CHOWN, OP_CHANGES, PERM_ADMIN, perm_handle_chown },
 };
 
 struct op_context op_current;
@@ -144,7 +147,8 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
         }
         wire_reader_init(&r, body, h->body_len);
         /* Every object lookup of the handler checks this request's access (object_lookup). */
-        op_current = (struct op_context) { .client = c, .op = h->op, .access = e->access };
+        op_current = (struct op_context) { .client = c, .op = h->op, .access = e->access,
+                                           .changes = e->flags & OP_CHANGES, .body_len = h->body_len };
         ret = e->handle(c, &req, &r);
         op_current = (struct op_context) { 0 };
         if (ret < 0)

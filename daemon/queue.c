@@ -664,7 +664,7 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
                 return -EPROTO;
         if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE))
                 return -EINVAL;
-        created = journal_declare_check(flags);
+        created = journal_declare_check(name, len, flags);
         if (created == 0)
                 created = queue_declare(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE);
         created = journal_declared(name, len, created, flags);

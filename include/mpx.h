@@ -19,7 +19,11 @@
  *   -EIDRM        the object was deleted while the call waited
  *   -ESHUTDOWN    the daemon is stopping
  *   -ECONNRESET   the connection to the daemon is lost; disconnect and reconnect
- *   -ENOMEM, -ENOSPC, -EUSERS  the client or the daemon is out of memory or over a limit
+ *   -ENOMEM, -ENOSPC, -EUSERS  the client or the daemon is out of memory or over a limit;
+ *                 -ENOSPC also: a change of a durable object, and the disk of the
+ *                 daemon's journal is full (nothing changed; try again later)
+ *   -EIO          a change of a durable object, and the daemon's journal cannot be
+ *                 written (nothing changed; try again later)
  *   -EPROTO       the daemon sent something this library does not understand
  *   -ERANGE       an index or value out of range
  *   -ENOTRECOVERABLE  a barrier is broken until reset

@@ -73,6 +73,8 @@ static int journal_teardown(void **state) {
         *f = t->f;
         *state = f;
         journal_close(false);
+        journal_reserve_fails = 0;
+        journal_fail_countdown = 0;
         unit_teardown(state);
         remove_files(t->dir);
         (void) rmdir(t->dir);
@@ -426,62 +428,80 @@ static void test_flipped_byte(void **state) {
  * would) acknowledges nothing: the client whose put it carried is dropped
  * with its reply unsent, and the segment is cut back to its last record.
  */
-static void test_write_failure_withholds_acknowledgement(void **state) {
+static int64_t journal_stat(const char *key);
+static const char *journal_stat_str(const char *key);
+
+/*
+ * A commit that cannot be written (a file size limit stands for a disk that
+ * fails) keeps its records and its client, whose reply is held; changes of
+ * durable objects are refused meanwhile, other requests served. Once the
+ * limit is lifted, the retry of the next second writes the batch and the
+ * reply goes out: nothing was dropped, nothing acknowledged unwritten.
+ */
+static void test_write_failure_stalls_until_written(void **state) {
         struct journal_test *t = *state;
         struct rlimit saved, limit;
-        struct client *c;
+        struct client *c, *d;
         unsigned clients;
         char path[128];
-        struct stat st;
 
         assert_int_equal(journal_open(t->config), 0);
         c = client_add(&t->f, "writer");
+        d = client_add(&t->f, "other");
         expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "plain", (uint64_t) 0, 0u);
         /* The commit timer of this batch: the declaration is written. */
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
         assert_true(c->held == false && !c->dead);
         snprintf(path, sizeof(path), "%s/journal.1", t->dir);
-        assert_int_equal(stat(path, &st), 0);
-        assert_true(st.st_size > 0);
+        assert_true(file_size(path) > 0);
 
         signal(SIGXFSZ, SIG_IGN);
         assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
         limit = saved;
-        limit.rlim_cur = (rlim_t) st.st_size;
+        limit.rlim_cur = (rlim_t) file_size(path);
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
         /* The reply is queued, and held: a client with a socket would not see it. */
-        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "lost");
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "kept");
         assert_true(c->held);
         clients = mpxd.n_clients;
-        /* The loop frees a lost client: the fixture must not know it any more (mpxd_done would). */
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (t->f.c[i] == c)
-                        t->f.c[i] = NULL;
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        /* The write failed: the client stays, its reply held; the segment is as before. */
+        assert_int_equal(mpxd.n_clients, clients);
+        assert_true(c->held && !c->dead);
+        assert_int_equal(file_size(path), (off_t) limit.rlim_cur);
+        assert_string_equal(journal_stat_str("journal_state"), "stalled");
+        /* Changes of durable objects are refused before they are made; the rest is served. */
+        expect(WIRE_ENOSPC, d, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "refused");
+        expect_empty(d, WIRE_OP_QUEUE_PUT, "nis", "plain", (int64_t) 0, "served");
+        assert_true(!d->held);
+        assert_int_equal(journal_stat("journal_refused"), 1);
+
+        /* Room again: the retry of the next second writes the batch and lets the reply go. */
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
         signal(SIGXFSZ, SIG_DFL);
-        assert_int_equal(mpxd.n_clients, clients - 1);
-        /* The segment was cut back to its last whole record. */
-        assert_int_equal(stat(path, &st), 0);
-        assert_int_equal(st.st_size, limit.rlim_cur);
+        while (c->held)
+                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
+        assert_true(!c->dead);
+        assert_true(file_size(path) > (off_t) limit.rlim_cur);
+        expect_empty(d, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "after");
+        assert_string_equal(journal_stat_str("journal_state"), "ok");
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
 
-        /*
-         * What was acknowledged is back. The put was never acknowledged: like
-         * a put in flight, it may or may not be (the compaction that puts the
-         * journal back in step with the objects writes it if it can).
-         */
+        /* What was acknowledged is back; what was refused is not. */
         restart(t, false);
         c = client_add(&t->f, "reader");
-        assert_int_equal(info_field_at(c, "q", WIRE_TYPE_QUEUE, "durable", __FILE__, __LINE__), 1);
+        expect_item(c, "q", "kept");
+        expect_item(c, "q", "after");
+        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
 }
 
-/* An integer field of the journal's STATS fields. */
-static int64_t journal_stat(const char *key) {
+/* Find key among the journal's STATS fields: its integer in *ret_int, or its text in ret_str. */
+static void journal_stats_walk(const char *key, int64_t *ret_int, char *ret_str, size_t str_size) {
         struct wire_fields f;
         struct wire_reader r;
         struct wire_buf b;
         uint16_t n = 0;
-        int64_t found = -1;
 
         wire_buf_init(&b);
         assert_int_equal(wire_fields_begin(&b, &f), 0);
@@ -491,8 +511,8 @@ static int64_t journal_stat(const char *key) {
         assert_true(wire_get_u16(&r, &n));
         for (uint16_t i = 0; i < n; i++) {
                 uint8_t key_len = 0, kind = 0;
-                const char *text;
-                uint16_t text_len;
+                const char *text = "";
+                uint16_t text_len = 0;
                 int64_t v = 0;
                 bool match;
 
@@ -505,10 +525,28 @@ static int64_t journal_stat(const char *key) {
                         assert_true(wire_get_i64(&r, &v));
                 else
                         assert_true(wire_get_str(&r, &text, &text_len));
-                if (match)
-                        found = v;
+                if (match && ret_int)
+                        *ret_int = v;
+                if (match && ret_str)
+                        snprintf(ret_str, str_size, "%.*s", (int) text_len, text);
         }
         wire_buf_done(&b);
+}
+
+/* An integer field of the journal's STATS fields, -1 when absent. */
+static int64_t journal_stat(const char *key) {
+        int64_t found = -1;
+
+        journal_stats_walk(key, &found, NULL, 0);
+        return found;
+}
+
+/* A string field of the journal's STATS fields, "" when absent; valid until the next call. */
+static const char *journal_stat_str(const char *key) {
+        static char found[256];
+
+        found[0] = '\0';
+        journal_stats_walk(key, NULL, found, sizeof(found));
         return found;
 }
 
@@ -553,16 +591,57 @@ static void test_lost_record_withholds_acknowledgement(void **state) {
 }
 
 /*
+ * After a record was lost, memory holds a change the journal lacks: until
+ * the snapshot written from memory is on disk, no change of a durable
+ * object is acknowledged (each is refused EIO, before it is made), so none
+ * can depend on the lost record; other objects are served. The snapshot's
+ * end admits changes again, and a restart finds the lost change (it was
+ * made in memory) and the later ones.
+ */
+static void test_lost_record_refuses_until_snapshot(void **state) {
+        struct journal_test *t = *state;
+        char sock[128];
+        struct client *c, *e;
+
+        snprintf(sock, sizeof(sock), "%s/mpxd.sock", t->dir);
+        mpxd.socket_path = sock;
+        /* The signal events: SIGCHLD tells the journal that its compaction child ended. */
+        assert_int_equal(server_listen(), 0);
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        e = client_add(&t->f, "later");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "plain", (uint64_t) 0, 0u);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+
+        journal_fail_countdown = 1;
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
+        forget_client(t, c);
+        /* The commit drops the writer, and starts the compaction that writes memory out. */
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_string_equal(journal_stat_str("journal_state"), "resyncing");
+        expect(WIRE_EIO, e, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "refused");
+        expect_empty(e, WIRE_OP_QUEUE_PUT, "nis", "plain", (int64_t) 0, "served");
+        assert_true(!e->held);
+        while (journal_stat("journal_compactions") < 1)
+                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
+        expect_empty(e, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-1");
+        assert_string_equal(journal_stat_str("journal_state"), "ok");
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        restart(t, false);
+        expect_items(t, 2);
+}
+
+/*
  * The first write of a segment carries its header: when it fails, the
- * header is not thrown away with the batch, and the records of the next
- * batch, written after it, come back at the next start.
+ * header is kept with the records and goes first when the retry writes
+ * them, and the records after it come back at the next start.
  */
 static void test_failed_first_write_keeps_header(void **state) {
         struct journal_test *t = *state;
         struct rlimit saved, limit;
         struct client *c;
         char path[128];
-        struct stat st;
 
         signal(SIGXFSZ, SIG_IGN);
         assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
@@ -570,15 +649,18 @@ static void test_failed_first_write_keeps_header(void **state) {
         limit.rlim_cur = 1;
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
         assert_int_equal(journal_open(t->config), 0);
-        /* The commit of the header alone fails and cuts journal.1 back to nothing. */
+        /* The commit of the header alone fails and leaves journal.1 empty. */
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        snprintf(path, sizeof(path), "%s/journal.1", t->dir);
+        assert_int_equal(file_size(path), 0);
+        assert_string_equal(journal_stat_str("journal_state"), "stalled");
+        c = client_add(&t->f, "writer");
+        expect(WIRE_ENOSPC, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
         assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
         signal(SIGXFSZ, SIG_DFL);
-        snprintf(path, sizeof(path), "%s/journal.1", t->dir);
-        assert_int_equal(stat(path, &st), 0);
-        assert_int_equal(st.st_size, 0);
+        while (file_size(path) == 0)
+                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
 
-        c = client_add(&t->f, "writer");
         expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
         expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
@@ -588,52 +670,78 @@ static void test_failed_first_write_keeps_header(void **state) {
 }
 
 /*
- * The same while a compaction runs, so that no newer segment can be opened:
- * the header put back waits for the next record, and a reply that only
- * reads a durable object does not wait for it, as no change is unwritten.
- * snapshot.tmp is a FIFO, so the compaction child blocks until the end.
+ * A full disk, learnt when room for the next records cannot be reserved:
+ * every request that would change a durable object is refused ENOSPC before
+ * it changes anything (a put, a get that would take an item out, a declare
+ * that would create one, a delete), with the connection kept; reads of
+ * durable objects and everything on other objects are served, unheld. Once
+ * there is room, changes are admitted again with no restart, and what was
+ * refused never happened.
  */
-static void test_failed_first_write_during_compaction(void **state) {
+static void test_full_disk_refuses_changes(void **state) {
         struct journal_test *t = *state;
-        struct rlimit saved, limit;
-        struct client *c, *d;
-        char path[128];
+        struct client *c;
 
-        snprintf(path, sizeof(path), "%s/snapshot.tmp", t->dir);
-        assert_int_equal(mkfifo(path, 0600), 0);
         assert_int_equal(journal_open(t->config), 0);
-        c = client_add(&t->f, "writer");
-        d = client_add(&t->f, "reader");
+        c = client_add(&t->f, "client");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
         expect(WIRE_OK, c, WIRE_OP_DICT_DECLARE, "nw", "d", WIRE_DECLARE_DURABLE);
-        expect_empty(c, WIRE_OP_DICT_SET, "nss", "d", "k1", "v1");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "plain", (uint64_t) 0, 0u);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
+        expect_empty(c, WIRE_OP_DICT_SET, "nss", "d", "k", "v");
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(!c->held);
 
-        signal(SIGXFSZ, SIG_IGN);
-        assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
-        limit = saved;
-        limit.rlim_cur = 1;
-        assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
-        /*
-         * journal.1 cannot be written: the writer is dropped, a compaction
-         * starts to resynchronise, with journal.2, whose header cannot be
-         * written either.
-         */
-        forget_client(t, c);
+        journal_reserve_fails = -ENOSPC;
+        expect(WIRE_ENOSPC, c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-1");
+        expect(WIRE_ENOSPC, c, WIRE_OP_QUEUE_GET, "niw", QUEUE, (int64_t) 0, 0u);
+        expect(WIRE_ENOSPC, c, WIRE_OP_DICT_SET, "nss", "d", "k", "other");
+        expect(WIRE_ENOSPC, c, WIRE_OP_DELETE, "n", "d");
+        expect(WIRE_ENOSPC, c, WIRE_OP_LIST_DECLARE, "nw", "new", WIRE_DECLARE_DURABLE);
+        assert_string_equal(journal_stat_str("journal_state"), "full");
+        assert_int_equal(journal_stat("journal_refused"), 5);
+        /* Declaring what exists changes nothing; reads and other objects are served. */
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect_bytes(c, WIRE_OP_DICT_GET, "ns", "d", "k", "v");
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "plain", (int64_t) 0, "x");
+        expect_item(c, "plain", "x");
+        assert_true(!c->held && !c->dead);
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
-        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
-        assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
-        signal(SIGXFSZ, SIG_DFL);
-        assert_int_equal(journal_stat("journal_segment"), 2);
-        assert_int_equal(journal_stat("journal_compacting"), 1);
-        snprintf(path, sizeof(path), "%s/journal.2", t->dir);
-        assert_int_equal(file_size(path), 0);
 
-        expect_bytes(d, WIRE_OP_DICT_GET, "ns", "d", "k1", "v1");
-        assert_true(!d->held);
-        expect(WIRE_OK, d, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
-        expect_empty(d, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
-        assert_true(d->held);
+        journal_reserve_fails = 0;
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-1");
+        assert_string_equal(journal_stat_str("journal_state"), "ok");
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
-        assert_true(!d->held && !d->dead);
+        restart(t, false);
+        expect_items(t, 2);
+        c = client_add(&t->f, "reader");
+        expect_bytes(c, WIRE_OP_DICT_GET, "ns", "d", "k", "v");
+        expect(WIRE_ENOENT, c, WIRE_OP_LIST_LEN, "n", "new");
+}
+
+/*
+ * Records admitted into the reserve but not written because room ran out
+ * at the commit (more was recorded than the request's size foretold) stall
+ * the commit as a failed write does; the retry writes them once there is
+ * room.
+ */
+static void test_reserve_failure_at_commit_stalls(void **state) {
+        struct journal_test *t = *state;
+        struct client *c;
+
+        t->config->compact_size = JOURNAL_MIN_COMPACT_SIZE;
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "client");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
+        journal_reserve_fails = -ENOSPC;
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(c->held && !c->dead);
+        assert_string_equal(journal_stat_str("journal_state"), "stalled");
+        journal_reserve_fails = 0;
+        while (c->held)
+                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
         restart(t, false);
         expect_items(t, 1);
 }
@@ -870,10 +978,12 @@ int main(void) {
                 T(test_declare_rules),
                 T(test_cut_at_every_offset),
                 T(test_flipped_byte),
-                T(test_write_failure_withholds_acknowledgement),
+                T(test_write_failure_stalls_until_written),
                 T(test_lost_record_withholds_acknowledgement),
+                T(test_lost_record_refuses_until_snapshot),
                 T(test_failed_first_write_keeps_header),
-                T(test_failed_first_write_during_compaction),
+                T(test_full_disk_refuses_changes),
+                T(test_reserve_failure_at_commit_stalls),
                 T(test_recovery_ignores_limits),
                 T(test_rotation_syncs_closed_segment),
                 T(test_compaction_child_closes_descriptors),

@@ -1277,6 +1277,7 @@ static void test_status_errno(void **state) {
                 { WIRE_EUSERS, -EUSERS },
                 { WIRE_ENOTRECOVERABLE, -ENOTRECOVERABLE },
                 { WIRE_EOWNERDEAD, -EOWNERDEAD },
+                { WIRE_EIO, -EIO },
         };
 
         /* The table above lists every status of the enum, in order. */
@@ -1308,7 +1309,7 @@ static void test_status_unknown(void **state) {
 
         /* An errno with no wire code maps to WIRE_EINVAL. */
         assert_int_equal(wire_status_from_errno(-EBADF), WIRE_EINVAL);
-        assert_int_equal(wire_status_from_errno(-EIO), WIRE_EINVAL);
+        assert_int_equal(wire_status_from_errno(-EBADMSG), WIRE_EINVAL);
         assert_int_equal(wire_status_from_errno(-9999), WIRE_EINVAL);
 }
 
