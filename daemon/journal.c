@@ -117,12 +117,15 @@ struct journal {
          * (losses counts them; the compaction child covers child_losses).
          */
         int stalled;                    /* the negative errno of the failed commit, or 0 */
-        int refusing;                   /* the negative errno durable changes get now, or 0 */
+        int disk_error;                 /* the last reservation failed: -ENOSPC or -EIO; 0 once one succeeds */
+        uint64_t disk_error_need;       /* what it needed past the end, asked again every second */
+        int refusing;                   /* journal_refusal() when last looked at */
+        bool refusal_announced;         /* the log said the refusals started */
         bool lost_pending;
         uint64_t losses, child_losses;
         uint64_t refused;               /* durable changes refused since start */
         uint64_t refused_logged;        /* refused when the last line about it was logged */
-        uint64_t refusing_since_ms, refusal_logged_ms;
+        uint64_t refusing_since_ms, refusal_logged_ms, transition_logged_ms;
 
         enum journal_sync sync;
         bool durable_default;
@@ -391,10 +394,13 @@ static void journal_fsync_dir(void) {
 }
 
 /* A record may have been lost (out of memory, a failed fdatasync): refuse changes until a snapshot. */
+static void journal_refusal_update(void);
+
 static void journal_lose(void) {
         journal.resync = true;
         journal.lost_pending = true;
         journal.losses++;
+        journal_refusal_update();
 }
 
 /* Give back the room reserved past the end of a segment that is closed. */
@@ -443,99 +449,115 @@ static int journal_open_segment(uint64_t n) {
 
 /* ---- room on disk ---- */
 
-/*
- * Make sure the current segment has its first upto bytes reserved on disk,
- * so that writing them cannot fail for want of room: 0, -ENOSPC, or -EIO
- * for any other failure. The reserve grows by PREALLOC_CHUNK (at most
- * compact_size) at a time, or by just what is needed when the disk has no
- * more. A filesystem without fallocate() reserves nothing: there a full
- * disk is only learnt from a failed write, which stalls the commit.
- */
-static int journal_reserve(uint64_t upto) {
-        uint64_t need, chunk = journal.compact_size < PREALLOC_CHUNK ? journal.compact_size : PREALLOC_CHUNK;
-
-        if (journal.fd < 0)
-                return -EIO;
-        /* Tests: a full disk whose reserve is used up, whatever this segment reserved already. */
-        if (journal_reserve_fails)
-                return journal_reserve_fails;
-        if (upto <= journal.allocated || journal.no_fallocate)
-                return 0;
-        need = upto - journal.allocated;
-        for (uint64_t len = need < chunk ? chunk : need;; len = need) {
-                int r = fallocate(journal.fd, FALLOC_FL_KEEP_SIZE, (off_t) journal.allocated, (off_t) len);
-
-                if (r == 0) {
-                        journal.allocated += len;
-                        return 0;
-                }
-                if (errno == EINTR)
-                        continue;
-                if (errno == EOPNOTSUPP || errno == ENOSYS) {
-                        journal.no_fallocate = true;
-                        log_notice("journal: %s cannot reserve room for records (fallocate: %s); a full disk "
-                                   "will hold replies back until a write succeeds", journal.dir, strerror(errno));
-                        return 0;
-                }
-                if (errno != ENOSPC && errno != EDQUOT)
-                        return -EIO;
-                if (len == need)
-                        return -ENOSPC;
-        }
-}
-
 /* The bytes the current segment will hold once the buffer is written. */
 static uint64_t journal_end_offset(void) {
         return journal.segment_bytes + (journal.header_pending ? HEADER_ROOM : 0) + journal.buf.len;
 }
 
-/* Log how many changes were refused since the last line: once every REFUSAL_LOG_MS at most. */
-static void journal_log_refusals(bool force) {
-        uint64_t now = now_ms();
+/* Try to reserve len more bytes of the current segment: 0, or a negative errno (-EOPNOTSUPP: it cannot). */
+static int journal_fallocate(uint64_t len) {
+        while (fallocate(journal.fd, FALLOC_FL_KEEP_SIZE, (off_t) journal.allocated, (off_t) len) < 0)
+                if (errno != EINTR)
+                        return errno == ENOSYS ? -EOPNOTSUPP : -errno;
+        journal.allocated += len;
+        return 0;
+}
 
-        if (journal.refused == journal.refused_logged || (!force && now - journal.refusal_logged_ms < REFUSAL_LOG_MS))
-                return;
-        log_warning("journal: %" PRIu64 " durable change%s refused with %s in the last %" PRIu64 " s",
-                    journal.refused - journal.refused_logged, journal.refused - journal.refused_logged == 1 ? "" : "s",
-                    strerrorname_np(-journal.refusing), (now - journal.refusal_logged_ms + 500) / 1000);
-        journal.refused_logged = journal.refused;
-        journal.refusal_logged_ms = now;
+/*
+ * Make sure the current segment has room reserved on disk for need bytes
+ * past what it will hold, so that writing them cannot fail for want of
+ * room: 0, -ENOSPC, or -EIO for any other failure. The reserve grows by
+ * PREALLOC_CHUNK (at most compact_size) at a time, or by just what is
+ * needed when the disk has no more. A failure is remembered (disk_error)
+ * until a reservation succeeds. A filesystem without fallocate() reserves
+ * nothing: there a full disk is only learnt from a failed write, which
+ * stalls the commit.
+ */
+static int journal_reserve(uint64_t need) {
+        uint64_t chunk = journal.compact_size < PREALLOC_CHUNK ? journal.compact_size : PREALLOC_CHUNK;
+        uint64_t upto = journal_end_offset() + need, more;
+        int r;
+
+        if (journal.fd < 0)
+                return -EIO;
+        /* Tests: a full disk whose reserve is used up, whatever this segment reserved already. */
+        r = journal_reserve_fails;
+        if (r == 0 && (upto <= journal.allocated || journal.no_fallocate))
+                return 0;
+        more = upto - journal.allocated;
+        if (r == 0 && (r = journal_fallocate(more < chunk ? chunk : more)) == -ENOSPC && more < chunk)
+                r = journal_fallocate(more);
+        if (r == -EOPNOTSUPP) {
+                journal.no_fallocate = true;
+                log_notice("journal: %s cannot reserve room for records; a full disk will hold replies back "
+                           "until a write succeeds", journal.dir);
+                return 0;
+        }
+        if (r < 0) {
+                journal.disk_error = r == -ENOSPC || r == -EDQUOT ? -ENOSPC : -EIO;
+                journal.disk_error_need = need;
+                return journal.disk_error;
+        }
+        journal.disk_error = 0;
+        return 0;
 }
 
 /* Why durable changes are refused, for the log and STATS. */
-static const char *journal_refusal_reason(int err) {
+static const char *journal_refusal_reason(void) {
         if (journal.stalled)
                 return "a write of the journal failed; it is tried again every second";
         if (journal.lost_pending)
                 return "records were lost; waiting for a snapshot of the durable objects";
-        return err == -ENOSPC ? "no room on the journal's filesystem" : "the journal's filesystem fails";
+        return journal.disk_error == -ENOSPC ? "no room on the journal's filesystem" : "the journal's filesystem fails";
 }
 
-/* Durable changes are refused from now on with err; the first refusal of a series is logged at once. */
-static void journal_refusals_begin(int err) {
-        if (!journal.refusing) {
-                journal.refusing_since_ms = journal.refusal_logged_ms = now_ms();
-                journal.refused_logged = journal.refused;
-                log_err("journal: %s: %s; durable changes are refused with %s until it can be written again",
-                        journal.dir, journal_refusal_reason(err), strerrorname_np(-err));
+/* What durable changes are refused with now, or 0. */
+static int journal_refusal(void) {
+        if (journal.stalled)
+                return journal.stalled;
+        return journal.lost_pending ? -EIO : journal.disk_error;
+}
+
+/* Log how many changes were refused since the last line: once every REFUSAL_LOG_MS at most. */
+static void journal_log_refusals(bool force) {
+        uint64_t now = now_ms(), n = journal.refused - journal.refused_logged;
+
+        if (n == 0 || (!force && now - journal.refusal_logged_ms < REFUSAL_LOG_MS))
+                return;
+        log_warning("journal: %" PRIu64 " durable change%s refused in the last %" PRIu64 " s (%s)", n,
+                    n == 1 ? "" : "s", (now - journal.refusal_logged_ms + 500) / 1000,
+                    journal.refusing ? journal_refusal_reason() : "since resolved");
+        journal.refused_logged = journal.refused;
+        journal.refusal_logged_ms = now;
+}
+
+/*
+ * Follow journal_refusal(): the log says when refusals start and end, at
+ * most once every REFUSAL_LOG_MS (a disk on the edge of full must not fill
+ * the log), and how many there were in between.
+ */
+static void journal_refusal_update(void) {
+        int err = journal_refusal();
+        uint64_t now = now_ms();
+
+        if (err && !journal.refusing) {
+                journal.refusing_since_ms = now;
+                if (now - journal.transition_logged_ms >= REFUSAL_LOG_MS || !journal.transition_logged_ms) {
+                        log_err("journal: %s: %s; durable changes are refused with %s until it can be written "
+                                "again", journal.dir, journal_refusal_reason(), strerrorname_np(-err));
+                        journal.transition_logged_ms = journal.refusal_logged_ms = now;
+                        journal.refused_logged = journal.refused;
+                        journal.refusal_announced = true;
+                }
+        } else if (!err && journal.refusing) {
+                journal_log_refusals(true);
+                if (journal.refusal_announced)
+                        log_notice("journal: %s can be written again after %.1f s; durable changes are accepted",
+                                   journal.dir, (double) (now - journal.refusing_since_ms) / 1000);
+                journal.refusal_announced = false;
+                journal.transition_logged_ms = now;
         }
         journal.refusing = err;
-}
-
-/* Refuse one durable change with err. */
-static int journal_refuse(int err) {
-        journal_refusals_begin(err);
-        journal.refused++;
-        journal_log_refusals(false);
-        return err;
-}
-
-/* Durable changes are admitted again: say so, with what was refused meanwhile. */
-static void journal_refusals_end(void) {
-        journal_log_refusals(true);
-        log_notice("journal: %s can be written again after %.1f s; durable changes are accepted", journal.dir,
-                   (double) (now_ms() - journal.refusing_since_ms) / 1000);
-        journal.refusing = 0;
 }
 
 int journal_admit_slow(size_t need) {
@@ -543,22 +565,24 @@ int journal_admit_slow(size_t need) {
 
         if (!journal.enabled || journal.replaying)
                 return 0;
-        if (journal.stalled)
-                r = journal.stalled;
-        else if (journal.lost_pending)
-                r = -EIO;
-        else
-                r = journal_reserve(journal_end_offset() + need + RECORD_ROOM + JOURNAL_RESERVE);
-        if (r < 0)
-                return journal_refuse(r);
-        if (journal.refusing)
-                journal_refusals_end();
-        return 0;
+        r = journal_refusal();
+        /* What fits in room reserved already is safe even while the disk is full. */
+        if (!journal.stalled && !journal.lost_pending)
+                r = journal_reserve(need + RECORD_ROOM + JOURNAL_RESERVE);
+        journal_refusal_update();
+        if (r < 0) {
+                journal.refused++;
+                journal_log_refusals(false);
+        }
+        return r;
 }
 
 bool journal_has_room(size_t need) {
-        return !journal.stalled && !journal.lost_pending &&
-               journal_reserve(journal_end_offset() + need + RECORD_ROOM + JOURNAL_RESERVE) == 0;
+        bool room = !journal.stalled && !journal.lost_pending &&
+                    journal_reserve(need + RECORD_ROOM + JOURNAL_RESERVE) == 0;
+
+        journal_refusal_update();
+        return room;
 }
 
 /* ---- writing ---- */
@@ -603,7 +627,7 @@ static int journal_write_batch(void) {
 
         if (journal.segment_spoiled && (r = journal_open_segment(journal.segment + 1)) < 0)
                 return r;
-        r = journal_reserve(journal_end_offset());
+        r = journal_reserve(0);
         if (r < 0)
                 return r;
         if (journal.header_pending && (r = journal_write_header()) < 0)
@@ -637,10 +661,9 @@ static void journal_stall(int err) {
                 log_err("journal: cannot write %" PRIu64 " bytes to %s/journal.%" PRIu64 ": %s; the replies that "
                         "wait for them are held until a write succeeds (tried every second)",
                         journal_end_offset() - journal.segment_bytes, journal.dir, journal.segment, strerror(-err));
-                journal.stalled = refusal;
-                journal_refusals_begin(refusal);
         }
         journal.stalled = refusal;
+        journal_refusal_update();
         journal_replies_held = false;
 }
 
@@ -667,6 +690,7 @@ static void journal_commit(void) {
                 log_notice("journal: %s/journal.%" PRIu64 " written again; the held replies go out",
                            journal.dir, journal.segment);
                 journal.stalled = 0;
+                journal_refusal_update();
         }
         b->len = 0;
         if (b->cap > SNAPSHOT_CHUNK)
@@ -698,9 +722,10 @@ static void journal_schedule_commit(void) {
 static void journal_second_cb(evutil_socket_t fd, short what, void *arg) {
         if (journal.stalled)
                 journal_commit();
-        /* Room came back with nobody asking: STATS and the log say so without waiting for a change. */
-        else if (journal.refusing && journal_has_room(0))
-                journal_refusals_end();
+        /* Is the room back? STATS and the log say so without waiting for the next change. */
+        else if (journal.disk_error && journal_reserve(journal.disk_error_need) == 0)
+                journal.disk_error = 0;
+        journal_refusal_update();
         if (journal.n_durable_arrays > 0) {
                 struct object *o;
 
@@ -795,8 +820,10 @@ static void journal_child_exit(pid_t pid, int status) {
                 journal_drop_segments(journal.child_segment);
                 journal.compactions++;
                 /* Its snapshot holds every change made before it started, those whose records were lost too. */
-                if (journal.lost_pending && journal.child_losses == journal.losses)
+                if (journal.lost_pending && journal.child_losses == journal.losses) {
                         journal.lost_pending = false;
+                        journal_refusal_update();
+                }
                 journal.last_compaction_ms = now_ms();
                 log_info("journal compacted: the snapshot covers journal.%" PRIu64 " and before (%" PRIu64
                          " bytes)", journal.child_segment, journal.snapshot_bytes);
@@ -1272,8 +1299,8 @@ static const char *journal_state(void) {
                 return "stalled";
         if (journal.lost_pending)
                 return "resyncing";
-        if (journal.refusing)
-                return journal.refusing == -ENOSPC ? "full" : "failing";
+        if (journal.disk_error)
+                return journal.disk_error == -ENOSPC ? "full" : "failing";
         return "ok";
 }
 
@@ -1285,8 +1312,7 @@ int journal_stats(struct wire_buf *b, struct wire_fields *f) {
                 return err;
         err |= wire_put_field_str(b, f, "journal_sync", journal_sync_to_string(journal.sync));
         err |= wire_put_field_str(b, f, "journal_state", journal_state());
-        err |= wire_put_field_str(b, f, "journal_refusing",
-                                  journal.refusing ? journal_refusal_reason(journal.refusing) : "");
+        err |= wire_put_field_str(b, f, "journal_refusing", journal_refusal() ? journal_refusal_reason() : "");
         err |= wire_put_field_int(b, f, "journal_refused", (int64_t) journal.refused);
         err |= wire_put_field_int(b, f, "journal_bytes",
                                   (int64_t) (journal.older_bytes + journal.segment_bytes + journal.buf.len));
