@@ -538,8 +538,11 @@ static void journal_log_refusals(bool force) {
  */
 static void journal_refusal_update(void) {
         int err = journal_refusal();
-        uint64_t now = now_ms();
+        uint64_t now;
 
+        if (err == journal.refusing)
+                return;
+        now = now_ms();
         if (err && !journal.refusing) {
                 journal.refusing_since_ms = now;
                 if (now - journal.transition_logged_ms >= REFUSAL_LOG_MS || !journal.transition_logged_ms) {
