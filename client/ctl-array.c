@@ -266,7 +266,7 @@ static void elems_print(const struct ctl *ctl, const struct elem_type *t, const 
                         ctl_json_string(data, n);
                         putchar('\n');
                 } else
-                        fwrite(data, 1, n, stdout);
+                        ctl_print_payload(data, n);
                 return;
         }
         if (ctl->json && !as_scalar)

@@ -200,7 +200,7 @@ static void dict_print_value(struct ctl *ctl, const struct dict_args *a, const c
                 ctl_json_string(v->data, v->size);
                 fputs("}\n", stdout);
         } else
-                fwrite(v->data, 1, v->size, stdout);
+                ctl_print_payload(v->data, v->size);
 }
 
 /* Print a count: N, or {"name":NAME,"FIELD":N} with --json. */

@@ -192,7 +192,7 @@ static void list_print_item(struct ctl *ctl, const struct list_args *a, int64_t 
                 ctl_json_string(item->data, item->size);
                 fputs("}\n", stdout);
         } else
-                fwrite(item->data, 1, item->size, stdout);
+                ctl_print_payload(item->data, item->size);
 }
 
 /* Print a number: N, or {"name":NAME,"FIELD":N} with --json. */

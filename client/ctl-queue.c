@@ -156,7 +156,7 @@ static int queue_get(struct ctl *ctl, int argc, char **argv) {
                 ctl_json_string(item.data, item.size);
                 fputs("}\n", stdout);
         } else
-                fwrite(item.data, 1, item.size, stdout);
+                ctl_print_payload(item.data, item.size);
         mpx_item_clear(&item);
         return CTL_EXIT_OK;
 }

@@ -232,7 +232,32 @@ int ctl_connect(struct ctl *ctl) {
 }
 
 /* Report a failed libmpx call and choose the exit status. */
+void ctl_print_payload(const void *data, size_t size) {
+        fwrite(data, 1, size, stdout);
+        /* A pipe or a file gets the bytes exactly; a person gets the prompt on a line of its own. */
+        if ((size == 0 || ((const char *) data)[size - 1] != '\n') && isatty(STDOUT_FILENO))
+                putchar('\n');
+}
+
+/* Whether "mpxctl WHAT declare NAME" creates an object of that kind. */
+static bool ctl_declarable(const char *what) {
+        static const char *const groups[] = { "queue", "dict", "list", "sem", "event", "barrier", "array", "value" };
+
+        for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+                if (strcmp(what, groups[i]) == 0)
+                        return true;
+        return false;
+}
+
 int ctl_fail(int r, const char *what, const char *name, const char *msg) {
+        char hint[400];
+
+        /* Objects are never made by using them: say how to make the one that is missing. */
+        if (r == -ENOENT && !msg && name && ctl_declarable(what)) {
+                snprintf(hint, sizeof(hint), "%s (declare it first: mpxctl %s declare %s)", mpx_strerror(r), what,
+                         name);
+                msg = hint;
+        }
         if (r == -ECONNRESET || !msg)
                 msg = mpx_strerror(r);
         if (name)

@@ -169,6 +169,13 @@ int ctl_parse_timeout(struct ctl *ctl, const char *s, int64_t *ret_ms);
 /* Parse a decimal unsigned number named what: CTL_EXIT_OK or a usage error. */
 int ctl_parse_u64(struct ctl *ctl, const char *what, const char *s, uint64_t *ret);
 
+/*
+ * Write a stored payload (an item, a value) to stdout as it is; on a
+ * terminal, end it with a newline if it has none, so that what follows
+ * starts on a line of its own.
+ */
+void ctl_print_payload(const void *data, size_t size);
+
 /* Write bytes to stdout as a JSON string, quoted and escaped. */
 void ctl_json_string(const void *data, size_t size);
 

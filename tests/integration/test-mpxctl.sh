@@ -137,6 +137,33 @@ expect 1 "$ctl" queue done jobs-nowhere
 expect 1 "$ctl" queue join wake --timeout 0
 grep -q "type" "$tmp/err" || fail "join on a plain queue does not say wrong type: $(cat "$tmp/err")"
 
+# ---- output for people and for programs ----
+# In a pipe or a file a payload is exact; on a terminal (script(1) gives a
+# pty) a newline follows one that has none, and none is added to one that has.
+expect 0 "$ctl" queue declare tty
+expect 0 "$ctl" queue put tty 'no newline'
+printf 'has one\n' | "$ctl" queue put tty || fail "put from standard input failed"
+expect 0 "$ctl" queue put tty 'piped'
+if command -v script > /dev/null; then
+        script -qec "'$ctl' queue get tty; '$ctl' queue get tty" /dev/null > "$tmp/tty" < /dev/null
+        # The terminal turns each newline into CR LF.
+        printf 'no newline\r\nhas one\r\n' | cmp -s - "$tmp/tty" || fail "on a terminal: $(od -An -c "$tmp/tty")"
+else
+        echo "script(1) is missing: the terminal case is not checked"
+fi
+expect 0 "$ctl" queue get tty
+[ "$(wc -c < "$tmp/out")" = 5 ] || fail "a piped get is not the item exactly: $(od -An -c "$tmp/out")"
+expect 0 "$ctl" dict declare d-tty
+expect 0 "$ctl" dict set d-tty k v
+expect 0 "$ctl" dict get d-tty k
+[ "$(wc -c < "$tmp/out")" = 1 ] || fail "a piped dict get is not the value exactly"
+# Nothing is made by using it: the error says which declare makes it.
+expect 1 "$ctl" dict incr hits /index.html
+grep -q "no such object (declare it first: mpxctl dict declare hits)" "$tmp/err" ||
+        fail "no declare hint for a missing dict: $(cat "$tmp/err")"
+expect 1 "$ctl" queue get nowhere --timeout 0
+grep -q "mpxctl queue declare nowhere" "$tmp/err" || fail "no declare hint for a missing queue: $(cat "$tmp/err")"
+
 if [ "$failures" != 0 ]; then
         echo "$failures failures"
         exit 1
