@@ -605,14 +605,17 @@ static void journal_release(bool written) {
  * record that does not check. Returns err.
  */
 static int journal_cut_back(uint64_t before, int err) {
+        uint64_t cut = journal.segment_bytes - before;
+
         if (ftruncate(journal.fd, (off_t) before) < 0) {
                 log_err("journal: cannot cut journal.%" PRIu64 " back: %s; records go on in journal.%" PRIu64,
                         journal.segment, strerror(errno), journal.segment + 1);
                 journal.segment_spoiled = true;
         }
-        journal.written -= journal.segment_bytes - before;
+        journal.written -= cut;
+        /* What was written before the batch and not yet synced still is not. */
+        journal.unsynced -= cut < journal.unsynced ? cut : journal.unsynced;
         journal.segment_bytes = before;
-        journal.unsynced = 0;
         if (before == 0)
                 journal.header_pending = true;
         return err;
@@ -624,12 +627,13 @@ static int journal_cut_back(uint64_t before, int err) {
  * 0, or a negative errno after which the segment is as before the batch.
  */
 static int journal_write_batch(void) {
-        uint64_t before = journal.segment_bytes;
         struct wire_buf *b = &journal.buf;
+        uint64_t before;
         int r;
 
         if (journal.segment_spoiled && (r = journal_open_segment(journal.segment + 1)) < 0)
                 return r;
+        before = journal.segment_bytes;
         r = journal_reserve(0);
         if (r < 0)
                 return r;
