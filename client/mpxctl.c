@@ -10,6 +10,7 @@
  * for events and barriers, ctl-array.c for values and arrays). This file knows nothing about any object type, and mpxctl as
  * a whole knows the daemon only through libmpx's public API.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -409,6 +410,64 @@ static void ctl_json_value(const mpx_field *f) {
                 printf("%" PRId64, f->num);
 }
 
+/* Whether text is a number as JSON writes one: -?digits[.digits][e[+-]digits]. */
+static bool ctl_is_json_number(const char *p) {
+        if (*p == '-')
+                p++;
+        if (!isdigit((unsigned char) *p))
+                return false;
+        while (isdigit((unsigned char) *p))
+                p++;
+        if (*p == '.') {
+                if (!isdigit((unsigned char) *++p))
+                        return false;
+                while (isdigit((unsigned char) *p))
+                        p++;
+        }
+        if (*p == 'e' || *p == 'E') {
+                if (*++p == '+' || *p == '-')
+                        p++;
+                if (!isdigit((unsigned char) *p))
+                        return false;
+                while (isdigit((unsigned char) *p))
+                        p++;
+        }
+        return *p == '\0';
+}
+
+/*
+ * The daemon's field lists carry some numbers as text, for people: a
+ * pool's pids ("12 13") and a value's value ("3.5"). In JSON a script gets
+ * them as numbers (pids an array); a value that is no JSON number (inf,
+ * nan, a character) stays a string. False for every other field.
+ */
+static bool ctl_json_numbers_of(const mpx_info *info, const mpx_field *f) {
+        const char *p;
+        bool first = true;
+
+        if (!f->is_str || !info->type)
+                return false;
+        if (strcmp(info->type, "value") == 0 && strcmp(f->key, "value") == 0 && ctl_is_json_number(f->str)) {
+                fputs(f->str, stdout);
+                return true;
+        }
+        if (strcmp(info->type, "pool") != 0 || strcmp(f->key, "pids") != 0)
+                return false;
+        putchar('[');
+        for (p = f->str; *p;) {
+                size_t n = strspn(p, "0123456789");
+
+                if (n > 0) {
+                        printf("%s%.*s", first ? "" : ",", (int) n, p);
+                        first = false;
+                }
+                p += n;
+                p += strcspn(p, "0123456789");
+        }
+        putchar(']');
+        return true;
+}
+
 /* Write an object description as one JSON object. */
 void ctl_json_info(const mpx_info *info) {
         bool first = true;
@@ -438,7 +497,8 @@ void ctl_json_info(const mpx_info *info) {
                         putchar(',');
                 ctl_json_string(f->key, strlen(f->key));
                 putchar(':');
-                ctl_json_value(f);
+                if (!ctl_json_numbers_of(info, f))
+                        ctl_json_value(f);
                 first = false;
         }
         putchar('}');

@@ -34,6 +34,7 @@ wait_for() {
                 [ $n -lt 20000 ] || { fail "gave up waiting for: $*"; return 1; }
         done
 }
+pool_size_is() { [ "$("$ctl" --json info "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["size"])')" = "$2" ]; }
 getters_are() { [ "$("$ctl" --json info "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["getters"])')" = "$2" ]; }
 
 # ---- a known state: items, a blocked getter, an undone delivery ----
@@ -57,6 +58,17 @@ wait_for getters_are idle 1
 "$ctl" clients > "$tmp/clients.txt" || fail "clients"
 head -n 1 "$tmp/clients.txt" | grep -q '^ *ID  *PID  *UID  *COMM' || fail "clients header: $(head -n 1 "$tmp/clients.txt")"
 grep -q "queue.get 'idle'" "$tmp/clients.txt" || fail "clients table lacks the waiter"
+
+# ---- JSON gives numbers as numbers: a value's value, a pool's pids ----
+"$ctl" value declare ratio d 0.5
+[ "$("$ctl" --json info ratio | python3 -c 'import json,sys; v=json.load(sys.stdin)["value"]; print(type(v).__name__, v)')" = "float 0.5" ] ||
+        fail "a value's value is not a JSON number: $("$ctl" --json info ratio)"
+"$ctl" pool start sleepers --workers 2 -- sleep 600
+wait_for pool_size_is sleepers 2
+[ "$("$ctl" --json info sleepers | python3 -c 'import json,sys; p=json.load(sys.stdin)["pids"]; print(len(p), all(isinstance(x, int) and x > 0 for x in p))')" = "2 True" ] ||
+        fail "a pool's pids are not a JSON array of numbers: $("$ctl" --json info sleepers)"
+"$ctl" pool stop sleepers > /dev/null || fail "pool stop"
+"$ctl" rm ratio
 
 # ---- clients shows semaphore units held: sem run holds one while its command runs ----
 "$ctl" sem declare db --value 2
