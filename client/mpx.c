@@ -463,7 +463,6 @@ static const struct {
         { EACCES, "permission denied" },
         { ENOMEM, "out of memory" },
         { ENOSPC, "daemon memory limit reached, or no room on disk for its journal" },
-        { EIO, "the daemon cannot write its journal; durable changes are refused" },
         { ERANGE, "value out of range" },
         { EUSERS, "too many clients or objects" },
         { ENOTRECOVERABLE, "barrier is broken" },
