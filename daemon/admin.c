@@ -235,7 +235,7 @@ static void describe_waits(const struct client *c, char *buf, size_t size) {
 
 /* Append one client's fields. */
 static int put_client(struct wire_buf *b, const struct client *c, uint64_t t) {
-        const struct waiter *w;
+        const struct waiter *w, *oldest = TAILQ_FIRST(&c->waiters);
         struct wire_fields f;
         char waits[512];
         unsigned n_waits = 0;
@@ -258,6 +258,9 @@ static int put_client(struct wire_buf *b, const struct client *c, uint64_t t) {
         err |= wire_put_field_int(b, &f, "sem_units", (int64_t) sem_client_units(c));
         err |= wire_put_field_int(b, &f, "waiting", n_waits);
         err |= wire_put_field_str(b, &f, "waiting_on", waits);
+        /* The same for programs, of the oldest parked request: nothing to parse out of the text above. */
+        err |= wire_put_field_str(b, &f, "waiting_op", oldest ? wire_op_name(oldest->op) ?: "" : "");
+        err |= wire_put_field_str(b, &f, "waiting_object", oldest ? oldest->object->name : "");
         if (err < 0)
                 return -ENOMEM;
         wire_fields_end(b, &f);

@@ -53,6 +53,10 @@ wait_for getters_are idle 1
 "$ctl" --json clients > "$tmp/clients.json" || fail "clients --json"
 [ "$(json "$tmp/clients.json" "sum(1 for c in d if c['waiting_on'] == \"queue.get 'idle'\")")" = 1 ] ||
         fail "clients does not show the getter blocked on idle: $(cat "$tmp/clients.json")"
+[ "$(json "$tmp/clients.json" "sum(1 for c in d if c['waiting_op'] == 'queue.get' and c['waiting_object'] == 'idle')")" = 1 ] ||
+        fail "clients --json does not give the wait's operation and object as fields: $(cat "$tmp/clients.json")"
+[ "$(json "$tmp/clients.json" "all(c['waiting_op'] == c['waiting_object'] == '' for c in d if c['waiting'] == 0)")" = True ] ||
+        fail "clients --json: a client that waits on nothing has a wait: $(cat "$tmp/clients.json")"
 [ "$(json "$tmp/clients.json" "all(c['comm'] == 'mpxctl' and c['pid'] > 0 and 'uid' in c for c in d)")" = True ] ||
         fail "clients fields: $(cat "$tmp/clients.json")"
 "$ctl" clients > "$tmp/clients.txt" || fail "clients"
