@@ -271,6 +271,16 @@ struct mpxd {
         unsigned n_refusals;
         uint64_t refused;               /* since start, for the log */
         uint64_t refused_logged_ms;
+        /*
+         * Out of descriptors (server.c): one held in reserve to accept a
+         * client and refuse it EUSERS; accepting paused meanwhile.
+         */
+        int reserve_fd;
+        bool accept_paused;
+        struct event *ev_accept_resume;
+        uint64_t fd_shortages;          /* accept() failures for want of descriptors, since start */
+        uint64_t fd_refused;            /* clients refused EUSERS for it, since start */
+        uint64_t fd_logged_ms, fd_shortages_logged, fd_refused_logged;
 
         /* the service manager: STATUS= and WATCHDOG=1 from one timer */
         struct event *ev_tick;
@@ -905,6 +915,13 @@ const char *pool_restart_to_string(uint8_t restart);
  * once a worker ran for 10 s.
  */
 uint64_t pool_backoff_next_ms(uint64_t prev_ms, uint64_t ran_ms);
+/*
+ * Before the daemon opens more descriptors for something lasting (a pool's
+ * workers, one log pipe each): 0 when more of them fit under the limit of
+ * open files with room left for clients, else -EUSERS (logged at most once
+ * every ten seconds).
+ */
+int server_fds_check(unsigned more);
 /* Be told of reaped children (server_on_child_exit); once, however often it is called. */
 int pool_init(void);
 /*

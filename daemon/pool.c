@@ -940,7 +940,8 @@ int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart
         }
         if (argc < 0 || workers == 0 || workers > POOL_MAX_WORKERS || !pool_restart_to_string(restart))
                 return -EINVAL;
-        if (object_check_limit() < 0)
+        /* Each worker holds a log pipe open in the daemon: refuse what would starve clients of descriptors. */
+        if (object_check_limit() < 0 || server_fds_check(workers) < 0)
                 return -EUSERS;
         p = calloc(1, sizeof(*p));
         if (!p)
@@ -993,8 +994,11 @@ static int pool_scale(struct pool *p, uint32_t workers) {
         uint32_t old = p->wanted;
 
         if (workers > old) {
-                struct slot **grown = realloc(p->slots, workers * sizeof(*grown));
+                struct slot **grown;
 
+                if (server_fds_check(workers - old) < 0)
+                        return -EUSERS;
+                grown = realloc(p->slots, workers * sizeof(*grown));
                 if (!grown)
                         return -ENOMEM;
                 p->slots = grown;

@@ -15,6 +15,7 @@
  * service manager: READY=1, RELOADING=1, STOPPING=1, and a STATUS= line and
  * WATCHDOG=1 pings from one periodic timer.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -40,7 +41,12 @@
 #define REFUSAL_TIMEOUT_MS 1000
 /* STATUS= changes at most this often. */
 #define STATUS_INTERVAL_MS 1000
-/* Descriptors besides the clients': listener, lock, refusals, libevent's own. */
+/* Out of descriptors: accepting pauses this long when no reserve is left, and the log speaks this often. */
+#define ACCEPT_PAUSE_MS 1000
+#define FD_LOG_MS 10000
+/* What server_fds_check() keeps free for clients to come, beyond what pools ask for. */
+#define FDS_HEADROOM 16
+/* Descriptors besides the clients': listener, lock, reserve, refusals, libevent's own. */
 #define FDS_RESERVED (REFUSALS_MAX + 64)
 
 /*
@@ -50,6 +56,7 @@
  */
 struct refusal {
         int fd;
+        bool holds_reserve;             /* accepted with the reserve descriptor: give it back at the end */
         struct event ev;
         uint8_t hdr[WIRE_HEADER_SIZE];
         size_t got;
@@ -80,6 +87,7 @@ int mpxd_init(void) {
         mpxd = zero;
         mpxd.listen_fd = -1;
         mpxd.lock_fd = -1;
+        mpxd.reserve_fd = -1;
         mpxd.max_message = WIRE_DEFAULT_MAX_MESSAGE;
         mpxd.max_frame = WIRE_DEFAULT_MAX_FRAME;
         mpxd.socket_mode = 0660;
@@ -119,6 +127,12 @@ void mpxd_done(void) {
                         event_free(mpxd.ev_signals[i]);
         if (mpxd.ev_listen)
                 event_free(mpxd.ev_listen);
+        if (mpxd.ev_accept_resume)
+                event_free(mpxd.ev_accept_resume);
+        mpxd.ev_accept_resume = NULL;
+        if (mpxd.reserve_fd >= 0)
+                close(mpxd.reserve_fd);
+        mpxd.reserve_fd = -1;
         if (mpxd.listen_fd >= 0)
                 close(mpxd.listen_fd);
         if (mpxd.socket_owned)
@@ -133,12 +147,18 @@ void mpxd_done(void) {
         mpxd.base = NULL;
 }
 
+static void reserve_restore(void);
+
 static void refusal_free(struct refusal *f) {
+        bool reserve = f->holds_reserve;
+
         event_del(&f->ev);
         close(f->fd);
         TAILQ_REMOVE(&mpxd.refusals, f, link);
         mpxd.n_refusals--;
         free(f);
+        if (reserve)
+                reserve_restore();
 }
 
 /* The first request header of a refused connection arrived, or its time is up. */
@@ -170,19 +190,25 @@ static void refusal_cb(evutil_socket_t fd, short what, void *arg) {
         refusal_free(f);
 }
 
+/* Why a connection is refused. */
+enum refusal_reason {
+        REFUSE_MAX_CLIENTS,             /* limits.max_clients */
+        REFUSE_USER_QUOTA,              /* its uid's quota, logged by user_may_connect */
+        REFUSE_NO_DESCRIPTORS,          /* accepted with the reserve descriptor, logged by accept_short_of_fds */
+};
+
 /*
  * A connection came in over a limit: answer its first request EUSERS, then
- * close it. Over limits.max_clients it is logged here; a uid's quota logs
- * its own refusals (user_may_connect).
+ * close it. Over limits.max_clients it is logged here.
  */
-static void server_refuse(int fd, const struct ucred *cred, bool over_max_clients) {
+static void server_refuse(int fd, const struct ucred *cred, enum refusal_reason why) {
         struct timeval tv = { .tv_sec = REFUSAL_TIMEOUT_MS / 1000, .tv_usec = (REFUSAL_TIMEOUT_MS % 1000) * 1000 };
         struct refusal *f;
         uint64_t now = now_ms();
 
         mpxd.refused++;
         /* One line per ten seconds at most: a client reconnecting in a loop must not flood the log. */
-        if (over_max_clients && (!mpxd.refused_logged_ms || now - mpxd.refused_logged_ms >= 10000)) {
+        if (why == REFUSE_MAX_CLIENTS && (!mpxd.refused_logged_ms || now - mpxd.refused_logged_ms >= 10000)) {
                 mpxd.refused_logged_ms = now;
                 log_client(LOG_LEVEL_WARNING, 0, cred->pid, cred->uid,
                            "refusing a client (pid %ld, uid %ld) with EUSERS: %u clients are connected, the limit "
@@ -191,14 +217,129 @@ static void server_refuse(int fd, const struct ucred *cred, bool over_max_client
         }
         if (mpxd.n_refusals >= REFUSALS_MAX || !(f = calloc(1, sizeof(*f)))) {
                 close(fd);
+                if (why == REFUSE_NO_DESCRIPTORS)
+                        reserve_restore();
                 return;
         }
         f->fd = fd;
+        f->holds_reserve = why == REFUSE_NO_DESCRIPTORS;
         event_assign(&f->ev, mpxd.base, fd, EV_READ | EV_PERSIST, refusal_cb, f);
         TAILQ_INSERT_TAIL(&mpxd.refusals, f, link);
         mpxd.n_refusals++;
         if (event_add(&f->ev, &tv) < 0)
                 refusal_free(f);
+}
+
+/* ---- running out of descriptors ---- */
+
+/*
+ * When accept() fails for want of descriptors (EMFILE, ENFILE), the
+ * pending connection stays in the backlog and the listening socket stays
+ * readable: the loop would spin. Instead the daemon gives up a descriptor
+ * it holds in reserve, accepts one client with it and refuses it EUSERS
+ * (server_refuse), and stops accepting until that refusal ends and the
+ * reserve is back, or for ACCEPT_PAUSE_MS when there is no reserve. So
+ * every client gets an answer, one at a time, and the daemon sleeps in
+ * between. The log says so once every FD_LOG_MS at most, with counts.
+ */
+
+/* Hold a descriptor back for the next shortage, and accept again if that waited for it. */
+static void reserve_restore(void) {
+        if (mpxd.reserve_fd < 0)
+                mpxd.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (mpxd.accept_paused && mpxd.reserve_fd >= 0) {
+                mpxd.accept_paused = false;
+                evtimer_del(mpxd.ev_accept_resume);
+                event_add(mpxd.ev_listen, NULL);
+        }
+}
+
+static void accept_resume_cb(evutil_socket_t fd, short what, void *arg) {
+        mpxd.accept_paused = false;
+        if (mpxd.reserve_fd < 0)
+                mpxd.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        event_add(mpxd.ev_listen, NULL);
+}
+
+/* Stop accepting until the reserve is back, or ACCEPT_PAUSE_MS passed. */
+static void accept_pause(void) {
+        struct timeval tv = { .tv_sec = ACCEPT_PAUSE_MS / 1000, .tv_usec = (ACCEPT_PAUSE_MS % 1000) * 1000 };
+
+        if (mpxd.accept_paused)
+                return;
+        mpxd.accept_paused = true;
+        event_del(mpxd.ev_listen);
+        evtimer_add(mpxd.ev_accept_resume, &tv);
+}
+
+/* Say what the shortage did since the last line: once every FD_LOG_MS at most. */
+static void accept_log_shortage(int err) {
+        uint64_t now = now_ms();
+
+        if (mpxd.fd_logged_ms && now - mpxd.fd_logged_ms < FD_LOG_MS)
+                return;
+        log_warning("out of file descriptors (%s) with %u clients: %llu accept() failures and %llu clients refused "
+                    "with EUSERS since the last report; accepting pauses until one is refused; raise the limit "
+                    "of open files (LimitNOFILE=) or lower limits.max_clients", strerrorname_np(err),
+                    mpxd.n_clients, (unsigned long long) (mpxd.fd_shortages - mpxd.fd_shortages_logged),
+                    (unsigned long long) (mpxd.fd_refused - mpxd.fd_refused_logged));
+        mpxd.fd_logged_ms = now;
+        mpxd.fd_shortages_logged = mpxd.fd_shortages;
+        mpxd.fd_refused_logged = mpxd.fd_refused;
+}
+
+/* Descriptors open in the daemon now: the entries of /proc/self/fd, less the one that lists them. */
+static int fds_open(void) {
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        int n = -1;
+
+        if (!d)
+                return -1;
+        while ((e = readdir(d)))
+                n += e->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+int server_fds_check(unsigned more) {
+        static uint64_t logged_ms;
+        struct rlimit rl;
+        int open_now;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || (open_now = fds_open()) < 0)
+                return 0;
+        if ((rlim_t) open_now + more + FDS_HEADROOM <= rl.rlim_cur)
+                return 0;
+        if (!logged_ms || now_ms() - logged_ms >= FD_LOG_MS) {
+                logged_ms = now_ms();
+                log_warning("refusing %u more descriptors with EUSERS: %d of the %llu open files allowed are open, "
+                            "and %d are kept for clients", more, open_now, (unsigned long long) rl.rlim_cur,
+                            FDS_HEADROOM);
+        }
+        return -EUSERS;
+}
+
+/* accept() failed with EMFILE or ENFILE: refuse one client with the reserve, and pause. */
+static void accept_short_of_fds(int listen_fd, int err) {
+        mpxd.fd_shortages++;
+        if (mpxd.reserve_fd >= 0) {
+                struct ucred cred = { .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+                socklen_t len = sizeof(cred);
+                int cfd;
+
+                close(mpxd.reserve_fd);
+                mpxd.reserve_fd = -1;
+                cfd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (cfd >= 0) {
+                        (void) getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+                        mpxd.fd_refused++;
+                        server_refuse(cfd, &cred, REFUSE_NO_DESCRIPTORS);
+                } else
+                        mpxd.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        }
+        accept_log_shortage(err);
+        accept_pause();
 }
 
 static void server_accept_cb(evutil_socket_t fd, short what, void *arg) {
@@ -210,16 +351,16 @@ static void server_accept_cb(evutil_socket_t fd, short what, void *arg) {
 
                 if (cfd < 0) {
                         if (errno == EMFILE || errno == ENFILE)
-                                log_warning("cannot accept a client: %s", strerror(errno));
+                                accept_short_of_fds(fd, errno);
                         return;
                 }
                 (void) getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
                 if (mpxd.n_clients >= mpxd.max_clients) {
-                        server_refuse(cfd, &cred, true);
+                        server_refuse(cfd, &cred, REFUSE_MAX_CLIENTS);
                         continue;
                 }
                 if (user_may_connect(cred.uid) < 0) {
-                        server_refuse(cfd, &cred, false);
+                        server_refuse(cfd, &cred, REFUSE_USER_QUOTA);
                         continue;
                 }
                 if (!client_new_as(cfd, cred.pid, cred.uid, cred.gid)) {
@@ -404,18 +545,30 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg) {
         }
 }
 
-/* Make room for max_clients connections under the soft limit of open files. */
+/*
+ * Raise the soft limit of open files to the hard one, as the daemon may need
+ * every descriptor it can have, and say once (for each need) when
+ * limits.max_clients and the daemon's own descriptors cannot fit under it.
+ */
 static void server_raise_nofile(void) {
+        static rlim_t warned_for;
         rlim_t want = (rlim_t) mpxd.max_clients + FDS_RESERVED;
         struct rlimit rl;
 
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
                 return;
-        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want)
-                log_notice("the open file limit (%llu) is below the %llu that %u clients need; raise it "
-                           "(LimitNOFILE=) or lower limits.max_clients, ignoring",
-                           (unsigned long long) rl.rlim_cur, (unsigned long long) want, mpxd.max_clients);
+        if (rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                        (void) getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want || warned_for == want)
+                return;
+        warned_for = want;
+        log_warning("the open file limit (%llu) is below the %llu that limits.max_clients (%u) and mpxd's own "
+                    "descriptors need; past it clients are refused with EUSERS: raise it (LimitNOFILE=) or lower "
+                    "limits.max_clients", (unsigned long long) rl.rlim_cur, (unsigned long long) want,
+                    mpxd.max_clients);
 }
 
 /* Declare the configuration's objects; on reload a failure is logged and counted, at start it is fatal. */
@@ -505,8 +658,11 @@ int server_listen(void) {
         if (r < 0)
                 return r;
         mpxd.ev_listen = event_new(mpxd.base, mpxd.listen_fd, EV_READ | EV_PERSIST, server_accept_cb, NULL);
-        if (!mpxd.ev_listen || event_add(mpxd.ev_listen, NULL) < 0)
+        mpxd.ev_accept_resume = evtimer_new(mpxd.base, accept_resume_cb, NULL);
+        if (!mpxd.ev_listen || !mpxd.ev_accept_resume || event_add(mpxd.ev_listen, NULL) < 0)
                 return -ENOMEM;
+        /* Held back for a shortage of descriptors: see accept_short_of_fds(). */
+        mpxd.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         /* A client that vanishes mid-write must never kill the daemon. */
         signal(SIGPIPE, SIG_IGN);
         for (size_t i = 0; i < ARRAY_SIZE(signals); i++) {

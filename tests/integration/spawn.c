@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -181,6 +182,12 @@ int daemon_spawn_with(struct harness_daemon *d, const struct daemon_options *o, 
 
                         snprintf(pid, sizeof(pid), "%ld", (long) getpid());
                         setenv("WATCHDOG_PID", pid, 1);
+                }
+                if (o->nofile) {
+                        struct rlimit rl = { .rlim_cur = o->nofile, .rlim_max = o->nofile };
+
+                        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                                _exit(127);
                 }
                 if (o->stderr_path) {
                         int efd = open(o->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -32,6 +32,7 @@ struct daemon_options {
         const char *stderr_path;        /* the daemon's stderr goes to this file; NULL: the test's own */
         bool watchdog_pid;              /* set WATCHDOG_PID to the daemon's own pid */
         bool keep_notify;               /* keep the notify socket open in d->notify_fd */
+        unsigned nofile;                /* the daemon's limit of open files (soft and hard); 0: the test's */
 };
 
 /*
