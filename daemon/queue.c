@@ -170,18 +170,6 @@ static void queue_journal_remove(struct queue *q, const struct item *it) {
                 journal_end(wire_put_u64(b, item_seq(it)));
 }
 
-/*
- * Record how many times an item of a durable joinable queue was handed out,
- * so that it comes back after a restart with the count that tells its next
- * consumer it may be half processed.
- */
-static void queue_journal_deliveries(struct queue *q, const struct item *it) {
-        struct wire_buf *b = journal_begin(&q->obj, JOURNAL_QUEUE_DELIVERIES);
-
-        if (b)
-                journal_end(wire_put_u64(b, item_seq(it)) | wire_put_u32(b, it->deliveries));
-}
-
 static void queue_journal_purge(struct queue *q) {
         struct item *it;
 
@@ -203,7 +191,7 @@ static int item_seq_compare(const void *a, const void *b) {
 /*
  * The records that recreate the queue: its parameters, then every item in
  * sequence order, those handed out and not done included (they come back
- * ready), each with its delivery count, then whether it is closed.
+ * ready), then whether it is closed.
  */
 static int queue_dump(struct object *o) {
         struct queue *q = queue_of(o);
@@ -225,8 +213,6 @@ static int queue_dump(struct object *o) {
 
                 if (b)
                         journal_end(wire_put_u64(b, item_seq(all[i])) | wire_put_bytes(b, all[i]->data, all[i]->size));
-                if (all[i]->deliveries > 0)
-                        queue_journal_deliveries(q, all[i]);
         }
         free(all);
         if (q->closed)
@@ -234,28 +220,21 @@ static int queue_dump(struct object *o) {
         return 0;
 }
 
-/* The waiting item numbered seq, or NULL. */
-static struct item *queue_replay_find(struct queue *q, uint64_t seq) {
+/* Take out the waiting item numbered seq; false if there is none. */
+static bool queue_replay_remove(struct queue *q, uint64_t seq) {
         struct item *it;
 
         /* Items leave from near the head: those before it are deliveries not done. */
-        STAILQ_FOREACH(it, &q->items, link)
-                if (item_seq(it) == seq)
-                        return it;
-        return NULL;
-}
-
-/* Take out the waiting item numbered seq; false if there is none. */
-static bool queue_replay_remove(struct queue *q, uint64_t seq) {
-        struct item *it = queue_replay_find(q, seq);
-
-        if (!it)
-                return false;
-        STAILQ_REMOVE(&q->items, it, item, link);
-        q->count--;
-        q->bytes -= item_bytes(it);
-        item_free(it);
-        return true;
+        STAILQ_FOREACH(it, &q->items, link) {
+                if (item_seq(it) == seq) {
+                        STAILQ_REMOVE(&q->items, it, item, link);
+                        q->count--;
+                        q->bytes -= item_bytes(it);
+                        item_free(it);
+                        return true;
+                }
+        }
+        return false;
 }
 
 /* Apply a journal record of a durable queue, at start. */
@@ -289,18 +268,6 @@ static int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r) 
         case JOURNAL_QUEUE_CLOSE:
                 q->closed = true;
                 return 0;
-        case JOURNAL_QUEUE_DELIVERIES: {
-                uint32_t deliveries;
-
-                if (!q->joinable || !wire_get_u64(r, &seq) || !wire_get_u32(r, &deliveries) ||
-                    !wire_reader_done(r))
-                        return -EBADMSG;
-                it = queue_replay_find(q, seq);
-                if (!it)
-                        return -ENOENT;
-                it->deliveries = deliveries;
-                return 0;
-        }
         }
         return -EBADMSG;
 }
@@ -382,8 +349,6 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
         it->deliveries++;
         if (!d && q->obj.durable)
                 queue_journal_remove(q, it);
-        if (d && q->obj.durable)
-                queue_journal_deliveries(q, it);
         if (!d) {
                 q->bytes -= item_bytes(it);
                 *ret_tag = 0;
