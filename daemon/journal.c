@@ -73,8 +73,12 @@
 #define COMPACT_RETRY_MS 10000
 /* Written in every header record, with the format's version. */
 #define JOURNAL_MAGIC "mpx-journal"
-#define JOURNAL_FORMAT 2u
-/* The oldest format read back: 1 lacks the owner-dead flag of semaphores, read as clear. */
+#define JOURNAL_FORMAT 3u
+/*
+ * The oldest format read back: 1 lacks the owner-dead flag of semaphores,
+ * read as clear; 1 and 2 lack the delivery counts of joinable items, read
+ * as never delivered.
+ */
 #define JOURNAL_FORMAT_OLDEST 1u
 
 struct journal {

@@ -686,6 +686,7 @@ enum journal_kind {
         JOURNAL_QUEUE_PUT = 10,         /* name, u64 seq, bytes item */
         JOURNAL_QUEUE_REMOVE = 11,      /* name, u64 seq */
         JOURNAL_QUEUE_CLOSE = 12,       /* name */
+        JOURNAL_QUEUE_DELIVERED = 13,   /* name, u64 seq, u32 deliveries (format 3) */
         JOURNAL_DICT_SET = 20,          /* name, bytes key, bytes value */
         JOURNAL_DICT_DEL = 21,          /* name, bytes key */
         JOURNAL_DICT_CLEAR = 22,        /* name */

@@ -170,6 +170,18 @@ static void queue_journal_remove(struct queue *q, const struct item *it) {
                 journal_end(wire_put_u64(b, item_seq(it)));
 }
 
+/*
+ * Record how many times an item of a durable joinable queue was handed out,
+ * so that after a restart its next consumer still learns that it may be
+ * half processed.
+ */
+static void queue_journal_delivered(struct queue *q, const struct item *it) {
+        struct wire_buf *b = journal_begin(&q->obj, JOURNAL_QUEUE_DELIVERED);
+
+        if (b)
+                journal_end(wire_put_u64(b, item_seq(it)) | wire_put_u32(b, it->deliveries));
+}
+
 static void queue_journal_purge(struct queue *q) {
         struct item *it;
 
@@ -191,7 +203,8 @@ static int item_seq_compare(const void *a, const void *b) {
 /*
  * The records that recreate the queue: its parameters, then every item in
  * sequence order, those handed out and not done included (they come back
- * ready), then whether it is closed.
+ * ready), each followed by its delivery count if it was handed out, then
+ * whether it is closed.
  */
 static int queue_dump(struct object *o) {
         struct queue *q = queue_of(o);
@@ -213,6 +226,8 @@ static int queue_dump(struct object *o) {
 
                 if (b)
                         journal_end(wire_put_u64(b, item_seq(all[i])) | wire_put_bytes(b, all[i]->data, all[i]->size));
+                if (all[i]->deliveries)
+                        queue_journal_delivered(q, all[i]);
         }
         free(all);
         if (q->closed)
@@ -220,21 +235,45 @@ static int queue_dump(struct object *o) {
         return 0;
 }
 
-/* Take out the waiting item numbered seq; false if there is none. */
-static bool queue_replay_remove(struct queue *q, uint64_t seq) {
+/*
+ * The waiting item numbered seq, or NULL. Items leave and are handed out
+ * from near the head: those before it are deliveries not done.
+ */
+static struct item *queue_replay_find(struct queue *q, uint64_t seq) {
         struct item *it;
 
-        /* Items leave from near the head: those before it are deliveries not done. */
-        STAILQ_FOREACH(it, &q->items, link) {
-                if (item_seq(it) == seq) {
-                        STAILQ_REMOVE(&q->items, it, item, link);
-                        q->count--;
-                        q->bytes -= item_bytes(it);
-                        item_free(it);
-                        return true;
-                }
-        }
-        return false;
+        STAILQ_FOREACH(it, &q->items, link)
+                if (item_seq(it) == seq)
+                        return it;
+        return NULL;
+}
+
+/* Take out the waiting item numbered seq; false if there is none. */
+static bool queue_replay_remove(struct queue *q, uint64_t seq) {
+        struct item *it = queue_replay_find(q, seq);
+
+        if (!it)
+                return false;
+        STAILQ_REMOVE(&q->items, it, item, link);
+        q->count--;
+        q->bytes -= item_bytes(it);
+        item_free(it);
+        return true;
+}
+
+/* Give the waiting item numbered seq its recorded delivery count. */
+static int queue_replay_delivered(struct queue *q, struct wire_reader *r) {
+        uint32_t deliveries;
+        uint64_t seq;
+        struct item *it;
+
+        if (!wire_get_u64(r, &seq) || !wire_get_u32(r, &deliveries) || !wire_reader_done(r))
+                return -EBADMSG;
+        it = queue_replay_find(q, seq);
+        if (!it)
+                return -ENOENT;
+        it->deliveries = deliveries;
+        return 0;
 }
 
 /* Apply a journal record of a durable queue, at start. */
@@ -265,6 +304,8 @@ static int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r) 
                 if (!wire_get_u64(r, &seq) || !wire_reader_done(r))
                         return -EBADMSG;
                 return queue_replay_remove(q, seq) ? 0 : -ENOENT;
+        case JOURNAL_QUEUE_DELIVERED:
+                return queue_replay_delivered(q, r);
         case JOURNAL_QUEUE_CLOSE:
                 q->closed = true;
                 return 0;
@@ -356,6 +397,8 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
         }
         d->item = it;
         d->queue = q;
+        if (q->obj.durable)
+                queue_journal_delivered(q, it);
         if (flags & WIRE_GET_DETACH)
                 TAILQ_INSERT_TAIL(&q->detached, d, link);
         else {
