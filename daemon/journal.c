@@ -693,7 +693,8 @@ static int journal_apply(struct journal_file *jf, uint16_t kind, const uint8_t *
                 switch (type) {
                 case WIRE_TYPE_QUEUE:
                 case WIRE_TYPE_JOINABLE:
-                        created = queue_declare(name, name_len, a, type == WIRE_TYPE_JOINABLE);
+                        /* b: the TTR of its deliveries, 0 before there were leases. */
+                        created = queue_declare_lease(name, name_len, a, type == WIRE_TYPE_JOINABLE, (int64_t) b);
                         break;
                 case WIRE_TYPE_DICT:
                         created = dict_declare(name, name_len);

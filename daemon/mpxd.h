@@ -813,6 +813,7 @@ void wait_cancel_client(struct client *c);
  * -EPROTOTYPE (a name of another type), -EINVAL or -ENOMEM.
  */
 int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable);
+int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joinable, int64_t ttr_ms);
 int dict_declare(const char *name, size_t len);
 int list_declare(const char *name, size_t len);
 int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags);
@@ -910,8 +911,11 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
 int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r);
 /* How many undone joinable deliveries the client holds. */
 unsigned queue_client_deliveries(const struct client *c);
+/* Milliseconds until the first lease of its attached deliveries runs out, or -1. */
+int64_t queue_client_next_lease(const struct client *c);
 /* Put back at the head of their queues, in order, what a lost client had taken. */
 void queue_client_lost(struct client *c);
 /* Free a waiter's pending items. */

@@ -237,6 +237,16 @@ def daemon_seeds():
         + feed(2, frame("QUEUE_GET_MANY", name("jq") + i64(0) + u32(0) + u32(5)),
                frame("QUEUE_TASK_DONE", name("jq") + u64(0)), frame("QUEUE_TASK_DONE", name("jq") + u64(0)))
         + reconnect(2))
+    # Leases: a detached delivery of a queue with a 1 ms TTR, touched, then given back by its timer.
+    s["queue-lease"] = (
+        feed(0, frame("QUEUE_DECLARE", name("lq") + u64(0) + u32(1) + u32(1)),
+             frame("QUEUE_PUT", name("lq") + i64(0) + blob("job")),
+             frame("QUEUE_GET", name("lq") + i64(0) + u32(1)),
+             frame("QUEUE_TOUCH", name("lq") + u64(1)),
+             frame("QUEUE_JOIN", name("lq") + i64(FOREVER)))
+        + fire_timers()
+        + feed(0, frame("QUEUE_GET", name("lq") + i64(FOREVER) + u32(0)), frame("QUEUE_TASK_DONE", name("lq") + u64(1)),
+               frame("QUEUE_TOUCH", name("lq") + u64(2)), frame("QUEUE_TASK_DONE", name("lq") + u64(2))))
     s["queue-blocking"] = (
         feed(0, frame("QUEUE_DECLARE", name("b") + u64(1) + u32(0)),
              frame("QUEUE_GET", name("b") + i64(FOREVER) + u32(0), rid=2),

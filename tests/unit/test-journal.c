@@ -870,6 +870,25 @@ static void test_sem_owner_dead_survives_restart(void **state) {
                 assert_int_equal(acquire_status(c, names[i]), WIRE_OK);
 }
 
+/* A queue's TTR is part of its CREATE record: it survives the records and a snapshot. */
+static void test_queue_ttr_survives_restart(void **state) {
+        struct journal_test *t = *state;
+        struct client *c;
+
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqww", "j", (uint64_t) 0,
+               WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE, 750u);
+        restart(t, false);
+        c = client_add(&t->f, "reader");
+        assert_int_equal(info_field_at(c, "j", WIRE_TYPE_JOINABLE, "ttr_ms", __FILE__, __LINE__), 750);
+        restart(t, true);
+        c = client_add(&t->f, "again");
+        assert_int_equal(info_field_at(c, "j", WIRE_TYPE_JOINABLE, "ttr_ms", __FILE__, __LINE__), 750);
+        expect(WIRE_EEXIST, c, WIRE_OP_QUEUE_DECLARE, "nqww", "j", (uint64_t) 0,
+               WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE, 0u);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, journal_setup, journal_teardown)
         const struct CMUnitTest tests[] = {
@@ -887,6 +906,7 @@ int main(void) {
                 T(test_compaction_child_closes_descriptors),
                 T(test_replies_outside_requests_wait),
                 T(test_sem_owner_dead_survives_restart),
+                T(test_queue_ttr_survives_restart),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
