@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mpxctl queue: declare, put, get, done, join, close, size and purge on
+ * mpxctl queue: declare, put, get, done, touch, join, close, size and purge on
  * queues and joinable queues, one libmpx call each.
  *
  * Payloads are bytes: put sends its DATA argument or all of stdin as is, and
@@ -26,7 +26,19 @@ struct queue_args {
         uint64_t maxsize;               /* --maxsize, default unbounded */
         bool joinable;                  /* --joinable */
         bool durable;                   /* --durable */
+        int64_t ttr_ms;                 /* --ttr, -1 when not given */
 };
+
+/* --ttr S: seconds, as a timeout is written, into milliseconds that fit the wire's u32. */
+static int queue_parse_ttr(struct ctl *ctl, const char *s, int64_t *ret_ms) {
+        int r = ctl_parse_timeout(ctl, s, ret_ms);
+
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (*ret_ms < 0 || *ret_ms > UINT32_MAX)
+                return ctl_usage_error(ctl, "bad time-to-run '%s' (0 to 4294967 seconds)", s);
+        return CTL_EXIT_OK;
+}
 
 /*
  * Parse "COMMAND NAME [ARG]" (ARG when max_args is 2) with options into *a,
@@ -36,7 +48,7 @@ static int queue_parse(struct ctl *ctl, int argc, char **argv, const struct opti
                        int max_args, struct queue_args *a) {
         int c, r;
 
-        *a = (struct queue_args) { .timeout_ms = -1 };
+        *a = (struct queue_args) { .timeout_ms = -1, .ttr_ms = -1 };
         while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0) {
                 switch (c) {
                 case 't':
@@ -54,6 +66,11 @@ static int queue_parse(struct ctl *ctl, int argc, char **argv, const struct opti
                         break;
                 case 'D':
                         a->durable = true;
+                        break;
+                case 'T':
+                        r = queue_parse_ttr(ctl, optarg, &a->ttr_ms);
+                        if (r != CTL_EXIT_OK)
+                                return r;
                         break;
                 }
         }
@@ -79,22 +96,29 @@ static const struct option queue_timeout_options[] = {
         CTL_OPTIONS_COMMON
 };
 
-/* mpxctl queue declare NAME [--maxsize N] [--joinable] [--durable] */
+/* mpxctl queue declare NAME [--maxsize N] [--joinable] [--durable] [--ttr S] */
 static int queue_declare(struct ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
                 { "maxsize", required_argument, NULL, 'm' },
                 { "joinable", no_argument, NULL, 'j' },
                 { "durable", no_argument, NULL, 'D' },
+                { "ttr", required_argument, NULL, 'T' },
                 CTL_OPTIONS_COMMON
         };
         struct queue_args a;
+        unsigned flags;
         int r;
 
         r = queue_parse(ctl, argc, argv, options, 1, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_queue_declare(ctl->m, a.name, a.maxsize,
-                              (a.joinable ? MPX_QUEUE_JOINABLE : 0) | (a.durable ? MPX_DURABLE : 0));
+        flags = (a.joinable ? MPX_QUEUE_JOINABLE : 0) | (a.durable ? MPX_DURABLE : 0);
+        if (a.ttr_ms >= 0)
+                r = mpx_queue_declare_ttr(ctl->m, a.name, a.maxsize, flags, (uint32_t) a.ttr_ms);
+        else
+                r = mpx_queue_declare(ctl->m, a.name, a.maxsize, flags);
+        if (r == -EINVAL && a.ttr_ms > 0 && !a.joinable)
+                return ctl_fail(r, "queue", a.name, "a time-to-run needs --joinable");
         if (r < 0)
                 return ctl_fail(r, "queue", a.name, NULL);
         return CTL_EXIT_OK;
@@ -185,6 +209,28 @@ static int queue_done(struct ctl *ctl, int argc, char **argv) {
         return CTL_EXIT_OK;
 }
 
+/* mpxctl queue touch NAME TAG: restart the lease of a delivery. */
+static int queue_touch(struct ctl *ctl, int argc, char **argv) {
+        struct queue_args a;
+        uint64_t tag = 0;
+        int r;
+
+        r = queue_parse(ctl, argc, argv, queue_no_options, 2, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (!a.arg)
+                return ctl_usage_error(ctl, "touch needs a delivery TAG");
+        r = ctl_parse_u64(ctl, "tag", a.arg, &tag);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_queue_touch(ctl->m, a.name, tag);
+        if (r == -ENOENT)
+                return ctl_fail(r, "queue", a.name, "no such queue or delivery tag (done, or its lease ran out)");
+        if (r < 0)
+                return ctl_fail(r, "queue", a.name, NULL);
+        return CTL_EXIT_OK;
+}
+
 /* mpxctl queue join NAME [--timeout S]: wait until every item is done. */
 static int queue_join(struct ctl *ctl, int argc, char **argv) {
         struct queue_args a;
@@ -258,11 +304,12 @@ static int queue_purge(struct ctl *ctl, int argc, char **argv) {
 }
 
 const struct ctl_command ctl_queue_commands[] = {
-        { "declare", "NAME [--maxsize N] [--joinable] [--durable]", "create a queue, or check that it exists so",
-          queue_declare, NULL },
+        { "declare", "NAME [--maxsize N] [--joinable] [--durable] [--ttr S]",
+          "create a queue, or check that it exists so", queue_declare, NULL },
         { "put", "NAME [DATA] [--timeout S]", "add an item: DATA, or all of stdin", queue_put, NULL },
         { "get", "NAME [--timeout S]", "take the oldest item and write it to stdout", queue_get, NULL },
         { "done", "NAME [TAG]", "mark a joinable queue's delivery finished", queue_done, NULL },
+        { "touch", "NAME TAG", "extend the lease of a joinable queue's delivery", queue_touch, NULL },
         { "join", "NAME [--timeout S]", "wait until every item of a joinable queue is done",
           queue_join, NULL },
         { "close", "NAME", "refuse further puts; getters drain what is left", queue_close, NULL },
