@@ -238,20 +238,19 @@ static int queue_touch(struct ctl *ctl, int argc, char **argv) {
 
 /*
  * mpxctl queue consume: how often to touch a delivery while its command
- * runs, from the queue's TTR (a third of it, so that a late touch still
- * lands in time); -1 (never) for a queue without leases.
+ * runs, a third of its TTR (--ttr, else the queue's), so that a late touch
+ * still lands in time; -1 (never) for deliveries without a lease.
  */
-static int consume_touch_interval(mpx *m, const char *name) {
+static int consume_touch_interval(mpx *m, const char *name, int64_t ttr) {
         mpx_info info;
         const mpx_field *f;
-        int64_t ttr = 0;
 
-        if (mpx_object_info(m, name, &info) < 0)
-                return -1;
-        f = mpx_info_get(&info, "ttr_ms");
-        if (f && !f->is_str)
-                ttr = f->num;
-        mpx_info_clear(&info);
+        if (ttr < 0 && mpx_object_info(m, name, &info) >= 0) {
+                f = mpx_info_get(&info, "ttr_ms");
+                if (f && !f->is_str)
+                        ttr = f->num;
+                mpx_info_clear(&info);
+        }
         if (ttr <= 0)
                 return -1;
         return ttr / 3 > 0 ? (int) (ttr / 3) : 1;
@@ -349,22 +348,32 @@ static int consume_give_back(struct ctl *ctl) {
 }
 
 /*
- * mpxctl queue consume NAME [-n N] -- COMMAND [ARGS...]: run COMMAND once per
- * item; done when it exits 0, given back at once otherwise. The items are
- * taken attached, so they come back if mpxctl itself dies.
+ * mpxctl queue consume NAME [-n N] [--ttr S] -- COMMAND [ARGS...]: run
+ * COMMAND once per item; done when it exits 0, given back at once
+ * otherwise. The items are taken attached, so they come back if mpxctl
+ * itself dies.
  */
 static int queue_consume(struct ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
                 { "count", required_argument, NULL, 'n' },
+                { "ttr", required_argument, NULL, 'T' },
                 CTL_OPTIONS_COMMON
         };
         uint64_t count = 0, handled = 0;
+        int64_t ttr = -1;
         int c, r, interval, result = CTL_EXIT_OK;
         const char *name;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                if (c == 'n' && (r = ctl_parse_u64(ctl, "count", optarg, &count)) != CTL_EXIT_OK)
+        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0) {
+                if (c == 'n')
+                        r = ctl_parse_u64(ctl, "count", optarg, &count);
+                else if (c == 'T')
+                        r = queue_parse_ttr(ctl, optarg, &ttr);
+                else
+                        continue;
+                if (r != CTL_EXIT_OK)
                         return r;
+        }
         if (c == CTL_GETOPT_STOP)
                 return ctl->stop_status;
         if (argc - optind < 2)
@@ -376,13 +385,13 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
-        interval = consume_touch_interval(ctl->m, name);
+        interval = consume_touch_interval(ctl->m, name, ttr);
         while (count == 0 || handled < count) {
                 mpx_item item;
                 pid_t pid;
                 int status;
 
-                r = mpx_queue_get(ctl->m, name, -1, &item);
+                r = mpx_queue_get_ttr(ctl->m, name, -1, 0, ttr > 0 ? (uint32_t) ttr : 0, &item);
                 if (r == -EPIPE)
                         break;          /* closed and drained: the end of the stream */
                 if (r < 0)
@@ -495,7 +504,7 @@ const struct ctl_command ctl_queue_commands[] = {
         { "get", "NAME [--timeout S]", "take the oldest item and write it to stdout", queue_get, NULL },
         { "done", "NAME [TAG]", "mark a joinable queue's delivery finished", queue_done, NULL },
         { "touch", "NAME TAG", "extend the lease of a joinable queue's delivery", queue_touch, NULL },
-        { "consume", "NAME [-n N] -- COMMAND [ARGS...]",
+        { "consume", "NAME [-n N] [--ttr S] -- COMMAND [ARGS...]",
           "run COMMAND once per item, the item on its stdin; done when it exits 0", queue_consume, NULL },
         { "join", "NAME [--timeout S]", "wait until every item of a joinable queue is done",
           queue_join, NULL },

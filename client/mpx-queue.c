@@ -175,6 +175,11 @@ fail:
 
 /* Take the oldest item of a queue, with MPX_GET_* flags. */
 int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret) {
+        return mpx_queue_get_ttr(m, name, timeout_ms, flags, 0, ret);
+}
+
+/* GET, with the optional TTR field when ttr_ms is not 0. */
+int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret) {
         struct wire_reader rd;
         mpx_item item;
         size_t start;
@@ -189,6 +194,8 @@ int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned f
                 r = wire_put_i64(&m->out, timeout_ms);
         if (r >= 0)
                 r = wire_put_u32(&m->out, (flags & MPX_GET_DETACH) ? WIRE_GET_DETACH : 0);
+        if (r >= 0 && ttr_ms)
+                r = wire_put_u32(&m->out, ttr_ms);
         if (r >= 0)
                 r = conn_call(m, start, &rd);
         if (r < 0)

@@ -59,9 +59,9 @@ enum wire_op {
         /* queues and joinable queues: 200..299 */
         WIRE_OP_QUEUE_DECLARE   = 200,  /* name, u64 maxsize, u32 flags[, u32 ttr_ms] -> u8 created */
         WIRE_OP_QUEUE_PUT       = 201,  /* name, i64 timeout_ms, bytes payload -> (empty) */
-        WIRE_OP_QUEUE_GET       = 202,  /* name, i64 timeout_ms, u32 flags -> item */
+        WIRE_OP_QUEUE_GET       = 202,  /* name, i64 timeout_ms, u32 flags[, u32 ttr_ms] -> item */
         WIRE_OP_QUEUE_PUT_MANY  = 203,  /* name, i64 timeout_ms, u32 n, n x bytes -> (empty) */
-        WIRE_OP_QUEUE_GET_MANY  = 204,  /* name, i64 timeout_ms, u32 flags, u32 max -> u32 n, n x item */
+        WIRE_OP_QUEUE_GET_MANY  = 204,  /* name, i64 timeout_ms, u32 flags, u32 max[, u32 ttr_ms] -> u32 n, n x item */
         WIRE_OP_QUEUE_QSIZE     = 205,  /* name -> u64 size, u64 maxsize, u64 unfinished, u8 closed */
         WIRE_OP_QUEUE_CLOSE     = 206,  /* name -> (empty) */
         WIRE_OP_QUEUE_TASK_DONE = 207,  /* name, u64 tag -> (empty) */

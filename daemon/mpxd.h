@@ -780,6 +780,7 @@ struct waiter {
         /* what the blocked request needs when it is served */
         uint32_t flags;                 /* GET: WIRE_GET_* */
         uint32_t max;                   /* GET_MANY: most items */
+        uint32_t ttr_ms;                /* GET, GET_MANY: the deliveries' lease; 0: the queue's */
         struct item_list pending;       /* PUT, PUT_MANY: items waiting for room */
         uint32_t n_pending;
 

@@ -71,6 +71,7 @@ struct delivery {
         struct queue *queue;
         struct client *client;          /* NULL when detached */
         TAILQ_ENTRY(delivery) link;     /* in client->deliveries or queue->detached */
+        uint32_t ttr_ms;                /* its lease, restarted by TOUCH; 0: none */
         uint64_t deadline_ms;           /* 0: no lease */
         struct event lease;             /* fires at deadline_ms */
 };
@@ -414,7 +415,8 @@ static void delivery_expired(evutil_socket_t fd, short what, void *arg) {
  * caller owns and frees the item. Returns NULL only on -ENOMEM, leaving the
  * queue as it was.
  */
-static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags, uint64_t *ret_tag) {
+static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags, uint32_t ttr_ms,
+                               uint64_t *ret_tag) {
         struct item *it = STAILQ_FIRST(&q->items);
         struct delivery *d = NULL;
 
@@ -453,8 +455,9 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
         d->item = it;
         d->queue = q;
         evtimer_assign(&d->lease, mpxd.base, delivery_expired, d);
-        if (q->ttr_ms)
-                delivery_lease(d, q->ttr_ms);
+        d->ttr_ms = ttr_ms ? ttr_ms : q->ttr_ms;
+        if (d->ttr_ms)
+                delivery_lease(d, d->ttr_ms);
         if (q->obj.durable)
                 queue_journal_delivered(q, it);
         if (flags & WIRE_GET_DETACH)
@@ -481,7 +484,7 @@ static void put_item(struct wire_buf *b, const struct item *it, uint64_t tag) {
  * is never lost to a failed allocation. Returns 0 or -ENOMEM.
  */
 static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uint16_t op,
-                             uint32_t flags, uint32_t max) {
+                             uint32_t flags, uint32_t max, uint32_t ttr_ms) {
         bool many = op == WIRE_OP_QUEUE_GET_MANY;
         size_t need = many ? 4 : 0, start, count_at = 0;
         uint32_t n = 0;
@@ -507,7 +510,7 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
         }
         for (uint32_t i = 0; i < n; i++) {
                 uint64_t tag;
-                struct item *got = queue_take(q, c, flags, &tag);
+                struct item *got = queue_take(q, c, flags, ttr_ms, &tag);
                 if (!got) {
                         if (i == 0) {
                                 client_reply_abort(c, start, -ENOMEM, id, op);
@@ -550,7 +553,7 @@ static void queue_serve(struct queue *q) {
                         /* An overflowed client is lost once this event is handled: items stay for others. */
                         if (w->client->overflowed)
                                 continue;
-                        if (queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max) < 0)
+                        if (queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max, w->ttr_ms) < 0)
                                 break;
                         wait_free(w);
                         progress = true;
@@ -948,14 +951,17 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
  * stream of a closed and drained queue, or wait.
  */
 static int queue_get_common(struct client *c, const struct request *req, struct queue *q,
-                            int64_t timeout_ms, uint32_t flags, uint32_t max) {
+                            int64_t timeout_ms, uint32_t flags, uint32_t max, uint32_t ttr_ms) {
         struct waiter *w;
 
         if (flags & ~WIRE_GET_DETACH)
                 return -EINVAL;
+        /* A lease of its own is for the deliveries of a joinable queue. */
+        if (ttr_ms && !q->joinable)
+                return -EINVAL;
         q->obj.active_ms = loop_now_ms;
         if (q->count > 0 && TAILQ_EMPTY(&q->getters)) {
-                int err = queue_reply_items(q, c, req->id, req->op, flags, max);
+                int err = queue_reply_items(q, c, req->id, req->op, flags, max, ttr_ms);
                 if (err < 0)
                         return err;
                 /* Taking items made room for waiting putters. */
@@ -971,44 +977,53 @@ static int queue_get_common(struct client *c, const struct request *req, struct 
                 return -errno;
         w->flags = flags;
         w->max = max;
+        w->ttr_ms = ttr_ms;
         return 0;
 }
 
-/* GET: name, i64 timeout_ms, u32 flags -> item. */
+/* The optional u32 ttr_ms that ends GET and GET_MANY: 0 when absent (the queue's TTR). */
+static bool queue_get_ttr(struct wire_reader *r, uint32_t *ttr_ms) {
+        *ttr_ms = 0;
+        if (wire_reader_done(r))
+                return true;
+        return wire_get_u32(r, ttr_ms) && wire_reader_done(r);
+}
+
+/* GET: name, i64 timeout_ms, u32 flags[, u32 ttr_ms] -> item. */
 int queue_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
         struct queue *q = NULL;
         int64_t timeout_ms;
-        uint32_t flags;
+        uint32_t flags, ttr_ms;
         int err;
 
         err = queue_lookup(r, QUEUE_TYPES, &q);
         if (err == -EPROTO)
                 return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !wire_reader_done(r))
+        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
         if (err < 0)
                 return err;
-        return queue_get_common(c, req, q, timeout_ms, flags, 1);
+        return queue_get_common(c, req, q, timeout_ms, flags, 1, ttr_ms);
 }
 
-/* GET_MANY: name, i64 timeout_ms, u32 flags, u32 max -> u32 n, n x item. */
+/* GET_MANY: name, i64 timeout_ms, u32 flags, u32 max[, u32 ttr_ms] -> u32 n, n x item. */
 int queue_handle_get_many(struct client *c, const struct request *req, struct wire_reader *r) {
         struct queue *q = NULL;
         int64_t timeout_ms;
-        uint32_t flags, max;
+        uint32_t flags, max, ttr_ms;
         int err;
 
         err = queue_lookup(r, QUEUE_TYPES, &q);
         if (err == -EPROTO)
                 return err;
         if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !wire_get_u32(r, &max) ||
-            !wire_reader_done(r))
+            !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
         if (err < 0)
                 return err;
         if (max == 0)
                 return -EINVAL;
-        return queue_get_common(c, req, q, timeout_ms, flags, max);
+        return queue_get_common(c, req, q, timeout_ms, flags, max, ttr_ms);
 }
 
 /* The handlers that take only a name: parse it and find the queue. */
@@ -1134,7 +1149,7 @@ int queue_handle_task_done(struct client *c, const struct request *req, struct w
 
 /*
  * TOUCH: name, u64 tag. Restarts the lease of a delivery not done: it ends
- * the queue's TTR from now. A delivery whose lease ran out is gone (ENOENT);
+ * its TTR (its GET's, or the queue's) from now. A delivery whose lease ran out is gone (ENOENT);
  * on a queue without leases there is nothing to extend, and TOUCH of a
  * delivery not done succeeds.
  */
@@ -1154,8 +1169,8 @@ int queue_handle_touch(struct client *c, const struct request *req, struct wire_
         HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
         if (!d)
                 return -ENOENT;
-        if (q->ttr_ms)
-                delivery_lease(d, q->ttr_ms);
+        if (d->ttr_ms)
+                delivery_lease(d, d->ttr_ms);
         q->obj.active_ms = loop_now_ms;
         client_reply_status(c, req->id, req->op, 0);
         return 0;

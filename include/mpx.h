@@ -215,6 +215,14 @@ int mpx_queue_get(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret);
 int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret);
 
 /*
+ * mpx_queue_get_ttr() - as mpx_queue_get_flags(), with a lease of ttr_ms
+ * milliseconds for this delivery instead of the queue's TTR (0: the queue's);
+ * mpx_queue_touch() restarts it for as long again. Return: as
+ * mpx_queue_get(); -EINVAL for a TTR on a plain queue.
+ */
+int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret);
+
+/*
  * mpx_queue_get_many() - take up to max items in one round trip: waits up to
  * timeout_ms for at least one, then takes as many as are there (and fit in
  * one reply frame). items must have room for max entries.
@@ -233,7 +241,7 @@ typedef struct mpx_queue_status {
 
 /*
  * mpx_queue_touch() - restart the lease of a delivery not yet done: it now
- * ends the queue's TTR from now. Return: 0 (also on a queue without leases),
+ * ends its TTR (its get's, or the queue's) from now. Return: 0 (also on a queue without leases),
  * -ENOENT when the delivery is not there any more (done, or its lease ran
  * out and the item went back to the queue: the work is someone else's now),
  * -EPROTOTYPE for a plain queue.

@@ -100,6 +100,23 @@ echo go > "$tmp/gate"
 wait "$consumer" || fail "consume of 'long' failed: $(cat "$tmp/err2")"
 [ "$(field long expired) $(field long unfinished)" = "0 0" ] || fail "long: expired, unfinished $(field long expired) $(field long unfinished)"
 
+# ---- the same with a lease of consume's own (--ttr) on a queue without one ----
+expect 0 "$ctl" queue declare free --joinable
+expect 0 "$ctl" queue put free zeta
+expect 2 "$ctl" queue consume free --ttr soon -- true
+"$ctl" queue consume free -n 1 --ttr 0.3 -- sh -c "cat > /dev/null; cat '$tmp/gate' > /dev/null" 2> "$tmp/err2" &
+consumer=$!
+wait_field free delivered 1
+lease=$(field free lease_ms)
+[ "$lease" -ge 0 ] && [ "$lease" -le 300 ] || fail "free: lease_ms is $lease while consume holds its item"
+start=$(now_ms)
+while [ $(($(now_ms) - start)) -lt 1500 ]; do
+        [ "$(field free expired)" = 0 ] || { fail "the --ttr lease ran out while the command ran"; break; }
+done
+echo go > "$tmp/gate"
+wait "$consumer" || fail "consume of 'free' failed: $(cat "$tmp/err2")"
+[ "$(field free expired) $(field free unfinished)" = "0 0" ] || fail "free: expired, unfinished $(field free expired) $(field free unfinished)"
+
 # ---- the end of the stream: a closed, drained queue ends consume with 0 ----
 expect 0 "$ctl" queue close q
 expect 0 "$ctl" queue consume q -- true

@@ -1251,6 +1251,54 @@ static void test_lease_expiry_redelivers(void **state) {
         (void) get_flags(a, "j", 0, "y", 2);
 }
 
+/*
+ * A GET may give its delivery a lease of its own, on a queue with or
+ * without one; a parked getter's lease starts when it is served, and a
+ * plain queue refuses one.
+ */
+static void test_lease_per_get(void **state) {
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        struct frame r;
+        struct wire_reader rd;
+        uint64_t tag;
+
+        declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
+        declare(a, "p", 0, 0);
+        put(a, "p", "x");
+        send_request(a, 1, WIRE_OP_QUEUE_GET, "niww", "p", (int64_t) 0, 0u, 1u);
+        assert_status(a, 1, WIRE_OP_QUEUE_GET, WIRE_EINVAL);
+        send_request(a, 2, WIRE_OP_QUEUE_GET_MANY, "niwww", "p", (int64_t) 0, 0u, 4u, 1u);
+        assert_status(a, 2, WIRE_OP_QUEUE_GET_MANY, WIRE_EINVAL);
+
+        /* Parked with a 1 ms lease: served by a put, then given back. */
+        send_request(b, 3, WIRE_OP_QUEUE_GET, "niww", "j", (int64_t) -1, WIRE_GET_DETACH, 1u);
+        assert_no_reply(b);
+        put(a, "j", "y");
+        assert_reply(b, &r, 3, WIRE_OP_QUEUE_GET, WIRE_OK);
+        wire_reader_init(&rd, r.body, r.h.body_len);
+        tag = read_item_at(&rd, "y", 1, __FILE__, __LINE__);
+        assert_in_range(info_field(a, "j", "lease_ms"), 0, 1);
+        run_until_expired(a, "j", 1);
+        send_task_done(b, 4, "j", tag);
+        assert_status(b, 4, WIRE_OP_QUEUE_TASK_DONE, WIRE_ENOENT);
+
+        /* A plain GET of the queue without a TTR has no lease. */
+        (void) get_flags(a, "j", 0, "y", 2);
+        assert_int_equal(info_field(a, "j", "lease_ms"), -1);
+        assert_int_equal(info_field(a, "j", "ttr_ms"), 0);
+        send_task_done(a, 5, "j", 0);
+        assert_status(a, 5, WIRE_OP_QUEUE_TASK_DONE, WIRE_OK);
+
+        /* GET_MANY with a lease: every delivery has it. */
+        put(a, "j", "1");
+        put(a, "j", "2");
+        send_request(a, 6, WIRE_OP_QUEUE_GET_MANY, "niwww", "j", (int64_t) 0, 0u, 4u, 1u);
+        assert_reply(a, &r, 6, WIRE_OP_QUEUE_GET_MANY, WIRE_OK);
+        run_until_expired(a, "j", 3);
+        assert_qsize(a, "j", 2, 0, 2, 0);
+}
+
 static void test_redelivery_over_maxsize(void **state) {
         struct client *p = client_add(*state, "test-queue");
         struct client *c1 = client_add(*state, "test-queue");
@@ -1351,6 +1399,7 @@ int main(void) {
                 T(test_redelivery_over_maxsize),
                 T(test_lease_declare),
                 T(test_lease_expiry_redelivers),
+                T(test_lease_per_get),
                 T(test_max_message),
                 T(test_hello_again),
 #undef T
