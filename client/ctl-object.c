@@ -94,6 +94,7 @@ static const struct ctl_column clients_columns[] = {
         { "AGE", "age_ms", CTL_CELL_MS },
         { "REQUESTS", "requests", CTL_CELL_NUMBER },
         { "UNDONE", "deliveries", CTL_CELL_NUMBER },
+        { "LEASE", "lease_ms", CTL_CELL_MS },
         { "UNITS", "sem_units", CTL_CELL_NUMBER },
         { "WAITING", "waiting", CTL_CELL_NUMBER },
         { "WAITING ON", "waiting_on", CTL_CELL_TEXT },

@@ -35,7 +35,9 @@ void ctl_human_bytes(int64_t v, char *buf, size_t size) {
 
 /* A duration in milliseconds as a person reads it: 850ms, 12s, 5m, 3h, 2d. */
 static void human_ms(int64_t ms, char *buf, size_t size) {
-        if (ms < 1000)
+        if (ms < 0)
+                snprintf(buf, size, "-");       /* none, as for a lease nobody holds */
+        else if (ms < 1000)
                 snprintf(buf, size, "%" PRId64 "ms", ms);
         else if (ms < 120 * 1000)
                 snprintf(buf, size, "%" PRId64 "s", ms / 1000);

@@ -16,7 +16,8 @@
 #include "mpx-internal.h"
 
 /* Create a queue or check that it exists with these parameters. */
-int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags) {
+/* DECLARE, with the optional TTR field when ttr_ms is not negative. */
+static int queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags, int64_t ttr_ms) {
         size_t start;
         int r;
 
@@ -30,7 +31,17 @@ int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags
         if (r >= 0)
                 r = wire_put_u32(&m->out, ((flags & MPX_QUEUE_JOINABLE) ? WIRE_QUEUE_JOINABLE : 0) |
                                  ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0));
+        if (r >= 0 && ttr_ms >= 0)
+                r = wire_put_u32(&m->out, (uint32_t) ttr_ms);
         return conn_call_declare(m, start, r);
+}
+
+int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags) {
+        return queue_declare(m, name, maxsize, flags, -1);
+}
+
+int mpx_queue_declare_ttr(mpx *m, const char *name, uint64_t maxsize, unsigned flags, uint32_t ttr_ms) {
+        return queue_declare(m, name, maxsize, flags, ttr_ms);
 }
 
 /* Append one item to a queue. */
@@ -164,6 +175,11 @@ fail:
 
 /* Take the oldest item of a queue, with MPX_GET_* flags. */
 int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret) {
+        return mpx_queue_get_ttr(m, name, timeout_ms, flags, 0, ret);
+}
+
+/* GET, with the optional TTR field when ttr_ms is not 0. */
+int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret) {
         struct wire_reader rd;
         mpx_item item;
         size_t start;
@@ -178,6 +194,8 @@ int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned f
                 r = wire_put_i64(&m->out, timeout_ms);
         if (r >= 0)
                 r = wire_put_u32(&m->out, (flags & MPX_GET_DETACH) ? WIRE_GET_DETACH : 0);
+        if (r >= 0 && ttr_ms)
+                r = wire_put_u32(&m->out, ttr_ms);
         if (r >= 0)
                 r = conn_call(m, start, &rd);
         if (r < 0)
@@ -363,6 +381,24 @@ int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag) {
         int r;
 
         r = conn_begin(m, WIRE_OP_QUEUE_TASK_DONE, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = wire_put_u64(&m->out, tag);
+        if (r >= 0)
+                r = conn_call(m, start, &rd);
+        if (r < 0)
+                return r;
+        return conn_done(&rd);
+}
+
+/* Restart the lease of a delivery. */
+int mpx_queue_touch(mpx *m, const char *name, uint64_t tag) {
+        struct wire_reader rd;
+        size_t start;
+        int r;
+
+        r = conn_begin(m, WIRE_OP_QUEUE_TOUCH, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)

@@ -77,6 +77,7 @@ static const struct {
         { WIRE_OP_QUEUE_JOIN, "queue.join" },
         { WIRE_OP_QUEUE_PURGE, "queue.purge" },
         { WIRE_OP_QUEUE_PEEK, "queue.peek" },
+        { WIRE_OP_QUEUE_TOUCH, "queue.touch" },
         { WIRE_OP_DICT_DECLARE, "dict.declare" },
         { WIRE_OP_DICT_SET, "dict.set" },
         { WIRE_OP_DICT_GET, "dict.get" },

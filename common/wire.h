@@ -57,17 +57,18 @@ enum wire_op {
         WIRE_OP_USERS           = 107,  /* u64 cursor, u32 max -> u64 next_cursor, u32 n, n x fields */
 
         /* queues and joinable queues: 200..299 */
-        WIRE_OP_QUEUE_DECLARE   = 200,  /* name, u64 maxsize, u32 flags -> u8 created */
+        WIRE_OP_QUEUE_DECLARE   = 200,  /* name, u64 maxsize, u32 flags[, u32 ttr_ms] -> u8 created */
         WIRE_OP_QUEUE_PUT       = 201,  /* name, i64 timeout_ms, bytes payload -> (empty) */
-        WIRE_OP_QUEUE_GET       = 202,  /* name, i64 timeout_ms, u32 flags -> item */
+        WIRE_OP_QUEUE_GET       = 202,  /* name, i64 timeout_ms, u32 flags[, u32 ttr_ms] -> item */
         WIRE_OP_QUEUE_PUT_MANY  = 203,  /* name, i64 timeout_ms, u32 n, n x bytes -> (empty) */
-        WIRE_OP_QUEUE_GET_MANY  = 204,  /* name, i64 timeout_ms, u32 flags, u32 max -> u32 n, n x item */
+        WIRE_OP_QUEUE_GET_MANY  = 204,  /* name, i64 timeout_ms, u32 flags, u32 max[, u32 ttr_ms] -> u32 n, n x item */
         WIRE_OP_QUEUE_QSIZE     = 205,  /* name -> u64 size, u64 maxsize, u64 unfinished, u8 closed */
         WIRE_OP_QUEUE_CLOSE     = 206,  /* name -> (empty) */
         WIRE_OP_QUEUE_TASK_DONE = 207,  /* name, u64 tag -> (empty) */
         WIRE_OP_QUEUE_JOIN      = 208,  /* name, i64 timeout_ms -> (empty) */
         WIRE_OP_QUEUE_PURGE     = 209,  /* name -> u64 removed */
         WIRE_OP_QUEUE_PEEK      = 210,  /* name, u32 max -> u32 n, n x item (tag 0), nothing taken */
+        WIRE_OP_QUEUE_TOUCH     = 211,  /* name, u64 tag -> (empty): restart a delivery's lease */
 
         /* dicts: 300..399; keys and values are bytes */
         WIRE_OP_DICT_DECLARE    = 300,  /* name -> u8 created */

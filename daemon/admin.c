@@ -255,6 +255,7 @@ static int put_client(struct wire_buf *b, const struct client *c, uint64_t t) {
         err |= wire_put_field_int(b, &f, "idle_ms", (int64_t) (t - c->active_ms));
         err |= wire_put_field_int(b, &f, "requests", (int64_t) c->requests);
         err |= wire_put_field_int(b, &f, "deliveries", queue_client_deliveries(c));
+        err |= wire_put_field_int(b, &f, "lease_ms", queue_client_next_lease(c));
         err |= wire_put_field_int(b, &f, "sem_units", (int64_t) sem_client_units(c));
         err |= wire_put_field_int(b, &f, "waiting", n_waits);
         err |= wire_put_field_str(b, &f, "waiting_on", waits);

@@ -83,8 +83,12 @@
 #define COMPACT_RETRY_MS 10000
 /* Written in every header record, with the format's version. */
 #define JOURNAL_MAGIC "mpx-journal"
-#define JOURNAL_FORMAT 2u
-/* The oldest format read back: 1 lacks the owner-dead flag of semaphores, read as clear. */
+#define JOURNAL_FORMAT 3u
+/*
+ * The oldest format read back: 1 lacks the owner-dead flag of semaphores,
+ * read as clear; 1 and 2 lack the delivery counts of joinable items, read
+ * as never delivered.
+ */
 #define JOURNAL_FORMAT_OLDEST 1u
 
 struct journal {
@@ -948,7 +952,8 @@ static int journal_apply(struct journal_file *jf, uint16_t kind, const uint8_t *
                 switch (type) {
                 case WIRE_TYPE_QUEUE:
                 case WIRE_TYPE_JOINABLE:
-                        created = queue_declare(name, name_len, a, type == WIRE_TYPE_JOINABLE);
+                        /* b: the TTR of its deliveries, 0 before there were leases. */
+                        created = queue_declare_lease(name, name_len, a, type == WIRE_TYPE_JOINABLE, (int64_t) b);
                         break;
                 case WIRE_TYPE_DICT:
                         created = dict_declare(name, name_len);

@@ -698,6 +698,7 @@ enum journal_kind {
         JOURNAL_QUEUE_PUT = 10,         /* name, u64 seq, bytes item */
         JOURNAL_QUEUE_REMOVE = 11,      /* name, u64 seq */
         JOURNAL_QUEUE_CLOSE = 12,       /* name */
+        JOURNAL_QUEUE_DELIVERED = 13,   /* name, u64 seq, u32 deliveries (format 3) */
         JOURNAL_DICT_SET = 20,          /* name, bytes key, bytes value */
         JOURNAL_DICT_DEL = 21,          /* name, bytes key */
         JOURNAL_DICT_CLEAR = 22,        /* name */
@@ -810,6 +811,7 @@ struct waiter {
         /* what the blocked request needs when it is served */
         uint32_t flags;                 /* GET: WIRE_GET_* */
         uint32_t max;                   /* GET_MANY: most items */
+        uint32_t ttr_ms;                /* GET, GET_MANY: the deliveries' lease; 0: the queue's */
         struct item_list pending;       /* PUT, PUT_MANY: items waiting for room */
         uint32_t n_pending;
 
@@ -843,6 +845,7 @@ void wait_cancel_client(struct client *c);
  * -EPROTOTYPE (a name of another type), -EINVAL or -ENOMEM.
  */
 int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable);
+int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joinable, int64_t ttr_ms);
 int dict_declare(const char *name, size_t len);
 int list_declare(const char *name, size_t len);
 int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags);
@@ -947,8 +950,11 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
 int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r);
 /* How many undone joinable deliveries the client holds. */
 unsigned queue_client_deliveries(const struct client *c);
+/* Milliseconds until the first lease of its attached deliveries runs out, or -1. */
+int64_t queue_client_next_lease(const struct client *c);
 /* Put back at the head of their queues, in order, what a lost client had taken. */
 void queue_client_lost(struct client *c);
 /* Free a waiter's pending items. */

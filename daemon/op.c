@@ -102,6 +102,7 @@ static const struct op_entry {
         { WIRE_OP_CLIENTS, 0, PERM_NONE, admin_handle_clients },
         { WIRE_OP_USERS, 0, PERM_NONE, admin_handle_users },
         { WIRE_OP_QUEUE_PEEK, 0, PERM_READ, queue_handle_peek },
+        { WIRE_OP_QUEUE_TOUCH, 0, PERM_READ, queue_handle_touch },
         { WIRE_OP_CHMOD, OP_CHANGES, PERM_ADMIN, perm_handle_chmod },
         { WIRE_OP_CHOWN, OP_CHANGES, PERM_ADMIN, perm_handle_chown },
 };

@@ -12,10 +12,17 @@
  * taken detached, to the queue. "unfinished" is what join waits for: items
  * waiting plus deliveries not done.
  *
+ * A joinable queue may give its deliveries a lease, its time-to-run (TTR):
+ * a delivery not done nor touched within it goes back to the head of the
+ * queue, as one whose connection closed does, so that a consumer that hangs
+ * or dies holding a detached delivery does not keep it forever. Each leased
+ * delivery has a libevent timer of its own (libevent keeps them in a heap).
+ *
  * The first half of the file is the storage API, the second the request
  * handlers.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +71,9 @@ struct delivery {
         struct queue *queue;
         struct client *client;          /* NULL when detached */
         TAILQ_ENTRY(delivery) link;     /* in client->deliveries or queue->detached */
+        uint32_t ttr_ms;                /* its lease, restarted by TOUCH; 0: none */
+        uint64_t deadline_ms;           /* 0: no lease */
+        struct event lease;             /* fires at deadline_ms */
 };
 
 struct queue {
@@ -85,7 +95,8 @@ struct queue {
         struct waiter_list putters;
         struct waiter_list joiners;
 
-        uint64_t puts, gets, redelivered;
+        uint32_t ttr_ms;                /* the lease of a delivery; 0: none */
+        uint64_t puts, gets, redelivered, expired;
         uint64_t next_seq;              /* durable: the sequence number of the last item put */
 
         bool serve_pending;             /* on a local list in queue_client_lost */
@@ -93,6 +104,8 @@ struct queue {
 };
 
 static const struct object_type queue_type, joinable_type;
+
+static void queue_serve(struct queue *q);
 
 #define QUEUE_TYPES ((1u << WIRE_TYPE_QUEUE) | (1u << WIRE_TYPE_JOINABLE))
 
@@ -170,6 +183,18 @@ static void queue_journal_remove(struct queue *q, const struct item *it) {
                 journal_end(wire_put_u64(b, item_seq(it)));
 }
 
+/*
+ * Record how many times an item of a durable joinable queue was handed out,
+ * so that after a restart its next consumer still learns that it may be
+ * half processed.
+ */
+static void queue_journal_delivered(struct queue *q, const struct item *it) {
+        struct wire_buf *b = journal_begin(&q->obj, JOURNAL_QUEUE_DELIVERED);
+
+        if (b)
+                journal_end(wire_put_u64(b, item_seq(it)) | wire_put_u32(b, it->deliveries));
+}
+
 static void queue_journal_purge(struct queue *q) {
         struct item *it;
 
@@ -191,7 +216,8 @@ static int item_seq_compare(const void *a, const void *b) {
 /*
  * The records that recreate the queue: its parameters, then every item in
  * sequence order, those handed out and not done included (they come back
- * ready), then whether it is closed.
+ * ready), each followed by its delivery count if it was handed out, then
+ * whether it is closed.
  */
 static int queue_dump(struct object *o) {
         struct queue *q = queue_of(o);
@@ -207,12 +233,14 @@ static int queue_dump(struct object *o) {
         HASH_ITER(hh, q->by_tag, d, tmp)
                 all[n++] = d->item;
         qsort(all, n, sizeof(*all), item_seq_compare);
-        journal_create(o, q->maxsize, 0, 0);
+        journal_create(o, q->maxsize, q->ttr_ms, 0);
         for (size_t i = 0; i < n; i++) {
                 struct wire_buf *b = journal_begin(o, JOURNAL_QUEUE_PUT);
 
                 if (b)
                         journal_end(wire_put_u64(b, item_seq(all[i])) | wire_put_bytes(b, all[i]->data, all[i]->size));
+                if (all[i]->deliveries)
+                        queue_journal_delivered(q, all[i]);
         }
         free(all);
         if (q->closed)
@@ -220,21 +248,45 @@ static int queue_dump(struct object *o) {
         return 0;
 }
 
-/* Take out the waiting item numbered seq; false if there is none. */
-static bool queue_replay_remove(struct queue *q, uint64_t seq) {
+/*
+ * The waiting item numbered seq, or NULL. Items leave and are handed out
+ * from near the head: those before it are deliveries not done.
+ */
+static struct item *queue_replay_find(struct queue *q, uint64_t seq) {
         struct item *it;
 
-        /* Items leave from near the head: those before it are deliveries not done. */
-        STAILQ_FOREACH(it, &q->items, link) {
-                if (item_seq(it) == seq) {
-                        STAILQ_REMOVE(&q->items, it, item, link);
-                        q->count--;
-                        q->bytes -= item_bytes(it);
-                        item_free(it);
-                        return true;
-                }
-        }
-        return false;
+        STAILQ_FOREACH(it, &q->items, link)
+                if (item_seq(it) == seq)
+                        return it;
+        return NULL;
+}
+
+/* Take out the waiting item numbered seq; false if there is none. */
+static bool queue_replay_remove(struct queue *q, uint64_t seq) {
+        struct item *it = queue_replay_find(q, seq);
+
+        if (!it)
+                return false;
+        STAILQ_REMOVE(&q->items, it, item, link);
+        q->count--;
+        q->bytes -= item_bytes(it);
+        item_free(it);
+        return true;
+}
+
+/* Give the waiting item numbered seq its recorded delivery count. */
+static int queue_replay_delivered(struct queue *q, struct wire_reader *r) {
+        uint32_t deliveries;
+        uint64_t seq;
+        struct item *it;
+
+        if (!wire_get_u64(r, &seq) || !wire_get_u32(r, &deliveries) || !wire_reader_done(r))
+                return -EBADMSG;
+        it = queue_replay_find(q, seq);
+        if (!it)
+                return -ENOENT;
+        it->deliveries = deliveries;
+        return 0;
 }
 
 /* Apply a journal record of a durable queue, at start. */
@@ -265,6 +317,8 @@ static int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r) 
                 if (!wire_get_u64(r, &seq) || !wire_reader_done(r))
                         return -EBADMSG;
                 return queue_replay_remove(q, seq) ? 0 : -ENOENT;
+        case JOURNAL_QUEUE_DELIVERED:
+                return queue_replay_delivered(q, r);
         case JOURNAL_QUEUE_CLOSE:
                 q->closed = true;
                 return 0;
@@ -297,8 +351,8 @@ static void queue_append(struct queue *q, struct item_list *list, uint32_t n) {
         q->puts += n;
 }
 
-/* Forget a finished delivery and free its item. */
-static void delivery_finish(struct delivery *d) {
+/* Take a delivery out of its queue's table, its list and the timers; its item stays. */
+static void delivery_unlink(struct delivery *d) {
         struct queue *q = d->queue;
 
         HASH_DELETE(hh, q->by_tag, d);
@@ -306,10 +360,53 @@ static void delivery_finish(struct delivery *d) {
                 TAILQ_REMOVE(&d->client->deliveries, d, link);
         else
                 TAILQ_REMOVE(&q->detached, d, link);
+        if (d->deadline_ms)
+                evtimer_del(&d->lease);
         q->n_delivered--;
+}
+
+/* Forget a finished delivery and free its item. */
+static void delivery_finish(struct delivery *d) {
+        struct queue *q = d->queue;
+
+        delivery_unlink(d);
         q->bytes -= item_bytes(d->item);
         item_free(d->item);
         free(d);
+}
+
+/*
+ * Put an unfinished delivery's item back at the head of its queue, to be
+ * handed out again (with deliveries + 1); the caller serves the queue.
+ */
+static void delivery_give_back(struct delivery *d) {
+        struct queue *q = d->queue;
+
+        delivery_unlink(d);
+        STAILQ_INSERT_HEAD(&q->items, d->item, link);
+        q->count++;
+        free(d);
+}
+
+/* (Re)start a delivery's lease: it ends ttr_ms from now. */
+static void delivery_lease(struct delivery *d, uint32_t ttr_ms) {
+        struct timeval tv = { .tv_sec = ttr_ms / 1000, .tv_usec = (ttr_ms % 1000) * 1000 };
+
+        d->deadline_ms = loop_now_ms + ttr_ms;
+        evtimer_add(&d->lease, &tv);
+}
+
+/* A lease ran out: the item goes back to the head of the queue, as on a disconnect. */
+static void delivery_expired(evutil_socket_t fd, short what, void *arg) {
+        struct delivery *d = arg;
+        struct queue *q = d->queue;
+
+        (void) fd;
+        (void) what;
+        log_info("queue '%s': delivery %" PRIu64 " ran out of its lease; redelivering", q->obj.name, d->tag);
+        delivery_give_back(d);
+        q->expired++;
+        queue_serve(q);
 }
 
 /*
@@ -318,7 +415,8 @@ static void delivery_finish(struct delivery *d) {
  * caller owns and frees the item. Returns NULL only on -ENOMEM, leaving the
  * queue as it was.
  */
-static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags, uint64_t *ret_tag) {
+static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags, uint32_t ttr_ms,
+                               uint64_t *ret_tag) {
         struct item *it = STAILQ_FIRST(&q->items);
         struct delivery *d = NULL;
 
@@ -356,6 +454,12 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
         }
         d->item = it;
         d->queue = q;
+        evtimer_assign(&d->lease, mpxd.base, delivery_expired, d);
+        d->ttr_ms = ttr_ms ? ttr_ms : q->ttr_ms;
+        if (d->ttr_ms)
+                delivery_lease(d, d->ttr_ms);
+        if (q->obj.durable)
+                queue_journal_delivered(q, it);
         if (flags & WIRE_GET_DETACH)
                 TAILQ_INSERT_TAIL(&q->detached, d, link);
         else {
@@ -380,7 +484,7 @@ static void put_item(struct wire_buf *b, const struct item *it, uint64_t tag) {
  * is never lost to a failed allocation. Returns 0 or -ENOMEM.
  */
 static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uint16_t op,
-                             uint32_t flags, uint32_t max) {
+                             uint32_t flags, uint32_t max, uint32_t ttr_ms) {
         bool many = op == WIRE_OP_QUEUE_GET_MANY;
         size_t need = many ? 4 : 0, start, count_at = 0;
         uint32_t n = 0;
@@ -406,7 +510,7 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
         }
         for (uint32_t i = 0; i < n; i++) {
                 uint64_t tag;
-                struct item *got = queue_take(q, c, flags, &tag);
+                struct item *got = queue_take(q, c, flags, ttr_ms, &tag);
                 if (!got) {
                         if (i == 0) {
                                 client_reply_abort(c, start, -ENOMEM, id, op);
@@ -449,7 +553,7 @@ static void queue_serve(struct queue *q) {
                         /* An overflowed client is lost once this event is handled: items stay for others. */
                         if (w->client->overflowed)
                                 continue;
-                        if (queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max) < 0)
+                        if (queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max, w->ttr_ms) < 0)
                                 break;
                         wait_free(w);
                         progress = true;
@@ -495,6 +599,23 @@ static unsigned waiter_count(const struct waiter_list *list) {
         return n;
 }
 
+/*
+ * Milliseconds from t to the earliest deadline of the queue's deliveries
+ * (0 if it passed), or -1 when none has a lease. Only INFO asks, so the
+ * deliveries are scanned.
+ */
+static int64_t queue_next_deadline(const struct queue *q, uint64_t t) {
+        const struct delivery *d, *tmp;
+        uint64_t first = UINT64_MAX;
+
+        HASH_ITER(hh, q->by_tag, d, tmp)
+                if (d->deadline_ms && d->deadline_ms < first)
+                        first = d->deadline_ms;
+        if (first == UINT64_MAX)
+                return -1;
+        return first > t ? (int64_t) (first - t) : 0;
+}
+
 static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct queue *q = queue_of(o);
         uint64_t t = now_ms();
@@ -516,6 +637,9 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         r |= wire_put_field_int(b, f, "puts", (int64_t) q->puts);
         r |= wire_put_field_int(b, f, "gets", (int64_t) q->gets);
         r |= wire_put_field_int(b, f, "redelivered", (int64_t) q->redelivered);
+        r |= wire_put_field_int(b, f, "ttr_ms", (int64_t) q->ttr_ms);
+        r |= wire_put_field_int(b, f, "expired", (int64_t) q->expired);
+        r |= wire_put_field_int(b, f, "lease_ms", queue_next_deadline(q, t));
         r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
         r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
         r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
@@ -567,6 +691,19 @@ unsigned queue_client_deliveries(const struct client *c) {
         return n;
 }
 
+/* Milliseconds until the earliest lease of the client's attached deliveries runs out; -1 for none. */
+int64_t queue_client_next_lease(const struct client *c) {
+        const struct delivery *d;
+        uint64_t first = UINT64_MAX, t = loop_now_ms;
+
+        TAILQ_FOREACH(d, &c->deliveries, link)
+                if (d->deadline_ms && d->deadline_ms < first)
+                        first = d->deadline_ms;
+        if (first == UINT64_MAX)
+                return -1;
+        return first > t ? (int64_t) (first - t) : 0;
+}
+
 void queue_client_lost(struct client *c) {
         TAILQ_HEAD(, queue) touched = TAILQ_HEAD_INITIALIZER(touched);
         struct delivery *d;
@@ -579,17 +716,12 @@ void queue_client_lost(struct client *c) {
          */
         while ((d = TAILQ_LAST(&c->deliveries, delivery_list))) {
                 q = d->queue;
-                TAILQ_REMOVE(&c->deliveries, d, link);
-                HASH_DELETE(hh, q->by_tag, d);
-                q->n_delivered--;
-                STAILQ_INSERT_HEAD(&q->items, d->item, link);
-                q->count++;
+                delivery_give_back(d);
                 q->redelivered++;
                 if (!q->serve_pending) {
                         q->serve_pending = true;
                         TAILQ_INSERT_TAIL(&touched, q, serve_link);
                 }
-                free(d);
         }
         while ((q = TAILQ_FIRST(&touched))) {
                 TAILQ_REMOVE(&touched, q, serve_link);
@@ -618,6 +750,15 @@ static int queue_lookup(struct wire_reader *r, unsigned mask, struct queue **ret
 }
 
 int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable) {
+        return queue_declare_lease(name, len, maxsize, joinable, -1);
+}
+
+/*
+ * Declare a queue whose deliveries have a lease of ttr_ms (joinable only).
+ * ttr_ms < 0 was not given: a new queue has none, and an existing one
+ * matches whatever it has.
+ */
+int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joinable, int64_t ttr_ms) {
         const struct object_type *type = joinable ? &joinable_type : &queue_type;
         struct object *o;
         struct queue *q;
@@ -630,8 +771,12 @@ int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable)
         if (o) {
                 if (o->ops != type)
                         return -EPROTOTYPE;
+                if (ttr_ms >= 0 && queue_of(o)->ttr_ms != ttr_ms)
+                        return -EEXIST;
                 return queue_of(o)->maxsize == maxsize ? 0 : -EEXIST;
         }
+        if (ttr_ms > UINT32_MAX || (ttr_ms > 0 && !joinable))
+                return -EINVAL;
         if (object_check_limit() < 0)
                 return -EUSERS;
         q = calloc(1, sizeof(*q));
@@ -639,6 +784,7 @@ int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable)
                 return -ENOMEM;
         q->maxsize = maxsize;
         q->joinable = joinable;
+        q->ttr_ms = ttr_ms > 0 ? (uint32_t) ttr_ms : 0;
         STAILQ_INIT(&q->items);
         TAILQ_INIT(&q->detached);
         TAILQ_INIT(&q->getters);
@@ -651,22 +797,26 @@ int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable)
         return 1;
 }
 
-/* DECLARE: name, u64 maxsize, u32 flags -> u8 created. */
+/* DECLARE: name, u64 maxsize, u32 flags[, u32 ttr_ms] -> u8 created. */
 int queue_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         const char *name;
         size_t len;
         uint64_t maxsize;
-        uint32_t flags;
+        uint32_t flags, ttr = 0;
+        bool has_ttr;
         int created;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &maxsize) || !wire_get_u32(r, &flags) ||
-            !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &maxsize) || !wire_get_u32(r, &flags))
+                return -EPROTO;
+        has_ttr = !wire_reader_done(r);
+        if (has_ttr && (!wire_get_u32(r, &ttr) || !wire_reader_done(r)))
                 return -EPROTO;
         if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE))
                 return -EINVAL;
         created = journal_declare_check(name, len, flags);
         if (created == 0)
-                created = queue_declare(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE);
+                created = queue_declare_lease(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE,
+                                              has_ttr ? (int64_t) ttr : -1);
         created = journal_declared(name, len, created, flags);
         if (created < 0)
                 return created;
@@ -801,14 +951,17 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
  * stream of a closed and drained queue, or wait.
  */
 static int queue_get_common(struct client *c, const struct request *req, struct queue *q,
-                            int64_t timeout_ms, uint32_t flags, uint32_t max) {
+                            int64_t timeout_ms, uint32_t flags, uint32_t max, uint32_t ttr_ms) {
         struct waiter *w;
 
         if (flags & ~WIRE_GET_DETACH)
                 return -EINVAL;
+        /* A lease of its own is for the deliveries of a joinable queue. */
+        if (ttr_ms && !q->joinable)
+                return -EINVAL;
         q->obj.active_ms = loop_now_ms;
         if (q->count > 0 && TAILQ_EMPTY(&q->getters)) {
-                int err = queue_reply_items(q, c, req->id, req->op, flags, max);
+                int err = queue_reply_items(q, c, req->id, req->op, flags, max, ttr_ms);
                 if (err < 0)
                         return err;
                 /* Taking items made room for waiting putters. */
@@ -824,44 +977,53 @@ static int queue_get_common(struct client *c, const struct request *req, struct 
                 return -errno;
         w->flags = flags;
         w->max = max;
+        w->ttr_ms = ttr_ms;
         return 0;
 }
 
-/* GET: name, i64 timeout_ms, u32 flags -> item. */
+/* The optional u32 ttr_ms that ends GET and GET_MANY: 0 when absent (the queue's TTR). */
+static bool queue_get_ttr(struct wire_reader *r, uint32_t *ttr_ms) {
+        *ttr_ms = 0;
+        if (wire_reader_done(r))
+                return true;
+        return wire_get_u32(r, ttr_ms) && wire_reader_done(r);
+}
+
+/* GET: name, i64 timeout_ms, u32 flags[, u32 ttr_ms] -> item. */
 int queue_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
         struct queue *q = NULL;
         int64_t timeout_ms;
-        uint32_t flags;
+        uint32_t flags, ttr_ms;
         int err;
 
         err = queue_lookup(r, QUEUE_TYPES, &q);
         if (err == -EPROTO)
                 return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !wire_reader_done(r))
+        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
         if (err < 0)
                 return err;
-        return queue_get_common(c, req, q, timeout_ms, flags, 1);
+        return queue_get_common(c, req, q, timeout_ms, flags, 1, ttr_ms);
 }
 
-/* GET_MANY: name, i64 timeout_ms, u32 flags, u32 max -> u32 n, n x item. */
+/* GET_MANY: name, i64 timeout_ms, u32 flags, u32 max[, u32 ttr_ms] -> u32 n, n x item. */
 int queue_handle_get_many(struct client *c, const struct request *req, struct wire_reader *r) {
         struct queue *q = NULL;
         int64_t timeout_ms;
-        uint32_t flags, max;
+        uint32_t flags, max, ttr_ms;
         int err;
 
         err = queue_lookup(r, QUEUE_TYPES, &q);
         if (err == -EPROTO)
                 return err;
         if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !wire_get_u32(r, &max) ||
-            !wire_reader_done(r))
+            !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
         if (err < 0)
                 return err;
         if (max == 0)
                 return -EINVAL;
-        return queue_get_common(c, req, q, timeout_ms, flags, max);
+        return queue_get_common(c, req, q, timeout_ms, flags, max, ttr_ms);
 }
 
 /* The handlers that take only a name: parse it and find the queue. */
@@ -982,6 +1144,35 @@ int queue_handle_task_done(struct client *c, const struct request *req, struct w
         q->obj.active_ms = loop_now_ms;
         client_reply_status(c, req->id, req->op, 0);
         queue_serve(q);
+        return 0;
+}
+
+/*
+ * TOUCH: name, u64 tag. Restarts the lease of a delivery not done: it ends
+ * its TTR (its GET's, or the queue's) from now. A delivery whose lease ran out is gone (ENOENT);
+ * on a queue without leases there is nothing to extend, and TOUCH of a
+ * delivery not done succeeds.
+ */
+int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        struct delivery *d;
+        uint64_t tag;
+        int err;
+
+        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_u64(r, &tag) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
+        if (!d)
+                return -ENOENT;
+        if (d->ttr_ms)
+                delivery_lease(d, d->ttr_ms);
+        q->obj.active_ms = loop_now_ms;
+        client_reply_status(c, req->id, req->op, 0);
         return 0;
 }
 

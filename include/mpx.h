@@ -149,6 +149,18 @@ int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
 int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags);
 
 /*
+ * mpx_queue_declare_ttr() - as mpx_queue_declare(), for a joinable queue whose
+ * deliveries have a lease, a time-to-run of ttr_ms milliseconds (0: none, the
+ * default): a delivery not done within it, nor extended by
+ * mpx_queue_touch(), goes back to the head of the queue and is delivered
+ * again with deliveries + 1, detached or not. The TTR is part of what must
+ * match when the queue exists (-EEXIST otherwise); mpx_queue_declare()
+ * accepts any. Return: as mpx_queue_declare(); -EINVAL for a TTR on a plain
+ * queue.
+ */
+int mpx_queue_declare_ttr(mpx *m, const char *name, uint64_t maxsize, unsigned flags, uint32_t ttr_ms);
+
+/*
  * mpx_queue_put() - append one item (a copy of data) to a queue, waiting up to
  * timeout_ms for room when the queue is full.
  *
@@ -207,6 +219,14 @@ int mpx_queue_get(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret);
 int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret);
 
 /*
+ * mpx_queue_get_ttr() - as mpx_queue_get_flags(), with a lease of ttr_ms
+ * milliseconds for this delivery instead of the queue's TTR (0: the queue's);
+ * mpx_queue_touch() restarts it for as long again. Return: as
+ * mpx_queue_get(); -EINVAL for a TTR on a plain queue.
+ */
+int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret);
+
+/*
  * mpx_queue_get_many() - take up to max items in one round trip: waits up to
  * timeout_ms for at least one, then takes as many as are there (and fit in
  * one reply frame). items must have room for max entries.
@@ -222,6 +242,15 @@ typedef struct mpx_queue_status {
         uint64_t unfinished;    /* joinable: items put and not yet done (queued + delivered) */
         int closed;             /* 1 after mpx_queue_close() */
 } mpx_queue_status;
+
+/*
+ * mpx_queue_touch() - restart the lease of a delivery not yet done: it now
+ * ends its TTR (its get's, or the queue's) from now. Return: 0 (also on a queue without leases),
+ * -ENOENT when the delivery is not there any more (done, or its lease ran
+ * out and the item went back to the queue: the work is someone else's now),
+ * -EPROTOTYPE for a plain queue.
+ */
+int mpx_queue_touch(mpx *m, const char *name, uint64_t tag);
 
 /* mpx_queue_stat() - the queue's exact size and state. Return: 0, -ENOENT, -EPROTOTYPE. */
 int mpx_queue_stat(mpx *m, const char *name, mpx_queue_status *ret);

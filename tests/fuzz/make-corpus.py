@@ -237,6 +237,16 @@ def daemon_seeds():
         + feed(2, frame("QUEUE_GET_MANY", name("jq") + i64(0) + u32(0) + u32(5)),
                frame("QUEUE_TASK_DONE", name("jq") + u64(0)), frame("QUEUE_TASK_DONE", name("jq") + u64(0)))
         + reconnect(2))
+    # Leases: a detached delivery of a queue with a 1 ms TTR, touched, then given back by its timer.
+    s["queue-lease"] = (
+        feed(0, frame("QUEUE_DECLARE", name("lq") + u64(0) + u32(1) + u32(1)),
+             frame("QUEUE_PUT", name("lq") + i64(0) + blob("job")),
+             frame("QUEUE_GET", name("lq") + i64(0) + u32(1)),
+             frame("QUEUE_TOUCH", name("lq") + u64(1)),
+             frame("QUEUE_JOIN", name("lq") + i64(FOREVER)))
+        + fire_timers()
+        + feed(0, frame("QUEUE_GET", name("lq") + i64(FOREVER) + u32(0)), frame("QUEUE_TASK_DONE", name("lq") + u64(1)),
+               frame("QUEUE_TOUCH", name("lq") + u64(2)), frame("QUEUE_TASK_DONE", name("lq") + u64(2))))
     s["queue-blocking"] = (
         feed(0, frame("QUEUE_DECLARE", name("b") + u64(1) + u32(0)),
              frame("QUEUE_GET", name("b") + i64(FOREVER) + u32(0), rid=2),
@@ -393,7 +403,7 @@ def wire_seeds():
 # ---- fuzz-journal inputs: a layout byte, then records (u32 length, u16 kind, body) ----
 
 J_HEADER, J_CREATE, J_DELETE, J_OWNER = 1, 2, 3, 4
-J_QUEUE_PUT, J_QUEUE_REMOVE, J_QUEUE_CLOSE = 10, 11, 12
+J_QUEUE_PUT, J_QUEUE_REMOVE, J_QUEUE_CLOSE, J_QUEUE_DELIVERED = 10, 11, 12, 13
 J_DICT_SET, J_DICT_DEL, J_DICT_CLEAR = 20, 21, 22
 J_LIST_INSERT, J_LIST_SET, J_LIST_DEL, J_LIST_CLEAR = 30, 31, 32, 33
 J_SEM_VALUE, J_ARRAY_SET, J_ARRAY_IMAGE = 40, 50, 51
@@ -419,7 +429,7 @@ def journal_seeds():
         jcreate("q", "queue", 10), record(J_QUEUE_PUT, name("q") + u64(1) + blob("one")),
         record(J_QUEUE_PUT, name("q") + u64(2) + blob("two")), record(J_QUEUE_REMOVE, name("q") + u64(1)),
         jcreate("jq", "joinable"), record(J_QUEUE_PUT, name("jq") + u64(7) + blob("job")),
-        record(J_QUEUE_CLOSE, name("jq")),
+        record(J_QUEUE_DELIVERED, name("jq") + u64(7) + u32(2)), record(J_QUEUE_CLOSE, name("jq")),
         jcreate("d", "dict"), record(J_DICT_SET, name("d") + blob("k") + blob("v")),
         record(J_DICT_SET, name("d") + blob("k2") + blob("v2")), record(J_DICT_DEL, name("d") + blob("k")),
         jcreate("l", "list"), record(J_LIST_INSERT, name("l") + u64(0) + blob("a")),

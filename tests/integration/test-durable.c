@@ -251,6 +251,51 @@ static void test_joinable_undone_come_back(void **state) {
         stop(f);
 }
 
+/* Take an item that must be there now, delivered for the deliveries-th time. */
+static void expect_delivery(mpx *m, const char *queue, unsigned flags, const char *want, uint32_t deliveries) {
+        mpx_item it = { 0 };
+
+        assert_int_equal(mpx_queue_get_flags(m, queue, 0, flags, &it), 0);
+        assert_int_equal(it.size, strlen(want));
+        assert_memory_equal(it.data, want, it.size);
+        assert_int_equal(it.deliveries, deliveries);
+        mpx_item_clear(&it);
+}
+
+/*
+ * How many times a durable joinable item was handed out survives a SIGKILL
+ * and a clean stop (which compacts the journal into a snapshot), detached
+ * deliveries as well as a connection's.
+ */
+static void test_delivery_counts_survive_restarts(void **state) {
+        struct fixture *f = *state;
+        mpx *m;
+
+        start(f);
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_queue_declare(m, "j", 0, MPX_QUEUE_JOINABLE | MPX_DURABLE), 1);
+        for (const char *const *s = (const char *const[]) { "a", "b", "c", NULL }; *s; s++)
+                assert_int_equal(mpx_queue_put(m, "j", *s, 1, 0), 0);
+        expect_delivery(m, "j", 0, "a", 1);
+        expect_delivery(m, "j", MPX_GET_DETACH, "b", 1);
+        crash(f);
+        m = mpx_disconnect(m);
+
+        start(f);
+        m = harness_connect(&f->d);
+        expect_delivery(m, "j", MPX_GET_DETACH, "a", 2);
+        m = mpx_disconnect(m);
+        stop(f);
+
+        start(f);
+        m = harness_connect(&f->d);
+        expect_delivery(m, "j", 0, "a", 3);
+        expect_delivery(m, "j", 0, "b", 2);
+        expect_delivery(m, "j", 0, "c", 1);
+        m = mpx_disconnect(m);
+        stop(f);
+}
+
 /*
  * Writes through a mapping bypass the daemon: it records an image of a
  * durable array that changed once a second, and a SIGKILL after that loses
@@ -702,6 +747,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_restart_keeps_contents, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_joinable_undone_come_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_delivery_counts_survive_restarts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mapping_writes_survive, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_sync_policies, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_compaction_under_load, setup, teardown),

@@ -163,6 +163,41 @@ grep -q "no such object (declare it first: mpxctl dict declare hits)" "$tmp/err"
         fail "no declare hint for a missing dict: $(cat "$tmp/err")"
 expect 1 "$ctl" queue get nowhere --timeout 0
 grep -q "mpxctl queue declare nowhere" "$tmp/err" || fail "no declare hint for a missing queue: $(cat "$tmp/err")"
+# ---- leases: declare --ttr, touch, an item given back by its lease ----
+# field NAME KEY: the value of one INFO field of NAME.
+field() { "$ctl" --json info "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"; }
+expect 0 "$ctl" queue declare leased --joinable --ttr 60
+[ "$(field leased ttr_ms)" = 60000 ] || fail "ttr_ms is $(field leased ttr_ms), expected 60000"
+expect 0 "$ctl" queue declare leased --joinable --ttr 60
+expect 1 "$ctl" queue declare leased --joinable --ttr 30
+expect 0 "$ctl" queue declare leased --joinable
+expect 1 "$ctl" queue declare plain-ttr --ttr 1
+grep -q "needs --joinable" "$tmp/err" || fail "a TTR on a plain queue: $(cat "$tmp/err")"
+expect 2 "$ctl" queue declare leased --joinable --ttr soon
+expect 2 "$ctl" queue declare leased --joinable --ttr -1
+expect 0 "$ctl" queue put leased x
+expect 0 "$ctl" --json queue get leased
+tag=$(json "$tmp/out" "d['tag']")
+lease=$(field leased lease_ms)
+[ "$lease" -ge 0 ] && [ "$lease" -le 60000 ] || fail "lease_ms $lease"
+expect 0 "$ctl" queue touch leased "$tag"
+expect 1 "$ctl" queue touch leased 999
+grep -q "lease ran out" "$tmp/err" || fail "touch of an unknown tag: $(cat "$tmp/err")"
+expect 2 "$ctl" queue touch leased
+expect 0 "$ctl" clients
+grep -q "LEASE" "$tmp/out" || fail "clients has no LEASE column"
+expect 0 "$ctl" queue done leased "$tag"
+expect 0 "$ctl" queue declare short --joinable --ttr 0.05
+expect 0 "$ctl" queue put short y
+expect 0 "$ctl" --json queue get short
+tag=$(json "$tmp/out" "d['tag']")
+# The detached delivery of an mpxctl that is gone comes back once its lease ran out.
+i=0
+while [ "$(field short expired)" != 1 ] && [ $i -lt 2000 ]; do i=$((i + 1)); done
+[ "$(field short expired)" = 1 ] || fail "the lease of the item of 'short' never ran out"
+expect 1 "$ctl" queue done short "$tag"
+expect 0 "$ctl" --json queue get short
+[ "$(json "$tmp/out" "d['data'], d['deliveries']")" = "y 2" ] || fail "given back by its lease: $(cat "$tmp/out")"
 
 if [ "$failures" != 0 ]; then
         echo "$failures failures"

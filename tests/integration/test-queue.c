@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1064,6 +1065,98 @@ static uint64_t take_detached(struct fixture *f, const char *expect) {
         return tag;
 }
 
+/* ---- leases (time-to-run) ---- */
+
+struct lease_holder {
+        const char *socket;
+        int tag_fd;                     /* the delivery's tag is written here */
+};
+
+/* Take a detached delivery of "j", say its tag, then hang until killed. */
+static int lease_holder_run(void *arg) {
+        const struct lease_holder *h = arg;
+        mpx_item it = { 0 };
+        mpx *m = child_connect(h->socket);
+
+        child_check(m != NULL);
+        child_check(mpx_queue_get_flags(m, "j", 0, MPX_GET_DETACH, &it) == 0);
+        child_check(item_is(&it, "job") && it.deliveries == 1);
+        child_check(write(h->tag_fd, &it.tag, sizeof(it.tag)) == (ssize_t) sizeof(it.tag));
+        for (;;)
+                pause();
+}
+
+/*
+ * A consumer killed while it holds a detached delivery: once the lease
+ * runs out the item comes back with deliveries 2, its old tag is refused,
+ * and JOIN returns once the new delivery is done.
+ */
+static void test_lease_detached_consumer_killed(void **state) {
+        struct fixture *f = *state;
+        int fds[2];
+        uint64_t tag;
+        mpx_item it = { 0 };
+        pid_t holder, joiner;
+
+        assert_int_equal(mpx_queue_declare_ttr(f->m, "j", 0, MPX_QUEUE_JOINABLE, 200), 1);
+        assert_int_equal(harness_field(f->m, "j", "ttr_ms"), 200);
+        assert_int_equal(put_str(f->m, "j", "job", 0), 0);
+        assert_int_equal(pipe(fds), 0);
+        holder = harness_fork(lease_holder_run, &(struct lease_holder) { .socket = f->d.socket, .tag_fd = fds[1] });
+        read_full(fds[0], &tag, sizeof(tag));
+        close(fds[0]);
+        close(fds[1]);
+        harness_kill(holder);
+        joiner = spawn_op(f, OP_JOIN, "j", NULL, -1, 0);
+        harness_wait_field(f->m, "j", "joiners", 1);
+
+        harness_wait_field(f->m, "j", "expired", 1);
+        assert_int_equal(harness_field(f->m, "j", "redelivered"), 0);
+        assert_int_equal(mpx_queue_get(f->m, "j", 0, &it), 0);
+        assert_true(item_is(&it, "job"));
+        assert_int_equal(it.deliveries, 2);
+        assert_int_not_equal(it.tag, tag);
+        assert_int_equal(mpx_queue_task_done(f->m, "j", tag), -ENOENT);
+        assert_int_equal(mpx_queue_touch(f->m, "j", tag), -ENOENT);
+        assert_int_equal(harness_field(f->m, "j", "joiners"), 1);
+        assert_int_equal(mpx_queue_task_done(f->m, "j", it.tag), 0);
+        mpx_item_clear(&it);
+        assert_int_equal(harness_wait(joiner), 0);
+        assert_int_equal(harness_field(f->m, "j", "unfinished"), 0);
+}
+
+/*
+ * TOUCH keeps a delivery for as long as its holder goes on touching it,
+ * well past the TTR; once it stops, the lease runs out and the late
+ * TASK_DONE is refused.
+ */
+static void test_lease_touch_extends(void **state) {
+        struct fixture *f = *state;
+        const int64_t ttr = 300;
+        mpx_item it = { 0 };
+        int64_t t0;
+
+        assert_int_equal(mpx_queue_declare_ttr(f->m, "j", 0, MPX_QUEUE_JOINABLE, (uint32_t) ttr), 1);
+        assert_int_equal(put_str(f->m, "j", "job", 0), 0);
+        assert_int_equal(mpx_queue_get(f->m, "j", 0, &it), 0);
+        t0 = now_ms();
+        /* The pause paces the touches; what is checked is what the daemon says. */
+        while (now_ms() - t0 < 4 * ttr) {
+                assert_int_equal(mpx_queue_touch(f->m, "j", it.tag), 0);
+                assert_in_range(harness_field(f->m, "j", "lease_ms"), 0, ttr);
+                (void) poll(NULL, 0, (int) ttr / 6);
+        }
+        assert_int_equal(harness_field(f->m, "j", "expired"), 0);
+        assert_int_equal(harness_field(f->m, "j", "delivered"), 1);
+
+        harness_wait_field(f->m, "j", "expired", 1);
+        assert_int_equal(mpx_queue_touch(f->m, "j", it.tag), -ENOENT);
+        assert_int_equal(mpx_queue_task_done(f->m, "j", it.tag), -ENOENT);
+        assert_int_equal(harness_field(f->m, "j", "size"), 1);
+        assert_int_equal(harness_field(f->m, "j", "unfinished"), 1);
+        mpx_item_clear(&it);
+}
+
 static void test_detached_get(void **state) {
         struct fixture *f = *state;
         mpx_queue_status st;
@@ -1184,6 +1277,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_killed_getter_loses_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_put_many_get_many, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_detached_get, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lease_detached_consumer_killed, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lease_touch_extends, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_payload_sizes, setup, teardown),
         };
 

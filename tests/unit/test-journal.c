@@ -94,8 +94,13 @@ static void restart(struct journal_test *t, bool compact) {
         assert_int_equal(journal_open(t->config), 0);
 }
 
-/* A queue item as GET returns it: u64 tag, u32 deliveries, bytes payload. */
-static void expect_item(struct client *c, const char *queue, const char *want) {
+/*
+ * A queue item as GET returns it: u64 tag, u32 deliveries, bytes payload.
+ * Its delivery count is checked unless deliveries is 0.
+ */
+#define expect_item(c, queue, want) expect_delivery(c, queue, want, 0)
+
+static void expect_delivery(struct client *c, const char *queue, const char *want, uint32_t want_deliveries) {
         struct reply rep = call(c, WIRE_OP_QUEUE_GET, "niw", queue, (int64_t) 0, 0u);
         uint64_t tag;
         uint32_t deliveries, size;
@@ -106,6 +111,8 @@ static void expect_item(struct client *c, const char *queue, const char *want) {
                     wire_get_bytes(&rep.r, &data, &size));
         assert_int_equal(size, strlen(want));
         assert_memory_equal(data, want, size);
+        if (want_deliveries)
+                assert_int_equal(deliveries, want_deliveries);
 }
 
 static void expect_bytes(struct client *c, uint16_t op, const char *fmt, const char *name, const void *arg,
@@ -197,8 +204,9 @@ static void check_everything(struct client *c) {
         expect_item(c, "q", "b");
         expect_item(c, "q", "c");
         expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
-        expect_item(c, "j", "x");
-        expect_item(c, "j", "z");
+        /* x was handed out once before: its count goes on from there. */
+        expect_delivery(c, "j", "x", 2);
+        expect_delivery(c, "j", "z", 1);
         expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", "j", (int64_t) 0, 0u);
 
         expect_bytes(c, WIRE_OP_DICT_GET, "ns", "d", "k1", "v1b");
@@ -265,8 +273,8 @@ static void test_every_type_from_snapshot(void **state) {
         restart(t, false);
         c = client_add(&t->f, "again");
         expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
-        expect_item(c, "j", "x");
-        expect_item(c, "j", "z");
+        expect_delivery(c, "j", "x", 3);
+        expect_delivery(c, "j", "z", 2);
 }
 
 /* Declaring: the flag needs a directory, and durability is part of what must match. */
@@ -972,6 +980,25 @@ static void test_sem_owner_dead_survives_restart(void **state) {
                 assert_int_equal(acquire_status(c, names[i]), WIRE_OK);
 }
 
+/* A queue's TTR is part of its CREATE record: it survives the records and a snapshot. */
+static void test_queue_ttr_survives_restart(void **state) {
+        struct journal_test *t = *state;
+        struct client *c;
+
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqww", "j", (uint64_t) 0,
+               WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE, 750u);
+        restart(t, false);
+        c = client_add(&t->f, "reader");
+        assert_int_equal(info_field_at(c, "j", WIRE_TYPE_JOINABLE, "ttr_ms", __FILE__, __LINE__), 750);
+        restart(t, true);
+        c = client_add(&t->f, "again");
+        assert_int_equal(info_field_at(c, "j", WIRE_TYPE_JOINABLE, "ttr_ms", __FILE__, __LINE__), 750);
+        expect(WIRE_EEXIST, c, WIRE_OP_QUEUE_DECLARE, "nqww", "j", (uint64_t) 0,
+               WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE, 0u);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, journal_setup, journal_teardown)
         const struct CMUnitTest tests[] = {
@@ -991,6 +1018,7 @@ int main(void) {
                 T(test_compaction_child_closes_descriptors),
                 T(test_replies_outside_requests_wait),
                 T(test_sem_owner_dead_survives_restart),
+                T(test_queue_ttr_survives_restart),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

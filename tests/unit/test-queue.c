@@ -1149,6 +1149,156 @@ static void test_redelivery_to_closed_queue(void **state) {
         assert_status(p, 3, WIRE_OP_QUEUE_JOIN, WIRE_OK);
 }
 
+/* A DECLARE with a TTR; status, and for OK whether it created the queue (1) or not (0). */
+static void declare_ttr_at(struct client *c, const char *name, uint32_t flags, uint32_t ttr_ms, uint8_t status,
+                           uint8_t created, const char *file, int line) {
+        struct frame rep;
+
+        send_request(c, HELPER_ID, WIRE_OP_QUEUE_DECLARE, "nqww", name, (uint64_t) 0, flags, ttr_ms);
+        if (status != WIRE_OK) {
+                assert_status_at(c, HELPER_ID, WIRE_OP_QUEUE_DECLARE, status, file, line);
+                return;
+        }
+        assert_reply_at(c, &rep, HELPER_ID, WIRE_OP_QUEUE_DECLARE, WIRE_OK, file, line);
+        check_at(rep.h.body_len == 1 && rep.body[0] == created, file, line, "queue '%s': created %u", name,
+                 rep.h.body_len ? rep.body[0] : 9);
+}
+
+#define declare_ttr(c, name, flags, ttr_ms, status, created) \
+        declare_ttr_at(c, name, flags, ttr_ms, status, created, __FILE__, __LINE__)
+
+/* Run the event loop until the queue's leases ran out n times in all. */
+static void run_until_expired(struct client *c, const char *name, int64_t n) {
+        for (int i = 0; i < 1000 && info_field(c, name, "expired") != n; i++)
+                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
+        assert_int_equal(info_field(c, name, "expired"), n);
+}
+
+/* The TTR at declare: joinable queues only, and part of what must match when given. */
+static void test_lease_declare(void **state) {
+        struct client *a = client_add(*state, "test-queue");
+
+        declare_ttr(a, "j", WIRE_QUEUE_JOINABLE, 5000, WIRE_OK, 1);
+        assert_int_equal(info_field(a, "j", "ttr_ms"), 5000);
+        assert_int_equal(info_field(a, "j", "lease_ms"), -1);
+        declare_ttr(a, "j", WIRE_QUEUE_JOINABLE, 4000, WIRE_EEXIST, 0);
+        declare_ttr(a, "j", WIRE_QUEUE_JOINABLE, 5000, WIRE_OK, 0);
+        /* Without the field any TTR matches. */
+        send_declare(a, 3, "j", 0, WIRE_QUEUE_JOINABLE);
+        assert_reply(a, &(struct frame) { 0 }, 3, WIRE_OP_QUEUE_DECLARE, WIRE_OK);
+        declare_ttr(a, "p", 0, 5000, WIRE_EINVAL, 0);
+        declare_ttr(a, "p", 0, 0, WIRE_OK, 1);
+        assert_int_equal(info_field(a, "p", "ttr_ms"), 0);
+        /* A delivery being leased shows when its lease ends. */
+        put(a, "j", "x");
+        (void) get_flags(a, "j", 0, "x", 1);
+        assert_in_range(info_field(a, "j", "lease_ms"), 0, 5000);
+        send_request(a, 6, WIRE_OP_QUEUE_TOUCH, "nq", "p", (uint64_t) 1);
+        assert_status(a, 6, WIRE_OP_QUEUE_TOUCH, WIRE_EPROTOTYPE);
+        send_request(a, 7, WIRE_OP_QUEUE_TOUCH, "nq", "j", (uint64_t) 99);
+        assert_status(a, 7, WIRE_OP_QUEUE_TOUCH, WIRE_ENOENT);
+}
+
+/*
+ * A delivery whose lease runs out, detached or not, goes back to the head
+ * of the queue and is handed out again with deliveries + 1; its old tag is
+ * gone, so the late consumer cannot finish or touch what is now another's.
+ */
+static void test_lease_expiry_redelivers(void **state) {
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        struct client *c = client_add(*state, "test-queue");
+        struct frame r;
+        struct wire_reader rd;
+        uint64_t old, tag;
+
+        declare_ttr(a, "j", WIRE_QUEUE_JOINABLE, 1, WIRE_OK, 1);
+        put(a, "j", "x");
+        old = get_flags(a, "j", WIRE_GET_DETACH, "x", 1);
+        send_join(a, 2, "j", -1);
+        send_get(b, 3, "j", -1, 0);
+        assert_no_reply(a);
+        assert_no_reply(b);
+
+        /* The blocked getter receives x again once the lease runs out. */
+        run_until_expired(a, "j", 1);
+        assert_reply(b, &r, 3, WIRE_OP_QUEUE_GET, WIRE_OK);
+        wire_reader_init(&rd, r.body, r.h.body_len);
+        tag = read_item_at(&rd, "x", 2, __FILE__, __LINE__);
+        assert_int_not_equal(tag, old);
+        assert_int_equal(info_field(a, "j", "redelivered"), 0);
+        send_task_done(a, 4, "j", old);
+        assert_status(a, 4, WIRE_OP_QUEUE_TASK_DONE, WIRE_ENOENT);
+        send_request(a, 5, WIRE_OP_QUEUE_TOUCH, "nq", "j", old);
+        assert_status(a, 5, WIRE_OP_QUEUE_TOUCH, WIRE_ENOENT);
+        assert_no_reply(a);
+
+        /* The new holder touches and finishes it: JOIN returns. */
+        send_request(b, 6, WIRE_OP_QUEUE_TOUCH, "nq", "j", tag);
+        assert_status(b, 6, WIRE_OP_QUEUE_TOUCH, WIRE_OK);
+        send_task_done(b, 7, "j", tag);
+        assert_status(b, 7, WIRE_OP_QUEUE_TASK_DONE, WIRE_OK);
+        assert_status(a, 2, WIRE_OP_QUEUE_JOIN, WIRE_OK);
+
+        /* An attached delivery whose lease ran out is not redelivered again when its connection goes. */
+        put(a, "j", "y");
+        (void) get_flags(c, "j", 0, "y", 1);
+        run_until_expired(a, "j", 2);
+        assert_qsize(a, "j", 1, 0, 1, 0);
+        client_drop(*state, c);
+        assert_qsize(a, "j", 1, 0, 1, 0);
+        assert_int_equal(info_field(a, "j", "redelivered"), 0);
+        (void) get_flags(a, "j", 0, "y", 2);
+}
+
+/*
+ * A GET may give its delivery a lease of its own, on a queue with or
+ * without one; a parked getter's lease starts when it is served, and a
+ * plain queue refuses one.
+ */
+static void test_lease_per_get(void **state) {
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        struct frame r;
+        struct wire_reader rd;
+        uint64_t tag;
+
+        declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
+        declare(a, "p", 0, 0);
+        put(a, "p", "x");
+        send_request(a, 1, WIRE_OP_QUEUE_GET, "niww", "p", (int64_t) 0, 0u, 1u);
+        assert_status(a, 1, WIRE_OP_QUEUE_GET, WIRE_EINVAL);
+        send_request(a, 2, WIRE_OP_QUEUE_GET_MANY, "niwww", "p", (int64_t) 0, 0u, 4u, 1u);
+        assert_status(a, 2, WIRE_OP_QUEUE_GET_MANY, WIRE_EINVAL);
+
+        /* Parked with a 1 ms lease: served by a put, then given back. */
+        send_request(b, 3, WIRE_OP_QUEUE_GET, "niww", "j", (int64_t) -1, WIRE_GET_DETACH, 1u);
+        assert_no_reply(b);
+        put(a, "j", "y");
+        assert_reply(b, &r, 3, WIRE_OP_QUEUE_GET, WIRE_OK);
+        wire_reader_init(&rd, r.body, r.h.body_len);
+        tag = read_item_at(&rd, "y", 1, __FILE__, __LINE__);
+        assert_in_range(info_field(a, "j", "lease_ms"), 0, 1);
+        run_until_expired(a, "j", 1);
+        send_task_done(b, 4, "j", tag);
+        assert_status(b, 4, WIRE_OP_QUEUE_TASK_DONE, WIRE_ENOENT);
+
+        /* A plain GET of the queue without a TTR has no lease. */
+        (void) get_flags(a, "j", 0, "y", 2);
+        assert_int_equal(info_field(a, "j", "lease_ms"), -1);
+        assert_int_equal(info_field(a, "j", "ttr_ms"), 0);
+        send_task_done(a, 5, "j", 0);
+        assert_status(a, 5, WIRE_OP_QUEUE_TASK_DONE, WIRE_OK);
+
+        /* GET_MANY with a lease: every delivery has it. */
+        put(a, "j", "1");
+        put(a, "j", "2");
+        send_request(a, 6, WIRE_OP_QUEUE_GET_MANY, "niwww", "j", (int64_t) 0, 0u, 4u, 1u);
+        assert_reply(a, &r, 6, WIRE_OP_QUEUE_GET_MANY, WIRE_OK);
+        run_until_expired(a, "j", 3);
+        assert_qsize(a, "j", 2, 0, 2, 0);
+}
+
 static void test_redelivery_over_maxsize(void **state) {
         struct client *p = client_add(*state, "test-queue");
         struct client *c1 = client_add(*state, "test-queue");
@@ -1247,6 +1397,9 @@ int main(void) {
                 T(test_purge_joinable),
                 T(test_redelivery_to_closed_queue),
                 T(test_redelivery_over_maxsize),
+                T(test_lease_declare),
+                T(test_lease_expiry_redelivers),
+                T(test_lease_per_get),
                 T(test_max_message),
                 T(test_hello_again),
 #undef T
