@@ -53,6 +53,7 @@ struct object;
 struct user;
 struct waiter;
 struct perm_denial;
+struct unsent_items;
 
 /* ---- log.c ---- */
 
@@ -423,6 +424,8 @@ struct client {
         TAILQ_HEAD(, sem_hold) holds;           /* semaphore units held (SEM_UNDO) */
         TAILQ_HEAD(, out_fd) out_fds;           /* descriptors to send with replies */
         unsigned n_out_fds;
+        TAILQ_HEAD(, unsent_items) unsent;      /* plain-queue items in replies not yet written */
+        uint64_t out_written;                   /* bytes of replies the kernel accepted */
 
         bool hello_done;
         bool dead;                      /* lost; freed from a deferred event */
@@ -911,7 +914,13 @@ int queue_handle_join(struct client *c, const struct request *req, struct wire_r
 int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r);
 /* How many undone joinable deliveries the client holds. */
 unsigned queue_client_deliveries(const struct client *c);
-/* Put back at the head of their queues, in order, what a lost client had taken. */
+/*
+ * Put back at the head of their queues, in order, what a lost client had
+ * taken: its undone joinable items, and the plain-queue items of replies
+ * that were not written in full.
+ */
 void queue_client_lost(struct client *c);
+/* The client's output reached c->out_written: the plain-queue items of replies written in full are delivered. */
+void queue_client_written(struct client *c);
 /* Free a waiter's pending items. */
 void queue_items_free(struct item_list *items);
