@@ -238,6 +238,7 @@ struct client *client_new_as(int fd, pid_t pid, uid_t uid, gid_t gid) {
         TAILQ_INIT(&c->holds);
         TAILQ_INIT(&c->out_fds);
         TAILQ_INIT(&c->unsent);
+        TAILQ_INIT(&c->owned_queues);
         client_read_groups(c);
         client_read_comm(c);
         user_client_connected(c->user);

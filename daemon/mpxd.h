@@ -422,6 +422,7 @@ struct client {
         TAILQ_HEAD(, waiter) waiters;           /* this client's blocked requests */
         TAILQ_HEAD(, delivery) deliveries;      /* joinable items taken and not done */
         TAILQ_HEAD(, sem_hold) holds;           /* semaphore units held (SEM_UNDO) */
+        TAILQ_HEAD(, queue) owned_queues;       /* declared with QUEUE_CONNECTION: deleted with it */
         TAILQ_HEAD(, out_fd) out_fds;           /* descriptors to send with replies */
         unsigned n_out_fds;
         TAILQ_HEAD(, unsent_items) unsent;      /* plain-queue items in replies not yet written */
@@ -917,7 +918,8 @@ unsigned queue_client_deliveries(const struct client *c);
 /*
  * Put back at the head of their queues, in order, what a lost client had
  * taken: its undone joinable items, and the plain-queue items of replies
- * that were not written in full.
+ * that were not written in full. Then delete the queues it owns
+ * (QUEUE_CONNECTION).
  */
 void queue_client_lost(struct client *c);
 /* The client's output reached c->out_written: the plain-queue items of replies written in full are delivered. */

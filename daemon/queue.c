@@ -106,6 +106,9 @@ struct queue {
 
         bool serve_pending;             /* on a local list in queue_client_lost */
         TAILQ_ENTRY(queue) serve_link;
+
+        struct client *owner;           /* QUEUE_CONNECTION: deleted when this client is lost */
+        TAILQ_ENTRY(queue) owner_link;  /* in owner->owned_queues */
 };
 
 static const struct object_type queue_type, joinable_type;
@@ -566,6 +569,8 @@ static void queue_free(struct object *o) {
         struct queue *q = queue_of(o);
         struct delivery *d, *tmp;
 
+        if (q->owner)
+                TAILQ_REMOVE(&q->owner->owned_queues, q, owner_link);
         HASH_ITER(hh, q->by_tag, d, tmp)
                 delivery_finish(d);
         queue_items_free(&q->items);
@@ -595,6 +600,7 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         r |= wire_put_field_int(b, f, "delivered", (int64_t) q->n_delivered);
         r |= wire_put_field_int(b, f, "unfinished", (int64_t) (q->joinable ? queue_unfinished(q) : 0));
         r |= wire_put_field_int(b, f, "closed", q->closed);
+        r |= wire_put_field_int(b, f, "connection", q->owner ? (int64_t) q->owner->id : 0);
         r |= wire_put_field_int(b, f, "getters", getters);
         r |= wire_put_field_int(b, f, "putters", putters);
         r |= wire_put_field_int(b, f, "joiners", joiners);
@@ -748,6 +754,12 @@ void queue_client_lost(struct client *c) {
                                  client_describe(c));
                 queue_serve(q);
         }
+        /* Its own queues go with it; their other getters and putters are told EIDRM. */
+        while ((q = TAILQ_FIRST(&c->owned_queues))) {
+                log_info("queue '%s': deleted with %s, which created it for itself", q->obj.name,
+                         client_describe(c));
+                object_delete(&q->obj, -EIDRM);
+        }
 }
 
 /* ---- request handlers ---- */
@@ -802,6 +814,31 @@ int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable)
         return 1;
 }
 
+/*
+ * After a declare with QUEUE_CONNECTION that returned created: a new queue
+ * belongs to client c, is deleted when c is lost, and is never durable (not
+ * even under durability.default). An existing queue stays as it is, and a
+ * durable one is -EEXIST, as for any declare of the other durability.
+ */
+static int queue_declared_for(struct client *c, const char *name, size_t len, int created) {
+        struct object *o;
+        struct queue *q;
+
+        if (created < 0)
+                return created;
+        o = object_find(name, len);
+        if (!o)
+                return -ENOENT;
+        if (created == 0) {
+                journal_touch(o);
+                return o->durable ? -EEXIST : 0;
+        }
+        q = queue_of(o);
+        q->owner = c;
+        TAILQ_INSERT_TAIL(&c->owned_queues, q, owner_link);
+        return created;
+}
+
 /* DECLARE: name, u64 maxsize, u32 flags -> u8 created. */
 int queue_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         const char *name;
@@ -813,12 +850,18 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
         if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &maxsize) || !wire_get_u32(r, &flags) ||
             !wire_reader_done(r))
                 return -EPROTO;
-        if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE))
+        if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_QUEUE_CONNECTION | WIRE_DECLARE_DURABLE))
+                return -EINVAL;
+        /* A queue that ends with its connection has nothing to come back to after a restart. */
+        if ((flags & WIRE_QUEUE_CONNECTION) && (flags & WIRE_DECLARE_DURABLE))
                 return -EINVAL;
         created = journal_declare_check(flags);
         if (created == 0)
                 created = queue_declare(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE);
-        created = journal_declared(name, len, created, flags);
+        if (flags & WIRE_QUEUE_CONNECTION)
+                created = queue_declared_for(c, name, len, created);
+        else
+                created = journal_declared(name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);
