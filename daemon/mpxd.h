@@ -445,6 +445,15 @@ struct client {
         TAILQ_ENTRY(client) held_link;
 };
 
+/*
+ * The client is lost, or will be once the current event is handled (closing,
+ * overflowed): it must be handed nothing more, since what it would be handed
+ * (a semaphore unit, a pipe's end) would go with it.
+ */
+static inline bool client_doomed(const struct client *c) {
+        return c->dead || c->closing || c->overflowed;
+}
+
 /* Take ownership of a connected fd (or -1 for a socketless client); NULL when out of memory. */
 struct client *client_new(int fd);
 /* The same with the peer's credentials given (a socketless client of a chosen uid, in unit tests). */
