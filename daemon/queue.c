@@ -722,8 +722,9 @@ void queue_client_lost(struct client *c) {
                 TAILQ_REMOVE(&c->unsent, u, link);
                 q = unsent_queue(u);
                 if (q) {
-                        log_info("queue '%s': a reply to %s was not written; its items go back", q->obj.name,
-                                 client_describe(c));
+                        /* Debug only: a client that gets and closes in a loop must not flood the log. */
+                        log_debug("queue '%s': a reply to %s was not written; its items go back", q->obj.name,
+                                  client_describe(c));
                         queue_put_back(q, &u->items);
                         queue_touch(q, &touched);
                 }
