@@ -492,6 +492,9 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                 struct item *got = queue_take(q, c, flags, &tag);
                 if (!got) {
                         if (i == 0) {
+                                /* Only a joinable take fails, and joinable replies keep no record: kept safe anyway. */
+                                if (unsent)
+                                        unsent_free(unsent);
                                 client_reply_abort(c, start, -ENOMEM, id, op);
                                 return 0;
                         }
