@@ -151,8 +151,15 @@ int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx
         memcpy(item + JOB_MAGIC_SIZE + 1, job.result_queue, name_len);
         if (size > 0)
                 memcpy(item + header, data, size);
-        /* The result queue first, so that a worker fast enough finds it. */
-        r = mpx_queue_declare(m, job.result_queue, 0, 0);
+        /*
+         * The result queue first, so that a worker fast enough finds it. It
+         * belongs to this connection: if the submitter dies before
+         * mpx_job_wait(), the daemon deletes it. A daemon older than the
+         * flag refuses it; then the queue is an ordinary one.
+         */
+        r = mpx_queue_declare(m, job.result_queue, 0, MPX_QUEUE_CONNECTION);
+        if (r == -EINVAL)
+                r = mpx_queue_declare(m, job.result_queue, 0, 0);
         if (r >= 0) {
                 r = mpx_queue_put(m, queue, item, total, -1);
                 if (r < 0)

@@ -21,7 +21,7 @@ static int queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned fl
         size_t start;
         int r;
 
-        if (flags & ~(MPX_QUEUE_JOINABLE | MPX_DURABLE))
+        if (flags & ~(MPX_QUEUE_JOINABLE | MPX_QUEUE_CONNECTION | MPX_DURABLE))
                 return -EINVAL;
         r = conn_begin(m, WIRE_OP_QUEUE_DECLARE, &start);
         if (r >= 0)
@@ -30,6 +30,7 @@ static int queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned fl
                 r = wire_put_u64(&m->out, maxsize);
         if (r >= 0)
                 r = wire_put_u32(&m->out, ((flags & MPX_QUEUE_JOINABLE) ? WIRE_QUEUE_JOINABLE : 0) |
+                                 ((flags & MPX_QUEUE_CONNECTION) ? WIRE_QUEUE_CONNECTION : 0) |
                                  ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0));
         if (r >= 0 && ttr_ms >= 0)
                 r = wire_put_u32(&m->out, (uint32_t) ttr_ms);

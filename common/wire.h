@@ -182,6 +182,8 @@ enum wire_op {
 
 /* Flags of QUEUE_DECLARE. */
 #define WIRE_QUEUE_JOINABLE     (1u << 0)
+/* The queue is deleted when the connection that created it closes; never durable. */
+#define WIRE_QUEUE_CONNECTION   (1u << 1)
 
 /*
  * Flags of QUEUE_GET and QUEUE_GET_MANY. A detached delivery of a joinable

@@ -237,6 +237,8 @@ struct client *client_new_as(int fd, pid_t pid, uid_t uid, gid_t gid) {
         TAILQ_INIT(&c->deliveries);
         TAILQ_INIT(&c->holds);
         TAILQ_INIT(&c->out_fds);
+        TAILQ_INIT(&c->unsent);
+        TAILQ_INIT(&c->owned_queues);
         client_read_groups(c);
         client_read_comm(c);
         user_client_connected(c->user);
@@ -479,7 +481,7 @@ static void client_resume(struct client *c) {
 static void client_lose_overflowed(struct client *c) {
         log_client(LOG_LEVEL_WARNING, c->id, c->pid, c->uid,
                    "%s has %zu bytes of replies it does not read, over limits.max_output (%llu); "
-                   "disconnecting it, and redelivering what it took from joinable queues",
+                   "disconnecting it, and putting back the queue items it did not receive",
                    client_describe(c), client_unsent(c), (unsigned long long) mpxd.max_output);
         client_lost(c, "output over limits.max_output");
 }
@@ -498,6 +500,9 @@ static int client_write_pending(struct client *c) {
                         return -1;
                 }
                 c->out_off += (size_t) n;
+                c->out_written += (uint64_t) n;
+                if (!TAILQ_EMPTY(&c->unsent))
+                        queue_client_written(c);
         }
         return 1;
 }

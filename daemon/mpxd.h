@@ -53,6 +53,7 @@ struct object;
 struct user;
 struct waiter;
 struct perm_denial;
+struct unsent_items;
 
 /* ---- log.c ---- */
 
@@ -431,8 +432,11 @@ struct client {
         TAILQ_HEAD(, waiter) waiters;           /* this client's blocked requests */
         TAILQ_HEAD(, delivery) deliveries;      /* joinable items taken and not done */
         TAILQ_HEAD(, sem_hold) holds;           /* semaphore units held (SEM_UNDO) */
+        TAILQ_HEAD(, queue) owned_queues;       /* declared with QUEUE_CONNECTION: deleted with it */
         TAILQ_HEAD(, out_fd) out_fds;           /* descriptors to send with replies */
         unsigned n_out_fds;
+        TAILQ_HEAD(, unsent_items) unsent;      /* plain-queue items in replies not yet written */
+        uint64_t out_written;                   /* bytes of replies the kernel accepted */
 
         bool hello_done;
         bool dead;                      /* lost; freed from a deferred event */
@@ -450,6 +454,15 @@ struct client {
         TAILQ_ENTRY(client) dirty_link;
         TAILQ_ENTRY(client) held_link;
 };
+
+/*
+ * The client is lost, or will be once the current event is handled (closing,
+ * overflowed): it must be handed nothing more, since what it would be handed
+ * (a semaphore unit, a pipe's end) would go with it.
+ */
+static inline bool client_doomed(const struct client *c) {
+        return c->dead || c->closing || c->overflowed;
+}
 
 /* Take ownership of a connected fd (or -1 for a socketless client); NULL when out of memory. */
 struct client *client_new(int fd);
@@ -955,7 +968,14 @@ int queue_handle_touch(struct client *c, const struct request *req, struct wire_
 unsigned queue_client_deliveries(const struct client *c);
 /* Milliseconds until the first lease of its attached deliveries runs out, or -1. */
 int64_t queue_client_next_lease(const struct client *c);
-/* Put back at the head of their queues, in order, what a lost client had taken. */
+/*
+ * Put back at the head of their queues, in order, what a lost client had
+ * taken: its undone joinable items, and the plain-queue items of replies
+ * that were not written in full. Then delete the queues it owns
+ * (QUEUE_CONNECTION).
+ */
 void queue_client_lost(struct client *c);
+/* The client's output reached c->out_written: the plain-queue items of replies written in full are delivered. */
+void queue_client_written(struct client *c);
 /* Free a waiter's pending items. */
 void queue_items_free(struct item_list *items);

@@ -97,14 +97,15 @@ static unsigned waiter_count(const struct waiter_list *list) {
 
 /*
  * The first party on a partner list that can still be answered. A client
- * marked closing (it could not be answered once) is about to be lost and
- * its waiters cancelled: it is passed over rather than given an end.
+ * marked closing (it could not be answered once) or overflowed (past
+ * limits.max_output by others' replies) is about to be lost and its waiters
+ * cancelled: it is passed over rather than given an end.
  */
 static struct waiter *pipe_first_partner(struct waiter_list *list) {
         struct waiter *w;
 
         TAILQ_FOREACH(w, list, obj_link)
-                if (!w->client->closing && !w->client->dead)
+                if (!client_doomed(w->client))
                         return w;
         return NULL;
 }

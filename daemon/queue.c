@@ -76,6 +76,22 @@ struct delivery {
         struct event lease;             /* fires at deadline_ms */
 };
 
+/*
+ * The items of a plain queue in one reply not yet written in full. They stay
+ * charged to their putters until the kernel accepts the reply's last byte
+ * (queue_client_written frees them); if the client is lost before, they were
+ * never delivered and go back to the head of their queue (queue_client_lost).
+ * The queue is found again by name and serial: it may be deleted meanwhile.
+ */
+struct unsent_items {
+        TAILQ_ENTRY(unsent_items) link;         /* in client->unsent, oldest reply first */
+        uint64_t end;                           /* client->out_written once the reply is written */
+        uint64_t serial;                        /* of the queue */
+        struct item_list items;
+        size_t name_len;
+        char name[];
+};
+
 struct queue {
         struct object obj;
         uint64_t maxsize;               /* 0: unbounded */
@@ -101,11 +117,16 @@ struct queue {
 
         bool serve_pending;             /* on a local list in queue_client_lost */
         TAILQ_ENTRY(queue) serve_link;
+
+        struct client *owner;           /* QUEUE_CONNECTION: deleted when this client is lost */
+        TAILQ_ENTRY(queue) owner_link;  /* in owner->owned_queues */
 };
 
 static const struct object_type queue_type, joinable_type;
 
 static void queue_serve(struct queue *q);
+TAILQ_HEAD(queue_touched, queue);
+TAILQ_HEAD(unsent_list, unsent_items);
 
 #define QUEUE_TYPES ((1u << WIRE_TYPE_QUEUE) | (1u << WIRE_TYPE_JOINABLE))
 
@@ -173,6 +194,17 @@ static void queue_journal_put(struct queue *q, struct item *it) {
         b = journal_begin(&q->obj, JOURNAL_QUEUE_PUT);
         if (b)
                 journal_end(wire_put_u64(b, q->next_seq) | wire_put_bytes(b, it->data, it->size));
+}
+
+/*
+ * Record that an item taken by a plain get came back: a put with the
+ * sequence number it already had, which replay puts back at the head.
+ */
+static void queue_journal_put_back(struct queue *q, const struct item *it) {
+        struct wire_buf *b = journal_begin(&q->obj, JOURNAL_QUEUE_PUT);
+
+        if (b)
+                journal_end(wire_put_u64(b, item_seq(it)) | wire_put_bytes(b, it->data, it->size));
 }
 
 /* Record that an item left for good: a plain get, or a joinable item done. */
@@ -289,7 +321,21 @@ static int queue_replay_delivered(struct queue *q, struct wire_reader *r) {
         return 0;
 }
 
-/* Apply a journal record of a durable queue, at start. */
+/* true if an item numbered seq waits in the queue. */
+static bool queue_replay_has(const struct queue *q, uint64_t seq) {
+        const struct item *it;
+
+        STAILQ_FOREACH(it, &q->items, link)
+                if (item_seq(it) == seq)
+                        return true;
+        return false;
+}
+
+/*
+ * Apply a journal record of a durable queue, at start. A put numbered past
+ * every item so far is a new item, at the tail; one with an old number is an
+ * item put back after a get whose reply was never written, at the head.
+ */
 static int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
         struct queue *q = queue_of(o);
         const void *data;
@@ -307,7 +353,14 @@ static int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r) 
                         return -ENOMEM;
                 item_set_seq(it, seq);
                 it->put_ms = now_ms();
-                STAILQ_INSERT_TAIL(&q->items, it, link);
+                if (seq > q->next_seq)
+                        STAILQ_INSERT_TAIL(&q->items, it, link);
+                else if (queue_replay_has(q, seq)) {
+                        /* Put back after a removal that was never written: it is there already. */
+                        item_free(it);
+                        return 0;
+                } else
+                        STAILQ_INSERT_HEAD(&q->items, it, link);
                 q->count++;
                 q->bytes += item_cost(size);
                 if (seq > q->next_seq)
@@ -471,6 +524,29 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
         return it;
 }
 
+/*
+ * A record of the plain-queue items a reply to a client with a socket will
+ * carry, or NULL when out of memory. A socketless client's replies are taken
+ * from its buffer by its caller at once: they are delivered as they are made.
+ */
+static struct unsent_items *unsent_new(const struct queue *q) {
+        struct unsent_items *u = malloc(sizeof(*u) + q->obj.name_len + 1);
+
+        if (!u)
+                return NULL;
+        u->end = 0;
+        u->serial = q->obj.serial;
+        STAILQ_INIT(&u->items);
+        u->name_len = q->obj.name_len;
+        memcpy(u->name, q->obj.name, q->obj.name_len + 1);
+        return u;
+}
+
+static void unsent_free(struct unsent_items *u) {
+        queue_items_free(&u->items);
+        free(u);
+}
+
 /* Append one item to a reply: u64 tag, u32 deliveries, bytes payload (room is reserved). */
 static void put_item(struct wire_buf *b, const struct item *it, uint64_t tag) {
         (void) wire_put_u64(b, tag);
@@ -487,6 +563,7 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                              uint32_t flags, uint32_t max, uint32_t ttr_ms) {
         bool many = op == WIRE_OP_QUEUE_GET_MANY;
         size_t need = many ? 4 : 0, start, count_at = 0;
+        struct unsent_items *unsent = NULL;
         uint32_t n = 0;
         struct wire_buf *b;
         struct item *it;
@@ -503,6 +580,11 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
         }
         if (wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + need) < 0)
                 return -ENOMEM;
+        if (!q->joinable && c->fd >= 0) {
+                unsent = unsent_new(q);
+                if (!unsent)
+                        return -ENOMEM;
+        }
         b = client_reply_begin(c, id, op, &start);
         if (many) {
                 count_at = b->len;
@@ -513,6 +595,9 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                 struct item *got = queue_take(q, c, flags, ttr_ms, &tag);
                 if (!got) {
                         if (i == 0) {
+                                /* Only a joinable take fails, and joinable replies keep no record: kept safe anyway. */
+                                if (unsent)
+                                        unsent_free(unsent);
                                 client_reply_abort(c, start, -ENOMEM, id, op);
                                 return 0;
                         }
@@ -520,7 +605,9 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                         break;
                 }
                 put_item(b, got, tag);
-                if (!q->joinable)
+                if (unsent)
+                        STAILQ_INSERT_TAIL(&unsent->items, got, link);
+                else if (!q->joinable)
                         item_free(got);
         }
         if (many)
@@ -528,6 +615,10 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
         /* Also outside a request (a parked getter served): items not written yet hold the reply. */
         journal_touch(&q->obj);
         client_reply_end(c, start);
+        if (unsent) {
+                unsent->end = c->out_written + (c->out.len - c->out_off);
+                TAILQ_INSERT_TAIL(&c->unsent, unsent, link);
+        }
         q->obj.active_ms = loop_now_ms;
         return 0;
 }
@@ -584,6 +675,8 @@ static void queue_free(struct object *o) {
         struct queue *q = queue_of(o);
         struct delivery *d, *tmp;
 
+        if (q->owner)
+                TAILQ_REMOVE(&q->owner->owned_queues, q, owner_link);
         HASH_ITER(hh, q->by_tag, d, tmp)
                 delivery_finish(d);
         queue_items_free(&q->items);
@@ -630,6 +723,7 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         r |= wire_put_field_int(b, f, "delivered", (int64_t) q->n_delivered);
         r |= wire_put_field_int(b, f, "unfinished", (int64_t) (q->joinable ? queue_unfinished(q) : 0));
         r |= wire_put_field_int(b, f, "closed", q->closed);
+        r |= wire_put_field_int(b, f, "connection", q->owner ? (int64_t) q->owner->id : 0);
         r |= wire_put_field_int(b, f, "getters", getters);
         r |= wire_put_field_int(b, f, "putters", putters);
         r |= wire_put_field_int(b, f, "joiners", joiners);
@@ -704,10 +798,77 @@ int64_t queue_client_next_lease(const struct client *c) {
         return first > t ? (int64_t) (first - t) : 0;
 }
 
+void queue_client_written(struct client *c) {
+        struct unsent_items *u;
+
+        while ((u = TAILQ_FIRST(&c->unsent)) && u->end <= c->out_written) {
+                TAILQ_REMOVE(&c->unsent, u, link);
+                unsent_free(u);
+        }
+}
+
+/*
+ * Items of a reply that was not written in full go back to the head of
+ * their queue, in order, as if never handed out: each item's deliveries
+ * count goes back down; redelivered counts them, as gets did (gets minus
+ * redelivered is what was delivered). Inserting each at the head,
+ * last first, leaves them in order; a durable queue's replay does the same
+ * with the records in that order.
+ */
+static void queue_put_back(struct queue *q, struct item_list *items) {
+        struct item_list reversed = STAILQ_HEAD_INITIALIZER(reversed);
+        struct item *it;
+
+        while ((it = STAILQ_FIRST(items))) {
+                STAILQ_REMOVE_HEAD(items, link);
+                STAILQ_INSERT_HEAD(&reversed, it, link);
+        }
+        while ((it = STAILQ_FIRST(&reversed))) {
+                STAILQ_REMOVE_HEAD(&reversed, link);
+                STAILQ_INSERT_HEAD(&q->items, it, link);
+                q->count++;
+                q->bytes += item_bytes(it);
+                q->redelivered++;
+                it->deliveries--;
+                if (q->obj.durable)
+                        queue_journal_put_back(q, it);
+        }
+}
+
+/* The queue an unsent reply's items came from, if it still exists; NULL if it was deleted. */
+static struct queue *unsent_queue(const struct unsent_items *u) {
+        struct object *o = object_find(u->name, u->name_len);
+
+        return o && o->serial == u->serial && o->ops == &queue_type ? queue_of(o) : NULL;
+}
+
+/* Mark a queue to be served once everything a lost client held is back. */
+static void queue_touch(struct queue *q, struct queue_touched *touched) {
+        if (q->serve_pending)
+                return;
+        q->serve_pending = true;
+        TAILQ_INSERT_TAIL(touched, q, serve_link);
+}
+
 void queue_client_lost(struct client *c) {
-        TAILQ_HEAD(, queue) touched = TAILQ_HEAD_INITIALIZER(touched);
+        struct queue_touched touched = TAILQ_HEAD_INITIALIZER(touched);
+        struct unsent_items *u;
         struct delivery *d;
         struct queue *q = NULL;
+
+        /* Replies newest first, each at the head: the oldest reply's items end up first. */
+        while ((u = TAILQ_LAST(&c->unsent, unsent_list))) {
+                TAILQ_REMOVE(&c->unsent, u, link);
+                q = unsent_queue(u);
+                if (q) {
+                        /* Debug only: a client that gets and closes in a loop must not flood the log. */
+                        log_debug("queue '%s': a reply to %s was not written; its items go back", q->obj.name,
+                                  client_describe(c));
+                        queue_put_back(q, &u->items);
+                        queue_touch(q, &touched);
+                }
+                unsent_free(u);
+        }
 
         /*
          * Walk the client's deliveries newest first, pushing each back at the
@@ -718,16 +879,21 @@ void queue_client_lost(struct client *c) {
                 q = d->queue;
                 delivery_give_back(d);
                 q->redelivered++;
-                if (!q->serve_pending) {
-                        q->serve_pending = true;
-                        TAILQ_INSERT_TAIL(&touched, q, serve_link);
-                }
+                queue_touch(q, &touched);
         }
         while ((q = TAILQ_FIRST(&touched))) {
                 TAILQ_REMOVE(&touched, q, serve_link);
                 q->serve_pending = false;
-                log_info("queue '%s': %s left items undone; redelivering", q->obj.name, client_describe(c));
+                if (q->joinable)
+                        log_info("queue '%s': %s left items undone; redelivering", q->obj.name,
+                                 client_describe(c));
                 queue_serve(q);
+        }
+        /* Its own queues go with it; their other getters and putters are told EIDRM. */
+        while ((q = TAILQ_FIRST(&c->owned_queues))) {
+                log_info("queue '%s': deleted with %s, which created it for itself", q->obj.name,
+                         client_describe(c));
+                object_delete(&q->obj, -EIDRM);
         }
 }
 
@@ -797,6 +963,31 @@ int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joi
         return 1;
 }
 
+/*
+ * After a declare with QUEUE_CONNECTION that returned created: a new queue
+ * belongs to client c, is deleted when c is lost, and is never durable (not
+ * even under durability.default). An existing queue stays as it is, and a
+ * durable one is -EEXIST, as for any declare of the other durability.
+ */
+static int queue_declared_for(struct client *c, const char *name, size_t len, int created) {
+        struct object *o;
+        struct queue *q;
+
+        if (created < 0)
+                return created;
+        o = object_find(name, len);
+        if (!o)
+                return -ENOENT;
+        if (created == 0) {
+                journal_touch(o);
+                return o->durable ? -EEXIST : 0;
+        }
+        q = queue_of(o);
+        q->owner = c;
+        TAILQ_INSERT_TAIL(&c->owned_queues, q, owner_link);
+        return created;
+}
+
 /* DECLARE: name, u64 maxsize, u32 flags[, u32 ttr_ms] -> u8 created. */
 int queue_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         const char *name;
@@ -811,13 +1002,19 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
         has_ttr = !wire_reader_done(r);
         if (has_ttr && (!wire_get_u32(r, &ttr) || !wire_reader_done(r)))
                 return -EPROTO;
-        if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE))
+        if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_QUEUE_CONNECTION | WIRE_DECLARE_DURABLE))
+                return -EINVAL;
+        /* A queue that ends with its connection has nothing to come back to after a restart. */
+        if ((flags & WIRE_QUEUE_CONNECTION) && (flags & WIRE_DECLARE_DURABLE))
                 return -EINVAL;
         created = journal_declare_check(name, len, flags);
         if (created == 0)
                 created = queue_declare_lease(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE,
                                               has_ttr ? (int64_t) ttr : -1);
-        created = journal_declared(name, len, created, flags);
+        if (flags & WIRE_QUEUE_CONNECTION)
+                created = queue_declared_for(c, name, len, created);
+        else
+                created = journal_declared(name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);

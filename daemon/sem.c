@@ -188,17 +188,24 @@ static void sem_add(struct sem *s, uint64_t units) {
 /*
  * Hand free units to the parked acquirers, in arrival order. The waiter is
  * freed before its reply is queued: a reply that cannot be queued loses the
- * client, and with it every waiter it has.
+ * client, and with it every waiter it has. A client that is about to be lost
+ * (overflowed by others' replies, or closing) is passed over: a unit handed
+ * to it would never be used, and without SEM_UNDO never come back. Its
+ * waiters are cancelled when it goes, and the semaphore served again.
  */
 static void sem_serve(struct sem *s) {
-        struct waiter *w;
+        struct waiter *w, *next;
 
-        while (s->value > 0 && (w = TAILQ_FIRST(&s->acquirers))) {
+        for (w = TAILQ_FIRST(&s->acquirers); w && s->value > 0; w = next) {
                 struct client *c = w->client;
                 uint32_t id = w->id;
                 uint16_t op = w->op;
-                int r = sem_take(s, c);
+                int r;
 
+                next = TAILQ_NEXT(w, obj_link);
+                if (client_doomed(c))
+                        continue;
+                r = sem_take(s, c);
                 wait_free(w);
                 client_reply_status(c, id, op, r);
         }

@@ -136,11 +136,15 @@ int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
 
 /* Flags of mpx_queue_declare(). */
 #define MPX_QUEUE_JOINABLE      (1u << 0)
+/* The queue is deleted when the connection that created it closes (never durable). */
+#define MPX_QUEUE_CONNECTION    (1u << 1)
 
 /*
  * mpx_queue_declare() - create a queue, or check that it exists as asked.
  * @maxsize: the most items it holds (0: unbounded); a put on a full queue blocks.
- * @flags:   MPX_QUEUE_JOINABLE for a joinable queue (task_done and join).
+ * @flags:   MPX_QUEUE_JOINABLE for a joinable queue (task_done and join);
+ *           MPX_QUEUE_CONNECTION for a queue that this connection owns, if
+ *           it creates it: it is deleted when the connection closes.
  *
  * Return: 1 if created, 0 if it already existed with the same type and
  * parameters, -EEXIST if it exists with another maxsize, -EPROTOTYPE if the

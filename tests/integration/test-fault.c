@@ -41,6 +41,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -851,6 +852,161 @@ static void test_killed_with_unread_replies(void **state) {
         free(payload);
 }
 
+/* ---- 8. replies that never left the daemon ---- */
+
+#define LOST_ROUNDS 20
+#define LOST_PER_ROUND 10
+
+static void frame_get_many(struct wire_buf *b, uint32_t id, const char *queue, uint32_t max) {
+        size_t start;
+
+        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_QUEUE_GET_MANY, 0, &start), 0);
+        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
+        assert_int_equal(wire_put_i64(b, 0), 0);
+        assert_int_equal(wire_put_u32(b, 0), 0);
+        assert_int_equal(wire_put_u32(b, max), 0);
+        wire_frame_end(b, start);
+}
+
+/* Stop the daemon, and know it stopped: its parent sees it in waitpid. */
+static void daemon_freeze(struct fixture *f) {
+        int status;
+
+        assert_int_equal(kill(f->d.pid, SIGSTOP), 0);
+        assert_int_equal(waitpid(f->d.pid, &status, WUNTRACED), f->d.pid);
+        assert_true(WIFSTOPPED(status));
+}
+
+/*
+ * Connect, send bytes (a HELLO and requests) and close at once: while the
+ * daemon is stopped, so that the connection is gone before it reads a byte
+ * and no reply to it can be written.
+ */
+static void send_and_close(struct fixture *f, const struct wire_buf *b) {
+        int fd = raw_connect(f->d.socket);
+
+        assert_true(fd >= 0);
+        assert_true(write_all(fd, b->data, b->len));
+        close(fd);
+}
+
+/* Put count items "NAME-i" for i from first. */
+static void put_numbered(mpx *m, const char *queue, unsigned first, unsigned count) {
+        for (unsigned i = first; i < first + count; i++) {
+                char payload[32];
+
+                snprintf(payload, sizeof(payload), "%s-%u", queue, i);
+                assert_int_equal(mpx_queue_put(m, queue, payload, strlen(payload), 0), 0);
+        }
+}
+
+/* Take count items, which must be "NAME-i" for i from first, each handed out for the first time. */
+static void take_numbered(mpx *m, const char *queue, unsigned first, unsigned count) {
+        for (unsigned i = first; i < first + count; i++) {
+                char payload[32];
+
+                snprintf(payload, sizeof(payload), "%s-%u", queue, i);
+                take_item(m, queue, payload, 1);
+        }
+}
+
+/*
+ * GET and GET_MANY of a plain queue from connections that close before their
+ * replies can be written: the daemon's write fails, so nobody received the
+ * items. Every one goes back to the head of the queue, in order, handed out
+ * as if for the first time; none is lost.
+ */
+static void test_unwritten_get_replies(void **state) {
+        struct fixture *f = *state;
+        struct wire_buf get, get_many;
+        unsigned items = LOST_ROUNDS * LOST_PER_ROUND;
+
+        assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
+        assert_int_equal(mpx_queue_declare(f->m, "m", 0, 0), 1);
+        put_numbered(f->m, "q", 0, items);
+        put_numbered(f->m, "m", 0, 3 * LOST_ROUNDS);
+        wire_buf_init(&get);
+        frame_hello(&get, 1);
+        frame_get(&get, 2, "q", 0);
+        wire_buf_init(&get_many);
+        frame_hello(&get_many, 1);
+        frame_get_many(&get_many, 2, "m", 3);
+        for (unsigned round = 1; round <= LOST_ROUNDS; round++) {
+                daemon_freeze(f);
+                for (unsigned i = 0; i < LOST_PER_ROUND; i++)
+                        send_and_close(f, &get);
+                send_and_close(f, &get_many);
+                assert_int_equal(kill(f->d.pid, SIGCONT), 0);
+                harness_wait_field(f->m, "q", "redelivered", round * LOST_PER_ROUND);
+                harness_wait_field(f->m, "m", "redelivered", round * 3);
+                assert_int_equal(harness_field(f->m, "q", "size"), items);
+                assert_int_equal(harness_field(f->m, "m", "size"), 3 * LOST_ROUNDS);
+                assert_queue_books(f->m, "q");
+                assert_queue_books(f->m, "m");
+        }
+        harness_wait_stat(f->m, "clients", 1);
+        printf("%u GET and %u GET_MANY replies never written: %lld + %lld items put back, %lld + %lld left\n",
+               items, LOST_ROUNDS, (long long) harness_field(f->m, "q", "redelivered"),
+               (long long) harness_field(f->m, "m", "redelivered"), (long long) harness_field(f->m, "q", "size"),
+               (long long) harness_field(f->m, "m", "size"));
+        take_numbered(f->m, "q", 0, items);
+        take_numbered(f->m, "m", 0, 3 * LOST_ROUNDS);
+        assert_queue_books(f->m, "q");
+        assert_queue_books(f->m, "m");
+        wire_buf_done(&get);
+        wire_buf_done(&get_many);
+}
+
+/*
+ * A parked GET served by a put while its connection is already closed: the
+ * item goes back, or stays if the daemon saw the close first. Either way it
+ * is not lost, and the next getter has it.
+ */
+static void test_unwritten_parked_get(void **state) {
+        struct fixture *f = *state;
+        struct wire_buf b;
+        struct wire_header h;
+        int getter, putter;
+
+        assert_int_equal(mpx_queue_declare(f->m, "p", 0, 0), 1);
+        for (unsigned round = 0; round < LOST_ROUNDS; round++) {
+                wire_buf_init(&b);
+                frame_hello(&b, 1);
+                frame_get(&b, 2, "p", -1);
+                getter = raw_connect(f->d.socket);
+                assert_true(getter >= 0);
+                assert_true(write_all(getter, b.data, b.len));
+                harness_wait_field(f->m, "p", "getters", 1);
+                wire_buf_done(&b);
+                wire_buf_init(&b);
+                frame_hello(&b, 1);
+                putter = raw_connect(f->d.socket);
+                assert_true(putter >= 0);
+                assert_true(write_all(putter, b.data, b.len));
+                assert_true(read_reply(putter, &h));
+                wire_buf_done(&b);
+                wire_buf_init(&b);
+                frame_put(&b, 2, "p", "parked", 6);
+                /* The put, then the close: the daemon serves the getter and cannot answer it. */
+                daemon_freeze(f);
+                assert_true(write_all(putter, b.data, b.len));
+                close(getter);
+                wire_buf_done(&b);
+                assert_int_equal(kill(f->d.pid, SIGCONT), 0);
+                assert_true(read_reply(putter, &h));
+                assert_int_equal(h.status, 0);
+                close(putter);
+                harness_wait_field(f->m, "p", "puts", round + 1);
+                harness_wait_stat(f->m, "clients", 1);
+                assert_int_equal(harness_field(f->m, "p", "getters"), 0);
+                assert_int_equal(harness_field(f->m, "p", "size"), 1);
+                assert_queue_books(f->m, "p");
+                take_item(f->m, "p", "parked", 1);
+        }
+        printf("%u parked gets closed before their replies: %lld items put back, 0 lost\n", LOST_ROUNDS,
+               (long long) harness_field(f->m, "p", "redelivered"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_killed_mid_frame, setup, teardown),
@@ -860,6 +1016,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_killed_holding_deliveries, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_killed_mid_batch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_killed_with_unread_replies, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unwritten_get_replies, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unwritten_parked_get, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

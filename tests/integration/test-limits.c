@@ -575,6 +575,97 @@ static void test_output_overflow_by_others(void **state) {
         mpx_disconnect(m);
 }
 
+/* Append a request whose body is a name, then an optional u8 and an optional i64 (SEM_*, PIPE_OPEN). */
+static bool append_named(struct wire_buf *b, uint32_t id, uint16_t op, const char *name, int mode,
+                         const int64_t *timeout_ms) {
+        size_t start;
+
+        if (wire_frame_begin(b, id, op, 0, &start) < 0 || wire_put_name(b, name, strlen(name)) < 0 ||
+            (mode >= 0 && wire_put_u8(b, (uint8_t) mode) < 0) || (timeout_ms && wire_put_i64(b, *timeout_ms) < 0))
+                return false;
+        wire_frame_end(b, start);
+        return true;
+}
+
+static bool append_put(struct wire_buf *b, uint32_t id, const char *queue, const char *payload) {
+        size_t start;
+
+        if (wire_frame_begin(b, id, WIRE_OP_QUEUE_PUT, 0, &start) < 0 ||
+            wire_put_name(b, queue, strlen(queue)) < 0 || wire_put_i64(b, 0) < 0 ||
+            wire_put_bytes(b, payload, (uint32_t) strlen(payload)) < 0)
+                return false;
+        wire_frame_end(b, start);
+        return true;
+}
+
+/*
+ * A client overflowed by another's put is lost once that event is handled:
+ * what the same event frees for its other waiters is not handed to it. A
+ * semaphore unit (without SEM_UNDO it would be gone with it) stays, and a
+ * pipe's writer is not paired with it.
+ */
+static void test_output_overflow_grants_nothing(void **state) {
+        struct fixture *f = *state;
+        static const int64_t forever = -1, now = 0;
+        static char item[OUTPUT_ITEM_SIZE];
+        struct wire_header h;
+        struct wire_buf b;
+        uint32_t id = 10;
+        int greedy, other;
+        mpx *m;
+
+        start(f, "limits = { max_output = \"64K\"; };\n");
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_queue_declare(m, "jq", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_declare(m, "wq", 0, 0), 1);
+        assert_int_equal(mpx_queue_declare(m, "sync", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_sem_declare(m, "s", 0, 0, MPX_SEM_NO_UNDO), 1);
+        memset(item, 'p', sizeof(item));
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(mpx_queue_put(m, "jq", item, sizeof(item), 0), 0);
+        assert_int_equal(mpx_queue_put(m, "sync", "s", 1, 0), 0);
+
+        /* Parked on a queue, a semaphore and a pipe, then paused by replies it does not read. */
+        greedy = raw_hello(f->d.socket);
+        assert_true(greedy >= 0);
+        wire_buf_init(&b);
+        assert_true(append_get(&b, id++, "wq", -1));
+        assert_true(append_named(&b, id++, WIRE_OP_SEM_ACQUIRE, "s", -1, &forever));
+        assert_true(append_named(&b, id++, WIRE_OP_PIPE_OPEN, "p", WIRE_PIPE_READ, &forever));
+        assert_true(append_get(&b, id++, "sync", 0));
+        for (int i = 0; i < 100; i++)
+                assert_true(append_peek(&b, id++, "jq", 20));
+        assert_true(write_all(greedy, b.data, b.len));
+        wire_buf_done(&b);
+        harness_wait_field(m, "sync", "delivered", 1);
+        assert_int_equal(harness_field(m, "s", "acquirers"), 1);
+        assert_int_equal(harness_field(m, "p", "readers"), 1);
+
+        /* In one event: a put that overflows it, a release, and a writer that would pair with it. */
+        other = raw_hello(f->d.socket);
+        assert_true(other >= 0);
+        wire_buf_init(&b);
+        assert_true(append_put(&b, 1, "wq", "one"));
+        assert_true(append_named(&b, 2, WIRE_OP_SEM_RELEASE, "s", -1, NULL));
+        assert_true(append_named(&b, 3, WIRE_OP_PIPE_OPEN, "p", WIRE_PIPE_WRITE, &now));
+        assert_true(write_all(other, b.data, b.len));
+        wire_buf_done(&b);
+        assert_true(raw_reply(other, &h));
+        assert_int_equal(h.status, WIRE_OK);
+        assert_true(raw_reply(other, &h));
+        assert_int_equal(h.status, WIRE_OK);
+        assert_true(raw_reply(other, &h));
+        assert_int_equal(h.status, wire_status_from_errno(-EAGAIN));
+        harness_wait_stat(m, "clients", 2);
+        assert_int_equal(mpx_sem_value(m, "s"), 1);
+        assert_int_equal(harness_field(m, "s", "acquirers"), 0);
+        assert_int_equal(harness_field(m, "p", "readers"), 0);
+        assert_int_equal(mpx_queue_qsize(m, "wq"), 1);
+        close(other);
+        close(greedy);
+        mpx_disconnect(m);
+}
+
 #define MAPS 3000
 
 /* How many descriptors the process has open. */
@@ -795,6 +886,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_pipelined_reader, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_overflow_by_others, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_output_overflow_grants_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_output_descriptors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_flooder_gets_own_errors, setup, teardown),
         };

@@ -1259,6 +1259,128 @@ static void test_payload_sizes(void **state) {
         free(buf);
 }
 
+/*
+ * QUEUE_CONNECTION: the queue belongs to the connection that created it and
+ * is deleted when that connection closes; its other waiters are told EIDRM.
+ * Declaring it again from another connection finds it and takes nothing.
+ */
+/* Forked before the owner connects (a fork would hold its socket open): gets once told the queue exists. */
+struct eidrm_getter {
+        const struct fixture *f;
+        int go[2];
+};
+
+static int getter_told_eidrm(void *arg) {
+        struct eidrm_getter *g = arg;
+        mpx_item it = { 0 };
+        mpx *m = NULL;
+        char b;
+
+        close(g->go[1]);
+        child_check(read(g->go[0], &b, 1) == 1);
+        child_check_r(mpx_connect(g->f->d.socket, &m), 0);
+        child_check_r(mpx_queue_get(m, "mine", -1, &it), -EIDRM);
+        mpx_disconnect(m);
+        return 0;
+}
+
+static bool object_exists(mpx *m, const char *name) {
+        mpx_info info;
+        int r = mpx_object_info(m, name, &info);
+
+        if (r == 0)
+                mpx_info_clear(&info);
+        else
+                assert_int_equal(r, -ENOENT);
+        return r == 0;
+}
+
+static void test_connection_queue(void **state) {
+        struct fixture *f = *state;
+        struct eidrm_getter g = { .f = f };
+        mpx *owner, *other;
+        mpx_item it = { 0 };
+        pid_t pid;
+
+        assert_int_equal(pipe(g.go), 0);
+        pid = harness_fork(getter_told_eidrm, &g);
+        close(g.go[0]);
+        owner = harness_connect(&f->d);
+        other = harness_connect(&f->d);
+
+        assert_int_equal(mpx_queue_declare(owner, "mine", 0, MPX_QUEUE_CONNECTION), 1);
+        assert_true(harness_field(f->m, "mine", "connection") > 0);
+        assert_int_equal(mpx_queue_declare(other, "mine", 0, MPX_QUEUE_CONNECTION), 0);
+        assert_int_equal(mpx_queue_declare(f->m, "mine", 0, 0), 0);
+        assert_int_equal(mpx_queue_declare(f->m, "lasting", 0, 0), 1);
+        assert_int_equal(harness_field(f->m, "lasting", "connection"), 0);
+        assert_int_equal(mpx_queue_declare(f->m, "d", 0, MPX_QUEUE_CONNECTION | MPX_DURABLE), -EINVAL);
+        assert_int_equal(mpx_queue_declare(owner, "j", 0, MPX_QUEUE_CONNECTION | MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_put(other, "mine", "x", 1, 0), 0);
+        /* The other connection closes: nothing changes. */
+        other = mpx_disconnect(other);
+        harness_wait_stat(f->m, "clients", 2);
+        assert_int_equal(harness_field(f->m, "mine", "size"), 1);
+        assert_int_equal(mpx_queue_get(f->m, "mine", 0, &it), 0);
+        mpx_item_clear(&it);
+        /* The owner closes while another connection waits on its queue. */
+        assert_int_equal(write(g.go[1], "", 1), 1);
+        close(g.go[1]);
+        harness_wait_field(owner, "mine", "getters", 1);
+        owner = mpx_disconnect(owner);
+        assert_int_equal(harness_wait(pid), 0);
+        assert_false(object_exists(f->m, "mine"));
+        assert_false(object_exists(f->m, "j"));
+        assert_true(object_exists(f->m, "lasting"));
+}
+
+/* A job submitter that dies before mpx_job_wait(): its result queue goes with it. */
+struct submitter {
+        const struct fixture *f;
+        int name[2];                    /* the result queue's name, to the test */
+        int hold[2];                    /* read until killed */
+};
+
+static int submitter_run(void *arg) {
+        struct submitter *s = arg;
+        mpx *m = NULL;
+        mpx_job job;
+        char b;
+
+        child_check_r(mpx_connect(s->f->d.socket, &m), 0);
+        child_check_r(mpx_job_submit(m, "jobs", "work", 4, &job), 0);
+        child_check(write(s->name[1], job.result_queue, sizeof(job.result_queue)) ==
+                    (ssize_t) sizeof(job.result_queue));
+        while (read(s->hold[0], &b, 1) != 0)
+                ;
+        return 1;
+}
+
+static void test_job_submitter_dies(void **state) {
+        struct fixture *f = *state;
+        struct submitter s = { .f = *state };
+        char name[sizeof(((mpx_job *) 0)->result_queue)];
+        pid_t pid;
+
+        assert_int_equal(mpx_queue_declare(f->m, "jobs", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(pipe(s.name), 0);
+        assert_int_equal(pipe(s.hold), 0);
+        pid = harness_fork(submitter_run, &s);
+        close(s.name[1]);
+        assert_int_equal(read(s.name[0], name, sizeof(name)), (ssize_t) sizeof(name));
+        assert_non_null(memchr(name, '\0', sizeof(name)));
+        assert_true(harness_field(f->m, name, "connection") > 0);
+        harness_kill(pid);
+        harness_wait_stat(f->m, "clients", 1);
+        assert_false(object_exists(f->m, name));
+        /* The job is still there; a worker's result for it has nowhere to go. */
+        assert_int_equal(harness_field(f->m, "jobs", "size"), 1);
+        assert_int_equal(mpx_queue_put(f->m, name, "0", 1, 0), -ENOENT);
+        close(s.name[0]);
+        close(s.hold[0]);
+        close(s.hold[1]);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_many_producers_consumers, setup, teardown),
@@ -1280,6 +1402,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_lease_detached_consumer_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_lease_touch_extends, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_payload_sizes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_connection_queue, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_job_submitter_dies, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

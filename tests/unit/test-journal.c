@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "unit-client.h"
@@ -999,6 +1000,59 @@ static void test_queue_ttr_survives_restart(void **state) {
                WIRE_QUEUE_JOINABLE | WIRE_DECLARE_DURABLE, 0u);
 }
 
+/*
+ * A client over a socketpair whose peer sends bytes and closes at once: run
+ * the loop until the daemon has handled them and lost the client (its
+ * replies cannot be written).
+ */
+static void serve_closed_peer(const struct wire_buf *b) {
+        unsigned before = mpxd.n_clients;
+        int sv[2];
+
+        /* The daemon ignores SIGPIPE; so must the test, which writes as the daemon. */
+        signal(SIGPIPE, SIG_IGN);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        assert_non_null(client_new(sv[0]));
+        assert_int_equal(write(sv[1], b->data, b->len), (ssize_t) b->len);
+        close(sv[1]);
+        for (int i = 0; i < 1000 && mpxd.n_clients > before; i++)
+                event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
+        assert_int_equal(mpxd.n_clients, before);
+}
+
+/*
+ * Items of a durable plain queue whose GET_MANY reply was never written go
+ * back to the head, and the journal replays that: in their order, before
+ * the rest, and a later get of one of them stays recorded.
+ */
+static void test_unwritten_get_put_back_replayed(void **state) {
+        struct journal_test *t = *state;
+        struct client *c;
+        struct wire_buf b;
+
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "producer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        for (const char *const *s = (const char *const[]) { "a", "b", "c", NULL }; *s; s++)
+                expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, *s);
+        wire_buf_init(&b);
+        append_request(&b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "gone");
+        append_request(&b, 2, WIRE_OP_QUEUE_GET_MANY, "niww", QUEUE, (int64_t) 0, 0u, 2u);
+        serve_closed_peer(&b);
+        wire_buf_done(&b);
+        assert_int_equal(info_field_at(c, QUEUE, WIRE_TYPE_QUEUE, "redelivered", __FILE__, __LINE__), 2);
+        assert_int_equal(info_field_at(c, QUEUE, WIRE_TYPE_QUEUE, "size", __FILE__, __LINE__), 3);
+
+        restart(t, false);
+        c = client_add(&t->f, "first");
+        expect_item(c, QUEUE, "a");
+        restart(t, false);
+        c = client_add(&t->f, "second");
+        expect_item(c, QUEUE, "b");
+        expect_item(c, QUEUE, "c");
+        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", QUEUE, (int64_t) 0, 0u);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, journal_setup, journal_teardown)
         const struct CMUnitTest tests[] = {
@@ -1019,6 +1073,7 @@ int main(void) {
                 T(test_replies_outside_requests_wait),
                 T(test_sem_owner_dead_survives_restart),
                 T(test_queue_ttr_survives_restart),
+                T(test_unwritten_get_put_back_replayed),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

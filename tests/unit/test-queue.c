@@ -775,7 +775,7 @@ static void test_declare_conflicts(void **state) {
         assert_status(a, 2, WIRE_OP_QUEUE_DECLARE, WIRE_EEXIST);
         send_declare(a, 3, "q", 0, 0);
         assert_status(a, 3, WIRE_OP_QUEUE_DECLARE, WIRE_EEXIST);
-        send_declare(a, 4, "other", 0, 2);
+        send_declare(a, 4, "other", 0, 0x80);
         assert_status(a, 4, WIRE_OP_QUEUE_DECLARE, WIRE_EINVAL);       /* unknown flag */
         assert_qsize(a, "q", 0, 5, 0, 0);
         assert_int_equal(mpxd.n_objects, 1);
