@@ -15,6 +15,7 @@ typedef int (*op_handler)(struct client *c, const struct request *req, struct wi
 
 static int op_handle_hello(struct client *c, const struct request *req, struct wire_reader *r);
 static int op_handle_ping(struct client *c, const struct request *req, struct wire_reader *r);
+static void client_set_name(struct client *c, const char *name, uint16_t name_len);
 
 enum {
         OP_BEFORE_HELLO = 1 << 0,       /* allowed before HELLO */
@@ -233,12 +234,9 @@ static int op_handle_hello(struct client *c, const struct request *req, struct w
 
         if (!wire_get_u32(r, &version) || !wire_get_str(r, &name, &name_len) || !wire_reader_done(r))
                 return -EPROTO;
-        /* The name ends up in logs: keep printable ASCII only. */
-        if (name_len >= sizeof(c->name))
-                name_len = sizeof(c->name) - 1;
-        for (uint16_t i = 0; i < name_len; i++)
-                c->name[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
-        c->name[name_len] = '\0';
+        /* A HELLO refused for its version changes nothing, the name the session has included. */
+        if (version == WIRE_VERSION)
+                client_set_name(c, name, name_len);
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
                 return -ENOMEM;
@@ -258,6 +256,15 @@ static int op_handle_hello(struct client *c, const struct request *req, struct w
                 c->hello_done = true;
         client_reply_end(c, start);
         return 0;
+}
+
+/* The name ends up in logs: keep printable ASCII, each other byte shown as '?', at most 63 bytes. */
+static void client_set_name(struct client *c, const char *name, uint16_t name_len) {
+        if (name_len >= sizeof(c->name))
+                name_len = sizeof(c->name) - 1;
+        for (uint16_t i = 0; i < name_len; i++)
+                c->name[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+        c->name[name_len] = '\0';
 }
 
 /* PING: bytes -> the same bytes. */

@@ -997,7 +997,11 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
         bool has_ttr;
         int created;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &maxsize) || !wire_get_u32(r, &flags))
+        /* flags and ttr_ms may be left out, from the end: 0, and no TTR asked for. */
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &maxsize))
+                return -EPROTO;
+        flags = 0;
+        if (!wire_reader_done(r) && !wire_get_u32(r, &flags))
                 return -EPROTO;
         has_ttr = !wire_reader_done(r);
         if (has_ttr && (!wire_get_u32(r, &ttr) || !wire_reader_done(r)))

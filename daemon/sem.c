@@ -396,8 +396,10 @@ int sem_handle_declare(struct client *c, const struct request *req, struct wire_
         uint32_t flags;
         int created;
 
+        /* flags may be left out: 0. */
+        flags = 0;
         if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &value) || !wire_get_u64(r, &max) ||
-            !wire_get_u32(r, &flags) || !wire_reader_done(r))
+            (!wire_reader_done(r) && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
         created = journal_declare_check(name, len, flags);
         if (created == 0)

@@ -797,7 +797,7 @@ static void test_malformed_bodies(void **state) {
         assert_status(a, 2, WIRE_OP_QUEUE_PUT, WIRE_EPROTO);
         send_request(a, 3, WIRE_OP_QUEUE_GET, "nw", "q", 0u);
         assert_status(a, 3, WIRE_OP_QUEUE_GET, WIRE_EPROTO);
-        send_request(a, 4, WIRE_OP_QUEUE_DECLARE, "nq", "new", (uint64_t) 0);
+        send_request(a, 4, WIRE_OP_QUEUE_DECLARE, "nqb", "new", (uint64_t) 0, 0u);
         assert_status(a, 4, WIRE_OP_QUEUE_DECLARE, WIRE_EPROTO);
         send_request(a, 5, WIRE_OP_QUEUE_QSIZE, "");
         assert_status(a, 5, WIRE_OP_QUEUE_QSIZE, WIRE_EPROTO);
@@ -1361,7 +1361,20 @@ static void test_hello_again(void **state) {
                      "0123456789012345678901234567890123456789012345678901234567890123456789");
         assert_reply(a, &r, 2, WIRE_OP_HELLO, WIRE_OK);
         assert_int_equal(strlen(a->name), 63);
+        /* Another version is refused and changes nothing: the name stays, the session stays open. */
+        send_request(a, 3, WIRE_OP_HELLO, "wt", WIRE_VERSION + 1, "other");
+        assert_reply(a, &r, 3, WIRE_OP_HELLO, WIRE_EPROTO);
+        assert_int_equal(strlen(a->name), 63);
+        assert_true(a->hello_done);
+        /* Bytes that are not printable ASCII are shown as '?'. */
+        send_request(a, 4, WIRE_OP_HELLO, "wt", WIRE_VERSION, "tab\there");
+        assert_reply(a, &r, 4, WIRE_OP_HELLO, WIRE_OK);
+        assert_string_equal(a->name, "tab?here");
         declare(a, "q", 0, 0);
+        /* QUEUE_DECLARE's flags may be left out: 0, a plain queue. */
+        send_request(a, 5, WIRE_OP_QUEUE_DECLARE, "nq", "no-flags", (uint64_t) 3);
+        assert_reply(a, &r, 5, WIRE_OP_QUEUE_DECLARE, WIRE_OK);
+        assert_int_equal(r.body[0], 1);
 }
 
 int main(void) {

@@ -575,7 +575,7 @@ static void test_malformed_bodies(void **state) {
                 const void *raw;
                 size_t raw_len;
         } cases[] = {
-                { WIRE_OP_SEM_DECLARE, "nqq", NULL, 0 },        /* no flags */
+                { WIRE_OP_SEM_DECLARE, "nqqb", NULL, 0 },       /* a byte where the flags may follow */
                 { WIRE_OP_SEM_DECLARE, "nqqwb", NULL, 0 },      /* a byte too many */
                 { WIRE_OP_SEM_ACQUIRE, "n", NULL, 0 },          /* no timeout */
                 { WIRE_OP_SEM_ACQUIRE, "nr", half_i64, sizeof(half_i64) },
@@ -597,8 +597,8 @@ static void test_malformed_bodies(void **state) {
                         const char *fmt = cases[i].fmt;
 
                         /* The arguments every format takes, in order; unused ones are ignored. */
-                        if (strcmp(fmt, "nqq") == 0)
-                                send_request(a, id, cases[i].op, fmt, names[n], (uint64_t) 1, (uint64_t) 1);
+                        if (strcmp(fmt, "nqqb") == 0)
+                                send_request(a, id, cases[i].op, fmt, names[n], (uint64_t) 1, (uint64_t) 1, 0u);
                         else if (strcmp(fmt, "nqqwb") == 0)
                                 send_request(a, id, cases[i].op, fmt, names[n], (uint64_t) 1, (uint64_t) 1,
                                              WIRE_SEM_BOUNDED, 0u);
@@ -620,6 +620,10 @@ static void test_malformed_bodies(void **state) {
         /* Nothing changed, and the connection goes on. */
         assert_false(a->closing);
         assert_value(a, "s", 0, 1);
+        /* The flags may be left out: 0, a semaphore with SEM_UNDO, unbounded. */
+        send_request(a, id, WIRE_OP_SEM_DECLARE, "nqq", "no-flags", (uint64_t) 2, (uint64_t) 0);
+        assert_u8_at(a, id, WIRE_OP_SEM_DECLARE, 1, __FILE__, __LINE__);
+        assert_value(a, "no-flags", 2, 0);
         assert_int_equal(info_field(a, "s", "releases"), 0);
         assert_int_equal(mpxd.n_waiters, 0);
 }
