@@ -720,7 +720,10 @@ static void test_compaction_under_load(void **state) {
          * The journal shrinks: each compaction deleted the segments its
          * snapshot covers, at least compact_size bytes each time, so what is
          * left on disk is at least that much under what was written (one
-         * STATS reply: the figures are of one instant).
+         * STATS reply: the figures are of one instant), less one segment
+         * for the records of the same instant not yet written, which
+         * journal_bytes counts and journal_written_bytes does not (a
+         * loaded machine makes that batch large).
          */
         assert_int_equal(mpx_stats(m, &info), 0);
         written = info_num(&info, "journal_written_bytes");
@@ -728,7 +731,7 @@ static void test_compaction_under_load(void **state) {
         compactions = info_num(&info, "journal_compactions");
         mpx_info_clear(&info);
         assert_true(compactions >= 5);
-        assert_true(on_disk + compactions * (int64_t) LOAD_COMPACT_SIZE <= written);
+        assert_true(on_disk + (compactions - 1) * (int64_t) LOAD_COMPACT_SIZE <= written);
         assert_true(info_snapshot_exists(f->state));
         m = mpx_disconnect(m);
         crash(f);
