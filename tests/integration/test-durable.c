@@ -19,6 +19,7 @@
  * sleeping: kill points are counts of acknowledgements read from shared
  * memory, and every wait has a deadline.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -850,6 +851,23 @@ static bool proc_stat(pid_t pid, char *ret_state, pid_t *ret_ppid) {
  * Stop the process of pidfd, a child of daemon, and wait until it is
  * stopped: true, or false if it ended (or is no longer the daemon's) first.
  */
+/* Descriptors process pid holds now, -1 if it is gone. */
+static int open_fds(pid_t pid) {
+        char path[64];
+        struct dirent *e;
+        int n = 0;
+        DIR *d;
+
+        snprintf(path, sizeof(path), "/proc/%ld/fd", (long) pid);
+        d = opendir(path);
+        if (!d)
+                return -1;
+        while ((e = readdir(d)))
+                n += e->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
 static bool stop_child_of(int pidfd, pid_t pid, pid_t daemon) {
         char state;
         pid_t ppid;
@@ -862,9 +880,19 @@ static bool stop_child_of(int pidfd, pid_t pid, pid_t daemon) {
                 if (!proc_stat(pid, &state, &ppid) || ppid != daemon || state == 'Z' || state == 'X')
                         return false;
                 if (state == 'T')
-                        return true;
+                        break;
                 nanosleep(&pause, NULL);
         }
+        /*
+         * Stopped too early, right after fork(), it may not have asked for
+         * its parent-death signal yet: it asks first, then closes every
+         * descriptor but a few. Until it has, let it run and look again.
+         */
+        if (open_fds(pid) > 5) {
+                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGCONT, NULL, 0);
+                return false;
+        }
+        return true;
 }
 
 /*
