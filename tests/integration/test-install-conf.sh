@@ -18,7 +18,10 @@ conf="$dest$MPX_INSTALLED_CONF"
 [ -f "$conf" ] || fail "no $MPX_INSTALLED_CONF under DESTDIR"
 grep -qx "        directory = \"$MPX_STATE_DIR\";" "$conf" ||
         fail "the installed durability.directory is not $MPX_STATE_DIR: $(grep 'directory =' "$conf")"
-# Nothing else differs from the shipped file.
-[ "$(diff "$MPX_CONF" "$conf" | grep -c '^[<>]')" = 2 ] || fail "the installed file differs in more than one line"
+# Nothing else differs from the shipped file (nothing at all for a build whose localstatedir is /var).
+differing=2
+[ "$MPX_STATE_DIR" != /var/lib/mpx ] || differing=0
+[ "$(diff "$MPX_CONF" "$conf" | grep -c '^[<>]')" = "$differing" ] ||
+        fail "the installed file differs from the shipped one in more than the durability directory"
 "$MPXD" --check-config -c "$conf" > /dev/null || fail "mpxd refuses the installed configuration"
 echo "installed configuration: durability.directory = $MPX_STATE_DIR"
