@@ -375,13 +375,13 @@ int64_t mpx_queue_purge(mpx *m, const char *name) {
         return removed > INT64_MAX ? INT64_MAX : (int64_t) removed;
 }
 
-/* Mark a delivery of a joinable queue finished. */
-int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag) {
+/* A request that names a delivery: name, u64 tag -> empty (TASK_DONE, TOUCH). */
+static int queue_call_tag(mpx *m, uint16_t op, const char *name, uint64_t tag) {
         struct wire_reader rd;
         size_t start;
         int r;
 
-        r = conn_begin(m, WIRE_OP_QUEUE_TASK_DONE, &start);
+        r = conn_begin(m, op, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
@@ -393,22 +393,14 @@ int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag) {
         return conn_done(&rd);
 }
 
+/* Mark a delivery of a joinable queue finished. */
+int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag) {
+        return queue_call_tag(m, WIRE_OP_QUEUE_TASK_DONE, name, tag);
+}
+
 /* Restart the lease of a delivery. */
 int mpx_queue_touch(mpx *m, const char *name, uint64_t tag) {
-        struct wire_reader rd;
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_QUEUE_TOUCH, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, tag);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return queue_call_tag(m, WIRE_OP_QUEUE_TOUCH, name, tag);
 }
 
 /* Wait until every item of a joinable queue is done. */
