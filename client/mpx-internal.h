@@ -1,65 +1,156 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The inside of libmpx, shared by its files and never installed: struct mpx,
- * and the one request path every call goes through (conn_begin, append the
- * body to m->out, conn_call, parse the reply with the returned reader).
+ * the requests in flight, and the one path every call goes through.
  *
- * The library is synchronous: one request is in flight per connection, and a
- * call returns when its reply has arrived. A descriptor the daemon passes
- * with a reply (SCM_RIGHTS) is kept in in_fd until conn_take_fd() claims it
- * or the next frame is read. Helpers here are prefixed conn_ so
- * that the version script (which exports mpx_*) keeps them private.
+ * Every public call is built the same way: conn_begin() appends a frame to
+ * the output queue, the call appends its body, and conn_submit() closes the
+ * frame and records a pending request with a conn_reply saying how its
+ * reply becomes the call's result (a parser and the caller's out pointers).
+ * The asynchronous form (mpx_X_async) returns there with the request id; the
+ * synchronous form is the asynchronous one given CONN_SYNC, followed by
+ * conn_sync(), which runs the connection until that request completes.
+ *
+ * Helpers here are prefixed conn_ so that the version script (which exports
+ * mpx_*) keeps them private.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uthash.h>
 
 #include "mpx.h"
 #include "wire.h"
 
-struct mpx {
-        int fd;                         /* blocking AF_UNIX stream socket, CLOEXEC */
-        bool broken;                    /* the byte stream is lost; every call fails with -ECONNRESET */
-        uint32_t next_id;               /* request id of the next request */
-        uint32_t pending_id;            /* request id of the request being built */
-        size_t max_message;             /* from HELLO: largest payload */
-        size_t max_frame;               /* from HELLO: largest frame body */
-        struct wire_buf out;            /* the request being built */
-        uint8_t *in;                    /* body of the last frame read */
-        size_t in_size;                 /* allocated size of in */
-        int in_fd;                      /* descriptor received with the last frame read (SCM_RIGHTS), or -1 */
+struct conn_request;
+
+/*
+ * Turn the body of a reply with status OK into the call's result: a
+ * non-negative value, or a negative errno code (-EPROTO for a body that does
+ * not parse). What the reply carries goes to rq->reply.out, and only on
+ * success: on failure the caller's storage is left as it was.
+ */
+typedef int64_t conn_parse_fn(struct conn_request *rq, struct wire_reader *rd);
+
+/* How the reply of a request becomes its result. */
+struct conn_reply {
+        conn_parse_fn *parse;           /* NULL: an empty body, result 0 */
+        void *out[3];                   /* the caller's out pointers, in the call's order */
+        uint64_t arg[2];                /* what the parser must know of the request (a count, a size) */
 };
 
-/* Start a request of opcode op in m->out; *ret_start is for conn_call. */
+/* A request sent (or queued to be sent) and not yet answered. */
+struct conn_request {
+        uint32_t id;
+        struct conn_reply reply;
+        mpx_callback *cb;               /* conn_sync_done for a synchronous call */
+        void *userdata;
+        int fd;                         /* descriptor that came with the reply (SCM_RIGHTS), or -1 */
+        bool done;                      /* a synchronous request: its result is in */
+        int64_t result;
+        UT_hash_handle hh;              /* in mpx.pending, by id, in order of submission */
+        struct conn_request *next_free;
+};
+
+struct mpx {
+        int fd;                         /* AF_UNIX stream socket, CLOEXEC, blocking (non-blocking I/O uses MSG_DONTWAIT) */
+        bool broken;                    /* the byte stream is lost; every call fails with -ECONNRESET */
+        bool closing;                   /* mpx_disconnect() was called inside the library: free on the way out */
+        unsigned depth;                 /* library calls running the connection (nested through callbacks) */
+        uint32_t next_id;               /* request id of the next request */
+        size_t max_message;             /* from HELLO: largest payload */
+        size_t max_frame;               /* from HELLO: largest frame body */
+
+        struct wire_buf out;            /* frames queued to be sent ... */
+        size_t out_off;                 /* ... from this offset */
+        size_t building;                /* offset of a frame begun and not submitted, or SIZE_MAX */
+        struct wire_buf in;             /* bytes received ... */
+        size_t in_off;                  /* ... of which those before this offset are handled */
+        int in_fd;                      /* a descriptor received with the frame starting at in_fd_at, or -1 */
+        size_t in_fd_at;
+
+        struct conn_request *pending;   /* uthash by id */
+        size_t n_pending;
+        struct conn_request *free_requests;
+        size_t n_free;
+
+        bool pipelined;                 /* mpx_pipeline(): puts that wait forever return once queued */
+        size_t n_pipelined;             /* such puts not yet answered */
+        int deferred_error;             /* the first failure of such a put not yet reported, or 0 */
+
+        struct wire_buf legacy;         /* TRANSITION: body of the last conn_call() reply */
+        int legacy_fd;
+        mpx_watch_fn *watch;            /* told when the events wanted change */
+        void *watch_userdata;
+        short watched;                  /* the events it was last told */
+};
+
+/* Marks a request as synchronous: pass where a call takes (cb, userdata). */
+void conn_sync_done(mpx *m, int64_t result, void *userdata);
+#define CONN_SYNC conn_sync_done, NULL
+
+/* Start a request of opcode op at the end of the output queue; *ret_start is for conn_submit. */
 int conn_begin(struct mpx *m, uint16_t op, size_t *ret_start);
 
 /*
- * Finish the request begun at start, send it and wait for its reply. On
- * success *ret reads the reply body, which stays valid until the next request
- * on m. A reply status other than OK is returned as a negative errno code.
+ * Finish the request begun at start. r is the result of building it: a
+ * negative errno drops the frame and is returned as it is. Otherwise the
+ * request is queued, with cb to run once its reply is in: the request id
+ * (> 0), or a negative errno (-EINVAL without cb, -EMSGSIZE past the frame
+ * limit, -ECONNRESET on a lost connection) when nothing was queued.
  */
-int conn_call(struct mpx *m, size_t start, struct wire_reader *ret);
+int64_t conn_submit(struct mpx *m, size_t start, int r, const struct conn_reply *reply,
+                    mpx_callback *cb, void *userdata);
+
+/* Run the connection until the synchronous request id completes; its result. */
+int64_t conn_sync(struct mpx *m, int64_t id);
 
 /*
- * The end of every DECLARE: r is the result of building the request begun at
- * start (0, or a negative errno that is returned as it is); send it and read
- * the reply's u8 created. Returns 1 created, 0 existed, or a negative errno.
+ * Pipelined puts (mpx_pipeline()). conn_pipeline_begin() decides how a put
+ * that waits timeout_ms goes: 1 pipelined (submit it with CONN_PIPELINE and
+ * return conn_pipelined() of the id), 0 synchronous, or the negative errno
+ * of an earlier pipelined put, to return now (that put is not made).
  */
-int conn_call_declare(struct mpx *m, size_t start, int r);
+void conn_pipeline_done(mpx *m, int64_t result, void *userdata);
+#define CONN_PIPELINE conn_pipeline_done, NULL
+int conn_pipeline_begin(struct mpx *m, int64_t timeout_ms);
+int conn_pipelined(struct mpx *m, int64_t id);
+
+/*
+ * The reply parsers most calls share: an empty body; u8 created (1 or 0);
+ * u8 as 0/1; u64 as a result capped at INT64_MAX; i64 to *out[0] (result 0);
+ * bytes to an mpx_buf *out[0].
+ */
+int64_t conn_parse_created(struct conn_request *rq, struct wire_reader *rd);
+int64_t conn_parse_bool(struct conn_request *rq, struct wire_reader *rd);
+int64_t conn_parse_u64(struct conn_request *rq, struct wire_reader *rd);
+int64_t conn_parse_i64_out(struct conn_request *rq, struct wire_reader *rd);
+int64_t conn_parse_buf(struct conn_request *rq, struct wire_reader *rd);
+
+/* A request whose body is a name alone: name -> what reply says. */
+int64_t conn_name_only(mpx *m, uint16_t op, const char *name, const struct conn_reply *reply,
+                       mpx_callback *cb, void *userdata);
 
 /*
  * DECLARE of the types whose body is a name and optional u32 flags (dict,
  * list). Flags are MPX_DURABLE; without them the body is the name alone, as
  * daemons that know no flags read it.
  */
+int64_t conn_declare_name_flags_async(struct mpx *m, uint16_t op, const char *name, unsigned flags,
+                                      mpx_callback *cb, void *userdata);
 int conn_declare_name_flags(struct mpx *m, uint16_t op, const char *name, unsigned flags);
 
+/* Take the descriptor that came with a reply: the caller owns it. -1 if none came. */
+int conn_claim_fd(struct conn_request *rq);
+
 /*
- * Take the descriptor that came with the last reply frame (SCM_RIGHTS, as
- * with ARRAY_MAP): the caller owns it and must close it. -1 if none came.
+ * TRANSITION: the synchronous request path of files not yet converted. The
+ * reply body is copied to m->legacy and stays valid until the next call.
  */
+int conn_call(struct mpx *m, size_t start, struct wire_reader *ret);
+int conn_call_declare(struct mpx *m, size_t start, int r);
 int conn_take_fd(struct mpx *m);
 
 /* Check that a reply body was fully consumed: 0 or -EPROTO. */
@@ -79,3 +170,16 @@ int conn_get_fields(struct wire_reader *r, mpx_field **ret_fields, size_t *ret_n
 
 /* Free an array of n fields as returned by conn_get_fields(). */
 void conn_fields_free(mpx_field *fields, size_t n);
+
+/* Complete every pending request with -ECONNRESET and mark the connection lost. */
+void conn_fail_all(struct mpx *m);
+
+/*
+ * mpx_disconnect(): send what is queued, complete every pending request with
+ * -ECONNRESET, and free the connection, at once or, when called from inside
+ * the library (a callback), once the outermost call returns.
+ */
+void conn_close(struct mpx *m);
+
+/* Free what the connection holds (socket, buffers, spare requests); pending ones must be gone. */
+void conn_free(struct mpx *m);

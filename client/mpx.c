@@ -35,96 +35,65 @@
 
 #include "mpx-internal.h"
 
-/* Replies may exceed max_frame by this much before the stream is distrusted. */
-#define CONN_FRAME_SLACK        (64u * 1024)
-
-/* Largest buffer kept between requests; a bigger one is released. */
-#define CONN_BUF_KEEP           (1024u * 1024)
-
-/* Mark the stream lost and return the error the caller sees. */
-static int conn_broken(struct mpx *m, int r) {
-        m->broken = true;
-        return r;
-}
-
-/* Start a request: reset the output buffer and append a header with a fresh id. */
-int conn_begin(struct mpx *m, uint16_t op, size_t *ret_start) {
-        if (!m)
-                return -EINVAL;
-        if (m->broken)
-                return -ECONNRESET;
-        /* Give back memory a large request left behind. */
-        if (m->out.cap > CONN_BUF_KEEP)
-                wire_buf_done(&m->out);
-        m->out.len = 0;
-        m->pending_id = m->next_id++;
-        if (m->next_id == 0)
-                m->next_id = 1;
-        return wire_frame_begin(&m->out, m->pending_id, op, 0, ret_start);
-}
-
-/* Write the whole output buffer; EINTR and partial writes are retried. */
-static int conn_send(struct mpx *m) {
-        size_t off = 0;
-
-        while (off < m->out.len) {
-                ssize_t n = send(m->fd, m->out.data + off, m->out.len - off, MSG_NOSIGNAL);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EPIPE || errno == ECONNRESET)
-                                return conn_broken(m, -ECONNRESET);
-                        /* Part of a frame may be out: the stream cannot be trusted any more. */
-                        return conn_broken(m, -errno);
-                }
-                off += (size_t) n;
-        }
-        return 0;
-}
-
-/* Most descriptors taken from one read; the daemon sends one at a time. */
-#define CONN_FDS_MAX            4
-
-/* Close the descriptor of the last frame if nobody claimed it. */
-static void conn_drop_fd(struct mpx *m) {
-        if (m->in_fd >= 0)
-                close(m->in_fd);
-        m->in_fd = -1;
-}
-
-/* Keep the descriptors a read brought (the last one wins; the others are closed). */
-static void conn_keep_fds(struct mpx *m, struct msghdr *msg) {
-        for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(msg); cmsg; cmsg = CMSG_NXTHDR(msg, cmsg)) {
-                size_t n;
-
-                if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS)
-                        continue;
-                n = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < n; i++) {
-                        int fd;
-
-                        memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-                        conn_drop_fd(m);
-                        m->in_fd = fd;
-                }
-        }
-}
-
-int conn_call_declare(struct mpx *m, size_t start, int r) {
-        struct wire_reader rd;
+int64_t conn_parse_created(struct conn_request *rq, struct wire_reader *rd) {
         uint8_t created;
 
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &created) || !wire_reader_done(&rd))
+        (void) rq;
+        if (!wire_get_u8(rd, &created) || !wire_reader_done(rd))
                 return -EPROTO;
         return created ? 1 : 0;
 }
 
-int conn_declare_name_flags(struct mpx *m, uint16_t op, const char *name, unsigned flags) {
+int64_t conn_parse_bool(struct conn_request *rq, struct wire_reader *rd) {
+        return conn_parse_created(rq, rd);
+}
+
+int64_t conn_parse_u64(struct conn_request *rq, struct wire_reader *rd) {
+        uint64_t v;
+
+        (void) rq;
+        if (!wire_get_u64(rd, &v) || !wire_reader_done(rd))
+                return -EPROTO;
+        return v > INT64_MAX ? INT64_MAX : (int64_t) v;
+}
+
+int64_t conn_parse_i64_out(struct conn_request *rq, struct wire_reader *rd) {
+        int64_t v;
+
+        if (!wire_get_i64(rd, &v) || !wire_reader_done(rd))
+                return -EPROTO;
+        if (rq->reply.out[0])
+                *(int64_t *) rq->reply.out[0] = v;
+        return 0;
+}
+
+int64_t conn_parse_buf(struct conn_request *rq, struct wire_reader *rd) {
+        const void *data;
+        uint32_t size;
+        void *copy;
+
+        if (!wire_get_bytes(rd, &data, &size) || !wire_reader_done(rd))
+                return -EPROTO;
+        copy = conn_memdup(data, size);
+        if (!copy)
+                return -ENOMEM;
+        *(mpx_buf *) rq->reply.out[0] = (mpx_buf) { .data = copy, .size = size };
+        return 0;
+}
+
+int64_t conn_name_only(mpx *m, uint16_t op, const char *name, const struct conn_reply *reply,
+                       mpx_callback *cb, void *userdata) {
+        size_t start;
+        int r;
+
+        r = conn_begin(m, op, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        return conn_submit(m, start, r, reply, cb, userdata);
+}
+
+int64_t conn_declare_name_flags_async(struct mpx *m, uint16_t op, const char *name, unsigned flags,
+                                      mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -135,108 +104,11 @@ int conn_declare_name_flags(struct mpx *m, uint16_t op, const char *name, unsign
                 r = conn_put_name(m, name);
         if (r >= 0 && flags)
                 r = wire_put_u32(&m->out, WIRE_DECLARE_DURABLE);
-        return conn_call_declare(m, start, r);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
 }
 
-/* Hand the descriptor of the last reply frame to the caller, who closes it. */
-int conn_take_fd(struct mpx *m) {
-        int fd = m->in_fd;
-
-        m->in_fd = -1;
-        return fd;
-}
-
-/* Read exactly n bytes, and any descriptor with them; EOF or any error means the connection is lost. */
-static int conn_recv_all(struct mpx *m, void *dst, size_t n) {
-        uint8_t *p = dst;
-
-        while (n > 0) {
-                union {
-                        char buf[CMSG_SPACE(sizeof(int) * CONN_FDS_MAX)];
-                        struct cmsghdr align;
-                } control;
-                struct iovec iov = { .iov_base = p, .iov_len = n };
-                struct msghdr msg = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = control.buf,
-                        .msg_controllen = sizeof(control.buf),
-                };
-                ssize_t k = recvmsg(m->fd, &msg, MSG_CMSG_CLOEXEC);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return conn_broken(m, -ECONNRESET);
-                conn_keep_fds(m, &msg);
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
-/* Read one frame: its header into *ret, its body into m->in. */
-static int conn_recv_frame(struct mpx *m, struct wire_header *ret) {
-        uint8_t hdr[WIRE_HEADER_SIZE];
-        struct wire_header h;
-        int r;
-
-        /* A descriptor still here came with an earlier frame and nobody wanted it. */
-        conn_drop_fd(m);
-        r = conn_recv_all(m, hdr, sizeof(hdr));
-        if (r < 0)
-                return r;
-        wire_header_decode(hdr, &h);
-        if (h.body_len > m->max_frame + CONN_FRAME_SLACK)
-                return conn_broken(m, -EPROTO);
-        if (h.body_len > m->in_size) {
-                uint8_t *p = realloc(m->in, h.body_len);
-
-                if (!p)
-                        /* The body is still in the socket: the stream is lost. */
-                        return conn_broken(m, -ENOMEM);
-                m->in = p;
-                m->in_size = h.body_len;
-        }
-        r = conn_recv_all(m, m->in, h.body_len);
-        if (r < 0)
-                return r;
-        *ret = h;
-        return 0;
-}
-
-/* Send the request begun at start and wait for its reply. */
-int conn_call(struct mpx *m, size_t start, struct wire_reader *ret) {
-        struct wire_header h;
-        int r;
-
-        wire_frame_end(&m->out, start);
-        if (m->out.len - start - WIRE_HEADER_SIZE > m->max_frame)
-                return -EMSGSIZE;
-
-        /* Give back memory a large reply left behind. */
-        if (m->in_size > CONN_BUF_KEEP) {
-                free(m->in);
-                m->in = NULL;
-                m->in_size = 0;
-        }
-
-        r = conn_send(m);
-        if (r < 0)
-                return r;
-
-        for (;;) {
-                r = conn_recv_frame(m, &h);
-                if (r < 0)
-                        return r;
-                /* Anything else answers no request of ours (calls are synchronous): skip it. */
-                if (h.id == m->pending_id)
-                        break;
-        }
-        if (h.status != WIRE_OK)
-                return wire_status_to_errno(h.status);
-        wire_reader_init(ret, m->in, h.body_len);
-        return 0;
+int conn_declare_name_flags(struct mpx *m, uint16_t op, const char *name, unsigned flags) {
+        return (int) conn_sync(m, conn_declare_name_flags_async(m, op, name, flags, CONN_SYNC));
 }
 
 /* Check that a reply body was consumed to its end. */
@@ -277,12 +149,26 @@ char *conn_strndup(const char *s, size_t n) {
         return d;
 }
 
-/* HELLO: agree the version and learn the daemon's limits. */
-static int conn_hello(struct mpx *m, const char *client_name) {
-        struct wire_reader rd;
+/* HELLO's reply: the daemon's version and limits, which the connection adopts. */
+static int64_t conn_parse_hello(struct conn_request *rq, struct wire_reader *rd) {
+        struct mpx *m = rq->reply.out[0];
         uint32_t version, max_message, max_frame;
         const char *server;
         uint16_t server_len;
+
+        if (!wire_get_u32(rd, &version) || !wire_get_u32(rd, &max_message) ||
+            !wire_get_u32(rd, &max_frame) || !wire_get_str(rd, &server, &server_len) ||
+            !wire_reader_done(rd))
+                return -EPROTO;
+        if (version != WIRE_VERSION)
+                return -EPROTO;
+        m->max_message = max_message;
+        m->max_frame = max_frame;
+        return 0;
+}
+
+/* HELLO: agree the version and learn the daemon's limits. */
+static int conn_hello(struct mpx *m, const char *client_name) {
         size_t start;
         int r;
 
@@ -293,20 +179,10 @@ static int conn_hello(struct mpx *m, const char *client_name) {
                 r = wire_put_u32(&m->out, WIRE_VERSION);
         if (r >= 0)
                 r = wire_put_str(&m->out, client_name, strlen(client_name));
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                /* A daemon of another version answers with status EPROTO. */
-                return r;
-        if (!wire_get_u32(&rd, &version) || !wire_get_u32(&rd, &max_message) ||
-            !wire_get_u32(&rd, &max_frame) || !wire_get_str(&rd, &server, &server_len) ||
-            !wire_reader_done(&rd))
-                return -EPROTO;
-        if (version != WIRE_VERSION)
-                return -EPROTO;
-        m->max_message = max_message;
-        m->max_frame = max_frame;
-        return 0;
+        /* A daemon of another version answers with status EPROTO. */
+        return (int) conn_sync(m, conn_submit(m, start, r,
+                                              &(struct conn_reply) { .parse = conn_parse_hello, .out = { m } },
+                                              CONN_SYNC));
 }
 
 /* Connect a new blocking socket to path: the fd, or a negative errno code. */
@@ -351,9 +227,12 @@ int mpx_connect_named(const char *path, const char *client_name, mpx **ret) {
                 return -ENOMEM;
         m->next_id = 1;
         m->in_fd = -1;
+        m->legacy_fd = -1;
+        m->building = SIZE_MAX;
         m->max_message = WIRE_DEFAULT_MAX_MESSAGE;
         m->max_frame = WIRE_DEFAULT_MAX_FRAME;
         wire_buf_init(&m->out);
+        wire_buf_init(&m->in);
 
         r = conn_socket(path);
         if (r < 0) {
@@ -376,16 +255,10 @@ int mpx_connect(const char *path, mpx **ret) {
         return mpx_connect_named(path, NULL, ret);
 }
 
-/* Close the socket and free the connection. */
+/* Send what is queued, end what is pending, close the socket and free the connection. */
 mpx *mpx_disconnect(mpx *m) {
-        if (!m)
-                return NULL;
-        if (m->fd >= 0)
-                close(m->fd);
-        conn_drop_fd(m);
-        wire_buf_done(&m->out);
-        free(m->in);
-        free(m);
+        if (m)
+                conn_close(m);
         return NULL;
 }
 
@@ -399,29 +272,35 @@ size_t mpx_max_message(const mpx *m) {
         return m ? m->max_message : 0;
 }
 
-/* One round trip, checking that the daemon echoes what it was sent. */
-int mpx_ping(mpx *m) {
-        struct wire_reader rd;
+/* PING's echo must be the token sent: a stale or mixed-up reply shows. */
+static int64_t conn_parse_ping(struct conn_request *rq, struct wire_reader *rd) {
         const void *echo;
-        uint32_t echo_len, token;
+        uint32_t echo_len;
+
+        if (!wire_get_bytes(rd, &echo, &echo_len) || !wire_reader_done(rd))
+                return -EPROTO;
+        if (echo_len != sizeof(rq->id) || memcmp(echo, &rq->id, sizeof(rq->id)) != 0)
+                return -EPROTO;
+        return 0;
+}
+
+/* One round trip, echoing the request id. */
+int64_t mpx_ping_async(mpx *m, mpx_callback *cb, void *userdata) {
         size_t start;
+        uint32_t token;
         int r;
 
         r = conn_begin(m, WIRE_OP_PING, &start);
         if (r < 0)
                 return r;
-        /* Echo the request id: a stale or mixed-up reply shows. */
-        token = m->pending_id;
+        /* The id conn_submit() gives this request. */
+        token = m->next_id;
         r = wire_put_bytes(&m->out, &token, sizeof(token));
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_bytes(&rd, &echo, &echo_len) || !wire_reader_done(&rd))
-                return -EPROTO;
-        if (echo_len != sizeof(token) || memcmp(echo, &token, sizeof(token)) != 0)
-                return -EPROTO;
-        return 0;
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_ping }, cb, userdata);
+}
+
+int mpx_ping(mpx *m) {
+        return (int) conn_sync(m, mpx_ping_async(m, CONN_SYNC));
 }
 
 /* Free a buffer's data and zero it. */
@@ -467,6 +346,7 @@ static const struct {
         { EUSERS, "too many clients or objects" },
         { ENOTRECOVERABLE, "barrier is broken" },
         { EOWNERDEAD, "acquired, but a previous holder died holding the semaphore" },
+        { ECANCELED, "request cancelled" },
 };
 
 /* A static message for an errno code, in mpx's words where they differ. */

@@ -35,6 +35,7 @@ static const struct {
         { WIRE_ENOTRECOVERABLE, ENOTRECOVERABLE },
         { WIRE_EOWNERDEAD, EOWNERDEAD },
         { WIRE_EIO, EIO },
+        { WIRE_ECANCELED, ECANCELED },
 };
 
 int wire_status_to_errno(uint16_t status) {
@@ -58,6 +59,7 @@ static const struct {
 } op_table[] = {
         { WIRE_OP_HELLO, "hello" },
         { WIRE_OP_PING, "ping" },
+        { WIRE_OP_CANCEL, "cancel" },
         { WIRE_OP_LIST, "list" },
         { WIRE_OP_INFO, "info" },
         { WIRE_OP_DELETE, "delete" },

@@ -45,6 +45,7 @@ enum wire_op {
         /* session: 1..99 */
         WIRE_OP_HELLO           = 1,    /* u32 version, str client_name -> u32 version, u32 max_message, u32 max_frame, str server */
         WIRE_OP_PING            = 2,    /* bytes echo -> bytes echo */
+        WIRE_OP_CANCEL          = 3,    /* u32 id -> u32 n: parked requests of this connection with that id ended */
 
         /* objects and daemon: 100..199 */
         WIRE_OP_LIST            = 100,  /* u64 cursor, u32 max, u8 type -> u64 next_cursor, u32 n, n x (name, u8 type, fields) */
@@ -247,6 +248,7 @@ enum wire_status {
         WIRE_ENOTRECOVERABLE    = 18,   /* barrier broken until reset */
         WIRE_EOWNERDEAD         = 19,   /* SEM_ACQUIRE succeeded, and a holder had died holding units */
         WIRE_EIO                = 20,   /* a durable change refused: the journal cannot be written */
+        WIRE_ECANCELED          = 21,   /* a parked request ended by CANCEL */
         _WIRE_STATUS_MAX,
 };
 

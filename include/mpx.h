@@ -54,6 +54,9 @@ extern "C" {
 /* An open connection to mpxd. */
 typedef struct mpx mpx;
 
+/* The completion of an asynchronous call: see "asynchronous use" below. */
+typedef void mpx_callback(mpx *m, int64_t result, void *userdata);
+
 /*
  * mpx_connect() - connect to mpxd and agree the protocol version.
  * @path:  the daemon's socket; NULL means $MPX_SOCKET, else MPX_DEFAULT_SOCKET.
@@ -78,7 +81,11 @@ int mpx_connect_named(const char *path, const char *client_name, mpx **ret);
  */
 mpx *mpx_disconnect(mpx *m);
 
-/* mpx_fd() - the connection's socket, for poll(); do not read or write it. */
+/*
+ * mpx_fd() - the connection's socket, for poll(); do not read or write it,
+ * and do not change its flags (libmpx keeps it blocking and asks for
+ * non-blocking steps with MSG_DONTWAIT).
+ */
 int mpx_fd(const mpx *m);
 
 /* mpx_max_message() - the largest payload the daemon accepts, in bytes. */
@@ -95,12 +102,16 @@ const char *mpx_strerror(int r);
  * mpx_ping() - a round trip to the daemon. Return: 0 or a negative errno code.
  */
 int mpx_ping(mpx *m);
+int64_t mpx_ping_async(mpx *m,
+                       mpx_callback *cb, void *userdata);
 
 /*
  * mpx_delete() - delete an object of any type. Everyone waiting on it gets
  * -EIDRM. Return: 0, -ENOENT, -EINVAL (bad name).
  */
 int mpx_delete(mpx *m, const char *name);
+int64_t mpx_delete_async(mpx *m, const char *name,
+                         mpx_callback *cb, void *userdata);
 
 /*
  * mpx_chmod() - set an object's mode, as chmod(2) does a file's: the read (4)
@@ -112,6 +123,8 @@ int mpx_delete(mpx *m, const char *name);
  * Return: 0, -ENOENT, -EACCES, -EINVAL (mode above 07777, bad name).
  */
 int mpx_chmod(mpx *m, const char *name, unsigned mode);
+int64_t mpx_chmod_async(mpx *m, const char *name, unsigned mode,
+                        mpx_callback *cb, void *userdata);
 
 /*
  * mpx_chown() - give an object to another owner and group; (uid_t) -1 or
@@ -121,6 +134,108 @@ int mpx_chmod(mpx *m, const char *name, unsigned mode);
  * Return: 0, -ENOENT, -EACCES, -EINVAL (bad name).
  */
 int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
+int64_t mpx_chown_async(mpx *m, const char *name, uid_t uid, gid_t gid,
+                        mpx_callback *cb, void *userdata);
+
+/* ---- asynchronous use: many requests in flight, inside any event loop ---- */
+
+/*
+ * Every call below that talks to the daemon has an asynchronous twin,
+ * mpx_X_async(), taking the same arguments followed by a callback and its
+ * userdata. It queues the request and returns at once with the request's id
+ * (> 0), or with a negative errno code when nothing was queued (a bad
+ * argument, -ECONNRESET on a lost connection). Later, once the reply is in,
+ * the callback runs with exactly the result the synchronous call returns,
+ * and what the synchronous call writes through its out pointers (items,
+ * buffers, counts) has been written through the same pointers, which must
+ * therefore stay valid until the callback runs. Arguments passed in (names,
+ * payloads) are copied before mpx_X_async() returns.
+ *
+ * Callbacks run inside mpx_process(), or inside any synchronous call made on
+ * the same connection (which runs the connection while it waits), in the
+ * thread that called it. A callback may make further calls, synchronous ones
+ * included, cancel, and disconnect. Every request's callback runs exactly
+ * once: with its result, or with -ECONNRESET when the connection is lost or
+ * closed by mpx_disconnect() (which runs them before it returns), oldest
+ * first. No callback runs after the connection is freed.
+ *
+ * Requests are answered in any order (a parked get waits while later
+ * requests complete), and a blocking request and non-blocking ones may share
+ * a connection. There are no timers in libmpx: every timeout is the
+ * daemon's, so a loop needs only the descriptor and the events below.
+ *
+ * Threads: a connection belongs to one thread at a time. Use one connection
+ * per thread, or hold a lock of your own around every call on it, callbacks
+ * included (they run inside those calls).
+ */
+/*
+ * mpx_events() - the poll(2) events the connection waits for: POLLIN, and
+ * POLLOUT while requests are queued and not yet sent. 0 once it is lost.
+ */
+short mpx_events(const mpx *m);
+
+/*
+ * mpx_process() - do what the socket allows without blocking: send queued
+ * requests, read the replies that have come, run their callbacks, and send
+ * what the callbacks queued. Call it when poll(2) reports the events of
+ * mpx_events() on mpx_fd(). Return: the number of requests completed, or
+ * -ECONNRESET once the connection is lost (every pending request has then
+ * completed with -ECONNRESET).
+ */
+int mpx_process(mpx *m);
+
+/*
+ * mpx_set_watch() - have fn called whenever the value of mpx_events()
+ * changes (a request queued on an idle connection, everything sent, the
+ * connection lost), so that a loop can add or drop its write interest; it is
+ * called once at once with the current events. NULL stops it. mpx-libevent.h
+ * uses it. Return: 0 or -EINVAL.
+ */
+typedef void mpx_watch_fn(mpx *m, short events, void *userdata);
+int mpx_set_watch(mpx *m, mpx_watch_fn *fn, void *userdata);
+
+/* mpx_pending() - the number of requests made and not yet completed. */
+size_t mpx_pending(const mpx *m);
+
+/*
+ * mpx_cancel() - ask the daemon to end a request made with an mpx_X_async()
+ * call that is still waiting there (a get on an empty queue, an acquire, a
+ * wait ...). Its callback still runs exactly once: with -ECANCELED if the
+ * daemon ended it, or with its ordinary result if it completed first. A get
+ * never swallows an item: either the daemon took none (-ECANCELED), or the
+ * item is handed to the callback as usual. A request that does not wait is
+ * answered normally. A cancelled barrier wait withdraws its party without
+ * breaking the barrier.
+ * Return: 0 once the cancel is queued; -ENOENT when the request has already
+ * completed (or is synchronous), -EINVAL, -ECONNRESET.
+ */
+int mpx_cancel(mpx *m, int64_t id);
+
+/*
+ * mpx_pipeline() - with on set, a synchronous put (mpx_queue_put(),
+ * mpx_queue_put_many()) with a negative timeout returns 0 as soon as its
+ * request is queued and sent as far as the socket takes it, without waiting
+ * for the reply, as multiprocessing's Queue.put() returns before the item
+ * reaches the pipe. Such a put still fails if the queue does not exist, is
+ * closed, or a permission, memory or disk limit refuses it: the first such
+ * failure is kept and returned, once, by the next pipelined put (which is
+ * then not made) or by mpx_flush(). Puts with a timeout of 0 or more, and
+ * every other call, still wait for their replies; their results are their
+ * own. At most 4096 pipelined puts are in flight: the next one waits for
+ * replies, so a put on a full bounded queue still blocks.
+ * Return: 0 or -EINVAL.
+ */
+int mpx_pipeline(mpx *m, int on);
+
+/*
+ * mpx_flush() - send everything queued and wait until every pipelined put
+ * has been answered, running callbacks that come due meanwhile.
+ * Return: 0 when all of them succeeded; else the first failure not yet
+ * reported (reported once); -ECONNRESET if the connection is lost.
+ * mpx_disconnect() sends what is queued but does not wait for replies: call
+ * mpx_flush() first to learn that every put landed.
+ */
+int mpx_flush(mpx *m);
 
 /* ---- queues and joinable queues ---- */
 
@@ -151,6 +266,8 @@ int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
  * name belongs to an object of another type, -EINVAL for a bad name or flag.
  */
 int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags);
+int64_t mpx_queue_declare_async(mpx *m, const char *name, uint64_t maxsize, unsigned flags,
+                                mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_declare_ttr() - as mpx_queue_declare(), for a joinable queue whose
@@ -163,6 +280,8 @@ int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags
  * queue.
  */
 int mpx_queue_declare_ttr(mpx *m, const char *name, uint64_t maxsize, unsigned flags, uint32_t ttr_ms);
+int64_t mpx_queue_declare_ttr_async(mpx *m, const char *name, uint64_t maxsize, unsigned flags, uint32_t ttr_ms,
+                                    mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_put() - append one item (a copy of data) to a queue, waiting up to
@@ -172,6 +291,8 @@ int mpx_queue_declare_ttr(mpx *m, const char *name, uint64_t maxsize, unsigned f
  * -EMSGSIZE (size over mpx_max_message()), -ENOENT, -EIDRM, -ESHUTDOWN.
  */
 int mpx_queue_put(mpx *m, const char *name, const void *data, size_t size, int64_t timeout_ms);
+int64_t mpx_queue_put_async(mpx *m, const char *name, const void *data, size_t size, int64_t timeout_ms,
+                            mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_put_many() - append n items in one round trip, all or none: the
@@ -182,6 +303,8 @@ int mpx_queue_put(mpx *m, const char *name, const void *data, size_t size, int64
  * in one frame.
  */
 int mpx_queue_put_many(mpx *m, const char *name, const struct iovec *items, size_t n, int64_t timeout_ms);
+int64_t mpx_queue_put_many_async(mpx *m, const char *name, const struct iovec *items, size_t n, int64_t timeout_ms,
+                                 mpx_callback *cb, void *userdata);
 
 /*
  * An item taken from a queue. data is allocated with malloc() and belongs to
@@ -213,6 +336,8 @@ void mpx_item_clear(mpx_item *item);
  * untouched.
  */
 int mpx_queue_get(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret);
+int64_t mpx_queue_get_async(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret,
+                            mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_get_flags() - as mpx_queue_get(); with MPX_GET_DETACH a delivery
@@ -221,6 +346,8 @@ int mpx_queue_get(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret);
  * an untagged task_done, as with Python's JoinableQueue.
  */
 int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret);
+int64_t mpx_queue_get_flags_async(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret,
+                                  mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_get_ttr() - as mpx_queue_get_flags(), with a lease of ttr_ms
@@ -229,6 +356,8 @@ int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned f
  * mpx_queue_get(); -EINVAL for a TTR on a plain queue.
  */
 int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret);
+int64_t mpx_queue_get_ttr_async(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret,
+                                mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_get_many() - take up to max items in one round trip: waits up to
@@ -238,6 +367,8 @@ int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned fla
  * Return: the number of items taken (>= 1), or as mpx_queue_get().
  */
 int mpx_queue_get_many(mpx *m, const char *name, mpx_item *items, size_t max, int64_t timeout_ms);
+int64_t mpx_queue_get_many_async(mpx *m, const char *name, mpx_item *items, size_t max, int64_t timeout_ms,
+                                 mpx_callback *cb, void *userdata);
 
 /* What mpx_queue_stat() tells. */
 typedef struct mpx_queue_status {
@@ -255,15 +386,23 @@ typedef struct mpx_queue_status {
  * -EPROTOTYPE for a plain queue.
  */
 int mpx_queue_touch(mpx *m, const char *name, uint64_t tag);
+int64_t mpx_queue_touch_async(mpx *m, const char *name, uint64_t tag,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_queue_stat() - the queue's exact size and state. Return: 0, -ENOENT, -EPROTOTYPE. */
 int mpx_queue_stat(mpx *m, const char *name, mpx_queue_status *ret);
+int64_t mpx_queue_stat_async(mpx *m, const char *name, mpx_queue_status *ret,
+                             mpx_callback *cb, void *userdata);
 
 /* mpx_queue_qsize() - the exact number of items waiting; negative errno on failure. */
 int64_t mpx_queue_qsize(mpx *m, const char *name);
+int64_t mpx_queue_qsize_async(mpx *m, const char *name,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_queue_empty() - 1 if the queue holds no item, 0 if it does, or a negative errno. */
 int mpx_queue_empty(mpx *m, const char *name);
+int64_t mpx_queue_empty_async(mpx *m, const char *name,
+                              mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_full() - 1 if the queue holds maxsize items or more, 0 if not, or
@@ -271,6 +410,8 @@ int mpx_queue_empty(mpx *m, const char *name);
  * still wait behind other putters that were first.
  */
 int mpx_queue_full(mpx *m, const char *name);
+int64_t mpx_queue_full_async(mpx *m, const char *name,
+                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_close() - close a queue: further puts fail with -EPIPE (blocked
@@ -278,12 +419,16 @@ int mpx_queue_full(mpx *m, const char *name);
  * not an error. Return: 0, -ENOENT, -EPROTOTYPE.
  */
 int mpx_queue_close(mpx *m, const char *name);
+int64_t mpx_queue_close_async(mpx *m, const char *name,
+                              mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_purge() - drop every item waiting in the queue (not the ones
  * delivered and not yet done). Return: the number dropped, or -ENOENT, -EPROTOTYPE.
  */
 int64_t mpx_queue_purge(mpx *m, const char *name);
+int64_t mpx_queue_purge_async(mpx *m, const char *name,
+                              mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_peek() - copy up to max items from the head of the queue without
@@ -293,6 +438,8 @@ int64_t mpx_queue_purge(mpx *m, const char *name);
  * -ENOENT, -EPROTOTYPE.
  */
 int mpx_queue_peek(mpx *m, const char *name, mpx_item *items, size_t max);
+int64_t mpx_queue_peek_async(mpx *m, const char *name, mpx_item *items, size_t max,
+                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_task_done() - mark a delivery of a joinable queue finished.
@@ -305,6 +452,8 @@ int mpx_queue_peek(mpx *m, const char *name, mpx_item *items, size_t max);
  * (not a joinable queue).
  */
 int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag);
+int64_t mpx_queue_task_done_async(mpx *m, const char *name, uint64_t tag,
+                                  mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_join() - wait until every item put in a joinable queue has been
@@ -312,6 +461,8 @@ int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag);
  * -ETIMEDOUT, -ENOENT, -EIDRM, -ESHUTDOWN, -EPROTOTYPE.
  */
 int mpx_queue_join(mpx *m, const char *name, int64_t timeout_ms);
+int64_t mpx_queue_join_async(mpx *m, const char *name, int64_t timeout_ms,
+                             mpx_callback *cb, void *userdata);
 
 /* ---- buffers returned by the shared-state calls ---- */
 
@@ -341,26 +492,42 @@ mpx_buf *mpx_bufs_free(mpx_buf *bufs, size_t n);
 
 /* mpx_dict_declare() - create a dict. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
 int mpx_dict_declare(mpx *m, const char *name);
+int64_t mpx_dict_declare_async(mpx *m, const char *name,
+                               mpx_callback *cb, void *userdata);
 /* mpx_dict_declare_flags() - mpx_dict_declare with flags: MPX_DURABLE. Also -EEXIST (other durability). */
 int mpx_dict_declare_flags(mpx *m, const char *name, unsigned flags);
+int64_t mpx_dict_declare_flags_async(mpx *m, const char *name, unsigned flags,
+                                     mpx_callback *cb, void *userdata);
 
 /* mpx_dict_set() - d[key] = value. Return: 0, -ENOENT (no such dict), -EMSGSIZE, -EPROTOTYPE. */
 int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, const void *value, size_t value_size);
+int64_t mpx_dict_set_async(mpx *m, const char *name, const void *key, size_t key_size, const void *value, size_t value_size,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_dict_get() - d[key] into *ret. Return: 0, -ENOENT (no such dict or key). */
 int mpx_dict_get(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret);
+int64_t mpx_dict_get_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_dict_del() - del d[key]. Return: 0, -ENOENT (no such dict or key). */
 int mpx_dict_del(mpx *m, const char *name, const void *key, size_t key_size);
+int64_t mpx_dict_del_async(mpx *m, const char *name, const void *key, size_t key_size,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_dict_contains() - key in d: 1 or 0, or a negative errno. */
 int mpx_dict_contains(mpx *m, const char *name, const void *key, size_t key_size);
+int64_t mpx_dict_contains_async(mpx *m, const char *name, const void *key, size_t key_size,
+                                mpx_callback *cb, void *userdata);
 
 /* mpx_dict_len() - len(d), or a negative errno. */
 int64_t mpx_dict_len(mpx *m, const char *name);
+int64_t mpx_dict_len_async(mpx *m, const char *name,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_dict_pop() - d.pop(key) into *ret. Return: 0, -ENOENT (no such dict or key). */
 int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret);
+int64_t mpx_dict_pop_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_setdefault() - d.setdefault(key, default): the value now stored
@@ -368,15 +535,22 @@ int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx
  */
 int mpx_dict_setdefault(mpx *m, const char *name, const void *key, size_t key_size,
                         const void *def, size_t def_size, mpx_buf *ret);
+int64_t mpx_dict_setdefault_async(mpx *m, const char *name, const void *key, size_t key_size,
+                        const void *def, size_t def_size, mpx_buf *ret,
+                                  mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_update() - set n pairs in one atomic request: keys[i] = values[i].
  * Return: 0, -EMSGSIZE (a key or value too large, or the batch over one frame).
  */
 int mpx_dict_update(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values, size_t n);
+int64_t mpx_dict_update_async(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values, size_t n,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_dict_clear() - remove every key. Return: how many were removed, or a negative errno. */
 int64_t mpx_dict_clear(mpx *m, const char *name);
+int64_t mpx_dict_clear_async(mpx *m, const char *name,
+                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_incr() - add delta to the signed 64-bit decimal integer stored at
@@ -386,6 +560,8 @@ int64_t mpx_dict_clear(mpx *m, const char *name);
  * (no such dict).
  */
 int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value);
+int64_t mpx_dict_incr_async(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value,
+                            mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_cas() - compare-and-set: if key holds expected (or is absent, when
@@ -396,6 +572,10 @@ int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, in
 int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
                  const void *expected, size_t expected_size, const void *new_value, size_t new_size,
                  mpx_buf *ret_current);
+int64_t mpx_dict_cas_async(mpx *m, const char *name, const void *key, size_t key_size,
+                 const void *expected, size_t expected_size, const void *new_value, size_t new_size,
+                 mpx_buf *ret_current,
+                           mpx_callback *cb, void *userdata);
 
 /* What mpx_dict_items() returns. */
 #define MPX_DICT_KEYS           (1u << 0)
@@ -415,6 +595,9 @@ int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
  */
 int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
                    mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next);
+int64_t mpx_dict_items_async(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
+                   mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next,
+                             mpx_callback *cb, void *userdata);
 
 /* ---- lists: Manager().list() ---- */
 
@@ -425,35 +608,57 @@ int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsign
 
 /* mpx_list_declare() - create a list. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
 int mpx_list_declare(mpx *m, const char *name);
+int64_t mpx_list_declare_async(mpx *m, const char *name,
+                               mpx_callback *cb, void *userdata);
 /* mpx_list_declare_flags() - mpx_list_declare with flags: MPX_DURABLE. Also -EEXIST (other durability). */
 int mpx_list_declare_flags(mpx *m, const char *name, unsigned flags);
+int64_t mpx_list_declare_flags_async(mpx *m, const char *name, unsigned flags,
+                                     mpx_callback *cb, void *userdata);
 
 /* mpx_list_append() - l.append(item). Return: the new length, or a negative errno. */
 int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size);
+int64_t mpx_list_append_async(mpx *m, const char *name, const void *item, size_t size,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_extend() - l.extend(items) atomically. Return: the new length, or a negative errno. */
 int64_t mpx_list_extend(mpx *m, const char *name, const struct iovec *items, size_t n);
+int64_t mpx_list_extend_async(mpx *m, const char *name, const struct iovec *items, size_t n,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_get() - l[index] into *ret. Return: 0, -ERANGE. */
 int mpx_list_get(mpx *m, const char *name, int64_t index, mpx_buf *ret);
+int64_t mpx_list_get_async(mpx *m, const char *name, int64_t index, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_list_set() - l[index] = item. Return: 0, -ERANGE. */
 int mpx_list_set(mpx *m, const char *name, int64_t index, const void *item, size_t size);
+int64_t mpx_list_set_async(mpx *m, const char *name, int64_t index, const void *item, size_t size,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_list_insert() - l.insert(index, item); like Python, never out of range. Return: the new length. */
 int64_t mpx_list_insert(mpx *m, const char *name, int64_t index, const void *item, size_t size);
+int64_t mpx_list_insert_async(mpx *m, const char *name, int64_t index, const void *item, size_t size,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_pop() - l.pop(index) into *ret (index -1 is Python's default). Return: 0, -ERANGE. */
 int mpx_list_pop(mpx *m, const char *name, int64_t index, mpx_buf *ret);
+int64_t mpx_list_pop_async(mpx *m, const char *name, int64_t index, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_list_remove() - remove the first item equal to item. Return: 0, -ENOENT. */
 int mpx_list_remove(mpx *m, const char *name, const void *item, size_t size);
+int64_t mpx_list_remove_async(mpx *m, const char *name, const void *item, size_t size,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_index() - the index of the first item equal to item, or -ENOENT. */
 int64_t mpx_list_index(mpx *m, const char *name, const void *item, size_t size);
+int64_t mpx_list_index_async(mpx *m, const char *name, const void *item, size_t size,
+                             mpx_callback *cb, void *userdata);
 
 /* mpx_list_len() - len(l), or a negative errno. */
 int64_t mpx_list_len(mpx *m, const char *name);
+int64_t mpx_list_len_async(mpx *m, const char *name,
+                           mpx_callback *cb, void *userdata);
 
 /* Python's None as a slice bound. */
 #define MPX_SLICE_END           INT64_MAX
@@ -465,9 +670,13 @@ int64_t mpx_list_len(mpx *m, const char *name);
  * (free with mpx_bufs_free()), or a negative errno.
  */
 int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items);
+int64_t mpx_list_slice_async(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
+                             mpx_callback *cb, void *userdata);
 
 /* mpx_list_clear() - remove every item. Return: how many were removed, or a negative errno. */
 int64_t mpx_list_clear(mpx *m, const char *name);
+int64_t mpx_list_clear_async(mpx *m, const char *name,
+                             mpx_callback *cb, void *userdata);
 
 /* ---- semaphores and locks ---- */
 
@@ -484,6 +693,8 @@ int64_t mpx_list_clear(mpx *m, const char *name);
  * flags), -EPROTOTYPE, -EINVAL (value > max on a bounded semaphore).
  */
 int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags);
+int64_t mpx_sem_declare_async(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags,
+                              mpx_callback *cb, void *userdata);
 
 /*
  * mpx_sem_acquire() - take one unit, waiting up to timeout_ms; waiters are
@@ -501,6 +712,8 @@ int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsi
  * -ESHUTDOWN (nothing is held).
  */
 int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms);
+int64_t mpx_sem_acquire_async(mpx *m, const char *name, int64_t timeout_ms,
+                              mpx_callback *cb, void *userdata);
 
 /*
  * mpx_sem_release() - give one unit back (any connection may, as in Python).
@@ -508,25 +721,39 @@ int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms);
  * semaphore at 2^63 - 1).
  */
 int mpx_sem_release(mpx *m, const char *name);
+int64_t mpx_sem_release_async(mpx *m, const char *name,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_sem_value() - the current value, or a negative errno. */
 int64_t mpx_sem_value(mpx *m, const char *name);
+int64_t mpx_sem_value_async(mpx *m, const char *name,
+                            mpx_callback *cb, void *userdata);
 
 /* ---- events ---- */
 
 /* mpx_event_declare() - create an event, initially clear. Return: 1 created, 0 existed. */
 int mpx_event_declare(mpx *m, const char *name);
+int64_t mpx_event_declare_async(mpx *m, const char *name,
+                                mpx_callback *cb, void *userdata);
 /* mpx_event_set() - set the flag and wake every waiter. */
 int mpx_event_set(mpx *m, const char *name);
+int64_t mpx_event_set_async(mpx *m, const char *name,
+                            mpx_callback *cb, void *userdata);
 /* mpx_event_clear() - clear the flag. */
 int mpx_event_clear(mpx *m, const char *name);
+int64_t mpx_event_clear_async(mpx *m, const char *name,
+                              mpx_callback *cb, void *userdata);
 /* mpx_event_is_set() - 1 set, 0 clear, or a negative errno. */
 int mpx_event_is_set(mpx *m, const char *name);
+int64_t mpx_event_is_set_async(mpx *m, const char *name,
+                               mpx_callback *cb, void *userdata);
 /*
  * mpx_event_wait() - wait until the flag is set. Return: 0, -EAGAIN (clear,
  * timeout 0), -ETIMEDOUT (where Python returns False), -EIDRM, -ESHUTDOWN.
  */
 int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms);
+int64_t mpx_event_wait_async(mpx *m, const char *name, int64_t timeout_ms,
+                             mpx_callback *cb, void *userdata);
 
 /* ---- barriers ---- */
 
@@ -535,6 +762,8 @@ int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms);
  * Return: 1 created, 0 existed, -EEXIST (other parties), -EINVAL (parties 0).
  */
 int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties);
+int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties,
+                                  mpx_callback *cb, void *userdata);
 
 /*
  * mpx_barrier_wait() - wait until parties processes wait, then all go on.
@@ -545,12 +774,18 @@ int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties);
  * 0 and not the last party), -EIDRM, -ESHUTDOWN.
  */
 int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms);
+int64_t mpx_barrier_wait_async(mpx *m, const char *name, int64_t timeout_ms,
+                               mpx_callback *cb, void *userdata);
 
 /* mpx_barrier_reset() - back to the empty, unbroken state; waiters get -ENOTRECOVERABLE. */
 int mpx_barrier_reset(mpx *m, const char *name);
+int64_t mpx_barrier_reset_async(mpx *m, const char *name,
+                                mpx_callback *cb, void *userdata);
 
 /* mpx_barrier_abort() - break the barrier: waiters and later waits get -ENOTRECOVERABLE. */
 int mpx_barrier_abort(mpx *m, const char *name);
+int64_t mpx_barrier_abort_async(mpx *m, const char *name,
+                                mpx_callback *cb, void *userdata);
 
 /* ---- typed values and arrays: Value() and Array(), and shared memory ---- */
 
@@ -576,13 +811,22 @@ int mpx_typecode_size(char typecode);
  * -EUSERS (the daemon's object limit, or it is out of descriptors).
  */
 int mpx_array_declare(mpx *m, const char *name, char typecode, uint32_t length, const void *initial);
+int64_t mpx_array_declare_async(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
+                                mpx_callback *cb, void *userdata);
 
 /* mpx_value_declare() - an array of one, listed as a value: Value('i', 5000). */
 int mpx_value_declare(mpx *m, const char *name, char typecode, const void *initial);
+int64_t mpx_value_declare_async(mpx *m, const char *name, char typecode, const void *initial,
+                                mpx_callback *cb, void *userdata);
 /* mpx_array_declare_flags(), mpx_value_declare_flags() - the same with flags: MPX_DURABLE. */
 int mpx_array_declare_flags(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
                             unsigned flags);
+int64_t mpx_array_declare_flags_async(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
+                            unsigned flags,
+                                      mpx_callback *cb, void *userdata);
 int mpx_value_declare_flags(mpx *m, const char *name, char typecode, const void *initial, unsigned flags);
+int64_t mpx_value_declare_flags_async(mpx *m, const char *name, char typecode, const void *initial, unsigned flags,
+                                      mpx_callback *cb, void *userdata);
 
 /*
  * Every element access names the type code the caller believes the array
@@ -601,6 +845,8 @@ int mpx_value_declare_flags(mpx *m, const char *name, char typecode, const void 
  * code, NULL dst with count > 0).
  */
 int mpx_array_get(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, void *dst);
+int64_t mpx_array_get_async(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, void *dst,
+                            mpx_callback *cb, void *userdata);
 
 /*
  * mpx_array_set() - store count elements of type typecode from src at index.
@@ -608,6 +854,8 @@ int mpx_array_get(mpx *m, const char *name, char typecode, int64_t index, uint32
  * array's), -EINVAL (not a type code, NULL src with count > 0).
  */
 int mpx_array_set(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src);
+int64_t mpx_array_set_async(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src,
+                            mpx_callback *cb, void *userdata);
 
 /*
  * mpx_array_add() - atomically add *delta (one element of type typecode)
@@ -616,6 +864,8 @@ int mpx_array_set(mpx *m, const char *name, char typecode, int64_t index, uint32
  * -EINVAL (not a type code, or type 'c', which cannot be added to).
  */
 int mpx_array_add(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new);
+int64_t mpx_array_add_async(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new,
+                            mpx_callback *cb, void *userdata);
 
 /*
  * mpx_array_cas() - atomically store *new_value at index if it holds
@@ -626,6 +876,9 @@ int mpx_array_add(mpx *m, const char *name, char typecode, int64_t index, const 
  */
 int mpx_array_cas(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
                   const void *new_value, void *ret_current);
+int64_t mpx_array_cas_async(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
+                  const void *new_value, void *ret_current,
+                            mpx_callback *cb, void *userdata);
 
 /* A shared mapping of an array's memory. */
 typedef struct mpx_map {
@@ -648,6 +901,8 @@ typedef struct mpx_map {
  * came with the reply).
  */
 int mpx_array_map(mpx *m, const char *name, mpx_map *ret);
+int64_t mpx_array_map_async(mpx *m, const char *name, mpx_map *ret,
+                            mpx_callback *cb, void *userdata);
 
 /* mpx_map_release() - unmap a mapping made by mpx_array_map(). Accepts NULL. */
 void mpx_map_release(mpx_map *map);
@@ -672,6 +927,8 @@ void mpx_map_release(mpx_map *map);
  * -EPROTO.
  */
 int mpx_pipe_open(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd);
+int64_t mpx_pipe_open_async(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd,
+                            mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pipe_send() - write one whole message on a pipe end (a u32 length,
@@ -744,6 +1001,8 @@ int mpx_pipe_recv(int fd, mpx_buf *ret);
  * -EPROTOTYPE (the name belongs to another type of object), -EUSERS.
  */
 int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv);
+int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv,
+                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pool_scale() - run workers workers (0 to 1024): new indexes start now;
@@ -752,6 +1011,8 @@ int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, cons
  * -EINVAL (too many, or the pool is stopping), -EPROTOTYPE.
  */
 int mpx_pool_scale(mpx *m, const char *name, uint32_t workers);
+int64_t mpx_pool_scale_async(mpx *m, const char *name, uint32_t workers,
+                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pool_signal() - send sig (1 to 64) to every running worker's process
@@ -760,6 +1021,8 @@ int mpx_pool_scale(mpx *m, const char *name, uint32_t workers);
  * Return: how many workers were signalled, -ENOENT, -EACCES, -EINVAL, -EPROTOTYPE.
  */
 int mpx_pool_signal(mpx *m, const char *name, int sig);
+int64_t mpx_pool_signal_async(mpx *m, const char *name, int sig,
+                              mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pool_stop() - SIGTERM every worker, SIGKILL those still running after
@@ -769,6 +1032,8 @@ int mpx_pool_signal(mpx *m, const char *name, int sig);
  * -EIDRM (the pool was deleted meanwhile), -ESHUTDOWN.
  */
 int mpx_pool_stop(mpx *m, const char *name, int64_t grace_ms);
+int64_t mpx_pool_stop_async(mpx *m, const char *name, int64_t grace_ms,
+                            mpx_callback *cb, void *userdata);
 
 /*
  * Jobs. mpx_job_submit() creates a private result queue for one job, and
@@ -800,6 +1065,8 @@ typedef struct mpx_job {
  * left behind on failure.
  */
 int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job);
+int64_t mpx_job_submit_async(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job,
+                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_job_wait() - wait up to timeout_ms for a job's result, as
@@ -816,6 +1083,8 @@ int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx
  * job->result_queue with mpx_delete(); the worker's result then goes nowhere.
  */
 int mpx_job_wait(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result);
+int64_t mpx_job_wait_async(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result,
+                           mpx_callback *cb, void *userdata);
 
 /*
  * The work of a worker. @job holds the job's data (the item without the
@@ -877,6 +1146,8 @@ const mpx_field *mpx_info_get(const mpx_info *info, const char *key);
  * Return: 0, -ENOENT, -EINVAL.
  */
 int mpx_object_info(mpx *m, const char *name, mpx_info *ret);
+int64_t mpx_object_info_async(mpx *m, const char *name, mpx_info *ret,
+                              mpx_callback *cb, void *userdata);
 
 /*
  * mpx_list_objects() - list objects a page at a time, in creation order.
@@ -890,12 +1161,17 @@ int mpx_object_info(mpx *m, const char *name, mpx_info *ret);
  */
 int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
              mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
+int64_t mpx_list_objects_async(mpx *m, uint64_t cursor, size_t max, const char *type,
+             mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next,
+                               mpx_callback *cb, void *userdata);
 
 /* mpx_objects_free() - free an array returned by mpx_list_objects(). Return: NULL. */
 mpx_info *mpx_objects_free(mpx_info *items, size_t n);
 
 /* mpx_stats() - daemon-wide statistics (version, uptime, clients, objects, waiters ...). */
 int mpx_stats(mpx *m, mpx_info *ret);
+int64_t mpx_stats_async(mpx *m, mpx_info *ret,
+                        mpx_callback *cb, void *userdata);
 
 /*
  * mpx_clients() - list the daemon's connections a page at a time, in
@@ -905,6 +1181,8 @@ int mpx_stats(mpx *m, mpx_info *ret);
  * mpx_list_objects(); free with mpx_objects_free().
  */
 int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
+int64_t mpx_clients_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next,
+                          mpx_callback *cb, void *userdata);
 
 /*
  * mpx_users() - list the uids the daemon accounts for (those with a
@@ -915,6 +1193,8 @@ int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_
  * with mpx_objects_free().
  */
 int mpx_users(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
+int64_t mpx_users_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next,
+                        mpx_callback *cb, void *userdata);
 
 #ifdef __cplusplus
 }

@@ -1278,6 +1278,7 @@ static void test_status_errno(void **state) {
                 { WIRE_ENOTRECOVERABLE, -ENOTRECOVERABLE },
                 { WIRE_EOWNERDEAD, -EOWNERDEAD },
                 { WIRE_EIO, -EIO },
+                { WIRE_ECANCELED, -ECANCELED },
         };
 
         /* The table above lists every status of the enum, in order. */
@@ -1339,7 +1340,7 @@ static void test_op_name(void **state) {
                 { WIRE_OP_QUEUE_PURGE, "queue.purge" },
                 { WIRE_OP_QUEUE_TOUCH, "queue.touch" },
         };
-        static const uint16_t unknown[] = { 0, 3, 99, 108, 199, 212, 299, 313, 0xffff };
+        static const uint16_t unknown[] = { 0, 4, 99, 108, 199, 212, 299, 313, 0xffff };
 
         for (size_t i = 0; i < ELEMENTSOF(known); i++) {
                 const char *n = wire_op_name(known[i].op);
