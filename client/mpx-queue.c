@@ -4,9 +4,9 @@
  * qsize and its friends, close, purge, task_done and join.
  *
  * Each call checks its arguments (names, flags, payload sizes against the
- * daemon's limits) before anything is sent, builds one request and parses
- * the reply strictly. Payloads handed to the caller are malloc'd copies; the
- * reply buffer itself is reused by the next request.
+ * daemon's limits) before anything is queued, builds one request and names
+ * the parser of its reply (mpx-internal.h); the synchronous form waits for
+ * the asynchronous one. Payloads handed to the caller are malloc'd copies.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,9 +15,9 @@
 
 #include "mpx-internal.h"
 
-/* Create a queue or check that it exists with these parameters. */
 /* DECLARE, with the optional TTR field when ttr_ms is not negative. */
-static int queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags, int64_t ttr_ms) {
+static int64_t queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags, int64_t ttr_ms,
+                             mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -34,20 +34,30 @@ static int queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned fl
                                  ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0));
         if (r >= 0 && ttr_ms >= 0)
                 r = wire_put_u32(&m->out, (uint32_t) ttr_ms);
-        return conn_call_declare(m, start, r);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+}
+
+int64_t mpx_queue_declare_async(mpx *m, const char *name, uint64_t maxsize, unsigned flags,
+                                mpx_callback *cb, void *userdata) {
+        return queue_declare(m, name, maxsize, flags, -1, cb, userdata);
 }
 
 int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags) {
-        return queue_declare(m, name, maxsize, flags, -1);
+        return (int) conn_sync(m, mpx_queue_declare_async(m, name, maxsize, flags, CONN_SYNC));
+}
+
+int64_t mpx_queue_declare_ttr_async(mpx *m, const char *name, uint64_t maxsize, unsigned flags, uint32_t ttr_ms,
+                                    mpx_callback *cb, void *userdata) {
+        return queue_declare(m, name, maxsize, flags, ttr_ms, cb, userdata);
 }
 
 int mpx_queue_declare_ttr(mpx *m, const char *name, uint64_t maxsize, unsigned flags, uint32_t ttr_ms) {
-        return queue_declare(m, name, maxsize, flags, ttr_ms);
+        return (int) conn_sync(m, mpx_queue_declare_ttr_async(m, name, maxsize, flags, ttr_ms, CONN_SYNC));
 }
 
 /* Append one item to a queue. */
-int mpx_queue_put(mpx *m, const char *name, const void *data, size_t size, int64_t timeout_ms) {
-        struct wire_reader rd;
+int64_t mpx_queue_put_async(mpx *m, const char *name, const void *data, size_t size, int64_t timeout_ms,
+                            mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -62,17 +72,21 @@ int mpx_queue_put(mpx *m, const char *name, const void *data, size_t size, int64
                 r = wire_put_i64(&m->out, timeout_ms);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, data, (uint32_t) size);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_queue_put(mpx *m, const char *name, const void *data, size_t size, int64_t timeout_ms) {
+        int r = conn_pipeline_begin(m, timeout_ms);
+
+        if (r != 0)
+                return r < 0 ? r : conn_pipelined(m, mpx_queue_put_async(m, name, data, size, timeout_ms,
+                                                                         CONN_PIPELINE));
+        return (int) conn_sync(m, mpx_queue_put_async(m, name, data, size, timeout_ms, CONN_SYNC));
 }
 
 /* Append n items to a queue in one request, all or none. */
-int mpx_queue_put_many(mpx *m, const char *name, const struct iovec *items, size_t n,
-                       int64_t timeout_ms) {
-        struct wire_reader rd;
+int64_t mpx_queue_put_many_async(mpx *m, const char *name, const struct iovec *items, size_t n,
+                                 int64_t timeout_ms, mpx_callback *cb, void *userdata) {
         size_t start, body;
         int r;
 
@@ -106,11 +120,16 @@ int mpx_queue_put_many(mpx *m, const char *name, const struct iovec *items, size
                 r = wire_buf_reserve(&m->out, body);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = wire_put_bytes(&m->out, items[i].iov_base, (uint32_t) items[i].iov_len);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_queue_put_many(mpx *m, const char *name, const struct iovec *items, size_t n, int64_t timeout_ms) {
+        int r = conn_pipeline_begin(m, timeout_ms);
+
+        if (r != 0)
+                return r < 0 ? r : conn_pipelined(m, mpx_queue_put_many_async(m, name, items, n, timeout_ms,
+                                                                              CONN_PIPELINE));
+        return (int) conn_sync(m, mpx_queue_put_many_async(m, name, items, n, timeout_ms, CONN_SYNC));
 }
 
 /* Free an item's payload and zero the item. */
@@ -143,15 +162,36 @@ static int queue_get_item(struct wire_reader *rd, mpx_item *ret) {
         return 0;
 }
 
+/* GET's reply: one item, to the mpx_item at out[0]. */
+static int64_t queue_parse_item(struct conn_request *rq, struct wire_reader *rd) {
+        mpx_item item;
+        int r;
+
+        r = queue_get_item(rd, &item);
+        if (r < 0)
+                return r;
+        if (!wire_reader_done(rd)) {
+                mpx_item_clear(&item);
+                return -EPROTO;
+        }
+        *(mpx_item *) rq->reply.out[0] = item;
+        return 0;
+}
+
 /*
- * Parse the n items that end a reply into items, through a private array so
- * that items stays untouched on failure. Returns n or a negative errno.
+ * GET_MANY's and PEEK's reply: u32 n, then n items into the array at out[0]
+ * of arg[0] entries, through a private array so that it stays untouched on
+ * failure. arg[1] says whether n may be 0 (PEEK). Returns n.
  */
-static int queue_get_items(struct wire_reader *rd, uint32_t n, mpx_item *items) {
-        mpx_item *got = calloc(n ? n : 1, sizeof(*got));
+static int64_t queue_parse_items(struct conn_request *rq, struct wire_reader *rd) {
+        mpx_item *items = rq->reply.out[0], *got;
+        uint32_t n;
         size_t i;
         int r;
 
+        if (!wire_get_u32(rd, &n) || n > rq->reply.arg[0] || (n == 0 && !rq->reply.arg[1]))
+                return -EPROTO;
+        got = calloc(n ? n : 1, sizeof(*got));
         if (!got)
                 return -ENOMEM;
         for (i = 0; i < n; i++) {
@@ -165,7 +205,7 @@ static int queue_get_items(struct wire_reader *rd, uint32_t n, mpx_item *items) 
         }
         memcpy(items, got, n * sizeof(*got));
         free(got);
-        return (int) n;
+        return n;
 
 fail:
         while (i > 0)
@@ -174,15 +214,9 @@ fail:
         return r;
 }
 
-/* Take the oldest item of a queue, with MPX_GET_* flags. */
-int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret) {
-        return mpx_queue_get_ttr(m, name, timeout_ms, flags, 0, ret);
-}
-
 /* GET, with the optional TTR field when ttr_ms is not 0. */
-int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret) {
-        struct wire_reader rd;
-        mpx_item item;
+int64_t mpx_queue_get_ttr_async(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms,
+                                mpx_item *ret, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -197,30 +231,37 @@ int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned fla
                 r = wire_put_u32(&m->out, (flags & MPX_GET_DETACH) ? WIRE_GET_DETACH : 0);
         if (r >= 0 && ttr_ms)
                 r = wire_put_u32(&m->out, ttr_ms);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        r = queue_get_item(&rd, &item);
-        if (r < 0)
-                return r;
-        if (!wire_reader_done(&rd)) {
-                mpx_item_clear(&item);
-                return -EPROTO;
-        }
-        *ret = item;
-        return 0;
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = queue_parse_item, .out = { ret } },
+                           cb, userdata);
+}
+
+int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret) {
+        return (int) conn_sync(m, mpx_queue_get_ttr_async(m, name, timeout_ms, flags, ttr_ms, ret, CONN_SYNC));
+}
+
+/* Take the oldest item of a queue, with MPX_GET_* flags. */
+int64_t mpx_queue_get_flags_async(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret,
+                                  mpx_callback *cb, void *userdata) {
+        return mpx_queue_get_ttr_async(m, name, timeout_ms, flags, 0, ret, cb, userdata);
+}
+
+int mpx_queue_get_flags(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret) {
+        return mpx_queue_get_ttr(m, name, timeout_ms, flags, 0, ret);
 }
 
 /* Take the oldest item of a queue. */
+int64_t mpx_queue_get_async(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret,
+                            mpx_callback *cb, void *userdata) {
+        return mpx_queue_get_ttr_async(m, name, timeout_ms, 0, 0, ret, cb, userdata);
+}
+
 int mpx_queue_get(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret) {
-        return mpx_queue_get_flags(m, name, timeout_ms, 0, ret);
+        return mpx_queue_get_ttr(m, name, timeout_ms, 0, 0, ret);
 }
 
 /* Take up to max items of a queue in one request. */
-int mpx_queue_get_many(mpx *m, const char *name, mpx_item *items, size_t max, int64_t timeout_ms) {
-        struct wire_reader rd;
-        uint32_t n;
+int64_t mpx_queue_get_many_async(mpx *m, const char *name, mpx_item *items, size_t max, int64_t timeout_ms,
+                                 mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -238,20 +279,18 @@ int mpx_queue_get_many(mpx *m, const char *name, mpx_item *items, size_t max, in
                 r = wire_put_u32(&m->out, 0);
         if (r >= 0)
                 r = wire_put_u32(&m->out, (uint32_t) max);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u32(&rd, &n) || n == 0 || n > max)
-                return -EPROTO;
+        return conn_submit(m, start, r,
+                           &(struct conn_reply) { .parse = queue_parse_items, .out = { items }, .arg = { max, 0 } },
+                           cb, userdata);
+}
 
-        return queue_get_items(&rd, n, items);
+int mpx_queue_get_many(mpx *m, const char *name, mpx_item *items, size_t max, int64_t timeout_ms) {
+        return (int) conn_sync(m, mpx_queue_get_many_async(m, name, items, max, timeout_ms, CONN_SYNC));
 }
 
 /* Copy up to max items from the head of a queue without taking them. */
-int mpx_queue_peek(mpx *m, const char *name, mpx_item *items, size_t max) {
-        struct wire_reader rd;
-        uint32_t n;
+int64_t mpx_queue_peek_async(mpx *m, const char *name, mpx_item *items, size_t max,
+                             mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -264,120 +303,116 @@ int mpx_queue_peek(mpx *m, const char *name, mpx_item *items, size_t max) {
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_u32(&m->out, (uint32_t) max);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u32(&rd, &n) || n > max)
+        return conn_submit(m, start, r,
+                           &(struct conn_reply) { .parse = queue_parse_items, .out = { items }, .arg = { max, 1 } },
+                           cb, userdata);
+}
+
+int mpx_queue_peek(mpx *m, const char *name, mpx_item *items, size_t max) {
+        return (int) conn_sync(m, mpx_queue_peek_async(m, name, items, max, CONN_SYNC));
+}
+
+/* What of QSIZE's reply a call returns. */
+enum queue_stat_what {
+        QUEUE_STAT_ALL,                 /* the mpx_queue_status at out[0]; 0 */
+        QUEUE_STAT_SIZE,                /* the size */
+        QUEUE_STAT_EMPTY,               /* 1 when it holds no item */
+        QUEUE_STAT_FULL,                /* 1 when a put would block */
+};
+
+/* QSIZE's reply, as arg[0] says. */
+static int64_t queue_parse_stat(struct conn_request *rq, struct wire_reader *rd) {
+        uint64_t size, maxsize, unfinished;
+        uint8_t closed;
+
+        if (!wire_get_u64(rd, &size) || !wire_get_u64(rd, &maxsize) ||
+            !wire_get_u64(rd, &unfinished) || !wire_get_u8(rd, &closed) || !wire_reader_done(rd))
                 return -EPROTO;
-        return queue_get_items(&rd, n, items);
+        switch (rq->reply.arg[0]) {
+        case QUEUE_STAT_SIZE:
+                return size > INT64_MAX ? INT64_MAX : (int64_t) size;
+        case QUEUE_STAT_EMPTY:
+                return size == 0;
+        case QUEUE_STAT_FULL:
+                return maxsize > 0 && size >= maxsize;
+        default:
+                *(mpx_queue_status *) rq->reply.out[0] = (mpx_queue_status) {
+                        .size = size,
+                        .maxsize = maxsize,
+                        .unfinished = unfinished,
+                        .closed = closed ? 1 : 0,
+                };
+                return 0;
+        }
+}
+
+static int64_t queue_stat(mpx *m, const char *name, enum queue_stat_what what, mpx_queue_status *ret,
+                          mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_QUEUE_QSIZE, name,
+                              &(struct conn_reply) { .parse = queue_parse_stat, .out = { ret }, .arg = { what } },
+                              cb, userdata);
 }
 
 /* Read a queue's size, limit, unfinished count and closed flag. */
-int mpx_queue_stat(mpx *m, const char *name, mpx_queue_status *ret) {
-        struct wire_reader rd;
-        uint64_t size, maxsize, unfinished;
-        uint8_t closed;
-        size_t start;
-        int r;
-
+int64_t mpx_queue_stat_async(mpx *m, const char *name, mpx_queue_status *ret, mpx_callback *cb, void *userdata) {
         if (!ret)
                 return -EINVAL;
-        r = conn_begin(m, WIRE_OP_QUEUE_QSIZE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u64(&rd, &size) || !wire_get_u64(&rd, &maxsize) ||
-            !wire_get_u64(&rd, &unfinished) || !wire_get_u8(&rd, &closed) || !wire_reader_done(&rd))
-                return -EPROTO;
-        *ret = (mpx_queue_status) {
-                .size = size,
-                .maxsize = maxsize,
-                .unfinished = unfinished,
-                .closed = closed ? 1 : 0,
-        };
-        return 0;
+        return queue_stat(m, name, QUEUE_STAT_ALL, ret, cb, userdata);
+}
+
+int mpx_queue_stat(mpx *m, const char *name, mpx_queue_status *ret) {
+        return (int) conn_sync(m, mpx_queue_stat_async(m, name, ret, CONN_SYNC));
 }
 
 /* The number of items waiting in a queue. */
-int64_t mpx_queue_qsize(mpx *m, const char *name) {
-        mpx_queue_status st;
-        int r;
+int64_t mpx_queue_qsize_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return queue_stat(m, name, QUEUE_STAT_SIZE, NULL, cb, userdata);
+}
 
-        r = mpx_queue_stat(m, name, &st);
-        if (r < 0)
-                return r;
-        return st.size > INT64_MAX ? INT64_MAX : (int64_t) st.size;
+int64_t mpx_queue_qsize(mpx *m, const char *name) {
+        return conn_sync(m, mpx_queue_qsize_async(m, name, CONN_SYNC));
 }
 
 /* Whether a queue holds no item. */
-int mpx_queue_empty(mpx *m, const char *name) {
-        mpx_queue_status st;
-        int r;
+int64_t mpx_queue_empty_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return queue_stat(m, name, QUEUE_STAT_EMPTY, NULL, cb, userdata);
+}
 
-        r = mpx_queue_stat(m, name, &st);
-        if (r < 0)
-                return r;
-        return st.size == 0;
+int mpx_queue_empty(mpx *m, const char *name) {
+        return (int) conn_sync(m, mpx_queue_empty_async(m, name, CONN_SYNC));
 }
 
 /* Whether a put on a bounded queue would block. */
-int mpx_queue_full(mpx *m, const char *name) {
-        mpx_queue_status st;
-        int r;
-
-        r = mpx_queue_stat(m, name, &st);
-        if (r < 0)
-                return r;
-        return st.maxsize > 0 && st.size >= st.maxsize;
+int64_t mpx_queue_full_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return queue_stat(m, name, QUEUE_STAT_FULL, NULL, cb, userdata);
 }
 
-/* A request whose body is just the name and whose reply is empty. */
-static int queue_simple(mpx *m, uint16_t op, const char *name) {
-        struct wire_reader rd;
-        size_t start;
-        int r;
-
-        r = conn_begin(m, op, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+int mpx_queue_full(mpx *m, const char *name) {
+        return (int) conn_sync(m, mpx_queue_full_async(m, name, CONN_SYNC));
 }
 
 /* Close a queue to further puts. */
+int64_t mpx_queue_close_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_QUEUE_CLOSE, name, NULL, cb, userdata);
+}
+
 int mpx_queue_close(mpx *m, const char *name) {
-        return queue_simple(m, WIRE_OP_QUEUE_CLOSE, name);
+        return (int) conn_sync(m, mpx_queue_close_async(m, name, CONN_SYNC));
 }
 
 /* Drop every item waiting in a queue. */
-int64_t mpx_queue_purge(mpx *m, const char *name) {
-        struct wire_reader rd;
-        uint64_t removed;
-        size_t start;
-        int r;
+int64_t mpx_queue_purge_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_QUEUE_PURGE, name, &(struct conn_reply) { .parse = conn_parse_u64 },
+                              cb, userdata);
+}
 
-        r = conn_begin(m, WIRE_OP_QUEUE_PURGE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u64(&rd, &removed) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return removed > INT64_MAX ? INT64_MAX : (int64_t) removed;
+int64_t mpx_queue_purge(mpx *m, const char *name) {
+        return conn_sync(m, mpx_queue_purge_async(m, name, CONN_SYNC));
 }
 
 /* A request that names a delivery: name, u64 tag -> empty (TASK_DONE, TOUCH). */
-static int queue_call_tag(mpx *m, uint16_t op, const char *name, uint64_t tag) {
-        struct wire_reader rd;
+static int64_t queue_call_tag(mpx *m, uint16_t op, const char *name, uint64_t tag,
+                              mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -386,26 +421,29 @@ static int queue_call_tag(mpx *m, uint16_t op, const char *name, uint64_t tag) {
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_u64(&m->out, tag);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
 }
 
 /* Mark a delivery of a joinable queue finished. */
+int64_t mpx_queue_task_done_async(mpx *m, const char *name, uint64_t tag, mpx_callback *cb, void *userdata) {
+        return queue_call_tag(m, WIRE_OP_QUEUE_TASK_DONE, name, tag, cb, userdata);
+}
+
 int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag) {
-        return queue_call_tag(m, WIRE_OP_QUEUE_TASK_DONE, name, tag);
+        return (int) conn_sync(m, mpx_queue_task_done_async(m, name, tag, CONN_SYNC));
 }
 
 /* Restart the lease of a delivery. */
+int64_t mpx_queue_touch_async(mpx *m, const char *name, uint64_t tag, mpx_callback *cb, void *userdata) {
+        return queue_call_tag(m, WIRE_OP_QUEUE_TOUCH, name, tag, cb, userdata);
+}
+
 int mpx_queue_touch(mpx *m, const char *name, uint64_t tag) {
-        return queue_call_tag(m, WIRE_OP_QUEUE_TOUCH, name, tag);
+        return (int) conn_sync(m, mpx_queue_touch_async(m, name, tag, CONN_SYNC));
 }
 
 /* Wait until every item of a joinable queue is done. */
-int mpx_queue_join(mpx *m, const char *name, int64_t timeout_ms) {
-        struct wire_reader rd;
+int64_t mpx_queue_join_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -414,9 +452,9 @@ int mpx_queue_join(mpx *m, const char *name, int64_t timeout_ms) {
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_queue_join(mpx *m, const char *name, int64_t timeout_ms) {
+        return (int) conn_sync(m, mpx_queue_join_async(m, name, timeout_ms, CONN_SYNC));
 }
