@@ -20,11 +20,11 @@
  *
  * Frames are read with recvmsg() and a control buffer, because the daemon
  * passes descriptors with some replies (ARRAY_MAP, PIPE_OPEN). It sends such
- * a descriptor with the first bytes of its frame and nothing before them,
- * and the kernel never merges bytes that came with a descriptor into a read
- * of earlier bytes, so a descriptor belongs to the frame that starts where
- * the read that brought it started. It is received with MSG_CMSG_CLOEXEC and
- * closed unless the request's parser takes it.
+ * a descriptor with the first bytes of its frame, and a read ends with the
+ * bytes that came with a descriptor (it may begin with earlier replies), so
+ * the descriptor belongs to the first reply of that kind that starts in the
+ * read that brought it. It is received with MSG_CMSG_CLOEXEC and closed
+ * unless the request's parser takes it.
  *
  * Once the byte stream is lost (EOF, a failed send or receive, a frame this
  * library cannot trust), every pending request completes with -ECONNRESET,
@@ -250,8 +250,9 @@ static int conn_in_room(struct mpx *m) {
 
         if (m->in_off > 0) {
                 wire_buf_consume(&m->in, m->in_off);
+                /* A descriptor's read may have begun with replies handled since: it keeps its frame. */
                 if (m->in_fd >= 0)
-                        m->in_fd_at -= m->in_off;
+                        m->in_fd_at = m->in_fd_at > m->in_off ? m->in_fd_at - m->in_off : 0;
                 m->in_off = 0;
         }
         if (m->in.len >= WIRE_HEADER_SIZE) {
@@ -344,6 +345,11 @@ static void conn_reply_in(struct mpx *m, const struct wire_header *h, const uint
         conn_complete(m, rq, result);
 }
 
+/* Whether a reply is one the daemon sends a descriptor with. */
+static bool conn_frame_takes_fd(const struct wire_header *h) {
+        return h->status == WIRE_OK && (h->op == WIRE_OP_ARRAY_MAP || h->op == WIRE_OP_PIPE_OPEN);
+}
+
 /*
  * Complete the requests of every whole frame received. The frame is marked
  * handled before its callback runs, which may read further frames itself.
@@ -363,14 +369,9 @@ static int conn_dispatch(struct mpx *m) {
                 if (m->in.len - m->in_off < WIRE_HEADER_SIZE + (size_t) h.body_len)
                         break;
                 m->in_off += WIRE_HEADER_SIZE + h.body_len;
-                if (m->in_fd >= 0 && m->in_fd_at <= at) {
+                if (m->in_fd >= 0 && m->in_fd_at <= at && conn_frame_takes_fd(&h)) {
                         fd = m->in_fd;
                         m->in_fd = -1;
-                        if (m->in_fd_at < at) {
-                                /* It came with no frame that starts there: not ours to keep. */
-                                close(fd);
-                                fd = -1;
-                        }
                 }
                 conn_reply_in(m, &h, frame + WIRE_HEADER_SIZE, fd);
                 n++;
@@ -461,7 +462,7 @@ static int conn_run_until(struct mpx *m, bool (*done)(struct mpx *, const void *
 
         while (!done(m, arg) && !m->broken && !m->closing) {
                 r = conn_send(m, false);
-                if (r < 0)
+                if (r < 0 || done(m, arg))
                         break;
                 if (conn_unsent(m) > 0) {
                         struct pollfd p = { .fd = m->fd, .events = POLLIN | POLLOUT };
