@@ -1539,6 +1539,22 @@ static void test_cancel_event_wait(void **state) {
         assert_int_equal(harness_field(m, "ev", "timeouts"), 0);
 }
 
+/* A parked PIPE_OPEN cancelled withdraws: a partner that comes later does not find it. */
+static void test_cancel_pipe_open(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int a = raw_session(f), b = raw_session(f);
+
+        raw_request(a, 90, WIRE_OP_PIPE_OPEN, "nbi", "p", 1u, (int64_t) -1);
+        harness_wait_field(m, "p", "readers", 1);
+        raw_cancel(a, 91, 90, WIRE_OP_PIPE_OPEN, 1);
+        assert_int_equal(harness_field(m, "p", "readers"), 0);
+        raw_request(b, 92, WIRE_OP_PIPE_OPEN, "nbi", "p", 2u, (int64_t) 0);
+        raw_expect(b, NULL, 92, WIRE_OP_PIPE_OPEN, WIRE_EAGAIN);
+        assert_int_equal(harness_field(m, "p", "pairs"), 0);
+        raw_expect_quiet(a);
+}
+
 /* CANCEL ends only its own connection's requests, whatever their ids. */
 static void test_cancel_other_connection(void **state) {
         struct fixture *f = *state;
@@ -1896,6 +1912,7 @@ int main(void) {
                 T(test_cancel_barrier_wait),
                 T(test_cancel_parked_put),
                 T(test_cancel_event_wait),
+                T(test_cancel_pipe_open),
                 T(test_cancel_other_connection),
                 T(test_cancel_race_with_puts),
                 T(test_close_without_reading),
