@@ -12,12 +12,15 @@
  * gets ETIMEDOUT), and so is every later WAIT until RESET. RESET answers the
  * parties waiting ENOTRECOVERABLE too and leaves the barrier fresh and whole.
  * A WAIT with timeout 0 that is not the last party is answered EAGAIN and
- * breaks nothing: it never joined the round.
+ * breaks nothing: it never joined the round. A parked WAIT its client
+ * cancels (CANCEL) is answered ECANCELED and breaks nothing either: the
+ * party withdraws from the round, the parties that arrived after it move up
+ * one index, and the round needs one more arrival.
  *
  * Storage: the parties parked in this round, in arrival order, each waiter
- * carrying its index. Since every way a parked party leaves early breaks
- * the barrier and empties the round, the index of the next arrival is
- * always the number of parties parked.
+ * carrying its index. Every other way a parked party leaves early breaks
+ * the barrier and empties the round, and a withdrawal renumbers the rest,
+ * so the index of the next arrival is always the number of parties parked.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -113,13 +116,33 @@ static void barrier_release(struct barrier *b) {
         b->rounds++;
 }
 
+/*
+ * A cancelled party never arrived: the parties behind it move up one place,
+ * and the round waits for one more. Nothing breaks.
+ */
+static void barrier_withdraw(struct barrier *b, struct waiter *w) {
+        struct waiter *later;
+
+        for (later = TAILQ_NEXT(w, obj_link); later; later = TAILQ_NEXT(later, obj_link))
+                later->max--;
+        b->n_waiting--;
+        log_debug("barrier '%s': a party withdrew, %u waiting", b->obj.name, b->n_waiting);
+}
+
 /* Nothing to serve: a round completes only on an arrival. */
-/* A parked party leaves early (timeout or disconnect): the barrier breaks for the others. */
+/*
+ * A parked party leaves early: on timeout or disconnect the barrier breaks
+ * for the others; on CANCEL the party withdraws.
+ */
 static void barrier_waiter_left(struct object *o, struct waiter *w, int why) {
         struct barrier *b = barrier_of(o);
 
         if (b->busy)
                 return;
+        if (why == -ECANCELED) {
+                barrier_withdraw(b, w);
+                return;
+        }
         log_debug("barrier '%s': a party left (%s), breaking it", o->name,
                   why == -ETIMEDOUT ? "timeout" : "disconnect");
         barrier_break(b, w);

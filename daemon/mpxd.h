@@ -619,9 +619,11 @@ struct object_type {
         void (*free)(struct object *o);
         /*
          * Optional: a waiter is about to leave unserved, because its timer
-         * fired (why -ETIMEDOUT) or its client is gone (why -ECONNRESET).
-         * The waiter is still linked; it is answered (on timeout) and freed
-         * by wait.c after this returns. A barrier breaks here.
+         * fired (why -ETIMEDOUT), its client cancelled it (why -ECANCELED)
+         * or its client is gone (why -ECONNRESET). The waiter is still
+         * linked; it is answered (on timeout or cancel) and freed by wait.c
+         * after this returns. A barrier breaks here, or, on cancel, forgets
+         * the party.
          */
         void (*waiter_left)(struct object *o, struct waiter *w, int why);
         /* Optional: bytes the object holds (payload and per-element overhead), for the daemon-wide total. */
@@ -848,6 +850,12 @@ void wait_fail(struct waiter *w, int neg_errno);
 void wait_fail_all(struct waiter_list *list, int neg_errno);
 /* Free every waiter of a client without replying (it is gone), then let the objects serve. */
 void wait_cancel_client(struct client *c);
+/*
+ * CANCEL: answer every parked request of c with this id -ECANCELED, as a
+ * timeout that fires now would be (a barrier party withdraws instead of
+ * breaking it), then let their objects serve. Returns how many there were.
+ */
+int wait_cancel_id(struct client *c, uint32_t id);
 
 /* ---- the other object types, one file each ---- */
 

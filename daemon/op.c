@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The request table: opcode -> handler, and the session requests (HELLO,
- * PING) that belong to no object. A handler returns 0 when it has replied or
+ * PING, CANCEL) that belong to no object. A handler returns 0 when it has replied or
  * parked the request as a waiter, or a negative errno that op_dispatch sends
  * back as the reply status; the handler's file decides everything else.
  */
@@ -15,6 +15,7 @@ typedef int (*op_handler)(struct client *c, const struct request *req, struct wi
 
 static int op_handle_hello(struct client *c, const struct request *req, struct wire_reader *r);
 static int op_handle_ping(struct client *c, const struct request *req, struct wire_reader *r);
+static int op_handle_cancel(struct client *c, const struct request *req, struct wire_reader *r);
 static void client_set_name(struct client *c, const char *name, uint16_t name_len);
 
 enum {
@@ -96,6 +97,7 @@ static const struct op_entry {
         { WIRE_OP_POOL_STOP, 0, PERM_ADMIN, pool_handle_stop },
         { WIRE_OP_HELLO, OP_BEFORE_HELLO, PERM_NONE, op_handle_hello },
         { WIRE_OP_PING, OP_BEFORE_HELLO, PERM_NONE, op_handle_ping },
+        { WIRE_OP_CANCEL, 0, PERM_NONE, op_handle_cancel },
         { WIRE_OP_LIST, 0, PERM_NONE, admin_handle_list },
         { WIRE_OP_INFO, 0, PERM_READ, admin_handle_info },
         { WIRE_OP_DELETE, OP_CHANGES, PERM_ADMIN, admin_handle_delete },
@@ -280,6 +282,31 @@ static int op_handle_ping(struct client *c, const struct request *req, struct wi
         if (!b)
                 return -ENOMEM;
         if (wire_put_bytes(b, data, len) < 0) {
+                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+                return 0;
+        }
+        client_reply_end(c, start);
+        return 0;
+}
+
+/*
+ * CANCEL: u32 id -> u32 n. Every parked request of this connection with that
+ * id is answered ECANCELED (before this reply), n of them; 0 when none was
+ * parked (answered already, or never sent). Other connections' are untouched.
+ */
+static int op_handle_cancel(struct client *c, const struct request *req, struct wire_reader *r) {
+        uint32_t id;
+        int n;
+        struct wire_buf *b;
+        size_t start;
+
+        if (!wire_get_u32(r, &id) || !wire_reader_done(r))
+                return -EPROTO;
+        n = wait_cancel_id(c, id);
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_put_u32(b, (uint32_t) n) < 0) {
                 client_reply_abort(c, start, -ENOMEM, req->id, req->op);
                 return 0;
         }

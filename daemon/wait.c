@@ -7,7 +7,7 @@
  * when a waiter is served and reply to it themselves.
  *
  * Later requests of the same connection go on while one waits, so a client
- * may have any number of waiters.
+ * may have any number of waiters, and may end some of them with CANCEL.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -127,4 +127,37 @@ void wait_cancel_client(struct client *c) {
                 if (touched[i]->ops->serve)
                         touched[i]->ops->serve(touched[i]);
         free(touched);
+}
+
+/*
+ * CANCEL: end every parked request of client c with this id as if its timer
+ * fired now, but answered -ECANCELED. A waiter is served whole or not at all,
+ * so a cancelled one took nothing and put nothing. After each, its object
+ * serves, as after a timeout: a waiter that left (a PUT_MANY at the head,
+ * say) may let others through. Serving may answer other waiters of c, one
+ * with the same id too (then it completed, and is not counted), so the list
+ * is walked again from its head each time. Returns how many were cancelled.
+ * Their replies are queued on c before the caller's own; the read path
+ * flushes them.
+ */
+int wait_cancel_id(struct client *c, uint32_t id) {
+        struct waiter *w;
+        int n = 0;
+
+        for (;;) {
+                struct object *o;
+
+                TAILQ_FOREACH(w, &c->waiters, client_link)
+                        if (w->id == id)
+                                break;
+                if (!w)
+                        return n;
+                o = w->object;
+                if (o->ops->waiter_left)
+                        o->ops->waiter_left(o, w, -ECANCELED);
+                wait_fail(w, -ECANCELED);
+                n++;
+                if (o->ops->serve)
+                        o->ops->serve(o);
+        }
 }

@@ -350,6 +350,28 @@ def daemon_seeds():
         frame("POOL_SCALE", name("w") + u32(2)),
         frame("POOL_SIGNAL", name("w") + u32(15)),
         frame("POOL_STOP", name("w") + i64(100)))
+    # CANCEL of parked requests of every kind, of an id already answered, of one never
+    # sent, malformed; slot 1 parks a GET with the same id as slot 0's, which it keeps.
+    s["cancel"] = (
+        feed(0, frame("QUEUE_DECLARE", name("cq") + u64(1) + u32(1)),
+             frame("SEM_DECLARE", name("cs") + u64(0) + u64(1) + u32(0)),
+             frame("BARRIER_DECLARE", name("cb") + u32(3)), frame("EVENT_DECLARE", name("ce")),
+             frame("QUEUE_GET", name("cq") + i64(FOREVER) + u32(0), rid=5),
+             frame("SEM_ACQUIRE", name("cs") + i64(FOREVER), rid=6),
+             frame("BARRIER_WAIT", name("cb") + i64(FOREVER), rid=7))
+        + feed(1, frame("QUEUE_GET", name("cq") + i64(FOREVER) + u32(0), rid=5),
+               frame("BARRIER_WAIT", name("cb") + i64(FOREVER), rid=7))
+        + feed(0, frame("CANCEL", u32(5), rid=20), frame("CANCEL", u32(7), rid=21),
+               frame("QUEUE_PUT", name("cq") + i64(0) + blob("x"), rid=8),
+               frame("QUEUE_PUT", name("cq") + i64(FOREVER) + blob("y"), rid=9),
+               frame("QUEUE_JOIN", name("cq") + i64(FOREVER), rid=10),
+               frame("EVENT_WAIT", name("ce") + i64(60000), rid=11),
+               frame("PIPE_OPEN", name("cp") + u8(1) + i64(FOREVER), rid=12),
+               frame("CANCEL", u32(9), rid=22), frame("CANCEL", u32(10), rid=23), frame("CANCEL", u32(11), rid=24),
+               frame("CANCEL", u32(12), rid=25), frame("CANCEL", u32(6), rid=26), frame("CANCEL", u32(8), rid=27),
+               frame("CANCEL", u32(99), rid=28), frame("CANCEL", u32(5) + u8(0), rid=29), frame("CANCEL", rid=30))
+        + feed(2, frame("BARRIER_WAIT", name("cb") + i64(FOREVER)), frame("SEM_RELEASE", name("cs")))
+        + reconnect(1))
     # Frames split across reads, and several objects of one name.
     whole = frame("QUEUE_DECLARE", name("split") + u64(0) + u32(0)) + frame("QUEUE_PUT", name("split") + i64(0) + blob("x" * 40))
     s["split-frames"] = (
@@ -396,6 +418,7 @@ def wire_seeds():
     s["short"] = program([U64, BYTES], u32(7) + b"\x05\x00\x00\x00ab")
     s["fields"] = fields([("size", 3), ("type", "queue"), ("min", -(1 << 63)), ("empty", "")])
     s["fields-bad-kind"] = u16(1) + u8(1) + b"k" + u8(2) + i64(0)
+    s["cancel"] = program([U32], u32(7))
     s["frames"] = frame("PING", blob(b"ping"), rid=9) + frame("STATS", rid=10) + struct.pack("<IIHH", 100, 1, 2, 0)
     return s
 

@@ -34,7 +34,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +45,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "wire.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
 #define WATCHDOG_S              120
@@ -700,6 +704,97 @@ static void test_stop(void **state) {
         assert_int_equal(mpx_pool_stop(f->m, "quick", 0), -ENOENT);
 }
 
+/* ---- raw frames, for CANCEL ---- */
+
+/* A plain connection to the daemon that has said HELLO. */
+static int raw_session(const struct fixture *f) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct wire_buf b;
+        size_t start;
+        int fd;
+
+        assert_true(strlen(f->d.socket) < sizeof(sa.sun_path));
+        strcpy(sa.sun_path, f->d.socket);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        wire_buf_init(&b);
+        assert_int_equal(wire_frame_begin(&b, 1, WIRE_OP_HELLO, 0, &start), 0);
+        assert_int_equal(wire_put_u32(&b, WIRE_VERSION), 0);
+        assert_int_equal(wire_put_str(&b, "test-pool", 9), 0);
+        wire_frame_end(&b, start);
+        assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
+        wire_buf_done(&b);
+        return fd;
+}
+
+/* Read one reply frame, within the test's wait; its body is skipped. */
+static void raw_reply(int fd, struct wire_header *h) {
+        uint8_t buf[256];
+        size_t got = 0, want = WIRE_HEADER_SIZE;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+        while (got < want) {
+                ssize_t n;
+
+                assert_true(poll(&pfd, 1, (int) wait_ms()) == 1);
+                n = read(fd, buf + got, want - got);
+                assert_true(n > 0);
+                got += (size_t) n;
+                if (got == WIRE_HEADER_SIZE && want == WIRE_HEADER_SIZE) {
+                        wire_header_decode(buf, h);
+                        assert_true(h->body_len <= sizeof(buf) - WIRE_HEADER_SIZE);
+                        want += h->body_len;
+                }
+        }
+}
+
+/* A POOL_STOP cancelled (CANCEL) is answered ECANCELED, and the pool keeps stopping. */
+static void test_stop_cancelled(void **state) {
+        struct fixture *f = *state;
+        struct wire_header h;
+        struct wire_buf b;
+        size_t start;
+        char text[64];
+        int fd;
+
+        assert_int_equal(mpx_queue_declare(f->m, "sc", 0, 0), 1);
+        start_pool(f, "held", 1, MPX_RESTART_ALWAYS, "ignore-term", "sc", NULL);
+        get_text(f, "sc", text, sizeof(text));
+        track_pid(f, (pid_t) strtol(text + 6, NULL, 10));
+        fd = raw_session(f);
+        raw_reply(fd, &h);
+        assert_int_equal(h.status, WIRE_OK);
+        /* The worker ignores SIGTERM: without a grace period the stop waits. */
+        wire_buf_init(&b);
+        assert_int_equal(wire_frame_begin(&b, 7, WIRE_OP_POOL_STOP, 0, &start), 0);
+        assert_int_equal(wire_put_name(&b, "held", 4), 0);
+        assert_int_equal(wire_put_i64(&b, -1), 0);
+        wire_frame_end(&b, start);
+        assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
+        wait_field(f->m, "held", "waiters", 1);
+        b.len = 0;
+        assert_int_equal(wire_frame_begin(&b, 8, WIRE_OP_CANCEL, 0, &start), 0);
+        assert_int_equal(wire_put_u32(&b, 7), 0);
+        wire_frame_end(&b, start);
+        assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
+        wire_buf_done(&b);
+        raw_reply(fd, &h);
+        assert_true(h.id == 7 && h.op == WIRE_OP_POOL_STOP && h.status == WIRE_ECANCELED && h.body_len == 0);
+        raw_reply(fd, &h);
+        assert_true(h.id == 8 && h.op == WIRE_OP_CANCEL && h.status == WIRE_OK && h.body_len == 4);
+        close(fd);
+
+        assert_int_equal(harness_field(f->m, "held", "waiters"), 0);
+        assert_int_equal(harness_field(f->m, "held", "stopping"), 1);
+        assert_int_equal(mpx_pool_scale(f->m, "held", 2), -EINVAL);
+        assert_true(pid_alive(f->pids[f->n_pids - 1]));
+        /* It still stops: another stop kills the worker and is answered. */
+        assert_int_equal(mpx_pool_stop(f->m, "held", 0), 0);
+        assert_false(pid_alive(f->pids[f->n_pids - 1]));
+        assert_int_equal(mpx_pool_stop(f->m, "held", 0), -ENOENT);
+}
+
 static void test_daemon_sigterm(void **state) {
         static const char *const env[] = { "POOL_WORKER_OUTLIVE_MPXD=1", NULL };
         struct fixture *f = *state;
@@ -1105,6 +1200,7 @@ int main(void) {
                 T(test_scale),
                 T(test_signal),
                 T(test_stop),
+                T(test_stop_cancelled),
                 T(test_daemon_sigterm),
                 T(test_non_admin),
                 T(test_pool_user),

@@ -6,7 +6,8 @@
  * error (no HELLO, unknown opcode, malformed body) after which the
  * connection goes on, the fatal one (a frame over max_frame) after which the
  * daemon closes it, garbage and fuzzed frames, clients that stall, vanish or
- * never read their replies, pipelining, shutdown while blocked, and how the
+ * never read their replies, pipelining, CANCEL of parked requests of every
+ * kind (and its race with puts), shutdown while blocked, and how the
  * daemon treats its socket path: a second daemon on a live socket refuses to
  * start, a stale socket file is replaced.
  *
@@ -1276,6 +1277,448 @@ static void test_pipelined_behind_blocked_get(void **state) {
         assert_int_equal(mpx_queue_qsize(m, "q"), 0);
 }
 
+/* ---- CANCEL ---- */
+
+/* Send CANCEL id cancel_id of request target; expect target's ECANCELED first when n is 1. */
+static void raw_cancel_at(int fd, uint32_t cancel_id, uint32_t target, uint16_t target_op, uint32_t n,
+                          const char *file, int line) {
+        struct reply r;
+
+        raw_request(fd, cancel_id, WIRE_OP_CANCEL, "w", target);
+        if (n > 0) {
+                raw_expect_at(fd, &r, target, target_op, WIRE_ECANCELED, file, line);
+                check_at(r.h.body_len == 0, file, line, "ECANCELED reply with a body of %u bytes", r.h.body_len);
+        }
+        raw_expect_at(fd, &r, cancel_id, WIRE_OP_CANCEL, WIRE_OK, file, line);
+        check_at(r.h.body_len == 4, file, line, "CANCEL reply of %u bytes", r.h.body_len);
+        check_at(r.body[0] == n && r.body[1] == 0 && r.body[2] == 0 && r.body[3] == 0, file, line,
+                 "CANCEL answered n = %u, expected %u", r.body[0], n);
+}
+
+#define raw_cancel(fd, cancel_id, target, target_op, n) \
+        raw_cancel_at(fd, cancel_id, target, target_op, n, __FILE__, __LINE__)
+
+/* Nothing more is pending on fd: a PING is the next reply. */
+static void raw_expect_quiet_at(int fd, const char *file, int line) {
+        raw_request(fd, HELPER_ID, WIRE_OP_PING, "s", "");
+        raw_expect_at(fd, NULL, HELPER_ID, WIRE_OP_PING, WIRE_OK, file, line);
+}
+
+#define raw_expect_quiet(fd) raw_expect_quiet_at(fd, __FILE__, __LINE__)
+
+/* A parked GET cancelled: its reply first, then CANCEL's n = 1; it took no item. */
+static void test_cancel_parked_get(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int fd = raw_session(f);
+        struct wire_buf b;
+        struct reply r;
+
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        /* GET and CANCEL in one write: the GET is parked before the CANCEL is read. */
+        wire_buf_init(&b);
+        append_request(&b, 10, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        append_request(&b, 11, WIRE_OP_CANCEL, "w", 10u);
+        raw_send(fd, b.data, b.len);
+        wire_buf_done(&b);
+        raw_expect(fd, &r, 10, WIRE_OP_QUEUE_GET, WIRE_ECANCELED);
+        assert_int_equal(r.h.body_len, 0);
+        raw_expect(fd, &r, 11, WIRE_OP_CANCEL, WIRE_OK);
+        assert_int_equal(r.h.body_len, 4);
+        assert_memory_equal(r.body, "\x01\x00\x00\x00", 4);
+        assert_int_equal(harness_field(m, "q", "getters"), 0);
+
+        /* A later put stays in the queue: the cancelled GET does not take it. */
+        assert_int_equal(mpx_queue_put(m, "q", "x", 1, 0), 0);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 1);
+        raw_request(fd, 12, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) 0, 0u);
+        raw_expect(fd, &r, 12, WIRE_OP_QUEUE_GET, WIRE_OK);
+        check_item(&r, "x");
+        raw_expect_quiet(fd);
+
+        /* GET_MANY and JOIN (a joinable queue with work unfinished) cancel the same way. */
+        assert_int_equal(mpx_queue_declare(m, "j", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_put(m, "j", "w", 1, 0), 0);
+        raw_request(fd, 13, WIRE_OP_QUEUE_JOIN, "ni", "j", (int64_t) -1);
+        raw_request(fd, 14, WIRE_OP_QUEUE_GET_MANY, "niww", "q", (int64_t) -1, 0u, 5u);
+        harness_wait_field(m, "j", "joiners", 1);
+        harness_wait_field(m, "q", "getters", 1);
+        raw_cancel(fd, 15, 14, WIRE_OP_QUEUE_GET_MANY, 1);
+        raw_cancel(fd, 16, 13, WIRE_OP_QUEUE_JOIN, 1);
+        assert_int_equal(harness_field(m, "j", "joiners"), 0);
+        assert_int_equal(mpx_queue_qsize(m, "j"), 1);
+        raw_expect_quiet(fd);
+}
+
+/* CANCEL of a request answered already, or of an id never sent: n = 0 and no other reply. */
+static void test_cancel_answered_or_unknown(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int fd = raw_session(f);
+        struct reply r;
+
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        /* Answered at once. */
+        assert_int_equal(mpx_queue_put(m, "q", "a", 1, 0), 0);
+        raw_request(fd, 20, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        raw_expect(fd, &r, 20, WIRE_OP_QUEUE_GET, WIRE_OK);
+        check_item(&r, "a");
+        raw_cancel(fd, 21, 20, 0, 0);
+        /* Parked, then served by another connection's put before the CANCEL. */
+        raw_request(fd, 22, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        harness_wait_field(m, "q", "getters", 1);
+        assert_int_equal(mpx_queue_put(m, "q", "b", 1, 0), 0);
+        raw_expect(fd, &r, 22, WIRE_OP_QUEUE_GET, WIRE_OK);
+        check_item(&r, "b");
+        raw_cancel(fd, 23, 22, 0, 0);
+        /* Cancelled once: a second CANCEL finds nothing. */
+        raw_request(fd, 24, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        raw_cancel(fd, 25, 24, WIRE_OP_QUEUE_GET, 1);
+        raw_cancel(fd, 26, 24, 0, 0);
+        /* Never sent; a CANCEL of itself. */
+        raw_cancel(fd, 27, 12345, 0, 0);
+        raw_cancel(fd, 28, 28, 0, 0);
+        raw_expect_quiet(fd);
+        assert_int_equal(mpx_queue_qsize(m, "q"), 0);
+}
+
+/* A malformed CANCEL, or one before HELLO, is EPROTO and cancels nothing. */
+static void test_cancel_malformed(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int early = raw_open(f);
+        int fd = raw_session(f);
+
+        raw_request(early, 1, WIRE_OP_CANCEL, "w", 1u);
+        raw_expect(early, NULL, 1, WIRE_OP_CANCEL, WIRE_EPROTO);
+
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        raw_request(fd, 30, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        harness_wait_field(m, "q", "getters", 1);
+        raw_request(fd, 31, WIRE_OP_CANCEL, "");
+        raw_expect(fd, NULL, 31, WIRE_OP_CANCEL, WIRE_EPROTO);
+        raw_request(fd, 32, WIRE_OP_CANCEL, "r", "\x1e\x00", (size_t) 2);
+        raw_expect(fd, NULL, 32, WIRE_OP_CANCEL, WIRE_EPROTO);
+        raw_request(fd, 33, WIRE_OP_CANCEL, "wb", 30u, 0u);
+        raw_expect(fd, NULL, 33, WIRE_OP_CANCEL, WIRE_EPROTO);
+        assert_int_equal(harness_field(m, "q", "getters"), 1);
+        raw_cancel(fd, 34, 30, WIRE_OP_QUEUE_GET, 1);
+}
+
+/* A parked SEM_ACQUIRE cancelled took no unit. */
+static void test_cancel_sem_acquire(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int fd = raw_session(f);
+
+        assert_int_equal(mpx_sem_declare(m, "s", 0, 1, MPX_SEM_BOUNDED), 1);
+        raw_request(fd, 40, WIRE_OP_SEM_ACQUIRE, "ni", "s", (int64_t) -1);
+        harness_wait_field(m, "s", "waiters", 1);
+        raw_cancel(fd, 41, 40, WIRE_OP_SEM_ACQUIRE, 1);
+        assert_int_equal(harness_field(m, "s", "waiters"), 0);
+        assert_int_equal(mpx_sem_value(m, "s"), 0);
+        /* The released unit stays free: the cancelled acquire does not take it. */
+        assert_int_equal(mpx_sem_release(m, "s"), 0);
+        assert_int_equal(mpx_sem_value(m, "s"), 1);
+        raw_expect_quiet(fd);
+        raw_request(fd, 42, WIRE_OP_SEM_ACQUIRE, "ni", "s", (int64_t) 0);
+        raw_expect(fd, NULL, 42, WIRE_OP_SEM_ACQUIRE, WIRE_OK);
+        assert_int_equal(mpx_sem_value(m, "s"), 0);
+}
+
+/* Read a BARRIER_WAIT reply with its arrival index. */
+static void expect_barrier_index_at(int fd, uint32_t id, uint32_t index, const char *file, int line) {
+        struct reply r;
+
+        raw_expect_at(fd, &r, id, WIRE_OP_BARRIER_WAIT, WIRE_OK, file, line);
+        check_at(r.h.body_len == 4, file, line, "BARRIER_WAIT reply of %u bytes", r.h.body_len);
+        check_at(r.body[0] == index && !r.body[1] && !r.body[2] && !r.body[3], file, line,
+                 "arrival index %u, expected %u", r.body[0], index);
+}
+
+#define expect_barrier_index(fd, id, index) expect_barrier_index_at(fd, id, index, __FILE__, __LINE__)
+
+/*
+ * A barrier of 3 with 2 parked: the first cancels and withdraws; the barrier
+ * is not broken, the other party keeps waiting (now index 0), and two more
+ * arrivals complete the round.
+ */
+static void test_cancel_barrier_wait(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int a = raw_session(f), b = raw_session(f), c = raw_session(f);
+
+        assert_int_equal(mpx_barrier_declare(m, "bar", 3), 1);
+        raw_request(a, 50, WIRE_OP_BARRIER_WAIT, "ni", "bar", (int64_t) -1);
+        harness_wait_field(m, "bar", "waiting", 1);
+        raw_request(b, 51, WIRE_OP_BARRIER_WAIT, "ni", "bar", (int64_t) -1);
+        harness_wait_field(m, "bar", "waiting", 2);
+        raw_cancel(a, 52, 50, WIRE_OP_BARRIER_WAIT, 1);
+        assert_int_equal(harness_field(m, "bar", "waiting"), 1);
+        assert_int_equal(harness_field(m, "bar", "broken"), 0);
+        assert_int_equal(harness_field(m, "bar", "breaks"), 0);
+        raw_expect_quiet(b);
+
+        /* Two more arrive: c parks, a comes back as the last party. */
+        raw_request(c, 53, WIRE_OP_BARRIER_WAIT, "ni", "bar", (int64_t) -1);
+        harness_wait_field(m, "bar", "waiting", 2);
+        raw_request(a, 54, WIRE_OP_BARRIER_WAIT, "ni", "bar", (int64_t) -1);
+        expect_barrier_index(a, 54, 2);
+        expect_barrier_index(b, 51, 0);
+        expect_barrier_index(c, 53, 1);
+        assert_int_equal(harness_field(m, "bar", "rounds"), 1);
+        assert_int_equal(harness_field(m, "bar", "waiting"), 0);
+        raw_expect_quiet(a);
+        raw_expect_quiet(b);
+        raw_expect_quiet(c);
+
+        /* Cancelling the last of the parked parties leaves the round empty, and whole. */
+        raw_request(c, 55, WIRE_OP_BARRIER_WAIT, "ni", "bar", (int64_t) -1);
+        harness_wait_field(m, "bar", "waiting", 1);
+        raw_cancel(c, 56, 55, WIRE_OP_BARRIER_WAIT, 1);
+        assert_int_equal(harness_field(m, "bar", "waiting"), 0);
+        assert_int_equal(harness_field(m, "bar", "broken"), 0);
+}
+
+/*
+ * A parked PUT or PUT_MANY on a full queue cancelled put nothing; a PUT_MANY
+ * cancelled at the head lets a smaller PUT behind it in, answered before
+ * the CANCEL.
+ */
+static void test_cancel_parked_put(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int fd = raw_session(f);
+        struct reply r;
+
+        assert_int_equal(mpx_queue_declare(m, "full", 2, 0), 1);
+        assert_int_equal(mpx_queue_put(m, "full", "a", 1, 0), 0);
+        /* Room for one: the PUT_MANY of two waits, and the PUT behind it. */
+        raw_request(fd, 60, WIRE_OP_QUEUE_PUT_MANY, "niwss", "full", (int64_t) -1, 2u, "c", "d");
+        raw_request(fd, 61, WIRE_OP_QUEUE_PUT, "nis", "full", (int64_t) -1, "b");
+        harness_wait_field(m, "full", "putters", 2);
+        raw_request(fd, 62, WIRE_OP_CANCEL, "w", 60u);
+        raw_expect(fd, &r, 60, WIRE_OP_QUEUE_PUT_MANY, WIRE_ECANCELED);
+        assert_int_equal(r.h.body_len, 0);
+        raw_expect(fd, NULL, 61, WIRE_OP_QUEUE_PUT, WIRE_OK);
+        raw_expect(fd, &r, 62, WIRE_OP_CANCEL, WIRE_OK);
+        assert_memory_equal(r.body, "\x01\x00\x00\x00", 4);
+        /* Full now: a PUT waits, and cancelled, adds nothing. */
+        raw_request(fd, 63, WIRE_OP_QUEUE_PUT, "nis", "full", (int64_t) -1, "e");
+        harness_wait_field(m, "full", "putters", 1);
+        raw_cancel(fd, 64, 63, WIRE_OP_QUEUE_PUT, 1);
+        assert_int_equal(harness_field(m, "full", "putters"), 0);
+        assert_int_equal(mpx_queue_qsize(m, "full"), 2);
+        raw_request(fd, 65, WIRE_OP_QUEUE_GET, "niw", "full", (int64_t) 0, 0u);
+        raw_expect(fd, &r, 65, WIRE_OP_QUEUE_GET, WIRE_OK);
+        check_item(&r, "a");
+        raw_request(fd, 66, WIRE_OP_QUEUE_GET, "niw", "full", (int64_t) 0, 0u);
+        raw_expect(fd, &r, 66, WIRE_OP_QUEUE_GET, WIRE_OK);
+        check_item(&r, "b");
+        raw_request(fd, 67, WIRE_OP_QUEUE_GET, "niw", "full", (int64_t) 0, 0u);
+        raw_expect(fd, NULL, 67, WIRE_OP_QUEUE_GET, WIRE_EAGAIN);
+        raw_expect_quiet(fd);
+}
+
+/* A parked EVENT_WAIT cancelled is not answered again when the event is set. */
+static void test_cancel_event_wait(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int fd = raw_session(f);
+
+        assert_int_equal(mpx_event_declare(m, "ev"), 1);
+        raw_request(fd, 70, WIRE_OP_EVENT_WAIT, "ni", "ev", (int64_t) 60000);
+        raw_request(fd, 71, WIRE_OP_EVENT_WAIT, "ni", "ev", (int64_t) -1);
+        harness_wait_field(m, "ev", "waiters", 2);
+        raw_cancel(fd, 72, 70, WIRE_OP_EVENT_WAIT, 1);
+        assert_int_equal(harness_field(m, "ev", "waiters"), 1);
+        assert_int_equal(mpx_event_set(m, "ev"), 0);
+        /* Only the other wait is answered. */
+        raw_expect(fd, NULL, 71, WIRE_OP_EVENT_WAIT, WIRE_OK);
+        raw_expect_quiet(fd);
+        assert_int_equal(harness_field(m, "ev", "timeouts"), 0);
+}
+
+/* A parked PIPE_OPEN cancelled withdraws: a partner that comes later does not find it. */
+static void test_cancel_pipe_open(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int a = raw_session(f), b = raw_session(f);
+
+        raw_request(a, 90, WIRE_OP_PIPE_OPEN, "nbi", "p", 1u, (int64_t) -1);
+        harness_wait_field(m, "p", "readers", 1);
+        raw_cancel(a, 91, 90, WIRE_OP_PIPE_OPEN, 1);
+        assert_int_equal(harness_field(m, "p", "readers"), 0);
+        raw_request(b, 92, WIRE_OP_PIPE_OPEN, "nbi", "p", 2u, (int64_t) 0);
+        raw_expect(b, NULL, 92, WIRE_OP_PIPE_OPEN, WIRE_EAGAIN);
+        assert_int_equal(harness_field(m, "p", "pairs"), 0);
+        raw_expect_quiet(a);
+}
+
+/* CANCEL ends only its own connection's requests, whatever their ids. */
+static void test_cancel_other_connection(void **state) {
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int a = raw_session(f), b = raw_session(f);
+        struct reply r;
+
+        assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
+        raw_request(a, 80, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        harness_wait_field(m, "q", "getters", 1);
+        raw_request(b, 80, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        harness_wait_field(m, "q", "getters", 2);
+        /* b cancels its own 80 ... */
+        raw_cancel(b, 81, 80, WIRE_OP_QUEUE_GET, 1);
+        /* ... and an id that only a has parked. */
+        raw_request(a, 82, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
+        harness_wait_field(m, "q", "getters", 2);
+        raw_cancel(b, 83, 82, 0, 0);
+        assert_int_equal(harness_field(m, "q", "getters"), 2);
+        /* a's GETs still wait and are served in order. */
+        assert_int_equal(mpx_queue_put(m, "q", "x", 1, 0), 0);
+        assert_int_equal(mpx_queue_put(m, "q", "y", 1, 0), 0);
+        raw_expect(a, &r, 80, WIRE_OP_QUEUE_GET, WIRE_OK);
+        check_item(&r, "x");
+        raw_expect(a, &r, 82, WIRE_OP_QUEUE_GET, WIRE_OK);
+        check_item(&r, "y");
+        raw_expect_quiet(a);
+        raw_expect_quiet(b);
+}
+
+/*
+ * One connection parks 1000 GETs on an empty queue and cancels them all
+ * while another puts 500 items, the writes interleaved (the cancels end
+ * halfway through the puts). Every GET gets
+ * exactly one reply, before its CANCEL's; CANCEL says 1 exactly for the
+ * GETs answered ECANCELED; every item is either in a GET reply or still in
+ * the queue, exactly once.
+ */
+static void test_cancel_race_with_puts(void **state) {
+        enum { GETS = 1000, ITEMS = 500, ROUNDS = 10, GET_ID = 100000, CANCEL_ID = 200000, PUT_ID = 300000 };
+        struct fixture *f = *state;
+        mpx *m = lib_open(f);
+        int a = raw_session(f), p = raw_session(f);
+        static int get_reply_at[GETS], cancel_reply_at[GETS], cancelled[GETS], seen[ITEMS];
+        struct wire_buf ba, bp;
+        struct reply r;
+        unsigned got_items = 0, n_cancelled = 0, left = 0;
+        char payload[32];
+
+        memset(get_reply_at, -1, sizeof(get_reply_at));
+        memset(cancel_reply_at, -1, sizeof(cancel_reply_at));
+        memset(cancelled, 0, sizeof(cancelled));
+        memset(seen, 0, sizeof(seen));
+        assert_int_equal(mpx_queue_declare(m, "race", 0, 0), 1);
+        wire_buf_init(&ba);
+        for (uint32_t i = 0; i < GETS; i++)
+                append_request(&ba, GET_ID + i, WIRE_OP_QUEUE_GET, "niw", "race", (int64_t) -1, 0u);
+        raw_send(a, ba.data, ba.len);
+        wire_buf_done(&ba);
+        harness_wait_field(m, "race", "getters", GETS);
+
+        /* The cancels and the puts, in alternating slices, neither side waiting for replies. */
+        for (uint32_t round = 0; round < ROUNDS; round++) {
+                wire_buf_init(&ba);
+                wire_buf_init(&bp);
+                /* The cancels go twice as fast: the last rounds' items find no GET left. */
+                for (uint32_t i = round * 2 * GETS / ROUNDS; i < (round + 1) * 2 * GETS / ROUNDS && i < GETS; i++)
+                        append_request(&ba, CANCEL_ID + i, WIRE_OP_CANCEL, "w", GET_ID + i);
+                for (uint32_t i = round * ITEMS / ROUNDS; i < (round + 1) * ITEMS / ROUNDS; i++) {
+                        snprintf(payload, sizeof(payload), "item-%u", i);
+                        append_request(&bp, PUT_ID + i, WIRE_OP_QUEUE_PUT, "nis", "race", (int64_t) 0, payload);
+                }
+                /* Puts first in even rounds, cancels first in odd ones. */
+                if (round % 2 == 0)
+                        raw_send(p, bp.data, bp.len);
+                if (ba.len > 0)
+                        raw_send(a, ba.data, ba.len);
+                if (round % 2 == 1)
+                        raw_send(p, bp.data, bp.len);
+                wire_buf_done(&ba);
+                wire_buf_done(&bp);
+                /* The round's puts are handled before the next round is sent; the cancels may not be. */
+                for (uint32_t i = round * ITEMS / ROUNDS; i < (round + 1) * ITEMS / ROUNDS; i++)
+                        raw_expect(p, NULL, PUT_ID + i, WIRE_OP_QUEUE_PUT, WIRE_OK);
+        }
+
+        /* Every GET and every CANCEL answered once; nothing else. */
+        for (int k = 0; k < 2 * GETS; k++) {
+                assert_int_equal(raw_reply(a, &r), 1);
+                if (r.h.op == WIRE_OP_QUEUE_GET) {
+                        uint32_t i = r.h.id - GET_ID;
+                        struct wire_reader rd;
+                        uint64_t tag;
+                        uint32_t deliveries, size;
+                        const void *data;
+                        unsigned item;
+
+                        assert_true(r.h.id >= GET_ID && i < GETS);
+                        assert_int_equal(get_reply_at[i], -1);
+                        get_reply_at[i] = k;
+                        if (r.h.status == WIRE_ECANCELED) {
+                                assert_int_equal(r.h.body_len, 0);
+                                cancelled[i] = 1;
+                                continue;
+                        }
+                        assert_int_equal(r.h.status, WIRE_OK);
+                        wire_reader_init(&rd, r.body, r.h.body_len);
+                        assert_true(wire_get_u64(&rd, &tag) && wire_get_u32(&rd, &deliveries) &&
+                                    wire_get_bytes(&rd, &data, &size) && wire_reader_done(&rd));
+                        assert_true(size < sizeof(payload));
+                        memcpy(payload, data, size);
+                        payload[size] = '\0';
+                        assert_int_equal(sscanf(payload, "item-%u", &item), 1);
+                        assert_true(item < ITEMS);
+                        assert_int_equal(seen[item], 0);
+                        seen[item] = 1;
+                        got_items++;
+                } else {
+                        uint32_t i = r.h.id - CANCEL_ID;
+
+                        assert_int_equal(r.h.op, WIRE_OP_CANCEL);
+                        assert_int_equal(r.h.status, WIRE_OK);
+                        assert_true(r.h.id >= CANCEL_ID && i < GETS);
+                        assert_int_equal(cancel_reply_at[i], -1);
+                        cancel_reply_at[i] = k;
+                        /* The GET's reply came first, and n says whether CANCEL ended it. */
+                        assert_true(get_reply_at[i] >= 0 && get_reply_at[i] < k);
+                        assert_int_equal(r.h.body_len, 4);
+                        assert_int_equal(r.body[0], cancelled[i]);
+                        assert_memory_equal(r.body + 1, "\0\0\0", 3);
+                        n_cancelled += cancelled[i];
+                }
+        }
+        raw_expect_quiet(a);
+        assert_int_equal(harness_field(m, "race", "getters"), 0);
+
+        /* What no GET took is still in the queue, once. */
+        for (;;) {
+                mpx_item item = { 0 };
+                unsigned n;
+                int rc = mpx_queue_get(m, "race", 0, &item);
+
+                if (rc == -EAGAIN)
+                        break;
+                assert_int_equal(rc, 0);
+                assert_true(item.size < sizeof(payload));
+                memcpy(payload, item.data, item.size);
+                payload[item.size] = '\0';
+                mpx_item_clear(&item);
+                assert_int_equal(sscanf(payload, "item-%u", &n), 1);
+                assert_true(n < ITEMS);
+                assert_int_equal(seen[n], 0);
+                seen[n] = 1;
+                left++;
+        }
+        assert_int_equal(got_items + left, ITEMS);
+        assert_int_equal(got_items + n_cancelled, GETS);
+        for (unsigned i = 0; i < ITEMS; i++)
+                assert_int_equal(seen[i], 1);
+        print_message("race: %u items taken by GETs, %u left in the queue, %u GETs cancelled\n", got_items, left,
+                      n_cancelled);
+}
+
+
 static void test_close_without_reading(void **state) {
         enum { PINGS = 64, PAYLOAD = 32 * 1024 };
         struct fixture *f = *state;
@@ -1462,6 +1905,16 @@ int main(void) {
                 T(test_vanish_mid_frame),
                 T(test_pipelining),
                 T(test_pipelined_behind_blocked_get),
+                T(test_cancel_parked_get),
+                T(test_cancel_answered_or_unknown),
+                T(test_cancel_malformed),
+                T(test_cancel_sem_acquire),
+                T(test_cancel_barrier_wait),
+                T(test_cancel_parked_put),
+                T(test_cancel_event_wait),
+                T(test_cancel_pipe_open),
+                T(test_cancel_other_connection),
+                T(test_cancel_race_with_puts),
                 T(test_close_without_reading),
                 T(test_shutdown_while_blocked),
                 T(test_second_daemon_refused),
