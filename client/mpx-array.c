@@ -7,11 +7,15 @@
  * Elements travel in the host's byte order and layout, as C arrays of their
  * type. Every element access (get, set, add, cas) names the type code the
  * caller believes the array has: it tells this file how many bytes an
- * element is, so sizes are checked here before anything is sent, and the
+ * element is, so sizes are checked here before anything is queued, and the
  * daemon refuses any type code other than the array's (-EPROTOTYPE) without
- * reading or writing. Each call is one round trip. A reply whose elements
- * do not match the type code asked for is -EPROTO, and nothing is copied
- * to the caller.
+ * reading or writing. Each call is one request, queued once its arguments
+ * are checked, with the parser of its reply named (mpx-internal.h); the
+ * synchronous form waits for the asynchronous one. What a parser must know
+ * of the request (the type code asked, the element size) travels with it,
+ * never read from the caller's arguments at reply time. A reply whose
+ * elements do not match the type code asked for is -EPROTO, and nothing is
+ * copied to the caller.
  *
  * This file does not cache anything between calls and never touches the
  * memory of a mapping other than to map and unmap it.
@@ -50,8 +54,8 @@ int mpx_typecode_size(char typecode) {
 }
 
 /* DECLARE with flags: 1 created, 0 existed as asked, or a negative errno. */
-static int array_declare(mpx *m, const char *name, char typecode, uint32_t length, uint32_t flags,
-                         const void *initial) {
+static int64_t array_declare(mpx *m, const char *name, char typecode, uint32_t length, uint32_t flags,
+                             const void *initial, mpx_callback *cb, void *userdata) {
         uint64_t bytes;
         size_t start;
         int size, r;
@@ -75,33 +79,56 @@ static int array_declare(mpx *m, const char *name, char typecode, uint32_t lengt
                 r = wire_put_u32(&m->out, flags);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, initial, (uint32_t) bytes);
-        return conn_call_declare(m, start, r);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
 }
 
 /* Create an array, or check that it exists with this type code and length. */
+int64_t mpx_array_declare_async(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
+                                mpx_callback *cb, void *userdata) {
+        return array_declare(m, name, typecode, length, 0, initial, cb, userdata);
+}
+
 int mpx_array_declare(mpx *m, const char *name, char typecode, uint32_t length, const void *initial) {
-        return array_declare(m, name, typecode, length, 0, initial);
+        return (int) conn_sync(m, mpx_array_declare_async(m, name, typecode, length, initial, CONN_SYNC));
 }
 
 /* Create a value (an array of one listed as a value), or check that it exists so. */
+int64_t mpx_value_declare_async(mpx *m, const char *name, char typecode, const void *initial,
+                                mpx_callback *cb, void *userdata) {
+        return array_declare(m, name, typecode, 1, WIRE_ARRAY_VALUE, initial, cb, userdata);
+}
+
 int mpx_value_declare(mpx *m, const char *name, char typecode, const void *initial) {
-        return array_declare(m, name, typecode, 1, WIRE_ARRAY_VALUE, initial);
+        return (int) conn_sync(m, mpx_value_declare_async(m, name, typecode, initial, CONN_SYNC));
 }
 
 /* mpx_array_declare with flags (MPX_DURABLE). */
-int mpx_array_declare_flags(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
-                            unsigned flags) {
+int64_t mpx_array_declare_flags_async(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
+                                      unsigned flags, mpx_callback *cb, void *userdata) {
         if (flags & ~MPX_DURABLE)
                 return -EINVAL;
-        return array_declare(m, name, typecode, length, (flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0, initial);
+        return array_declare(m, name, typecode, length, (flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0, initial,
+                             cb, userdata);
+}
+
+int mpx_array_declare_flags(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
+                            unsigned flags) {
+        return (int) conn_sync(m, mpx_array_declare_flags_async(m, name, typecode, length, initial, flags,
+                                                                CONN_SYNC));
 }
 
 /* mpx_value_declare with flags (MPX_DURABLE). */
-int mpx_value_declare_flags(mpx *m, const char *name, char typecode, const void *initial, unsigned flags) {
+int64_t mpx_value_declare_flags_async(mpx *m, const char *name, char typecode, const void *initial, unsigned flags,
+                                      mpx_callback *cb, void *userdata) {
         if (flags & ~MPX_DURABLE)
                 return -EINVAL;
         return array_declare(m, name, typecode, 1,
-                             WIRE_ARRAY_VALUE | ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0), initial);
+                             WIRE_ARRAY_VALUE | ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0), initial,
+                             cb, userdata);
+}
+
+int mpx_value_declare_flags(mpx *m, const char *name, char typecode, const void *initial, unsigned flags) {
+        return (int) conn_sync(m, mpx_value_declare_flags_async(m, name, typecode, initial, flags, CONN_SYNC));
 }
 
 /* The size of an element of typecode, or -EINVAL; -EINVAL too without a connection. */
@@ -125,13 +152,25 @@ static int array_begin(mpx *m, uint16_t op, const char *name, char typecode, int
         return r;
 }
 
-/* Copy count elements of type typecode from index into dst. */
-int mpx_array_get(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, void *dst) {
-        struct wire_reader rd;
+/* GET's reply: u8 typecode, then the elements, to dst at out[0]; arg[0] the typecode asked, arg[1] the bytes. */
+static int64_t array_parse_get(struct conn_request *rq, struct wire_reader *rd) {
         const void *elements;
-        uint64_t bytes;
         uint32_t len;
         uint8_t code;
+
+        /* dst has room for count elements of typecode, and not a byte more. */
+        if (!wire_get_u8(rd, &code) || !wire_get_bytes(rd, &elements, &len) || !wire_reader_done(rd) ||
+            code != (uint8_t) rq->reply.arg[0] || len != rq->reply.arg[1])
+                return -EPROTO;
+        if (len > 0)
+                memcpy(rq->reply.out[0], elements, len);
+        return 0;
+}
+
+/* Copy count elements of type typecode from index into dst. */
+int64_t mpx_array_get_async(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, void *dst,
+                            mpx_callback *cb, void *userdata) {
+        uint64_t bytes;
         size_t start;
         int size, r;
 
@@ -146,22 +185,22 @@ int mpx_array_get(mpx *m, const char *name, char typecode, int64_t index, uint32
         r = array_begin(m, WIRE_OP_ARRAY_GET, name, typecode, index, &start);
         if (r >= 0)
                 r = wire_put_u32(&m->out, count);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        /* dst has room for count elements of typecode, and not a byte more. */
-        if (!wire_get_u8(&rd, &code) || !wire_get_bytes(&rd, &elements, &len) || !wire_reader_done(&rd) ||
-            code != (uint8_t) typecode || len != bytes)
-                return -EPROTO;
-        if (len > 0)
-                memcpy(dst, elements, len);
-        return 0;
+        return conn_submit(m, start, r,
+                           &(struct conn_reply) {
+                                   .parse = array_parse_get,
+                                   .out = { dst },
+                                   .arg = { (uint8_t) typecode, bytes },
+                           },
+                           cb, userdata);
+}
+
+int mpx_array_get(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, void *dst) {
+        return (int) conn_sync(m, mpx_array_get_async(m, name, typecode, index, count, dst, CONN_SYNC));
 }
 
 /* Store count elements of type typecode from src at index. */
-int mpx_array_set(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src) {
-        struct wire_reader rd;
+int64_t mpx_array_set_async(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src,
+                            mpx_callback *cb, void *userdata) {
         uint64_t bytes;
         size_t start;
         int size, r;
@@ -177,18 +216,28 @@ int mpx_array_set(mpx *m, const char *name, char typecode, int64_t index, uint32
         r = array_begin(m, WIRE_OP_ARRAY_SET, name, typecode, index, &start);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, src, (uint32_t) bytes);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_array_set(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src) {
+        return (int) conn_sync(m, mpx_array_set_async(m, name, typecode, index, count, src, CONN_SYNC));
+}
+
+/* ADD's reply: the new element, of arg[0] bytes, to out[0] when not NULL. */
+static int64_t array_parse_add(struct conn_request *rq, struct wire_reader *rd) {
+        const void *new;
+        uint32_t len;
+
+        if (!wire_get_bytes(rd, &new, &len) || !wire_reader_done(rd) || len != rq->reply.arg[0])
+                return -EPROTO;
+        if (rq->reply.out[0])
+                memcpy(rq->reply.out[0], new, len);
+        return 0;
 }
 
 /* Atomically add one element of type typecode to the element at index. */
-int mpx_array_add(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new) {
-        struct wire_reader rd;
-        const void *new;
-        uint32_t len;
+int64_t mpx_array_add_async(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new,
+                            mpx_callback *cb, void *userdata) {
         size_t start;
         int size, r;
 
@@ -201,24 +250,32 @@ int mpx_array_add(mpx *m, const char *name, char typecode, int64_t index, const 
         r = array_begin(m, WIRE_OP_ARRAY_ADD, name, typecode, index, &start);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, delta, (uint32_t) size);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_bytes(&rd, &new, &len) || !wire_reader_done(&rd) || len != (uint32_t) size)
-                return -EPROTO;
-        if (ret_new)
-                memcpy(ret_new, new, len);
-        return 0;
+        return conn_submit(m, start, r,
+                           &(struct conn_reply) { .parse = array_parse_add, .out = { ret_new }, .arg = { size } },
+                           cb, userdata);
 }
 
-/* Atomically replace the element at index if it holds expected, bit for bit. */
-int mpx_array_cas(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
-                  const void *new_value, void *ret_current) {
-        struct wire_reader rd;
+int mpx_array_add(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new) {
+        return (int) conn_sync(m, mpx_array_add_async(m, name, typecode, index, delta, ret_new, CONN_SYNC));
+}
+
+/* CAS's reply: u8 swapped (the result), then the current element, of arg[0] bytes, to out[0] when not NULL. */
+static int64_t array_parse_cas(struct conn_request *rq, struct wire_reader *rd) {
         const void *current;
         uint32_t len;
         uint8_t swapped;
+
+        if (!wire_get_u8(rd, &swapped) || !wire_get_bytes(rd, &current, &len) || !wire_reader_done(rd) ||
+            len != rq->reply.arg[0] || swapped > 1)
+                return -EPROTO;
+        if (rq->reply.out[0])
+                memcpy(rq->reply.out[0], current, len);
+        return swapped;
+}
+
+/* Atomically replace the element at index if it holds expected, bit for bit. */
+int64_t mpx_array_cas_async(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
+                            const void *new_value, void *ret_current, mpx_callback *cb, void *userdata) {
         size_t start;
         int size, r;
 
@@ -232,42 +289,30 @@ int mpx_array_cas(mpx *m, const char *name, char typecode, int64_t index, const 
                 r = wire_put_bytes(&m->out, expected, (uint32_t) size);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, new_value, (uint32_t) size);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &swapped) || !wire_get_bytes(&rd, &current, &len) || !wire_reader_done(&rd) ||
-            len != (uint32_t) size || swapped > 1)
-                return -EPROTO;
-        if (ret_current)
-                memcpy(ret_current, current, len);
-        return swapped;
+        return conn_submit(m, start, r,
+                           &(struct conn_reply) { .parse = array_parse_cas, .out = { ret_current }, .arg = { size } },
+                           cb, userdata);
 }
 
-/* Map an array's memory (the memfd that comes with the MAP reply) read and write. */
-int mpx_array_map(mpx *m, const char *name, mpx_map *ret) {
-        struct wire_reader rd;
+int mpx_array_cas(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
+                  const void *new_value, void *ret_current) {
+        return (int) conn_sync(m, mpx_array_cas_async(m, name, typecode, index, expected, new_value, ret_current,
+                                                      CONN_SYNC));
+}
+
+/* MAP's reply: u8 typecode, u32 length, u64 size, and the memfd, mapped to the mpx_map at out[0]. */
+static int64_t array_parse_map(struct conn_request *rq, struct wire_reader *rd) {
         struct stat st;
         uint64_t size;
         uint32_t length;
         uint8_t typecode;
-        size_t start;
         void *addr;
         int itemsize, fd, r;
 
-        if (!m || !ret)
-                return -EINVAL;
-        r = conn_begin(m, WIRE_OP_ARRAY_MAP, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
         /* From here on this function owns the descriptor, if one came. */
-        fd = conn_take_fd(m);
-        if (!wire_get_u8(&rd, &typecode) || !wire_get_u32(&rd, &length) || !wire_get_u64(&rd, &size) ||
-            !wire_reader_done(&rd)) {
+        fd = conn_claim_fd(rq);
+        if (!wire_get_u8(rd, &typecode) || !wire_get_u32(rd, &length) || !wire_get_u64(rd, &size) ||
+            !wire_reader_done(rd)) {
                 r = -EPROTO;
                 goto out;
         }
@@ -291,7 +336,7 @@ int mpx_array_map(mpx *m, const char *name, mpx_map *ret) {
                 r = -errno;
                 goto out;
         }
-        *ret = (mpx_map) {
+        *(mpx_map *) rq->reply.out[0] = (mpx_map) {
                 .addr = addr,
                 .size = (size_t) size,
                 .length = length,
@@ -303,6 +348,18 @@ out:
         if (fd >= 0)
                 close(fd);
         return r;
+}
+
+/* Map an array's memory (the memfd that comes with the MAP reply) read and write. */
+int64_t mpx_array_map_async(mpx *m, const char *name, mpx_map *ret, mpx_callback *cb, void *userdata) {
+        if (!m || !ret)
+                return -EINVAL;
+        return conn_name_only(m, WIRE_OP_ARRAY_MAP, name,
+                              &(struct conn_reply) { .parse = array_parse_map, .out = { ret } }, cb, userdata);
+}
+
+int mpx_array_map(mpx *m, const char *name, mpx_map *ret) {
+        return (int) conn_sync(m, mpx_array_map_async(m, name, ret, CONN_SYNC));
 }
 
 /* Unmap a mapping made by mpx_array_map() and zero it. */

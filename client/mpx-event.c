@@ -3,9 +3,10 @@
  * libmpx events and barriers: declare, set, clear, is_set and wait on
  * events; declare, wait, reset and abort on barriers, one request each.
  *
- * Each call checks its arguments before anything is sent and parses the
- * reply strictly. A barrier's arrival index comes back as the (non-negative)
- * return value of mpx_barrier_wait().
+ * Each call checks its arguments before anything is queued, builds one
+ * request and names the parser of its reply (mpx-internal.h); the
+ * synchronous form waits for the asynchronous one. A barrier's arrival index
+ * comes back as the (non-negative) return value of mpx_barrier_wait().
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,75 +14,46 @@
 
 #include "mpx-internal.h"
 
-/* A request whose body is a name and whose reply is empty. */
-static int sync_call_named(mpx *m, uint16_t op, const char *name) {
-        struct wire_reader rd;
-        size_t start;
-        int r;
-
-        r = conn_begin(m, op, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
-}
-
-/* Finish a request begun and named by the caller whose reply is u8 created or u8 set: 1, 0 or -errno. */
-static int sync_call_u8(mpx *m, size_t start) {
-        struct wire_reader rd;
-        uint8_t v;
-        int r;
-
-        r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &v) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return v ? 1 : 0;
-}
-
 /* Create an event, initially clear, or find it. */
-int mpx_event_declare(mpx *m, const char *name) {
-        size_t start;
-        int r;
+int64_t mpx_event_declare_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_EVENT_DECLARE, name, &(struct conn_reply) { .parse = conn_parse_created },
+                              cb, userdata);
+}
 
-        r = conn_begin(m, WIRE_OP_EVENT_DECLARE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r < 0)
-                return r;
-        return sync_call_u8(m, start);
+int mpx_event_declare(mpx *m, const char *name) {
+        return (int) conn_sync(m, mpx_event_declare_async(m, name, CONN_SYNC));
 }
 
 /* Set an event's flag, waking its waiters. */
+int64_t mpx_event_set_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_EVENT_SET, name, NULL, cb, userdata);
+}
+
 int mpx_event_set(mpx *m, const char *name) {
-        return sync_call_named(m, WIRE_OP_EVENT_SET, name);
+        return (int) conn_sync(m, mpx_event_set_async(m, name, CONN_SYNC));
 }
 
 /* Clear an event's flag. */
+int64_t mpx_event_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_EVENT_CLEAR, name, NULL, cb, userdata);
+}
+
 int mpx_event_clear(mpx *m, const char *name) {
-        return sync_call_named(m, WIRE_OP_EVENT_CLEAR, name);
+        return (int) conn_sync(m, mpx_event_clear_async(m, name, CONN_SYNC));
 }
 
 /* Whether an event's flag is set: 1, 0 or -errno. */
-int mpx_event_is_set(mpx *m, const char *name) {
-        size_t start;
-        int r;
+int64_t mpx_event_is_set_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_EVENT_IS_SET, name, &(struct conn_reply) { .parse = conn_parse_bool },
+                              cb, userdata);
+}
 
-        r = conn_begin(m, WIRE_OP_EVENT_IS_SET, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r < 0)
-                return r;
-        return sync_call_u8(m, start);
+int mpx_event_is_set(mpx *m, const char *name) {
+        return (int) conn_sync(m, mpx_event_is_set_async(m, name, CONN_SYNC));
 }
 
 /* Wait until an event's flag is set, up to timeout_ms. */
-int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms) {
-        struct wire_reader rd;
+int64_t mpx_event_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -90,15 +62,15 @@ int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms) {
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms) {
+        return (int) conn_sync(m, mpx_event_wait_async(m, name, timeout_ms, CONN_SYNC));
 }
 
 /* Create a barrier for parties processes, or check that it exists so. */
-int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties) {
+int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -109,15 +81,28 @@ int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties) {
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_u32(&m->out, parties);
-        if (r < 0)
-                return r;
-        return sync_call_u8(m, start);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+}
+
+int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties) {
+        return (int) conn_sync(m, mpx_barrier_declare_async(m, name, parties, CONN_SYNC));
+}
+
+/* BARRIER_WAIT's reply: u32 arrival index, the result. */
+static int64_t barrier_parse_index(struct conn_request *rq, struct wire_reader *rd) {
+        uint32_t index;
+
+        (void) rq;
+        if (!wire_get_u32(rd, &index) || !wire_reader_done(rd))
+                return -EPROTO;
+        /* An index is below parties, a u32; beyond INT_MAX it cannot be returned. */
+        if (index > INT_MAX)
+                return -ERANGE;
+        return index;
 }
 
 /* Wait at a barrier until every party has arrived; the arrival index. */
-int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms) {
-        struct wire_reader rd;
-        uint32_t index;
+int64_t mpx_barrier_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -126,24 +111,27 @@ int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms) {
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u32(&rd, &index) || !wire_reader_done(&rd))
-                return -EPROTO;
-        /* An index is below parties, a u32; beyond INT_MAX it cannot be returned. */
-        if (index > INT_MAX)
-                return -ERANGE;
-        return (int) index;
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = barrier_parse_index }, cb, userdata);
+}
+
+int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms) {
+        return (int) conn_sync(m, mpx_barrier_wait_async(m, name, timeout_ms, CONN_SYNC));
 }
 
 /* Make a barrier fresh and whole again; its waiters get -ENOTRECOVERABLE. */
+int64_t mpx_barrier_reset_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_BARRIER_RESET, name, NULL, cb, userdata);
+}
+
 int mpx_barrier_reset(mpx *m, const char *name) {
-        return sync_call_named(m, WIRE_OP_BARRIER_RESET, name);
+        return (int) conn_sync(m, mpx_barrier_reset_async(m, name, CONN_SYNC));
 }
 
 /* Break a barrier until it is reset. */
+int64_t mpx_barrier_abort_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_BARRIER_ABORT, name, NULL, cb, userdata);
+}
+
 int mpx_barrier_abort(mpx *m, const char *name) {
-        return sync_call_named(m, WIRE_OP_BARRIER_ABORT, name);
+        return (int) conn_sync(m, mpx_barrier_abort_async(m, name, CONN_SYNC));
 }

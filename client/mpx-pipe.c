@@ -14,8 +14,11 @@
  * They cope with a non-blocking descriptor (they poll() for it), retry
  * EINTR and partial transfers, and never raise SIGPIPE.
  *
- * After mpx_pipe_open() returns, the daemon holds no reference to the
- * channel: nothing here talks to mpxd again for it.
+ * mpx_pipe_open() is the one request to mpxd: its asynchronous form queues
+ * it and names the parser of its reply (mpx-internal.h), which takes the
+ * descriptor; the synchronous form waits for the asynchronous one. Once it
+ * has completed, the daemon holds no reference to the channel: nothing here
+ * talks to mpxd again for it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,12 +57,33 @@ static int pipe_check_end(int fd, int mode) {
         }
 }
 
-/* PIPE_OPEN: wait for a partner at name and take the end the daemon passes. */
-int mpx_pipe_open(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd) {
-        struct wire_reader rd;
+/* PIPE_OPEN's reply: u8 mode (arg[0], as asked) and the end, to the int at out[0]. */
+static int64_t pipe_parse_open(struct conn_request *rq, struct wire_reader *rd) {
         uint8_t reply_mode;
-        size_t start;
         int fd, r;
+
+        /* From here on this function owns the descriptor, if one came. */
+        fd = conn_claim_fd(rq);
+        if (fd < 0 || !wire_get_u8(rd, &reply_mode) || !wire_reader_done(rd) || reply_mode != rq->reply.arg[0]) {
+                r = -EPROTO;
+                goto fail;
+        }
+        r = pipe_check_end(fd, (int) rq->reply.arg[0]);
+        if (r < 0)
+                goto fail;
+        *(int *) rq->reply.out[0] = fd;
+        return 0;
+fail:
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
+/* PIPE_OPEN: wait for a partner at name and take the end the daemon passes. */
+int64_t mpx_pipe_open_async(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd,
+                            mpx_callback *cb, void *userdata) {
+        size_t start;
+        int r;
 
         if (!m || !ret_fd)
                 return -EINVAL;
@@ -72,25 +96,13 @@ int mpx_pipe_open(mpx *m, const char *name, int mode, int64_t timeout_ms, int *r
                 r = wire_put_u8(&m->out, (uint8_t) mode);
         if (r >= 0)
                 r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        /* From here on this function owns the descriptor, if one came. */
-        fd = conn_take_fd(m);
-        if (fd < 0 || !wire_get_u8(&rd, &reply_mode) || !wire_reader_done(&rd) || reply_mode != mode) {
-                r = -EPROTO;
-                goto fail;
-        }
-        r = pipe_check_end(fd, mode);
-        if (r < 0)
-                goto fail;
-        *ret_fd = fd;
-        return 0;
-fail:
-        if (fd >= 0)
-                close(fd);
-        return r;
+        return conn_submit(m, start, r,
+                           &(struct conn_reply) { .parse = pipe_parse_open, .out = { ret_fd }, .arg = { mode } },
+                           cb, userdata);
+}
+
+int mpx_pipe_open(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd) {
+        return (int) conn_sync(m, mpx_pipe_open_async(m, name, mode, timeout_ms, ret_fd, CONN_SYNC));
 }
 
 /* Wait until fd is ready for events (a non-blocking descriptor said EAGAIN): 0 or a negative errno. */

@@ -4,9 +4,11 @@
  * request each. A lock is only a way of declaring (value 1 bounded at 1);
  * the calls are the same.
  *
- * Each call checks its arguments before anything is sent and parses the
- * reply strictly. The units a connection holds are counted by the daemon,
- * not here: closing the connection is what gives them back (SEM_UNDO).
+ * Each call checks its arguments before anything is queued, builds one
+ * request and names the parser of its reply (mpx-internal.h); the
+ * synchronous form waits for the asynchronous one. The units a connection
+ * holds are counted by the daemon, not here: closing the connection is what
+ * gives them back (SEM_UNDO).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -14,7 +16,8 @@
 #include "mpx-internal.h"
 
 /* Create a semaphore or check that it exists with these parameters. */
-int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags) {
+int64_t mpx_sem_declare_async(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags,
+                              mpx_callback *cb, void *userdata) {
         uint32_t wflags = 0;
         size_t start;
         int r;
@@ -36,12 +39,19 @@ int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsi
                 r = wire_put_u64(&m->out, max);
         if (r >= 0)
                 r = wire_put_u32(&m->out, wflags);
-        return conn_call_declare(m, start, r);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
 }
 
-/* Take one unit of a semaphore, waiting up to timeout_ms. */
-int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms) {
-        struct wire_reader rd;
+int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags) {
+        return (int) conn_sync(m, mpx_sem_declare_async(m, name, value, max, flags, CONN_SYNC));
+}
+
+/*
+ * Take one unit of a semaphore, waiting up to timeout_ms. -EOWNERDEAD (the
+ * unit is held, a previous holder died) is the reply's status, which the
+ * engine maps like any other: its body is as empty as OK's.
+ */
+int64_t mpx_sem_acquire_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -50,47 +60,41 @@ int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms) {
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms) {
+        return (int) conn_sync(m, mpx_sem_acquire_async(m, name, timeout_ms, CONN_SYNC));
 }
 
 /* Give one unit of a semaphore back. */
-int mpx_sem_release(mpx *m, const char *name) {
-        struct wire_reader rd;
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_SEM_RELEASE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+int64_t mpx_sem_release_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_SEM_RELEASE, name, NULL, cb, userdata);
 }
 
-/* The number of units free now. */
-int64_t mpx_sem_value(mpx *m, const char *name) {
-        struct wire_reader rd;
-        uint64_t value, max;
-        size_t start;
-        int r;
+int mpx_sem_release(mpx *m, const char *name) {
+        return (int) conn_sync(m, mpx_sem_release_async(m, name, CONN_SYNC));
+}
 
-        r = conn_begin(m, WIRE_OP_SEM_VALUE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u64(&rd, &value) || !wire_get_u64(&rd, &max) || !wire_reader_done(&rd))
+/* VALUE's reply: u64 value, u64 max; the value is the result. */
+static int64_t sem_parse_value(struct conn_request *rq, struct wire_reader *rd) {
+        uint64_t value, max;
+
+        (void) rq;
+        if (!wire_get_u64(rd, &value) || !wire_get_u64(rd, &max) || !wire_reader_done(rd))
                 return -EPROTO;
         /* The daemon keeps every value within an i64. */
         if (value > (uint64_t) INT64_MAX)
                 return -EPROTO;
         return (int64_t) value;
+}
+
+/* The number of units free now. */
+int64_t mpx_sem_value_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_SEM_VALUE, name, &(struct conn_reply) { .parse = sem_parse_value },
+                              cb, userdata);
+}
+
+int64_t mpx_sem_value(mpx *m, const char *name) {
+        return conn_sync(m, mpx_sem_value_async(m, name, CONN_SYNC));
 }
