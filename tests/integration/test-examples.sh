@@ -147,4 +147,14 @@ done
 [ "$n" = 304 ] || fail "expected 304 files in the tree, found $n"
 [ -z "$("$MPXCTL" ls --type pool --names)" ] || fail "pool-copy left a pool behind"
 ! "$MPXCTL" ls --names | grep -q '^pool-copy\.\|^mpx\.job\.' || fail "pool-copy left a queue behind"
+# The asynchronous interface: 16 gets and 16 puts in flight from one connection in a poll
+# loop, items in order, and a parked get cancelled without taking anything.
+"$MPX_EXAMPLES/async-poll" 5000 > "$out" || fail "async-poll exited $?"
+grep -qx 'received 5000 items in order, 16 gets and 16 puts in flight' "$out" || fail "async-poll: items missing"
+grep -qx 'the last get was told: request cancelled' "$out" || fail "async-poll: the cancel did not end the get"
+[ "$("$MPXCTL" queue size examples.async)" = 0 ] || fail "async-poll left items behind"
+# libevent with pipelined puts from another process: every number once, then the end of stream.
+"$MPX_EXAMPLES/async-libevent" 5000 > "$out" 2>/dev/null || fail "async-libevent exited $?"
+grep -qx 'sum 12502500 of 5000 items' "$out" || fail "async-libevent: wrong sum"
+grep -qx 'drained' "$out" || fail "async-libevent: the gets did not end with the queue"
 echo "examples: ok"
