@@ -102,16 +102,13 @@ const char *mpx_strerror(int r);
  * mpx_ping() - a round trip to the daemon. Return: 0 or a negative errno code.
  */
 int mpx_ping(mpx *m);
-int64_t mpx_ping_async(mpx *m,
-                       mpx_callback *cb, void *userdata);
+int64_t mpx_ping_async(mpx *m, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_delete() - delete an object of any type. Everyone waiting on it gets
  * -EIDRM. Return: 0, -ENOENT, -EINVAL (bad name).
  */
 int mpx_delete(mpx *m, const char *name);
-int64_t mpx_delete_async(mpx *m, const char *name,
-                         mpx_callback *cb, void *userdata);
 
 /*
  * mpx_chmod() - set an object's mode, as chmod(2) does a file's: the read (4)
@@ -123,8 +120,6 @@ int64_t mpx_delete_async(mpx *m, const char *name,
  * Return: 0, -ENOENT, -EACCES, -EINVAL (mode above 07777, bad name).
  */
 int mpx_chmod(mpx *m, const char *name, unsigned mode);
-int64_t mpx_chmod_async(mpx *m, const char *name, unsigned mode,
-                        mpx_callback *cb, void *userdata);
 
 /*
  * mpx_chown() - give an object to another owner and group; (uid_t) -1 or
@@ -134,15 +129,15 @@ int64_t mpx_chmod_async(mpx *m, const char *name, unsigned mode,
  * Return: 0, -ENOENT, -EACCES, -EINVAL (bad name).
  */
 int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
-int64_t mpx_chown_async(mpx *m, const char *name, uid_t uid, gid_t gid,
-                        mpx_callback *cb, void *userdata);
 
 /* ---- asynchronous use: many requests in flight, inside any event loop ---- */
 
 /*
- * Every call below that talks to the daemon has an asynchronous twin,
- * mpx_X_async(), taking the same arguments followed by a callback and its
- * userdata. It queues the request and returns at once with the request's id
+ * The calls of queues, semaphores, events, barriers, values and arrays, the
+ * pipe rendezvous and mpx_ping() have asynchronous twins, mpx_X_async(),
+ * taking the same arguments followed by a callback and its userdata (the
+ * calls of dicts, lists, pools and administration are synchronous only, for
+ * now). It queues the request and returns at once with the request's id
  * (> 0), or with a negative errno code when nothing was queued (a bad
  * argument, -ECONNRESET on a lost connection). Later, once the reply is in,
  * the callback runs with exactly the result the synchronous call returns,
@@ -266,8 +261,8 @@ int mpx_flush(mpx *m);
  * name belongs to an object of another type, -EINVAL for a bad name or flag.
  */
 int mpx_queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags);
-int64_t mpx_queue_declare_async(mpx *m, const char *name, uint64_t maxsize, unsigned flags,
-                                mpx_callback *cb, void *userdata);
+int64_t mpx_queue_declare_async(mpx *m, const char *name, uint64_t maxsize, unsigned flags, mpx_callback *cb,
+                                void *userdata);
 
 /*
  * mpx_queue_declare_ttr() - as mpx_queue_declare(), for a joinable queue whose
@@ -280,8 +275,8 @@ int64_t mpx_queue_declare_async(mpx *m, const char *name, uint64_t maxsize, unsi
  * queue.
  */
 int mpx_queue_declare_ttr(mpx *m, const char *name, uint64_t maxsize, unsigned flags, uint32_t ttr_ms);
-int64_t mpx_queue_declare_ttr_async(mpx *m, const char *name, uint64_t maxsize, unsigned flags, uint32_t ttr_ms,
-                                    mpx_callback *cb, void *userdata);
+int64_t mpx_queue_declare_ttr_async(mpx *m, const char *name, uint64_t maxsize, unsigned flags,
+                                    uint32_t ttr_ms, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_put() - append one item (a copy of data) to a queue, waiting up to
@@ -303,8 +298,8 @@ int64_t mpx_queue_put_async(mpx *m, const char *name, const void *data, size_t s
  * in one frame.
  */
 int mpx_queue_put_many(mpx *m, const char *name, const struct iovec *items, size_t n, int64_t timeout_ms);
-int64_t mpx_queue_put_many_async(mpx *m, const char *name, const struct iovec *items, size_t n, int64_t timeout_ms,
-                                 mpx_callback *cb, void *userdata);
+int64_t mpx_queue_put_many_async(mpx *m, const char *name, const struct iovec *items, size_t n,
+                                 int64_t timeout_ms, mpx_callback *cb, void *userdata);
 
 /*
  * An item taken from a queue. data is allocated with malloc() and belongs to
@@ -336,8 +331,8 @@ void mpx_item_clear(mpx_item *item);
  * untouched.
  */
 int mpx_queue_get(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret);
-int64_t mpx_queue_get_async(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret,
-                            mpx_callback *cb, void *userdata);
+int64_t mpx_queue_get_async(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret, mpx_callback *cb,
+                            void *userdata);
 
 /*
  * mpx_queue_get_flags() - as mpx_queue_get(); with MPX_GET_DETACH a delivery
@@ -356,8 +351,8 @@ int64_t mpx_queue_get_flags_async(mpx *m, const char *name, int64_t timeout_ms, 
  * mpx_queue_get(); -EINVAL for a TTR on a plain queue.
  */
 int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret);
-int64_t mpx_queue_get_ttr_async(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret,
-                                mpx_callback *cb, void *userdata);
+int64_t mpx_queue_get_ttr_async(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms,
+                                mpx_item *ret, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_get_many() - take up to max items in one round trip: waits up to
@@ -386,23 +381,20 @@ typedef struct mpx_queue_status {
  * -EPROTOTYPE for a plain queue.
  */
 int mpx_queue_touch(mpx *m, const char *name, uint64_t tag);
-int64_t mpx_queue_touch_async(mpx *m, const char *name, uint64_t tag,
-                              mpx_callback *cb, void *userdata);
+int64_t mpx_queue_touch_async(mpx *m, const char *name, uint64_t tag, mpx_callback *cb, void *userdata);
 
 /* mpx_queue_stat() - the queue's exact size and state. Return: 0, -ENOENT, -EPROTOTYPE. */
 int mpx_queue_stat(mpx *m, const char *name, mpx_queue_status *ret);
-int64_t mpx_queue_stat_async(mpx *m, const char *name, mpx_queue_status *ret,
-                             mpx_callback *cb, void *userdata);
+int64_t mpx_queue_stat_async(mpx *m, const char *name, mpx_queue_status *ret, mpx_callback *cb,
+                             void *userdata);
 
 /* mpx_queue_qsize() - the exact number of items waiting; negative errno on failure. */
 int64_t mpx_queue_qsize(mpx *m, const char *name);
-int64_t mpx_queue_qsize_async(mpx *m, const char *name,
-                              mpx_callback *cb, void *userdata);
+int64_t mpx_queue_qsize_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /* mpx_queue_empty() - 1 if the queue holds no item, 0 if it does, or a negative errno. */
 int mpx_queue_empty(mpx *m, const char *name);
-int64_t mpx_queue_empty_async(mpx *m, const char *name,
-                              mpx_callback *cb, void *userdata);
+int64_t mpx_queue_empty_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_full() - 1 if the queue holds maxsize items or more, 0 if not, or
@@ -410,8 +402,7 @@ int64_t mpx_queue_empty_async(mpx *m, const char *name,
  * still wait behind other putters that were first.
  */
 int mpx_queue_full(mpx *m, const char *name);
-int64_t mpx_queue_full_async(mpx *m, const char *name,
-                             mpx_callback *cb, void *userdata);
+int64_t mpx_queue_full_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_close() - close a queue: further puts fail with -EPIPE (blocked
@@ -419,16 +410,14 @@ int64_t mpx_queue_full_async(mpx *m, const char *name,
  * not an error. Return: 0, -ENOENT, -EPROTOTYPE.
  */
 int mpx_queue_close(mpx *m, const char *name);
-int64_t mpx_queue_close_async(mpx *m, const char *name,
-                              mpx_callback *cb, void *userdata);
+int64_t mpx_queue_close_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_purge() - drop every item waiting in the queue (not the ones
  * delivered and not yet done). Return: the number dropped, or -ENOENT, -EPROTOTYPE.
  */
 int64_t mpx_queue_purge(mpx *m, const char *name);
-int64_t mpx_queue_purge_async(mpx *m, const char *name,
-                              mpx_callback *cb, void *userdata);
+int64_t mpx_queue_purge_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_peek() - copy up to max items from the head of the queue without
@@ -438,8 +427,8 @@ int64_t mpx_queue_purge_async(mpx *m, const char *name,
  * -ENOENT, -EPROTOTYPE.
  */
 int mpx_queue_peek(mpx *m, const char *name, mpx_item *items, size_t max);
-int64_t mpx_queue_peek_async(mpx *m, const char *name, mpx_item *items, size_t max,
-                             mpx_callback *cb, void *userdata);
+int64_t mpx_queue_peek_async(mpx *m, const char *name, mpx_item *items, size_t max, mpx_callback *cb,
+                             void *userdata);
 
 /*
  * mpx_queue_task_done() - mark a delivery of a joinable queue finished.
@@ -452,8 +441,7 @@ int64_t mpx_queue_peek_async(mpx *m, const char *name, mpx_item *items, size_t m
  * (not a joinable queue).
  */
 int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag);
-int64_t mpx_queue_task_done_async(mpx *m, const char *name, uint64_t tag,
-                                  mpx_callback *cb, void *userdata);
+int64_t mpx_queue_task_done_async(mpx *m, const char *name, uint64_t tag, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_queue_join() - wait until every item put in a joinable queue has been
@@ -461,8 +449,7 @@ int64_t mpx_queue_task_done_async(mpx *m, const char *name, uint64_t tag,
  * -ETIMEDOUT, -ENOENT, -EIDRM, -ESHUTDOWN, -EPROTOTYPE.
  */
 int mpx_queue_join(mpx *m, const char *name, int64_t timeout_ms);
-int64_t mpx_queue_join_async(mpx *m, const char *name, int64_t timeout_ms,
-                             mpx_callback *cb, void *userdata);
+int64_t mpx_queue_join_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata);
 
 /* ---- buffers returned by the shared-state calls ---- */
 
@@ -492,42 +479,26 @@ mpx_buf *mpx_bufs_free(mpx_buf *bufs, size_t n);
 
 /* mpx_dict_declare() - create a dict. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
 int mpx_dict_declare(mpx *m, const char *name);
-int64_t mpx_dict_declare_async(mpx *m, const char *name,
-                               mpx_callback *cb, void *userdata);
 /* mpx_dict_declare_flags() - mpx_dict_declare with flags: MPX_DURABLE. Also -EEXIST (other durability). */
 int mpx_dict_declare_flags(mpx *m, const char *name, unsigned flags);
-int64_t mpx_dict_declare_flags_async(mpx *m, const char *name, unsigned flags,
-                                     mpx_callback *cb, void *userdata);
 
 /* mpx_dict_set() - d[key] = value. Return: 0, -ENOENT (no such dict), -EMSGSIZE, -EPROTOTYPE. */
 int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, const void *value, size_t value_size);
-int64_t mpx_dict_set_async(mpx *m, const char *name, const void *key, size_t key_size, const void *value, size_t value_size,
-                           mpx_callback *cb, void *userdata);
 
 /* mpx_dict_get() - d[key] into *ret. Return: 0, -ENOENT (no such dict or key). */
 int mpx_dict_get(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret);
-int64_t mpx_dict_get_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
-                           mpx_callback *cb, void *userdata);
 
 /* mpx_dict_del() - del d[key]. Return: 0, -ENOENT (no such dict or key). */
 int mpx_dict_del(mpx *m, const char *name, const void *key, size_t key_size);
-int64_t mpx_dict_del_async(mpx *m, const char *name, const void *key, size_t key_size,
-                           mpx_callback *cb, void *userdata);
 
 /* mpx_dict_contains() - key in d: 1 or 0, or a negative errno. */
 int mpx_dict_contains(mpx *m, const char *name, const void *key, size_t key_size);
-int64_t mpx_dict_contains_async(mpx *m, const char *name, const void *key, size_t key_size,
-                                mpx_callback *cb, void *userdata);
 
 /* mpx_dict_len() - len(d), or a negative errno. */
 int64_t mpx_dict_len(mpx *m, const char *name);
-int64_t mpx_dict_len_async(mpx *m, const char *name,
-                           mpx_callback *cb, void *userdata);
 
 /* mpx_dict_pop() - d.pop(key) into *ret. Return: 0, -ENOENT (no such dict or key). */
 int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret);
-int64_t mpx_dict_pop_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
-                           mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_setdefault() - d.setdefault(key, default): the value now stored
@@ -535,22 +506,15 @@ int64_t mpx_dict_pop_async(mpx *m, const char *name, const void *key, size_t key
  */
 int mpx_dict_setdefault(mpx *m, const char *name, const void *key, size_t key_size,
                         const void *def, size_t def_size, mpx_buf *ret);
-int64_t mpx_dict_setdefault_async(mpx *m, const char *name, const void *key, size_t key_size,
-                        const void *def, size_t def_size, mpx_buf *ret,
-                                  mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_update() - set n pairs in one atomic request: keys[i] = values[i].
  * Return: 0, -EMSGSIZE (a key or value too large, or the batch over one frame).
  */
 int mpx_dict_update(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values, size_t n);
-int64_t mpx_dict_update_async(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values, size_t n,
-                              mpx_callback *cb, void *userdata);
 
 /* mpx_dict_clear() - remove every key. Return: how many were removed, or a negative errno. */
 int64_t mpx_dict_clear(mpx *m, const char *name);
-int64_t mpx_dict_clear_async(mpx *m, const char *name,
-                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_incr() - add delta to the signed 64-bit decimal integer stored at
@@ -560,8 +524,6 @@ int64_t mpx_dict_clear_async(mpx *m, const char *name,
  * (no such dict).
  */
 int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value);
-int64_t mpx_dict_incr_async(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value,
-                            mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_cas() - compare-and-set: if key holds expected (or is absent, when
@@ -572,10 +534,6 @@ int64_t mpx_dict_incr_async(mpx *m, const char *name, const void *key, size_t ke
 int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
                  const void *expected, size_t expected_size, const void *new_value, size_t new_size,
                  mpx_buf *ret_current);
-int64_t mpx_dict_cas_async(mpx *m, const char *name, const void *key, size_t key_size,
-                 const void *expected, size_t expected_size, const void *new_value, size_t new_size,
-                 mpx_buf *ret_current,
-                           mpx_callback *cb, void *userdata);
 
 /* What mpx_dict_items() returns. */
 #define MPX_DICT_KEYS           (1u << 0)
@@ -595,9 +553,6 @@ int64_t mpx_dict_cas_async(mpx *m, const char *name, const void *key, size_t key
  */
 int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
                    mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next);
-int64_t mpx_dict_items_async(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
-                   mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next,
-                             mpx_callback *cb, void *userdata);
 
 /* ---- lists: Manager().list() ---- */
 
@@ -608,57 +563,35 @@ int64_t mpx_dict_items_async(mpx *m, const char *name, uint64_t cursor, size_t m
 
 /* mpx_list_declare() - create a list. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
 int mpx_list_declare(mpx *m, const char *name);
-int64_t mpx_list_declare_async(mpx *m, const char *name,
-                               mpx_callback *cb, void *userdata);
 /* mpx_list_declare_flags() - mpx_list_declare with flags: MPX_DURABLE. Also -EEXIST (other durability). */
 int mpx_list_declare_flags(mpx *m, const char *name, unsigned flags);
-int64_t mpx_list_declare_flags_async(mpx *m, const char *name, unsigned flags,
-                                     mpx_callback *cb, void *userdata);
 
 /* mpx_list_append() - l.append(item). Return: the new length, or a negative errno. */
 int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size);
-int64_t mpx_list_append_async(mpx *m, const char *name, const void *item, size_t size,
-                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_extend() - l.extend(items) atomically. Return: the new length, or a negative errno. */
 int64_t mpx_list_extend(mpx *m, const char *name, const struct iovec *items, size_t n);
-int64_t mpx_list_extend_async(mpx *m, const char *name, const struct iovec *items, size_t n,
-                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_get() - l[index] into *ret. Return: 0, -ERANGE. */
 int mpx_list_get(mpx *m, const char *name, int64_t index, mpx_buf *ret);
-int64_t mpx_list_get_async(mpx *m, const char *name, int64_t index, mpx_buf *ret,
-                           mpx_callback *cb, void *userdata);
 
 /* mpx_list_set() - l[index] = item. Return: 0, -ERANGE. */
 int mpx_list_set(mpx *m, const char *name, int64_t index, const void *item, size_t size);
-int64_t mpx_list_set_async(mpx *m, const char *name, int64_t index, const void *item, size_t size,
-                           mpx_callback *cb, void *userdata);
 
 /* mpx_list_insert() - l.insert(index, item); like Python, never out of range. Return: the new length. */
 int64_t mpx_list_insert(mpx *m, const char *name, int64_t index, const void *item, size_t size);
-int64_t mpx_list_insert_async(mpx *m, const char *name, int64_t index, const void *item, size_t size,
-                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_pop() - l.pop(index) into *ret (index -1 is Python's default). Return: 0, -ERANGE. */
 int mpx_list_pop(mpx *m, const char *name, int64_t index, mpx_buf *ret);
-int64_t mpx_list_pop_async(mpx *m, const char *name, int64_t index, mpx_buf *ret,
-                           mpx_callback *cb, void *userdata);
 
 /* mpx_list_remove() - remove the first item equal to item. Return: 0, -ENOENT. */
 int mpx_list_remove(mpx *m, const char *name, const void *item, size_t size);
-int64_t mpx_list_remove_async(mpx *m, const char *name, const void *item, size_t size,
-                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_index() - the index of the first item equal to item, or -ENOENT. */
 int64_t mpx_list_index(mpx *m, const char *name, const void *item, size_t size);
-int64_t mpx_list_index_async(mpx *m, const char *name, const void *item, size_t size,
-                             mpx_callback *cb, void *userdata);
 
 /* mpx_list_len() - len(l), or a negative errno. */
 int64_t mpx_list_len(mpx *m, const char *name);
-int64_t mpx_list_len_async(mpx *m, const char *name,
-                           mpx_callback *cb, void *userdata);
 
 /* Python's None as a slice bound. */
 #define MPX_SLICE_END           INT64_MAX
@@ -670,13 +603,9 @@ int64_t mpx_list_len_async(mpx *m, const char *name,
  * (free with mpx_bufs_free()), or a negative errno.
  */
 int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items);
-int64_t mpx_list_slice_async(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
-                             mpx_callback *cb, void *userdata);
 
 /* mpx_list_clear() - remove every item. Return: how many were removed, or a negative errno. */
 int64_t mpx_list_clear(mpx *m, const char *name);
-int64_t mpx_list_clear_async(mpx *m, const char *name,
-                             mpx_callback *cb, void *userdata);
 
 /* ---- semaphores and locks ---- */
 
@@ -712,8 +641,7 @@ int64_t mpx_sem_declare_async(mpx *m, const char *name, uint64_t value, uint64_t
  * -ESHUTDOWN (nothing is held).
  */
 int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms);
-int64_t mpx_sem_acquire_async(mpx *m, const char *name, int64_t timeout_ms,
-                              mpx_callback *cb, void *userdata);
+int64_t mpx_sem_acquire_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_sem_release() - give one unit back (any connection may, as in Python).
@@ -721,39 +649,32 @@ int64_t mpx_sem_acquire_async(mpx *m, const char *name, int64_t timeout_ms,
  * semaphore at 2^63 - 1).
  */
 int mpx_sem_release(mpx *m, const char *name);
-int64_t mpx_sem_release_async(mpx *m, const char *name,
-                              mpx_callback *cb, void *userdata);
+int64_t mpx_sem_release_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /* mpx_sem_value() - the current value, or a negative errno. */
 int64_t mpx_sem_value(mpx *m, const char *name);
-int64_t mpx_sem_value_async(mpx *m, const char *name,
-                            mpx_callback *cb, void *userdata);
+int64_t mpx_sem_value_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /* ---- events ---- */
 
 /* mpx_event_declare() - create an event, initially clear. Return: 1 created, 0 existed. */
 int mpx_event_declare(mpx *m, const char *name);
-int64_t mpx_event_declare_async(mpx *m, const char *name,
-                                mpx_callback *cb, void *userdata);
+int64_t mpx_event_declare_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 /* mpx_event_set() - set the flag and wake every waiter. */
 int mpx_event_set(mpx *m, const char *name);
-int64_t mpx_event_set_async(mpx *m, const char *name,
-                            mpx_callback *cb, void *userdata);
+int64_t mpx_event_set_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 /* mpx_event_clear() - clear the flag. */
 int mpx_event_clear(mpx *m, const char *name);
-int64_t mpx_event_clear_async(mpx *m, const char *name,
-                              mpx_callback *cb, void *userdata);
+int64_t mpx_event_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 /* mpx_event_is_set() - 1 set, 0 clear, or a negative errno. */
 int mpx_event_is_set(mpx *m, const char *name);
-int64_t mpx_event_is_set_async(mpx *m, const char *name,
-                               mpx_callback *cb, void *userdata);
+int64_t mpx_event_is_set_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 /*
  * mpx_event_wait() - wait until the flag is set. Return: 0, -EAGAIN (clear,
  * timeout 0), -ETIMEDOUT (where Python returns False), -EIDRM, -ESHUTDOWN.
  */
 int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms);
-int64_t mpx_event_wait_async(mpx *m, const char *name, int64_t timeout_ms,
-                             mpx_callback *cb, void *userdata);
+int64_t mpx_event_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata);
 
 /* ---- barriers ---- */
 
@@ -762,8 +683,8 @@ int64_t mpx_event_wait_async(mpx *m, const char *name, int64_t timeout_ms,
  * Return: 1 created, 0 existed, -EEXIST (other parties), -EINVAL (parties 0).
  */
 int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties);
-int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties,
-                                  mpx_callback *cb, void *userdata);
+int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties, mpx_callback *cb,
+                                  void *userdata);
 
 /*
  * mpx_barrier_wait() - wait until parties processes wait, then all go on.
@@ -774,18 +695,16 @@ int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties,
  * 0 and not the last party), -EIDRM, -ESHUTDOWN.
  */
 int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms);
-int64_t mpx_barrier_wait_async(mpx *m, const char *name, int64_t timeout_ms,
-                               mpx_callback *cb, void *userdata);
+int64_t mpx_barrier_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb,
+                               void *userdata);
 
 /* mpx_barrier_reset() - back to the empty, unbroken state; waiters get -ENOTRECOVERABLE. */
 int mpx_barrier_reset(mpx *m, const char *name);
-int64_t mpx_barrier_reset_async(mpx *m, const char *name,
-                                mpx_callback *cb, void *userdata);
+int64_t mpx_barrier_reset_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /* mpx_barrier_abort() - break the barrier: waiters and later waits get -ENOTRECOVERABLE. */
 int mpx_barrier_abort(mpx *m, const char *name);
-int64_t mpx_barrier_abort_async(mpx *m, const char *name,
-                                mpx_callback *cb, void *userdata);
+int64_t mpx_barrier_abort_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /* ---- typed values and arrays: Value() and Array(), and shared memory ---- */
 
@@ -821,12 +740,11 @@ int64_t mpx_value_declare_async(mpx *m, const char *name, char typecode, const v
 /* mpx_array_declare_flags(), mpx_value_declare_flags() - the same with flags: MPX_DURABLE. */
 int mpx_array_declare_flags(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
                             unsigned flags);
-int64_t mpx_array_declare_flags_async(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
-                            unsigned flags,
-                                      mpx_callback *cb, void *userdata);
+int64_t mpx_array_declare_flags_async(mpx *m, const char *name, char typecode, uint32_t length,
+                                      const void *initial, unsigned flags, mpx_callback *cb, void *userdata);
 int mpx_value_declare_flags(mpx *m, const char *name, char typecode, const void *initial, unsigned flags);
-int64_t mpx_value_declare_flags_async(mpx *m, const char *name, char typecode, const void *initial, unsigned flags,
-                                      mpx_callback *cb, void *userdata);
+int64_t mpx_value_declare_flags_async(mpx *m, const char *name, char typecode, const void *initial,
+                                      unsigned flags, mpx_callback *cb, void *userdata);
 
 /*
  * Every element access names the type code the caller believes the array
@@ -854,8 +772,8 @@ int64_t mpx_array_get_async(mpx *m, const char *name, char typecode, int64_t ind
  * array's), -EINVAL (not a type code, NULL src with count > 0).
  */
 int mpx_array_set(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src);
-int64_t mpx_array_set_async(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src,
-                            mpx_callback *cb, void *userdata);
+int64_t mpx_array_set_async(mpx *m, const char *name, char typecode, int64_t index, uint32_t count,
+                            const void *src, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_array_add() - atomically add *delta (one element of type typecode)
@@ -864,8 +782,8 @@ int64_t mpx_array_set_async(mpx *m, const char *name, char typecode, int64_t ind
  * -EINVAL (not a type code, or type 'c', which cannot be added to).
  */
 int mpx_array_add(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new);
-int64_t mpx_array_add_async(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new,
-                            mpx_callback *cb, void *userdata);
+int64_t mpx_array_add_async(mpx *m, const char *name, char typecode, int64_t index, const void *delta,
+                            void *ret_new, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_array_cas() - atomically store *new_value at index if it holds
@@ -877,8 +795,7 @@ int64_t mpx_array_add_async(mpx *m, const char *name, char typecode, int64_t ind
 int mpx_array_cas(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
                   const void *new_value, void *ret_current);
 int64_t mpx_array_cas_async(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
-                  const void *new_value, void *ret_current,
-                            mpx_callback *cb, void *userdata);
+                            const void *new_value, void *ret_current, mpx_callback *cb, void *userdata);
 
 /* A shared mapping of an array's memory. */
 typedef struct mpx_map {
@@ -901,8 +818,7 @@ typedef struct mpx_map {
  * came with the reply).
  */
 int mpx_array_map(mpx *m, const char *name, mpx_map *ret);
-int64_t mpx_array_map_async(mpx *m, const char *name, mpx_map *ret,
-                            mpx_callback *cb, void *userdata);
+int64_t mpx_array_map_async(mpx *m, const char *name, mpx_map *ret, mpx_callback *cb, void *userdata);
 
 /* mpx_map_release() - unmap a mapping made by mpx_array_map(). Accepts NULL. */
 void mpx_map_release(mpx_map *map);
@@ -1001,8 +917,6 @@ int mpx_pipe_recv(int fd, mpx_buf *ret);
  * -EPROTOTYPE (the name belongs to another type of object), -EUSERS.
  */
 int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv);
-int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv,
-                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pool_scale() - run workers workers (0 to 1024): new indexes start now;
@@ -1011,8 +925,6 @@ int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int res
  * -EINVAL (too many, or the pool is stopping), -EPROTOTYPE.
  */
 int mpx_pool_scale(mpx *m, const char *name, uint32_t workers);
-int64_t mpx_pool_scale_async(mpx *m, const char *name, uint32_t workers,
-                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pool_signal() - send sig (1 to 64) to every running worker's process
@@ -1021,8 +933,6 @@ int64_t mpx_pool_scale_async(mpx *m, const char *name, uint32_t workers,
  * Return: how many workers were signalled, -ENOENT, -EACCES, -EINVAL, -EPROTOTYPE.
  */
 int mpx_pool_signal(mpx *m, const char *name, int sig);
-int64_t mpx_pool_signal_async(mpx *m, const char *name, int sig,
-                              mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pool_stop() - SIGTERM every worker, SIGKILL those still running after
@@ -1032,8 +942,6 @@ int64_t mpx_pool_signal_async(mpx *m, const char *name, int sig,
  * -EIDRM (the pool was deleted meanwhile), -ESHUTDOWN.
  */
 int mpx_pool_stop(mpx *m, const char *name, int64_t grace_ms);
-int64_t mpx_pool_stop_async(mpx *m, const char *name, int64_t grace_ms,
-                            mpx_callback *cb, void *userdata);
 
 /*
  * Jobs. mpx_job_submit() creates a private result queue for one job, and
@@ -1065,8 +973,6 @@ typedef struct mpx_job {
  * left behind on failure.
  */
 int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job);
-int64_t mpx_job_submit_async(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job,
-                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_job_wait() - wait up to timeout_ms for a job's result, as
@@ -1083,8 +989,6 @@ int64_t mpx_job_submit_async(mpx *m, const char *queue, const void *data, size_t
  * job->result_queue with mpx_delete(); the worker's result then goes nowhere.
  */
 int mpx_job_wait(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result);
-int64_t mpx_job_wait_async(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result,
-                           mpx_callback *cb, void *userdata);
 
 /*
  * The work of a worker. @job holds the job's data (the item without the
@@ -1146,8 +1050,6 @@ const mpx_field *mpx_info_get(const mpx_info *info, const char *key);
  * Return: 0, -ENOENT, -EINVAL.
  */
 int mpx_object_info(mpx *m, const char *name, mpx_info *ret);
-int64_t mpx_object_info_async(mpx *m, const char *name, mpx_info *ret,
-                              mpx_callback *cb, void *userdata);
 
 /*
  * mpx_list_objects() - list objects a page at a time, in creation order.
@@ -1161,17 +1063,12 @@ int64_t mpx_object_info_async(mpx *m, const char *name, mpx_info *ret,
  */
 int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
              mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
-int64_t mpx_list_objects_async(mpx *m, uint64_t cursor, size_t max, const char *type,
-             mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next,
-                               mpx_callback *cb, void *userdata);
 
 /* mpx_objects_free() - free an array returned by mpx_list_objects(). Return: NULL. */
 mpx_info *mpx_objects_free(mpx_info *items, size_t n);
 
 /* mpx_stats() - daemon-wide statistics (version, uptime, clients, objects, waiters ...). */
 int mpx_stats(mpx *m, mpx_info *ret);
-int64_t mpx_stats_async(mpx *m, mpx_info *ret,
-                        mpx_callback *cb, void *userdata);
 
 /*
  * mpx_clients() - list the daemon's connections a page at a time, in
@@ -1181,8 +1078,6 @@ int64_t mpx_stats_async(mpx *m, mpx_info *ret,
  * mpx_list_objects(); free with mpx_objects_free().
  */
 int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
-int64_t mpx_clients_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next,
-                          mpx_callback *cb, void *userdata);
 
 /*
  * mpx_users() - list the uids the daemon accounts for (those with a
@@ -1193,8 +1088,6 @@ int64_t mpx_clients_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_it
  * with mpx_objects_free().
  */
 int mpx_users(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
-int64_t mpx_users_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next,
-                        mpx_callback *cb, void *userdata);
 
 #ifdef __cplusplus
 }
