@@ -634,8 +634,24 @@ int mpx_flush(mpx *m) {
 }
 
 void conn_close(struct mpx *m) {
+        struct conn_request *rq;
+
         if (m->closing)
                 return;
+        if (getpid() != m->owner) {
+                /*
+                 * A child of fork() closing its copy: what is queued and pending
+                 * is the parent's, to be neither sent nor completed here.
+                 */
+                m->closing = true;
+                while ((rq = m->pending)) {
+                        HASH_DELETE(hh, m->pending, rq);
+                        conn_request_free(m, rq);
+                }
+                if (m->depth == 0)
+                        conn_free(m);
+                return;
+        }
         m->depth++;
         /* What was queued (pipelined puts above all) goes out before the socket closes. */
         if (!m->broken)
@@ -645,7 +661,7 @@ void conn_close(struct mpx *m) {
         conn_leave(m);
 }
 
-/* TRANSITION: keep the body (and descriptor) for the caller of conn_call(). */
+/* Keep the body (and descriptor) for the caller of conn_call(). */
 static int64_t conn_parse_legacy(struct conn_request *rq, struct wire_reader *rd) {
         struct mpx *m = rq->reply.out[0];
 

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uthash.h>
 
 #include "mpx.h"
@@ -58,6 +59,7 @@ struct mpx {
         int fd;                         /* AF_UNIX stream socket, CLOEXEC, blocking (non-blocking I/O uses MSG_DONTWAIT) */
         bool broken;                    /* the byte stream is lost; every call fails with -ECONNRESET */
         bool closing;                   /* mpx_disconnect() was called inside the library: free on the way out */
+        pid_t owner;                    /* the process that connected (a child of fork() only closes its copy) */
         unsigned depth;                 /* library calls running the connection (nested through callbacks) */
         uint32_t next_id;               /* request id of the next request */
         size_t max_message;             /* from HELLO: largest payload */
@@ -80,7 +82,7 @@ struct mpx {
         size_t n_pipelined;             /* such puts not yet answered */
         int deferred_error;             /* the first failure of such a put not yet reported, or 0 */
 
-        struct wire_buf legacy;         /* TRANSITION: body of the last conn_call() reply */
+        struct wire_buf legacy;         /* body of the last conn_call() reply */
         int legacy_fd;
         mpx_watch_fn *watch;            /* told when the events wanted change */
         void *watch_userdata;
@@ -146,8 +148,11 @@ int conn_declare_name_flags(struct mpx *m, uint16_t op, const char *name, unsign
 int conn_claim_fd(struct conn_request *rq);
 
 /*
- * TRANSITION: the synchronous request path of files not yet converted. The
- * reply body is copied to m->legacy and stays valid until the next call.
+ * The synchronous path of the calls that have no asynchronous form yet
+ * (dicts, lists, pools, administration): send the request begun at start and
+ * wait for its reply, whose body is copied to m->legacy and stays valid until
+ * the next such call; a descriptor that came with it is kept for
+ * conn_take_fd(). To be replaced by parsers as in mpx-queue.c.
  */
 int conn_call(struct mpx *m, size_t start, struct wire_reader *ret);
 int conn_call_declare(struct mpx *m, size_t start, int r);

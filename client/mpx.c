@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libmpx connections: connect and HELLO, the request path every call uses
- * (build a frame, send it whole, read frames until the reply with the same
- * request id arrives, map its status to an errno code), PING, and
- * mpx_strerror().
+ * libmpx connections: connect and HELLO, disconnect, PING, the reply
+ * parsers and request helpers the object files share, buffers, and
+ * mpx_strerror(). The request engine itself (queueing, reading, matching
+ * replies, completions) is mpx-conn.c.
  *
  * The library never prints, never exits and never raises SIGPIPE in the
  * calling process. Once the byte stream with the daemon is lost (a failed
@@ -11,14 +11,6 @@
  * marked broken and every later call returns -ECONNRESET; the caller
  * disconnects and connects again. Object families live in their own files
  * (mpx-queue.c, mpx-admin.c).
- *
- * Frames are read with recvmsg() and a control buffer, because the daemon
- * may pass a descriptor with a reply (ARRAY_MAP sends a memfd with
- * SCM_RIGHTS, tied to the first bytes of the reply frame): a plain recv()
- * would let the kernel close it. Since frames are read exactly, header then
- * body, a descriptor arrives while its own frame is read. It is received
- * with MSG_CMSG_CLOEXEC and kept in m->in_fd until conn_take_fd() claims it;
- * an unclaimed one is closed when the next frame is read, or on disconnect.
  */
 /* program_invocation_short_name, strerrordesc_np(); config.h may have said so already. */
 #ifndef _GNU_SOURCE
@@ -229,6 +221,7 @@ int mpx_connect_named(const char *path, const char *client_name, mpx **ret) {
         m->in_fd = -1;
         m->legacy_fd = -1;
         m->building = SIZE_MAX;
+        m->owner = getpid();
         m->max_message = WIRE_DEFAULT_MAX_MESSAGE;
         m->max_frame = WIRE_DEFAULT_MAX_FRAME;
         wire_buf_init(&m->out);

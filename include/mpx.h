@@ -19,6 +19,7 @@
  *   -EIDRM        the object was deleted while the call waited
  *   -ESHUTDOWN    the daemon is stopping
  *   -ECONNRESET   the connection to the daemon is lost; disconnect and reconnect
+ *   -ECANCELED    (asynchronous calls) ended by mpx_cancel() before it was served
  *   -ENOMEM, -ENOSPC, -EUSERS  the client or the daemon is out of memory or over a limit;
  *                 -ENOSPC also: a change of a durable object, and the disk of the
  *                 daemon's journal is full (nothing changed; try again later)
