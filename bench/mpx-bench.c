@@ -37,8 +37,10 @@
  * connection the socket is blocking (write, then read; no epoll).
  *
  * The protocol is spoken directly (docs/PROTOCOL.md); libmpx is used only for
- * setting objects up, and, with --lib, for the synchronous put/get/ping/handoff
- * scenarios (one process per client, -P 1), which shows libmpx's own cost.
+ * setting objects up, and, with --lib, for the put/get/ping/handoff scenarios
+ * (one process per client): synchronous calls with -P 1, asynchronous ones
+ * keeping -P requests in flight otherwise, and with --pipelined, synchronous
+ * puts on a pipelined connection; which shows libmpx's own cost.
  *
  * --durable declares the queues and dicts durable: bench/compare-durable runs
  * put that way against mpxd under each sync policy.
@@ -81,7 +83,8 @@ struct options {
         double secs;                    /* run time, when count is 0 */
         long count;                     /* operations in all, or 0 */
         long prefill;                   /* items put before get/get_many without --reuse */
-        bool lib;                       /* use libmpx (synchronous) */
+        bool lib;                       /* use libmpx (synchronous; asynchronous with -P > 1) */
+        bool pipelined;                 /* --lib puts through a pipelined connection */
         bool reuse;                     /* do not delete/declare the queue at start */
         bool keep;                      /* do not delete the queue at the end */
         bool pause;                     /* wake: wait for stdin once ready */
@@ -1249,6 +1252,133 @@ out:
         free(payload);
 }
 
+/*
+ * The asynchronous libmpx worker (--lib with -P > 1): one connection keeps
+ * opt.depth requests in flight through the mpx_X_async() calls, refilled from
+ * their callbacks, in a poll() loop around mpx_process(). With --pipelined a
+ * putter uses the synchronous mpx_queue_put() on a pipelined connection
+ * instead (the puts then have no latency of their own to measure).
+ */
+struct lib_async {
+        mpx *m;
+        char role;
+        const char *name;
+        char *payload;
+        long left;                      /* requests still to make; -1 until the deadline */
+        int64_t deadline;
+        struct hist *h;
+        uint64_t ops;
+        int64_t last;
+        bool done;                      /* a get found the queue empty, or the consumer timed out */
+};
+
+struct lib_slot {
+        struct lib_async *a;
+        int64_t t0;
+        mpx_item item;
+};
+
+static void lib_async_issue(struct lib_slot *s);
+
+static void lib_async_done(mpx *m, int64_t result, void *userdata) {
+        struct lib_slot *s = userdata;
+        struct lib_async *a = s->a;
+        int64_t t1 = now_ns();
+
+        (void) m;
+        if ((a->role == 'g' && result == -EAGAIN) || (a->role == 'c' && result == -ETIMEDOUT)) {
+                a->done = true;
+                return;
+        }
+        lib_check((int) result, "asynchronous request");
+        if (a->role == 'c') {
+                if (opt.size >= 8 && s->item.size >= 8) {
+                        int64_t put_ns;
+
+                        memcpy(&put_ns, s->item.data, sizeof(put_ns));
+                        hist_add(a->h, t1 - put_ns);
+                }
+        } else
+                hist_add(a->h, t1 - s->t0);
+        if (a->role == 'g' || a->role == 'c')
+                mpx_item_clear(&s->item);
+        a->ops++;
+        a->last = t1;
+        lib_async_issue(s);
+}
+
+static void lib_async_issue(struct lib_slot *s) {
+        struct lib_async *a = s->a;
+        int64_t id;
+
+        s->t0 = now_ns();
+        if (a->done || a->left == 0 || (a->deadline && s->t0 >= a->deadline))
+                return;
+        if (a->left > 0)
+                a->left--;
+        switch (a->role) {
+        case 'p':
+                if (opt.size >= 8)
+                        memcpy(a->payload, &s->t0, sizeof(s->t0));
+                id = mpx_queue_put_async(a->m, a->name, a->payload, opt.size, 0, lib_async_done, s);
+                break;
+        case 'g':
+                id = mpx_queue_get_async(a->m, a->name, 0, &s->item, lib_async_done, s);
+                break;
+        case 'c':
+                id = mpx_queue_get_async(a->m, a->name, a->deadline ? (a->deadline - s->t0) / 1000000 + 1 : -1,
+                                         &s->item, lib_async_done, s);
+                break;
+        default:
+                id = mpx_ping_async(a->m, lib_async_done, s);
+        }
+        lib_check((int) (id < 0 ? id : 0), "queue a request");
+}
+
+static void lib_worker_async(char role, const char *name, long count, int64_t deadline, struct hist *h,
+                             struct shared *sh) {
+        struct lib_async a = { .role = role, .name = name, .left = count ? count : -1, .deadline = deadline,
+                               .h = h };
+        struct lib_slot *slots = calloc((size_t) opt.depth, sizeof(*slots));
+
+        a.payload = malloc(opt.size + 8);
+        memset(a.payload, 'x', opt.size + 8);
+        lib_check(mpx_connect_named(opt.socket, "mpx-bench", &a.m), "connect");
+        if (role == 'p' && opt.pipelined) {
+                /* Synchronous puts that return once queued; mpx_flush() collects the replies. */
+                lib_check(mpx_pipeline(a.m, 1), "pipeline");
+                for (long i = 0; count == 0 || i < count; i++) {
+                        int64_t t0 = now_ns();
+
+                        if (deadline && t0 >= deadline)
+                                break;
+                        if (opt.size >= 8)
+                                memcpy(a.payload, &t0, sizeof(t0));
+                        lib_check(mpx_queue_put(a.m, name, a.payload, opt.size, -1), "put");
+                        a.ops++;
+                }
+                lib_check(mpx_flush(a.m), "flush");
+                a.last = now_ns();
+        } else {
+                for (int i = 0; i < opt.depth; i++) {
+                        slots[i].a = &a;
+                        lib_async_issue(&slots[i]);
+                }
+                while (mpx_pending(a.m) > 0) {
+                        struct pollfd p = { .fd = mpx_fd(a.m), .events = mpx_events(a.m) };
+
+                        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                                lib_check(-errno, "poll");
+                        lib_check(mpx_process(a.m), "process");
+                }
+        }
+        sh->ops = a.ops;
+        sh->last_ns = a.last;
+        mpx_disconnect(a.m);
+        free(a.payload);
+        free(slots);
+}
+
 /* Fork n workers of a role; each gets its own histogram and result slot. */
 static void lib_fork(int n, char role, const char *name, long count, int64_t deadline, struct hist **hs,
                      struct shared *sh, pid_t *pids) {
@@ -1256,7 +1386,11 @@ static void lib_fork(int n, char role, const char *name, long count, int64_t dea
                 pids[i] = fork_worker();
                 if (pids[i] == 0) {
                         long mine = count ? count / n + (i < count % n) : 0;
-                        lib_worker(role, name, mine, deadline, hs[i], &sh[i]);
+
+                        if (opt.depth > 1 || opt.pipelined)
+                                lib_worker_async(role, name, mine, deadline, hs[i], &sh[i]);
+                        else
+                                lib_worker(role, name, mine, deadline, hs[i], &sh[i]);
                         _exit(0);
                 }
         }
@@ -1279,8 +1413,9 @@ static void run_lib(const struct scenario *sc, const char *name) {
                                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         struct hist **hs = calloc(2 * (size_t) n, sizeof(*hs)), *h = hist_new();
         pid_t *pids = calloc((size_t) n, sizeof(*pids)), *ppids = calloc((size_t) n, sizeof(*ppids));
-        struct result res = { .scenario = sc->name, .client = "libmpx", .latency = "round-trip",
-                              .clients = n, .depth = 1, .hist = h };
+        struct result res = { .scenario = sc->name,
+                              .client = opt.pipelined ? "libmpx-pipelined" : opt.depth > 1 ? "libmpx-async" : "libmpx",
+                              .latency = "round-trip", .clients = n, .depth = opt.depth, .hist = h };
         int64_t start = now_ns(), deadline = opt.count > 0 ? 0 : start + (int64_t) (opt.secs * 1e9), last = start;
         char role = sc->kind == K_PUT ? 'p' : sc->kind == K_GET ? 'g' : sc->kind == K_PING ? 'i' : 'c';
 
@@ -1445,14 +1580,16 @@ static void usage(FILE *f) {
                 "      --prefill N       items put before get/get_many in -t mode (1000000)\n"
                 "      --reuse           use the queue as it is (no delete, no prefill)\n"
                 "      --keep            leave the queue and its items at the end\n"
-                "      --lib             synchronous libmpx clients, one process each (put get ping handoff)\n"
+                "      --lib             libmpx clients, one process each (put get ping handoff): synchronous,\n"
+                "                        or asynchronous with -P requests in flight when -P > 1\n"
+                "      --pipelined       with --lib: putters use synchronous puts on a pipelined connection\n"
                 "      --pause           wake: print a ready line and wait for a line on stdin\n"
                 "      --label TEXT      add \"label\":TEXT to each line\n"
                 "      --durable         declare queues and dicts durable (the daemon needs durability.directory)\n");
 }
 
 int main(int argc, char **argv) {
-        enum { O_SPAWN = 0x100, O_PREFILL, O_REUSE, O_KEEP, O_LIB, O_PAUSE, O_LABEL, O_REFILL_ALL, O_DURABLE };
+        enum { O_SPAWN = 0x100, O_PREFILL, O_REUSE, O_KEEP, O_LIB, O_PAUSE, O_LABEL, O_REFILL_ALL, O_DURABLE, O_PIPELINED };
         static const struct option longopts[] = {
                 { "socket", required_argument, NULL, 's' },
                 { "spawn", required_argument, NULL, O_SPAWN },
@@ -1469,6 +1606,7 @@ int main(int argc, char **argv) {
                 { "reuse", no_argument, NULL, O_REUSE },
                 { "keep", no_argument, NULL, O_KEEP },
                 { "lib", no_argument, NULL, O_LIB },
+                { "pipelined", no_argument, NULL, O_PIPELINED },
                 { "pause", no_argument, NULL, O_PAUSE },
                 { "label", required_argument, NULL, O_LABEL },
                 { "refill-all", no_argument, NULL, O_REFILL_ALL },
@@ -1501,6 +1639,7 @@ int main(int argc, char **argv) {
                 case O_REUSE: opt.reuse = true; break;
                 case O_KEEP: opt.keep = true; break;
                 case O_LIB: opt.lib = true; break;
+                case O_PIPELINED: opt.pipelined = true; break;
                 case O_PAUSE: opt.pause = true; break;
                 case O_LABEL: opt.label = optarg; break;
                 case O_REFILL_ALL: opt.refill_all = true; break;
@@ -1521,8 +1660,8 @@ int main(int argc, char **argv) {
                 usage(stderr);
                 return 2;
         }
-        if (opt.lib && opt.depth != 1) {
-                fprintf(stderr, "mpx-bench: --lib clients are synchronous: -P must be 1\n");
+        if (opt.pipelined && !opt.lib) {
+                fprintf(stderr, "mpx-bench: --pipelined is a mode of the --lib clients\n");
                 return 2;
         }
         strcpy(copy, list);
