@@ -4,10 +4,11 @@
  * index, len, slice and clear.
  *
  * Each call checks its arguments (names, pointers, item sizes against the
- * daemon's limits, an extend against one frame) before anything is sent,
- * builds one request and parses the reply strictly. A slice larger than one
- * reply frame is fetched with several requests, each continuing at the
- * absolute index where the previous reply stopped. Items handed to the
+ * daemon's limits, an extend against one frame) before anything is queued,
+ * builds one request and names the parser of its reply; the synchronous
+ * form waits for the asynchronous one. A slice larger than one reply frame
+ * is fetched with several requests, each continuing at the absolute index
+ * where the previous reply stopped, so slice is synchronous only. Items handed to the
  * caller are malloc'd copies in mpx_buf. Output parameters are left alone
  * when a call fails.
  */
@@ -41,77 +42,60 @@ static int list_get_buf(struct wire_reader *rd, mpx_buf *ret) {
         return 0;
 }
 
-/* A reply that is exactly one bytes field, into *ret. */
-static int list_reply_buf(struct wire_reader *rd, mpx_buf *ret) {
-        mpx_buf buf;
-        int r;
-
-        r = list_get_buf(rd, &buf);
-        if (r < 0)
-                return r;
-        if (!wire_reader_done(rd)) {
-                mpx_buf_clear(&buf);
-                return -EPROTO;
-        }
-        *ret = buf;
-        return 0;
-}
-
-/* A reply that is exactly one u64, as a non-negative int64_t. */
-static int64_t list_reply_u64(struct wire_reader *rd) {
-        uint64_t v;
-
-        if (!wire_get_u64(rd, &v) || !wire_reader_done(rd))
-                return -EPROTO;
-        return v > INT64_MAX ? INT64_MAX : (int64_t) v;
-}
-
-/* Send a request whose body is the name, then an optional i64, then an optional item. */
-static int list_call(mpx *m, uint16_t op, const char *name, const int64_t *index, const void *item,
-                     size_t size, bool with_item, struct wire_reader *ret) {
+/* Queue a request of the shape "name[, i64 index][, bytes item]" with how its reply is read. */
+static int64_t list_submit(mpx *m, uint16_t op, const char *name, const int64_t *index, const void *item,
+                           size_t size, bool with_item, const struct conn_reply *reply,
+                           mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
         if (!m)
                 return -EINVAL;
         r = with_item ? list_check_item(m, item, size) : 0;
-        if (r >= 0)
-                r = conn_begin(m, op, &start);
+        if (r < 0)
+                return r;
+        r = conn_begin(m, op, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0 && index)
                 r = wire_put_i64(&m->out, *index);
         if (r >= 0 && with_item)
                 r = wire_put_bytes(&m->out, item, (uint32_t) size);
-        if (r >= 0)
-                r = conn_call(m, start, ret);
-        return r;
+        return conn_submit(m, start, r, reply, cb, userdata);
 }
 
+static const struct conn_reply list_reply_len = { .parse = conn_parse_u64 };
+
 /* Create a list with flags (MPX_DURABLE), or check that the name is one with the same durability. */
+int64_t mpx_list_declare_flags_async(mpx *m, const char *name, unsigned flags, mpx_callback *cb, void *userdata) {
+        return conn_declare_name_flags_async(m, WIRE_OP_LIST_DECLARE, name, flags, cb, userdata);
+}
+
 int mpx_list_declare_flags(mpx *m, const char *name, unsigned flags) {
         return conn_declare_name_flags(m, WIRE_OP_LIST_DECLARE, name, flags);
 }
 
 /* Create a list, or check that the name is one. */
+int64_t mpx_list_declare_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_declare_name_flags_async(m, WIRE_OP_LIST_DECLARE, name, 0, cb, userdata);
+}
+
 int mpx_list_declare(mpx *m, const char *name) {
         return conn_declare_name_flags(m, WIRE_OP_LIST_DECLARE, name, 0);
 }
 
 /* l.append(item); the new length. */
-int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size) {
-        struct wire_reader rd;
-        int r;
+int64_t mpx_list_append_async(mpx *m, const char *name, const void *item, size_t size, mpx_callback *cb, void *userdata) {
+        return list_submit(m, WIRE_OP_LIST_APPEND, name, NULL, item, size, true, &list_reply_len, cb, userdata);
+}
 
-        r = list_call(m, WIRE_OP_LIST_APPEND, name, NULL, item, size, true, &rd);
-        if (r < 0)
-                return r;
-        return list_reply_u64(&rd);
+int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size) {
+        return conn_sync(m, mpx_list_append_async(m, name, item, size, CONN_SYNC));
 }
 
 /* l.extend(items) in one atomic request; the new length. */
-int64_t mpx_list_extend(mpx *m, const char *name, const struct iovec *items, size_t n) {
-        struct wire_reader rd;
+int64_t mpx_list_extend_async(mpx *m, const char *name, const struct iovec *items, size_t n,
+                              mpx_callback *cb, void *userdata) {
         size_t start, body;
         int r;
 
@@ -140,92 +124,78 @@ int64_t mpx_list_extend(mpx *m, const char *name, const struct iovec *items, siz
                 r = wire_buf_reserve(&m->out, body);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = wire_put_bytes(&m->out, items[i].iov_base, (uint32_t) items[i].iov_len);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return list_reply_u64(&rd);
+        return conn_submit(m, start, r, &list_reply_len, cb, userdata);
+}
+
+int64_t mpx_list_extend(mpx *m, const char *name, const struct iovec *items, size_t n) {
+        return conn_sync(m, mpx_list_extend_async(m, name, items, n, CONN_SYNC));
 }
 
 /* l[index], copied into *ret. */
-int mpx_list_get(mpx *m, const char *name, int64_t index, mpx_buf *ret) {
-        struct wire_reader rd;
-        int r;
-
+int64_t mpx_list_get_async(mpx *m, const char *name, int64_t index, mpx_buf *ret, mpx_callback *cb, void *userdata) {
         if (!ret)
                 return -EINVAL;
-        r = list_call(m, WIRE_OP_LIST_GET, name, &index, NULL, 0, false, &rd);
-        if (r < 0)
-                return r;
-        return list_reply_buf(&rd, ret);
+        return list_submit(m, WIRE_OP_LIST_GET, name, &index, NULL, 0, false, &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } }, cb, userdata);
+}
+
+int mpx_list_get(mpx *m, const char *name, int64_t index, mpx_buf *ret) {
+        return (int) conn_sync(m, mpx_list_get_async(m, name, index, ret, CONN_SYNC));
 }
 
 /* l[index] = item. */
-int mpx_list_set(mpx *m, const char *name, int64_t index, const void *item, size_t size) {
-        struct wire_reader rd;
-        int r;
+int64_t mpx_list_set_async(mpx *m, const char *name, int64_t index, const void *item, size_t size, mpx_callback *cb, void *userdata) {
+        return list_submit(m, WIRE_OP_LIST_SET, name, &index, item, size, true, NULL, cb, userdata);
+}
 
-        r = list_call(m, WIRE_OP_LIST_SET, name, &index, item, size, true, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+int mpx_list_set(mpx *m, const char *name, int64_t index, const void *item, size_t size) {
+        return (int) conn_sync(m, mpx_list_set_async(m, name, index, item, size, CONN_SYNC));
 }
 
 /* l.insert(index, item); the new length. */
-int64_t mpx_list_insert(mpx *m, const char *name, int64_t index, const void *item, size_t size) {
-        struct wire_reader rd;
-        int r;
+int64_t mpx_list_insert_async(mpx *m, const char *name, int64_t index, const void *item, size_t size, mpx_callback *cb, void *userdata) {
+        return list_submit(m, WIRE_OP_LIST_INSERT, name, &index, item, size, true, &list_reply_len, cb, userdata);
+}
 
-        r = list_call(m, WIRE_OP_LIST_INSERT, name, &index, item, size, true, &rd);
-        if (r < 0)
-                return r;
-        return list_reply_u64(&rd);
+int64_t mpx_list_insert(mpx *m, const char *name, int64_t index, const void *item, size_t size) {
+        return conn_sync(m, mpx_list_insert_async(m, name, index, item, size, CONN_SYNC));
 }
 
 /* l.pop(index), copied into *ret. */
-int mpx_list_pop(mpx *m, const char *name, int64_t index, mpx_buf *ret) {
-        struct wire_reader rd;
-        int r;
-
+int64_t mpx_list_pop_async(mpx *m, const char *name, int64_t index, mpx_buf *ret, mpx_callback *cb, void *userdata) {
         if (!ret)
                 return -EINVAL;
-        r = list_call(m, WIRE_OP_LIST_POP, name, &index, NULL, 0, false, &rd);
-        if (r < 0)
-                return r;
-        return list_reply_buf(&rd, ret);
+        return list_submit(m, WIRE_OP_LIST_POP, name, &index, NULL, 0, false, &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } }, cb, userdata);
+}
+
+int mpx_list_pop(mpx *m, const char *name, int64_t index, mpx_buf *ret) {
+        return (int) conn_sync(m, mpx_list_pop_async(m, name, index, ret, CONN_SYNC));
 }
 
 /* l.remove(item). */
-int mpx_list_remove(mpx *m, const char *name, const void *item, size_t size) {
-        struct wire_reader rd;
-        int r;
+int64_t mpx_list_remove_async(mpx *m, const char *name, const void *item, size_t size, mpx_callback *cb, void *userdata) {
+        return list_submit(m, WIRE_OP_LIST_REMOVE, name, NULL, item, size, true, NULL, cb, userdata);
+}
 
-        r = list_call(m, WIRE_OP_LIST_REMOVE, name, NULL, item, size, true, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+int mpx_list_remove(mpx *m, const char *name, const void *item, size_t size) {
+        return (int) conn_sync(m, mpx_list_remove_async(m, name, item, size, CONN_SYNC));
 }
 
 /* l.index(item). */
-int64_t mpx_list_index(mpx *m, const char *name, const void *item, size_t size) {
-        struct wire_reader rd;
-        int r;
+int64_t mpx_list_index_async(mpx *m, const char *name, const void *item, size_t size, mpx_callback *cb, void *userdata) {
+        return list_submit(m, WIRE_OP_LIST_INDEX, name, NULL, item, size, true, &list_reply_len, cb, userdata);
+}
 
-        r = list_call(m, WIRE_OP_LIST_INDEX, name, NULL, item, size, true, &rd);
-        if (r < 0)
-                return r;
-        return list_reply_u64(&rd);
+int64_t mpx_list_index(mpx *m, const char *name, const void *item, size_t size) {
+        return conn_sync(m, mpx_list_index_async(m, name, item, size, CONN_SYNC));
 }
 
 /* len(l). */
-int64_t mpx_list_len(mpx *m, const char *name) {
-        struct wire_reader rd;
-        int r;
+int64_t mpx_list_len_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return list_submit(m, WIRE_OP_LIST_LEN, name, NULL, NULL, 0, false, &list_reply_len, cb, userdata);
+}
 
-        r = list_call(m, WIRE_OP_LIST_LEN, name, NULL, NULL, 0, false, &rd);
-        if (r < 0)
-                return r;
-        return list_reply_u64(&rd);
+int64_t mpx_list_len(mpx *m, const char *name) {
+        return conn_sync(m, mpx_list_len_async(m, name, CONN_SYNC));
 }
 
 /* Grow an array of buffers to hold at least want: 0 or -ENOMEM. */
@@ -310,12 +280,10 @@ fail:
 }
 
 /* Remove every item; the number removed. */
-int64_t mpx_list_clear(mpx *m, const char *name) {
-        struct wire_reader rd;
-        int r;
+int64_t mpx_list_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return list_submit(m, WIRE_OP_LIST_CLEAR, name, NULL, NULL, 0, false, &list_reply_len, cb, userdata);
+}
 
-        r = list_call(m, WIRE_OP_LIST_CLEAR, name, NULL, NULL, 0, false, &rd);
-        if (r < 0)
-                return r;
-        return list_reply_u64(&rd);
+int64_t mpx_list_clear(mpx *m, const char *name) {
+        return conn_sync(m, mpx_list_clear_async(m, name, CONN_SYNC));
 }

@@ -134,11 +134,11 @@ int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
 /* ---- asynchronous use: many requests in flight, inside any event loop ---- */
 
 /*
- * The calls of queues, semaphores, events, barriers, values and arrays, the
- * pipe rendezvous and mpx_ping() have asynchronous twins, mpx_X_async(),
- * taking the same arguments followed by a callback and its userdata (the
- * calls of dicts, lists, pools and administration are synchronous only, for
- * now). It queues the request and returns at once with the request's id
+ * The calls of queues, lists, semaphores, events, barriers, values and
+ * arrays, the pipe rendezvous and mpx_ping() have asynchronous twins,
+ * mpx_X_async(), taking the same arguments followed by a callback and its
+ * userdata (mpx_list_slice(), which may take several requests, and the calls
+ * of dicts, pools and administration are synchronous only, for now). It queues the request and returns at once with the request's id
  * (> 0), or with a negative errno code when nothing was queued (a bad
  * argument, -ECONNRESET on a lost connection). Later, once the reply is in,
  * the callback runs with exactly the result the synchronous call returns,
@@ -564,35 +564,55 @@ int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsign
 
 /* mpx_list_declare() - create a list. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
 int mpx_list_declare(mpx *m, const char *name);
+int64_t mpx_list_declare_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 /* mpx_list_declare_flags() - mpx_list_declare with flags: MPX_DURABLE. Also -EEXIST (other durability). */
 int mpx_list_declare_flags(mpx *m, const char *name, unsigned flags);
+int64_t mpx_list_declare_flags_async(mpx *m, const char *name, unsigned flags,
+                                     mpx_callback *cb, void *userdata);
 
 /* mpx_list_append() - l.append(item). Return: the new length, or a negative errno. */
 int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size);
+int64_t mpx_list_append_async(mpx *m, const char *name, const void *item, size_t size,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_extend() - l.extend(items) atomically. Return: the new length, or a negative errno. */
 int64_t mpx_list_extend(mpx *m, const char *name, const struct iovec *items, size_t n);
+int64_t mpx_list_extend_async(mpx *m, const char *name, const struct iovec *items, size_t n,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_get() - l[index] into *ret. Return: 0, -ERANGE. */
 int mpx_list_get(mpx *m, const char *name, int64_t index, mpx_buf *ret);
+int64_t mpx_list_get_async(mpx *m, const char *name, int64_t index, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_list_set() - l[index] = item. Return: 0, -ERANGE. */
 int mpx_list_set(mpx *m, const char *name, int64_t index, const void *item, size_t size);
+int64_t mpx_list_set_async(mpx *m, const char *name, int64_t index, const void *item, size_t size,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_list_insert() - l.insert(index, item); like Python, never out of range. Return: the new length. */
 int64_t mpx_list_insert(mpx *m, const char *name, int64_t index, const void *item, size_t size);
+int64_t mpx_list_insert_async(mpx *m, const char *name, int64_t index, const void *item, size_t size,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_pop() - l.pop(index) into *ret (index -1 is Python's default). Return: 0, -ERANGE. */
 int mpx_list_pop(mpx *m, const char *name, int64_t index, mpx_buf *ret);
+int64_t mpx_list_pop_async(mpx *m, const char *name, int64_t index, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_list_remove() - remove the first item equal to item. Return: 0, -ENOENT. */
 int mpx_list_remove(mpx *m, const char *name, const void *item, size_t size);
+int64_t mpx_list_remove_async(mpx *m, const char *name, const void *item, size_t size,
+                              mpx_callback *cb, void *userdata);
 
 /* mpx_list_index() - the index of the first item equal to item, or -ENOENT. */
 int64_t mpx_list_index(mpx *m, const char *name, const void *item, size_t size);
+int64_t mpx_list_index_async(mpx *m, const char *name, const void *item, size_t size,
+                             mpx_callback *cb, void *userdata);
 
 /* mpx_list_len() - len(l), or a negative errno. */
 int64_t mpx_list_len(mpx *m, const char *name);
+int64_t mpx_list_len_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /* Python's None as a slice bound. */
 #define MPX_SLICE_END           INT64_MAX
@@ -607,6 +627,7 @@ int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mp
 
 /* mpx_list_clear() - remove every item. Return: how many were removed, or a negative errno. */
 int64_t mpx_list_clear(mpx *m, const char *name);
+int64_t mpx_list_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /* ---- semaphores and locks ---- */
 

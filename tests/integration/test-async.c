@@ -571,6 +571,96 @@ static int64_t row_pipe_open_bad_mode(struct twin_ctx *c) {
         return TWIN(mpx_pipe_open, c->n1, 9, 10, &fd);
 }
 
+static int64_t row_list_declare(struct twin_ctx *c) {
+        return TWIN(mpx_list_declare, c->n1);
+}
+
+static int64_t row_list_declare_flags(struct twin_ctx *c) {
+        mpx_queue_declare(c->m, c->n1, 0, 0);
+        return TWIN(mpx_list_declare_flags, c->n1, 0);
+}
+
+static int64_t row_list_append(struct twin_ctx *c) {
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        return TWIN(mpx_list_append, c->n1, "b", 1);
+}
+
+static int64_t row_list_extend(struct twin_ctx *c) {
+        struct iovec v[2] = { { "x", 1 }, { "yy", 2 } };
+
+        mpx_list_declare(c->m, c->n1);
+        return TWIN(mpx_list_extend, c->n1, v, 2);
+}
+
+static int64_t row_list_get(struct twin_ctx *c) {
+        mpx_buf b = { 0 };
+        int64_t r;
+
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "first", 5);
+        r = TWIN(mpx_list_get, c->n1, -1, &b);
+        describe(c, "%zu:%.*s", b.size, (int) b.size, b.data ? (char *) b.data : "");
+        mpx_buf_clear(&b);
+        return r;
+}
+
+static int64_t row_list_get_range(struct twin_ctx *c) {
+        mpx_buf b = { 0 };
+
+        mpx_list_declare(c->m, c->n1);
+        return TWIN(mpx_list_get, c->n1, 3, &b);
+}
+
+static int64_t row_list_set(struct twin_ctx *c) {
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        return TWIN(mpx_list_set, c->n1, 0, "z", 1);
+}
+
+static int64_t row_list_insert(struct twin_ctx *c) {
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        return TWIN(mpx_list_insert, c->n1, 0, "z", 1);
+}
+
+static int64_t row_list_pop(struct twin_ctx *c) {
+        mpx_buf b = { 0 };
+        int64_t r;
+
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        mpx_list_append(c->m, c->n1, "bc", 2);
+        r = TWIN(mpx_list_pop, c->n1, -1, &b);
+        describe(c, "%zu", b.size);
+        mpx_buf_clear(&b);
+        return r;
+}
+
+static int64_t row_list_remove_missing(struct twin_ctx *c) {
+        mpx_list_declare(c->m, c->n1);
+        return TWIN(mpx_list_remove, c->n1, "q", 1);
+}
+
+static int64_t row_list_index(struct twin_ctx *c) {
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        mpx_list_append(c->m, c->n1, "b", 1);
+        return TWIN(mpx_list_index, c->n1, "b", 1);
+}
+
+static int64_t row_list_len(struct twin_ctx *c) {
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        return TWIN(mpx_list_len, c->n1);
+}
+
+static int64_t row_list_clear(struct twin_ctx *c) {
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        return TWIN(mpx_list_clear, c->n1);
+}
+
 static const struct twin_row {
         const char *name;
         int64_t (*run)(struct twin_ctx *c);
@@ -593,6 +683,9 @@ static const struct twin_row {
         ROW(array_get), ROW(array_get_range), ROW(array_get_wrong_code), ROW(array_set), ROW(array_add),
         ROW(array_cas), ROW(array_cas_miss), ROW(array_map), ROW(array_map_missing),
         ROW(pipe_open_timeout), ROW(pipe_open_bad_mode),
+        ROW(list_declare), ROW(list_declare_flags), ROW(list_append), ROW(list_extend), ROW(list_get),
+        ROW(list_get_range), ROW(list_set), ROW(list_insert), ROW(list_pop), ROW(list_remove_missing),
+        ROW(list_index), ROW(list_len), ROW(list_clear),
 #undef ROW
 };
 
