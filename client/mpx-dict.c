@@ -5,10 +5,10 @@
  *
  * Each call checks its arguments (names, pointers, key and value sizes
  * against the daemon's limits, a whole update against one frame) before
- * anything is sent, builds one request and parses the reply strictly.
- * Values handed to the caller are malloc'd copies in mpx_buf; the reply
- * buffer itself is reused by the next request. Output parameters are left
- * alone when a call fails.
+ * anything is queued, builds one request and names the parser of its reply;
+ * the synchronous form waits for the asynchronous one. Values handed to the
+ * caller are malloc'd copies in mpx_buf. Output parameters are left alone
+ * when a call fails.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,74 +40,58 @@ static int dict_get_buf(struct wire_reader *rd, mpx_buf *ret) {
         return 0;
 }
 
-/* A reply that is exactly one bytes field, into *ret. */
-static int dict_reply_buf(struct wire_reader *rd, mpx_buf *ret) {
-        mpx_buf buf;
-        int r;
-
-        r = dict_get_buf(rd, &buf);
-        if (r < 0)
-                return r;
-        if (!wire_reader_done(rd)) {
-                mpx_buf_clear(&buf);
-                return -EPROTO;
-        }
-        *ret = buf;
-        return 0;
-}
-
-/* Send a request whose body is "name, bytes key" and wait for its reply. */
-static int dict_call_key(mpx *m, uint16_t op, const char *name, const void *key, size_t key_size,
-                         struct wire_reader *ret) {
+/* Queue a request whose body is "name, bytes key" with how its reply is read. */
+static int64_t dict_submit_key(mpx *m, uint16_t op, const char *name, const void *key, size_t key_size,
+                               const struct conn_reply *reply, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
         if (!m)
                 return -EINVAL;
         r = dict_check_bytes(m, key, key_size);
-        if (r >= 0)
-                r = conn_begin(m, op, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
-        if (r >= 0)
-                r = conn_call(m, start, ret);
-        return r;
-}
-
-/* Send a request whose body is just the name and wait for its reply. */
-static int dict_call_name(mpx *m, uint16_t op, const char *name, struct wire_reader *ret) {
-        size_t start;
-        int r;
-
+        if (r < 0)
+                return r;
         r = conn_begin(m, op, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
-                r = conn_call(m, start, ret);
-        return r;
+                r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
+        return conn_submit(m, start, r, reply, cb, userdata);
 }
 
-/* A u64 count as a non-negative int64_t. */
-static int64_t dict_count(uint64_t v) {
-        return v > INT64_MAX ? INT64_MAX : (int64_t) v;
+static const struct conn_reply dict_reply_count = { .parse = conn_parse_u64 };
+
+/* A u8 that is 0 or 1. */
+static int64_t dict_parse_present(struct conn_request *rq, struct wire_reader *rd) {
+        uint8_t present;
+
+        (void) rq;
+        if (!wire_get_u8(rd, &present) || present > 1 || !wire_reader_done(rd))
+                return -EPROTO;
+        return present;
 }
 
 /* Create a dict with flags (MPX_DURABLE), or check that the name is one with the same durability. */
+int64_t mpx_dict_declare_flags_async(mpx *m, const char *name, unsigned flags, mpx_callback *cb, void *userdata) {
+        return conn_declare_name_flags_async(m, WIRE_OP_DICT_DECLARE, name, flags, cb, userdata);
+}
+
 int mpx_dict_declare_flags(mpx *m, const char *name, unsigned flags) {
         return conn_declare_name_flags(m, WIRE_OP_DICT_DECLARE, name, flags);
 }
 
 /* Create a dict, or check that the name is one. */
+int64_t mpx_dict_declare_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_declare_name_flags_async(m, WIRE_OP_DICT_DECLARE, name, 0, cb, userdata);
+}
+
 int mpx_dict_declare(mpx *m, const char *name) {
         return conn_declare_name_flags(m, WIRE_OP_DICT_DECLARE, name, 0);
 }
 
 /* d[key] = value. */
-int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, const void *value,
-                 size_t value_size) {
-        struct wire_reader rd;
+int64_t mpx_dict_set_async(mpx *m, const char *name, const void *key, size_t key_size, const void *value,
+                           size_t value_size, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -116,90 +100,83 @@ int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, con
         r = dict_check_bytes(m, key, key_size);
         if (r >= 0)
                 r = dict_check_bytes(m, value, value_size);
-        if (r >= 0)
-                r = conn_begin(m, WIRE_OP_DICT_SET, &start);
+        if (r < 0)
+                return r;
+        r = conn_begin(m, WIRE_OP_DICT_SET, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, value, (uint32_t) value_size);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, const void *value,
+                 size_t value_size) {
+        return (int) conn_sync(m, mpx_dict_set_async(m, name, key, key_size, value, value_size, CONN_SYNC));
 }
 
 /* d[key], copied into *ret. */
-int mpx_dict_get(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret) {
-        struct wire_reader rd;
-        int r;
-
+int64_t mpx_dict_get_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata) {
         if (!ret)
                 return -EINVAL;
-        r = dict_call_key(m, WIRE_OP_DICT_GET, name, key, key_size, &rd);
-        if (r < 0)
-                return r;
-        return dict_reply_buf(&rd, ret);
+        return dict_submit_key(m, WIRE_OP_DICT_GET, name, key, key_size,
+                               &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } }, cb, userdata);
+}
+
+int mpx_dict_get(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret) {
+        return (int) conn_sync(m, mpx_dict_get_async(m, name, key, key_size, ret, CONN_SYNC));
 }
 
 /* del d[key]. */
-int mpx_dict_del(mpx *m, const char *name, const void *key, size_t key_size) {
-        struct wire_reader rd;
-        int r;
+int64_t mpx_dict_del_async(mpx *m, const char *name, const void *key, size_t key_size,
+                           mpx_callback *cb, void *userdata) {
+        return dict_submit_key(m, WIRE_OP_DICT_DEL, name, key, key_size, NULL, cb, userdata);
+}
 
-        r = dict_call_key(m, WIRE_OP_DICT_DEL, name, key, key_size, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+int mpx_dict_del(mpx *m, const char *name, const void *key, size_t key_size) {
+        return (int) conn_sync(m, mpx_dict_del_async(m, name, key, key_size, CONN_SYNC));
 }
 
 /* key in d. */
-int mpx_dict_contains(mpx *m, const char *name, const void *key, size_t key_size) {
-        struct wire_reader rd;
-        uint8_t present;
-        int r;
+int64_t mpx_dict_contains_async(mpx *m, const char *name, const void *key, size_t key_size,
+                                mpx_callback *cb, void *userdata) {
+        return dict_submit_key(m, WIRE_OP_DICT_CONTAINS, name, key, key_size,
+                               &(struct conn_reply) { .parse = dict_parse_present }, cb, userdata);
+}
 
-        r = dict_call_key(m, WIRE_OP_DICT_CONTAINS, name, key, key_size, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &present) || present > 1 || !wire_reader_done(&rd))
-                return -EPROTO;
-        return present;
+int mpx_dict_contains(mpx *m, const char *name, const void *key, size_t key_size) {
+        return (int) conn_sync(m, mpx_dict_contains_async(m, name, key, key_size, CONN_SYNC));
 }
 
 /* len(d). */
-int64_t mpx_dict_len(mpx *m, const char *name) {
-        struct wire_reader rd;
-        uint64_t len;
-        int r;
+int64_t mpx_dict_len_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_DICT_LEN, name, &dict_reply_count, cb, userdata);
+}
 
-        r = dict_call_name(m, WIRE_OP_DICT_LEN, name, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u64(&rd, &len) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return dict_count(len);
+int64_t mpx_dict_len(mpx *m, const char *name) {
+        return conn_sync(m, mpx_dict_len_async(m, name, CONN_SYNC));
 }
 
 /* d.pop(key), copied into *ret. */
-int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret) {
-        struct wire_reader rd;
-        int r;
-
+int64_t mpx_dict_pop_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata) {
         if (!ret)
                 return -EINVAL;
-        r = dict_call_key(m, WIRE_OP_DICT_POP, name, key, key_size, &rd);
-        if (r < 0)
-                return r;
-        return dict_reply_buf(&rd, ret);
+        return dict_submit_key(m, WIRE_OP_DICT_POP, name, key, key_size,
+                               &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } }, cb, userdata);
+}
+
+int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret) {
+        return (int) conn_sync(m, mpx_dict_pop_async(m, name, key, key_size, ret, CONN_SYNC));
 }
 
 /* d.setdefault(key, default), the value now stored copied into *ret. */
-int mpx_dict_setdefault(mpx *m, const char *name, const void *key, size_t key_size,
-                        const void *def, size_t def_size, mpx_buf *ret) {
-        struct wire_reader rd;
+int64_t mpx_dict_setdefault_async(mpx *m, const char *name, const void *key, size_t key_size,
+                                  const void *def, size_t def_size, mpx_buf *ret,
+                                  mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -208,24 +185,27 @@ int mpx_dict_setdefault(mpx *m, const char *name, const void *key, size_t key_si
         r = dict_check_bytes(m, key, key_size);
         if (r >= 0)
                 r = dict_check_bytes(m, def, def_size);
-        if (r >= 0)
-                r = conn_begin(m, WIRE_OP_DICT_SETDEFAULT, &start);
+        if (r < 0)
+                return r;
+        r = conn_begin(m, WIRE_OP_DICT_SETDEFAULT, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, def, (uint32_t) def_size);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return dict_reply_buf(&rd, ret);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } },
+                           cb, userdata);
+}
+
+int mpx_dict_setdefault(mpx *m, const char *name, const void *key, size_t key_size,
+                        const void *def, size_t def_size, mpx_buf *ret) {
+        return (int) conn_sync(m, mpx_dict_setdefault_async(m, name, key, key_size, def, def_size, ret, CONN_SYNC));
 }
 
 /* Set n pairs in one atomic request. */
-int mpx_dict_update(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values, size_t n) {
-        struct wire_reader rd;
+int64_t mpx_dict_update_async(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values,
+                              size_t n, mpx_callback *cb, void *userdata) {
         size_t start, body;
         int r;
 
@@ -259,63 +239,76 @@ int mpx_dict_update(mpx *m, const char *name, const struct iovec *keys, const st
                 if (r >= 0)
                         r = wire_put_bytes(&m->out, values[i].iov_base, (uint32_t) values[i].iov_len);
         }
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_dict_update(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values, size_t n) {
+        return (int) conn_sync(m, mpx_dict_update_async(m, name, keys, values, n, CONN_SYNC));
 }
 
 /* Remove every key; the number removed. */
-int64_t mpx_dict_clear(mpx *m, const char *name) {
-        struct wire_reader rd;
-        uint64_t removed;
-        int r;
+int64_t mpx_dict_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_DICT_CLEAR, name, &dict_reply_count, cb, userdata);
+}
 
-        r = dict_call_name(m, WIRE_OP_DICT_CLEAR, name, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u64(&rd, &removed) || !wire_reader_done(&rd))
-                return -EPROTO;
-        return dict_count(removed);
+int64_t mpx_dict_clear(mpx *m, const char *name) {
+        return conn_sync(m, mpx_dict_clear_async(m, name, CONN_SYNC));
 }
 
 /* Add delta to the decimal integer at key. */
-int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value) {
-        struct wire_reader rd;
-        int64_t value;
+int64_t mpx_dict_incr_async(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta,
+                            int64_t *ret_value, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
         if (!m)
                 return -EINVAL;
         r = dict_check_bytes(m, key, key_size);
-        if (r >= 0)
-                r = conn_begin(m, WIRE_OP_DICT_INCR, &start);
+        if (r < 0)
+                return r;
+        r = conn_begin(m, WIRE_OP_DICT_INCR, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
         if (r >= 0)
                 r = wire_put_i64(&m->out, delta);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_i64(&rd, &value) || !wire_reader_done(&rd))
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_i64_out, .out = { ret_value } },
+                           cb, userdata);
+}
+
+int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value) {
+        return (int) conn_sync(m, mpx_dict_incr_async(m, name, key, key_size, delta, ret_value, CONN_SYNC));
+}
+
+/* CAS's reply: u8 swapped, u8 present, bytes current, the current value to out[0] when asked for. */
+static int64_t dict_parse_cas(struct conn_request *rq, struct wire_reader *rd) {
+        mpx_buf *ret_current = rq->reply.out[0];
+        uint8_t swapped, present;
+        const void *data;
+        uint32_t size;
+        void *copy;
+
+        if (!wire_get_u8(rd, &swapped) || swapped > 1 || !wire_get_u8(rd, &present) || present > 1 ||
+            !wire_get_bytes(rd, &data, &size) || !wire_reader_done(rd) || (!present && size > 0))
                 return -EPROTO;
-        if (ret_value)
-                *ret_value = value;
-        return 0;
+        if (!ret_current)
+                return swapped;
+        if (!present) {
+                *ret_current = (mpx_buf) { .data = NULL, .size = 0 };
+                return swapped;
+        }
+        copy = conn_memdup(data, size);
+        if (!copy)
+                return -ENOMEM;
+        *ret_current = (mpx_buf) { .data = copy, .size = size };
+        return swapped;
 }
 
 /* Compare-and-set: expected NULL means "absent", new_value NULL means "delete". */
-int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
-                 const void *expected, size_t expected_size, const void *new_value, size_t new_size,
-                 mpx_buf *ret_current) {
-        struct wire_reader rd;
-        uint8_t swapped, present;
-        mpx_buf current;
+int64_t mpx_dict_cas_async(mpx *m, const char *name, const void *key, size_t key_size,
+                           const void *expected, size_t expected_size, const void *new_value, size_t new_size,
+                           mpx_buf *ret_current, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -330,8 +323,9 @@ int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
                 r = dict_check_bytes(m, expected, expected_size);
         if (r >= 0)
                 r = dict_check_bytes(m, new_value, new_size);
-        if (r >= 0)
-                r = conn_begin(m, WIRE_OP_DICT_CAS, &start);
+        if (r < 0)
+                return r;
+        r = conn_begin(m, WIRE_OP_DICT_CAS, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
@@ -344,27 +338,15 @@ int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
                 r = wire_put_u8(&m->out, new_value ? 1 : 0);
         if (r >= 0)
                 r = wire_put_bytes(&m->out, new_value, (uint32_t) new_size);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u8(&rd, &swapped) || swapped > 1 || !wire_get_u8(&rd, &present) || present > 1)
-                return -EPROTO;
-        if (!ret_current || !present) {
-                const void *data;
-                uint32_t size;
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = dict_parse_cas, .out = { ret_current } },
+                           cb, userdata);
+}
 
-                if (!wire_get_bytes(&rd, &data, &size) || !wire_reader_done(&rd) || (!present && size > 0))
-                        return -EPROTO;
-                if (ret_current)
-                        *ret_current = (mpx_buf) { .data = NULL, .size = 0 };
-                return swapped;
-        }
-        r = dict_reply_buf(&rd, &current);
-        if (r < 0)
-                return r;
-        *ret_current = current;
-        return swapped;
+int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
+                 const void *expected, size_t expected_size, const void *new_value, size_t new_size,
+                 mpx_buf *ret_current) {
+        return (int) conn_sync(m, mpx_dict_cas_async(m, name, key, key_size, expected, expected_size, new_value,
+                                                     new_size, ret_current, CONN_SYNC));
 }
 
 /* Parse n buffers of a page (the fields what asks for) into new arrays. */
@@ -405,14 +387,45 @@ fail:
         return r;
 }
 
-/* One page of keys, values or both, in insertion order. */
-int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
-                   mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next) {
-        struct wire_reader rd;
+/*
+ * ITEMS's reply: u64 next, u32 n, the entries. Out pointers: keys, values,
+ * n, next (which may be NULL); arg[0] is what, arg[1] the max asked.
+ */
+static int64_t dict_parse_items(struct conn_request *rq, struct wire_reader *rd) {
+        unsigned what = (unsigned) rq->reply.arg[0];
+        uint64_t max = rq->reply.arg[1], next;
         mpx_buf *keys = NULL, *values = NULL;
-        uint64_t next;
+        size_t min_entry;
         uint32_t n;
-        size_t start, min_entry;
+        int r;
+
+        if (!wire_get_u64(rd, &next) || !wire_get_u32(rd, &n))
+                return -EPROTO;
+        /* Each entry takes at least 4 bytes per field: a bogus count cannot make us allocate. */
+        min_entry = (what & MPX_DICT_KEYS ? 4 : 0) + (what & MPX_DICT_VALUES ? 4 : 0);
+        if (n > rd->left / min_entry || (max > 0 && n > max) || (n == 0 && next != 0))
+                return -EPROTO;
+        if (n > 0) {
+                r = dict_get_page(rd, n, what, &keys, &values);
+                if (r < 0)
+                        return r;
+        } else if (!wire_reader_done(rd))
+                return -EPROTO;
+        if (rq->reply.out[0])
+                *(mpx_buf **) rq->reply.out[0] = keys;
+        if (rq->reply.out[1])
+                *(mpx_buf **) rq->reply.out[1] = values;
+        *(size_t *) rq->reply.out[2] = n;
+        if (rq->reply.out[3])
+                *(uint64_t *) rq->reply.out[3] = next;
+        return 0;
+}
+
+/* One page of keys, values or both, in insertion order. */
+int64_t mpx_dict_items_async(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
+                             mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next,
+                             mpx_callback *cb, void *userdata) {
+        size_t start;
         int r;
 
         if (!ret_n || what == 0 || (what & ~MPX_DICT_ITEMS))
@@ -431,28 +444,17 @@ int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsign
         if (r >= 0)
                 r = wire_put_u8(&m->out, (uint8_t) ((what & MPX_DICT_KEYS ? WIRE_DICT_KEYS : 0) |
                                                     (what & MPX_DICT_VALUES ? WIRE_DICT_VALUES : 0)));
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (!wire_get_u64(&rd, &next) || !wire_get_u32(&rd, &n))
-                return -EPROTO;
-        /* Each entry takes at least 4 bytes per field: a bogus count cannot make us allocate. */
-        min_entry = (what & MPX_DICT_KEYS ? 4 : 0) + (what & MPX_DICT_VALUES ? 4 : 0);
-        if (n > rd.left / min_entry || (max > 0 && n > max) || (n == 0 && next != 0))
-                return -EPROTO;
-        if (n > 0) {
-                r = dict_get_page(&rd, n, what, &keys, &values);
-                if (r < 0)
-                        return r;
-        } else if (!wire_reader_done(&rd))
-                return -EPROTO;
-        if (ret_keys)
-                *ret_keys = keys;
-        if (ret_values)
-                *ret_values = values;
-        *ret_n = n;
-        if (ret_next)
-                *ret_next = next;
-        return 0;
+        return conn_submit(m, start, r,
+                           &(struct conn_reply) {
+                                   .parse = dict_parse_items,
+                                   .out = { ret_keys, ret_values, ret_n, ret_next },
+                                   .arg = { what, max },
+                           },
+                           cb, userdata);
+}
+
+int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
+                   mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next) {
+        return (int) conn_sync(m, mpx_dict_items_async(m, name, cursor, max, what, ret_keys, ret_values, ret_n,
+                                                       ret_next, CONN_SYNC));
 }

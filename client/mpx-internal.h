@@ -38,7 +38,7 @@ typedef int64_t conn_parse_fn(struct conn_request *rq, struct wire_reader *rd);
 /* How the reply of a request becomes its result. */
 struct conn_reply {
         conn_parse_fn *parse;           /* NULL: an empty body, result 0 */
-        void *out[3];                   /* the caller's out pointers, in the call's order */
+        void *out[4];                   /* the caller's out pointers, in the call's order */
         uint64_t arg[2];                /* what the parser must know of the request (a count, a size) */
 };
 

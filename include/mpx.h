@@ -134,11 +134,11 @@ int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
 /* ---- asynchronous use: many requests in flight, inside any event loop ---- */
 
 /*
- * The calls of queues, lists, semaphores, events, barriers, values and
- * arrays, the pipe rendezvous and mpx_ping() have asynchronous twins,
+ * The calls of queues, dicts, lists, semaphores, events, barriers, values
+ * and arrays, the pipe rendezvous and mpx_ping() have asynchronous twins,
  * mpx_X_async(), taking the same arguments followed by a callback and its
  * userdata (mpx_list_slice(), which may take several requests, and the calls
- * of dicts, pools and administration are synchronous only, for now). It queues the request and returns at once with the request's id
+ * of pools and administration are synchronous only, for now). It queues the request and returns at once with the request's id
  * (> 0), or with a negative errno code when nothing was queued (a bad
  * argument, -ECONNRESET on a lost connection). Later, once the reply is in,
  * the callback runs with exactly the result the synchronous call returns,
@@ -480,26 +480,40 @@ mpx_buf *mpx_bufs_free(mpx_buf *bufs, size_t n);
 
 /* mpx_dict_declare() - create a dict. Return: 1 created, 0 existed, -EPROTOTYPE, -EINVAL. */
 int mpx_dict_declare(mpx *m, const char *name);
+int64_t mpx_dict_declare_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 /* mpx_dict_declare_flags() - mpx_dict_declare with flags: MPX_DURABLE. Also -EEXIST (other durability). */
 int mpx_dict_declare_flags(mpx *m, const char *name, unsigned flags);
+int64_t mpx_dict_declare_flags_async(mpx *m, const char *name, unsigned flags, mpx_callback *cb,
+                                     void *userdata);
 
 /* mpx_dict_set() - d[key] = value. Return: 0, -ENOENT (no such dict), -EMSGSIZE, -EPROTOTYPE. */
 int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, const void *value, size_t value_size);
+int64_t mpx_dict_set_async(mpx *m, const char *name, const void *key, size_t key_size, const void *value,
+                           size_t value_size, mpx_callback *cb, void *userdata);
 
 /* mpx_dict_get() - d[key] into *ret. Return: 0, -ENOENT (no such dict or key). */
 int mpx_dict_get(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret);
+int64_t mpx_dict_get_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata);
 
 /* mpx_dict_del() - del d[key]. Return: 0, -ENOENT (no such dict or key). */
 int mpx_dict_del(mpx *m, const char *name, const void *key, size_t key_size);
+int64_t mpx_dict_del_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_callback *cb,
+                           void *userdata);
 
 /* mpx_dict_contains() - key in d: 1 or 0, or a negative errno. */
 int mpx_dict_contains(mpx *m, const char *name, const void *key, size_t key_size);
+int64_t mpx_dict_contains_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_callback *cb,
+                                void *userdata);
 
 /* mpx_dict_len() - len(d), or a negative errno. */
 int64_t mpx_dict_len(mpx *m, const char *name);
+int64_t mpx_dict_len_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /* mpx_dict_pop() - d.pop(key) into *ret. Return: 0, -ENOENT (no such dict or key). */
 int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret);
+int64_t mpx_dict_pop_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
+                           mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_setdefault() - d.setdefault(key, default): the value now stored
@@ -507,15 +521,20 @@ int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx
  */
 int mpx_dict_setdefault(mpx *m, const char *name, const void *key, size_t key_size,
                         const void *def, size_t def_size, mpx_buf *ret);
+int64_t mpx_dict_setdefault_async(mpx *m, const char *name, const void *key, size_t key_size, const void *def,
+                                  size_t def_size, mpx_buf *ret, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_update() - set n pairs in one atomic request: keys[i] = values[i].
  * Return: 0, -EMSGSIZE (a key or value too large, or the batch over one frame).
  */
 int mpx_dict_update(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values, size_t n);
+int64_t mpx_dict_update_async(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values,
+                              size_t n, mpx_callback *cb, void *userdata);
 
 /* mpx_dict_clear() - remove every key. Return: how many were removed, or a negative errno. */
 int64_t mpx_dict_clear(mpx *m, const char *name);
+int64_t mpx_dict_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_incr() - add delta to the signed 64-bit decimal integer stored at
@@ -525,6 +544,8 @@ int64_t mpx_dict_clear(mpx *m, const char *name);
  * (no such dict).
  */
 int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value);
+int64_t mpx_dict_incr_async(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta,
+                            int64_t *ret_value, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_dict_cas() - compare-and-set: if key holds expected (or is absent, when
@@ -535,6 +556,9 @@ int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, in
 int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
                  const void *expected, size_t expected_size, const void *new_value, size_t new_size,
                  mpx_buf *ret_current);
+int64_t mpx_dict_cas_async(mpx *m, const char *name, const void *key, size_t key_size, const void *expected,
+                           size_t expected_size, const void *new_value, size_t new_size, mpx_buf *ret_current,
+                           mpx_callback *cb, void *userdata);
 
 /* What mpx_dict_items() returns. */
 #define MPX_DICT_KEYS           (1u << 0)
@@ -554,6 +578,9 @@ int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
  */
 int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
                    mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next);
+int64_t mpx_dict_items_async(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
+                             mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next,
+                             mpx_callback *cb, void *userdata);
 
 /* ---- lists: Manager().list() ---- */
 

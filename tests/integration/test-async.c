@@ -661,6 +661,140 @@ static int64_t row_list_clear(struct twin_ctx *c) {
         return TWIN(mpx_list_clear, c->n1);
 }
 
+static int64_t row_dict_declare(struct twin_ctx *c) {
+        return TWIN(mpx_dict_declare, c->n1);
+}
+
+static int64_t row_dict_declare_flags(struct twin_ctx *c) {
+        return TWIN(mpx_dict_declare_flags, c->n1, 0);
+}
+
+static int64_t row_dict_set(struct twin_ctx *c) {
+        mpx_dict_declare(c->m, c->n1);
+        return TWIN(mpx_dict_set, c->n1, "k", 1, "v", 1);
+}
+
+static int64_t row_dict_get(struct twin_ctx *c) {
+        mpx_buf b = { 0 };
+        int64_t r;
+
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "k", 1, "value", 5);
+        r = TWIN(mpx_dict_get, c->n1, "k", 1, &b);
+        describe(c, "%zu:%.*s", b.size, (int) b.size, b.data ? (char *) b.data : "");
+        mpx_buf_clear(&b);
+        return r;
+}
+
+static int64_t row_dict_get_missing(struct twin_ctx *c) {
+        mpx_buf b = { 0 };
+
+        mpx_dict_declare(c->m, c->n1);
+        return TWIN(mpx_dict_get, c->n1, "k", 1, &b);
+}
+
+static int64_t row_dict_del(struct twin_ctx *c) {
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "k", 1, "v", 1);
+        return TWIN(mpx_dict_del, c->n1, "k", 1);
+}
+
+static int64_t row_dict_contains(struct twin_ctx *c) {
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "k", 1, "v", 1);
+        return TWIN(mpx_dict_contains, c->n1, "k", 1);
+}
+
+static int64_t row_dict_len(struct twin_ctx *c) {
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "k", 1, "v", 1);
+        return TWIN(mpx_dict_len, c->n1);
+}
+
+static int64_t row_dict_pop(struct twin_ctx *c) {
+        mpx_buf b = { 0 };
+        int64_t r;
+
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "k", 1, "vv", 2);
+        r = TWIN(mpx_dict_pop, c->n1, "k", 1, &b);
+        describe(c, "%zu", b.size);
+        mpx_buf_clear(&b);
+        return r;
+}
+
+static int64_t row_dict_setdefault(struct twin_ctx *c) {
+        mpx_buf b = { 0 };
+        int64_t r;
+
+        mpx_dict_declare(c->m, c->n1);
+        r = TWIN(mpx_dict_setdefault, c->n1, "k", 1, "dflt", 4, &b);
+        describe(c, "%zu", b.size);
+        mpx_buf_clear(&b);
+        return r;
+}
+
+static int64_t row_dict_update(struct twin_ctx *c) {
+        struct iovec k[2] = { { "a", 1 }, { "b", 1 } }, v[2] = { { "1", 1 }, { "2", 1 } };
+
+        mpx_dict_declare(c->m, c->n1);
+        return TWIN(mpx_dict_update, c->n1, k, v, 2);
+}
+
+static int64_t row_dict_clear(struct twin_ctx *c) {
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "k", 1, "v", 1);
+        return TWIN(mpx_dict_clear, c->n1);
+}
+
+static int64_t row_dict_incr(struct twin_ctx *c) {
+        int64_t v = 0, r;
+
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "n", 1, "40", 2);
+        r = TWIN(mpx_dict_incr, c->n1, "n", 1, 2, &v);
+        describe(c, "%lld", (long long) v);
+        return r;
+}
+
+static int64_t row_dict_incr_not_number(struct twin_ctx *c) {
+        int64_t v = 0;
+
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "n", 1, "x", 1);
+        return TWIN(mpx_dict_incr, c->n1, "n", 1, 2, &v);
+}
+
+static int64_t row_dict_cas(struct twin_ctx *c) {
+        mpx_buf b = { 0 };
+        int64_t r;
+
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "k", 1, "old", 3);
+        r = TWIN(mpx_dict_cas, c->n1, "k", 1, "other", 5, "new", 3, &b);
+        describe(c, "%zu:%.*s", b.size, (int) b.size, b.data ? (char *) b.data : "");
+        mpx_buf_clear(&b);
+        return r;
+}
+
+static int64_t row_dict_items(struct twin_ctx *c) {
+        mpx_buf *keys = NULL, *values = NULL;
+        uint64_t next = 99;
+        size_t n = 0;
+        int64_t r;
+
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "a", 1, "1", 1);
+        mpx_dict_set(c->m, c->n1, "bb", 2, "22", 2);
+        mpx_dict_set(c->m, c->n1, "ccc", 3, "333", 3);
+        r = TWIN(mpx_dict_items, c->n1, 0, 2, MPX_DICT_ITEMS, &keys, &values, &n, &next);
+        describe(c, "%zu %s %zu %zu next=%d", n, keys ? "keys" : "-", keys ? keys[1].size : 0,
+                 values ? values[1].size : 0, next != 0);
+        mpx_bufs_free(keys, n);
+        mpx_bufs_free(values, n);
+        return r;
+}
+
 static const struct twin_row {
         const char *name;
         int64_t (*run)(struct twin_ctx *c);
@@ -686,6 +820,9 @@ static const struct twin_row {
         ROW(list_declare), ROW(list_declare_flags), ROW(list_append), ROW(list_extend), ROW(list_get),
         ROW(list_get_range), ROW(list_set), ROW(list_insert), ROW(list_pop), ROW(list_remove_missing),
         ROW(list_index), ROW(list_len), ROW(list_clear),
+        ROW(dict_declare), ROW(dict_declare_flags), ROW(dict_set), ROW(dict_get), ROW(dict_get_missing),
+        ROW(dict_del), ROW(dict_contains), ROW(dict_len), ROW(dict_pop), ROW(dict_setdefault), ROW(dict_update),
+        ROW(dict_clear), ROW(dict_incr), ROW(dict_incr_not_number), ROW(dict_cas), ROW(dict_items),
 #undef ROW
 };
 
