@@ -16,24 +16,16 @@
 #include "mpx-internal.h"
 
 /* Delete an object of any type; its waiters get -EIDRM. */
-int mpx_delete(mpx *m, const char *name) {
-        struct wire_reader rd;
-        size_t start;
-        int r;
+int64_t mpx_delete_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_DELETE, name, NULL, cb, userdata);
+}
 
-        r = conn_begin(m, WIRE_OP_DELETE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+int mpx_delete(mpx *m, const char *name) {
+        return (int) conn_sync(m, mpx_delete_async(m, name, CONN_SYNC));
 }
 
 /* Set an object's mode: the owner's or a superuser's. */
-int mpx_chmod(mpx *m, const char *name, unsigned mode) {
-        struct wire_reader rd;
+int64_t mpx_chmod_async(mpx *m, const char *name, unsigned mode, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -44,16 +36,15 @@ int mpx_chmod(mpx *m, const char *name, unsigned mode) {
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_u16(&m->out, (uint16_t) mode);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_chmod(mpx *m, const char *name, unsigned mode) {
+        return (int) conn_sync(m, mpx_chmod_async(m, name, mode, CONN_SYNC));
 }
 
 /* Give an object to another owner or group; (uid_t) -1 and (gid_t) -1 leave them. */
-int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid) {
-        struct wire_reader rd;
+int64_t mpx_chown_async(mpx *m, const char *name, uid_t uid, gid_t gid, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -64,11 +55,11 @@ int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid) {
                 r = wire_put_u32(&m->out, uid == (uid_t) -1 ? WIRE_ID_UNCHANGED : (uint32_t) uid);
         if (r >= 0)
                 r = wire_put_u32(&m->out, gid == (gid_t) -1 ? WIRE_ID_UNCHANGED : (uint32_t) gid);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid) {
+        return (int) conn_sync(m, mpx_chown_async(m, name, uid, gid, CONN_SYNC));
 }
 
 /* Free an array of fields and the strings they hold. */

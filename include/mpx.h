@@ -110,6 +110,7 @@ int64_t mpx_ping_async(mpx *m, mpx_callback *cb, void *userdata);
  * -EIDRM. Return: 0, -ENOENT, -EINVAL (bad name).
  */
 int mpx_delete(mpx *m, const char *name);
+int64_t mpx_delete_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_chmod() - set an object's mode, as chmod(2) does a file's: the read (4)
@@ -121,6 +122,7 @@ int mpx_delete(mpx *m, const char *name);
  * Return: 0, -ENOENT, -EACCES, -EINVAL (mode above 07777, bad name).
  */
 int mpx_chmod(mpx *m, const char *name, unsigned mode);
+int64_t mpx_chmod_async(mpx *m, const char *name, unsigned mode, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_chown() - give an object to another owner and group; (uid_t) -1 or
@@ -130,15 +132,17 @@ int mpx_chmod(mpx *m, const char *name, unsigned mode);
  * Return: 0, -ENOENT, -EACCES, -EINVAL (bad name).
  */
 int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
+int64_t mpx_chown_async(mpx *m, const char *name, uid_t uid, gid_t gid, mpx_callback *cb, void *userdata);
 
 /* ---- asynchronous use: many requests in flight, inside any event loop ---- */
 
 /*
  * The calls of queues, dicts, lists, semaphores, events, barriers, values
- * and arrays, the pipe rendezvous and mpx_ping() have asynchronous twins,
- * mpx_X_async(), taking the same arguments followed by a callback and its
- * userdata (mpx_list_slice(), which may take several requests, and the calls
- * of pools and administration are synchronous only, for now). It queues the request and returns at once with the request's id
+ * and arrays, the pipe rendezvous, mpx_ping(), mpx_delete(), mpx_chmod()
+ * and mpx_chown() have asynchronous twins, mpx_X_async(), taking the same
+ * arguments followed by a callback and its userdata (mpx_list_slice(), which
+ * may take several requests, the calls of pools and the inspection calls are
+ * synchronous only, for now). It queues the request and returns at once with the request's id
  * (> 0), or with a negative errno code when nothing was queued (a bad
  * argument, -ECONNRESET on a lost connection). Later, once the reply is in,
  * the callback runs with exactly the result the synchronous call returns,

@@ -795,6 +795,30 @@ static int64_t row_dict_items(struct twin_ctx *c) {
         return r;
 }
 
+static int64_t row_delete(struct twin_ctx *c) {
+        mpx_dict_declare(c->m, c->n1);
+        return TWIN(mpx_delete, c->n1);
+}
+
+static int64_t row_delete_missing(struct twin_ctx *c) {
+        return TWIN(mpx_delete, c->n1);
+}
+
+static int64_t row_chmod(struct twin_ctx *c) {
+        mpx_dict_declare(c->m, c->n1);
+        return TWIN(mpx_chmod, c->n1, 0600);
+}
+
+static int64_t row_chmod_bad_mode(struct twin_ctx *c) {
+        mpx_dict_declare(c->m, c->n1);
+        return TWIN(mpx_chmod, c->n1, 010000);
+}
+
+static int64_t row_chown(struct twin_ctx *c) {
+        mpx_dict_declare(c->m, c->n1);
+        return TWIN(mpx_chown, c->n1, (uid_t) -1, (gid_t) -1);
+}
+
 static const struct twin_row {
         const char *name;
         int64_t (*run)(struct twin_ctx *c);
@@ -823,6 +847,7 @@ static const struct twin_row {
         ROW(dict_declare), ROW(dict_declare_flags), ROW(dict_set), ROW(dict_get), ROW(dict_get_missing),
         ROW(dict_del), ROW(dict_contains), ROW(dict_len), ROW(dict_pop), ROW(dict_setdefault), ROW(dict_update),
         ROW(dict_clear), ROW(dict_incr), ROW(dict_incr_not_number), ROW(dict_cas), ROW(dict_items),
+        ROW(delete), ROW(delete_missing), ROW(chmod), ROW(chmod_bad_mode), ROW(chown),
 #undef ROW
 };
 
