@@ -101,11 +101,15 @@ def frames_of(tokens, partial=False, header_only=False):
     return frames
 
 
-def parse(path):
-    """{subsection: [step] or ValueError} for section 17."""
+def section(path):
     text = open(path, encoding='utf-8').read()
     sect = text[text.index('\n## 17.'):]
-    sect = sect[:sect.index('\n## 18.')]
+    return sect[:sect.index('\n## 18.')]
+
+
+def parse(path):
+    """{subsection: [step] or ValueError} for section 17."""
+    sect = section(path)
     scenarios = {}
     for part in re.split(r'\n### ', sect)[1:]:
         number = part.split()[0]
@@ -382,9 +386,11 @@ def run(mpxd, steps, hello_first, worker):
                 got, fds = conn.read_frame()
                 conn.outstanding -= 1
                 exchanged.append(got)
-                shown = frame if kind == 'reply' else frame[:len(got)] if len(frame) > len(got) else frame
-                want = got if kind == 'reply' else got[:len(frame)]
-                if not matches(shown, want) or (kind == 'prefix' and len(frame) > len(got)):
+                if kind == 'prefix':
+                    same = len(frame) <= len(got) and matches(frame, got[:len(frame)])
+                else:
+                    same = matches(frame, got)
+                if not same:
                     return 'connection %s: reply differs:\n  page:   %s\n  daemon: %s' % (
                         c, ' '.join(frame), got.hex(' ')), compared
                 if len(fds) != st['fds']:
@@ -493,10 +499,17 @@ def main():
         else:
             print('%s: %d requests, %d replies as on the page, on %d connection%s' % (
                 name, requests, replies, conns, 's' if conns > 1 else ''))
-    expected = 1 + sum(1 for n in scenarios if int(n.split('.')[1]) > 8)
+    # Every subsection of the page is a scenario that ran, or a part of the first one with a reply in it.
+    headings = re.findall(r'^### (17\.\d+) ', section(path), re.M)
+    expected = 1 + sum(1 for n in headings if int(n.split('.')[1]) > 8)
     if ran != expected:
         print('FAIL: %d scenarios ran, the page has %d' % (ran, expected))
         failed += 1
+    for n in headings:
+        ex = scenarios.get(n)
+        if not isinstance(ex, list) or not any(st['kind'] in ('reply', 'prefix') for st in ex):
+            print('FAIL: %s: no reply of it was compared' % n)
+            failed += 1
     print('%d replies checked, %d shown without their request, %d scenarios run, %d failed' %
           (checked, shown_alone, ran, failed))
     return 1 if failed else 0
