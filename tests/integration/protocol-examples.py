@@ -391,8 +391,9 @@ def run(mpxd, steps, hello_first, worker):
                 else:
                     same = matches(frame, got)
                 if not same:
-                    return 'connection %s: reply differs:\n  page:   %s\n  daemon: %s' % (
-                        c, ' '.join(frame), got.hex(' ')), compared
+                    shown = got if kind == 'reply' else got[:len(frame)]
+                    return 'connection %s: reply differs:\n  page:   %s\n  daemon: %s%s' % (
+                        c, ' '.join(frame), shown.hex(' '), ' ...' if len(shown) < len(got) else ''), compared
                 if len(fds) != st['fds']:
                     return 'connection %s: reply %s came with %d descriptors, the page says %d' % (
                         c, got[:12].hex(' '), len(fds), st['fds']), compared
@@ -406,7 +407,10 @@ def run(mpxd, steps, hello_first, worker):
                     return 'the payload %s is in no frame sent or received' % ' '.join(p['frame']), compared
             for c, conn in sorted(conns.items()):
                 if not conn.closed:
-                    extra = conn.sync()
+                    try:
+                        extra = conn.sync()
+                    except (OSError, EOFError) as e:
+                        return 'connection %s: %s after the last frame of the page' % (c, e), compared
                     if extra:
                         return 'connection %s: a reply the page does not show: %s' % (
                             c, extra[0][0].hex(' ')), compared
