@@ -33,15 +33,15 @@ The page marks the rest of what the runner needs, and the runner checks it:
                         subsection must be the two ends of one channel (a
                         message written on each is read on the other).
   payload:              first line of a block of queue payloads, not frames:
-                        each must be the payload of a frame the scenario sent
-                        or received.
+                        each must be found in a frame the scenario sent or
+                        received.
   ...                   a block that ends with it shows the start of a reply:
                         that start is compared, the rest is read and ignored.
 
-A reply shown without its request is counted and not sent. In POOL_START, an
-argv[0] `worker` stands for a worker program: the runner puts WORKER (the
-test's pool-worker) in its place; any other argv[0] must be an executable
-present on this system. After the last frame of a scenario, every connection
+A reply shown without its request fails its scenario: the page must show
+what was sent. In POOL_START, an argv[0] `worker` stands for a worker program:
+the runner puts WORKER (the test's pool-worker) in its place; any other argv[0]
+must be an executable present on this system. After the last frame of a scenario, every connection
 still open must have nothing more to read (a PING round trip).
 
 Prints one line per scenario and exits 1 if any reply differs, or if a
