@@ -8,9 +8,9 @@
  * builds one request and names the parser of its reply; the synchronous
  * form waits for the asynchronous one. A slice larger than one reply frame
  * is fetched with several requests, each continuing at the absolute index
- * where the previous reply stopped, so slice is synchronous only. Items handed to the
- * caller are malloc'd copies in mpx_buf. Output parameters are left alone
- * when a call fails.
+ * where the previous reply stopped, so slice is synchronous only. Items
+ * handed to the caller are malloc'd copies in mpx_buf. Output parameters
+ * are left alone when a call fails.
  */
 #include <errno.h>
 #include <stdlib.h>
