@@ -54,15 +54,7 @@ int mpx_event_is_set(mpx *m, const char *name) {
 
 /* Wait until an event's flag is set, up to timeout_ms. */
 int64_t mpx_event_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_EVENT_WAIT, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_name_timeout(m, WIRE_OP_EVENT_WAIT, name, timeout_ms, NULL, cb, userdata);
 }
 
 int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms) {
@@ -103,15 +95,7 @@ static int64_t barrier_parse_index(struct conn_request *rq, struct wire_reader *
 
 /* Wait at a barrier until every party has arrived; the arrival index. */
 int64_t mpx_barrier_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_BARRIER_WAIT, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = barrier_parse_index }, cb, userdata);
+        return conn_name_timeout(m, WIRE_OP_BARRIER_WAIT, name, timeout_ms, &(struct conn_reply) { .parse = barrier_parse_index }, cb, userdata);
 }
 
 int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms) {

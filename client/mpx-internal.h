@@ -135,6 +135,10 @@ int64_t conn_parse_buf(struct conn_request *rq, struct wire_reader *rd);
 int64_t conn_name_only(mpx *m, uint16_t op, const char *name, const struct conn_reply *reply,
                        mpx_callback *cb, void *userdata);
 
+/* A waiting request whose body is a name and an i64 timeout (JOIN, SEM_ACQUIRE, EVENT_WAIT, BARRIER_WAIT). */
+int64_t conn_name_timeout(mpx *m, uint16_t op, const char *name, int64_t timeout_ms,
+                          const struct conn_reply *reply, mpx_callback *cb, void *userdata);
+
 /*
  * DECLARE of the types whose body is a name and optional u32 flags (dict,
  * list). Flags are MPX_DURABLE; without them the body is the name alone, as

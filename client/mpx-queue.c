@@ -444,15 +444,7 @@ int mpx_queue_touch(mpx *m, const char *name, uint64_t tag) {
 
 /* Wait until every item of a joinable queue is done. */
 int64_t mpx_queue_join_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_QUEUE_JOIN, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_name_timeout(m, WIRE_OP_QUEUE_JOIN, name, timeout_ms, NULL, cb, userdata);
 }
 
 int mpx_queue_join(mpx *m, const char *name, int64_t timeout_ms) {

@@ -52,15 +52,7 @@ int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsi
  * engine maps like any other: its body is as empty as OK's.
  */
 int64_t mpx_sem_acquire_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_SEM_ACQUIRE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_name_timeout(m, WIRE_OP_SEM_ACQUIRE, name, timeout_ms, NULL, cb, userdata);
 }
 
 int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms) {

@@ -84,6 +84,19 @@ int64_t conn_name_only(mpx *m, uint16_t op, const char *name, const struct conn_
         return conn_submit(m, start, r, reply, cb, userdata);
 }
 
+int64_t conn_name_timeout(mpx *m, uint16_t op, const char *name, int64_t timeout_ms,
+                          const struct conn_reply *reply, mpx_callback *cb, void *userdata) {
+        size_t start;
+        int r;
+
+        r = conn_begin(m, op, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = wire_put_i64(&m->out, timeout_ms);
+        return conn_submit(m, start, r, reply, cb, userdata);
+}
+
 int64_t conn_declare_name_flags_async(struct mpx *m, uint16_t op, const char *name, unsigned flags,
                                       mpx_callback *cb, void *userdata) {
         size_t start;
