@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libmpx inspection and object-wide calls: delete, chmod, chown, info, list and stats,
- * and the field lists their replies carry.
+ * libmpx inspection and object-wide calls: delete, chmod, chown, info, list,
+ * stats, clients and users, and the field lists their replies carry.
  *
+ * Each call builds one request and names the parser of its reply
+ * (mpx-internal.h); the synchronous form waits for the asynchronous one.
  * Everything returned here is a deep, NUL-terminated, malloc'd copy of the
  * reply, so that it outlives the connection's reply buffer; mpx_info_clear()
  * and mpx_objects_free() undo it. What the fields mean is the daemon's business:
@@ -14,6 +16,16 @@
 #include <string.h>
 
 #include "mpx-internal.h"
+
+/* The asynchronous forms of the inspection calls, which mpx.h does not declare yet. */
+int64_t mpx_object_info_async(mpx *m, const char *name, mpx_info *ret, mpx_callback *cb, void *userdata);
+int64_t mpx_list_objects_async(mpx *m, uint64_t cursor, size_t max, const char *type, mpx_info **ret_items,
+                               size_t *ret_n, uint64_t *ret_next, mpx_callback *cb, void *userdata);
+int64_t mpx_stats_async(mpx *m, mpx_info *ret, mpx_callback *cb, void *userdata);
+int64_t mpx_clients_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
+                          uint64_t *ret_next, mpx_callback *cb, void *userdata);
+int64_t mpx_users_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
+                        uint64_t *ret_next, mpx_callback *cb, void *userdata);
 
 /* Delete an object of any type; its waiters get -EIDRM. */
 int64_t mpx_delete_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
@@ -199,11 +211,49 @@ static int admin_get_described(struct wire_reader *r, const char *name, size_t n
         return 0;
 }
 
-/* Describe one object: its type and fields. */
-int mpx_object_info(mpx *m, const char *name, mpx_info *ret) {
-        struct wire_reader rd;
+/*
+ * INFO's reply does not name the object: its parser takes the name from
+ * out[1]. A synchronous call waits for the reply, so that is the caller's
+ * own; the caller of an asynchronous one may reuse its name at once, so the
+ * request keeps a copy, freed before the caller's callback runs.
+ */
+struct admin_named {
+        mpx_callback *cb;
+        void *userdata;
+        char name[];
+};
+
+static void admin_named_done(mpx *m, int64_t result, void *userdata) {
+        struct admin_named *c = userdata;
+        mpx_callback *cb = c->cb;
+        void *cb_userdata = c->userdata;
+
+        free(c);
+        cb(m, result, cb_userdata);
+}
+
+/* INFO's reply: u8 type, fields, to the mpx_info at out[0], named out[1]. */
+static int64_t admin_parse_info(struct conn_request *rq, struct wire_reader *rd) {
+        const char *name = rq->reply.out[1];
         mpx_info info;
-        size_t start;
+        int r;
+
+        r = admin_get_described(rd, name, strlen(name), &info);
+        if (r < 0)
+                return r;
+        if (!wire_reader_done(rd)) {
+                mpx_info_clear(&info);
+                return -EPROTO;
+        }
+        *(mpx_info *) rq->reply.out[0] = info;
+        return 0;
+}
+
+/* Describe one object: its type and fields. */
+int64_t mpx_object_info_async(mpx *m, const char *name, mpx_info *ret, mpx_callback *cb, void *userdata) {
+        struct admin_named *c = NULL;
+        size_t start, len;
+        int64_t id;
         int r;
 
         if (!ret)
@@ -211,19 +261,28 @@ int mpx_object_info(mpx *m, const char *name, mpx_info *ret) {
         r = conn_begin(m, WIRE_OP_INFO, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        r = admin_get_described(&rd, name, strlen(name), &info);
-        if (r < 0)
-                return r;
-        if (!wire_reader_done(&rd)) {
-                mpx_info_clear(&info);
-                return -EPROTO;
+        if (r >= 0 && cb && cb != conn_sync_done) {
+                len = strlen(name);
+                c = malloc(sizeof(*c) + len + 1);
+                if (c) {
+                        *c = (struct admin_named) { .cb = cb, .userdata = userdata };
+                        memcpy(c->name, name, len + 1);
+                        cb = admin_named_done;
+                        userdata = c;
+                } else
+                        r = -ENOMEM;
         }
-        *ret = info;
-        return 0;
+        id = conn_submit(m, start, r,
+                         &(struct conn_reply) { .parse = admin_parse_info,
+                                                .out = { ret, c ? c->name : (void *) name } },
+                         cb, userdata);
+        if (id < 0)
+                free(c);
+        return id;
+}
+
+int mpx_object_info(mpx *m, const char *name, mpx_info *ret) {
+        return (int) conn_sync(m, mpx_object_info_async(m, name, ret, CONN_SYNC));
 }
 
 /* Free an array returned by mpx_list_objects(). */
@@ -236,14 +295,69 @@ mpx_info *mpx_objects_free(mpx_info *items, size_t n) {
         return NULL;
 }
 
-/* List one page of objects, in creation order. */
-int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
-             mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
-        struct wire_reader rd;
+/*
+ * The reply of a listing: u64 next, u32 n, then n entries into a new array,
+ * to out[0] (the array), out[1] (n) and out[2] (next). arg[0] is the most
+ * entries asked for (0: the daemon's default); arg[1] says whether entries
+ * are named and described objects (LIST) or bare field lists (CLIENTS,
+ * USERS).
+ */
+static int64_t admin_parse_page(struct conn_request *rq, struct wire_reader *rd) {
+        uint64_t max = rq->reply.arg[0], next;
+        bool named = rq->reply.arg[1];
         mpx_info *items;
-        uint64_t next;
         uint32_t n;
-        size_t start, i;
+        size_t i;
+        int r;
+
+        if (!wire_get_u64(rd, &next) || !wire_get_u32(rd, &n) || (max > 0 && n > max))
+                return -EPROTO;
+        /*
+         * An object takes at least 5 bytes (name, type, field count), a field
+         * list 2 (its count): bound n by the body.
+         */
+        if (n > rd->left / (named ? 5 : 2))
+                return -EPROTO;
+
+        items = calloc(n ? n : 1, sizeof(*items));
+        if (!items)
+                return -ENOMEM;
+        for (i = 0; i < n; i++) {
+                const char *name;
+                size_t name_len;
+
+                if (!named) {
+                        r = conn_get_fields(rd, &items[i].fields, &items[i].n_fields);
+                        if (r < 0)
+                                goto fail;
+                        continue;
+                }
+                if (!wire_get_name(rd, &name, &name_len)) {
+                        r = -EPROTO;
+                        goto fail;
+                }
+                r = admin_get_described(rd, name, name_len, &items[i]);
+                if (r < 0)
+                        goto fail;
+        }
+        if (!wire_reader_done(rd)) {
+                r = -EPROTO;
+                goto fail;
+        }
+        *(mpx_info **) rq->reply.out[0] = items;
+        *(size_t *) rq->reply.out[1] = n;
+        *(uint64_t *) rq->reply.out[2] = next;
+        return 0;
+
+fail:
+        mpx_objects_free(items, i);
+        return r;
+}
+
+/* List one page of objects, in creation order. */
+int64_t mpx_list_objects_async(mpx *m, uint64_t cursor, size_t max, const char *type, mpx_info **ret_items,
+                               size_t *ret_n, uint64_t *ret_next, mpx_callback *cb, void *userdata) {
+        size_t start;
         int r, t = WIRE_TYPE_ANY;
 
         if (!ret_items || !ret_n || !ret_next)
@@ -264,78 +378,54 @@ int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
                 r = wire_put_u32(&m->out, (uint32_t) max);
         if (r >= 0)
                 r = wire_put_u8(&m->out, (uint8_t) t);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
+        return conn_submit(m, start, r,
+                           &(struct conn_reply) { .parse = admin_parse_page, .out = { ret_items, ret_n, ret_next },
+                                                  .arg = { max, 1 } },
+                           cb, userdata);
+}
+
+int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
+             mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
+        return (int) conn_sync(m, mpx_list_objects_async(m, cursor, max, type, ret_items, ret_n, ret_next,
+                                                         CONN_SYNC));
+}
+
+/* STATS' reply: a field list, to the mpx_info at out[0]. */
+static int64_t admin_parse_fields(struct conn_request *rq, struct wire_reader *rd) {
+        mpx_info info = {};
+        int r;
+
+        r = conn_get_fields(rd, &info.fields, &info.n_fields);
         if (r < 0)
                 return r;
-        if (!wire_get_u64(&rd, &next) || !wire_get_u32(&rd, &n) || (max > 0 && n > max))
+        if (!wire_reader_done(rd)) {
+                mpx_info_clear(&info);
                 return -EPROTO;
-        /* An item takes at least 5 bytes (name, type, field count): bound n by the body. */
-        if (n > rd.left / 5)
-                return -EPROTO;
-
-        items = calloc(n ? n : 1, sizeof(*items));
-        if (!items)
-                return -ENOMEM;
-        for (i = 0; i < n; i++) {
-                const char *name;
-                size_t name_len;
-
-                if (!wire_get_name(&rd, &name, &name_len)) {
-                        r = -EPROTO;
-                        goto fail;
-                }
-                r = admin_get_described(&rd, name, name_len, &items[i]);
-                if (r < 0)
-                        goto fail;
         }
-        if (!wire_reader_done(&rd)) {
-                r = -EPROTO;
-                goto fail;
-        }
-        *ret_items = items;
-        *ret_n = n;
-        *ret_next = next;
+        *(mpx_info *) rq->reply.out[0] = info;
         return 0;
-
-fail:
-        mpx_objects_free(items, i);
-        return r;
 }
 
 /* Daemon-wide statistics as a field list. */
-int mpx_stats(mpx *m, mpx_info *ret) {
-        struct wire_reader rd;
-        mpx_info info = {};
+int64_t mpx_stats_async(mpx *m, mpx_info *ret, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
         if (!ret)
                 return -EINVAL;
         r = conn_begin(m, WIRE_OP_STATS, &start);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        r = conn_get_fields(&rd, &info.fields, &info.n_fields);
-        if (r < 0)
-                return r;
-        if (!wire_reader_done(&rd)) {
-                mpx_info_clear(&info);
-                return -EPROTO;
-        }
-        *ret = info;
-        return 0;
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = admin_parse_fields, .out = { ret } },
+                           cb, userdata);
+}
+
+int mpx_stats(mpx *m, mpx_info *ret) {
+        return (int) conn_sync(m, mpx_stats_async(m, ret, CONN_SYNC));
 }
 
 /* One page of a listing whose entries are bare field lists (CLIENTS, USERS). */
-static int fields_page(mpx *m, uint16_t op, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
-                       uint64_t *ret_next) {
-        struct wire_reader rd;
-        mpx_info *items;
-        uint64_t next;
-        uint32_t n;
-        size_t start, i;
+static int64_t fields_page(mpx *m, uint16_t op, uint64_t cursor, size_t max, mpx_info **ret_items,
+                           size_t *ret_n, uint64_t *ret_next, mpx_callback *cb, void *userdata) {
+        size_t start;
         int r;
 
         if (!ret_items || !ret_n || !ret_next)
@@ -347,41 +437,28 @@ static int fields_page(mpx *m, uint16_t op, uint64_t cursor, size_t max, mpx_inf
                 r = wire_put_u64(&m->out, cursor);
         if (r >= 0)
                 r = wire_put_u32(&m->out, (uint32_t) max);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        /* An entry takes at least 2 bytes (its field count): bound n by the body. */
-        if (!wire_get_u64(&rd, &next) || !wire_get_u32(&rd, &n) || (max > 0 && n > max) || n > rd.left / 2)
-                return -EPROTO;
-        items = calloc(n ? n : 1, sizeof(*items));
-        if (!items)
-                return -ENOMEM;
-        for (i = 0; i < n; i++) {
-                r = conn_get_fields(&rd, &items[i].fields, &items[i].n_fields);
-                if (r < 0)
-                        goto fail;
-        }
-        if (!wire_reader_done(&rd)) {
-                r = -EPROTO;
-                goto fail;
-        }
-        *ret_items = items;
-        *ret_n = n;
-        *ret_next = next;
-        return 0;
-
-fail:
-        mpx_objects_free(items, i);
-        return r;
+        return conn_submit(m, start, r,
+                           &(struct conn_reply) { .parse = admin_parse_page, .out = { ret_items, ret_n, ret_next },
+                                                  .arg = { max, 0 } },
+                           cb, userdata);
 }
 
 /* List one page of the daemon's connections. */
+int64_t mpx_clients_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
+                          uint64_t *ret_next, mpx_callback *cb, void *userdata) {
+        return fields_page(m, WIRE_OP_CLIENTS, cursor, max, ret_items, ret_n, ret_next, cb, userdata);
+}
+
 int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
-        return fields_page(m, WIRE_OP_CLIENTS, cursor, max, ret_items, ret_n, ret_next);
+        return (int) conn_sync(m, mpx_clients_async(m, cursor, max, ret_items, ret_n, ret_next, CONN_SYNC));
 }
 
 /* List one page of the uids the daemon accounts for. */
+int64_t mpx_users_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
+                        uint64_t *ret_next, mpx_callback *cb, void *userdata) {
+        return fields_page(m, WIRE_OP_USERS, cursor, max, ret_items, ret_n, ret_next, cb, userdata);
+}
+
 int mpx_users(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
-        return fields_page(m, WIRE_OP_USERS, cursor, max, ret_items, ret_n, ret_next);
+        return (int) conn_sync(m, mpx_users_async(m, cursor, max, ret_items, ret_n, ret_next, CONN_SYNC));
 }
