@@ -4,6 +4,12 @@
  * request each), and jobs on top of joinable queues: mpx_job_submit() and
  * mpx_job_wait() for the submitting side, mpx_worker_run() for a worker.
  *
+ * Every call but mpx_worker_run() (a loop of synchronous calls) has an
+ * asynchronous form. A job call is a chain of queue calls, each made once
+ * the one before is answered, so its asynchronous form carries the caller's
+ * callback from one to the next and its synchronous form waits for the
+ * chain's end rather than for one request.
+ *
  * Jobs are made of queue calls only; the daemon knows nothing of them. A
  * job item is a header naming the job's private result queue, then the
  * job's data; a result item is an i32 status, then the result's bytes. Both
@@ -12,6 +18,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +29,17 @@
 
 #include "mpx-internal.h"
 
+/* The asynchronous forms of the pool and job calls, which mpx.h does not declare yet. */
+int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv,
+                             mpx_callback *cb, void *userdata);
+int64_t mpx_pool_scale_async(mpx *m, const char *name, uint32_t workers, mpx_callback *cb, void *userdata);
+int64_t mpx_pool_signal_async(mpx *m, const char *name, int sig, mpx_callback *cb, void *userdata);
+int64_t mpx_pool_stop_async(mpx *m, const char *name, int64_t grace_ms, mpx_callback *cb, void *userdata);
+int64_t mpx_job_submit_async(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job,
+                             mpx_callback *cb, void *userdata);
+int64_t mpx_job_wait_async(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result,
+                           mpx_callback *cb, void *userdata);
+
 /* The header of a job item: magic, version, then the result queue's name (u8 length, bytes). */
 #define JOB_MAGIC               "MPXJOB\0\1"
 #define JOB_MAGIC_SIZE          8u
@@ -29,7 +47,8 @@
 #define RESULT_STATUS_SIZE      4u
 
 /* Start a pool of worker processes running argv. */
-int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv) {
+int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv,
+                             mpx_callback *cb, void *userdata) {
         size_t start, argc = 0;
         int r;
 
@@ -51,12 +70,16 @@ int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, cons
                 r = wire_put_u16(&m->out, (uint16_t) argc);
         for (size_t i = 0; r >= 0 && i < argc; i++)
                 r = wire_put_str(&m->out, argv[i], strlen(argv[i]));
-        return conn_call_declare(m, start, r);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
 }
 
-/* A request of a name and one u32, with an empty reply or a u32 one. */
-static int pool_name_u32(mpx *m, uint16_t op, const char *name, uint32_t v, uint32_t *ret) {
-        struct wire_reader rd;
+int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv) {
+        return (int) conn_sync(m, mpx_pool_start_async(m, name, workers, restart, argv, CONN_SYNC));
+}
+
+/* A request of a name and one u32, whose reply is as reply says. */
+static int64_t pool_name_u32(mpx *m, uint16_t op, const char *name, uint32_t v, const struct conn_reply *reply,
+                             mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -65,36 +88,42 @@ static int pool_name_u32(mpx *m, uint16_t op, const char *name, uint32_t v, uint
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_u32(&m->out, v);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        if (ret && !wire_get_u32(&rd, ret))
-                return -EPROTO;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, reply, cb, userdata);
 }
 
 /* Run workers workers in a pool. */
+int64_t mpx_pool_scale_async(mpx *m, const char *name, uint32_t workers, mpx_callback *cb, void *userdata) {
+        return pool_name_u32(m, WIRE_OP_POOL_SCALE, name, workers, NULL, cb, userdata);
+}
+
 int mpx_pool_scale(mpx *m, const char *name, uint32_t workers) {
-        return pool_name_u32(m, WIRE_OP_POOL_SCALE, name, workers, NULL);
+        return (int) conn_sync(m, mpx_pool_scale_async(m, name, workers, CONN_SYNC));
+}
+
+/* POOL_SIGNAL's reply: u32, the workers signalled, as a result capped at INT_MAX. */
+static int64_t pool_parse_signalled(struct conn_request *rq, struct wire_reader *rd) {
+        uint32_t n;
+
+        (void) rq;
+        if (!wire_get_u32(rd, &n) || !wire_reader_done(rd))
+                return -EPROTO;
+        return n > INT_MAX ? INT_MAX : (int64_t) n;
 }
 
 /* Send a signal to every worker of a pool. */
-int mpx_pool_signal(mpx *m, const char *name, int sig) {
-        uint32_t n = 0;
-        int r;
-
+int64_t mpx_pool_signal_async(mpx *m, const char *name, int sig, mpx_callback *cb, void *userdata) {
         if (sig <= 0 || sig >= NSIG)
                 return -EINVAL;
-        r = pool_name_u32(m, WIRE_OP_POOL_SIGNAL, name, (uint32_t) sig, &n);
-        if (r < 0)
-                return r;
-        return n > INT_MAX ? INT_MAX : (int) n;
+        return pool_name_u32(m, WIRE_OP_POOL_SIGNAL, name, (uint32_t) sig,
+                             &(struct conn_reply) { .parse = pool_parse_signalled }, cb, userdata);
+}
+
+int mpx_pool_signal(mpx *m, const char *name, int sig) {
+        return (int) conn_sync(m, mpx_pool_signal_async(m, name, sig, CONN_SYNC));
 }
 
 /* Stop a pool and wait until its workers have exited. */
-int mpx_pool_stop(mpx *m, const char *name, int64_t grace_ms) {
-        struct wire_reader rd;
+int64_t mpx_pool_stop_async(mpx *m, const char *name, int64_t grace_ms, mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
@@ -103,11 +132,11 @@ int mpx_pool_stop(mpx *m, const char *name, int64_t grace_ms) {
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_i64(&m->out, grace_ms);
-        if (r >= 0)
-                r = conn_call(m, start, &rd);
-        if (r < 0)
-                return r;
-        return conn_done(&rd);
+        return conn_submit(m, start, r, NULL, cb, userdata);
+}
+
+int mpx_pool_stop(mpx *m, const char *name, int64_t grace_ms) {
+        return (int) conn_sync(m, mpx_pool_stop_async(m, name, grace_ms, CONN_SYNC));
 }
 
 /* ---- jobs ---- */
@@ -128,14 +157,138 @@ static void job_result_name(char *buf, size_t size) {
                  (unsigned long long) rnd);
 }
 
-/* Submit one job to a joinable queue, with a result queue of its own. */
-int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job) {
-        mpx_job job;
-        size_t name_len, header, total;
-        uint8_t *item;
-        int r;
+/*
+ * A synchronous job call: the chain's last callback stores its result here,
+ * and pool_wait() runs the connection until it has.
+ */
+struct pool_wait {
+        bool done;
+        int64_t result;
+};
 
-        if (!m || !queue || !ret_job || (!data && size > 0))
+static void pool_wait_done(mpx *m, int64_t result, void *userdata) {
+        struct pool_wait *w = userdata;
+
+        (void) m;
+        w->done = true;
+        w->result = result;
+}
+
+/*
+ * Run the connection until the chain begun as id completes w (at once when
+ * nothing was begun). Callbacks of other requests run meanwhile, as they do
+ * while conn_sync() waits. A lost connection completes every pending
+ * request, the chain's with them, so the wait ends; once w is done the
+ * connection is not touched again (a callback may have disconnected it).
+ */
+static int64_t pool_wait(mpx *m, int64_t id, struct pool_wait *w) {
+        if (id < 0)
+                return id;
+        while (!w->done) {
+                struct pollfd p;
+
+                if (mpx_process(m) < 0) {
+                        /* Lost: mpx_process() has completed everything pending; make sure. */
+                        if (!w->done)
+                                (void) mpx_flush(m);
+                        continue;
+                }
+                if (w->done)
+                        break;
+                p = (struct pollfd) { .fd = m->fd, .events = mpx_events(m) };
+                if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+                        /* As conn_sync() does: the connection can no longer be waited on. */
+                        m->broken = true;
+                        (void) mpx_flush(m);
+                }
+        }
+        return w->result;
+}
+
+/*
+ * A job submission on its way: the result queue is declared (with
+ * MPX_QUEUE_CONNECTION, then without it for an older daemon), then the job
+ * is put, then on failure the result queue is deleted again. It holds copies
+ * of the queue's name and of the job item, since the caller may reuse its
+ * own at once.
+ */
+struct job_submit {
+        mpx_callback *cb;
+        void *userdata;
+        mpx_job *ret_job;
+        mpx_job job;
+        bool plain;                     /* the result queue is declared without MPX_QUEUE_CONNECTION */
+        int error;                      /* why the put failed, while the result queue is deleted */
+        const char *queue;              /* in the same allocation, after the item */
+        size_t size;
+        uint8_t item[];
+};
+
+/* The end of a submission: the caller's callback, with *ret_job written on success. */
+static void job_submit_end(mpx *m, struct job_submit *js, int64_t result) {
+        mpx_callback *cb = js->cb;
+        void *userdata = js->userdata;
+
+        if (result >= 0)
+                *js->ret_job = js->job;
+        free(js);
+        cb(m, result, userdata);
+}
+
+/* Whether the result queue is gone or not, the submission failed as the put did. */
+static void job_submit_deleted(mpx *m, int64_t result, void *userdata) {
+        struct job_submit *js = userdata;
+
+        (void) result;
+        job_submit_end(m, js, js->error);
+}
+
+static void job_submit_put(mpx *m, int64_t result, void *userdata) {
+        struct job_submit *js = userdata;
+        int64_t id;
+
+        if (result >= 0) {
+                job_submit_end(m, js, 0);
+                return;
+        }
+        /* Nothing is left behind on failure. */
+        js->error = (int) result;
+        id = mpx_delete_async(m, js->job.result_queue, job_submit_deleted, js);
+        if (id < 0)
+                job_submit_end(m, js, result);
+}
+
+static void job_submit_declared(mpx *m, int64_t result, void *userdata) {
+        struct job_submit *js = userdata;
+        int64_t id;
+
+        /* A daemon older than MPX_QUEUE_CONNECTION refuses it; then the queue is an ordinary one. */
+        if (result == -EINVAL && !js->plain) {
+                js->plain = true;
+                id = mpx_queue_declare_async(m, js->job.result_queue, 0, 0, job_submit_declared, js);
+                if (id < 0)
+                        job_submit_end(m, js, id);
+                return;
+        }
+        if (result < 0) {
+                job_submit_end(m, js, result);
+                return;
+        }
+        id = mpx_queue_put_async(m, js->queue, js->item, js->size, -1, job_submit_put, js);
+        if (id < 0)
+                job_submit_put(m, id, js);
+}
+
+/* Submit one job to a joinable queue, with a result queue of its own. */
+int64_t mpx_job_submit_async(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job,
+                             mpx_callback *cb, void *userdata) {
+        struct job_submit *js;
+        size_t name_len, header, total, queue_len;
+        char *queue_copy;
+        int64_t id;
+        mpx_job job;
+
+        if (!m || !queue || !ret_job || (!data && size > 0) || !cb)
                 return -EINVAL;
         job_result_name(job.result_queue, sizeof(job.result_queue));
         name_len = strlen(job.result_queue);
@@ -143,72 +296,135 @@ int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx
         if (size > mpx_max_message(m) || header + size > mpx_max_message(m))
                 return -EMSGSIZE;
         total = header + size;
-        item = malloc(total);
-        if (!item)
+        queue_len = strlen(queue);
+        js = malloc(sizeof(*js) + total + queue_len + 1);
+        if (!js)
                 return -ENOMEM;
-        memcpy(item, JOB_MAGIC, JOB_MAGIC_SIZE);
-        item[JOB_MAGIC_SIZE] = (uint8_t) name_len;
-        memcpy(item + JOB_MAGIC_SIZE + 1, job.result_queue, name_len);
+        *js = (struct job_submit) { .cb = cb, .userdata = userdata, .ret_job = ret_job, .job = job, .size = total };
+        memcpy(js->item, JOB_MAGIC, JOB_MAGIC_SIZE);
+        js->item[JOB_MAGIC_SIZE] = (uint8_t) name_len;
+        memcpy(js->item + JOB_MAGIC_SIZE + 1, job.result_queue, name_len);
         if (size > 0)
-                memcpy(item + header, data, size);
+                memcpy(js->item + header, data, size);
+        queue_copy = (char *) js->item + total;
+        memcpy(queue_copy, queue, queue_len + 1);
+        js->queue = queue_copy;
         /*
          * The result queue first, so that a worker fast enough finds it. It
          * belongs to this connection: if the submitter dies before
-         * mpx_job_wait(), the daemon deletes it. A daemon older than the
-         * flag refuses it; then the queue is an ordinary one.
+         * mpx_job_wait(), the daemon deletes it.
          */
-        r = mpx_queue_declare(m, job.result_queue, 0, MPX_QUEUE_CONNECTION);
-        if (r == -EINVAL)
-                r = mpx_queue_declare(m, job.result_queue, 0, 0);
-        if (r >= 0) {
-                r = mpx_queue_put(m, queue, item, total, -1);
-                if (r < 0)
-                        (void) mpx_delete(m, job.result_queue);
-        }
-        free(item);
-        if (r < 0)
-                return r;
-        *ret_job = job;
-        return 0;
+        id = mpx_queue_declare_async(m, js->job.result_queue, 0, MPX_QUEUE_CONNECTION, job_submit_declared, js);
+        if (id < 0)
+                free(js);
+        return id;
 }
 
-/* Wait for a job's result and end the job. */
-int mpx_job_wait(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result) {
-        mpx_item item;
+int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job) {
+        struct pool_wait w = { .done = false };
+
+        return (int) pool_wait(m, mpx_job_submit_async(m, queue, data, size, ret_job, pool_wait_done, &w), &w);
+}
+
+/*
+ * A result item into the call's result: the handler's status, and on success
+ * the bytes after it moved to the front of the item's buffer, which goes to
+ * *ret_result (or is freed). The item is consumed either way.
+ */
+static int job_result(mpx_item *item, mpx_buf *ret_result) {
         uint8_t raw[RESULT_STATUS_SIZE];
         int32_t status;
-        int r;
 
-        if (!m || !job || !memchr(job->result_queue, '\0', sizeof(job->result_queue)))
-                return -EINVAL;
-        r = mpx_queue_get(m, job->result_queue, timeout_ms, &item);
-        if (r < 0)
-                return r;
-        /* The job is over whatever the result says: its queue goes. */
-        (void) mpx_delete(m, job->result_queue);
-        if (item.size < RESULT_STATUS_SIZE) {
-                mpx_item_clear(&item);
+        if (item->size < RESULT_STATUS_SIZE) {
+                mpx_item_clear(item);
                 return -EPROTO;
         }
-        memcpy(raw, item.data, sizeof(raw));
+        memcpy(raw, item->data, sizeof(raw));
         status = (int32_t) ((uint32_t) raw[0] | (uint32_t) raw[1] << 8 | (uint32_t) raw[2] << 16 |
                             (uint32_t) raw[3] << 24);
         if (status > 0) {
-                mpx_item_clear(&item);
+                mpx_item_clear(item);
                 return -EPROTO;
         }
         if (status < 0) {
-                mpx_item_clear(&item);
+                mpx_item_clear(item);
                 return status;
         }
         if (ret_result) {
                 /* The bytes after the status, moved to the front of the caller's buffer. */
-                memmove(item.data, (uint8_t *) item.data + RESULT_STATUS_SIZE, item.size - RESULT_STATUS_SIZE);
-                ret_result->data = item.data;
-                ret_result->size = item.size - RESULT_STATUS_SIZE;
+                memmove(item->data, (uint8_t *) item->data + RESULT_STATUS_SIZE, item->size - RESULT_STATUS_SIZE);
+                ret_result->data = item->data;
+                ret_result->size = item->size - RESULT_STATUS_SIZE;
         } else
-                mpx_item_clear(&item);
+                mpx_item_clear(item);
         return 0;
+}
+
+/*
+ * A wait for a job's result on its way: the get on the result queue, then,
+ * once a result is taken, the result queue's delete. It holds a copy of the
+ * job, since the caller may reuse its own at once.
+ */
+struct job_wait {
+        mpx_callback *cb;
+        void *userdata;
+        mpx_buf *ret_result;
+        mpx_job job;
+        mpx_item item;
+};
+
+/* Whether the result queue is gone or not, the result is the item's. */
+static void job_wait_deleted(mpx *m, int64_t result, void *userdata) {
+        struct job_wait *jw = userdata;
+        mpx_callback *cb = jw->cb;
+        void *cb_userdata = jw->userdata;
+        int r;
+
+        (void) result;
+        r = job_result(&jw->item, jw->ret_result);
+        free(jw);
+        cb(m, r, cb_userdata);
+}
+
+static void job_wait_got(mpx *m, int64_t result, void *userdata) {
+        struct job_wait *jw = userdata;
+        mpx_callback *cb = jw->cb;
+        void *cb_userdata = jw->userdata;
+        int64_t id;
+
+        if (result < 0) {
+                free(jw);
+                cb(m, result, cb_userdata);
+                return;
+        }
+        /* The job is over whatever the result says: its queue goes. */
+        id = mpx_delete_async(m, jw->job.result_queue, job_wait_deleted, jw);
+        if (id < 0)
+                job_wait_deleted(m, id, jw);
+}
+
+/* Wait for a job's result and end the job. */
+int64_t mpx_job_wait_async(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result,
+                           mpx_callback *cb, void *userdata) {
+        struct job_wait *jw;
+        int64_t id;
+
+        if (!m || !job || !memchr(job->result_queue, '\0', sizeof(job->result_queue)) || !cb)
+                return -EINVAL;
+        jw = malloc(sizeof(*jw));
+        if (!jw)
+                return -ENOMEM;
+        *jw = (struct job_wait) { .cb = cb, .userdata = userdata, .ret_result = ret_result, .job = *job };
+        id = mpx_queue_get_async(m, jw->job.result_queue, timeout_ms, &jw->item, job_wait_got, jw);
+        if (id < 0)
+                free(jw);
+        return id;
+}
+
+int mpx_job_wait(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result) {
+        struct pool_wait w = { .done = false };
+
+        return (int) pool_wait(m, mpx_job_wait_async(m, job, timeout_ms, ret_result, pool_wait_done, &w), &w);
 }
 
 /*
