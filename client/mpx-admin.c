@@ -17,16 +17,6 @@
 
 #include "mpx-internal.h"
 
-/* The asynchronous forms of the inspection calls, which mpx.h does not declare yet. */
-int64_t mpx_object_info_async(mpx *m, const char *name, mpx_info *ret, mpx_callback *cb, void *userdata);
-int64_t mpx_list_objects_async(mpx *m, uint64_t cursor, size_t max, const char *type, mpx_info **ret_items,
-                               size_t *ret_n, uint64_t *ret_next, mpx_callback *cb, void *userdata);
-int64_t mpx_stats_async(mpx *m, mpx_info *ret, mpx_callback *cb, void *userdata);
-int64_t mpx_clients_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
-                          uint64_t *ret_next, mpx_callback *cb, void *userdata);
-int64_t mpx_users_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
-                        uint64_t *ret_next, mpx_callback *cb, void *userdata);
-
 /* Delete an object of any type; its waiters get -EIDRM. */
 int64_t mpx_delete_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
         return conn_name_only(m, WIRE_OP_DELETE, name, NULL, cb, userdata);

@@ -511,6 +511,36 @@ int64_t conn_sync(struct mpx *m, int64_t id) {
         return result;
 }
 
+void conn_chain_done(mpx *m, int64_t result, void *userdata) {
+        struct conn_chain *c = userdata;
+
+        (void) m;
+        c->done = true;
+        c->result = result;
+}
+
+static bool conn_chain_ended(struct mpx *m, const void *arg) {
+        (void) m;
+        return ((const struct conn_chain *) arg)->done;
+}
+
+int64_t conn_chain_wait(struct mpx *m, int64_t id, struct conn_chain *c) {
+        if (id < 0)
+                return id;
+        m->depth++;
+        conn_run_until(m, conn_chain_ended, c);
+        if (!c->done) {
+                /*
+                 * Lost: the step in flight fails with -ECONNRESET, and a step
+                 * its callback makes next fails to be queued, which ends the
+                 * chain too.
+                 */
+                conn_fail_all(m);
+        }
+        conn_leave(m);
+        return c->result;
+}
+
 /* CANCEL's own reply says how many it ended; the ended request's reply says the rest. */
 static int64_t conn_parse_cancel(struct conn_request *rq, struct wire_reader *rd) {
         uint32_t n;
@@ -661,44 +691,6 @@ void conn_close(struct mpx *m) {
         conn_leave(m);
 }
 
-/* Keep the body (and descriptor) for the caller of conn_call(). */
-static int64_t conn_parse_legacy(struct conn_request *rq, struct wire_reader *rd) {
-        struct mpx *m = rq->reply.out[0];
-
-        m->legacy.len = 0;
-        if (wire_put_raw(&m->legacy, rd->p, rd->left) < 0)
-                return -ENOMEM;
-        if (m->legacy_fd >= 0)
-                close(m->legacy_fd);
-        m->legacy_fd = conn_claim_fd(rq);
-        return 0;
-}
-
-int conn_call(struct mpx *m, size_t start, struct wire_reader *ret) {
-        int64_t r;
-
-        r = conn_sync(m, conn_submit(m, start, 0, &(struct conn_reply) { .parse = conn_parse_legacy, .out = { m } },
-                                     CONN_SYNC));
-        if (r < 0)
-                return (int) r;
-        wire_reader_init(ret, m->legacy.data, m->legacy.len);
-        return 0;
-}
-
-int conn_call_declare(struct mpx *m, size_t start, int r) {
-        if (r < 0)
-                return (int) conn_submit(m, start, r, NULL, CONN_SYNC);
-        return (int) conn_sync(m, conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created },
-                                              CONN_SYNC));
-}
-
-int conn_take_fd(struct mpx *m) {
-        int fd = m->legacy_fd;
-
-        m->legacy_fd = -1;
-        return fd;
-}
-
 int conn_claim_fd(struct conn_request *rq) {
         int fd = rq->fd;
 
@@ -717,9 +709,6 @@ void conn_free(struct mpx *m) {
                 m->free_requests = rq->next_free;
                 free(rq);
         }
-        if (m->legacy_fd >= 0)
-                close(m->legacy_fd);
-        wire_buf_done(&m->legacy);
         wire_buf_done(&m->out);
         wire_buf_done(&m->in);
         free(m);

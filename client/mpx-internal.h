@@ -82,8 +82,6 @@ struct mpx {
         size_t n_pipelined;             /* such puts not yet answered */
         int deferred_error;             /* the first failure of such a put not yet reported, or 0 */
 
-        struct wire_buf legacy;         /* body of the last conn_call() reply */
-        int legacy_fd;
         mpx_watch_fn *watch;            /* told when the events wanted change */
         void *watch_userdata;
         short watched;                  /* the events it was last told */
@@ -108,6 +106,20 @@ int64_t conn_submit(struct mpx *m, size_t start, int r, const struct conn_reply 
 
 /* Run the connection until the synchronous request id completes; its result. */
 int64_t conn_sync(struct mpx *m, int64_t id);
+
+/*
+ * A call made of several requests, each made by the callback of the one
+ * before (a job, a slice fetched page by page): its synchronous form passes
+ * CONN_CHAIN(&c) as the callback of the whole chain and conn_chain_wait()
+ * runs the connection until that callback has run; the chain's result.
+ */
+struct conn_chain {
+        bool done;
+        int64_t result;
+};
+void conn_chain_done(mpx *m, int64_t result, void *userdata);
+#define CONN_CHAIN(c) conn_chain_done, (c)
+int64_t conn_chain_wait(struct mpx *m, int64_t id, struct conn_chain *c);
 
 /*
  * Pipelined puts (mpx_pipeline()). conn_pipeline_begin() decides how a put
@@ -150,17 +162,6 @@ int conn_declare_name_flags(struct mpx *m, uint16_t op, const char *name, unsign
 
 /* Take the descriptor that came with a reply: the caller owns it. -1 if none came. */
 int conn_claim_fd(struct conn_request *rq);
-
-/*
- * The synchronous path of the calls that have no asynchronous form yet
- * (dicts, lists, pools, administration): send the request begun at start and
- * wait for its reply, whose body is copied to m->legacy and stays valid until
- * the next such call; a descriptor that came with it is kept for
- * conn_take_fd(). To be replaced by parsers as in mpx-queue.c.
- */
-int conn_call(struct mpx *m, size_t start, struct wire_reader *ret);
-int conn_call_declare(struct mpx *m, size_t start, int r);
-int conn_take_fd(struct mpx *m);
 
 /* Check that a reply body was fully consumed: 0 or -EPROTO. */
 int conn_done(const struct wire_reader *r);

@@ -7,10 +7,10 @@
  * daemon's limits, an extend against one frame) before anything is queued,
  * builds one request and names the parser of its reply; the synchronous
  * form waits for the asynchronous one. A slice larger than one reply frame
- * is fetched with several requests, each continuing at the absolute index
- * where the previous reply stopped, so slice is synchronous only. Items
- * handed to the caller are malloc'd copies in mpx_buf. Output parameters
- * are left alone when a call fails.
+ * is fetched with several requests, each made once the one before is
+ * answered (a chain: mpx-internal.h). Items handed to the caller are
+ * malloc'd copies in mpx_buf. Output parameters are left alone when a call
+ * fails.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -215,68 +215,132 @@ static int list_bufs_grow(mpx_buf **items, size_t *cap, size_t want) {
         return 0;
 }
 
-/* l[start:stop], in as many requests as it takes. */
-int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items) {
-        mpx_buf *items = NULL;
-        size_t n = 0, cap = 0;
-        bool first = true;
+/*
+ * A slice on its way: one request per reply frame, each continuing at the
+ * absolute index where the previous reply stopped, with the bounds the
+ * first reply resolved. It holds a copy of the list's name, since the
+ * caller may reuse its own at once, and the items gathered so far.
+ */
+struct list_slice {
+        mpx_callback *cb;
+        void *userdata;
+        mpx_buf **ret_items;
+        mpx_buf *items;
+        size_t n, cap;
+        bool first;                     /* the request in flight is the first */
+        int64_t start, stop;            /* its bounds */
+        uint64_t next, end;             /* from its reply: where to go on, where to stop */
+        char name[];
+};
+
+/* LIST_SLICE's reply: u64 next, u64 end, u32 k, k items, appended to the slice at out[0]. */
+static int64_t list_parse_slice(struct conn_request *rq, struct wire_reader *rd) {
+        struct list_slice *s = rq->reply.out[0];
+        uint64_t next, end;
+        uint32_t k;
         int r;
 
-        if (!ret_items)
-                return -EINVAL;
-        for (;; first = false) {
-                struct wire_reader rd;
-                uint64_t next, end;
-                uint32_t k;
-                size_t begin;
-
-                r = conn_begin(m, WIRE_OP_LIST_SLICE, &begin);
-                if (r >= 0)
-                        r = conn_put_name(m, name);
-                if (r >= 0)
-                        r = wire_put_i64(&m->out, start);
-                if (r >= 0)
-                        r = wire_put_i64(&m->out, stop);
-                if (r >= 0)
-                        r = conn_call(m, begin, &rd);
+        if (!wire_get_u64(rd, &next) || !wire_get_u64(rd, &end) || !wire_get_u32(rd, &k))
+                return -EPROTO;
+        /* Each item takes at least 4 bytes: a bogus count cannot make us allocate. */
+        if (k > rd->left / 4 || end > INT64_MAX || next > end)
+                return -EPROTO;
+        /* A reply that makes no progress would loop forever. */
+        if (k == 0 && next < end)
+                return -EPROTO;
+        /* Later requests start at an absolute index: the reply must go on from there. */
+        if (!s->first && k > 0 && next != (uint64_t) s->start + k)
+                return -EPROTO;
+        r = list_bufs_grow(&s->items, &s->cap, s->n + k);
+        if (r < 0)
+                return r;
+        for (uint32_t i = 0; i < k; i++) {
+                r = list_get_buf(rd, &s->items[s->n]);
                 if (r < 0)
-                        goto fail;
-                r = -EPROTO;
-                if (!wire_get_u64(&rd, &next) || !wire_get_u64(&rd, &end) || !wire_get_u32(&rd, &k))
-                        goto fail;
-                /* Each item takes at least 4 bytes: a bogus count cannot make us allocate. */
-                if (k > rd.left / 4 || end > INT64_MAX || next > end)
-                        goto fail;
-                /* A reply that makes no progress would loop forever. */
-                if (k == 0 && next < end)
-                        goto fail;
-                /* Later requests start at an absolute index: the reply must go on from there. */
-                if (!first && k > 0 && next != (uint64_t) start + k)
-                        goto fail;
-                r = list_bufs_grow(&items, &cap, n + k);
-                if (r < 0)
-                        goto fail;
-                for (uint32_t i = 0; i < k; i++) {
-                        r = list_get_buf(&rd, &items[n]);
-                        if (r < 0)
-                                goto fail;
-                        n++;
-                }
-                r = -EPROTO;
-                if (!wire_reader_done(&rd))
-                        goto fail;
-                if (next >= end)
-                        break;
-                /* Go on from where this reply stopped, with the bounds it resolved. */
-                start = (int64_t) next;
-                stop = (int64_t) end;
+                        return r;
+                s->n++;
         }
-        *ret_items = items;
-        return (int64_t) n;
+        if (!wire_reader_done(rd))
+                return -EPROTO;
+        s->next = next;
+        s->end = end;
+        return 0;
+}
 
-fail:
-        mpx_bufs_free(items, n);
-        return r;
+static int64_t list_slice_request(mpx *m, struct list_slice *s);
+
+/* The end of a slice: the caller's callback, with the items handed over on success. */
+static void list_slice_end(mpx *m, struct list_slice *s, int64_t result) {
+        mpx_callback *cb = s->cb;
+        void *userdata = s->userdata;
+
+        if (result >= 0) {
+                *s->ret_items = s->items;
+                result = (int64_t) s->n;
+        } else
+                mpx_bufs_free(s->items, s->n);
+        free(s);
+        cb(m, result, userdata);
+}
+
+static void list_slice_page(mpx *m, int64_t result, void *userdata) {
+        struct list_slice *s = userdata;
+        int64_t id;
+
+        if (result < 0 || s->next >= s->end) {
+                list_slice_end(m, s, result);
+                return;
+        }
+        /* Go on from where this reply stopped, with the bounds it resolved. */
+        s->first = false;
+        s->start = (int64_t) s->next;
+        s->stop = (int64_t) s->end;
+        id = list_slice_request(m, s);
+        if (id < 0)
+                list_slice_end(m, s, id);
+}
+
+static int64_t list_slice_request(mpx *m, struct list_slice *s) {
+        size_t begin;
+        int r;
+
+        r = conn_begin(m, WIRE_OP_LIST_SLICE, &begin);
+        if (r >= 0)
+                r = conn_put_name(m, s->name);
+        if (r >= 0)
+                r = wire_put_i64(&m->out, s->start);
+        if (r >= 0)
+                r = wire_put_i64(&m->out, s->stop);
+        return conn_submit(m, begin, r, &(struct conn_reply) { .parse = list_parse_slice, .out = { s } },
+                           list_slice_page, s);
+}
+
+/* l[start:stop], in as many requests as it takes. */
+int64_t mpx_list_slice_async(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
+                             mpx_callback *cb, void *userdata) {
+        struct list_slice *s;
+        size_t len;
+        int64_t id;
+
+        if (!m || !name || !ret_items || !cb)
+                return -EINVAL;
+        len = strlen(name);
+        s = malloc(sizeof(*s) + len + 1);
+        if (!s)
+                return -ENOMEM;
+        *s = (struct list_slice) { .cb = cb, .userdata = userdata, .ret_items = ret_items, .first = true,
+                                   .start = start, .stop = stop };
+        memcpy(s->name, name, len + 1);
+        id = list_slice_request(m, s);
+        if (id < 0)
+                free(s);
+        return id;
+}
+
+int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items) {
+        struct conn_chain c = { .done = false };
+
+        return conn_chain_wait(m, mpx_list_slice_async(m, name, start, stop, ret_items, CONN_CHAIN(&c)), &c);
 }
 
 /* Remove every item; the number removed. */

@@ -18,7 +18,6 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,17 +27,6 @@
 #include <unistd.h>
 
 #include "mpx-internal.h"
-
-/* The asynchronous forms of the pool and job calls, which mpx.h does not declare yet. */
-int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv,
-                             mpx_callback *cb, void *userdata);
-int64_t mpx_pool_scale_async(mpx *m, const char *name, uint32_t workers, mpx_callback *cb, void *userdata);
-int64_t mpx_pool_signal_async(mpx *m, const char *name, int sig, mpx_callback *cb, void *userdata);
-int64_t mpx_pool_stop_async(mpx *m, const char *name, int64_t grace_ms, mpx_callback *cb, void *userdata);
-int64_t mpx_job_submit_async(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job,
-                             mpx_callback *cb, void *userdata);
-int64_t mpx_job_wait_async(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result,
-                           mpx_callback *cb, void *userdata);
 
 /* The header of a job item: magic, version, then the result queue's name (u8 length, bytes). */
 #define JOB_MAGIC               "MPXJOB\0\1"
@@ -158,54 +146,6 @@ static void job_result_name(char *buf, size_t size) {
 }
 
 /*
- * A synchronous job call: the chain's last callback stores its result here,
- * and pool_wait() runs the connection until it has.
- */
-struct pool_wait {
-        bool done;
-        int64_t result;
-};
-
-static void pool_wait_done(mpx *m, int64_t result, void *userdata) {
-        struct pool_wait *w = userdata;
-
-        (void) m;
-        w->done = true;
-        w->result = result;
-}
-
-/*
- * Run the connection until the chain begun as id completes w (at once when
- * nothing was begun). Callbacks of other requests run meanwhile, as they do
- * while conn_sync() waits. A lost connection completes every pending
- * request, the chain's with them, so the wait ends; once w is done the
- * connection is not touched again (a callback may have disconnected it).
- */
-static int64_t pool_wait(mpx *m, int64_t id, struct pool_wait *w) {
-        if (id < 0)
-                return id;
-        while (!w->done) {
-                struct pollfd p;
-
-                if (mpx_process(m) < 0) {
-                        /* Lost: mpx_process() has completed everything pending; make sure. */
-                        if (!w->done)
-                                (void) mpx_flush(m);
-                        continue;
-                }
-                if (w->done)
-                        break;
-                p = (struct pollfd) { .fd = m->fd, .events = mpx_events(m) };
-                if (poll(&p, 1, -1) < 0 && errno != EINTR) {
-                        /* As conn_sync() does: the connection can no longer be waited on. */
-                        m->broken = true;
-                        (void) mpx_flush(m);
-                }
-        }
-        return w->result;
-}
-
-/*
  * A job submission on its way: the result queue is declared (with
  * MPX_QUEUE_CONNECTION, then without it for an older daemon), then the job
  * is put, then on failure the result queue is deleted again. It holds copies
@@ -321,9 +261,9 @@ int64_t mpx_job_submit_async(mpx *m, const char *queue, const void *data, size_t
 }
 
 int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job) {
-        struct pool_wait w = { .done = false };
+        struct conn_chain c = { .done = false };
 
-        return (int) pool_wait(m, mpx_job_submit_async(m, queue, data, size, ret_job, pool_wait_done, &w), &w);
+        return (int) conn_chain_wait(m, mpx_job_submit_async(m, queue, data, size, ret_job, CONN_CHAIN(&c)), &c);
 }
 
 /*
@@ -422,9 +362,9 @@ int64_t mpx_job_wait_async(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *re
 }
 
 int mpx_job_wait(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result) {
-        struct pool_wait w = { .done = false };
+        struct conn_chain c = { .done = false };
 
-        return (int) pool_wait(m, mpx_job_wait_async(m, job, timeout_ms, ret_result, pool_wait_done, &w), &w);
+        return (int) conn_chain_wait(m, mpx_job_wait_async(m, job, timeout_ms, ret_result, CONN_CHAIN(&c)), &c);
 }
 
 /*

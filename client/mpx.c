@@ -232,7 +232,6 @@ int mpx_connect_named(const char *path, const char *client_name, mpx **ret) {
                 return -ENOMEM;
         m->next_id = 1;
         m->in_fd = -1;
-        m->legacy_fd = -1;
         m->building = SIZE_MAX;
         m->owner = getpid();
         m->max_message = WIRE_DEFAULT_MAX_MESSAGE;

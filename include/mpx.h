@@ -137,19 +137,25 @@ int64_t mpx_chown_async(mpx *m, const char *name, uid_t uid, gid_t gid, mpx_call
 /* ---- asynchronous use: many requests in flight, inside any event loop ---- */
 
 /*
- * The calls of queues, dicts, lists, semaphores, events, barriers, values
- * and arrays, the pipe rendezvous, mpx_ping(), mpx_delete(), mpx_chmod()
- * and mpx_chown() have asynchronous twins, mpx_X_async(), taking the same
- * arguments followed by a callback and its userdata (mpx_list_slice(), which
- * may take several requests, the calls of pools and the inspection calls are
- * synchronous only, for now). It queues the request and returns at once with the request's id
- * (> 0), or with a negative errno code when nothing was queued (a bad
- * argument, -ECONNRESET on a lost connection). Later, once the reply is in,
- * the callback runs with exactly the result the synchronous call returns,
- * and what the synchronous call writes through its out pointers (items,
- * buffers, counts) has been written through the same pointers, which must
- * therefore stay valid until the callback runs. Arguments passed in (names,
- * payloads) are copied before mpx_X_async() returns.
+ * Every call that talks to the daemon has an asynchronous twin,
+ * mpx_X_async(), taking the same arguments followed by a callback and its
+ * userdata (all but mpx_connect(), mpx_disconnect() and mpx_worker_run(), a
+ * loop of its own). It queues the request and returns at once with the
+ * request's id (> 0), or with a negative errno code when nothing was queued
+ * (a bad argument, -ECONNRESET on a lost connection). Later, once the reply
+ * is in, the callback runs with exactly the result the synchronous call
+ * returns, and what the synchronous call writes through its out pointers
+ * (items, buffers, counts) has been written through the same pointers,
+ * which must therefore stay valid until the callback runs. Arguments passed
+ * in (names, payloads) are copied before mpx_X_async() returns.
+ *
+ * Three calls are several requests, each made once the one before is
+ * answered: mpx_list_slice() (a page per reply frame), mpx_job_submit()
+ * (declare the result queue, put the job) and mpx_job_wait() (take the
+ * result, delete the result queue). Their callback runs once, at the end;
+ * the id returned is the first request's, so mpx_cancel() reaches that one
+ * only (for mpx_job_wait(), the wait for the result, which is the one that
+ * blocks).
  *
  * Callbacks run inside mpx_process(), or inside any synchronous call made on
  * the same connection (which runs the connection while it waits), in the
@@ -655,6 +661,8 @@ int64_t mpx_list_len_async(mpx *m, const char *name, mpx_callback *cb, void *use
  * (free with mpx_bufs_free()), or a negative errno.
  */
 int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items);
+int64_t mpx_list_slice_async(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
+                             mpx_callback *cb, void *userdata);
 
 /* mpx_list_clear() - remove every item. Return: how many were removed, or a negative errno. */
 int64_t mpx_list_clear(mpx *m, const char *name);
@@ -970,6 +978,8 @@ int mpx_pipe_recv(int fd, mpx_buf *ret);
  * -EPROTOTYPE (the name belongs to another type of object), -EUSERS.
  */
 int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv);
+int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv,
+                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pool_scale() - run workers workers (0 to 1024): new indexes start now;
@@ -978,6 +988,7 @@ int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, cons
  * -EINVAL (too many, or the pool is stopping), -EPROTOTYPE.
  */
 int mpx_pool_scale(mpx *m, const char *name, uint32_t workers);
+int64_t mpx_pool_scale_async(mpx *m, const char *name, uint32_t workers, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pool_signal() - send sig (1 to 64) to every running worker's process
@@ -986,6 +997,7 @@ int mpx_pool_scale(mpx *m, const char *name, uint32_t workers);
  * Return: how many workers were signalled, -ENOENT, -EACCES, -EINVAL, -EPROTOTYPE.
  */
 int mpx_pool_signal(mpx *m, const char *name, int sig);
+int64_t mpx_pool_signal_async(mpx *m, const char *name, int sig, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_pool_stop() - SIGTERM every worker, SIGKILL those still running after
@@ -995,6 +1007,7 @@ int mpx_pool_signal(mpx *m, const char *name, int sig);
  * -EIDRM (the pool was deleted meanwhile), -ESHUTDOWN.
  */
 int mpx_pool_stop(mpx *m, const char *name, int64_t grace_ms);
+int64_t mpx_pool_stop_async(mpx *m, const char *name, int64_t grace_ms, mpx_callback *cb, void *userdata);
 
 /*
  * Jobs. mpx_job_submit() creates a private result queue for one job, and
@@ -1026,6 +1039,8 @@ typedef struct mpx_job {
  * left behind on failure.
  */
 int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job);
+int64_t mpx_job_submit_async(mpx *m, const char *queue, const void *data, size_t size, mpx_job *ret_job,
+                             mpx_callback *cb, void *userdata);
 
 /*
  * mpx_job_wait() - wait up to timeout_ms for a job's result, as
@@ -1042,6 +1057,8 @@ int mpx_job_submit(mpx *m, const char *queue, const void *data, size_t size, mpx
  * job->result_queue with mpx_delete(); the worker's result then goes nowhere.
  */
 int mpx_job_wait(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result);
+int64_t mpx_job_wait_async(mpx *m, mpx_job *job, int64_t timeout_ms, mpx_buf *ret_result,
+                           mpx_callback *cb, void *userdata);
 
 /*
  * The work of a worker. @job holds the job's data (the item without the
@@ -1103,6 +1120,7 @@ const mpx_field *mpx_info_get(const mpx_info *info, const char *key);
  * Return: 0, -ENOENT, -EINVAL.
  */
 int mpx_object_info(mpx *m, const char *name, mpx_info *ret);
+int64_t mpx_object_info_async(mpx *m, const char *name, mpx_info *ret, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_list_objects() - list objects a page at a time, in creation order.
@@ -1116,12 +1134,15 @@ int mpx_object_info(mpx *m, const char *name, mpx_info *ret);
  */
 int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
              mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
+int64_t mpx_list_objects_async(mpx *m, uint64_t cursor, size_t max, const char *type, mpx_info **ret_items,
+                               size_t *ret_n, uint64_t *ret_next, mpx_callback *cb, void *userdata);
 
 /* mpx_objects_free() - free an array returned by mpx_list_objects(). Return: NULL. */
 mpx_info *mpx_objects_free(mpx_info *items, size_t n);
 
 /* mpx_stats() - daemon-wide statistics (version, uptime, clients, objects, waiters ...). */
 int mpx_stats(mpx *m, mpx_info *ret);
+int64_t mpx_stats_async(mpx *m, mpx_info *ret, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_clients() - list the daemon's connections a page at a time, in
@@ -1131,6 +1152,8 @@ int mpx_stats(mpx *m, mpx_info *ret);
  * mpx_list_objects(); free with mpx_objects_free().
  */
 int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
+int64_t mpx_clients_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
+                          uint64_t *ret_next, mpx_callback *cb, void *userdata);
 
 /*
  * mpx_users() - list the uids the daemon accounts for (those with a
@@ -1141,6 +1164,8 @@ int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_
  * with mpx_objects_free().
  */
 int mpx_users(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
+int64_t mpx_users_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
+                        uint64_t *ret_next, mpx_callback *cb, void *userdata);
 
 #ifdef __cplusplus
 }

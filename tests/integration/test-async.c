@@ -5,7 +5,8 @@
  * wake-ups never lose or duplicate an item; a lost connection completes
  * each pending request exactly once; callbacks may call, cancel and
  * disconnect; pipelined puts report every failure; descriptors reach the
- * reply they came with.
+ * reply they came with; calls made of several requests (a slice, a job)
+ * complete once, cancelled or cut short.
  */
 #include <errno.h>
 #include <poll.h>
@@ -819,6 +820,263 @@ static int64_t row_chown(struct twin_ctx *c) {
         return TWIN(mpx_chown, c->n1, (uid_t) -1, (gid_t) -1);
 }
 
+static int64_t row_list_slice(struct twin_ctx *c) {
+        mpx_buf *items = NULL;
+        int64_t r;
+
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        mpx_list_append(c->m, c->n1, "bb", 2);
+        mpx_list_append(c->m, c->n1, "ccc", 3);
+        r = TWIN(mpx_list_slice, c->n1, -2, MPX_SLICE_END, &items);
+        describe(c, "%zu %zu", r > 0 ? items[0].size : 0, r > 1 ? items[1].size : 0);
+        mpx_bufs_free(items, r > 0 ? (size_t) r : 0);
+        return r;
+}
+
+/* Items of half a message each: the slice takes several reply frames, so several requests. */
+static int64_t row_list_slice_pages(struct twin_ctx *c) {
+        size_t size = mpx_max_message(c->m) / 2, total = 0;
+        mpx_buf *items = NULL;
+        char *big = calloc(1, size);
+        int64_t r;
+
+        assert_non_null(big);
+        mpx_list_declare(c->m, c->n1);
+        for (int i = 0; i < 7; i++) {
+                memset(big, 'a' + i, size);
+                mpx_list_append(c->m, c->n1, big, size);
+        }
+        free(big);
+        r = TWIN(mpx_list_slice, c->n1, 1, 6, &items);
+        for (int64_t i = 0; i < r; i++)
+                total += items[i].size;
+        describe(c, "%zu %c%c", total, r > 0 ? *(char *) items[0].data : '-',
+                 r > 4 ? *(char *) items[4].data : '-');
+        mpx_bufs_free(items, r > 0 ? (size_t) r : 0);
+        return r;
+}
+
+static int64_t row_list_slice_missing(struct twin_ctx *c) {
+        mpx_buf *items = NULL;
+
+        return TWIN(mpx_list_slice, c->n1, 0, MPX_SLICE_END, &items);
+}
+
+static int64_t row_list_slice_bad_name(struct twin_ctx *c) {
+        mpx_buf *items = NULL;
+
+        return TWIN(mpx_list_slice, "bad name", 0, MPX_SLICE_END, &items);
+}
+
+static const char *const sleeper[] = { "/bin/sleep", "600", NULL };
+
+static int64_t row_pool_start(struct twin_ctx *c) {
+        int64_t r = TWIN(mpx_pool_start, c->n1, 1, MPX_RESTART_NEVER, sleeper);
+
+        mpx_pool_stop(c->m, c->n1, 0);
+        return r;
+}
+
+static int64_t row_pool_start_again(struct twin_ctx *c) {
+        int64_t r;
+
+        mpx_pool_start(c->m, c->n1, 1, MPX_RESTART_NEVER, sleeper);
+        r = TWIN(mpx_pool_start, c->n1, 1, MPX_RESTART_NEVER, sleeper);
+        mpx_pool_stop(c->m, c->n1, 0);
+        return r;
+}
+
+static int64_t row_pool_start_bad_workers(struct twin_ctx *c) {
+        return TWIN(mpx_pool_start, c->n1, 0, MPX_RESTART_NEVER, sleeper);
+}
+
+static int64_t row_pool_scale(struct twin_ctx *c) {
+        int64_t r;
+
+        mpx_pool_start(c->m, c->n1, 1, MPX_RESTART_NEVER, sleeper);
+        r = TWIN(mpx_pool_scale, c->n1, 2);
+        mpx_pool_stop(c->m, c->n1, 0);
+        return r;
+}
+
+static int64_t row_pool_scale_missing(struct twin_ctx *c) {
+        return TWIN(mpx_pool_scale, c->n1, 2);
+}
+
+/*
+ * How many workers a signal reaches depends on how far they have started,
+ * which differs from one run to the other: the row compares success only.
+ */
+static int64_t row_pool_signal(struct twin_ctx *c) {
+        int64_t r;
+
+        mpx_pool_start(c->m, c->n1, 1, MPX_RESTART_NEVER, sleeper);
+        r = TWIN(mpx_pool_signal, c->n1, SIGCONT);
+        mpx_pool_stop(c->m, c->n1, 0);
+        return r < 0 ? r : 0;
+}
+
+static int64_t row_pool_signal_bad(struct twin_ctx *c) {
+        return TWIN(mpx_pool_signal, c->n1, 0);
+}
+
+static int64_t row_pool_stop(struct twin_ctx *c) {
+        mpx_pool_start(c->m, c->n1, 2, MPX_RESTART_NEVER, sleeper);
+        return TWIN(mpx_pool_stop, c->n1, 0);
+}
+
+static int64_t row_pool_stop_missing(struct twin_ctx *c) {
+        return TWIN(mpx_pool_stop, c->n1, 0);
+}
+
+static int64_t row_job_submit(struct twin_ctx *c) {
+        mpx_job job = { .result_queue = "" };
+        int64_t r;
+
+        mpx_queue_declare(c->m, c->n1, 0, MPX_QUEUE_JOINABLE);
+        r = TWIN(mpx_job_submit, c->n1, "work", 4, &job);
+        describe(c, "%s %lld", job.result_queue[0] ? "named" : "-",
+                 (long long) mpx_queue_qsize(c->m, c->n1));
+        if (job.result_queue[0])
+                mpx_delete(c->m, job.result_queue);
+        return r;
+}
+
+/* The job queue is missing: the submission fails and its result queue is gone again. */
+static int64_t row_job_submit_missing(struct twin_ctx *c) {
+        mpx_info *items = NULL;
+        size_t before = 0, after = 0;
+        uint64_t next;
+        mpx_job job;
+        int64_t r;
+
+        mpx_list_objects(c->m, 0, 0, "queue", &items, &before, &next);
+        mpx_objects_free(items, before);
+        r = TWIN(mpx_job_submit, c->n1, "work", 4, &job);
+        mpx_list_objects(c->m, 0, 0, "queue", &items, &after, &next);
+        mpx_objects_free(items, after);
+        describe(c, "%zd", (ssize_t) (after - before));
+        return r;
+}
+
+/* A result put the way a worker puts it (docs/PROTOCOL.md, "Jobs"): i32 status 0, then the bytes. */
+static int64_t row_job_wait(struct twin_ctx *c) {
+        static const char result[] = "\0\0\0\0done";
+        mpx_buf b = { 0 };
+        mpx_job job;
+        int64_t r;
+
+        mpx_queue_declare(c->m, c->n1, 0, MPX_QUEUE_JOINABLE);
+        assert_int_equal(mpx_job_submit(c->m, c->n1, "work", 4, &job), 0);
+        mpx_queue_put(c->m, job.result_queue, result, sizeof(result) - 1, 0);
+        r = TWIN(mpx_job_wait, &job, 0, &b);
+        describe(c, "%zu:%.*s %d", b.size, (int) b.size, b.data ? (char *) b.data : "",
+                 mpx_queue_qsize(c->m, job.result_queue) == -ENOENT);
+        mpx_buf_clear(&b);
+        return r;
+}
+
+static int64_t row_job_wait_failed(struct twin_ctx *c) {
+        static const char result[] = "\xfe\xff\xff\xff";        /* -2: -ENOENT from the handler */
+        mpx_buf b = { 0 };
+        mpx_job job;
+
+        mpx_queue_declare(c->m, c->n1, 0, MPX_QUEUE_JOINABLE);
+        assert_int_equal(mpx_job_submit(c->m, c->n1, "work", 4, &job), 0);
+        mpx_queue_put(c->m, job.result_queue, result, sizeof(result) - 1, 0);
+        return TWIN(mpx_job_wait, &job, 0, &b);
+}
+
+static int64_t row_job_wait_none_yet(struct twin_ctx *c) {
+        mpx_buf b = { 0 };
+        mpx_job job;
+        int64_t r;
+
+        mpx_queue_declare(c->m, c->n1, 0, MPX_QUEUE_JOINABLE);
+        assert_int_equal(mpx_job_submit(c->m, c->n1, "work", 4, &job), 0);
+        r = TWIN(mpx_job_wait, &job, 0, &b);
+        mpx_delete(c->m, job.result_queue);
+        return r;
+}
+
+static int64_t row_object_info(struct twin_ctx *c) {
+        mpx_info info = { 0 };
+        const mpx_field *f;
+        int64_t r;
+
+        mpx_queue_declare(c->m, c->n1, 7, 0);
+        r = TWIN(mpx_object_info, c->n1, &info);
+        f = mpx_info_get(&info, "maxsize");
+        describe(c, "%s %s %lld", info.name && strcmp(info.name, c->n1) == 0 ? "named" : "-",
+                 info.type ? info.type : "-", f ? (long long) f->num : -1LL);
+        mpx_info_clear(&info);
+        return r;
+}
+
+static int64_t row_object_info_missing(struct twin_ctx *c) {
+        mpx_info info = { 0 };
+
+        return TWIN(mpx_object_info, c->n1, &info);
+}
+
+/* The first barrier ever made is the same for both runs. */
+static int64_t row_list_objects(struct twin_ctx *c) {
+        mpx_info *items = NULL;
+        uint64_t next = 0;
+        size_t n = 0;
+        int64_t r;
+
+        mpx_barrier_declare(c->m, c->n1, 2);
+        r = TWIN(mpx_list_objects, 0, 1, "barrier", &items, &n, &next);
+        describe(c, "%zu %s %s next=%d", n, n ? items[0].name : "-", n ? items[0].type : "-", next != 0);
+        mpx_objects_free(items, n);
+        return r;
+}
+
+static int64_t row_list_objects_bad_type(struct twin_ctx *c) {
+        mpx_info *items = NULL;
+        uint64_t next;
+        size_t n;
+
+        return TWIN(mpx_list_objects, 0, 0, "no-such-type", &items, &n, &next);
+}
+
+static int64_t row_stats(struct twin_ctx *c) {
+        mpx_info info = { 0 };
+        int64_t r;
+
+        r = TWIN(mpx_stats, &info);
+        describe(c, "%d %d", mpx_info_get(&info, "version") != NULL, mpx_info_get(&info, "clients") != NULL);
+        mpx_info_clear(&info);
+        return r;
+}
+
+/* A page of one entry: field lists with no name nor type. */
+static int64_t row_clients(struct twin_ctx *c) {
+        mpx_info *items = NULL;
+        uint64_t next = 0;
+        size_t n = 0;
+        int64_t r;
+
+        r = TWIN(mpx_clients, 0, 1, &items, &n, &next);
+        describe(c, "%zu %d %d", n, n && mpx_info_get(&items[0], "pid") != NULL, n && items[0].name == NULL);
+        mpx_objects_free(items, n);
+        return r;
+}
+
+static int64_t row_users(struct twin_ctx *c) {
+        mpx_info *items = NULL;
+        uint64_t next = 0;
+        size_t n = 0;
+        int64_t r;
+
+        r = TWIN(mpx_users, 0, 1, &items, &n, &next);
+        describe(c, "%zu %d", n, n && mpx_info_get(&items[0], "uid") != NULL);
+        mpx_objects_free(items, n);
+        return r;
+}
+
 static const struct twin_row {
         const char *name;
         int64_t (*run)(struct twin_ctx *c);
@@ -848,6 +1106,12 @@ static const struct twin_row {
         ROW(dict_del), ROW(dict_contains), ROW(dict_len), ROW(dict_pop), ROW(dict_setdefault), ROW(dict_update),
         ROW(dict_clear), ROW(dict_incr), ROW(dict_incr_not_number), ROW(dict_cas), ROW(dict_items),
         ROW(delete), ROW(delete_missing), ROW(chmod), ROW(chmod_bad_mode), ROW(chown),
+        ROW(list_slice), ROW(list_slice_pages), ROW(list_slice_missing), ROW(list_slice_bad_name),
+        ROW(pool_start), ROW(pool_start_again), ROW(pool_start_bad_workers), ROW(pool_scale),
+        ROW(pool_scale_missing), ROW(pool_signal), ROW(pool_signal_bad), ROW(pool_stop), ROW(pool_stop_missing),
+        ROW(job_submit), ROW(job_submit_missing), ROW(job_wait), ROW(job_wait_failed), ROW(job_wait_none_yet),
+        ROW(object_info), ROW(object_info_missing), ROW(list_objects), ROW(list_objects_bad_type), ROW(stats),
+        ROW(clients), ROW(users),
 #undef ROW
 };
 
@@ -1271,6 +1535,53 @@ static void test_events_and_watch(void **state) {
         assert_int_equal(mpx_ping(f->m), 0);
 }
 
+/* ---- 7. calls made of several requests ---- */
+
+/*
+ * A job wait is a get, then a delete: cancelling its id ends the wait, the
+ * job stays (its result queue is there for a later wait), and the callback
+ * runs once. A slice of several pages and a job submission cut short by
+ * mpx_disconnect() complete once, with -ECONNRESET, and leave nothing behind
+ * (valgrind checks the chains' memory).
+ */
+static void test_chains(void **state) {
+        struct fixture *f = *state;
+        struct done wait = { 0 }, slice = { 0 }, submit = { 0 };
+        size_t size = mpx_max_message(f->m) / 2;
+        mpx_buf b = { 0 }, *items = NULL;
+        mpx_job job, job2, kept;
+        char *big = calloc(1, size);
+        int64_t id;
+
+        assert_non_null(big);
+        assert_int_equal(mpx_queue_declare(f->m, "chain.jobs", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_job_submit(f->m, "chain.jobs", "work", 4, &job), 0);
+        id = mpx_job_wait_async(f->m, &job, -1, &b, on_done, &wait);
+        assert_true(id > 0);
+        /* The caller's job may go at once: the wait keeps its own copy. */
+        kept = job;
+        memset(&job, 0, sizeof(job));
+        assert_int_equal(mpx_ping(f->m), 0);
+        assert_int_equal(mpx_cancel(f->m, id), 0);
+        assert_int_equal(await(f->m, id, &wait), -ECANCELED);
+        assert_null(b.data);
+        assert_int_equal(mpx_queue_qsize(f->m, kept.result_queue), 0);
+
+        assert_int_equal(mpx_list_declare(f->m, "chain.list"), 1);
+        for (int i = 0; i < 5; i++)
+                assert_true(mpx_list_append(f->m, "chain.list", big, size) > 0);
+        free(big);
+        assert_true(mpx_list_slice_async(f->m, "chain.list", 0, MPX_SLICE_END, &items, on_done, &slice) > 0);
+        assert_true(mpx_job_submit_async(f->m, "chain.jobs", "more", 4, &job2, on_done, &submit) > 0);
+        f->m = mpx_disconnect(f->m);
+        assert_int_equal(slice.calls, 1);
+        assert_int_equal(slice.result, -ECONNRESET);
+        assert_null(items);
+        assert_int_equal(submit.calls, 1);
+        assert_int_equal(submit.result, -ECONNRESET);
+        assert_int_equal(wait.calls, 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1284,6 +1595,7 @@ int main(void) {
                 T(test_pipelined_bounded),
                 T(test_descriptor_after_other_replies),
                 T(test_events_and_watch),
+                T(test_chains),
 #undef T
         };
 
