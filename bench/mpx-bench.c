@@ -1255,9 +1255,12 @@ out:
 /*
  * The asynchronous libmpx worker (--lib with -P > 1): one connection keeps
  * opt.depth requests in flight through the mpx_X_async() calls, refilled from
- * their callbacks, in a poll() loop around mpx_process(). With --pipelined a
- * putter uses the synchronous mpx_queue_put() on a pipelined connection
- * instead (the puts then have no latency of their own to measure).
+ * their callbacks, in a poll() loop around mpx_process(). With --refill-all the
+ * window is refilled only once every reply of the last batch is in, as the raw
+ * clients do with that option, so that the two are measured in the same shape;
+ * the batch queued from the last callback goes out in one write. With
+ * --pipelined a putter uses the synchronous mpx_queue_put() on a pipelined
+ * connection instead (the puts then have no latency of their own to measure).
  */
 struct lib_async {
         mpx *m;
@@ -1265,6 +1268,8 @@ struct lib_async {
         const char *name;
         char *payload;
         long left;                      /* requests still to make; -1 until the deadline */
+        int inflight;                   /* requests made and not yet completed */
+        struct lib_slot *slots;         /* opt.depth of them */
         int64_t deadline;
         struct hist *h;
         uint64_t ops;
@@ -1280,12 +1285,31 @@ struct lib_slot {
 
 static void lib_async_issue(struct lib_slot *s);
 
+/*
+ * A slot's request completed: make the next one from it, or with --refill-all
+ * a whole batch from every slot once the last request of this one is in (all
+ * slots are free then: a slot is reused only after its callback).
+ */
+static void lib_async_refill(struct lib_slot *s) {
+        struct lib_async *a = s->a;
+
+        if (!opt.refill_all) {
+                lib_async_issue(s);
+                return;
+        }
+        if (a->inflight > 0)
+                return;
+        for (int i = 0; i < opt.depth; i++)
+                lib_async_issue(&a->slots[i]);
+}
+
 static void lib_async_done(mpx *m, int64_t result, void *userdata) {
         struct lib_slot *s = userdata;
         struct lib_async *a = s->a;
         int64_t t1 = now_ns();
 
         (void) m;
+        a->inflight--;
         if ((a->role == 'g' && result == -EAGAIN) || (a->role == 'c' && result == -ETIMEDOUT)) {
                 a->done = true;
                 return;
@@ -1304,7 +1328,7 @@ static void lib_async_done(mpx *m, int64_t result, void *userdata) {
                 mpx_item_clear(&s->item);
         a->ops++;
         a->last = t1;
-        lib_async_issue(s);
+        lib_async_refill(s);
 }
 
 static void lib_async_issue(struct lib_slot *s) {
@@ -1333,6 +1357,7 @@ static void lib_async_issue(struct lib_slot *s) {
                 id = mpx_ping_async(a->m, lib_async_done, s);
         }
         lib_check((int) (id < 0 ? id : 0), "queue a request");
+        a->inflight++;
 }
 
 static void lib_worker_async(char role, const char *name, long count, int64_t deadline, struct hist *h,
@@ -1341,6 +1366,7 @@ static void lib_worker_async(char role, const char *name, long count, int64_t de
                                .h = h };
         struct lib_slot *slots = calloc((size_t) opt.depth, sizeof(*slots));
 
+        a.slots = slots;
         a.payload = malloc(opt.size + 8);
         memset(a.payload, 'x', opt.size + 8);
         lib_check(mpx_connect_named(opt.socket, "mpx-bench", &a.m), "connect");
@@ -1570,7 +1596,8 @@ static void usage(FILE *f) {
                 "  -c, --clients N       connections (handoff: N producers and N consumers) (1)\n"
                 "  -P, --pipeline N      requests in flight per connection (1)\n"
                 "      --refill-all      send N requests, then wait for all N replies before the next N\n"
-                "                        (redis-benchmark -P); by default the window refills as replies come\n"
+                "                        (redis-benchmark -P; --lib -P N too); by default the window\n"
+                "                        refills as replies come\n"
                 "  -d, --size BYTES      payload bytes, 0 to 67108864 (64)\n"
                 "  -t, --time SECONDS    run each scenario this long (3)\n"
                 "  -n, --count N         or run this many operations in all\n"

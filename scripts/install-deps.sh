@@ -3,7 +3,9 @@
 # and check its own Debian packages (scripts/check-debian.sh): debhelper,
 # dpkg-dev, fakeroot, lintian, and systemd for systemd-socket-activate,
 # systemd-analyze and systemd-sysusers; clang and its libFuzzer and sanitizer
-# runtimes (libclang-rt-14-dev) for the fuzzing step, scripts/check.d/30-fuzz.sh.
+# runtimes (libclang-rt-14-dev) for the fuzzing step, scripts/check.d/30-fuzz.sh;
+# redis-server, redis-tools (redis-benchmark) and libhiredis-dev for the peers
+# bench/compare measures mpx against.
 # Runs apt-get directly as root, else through sudo; never asks a question.
 set -eu
 # One package per line, so that each need is its own line in the history.
@@ -30,6 +32,9 @@ packages="
         lintian
         clang
         libclang-rt-14-dev
+        libhiredis-dev
+        redis-server
+        redis-tools
 "
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
