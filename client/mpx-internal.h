@@ -20,6 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+/*
+ * Request ids are consecutive: as they are, they spread evenly over uthash's
+ * buckets, cheaper than its default hash of the four bytes.
+ */
+#define HASH_FUNCTION(keyptr, keylen, hashv) ((hashv) = *(const uint32_t *) (keyptr))
 #include <uthash.h>
 
 #include "mpx.h"

@@ -164,18 +164,20 @@ int wire_type_from_name(const char *s) {
         return -EINVAL;
 }
 
+/* The bytes a name may hold: letters, digits and "._:/@-". */
+static const bool name_byte[256] = {
+        ['a' ... 'z'] = true, ['A' ... 'Z'] = true, ['0' ... '9'] = true,
+        ['.'] = true, ['_'] = true, [':'] = true, ['/'] = true, ['@'] = true, ['-'] = true,
+};
+
 bool wire_name_valid(const void *name, size_t len) {
         const unsigned char *p = name;
 
         if (len < 1 || len > WIRE_NAME_MAX)
                 return false;
-        for (size_t i = 0; i < len; i++) {
-                unsigned char c = p[i];
-                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-                        continue;
-                if (!strchr("._:/@-", c) || c == '\0')
+        for (size_t i = 0; i < len; i++)
+                if (!name_byte[p[i]])
                         return false;
-        }
         return true;
 }
 
@@ -347,7 +349,7 @@ void wire_buf_done(struct wire_buf *b) {
         wire_buf_init(b);
 }
 
-int wire_buf_reserve(struct wire_buf *b, size_t extra) {
+int wire_buf_grow(struct wire_buf *b, size_t extra) {
         size_t want, cap;
         uint8_t *d;
 
@@ -395,29 +397,36 @@ int wire_put_raw(struct wire_buf *b, const void *src, size_t n) {
         return 0;
 }
 
+/* Fixed-size integers are stored straight into the buffer: no copy through memcpy(). */
 int wire_put_u8(struct wire_buf *b, uint8_t v) {
-        return wire_put_raw(b, &v, 1);
+        if (wire_buf_reserve(b, 1) < 0)
+                return -ENOMEM;
+        b->data[b->len++] = v;
+        return 0;
 }
 
 int wire_put_u16(struct wire_buf *b, uint16_t v) {
-        uint8_t p[2];
-
-        store16(p, v);
-        return wire_put_raw(b, p, sizeof(p));
+        if (wire_buf_reserve(b, 2) < 0)
+                return -ENOMEM;
+        store16(b->data + b->len, v);
+        b->len += 2;
+        return 0;
 }
 
 int wire_put_u32(struct wire_buf *b, uint32_t v) {
-        uint8_t p[4];
-
-        store32(p, v);
-        return wire_put_raw(b, p, sizeof(p));
+        if (wire_buf_reserve(b, 4) < 0)
+                return -ENOMEM;
+        store32(b->data + b->len, v);
+        b->len += 4;
+        return 0;
 }
 
 int wire_put_u64(struct wire_buf *b, uint64_t v) {
-        uint8_t p[8];
-
-        store64(p, v);
-        return wire_put_raw(b, p, sizeof(p));
+        if (wire_buf_reserve(b, 8) < 0)
+                return -ENOMEM;
+        store64(b->data + b->len, v);
+        b->len += 8;
+        return 0;
 }
 
 int wire_put_i64(struct wire_buf *b, int64_t v) {

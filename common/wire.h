@@ -306,7 +306,11 @@ bool wire_reader_done(const struct wire_reader *r);
 /* Buffer: appends return 0 or -ENOMEM. */
 void wire_buf_init(struct wire_buf *b);
 void wire_buf_done(struct wire_buf *b);
-int wire_buf_reserve(struct wire_buf *b, size_t extra);
+int wire_buf_grow(struct wire_buf *b, size_t extra);
+static inline int wire_buf_reserve(struct wire_buf *b, size_t extra) {
+        /* Inline: every wire_put_* asks, and the room is almost always there. */
+        return extra <= b->cap - b->len ? 0 : wire_buf_grow(b, extra);
+}
 /* Overwrite a u32 or u64 written earlier at offset at (a count known only at the end). */
 void wire_patch_u32(struct wire_buf *b, size_t at, uint32_t v);
 void wire_patch_u64(struct wire_buf *b, size_t at, uint64_t v);
