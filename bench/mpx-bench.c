@@ -1260,7 +1260,9 @@ out:
  * clients do with that option, so that the two are measured in the same shape;
  * the batch queued from the last callback goes out in one write. With
  * --pipelined a putter uses the synchronous mpx_queue_put() on a pipelined
- * connection instead (the puts then have no latency of their own to measure).
+ * connection instead, whose puts are written -P at a time
+ * (mpx_pipeline_batch(); the puts then have no latency of their own to
+ * measure).
  */
 struct lib_async {
         mpx *m;
@@ -1371,8 +1373,11 @@ static void lib_worker_async(char role, const char *name, long count, int64_t de
         memset(a.payload, 'x', opt.size + 8);
         lib_check(mpx_connect_named(opt.socket, "mpx-bench", &a.m), "connect");
         if (role == 'p' && opt.pipelined) {
-                /* Synchronous puts that return once queued; mpx_flush() collects the replies. */
-                lib_check(mpx_pipeline(a.m, 1), "pipeline");
+                /*
+                 * Synchronous puts that return once queued, written one by one,
+                 * or -P at a time; mpx_flush() collects the replies.
+                 */
+                lib_check(mpx_pipeline_batch(a.m, (unsigned) opt.depth), "pipeline");
                 for (long i = 0; count == 0 || i < count; i++) {
                         int64_t t0 = now_ns();
 
@@ -1609,7 +1614,8 @@ static void usage(FILE *f) {
                 "      --keep            leave the queue and its items at the end\n"
                 "      --lib             libmpx clients, one process each (put get ping handoff): synchronous,\n"
                 "                        or asynchronous with -P requests in flight when -P > 1\n"
-                "      --pipelined       with --lib: putters use synchronous puts on a pipelined connection\n"
+                "      --pipelined       with --lib: putters use synchronous puts on a pipelined connection,\n"
+                "                        written -P at a time (mpx_pipeline_batch)\n"
                 "      --pause           wake: print a ready line and wait for a line on stdin\n"
                 "      --label TEXT      add \"label\":TEXT to each line\n"
                 "      --durable         declare queues and dicts durable (the daemon needs durability.directory)\n");

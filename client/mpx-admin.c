@@ -239,6 +239,53 @@ static int64_t admin_parse_info(struct conn_request *rq, struct wire_reader *rd)
         return 0;
 }
 
+/* REF's reply: u64 token, to *out[0]. */
+static int64_t admin_parse_token(struct conn_request *rq, struct wire_reader *rd) {
+        uint64_t token;
+
+        if (!wire_get_u64(rd, &token) || !wire_reader_done(rd) || token == 0)
+                return -EPROTO;
+        if (rq->reply.out[0])
+                *(uint64_t *) rq->reply.out[0] = token;
+        return 0;
+}
+
+/* Take a reference to a counted object: held by this connection, or in transit for lease_ms. */
+int64_t mpx_ref_async(mpx *m, const char *name, uint32_t lease_ms, uint64_t *ret_token, mpx_callback *cb,
+                      void *userdata) {
+        size_t start;
+        int r;
+
+        r = conn_begin(m, WIRE_OP_REF, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = wire_put_u32(&m->out, lease_ms);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = admin_parse_token, .out = { ret_token } },
+                           cb, userdata);
+}
+
+int mpx_ref(mpx *m, const char *name, uint32_t lease_ms, uint64_t *ret_token) {
+        return (int) conn_sync(m, mpx_ref_async(m, name, lease_ms, ret_token, CONN_SYNC));
+}
+
+/* End a reference: the one token names, or (token 0) one this connection holds. */
+int64_t mpx_unref_async(mpx *m, const char *name, uint64_t token, mpx_callback *cb, void *userdata) {
+        size_t start;
+        int r;
+
+        r = conn_begin(m, WIRE_OP_UNREF, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = wire_put_u64(&m->out, token);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_bool }, cb, userdata);
+}
+
+int mpx_unref(mpx *m, const char *name, uint64_t token) {
+        return (int) conn_sync(m, mpx_unref_async(m, name, token, CONN_SYNC));
+}
+
 /* Describe one object: its type and fields. */
 int64_t mpx_object_info_async(mpx *m, const char *name, mpx_info *ret, mpx_callback *cb, void *userdata) {
         struct admin_named *c = NULL;

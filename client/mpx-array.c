@@ -102,13 +102,12 @@ int mpx_value_declare(mpx *m, const char *name, char typecode, const void *initi
         return (int) conn_sync(m, mpx_value_declare_async(m, name, typecode, initial, CONN_SYNC));
 }
 
-/* mpx_array_declare with flags (MPX_DURABLE). */
+/* mpx_array_declare with flags (MPX_DURABLE, MPX_COUNTED). */
 int64_t mpx_array_declare_flags_async(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
                                       unsigned flags, mpx_callback *cb, void *userdata) {
-        if (flags & ~MPX_DURABLE)
+        if (flags & ~CONN_DECLARE_FLAGS)
                 return -EINVAL;
-        return array_declare(m, name, typecode, length, (flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0, initial,
-                             cb, userdata);
+        return array_declare(m, name, typecode, length, conn_declare_flags(flags), initial, cb, userdata);
 }
 
 int mpx_array_declare_flags(mpx *m, const char *name, char typecode, uint32_t length, const void *initial,
@@ -117,13 +116,12 @@ int mpx_array_declare_flags(mpx *m, const char *name, char typecode, uint32_t le
                                                                 CONN_SYNC));
 }
 
-/* mpx_value_declare with flags (MPX_DURABLE). */
+/* mpx_value_declare with flags (MPX_DURABLE, MPX_COUNTED). */
 int64_t mpx_value_declare_flags_async(mpx *m, const char *name, char typecode, const void *initial, unsigned flags,
                                       mpx_callback *cb, void *userdata) {
-        if (flags & ~MPX_DURABLE)
+        if (flags & ~CONN_DECLARE_FLAGS)
                 return -EINVAL;
-        return array_declare(m, name, typecode, 1,
-                             WIRE_ARRAY_VALUE | ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0), initial,
+        return array_declare(m, name, typecode, 1, WIRE_ARRAY_VALUE | conn_declare_flags(flags), initial,
                              cb, userdata);
 }
 

@@ -57,6 +57,8 @@
 
 /* Pipelined puts in flight past which a put first takes in what replies have come. */
 #define CONN_PIPELINE_READ      256
+/* Gathered pipelined puts are written once this many bytes wait, whatever the batch. */
+#define CONN_GATHER_BYTES       65536
 
 /* Most descriptors taken from one read; the daemon sends one at a time. */
 #define CONN_FDS_MAX            4
@@ -218,6 +220,7 @@ static int conn_send(struct mpx *m, bool block) {
         if (conn_unsent(m) == 0) {
                 m->out.len = 0;
                 m->out_off = 0;
+                m->n_gathered = 0;
         }
         conn_watch_update(m);
         return 0;
@@ -624,9 +627,15 @@ int conn_pipelined(struct mpx *m, int64_t id) {
         if (id < 0)
                 return (int) id;
         m->n_pipelined++;
+        m->n_gathered++;
         m->depth++;
-        /* Out at once, as multiprocessing's feeder thread sends at once, but never a blocking send. */
-        r = conn_send(m, false);
+        /*
+         * Out at once, as multiprocessing's feeder thread sends at once, but
+         * never a blocking send; or, gathered (mpx_pipeline_batch()), once a
+         * batch is complete or a frame's worth is waiting.
+         */
+        if (m->n_gathered >= m->pipeline_batch || conn_unsent(m) >= CONN_GATHER_BYTES)
+                r = conn_send(m, false);
         if (r >= 0 && m->n_pipelined > CONN_PIPELINE_READ && conn_read(m, false) > 0)
                 r = conn_dispatch(m);
         if (r >= 0 && m->n_pipelined >= CONN_PIPELINE_MAX)
@@ -636,9 +645,14 @@ int conn_pipelined(struct mpx *m, int64_t id) {
 }
 
 int mpx_pipeline(mpx *m, int on) {
-        if (!m)
+        return mpx_pipeline_batch(m, on ? 1 : 0);
+}
+
+int mpx_pipeline_batch(mpx *m, unsigned n) {
+        if (!m || n > CONN_PIPELINE_MAX)
                 return -EINVAL;
-        m->pipelined = on != 0;
+        m->pipelined = n > 0;
+        m->pipeline_batch = n > 0 ? n : 1;
         return 0;
 }
 

@@ -14,10 +14,19 @@
 
 #include "mpx-internal.h"
 
-/* Create an event, initially clear, or find it. */
+/* Create an event, initially clear, or find it; flags: MPX_COUNTED (an event is never durable). */
+int64_t mpx_event_declare_flags_async(mpx *m, const char *name, unsigned flags, mpx_callback *cb, void *userdata) {
+        if (flags & MPX_DURABLE)
+                return -EINVAL;
+        return conn_declare_name_flags_async(m, WIRE_OP_EVENT_DECLARE, name, flags, cb, userdata);
+}
+
+int mpx_event_declare_flags(mpx *m, const char *name, unsigned flags) {
+        return (int) conn_sync(m, mpx_event_declare_flags_async(m, name, flags, CONN_SYNC));
+}
+
 int64_t mpx_event_declare_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_EVENT_DECLARE, name, &(struct conn_reply) { .parse = conn_parse_created },
-                              cb, userdata);
+        return mpx_event_declare_flags_async(m, name, 0, cb, userdata);
 }
 
 int mpx_event_declare(mpx *m, const char *name) {
@@ -61,19 +70,34 @@ int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms) {
         return (int) conn_sync(m, mpx_event_wait_async(m, name, timeout_ms, CONN_SYNC));
 }
 
-/* Create a barrier for parties processes, or check that it exists so. */
-int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties, mpx_callback *cb, void *userdata) {
+/*
+ * Create a barrier for parties processes, or check that it exists so; flags:
+ * MPX_COUNTED (a barrier is never durable). Without flags the body ends at
+ * parties, as daemons that know no flags read it.
+ */
+int64_t mpx_barrier_declare_flags_async(mpx *m, const char *name, uint32_t parties, unsigned flags,
+                                        mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
-        if (parties == 0)
+        if (parties == 0 || (flags & ~MPX_COUNTED))
                 return -EINVAL;
         r = conn_begin(m, WIRE_OP_BARRIER_DECLARE, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_u32(&m->out, parties);
+        if (r >= 0 && flags)
+                r = wire_put_u32(&m->out, conn_declare_flags(flags));
         return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+}
+
+int mpx_barrier_declare_flags(mpx *m, const char *name, uint32_t parties, unsigned flags) {
+        return (int) conn_sync(m, mpx_barrier_declare_flags_async(m, name, parties, flags, CONN_SYNC));
+}
+
+int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties, mpx_callback *cb, void *userdata) {
+        return mpx_barrier_declare_flags_async(m, name, parties, 0, cb, userdata);
 }
 
 int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties) {

@@ -85,6 +85,8 @@ struct mpx {
 
         bool pipelined;                 /* mpx_pipeline(): puts that wait forever return once queued */
         size_t n_pipelined;             /* such puts not yet answered */
+        unsigned pipeline_batch;        /* mpx_pipeline_batch(): such puts written this many at a time */
+        unsigned n_gathered;            /* such puts queued since the last write */
         int deferred_error;             /* the first failure of such a put not yet reported, or 0 */
 
         mpx_watch_fn *watch;            /* told when the events wanted change */
@@ -147,6 +149,10 @@ int64_t conn_parse_bool(struct conn_request *rq, struct wire_reader *rd);
 int64_t conn_parse_u64(struct conn_request *rq, struct wire_reader *rd);
 int64_t conn_parse_i64_out(struct conn_request *rq, struct wire_reader *rd);
 int64_t conn_parse_buf(struct conn_request *rq, struct wire_reader *rd);
+
+/* The flags every declare takes (MPX_DURABLE, MPX_COUNTED), as the wire spells them. */
+#define CONN_DECLARE_FLAGS (MPX_DURABLE | MPX_COUNTED)
+uint32_t conn_declare_flags(unsigned flags);
 
 /* A request whose body is a name alone: name -> what reply says. */
 int64_t conn_name_only(mpx *m, uint16_t op, const char *name, const struct conn_reply *reply,

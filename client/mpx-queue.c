@@ -21,7 +21,7 @@ static int64_t queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigne
         size_t start;
         int r;
 
-        if (flags & ~(MPX_QUEUE_JOINABLE | MPX_QUEUE_CONNECTION | MPX_DURABLE))
+        if (flags & ~(MPX_QUEUE_JOINABLE | MPX_QUEUE_CONNECTION | CONN_DECLARE_FLAGS))
                 return -EINVAL;
         r = conn_begin(m, WIRE_OP_QUEUE_DECLARE, &start);
         if (r >= 0)
@@ -31,7 +31,7 @@ static int64_t queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigne
         if (r >= 0)
                 r = wire_put_u32(&m->out, ((flags & MPX_QUEUE_JOINABLE) ? WIRE_QUEUE_JOINABLE : 0) |
                                  ((flags & MPX_QUEUE_CONNECTION) ? WIRE_QUEUE_CONNECTION : 0) |
-                                 ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0));
+                                 conn_declare_flags(flags));
         if (r >= 0 && ttr_ms >= 0)
                 r = wire_put_u32(&m->out, (uint32_t) ttr_ms);
         return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);

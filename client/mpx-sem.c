@@ -18,14 +18,13 @@
 /* Create a semaphore or check that it exists with these parameters. */
 int64_t mpx_sem_declare_async(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags,
                               mpx_callback *cb, void *userdata) {
-        uint32_t wflags = 0;
+        uint32_t wflags;
         size_t start;
         int r;
 
-        if (flags & ~(MPX_SEM_BOUNDED | MPX_SEM_NO_UNDO | MPX_DURABLE))
+        if (flags & ~(MPX_SEM_BOUNDED | MPX_SEM_NO_UNDO | CONN_DECLARE_FLAGS))
                 return -EINVAL;
-        if (flags & MPX_DURABLE)
-                wflags |= WIRE_DECLARE_DURABLE;
+        wflags = conn_declare_flags(flags);
         if (flags & MPX_SEM_BOUNDED)
                 wflags |= WIRE_SEM_BOUNDED;
         if (flags & MPX_SEM_NO_UNDO)

@@ -97,18 +97,22 @@ int64_t conn_name_timeout(mpx *m, uint16_t op, const char *name, int64_t timeout
         return conn_submit(m, start, r, reply, cb, userdata);
 }
 
+uint32_t conn_declare_flags(unsigned flags) {
+        return ((flags & MPX_DURABLE) ? WIRE_DECLARE_DURABLE : 0) | ((flags & MPX_COUNTED) ? WIRE_DECLARE_COUNTED : 0);
+}
+
 int64_t conn_declare_name_flags_async(struct mpx *m, uint16_t op, const char *name, unsigned flags,
                                       mpx_callback *cb, void *userdata) {
         size_t start;
         int r;
 
-        if (flags & ~MPX_DURABLE)
+        if (flags & ~CONN_DECLARE_FLAGS)
                 return -EINVAL;
         r = conn_begin(m, op, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0 && flags)
-                r = wire_put_u32(&m->out, WIRE_DECLARE_DURABLE);
+                r = wire_put_u32(&m->out, conn_declare_flags(flags));
         return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
 }
 

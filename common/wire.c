@@ -68,6 +68,8 @@ static const struct {
         { WIRE_OP_CHMOD, "chmod" },
         { WIRE_OP_CHOWN, "chown" },
         { WIRE_OP_USERS, "users" },
+        { WIRE_OP_REF, "ref" },
+        { WIRE_OP_UNREF, "unref" },
         { WIRE_OP_QUEUE_DECLARE, "queue.declare" },
         { WIRE_OP_QUEUE_PUT, "queue.put" },
         { WIRE_OP_QUEUE_GET, "queue.get" },

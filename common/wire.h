@@ -56,6 +56,8 @@ enum wire_op {
         WIRE_OP_CHMOD           = 105,  /* name, u16 mode -> (empty) */
         WIRE_OP_CHOWN           = 106,  /* name, u32 uid, u32 gid (WIRE_ID_UNCHANGED) -> (empty) */
         WIRE_OP_USERS           = 107,  /* u64 cursor, u32 max -> u64 next_cursor, u32 n, n x fields */
+        WIRE_OP_REF             = 108,  /* name, u32 lease_ms -> u64 token */
+        WIRE_OP_UNREF           = 109,  /* name, u64 token -> u8 deleted */
 
         /* queues and joinable queues: 200..299 */
         WIRE_OP_QUEUE_DECLARE   = 200,  /* name, u64 maxsize, u32 flags[, u32 ttr_ms] -> u8 created */
@@ -154,6 +156,13 @@ enum wire_op {
  * is EEXIST; without durability.directory configured, EINVAL.
  */
 #define WIRE_DECLARE_DURABLE    (1u << 31)
+/*
+ * One flag of every declare (the optional trailing u32 flags of
+ * EVENT_DECLARE and BARRIER_DECLARE too): a new object is counted, alive
+ * while a reference to it exists, and the declaring connection takes one
+ * (REF, UNREF). Never with WIRE_DECLARE_DURABLE.
+ */
+#define WIRE_DECLARE_COUNTED    (1u << 30)
 
 /* DICT_ITEMS: what each entry of the reply holds (entry = [bytes key] [bytes value]). */
 #define WIRE_DICT_KEYS          (1u << 0)

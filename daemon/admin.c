@@ -42,6 +42,11 @@ static int put_description(struct wire_buf *b, struct object *o, bool contents) 
                 r = wire_put_field_int(b, &f, "mode", o->mode);
         if (r >= 0)
                 r = wire_put_field_int(b, &f, "durable", o->durable);
+        /* Only counted objects have references: other objects' descriptions stay as they were. */
+        if (r >= 0 && o->counted)
+                r = wire_put_field_int(b, &f, "refs", o->n_refs);
+        if (r >= 0 && o->counted)
+                r = wire_put_field_int(b, &f, "refs_in_transit", o->n_transit);
         if (r >= 0)
                 wire_fields_end(b, &f);
         return r;

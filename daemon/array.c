@@ -647,11 +647,12 @@ int array_handle_declare(struct client *c, const struct request *req, struct wir
         /* No initial bytes means zeros; otherwise exactly length elements. */
         if (initial_len != 0 && initial_len != (uint64_t) length * t->size)
                 return -EINVAL;
-        created = journal_declare_check(name, len, flags);
+        created = object_declare_check(name, len, flags);
         if (created == 0)
-                created = array_declare(name, len, (char) typecode, length, flags & ~WIRE_DECLARE_DURABLE,
+                created = array_declare(name, len, (char) typecode, length,
+                                        flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED),
                                         initial_len ? initial : NULL);
-        created = journal_declared(name, len, created, flags);
+        created = object_declared(c, name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "mpxd.h"
+#include "ref.h"
 
 struct barrier {
         struct object obj;
@@ -232,16 +233,21 @@ static int barrier_lookup(struct wire_reader *r, struct barrier **ret) {
         return 0;
 }
 
-/* DECLARE: name, u32 parties -> u8 created. */
+/* DECLARE: name, u32 parties [, u32 flags] -> u8 created. A barrier is never durable. */
 int barrier_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         const char *name;
         size_t len;
-        uint32_t parties;
+        uint32_t parties, flags = 0;
         int created;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &parties) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &parties) ||
+            (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
+        if (flags & ~WIRE_DECLARE_COUNTED)
+                return -EINVAL;
         created = barrier_declare(name, len, parties);
+        if (flags & WIRE_DECLARE_COUNTED)
+                created = ref_declared(c, name, len, created);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "mpxd.h"
+#include "ref.h"
 
 /* Read at least this much at a time. */
 #define CLIENT_READ_CHUNK (64u * 1024)
@@ -239,6 +240,7 @@ struct client *client_new_as(int fd, pid_t pid, uid_t uid, gid_t gid) {
         TAILQ_INIT(&c->out_fds);
         TAILQ_INIT(&c->unsent);
         TAILQ_INIT(&c->owned_queues);
+        TAILQ_INIT(&c->refs);
         client_read_groups(c);
         client_read_comm(c);
         user_client_connected(c->user);
@@ -309,6 +311,7 @@ void client_lost(struct client *c, const char *why) {
         wait_cancel_client(c);
         queue_client_lost(c);
         sem_client_lost(c);
+        ref_client_lost(c);
         user_client_gone(c->user);
         c->user = NULL;
         if (!mpxd.base || event_base_once(mpxd.base, -1, EV_TIMEOUT, client_free_cb, c, NULL) < 0)

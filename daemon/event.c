@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "mpxd.h"
+#include "ref.h"
 
 struct event_obj {
         struct object obj;
@@ -130,15 +131,20 @@ static int event_obj_lookup_only(struct wire_reader *r, struct event_obj **ret) 
         return err;
 }
 
-/* DECLARE: name -> u8 created. */
+/* DECLARE: name [, u32 flags] -> u8 created. An event is never durable. */
 int event_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         const char *name;
         size_t len;
+        uint32_t flags = 0;
         int created;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
+        if (flags & ~WIRE_DECLARE_COUNTED)
+                return -EINVAL;
         created = event_declare(name, len);
+        if (flags & WIRE_DECLARE_COUNTED)
+                created = ref_declared(c, name, len, created);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);

@@ -445,12 +445,12 @@ int list_handle_declare(struct client *c, const struct request *req, struct wire
 
         if (!wire_get_name(r, &name, &len) || (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
-        if (flags & ~WIRE_DECLARE_DURABLE)
+        if (flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED))
                 return -EINVAL;
-        created = journal_declare_check(name, len, flags);
+        created = object_declare_check(name, len, flags);
         if (created == 0)
                 created = list_declare(name, len);
-        created = journal_declared(name, len, created, flags);
+        created = object_declared(c, name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);

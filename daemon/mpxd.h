@@ -433,6 +433,8 @@ struct client {
         TAILQ_HEAD(, delivery) deliveries;      /* joinable items taken and not done */
         TAILQ_HEAD(, sem_hold) holds;           /* semaphore units held (SEM_UNDO) */
         TAILQ_HEAD(, queue) owned_queues;       /* declared with QUEUE_CONNECTION: deleted with it */
+        TAILQ_HEAD(, ref) refs;                 /* references to counted objects it holds */
+        unsigned n_refs;
         TAILQ_HEAD(, out_fd) out_fds;           /* descriptors to send with replies */
         unsigned n_out_fds;
         TAILQ_HEAD(, unsent_items) unsent;      /* plain-queue items in replies not yet written */
@@ -656,6 +658,9 @@ struct object {
         uint16_t mode;                  /* permission bits, as chmod(2)'s: r 4, w 2 per class */
         struct user *user;              /* its creator, charged for it; NULL: configured */
         bool durable;                   /* its changes are journaled (journal.c) */
+        bool counted;                   /* alive while referred to (ref.c) */
+        uint32_t n_refs, n_transit;     /* references to it, of which in transit */
+        TAILQ_HEAD(, ref) refs;
         TAILQ_ENTRY(object) link;
 };
 
@@ -682,6 +687,16 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
 int object_register(struct object *o, const char *name, size_t len, const struct object_type *ops);
 /* Wake its waiters with neg_errno, unregister and free it. */
 void object_delete(struct object *o, int neg_errno);
+/*
+ * The two halves of every DECLARE around the type's own: before, the checks
+ * of flags every declare takes (-EINVAL for a counted durable object; for a
+ * durable one the journal's, journal_declare_check); after, with created
+ * (1, 0 or a negative errno), what those flags ask for: a counted object's
+ * reference (ref_declared) or a durable object's record (journal_declared).
+ * Both return created, or a negative errno.
+ */
+int object_declare_check(const char *name, size_t len, uint32_t flags);
+int object_declared(struct client *c, const char *name, size_t len, int created, uint32_t flags);
 /* Delete every object (shutdown). */
 void object_delete_all(int neg_errno);
 /*

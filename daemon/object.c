@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mpxd.h"
+#include "ref.h"
 
 struct object *object_find(const char *name, size_t len) {
         struct object *o;
@@ -57,6 +58,9 @@ int object_register(struct object *o, const char *name, size_t len, const struct
         o->name[len] = '\0';
         o->name_len = len;
         o->ops = ops;
+        o->counted = false;
+        o->n_refs = o->n_transit = 0;
+        TAILQ_INIT(&o->refs);
         /* First what can fail, so that a refusal leaves no trace. */
         HASH_ADD_KEYPTR(hh, mpxd.objects, o->name, o->name_len, o);
         if (hash_add_failed())
@@ -78,6 +82,7 @@ void object_delete(struct object *o, int neg_errno) {
         journal_delete(o);
         if (o->ops->wake_all)
                 o->ops->wake_all(o, neg_errno);
+        ref_object_deleted(o);
         HASH_DELETE(hh, mpxd.objects, o);
         TAILQ_REMOVE(&mpxd.objects_ordered, o, link);
         mpxd.n_objects--;
@@ -85,6 +90,19 @@ void object_delete(struct object *o, int neg_errno) {
         o->ops->free(o);
         /* After free: what the object held was charged to its creator's user too. */
         user_object_deleted(creator);
+}
+
+int object_declare_check(const char *name, size_t len, uint32_t flags) {
+        if (flags & WIRE_DECLARE_COUNTED)
+                /* It lives while referred to: nothing of it may come back after a restart. */
+                return (flags & WIRE_DECLARE_DURABLE) ? -EINVAL : 0;
+        return journal_declare_check(name, len, flags);
+}
+
+int object_declared(struct client *c, const char *name, size_t len, int created, uint32_t flags) {
+        if (flags & WIRE_DECLARE_COUNTED)
+                return ref_declared(c, name, len, created);
+        return journal_declared(name, len, created, flags);
 }
 
 void object_delete_all(int neg_errno) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mpxd.h"
+#include "ref.h"
 
 typedef int (*op_handler)(struct client *c, const struct request *req, struct wire_reader *r);
 
@@ -104,6 +105,8 @@ static const struct op_entry {
         { WIRE_OP_STATS, 0, PERM_NONE, admin_handle_stats },
         { WIRE_OP_CLIENTS, 0, PERM_NONE, admin_handle_clients },
         { WIRE_OP_USERS, 0, PERM_NONE, admin_handle_users },
+        { WIRE_OP_REF, 0, PERM_READ, ref_handle_ref },
+        { WIRE_OP_UNREF, 0, PERM_READ, ref_handle_unref },
         { WIRE_OP_QUEUE_PEEK, 0, PERM_READ, queue_handle_peek },
         { WIRE_OP_QUEUE_TOUCH, 0, PERM_READ, queue_handle_touch },
         { WIRE_OP_CHMOD, OP_CHANGES, PERM_ADMIN, perm_handle_chmod },

@@ -1006,19 +1006,19 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
         has_ttr = !wire_reader_done(r);
         if (has_ttr && (!wire_get_u32(r, &ttr) || !wire_reader_done(r)))
                 return -EPROTO;
-        if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_QUEUE_CONNECTION | WIRE_DECLARE_DURABLE))
+        if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_QUEUE_CONNECTION | WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED))
                 return -EINVAL;
         /* A queue that ends with its connection has nothing to come back to after a restart. */
-        if ((flags & WIRE_QUEUE_CONNECTION) && (flags & WIRE_DECLARE_DURABLE))
+        if ((flags & WIRE_QUEUE_CONNECTION) && (flags & (WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED)))
                 return -EINVAL;
-        created = journal_declare_check(name, len, flags);
+        created = object_declare_check(name, len, flags);
         if (created == 0)
                 created = queue_declare_lease(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE,
                                               has_ttr ? (int64_t) ttr : -1);
         if (flags & WIRE_QUEUE_CONNECTION)
                 created = queue_declared_for(c, name, len, created);
         else
-                created = journal_declared(name, len, created, flags);
+                created = object_declared(c, name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);

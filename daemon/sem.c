@@ -401,10 +401,10 @@ int sem_handle_declare(struct client *c, const struct request *req, struct wire_
         if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &value) || !wire_get_u64(r, &max) ||
             (!wire_reader_done(r) && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
-        created = journal_declare_check(name, len, flags);
+        created = object_declare_check(name, len, flags);
         if (created == 0)
-                created = sem_declare(name, len, value, max, flags & ~WIRE_DECLARE_DURABLE);
-        created = journal_declared(name, len, created, flags);
+                created = sem_declare(name, len, value, max, flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED));
+        created = object_declared(c, name, len, created, flags);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);

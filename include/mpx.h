@@ -134,6 +134,33 @@ int64_t mpx_chmod_async(mpx *m, const char *name, unsigned mode, mpx_callback *c
 int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid);
 int64_t mpx_chown_async(mpx *m, const char *name, uid_t uid, gid_t gid, mpx_callback *cb, void *userdata);
 
+/*
+ * mpx_ref() - take a reference to a counted object (MPX_COUNTED). With
+ * lease_ms 0 it is held by this connection until mpx_unref() or until the
+ * connection closes. Otherwise it is in transit: tied to no connection, it
+ * ends when any connection passes its token to mpx_unref(), or by itself
+ * after lease_ms (at most 86,400,000, a day). A handle on its way to another
+ * process takes one, so that the object outlives its sender: the receiver
+ * takes its own reference, then ends the one in transit.
+ * @ret_token: the reference's token (never 0), or NULL.
+ * Return: 0, -ENOENT, -EACCES, -EINVAL (the object is not counted, or the
+ * lease is too long), -EUSERS (65,536 references held by this connection,
+ * or in transit on the object).
+ */
+int mpx_ref(mpx *m, const char *name, uint32_t lease_ms, uint64_t *ret_token);
+int64_t mpx_ref_async(mpx *m, const char *name, uint32_t lease_ms, uint64_t *ret_token,
+                      mpx_callback *cb, void *userdata);
+
+/*
+ * mpx_unref() - end a reference to a counted object: the one token names,
+ * or with token 0 one this connection holds.
+ * Return: 1 when it was the last and the object is deleted, 0 when the
+ * object lives on, -ENOENT (no such object or reference), -EACCES, -EINVAL
+ * (not counted).
+ */
+int mpx_unref(mpx *m, const char *name, uint64_t token);
+int64_t mpx_unref_async(mpx *m, const char *name, uint64_t token, mpx_callback *cb, void *userdata);
+
 /* ---- asynchronous use: many requests in flight, inside any event loop ---- */
 
 /*
@@ -234,6 +261,20 @@ int mpx_cancel(mpx *m, int64_t id);
 int mpx_pipeline(mpx *m, int on);
 
 /*
+ * mpx_pipeline_batch() - mpx_pipeline() whose puts are gathered: they are
+ * written n at a time (or once 64 KiB wait), as stdio writes a fully
+ * buffered stream, so that a producer loop costs one write per n puts. What
+ * is gathered goes out at the latest at the next call of another kind on
+ * the connection (any synchronous call, mpx_process()), at mpx_flush() and
+ * at mpx_disconnect(): a program that stops calling the library with puts
+ * gathered must call mpx_flush(), or they stay in its memory and no
+ * consumer sees them. n 1 is mpx_pipeline(m, 1) (every put written at
+ * once), n 0 turns pipelining off.
+ * Return: 0, or -EINVAL (n above 4096).
+ */
+int mpx_pipeline_batch(mpx *m, unsigned n);
+
+/*
  * mpx_flush() - send everything queued and wait until every pipelined put
  * has been answered, running callbacks that come due meanwhile.
  * Return: 0 when all of them succeeded; else the first failure not yet
@@ -254,6 +295,18 @@ int mpx_flush(mpx *m);
  * answers -EINVAL.
  */
 #define MPX_DURABLE             (1u << 31)
+
+/*
+ * MPX_COUNTED, a flag of every declare that takes flags (and of
+ * mpx_event_declare_flags() and mpx_barrier_declare_flags()): the object is
+ * counted. It lives while something refers to it and is deleted (its
+ * waiters get -EIDRM) when the last reference ends, as the objects of
+ * Python's managers live while a proxy does. A declare that creates it, or
+ * finds it, takes a reference held by this connection; see mpx_ref().
+ * Declaring an existing object that is not counted changes nothing (no
+ * reference). Never with MPX_DURABLE (-EINVAL).
+ */
+#define MPX_COUNTED             (1u << 30)
 
 /* Flags of mpx_queue_declare(). */
 #define MPX_QUEUE_JOINABLE      (1u << 0)
@@ -720,6 +773,9 @@ int64_t mpx_sem_value_async(mpx *m, const char *name, mpx_callback *cb, void *us
 
 /* mpx_event_declare() - create an event, initially clear. Return: 1 created, 0 existed. */
 int mpx_event_declare(mpx *m, const char *name);
+/* mpx_event_declare_flags() - mpx_event_declare with flags: MPX_COUNTED (an event is never durable). */
+int mpx_event_declare_flags(mpx *m, const char *name, unsigned flags);
+int64_t mpx_event_declare_flags_async(mpx *m, const char *name, unsigned flags, mpx_callback *cb, void *userdata);
 int64_t mpx_event_declare_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 /* mpx_event_set() - set the flag and wake every waiter. */
 int mpx_event_set(mpx *m, const char *name);
@@ -744,6 +800,10 @@ int64_t mpx_event_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_c
  * Return: 1 created, 0 existed, -EEXIST (other parties), -EINVAL (parties 0).
  */
 int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties);
+/* mpx_barrier_declare_flags() - mpx_barrier_declare with flags: MPX_COUNTED (a barrier is never durable). */
+int mpx_barrier_declare_flags(mpx *m, const char *name, uint32_t parties, unsigned flags);
+int64_t mpx_barrier_declare_flags_async(mpx *m, const char *name, uint32_t parties, unsigned flags,
+                                        mpx_callback *cb, void *userdata);
 int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties, mpx_callback *cb,
                                   void *userdata);
 

@@ -372,6 +372,23 @@ def daemon_seeds():
                frame("CANCEL", u32(99), rid=28), frame("CANCEL", u32(5) + u8(0), rid=29), frame("CANCEL", rid=30))
         + feed(2, frame("BARRIER_WAIT", name("cb") + i64(FOREVER)), frame("SEM_RELEASE", name("cs")))
         + reconnect(1))
+    # Counted objects: references held, in transit, taken over, a lease run out; the last
+    # reference ended by UNREF, by a connection lost and by DELETE; malformed bodies.
+    s["ref"] = (
+        feed(0, frame("QUEUE_DECLARE", name("rq") + u64(0) + u32(1 << 30)),
+             frame("EVENT_DECLARE", name("re") + u32(1 << 30)),
+             frame("BARRIER_DECLARE", name("rb") + u32(2) + u32(1 << 30)),
+             frame("DICT_DECLARE", name("rd") + u32((1 << 30) | (1 << 31))),
+             frame("REF", name("rq") + u32(0)), frame("REF", name("rq") + u32(5)),
+             frame("REF", name("re") + u32(86400001)), frame("REF", name("rq")),
+             frame("QUEUE_GET", name("re") + i64(FOREVER) + u32(0)))
+        + feed(1, frame("QUEUE_GET", name("rq") + i64(FOREVER) + u32(0)),
+               frame("REF", name("re") + u32(0)), frame("UNREF", name("rq") + u64(2)),
+               frame("UNREF", name("rq") + u64(99)), frame("UNREF", name("rq") + u64(0)))
+        + fire_timers()
+        + feed(0, frame("UNREF", name("rq") + u64(0)), frame("UNREF", name("rq") + u64(0)),
+               frame("DELETE", name("rb")), frame("UNREF", name("re") + u32(0)))
+        + reconnect(1))
     # Frames split across reads, and several objects of one name.
     whole = frame("QUEUE_DECLARE", name("split") + u64(0) + u32(0)) + frame("QUEUE_PUT", name("split") + i64(0) + blob("x" * 40))
     s["split-frames"] = (
@@ -419,6 +436,8 @@ def wire_seeds():
     s["fields"] = fields([("size", 3), ("type", "queue"), ("min", -(1 << 63)), ("empty", "")])
     s["fields-bad-kind"] = u16(1) + u8(1) + b"k" + u8(2) + i64(0)
     s["cancel"] = program([U32], u32(7))
+    s["ref"] = program([NAME, U32], name("r") + u32(60000))
+    s["unref"] = program([NAME, U64], name("r") + u64(2))
     s["frames"] = frame("PING", blob(b"ping"), rid=9) + frame("STATS", rid=10) + struct.pack("<IIHH", 100, 1, 2, 0)
     return s
 

@@ -1077,6 +1077,51 @@ static int64_t row_users(struct twin_ctx *c) {
         return r;
 }
 
+static int64_t row_event_declare_flags(struct twin_ctx *c) {
+        return TWIN(mpx_event_declare_flags, c->n1, MPX_COUNTED);
+}
+
+static int64_t row_event_declare_durable(struct twin_ctx *c) {
+        return TWIN(mpx_event_declare_flags, c->n1, MPX_DURABLE);
+}
+
+static int64_t row_barrier_declare_flags(struct twin_ctx *c) {
+        return TWIN(mpx_barrier_declare_flags, c->n1, 3, MPX_COUNTED);
+}
+
+static int64_t row_ref(struct twin_ctx *c) {
+        uint64_t token = 0;
+        int64_t r;
+
+        mpx_queue_declare(c->m, c->n1, 0, MPX_COUNTED);
+        r = TWIN(mpx_ref, c->n1, 1000, &token);
+        describe(c, "%d", token != 0);
+        return r;
+}
+
+static int64_t row_ref_plain(struct twin_ctx *c) {
+        uint64_t token = 0;
+
+        mpx_queue_declare(c->m, c->n1, 0, 0);
+        return TWIN(mpx_ref, c->n1, 0, &token);
+}
+
+static int64_t row_unref(struct twin_ctx *c) {
+        mpx_queue_declare(c->m, c->n1, 0, MPX_COUNTED);
+        mpx_ref(c->m, c->n1, 0, NULL);
+        return TWIN(mpx_unref, c->n1, 0);
+}
+
+static int64_t row_unref_last(struct twin_ctx *c) {
+        mpx_dict_declare_flags(c->m, c->n1, MPX_COUNTED);
+        return TWIN(mpx_unref, c->n1, 0);
+}
+
+static int64_t row_unref_unknown(struct twin_ctx *c) {
+        mpx_dict_declare_flags(c->m, c->n1, MPX_COUNTED);
+        return TWIN(mpx_unref, c->n1, 999999);
+}
+
 static const struct twin_row {
         const char *name;
         int64_t (*run)(struct twin_ctx *c);
@@ -1112,6 +1157,8 @@ static const struct twin_row {
         ROW(job_submit), ROW(job_submit_missing), ROW(job_wait), ROW(job_wait_failed), ROW(job_wait_none_yet),
         ROW(object_info), ROW(object_info_missing), ROW(list_objects), ROW(list_objects_bad_type), ROW(stats),
         ROW(clients), ROW(users),
+        ROW(event_declare_flags), ROW(event_declare_durable), ROW(barrier_declare_flags), ROW(ref),
+        ROW(ref_plain), ROW(unref), ROW(unref_last), ROW(unref_unknown),
 #undef ROW
 };
 
@@ -1477,6 +1524,46 @@ static void test_pipelined_bounded(void **state) {
         assert_int_equal(mpx_queue_qsize(f->m, "bounded"), 0);
 }
 
+/*
+ * Gathered puts (mpx_pipeline_batch()) stay in the library until a batch is
+ * complete, another call is made, or mpx_flush(): another connection sees
+ * them only then. A failure among them is still reported.
+ */
+static void test_pipelined_batch(void **state) {
+        struct fixture *f = *state;
+        mpx *other = harness_connect(&f->d);
+
+        assert_int_equal(mpx_pipeline_batch(f->m, 4097), -EINVAL);
+        assert_int_equal(mpx_queue_declare(f->m, "gather", 0, 0), 1);
+        assert_int_equal(mpx_pipeline_batch(f->m, 16), 0);
+        for (int i = 0; i < 5; i++)
+                assert_int_equal(mpx_queue_put(f->m, "gather", "g", 1, -1), 0);
+        /* Five of sixteen: nothing was written. */
+        assert_true(mpx_events(f->m) & POLLOUT);
+        assert_int_equal(mpx_queue_qsize(other, "gather"), 0);
+        assert_int_equal(mpx_flush(f->m), 0);
+        assert_int_equal(mpx_queue_qsize(other, "gather"), 5);
+
+        /* The sixteenth put writes the batch; a round trip of the same connection orders the check. */
+        for (int i = 0; i < 16; i++)
+                assert_int_equal(mpx_queue_put(f->m, "gather", "g", 1, -1), 0);
+        assert_false(mpx_events(f->m) & POLLOUT);
+        assert_int_equal(mpx_ping(f->m), 0);
+        assert_int_equal(mpx_queue_qsize(other, "gather"), 21);
+
+        /* Any other call writes what was gathered before its own request. */
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(mpx_queue_put(f->m, "gather", "g", 1, -1), 0);
+        assert_int_equal(mpx_queue_qsize(f->m, "gather"), 24);
+
+        /* A put that fails among gathered ones is reported by the next put or by mpx_flush(). */
+        assert_int_equal(mpx_queue_put(f->m, "missing", "g", 1, -1), 0);
+        assert_int_equal(mpx_flush(f->m), -ENOENT);
+        assert_int_equal(mpx_flush(f->m), 0);
+        assert_int_equal(mpx_pipeline(f->m, 0), 0);
+        mpx_disconnect(other);
+}
+
 /* ---- 6. descriptors reach their replies; the events a loop waits for ---- */
 
 static void test_descriptor_after_other_replies(void **state) {
@@ -1593,6 +1680,7 @@ int main(void) {
                 T(test_callbacks_call_and_disconnect),
                 T(test_pipelined_puts),
                 T(test_pipelined_bounded),
+                T(test_pipelined_batch),
                 T(test_descriptor_after_other_replies),
                 T(test_events_and_watch),
                 T(test_chains),

@@ -1328,6 +1328,8 @@ static void test_op_name(void **state) {
                 { WIRE_OP_CHMOD, "chmod" },
                 { WIRE_OP_CHOWN, "chown" },
                 { WIRE_OP_USERS, "users" },
+                { WIRE_OP_REF, "ref" },
+                { WIRE_OP_UNREF, "unref" },
                 { WIRE_OP_QUEUE_DECLARE, "queue.declare" },
                 { WIRE_OP_QUEUE_PUT, "queue.put" },
                 { WIRE_OP_QUEUE_GET, "queue.get" },
@@ -1340,7 +1342,7 @@ static void test_op_name(void **state) {
                 { WIRE_OP_QUEUE_PURGE, "queue.purge" },
                 { WIRE_OP_QUEUE_TOUCH, "queue.touch" },
         };
-        static const uint16_t unknown[] = { 0, 4, 99, 108, 199, 212, 299, 313, 0xffff };
+        static const uint16_t unknown[] = { 0, 4, 99, 110, 199, 212, 299, 313, 0xffff };
 
         for (size_t i = 0; i < ELEMENTSOF(known); i++) {
                 const char *n = wire_op_name(known[i].op);
