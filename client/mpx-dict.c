@@ -173,6 +173,41 @@ int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx
         return (int) conn_sync(m, mpx_dict_pop_async(m, name, key, key_size, ret, CONN_SYNC));
 }
 
+/* POPITEM's reply: bytes key, bytes value, copied to the mpx_bufs at out[0] and out[1]. */
+static int64_t dict_parse_popitem(struct conn_request *rq, struct wire_reader *rd) {
+        const void *key, *value;
+        uint32_t key_size, value_size;
+        void *key_copy, *value_copy;
+
+        if (!wire_get_bytes(rd, &key, &key_size) || !wire_get_bytes(rd, &value, &value_size) ||
+            !wire_reader_done(rd))
+                return -EPROTO;
+        key_copy = conn_memdup(key, key_size);
+        value_copy = conn_memdup(value, value_size);
+        if (!key_copy || !value_copy) {
+                free(key_copy);
+                free(value_copy);
+                return -ENOMEM;
+        }
+        *(mpx_buf *) rq->reply.out[0] = (mpx_buf) { .data = key_copy, .size = key_size };
+        *(mpx_buf *) rq->reply.out[1] = (mpx_buf) { .data = value_copy, .size = value_size };
+        return 0;
+}
+
+/* d.popitem(): the key inserted last and its value, removed. */
+int64_t mpx_dict_popitem_async(mpx *m, const char *name, mpx_buf *ret_key, mpx_buf *ret_value,
+                               mpx_callback *cb, void *userdata) {
+        if (!ret_key || !ret_value)
+                return -EINVAL;
+        return conn_name_only(m, WIRE_OP_DICT_POPITEM, name,
+                              &(struct conn_reply) { .parse = dict_parse_popitem, .out = { ret_key, ret_value } },
+                              cb, userdata);
+}
+
+int mpx_dict_popitem(mpx *m, const char *name, mpx_buf *ret_key, mpx_buf *ret_value) {
+        return (int) conn_sync(m, mpx_dict_popitem_async(m, name, ret_key, ret_value, CONN_SYNC));
+}
+
 /* d.setdefault(key, default), the value now stored copied into *ret. */
 int64_t mpx_dict_setdefault_async(mpx *m, const char *name, const void *key, size_t key_size,
                                   const void *def, size_t def_size, mpx_buf *ret,

@@ -95,6 +95,7 @@ static const struct {
         { WIRE_OP_DICT_CLEAR, "dict.clear" },
         { WIRE_OP_DICT_INCR, "dict.incr" },
         { WIRE_OP_DICT_CAS, "dict.cas" },
+        { WIRE_OP_DICT_POPITEM, "dict.popitem" },
         { WIRE_OP_LIST_DECLARE, "list.declare" },
         { WIRE_OP_LIST_APPEND, "list.append" },
         { WIRE_OP_LIST_EXTEND, "list.extend" },

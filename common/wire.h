@@ -88,6 +88,7 @@ enum wire_op {
         WIRE_OP_DICT_INCR       = 311,  /* name, bytes key, i64 delta -> i64 value */
         WIRE_OP_DICT_CAS        = 312,  /* name, bytes key, u8 expect_present, bytes expected, u8 set_present, bytes new
                                            -> u8 swapped, u8 present, bytes current */
+        WIRE_OP_DICT_POPITEM    = 313,  /* name -> bytes key, bytes value: the key inserted last, removed */
 
         /* lists: 400..499; items are bytes; indexes are Python's (negative from the end) */
         WIRE_OP_LIST_DECLARE    = 400,  /* name -> u8 created */

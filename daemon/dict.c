@@ -778,6 +778,40 @@ int dict_handle_pop(struct client *c, const struct request *req, struct wire_rea
         return 0;
 }
 
+/*
+ * POPITEM: name -> bytes key, bytes value. Removes the key inserted last,
+ * as Python's dict.popitem() does; ENOENT when the dict is empty.
+ */
+int dict_handle_popitem(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct dict *d = NULL;
+        struct dict_entry *e;
+        struct wire_buf *b;
+        size_t start;
+        int err;
+
+        err = dict_lookup_only(r, &d);
+        if (err < 0)
+                return err;
+        if (!d->entries) {
+                d->misses++;
+                return -ENOENT;
+        }
+        e = ELMT_FROM_HH(d->entries->hh.tbl, d->entries->hh.tbl->tail);
+        /* The reply holds copies of the key and the value: queue it first, then remove. */
+        b = client_reply_begin(c, req->id, req->op, &start);
+        if (!b)
+                return -ENOMEM;
+        if (wire_put_bytes(b, e->key, e->key_size) < 0 || wire_put_bytes(b, e->value, e->value_size) < 0) {
+                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
+                return 0;
+        }
+        client_reply_end(c, start);
+        if (d->obj.durable)
+                dict_journal_del(d, e);
+        dict_remove(d, e);
+        return 0;
+}
+
 /* SETDEFAULT: name, bytes key, bytes default -> bytes value (the one stored now). */
 int dict_handle_setdefault(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;

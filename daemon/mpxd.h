@@ -898,6 +898,7 @@ HANDLER(dict_handle_del); HANDLER(dict_handle_contains); HANDLER(dict_handle_len
 HANDLER(dict_handle_items); HANDLER(dict_handle_pop); HANDLER(dict_handle_setdefault);
 HANDLER(dict_handle_update); HANDLER(dict_handle_clear); HANDLER(dict_handle_incr);
 HANDLER(dict_handle_cas);
+HANDLER(dict_handle_popitem);
 
 /* list.c */
 HANDLER(list_handle_declare); HANDLER(list_handle_append); HANDLER(list_handle_extend);

@@ -65,6 +65,7 @@ static const struct op_entry {
         { WIRE_OP_DICT_UPDATE, OP_CHANGES, PERM_WRITE, dict_handle_update },
         { WIRE_OP_DICT_CLEAR, OP_CHANGES, PERM_WRITE, dict_handle_clear },
         { WIRE_OP_DICT_CAS, OP_CHANGES, PERM_WRITE, dict_handle_cas },
+        { WIRE_OP_DICT_POPITEM, OP_CHANGES, PERM_WRITE, dict_handle_popitem },
         { WIRE_OP_LIST_DECLARE, 0, PERM_READ, list_handle_declare },
         { WIRE_OP_LIST_APPEND, OP_CHANGES, PERM_WRITE, list_handle_append },
         { WIRE_OP_LIST_EXTEND, OP_CHANGES, PERM_WRITE, list_handle_extend },

@@ -579,6 +579,16 @@ int64_t mpx_dict_pop_async(mpx *m, const char *name, const void *key, size_t key
                            mpx_callback *cb, void *userdata);
 
 /*
+ * mpx_dict_popitem() - d.popitem(): remove the key inserted last (Python's
+ * LIFO order) and hand over the key and its value (free both with
+ * mpx_buf_clear()). Return: 0, -ENOENT (the dict is empty or missing),
+ * -EPROTOTYPE.
+ */
+int mpx_dict_popitem(mpx *m, const char *name, mpx_buf *ret_key, mpx_buf *ret_value);
+int64_t mpx_dict_popitem_async(mpx *m, const char *name, mpx_buf *ret_key, mpx_buf *ret_value,
+                               mpx_callback *cb, void *userdata);
+
+/*
  * mpx_dict_setdefault() - d.setdefault(key, default): the value now stored
  * under key (the old one, or the default just stored) into *ret.
  */

@@ -274,8 +274,10 @@ def daemon_seeds():
         frame("DICT_CAS", name("d") + blob("k") + u8(1) + blob("v") + u8(1) + blob("w")),
         frame("DICT_CAS", name("d") + blob("z") + u8(0) + blob("") + u8(1) + blob("new")),
         frame("DICT_POP", name("d") + blob("a")),
+        frame("DICT_POPITEM", name("d")),
         frame("DICT_DEL", name("d") + blob("b")),
-        frame("DICT_CLEAR", name("d")))
+        frame("DICT_CLEAR", name("d")),
+        frame("DICT_POPITEM", name("d")))
     s["list"] = feed(0,
         frame("LIST_DECLARE", name("l")),
         frame("LIST_APPEND", name("l") + blob("a")),

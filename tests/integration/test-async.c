@@ -724,6 +724,30 @@ static int64_t row_dict_pop(struct twin_ctx *c) {
         return r;
 }
 
+/* The key inserted last goes, even when an earlier key was overwritten since. */
+static int64_t row_dict_popitem(struct twin_ctx *c) {
+        mpx_buf k = { 0 }, v = { 0 };
+        int64_t r;
+
+        mpx_dict_declare(c->m, c->n1);
+        mpx_dict_set(c->m, c->n1, "a", 1, "1", 1);
+        mpx_dict_set(c->m, c->n1, "bb", 2, "22", 2);
+        mpx_dict_set(c->m, c->n1, "a", 1, "111", 3);
+        r = TWIN(mpx_dict_popitem, c->n1, &k, &v);
+        describe(c, "%.*s=%.*s %lld", (int) k.size, k.data ? (char *) k.data : "", (int) v.size,
+                 v.data ? (char *) v.data : "", (long long) mpx_dict_len(c->m, c->n1));
+        mpx_buf_clear(&k);
+        mpx_buf_clear(&v);
+        return r;
+}
+
+static int64_t row_dict_popitem_empty(struct twin_ctx *c) {
+        mpx_buf k = { 0 }, v = { 0 };
+
+        mpx_dict_declare(c->m, c->n1);
+        return TWIN(mpx_dict_popitem, c->n1, &k, &v);
+}
+
 static int64_t row_dict_setdefault(struct twin_ctx *c) {
         mpx_buf b = { 0 };
         int64_t r;
@@ -1148,7 +1172,7 @@ static const struct twin_row {
         ROW(list_get_range), ROW(list_set), ROW(list_insert), ROW(list_pop), ROW(list_remove_missing),
         ROW(list_index), ROW(list_len), ROW(list_clear),
         ROW(dict_declare), ROW(dict_declare_flags), ROW(dict_set), ROW(dict_get), ROW(dict_get_missing),
-        ROW(dict_del), ROW(dict_contains), ROW(dict_len), ROW(dict_pop), ROW(dict_setdefault), ROW(dict_update),
+        ROW(dict_del), ROW(dict_contains), ROW(dict_len), ROW(dict_pop), ROW(dict_popitem), ROW(dict_popitem_empty), ROW(dict_setdefault), ROW(dict_update),
         ROW(dict_clear), ROW(dict_incr), ROW(dict_incr_not_number), ROW(dict_cas), ROW(dict_items),
         ROW(delete), ROW(delete_missing), ROW(chmod), ROW(chmod_bad_mode), ROW(chown),
         ROW(list_slice), ROW(list_slice_pages), ROW(list_slice_missing), ROW(list_slice_bad_name),
