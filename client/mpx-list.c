@@ -94,18 +94,20 @@ int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size)
 }
 
 /* l.extend(items) in one atomic request; the new length. */
-int64_t mpx_list_extend_async(mpx *m, const char *name, const struct iovec *items, size_t n,
-                              mpx_callback *cb, void *userdata) {
-        size_t start, body;
+/*
+ * The size of a body of the name, head bytes of fixed fields, a u32 count
+ * and n items, checked against the limits before anything is queued: the
+ * size, or -EINVAL, -EMSGSIZE.
+ */
+static int64_t list_items_body(const mpx *m, const char *name, size_t head, const struct iovec *items, size_t n) {
+        size_t body;
         int r;
 
         if (!m || !name || (n > 0 && !items))
                 return -EINVAL;
         if (n > UINT32_MAX)
                 return -EMSGSIZE;
-
-        /* Check every size before copying anything: name, count, then the items. */
-        body = 1 + strnlen(name, WIRE_NAME_MAX + 1) + 4;
+        body = 1 + strnlen(name, WIRE_NAME_MAX + 1) + head + 4;
         for (size_t i = 0; i < n; i++) {
                 r = list_check_item(m, items[i].iov_base, items[i].iov_len);
                 if (r < 0)
@@ -114,16 +116,33 @@ int64_t mpx_list_extend_async(mpx *m, const char *name, const struct iovec *item
                 if (body > m->max_frame)
                         return -EMSGSIZE;
         }
+        return (int64_t) body;
+}
 
-        r = conn_begin(m, WIRE_OP_LIST_EXTEND, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (uint32_t) n);
+/* Append the u32 count and the items of a body list_items_body() measured. */
+static int list_put_items(mpx *m, size_t body, const struct iovec *items, size_t n) {
+        int r = wire_put_u32(&m->out, (uint32_t) n);
+
         if (r >= 0)
                 r = wire_buf_reserve(&m->out, body);
         for (size_t i = 0; r >= 0 && i < n; i++)
                 r = wire_put_bytes(&m->out, items[i].iov_base, (uint32_t) items[i].iov_len);
+        return r;
+}
+
+int64_t mpx_list_extend_async(mpx *m, const char *name, const struct iovec *items, size_t n,
+                              mpx_callback *cb, void *userdata) {
+        int64_t body = list_items_body(m, name, 0, items, n);
+        size_t start;
+        int r;
+
+        if (body < 0)
+                return body;
+        r = conn_begin(m, WIRE_OP_LIST_EXTEND, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = list_put_items(m, (size_t) body, items, n);
         return conn_submit(m, start, r, &list_reply_len, cb, userdata);
 }
 
@@ -230,8 +249,15 @@ struct list_slice {
         bool first;                     /* the request in flight is the first */
         int64_t start, stop;            /* its bounds */
         uint64_t next, end;             /* from its reply: where to go on, where to stop */
+        int64_t asked_start, asked_stop;        /* the caller's bounds, to start over from */
+        uint64_t *ret_version;          /* non-NULL: every page carries the list's version */
+        uint64_t version, page_version; /* the first page's, the last page's */
+        unsigned restarts;              /* times the list changed between two pages */
         char name[];
 };
+
+/* A versioned slice whose list keeps changing between its pages gives up after this many tries. */
+#define LIST_SLICE_RESTARTS 100
 
 /* LIST_SLICE's reply: u64 next, u64 end, u32 k, k items, appended to the slice at out[0]. */
 static int64_t list_parse_slice(struct conn_request *rq, struct wire_reader *rd) {
@@ -260,6 +286,8 @@ static int64_t list_parse_slice(struct conn_request *rq, struct wire_reader *rd)
                         return r;
                 s->n++;
         }
+        if (s->ret_version && !wire_get_u64(rd, &s->page_version))
+                return -EPROTO;
         if (!wire_reader_done(rd))
                 return -EPROTO;
         s->next = next;
@@ -276,6 +304,8 @@ static void list_slice_end(mpx *m, struct list_slice *s, int64_t result) {
 
         if (result >= 0) {
                 *s->ret_items = s->items;
+                if (s->ret_version)
+                        *s->ret_version = s->version;
                 result = (int64_t) s->n;
         } else
                 mpx_bufs_free(s->items, s->n);
@@ -287,6 +317,27 @@ static void list_slice_page(mpx *m, int64_t result, void *userdata) {
         struct list_slice *s = userdata;
         int64_t id;
 
+        if (result >= 0 && s->ret_version) {
+                if (s->first)
+                        s->version = s->page_version;
+                else if (s->page_version != s->version) {
+                        /* The list changed between two pages: what was read is not one state of it. */
+                        if (++s->restarts > LIST_SLICE_RESTARTS) {
+                                list_slice_end(m, s, -EAGAIN);
+                                return;
+                        }
+                        mpx_bufs_free(s->items, s->n);
+                        s->items = NULL;
+                        s->n = s->cap = 0;
+                        s->first = true;
+                        s->start = s->asked_start;
+                        s->stop = s->asked_stop;
+                        id = list_slice_request(m, s);
+                        if (id < 0)
+                                list_slice_end(m, s, id);
+                        return;
+                }
+        }
         if (result < 0 || s->next >= s->end) {
                 list_slice_end(m, s, result);
                 return;
@@ -311,13 +362,15 @@ static int64_t list_slice_request(mpx *m, struct list_slice *s) {
                 r = wire_put_i64(&m->out, s->start);
         if (r >= 0)
                 r = wire_put_i64(&m->out, s->stop);
+        if (r >= 0 && s->ret_version)
+                r = wire_put_u32(&m->out, WIRE_SLICE_VERSION);
         return conn_submit(m, begin, r, &(struct conn_reply) { .parse = list_parse_slice, .out = { s } },
                            list_slice_page, s);
 }
 
-/* l[start:stop], in as many requests as it takes. */
-int64_t mpx_list_slice_async(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
-                             mpx_callback *cb, void *userdata) {
+/* l[start:stop], in as many requests as it takes, with the list's version when ret_version is set. */
+static int64_t list_slice_begin(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
+                                uint64_t *ret_version, mpx_callback *cb, void *userdata) {
         struct list_slice *s;
         size_t len;
         int64_t id;
@@ -329,12 +382,77 @@ int64_t mpx_list_slice_async(mpx *m, const char *name, int64_t start, int64_t st
         if (!s)
                 return -ENOMEM;
         *s = (struct list_slice) { .cb = cb, .userdata = userdata, .ret_items = ret_items, .first = true,
-                                   .start = start, .stop = stop };
+                                   .start = start, .stop = stop, .asked_start = start, .asked_stop = stop,
+                                   .ret_version = ret_version };
         memcpy(s->name, name, len + 1);
         id = list_slice_request(m, s);
         if (id < 0)
                 free(s);
         return id;
+}
+
+int64_t mpx_list_slice_async(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
+                             mpx_callback *cb, void *userdata) {
+        return list_slice_begin(m, name, start, stop, ret_items, NULL, cb, userdata);
+}
+
+int64_t mpx_list_slice_version_async(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
+                                     uint64_t *ret_version, mpx_callback *cb, void *userdata) {
+        if (!ret_version)
+                return -EINVAL;
+        return list_slice_begin(m, name, start, stop, ret_items, ret_version, cb, userdata);
+}
+
+int64_t mpx_list_slice_version(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
+                               uint64_t *ret_version) {
+        struct conn_chain c = { .done = false };
+
+        return conn_chain_wait(m, mpx_list_slice_version_async(m, name, start, stop, ret_items, ret_version,
+                                                               CONN_CHAIN(&c)), &c);
+}
+
+/* SPLICE's reply: u8 done, u64 version (to *out[0]), u64 len; the result is done. */
+static int64_t list_parse_splice(struct conn_request *rq, struct wire_reader *rd) {
+        uint64_t version, len;
+        uint8_t done;
+
+        if (!wire_get_u8(rd, &done) || !wire_get_u64(rd, &version) || !wire_get_u64(rd, &len) ||
+            !wire_reader_done(rd) || done > 1)
+                return -EPROTO;
+        if (rq->reply.out[0])
+                *(uint64_t *) rq->reply.out[0] = version;
+        return done;
+}
+
+/* l[start:stop] = items, if the list's version is still if_version (0: whatever it is). */
+int64_t mpx_list_splice_async(mpx *m, const char *name, int64_t start, int64_t stop, uint64_t if_version,
+                              const struct iovec *items, size_t n, uint64_t *ret_version,
+                              mpx_callback *cb, void *userdata) {
+        int64_t body = list_items_body(m, name, 8 + 8 + 8, items, n);
+        size_t begin;
+        int r;
+
+        if (body < 0)
+                return body;
+        r = conn_begin(m, WIRE_OP_LIST_SPLICE, &begin);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = wire_put_i64(&m->out, start);
+        if (r >= 0)
+                r = wire_put_i64(&m->out, stop);
+        if (r >= 0)
+                r = wire_put_u64(&m->out, if_version);
+        if (r >= 0)
+                r = list_put_items(m, (size_t) body, items, n);
+        return conn_submit(m, begin, r,
+                           &(struct conn_reply) { .parse = list_parse_splice, .out = { ret_version } }, cb, userdata);
+}
+
+int mpx_list_splice(mpx *m, const char *name, int64_t start, int64_t stop, uint64_t if_version,
+                    const struct iovec *items, size_t n, uint64_t *ret_version) {
+        return (int) conn_sync(m, mpx_list_splice_async(m, name, start, stop, if_version, items, n, ret_version,
+                                                        CONN_SYNC));
 }
 
 int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items) {

@@ -108,6 +108,7 @@ static const struct {
         { WIRE_OP_LIST_LEN, "list.len" },
         { WIRE_OP_LIST_SLICE, "list.slice" },
         { WIRE_OP_LIST_CLEAR, "list.clear" },
+        { WIRE_OP_LIST_SPLICE, "list.splice" },
         { WIRE_OP_SEM_DECLARE, "sem.declare" },
         { WIRE_OP_SEM_ACQUIRE, "sem.acquire" },
         { WIRE_OP_SEM_RELEASE, "sem.release" },

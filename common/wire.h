@@ -101,8 +101,9 @@ enum wire_op {
         WIRE_OP_LIST_REMOVE     = 407,  /* name, bytes item -> (empty) */
         WIRE_OP_LIST_INDEX      = 408,  /* name, bytes item -> u64 index */
         WIRE_OP_LIST_LEN        = 409,  /* name -> u64 len */
-        WIRE_OP_LIST_SLICE      = 410,  /* name, i64 start, i64 stop -> u64 next, u64 stop, u32 n, n x bytes */
+        WIRE_OP_LIST_SLICE      = 410,  /* name, i64 start, i64 stop[, u32 flags] -> u64 next, u64 stop, u32 n, n x bytes[, u64 version] */
         WIRE_OP_LIST_CLEAR      = 411,  /* name -> u64 removed */
+        WIRE_OP_LIST_SPLICE     = 412,  /* name, i64 start, i64 stop, u64 if_version, u32 n, n x bytes -> u8 done, u64 version, u64 len */
 
         /* semaphores and locks: 500..599 */
         WIRE_OP_SEM_DECLARE     = 500,  /* name, u64 value, u64 max, u32 flags -> u8 created */
@@ -182,6 +183,9 @@ enum wire_op {
 #define WIRE_RESTART_ALWAYS     0u
 #define WIRE_RESTART_ON_FAILURE 1u
 #define WIRE_RESTART_NEVER      2u
+
+/* Flags of LIST_SLICE: the reply ends with the list's version (LIST_SPLICE). */
+#define WIRE_SLICE_VERSION      (1u << 0)
 
 /* Flags of ARRAY_DECLARE: a value is an array of length 1 listed as "value". */
 #define WIRE_ARRAY_VALUE        (1u << 0)

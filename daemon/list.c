@@ -17,12 +17,20 @@
  * client asks again from where it stopped. Lists have no waiters. This file
  * does not deal with permissions or persistence.
  *
+ * Every change gives the list a new version, drawn from one clock for all
+ * lists that starts at a random point when mpxd starts, so that a version
+ * is never seen twice: a client that read a list (SLICE with its version)
+ * can replace a part of it (SPLICE) only if nothing changed in between,
+ * which is how sort() and reverse() of Python's list are made atomic
+ * without the daemon knowing how to compare items.
+ *
  * The first half of the file is the storage API, the second the request
  * handlers.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "mpxd.h"
 
@@ -61,9 +69,10 @@ struct list {
         size_t len;
         size_t cap;
         uint64_t bytes;                 /* list_item_bytes() of the items held */
+        uint64_t version;               /* changes with every change (list_changed) */
 
         /* counters for INFO */
-        uint64_t added, removed, sets, gets, slices;
+        uint64_t added, removed, sets, gets, slices, splices;
 };
 
 static const struct object_type list_type;
@@ -73,6 +82,20 @@ static struct list *list_of(struct object *o) {
 }
 
 /* ---- storage API ---- */
+
+/* A new version for l: the next tick of a clock started at a random point. */
+static void list_changed(struct list *l) {
+        static uint64_t clock;
+
+        if (clock == 0) {
+                uint32_t start = 0;
+
+                /* Without randomness the clock still moves; only a restart could repeat versions. */
+                (void) !getrandom(&start, sizeof(start), GRND_NONBLOCK);
+                clock = (uint64_t) start << 32 | 1;
+        }
+        l->version = ++clock;
+}
 
 /* A copy of data, charged to user; the caller checked user_may_hold(). */
 static struct list_item *list_item_new(const void *data, uint32_t size, struct user *user) {
@@ -163,6 +186,7 @@ static void list_put_at(struct list *l, size_t pos, struct list_item *it) {
         l->len++;
         l->bytes += list_item_bytes(it);
         l->added++;
+        list_changed(l);
         if (l->obj.durable)
                 list_journal_item(l, JOURNAL_LIST_INSERT, pos);
 }
@@ -177,6 +201,7 @@ static struct list_item *list_take_at(struct list *l, size_t pos) {
         l->len--;
         l->bytes -= list_item_bytes(it);
         l->removed++;
+        list_changed(l);
         return it;
 }
 
@@ -189,6 +214,7 @@ static uint64_t list_clear(struct list *l) {
         l->len = 0;
         l->bytes = 0;
         l->removed += n;
+        list_changed(l);
         list_shrink(l);
         return n;
 }
@@ -251,6 +277,7 @@ static int list_describe(struct object *o, struct wire_buf *b, struct wire_field
         r |= wire_put_field_int(b, f, "sets", (int64_t) l->sets);
         r |= wire_put_field_int(b, f, "gets", (int64_t) l->gets);
         r |= wire_put_field_int(b, f, "slices", (int64_t) l->slices);
+        r |= wire_put_field_int(b, f, "splices", (int64_t) l->splices);
         r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
         r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
         return r < 0 ? -ENOMEM : 0;
@@ -344,6 +371,7 @@ int list_declare(const char *name, size_t len) {
                 free(l);
                 return -ENOMEM;
         }
+        list_changed(l);
         return 1;
 }
 
@@ -521,6 +549,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
                 l->bytes += list_item_bytes(l->items[l->len + i]);
         l->len += n;
         l->added += n;
+        list_changed(l);
         for (uint32_t i = 0; l->obj.durable && i < n; i++)
                 list_journal_item(l, JOURNAL_LIST_INSERT, l->len - n + i);
         return op_reply_u64(c, req, l->len);
@@ -573,6 +602,7 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         l->items[pos] = it;
         l->bytes += list_item_cost(size);
         l->sets++;
+        list_changed(l);
         if (l->obj.durable)
                 list_journal_item(l, JOURNAL_LIST_SET, pos);
         client_reply_status(c, req->id, req->op, 0);
@@ -670,7 +700,8 @@ static void list_patch_le(uint8_t *p, uint64_t v, size_t size) {
 }
 
 /*
- * SLICE: name, i64 start, i64 stop -> u64 next, u64 stop, u32 n, n x bytes.
+ * SLICE: name, i64 start, i64 stop[, u32 flags] -> u64 next, u64 stop, u32 n,
+ * n x bytes[, u64 version]; the version only with WIRE_SLICE_VERSION.
  * start and stop are clamped as in Python (INT64_MAX is "to the end"), and a
  * stop before start is start. The reply holds the items from start on, n of
  * them, stopping before the item that would take the body past half of
@@ -682,16 +713,19 @@ int list_handle_slice(struct client *c, const struct request *req, struct wire_r
         struct wire_buf *b;
         int64_t start_index, stop_index;
         size_t start, stop, pos, frame, at, limit = mpxd.max_frame / 2;
-        uint32_t n = 0;
+        uint32_t n = 0, flags = 0;
         int err;
 
         err = list_lookup(r, &l);
         if (err == -EPROTO)
                 return err;
-        if (!wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) || !wire_reader_done(r))
+        if (!wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) ||
+            (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
         if (err < 0)
                 return err;
+        if (flags & ~WIRE_SLICE_VERSION)
+                return -EINVAL;
         start = list_clamp(l, start_index);
         stop = list_clamp(l, stop_index);
         if (stop < start)
@@ -712,6 +746,8 @@ int list_handle_slice(struct client *c, const struct request *req, struct wire_r
                         goto nomem;
                 n++;
         }
+        if ((flags & WIRE_SLICE_VERSION) && wire_put_u64(b, l->version) < 0)
+                goto nomem;
         list_patch_le(b->data + at, pos, 8);
         list_patch_le(b->data + at + 16, n, 4);
         client_reply_end(c, frame);
@@ -737,4 +773,119 @@ int list_handle_clear(struct client *c, const struct request *req, struct wire_r
                 list_journal_clear(l);
         removed = list_clear(l);
         return op_reply_u64(c, req, removed);
+}
+
+/* The reply of SPLICE: u8 done, u64 version, u64 len. */
+static int list_reply_splice(struct client *c, const struct request *req, const struct list *l, bool done) {
+        struct wire_buf *b;
+        size_t frame;
+
+        b = client_reply_begin(c, req->id, req->op, &frame);
+        if (!b)
+                return -ENOMEM;
+        (void) wire_put_u8(b, done);
+        (void) wire_put_u64(b, l->version);
+        (void) wire_put_u64(b, l->len);
+        client_reply_end(c, frame);
+        return 0;
+}
+
+/*
+ * SPLICE: name, i64 start, i64 stop, u64 if_version, u32 n, n x bytes -> u8
+ * done, u64 version, u64 len. l[start:stop] = items, with SLICE's clamping.
+ * With if_version other than 0 it is done only if the list's version is
+ * still that one; otherwise nothing changes and done is 0.
+ */
+int list_handle_splice(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct list *l = NULL;
+        struct list_item **fresh = NULL;
+        struct wire_reader body;
+        int64_t start_index, stop_index;
+        uint64_t if_version, total = 0, gone_own = 0, gone_other = 0;
+        size_t start, stop, removed;
+        bool too_big = false;
+        uint32_t n;
+        int err;
+
+        err = list_lookup(r, &l);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) || !wire_get_u64(r, &if_version) ||
+            !wire_get_u32(r, &n))
+                return -EPROTO;
+        body = *r;
+        for (uint32_t i = 0; i < n; i++) {
+                const void *data;
+                uint32_t size;
+
+                if (!wire_get_bytes(r, &data, &size))
+                        return -EPROTO;
+                too_big |= size > mpxd.max_message;
+                total += list_item_cost(size);
+        }
+        if (!wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (too_big)
+                return -EMSGSIZE;
+        if (if_version != 0 && if_version != l->version)
+                return list_reply_splice(c, req, l, false);
+        start = list_clamp(l, start_index);
+        stop = list_clamp(l, stop_index);
+        if (stop < start)
+                stop = start;
+        removed = stop - start;
+        /* What goes is released from whoever put it, as SET does. */
+        for (size_t i = start; i < stop; i++) {
+                if (l->items[i]->user == c->user)
+                        gone_own += list_item_bytes(l->items[i]);
+                else
+                        gone_other += list_item_bytes(l->items[i]);
+        }
+        err = user_may_hold(c->user, total, gone_own, gone_other);
+        if (err < 0)
+                return err;
+        /* Everything that can fail first: the array's room, the copies, the reply's room. */
+        if ((n > removed && list_reserve(l, n - removed) < 0) || list_reserve_reply(c, 1 + 8 + 8) < 0)
+                return -ENOMEM;
+        fresh = calloc(n ? n : 1, sizeof(*fresh));
+        if (!fresh)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < n; i++) {
+                const void *data;
+                uint32_t size;
+
+                (void) wire_get_bytes(&body, &data, &size);
+                fresh[i] = list_item_new(data, size, c->user);
+                if (!fresh[i]) {
+                        while (i > 0)
+                                list_item_free(fresh[--i]);
+                        free(fresh);
+                        return -ENOMEM;
+                }
+        }
+        /* One move of the tail, however many items go and come (a sort replaces them all). */
+        for (size_t i = start; i < stop; i++) {
+                l->bytes -= list_item_bytes(l->items[i]);
+                list_item_free(l->items[i]);
+        }
+        memmove(l->items + start + n, l->items + stop, (l->len - stop) * sizeof(*l->items));
+        for (uint32_t i = 0; i < n; i++) {
+                l->items[start + i] = fresh[i];
+                l->bytes += list_item_bytes(fresh[i]);
+        }
+        free(fresh);
+        l->len = l->len - removed + n;
+        l->removed += removed;
+        l->added += n;
+        /* The journal sees a delete per item gone, then an insert per item come, as they apply in turn. */
+        for (size_t i = 0; l->obj.durable && i < removed; i++)
+                list_journal_del(l, start);
+        for (uint32_t i = 0; l->obj.durable && i < n; i++)
+                list_journal_item(l, JOURNAL_LIST_INSERT, start + i);
+        list_shrink(l);
+        list_changed(l);
+        l->splices++;
+        return list_reply_splice(c, req, l, true);
 }

@@ -905,6 +905,7 @@ HANDLER(list_handle_declare); HANDLER(list_handle_append); HANDLER(list_handle_e
 HANDLER(list_handle_get); HANDLER(list_handle_set); HANDLER(list_handle_insert);
 HANDLER(list_handle_pop); HANDLER(list_handle_remove); HANDLER(list_handle_index);
 HANDLER(list_handle_len); HANDLER(list_handle_slice); HANDLER(list_handle_clear);
+HANDLER(list_handle_splice);
 
 /* sem.c */
 struct sem_hold;

@@ -77,6 +77,7 @@ static const struct op_entry {
         { WIRE_OP_LIST_INDEX, 0, PERM_READ, list_handle_index },
         { WIRE_OP_LIST_LEN, 0, PERM_READ, list_handle_len },
         { WIRE_OP_LIST_SLICE, 0, PERM_READ, list_handle_slice },
+        { WIRE_OP_LIST_SPLICE, OP_CHANGES, PERM_WRITE, list_handle_splice },
         { WIRE_OP_LIST_CLEAR, OP_CHANGES, PERM_WRITE, list_handle_clear },
         { WIRE_OP_SEM_DECLARE, 0, PERM_READ, sem_handle_declare },
         { WIRE_OP_SEM_VALUE, 0, PERM_READ, sem_handle_value },

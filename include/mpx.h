@@ -727,6 +727,37 @@ int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mp
 int64_t mpx_list_slice_async(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
                              mpx_callback *cb, void *userdata);
 
+/*
+ * mpx_list_slice_version() - mpx_list_slice() with the list's version, which
+ * changes with every change of the list (never twice the same value while
+ * mpxd runs): the items are one state of the list, the one *ret_version
+ * names, even when they took several requests (when the list changed in
+ * between, the slice starts over; -EAGAIN after 100 times).
+ */
+int64_t mpx_list_slice_version(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
+                               uint64_t *ret_version);
+int64_t mpx_list_slice_version_async(mpx *m, const char *name, int64_t start, int64_t stop, mpx_buf **ret_items,
+                                     uint64_t *ret_version, mpx_callback *cb, void *userdata);
+
+/*
+ * mpx_list_splice() - l[start:stop] = items, in one atomic step, with
+ * mpx_list_slice()'s clamping: deletes a slice (n 0), inserts (start ==
+ * stop), or replaces one by another of any length. With if_version other
+ * than 0, only if the list is still at that version (from
+ * mpx_list_slice_version() or an earlier splice): read, sort or reverse
+ * locally, splice back, and try again on 0 makes sort() and reverse()
+ * atomic. The items must fit in one request (mpx_max_message() each, one
+ * frame in all: -EMSGSIZE).
+ * @ret_version: the list's version after the call, or NULL.
+ * Return: 1 done, 0 not done (the version differed: nothing changed),
+ * -ENOENT, -EPROTOTYPE, -EMSGSIZE, -EINVAL.
+ */
+int mpx_list_splice(mpx *m, const char *name, int64_t start, int64_t stop, uint64_t if_version,
+                    const struct iovec *items, size_t n, uint64_t *ret_version);
+int64_t mpx_list_splice_async(mpx *m, const char *name, int64_t start, int64_t stop, uint64_t if_version,
+                              const struct iovec *items, size_t n, uint64_t *ret_version,
+                              mpx_callback *cb, void *userdata);
+
 /* mpx_list_clear() - remove every item. Return: how many were removed, or a negative errno. */
 int64_t mpx_list_clear(mpx *m, const char *name);
 int64_t mpx_list_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);

@@ -291,6 +291,10 @@ def daemon_seeds():
         frame("LIST_LEN", name("l")),
         frame("LIST_SLICE", name("l") + i64(0) + i64(1 << 62)),
         frame("LIST_SLICE", name("l") + i64(-2) + i64(-1)),
+        frame("LIST_SLICE", name("l") + i64(0) + i64(1 << 62) + u32(1)),
+        frame("LIST_SPLICE", name("l") + i64(1) + i64(2) + u64(0) + u32(2) + blob("x") + blob("yy")),
+        frame("LIST_SPLICE", name("l") + i64(0) + i64(1 << 62) + u64(12345) + u32(0)),
+        frame("LIST_SPLICE", name("l") + i64(-1) + i64(-5) + u64(0) + u32(1) + blob("z")),
         frame("LIST_CLEAR", name("l")))
     s["sem"] = (
         feed(0, frame("SEM_DECLARE", name("s") + u64(1) + u64(2) + u32(1)),

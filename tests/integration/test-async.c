@@ -1146,6 +1146,43 @@ static int64_t row_unref_unknown(struct twin_ctx *c) {
         return TWIN(mpx_unref, c->n1, 999999);
 }
 
+static int64_t row_list_slice_version(struct twin_ctx *c) {
+        mpx_buf *items = NULL;
+        uint64_t v1 = 0, v2 = 0;
+        int64_t r;
+
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        mpx_list_slice_version(c->m, c->n1, 0, 0, &items, &v1);
+        mpx_bufs_free(items, 0);
+        items = NULL;
+        r = TWIN(mpx_list_slice_version, c->n1, 0, MPX_SLICE_END, &items, &v2);
+        describe(c, "%d", v1 == v2 && v2 != 0);
+        mpx_bufs_free(items, r > 0 ? (size_t) r : 0);
+        return r;
+}
+
+static int64_t row_list_splice(struct twin_ctx *c) {
+        struct iovec two[2] = { { "x", 1 }, { "yy", 2 } };
+        uint64_t v = 0;
+        int64_t r;
+
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        mpx_list_append(c->m, c->n1, "b", 1);
+        r = TWIN(mpx_list_splice, c->n1, 0, 1, 0, two, 2, &v);
+        describe(c, "%lld %d", (long long) mpx_list_len(c->m, c->n1), v != 0);
+        return r;
+}
+
+static int64_t row_list_splice_stale(struct twin_ctx *c) {
+        uint64_t v = 0;
+
+        mpx_list_declare(c->m, c->n1);
+        mpx_list_append(c->m, c->n1, "a", 1);
+        return TWIN(mpx_list_splice, c->n1, 0, MPX_SLICE_END, 1, NULL, 0, &v);
+}
+
 static const struct twin_row {
         const char *name;
         int64_t (*run)(struct twin_ctx *c);
@@ -1182,7 +1219,8 @@ static const struct twin_row {
         ROW(object_info), ROW(object_info_missing), ROW(list_objects), ROW(list_objects_bad_type), ROW(stats),
         ROW(clients), ROW(users),
         ROW(event_declare_flags), ROW(event_declare_durable), ROW(barrier_declare_flags), ROW(ref),
-        ROW(ref_plain), ROW(unref), ROW(unref_last), ROW(unref_unknown),
+        ROW(ref_plain), ROW(unref), ROW(unref_last), ROW(unref_unknown), ROW(list_slice_version),
+        ROW(list_splice), ROW(list_splice_stale),
 #undef ROW
 };
 

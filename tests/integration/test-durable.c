@@ -190,7 +190,7 @@ static void expect_item(mpx *m, const char *queue, const char *want, uint64_t *r
 /* A clean restart keeps each durable type's contents and forgets the other objects. */
 static void test_restart_keeps_contents(void **state) {
         struct fixture *f = *state;
-        mpx_buf v = { 0 };
+        mpx_buf v = { 0 }, key = { 0 };
         int32_t ints[3] = { 1, 2, 3 }, got[3];
         mpx *m;
 
@@ -203,6 +203,14 @@ static void test_restart_keeps_contents(void **state) {
         assert_int_equal(mpx_dict_set(m, "d", "k", 1, "v", 1), 0);
         assert_int_equal(mpx_list_declare_flags(m, "l", MPX_DURABLE), 1);
         assert_true(mpx_list_append(m, "l", "x", 1) >= 0);
+        /* A splice and a popitem are recorded as the deletions and insertions they make. */
+        assert_true(mpx_list_append(m, "l", "gone", 4) >= 0);
+        assert_int_equal(mpx_list_splice(m, "l", 1, 2, 0, (struct iovec[]) { { "p", 1 }, { "q", 1 } }, 2, NULL), 1);
+        assert_int_equal(mpx_dict_set(m, "d", "k2", 2, "v2", 2), 0);
+        assert_int_equal(mpx_dict_popitem(m, "d", &key, &v), 0);
+        assert_int_equal(key.size, 2);
+        mpx_buf_clear(&key);
+        mpx_buf_clear(&v);
         assert_int_equal(mpx_sem_declare(m, "s", 4, 0, MPX_SEM_NO_UNDO | MPX_DURABLE), 1);
         assert_int_equal(mpx_sem_acquire(m, "s", 0), 0);
         assert_int_equal(mpx_array_declare_flags(m, "a", 'i', 3, ints, MPX_DURABLE), 1);
@@ -218,7 +226,11 @@ static void test_restart_keeps_contents(void **state) {
         assert_int_equal(mpx_dict_get(m, "d", "k", 1, &v), 0);
         assert_int_equal(v.size, 1);
         mpx_buf_clear(&v);
-        assert_int_equal(mpx_list_len(m, "l"), 1);
+        assert_int_equal(mpx_list_len(m, "l"), 3);
+        assert_int_equal(mpx_list_get(m, "l", 2, &v), 0);
+        assert_memory_equal(v.data, "q", 1);
+        mpx_buf_clear(&v);
+        assert_int_equal(mpx_dict_len(m, "d"), 1);
         assert_int_equal(mpx_sem_value(m, "s"), 3);
         assert_int_equal(mpx_array_get(m, "a", 'i', 0, 3, got), 0);
         assert_memory_equal(got, ints, sizeof(ints));

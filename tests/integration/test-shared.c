@@ -272,6 +272,129 @@ static void test_concurrent_appends(void **state) {
         mpx_bufs_free(items, (size_t) n);
 }
 
+/*
+ * ---- 2b. read, change locally, splice back only if nothing changed ----
+ *
+ * Each process appends its items and, after each, reverses the whole list
+ * the way Python's list.reverse() is made atomic: a versioned slice, then a
+ * splice that holds only if the version is still that one, retried
+ * otherwise. A splice that ignored the version would drop the items others
+ * appended in between; none may be lost or doubled.
+ */
+#define SPLICE_PROCS    3
+#define SPLICE_EACH     150
+
+static int reverse_child(void *arg) {
+        const struct append_arg *a = arg;
+        mpx *m = child_connect(a->socket);
+        int retries = 0;
+
+        child_check(m);
+        for (int i = 0; i < SPLICE_EACH; i++) {
+                char item[32];
+                int n = snprintf(item, sizeof(item), "p%d-%05d", a->index, i);
+                int done = 0;
+
+                child_check(mpx_list_append(m, "spliced", item, (size_t) n) > 0);
+                while (!done) {
+                        mpx_buf *items = NULL;
+                        uint64_t version = 0;
+                        int64_t k = mpx_list_slice_version(m, "spliced", 0, MPX_SLICE_END, &items, &version);
+                        struct iovec *iov;
+
+                        child_check(k > 0 && version != 0);
+                        iov = calloc((size_t) k, sizeof(*iov));
+                        child_check(iov);
+                        for (int64_t j = 0; j < k; j++)
+                                iov[j] = (struct iovec) { items[k - 1 - j].data, items[k - 1 - j].size };
+                        done = mpx_list_splice(m, "spliced", 0, MPX_SLICE_END, version, iov, (size_t) k, NULL);
+                        child_check(done == 0 || done == 1);
+                        retries += !done;
+                        free(iov);
+                        mpx_bufs_free(items, (size_t) k);
+                }
+        }
+        mpx_disconnect(m);
+        return 0;
+}
+
+static void test_concurrent_splices(void **state) {
+        struct fixture *f = *state;
+        struct append_arg args[SPLICE_PROCS];
+        pid_t pids[SPLICE_PROCS];
+        bool seen[SPLICE_PROCS][SPLICE_EACH] = { { false } };
+        mpx_buf *items = NULL;
+        int64_t n;
+
+        assert_int_equal(mpx_list_declare(f->m, "spliced"), 1);
+        for (int i = 0; i < SPLICE_PROCS; i++) {
+                args[i] = (struct append_arg) { .socket = f->d.socket, .index = i };
+                pids[i] = harness_fork(reverse_child, &args[i]);
+        }
+        for (int i = 0; i < SPLICE_PROCS; i++)
+                assert_int_equal(harness_wait(pids[i]), 0);
+        n = mpx_list_slice(f->m, "spliced", 0, MPX_SLICE_END, &items);
+        assert_int_equal(n, SPLICE_PROCS * SPLICE_EACH);
+        for (int64_t i = 0; i < n; i++) {
+                int p = -1, seq = -1;
+                char text[32];
+
+                assert_true(items[i].size < sizeof(text));
+                memcpy(text, items[i].data, items[i].size);
+                text[items[i].size] = '\0';
+                assert_int_equal(sscanf(text, "p%d-%d", &p, &seq), 2);
+                assert_true(p >= 0 && p < SPLICE_PROCS && seq >= 0 && seq < SPLICE_EACH);
+                assert_false(seen[p][seq]);
+                seen[p][seq] = true;
+        }
+        mpx_bufs_free(items, (size_t) n);
+}
+
+/* Splices of every shape: delete, insert, replace by more or fewer, clamped bounds, a stale version. */
+static void test_list_splice(void **state) {
+        struct fixture *f = *state;
+        struct iovec two[2] = { { "x", 1 }, { "yy", 2 } };
+        mpx_buf *items = NULL, b = { 0 };
+        uint64_t v1 = 0, v2 = 0, v3 = 0;
+        int64_t n;
+
+        assert_int_equal(mpx_list_declare(f->m, "sp"), 1);
+        for (int i = 0; i < 5; i++)
+                assert_true(mpx_list_append(f->m, "sp", "abcde" + i, 1) > 0);
+        /* l[1:3] = ["x", "yy"]: a b c d e -> a x yy d e */
+        assert_int_equal(mpx_list_splice(f->m, "sp", 1, 3, 0, two, 2, &v1), 1);
+        assert_int_equal(mpx_list_get(f->m, "sp", 2, &b), 0);
+        assert_int_equal(b.size, 2);
+        mpx_buf_clear(&b);
+        /* del l[-2:]: a x yy */
+        assert_int_equal(mpx_list_splice(f->m, "sp", -2, MPX_SLICE_END, 0, NULL, 0, &v2), 1);
+        assert_true(v2 != v1);
+        assert_int_equal(mpx_list_len(f->m, "sp"), 3);
+        /* l[0:0] = ["x", "yy"] inserts at the front; a stop before start is start. */
+        assert_int_equal(mpx_list_splice(f->m, "sp", 0, -100, 0, two, 2, NULL), 1);
+        assert_int_equal(mpx_list_len(f->m, "sp"), 5);
+        /* A version read, then a change by someone else: the splice does nothing. */
+        n = mpx_list_slice_version(f->m, "sp", 0, MPX_SLICE_END, &items, &v3);
+        assert_int_equal(n, 5);
+        mpx_bufs_free(items, (size_t) n);
+        assert_true(mpx_list_append(f->m, "sp", "z", 1) > 0);
+        assert_int_equal(mpx_list_splice(f->m, "sp", 0, MPX_SLICE_END, v3, NULL, 0, NULL), 0);
+        assert_int_equal(mpx_list_len(f->m, "sp"), 6);
+        /* With the version now current it holds: the list is emptied. */
+        n = mpx_list_slice_version(f->m, "sp", 0, 0, &items, &v3);
+        assert_int_equal(n, 0);
+        mpx_bufs_free(items, 0);
+        assert_int_equal(mpx_list_splice(f->m, "sp", 0, MPX_SLICE_END, v3, NULL, 0, NULL), 1);
+        assert_int_equal(mpx_list_len(f->m, "sp"), 0);
+        /* Errors: no list, another type, an item over max_message. */
+        assert_int_equal(mpx_list_splice(f->m, "nolist", 0, 0, 0, two, 2, NULL), -ENOENT);
+        assert_int_equal(mpx_dict_declare(f->m, "notalist"), 1);
+        assert_int_equal(mpx_list_splice(f->m, "notalist", 0, 0, 0, two, 2, NULL), -EPROTOTYPE);
+        assert_int_equal(mpx_list_splice(f->m, "sp", 0, 0, 0,
+                                         &(struct iovec) { "x", mpx_max_message(f->m) + 1 }, 1, NULL), -EMSGSIZE);
+        assert_int_equal(mpx_list_slice_version(f->m, "sp", 0, 1, &items, NULL), -EINVAL);
+}
+
 /* ---- 3. a huge dict listed while it changes, and others are served meanwhile ---- */
 
 #define BIG_KEYS        100000
@@ -918,6 +1041,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_concurrent_incr, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_concurrent_splices, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_list_splice, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_listing_under_load, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dict_api, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dict_errors, setup, teardown),
