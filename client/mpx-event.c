@@ -72,32 +72,63 @@ int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms) {
 
 /*
  * Create a barrier for parties processes, or check that it exists so; flags:
- * MPX_COUNTED (a barrier is never durable). Without flags the body ends at
- * parties, as daemons that know no flags read it.
+ * MPX_COUNTED, MPX_BARRIER_ACTION (a barrier is never durable); timeout_ms:
+ * the default of its waits, negative for none, or MPX_TIMEOUT_DEFAULT to
+ * leave it out (the body then ends at the flags, which matches any timeout).
+ * Without with_flags the body ends at parties, which matches any action and
+ * timeout.
  */
-int64_t mpx_barrier_declare_flags_async(mpx *m, const char *name, uint32_t parties, unsigned flags,
-                                        mpx_callback *cb, void *userdata) {
+static int64_t barrier_declare(mpx *m, const char *name, uint32_t parties, bool with_flags, unsigned flags,
+                               int64_t timeout_ms, mpx_callback *cb, void *userdata) {
+        bool has_timeout = timeout_ms != MPX_TIMEOUT_DEFAULT;
         size_t start;
         int r;
 
-        if (parties == 0 || (flags & ~MPX_COUNTED))
+        if (parties == 0 || (flags & ~(MPX_COUNTED | MPX_BARRIER_ACTION)))
                 return -EINVAL;
         r = conn_begin(m, WIRE_OP_BARRIER_DECLARE, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
                 r = wire_put_u32(&m->out, parties);
-        if (r >= 0 && flags)
-                r = wire_put_u32(&m->out, conn_declare_flags(flags));
+        if (r >= 0 && (with_flags || has_timeout))
+                r = wire_put_u32(&m->out, conn_declare_flags(flags) |
+                                 ((flags & MPX_BARRIER_ACTION) ? WIRE_BARRIER_ACTION : 0));
+        if (r >= 0 && has_timeout)
+                r = wire_put_i64(&m->out, timeout_ms < 0 ? -1 : timeout_ms);
         return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+}
+
+int64_t mpx_barrier_declare_timeout_async(mpx *m, const char *name, uint32_t parties, unsigned flags,
+                                          int64_t timeout_ms, mpx_callback *cb, void *userdata) {
+        return barrier_declare(m, name, parties, true, flags, timeout_ms, cb, userdata);
+}
+
+int mpx_barrier_declare_timeout(mpx *m, const char *name, uint32_t parties, unsigned flags, int64_t timeout_ms) {
+        return (int) conn_sync(m, mpx_barrier_declare_timeout_async(m, name, parties, flags, timeout_ms,
+                                                                    CONN_SYNC));
+}
+
+int64_t mpx_barrier_declare_flags_async(mpx *m, const char *name, uint32_t parties, unsigned flags,
+                                        mpx_callback *cb, void *userdata) {
+        return barrier_declare(m, name, parties, true, flags, MPX_TIMEOUT_DEFAULT, cb, userdata);
 }
 
 int mpx_barrier_declare_flags(mpx *m, const char *name, uint32_t parties, unsigned flags) {
         return (int) conn_sync(m, mpx_barrier_declare_flags_async(m, name, parties, flags, CONN_SYNC));
 }
 
+/* The action of the round this connection holds ran: release the round. */
+int64_t mpx_barrier_pass_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
+        return conn_name_only(m, WIRE_OP_BARRIER_PASS, name, NULL, cb, userdata);
+}
+
+int mpx_barrier_pass(mpx *m, const char *name) {
+        return (int) conn_sync(m, mpx_barrier_pass_async(m, name, CONN_SYNC));
+}
+
 int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties, mpx_callback *cb, void *userdata) {
-        return mpx_barrier_declare_flags_async(m, name, parties, 0, cb, userdata);
+        return barrier_declare(m, name, parties, false, 0, MPX_TIMEOUT_DEFAULT, cb, userdata);
 }
 
 int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties) {

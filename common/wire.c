@@ -122,6 +122,7 @@ static const struct {
         { WIRE_OP_BARRIER_WAIT, "barrier.wait" },
         { WIRE_OP_BARRIER_RESET, "barrier.reset" },
         { WIRE_OP_BARRIER_ABORT, "barrier.abort" },
+        { WIRE_OP_BARRIER_PASS, "barrier.pass" },
         { WIRE_OP_ARRAY_DECLARE, "array.declare" },
         { WIRE_OP_ARRAY_GET, "array.get" },
         { WIRE_OP_ARRAY_SET, "array.set" },

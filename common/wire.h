@@ -119,10 +119,11 @@ enum wire_op {
         WIRE_OP_EVENT_WAIT      = 604,  /* name, i64 timeout_ms -> (empty) */
 
         /* barriers: 650..699 */
-        WIRE_OP_BARRIER_DECLARE = 650,  /* name, u32 parties -> u8 created */
+        WIRE_OP_BARRIER_DECLARE = 650,  /* name, u32 parties[, u32 flags[, i64 timeout_ms]] -> u8 created */
         WIRE_OP_BARRIER_WAIT    = 651,  /* name, i64 timeout_ms -> u32 arrival index */
         WIRE_OP_BARRIER_RESET   = 652,  /* name -> (empty) */
         WIRE_OP_BARRIER_ABORT   = 653,  /* name -> (empty) */
+        WIRE_OP_BARRIER_PASS    = 654,  /* name -> (empty): the action ran, release the round */
 
         /*
          * typed values and arrays: 700..799; elements are in the host's byte
@@ -183,6 +184,11 @@ enum wire_op {
 #define WIRE_RESTART_ALWAYS     0u
 #define WIRE_RESTART_ON_FAILURE 1u
 #define WIRE_RESTART_NEVER      2u
+
+/* Flags of BARRIER_DECLARE: the last arrival of each round runs an action, then PASS. */
+#define WIRE_BARRIER_ACTION     (1u << 0)
+/* BARRIER_WAIT's timeout_ms: the barrier's own, as BARRIER_DECLARE stored it. */
+#define WIRE_TIMEOUT_DEFAULT    INT64_MIN
 
 /* Flags of LIST_SLICE: the reply ends with the list's version (LIST_SPLICE). */
 #define WIRE_SLICE_VERSION      (1u << 0)

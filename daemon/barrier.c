@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Barriers, with the semantics of Python's Barrier (without its action
- * callable): parties processes call WAIT; the first parties - 1 park, and
- * the last one's arrival releases them all together, each answered with its
- * arrival index (0 for the first to arrive, parties - 1 for the last), after
- * which the barrier is empty again for the next round.
+ * Barriers, with the semantics of Python's Barrier: parties processes call
+ * WAIT; the first parties - 1 park, and the last one's arrival releases
+ * them all together, each answered with its arrival index (0 for the first
+ * to arrive, parties - 1 for the last), after which the barrier is empty
+ * again for the next round.
+ *
+ * A barrier declared with an action (WIRE_BARRIER_ACTION) has its callable
+ * run by the last arrival before the others go, as Python runs it: the last
+ * party is answered at once and holds the round while the others stay
+ * parked; its PASS releases them, its ABORT (the action failed) or its
+ * connection's end breaks the barrier. Parties arriving meanwhile queue for
+ * the next round and enter it, in order, once the round is passed. A
+ * barrier also keeps the default timeout of its WAITs (WIRE_TIMEOUT_DEFAULT),
+ * as Python's Barrier(timeout=) does.
  *
  * A barrier breaks (Python's BrokenBarrierError) when a parked party's
  * timeout passes, when a parked party's connection closes, or on ABORT:
@@ -21,6 +30,8 @@
  * carrying its index. Every other way a parked party leaves early breaks
  * the barrier and empties the round, and a withdrawal renumbers the rest,
  * so the index of the next arrival is always the number of parties parked.
+ * While a round is held, its parked parties keep their indexes (the round
+ * is complete) and new arrivals wait on a second list without one.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,8 +42,13 @@
 struct barrier {
         struct object obj;
         uint32_t parties;
+        bool action;                    /* the last arrival runs an action, then PASS */
+        int64_t timeout_ms;             /* WAIT's default (WIRE_TIMEOUT_DEFAULT); negative: none */
         uint32_t n_waiting;             /* parties parked in this round */
         bool broken;
+        struct client *holder;          /* running the action of the round parked, or NULL */
+        LIST_ENTRY(barrier) held_link;  /* in held_barriers while it has a holder */
+        struct waiter_list queued;      /* arrived while the round was held: no index yet */
         /*
          * Set while this file answers the parked parties itself: a client
          * lost on the way (no memory for its reply) must not break the
@@ -46,6 +62,9 @@ struct barrier {
 };
 
 static const struct object_type barrier_type;
+
+/* The barriers whose round a connection holds: few, scanned when a connection ends. */
+static LIST_HEAD(, barrier) held_barriers = LIST_HEAD_INITIALIZER(held_barriers);
 
 static struct barrier *barrier_of(struct object *o) {
         return container_of(o, struct barrier, obj);
@@ -70,21 +89,43 @@ static void barrier_reply_index(struct client *c, uint32_t id, uint16_t op, uint
         client_reply_end(c, start);
 }
 
-/* Answer every parked party except keep (which may be NULL) with neg_errno; the round is over. */
-static void barrier_fail_waiting(struct barrier *b, struct waiter *keep, int neg_errno) {
+static void barrier_hold(struct barrier *b, struct client *c) {
+        b->holder = c;
+        LIST_INSERT_HEAD(&held_barriers, b, held_link);
+}
+
+static void barrier_unhold(struct barrier *b) {
+        if (!b->holder)
+                return;
+        LIST_REMOVE(b, held_link);
+        b->holder = NULL;
+}
+
+/* Answer every waiter of list except keep (which may be NULL) with neg_errno. */
+static void barrier_fail_list(struct waiter_list *list, struct waiter *keep, int neg_errno) {
         struct waiter *w;
 
-        b->busy = true;
         for (;;) {
-                w = TAILQ_FIRST(&b->waiting);
+                w = TAILQ_FIRST(list);
                 if (w && w == keep)
                         w = TAILQ_NEXT(w, obj_link);
                 if (!w)
                         break;
                 wait_fail(w, neg_errno);
         }
+}
+
+/*
+ * Answer every parked and queued party except keep (which may be NULL) with
+ * neg_errno; the round is over, and so is a hold of it.
+ */
+static void barrier_fail_waiting(struct barrier *b, struct waiter *keep, int neg_errno) {
+        b->busy = true;
+        barrier_fail_list(&b->waiting, keep, neg_errno);
+        barrier_fail_list(&b->queued, keep, neg_errno);
         b->busy = false;
         b->n_waiting = 0;
+        barrier_unhold(b);
 }
 
 /* Break the barrier: the parked parties, all but keep, get ENOTRECOVERABLE. */
@@ -118,12 +159,59 @@ static void barrier_release(struct barrier *b) {
 }
 
 /*
+ * The last arrival of a round: without an action the round is released and
+ * the last party answered; with one, the last party is answered and holds
+ * the round until its PASS.
+ */
+static void barrier_complete(struct barrier *b, struct client *c, uint32_t id, uint16_t op) {
+        uint32_t index = b->parties - 1;
+
+        if (!b->action) {
+                /* The parked parties are answered first, then this last one. */
+                barrier_release(b);
+                barrier_reply_index(c, id, op, index);
+                return;
+        }
+        barrier_hold(b, c);
+        barrier_reply_index(c, id, op, index);
+}
+
+/* After a PASS: the parties queued meanwhile arrive now, in order, until one holds a round again. */
+static void barrier_enter_queued(struct barrier *b) {
+        struct waiter *w;
+
+        while (!b->holder && !b->broken && (w = TAILQ_FIRST(&b->queued))) {
+                if (b->n_waiting == b->parties - 1) {
+                        struct client *c = w->client;
+                        uint32_t id = w->id;
+                        uint16_t op = w->op;
+
+                        wait_free(w);
+                        barrier_complete(b, c, id, op);
+                        continue;
+                }
+                TAILQ_REMOVE(&b->queued, w, obj_link);
+                w->list = &b->waiting;
+                TAILQ_INSERT_TAIL(&b->waiting, w, obj_link);
+                w->max = b->n_waiting++;
+        }
+}
+
+/*
  * A cancelled party never arrived: the parties behind it move up one place,
- * and the round waits for one more. Nothing breaks.
+ * and the round waits for one more. Nothing breaks. A party queued behind a
+ * held round only leaves the queue; one of the held round leaves it (the
+ * round is complete: the others keep their indexes).
  */
 static void barrier_withdraw(struct barrier *b, struct waiter *w) {
         struct waiter *later;
 
+        if (w->list == &b->queued)
+                return;
+        if (b->holder) {
+                b->n_waiting--;
+                return;
+        }
         for (later = TAILQ_NEXT(w, obj_link); later; later = TAILQ_NEXT(later, obj_link))
                 later->max--;
         b->n_waiting--;
@@ -154,7 +242,20 @@ static void barrier_wake_all(struct object *o, int neg_errno) {
 }
 
 static void barrier_free(struct object *o) {
-        free(barrier_of(o));
+        struct barrier *b = barrier_of(o);
+
+        barrier_unhold(b);
+        free(b);
+}
+
+/* The parties queued behind a held round: few, counted only for INFO. */
+static uint32_t barrier_count(const struct waiter_list *list) {
+        const struct waiter *w;
+        uint32_t n = 0;
+
+        TAILQ_FOREACH(w, list, obj_link)
+                n++;
+        return n;
 }
 
 static int barrier_describe(struct object *o, struct wire_buf *buf, struct wire_fields *f) {
@@ -165,8 +266,11 @@ static int barrier_describe(struct object *o, struct wire_buf *buf, struct wire_
         r |= wire_put_field_int(buf, f, "size", b->n_waiting);
         r |= wire_put_field_int(buf, f, "parties", b->parties);
         r |= wire_put_field_int(buf, f, "waiting", b->n_waiting);
-        r |= wire_put_field_int(buf, f, "waiters", b->n_waiting);
+        r |= wire_put_field_int(buf, f, "waiters", b->n_waiting + barrier_count(&b->queued));
         r |= wire_put_field_int(buf, f, "broken", b->broken);
+        r |= wire_put_field_int(buf, f, "action", b->action);
+        r |= wire_put_field_int(buf, f, "held", b->holder != NULL);
+        r |= wire_put_field_int(buf, f, "timeout_ms", b->timeout_ms < 0 ? -1 : b->timeout_ms);
         r |= wire_put_field_int(buf, f, "rounds", (int64_t) b->rounds);
         r |= wire_put_field_int(buf, f, "breaks", (int64_t) b->breaks);
         r |= wire_put_field_int(buf, f, "resets", (int64_t) b->resets);
@@ -186,8 +290,8 @@ static const struct object_type barrier_type = {
 
 /* ---- request handlers ---- */
 
-/* Create a barrier, or check that it exists for as many parties (see mpxd.h). */
-int barrier_declare(const char *name, size_t len, uint32_t parties) {
+/* Create a barrier, or check that it exists for as many parties and as opt asks (see mpxd.h). */
+int barrier_declare(const char *name, size_t len, uint32_t parties, const struct barrier_options *opt) {
         struct object *o;
         struct barrier *b;
         int err;
@@ -201,7 +305,13 @@ int barrier_declare(const char *name, size_t len, uint32_t parties) {
         if (o) {
                 if (o->ops != &barrier_type)
                         return -EPROTOTYPE;
-                return barrier_of(o)->parties == parties ? 0 : -EEXIST;
+                b = barrier_of(o);
+                if (b->parties != parties)
+                        return -EEXIST;
+                if (opt && (opt->action != b->action || (opt->timeout_ms < 0) != (b->timeout_ms < 0) ||
+                            (opt->timeout_ms >= 0 && opt->timeout_ms != b->timeout_ms)))
+                        return -EEXIST;
+                return 0;
         }
         if (object_check_limit() < 0)
                 return -EUSERS;
@@ -209,7 +319,10 @@ int barrier_declare(const char *name, size_t len, uint32_t parties) {
         if (!b)
                 return -ENOMEM;
         b->parties = parties;
+        b->action = opt && opt->action;
+        b->timeout_ms = opt ? opt->timeout_ms : -1;
         TAILQ_INIT(&b->waiting);
+        TAILQ_INIT(&b->queued);
         if (object_register(&b->obj, name, len, &barrier_type) < 0) {
                 free(b);
                 return -ENOMEM;
@@ -233,19 +346,41 @@ static int barrier_lookup(struct wire_reader *r, struct barrier **ret) {
         return 0;
 }
 
-/* DECLARE: name, u32 parties [, u32 flags] -> u8 created. A barrier is never durable. */
+/*
+ * DECLARE: name, u32 parties [, u32 flags [, i64 timeout_ms]] -> u8 created.
+ * A barrier is never durable. A body that stops after parties matches any
+ * action and timeout; one with flags matches the action, and with
+ * timeout_ms the timeout too.
+ */
 int barrier_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct barrier_options opt = { .timeout_ms = -1 };
         const char *name;
         size_t len;
         uint32_t parties, flags = 0;
+        bool has_flags, has_timeout = false;
         int created;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &parties) ||
-            (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &parties))
                 return -EPROTO;
-        if (flags & ~WIRE_DECLARE_COUNTED)
+        has_flags = r->left > 0;
+        if (has_flags && !wire_get_u32(r, &flags))
+                return -EPROTO;
+        has_timeout = r->left > 0;
+        if ((has_timeout && !wire_get_i64(r, &opt.timeout_ms)) || !wire_reader_done(r))
+                return -EPROTO;
+        if (flags & ~(WIRE_DECLARE_COUNTED | WIRE_BARRIER_ACTION))
                 return -EINVAL;
-        created = barrier_declare(name, len, parties);
+        opt.action = flags & WIRE_BARRIER_ACTION;
+        if (opt.timeout_ms == WIRE_TIMEOUT_DEFAULT)
+                return -EINVAL;
+        if (!has_timeout && has_flags) {
+                /* The action is asked for, the timeout is not: match the barrier's own. */
+                struct object *o = object_find(name, len);
+
+                if (o && o->ops == &barrier_type)
+                        opt.timeout_ms = barrier_of(o)->timeout_ms;
+        }
+        created = barrier_declare(name, len, parties, has_flags ? &opt : NULL);
         if (flags & WIRE_DECLARE_COUNTED)
                 created = ref_declared(c, name, len, created);
         if (created < 0)
@@ -269,13 +404,19 @@ int barrier_handle_wait(struct client *c, const struct request *req, struct wire
         if (err < 0)
                 return err;
         b->obj.active_ms = now_ms();
+        if (timeout_ms == WIRE_TIMEOUT_DEFAULT)
+                timeout_ms = b->timeout_ms < 0 ? -1 : b->timeout_ms;
         if (b->broken)
                 return -ENOTRECOVERABLE;
+        if (b->holder) {
+                /* A round is held for its action: this party is the next round's, once it passes. */
+                if (timeout_ms == 0)
+                        return -EAGAIN;
+                return wait_add(c, req, &b->obj, &b->queued, timeout_ms) ? 0 : -errno;
+        }
         index = b->n_waiting;
         if (index == b->parties - 1) {
-                /* The parked parties are answered first, then this last one. */
-                barrier_release(b);
-                barrier_reply_index(c, req->id, req->op, index);
+                barrier_complete(b, c, req->id, req->op);
                 return 0;
         }
         if (timeout_ms == 0)
@@ -320,4 +461,43 @@ int barrier_handle_abort(struct client *c, const struct request *req, struct wir
         barrier_break(b, NULL);
         client_reply_status(c, req->id, req->op, 0);
         return 0;
+}
+
+/*
+ * PASS: name. The action of the round this connection holds ran: release
+ * the round, then let the parties queued meanwhile arrive. EINVAL when this
+ * connection holds no round of it; ENOTRECOVERABLE when the barrier broke
+ * meanwhile (a parked party's timeout, ABORT, RESET).
+ */
+int barrier_handle_pass(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct barrier *b = NULL;
+        int err;
+
+        err = barrier_lookup(r, &b);
+        if (err == -EPROTO || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        b->obj.active_ms = now_ms();
+        if (b->broken)
+                return -ENOTRECOVERABLE;
+        if (b->holder != c)
+                return -EINVAL;
+        barrier_unhold(b);
+        barrier_release(b);
+        client_reply_status(c, req->id, req->op, 0);
+        barrier_enter_queued(b);
+        return 0;
+}
+
+void barrier_client_lost(struct client *c) {
+        struct barrier *b, *next;
+
+        for (b = LIST_FIRST(&held_barriers); b; b = next) {
+                next = LIST_NEXT(b, held_link);
+                if (b->holder != c)
+                        continue;
+                log_debug("barrier '%s': the party running its action is gone, breaking it", b->obj.name);
+                barrier_break(b, NULL);
+        }
 }

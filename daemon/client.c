@@ -311,6 +311,7 @@ void client_lost(struct client *c, const char *why) {
         wait_cancel_client(c);
         queue_client_lost(c);
         sem_client_lost(c);
+        barrier_client_lost(c);
         ref_client_lost(c);
         user_client_gone(c->user);
         c->user = NULL;

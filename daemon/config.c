@@ -1251,7 +1251,7 @@ static int config_declare_typed(const struct config_object *o) {
         case WIRE_TYPE_EVENT:
                 return event_declare(o->name, o->name_len);
         case WIRE_TYPE_BARRIER:
-                return barrier_declare(o->name, o->name_len, o->parties);
+                return barrier_declare(o->name, o->name_len, o->parties, NULL);
         case WIRE_TYPE_VALUE:
         case WIRE_TYPE_ARRAY:
                 return array_declare(o->name, o->name_len, o->typecode, o->length, o->flags, o->initial);

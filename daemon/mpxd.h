@@ -886,7 +886,14 @@ int dict_declare(const char *name, size_t len);
 int list_declare(const char *name, size_t len);
 int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags);
 int event_declare(const char *name, size_t len);
-int barrier_declare(const char *name, size_t len, uint32_t parties);
+/* What a BARRIER_DECLARE may ask beyond parties; NULL asks nothing and matches any barrier. */
+struct barrier_options {
+        bool action;                    /* WIRE_BARRIER_ACTION */
+        int64_t timeout_ms;             /* the default of WAIT; negative: none */
+};
+int barrier_declare(const char *name, size_t len, uint32_t parties, const struct barrier_options *opt);
+/* A connection is gone: a round it held for its action breaks. */
+void barrier_client_lost(struct client *c);
 int array_declare(const char *name, size_t len, char typecode, uint32_t length, uint32_t flags,
                   const void *initial);
 
@@ -923,6 +930,7 @@ HANDLER(event_handle_is_set); HANDLER(event_handle_wait);
 /* barrier.c */
 HANDLER(barrier_handle_declare); HANDLER(barrier_handle_wait); HANDLER(barrier_handle_reset);
 HANDLER(barrier_handle_abort);
+HANDLER(barrier_handle_pass);
 
 /* array.c */
 HANDLER(array_handle_declare); HANDLER(array_handle_get); HANDLER(array_handle_set);

@@ -90,6 +90,7 @@ static const struct op_entry {
         { WIRE_OP_BARRIER_WAIT, 0, PERM_WRITE, barrier_handle_wait },
         { WIRE_OP_BARRIER_RESET, 0, PERM_WRITE, barrier_handle_reset },
         { WIRE_OP_BARRIER_ABORT, 0, PERM_WRITE, barrier_handle_abort },
+        { WIRE_OP_BARRIER_PASS, 0, PERM_WRITE, barrier_handle_pass },
         { WIRE_OP_ARRAY_DECLARE, 0, PERM_READ, array_handle_declare },
         { WIRE_OP_ARRAY_CAS, OP_CHANGES, PERM_WRITE, array_handle_cas },
         { WIRE_OP_ARRAY_MAP, 0, PERM_WRITE, array_handle_map },

@@ -841,10 +841,31 @@ int64_t mpx_event_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_c
  * Return: 1 created, 0 existed, -EEXIST (other parties), -EINVAL (parties 0).
  */
 int mpx_barrier_declare(mpx *m, const char *name, uint32_t parties);
-/* mpx_barrier_declare_flags() - mpx_barrier_declare with flags: MPX_COUNTED (a barrier is never durable). */
+
+/* A barrier whose last arrival of each round runs an action before the others go. */
+#define MPX_BARRIER_ACTION      (1u << 0)
+/* mpx_barrier_wait()'s timeout: the barrier's own, as mpx_barrier_declare_timeout() stored it. */
+#define MPX_TIMEOUT_DEFAULT     INT64_MIN
+
+/*
+ * mpx_barrier_declare_flags() - mpx_barrier_declare with flags: MPX_COUNTED,
+ * MPX_BARRIER_ACTION (a barrier is never durable). An existing barrier must
+ * have the same action flag (-EEXIST otherwise); its timeout is its own.
+ */
 int mpx_barrier_declare_flags(mpx *m, const char *name, uint32_t parties, unsigned flags);
 int64_t mpx_barrier_declare_flags_async(mpx *m, const char *name, uint32_t parties, unsigned flags,
                                         mpx_callback *cb, void *userdata);
+
+/*
+ * mpx_barrier_declare_timeout() - mpx_barrier_declare_flags with the
+ * barrier's own timeout, as Python's Barrier(timeout=) keeps it: a wait with
+ * MPX_TIMEOUT_DEFAULT waits that long (negative: no default, forever).
+ * mpx_object_info() shows it as timeout_ms. An existing barrier must have
+ * the same one (-EEXIST otherwise).
+ */
+int mpx_barrier_declare_timeout(mpx *m, const char *name, uint32_t parties, unsigned flags, int64_t timeout_ms);
+int64_t mpx_barrier_declare_timeout_async(mpx *m, const char *name, uint32_t parties, unsigned flags,
+                                          int64_t timeout_ms, mpx_callback *cb, void *userdata);
 int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties, mpx_callback *cb,
                                   void *userdata);
 
@@ -854,11 +875,29 @@ int64_t mpx_barrier_declare_async(mpx *m, const char *name, uint32_t parties, mp
  * party's timeout passed: the barrier is now broken), -ENOTRECOVERABLE (the
  * barrier is broken: another party timed out, disconnected while waiting,
  * or it was reset or aborted; Python's BrokenBarrierError), -EAGAIN (timeout
- * 0 and not the last party), -EIDRM, -ESHUTDOWN.
+ * 0 and not the last party), -EIDRM, -ESHUTDOWN. MPX_TIMEOUT_DEFAULT waits
+ * the barrier's own timeout.
+ *
+ * With MPX_BARRIER_ACTION, the last party of a round (index parties - 1)
+ * returns at once while the others stay parked: it runs the action, as
+ * Python's Barrier(action=) does in one of its threads, then calls
+ * mpx_barrier_pass() to release them, or mpx_barrier_abort() when the
+ * action failed (the others then get -ENOTRECOVERABLE). Should its
+ * connection end first, the barrier breaks. Parties that arrive meanwhile
+ * wait for the next round.
  */
 int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms);
 int64_t mpx_barrier_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb,
                                void *userdata);
+
+/*
+ * mpx_barrier_pass() - the action of the round this connection holds (its
+ * mpx_barrier_wait() returned parties - 1 on a barrier with an action) ran:
+ * release the round. Return: 0, -EINVAL (this connection holds no round of
+ * it), -ENOTRECOVERABLE (the barrier broke meanwhile), -ENOENT, -EPROTOTYPE.
+ */
+int mpx_barrier_pass(mpx *m, const char *name);
+int64_t mpx_barrier_pass_async(mpx *m, const char *name, mpx_callback *cb, void *userdata);
 
 /* mpx_barrier_reset() - back to the empty, unbroken state; waiters get -ENOTRECOVERABLE. */
 int mpx_barrier_reset(mpx *m, const char *name);

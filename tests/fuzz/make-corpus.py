@@ -321,6 +321,20 @@ def daemon_seeds():
         + feed(0, frame("BARRIER_WAIT", name("br") + i64(0)), frame("BARRIER_RESET", name("br")),
                frame("BARRIER_WAIT", name("br") + i64(FOREVER)))
         + feed(1, frame("BARRIER_ABORT", name("br"))))
+    # A barrier with an action and a timeout of its own: the last party holds the round, others
+    # queue for the next one; PASS from the holder and from another, the holder lost, a stale PASS.
+    s["barrier-action"] = (
+        feed(0, frame("BARRIER_DECLARE", name("ba") + u32(2) + u32(1) + i64(50)),
+             frame("BARRIER_DECLARE", name("ba") + u32(2) + u32(0)),
+             frame("BARRIER_DECLARE", name("bt") + u32(2) + u32(0) + i64(-(1 << 63))),
+             frame("BARRIER_WAIT", name("ba") + i64(-(1 << 63))))
+        + feed(1, frame("BARRIER_WAIT", name("ba") + i64(FOREVER)))
+        + feed(2, frame("BARRIER_WAIT", name("ba") + i64(FOREVER)), frame("BARRIER_PASS", name("ba")))
+        + feed(1, frame("BARRIER_PASS", name("ba")), frame("BARRIER_WAIT", name("ba") + i64(FOREVER)))
+        + feed(2, frame("BARRIER_WAIT", name("ba") + i64(0)))
+        + reconnect(2)
+        + fire_timers()
+        + feed(0, frame("BARRIER_RESET", name("ba")), frame("BARRIER_PASS", name("ba"))))
     # Every type code: ADD, CAS and INFO format each kind of element.
     sizes = {"b": 1, "B": 1, "h": 2, "H": 2, "i": 4, "I": 4, "l": 8, "L": 8, "q": 8, "Q": 8, "f": 4, "d": 8, "c": 1}
     s["array-types"] = feed(0, *[f for code in sizes for f in (

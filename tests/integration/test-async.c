@@ -1183,6 +1183,27 @@ static int64_t row_list_splice_stale(struct twin_ctx *c) {
         return TWIN(mpx_list_splice, c->n1, 0, MPX_SLICE_END, 1, NULL, 0, &v);
 }
 
+static int64_t row_barrier_declare_timeout(struct twin_ctx *c) {
+        return TWIN(mpx_barrier_declare_timeout, c->n1, 2, MPX_BARRIER_ACTION, 1500);
+}
+
+static int64_t row_barrier_declare_timeout_other(struct twin_ctx *c) {
+        mpx_barrier_declare_timeout(c->m, c->n1, 2, 0, 1500);
+        return TWIN(mpx_barrier_declare_timeout, c->n1, 2, 0, 1000);
+}
+
+/* The only party of a barrier of one with an action: it holds the round, and passes it. */
+static int64_t row_barrier_pass(struct twin_ctx *c) {
+        mpx_barrier_declare_flags(c->m, c->n1, 1, MPX_BARRIER_ACTION);
+        describe(c, "%d", mpx_barrier_wait(c->m, c->n1, MPX_TIMEOUT_DEFAULT));
+        return TWIN(mpx_barrier_pass, c->n1);
+}
+
+static int64_t row_barrier_pass_not_held(struct twin_ctx *c) {
+        mpx_barrier_declare_flags(c->m, c->n1, 2, MPX_BARRIER_ACTION);
+        return TWIN(mpx_barrier_pass, c->n1);
+}
+
 static const struct twin_row {
         const char *name;
         int64_t (*run)(struct twin_ctx *c);
@@ -1220,7 +1241,8 @@ static const struct twin_row {
         ROW(clients), ROW(users),
         ROW(event_declare_flags), ROW(event_declare_durable), ROW(barrier_declare_flags), ROW(ref),
         ROW(ref_plain), ROW(unref), ROW(unref_last), ROW(unref_unknown), ROW(list_slice_version),
-        ROW(list_splice), ROW(list_splice_stale),
+        ROW(list_splice), ROW(list_splice_stale), ROW(barrier_declare_timeout),
+        ROW(barrier_declare_timeout_other), ROW(barrier_pass), ROW(barrier_pass_not_held),
 #undef ROW
 };
 

@@ -651,6 +651,103 @@ static void test_barrier_killed_party_breaks(void **state) {
         assert_int_equal(mpx_barrier_wait(f->m, "b", 0), -ENOTRECOVERABLE);
 }
 
+/*
+ * A barrier with an action: the last party is answered at once and holds
+ * the round while the others stay parked, until its PASS; parties arriving
+ * meanwhile wait for the next round. ABORT from the holder, or the holder's
+ * end, breaks the barrier instead.
+ */
+static void test_barrier_action(void **state) {
+        struct fixture *f = *state;
+        struct op_child a, b, c, d, e, g;
+        int report[2], hold[2];
+        mpx *other;
+        pid_t pa, pb, pc, pd, pe, pg;
+
+        other = child_connect(f->d.socket);
+        assert_non_null(other);
+        assert_int_equal(mpx_barrier_declare_flags(f->m, "act", 3, MPX_BARRIER_ACTION), 1);
+        assert_int_equal(mpx_barrier_declare_flags(f->m, "act", 3, 0), -EEXIST);
+        assert_int_equal(mpx_barrier_declare(f->m, "act", 3), 0);
+        assert_int_equal(harness_field(f->m, "act", "action"), 1);
+
+        pa = spawn_op(f, &a, OP_BARRIER_WAIT, "act", -1, ANY_INDEX);
+        pb = spawn_op(f, &b, OP_BARRIER_WAIT, "act", -1, ANY_INDEX);
+        harness_wait_field(f->m, "act", "waiting", 2);
+        /* The last party runs the action: it is answered, the others stay. */
+        assert_int_equal(mpx_barrier_wait(f->m, "act", -1), 2);
+        assert_int_equal(harness_field(f->m, "act", "held"), 1);
+        assert_int_equal(harness_field(f->m, "act", "waiting"), 2);
+        /* An arrival now is the next round's. */
+        pc = spawn_op(f, &c, OP_BARRIER_WAIT, "act", -1, -ENOTRECOVERABLE);
+        harness_wait_field(f->m, "act", "waiters", 3);
+        assert_int_equal(mpx_barrier_wait(other, "act", 0), -EAGAIN);
+        /* Only the holder passes. */
+        assert_int_equal(mpx_barrier_pass(other, "act"), -EINVAL);
+        assert_int_equal(mpx_barrier_pass(f->m, "act"), 0);
+        assert_child_ok(pa);
+        assert_child_ok(pb);
+        assert_int_equal(harness_field(f->m, "act", "rounds"), 1);
+        assert_int_equal(harness_field(f->m, "act", "held"), 0);
+        assert_int_equal(harness_field(f->m, "act", "waiting"), 1);
+        assert_int_equal(mpx_barrier_pass(f->m, "act"), -EINVAL);
+
+        /* The action failed: the holder aborts, the round's parties get ENOTRECOVERABLE. */
+        pd = spawn_op(f, &d, OP_BARRIER_WAIT, "act", -1, -ENOTRECOVERABLE);
+        harness_wait_field(f->m, "act", "waiting", 2);
+        assert_int_equal(mpx_barrier_wait(f->m, "act", -1), 2);
+        assert_int_equal(mpx_barrier_abort(f->m, "act"), 0);
+        assert_child_ok(pc);
+        assert_child_ok(pd);
+        assert_int_equal(mpx_barrier_pass(f->m, "act"), -ENOTRECOVERABLE);
+
+        /* The holder's process is killed before its PASS: the barrier breaks. */
+        assert_int_equal(mpx_barrier_reset(f->m, "act"), 0);
+        pa = spawn_op(f, &a, OP_BARRIER_WAIT, "act", -1, -ENOTRECOVERABLE);
+        pe = spawn_op(f, &e, OP_BARRIER_WAIT, "act", -1, -ENOTRECOVERABLE);
+        harness_wait_field(f->m, "act", "waiting", 2);
+        make_pipe(report, false);
+        make_pipe(hold, false);
+        init_op(f, &g, OP_BARRIER_WAIT, "act", -1, 2);
+        g.report_fd = report[1];
+        g.hold_fd = hold[0];            /* never written: it waits until killed */
+        pg = harness_fork(op_child_run, &g);
+        assert_int_equal(read_report(report[0]), 2);
+        harness_kill(pg);
+        assert_child_ok(pa);
+        assert_child_ok(pe);
+        assert_int_equal(harness_field(f->m, "act", "broken"), 1);
+        close_pipe(report);
+        close_pipe(hold);
+        mpx_disconnect(other);
+}
+
+/* A barrier keeps the default timeout of its waits, as Barrier(timeout=) does. */
+static void test_barrier_stored_timeout(void **state) {
+        struct fixture *f = *state;
+        struct op_child a;
+        pid_t pa;
+
+        assert_int_equal(mpx_barrier_declare_timeout(f->m, "tb", 2, 0, 50), 1);
+        assert_int_equal(harness_field(f->m, "tb", "timeout_ms"), 50);
+        assert_int_equal(mpx_barrier_declare_timeout(f->m, "tb", 2, 0, 60), -EEXIST);
+        assert_int_equal(mpx_barrier_declare_timeout(f->m, "tb", 2, 0, -1), -EEXIST);
+        /* Without a timeout, a declare matches the barrier's own. */
+        assert_int_equal(mpx_barrier_declare_flags(f->m, "tb", 2, 0), 0);
+        assert_int_equal(mpx_barrier_declare(f->m, "tb", 2), 0);
+        /* Alone at a barrier of two, a wait of the barrier's timeout gives up after it. */
+        assert_int_equal(mpx_barrier_wait(f->m, "tb", MPX_TIMEOUT_DEFAULT), -ETIMEDOUT);
+        assert_int_equal(harness_field(f->m, "tb", "broken"), 1);
+
+        /* No stored timeout: the default wait waits as long as it takes. */
+        assert_int_equal(mpx_barrier_declare_timeout(f->m, "nt", 2, 0, -1), 1);
+        assert_int_equal(harness_field(f->m, "nt", "timeout_ms"), -1);
+        pa = spawn_op(f, &a, OP_BARRIER_WAIT, "nt", MPX_TIMEOUT_DEFAULT, 0);
+        harness_wait_field(f->m, "nt", "waiting", 1);
+        assert_int_equal(mpx_barrier_wait(f->m, "nt", MPX_TIMEOUT_DEFAULT), 1);
+        assert_child_ok(pa);
+}
+
 /* ---- 6. delete and shutdown while blocked ---- */
 
 static void declare_all_three(mpx *m) {
@@ -710,6 +807,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_barrier_releases_together, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_barrier_timeout_breaks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_barrier_killed_party_breaks, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_barrier_action, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_barrier_stored_timeout, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_delete_while_blocked, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_shutdown_while_blocked, setup, teardown),
         };

@@ -219,9 +219,9 @@ static void test_barrier_declare_rules(void **state) {
         assert_status(a, 3, WIRE_OP_BARRIER_DECLARE, WIRE_EEXIST);
         send_request(a, 4, WIRE_OP_BARRIER_DECLARE, "nw", "b", 0u);
         assert_status(a, 4, WIRE_OP_BARRIER_DECLARE, WIRE_EINVAL);
-        assert_int_equal(barrier_declare("b", 1, 3), 0);
-        assert_int_equal(barrier_declare("b", 1, 2), -EEXIST);
-        assert_int_equal(barrier_declare("c", 1, 0), -EINVAL);
+        assert_int_equal(barrier_declare("b", 1, 3, NULL), 0);
+        assert_int_equal(barrier_declare("b", 1, 2, NULL), -EEXIST);
+        assert_int_equal(barrier_declare("c", 1, 0, NULL), -EINVAL);
         assert_int_equal(info_field(a, "b", "parties"), 3);
 }
 
@@ -499,7 +499,7 @@ static void test_wrong_type_and_missing(void **state) {
         send_request(a, 102, WIRE_OP_SEM_ACQUIRE, "ni", "e", (int64_t) 0);
         assert_status(a, 102, WIRE_OP_SEM_ACQUIRE, WIRE_EPROTOTYPE);
         assert_int_equal(event_declare("q", 1), -EPROTOTYPE);
-        assert_int_equal(barrier_declare("e", 1, 2), -EPROTOTYPE);
+        assert_int_equal(barrier_declare("e", 1, 2, NULL), -EPROTOTYPE);
         assert_int_equal(mpxd.n_waiters, 0);
 }
 
