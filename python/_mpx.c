@@ -122,22 +122,26 @@ void mpxpy_req_done(mpx *m, int64_t result, void *userdata) {
         rq->done = 1;
 }
 
-/* One step of the connection without the GIL: wait for its events, then process. Returns poll's errno. */
-static int conn_step(mpx *m) {
+/*
+ * How long poll() waits at most. Python's signal handler only sets a flag:
+ * a signal that lands while the GIL is released but outside poll() (during
+ * mpx_process()) does not interrupt it, and is seen at the next wake-up.
+ */
+#define WAIT_SLICE_MS 200
+
+/* One step of the connection without the GIL: wait for its events, then process. */
+static void conn_step(mpx *m) {
         struct pollfd p = { .fd = mpx_fd(m), .events = mpx_events(m) };
-        int n, e = 0;
+        int n;
 
         Py_BEGIN_ALLOW_THREADS
         if (!p.events)
                 n = 1;          /* lost: mpx_process() completes every request */
         else
-                n = poll(&p, 1, -1);
-        if (n < 0)
-                e = errno;
-        else
+                n = poll(&p, 1, WAIT_SLICE_MS);
+        if (n > 0)
                 mpx_process(m);
         Py_END_ALLOW_THREADS
-        return e;
 }
 
 int64_t mpxpy_wait(ConnObject *c, int64_t id, struct mpxpy_req *rq) {
@@ -145,18 +149,25 @@ int64_t mpxpy_wait(ConnObject *c, int64_t id, struct mpxpy_req *rq) {
         if (id < 0)
                 return id;
         while (!rq->done) {
-                int e = conn_step(c->m);
-
-                if (e == EINTR && !rq->interrupted && PyErr_CheckSignals() < 0) {
+                /*
+                 * Whatever poll() says (EINTR included), go on: the request
+                 * must complete before rq, on the caller's stack, goes away.
+                 */
+                conn_step(c->m);
+                if (!rq->interrupted && PyErr_CheckSignals() < 0) {
                         /* The callback still runs once, with -ECANCELED or what was served first. */
                         rq->interrupted = 1;
-                        mpx_cancel(c->m, id);
-                } else if (e && e != EINTR) {
-                        /* poll() itself failed: nothing sensible is left but to drop the connection. */
-                        rq->result = -e;
-                        break;
+                        if (!rq->done)
+                                mpx_cancel(c->m, id);
                 }
         }
+        /*
+         * A signal that came with the reply raises here rather than after
+         * the method returns, where Python would drop what it returned: the
+         * caller keeps or undoes what the request did, as for a cancel.
+         */
+        if (!rq->interrupted && PyErr_CheckSignals() < 0)
+                rq->interrupted = 1;
         return rq->result;
 }
 

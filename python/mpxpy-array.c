@@ -134,7 +134,7 @@ PyDoc_STRVAR(array_declare_doc,
 static PyObject *array_declare(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", "length_or_initial", "flags", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
         PyObject *init;
         unsigned flags = 0;
         uint32_t n = 0;
@@ -173,7 +173,7 @@ PyDoc_STRVAR(value_declare_doc,
 static PyObject *value_declare(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", "initial", "flags", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
         PyObject *init = Py_None;
         unsigned flags = 0;
         element e;
@@ -220,7 +220,7 @@ PyDoc_STRVAR(array_get_doc,
 static PyObject *array_get(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", "index", "count", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
         long long index = 0;
         unsigned count = 1;
 
@@ -233,7 +233,7 @@ PyDoc_STRVAR(value_get_doc, "value_get(name, typecode)\n--\n\nThe value's elemen
 static PyObject *value_get(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "sC:value_get", kwlist, &name, &tc))
                 return NULL;
@@ -254,7 +254,7 @@ PyDoc_STRVAR(array_set_doc,
 static PyObject *array_set(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", "index", "values", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
         long long index;
         PyObject *values, *res;
         uint32_t n;
@@ -272,7 +272,7 @@ PyDoc_STRVAR(value_set_doc, "value_set(name, typecode, value)\n--\n\nStore the v
 static PyObject *value_set(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", "value", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
         PyObject *v;
         element e;
 
@@ -299,7 +299,7 @@ PyDoc_STRVAR(array_add_doc,
 static PyObject *array_add(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", "index", "delta", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
         long long index;
         PyObject *delta;
 
@@ -312,7 +312,7 @@ PyDoc_STRVAR(value_add_doc, "value_add(name, typecode, delta)\n--\n\nAtomically 
 static PyObject *value_add(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", "delta", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
         PyObject *delta;
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "sCO:value_add", kwlist, &name, &tc, &delta))
@@ -340,7 +340,7 @@ PyDoc_STRVAR(array_cas_doc,
 static PyObject *array_cas(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", "index", "expected", "new", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
         long long index;
         PyObject *e, *n;
 
@@ -354,7 +354,7 @@ PyDoc_STRVAR(value_cas_doc,
 static PyObject *value_cas(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "typecode", "expected", "new", NULL };
         const char *name;
-        char tc;
+        int tc;         /* "C" stores an int */
         PyObject *e, *n;
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "sCOO:value_cas", kwlist, &name, &tc, &e, &n))

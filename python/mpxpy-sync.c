@@ -43,8 +43,9 @@ PyDoc_STRVAR(sem_declare_doc,
 "sem_declare(name, value=1, max=0, flags=0)\n--\n\n"
 "Create a semaphore with an initial value; flags: SEM_BOUNDED (release past\n"
 "max fails; a lock is value 1, max 1, SEM_BOUNDED), SEM_NO_UNDO (units of a\n"
-"closing connection are not given back), DURABLE. max 0 means the initial\n"
-"value for a bounded one. Returns 1 if created, 0 if it existed.");
+"closing connection are not given back), DURABLE. max is the bound of a\n"
+"bounded one (0: the initial value), and must be 0 for others.\n"
+"Returns 1 if created, 0 if it existed; FileExistsError for other parameters.");
 static PyObject *sem_declare(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "value", "max", "flags", NULL };
         const char *name;
@@ -54,8 +55,8 @@ static PyObject *sem_declare(ConnObject *self, PyObject *args, PyObject *kwds) {
 
         if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|KKI:sem_declare", kwlist, &name, &value, &max, &flags))
                 return NULL;
-        if (!max)
-                max = (flags & MPX_SEM_BOUNDED) ? value : INT64_MAX;
+        if (!max && (flags & MPX_SEM_BOUNDED))
+                max = value;
         MPXPY_SYNC(self, r, mpx_sem_declare(self->m, name, value, max, flags));
         return mpxpy_int_result(r);
 }
