@@ -94,6 +94,13 @@ int mpxpy_enter(ConnObject *c) {
         if (conn_check(c) < 0)
                 return -1;
         if (!PyThread_acquire_lock(c->lock, NOWAIT_LOCK)) {
+                /* This thread is in a call already: a signal handler run while it waits. */
+                if (c->owner == PyThread_get_thread_ident()) {
+                        PyErr_SetString(PyExc_RuntimeError,
+                                        "mpx Connection used while this thread waits in a call on it "
+                                        "(from a signal handler?): use another Connection");
+                        return -1;
+                }
                 /* Another thread is in a call: wait without the GIL, and let signals in. */
                 do {
                         Py_BEGIN_ALLOW_THREADS
@@ -108,10 +115,12 @@ int mpxpy_enter(ConnObject *c) {
                 PyThread_release_lock(c->lock);
                 return -1;
         }
+        c->owner = PyThread_get_thread_ident();
         return 0;
 }
 
 void mpxpy_leave(ConnObject *c) {
+        c->owner = 0;
         PyThread_release_lock(c->lock);
 }
 

@@ -70,6 +70,7 @@ typedef struct {
         mpx *m;                 /* NULL once closed */
         pid_t pid;              /* the process that connected */
         PyThread_type_lock lock;
+        unsigned long owner;    /* the thread in a call, while lock is held */
         /*
          * Items an interrupted get took after all: a list of (queue name,
          * data, tag, detached) given out by the next get of that queue, or

@@ -273,13 +273,68 @@ class TestInterrupt(Base):
     def test_interrupted_acquire_holds_nothing(self):
         s = fresh("sem")
         self.c.sem_declare(s, 0)
-        timer = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
-        timer.start()
+        other = _mpx.Connection()
+        self.addCleanup(other.close)
+
+        def interrupt():
+            wait_for(lambda: other.object_info(s)["waiters"] >= 1, "a waiter")
+            os.kill(os.getpid(), signal.SIGINT)
+        sender = threading.Thread(target=interrupt)
+        sender.start()
         with self.assertRaises(KeyboardInterrupt):
             self.c.sem_acquire(s, timeout=30)
-        timer.join()
+        sender.join()
         self.assertEqual(self.c.sem_value(s), 0)
         self.assertEqual(self.c.object_info(s)["waiters"], 0)
+
+    def test_sigint_racing_a_release(self):
+        # Each round a unit is released just after the signal: granted before
+        # the cancel or not, the interrupted acquire leaves it free.
+        s = fresh("semrace")
+        self.c.sem_declare(s, 0)
+        other = _mpx.Connection()
+        self.addCleanup(other.close)
+        main, rounds = threading.get_ident(), 100
+
+        def sender():
+            for _ in range(rounds):
+                wait_for(lambda: other.object_info(s)["waiters"] >= 1, "a waiter")
+                signal.pthread_kill(main, signal.SIGINT)
+                other.sem_release(s)
+        t = threading.Thread(target=sender)
+        t.start()
+        for _ in range(rounds):
+            with self.assertRaises(KeyboardInterrupt):
+                self.c.sem_acquire(s)
+            self.assertTrue(self.c.sem_acquire(s, timeout=30))     # the round's unit is free
+        t.join()
+        self.assertEqual(self.c.sem_value(s), 0)
+
+    def test_handler_using_the_waiting_connection(self):
+        # A handler run inside a wait cannot take the connection it waits on:
+        # it gets RuntimeError instead of waiting for itself forever.
+        q = fresh("reenter")
+        self.c.queue_declare(q)
+        other = _mpx.Connection()
+        self.addCleanup(other.close)
+        seen = []
+
+        def handler(signum, frame):
+            try:
+                self.c.ping()
+            except RuntimeError as e:
+                seen.append(e)
+            other.queue_put(q, b"done")
+        old = signal.signal(signal.SIGUSR1, handler)
+        self.addCleanup(signal.signal, signal.SIGUSR1, old)
+        main = threading.get_ident()
+        sender = threading.Thread(target=lambda: (wait_getters(other, q),
+                                                  signal.pthread_kill(main, signal.SIGUSR1)))
+        sender.start()
+        self.assertEqual(self.c.queue_get(q, timeout=30), b"done")
+        sender.join()
+        self.assertEqual(len(seen), 1)
+        self.c.ping()
 
     def test_interrupted_held_item_given_back_on_close(self):
         # The same as a race that the item won, made certain: an item handed
@@ -294,8 +349,9 @@ class TestInterrupt(Base):
             raise KeyboardInterrupt
         old = signal.signal(signal.SIGUSR1, handler)
         self.addCleanup(signal.signal, signal.SIGUSR1, old)
+        main = threading.get_ident()
         sender = threading.Thread(target=lambda: (wait_getters(other, q),
-                                                  os.kill(os.getpid(), signal.SIGUSR1)))
+                                                  signal.pthread_kill(main, signal.SIGUSR1)))
         sender.start()
         with self.assertRaises(KeyboardInterrupt):
             self.c.queue_get(q)
