@@ -295,8 +295,9 @@ PyDoc_STRVAR(conn_close_doc,
 "close()\n--\n\n"
 "Close the connection. Items that an interrupted queue_get() took and that\n"
 "no later get returned are given back first (see queue_get()). Closing twice\n"
-"is allowed. In a forked child it only drops the child's copy: the parent's\n"
-"connection is left alone.");
+"is allowed. A call in progress in another thread is waited for first. In a\n"
+"forked child it only drops the child's copy: the parent's connection is\n"
+"left alone.");
 static PyObject *conn_close(ConnObject *self, PyObject *unused) {
         if (!self->m)
                 Py_RETURN_NONE;

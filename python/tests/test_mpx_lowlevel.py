@@ -35,6 +35,13 @@ def wait_for(cond, what, seconds=30):
             raise AssertionError("timed out waiting for " + what)
 
 
+def stop(child):
+    """End a helper process left waiting by a failed test, so that the test ends too."""
+    if child.poll() is None:
+        child.kill()
+    child.wait()
+
+
 def wait_getters(conn, name, n=1):
     wait_for(lambda: conn.object_info(name)["getters"] >= n, "%d getters on %s" % (n, name))
 
@@ -202,7 +209,7 @@ class TestQueue(Base):
                     assert time.monotonic() < deadline
                 c.queue_put(q, b"from another process")
             """, q])
-        self.addCleanup(child.wait)
+        self.addCleanup(stop, child)
         self.assertEqual(self.c.queue_get(q, timeout=30), b"from another process")
         self.assertEqual(child.wait(), 0)
 
@@ -247,7 +254,7 @@ class TestInterrupt(Base):
                     c.queue_put(q, b"%d" % i)
                     c.queue_get(go)
             """, q, go, str(self.ROUNDS), str(os.getpid())])
-        self.addCleanup(child.wait)
+        self.addCleanup(stop, child)
         kept = cancelled = 0
         conn = self.c
         for i in range(self.ROUNDS):
