@@ -15,7 +15,7 @@ top=$PWD
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
-packages="mpxd libmpx1 libmpx-dev mpx-tools"
+packages="mpxd libmpx1 libmpx-dev mpx-tools python3-mpx"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mpx-deb-XXXXXX")
 src="$work/mpx-$version"
 had_user=$(getent passwd mpx || true)
@@ -112,14 +112,21 @@ cc -o "$work/t" "$work/t.c" $(pkg-config --cflags --libs libmpx) || die "cannot 
 # The installed daemon serves the installed tool.
 MPXD=/usr/sbin/mpxd "$src/tests/integration/with-mpxd" -- /usr/bin/mpxctl stats > /dev/null ||
         die "the installed mpxd and mpxctl do not work together"
-echo "all files in place; mpxd, mpxctl and libmpx work"
+# The Python binding imports with the system's python3 and talks to the installed daemon.
+dpkg -L python3-mpx | grep -q '^/usr/lib/python3/dist-packages/mpx/_mpx\..*so$' ||
+        die "python3-mpx has no extension mpx._mpx in /usr/lib/python3/dist-packages"
+(cd / && MPXD=/usr/sbin/mpxd "$src/tests/integration/with-mpxd" -- \
+        /usr/bin/python3 -c 'import mpx; mpx.Connection().ping()') ||
+        die "the installed python3-mpx does not reach the installed mpxd"
+echo "all files in place; mpxd, mpxctl, libmpx and python3-mpx work"
 
 step "dpkg --purge"
 # shellcheck disable=SC2086
 $sudo dpkg --purge $packages
 installed=no
 for f in /usr/sbin/mpxd /etc/mpx/mpxd.conf /lib/systemd/system/mpxd.socket /usr/bin/mpxctl /usr/include/mpx.h \
-        "/usr/lib/$multiarch/libmpx.so.1" /etc/systemd/system/sockets.target.wants/mpxd.socket; do
+        "/usr/lib/$multiarch/libmpx.so.1" /etc/systemd/system/sockets.target.wants/mpxd.socket \
+        /usr/lib/python3/dist-packages/mpx; do
         [ ! -e "$f" ] || die "$f is still there after purging"
 done
 # Debian keeps system users after a purge; the user this check made goes too.

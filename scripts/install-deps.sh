@@ -23,6 +23,8 @@ packages="
         libcmocka-dev
         valgrind
         python3
+        python3-dev
+        dh-python
         tmux
         bash-completion
         systemd
