@@ -18,6 +18,7 @@
 struct ref {
         struct object *o;
         struct client *c;               /* the holder; NULL in transit */
+        struct user *user;              /* who took it, charged for it until it ends */
         uint64_t token;                 /* names it in UNREF, unique for the daemon's life */
         struct event lease;             /* in transit: when it ends by itself */
         TAILQ_ENTRY(ref) by_object;
@@ -26,16 +27,31 @@ struct ref {
 
 static uint64_t ref_next_token = 1;
 
+/* What a reference is charged: itself and malloc's header, as items are. */
+#define REF_COST ((uint64_t) sizeof(struct ref) + 2 * sizeof(void *))
+
 static void ref_lease_out(evutil_socket_t fd, short what, void *arg);
 
-/* A new reference to o, held by c or (c NULL) in transit for lease_ms: NULL when out of memory. */
-static struct ref *ref_new(struct object *o, struct client *c, uint32_t lease_ms) {
-        struct ref *ref = calloc(1, sizeof(*ref));
+/*
+ * A new reference to o, taken by the client by, held by it (in_transit
+ * false) or in transit for lease_ms: 0, or -ENOSPC (over its uid's memory
+ * quota or limits.max_memory, which references count against) or -ENOMEM,
+ * with nothing taken.
+ */
+static int ref_new(struct object *o, struct client *by, bool in_transit, uint32_t lease_ms, struct ref **ret) {
+        struct client *c = in_transit ? NULL : by;
+        struct ref *ref;
+        int err;
 
+        err = user_may_hold(by->user, REF_COST, 0, 0);
+        if (err < 0)
+                return err;
+        ref = calloc(1, sizeof(*ref));
         if (!ref)
-                return NULL;
+                return -ENOMEM;
         ref->o = o;
         ref->c = c;
+        ref->user = by->user;
         ref->token = ref_next_token++;
         if (!c) {
                 struct timeval tv = { .tv_sec = lease_ms / 1000, .tv_usec = (lease_ms % 1000) * 1000 };
@@ -43,7 +59,7 @@ static struct ref *ref_new(struct object *o, struct client *c, uint32_t lease_ms
                 evtimer_assign(&ref->lease, mpxd.base, ref_lease_out, ref);
                 if (evtimer_add(&ref->lease, &tv) < 0) {
                         free(ref);
-                        return NULL;
+                        return -ENOMEM;
                 }
                 o->n_transit++;
         } else {
@@ -52,7 +68,10 @@ static struct ref *ref_new(struct object *o, struct client *c, uint32_t lease_ms
         }
         TAILQ_INSERT_TAIL(&o->refs, ref, by_object);
         o->n_refs++;
-        return ref;
+        user_charge(ref->user, REF_COST);
+        if (ret)
+                *ret = ref;
+        return 0;
 }
 
 /* Unlink and free a reference; the object stays. */
@@ -68,6 +87,7 @@ static void ref_free(struct ref *ref) {
                 evtimer_del(&ref->lease);
                 o->n_transit--;
         }
+        user_uncharge(ref->user, REF_COST);
         free(ref);
 }
 
@@ -98,6 +118,7 @@ static void ref_lease_out(evutil_socket_t fd, short what, void *arg) {
 
 int ref_declared(struct client *c, const char *name, size_t len, int created) {
         struct object *o;
+        int err;
 
         if (created < 0)
                 return created;
@@ -108,11 +129,12 @@ int ref_declared(struct client *c, const char *name, size_t len, int created) {
                 o->counted = true;
         if (!o->counted)
                 return created;
-        if (c->n_refs >= REF_MAX_PER_CLIENT || !ref_new(o, c, 0)) {
+        err = c->n_refs >= REF_MAX_PER_CLIENT ? -EUSERS : ref_new(o, c, false, 0, NULL);
+        if (err < 0) {
                 /* A new object no one refers to would never be deleted: it goes at once. */
                 if (created == 1)
                         object_delete(o, -EIDRM);
-                return c->n_refs >= REF_MAX_PER_CLIENT ? -EUSERS : -ENOMEM;
+                return err;
         }
         return created;
 }
@@ -143,9 +165,9 @@ int ref_handle_ref(struct client *c, const struct request *req, struct wire_read
                 return err;
         if (lease_ms == 0 ? c->n_refs >= REF_MAX_PER_CLIENT : o->n_transit >= REF_MAX_IN_TRANSIT)
                 return -EUSERS;
-        ref = ref_new(o, lease_ms == 0 ? c : NULL, lease_ms);
-        if (!ref)
-                return -ENOMEM;
+        err = ref_new(o, c, lease_ms > 0, lease_ms, &ref);
+        if (err < 0)
+                return err;
         return op_reply_u64(c, req, ref->token);
 }
 

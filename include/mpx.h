@@ -145,7 +145,8 @@ int64_t mpx_chown_async(mpx *m, const char *name, uid_t uid, gid_t gid, mpx_call
  * @ret_token: the reference's token (never 0), or NULL.
  * Return: 0, -ENOENT, -EACCES, -EINVAL (the object is not counted, or the
  * lease is too long), -EUSERS (65,536 references held by this connection,
- * or in transit on the object).
+ * or in transit on the object), -ENOSPC (a reference counts against the
+ * daemon's memory limits, charged to the uid that took it).
  */
 int mpx_ref(mpx *m, const char *name, uint32_t lease_ms, uint64_t *ret_token);
 int64_t mpx_ref_async(mpx *m, const char *name, uint32_t lease_ms, uint64_t *ret_token,

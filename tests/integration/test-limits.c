@@ -295,6 +295,40 @@ static void test_max_memory(void **state) {
 }
 
 /*
+ * References to counted objects cost memory and count against max_memory:
+ * references in transit (tied to no connection) cannot be taken without
+ * end, and ending one makes room for another.
+ */
+static void test_references_count(void **state) {
+        struct fixture *f = *state;
+        uint64_t token = 0, first = 0;
+        int64_t bytes, per_ref;
+        int n = 0, r;
+        mpx *m;
+
+        start(f, "limits = { max_memory = \"64K\"; };\n");
+        m = harness_connect(&f->d);
+        assert_int_equal(mpx_event_declare_flags(m, "e", MPX_COUNTED), 1);
+        bytes = stat_of(m, "bytes");
+        assert_int_equal(mpx_ref(m, "e", 60000, &first), 0);
+        per_ref = stat_of(m, "bytes") - bytes;
+        assert_true(per_ref > 0);
+        while ((r = mpx_ref(m, "e", 60000, &token)) == 0)
+                n++;
+        assert_int_equal(r, -ENOSPC);
+        assert_true(n > 0 && (n + 2) * per_ref > 60 * 1024);
+        assert_int_equal(stat_of(m, "bytes"), bytes + (n + 1) * per_ref);
+        /* One ends: there is room for one more, and no more. */
+        assert_int_equal(mpx_unref(m, "e", first), 0);
+        assert_int_equal(mpx_ref(m, "e", 60000, NULL), 0);
+        assert_int_equal(mpx_ref(m, "e", 60000, NULL), -ENOSPC);
+        /* The object gone, everything it was referred by is given back. */
+        assert_int_equal(mpx_delete(m, "e"), 0);
+        assert_int_equal(stat_of(m, "bytes"), 0);
+        mpx_disconnect(m);
+}
+
+/*
  * One uid floods with empty elements under a small max_memory and quota.
  * Each element costs memory besides its payload, and is counted for it:
  * three PUT_MANY of a million empty items (and as many list items and dict
@@ -880,6 +914,7 @@ static void test_flooder_gets_own_errors(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_max_memory, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_references_count, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_empty_elements_flood, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload_lowers_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_user_connections, setup, teardown),
