@@ -50,8 +50,8 @@ from . import _mpx
 
 DEFAULT_TRANSIT_LEASE = 60.0
 
-# Counted handles of this process, for the fork hooks.
-_live = weakref.WeakSet()
+# Counted handles of this process, for the fork hooks (by id: some handles are unhashable).
+_live = weakref.WeakValueDictionary()
 
 
 def transit_lease():
@@ -74,7 +74,7 @@ def _rebuild(cls, address, name, token, state):
         h._token = rc.ref(name)
         h._counted = True
         h._ref_pid = os.getpid()
-        _live.add(h)
+        _live[id(h)] = h
         try:
             rc.unref(name, token)
         except FileNotFoundError:
@@ -111,7 +111,7 @@ class Handle:
             self._declare(_conn.ref_connection(self._address), self._name, _mpx.COUNTED)
             self._counted = True
             self._ref_pid = os.getpid()
-            _live.add(self)
+            _live[id(self)] = self
             return 1
         if not isinstance(name, str):
             raise TypeError("name must be a str, not %s" % type(name).__name__)
@@ -136,7 +136,7 @@ class Handle:
                 self._token = _conn.ref_connection(self._address).ref(name)
                 self._counted = True
                 self._ref_pid = os.getpid()
-                _live.add(self)
+                _live[id(self)] = self
         return created
 
     def _declare(self, conn, name, flags):
@@ -211,7 +211,7 @@ class Handle:
 
 def _before_fork():
     pid = os.getpid()
-    for h in list(_live):
+    for h in list(_live.values()):
         h._fork_token = 0
         if h._counted and not h._closed and h._ref_pid == pid:
             try:
@@ -221,13 +221,13 @@ def _before_fork():
 
 
 def _after_fork_in_parent():
-    for h in list(_live):
+    for h in list(_live.values()):
         h._fork_token = 0
 
 
 def _after_fork_in_child():
     pid = os.getpid()
-    for h in list(_live):
+    for h in list(_live.values()):
         token, h._fork_token = h._fork_token, 0
         if not token:
             continue
