@@ -5,10 +5,15 @@ Each is an mpxd object (a semaphore, an event, a barrier) shared by name::
 
     lock = mpx.Lock(name="printer")     # in any process
 
-``Lock`` and ``RLock`` are robust: when a process (or a thread, whose
-connection ends with it) dies holding one, the daemon gives the unit back,
-and the next acquire sets ``owner_died = True`` on its handle and warns with
-``mpx.OwnerDiedWarning``: repair what the lock guards. ``Semaphore`` and
+``Lock`` and ``RLock`` are robust: when a process dies holding one, the
+daemon gives the unit back, and the next acquire sets ``owner_died = True``
+on its handle and warns with ``mpx.OwnerDiedWarning``: repair what the lock
+guards. The daemon's holder is the connection of the thread that acquired
+(each thread has its own), so a lock still held when its thread ends is
+given back the same way. A Lock may be released by another thread or
+process, as in multiprocessing, but the daemon then still counts the
+acquiring connection as a holder, and the end of that connection later
+reports owner_died although nothing was left held. ``Semaphore`` and
 ``BoundedSemaphore`` count as POSIX semaphores do: a unit taken by a process
 that dies is not given back (the daemon's SEM_NO_UNDO).
 
