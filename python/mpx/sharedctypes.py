@@ -56,7 +56,7 @@ class _Memory(Handle):
         self._typecode = typecode
         self._init = init
         self._is_value = is_value
-        self._length = 1 if is_value else (init if isinstance(init, int) else len(init))
+        self._length = 1 if is_value or init is None else (init if isinstance(init, int) else len(init))
         self._mapping = None
         self._open(name, create, exclusive, address)
         self._init = None
@@ -67,7 +67,9 @@ class _Memory(Handle):
         return conn.array_declare(name, self._typecode, self._init, flags)
 
     def _attach(self, info):
-        if info["typecode"] != self._typecode:
+        if self._typecode is None:
+            self._typecode = info["typecode"]
+        elif info["typecode"] != self._typecode:
             raise TypeError("%s holds type %r, not %r" % (self._name, info["typecode"], self._typecode))
         self._length = info["length"]
         self._is_value = info["type"] == "value"
@@ -116,20 +118,38 @@ def _rebuild_raw(memory):
     return memory.obj()
 
 
+def _open_only(typecode_or_type, name, create):
+    """None as the type opens an existing object by name, with its own type."""
+    if typecode_or_type is None:
+        if name is None:
+            raise TypeError("a type is needed to create a value or array")
+        return None, False
+    return _typecode(typecode_or_type), create
+
+
 def RawValue(typecode_or_type, *args, name=None, create=True, exclusive=False, address=None):
-    """A ctypes object (its .value) in shared memory, as multiprocessing's RawValue."""
-    tc = _typecode(typecode_or_type)
+    """A ctypes object (its .value) in shared memory, as multiprocessing's RawValue.
+
+    typecode_or_type None opens an existing value by name, whatever its type.
+    """
+    tc, create = _open_only(typecode_or_type, name, create)
     init = args[0] if args else None
     if len(args) > 1:
         raise TypeError("RawValue takes one initial value")
     return _Memory(tc, init, True, name, create, exclusive, address).obj()
 
 
-def RawArray(typecode_or_type, size_or_initializer, *, name=None, create=True, exclusive=False, address=None):
-    """A ctypes array in shared memory, as multiprocessing's RawArray."""
-    tc = _typecode(typecode_or_type)
+def RawArray(typecode_or_type, size_or_initializer=None, *, name=None, create=True, exclusive=False, address=None):
+    """A ctypes array in shared memory, as multiprocessing's RawArray.
+
+    typecode_or_type None opens an existing array by name, with its type and
+    length; so does any size_or_initializer when the array exists.
+    """
+    tc, create = _open_only(typecode_or_type, name, create)
     init = size_or_initializer
-    if not isinstance(init, int):
+    if tc is None:
+        init = None
+    elif not isinstance(init, int):
         init = bytes(init) if tc == "c" else type(init)(init) if isinstance(init, (list, tuple)) else list(init)
     return _Memory(tc, init, False, name, create, exclusive, address).obj()
 
@@ -236,7 +256,7 @@ def Value(typecode_or_type, *args, lock=True, name=None, create=True, exclusive=
     return Synchronized(obj, _lock_for(lock, name, create, exclusive, address))
 
 
-def Array(typecode_or_type, size_or_initializer, *, lock=True, name=None, create=True, exclusive=False,
+def Array(typecode_or_type, size_or_initializer=None, *, lock=True, name=None, create=True, exclusive=False,
           address=None):
     """A shared array, as multiprocessing.Array: a SynchronizedArray unless lock is False."""
     obj = RawArray(typecode_or_type, size_or_initializer, name=name, create=create, exclusive=exclusive,

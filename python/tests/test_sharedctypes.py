@@ -73,6 +73,12 @@ class TestValue(TestCase):
         self.assertEqual(v.value, 99.0)
         with self.assertRaises(TypeError):
             mpx.Value("i", name=name)
+        # Opened without a type: the existing one's.
+        self.assertEqual(mpx.Value(None, name=name).value, 99.0)
+        with self.assertRaises(FileNotFoundError):
+            mpx.Value(None, name=fresh("missing"))
+        with self.assertRaises(TypeError):
+            mpx.Value(None)
 
     def test_counter_with_processes(self):
         ctx = multiprocessing.get_context("fork")
@@ -121,6 +127,7 @@ class TestArray(TestCase):
         other[4] = 4
         self.assertEqual(a[4], 4)
         self.assertEqual(other.get_lock().name, name + ".lock")
+        self.assertEqual(mpx.Array(None, name=name)[:], [0, 0, 0, 0, 4])
 
 
 if __name__ == "__main__":
