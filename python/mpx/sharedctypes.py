@@ -16,7 +16,9 @@ mpx counterpart (TypeError).
 ``Value`` and ``Array`` return wrappers with ``get_lock()`` and
 ``get_obj()``, whose lock is an mpx RLock (named name + ".lock" when the
 object is named), or the lock given, or none with ``lock=False``. Beyond
-multiprocessing, ``add()`` adds atomically in the daemon, without the lock.
+multiprocessing, ``add()`` adds atomically in the daemon, without the lock:
+use either add() or locked read-modify-writes on one value, not both (a
+locked ``v.value += 1`` can overwrite an add() made meanwhile).
 The lifetime of anonymous objects and pickling are described in
 ``mpx._handle``; a pickled wrapper or raw object carries its handle.
 """

@@ -35,9 +35,10 @@ for food in spaghetti beef cola; do
 done
 grep -q '^all 30 foods consumed$' "$out" || fail "join did not return"
 
-# Value: a locked deposit and an atomic withdrawal lose no update.
+# Value: locked deposits and withdrawals lose no update, nor do atomic adds.
 run value_money.py
 grep -q '^balance: 2000$' "$out" || fail "the balance moved"
+grep -q '^rounds: 1000$' "$out" || fail "rounds were lost"
 
 # Array: one process writes, another reads after the event.
 run array_shared.py
