@@ -198,6 +198,25 @@ class TestList(TestCase):
         self.assertEqual(lst.copy(), list(range(1, 201)) + [1000 + i for i in range(100)])
         self.assertGreater(info(lst.name)["splices"], 0)
 
+    def test_sort_tries_again_when_the_list_changed(self):
+        # The key function runs between the read and the splice back: a change
+        # made there by another connection makes the splice fail, and sort()
+        # reads again, so that the item appended meanwhile is kept and sorted.
+        lst = mpx.list([3, 1, 2])
+        other = mpx.list(name=lst.name, create=False)
+        calls = []
+
+        def key(x):
+            if not calls:
+                t = threading.Thread(target=other.append, args=(0,))
+                t.start()
+                t.join()
+            calls.append(x)
+            return x
+        lst.sort(key=key)
+        self.assertEqual(lst.copy(), [0, 1, 2, 3])
+        self.assertEqual(len(calls), 3 + 4)
+
     def test_shared_with_another_process(self):
         lst = mpx.list(name=fresh("list"))
         self.addCleanup(lst.delete)
