@@ -435,6 +435,9 @@ struct constant {
 
 static const struct constant constants[] = {
         { "DURABLE", MPX_DURABLE },
+        { "COUNTED", MPX_COUNTED },
+        { "BARRIER_ACTION", MPX_BARRIER_ACTION },
+        { "TIMEOUT_DEFAULT", MPX_TIMEOUT_DEFAULT },
         { "QUEUE_JOINABLE", MPX_QUEUE_JOINABLE },
         { "QUEUE_CONNECTION", MPX_QUEUE_CONNECTION },
         { "GET_DETACH", MPX_GET_DETACH },

@@ -6,10 +6,57 @@
  */
 #include "mpxpy.h"
 
+#include <math.h>
 #include <string.h>
 
 MPXPY_NAME_CALL(delete, mpx_delete, mpxpy_none_result,
                 "delete(name)\n--\n\nDelete an object of any type; its waiters get OSError(EIDRM).")
+
+PyDoc_STRVAR(ref_doc,
+"ref(name, lease=0)\n--\n\n"
+"Take a reference to a counted object (declared with COUNTED) and return\n"
+"its token (an int, never 0). With lease 0 this connection holds it until\n"
+"unref() or until it closes; otherwise it is in transit for lease seconds\n"
+"(at most a day): held by no connection, it ends when any connection gives\n"
+"its token to unref(), or by itself when the lease runs out. A handle on\n"
+"its way to another process takes one, so that the object outlives its\n"
+"sender. FileNotFoundError, PermissionError, OSError(EINVAL) (not counted,\n"
+"or the lease is too long), OSError(EUSERS) (too many references).");
+static PyObject *ref(ConnObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = { "name", "lease", NULL };
+        const char *name;
+        double lease = 0.0;
+        uint64_t token = 0;
+        int r;
+
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|d:ref", kwlist, &name, &lease))
+                return NULL;
+        if (!(lease >= 0.0 && lease <= 4294967.295)) {
+                PyErr_SetString(PyExc_ValueError, "lease must be a number of seconds >= 0");
+                return NULL;
+        }
+        MPXPY_SYNC(self, r, mpx_ref(self->m, name, (uint32_t) ceil(lease * 1000.0), &token));
+        return r < 0 ? mpxpy_error(r) : PyLong_FromUnsignedLongLong(token);
+}
+
+PyDoc_STRVAR(unref_doc,
+"unref(name, token=0)\n--\n\n"
+"End a reference to a counted object: the one token names (held by any\n"
+"connection, or in transit), or with token 0 one this connection holds.\n"
+"Returns True when it was the last and the object is now deleted, False\n"
+"when the object lives on. FileNotFoundError (no such object or\n"
+"reference), PermissionError, OSError(EINVAL) (not counted).");
+static PyObject *unref(ConnObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = { "name", "token", NULL };
+        const char *name;
+        unsigned long long token = 0;
+        int r;
+
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|K:unref", kwlist, &name, &token))
+                return NULL;
+        MPXPY_SYNC(self, r, mpx_unref(self->m, name, token));
+        return mpxpy_bool_result(r);
+}
 
 PyDoc_STRVAR(conn_chmod_doc,
 "chmod(name, mode)\n--\n\n"
@@ -158,6 +205,8 @@ static PyObject *list_objects(ConnObject *self, PyObject *args, PyObject *kwds) 
 
 PyMethodDef mpxpy_admin_methods[] = {
         MPXPY_METHOD(delete),
+        MPXPY_METHOD(ref),
+        MPXPY_METHOD(unref),
         { "chmod", (PyCFunction) (void (*)(void)) conn_chmod, METH_VARARGS | METH_KEYWORDS, conn_chmod_doc },
         { "chown", (PyCFunction) (void (*)(void)) conn_chown, METH_VARARGS | METH_KEYWORDS, conn_chown_doc },
         { "ping", (PyCFunction) ping, METH_NOARGS, ping_doc },

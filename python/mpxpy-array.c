@@ -128,7 +128,7 @@ static PyObject *elems_to_list(char tc, const char *buf, uint32_t n) {
 PyDoc_STRVAR(array_declare_doc,
 "array_declare(name, typecode, length_or_initial, flags=0)\n--\n\n"
 "Create an array of type typecode: length zeros when given an int, else\n"
-"filled from the sequence given (bytes for 'c'). flags: DURABLE. Returns 1 if\n"
+"filled from the sequence given (bytes for 'c'). flags: DURABLE or COUNTED. Returns 1 if\n"
 "created, 0 if it existed with the same type and length (initial is then\n"
 "ignored); FileExistsError otherwise.");
 static PyObject *array_declare(ConnObject *self, PyObject *args, PyObject *kwds) {

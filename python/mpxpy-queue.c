@@ -104,7 +104,7 @@ PyDoc_STRVAR(queue_declare_doc,
 "queue_declare(name, maxsize=0, flags=0, ttr=0.0)\n--\n\n"
 "Create a queue, or check that it exists as asked. maxsize 0 is unbounded;\n"
 "flags: QUEUE_JOINABLE, QUEUE_CONNECTION (deleted when this connection\n"
-"closes), DURABLE. ttr (seconds, joinable only) is the lease of each\n"
+"closes), DURABLE or COUNTED. ttr (seconds, joinable only) is the lease of each\n"
 "delivery; with ttr 0 any existing lease matches.\n"
 "Returns 1 if created, 0 if it existed; FileExistsError for other\n"
 "parameters, OSError(EPROTOTYPE) for another type of object.");

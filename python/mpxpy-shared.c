@@ -18,7 +18,7 @@ static PyObject *buf_result(int64_t r, mpx_buf *b) {
 
 PyDoc_STRVAR(dict_declare_doc,
 "dict_declare(name, flags=0)\n--\n\n"
-"Create a dict (flags: DURABLE). Returns 1 if created, 0 if it existed.");
+"Create a dict (flags: DURABLE or COUNTED). Returns 1 if created, 0 if it existed.");
 static PyObject *dict_declare(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "flags", NULL };
         const char *name;
@@ -61,6 +61,27 @@ static PyObject *dict_set(ConnObject *self, PyObject *args, PyObject *kwds) {
 
 KEY_BUF_CALL(dict_get, mpx_dict_get, "dict_get(name, key)\n--\n\nd[key]; FileNotFoundError when absent.")
 KEY_BUF_CALL(dict_pop, mpx_dict_pop, "dict_pop(name, key)\n--\n\nd.pop(key); FileNotFoundError when absent.")
+
+PyDoc_STRVAR(dict_popitem_doc,
+"dict_popitem(name)\n--\n\n"
+"d.popitem(): remove the key inserted last and return (key, value), in one\n"
+"request. FileNotFoundError when the dict is empty or missing.");
+static PyObject *dict_popitem(ConnObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = { "name", NULL };
+        const char *name;
+        mpx_buf k = { 0 }, v = { 0 };
+        PyObject *res;
+        int r;
+
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s:dict_popitem", kwlist, &name))
+                return NULL;
+        MPXPY_SYNC(self, r, mpx_dict_popitem(self->m, name, &k, &v));
+        res = r < 0 ? mpxpy_error(r)
+                    : Py_BuildValue("y#y#", k.data, (Py_ssize_t) k.size, v.data, (Py_ssize_t) v.size);
+        mpx_buf_clear(&k);
+        mpx_buf_clear(&v);
+        return res;
+}
 
 /* The calls taking a name and a key and returning a number: del and contains. */
 #define KEY_CALL(fn, call, conv, doc) \
@@ -289,7 +310,7 @@ static PyObject *dict_items(ConnObject *self, PyObject *args, PyObject *kwds) {
 
 PyDoc_STRVAR(list_declare_doc,
 "list_declare(name, flags=0)\n--\n\n"
-"Create a list (flags: DURABLE). Returns 1 if created, 0 if it existed.");
+"Create a list (flags: DURABLE or COUNTED). Returns 1 if created, 0 if it existed.");
 static PyObject *list_declare(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "name", "flags", NULL };
         const char *name;
@@ -433,11 +454,81 @@ static PyObject *list_slice(ConnObject *self, PyObject *args, PyObject *kwds) {
         return res;
 }
 
+PyDoc_STRVAR(list_slice_version_doc,
+"list_slice_version(name, start=None, stop=None)\n--\n\n"
+"(items, version): list_slice() with the list's version, which changes with\n"
+"every change of the list. The items are the one state of the list that\n"
+"version names, even when they took several requests; give the version to\n"
+"list_splice() to write back only if nothing changed meanwhile.\n"
+"OSError(EAGAIN) when the list kept changing.");
+static PyObject *list_slice_version(ConnObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = { "name", "start", "stop", NULL };
+        const char *name;
+        PyObject *start = Py_None, *stop = Py_None, *list;
+        int64_t a, b, r;
+        uint64_t version = 0;
+        mpx_buf *items = NULL;
+
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|OO:list_slice_version", kwlist, &name, &start, &stop) ||
+            slice_bound(start, 0, &a) < 0 || slice_bound(stop, MPX_SLICE_END, &b) < 0)
+                return NULL;
+        MPXPY_SYNC(self, r, mpx_list_slice_version(self->m, name, a, b, &items, &version));
+        if (r < 0)
+                return mpxpy_error(r);
+        list = mpxpy_bufs_to_list(items, (size_t) r);
+        mpx_bufs_free(items, (size_t) r);
+        if (!list)
+                return NULL;
+        return Py_BuildValue("NK", list, (unsigned long long) version);
+}
+
+PyDoc_STRVAR(list_splice_doc,
+"list_splice(name, start, stop, items, if_version=0)\n--\n\n"
+"l[start:stop] = items (bytes), in one atomic step, with list_slice()'s\n"
+"clamping (None: the start or the end): deletes (no items), inserts\n"
+"(start == stop) or replaces. With if_version other than 0, only if the list\n"
+"is still at that version (from list_slice_version() or an earlier splice).\n"
+"Returns (done, version): done False when the version differed (nothing\n"
+"changed), and the list's version after the call. OSError(EMSGSIZE) when\n"
+"the items do not fit in one request.");
+static PyObject *list_splice(ConnObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = { "name", "start", "stop", "items", "if_version", NULL };
+        const char *name;
+        PyObject *start, *stop, *items, *seq;
+        unsigned long long if_version = 0;
+        uint64_t version = 0;
+        struct iovec *iov;
+        Py_ssize_t n;
+        int64_t a, b;
+        int r;
+
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "sOOO|K:list_splice", kwlist, &name, &start, &stop, &items,
+                                         &if_version) ||
+            slice_bound(start, 0, &a) < 0 || slice_bound(stop, MPX_SLICE_END, &b) < 0 ||
+            mpxpy_iovecs(items, &iov, &n, &seq) < 0)
+                return NULL;
+        if (mpxpy_enter(self) < 0) {
+                PyMem_Free(iov);
+                Py_DECREF(seq);
+                return NULL;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        r = mpx_list_splice(self->m, name, a, b, if_version, iov, (size_t) n, &version);
+        Py_END_ALLOW_THREADS
+        mpxpy_leave(self);
+        PyMem_Free(iov);
+        Py_DECREF(seq);
+        if (r < 0)
+                return mpxpy_error(r);
+        return Py_BuildValue("NK", PyBool_FromLong(r), (unsigned long long) version);
+}
+
 PyMethodDef mpxpy_shared_methods[] = {
         MPXPY_METHOD(dict_declare),
         MPXPY_METHOD(dict_set),
         MPXPY_METHOD(dict_get),
         MPXPY_METHOD(dict_pop),
+        MPXPY_METHOD(dict_popitem),
         MPXPY_METHOD(dict_del),
         MPXPY_METHOD(dict_contains),
         MPXPY_METHOD(dict_len),
@@ -459,6 +550,8 @@ PyMethodDef mpxpy_shared_methods[] = {
         MPXPY_METHOD(list_index),
         MPXPY_METHOD(list_len),
         MPXPY_METHOD(list_slice),
+        MPXPY_METHOD(list_slice_version),
+        MPXPY_METHOD(list_splice),
         MPXPY_METHOD(list_clear),
         { NULL }
 };

@@ -43,7 +43,7 @@ PyDoc_STRVAR(sem_declare_doc,
 "sem_declare(name, value=1, max=0, flags=0)\n--\n\n"
 "Create a semaphore with an initial value; flags: SEM_BOUNDED (release past\n"
 "max fails; a lock is value 1, max 1, SEM_BOUNDED), SEM_NO_UNDO (units of a\n"
-"closing connection are not given back), DURABLE. max is the bound of a\n"
+"closing connection are not given back), DURABLE or COUNTED. max is the bound of a\n"
 "bounded one (0: the initial value), and must be 0 for others.\n"
 "Returns 1 if created, 0 if it existed; FileExistsError for other parameters.");
 static PyObject *sem_declare(ConnObject *self, PyObject *args, PyObject *kwds) {
@@ -95,8 +95,21 @@ MPXPY_NAME_CALL(sem_value, mpx_sem_value, mpxpy_int_result, "sem_value(name)\n--
 
 /* ---- events ---- */
 
-MPXPY_NAME_CALL(event_declare, mpx_event_declare, mpxpy_int_result,
-                "event_declare(name)\n--\n\nCreate an event, clear. Returns 1 if created, 0 if it existed.")
+PyDoc_STRVAR(event_declare_doc,
+"event_declare(name, flags=0)\n--\n\n"
+"Create an event, clear (flags: COUNTED; an event is never durable).\n"
+"Returns 1 if created, 0 if it existed.");
+static PyObject *event_declare(ConnObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = { "name", "flags", NULL };
+        const char *name;
+        unsigned flags = 0;
+        int r;
+
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|I:event_declare", kwlist, &name, &flags))
+                return NULL;
+        MPXPY_SYNC(self, r, mpx_event_declare_flags(self->m, name, flags));
+        return mpxpy_int_result(r);
+}
 MPXPY_NAME_CALL(event_set, mpx_event_set, mpxpy_none_result,
                 "event_set(name)\n--\n\nSet the flag and wake every waiter.")
 MPXPY_NAME_CALL(event_clear, mpx_event_clear, mpxpy_none_result, "event_clear(name)\n--\n\nClear the flag.")
@@ -123,38 +136,81 @@ static PyObject *event_wait(ConnObject *self, PyObject *args, PyObject *kwds) {
 
 /* ---- barriers ---- */
 
+/*
+ * A converter for "O&" of barrier timeouts: TIMEOUT_DEFAULT (the barrier's
+ * own timeout) as it is, else as mpxpy_timeout().
+ */
+static int barrier_timeout(PyObject *o, void *ret_ms) {
+        if (PyLong_Check(o)) {
+                int overflow;
+                long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+
+                if (!overflow && v == MPX_TIMEOUT_DEFAULT) {
+                        *(int64_t *) ret_ms = MPX_TIMEOUT_DEFAULT;
+                        return 1;
+                }
+        }
+        return mpxpy_timeout(o, ret_ms);
+}
+
 PyDoc_STRVAR(barrier_declare_doc,
-"barrier_declare(name, parties)\n--\n\n"
-"Create a barrier for parties processes. Returns 1 if created, 0 if it existed.");
+"barrier_declare(name, parties, flags=0, timeout=None)\n--\n\n"
+"Create a barrier for parties processes. flags: COUNTED, BARRIER_ACTION (the\n"
+"last party of each round gets index parties - 1 while the others stay\n"
+"parked, runs the action, then calls barrier_pass(), or barrier_abort() if\n"
+"the action failed). timeout: the barrier's own timeout in seconds, used by\n"
+"waits given TIMEOUT_DEFAULT; an existing barrier must have the same one.\n"
+"None stores no timeout and accepts an existing barrier's, whatever it is.\n"
+"Returns 1 if created, 0 if it existed; FileExistsError for other parties,\n"
+"another action flag or another timeout.");
 static PyObject *barrier_declare(ConnObject *self, PyObject *args, PyObject *kwds) {
-        static char *kwlist[] = { "name", "parties", NULL };
+        static char *kwlist[] = { "name", "parties", "flags", "timeout", NULL };
         const char *name;
-        unsigned parties;
+        unsigned parties, flags = 0;
+        PyObject *timeout = Py_None;
+        int64_t ms = -1;
         int r;
 
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "sI:barrier_declare", kwlist, &name, &parties))
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "sI|IO:barrier_declare", kwlist, &name, &parties, &flags,
+                                         &timeout) ||
+            (timeout != Py_None && !mpxpy_timeout(timeout, &ms)))
                 return NULL;
-        MPXPY_SYNC(self, r, mpx_barrier_declare(self->m, name, parties));
+        MPXPY_SYNC(self, r, timeout == Py_None ? mpx_barrier_declare_flags(self->m, name, parties, flags)
+                                               : mpx_barrier_declare_timeout(self->m, name, parties, flags, ms));
         return mpxpy_int_result(r);
 }
 
 PyDoc_STRVAR(barrier_wait_doc,
 "barrier_wait(name, timeout=None)\n--\n\n"
 "Wait until all parties wait; returns this party's arrival index.\n"
-"TimeoutError (the barrier is then broken), OSError(ENOTRECOVERABLE) (it is\n"
-"broken: Python's BrokenBarrierError), BlockingIOError (timeout 0).\n"
+"timeout: seconds, None (forever) or TIMEOUT_DEFAULT (the barrier's own,\n"
+"as barrier_declare() stored it). TimeoutError (the barrier is then broken),\n"
+"OSError(ENOTRECOVERABLE) (it is broken: Python's BrokenBarrierError),\n"
+"BlockingIOError (timeout 0). With BARRIER_ACTION, the party that gets\n"
+"parties - 1 returns while the others stay parked until its barrier_pass().\n"
 "Interrupted by a signal whose handler raises, the party is withdrawn\n"
 "without breaking the barrier (unless all had already arrived).");
 static PyObject *barrier_wait(ConnObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = { "name", "timeout", NULL };
         const char *name;
-        int64_t r;
-        int st = name_timeout_wait(self, args, kwds, "s|O&:barrier_wait", mpx_barrier_wait_async, &name, &r);
+        int64_t ms = -1, r;
+        struct mpxpy_req rq = { 0 };
 
-        if (st == -2)
-                mpxpy_leave(self);
-        return st < 0 ? NULL : mpxpy_int_result(r);
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O&:barrier_wait", kwlist, &name, barrier_timeout, &ms) ||
+            mpxpy_enter(self) < 0)
+                return NULL;
+        r = mpxpy_wait(self, mpx_barrier_wait_async(self->m, name, ms, mpxpy_req_done, &rq), &rq);
+        mpxpy_leave(self);
+        if (rq.interrupted)
+                return NULL;
+        return mpxpy_int_result(r);
 }
 
+MPXPY_NAME_CALL(barrier_pass, mpx_barrier_pass, mpxpy_none_result,
+                "barrier_pass(name)\n--\n\nThe action of the round this connection holds (its barrier_wait()\n"
+                "returned parties - 1 on a BARRIER_ACTION barrier) ran: release the round.\n"
+                "OSError(EINVAL) when this connection holds no round, OSError(ENOTRECOVERABLE)\n"
+                "when the barrier broke meanwhile.")
 MPXPY_NAME_CALL(barrier_reset, mpx_barrier_reset, mpxpy_none_result,
                 "barrier_reset(name)\n--\n\nBack to empty and unbroken; waiters get OSError(ENOTRECOVERABLE).")
 MPXPY_NAME_CALL(barrier_abort, mpx_barrier_abort, mpxpy_none_result,
@@ -279,6 +335,7 @@ PyMethodDef mpxpy_sync_methods[] = {
         MPXPY_METHOD(event_is_set),
         MPXPY_METHOD(event_wait),
         MPXPY_METHOD(barrier_declare),
+        MPXPY_METHOD(barrier_pass),
         MPXPY_METHOD(barrier_wait),
         MPXPY_METHOD(barrier_reset),
         MPXPY_METHOD(barrier_abort),

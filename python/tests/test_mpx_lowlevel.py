@@ -759,5 +759,188 @@ class TestPipe(Base):
         self.assertEqual(cm.exception.errno, errno.EINVAL)
 
 
+class TestCounted(Base):
+    def test_every_declare_takes_counted(self):
+        declares = [
+            lambda n: self.c.queue_declare(n, flags=_mpx.COUNTED),
+            lambda n: self.c.dict_declare(n, _mpx.COUNTED),
+            lambda n: self.c.list_declare(n, _mpx.COUNTED),
+            lambda n: self.c.sem_declare(n, 1, 0, _mpx.COUNTED),
+            lambda n: self.c.event_declare(n, _mpx.COUNTED),
+            lambda n: self.c.barrier_declare(n, 2, _mpx.COUNTED),
+            lambda n: self.c.value_declare(n, "i", 5, _mpx.COUNTED),
+            lambda n: self.c.array_declare(n, "i", 3, _mpx.COUNTED),
+        ]
+        for declare in declares:
+            name = fresh("counted")
+            self.assertEqual(declare(name), 1)
+            # The declare's reference is the only one: ending it deletes the object.
+            self.assertIs(self.c.unref(name), True)
+            with self.assertRaises(FileNotFoundError):
+                self.c.object_info(name)
+
+    def test_ref_unref(self):
+        name = fresh("ref")
+        self.c.dict_declare(name, _mpx.COUNTED)
+        other = _mpx.Connection()
+        self.addCleanup(other.close)
+        token = other.ref(name)
+        self.assertIsInstance(token, int)
+        self.assertNotEqual(token, 0)
+        self.assertIs(self.c.unref(name), False)
+        self.c.dict_set(name, b"k", b"v")
+        # Closing the last holder ends its reference, and the object with it.
+        other.close()
+        wait_for(lambda: name not in [o["name"] for o in self.c.list_objects()], "deletion of " + name)
+
+    def test_transit_reference_outlives_sender(self):
+        name = fresh("transit")
+        sender = _mpx.Connection()
+        sender.list_declare(name, _mpx.COUNTED)
+        token = sender.ref(name, lease=60)
+        sender.close()
+        self.c.ref(name)
+        self.assertIs(self.c.unref(name, token), False)
+        self.assertIs(self.c.unref(name), True)
+
+    def test_lease_runs_out(self):
+        name = fresh("lease")
+        sender = _mpx.Connection()
+        sender.event_declare(name, _mpx.COUNTED)
+        sender.ref(name, lease=0.05)
+        sender.close()
+        self.assertEqual(self.c.event_is_set(name), False)
+        wait_for(lambda: name not in [o["name"] for o in self.c.list_objects()], "end of the lease of " + name)
+
+    def test_errors(self):
+        plain = fresh("plain")
+        self.c.dict_declare(plain)
+        with self.assertRaises(OSError) as cm:
+            self.c.ref(plain)
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+        with self.assertRaises(OSError) as cm:
+            self.c.unref(plain)
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+        with self.assertRaises(FileNotFoundError):
+            self.c.ref(fresh("missing"))
+        with self.assertRaises(ValueError):
+            self.c.ref(plain, lease=-1)
+        with self.assertRaises(OSError) as cm:
+            self.c.dict_declare(fresh("both"), _mpx.COUNTED | _mpx.DURABLE)
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+        counted = fresh("counted")
+        self.c.dict_declare(counted, _mpx.COUNTED)
+        with self.assertRaises(FileNotFoundError):
+            self.c.unref(counted, 12345)
+        self.assertIs(self.c.unref(counted), True)
+
+
+class TestNewShared(Base):
+    def test_dict_popitem(self):
+        d = fresh("popitem")
+        self.c.dict_declare(d)
+        self.c.dict_set(d, b"a", b"1")
+        self.c.dict_set(d, b"b", b"2")
+        self.assertEqual(self.c.dict_popitem(d), (b"b", b"2"))
+        self.assertEqual(self.c.dict_popitem(d), (b"a", b"1"))
+        with self.assertRaises(FileNotFoundError):
+            self.c.dict_popitem(d)
+        with self.assertRaises(FileNotFoundError):
+            self.c.dict_popitem(fresh("missing"))
+
+    def test_list_slice_version_and_splice(self):
+        name = fresh("splice")
+        self.c.list_declare(name)
+        self.c.list_extend(name, [b"c", b"a", b"b"])
+        items, version = self.c.list_slice_version(name)
+        self.assertEqual(items, [b"c", b"a", b"b"])
+        self.assertIsInstance(version, int)
+        self.assertEqual(self.c.list_slice_version(name, 1, None)[0], [b"a", b"b"])
+        done, v2 = self.c.list_splice(name, 0, None, sorted(items), if_version=version)
+        self.assertIs(done, True)
+        self.assertNotEqual(v2, version)
+        self.assertEqual(self.c.list_slice(name), [b"a", b"b", b"c"])
+        # A stale version changes nothing.
+        done, v3 = self.c.list_splice(name, 0, None, [], if_version=version)
+        self.assertIs(done, False)
+        self.assertEqual(v3, v2)
+        self.assertEqual(self.c.list_len(name), 3)
+        # Without a version: delete, insert, replace.
+        self.assertEqual(self.c.list_splice(name, 0, 1, [])[0], True)
+        self.assertEqual(self.c.list_splice(name, 1, 1, [b"x", b"y"])[0], True)
+        self.assertEqual(self.c.list_slice(name), [b"b", b"x", b"y", b"c"])
+        self.c.list_splice(name, -2, None, [b"z"])
+        self.assertEqual(self.c.list_slice(name), [b"b", b"x", b"z"])
+        with self.assertRaises(FileNotFoundError):
+            self.c.list_splice(fresh("missing"), 0, 0, [b"a"])
+        with self.assertRaises(TypeError):
+            self.c.list_splice(name, 0, 0, ["text"])
+        with self.assertRaises(FileNotFoundError):
+            self.c.list_slice_version(fresh("missing"))
+
+
+class TestBarrierAction(Base):
+    def test_constants(self):
+        self.assertEqual(_mpx.TIMEOUT_DEFAULT, -(2 ** 63))
+        self.assertNotEqual(_mpx.BARRIER_ACTION, 0)
+        self.assertNotEqual(_mpx.COUNTED, 0)
+
+    def test_action_round(self):
+        b = fresh("action")
+        self.assertEqual(self.c.barrier_declare(b, 2, _mpx.BARRIER_ACTION), 1)
+        with self.assertRaises(FileExistsError):
+            self.c.barrier_declare(b, 2)
+        other = _mpx.Connection()
+        self.addCleanup(other.close)
+        result = []
+        t = threading.Thread(target=lambda: result.append(other.barrier_wait(b, timeout=30)))
+        t.start()
+        wait_for(lambda: self.c.object_info(b)["waiters"] >= 1,
+                 "a party waiting on " + b)
+        self.assertEqual(self.c.barrier_wait(b, timeout=30), 1)
+        # The other party stays parked until the action passes.
+        t.join(0.05)
+        self.assertTrue(t.is_alive())
+        self.c.barrier_pass(b)
+        t.join()
+        self.assertEqual(result, [0])
+        with self.assertRaises(OSError) as cm:
+            self.c.barrier_pass(b)
+        self.assertEqual(cm.exception.errno, errno.EINVAL)
+
+    def test_action_failed(self):
+        b = fresh("action-abort")
+        self.c.barrier_declare(b, 2, _mpx.BARRIER_ACTION)
+        other = _mpx.Connection()
+        self.addCleanup(other.close)
+        result = []
+
+        def party():
+            try:
+                other.barrier_wait(b, timeout=30)
+            except OSError as e:
+                result.append(e.errno)
+        t = threading.Thread(target=party)
+        t.start()
+        wait_for(lambda: self.c.object_info(b)["waiters"] >= 1,
+                 "a party waiting on " + b)
+        self.assertEqual(self.c.barrier_wait(b, timeout=30), 1)
+        self.c.barrier_abort(b)
+        t.join()
+        self.assertEqual(result, [errno.ENOTRECOVERABLE])
+
+    def test_stored_timeout(self):
+        b = fresh("timeout")
+        self.assertEqual(self.c.barrier_declare(b, 2, 0, 0.05), 1)
+        self.assertEqual(self.c.barrier_declare(b, 2), 0)
+        self.assertEqual(self.c.barrier_declare(b, 2, 0, 0.05), 0)
+        with self.assertRaises(FileExistsError):
+            self.c.barrier_declare(b, 2, 0, 5)
+        with self.assertRaises(TimeoutError):
+            self.c.barrier_wait(b, _mpx.TIMEOUT_DEFAULT)
+        with self.assertRaises(ValueError):
+            self.c.barrier_wait(b, -1)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Runs the tests of the Python extension mpx._mpx (python/tests) against a
-# private mpxd, importing the package staged in the build tree.
+# Runs the tests of the Python package mpx (every python/tests/test_*.py)
+# against a private mpxd, importing the package staged in the build tree.
 set -eu
 
 if [ "${1:-}" != "--inside" ]; then
@@ -23,4 +23,4 @@ fi
 PYTHONDONTWRITEBYTECODE=1
 export PYTHONPATH LD_LIBRARY_PATH PYTHONDONTWRITEBYTECODE
 cd "$MPX_TEST_DIR"
-exec "$PYTHON" "$MPX_PYTHON_TESTS/test_mpx_lowlevel.py" -v
+exec "$PYTHON" -m unittest discover -s "$MPX_PYTHON_TESTS" -t "$MPX_PYTHON_TESTS" -p "test_*.py" -v

@@ -1,0 +1,70 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Runs the Python examples of examples/python/ against a private mpxd and
+# checks what they print. Each example starts its roles as unrelated
+# processes that find the objects by name.
+set -eu
+
+if [ "${1:-}" != "--inside" ]; then
+        exec "$WITH_MPXD" -- "$0" --inside
+fi
+
+PYTHONPATH="$MPX_PYTHONPATH${PYTHONPATH:+:$PYTHONPATH}"
+LD_LIBRARY_PATH="$MPX_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+PYTHONDONTWRITEBYTECODE=1
+export PYTHONPATH LD_LIBRARY_PATH PYTHONDONTWRITEBYTECODE
+
+ex="$MPX_PYTHON_EXAMPLES"
+out="$MPX_TEST_DIR/pyout"
+fail() { echo "FAIL: $*"; sed 's/^/  | /' "$out"; exit 1; }
+run() { "$PYTHON" "$ex/$1" > "$out" 2>&1 || fail "$1 exited $?"; }
+
+# Queue(2): ten requests handled in order, the consumer ends when the queue is shut down.
+run queue_producer_consumer.py
+[ "$(grep -c "^('request', " "$out")" = 10 ] || fail "expected 10 handled requests"
+[ "$(grep "^('request', " "$out" | head -1)" = "('request', 0)" ] || fail "not in order"
+grep -q '^handled 10 requests$' "$out" || fail "consumer did not report 10 requests"
+
+# JoinableQueue: every food bought exactly once, then join returns.
+run queue_joinable.py
+for food in spaghetti beef cola; do
+        for i in 0 1 2 3 4 5 6 7 8 9; do
+                n=$(grep -c " bought $food$i\$" "$out") || true
+                [ "$n" = 1 ] || fail "$food$i bought $n times"
+        done
+done
+grep -q '^all 30 foods consumed$' "$out" || fail "join did not return"
+
+# Value: locked deposits and withdrawals lose no update, nor do atomic adds.
+run value_money.py
+grep -q '^balance: 2000$' "$out" || fail "the balance moved"
+grep -q '^rounds: 1000$' "$out" || fail "rounds were lost"
+
+# Array: one process writes, another reads after the event.
+run array_shared.py
+grep -q '^numbers: \[2, 4, 6, 8, 10\]$' "$out" || fail "numbers not doubled"
+grep -q '^text: World$' "$out" || fail "text not written"
+
+# Semaphore(3) over ten tasks: all run, three at most (and three reached), every unit back.
+run semaphore_tasks.py
+[ "$(grep -c '^[0-9]* start$' "$out")" = 10 ] || fail "expected 10 tasks started"
+[ "$(grep -c '^[0-9]* done$' "$out")" = 10 ] || fail "expected 10 tasks done"
+grep -q '^max concurrent: 3$' "$out" || fail "the limit of 3 was not the maximum"
+grep -q '^units back: 3$' "$out" || fail "semaphore not back at 3"
+seen=$(awk '/ start$/ { n++; if (n > m) m = n } / done$/ { n-- } END { print m + 0 }' "$out")
+[ "$seen" -le 3 ] || fail "$seen tasks between start and done at once"
+
+# Pipe: the login handshake, accepted and refused.
+run pipe_login.py
+grep -q '^ann: welcome, ann (ok)$' "$out" || fail "ann was not welcomed"
+grep -q '^bob: wrong user or password (refused)$' "$out" || fail "bob was not refused"
+
+# dict and list filled by five workers.
+run manager_dict_list.py
+grep -q '^squares: {0: 0, 1: 1, 2: 4, 3: 9, 4: 16}$' "$out" || fail "squares"
+grep -q '^done: \[0, 1, 2, 3, 4\]$' "$out" || fail "done list"
+
+# Running an example again starts from nothing (it deletes its leftovers).
+run value_money.py
+grep -q '^balance: 2000$' "$out" || fail "second run"
+echo "all Python examples passed"
