@@ -6,6 +6,8 @@
 # runtimes (libclang-rt-14-dev) for the fuzzing step, scripts/check.d/30-fuzz.sh;
 # redis-server, redis-tools (redis-benchmark) and libhiredis-dev for the peers
 # bench/compare measures mpx against.
+# libpython3.11-testsuite: CPython's own multiprocessing tests, which the Python
+# binding's peer suite runs with mpx objects (tests/integration/test-python-peer.sh).
 # Runs apt-get directly as root, else through sudo; never asks a question.
 set -eu
 # One package per line, so that each need is its own line in the history.
@@ -25,6 +27,7 @@ packages="
         python3
         python3-dev
         dh-python
+        libpython3.11-testsuite
         tmux
         bash-completion
         systemd

@@ -30,7 +30,11 @@ reference to it (``_mpx.COUNTED``, ``Connection.ref``/``unref``):
   ended earlier; unpickling takes the receiver's reference and ends the
   transit one. So the object outlives a sender that exits before the
   receiver reads the pickle, as long as the receiver does so within the
-  lease;
+  lease. A handle stored in a shared dict or list is read any number of
+  times, not once: reading it there takes the reader's reference and leaves
+  the transit one to its lease, so that every read within the lease finds
+  the object (as a manager's nested proxies do), and after it only while
+  some process holds a handle;
 * ``os.fork()``: before it, the parent takes a transit reference per
   anonymous handle it holds; in the child, each handle takes the child's
   reference and ends the transit one.
@@ -39,9 +43,11 @@ Named objects opened by name that happen to be counted (made by C code
 with MPX_COUNTED) are referenced in the same way.
 """
 
+import contextlib
 import errno
 import os
 import sys
+import threading
 import uuid
 import weakref
 
@@ -65,6 +71,21 @@ def new_name():
     return "py." + uuid.uuid4().hex
 
 
+# Set while a value of a shared dict or list is unpickled (see the module docstring).
+_reading = threading.local()
+
+
+@contextlib.contextmanager
+def keeping_transit():
+    """Unpickle handles inside without ending their references in transit: a stored value is read again."""
+    before = getattr(_reading, "keep", False)
+    _reading.keep = True
+    try:
+        yield
+    finally:
+        _reading.keep = before
+
+
 def _rebuild(cls, address, name, token, state):
     h = cls.__new__(cls)
     h._init_handle(address, name)
@@ -75,10 +96,11 @@ def _rebuild(cls, address, name, token, state):
         h._counted = True
         h._ref_pid = os.getpid()
         _live[id(h)] = h
-        try:
-            rc.unref(name, token)
-        except FileNotFoundError:
-            pass
+        if not getattr(_reading, "keep", False):
+            try:
+                rc.unref(name, token)
+            except FileNotFoundError:
+                pass
     return h
 
 

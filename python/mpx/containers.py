@@ -25,7 +25,7 @@ from collections.abc import ItemsView, KeysView, Mapping, MutableMapping, Mutabl
 
 from . import _codec
 from . import _mpx
-from ._handle import Handle
+from ._handle import Handle, keeping_transit
 
 _MISSING = object()
 
@@ -82,7 +82,9 @@ class dict(Handle, MutableMapping):
         return _codec.encode(value, self._serializer)
 
     def _d(self, data):
-        return _codec.decode(data, self._serializer)
+        # A stored value is read again: handles in it keep their references in transit.
+        with keeping_transit():
+            return _codec.decode(data, self._serializer)
 
     def _all(self, what):
         entries = self._c().dict_items(self._name, what)
@@ -112,7 +114,15 @@ class dict(Handle, MutableMapping):
         return self._c().dict_len(self._name)
 
     def __iter__(self):
-        return iter(self._all(_mpx.DICT_KEYS))
+        """The keys, read when iteration starts; RuntimeError if the dict's size changed since iter()."""
+        size = len(self)
+
+        def keys():
+            found = self._all(_mpx.DICT_KEYS)
+            if len(found) != size:
+                raise RuntimeError("dictionary changed size during iteration")
+            yield from found
+        return keys()
 
     def keys(self):
         """A view of the keys (iterated from a snapshot)."""
@@ -234,7 +244,9 @@ class list(Handle, MutableSequence):
         return _codec.encode(item, self._serializer)
 
     def _d(self, data):
-        return _codec.decode(data, self._serializer)
+        # A stored value is read again: handles in it keep their references in transit.
+        with keeping_transit():
+            return _codec.decode(data, self._serializer)
 
     def _snapshot(self):
         return [self._d(x) for x in self._c().list_slice(self._name)]
@@ -300,8 +312,21 @@ class list(Handle, MutableSequence):
             return
         self.pop(index)
 
+    # Items an iterator reads at a time.
+    _ITER_PAGE = 256
+
     def __iter__(self):
-        return iter(self._snapshot())
+        """The items, read a page at a time as iteration goes, as a list iterator reads by index."""
+        def items():
+            i = 0
+            while True:
+                page = self._c().list_slice(self._name, i, i + self._ITER_PAGE)
+                if not page:
+                    return
+                for data in page:
+                    yield self._d(data)
+                i += len(page)
+        return items()
 
     def __reversed__(self):
         return reversed(self._snapshot())

@@ -157,7 +157,8 @@ def RawArray(typecode_or_type, size_or_initializer=None, *, name=None, create=Tr
 
 
 def _lock_for(lock, name, create, exclusive, address):
-    if lock is True:
+    # As multiprocessing's: None, like True, asks for a new lock.
+    if lock is True or lock is None:
         return RLock(None if name is None else name + ".lock", create, exclusive, address=address)
     return lock
 

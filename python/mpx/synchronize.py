@@ -289,6 +289,11 @@ class Event(Handle):
     def _declare(self, conn, name, flags):
         return conn.event_declare(name, flags)
 
+    def __repr__(self):
+        # multiprocessing's form, with the name: "<Event at 0x... set>" or "... unset>".
+        state = "set" if self.is_set() else "unset"
+        return "<Event at %#x name=%r %s>" % (id(self), self._name, state)
+
     def is_set(self):
         """True if the flag is set."""
         return self._c().event_is_set(self._name)

@@ -23,4 +23,8 @@ fi
 PYTHONDONTWRITEBYTECODE=1
 export PYTHONPATH LD_LIBRARY_PATH PYTHONDONTWRITEBYTECODE
 cd "$MPX_TEST_DIR"
+# test-python-peer.sh runs CPython's own multiprocessing tests instead.
+if [ "${MPX_PYTHON_RUN:-}" = peer ]; then
+        exec "$PYTHON" "$MPX_PYTHON_TESTS/peer_multiprocessing.py"
+fi
 exec "$PYTHON" -m unittest discover -s "$MPX_PYTHON_TESTS" -t "$MPX_PYTHON_TESTS" -p "test_*.py" -v
