@@ -870,7 +870,8 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
                 l->bytes -= list_item_bytes(l->items[i]);
                 list_item_free(l->items[i]);
         }
-        memmove(l->items + start + n, l->items + stop, (l->len - stop) * sizeof(*l->items));
+        if (l->len > stop)
+                memmove(l->items + start + n, l->items + stop, (l->len - stop) * sizeof(*l->items));
         for (uint32_t i = 0; i < n; i++) {
                 l->items[start + i] = fresh[i];
                 l->bytes += list_item_bytes(fresh[i]);
