@@ -20,6 +20,9 @@
  *      dict_set, dict_get, dict_incr   on a dict of -k keys (1000)
  *      sem        acquire + release on a semaphore that never blocks (one op = pair)
  *      ping       PING with a -d byte echo
+ *      putget     (--lib only, -P 1) one connection puts an item, then gets it
+ *                 back from the same queue: one operation is the put+get pair, the
+ *                 loop the Python package's q.put(x); q.get() runs over libmpx
  *      wake       -c connections each parked in a get; one producer puts one item at
  *                 a time; latency is put-to-wake of the oldest waiter. With --pause
  *                 it prints a "ready" line once all are parked and waits for a line
@@ -256,7 +259,7 @@ static uint8_t *buf_room(struct buf *b, size_t n) {
 
 enum kind {
         K_PUT, K_GET, K_PUT_MANY, K_GET_MANY, K_PRODUCE, K_CONSUME, K_CONSUME_DONE,
-        K_DICT_SET, K_DICT_GET, K_DICT_INCR, K_SEM, K_PING, K_WAKE,
+        K_DICT_SET, K_DICT_GET, K_DICT_INCR, K_SEM, K_PING, K_WAKE, K_PUTGET,
 };
 
 static const struct scenario {
@@ -276,6 +279,7 @@ static const struct scenario {
         { "sem", K_SEM, false },
         { "ping", K_PING, true },
         { "wake", K_WAKE, false },
+        { "putget", K_PUTGET, true },   /* --lib only */
 };
 
 /* ---- connections ---- */
@@ -559,6 +563,8 @@ static bool build_one(struct run *r, struct conn *c) {
                 return true;
         case K_WAKE:
                 return false;           /* driven by wake_step() */
+        case K_PUTGET:
+                return false;           /* --lib only */
         }
         return false;
 }
@@ -964,7 +970,7 @@ static void prefill(const char *queue, long n) {
 
 static bool is_queue_kind(enum kind k) {
         return k == K_PUT || k == K_GET || k == K_PUT_MANY || k == K_GET_MANY || k == K_PRODUCE ||
-               k == K_CONSUME || k == K_CONSUME_DONE || k == K_WAKE;
+               k == K_CONSUME || k == K_CONSUME_DONE || k == K_WAKE || k == K_PUTGET;
 }
 
 /* Make the object a scenario needs; false (and a skip line) if the daemon cannot. */
@@ -1192,7 +1198,7 @@ static void lib_check(int r, const char *what) {
         }
 }
 
-/* One worker; role: 'p' put, 'g' get, 'i' ping, 'c' consume (blocked get). */
+/* One worker; role: 'p' put, 'g' get, 'i' ping, 'c' consume (blocked get), 'r' put then get it back. */
 static void lib_worker(char role, const char *name, long count, int64_t deadline, struct hist *h,
                        struct shared *sh) {
         char *payload = malloc(opt.size + 8);
@@ -1220,6 +1226,11 @@ static void lib_worker(char role, const char *name, long count, int64_t deadline
                         if (ret == -EAGAIN)
                                 goto out;
                         lib_check(ret, "get");
+                        mpx_item_clear(&item);
+                        break;
+                case 'r':
+                        lib_check(mpx_queue_put(m, name, payload, opt.size, 0), "put");
+                        lib_check(mpx_queue_get(m, name, 0, &item), "get");
                         mpx_item_clear(&item);
                         break;
                 case 'c':
@@ -1448,7 +1459,8 @@ static void run_lib(const struct scenario *sc, const char *name) {
                               .client = opt.pipelined ? "libmpx-pipelined" : opt.depth > 1 ? "libmpx-async" : "libmpx",
                               .latency = "round-trip", .clients = n, .depth = opt.depth, .hist = h };
         int64_t start = now_ns(), deadline = opt.count > 0 ? 0 : start + (int64_t) (opt.secs * 1e9), last = start;
-        char role = sc->kind == K_PUT ? 'p' : sc->kind == K_GET ? 'g' : sc->kind == K_PING ? 'i' : 'c';
+        char role = sc->kind == K_PUT ? 'p' : sc->kind == K_GET ? 'g' : sc->kind == K_PING ? 'i' :
+                    sc->kind == K_PUTGET ? 'r' : 'c';
 
         if (sh == MAP_FAILED) {
                 perror("mpx-bench: mmap");
@@ -1597,7 +1609,7 @@ static void usage(FILE *f) {
                 "  -s, --socket PATH     daemon socket (default $MPX_SOCKET, else the system socket)\n"
                 "      --spawn MPXD      start this mpxd on a socket in a temporary folder, stop it at the end\n"
                 "  -T, --tests LIST      scenarios: put get put_many get_many handoff joinable dict_set\n"
-                "                        dict_get dict_incr sem ping wake (default put,get)\n"
+                "                        dict_get dict_incr sem ping wake putget (default put,get)\n"
                 "  -c, --clients N       connections (handoff: N producers and N consumers) (1)\n"
                 "  -P, --pipeline N      requests in flight per connection (1)\n"
                 "      --refill-all      send N requests, then wait for all N replies before the next N\n"
@@ -1612,7 +1624,7 @@ static void usage(FILE *f) {
                 "      --prefill N       items put before get/get_many in -t mode (1000000)\n"
                 "      --reuse           use the queue as it is (no delete, no prefill)\n"
                 "      --keep            leave the queue and its items at the end\n"
-                "      --lib             libmpx clients, one process each (put get ping handoff): synchronous,\n"
+                "      --lib             libmpx clients, one process each (put get ping handoff putget): synchronous,\n"
                 "                        or asynchronous with -P requests in flight when -P > 1\n"
                 "      --pipelined       with --lib: putters use synchronous puts on a pipelined connection,\n"
                 "                        written -P at a time (mpx_pipeline_batch)\n"
@@ -1707,6 +1719,10 @@ int main(int argc, char **argv) {
                 }
                 if (opt.lib && !sc->lib) {
                         fprintf(stderr, "mpx-bench: scenario '%s' has no --lib version\n", tok);
+                        return 2;
+                }
+                if (sc->kind == K_PUTGET && (!opt.lib || opt.depth > 1 || opt.pipelined)) {
+                        fprintf(stderr, "mpx-bench: scenario '%s' is a synchronous --lib loop (--lib, -P 1)\n", tok);
                         return 2;
                 }
         }
