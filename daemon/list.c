@@ -497,6 +497,24 @@ int list_handle_append(struct client *c, const struct request *req, struct wire_
         return list_add_one(c, req, l, l->len, data, size);
 }
 
+/*
+ * Read the n items (u32 n already read) that end a request, to check them
+ * before anything changes: false for a malformed body; their cost and
+ * whether one is over max_message otherwise.
+ */
+static bool list_scan_items(struct wire_reader *r, uint32_t n, uint64_t *ret_cost, bool *ret_too_big) {
+        for (uint32_t i = 0; i < n; i++) {
+                const void *data;
+                uint32_t size;
+
+                if (!wire_get_bytes(r, &data, &size))
+                        return false;
+                *ret_too_big |= size > mpxd.max_message;
+                *ret_cost += list_item_cost(size);
+        }
+        return wire_reader_done(r);
+}
+
 /* EXTEND: name, u32 n, n x bytes -> u64 len. All or nothing; n may be 0. */
 int list_handle_extend(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
@@ -512,16 +530,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
         if (!wire_get_u32(r, &n))
                 return -EPROTO;
         body = *r;
-        for (uint32_t i = 0; i < n; i++) {
-                const void *data;
-                uint32_t size;
-
-                if (!wire_get_bytes(r, &data, &size))
-                        return -EPROTO;
-                too_big |= size > mpxd.max_message;
-                total += list_item_cost(size);
-        }
-        if (!wire_reader_done(r))
+        if (!list_scan_items(r, n, &total, &too_big))
                 return -EPROTO;
         if (err < 0)
                 return err;
@@ -814,16 +823,7 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
             !wire_get_u32(r, &n))
                 return -EPROTO;
         body = *r;
-        for (uint32_t i = 0; i < n; i++) {
-                const void *data;
-                uint32_t size;
-
-                if (!wire_get_bytes(r, &data, &size))
-                        return -EPROTO;
-                too_big |= size > mpxd.max_message;
-                total += list_item_cost(size);
-        }
-        if (!wire_reader_done(r))
+        if (!list_scan_items(r, n, &total, &too_big))
                 return -EPROTO;
         if (err < 0)
                 return err;
