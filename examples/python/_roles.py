@@ -1,10 +1,16 @@
 # SPDX-License-Identifier: MIT
 """What the Python examples share: starting their roles as unrelated processes."""
 
+import os
 import subprocess
 import sys
 
 import mpx
+
+
+def say(*words):
+    """Print one line with one write(2), so that the lines of concurrent roles never mix."""
+    os.write(sys.stdout.fileno(), (" ".join(str(w) for w in words) + "\n").encode())
 
 
 def start(script, role, *args):

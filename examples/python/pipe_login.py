@@ -11,7 +11,7 @@ clients (one with a wrong password) run as separate processes.
 import sys
 
 import mpx
-from _roles import finish, start
+from _roles import finish, say, start
 
 NAME = "pyexamples.login"
 USERS = {"ann": "secret"}
@@ -30,7 +30,7 @@ def client(user, password):
     conn = mpx.open_pipe(NAME, "duplex", timeout=60)
     conn.send((user, password))
     ok, message = conn.recv()
-    print("%s: %s (%s)" % (user, message, "ok" if ok else "refused"), flush=True)
+    say("%s: %s (%s)" % (user, message, "ok" if ok else "refused"))
     conn.close()
 
 

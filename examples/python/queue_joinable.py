@@ -13,7 +13,7 @@ import os
 import sys
 
 import mpx
-from _roles import finish, fresh, start
+from _roles import finish, fresh, say, start
 
 NAME = "pyexamples.foods"
 
@@ -31,7 +31,7 @@ def consume():
             food = q.get(timeout=60)
         except mpx.ShutDown:
             return
-        print("%d bought %s" % (os.getpid(), food), flush=True)
+        say("%d bought %s" % (os.getpid(), food))
         q.task_done()
 
 
@@ -48,6 +48,6 @@ if __name__ == "__main__":
         finish(*[start(__file__, "produce", food) for food in ("spaghetti", "beef", "cola")])
         if not q.join(timeout=60):
             sys.exit("join timed out")
-        print("all 30 foods consumed", flush=True)
+        say("all 30 foods consumed")
         q.shutdown()
         finish(*consumers)

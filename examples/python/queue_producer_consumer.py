@@ -11,7 +11,7 @@ both run as separate processes.
 import sys
 
 import mpx
-from _roles import finish, fresh, start
+from _roles import finish, fresh, say, start
 
 NAME = "pyexamples.requests"
 
@@ -31,9 +31,9 @@ def handle():
             item = q.get(timeout=30)
         except mpx.ShutDown:
             break
-        print(item, flush=True)
+        say(item)
         n += 1
-    print("handled %d requests" % n, flush=True)
+    say("handled %d requests" % n)
 
 
 if __name__ == "__main__":

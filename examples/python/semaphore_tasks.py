@@ -14,7 +14,7 @@ import os
 import sys
 
 import mpx
-from _roles import finish, fresh, start
+from _roles import finish, fresh, say, start
 
 SEM, RUNNING, STATS, GATE = "pyexamples.tasks", "pyexamples.running", "pyexamples.max", "pyexamples.gate"
 
@@ -25,7 +25,7 @@ def task():
     stats = mpx.dict(name=STATS, create=False)
     gate = mpx.Event(name=GATE, create=False)
     with sem:
-        print("%d start" % os.getpid(), flush=True)
+        say("%d start" % os.getpid())
         now = running.add(1)
         with mpx.Lock(name=STATS + ".lock"):
             stats["max"] = max(stats.get("max", 0), now)
@@ -33,7 +33,7 @@ def task():
             gate.set()
         gate.wait(60)
         running.add(-1)
-        print("%d done" % os.getpid(), flush=True)
+        say("%d done" % os.getpid())
 
 
 if __name__ == "__main__":
@@ -47,5 +47,5 @@ if __name__ == "__main__":
         stats = mpx.dict(name=STATS, exclusive=True)
         mpx.Event(name=GATE, exclusive=True)
         finish(*[start(__file__, "task") for _ in range(10)])
-        print("max concurrent: %d" % stats["max"])
-        print("units back: %d" % sem.get_value())
+        say("max concurrent: %d" % stats["max"])
+        say("units back: %d" % sem.get_value())

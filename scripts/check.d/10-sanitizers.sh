@@ -50,7 +50,7 @@ echo "10-sanitizers: built with ASan and UBSan in $(( $(date +%s) - start )) s"
 start=$(date +%s)
 if ! make -j"$jobs" check > check.log 2>&1; then
         grep -E '^(FAIL|ERROR|XPASS):' check.log || true
-        for log in $(grep -lE '^(FAIL|ERROR)' $(find . -name '*.trs') 2> /dev/null | sed 's/\.trs$/.log/'); do
+        for log in $(grep -lE '^:test-result: (FAIL|ERROR)' $(find . -name '*.trs') 2> /dev/null | sed 's/\.trs$/.log/'); do
                 echo "=== $log"
                 tail -n 80 "$log"
         done
