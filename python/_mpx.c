@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 PyObject *mpxpy_inherited_error;
@@ -229,6 +231,25 @@ int mpxpy_iovecs(PyObject *items, struct iovec **ret_iov, Py_ssize_t *ret_n, PyO
 
 /* ---- the Connection type ---- */
 
+/*
+ * A failed connect: the socket's own error (no such file, connection
+ * refused, permission denied) in the system's words with the path, which
+ * libmpx's words for object errors ("no such object") would misstate.
+ */
+static void connect_error(const char *path, int r) {
+        const char *env = getenv("MPX_SOCKET");
+        int e = r < 0 && r > -4096 ? -r : EPROTO;
+
+        if (!path)
+                path = env && *env ? env : MPX_DEFAULT_SOCKET;
+        if (e == EPROTO) {
+                mpxpy_error(r);
+                return;
+        }
+        /* OSError(errno, strerror, filename) picks the subclass (FileNotFoundError ...). */
+        PyErr_SetObject(PyExc_OSError, Py_BuildValue("(iss)", e, strerror(e), path));
+}
+
 static int conn_init(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "path", "name", NULL };
         const char *path = NULL, *name = NULL;
@@ -245,7 +266,7 @@ static int conn_init(ConnObject *self, PyObject *args, PyObject *kwds) {
         r = name ? mpx_connect_named(path, name, &m) : mpx_connect(path, &m);
         Py_END_ALLOW_THREADS
         if (r < 0) {
-                mpxpy_error(r);
+                connect_error(path, r);
                 return -1;
         }
         if (!self->lock && !(self->lock = PyThread_allocate_lock())) {

@@ -83,8 +83,24 @@ class TestModule(Base):
             c.ping()
 
     def test_connect_errors(self):
-        with self.assertRaises(FileNotFoundError):
-            _mpx.Connection(os.path.join(os.environ.get("MPX_TEST_DIR", "/tmp"), "no-such.sock"))
+        path = os.path.join(os.environ.get("MPX_TEST_DIR", "/tmp"), "no-such.sock")
+        with self.assertRaises(FileNotFoundError) as cm:
+            _mpx.Connection(path)
+        # The socket's own error, naming it: not libmpx's "no such object".
+        self.assertEqual(cm.exception.filename, path)
+        self.assertEqual(cm.exception.strerror, os.strerror(errno.ENOENT))
+        # Without a path, the one MPX_SOCKET names.
+        saved = os.environ.get("MPX_SOCKET")
+        os.environ["MPX_SOCKET"] = path
+        try:
+            with self.assertRaises(FileNotFoundError) as cm:
+                _mpx.Connection()
+            self.assertEqual(cm.exception.filename, path)
+        finally:
+            if saved is None:
+                del os.environ["MPX_SOCKET"]
+            else:
+                os.environ["MPX_SOCKET"] = saved
 
     def test_timeout_argument(self):
         q = fresh("timeout")
