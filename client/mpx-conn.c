@@ -302,7 +302,8 @@ static int conn_read(struct mpx *m, bool block) {
                 return conn_broken(m, -ECONNRESET);
         conn_keep_fds(m, &msg, m->in.len);
         m->in.len += (size_t) n;
-        return 1;
+        /* A read that filled the room may have left more behind. */
+        return (size_t) n == iov.iov_len ? 2 : 1;
 }
 
 /* Hand a request its result: run its callback, or mark a synchronous one done. */
@@ -438,12 +439,32 @@ int mpx_process(mpx *m) {
                         break;
                 }
                 n += k;
+                /*
+                 * A short read took all that had come: another would only
+                 * say EAGAIN, a system call a wake-up for nothing. What comes
+                 * later wakes the caller's poll again.
+                 */
+                if (r == 1)
+                        break;
         } while (!m->closing && !m->broken);
         if (r >= 0 && !m->closing && !m->broken)
                 r = conn_send(m, false);
         r = m->broken ? -ECONNRESET : n;
         conn_leave(m);
         return r;
+}
+
+int mpx_send(mpx *m) {
+        int r;
+
+        if (!m)
+                return -EINVAL;
+        if (m->broken)
+                return -ECONNRESET;
+        m->depth++;
+        r = conn_send(m, false);
+        conn_leave(m);
+        return r < 0 ? r : 0;
 }
 
 void conn_sync_done(mpx *m, int64_t result, void *userdata) {

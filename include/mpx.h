@@ -212,11 +212,24 @@ short mpx_events(const mpx *m);
  * mpx_process() - do what the socket allows without blocking: send queued
  * requests, read the replies that have come, run their callbacks, and send
  * what the callbacks queued. Call it when poll(2) reports the events of
- * mpx_events() on mpx_fd(). Return: the number of requests completed, or
+ * mpx_events() on mpx_fd(), level-triggered: it stops reading after a read
+ * that did not fill its buffer, so that replies arriving meanwhile are left
+ * for the next wake-up (an edge-triggered loop would miss them). Return: the number of requests completed, or
  * -ECONNRESET once the connection is lost (every pending request has then
  * completed with -ECONNRESET).
  */
 int mpx_process(mpx *m);
+
+/*
+ * mpx_send() - send what is queued as far as the socket takes it now, and
+ * read nothing: for a producer that makes asynchronous requests one after
+ * another and reads their replies from time to time with mpx_process(),
+ * one system call a request instead of three. What the socket does not take
+ * stays queued (mpx_events() says POLLOUT). Return: 0, -EINVAL, or
+ * -ECONNRESET once the connection is lost (every pending request has then
+ * completed with -ECONNRESET, as in mpx_process()).
+ */
+int mpx_send(mpx *m);
 
 /*
  * mpx_set_watch() - have fn called whenever the value of mpx_events()

@@ -1706,6 +1706,38 @@ static void test_events_and_watch(void **state) {
         assert_int_equal(mpx_ping(f->m), 0);
 }
 
+/*
+ * mpx_send() writes what is queued and reads nothing: the puts are out
+ * (no POLLOUT), their callbacks have not run, and mpx_process() runs them
+ * once the replies are read; the items are in the queue, in order.
+ */
+static void test_send_only(void **state) {
+        struct fixture *f = *state;
+        struct done d[3] = { { 0 } };
+        mpx_item it = { 0 };
+
+        assert_int_equal(mpx_queue_declare(f->m, "sendonly", 0, 0), 1);
+        for (int i = 0; i < 3; i++) {
+                char c = (char) ('a' + i);
+
+                assert_true(mpx_queue_put_async(f->m, "sendonly", &c, 1, -1, on_done, &d[i]) > 0);
+                assert_int_equal(mpx_send(f->m), 0);
+                assert_int_equal(mpx_events(f->m), POLLIN);
+                assert_int_equal(d[i].calls, 0);
+        }
+        assert_int_equal(mpx_pending(f->m), 3);
+        assert_int_equal(await(f->m, 3, &d[2]), 0);
+        assert_int_equal(d[0].calls + d[1].calls, 2);
+        assert_int_equal(d[0].result | d[1].result, 0);
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(mpx_queue_get(f->m, "sendonly", 0, &it), 0);
+                assert_int_equal(((const char *) it.data)[0], 'a' + i);
+                mpx_item_clear(&it);
+        }
+        assert_int_equal(mpx_send(NULL), -EINVAL);
+        assert_int_equal(mpx_send(f->m), 0);    /* nothing queued */
+}
+
 /* ---- 7. calls made of several requests ---- */
 
 /*
@@ -1767,6 +1799,7 @@ int main(void) {
                 T(test_pipelined_batch),
                 T(test_descriptor_after_other_replies),
                 T(test_events_and_watch),
+                T(test_send_only),
                 T(test_chains),
 #undef T
         };
