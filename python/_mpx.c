@@ -13,11 +13,26 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <structmember.h>
+
 PyObject *mpxpy_inherited_error;
+
+/*
+ * Bumped in the child of every fork(): a Connection opened in another
+ * generation was inherited. Cheaper than getpid(), a system call, on every
+ * call of every method.
+ */
+static unsigned fork_generation;
+
+static void fork_child(void) {
+        fork_generation++;
+}
 
 PyObject *mpxpy_error(int64_t r) {
         int e = r < 0 && r > -4096 ? (int) -r : EPROTO;
@@ -82,7 +97,7 @@ static int conn_check(ConnObject *c) {
                 PyErr_SetString(PyExc_ValueError, "operation on a closed mpx Connection");
                 return -1;
         }
-        if (getpid() != c->pid) {
+        if (c->generation != fork_generation) {
                 PyErr_SetString(mpxpy_inherited_error,
                                 "this mpx Connection belongs to the parent process; open a new one in the child");
                 return -1;
@@ -140,12 +155,15 @@ void mpxpy_req_done(mpx *m, int64_t result, void *userdata) {
  */
 #define WAIT_SLICE_MS 200
 
-/* One step of the connection without the GIL: wait for its events, then process. */
-static void conn_step(mpx *m) {
-        struct pollfd p = { .fd = mpx_fd(m), .events = mpx_events(m) };
+void mpxpy_step(mpx *m) {
+        struct pollfd p = { .fd = mpx_fd(m) };
         int n;
 
         Py_BEGIN_ALLOW_THREADS
+        /* A request just made goes out at once, and the poll waits for its reply only. */
+        if (mpx_events(m) & POLLOUT)
+                mpx_send(m);
+        p.events = mpx_events(m);
         if (!p.events)
                 n = 1;          /* lost: mpx_process() completes every request */
         else
@@ -164,7 +182,7 @@ int64_t mpxpy_wait(ConnObject *c, int64_t id, struct mpxpy_req *rq) {
                  * Whatever poll() says (EINTR included), go on: the request
                  * must complete before rq, on the caller's stack, goes away.
                  */
-                conn_step(c->m);
+                mpxpy_step(c->m);
                 if (!rq->interrupted && PyErr_CheckSignals() < 0) {
                         /* The callback still runs once, with -ECANCELED or what was served first. */
                         rq->interrupted = 1;
@@ -280,6 +298,8 @@ static int conn_init(ConnObject *self, PyObject *args, PyObject *kwds) {
         }
         self->m = m;
         self->pid = getpid();
+        self->generation = fork_generation;
+        STAILQ_INIT(&self->put_failures);
         return 0;
 }
 
@@ -290,8 +310,10 @@ static void conn_shut(ConnObject *self) {
         if (!m)
                 return;
         /* A forked child gives back nothing of its parent's; disconnecting there sends nothing. */
-        if (getpid() == self->pid)
+        if (getpid() == self->pid) {
+                mpxpy_queue_settle_quietly(self);
                 mpxpy_queue_give_back(self);
+        }
         self->m = NULL;
         Py_BEGIN_ALLOW_THREADS
         mpx_disconnect(m);
@@ -302,6 +324,8 @@ static void conn_dealloc(ConnObject *self) {
         PyTypeObject *tp = Py_TYPE(self);
         mpxpy_exc e;
 
+        if (self->weakrefs)
+                PyObject_ClearWeakRefs((PyObject *) self);
         mpxpy_exc_save(&e);
         conn_shut(self);
         mpxpy_exc_restore(&e);
@@ -409,7 +433,13 @@ PyDoc_STRVAR(conn_doc,
 "in a child made by fork(); there every call raises\n"
 "InheritedConnectionError: open a new Connection in the child.");
 
+static PyMemberDef conn_members[] = {
+        { "__weaklistoffset__", T_PYSSIZET, offsetof(ConnObject, weakrefs), READONLY, NULL },
+        { NULL }
+};
+
 static PyType_Slot conn_slots[] = {
+        { Py_tp_members, conn_members },
         { Py_tp_doc, (void *) conn_doc },
         { Py_tp_init, conn_init },
         { Py_tp_new, PyType_GenericNew },
@@ -476,9 +506,15 @@ static const struct constant constants[] = {
 static int module_exec(PyObject *module) {
         PyMethodDef *methods = conn_methods();
         PyObject *type;
+        static int fork_hooked;
 
         if (!methods)
                 return -1;
+        if (!fork_hooked && pthread_atfork(NULL, NULL, fork_child) != 0) {
+                PyErr_SetString(PyExc_RuntimeError, "pthread_atfork failed");
+                return -1;
+        }
+        fork_hooked = 1;
         for (PyType_Slot *s = conn_slots; s->slot; s++)
                 if (s->slot == Py_tp_methods)
                         s->pfunc = methods;

@@ -6,12 +6,29 @@
  * the cancel reached it. Such items are kept on the Connection (its "held"
  * list) and the next get of the same queue through the same Connection
  * returns them first, in the order they were taken; close() gives back
- * those still kept (see mpxpy_queue_give_back()).
+ * those still kept (see mpxpy_queue_give_back()). A get that takes items
+ * ahead (queue_get(ahead=n)) keeps the ones it does not return there too.
+ *
+ * A pipelined put (queue_put_pipelined()) returns once its request is
+ * written to the socket, without waiting for the reply, as
+ * multiprocessing's Queue.put() returns before its feeder thread writes.
+ * Its reply is read later, by any call on the connection; a failure is
+ * kept and raised by the next pipelined put or by flush().
  */
 #include "mpxpy.h"
 
 #include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/*
+ * Pipelined puts awaiting their reply beyond which the next one waits:
+ * enough to keep the daemon busy, few enough that the replies the daemon
+ * writes never fill its output buffer for this connection.
+ */
+#define PIPELINE_WINDOW 256
 
 /* Seconds of a lease to libmpx's milliseconds; 0 is "none". */
 static int ttr_ms(double s, uint32_t *ret) {
@@ -148,6 +165,169 @@ static PyObject *queue_put(ConnObject *self, PyObject *args, PyObject *kwds) {
         return rq.interrupted ? NULL : mpxpy_none_result(r);
 }
 
+/*
+ * A pipelined put in flight: its connection and queue. A failed one stays,
+ * as the record of its queue's failure, on the connection's put_failures
+ * until it is raised; there is one record a queue at most.
+ */
+struct pipelined {
+        ConnObject *c;
+        int error;
+        STAILQ_ENTRY(pipelined) next;
+        char queue[];
+};
+
+static struct pipelined *failure_of(ConnObject *c, const char *queue) {
+        struct pipelined *p;
+
+        STAILQ_FOREACH(p, &c->put_failures, next)
+                if (!queue || strcmp(p->queue, queue) == 0)
+                        return p;
+        return NULL;
+}
+
+/* The callback of a pipelined put: one reply fewer to wait for; a failure is kept, the first of its queue. */
+static void pipelined_done(mpx *m, int64_t result, void *userdata) {
+        struct pipelined *p = userdata;
+        ConnObject *c = p->c;
+
+        (void) m;
+        c->puts_in_flight--;
+        /* Once the Connection is closing (m cleared), nobody is left to raise it. */
+        if (result < 0 && c->m && !failure_of(c, p->queue)) {
+                p->error = (int) -result;
+                STAILQ_INSERT_TAIL(&c->put_failures, p, next);
+                return;
+        }
+        free(p);
+}
+
+/* Raise the kept failure f as OSError(errno, message, queue) and forget it; -1. */
+static int raise_failure(ConnObject *c, struct pipelined *f) {
+        STAILQ_REMOVE(&c->put_failures, f, pipelined, next);
+        PyErr_SetObject(PyExc_OSError, Py_BuildValue("(iss)", f->error, mpx_strerror(-f->error), f->queue));
+        free(f);
+        return -1;
+}
+
+/* Pipelined puts in flight beyond which a put reads the replies that came. */
+#define PIPELINE_READ 32
+
+/*
+ * Write the pipelined put just queued, reading replies once PIPELINE_READ
+ * await theirs, and run the connection until everything queued is written
+ * and at most window puts await their reply. -1 with the exception when a
+ * signal handler raised meanwhile (what is queued goes out with the next
+ * call).
+ */
+static int settle(ConnObject *c, size_t window) {
+        for (;;) {
+                short ev;
+
+                Py_BEGIN_ALLOW_THREADS
+                if (c->puts_in_flight > PIPELINE_READ || window == 0)
+                        mpx_process(c->m);
+                else
+                        mpx_send(c->m);
+                Py_END_ALLOW_THREADS
+                ev = mpx_events(c->m);
+                if (!ev || (!(ev & POLLOUT) && c->puts_in_flight <= window))
+                        return 0;
+                mpxpy_step(c->m);
+                if (PyErr_CheckSignals() < 0)
+                        return -1;
+        }
+}
+
+void mpxpy_queue_settle_quietly(ConnObject *c) {
+        struct pipelined *f;
+        mpxpy_exc e;
+
+        while (c->m && c->puts_in_flight && mpx_events(c->m))
+                mpxpy_step(c->m);
+        mpxpy_exc_save(&e);
+        while ((f = STAILQ_FIRST(&c->put_failures))) {
+                STAILQ_REMOVE_HEAD(&c->put_failures, next);
+                if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "a put to mpx queue %s failed: %s", f->queue,
+                                     mpx_strerror(-f->error)) < 0)
+                        PyErr_Clear();
+                free(f);
+        }
+        mpxpy_exc_restore(&e);
+}
+
+PyDoc_STRVAR(queue_put_pipelined_doc,
+"queue_put_pipelined(name, data)\n--\n\n"
+"Append data (bytes) to the queue without waiting for the reply: it returns\n"
+"once the request is written to the socket (it waits only while 256 such\n"
+"puts await their replies). For queues that never make a put wait (an\n"
+"unbounded queue): a put that must wait for room waits in the daemon while\n"
+"the next ones pile up behind it.\n"
+"A failure (FileNotFoundError, BrokenPipeError for a closed queue,\n"
+"PermissionError, OSError(ENOSPC) ...) is raised, once for all the puts\n"
+"to that queue in flight, by the next pipelined put to the same queue on\n"
+"this Connection (which is then not made), or by flush(); the exception's\n"
+"filename is the queue. One still unraised when the Connection closes is\n"
+"a RuntimeWarning.\n"
+"Interrupted by a signal whose handler raises, the put still goes out.");
+static PyObject *queue_put_pipelined(ConnObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = { "name", "data", NULL };
+        const char *name, *data;
+        Py_ssize_t size;
+        size_t len;
+        struct pipelined *p;
+        int64_t id;
+
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "sy#:queue_put_pipelined", kwlist, &name, &data, &size) ||
+            mpxpy_enter(self) < 0)
+                return NULL;
+        if ((p = failure_of(self, name))) {
+                raise_failure(self, p);
+                mpxpy_leave(self);
+                return NULL;
+        }
+        len = strlen(name);
+        if (!(p = malloc(sizeof(*p) + len + 1))) {
+                mpxpy_leave(self);
+                return PyErr_NoMemory();
+        }
+        p->c = self;
+        p->error = 0;
+        memcpy(p->queue, name, len + 1);
+        id = mpx_queue_put_async(self->m, name, data, (size_t) size, -1, pipelined_done, p);
+        if (id < 0) {
+                free(p);
+                mpxpy_leave(self);
+                return mpxpy_error(id);
+        }
+        self->puts_in_flight++;
+        id = settle(self, PIPELINE_WINDOW);
+        mpxpy_leave(self);
+        if (id < 0)
+                return NULL;
+        Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(flush_doc,
+"flush()\n--\n\n"
+"Wait until every pipelined put of this Connection is answered, and raise\n"
+"the oldest failure not yet raised, whatever its queue (see\n"
+"queue_put_pipelined()).\n"
+"Interruptible: the puts stay in flight.");
+static PyObject *flush(ConnObject *self, PyObject *unused) {
+        int r;
+
+        if (mpxpy_enter(self) < 0)
+                return NULL;
+        r = settle(self, 0);
+        if (r == 0 && !STAILQ_EMPTY(&self->put_failures))
+                r = raise_failure(self, STAILQ_FIRST(&self->put_failures));
+        mpxpy_leave(self);
+        if (r < 0)
+                return NULL;
+        Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(queue_put_many_doc,
 "queue_put_many(name, items, timeout=None)\n--\n\n"
 "Append a sequence of bytes in one request, all or none. As queue_put().");
@@ -177,54 +357,79 @@ static PyObject *queue_put_many(ConnObject *self, PyObject *args, PyObject *kwds
 }
 
 PyDoc_STRVAR(queue_get_doc,
-"queue_get(name, timeout=None, detach=False, ttr=0.0)\n--\n\n"
+"queue_get(name, timeout=None, detach=False, ttr=0.0, ahead=1)\n--\n\n"
 "Take the oldest item, waiting up to timeout seconds (None: forever).\n"
 "Returns bytes for a plain queue, and (bytes, tag) for a delivery of a\n"
 "joinable queue: pass tag to queue_task_done() (or 0 for the oldest).\n"
 "detach: the delivery is not tied to this connection (any connection may\n"
 "finish it, and it is not redelivered when this one closes); ttr: a lease\n"
 "for this delivery, in seconds, instead of the queue's.\n"
+"ahead (without detach and ttr): take up to ahead items in one request,\n"
+"as many as are there once one is; the first is returned, the others are\n"
+"kept (see the attribute held) and returned by the next gets of the queue\n"
+"on this Connection, without a request.\n"
 "BlockingIOError (empty, timeout 0), TimeoutError, BrokenPipeError (closed\n"
 "and drained), FileNotFoundError, OSError(EIDRM).\n\n"
 "Interrupted by a signal whose handler raises (KeyboardInterrupt), the\n"
 "get is cancelled and the exception propagates. If the daemon had handed\n"
 "over an item before the cancel reached it, the item is not lost: the\n"
-"Connection keeps it (see the attribute held) and the next queue_get() or\n"
-"queue_get_many() of the same queue on this Connection returns it first,\n"
-"with its tag, still undone. close() gives back what is still kept: a plain\n"
+"Connection keeps it and the next queue_get() or queue_get_many() of the\n"
+"same queue on this Connection returns it first, with its tag, still\n"
+"undone. close() and finish() give back what is still kept: a plain\n"
 "item, and a detached delivery, are put again at the tail of the queue (the\n"
 "detached one as a copy, its delivery then marked done); a delivery tied to\n"
-"the connection is put back at the head by the daemon itself.");
+"the connection is put back at the head by the daemon itself when the\n"
+"connection closes.");
 static PyObject *queue_get(ConnObject *self, PyObject *args, PyObject *kwds) {
-        static char *kwlist[] = { "name", "timeout", "detach", "ttr", NULL };
+        static char *kwlist[] = { "name", "timeout", "detach", "ttr", "ahead", NULL };
         const char *name;
         int64_t ms = -1, r;
         int detach = 0;
         double ttr = 0;
         uint32_t lease;
-        mpx_item it = { 0 };
+        Py_ssize_t ahead = 1;
+        mpx_item one = { 0 }, *items = &one;
         struct mpxpy_req rq = { 0 };
-        PyObject *kept, *res;
+        PyObject *res;
 
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O&pd:queue_get", kwlist, &name, mpxpy_timeout, &ms,
-                                         &detach, &ttr) ||
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O&pdn:queue_get", kwlist, &name, mpxpy_timeout, &ms,
+                                         &detach, &ttr, &ahead) ||
             ttr_ms(ttr, &lease) < 0 || mpxpy_enter(self) < 0)
                 return NULL;
-        kept = held_take(self, name, 1);
-        if (!kept || PyList_GET_SIZE(kept)) {
-                mpxpy_leave(self);
-                res = kept ? Py_NewRef(PyList_GET_ITEM(kept, 0)) : NULL;
-                Py_XDECREF(kept);
-                return res;
+        if (PyList_GET_SIZE(self->held)) {
+                PyObject *kept = held_take(self, name, 1);
+
+                if (!kept || PyList_GET_SIZE(kept)) {
+                        mpxpy_leave(self);
+                        res = kept ? Py_NewRef(PyList_GET_ITEM(kept, 0)) : NULL;
+                        Py_XDECREF(kept);
+                        return res;
+                }
+                Py_DECREF(kept);
         }
-        Py_DECREF(kept);
-        r = mpxpy_wait(self, mpx_queue_get_ttr_async(self->m, name, ms, detach ? MPX_GET_DETACH : 0, lease, &it,
-                                                     mpxpy_req_done, &rq), &rq);
-        if (rq.interrupted && r == 0)
-                held_add(self, name, &it, 1, detach);
+        if (ahead > 1 && !detach && !lease) {
+                if (!(items = PyMem_Calloc((size_t) ahead, sizeof(*items)))) {
+                        mpxpy_leave(self);
+                        return PyErr_NoMemory();
+                }
+                r = mpxpy_wait(self, mpx_queue_get_many_async(self->m, name, items, (size_t) ahead, ms,
+                                                              mpxpy_req_done, &rq), &rq);
+        } else {
+                ahead = 1;
+                r = mpxpy_wait(self, mpx_queue_get_ttr_async(self->m, name, ms, detach ? MPX_GET_DETACH : 0, lease,
+                                                             items, mpxpy_req_done, &rq), &rq);
+                if (r == 0)
+                        r = 1;
+        }
+        /* Interrupted, everything taken is kept; else all but the first. */
+        if (r > 0 && (rq.interrupted || r > 1))
+                held_add(self, name, items + !rq.interrupted, (size_t) r - !rq.interrupted, detach);
         mpxpy_leave(self);
-        res = rq.interrupted ? NULL : r < 0 ? mpxpy_error(r) : item_to_python(&it);
-        mpx_item_clear(&it);
+        res = rq.interrupted ? NULL : r < 0 ? mpxpy_error(r) : item_to_python(&items[0]);
+        for (int64_t i = 0; i < r; i++)
+                mpx_item_clear(&items[i]);
+        if (items != &one)
+                PyMem_Free(items);
         return res;
 }
 
@@ -423,9 +628,29 @@ static PyObject *queue_join(ConnObject *self, PyObject *args, PyObject *kwds) {
         return rq.interrupted ? NULL : mpxpy_none_result(r);
 }
 
+PyDoc_STRVAR(finish_doc,
+"finish()\n--\n\n"
+"What close() does before it disconnects, for the exit of a process: wait\n"
+"for the replies of pipelined puts (a failure becomes a RuntimeWarning) and\n"
+"give back the items kept for later gets. Does nothing, and returns False,\n"
+"when another thread is in a call on this Connection, or when it is closed\n"
+"or inherited: an exit never waits for a blocked call.");
+static PyObject *finish(ConnObject *self, PyObject *unused) {
+        if (!self->m || getpid() != self->pid || !PyThread_acquire_lock(self->lock, NOWAIT_LOCK))
+                Py_RETURN_FALSE;
+        self->owner = PyThread_get_thread_ident();
+        mpxpy_queue_settle_quietly(self);
+        mpxpy_queue_give_back(self);
+        mpxpy_leave(self);
+        Py_RETURN_TRUE;
+}
+
 PyMethodDef mpxpy_queue_methods[] = {
+        { "flush", (PyCFunction) flush, METH_NOARGS, flush_doc },
+        { "finish", (PyCFunction) finish, METH_NOARGS, finish_doc },
         MPXPY_METHOD(queue_declare),
         MPXPY_METHOD(queue_put),
+        MPXPY_METHOD(queue_put_pipelined),
         MPXPY_METHOD(queue_put_many),
         MPXPY_METHOD(queue_get),
         MPXPY_METHOD(queue_get_many),

@@ -17,6 +17,7 @@
 #include <Python.h>
 
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include <mpx.h>
@@ -65,10 +66,13 @@ PyObject *mpxpy_bool_result(int64_t r);
 /* A method table entry of a method taking keywords, documented by fn_doc. */
 #define MPXPY_METHOD(fn) { #fn, (PyCFunction) (void (*)(void)) fn, METH_VARARGS | METH_KEYWORDS, fn##_doc }
 
+struct pipelined;
+
 typedef struct {
         PyObject_HEAD
         mpx *m;                 /* NULL once closed */
         pid_t pid;              /* the process that connected */
+        unsigned generation;    /* of forks, when it connected (_mpx.c) */
         PyThread_type_lock lock;
         unsigned long owner;    /* the thread in a call, while lock is held */
         /*
@@ -77,6 +81,14 @@ typedef struct {
          * given back by close().
          */
         PyObject *held;
+        /*
+         * Pipelined puts (queue_put_pipelined()): how many await their
+         * reply, and the failures not yet raised, the first of each queue,
+         * oldest first (mpxpy-queue.c).
+         */
+        size_t puts_in_flight;
+        STAILQ_HEAD(, pipelined) put_failures;
+        PyObject *weakrefs;     /* so that the package can track open Connections weakly */
 } ConnObject;
 
 /* One asynchronous request, as its callback leaves it. */
@@ -110,6 +122,12 @@ void mpxpy_req_done(mpx *m, int64_t result, void *userdata);
  */
 int64_t mpxpy_wait(ConnObject *c, int64_t id, struct mpxpy_req *rq);
 
+/*
+ * One step of the connection without the GIL: wait (200 ms at most) for
+ * its events, then process. The caller holds the connection.
+ */
+void mpxpy_step(mpx *m);
+
 /* Save and restore the pending exception around cleanup calls that may use the C API. */
 typedef struct {
 #if PY_VERSION_HEX >= 0x030C0000
@@ -121,8 +139,15 @@ typedef struct {
 void mpxpy_exc_save(mpxpy_exc *e);
 void mpxpy_exc_restore(mpxpy_exc *e);
 
-/* Give back the items of interrupted gets (close() and deallocation). */
+/* Give back the items of interrupted gets and gets ahead (close() and deallocation). */
 void mpxpy_queue_give_back(ConnObject *c);
+
+/*
+ * Wait, without signals, for the replies of every pipelined put, and warn
+ * (RuntimeWarning) of a failure not yet raised: a connection that closes
+ * reports what it can no longer raise. The pending exception is kept.
+ */
+void mpxpy_queue_settle_quietly(ConnObject *c);
 
 /* Build a Python list of bytes from n buffers (the buffers are freed by the caller). */
 PyObject *mpxpy_bufs_to_list(const mpx_buf *bufs, size_t n);

@@ -42,6 +42,7 @@ import re
 SERIALIZERS = ("pickle", "json", "raw")
 
 _DECIMAL = re.compile(rb"-?(?:0|[1-9][0-9]*)\Z")
+_DECIMAL_FIRST = b"-0123456789"      # what decimal text starts with: the regex runs only then
 _PICKLE = 0x80
 
 
@@ -75,7 +76,8 @@ def encode(obj, serializer="pickle"):
                 data = obj.encode("utf-8")
             except UnicodeEncodeError:
                 return _pickle(obj)
-            if _DECIMAL.match(data) or data[:1] == b"\x80":
+            first = data[:1]
+            if first == b"\x80" or (first in _DECIMAL_FIRST and _DECIMAL.match(data)):
                 return _pickle(obj)
             return data
         if t is bytes or t is bytearray:
@@ -96,9 +98,10 @@ def encode(obj, serializer="pickle"):
 def decode(data, serializer="pickle"):
     """The object bytes data stand for (see the module's docstring); unpickling runs code."""
     if serializer == "pickle":
-        if data[:1] == b"\x80":
+        first = data[:1]
+        if first == b"\x80":
             return pickle.loads(data)
-        if _DECIMAL.match(data):
+        if first in _DECIMAL_FIRST and _DECIMAL.match(data):
             return int(data)
         try:
             return data.decode("utf-8")

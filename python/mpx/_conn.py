@@ -14,10 +14,20 @@ ends.
 After ``os.fork()`` the child drops the connections it inherited without
 using them (the extension refuses use across fork anyway) and opens its own
 on first use.
+
+When the process exits, each connection it opened finishes its queue work
+(``Connection.finish()``): the replies of pipelined puts are awaited (a
+failure is a RuntimeWarning) and items taken ahead by gets and not returned
+are given back to their queues. This runs from ``atexit``, and in a child
+of ``multiprocessing``, which leaves by ``os._exit()``, from its exit
+finalizers; a connection busy in another thread's call is left alone.
 """
 
+import atexit
 import os
+import sys
 import threading
+import weakref
 
 from . import _mpx
 
@@ -25,7 +35,9 @@ _address = None
 _local = threading.local()
 _refs = {}
 _refs_lock = threading.Lock()
-_pid = os.getpid()
+pid = os.getpid()                # this process's, kept by the fork hook below
+_opened = weakref.WeakSet()     # every connection this process opened
+_exit_finalizer = None          # multiprocessing's exit finalizer that runs _finish_all()
 
 
 def set_address(path):
@@ -43,22 +55,54 @@ def get_address():
 
 
 def _check_pid():
-    global _local, _refs, _pid
-    if _pid != os.getpid():
+    # For a fork that ran no Python hook (a fork() of C code).
+    if pid != os.getpid():
         _after_fork_in_child()
 
 
 def get(address=None):
-    """The calling thread's connection to the daemon at address (None: get_address())."""
-    _check_pid()
-    address = address or get_address()
-    conns = getattr(_local, "conns", None)
-    if conns is None:
-        conns = _local.conns = {}
-    c = conns.get(address)
-    if c is None or c.closed:
-        c = conns[address] = _mpx.Connection(address, "python-%d" % os.getpid())
+    """The calling thread's connection to the daemon at address (None: get_address()).
+
+    Called by every method of every handle: the common case is two lookups.
+    """
+    if address is None:
+        address = get_address()
+    try:
+        c = _local.conns[address]
+        if not c.closed:
+            return c
+    except AttributeError:
+        _check_pid()
+        _local.conns = {}
+    except KeyError:
+        pass
+    c = _local.conns[address] = _opening(_mpx.Connection(address, "python-%d" % os.getpid()))
     return c
+
+
+def _opening(c):
+    """Track a new connection so that the process's exit finishes it (see the module docstring)."""
+    global _exit_finalizer
+    _opened.add(c)
+    if _exit_finalizer is None or not _exit_finalizer.still_active():
+        # A multiprocessing child leaves by os._exit() after its exit
+        # finalizers. A child's start clears those it inherited, and any made
+        # before (by fork hooks), so the check is made at each new connection.
+        util = sys.modules.get("multiprocessing.util")
+        if util is not None:
+            _exit_finalizer = util.Finalize(None, _finish_all, exitpriority=5)
+    return c
+
+
+def _finish_all():
+    for c in list(_opened):
+        try:
+            c.finish()
+        except Exception:       # the process is leaving: finish what can be
+            pass
+
+
+atexit.register(_finish_all)
 
 
 def ref_connection(address=None):
@@ -68,18 +112,19 @@ def ref_connection(address=None):
     with _refs_lock:
         c = _refs.get(address)
         if c is None or c.closed:
-            c = _refs[address] = _mpx.Connection(address, "python-%d-refs" % os.getpid())
+            c = _refs[address] = _opening(_mpx.Connection(address, "python-%d-refs" % os.getpid()))
         return c
 
 
 def _after_fork_in_child():
-    global _local, _refs, _refs_lock, _pid
+    global _local, _refs, _refs_lock, pid, _opened
     # The inherited connections are dropped, never used nor closed: their
     # descriptors are the parent's connections too.
     _local = threading.local()
     _refs = {}
     _refs_lock = threading.Lock()
-    _pid = os.getpid()
+    pid = os.getpid()
+    _opened = weakref.WeakSet()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

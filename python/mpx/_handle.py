@@ -177,9 +177,9 @@ class Handle:
         """The calling thread's connection, with this process's reference taken first."""
         if self._closed:
             raise ValueError("%s is closed" % self._name)
-        if self._counted and self._ref_pid != os.getpid():
+        if self._counted and self._ref_pid != _conn.pid:
             self._token = _conn.ref_connection(self._address).ref(self._name)
-            self._ref_pid = os.getpid()
+            self._ref_pid = _conn.pid
         return _conn.get(self._address)
 
     @property

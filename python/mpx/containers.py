@@ -83,6 +83,8 @@ class dict(Handle, MutableMapping):
 
     def _d(self, data):
         # A stored value is read again: handles in it keep their references in transit.
+        if data[:1] != b"\x80":         # not a pickle: no handle inside
+            return _codec.decode(data, self._serializer)
         with keeping_transit():
             return _codec.decode(data, self._serializer)
 
@@ -245,6 +247,8 @@ class list(Handle, MutableSequence):
 
     def _d(self, data):
         # A stored value is read again: handles in it keep their references in transit.
+        if data[:1] != b"\x80":         # not a pickle: no handle inside
+            return _codec.decode(data, self._serializer)
         with keeping_transit():
             return _codec.decode(data, self._serializer)
 

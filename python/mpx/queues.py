@@ -6,12 +6,33 @@ processes that did not fork from one another share a queue by its name::
 
     q = mpx.Queue(name="jobs")          # in any process
 
-There is no feeder thread: ``put`` returns once the daemon holds the item
-(``join_thread`` and ``cancel_join_thread`` do nothing). ``close()`` is
-multiprocessing's: this process puts (and gets) no more through this handle,
-whose reference it drops. ``shutdown()`` closes the queue for everyone (the
-daemon's queue close): puts raise ``ShutDown``, gets take what is left, then
-raise ``ShutDown`` too.
+There is no feeder thread, and no item waits in the process. A put to an
+unbounded queue is pipelined: it returns once the item is written to the
+daemon's socket, without waiting for the answer, as multiprocessing's
+``put`` returns before its feeder thread writes. Should such a put fail
+after all (the queue was shut down or deleted, a memory or disk limit), the
+exception (``ShutDown``, ``FileNotFoundError``, ``OSError`` ENOSPC ...) is
+raised by the thread's next put to an unbounded queue, or by
+``join_thread()``, which waits for every answer; one still unraised when the
+process exits is a ``RuntimeWarning``. A put to a bounded queue waits for its
+answer, so that ``maxsize`` holds exactly, and raises its own failure.
+
+A consumer that comes back for the next item at once (within 200 us of its
+last get) takes items ahead: its gets ask for up to twice as many as the
+last time, at most ``prefetch`` (64 by default), as many as the queue holds
+then, and return them one by one without a request. A consumer that takes
+its time gets one item a request, so that items wait in the queue for
+whichever consumer is free. Items taken ahead and not returned are given
+back to the tail of the queue by ``close()`` of the thread's connection and
+when the process exits (multiprocessing's children included); a consumer
+that is killed loses them, as it loses the item it was handed.
+``prefetch=1`` turns this off. (Items of a plain queue are the consumer's
+once they are sent to it: docs/PROTOCOL.md, redelivery.)
+
+``close()`` is multiprocessing's: this process puts (and gets) no more
+through this handle, whose reference it drops. ``shutdown()`` closes the
+queue for everyone (the daemon's queue close): puts raise ``ShutDown``, gets
+take what is left, then raise ``ShutDown`` too.
 
 The names of factories, the lifetime of anonymous queues and pickling are
 described in ``mpx._handle``.
@@ -20,8 +41,10 @@ described in ``mpx._handle``.
 import os
 import queue
 import threading
+import time
 
 from . import _codec
+from . import _conn
 from . import _mpx
 from ._handle import Handle
 
@@ -36,6 +59,11 @@ else:
         """The queue was shut down (for everyone): no more puts, and no more gets once drained."""
 
 
+# A get that comes within this many seconds of the last one is a fast consumer's.
+_FAST_CONSUMER = 0.0002
+DEFAULT_PREFETCH = 64
+
+
 def _timeout(block, timeout):
     if not block:
         return 0
@@ -47,11 +75,20 @@ def _timeout(block, timeout):
 class _QueueBase(Handle):
     _flags = 0
 
-    def __init__(self, maxsize=0, name=None, create=True, exclusive=False, *, serializer="pickle", address=None):
+    def __init__(self, maxsize=0, name=None, create=True, exclusive=False, *, serializer="pickle", address=None,
+                 prefetch=DEFAULT_PREFETCH):
         self._maxsize = max(int(maxsize), 0)
         self._serializer = _codec.check_serializer(serializer)
-        self._put_closed = False
+        self._prefetch = int(prefetch)
+        if self._prefetch < 1:
+            raise ValueError("prefetch must be at least 1")
+        self._reset_local()
         self._open(name, create, exclusive, address)
+
+    def _reset_local(self):
+        self._put_closed = False
+        self._ahead = 1                 # how many the next get takes
+        self._last_get = -1.0           # when the last get returned (time.monotonic())
 
     def _declare(self, conn, name, flags):
         return conn.queue_declare(name, self._maxsize, self._flags | flags)
@@ -60,11 +97,11 @@ class _QueueBase(Handle):
         self._maxsize = info.get("maxsize", 0)
 
     def _state(self):
-        return (self._maxsize, self._serializer)
+        return (self._maxsize, self._serializer, self._prefetch)
 
     def _set_state(self, state):
-        self._maxsize, self._serializer = state
-        self._put_closed = False
+        self._maxsize, self._serializer, self._prefetch = state
+        self._reset_local()
 
     @property
     def maxsize(self):
@@ -81,21 +118,24 @@ class _QueueBase(Handle):
             raise ValueError("Queue %s is closed" % self._name)
         data = _codec.encode(obj, self._serializer)
         try:
-            self._c().queue_put(self._name, data, _timeout(block, timeout))
+            if self._maxsize:
+                self._c().queue_put(self._name, data, _timeout(block, timeout))
+            else:
+                self._c().queue_put_pipelined(self._name, data)
         except (BlockingIOError, TimeoutError):
             raise Full from None
-        except BrokenPipeError:
-            raise ShutDown("queue %s was shut down" % self._name) from None
+        except BrokenPipeError as e:
+            raise ShutDown("queue %s was shut down" % (e.filename or self._name)) from None
 
     def put_nowait(self, obj):
         """put(obj, False)."""
         return self.put(obj, False)
 
-    def _get(self, block, timeout, detach=False):
+    def _get(self, block, timeout, detach=False, ahead=1):
         if self._closed:
             raise ValueError("Queue %s is closed" % self._name)
         try:
-            return self._c().queue_get(self._name, _timeout(block, timeout), detach)
+            return self._c().queue_get(self._name, _timeout(block, timeout), detach, 0.0, ahead)
         except (BlockingIOError, TimeoutError):
             raise Empty from None
         except BrokenPipeError:
@@ -105,9 +145,18 @@ class _QueueBase(Handle):
         """Take the oldest item, waiting up to timeout seconds (queue.Empty).
 
         block=False never waits. ShutDown when the queue was shut down and
-        is drained.
+        is drained. A fast consumer takes items ahead (see the module's
+        docstring).
         """
-        return _codec.decode(self._get(block, timeout), self._serializer)
+        if self._prefetch == 1:
+            return _codec.decode(self._get(block, timeout), self._serializer)
+        if time.monotonic() - self._last_get < _FAST_CONSUMER:
+            self._ahead = min(self._ahead * 2, self._prefetch)
+        else:
+            self._ahead = 1
+        data = self._get(block, timeout, ahead=self._ahead)
+        self._last_get = time.monotonic()
+        return _codec.decode(data, self._serializer)
 
     def get_nowait(self):
         """get(False)."""
@@ -131,12 +180,19 @@ class _QueueBase(Handle):
         super().close()
 
     def join_thread(self):
-        """Nothing to wait for: there is no feeder thread (put is done when it returns)."""
+        """Wait until the daemon answered every put of this thread, and raise the first failure.
+
+        As multiprocessing's, it may be called after close() only.
+        """
         if not self._put_closed:
             raise ValueError("Queue %s is not closed" % self._name)
+        try:
+            _conn.get(self._address).flush()
+        except BrokenPipeError as e:
+            raise ShutDown("queue %s was shut down" % (e.filename or self._name)) from None
 
     def cancel_join_thread(self):
-        """Nothing to cancel: there is no feeder thread."""
+        """Nothing to cancel: there is no feeder thread, and no item waits in the process."""
 
     def shutdown(self):
         """Close the queue for everyone: puts raise ShutDown; gets drain it, then raise ShutDown."""
@@ -147,8 +203,10 @@ class Queue(_QueueBase):
     """multiprocessing.Queue(maxsize=0) over an mpx queue.
 
     Queue(maxsize=0, name=None, create=True, exclusive=False, *,
-    serializer="pickle", address=None). An existing queue is opened with the
-    maxsize it has. A Queue may open a joinable queue too.
+    serializer="pickle", address=None, prefetch=64). An existing queue is
+    opened with the maxsize it has. A Queue may open a joinable queue too.
+    Puts to an unbounded queue are pipelined and fast consumers take up to
+    prefetch items ahead: see the module's docstring.
     """
 
     _types = ("queue", "joinable")
@@ -159,8 +217,9 @@ class SimpleQueue(_QueueBase):
 
     _types = ("queue", "joinable")
 
-    def __init__(self, name=None, create=True, exclusive=False, *, serializer="pickle", address=None):
-        super().__init__(0, name, create, exclusive, serializer=serializer, address=address)
+    def __init__(self, name=None, create=True, exclusive=False, *, serializer="pickle", address=None,
+                 prefetch=DEFAULT_PREFETCH):
+        super().__init__(0, name, create, exclusive, serializer=serializer, address=address, prefetch=prefetch)
 
 
 class JoinableQueue(_QueueBase):

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 """Tests of mpx.queues: Queue, SimpleQueue, JoinableQueue, ShutDown."""
 
+import os
 import queue
+import signal
 import threading
 import unittest
 
@@ -63,7 +65,7 @@ class TestQueue(TestCase):
             q.put(1)
 
     def test_shutdown(self):
-        q = mpx.Queue()
+        q = mpx.Queue(5)
         q.put(1)
         other = mpx.Queue(name=q.name, create=False)
         other.shutdown()
@@ -73,6 +75,37 @@ class TestQueue(TestCase):
         with self.assertRaises(mpx.ShutDown):
             q.get()
         self.assertTrue(issubclass(mpx.ShutDown, Exception))
+
+    def test_shutdown_seen_by_a_pipelined_put(self):
+        # A put to an unbounded queue does not wait for its answer: the
+        # failure comes with join_thread() (or the queue's next put).
+        q = mpx.Queue()
+        mpx.Queue(name=q.name, create=False).shutdown()
+        q.put(1)
+        q.close()
+        with self.assertRaises(mpx.ShutDown) as cm:
+            q.join_thread()
+        self.assertIn(q.name, str(cm.exception))
+        q.join_thread()                 # raised once
+
+    def test_pipelined_failure_raised_by_the_next_put_of_its_queue(self):
+        q = mpx.Queue()
+        mpx.Queue(name=q.name, create=False).shutdown()
+        q.put(1)
+        c = q._c()
+        c.queue_qsize(q.name)           # any call reads the answers that came
+        unrelated = mpx.Queue()
+        unrelated.put(2)                # another queue's put does not raise it
+        with self.assertRaises(mpx.ShutDown):
+            q.put(3)
+        self.assertEqual(unrelated.get(), 2)
+
+    def test_pipelined_puts_land_in_order(self):
+        q = mpx.Queue()
+        for i in range(2000):
+            q.put(i)
+        self.assertEqual(q.qsize(), 2000)
+        self.assertEqual([q.get() for _ in range(2000)], list(range(2000)))
 
     def test_serializers(self):
         q = mpx.Queue(serializer="json")
@@ -89,6 +122,174 @@ class TestQueue(TestCase):
     def test_negative_timeout(self):
         with self.assertRaises(ValueError):
             mpx.Queue().get(timeout=-1)
+
+
+class TestPrefetch(TestCase):
+    """Gets that take items ahead, and what becomes of the items not returned."""
+
+    def setUp(self):
+        # Every consumer here counts as fast, so that items are taken ahead whatever the machine's pace.
+        saved = mpx.queues._FAST_CONSUMER
+        mpx.queues._FAST_CONSUMER = 3600.0
+        self.addCleanup(setattr, mpx.queues, "_FAST_CONSUMER", saved)
+
+    def test_fast_consumer_takes_ahead_in_order(self):
+        q = mpx.Queue()
+        for i in range(300):
+            q.put(i)
+        c = q._c()
+        got, most_held = [], 0
+        for _ in range(300):
+            got.append(q.get())
+            most_held = max(most_held, c.held)
+        self.assertEqual(got, list(range(300)))
+        self.assertEqual(most_held, mpx.queues.DEFAULT_PREFETCH - 1)
+        self.assertEqual(c.held, 0)
+        with self.assertRaises(mpx.Empty):
+            q.get(timeout=0.01)
+
+    def test_slow_consumer_takes_one(self):
+        mpx.queues._FAST_CONSUMER = 0.0
+        q = mpx.Queue()
+        for i in range(10):
+            q.put(i)
+        self.assertEqual([q.get() for _ in range(10)], list(range(10)))
+        self.assertEqual(q.qsize(), 0)
+
+    def test_prefetch_one_takes_nothing_ahead(self):
+        q = mpx.Queue(prefetch=1)
+        for i in range(10):
+            q.put(i)
+        c = q._c()
+        for i in range(10):
+            self.assertEqual(q.get(), i)
+            self.assertEqual(c.held, 0)
+            self.assertEqual(q.qsize(), 9 - i)
+        with self.assertRaises(ValueError):
+            mpx.Queue(prefetch=0)
+
+    def test_prefetch_survives_pickling(self):
+        import pickle
+        q = mpx.Queue(prefetch=3)
+        self.assertEqual(pickle.loads(pickle.dumps(q))._prefetch, 3)
+
+    def test_connection_close_gives_back(self):
+        q = mpx.Queue()
+        for i in range(10):
+            q.put(i)
+        q.get()
+        q.get()
+        c = q._c()
+        self.assertGreater(c.held, 0)
+        self.assertEqual(q.qsize(), 10 - 2 - c.held)
+        c.close()
+        self.assertEqual(q.qsize(), 8)
+        self.assertEqual(sorted(q.get() for _ in range(8)), list(range(2, 10)))
+
+    def _child_takes_one(self, q, out):
+        import mpx as m
+        m.queues._FAST_CONSUMER = 3600.0
+        q.get()
+        out.put(q.get())
+        out.put(q._c().held)
+
+    def test_multiprocessing_child_gives_back_at_exit(self):
+        # A multiprocessing child leaves by os._exit(): its exit finalizers give the items back.
+        import multiprocessing as mp
+        q = mpx.Queue()
+        for i in range(20):
+            q.put(i)
+        out = mpx.Queue(prefetch=1)
+        p = mp.get_context("fork").Process(target=self._child_takes_one, args=(q, out))
+        p.start()
+        self.assertEqual(out.get(timeout=30), 1)
+        self.assertGreater(out.get(timeout=30), 0)
+        p.join(30)
+        self.assertEqual(p.exitcode, 0)
+        self.assertEqual(q.qsize(), 18)
+        self.assertEqual(sorted(q.get() for _ in range(18)), list(range(2, 20)))
+
+    def test_script_gives_back_at_exit(self):
+        q = mpx.Queue(name=fresh("giveback"))
+        for i in range(20):
+            q.put(i)
+        out = self.run_python("""
+            import sys, mpx
+            mpx.queues._FAST_CONSUMER = 3600.0
+            q = mpx.Queue(name=sys.argv[1], create=False)
+            print(q.get(), q.get(), q._c().held > 0)
+            """, q.name)
+        self.assertEqual(out.split(), ["0", "1", "True"])
+        self.assertEqual(q.qsize(), 18)
+
+
+class TestPipelinedPuts(TestCase):
+    def _child_puts(self, q, n):
+        for i in range(n):
+            q.put(i)
+
+    def test_child_puts_land_though_it_leaves_at_once(self):
+        import multiprocessing as mp
+        q = mpx.Queue()
+        p = mp.get_context("fork").Process(target=self._child_puts, args=(q, 5000))
+        p.start()
+        p.join(60)
+        self.assertEqual(p.exitcode, 0)
+        self.assertEqual(q.qsize(), 5000)
+        self.assertEqual([q.get() for _ in range(5000)], list(range(5000)))
+
+    def test_failure_unraised_at_exit_is_a_warning(self):
+        q = mpx.Queue(name=fresh("warned"))
+        r = self.spawn_python("""
+            import sys, mpx
+            q = mpx.Queue(name=sys.argv[1], create=False)
+            mpx.Queue(name=sys.argv[1], create=False).shutdown()
+            q.put(1)
+            """, q.name)
+        out, err = r.communicate(timeout=60)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"RuntimeWarning: a put to mpx queue %s failed" % q.name.encode(), err)
+
+    def test_bounded_put_waits_for_its_answer(self):
+        q = mpx.Queue(2)
+        q.put(1)
+        q.put(2)
+        with self.assertRaises(mpx.Full):
+            q.put(3, timeout=0.01)
+        self.assertEqual(q.qsize(), 2)
+
+
+class TestInterruptedGet(TestCase):
+    """A real SIGINT from another process while Queue.get() waits: KeyboardInterrupt, nothing lost."""
+
+    ROUNDS = 50
+
+    def test_sigint_during_get_loses_nothing(self):
+        q = mpx.Queue(name=fresh("sigint"))
+        go = mpx.Queue(name=fresh("sigint-go"))
+        helper = self.spawn_python("""
+            import os, signal, sys, time
+            import mpx
+            from mpx import _mpx
+            q = mpx.Queue(name=sys.argv[1], create=False)
+            go = mpx.Queue(name=sys.argv[2], create=False, prefetch=1)
+            rounds, target = int(sys.argv[3]), int(sys.argv[4])
+            with _mpx.Connection() as c:
+                for i in range(rounds):
+                    deadline = time.monotonic() + 30
+                    while c.object_info(q.name)["getters"] < 1:
+                        assert time.monotonic() < deadline
+                    os.kill(target, signal.SIGINT)
+                    q.put(i)
+                    go.get()
+            """, q.name, go.name, self.ROUNDS, os.getpid())
+        for i in range(self.ROUNDS):
+            with self.assertRaises(KeyboardInterrupt):
+                q.get()
+            self.assertEqual(q.get(timeout=30), i)
+            go.put("next")
+        self.assertEqual(helper.wait(timeout=60), 0)
+        self.assertEqual(q.qsize(), 0)
 
 
 class TestSimpleQueue(TestCase):
