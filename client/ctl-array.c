@@ -38,30 +38,7 @@
 #include <unistd.h>
 
 #include "mpxctl.h"
-
-enum elem_kind {
-        ELEM_SIGNED,
-        ELEM_UNSIGNED,
-        ELEM_FLOAT,
-        ELEM_CHAR,
-};
-
-struct elem_type {
-        char code;
-        unsigned size;
-        enum elem_kind kind;
-        const char *what;               /* for error messages */
-};
-
-static const struct elem_type elem_types[] = {
-        { 'b', 1, ELEM_SIGNED, "an integer" },   { 'B', 1, ELEM_UNSIGNED, "an integer" },
-        { 'h', 2, ELEM_SIGNED, "an integer" },   { 'H', 2, ELEM_UNSIGNED, "an integer" },
-        { 'i', 4, ELEM_SIGNED, "an integer" },   { 'I', 4, ELEM_UNSIGNED, "an integer" },
-        { 'l', 8, ELEM_SIGNED, "an integer" },   { 'L', 8, ELEM_UNSIGNED, "an integer" },
-        { 'q', 8, ELEM_SIGNED, "an integer" },   { 'Q', 8, ELEM_UNSIGNED, "an integer" },
-        { 'f', 4, ELEM_FLOAT, "a number" },      { 'd', 8, ELEM_FLOAT, "a number" },
-        { 'c', 1, ELEM_CHAR, "one byte" },
-};
+#include "typecode.h"
 
 #define TYPECODES "b B h H i I l L q Q f d c"
 
@@ -79,13 +56,11 @@ static void array_args_done(struct array_args *a) {
         a->argv = NULL;
 }
 
-static const struct elem_type *elem_type_find(const char *s) {
+/* The type code a one-character string names, or NULL. */
+static const struct typecode *typecode_named(const char *s) {
         if (!s[0] || s[1])
                 return NULL;
-        for (size_t i = 0; i < sizeof(elem_types) / sizeof(elem_types[0]); i++)
-                if (elem_types[i].code == s[0])
-                        return &elem_types[i];
-        return NULL;
+        return typecode_find(s[0]);
 }
 
 /* ---- elements ---- */
@@ -152,7 +127,7 @@ static int parse_int(const char *s, uint64_t *ret) {
 }
 
 /* Parse one element of type t from s into out (t->size bytes): CTL_EXIT_OK or a usage error. */
-static int elem_parse(struct ctl *ctl, const struct elem_type *t, const char *s, void *out) {
+static int elem_parse(struct ctl *ctl, const struct typecode *t, const char *s, void *out) {
         uint64_t v;
         double d;
         float f;
@@ -160,12 +135,12 @@ static int elem_parse(struct ctl *ctl, const struct elem_type *t, const char *s,
         int r;
 
         switch (t->kind) {
-        case ELEM_CHAR:
+        case TYPECODE_CHAR:
                 if (strlen(s) != 1)
                         return ctl_usage_error(ctl, "bad element '%s' for type 'c' (one byte)", s);
                 memcpy(out, s, 1);
                 return CTL_EXIT_OK;
-        case ELEM_FLOAT:
+        case TYPECODE_FLOAT:
                 /* strtod() would skip leading blanks and accept hex floats; both are fine but for blanks. */
                 if (!*s || *s == ' ' || *s == '\t' || *s == '\n')
                         return ctl_usage_error(ctl, "bad number '%s' for type '%c'", s, t->code);
@@ -222,17 +197,17 @@ static void format_float(float f, char *buf, size_t size) {
 }
 
 /* One numeric element as text (not 'c'); non-finite floats are null in JSON. */
-static void elem_format(const struct elem_type *t, const void *src, bool json, char *buf, size_t size) {
+static void elem_format(const struct typecode *t, const void *src, bool json, char *buf, size_t size) {
         uint64_t bits = bits_get(src, t->size);
         unsigned shift = 64 - 8 * t->size;
         double d;
         float f;
 
         switch (t->kind) {
-        case ELEM_SIGNED:
+        case TYPECODE_SIGNED:
                 snprintf(buf, size, "%" PRId64, (int64_t) (bits << shift) >> shift);
                 break;
-        case ELEM_UNSIGNED:
+        case TYPECODE_UNSIGNED:
                 snprintf(buf, size, "%" PRIu64, bits);
                 break;
         default:
@@ -256,12 +231,12 @@ static void elem_format(const struct elem_type *t, const void *src, bool json, c
  * array (a JSON string for 'c'); as_scalar prints one element without the
  * brackets.
  */
-static void elems_print(const struct ctl *ctl, const struct elem_type *t, const void *data, size_t n,
+static void elems_print(const struct ctl *ctl, const struct typecode *t, const void *data, size_t n,
                         bool as_scalar) {
         const uint8_t *p = data;
         char buf[64];
 
-        if (t->kind == ELEM_CHAR) {
+        if (t->kind == TYPECODE_CHAR) {
                 if (ctl->json) {
                         ctl_json_string(data, n);
                         putchar('\n');
@@ -364,14 +339,14 @@ static int parse_index(struct ctl *ctl, const char *s, int64_t *ret) {
  * the bytes of every argument one after the other. At most max elements.
  * CTL_EXIT_OK or what the command returns.
  */
-static int elems_collect(struct ctl *ctl, const struct elem_type *t, char **args, int n_args, bool from_stdin,
+static int elems_collect(struct ctl *ctl, const struct typecode *t, char **args, int n_args, bool from_stdin,
                          uint64_t max, uint8_t **ret, size_t *ret_n) {
         uint8_t *buf = NULL;
         size_t n = 0;
         int r;
 
         if (from_stdin) {
-                if (t->kind != ELEM_CHAR)
+                if (t->kind != TYPECODE_CHAR)
                         return ctl_usage_error(ctl, "--bytes is for arrays of type 'c'");
                 if (n_args > 0)
                         return ctl_usage_error(ctl, "--bytes reads the elements from stdin: give no VALUES");
@@ -382,7 +357,7 @@ static int elems_collect(struct ctl *ctl, const struct elem_type *t, char **args
                         ctl_error("cannot read stdin: %s", strerror(-r));
                         return CTL_EXIT_FAILED;
                 }
-        } else if (t->kind == ELEM_CHAR) {
+        } else if (t->kind == TYPECODE_CHAR) {
                 for (int i = 0; i < n_args; i++)
                         n += strlen(args[i]);
                 if (n > max)
@@ -425,10 +400,10 @@ static int elems_collect(struct ctl *ctl, const struct elem_type *t, char **args
  * CTL_EXIT_OK, or what the command returns.
  */
 static int array_lookup(struct ctl *ctl, const char *group, const char *name, bool value_only,
-                        const struct elem_type **ret_t, uint32_t *ret_length) {
+                        const struct typecode **ret_t, uint32_t *ret_length) {
         mpx_info info = { 0 };
         const mpx_field *code, *length;
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         int r;
 
         r = ctl_connect(ctl);
@@ -445,7 +420,7 @@ static int array_lookup(struct ctl *ctl, const char *group, const char *name, bo
         code = mpx_info_get(&info, "typecode");
         length = mpx_info_get(&info, "length");
         if (code && code->is_str)
-                t = elem_type_find(code->str);
+                t = typecode_named(code->str);
         if (!t || !length || length->is_str || length->num < 1 || length->num > UINT32_MAX) {
                 mpx_info_clear(&info);
                 return ctl_fail(-EPROTO, group, name,
@@ -470,7 +445,7 @@ static int array_fail(int r, const char *group, const char *name) {
 }
 
 /* Elements that fit in one message. */
-static uint32_t elems_per_message(const struct ctl *ctl, const struct elem_type *t) {
+static uint32_t elems_per_message(const struct ctl *ctl, const struct typecode *t) {
         size_t n = mpx_max_message(ctl->m) / t->size;
 
         if (n == 0)
@@ -479,7 +454,7 @@ static uint32_t elems_per_message(const struct ctl *ctl, const struct elem_type 
 }
 
 /* Store n elements at index (normalised by the caller when negative), one message at a time. */
-static int elems_store(struct ctl *ctl, const char *group, const char *name, const struct elem_type *t,
+static int elems_store(struct ctl *ctl, const char *group, const char *name, const struct typecode *t,
                        int64_t index, const uint8_t *data, size_t n) {
         uint32_t per = elems_per_message(ctl, t);
         size_t done = 0;
@@ -523,7 +498,7 @@ static const struct option value_declare_options[] = {
 };
 
 /* The common end of declare: create, or check; large contents go in message by message. */
-static int declare_common(struct ctl *ctl, const char *group, const char *name, const struct elem_type *t,
+static int declare_common(struct ctl *ctl, const char *group, const char *name, const struct typecode *t,
                           uint32_t length, const uint8_t *values, size_t n, bool is_value, bool durable) {
         uint8_t *initial = NULL;
         bool whole;
@@ -557,14 +532,14 @@ static int declare_common(struct ctl *ctl, const char *group, const char *name, 
 
 /* mpxctl value declare NAME TYPECODE [INITIAL] [--durable] */
 static int value_declare(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t;
+        const struct typecode *t;
         struct array_args a;
         uint8_t initial[8] = { 0 };
         int r;
 
         r = array_parse(ctl, argc, argv, value_declare_options, 2, 3, &a);
         if (r == CTL_EXIT_OK) {
-                t = elem_type_find(a.pos[1]);
+                t = typecode_named(a.pos[1]);
                 if (!t)
                         r = ctl_usage_error(ctl, "bad type code '%s' (one of " TYPECODES ")", a.pos[1]);
                 else if (a.n_pos > 2)
@@ -578,7 +553,7 @@ static int value_declare(struct ctl *ctl, int argc, char **argv) {
 
 /* mpxctl value get NAME */
 static int value_get(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         struct array_args a;
         uint8_t buf[8];
         uint32_t length;
@@ -602,7 +577,7 @@ static int value_get(struct ctl *ctl, int argc, char **argv) {
 
 /* mpxctl value set NAME VALUE */
 static int value_set(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         struct array_args a;
         uint8_t buf[8];
         uint32_t length;
@@ -620,13 +595,13 @@ static int value_set(struct ctl *ctl, int argc, char **argv) {
 }
 
 /* The common part of value add and array add: print the new element. */
-static int add_common(struct ctl *ctl, const char *group, const char *name, const struct elem_type *t,
+static int add_common(struct ctl *ctl, const char *group, const char *name, const struct typecode *t,
                       int64_t index, const char *delta_text) {
         uint8_t delta[8], new[8];
         int r;
 
         /* The daemon says EINVAL too; say why before parsing a delta that cannot be one byte. */
-        if (t->kind == ELEM_CHAR)
+        if (t->kind == TYPECODE_CHAR)
                 return ctl_fail(-EINVAL, group, name, "elements of type 'c' cannot be added to");
         r = elem_parse(ctl, t, delta_text, delta);
         if (r != CTL_EXIT_OK)
@@ -642,7 +617,7 @@ static int add_common(struct ctl *ctl, const char *group, const char *name, cons
  * The common part of value cas and array cas: print the element after the
  * call; exit 0 when it was swapped, 1 when it held something else.
  */
-static int cas_common(struct ctl *ctl, const char *group, const char *name, const struct elem_type *t,
+static int cas_common(struct ctl *ctl, const char *group, const char *name, const struct typecode *t,
                       int64_t index, const char *expected_text, const char *new_text) {
         uint8_t expected[8], new[8], current[8];
         int r;
@@ -659,7 +634,7 @@ static int cas_common(struct ctl *ctl, const char *group, const char *name, cons
                 char buf[64];
 
                 printf("{\"swapped\":%s,\"value\":", r ? "true" : "false");
-                if (t->kind == ELEM_CHAR)
+                if (t->kind == TYPECODE_CHAR)
                         ctl_json_string(current, 1);
                 else {
                         elem_format(t, current, true, buf, sizeof(buf));
@@ -677,7 +652,7 @@ static int cas_common(struct ctl *ctl, const char *group, const char *name, cons
 
 /* mpxctl value add NAME DELTA */
 static int value_add(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         struct array_args a;
         uint32_t length;
         int r;
@@ -693,7 +668,7 @@ static int value_add(struct ctl *ctl, int argc, char **argv) {
 
 /* mpxctl value cas NAME EXPECTED NEW */
 static int value_cas(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         struct array_args a;
         uint32_t length;
         int r;
@@ -709,7 +684,7 @@ static int value_cas(struct ctl *ctl, int argc, char **argv) {
 
 /* mpxctl array declare NAME TYPECODE LENGTH [VALUES...] [--bytes] [--durable] */
 static int array_declare_cmd(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         struct array_args a;
         uint8_t *values = NULL;
         uint64_t length = 0;
@@ -718,7 +693,7 @@ static int array_declare_cmd(struct ctl *ctl, int argc, char **argv) {
 
         r = array_parse(ctl, argc, argv, declare_options, 3, -1, &a);
         if (r == CTL_EXIT_OK) {
-                t = elem_type_find(a.pos[1]);
+                t = typecode_named(a.pos[1]);
                 if (!t)
                         r = ctl_usage_error(ctl, "bad type code '%s' (one of " TYPECODES ")", a.pos[1]);
         }
@@ -738,7 +713,7 @@ static int array_declare_cmd(struct ctl *ctl, int argc, char **argv) {
 
 /* mpxctl array get NAME [INDEX [COUNT]]: the whole array, one element, or a run. */
 static int array_get_cmd(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         struct array_args a;
         uint8_t *buf = NULL;
         int64_t index = 0;
@@ -795,7 +770,7 @@ out:
 
 /* mpxctl array set NAME INDEX VALUES... [--bytes] */
 static int array_set_cmd(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         struct array_args a;
         uint8_t *values = NULL;
         int64_t index = 0;
@@ -821,7 +796,7 @@ static int array_set_cmd(struct ctl *ctl, int argc, char **argv) {
 
 /* mpxctl array add NAME INDEX DELTA */
 static int array_add_cmd(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         struct array_args a;
         int64_t index = 0;
         uint32_t length;
@@ -840,7 +815,7 @@ static int array_add_cmd(struct ctl *ctl, int argc, char **argv) {
 
 /* mpxctl array cas NAME INDEX EXPECTED NEW */
 static int array_cas_cmd(struct ctl *ctl, int argc, char **argv) {
-        const struct elem_type *t = NULL;
+        const struct typecode *t = NULL;
         struct array_args a;
         int64_t index = 0;
         uint32_t length;

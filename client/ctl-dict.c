@@ -34,66 +34,6 @@ struct dict_args {
         bool durable;                   /* declare --durable */
 };
 
-/* True if s is a negative decimal number, which is an argument and not an option. */
-static bool dict_is_negative_number(const char *s) {
-        return s[0] == '-' && s[1] >= '0' && s[1] <= '9';
-}
-
-/* True if the option arg (such as "--new" or "-n") takes the next argument as its value. */
-static bool dict_option_takes_next(const char *arg, const struct option *options) {
-        for (const struct option *o = options; o->name; o++) {
-                if (o->has_arg != required_argument)
-                        continue;
-                if (arg[1] == '-' && strcmp(arg + 2, o->name) == 0)
-                        return true;
-                if (arg[1] != '-' && o->val > 0 && o->val < 0x80 && arg[1] == o->val && arg[2] == '\0')
-                        return true;
-        }
-        return false;
-}
-
-/*
- * Move the options (with their values) of argv to its front, the other
- * arguments after them in their order, and return how many option elements
- * there are. "-" and negative numbers are arguments, so is everything after
- * "--" (which is dropped: *argc goes down by one).
- */
-static int dict_sort_args(int *argc, char **argv, const struct option *options) {
-        char **opts, **args;
-        int n_opts = 0, n_args = 0;
-        bool only_args = false;
-
-        opts = calloc((size_t) *argc, sizeof(*opts));
-        args = calloc((size_t) *argc, sizeof(*args));
-        if (!opts || !args) {
-                free(opts);
-                free(args);
-                return -ENOMEM;
-        }
-        for (int i = 1; i < *argc; i++) {
-                const char *a = argv[i];
-
-                if (only_args || a[0] != '-' || a[1] == '\0' || dict_is_negative_number(a)) {
-                        args[n_args++] = argv[i];
-                        continue;
-                }
-                if (strcmp(a, "--") == 0) {
-                        only_args = true;
-                        continue;
-                }
-                opts[n_opts++] = argv[i];
-                if (!strchr(a, '=') && dict_option_takes_next(a, options) && i + 1 < *argc)
-                        opts[n_opts++] = argv[++i];
-        }
-        memcpy(argv + 1, opts, (size_t) n_opts * sizeof(*argv));
-        memcpy(argv + 1 + n_opts, args, (size_t) n_args * sizeof(*argv));
-        *argc = 1 + n_opts + n_args;
-        argv[*argc] = NULL;
-        free(opts);
-        free(args);
-        return n_opts;
-}
-
 /*
  * Parse "COMMAND NAME ARGS..." with options into *a, with min to max
  * arguments after NAME (max -1: any number), then connect. CTL_EXIT_OK, or
@@ -104,7 +44,7 @@ static int dict_parse(struct ctl *ctl, int argc, char **argv, const struct optio
         int c, r, n_opts;
 
         *a = (struct dict_args) { 0 };
-        n_opts = dict_sort_args(&argc, argv, options);
+        n_opts = ctl_sort_args(&argc, argv, options);
         if (n_opts < 0) {
                 ctl_error("out of memory");
                 return CTL_EXIT_FAILED;
@@ -131,45 +71,14 @@ static int dict_parse(struct ctl *ctl, int argc, char **argv, const struct optio
         }
         if (c == CTL_GETOPT_STOP)
                 return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - 1 - n_opts, 1 + min, max < 0 ? -1 : 1 + max);
+        r = ctl_sorted_name_args(ctl, argc, argv, n_opts, min, max, &a->name, &a->pos, &a->n);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_check_name(ctl, argv[1 + n_opts]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        a->name = argv[1 + n_opts];
-        a->pos = argv + 2 + n_opts;
-        a->n = argc - 2 - n_opts;
         return ctl_connect(ctl);
 }
 
 /* The options of a command that has none of its own. */
 static const struct option dict_no_options[] = { CTL_OPTIONS_COMMON };
-
-/*
- * A value: arg itself, or all of stdin when arg is NULL or "-" (*ret_input
- * then holds it, to be freed). CTL_EXIT_OK or the exit status of a failure.
- */
-static int dict_value(struct ctl *ctl, const struct dict_args *a, const char *arg, const char **ret,
-                      size_t *ret_size, char **ret_input) {
-        int r;
-
-        *ret_input = NULL;
-        if (arg && strcmp(arg, "-") != 0) {
-                *ret = arg;
-                *ret_size = strlen(arg);
-                return CTL_EXIT_OK;
-        }
-        r = ctl_read_stdin(mpx_max_message(ctl->m), ret_input, ret_size);
-        if (r == -EMSGSIZE)
-                return ctl_fail(r, "dict", a->name, NULL);
-        if (r < 0) {
-                ctl_error("cannot read stdin: %s", strerror(-r));
-                return CTL_EXIT_FAILED;
-        }
-        *ret = *ret_input ? *ret_input : "";
-        return CTL_EXIT_OK;
-}
 
 /* Report a failed call about one key, telling a missing key from a missing dict. */
 static int dict_fail_key(struct ctl *ctl, int r, const struct dict_args *a, const char *key) {
@@ -241,7 +150,7 @@ static int dict_set_cmd(struct ctl *ctl, int argc, char **argv) {
         r = dict_parse(ctl, argc, argv, dict_no_options, 1, 2, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = dict_value(ctl, &a, a.n > 1 ? a.pos[1] : NULL, &value, &size, &input);
+        r = ctl_payload_arg(ctl, "dict", a.name, a.n > 1 ? a.pos[1] : NULL, &value, &size, &input);
         if (r != CTL_EXIT_OK)
                 return r;
         r = mpx_dict_set(ctl->m, a.name, a.pos[0], strlen(a.pos[0]), value, size);
@@ -420,7 +329,7 @@ static int dict_setdefault_cmd(struct ctl *ctl, int argc, char **argv) {
         r = dict_parse(ctl, argc, argv, dict_no_options, 1, 2, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = dict_value(ctl, &a, a.n > 1 ? a.pos[1] : NULL, &def, &size, &input);
+        r = ctl_payload_arg(ctl, "dict", a.name, a.n > 1 ? a.pos[1] : NULL, &def, &size, &input);
         if (r != CTL_EXIT_OK)
                 return r;
         r = mpx_dict_setdefault(ctl->m, a.name, a.pos[0], strlen(a.pos[0]), def, size, &v);

@@ -29,66 +29,6 @@ struct list_args {
         bool durable;                   /* declare --durable */
 };
 
-/* True if s is a negative decimal number, which is an argument and not an option. */
-static bool list_is_negative_number(const char *s) {
-        return s[0] == '-' && s[1] >= '0' && s[1] <= '9';
-}
-
-/* True if the option arg (such as "--new" or "-n") takes the next argument as its value. */
-static bool list_option_takes_next(const char *arg, const struct option *options) {
-        for (const struct option *o = options; o->name; o++) {
-                if (o->has_arg != required_argument)
-                        continue;
-                if (arg[1] == '-' && strcmp(arg + 2, o->name) == 0)
-                        return true;
-                if (arg[1] != '-' && o->val > 0 && o->val < 0x80 && arg[1] == o->val && arg[2] == '\0')
-                        return true;
-        }
-        return false;
-}
-
-/*
- * Move the options (with their values) of argv to its front, the other
- * arguments after them in their order, and return how many option elements
- * there are. "-" and negative numbers are arguments, so is everything after
- * "--" (which is dropped: *argc goes down by one).
- */
-static int list_sort_args(int *argc, char **argv, const struct option *options) {
-        char **opts, **args;
-        int n_opts = 0, n_args = 0;
-        bool only_args = false;
-
-        opts = calloc((size_t) *argc, sizeof(*opts));
-        args = calloc((size_t) *argc, sizeof(*args));
-        if (!opts || !args) {
-                free(opts);
-                free(args);
-                return -ENOMEM;
-        }
-        for (int i = 1; i < *argc; i++) {
-                const char *a = argv[i];
-
-                if (only_args || a[0] != '-' || a[1] == '\0' || list_is_negative_number(a)) {
-                        args[n_args++] = argv[i];
-                        continue;
-                }
-                if (strcmp(a, "--") == 0) {
-                        only_args = true;
-                        continue;
-                }
-                opts[n_opts++] = argv[i];
-                if (!strchr(a, '=') && list_option_takes_next(a, options) && i + 1 < *argc)
-                        opts[n_opts++] = argv[++i];
-        }
-        memcpy(argv + 1, opts, (size_t) n_opts * sizeof(*argv));
-        memcpy(argv + 1 + n_opts, args, (size_t) n_args * sizeof(*argv));
-        *argc = 1 + n_opts + n_args;
-        argv[*argc] = NULL;
-        free(opts);
-        free(args);
-        return n_opts;
-}
-
 /*
  * Parse "COMMAND NAME ARGS..." with options into *a, with min to max
  * arguments after NAME (max -1: any number), then connect. CTL_EXIT_OK, or
@@ -99,7 +39,7 @@ static int list_parse(struct ctl *ctl, int argc, char **argv, const struct optio
         int c, r, n_opts;
 
         *a = (struct list_args) { 0 };
-        n_opts = list_sort_args(&argc, argv, options);
+        n_opts = ctl_sort_args(&argc, argv, options);
         if (n_opts < 0) {
                 ctl_error("out of memory");
                 return CTL_EXIT_FAILED;
@@ -110,45 +50,14 @@ static int list_parse(struct ctl *ctl, int argc, char **argv, const struct optio
                         a->durable = true;
         if (c == CTL_GETOPT_STOP)
                 return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - 1 - n_opts, 1 + min, max < 0 ? -1 : 1 + max);
+        r = ctl_sorted_name_args(ctl, argc, argv, n_opts, min, max, &a->name, &a->pos, &a->n);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_check_name(ctl, argv[1 + n_opts]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        a->name = argv[1 + n_opts];
-        a->pos = argv + 2 + n_opts;
-        a->n = argc - 2 - n_opts;
         return ctl_connect(ctl);
 }
 
 /* The options of a command that has none of its own. */
 static const struct option list_no_options[] = { CTL_OPTIONS_COMMON };
-
-/*
- * A value: arg itself, or all of stdin when arg is NULL or "-" (*ret_input
- * then holds it, to be freed). CTL_EXIT_OK or the exit status of a failure.
- */
-static int list_value(struct ctl *ctl, const struct list_args *a, const char *arg, const char **ret,
-                      size_t *ret_size, char **ret_input) {
-        int r;
-
-        *ret_input = NULL;
-        if (arg && strcmp(arg, "-") != 0) {
-                *ret = arg;
-                *ret_size = strlen(arg);
-                return CTL_EXIT_OK;
-        }
-        r = ctl_read_stdin(mpx_max_message(ctl->m), ret_input, ret_size);
-        if (r == -EMSGSIZE)
-                return ctl_fail(r, "list", a->name, NULL);
-        if (r < 0) {
-                ctl_error("cannot read stdin: %s", strerror(-r));
-                return CTL_EXIT_FAILED;
-        }
-        *ret = *ret_input ? *ret_input : "";
-        return CTL_EXIT_OK;
-}
 
 /* Report a failed call, telling a missing item or index from a missing list. */
 static int list_fail(struct ctl *ctl, int r, const struct list_args *a) {
@@ -234,7 +143,7 @@ static int list_append_cmd(struct ctl *ctl, int argc, char **argv) {
         r = list_parse(ctl, argc, argv, list_no_options, 0, 1, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = list_value(ctl, &a, a.n > 0 ? a.pos[0] : NULL, &item, &size, &input);
+        r = ctl_payload_arg(ctl, "list", a.name, a.n > 0 ? a.pos[0] : NULL, &item, &size, &input);
         if (r != CTL_EXIT_OK)
                 return r;
         len = mpx_list_append(ctl->m, a.name, item, size);
@@ -344,7 +253,7 @@ static int list_set_cmd(struct ctl *ctl, int argc, char **argv) {
         r = list_parse_i64(ctl, "index", a.pos[0], &index);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = list_value(ctl, &a, a.n > 1 ? a.pos[1] : NULL, &item, &size, &input);
+        r = ctl_payload_arg(ctl, "list", a.name, a.n > 1 ? a.pos[1] : NULL, &item, &size, &input);
         if (r != CTL_EXIT_OK)
                 return r;
         r = mpx_list_set(ctl->m, a.name, index, item, size);
@@ -369,7 +278,7 @@ static int list_insert_cmd(struct ctl *ctl, int argc, char **argv) {
         r = list_parse_i64(ctl, "index", a.pos[0], &index);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = list_value(ctl, &a, a.n > 1 ? a.pos[1] : NULL, &item, &size, &input);
+        r = ctl_payload_arg(ctl, "list", a.name, a.n > 1 ? a.pos[1] : NULL, &item, &size, &input);
         if (r != CTL_EXIT_OK)
                 return r;
         len = mpx_list_insert(ctl->m, a.name, index, item, size);
@@ -417,7 +326,7 @@ static int list_remove_cmd(struct ctl *ctl, int argc, char **argv) {
         r = list_parse(ctl, argc, argv, list_no_options, 0, 1, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = list_value(ctl, &a, a.n > 0 ? a.pos[0] : NULL, &item, &size, &input);
+        r = ctl_payload_arg(ctl, "list", a.name, a.n > 0 ? a.pos[0] : NULL, &item, &size, &input);
         if (r != CTL_EXIT_OK)
                 return r;
         r = mpx_list_remove(ctl->m, a.name, item, size);
@@ -439,7 +348,7 @@ static int list_index_cmd(struct ctl *ctl, int argc, char **argv) {
         r = list_parse(ctl, argc, argv, list_no_options, 0, 1, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = list_value(ctl, &a, a.n > 0 ? a.pos[0] : NULL, &item, &size, &input);
+        r = ctl_payload_arg(ctl, "list", a.name, a.n > 0 ? a.pos[0] : NULL, &item, &size, &input);
         if (r != CTL_EXIT_OK)
                 return r;
         index = mpx_list_index(ctl->m, a.name, item, size);

@@ -27,30 +27,13 @@
 #include <unistd.h>
 
 #include "mpx-internal.h"
+#include "typecode.h"
 
-/* The size of one element of a type code, as on x86-64 and aarch64 Linux. */
+/* The size of one element of a type code, from the table the daemon uses too. */
 int mpx_typecode_size(char typecode) {
-        switch (typecode) {
-        case 'b':
-        case 'B':
-        case 'c':
-                return 1;
-        case 'h':
-        case 'H':
-                return 2;
-        case 'i':
-        case 'I':
-        case 'f':
-                return 4;
-        case 'l':
-        case 'L':
-        case 'q':
-        case 'Q':
-        case 'd':
-                return 8;
-        default:
-                return -EINVAL;
-        }
+        const struct typecode *t = typecode_find(typecode);
+
+        return t ? t->size : -EINVAL;
 }
 
 /* DECLARE with flags: 1 created, 0 existed as asked, or a negative errno. */

@@ -93,6 +93,28 @@ int ctl_read_stdin(size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
+/* The dict and list commands take a payload the same way, so that a script can switch between them. */
+int ctl_payload_arg(struct ctl *ctl, const char *what, const char *name, const char *arg, const char **ret,
+                    size_t *ret_size, char **ret_input) {
+        int r;
+
+        *ret_input = NULL;
+        if (arg && strcmp(arg, "-") != 0) {
+                *ret = arg;
+                *ret_size = strlen(arg);
+                return CTL_EXIT_OK;
+        }
+        r = ctl_read_stdin(mpx_max_message(ctl->m), ret_input, ret_size);
+        if (r == -EMSGSIZE)
+                return ctl_fail(r, what, name, NULL);
+        if (r < 0) {
+                ctl_error("cannot read stdin: %s", strerror(-r));
+                return CTL_EXIT_FAILED;
+        }
+        *ret = *ret_input ? *ret_input : "";
+        return CTL_EXIT_OK;
+}
+
 /* Print one error line, after whatever stdout holds. */
 void ctl_error(const char *fmt, ...) {
         va_list ap;

@@ -147,6 +147,26 @@ int ctl_check_name(struct ctl *ctl, const char *name);
 /* Connect to the daemon once: CTL_EXIT_OK, or CTL_EXIT_NO_DAEMON after saying why. */
 int ctl_connect(struct ctl *ctl);
 
+/* ---- arguments before options (ctl-args.c) ---- */
+
+/*
+ * Move the options (with their values) of argv to its front, the other
+ * arguments after them in their order, and return how many option elements
+ * there are, or -ENOMEM. "-" and negative numbers are arguments, so is
+ * everything after "--" (which is dropped: *argc goes down by one). Then
+ * give getopt only argv[0] and the options: ctl_getopt(ctl, 1 + n_opts, argv, options).
+ */
+int ctl_sort_args(int *argc, char **argv, const struct option *options);
+
+/*
+ * The arguments after the n_opts options of an argv that ctl_sort_args()
+ * sorted: a NAME, then min to max arguments (max -1: any number). Checks
+ * both, like ctl_check_args() and ctl_check_name(). CTL_EXIT_OK and NAME,
+ * the arguments after it and their number; or a usage error.
+ */
+int ctl_sorted_name_args(struct ctl *ctl, int argc, char **argv, int n_opts, int min, int max,
+                         const char **ret_name, char ***ret_pos, int *ret_n);
+
 /*
  * Report a failed libmpx call as "mpxctl: WHAT 'NAME': MESSAGE" ("mpxctl:
  * WHAT: MESSAGE" when name is NULL). msg NULL says mpx_strerror(r).
@@ -159,6 +179,14 @@ int ctl_fail(int r, const char *what, const char *name, const char *msg);
 int ctl_read_stdin(size_t max, char **ret, size_t *ret_size);
 
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A payload argument of the object name of group what ("dict"): arg itself,
+ * or all of stdin (at most one message) when arg is NULL or "-"; *ret_input
+ * then holds it, to be freed. CTL_EXIT_OK or the exit status of a failure.
+ */
+int ctl_payload_arg(struct ctl *ctl, const char *what, const char *name, const char *arg, const char **ret,
+                    size_t *ret_size, char **ret_input);
 
 /*
  * Parse a timeout in decimal seconds ("5", "0.25") into milliseconds:

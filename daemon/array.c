@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "mpxd.h"
+#include "typecode.h"
 
 /*
  * The largest array, in bytes. Its memory is allocated when it is declared
@@ -51,33 +52,9 @@
  */
 #define ARRAY_MAX_BYTES (UINT64_C(1) << 30)
 
-enum elem_kind {
-        ELEM_SIGNED,
-        ELEM_UNSIGNED,
-        ELEM_FLOAT,
-        ELEM_CHAR,
-};
-
-/* One of Python's type codes, with the sizes of x86-64 (and aarch64) Linux. */
-struct elem_type {
-        char code;
-        uint8_t size;
-        enum elem_kind kind;
-};
-
-static const struct elem_type elem_types[] = {
-        { 'b', 1, ELEM_SIGNED },   { 'B', 1, ELEM_UNSIGNED },
-        { 'h', 2, ELEM_SIGNED },   { 'H', 2, ELEM_UNSIGNED },
-        { 'i', 4, ELEM_SIGNED },   { 'I', 4, ELEM_UNSIGNED },
-        { 'l', 8, ELEM_SIGNED },   { 'L', 8, ELEM_UNSIGNED },
-        { 'q', 8, ELEM_SIGNED },   { 'Q', 8, ELEM_UNSIGNED },
-        { 'f', 4, ELEM_FLOAT },    { 'd', 8, ELEM_FLOAT },
-        { 'c', 1, ELEM_CHAR },
-};
-
 struct array {
         struct object obj;
-        const struct elem_type *t;
+        const struct typecode *t;
         uint32_t length;                /* elements */
         size_t size_bytes;              /* length * t->size: the memfd's size and the mapping's */
         int memfd;                      /* -1 until created */
@@ -99,13 +76,6 @@ static struct array *array_of(struct object *o) {
 }
 
 /* ---- elements ---- */
-
-static const struct elem_type *elem_type_find(uint8_t code) {
-        for (size_t i = 0; i < ARRAY_SIZE(elem_types); i++)
-                if ((uint8_t) elem_types[i].code == code)
-                        return &elem_types[i];
-        return NULL;
-}
 
 /* The bits of one element read from unaligned bytes (host order), zero-extended. */
 static uint64_t bits_get(const void *src, unsigned size) {
@@ -214,8 +184,8 @@ static uint64_t double_add_bits(uint64_t a, uint64_t b) {
  * width is two's complement arithmetic of the signed type too); floats add
  * as floats, in a compare-and-swap loop on their bits. Not for 'c'.
  */
-static uint64_t elem_add(uint8_t *p, const struct elem_type *t, uint64_t delta) {
-        if (t->kind == ELEM_FLOAT && t->size == 4) {
+static uint64_t elem_add(uint8_t *p, const struct typecode *t, uint64_t delta) {
+        if (t->kind == TYPECODE_FLOAT && t->size == 4) {
                 uint32_t *q = (uint32_t *) (void *) p, old = __atomic_load_n(q, __ATOMIC_RELAXED), new;
 
                 do
@@ -223,7 +193,7 @@ static uint64_t elem_add(uint8_t *p, const struct elem_type *t, uint64_t delta) 
                 while (!__atomic_compare_exchange_n(q, &old, new, true, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
                 return new;
         }
-        if (t->kind == ELEM_FLOAT) {
+        if (t->kind == TYPECODE_FLOAT) {
                 uint64_t *q = (uint64_t *) (void *) p, old = __atomic_load_n(q, __ATOMIC_RELAXED), new;
 
                 do
@@ -284,21 +254,21 @@ static bool elem_cas(uint8_t *p, unsigned size, uint64_t expected, uint64_t desi
 }
 
 /* An element's bits as text: decimal for integers, %.17g for floats, the byte for 'c'. */
-static void elem_format(const struct elem_type *t, uint64_t bits, char *buf, size_t size) {
+static void elem_format(const struct typecode *t, uint64_t bits, char *buf, size_t size) {
         unsigned shift = 64 - 8 * t->size;
         uint32_t f32;
         float f;
         double d;
 
         switch (t->kind) {
-        case ELEM_SIGNED:
+        case TYPECODE_SIGNED:
                 /* Sign-extend from the element's width. */
                 snprintf(buf, size, "%" PRId64, (int64_t) (bits << shift) >> shift);
                 break;
-        case ELEM_UNSIGNED:
+        case TYPECODE_UNSIGNED:
                 snprintf(buf, size, "%" PRIu64, bits);
                 break;
-        case ELEM_FLOAT:
+        case TYPECODE_FLOAT:
                 if (t->size == 4) {
                         f32 = (uint32_t) bits;
                         memcpy(&f, &f32, 4);
@@ -307,7 +277,7 @@ static void elem_format(const struct elem_type *t, uint64_t bits, char *buf, siz
                         memcpy(&d, &bits, 8);
                 snprintf(buf, size, "%.17g", d);
                 break;
-        case ELEM_CHAR:
+        case TYPECODE_CHAR:
                 /* A str field is text: a byte that is not printable ASCII is written \xNN. */
                 if (bits >= 0x20 && bits < 0x7f)
                         snprintf(buf, size, "%c", (char) bits);
@@ -535,7 +505,7 @@ static const struct object_type value_type = {
 /* Create an array or value with its memory, or check that it exists as asked. */
 int array_declare(const char *name, size_t len, char typecode, uint32_t length, uint32_t flags,
                   const void *initial) {
-        const struct elem_type *t = elem_type_find((uint8_t) typecode);
+        const struct typecode *t = typecode_find(typecode);
         bool is_value = flags & WIRE_ARRAY_VALUE;
         const struct object_type *type = is_value ? &value_type : &array_type;
         struct object *o;
@@ -615,7 +585,7 @@ static int array_find_as(const char *name, size_t len, uint8_t typecode, struct 
         struct array *a;
         int r;
 
-        if (!elem_type_find(typecode))
+        if (!typecode_find((char) typecode))
                 return -EINVAL;
         r = array_find(name, len, &a);
         if (r < 0)
@@ -628,7 +598,7 @@ static int array_find_as(const char *name, size_t len, uint8_t typecode, struct 
 
 /* DECLARE: name, u8 typecode, u32 length, u32 flags, bytes initial -> u8 created. */
 int array_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        const struct elem_type *t;
+        const struct typecode *t;
         const char *name;
         size_t len;
         uint8_t typecode;
@@ -639,7 +609,7 @@ int array_handle_declare(struct client *c, const struct request *req, struct wir
         if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_u32(r, &length) ||
             !wire_get_u32(r, &flags) || !wire_get_bytes(r, &initial, &initial_len) || !wire_reader_done(r))
                 return -EPROTO;
-        t = elem_type_find(typecode);
+        t = typecode_find((char) typecode);
         if (!t)
                 return -EINVAL;
         if (initial_len > mpxd.max_message)
@@ -761,7 +731,7 @@ int array_handle_add(struct client *c, const struct request *req, struct wire_re
         err = array_find_as(name, len, typecode, &a);
         if (err < 0)
                 return err;
-        if (a->t->kind == ELEM_CHAR || delta_len != a->t->size)
+        if (a->t->kind == TYPECODE_CHAR || delta_len != a->t->size)
                 return -EINVAL;
         err = array_range(a, index, 1, &at);
         if (err < 0)

@@ -27,6 +27,7 @@
 #include <libconfig.h>
 
 #include "mpxd.h"
+#include "typecode.h"
 
 /* One error found in a file; they are reported in the order of their lines. */
 struct loader_error {
@@ -52,22 +53,6 @@ struct kind {
         bool name_only;                 /* an element may be just a name string */
         const char *const *settings;    /* allowed settings of an element's group */
         void (*load)(struct loader *l, const config_setting_t *group, struct config_object *o);
-};
-
-/* Python's type codes and the size of one element. */
-static const struct typecode {
-        char code;
-        uint8_t size;
-        bool is_signed;
-        bool is_float;
-} typecodes[] = {
-        { 'b', 1, true, false }, { 'B', 1, false, false },
-        { 'h', 2, true, false }, { 'H', 2, false, false },
-        { 'i', 4, true, false }, { 'I', 4, false, false },
-        { 'l', 8, true, false }, { 'L', 8, false, false },
-        { 'q', 8, true, false }, { 'Q', 8, false, false },
-        { 'f', 4, false, true }, { 'd', 8, false, true },
-        { 'c', 1, false, false },
 };
 
 /* A configuration with every default and no objects. */
@@ -663,13 +648,6 @@ static void load_durability(struct loader *l, const config_setting_t *g) {
 
 /* ---- objects ---- */
 
-static const struct typecode *typecode_find(char code) {
-        for (size_t i = 0; i < ARRAY_SIZE(typecodes); i++)
-                if (typecodes[i].code == code)
-                        return &typecodes[i];
-        return NULL;
-}
-
 /* Store one element from a setting into dst; false (and an error) if it does not fit the type. */
 static bool store_element(struct loader *l, const config_setting_t *s, const struct typecode *t, void *dst) {
         int type = config_setting_type(s);
@@ -684,7 +662,7 @@ static bool store_element(struct loader *l, const config_setting_t *s, const str
                 memcpy(dst, v, 1);
                 return true;
         }
-        if (t->is_float) {
+        if (t->kind == TYPECODE_FLOAT) {
                 double d;
 
                 if (type == CONFIG_TYPE_FLOAT)
@@ -709,8 +687,9 @@ static bool store_element(struct loader *l, const config_setting_t *s, const str
         {
                 long long v = config_setting_get_int64(s);
                 unsigned bits = t->size * 8u;
-                long long lo = t->is_signed ? (bits == 64 ? LLONG_MIN : -(1LL << (bits - 1))) : 0;
-                long long hi = bits == 64 ? LLONG_MAX : t->is_signed ? (1LL << (bits - 1)) - 1 : (1LL << bits) - 1;
+                bool is_signed = t->kind == TYPECODE_SIGNED;
+                long long lo = is_signed ? (bits == 64 ? LLONG_MIN : -(1LL << (bits - 1))) : 0;
+                long long hi = bits == 64 ? LLONG_MAX : is_signed ? (1LL << (bits - 1)) - 1 : (1LL << bits) - 1;
 
                 if (v < lo || v > hi) {
                         fail_at(l, s, "expected an integer from %lld to %lld for type code '%c'", lo, hi, t->code);
