@@ -43,7 +43,6 @@ Named objects opened by name that happen to be counted (made by C code
 with MPX_COUNTED) are referenced in the same way.
 """
 
-import contextlib
 import errno
 import os
 import sys
@@ -51,6 +50,7 @@ import threading
 import uuid
 import weakref
 
+from . import _codec
 from . import _conn
 from . import _mpx
 
@@ -75,13 +75,18 @@ def new_name():
 _reading = threading.local()
 
 
-@contextlib.contextmanager
-def keeping_transit():
-    """Unpickle handles inside without ending their references in transit: a stored value is read again."""
+def decode_stored(data, serializer):
+    """Decode a value read from a shared dict or list: handles in it keep their references in transit.
+
+    A stored value is read again and again, so unpickling it must not end
+    the references in transit its handles hold (see the module docstring).
+    """
+    if data[:1] != b"\x80":            # not a pickle: no handle inside
+        return _codec.decode(data, serializer)
     before = getattr(_reading, "keep", False)
     _reading.keep = True
     try:
-        yield
+        return _codec.decode(data, serializer)
     finally:
         _reading.keep = before
 

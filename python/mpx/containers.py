@@ -25,7 +25,7 @@ from collections.abc import ItemsView, KeysView, Mapping, MutableMapping, Mutabl
 
 from . import _codec
 from . import _mpx
-from ._handle import Handle, keeping_transit
+from ._handle import Handle, decode_stored
 
 _MISSING = object()
 
@@ -82,11 +82,7 @@ class dict(Handle, MutableMapping):
         return _codec.encode(value, self._serializer)
 
     def _d(self, data):
-        # A stored value is read again: handles in it keep their references in transit.
-        if data[:1] != b"\x80":         # not a pickle: no handle inside
-            return _codec.decode(data, self._serializer)
-        with keeping_transit():
-            return _codec.decode(data, self._serializer)
+        return decode_stored(data, self._serializer)
 
     def _all(self, what):
         entries = self._c().dict_items(self._name, what)
@@ -246,11 +242,7 @@ class list(Handle, MutableSequence):
         return _codec.encode(item, self._serializer)
 
     def _d(self, data):
-        # A stored value is read again: handles in it keep their references in transit.
-        if data[:1] != b"\x80":         # not a pickle: no handle inside
-            return _codec.decode(data, self._serializer)
-        with keeping_transit():
-            return _codec.decode(data, self._serializer)
+        return decode_stored(data, self._serializer)
 
     def _snapshot(self):
         return [self._d(x) for x in self._c().list_slice(self._name)]
