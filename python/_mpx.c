@@ -6,7 +6,8 @@
  * the interruptible wait of blocking requests. The calls themselves live in
  * mpxpy-queue.c, mpxpy-shared.c (dicts, lists), mpxpy-sync.c (semaphores,
  * events, barriers, pipes), mpxpy-array.c (values, arrays, mappings) and
- * mpxpy-admin.c (delete, chmod, chown, ping, inspection).
+ * mpxpy-admin.c (delete, chmod, chown, ping, inspection) and mpxpy-pool.c
+ * (pools of workers).
  */
 #include "mpxpy.h"
 
@@ -459,7 +460,8 @@ static PyType_Spec conn_spec = {
 /* Gather the method tables of every concept into one, for the type. */
 static PyMethodDef *conn_methods(void) {
         PyMethodDef *tables[] = { conn_base_methods, mpxpy_queue_methods, mpxpy_shared_methods,
-                                  mpxpy_sync_methods, mpxpy_array_methods, mpxpy_admin_methods };
+                                  mpxpy_sync_methods, mpxpy_array_methods, mpxpy_admin_methods,
+                                  mpxpy_pool_methods };
         static PyMethodDef *all;
         size_t n = 0, k = 0;
 
@@ -500,6 +502,9 @@ static const struct constant constants[] = {
         { "PIPE_DUPLEX", MPX_PIPE_DUPLEX },
         { "PIPE_READ", MPX_PIPE_READ },
         { "PIPE_WRITE", MPX_PIPE_WRITE },
+        { "RESTART_ALWAYS", MPX_RESTART_ALWAYS },
+        { "RESTART_ON_FAILURE", MPX_RESTART_ON_FAILURE },
+        { "RESTART_NEVER", MPX_RESTART_NEVER },
         { NULL, 0 }
 };
 

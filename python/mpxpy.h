@@ -164,6 +164,7 @@ extern PyMethodDef mpxpy_shared_methods[];
 extern PyMethodDef mpxpy_sync_methods[];
 extern PyMethodDef mpxpy_array_methods[];
 extern PyMethodDef mpxpy_admin_methods[];
+extern PyMethodDef mpxpy_pool_methods[];
 /* Module-level functions: pipe messages, strerror. */
 extern PyMethodDef mpxpy_module_functions[];
 

@@ -21,6 +21,7 @@ encoded).
 * ``Value``, ``Array``, ``RawValue``, ``RawArray`` (``mpx.sharedctypes``)
 * ``Pipe``, ``open_pipe`` (``mpx.connection``)
 * ``Manager`` (``mpx.managers``)
+* ``Pool``, ``WorkerLostError`` (``mpx.pool``): workers supervised by mpxd
 * ``set_address``, ``get_address``, ``TRANSIT_LEASE``
 
 The low-level binding is ``mpx._mpx``, whose names the package re-exports:
@@ -47,7 +48,8 @@ __all__ += ["get_address", "set_address", "TRANSIT_LEASE", "Empty", "Full", "Joi
 for _module, _names in (("containers", ("dict", "list")),
                         ("sharedctypes", ("Value", "Array", "RawValue", "RawArray")),
                         ("connection", ("Pipe", "open_pipe")),
-                        ("managers", ("Manager",))):
+                        ("managers", ("Manager",)),
+                        ("pool", ("Pool", "WorkerLostError"))):
     try:
         _m = _importlib.import_module("." + _module, __name__)
     except ModuleNotFoundError as _e:

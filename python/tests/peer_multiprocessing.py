@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - the suite needs libpython3.X-testsuite
     T = None
 
 PEER_CLASSES = ("_TestQueue", "_TestLock", "_TestSemaphore", "_TestCondition", "_TestEvent", "_TestBarrier",
-                "_TestValue", "_TestArray", "_TestContainers", "_TestConnection")
+                "_TestValue", "_TestArray", "_TestContainers", "_TestConnection", "_TestPool")
 
 # (class, test) -> ("skip" | "xfail", why): each is a documented difference.
 DIFFERENCES = {
@@ -39,6 +39,9 @@ DIFFERENCES = {
         "xfail", "mpx.Queue.put() pickles at once and raises the pickling error to its caller; "
         "multiprocessing's put() returns and its feeder thread meets the error later, which the "
         "test expects to see reported through _on_queue_feeder_error"),
+    ("_TestPool", "test_make_pool"): (
+        "xfail", "mpx.Pool's workers are mpxd's processes, not Process objects in the Pool's _pool list, "
+        "which the test counts; ValueError for 0 and -1 workers is checked and passes"),
 }
 
 
@@ -51,7 +54,7 @@ class MpxMixin(T.BaseMixin if T else object):
     parent_process = staticmethod(multiprocessing.parent_process)
     active_children = staticmethod(multiprocessing.active_children)
     set_executable = staticmethod(multiprocessing.set_executable)
-    Pool = staticmethod(multiprocessing.Pool)
+    Pool = staticmethod(mpx.Pool)
     Pipe = staticmethod(mpx.Pipe)
     Queue = staticmethod(mpx.Queue)
     JoinableQueue = staticmethod(mpx.JoinableQueue)
