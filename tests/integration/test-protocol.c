@@ -39,6 +39,7 @@
 
 #include "harness.h"
 #include "macros.h"
+#include "request-builder.h"
 #include "wire.h"
 
 #define MAX_RAW         16
@@ -272,68 +273,6 @@ static void raw_expect_eof_at(int fd, const char *file, int line) {
 }
 
 #define raw_expect_eof(fd) raw_expect_eof_at(fd, __FILE__, __LINE__)
-
-/*
- * Append one request frame to out. Each character of fmt encodes one argument:
- *      n  name (const char *)          b  u8 (unsigned)        w  u32 (uint32_t)
- *      q  u64 (uint64_t)               i  i64 (int64_t)        s  bytes (const char *)
- *      t  str (const char *)           r  raw (const void *, size_t)
- */
-static void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(out, id, op, 0, &start), 0);
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(out, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(out, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(out, va_arg(ap, uint32_t));
-                        break;
-                case 'q':
-                        r = wire_put_u64(out, va_arg(ap, uint64_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(out, va_arg(ap, int64_t));
-                        break;
-                case 's':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_bytes(out, s, (uint32_t) strlen(s));
-                        break;
-                case 't':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_str(out, s, strlen(s));
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(out, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                }
-                assert_int_equal(r, 0);
-        }
-        wire_frame_end(out, start);
-}
-
-static void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        append_request_v(out, id, op, fmt, ap);
-        va_end(ap);
-}
 
 /* Send one request frame as append_request describes it. */
 static void raw_request(int fd, uint32_t id, uint16_t op, const char *fmt, ...) {

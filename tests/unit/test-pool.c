@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "mpxd.h"
+#include "request-builder.h"
 
 #define MAX_CLIENTS     10
 #define MAX_REPLIES     16
@@ -66,63 +67,15 @@ struct fixture {
 
 /* ---- building requests ---- */
 
-/*
- * Feed c one request frame. Each character of fmt encodes one argument:
- *      n  name (const char *)
- *      b  u8 (unsigned)
- *      h  u16 (unsigned)
- *      w  u32 (uint32_t)
- *      i  i64 (int64_t)
- *      s  str (const char *)
- *      r  raw bytes (const void *, size_t)
- */
+/* Feed c one request frame built from fmt (see request-builder.h). */
 static void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
         struct wire_buf b;
-        size_t start;
         va_list ap;
 
         wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
         va_start(ap, fmt);
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r = -1;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(&b, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(&b, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'h':
-                        r = wire_put_u16(&b, (uint16_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(&b, va_arg(ap, uint32_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(&b, va_arg(ap, int64_t));
-                        break;
-                case 's':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_str(&b, s, strlen(s));
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(&b, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                }
-                assert_int_equal(r, 0);
-        }
+        append_request_v(&b, id, op, fmt, ap);
         va_end(ap);
-        wire_frame_end(&b, start);
         client_feed(c, b.data, b.len);
         wire_buf_done(&b);
 }
@@ -298,9 +251,9 @@ static struct client *nobody_client(struct fixture *f) {
 static void send_start(struct client *c, uint32_t id, const char *name, uint32_t workers, unsigned restart,
                        const char *arg0, const char *arg1) {
         if (arg1)
-                send_request(c, id, WIRE_OP_POOL_START, "nwbhss", name, workers, restart, 2u, arg0, arg1);
+                send_request(c, id, WIRE_OP_POOL_START, "nwbhtt", name, workers, restart, 2u, arg0, arg1);
         else
-                send_request(c, id, WIRE_OP_POOL_START, "nwbhs", name, workers, restart, 1u, arg0);
+                send_request(c, id, WIRE_OP_POOL_START, "nwbht", name, workers, restart, 1u, arg0);
 }
 
 /* Start a pool that must be new: "sh -c exit" (nothing runs: the loop never does here). */
@@ -412,7 +365,7 @@ static void test_start(void **state) {
         assert_status(a, 6, WIRE_OP_POOL_START, WIRE_EPROTOTYPE);
 
         /* Arguments are shown as a shell would read them back. */
-        send_request(a, 7, WIRE_OP_POOL_START, "nwbhsss", "quoted", 1u, WIRE_RESTART_NEVER, 3u, "sh", "a b",
+        send_request(a, 7, WIRE_OP_POOL_START, "nwbhttt", "quoted", 1u, WIRE_RESTART_NEVER, 3u, "sh", "a b",
                      "it's");
         assert_u8(a, 7, WIRE_OP_POOL_START, 1);
         assert_info_str(a, "quoted", "command", "sh 'a b' 'it'\\''s'");
@@ -472,11 +425,11 @@ static void test_malformed(void **state) {
         /* Cut short, or with bytes after the body; the reply is EPROTO, even to a stranger. */
         send_request(a, 1, WIRE_OP_POOL_START, "nwb", "p", 1u, WIRE_RESTART_ALWAYS);
         assert_status(a, 1, WIRE_OP_POOL_START, WIRE_EPROTO);
-        send_request(a, 2, WIRE_OP_POOL_START, "nwbhs", "p", 1u, WIRE_RESTART_ALWAYS, 2u, "sh");
+        send_request(a, 2, WIRE_OP_POOL_START, "nwbht", "p", 1u, WIRE_RESTART_ALWAYS, 2u, "sh");
         assert_status(a, 2, WIRE_OP_POOL_START, WIRE_EPROTO);
-        send_request(a, 3, WIRE_OP_POOL_START, "nwbhsb", "p", 1u, WIRE_RESTART_ALWAYS, 1u, "sh", 0u);
+        send_request(a, 3, WIRE_OP_POOL_START, "nwbhtb", "p", 1u, WIRE_RESTART_ALWAYS, 1u, "sh", 0u);
         assert_status(a, 3, WIRE_OP_POOL_START, WIRE_EPROTO);
-        send_request(n, 4, WIRE_OP_POOL_START, "nwbhs", "p", 1u, WIRE_RESTART_ALWAYS, 2u, "sh");
+        send_request(n, 4, WIRE_OP_POOL_START, "nwbht", "p", 1u, WIRE_RESTART_ALWAYS, 2u, "sh");
         assert_status(n, 4, WIRE_OP_POOL_START, WIRE_EPROTO);
         send_request(a, 5, WIRE_OP_POOL_SCALE, "n", "p");
         assert_status(a, 5, WIRE_OP_POOL_SCALE, WIRE_EPROTO);

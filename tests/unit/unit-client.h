@@ -23,6 +23,7 @@
 #include <stdbool.h>
 
 #include "mpxd.h"
+#include "request-builder.h"
 
 #define MAX_CLIENTS     16
 #define MAX_REPLIES     16
@@ -58,27 +59,7 @@ struct fixture {
                 }                                               \
         } while (0)
 
-/* ---- building requests ---- */
-
-/*
- * Append body fields to out. Each character of fmt encodes one argument:
- *      n  name (const char *)
- *      b  u8 (unsigned)
- *      w  u32 (uint32_t)
- *      q  u64 (uint64_t)
- *      i  i64 (int64_t)
- *      s  bytes (const char *, its strlen)
- *      t  str (const char *, its strlen)
- *      x  bytes (const void *, size_t)
- *      r  raw bytes (const void *, size_t)
- */
-void append_fields_v(struct wire_buf *out, const char *fmt, va_list ap);
-
-/* Append one request frame whose body is built from fmt to out. */
-void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, va_list ap);
-
-/* Append one request frame whose body is built from fmt to out. */
-void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...);
+/* ---- building requests (append_request() and its format: request-builder.h) ---- */
 
 /* Feed the whole buffer to c and free the buffer. */
 void feed_buf(struct client *c, struct wire_buf *b);
