@@ -17,15 +17,9 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 #define CONDITION_TIMEOUT_MS 20000
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void harness_start(struct harness_daemon *d, const char *const *extra_args) {
         char err[512];

@@ -20,16 +20,10 @@
 #include <unistd.h>
 
 #include "spawn.h"
+#include "monotonic.h"
 
 /* Valgrind makes start-up slow; this is a bound for a broken daemon, not a pace. */
 #define READY_TIMEOUT_MS 60000
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A datagram socket for sd_notify messages, bound in the daemon's folder. */
 static int notify_socket(const char *dir, char *ret_path, size_t size) {

@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 #define WATCHDOG_S              60
 #define WATCHDOG_VALGRIND_S     900
@@ -50,13 +51,6 @@ static bool under_valgrind(void) {
         const char *v = getenv("MPX_TEST_VALGRIND");
 
         return v && strcmp(v, "1") == 0;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void watchdog(int sig) {
@@ -125,13 +119,13 @@ static void wait_start(int fd, int write_end) {
  * when the value came.
  */
 static bool spin_until(const int32_t *p, int32_t want) {
-        int64_t deadline = now_ms() + SPIN_LIMIT_MS;
+        int64_t deadline = monotonic_ms() + SPIN_LIMIT_MS;
 
         for (;;) {
                 for (int i = 0; i < 1 << 16; i++)
                         if (__atomic_load_n(p, __ATOMIC_ACQUIRE) == want)
                                 return true;
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         return false;
         }
 }
@@ -182,13 +176,13 @@ static int money_child(void *arg) {
         }
         wait_start(a->start_fd, a->start_write_fd);
         if (a->mapped) {
-                int64_t deadline = now_ms() + SPIN_LIMIT_MS;
+                int64_t deadline = monotonic_ms() + SPIN_LIMIT_MS;
 
                 /* At least MONEY_ROUNDS adds, and on until both others have finished theirs. */
                 while (n < MONEY_ROUNDS || __atomic_load_n((int64_t *) tally.addr, __ATOMIC_ACQUIRE) < 2) {
                         __atomic_fetch_add((int32_t *) map.addr, 1, __ATOMIC_SEQ_CST);
                         n++;
-                        child_check((n & 0xffff) || now_ms() < deadline);
+                        child_check((n & 0xffff) || monotonic_ms() < deadline);
                 }
                 child_check_r(mpx_array_set(m, "tally", 'q', 1, 1, &n), 0);
         } else {
@@ -327,13 +321,13 @@ static void test_processes_share_memory(void **state) {
         pid_t a, b;
 
         assert_int_equal(mpx_array_declare(f->m, "board", 'i', PINGPONG_SLOTS + 1, NULL), 1);
-        started = now_ms();
+        started = monotonic_ms();
         a = harness_fork(pingpong_child, &first);
         b = harness_fork(pingpong_child, &second);
         assert_int_equal(harness_wait(a), 0);
         assert_int_equal(harness_wait(b), 0);
         /* Two thousand hand-overs, none through the daemon, in well under the spin limit. */
-        assert_true(now_ms() - started < SPIN_LIMIT_MS);
+        assert_true(monotonic_ms() - started < SPIN_LIMIT_MS);
 
         /* The daemon sees the last writes of both. */
         assert_int_equal(mpx_array_get(f->m, "board", 'i', 0, PINGPONG_SLOTS + 1, got), 0);

@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 #define WATCHDOG_S              600
 #define PRODUCERS               3
@@ -86,13 +87,6 @@ struct worker {
         struct shared *s;
         unsigned id;
 };
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void watchdog(int sig) {
         static const char msg[] = "test-diskfull: watchdog: a test hung, giving up\n";

@@ -45,6 +45,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 #include "wire.h"
 
 #define WATCHDOG_S              300
@@ -81,13 +82,6 @@ static bool under_valgrind(void) {
         const char *v = getenv("MPX_TEST_VALGRIND");
 
         return v && strcmp(v, "1") == 0;
-}
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void watchdog(int sig) {

@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 #include "macros.h"
 
 #define WATCHDOG_S      300
@@ -597,21 +598,14 @@ static void test_job_result_refused(void **state) {
 
 /* ---- the configuration: the default mode, and owners of declared objects ---- */
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until the daemon has an object of that name (a reload declared it); fails after 30 s. */
 static void wait_object(mpx *m, const char *name) {
-        int64_t deadline = now_ms() + 30000;
+        int64_t deadline = monotonic_ms() + 30000;
         mpx_info info;
         int r;
 
         while ((r = mpx_object_info(m, name, &info)) == -ENOENT) {
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         fail_msg("object %s never appeared", name);
                 nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
         }

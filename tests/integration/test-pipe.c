@@ -38,6 +38,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 #define WATCHDOG_S              120
 #define WATCHDOG_VALGRIND_S     900
@@ -55,13 +56,6 @@ static bool under_valgrind(void) {
         const char *v = getenv("MPX_TEST_VALGRIND");
 
         return v && strcmp(v, "1") == 0;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void watchdog(int sig) {
@@ -422,9 +416,9 @@ static void test_rendezvous_timeout(void **state) {
         assert_int_equal(mpx_pipe_open(f->m, "p", MPX_PIPE_DUPLEX, 0, &fd), -EAGAIN);
         assert_int_equal(fd, -1);
         /* > 0: the time passes. */
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(mpx_pipe_open(f->m, "p", MPX_PIPE_WRITE, 300, &fd), -ETIMEDOUT);
-        elapsed = now_ms() - t0;
+        elapsed = monotonic_ms() - t0;
         assert_int_equal(fd, -1);
         assert_true(elapsed >= 290);
         assert_true(elapsed < 20000);

@@ -45,6 +45,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 #include "wire.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
@@ -81,13 +82,6 @@ static bool under_valgrind(void) {
 
 static int64_t wait_ms(void) {
         return under_valgrind() ? WAIT_VALGRIND_MS : WAIT_MS;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void pause_1ms(void) {
@@ -259,10 +253,10 @@ static long report_long(const char *report, const char *key) {
 
 /* Wait until an INFO field is at least value. */
 static void wait_field_ge(mpx *m, const char *name, const char *key, int64_t value) {
-        int64_t deadline = now_ms() + wait_ms(), got;
+        int64_t deadline = monotonic_ms() + wait_ms(), got;
 
         while ((got = harness_field(m, name, key)) < value) {
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         fail_msg("%s %s: waited for at least %lld, still %lld", name, key, (long long) value,
                                  (long long) got);
                 pause_1ms();
@@ -271,10 +265,10 @@ static void wait_field_ge(mpx *m, const char *name, const char *key, int64_t val
 
 /* Wait until an INFO field equals value. */
 static void wait_field(mpx *m, const char *name, const char *key, int64_t value) {
-        int64_t deadline = now_ms() + wait_ms(), got;
+        int64_t deadline = monotonic_ms() + wait_ms(), got;
 
         while ((got = harness_field(m, name, key)) != value) {
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         fail_msg("%s %s: waited for %lld, still %lld", name, key, (long long) value,
                                  (long long) got);
                 pause_1ms();
@@ -312,10 +306,10 @@ static bool log_has(const struct fixture *f, const char *text) {
 
 /* Wait until the daemon's log holds text (it writes as things happen). */
 static void wait_log(const struct fixture *f, const char *text) {
-        int64_t deadline = now_ms() + wait_ms();
+        int64_t deadline = monotonic_ms() + wait_ms();
 
         while (!log_has(f, text)) {
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         fail_msg("the daemon's log never said: %s", text);
                 pause_1ms();
         }
@@ -681,9 +675,9 @@ static void test_stop(void **state) {
         assert_int_equal(mpx_pool_scale(f->m, "stubborn", 4), -EINVAL);
         assert_int_equal(mpx_pool_start(f->m, "stubborn", 2, MPX_RESTART_ALWAYS, argv), -EEXIST);
         /* A second with 300 ms: SIGKILL then, and both are answered. */
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(mpx_pool_stop(f->m, "stubborn", 300), 0);
-        took = now_ms() - t0;
+        took = monotonic_ms() - t0;
         assert_true(took >= 295);
         assert_int_equal(harness_wait(child), 0);
         for (size_t i = 0; i < f->n_pids; i++)
@@ -815,9 +809,9 @@ static void test_daemon_sigterm(void **state) {
                         track_pid(f, (pid_t) report_long(text, "pid"));
         }
         assert_int_equal(f->n_pids, 5);
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(stop_daemon(f), 0);
-        took = now_ms() - t0;
+        took = monotonic_ms() - t0;
         /* SIGTERM, a second, SIGKILL: within mpxd's two-second budget. */
         if (!under_valgrind())
                 assert_true(took < 2500);

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "monotonic.h"
 #include "macros.h"
 #include "request-builder.h"
 #include "wire.h"
@@ -82,13 +83,6 @@ struct fixture {
                         _fail(file, line);                      \
                 }                                               \
         } while (0)
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool under_valgrind(void) {
         const char *v = getenv("MPX_TEST_VALGRIND");

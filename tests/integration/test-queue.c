@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
 #define WATCHDOG_S              60
@@ -48,13 +49,6 @@ static bool under_valgrind(void) {
         const char *v = getenv("MPX_TEST_VALGRIND");
 
         return v && strcmp(v, "1") == 0;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A hung test would hang make check: say so and exit (children and mpxd die with us). */
@@ -351,7 +345,7 @@ static void test_many_producers_consumers(void **state) {
         pid_t producers[STRESS_PRODUCERS], consumers[STRESS_CONSUMERS];
         uint8_t *seen = calloc(total, 1);
         uint64_t received = 0;
-        int64_t t0 = now_ms();
+        int64_t t0 = monotonic_ms();
 
         assert_non_null(seen);
         print_message("moving %u messages: %d producers, %d consumers, maxsize 1000\n",
@@ -376,7 +370,7 @@ static void test_many_producers_consumers(void **state) {
         harness_wait_stat(f->m, "clients", 1);
         for (unsigned i = 0; i < STRESS_CONSUMERS; i++)
                 assert_int_equal(harness_wait(consumers[i]), 0);
-        print_message("moved in %lld ms\n", (long long) (now_ms() - t0));
+        print_message("moved in %lld ms\n", (long long) (monotonic_ms() - t0));
 
         /* Each message exactly once; per producer, in order as each consumer saw them. */
         for (unsigned i = 0; i < STRESS_CONSUMERS; i++) {
@@ -474,9 +468,9 @@ static void test_get_timeouts(void **state) {
         assert_int_equal(mpx_queue_get(f->m, "q", 0, &it), -EAGAIN);
         assert_int_equal(harness_field(f->m, "q", "timeouts"), 0);
 
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(mpx_queue_get(f->m, "q", 50, &it), -ETIMEDOUT);
-        assert_true(now_ms() - t0 >= 45);
+        assert_true(monotonic_ms() - t0 >= 45);
         assert_int_equal(harness_field(f->m, "q", "timeouts"), 1);
         assert_int_equal(harness_field(f->m, "q", "getters"), 0);
         assert_null(it.data);
@@ -506,9 +500,9 @@ static void test_put_timeouts(void **state) {
         assert_int_equal(put_str(f->m, "q", "b", 0), -EAGAIN);
         assert_int_equal(harness_field(f->m, "q", "timeouts"), 0);
 
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(put_str(f->m, "q", "b", 50), -ETIMEDOUT);
-        assert_true(now_ms() - t0 >= 45);
+        assert_true(monotonic_ms() - t0 >= 45);
         assert_int_equal(harness_field(f->m, "q", "timeouts"), 1);
         assert_int_equal(harness_field(f->m, "q", "putters"), 0);
         /* Neither refused item went in. */
@@ -538,9 +532,9 @@ static void test_join_timeouts(void **state) {
         assert_int_equal(mpx_queue_join(f->m, "j", 0), -EAGAIN);
         assert_int_equal(harness_field(f->m, "j", "timeouts"), 0);
 
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(mpx_queue_join(f->m, "j", 50), -ETIMEDOUT);
-        assert_true(now_ms() - t0 >= 45);
+        assert_true(monotonic_ms() - t0 >= 45);
         assert_int_equal(harness_field(f->m, "j", "timeouts"), 1);
         assert_int_equal(harness_field(f->m, "j", "joiners"), 0);
 
@@ -1139,9 +1133,9 @@ static void test_lease_touch_extends(void **state) {
         assert_int_equal(mpx_queue_declare_ttr(f->m, "j", 0, MPX_QUEUE_JOINABLE, (uint32_t) ttr), 1);
         assert_int_equal(put_str(f->m, "j", "job", 0), 0);
         assert_int_equal(mpx_queue_get(f->m, "j", 0, &it), 0);
-        t0 = now_ms();
+        t0 = monotonic_ms();
         /* The pause paces the touches; what is checked is what the daemon says. */
-        while (now_ms() - t0 < 4 * ttr) {
+        while (monotonic_ms() - t0 < 4 * ttr) {
                 assert_int_equal(mpx_queue_touch(f->m, "j", it.tag), 0);
                 assert_in_range(harness_field(f->m, "j", "lease_ms"), 0, ttr);
                 (void) poll(NULL, 0, (int) ttr / 6);

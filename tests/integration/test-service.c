@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "monotonic.h"
 #include "wire.h"
 
 /* The clients of the shutdown test, each blocked in a queue get. */
@@ -56,13 +57,6 @@ struct fixture {
         int *raw;                       /* raw connections; teardown closes them */
         size_t n_raw;
 };
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool under_valgrind(void) {
         const char *v = getenv("MPX_TEST_VALGRIND");

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
 #define WATCHDOG_S              120
@@ -46,13 +47,6 @@ static bool under_valgrind(void) {
         const char *v = getenv("MPX_TEST_VALGRIND");
 
         return v && strcmp(v, "1") == 0;
-}
-
-static int64_t now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* A hung test would hang make check: say so and exit (children and mpxd die with us). */
@@ -193,14 +187,14 @@ static void test_concurrent_incr(void **state) {
         struct incr_arg a = { .socket = f->d.socket, .each = INCR_EACH };
         pid_t pids[INCR_PROCS];
         char want[32];
-        int64_t t0 = now_us();
+        int64_t t0 = monotonic_us();
 
         assert_int_equal(mpx_dict_declare(f->m, "counters"), 1);
         for (int i = 0; i < INCR_PROCS; i++)
                 pids[i] = harness_fork(incr_child, &a);
         for (int i = 0; i < INCR_PROCS; i++)
                 assert_int_equal(harness_wait(pids[i]), 0);
-        print_message("%d x %d increments in %lld ms\n", INCR_PROCS, a.each, (long long) (now_us() - t0) / 1000);
+        print_message("%d x %d increments in %lld ms\n", INCR_PROCS, a.each, (long long) (monotonic_us() - t0) / 1000);
         snprintf(want, sizeof(want), "%d", INCR_PROCS * a.each);
         assert_dict_get(f->m, "counters", "hits", want);
         assert_int_equal(harness_field(f->m, "counters", "incrs"), INCR_PROCS * a.each);
@@ -455,14 +449,14 @@ static int probe_child(void *arg) {
         child_check(m);
         for (;;) {
                 mpx_buf b = { 0 };
-                int64_t t0 = now_us(), dt;
+                int64_t t0 = monotonic_us(), dt;
                 int r;
 
                 child_check_r(mpx_dict_get(m, "probe", "key", 3, &b), 0);
                 child_check(buf_is(&b, "value"));
                 mpx_buf_clear(&b);
                 child_check(mpx_ping(m) == 0);
-                dt = now_us() - t0;
+                dt = monotonic_us() - t0;
                 if (dt > res.max_us)
                         res.max_us = dt;
                 if (++res.gets == 100)
@@ -525,16 +519,16 @@ static void test_listing_under_load(void **state) {
 
         sets0 = harness_field(f->m, "big", "sets");
         probe0 = harness_field(f->m, "probe", "gets");
-        t0 = now_us();
+        t0 = monotonic_us();
         do {
                 mpx_buf *keys = NULL;
                 size_t n = 0;
-                int64_t p0 = now_us();
+                int64_t p0 = monotonic_us();
 
                 assert_int_equal(mpx_dict_items(f->m, "big", cursor, 0, MPX_DICT_KEYS, &keys, NULL, &n, &cursor),
                                  0);
-                if (now_us() - p0 > longest_page)
-                        longest_page = now_us() - p0;
+                if (monotonic_us() - p0 > longest_page)
+                        longest_page = monotonic_us() - p0;
                 assert_true(n <= 1000);
                 assert_true(n > 0 || cursor == 0);
                 for (size_t i = 0; i < n; i++) {
@@ -559,7 +553,7 @@ static void test_listing_under_load(void **state) {
         probe1 = harness_field(f->m, "probe", "gets");
         print_message("listed %llu keys in %llu pages in %lld ms (longest page %lld us); meanwhile %lld sets, "
                       "%lld probe gets\n", (unsigned long long) total, (unsigned long long) pages,
-                      (long long) (now_us() - t0) / 1000, (long long) longest_page, (long long) (sets1 - sets0),
+                      (long long) (monotonic_us() - t0) / 1000, (long long) longest_page, (long long) (sets1 - sets0),
                       (long long) (probe1 - probe0));
 
         assert_int_equal(mpx_dict_set(f->m, "control", "stop", 4, "1", 1), 0);
