@@ -124,3 +124,38 @@ static int64_t stat_field(mpx *m, const char *unused, const char *field) {
 void harness_wait_stat(mpx *m, const char *field, int64_t value) {
         wait_until(m, "stats", stat_field, NULL, field, value);
 }
+
+bool harness_under_valgrind(void) {
+        const char *v = getenv("MPX_TEST_VALGRIND");
+
+        return v && strcmp(v, "1") == 0;
+}
+
+/* What the watchdog says, written before it is armed: its handler may only write(). */
+static char watchdog_msg[256];
+static size_t watchdog_msg_len;
+
+static void watchdog_fire(int sig) {
+        (void) sig;
+        (void) !write(STDERR_FILENO, watchdog_msg, watchdog_msg_len);
+        _exit(1);
+}
+
+void harness_watchdog(const char *program, unsigned seconds) {
+        int n = snprintf(watchdog_msg, sizeof(watchdog_msg), "%s: watchdog: a test hung, giving up\n", program);
+
+        watchdog_msg_len = n < 0 ? 0 : (size_t) n < sizeof(watchdog_msg) ? (size_t) n : sizeof(watchdog_msg) - 1;
+        signal(SIGALRM, watchdog_fire);
+        alarm(seconds);
+}
+
+mpx *harness_child_connect(const char *socket) {
+        mpx *m = NULL;
+        int r = mpx_connect(socket, &m);
+
+        if (r < 0) {
+                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket, mpx_strerror(r));
+                return NULL;
+        }
+        return m;
+}

@@ -63,6 +63,25 @@ void harness_wait_stat(mpx *m, const char *field, int64_t value);
 int64_t harness_field(mpx *m, const char *name, const char *field);
 
 /*
+ * True when make check runs the daemons under valgrind (MPX_TEST_VALGRIND=1):
+ * tests then allow more time, or skip what valgrind makes meaningless.
+ */
+bool harness_under_valgrind(void);
+
+/*
+ * Arm a watchdog for one test, so that a hung test cannot hang make check:
+ * after seconds, print "<program>: watchdog: a test hung, giving up" and
+ * exit 1 (forked children and mpxd die with the test). alarm(0) disarms it.
+ */
+void harness_watchdog(const char *program, unsigned seconds);
+
+/*
+ * Connect from a forked child, where cmocka must not run: NULL on failure,
+ * after a message that names the child and the socket.
+ */
+mpx *harness_child_connect(const char *socket);
+
+/*
  * Checks inside forked children, where cmocka must not run: on failure they
  * print where and what, and return 1 from the child's function, which
  * harness_wait() then reports to the test.

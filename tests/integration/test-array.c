@@ -47,26 +47,11 @@ struct fixture {
         mpx *m;
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-array: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-array", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         harness_start(&f->d, NULL);
         f->m = harness_connect(&f->d);
         *state = f;
@@ -86,17 +71,6 @@ static int teardown(void **state) {
 }
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
-
-static mpx *child_connect(const char *socket) {
-        mpx *m = NULL;
-        int r = mpx_connect(socket, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket, mpx_strerror(r));
-                return NULL;
-        }
-        return m;
-}
 
 /*
  * Block until the parent closes the write end of the start pipe: everyone
@@ -164,7 +138,7 @@ struct money_arg {
 
 static int money_child(void *arg) {
         const struct money_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         mpx_map map = { 0 }, tally = { 0 };
         int64_t one = 1, n = 0;
 
@@ -286,7 +260,7 @@ struct pingpong_arg {
  */
 static int pingpong_child(void *arg) {
         const struct pingpong_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         mpx_map map = { 0 };
         int32_t *mem;
 
@@ -422,7 +396,7 @@ struct reader_arg {
 /* Map, tell the parent, wait until it deleted the array, then use the memory. */
 static int late_reader(void *arg) {
         const struct reader_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         mpx_map map = { 0 };
         int32_t *mem;
 

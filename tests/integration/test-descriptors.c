@@ -47,21 +47,12 @@ struct fixture {
         unsigned n_held;
 };
 
-static void watchdog(int sig) {
-        static const char msg[] = "test-descriptors: watchdog: a client hangs, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
         struct daemon_options o = { .nofile = NOFILE };
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(WATCHDOG_S);
+        harness_watchdog("test-descriptors", WATCHDOG_S);
         snprintf(f->log, sizeof(f->log), "%s/mpxd-descriptors-%ld.log", getenv("TMPDIR") ?: "/tmp", (long) getpid());
         o.stderr_path = f->log;
         harness_start_with(&f->d, &o);
@@ -212,10 +203,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_out_of_descriptors, setup, teardown),
         };
 
-        const char *valgrind = getenv("MPX_TEST_VALGRIND");
-
         /* Valgrind takes descriptors of its own under the daemon's limit and answers for it: nothing to measure. */
-        if (valgrind && strcmp(valgrind, "1") == 0) {
+        if (harness_under_valgrind()) {
                 printf("test-descriptors: skipped under valgrind, which keeps descriptors of its own within the "
                        "daemon's limit of open files\n");
                 return 77;

@@ -88,14 +88,6 @@ struct worker {
         unsigned id;
 };
 
-static void watchdog(int sig) {
-        static const char msg[] = "test-diskfull: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 /* Poll a condition that other processes make true, with a deadline; never a fixed sleep. */
 #define WAIT_FOR(cond, what)                                                                    \
         do {                                                                                    \
@@ -232,8 +224,7 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(WATCHDOG_S);
+        harness_watchdog("test-diskfull", WATCHDOG_S);
         snprintf(f->dir, sizeof(f->dir), "/tmp/mpx-diskfull-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->state, sizeof(f->state), "%s/state", f->dir);

@@ -78,20 +78,6 @@ struct shared {
         atomic_uchar taken[PRODUCERS][MAX_ITEMS];       /* items a consumer received */
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-durable: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static long env_long(const char *name, long def) {
         const char *v = getenv(name);
 
@@ -133,8 +119,7 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-durable", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         snprintf(f->dir, sizeof(f->dir), "/tmp/mpx-durable-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
@@ -615,8 +600,8 @@ static void kill_round(struct fixture *f, struct shared *s, unsigned round, stru
 
 static void test_kill_loop(void **state) {
         struct fixture *f = *state;
-        long runs = env_long("MPX_DURABLE_RUNS", under_valgrind() ? 3 : 20);
-        int64_t budget_ms = env_long("MPX_DURABLE_SECONDS", under_valgrind() ? 600 : 60) * 1000;
+        long runs = env_long("MPX_DURABLE_RUNS", harness_under_valgrind() ? 3 : 20);
+        int64_t budget_ms = env_long("MPX_DURABLE_SECONDS", harness_under_valgrind() ? 600 : 60) * 1000;
         int64_t started = monotonic_ms();
         struct shared *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         struct totals t = { 0 };
@@ -955,7 +940,7 @@ static void test_kill_during_compaction(void **state) {
          * what this checks is the kernel's parent-death signal of the daemon
          * itself, which the run without valgrind does.
          */
-        if (under_valgrind()) {
+        if (harness_under_valgrind()) {
                 munmap(s, sizeof(*s));
                 skip();
         }

@@ -59,26 +59,11 @@ struct fixture {
         int hold[2];                    /* children read this until they are killed; nobody writes */
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-fault: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-fault", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         assert_int_equal(pipe2(f->report, O_CLOEXEC), 0);
         assert_int_equal(pipe2(f->hold, O_CLOEXEC), 0);
         harness_start(&f->d, NULL);
@@ -126,15 +111,6 @@ static int report_and_hold(const struct fixture *f) {
                 n = read(f->hold[0], &b, 1);
         while (n != 0);
         return 1;
-}
-
-static mpx *child_connect(const struct fixture *f) {
-        mpx *m = NULL;
-        int r = mpx_connect(f->d.socket, &m);
-
-        if (r < 0)
-                fprintf(stderr, "child %ld: mpx_connect: %s\n", (long) getpid(), mpx_strerror(r));
-        return m;
 }
 
 /* Write all of len bytes (blocking). */
@@ -418,7 +394,7 @@ struct blocked_child {
 
 static int blocked_child_run(void *arg) {
         const struct blocked_child *a = arg;
-        mpx *m = child_connect(a->f);
+        mpx *m = harness_child_connect(a->f->d.socket);
         mpx_item it = { 0 };
         int r = -1, fd = -1;
 
@@ -542,7 +518,7 @@ struct behind_child {
 
 static int behind_child_run(void *arg) {
         const struct behind_child *a = arg;
-        mpx *m = child_connect(a->f);
+        mpx *m = harness_child_connect(a->f->d.socket);
         mpx_item it = { 0 };
 
         child_check(m);
@@ -624,7 +600,7 @@ struct holder_child {
 
 static int holder_child_run(void *arg) {
         const struct holder_child *a = arg;
-        mpx *m = child_connect(a->f);
+        mpx *m = harness_child_connect(a->f->d.socket);
 
         child_check(m);
         for (unsigned i = 0; i < a->units; i++) {
@@ -640,7 +616,7 @@ static int holder_child_run(void *arg) {
 /* A waiter for the lock: it must be told that the holder died, and release. */
 static int lock_waiter_run(void *arg) {
         const struct fixture *f = arg;
-        mpx *m = child_connect(f);
+        mpx *m = harness_child_connect(f->d.socket);
 
         child_check(m);
         child_check_r(mpx_sem_acquire(m, "b", -1), -EOWNERDEAD);
@@ -706,7 +682,7 @@ struct taker_child {
 
 static int taker_child_run(void *arg) {
         const struct taker_child *a = arg;
-        mpx *m = child_connect(a->f);
+        mpx *m = harness_child_connect(a->f->d.socket);
 
         child_check(m);
         for (unsigned i = 0; i < a->take; i++) {

@@ -106,14 +106,6 @@ static int run_as(const struct fixture *f, const struct user *u, child_fn fn, vo
         return harness_wait(harness_fork(child_main, &c));
 }
 
-static void watchdog(int sig) {
-        static const char msg[] = "test-perm: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         static const char *const args[] = { "-m", "0666", NULL };
         struct fixture *f = calloc(1, sizeof(*f));
@@ -121,8 +113,7 @@ static int setup(void **state) {
         FILE *fp;
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(WATCHDOG_S);
+        harness_watchdog("test-perm", WATCHDOG_S);
         snprintf(f->dir, sizeof(f->dir), "%s/mpx-perm-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);

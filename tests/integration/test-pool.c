@@ -74,28 +74,14 @@ struct fixture {
         size_t n_pids;
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
 static int64_t wait_ms(void) {
-        return under_valgrind() ? WAIT_VALGRIND_MS : WAIT_MS;
+        return harness_under_valgrind() ? WAIT_VALGRIND_MS : WAIT_MS;
 }
 
 static void pause_1ms(void) {
         struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
 
         nanosleep(&ts, NULL);
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-pool: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
 }
 
 /* Where pool-worker is: $MPX_POOL_WORKER, or beside mpxd in the build tree. */
@@ -141,8 +127,7 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-pool", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         snprintf(f->dir, sizeof(f->dir), "%s/mpx-pool-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
@@ -813,7 +798,7 @@ static void test_daemon_sigterm(void **state) {
         assert_int_equal(stop_daemon(f), 0);
         took = monotonic_ms() - t0;
         /* SIGTERM, a second, SIGKILL: within mpxd's two-second budget. */
-        if (!under_valgrind())
+        if (!harness_under_valgrind())
                 assert_true(took < 2500);
         for (size_t i = 0; i < f->n_pids; i++)
                 assert_false(pid_alive(f->pids[i]));

@@ -84,15 +84,9 @@ struct fixture {
                 }                                               \
         } while (0)
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
 /* How long one reply, or one exit, may take: a few seconds, more under valgrind. */
 static int64_t io_timeout_ms(void) {
-        return under_valgrind() ? 60000 : 5000;
+        return harness_under_valgrind() ? 60000 : 5000;
 }
 
 /* ---- raw connections ---- */
@@ -365,7 +359,7 @@ static void kid_spawn(struct kid *k, const char *socket, const char *notify_path
 
         if (!mpxd)
                 fail_msg("MPXD is not set: run the tests with make check");
-        if (under_valgrind()) {
+        if (harness_under_valgrind()) {
                 argv[argc++] = "valgrind";
                 argv[argc++] = "-q";
                 argv[argc++] = "--error-exitcode=99";
@@ -443,7 +437,7 @@ static int kid_wait_at(struct kid *k, const char *file, int line) {
 
 /* Wait for READY=1 on the notify socket, failing early if the kid exits instead. */
 static void kid_wait_ready_at(struct kid *k, int notify_fd, const char *file, int line) {
-        int64_t deadline = monotonic_ms() + (under_valgrind() ? 60000 : 10000);
+        int64_t deadline = monotonic_ms() + (harness_under_valgrind() ? 60000 : 10000);
 
         for (;;) {
                 struct pollfd p[2] = {

@@ -45,27 +45,11 @@ struct fixture {
         mpx *m;                         /* the test's own connection */
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-/* A hung test would hang make check: say so and exit (children and mpxd die with us). */
-static void watchdog(int sig) {
-        static const char msg[] = "test-queue: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-queue", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         harness_start(&f->d, NULL);
         f->m = harness_connect(&f->d);
         *state = f;
@@ -86,19 +70,6 @@ static int teardown(void **state) {
 }
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
-
-/* Connect from a child: NULL on failure, with a message. */
-static mpx *child_connect(const char *socket) {
-        mpx *m = NULL;
-        int r = mpx_connect(socket, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket,
-                        mpx_strerror(r));
-                return NULL;
-        }
-        return m;
-}
 
 /* True if an item holds exactly the string s. */
 static bool item_is(const mpx_item *it, const char *s) {
@@ -181,7 +152,7 @@ static size_t split_items(const char *s, struct iovec *iov, size_t max) {
 
 static int op_child_run(void *arg) {
         const struct op_child *c = arg;
-        mpx *m = child_connect(c->socket);
+        mpx *m = harness_child_connect(c->socket);
         mpx_item it = { 0 };
         int r;
 
@@ -300,7 +271,7 @@ struct stress_arg {
 
 static int stress_producer(void *arg) {
         const struct stress_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
 
         child_check(m);
         for (uint32_t seq = 0; seq < a->per_producer; seq++) {
@@ -315,7 +286,7 @@ static int stress_producer(void *arg) {
 /* Take items until the queue is closed and drained, writing each to a file. */
 static int stress_consumer(void *arg) {
         const struct stress_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         FILE *out = fopen(a->path, "we");
         int r;
 
@@ -339,7 +310,7 @@ static int stress_consumer(void *arg) {
 
 static void test_many_producers_consumers(void **state) {
         struct fixture *f = *state;
-        const uint32_t total = under_valgrind() ? 10000 : 100000;
+        const uint32_t total = harness_under_valgrind() ? 10000 : 100000;
         const uint32_t per = total / STRESS_PRODUCERS;
         struct stress_arg pa[STRESS_PRODUCERS], ca[STRESS_CONSUMERS];
         pid_t producers[STRESS_PRODUCERS], consumers[STRESS_CONSUMERS];
@@ -825,7 +796,7 @@ struct holder_arg {
 static int holder_child(void *arg) {
         const struct holder_arg *a = arg;
         static const char *const want[] = { "i0", "i1", "i2" };
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
 
         child_check(m);
         for (int i = 0; i < 3; i++) {
@@ -846,7 +817,7 @@ static int second_consumer(void *arg) {
         const char *socket = arg;
         static const char *const want[] = { "i0", "i1", "i2", "i3", "i4" };
         static const uint32_t want_deliveries[] = { 2, 2, 2, 1, 1 };
-        mpx *m = child_connect(socket);
+        mpx *m = harness_child_connect(socket);
 
         child_check(m);
         for (int i = 0; i < 5; i++) {
@@ -1027,7 +998,7 @@ struct detach_arg {
 /* Take one item detached, send its tag to the parent, and disconnect without task_done. */
 static int detach_child(void *arg) {
         const struct detach_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         mpx_item it = { 0 };
 
         child_check(m);
@@ -1070,7 +1041,7 @@ struct lease_holder {
 static int lease_holder_run(void *arg) {
         const struct lease_holder *h = arg;
         mpx_item it = { 0 };
-        mpx *m = child_connect(h->socket);
+        mpx *m = harness_child_connect(h->socket);
 
         child_check(m != NULL);
         child_check(mpx_queue_get_flags(m, "j", 0, MPX_GET_DETACH, &it) == 0);

@@ -58,15 +58,9 @@ struct fixture {
         size_t n_raw;
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
 /* How long one expected event may take: a few seconds, more under valgrind. */
 static int64_t io_timeout_ms(void) {
-        return under_valgrind() ? 60000 : 10000;
+        return harness_under_valgrind() ? 60000 : 10000;
 }
 
 static int setup(void **state) {
@@ -789,7 +783,7 @@ static void test_shutdown_with_blocked_clients(void **state) {
         struct fixture *f = *state;
         struct rlimit rl;
         struct wire_buf b;
-        int64_t t0, elapsed, bound = under_valgrind() ? 60000 : SHUTDOWN_BOUND_MS;
+        int64_t t0, elapsed, bound = harness_under_valgrind() ? 60000 : SHUTDOWN_BOUND_MS;
         rlim_t need = BLOCKED_CLIENTS + 200;
         mpx *m;
         int status;
@@ -922,7 +916,7 @@ static pid_t socket_activate(struct fixture *f, const char *notify_path, const c
         snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=%s", notify_path);
         argv[argc++] = "-E";
         argv[argc++] = notify_env;
-        if (under_valgrind()) {
+        if (harness_under_valgrind()) {
                 argv[argc++] = "/usr/bin/valgrind";
                 argv[argc++] = "-q";
                 argv[argc++] = "--error-exitcode=99";

@@ -43,27 +43,11 @@ struct fixture {
         mpx *m;                         /* the test's own connection */
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-/* A hung test would hang make check: say so and exit (children and mpxd die with us). */
-static void watchdog(int sig) {
-        static const char msg[] = "test-shared: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup_with(void **state, const char *const *args) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-shared", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         harness_start(&f->d, args);
         f->m = harness_connect(&f->d);
         *state = f;
@@ -95,18 +79,6 @@ static int teardown(void **state) {
 }
 
 /* ---- helpers ---- */
-
-/* Connect from a child: NULL on failure, with a message. */
-static mpx *child_connect(const char *socket) {
-        mpx *m = NULL;
-        int r = mpx_connect(socket, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket, mpx_strerror(r));
-                return NULL;
-        }
-        return m;
-}
 
 /* True if a buffer holds exactly the string s. */
 static bool buf_is(const mpx_buf *b, const char *s) {
@@ -166,7 +138,7 @@ struct incr_arg {
 
 static int incr_child(void *arg) {
         const struct incr_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         int64_t last = 0;
 
         child_check(m);
@@ -213,7 +185,7 @@ struct append_arg {
 
 static int append_child(void *arg) {
         const struct append_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         int64_t last = 0;
 
         child_check(m);
@@ -280,7 +252,7 @@ static void test_concurrent_appends(void **state) {
 
 static int reverse_child(void *arg) {
         const struct append_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         int retries = 0;
 
         child_check(m);
@@ -403,7 +375,7 @@ struct load_arg {
 /* Keep changing "big" until "control" has the key "stop": volatile keys go and come back, new keys come. */
 static int modifier_child(void *arg) {
         const struct load_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         unsigned round = 0;
 
         child_check(m);
@@ -443,7 +415,7 @@ struct probe_result {
 /* Read "probe" in a loop until "control" has the key "stop"; report how many gets and the slowest. */
 static int probe_child(void *arg) {
         const struct load_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         struct probe_result res = { 0 };
 
         child_check(m);
@@ -571,7 +543,7 @@ static void test_listing_under_load(void **state) {
         assert_true(sets1 > sets0);
         assert_true(probe1 > probe0);
         /* No request of the probe waited for the whole walk. */
-        assert_true(res.max_us < (under_valgrind() ? 30000000 : 2000000));
+        assert_true(res.max_us < (harness_under_valgrind() ? 30000000 : 2000000));
         close(ready[0]);
         close(ready[1]);
         close(result[0]);

@@ -50,27 +50,11 @@ struct fixture {
         bool running;                   /* the daemon still runs: teardown stops it */
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-/* A hung test would hang make check: say so and exit (children and mpxd die with us). */
-static void watchdog(int sig) {
-        static const char msg[] = "test-sync: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-sync", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         harness_start(&f->d, NULL);
         f->running = true;
         f->m = harness_connect(&f->d);
@@ -93,19 +77,6 @@ static int teardown(void **state) {
 }
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
-
-/* Connect from a child: NULL on failure, with a message. */
-static mpx *child_connect(const char *socket) {
-        mpx *m = NULL;
-        int r = mpx_connect(socket, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket,
-                        mpx_strerror(r));
-                return NULL;
-        }
-        return m;
-}
 
 /* Write one byte; a child reports with it. */
 static bool put_byte(int fd, uint8_t b) {
@@ -182,7 +153,7 @@ struct op_child {
 
 static int op_child_run(void *arg) {
         const struct op_child *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         int r = -1;
 
         child_check(m);
@@ -268,7 +239,7 @@ struct task_child {
 
 static int task_child_run(void *arg) {
         const struct task_child *t = arg;
-        mpx *m = child_connect(t->socket);
+        mpx *m = harness_child_connect(t->socket);
         int now, max;
         uint8_t b;
 
@@ -664,7 +635,7 @@ static void test_barrier_action(void **state) {
         mpx *other;
         pid_t pa, pb, pc, pd, pe, pg;
 
-        other = child_connect(f->d.socket);
+        other = harness_child_connect(f->d.socket);
         assert_non_null(other);
         assert_int_equal(mpx_barrier_declare_flags(f->m, "act", 3, MPX_BARRIER_ACTION), 1);
         assert_int_equal(mpx_barrier_declare_flags(f->m, "act", 3, 0), -EEXIST);
