@@ -159,3 +159,26 @@ mpx *harness_child_connect(const char *socket) {
         }
         return m;
 }
+
+struct harness_fixture *harness_fixture_new(const char *program, unsigned watchdog_s, unsigned valgrind_s,
+                                            const char *const *extra_args) {
+        struct harness_fixture *f = calloc(1, sizeof(*f));
+
+        assert_non_null(f);
+        harness_watchdog(program, harness_under_valgrind() ? valgrind_s : watchdog_s);
+        harness_start(&f->d, extra_args);
+        f->running = true;
+        f->m = harness_connect(&f->d);
+        return f;
+}
+
+int harness_fixture_free(struct harness_fixture *f) {
+        int status = 0;
+
+        f->m = mpx_disconnect(f->m);
+        if (f->running)
+                status = harness_stop(&f->d);
+        free(f);
+        alarm(0);
+        return status;
+}

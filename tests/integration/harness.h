@@ -82,6 +82,31 @@ void harness_watchdog(const char *program, unsigned seconds);
 mpx *harness_child_connect(const char *socket);
 
 /*
+ * The fixture most integration tests share: one daemon and the test's own
+ * connection to it. A test that stops the daemon itself clears running.
+ */
+struct harness_fixture {
+        struct harness_daemon d;
+        mpx *m;                         /* the test's own connection */
+        bool running;                   /* the daemon still runs: the teardown stops it */
+};
+
+/*
+ * The setup of such a test: arm the watchdog for program (watchdog_s, or
+ * valgrind_s under valgrind), start mpxd with extra arguments
+ * (NULL-terminated, may be NULL) and connect to it.
+ */
+struct harness_fixture *harness_fixture_new(const char *program, unsigned watchdog_s, unsigned valgrind_s,
+                                            const char *const *extra_args);
+
+/*
+ * Its teardown: disconnect, stop the daemon if it still runs, free the
+ * fixture and disarm the watchdog. Returns the daemon's exit status (0 when
+ * the test had stopped it), which a crash, leak or memory error makes non-zero.
+ */
+int harness_fixture_free(struct harness_fixture *f);
+
+/*
  * Checks inside forked children, where cmocka must not run: on failure they
  * print where and what, and return 1 from the child's function, which
  * harness_wait() then reports to the test.

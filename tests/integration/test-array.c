@@ -42,31 +42,14 @@
 /* A spin on shared memory that has not seen its value after this long has failed. */
 #define SPIN_LIMIT_MS           20000
 
-struct fixture {
-        struct harness_daemon d;
-        mpx *m;
-};
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        harness_watchdog("test-array", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, NULL);
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-array", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status;
-
-        f->m = mpx_disconnect(f->m);
-        status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
-        assert_int_equal(status, 0);
+        /* A crash, a leak or a memory error of the daemon fails the test. */
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
@@ -171,7 +154,7 @@ static int money_child(void *arg) {
 }
 
 static void test_money(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int32_t initial = 5000, balance = 0, delta = 0, after = 0, one = 1;
         int64_t counts[2] = { 0, 0 }, requests;
         uint32_t expected;
@@ -287,7 +270,7 @@ static int pingpong_child(void *arg) {
 }
 
 static void test_processes_share_memory(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct pingpong_arg first = { .socket = f->d.socket, .first = true };
         struct pingpong_arg second = { .socket = f->d.socket, .first = false };
         int32_t got[PINGPONG_SLOTS + 1];
@@ -314,7 +297,7 @@ static void test_processes_share_memory(void **state) {
 /* ---- 3. the daemon and a mapping see one memory ---- */
 
 static void test_daemon_and_mapping_agree(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int64_t init[4] = { 1, -2, 3, -4 }, got[4], v = 0, expected, desired;
         double d_init[2] = { 0.5, 0 }, d_delta = 0.25, d_new = 0;
         mpx_map map = { 0 }, dmap = { 0 }, cmap = { 0 };
@@ -416,7 +399,7 @@ static int late_reader(void *arg) {
 }
 
 static void test_mapping_outlives_delete(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int32_t init[2] = { 42, 0 }, v = -1;
         mpx_map map = { 0 }, fresh = { 0 };
         int ready[2], go[2];
@@ -462,7 +445,7 @@ static void test_mapping_outlives_delete(void **state) {
 /* ---- 5. larger than one message ---- */
 
 static void test_large_array(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         size_t max = mpx_max_message(f->m), n = max / 4 + 1000, chunk = max / 4;
         int32_t *buf = malloc(chunk * sizeof(int32_t));
         mpx_map map = { 0 };
@@ -497,7 +480,7 @@ static void test_large_array(void **state) {
 /* ---- 6. descriptors: one per mapping, closed once mapped ---- */
 
 static void test_no_descriptor_leak(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_map maps[20];
         int before, r;
 
@@ -545,7 +528,7 @@ static bool untouched(const void *p, size_t n) {
 }
 
 static void test_wrong_typecode(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int64_t init[4] = { 1, -2, 3, -4 }, got[4], q = 0, requests;
         double d = 0;
         struct {
@@ -630,7 +613,7 @@ static void test_wrong_typecode(void **state) {
 /* ---- 8. errors through the API ---- */
 
 static void test_errors(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int32_t v = 1, w = 2, buf[8];
         int8_t b = (int8_t) 200;
         mpx_map map = { .length = 99 };

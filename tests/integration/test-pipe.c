@@ -46,34 +46,14 @@
 /* How long a child waits at most for data that must come (poll), in ms. */
 #define DATA_WAIT_MS            30000
 
-struct fixture {
-        struct harness_daemon d;
-        bool running;
-        mpx *m;
-};
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        harness_watchdog("test-pipe", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, NULL);
-        f->running = true;
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-pipe", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status = 0;
-
-        f->m = mpx_disconnect(f->m);
-        if (f->running)
-                status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
-        assert_int_equal(status, 0);
+        /* A crash, a leak or a memory error of the daemon fails the test. */
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
@@ -197,7 +177,8 @@ static int party_open(const struct party *p, mpx **ret_m, int *ret_r) {
         return r < 0 ? -1 : fd;
 }
 
-static void party_init(struct party *p, const struct fixture *f, const char *name, int mode, uint8_t self) {
+static void party_init(struct party *p, const struct harness_fixture *f, const char *name, int mode,
+                       uint8_t self) {
         *p = (struct party) {
                 .socket = f->d.socket,
                 .name = name,
@@ -313,7 +294,7 @@ static int duplex_child(void *arg) {
 }
 
 static void test_duplex(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg a = { f->d.socket, "p", MPX_PIPE_DUPLEX, true };
         struct talk_arg b = { f->d.socket, "p", MPX_PIPE_DUPLEX, false };
         pid_t pa, pb;
@@ -367,7 +348,7 @@ static int stream_child(void *arg) {
 }
 
 static void test_read_write(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg r = { f->d.socket, "p", MPX_PIPE_READ, false };
         struct talk_arg w = { f->d.socket, "p", MPX_PIPE_WRITE, true };
         pid_t pr, pw;
@@ -391,7 +372,7 @@ static void test_read_write(void **state) {
 /* ---- 3. the rendezvous timeout ---- */
 
 static void test_rendezvous_timeout(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party p;
         int64_t t0, elapsed;
         pid_t pid;
@@ -445,7 +426,7 @@ static void test_rendezvous_timeout(void **state) {
 /* ---- 4. a third party ---- */
 
 static void test_third_party(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party p[4];
         int rep[2];
         pid_t pid[4];
@@ -494,7 +475,7 @@ static void test_third_party(void **state) {
  * must receive writer i's.
  */
 static void test_arrival_order(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party r[3], w[3];
         int rep[3][2];
         pid_t pr[3], pw[3];
@@ -569,7 +550,7 @@ static int sizes_child(void *arg) {
 }
 
 static void test_message_sizes(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg a[4] = {
                 { f->d.socket, "simplex", MPX_PIPE_WRITE, true },
                 { f->d.socket, "simplex", MPX_PIPE_READ, false },
@@ -589,7 +570,7 @@ static void test_message_sizes(void **state) {
 /* ---- 6. a party killed while waiting ---- */
 
 static void test_killed_while_waiting(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party r1, r2, w, d1, d2, d3;
         int rep[2], rep_d[2];
         pid_t p1, p2, pw, pd1, pd2, pd3;
@@ -736,7 +717,7 @@ static int plain_reader(void *arg) {
 }
 
 static void test_plain_read_write_poll(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg r = { f->d.socket, "p", MPX_PIPE_READ, false };
         struct talk_arg w = { f->d.socket, "p", MPX_PIPE_WRITE, true };
         pid_t pr, pw;
@@ -766,7 +747,7 @@ static int poll_partner(void *arg) {
 }
 
 static void test_poll_duplex(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg a = { f->d.socket, "p", MPX_PIPE_DUPLEX, false };
         struct pollfd pfd;
         uint8_t buf[8];
@@ -819,7 +800,7 @@ static int closing_reader(void *arg) {
 }
 
 static void test_cut_and_closed(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg w = { f->d.socket, "cut", MPX_PIPE_WRITE, true };
         struct talk_arg r = { f->d.socket, "closed", MPX_PIPE_READ, false };
         struct talk_arg d = { f->d.socket, "closed2", MPX_PIPE_DUPLEX, false };
@@ -863,7 +844,7 @@ static void test_cut_and_closed(void **state) {
 /* ---- 9. delete, shutdown, wrong type and mode ---- */
 
 static void test_delete_while_waiting(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party r, d;
         pid_t pr, pd;
 
@@ -887,7 +868,7 @@ static void test_delete_while_waiting(void **state) {
 }
 
 static void test_shutdown_while_waiting(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party r, d;
         pid_t pr, pd;
         int status;
@@ -907,7 +888,7 @@ static void test_shutdown_while_waiting(void **state) {
 }
 
 static void test_wrong_type_and_mode(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int fd = -1;
 
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
@@ -932,7 +913,7 @@ static void test_wrong_type_and_mode(void **state) {
 /* ---- 10. the channel does not need the daemon ---- */
 
 static void test_channel_outlives_daemon(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party a;
         mpx_buf got = { 0 };
         int go[2], fd = -1, status;

@@ -40,32 +40,14 @@
 #define WATCHDOG_S              60
 #define WATCHDOG_VALGRIND_S     900
 
-struct fixture {
-        struct harness_daemon d;
-        mpx *m;                         /* the test's own connection */
-};
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        harness_watchdog("test-queue", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, NULL);
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-queue", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status;
-
-        f->m = mpx_disconnect(f->m);
-        status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
         /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(status, 0);
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
@@ -205,7 +187,7 @@ static int op_child_run(void *arg) {
 }
 
 /* Fork a child that connects and does one operation, checking its result. */
-static pid_t spawn_op(struct fixture *f, enum child_op op, const char *queue, const char *payload,
+static pid_t spawn_op(struct harness_fixture *f, enum child_op op, const char *queue, const char *payload,
                       int64_t timeout_ms, int expect) {
         struct op_child c = {
                 .socket = f->d.socket,
@@ -309,7 +291,7 @@ static int stress_consumer(void *arg) {
 }
 
 static void test_many_producers_consumers(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         const uint32_t total = harness_under_valgrind() ? 10000 : 100000;
         const uint32_t per = total / STRESS_PRODUCERS;
         struct stress_arg pa[STRESS_PRODUCERS], ca[STRESS_CONSUMERS];
@@ -382,7 +364,7 @@ static void test_many_producers_consumers(void **state) {
 /* ---- 2. maxsize back-pressure ---- */
 
 static void test_maxsize_backpressure(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         pid_t pid;
 
         assert_int_equal(mpx_queue_declare(f->m, "q", 2, 0), 1);
@@ -429,7 +411,7 @@ static void test_maxsize_backpressure(void **state) {
 /* ---- 3. timeouts of get, put and join ---- */
 
 static void test_get_timeouts(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_item it = { 0 };
         int64_t t0;
         pid_t pid;
@@ -461,7 +443,7 @@ static void test_get_timeouts(void **state) {
 }
 
 static void test_put_timeouts(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int64_t t0;
         pid_t pid;
 
@@ -491,7 +473,7 @@ static void test_put_timeouts(void **state) {
 }
 
 static void test_join_timeouts(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int64_t t0;
         pid_t pid;
 
@@ -524,7 +506,7 @@ static void test_join_timeouts(void **state) {
 /* ---- 4. FIFO order among waiters ---- */
 
 static void test_waiters_fifo(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         static const char *const items[] = { "item-0", "item-1", "item-2" };
         pid_t pids[3];
 
@@ -561,7 +543,7 @@ static void test_waiters_fifo(void **state) {
 /* ---- 5. close and drain ---- */
 
 static void test_close_drains(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_queue_status st;
         mpx_item it = { 0 };
 
@@ -589,7 +571,7 @@ static void test_close_drains(void **state) {
 }
 
 static void test_close_wakes_getter(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         pid_t pid;
 
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
@@ -601,7 +583,7 @@ static void test_close_wakes_getter(void **state) {
 }
 
 static void test_close_wakes_putter(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_item it = { 0 };
         pid_t pid;
 
@@ -622,7 +604,7 @@ static void test_close_wakes_putter(void **state) {
 /* ---- 6. delete while blocked ---- */
 
 static void test_delete_while_blocked(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_item it = { 0 };
         uint64_t tag;
         char buf[16];
@@ -679,7 +661,7 @@ static void test_delete_while_blocked(void **state) {
 /* ---- 7. joinable queues: task_done, join, declare ---- */
 
 static void test_joinable_task_done(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_queue_status st;
         uint64_t ta, tb, tc;
         uint32_t deliveries;
@@ -753,7 +735,7 @@ static void test_joinable_task_done(void **state) {
 }
 
 static void test_declare_rules(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_queue_status st;
 
         assert_int_equal(mpx_queue_declare(f->m, "j", 10, MPX_QUEUE_JOINABLE), 1);
@@ -838,7 +820,7 @@ static int second_consumer(void *arg) {
 }
 
 static void test_killed_consumer_redelivery(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct holder_arg ha = { .socket = f->d.socket };
         mpx_queue_status st;
         int fds[2];
@@ -882,7 +864,7 @@ static void test_killed_consumer_redelivery(void **state) {
 /* ---- 9. a getter killed while blocked ---- */
 
 static void test_killed_getter_loses_nothing(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         pid_t pid;
 
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
@@ -901,7 +883,7 @@ static void test_killed_getter_loses_nothing(void **state) {
 /* ---- 10. put_many and get_many ---- */
 
 static void test_put_many_get_many(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         static const char *const words[] = { "zero", "one", "two", "three", "four" };
         struct iovec iov[5];
         mpx_item items[10] = { 0 };
@@ -1012,7 +994,7 @@ static int detach_child(void *arg) {
 }
 
 /* Run detach_child to its end and return the tag it took. */
-static uint64_t take_detached(struct fixture *f, const char *expect) {
+static uint64_t take_detached(struct harness_fixture *f, const char *expect) {
         struct detach_arg a = { .socket = f->d.socket, .expect = expect };
         uint64_t tag;
         int fds[2];
@@ -1057,7 +1039,7 @@ static int lease_holder_run(void *arg) {
  * and JOIN returns once the new delivery is done.
  */
 static void test_lease_detached_consumer_killed(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int fds[2];
         uint64_t tag;
         mpx_item it = { 0 };
@@ -1096,7 +1078,7 @@ static void test_lease_detached_consumer_killed(void **state) {
  * TASK_DONE is refused.
  */
 static void test_lease_touch_extends(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         const int64_t ttr = 300;
         mpx_item it = { 0 };
         int64_t t0;
@@ -1123,7 +1105,7 @@ static void test_lease_touch_extends(void **state) {
 }
 
 static void test_detached_get(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_queue_status st;
         mpx_item it = { 0 };
         uint64_t tag, tc, td;
@@ -1177,7 +1159,7 @@ static void test_detached_get(void **state) {
 /* ---- 13. payload sizes ---- */
 
 static void test_payload_sizes(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         size_t max = mpx_max_message(f->m);
         const size_t sizes[] = { 0, 1, 64 * 1024, max };
         uint8_t *buf = malloc(max + 1);
@@ -1231,7 +1213,7 @@ static void test_payload_sizes(void **state) {
  */
 /* Forked before the owner connects (a fork would hold its socket open): gets once told the queue exists. */
 struct eidrm_getter {
-        const struct fixture *f;
+        const struct harness_fixture *f;
         int go[2];
 };
 
@@ -1261,7 +1243,7 @@ static bool object_exists(mpx *m, const char *name) {
 }
 
 static void test_connection_queue(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct eidrm_getter g = { .f = f };
         mpx *owner, *other;
         mpx_item it = { 0 };
@@ -1301,7 +1283,7 @@ static void test_connection_queue(void **state) {
 
 /* A job submitter that dies before mpx_job_wait(): its result queue goes with it. */
 struct submitter {
-        const struct fixture *f;
+        const struct harness_fixture *f;
         int name[2];                    /* the result queue's name, to the test */
         int hold[2];                    /* read until killed */
 };
@@ -1322,7 +1304,7 @@ static int submitter_run(void *arg) {
 }
 
 static void test_job_submitter_dies(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct submitter s = { .f = *state };
         char name[sizeof(((mpx_job *) 0)->result_queue)];
         pid_t pid;

@@ -38,19 +38,8 @@
 #define WATCHDOG_S              120
 #define WATCHDOG_VALGRIND_S     1800
 
-struct fixture {
-        struct harness_daemon d;
-        mpx *m;                         /* the test's own connection */
-};
-
 static int setup_with(void **state, const char *const *args) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        harness_watchdog("test-shared", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, args);
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-shared", WATCHDOG_S, WATCHDOG_VALGRIND_S, args);
         return 0;
 }
 
@@ -66,15 +55,8 @@ static int setup_small(void **state) {
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status;
-
-        f->m = mpx_disconnect(f->m);
-        status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
         /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(status, 0);
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
@@ -155,7 +137,7 @@ static int incr_child(void *arg) {
 }
 
 static void test_concurrent_incr(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct incr_arg a = { .socket = f->d.socket, .each = INCR_EACH };
         pid_t pids[INCR_PROCS];
         char want[32];
@@ -202,7 +184,7 @@ static int append_child(void *arg) {
 }
 
 static void test_concurrent_appends(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct append_arg args[APPEND_PROCS];
         pid_t pids[APPEND_PROCS];
         int next[APPEND_PROCS] = { 0 };
@@ -285,7 +267,7 @@ static int reverse_child(void *arg) {
 }
 
 static void test_concurrent_splices(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct append_arg args[SPLICE_PROCS];
         pid_t pids[SPLICE_PROCS];
         bool seen[SPLICE_PROCS][SPLICE_EACH] = { { false } };
@@ -318,7 +300,7 @@ static void test_concurrent_splices(void **state) {
 
 /* Splices of every shape: delete, insert, replace by more or fewer, clamped bounds, a stale version. */
 static void test_list_splice(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct iovec two[2] = { { "x", 1 }, { "yy", 2 } };
         mpx_buf *items = NULL, b = { 0 };
         uint64_t v1 = 0, v2 = 0, v3 = 0;
@@ -462,7 +444,7 @@ static void fill_big(mpx *m) {
 }
 
 static void test_listing_under_load(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int ready[2], result[2];
         struct load_arg a;
         struct probe_result res;
@@ -554,7 +536,7 @@ static void test_listing_under_load(void **state) {
 /* ---- 4. the dict API, call by call ---- */
 
 static void test_dict_api(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         mpx_buf b = { 0 }, *keys = NULL, *values = NULL;
         struct iovec k[3] = { { "a", 1 }, { "b", 1 }, { "c", 1 } }, v[3] = { { "1", 1 }, { "2", 1 }, { "3", 1 } };
@@ -656,7 +638,7 @@ static void test_dict_api(void **state) {
 /* ---- 5. dict errors ---- */
 
 static void test_dict_errors(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         mpx_buf b = { (void *) 1, 77 }, *keys = NULL;
         struct iovec k[5], v[5];
@@ -773,7 +755,7 @@ static void assert_list_is(mpx *m, const char *name, const char *want) {
 }
 
 static void test_list_api(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         struct iovec more[3] = { { "c", 1 }, { "d", 1 }, { "e", 1 } };
         mpx_buf b = { 0 }, *items = NULL;
@@ -835,7 +817,7 @@ static void test_list_api(void **state) {
 /* ---- 7. list errors ---- */
 
 static void test_list_errors(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         size_t max = mpx_max_message(m);
         char *big = malloc(max + 1);
@@ -926,7 +908,7 @@ static void test_list_errors(void **state) {
 /* ---- 8. slices and pages larger than a frame ---- */
 
 static void test_large_values(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         const size_t size = 1024 * 1024;
         const int count = 24;
@@ -982,7 +964,7 @@ static void test_large_values(void **state) {
 /* ---- 9. a daemon with a small max_message ---- */
 
 static void test_small_max_message(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         char buf[1025];
         mpx_buf b = { 0 };

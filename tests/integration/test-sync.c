@@ -44,35 +44,14 @@
 #define TASKS                   10
 #define SLOTS                   3
 
-struct fixture {
-        struct harness_daemon d;
-        mpx *m;                         /* the test's own connection */
-        bool running;                   /* the daemon still runs: teardown stops it */
-};
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        harness_watchdog("test-sync", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, NULL);
-        f->running = true;
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-sync", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status = 0;
-
-        f->m = mpx_disconnect(f->m);
-        if (f->running)
-                status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
         /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(status, 0);
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
@@ -192,7 +171,7 @@ static int op_child_run(void *arg) {
 }
 
 /* Fill in a child's arguments; set more fields, then harness_fork(op_child_run, a). */
-static void init_op(struct fixture *f, struct op_child *a, enum child_op op, const char *name,
+static void init_op(struct harness_fixture *f, struct op_child *a, enum child_op op, const char *name,
                     int64_t timeout_ms, int expect) {
         *a = (struct op_child) {
                 .socket = f->d.socket,
@@ -206,7 +185,7 @@ static void init_op(struct fixture *f, struct op_child *a, enum child_op op, con
 }
 
 /* Start a child doing one operation with nothing more to it. */
-static pid_t spawn_op(struct fixture *f, struct op_child *a, enum child_op op, const char *name,
+static pid_t spawn_op(struct harness_fixture *f, struct op_child *a, enum child_op op, const char *name,
                       int64_t timeout_ms, int expect) {
         init_op(f, a, op, name, timeout_ms, expect);
         return harness_fork(op_child_run, a);
@@ -260,7 +239,7 @@ static int task_child_run(void *arg) {
 }
 
 static void test_semaphore_ten_tasks(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct shared *sh;
         struct task_child t[TASKS];
         pid_t pids[TASKS];
@@ -339,7 +318,7 @@ static void test_semaphore_ten_tasks(void **state) {
 /* ---- 2. a lock, from the library ---- */
 
 static void test_lock_basics(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a;
         pid_t pid;
 
@@ -372,7 +351,7 @@ static void test_lock_basics(void **state) {
 /* ---- 3. SEM_UNDO: a holder killed with SIGKILL ---- */
 
 /* Start a child that takes units of a semaphore, reports, and keeps its connection until killed. */
-static pid_t spawn_holder(struct fixture *f, struct op_child *a, const char *name, unsigned units,
+static pid_t spawn_holder(struct harness_fixture *f, struct op_child *a, const char *name, unsigned units,
                           int report_fd, int hold_fd) {
         init_op(f, a, OP_ACQUIRE, name, -1, 0);
         a->count = units;
@@ -382,7 +361,7 @@ static pid_t spawn_holder(struct fixture *f, struct op_child *a, const char *nam
 }
 
 static void test_killed_holder_gives_back(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child holder, waiter;
         int report[2], hold[2];
         pid_t hp, wp;
@@ -433,7 +412,7 @@ static void test_killed_holder_gives_back(void **state) {
  * after it gets a plain 0.
  */
 static void test_robust_lock(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child holder, next[3];
         int report[2], hold[2];
         pid_t hp, np[3];
@@ -481,7 +460,7 @@ static void test_robust_lock(void **state) {
 /* ---- 4. events ---- */
 
 static void test_event_wakes_all(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child w[4], z;
         pid_t pids[4], zp;
 
@@ -515,7 +494,7 @@ static void test_event_wakes_all(void **state) {
 /* ---- 5. barriers ---- */
 
 static void test_barrier_releases_together(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child p[3];
         pid_t pids[3];
         int report[2];
@@ -564,7 +543,7 @@ static void test_barrier_releases_together(void **state) {
 }
 
 static void test_barrier_timeout_breaks(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a, b, c;
         pid_t pa, pb, pc;
 
@@ -607,7 +586,7 @@ static void test_barrier_timeout_breaks(void **state) {
 }
 
 static void test_barrier_killed_party_breaks(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a, b;
         pid_t pa, pb;
 
@@ -629,7 +608,7 @@ static void test_barrier_killed_party_breaks(void **state) {
  * end, breaks the barrier instead.
  */
 static void test_barrier_action(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a, b, c, d, e, g;
         int report[2], hold[2];
         mpx *other;
@@ -695,7 +674,7 @@ static void test_barrier_action(void **state) {
 
 /* A barrier keeps the default timeout of its waits, as Barrier(timeout=) does. */
 static void test_barrier_stored_timeout(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a;
         pid_t pa;
 
@@ -728,7 +707,7 @@ static void declare_all_three(mpx *m) {
 }
 
 static void test_delete_while_blocked(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child c[3];
         pid_t pids[3];
 
@@ -751,7 +730,7 @@ static void test_delete_while_blocked(void **state) {
 }
 
 static void test_shutdown_while_blocked(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child c[3];
         pid_t pids[3];
         int status;
