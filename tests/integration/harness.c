@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 
 #include "harness.h"
 #include "monotonic.h"
+#include "wire.h"
 
 #define CONDITION_TIMEOUT_MS 20000
 
@@ -181,4 +184,84 @@ int harness_fixture_free(struct harness_fixture *f) {
         free(f);
         alarm(0);
         return status;
+}
+
+int harness_raw_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -1;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        strcpy(sa.sun_path, path);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+bool harness_write_all(int fd, const void *data, size_t len) {
+        const uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t) n;
+        }
+        return true;
+}
+
+bool harness_read_all(int fd, void *dst, size_t len) {
+        uint8_t *p = dst;
+
+        while (len > 0) {
+                ssize_t n = read(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t) n;
+        }
+        return true;
+}
+
+bool harness_read_reply(int fd, struct wire_header *ret) {
+        uint8_t hdr[WIRE_HEADER_SIZE], skip[4096];
+
+        if (!harness_read_all(fd, hdr, sizeof(hdr)))
+                return false;
+        wire_header_decode(hdr, ret);
+        for (uint32_t left = ret->body_len; left > 0;) {
+                uint32_t n = left < sizeof(skip) ? left : (uint32_t) sizeof(skip);
+
+                if (!harness_read_all(fd, skip, n))
+                        return false;
+                left -= n;
+        }
+        return true;
+}
+
+void harness_read_pipe(int fd, void *buf, size_t n) {
+        uint8_t *p = buf;
+
+        while (n > 0) {
+                ssize_t k = read(fd, p, n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        fail_msg("pipe: %s", k < 0 ? strerror(errno) : "the child exited before writing");
+                p += k;
+                n -= (size_t) k;
+        }
 }

@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -105,6 +106,25 @@ struct harness_fixture *harness_fixture_new(const char *program, unsigned watchd
  * the test had stopped it), which a crash, leak or memory error makes non-zero.
  */
 int harness_fixture_free(struct harness_fixture *f);
+
+/* ---- raw connections: frames written by hand, for what libmpx would not send ---- */
+
+struct wire_header;
+
+/* A connection to the daemon's socket at path without any HELLO: its fd, or -1. */
+int harness_raw_connect(const char *path);
+
+/* Write all of len bytes (blocking); false if the connection broke (no SIGPIPE). */
+bool harness_write_all(int fd, const void *data, size_t len);
+
+/* Read exactly len bytes (blocking); false at the end of the stream or on an error. */
+bool harness_read_all(int fd, void *dst, size_t len);
+
+/* Read one reply frame's header into *ret and skip its body; false at the end of the stream. */
+bool harness_read_reply(int fd, struct wire_header *ret);
+
+/* Read exactly n bytes a forked child writes to a pipe, failing the test if it exits first. */
+void harness_read_pipe(int fd, void *buf, size_t n);
 
 /*
  * Checks inside forked children, where cmocka must not run: on failure they

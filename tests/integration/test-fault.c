@@ -113,56 +113,6 @@ static int report_and_hold(const struct fixture *f) {
         return 1;
 }
 
-/* Write all of len bytes (blocking). */
-static bool write_all(int fd, const void *data, size_t len) {
-        const uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
-
-static bool read_all(int fd, void *dst, size_t len) {
-        uint8_t *p = dst;
-
-        while (len > 0) {
-                ssize_t n = read(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
-
-/* Read one reply frame and throw its body away. */
-static bool read_reply(int fd, struct wire_header *ret) {
-        uint8_t hdr[WIRE_HEADER_SIZE], scratch[4096];
-
-        if (!read_all(fd, hdr, sizeof(hdr)))
-                return false;
-        wire_header_decode(hdr, ret);
-        for (uint32_t left = ret->body_len; left > 0;) {
-                uint32_t k = left < sizeof(scratch) ? left : (uint32_t) sizeof(scratch);
-
-                if (!read_all(fd, scratch, k))
-                        return false;
-                left -= k;
-        }
-        return true;
-}
-
 /* ---- raw frames, built with the daemon's own codec ---- */
 
 static void frame_hello(struct wire_buf *b, uint32_t id) {
@@ -212,37 +162,23 @@ struct raw_child {
         unsigned read_replies;
 };
 
-static int raw_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
-                return -1;
-        strcpy(sa.sun_path, path);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
 static int raw_child_run(void *arg) {
         const struct raw_child *a = arg;
         struct wire_buf hello;
         struct wire_header h;
-        int fd = raw_connect(a->f->d.socket);
+        int fd = harness_raw_connect(a->f->d.socket);
 
         child_check(fd >= 0);
         if (!a->hello_in_bytes) {
                 wire_buf_init(&hello);
                 frame_hello(&hello, 1);
-                child_check(write_all(fd, hello.data, hello.len));
+                child_check(harness_write_all(fd, hello.data, hello.len));
                 wire_buf_done(&hello);
-                child_check(read_reply(fd, &h) && h.status == WIRE_OK);
+                child_check(harness_read_reply(fd, &h) && h.status == WIRE_OK);
         }
-        child_check(write_all(fd, a->bytes, a->len));
+        child_check(harness_write_all(fd, a->bytes, a->len));
         for (unsigned i = 0; i < a->read_replies; i++)
-                child_check(read_reply(fd, &h));
+                child_check(harness_read_reply(fd, &h));
         return report_and_hold(a->f);
 }
 
@@ -859,10 +795,10 @@ static void daemon_freeze(struct fixture *f) {
  * and no reply to it can be written.
  */
 static void send_and_close(struct fixture *f, const struct wire_buf *b) {
-        int fd = raw_connect(f->d.socket);
+        int fd = harness_raw_connect(f->d.socket);
 
         assert_true(fd >= 0);
-        assert_true(write_all(fd, b->data, b->len));
+        assert_true(harness_write_all(fd, b->data, b->len));
         close(fd);
 }
 
@@ -949,27 +885,27 @@ static void test_unwritten_parked_get(void **state) {
                 wire_buf_init(&b);
                 frame_hello(&b, 1);
                 frame_get(&b, 2, "p", -1);
-                getter = raw_connect(f->d.socket);
+                getter = harness_raw_connect(f->d.socket);
                 assert_true(getter >= 0);
-                assert_true(write_all(getter, b.data, b.len));
+                assert_true(harness_write_all(getter, b.data, b.len));
                 harness_wait_field(f->m, "p", "getters", 1);
                 wire_buf_done(&b);
                 wire_buf_init(&b);
                 frame_hello(&b, 1);
-                putter = raw_connect(f->d.socket);
+                putter = harness_raw_connect(f->d.socket);
                 assert_true(putter >= 0);
-                assert_true(write_all(putter, b.data, b.len));
-                assert_true(read_reply(putter, &h));
+                assert_true(harness_write_all(putter, b.data, b.len));
+                assert_true(harness_read_reply(putter, &h));
                 wire_buf_done(&b);
                 wire_buf_init(&b);
                 frame_put(&b, 2, "p", "parked", 6);
                 /* The put, then the close: the daemon serves the getter and cannot answer it. */
                 daemon_freeze(f);
-                assert_true(write_all(putter, b.data, b.len));
+                assert_true(harness_write_all(putter, b.data, b.len));
                 close(getter);
                 wire_buf_done(&b);
                 assert_int_equal(kill(f->d.pid, SIGCONT), 0);
-                assert_true(read_reply(putter, &h));
+                assert_true(harness_read_reply(putter, &h));
                 assert_int_equal(h.status, 0);
                 close(putter);
                 harness_wait_field(f->m, "p", "puts", round + 1);

@@ -141,76 +141,12 @@ static int probe_list_append(mpx *m) {
 
 /* ---- raw connections, for pipelined requests libmpx would not send ---- */
 
-static int raw_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0)
-                return -1;
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
-static bool write_all(int fd, const void *data, size_t len) {
-        const uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
-
-static bool read_all(int fd, void *data, size_t len) {
-        uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = read(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
-
-/* Read one reply frame's header and skip its body: true and *ret, or false at the end of the stream. */
-static bool raw_reply(int fd, struct wire_header *ret) {
-        uint8_t hdr[WIRE_HEADER_SIZE], skip[4096];
-        uint32_t left;
-
-        if (!read_all(fd, hdr, sizeof(hdr)))
-                return false;
-        wire_header_decode(hdr, ret);
-        for (left = ret->body_len; left > 0;) {
-                uint32_t n = left < sizeof(skip) ? left : (uint32_t) sizeof(skip);
-
-                if (!read_all(fd, skip, n))
-                        return false;
-                left -= n;
-        }
-        return true;
-}
-
 /* A raw connection that said HELLO: its fd, or -1. */
 static int raw_hello(const char *path) {
         struct wire_header h;
         struct wire_buf b;
         size_t start;
-        int fd = raw_connect(path);
+        int fd = harness_raw_connect(path);
         bool ok;
 
         if (fd < 0)
@@ -220,7 +156,7 @@ static int raw_hello(const char *path) {
              wire_put_str(&b, "raw", 3) == 0;
         if (ok) {
                 wire_frame_end(&b, start);
-                ok = write_all(fd, b.data, b.len) && raw_reply(fd, &h) && h.status == WIRE_OK;
+                ok = harness_write_all(fd, b.data, b.len) && harness_read_reply(fd, &h) && h.status == WIRE_OK;
         }
         wire_buf_done(&b);
         if (!ok) {
@@ -486,7 +422,7 @@ static void test_output_cap(void **state) {
                 assert_true(append_peek(&b, id++, "jq", OUTPUT_ITEMS));
         }
         /* The requests are small: the socket takes them all, nothing is read back. */
-        assert_true(write_all(greedy, b.data, b.len));
+        assert_true(harness_write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
 
         /*
@@ -543,10 +479,10 @@ static void test_output_pipelined_reader(void **state) {
         wire_buf_init(&b);
         for (uint32_t id = 1; id <= READER_ITEMS; id++)
                 assert_true(append_get(&b, id, "q", 0));
-        assert_true(write_all(reader, b.data, b.len));
+        assert_true(harness_write_all(reader, b.data, b.len));
         wire_buf_done(&b);
         for (uint32_t id = 1; id <= READER_ITEMS; id++) {
-                assert_true(raw_reply(reader, &h));
+                assert_true(harness_read_reply(reader, &h));
                 assert_int_equal(h.id, id);
                 assert_int_equal(h.status, WIRE_OK);
                 assert_true(h.body_len > READER_ITEM_SIZE);
@@ -591,7 +527,7 @@ static void test_output_overflow_by_others(void **state) {
         assert_true(append_get(&b, id++, "sync", 0));
         for (int i = 0; i < 100; i++)
                 assert_true(append_peek(&b, id++, "jq", 20));
-        assert_true(write_all(greedy, b.data, b.len));
+        assert_true(harness_write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
         harness_wait_field(m, "sync", "delivered", 1);
         assert_int_equal(harness_field(m, "wq", "getters"), 2);
@@ -669,7 +605,7 @@ static void test_output_overflow_grants_nothing(void **state) {
         assert_true(append_get(&b, id++, "sync", 0));
         for (int i = 0; i < 100; i++)
                 assert_true(append_peek(&b, id++, "jq", 20));
-        assert_true(write_all(greedy, b.data, b.len));
+        assert_true(harness_write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
         harness_wait_field(m, "sync", "delivered", 1);
         assert_int_equal(harness_field(m, "s", "acquirers"), 1);
@@ -682,13 +618,13 @@ static void test_output_overflow_grants_nothing(void **state) {
         assert_true(append_put(&b, 1, "wq", "one"));
         assert_true(append_named(&b, 2, WIRE_OP_SEM_RELEASE, "s", -1, NULL));
         assert_true(append_named(&b, 3, WIRE_OP_PIPE_OPEN, "p", WIRE_PIPE_WRITE, &now));
-        assert_true(write_all(other, b.data, b.len));
+        assert_true(harness_write_all(other, b.data, b.len));
         wire_buf_done(&b);
-        assert_true(raw_reply(other, &h));
+        assert_true(harness_read_reply(other, &h));
         assert_int_equal(h.status, WIRE_OK);
-        assert_true(raw_reply(other, &h));
+        assert_true(harness_read_reply(other, &h));
         assert_int_equal(h.status, WIRE_OK);
-        assert_true(raw_reply(other, &h));
+        assert_true(harness_read_reply(other, &h));
         assert_int_equal(h.status, wire_status_from_errno(-EAGAIN));
         harness_wait_stat(m, "clients", 2);
         assert_int_equal(mpx_sem_value(m, "s"), 1);
@@ -745,7 +681,7 @@ static void test_output_descriptors(void **state) {
                 assert_int_equal(wire_put_name(&b, "a", 1), 0);
                 wire_frame_end(&b, at);
         }
-        assert_true(write_all(greedy, b.data, b.len));
+        assert_true(harness_write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
         /* The requests arrive in one read, handled up to the pause in one event. */
         for (time_t deadline = time(NULL) + 20; harness_field(m, "a", "maps") == 0;)
@@ -759,7 +695,7 @@ static void test_output_descriptors(void **state) {
         assert_true(mpx_ping(m) == 0);
 
         for (uint32_t id = 1; id <= MAPS; id++) {
-                assert_true(raw_reply(greedy, &h));
+                assert_true(harness_read_reply(greedy, &h));
                 assert_int_equal(h.id, id);
                 assert_int_equal(h.status, WIRE_OK);
         }
@@ -821,11 +757,11 @@ static int flooder(void *arg) {
         for (uint32_t id = 1; id <= 5; id++)
                 if (!append_get(&b, id, "flood-wait", -1))
                         return 16;
-        if (!write_all(raw, b.data, b.len))
+        if (!harness_write_all(raw, b.data, b.len))
                 return 17;
         wire_buf_done(&b);
         for (int i = 0; i < 2; i++) {
-                if (!raw_reply(raw, &h))
+                if (!harness_read_reply(raw, &h))
                         return 21;
                 eusers += h.status == WIRE_EUSERS;
         }

@@ -202,23 +202,6 @@ static pid_t spawn_op(struct harness_fixture *f, enum child_op op, const char *q
         return harness_fork(op_child_run, &c);
 }
 
-/* Read exactly n bytes from a pipe, failing the test on EOF. */
-static void read_full(int fd, void *buf, size_t n) {
-        uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t k = read(fd, p, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        fail_msg("pipe: %s",
-                                 k < 0 ? strerror(errno) : "the child exited before writing");
-                p += k;
-                n -= (size_t) k;
-        }
-}
-
 /* The daemon's request counter, to count round trips. */
 static int64_t stat_requests(mpx *m) {
         mpx_info info = { 0 };
@@ -839,7 +822,7 @@ static void test_killed_consumer_redelivery(void **state) {
         ha.fd = fds[1];
         pid = harness_fork(holder_child, &ha);
         close(fds[1]);
-        read_full(fds[0], &c, 1);
+        harness_read_pipe(fds[0], &c, 1);
         close(fds[0]);
         assert_int_equal(harness_field(f->m, "work", "delivered"), 3);
         assert_int_equal(mpx_queue_qsize(f->m, "work"), 2);
@@ -1004,7 +987,7 @@ static uint64_t take_detached(struct harness_fixture *f, const char *expect) {
         a.fd = fds[1];
         pid = harness_fork(detach_child, &a);
         close(fds[1]);
-        read_full(fds[0], &tag, sizeof(tag));
+        harness_read_pipe(fds[0], &tag, sizeof(tag));
         close(fds[0]);
         assert_int_equal(harness_wait(pid), 0);
         /* The daemon has seen the child's connection close. */
@@ -1050,7 +1033,7 @@ static void test_lease_detached_consumer_killed(void **state) {
         assert_int_equal(put_str(f->m, "j", "job", 0), 0);
         assert_int_equal(pipe(fds), 0);
         holder = harness_fork(lease_holder_run, &(struct lease_holder) { .socket = f->d.socket, .tag_fd = fds[1] });
-        read_full(fds[0], &tag, sizeof(tag));
+        harness_read_pipe(fds[0], &tag, sizeof(tag));
         close(fds[0]);
         close(fds[1]);
         harness_kill(holder);

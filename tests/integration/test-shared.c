@@ -92,22 +92,6 @@ static int64_t stat_requests(mpx *m) {
         return v;
 }
 
-/* Read exactly n bytes from a pipe, failing the test on EOF. */
-static void read_full(int fd, void *buf, size_t n) {
-        uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t k = read(fd, p, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        fail_msg("pipe: %s", k < 0 ? strerror(errno) : "the child exited before writing");
-                p += k;
-                n -= (size_t) k;
-        }
-}
-
 /* ---- 1. eight processes increment one counter ---- */
 
 #define INCR_PROCS      8
@@ -468,8 +452,8 @@ static void test_listing_under_load(void **state) {
         modifier = harness_fork(modifier_child, &a);
         probe = harness_fork(probe_child, &a);
         /* Both are under way before the walk begins. */
-        read_full(ready[0], &c, 1);
-        read_full(ready[0], &c, 1);
+        harness_read_pipe(ready[0], &c, 1);
+        harness_read_pipe(ready[0], &c, 1);
 
         sets0 = harness_field(f->m, "big", "sets");
         probe0 = harness_field(f->m, "probe", "gets");
@@ -513,7 +497,7 @@ static void test_listing_under_load(void **state) {
         assert_int_equal(mpx_dict_set(f->m, "control", "stop", 4, "1", 1), 0);
         assert_int_equal(harness_wait(modifier), 0);
         assert_int_equal(harness_wait(probe), 0);
-        read_full(result[0], &res, sizeof(res));
+        harness_read_pipe(result[0], &res, sizeof(res));
         print_message("probe: %llu gets, slowest %lld us\n", (unsigned long long) res.gets, (long long) res.max_us);
 
         /* Every stable key exactly once, though the dict changed all along. */
