@@ -197,7 +197,10 @@ int harness_raw_connect(const char *path) {
                 return -1;
         strcpy(sa.sun_path, path);
         if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int err = errno;
+
                 close(fd);
+                errno = err;
                 return -1;
         }
         return fd;

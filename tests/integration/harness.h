@@ -111,7 +111,7 @@ int harness_fixture_free(struct harness_fixture *f);
 
 struct wire_header;
 
-/* A connection to the daemon's socket at path without any HELLO: its fd, or -1. */
+/* A connection to the daemon's socket at path without any HELLO: its fd, or -1 with errno set. */
 int harness_raw_connect(const char *path);
 
 /* Write all of len bytes (blocking); false if the connection broke (no SIGPIPE). */

@@ -37,7 +37,6 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +45,7 @@
 
 #include "harness.h"
 #include "monotonic.h"
+#include "request-builder.h"
 #include "wire.h"
 
 #define WATCHDOG_S              300
@@ -746,23 +746,13 @@ static void test_compaction_under_load(void **state) {
 
 /* A raw connection that sends HELLO and a GET_MANY of max items of queue, and closes without reading. */
 static void get_many_and_close(const struct fixture *f, const char *queue, uint32_t max) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = harness_raw_connect(f->d.socket);
         struct wire_buf b;
-        size_t start;
 
         assert_true(fd >= 0);
-        assert_true(strlen(f->d.socket) < sizeof(sa.sun_path));
-        strcpy(sa.sun_path, f->d.socket);
-        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
         wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, 1, WIRE_OP_HELLO, 0, &start), 0);
-        assert_int_equal(wire_put_u32(&b, WIRE_VERSION) | wire_put_str(&b, "durable", 7), 0);
-        wire_frame_end(&b, start);
-        assert_int_equal(wire_frame_begin(&b, 2, WIRE_OP_QUEUE_GET_MANY, 0, &start), 0);
-        assert_int_equal(wire_put_name(&b, queue, strlen(queue)) | wire_put_i64(&b, 0) | wire_put_u32(&b, 0) |
-                         wire_put_u32(&b, max), 0);
-        wire_frame_end(&b, start);
+        append_request(&b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "durable");
+        append_request(&b, 2, WIRE_OP_QUEUE_GET_MANY, "niww", queue, (int64_t) 0, (uint32_t) 0, max);
         assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
         close(fd);
         wire_buf_done(&b);

@@ -40,12 +40,12 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "macros.h"
+#include "request-builder.h"
 #include "wire.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
@@ -116,41 +116,19 @@ static int report_and_hold(const struct fixture *f) {
 /* ---- raw frames, built with the daemon's own codec ---- */
 
 static void frame_hello(struct wire_buf *b, uint32_t id) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_HELLO, 0, &start), 0);
-        assert_int_equal(wire_put_u32(b, WIRE_VERSION), 0);
-        assert_int_equal(wire_put_str(b, "fault", 5), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_HELLO, "wt", WIRE_VERSION, "fault");
 }
 
 static void frame_put(struct wire_buf *b, uint32_t id, const char *queue, const void *data, uint32_t size) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_QUEUE_PUT, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
-        assert_int_equal(wire_put_i64(b, -1), 0);
-        assert_int_equal(wire_put_bytes(b, data, size), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_QUEUE_PUT, "nix", queue, (int64_t) -1, data, (size_t) size);
 }
 
 static void frame_get(struct wire_buf *b, uint32_t id, const char *queue, int64_t timeout_ms) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_QUEUE_GET, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
-        assert_int_equal(wire_put_i64(b, timeout_ms), 0);
-        assert_int_equal(wire_put_u32(b, 0), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_QUEUE_GET, "niw", queue, timeout_ms, (uint32_t) 0);
 }
 
 static void frame_acquire(struct wire_buf *b, uint32_t id, const char *sem) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_SEM_ACQUIRE, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, sem, strlen(sem)), 0);
-        assert_int_equal(wire_put_i64(b, -1), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_SEM_ACQUIRE, "ni", sem, (int64_t) -1);
 }
 
 /* A raw client: HELLO, then send bytes, read some replies, report, and wait to be killed. */
@@ -770,14 +748,7 @@ static void test_killed_with_unread_replies(void **state) {
 #define LOST_PER_ROUND 10
 
 static void frame_get_many(struct wire_buf *b, uint32_t id, const char *queue, uint32_t max) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_QUEUE_GET_MANY, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
-        assert_int_equal(wire_put_i64(b, 0), 0);
-        assert_int_equal(wire_put_u32(b, 0), 0);
-        assert_int_equal(wire_put_u32(b, max), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_QUEUE_GET_MANY, "niww", queue, (int64_t) 0, (uint32_t) 0, max);
 }
 
 /* Stop the daemon, and know it stopped: its parent sees it in waitpid. */

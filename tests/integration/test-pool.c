@@ -37,7 +37,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +45,7 @@
 
 #include "harness.h"
 #include "monotonic.h"
+#include "request-builder.h"
 #include "wire.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
@@ -687,21 +687,12 @@ static void test_stop(void **state) {
 
 /* A plain connection to the daemon that has said HELLO. */
 static int raw_session(const struct fixture *f) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = harness_raw_connect(f->d.socket);
         struct wire_buf b;
-        size_t start;
-        int fd;
 
-        assert_true(strlen(f->d.socket) < sizeof(sa.sun_path));
-        strcpy(sa.sun_path, f->d.socket);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
-        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
         wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, 1, WIRE_OP_HELLO, 0, &start), 0);
-        assert_int_equal(wire_put_u32(&b, WIRE_VERSION), 0);
-        assert_int_equal(wire_put_str(&b, "test-pool", 9), 0);
-        wire_frame_end(&b, start);
+        append_request(&b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "test-pool");
         assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
         wire_buf_done(&b);
         return fd;
@@ -733,7 +724,6 @@ static void test_stop_cancelled(void **state) {
         struct fixture *f = *state;
         struct wire_header h;
         struct wire_buf b;
-        size_t start;
         char text[64];
         int fd;
 
@@ -746,16 +736,11 @@ static void test_stop_cancelled(void **state) {
         assert_int_equal(h.status, WIRE_OK);
         /* The worker ignores SIGTERM: without a grace period the stop waits. */
         wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, 7, WIRE_OP_POOL_STOP, 0, &start), 0);
-        assert_int_equal(wire_put_name(&b, "held", 4), 0);
-        assert_int_equal(wire_put_i64(&b, -1), 0);
-        wire_frame_end(&b, start);
+        append_request(&b, 7, WIRE_OP_POOL_STOP, "ni", "held", (int64_t) -1);
         assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
         wait_field(f->m, "held", "waiters", 1);
         b.len = 0;
-        assert_int_equal(wire_frame_begin(&b, 8, WIRE_OP_CANCEL, 0, &start), 0);
-        assert_int_equal(wire_put_u32(&b, 7), 0);
-        wire_frame_end(&b, start);
+        append_request(&b, 8, WIRE_OP_CANCEL, "w", (uint32_t) 7);
         assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
         wire_buf_done(&b);
         raw_reply(fd, &h);

@@ -41,6 +41,7 @@
 
 #include "harness.h"
 #include "monotonic.h"
+#include "request-builder.h"
 #include "wire.h"
 
 /* The clients of the shutdown test, each blocked in a queue get. */
@@ -271,13 +272,10 @@ static void type_of(mpx *m, const char *name, char *buf, size_t size) {
 /* ---- raw connections ---- */
 
 static int raw_connect(struct fixture *f, const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = harness_raw_connect(path);
         int *grown;
 
-        assert_true(fd >= 0);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        if (fd < 0)
                 fail_msg("connect(%s): %s", path, strerror(errno));
         grown = realloc(f->raw, (f->n_raw + 1) * sizeof(*grown));
         assert_non_null(grown);
@@ -288,19 +286,9 @@ static int raw_connect(struct fixture *f, const char *path) {
 
 /* Append HELLO (id 1) and, when queue is set, a GET on it that waits forever (id 2). */
 static void build_hello_get(struct wire_buf *b, const char *queue) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, 1, WIRE_OP_HELLO, 0, &start), 0);
-        assert_int_equal(wire_put_u32(b, WIRE_VERSION), 0);
-        assert_int_equal(wire_put_str(b, "blocked", 7), 0);
-        wire_frame_end(b, start);
-        if (!queue)
-                return;
-        assert_int_equal(wire_frame_begin(b, 2, WIRE_OP_QUEUE_GET, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
-        assert_int_equal(wire_put_i64(b, -1), 0);
-        assert_int_equal(wire_put_u32(b, 0), 0);
-        wire_frame_end(b, start);
+        append_request(b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "blocked");
+        if (queue)
+                append_request(b, 2, WIRE_OP_QUEUE_GET, "niw", queue, (int64_t) -1, (uint32_t) 0);
 }
 
 static void raw_send(int fd, const void *data, size_t len) {
