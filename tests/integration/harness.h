@@ -63,6 +63,9 @@ void harness_wait_stat(mpx *m, const char *field, int64_t value);
 /* The value of an INFO field of an object; fails the test if absent. */
 int64_t harness_field(mpx *m, const char *name, const char *field);
 
+/* The value of a numeric field of the daemon's STATS; fails the test if absent. */
+int64_t harness_stat(mpx *m, const char *field);
+
 /*
  * True when make check runs the daemons under valgrind (MPX_TEST_VALGRIND=1):
  * tests then allow more time, or skip what valgrind makes meaningless.

@@ -152,8 +152,6 @@ static int teardown(void **state) {
         return 0;
 }
 
-static int64_t stat_field(mpx *m, const char *key);
-
 /* Take an item that must be there now, and compare it. */
 static void expect_item(mpx *m, const char *queue, const char *want, uint64_t *ret_tag) {
         mpx_item it = { 0 };
@@ -310,7 +308,7 @@ static void test_mapping_writes_survive(void **state) {
         m = harness_connect(&f->d);
         assert_int_equal(mpx_array_declare_flags(m, "mapped", 'i', 4, NULL, MPX_DURABLE), 1);
         assert_int_equal(mpx_array_map(m, "mapped", &map), 0);
-        written = stat_field(m, "journal_written_bytes");
+        written = harness_stat(m, "journal_written_bytes");
         memcpy(map.addr, want, sizeof(want));
         /*
          * The daemon notices within about a second: wait, with a deadline, until
@@ -319,7 +317,7 @@ static void test_mapping_writes_survive(void **state) {
          * end of the loop iteration: a kill in between would lose it.
          */
         deadline = monotonic_ms() + PROGRESS_DEADLINE_MS;
-        while (stat_field(m, "journal_written_bytes") == written) {
+        while (harness_stat(m, "journal_written_bytes") == written) {
                 struct timespec pause = { 0, 20000000 };
 
                 if (monotonic_ms() > deadline)
@@ -384,7 +382,7 @@ static void test_sync_policies(void **state) {
                 }
                 for (unsigned i = 0; i < SYNC_PUTTERS; i++)
                         assert_int_equal(harness_wait(pids[i]), 0);
-                fsyncs = stat_field(m, "journal_fsyncs");
+                fsyncs = harness_stat(m, "journal_fsyncs");
                 if (p == 0) {
                         /* Every put was flushed before its reply, and concurrent puts shared flushes. */
                         assert_true(fsyncs >= 1);
@@ -393,7 +391,7 @@ static void test_sync_policies(void **state) {
                                 " fdatasync calls\n", SYNC_PUTTERS * SYNC_PUTS, SYNC_PUTTERS, fsyncs);
                 } else if (p == 1) {
                         deadline = monotonic_ms() + PROGRESS_DEADLINE_MS;
-                        while (stat_field(m, "journal_fsyncs") == 0) {
+                        while (harness_stat(m, "journal_fsyncs") == 0) {
                                 struct timespec pause = { 0, 20000000 };
 
                                 if (monotonic_ms() > deadline)
@@ -659,19 +657,6 @@ static bool info_snapshot_exists(const char *state) {
         return stat(path, &st) == 0;
 }
 
-static int64_t stat_field(mpx *m, const char *key) {
-        mpx_info info = { 0 };
-        const mpx_field *fl;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        fl = mpx_info_get(&info, key);
-        assert_non_null(fl);
-        v = fl->num;
-        mpx_info_clear(&info);
-        return v;
-}
-
 /*
  * Compaction while producers and consumers run on a plain queue: nothing
  * acknowledged is lost (but the gets in flight at the kill, see
@@ -701,7 +686,7 @@ static void test_compaction_under_load(void **state) {
                 pids[i] = harness_fork(i < PRODUCERS ? producer : consumer, &w[i]);
         }
         deadline = monotonic_ms() + PROGRESS_DEADLINE_MS;
-        while (stat_field(m, "journal_compactions") < 5) {
+        while (harness_stat(m, "journal_compactions") < 5) {
                 struct timespec pause = { 0, 2000000 };
 
                 if (monotonic_ms() > deadline)

@@ -91,32 +91,18 @@ static void start(struct fixture *f, const char *config) {
         f->running = true;
 }
 
-/* A daemon-wide STATS figure. */
-static int64_t stat_of(mpx *m, const char *key) {
-        const mpx_field *field;
-        mpx_info info;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        field = mpx_info_get(&info, key);
-        assert_non_null(field);
-        v = field->num;
-        mpx_info_clear(&info);
-        return v;
-}
-
 /*
  * What the daemon counts for an empty element besides its payload, as STATS
  * shows it: the bytes held grow by it when add() adds one, and are back
  * when remove() takes it away.
  */
 static int64_t overhead_of(mpx *m, int (*add)(mpx *m), int (*remove)(mpx *m)) {
-        int64_t before = stat_of(m, "bytes"), cost;
+        int64_t before = harness_stat(m, "bytes"), cost;
 
         assert_int_equal(add(m), 0);
-        cost = stat_of(m, "bytes") - before;
+        cost = harness_stat(m, "bytes") - before;
         assert_int_equal(remove(m), 0);
-        assert_int_equal(stat_of(m, "bytes"), before);
+        assert_int_equal(harness_stat(m, "bytes"), before);
         /* At least a pointer and a length: an empty element is never free. */
         assert_true(cost >= 12);
         return cost;
@@ -200,20 +186,20 @@ static void test_max_memory(void **state) {
         other = harness_connect(&f->d);
         memset(big, 'b', sizeof(big));
         memset(more, 'm', sizeof(more));
-        assert_int_equal(stat_of(m, "max_memory"), 64 * 1024);
+        assert_int_equal(harness_stat(m, "max_memory"), 64 * 1024);
         item_overhead = overhead_of(m, probe_queue_put, probe_delete);
         entry_overhead = overhead_of(m, probe_dict_set, probe_delete);
         assert_int_equal(mpx_queue_declare(m, "q", 0, MPX_QUEUE_JOINABLE), 1);
         assert_int_equal(mpx_dict_declare(m, "d"), 1);
         assert_int_equal(mpx_queue_put(m, "q", big, sizeof(big), 0), 0);
-        assert_int_equal(stat_of(m, "bytes"), sizeof(big) + item_overhead);
+        assert_int_equal(harness_stat(m, "bytes"), sizeof(big) + item_overhead);
 
         /* Refused at once, whatever the timeout, from any connection; nothing is evicted. */
         assert_int_equal(mpx_queue_put(other, "q", more, sizeof(more), -1), -ENOSPC);
         assert_int_equal(mpx_dict_set(other, "d", "k", 1, more, sizeof(more)), -ENOSPC);
         assert_int_equal(mpx_queue_qsize(m, "q"), 1);
         assert_int_equal(mpx_dict_len(m, "d"), 0);
-        assert_int_equal(stat_of(m, "bytes"), sizeof(big) + item_overhead);
+        assert_int_equal(harness_stat(m, "bytes"), sizeof(big) + item_overhead);
 
         /* Taken but not done, the item is still held; done, it makes room. */
         assert_int_equal(mpx_queue_get(other, "q", 0, &item), 0);
@@ -224,7 +210,7 @@ static void test_max_memory(void **state) {
         mpx_item_clear(&item);
         assert_int_equal(mpx_queue_put(m, "q", more, sizeof(more), 0), 0);
         assert_int_equal(mpx_dict_set(other, "d", "k", 1, more, 1000), 0);
-        assert_int_equal(stat_of(m, "bytes"), sizeof(more) + item_overhead + 1001 + entry_overhead);
+        assert_int_equal(harness_stat(m, "bytes"), sizeof(more) + item_overhead + 1001 + entry_overhead);
         mpx_disconnect(other);
         mpx_disconnect(m);
 }
@@ -244,22 +230,22 @@ static void test_references_count(void **state) {
         start(f, "limits = { max_memory = \"64K\"; };\n");
         m = harness_connect(&f->d);
         assert_int_equal(mpx_event_declare_flags(m, "e", MPX_COUNTED), 1);
-        bytes = stat_of(m, "bytes");
+        bytes = harness_stat(m, "bytes");
         assert_int_equal(mpx_ref(m, "e", 60000, &first), 0);
-        per_ref = stat_of(m, "bytes") - bytes;
+        per_ref = harness_stat(m, "bytes") - bytes;
         assert_true(per_ref > 0);
         while ((r = mpx_ref(m, "e", 60000, &token)) == 0)
                 n++;
         assert_int_equal(r, -ENOSPC);
         assert_true(n > 0 && (n + 2) * per_ref > 60 * 1024);
-        assert_int_equal(stat_of(m, "bytes"), bytes + (n + 1) * per_ref);
+        assert_int_equal(harness_stat(m, "bytes"), bytes + (n + 1) * per_ref);
         /* One ends: there is room for one more, and no more. */
         assert_int_equal(mpx_unref(m, "e", first), 0);
         assert_int_equal(mpx_ref(m, "e", 60000, NULL), 0);
         assert_int_equal(mpx_ref(m, "e", 60000, NULL), -ENOSPC);
         /* The object gone, everything it was referred by is given back. */
         assert_int_equal(mpx_delete(m, "e"), 0);
-        assert_int_equal(stat_of(m, "bytes"), 0);
+        assert_int_equal(harness_stat(m, "bytes"), 0);
         mpx_disconnect(m);
 }
 
@@ -286,13 +272,13 @@ static void test_empty_elements_flood(void **state) {
         assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
         assert_int_equal(mpx_list_declare(m, "l"), 1);
         assert_int_equal(mpx_dict_declare(m, "d"), 1);
-        rss_before = stat_of(m, "rss_bytes");
+        rss_before = harness_stat(m, "rss_bytes");
         for (int round = 0; round < 3; round++) {
                 assert_int_equal(mpx_queue_put_many(m, "q", empty, EMPTY_FLOOD_N, 0), -ENOSPC);
                 assert_int_equal(mpx_list_extend(m, "l", empty, EMPTY_FLOOD_N), -ENOSPC);
                 assert_int_equal(mpx_dict_update(m, "d", empty, empty, EMPTY_FLOOD_N), -ENOSPC);
         }
-        assert_int_equal(stat_of(m, "bytes"), 0);
+        assert_int_equal(harness_stat(m, "bytes"), 0);
         assert_int_equal(mpx_queue_qsize(m, "q"), 0);
         assert_int_equal(mpx_list_len(m, "l"), 0);
         assert_int_equal(mpx_dict_len(m, "d"), 0);
@@ -301,8 +287,8 @@ static void test_empty_elements_flood(void **state) {
         assert_int_equal(r, -ENOSPC);
         /* Each empty item counts at least a pointer and a length. */
         assert_true(puts > 0 && puts <= 1024 / 12);
-        assert_true(stat_of(m, "bytes") <= 1024);
-        rss_after = stat_of(m, "rss_bytes");
+        assert_true(harness_stat(m, "bytes") <= 1024);
+        rss_after = harness_stat(m, "rss_bytes");
         print_message("rss %lld -> %lld bytes, %d empty items fit in 1024 bytes\n", (long long) rss_before,
                       (long long) rss_after, puts);
         mpx_disconnect(m);
@@ -333,13 +319,13 @@ static void test_reload_lowers_limit(void **state) {
         memset(item, 'i', sizeof(item));
         for (int i = 0; i < 10; i++)
                 assert_int_equal(mpx_list_append(m, "l", item, (size_t) size), i + 1);
-        assert_int_equal(stat_of(m, "bytes"), 10 * sizeof(item));
+        assert_int_equal(harness_stat(m, "bytes"), 10 * sizeof(item));
 
         write_config(f, "limits = { max_memory = \"50K\"; };\nobjects = { lists = ( \"l\" ); };\n");
         assert_int_equal(kill(f->d.pid, SIGHUP), 0);
         harness_wait_stat(m, "max_memory", 50 * 1024);
         assert_int_equal(mpx_list_len(m, "l"), 10);
-        assert_int_equal(stat_of(m, "bytes"), 10 * sizeof(item));
+        assert_int_equal(harness_stat(m, "bytes"), 10 * sizeof(item));
         assert_int_equal(mpx_list_append(m, "l", "x", 1), -ENOSPC);
         /* An item replaced by one no larger passes even above the limit. */
         assert_int_equal(mpx_list_set(m, "l", 0, item, (size_t) size), 0);
@@ -410,7 +396,7 @@ static void test_output_cap(void **state) {
                 memset(item, 'a' + i % 26, sizeof(item));
                 assert_int_equal(mpx_queue_put(m, "jq", item, sizeof(item), 0), 0);
         }
-        rss_before = stat_of(m, "rss_bytes");
+        rss_before = harness_stat(m, "rss_bytes");
 
         greedy = raw_hello(f->d.socket);
         assert_true(greedy >= 0);
@@ -433,9 +419,9 @@ static void test_output_cap(void **state) {
         /* Served all along: round trips of another client. */
         for (int i = 0; i < 20; i++)
                 assert_int_equal(mpx_queue_qsize(m, "jq"), OUTPUT_ITEMS - 1);
-        assert_int_equal(stat_of(m, "clients"), 2);
+        assert_int_equal(harness_stat(m, "clients"), 2);
         assert_int_equal(harness_field(m, "jq", "delivered"), 1);
-        rss_after = stat_of(m, "rss_bytes");
+        rss_after = harness_stat(m, "rss_bytes");
         print_message("rss grew by %lld bytes, max_output %d\n", (long long) (rss_after - rss_before), OUTPUT_CAP);
         if (rss_before > 0 && rss_after - rss_before > OUTPUT_CAP + 6 * 1024 * 1024)
                 fail_msg("the daemon grew by %lld bytes for a client that does not read",
@@ -487,7 +473,7 @@ static void test_output_pipelined_reader(void **state) {
                 assert_true(h.body_len > READER_ITEM_SIZE);
         }
         assert_int_equal(mpx_queue_qsize(m, "q"), 0);
-        assert_int_equal(stat_of(m, "clients"), 2);
+        assert_int_equal(harness_stat(m, "clients"), 2);
         close(reader);
         harness_wait_stat(m, "clients", 1);
         mpx_disconnect(m);
@@ -531,7 +517,7 @@ static void test_output_overflow_by_others(void **state) {
         harness_wait_field(m, "sync", "delivered", 1);
         assert_int_equal(harness_field(m, "wq", "getters"), 2);
         /* Paused, not lost: the peeks filled its output. */
-        assert_int_equal(stat_of(m, "clients"), 2);
+        assert_int_equal(harness_stat(m, "clients"), 2);
 
         assert_int_equal(mpx_queue_put(m, "wq", "one", 3, 0), 0);
         assert_int_equal(mpx_queue_put(m, "wq", "two", 3, 0), 0);
@@ -830,7 +816,7 @@ static void test_flooder_gets_own_errors(void **state) {
         close(done[1]);
         if (read(done[0], &byte, 1) != 1)
                 fail_msg("the flooder stopped early: status %d", harness_wait(flood_pid));
-        assert_int_equal(stat_of(m, "waiters"), 3);
+        assert_int_equal(harness_stat(m, "waiters"), 3);
 
         /* Its quotas are full; another uid is served in full. */
         ba = (struct flood_args) { .socket = f->d.socket, .uid = OTHER_UID, .done_fd = -1, .go_fd = -1 };

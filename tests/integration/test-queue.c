@@ -202,20 +202,6 @@ static pid_t spawn_op(struct harness_fixture *f, enum child_op op, const char *q
         return harness_fork(op_child_run, &c);
 }
 
-/* The daemon's request counter, to count round trips. */
-static int64_t stat_requests(mpx *m) {
-        mpx_info info = { 0 };
-        const mpx_field *fl;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        fl = mpx_info_get(&info, "requests");
-        assert_non_null(fl);
-        v = fl->num;
-        mpx_info_clear(&info);
-        return v;
-}
-
 /* ---- 1. many producers and consumers through one bounded queue ---- */
 
 #define STRESS_PRODUCERS        4
@@ -882,17 +868,17 @@ static void test_put_many_get_many(void **state) {
 
         /* One round trip each way, in order: the daemon counts one request. */
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
-        r1 = stat_requests(f->m);
-        per_stats = stat_requests(f->m) - r1;
-        r1 = stat_requests(f->m);
+        r1 = harness_stat(f->m, "requests");
+        per_stats = harness_stat(f->m, "requests") - r1;
+        r1 = harness_stat(f->m, "requests");
         assert_int_equal(mpx_queue_put_many(f->m, "q", iov, 5, 0), 0);
-        r2 = stat_requests(f->m);
+        r2 = harness_stat(f->m, "requests");
         assert_int_equal(r2 - r1, per_stats + 1);
         assert_int_equal(mpx_queue_qsize(f->m, "q"), 5);
 
-        r1 = stat_requests(f->m);
+        r1 = harness_stat(f->m, "requests");
         n = mpx_queue_get_many(f->m, "q", items, 3, 0);
-        r2 = stat_requests(f->m);
+        r2 = harness_stat(f->m, "requests");
         assert_int_equal(r2 - r1, per_stats + 1);
         assert_int_equal(n, 3);
         for (int i = 0; i < 3; i++) {

@@ -245,21 +245,6 @@ static void start(struct fixture *f, const struct daemon_options *o) {
         f->running = true;
 }
 
-/* A numeric field of the daemon's statistics. */
-static int64_t stat_of(mpx *m, const char *field) {
-        mpx_info info = { 0 };
-        const mpx_field *fl;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        fl = mpx_info_get(&info, field);
-        if (!fl || fl->is_str)
-                fail_msg("stats: no numeric field %s", field);
-        v = fl->num;
-        mpx_info_clear(&info);
-        return v;
-}
-
 /* The type of an object, as INFO names it; "" if there is no such object. */
 static void type_of(mpx *m, const char *name, char *buf, size_t size) {
         mpx_info info = { 0 };
@@ -435,7 +420,7 @@ static void test_objects_declared_at_start(void **state) {
                    "};\n");
         start(f, &o);
         m = harness_connect(&f->d);
-        assert_int_equal(stat_of(m, "objects"), 9);
+        assert_int_equal(harness_stat(m, "objects"), 9);
         type_of(m, "jobs", type, sizeof(type));
         assert_string_equal(type, "joinable");
         assert_int_equal(harness_field(m, "jobs", "maxsize"), 5);
@@ -481,7 +466,7 @@ static void test_options_override_file(void **state) {
         /* -s (from the harness) wins over socket.path, or the daemon could not start. */
         start(f, &o);
         m = harness_connect(&f->d);
-        assert_int_equal(stat_of(m, "max_message"), 2000);
+        assert_int_equal(harness_stat(m, "max_message"), 2000);
         assert_int_equal(mpx_max_message(m), 2000);
         mpx_disconnect(m);
         assert_int_equal(stop_daemon(f), 0);
@@ -626,7 +611,7 @@ static void test_reload_changed_file(void **state) {
         type_of(m, "mine", type, sizeof(type));
         assert_string_equal(type, "queue");
         /* The new limit applies at once, and new clients are told. */
-        assert_int_equal(stat_of(m, "max_message"), 2000);
+        assert_int_equal(harness_stat(m, "max_message"), 2000);
         m2 = harness_connect(&f->d);
         assert_int_equal(mpx_max_message(m2), 2000);
         assert_int_equal(mpx_queue_put(m2, "jobs", big, sizeof(big), 0), 0);
@@ -671,8 +656,8 @@ static void test_reload_broken_file(void **state) {
         assert_string_equal(strstr(buf, "STATUS="), want);
 
         /* The old configuration is in force; nothing of the new one is. */
-        assert_int_equal(stat_of(m, "max_message"), 1000);
-        assert_int_equal(stat_of(m, "objects"), 1);
+        assert_int_equal(harness_stat(m, "max_message"), 1000);
+        assert_int_equal(harness_stat(m, "objects"), 1);
         assert_int_equal(mpx_queue_qsize(m, "jobs"), 1);
 
         /* A syntax error is refused the same way. */
@@ -687,7 +672,7 @@ static void test_reload_broken_file(void **state) {
         assert_int_equal(kill(f->d.pid, SIGHUP), 0);
         notify_wait_for(f->d.notify_fd, "READY=1", buf, sizeof(buf));
         assert_null(strstr(buf, "failed"));
-        assert_int_equal(stat_of(m, "max_message"), 3000);
+        assert_int_equal(harness_stat(m, "max_message"), 3000);
         mpx_disconnect(m);
 
         assert_int_equal(stop_daemon(f), 0);

@@ -78,20 +78,6 @@ static bool buf_is(const mpx_buf *b, const char *s) {
                 mpx_buf_clear(&b_);                                                             \
         } while (0)
 
-/* The daemon's request counter, to count round trips. */
-static int64_t stat_requests(mpx *m) {
-        mpx_info info = { 0 };
-        const mpx_field *fl;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        fl = mpx_info_get(&info, "requests");
-        assert_non_null(fl);
-        v = fl->num;
-        mpx_info_clear(&info);
-        return v;
-}
-
 /* ---- 1. eight processes increment one counter ---- */
 
 #define INCR_PROCS      8
@@ -915,10 +901,10 @@ static void test_large_values(void **state) {
         }
 
         /* 24 MiB of items: several replies, each under half a frame (16 MiB), put back together. */
-        req0 = stat_requests(m);
+        req0 = harness_stat(m, "requests");
         n = mpx_list_slice(m, "l", 1, -1, &items);
         assert_int_equal(n, count - 2);
-        assert_true(stat_requests(m) - req0 >= 1 + 3);
+        assert_true(harness_stat(m, "requests") - req0 >= 1 + 3);
         for (int i = 0; i < n; i++) {
                 assert_int_equal(items[i].size, size);
                 assert_true(((char *) items[i].data)[0] == 'a' + i + 1);
