@@ -273,3 +273,14 @@ void harness_read_pipe(int fd, void *buf, size_t n) {
                 n -= (size_t) k;
         }
 }
+
+void harness_show_log(const char *path) {
+        FILE *fp = fopen(path, "r");
+        char line[1024];
+
+        fprintf(stderr, "---- the daemon's log ----\n");
+        while (fp && fgets(line, sizeof(line), fp))
+                fputs(line, stderr);
+        if (fp)
+                fclose(fp);
+}

@@ -60,6 +60,12 @@ void harness_wait_field(mpx *m, const char *name, const char *field, int64_t val
 /* As harness_wait_field for a daemon-wide STATS field ("clients", "waiters"). */
 void harness_wait_stat(mpx *m, const char *field, int64_t value);
 
+/*
+ * Copy a daemon's log (its stderr, kept in a file) to the test's stderr under
+ * a heading: how a failed test that keeps the log shows what mpxd said.
+ */
+void harness_show_log(const char *path);
+
 /* The value of an INFO field of an object; fails the test if absent. */
 int64_t harness_field(mpx *m, const char *name, const char *field);
 

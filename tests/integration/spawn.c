@@ -21,6 +21,7 @@
 
 #include "spawn.h"
 #include "monotonic.h"
+#include "temp-dir.h"
 
 /* Valgrind makes start-up slow; this is a bound for a broken daemon, not a pace. */
 #define READY_TIMEOUT_MS 60000
@@ -80,10 +81,7 @@ static bool wait_ready(int fd, struct harness_daemon *d, int *ret_status) {
 }
 
 static void remove_dir(const char *dir) {
-        char cmd[400];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+        if (temp_dir_remove(dir) != 0)
                 fprintf(stderr, "could not remove %s\n", dir);
 }
 
@@ -121,8 +119,7 @@ int daemon_spawn_with(struct harness_daemon *d, const struct daemon_options *o, 
                 snprintf(err, err_size, "MPXD is not set: run the tests with make check");
                 return -1;
         }
-        snprintf(d->dir, sizeof(d->dir), "%s/mpx-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        if (!mkdtemp(d->dir)) {
+        if (!temp_dir_make(d->dir, sizeof(d->dir), "mpx-test")) {
                 snprintf(err, err_size, "mkdtemp: %s", strerror(errno));
                 return -1;
         }

@@ -41,6 +41,7 @@
 
 #include "harness.h"
 #include "monotonic.h"
+#include "temp-dir.h"
 
 #define WATCHDOG_S              600
 #define PRODUCERS               3
@@ -244,12 +245,10 @@ static int setup(void **state) {
 static int teardown(void **state) {
         struct fixture *f = *state;
         int status = f->running ? harness_stop(&f->d) : 0;
-        char cmd[300];
 
         if (f->mounted)
                 assert_int_equal(umount2(f->state, MNT_DETACH), 0);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
         munmap(f->s, sizeof(*f->s));
         free(f);
         alarm(0);

@@ -47,6 +47,7 @@
 #include "monotonic.h"
 #include "request-builder.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 #define WATCHDOG_S              300
 #define WATCHDOG_VALGRIND_S     1800
@@ -131,10 +132,7 @@ static int setup(void **state) {
 
 /* Remove the durability directory's files, then the folders. */
 static void remove_state(struct fixture *f) {
-        char cmd[700];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
 }
 
 static int teardown(void **state) {

@@ -35,6 +35,7 @@
 
 #include "harness.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 /* Two uids with no other use on the machine, for the test run as root. */
 #define FLOOD_UID 64101
@@ -51,8 +52,7 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-limits-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(f->dir));
+        assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-limits"));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
         *state = f;
         return 0;
@@ -60,12 +60,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        char cmd[400];
 
         if (f->running)
                 assert_int_equal(harness_stop(&f->d), 0);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
         free(f);
         return 0;
 }

@@ -42,6 +42,7 @@
 #include "harness.h"
 #include "monotonic.h"
 #include "macros.h"
+#include "temp-dir.h"
 
 #define WATCHDOG_S      300
 
@@ -114,8 +115,7 @@ static int setup(void **state) {
 
         assert_non_null(f);
         harness_watchdog("test-perm", WATCHDOG_S);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-perm-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(f->dir));
+        assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-perm-test"));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
         snprintf(f->log, sizeof(f->log), "%s/mpxd.log", f->dir);
         fp = fopen(f->conf, "w");
@@ -134,23 +134,13 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        char cmd[300];
         int status;
 
         f->m = mpx_disconnect(f->m);
         status = harness_stop(&f->d);
-        if (status != 0 || getenv("MPX_TEST_SHOW_LOG")) {
-                FILE *fp = fopen(f->log, "r");
-                char line[1024];
-
-                fprintf(stderr, "---- the daemon's log ----\n");
-                while (fp && fgets(line, sizeof(line), fp))
-                        fputs(line, stderr);
-                if (fp)
-                        fclose(fp);
-        }
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        (void) !system(cmd);
+        if (status != 0 || getenv("MPX_TEST_SHOW_LOG"))
+                harness_show_log(f->log);
+        (void) temp_dir_remove(f->dir);
         free(f);
         alarm(0);
         assert_int_equal(status, 0);

@@ -47,6 +47,7 @@
 #include "monotonic.h"
 #include "request-builder.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
 #define WATCHDOG_S              120
@@ -128,8 +129,7 @@ static int setup(void **state) {
 
         assert_non_null(f);
         harness_watchdog("test-pool", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-pool-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(f->dir));
+        assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-pool-test"));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
         snprintf(f->log, sizeof(f->log), "%s/mpxd.log", f->dir);
         find_worker(f->worker, sizeof(f->worker));
@@ -149,7 +149,6 @@ static int teardown(void **state) {
         struct fixture *f = *state;
         int status = 0;
         size_t left = 0;
-        char cmd[300];
 
         if (!f->stopped)
                 status = stop_daemon(f);
@@ -160,18 +159,9 @@ static int teardown(void **state) {
                         kill(f->pids[i], SIGKILL);
                         left++;
                 }
-        if (status != 0 || left > 0) {
-                FILE *fp = fopen(f->log, "r");
-                char line[1024];
-
-                fprintf(stderr, "---- the daemon's log ----\n");
-                while (fp && fgets(line, sizeof(line), fp))
-                        fputs(line, stderr);
-                if (fp)
-                        fclose(fp);
-        }
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        (void) !system(cmd);
+        if (status != 0 || left > 0)
+                harness_show_log(f->log);
+        (void) temp_dir_remove(f->dir);
         free(f);
         alarm(0);
         /* A crash, a leak or a memory error of the daemon fails the test. */

@@ -42,6 +42,7 @@
 #include "macros.h"
 #include "request-builder.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 #define MAX_RAW         16
 #define MAX_MPX         4
@@ -531,8 +532,7 @@ static int setup_own_dir(void **state) {
         if (!f)
                 return -1;
         signal(SIGPIPE, SIG_IGN);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-proto-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        if (!mkdtemp(f->dir)) {
+        if (!temp_dir_make(f->dir, sizeof(f->dir), "mpx-proto")) {
                 free(f);
                 return -1;
         }
@@ -559,13 +559,8 @@ static int teardown(void **state) {
                 if (k->err_fd >= 0)
                         close(k->err_fd);
         }
-        if (f->dir[0]) {
-                char cmd[300];
-
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-                if (system(cmd) != 0)
-                        fprintf(stderr, "could not remove %s\n", f->dir);
-        }
+        if (f->dir[0] && temp_dir_remove(f->dir) != 0)
+                fprintf(stderr, "could not remove %s\n", f->dir);
         if (f->running)
                 status = harness_stop(&f->d);
         free(f);

@@ -43,6 +43,7 @@
 #include "monotonic.h"
 #include "request-builder.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 /* The clients of the shutdown test, each blocked in a queue get. */
 #define BLOCKED_CLIENTS 1000
@@ -68,8 +69,7 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-service-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(f->dir));
+        assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-service"));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
         snprintf(f->log, sizeof(f->log), "%s/mpxd.log", f->dir);
         *state = f;
@@ -78,7 +78,6 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        char cmd[400];
         int status;
 
         for (size_t i = 0; i < f->n_raw; i++)
@@ -90,8 +89,7 @@ static int teardown(void **state) {
                 if (status != 0)
                         fail_msg("mpxd exited with status %d", status);
         }
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
         free(f);
         return 0;
 }

@@ -34,6 +34,7 @@
 
 #include "mpxd.h"
 #include "request-builder.h"
+#include "temp-dir.h"
 
 #define MAX_CLIENTS     10
 #define MAX_REPLIES     16
@@ -278,8 +279,7 @@ static int setup(void **state) {
                 free(f);
                 return -1;
         }
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-pool-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        if (!mkdtemp(f->dir)) {
+        if (!temp_dir_make(f->dir, sizeof(f->dir), "mpx-pool")) {
                 mpxd_done();
                 free(f);
                 return -1;
@@ -290,15 +290,13 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        char cmd[300];
 
         for (size_t i = 0; i < MAX_CLIENTS; i++)
                 if (f->c[i])
                         client_lost(f->c[i], "test");
         /* Deletes the pools, and with them their start timers: nothing is forked. */
         mpxd_done();
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
         free(f);
         return 0;
 }
