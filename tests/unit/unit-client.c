@@ -252,6 +252,92 @@ void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const c
                  "reply body of %u bytes (%u), expected u8 %u", r.h.body_len, r.h.body_len ? r.body[0] : 0, v);
 }
 
+/* ---- every opcode of a type, each with a well-formed body ---- */
+
+/* A well-formed body for name, as described in unit-client.h. */
+void build_valid_body(struct wire_buf *b, const char *name, const char *fmt) {
+        wire_buf_init(b);
+        assert_int_equal(wire_put_name(b, name, strlen(name)), 0);
+        for (const char *p = fmt; *p; p++) {
+                switch (*p) {
+                case 's':
+                        assert_int_equal(wire_put_bytes(b, "k", 1), 0);
+                        break;
+                case 'i':
+                        assert_int_equal(wire_put_i64(b, -1), 0);
+                        break;
+                case 'q':
+                        assert_int_equal(wire_put_u64(b, 0), 0);
+                        break;
+                case 'w':
+                        assert_int_equal(wire_put_u32(b, 1), 0);
+                        break;
+                case 'b':
+                        assert_int_equal(wire_put_u8(b, 1), 0);
+                        break;
+                default:
+                        fail_msg("bad format character '%c'", *p);
+                }
+        }
+}
+
+/* Send a body and check the status of the one reply. */
+void expect_body_at(struct client *c, uint16_t op, const void *body, size_t len, uint16_t status,
+                    const char *file, int line) {
+        struct reply rep;
+
+        assert_no_reply_at(c, file, line);
+        send_body(c, 7, op, body, len);
+        take_reply_at(c, &rep, file, line);
+        check_at(rep.h.id == 7 && rep.h.op == op, file, line, "reply to another request");
+        check_at(rep.h.status == status, file, line, "op %u, %zu body bytes: status %u, expected %u", op, len,
+                 rep.h.status, status);
+        assert_no_reply_at(c, file, line);
+}
+
+/* Cut anywhere, one byte too many, a bad name: EPROTO for every opcode of ops. */
+void check_malformed_bodies_at(struct client *c, const struct op_body *ops, size_t n, const char *name,
+                               const char *file, int line) {
+        static const uint8_t bad_name[] = { 4, 'b', 'a', 'd', '!' };
+        const char *const names[] = { name, "missing" };
+        struct wire_buf b;
+
+        for (size_t i = 0; i < n; i++) {
+                for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
+                        build_valid_body(&b, names[k], ops[i].fmt);
+                        for (size_t len = 0; len < b.len; len++)
+                                expect_body_at(c, ops[i].op, b.data, len, WIRE_EPROTO, file, line);
+                        assert_int_equal(wire_put_u8(&b, 0), 0);
+                        expect_body_at(c, ops[i].op, b.data, b.len, WIRE_EPROTO, file, line);
+                        wire_buf_done(&b);
+                }
+                build_valid_body(&b, name, ops[i].fmt);
+                memcpy(b.data, bad_name, sizeof(bad_name));
+                expect_body_at(c, ops[i].op, b.data, b.len, WIRE_EPROTO, file, line);
+                wire_buf_done(&b);
+        }
+}
+
+/* ENOENT on a missing object (but for the declaration), EPROTOTYPE on objects of other types. */
+void check_missing_and_wrong_type_at(struct client *c, const struct op_body *ops, size_t n, uint16_t declare_op,
+                                     const char *other1, const char *other2, const char *file, int line) {
+        struct wire_buf b;
+
+        for (size_t i = 0; i < n; i++) {
+                if (ops[i].op != declare_op) {
+                        build_valid_body(&b, "missing", ops[i].fmt);
+                        expect_body_at(c, ops[i].op, b.data, b.len, WIRE_ENOENT, file, line);
+                        wire_buf_done(&b);
+                }
+                build_valid_body(&b, other1, ops[i].fmt);
+                expect_body_at(c, ops[i].op, b.data, b.len, WIRE_EPROTOTYPE, file, line);
+                wire_buf_done(&b);
+                build_valid_body(&b, other2, ops[i].fmt);
+                expect_body_at(c, ops[i].op, b.data, b.len, WIRE_EPROTOTYPE, file, line);
+                wire_buf_done(&b);
+        }
+}
+
 /* ---- clients, the loop, the fixture ---- */
 
 /* A new socketless client registered for teardown, with a session unless hello_name is NULL. */
