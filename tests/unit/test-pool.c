@@ -33,117 +33,24 @@
 #include <unistd.h>
 
 #include "mpxd.h"
-#include "request-builder.h"
+#include "unit-client.h"
 #include "temp-dir.h"
-
-#define MAX_CLIENTS     10
-#define MAX_REPLIES     16
-#define REPLY_BODY_MAX  4096
-
-/* An id no test uses for its own requests, for helper round trips. */
-#define HELPER_ID       0xfff0u
 
 /* A uid and gid no test process has. */
 #define NOBODY          65534u
 #define ADMIN_GID       4242u
 
-struct reply {
-        struct wire_header h;
-        uint8_t body[REPLY_BODY_MAX];
-};
-
-struct fixture {
+/* The clients of one test, and a folder of its own. */
+struct pool_fixture {
         struct client *c[MAX_CLIENTS];
         char dir[256];
 };
 
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
-
-/* ---- building requests ---- */
-
-/* Feed c one request frame built from fmt (see request-builder.h). */
-static void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
-        struct wire_buf b;
-        va_list ap;
-
-        wire_buf_init(&b);
-        va_start(ap, fmt);
-        append_request_v(&b, id, op, fmt, ap);
-        va_end(ap);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
-}
-
-/* ---- reading replies ---- */
-
-static size_t take_replies_at(struct client *c, struct reply *ret, size_t max, const char *file, int line) {
-        size_t off = c->out_off, n = 0;
-
-        while (c->out.len - off >= WIRE_HEADER_SIZE) {
-                struct wire_header h;
-
-                wire_header_decode(c->out.data + off, &h);
-                check_at(c->out.len - off - WIRE_HEADER_SIZE >= h.body_len, file, line,
-                         "reply frame of %u bytes is cut short", h.body_len);
-                check_at(n < max, file, line, "more than %zu replies", max);
-                check_at(h.body_len <= REPLY_BODY_MAX, file, line, "reply body of %u bytes", h.body_len);
-                ret[n].h = h;
-                memcpy(ret[n].body, c->out.data + off + WIRE_HEADER_SIZE, h.body_len);
-                n++;
-                off += WIRE_HEADER_SIZE + h.body_len;
-        }
-        check_at(off == c->out.len, file, line, "%zu stray bytes after the replies", c->out.len - off);
-        c->out.len = 0;
-        c->out_off = 0;
-        return n;
-}
-
-static void assert_reply_at(struct client *c, struct reply *ret, uint32_t id, uint16_t op, uint16_t status,
-                            const char *file, int line) {
-        struct reply all[MAX_REPLIES];
-        size_t n = take_replies_at(c, all, MAX_REPLIES, file, line);
-
-        check_at(n == 1, file, line, "%zu replies, expected 1 (id %u op %u status %u)", n, id, op, status);
-        check_at(all[0].h.id == id && all[0].h.op == op && all[0].h.status == status, file, line,
-                 "reply id %u op %u status %u, expected id %u op %u status %u", all[0].h.id, all[0].h.op,
-                 all[0].h.status, id, op, status);
-        *ret = all[0];
-}
-
-#define assert_reply(c, ret, id, op, status) assert_reply_at(c, ret, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting: this status and an empty body. */
-static void assert_status_at(struct client *c, uint32_t id, uint16_t op, uint16_t status, const char *file,
-                             int line) {
-        struct reply r;
-
-        assert_reply_at(c, &r, id, op, status, file, line);
-        check_at(r.h.body_len == 0, file, line, "reply body of %u bytes, expected none", r.h.body_len);
-}
-
-#define assert_status(c, id, op, status) assert_status_at(c, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting: OK and a body of one u8 equal to v. */
-static void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const char *file, int line) {
-        struct reply r;
-
-        assert_reply_at(c, &r, id, op, WIRE_OK, file, line);
-        check_at(r.h.body_len == 1 && r.body[0] == v, file, line, "reply body of %u bytes, expected u8 %u",
-                 r.h.body_len, v);
-}
-
-#define assert_u8(c, id, op, v) assert_u8_at(c, id, op, v, __FILE__, __LINE__)
+/* ---- reading replies (the rest is in unit-client.h) ---- */
 
 /* Exactly one reply is waiting: OK and a body of one u32 equal to v. */
 static void assert_u32_at(struct client *c, uint32_t id, uint16_t op, uint32_t v, const char *file, int line) {
-        struct reply r;
+        struct frame r;
         struct wire_reader rd;
         uint32_t got = 0;
 
@@ -161,7 +68,7 @@ static void assert_u32_at(struct client *c, uint32_t id, uint16_t op, uint32_t v
  */
 static void info_get_at(struct client *c, const char *name, const char *key, int64_t *num, char *str,
                         size_t str_size, const char *file, int line) {
-        struct reply rep;
+        struct frame rep;
         struct wire_reader r;
         uint8_t type = 0;
         uint16_t n = 0;
@@ -219,9 +126,9 @@ static int64_t info_int_at(struct client *c, const char *name, const char *key, 
 /* ---- clients ---- */
 
 /* A new socketless client with these credentials that has said HELLO. */
-static struct client *client_as(struct fixture *f, uid_t uid, gid_t gid, pid_t pid) {
+static struct client *client_as(struct pool_fixture *f, uid_t uid, gid_t gid, pid_t pid) {
         struct client *c;
-        struct reply rep;
+        struct frame rep;
         size_t i;
 
         for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
@@ -239,12 +146,12 @@ static struct client *client_as(struct fixture *f, uid_t uid, gid_t gid, pid_t p
 }
 
 /* A client that is root. */
-static struct client *root_client(struct fixture *f) {
+static struct client *root_client(struct pool_fixture *f) {
         return client_as(f, 0, 0, 0);
 }
 
 /* A client that is nobody: not root, not mpxd's user (unless the test runs as nobody). */
-static struct client *nobody_client(struct fixture *f) {
+static struct client *nobody_client(struct pool_fixture *f) {
         return client_as(f, NOBODY, NOBODY, 0);
 }
 
@@ -264,7 +171,7 @@ static void start_pool(struct client *c, const char *name, uint32_t workers) {
 }
 
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
+        struct pool_fixture *f = calloc(1, sizeof(*f));
 
         if (!f)
                 return -1;
@@ -289,7 +196,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
 
         for (size_t i = 0; i < MAX_CLIENTS; i++)
                 if (f->c[i])
@@ -415,7 +322,7 @@ static void test_start_invalid(void **state) {
 }
 
 static void test_malformed(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         struct client *a = root_client(f);
         struct client *n = nobody_client(f);
 
@@ -449,7 +356,7 @@ static void test_malformed(void **state) {
 }
 
 static void test_non_admin(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         struct client *a = root_client(f);
         struct client *n = nobody_client(f);
 
@@ -484,7 +391,7 @@ static void test_non_admin(void **state) {
 }
 
 static void test_admin_group(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         struct client *a = root_client(f);
         struct client *member = client_as(f, 1000, ADMIN_GID, 0);
         struct client *other = client_as(f, 1001, 1001, 0);
@@ -542,7 +449,7 @@ static pid_t fork_member(const int hold[2], const int ready[2]) {
 }
 
 static void test_admin_supplementary_group(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         int hold[2], ready[2], status;
         struct client *a, *c;
         char ch;
@@ -642,7 +549,7 @@ static void test_object_limit(void **state) {
 /* ---- the configuration ---- */
 
 /* Write text to dir/mpxd.conf and load it: its result; *ret or *ret_errors set. */
-static int load_text(struct fixture *f, const char *text, struct config **ret, char **ret_errors) {
+static int load_text(struct pool_fixture *f, const char *text, struct config **ret, char **ret_errors) {
         char path[300];
         FILE *fp;
 
@@ -657,7 +564,7 @@ static int load_text(struct fixture *f, const char *text, struct config **ret, c
 }
 
 /* The text must fail to load with an error that contains want. */
-static void assert_config_error(struct fixture *f, const char *text, const char *want) {
+static void assert_config_error(struct pool_fixture *f, const char *text, const char *want) {
         struct config *c;
         char *errors;
 
@@ -669,7 +576,7 @@ static void assert_config_error(struct fixture *f, const char *text, const char 
 }
 
 static void test_config(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         struct config *c;
         char *errors;
 
@@ -714,7 +621,7 @@ static void test_config(void **state) {
 }
 
 static void test_config_errors(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
 
         assert_config_error(f, "objects = { pools = ( { name = \"p\"; } ); };\n",
                             "1: objects.pools[0].command: missing; expected the program and its arguments");
