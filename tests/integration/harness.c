@@ -235,6 +235,8 @@ bool harness_read_all(int fd, void *dst, size_t len) {
 
                 if (n < 0 && errno == EINTR)
                         continue;
+                if (n == 0)
+                        errno = 0;
                 if (n <= 0)
                         return false;
                 p += n;
@@ -260,18 +262,8 @@ bool harness_read_reply(int fd, struct wire_header *ret) {
 }
 
 void harness_read_pipe(int fd, void *buf, size_t n) {
-        uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t k = read(fd, p, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        fail_msg("pipe: %s", k < 0 ? strerror(errno) : "the child exited before writing");
-                p += k;
-                n -= (size_t) k;
-        }
+        if (!harness_read_all(fd, buf, n))
+                fail_msg("pipe: %s", errno ? strerror(errno) : "the child exited before writing");
 }
 
 void harness_show_log(const char *path) {
@@ -283,4 +275,22 @@ void harness_show_log(const char *path) {
                 fputs(line, stderr);
         if (fp)
                 fclose(fp);
+}
+
+bool harness_put_byte(int fd, uint8_t b) {
+        ssize_t n;
+
+        do
+                n = write(fd, &b, 1);
+        while (n < 0 && errno == EINTR);
+        return n == 1;
+}
+
+int harness_get_byte(int fd, uint8_t *ret) {
+        ssize_t n;
+
+        do
+                n = read(fd, ret, 1);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -1 : (int) n;
 }

@@ -126,7 +126,7 @@ int harness_raw_connect(const char *path);
 /* Write all of len bytes (blocking); false if the connection broke (no SIGPIPE). */
 bool harness_write_all(int fd, const void *data, size_t len);
 
-/* Read exactly len bytes (blocking); false at the end of the stream or on an error. */
+/* Read exactly len bytes (blocking); false at the end of the stream (errno 0) or on an error. */
 bool harness_read_all(int fd, void *dst, size_t len);
 
 /* Read one reply frame's header into *ret and skip its body; false at the end of the stream. */
@@ -134,6 +134,14 @@ bool harness_read_reply(int fd, struct wire_header *ret);
 
 /* Read exactly n bytes a forked child writes to a pipe, failing the test if it exits first. */
 void harness_read_pipe(int fd, void *buf, size_t n);
+
+/* ---- one-byte reports through pipes, which children and tests both use ---- */
+
+/* Write one byte (a child's report); false if it could not. */
+bool harness_put_byte(int fd, uint8_t b);
+
+/* Read one byte: 1, 0 at the end of the stream, -1 on an error. */
+int harness_get_byte(int fd, uint8_t *ret);
 
 /*
  * Checks inside forked children, where cmocka must not run: on failure they

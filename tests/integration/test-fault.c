@@ -91,21 +91,12 @@ static int teardown(void **state) {
 
 /* ---- in the children: no cmocka, an exit status ---- */
 
-static bool put_byte(int fd, uint8_t b) {
-        ssize_t n;
-
-        do
-                n = write(fd, &b, 1);
-        while (n < 0 && errno == EINTR);
-        return n == 1;
-}
-
 /* Report, then wait to be killed: the hold pipe never has a byte nor an end. */
 static int report_and_hold(const struct fixture *f) {
         uint8_t b;
         ssize_t n;
 
-        if (!put_byte(f->report[1], 1))
+        if (!harness_put_byte(f->report[1], 1))
                 return 1;
         do
                 n = read(f->hold[0], &b, 1);

@@ -70,16 +70,6 @@ static bool put_report(int fd, uint8_t self, uint8_t partner) {
         return n == 2;
 }
 
-/* Read one byte: 1, 0 at end of file, -1 on error. */
-static int get_byte(int fd, uint8_t *ret) {
-        ssize_t n;
-
-        do
-                n = read(fd, ret, 1);
-        while (n < 0 && errno == EINTR);
-        return n < 0 ? -1 : (int) n;
-}
-
 /* In the test: read one report from a pipe: who reported in *ret_self, and whom it met (returned). */
 static uint8_t read_report(int fd, uint8_t *ret_self) {
         uint8_t b[2] = { 0, 0 };
@@ -196,7 +186,7 @@ static void party_wait_go(const struct party *p) {
         uint8_t b;
 
         if (p->go_fd >= 0)
-                while (get_byte(p->go_fd, &b) > 0)
+                while (harness_get_byte(p->go_fd, &b) > 0)
                         ;
 }
 

@@ -57,30 +57,10 @@ static int teardown(void **state) {
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
 
-/* Write one byte; a child reports with it. */
-static bool put_byte(int fd, uint8_t b) {
-        ssize_t n;
-
-        do
-                n = write(fd, &b, 1);
-        while (n < 0 && errno == EINTR);
-        return n == 1;
-}
-
-/* Read one byte: 1, 0 at end of file, -1 on error. */
-static int get_byte(int fd, uint8_t *ret) {
-        ssize_t n;
-
-        do
-                n = read(fd, ret, 1);
-        while (n < 0 && errno == EINTR);
-        return n < 0 ? -1 : (int) n;
-}
-
 /* In the test: read one report byte from a pipe. */
 static uint8_t read_report(int fd) {
         uint8_t b = 0;
-        int r = get_byte(fd, &b);
+        int r = harness_get_byte(fd, &b);
 
         if (r != 1)
                 fail_msg("reading a report: %s", r == 0 ? "end of file" : strerror(errno));
@@ -159,11 +139,11 @@ static int op_child_run(void *arg) {
         else
                 child_check_r(r, a->expect);
         if (a->report_fd >= 0)
-                child_check(put_byte(a->report_fd, (uint8_t) (r >= 0 ? r : 255)));
+                child_check(harness_put_byte(a->report_fd, (uint8_t) (r >= 0 ? r : 255)));
         if (a->hold_fd >= 0) {
                 uint8_t b;
 
-                while (get_byte(a->hold_fd, &b) > 0)
+                while (harness_get_byte(a->hold_fd, &b) > 0)
                         ;
         }
         mpx_disconnect(m);
@@ -229,8 +209,8 @@ static int task_child_run(void *arg) {
         max = atomic_load(&t->sh->max_inside);
         while (now > max && !atomic_compare_exchange_weak(&t->sh->max_inside, &max, now))
                 ;
-        child_check(put_byte(t->report_fd, t->index));
-        child_check(get_byte(t->go_fd, &b) >= 0);
+        child_check(harness_put_byte(t->report_fd, t->index));
+        child_check(harness_get_byte(t->go_fd, &b) >= 0);
         /* Leave before giving the unit back, so that inside never counts a process that is out. */
         atomic_fetch_sub(&t->sh->inside, 1);
         child_check_r(mpx_sem_release(m, "tasks"), 0);
@@ -288,7 +268,7 @@ static void test_semaphore_ten_tasks(void **state) {
          */
         for (uint8_t out = 0; out < TASKS; out++) {
                 assert_true(inside[out]);
-                assert_true(put_byte(go[out][1], 1));
+                assert_true(harness_put_byte(go[out][1], 1));
                 inside[out] = false;
                 assert_child_ok(pids[out]);
                 if (next_expected < TASKS) {
