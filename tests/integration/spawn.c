@@ -100,6 +100,17 @@ int daemon_spawn(struct harness_daemon *d, const char *const *extra_args, char *
         return daemon_spawn_with(d, &o, err, err_size);
 }
 
+int daemon_valgrind_argv(const char **argv) {
+        static const char *const valgrind[] = {
+                "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect",
+        };
+
+        for (size_t i = 0; i < sizeof(valgrind) / sizeof(valgrind[0]); i++)
+                argv[i] = valgrind[i];
+        return (int) (sizeof(valgrind) / sizeof(valgrind[0]));
+}
+
 /* Start mpxd as daemon_spawn does, with a configuration, environment, stderr and notify socket as o asks. */
 int daemon_spawn_with(struct harness_daemon *d, const struct daemon_options *o, char *err, size_t err_size) {
         static const struct daemon_options none;
@@ -137,14 +148,8 @@ int daemon_spawn_with(struct harness_daemon *d, const struct daemon_options *o, 
                 remove_dir(d->dir);
                 return -1;
         }
-        if (valgrind && strcmp(valgrind, "1") == 0) {
-                argv[argc++] = "valgrind";
-                argv[argc++] = "-q";
-                argv[argc++] = "--error-exitcode=99";
-                argv[argc++] = "--leak-check=full";
-                argv[argc++] = "--show-leak-kinds=definite,indirect";
-                argv[argc++] = "--errors-for-leak-kinds=definite,indirect";
-        }
+        if (valgrind && strcmp(valgrind, "1") == 0)
+                argc += daemon_valgrind_argv(argv + argc);
         argv[argc++] = mpxd;
         argv[argc++] = "-c";
         argv[argc++] = o->config ? o->config : config;

@@ -360,14 +360,8 @@ static void kid_spawn(struct kid *k, const char *socket, const char *notify_path
 
         if (!mpxd)
                 fail_msg("MPXD is not set: run the tests with make check");
-        if (harness_under_valgrind()) {
-                argv[argc++] = "valgrind";
-                argv[argc++] = "-q";
-                argv[argc++] = "--error-exitcode=99";
-                argv[argc++] = "--leak-check=full";
-                argv[argc++] = "--show-leak-kinds=definite,indirect";
-                argv[argc++] = "--errors-for-leak-kinds=definite,indirect";
-        }
+        if (harness_under_valgrind())
+                argc += daemon_valgrind_argv(argv + argc);
         argv[argc++] = mpxd;
         argv[argc++] = "-s";
         argv[argc++] = socket;
