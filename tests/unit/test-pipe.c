@@ -36,16 +36,9 @@
 
 #include "mpxd.h"
 #include "request-builder.h"
+#include "round-trip.h"
 
 #define MAX_CLIENTS     16
-#define REPLY_BODY_MAX  4096
-#define ID              0x77u
-
-/* One parsed reply frame. */
-struct reply {
-        struct wire_header h;
-        uint8_t body[REPLY_BODY_MAX];
-};
 
 /* A party with a real socket: the daemon's client and the test's end of its connection. */
 struct peer {
@@ -72,43 +65,6 @@ static void send_id(struct client *c, uint32_t id, uint16_t op, const char *fmt,
         va_end(ap);
         client_feed(c, b.data, b.len);
         wire_buf_done(&b);
-}
-
-/* Parse the single reply waiting in a socketless client's output into *ret and clear the output. */
-static void take_reply(struct client *c, uint16_t op, struct reply *ret) {
-        size_t avail = c->out.len - c->out_off;
-
-        assert_true(avail >= WIRE_HEADER_SIZE);
-        wire_header_decode(c->out.data + c->out_off, &ret->h);
-        assert_int_equal(ret->h.id, ID);
-        assert_int_equal(ret->h.op, op);
-        assert_true(ret->h.body_len <= REPLY_BODY_MAX);
-        /* Exactly one frame. */
-        assert_int_equal(avail, WIRE_HEADER_SIZE + ret->h.body_len);
-        memcpy(ret->body, c->out.data + c->out_off + WIRE_HEADER_SIZE, ret->h.body_len);
-        c->out.len = 0;
-        c->out_off = 0;
-}
-
-/* Send one request from a socketless client, take its one reply; returns the reply's status. */
-static uint16_t call(struct client *c, uint16_t op, struct reply *ret, const char *fmt, ...) {
-        struct reply scratch;
-        struct wire_buf b;
-        va_list ap;
-
-        if (!ret)
-                ret = &scratch;
-        wire_buf_init(&b);
-        va_start(ap, fmt);
-        append_request_v(&b, ID, op, fmt, ap);
-        va_end(ap);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
-        take_reply(c, op, ret);
-        /* Error replies have no body. */
-        if (ret->h.status != WIRE_OK)
-                assert_int_equal(ret->h.body_len, 0);
-        return ret->h.status;
 }
 
 /*
