@@ -10,6 +10,7 @@
 #ifndef MPX_ROUND_TRIP_H
 #define MPX_ROUND_TRIP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mpxd.h"
@@ -33,5 +34,20 @@ void take_reply(struct client *c, uint16_t op, struct reply *ret);
  * the reply's status.
  */
 uint16_t call(struct client *c, uint16_t op, struct reply *ret, const char *fmt, ...);
+
+/*
+ * Find an INFO field of name: the object's type in *ret_type, the field's
+ * kind in *ret_kind and its value in *ret_num or ret_str (NUL-terminated,
+ * room for 256); any of them may be NULL. Returns false when the object has
+ * no such field.
+ */
+bool info_field(struct client *c, const char *name, const char *key, uint8_t *ret_type, uint8_t *ret_kind,
+                int64_t *ret_num, char *ret_str);
+
+/* An integer INFO field that must exist. */
+int64_t info_int(struct client *c, const char *name, const char *key);
+
+/* A str INFO field that must exist, into s (room for 256). */
+void info_str(struct client *c, const char *name, const char *key, char *s);
 
 #endif
