@@ -118,7 +118,8 @@ static void test_concurrent_incr(void **state) {
                 pids[i] = harness_fork(incr_child, &a);
         for (int i = 0; i < INCR_PROCS; i++)
                 assert_int_equal(harness_wait(pids[i]), 0);
-        print_message("%d x %d increments in %lld ms\n", INCR_PROCS, a.each, (long long) (monotonic_us() - t0) / 1000);
+        print_message("%d x %d increments in %lld ms\n", INCR_PROCS, a.each,
+                      (long long) (monotonic_us() - t0) / 1000);
         snprintf(want, sizeof(want), "%d", INCR_PROCS * a.each);
         assert_dict_get(f->m, "counters", "hits", want);
         assert_int_equal(harness_field(f->m, "counters", "incrs"), INCR_PROCS * a.each);
@@ -477,8 +478,8 @@ static void test_listing_under_load(void **state) {
         probe1 = harness_field(f->m, "probe", "gets");
         print_message("listed %llu keys in %llu pages in %lld ms (longest page %lld us); meanwhile %lld sets, "
                       "%lld probe gets\n", (unsigned long long) total, (unsigned long long) pages,
-                      (long long) (monotonic_us() - t0) / 1000, (long long) longest_page, (long long) (sets1 - sets0),
-                      (long long) (probe1 - probe0));
+                      (long long) (monotonic_us() - t0) / 1000, (long long) longest_page,
+                      (long long) (sets1 - sets0), (long long) (probe1 - probe0));
 
         assert_int_equal(mpx_dict_set(f->m, "control", "stop", 4, "1", 1), 0);
         assert_int_equal(harness_wait(modifier), 0);
