@@ -11,21 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
+#include "wire.h"
 
 #define CONDITION_TIMEOUT_MS 20000
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void harness_start(struct harness_daemon *d, const char *const *extra_args) {
         char err[512];
@@ -111,7 +108,7 @@ void harness_wait_field(mpx *m, const char *name, const char *field, int64_t val
         wait_until(m, name, harness_field, name, field, value);
 }
 
-static int64_t stat_field(mpx *m, const char *unused, const char *field) {
+int64_t harness_stat(mpx *m, const char *field) {
         mpx_info info = { 0 };
         const mpx_field *f;
         int64_t v;
@@ -127,6 +124,173 @@ static int64_t stat_field(mpx *m, const char *unused, const char *field) {
         return v;
 }
 
+static int64_t stat_field(mpx *m, const char *unused, const char *field) {
+        (void) unused;
+        return harness_stat(m, field);
+}
+
 void harness_wait_stat(mpx *m, const char *field, int64_t value) {
         wait_until(m, "stats", stat_field, NULL, field, value);
+}
+
+bool harness_under_valgrind(void) {
+        const char *v = getenv("MPX_TEST_VALGRIND");
+
+        return v && strcmp(v, "1") == 0;
+}
+
+/* What the watchdog says, written before it is armed: its handler may only write(). */
+static char watchdog_msg[256];
+static size_t watchdog_msg_len;
+
+static void watchdog_fire(int sig) {
+        (void) sig;
+        (void) !write(STDERR_FILENO, watchdog_msg, watchdog_msg_len);
+        _exit(1);
+}
+
+void harness_watchdog(const char *program, unsigned seconds) {
+        int n = snprintf(watchdog_msg, sizeof(watchdog_msg), "%s: watchdog: a test hung, giving up\n", program);
+
+        watchdog_msg_len = n < 0 ? 0 : (size_t) n < sizeof(watchdog_msg) ? (size_t) n : sizeof(watchdog_msg) - 1;
+        signal(SIGALRM, watchdog_fire);
+        alarm(seconds);
+}
+
+mpx *harness_child_connect(const char *socket) {
+        mpx *m = NULL;
+        int r = mpx_connect(socket, &m);
+
+        if (r < 0) {
+                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket, mpx_strerror(r));
+                return NULL;
+        }
+        return m;
+}
+
+struct harness_fixture *harness_fixture_new(const char *program, unsigned watchdog_s, unsigned valgrind_s,
+                                            const char *const *extra_args) {
+        struct harness_fixture *f = calloc(1, sizeof(*f));
+
+        assert_non_null(f);
+        harness_watchdog(program, harness_under_valgrind() ? valgrind_s : watchdog_s);
+        harness_start(&f->d, extra_args);
+        f->running = true;
+        f->m = harness_connect(&f->d);
+        return f;
+}
+
+int harness_fixture_free(struct harness_fixture *f) {
+        int status = 0;
+
+        f->m = mpx_disconnect(f->m);
+        if (f->running)
+                status = harness_stop(&f->d);
+        free(f);
+        alarm(0);
+        return status;
+}
+
+int harness_raw_connect(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -1;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        strcpy(sa.sun_path, path);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                int err = errno;
+
+                close(fd);
+                errno = err;
+                return -1;
+        }
+        return fd;
+}
+
+bool harness_write_all(int fd, const void *data, size_t len) {
+        const uint8_t *p = data;
+
+        while (len > 0) {
+                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t) n;
+        }
+        return true;
+}
+
+bool harness_read_all(int fd, void *dst, size_t len) {
+        uint8_t *p = dst;
+
+        while (len > 0) {
+                ssize_t n = read(fd, p, len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n == 0)
+                        errno = 0;
+                if (n <= 0)
+                        return false;
+                p += n;
+                len -= (size_t) n;
+        }
+        return true;
+}
+
+bool harness_read_reply(int fd, struct wire_header *ret) {
+        uint8_t hdr[WIRE_HEADER_SIZE], skip[4096];
+
+        if (!harness_read_all(fd, hdr, sizeof(hdr)))
+                return false;
+        wire_header_decode(hdr, ret);
+        for (uint32_t left = ret->body_len; left > 0;) {
+                uint32_t n = left < sizeof(skip) ? left : (uint32_t) sizeof(skip);
+
+                if (!harness_read_all(fd, skip, n))
+                        return false;
+                left -= n;
+        }
+        return true;
+}
+
+void harness_read_pipe(int fd, void *buf, size_t n) {
+        if (!harness_read_all(fd, buf, n))
+                fail_msg("pipe: %s", errno ? strerror(errno) : "the child exited before writing");
+}
+
+void harness_show_log(const char *path) {
+        FILE *fp = fopen(path, "r");
+        char line[1024];
+
+        fprintf(stderr, "---- the daemon's log ----\n");
+        while (fp && fgets(line, sizeof(line), fp))
+                fputs(line, stderr);
+        if (fp)
+                fclose(fp);
+}
+
+bool harness_put_byte(int fd, uint8_t b) {
+        ssize_t n;
+
+        do
+                n = write(fd, &b, 1);
+        while (n < 0 && errno == EINTR);
+        return n == 1;
+}
+
+int harness_get_byte(int fd, uint8_t *ret) {
+        ssize_t n;
+
+        do
+                n = read(fd, ret, 1);
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -1 : (int) n;
 }

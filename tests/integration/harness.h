@@ -13,6 +13,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -59,8 +60,88 @@ void harness_wait_field(mpx *m, const char *name, const char *field, int64_t val
 /* As harness_wait_field for a daemon-wide STATS field ("clients", "waiters"). */
 void harness_wait_stat(mpx *m, const char *field, int64_t value);
 
+/*
+ * Copy a daemon's log (its stderr, kept in a file) to the test's stderr under
+ * a heading: how a failed test that keeps the log shows what mpxd said.
+ */
+void harness_show_log(const char *path);
+
 /* The value of an INFO field of an object; fails the test if absent. */
 int64_t harness_field(mpx *m, const char *name, const char *field);
+
+/* The value of a numeric field of the daemon's STATS; fails the test if absent. */
+int64_t harness_stat(mpx *m, const char *field);
+
+/*
+ * True when make check runs the daemons under valgrind (MPX_TEST_VALGRIND=1):
+ * tests then allow more time, or skip what valgrind makes meaningless.
+ */
+bool harness_under_valgrind(void);
+
+/*
+ * Arm a watchdog for one test, so that a hung test cannot hang make check:
+ * after seconds, print "<program>: watchdog: a test hung, giving up" and
+ * exit 1 (forked children and mpxd die with the test). alarm(0) disarms it.
+ */
+void harness_watchdog(const char *program, unsigned seconds);
+
+/*
+ * Connect from a forked child, where cmocka must not run: NULL on failure,
+ * after a message that names the child and the socket.
+ */
+mpx *harness_child_connect(const char *socket);
+
+/*
+ * The fixture most integration tests share: one daemon and the test's own
+ * connection to it. A test that stops the daemon itself clears running.
+ */
+struct harness_fixture {
+        struct harness_daemon d;
+        mpx *m;                         /* the test's own connection */
+        bool running;                   /* the daemon still runs: the teardown stops it */
+};
+
+/*
+ * The setup of such a test: arm the watchdog for program (watchdog_s, or
+ * valgrind_s under valgrind), start mpxd with extra arguments
+ * (NULL-terminated, may be NULL) and connect to it.
+ */
+struct harness_fixture *harness_fixture_new(const char *program, unsigned watchdog_s, unsigned valgrind_s,
+                                            const char *const *extra_args);
+
+/*
+ * Its teardown: disconnect, stop the daemon if it still runs, free the
+ * fixture and disarm the watchdog. Returns the daemon's exit status (0 when
+ * the test had stopped it), which a crash, leak or memory error makes non-zero.
+ */
+int harness_fixture_free(struct harness_fixture *f);
+
+/* ---- raw connections: frames written by hand, for what libmpx would not send ---- */
+
+struct wire_header;
+
+/* A connection to the daemon's socket at path without any HELLO: its fd, or -1 with errno set. */
+int harness_raw_connect(const char *path);
+
+/* Write all of len bytes (blocking); false if the connection broke (no SIGPIPE). */
+bool harness_write_all(int fd, const void *data, size_t len);
+
+/* Read exactly len bytes (blocking); false at the end of the stream (errno 0) or on an error. */
+bool harness_read_all(int fd, void *dst, size_t len);
+
+/* Read one reply frame's header into *ret and skip its body; false at the end of the stream. */
+bool harness_read_reply(int fd, struct wire_header *ret);
+
+/* Read exactly n bytes a forked child writes to a pipe, failing the test if it exits first. */
+void harness_read_pipe(int fd, void *buf, size_t n);
+
+/* ---- one-byte reports through pipes, which children and tests both use ---- */
+
+/* Write one byte (a child's report); false if it could not. */
+bool harness_put_byte(int fd, uint8_t b);
+
+/* Read one byte: 1, 0 at the end of the stream, -1 on an error. */
+int harness_get_byte(int fd, uint8_t *ret);
 
 /*
  * Checks inside forked children, where cmocka must not run: on failure they

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monotonic.h"
 #include "mpx.h"
 
 static const char *worker_index(void) {
@@ -131,13 +132,6 @@ static __attribute__((noreturn)) int mode_env(const char *queue) {
         put_or_die(m, queue, report);
         for (;;)
                 pause();
-}
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int mode_stamp(const char *queue, int code) {

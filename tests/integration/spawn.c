@@ -20,16 +20,11 @@
 #include <unistd.h>
 
 #include "spawn.h"
+#include "monotonic.h"
+#include "temp-dir.h"
 
 /* Valgrind makes start-up slow; this is a bound for a broken daemon, not a pace. */
 #define READY_TIMEOUT_MS 60000
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A datagram socket for sd_notify messages, bound in the daemon's folder. */
 static int notify_socket(const char *dir, char *ret_path, size_t size) {
@@ -86,10 +81,7 @@ static bool wait_ready(int fd, struct harness_daemon *d, int *ret_status) {
 }
 
 static void remove_dir(const char *dir) {
-        char cmd[400];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        if (system(cmd) != 0)
+        if (temp_dir_remove(dir) != 0)
                 fprintf(stderr, "could not remove %s\n", dir);
 }
 
@@ -106,6 +98,17 @@ int daemon_spawn(struct harness_daemon *d, const char *const *extra_args, char *
         struct daemon_options o = { .args = extra_args };
 
         return daemon_spawn_with(d, &o, err, err_size);
+}
+
+int daemon_valgrind_argv(const char **argv) {
+        static const char *const valgrind[] = {
+                "valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                "--show-leak-kinds=definite,indirect", "--errors-for-leak-kinds=definite,indirect",
+        };
+
+        for (size_t i = 0; i < sizeof(valgrind) / sizeof(valgrind[0]); i++)
+                argv[i] = valgrind[i];
+        return (int) (sizeof(valgrind) / sizeof(valgrind[0]));
 }
 
 /* Start mpxd as daemon_spawn does, with a configuration, environment, stderr and notify socket as o asks. */
@@ -127,8 +130,7 @@ int daemon_spawn_with(struct harness_daemon *d, const struct daemon_options *o, 
                 snprintf(err, err_size, "MPXD is not set: run the tests with make check");
                 return -1;
         }
-        snprintf(d->dir, sizeof(d->dir), "%s/mpx-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        if (!mkdtemp(d->dir)) {
+        if (!temp_dir_make(d->dir, sizeof(d->dir), "mpx-test")) {
                 snprintf(err, err_size, "mkdtemp: %s", strerror(errno));
                 return -1;
         }
@@ -146,14 +148,8 @@ int daemon_spawn_with(struct harness_daemon *d, const struct daemon_options *o, 
                 remove_dir(d->dir);
                 return -1;
         }
-        if (valgrind && strcmp(valgrind, "1") == 0) {
-                argv[argc++] = "valgrind";
-                argv[argc++] = "-q";
-                argv[argc++] = "--error-exitcode=99";
-                argv[argc++] = "--leak-check=full";
-                argv[argc++] = "--show-leak-kinds=definite,indirect";
-                argv[argc++] = "--errors-for-leak-kinds=definite,indirect";
-        }
+        if (valgrind && strcmp(valgrind, "1") == 0)
+                argc += daemon_valgrind_argv(argv + argc);
         argv[argc++] = mpxd;
         argv[argc++] = "-c";
         argv[argc++] = o->config ? o->config : config;

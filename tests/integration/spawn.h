@@ -50,3 +50,11 @@ int daemon_stop(struct harness_daemon *d);
 
 /* Reap a child; its exit status, 128 + signal number, or -1. */
 int child_wait(pid_t pid);
+
+/*
+ * Put the valgrind command that runs mpxd under memcheck (exit status 99 on
+ * any error or definite or indirect leak) at the start of argv; returns how
+ * many arguments it took (6). daemon_spawn_with() and test-protocol, which
+ * starts daemons of its own, both use it.
+ */
+int daemon_valgrind_argv(const char **argv);

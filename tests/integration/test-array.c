@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 #define WATCHDOG_S              60
 #define WATCHDOG_VALGRIND_S     900
@@ -41,68 +42,18 @@
 /* A spin on shared memory that has not seen its value after this long has failed. */
 #define SPIN_LIMIT_MS           20000
 
-struct fixture {
-        struct harness_daemon d;
-        mpx *m;
-};
-
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-array: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, NULL);
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-array", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status;
-
-        f->m = mpx_disconnect(f->m);
-        status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
-        assert_int_equal(status, 0);
+        /* A crash, a leak or a memory error of the daemon fails the test. */
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
-
-static mpx *child_connect(const char *socket) {
-        mpx *m = NULL;
-        int r = mpx_connect(socket, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket, mpx_strerror(r));
-                return NULL;
-        }
-        return m;
-}
 
 /*
  * Block until the parent closes the write end of the start pipe: everyone
@@ -125,13 +76,13 @@ static void wait_start(int fd, int write_end) {
  * when the value came.
  */
 static bool spin_until(const int32_t *p, int32_t want) {
-        int64_t deadline = now_ms() + SPIN_LIMIT_MS;
+        int64_t deadline = monotonic_ms() + SPIN_LIMIT_MS;
 
         for (;;) {
                 for (int i = 0; i < 1 << 16; i++)
                         if (__atomic_load_n(p, __ATOMIC_ACQUIRE) == want)
                                 return true;
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         return false;
         }
 }
@@ -170,7 +121,7 @@ struct money_arg {
 
 static int money_child(void *arg) {
         const struct money_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         mpx_map map = { 0 }, tally = { 0 };
         int64_t one = 1, n = 0;
 
@@ -182,13 +133,13 @@ static int money_child(void *arg) {
         }
         wait_start(a->start_fd, a->start_write_fd);
         if (a->mapped) {
-                int64_t deadline = now_ms() + SPIN_LIMIT_MS;
+                int64_t deadline = monotonic_ms() + SPIN_LIMIT_MS;
 
                 /* At least MONEY_ROUNDS adds, and on until both others have finished theirs. */
                 while (n < MONEY_ROUNDS || __atomic_load_n((int64_t *) tally.addr, __ATOMIC_ACQUIRE) < 2) {
                         __atomic_fetch_add((int32_t *) map.addr, 1, __ATOMIC_SEQ_CST);
                         n++;
-                        child_check((n & 0xffff) || now_ms() < deadline);
+                        child_check((n & 0xffff) || monotonic_ms() < deadline);
                 }
                 child_check_r(mpx_array_set(m, "tally", 'q', 1, 1, &n), 0);
         } else {
@@ -203,7 +154,7 @@ static int money_child(void *arg) {
 }
 
 static void test_money(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int32_t initial = 5000, balance = 0, delta = 0, after = 0, one = 1;
         int64_t counts[2] = { 0, 0 }, requests;
         uint32_t expected;
@@ -292,7 +243,7 @@ struct pingpong_arg {
  */
 static int pingpong_child(void *arg) {
         const struct pingpong_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         mpx_map map = { 0 };
         int32_t *mem;
 
@@ -319,7 +270,7 @@ static int pingpong_child(void *arg) {
 }
 
 static void test_processes_share_memory(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct pingpong_arg first = { .socket = f->d.socket, .first = true };
         struct pingpong_arg second = { .socket = f->d.socket, .first = false };
         int32_t got[PINGPONG_SLOTS + 1];
@@ -327,13 +278,13 @@ static void test_processes_share_memory(void **state) {
         pid_t a, b;
 
         assert_int_equal(mpx_array_declare(f->m, "board", 'i', PINGPONG_SLOTS + 1, NULL), 1);
-        started = now_ms();
+        started = monotonic_ms();
         a = harness_fork(pingpong_child, &first);
         b = harness_fork(pingpong_child, &second);
         assert_int_equal(harness_wait(a), 0);
         assert_int_equal(harness_wait(b), 0);
         /* Two thousand hand-overs, none through the daemon, in well under the spin limit. */
-        assert_true(now_ms() - started < SPIN_LIMIT_MS);
+        assert_true(monotonic_ms() - started < SPIN_LIMIT_MS);
 
         /* The daemon sees the last writes of both. */
         assert_int_equal(mpx_array_get(f->m, "board", 'i', 0, PINGPONG_SLOTS + 1, got), 0);
@@ -346,7 +297,7 @@ static void test_processes_share_memory(void **state) {
 /* ---- 3. the daemon and a mapping see one memory ---- */
 
 static void test_daemon_and_mapping_agree(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int64_t init[4] = { 1, -2, 3, -4 }, got[4], v = 0, expected, desired;
         double d_init[2] = { 0.5, 0 }, d_delta = 0.25, d_new = 0;
         mpx_map map = { 0 }, dmap = { 0 }, cmap = { 0 };
@@ -428,7 +379,7 @@ struct reader_arg {
 /* Map, tell the parent, wait until it deleted the array, then use the memory. */
 static int late_reader(void *arg) {
         const struct reader_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         mpx_map map = { 0 };
         int32_t *mem;
 
@@ -448,7 +399,7 @@ static int late_reader(void *arg) {
 }
 
 static void test_mapping_outlives_delete(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int32_t init[2] = { 42, 0 }, v = -1;
         mpx_map map = { 0 }, fresh = { 0 };
         int ready[2], go[2];
@@ -494,7 +445,7 @@ static void test_mapping_outlives_delete(void **state) {
 /* ---- 5. larger than one message ---- */
 
 static void test_large_array(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         size_t max = mpx_max_message(f->m), n = max / 4 + 1000, chunk = max / 4;
         int32_t *buf = malloc(chunk * sizeof(int32_t));
         mpx_map map = { 0 };
@@ -529,7 +480,7 @@ static void test_large_array(void **state) {
 /* ---- 6. descriptors: one per mapping, closed once mapped ---- */
 
 static void test_no_descriptor_leak(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_map maps[20];
         int before, r;
 
@@ -577,7 +528,7 @@ static bool untouched(const void *p, size_t n) {
 }
 
 static void test_wrong_typecode(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int64_t init[4] = { 1, -2, 3, -4 }, got[4], q = 0, requests;
         double d = 0;
         struct {
@@ -662,7 +613,7 @@ static void test_wrong_typecode(void **state) {
 /* ---- 8. errors through the API ---- */
 
 static void test_errors(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int32_t v = 1, w = 2, buf[8];
         int8_t b = (int8_t) 200;
         mpx_map map = { .length = 99 };

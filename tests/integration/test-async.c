@@ -28,49 +28,14 @@
 #define WATCHDOG_S              120
 #define WATCHDOG_VALGRIND_S     900
 
-struct fixture {
-        struct harness_daemon d;
-        bool running;
-        mpx *m;
-};
-
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-async: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, NULL);
-        f->running = true;
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-async", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status = 0;
-
-        f->m = mpx_disconnect(f->m);
-        if (f->running)
-                status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
-        assert_int_equal(status, 0);
+        /* A crash, a leak or a memory error of the daemon fails the test. */
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
@@ -1247,7 +1212,7 @@ static const struct twin_row {
 };
 
 static void test_twins(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         size_t errors = 0;
 
         for (size_t i = 0; i < sizeof(twin_rows) / sizeof(twin_rows[0]); i++) {
@@ -1321,7 +1286,7 @@ static int item_number(const mpx_item *item) {
 }
 
 static void test_cancel_races_with_puts(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct race_get *gets = calloc(RACE_GETS, sizeof(*gets));
         int *seen = calloc(RACE_ITEMS, sizeof(*seen));
         int delivered = 0, cancelled = 0, left = 0, served_first = 0;
@@ -1386,7 +1351,7 @@ static void test_cancel_races_with_puts(void **state) {
 
 /* A get served before its cancel arrives hands its item over: never swallowed. */
 static void test_cancel_after_serve_delivers(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct done d = { 0 };
         mpx_item item = { 0 };
         int64_t id;
@@ -1423,7 +1388,7 @@ static void on_lost(mpx *m, int64_t result, void *userdata) {
 }
 
 static void test_connection_lost(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_item items[100];
         int status;
 
@@ -1461,7 +1426,7 @@ static void test_connection_lost(void **state) {
 
 /* mpx_disconnect() ends what is pending, once each, before it returns. */
 static void test_disconnect_pending(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct done d[10] = { 0 };
         mpx_item items[10];
 
@@ -1498,7 +1463,7 @@ static void on_reentry(mpx *m, int64_t result, void *userdata) {
 }
 
 static void test_callbacks_call_and_disconnect(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct reentry e = { .owner = &f->m };
         struct done later = { 0 }, pong = { 0 };
         mpx_item spare;
@@ -1530,7 +1495,7 @@ static void test_callbacks_call_and_disconnect(void **state) {
 /* ---- 5. pipelined puts ---- */
 
 static void test_pipelined_puts(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_item item;
 
         assert_int_equal(mpx_queue_declare(f->m, "pipelined", 0, 0), 1);
@@ -1591,7 +1556,7 @@ static int bounded_consumer(void *arg) {
 
 /* Pipelined puts on a bounded queue wait in the daemon, in order, and none is lost. */
 static void test_pipelined_bounded(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         pid_t pid;
 
         assert_int_equal(mpx_queue_declare(f->m, "bounded", 8, 0), 1);
@@ -1614,7 +1579,7 @@ static void test_pipelined_bounded(void **state) {
  * them only then. A failure among them is still reported.
  */
 static void test_pipelined_batch(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *other = harness_connect(&f->d);
 
         assert_int_equal(mpx_pipeline_batch(f->m, 4097), -EINVAL);
@@ -1651,7 +1616,7 @@ static void test_pipelined_batch(void **state) {
 /* ---- 6. descriptors reach their replies; the events a loop waits for ---- */
 
 static void test_descriptor_after_other_replies(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int32_t init[2] = { 5, 6 };
 
         assert_int_equal(mpx_array_declare(f->m, "mapped", 'i', 2, init), 1);
@@ -1683,7 +1648,7 @@ static void on_watch(mpx *m, short events, void *userdata) {
 }
 
 static void test_events_and_watch(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct done d = { 0 };
 
         assert_int_equal(mpx_events(f->m), POLLIN);
@@ -1712,7 +1677,7 @@ static void test_events_and_watch(void **state) {
  * once the replies are read; the items are in the queue, in order.
  */
 static void test_send_only(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct done d[3] = { { 0 } };
         mpx_item it = { 0 };
 
@@ -1748,7 +1713,7 @@ static void test_send_only(void **state) {
  * (valgrind checks the chains' memory).
  */
 static void test_chains(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct done wait = { 0 }, slice = { 0 }, submit = { 0 };
         size_t size = mpx_max_message(f->m) / 2;
         mpx_buf b = { 0 }, *items = NULL;

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,21 +46,12 @@ struct fixture {
         unsigned n_held;
 };
 
-static void watchdog(int sig) {
-        static const char msg[] = "test-descriptors: watchdog: a client hangs, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
         struct daemon_options o = { .nofile = NOFILE };
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(WATCHDOG_S);
+        harness_watchdog("test-descriptors", WATCHDOG_S);
         snprintf(f->log, sizeof(f->log), "%s/mpxd-descriptors-%ld.log", getenv("TMPDIR") ?: "/tmp", (long) getpid());
         o.stderr_path = f->log;
         harness_start_with(&f->d, &o);
@@ -117,13 +107,9 @@ static unsigned log_lines(const char *path, const char *needle) {
 
 /* A connection that never sends anything: it holds what the daemon accepts it with. */
 static int connect_silent(const char *socket_path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = harness_raw_connect(socket_path);
 
         assert_true(fd >= 0);
-        assert_true(strlen(socket_path) < sizeof(sa.sun_path));
-        memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
-        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
         return fd;
 }
 
@@ -212,10 +198,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_out_of_descriptors, setup, teardown),
         };
 
-        const char *valgrind = getenv("MPX_TEST_VALGRIND");
-
         /* Valgrind takes descriptors of its own under the daemon's limit and answers for it: nothing to measure. */
-        if (valgrind && strcmp(valgrind, "1") == 0) {
+        if (harness_under_valgrind()) {
                 printf("test-descriptors: skipped under valgrind, which keeps descriptors of its own within the "
                        "daemon's limit of open files\n");
                 return 77;

@@ -40,6 +40,8 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
+#include "temp-dir.h"
 
 #define WATCHDOG_S              600
 #define PRODUCERS               3
@@ -86,21 +88,6 @@ struct worker {
         struct shared *s;
         unsigned id;
 };
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-diskfull: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
 
 /* Poll a condition that other processes make true, with a deadline; never a fixed sleep. */
 #define WAIT_FOR(cond, what)                                                                    \
@@ -238,8 +225,7 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(WATCHDOG_S);
+        harness_watchdog("test-diskfull", WATCHDOG_S);
         snprintf(f->dir, sizeof(f->dir), "/tmp/mpx-diskfull-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
@@ -259,12 +245,10 @@ static int setup(void **state) {
 static int teardown(void **state) {
         struct fixture *f = *state;
         int status = f->running ? harness_stop(&f->d) : 0;
-        char cmd[300];
 
         if (f->mounted)
                 assert_int_equal(umount2(f->state, MNT_DETACH), 0);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
         munmap(f->s, sizeof(*f->s));
         free(f);
         alarm(0);

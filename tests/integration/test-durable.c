@@ -37,7 +37,6 @@
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +44,10 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
+#include "request-builder.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 #define WATCHDOG_S              300
 #define WATCHDOG_VALGRIND_S     1800
@@ -76,27 +78,6 @@ struct shared {
         atomic_uint acked[PRODUCERS];                   /* items 0 .. acked-1 of each producer are acknowledged */
         atomic_uchar taken[PRODUCERS][MAX_ITEMS];       /* items a consumer received */
 };
-
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-durable: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
 
 static long env_long(const char *name, long def) {
         const char *v = getenv(name);
@@ -139,8 +120,7 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-durable", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         snprintf(f->dir, sizeof(f->dir), "/tmp/mpx-durable-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
         snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
@@ -152,10 +132,7 @@ static int setup(void **state) {
 
 /* Remove the durability directory's files, then the folders. */
 static void remove_state(struct fixture *f) {
-        char cmd[700];
-
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
 }
 
 static int teardown(void **state) {
@@ -172,8 +149,6 @@ static int teardown(void **state) {
                 assert_int_equal(status, 0);
         return 0;
 }
-
-static int64_t stat_field(mpx *m, const char *key);
 
 /* Take an item that must be there now, and compare it. */
 static void expect_item(mpx *m, const char *queue, const char *want, uint64_t *ret_tag) {
@@ -331,7 +306,7 @@ static void test_mapping_writes_survive(void **state) {
         m = harness_connect(&f->d);
         assert_int_equal(mpx_array_declare_flags(m, "mapped", 'i', 4, NULL, MPX_DURABLE), 1);
         assert_int_equal(mpx_array_map(m, "mapped", &map), 0);
-        written = stat_field(m, "journal_written_bytes");
+        written = harness_stat(m, "journal_written_bytes");
         memcpy(map.addr, want, sizeof(want));
         /*
          * The daemon notices within about a second: wait, with a deadline, until
@@ -340,7 +315,7 @@ static void test_mapping_writes_survive(void **state) {
          * end of the loop iteration: a kill in between would lose it.
          */
         deadline = monotonic_ms() + PROGRESS_DEADLINE_MS;
-        while (stat_field(m, "journal_written_bytes") == written) {
+        while (harness_stat(m, "journal_written_bytes") == written) {
                 struct timespec pause = { 0, 20000000 };
 
                 if (monotonic_ms() > deadline)
@@ -405,7 +380,7 @@ static void test_sync_policies(void **state) {
                 }
                 for (unsigned i = 0; i < SYNC_PUTTERS; i++)
                         assert_int_equal(harness_wait(pids[i]), 0);
-                fsyncs = stat_field(m, "journal_fsyncs");
+                fsyncs = harness_stat(m, "journal_fsyncs");
                 if (p == 0) {
                         /* Every put was flushed before its reply, and concurrent puts shared flushes. */
                         assert_true(fsyncs >= 1);
@@ -414,7 +389,7 @@ static void test_sync_policies(void **state) {
                                 " fdatasync calls\n", SYNC_PUTTERS * SYNC_PUTS, SYNC_PUTTERS, fsyncs);
                 } else if (p == 1) {
                         deadline = monotonic_ms() + PROGRESS_DEADLINE_MS;
-                        while (stat_field(m, "journal_fsyncs") == 0) {
+                        while (harness_stat(m, "journal_fsyncs") == 0) {
                                 struct timespec pause = { 0, 20000000 };
 
                                 if (monotonic_ms() > deadline)
@@ -621,8 +596,8 @@ static void kill_round(struct fixture *f, struct shared *s, unsigned round, stru
 
 static void test_kill_loop(void **state) {
         struct fixture *f = *state;
-        long runs = env_long("MPX_DURABLE_RUNS", under_valgrind() ? 3 : 20);
-        int64_t budget_ms = env_long("MPX_DURABLE_SECONDS", under_valgrind() ? 600 : 60) * 1000;
+        long runs = env_long("MPX_DURABLE_RUNS", harness_under_valgrind() ? 3 : 20);
+        int64_t budget_ms = env_long("MPX_DURABLE_SECONDS", harness_under_valgrind() ? 600 : 60) * 1000;
         int64_t started = monotonic_ms();
         struct shared *s = mmap(NULL, sizeof(*s), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         struct totals t = { 0 };
@@ -680,19 +655,6 @@ static bool info_snapshot_exists(const char *state) {
         return stat(path, &st) == 0;
 }
 
-static int64_t stat_field(mpx *m, const char *key) {
-        mpx_info info = { 0 };
-        const mpx_field *fl;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        fl = mpx_info_get(&info, key);
-        assert_non_null(fl);
-        v = fl->num;
-        mpx_info_clear(&info);
-        return v;
-}
-
 /*
  * Compaction while producers and consumers run on a plain queue: nothing
  * acknowledged is lost (but the gets in flight at the kill, see
@@ -722,7 +684,7 @@ static void test_compaction_under_load(void **state) {
                 pids[i] = harness_fork(i < PRODUCERS ? producer : consumer, &w[i]);
         }
         deadline = monotonic_ms() + PROGRESS_DEADLINE_MS;
-        while (stat_field(m, "journal_compactions") < 5) {
+        while (harness_stat(m, "journal_compactions") < 5) {
                 struct timespec pause = { 0, 2000000 };
 
                 if (monotonic_ms() > deadline)
@@ -767,23 +729,13 @@ static void test_compaction_under_load(void **state) {
 
 /* A raw connection that sends HELLO and a GET_MANY of max items of queue, and closes without reading. */
 static void get_many_and_close(const struct fixture *f, const char *queue, uint32_t max) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = harness_raw_connect(f->d.socket);
         struct wire_buf b;
-        size_t start;
 
         assert_true(fd >= 0);
-        assert_true(strlen(f->d.socket) < sizeof(sa.sun_path));
-        strcpy(sa.sun_path, f->d.socket);
-        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
         wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, 1, WIRE_OP_HELLO, 0, &start), 0);
-        assert_int_equal(wire_put_u32(&b, WIRE_VERSION) | wire_put_str(&b, "durable", 7), 0);
-        wire_frame_end(&b, start);
-        assert_int_equal(wire_frame_begin(&b, 2, WIRE_OP_QUEUE_GET_MANY, 0, &start), 0);
-        assert_int_equal(wire_put_name(&b, queue, strlen(queue)) | wire_put_i64(&b, 0) | wire_put_u32(&b, 0) |
-                         wire_put_u32(&b, max), 0);
-        wire_frame_end(&b, start);
+        append_request(&b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "durable");
+        append_request(&b, 2, WIRE_OP_QUEUE_GET_MANY, "niww", queue, (int64_t) 0, (uint32_t) 0, max);
         assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
         close(fd);
         wire_buf_done(&b);
@@ -961,7 +913,7 @@ static void test_kill_during_compaction(void **state) {
          * what this checks is the kernel's parent-death signal of the daemon
          * itself, which the run without valgrind does.
          */
-        if (under_valgrind()) {
+        if (harness_under_valgrind()) {
                 munmap(s, sizeof(*s));
                 skip();
         }

@@ -40,12 +40,12 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "macros.h"
+#include "request-builder.h"
 #include "wire.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
@@ -59,26 +59,11 @@ struct fixture {
         int hold[2];                    /* children read this until they are killed; nobody writes */
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-fault: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-fault", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         assert_int_equal(pipe2(f->report, O_CLOEXEC), 0);
         assert_int_equal(pipe2(f->hold, O_CLOEXEC), 0);
         harness_start(&f->d, NULL);
@@ -106,21 +91,12 @@ static int teardown(void **state) {
 
 /* ---- in the children: no cmocka, an exit status ---- */
 
-static bool put_byte(int fd, uint8_t b) {
-        ssize_t n;
-
-        do
-                n = write(fd, &b, 1);
-        while (n < 0 && errno == EINTR);
-        return n == 1;
-}
-
 /* Report, then wait to be killed: the hold pipe never has a byte nor an end. */
 static int report_and_hold(const struct fixture *f) {
         uint8_t b;
         ssize_t n;
 
-        if (!put_byte(f->report[1], 1))
+        if (!harness_put_byte(f->report[1], 1))
                 return 1;
         do
                 n = read(f->hold[0], &b, 1);
@@ -128,103 +104,22 @@ static int report_and_hold(const struct fixture *f) {
         return 1;
 }
 
-static mpx *child_connect(const struct fixture *f) {
-        mpx *m = NULL;
-        int r = mpx_connect(f->d.socket, &m);
-
-        if (r < 0)
-                fprintf(stderr, "child %ld: mpx_connect: %s\n", (long) getpid(), mpx_strerror(r));
-        return m;
-}
-
-/* Write all of len bytes (blocking). */
-static bool write_all(int fd, const void *data, size_t len) {
-        const uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
-
-static bool read_all(int fd, void *dst, size_t len) {
-        uint8_t *p = dst;
-
-        while (len > 0) {
-                ssize_t n = read(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
-
-/* Read one reply frame and throw its body away. */
-static bool read_reply(int fd, struct wire_header *ret) {
-        uint8_t hdr[WIRE_HEADER_SIZE], scratch[4096];
-
-        if (!read_all(fd, hdr, sizeof(hdr)))
-                return false;
-        wire_header_decode(hdr, ret);
-        for (uint32_t left = ret->body_len; left > 0;) {
-                uint32_t k = left < sizeof(scratch) ? left : (uint32_t) sizeof(scratch);
-
-                if (!read_all(fd, scratch, k))
-                        return false;
-                left -= k;
-        }
-        return true;
-}
-
 /* ---- raw frames, built with the daemon's own codec ---- */
 
 static void frame_hello(struct wire_buf *b, uint32_t id) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_HELLO, 0, &start), 0);
-        assert_int_equal(wire_put_u32(b, WIRE_VERSION), 0);
-        assert_int_equal(wire_put_str(b, "fault", 5), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_HELLO, "wt", WIRE_VERSION, "fault");
 }
 
 static void frame_put(struct wire_buf *b, uint32_t id, const char *queue, const void *data, uint32_t size) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_QUEUE_PUT, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
-        assert_int_equal(wire_put_i64(b, -1), 0);
-        assert_int_equal(wire_put_bytes(b, data, size), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_QUEUE_PUT, "nix", queue, (int64_t) -1, data, (size_t) size);
 }
 
 static void frame_get(struct wire_buf *b, uint32_t id, const char *queue, int64_t timeout_ms) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_QUEUE_GET, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
-        assert_int_equal(wire_put_i64(b, timeout_ms), 0);
-        assert_int_equal(wire_put_u32(b, 0), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_QUEUE_GET, "niw", queue, timeout_ms, (uint32_t) 0);
 }
 
 static void frame_acquire(struct wire_buf *b, uint32_t id, const char *sem) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_SEM_ACQUIRE, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, sem, strlen(sem)), 0);
-        assert_int_equal(wire_put_i64(b, -1), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_SEM_ACQUIRE, "ni", sem, (int64_t) -1);
 }
 
 /* A raw client: HELLO, then send bytes, read some replies, report, and wait to be killed. */
@@ -236,37 +131,23 @@ struct raw_child {
         unsigned read_replies;
 };
 
-static int raw_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0 || strlen(path) >= sizeof(sa.sun_path))
-                return -1;
-        strcpy(sa.sun_path, path);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
 static int raw_child_run(void *arg) {
         const struct raw_child *a = arg;
         struct wire_buf hello;
         struct wire_header h;
-        int fd = raw_connect(a->f->d.socket);
+        int fd = harness_raw_connect(a->f->d.socket);
 
         child_check(fd >= 0);
         if (!a->hello_in_bytes) {
                 wire_buf_init(&hello);
                 frame_hello(&hello, 1);
-                child_check(write_all(fd, hello.data, hello.len));
+                child_check(harness_write_all(fd, hello.data, hello.len));
                 wire_buf_done(&hello);
-                child_check(read_reply(fd, &h) && h.status == WIRE_OK);
+                child_check(harness_read_reply(fd, &h) && h.status == WIRE_OK);
         }
-        child_check(write_all(fd, a->bytes, a->len));
+        child_check(harness_write_all(fd, a->bytes, a->len));
         for (unsigned i = 0; i < a->read_replies; i++)
-                child_check(read_reply(fd, &h));
+                child_check(harness_read_reply(fd, &h));
         return report_and_hold(a->f);
 }
 
@@ -418,7 +299,7 @@ struct blocked_child {
 
 static int blocked_child_run(void *arg) {
         const struct blocked_child *a = arg;
-        mpx *m = child_connect(a->f);
+        mpx *m = harness_child_connect(a->f->d.socket);
         mpx_item it = { 0 };
         int r = -1, fd = -1;
 
@@ -542,7 +423,7 @@ struct behind_child {
 
 static int behind_child_run(void *arg) {
         const struct behind_child *a = arg;
-        mpx *m = child_connect(a->f);
+        mpx *m = harness_child_connect(a->f->d.socket);
         mpx_item it = { 0 };
 
         child_check(m);
@@ -624,7 +505,7 @@ struct holder_child {
 
 static int holder_child_run(void *arg) {
         const struct holder_child *a = arg;
-        mpx *m = child_connect(a->f);
+        mpx *m = harness_child_connect(a->f->d.socket);
 
         child_check(m);
         for (unsigned i = 0; i < a->units; i++) {
@@ -640,7 +521,7 @@ static int holder_child_run(void *arg) {
 /* A waiter for the lock: it must be told that the holder died, and release. */
 static int lock_waiter_run(void *arg) {
         const struct fixture *f = arg;
-        mpx *m = child_connect(f);
+        mpx *m = harness_child_connect(f->d.socket);
 
         child_check(m);
         child_check_r(mpx_sem_acquire(m, "b", -1), -EOWNERDEAD);
@@ -706,7 +587,7 @@ struct taker_child {
 
 static int taker_child_run(void *arg) {
         const struct taker_child *a = arg;
-        mpx *m = child_connect(a->f);
+        mpx *m = harness_child_connect(a->f->d.socket);
 
         child_check(m);
         for (unsigned i = 0; i < a->take; i++) {
@@ -858,14 +739,7 @@ static void test_killed_with_unread_replies(void **state) {
 #define LOST_PER_ROUND 10
 
 static void frame_get_many(struct wire_buf *b, uint32_t id, const char *queue, uint32_t max) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, id, WIRE_OP_QUEUE_GET_MANY, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
-        assert_int_equal(wire_put_i64(b, 0), 0);
-        assert_int_equal(wire_put_u32(b, 0), 0);
-        assert_int_equal(wire_put_u32(b, max), 0);
-        wire_frame_end(b, start);
+        append_request(b, id, WIRE_OP_QUEUE_GET_MANY, "niww", queue, (int64_t) 0, (uint32_t) 0, max);
 }
 
 /* Stop the daemon, and know it stopped: its parent sees it in waitpid. */
@@ -883,10 +757,10 @@ static void daemon_freeze(struct fixture *f) {
  * and no reply to it can be written.
  */
 static void send_and_close(struct fixture *f, const struct wire_buf *b) {
-        int fd = raw_connect(f->d.socket);
+        int fd = harness_raw_connect(f->d.socket);
 
         assert_true(fd >= 0);
-        assert_true(write_all(fd, b->data, b->len));
+        assert_true(harness_write_all(fd, b->data, b->len));
         close(fd);
 }
 
@@ -973,27 +847,27 @@ static void test_unwritten_parked_get(void **state) {
                 wire_buf_init(&b);
                 frame_hello(&b, 1);
                 frame_get(&b, 2, "p", -1);
-                getter = raw_connect(f->d.socket);
+                getter = harness_raw_connect(f->d.socket);
                 assert_true(getter >= 0);
-                assert_true(write_all(getter, b.data, b.len));
+                assert_true(harness_write_all(getter, b.data, b.len));
                 harness_wait_field(f->m, "p", "getters", 1);
                 wire_buf_done(&b);
                 wire_buf_init(&b);
                 frame_hello(&b, 1);
-                putter = raw_connect(f->d.socket);
+                putter = harness_raw_connect(f->d.socket);
                 assert_true(putter >= 0);
-                assert_true(write_all(putter, b.data, b.len));
-                assert_true(read_reply(putter, &h));
+                assert_true(harness_write_all(putter, b.data, b.len));
+                assert_true(harness_read_reply(putter, &h));
                 wire_buf_done(&b);
                 wire_buf_init(&b);
                 frame_put(&b, 2, "p", "parked", 6);
                 /* The put, then the close: the daemon serves the getter and cannot answer it. */
                 daemon_freeze(f);
-                assert_true(write_all(putter, b.data, b.len));
+                assert_true(harness_write_all(putter, b.data, b.len));
                 close(getter);
                 wire_buf_done(&b);
                 assert_int_equal(kill(f->d.pid, SIGCONT), 0);
-                assert_true(read_reply(putter, &h));
+                assert_true(harness_read_reply(putter, &h));
                 assert_int_equal(h.status, 0);
                 close(putter);
                 harness_wait_field(f->m, "p", "puts", round + 1);

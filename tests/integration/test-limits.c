@@ -30,12 +30,12 @@
 #include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <grp.h>
 
 #include "harness.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 /* Two uids with no other use on the machine, for the test run as root. */
 #define FLOOD_UID 64101
@@ -52,8 +52,7 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-limits-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(f->dir));
+        assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-limits"));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
         *state = f;
         return 0;
@@ -61,12 +60,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        char cmd[400];
 
         if (f->running)
                 assert_int_equal(harness_stop(&f->d), 0);
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
         free(f);
         return 0;
 }
@@ -92,32 +89,18 @@ static void start(struct fixture *f, const char *config) {
         f->running = true;
 }
 
-/* A daemon-wide STATS figure. */
-static int64_t stat_of(mpx *m, const char *key) {
-        const mpx_field *field;
-        mpx_info info;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        field = mpx_info_get(&info, key);
-        assert_non_null(field);
-        v = field->num;
-        mpx_info_clear(&info);
-        return v;
-}
-
 /*
  * What the daemon counts for an empty element besides its payload, as STATS
  * shows it: the bytes held grow by it when add() adds one, and are back
  * when remove() takes it away.
  */
 static int64_t overhead_of(mpx *m, int (*add)(mpx *m), int (*remove)(mpx *m)) {
-        int64_t before = stat_of(m, "bytes"), cost;
+        int64_t before = harness_stat(m, "bytes"), cost;
 
         assert_int_equal(add(m), 0);
-        cost = stat_of(m, "bytes") - before;
+        cost = harness_stat(m, "bytes") - before;
         assert_int_equal(remove(m), 0);
-        assert_int_equal(stat_of(m, "bytes"), before);
+        assert_int_equal(harness_stat(m, "bytes"), before);
         /* At least a pointer and a length: an empty element is never free. */
         assert_true(cost >= 12);
         return cost;
@@ -141,76 +124,12 @@ static int probe_list_append(mpx *m) {
 
 /* ---- raw connections, for pipelined requests libmpx would not send ---- */
 
-static int raw_connect(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0)
-                return -1;
-        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
-static bool write_all(int fd, const void *data, size_t len) {
-        const uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
-
-static bool read_all(int fd, void *data, size_t len) {
-        uint8_t *p = data;
-
-        while (len > 0) {
-                ssize_t n = read(fd, p, len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return false;
-                p += n;
-                len -= (size_t) n;
-        }
-        return true;
-}
-
-/* Read one reply frame's header and skip its body: true and *ret, or false at the end of the stream. */
-static bool raw_reply(int fd, struct wire_header *ret) {
-        uint8_t hdr[WIRE_HEADER_SIZE], skip[4096];
-        uint32_t left;
-
-        if (!read_all(fd, hdr, sizeof(hdr)))
-                return false;
-        wire_header_decode(hdr, ret);
-        for (left = ret->body_len; left > 0;) {
-                uint32_t n = left < sizeof(skip) ? left : (uint32_t) sizeof(skip);
-
-                if (!read_all(fd, skip, n))
-                        return false;
-                left -= n;
-        }
-        return true;
-}
-
 /* A raw connection that said HELLO: its fd, or -1. */
 static int raw_hello(const char *path) {
         struct wire_header h;
         struct wire_buf b;
         size_t start;
-        int fd = raw_connect(path);
+        int fd = harness_raw_connect(path);
         bool ok;
 
         if (fd < 0)
@@ -220,7 +139,7 @@ static int raw_hello(const char *path) {
              wire_put_str(&b, "raw", 3) == 0;
         if (ok) {
                 wire_frame_end(&b, start);
-                ok = write_all(fd, b.data, b.len) && raw_reply(fd, &h) && h.status == WIRE_OK;
+                ok = harness_write_all(fd, b.data, b.len) && harness_read_reply(fd, &h) && h.status == WIRE_OK;
         }
         wire_buf_done(&b);
         if (!ok) {
@@ -265,20 +184,20 @@ static void test_max_memory(void **state) {
         other = harness_connect(&f->d);
         memset(big, 'b', sizeof(big));
         memset(more, 'm', sizeof(more));
-        assert_int_equal(stat_of(m, "max_memory"), 64 * 1024);
+        assert_int_equal(harness_stat(m, "max_memory"), 64 * 1024);
         item_overhead = overhead_of(m, probe_queue_put, probe_delete);
         entry_overhead = overhead_of(m, probe_dict_set, probe_delete);
         assert_int_equal(mpx_queue_declare(m, "q", 0, MPX_QUEUE_JOINABLE), 1);
         assert_int_equal(mpx_dict_declare(m, "d"), 1);
         assert_int_equal(mpx_queue_put(m, "q", big, sizeof(big), 0), 0);
-        assert_int_equal(stat_of(m, "bytes"), sizeof(big) + item_overhead);
+        assert_int_equal(harness_stat(m, "bytes"), sizeof(big) + item_overhead);
 
         /* Refused at once, whatever the timeout, from any connection; nothing is evicted. */
         assert_int_equal(mpx_queue_put(other, "q", more, sizeof(more), -1), -ENOSPC);
         assert_int_equal(mpx_dict_set(other, "d", "k", 1, more, sizeof(more)), -ENOSPC);
         assert_int_equal(mpx_queue_qsize(m, "q"), 1);
         assert_int_equal(mpx_dict_len(m, "d"), 0);
-        assert_int_equal(stat_of(m, "bytes"), sizeof(big) + item_overhead);
+        assert_int_equal(harness_stat(m, "bytes"), sizeof(big) + item_overhead);
 
         /* Taken but not done, the item is still held; done, it makes room. */
         assert_int_equal(mpx_queue_get(other, "q", 0, &item), 0);
@@ -289,7 +208,7 @@ static void test_max_memory(void **state) {
         mpx_item_clear(&item);
         assert_int_equal(mpx_queue_put(m, "q", more, sizeof(more), 0), 0);
         assert_int_equal(mpx_dict_set(other, "d", "k", 1, more, 1000), 0);
-        assert_int_equal(stat_of(m, "bytes"), sizeof(more) + item_overhead + 1001 + entry_overhead);
+        assert_int_equal(harness_stat(m, "bytes"), sizeof(more) + item_overhead + 1001 + entry_overhead);
         mpx_disconnect(other);
         mpx_disconnect(m);
 }
@@ -309,22 +228,22 @@ static void test_references_count(void **state) {
         start(f, "limits = { max_memory = \"64K\"; };\n");
         m = harness_connect(&f->d);
         assert_int_equal(mpx_event_declare_flags(m, "e", MPX_COUNTED), 1);
-        bytes = stat_of(m, "bytes");
+        bytes = harness_stat(m, "bytes");
         assert_int_equal(mpx_ref(m, "e", 60000, &first), 0);
-        per_ref = stat_of(m, "bytes") - bytes;
+        per_ref = harness_stat(m, "bytes") - bytes;
         assert_true(per_ref > 0);
         while ((r = mpx_ref(m, "e", 60000, &token)) == 0)
                 n++;
         assert_int_equal(r, -ENOSPC);
         assert_true(n > 0 && (n + 2) * per_ref > 60 * 1024);
-        assert_int_equal(stat_of(m, "bytes"), bytes + (n + 1) * per_ref);
+        assert_int_equal(harness_stat(m, "bytes"), bytes + (n + 1) * per_ref);
         /* One ends: there is room for one more, and no more. */
         assert_int_equal(mpx_unref(m, "e", first), 0);
         assert_int_equal(mpx_ref(m, "e", 60000, NULL), 0);
         assert_int_equal(mpx_ref(m, "e", 60000, NULL), -ENOSPC);
         /* The object gone, everything it was referred by is given back. */
         assert_int_equal(mpx_delete(m, "e"), 0);
-        assert_int_equal(stat_of(m, "bytes"), 0);
+        assert_int_equal(harness_stat(m, "bytes"), 0);
         mpx_disconnect(m);
 }
 
@@ -351,13 +270,13 @@ static void test_empty_elements_flood(void **state) {
         assert_int_equal(mpx_queue_declare(m, "q", 0, 0), 1);
         assert_int_equal(mpx_list_declare(m, "l"), 1);
         assert_int_equal(mpx_dict_declare(m, "d"), 1);
-        rss_before = stat_of(m, "rss_bytes");
+        rss_before = harness_stat(m, "rss_bytes");
         for (int round = 0; round < 3; round++) {
                 assert_int_equal(mpx_queue_put_many(m, "q", empty, EMPTY_FLOOD_N, 0), -ENOSPC);
                 assert_int_equal(mpx_list_extend(m, "l", empty, EMPTY_FLOOD_N), -ENOSPC);
                 assert_int_equal(mpx_dict_update(m, "d", empty, empty, EMPTY_FLOOD_N), -ENOSPC);
         }
-        assert_int_equal(stat_of(m, "bytes"), 0);
+        assert_int_equal(harness_stat(m, "bytes"), 0);
         assert_int_equal(mpx_queue_qsize(m, "q"), 0);
         assert_int_equal(mpx_list_len(m, "l"), 0);
         assert_int_equal(mpx_dict_len(m, "d"), 0);
@@ -366,8 +285,8 @@ static void test_empty_elements_flood(void **state) {
         assert_int_equal(r, -ENOSPC);
         /* Each empty item counts at least a pointer and a length. */
         assert_true(puts > 0 && puts <= 1024 / 12);
-        assert_true(stat_of(m, "bytes") <= 1024);
-        rss_after = stat_of(m, "rss_bytes");
+        assert_true(harness_stat(m, "bytes") <= 1024);
+        rss_after = harness_stat(m, "rss_bytes");
         print_message("rss %lld -> %lld bytes, %d empty items fit in 1024 bytes\n", (long long) rss_before,
                       (long long) rss_after, puts);
         mpx_disconnect(m);
@@ -398,13 +317,13 @@ static void test_reload_lowers_limit(void **state) {
         memset(item, 'i', sizeof(item));
         for (int i = 0; i < 10; i++)
                 assert_int_equal(mpx_list_append(m, "l", item, (size_t) size), i + 1);
-        assert_int_equal(stat_of(m, "bytes"), 10 * sizeof(item));
+        assert_int_equal(harness_stat(m, "bytes"), 10 * sizeof(item));
 
         write_config(f, "limits = { max_memory = \"50K\"; };\nobjects = { lists = ( \"l\" ); };\n");
         assert_int_equal(kill(f->d.pid, SIGHUP), 0);
         harness_wait_stat(m, "max_memory", 50 * 1024);
         assert_int_equal(mpx_list_len(m, "l"), 10);
-        assert_int_equal(stat_of(m, "bytes"), 10 * sizeof(item));
+        assert_int_equal(harness_stat(m, "bytes"), 10 * sizeof(item));
         assert_int_equal(mpx_list_append(m, "l", "x", 1), -ENOSPC);
         /* An item replaced by one no larger passes even above the limit. */
         assert_int_equal(mpx_list_set(m, "l", 0, item, (size_t) size), 0);
@@ -475,7 +394,7 @@ static void test_output_cap(void **state) {
                 memset(item, 'a' + i % 26, sizeof(item));
                 assert_int_equal(mpx_queue_put(m, "jq", item, sizeof(item), 0), 0);
         }
-        rss_before = stat_of(m, "rss_bytes");
+        rss_before = harness_stat(m, "rss_bytes");
 
         greedy = raw_hello(f->d.socket);
         assert_true(greedy >= 0);
@@ -486,7 +405,7 @@ static void test_output_cap(void **state) {
                 assert_true(append_peek(&b, id++, "jq", OUTPUT_ITEMS));
         }
         /* The requests are small: the socket takes them all, nothing is read back. */
-        assert_true(write_all(greedy, b.data, b.len));
+        assert_true(harness_write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
 
         /*
@@ -498,9 +417,9 @@ static void test_output_cap(void **state) {
         /* Served all along: round trips of another client. */
         for (int i = 0; i < 20; i++)
                 assert_int_equal(mpx_queue_qsize(m, "jq"), OUTPUT_ITEMS - 1);
-        assert_int_equal(stat_of(m, "clients"), 2);
+        assert_int_equal(harness_stat(m, "clients"), 2);
         assert_int_equal(harness_field(m, "jq", "delivered"), 1);
-        rss_after = stat_of(m, "rss_bytes");
+        rss_after = harness_stat(m, "rss_bytes");
         print_message("rss grew by %lld bytes, max_output %d\n", (long long) (rss_after - rss_before), OUTPUT_CAP);
         if (rss_before > 0 && rss_after - rss_before > OUTPUT_CAP + 6 * 1024 * 1024)
                 fail_msg("the daemon grew by %lld bytes for a client that does not read",
@@ -543,16 +462,16 @@ static void test_output_pipelined_reader(void **state) {
         wire_buf_init(&b);
         for (uint32_t id = 1; id <= READER_ITEMS; id++)
                 assert_true(append_get(&b, id, "q", 0));
-        assert_true(write_all(reader, b.data, b.len));
+        assert_true(harness_write_all(reader, b.data, b.len));
         wire_buf_done(&b);
         for (uint32_t id = 1; id <= READER_ITEMS; id++) {
-                assert_true(raw_reply(reader, &h));
+                assert_true(harness_read_reply(reader, &h));
                 assert_int_equal(h.id, id);
                 assert_int_equal(h.status, WIRE_OK);
                 assert_true(h.body_len > READER_ITEM_SIZE);
         }
         assert_int_equal(mpx_queue_qsize(m, "q"), 0);
-        assert_int_equal(stat_of(m, "clients"), 2);
+        assert_int_equal(harness_stat(m, "clients"), 2);
         close(reader);
         harness_wait_stat(m, "clients", 1);
         mpx_disconnect(m);
@@ -591,12 +510,12 @@ static void test_output_overflow_by_others(void **state) {
         assert_true(append_get(&b, id++, "sync", 0));
         for (int i = 0; i < 100; i++)
                 assert_true(append_peek(&b, id++, "jq", 20));
-        assert_true(write_all(greedy, b.data, b.len));
+        assert_true(harness_write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
         harness_wait_field(m, "sync", "delivered", 1);
         assert_int_equal(harness_field(m, "wq", "getters"), 2);
         /* Paused, not lost: the peeks filled its output. */
-        assert_int_equal(stat_of(m, "clients"), 2);
+        assert_int_equal(harness_stat(m, "clients"), 2);
 
         assert_int_equal(mpx_queue_put(m, "wq", "one", 3, 0), 0);
         assert_int_equal(mpx_queue_put(m, "wq", "two", 3, 0), 0);
@@ -669,7 +588,7 @@ static void test_output_overflow_grants_nothing(void **state) {
         assert_true(append_get(&b, id++, "sync", 0));
         for (int i = 0; i < 100; i++)
                 assert_true(append_peek(&b, id++, "jq", 20));
-        assert_true(write_all(greedy, b.data, b.len));
+        assert_true(harness_write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
         harness_wait_field(m, "sync", "delivered", 1);
         assert_int_equal(harness_field(m, "s", "acquirers"), 1);
@@ -682,13 +601,13 @@ static void test_output_overflow_grants_nothing(void **state) {
         assert_true(append_put(&b, 1, "wq", "one"));
         assert_true(append_named(&b, 2, WIRE_OP_SEM_RELEASE, "s", -1, NULL));
         assert_true(append_named(&b, 3, WIRE_OP_PIPE_OPEN, "p", WIRE_PIPE_WRITE, &now));
-        assert_true(write_all(other, b.data, b.len));
+        assert_true(harness_write_all(other, b.data, b.len));
         wire_buf_done(&b);
-        assert_true(raw_reply(other, &h));
+        assert_true(harness_read_reply(other, &h));
         assert_int_equal(h.status, WIRE_OK);
-        assert_true(raw_reply(other, &h));
+        assert_true(harness_read_reply(other, &h));
         assert_int_equal(h.status, WIRE_OK);
-        assert_true(raw_reply(other, &h));
+        assert_true(harness_read_reply(other, &h));
         assert_int_equal(h.status, wire_status_from_errno(-EAGAIN));
         harness_wait_stat(m, "clients", 2);
         assert_int_equal(mpx_sem_value(m, "s"), 1);
@@ -745,7 +664,7 @@ static void test_output_descriptors(void **state) {
                 assert_int_equal(wire_put_name(&b, "a", 1), 0);
                 wire_frame_end(&b, at);
         }
-        assert_true(write_all(greedy, b.data, b.len));
+        assert_true(harness_write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
         /* The requests arrive in one read, handled up to the pause in one event. */
         for (time_t deadline = time(NULL) + 20; harness_field(m, "a", "maps") == 0;)
@@ -759,7 +678,7 @@ static void test_output_descriptors(void **state) {
         assert_true(mpx_ping(m) == 0);
 
         for (uint32_t id = 1; id <= MAPS; id++) {
-                assert_true(raw_reply(greedy, &h));
+                assert_true(harness_read_reply(greedy, &h));
                 assert_int_equal(h.id, id);
                 assert_int_equal(h.status, WIRE_OK);
         }
@@ -821,11 +740,11 @@ static int flooder(void *arg) {
         for (uint32_t id = 1; id <= 5; id++)
                 if (!append_get(&b, id, "flood-wait", -1))
                         return 16;
-        if (!write_all(raw, b.data, b.len))
+        if (!harness_write_all(raw, b.data, b.len))
                 return 17;
         wire_buf_done(&b);
         for (int i = 0; i < 2; i++) {
-                if (!raw_reply(raw, &h))
+                if (!harness_read_reply(raw, &h))
                         return 21;
                 eusers += h.status == WIRE_EUSERS;
         }
@@ -895,7 +814,7 @@ static void test_flooder_gets_own_errors(void **state) {
         close(done[1]);
         if (read(done[0], &byte, 1) != 1)
                 fail_msg("the flooder stopped early: status %d", harness_wait(flood_pid));
-        assert_int_equal(stat_of(m, "waiters"), 3);
+        assert_int_equal(harness_stat(m, "waiters"), 3);
 
         /* Its quotas are full; another uid is served in full. */
         ba = (struct flood_args) { .socket = f->d.socket, .uid = OTHER_UID, .done_fd = -1, .go_fd = -1 };

@@ -40,7 +40,9 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 #include "macros.h"
+#include "temp-dir.h"
 
 #define WATCHDOG_S      300
 
@@ -105,14 +107,6 @@ static int run_as(const struct fixture *f, const struct user *u, child_fn fn, vo
         return harness_wait(harness_fork(child_main, &c));
 }
 
-static void watchdog(int sig) {
-        static const char msg[] = "test-perm: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         static const char *const args[] = { "-m", "0666", NULL };
         struct fixture *f = calloc(1, sizeof(*f));
@@ -120,10 +114,8 @@ static int setup(void **state) {
         FILE *fp;
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(WATCHDOG_S);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-perm-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(f->dir));
+        harness_watchdog("test-perm", WATCHDOG_S);
+        assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-perm-test"));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
         snprintf(f->log, sizeof(f->log), "%s/mpxd.log", f->dir);
         fp = fopen(f->conf, "w");
@@ -142,23 +134,13 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        char cmd[300];
         int status;
 
         f->m = mpx_disconnect(f->m);
         status = harness_stop(&f->d);
-        if (status != 0 || getenv("MPX_TEST_SHOW_LOG")) {
-                FILE *fp = fopen(f->log, "r");
-                char line[1024];
-
-                fprintf(stderr, "---- the daemon's log ----\n");
-                while (fp && fgets(line, sizeof(line), fp))
-                        fputs(line, stderr);
-                if (fp)
-                        fclose(fp);
-        }
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        (void) !system(cmd);
+        if (status != 0 || getenv("MPX_TEST_SHOW_LOG"))
+                harness_show_log(f->log);
+        (void) temp_dir_remove(f->dir);
         free(f);
         alarm(0);
         assert_int_equal(status, 0);
@@ -597,21 +579,14 @@ static void test_job_result_refused(void **state) {
 
 /* ---- the configuration: the default mode, and owners of declared objects ---- */
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until the daemon has an object of that name (a reload declared it); fails after 30 s. */
 static void wait_object(mpx *m, const char *name) {
-        int64_t deadline = now_ms() + 30000;
+        int64_t deadline = monotonic_ms() + 30000;
         mpx_info info;
         int r;
 
         while ((r = mpx_object_info(m, name, &info)) == -ENOENT) {
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         fail_msg("object %s never appeared", name);
                 nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
         }

@@ -38,6 +38,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 #define WATCHDOG_S              120
 #define WATCHDOG_VALGRIND_S     900
@@ -45,56 +46,14 @@
 /* How long a child waits at most for data that must come (poll), in ms. */
 #define DATA_WAIT_MS            30000
 
-struct fixture {
-        struct harness_daemon d;
-        bool running;
-        mpx *m;
-};
-
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-pipe: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, NULL);
-        f->running = true;
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-pipe", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status = 0;
-
-        f->m = mpx_disconnect(f->m);
-        if (f->running)
-                status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
-        assert_int_equal(status, 0);
+        /* A crash, a leak or a memory error of the daemon fails the test. */
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
@@ -109,16 +68,6 @@ static bool put_report(int fd, uint8_t self, uint8_t partner) {
                 n = write(fd, b, 2);
         while (n < 0 && errno == EINTR);
         return n == 2;
-}
-
-/* Read one byte: 1, 0 at end of file, -1 on error. */
-static int get_byte(int fd, uint8_t *ret) {
-        ssize_t n;
-
-        do
-                n = read(fd, ret, 1);
-        while (n < 0 && errno == EINTR);
-        return n < 0 ? -1 : (int) n;
 }
 
 /* In the test: read one report from a pipe: who reported in *ret_self, and whom it met (returned). */
@@ -218,7 +167,8 @@ static int party_open(const struct party *p, mpx **ret_m, int *ret_r) {
         return r < 0 ? -1 : fd;
 }
 
-static void party_init(struct party *p, const struct fixture *f, const char *name, int mode, uint8_t self) {
+static void party_init(struct party *p, const struct harness_fixture *f, const char *name, int mode,
+                       uint8_t self) {
         *p = (struct party) {
                 .socket = f->d.socket,
                 .name = name,
@@ -236,7 +186,7 @@ static void party_wait_go(const struct party *p) {
         uint8_t b;
 
         if (p->go_fd >= 0)
-                while (get_byte(p->go_fd, &b) > 0)
+                while (harness_get_byte(p->go_fd, &b) > 0)
                         ;
 }
 
@@ -334,7 +284,7 @@ static int duplex_child(void *arg) {
 }
 
 static void test_duplex(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg a = { f->d.socket, "p", MPX_PIPE_DUPLEX, true };
         struct talk_arg b = { f->d.socket, "p", MPX_PIPE_DUPLEX, false };
         pid_t pa, pb;
@@ -388,7 +338,7 @@ static int stream_child(void *arg) {
 }
 
 static void test_read_write(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg r = { f->d.socket, "p", MPX_PIPE_READ, false };
         struct talk_arg w = { f->d.socket, "p", MPX_PIPE_WRITE, true };
         pid_t pr, pw;
@@ -412,7 +362,7 @@ static void test_read_write(void **state) {
 /* ---- 3. the rendezvous timeout ---- */
 
 static void test_rendezvous_timeout(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party p;
         int64_t t0, elapsed;
         pid_t pid;
@@ -422,9 +372,9 @@ static void test_rendezvous_timeout(void **state) {
         assert_int_equal(mpx_pipe_open(f->m, "p", MPX_PIPE_DUPLEX, 0, &fd), -EAGAIN);
         assert_int_equal(fd, -1);
         /* > 0: the time passes. */
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(mpx_pipe_open(f->m, "p", MPX_PIPE_WRITE, 300, &fd), -ETIMEDOUT);
-        elapsed = now_ms() - t0;
+        elapsed = monotonic_ms() - t0;
         assert_int_equal(fd, -1);
         assert_true(elapsed >= 290);
         assert_true(elapsed < 20000);
@@ -466,7 +416,7 @@ static void test_rendezvous_timeout(void **state) {
 /* ---- 4. a third party ---- */
 
 static void test_third_party(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party p[4];
         int rep[2];
         pid_t pid[4];
@@ -515,7 +465,7 @@ static void test_third_party(void **state) {
  * must receive writer i's.
  */
 static void test_arrival_order(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party r[3], w[3];
         int rep[3][2];
         pid_t pr[3], pw[3];
@@ -590,7 +540,7 @@ static int sizes_child(void *arg) {
 }
 
 static void test_message_sizes(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg a[4] = {
                 { f->d.socket, "simplex", MPX_PIPE_WRITE, true },
                 { f->d.socket, "simplex", MPX_PIPE_READ, false },
@@ -610,7 +560,7 @@ static void test_message_sizes(void **state) {
 /* ---- 6. a party killed while waiting ---- */
 
 static void test_killed_while_waiting(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party r1, r2, w, d1, d2, d3;
         int rep[2], rep_d[2];
         pid_t p1, p2, pw, pd1, pd2, pd3;
@@ -757,7 +707,7 @@ static int plain_reader(void *arg) {
 }
 
 static void test_plain_read_write_poll(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg r = { f->d.socket, "p", MPX_PIPE_READ, false };
         struct talk_arg w = { f->d.socket, "p", MPX_PIPE_WRITE, true };
         pid_t pr, pw;
@@ -787,7 +737,7 @@ static int poll_partner(void *arg) {
 }
 
 static void test_poll_duplex(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg a = { f->d.socket, "p", MPX_PIPE_DUPLEX, false };
         struct pollfd pfd;
         uint8_t buf[8];
@@ -840,7 +790,7 @@ static int closing_reader(void *arg) {
 }
 
 static void test_cut_and_closed(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct talk_arg w = { f->d.socket, "cut", MPX_PIPE_WRITE, true };
         struct talk_arg r = { f->d.socket, "closed", MPX_PIPE_READ, false };
         struct talk_arg d = { f->d.socket, "closed2", MPX_PIPE_DUPLEX, false };
@@ -884,7 +834,7 @@ static void test_cut_and_closed(void **state) {
 /* ---- 9. delete, shutdown, wrong type and mode ---- */
 
 static void test_delete_while_waiting(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party r, d;
         pid_t pr, pd;
 
@@ -908,7 +858,7 @@ static void test_delete_while_waiting(void **state) {
 }
 
 static void test_shutdown_while_waiting(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party r, d;
         pid_t pr, pd;
         int status;
@@ -928,7 +878,7 @@ static void test_shutdown_while_waiting(void **state) {
 }
 
 static void test_wrong_type_and_mode(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int fd = -1;
 
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
@@ -953,7 +903,7 @@ static void test_wrong_type_and_mode(void **state) {
 /* ---- 10. the channel does not need the daemon ---- */
 
 static void test_channel_outlives_daemon(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct party a;
         mpx_buf got = { 0 };
         int go[2], fd = -1, status;

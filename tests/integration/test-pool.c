@@ -37,7 +37,6 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +44,10 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
+#include "request-builder.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
 #define WATCHDOG_S              120
@@ -73,35 +75,14 @@ struct fixture {
         size_t n_pids;
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
 static int64_t wait_ms(void) {
-        return under_valgrind() ? WAIT_VALGRIND_MS : WAIT_MS;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return harness_under_valgrind() ? WAIT_VALGRIND_MS : WAIT_MS;
 }
 
 static void pause_1ms(void) {
         struct timespec ts = { .tv_sec = 0, .tv_nsec = 1000000 };
 
         nanosleep(&ts, NULL);
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-pool: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
 }
 
 /* Where pool-worker is: $MPX_POOL_WORKER, or beside mpxd in the build tree. */
@@ -147,10 +128,8 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-pool-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(f->dir));
+        harness_watchdog("test-pool", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-pool-test"));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
         snprintf(f->log, sizeof(f->log), "%s/mpxd.log", f->dir);
         find_worker(f->worker, sizeof(f->worker));
@@ -170,7 +149,6 @@ static int teardown(void **state) {
         struct fixture *f = *state;
         int status = 0;
         size_t left = 0;
-        char cmd[300];
 
         if (!f->stopped)
                 status = stop_daemon(f);
@@ -181,18 +159,9 @@ static int teardown(void **state) {
                         kill(f->pids[i], SIGKILL);
                         left++;
                 }
-        if (status != 0 || left > 0) {
-                FILE *fp = fopen(f->log, "r");
-                char line[1024];
-
-                fprintf(stderr, "---- the daemon's log ----\n");
-                while (fp && fgets(line, sizeof(line), fp))
-                        fputs(line, stderr);
-                if (fp)
-                        fclose(fp);
-        }
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        (void) !system(cmd);
+        if (status != 0 || left > 0)
+                harness_show_log(f->log);
+        (void) temp_dir_remove(f->dir);
         free(f);
         alarm(0);
         /* A crash, a leak or a memory error of the daemon fails the test. */
@@ -259,10 +228,10 @@ static long report_long(const char *report, const char *key) {
 
 /* Wait until an INFO field is at least value. */
 static void wait_field_ge(mpx *m, const char *name, const char *key, int64_t value) {
-        int64_t deadline = now_ms() + wait_ms(), got;
+        int64_t deadline = monotonic_ms() + wait_ms(), got;
 
         while ((got = harness_field(m, name, key)) < value) {
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         fail_msg("%s %s: waited for at least %lld, still %lld", name, key, (long long) value,
                                  (long long) got);
                 pause_1ms();
@@ -271,10 +240,10 @@ static void wait_field_ge(mpx *m, const char *name, const char *key, int64_t val
 
 /* Wait until an INFO field equals value. */
 static void wait_field(mpx *m, const char *name, const char *key, int64_t value) {
-        int64_t deadline = now_ms() + wait_ms(), got;
+        int64_t deadline = monotonic_ms() + wait_ms(), got;
 
         while ((got = harness_field(m, name, key)) != value) {
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         fail_msg("%s %s: waited for %lld, still %lld", name, key, (long long) value,
                                  (long long) got);
                 pause_1ms();
@@ -312,10 +281,10 @@ static bool log_has(const struct fixture *f, const char *text) {
 
 /* Wait until the daemon's log holds text (it writes as things happen). */
 static void wait_log(const struct fixture *f, const char *text) {
-        int64_t deadline = now_ms() + wait_ms();
+        int64_t deadline = monotonic_ms() + wait_ms();
 
         while (!log_has(f, text)) {
-                if (now_ms() > deadline)
+                if (monotonic_ms() > deadline)
                         fail_msg("the daemon's log never said: %s", text);
                 pause_1ms();
         }
@@ -681,9 +650,9 @@ static void test_stop(void **state) {
         assert_int_equal(mpx_pool_scale(f->m, "stubborn", 4), -EINVAL);
         assert_int_equal(mpx_pool_start(f->m, "stubborn", 2, MPX_RESTART_ALWAYS, argv), -EEXIST);
         /* A second with 300 ms: SIGKILL then, and both are answered. */
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(mpx_pool_stop(f->m, "stubborn", 300), 0);
-        took = now_ms() - t0;
+        took = monotonic_ms() - t0;
         assert_true(took >= 295);
         assert_int_equal(harness_wait(child), 0);
         for (size_t i = 0; i < f->n_pids; i++)
@@ -708,21 +677,12 @@ static void test_stop(void **state) {
 
 /* A plain connection to the daemon that has said HELLO. */
 static int raw_session(const struct fixture *f) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = harness_raw_connect(f->d.socket);
         struct wire_buf b;
-        size_t start;
-        int fd;
 
-        assert_true(strlen(f->d.socket) < sizeof(sa.sun_path));
-        strcpy(sa.sun_path, f->d.socket);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         assert_true(fd >= 0);
-        assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
         wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, 1, WIRE_OP_HELLO, 0, &start), 0);
-        assert_int_equal(wire_put_u32(&b, WIRE_VERSION), 0);
-        assert_int_equal(wire_put_str(&b, "test-pool", 9), 0);
-        wire_frame_end(&b, start);
+        append_request(&b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "test-pool");
         assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
         wire_buf_done(&b);
         return fd;
@@ -754,7 +714,6 @@ static void test_stop_cancelled(void **state) {
         struct fixture *f = *state;
         struct wire_header h;
         struct wire_buf b;
-        size_t start;
         char text[64];
         int fd;
 
@@ -767,16 +726,11 @@ static void test_stop_cancelled(void **state) {
         assert_int_equal(h.status, WIRE_OK);
         /* The worker ignores SIGTERM: without a grace period the stop waits. */
         wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, 7, WIRE_OP_POOL_STOP, 0, &start), 0);
-        assert_int_equal(wire_put_name(&b, "held", 4), 0);
-        assert_int_equal(wire_put_i64(&b, -1), 0);
-        wire_frame_end(&b, start);
+        append_request(&b, 7, WIRE_OP_POOL_STOP, "ni", "held", (int64_t) -1);
         assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
         wait_field(f->m, "held", "waiters", 1);
         b.len = 0;
-        assert_int_equal(wire_frame_begin(&b, 8, WIRE_OP_CANCEL, 0, &start), 0);
-        assert_int_equal(wire_put_u32(&b, 7), 0);
-        wire_frame_end(&b, start);
+        append_request(&b, 8, WIRE_OP_CANCEL, "w", (uint32_t) 7);
         assert_int_equal(write(fd, b.data, b.len), (ssize_t) b.len);
         wire_buf_done(&b);
         raw_reply(fd, &h);
@@ -815,11 +769,11 @@ static void test_daemon_sigterm(void **state) {
                         track_pid(f, (pid_t) report_long(text, "pid"));
         }
         assert_int_equal(f->n_pids, 5);
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(stop_daemon(f), 0);
-        took = now_ms() - t0;
+        took = monotonic_ms() - t0;
         /* SIGTERM, a second, SIGKILL: within mpxd's two-second budget. */
-        if (!under_valgrind())
+        if (!harness_under_valgrind())
                 assert_true(took < 2500);
         for (size_t i = 0; i < f->n_pids; i++)
                 assert_false(pid_alive(f->pids[i]));

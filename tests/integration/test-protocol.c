@@ -38,8 +38,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "monotonic.h"
 #include "macros.h"
+#include "request-builder.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 #define MAX_RAW         16
 #define MAX_MPX         4
@@ -82,22 +85,9 @@ struct fixture {
                 }                                               \
         } while (0)
 
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
 /* How long one reply, or one exit, may take: a few seconds, more under valgrind. */
 static int64_t io_timeout_ms(void) {
-        return under_valgrind() ? 60000 : 5000;
+        return harness_under_valgrind() ? 60000 : 5000;
 }
 
 /* ---- raw connections ---- */
@@ -273,68 +263,6 @@ static void raw_expect_eof_at(int fd, const char *file, int line) {
 
 #define raw_expect_eof(fd) raw_expect_eof_at(fd, __FILE__, __LINE__)
 
-/*
- * Append one request frame to out. Each character of fmt encodes one argument:
- *      n  name (const char *)          b  u8 (unsigned)        w  u32 (uint32_t)
- *      q  u64 (uint64_t)               i  i64 (int64_t)        s  bytes (const char *)
- *      t  str (const char *)           r  raw (const void *, size_t)
- */
-static void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(out, id, op, 0, &start), 0);
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(out, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(out, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(out, va_arg(ap, uint32_t));
-                        break;
-                case 'q':
-                        r = wire_put_u64(out, va_arg(ap, uint64_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(out, va_arg(ap, int64_t));
-                        break;
-                case 's':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_bytes(out, s, (uint32_t) strlen(s));
-                        break;
-                case 't':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_str(out, s, strlen(s));
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(out, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                }
-                assert_int_equal(r, 0);
-        }
-        wire_frame_end(out, start);
-}
-
-static void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        append_request_v(out, id, op, fmt, ap);
-        va_end(ap);
-}
-
 /* Send one request frame as append_request describes it. */
 static void raw_request(int fd, uint32_t id, uint16_t op, const char *fmt, ...) {
         struct wire_buf b;
@@ -432,14 +360,8 @@ static void kid_spawn(struct kid *k, const char *socket, const char *notify_path
 
         if (!mpxd)
                 fail_msg("MPXD is not set: run the tests with make check");
-        if (under_valgrind()) {
-                argv[argc++] = "valgrind";
-                argv[argc++] = "-q";
-                argv[argc++] = "--error-exitcode=99";
-                argv[argc++] = "--leak-check=full";
-                argv[argc++] = "--show-leak-kinds=definite,indirect";
-                argv[argc++] = "--errors-for-leak-kinds=definite,indirect";
-        }
+        if (harness_under_valgrind())
+                argc += daemon_valgrind_argv(argv + argc);
         argv[argc++] = mpxd;
         argv[argc++] = "-s";
         argv[argc++] = socket;
@@ -510,7 +432,7 @@ static int kid_wait_at(struct kid *k, const char *file, int line) {
 
 /* Wait for READY=1 on the notify socket, failing early if the kid exits instead. */
 static void kid_wait_ready_at(struct kid *k, int notify_fd, const char *file, int line) {
-        int64_t deadline = monotonic_ms() + (under_valgrind() ? 60000 : 10000);
+        int64_t deadline = monotonic_ms() + (harness_under_valgrind() ? 60000 : 10000);
 
         for (;;) {
                 struct pollfd p[2] = {
@@ -604,8 +526,7 @@ static int setup_own_dir(void **state) {
         if (!f)
                 return -1;
         signal(SIGPIPE, SIG_IGN);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-proto-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        if (!mkdtemp(f->dir)) {
+        if (!temp_dir_make(f->dir, sizeof(f->dir), "mpx-proto")) {
                 free(f);
                 return -1;
         }
@@ -632,13 +553,8 @@ static int teardown(void **state) {
                 if (k->err_fd >= 0)
                         close(k->err_fd);
         }
-        if (f->dir[0]) {
-                char cmd[300];
-
-                snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-                if (system(cmd) != 0)
-                        fprintf(stderr, "could not remove %s\n", f->dir);
-        }
+        if (f->dir[0] && temp_dir_remove(f->dir) != 0)
+                fprintf(stderr, "could not remove %s\n", f->dir);
         if (f->running)
                 status = harness_stop(&f->d);
         free(f);

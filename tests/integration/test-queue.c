@@ -34,77 +34,24 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
 #define WATCHDOG_S              60
 #define WATCHDOG_VALGRIND_S     900
 
-struct fixture {
-        struct harness_daemon d;
-        mpx *m;                         /* the test's own connection */
-};
-
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A hung test would hang make check: say so and exit (children and mpxd die with us). */
-static void watchdog(int sig) {
-        static const char msg[] = "test-queue: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, NULL);
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-queue", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status;
-
-        f->m = mpx_disconnect(f->m);
-        status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
         /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(status, 0);
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
-
-/* Connect from a child: NULL on failure, with a message. */
-static mpx *child_connect(const char *socket) {
-        mpx *m = NULL;
-        int r = mpx_connect(socket, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket,
-                        mpx_strerror(r));
-                return NULL;
-        }
-        return m;
-}
 
 /* True if an item holds exactly the string s. */
 static bool item_is(const mpx_item *it, const char *s) {
@@ -187,7 +134,7 @@ static size_t split_items(const char *s, struct iovec *iov, size_t max) {
 
 static int op_child_run(void *arg) {
         const struct op_child *c = arg;
-        mpx *m = child_connect(c->socket);
+        mpx *m = harness_child_connect(c->socket);
         mpx_item it = { 0 };
         int r;
 
@@ -240,7 +187,7 @@ static int op_child_run(void *arg) {
 }
 
 /* Fork a child that connects and does one operation, checking its result. */
-static pid_t spawn_op(struct fixture *f, enum child_op op, const char *queue, const char *payload,
+static pid_t spawn_op(struct harness_fixture *f, enum child_op op, const char *queue, const char *payload,
                       int64_t timeout_ms, int expect) {
         struct op_child c = {
                 .socket = f->d.socket,
@@ -253,37 +200,6 @@ static pid_t spawn_op(struct fixture *f, enum child_op op, const char *queue, co
 
         /* The child gets its own copy of c at fork time. */
         return harness_fork(op_child_run, &c);
-}
-
-/* Read exactly n bytes from a pipe, failing the test on EOF. */
-static void read_full(int fd, void *buf, size_t n) {
-        uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t k = read(fd, p, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        fail_msg("pipe: %s",
-                                 k < 0 ? strerror(errno) : "the child exited before writing");
-                p += k;
-                n -= (size_t) k;
-        }
-}
-
-/* The daemon's request counter, to count round trips. */
-static int64_t stat_requests(mpx *m) {
-        mpx_info info = { 0 };
-        const mpx_field *fl;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        fl = mpx_info_get(&info, "requests");
-        assert_non_null(fl);
-        v = fl->num;
-        mpx_info_clear(&info);
-        return v;
 }
 
 /* ---- 1. many producers and consumers through one bounded queue ---- */
@@ -306,7 +222,7 @@ struct stress_arg {
 
 static int stress_producer(void *arg) {
         const struct stress_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
 
         child_check(m);
         for (uint32_t seq = 0; seq < a->per_producer; seq++) {
@@ -321,7 +237,7 @@ static int stress_producer(void *arg) {
 /* Take items until the queue is closed and drained, writing each to a file. */
 static int stress_consumer(void *arg) {
         const struct stress_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         FILE *out = fopen(a->path, "we");
         int r;
 
@@ -344,14 +260,14 @@ static int stress_consumer(void *arg) {
 }
 
 static void test_many_producers_consumers(void **state) {
-        struct fixture *f = *state;
-        const uint32_t total = under_valgrind() ? 10000 : 100000;
+        struct harness_fixture *f = *state;
+        const uint32_t total = harness_under_valgrind() ? 10000 : 100000;
         const uint32_t per = total / STRESS_PRODUCERS;
         struct stress_arg pa[STRESS_PRODUCERS], ca[STRESS_CONSUMERS];
         pid_t producers[STRESS_PRODUCERS], consumers[STRESS_CONSUMERS];
         uint8_t *seen = calloc(total, 1);
         uint64_t received = 0;
-        int64_t t0 = now_ms();
+        int64_t t0 = monotonic_ms();
 
         assert_non_null(seen);
         print_message("moving %u messages: %d producers, %d consumers, maxsize 1000\n",
@@ -376,7 +292,7 @@ static void test_many_producers_consumers(void **state) {
         harness_wait_stat(f->m, "clients", 1);
         for (unsigned i = 0; i < STRESS_CONSUMERS; i++)
                 assert_int_equal(harness_wait(consumers[i]), 0);
-        print_message("moved in %lld ms\n", (long long) (now_ms() - t0));
+        print_message("moved in %lld ms\n", (long long) (monotonic_ms() - t0));
 
         /* Each message exactly once; per producer, in order as each consumer saw them. */
         for (unsigned i = 0; i < STRESS_CONSUMERS; i++) {
@@ -417,7 +333,7 @@ static void test_many_producers_consumers(void **state) {
 /* ---- 2. maxsize back-pressure ---- */
 
 static void test_maxsize_backpressure(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         pid_t pid;
 
         assert_int_equal(mpx_queue_declare(f->m, "q", 2, 0), 1);
@@ -464,7 +380,7 @@ static void test_maxsize_backpressure(void **state) {
 /* ---- 3. timeouts of get, put and join ---- */
 
 static void test_get_timeouts(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_item it = { 0 };
         int64_t t0;
         pid_t pid;
@@ -474,9 +390,9 @@ static void test_get_timeouts(void **state) {
         assert_int_equal(mpx_queue_get(f->m, "q", 0, &it), -EAGAIN);
         assert_int_equal(harness_field(f->m, "q", "timeouts"), 0);
 
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(mpx_queue_get(f->m, "q", 50, &it), -ETIMEDOUT);
-        assert_true(now_ms() - t0 >= 45);
+        assert_true(monotonic_ms() - t0 >= 45);
         assert_int_equal(harness_field(f->m, "q", "timeouts"), 1);
         assert_int_equal(harness_field(f->m, "q", "getters"), 0);
         assert_null(it.data);
@@ -496,7 +412,7 @@ static void test_get_timeouts(void **state) {
 }
 
 static void test_put_timeouts(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int64_t t0;
         pid_t pid;
 
@@ -506,9 +422,9 @@ static void test_put_timeouts(void **state) {
         assert_int_equal(put_str(f->m, "q", "b", 0), -EAGAIN);
         assert_int_equal(harness_field(f->m, "q", "timeouts"), 0);
 
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(put_str(f->m, "q", "b", 50), -ETIMEDOUT);
-        assert_true(now_ms() - t0 >= 45);
+        assert_true(monotonic_ms() - t0 >= 45);
         assert_int_equal(harness_field(f->m, "q", "timeouts"), 1);
         assert_int_equal(harness_field(f->m, "q", "putters"), 0);
         /* Neither refused item went in. */
@@ -526,7 +442,7 @@ static void test_put_timeouts(void **state) {
 }
 
 static void test_join_timeouts(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int64_t t0;
         pid_t pid;
 
@@ -538,9 +454,9 @@ static void test_join_timeouts(void **state) {
         assert_int_equal(mpx_queue_join(f->m, "j", 0), -EAGAIN);
         assert_int_equal(harness_field(f->m, "j", "timeouts"), 0);
 
-        t0 = now_ms();
+        t0 = monotonic_ms();
         assert_int_equal(mpx_queue_join(f->m, "j", 50), -ETIMEDOUT);
-        assert_true(now_ms() - t0 >= 45);
+        assert_true(monotonic_ms() - t0 >= 45);
         assert_int_equal(harness_field(f->m, "j", "timeouts"), 1);
         assert_int_equal(harness_field(f->m, "j", "joiners"), 0);
 
@@ -559,7 +475,7 @@ static void test_join_timeouts(void **state) {
 /* ---- 4. FIFO order among waiters ---- */
 
 static void test_waiters_fifo(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         static const char *const items[] = { "item-0", "item-1", "item-2" };
         pid_t pids[3];
 
@@ -596,7 +512,7 @@ static void test_waiters_fifo(void **state) {
 /* ---- 5. close and drain ---- */
 
 static void test_close_drains(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_queue_status st;
         mpx_item it = { 0 };
 
@@ -624,7 +540,7 @@ static void test_close_drains(void **state) {
 }
 
 static void test_close_wakes_getter(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         pid_t pid;
 
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
@@ -636,7 +552,7 @@ static void test_close_wakes_getter(void **state) {
 }
 
 static void test_close_wakes_putter(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_item it = { 0 };
         pid_t pid;
 
@@ -657,7 +573,7 @@ static void test_close_wakes_putter(void **state) {
 /* ---- 6. delete while blocked ---- */
 
 static void test_delete_while_blocked(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_item it = { 0 };
         uint64_t tag;
         char buf[16];
@@ -714,7 +630,7 @@ static void test_delete_while_blocked(void **state) {
 /* ---- 7. joinable queues: task_done, join, declare ---- */
 
 static void test_joinable_task_done(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_queue_status st;
         uint64_t ta, tb, tc;
         uint32_t deliveries;
@@ -788,7 +704,7 @@ static void test_joinable_task_done(void **state) {
 }
 
 static void test_declare_rules(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_queue_status st;
 
         assert_int_equal(mpx_queue_declare(f->m, "j", 10, MPX_QUEUE_JOINABLE), 1);
@@ -831,7 +747,7 @@ struct holder_arg {
 static int holder_child(void *arg) {
         const struct holder_arg *a = arg;
         static const char *const want[] = { "i0", "i1", "i2" };
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
 
         child_check(m);
         for (int i = 0; i < 3; i++) {
@@ -852,7 +768,7 @@ static int second_consumer(void *arg) {
         const char *socket = arg;
         static const char *const want[] = { "i0", "i1", "i2", "i3", "i4" };
         static const uint32_t want_deliveries[] = { 2, 2, 2, 1, 1 };
-        mpx *m = child_connect(socket);
+        mpx *m = harness_child_connect(socket);
 
         child_check(m);
         for (int i = 0; i < 5; i++) {
@@ -873,7 +789,7 @@ static int second_consumer(void *arg) {
 }
 
 static void test_killed_consumer_redelivery(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct holder_arg ha = { .socket = f->d.socket };
         mpx_queue_status st;
         int fds[2];
@@ -892,7 +808,7 @@ static void test_killed_consumer_redelivery(void **state) {
         ha.fd = fds[1];
         pid = harness_fork(holder_child, &ha);
         close(fds[1]);
-        read_full(fds[0], &c, 1);
+        harness_read_pipe(fds[0], &c, 1);
         close(fds[0]);
         assert_int_equal(harness_field(f->m, "work", "delivered"), 3);
         assert_int_equal(mpx_queue_qsize(f->m, "work"), 2);
@@ -917,7 +833,7 @@ static void test_killed_consumer_redelivery(void **state) {
 /* ---- 9. a getter killed while blocked ---- */
 
 static void test_killed_getter_loses_nothing(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         pid_t pid;
 
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
@@ -936,7 +852,7 @@ static void test_killed_getter_loses_nothing(void **state) {
 /* ---- 10. put_many and get_many ---- */
 
 static void test_put_many_get_many(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         static const char *const words[] = { "zero", "one", "two", "three", "four" };
         struct iovec iov[5];
         mpx_item items[10] = { 0 };
@@ -952,17 +868,17 @@ static void test_put_many_get_many(void **state) {
 
         /* One round trip each way, in order: the daemon counts one request. */
         assert_int_equal(mpx_queue_declare(f->m, "q", 0, 0), 1);
-        r1 = stat_requests(f->m);
-        per_stats = stat_requests(f->m) - r1;
-        r1 = stat_requests(f->m);
+        r1 = harness_stat(f->m, "requests");
+        per_stats = harness_stat(f->m, "requests") - r1;
+        r1 = harness_stat(f->m, "requests");
         assert_int_equal(mpx_queue_put_many(f->m, "q", iov, 5, 0), 0);
-        r2 = stat_requests(f->m);
+        r2 = harness_stat(f->m, "requests");
         assert_int_equal(r2 - r1, per_stats + 1);
         assert_int_equal(mpx_queue_qsize(f->m, "q"), 5);
 
-        r1 = stat_requests(f->m);
+        r1 = harness_stat(f->m, "requests");
         n = mpx_queue_get_many(f->m, "q", items, 3, 0);
-        r2 = stat_requests(f->m);
+        r2 = harness_stat(f->m, "requests");
         assert_int_equal(r2 - r1, per_stats + 1);
         assert_int_equal(n, 3);
         for (int i = 0; i < 3; i++) {
@@ -1033,7 +949,7 @@ struct detach_arg {
 /* Take one item detached, send its tag to the parent, and disconnect without task_done. */
 static int detach_child(void *arg) {
         const struct detach_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         mpx_item it = { 0 };
 
         child_check(m);
@@ -1047,7 +963,7 @@ static int detach_child(void *arg) {
 }
 
 /* Run detach_child to its end and return the tag it took. */
-static uint64_t take_detached(struct fixture *f, const char *expect) {
+static uint64_t take_detached(struct harness_fixture *f, const char *expect) {
         struct detach_arg a = { .socket = f->d.socket, .expect = expect };
         uint64_t tag;
         int fds[2];
@@ -1057,7 +973,7 @@ static uint64_t take_detached(struct fixture *f, const char *expect) {
         a.fd = fds[1];
         pid = harness_fork(detach_child, &a);
         close(fds[1]);
-        read_full(fds[0], &tag, sizeof(tag));
+        harness_read_pipe(fds[0], &tag, sizeof(tag));
         close(fds[0]);
         assert_int_equal(harness_wait(pid), 0);
         /* The daemon has seen the child's connection close. */
@@ -1076,7 +992,7 @@ struct lease_holder {
 static int lease_holder_run(void *arg) {
         const struct lease_holder *h = arg;
         mpx_item it = { 0 };
-        mpx *m = child_connect(h->socket);
+        mpx *m = harness_child_connect(h->socket);
 
         child_check(m != NULL);
         child_check(mpx_queue_get_flags(m, "j", 0, MPX_GET_DETACH, &it) == 0);
@@ -1092,7 +1008,7 @@ static int lease_holder_run(void *arg) {
  * and JOIN returns once the new delivery is done.
  */
 static void test_lease_detached_consumer_killed(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int fds[2];
         uint64_t tag;
         mpx_item it = { 0 };
@@ -1103,7 +1019,7 @@ static void test_lease_detached_consumer_killed(void **state) {
         assert_int_equal(put_str(f->m, "j", "job", 0), 0);
         assert_int_equal(pipe(fds), 0);
         holder = harness_fork(lease_holder_run, &(struct lease_holder) { .socket = f->d.socket, .tag_fd = fds[1] });
-        read_full(fds[0], &tag, sizeof(tag));
+        harness_read_pipe(fds[0], &tag, sizeof(tag));
         close(fds[0]);
         close(fds[1]);
         harness_kill(holder);
@@ -1131,7 +1047,7 @@ static void test_lease_detached_consumer_killed(void **state) {
  * TASK_DONE is refused.
  */
 static void test_lease_touch_extends(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         const int64_t ttr = 300;
         mpx_item it = { 0 };
         int64_t t0;
@@ -1139,9 +1055,9 @@ static void test_lease_touch_extends(void **state) {
         assert_int_equal(mpx_queue_declare_ttr(f->m, "j", 0, MPX_QUEUE_JOINABLE, (uint32_t) ttr), 1);
         assert_int_equal(put_str(f->m, "j", "job", 0), 0);
         assert_int_equal(mpx_queue_get(f->m, "j", 0, &it), 0);
-        t0 = now_ms();
+        t0 = monotonic_ms();
         /* The pause paces the touches; what is checked is what the daemon says. */
-        while (now_ms() - t0 < 4 * ttr) {
+        while (monotonic_ms() - t0 < 4 * ttr) {
                 assert_int_equal(mpx_queue_touch(f->m, "j", it.tag), 0);
                 assert_in_range(harness_field(f->m, "j", "lease_ms"), 0, ttr);
                 (void) poll(NULL, 0, (int) ttr / 6);
@@ -1158,7 +1074,7 @@ static void test_lease_touch_extends(void **state) {
 }
 
 static void test_detached_get(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx_queue_status st;
         mpx_item it = { 0 };
         uint64_t tag, tc, td;
@@ -1212,7 +1128,7 @@ static void test_detached_get(void **state) {
 /* ---- 13. payload sizes ---- */
 
 static void test_payload_sizes(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         size_t max = mpx_max_message(f->m);
         const size_t sizes[] = { 0, 1, 64 * 1024, max };
         uint8_t *buf = malloc(max + 1);
@@ -1266,7 +1182,7 @@ static void test_payload_sizes(void **state) {
  */
 /* Forked before the owner connects (a fork would hold its socket open): gets once told the queue exists. */
 struct eidrm_getter {
-        const struct fixture *f;
+        const struct harness_fixture *f;
         int go[2];
 };
 
@@ -1296,7 +1212,7 @@ static bool object_exists(mpx *m, const char *name) {
 }
 
 static void test_connection_queue(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct eidrm_getter g = { .f = f };
         mpx *owner, *other;
         mpx_item it = { 0 };
@@ -1336,7 +1252,7 @@ static void test_connection_queue(void **state) {
 
 /* A job submitter that dies before mpx_job_wait(): its result queue goes with it. */
 struct submitter {
-        const struct fixture *f;
+        const struct harness_fixture *f;
         int name[2];                    /* the result queue's name, to the test */
         int hold[2];                    /* read until killed */
 };
@@ -1357,7 +1273,7 @@ static int submitter_run(void *arg) {
 }
 
 static void test_job_submitter_dies(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct submitter s = { .f = *state };
         char name[sizeof(((mpx_job *) 0)->result_queue)];
         pid_t pid;

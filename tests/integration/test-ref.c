@@ -35,26 +35,11 @@ struct fixture {
         mpx *a, *b;                     /* two connections of the test's own */
 };
 
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static void watchdog(int sig) {
-        static const char msg[] = "test-ref: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
+        harness_watchdog("test-ref", harness_under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
         harness_start(&f->d, NULL);
         f->a = harness_connect(&f->d);
         f->b = harness_connect(&f->d);

@@ -40,7 +40,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "monotonic.h"
+#include "request-builder.h"
 #include "wire.h"
+#include "temp-dir.h"
 
 /* The clients of the shutdown test, each blocked in a queue get. */
 #define BLOCKED_CLIENTS 1000
@@ -57,30 +60,16 @@ struct fixture {
         size_t n_raw;
 };
 
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
 /* How long one expected event may take: a few seconds, more under valgrind. */
 static int64_t io_timeout_ms(void) {
-        return under_valgrind() ? 60000 : 10000;
+        return harness_under_valgrind() ? 60000 : 10000;
 }
 
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-service-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(f->dir));
+        assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-service"));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
         snprintf(f->log, sizeof(f->log), "%s/mpxd.log", f->dir);
         *state = f;
@@ -89,7 +78,6 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        char cmd[400];
         int status;
 
         for (size_t i = 0; i < f->n_raw; i++)
@@ -101,8 +89,7 @@ static int teardown(void **state) {
                 if (status != 0)
                         fail_msg("mpxd exited with status %d", status);
         }
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
         free(f);
         return 0;
 }
@@ -256,21 +243,6 @@ static void start(struct fixture *f, const struct daemon_options *o) {
         f->running = true;
 }
 
-/* A numeric field of the daemon's statistics. */
-static int64_t stat_of(mpx *m, const char *field) {
-        mpx_info info = { 0 };
-        const mpx_field *fl;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        fl = mpx_info_get(&info, field);
-        if (!fl || fl->is_str)
-                fail_msg("stats: no numeric field %s", field);
-        v = fl->num;
-        mpx_info_clear(&info);
-        return v;
-}
-
 /* The type of an object, as INFO names it; "" if there is no such object. */
 static void type_of(mpx *m, const char *name, char *buf, size_t size) {
         mpx_info info = { 0 };
@@ -283,13 +255,10 @@ static void type_of(mpx *m, const char *name, char *buf, size_t size) {
 /* ---- raw connections ---- */
 
 static int raw_connect(struct fixture *f, const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = harness_raw_connect(path);
         int *grown;
 
-        assert_true(fd >= 0);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+        if (fd < 0)
                 fail_msg("connect(%s): %s", path, strerror(errno));
         grown = realloc(f->raw, (f->n_raw + 1) * sizeof(*grown));
         assert_non_null(grown);
@@ -300,19 +269,9 @@ static int raw_connect(struct fixture *f, const char *path) {
 
 /* Append HELLO (id 1) and, when queue is set, a GET on it that waits forever (id 2). */
 static void build_hello_get(struct wire_buf *b, const char *queue) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(b, 1, WIRE_OP_HELLO, 0, &start), 0);
-        assert_int_equal(wire_put_u32(b, WIRE_VERSION), 0);
-        assert_int_equal(wire_put_str(b, "blocked", 7), 0);
-        wire_frame_end(b, start);
-        if (!queue)
-                return;
-        assert_int_equal(wire_frame_begin(b, 2, WIRE_OP_QUEUE_GET, 0, &start), 0);
-        assert_int_equal(wire_put_name(b, queue, strlen(queue)), 0);
-        assert_int_equal(wire_put_i64(b, -1), 0);
-        assert_int_equal(wire_put_u32(b, 0), 0);
-        wire_frame_end(b, start);
+        append_request(b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "blocked");
+        if (queue)
+                append_request(b, 2, WIRE_OP_QUEUE_GET, "niw", queue, (int64_t) -1, (uint32_t) 0);
 }
 
 static void raw_send(int fd, const void *data, size_t len) {
@@ -459,7 +418,7 @@ static void test_objects_declared_at_start(void **state) {
                    "};\n");
         start(f, &o);
         m = harness_connect(&f->d);
-        assert_int_equal(stat_of(m, "objects"), 9);
+        assert_int_equal(harness_stat(m, "objects"), 9);
         type_of(m, "jobs", type, sizeof(type));
         assert_string_equal(type, "joinable");
         assert_int_equal(harness_field(m, "jobs", "maxsize"), 5);
@@ -505,7 +464,7 @@ static void test_options_override_file(void **state) {
         /* -s (from the harness) wins over socket.path, or the daemon could not start. */
         start(f, &o);
         m = harness_connect(&f->d);
-        assert_int_equal(stat_of(m, "max_message"), 2000);
+        assert_int_equal(harness_stat(m, "max_message"), 2000);
         assert_int_equal(mpx_max_message(m), 2000);
         mpx_disconnect(m);
         assert_int_equal(stop_daemon(f), 0);
@@ -650,7 +609,7 @@ static void test_reload_changed_file(void **state) {
         type_of(m, "mine", type, sizeof(type));
         assert_string_equal(type, "queue");
         /* The new limit applies at once, and new clients are told. */
-        assert_int_equal(stat_of(m, "max_message"), 2000);
+        assert_int_equal(harness_stat(m, "max_message"), 2000);
         m2 = harness_connect(&f->d);
         assert_int_equal(mpx_max_message(m2), 2000);
         assert_int_equal(mpx_queue_put(m2, "jobs", big, sizeof(big), 0), 0);
@@ -695,8 +654,8 @@ static void test_reload_broken_file(void **state) {
         assert_string_equal(strstr(buf, "STATUS="), want);
 
         /* The old configuration is in force; nothing of the new one is. */
-        assert_int_equal(stat_of(m, "max_message"), 1000);
-        assert_int_equal(stat_of(m, "objects"), 1);
+        assert_int_equal(harness_stat(m, "max_message"), 1000);
+        assert_int_equal(harness_stat(m, "objects"), 1);
         assert_int_equal(mpx_queue_qsize(m, "jobs"), 1);
 
         /* A syntax error is refused the same way. */
@@ -711,7 +670,7 @@ static void test_reload_broken_file(void **state) {
         assert_int_equal(kill(f->d.pid, SIGHUP), 0);
         notify_wait_for(f->d.notify_fd, "READY=1", buf, sizeof(buf));
         assert_null(strstr(buf, "failed"));
-        assert_int_equal(stat_of(m, "max_message"), 3000);
+        assert_int_equal(harness_stat(m, "max_message"), 3000);
         mpx_disconnect(m);
 
         assert_int_equal(stop_daemon(f), 0);
@@ -795,7 +754,7 @@ static void test_shutdown_with_blocked_clients(void **state) {
         struct fixture *f = *state;
         struct rlimit rl;
         struct wire_buf b;
-        int64_t t0, elapsed, bound = under_valgrind() ? 60000 : SHUTDOWN_BOUND_MS;
+        int64_t t0, elapsed, bound = harness_under_valgrind() ? 60000 : SHUTDOWN_BOUND_MS;
         rlim_t need = BLOCKED_CLIENTS + 200;
         mpx *m;
         int status;
@@ -928,7 +887,7 @@ static pid_t socket_activate(struct fixture *f, const char *notify_path, const c
         snprintf(notify_env, sizeof(notify_env), "NOTIFY_SOCKET=%s", notify_path);
         argv[argc++] = "-E";
         argv[argc++] = notify_env;
-        if (under_valgrind()) {
+        if (harness_under_valgrind()) {
                 argv[argc++] = "/usr/bin/valgrind";
                 argv[argc++] = "-q";
                 argv[argc++] = "--error-exitcode=99";

@@ -32,47 +32,14 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "monotonic.h"
 
 /* A test that runs longer than this has hung: stop the whole program. */
 #define WATCHDOG_S              120
 #define WATCHDOG_VALGRIND_S     1800
 
-struct fixture {
-        struct harness_daemon d;
-        mpx *m;                         /* the test's own connection */
-};
-
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-static int64_t now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* A hung test would hang make check: say so and exit (children and mpxd die with us). */
-static void watchdog(int sig) {
-        static const char msg[] = "test-shared: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup_with(void **state, const char *const *args) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, args);
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-shared", WATCHDOG_S, WATCHDOG_VALGRIND_S, args);
         return 0;
 }
 
@@ -88,31 +55,12 @@ static int setup_small(void **state) {
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status;
-
-        f->m = mpx_disconnect(f->m);
-        status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
         /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(status, 0);
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
 /* ---- helpers ---- */
-
-/* Connect from a child: NULL on failure, with a message. */
-static mpx *child_connect(const char *socket) {
-        mpx *m = NULL;
-        int r = mpx_connect(socket, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket, mpx_strerror(r));
-                return NULL;
-        }
-        return m;
-}
 
 /* True if a buffer holds exactly the string s. */
 static bool buf_is(const mpx_buf *b, const char *s) {
@@ -130,36 +78,6 @@ static bool buf_is(const mpx_buf *b, const char *s) {
                 mpx_buf_clear(&b_);                                                             \
         } while (0)
 
-/* The daemon's request counter, to count round trips. */
-static int64_t stat_requests(mpx *m) {
-        mpx_info info = { 0 };
-        const mpx_field *fl;
-        int64_t v;
-
-        assert_int_equal(mpx_stats(m, &info), 0);
-        fl = mpx_info_get(&info, "requests");
-        assert_non_null(fl);
-        v = fl->num;
-        mpx_info_clear(&info);
-        return v;
-}
-
-/* Read exactly n bytes from a pipe, failing the test on EOF. */
-static void read_full(int fd, void *buf, size_t n) {
-        uint8_t *p = buf;
-
-        while (n > 0) {
-                ssize_t k = read(fd, p, n);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        fail_msg("pipe: %s", k < 0 ? strerror(errno) : "the child exited before writing");
-                p += k;
-                n -= (size_t) k;
-        }
-}
-
 /* ---- 1. eight processes increment one counter ---- */
 
 #define INCR_PROCS      8
@@ -172,7 +90,7 @@ struct incr_arg {
 
 static int incr_child(void *arg) {
         const struct incr_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         int64_t last = 0;
 
         child_check(m);
@@ -189,18 +107,19 @@ static int incr_child(void *arg) {
 }
 
 static void test_concurrent_incr(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct incr_arg a = { .socket = f->d.socket, .each = INCR_EACH };
         pid_t pids[INCR_PROCS];
         char want[32];
-        int64_t t0 = now_us();
+        int64_t t0 = monotonic_us();
 
         assert_int_equal(mpx_dict_declare(f->m, "counters"), 1);
         for (int i = 0; i < INCR_PROCS; i++)
                 pids[i] = harness_fork(incr_child, &a);
         for (int i = 0; i < INCR_PROCS; i++)
                 assert_int_equal(harness_wait(pids[i]), 0);
-        print_message("%d x %d increments in %lld ms\n", INCR_PROCS, a.each, (long long) (now_us() - t0) / 1000);
+        print_message("%d x %d increments in %lld ms\n", INCR_PROCS, a.each,
+                      (long long) (monotonic_us() - t0) / 1000);
         snprintf(want, sizeof(want), "%d", INCR_PROCS * a.each);
         assert_dict_get(f->m, "counters", "hits", want);
         assert_int_equal(harness_field(f->m, "counters", "incrs"), INCR_PROCS * a.each);
@@ -219,7 +138,7 @@ struct append_arg {
 
 static int append_child(void *arg) {
         const struct append_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         int64_t last = 0;
 
         child_check(m);
@@ -236,7 +155,7 @@ static int append_child(void *arg) {
 }
 
 static void test_concurrent_appends(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct append_arg args[APPEND_PROCS];
         pid_t pids[APPEND_PROCS];
         int next[APPEND_PROCS] = { 0 };
@@ -286,7 +205,7 @@ static void test_concurrent_appends(void **state) {
 
 static int reverse_child(void *arg) {
         const struct append_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         int retries = 0;
 
         child_check(m);
@@ -319,7 +238,7 @@ static int reverse_child(void *arg) {
 }
 
 static void test_concurrent_splices(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct append_arg args[SPLICE_PROCS];
         pid_t pids[SPLICE_PROCS];
         bool seen[SPLICE_PROCS][SPLICE_EACH] = { { false } };
@@ -352,7 +271,7 @@ static void test_concurrent_splices(void **state) {
 
 /* Splices of every shape: delete, insert, replace by more or fewer, clamped bounds, a stale version. */
 static void test_list_splice(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct iovec two[2] = { { "x", 1 }, { "yy", 2 } };
         mpx_buf *items = NULL, b = { 0 };
         uint64_t v1 = 0, v2 = 0, v3 = 0;
@@ -409,7 +328,7 @@ struct load_arg {
 /* Keep changing "big" until "control" has the key "stop": volatile keys go and come back, new keys come. */
 static int modifier_child(void *arg) {
         const struct load_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         unsigned round = 0;
 
         child_check(m);
@@ -449,20 +368,20 @@ struct probe_result {
 /* Read "probe" in a loop until "control" has the key "stop"; report how many gets and the slowest. */
 static int probe_child(void *arg) {
         const struct load_arg *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         struct probe_result res = { 0 };
 
         child_check(m);
         for (;;) {
                 mpx_buf b = { 0 };
-                int64_t t0 = now_us(), dt;
+                int64_t t0 = monotonic_us(), dt;
                 int r;
 
                 child_check_r(mpx_dict_get(m, "probe", "key", 3, &b), 0);
                 child_check(buf_is(&b, "value"));
                 mpx_buf_clear(&b);
                 child_check(mpx_ping(m) == 0);
-                dt = now_us() - t0;
+                dt = monotonic_us() - t0;
                 if (dt > res.max_us)
                         res.max_us = dt;
                 if (++res.gets == 100)
@@ -496,7 +415,7 @@ static void fill_big(mpx *m) {
 }
 
 static void test_listing_under_load(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         int ready[2], result[2];
         struct load_arg a;
         struct probe_result res;
@@ -520,21 +439,21 @@ static void test_listing_under_load(void **state) {
         modifier = harness_fork(modifier_child, &a);
         probe = harness_fork(probe_child, &a);
         /* Both are under way before the walk begins. */
-        read_full(ready[0], &c, 1);
-        read_full(ready[0], &c, 1);
+        harness_read_pipe(ready[0], &c, 1);
+        harness_read_pipe(ready[0], &c, 1);
 
         sets0 = harness_field(f->m, "big", "sets");
         probe0 = harness_field(f->m, "probe", "gets");
-        t0 = now_us();
+        t0 = monotonic_us();
         do {
                 mpx_buf *keys = NULL;
                 size_t n = 0;
-                int64_t p0 = now_us();
+                int64_t p0 = monotonic_us();
 
                 assert_int_equal(mpx_dict_items(f->m, "big", cursor, 0, MPX_DICT_KEYS, &keys, NULL, &n, &cursor),
                                  0);
-                if (now_us() - p0 > longest_page)
-                        longest_page = now_us() - p0;
+                if (monotonic_us() - p0 > longest_page)
+                        longest_page = monotonic_us() - p0;
                 assert_true(n <= 1000);
                 assert_true(n > 0 || cursor == 0);
                 for (size_t i = 0; i < n; i++) {
@@ -559,13 +478,13 @@ static void test_listing_under_load(void **state) {
         probe1 = harness_field(f->m, "probe", "gets");
         print_message("listed %llu keys in %llu pages in %lld ms (longest page %lld us); meanwhile %lld sets, "
                       "%lld probe gets\n", (unsigned long long) total, (unsigned long long) pages,
-                      (long long) (now_us() - t0) / 1000, (long long) longest_page, (long long) (sets1 - sets0),
-                      (long long) (probe1 - probe0));
+                      (long long) (monotonic_us() - t0) / 1000, (long long) longest_page,
+                      (long long) (sets1 - sets0), (long long) (probe1 - probe0));
 
         assert_int_equal(mpx_dict_set(f->m, "control", "stop", 4, "1", 1), 0);
         assert_int_equal(harness_wait(modifier), 0);
         assert_int_equal(harness_wait(probe), 0);
-        read_full(result[0], &res, sizeof(res));
+        harness_read_pipe(result[0], &res, sizeof(res));
         print_message("probe: %llu gets, slowest %lld us\n", (unsigned long long) res.gets, (long long) res.max_us);
 
         /* Every stable key exactly once, though the dict changed all along. */
@@ -577,7 +496,7 @@ static void test_listing_under_load(void **state) {
         assert_true(sets1 > sets0);
         assert_true(probe1 > probe0);
         /* No request of the probe waited for the whole walk. */
-        assert_true(res.max_us < (under_valgrind() ? 30000000 : 2000000));
+        assert_true(res.max_us < (harness_under_valgrind() ? 30000000 : 2000000));
         close(ready[0]);
         close(ready[1]);
         close(result[0]);
@@ -588,7 +507,7 @@ static void test_listing_under_load(void **state) {
 /* ---- 4. the dict API, call by call ---- */
 
 static void test_dict_api(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         mpx_buf b = { 0 }, *keys = NULL, *values = NULL;
         struct iovec k[3] = { { "a", 1 }, { "b", 1 }, { "c", 1 } }, v[3] = { { "1", 1 }, { "2", 1 }, { "3", 1 } };
@@ -690,7 +609,7 @@ static void test_dict_api(void **state) {
 /* ---- 5. dict errors ---- */
 
 static void test_dict_errors(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         mpx_buf b = { (void *) 1, 77 }, *keys = NULL;
         struct iovec k[5], v[5];
@@ -807,7 +726,7 @@ static void assert_list_is(mpx *m, const char *name, const char *want) {
 }
 
 static void test_list_api(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         struct iovec more[3] = { { "c", 1 }, { "d", 1 }, { "e", 1 } };
         mpx_buf b = { 0 }, *items = NULL;
@@ -869,7 +788,7 @@ static void test_list_api(void **state) {
 /* ---- 7. list errors ---- */
 
 static void test_list_errors(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         size_t max = mpx_max_message(m);
         char *big = malloc(max + 1);
@@ -960,7 +879,7 @@ static void test_list_errors(void **state) {
 /* ---- 8. slices and pages larger than a frame ---- */
 
 static void test_large_values(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         const size_t size = 1024 * 1024;
         const int count = 24;
@@ -983,10 +902,10 @@ static void test_large_values(void **state) {
         }
 
         /* 24 MiB of items: several replies, each under half a frame (16 MiB), put back together. */
-        req0 = stat_requests(m);
+        req0 = harness_stat(m, "requests");
         n = mpx_list_slice(m, "l", 1, -1, &items);
         assert_int_equal(n, count - 2);
-        assert_true(stat_requests(m) - req0 >= 1 + 3);
+        assert_true(harness_stat(m, "requests") - req0 >= 1 + 3);
         for (int i = 0; i < n; i++) {
                 assert_int_equal(items[i].size, size);
                 assert_true(((char *) items[i].data)[0] == 'a' + i + 1);
@@ -1016,7 +935,7 @@ static void test_large_values(void **state) {
 /* ---- 9. a daemon with a small max_message ---- */
 
 static void test_small_max_message(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         mpx *m = f->m;
         char buf[1025];
         mpx_buf b = { 0 };

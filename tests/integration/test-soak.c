@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "monotonic.h"
 #include "macros.h"
 
 #define DEFAULT_SECONDS         3
@@ -128,13 +129,6 @@ static unsigned env_unsigned(const char *name, unsigned def, unsigned max) {
         if (*end || n == 0 || n > max)
                 fail_msg("%s=%s: expected 1 to %u", name, v, max);
         return (unsigned) n;
-}
-
-static int64_t monotonic_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- the client processes ---- */

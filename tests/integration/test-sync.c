@@ -44,93 +44,23 @@
 #define TASKS                   10
 #define SLOTS                   3
 
-struct fixture {
-        struct harness_daemon d;
-        mpx *m;                         /* the test's own connection */
-        bool running;                   /* the daemon still runs: teardown stops it */
-};
-
-static bool under_valgrind(void) {
-        const char *v = getenv("MPX_TEST_VALGRIND");
-
-        return v && strcmp(v, "1") == 0;
-}
-
-/* A hung test would hang make check: say so and exit (children and mpxd die with us). */
-static void watchdog(int sig) {
-        static const char msg[] = "test-sync: watchdog: a test hung, giving up\n";
-
-        (void) sig;
-        (void) !write(STDERR_FILENO, msg, sizeof(msg) - 1);
-        _exit(1);
-}
-
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        assert_non_null(f);
-        signal(SIGALRM, watchdog);
-        alarm(under_valgrind() ? WATCHDOG_VALGRIND_S : WATCHDOG_S);
-        harness_start(&f->d, NULL);
-        f->running = true;
-        f->m = harness_connect(&f->d);
-        *state = f;
+        *state = harness_fixture_new("test-sync", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        int status = 0;
-
-        f->m = mpx_disconnect(f->m);
-        if (f->running)
-                status = harness_stop(&f->d);
-        free(f);
-        alarm(0);
         /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(status, 0);
+        assert_int_equal(harness_fixture_free(*state), 0);
         return 0;
 }
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
 
-/* Connect from a child: NULL on failure, with a message. */
-static mpx *child_connect(const char *socket) {
-        mpx *m = NULL;
-        int r = mpx_connect(socket, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "child %ld: mpx_connect(%s): %s\n", (long) getpid(), socket,
-                        mpx_strerror(r));
-                return NULL;
-        }
-        return m;
-}
-
-/* Write one byte; a child reports with it. */
-static bool put_byte(int fd, uint8_t b) {
-        ssize_t n;
-
-        do
-                n = write(fd, &b, 1);
-        while (n < 0 && errno == EINTR);
-        return n == 1;
-}
-
-/* Read one byte: 1, 0 at end of file, -1 on error. */
-static int get_byte(int fd, uint8_t *ret) {
-        ssize_t n;
-
-        do
-                n = read(fd, ret, 1);
-        while (n < 0 && errno == EINTR);
-        return n < 0 ? -1 : (int) n;
-}
-
 /* In the test: read one report byte from a pipe. */
 static uint8_t read_report(int fd) {
         uint8_t b = 0;
-        int r = get_byte(fd, &b);
+        int r = harness_get_byte(fd, &b);
 
         if (r != 1)
                 fail_msg("reading a report: %s", r == 0 ? "end of file" : strerror(errno));
@@ -182,7 +112,7 @@ struct op_child {
 
 static int op_child_run(void *arg) {
         const struct op_child *a = arg;
-        mpx *m = child_connect(a->socket);
+        mpx *m = harness_child_connect(a->socket);
         int r = -1;
 
         child_check(m);
@@ -209,11 +139,11 @@ static int op_child_run(void *arg) {
         else
                 child_check_r(r, a->expect);
         if (a->report_fd >= 0)
-                child_check(put_byte(a->report_fd, (uint8_t) (r >= 0 ? r : 255)));
+                child_check(harness_put_byte(a->report_fd, (uint8_t) (r >= 0 ? r : 255)));
         if (a->hold_fd >= 0) {
                 uint8_t b;
 
-                while (get_byte(a->hold_fd, &b) > 0)
+                while (harness_get_byte(a->hold_fd, &b) > 0)
                         ;
         }
         mpx_disconnect(m);
@@ -221,7 +151,7 @@ static int op_child_run(void *arg) {
 }
 
 /* Fill in a child's arguments; set more fields, then harness_fork(op_child_run, a). */
-static void init_op(struct fixture *f, struct op_child *a, enum child_op op, const char *name,
+static void init_op(struct harness_fixture *f, struct op_child *a, enum child_op op, const char *name,
                     int64_t timeout_ms, int expect) {
         *a = (struct op_child) {
                 .socket = f->d.socket,
@@ -235,7 +165,7 @@ static void init_op(struct fixture *f, struct op_child *a, enum child_op op, con
 }
 
 /* Start a child doing one operation with nothing more to it. */
-static pid_t spawn_op(struct fixture *f, struct op_child *a, enum child_op op, const char *name,
+static pid_t spawn_op(struct harness_fixture *f, struct op_child *a, enum child_op op, const char *name,
                       int64_t timeout_ms, int expect) {
         init_op(f, a, op, name, timeout_ms, expect);
         return harness_fork(op_child_run, a);
@@ -268,7 +198,7 @@ struct task_child {
 
 static int task_child_run(void *arg) {
         const struct task_child *t = arg;
-        mpx *m = child_connect(t->socket);
+        mpx *m = harness_child_connect(t->socket);
         int now, max;
         uint8_t b;
 
@@ -279,8 +209,8 @@ static int task_child_run(void *arg) {
         max = atomic_load(&t->sh->max_inside);
         while (now > max && !atomic_compare_exchange_weak(&t->sh->max_inside, &max, now))
                 ;
-        child_check(put_byte(t->report_fd, t->index));
-        child_check(get_byte(t->go_fd, &b) >= 0);
+        child_check(harness_put_byte(t->report_fd, t->index));
+        child_check(harness_get_byte(t->go_fd, &b) >= 0);
         /* Leave before giving the unit back, so that inside never counts a process that is out. */
         atomic_fetch_sub(&t->sh->inside, 1);
         child_check_r(mpx_sem_release(m, "tasks"), 0);
@@ -289,7 +219,7 @@ static int task_child_run(void *arg) {
 }
 
 static void test_semaphore_ten_tasks(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct shared *sh;
         struct task_child t[TASKS];
         pid_t pids[TASKS];
@@ -338,7 +268,7 @@ static void test_semaphore_ten_tasks(void **state) {
          */
         for (uint8_t out = 0; out < TASKS; out++) {
                 assert_true(inside[out]);
-                assert_true(put_byte(go[out][1], 1));
+                assert_true(harness_put_byte(go[out][1], 1));
                 inside[out] = false;
                 assert_child_ok(pids[out]);
                 if (next_expected < TASKS) {
@@ -368,7 +298,7 @@ static void test_semaphore_ten_tasks(void **state) {
 /* ---- 2. a lock, from the library ---- */
 
 static void test_lock_basics(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a;
         pid_t pid;
 
@@ -401,7 +331,7 @@ static void test_lock_basics(void **state) {
 /* ---- 3. SEM_UNDO: a holder killed with SIGKILL ---- */
 
 /* Start a child that takes units of a semaphore, reports, and keeps its connection until killed. */
-static pid_t spawn_holder(struct fixture *f, struct op_child *a, const char *name, unsigned units,
+static pid_t spawn_holder(struct harness_fixture *f, struct op_child *a, const char *name, unsigned units,
                           int report_fd, int hold_fd) {
         init_op(f, a, OP_ACQUIRE, name, -1, 0);
         a->count = units;
@@ -411,7 +341,7 @@ static pid_t spawn_holder(struct fixture *f, struct op_child *a, const char *nam
 }
 
 static void test_killed_holder_gives_back(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child holder, waiter;
         int report[2], hold[2];
         pid_t hp, wp;
@@ -462,7 +392,7 @@ static void test_killed_holder_gives_back(void **state) {
  * after it gets a plain 0.
  */
 static void test_robust_lock(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child holder, next[3];
         int report[2], hold[2];
         pid_t hp, np[3];
@@ -510,7 +440,7 @@ static void test_robust_lock(void **state) {
 /* ---- 4. events ---- */
 
 static void test_event_wakes_all(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child w[4], z;
         pid_t pids[4], zp;
 
@@ -544,7 +474,7 @@ static void test_event_wakes_all(void **state) {
 /* ---- 5. barriers ---- */
 
 static void test_barrier_releases_together(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child p[3];
         pid_t pids[3];
         int report[2];
@@ -593,7 +523,7 @@ static void test_barrier_releases_together(void **state) {
 }
 
 static void test_barrier_timeout_breaks(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a, b, c;
         pid_t pa, pb, pc;
 
@@ -636,7 +566,7 @@ static void test_barrier_timeout_breaks(void **state) {
 }
 
 static void test_barrier_killed_party_breaks(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a, b;
         pid_t pa, pb;
 
@@ -658,13 +588,13 @@ static void test_barrier_killed_party_breaks(void **state) {
  * end, breaks the barrier instead.
  */
 static void test_barrier_action(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a, b, c, d, e, g;
         int report[2], hold[2];
         mpx *other;
         pid_t pa, pb, pc, pd, pe, pg;
 
-        other = child_connect(f->d.socket);
+        other = harness_child_connect(f->d.socket);
         assert_non_null(other);
         assert_int_equal(mpx_barrier_declare_flags(f->m, "act", 3, MPX_BARRIER_ACTION), 1);
         assert_int_equal(mpx_barrier_declare_flags(f->m, "act", 3, 0), -EEXIST);
@@ -724,7 +654,7 @@ static void test_barrier_action(void **state) {
 
 /* A barrier keeps the default timeout of its waits, as Barrier(timeout=) does. */
 static void test_barrier_stored_timeout(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child a;
         pid_t pa;
 
@@ -757,7 +687,7 @@ static void declare_all_three(mpx *m) {
 }
 
 static void test_delete_while_blocked(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child c[3];
         pid_t pids[3];
 
@@ -780,7 +710,7 @@ static void test_delete_while_blocked(void **state) {
 }
 
 static void test_shutdown_while_blocked(void **state) {
-        struct fixture *f = *state;
+        struct harness_fixture *f = *state;
         struct op_child c[3];
         pid_t pids[3];
         int status;

@@ -34,16 +34,10 @@
 #include <unistd.h>
 
 #include "mpxd.h"
+#include "request-builder.h"
+#include "round-trip.h"
 
 #define MAX_CLIENTS     8
-#define REPLY_BODY_MAX  4096
-#define ID              0x77u
-
-/* One parsed reply frame. */
-struct reply {
-        struct wire_header h;
-        uint8_t body[REPLY_BODY_MAX];
-};
 
 struct fixture {
         struct client *c[MAX_CLIENTS];
@@ -139,107 +133,11 @@ static uint64_t sample(const struct tcase *t, unsigned i) {
 
 /* ---- requests and replies ---- */
 
-/*
- * Append one request frame. Each character of fmt encodes one argument:
- *      n  name (const char *)       b  u8 (unsigned)        w  u32
- *      q  u64                        i  i64
- *      e  bytes (const void *, size_t)
- *      r  raw bytes (const void *, size_t)
- */
-static void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(out, id, op, 0, &start), 0);
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(out, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(out, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(out, va_arg(ap, uint32_t));
-                        break;
-                case 'q':
-                        r = wire_put_u64(out, va_arg(ap, uint64_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(out, va_arg(ap, int64_t));
-                        break;
-                case 'e':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_bytes(out, raw, (uint32_t) len);
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(out, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                        return;
-                }
-                assert_int_equal(r, 0);
-        }
-        wire_frame_end(out, start);
-}
-
-/* Feed one request to c. */
-static void send_v(struct client *c, uint16_t op, const char *fmt, va_list ap) {
-        struct wire_buf b;
-
-        wire_buf_init(&b);
-        append_request_v(&b, ID, op, fmt, ap);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
-}
-
-/* Parse the single reply waiting in c's output into *ret and clear the output. */
-static void take_reply(struct client *c, uint16_t op, struct reply *ret) {
-        size_t avail = c->out.len - c->out_off;
-
-        assert_true(avail >= WIRE_HEADER_SIZE);
-        wire_header_decode(c->out.data + c->out_off, &ret->h);
-        assert_int_equal(ret->h.id, ID);
-        assert_int_equal(ret->h.op, op);
-        assert_true(ret->h.body_len <= REPLY_BODY_MAX);
-        /* Exactly one frame. */
-        assert_int_equal(avail, WIRE_HEADER_SIZE + ret->h.body_len);
-        memcpy(ret->body, c->out.data + c->out_off + WIRE_HEADER_SIZE, ret->h.body_len);
-        c->out.len = 0;
-        c->out_off = 0;
-}
-
-/* Send one request, take its one reply; returns the reply's status. */
-static uint16_t call(struct client *c, uint16_t op, struct reply *ret, const char *fmt, ...) {
-        struct reply scratch;
-        va_list ap;
-
-        if (!ret)
-                ret = &scratch;
-        va_start(ap, fmt);
-        send_v(c, op, fmt, ap);
-        va_end(ap);
-        take_reply(c, op, ret);
-        /* Error replies have no body. */
-        if (ret->h.status != WIRE_OK)
-                assert_int_equal(ret->h.body_len, 0);
-        return ret->h.status;
-}
-
 /* DECLARE; on success *ret_created gets the u8 reply. */
 static uint16_t declare(struct client *c, const char *name, char code, uint32_t length, uint32_t flags,
                         const void *initial, size_t initial_len, int *ret_created) {
         struct reply r;
-        uint16_t st = call(c, WIRE_OP_ARRAY_DECLARE, &r, "nbwwe", name, (unsigned) (uint8_t) code, length,
+        uint16_t st = call(c, WIRE_OP_ARRAY_DECLARE, &r, "nbwwx", name, (unsigned) (uint8_t) code, length,
                            flags, initial, initial_len);
 
         if (st == WIRE_OK) {
@@ -309,7 +207,7 @@ static uint64_t get_one(struct client *c, const char *name, char code, int64_t i
 
 /* SET of len bytes of elements, as an array of type code. */
 static uint16_t set(struct client *c, const char *name, char code, int64_t index, const void *data, size_t len) {
-        return call(c, WIRE_OP_ARRAY_SET, NULL, "nbie", name, (unsigned) (uint8_t) code, index, data, len);
+        return call(c, WIRE_OP_ARRAY_SET, NULL, "nbix", name, (unsigned) (uint8_t) code, index, data, len);
 }
 
 static void set_one(struct client *c, const char *name, char code, int64_t index, uint64_t bits) {
@@ -331,7 +229,7 @@ static uint16_t add(struct client *c, const char *name, char code, int64_t index
         uint16_t st;
 
         put_bits(buf, size, delta);
-        st = call(c, WIRE_OP_ARRAY_ADD, &r, "nbie", name, (unsigned) (uint8_t) code, index, buf, (size_t) size);
+        st = call(c, WIRE_OP_ARRAY_ADD, &r, "nbix", name, (unsigned) (uint8_t) code, index, buf, (size_t) size);
         if (st != WIRE_OK)
                 return st;
         wire_reader_init(&rd, r.body, r.h.body_len);
@@ -355,7 +253,7 @@ static uint16_t cas(struct client *c, const char *name, char code, int64_t index
 
         put_bits(e, size, expected);
         put_bits(d, size, desired);
-        st = call(c, WIRE_OP_ARRAY_CAS, &r, "nbiee", name, (unsigned) (uint8_t) code, index, e, (size_t) size, d,
+        st = call(c, WIRE_OP_ARRAY_CAS, &r, "nbixx", name, (unsigned) (uint8_t) code, index, e, (size_t) size, d,
                   (size_t) size);
         if (st != WIRE_OK)
                 return st;
@@ -366,76 +264,6 @@ static uint16_t cas(struct client *c, const char *name, char code, int64_t index
         *ret_swapped = swapped;
         *ret_current = get_bits(data, size);
         return st;
-}
-
-/*
- * Find an INFO field of name: the object's type in *ret_type, the field's
- * kind in *ret_kind and its value in *ret_num or ret_str (NUL-terminated,
- * room for 256). Returns false when the object has no such field.
- */
-static bool info_field(struct client *c, const char *name, const char *key, uint8_t *ret_type,
-                       uint8_t *ret_kind, int64_t *ret_num, char *ret_str) {
-        struct reply r;
-        struct wire_reader rd;
-        uint8_t type = 0;
-        uint16_t n = 0;
-
-        assert_int_equal(call(c, WIRE_OP_INFO, &r, "n", name), WIRE_OK);
-        wire_reader_init(&rd, r.body, r.h.body_len);
-        assert_true(wire_get_u8(&rd, &type) && wire_get_u16(&rd, &n));
-        if (ret_type)
-                *ret_type = type;
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text = NULL;
-                uint16_t text_len = 0;
-                int64_t v = 0;
-                bool match;
-
-                assert_true(wire_get_u8(&rd, &key_len) && rd.left >= key_len);
-                match = key_len == strlen(key) && memcmp(rd.p, key, key_len) == 0;
-                rd.p += key_len;
-                rd.left -= key_len;
-                assert_true(wire_get_u8(&rd, &kind) && kind <= WIRE_FIELD_STR);
-                if (kind == WIRE_FIELD_INT)
-                        assert_true(wire_get_i64(&rd, &v));
-                else
-                        assert_true(wire_get_str(&rd, &text, &text_len));
-                if (match) {
-                        *ret_kind = kind;
-                        if (kind == WIRE_FIELD_INT)
-                                *ret_num = v;
-                        else {
-                                memcpy(ret_str, text, text_len);
-                                ret_str[text_len] = '\0';
-                        }
-                        return true;
-                }
-        }
-        assert_true(wire_reader_done(&rd));
-        return false;
-}
-
-/* An integer INFO field that must exist. */
-static int64_t info_int(struct client *c, const char *name, const char *key) {
-        uint8_t kind = 0xff;
-        int64_t v = 0;
-        char s[256];
-
-        if (!info_field(c, name, key, NULL, &kind, &v, s))
-                fail_msg("INFO '%s' has no field %s", name, key);
-        assert_int_equal(kind, WIRE_FIELD_INT);
-        return v;
-}
-
-/* A str INFO field that must exist, into s (room for 256). */
-static void info_str(struct client *c, const char *name, const char *key, char *s) {
-        uint8_t kind = 0xff;
-        int64_t v = 0;
-
-        if (!info_field(c, name, key, NULL, &kind, &v, s))
-                fail_msg("INFO '%s' has no field %s", name, key);
-        assert_int_equal(kind, WIRE_FIELD_STR);
 }
 
 /* An integer field of the daemon's STATS, which must exist. */
@@ -746,11 +574,11 @@ static void test_add_rules(void **state) {
         assert_int_equal(get_one(a, "c", 'c', 0), 'a');
         declare_new(a, "i", 'i', 2, 0, NULL, 0);
         /* The delta is exactly one element. */
-        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", "i", 'i', (int64_t) 0, eight, (size_t) 8),
+        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbix", "i", 'i', (int64_t) 0, eight, (size_t) 8),
                          WIRE_EINVAL);
-        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", "i", 'i', (int64_t) 0, eight, (size_t) 0),
+        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbix", "i", 'i', (int64_t) 0, eight, (size_t) 0),
                          WIRE_EINVAL);
-        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", "i", 'i', (int64_t) 0, eight, (size_t) 3),
+        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbix", "i", 'i', (int64_t) 0, eight, (size_t) 3),
                          WIRE_EINVAL);
         assert_int_equal(get_one(a, "i", 'i', 0), 0);
         assert_int_equal(info_int(a, "i", "adds"), 0);
@@ -787,10 +615,10 @@ static void test_cas_hit_and_miss(void **state) {
                 assert_int_equal(info_int(a, name, "sets"), 2);         /* the SET and the swap */
 
                 /* Wrong sizes. */
-                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbiee", name, (unsigned) t->code, (int64_t) 1,
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbixx", name, (unsigned) t->code, (int64_t) 1,
                                       "12345678", (size_t) t->size + 1, "12345678", (size_t) t->size),
                                  WIRE_EINVAL);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbiee", name, (unsigned) t->code, (int64_t) 1,
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbixx", name, (unsigned) t->code, (int64_t) 1,
                                       "12345678", (size_t) t->size, "", (size_t) 0),
                                  WIRE_EINVAL);
                 assert_true(get_one(a, name, t->code, 1) == s2);
@@ -992,10 +820,10 @@ static void test_wrong_type_and_missing(void **state) {
                                 break;
                         case WIRE_OP_ARRAY_SET:
                         case WIRE_OP_ARRAY_ADD:
-                                st = call(a, ops[i], NULL, "nbie", name, 'i', (int64_t) 0, four, (size_t) 4);
+                                st = call(a, ops[i], NULL, "nbix", name, 'i', (int64_t) 0, four, (size_t) 4);
                                 break;
                         case WIRE_OP_ARRAY_CAS:
-                                st = call(a, ops[i], NULL, "nbiee", name, 'i', (int64_t) 0, four, (size_t) 4, four,
+                                st = call(a, ops[i], NULL, "nbixx", name, 'i', (int64_t) 0, four, (size_t) 4, four,
                                           (size_t) 4);
                                 break;
                         default:
@@ -1046,11 +874,11 @@ static void test_wrong_typecode(void **state) {
                 assert_int_equal(set(a, "a", code, 0, big, 3 * size), WIRE_EPROTOTYPE);
                 assert_int_equal(set(a, "a", code, 0, "", 0), WIRE_EPROTOTYPE);
                 assert_int_equal(add(a, "a", code, 1, 1, &v), WIRE_EPROTOTYPE);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", "a", (unsigned) code, (int64_t) 1, big,
+                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbix", "a", (unsigned) code, (int64_t) 1, big,
                                       (size_t) 4), WIRE_EPROTOTYPE);
                 /* The expected bits are the element's: only the type code stands in the way. */
                 assert_int_equal(cas(a, "a", code, 2, 30, 99, &swapped, &v), WIRE_EPROTOTYPE);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbiee", "a", (unsigned) code, (int64_t) 2,
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbixx", "a", (unsigned) code, (int64_t) 2,
                                       &init[2], (size_t) 4, big, (size_t) 4), WIRE_EPROTOTYPE);
                 /* The type code is checked before the index. */
                 assert_int_equal(get(a, "a", code, 7, 1, buf, &len, NULL), WIRE_EPROTOTYPE);
@@ -1082,11 +910,11 @@ static void test_wrong_typecode(void **state) {
 
                 assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "nbiw", name, 'x', (int64_t) 0, 1u),
                                  WIRE_EINVAL);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbie", name, 0u, (int64_t) 0, big, (size_t) 4),
+                assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbix", name, 0u, (int64_t) 0, big, (size_t) 4),
                                  WIRE_EINVAL);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbie", name, 'I' | 0x80u, (int64_t) 0, big,
+                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbix", name, 'I' | 0x80u, (int64_t) 0, big,
                                       (size_t) 4), WIRE_EINVAL);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbiee", name, 'u', (int64_t) 0, big, (size_t) 4,
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbixx", name, 'u', (int64_t) 0, big, (size_t) 4,
                                       big, (size_t) 4), WIRE_EINVAL);
         }
         /* A type code does not make another object an array, nor a missing one exist. */
@@ -1110,7 +938,7 @@ static void test_malformed_bodies(void **state) {
                 /* DECLARE: truncated, without initial, trailing byte. */
                 assert_int_equal(call(a, WIRE_OP_ARRAY_DECLARE, NULL, "nbw", n, 'i', 1u), WIRE_EPROTO);
                 assert_int_equal(call(a, WIRE_OP_ARRAY_DECLARE, NULL, "nbww", n, 'i', 1u, 0u), WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_DECLARE, NULL, "nbwweb", n, 'i', 1u, 0u, "", (size_t) 0, 0u),
+                assert_int_equal(call(a, WIRE_OP_ARRAY_DECLARE, NULL, "nbwwxb", n, 'i', 1u, 0u, "", (size_t) 0, 0u),
                                  WIRE_EPROTO);
                 assert_int_equal(call(a, WIRE_OP_ARRAY_DECLARE, NULL, "nbwwr", n, 'i', 1u, 0u, long_bytes,
                                       sizeof(long_bytes)), WIRE_EPROTO);
@@ -1132,27 +960,27 @@ static void test_malformed_bodies(void **state) {
                         assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nb", n, code), WIRE_EPROTO);
                         assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbi", n, code, (int64_t) 0),
                                          WIRE_EPROTO);
-                        assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbieb", n, code, (int64_t) 0, four,
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbixb", n, code, (int64_t) 0, four,
                                               (size_t) 4, 0u), WIRE_EPROTO);
                         assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nbir", n, code, (int64_t) 0, long_bytes,
                                               sizeof(long_bytes)), WIRE_EPROTO);
                         assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nb", n, code), WIRE_EPROTO);
                         assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbi", n, code, (int64_t) 0),
                                          WIRE_EPROTO);
-                        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbieb", n, code, (int64_t) 0, four,
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nbixb", n, code, (int64_t) 0, four,
                                               (size_t) 4, 0u), WIRE_EPROTO);
-                        assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbie", n, code, (int64_t) 0, four,
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbix", n, code, (int64_t) 0, four,
                                               (size_t) 4), WIRE_EPROTO);
-                        assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbieeb", n, code, (int64_t) 0, four,
+                        assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nbixxb", n, code, (int64_t) 0, four,
                                               (size_t) 4, four, (size_t) 4, 0u), WIRE_EPROTO);
                 }
                 /* The bodies of before the type code was added are malformed now. */
                 assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "niw", n, (int64_t) 0, 1u), WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nie", n, (int64_t) 0, four, (size_t) 4),
+                assert_int_equal(call(a, WIRE_OP_ARRAY_SET, NULL, "nix", n, (int64_t) 0, four, (size_t) 4),
                                  WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nie", n, (int64_t) 0, four, (size_t) 4),
+                assert_int_equal(call(a, WIRE_OP_ARRAY_ADD, NULL, "nix", n, (int64_t) 0, four, (size_t) 4),
                                  WIRE_EPROTO);
-                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "niee", n, (int64_t) 0, four, (size_t) 4, four,
+                assert_int_equal(call(a, WIRE_OP_ARRAY_CAS, NULL, "nixx", n, (int64_t) 0, four, (size_t) 4, four,
                                       (size_t) 4), WIRE_EPROTO);
                 /* MAP */
                 assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, "nb", n, 0u), WIRE_EPROTO);
@@ -1160,7 +988,7 @@ static void test_malformed_bodies(void **state) {
         assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, ""), WIRE_EPROTO);
         assert_int_equal(call(a, WIRE_OP_ARRAY_GET, NULL, "rbiw", bad_name, sizeof(bad_name), 'i', (int64_t) 0,
                               1u), WIRE_EPROTO);
-        assert_int_equal(call(a, WIRE_OP_ARRAY_DECLARE, NULL, "rbwwe", bad_name, sizeof(bad_name), 'i', 1u, 0u,
+        assert_int_equal(call(a, WIRE_OP_ARRAY_DECLARE, NULL, "rbwwx", bad_name, sizeof(bad_name), 'i', 1u, 0u,
                               "", (size_t) 0), WIRE_EPROTO);
 
         /* Nothing changed, nothing was created, and the connection goes on. */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "mpxd.h"
+#include "temp-dir.h"
 
 struct fixture {
         char dir[256];
@@ -36,8 +37,7 @@ static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-config-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(f->dir));
+        assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-config"));
         snprintf(f->path, sizeof(f->path), "%s/mpxd.conf", f->dir);
         assert_int_equal(mpxd_init(), 0);
         *state = f;
@@ -46,13 +46,11 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         struct fixture *f = *state;
-        char cmd[400];
 
         config_free(f->c);
         free(f->errors);
         mpxd_done();
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
         free(f);
         return 0;
 }

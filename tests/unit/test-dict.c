@@ -822,10 +822,7 @@ static void test_info_and_delete(void **state) {
  * Every dict opcode with a well-formed body: fixed arguments per format
  * character (s "k", i -1, q 0, w 1, b 1), so that each body is valid.
  */
-static const struct {
-        uint16_t op;
-        const char *fmt;                /* after the name */
-} dict_ops[] = {
+static const struct op_body dict_ops[] = {
         { WIRE_OP_DICT_DECLARE, "" },
         { WIRE_OP_DICT_SET, "ss" },
         { WIRE_OP_DICT_GET, "s" },
@@ -841,77 +838,11 @@ static const struct {
         { WIRE_OP_DICT_CAS, "sbsbs" },
 };
 
-/* The well-formed body of dict_ops[i] for the object name. */
-static void build_body(struct wire_buf *b, const char *name, const char *fmt) {
-        wire_buf_init(b);
-        assert_int_equal(wire_put_name(b, name, strlen(name)), 0);
-        for (const char *p = fmt; *p; p++) {
-                switch (*p) {
-                case 's':
-                        assert_int_equal(wire_put_bytes(b, "k", 1), 0);
-                        break;
-                case 'i':
-                        assert_int_equal(wire_put_i64(b, -1), 0);
-                        break;
-                case 'q':
-                        assert_int_equal(wire_put_u64(b, 0), 0);
-                        break;
-                case 'w':
-                        assert_int_equal(wire_put_u32(b, 1), 0);
-                        break;
-                case 'b':
-                        assert_int_equal(wire_put_u8(b, 1), 0);
-                        break;
-                default:
-                        fail_msg("bad format character '%c'", *p);
-                }
-        }
-}
-
-/* Send a body and check the status of the one reply. */
-static void expect_body_at(struct client *c, uint16_t op, const void *body, size_t len, uint16_t status,
-                           const char *file, int line) {
-        struct reply rep;
-
-        assert_no_reply_at(c, file, line);
-        send_body(c, 7, op, body, len);
-        take_reply_at(c, &rep, file, line);
-        check_at(rep.h.id == 7 && rep.h.op == op, file, line, "reply to another request");
-        check_at(rep.h.status == status, file, line, "op %u, %zu body bytes: status %u, expected %u", op, len,
-                 rep.h.status, status);
-        assert_no_reply_at(c, file, line);
-}
-
 static void test_malformed_bodies(void **state) {
-        static const uint8_t bad_name[] = { 4, 'b', 'a', 'd', '!' };
         struct client *a = client_add(*state, "test-dict");
 
         declare(a, "d");
-        for (size_t i = 0; i < ARRAY_SIZE(dict_ops); i++) {
-                static const char *const names[] = { "d", "missing" };
-
-                for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
-                        struct wire_buf b;
-
-                        build_body(&b, names[k], dict_ops[i].fmt);
-                        /* Cut anywhere: EPROTO, whether or not the dict exists. */
-                        for (size_t len = 0; len < b.len; len++)
-                                expect_body_at(a, dict_ops[i].op, b.data, len, WIRE_EPROTO, __FILE__, __LINE__);
-                        /* One byte too many. */
-                        assert_int_equal(wire_put_u8(&b, 0), 0);
-                        expect_body_at(a, dict_ops[i].op, b.data, b.len, WIRE_EPROTO, __FILE__, __LINE__);
-                        wire_buf_done(&b);
-                }
-                /* A bad name. */
-                {
-                        struct wire_buf b;
-
-                        build_body(&b, "d", dict_ops[i].fmt);
-                        memcpy(b.data, bad_name, sizeof(bad_name));
-                        expect_body_at(a, dict_ops[i].op, b.data, b.len, WIRE_EPROTO, __FILE__, __LINE__);
-                        wire_buf_done(&b);
-                }
-        }
+        check_malformed_bodies(a, dict_ops, "d");
         /* A count larger than the pairs that follow. */
         expect(WIRE_EPROTO, a, WIRE_OP_DICT_UPDATE, "nwss", "d", 2u, "k", "v");
         expect(WIRE_EPROTO, a, WIRE_OP_DICT_UPDATE, "nws", "d", 1u, "k");
@@ -929,21 +860,7 @@ static void test_no_such_dict_and_wrong_type(void **state) {
 
         expect(WIRE_OK, a, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
         expect(WIRE_OK, a, WIRE_OP_LIST_DECLARE, "n", "l");
-        for (size_t i = 0; i < ARRAY_SIZE(dict_ops); i++) {
-                struct wire_buf b;
-
-                if (dict_ops[i].op != WIRE_OP_DICT_DECLARE) {
-                        build_body(&b, "missing", dict_ops[i].fmt);
-                        expect_body_at(a, dict_ops[i].op, b.data, b.len, WIRE_ENOENT, __FILE__, __LINE__);
-                        wire_buf_done(&b);
-                }
-                build_body(&b, "q", dict_ops[i].fmt);
-                expect_body_at(a, dict_ops[i].op, b.data, b.len, WIRE_EPROTOTYPE, __FILE__, __LINE__);
-                wire_buf_done(&b);
-                build_body(&b, "l", dict_ops[i].fmt);
-                expect_body_at(a, dict_ops[i].op, b.data, b.len, WIRE_EPROTOTYPE, __FILE__, __LINE__);
-                wire_buf_done(&b);
-        }
+        check_missing_and_wrong_type(a, dict_ops, WIRE_OP_DICT_DECLARE, "q", "l");
         assert_int_equal(mpxd.n_objects, 2);
 }
 
@@ -951,7 +868,7 @@ static void test_before_hello(void **state) {
         struct client *a = client_add(*state, NULL);
         struct wire_buf b;
 
-        build_body(&b, "d", "");
+        build_valid_body(&b, "d", "");
         expect_body_at(a, WIRE_OP_DICT_DECLARE, b.data, b.len, WIRE_EPROTO, __FILE__, __LINE__);
         wire_buf_done(&b);
         assert_int_equal(mpxd.n_objects, 0);

@@ -508,10 +508,7 @@ static void test_info_and_delete(void **state) {
 }
 
 /* Every list opcode with a well-formed body (s "k", i -1, w 1). */
-static const struct {
-        uint16_t op;
-        const char *fmt;                /* after the name */
-} list_ops[] = {
+static const struct op_body list_ops[] = {
         { WIRE_OP_LIST_DECLARE, "" },
         { WIRE_OP_LIST_APPEND, "s" },
         { WIRE_OP_LIST_EXTEND, "ws" },
@@ -526,67 +523,12 @@ static const struct {
         { WIRE_OP_LIST_CLEAR, "" },
 };
 
-static void build_body(struct wire_buf *b, const char *name, const char *fmt) {
-        wire_buf_init(b);
-        assert_int_equal(wire_put_name(b, name, strlen(name)), 0);
-        for (const char *p = fmt; *p; p++) {
-                switch (*p) {
-                case 's':
-                        assert_int_equal(wire_put_bytes(b, "k", 1), 0);
-                        break;
-                case 'i':
-                        assert_int_equal(wire_put_i64(b, -1), 0);
-                        break;
-                case 'w':
-                        assert_int_equal(wire_put_u32(b, 1), 0);
-                        break;
-                default:
-                        fail_msg("bad format character '%c'", *p);
-                }
-        }
-}
-
-static void expect_body_at(struct client *c, uint16_t op, const void *body, size_t len, uint16_t status,
-                           const char *file, int line) {
-        struct reply rep;
-
-        assert_no_reply_at(c, file, line);
-        send_body(c, 7, op, body, len);
-        take_reply_at(c, &rep, file, line);
-        check_at(rep.h.id == 7 && rep.h.op == op, file, line, "reply to another request");
-        check_at(rep.h.status == status, file, line, "op %u, %zu body bytes: status %u, expected %u", op, len,
-                 rep.h.status, status);
-        assert_no_reply_at(c, file, line);
-}
-
 static void test_malformed_bodies(void **state) {
-        static const uint8_t bad_name[] = { 4, 'b', 'a', 'd', '!' };
         struct client *a = client_add(*state, "test-list");
 
         declare(a, "l");
         append(a, "l", "k", 1);
-        for (size_t i = 0; i < ARRAY_SIZE(list_ops); i++) {
-                static const char *const names[] = { "l", "missing" };
-
-                for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
-                        struct wire_buf b;
-
-                        build_body(&b, names[k], list_ops[i].fmt);
-                        for (size_t len = 0; len < b.len; len++)
-                                expect_body_at(a, list_ops[i].op, b.data, len, WIRE_EPROTO, __FILE__, __LINE__);
-                        assert_int_equal(wire_put_u8(&b, 0), 0);
-                        expect_body_at(a, list_ops[i].op, b.data, b.len, WIRE_EPROTO, __FILE__, __LINE__);
-                        wire_buf_done(&b);
-                }
-                {
-                        struct wire_buf b;
-
-                        build_body(&b, "l", list_ops[i].fmt);
-                        memcpy(b.data, bad_name, sizeof(bad_name));
-                        expect_body_at(a, list_ops[i].op, b.data, b.len, WIRE_EPROTO, __FILE__, __LINE__);
-                        wire_buf_done(&b);
-                }
-        }
+        check_malformed_bodies(a, list_ops, "l");
         expect(WIRE_EPROTO, a, WIRE_OP_LIST_EXTEND, "nws", "l", 2u, "k");
         expect(WIRE_EPROTO, a, WIRE_OP_LIST_APPEND, "nr", "l", "\x10\0\0\0k", (size_t) 5);
         assert_int_equal(mpxd.n_objects, 1);
@@ -599,21 +541,7 @@ static void test_no_such_list_and_wrong_type(void **state) {
 
         expect(WIRE_OK, a, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, 0u);
         expect(WIRE_OK, a, WIRE_OP_DICT_DECLARE, "n", "d");
-        for (size_t i = 0; i < ARRAY_SIZE(list_ops); i++) {
-                struct wire_buf b;
-
-                if (list_ops[i].op != WIRE_OP_LIST_DECLARE) {
-                        build_body(&b, "missing", list_ops[i].fmt);
-                        expect_body_at(a, list_ops[i].op, b.data, b.len, WIRE_ENOENT, __FILE__, __LINE__);
-                        wire_buf_done(&b);
-                }
-                build_body(&b, "q", list_ops[i].fmt);
-                expect_body_at(a, list_ops[i].op, b.data, b.len, WIRE_EPROTOTYPE, __FILE__, __LINE__);
-                wire_buf_done(&b);
-                build_body(&b, "d", list_ops[i].fmt);
-                expect_body_at(a, list_ops[i].op, b.data, b.len, WIRE_EPROTOTYPE, __FILE__, __LINE__);
-                wire_buf_done(&b);
-        }
+        check_missing_and_wrong_type(a, list_ops, WIRE_OP_LIST_DECLARE, "q", "d");
         assert_int_equal(mpxd.n_objects, 2);
 }
 
@@ -621,7 +549,7 @@ static void test_before_hello(void **state) {
         struct client *a = client_add(*state, NULL);
         struct wire_buf b;
 
-        build_body(&b, "l", "");
+        build_valid_body(&b, "l", "");
         expect_body_at(a, WIRE_OP_LIST_DECLARE, b.data, b.len, WIRE_EPROTO, __FILE__, __LINE__);
         wire_buf_done(&b);
         assert_int_equal(mpxd.n_objects, 0);

@@ -33,163 +33,24 @@
 #include <unistd.h>
 
 #include "mpxd.h"
-
-#define MAX_CLIENTS     10
-#define MAX_REPLIES     16
-#define REPLY_BODY_MAX  4096
-
-/* An id no test uses for its own requests, for helper round trips. */
-#define HELPER_ID       0xfff0u
+#include "unit-client.h"
+#include "temp-dir.h"
 
 /* A uid and gid no test process has. */
 #define NOBODY          65534u
 #define ADMIN_GID       4242u
 
-struct reply {
-        struct wire_header h;
-        uint8_t body[REPLY_BODY_MAX];
-};
-
-struct fixture {
+/* The clients of one test, and a folder of its own. */
+struct pool_fixture {
         struct client *c[MAX_CLIENTS];
         char dir[256];
 };
 
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
-
-/* ---- building requests ---- */
-
-/*
- * Feed c one request frame. Each character of fmt encodes one argument:
- *      n  name (const char *)
- *      b  u8 (unsigned)
- *      h  u16 (unsigned)
- *      w  u32 (uint32_t)
- *      i  i64 (int64_t)
- *      s  str (const char *)
- *      r  raw bytes (const void *, size_t)
- */
-static void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
-        struct wire_buf b;
-        size_t start;
-        va_list ap;
-
-        wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
-        va_start(ap, fmt);
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r = -1;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(&b, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(&b, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'h':
-                        r = wire_put_u16(&b, (uint16_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(&b, va_arg(ap, uint32_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(&b, va_arg(ap, int64_t));
-                        break;
-                case 's':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_str(&b, s, strlen(s));
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(&b, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                }
-                assert_int_equal(r, 0);
-        }
-        va_end(ap);
-        wire_frame_end(&b, start);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
-}
-
-/* ---- reading replies ---- */
-
-static size_t take_replies_at(struct client *c, struct reply *ret, size_t max, const char *file, int line) {
-        size_t off = c->out_off, n = 0;
-
-        while (c->out.len - off >= WIRE_HEADER_SIZE) {
-                struct wire_header h;
-
-                wire_header_decode(c->out.data + off, &h);
-                check_at(c->out.len - off - WIRE_HEADER_SIZE >= h.body_len, file, line,
-                         "reply frame of %u bytes is cut short", h.body_len);
-                check_at(n < max, file, line, "more than %zu replies", max);
-                check_at(h.body_len <= REPLY_BODY_MAX, file, line, "reply body of %u bytes", h.body_len);
-                ret[n].h = h;
-                memcpy(ret[n].body, c->out.data + off + WIRE_HEADER_SIZE, h.body_len);
-                n++;
-                off += WIRE_HEADER_SIZE + h.body_len;
-        }
-        check_at(off == c->out.len, file, line, "%zu stray bytes after the replies", c->out.len - off);
-        c->out.len = 0;
-        c->out_off = 0;
-        return n;
-}
-
-static void assert_reply_at(struct client *c, struct reply *ret, uint32_t id, uint16_t op, uint16_t status,
-                            const char *file, int line) {
-        struct reply all[MAX_REPLIES];
-        size_t n = take_replies_at(c, all, MAX_REPLIES, file, line);
-
-        check_at(n == 1, file, line, "%zu replies, expected 1 (id %u op %u status %u)", n, id, op, status);
-        check_at(all[0].h.id == id && all[0].h.op == op && all[0].h.status == status, file, line,
-                 "reply id %u op %u status %u, expected id %u op %u status %u", all[0].h.id, all[0].h.op,
-                 all[0].h.status, id, op, status);
-        *ret = all[0];
-}
-
-#define assert_reply(c, ret, id, op, status) assert_reply_at(c, ret, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting: this status and an empty body. */
-static void assert_status_at(struct client *c, uint32_t id, uint16_t op, uint16_t status, const char *file,
-                             int line) {
-        struct reply r;
-
-        assert_reply_at(c, &r, id, op, status, file, line);
-        check_at(r.h.body_len == 0, file, line, "reply body of %u bytes, expected none", r.h.body_len);
-}
-
-#define assert_status(c, id, op, status) assert_status_at(c, id, op, status, __FILE__, __LINE__)
-
-/* Exactly one reply is waiting: OK and a body of one u8 equal to v. */
-static void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const char *file, int line) {
-        struct reply r;
-
-        assert_reply_at(c, &r, id, op, WIRE_OK, file, line);
-        check_at(r.h.body_len == 1 && r.body[0] == v, file, line, "reply body of %u bytes, expected u8 %u",
-                 r.h.body_len, v);
-}
-
-#define assert_u8(c, id, op, v) assert_u8_at(c, id, op, v, __FILE__, __LINE__)
+/* ---- reading replies (the rest is in unit-client.h) ---- */
 
 /* Exactly one reply is waiting: OK and a body of one u32 equal to v. */
 static void assert_u32_at(struct client *c, uint32_t id, uint16_t op, uint32_t v, const char *file, int line) {
-        struct reply r;
+        struct frame r;
         struct wire_reader rd;
         uint32_t got = 0;
 
@@ -207,7 +68,7 @@ static void assert_u32_at(struct client *c, uint32_t id, uint16_t op, uint32_t v
  */
 static void info_get_at(struct client *c, const char *name, const char *key, int64_t *num, char *str,
                         size_t str_size, const char *file, int line) {
-        struct reply rep;
+        struct frame rep;
         struct wire_reader r;
         uint8_t type = 0;
         uint16_t n = 0;
@@ -265,9 +126,9 @@ static int64_t info_int_at(struct client *c, const char *name, const char *key, 
 /* ---- clients ---- */
 
 /* A new socketless client with these credentials that has said HELLO. */
-static struct client *client_as(struct fixture *f, uid_t uid, gid_t gid, pid_t pid) {
+static struct client *client_as(struct pool_fixture *f, uid_t uid, gid_t gid, pid_t pid) {
         struct client *c;
-        struct reply rep;
+        struct frame rep;
         size_t i;
 
         for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
@@ -285,12 +146,12 @@ static struct client *client_as(struct fixture *f, uid_t uid, gid_t gid, pid_t p
 }
 
 /* A client that is root. */
-static struct client *root_client(struct fixture *f) {
+static struct client *root_client(struct pool_fixture *f) {
         return client_as(f, 0, 0, 0);
 }
 
 /* A client that is nobody: not root, not mpxd's user (unless the test runs as nobody). */
-static struct client *nobody_client(struct fixture *f) {
+static struct client *nobody_client(struct pool_fixture *f) {
         return client_as(f, NOBODY, NOBODY, 0);
 }
 
@@ -298,9 +159,9 @@ static struct client *nobody_client(struct fixture *f) {
 static void send_start(struct client *c, uint32_t id, const char *name, uint32_t workers, unsigned restart,
                        const char *arg0, const char *arg1) {
         if (arg1)
-                send_request(c, id, WIRE_OP_POOL_START, "nwbhss", name, workers, restart, 2u, arg0, arg1);
+                send_request(c, id, WIRE_OP_POOL_START, "nwbhtt", name, workers, restart, 2u, arg0, arg1);
         else
-                send_request(c, id, WIRE_OP_POOL_START, "nwbhs", name, workers, restart, 1u, arg0);
+                send_request(c, id, WIRE_OP_POOL_START, "nwbht", name, workers, restart, 1u, arg0);
 }
 
 /* Start a pool that must be new: "sh -c exit" (nothing runs: the loop never does here). */
@@ -310,7 +171,7 @@ static void start_pool(struct client *c, const char *name, uint32_t workers) {
 }
 
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
+        struct pool_fixture *f = calloc(1, sizeof(*f));
 
         if (!f)
                 return -1;
@@ -325,8 +186,7 @@ static int setup(void **state) {
                 free(f);
                 return -1;
         }
-        snprintf(f->dir, sizeof(f->dir), "%s/mpx-pool-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        if (!mkdtemp(f->dir)) {
+        if (!temp_dir_make(f->dir, sizeof(f->dir), "mpx-pool")) {
                 mpxd_done();
                 free(f);
                 return -1;
@@ -336,16 +196,14 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-        char cmd[300];
+        struct pool_fixture *f = *state;
 
         for (size_t i = 0; i < MAX_CLIENTS; i++)
                 if (f->c[i])
                         client_lost(f->c[i], "test");
         /* Deletes the pools, and with them their start timers: nothing is forked. */
         mpxd_done();
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(f->dir), 0);
         free(f);
         return 0;
 }
@@ -412,7 +270,7 @@ static void test_start(void **state) {
         assert_status(a, 6, WIRE_OP_POOL_START, WIRE_EPROTOTYPE);
 
         /* Arguments are shown as a shell would read them back. */
-        send_request(a, 7, WIRE_OP_POOL_START, "nwbhsss", "quoted", 1u, WIRE_RESTART_NEVER, 3u, "sh", "a b",
+        send_request(a, 7, WIRE_OP_POOL_START, "nwbhttt", "quoted", 1u, WIRE_RESTART_NEVER, 3u, "sh", "a b",
                      "it's");
         assert_u8(a, 7, WIRE_OP_POOL_START, 1);
         assert_info_str(a, "quoted", "command", "sh 'a b' 'it'\\''s'");
@@ -464,7 +322,7 @@ static void test_start_invalid(void **state) {
 }
 
 static void test_malformed(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         struct client *a = root_client(f);
         struct client *n = nobody_client(f);
 
@@ -472,11 +330,11 @@ static void test_malformed(void **state) {
         /* Cut short, or with bytes after the body; the reply is EPROTO, even to a stranger. */
         send_request(a, 1, WIRE_OP_POOL_START, "nwb", "p", 1u, WIRE_RESTART_ALWAYS);
         assert_status(a, 1, WIRE_OP_POOL_START, WIRE_EPROTO);
-        send_request(a, 2, WIRE_OP_POOL_START, "nwbhs", "p", 1u, WIRE_RESTART_ALWAYS, 2u, "sh");
+        send_request(a, 2, WIRE_OP_POOL_START, "nwbht", "p", 1u, WIRE_RESTART_ALWAYS, 2u, "sh");
         assert_status(a, 2, WIRE_OP_POOL_START, WIRE_EPROTO);
-        send_request(a, 3, WIRE_OP_POOL_START, "nwbhsb", "p", 1u, WIRE_RESTART_ALWAYS, 1u, "sh", 0u);
+        send_request(a, 3, WIRE_OP_POOL_START, "nwbhtb", "p", 1u, WIRE_RESTART_ALWAYS, 1u, "sh", 0u);
         assert_status(a, 3, WIRE_OP_POOL_START, WIRE_EPROTO);
-        send_request(n, 4, WIRE_OP_POOL_START, "nwbhs", "p", 1u, WIRE_RESTART_ALWAYS, 2u, "sh");
+        send_request(n, 4, WIRE_OP_POOL_START, "nwbht", "p", 1u, WIRE_RESTART_ALWAYS, 2u, "sh");
         assert_status(n, 4, WIRE_OP_POOL_START, WIRE_EPROTO);
         send_request(a, 5, WIRE_OP_POOL_SCALE, "n", "p");
         assert_status(a, 5, WIRE_OP_POOL_SCALE, WIRE_EPROTO);
@@ -498,7 +356,7 @@ static void test_malformed(void **state) {
 }
 
 static void test_non_admin(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         struct client *a = root_client(f);
         struct client *n = nobody_client(f);
 
@@ -533,7 +391,7 @@ static void test_non_admin(void **state) {
 }
 
 static void test_admin_group(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         struct client *a = root_client(f);
         struct client *member = client_as(f, 1000, ADMIN_GID, 0);
         struct client *other = client_as(f, 1001, 1001, 0);
@@ -591,7 +449,7 @@ static pid_t fork_member(const int hold[2], const int ready[2]) {
 }
 
 static void test_admin_supplementary_group(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         int hold[2], ready[2], status;
         struct client *a, *c;
         char ch;
@@ -691,7 +549,7 @@ static void test_object_limit(void **state) {
 /* ---- the configuration ---- */
 
 /* Write text to dir/mpxd.conf and load it: its result; *ret or *ret_errors set. */
-static int load_text(struct fixture *f, const char *text, struct config **ret, char **ret_errors) {
+static int load_text(struct pool_fixture *f, const char *text, struct config **ret, char **ret_errors) {
         char path[300];
         FILE *fp;
 
@@ -706,7 +564,7 @@ static int load_text(struct fixture *f, const char *text, struct config **ret, c
 }
 
 /* The text must fail to load with an error that contains want. */
-static void assert_config_error(struct fixture *f, const char *text, const char *want) {
+static void assert_config_error(struct pool_fixture *f, const char *text, const char *want) {
         struct config *c;
         char *errors;
 
@@ -718,7 +576,7 @@ static void assert_config_error(struct fixture *f, const char *text, const char 
 }
 
 static void test_config(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
         struct config *c;
         char *errors;
 
@@ -763,7 +621,7 @@ static void test_config(void **state) {
 }
 
 static void test_config_errors(void **state) {
-        struct fixture *f = *state;
+        struct pool_fixture *f = *state;
 
         assert_config_error(f, "objects = { pools = ( { name = \"p\"; } ); };\n",
                             "1: objects.pools[0].command: missing; expected the program and its arguments");

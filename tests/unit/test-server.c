@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "mpxd.h"
+#include "temp-dir.h"
 
 #define CHILDREN 3
 
@@ -35,8 +36,7 @@ static int seen_status[8];
 static unsigned n_seen;
 
 static int setup(void **state) {
-        snprintf(dir, sizeof(dir), "%s/mpx-server-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        assert_non_null(mkdtemp(dir));
+        assert_non_null(temp_dir_make(dir, sizeof(dir), "mpx-server"));
         snprintf(sock, sizeof(sock), "%s/mpxd.sock", dir);
         assert_int_equal(mpxd_init(), 0);
         n_seen = 0;
@@ -44,11 +44,8 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        char cmd[400];
-
         mpxd_done();
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-        assert_int_equal(system(cmd), 0);
+        assert_int_equal(temp_dir_remove(dir), 0);
         return 0;
 }
 

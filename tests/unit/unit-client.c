@@ -16,75 +16,6 @@ static struct wire_buf reply_copy;
 
 /* ---- building requests ---- */
 
-/* Append body fields to out, as described in unit-client.h. */
-void append_fields_v(struct wire_buf *out, const char *fmt, va_list ap) {
-        for (const char *p = fmt; *p; p++) {
-                const char *s;
-                const void *raw;
-                size_t len;
-                int r;
-
-                switch (*p) {
-                case 'n':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_name(out, s, strlen(s));
-                        break;
-                case 'b':
-                        r = wire_put_u8(out, (uint8_t) va_arg(ap, unsigned));
-                        break;
-                case 'w':
-                        r = wire_put_u32(out, va_arg(ap, uint32_t));
-                        break;
-                case 'q':
-                        r = wire_put_u64(out, va_arg(ap, uint64_t));
-                        break;
-                case 'i':
-                        r = wire_put_i64(out, va_arg(ap, int64_t));
-                        break;
-                case 's':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_bytes(out, s, (uint32_t) strlen(s));
-                        break;
-                case 't':
-                        s = va_arg(ap, const char *);
-                        r = wire_put_str(out, s, strlen(s));
-                        break;
-                case 'x':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_bytes(out, raw, (uint32_t) len);
-                        break;
-                case 'r':
-                        raw = va_arg(ap, const void *);
-                        len = va_arg(ap, size_t);
-                        r = wire_put_raw(out, raw, len);
-                        break;
-                default:
-                        fail_msg("bad request format character '%c'", *p);
-                        return;
-                }
-                assert_int_equal(r, 0);
-        }
-}
-
-/* Append one request frame built from fmt to out. */
-void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
-        size_t start;
-
-        assert_int_equal(wire_frame_begin(out, id, op, 0, &start), 0);
-        append_fields_v(out, fmt, ap);
-        wire_frame_end(out, start);
-}
-
-/* Append one request frame built from fmt to out. */
-void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        append_request_v(out, id, op, fmt, ap);
-        va_end(ap);
-}
-
 /* Feed the whole buffer to c and free the buffer. */
 void feed_buf(struct client *c, struct wire_buf *b) {
         client_feed(c, b->data, b->len);
@@ -319,6 +250,92 @@ void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const c
         assert_reply_at(c, &r, id, op, WIRE_OK, file, line);
         check_at(r.h.body_len == 1 && r.body[0] == v, file, line,
                  "reply body of %u bytes (%u), expected u8 %u", r.h.body_len, r.h.body_len ? r.body[0] : 0, v);
+}
+
+/* ---- every opcode of a type, each with a well-formed body ---- */
+
+/* A well-formed body for name, as described in unit-client.h. */
+void build_valid_body(struct wire_buf *b, const char *name, const char *fmt) {
+        wire_buf_init(b);
+        assert_int_equal(wire_put_name(b, name, strlen(name)), 0);
+        for (const char *p = fmt; *p; p++) {
+                switch (*p) {
+                case 's':
+                        assert_int_equal(wire_put_bytes(b, "k", 1), 0);
+                        break;
+                case 'i':
+                        assert_int_equal(wire_put_i64(b, -1), 0);
+                        break;
+                case 'q':
+                        assert_int_equal(wire_put_u64(b, 0), 0);
+                        break;
+                case 'w':
+                        assert_int_equal(wire_put_u32(b, 1), 0);
+                        break;
+                case 'b':
+                        assert_int_equal(wire_put_u8(b, 1), 0);
+                        break;
+                default:
+                        fail_msg("bad format character '%c'", *p);
+                }
+        }
+}
+
+/* Send a body and check the status of the one reply. */
+void expect_body_at(struct client *c, uint16_t op, const void *body, size_t len, uint16_t status,
+                    const char *file, int line) {
+        struct reply rep;
+
+        assert_no_reply_at(c, file, line);
+        send_body(c, 7, op, body, len);
+        take_reply_at(c, &rep, file, line);
+        check_at(rep.h.id == 7 && rep.h.op == op, file, line, "reply to another request");
+        check_at(rep.h.status == status, file, line, "op %u, %zu body bytes: status %u, expected %u", op, len,
+                 rep.h.status, status);
+        assert_no_reply_at(c, file, line);
+}
+
+/* Cut anywhere, one byte too many, a bad name: EPROTO for every opcode of ops. */
+void check_malformed_bodies_at(struct client *c, const struct op_body *ops, size_t n, const char *name,
+                               const char *file, int line) {
+        static const uint8_t bad_name[] = { 4, 'b', 'a', 'd', '!' };
+        const char *const names[] = { name, "missing" };
+        struct wire_buf b;
+
+        for (size_t i = 0; i < n; i++) {
+                for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
+                        build_valid_body(&b, names[k], ops[i].fmt);
+                        for (size_t len = 0; len < b.len; len++)
+                                expect_body_at(c, ops[i].op, b.data, len, WIRE_EPROTO, file, line);
+                        assert_int_equal(wire_put_u8(&b, 0), 0);
+                        expect_body_at(c, ops[i].op, b.data, b.len, WIRE_EPROTO, file, line);
+                        wire_buf_done(&b);
+                }
+                build_valid_body(&b, name, ops[i].fmt);
+                memcpy(b.data, bad_name, sizeof(bad_name));
+                expect_body_at(c, ops[i].op, b.data, b.len, WIRE_EPROTO, file, line);
+                wire_buf_done(&b);
+        }
+}
+
+/* ENOENT on a missing object (but for the declaration), EPROTOTYPE on objects of other types. */
+void check_missing_and_wrong_type_at(struct client *c, const struct op_body *ops, size_t n, uint16_t declare_op,
+                                     const char *other1, const char *other2, const char *file, int line) {
+        struct wire_buf b;
+
+        for (size_t i = 0; i < n; i++) {
+                if (ops[i].op != declare_op) {
+                        build_valid_body(&b, "missing", ops[i].fmt);
+                        expect_body_at(c, ops[i].op, b.data, b.len, WIRE_ENOENT, file, line);
+                        wire_buf_done(&b);
+                }
+                build_valid_body(&b, other1, ops[i].fmt);
+                expect_body_at(c, ops[i].op, b.data, b.len, WIRE_EPROTOTYPE, file, line);
+                wire_buf_done(&b);
+                build_valid_body(&b, other2, ops[i].fmt);
+                expect_body_at(c, ops[i].op, b.data, b.len, WIRE_EPROTOTYPE, file, line);
+                wire_buf_done(&b);
+        }
 }
 
 /* ---- clients, the loop, the fixture ---- */

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 
 #include "mpxd.h"
+#include "request-builder.h"
 
 #define MAX_CLIENTS     16
 #define MAX_REPLIES     16
@@ -58,27 +59,7 @@ struct fixture {
                 }                                               \
         } while (0)
 
-/* ---- building requests ---- */
-
-/*
- * Append body fields to out. Each character of fmt encodes one argument:
- *      n  name (const char *)
- *      b  u8 (unsigned)
- *      w  u32 (uint32_t)
- *      q  u64 (uint64_t)
- *      i  i64 (int64_t)
- *      s  bytes (const char *, its strlen)
- *      t  str (const char *, its strlen)
- *      x  bytes (const void *, size_t)
- *      r  raw bytes (const void *, size_t)
- */
-void append_fields_v(struct wire_buf *out, const char *fmt, va_list ap);
-
-/* Append one request frame whose body is built from fmt to out. */
-void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, va_list ap);
-
-/* Append one request frame whose body is built from fmt to out. */
-void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...);
+/* ---- building requests (append_request() and its format: request-builder.h) ---- */
 
 /* Feed the whole buffer to c and free the buffer. */
 void feed_buf(struct client *c, struct wire_buf *b);
@@ -180,6 +161,46 @@ void assert_status_at(struct client *c, uint32_t id, uint16_t op, uint16_t statu
 void assert_u8_at(struct client *c, uint32_t id, uint16_t op, uint8_t v, const char *file, int line);
 
 #define assert_u8(c, id, op, v) assert_u8_at(c, id, op, v, __FILE__, __LINE__)
+
+/* ---- every opcode of a type, each with a well-formed body ---- */
+
+/* An opcode and the fields of a well-formed body after the object's name (see build_valid_body()). */
+struct op_body {
+        uint16_t op;
+        const char *fmt;
+};
+
+/*
+ * Build a well-formed body into b (initialised here): the name, then fixed
+ * arguments per format character (s "k", i -1, q 0, w 1, b 1).
+ */
+void build_valid_body(struct wire_buf *b, const char *name, const char *fmt);
+
+/* Send a body and check the status of the one reply. */
+void expect_body_at(struct client *c, uint16_t op, const void *body, size_t len, uint16_t status,
+                    const char *file, int line);
+
+/*
+ * Every opcode of ops with its body cut anywhere or one byte too long is
+ * EPROTO, whether the object name exists or not ("missing"); with a bad
+ * name it is EPROTO too.
+ */
+void check_malformed_bodies_at(struct client *c, const struct op_body *ops, size_t n, const char *name,
+                               const char *file, int line);
+
+#define check_malformed_bodies(c, ops, name) \
+        check_malformed_bodies_at(c, ops, ARRAY_SIZE(ops), name, __FILE__, __LINE__)
+
+/*
+ * Every opcode of ops but the declaration is ENOENT on a missing object,
+ * and every one is EPROTOTYPE on the objects other1 and other2, which are
+ * of other types.
+ */
+void check_missing_and_wrong_type_at(struct client *c, const struct op_body *ops, size_t n, uint16_t declare_op,
+                                     const char *other1, const char *other2, const char *file, int line);
+
+#define check_missing_and_wrong_type(c, ops, declare_op, other1, other2) \
+        check_missing_and_wrong_type_at(c, ops, ARRAY_SIZE(ops), declare_op, other1, other2, __FILE__, __LINE__)
 
 /* ---- clients, the loop, the fixture ---- */
 
