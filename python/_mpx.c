@@ -6,7 +6,8 @@
  * the interruptible wait of blocking requests. The calls themselves live in
  * mpxpy-queue.c, mpxpy-shared.c (dicts, lists), mpxpy-sync.c (semaphores,
  * events, barriers, pipes), mpxpy-array.c (values, arrays, mappings) and
- * mpxpy-admin.c (delete, chmod, chown, ping, inspection).
+ * mpxpy-admin.c (delete, chmod, chown, ping, inspection); mpxpy-async.c
+ * holds the requests an event loop starts and runs (mpx.aio).
  */
 #include "mpxpy.h"
 
@@ -300,6 +301,7 @@ static int conn_init(ConnObject *self, PyObject *args, PyObject *kwds) {
         self->pid = getpid();
         self->generation = fork_generation;
         STAILQ_INIT(&self->put_failures);
+        STAILQ_INIT(&self->aio_done);
         return 0;
 }
 
@@ -311,6 +313,7 @@ static void conn_shut(ConnObject *self) {
                 return;
         /* A forked child gives back nothing of its parent's; disconnecting there sends nothing. */
         if (getpid() == self->pid) {
+                mpxpy_async_shut(self);
                 mpxpy_queue_settle_quietly(self);
                 mpxpy_queue_give_back(self);
         }
@@ -318,6 +321,7 @@ static void conn_shut(ConnObject *self) {
         Py_BEGIN_ALLOW_THREADS
         mpx_disconnect(m);
         Py_END_ALLOW_THREADS
+        mpxpy_async_free(self);
 }
 
 static void conn_dealloc(ConnObject *self) {
@@ -330,6 +334,7 @@ static void conn_dealloc(ConnObject *self) {
         conn_shut(self);
         mpxpy_exc_restore(&e);
         Py_CLEAR(self->held);
+        Py_CLEAR(self->aio_requests);
         if (self->lock)
                 PyThread_free_lock(self->lock);
         tp->tp_free((PyObject *) self);
@@ -390,6 +395,10 @@ static PyObject *conn_get_held(ConnObject *self, void *closure) {
         return PyLong_FromSsize_t(self->held ? PyList_GET_SIZE(self->held) : 0);
 }
 
+static PyObject *conn_get_requests(ConnObject *self, void *closure) {
+        return PyLong_FromSsize_t(mpxpy_async_count(self));
+}
+
 static PyObject *conn_get_pid(ConnObject *self, void *closure) {
         return PyLong_FromLong((long) self->pid);
 }
@@ -401,6 +410,8 @@ static PyGetSetDef conn_getset[] = {
         { "held", (getter) conn_get_held, NULL,
           "How many items of interrupted gets this connection keeps for the next get.", NULL },
         { "pid", (getter) conn_get_pid, NULL, "The process that opened the connection.", NULL },
+        { "requests", (getter) conn_get_requests, NULL,
+          "How many requests started by *_start() methods are not yet handed to their callbacks.", NULL },
         { NULL }
 };
 
@@ -459,7 +470,8 @@ static PyType_Spec conn_spec = {
 /* Gather the method tables of every concept into one, for the type. */
 static PyMethodDef *conn_methods(void) {
         PyMethodDef *tables[] = { conn_base_methods, mpxpy_queue_methods, mpxpy_shared_methods,
-                                  mpxpy_sync_methods, mpxpy_array_methods, mpxpy_admin_methods };
+                                  mpxpy_sync_methods, mpxpy_array_methods, mpxpy_admin_methods,
+                                  mpxpy_async_methods };
         static PyMethodDef *all;
         size_t n = 0, k = 0;
 
