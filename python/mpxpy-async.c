@@ -243,16 +243,38 @@ static PyObject *aio_result(ConnObject *c, struct mpxpy_aio *a) {
         return Py_NewRef(Py_None);
 }
 
-/* Hand the results of out to their callbacks; an exception a callback raises is reported, not raised. */
-static Py_ssize_t aio_dispatch(ConnObject *c, struct aio_list *out) {
+/*
+ * A request of out cancelled by an earlier callback of the same
+ * process(): undone as aio_take_done() does, the connection taken again.
+ */
+static void aio_undo_late(ConnObject *c, struct mpxpy_aio *a, PyObject *names) {
+        if (mpxpy_enter(c) < 0) {
+                PyErr_WriteUnraisable(NULL);
+                return;
+        }
+        aio_undo(c, a, names);
+        mpx_send(c->m);
+        mpxpy_leave(c);
+}
+
+/*
+ * Hand the results of out to their callbacks; an exception a callback
+ * raises is reported, not raised. names collects the queues that kept an
+ * item.
+ */
+static void aio_dispatch(ConnObject *c, struct aio_list *out, PyObject *names) {
         struct mpxpy_aio *a;
-        Py_ssize_t n = 0;
 
         while ((a = STAILQ_FIRST(out))) {
                 PyObject *arg, *r = NULL;
 
                 STAILQ_REMOVE_HEAD(out, next);
                 aio_forget(c, a);
+                if (a->cancelled) {
+                        aio_undo_late(c, a, names);
+                        aio_free(a);
+                        continue;
+                }
                 arg = aio_result(c, a);
                 if (a->callback && arg)
                         r = PyObject_CallOneArg(a->callback, arg);
@@ -261,9 +283,7 @@ static Py_ssize_t aio_dispatch(ConnObject *c, struct aio_list *out) {
                 Py_XDECREF(r);
                 Py_XDECREF(arg);
                 aio_free(a);
-                n++;
         }
-        return n;
 }
 
 PyDoc_STRVAR(process_doc,
@@ -291,7 +311,7 @@ static PyObject *aio_process(ConnObject *self, PyObject *unused) {
         if (mpx_events(self->m) & POLLOUT)
                 mpx_send(self->m);
         mpxpy_leave(self);
-        aio_dispatch(self, &out);
+        aio_dispatch(self, &out, names);
         return names;
 }
 
@@ -336,8 +356,7 @@ PyDoc_STRVAR(cancel_doc,
 "(queue_take_held(), queue_get(); close() gives it back); a unit of a\n"
 "semaphore is released; the round of an action barrier that fell to it is\n"
 "aborted. Without dispose, the callback is still called once, with\n"
-"ConnectionAbortedError-like OSError(ECANCELED) or with what the request\n"
-"got first.");
+"OSError(ECANCELED), or with what the request got if it completed first.");
 static PyObject *cancel(ConnObject *self, PyObject *args, PyObject *kwds) {
         static char *kwlist[] = { "id", "dispose", NULL };
         long long id;
