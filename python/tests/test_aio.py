@@ -4,7 +4,6 @@
 import asyncio
 import random
 import sys
-import warnings
 
 import mpx
 import mpx.aio as aio
