@@ -6,8 +6,9 @@
  * the interruptible wait of blocking requests. The calls themselves live in
  * mpxpy-queue.c, mpxpy-shared.c (dicts, lists), mpxpy-sync.c (semaphores,
  * events, barriers, pipes), mpxpy-array.c (values, arrays, mappings) and
- * mpxpy-admin.c (delete, chmod, chown, ping, inspection) and mpxpy-pool.c
- * (pools of workers).
+ * mpxpy-admin.c (delete, chmod, chown, ping, inspection), mpxpy-pool.c
+ * (pools of workers); mpxpy-async.c holds the requests an event loop starts
+ * and runs (mpx.aio).
  */
 #include "mpxpy.h"
 
@@ -301,6 +302,7 @@ static int conn_init(ConnObject *self, PyObject *args, PyObject *kwds) {
         self->pid = getpid();
         self->generation = fork_generation;
         STAILQ_INIT(&self->put_failures);
+        STAILQ_INIT(&self->aio_done);
         return 0;
 }
 
@@ -312,6 +314,7 @@ static void conn_shut(ConnObject *self) {
                 return;
         /* A forked child gives back nothing of its parent's; disconnecting there sends nothing. */
         if (getpid() == self->pid) {
+                mpxpy_async_shut(self);
                 mpxpy_queue_settle_quietly(self);
                 mpxpy_queue_give_back(self);
         }
@@ -319,6 +322,7 @@ static void conn_shut(ConnObject *self) {
         Py_BEGIN_ALLOW_THREADS
         mpx_disconnect(m);
         Py_END_ALLOW_THREADS
+        mpxpy_async_free(self);
 }
 
 static void conn_dealloc(ConnObject *self) {
@@ -331,6 +335,7 @@ static void conn_dealloc(ConnObject *self) {
         conn_shut(self);
         mpxpy_exc_restore(&e);
         Py_CLEAR(self->held);
+        Py_CLEAR(self->aio_requests);
         if (self->lock)
                 PyThread_free_lock(self->lock);
         tp->tp_free((PyObject *) self);
@@ -391,6 +396,10 @@ static PyObject *conn_get_held(ConnObject *self, void *closure) {
         return PyLong_FromSsize_t(self->held ? PyList_GET_SIZE(self->held) : 0);
 }
 
+static PyObject *conn_get_requests(ConnObject *self, void *closure) {
+        return PyLong_FromSsize_t(mpxpy_async_count(self));
+}
+
 static PyObject *conn_get_pid(ConnObject *self, void *closure) {
         return PyLong_FromLong((long) self->pid);
 }
@@ -402,6 +411,8 @@ static PyGetSetDef conn_getset[] = {
         { "held", (getter) conn_get_held, NULL,
           "How many items of interrupted gets this connection keeps for the next get.", NULL },
         { "pid", (getter) conn_get_pid, NULL, "The process that opened the connection.", NULL },
+        { "requests", (getter) conn_get_requests, NULL,
+          "How many requests started by *_start() methods are not yet handed to their callbacks.", NULL },
         { NULL }
 };
 
@@ -461,7 +472,7 @@ static PyType_Spec conn_spec = {
 static PyMethodDef *conn_methods(void) {
         PyMethodDef *tables[] = { conn_base_methods, mpxpy_queue_methods, mpxpy_shared_methods,
                                   mpxpy_sync_methods, mpxpy_array_methods, mpxpy_admin_methods,
-                                  mpxpy_pool_methods };
+                                  mpxpy_pool_methods, mpxpy_async_methods };
         static PyMethodDef *all;
         size_t n = 0, k = 0;
 

@@ -47,12 +47,11 @@ static PyObject *delivery(PyObject *data, uint64_t tag) {
         return Py_BuildValue("(NK)", data, (unsigned long long) tag);
 }
 
-static PyObject *item_to_python(const mpx_item *it) {
+PyObject *mpxpy_item_to_python(const mpx_item *it) {
         return delivery(PyBytes_FromStringAndSize(it->data, (Py_ssize_t) it->size), it->tag);
 }
 
-/* Keep items an interrupted get took; the pending exception is left as it is. */
-static void held_add(ConnObject *c, const char *name, mpx_item *items, size_t n, int detached) {
+void mpxpy_held_add(ConnObject *c, const char *name, mpx_item *items, size_t n, int detached) {
         mpxpy_exc e;
 
         mpxpy_exc_save(&e);
@@ -69,8 +68,7 @@ static void held_add(ConnObject *c, const char *name, mpx_item *items, size_t n,
         mpxpy_exc_restore(&e);
 }
 
-/* Up to max kept items of queue name, oldest first, as get returns them. */
-static PyObject *held_take(ConnObject *c, const char *name, Py_ssize_t max) {
+PyObject *mpxpy_held_take(ConnObject *c, const char *name, Py_ssize_t max) {
         PyObject *out = PyList_New(0);
 
         for (Py_ssize_t i = 0; out && i < PyList_GET_SIZE(c->held) && PyList_GET_SIZE(out) < max;) {
@@ -397,7 +395,7 @@ static PyObject *queue_get(ConnObject *self, PyObject *args, PyObject *kwds) {
             ttr_ms(ttr, &lease) < 0 || mpxpy_enter(self) < 0)
                 return NULL;
         if (PyList_GET_SIZE(self->held)) {
-                PyObject *kept = held_take(self, name, 1);
+                PyObject *kept = mpxpy_held_take(self, name, 1);
 
                 if (!kept || PyList_GET_SIZE(kept)) {
                         mpxpy_leave(self);
@@ -423,9 +421,9 @@ static PyObject *queue_get(ConnObject *self, PyObject *args, PyObject *kwds) {
         }
         /* Interrupted, everything taken is kept; else all but the first. */
         if (r > 0 && (rq.interrupted || r > 1))
-                held_add(self, name, items + !rq.interrupted, (size_t) r - !rq.interrupted, detach);
+                mpxpy_held_add(self, name, items + !rq.interrupted, (size_t) r - !rq.interrupted, detach);
         mpxpy_leave(self);
-        res = rq.interrupted ? NULL : r < 0 ? mpxpy_error(r) : item_to_python(&items[0]);
+        res = rq.interrupted ? NULL : r < 0 ? mpxpy_error(r) : mpxpy_item_to_python(&items[0]);
         for (int64_t i = 0; i < r; i++)
                 mpx_item_clear(&items[i]);
         if (items != &one)
@@ -437,7 +435,7 @@ static PyObject *items_to_list(mpx_item *items, size_t n) {
         PyObject *list = PyList_New((Py_ssize_t) n);
 
         for (size_t i = 0; list && i < n; i++) {
-                PyObject *o = item_to_python(&items[i]);
+                PyObject *o = mpxpy_item_to_python(&items[i]);
 
                 if (!o)
                         Py_CLEAR(list);
@@ -477,7 +475,7 @@ static PyObject *queue_get_many(ConnObject *self, PyObject *args, PyObject *kwds
         }
         if (mpxpy_enter(self) < 0)
                 return NULL;
-        res = held_take(self, name, max);
+        res = mpxpy_held_take(self, name, max);
         if (!res || PyList_GET_SIZE(res)) {
                 mpxpy_leave(self);
                 return res;
@@ -490,7 +488,7 @@ static PyObject *queue_get_many(ConnObject *self, PyObject *args, PyObject *kwds
         r = mpxpy_wait(self, mpx_queue_get_many_async(self->m, name, items, (size_t) max, ms, mpxpy_req_done, &rq),
                        &rq);
         if (rq.interrupted && r > 0)
-                held_add(self, name, items, (size_t) r, 0);
+                mpxpy_held_add(self, name, items, (size_t) r, 0);
         mpxpy_leave(self);
         res = rq.interrupted ? NULL : r < 0 ? mpxpy_error(r) : items_to_list(items, (size_t) r);
         items_clear(items, r > 0 ? (size_t) r : 0);

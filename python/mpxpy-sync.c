@@ -140,7 +140,7 @@ static PyObject *event_wait(ConnObject *self, PyObject *args, PyObject *kwds) {
  * A converter for "O&" of barrier timeouts: TIMEOUT_DEFAULT (the barrier's
  * own timeout) as it is, else as mpxpy_timeout().
  */
-static int barrier_timeout(PyObject *o, void *ret_ms) {
+int mpxpy_barrier_timeout(PyObject *o, void *ret_ms) {
         if (PyLong_Check(o)) {
                 int overflow;
                 long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
@@ -196,7 +196,8 @@ static PyObject *barrier_wait(ConnObject *self, PyObject *args, PyObject *kwds) 
         int64_t ms = -1, r;
         struct mpxpy_req rq = { 0 };
 
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O&:barrier_wait", kwlist, &name, barrier_timeout, &ms) ||
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O&:barrier_wait", kwlist, &name, mpxpy_barrier_timeout,
+                                         &ms) ||
             mpxpy_enter(self) < 0)
                 return NULL;
         r = mpxpy_wait(self, mpx_barrier_wait_async(self->m, name, ms, mpxpy_req_done, &rq), &rq);

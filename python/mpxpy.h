@@ -67,6 +67,7 @@ PyObject *mpxpy_bool_result(int64_t r);
 #define MPXPY_METHOD(fn) { #fn, (PyCFunction) (void (*)(void)) fn, METH_VARARGS | METH_KEYWORDS, fn##_doc }
 
 struct pipelined;
+struct mpxpy_aio;
 
 typedef struct {
         PyObject_HEAD
@@ -88,6 +89,15 @@ typedef struct {
          */
         size_t puts_in_flight;
         STAILQ_HEAD(, pipelined) put_failures;
+        /*
+         * Requests started for an event loop (mpxpy-async.c): those not yet
+         * handed to Python, by id (a dict of int to the request's address),
+         * how many of them await their reply, and those completed, oldest
+         * first, that process() hands over next.
+         */
+        PyObject *aio_requests;
+        size_t aio_in_flight;
+        STAILQ_HEAD(, mpxpy_aio) aio_done;
         PyObject *weakrefs;     /* so that the package can track open Connections weakly */
 } ConnObject;
 
@@ -139,6 +149,27 @@ typedef struct {
 void mpxpy_exc_save(mpxpy_exc *e);
 void mpxpy_exc_restore(mpxpy_exc *e);
 
+/* Keep items an interrupted get took, for the next get of queue name; the pending exception is left as it is. */
+void mpxpy_held_add(ConnObject *c, const char *name, mpx_item *items, size_t n, int detached);
+/* Up to max kept items of queue name, oldest first, as get returns them: a list. */
+PyObject *mpxpy_held_take(ConnObject *c, const char *name, Py_ssize_t max);
+/* What a get returns for an item: bytes, or (bytes, tag) for a delivery of a joinable queue. */
+PyObject *mpxpy_item_to_python(const mpx_item *it);
+
+/* A converter for "O&" of barrier timeouts: TIMEOUT_DEFAULT as it is, else as mpxpy_timeout(). */
+int mpxpy_barrier_timeout(PyObject *o, void *ret_ms);
+
+/*
+ * Before a connection closes (the caller holds it): cancel the requests
+ * started for an event loop, wait for them, and undo what they got (an
+ * item is kept, then given back with the others). After it closed:
+ * mpxpy_async_free() frees what is left. mpxpy-async.c.
+ */
+void mpxpy_async_shut(ConnObject *c);
+void mpxpy_async_free(ConnObject *c);
+/* The number of requests started for an event loop and not yet handed to Python. */
+Py_ssize_t mpxpy_async_count(ConnObject *c);
+
 /* Give back the items of interrupted gets and gets ahead (close() and deallocation). */
 void mpxpy_queue_give_back(ConnObject *c);
 
@@ -165,6 +196,7 @@ extern PyMethodDef mpxpy_sync_methods[];
 extern PyMethodDef mpxpy_array_methods[];
 extern PyMethodDef mpxpy_admin_methods[];
 extern PyMethodDef mpxpy_pool_methods[];
+extern PyMethodDef mpxpy_async_methods[];
 /* Module-level functions: pipe messages, strerror. */
 extern PyMethodDef mpxpy_module_functions[];
 

@@ -24,6 +24,10 @@ encoded).
 * ``Pool``, ``WorkerLostError`` (``mpx.pool``): workers supervised by mpxd
 * ``set_address``, ``get_address``, ``TRANSIT_LEASE``
 
+``mpx.aio`` (imported on its own: ``import mpx.aio``) has asyncio forms of
+the queues, locks, semaphores, events and barriers, whose waiting calls are
+coroutines.
+
 The low-level binding is ``mpx._mpx``, whose names the package re-exports:
 ``Connection`` is one connection to the daemon, with one method per call of
 libmpx; failures are ``OSError`` subclasses chosen by errno.

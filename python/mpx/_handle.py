@@ -178,13 +178,17 @@ class Handle:
     def _set_state(self, state):
         pass
 
-    def _c(self):
-        """The calling thread's connection, with this process's reference taken first."""
+    def _check_open(self):
+        """ValueError after close(); else take this process's reference to a counted object if not yet taken."""
         if self._closed:
             raise ValueError("%s is closed" % self._name)
         if self._counted and self._ref_pid != _conn.pid:
             self._token = _conn.ref_connection(self._address).ref(self._name)
             self._ref_pid = _conn.pid
+
+    def _c(self):
+        """The calling thread's connection, with this process's reference taken first."""
+        self._check_open()
         return _conn.get(self._address)
 
     @property

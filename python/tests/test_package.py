@@ -5,9 +5,9 @@ import inspect
 import unittest
 
 import mpx
-from mpx import _codec, _conn, _handle, connection, containers, managers, queues, sharedctypes, synchronize
+from mpx import _codec, _conn, _handle, aio, connection, containers, managers, queues, sharedctypes, synchronize
 
-MODULES = (mpx, _codec, _conn, _handle, connection, containers, managers, queues, sharedctypes, synchronize)
+MODULES = (mpx, _codec, _conn, _handle, aio, connection, containers, managers, queues, sharedctypes, synchronize)
 
 
 class TestPackage(unittest.TestCase):
