@@ -5,9 +5,11 @@ import inspect
 import unittest
 
 import mpx
-from mpx import _codec, _conn, _handle, aio, connection, containers, managers, queues, sharedctypes, synchronize
+from mpx import (_codec, _conn, _handle, _worker, aio, connection, containers, managers, pool, queues, sharedctypes,
+                 synchronize)
 
-MODULES = (mpx, _codec, _conn, _handle, aio, connection, containers, managers, queues, sharedctypes, synchronize)
+MODULES = (mpx, _codec, _conn, _handle, _worker, aio, connection, containers, managers, pool, queues, sharedctypes,
+           synchronize)
 
 
 class TestPackage(unittest.TestCase):
@@ -16,7 +18,7 @@ class TestPackage(unittest.TestCase):
                      "Semaphore", "BoundedSemaphore", "Condition", "Event", "Barrier", "BrokenBarrierError",
                      "OwnerDiedWarning", "dict", "list", "Value", "Array", "RawValue", "RawArray", "Pipe",
                      "open_pipe", "Manager", "set_address", "get_address", "TRANSIT_LEASE", "Connection",
-                     "COUNTED", "BARRIER_ACTION", "TIMEOUT_DEFAULT"):
+                     "COUNTED", "BARRIER_ACTION", "TIMEOUT_DEFAULT", "Pool", "WorkerLostError"):
             self.assertIn(name, mpx.__all__, name)
             self.assertTrue(hasattr(mpx, name), name)
 
