@@ -61,6 +61,13 @@ run manager_dict_list.py
 grep -q '^squares: {0: 0, 1: 1, 2: 4, 3: 9, 4: 16}$' "$out" || fail "squares"
 grep -q '^done: \[0, 1, 2, 3, 4\]$' "$out" || fail "done list"
 
+# Pool: a folder of 40 files copied by mpxd's workers, progress to 100%, every copy identical.
+run pool-copy.py
+[ "$(grep -c '^ *[0-9]*% file[0-9]*\.bin' "$out")" = 40 ] || fail "expected 40 progress lines"
+grep -q '^100% ' "$out" || fail "progress did not reach 100%"
+grep -q '^copied 40 files, 40 identical, 0 different, 0 missing$' "$out" || fail "copies differ"
+grep -q '^link copied: False$' "$out" || fail "the symbolic link was copied"
+
 # Running an example again starts from nothing (it deletes its leftovers).
 run value_money.py
 grep -q '^balance: 2000$' "$out" || fail "second run"
