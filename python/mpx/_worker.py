@@ -145,10 +145,11 @@ def serve(conn, jobs):
         except Exception:               # not a job of mpx.Pool: nobody to tell
             result = None
         if result_queue and result is not None:
+            # Not waited for: the task_done() below is answered after it, in order, on this connection.
             try:
-                conn.queue_put(result_queue, _result_item(result))
+                conn.queue_put_pipelined(result_queue, _result_item(result))
             except OSError as e:
-                if e.errno not in _GONE:    # the submitter gave up
+                if e.errno not in _GONE:    # an earlier result's submitter gave up
                     raise
         conn.queue_task_done(jobs, tag)
 
@@ -158,9 +159,9 @@ def main(argv):
     jobs, config = argv
     preparation, init = pickle.loads(base64.b64decode(config))
     conn = _mpx.Connection(None, "python-worker")
+    # The maker's sys.path and __main__ now rather than at its first task; its initializer is found then.
+    _apply_preparation(preparation)
     if init is not None:
-        # the initializer is found once the maker's sys.path and __main__ are in place
-        _apply_preparation(preparation)
         initializer, initargs = pickle.loads(init)
         initializer(*initargs)
     return serve(conn, jobs)
