@@ -38,6 +38,7 @@ The names of factories, the lifetime of anonymous queues and pickling are
 described in ``mpx._handle``.
 """
 
+import errno
 import os
 import queue
 import threading
@@ -82,6 +83,7 @@ class _QueueBase(Handle):
         self._prefetch = int(prefetch)
         if self._prefetch < 1:
             raise ValueError("prefetch must be at least 1")
+        self._joinable = bool(self._flags & _mpx.QUEUE_JOINABLE)
         self._reset_local()
         self._open(name, create, exclusive, address)
 
@@ -91,16 +93,22 @@ class _QueueBase(Handle):
         self._last_get = -1.0           # when the last get returned (time.monotonic())
 
     def _declare(self, conn, name, flags):
-        return conn.queue_declare(name, self._maxsize, self._flags | flags)
+        try:
+            return conn.queue_declare(name, self._maxsize, self._flags | flags)
+        except OSError as e:
+            if e.errno != errno.EPROTOTYPE:
+                raise
+            return 0        # another kind of queue, or no queue: opening it checks the type
 
     def _attach(self, info):
         self._maxsize = info.get("maxsize", 0)
+        self._joinable = info.get("type") == "joinable"
 
     def _state(self):
-        return (self._maxsize, self._serializer, self._prefetch)
+        return (self._maxsize, self._serializer, self._prefetch, self._joinable)
 
     def _set_state(self, state):
-        self._maxsize, self._serializer, self._prefetch = state
+        self._maxsize, self._serializer, self._prefetch, self._joinable = state
         self._reset_local()
 
     @property
@@ -148,6 +156,11 @@ class _QueueBase(Handle):
         is drained. A fast consumer takes items ahead (see the module's
         docstring).
         """
+        if self._joinable:
+            # A joinable queue opened as a Queue: its items are detached deliveries, left for
+            # a JoinableQueue's task_done() (of any process), as Python's JoinableQueue.get() leaves them.
+            data, _ = self._get(block, timeout, True)
+            return _codec.decode(data, self._serializer)
         if self._prefetch == 1:
             return _codec.decode(self._get(block, timeout), self._serializer)
         if time.monotonic() - self._last_get < _FAST_CONSUMER:

@@ -124,6 +124,19 @@ class TestQueue(TestCase):
             mpx.Queue().get(timeout=-1)
 
 
+class TestQueueOnJoinable(TestCase):
+    def test_queue_opens_a_joinable_queue(self):
+        j = mpx.JoinableQueue(name=fresh("joinable"))
+        j.put("a")
+        j.put("b")
+        q = mpx.Queue(name=j.name)
+        self.assertEqual([q.get(), q.get()], ["a", "b"])
+        self.assertFalse(j.join(timeout=0.01))      # taken, not done
+        j.task_done()
+        j.task_done()
+        self.assertTrue(j.join(timeout=30))
+
+
 class TestPrefetch(TestCase):
     """Gets that take items ahead, and what becomes of the items not returned."""
 
