@@ -9,6 +9,7 @@ reports, never on sleeps.
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,17 @@ def info(name):
         return c.object_info(name)
 
 
+def interrupt_with_keyboard_interrupt(test):
+    """Have SIGINT raise KeyboardInterrupt during test, as in an interactive shell.
+
+    A process started in the background by a shell without job control
+    inherits SIGINT ignored, and Python then leaves it ignored: the tests of
+    interruption must not depend on how the suite was started.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    test.addCleanup(signal.signal, signal.SIGINT, old)
+
+
 class TestCase(unittest.TestCase):
     """A TestCase with helper processes that its cleanup ends."""
 
@@ -86,4 +98,4 @@ class TestCase(unittest.TestCase):
         p.communicate()
 
 
-__all__ = ["fresh", "wait_for", "exists", "info", "TestCase", "mpx", "_mpx"]
+__all__ = ["fresh", "wait_for", "exists", "info", "interrupt_with_keyboard_interrupt", "TestCase", "mpx", "_mpx"]

@@ -18,6 +18,7 @@ import unittest
 
 import mpx
 from mpx import _mpx
+from mpxtest import interrupt_with_keyboard_interrupt
 
 _names = itertools.count()
 
@@ -247,6 +248,10 @@ class TestQueue(Base):
 
 class TestInterrupt(Base):
     """A real SIGINT, sent by another process, during a blocked get."""
+
+    def setUp(self):
+        super().setUp()
+        interrupt_with_keyboard_interrupt(self)
 
     ROUNDS = 200
 

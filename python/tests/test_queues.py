@@ -8,7 +8,7 @@ import threading
 import unittest
 
 import mpx
-from mpxtest import TestCase, fresh, info, wait_for
+from mpxtest import TestCase, fresh, info, interrupt_with_keyboard_interrupt, wait_for
 
 
 class TestQueue(TestCase):
@@ -276,6 +276,9 @@ class TestInterruptedGet(TestCase):
     """A real SIGINT from another process while Queue.get() waits: KeyboardInterrupt, nothing lost."""
 
     ROUNDS = 50
+
+    def setUp(self):
+        interrupt_with_keyboard_interrupt(self)
 
     def test_sigint_during_get_loses_nothing(self):
         q = mpx.Queue(name=fresh("sigint"))
