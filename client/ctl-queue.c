@@ -359,8 +359,9 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
                 { "ttr", required_argument, NULL, 'T' },
                 CTL_OPTIONS_COMMON
         };
-        uint64_t count = 0, handled = 0;
+        uint64_t count = 0, handled = 0, done = 0;
         int64_t ttr = -1;
+        uint32_t lease;
         int c, r, interval, result = CTL_EXIT_OK;
         const char *name;
 
@@ -382,6 +383,7 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
         if (r != CTL_EXIT_OK)
                 return r;
         name = argv[optind];
+        lease = ttr > 0 ? (uint32_t) ttr : 0;
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
@@ -391,7 +393,17 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
                 pid_t pid;
                 int status;
 
-                r = mpx_queue_get_ttr(ctl->m, name, -1, 0, ttr > 0 ? (uint32_t) ttr : 0, &item);
+                /* The item done before is finished by the request that takes the next: one round trip. */
+                if (done) {
+                        r = mpx_queue_done_get(ctl->m, name, done, -1, 0, lease, &item);
+                        done = 0;
+                        if (r == -ENOENT || r == -EINVAL) {
+                                /* Refused, nothing else happened (the lease ran out, the queue went). */
+                                result = ctl_fail(r, "queue", name, "cannot mark the item done");
+                                continue;
+                        }
+                } else
+                        r = mpx_queue_get_ttr(ctl->m, name, -1, 0, lease, &item);
                 if (r == -EPIPE)
                         break;          /* closed and drained: the end of the stream */
                 if (r < 0)
@@ -404,9 +416,7 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
                         if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
                                 result = CTL_EXIT_FAILED;
                 } else if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-                        r = mpx_queue_task_done(ctl->m, name, item.tag);
-                        if (r < 0)
-                                result = ctl_fail(r, "queue", name, "cannot mark the item done");
+                        done = item.tag;
                 } else {
                         if (status >= 0 && WIFSIGNALED(status))
                                 ctl_error("queue '%s': %s killed by signal %d; item given back", name,
@@ -421,6 +431,12 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
                         }
                 }
                 mpx_item_clear(&item);
+        }
+        /* The last item, when the count was reached: no next get to finish it with. */
+        if (done) {
+                r = mpx_queue_task_done(ctl->m, name, done);
+                if (r < 0)
+                        result = ctl_fail(r, "queue", name, "cannot mark the item done");
         }
         return result;
 }

@@ -239,6 +239,35 @@ int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned fla
         return (int) conn_sync(m, mpx_queue_get_ttr_async(m, name, timeout_ms, flags, ttr_ms, ret, CONN_SYNC));
 }
 
+/* DONE_GET: TASK_DONE of tag, then GET, in one request. */
+int64_t mpx_queue_done_get_async(mpx *m, const char *name, uint64_t tag, int64_t timeout_ms, unsigned flags,
+                                 uint32_t ttr_ms, mpx_item *ret, mpx_callback *cb, void *userdata) {
+        size_t start;
+        int r;
+
+        if (!ret || (flags & ~MPX_GET_DETACH))
+                return -EINVAL;
+        r = conn_begin(m, WIRE_OP_QUEUE_DONE_GET, &start);
+        if (r >= 0)
+                r = conn_put_name(m, name);
+        if (r >= 0)
+                r = wire_put_u64(&m->out, tag);
+        if (r >= 0)
+                r = wire_put_i64(&m->out, timeout_ms);
+        if (r >= 0)
+                r = wire_put_u32(&m->out, (flags & MPX_GET_DETACH) ? WIRE_GET_DETACH : 0);
+        if (r >= 0 && ttr_ms)
+                r = wire_put_u32(&m->out, ttr_ms);
+        return conn_submit(m, start, r, &(struct conn_reply) { .parse = queue_parse_item, .out = { ret } },
+                           cb, userdata);
+}
+
+int mpx_queue_done_get(mpx *m, const char *name, uint64_t tag, int64_t timeout_ms, unsigned flags,
+                       uint32_t ttr_ms, mpx_item *ret) {
+        return (int) conn_sync(m, mpx_queue_done_get_async(m, name, tag, timeout_ms, flags, ttr_ms, ret,
+                                                           CONN_SYNC));
+}
+
 /* Take the oldest item of a queue, with MPX_GET_* flags. */
 int64_t mpx_queue_get_flags_async(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, mpx_item *ret,
                                   mpx_callback *cb, void *userdata) {

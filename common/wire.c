@@ -82,6 +82,7 @@ static const struct {
         { WIRE_OP_QUEUE_PURGE, "queue.purge" },
         { WIRE_OP_QUEUE_PEEK, "queue.peek" },
         { WIRE_OP_QUEUE_TOUCH, "queue.touch" },
+        { WIRE_OP_QUEUE_DONE_GET, "queue.done_get" },
         { WIRE_OP_DICT_DECLARE, "dict.declare" },
         { WIRE_OP_DICT_SET, "dict.set" },
         { WIRE_OP_DICT_GET, "dict.get" },

@@ -72,6 +72,7 @@ enum wire_op {
         WIRE_OP_QUEUE_PURGE     = 209,  /* name -> u64 removed */
         WIRE_OP_QUEUE_PEEK      = 210,  /* name, u32 max -> u32 n, n x item (tag 0), nothing taken */
         WIRE_OP_QUEUE_TOUCH     = 211,  /* name, u64 tag -> (empty): restart a delivery's lease */
+        WIRE_OP_QUEUE_DONE_GET  = 212,  /* name, u64 tag, i64 timeout_ms, u32 flags[, u32 ttr_ms] -> item */
 
         /* dicts: 300..399; keys and values are bytes */
         WIRE_OP_DICT_DECLARE    = 300,  /* name -> u8 created */

@@ -994,6 +994,7 @@ int queue_handle_qsize(struct client *c, const struct request *req, struct wire_
 int queue_handle_close(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_purge(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r);
+int queue_handle_done_get(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r);
 int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r);

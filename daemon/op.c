@@ -40,6 +40,7 @@ static const struct op_entry {
         { WIRE_OP_QUEUE_PUT, OP_CHANGES, PERM_WRITE, queue_handle_put },
         { WIRE_OP_QUEUE_GET, OP_CHANGES, PERM_READ, queue_handle_get },
         { WIRE_OP_QUEUE_TASK_DONE, OP_CHANGES, PERM_READ, queue_handle_task_done },
+        { WIRE_OP_QUEUE_DONE_GET, OP_CHANGES, PERM_READ, queue_handle_done_get },
         { WIRE_OP_QUEUE_PUT_MANY, OP_CHANGES, PERM_WRITE, queue_handle_put_many },
         { WIRE_OP_QUEUE_GET_MANY, OP_CHANGES, PERM_READ, queue_handle_get_many },
         { WIRE_OP_QUEUE_QSIZE, 0, PERM_READ, queue_handle_qsize },

@@ -1310,22 +1310,14 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
 }
 
 /*
- * TASK_DONE: name, u64 tag. Tag 0 finishes this connection's oldest delivery
- * of the queue, else the queue's oldest detached one.
+ * Finish a delivery of a joinable queue: tag's, or with tag 0 this
+ * connection's oldest delivery of the queue, else the queue's oldest
+ * detached one. -ENOENT for an unknown tag, -EINVAL when there is nothing
+ * left to finish (task_done() called too many times).
  */
-int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r) {
+static int queue_finish(struct client *c, struct queue *q, uint64_t tag) {
         struct delivery *d = NULL;
-        struct queue *q = NULL;
-        uint64_t tag;
-        int err;
 
-        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_u64(r, &tag) || !wire_reader_done(r))
-                return -EPROTO;
-        if (err < 0)
-                return err;
         if (tag) {
                 HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
                 if (!d)
@@ -1337,15 +1329,66 @@ int queue_handle_task_done(struct client *c, const struct request *req, struct w
                 if (!d)
                         d = TAILQ_FIRST(&q->detached);
                 if (!d)
-                        return -EINVAL;         /* task_done() called too many times */
+                        return -EINVAL;
         }
         if (q->obj.durable)
                 queue_journal_remove(q, d->item);
         delivery_finish(d);
         q->obj.active_ms = loop_now_ms;
+        return 0;
+}
+
+/* TASK_DONE: name, u64 tag (queue_finish()'s rule) -> (empty). */
+int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        uint64_t tag;
+        int err;
+
+        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_u64(r, &tag) || !wire_reader_done(r))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        err = queue_finish(c, q, tag);
+        if (err < 0)
+                return err;
         client_reply_status(c, req->id, req->op, 0);
         queue_serve(q);
         return 0;
+}
+
+/*
+ * DONE_GET: name, u64 tag, i64 timeout_ms, u32 flags[, u32 ttr_ms] -> item.
+ * A consumer's step in one round trip: TASK_DONE of tag, then GET. When the
+ * finish fails (ENOENT, EINVAL) nothing else happens; any other answer
+ * means the delivery is finished, whatever became of the get. Bad flags are
+ * refused before anything is finished.
+ */
+int queue_handle_done_get(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct queue *q = NULL;
+        int64_t timeout_ms;
+        uint32_t flags, ttr_ms;
+        uint64_t tag;
+        int err;
+
+        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
+        if (err == -EPROTO)
+                return err;
+        if (!wire_get_u64(r, &tag) || !wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) ||
+            !queue_get_ttr(r, &ttr_ms))
+                return -EPROTO;
+        if (err < 0)
+                return err;
+        if (flags & ~WIRE_GET_DETACH)
+                return -EINVAL;
+        err = queue_finish(c, q, tag);
+        if (err < 0)
+                return err;
+        /* Joiners the finish released, putters it made room for, getters before this one. */
+        queue_serve(q);
+        return queue_get_common(c, req, q, timeout_ms, flags, 1, ttr_ms);
 }
 
 /*

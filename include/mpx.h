@@ -522,6 +522,22 @@ int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag);
 int64_t mpx_queue_task_done_async(mpx *m, const char *name, uint64_t tag, mpx_callback *cb, void *userdata);
 
 /*
+ * mpx_queue_done_get() - a consumer's step in one round trip: finish the
+ * delivery tag (as mpx_queue_task_done()), then take the next item (as
+ * mpx_queue_get_ttr(); ttr_ms 0 for the queue's lease), in one request.
+ *
+ * Return: 0 and *ret; -ENOENT or -EINVAL when the finish was refused, and
+ * then nothing else happened; any other result (0, or a get's failure:
+ * -EAGAIN, -ETIMEDOUT, -EPIPE, -EIDRM ...) means the delivery is finished.
+ * -EPROTOTYPE (not a joinable queue); -EINVAL for unknown flags, before
+ * anything is finished.
+ */
+int mpx_queue_done_get(mpx *m, const char *name, uint64_t tag, int64_t timeout_ms, unsigned flags,
+                       uint32_t ttr_ms, mpx_item *ret);
+int64_t mpx_queue_done_get_async(mpx *m, const char *name, uint64_t tag, int64_t timeout_ms, unsigned flags,
+                                 uint32_t ttr_ms, mpx_item *ret, mpx_callback *cb, void *userdata);
+
+/*
  * mpx_queue_join() - wait until every item put in a joinable queue has been
  * taken and marked done. Return: 0, -EAGAIN (timeout 0 and unfinished items),
  * -ETIMEDOUT, -ENOENT, -EIDRM, -ESHUTDOWN, -EPROTOTYPE.

@@ -106,26 +106,32 @@ static PyObject *pool_stop(ConnObject *self, PyObject *args, PyObject *kwds) {
 }
 
 PyDoc_STRVAR(queue_get_delivery_doc,
-"queue_get_delivery(name, timeout=None)\n--\n\n"
+"queue_get_delivery(name, timeout=None, done=0)\n--\n\n"
 "A worker's get from a joinable queue: take the oldest item as a delivery\n"
 "tied to this connection (put back at the head if the connection closes\n"
 "before queue_task_done(name, tag)), and return (data, tag, deliveries),\n"
 "deliveries counting this one (1 the first time). Errors as queue_get().\n"
+"done: the tag of a delivery to finish first, in the same request (the\n"
+"daemon's DONE_GET): FileNotFoundError or OSError(EINVAL) when that finish\n"
+"is refused, and then nothing else happened; any other outcome means the\n"
+"delivery is finished.\n"
 "Interrupted by a signal whose handler raises, the get is cancelled; an\n"
 "item taken anyway goes back when the connection closes.");
 static PyObject *queue_get_delivery(ConnObject *self, PyObject *args, PyObject *kwds) {
-        static char *kwlist[] = { "name", "timeout", NULL };
+        static char *kwlist[] = { "name", "timeout", "done", NULL };
         const char *name;
         int64_t ms = -1, r;
+        unsigned long long done = 0;
         mpx_item it = { 0 };
         struct mpxpy_req rq = { 0 };
         PyObject *res;
 
-        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O&:queue_get_delivery", kwlist, &name, mpxpy_timeout,
-                                         &ms) ||
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O&K:queue_get_delivery", kwlist, &name, mpxpy_timeout,
+                                         &ms, &done) ||
             mpxpy_enter(self) < 0)
                 return NULL;
-        r = mpxpy_wait(self, mpx_queue_get_async(self->m, name, ms, &it, mpxpy_req_done, &rq), &rq);
+        r = mpxpy_wait(self, done ? mpx_queue_done_get_async(self->m, name, done, ms, 0, 0, &it, mpxpy_req_done, &rq)
+                                  : mpx_queue_get_async(self->m, name, ms, &it, mpxpy_req_done, &rq), &rq);
         mpxpy_leave(self);
         if (rq.interrupted)
                 res = NULL;

@@ -129,29 +129,41 @@ def _result_item(result):
 
 
 def serve(conn, jobs):
-    """Take and run jobs until the queue is closed and drained, deleted, or mpxd stops."""
+    """Take and run jobs until the queue is closed and drained, deleted, or mpxd stops.
+
+    A job is finished by the request that takes the next one (one round
+    trip a job); its result was put before, on the same connection.
+    """
+    done = 0
     while True:
         try:
-            data, tag, deliveries = conn.queue_get_delivery(jobs)
-        except (BrokenPipeError, FileNotFoundError):
+            data, tag, deliveries = conn.queue_get_delivery(jobs, None, done)
+        except (BrokenPipeError, FileNotFoundError) as e:
+            if done and isinstance(e, FileNotFoundError):
+                done = 0                # the finish was refused: nothing else happened; take again
+                continue
             return 0
         except OSError as e:
             if e.errno in (errno.EIDRM, errno.ESHUTDOWN):
                 return 0
+            if done and e.errno == errno.EINVAL:
+                done = 0
+                continue
             raise
+        done = 0
         result_queue, job_bytes = parse_job(data)
         try:
             result = _run(job_bytes, deliveries)
         except Exception:               # not a job of mpx.Pool: nobody to tell
             result = None
         if result_queue and result is not None:
-            # Not waited for: the task_done() below is answered after it, in order, on this connection.
+            # Not waited for: the finish that follows is answered after it, in order, on this connection.
             try:
                 conn.queue_put_pipelined(result_queue, _result_item(result))
             except OSError as e:
                 if e.errno not in _GONE:    # an earlier result's submitter gave up
                     raise
-        conn.queue_task_done(jobs, tag)
+        done = tag
 
 
 def main(argv):

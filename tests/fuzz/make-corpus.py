@@ -236,7 +236,12 @@ def daemon_seeds():
         + reconnect(0)          # redelivers what slot 0 took and did not finish
         + feed(2, frame("QUEUE_GET_MANY", name("jq") + i64(0) + u32(0) + u32(5)),
                frame("QUEUE_TASK_DONE", name("jq") + u64(0)), frame("QUEUE_TASK_DONE", name("jq") + u64(0)))
-        + reconnect(2))
+        + reconnect(2)
+        # a consumer's step in one request: finish, then take (parked until the put)
+        + feed(1, frame("QUEUE_PUT", name("jq") + i64(0) + blob("z")), frame("QUEUE_GET", name("jq") + i64(0) + u32(0)),
+               frame("QUEUE_DONE_GET", name("jq") + u64(0) + i64(FOREVER) + u32(0), rid=4),
+               frame("QUEUE_DONE_GET", name("jq") + u64(99) + i64(0) + u32(0) + u32(5)))
+        + feed(2, frame("QUEUE_PUT", name("jq") + i64(0) + blob("w"))))
     # Leases: a detached delivery of a queue with a 1 ms TTR, touched, then given back by its timer.
     s["queue-lease"] = (
         feed(0, frame("QUEUE_DECLARE", name("lq") + u64(0) + u32(1) + u32(1)),

@@ -312,6 +312,34 @@ static int64_t row_queue_task_done_unknown(struct twin_ctx *c) {
         return TWIN(mpx_queue_task_done, c->n1, 12345);
 }
 
+static int64_t row_queue_done_get(struct twin_ctx *c) {
+        mpx_item first = { 0 }, item = { .tag = 99 };
+        int64_t r;
+
+        mpx_queue_declare(c->m, c->n1, 0, MPX_QUEUE_JOINABLE);
+        mpx_queue_put(c->m, c->n1, "a", 1, 0);
+        mpx_queue_put(c->m, c->n1, "bc", 2, 0);
+        mpx_queue_get(c->m, c->n1, 0, &first);
+        r = TWIN(mpx_queue_done_get, c->n1, first.tag, 0, 0, 0, &item);
+        describe(c, "%zu:%.*s d=%u new tag=%d unfinished=%d", item.size, (int) item.size,
+                 item.data ? (char *) item.data : "", item.deliveries, item.tag != first.tag,
+                 mpx_queue_task_done(c->m, c->n1, first.tag));
+        mpx_item_clear(&first);
+        mpx_item_clear(&item);
+        return r;
+}
+
+static int64_t row_queue_done_get_refused(struct twin_ctx *c) {
+        mpx_item item = { .tag = 99 };
+        int64_t r;
+
+        mpx_queue_declare(c->m, c->n1, 0, MPX_QUEUE_JOINABLE);
+        mpx_queue_put(c->m, c->n1, "a", 1, 0);
+        r = TWIN(mpx_queue_done_get, c->n1, 12345, 0, 0, 0, &item);
+        describe(c, "tag=%d size=%lld", item.tag == 99, (long long) mpx_queue_qsize(c->m, c->n1));
+        return r;
+}
+
 static int64_t row_queue_touch(struct twin_ctx *c) {
         mpx_item item = { 0 };
         int64_t r;
@@ -1181,7 +1209,7 @@ static const struct twin_row {
         ROW(queue_get), ROW(queue_get_empty), ROW(queue_get_closed), ROW(queue_get_flags), ROW(queue_get_ttr),
         ROW(queue_get_many), ROW(queue_peek), ROW(queue_stat), ROW(queue_qsize), ROW(queue_qsize_missing),
         ROW(queue_empty), ROW(queue_full), ROW(queue_close), ROW(queue_purge), ROW(queue_task_done),
-        ROW(queue_task_done_unknown), ROW(queue_touch), ROW(queue_join), ROW(queue_join_unfinished),
+        ROW(queue_task_done_unknown), ROW(queue_done_get), ROW(queue_done_get_refused), ROW(queue_touch), ROW(queue_join), ROW(queue_join_unfinished),
         ROW(sem_declare), ROW(sem_acquire), ROW(sem_acquire_busy), ROW(sem_release), ROW(sem_release_over),
         ROW(sem_value),
         ROW(event_declare), ROW(event_set), ROW(event_clear), ROW(event_is_set), ROW(event_wait),

@@ -708,6 +708,79 @@ static void test_task_done(void **state) {
         assert_qsize(a, "j", 0, 0, 0, 0);
 }
 
+/* One DONE_GET reply with this payload; returns its tag. */
+static uint64_t assert_done_get_item(struct client *c, uint32_t id, const char *payload, uint32_t deliveries) {
+        struct frame rep;
+        struct wire_reader r;
+        uint64_t tag;
+
+        assert_reply(c, &rep, id, WIRE_OP_QUEUE_DONE_GET, WIRE_OK);
+        wire_reader_init(&r, rep.body, rep.h.body_len);
+        tag = read_item_at(&r, payload, deliveries, __FILE__, __LINE__);
+        assert_true(wire_reader_done(&r));
+        return tag;
+}
+
+/*
+ * DONE_GET finishes a delivery and takes the next item in one request: a
+ * refused finish does nothing else, any other answer means it finished;
+ * parked, it is served like a GET, and the finish releases joiners first.
+ */
+static void test_done_get(void **state) {
+        struct client *a = client_add(*state, "test-queue");
+        struct client *b = client_add(*state, "test-queue");
+        uint64_t t1, t2, t3;
+
+        declare(a, "j", 0, WIRE_QUEUE_JOINABLE);
+        declare(a, "p", 0, 0);
+        put(a, "j", "1");
+        put(a, "j", "2");
+        t1 = get(a, "j", "1");
+
+        /* Finish 1, take 2. */
+        send_request(a, 1, WIRE_OP_QUEUE_DONE_GET, "nqiw", "j", t1, (int64_t) -1, (uint32_t) 0);
+        t2 = assert_done_get_item(a, 1, "2", 1);
+        assert_true(t2 != t1);
+        assert_qsize(a, "j", 0, 0, 1, 0);
+
+        /* A refused finish takes nothing: an unknown tag, nothing to finish, bad flags, a plain queue. */
+        put(a, "j", "3");
+        send_request(a, 2, WIRE_OP_QUEUE_DONE_GET, "nqiw", "j", t1, (int64_t) 0, (uint32_t) 0);
+        assert_status(a, 2, WIRE_OP_QUEUE_DONE_GET, WIRE_ENOENT);
+        send_request(b, 3, WIRE_OP_QUEUE_DONE_GET, "nqiw", "j", (uint64_t) 0, (int64_t) 0, (uint32_t) 0);
+        assert_status(b, 3, WIRE_OP_QUEUE_DONE_GET, WIRE_EINVAL);
+        send_request(a, 4, WIRE_OP_QUEUE_DONE_GET, "nqiw", "j", t2, (int64_t) 0, (uint32_t) 0x80);
+        assert_status(a, 4, WIRE_OP_QUEUE_DONE_GET, WIRE_EINVAL);
+        send_request(a, 5, WIRE_OP_QUEUE_DONE_GET, "nqiw", "p", t2, (int64_t) 0, (uint32_t) 0);
+        assert_status(a, 5, WIRE_OP_QUEUE_DONE_GET, WIRE_EPROTOTYPE);
+        send_request(a, 6, WIRE_OP_QUEUE_DONE_GET, "nqi", "j", t2, (int64_t) 0);
+        assert_status(a, 6, WIRE_OP_QUEUE_DONE_GET, WIRE_EPROTO);
+        assert_qsize(a, "j", 1, 0, 2, 0);
+
+        /* Untagged: this connection's oldest (2), then 3 taken detached. */
+        send_request(a, 7, WIRE_OP_QUEUE_DONE_GET, "nqiw", "j", (uint64_t) 0, (int64_t) 0,
+                     (uint32_t) WIRE_GET_DETACH);
+        t3 = assert_done_get_item(a, 7, "3", 1);
+        assert_qsize(a, "j", 0, 0, 1, 0);
+
+        /* Finished though the get finds nothing: EAGAIN at timeout 0. */
+        send_request(a, 8, WIRE_OP_QUEUE_DONE_GET, "nqiw", "j", t3, (int64_t) 0, (uint32_t) 0);
+        assert_status(a, 8, WIRE_OP_QUEUE_DONE_GET, WIRE_EAGAIN);
+        assert_qsize(a, "j", 0, 0, 0, 0);
+
+        /* Parked: the finish releases a joiner at once, the next put serves the get. */
+        put(a, "j", "4");
+        t1 = get(a, "j", "4");
+        send_join(b, 9, "j", -1);
+        assert_no_reply(b);
+        send_request(a, 10, WIRE_OP_QUEUE_DONE_GET, "nqiw", "j", t1, (int64_t) -1, (uint32_t) 0);
+        assert_status(b, 9, WIRE_OP_QUEUE_JOIN, WIRE_OK);
+        assert_no_reply(a);
+        put(b, "j", "5");
+        (void) assert_done_get_item(a, 10, "5", 1);
+        assert_int_equal(mpxd.n_waiters, 0);
+}
+
 static void test_join(void **state) {
         struct client *a = client_add(*state, "test-queue");
         struct client *b = client_add(*state, "test-queue");
@@ -1396,6 +1469,7 @@ int main(void) {
                 T(test_lost_getter),
                 T(test_lost_consumer_redelivers),
                 T(test_task_done),
+                T(test_done_get),
                 T(test_join),
                 T(test_wrong_type),
                 T(test_declare_conflicts),

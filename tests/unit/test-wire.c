@@ -1341,8 +1341,9 @@ static void test_op_name(void **state) {
                 { WIRE_OP_QUEUE_JOIN, "queue.join" },
                 { WIRE_OP_QUEUE_PURGE, "queue.purge" },
                 { WIRE_OP_QUEUE_TOUCH, "queue.touch" },
+                { WIRE_OP_QUEUE_DONE_GET, "queue.done_get" },
         };
-        static const uint16_t unknown[] = { 0, 4, 99, 110, 199, 212, 299, 314, 0xffff };
+        static const uint16_t unknown[] = { 0, 4, 99, 110, 199, 213, 299, 314, 0xffff };
 
         for (size_t i = 0; i < ELEMENTSOF(known); i++) {
                 const char *n = wire_op_name(known[i].op);
