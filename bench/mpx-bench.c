@@ -17,6 +17,8 @@
  *                 counted at the consumer; latency is put-to-get (payload timestamp)
  *      joinable   handoff on a joinable queue, the consumer doing get + task_done;
  *                 one operation is one get+task_done pair
+ *      joinable_done_get   the same, the consumer finishing each delivery with the
+ *                 request that takes the next (QUEUE_DONE_GET): one request an item
  *      dict_set, dict_get, dict_incr   on a dict of -k keys (1000)
  *      sem        acquire + release on a semaphore that never blocks (one op = pair)
  *      ping       PING with a -d byte echo
@@ -258,7 +260,7 @@ static uint8_t *buf_room(struct buf *b, size_t n) {
 /* ---- scenarios ---- */
 
 enum kind {
-        K_PUT, K_GET, K_PUT_MANY, K_GET_MANY, K_PRODUCE, K_CONSUME, K_CONSUME_DONE,
+        K_PUT, K_GET, K_PUT_MANY, K_GET_MANY, K_PRODUCE, K_CONSUME, K_CONSUME_DONE, K_CONSUME_DONE_GET,
         K_DICT_SET, K_DICT_GET, K_DICT_INCR, K_SEM, K_PING, K_WAKE, K_PUTGET,
 };
 
@@ -273,6 +275,7 @@ static const struct scenario {
         { "get_many", K_GET_MANY, false },
         { "handoff", K_CONSUME, true },
         { "joinable", K_CONSUME_DONE, false },
+        { "joinable_done_get", K_CONSUME_DONE_GET, false },
         { "dict_set", K_DICT_SET, false },
         { "dict_get", K_DICT_GET, false },
         { "dict_incr", K_DICT_INCR, false },
@@ -497,6 +500,25 @@ static bool build_one(struct run *r, struct conn *c) {
                 le64(p, (uint64_t) -1);
                 le32(p + 8, 0);
                 return true;
+        case K_CONSUME_DONE_GET:
+                /* The first requests only take; then each finishes a delivery and takes the next. */
+                if (r->stop)
+                        return false;
+                if (!c->tags_len) {
+                        p = frame(c, WIRE_OP_QUEUE_GET, (uint32_t) (nl + 8 + 4));
+                        p = put_name(p, r->queue, r->qlen);
+                        le64(p, (uint64_t) -1);
+                        le32(p + 8, 0);
+                        return true;
+                }
+                p = frame(c, WIRE_OP_QUEUE_DONE_GET, (uint32_t) (nl + 8 + 8 + 4));
+                p = put_name(p, r->queue, r->qlen);
+                le64(p, c->tags[c->tags_head]);
+                c->tags_head = (c->tags_head + 1) & c->mask;
+                c->tags_len--;
+                le64(p + 8, (uint64_t) -1);
+                le32(p + 16, 0);
+                return true;
         case K_PUT_MANY:
                 if (!may_start(r))
                         return false;
@@ -659,6 +681,7 @@ static void on_reply(struct run *r, struct conn *c, const uint8_t *h, const uint
         if (status != WIRE_OK)
                 bad_status(c, op, status);
         switch (op) {
+        case WIRE_OP_QUEUE_DONE_GET:
         case WIRE_OP_QUEUE_GET:
                 if (c->kind == K_GET) {
                         hist_add(r->hist, lat);
@@ -671,10 +694,12 @@ static void on_reply(struct run *r, struct conn *c, const uint8_t *h, const uint
                         memcpy(&put_ns, body + 16, sizeof(put_ns));
                         hist_add(r->hist, t - put_ns);
                 }
-                if (c->kind == K_CONSUME_DONE) {
+                if (c->kind == K_CONSUME_DONE || c->kind == K_CONSUME_DONE_GET) {
                         c->tags[(c->tags_head + c->tags_len) & c->mask] = rd64(body);
                         c->tags_len++;
-                } else
+                }
+                /* A DONE_GET finished one delivery; a TASK_DONE counts for the other consumer. */
+                if (c->kind != K_CONSUME_DONE && (c->kind != K_CONSUME_DONE_GET || op == WIRE_OP_QUEUE_DONE_GET))
                         count(r, 1, t);
                 break;
         case WIRE_OP_QUEUE_TASK_DONE:
@@ -740,7 +765,8 @@ static void run_init(struct run *r, int n, enum kind kind, int depth, struct his
         memset(r, 0, sizeof(*r));
         r->n = n;
         r->depth = depth;
-        r->blocking = n == 1 && kind != K_CONSUME && kind != K_CONSUME_DONE && kind != K_WAKE;
+        r->blocking = n == 1 && kind != K_CONSUME && kind != K_CONSUME_DONE && kind != K_CONSUME_DONE_GET &&
+                      kind != K_WAKE;
         r->conns = calloc((size_t) n, sizeof(*r->conns));
         r->hist = hist;
         r->queue = opt.queue;
@@ -970,13 +996,14 @@ static void prefill(const char *queue, long n) {
 
 static bool is_queue_kind(enum kind k) {
         return k == K_PUT || k == K_GET || k == K_PUT_MANY || k == K_GET_MANY || k == K_PRODUCE ||
-               k == K_CONSUME || k == K_CONSUME_DONE || k == K_WAKE || k == K_PUTGET;
+               k == K_CONSUME || k == K_CONSUME_DONE || k == K_CONSUME_DONE_GET || k == K_WAKE || k == K_PUTGET;
 }
 
 /* Make the object a scenario needs; false (and a skip line) if the daemon cannot. */
 /* The flags of a queue declare for a scenario. */
 static unsigned queue_flags(const struct scenario *sc) {
-        return (sc->kind == K_CONSUME_DONE ? MPX_QUEUE_JOINABLE : 0) | (opt.durable ? MPX_DURABLE : 0);
+        return (sc->kind == K_CONSUME_DONE || sc->kind == K_CONSUME_DONE_GET ? MPX_QUEUE_JOINABLE : 0) |
+               (opt.durable ? MPX_DURABLE : 0);
 }
 
 static bool setup_object(const struct scenario *sc, const char *name) {
@@ -1608,7 +1635,7 @@ static void usage(FILE *f) {
                 "usage: mpx-bench [-s SOCKET | --spawn MPXD] [-T SCENARIO,...] [options] [SCENARIO...]\n"
                 "  -s, --socket PATH     daemon socket (default $MPX_SOCKET, else the system socket)\n"
                 "      --spawn MPXD      start this mpxd on a socket in a temporary folder, stop it at the end\n"
-                "  -T, --tests LIST      scenarios: put get put_many get_many handoff joinable dict_set\n"
+                "  -T, --tests LIST      scenarios: put get put_many get_many handoff joinable joinable_done_get dict_set\n"
                 "                        dict_get dict_incr sem ping wake putget (default put,get)\n"
                 "  -c, --clients N       connections (handoff: N producers and N consumers) (1)\n"
                 "  -P, --pipeline N      requests in flight per connection (1)\n"
@@ -1753,7 +1780,7 @@ int main(int argc, char **argv) {
                         continue;
                 if (opt.lib)
                         run_lib(sc, name);
-                else if (sc->kind == K_CONSUME || sc->kind == K_CONSUME_DONE)
+                else if (sc->kind == K_CONSUME || sc->kind == K_CONSUME_DONE || sc->kind == K_CONSUME_DONE_GET)
                         run_handoff(sc, name);
                 else if (sc->kind == K_WAKE)
                         run_wake(sc, name);
