@@ -214,6 +214,17 @@ fail:
         return r;
 }
 
+/* The fields GET and DONE_GET end with: the timeout, the flags, and the TTR when ttr_ms is not 0. */
+static int queue_put_get_fields(mpx *m, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms) {
+        int r = wire_put_i64(&m->out, timeout_ms);
+
+        if (r >= 0)
+                r = wire_put_u32(&m->out, (flags & MPX_GET_DETACH) ? WIRE_GET_DETACH : 0);
+        if (r >= 0 && ttr_ms)
+                r = wire_put_u32(&m->out, ttr_ms);
+        return r;
+}
+
 /* GET, with the optional TTR field when ttr_ms is not 0. */
 int64_t mpx_queue_get_ttr_async(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms,
                                 mpx_item *ret, mpx_callback *cb, void *userdata) {
@@ -226,11 +237,7 @@ int64_t mpx_queue_get_ttr_async(mpx *m, const char *name, int64_t timeout_ms, un
         if (r >= 0)
                 r = conn_put_name(m, name);
         if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (flags & MPX_GET_DETACH) ? WIRE_GET_DETACH : 0);
-        if (r >= 0 && ttr_ms)
-                r = wire_put_u32(&m->out, ttr_ms);
+                r = queue_put_get_fields(m, timeout_ms, flags, ttr_ms);
         return conn_submit(m, start, r, &(struct conn_reply) { .parse = queue_parse_item, .out = { ret } },
                            cb, userdata);
 }
@@ -253,11 +260,7 @@ int64_t mpx_queue_done_get_async(mpx *m, const char *name, uint64_t tag, int64_t
         if (r >= 0)
                 r = wire_put_u64(&m->out, tag);
         if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (flags & MPX_GET_DETACH) ? WIRE_GET_DETACH : 0);
-        if (r >= 0 && ttr_ms)
-                r = wire_put_u32(&m->out, ttr_ms);
+                r = queue_put_get_fields(m, timeout_ms, flags, ttr_ms);
         return conn_submit(m, start, r, &(struct conn_reply) { .parse = queue_parse_item, .out = { ret } },
                            cb, userdata);
 }
