@@ -307,18 +307,20 @@ static PyObject *queue_put_pipelined(ConnObject *self, PyObject *args, PyObject 
 }
 
 PyDoc_STRVAR(flush_doc,
-"flush()\n--\n\n"
+"flush(report=True)\n--\n\n"
 "Wait until every pipelined put of this Connection is answered, and raise\n"
 "the oldest failure not yet raised, whatever its queue (see\n"
-"queue_put_pipelined()).\n"
+"queue_put_pipelined()). With report false it only waits: failures stay\n"
+"for the next put of their queue or the next flush().\n"
 "Interruptible: the puts stay in flight.");
-static PyObject *flush(ConnObject *self, PyObject *unused) {
-        int r;
+static PyObject *flush(ConnObject *self, PyObject *args, PyObject *kwds) {
+        static char *kwlist[] = { "report", NULL };
+        int report = 1, r;
 
-        if (mpxpy_enter(self) < 0)
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p:flush", kwlist, &report) || mpxpy_enter(self) < 0)
                 return NULL;
         r = settle(self, 0);
-        if (r == 0 && !STAILQ_EMPTY(&self->put_failures))
+        if (r == 0 && report && !STAILQ_EMPTY(&self->put_failures))
                 r = raise_failure(self, STAILQ_FIRST(&self->put_failures));
         mpxpy_leave(self);
         if (r < 0)
@@ -644,7 +646,7 @@ static PyObject *finish(ConnObject *self, PyObject *unused) {
 }
 
 PyMethodDef mpxpy_queue_methods[] = {
-        { "flush", (PyCFunction) flush, METH_NOARGS, flush_doc },
+        MPXPY_METHOD(flush),
         { "finish", (PyCFunction) finish, METH_NOARGS, finish_doc },
         MPXPY_METHOD(queue_declare),
         MPXPY_METHOD(queue_put),

@@ -188,7 +188,17 @@ class _QueueBase(Handle):
         return self._c().queue_full(self._name)
 
     def close(self):
-        """This process puts no more through this handle, which drops its reference."""
+        """This process puts no more through this handle, which drops its reference.
+
+        The thread's pipelined puts are answered first, so that they reach the
+        queue before the reference ends (which may be the queue's last); their
+        failures are left for join_thread().
+        """
+        if not self._closed and not self._maxsize:
+            try:
+                _conn.get(self._address).flush(False)
+            except OSError:
+                pass            # the connection is gone: its puts went with it
         self._put_closed = True
         super().close()
 

@@ -80,13 +80,26 @@ class TestQueue(TestCase):
         # A put to an unbounded queue does not wait for its answer: the
         # failure comes with join_thread() (or the queue's next put).
         q = mpx.Queue()
-        mpx.Queue(name=q.name, create=False).shutdown()
+        other = mpx.Queue(name=q.name, create=False)
+        other.shutdown()
         q.put(1)
         q.close()
         with self.assertRaises(mpx.ShutDown) as cm:
             q.join_thread()
         self.assertIn(q.name, str(cm.exception))
         q.join_thread()                 # raised once
+        other.close()
+
+    def test_close_lands_the_puts_before_the_last_reference_ends(self):
+        # The puts travel on the thread's connection, the reference on another:
+        # were the reference (the queue's last) dropped first, the puts would
+        # find no queue, and join_thread() would raise FileNotFoundError.
+        for _ in range(20):
+            q = mpx.Queue()
+            for i in range(100):
+                q.put(i)
+            q.close()
+            q.join_thread()
 
     def test_pipelined_failure_raised_by_the_next_put_of_its_queue(self):
         q = mpx.Queue()
