@@ -94,10 +94,11 @@ class TestQueue(TestCase):
         # The puts travel on the thread's connection, the reference on another:
         # were the reference (the queue's last) dropped first, the puts would
         # find no queue, and join_thread() would raise FileNotFoundError.
-        for _ in range(20):
+        big = b"x" * 60000              # the daemon reads such puts over several passes of its loop
+        for _ in range(10):
             q = mpx.Queue()
-            for i in range(100):
-                q.put(i)
+            for _ in range(40):
+                q.put(big)
             q.close()
             q.join_thread()
 
