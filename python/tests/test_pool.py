@@ -56,6 +56,10 @@ def initialised(_=None):
     return list(_initialised)
 
 
+# Every wait has a deadline: workers that cannot start (a broken environment) fail the test, not hang it.
+T = 120
+
+
 class TestPool(TestCase):
     def setUp(self):
         self.pool = mpx.Pool(2)
@@ -63,15 +67,17 @@ class TestPool(TestCase):
 
     def test_apply_and_map(self):
         p = self.pool
-        self.assertEqual(p.apply(square, (7,)), 49)
-        self.assertEqual(p.apply(add, (1,), {"b": 2}), 3)
-        self.assertEqual(p.map(square, range(100)), [x * x for x in range(100)])
-        self.assertEqual(p.map(square, range(10), chunksize=3), [x * x for x in range(10)])
-        self.assertEqual(p.map(square, []), [])
-        self.assertEqual(p.starmap(add, [(1, 2), (3, 4)]), [3, 7])
-        self.assertEqual(list(p.imap(square, range(10))), [x * x for x in range(10)])
+        self.assertEqual(p.apply_async(square, (7,)).get(T), 49)
+        self.assertEqual(p.apply_async(add, (1,), {"b": 2}).get(T), 3)
+        self.assertEqual(p.map_async(square, range(100)).get(T), [x * x for x in range(100)])
+        self.assertEqual(p.map_async(square, range(10), chunksize=3).get(T), [x * x for x in range(10)])
+        self.assertEqual(p.map_async(square, []).get(T), [])
+        self.assertEqual(p.starmap_async(add, [(1, 2), (3, 4)]).get(T), [3, 7])
+        it = p.imap(square, range(10))
+        self.assertEqual([it.next(T) for _ in range(10)], [x * x for x in range(10)])
         self.assertEqual(list(p.imap(square, iter(range(10)), chunksize=4)), [x * x for x in range(10)])
-        self.assertEqual(sorted(p.imap_unordered(square, range(10))), [x * x for x in range(10)])
+        it = p.imap_unordered(square, range(10))
+        self.assertEqual(sorted(it.next(T) for _ in range(10)), [x * x for x in range(10)])
 
     def test_async_results_and_callbacks(self):
         got, errors = [], []
@@ -93,7 +99,7 @@ class TestPool(TestCase):
 
     def test_remote_traceback(self):
         with self.assertRaises(KeyError) as cm:
-            self.pool.apply(fail, ("x",))
+            self.pool.apply_async(fail, ("x",)).get(T)
         cause = cm.exception.__cause__
         self.assertEqual(type(cause).__name__, "RemoteTraceback")
         self.assertIn("in fail", str(cause))
@@ -109,7 +115,7 @@ class TestPool(TestCase):
         self.assertEqual(r.get(timeout=30), "go")
 
     def test_workers_are_supervised_processes(self):
-        pids = set(self.pool.map(pid, range(50), chunksize=1))
+        pids = set(self.pool.map_async(pid, range(50), chunksize=1).get(T))
         self.assertTrue(pids)
         self.assertNotIn(os.getpid(), pids)
         i = info(self.pool.name)
@@ -118,7 +124,7 @@ class TestPool(TestCase):
 
     def test_task_of_a_dead_worker_runs_again(self):
         marker = os.path.join(self.tmpdir(), "died")
-        first = self.pool.apply(die_once, (marker,))
+        first = self.pool.apply_async(die_once, (marker,)).get(T)
         self.assertTrue(os.path.exists(marker))
         self.assertNotEqual(first, os.getpid())
         # the pool restarted the worker that died
@@ -126,12 +132,13 @@ class TestPool(TestCase):
 
     def test_task_that_kills_every_worker_fails(self):
         with self.assertRaises(mpx.WorkerLostError):
-            self.pool.apply_async(die).get(timeout=120)
-        self.assertEqual(self.pool.apply(square, (5,)), 25)
+            self.pool.apply_async(die).get(T)
+        self.assertEqual(self.pool.apply_async(square, (5,)).get(T), 25)
 
     def test_close_join_ends_an_anonymous_pool(self):
         p = mpx.Pool(1)
         name = p.name
+        self.assertEqual(p.apply_async(square, (2,)).get(T), 4)     # the worker is up
         r = p.map_async(square, range(20))
         with self.assertRaises(ValueError):
             p.join()
@@ -154,13 +161,13 @@ class TestPool(TestCase):
 
     def test_context_manager(self):
         with mpx.Pool(1) as p:
-            self.assertEqual(p.apply(square, (4,)), 16)
+            self.assertEqual(p.apply_async(square, (4,)).get(T), 16)
             name = p.name
         self.assertFalse(exists(name))
 
     def test_initializer(self):
         with mpx.Pool(1, initializer=remember, initargs=("ready",)) as p:
-            self.assertEqual(p.apply(initialised), ["ready"])
+            self.assertEqual(p.apply_async(initialised).get(T), ["ready"])
 
     def test_arguments_and_pickling_refused(self):
         with self.assertRaises(ValueError):
@@ -183,13 +190,13 @@ class TestPool(TestCase):
                 return x ** 3
             if __name__ == "__main__":
                 p = mpx.Pool(name=sys.argv[1])
-                print(p.map(cube, range(5)))
+                print(p.map_async(cube, range(5)).get(120))
                 p.close()
                 p.join()
             """, name)
         self.assertEqual(out.strip(), "[0, 1, 8, 27, 64]")
         # the other process's join() left the named pool running
-        self.assertEqual(p.apply(square, (6,)), 36)
+        self.assertEqual(p.apply_async(square, (6,)).get(T), 36)
         self.assertTrue(exists(name))
 
     def tmpdir(self):

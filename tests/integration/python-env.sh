@@ -7,9 +7,9 @@ LD_LIBRARY_PATH="$MPX_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # A build with the sanitizers (./configure --enable-asan): the interpreter is
 # not instrumented, so their runtimes must be loaded first; CPython frees
 # little at exit by design, so leaks are not reported for it.
-sanitizers=$(ldd "$MPX_LIBDIR/libmpx.so" 2> /dev/null | awk '/lib(asan|ubsan)\.so/ { print $3 }' | tr '\n' ' ')
+. "$(dirname "$0")/sanitizer-runtimes.sh"
 if [ -n "$sanitizers" ]; then
-        LD_PRELOAD="$sanitizers${LD_PRELOAD:+ $LD_PRELOAD}"
+        preload_sanitizers
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
         export LD_PRELOAD ASAN_OPTIONS
 fi

@@ -6,6 +6,10 @@
 set -eu
 
 if [ "${1:-}" != "--inside" ]; then
+        # mpxd starts the Python workers of mpx.Pool with its own environment:
+        # in a sanitizer build they, like the interpreter, need the runtimes first.
+        . "$(dirname "$0")/sanitizer-runtimes.sh"
+        preload_sanitizers
         exec "$WITH_MPXD" -- "$0" --inside
 fi
 
