@@ -21,10 +21,17 @@
  * expired timers after the I/O callbacks of the same iteration, so every
  * client served in the iteration shares one write and, under sync "always",
  * one fdatasync(). Requests that arrive meanwhile form the next batch. Then
- * the held clients are flushed. Under "everysec" a one-second timer calls
- * fdatasync(); under "no" the kernel writes back when it likes. Objects that
- * are not durable never reach this file, and a client that changed none is
- * never held.
+ * the held clients are flushed. Under "everysec" replies do not wait for
+ * the disk: once a second, when bytes were written since, a timer hands a
+ * dup() of the current segment's descriptor to one background thread,
+ * which calls fdatasync(), closes its dup and writes the result to a pipe
+ * the loop watches; the loop counts it and, on failure, refuses changes
+ * until a snapshot (journal_lose). One sync at a time: a second that finds
+ * one still running leaves the new bytes to the next. The loop itself
+ * still syncs the segment a rotation closes, and at shutdown, after the
+ * thread has finished and been joined. Under "no" the kernel writes back
+ * when it likes. Objects that are not durable never reach this file, and a
+ * client that changed none is never held.
  *
  * Files, in the configured directory: "journal.N" segments, numbered from 1,
  * and "snapshot", which recreates every durable object as it was when
@@ -48,6 +55,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +145,21 @@ struct journal {
 
         struct event *ev_commit;        /* zero timeout: the end of this iteration */
         struct event *ev_second;        /* everysec syncs, array images */
+
+        /*
+         * Under everysec the fdatasync() runs in a thread of its own (see
+         * journal_sync_start), so that the loop never waits for the disk
+         * once a second. It shares nothing with the loop but two pipes.
+         */
+        pthread_t syncer;
+        bool syncer_running;            /* the thread exists */
+        bool syncer_failed;             /* it could not be started: sync in the loop */
+        bool closing;                   /* journal_close: sync in the loop, start no thread */
+        int sync_requests;              /* write end: struct sync_request, one at a time */
+        int sync_results;               /* read end: an int, 0 or a negative errno, per request */
+        struct event *ev_synced;        /* sync_results readable */
+        bool syncing;                   /* a request is out: no second one until its result is back */
+        uint64_t syncing_segment;       /* the segment it syncs, for the log */
         pid_t child;                    /* the compaction child, or 0 */
         uint64_t child_segment;         /* the last segment its snapshot covers */
         uint64_t retry_ms;              /* no compaction before this */
@@ -152,12 +175,16 @@ struct journal {
         uint64_t n_durable_arrays;
 };
 
-static struct journal journal = { .dir_fd = -1, .lock_fd = -1, .fd = -1, .snapshot_fd = -1 };
+#define JOURNAL_INIT \
+        { .dir_fd = -1, .lock_fd = -1, .fd = -1, .snapshot_fd = -1, .sync_requests = -1, .sync_results = -1 }
+
+static struct journal journal = JOURNAL_INIT;
 
 bool journal_replies_held;
 uint64_t journal_appended;
 unsigned journal_fail_countdown;
 int journal_reserve_fails;
+int journal_sync_fails;
 
 static const char *const sync_names[] = {
         [JOURNAL_SYNC_ALWAYS] = "always",
@@ -428,7 +455,16 @@ static int journal_open_segment(uint64_t n) {
         }
         journal_fsync_dir();
         if (journal.fd >= 0) {
-                /* Under everysec the once-a-second sync would only ever see the new segment. */
+                /*
+                 * Under everysec the once-a-second sync would only ever see
+                 * the new segment. This one is synced here, in the loop:
+                 * rotations are rare (one per compact_size) and fork a
+                 * compaction child just after, which costs more; and the
+                 * sync thread, which may be syncing this segment too, is
+                 * never handed two requests at once. Its dup shares this
+                 * open file, whose writeback error is reported once: to
+                 * whichever sync asks first, and both refuse changes.
+                 */
                 if (journal.sync != JOURNAL_SYNC_NO && journal.unsynced > 0) {
                         if (fdatasync(journal.fd) < 0) {
                                 log_err("journal: fdatasync of journal.%" PRIu64 " failed: %s", journal.segment,
@@ -729,6 +765,176 @@ static void journal_schedule_commit(void) {
                 evtimer_add(journal.ev_commit, &now);
 }
 
+/* ---- the everysec sync thread ---- */
+
+/* What the loop hands the thread: a descriptor of its own to sync and close. */
+struct sync_request {
+        int fd;                         /* a dup() of the segment: a rotation or close meanwhile cannot race */
+        int fail;                       /* tests: report this negative errno instead (journal_sync_fails) */
+};
+
+struct syncer_pipes {
+        int requests, results;
+};
+
+/* Read or write len bytes of a pipe, again after a signal; false at EOF or on an error. */
+static bool pipe_transfer(int fd, void *p, size_t len, bool writing) {
+        ssize_t n;
+
+        do
+                n = writing ? write(fd, p, len) : read(fd, p, len);
+        while (n < 0 && errno == EINTR);
+        /* Requests and results are far below PIPE_BUF: they go through whole or not at all. */
+        return n == (ssize_t) len;
+}
+
+/*
+ * The thread: one fdatasync() per request, its result back to the loop. It
+ * touches nothing of the daemon but the descriptors it is given, and ends
+ * when the loop closes the requests' pipe.
+ */
+static void *journal_syncer_main(void *arg) {
+        struct syncer_pipes pipes = *(struct syncer_pipes *) arg;
+        struct sync_request req;
+
+        free(arg);
+        while (pipe_transfer(pipes.requests, &req, sizeof(req), false)) {
+                int r = fdatasync(req.fd) < 0 ? -errno : 0;
+
+                close(req.fd);
+                if (req.fail)
+                        r = req.fail;
+                if (!pipe_transfer(pipes.results, &r, sizeof(r), true))
+                        break;
+        }
+        close(pipes.requests);
+        close(pipes.results);
+        return NULL;
+}
+
+/*
+ * An everysec fdatasync() of segment ended with r (0 or a negative errno).
+ * After a failed writeback Linux marks the pages clean: what it held may
+ * never reach the disk, so everything is written out again in a snapshot.
+ */
+static void journal_sync_done(int r, uint64_t segment) {
+        journal.fsyncs++;
+        if (r < 0) {
+                log_warning("journal: fdatasync of journal.%" PRIu64 " failed: %s; changes are refused until a "
+                            "snapshot is written", segment, strerror(-r));
+                journal_lose();
+                /*
+                 * The commit starts the snapshot (journal_maybe_compact)
+                 * once what is buffered is written; without one now it
+                 * would wait for a change, and changes are refused.
+                 */
+                journal_schedule_commit();
+        }
+}
+
+/* The thread's results: the sync is over, the next second may start another. */
+static void journal_synced_cb(evutil_socket_t fd, short what, void *arg) {
+        int r;
+
+        while (pipe_transfer(journal.sync_results, &r, sizeof(r), false)) {
+                if (!journal.syncing)
+                        continue;
+                journal.syncing = false;
+                journal_sync_done(r, journal.syncing_segment);
+        }
+}
+
+/*
+ * Start the thread with its two pipes. Every signal is blocked in it: they
+ * are the loop's to handle (libevent's handler writes to the loop's socket).
+ */
+static int journal_syncer_start(void) {
+        int req[2] = { -1, -1 }, res[2] = { -1, -1 }, r = -ENOMEM;
+        struct syncer_pipes *pipes = NULL;
+        sigset_t all, old;
+
+        if (pipe2(req, O_CLOEXEC) < 0 || pipe2(res, O_CLOEXEC) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        (void) fcntl(res[0], F_SETFL, O_NONBLOCK);
+        journal.ev_synced = event_new(mpxd.base, res[0], EV_READ | EV_PERSIST, journal_synced_cb, NULL);
+        pipes = malloc(sizeof(*pipes));
+        if (!journal.ev_synced || !pipes || event_add(journal.ev_synced, NULL) < 0)
+                goto fail;
+        *pipes = (struct syncer_pipes) { .requests = req[0], .results = res[1] };
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+        r = -pthread_create(&journal.syncer, NULL, journal_syncer_main, pipes);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0)
+                goto fail;
+        journal.syncer_running = true;
+        journal.sync_requests = req[1];
+        journal.sync_results = res[0];
+        return 0;
+fail:
+        log_warning("journal: cannot start the sync thread: %s; everysec syncs run in the loop", strerror(-r));
+        if (journal.ev_synced)
+                event_free(journal.ev_synced);
+        journal.ev_synced = NULL;
+        free(pipes);
+        for (int i = 0; i < 2; i++) {
+                if (req[i] >= 0)
+                        close(req[i]);
+                if (res[i] >= 0)
+                        close(res[i]);
+        }
+        journal.syncer_failed = true;
+        return r;
+}
+
+/*
+ * Stop the thread: it finishes the sync it is running, if any, and sees
+ * the requests' pipe closed. Its last result is taken here.
+ */
+static void journal_syncer_stop(void) {
+        if (!journal.syncer_running)
+                return;
+        close(journal.sync_requests);
+        journal.sync_requests = -1;
+        (void) pthread_join(journal.syncer, NULL);
+        journal.syncer_running = false;
+        journal_synced_cb(journal.sync_results, EV_READ, NULL);
+        /* A result that could not be read: the sync is over all the same, and maybe failed. */
+        if (journal.syncing) {
+                journal.syncing = false;
+                journal_sync_done(-EIO, journal.syncing_segment);
+        }
+        event_free(journal.ev_synced);
+        journal.ev_synced = NULL;
+        close(journal.sync_results);
+        journal.sync_results = -1;
+}
+
+/*
+ * Under everysec: the bytes written so far go to the thread, which syncs a
+ * dup() of the current segment while the loop goes on. Without a thread
+ * (it could not be started, or the journal is closing) the sync runs here.
+ */
+static void journal_sync_start(void) {
+        struct sync_request req = { .fd = -1, .fail = journal_sync_fails };
+
+        if (!journal.closing && !journal.syncer_failed && (journal.syncer_running || journal_syncer_start() == 0)) {
+                req.fd = fcntl(journal.fd, F_DUPFD_CLOEXEC, 0);
+                if (req.fd >= 0 && pipe_transfer(journal.sync_requests, &req, sizeof(req), true)) {
+                        journal.syncing = true;
+                        journal.syncing_segment = journal.segment;
+                        journal.unsynced = 0;
+                        return;
+                }
+                if (req.fd >= 0)
+                        close(req.fd);
+        }
+        journal_sync_done(fdatasync(journal.fd) < 0 ? -errno : req.fail, journal.segment);
+        journal.unsynced = 0;
+}
+
 /* Once a second: a stalled commit again, fdatasync() under "everysec", images of arrays written through mappings. */
 static void journal_second_cb(evutil_socket_t fd, short what, void *arg) {
         if (journal.stalled)
@@ -744,16 +950,9 @@ static void journal_second_cb(evutil_socket_t fd, short what, void *arg) {
                         if (o->durable && o->ops->checkpoint)
                                 o->ops->checkpoint(o);
         }
-        if (journal.sync == JOURNAL_SYNC_EVERYSEC && journal.unsynced > 0 && journal.fd >= 0) {
-                if (fdatasync(journal.fd) < 0) {
-                        log_warning("journal: fdatasync of journal.%" PRIu64 " failed: %s; changes are refused "
-                                    "until a snapshot is written", journal.segment, strerror(errno));
-                        /* After a failed writeback Linux marks the pages clean: rewrite it all. */
-                        journal_lose();
-                }
-                journal.fsyncs++;
-                journal.unsynced = 0;
-        }
+        /* A sync still running is not doubled: what was written since waits for the next second. */
+        if (journal.sync == JOURNAL_SYNC_EVERYSEC && journal.unsynced > 0 && journal.fd >= 0 && !journal.syncing)
+                journal_sync_start();
 }
 
 /* ---- snapshots ---- */
@@ -1272,6 +1471,9 @@ void journal_close(bool compact) {
         journal.retry_ms = UINT64_MAX;
         journal_commit();
         journal_stop_child();
+        /* The last syncs run here, after the thread's: one at a time, in order. */
+        journal.closing = true;
+        journal_syncer_stop();
         if (compact) {
                 int r;
 
@@ -1301,7 +1503,7 @@ void journal_close(bool compact) {
                 close(journal.lock_fd);
         wire_buf_done(&journal.buf);
         free(journal.dir);
-        journal = (struct journal) { .dir_fd = -1, .lock_fd = -1, .fd = -1, .snapshot_fd = -1 };
+        journal = (struct journal) JOURNAL_INIT;
         journal_replies_held = false;
 }
 

@@ -761,6 +761,8 @@ bool journal_replaying(void);
 extern unsigned journal_fail_countdown;
 /* Tests: while set (a negative errno), reserving room on disk fails with it, as a full disk would. */
 extern int journal_reserve_fails;
+/* Tests: while set (a negative errno), the everysec syncs report it, as a failed fdatasync() would. */
+extern int journal_sync_fails;
 /*
  * Before a request changes durable object o (op.c marks such requests
  * OP_CHANGES; object_lookup asks): 0 when the journal has room for what a

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,7 @@ static int journal_teardown(void **state) {
         journal_close(false);
         journal_reserve_fails = 0;
         journal_fail_countdown = 0;
+        journal_sync_fails = 0;
         unit_teardown(state);
         remove_files(t->dir);
         (void) rmdir(t->dir);
@@ -821,6 +823,93 @@ static void test_rotation_syncs_closed_segment(void **state) {
         assert_int_equal(journal_stat("journal_fsyncs"), 1);
 }
 
+/* Run the loop until the journal's STATS counter key reaches want; fail after a deadline. */
+static void loop_until_stat(const char *key, int64_t want) {
+        uint64_t deadline = now_ms() + 10000;
+
+        /* The once-a-second timer is always pending: EVLOOP_ONCE returns at least that often. */
+        while (journal_stat(key) < want) {
+                if (now_ms() > deadline)
+                        fail_msg("%s stayed at %" PRId64 ", below %" PRId64, key, journal_stat(key), want);
+                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
+        }
+}
+
+/*
+ * Under everysec replies do not wait for the disk, and the sync thread
+ * syncs what was written within about a second, again after each change:
+ * the fsyncs count rises, the journal stays writable, and a crash after
+ * the syncs loses nothing that was acknowledged.
+ */
+static void test_everysec_syncs_in_background(void **state) {
+        struct journal_test *t = *state;
+        struct client *c;
+
+        t->config->durability_sync = JOURNAL_SYNC_EVERYSEC;
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "first");
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        /* Written and acknowledged without waiting for a sync. */
+        assert_true(!c->held);
+        loop_until_stat("journal_fsyncs", 1);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "second");
+        loop_until_stat("journal_fsyncs", 2);
+        assert_string_equal(journal_stat_str("journal_state"), "ok");
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "third");
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+
+        /* As a crash: no compaction; the close syncs the last put after the thread's. */
+        restart(t, false);
+        c = client_add(&t->f, "reader");
+        expect_item(c, QUEUE, "first");
+        expect_item(c, QUEUE, "second");
+        expect_item(c, QUEUE, "third");
+        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", QUEUE, (int64_t) 0, 0u);
+}
+
+/*
+ * A failed everysec fdatasync() in the thread: the pages it covered may
+ * never reach the disk, so durable changes are refused (EIO) until the
+ * snapshot, which starts without waiting for a change, writes memory out
+ * whole; then they are accepted again, and a restart finds every
+ * acknowledged change.
+ */
+static void test_everysec_failed_sync_refuses(void **state) {
+        struct journal_test *t = *state;
+        char sock[128];
+        struct client *c;
+
+        snprintf(sock, sizeof(sock), "%s/mpxd.sock", t->dir);
+        mpxd.socket_path = sock;
+        /* The signal events: SIGCHLD tells the journal that its compaction child ended. */
+        assert_int_equal(server_listen(), 0);
+        t->config->durability_sync = JOURNAL_SYNC_EVERYSEC;
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "writer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        assert_true(!c->held);
+
+        journal_sync_fails = -EIO;
+        loop_until_stat("journal_fsyncs", 1);
+        journal_sync_fails = 0;
+        assert_string_equal(journal_stat_str("journal_state"), "resyncing");
+        expect(WIRE_EIO, c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "refused");
+        loop_until_stat("journal_compactions", 1);
+        assert_string_equal(journal_stat_str("journal_state"), "ok");
+        expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-1");
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+
+        restart(t, false);
+        c = client_add(&t->f, "reader");
+        expect_item(c, QUEUE, "item-0");
+        expect_item(c, QUEUE, "item-1");
+        expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", QUEUE, (int64_t) 0, 0u);
+}
+
 /* The inode number of fd, as /proc/PID/fd/N shows a pipe: "pipe:[123]". */
 static void pipe_link(int fd, char *buf, size_t size) {
         struct stat st;
@@ -1069,6 +1158,8 @@ int main(void) {
                 T(test_reserve_failure_at_commit_stalls),
                 T(test_recovery_ignores_limits),
                 T(test_rotation_syncs_closed_segment),
+                T(test_everysec_syncs_in_background),
+                T(test_everysec_failed_sync_refuses),
                 T(test_compaction_child_closes_descriptors),
                 T(test_replies_outside_requests_wait),
                 T(test_sem_owner_dead_survives_restart),
