@@ -184,9 +184,10 @@ static int pool_start(struct ctl *ctl, int argc, char **argv) {
                         r = ctl_fail(started, "pool", name, "COMMAND is not an executable file in mpxd's PATH");
                 else if (started == -EEXIST)
                         r = ctl_fail(started, "pool", name, "a pool of that name runs another command or policy, "
-                                     "or is stopping");
+                                     "as another user, or is stopping");
                 else if (started == -EACCES)
-                        r = ctl_fail(started, "pool", name, "only root and the admin group may start pools");
+                        r = ctl_fail(started, "pool", name, "not yours, or mpxd cannot run workers as you (only "
+                                     "an mpxd that runs as root can; see its log)");
                 else if (started < 0)
                         r = ctl_fail(started, "pool", name, NULL);
                 else if (ctl->json) {

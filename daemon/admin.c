@@ -332,11 +332,13 @@ static int put_user(struct wire_buf *b, const struct user *u) {
         err |= wire_put_field_int(b, &f, "objects", u->n_objects);
         err |= wire_put_field_int(b, &f, "waiters", u->n_waiters);
         err |= wire_put_field_int(b, &f, "bytes", (int64_t) u->bytes);
+        err |= wire_put_field_int(b, &f, "workers", u->n_workers);
         err |= wire_put_field_int(b, &f, "refused_memory", (int64_t) u->refused[USER_REFUSED_MEMORY]);
         err |= wire_put_field_int(b, &f, "refused_objects", (int64_t) u->refused[USER_REFUSED_OBJECTS]);
         err |= wire_put_field_int(b, &f, "refused_clients", (int64_t) u->refused[USER_REFUSED_CLIENTS]);
         err |= wire_put_field_int(b, &f, "refused_waiters",
                                   (int64_t) (u->refused[USER_REFUSED_WAITERS] + u->refused[USER_REFUSED_CLIENT_WAITERS]));
+        err |= wire_put_field_int(b, &f, "refused_workers", (int64_t) u->refused[USER_REFUSED_WORKERS]);
         if (err < 0)
                 return -ENOMEM;
         wire_fields_end(b, &f);

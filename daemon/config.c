@@ -71,6 +71,7 @@ struct config *config_new(void) {
         c->max_clients = CONFIG_DEFAULT_MAX_CLIENTS;
         c->max_objects = CONFIG_DEFAULT_MAX_OBJECTS;
         c->max_output = CONFIG_DEFAULT_MAX_OUTPUT;
+        c->per_user.max_workers = CONFIG_DEFAULT_MAX_WORKERS;
         c->admin_gid = (gid_t) -1;
         c->pool_uid = (uid_t) -1;
         c->pool_gid = (gid_t) -1;
@@ -557,7 +558,8 @@ bad:
 
 /* limits.per_user: the quotas of each uid. */
 static void load_per_user(struct loader *l, const config_setting_t *g) {
-        static const char *const keys[] = { "max_memory", "max_objects", "max_clients", "max_waiters", NULL };
+        static const char *const keys[] = { "max_memory", "max_objects", "max_clients", "max_waiters", "max_workers",
+                                            NULL };
         struct user_limits *q = &l->c->per_user;
         const config_setting_t *s;
         uint64_t v;
@@ -575,6 +577,9 @@ static void load_per_user(struct loader *l, const config_setting_t *g) {
         s = config_setting_get_member(g, "max_waiters");
         if (s && get_uint(l, s, 0, CONFIG_MAX_WAITERS_LIMIT, &v))
                 q->max_waiters = (uint32_t) v;
+        s = config_setting_get_member(g, "max_workers");
+        if (s && get_uint(l, s, 0, CONFIG_MAX_WORKERS_LIMIT, &v))
+                q->max_workers = (uint32_t) v;
 }
 
 static void load_limits(struct loader *l, const config_setting_t *g) {

@@ -107,6 +107,8 @@ void log_client(enum log_level level, uint64_t id, pid_t pid, uid_t uid, const c
 #define CONFIG_MIN_MAX_OUTPUT (UINT64_C(64) << 10)     /* a reply of a few items must fit */
 #define CONFIG_MAX_WAITERS_LIMIT 100000000u
 #define CONFIG_MAX_MEMORY_LIMIT (UINT64_C(1) << 50)     /* a petabyte: past any machine */
+#define CONFIG_DEFAULT_MAX_WORKERS 64u          /* limits.per_user.max_workers */
+#define CONFIG_MAX_WORKERS_LIMIT 1000000u
 
 /* Quotas of one uid (limits.per_user); 0 is unlimited. */
 struct user_limits {
@@ -114,6 +116,7 @@ struct user_limits {
         uint32_t max_objects;
         uint32_t max_clients;
         uint32_t max_waiters;
+        uint32_t max_workers;           /* workers of the pools that run as the uid (pool.c) */
 };
 
 /* One object the configuration declares at start and on each reload. */
@@ -338,6 +341,7 @@ enum user_refusal {
         USER_REFUSED_CLIENTS,
         USER_REFUSED_WAITERS,
         USER_REFUSED_CLIENT_WAITERS,    /* limits.max_waiters_per_client */
+        USER_REFUSED_WORKERS,           /* limits.per_user.max_workers */
         _USER_REFUSED_MAX,
 };
 
@@ -355,6 +359,7 @@ struct user {
         unsigned n_objects;
         unsigned n_clients;
         unsigned n_waiters;
+        unsigned n_workers;             /* slots of the pools that run as it, and their processes that left them */
         uint64_t refused[_USER_REFUSED_MAX];
         uint64_t logged_ms[_USER_REFUSED_MAX];
 };
@@ -403,6 +408,17 @@ void user_client_gone(struct user *u);
 int user_may_wait(const struct client *c);
 void user_waiter_added(struct client *c);
 void user_waiter_removed(struct client *c);
+/*
+ * Workers of the pools that run as a uid other than the daemon's choice
+ * (pool.c): 0 if u may have more of them, -EUSERS past
+ * limits.per_user.max_workers (logged, rate-limited). A worker is charged
+ * from its pool's slot being made until the slot is gone and its process
+ * reaped, so that scaling down and up again cannot outrun the quota.
+ */
+int user_may_run_workers(struct user *u, unsigned more);
+void user_workers_added(struct user *u, unsigned n);
+/* u may be freed. */
+void user_workers_removed(struct user *u, unsigned n);
 
 /* ---- client.c: one connection ---- */
 
@@ -630,7 +646,7 @@ struct object_type {
         void (*waiter_left)(struct object *o, struct waiter *w, int why);
         /* Optional: bytes the object holds (payload and per-element overhead), for the daemon-wide total. */
         uint64_t (*bytes)(struct object *o);
-        /* Optional: 0 if client c may delete the object, else -EACCES (pools: admins only). */
+        /* Optional: 0 if client c may delete the object, else -EACCES (pools: pool.c's rule). */
         int (*may_delete)(struct object *o, const struct client *c);
         /*
          * Types that can be durable: append the journal records that recreate

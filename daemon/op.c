@@ -27,7 +27,8 @@ enum {
 /*
  * Each opcode with the access it needs to the object it names (PERM_NONE:
  * none, or it only creates one). A DECLARE needs READ of an object that
- * exists; pools keep their own admin-only rule on top of ADMIN. OP_CHANGES
+ * exists; pools add their own rule on top of ADMIN (pool.c: a user pool is
+ * for the user its workers run as, any other for superusers). OP_CHANGES
  * marks what may change a durable object, GET and TASK_DONE included (they
  * take items out): the journal must have room for it first.
  */

@@ -25,11 +25,30 @@
  * it signals every worker and waits for them, bounded, so that no worker
  * outlives mpxd.
  *
- * Who may operate pools: the superusers of perm.c (root, the daemon's own
- * user, and members of the configured admin group). When mpxd runs as root,
- * workers run as the configured pool_user; without one they run as root, and
- * only root may start pools. A pool is created readable by every client, as
- * it always was; its mode and owner otherwise work as any object's.
+ * Who may operate pools. Any client may start one, and the rule is kill(2)'s:
+ * nobody gets processes of a uid it could not signal itself.
+ *
+ *  - The superusers of perm.c (root, the daemon's own user, members of the
+ *    configured admin group) start "daemon pools": when mpxd runs as root,
+ *    their workers run as the configured pool_user, and without one as root,
+ *    which only root may then ask for; otherwise as mpxd's own user.
+ *  - Anyone else starts a "user pool": its workers run as the client's own
+ *    uid and primary group (SO_PEERCRED), with no other group, never as root
+ *    or pool_user. Only a root mpxd can change users, so a daemon that is not
+ *    root refuses them EACCES. So that a user gets nothing through mpxd that
+ *    it could not get itself: a user pool's workers count against the uid's
+ *    quota of workers (limits.per_user.max_workers), which bounds what mpxd
+ *    forks for it; they take the resource limits of the client's process
+ *    (RLIMIT_NPROC bounds what they fork in turn); and its executable is
+ *    looked up with the user's own file access rights, so that the ENOENT of
+ *    START tells nothing about files the user may not see.
+ *
+ * Scaling, signalling, stopping and deleting a pool is for superusers and,
+ * for a user pool, for its owner when it is the user its workers run as (the
+ * owner check is op.c's ADMIN access; pool_check_control adds the uid, so
+ * that a CHOWN never hands one user's processes to another). A pool is
+ * created readable by every client, as it always was; its mode and owner
+ * otherwise work as any object's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +59,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -78,6 +98,7 @@ struct worker {
         bool leaving;                   /* scaled away or stopping: signalled, never restarted */
         bool kill_armed;
         uint64_t kill_at_ms;            /* when kill_timer sends SIGKILL */
+        struct user *charged;           /* charged for it since it left its slot (user pools); NULL: not */
         struct event kill_timer;
         TAILQ_ENTRY(worker) link;       /* in all_workers */
 };
@@ -117,6 +138,12 @@ struct pool {
         uint64_t started, restarts, exits, signals;
         bool stopping;
         struct waiter_list waiters;     /* POOL_STOP requests, answered when running reaches 0 */
+        bool user_pool;                 /* its workers run as the client that started it (run_uid, run_gid) */
+        uid_t run_uid;
+        gid_t run_gid;
+        struct user *charged;           /* charged for its slots (limits.per_user.max_workers); NULL: none */
+        bool has_limits;                /* user pools: its workers take these resource limits */
+        struct rlimit limits[RLIMIT_NLIMITS];
 };
 
 /* Every worker not reaped yet, of every pool (and of deleted ones), in start order. */
@@ -280,7 +307,7 @@ static void worker_stop(struct worker *w, int64_t grace_ms) {
         worker_arm_kill(w, grace_ms);
 }
 
-/* Whom workers run as: the configured pool_user, when mpxd is root. */
+/* Whom workers run as: the user of a user pool, or the configured pool_user when mpxd is root. */
 struct run_as {
         bool change;
         uid_t uid;
@@ -289,10 +316,40 @@ struct run_as {
         int n_groups;
         char user[256];
         char home[1024];
+        const struct rlimit *limits;    /* RLIMIT_NLIMITS of them to take first, or NULL */
 };
 
-/* Resolve pool_user in the parent, so that the child only makes system calls. */
-static int run_as_resolve(struct run_as *as) {
+/*
+ * A user pool's user: its uid and primary group and no other group. The user
+ * database may not know the uid (a container's, say): then USER and LOGNAME
+ * are the number and HOME is /.
+ */
+static int run_as_starter(const struct pool *p, struct run_as *as) {
+        struct passwd pw, *res = NULL;
+        char buf[4096];
+
+        as->change = true;
+        as->uid = p->run_uid;
+        as->gid = p->run_gid;
+        as->groups = malloc(sizeof(*as->groups));
+        if (!as->groups)
+                return -ENOMEM;
+        as->groups[0] = as->gid;
+        as->n_groups = 1;
+        as->limits = p->has_limits ? p->limits : NULL;
+        snprintf(as->user, sizeof(as->user), "%ld", (long) as->uid);
+        snprintf(as->home, sizeof(as->home), "/");
+        if (getpwuid_r(as->uid, &pw, buf, sizeof(buf), &res) == 0 && res) {
+                if (res->pw_name && *res->pw_name)
+                        snprintf(as->user, sizeof(as->user), "%s", res->pw_name);
+                if (res->pw_dir && *res->pw_dir)
+                        snprintf(as->home, sizeof(as->home), "%s", res->pw_dir);
+        }
+        return 0;
+}
+
+/* Resolve whom p's workers run as in the parent, so that the child only makes system calls. */
+static int run_as_resolve(const struct pool *p, struct run_as *as) {
         const struct config *c = mpxd.config;
         struct passwd pw, *res = NULL;
         static bool warned;
@@ -300,6 +357,8 @@ static int run_as_resolve(struct run_as *as) {
         int n = 16;
 
         memset(as, 0, sizeof(*as));
+        if (p->user_pool)
+                return run_as_starter(p, as);
         if (!c || !c->pool_user)
                 return 0;
         if (geteuid() != 0) {
@@ -429,6 +488,30 @@ static void close_from(int first) {
  * user's rights, an empty signal mask, then the command. Only system calls
  * here: everything was prepared by the parent.
  */
+/*
+ * Set one resource limit in a child. Without CAP_SYS_RESOURCE a hard limit
+ * cannot be raised: then the lower of the two applies, and when even that
+ * is refused, the limit in force does if it is no higher than the user's.
+ * Either way the user gets no more than its own.
+ */
+static int take_limit(int resource, const struct rlimit *want) {
+        struct rlimit lim = *want, cur;
+
+        if (setrlimit(resource, &lim) == 0)
+                return 0;
+        if (errno != EPERM || getrlimit(resource, &cur) < 0)
+                return -1;
+        /* RLIM_INFINITY is the largest value: plain minimums. */
+        if (lim.rlim_max > cur.rlim_max)
+                lim.rlim_max = cur.rlim_max;
+        if (lim.rlim_cur > lim.rlim_max)
+                lim.rlim_cur = lim.rlim_max;
+        if (setrlimit(resource, &lim) == 0 || (cur.rlim_cur <= want->rlim_cur && cur.rlim_max <= want->rlim_max))
+                return 0;
+        errno = EPERM;
+        return -1;
+}
+
 /* A kernel struct sigaction of zeros, larger than any architecture's. */
 static const unsigned long kernel_sigaction_dfl[16];
 
@@ -453,8 +536,22 @@ static __attribute__((noreturn)) void worker_exec(char *const *argv, char **env,
         if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
                 _exit(126);
         close_from(3);
-        if (as->change && (setgroups((size_t) as->n_groups, as->groups) < 0 || setgid(as->gid) < 0 ||
-                           setuid(as->uid) < 0)) {
+        /*
+         * Real, effective and saved ids all: nothing of root may be taken back
+         * after exec. An id of -1 would change nothing: never run so.
+         */
+        if (as->change && (as->uid == (uid_t) -1 || as->gid == (gid_t) -1)) {
+                dprintf(2, "cannot run as user %s: no uid or gid\n", as->user);
+                _exit(126);
+        }
+        /* The user's own limits, taken while root may still raise a hard one. */
+        for (int r = 0; as->limits && r < RLIMIT_NLIMITS; r++)
+                if (take_limit(r, &as->limits[r]) < 0) {
+                        dprintf(2, "cannot take the resource limits of user %s: %s\n", as->user, strerror(errno));
+                        _exit(126);
+                }
+        if (as->change && (setgroups((size_t) as->n_groups, as->groups) < 0 ||
+                           setresgid(as->gid, as->gid, as->gid) < 0 || setresuid(as->uid, as->uid, as->uid) < 0)) {
                 dprintf(2, "cannot run as user %s: %s\n", as->user, strerror(errno));
                 _exit(126);
         }
@@ -475,7 +572,7 @@ static int worker_spawn(struct pool *p, struct slot *s) {
         sigset_t all, old;
         pid_t pid;
 
-        if (!w || !lg || run_as_resolve(&as) < 0 || !(env = worker_env(p, s->index, &as))) {
+        if (!w || !lg || run_as_resolve(p, &as) < 0 || !(env = worker_env(p, s->index, &as))) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -525,8 +622,14 @@ static int worker_spawn(struct pool *p, struct slot *s) {
                 free(lg);
         } else
                 TAILQ_INSERT_TAIL(&logs, lg, link);
-        log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': worker %u started (pid %ld)%s%s", p->obj.name,
-                   s->index, (long) pid, as.change ? " as user " : "", as.change ? as.user : "");
+        if (as.change)
+                log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': worker %u started (pid %ld) as user %s (uid "
+                           "%ld, gid %ld)", p->obj.name, s->index, (long) pid, as.user, (long) as.uid,
+                           (long) as.gid);
+        else
+                log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': worker %u started (pid %ld) as mpxd's own "
+                           "user (uid %ld, gid %ld)", p->obj.name, s->index, (long) pid, (long) geteuid(),
+                           (long) getegid());
         return 0;
 
 fail:
@@ -584,16 +687,35 @@ static struct slot *slot_new(struct pool *p, unsigned index) {
         s->pool = p;
         s->index = index;
         evtimer_assign(&s->timer, mpxd.base, slot_timer_cb, s);
+        user_workers_added(p->charged, 1);
         return s;
 }
 
-/* Free a slot; its process, if any, must have been dealt with. */
+/* Free a slot; its process, if any, must have been dealt with (worker_detach). */
 static void slot_free(struct slot *s) {
         if (!s)
                 return;
         if (s->timer_armed)
                 evtimer_del(&s->timer);
+        user_workers_removed(s->pool->charged, 1);
         free(s);
+}
+
+/*
+ * A user pool's worker leaves its slot (scaled away, its pool deleted) but
+ * runs on until it is reaped: it is charged on its own until then.
+ */
+static void worker_detach(struct worker *w) {
+        if (!w->pool || !w->pool->charged || w->charged)
+                return;
+        w->charged = w->pool->charged;
+        user_workers_added(w->charged, 1);
+}
+
+/* A worker is reaped or forgotten: what it was charged on its own is given back. */
+static void worker_uncharge(struct worker *w) {
+        user_workers_removed(w->charged, 1);
+        w->charged = NULL;
 }
 
 /* ---- pools ---- */
@@ -619,6 +741,7 @@ static void worker_reaped(struct worker *w, int status) {
         TAILQ_REMOVE(&all_workers, w, link);
         if (w->kill_armed)
                 evtimer_del(&w->kill_timer);
+        worker_uncharge(w);
         if (!p) {
                 log_info("worker %u (pid %ld) of a deleted pool %s", w->index, (long) w->pid, how);
                 free(w);
@@ -751,6 +874,7 @@ void pool_stop_all(void) {
                 TAILQ_REMOVE(&all_workers, w, link);
                 if (w->kill_armed)
                         evtimer_del(&w->kill_timer);
+                worker_uncharge(w);
                 if (w->pool)
                         w->pool->running--;
                 free(w);
@@ -776,6 +900,7 @@ static void pool_free(struct object *o) {
 
         TAILQ_FOREACH(w, &all_workers, link)
                 if (w->pool == p) {
+                        worker_detach(w);
                         w->pool = NULL;
                         w->leaving = true;
                         if (w->kill_armed)
@@ -844,11 +969,11 @@ static int pool_describe(struct object *o, struct wire_buf *b, struct wire_field
         return r < 0 ? -ENOMEM : 0;
 }
 
-static int pool_check_admin(const struct client *c, const char *what);
+static int pool_check_control(const struct client *c, const struct pool *p, const char *what);
 
 /* Deleting a pool kills its workers: only those who may stop it may delete it. */
 static int pool_may_delete(struct object *o, const struct client *c) {
-        return pool_check_admin(c, "delete");
+        return pool_check_control(c, pool_of(o), "delete");
 }
 
 static const struct object_type pool_type = {
@@ -919,8 +1044,18 @@ static int command_argc(const char *command, size_t size) {
         return argc > (int) POOL_MAX_ARGS ? -EINVAL : argc;
 }
 
-int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
-                 size_t command_size) {
+/* Whom a new pool's workers run as: the daemon's choice (NULL), or the starter's own user. */
+struct pool_starter {
+        uid_t uid;
+        gid_t gid;
+        struct user *user;              /* charged for the workers */
+        bool has_limits;                /* false: mpxd's own (a socketless client is mpxd itself) */
+        struct rlimit limits[RLIMIT_NLIMITS];
+};
+
+/* pool_declare, for a user pool when as is not NULL. */
+static int pool_declare_as(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
+                           size_t command_size, const struct pool_starter *as) {
         struct object *o;
         int argc = command ? command_argc(command, command_size) : -EINVAL;
         struct pool *p;
@@ -935,17 +1070,29 @@ int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart
                 if (o->ops != &pool_type)
                         return -EPROTOTYPE;
                 p = pool_of(o);
+                /* The same pool is also one whose workers run as the same user. */
                 return !p->stopping && p->restart == restart && p->command_size == command_size &&
-                       memcmp(p->command, command, command_size) == 0 ? 0 : -EEXIST;
+                       memcmp(p->command, command, command_size) == 0 && p->user_pool == !!as &&
+                       (!as || p->run_uid == as->uid) ? 0 : -EEXIST;
         }
         if (argc < 0 || workers == 0 || workers > POOL_MAX_WORKERS || !pool_restart_to_string(restart))
                 return -EINVAL;
         /* Each worker holds a log pipe open in the daemon: refuse what would starve clients of descriptors. */
-        if (object_check_limit() < 0 || server_fds_check(workers) < 0)
+        if (object_check_limit() < 0 || (as && user_may_run_workers(as->user, workers) < 0) ||
+            server_fds_check(workers) < 0)
                 return -EUSERS;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
+        if (as) {
+                /* Before the slots, which charge it. */
+                p->user_pool = true;
+                p->run_uid = as->uid;
+                p->run_gid = as->gid;
+                p->charged = as->user;
+                p->has_limits = as->has_limits;
+                memcpy(p->limits, as->limits, sizeof(p->limits));
+        }
         p->restart = restart;
         p->wanted = workers;
         p->command_size = command_size;
@@ -989,6 +1136,11 @@ nomem:
         return -ENOMEM;
 }
 
+int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
+                 size_t command_size) {
+        return pool_declare_as(name, len, workers, restart, command, command_size, NULL);
+}
+
 /* Grow or shrink a pool: new slots start now, slots scaled away stop their workers. */
 static int pool_scale(struct pool *p, uint32_t workers) {
         uint32_t old = p->wanted;
@@ -996,7 +1148,7 @@ static int pool_scale(struct pool *p, uint32_t workers) {
         if (workers > old) {
                 struct slot **grown;
 
-                if (server_fds_check(workers - old) < 0)
+                if (user_may_run_workers(p->charged, workers - old) < 0 || server_fds_check(workers - old) < 0)
                         return -EUSERS;
                 grown = realloc(p->slots, workers * sizeof(*grown));
                 if (!grown)
@@ -1012,8 +1164,10 @@ static int pool_scale(struct pool *p, uint32_t workers) {
                         slot_arm(grown[i], 0, false);
         } else {
                 for (uint32_t i = workers; i < old; i++) {
-                        if (p->slots[i]->worker)
+                        if (p->slots[i]->worker) {
+                                worker_detach(p->slots[i]->worker);
                                 worker_stop(p->slots[i]->worker, POOL_SCALE_GRACE_MS);
+                        }
                         slot_free(p->slots[i]);
                         p->slots[i] = NULL;
                 }
@@ -1043,31 +1197,181 @@ static void pool_stop_begin(struct pool *p, int64_t grace_ms) {
 
 /* ---- who may ---- */
 
-/* -EACCES (logged, at most once every ten seconds) unless the client may operate pools. */
-static int pool_check_admin(const struct client *c, const char *what) {
+/* true at most once every ten seconds: a client retrying in a loop must not flood the log. */
+static bool pool_refusal_log_due(void) {
         static uint64_t logged_ms;
-        uint64_t t;
+        uint64_t t = now_ms();
 
-        if (client_is_superuser(c))
+        if (logged_ms && t - logged_ms < 10000)
+                return false;
+        logged_ms = t;
+        return true;
+}
+
+/*
+ * 0 if c may scale, signal, stop or delete p, else -EACCES (logged, rate
+ * limited). The owner check is done by the lookup (op.c's ADMIN access);
+ * this adds that a user pool's workers must run as the client, as kill(2)
+ * wants, and that a daemon pool is for superusers alone.
+ */
+static int pool_check_control(const struct client *c, const struct pool *p, const char *what) {
+        if (!c || client_is_superuser(c) || (p->user_pool && p->run_uid == c->uid))
                 return 0;
-        t = now_ms();
-        if (!logged_ms || t - logged_ms >= 10000) {
-                logged_ms = t;
-                log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid,
-                           "%s may not %s a pool: only root%s may; refusing with EACCES", client_describe(c), what,
-                           mpxd.config && mpxd.config->admin_group ? " and the admin group" : "");
+        if (pool_refusal_log_due()) {
+                if (p->user_pool)
+                        log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not %s pool '%s': its workers "
+                                   "run as uid %ld; refusing with EACCES", client_describe(c), what, p->obj.name,
+                                   (long) p->run_uid);
+                else
+                        log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not %s pool '%s': only root%s "
+                                   "may; refusing with EACCES", client_describe(c), what, p->obj.name,
+                                   mpxd.config && mpxd.config->admin_group ? " and the admin group" : "");
         }
         return -EACCES;
 }
 
-/* true if prog names an executable file, in PATH when it has no slash. */
-static bool command_exists(const char *prog) {
-        const char *path = getenv("PATH"), *dir, *end;
-        char full[4096];
+/* true if pid is a process whose effective uid is uid, as its /proc/PID/status says. */
+static bool proc_euid_is(pid_t pid, uid_t uid) {
+        char path[64], line[256];
+        bool ok = false;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%ld/status", (long) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long real, effective;
+
+                if (strncmp(line, "Uid:", 4) == 0 && sscanf(line + 4, "%lu %lu", &real, &effective) == 2) {
+                        ok = effective == uid;
+                        break;
+                }
+        }
+        fclose(f);
+        return ok;
+}
+
+/* One value of /proc/PID/limits: a number or "unlimited". */
+static bool parse_limit(const char *s, rlim_t *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (strncmp(s, "unlimited", 9) == 0) {
+                *ret = RLIM_INFINITY;
+                return true;
+        }
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (end == s || errno)
+                return false;
+        *ret = (rlim_t) v;
+        return true;
+}
+
+/*
+ * The resource limits of process pid, from /proc/PID/limits: a line per
+ * resource in RLIMIT_* order after a heading, each "%-25s %-20s %-20s" (name,
+ * soft, hard) since Linux 2.6.24. Read there rather than with prlimit(2),
+ * which wants CAP_SYS_RESOURCE that a root mpxd in a container often lacks.
+ */
+static int proc_read_limits(pid_t pid, struct rlimit *lim) {
+        char path[64], line[256];
+        int n = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%ld/limits", (long) pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (n < RLIMIT_NLIMITS && fgets(line, sizeof(line), f)) {
+                if (n++ < 0)
+                        continue;
+                if (strlen(line) < 48 || !parse_limit(line + 26, &lim[n - 1].rlim_cur) ||
+                    !parse_limit(line + 47, &lim[n - 1].rlim_max))
+                        break;
+        }
+        fclose(f);
+        return n == RLIMIT_NLIMITS ? 0 : -EBADMSG;
+}
+
+/*
+ * The resource limits of the process that connected c (SO_PEERCRED's pid),
+ * which the workers of a user pool take: a user must not get through mpxd
+ * what its own limits (RLIMIT_NPROC, say) deny it. The uid is checked after
+ * the limits are read, so that a pid reused by another user's process is
+ * refused rather than believed. 0, or -ESRCH (logged, rate limited): the
+ * process is gone or is no longer the client's.
+ */
+static int client_limits(const struct client *c, struct pool_starter *as) {
+        as->has_limits = false;
+        if (c->fd < 0)
+                return 0;
+        if (c->pid <= 0 || proc_read_limits(c->pid, as->limits) < 0 || !proc_euid_is(c->pid, c->uid)) {
+                if (pool_refusal_log_due())
+                        log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not start a pool: the "
+                                   "resource limits of its process, which its workers would take, cannot be read "
+                                   "(the process is gone, or not the one that connected); refusing with EACCES",
+                                   client_describe(c));
+                return -ESRCH;
+        }
+        as->has_limits = true;
+        return 0;
+}
+
+/*
+ * Whom the workers of a pool c starts run as: *ret_user_pool false for a
+ * superuser (the daemon's choice: pool_user, or mpxd's own user), true for
+ * anyone else (c's uid and primary group). -EACCES when that cannot be: a
+ * user pool of a daemon that is not root, which cannot change users. Root
+ * alone may have workers run as root: the caller checks that once the body
+ * is known to be valid.
+ */
+static int pool_start_as(const struct client *c, bool *ret_user_pool) {
+        *ret_user_pool = false;
+        if (client_is_superuser(c))
+                return 0;
+        /* Credentials that could not be read: -1 would leave a worker's ids as they are, root's. */
+        if (c->uid == (uid_t) -1 || c->gid == (gid_t) -1)
+                return -EACCES;
+        if (geteuid() != 0) {
+                if (pool_refusal_log_due())
+                        log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not start a pool: mpxd does "
+                                   "not run as root, so it cannot run workers as uid %ld; only root%s may; "
+                                   "refusing with EACCES", client_describe(c), (long) c->uid,
+                                   mpxd.config && mpxd.config->admin_group ? ", mpxd's user and the admin group" :
+                                   " and mpxd's user");
+                return -EACCES;
+        }
+        *ret_user_pool = true;
+        return 0;
+}
+
+/*
+ * true if path is an executable regular file: for the daemon (as NULL), or
+ * for a user pool's user by the mode bits of its uid and its one group (the
+ * caller has made them the filesystem ids, so that stat() searches the
+ * folders with the user's rights).
+ */
+static bool executable(const char *path, const struct pool_starter *as) {
         struct stat st;
 
+        if (!as)
+                return access(path, X_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        if (st.st_uid == as->uid)
+                return st.st_mode & S_IXUSR;
+        return st.st_mode & (st.st_gid == as->gid ? S_IXGRP : S_IXOTH);
+}
+
+/* true if prog names an executable file, in PATH when it has no slash (see executable). */
+static bool command_exists(const char *prog, const struct pool_starter *as) {
+        const char *path = getenv("PATH"), *dir, *end;
+        char full[4096];
+
         if (strchr(prog, '/'))
-                return access(prog, X_OK) == 0 && stat(prog, &st) == 0 && S_ISREG(st.st_mode);
+                return executable(prog, as);
         if (!path || !*path)
                 path = "/usr/local/bin:/usr/bin:/bin";
         for (dir = path; ; dir = end + 1) {
@@ -1076,11 +1380,46 @@ static bool command_exists(const char *prog) {
                 end = strchrnul(dir, ':');
                 dlen = (size_t) (end - dir);
                 snprintf(full, sizeof(full), "%.*s%s%s", (int) dlen, dir, dlen ? "/" : "", prog);
-                if (access(full, X_OK) == 0 && stat(full, &st) == 0 && S_ISREG(st.st_mode))
+                if (executable(full, as))
                         return true;
                 if (!*end)
                         return false;
         }
+}
+
+/*
+ * command_exists with the file access rights of a user pool's user (its uid
+ * and its one group), as its workers will have them: a root mpxd must not
+ * tell a user whether files exist where the user may not look. The daemon
+ * is one thread, so its filesystem ids and groups may change for the time of
+ * the check. 0 when the command is there, -ENOENT when it is not, -EACCES
+ * when the daemon cannot take the user's rights (logged).
+ */
+static int command_exists_as(const char *prog, const struct pool_starter *as) {
+        gid_t *saved = NULL;
+        int n = getgroups(0, NULL), r = -EACCES, err = 0;
+
+        if (n < 0 || !(saved = calloc((size_t) n + 1, sizeof(*saved))) || getgroups(n, saved) != n) {
+                free(saved);
+                return -ENOMEM;
+        }
+        if (setgroups(1, &as->gid) == 0) {
+                (void) setfsgid(as->gid);
+                (void) setfsuid(as->uid);
+                /* setfsuid says nothing of a failure: ask again what is in force. */
+                if ((uid_t) setfsuid((uid_t) -1) == as->uid && (gid_t) setfsgid((gid_t) -1) == as->gid)
+                        r = command_exists(prog, as) ? 0 : -ENOENT;
+                (void) setfsuid(geteuid());
+                (void) setfsgid(getegid());
+        } else
+                err = errno;
+        if (setgroups((size_t) n, saved) < 0)
+                log_err("cannot restore mpxd's supplementary groups: %s", strerror(errno));
+        free(saved);
+        if (r == -EACCES)
+                log_err("cannot take the file access rights of uid %ld, gid %ld to look for a command: %s",
+                        (long) as->uid, (long) as->gid, err ? strerror(err) : "the filesystem ids did not change");
+        return r;
 }
 
 /* ---- request handlers ---- */
@@ -1105,7 +1444,8 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
         uint32_t workers;
         uint8_t restart;
         uint16_t argc;
-        bool bad = false;
+        bool bad = false, user_pool;
+        struct pool_starter as = { .uid = c->uid, .gid = c->gid, .user = c->user, .has_limits = false };
         char *command, *p;
         int created;
 
@@ -1125,13 +1465,13 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
-        if (pool_check_admin(c, "start") < 0)
+        if (pool_start_as(c, &user_pool) < 0)
                 return -EACCES;
         if (bad || argc == 0 || argc > POOL_MAX_ARGS || size > POOL_MAX_COMMAND || workers == 0 ||
             workers > POOL_MAX_WORKERS || !pool_restart_to_string(restart))
                 return -EINVAL;
         /* Without pool_user, workers of a root mpxd run as root: only root may choose what they run. */
-        if (geteuid() == 0 && c->uid != 0 && (!mpxd.config || !mpxd.config->pool_user)) {
+        if (!user_pool && geteuid() == 0 && c->uid != 0 && (!mpxd.config || !mpxd.config->pool_user)) {
                 log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not start a pool: mpxd runs as root "
                            "and pool_user is not set, so workers would run as root; refusing with EACCES",
                            client_describe(c));
@@ -1149,15 +1489,25 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
                 p[n] = '\0';
                 p += n + 1;
         }
-        if (!object_find(name, len) && !command_exists(command)) {
-                free(command);
-                return -ENOENT;
+        if (!object_find(name, len)) {
+                int found = user_pool ? command_exists_as(command, &as) :
+                                        (command_exists(command, NULL) ? 0 : -ENOENT);
+
+                if (found == 0 && user_pool && client_limits(c, &as) < 0)
+                        found = -EACCES;
+                if (found < 0) {
+                        free(command);
+                        return found;
+                }
         }
-        created = pool_declare(name, len, workers, restart, command, size);
+        created = pool_declare_as(name, len, workers, restart, command, size, user_pool ? &as : NULL);
         free(command);
         if (created < 0)
                 return created;
-        if (created)
+        if (created && user_pool)
+                log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%.*s' started by %s; its workers run as "
+                           "uid %ld, gid %ld", (int) len, name, client_describe(c), (long) as.uid, (long) as.gid);
+        else if (created)
                 log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%.*s' started by %s", (int) len, name,
                            client_describe(c));
         return op_reply_u8(c, req, (uint8_t) created);
@@ -1173,11 +1523,11 @@ int pool_handle_scale(struct client *c, const struct request *req, struct wire_r
 
         if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &workers) || !wire_reader_done(r))
                 return -EPROTO;
-        if (pool_check_admin(c, "scale") < 0)
-                return -EACCES;
         err = pool_lookup(name, len, &p);
         if (err < 0)
                 return err;
+        if (pool_check_control(c, p, "scale") < 0)
+                return -EACCES;
         if (workers > POOL_MAX_WORKERS || p->stopping)
                 return -EINVAL;
         if (workers != p->wanted) {
@@ -1205,11 +1555,11 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
 
         if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &sig) || !wire_reader_done(r))
                 return -EPROTO;
-        if (pool_check_admin(c, "signal") < 0)
-                return -EACCES;
         err = pool_lookup(name, len, &p);
         if (err < 0)
                 return err;
+        if (pool_check_control(c, p, "signal") < 0)
+                return -EACCES;
         if (sig == 0 || sig >= NSIG)
                 return -EINVAL;
         b = client_reply_begin(c, req->id, req->op, &start);
@@ -1241,11 +1591,11 @@ int pool_handle_stop(struct client *c, const struct request *req, struct wire_re
 
         if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &grace_ms) || !wire_reader_done(r))
                 return -EPROTO;
-        if (pool_check_admin(c, "stop") < 0)
-                return -EACCES;
         err = pool_lookup(name, len, &p);
         if (err < 0)
                 return err;
+        if (pool_check_control(c, p, "stop") < 0)
+                return -EACCES;
         if (!p->stopping)
                 log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s' stopped by %s (grace %lld ms)",
                            p->obj.name, client_describe(c), (long long) grace_ms);

@@ -95,6 +95,7 @@ int mpxd_init(void) {
         mpxd.max_clients = CONFIG_DEFAULT_MAX_CLIENTS;
         mpxd.max_objects = CONFIG_DEFAULT_MAX_OBJECTS;
         mpxd.max_output = CONFIG_DEFAULT_MAX_OUTPUT;
+        mpxd.per_user.max_workers = CONFIG_DEFAULT_MAX_WORKERS;
         config_overrides_init(&mpxd.overrides);
         TAILQ_INIT(&mpxd.refusals);
         TAILQ_INIT(&mpxd.clients);

@@ -2,10 +2,10 @@
 /*
  * Accounting per uid, the way dbus-broker keeps its quotas: every uid that
  * connects gets a struct user holding what it is charged for (bytes held,
- * objects, connections, waiters), and every limit is checked here before
- * anything changes, so that one flooding user runs into its own errors
- * (ENOSPC for bytes, EUSERS for the rest) while every other user is served
- * as before.
+ * objects, connections, waiters, the workers of pools that run as it), and
+ * every limit is checked here before anything changes, so that one flooding
+ * user runs into its own errors (ENOSPC for bytes, EUSERS for the rest)
+ * while every other user is served as before.
  *
  * The daemon-wide total of bytes held (mpxd.bytes_held, limits.max_memory)
  * is kept here too: bytes are charged to a user, or to nobody for the
@@ -62,7 +62,7 @@ struct user *user_get(uid_t uid) {
 
 /* Free u once nothing is charged to it any more. */
 static void user_release(struct user *u) {
-        if (!u || u->n_charges || u->n_objects || u->n_clients || u->n_waiters)
+        if (!u || u->n_charges || u->n_objects || u->n_clients || u->n_waiters || u->n_workers)
                 return;
         HASH_DELETE(hh, mpxd.users, u);
         mpxd.n_users--;
@@ -215,4 +215,29 @@ void user_waiter_removed(struct client *c) {
                 c->user->n_waiters--;
                 user_release(c->user);
         }
+}
+
+int user_may_run_workers(struct user *u, unsigned more) {
+        uint32_t max = mpxd.per_user.max_workers;
+
+        if (!u || !max || (uint64_t) u->n_workers + more <= max)
+                return 0;
+        if (user_log_due(u, USER_REFUSED_WORKERS))
+                log_client(LOG_LEVEL_WARNING, 0, 0, u->uid,
+                           "uid %ld has %u pool workers, %u more would pass its quota "
+                           "(limits.per_user.max_workers, %u); refusing with EUSERS", (long) u->uid, u->n_workers,
+                           more, max);
+        return -EUSERS;
+}
+
+void user_workers_added(struct user *u, unsigned n) {
+        if (u)
+                u->n_workers += n;
+}
+
+void user_workers_removed(struct user *u, unsigned n) {
+        if (!u)
+                return;
+        u->n_workers -= n;
+        user_release(u);
 }

@@ -377,7 +377,8 @@ int main(int argc, char **argv) {
         r = mpx_pool_start(m, pool, (uint32_t) workers, MPX_RESTART_ON_FAILURE, worker_argv);
         if (r < 0) {
                 fprintf(stderr, "pool-copy: cannot start a pool: %s%s\n", mpx_strerror(r),
-                        r == -EACCES ? " (only root and mpxd's admin group may start pools)" : "");
+                        r == -EACCES ? " (an mpxd that does not run as root starts pools only for root, its "
+                                       "own user and its admin group)" : "");
                 goto out_queue;
         }
 

@@ -1114,10 +1114,19 @@ int mpx_pipe_recv(int fd, mpx_buf *ret);
  * to 30 s, for as long as workers end within 10 s of their start, so that a
  * worker that fails at once does not spin.
  *
- * Only root, the user mpxd runs as, and members of the admin group of
- * mpxd.conf may start, scale, signal and stop pools; anyone else gets
- * -EACCES. When mpxd runs as root, workers run as its pool_user; when none
- * is configured they run as root, and then only root may start pools.
+ * Who may: any user may start a pool, and who starts it decides as whom its
+ * workers run. Root, the user mpxd runs as, and members of the admin group
+ * of mpxd.conf start pools that run as mpxd chooses: as its pool_user when
+ * mpxd runs as root (as root when none is configured, and then only root
+ * may start them), else as mpxd's own user; they may scale, signal, stop and
+ * delete every pool. Anyone else starts a pool of its own processes: its
+ * workers run as the caller's uid and primary group, with no other group
+ * and with the caller's resource limits (setrlimit(2)), which only a root
+ * mpxd can do (one that is not root answers -EACCES);
+ * only the caller (and the users above) may scale, signal, stop and delete
+ * it, others get -EACCES; and its workers count against the caller's quota
+ * (limits.per_user.max_workers, 64 unless configured), past which starting
+ * or scaling fails with -EUSERS.
  *
  * The usual worker consumes a joinable queue with mpx_worker_run(), and the
  * submitting side uses mpx_job_submit() and mpx_job_wait(), the way
@@ -1142,10 +1151,13 @@ int mpx_pipe_recv(int fd, mpx_buf *ret);
  * The call returns once the pool exists; its workers start right after.
  *
  * Return: 1 started, 0 a pool of that name already runs the same command
- * with the same policy (its size is left as it is), -EEXIST (it runs
- * another command or policy, or it is stopping), -ENOENT (argv[0] is not an
- * executable file), -EACCES, -EINVAL (workers, restart or argv),
- * -EPROTOTYPE (the name belongs to another type of object), -EUSERS.
+ * with the same policy as the same user (its size is left as it is),
+ * -EEXIST (it runs another command or policy, as another user, or it is
+ * stopping), -ENOENT (argv[0] is not an executable file for the user the
+ * workers would run as), -EACCES (see above; or the pool exists and is not
+ * the caller's), -EINVAL (workers, restart or argv), -EPROTOTYPE (the name
+ * belongs to another type of object), -EUSERS (too many objects, or
+ * workers past the caller's quota).
  */
 int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv);
 int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv,
@@ -1155,7 +1167,8 @@ int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int res
  * mpx_pool_scale() - run workers workers (0 to 1024): new indexes start now;
  * the workers of the indexes scaled away get SIGTERM, and SIGKILL ten
  * seconds later if they are still running. Return: 0, -ENOENT, -EACCES,
- * -EINVAL (too many, or the pool is stopping), -EPROTOTYPE.
+ * -EINVAL (too many, or the pool is stopping), -EPROTOTYPE, -EUSERS (past
+ * the quota of workers of the user a user's pool runs as).
  */
 int mpx_pool_scale(mpx *m, const char *name, uint32_t workers);
 int64_t mpx_pool_scale_async(mpx *m, const char *name, uint32_t workers, mpx_callback *cb, void *userdata);
@@ -1328,8 +1341,9 @@ int64_t mpx_clients_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_it
 /*
  * mpx_users() - list the uids the daemon accounts for (those with a
  * connection or something charged to them) a page at a time, by uid, each as
- * fields (uid, clients, objects, waiters, bytes, refused_memory,
- * refused_objects, refused_clients, refused_waiters; docs/PROTOCOL.md). name
+ * fields (uid, clients, objects, waiters, bytes, workers, refused_memory,
+ * refused_objects, refused_clients, refused_waiters, refused_workers;
+ * docs/PROTOCOL.md). name
  * and type of each mpx_info are NULL. Paging as mpx_list_objects(); free
  * with mpx_objects_free().
  */

@@ -16,11 +16,13 @@ Workers find functions as pickle names them, by module and qualified name:
 each task carries the submitter's ``sys.path`` and its ``__main__`` (its
 module name, or its script's path, which a worker runs as ``__mp_main__``
 once, as multiprocessing's spawn does; guard a script's work with ``if
-__name__ == "__main__"``). Workers run with mpxd's environment, as the
-user mpxd starts pools as (``pool_user``; see mpxd.conf(5)), from the
+__name__ == "__main__"``). Workers run with mpxd's environment, from the
 directory ``/``; the package they run is the one of the process that made
-the pool. Who may start pools is mpxd's rule (mpx(3): root, mpxd's user and
-its admin group): others get ``PermissionError``.
+the pool. As whom they run, and who may start pools, is mpxd's rule
+(mpx(3)): the pools of root, mpxd's user and its admin group run as the
+user mpxd starts pools as (``pool_user``; see mpxd.conf(5)); anyone else's
+run as that user itself, which needs an mpxd that runs as root (otherwise
+``PermissionError``), within its quota of workers (``limits.per_user``).
 
 **A worker that dies.** A task is a delivery tied to its worker's
 connection: when the worker dies running it, mpxd puts it back at the head

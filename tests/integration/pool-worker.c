@@ -4,8 +4,9 @@
  * pool, and it reports what the test checks through the daemon itself (a
  * queue named on its command line). One mode per behaviour:
  *
- *   env QUEUE          put a report of its process (ids, environment, open
- *                      descriptors, signal mask and dispositions, stdio),
+ *   env QUEUE          put a report of its process (ids, groups, environment,
+ *                      open descriptors and their limit, signal mask and
+ *                      dispositions, stdio),
  *                      write a line to stdout and one to stderr, then wait
  *                      for a signal
  *   stamp QUEUE CODE   put the monotonic time in ms, then exit with CODE
@@ -32,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,8 +78,13 @@ static void proc_status(const char *key, char *buf, size_t size) {
                 if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':') {
                         char *v = line + strlen(key) + 1;
 
+                        size_t len;
+
                         v += strspn(v, " \t");
                         v[strcspn(v, "\n")] = '\0';
+                        /* Some kernels end "Groups:" with a space. */
+                        for (len = strlen(v); len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'); len--)
+                                v[len - 1] = '\0';
                         snprintf(buf, size, "%s", v);
                 }
         fclose(f);
@@ -112,19 +119,28 @@ static void link_of(int fd, char *buf, size_t size) {
 }
 
 static __attribute__((noreturn)) int mode_env(const char *queue) {
-        char report[8192], fds[256], blk[64], ign[64], in[256], out[256];
+        char report[8192], fds[256], blk[64], ign[64], groups[1024], uids[128], gids[128], in[256], out[256];
         mpx *m = connect_or_die();
+        struct rlimit nofile = { 0, 0 };
 
         other_fds(mpx_fd(m), fds, sizeof(fds));
         proc_status("SigBlk", blk, sizeof(blk));
         proc_status("SigIgn", ign, sizeof(ign));
+        proc_status("Groups", groups, sizeof(groups));
+        /* Real, effective, saved and filesystem ids, tab-separated. */
+        proc_status("Uid", uids, sizeof(uids));
+        proc_status("Gid", gids, sizeof(gids));
+        (void) getrlimit(RLIMIT_NOFILE, &nofile);
         link_of(0, in, sizeof(in));
         link_of(1, out, sizeof(out));
         snprintf(report, sizeof(report),
-                 "pid=%ld\nppid=%ld\npgid=%ld\nsid=%ld\nuid=%ld\ngid=%ld\npool=%s\nworker=%s\nsocket=%s\n"
+                 "pid=%ld\nppid=%ld\npgid=%ld\nsid=%ld\nuid=%ld\ngid=%ld\nuids=%s\ngids=%s\ngroups=%s\n"
+                 "nofile=%llu/%llu\nuser=%s\nhome=%s\npool=%s\nworker=%s\nsocket=%s\n"
                  "notify=%s\nfds=%s\nsigblk=%s\nsigign=%s\nstdin=%s\nstdout=%s\n",
                  (long) getpid(), (long) getppid(), (long) getpgid(0), (long) getsid(0), (long) getuid(),
-                 (long) getgid(), getenv("MPX_POOL") ?: "", worker_index(), getenv("MPX_SOCKET") ?: "",
+                 (long) getgid(), uids, gids, groups, (unsigned long long) nofile.rlim_cur,
+                 (unsigned long long) nofile.rlim_max, getenv("USER") ?: "",
+                 getenv("HOME") ?: "", getenv("MPX_POOL") ?: "", worker_index(), getenv("MPX_SOCKET") ?: "",
                  getenv("NOTIFY_SOCKET") ?: "", fds, blk, ign, in, out);
         printf("hello from worker %s\n", worker_index());
         fflush(stdout);

@@ -7,8 +7,10 @@
  * restarts with back-off by each policy; a hundred crashes and no zombie;
  * scaling up and down; signals; stop with a grace period and a second
  * stopper; mpxd's SIGTERM with workers that ignore SIGTERM, none left
- * behind; EACCES for a client that is not an admin, the admin group, and
- * workers run as pool_user; jobs with mpx_job_submit(), mpx_job_wait() and
+ * behind; EACCES for a client that is not an admin on pools not its own,
+ * the admin group, and workers run as pool_user; pools of users that are
+ * not superusers, run as their own uid, out of reach of other users, within
+ * a quota of workers; jobs with mpx_job_submit(), mpx_job_wait() and
  * mpx_worker_run(), including a failed job, a result too large, a worker
  * killed mid-job and a closed queue; pools declared in the configuration and
  * on reload; and mpxctl's pool commands.
@@ -35,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -788,7 +791,7 @@ struct as_user {
         size_t n_groups;
 };
 
-/* A client that is nobody, in no group: refused everything but reading. */
+/* A client that is nobody, in no group: refused everything but reading on root's pool. */
 static int stranger_child(void *arg) {
         const struct as_user *u = arg;
         const char *argv[] = { u->worker, "env", "q", NULL };
@@ -797,12 +800,11 @@ static int stranger_child(void *arg) {
 
         child_check(become(NOBODY, NOBODY, u->groups, u->n_groups));
         child_check(mpx_connect(u->socket, &m) == 0);
-        child_check(mpx_pool_start(m, "mine", 1, MPX_RESTART_ALWAYS, argv) == -EACCES);
         child_check(mpx_pool_start(m, "p", 1, MPX_RESTART_ON_FAILURE, argv) == -EACCES);
         child_check(mpx_pool_scale(m, "p", 3) == -EACCES);
         child_check(mpx_pool_signal(m, "p", SIGKILL) == -EACCES);
         child_check(mpx_pool_stop(m, "p", 0) == -EACCES);
-        child_check(mpx_pool_stop(m, "absent", 0) == -EACCES);
+        child_check(mpx_pool_stop(m, "absent", 0) == -ENOENT);
         /* Deleting a pool kills its workers: refused too, and the pool stays. */
         child_check(mpx_delete(m, "p") == -EACCES);
         child_check(mpx_object_info(m, "p", &info) == 0);
@@ -847,7 +849,7 @@ static void test_non_admin(void **state) {
         assert_int_equal(harness_wait(harness_fork(stranger_child, &u)), 0);
         assert_int_equal(harness_field(f->m, "p", "workers"), 1);
         assert_int_equal(harness_field(f->m, "p", "size"), 1);
-        wait_log(f, "may not start a pool: only root and the admin group may; refusing with EACCES");
+        wait_log(f, "no admin right; refusing with EACCES");
 
         /* The group, as a supplementary group only. */
         u.n_groups = 1;
@@ -905,6 +907,258 @@ static void test_pool_user(void **state) {
         wait_log(f, "started (pid");
         assert_true(log_has(f, "as user "));
         assert_int_equal(mpx_pool_stop(f->m, "nb", 10000), 0);
+}
+
+/* ---- user pools: two made-up users, no entry in the user database ---- */
+
+#define USER_A                  40001u
+#define USER_B                  40002u
+/* The limit of open files A starts its first pool with. */
+#define USER_NOFILE_CUR         321
+#define USER_NOFILE_MAX         654
+
+/* What a child of user A or B does; each step is one child process. */
+enum user_step {
+        A_CAN_RUN,              /* may A run the worker (the build tree may be private)? */
+        A_START,
+        B_REFUSED,
+        A_CONTROLS,
+        A_STOPS,
+        A_LINGER_START,
+        A_LINGER_SCALE,
+        A_STARTS_AGAIN,
+};
+
+struct user_child {
+        const struct fixture *f;
+        uid_t uid;
+        enum user_step step;
+};
+
+static int user_steps(mpx *m, const struct fixture *f, enum user_step step) {
+        const char *argv[] = { f->worker, "env", "ua", NULL };
+        const char *crash[] = { f->worker, "crash", NULL };
+        const char *linger[] = { f->worker, "ignore-term", "ua", NULL };
+        mpx_info info;
+
+        switch (step) {
+        case A_CAN_RUN:
+                return 0;
+        case A_START:
+                /* A's own queue: its workers, running as A, may put on it; root may read it. */
+                child_check_r(mpx_queue_declare(m, "ua", 0, 0), 1);
+                child_check_r(mpx_pool_start(m, "pa", 2, MPX_RESTART_ON_FAILURE, argv), 1);
+                child_check_r(mpx_pool_start(m, "pa", 2, MPX_RESTART_ON_FAILURE, argv), 0);
+                /* Two more would pass A's quota of three. */
+                child_check_r(mpx_pool_start(m, "pa2", 2, MPX_RESTART_ON_FAILURE, argv), -EUSERS);
+                return 0;
+        case B_REFUSED:
+                child_check_r(mpx_pool_scale(m, "pa", 1), -EACCES);
+                child_check_r(mpx_pool_signal(m, "pa", SIGKILL), -EACCES);
+                child_check_r(mpx_pool_stop(m, "pa", 0), -EACCES);
+                child_check_r(mpx_delete(m, "pa"), -EACCES);
+                child_check_r(mpx_pool_start(m, "pa", 2, MPX_RESTART_ON_FAILURE, argv), -EACCES);
+                /* Reading about it is allowed. */
+                child_check_r(mpx_object_info(m, "pa", &info), 0);
+                child_check_r(mpx_info_get(&info, "uid")->num, USER_A);
+                child_check_r(mpx_info_get(&info, "workers")->num, 2);
+                mpx_info_clear(&info);
+                /* B has a quota of its own: three workers, which end at once and are not restarted. */
+                child_check_r(mpx_pool_start(m, "pb", 3, MPX_RESTART_NEVER, crash), 1);
+                child_check_r(mpx_pool_stop(m, "pb", 10000), 0);
+                return 0;
+        case A_CONTROLS:
+                child_check_r(mpx_pool_signal(m, "pa", SIGCONT), 2);
+                child_check_r(mpx_pool_scale(m, "pa", 3), 0);
+                child_check_r(mpx_pool_scale(m, "pa", 4), -EUSERS);
+                return 0;
+        case A_STOPS:
+                child_check_r(mpx_pool_stop(m, "pa", 10000), 0);
+                child_check_r(mpx_object_info(m, "pa", &info), -ENOENT);
+                return 0;
+        case A_LINGER_START:
+                child_check_r(mpx_pool_start(m, "pi", 2, MPX_RESTART_ON_FAILURE, linger), 1);
+                return 0;
+        case A_LINGER_SCALE:
+                /* Scaled away, they ignore SIGTERM and still count until they are gone. */
+                child_check_r(mpx_pool_scale(m, "pi", 0), 0);
+                child_check_r(mpx_pool_scale(m, "pi", 2), -EUSERS);
+                child_check_r(mpx_pool_scale(m, "pi", 1), 0);
+                return 0;
+        case A_STARTS_AGAIN:
+                /* The stopped pools' workers were given back to the quota. */
+                child_check_r(mpx_pool_start(m, "pc", 1, MPX_RESTART_ON_FAILURE, argv), 1);
+                return 0;
+        }
+        return 1;
+}
+
+/* In a forked child: become the user (its uid as its group, no other group), connect, do the step. */
+static int user_child_main(void *arg) {
+        const struct user_child *u = arg;
+        mpx *m = NULL;
+        int r;
+
+        child_check(become(u->uid, u->uid, NULL, 0));
+        if (u->step == A_CAN_RUN)
+                return access(u->f->worker, X_OK) == 0 ? 0 : 1;
+        /*
+         * The workers of the pool it starts take its limits, which the test
+         * knows by these; valgrind lets nobody change the limit of open files
+         * (its mpxd's workers could not take them).
+         */
+        if (u->step == A_START && !harness_under_valgrind()) {
+                struct rlimit nofile = { USER_NOFILE_CUR, USER_NOFILE_MAX };
+
+                child_check(setrlimit(RLIMIT_NOFILE, &nofile) == 0);
+        }
+        child_check_r(mpx_connect(u->f->d.socket, &m), 0);
+        r = user_steps(m, u->f, u->step);
+        mpx_disconnect(m);
+        return r;
+}
+
+static int run_user_step(const struct fixture *f, uid_t uid, enum user_step step) {
+        struct user_child u = { f, uid, step };
+
+        return harness_wait(harness_fork(user_child_main, &u));
+}
+
+/*
+ * One report of a worker of A's: it runs as A, with A's uid as its only
+ * group, and with the limit of open files nofile ("cur/max") of the process
+ * that started its pool (NULL: not checked).
+ */
+static void check_user_report(struct fixture *f, const char *pool, const char *nofile) {
+        char report[8192], v[256], want[256];
+
+        get_text(f, "ua", report, sizeof(report));
+        track_pid(f, (pid_t) report_long(report, "pid"));
+        report_get(report, "pool", v, sizeof(v));
+        assert_string_equal(v, pool);
+        assert_int_equal(report_long(report, "ppid"), f->d.pid);
+        snprintf(want, sizeof(want), "%u\t%u\t%u\t%u", USER_A, USER_A, USER_A, USER_A);
+        report_get(report, "uids", v, sizeof(v));
+        assert_string_equal(v, want);
+        report_get(report, "gids", v, sizeof(v));
+        assert_string_equal(v, want);
+        snprintf(want, sizeof(want), "%u", USER_A);
+        report_get(report, "groups", v, sizeof(v));
+        assert_string_equal(v, want);
+        /* Not in the user database: its name is its number, its home /. */
+        report_get(report, "user", v, sizeof(v));
+        assert_string_equal(v, want);
+        report_get(report, "home", v, sizeof(v));
+        assert_string_equal(v, "/");
+        report_get(report, "nofile", v, sizeof(v));
+        if (nofile)
+                assert_string_equal(v, nofile);
+}
+
+/* The workers charged to uid, as USERS says. */
+static int64_t user_workers(struct fixture *f, uid_t uid) {
+        mpx_info *items = NULL;
+        size_t n = 0;
+        uint64_t next = 0;
+        int64_t workers = -1;
+
+        assert_int_equal(mpx_users(f->m, 0, 0, &items, &n, &next), 0);
+        assert_int_equal(next, 0);
+        for (size_t i = 0; i < n; i++)
+                if (mpx_info_get(&items[i], "uid")->num == (int64_t) uid)
+                        workers = mpx_info_get(&items[i], "workers")->num;
+        mpx_objects_free(items, n);
+        return workers;
+}
+
+/* A "ready PID" of an ignore-term worker of A's: its pid is tracked. */
+static void get_ready(struct fixture *f) {
+        char text[64];
+
+        get_text(f, "ua", text, sizeof(text));
+        assert_true(strncmp(text, "ready ", 6) == 0);
+        track_pid(f, (pid_t) strtol(text + 6, NULL, 10));
+}
+
+/*
+ * Users that are not superusers start pools of their own processes: A's
+ * workers run as A, B may not touch them, A and root may, and each user has
+ * its quota of workers.
+ */
+static void test_user_pools(void **state) {
+        struct fixture *f = *state;
+        char a_nofile[64], own_nofile[64];
+        const char *a_nofile_check, *own_nofile_check;
+        struct rlimit nofile;
+        size_t first;
+
+        if (geteuid() != 0 || getpwuid(USER_A) || getpwuid(USER_B) || run_user_step(f, USER_A, A_CAN_RUN) != 0)
+                skip();
+        assert_int_equal(stop_daemon(f), 0);
+        start_daemon(f, "limits = { per_user = { max_workers = 3; }; };\n", NULL);
+        /* The limits of A's first start, then those A inherits from this process. */
+        snprintf(a_nofile, sizeof(a_nofile), "%d/%d", USER_NOFILE_CUR, USER_NOFILE_MAX);
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &nofile), 0);
+        snprintf(own_nofile, sizeof(own_nofile), "%llu/%llu", (unsigned long long) nofile.rlim_cur,
+                 (unsigned long long) nofile.rlim_max);
+        /* Under valgrind the workers keep the limit valgrind gave its mpxd. */
+        a_nofile_check = harness_under_valgrind() ? NULL : a_nofile;
+        own_nofile_check = harness_under_valgrind() ? NULL : own_nofile;
+
+        assert_int_equal(run_user_step(f, USER_A, A_START), 0);
+        for (int i = 0; i < 2; i++)
+                check_user_report(f, "pa", a_nofile_check);
+        assert_int_equal(harness_field(f->m, "pa", "uid"), USER_A);
+        wait_log(f, "pool 'pa' started by client");
+        assert_true(log_has(f, "its workers run as uid 40001, gid 40001"));
+        wait_log(f, "pool 'pa': worker 1 started");
+        assert_true(log_has(f, "as user 40001 (uid 40001, gid 40001)"));
+        wait_log(f, "uid 40001 has 2 pool workers, 2 more would pass its quota (limits.per_user.max_workers, 3)");
+        assert_int_equal(user_workers(f, USER_A), 2);
+
+        assert_int_equal(run_user_step(f, USER_B, B_REFUSED), 0);
+        assert_int_equal(harness_field(f->m, "pa", "workers"), 2);
+        assert_int_equal(harness_field(f->m, "pa", "size"), 2);
+        assert_int_equal(harness_field(f->m, "pa", "signals"), 0);
+        /* B is refused as it is for any object of A's, before the pool's own rule. */
+        wait_log(f, "pool 'pa' (owner 40001, group 40001, mode rw-rw-r--): no admin right; refusing with EACCES");
+
+        first = f->n_pids;
+        assert_int_equal(run_user_step(f, USER_A, A_CONTROLS), 0);
+        check_user_report(f, "pa", a_nofile_check);
+        wait_field(f->m, "pa", "size", 3);
+        assert_int_equal(harness_field(f->m, "pa", "signals"), 2);
+        assert_int_equal(user_workers(f, USER_A), 3);
+        assert_int_equal(run_user_step(f, USER_A, A_STOPS), 0);
+        for (size_t i = 0; i < f->n_pids; i++)
+                assert_false(pid_alive(f->pids[i]));
+        assert_true(f->n_pids == first + 1);
+        assert_int_equal(user_workers(f, USER_A), 0);
+
+        /* Workers scaled away count until they are reaped: scaling down and up cannot outrun the quota. */
+        assert_int_equal(run_user_step(f, USER_A, A_LINGER_START), 0);
+        get_ready(f);
+        get_ready(f);
+        assert_int_equal(run_user_step(f, USER_A, A_LINGER_SCALE), 0);
+        get_ready(f);
+        assert_int_equal(harness_field(f->m, "pi", "size"), 3);
+        assert_int_equal(user_workers(f, USER_A), 3);
+        /* Root may stop it; SIGKILL at once. */
+        assert_int_equal(mpx_pool_stop(f->m, "pi", 0), 0);
+        for (size_t i = 0; i < f->n_pids; i++)
+                assert_false(pid_alive(f->pids[i]));
+        assert_int_equal(user_workers(f, USER_A), 0);
+
+        /* Root may do everything with a user's pool; its workers stay the user's. */
+        assert_int_equal(run_user_step(f, USER_A, A_STARTS_AGAIN), 0);
+        check_user_report(f, "pc", own_nofile_check);
+        assert_int_equal(mpx_pool_scale(f->m, "pc", 2), 0);
+        check_user_report(f, "pc", own_nofile_check);
+        assert_int_equal(mpx_pool_scale(f->m, "pc", 4), -EUSERS);
+        assert_int_equal(mpx_pool_signal(f->m, "pc", SIGCONT), 2);
+        assert_int_equal(mpx_pool_stop(f->m, "pc", 10000), 0);
+        for (size_t i = 0; i < f->n_pids; i++)
+                assert_false(pid_alive(f->pids[i]));
 }
 
 static void test_jobs(void **state) {
@@ -1158,6 +1412,7 @@ int main(void) {
                 T(test_daemon_sigterm),
                 T(test_non_admin),
                 T(test_pool_user),
+                T(test_user_pools),
                 T(test_jobs),
                 T(test_start_errors),
                 T(test_config_pools),

@@ -127,6 +127,7 @@ static void test_defaults_without_file(void **state) {
         assert_int_equal(f->c->per_user.max_objects, 0);
         assert_int_equal(f->c->per_user.max_clients, 0);
         assert_int_equal(f->c->per_user.max_waiters, 0);
+        assert_int_equal(f->c->per_user.max_workers, CONFIG_DEFAULT_MAX_WORKERS);
         assert_int_equal(f->c->n_objects, 0);
         /* Durability is off until a directory is configured. */
         assert_null(f->c->durability_dir);
@@ -469,7 +470,8 @@ static void test_memory_limits(void **state) {
         struct fixture *f = *state;
         struct config *c = load_ok(f,
                 "limits = { max_memory = \"2G\"; max_output = 1048576; max_waiters_per_client = 7;\n"
-                "  per_user = { max_memory = \"64m\"; max_objects = 5; max_clients = 3; max_waiters = 9; };\n"
+                "  per_user = { max_memory = \"64m\"; max_objects = 5; max_clients = 3; max_waiters = 9;\n"
+                "    max_workers = 0; };\n"
                 "};\n");
 
         assert_int_equal(c->max_memory, UINT64_C(2) << 30);
@@ -479,10 +481,13 @@ static void test_memory_limits(void **state) {
         assert_int_equal(c->per_user.max_objects, 5);
         assert_int_equal(c->per_user.max_clients, 3);
         assert_int_equal(c->per_user.max_waiters, 9);
+        /* 0 is no quota, as for the others. */
+        assert_int_equal(c->per_user.max_workers, 0);
         c = load_ok(f, "limits = { max_memory = 10000000000L; max_output = \"512K\"; per_user = { }; };\n");
         assert_int_equal(c->max_memory, UINT64_C(10000000000));
         assert_int_equal(c->max_output, 512 * 1024);
         assert_int_equal(c->per_user.max_memory, 0);
+        assert_int_equal(c->per_user.max_workers, CONFIG_DEFAULT_MAX_WORKERS);
         c = load_ok(f, "limits = { max_memory = \"0\"; max_output = 0; };\n");
         assert_int_equal(c->max_memory, 0);
         assert_int_equal(c->max_output, 0);
@@ -506,7 +511,7 @@ static void test_bad_memory_limits(void **state) {
                  "or a string with an optional K, M or G suffix such as \"512M\", got \"M\"",
                  "3: limits.per_user.max_objects: expected an integer from 0 to 100000000, got -1",
                  "4: limits.per_user.max_cpu: unknown setting; expected one of max_memory, max_objects, max_clients, "
-                 "max_waiters",
+                 "max_waiters, max_workers",
                  "5: limits.per_user.max_waiters: expected an integer from 0 to 100000000, got \"x\"",
                  "6: limits.per_user.max_clients: expected an integer from 0 to 1000000, got 1.5");
         load_bad(*state, "limits = { max_memory = \"2000000G\"; };\n",

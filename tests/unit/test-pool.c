@@ -11,9 +11,11 @@
  * the same again, another command or policy, wrong type, every invalid
  * argument, a command that is not there), SCALE, SIGNAL and STOP of pools
  * without workers, malformed bodies of every request, EACCES for a client
- * that is neither root nor mpxd's user nor in the admin group, the admin
- * group by primary and by supplementary group, the rule that only root
- * starts pools of a root mpxd without pool_user, the object limit, and the
+ * that is neither root nor mpxd's user nor in the admin group on pools not
+ * its own, the admin group by primary and by supplementary group, the rule
+ * that only root starts pools of a root mpxd without pool_user, user pools
+ * (started by anyone else, run as the starter, controlled by it and by
+ * superusers alone, within its quota of workers), the object limit, and the
  * pools, admin_group and pool_user settings of the configuration.
  */
 #include <stdarg.h>
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -134,12 +137,10 @@ static struct client *client_as(struct pool_fixture *f, uid_t uid, gid_t gid, pi
         for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
                 ;
         assert_true(i < MAX_CLIENTS);
-        c = client_new(-1);
+        /* Charged to its own uid, as a peer of that uid would be. */
+        c = client_new_as(-1, pid, uid, gid);
         assert_non_null(c);
         f->c[i] = c;
-        c->uid = uid;
-        c->gid = gid;
-        c->pid = pid;
         send_request(c, HELPER_ID, WIRE_OP_HELLO, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6);
         assert_reply(c, &rep, HELPER_ID, WIRE_OP_HELLO, WIRE_OK);
         return c;
@@ -363,9 +364,14 @@ static void test_non_admin(void **state) {
         if (geteuid() == NOBODY)
                 skip();
         start_pool(a, "p", 2);
-        send_start(n, 1, "mine", 1, WIRE_RESTART_ALWAYS, "sh", NULL);
-        assert_status(n, 1, WIRE_OP_POOL_START, WIRE_EACCES);
-        /* Even a start that would change nothing, and before the name is looked up. */
+        /* A daemon that is not root cannot run workers as nobody: nobody may not start pools. */
+        if (geteuid() != 0) {
+                send_start(n, 1, "mine", 1, WIRE_RESTART_ALWAYS, "sh", NULL);
+                assert_status(n, 1, WIRE_OP_POOL_START, WIRE_EACCES);
+                send_request(n, 7, WIRE_OP_INFO, "n", "mine");
+                assert_status(n, 7, WIRE_OP_INFO, WIRE_ENOENT);
+        }
+        /* Root's pool is root's, even for a start that would change nothing. */
         send_start(n, 2, "p", 1, WIRE_RESTART_ON_FAILURE, "sh", "exit");
         assert_status(n, 2, WIRE_OP_POOL_START, WIRE_EACCES);
         send_request(n, 3, WIRE_OP_POOL_SCALE, "nw", "p", 5u);
@@ -374,13 +380,14 @@ static void test_non_admin(void **state) {
         assert_status(n, 4, WIRE_OP_POOL_SIGNAL, WIRE_EACCES);
         send_request(n, 5, WIRE_OP_POOL_STOP, "ni", "p", (int64_t) 0);
         assert_status(n, 5, WIRE_OP_POOL_STOP, WIRE_EACCES);
+        /* The name is looked up first: anyone may learn that a pool does not exist. */
         send_request(n, 6, WIRE_OP_POOL_STOP, "ni", "absent", (int64_t) 0);
-        assert_status(n, 6, WIRE_OP_POOL_STOP, WIRE_EACCES);
+        assert_status(n, 6, WIRE_OP_POOL_STOP, WIRE_ENOENT);
+        send_request(n, 9, WIRE_OP_DELETE, "n", "p");
+        assert_status(n, 9, WIRE_OP_DELETE, WIRE_EACCES);
         /* Reading about it is allowed, and nothing changed. */
         assert_int_equal(info_int(n, "p", "workers"), 2);
         assert_int_equal(info_int(n, "p", "stopping"), 0);
-        send_request(n, 7, WIRE_OP_INFO, "n", "mine");
-        assert_status(n, 7, WIRE_OP_INFO, WIRE_ENOENT);
         /* mpxd's own user may, whoever that is. */
         if (geteuid() != 0) {
                 struct client *self = client_as(f, geteuid(), getegid(), 0);
@@ -479,6 +486,96 @@ static void test_admin_supplementary_group(void **state) {
         close(hold[0]);
         close(ready[0]);
         assert_int_equal(info_int(a, "p", "workers"), 4);
+}
+
+/*
+ * User pools (a root mpxd): nobody starts one of its own; the other user may
+ * not touch it, nobody and root may; the quota of workers counts slots.
+ */
+static void test_user_pool(void **state) {
+        struct pool_fixture *f = *state;
+        struct client *a, *n, *other;
+        char prog[300];
+        struct user *u;
+        FILE *fp;
+
+        if (geteuid() != 0)
+                skip();
+        a = root_client(f);
+        n = nobody_client(f);
+        other = client_as(f, 1001, 1001, 0);
+        mpxd.per_user.max_workers = 4;
+        start_pool(n, "mine", 2);
+        assert_int_equal(info_int(a, "mine", "uid"), NOBODY);
+        u = user_find(NOBODY);
+        assert_non_null(u);
+        assert_int_equal(u->n_workers, 2);
+        /* The same start again is the same pool; from root it would be another (workers as pool_user). */
+        send_start(n, 1, "mine", 1, WIRE_RESTART_ON_FAILURE, "sh", "exit");
+        assert_u8(n, 1, WIRE_OP_POOL_START, 0);
+        send_start(a, 2, "mine", 1, WIRE_RESTART_ON_FAILURE, "sh", "exit");
+        assert_status(a, 2, WIRE_OP_POOL_START, WIRE_EEXIST);
+
+        /* Another user may read about it, and nothing more. */
+        assert_int_equal(info_int(other, "mine", "workers"), 2);
+        send_request(other, 3, WIRE_OP_POOL_SCALE, "nw", "mine", 1u);
+        assert_status(other, 3, WIRE_OP_POOL_SCALE, WIRE_EACCES);
+        send_request(other, 4, WIRE_OP_POOL_SIGNAL, "nw", "mine", (uint32_t) SIGKILL);
+        assert_status(other, 4, WIRE_OP_POOL_SIGNAL, WIRE_EACCES);
+        send_request(other, 5, WIRE_OP_POOL_STOP, "ni", "mine", (int64_t) 0);
+        assert_status(other, 5, WIRE_OP_POOL_STOP, WIRE_EACCES);
+        send_request(other, 6, WIRE_OP_DELETE, "n", "mine");
+        assert_status(other, 6, WIRE_OP_DELETE, WIRE_EACCES);
+        send_start(other, 7, "mine", 1, WIRE_RESTART_ON_FAILURE, "sh", "exit");
+        assert_status(other, 7, WIRE_OP_POOL_START, WIRE_EACCES);
+
+        /* Its user may, within its quota of four workers over all its pools. */
+        send_request(n, 8, WIRE_OP_POOL_SCALE, "nw", "mine", 3u);
+        assert_status(n, 8, WIRE_OP_POOL_SCALE, WIRE_OK);
+        send_request(n, 9, WIRE_OP_POOL_SCALE, "nw", "mine", 5u);
+        assert_status(n, 9, WIRE_OP_POOL_SCALE, WIRE_EUSERS);
+        send_start(n, 10, "more", 2, WIRE_RESTART_ALWAYS, "sh", NULL);
+        assert_status(n, 10, WIRE_OP_POOL_START, WIRE_EUSERS);
+        assert_int_equal(u->refused[USER_REFUSED_WORKERS], 2);
+        send_start(n, 11, "more", 1, WIRE_RESTART_ALWAYS, "sh", NULL);
+        assert_u8(n, 11, WIRE_OP_POOL_START, 1);
+        assert_int_equal(u->n_workers, 4);
+        send_request(n, 12, WIRE_OP_POOL_SIGNAL, "nw", "mine", (uint32_t) SIGHUP);
+        assert_u32(n, 12, WIRE_OP_POOL_SIGNAL, 0);
+        /* Slots without a process are given back at once. */
+        send_request(n, 13, WIRE_OP_POOL_SCALE, "nw", "mine", 1u);
+        assert_status(n, 13, WIRE_OP_POOL_SCALE, WIRE_OK);
+        assert_int_equal(u->n_workers, 2);
+        /* A program in a folder only root may enter is not there, for nobody. */
+        snprintf(prog, sizeof(prog), "%s/prog", f->dir);
+        fp = fopen(prog, "w");
+        assert_non_null(fp);
+        assert_int_equal(fclose(fp), 0);
+        assert_int_equal(chmod(prog, 0755), 0);
+        assert_int_equal(chmod(f->dir, 0700), 0);
+        send_start(n, 14, "secret", 1, WIRE_RESTART_ALWAYS, prog, NULL);
+        assert_status(n, 14, WIRE_OP_POOL_START, WIRE_ENOENT);
+        /* The check left mpxd's own rights as they were. */
+        assert_int_equal(access(prog, X_OK), 0);
+        assert_int_equal(unlink(prog), 0);
+
+        /* Root may do everything; the quota is the pool's user's, whoever scales. */
+        send_request(a, 15, WIRE_OP_POOL_SCALE, "nw", "mine", 3u);
+        assert_status(a, 15, WIRE_OP_POOL_SCALE, WIRE_OK);
+        send_request(a, 16, WIRE_OP_POOL_SCALE, "nw", "mine", 4u);
+        assert_status(a, 16, WIRE_OP_POOL_SCALE, WIRE_EUSERS);
+        /* A CHOWN does not give nobody's processes to another user, nor leave them to nobody. */
+        send_request(a, 17, WIRE_OP_CHOWN, "nww", "mine", 1001u, 1001u);
+        assert_status(a, 17, WIRE_OP_CHOWN, WIRE_OK);
+        send_request(other, 18, WIRE_OP_POOL_SCALE, "nw", "mine", 1u);
+        assert_status(other, 18, WIRE_OP_POOL_SCALE, WIRE_EACCES);
+        send_request(n, 19, WIRE_OP_POOL_SCALE, "nw", "mine", 1u);
+        assert_status(n, 19, WIRE_OP_POOL_SCALE, WIRE_EACCES);
+        send_request(a, 20, WIRE_OP_POOL_STOP, "ni", "mine", (int64_t) 0);
+        assert_status(a, 20, WIRE_OP_POOL_STOP, WIRE_OK);
+        send_request(n, 21, WIRE_OP_POOL_STOP, "ni", "more", (int64_t) 0);
+        assert_status(n, 21, WIRE_OP_POOL_STOP, WIRE_OK);
+        assert_int_equal(u->n_workers, 0);
 }
 
 static void test_scale_signal_stop_without_workers(void **state) {
@@ -668,6 +765,7 @@ int main(void) {
                 T(test_non_admin),
                 T(test_admin_group),
                 T(test_admin_supplementary_group),
+                T(test_user_pool),
                 T(test_scale_signal_stop_without_workers),
                 T(test_object_limit),
                 T(test_config),
