@@ -237,10 +237,12 @@ static const struct ctl_column users_columns[] = {
         { "OBJECTS", "objects", CTL_CELL_NUMBER },
         { "WAITERS", "waiters", CTL_CELL_NUMBER },
         { "BYTES", "bytes", CTL_CELL_BYTES },
+        { "WORKERS", "workers", CTL_CELL_NUMBER },
         { "REFUSED BYTES", "refused_memory", CTL_CELL_NUMBER },
         { "REFUSED OBJECTS", "refused_objects", CTL_CELL_NUMBER },
         { "REFUSED CONNS", "refused_clients", CTL_CELL_NUMBER },
         { "REFUSED WAITS", "refused_waiters", CTL_CELL_NUMBER },
+        { "REFUSED WORKERS", "refused_workers", CTL_CELL_NUMBER },
 };
 
 /* ctl_collect's page function for users. */
