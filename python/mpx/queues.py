@@ -12,8 +12,8 @@ daemon's socket, without waiting for the answer, as multiprocessing's
 ``put`` returns before its feeder thread writes. Should such a put fail
 after all (the queue was shut down or deleted, a memory or disk limit), the
 exception (``ShutDown``, ``FileNotFoundError``, ``OSError`` ENOSPC ...) is
-raised by the thread's next put to an unbounded queue, or by
-``join_thread()``, which waits for every answer; one still unraised when the
+raised by the thread's next put to the same queue, or by ``join_thread()``,
+which waits for every answer; one still unraised when the
 process exits is a ``RuntimeWarning``. A put to a bounded queue waits for its
 answer, so that ``maxsize`` holds exactly, and raises its own failure.
 
@@ -125,9 +125,10 @@ class _QueueBase(Handle):
         if self._put_closed or self._closed:
             raise ValueError("Queue %s is closed" % self._name)
         data = _codec.encode(obj, self._serializer)
+        timeout = _timeout(block, timeout)     # checked even where an unbounded queue never waits
         try:
             if self._maxsize:
-                self._c().queue_put(self._name, data, _timeout(block, timeout))
+                self._c().queue_put(self._name, data, timeout)
             else:
                 self._c().queue_put_pipelined(self._name, data)
         except (BlockingIOError, TimeoutError):

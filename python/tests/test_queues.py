@@ -136,6 +136,8 @@ class TestQueue(TestCase):
     def test_negative_timeout(self):
         with self.assertRaises(ValueError):
             mpx.Queue().get(timeout=-1)
+        with self.assertRaises(ValueError):
+            mpx.Queue().put(1, timeout=-1)         # an unbounded queue's put never waits, but checks
 
 
 class TestQueueOnJoinable(TestCase):
