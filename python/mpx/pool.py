@@ -98,7 +98,6 @@ class Pool:
             raise TypeError("initializer must be a callable")
         if maxtasksperchild is not None:
             raise ValueError("maxtasksperchild is not supported by mpx.Pool: mpxd restarts workers with a back-off")
-        self._state = RUN
         self._processes = processes
         self._address = address or _conn.get_address()
         self._owned = name is None
@@ -124,18 +123,22 @@ class Pool:
                 self._delete_quietly(c, self._jobs)
             raise
         self._terminating = threading.Event()
-        ready = threading.Event()
+        ready, failed = threading.Event(), []
         # The threads hold what they use, not the Pool: an abandoned Pool is collected (and warns).
         self._result_handler = threading.Thread(target=_handle_results, daemon=True, name="mpx-pool-results",
-                                                args=(self._address, self._results, self._cache, ready))
+                                                args=(self._address, self._results, self._cache, ready, failed))
         self._result_handler.start()
         ready.wait()
+        if failed:                      # no result queue (a quota, say): nothing would come back
+            Pool._finish(self._address, self._name, self._jobs, self._results, self._owned)
+            raise failed[0]
         self._task_handler = threading.Thread(target=_handle_tasks, daemon=True, name="mpx-pool-tasks",
                                               args=(self._address, self._jobs, self._results, self._prep,
                                                     self._cache, self._taskqueue, self._terminating))
         self._task_handler.start()
         self._finalizer = weakref.finalize(self, Pool._finish, self._address, self._name, self._jobs,
                                            self._results, self._owned)
+        self._state = RUN               # last: a Pool that failed to start is not "unclosed"
 
     # ---- submitting
 
@@ -286,7 +289,7 @@ class Pool:
         raise NotImplementedError("pool objects cannot be passed between processes or pickled")
 
     def __repr__(self):
-        return "<mpx.Pool name=%r state=%s processes=%d>" % (self._name, self._state, self._processes)
+        return "<mpx.Pool name=%r state=%s processes=%d>" % (self._name, getattr(self, "_state", None), self._processes)
 
     @property
     def name(self):
@@ -294,12 +297,17 @@ class Pool:
         return self._name
 
 
-def _handle_results(address, results, cache, ready):
+def _handle_results(address, results, cache, ready, failed):
     """The result thread: hand each result to its AsyncResult, until the result queue is closed."""
     # The result queue belongs to this thread's connection: mpxd deletes it if the process ends.
-    c = _conn.get(address)
-    c.queue_declare(results, 0, _mpx.QUEUE_CONNECTION)
-    ready.set()
+    try:
+        c = _conn.get(address)
+        c.queue_declare(results, 0, _mpx.QUEUE_CONNECTION)
+    except Exception as e:
+        failed.append(e)
+        return
+    finally:
+        ready.set()
     while True:
         try:
             data = c.queue_get(results)

@@ -169,6 +169,16 @@ class TestPool(TestCase):
         with mpx.Pool(1, initializer=remember, initargs=("ready",)) as p:
             self.assertEqual(p.apply_async(initialised).get(T), ["ready"])
 
+    def test_no_result_queue_no_pool(self):
+        # The result queue cannot be made (an unknown flag stands for a quota): Pool() raises, and leaves nothing.
+        from unittest import mock
+        before = {o["name"] for o in mpx.Connection().list_objects()}
+        with mock.patch.object(mpx.pool._mpx, "QUEUE_CONNECTION", 1 << 20):
+            with self.assertRaises(OSError):
+                mpx.Pool(1)
+        after = {o["name"] for o in mpx.Connection().list_objects()}
+        self.assertEqual(after - before, set())
+
     def test_arguments_and_pickling_refused(self):
         with self.assertRaises(ValueError):
             mpx.Pool(0)
