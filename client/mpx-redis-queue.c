@@ -1,0 +1,6 @@
+/* SPDX-License-Identifier: MIT */
+#include "mpx-redis.h"
+
+const struct redis_op redis_queue_ops[] = {
+        { 0, NULL },
+};

@@ -1,0 +1,1 @@
+-- array: filled in by its own commit.

@@ -1,0 +1,143 @@
+#!lua name=mpx
+--[[
+The mpx function library: mpx's objects over Redis. libmpx's Redis backend
+(client/mpx-redis.c) turns each request of the wire protocol into one FCALL
+of a function here, so that every step is atomic and runs on one hash slot.
+
+This file comes first; each type's file (object.lua, queue.lua, ...) follows
+it in one chunk, uses the helpers below and fills the hook tables.
+
+Conventions:
+  - KEYS[1] is the object's own hash "mpx:{NAME}"; its other keys are
+    KEYS[1] .. suffix. The hash holds "type" (the wire type number) and the
+    type's parameters.
+  - A failure is an error reply whose first word is the status's errno name
+    ("ENOENT", "EAGAIN", ...): fail(). Redis does not roll a function back,
+    so a function checks everything it can fail on before its first write.
+  - "EAGAIN" means "would block": the backend parks the request and calls the
+    function again after the next wake() of the object (or once a second).
+  - Integers cross as decimal text, bytes as they are.
+]]
+
+local MPX_VERSION = '1'
+
+local T = {
+        QUEUE = 1, JOINABLE = 2, DICT = 3, LIST = 4, SEMAPHORE = 5,
+        EVENT = 6, BARRIER = 7, VALUE = 8, ARRAY = 9,
+}
+
+-- Declare flags, as the wire spells them.
+local DECLARE_DURABLE = 2147483648
+local DECLARE_COUNTED = 1073741824
+
+-- Hooks each type's file fills, by type number.
+local SUBKEYS = {}              -- { ':items', ... }: the object's other keys, deleted with it
+local CLIENT_GONE = {}          -- function(key, meta, cid, died): give back what client cid held
+
+-- Fail the call with an mpx status; nothing after it runs.
+local function fail(code)
+        error({ err = code })
+end
+
+-- Server time in milliseconds, the clock every lease is measured by.
+local function now_ms()
+        local t = redis.call('TIME')
+        return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Tell the object's parked requests to try again.
+local function wake(key)
+        redis.call('SPUBLISH', key .. ':wake', '1')
+end
+
+-- An integer argument (decimal text).
+local function int(s)
+        local v = tonumber(s)
+        if v == nil then fail('EPROTO') end
+        return v
+end
+
+-- The object's hash as a table, its type a number; nil if there is none.
+local function meta_of(key)
+        local flat = redis.call('HGETALL', key)
+        if #flat == 0 then return nil end
+        local meta = {}
+        for i = 1, #flat, 2 do meta[flat[i]] = flat[i + 1] end
+        meta.type = tonumber(meta.type)
+        return meta
+end
+
+-- Give back what the holders whose lease ended held (clients that died).
+local function reap(key, meta)
+        local gone = redis.call('ZRANGE', key .. ':holders', '-inf', '(' .. now_ms(), 'BYSCORE')
+        for _, cid in ipairs(gone) do
+                local hook = CLIENT_GONE[meta.type]
+                if hook then hook(key, meta, cid, true) end
+                redis.call('ZREM', key .. ':holders', cid)
+        end
+end
+
+--[[
+The object at key, checked to be of one of the types given (any when none
+are): ENOENT when there is none, EPROTOTYPE when it is of another type.
+Holders whose lease ended are dealt with first.
+]]
+local function object(key, ...)
+        local meta = meta_of(key)
+        if meta == nil then fail('ENOENT') end
+        local types = { ... }
+        if #types > 0 then
+                local ok = false
+                for _, t in ipairs(types) do
+                        if meta.type == t then ok = true end
+                end
+                if not ok then fail('EPROTOTYPE') end
+        end
+        reap(key, meta)
+        return meta
+end
+
+-- Client cid holds something in the object until its lease (renewed by its connection) ends.
+local function hold(key, cid, lease_ms)
+        redis.call('ZADD', key .. ':holders', now_ms() + lease_ms, cid)
+end
+
+-- Delete the object and all its keys; its parked requests find it gone.
+local function destroy(key, meta)
+        local keys = { key, key .. ':holders', key .. ':refs', key .. ':reftoken' }
+        for _, suffix in ipairs(SUBKEYS[meta.type] or {}) do
+                keys[#keys + 1] = key .. suffix
+        end
+        redis.call('DEL', unpack(keys))
+        wake(key)
+end
+
+--[[
+Create the object unless it exists: params is a list of field, value pairs
+(strings) it must match when it does. Returns 1 if created here, 0 if it
+existed as asked; EPROTOTYPE for another type, EEXIST for other parameters.
+A counted object's creator takes its first reference (held by client cid).
+]]
+local function declare(key, type, params, counted, cid, lease_ms)
+        local meta = meta_of(key)
+        if meta ~= nil then
+                if meta.type ~= type then fail('EPROTOTYPE') end
+                for i = 1, #params, 2 do
+                        if meta[params[i]] ~= tostring(params[i + 1]) then fail('EEXIST') end
+                end
+                return 0
+        end
+        local fields = { 'type', type, 'counted', counted and 1 or 0, 'created', now_ms() }
+        for _, v in ipairs(params) do fields[#fields + 1] = v end
+        redis.call('HSET', key, unpack(fields))
+        if counted then
+                local token = redis.call('INCR', key .. ':reftoken')
+                redis.call('HSET', key .. ':refs', token, 'c:' .. cid)
+                hold(key, cid, lease_ms)
+        end
+        return 1
+end
+
+redis.register_function('mpx_version', function(keys, args)
+        return MPX_VERSION
+end)

@@ -1,0 +1,1 @@
+-- dict: filled in by its own commit.

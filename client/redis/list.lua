@@ -1,0 +1,1 @@
+-- list: filled in by its own commit.

@@ -1,0 +1,1 @@
+-- object: filled in by its own commit.

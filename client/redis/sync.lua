@@ -1,0 +1,1 @@
+-- sync: filled in by its own commit.
