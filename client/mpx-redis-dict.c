@@ -46,13 +46,16 @@ static int dict_name_key(struct redis_call *c, struct wire_reader *body, const c
         return redis_arg_bytes(c, key, key_size);
 }
 
-/* DECLARE's answer: u8 created; a counted dict made here is held by this client. */
+/*
+ * DECLARE's answer: u8 created. A counted declare takes a reference (the
+ * first, or one more when the dict was counted already) held by this client.
+ */
 static int dict_declared(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
         int64_t created;
 
         if (!redis_reply_i64(r, &created) || created < 0 || created > 1)
                 return -EPROTO;
-        if (created && c->u[0])
+        if (c->u[0])
                 c->holds = true;
         return wire_put_u8(body, (uint8_t) created);
 }

@@ -103,13 +103,16 @@ static int list_put_element(struct wire_buf *body, const redisReply *r, size_t i
         return wire_put_bytes(body, p, (uint32_t) n);
 }
 
-/* DECLARE's answer: u8 created; a counted list made here is held by this client. */
+/*
+ * DECLARE's answer: u8 created. A counted declare takes a reference (the
+ * first, or one more when the list was counted already) held by this client.
+ */
 static int list_declared(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
         int64_t created;
 
         if (!redis_reply_i64(r, &created) || created < 0 || created > 1)
                 return -EPROTO;
-        if (created && c->u[0])
+        if (c->u[0])
                 c->holds = true;
         return wire_put_u8(body, (uint8_t) created);
 }

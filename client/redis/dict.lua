@@ -21,6 +21,11 @@ Dicts never wait, so nothing here wakes anyone.
 
 SUBKEYS[T.DICT] = { ':h', ':o' }
 
+-- INFO: the number of keys (mpxd's bytes and counters are not kept).
+INFO[T.DICT] = function(key, meta)
+        return { 'size', redis.call('HLEN', key .. ':h') }
+end
+
 -- Most entries in one DICT_ITEMS page, and keys read from the order at a time.
 local DICT_PAGE_MAX = 1000
 local DICT_BATCH = 32

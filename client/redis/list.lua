@@ -23,6 +23,11 @@ Lists never wait, so nothing here wakes anyone.
 
 SUBKEYS[T.LIST] = { ':l' }
 
+-- INFO: the number of items (mpxd's bytes and counters are not kept).
+INFO[T.LIST] = function(key, meta)
+        return { 'size', redis.call('LLEN', key .. ':l') }
+end
+
 -- Arguments given to one Redis command at a time (Lua's stack is bounded).
 local LIST_CHUNK = 1000
 -- Items read from the list at a time by SLICE.
