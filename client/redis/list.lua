@@ -3,7 +3,8 @@ Lists: Python's Manager().list(), items of any bytes, with Python's indexes
 (docs/PROTOCOL.md 9.32-9.43, 9.76 and 11).
 
 Keys of the list NAME:
-  mpx:{NAME}            the object's hash; "version" is the list's version
+  mpx:{NAME}            the object's hash; "version" is the list's version,
+                        "splices" the number of LIST_SPLICEs done (for INFO)
   mpx:{NAME}:l          a Redis list of the items (absent when empty)
 
 Every change of the list adds one to its version (LIST_SPLICE compares it).
@@ -23,9 +24,9 @@ Lists never wait, so nothing here wakes anyone.
 
 SUBKEYS[T.LIST] = { ':l' }
 
--- INFO: the number of items (mpxd's bytes and counters are not kept).
+-- INFO: the number of items and of splices done (mpxd's bytes and other counters are not kept).
 INFO[T.LIST] = function(key, meta)
-        return { 'size', redis.call('LLEN', key .. ':l') }
+        return { 'size', redis.call('LLEN', key .. ':l'), 'splices', tonumber(meta.splices or 0) }
 end
 
 -- Arguments given to one Redis command at a time (Lua's stack is bounded).
@@ -296,5 +297,6 @@ redis.register_function('mpx_list_splice', function(keys, args)
                 list_lpush(lk, head, 1, #head)
         end
         list_changed(keys[1])
+        redis.call('HINCRBY', keys[1], 'splices', 1)
         return { 1, redis.call('HGET', keys[1], 'version'), len - (stop - start) + n }
 end)
