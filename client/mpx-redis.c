@@ -1760,6 +1760,9 @@ static void redis_drain(struct redis_backend *rb) {
                                 break;
                         }
                         n->head = c->next;
+                        /* What it took is held by this client: given back below, not when its lease runs out. */
+                        if (c->name[0] && ((redisReply *) reply)->type != REDIS_REPLY_ERROR)
+                                redis_held_add(rb, c->name);
                         freeReplyObject(reply);
                         redis_call_free(c);
                 }
@@ -1837,8 +1840,11 @@ void redis_free(struct mpx *m) {
         /* The epoll descriptor is m->fd, which conn_free() closes. */
         if (m->fd != rb->epfd && rb->epfd >= 0)
                 close(rb->epfd);
-        pthread_mutex_destroy(&rb->lock);
-        pthread_cond_destroy(&rb->wakeup);
+        /* A child of fork(): its copy of the condition may have the parent's heartbeat as a waiter. */
+        if (owner) {
+                pthread_mutex_destroy(&rb->lock);
+                pthread_cond_destroy(&rb->wakeup);
+        }
         free(rb);
         m->redis = NULL;
 }

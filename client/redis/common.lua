@@ -113,6 +113,8 @@ local function reap(key, meta)
         for _, cid in ipairs(gone) do
                 client_gone(key, meta, cid, true)
         end
+        -- A hook may have deleted the object (a queue that went with its connection).
+        if redis.call('EXISTS', key) == 0 then return true end
         if meta.counted ~= '1' then return false end
         local expired = redis.call('ZRANGE', key .. ':transit', '-inf', '(' .. now, 'BYSCORE')
         for _, token in ipairs(expired) do
