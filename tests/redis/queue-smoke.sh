@@ -4,6 +4,7 @@
 # deliveries, task_done by tag and untagged, leases, redelivery of a gone
 # client's deliveries, connection queues, DONE_GET's retry.
 #   tests/redis/queue-smoke.sh          (from the top of the tree)
+# Then, when libmpx is built, tests/redis/queue-e2e.c through libmpx.
 # Needs redis-server and redis-cli 7. Exits 0 when every check passed.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -114,6 +115,20 @@ check 'put' 0 $(F put c) hi
 R ZADD 'mpx:{c}:holders' 1 cidC >/dev/null      # its creator's lease ran out
 check 'deleted with its creator' ENOENT $(F put c) hi
 check 'no keys left' '' KEYS 'mpx:{c}*'
+
+# Through libmpx, when it is built (in the tree): redis-cli FLUSHALL first.
+lib=$top/client/.libs/libmpx.so
+if [ -f "$lib" ]; then
+        R FLUSHALL >/dev/null
+        if cc -std=gnu11 -Wall -Wextra -Werror -I"$top/include" -o "$dir/e2e" "$top/tests/redis/queue-e2e.c" \
+                "$lib" -Wl,-rpath,"$top/client/.libs" -lpthread; then
+                "$dir/e2e" "redis+unix://$dir/r.sock" || fails=$((fails + 1))
+        else
+                fails=$((fails + 1))
+        fi
+else
+        echo "skip libmpx end to end: $lib is not built"
+fi
 
 [ $fails -eq 0 ] && echo "all passed" || echo "$fails failed"
 [ $fails -eq 0 ]
