@@ -58,13 +58,18 @@ static bool item_count(const redisReply *r, size_t *n) {
         return true;
 }
 
-/* DECLARE's answer: created. A new counted or connection's queue is held by this client. */
+/* DECLARE's answer: created. */
 static int declared(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
         int64_t created;
 
         if (!redis_reply_i64(r, &created) || (created != 0 && created != 1))
                 return -EPROTO;
-        if (created && (c->u[0] & (WIRE_DECLARE_COUNTED | WIRE_QUEUE_CONNECTION)))
+        /*
+         * A counted declare takes a reference, created or not; a connection's
+         * queue is held by its creator. (A lease renewed where nothing is
+         * held ends by itself.)
+         */
+        if (c->u[0] & (WIRE_DECLARE_COUNTED | WIRE_QUEUE_CONNECTION))
                 c->holds = true;
         return wire_put_u8(body, (uint8_t) created);
 }
@@ -105,6 +110,17 @@ static int queue_declare(struct redis_call *c, struct wire_reader *body, struct 
         return r;
 }
 
+/*
+ * A payload over the limit this backend announces in HELLO: EMSGSIZE, once
+ * the queue is found (ENOENT and EPROTOTYPE come first, as from mpxd).
+ * libmpx refuses such payloads itself; this is for other clients' frames.
+ */
+static int refuse_too_big(struct redis_call *c) {
+        int r = redis_call_begin(c, "mpx_queue_refuse", redis_reply_empty);
+
+        return r < 0 ? r : redis_arg_str(c, "EMSGSIZE");
+}
+
 /* PUT: name, i64 timeout_ms, bytes payload -> (empty). */
 static int queue_put(struct redis_call *c, struct wire_reader *body, struct wire_buf *reply_body) {
         const void *data;
@@ -114,6 +130,8 @@ static int queue_put(struct redis_call *c, struct wire_reader *body, struct wire
         if (redis_call_name(c, body) < 0 || !wire_get_i64(body, &c->timeout_ms) ||
             !wire_get_bytes(body, &data, &size) || !wire_reader_done(body))
                 return -EPROTO;
+        if (size > WIRE_DEFAULT_MAX_MESSAGE)
+                return refuse_too_big(c);
         r = redis_call_begin(c, "mpx_queue_put", redis_reply_empty);
         if (r == 0)
                 r = redis_arg_bytes(c, data, size);
@@ -126,6 +144,7 @@ static int queue_put(struct redis_call *c, struct wire_reader *body, struct wire
  */
 static int queue_put_many(struct redis_call *c, struct wire_reader *body, struct wire_buf *reply_body) {
         struct wire_reader items;
+        bool too_big = false;
         uint32_t n;
         int r;
 
@@ -138,9 +157,12 @@ static int queue_put_many(struct redis_call *c, struct wire_reader *body, struct
 
                 if (!wire_get_bytes(body, &data, &size))
                         return -EPROTO;
+                too_big |= size > WIRE_DEFAULT_MAX_MESSAGE;
         }
         if (!wire_reader_done(body))
                 return -EPROTO;
+        if (too_big && n > 0)
+                return refuse_too_big(c);
         r = redis_call_begin(c, "mpx_queue_put", redis_reply_empty);
         for (uint32_t i = 0; r == 0 && i < n; i++) {
                 const void *data;

@@ -151,6 +151,49 @@ end
 CLIENT_GONE[T.QUEUE] = q_client_gone
 CLIENT_GONE[T.JOINABLE] = q_client_gone
 
+-- A counter of the queue's hash, as an integer.
+local function counter(meta, name)
+        return tonumber(meta[name] or 0) or 0
+end
+
+--[[
+INFO's fields of a queue. bytes is Redis's estimate of the memory of its
+items and deliveries; connection is the client id of a connection's queue's
+creator (a str), 0 for none. Waiters are not known (each parked request
+waits in its own client) and are left out, as are timeouts and idle_ms.
+]]
+local function q_info(key, meta)
+        local joinable = meta.type == T.JOINABLE
+        local size = redis.call('LLEN', key .. ':items')
+        local delivered = joinable and redis.call('HLEN', key .. ':dlv') or 0
+        local bytes = 0
+        for _, k in ipairs({ key .. ':items', key .. ':dlv' }) do
+                bytes = bytes + (redis.call('MEMORY', 'USAGE', k) or 0)
+        end
+        local lease_ms = -1
+        local first = redis.call('ZRANGE', key .. ':lease', 0, 0, 'WITHSCORES')
+        if #first > 0 then lease_ms = math.max(0, tonumber(first[2]) - now_ms()) end
+        return {
+                'size', size,
+                'maxsize', math.min(tonumber(meta.maxsize), 2 ^ 53),
+                'bytes', bytes,
+                'delivered', delivered,
+                'unfinished', joinable and size + delivered or 0,
+                'closed', meta.closed == '1' and 1 or 0,
+                'connection', meta.owner or 0,
+                'puts', counter(meta, 'puts'),
+                'gets', counter(meta, 'gets'),
+                'redelivered', counter(meta, 'redelivered'),
+                'purged', counter(meta, 'purged'),
+                'ttr_ms', counter(meta, 'ttr_ms'),
+                'expired', counter(meta, 'expired'),
+                'lease_ms', lease_ms,
+        }
+end
+
+INFO[T.QUEUE] = q_info
+INFO[T.JOINABLE] = q_info
+
 --[[
 Take up to max items from the head (max 1 for GET), as many as fit in one
 reply frame (the first always). Returns a flat list tag, deliveries,
@@ -246,6 +289,9 @@ redis.register_function('mpx_queue_declare', function(keys, args)
         local key, maxsize, flags, ttr = keys[1], args[1], int(args[2]), int(args[3])
         local cid, lease = args[4], int(args[5])
         local joinable = bit.band(flags, QUEUE_JOINABLE) ~= 0
+        -- A connection's queue whose creator died is deleted before it is declared again.
+        local old = meta_of(key)
+        if old ~= nil then reap(key, old) end
         local params = { 'maxsize', maxsize }
         if ttr >= 0 then
                 params[3] = 'ttr_ms'
@@ -321,6 +367,12 @@ redis.register_function('mpx_queue_done_get', function(keys, args)
         if q_closed(meta) then fail('EPIPE') end
         if finishing then return 0 end
         fail('EAGAIN')
+end)
+
+-- Fail with code (EMSGSIZE for a payload over the limit) once the queue is found.
+redis.register_function('mpx_queue_refuse', function(keys, args)
+        q_open(keys[1], T.QUEUE, T.JOINABLE)
+        fail(args[1])
 end)
 
 -- qsize: -> size, maxsize, unfinished, closed
