@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -259,6 +261,39 @@ static void connection_queue(mpx *a) {
         free(j);
 }
 
+/* A client that dies (SIGKILL, no disconnect) with a lease of 500 ms: what it held comes back. */
+static void died(mpx *a) {
+        char dying[512];
+        mpx_item it = { 0 };
+        long long t0;
+        pid_t pid;
+        int status;
+
+        snprintf(dying, sizeof(dying), "%s?lease_ms=500", url);
+        CHECK("declare dead", mpx_queue_declare(a, "dead", 0, MPX_QUEUE_JOINABLE) == 1);
+        CHECK("put", mpx_queue_put(a, "dead", "d", 1, -1) == 0);
+        pid = fork();
+        if (pid == 0) {
+                mpx *m = NULL;
+                mpx_item got = { 0 };
+
+                if (mpx_connect(dying, &m) < 0 || mpx_queue_get(m, "dead", 0, &got) < 0 ||
+                    mpx_queue_declare(m, "dead-own", 0, MPX_QUEUE_CONNECTION) != 1)
+                        _exit(1);
+                kill(getpid(), SIGKILL);
+        }
+        waitpid(pid, &status, 0);
+        CHECK("the child took it and died", WIFSIGNALED(status));
+        CHECK("its queue is there", mpx_queue_put(a, "dead-own", "x", 1, -1) == 0);
+        t0 = now_ms();
+        CHECK("back once its lease ran out", mpx_queue_get(a, "dead", 5000, &it) == 0 && item_is(&it, "d") &&
+                                             it.deliveries == 2);
+        printf("     (after %lld ms)\n", now_ms() - t0);
+        CHECK("done", mpx_queue_task_done(a, "dead", it.tag) == 0);
+        mpx_item_clear(&it);
+        CHECK("its queue is gone", mpx_queue_put(a, "dead-own", "x", 1, -1) == -ENOENT);
+}
+
 int main(int argc, char **argv) {
         mpx *a;
 
@@ -272,6 +307,7 @@ int main(int argc, char **argv) {
         joinable(a);
         leases(a);
         connection_queue(a);
+        died(a);
         mpx_disconnect(a);
         printf(fails ? "%d failed\n" : "all passed\n", fails);
         return fails != 0;
