@@ -29,6 +29,10 @@ empty queue (getters), a take from a bounded queue (putters), a finish or
 purge that leaves nothing unfinished (joiners), items put back, close.
 ]]
 
+-- The file is one block, so that its locals end with it: the library is one
+-- chunk, and a Lua function (a chunk too) has at most 200 locals at a time.
+do
+
 local QUEUE_JOINABLE = 1
 local QUEUE_CONNECTION = 2
 local GET_DETACH = 1
@@ -462,3 +466,5 @@ redis.register_function('mpx_queue_peek', function(keys, args)
         end
         return out
 end)
+
+end -- of the queue's block
