@@ -31,16 +31,16 @@ static bool read_get_ttr(struct wire_reader *body, uint32_t *ttr_ms) {
         return wire_get_u32(body, ttr_ms) && wire_reader_done(body);
 }
 
-/* Write n items of an array reply, from element first on: u64 tag, u32 deliveries, bytes payload. */
-static int put_items(const redisReply *r, size_t first, size_t n, struct wire_buf *body) {
+/* Write the n items of an array reply: u64 tag, u32 deliveries, bytes payload each. */
+static int put_items(const redisReply *r, size_t n, struct wire_buf *body) {
         for (size_t i = 0; i < n; i++) {
                 const void *data;
                 size_t size;
                 uint64_t tag, deliveries;
 
-                if (!redis_reply_u64(redis_reply_at(r, first + 3 * i), &tag) ||
-                    !redis_reply_u64(redis_reply_at(r, first + 3 * i + 1), &deliveries) ||
-                    !redis_reply_bytes(redis_reply_at(r, first + 3 * i + 2), &data, &size) ||
+                if (!redis_reply_u64(redis_reply_at(r, 3 * i), &tag) ||
+                    !redis_reply_u64(redis_reply_at(r, 3 * i + 1), &deliveries) ||
+                    !redis_reply_bytes(redis_reply_at(r, 3 * i + 2), &data, &size) ||
                     deliveries > UINT32_MAX || size > UINT32_MAX)
                         return -EPROTO;
                 if (wire_put_u64(body, tag) < 0 || wire_put_u32(body, (uint32_t) deliveries) < 0 ||
@@ -193,7 +193,7 @@ static int got_one(struct redis_call *c, const redisReply *r, struct wire_buf *b
         if (!item_count(r, &n) || n != 1)
                 return -EPROTO;
         note_holding(c, r);
-        return put_items(r, 0, 1, body);
+        return put_items(r, 1, body);
 }
 
 /* GET_MANY's answer: u32 n, n items. */
@@ -205,7 +205,7 @@ static int got_many(struct redis_call *c, const redisReply *r, struct wire_buf *
         note_holding(c, r);
         if (wire_put_u32(body, (uint32_t) n) < 0)
                 return -ENOMEM;
-        return put_items(r, 0, n, body);
+        return put_items(r, n, body);
 }
 
 /* The arguments of mpx_queue_get after the key: flags, max, ttr_ms, client, lease. */
@@ -360,7 +360,7 @@ static int peeked(struct redis_call *c, const redisReply *r, struct wire_buf *bo
                 return -EPROTO;
         if (wire_put_u32(body, (uint32_t) n) < 0)
                 return -ENOMEM;
-        return put_items(r, 0, n, body);
+        return put_items(r, n, body);
 }
 
 /* PEEK: name, u32 max -> u32 n, n x item. */
