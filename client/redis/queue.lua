@@ -199,28 +199,45 @@ INFO[T.QUEUE] = q_info
 INFO[T.JOINABLE] = q_info
 
 --[[
+The first items of the queue, up to max, as stored, that fit with the bytes
+before them in limit bytes of reply (the first always fits): read in chunks,
+so that a large max costs no more than the items that fit.
+]]
+local function head(key, meta, max, need, limit)
+        local got, at = {}, 0
+        while #got < max do
+                local want = math.min(max - #got, 256)
+                local chunk = redis.call('LRANGE', key .. ':items', at, at + want - 1)
+                for _, v in ipairs(chunk) do
+                        local size = #v
+                        if meta.type == T.JOINABLE then size = size - 4 end
+                        if #got > 0 and need + ITEM_WIRE + size > limit then return got end
+                        need = need + ITEM_WIRE + size
+                        got[#got + 1] = v
+                end
+                if #chunk < want then break end
+                at = at + want
+        end
+        return got
+end
+
+--[[
 Take up to max items from the head (max 1 for GET), as many as fit in one
 reply frame (the first always). Returns a flat list tag, deliveries,
 payload, ... or nil when the queue is empty. A joinable item becomes a
 delivery of lease ttr (or the queue's), held by cid unless detached.
 ]]
 local function take(key, meta, max, flags, ttr, cid, lease)
-        local got = redis.call('LPOP', key .. ':items', max)
-        if not got then return nil end
-        local need, n = 4, 0
-        for i, v in ipairs(got) do
-                local size = #v
-                if meta.type == T.JOINABLE then size = size - 4 end
-                if n > 0 and need + ITEM_WIRE + size > QUEUE_MAX_FRAME then break end
-                need = need + ITEM_WIRE + size
-                n = i
+        local got
+        if max == 1 then
+                got = { redis.call('LPOP', key .. ':items') }
+                if not got[1] then return nil end
+        else
+                got = head(key, meta, max, 4, QUEUE_MAX_FRAME)
+                if #got == 0 then return nil end
+                redis.call('LTRIM', key .. ':items', #got, -1)
         end
-        if n < #got then
-                -- What does not fit goes back, in order.
-                local rest = {}
-                for i = #got, n + 1, -1 do rest[#rest + 1] = got[i] end
-                redis.call('LPUSH', key .. ':items', unpack(rest))
-        end
+        local n = #got
         local out = {}
         if meta.type ~= T.JOINABLE then
                 for i = 1, n do
@@ -447,22 +464,13 @@ place; up to half a frame, the head item always.
 redis.register_function('mpx_queue_peek', function(keys, args)
         local key, max = keys[1], int(args[1])
         local meta = q_open(key, T.QUEUE, T.JOINABLE)
-        local out, n, need, at = {}, 0, 4, 0
-        while n < max do
-                local chunk = math.min(max - n, 256)
-                local got = redis.call('LRANGE', key .. ':items', at, at + chunk - 1)
-                for _, v in ipairs(got) do
-                        local deliveries, payload = 0, v
-                        if meta.type == T.JOINABLE then deliveries, payload = item_decode(v) end
-                        if n > 0 and need + ITEM_WIRE + #payload > QUEUE_MAX_FRAME / 2 then return out end
-                        need = need + ITEM_WIRE + #payload
-                        out[#out + 1] = 0
-                        out[#out + 1] = deliveries
-                        out[#out + 1] = payload
-                        n = n + 1
-                end
-                if #got < chunk then break end
-                at = at + chunk
+        local out = {}
+        for _, v in ipairs(head(key, meta, max, 4, QUEUE_MAX_FRAME / 2)) do
+                local deliveries, payload = 0, v
+                if meta.type == T.JOINABLE then deliveries, payload = item_decode(v) end
+                out[#out + 1] = 0
+                out[#out + 1] = deliveries
+                out[#out + 1] = payload
         end
         return out
 end)
