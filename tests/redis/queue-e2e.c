@@ -294,6 +294,21 @@ static void died(mpx *a) {
         CHECK("its queue is gone", mpx_queue_put(a, "dead-own", "x", 1, -1) == -ENOENT);
 }
 
+/* A counted queue lives while its declarers' references do; a durable one is accepted. */
+static void counted(mpx *a) {
+        mpx_item it = { 0 };
+        mpx *c = conn();
+
+        CHECK("declare counted", mpx_queue_declare(c, "cq", 0, MPX_QUEUE_JOINABLE | MPX_COUNTED) == 1);
+        CHECK("put", mpx_queue_put(a, "cq", "c", 1, -1) == 0);
+        CHECK("get", mpx_queue_get(c, "cq", 0, &it) == 0 && item_is(&it, "c"));
+        mpx_item_clear(&it);
+        mpx_disconnect(c);
+        CHECK("gone with its last reference", mpx_queue_put(a, "cq", "c", 1, -1) == -ENOENT);
+        CHECK("durable", mpx_queue_declare(a, "dq", 0, MPX_DURABLE) == 1);
+        CHECK("connection and durable", mpx_queue_declare(a, "dq2", 0, MPX_QUEUE_CONNECTION | MPX_DURABLE) == -EINVAL);
+}
+
 int main(int argc, char **argv) {
         mpx *a;
 
@@ -308,6 +323,7 @@ int main(int argc, char **argv) {
         leases(a);
         connection_queue(a);
         died(a);
+        counted(a);
         mpx_disconnect(a);
         printf(fails ? "%d failed\n" : "all passed\n", fails);
         return fails != 0;
