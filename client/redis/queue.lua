@@ -125,7 +125,7 @@ out) is ENOENT.
 ]]
 local function q_open(key, ...)
         local meta = object(key, ...)
-        if redis.call('EXISTS', key) == 0 then fail('ENOENT') end
+        if meta.owner and redis.call('EXISTS', key) == 0 then fail('ENOENT') end
         if meta.type == T.JOINABLE then expire(key) end
         return meta
 end
