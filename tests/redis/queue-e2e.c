@@ -269,7 +269,7 @@ static void died(mpx *a) {
         pid_t pid;
         int status;
 
-        snprintf(dying, sizeof(dying), "%s?lease_ms=500", url);
+        snprintf(dying, sizeof(dying), "%s%clease_ms=500", url, strchr(url, '?') ? '&' : '?');
         CHECK("declare dead", mpx_queue_declare(a, "dead", 0, MPX_QUEUE_JOINABLE) == 1);
         CHECK("put", mpx_queue_put(a, "dead", "d", 1, -1) == 0);
         pid = fork();
