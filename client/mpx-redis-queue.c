@@ -58,6 +58,47 @@ static bool item_count(const redisReply *r, size_t *n) {
         return true;
 }
 
+/*
+ * The lines of parked requests of a queue, which INFO counts: a request
+ * that may wait names its line, its client and its id (-1 when it may
+ * not wait), so that the Lua can list it while it waits.
+ */
+enum wait_line { LINE_GETTERS, LINE_PUTTERS, LINE_JOINERS };
+
+static const char *const line_keys[] = { ":getters", ":putters", ":joiners" };
+
+/* The clean-up call's answer: the status the parked request ended with. */
+static int unwaited(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
+        return -(int) c->u[2];
+}
+
+/*
+ * A parked request that timed out or was cancelled leaves its line at
+ * once, rather than when its listing runs out.
+ */
+static int unwait(struct redis_call *c, int err) {
+        if (!c->was_parked || (err != -ETIMEDOUT && err != -ECANCELED))
+                return 0;
+        c->u[2] = (uint64_t) -err;
+        if (redis_call_begin(c, "mpx_queue_unwait", unwaited) < 0 || redis_arg_str(c, line_keys[c->u[1]]) < 0 ||
+            redis_arg_client(c) < 0 || redis_arg_i64(c, c->id) < 0)
+                return 0;
+        return 1;
+}
+
+/* Begin the call of a request that may wait in line: its first arguments are client and request id. */
+static int begin_waiting(struct redis_call *c, const char *fn, redis_reply_fn *reply, enum wait_line line) {
+        int r = redis_call_begin(c, fn, reply);
+
+        c->u[1] = line;
+        c->abandon = unwait;
+        if (r == 0)
+                r = redis_arg_client(c);
+        if (r == 0)
+                r = redis_arg_i64(c, c->timeout_ms == 0 ? -1 : (int64_t) c->id);
+        return r;
+}
+
 /* DECLARE's answer: created. */
 static int declared(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
         int64_t created;
@@ -132,7 +173,7 @@ static int queue_put(struct redis_call *c, struct wire_reader *body, struct wire
                 return -EPROTO;
         if (size > WIRE_DEFAULT_MAX_MESSAGE)
                 return refuse_too_big(c);
-        r = redis_call_begin(c, "mpx_queue_put", redis_reply_empty);
+        r = begin_waiting(c, "mpx_queue_put", redis_reply_empty, LINE_PUTTERS);
         if (r == 0)
                 r = redis_arg_bytes(c, data, size);
         return r;
@@ -163,7 +204,7 @@ static int queue_put_many(struct redis_call *c, struct wire_reader *body, struct
                 return -EPROTO;
         if (too_big && n > 0)
                 return refuse_too_big(c);
-        r = redis_call_begin(c, "mpx_queue_put", redis_reply_empty);
+        r = begin_waiting(c, "mpx_queue_put", redis_reply_empty, LINE_PUTTERS);
         for (uint32_t i = 0; r == 0 && i < n; i++) {
                 const void *data;
                 uint32_t size;
@@ -208,20 +249,18 @@ static int got_many(struct redis_call *c, const redisReply *r, struct wire_buf *
         return put_items(r, n, body);
 }
 
-/* The arguments of mpx_queue_get after the key: flags, max, ttr_ms, client, lease. */
+/* The arguments of mpx_queue_get after the key: client, request, flags, max, ttr_ms, lease. */
 static int get_args(struct redis_call *c, redis_reply_fn *reply, uint32_t flags, uint32_t max, uint32_t ttr_ms) {
         int r;
 
         c->u[0] = flags;
-        r = redis_call_begin(c, "mpx_queue_get", reply);
+        r = begin_waiting(c, "mpx_queue_get", reply, LINE_GETTERS);
         if (r == 0)
                 r = redis_arg_u64(c, flags);
         if (r == 0)
                 r = redis_arg_u64(c, max);
         if (r == 0)
                 r = redis_arg_u64(c, ttr_ms);
-        if (r == 0)
-                r = redis_arg_client(c);
         if (r == 0)
                 r = redis_arg_lease(c);
         return r;
@@ -247,8 +286,8 @@ static int queue_get_many(struct redis_call *c, struct wire_reader *body, struct
         return get_args(c, got_many, flags, max, ttr_ms);
 }
 
-/* mpx_queue_done_get's first argument: 1 to finish the tag, 0 once an earlier call did. */
-#define DONE_GET_ARG_FINISH 0
+/* mpx_queue_done_get's argument after client and request: 1 to finish the tag, 0 once an earlier call did. */
+#define DONE_GET_ARG_FINISH 2
 
 /*
  * DONE_GET's answer: an item, or 0 when the finish was done and the get
@@ -276,7 +315,7 @@ static int queue_done_get(struct redis_call *c, struct wire_reader *body, struct
             !wire_get_u32(body, &flags) || !read_get_ttr(body, &ttr_ms))
                 return -EPROTO;
         c->u[0] = flags;
-        r = redis_call_begin(c, "mpx_queue_done_get", done_got);
+        r = begin_waiting(c, "mpx_queue_done_get", done_got, LINE_GETTERS);
         if (r == 0)
                 r = redis_arg_u64(c, 1);
         if (r == 0)
@@ -285,8 +324,6 @@ static int queue_done_get(struct redis_call *c, struct wire_reader *body, struct
                 r = redis_arg_u64(c, flags);
         if (r == 0)
                 r = redis_arg_u64(c, ttr_ms);
-        if (r == 0)
-                r = redis_arg_client(c);
         if (r == 0)
                 r = redis_arg_lease(c);
         return r;
@@ -348,7 +385,7 @@ static int queue_task_done(struct redis_call *c, struct wire_reader *body, struc
 static int queue_join(struct redis_call *c, struct wire_reader *body, struct wire_buf *reply_body) {
         if (redis_call_name(c, body) < 0 || !wire_get_i64(body, &c->timeout_ms) || !wire_reader_done(body))
                 return -EPROTO;
-        return redis_call_begin(c, "mpx_queue_join", redis_reply_empty);
+        return begin_waiting(c, "mpx_queue_join", redis_reply_empty, LINE_JOINERS);
 }
 
 /* PEEK's answer: u32 n, n items (tag 0), possibly none. */

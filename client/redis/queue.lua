@@ -19,6 +19,10 @@ Keys of the queue NAME (K = "mpx:{NAME}"):
   K:det           joinable: the detached deliveries, tag scored by tag
   K:lease         joinable: the deliveries with a lease, tag scored by the
                   time (now_ms) it runs out
+  K:getters       the parked requests, "<client id>:<request id>" scored by
+  K:putters       when they count no more unless they are tried again (a
+  K:joiners       parked call is, at least once a second): what INFO's
+                  getters, putters and joiners count
 
 size is LLEN K:items, delivered HLEN K:dlv, unfinished (joinable) their
 sum. A lease that ran out is found by the next function of the queue
@@ -43,7 +47,10 @@ local ITEM_WIRE = 16
 -- Arguments unpack() may spread at once (Lua's C stack).
 local UNPACK_MAX = 4000
 
-local QUEUE_SUBKEYS = { ':items', ':seq', ':dlv', ':att', ':det', ':lease' }
+-- How long a parked request counts as waiting after its last try.
+local WAIT_WINDOW_MS = 3000
+
+local QUEUE_SUBKEYS = { ':items', ':seq', ':dlv', ':att', ':det', ':lease', ':getters', ':putters', ':joiners' }
 SUBKEYS[T.QUEUE] = QUEUE_SUBKEYS
 SUBKEYS[T.JOINABLE] = QUEUE_SUBKEYS
 
@@ -135,6 +142,27 @@ local function q_closed(meta)
 end
 
 --[[
+Request rid of client cid waits in line (':getters', ':putters',
+':joiners'), or no more (wait_out): only for INFO. rid '-1' is a request
+that does not wait (timeout 0).
+]]
+local function wait_in(key, line, cid, rid)
+        if rid == '-1' then return end
+        local now = now_ms()
+        redis.call('ZREMRANGEBYSCORE', key .. line, '-inf', now)
+        redis.call('ZADD', key .. line, now + WAIT_WINDOW_MS, cid .. ':' .. rid)
+end
+
+local function wait_out(key, line, cid, rid)
+        if rid ~= '-1' then redis.call('ZREM', key .. line, cid .. ':' .. rid) end
+end
+
+-- The requests waiting in line.
+local function waiting(key, line)
+        return redis.call('ZCOUNT', key .. line, '(' .. now_ms(), '+inf')
+end
+
+--[[
 A client is gone: its attached deliveries go back to the head in the order
 they were taken; a queue it created with QUEUE_CONNECTION is deleted.
 ]]
@@ -163,8 +191,9 @@ end
 --[[
 INFO's fields of a queue. bytes is Redis's estimate of the memory of its
 items and deliveries; connection is the client id of a connection's queue's
-creator (a str), 0 for none. Waiters are not known (each parked request
-waits in its own client) and are left out, as are timeouts and idle_ms.
+creator (a str), 0 for none. Waiters are those that tried within
+WAIT_WINDOW_MS (a parked request that ended without a word, its client
+gone, counts that long). timeouts and idle_ms are not kept.
 ]]
 local function q_info(key, meta)
         local joinable = meta.type == T.JOINABLE
@@ -174,6 +203,8 @@ local function q_info(key, meta)
         for _, k in ipairs({ key .. ':items', key .. ':dlv' }) do
                 bytes = bytes + (redis.call('MEMORY', 'USAGE', k) or 0)
         end
+        local getters, putters = waiting(key, ':getters'), waiting(key, ':putters')
+        local joiners = joinable and waiting(key, ':joiners') or 0
         local lease_ms = -1
         local first = redis.call('ZRANGE', key .. ':lease', 0, 0, 'WITHSCORES')
         if #first > 0 then lease_ms = math.max(0, tonumber(first[2]) - now_ms()) end
@@ -185,6 +216,10 @@ local function q_info(key, meta)
                 'unfinished', joinable and size + delivered or 0,
                 'closed', meta.closed == '1' and 1 or 0,
                 'connection', meta.owner or 0,
+                'getters', getters,
+                'putters', putters,
+                'joiners', joiners,
+                'waiters', getters + putters + joiners,
                 'puts', counter(meta, 'puts'),
                 'gets', counter(meta, 'gets'),
                 'redelivered', counter(meta, 'redelivered'),
@@ -337,21 +372,29 @@ redis.register_function('mpx_queue_declare', function(keys, args)
         return created
 end)
 
--- put (PUT and PUT_MANY): payload... -> 0; EAGAIN while there is no room for all
+-- put (PUT and PUT_MANY): cid, rid, payload... -> 0; EAGAIN while there is no room for all
 redis.register_function('mpx_queue_put', function(keys, args)
-        local key = keys[1]
+        local key, cid, rid = keys[1], args[1], args[2]
         local meta = q_open(key, T.QUEUE, T.JOINABLE)
-        local n, maxsize = #args, tonumber(meta.maxsize)
+        local n, maxsize = #args - 2, tonumber(meta.maxsize)
         if n == 0 then fail('EINVAL') end
-        if q_closed(meta) then fail('EPIPE') end
+        if q_closed(meta) then
+                wait_out(key, ':putters', cid, rid)
+                fail('EPIPE')
+        end
         if maxsize > 0 and n > maxsize then fail('EINVAL') end
         local size = redis.call('LLEN', key .. ':items')
-        if maxsize > 0 and size + n > maxsize then fail('EAGAIN') end
-        if meta.type == T.JOINABLE then
-                for i = 1, n do args[i] = item_encode(0, args[i]) end
+        if maxsize > 0 and size + n > maxsize then
+                wait_in(key, ':putters', cid, rid)
+                fail('EAGAIN')
+        end
+        wait_out(key, ':putters', cid, rid)
+        local items = {}
+        for i = 1, n do
+                items[i] = meta.type == T.JOINABLE and item_encode(0, args[i + 2]) or args[i + 2]
         end
         for i = 1, n, UNPACK_MAX do
-                redis.call('RPUSH', key .. ':items', unpack(args, i, math.min(n, i + UNPACK_MAX - 1)))
+                redis.call('RPUSH', key .. ':items', unpack(items, i, math.min(n, i + UNPACK_MAX - 1)))
         end
         redis.call('HINCRBY', key, 'puts', n)
         -- Getters wait only while the queue is empty.
@@ -359,35 +402,50 @@ redis.register_function('mpx_queue_put', function(keys, args)
         return 0
 end)
 
--- get (GET and GET_MANY): flags, max, ttr_ms, cid, lease_ms -> tag, deliveries, payload, ...
+--[[
+What a get that found the queue empty does: EPIPE once it is closed, else
+it waits (EAGAIN, or ret when given).
+]]
+local function get_none(key, meta, cid, rid, ret)
+        if q_closed(meta) then
+                wait_out(key, ':getters', cid, rid)
+                fail('EPIPE')
+        end
+        wait_in(key, ':getters', cid, rid)
+        if ret ~= nil then return ret end
+        fail('EAGAIN')
+end
+
+-- get (GET and GET_MANY): cid, rid, flags, max, ttr_ms, lease_ms -> tag, deliveries, payload, ...
 redis.register_function('mpx_queue_get', function(keys, args)
-        local key, flags, max, ttr = keys[1], int(args[1]), int(args[2]), int(args[3])
+        local key, cid, rid = keys[1], args[1], args[2]
+        local flags, max, ttr, lease = int(args[3]), int(args[4]), int(args[5]), int(args[6])
         local meta = q_open(key, T.QUEUE, T.JOINABLE)
         if bit.band(flags, bit.bnot(GET_DETACH)) ~= 0 or max == 0 then fail('EINVAL') end
         if ttr ~= 0 and meta.type ~= T.JOINABLE then fail('EINVAL') end
-        local out = take(key, meta, max, flags, ttr, args[4], int(args[5]))
-        if out then return out end
-        if q_closed(meta) then fail('EPIPE') end
-        fail('EAGAIN')
+        local out = take(key, meta, max, flags, ttr, cid, lease)
+        if not out then return get_none(key, meta, cid, rid) end
+        wait_out(key, ':getters', cid, rid)
+        return out
 end)
 
 --[[
-done_get: finish (1, or 0 once done by an earlier call), tag, flags,
-ttr_ms, cid, lease_ms -> tag, deliveries, payload. When it finished and
+done_get: cid, rid, finish (1, or 0 once done by an earlier call), tag,
+flags, ttr_ms, lease_ms -> tag, deliveries, payload. When it finished and
 must wait, it answers 0 rather than EAGAIN: the caller parks the call with
 finish 0, so that its retries do not finish again.
 ]]
 redis.register_function('mpx_queue_done_get', function(keys, args)
-        local key, finishing, tag, flags, ttr = keys[1], args[1] == '1', tag_arg(args[2]), int(args[3]), int(args[4])
-        local cid, lease = args[5], int(args[6])
+        local key, cid, rid = keys[1], args[1], args[2]
+        local finishing, tag, flags, ttr = args[3] == '1', tag_arg(args[4]), int(args[5]), int(args[6])
+        local lease = int(args[7])
         local meta = q_open(key, T.JOINABLE)
         if bit.band(flags, bit.bnot(GET_DETACH)) ~= 0 then fail('EINVAL') end
         if finishing then finish(key, tag, cid) end
         local out = take(key, meta, 1, flags, ttr, cid, lease)
-        if out then return out end
-        if q_closed(meta) then fail('EPIPE') end
-        if finishing then return 0 end
-        fail('EAGAIN')
+        if not out then return get_none(key, meta, cid, rid, finishing and 0 or nil) end
+        wait_out(key, ':getters', cid, rid)
+        return out
 end)
 
 -- Fail with code (EMSGSIZE for a payload over the limit) once the queue is found.
@@ -438,11 +496,23 @@ redis.register_function('mpx_queue_task_done', function(keys, args)
         return 0
 end)
 
--- join: 0 when nothing is unfinished, else EAGAIN
+-- join: cid, rid -> 0 when nothing is unfinished, else EAGAIN
 redis.register_function('mpx_queue_join', function(keys, args)
-        local key = keys[1]
+        local key, cid, rid = keys[1], args[1], args[2]
         q_open(key, T.JOINABLE)
-        if unfinished(key) > 0 then fail('EAGAIN') end
+        if unfinished(key) > 0 then
+                wait_in(key, ':joiners', cid, rid)
+                fail('EAGAIN')
+        end
+        wait_out(key, ':joiners', cid, rid)
+        return 0
+end)
+
+-- unwait: line, cid, rid. A parked request ended (timeout, cancel): it waits no more.
+redis.register_function('mpx_queue_unwait', function(keys, args)
+        local line = args[1]
+        if line ~= ':getters' and line ~= ':putters' and line ~= ':joiners' then fail('EPROTO') end
+        wait_out(keys[1], line, args[2], args[3])
         return 0
 end)
 

@@ -105,6 +105,18 @@ static int finish(struct job *j) {
         return j->r;
 }
 
+/* An INFO field of an object, or -999 when there is none. */
+static long long info_field(mpx *m, const char *name, const char *key) {
+        mpx_info info = { 0 };
+        const mpx_field *f;
+        long long v = -999;
+
+        if (mpx_object_info(m, name, &info) == 0 && (f = mpx_info_get(&info, key)))
+                v = f->num;
+        mpx_info_clear(&info);
+        return v;
+}
+
 static void plain(mpx *a) {
         mpx_item it = { 0 }, many[8];
         mpx_queue_status st;
@@ -119,24 +131,26 @@ static void plain(mpx *a) {
         CHECK("put b", mpx_queue_put(a, "q", "b", 1, -1) == 0);
         CHECK("put full, timeout 0", mpx_queue_put(a, "q", "c", 1, 0) == -EAGAIN);
         t0 = now_ms();
-        CHECK("put full, timeout 300", mpx_queue_put(a, "q", "c", 1, 300) == -ETIMEDOUT);
+        CHECK("put full, timeout 300", mpx_queue_put(a, "q", "c", 1, 300) == -ETIMEDOUT &&
+                                       info_field(a, "q", "putters") == 0);
         CHECK("... after 300 ms", now_ms() - t0 >= 290 && now_ms() - t0 < 1500);
         CHECK("stat", mpx_queue_stat(a, "q", &st) == 0 && st.size == 2 && st.maxsize == 2 && !st.closed);
         j = start('p', "q", "c", 0, -1);
-        CHECK("put parked", j->r == 1);
+        CHECK("put parked", j->r == 1 && info_field(a, "q", "putters") == 1);
         CHECK("get a", mpx_queue_get(a, "q", 0, &it) == 0 && item_is(&it, "a") && it.tag == 0 &&
                        it.deliveries == 1);
         mpx_item_clear(&it);
-        CHECK("parked put admitted", finish(j) == 0);
+        CHECK("parked put admitted", finish(j) == 0 && info_field(a, "q", "putters") == 0);
         CHECK("get_many", mpx_queue_get_many(a, "q", many, 8, 0) == 2 && item_is(&many[0], "b") &&
                           item_is(&many[1], "c"));
         mpx_item_clear(&many[0]);
         mpx_item_clear(&many[1]);
         CHECK("get empty", mpx_queue_get(a, "q", 0, &it) == -EAGAIN);
         j = start('g', "q", NULL, 0, -1);
-        CHECK("get parked", j->r == 1);
+        CHECK("get parked", j->r == 1 && info_field(a, "q", "getters") == 1 && info_field(a, "q", "waiters") == 1);
         CHECK("put d", mpx_queue_put(a, "q", "d\0e", 3, -1) == 0);
-        CHECK("parked get served", finish(j) == 0 && j->item.size == 3 && memcmp(j->item.data, "d\0e", 3) == 0);
+        CHECK("parked get served", finish(j) == 0 && j->item.size == 3 && memcmp(j->item.data, "d\0e", 3) == 0 &&
+                                   info_field(a, "q", "getters") == 0);
         mpx_item_clear(&j->item);
         free(j);
         CHECK("put empty payload", mpx_queue_put(a, "q", "", 0, -1) == 0);
@@ -144,7 +158,7 @@ static void plain(mpx *a) {
         mpx_item_clear(&it);
         j = start('g', "q", NULL, 0, -1);
         CHECK("close", mpx_queue_close(a, "q") == 0);
-        CHECK("close wakes a getter: EPIPE", finish(j) == -EPIPE);
+        CHECK("close wakes a getter: EPIPE", finish(j) == -EPIPE && info_field(a, "q", "getters") == 0);
         free(j);
         CHECK("put closed", mpx_queue_put(a, "q", "x", 1, -1) == -EPIPE);
 
@@ -181,14 +195,14 @@ static void joinable(mpx *a) {
         CHECK("get x", mpx_queue_get(a, "j", 0, &it) == 0 && item_is(&it, "x") && it.tag != 0);
         CHECK("join, timeout 0", mpx_queue_join(a, "j", 0) == -EAGAIN);
         j = start('j', "j", NULL, 0, -1);
-        CHECK("join parked", j->r == 1);
+        CHECK("join parked", j->r == 1 && info_field(a, "j", "joiners") == 1);
         CHECK("task_done x", mpx_queue_task_done(a, "j", it.tag) == 0);
         CHECK("done again", mpx_queue_task_done(a, "j", it.tag) == -ENOENT);
         mpx_item_clear(&it);
         CHECK("get y detached", mpx_queue_get_flags(a, "j", 0, MPX_GET_DETACH, &it) == 0 && item_is(&it, "y"));
         mpx_item_clear(&it);
         CHECK("untagged done", mpx_queue_task_done(a, "j", 0) == 0);
-        CHECK("join released", finish(j) == 0);
+        CHECK("join released", finish(j) == 0 && info_field(a, "j", "joiners") == 0);
         free(j);
         CHECK("untagged done, none", mpx_queue_task_done(a, "j", 0) == -EINVAL);
 
