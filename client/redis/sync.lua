@@ -1,1 +1,368 @@
--- sync: filled in by its own commit.
+--[[
+sync: semaphores (and locks), events and barriers.
+
+Semaphore "mpx:{NAME}": the parameters it was declared with ("initial",
+"max", "flags": the SEM_* flags) and its state: "value" (units free, decimal
+text changed only with HINCRBY, so that it stays exact up to 2^63 - 1),
+"owner_dead" (1 while the next acquirer is to be told EOWNERDEAD),
+"owner_died", "acquisitions", "releases", "undone" (counters for INFO).
+"mpx:{NAME}:units" is a hash: client id -> units it holds (SEM_UNDO).
+
+Event "mpx:{NAME}": "set" (0 or 1), "sets" (SETs so far: a waiter remembers
+the count it saw, and any later SET releases it, even if a CLEAR follows),
+"clears".
+
+Barrier "mpx:{NAME}": "parties", "action" (0 or 1), "timeout" (ms, -1 none),
+"round" (the current round's id: unique over the barrier's incarnations,
+since it starts from the creation time), "waiting" (parties parked in the
+round), "broken" (0 or 1), "holder" (the client id running the action of a
+held round, "" for none), "tokens" (arrival counter), "rounds", "breaks",
+"resets". "mpx:{NAME}:arrivals" is the round's parked parties, a sorted set
+of "token:cid" by token, so that a party's arrival index is its rank when
+the round completes. A completed round's set is renamed
+"mpx:{NAME}:done:ROUND" and kept for a minute, for its parked parties to
+read their indexes from; a round that ends without one broke.
+]]
+
+local SEM_BOUNDED = 1
+local SEM_NO_UNDO = 2
+local SEM_VALUE_MAX = '9223372036854775807'
+
+SUBKEYS[T.SEMAPHORE] = { ':units' }
+SUBKEYS[T.EVENT] = {}
+SUBKEYS[T.BARRIER] = { ':arrivals' }
+
+-- Compare two non-negative decimal integers given as text: -1, 0 or 1.
+local function cmp_dec(a, b)
+        if #a ~= #b then return #a < #b and -1 or 1 end
+        if a == b then return 0 end
+        return a < b and -1 or 1
+end
+
+-- object(), its hash read again after the holders that died were dealt with (which may change it).
+local function fresh(key, type)
+        object(key, type)
+        return meta_of(key)
+end
+
+-- The object of a parked request called again: EIDRM if it went away meanwhile.
+local function still(key, type)
+        local meta = meta_of(key)
+        if meta == nil or meta.type ~= type then fail('EIDRM') end
+        reap(key, meta)
+        return meta_of(key)
+end
+
+-- ---- semaphores ----
+
+local function sem_cap(meta)
+        if bit.band(int(meta.flags), SEM_BOUNDED) ~= 0 then return meta.max end
+        return SEM_VALUE_MAX
+end
+
+local function sem_undo(meta)
+        return bit.band(int(meta.flags), SEM_NO_UNDO) == 0
+end
+
+-- Add units to the value, never past the cap (a unit given back that another client released already).
+local function sem_add(key, meta, units)
+        local cap = sem_cap(meta)
+        local v = redis.call('HGET', key, 'value')
+        if #cap < 16 then
+                -- Both exact as Lua numbers.
+                local n = math.min(units, tonumber(cap) - tonumber(v))
+                if n > 0 then redis.call('HINCRBY', key, 'value', n) end
+        elseif #v + 1 < #cap then
+                redis.call('HINCRBY', key, 'value', units)
+        else
+                for _ = 1, units do
+                        if cmp_dec(redis.call('HGET', key, 'value'), cap) >= 0 then break end
+                        redis.call('HINCRBY', key, 'value', 1)
+                end
+        end
+end
+
+-- A client gone: its units come back (SEM_UNDO), and the next acquirer is told the holder died.
+CLIENT_GONE[T.SEMAPHORE] = function(key, meta, cid, died)
+        local units = tonumber(redis.call('HGET', key .. ':units', cid) or '0')
+        if units <= 0 then return end
+        redis.call('HDEL', key .. ':units', cid)
+        sem_add(key, meta, units)
+        -- As mpxd: a connection that closes holding units counts as a holder that died.
+        redis.call('HSET', key, 'owner_dead', 1)
+        redis.call('HINCRBY', key, 'owner_died', 1)
+        redis.call('HINCRBY', key, 'undone', units)
+        wake(key)
+end
+
+-- declare(value, max, semflags, counted, cid, lease_ms) -> created; the arguments are checked by the caller.
+redis.register_function('mpx_sem_declare', function(keys, args)
+        local key = keys[1]
+        local created = declare(key, T.SEMAPHORE, { 'initial', args[1], 'max', args[2], 'flags', args[3] },
+                                args[4] == '1', args[5], int(args[6]))
+        if created == 1 then
+                redis.call('HSET', key, 'value', args[1], 'owner_dead', 0, 'owner_died', 0,
+                           'acquisitions', 0, 'releases', 0, 'undone', 0)
+        end
+        return created
+end)
+
+--[[
+acquire(mode, cid, lease_ms): take a unit. Returns 0 (taken), 1 (taken, and
+a holder died: EOWNERDEAD), each plus 2 when the unit is held by cid
+(SEM_UNDO), or -1 when there is none (the caller parks and calls again with
+mode "retry").
+]]
+redis.register_function('mpx_sem_acquire', function(keys, args)
+        local key = keys[1]
+        local meta
+        if args[1] == 'retry' then meta = still(key, T.SEMAPHORE) else meta = object(key, T.SEMAPHORE) end
+        if redis.call('HGET', key, 'value') == '0' then return -1 end
+        redis.call('HINCRBY', key, 'value', -1)
+        redis.call('HINCRBY', key, 'acquisitions', 1)
+        local r = 0
+        if redis.call('HGET', key, 'owner_dead') == '1' then
+                redis.call('HSET', key, 'owner_dead', 0)
+                r = 1
+        end
+        if sem_undo(meta) then
+                redis.call('HINCRBY', key .. ':units', args[2], 1)
+                hold(key, args[2], int(args[3]))
+                r = r + 2
+        end
+        return r
+end)
+
+-- release(cid): one unit back, from cid's holding if it has one. ERANGE at the cap.
+redis.register_function('mpx_sem_release', function(keys, args)
+        local key = keys[1]
+        local meta = object(key, T.SEMAPHORE)
+        if cmp_dec(redis.call('HGET', key, 'value'), sem_cap(meta)) >= 0 then fail('ERANGE') end
+        if sem_undo(meta) then
+                local units = redis.call('HINCRBY', key .. ':units', args[1], -1)
+                if units <= 0 then redis.call('HDEL', key .. ':units', args[1]) end
+        end
+        redis.call('HINCRBY', key, 'value', 1)
+        redis.call('HINCRBY', key, 'releases', 1)
+        wake(key)
+        return 0
+end)
+
+-- value() -> { value, max } as decimal text.
+redis.register_function('mpx_sem_value', function(keys, args)
+        local key = keys[1]
+        local meta = object(key, T.SEMAPHORE)
+        return { redis.call('HGET', key, 'value'), meta.max }
+end)
+
+-- ---- events ----
+
+-- declare(counted, cid, lease_ms) -> created (clear).
+redis.register_function('mpx_event_declare', function(keys, args)
+        local key = keys[1]
+        local created = declare(key, T.EVENT, {}, args[1] == '1', args[2], int(args[3]))
+        if created == 1 then redis.call('HSET', key, 'set', 0, 'sets', 0, 'clears', 0) end
+        return created
+end)
+
+redis.register_function('mpx_event_set', function(keys, args)
+        local key = keys[1]
+        object(key, T.EVENT)
+        redis.call('HSET', key, 'set', 1)
+        redis.call('HINCRBY', key, 'sets', 1)
+        wake(key)
+        return 0
+end)
+
+redis.register_function('mpx_event_clear', function(keys, args)
+        local key = keys[1]
+        object(key, T.EVENT)
+        redis.call('HSET', key, 'set', 0)
+        redis.call('HINCRBY', key, 'clears', 1)
+        return 0
+end)
+
+redis.register_function('mpx_event_is_set', function(keys, args)
+        local key = keys[1]
+        object(key, T.EVENT)
+        return tonumber(redis.call('HGET', key, 'set'))
+end)
+
+--[[
+wait(sets): 1 when the event is set, or was set since the waiter saw "sets"
+at its first call ("-" then); otherwise -(the SET count now) - 1, for the
+caller to park with.
+]]
+redis.register_function('mpx_event_wait', function(keys, args)
+        local key = keys[1]
+        if args[1] == '-' then object(key, T.EVENT) else still(key, T.EVENT) end
+        local h = redis.call('HMGET', key, 'set', 'sets')
+        if h[1] == '1' then return 1 end
+        if args[1] ~= '-' and tonumber(h[2]) > int(args[1]) then return 1 end
+        return -tonumber(h[2]) - 1
+end)
+
+-- ---- barriers ----
+
+local BARRIER_ACTION = 1
+local BARRIER_DONE_MS = 60000           -- how long a completed round's indexes are kept
+
+-- The round is over: its parked parties find their indexes (done) or not (broken).
+local function barrier_end_round(key, meta, done)
+        local round = meta.round
+        if done then
+                if redis.call('EXISTS', key .. ':arrivals') == 1 then
+                        local dkey = key .. ':done:' .. round
+                        redis.call('RENAME', key .. ':arrivals', dkey)
+                        redis.call('PEXPIRE', dkey, BARRIER_DONE_MS)
+                end
+                redis.call('HINCRBY', key, 'rounds', 1)
+        else
+                redis.call('DEL', key .. ':arrivals')
+        end
+        redis.call('HINCRBY', key, 'round', 1)
+        redis.call('HSET', key, 'waiting', 0, 'holder', '')
+        wake(key)
+end
+
+local function barrier_break(key, meta)
+        if meta.broken ~= '1' then redis.call('HINCRBY', key, 'breaks', 1) end
+        redis.call('HSET', key, 'broken', 1)
+        barrier_end_round(key, meta, false)
+end
+
+-- A client gone: a round it held, or one it was parked in, breaks (as when its connection closes).
+CLIENT_GONE[T.BARRIER] = function(key, meta, cid, died)
+        if meta.holder == cid then return barrier_break(key, meta) end
+        local suffix = ':' .. cid
+        for _, m in ipairs(redis.call('ZRANGE', key .. ':arrivals', 0, -1)) do
+                if string.sub(m, -#suffix) == suffix then return barrier_break(key, meta) end
+        end
+end
+
+-- declare(parties, action, timeout, has_flags, has_timeout, counted, cid, lease_ms) -> created.
+redis.register_function('mpx_barrier_declare', function(keys, args)
+        local key = keys[1]
+        local params = { 'parties', args[1] }
+        if args[4] == '1' then
+                params[#params + 1] = 'action'
+                params[#params + 1] = args[2]
+        end
+        if args[5] == '1' then
+                params[#params + 1] = 'timeout'
+                params[#params + 1] = args[3]
+        end
+        local created = declare(key, T.BARRIER, params, args[6] == '1', args[7], int(args[8]))
+        if created == 1 then
+                redis.call('HSET', key, 'action', args[2], 'timeout', args[3],
+                           'round', string.format('%.0f', now_ms() * 1000), 'waiting', 0, 'broken', 0, 'holder', '',
+                           'tokens', 0, 'rounds', 0, 'breaks', 0, 'resets', 0)
+        end
+        return created
+end)
+
+--[[
+wait(mode, timeout, cid, lease_ms, round, token). Mode "arrive": a party
+arrives (timeout is its own, or "default" for the barrier's). Answers
+  { 0, timeout, index }         the round completed (or is held by this party)
+  { 1, timeout, round, token }  parked in the round: call again in mode "check"
+  { 2, timeout }                a round is held: call again in mode "arrive"
+  { 3, timeout, index }         this party holds the round: run the action, then PASS
+or fails EAGAIN (timeout 0 and not the last party: nothing changed) or
+ENOTRECOVERABLE. Mode "check": { 0, timeout, index } once the round of
+round and token completed; EAGAIN while it goes on; ENOTRECOVERABLE when it broke.
+]]
+local function barrier_check(key, round, member)
+        local rank = redis.call('ZRANK', key .. ':done:' .. round, member)
+        if rank then return { 0, 0, rank } end
+        local meta = still(key, T.BARRIER)
+        if meta.round == round then fail('EAGAIN') end
+        fail('ENOTRECOVERABLE')
+end
+
+redis.register_function('mpx_barrier_wait', function(keys, args)
+        local key, mode, cid = keys[1], args[1], args[3]
+        if mode == 'check' then return barrier_check(key, args[5], args[6] .. ':' .. cid) end
+        local meta = fresh(key, T.BARRIER)
+        if meta.broken == '1' then fail('ENOTRECOVERABLE') end
+        local timeout = args[2]
+        if timeout == 'default' then timeout = meta.timeout end
+        local t = int(timeout)
+        local parties = int(meta.parties)
+        if meta.holder ~= '' then
+                if t == 0 then fail('EAGAIN') end
+                return { 2, timeout }
+        end
+        if int(meta.waiting) == parties - 1 then
+                if meta.action == '1' then
+                        redis.call('HSET', key, 'holder', cid)
+                        hold(key, cid, int(args[4]))
+                        return { 3, timeout, parties - 1 }
+                end
+                barrier_end_round(key, meta, true)
+                return { 0, timeout, parties - 1 }
+        end
+        if t == 0 then fail('EAGAIN') end
+        local token = redis.call('HINCRBY', key, 'tokens', 1)
+        redis.call('ZADD', key .. ':arrivals', token, token .. ':' .. cid)
+        redis.call('HINCRBY', key, 'waiting', 1)
+        hold(key, cid, int(args[4]))
+        return { 1, timeout, meta.round, token }
+end)
+
+--[[
+leave(why, state, round, token, cid): a parked party's timeout passed
+(why "timeout") or it was cancelled ("cancel"). state 1: it was parked in
+round under token; state 2: it was waiting for a held round to pass.
+A timeout breaks the barrier, a cancel withdraws the party. Answers
+{ 0, index } when the round completed first after all, { 1 } when the
+party left as asked, or fails ENOTRECOVERABLE (it broke first) or EIDRM.
+]]
+redis.register_function('mpx_barrier_leave', function(keys, args)
+        local key, why, cid = keys[1], args[1], args[5]
+        if args[2] == '1' then
+                local member = args[4] .. ':' .. cid
+                local rank = redis.call('ZRANK', key .. ':done:' .. args[3], member)
+                if rank then return { 0, rank } end
+                local meta = still(key, T.BARRIER)
+                if meta.round ~= args[3] then fail('ENOTRECOVERABLE') end
+                if why == 'timeout' then
+                        barrier_break(key, meta)
+                elseif meta.holder == '' then
+                        -- A withdrawal: the parties after it move up one index.
+                        redis.call('ZREM', key .. ':arrivals', member)
+                        redis.call('HINCRBY', key, 'waiting', -1)
+                end
+                -- (A party of a held round that is cancelled leaves it complete, as it is.)
+                return { 1 }
+        end
+        local meta = still(key, T.BARRIER)
+        if why == 'timeout' and meta.broken ~= '1' then barrier_break(key, meta) end
+        return { 1 }
+end)
+
+-- reset(): the parked parties fail, and the barrier is whole and empty.
+redis.register_function('mpx_barrier_reset', function(keys, args)
+        local key = keys[1]
+        local meta = fresh(key, T.BARRIER)
+        redis.call('HINCRBY', key, 'resets', 1)
+        redis.call('HSET', key, 'broken', 0)
+        barrier_end_round(key, meta, false)
+        return 0
+end)
+
+redis.register_function('mpx_barrier_abort', function(keys, args)
+        local key = keys[1]
+        barrier_break(key, fresh(key, T.BARRIER))
+        return 0
+end)
+
+-- pass(cid): the action of the round cid holds ran: release the round.
+redis.register_function('mpx_barrier_pass', function(keys, args)
+        local key = keys[1]
+        local meta = fresh(key, T.BARRIER)
+        if meta.broken == '1' then fail('ENOTRECOVERABLE') end
+        if meta.holder ~= args[1] then fail('EINVAL') end
+        barrier_end_round(key, meta, true)
+        return 0
+end)
