@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "mpx-internal.h"
+#include "mpx-redis.h"
 
 /* Replies may exceed max_frame by this much before the stream is distrusted. */
 #define CONN_FRAME_SLACK        (64u * 1024)
@@ -203,6 +204,12 @@ int64_t conn_submit(struct mpx *m, size_t start, int r, const struct conn_reply 
 
 /* Send what the socket takes now; block only when block is set. 0, or the connection is lost. */
 static int conn_send(struct mpx *m, bool block) {
+        if (m->redis) {
+                /* Redis's backend takes every whole frame at once and sends on its own connections. */
+                if (redis_send(m) < 0)
+                        return conn_broken(m, -ECONNRESET);
+                m->out_off = m->out.len;
+        }
         while (conn_unsent(m) > 0) {
                 ssize_t n = send(m->fd, m->out.data + m->out_off, conn_unsent(m),
                                  MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
@@ -288,6 +295,11 @@ static int conn_read(struct mpx *m, bool block) {
         ssize_t n;
         int r;
 
+        if (m->redis) {
+                /* Replies come as frames the backend appends to m->in. */
+                r = redis_read(m, block);
+                return r < 0 ? conn_broken(m, -ECONNRESET) : r;
+        }
         r = conn_in_room(m);
         if (r < 0)
                 return r;
@@ -736,6 +748,8 @@ int conn_claim_fd(struct conn_request *rq) {
 void conn_free(struct mpx *m) {
         struct conn_request *rq;
 
+        if (m->redis)
+                redis_free(m);
         if (m->fd >= 0)
                 close(m->fd);
         if (m->in_fd >= 0)

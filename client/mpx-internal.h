@@ -31,6 +31,7 @@
 #include "wire.h"
 
 struct conn_request;
+struct redis_backend;
 
 /*
  * Turn the body of a reply with status OK into the call's result: a
@@ -88,6 +89,8 @@ struct mpx {
         unsigned pipeline_batch;        /* mpx_pipeline_batch(): such puts written this many at a time */
         unsigned n_gathered;            /* such puts queued since the last write */
         int deferred_error;             /* the first failure of such a put not yet reported, or 0 */
+
+        struct redis_backend *redis;    /* a redis:// connection: frames go to Redis (mpx-redis.c), fd is its epoll */
 
         mpx_watch_fn *watch;            /* told when the events wanted change */
         void *watch_userdata;

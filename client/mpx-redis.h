@@ -22,7 +22,8 @@
  *      mpx-redis-list.c        lists
  *      mpx-redis-sync.c        semaphores, events, barriers
  *      mpx-redis-array.c       values and arrays
- * and the Lua side of each in client/redis/*.lua, built into one library.
+ * and the Lua side of each in client/redis/, one .lua file per family, built
+ * into one library.
  *
  * Keys. Every key of the object NAME starts with "mpx:{NAME}", so that all of
  * an object's keys hash to one slot (the braces are a hash tag) and every
@@ -51,6 +52,7 @@
  */
 #pragma once
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -86,6 +88,7 @@ struct redis_call {
         char name[WIRE_NAME_MAX + 1];   /* the object, NUL-terminated; "" for none */
         int64_t timeout_ms;             /* how long it may wait: < 0 for ever, 0 not at all */
         bool holds;                     /* a reply function sets it: this client now holds something in the object */
+        int node;                       /* a keyless call's node, or -1 for any (set by the op) */
         redis_reply_fn *reply;          /* set by redis_call_begin() */
         redis_abandon_fn *abandon;      /* optional, set by the op */
         uint64_t u[4];                  /* the op's own state between attempts (a flag, a count, an arg index) */
@@ -96,9 +99,12 @@ struct redis_call {
         size_t *argvlen;
         int argcap;
         int64_t deadline;               /* CLOCK_MONOTONIC ms, or -1 */
-        bool parked;
-        bool cancelled;
-        unsigned slot;
+        int64_t parked_at;              /* when it was last parked, or -1 while it is not */
+        int64_t unavailable_since;      /* when it first found its node out of reach, or -1 */
+        bool was_parked;                /* it waited once: ENOENT now means the object was deleted meanwhile */
+        bool cancelled;                 /* CANCEL came while it was in flight */
+        bool orphan;                    /* its request was completed without it (disconnect): drop the answer */
+        bool sent_confirmed;            /* sent while its object's wake channel was subscribed */
         struct redis_call *next;        /* in the list the call is on */
 };
 
@@ -130,6 +136,12 @@ extern const struct redis_op redis_array_ops[];
  */
 int redis_call_begin(struct redis_call *c, const char *fn, redis_reply_fn *reply);
 int redis_call_name(struct redis_call *c, struct wire_reader *body);   /* read a name into c->name: 0 or -EPROTO */
+/* FCALL fn 0 [args]: a function of no object, run by the node c->node says (-1: any). */
+int redis_call_begin_keyless(struct redis_call *c, const char *fn, redis_reply_fn *reply);
+/* The node index of the ordinal-th master (LIST walks them in turn), or -1 past the last. */
+int redis_master(struct redis_backend *rb, unsigned ordinal);
+/* Fields for STATS: how this connection reaches Redis. */
+int redis_stats(struct redis_backend *rb, struct wire_buf *body);
 int redis_arg_bytes(struct redis_call *c, const void *p, size_t n);
 int redis_arg_str(struct redis_call *c, const char *s);
 int redis_arg_i64(struct redis_call *c, int64_t v);
@@ -157,8 +169,16 @@ redis_reply_fn redis_reply_as_u64;
 redis_reply_fn redis_reply_as_i64;
 redis_reply_fn redis_reply_as_bytes;
 
-/* The library's Lua source, all files in order (mpx-redis-lua.c, generated). */
+/* The library's Lua source, all files in order, and its version (mpx-redis-lua.c, generated). */
 extern const char redis_lua_library[];
+extern const char redis_lua_library_version[];
+
+/* Redis Cluster (mpx-redis-cluster.c). */
+#define REDIS_SLOTS             16384u
+unsigned redis_slot(const char *name);                          /* the slot of mpx:{name}... */
+typedef void redis_slots_fn(unsigned start, unsigned end, const char *host, int port, void *userdata);
+int redis_cluster_slots(const redisReply *r, redis_slots_fn *fn, void *userdata);
+int redis_redirection(const char *err, unsigned *slot, char *host, size_t host_size, int *port);
 
 /* The parts of mpx_connect() and the connection engine that differ. */
 bool redis_address(const char *address);                        /* redis://, redis+unix://, redis+cluster:// */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "mpx-internal.h"
+#include "mpx-redis.h"
 
 int64_t conn_parse_created(struct conn_request *rq, struct wire_reader *rd) {
         uint8_t created;
@@ -242,12 +243,22 @@ int mpx_connect_named(const char *path, const char *client_name, mpx **ret) {
         wire_buf_init(&m->out);
         wire_buf_init(&m->in);
 
-        r = conn_socket(path);
-        if (r < 0) {
-                free(m);
-                return r;
+        if (redis_address(path)) {
+                /* The same calls carried out over Redis: mpx-redis.h. */
+                m->fd = -1;
+                r = redis_connect(m, path, client_name);
+                if (r < 0) {
+                        conn_free(m);
+                        return r;
+                }
+        } else {
+                r = conn_socket(path);
+                if (r < 0) {
+                        free(m);
+                        return r;
+                }
+                m->fd = r;
         }
-        m->fd = r;
 
         r = conn_hello(m, client_name);
         if (r < 0) {

@@ -19,7 +19,7 @@ Conventions:
   - Integers cross as decimal text, bytes as they are.
 ]]
 
-local MPX_VERSION = '1'
+local MPX_VERSION = '@LIBRARY_VERSION@'
 
 local T = {
         QUEUE = 1, JOINABLE = 2, DICT = 3, LIST = 4, SEMAPHORE = 5,
@@ -33,6 +33,7 @@ local DECLARE_COUNTED = 1073741824
 -- Hooks each type's file fills, by type number.
 local SUBKEYS = {}              -- { ':items', ... }: the object's other keys, deleted with it
 local CLIENT_GONE = {}          -- function(key, meta, cid, died): give back what client cid held
+local INFO = {}                 -- function(key, meta): { 'size', n, field, value, ... } for INFO and LIST
 
 -- Fail the call with an mpx status; nothing after it runs.
 local function fail(code)
@@ -67,14 +68,59 @@ local function meta_of(key)
         return meta
 end
 
--- Give back what the holders whose lease ended held (clients that died).
-local function reap(key, meta)
-        local gone = redis.call('ZRANGE', key .. ':holders', '-inf', '(' .. now_ms(), 'BYSCORE')
-        for _, cid in ipairs(gone) do
-                local hook = CLIENT_GONE[meta.type]
-                if hook then hook(key, meta, cid, true) end
-                redis.call('ZREM', key .. ':holders', cid)
+-- Delete the object and all its keys; its parked requests find it gone.
+local function destroy(key, meta)
+        local keys = { key, key .. ':holders', key .. ':refs', key .. ':transit', key .. ':reftoken' }
+        for _, suffix in ipairs(SUBKEYS[meta.type] or {}) do
+                keys[#keys + 1] = key .. suffix
         end
+        redis.call('DEL', unpack(keys))
+        wake(key)
+end
+
+-- Drop the references client cid holds on a counted object.
+local function drop_refs(key, cid)
+        local flat = redis.call('HGETALL', key .. ':refs')
+        for i = 1, #flat, 2 do
+                if flat[i + 1] == 'c:' .. cid then redis.call('HDEL', key .. ':refs', flat[i]) end
+        end
+end
+
+-- A counted object without references is deleted: true if it was.
+local function unreferenced(key, meta)
+        if meta.counted == '1' and redis.call('HLEN', key .. ':refs') == 0 then
+                destroy(key, meta)
+                return true
+        end
+        return false
+end
+
+-- Client cid is gone (died: its lease ran out): give back what it held, drop its references.
+local function client_gone(key, meta, cid, died)
+        local hook = CLIENT_GONE[meta.type]
+        if hook then hook(key, meta, cid, died) end
+        redis.call('ZREM', key .. ':holders', cid)
+        if meta.counted == '1' then drop_refs(key, cid) end
+end
+
+--[[
+Deal with what ran out: holders whose lease ended (clients that died) and
+references in transit nobody took over. True if the object is gone with them.
+]]
+local function reap(key, meta)
+        local now = now_ms()
+        local gone = redis.call('ZRANGE', key .. ':holders', '-inf', '(' .. now, 'BYSCORE')
+        for _, cid in ipairs(gone) do
+                client_gone(key, meta, cid, true)
+        end
+        if meta.counted ~= '1' then return false end
+        local expired = redis.call('ZRANGE', key .. ':transit', '-inf', '(' .. now, 'BYSCORE')
+        for _, token in ipairs(expired) do
+                redis.call('HDEL', key .. ':refs', token)
+                redis.call('ZREM', key .. ':transit', token)
+        end
+        if #gone + #expired == 0 then return false end
+        return unreferenced(key, meta)
 end
 
 --[[
@@ -93,7 +139,7 @@ local function object(key, ...)
                 end
                 if not ok then fail('EPROTOTYPE') end
         end
-        reap(key, meta)
+        if reap(key, meta) then fail('ENOENT') end
         return meta
 end
 
@@ -102,39 +148,37 @@ local function hold(key, cid, lease_ms)
         redis.call('ZADD', key .. ':holders', now_ms() + lease_ms, cid)
 end
 
--- Delete the object and all its keys; its parked requests find it gone.
-local function destroy(key, meta)
-        local keys = { key, key .. ':holders', key .. ':refs', key .. ':reftoken' }
-        for _, suffix in ipairs(SUBKEYS[meta.type] or {}) do
-                keys[#keys + 1] = key .. suffix
-        end
-        redis.call('DEL', unpack(keys))
-        wake(key)
+-- A counted object's new reference, held by client cid: its token.
+local function take_ref(key, cid, lease_ms)
+        local token = redis.call('INCR', key .. ':reftoken')
+        redis.call('HSET', key .. ':refs', token, 'c:' .. cid)
+        hold(key, cid, lease_ms)
+        return token
 end
 
 --[[
 Create the object unless it exists: params is a list of field, value pairs
 (strings) it must match when it does. Returns 1 if created here, 0 if it
 existed as asked; EPROTOTYPE for another type, EEXIST for other parameters.
-A counted object's creator takes its first reference (held by client cid).
+A counted declare (counted: true, 1 or '1') gives client cid a reference,
+as the creator's first or one more, on an object that is counted.
 ]]
 local function declare(key, type, params, counted, cid, lease_ms)
+        counted = counted == true or counted == 1 or counted == '1'
         local meta = meta_of(key)
+        if meta ~= nil and reap(key, meta) then meta = nil end
         if meta ~= nil then
                 if meta.type ~= type then fail('EPROTOTYPE') end
                 for i = 1, #params, 2 do
                         if meta[params[i]] ~= tostring(params[i + 1]) then fail('EEXIST') end
                 end
+                if counted and meta.counted == '1' then take_ref(key, cid, lease_ms) end
                 return 0
         end
         local fields = { 'type', type, 'counted', counted and 1 or 0, 'created', now_ms() }
         for _, v in ipairs(params) do fields[#fields + 1] = v end
         redis.call('HSET', key, unpack(fields))
-        if counted then
-                local token = redis.call('INCR', key .. ':reftoken')
-                redis.call('HSET', key .. ':refs', token, 'c:' .. cid)
-                hold(key, cid, lease_ms)
-        end
+        if counted then take_ref(key, cid, lease_ms) end
         return 1
 end
 
