@@ -36,13 +36,16 @@ static int begin_typed(struct redis_call *c, const char *fn, redis_reply_fn *rep
         return 0;
 }
 
-/* u8 created; a counted object created here is held by this client (its first reference). */
+/*
+ * u8 created. A counted declare gives this client a reference (the first of
+ * an object it creates, or one more), which its lease keeps.
+ */
 static int declared_reply(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
         int64_t created;
 
         if (!redis_reply_i64(r, &created))
                 return -EPROTO;
-        if (created && c->u[0])
+        if (c->u[0])
                 c->holds = true;
         return wire_put_u8(body, created != 0);
 }

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "mpx-redis.h"
 
@@ -21,6 +22,14 @@
 #define SEM_VALUE_MAX ((uint64_t) INT64_MAX)
 
 /* ---- shared pieces ---- */
+
+/* The clock of the backend's deadlines. */
+static int64_t monotonic_ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /*
  * The arguments every declare ends with: counted ("1" or "0"), the client
@@ -37,13 +46,16 @@ static int declare_args(struct redis_call *c, uint32_t flags) {
         return r < 0 ? -ENOMEM : 0;
 }
 
-/* u8 created; a counted object created here is held by this client (its first reference). */
+/*
+ * u8 created. A counted declare gives this client a reference (the first of
+ * an object it creates, or one more), which its lease keeps.
+ */
 static int declared_reply(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
         int64_t created;
 
         if (!redis_reply_i64(r, &created))
                 return -EPROTO;
-        if (created && c->u[0])
+        if (c->u[0])
                 c->holds = true;
         return wire_put_u8(body, created != 0);
 }
@@ -223,7 +235,8 @@ static int event_wait(struct redis_call *c, struct wire_reader *body, struct wir
 /*
  * A BARRIER_WAIT's state between calls, in c->u: u[0] is what it is
  * waiting as (one of these), u[1] and u[2] the round it is parked in and its
- * arrival token, u[3] the status a clean-up call ends with.
+ * arrival token, u[3] whether it waits the barrier's own timeout (until the
+ * first answer says which), then the status a clean-up call ends with.
  */
 enum {
         BARRIER_NEW = 0,                /* not arrived yet */
@@ -274,9 +287,17 @@ static int barrier_wait_reply(struct redis_call *c, const redisReply *r, struct 
 
         if (!redis_reply_i64(redis_reply_at(r, 0), &kind) || !redis_reply_i64(redis_reply_at(r, 1), &timeout_ms))
                 return -EPROTO;
-        /* A retry of a parked party answers no timeout: it has one already. */
-        if (c->u[0] != BARRIER_PARKED)
+        /*
+         * The timeout the party waits is known now when it is the barrier's
+         * own: the backend set no deadline for it (a retry of a parked party
+         * answers none: it has its own already).
+         */
+        if (c->u[0] == BARRIER_NEW && c->u[3]) {
+                c->u[3] = 0;
                 c->timeout_ms = timeout_ms;
+                if (timeout_ms > 0)
+                        c->deadline = monotonic_ms() + timeout_ms;
+        }
         switch (kind) {
         case 3:
                 /* This party runs the action and holds the round till its PASS. */
@@ -352,6 +373,7 @@ static int barrier_wait(struct redis_call *c, struct wire_reader *body, struct w
          */
         c->timeout_ms = timeout_ms == WIRE_TIMEOUT_DEFAULT ? 0 : timeout_ms;
         c->u[0] = BARRIER_NEW;
+        c->u[3] = timeout_ms == WIRE_TIMEOUT_DEFAULT;
         c->abandon = barrier_abandon;
         r |= redis_call_begin(c, "mpx_barrier_wait", barrier_wait_reply);
         r |= redis_arg_str(c, "arrive");

@@ -37,6 +37,67 @@ local function array_range(meta, index, count)
         return index
 end
 
+-- The decimal text of the 64-bit integer whose 32-bit halves are hi and lo (unsigned), exact.
+local function u64_text(hi, lo)
+        -- Limbs of 10^7, least significant first: hi * 2^32 + lo.
+        local limbs = { hi }
+        local function mul_add(m, a)
+                local carry = a
+                for i = 1, #limbs do
+                        local x = limbs[i] * m + carry
+                        limbs[i] = x % 1e7
+                        carry = math.floor(x / 1e7)
+                end
+                while carry > 0 do
+                        limbs[#limbs + 1] = carry % 1e7
+                        carry = math.floor(carry / 1e7)
+                end
+        end
+        mul_add(1, 0)
+        mul_add(65536, 0)
+        mul_add(65536, lo)
+        local out = string.format('%d', limbs[#limbs])
+        for i = #limbs - 1, 1, -1 do out = out .. string.format('%07d', limbs[i]) end
+        return out
+end
+
+-- An element as INFO shows a value: as mpxd prints it.
+local function elem_text(tc, e)
+        if tc == 'f' or tc == 'd' then return string.format('%.17g', struct.unpack('<' .. tc, e)) end
+        if tc == 'c' then
+                local b = string.byte(e)
+                if b >= 32 and b < 127 then return e end
+                return string.format('\\x%02x', b)
+        end
+        local size = ELEM[tc]
+        local signed = tc == 'b' or tc == 'h' or tc == 'i' or tc == 'l' or tc == 'q'
+        if size <= 4 then
+                return string.format('%.0f', struct.unpack((signed and '<i' or '<I') .. size, e))
+        end
+        local lo, hi = struct.unpack('<I4I4', e)
+        if signed and hi >= 2 ^ 31 then
+                -- Two's complement: the magnitude is ~x + 1.
+                lo, hi = 2 ^ 32 - 1 - lo, 2 ^ 32 - 1 - hi
+                lo = lo + 1
+                if lo == 2 ^ 32 then lo, hi = 0, hi + 1 end
+                return '-' .. u64_text(hi, lo)
+        end
+        return u64_text(hi, lo)
+end
+
+local function array_info(key, meta)
+        local size, length = ELEM[meta.typecode], tonumber(meta.length)
+        local out = { 'size', length, 'length', length, 'typecode', meta.typecode, 'itemsize', size,
+                      'bytes', length * size, 'sets', tonumber(meta.sets), 'adds', tonumber(meta.adds) }
+        if meta.type == T.VALUE then
+                out[#out + 1] = 'value'
+                out[#out + 1] = elem_text(meta.typecode, redis.call('GETRANGE', key .. ':data', 0, size - 1))
+        end
+        return out
+end
+INFO[T.VALUE] = array_info
+INFO[T.ARRAY] = array_info
+
 -- declare(typecode, length, value, initial, counted, cid, lease_ms) -> created.
 redis.register_function('mpx_array_declare', function(keys, args)
         local key, tc, length = keys[1], args[1], int(args[2])

@@ -95,6 +95,26 @@ CLIENT_GONE[T.SEMAPHORE] = function(key, meta, cid, died)
         wake(key)
 end
 
+-- An INFO integer from decimal text: exact up to 2^53, and never past an i64 above it.
+local function info_int(s)
+        local n = tonumber(s) or 0
+        if n >= 9223372036854775807 then n = 9223372036854774784 end
+        return n
+end
+
+INFO[T.SEMAPHORE] = function(key, meta)
+        local h = redis.call('HMGET', key, 'value', 'owner_dead', 'owner_died', 'acquisitions', 'releases', 'undone')
+        local held = 0
+        local units = redis.call('HVALS', key .. ':units')
+        for _, u in ipairs(units) do held = held + tonumber(u) end
+        local v = info_int(h[1])
+        return { 'size', v, 'value', v, 'initial', info_int(meta.initial), 'max', info_int(meta.max),
+                 'bounded', bit.band(int(meta.flags), SEM_BOUNDED) ~= 0 and 1 or 0,
+                 'undo', sem_undo(meta) and 1 or 0, 'holders', #units, 'held', held,
+                 'acquisitions', info_int(h[4]), 'releases', info_int(h[5]), 'undone', info_int(h[6]),
+                 'owner_died', info_int(h[3]), 'owner_dead', info_int(h[2]) }
+end
+
 -- declare(value, max, semflags, counted, cid, lease_ms) -> created; the arguments are checked by the caller.
 redis.register_function('mpx_sem_declare', function(keys, args)
         local key = keys[1]
@@ -156,6 +176,11 @@ redis.register_function('mpx_sem_value', function(keys, args)
 end)
 
 -- ---- events ----
+
+INFO[T.EVENT] = function(key, meta)
+        local set = tonumber(meta.set)
+        return { 'size', set, 'set', set, 'sets', tonumber(meta.sets), 'clears', tonumber(meta.clears) }
+end
 
 -- declare(counted, cid, lease_ms) -> created (clear).
 redis.register_function('mpx_event_declare', function(keys, args)
@@ -238,6 +263,14 @@ CLIENT_GONE[T.BARRIER] = function(key, meta, cid, died)
         for _, m in ipairs(redis.call('ZRANGE', key .. ':arrivals', 0, -1)) do
                 if string.sub(m, -#suffix) == suffix then return barrier_break(key, meta) end
         end
+end
+
+INFO[T.BARRIER] = function(key, meta)
+        local waiting = tonumber(meta.waiting)
+        return { 'size', waiting, 'parties', tonumber(meta.parties), 'waiting', waiting,
+                 'broken', tonumber(meta.broken), 'action', tonumber(meta.action),
+                 'held', meta.holder ~= '' and 1 or 0, 'timeout_ms', tonumber(meta.timeout),
+                 'rounds', tonumber(meta.rounds), 'breaks', tonumber(meta.breaks), 'resets', tonumber(meta.resets) }
 end
 
 -- declare(parties, action, timeout, has_flags, has_timeout, counted, cid, lease_ms) -> created.
