@@ -107,9 +107,9 @@ static int sem_declare(struct redis_call *c, struct wire_reader *body, struct wi
 
 /*
  * ACQUIRE's answer: bit 0, a holder died (EOWNERDEAD, the unit is taken all
- * the same); bit 1, the unit is held by this client (SEM_UNDO); -1, no unit:
- * wait, and call again as a retry (which tells a deleted semaphore, EIDRM,
- * from one that never was).
+ * the same); bit 1, the unit is held by this client (SEM_UNDO); -1, no unit
+ * and timeout 0; -(ticket) - 1, no unit yet: wait in the line with that
+ * ticket (u[0]), and call again with it.
  */
 static int sem_acquire_reply(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
         int64_t v;
@@ -117,16 +117,34 @@ static int sem_acquire_reply(struct redis_call *c, const redisReply *r, struct w
         (void) body;
         if (!redis_reply_i64(r, &v))
                 return -EPROTO;
+        if (v == -1)
+                return -EAGAIN;
         if (v < 0) {
-                if (c->timeout_ms == 0)
-                        return -EAGAIN;
-                if (redis_arg_set_str(c, 0, "retry") < 0)
+                c->u[0] = (uint64_t) -(v + 1);
+                if (redis_arg_set_u64(c, 0, c->u[0]) < 0)
                         return -ENOMEM;
                 return REDIS_CALL_WAIT;
         }
         if (v & 2)
                 c->holds = true;
         return (v & 1) ? -EOWNERDEAD : 0;
+}
+
+/* The clean-up call's answer: the acquirer left the line; it ends with the status kept in u[1]. */
+static int sem_leave_reply(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
+        (void) r;
+        (void) body;
+        return -(int) c->u[1];
+}
+
+/* A parked acquirer that times out or is cancelled leaves the line, not to hold up those behind it. */
+static int sem_abandon(struct redis_call *c, int err) {
+        if ((err != -ETIMEDOUT && err != -ECANCELED) || c->u[0] == 0)
+                return 0;
+        c->u[1] = (uint64_t) -err;
+        if (redis_call_begin(c, "mpx_sem_leave", sem_leave_reply) < 0 || redis_arg_u64(c, c->u[0]) < 0)
+                return 0;
+        return 1;
 }
 
 /* SEM_ACQUIRE: name, i64 timeout_ms -> (empty). */
@@ -137,8 +155,10 @@ static int sem_acquire(struct redis_call *c, struct wire_reader *body, struct wi
         err = name_timeout(c, body, &c->timeout_ms);
         if (err < 0)
                 return err;
+        c->u[0] = 0;
+        c->abandon = sem_abandon;
         if (redis_call_begin(c, "mpx_sem_acquire", sem_acquire_reply) < 0 || redis_arg_str(c, "-") < 0 ||
-            redis_arg_client(c) < 0 || redis_arg_lease(c) < 0)
+            redis_arg_client(c) < 0 || redis_arg_lease(c) < 0 || redis_arg_str(c, c->timeout_ms ? "1" : "0") < 0)
                 return -ENOMEM;
         return 0;
 }

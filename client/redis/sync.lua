@@ -5,8 +5,10 @@ Semaphore "mpx:{NAME}": the parameters it was declared with ("initial",
 "max", "flags": the SEM_* flags) and its state: "value" (units free, decimal
 text changed only with HINCRBY, so that it stays exact up to 2^63 - 1),
 "owner_dead" (1 while the next acquirer is to be told EOWNERDEAD),
-"owner_died", "acquisitions", "releases", "undone" (counters for INFO).
-"mpx:{NAME}:units" is a hash: client id -> units it holds (SEM_UNDO).
+"owner_died", "acquisitions", "releases", "undone" (counters for INFO),
+"tickets" (the last ticket of the line). "mpx:{NAME}:units" is a hash:
+client id -> units it holds (SEM_UNDO); "mpx:{NAME}:line" and
+"mpx:{NAME}:seen" are the parked acquirers, in arrival order (see below).
 
 Event "mpx:{NAME}": "set" (0 or 1), "sets" (SETs so far: a waiter remembers
 the count it saw, and any later SET releases it, even if a CLEAR follows),
@@ -28,7 +30,7 @@ local SEM_BOUNDED = 1
 local SEM_NO_UNDO = 2
 local SEM_VALUE_MAX = '9223372036854775807'
 
-SUBKEYS[T.SEMAPHORE] = { ':units' }
+SUBKEYS[T.SEMAPHORE] = { ':units', ':line', ':seen' }
 SUBKEYS[T.EVENT] = {}
 SUBKEYS[T.BARRIER] = { ':arrivals' }
 
@@ -108,7 +110,8 @@ INFO[T.SEMAPHORE] = function(key, meta)
         local units = redis.call('HVALS', key .. ':units')
         for _, u in ipairs(units) do held = held + tonumber(u) end
         local v = info_int(h[1])
-        return { 'size', v, 'value', v, 'initial', info_int(meta.initial), 'max', info_int(meta.max),
+        local line = redis.call('ZCARD', key .. ':line')
+        return { 'size', v, 'value', v, 'acquirers', line, 'waiters', line, 'initial', info_int(meta.initial), 'max', info_int(meta.max),
                  'bounded', bit.band(int(meta.flags), SEM_BOUNDED) ~= 0 and 1 or 0,
                  'undo', sem_undo(meta) and 1 or 0, 'holders', #units, 'held', held,
                  'acquisitions', info_int(h[4]), 'releases', info_int(h[5]), 'undone', info_int(h[6]),
@@ -128,16 +131,24 @@ redis.register_function('mpx_sem_declare', function(keys, args)
 end)
 
 --[[
-acquire(mode, cid, lease_ms): take a unit. Returns 0 (taken), 1 (taken, and
-a holder died: EOWNERDEAD), each plus 2 when the unit is held by cid
-(SEM_UNDO), or -1 when there is none (the caller parks and calls again with
-mode "retry").
+The line of parked acquirers, so that they are served in arrival order:
+"mpx:{NAME}:line" holds their tickets by number, "mpx:{NAME}:seen" when each
+last asked. A parked call asks at least once a second; a ticket not heard
+from for SEM_STALE_MS is a client that died, and loses its place.
 ]]
-redis.register_function('mpx_sem_acquire', function(keys, args)
-        local key = keys[1]
-        local meta
-        if args[1] == 'retry' then meta = still(key, T.SEMAPHORE) else meta = object(key, T.SEMAPHORE) end
-        if redis.call('HGET', key, 'value') == '0' then return -1 end
+local SEM_STALE_MS = 5000
+
+local function sem_line_purge(key)
+        local stale = redis.call('ZRANGE', key .. ':seen', '-inf', '(' .. (now_ms() - SEM_STALE_MS), 'BYSCORE')
+        if #stale == 0 then return end
+        redis.call('ZREM', key .. ':line', unpack(stale))
+        redis.call('ZREM', key .. ':seen', unpack(stale))
+        -- The acquirers behind them may be first now.
+        wake(key)
+end
+
+-- Take one unit for cid: 0, or 1 when a holder died (EOWNERDEAD), plus 2 when cid holds it (SEM_UNDO).
+local function sem_take(key, meta, cid, lease_ms)
         redis.call('HINCRBY', key, 'value', -1)
         redis.call('HINCRBY', key, 'acquisitions', 1)
         local r = 0
@@ -146,11 +157,58 @@ redis.register_function('mpx_sem_acquire', function(keys, args)
                 r = 1
         end
         if sem_undo(meta) then
-                redis.call('HINCRBY', key .. ':units', args[2], 1)
-                hold(key, args[2], int(args[3]))
+                redis.call('HINCRBY', key .. ':units', cid, 1)
+                hold(key, cid, lease_ms)
                 r = r + 2
         end
         return r
+end
+
+--[[
+acquire(mode, cid, lease_ms, may_wait): take a unit. mode is "-" for the
+request's first call, else its ticket in the line. Returns what sem_take()
+does, or -(ticket) - 1 when the acquirer must wait (the caller parks and
+calls again with the ticket), or -1 when it must and may not (may_wait "0":
+EAGAIN, and nothing changed).
+]]
+redis.register_function('mpx_sem_acquire', function(keys, args)
+        local key, cid, lease = keys[1], args[2], int(args[3])
+        local meta
+        if args[1] == '-' then meta = fresh(key, T.SEMAPHORE) else meta = still(key, T.SEMAPHORE) end
+        sem_line_purge(key)
+        local value = tonumber(redis.call('HGET', key, 'value'))
+        if args[1] == '-' then
+                -- Nobody overtakes a parked acquirer.
+                if value > 0 and redis.call('ZCARD', key .. ':line') == 0 then
+                        return sem_take(key, meta, cid, lease)
+                end
+                if args[4] == '0' then return -1 end
+                local ticket = redis.call('HINCRBY', key, 'tickets', 1)
+                redis.call('ZADD', key .. ':line', ticket, ticket)
+                redis.call('ZADD', key .. ':seen', now_ms(), ticket)
+                return -ticket - 1
+        end
+        local ticket = args[1]
+        -- A ticket purged while its client could not ask (Redis out of reach) takes its place again.
+        redis.call('ZADD', key .. ':line', ticket, ticket)
+        redis.call('ZADD', key .. ':seen', now_ms(), ticket)
+        -- The first value acquirers of the line may each take one.
+        if redis.call('ZRANK', key .. ':line', ticket) >= value then fail('EAGAIN') end
+        redis.call('ZREM', key .. ':line', ticket)
+        redis.call('ZREM', key .. ':seen', ticket)
+        local r = sem_take(key, meta, cid, lease)
+        if value > 1 and redis.call('ZCARD', key .. ':line') > 0 then wake(key) end
+        return r
+end)
+
+-- leave(ticket): a parked acquirer's timeout passed or it was cancelled: out of the line.
+redis.register_function('mpx_sem_leave', function(keys, args)
+        local key = keys[1]
+        redis.call('ZREM', key .. ':line', args[1])
+        redis.call('ZREM', key .. ':seen', args[1])
+        local value = redis.call('HGET', key, 'value')
+        if value and value ~= '0' then wake(key) end
+        return 0
 end)
 
 -- release(cid): one unit back, from cid's holding if it has one. ERANGE at the cap.

@@ -104,6 +104,44 @@ static pthread_t later(struct later *l) {
         return t;
 }
 
+struct acquirer {
+        const char *name;
+        int64_t timeout_ms;
+        int result;
+};
+
+static void *do_acquire(void *arg) {
+        struct acquirer *q = arg;
+        mpx *m = conn();
+
+        q->result = mpx_sem_acquire(m, q->name, q->timeout_ms);
+        mpx_disconnect(m);
+        return NULL;
+}
+
+/* Acquirers are served in arrival order: a release goes to the parked one. */
+static void test_order(void) {
+        mpx *a = conn();
+        struct acquirer q1 = { "fifo", 300, -999 }, q2 = { "fifo", 5000, -999 };
+        pthread_t t1, t2;
+
+        CHECK(mpx_sem_declare(a, "fifo", 1, 0, MPX_SEM_NO_UNDO), 1);
+        CHECK(mpx_sem_acquire(a, "fifo", 0), 0);
+        pthread_create(&t1, NULL, do_acquire, &q1);
+        usleep(100 * 1000);
+        pthread_create(&t2, NULL, do_acquire, &q2);
+        usleep(500 * 1000);
+        /* q1 timed out and left the line: q2 is first. */
+        CHECK(mpx_sem_release(a, "fifo"), 0);
+        CHECK(mpx_sem_acquire(a, "fifo", 0), -EAGAIN);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        CHECK(q1.result, -ETIMEDOUT);
+        CHECK(q2.result, 0);
+        CHECK(mpx_sem_value(a, "fifo"), 0);
+        mpx_disconnect(a);
+}
+
 static void test_wakeups(void) {
         mpx *a = conn();
         pthread_t t;
@@ -325,6 +363,7 @@ int main(void) {
         }
         test_lock();
         test_wakeups();
+        test_order();
         test_barrier();
         test_array();
         test_died();
