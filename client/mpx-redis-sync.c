@@ -120,6 +120,8 @@ static int sem_acquire_reply(struct redis_call *c, const redisReply *r, struct w
         if (v == -1)
                 return -EAGAIN;
         if (v < 0) {
+                /* In the line: held, so that the line forgets it when this client goes. */
+                c->holds = true;
                 c->u[0] = (uint64_t) -(v + 1);
                 if (redis_arg_set_u64(c, 0, c->u[0]) < 0)
                         return -ENOMEM;
@@ -142,7 +144,8 @@ static int sem_abandon(struct redis_call *c, int err) {
         if ((err != -ETIMEDOUT && err != -ECANCELED) || c->u[0] == 0)
                 return 0;
         c->u[1] = (uint64_t) -err;
-        if (redis_call_begin(c, "mpx_sem_leave", sem_leave_reply) < 0 || redis_arg_u64(c, c->u[0]) < 0)
+        if (redis_call_begin(c, "mpx_sem_leave", sem_leave_reply) < 0 || redis_arg_u64(c, c->u[0]) < 0 ||
+            redis_arg_client(c) < 0)
                 return 0;
         return 1;
 }

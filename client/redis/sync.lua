@@ -84,8 +84,16 @@ local function sem_add(key, meta, units)
         end
 end
 
--- A client gone: its units come back (SEM_UNDO), and the next acquirer is told the holder died.
+-- A client gone: out of the line; its units come back (SEM_UNDO), and the next acquirer is told a holder died.
 CLIENT_GONE[T.SEMAPHORE] = function(key, meta, cid, died)
+        local suffix = ':' .. cid
+        for _, m in ipairs(redis.call('ZRANGE', key .. ':line', 0, -1)) do
+                if string.sub(m, -#suffix) == suffix then
+                        redis.call('ZREM', key .. ':line', m)
+                        redis.call('ZREM', key .. ':seen', m)
+                        wake(key)
+                end
+        end
         local units = tonumber(redis.call('HGET', key .. ':units', cid) or '0')
         if units <= 0 then return end
         redis.call('HDEL', key .. ':units', cid)
@@ -132,9 +140,10 @@ end)
 
 --[[
 The line of parked acquirers, so that they are served in arrival order:
-"mpx:{NAME}:line" holds their tickets by number, "mpx:{NAME}:seen" when each
-last asked. A parked call asks at least once a second; a ticket not heard
-from for SEM_STALE_MS is a client that died, and loses its place.
+"mpx:{NAME}:line" holds them as "ticket:cid" by ticket, "mpx:{NAME}:seen"
+when each last asked. A parked acquirer is a holder: its client's end (or
+lease) takes it out of the line. A parked call asks at least once a second
+anyway; one not heard from for SEM_STALE_MS loses its place (a safety net).
 ]]
 local SEM_STALE_MS = 5000
 
@@ -184,28 +193,32 @@ redis.register_function('mpx_sem_acquire', function(keys, args)
                 end
                 if args[4] == '0' then return -1 end
                 local ticket = redis.call('HINCRBY', key, 'tickets', 1)
-                redis.call('ZADD', key .. ':line', ticket, ticket)
-                redis.call('ZADD', key .. ':seen', now_ms(), ticket)
+                local member = ticket .. ':' .. cid
+                redis.call('ZADD', key .. ':line', ticket, member)
+                redis.call('ZADD', key .. ':seen', now_ms(), member)
+                -- Held, so that the line forgets it as soon as its client goes.
+                hold(key, cid, lease)
                 return -ticket - 1
         end
-        local ticket = args[1]
+        local ticket, member = args[1], args[1] .. ':' .. cid
         -- A ticket purged while its client could not ask (Redis out of reach) takes its place again.
-        redis.call('ZADD', key .. ':line', ticket, ticket)
-        redis.call('ZADD', key .. ':seen', now_ms(), ticket)
+        redis.call('ZADD', key .. ':line', ticket, member)
+        redis.call('ZADD', key .. ':seen', now_ms(), member)
+        hold(key, cid, lease)
         -- The first value acquirers of the line may each take one.
-        if redis.call('ZRANK', key .. ':line', ticket) >= value then fail('EAGAIN') end
-        redis.call('ZREM', key .. ':line', ticket)
-        redis.call('ZREM', key .. ':seen', ticket)
+        if redis.call('ZRANK', key .. ':line', member) >= value then fail('EAGAIN') end
+        redis.call('ZREM', key .. ':line', member)
+        redis.call('ZREM', key .. ':seen', member)
         local r = sem_take(key, meta, cid, lease)
         if value > 1 and redis.call('ZCARD', key .. ':line') > 0 then wake(key) end
         return r
 end)
 
--- leave(ticket): a parked acquirer's timeout passed or it was cancelled: out of the line.
+-- leave(ticket, cid): a parked acquirer's timeout passed or it was cancelled: out of the line.
 redis.register_function('mpx_sem_leave', function(keys, args)
         local key = keys[1]
-        redis.call('ZREM', key .. ':line', args[1])
-        redis.call('ZREM', key .. ':seen', args[1])
+        redis.call('ZREM', key .. ':line', args[1] .. ':' .. args[2])
+        redis.call('ZREM', key .. ':seen', args[1] .. ':' .. args[2])
         local value = redis.call('HGET', key, 'value')
         if value and value ~= '0' then wake(key) end
         return 0

@@ -104,6 +104,11 @@ static pthread_t later(struct later *l) {
         return t;
 }
 
+static void store(mpx *m, int64_t result, void *userdata) {
+        (void) m;
+        *(int64_t *) userdata = result;
+}
+
 struct acquirer {
         const char *name;
         int64_t timeout_ms;
@@ -139,6 +144,20 @@ static void test_order(void) {
         CHECK(q1.result, -ETIMEDOUT);
         CHECK(q2.result, 0);
         CHECK(mpx_sem_value(a, "fifo"), 0);
+
+        /* A parked acquirer whose connection closes leaves the line at once. */
+        {
+                mpx *b = conn();
+                int64_t bres;
+
+                CHECK(mpx_sem_acquire_async(b, "fifo", -1, store, &bres) > 0, 1);
+                mpx_flush(b);
+                usleep(200 * 1000);
+                mpx_process(b);
+                mpx_disconnect(b);
+        }
+        CHECK(mpx_sem_release(a, "fifo"), 0);
+        CHECK(mpx_sem_acquire(a, "fifo", 0), 0);
         mpx_disconnect(a);
 }
 
@@ -170,11 +189,6 @@ static void test_wakeups(void) {
         CHECK(mpx_event_wait(a, "ev2", 5000), -EIDRM);
         pthread_join(t, NULL);
         mpx_disconnect(a);
-}
-
-static void store(mpx *m, int64_t result, void *userdata) {
-        (void) m;
-        *(int64_t *) userdata = result;
 }
 
 struct party {
