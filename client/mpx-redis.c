@@ -44,6 +44,8 @@
 #define REDIS_UNREACHABLE_MS    15000
 /* Connecting to a node may take this long. */
 #define REDIS_CONNECT_TIMEOUT_MS 2000
+/* With wait_replicas=, a change waits this long for its replicas unless wait_timeout_ms= says. */
+#define REDIS_WAIT_TIMEOUT_MS   1000
 /* A clean disconnect waits this long for the answers it gives back holdings with. */
 #define REDIS_CLOSE_TIMEOUT_MS  5000
 
@@ -86,6 +88,8 @@ struct redis_backend {
         int db;
         char client_id[33];
         uint32_t lease_ms;
+        unsigned wait_replicas;         /* wait_replicas=: changes are answered once this many replicas have them */
+        uint32_t wait_timeout_ms;       /* wait_timeout_ms=: ... or, after this long, EIO */
 
         struct redis_node *nodes;
         size_t n_nodes;
@@ -154,6 +158,20 @@ static int redis_option(struct redis_backend *rb, const char *opt, size_t len) {
                 if (*end || end == buf + 9 || v < 100 || v > 86400000)
                         return -EINVAL;
                 rb->lease_ms = (uint32_t) v;
+                return 0;
+        }
+        if (strncmp(buf, "wait_replicas=", 14) == 0) {
+                v = strtoul(buf + 14, &end, 10);
+                if (*end || end == buf + 14 || v > 64)
+                        return -EINVAL;
+                rb->wait_replicas = (unsigned) v;
+                return 0;
+        }
+        if (strncmp(buf, "wait_timeout_ms=", 16) == 0) {
+                v = strtoul(buf + 16, &end, 10);
+                if (*end || end == buf + 16 || v == 0 || v > 86400000)
+                        return -EINVAL;
+                rb->wait_timeout_ms = (uint32_t) v;
                 return 0;
         }
         return -EINVAL;
@@ -504,10 +522,20 @@ int redis_arg_set_u64(struct redis_call *c, int i, uint64_t v) {
 }
 
 static void redis_call_free(struct redis_call *c) {
+        wire_buf_done(&c->kept_body);
         redis_args_clear(c);
         free(c->argv);
         free(c->argvlen);
         free(c);
+}
+
+/* The call's WAIT will vouch for nothing: its answer is dropped when it comes. */
+static void redis_ack_drop(struct redis_call *c) {
+        if (!c->ack)
+                return;
+        c->ack->ack_of = NULL;
+        c->ack->orphan = true;
+        c->ack = NULL;
 }
 
 /* ---- reply frames ---- */
@@ -711,10 +739,18 @@ static void redis_node_lost(struct redis_backend *rb, int i) {
         while ((c = n->head)) {
                 n->head = c->next;
                 c->next = NULL;
-                if (c->orphan)
+                if (c->ack_of && c->ack_of->answered) {
+                        /* Answered, but whether its replicas have the change is unknown. */
+                        c->ack_of->ack = NULL;
+                        c->ack_of->answered = false;
+                        redis_end(rb, c->ack_of, -ECONNRESET);
+                }
+                if (c->ack_of || c->orphan)
                         redis_call_free(c);
-                else
+                else {
+                        redis_ack_drop(c);
                         redis_end(rb, c, -ECONNRESET);
+                }
         }
         n->tail = NULL;
 }
@@ -857,6 +893,69 @@ static struct redis_waitlist *redis_waitlist_of(struct redis_backend *rb, const 
         return w;
 }
 
+/* Append a call to the node's calls in flight. */
+static void redis_fifo_push(struct redis_node *n, struct redis_call *c) {
+        c->next = NULL;
+        if (n->tail)
+                n->tail->next = c;
+        else
+                n->head = c;
+        n->tail = c;
+}
+
+/* Requests that change nothing: no WAIT for replicas after them. */
+static bool redis_op_reads_only(uint16_t op) {
+        switch (op) {
+        case WIRE_OP_PING: case WIRE_OP_LIST: case WIRE_OP_INFO: case WIRE_OP_QUEUE_QSIZE: case WIRE_OP_QUEUE_PEEK:
+        case WIRE_OP_QUEUE_JOIN: case WIRE_OP_DICT_GET: case WIRE_OP_DICT_CONTAINS: case WIRE_OP_DICT_LEN:
+        case WIRE_OP_DICT_ITEMS: case WIRE_OP_LIST_GET: case WIRE_OP_LIST_INDEX: case WIRE_OP_LIST_LEN:
+        case WIRE_OP_LIST_SLICE: case WIRE_OP_SEM_VALUE: case WIRE_OP_EVENT_IS_SET: case WIRE_OP_EVENT_WAIT:
+        case WIRE_OP_ARRAY_GET:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/*
+ * wait_replicas=N: WAIT N timeout after a change, in the same pipeline; the
+ * change's answer is kept until WAIT says how many replicas have it.
+ */
+static void redis_send_wait(struct redis_backend *rb, struct redis_node *n, struct redis_call *c) {
+        struct redis_call *ack = calloc(1, sizeof(*ack));
+
+        if (!ack || redisAppendCommand(n->ctx, "WAIT %u %u", rb->wait_replicas, rb->wait_timeout_ms) != REDIS_OK) {
+                /* Without its WAIT the answer cannot be vouched for: say so when it comes. */
+                free(ack);
+                c->ack = NULL;
+                c->kept_err = -ENOMEM;
+                return;
+        }
+        ack->rb = rb;
+        ack->ack_of = c;
+        c->ack = ack;
+        wire_buf_init(&ack->kept_body);
+        redis_fifo_push(n, ack);
+}
+
+/* A WAIT's answer: the call's kept answer goes out, or EIO if too few replicas have the change. */
+static void redis_wait_done(struct redis_backend *rb, struct redis_call *ack, const redisReply *r) {
+        struct redis_call *c = ack->ack_of;
+        int64_t replicas = -1;
+
+        if (c) {
+                c->ack = NULL;
+                if (c->answered) {
+                        redis_reply_i64(r, &replicas);
+                        if (c->kept_err == 0 && replicas < (int64_t) rb->wait_replicas)
+                                c->kept_err = -EIO;
+                        redis_answer(rb, c->id, c->op, c->kept_err, &c->kept_body);
+                        redis_call_free(c);
+                }
+        }
+        redis_call_free(ack);
+}
+
 /* Send a call to the node serving its object, or keep it until that node is reachable. */
 static void redis_send_call(struct redis_backend *rb, struct redis_call *c) {
         struct redis_waitlist *w = redis_waitlist_of(rb, c->name, false);
@@ -881,12 +980,9 @@ static void redis_send_call(struct redis_backend *rb, struct redis_call *c) {
         }
         c->unavailable_since = -1;
         c->sent_confirmed = w && w->confirmed;
-        c->next = NULL;
-        if (n->tail)
-                n->tail->next = c;
-        else
-                n->head = c;
-        n->tail = c;
+        redis_fifo_push(n, c);
+        if (rb->wait_replicas && !redis_op_reads_only(c->op))
+                redis_send_wait(rb, n, c);
 }
 
 /* Subscribe to the wake channel of waitlist w on the subscriber connection of its node. */
@@ -1010,11 +1106,7 @@ static int redis_asking(struct redis_backend *rb, int i) {
         }
         c->rb = rb;
         c->orphan = true;
-        if (n->tail)
-                n->tail->next = c;
-        else
-                n->head = c;
-        n->tail = c;
+        redis_fifo_push(n, c);
         return 0;
 }
 
@@ -1077,11 +1169,17 @@ static void redis_call_done(struct redis_backend *rb, int i, struct redis_call *
         struct wire_buf body;
         int res;
 
+        if (c->ack_of) {
+                redis_wait_done(rb, c, r);
+                return;
+        }
         if (c->orphan) {
+                redis_ack_drop(c);
                 redis_call_free(c);
                 return;
         }
         if (r->type == REDIS_REPLY_ERROR) {
+                redis_ack_drop(c);
                 redis_call_error(rb, i, c, r->str);
                 return;
         }
@@ -1090,12 +1188,21 @@ static void redis_call_done(struct redis_backend *rb, int i, struct redis_call *
         res = c->reply(c, r, &body);
         if (c->holds)
                 redis_held_add(rb, c->name);
-        if (res == REDIS_CALL_WAIT)
-                redis_park(rb, c);
-        else if (res == REDIS_CALL_AGAIN)
-                redis_send_call(rb, c);
-        else {
-                redis_answer(rb, c->id, c->op, res < 0 ? res : 0, &body);
+        if (res == REDIS_CALL_WAIT || res == REDIS_CALL_AGAIN) {
+                /* Not an answer yet: its WAIT has nothing to vouch for. */
+                redis_ack_drop(c);
+                if (res == REDIS_CALL_WAIT)
+                        redis_park(rb, c);
+                else
+                        redis_send_call(rb, c);
+        } else if (c->ack) {
+                c->answered = true;
+                c->kept_err = res < 0 ? res : 0;
+                wire_buf_done(&c->kept_body);
+                c->kept_body = body;
+                return;
+        } else {
+                redis_answer(rb, c->id, c->op, res < 0 ? res : c->kept_err, &body);
                 redis_call_free(c);
         }
         wire_buf_done(&body);
@@ -1565,6 +1672,7 @@ int redis_connect(struct mpx *m, const char *address, const char *client_name) {
                 return -ENOMEM;
         rb->m = m;
         rb->lease_ms = REDIS_LEASE_MS;
+        rb->wait_timeout_ms = REDIS_WAIT_TIMEOUT_MS;
         rb->epfd = -1;
         rb->timerfd = -1;
         pthread_mutex_init(&rb->lock, NULL);
@@ -1678,8 +1786,13 @@ static void redis_orphan_all(struct redis_backend *rb) {
         }
         rb->unreachable = NULL;
         for (size_t i = 0; i < rb->n_nodes; i++)
-                for (c = rb->nodes[i].head; c; c = c->next)
+                for (c = rb->nodes[i].head; c; c = c->next) {
+                        if (c->ack_of && c->ack_of->answered)
+                                redis_call_free(c->ack_of);
+                        c->ack_of = NULL;
+                        c->ack = NULL;
                         c->orphan = true;
+                }
 }
 
 void redis_free(struct mpx *m) {

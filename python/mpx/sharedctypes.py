@@ -24,6 +24,7 @@ The lifetime of anonymous objects and pickling are described in
 """
 
 import ctypes
+import errno
 
 from . import _conn
 from ._handle import Handle
@@ -89,10 +90,20 @@ class _Memory(Handle):
         return t if self._is_value else t * self._length
 
     def obj(self):
-        """A ctypes object over the shared memory, mapped into this process on first use."""
+        """A ctypes object over the shared memory, mapped into this process on first use.
+
+        Where the memory cannot be mapped (an address of the Redis backend:
+        the elements live on another host), an object with the same
+        interface whose every access is a request.
+        """
         self._c()
         if self._mapping is None:
-            self._mapping = _conn.ref_connection(self._address).array_map(self._name)
+            try:
+                self._mapping = _conn.ref_connection(self._address).array_map(self._name)
+            except OSError as e:
+                if e.errno != errno.EOPNOTSUPP:
+                    raise
+                return _Remote(self)
         cls = _raw_class(self.ctype())
         o = cls.from_buffer(self._mapping)
         o._mpx_memory = self
@@ -100,6 +111,91 @@ class _Memory(Handle):
 
     def add(self, index, delta):
         return self._c().array_add(self._name, self._typecode, index, delta)
+
+
+class _Remote:
+    """A value or array that cannot be mapped: .value, items and slices are requests.
+
+    Each read or write is atomic on its own; as with the mapped form, take
+    the lock around read-modify-write sequences, or use add().
+    """
+
+    def __init__(self, memory):
+        self._mpx_memory = memory
+
+    def _get(self, index, count):
+        m = self._mpx_memory
+        return m._c().array_get(m._name, m._typecode, index, count)
+
+    def _set(self, index, values):
+        m = self._mpx_memory
+        m._c().array_set(m._name, m._typecode, index, values)
+
+    def __len__(self):
+        return self._mpx_memory._length
+
+    def _index(self, i):
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("invalid index")
+        return i
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if start >= stop:
+                return b"" if self._mpx_memory._typecode == "c" else []
+            got = self._get(start, stop - start)
+            return got[::step]
+        return self._get(self._index(i), 1)[0]
+
+    def __setitem__(self, i, value):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step != 1 or len(value) != stop - start:
+                raise ValueError("can only assign a sequence of the same size to a contiguous slice")
+            if stop > start:
+                self._set(start, value)
+            return
+        self._set(self._index(i), [value] if self._mpx_memory._typecode != "c" else value)
+
+    def __iter__(self):
+        return iter(self[:])
+
+    @property
+    def value(self):
+        """A value's value; for c arrays, the bytes up to the first NUL."""
+        m = self._mpx_memory
+        if m._is_value:
+            return self._get(0, 1)[0]
+        if m._typecode == "c":
+            return self.raw.split(b"\0", 1)[0]
+        raise AttributeError("an array has no .value")
+
+    @value.setter
+    def value(self, v):
+        m = self._mpx_memory
+        if m._is_value:
+            self._set(0, [v] if m._typecode != "c" else v)
+        elif m._typecode == "c":
+            if len(v) > len(self):
+                raise ValueError("byte string too long")
+            self._set(0, v + (b"\0" if len(v) < len(self) else b""))
+        else:
+            raise AttributeError("an array has no .value")
+
+    @property
+    def raw(self):
+        """For c arrays, all the bytes."""
+        return self._get(0, len(self))
+
+    def __reduce__(self):
+        return (_rebuild_raw, (self._mpx_memory,))
+
+    def __repr__(self):
+        return "<mpx remote %s %r>" % (self._mpx_memory._typecode, self._mpx_memory._name)
 
 
 _raw_classes = {}

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Producers and consumers across a Redis Cluster, and a master killed mid run.
+
+Run under ``with-redis --cluster`` (MPX_SOCKET and MPX_REDIS_NODES set).
+Producers put numbered items into joinable queues spread over the three
+masters' slots; a put that fails because its node was lost (ECONNRESET,
+outcome unknown) is made again, so an item may arrive twice. Consumers take
+items, record them, then mark them done. Once a third of the items are
+acknowledged, the master serving the first queue is SIGKILLed; its replica
+takes over and the run goes on. At the end every queue is drained.
+
+Prints one line of figures: acknowledged, received, lost (acknowledged and
+never received), duplicated (received more than once), and fails if an
+item arrived that was never put, if the run did not finish, or if more was
+lost than the lost bound allows: with MPX_REDIS_WAIT_REPLICAS=1 (the
+address's wait_replicas=1) nothing acknowledged may be lost.
+
+    cluster_failover.py [ITEMS_PER_PRODUCER]
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mpx
+from mpx import _mpx
+
+PRODUCERS = 2
+CONSUMERS = 2
+QUEUES = ["failover.q%d" % i for i in range(6)]
+RETRYABLE = (ConnectionResetError, TimeoutError, OSError)
+DEADLINE_SECONDS = 240
+
+
+def address():
+    addr = os.environ["MPX_SOCKET"]
+    if os.environ.get("MPX_REDIS_WAIT_REPLICAS"):
+        addr += "&wait_replicas=%s" % os.environ["MPX_REDIS_WAIT_REPLICAS"]
+    return addr
+
+
+def connect():
+    """A connection, asked again while the cluster settles."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return _mpx.Connection(address())
+        except RETRYABLE:
+            if time.monotonic() > deadline:
+                raise
+
+
+def producer(index, count, out):
+    c = connect()
+    with open(out, "w") as f:
+        for i in range(count):
+            item = ("%d:%d" % (index, i)).encode()
+            q = QUEUES[i % len(QUEUES)]
+            while True:
+                try:
+                    c.queue_put(q, item, timeout=5)
+                    break
+                except RETRYABLE:
+                    continue
+            f.write(item.decode() + "\n")
+            f.flush()
+
+
+def consumer(out, stop_file):
+    c = connect()
+    idle_rounds = 0
+    with open(out, "w") as f:
+        while True:
+            got = False
+            for q in QUEUES:
+                try:
+                    data, tag = c.queue_get(q, timeout=0.05)
+                except (BlockingIOError, TimeoutError):
+                    continue
+                except RETRYABLE:
+                    continue
+                f.write(data.decode() + "\n")
+                f.flush()
+                got = True
+                try:
+                    c.queue_task_done(q, tag)
+                except RETRYABLE:
+                    pass
+            idle_rounds = 0 if got else idle_rounds + 1
+            if not got and idle_rounds >= 3 and os.path.exists(stop_file):
+                return
+
+
+def nodes():
+    """(pid, port) of every server, and which of them are masters now."""
+    out = []
+    for entry in os.environ["MPX_REDIS_NODES"].split():
+        pid, port = entry.split(":")
+        out.append((int(pid), int(port)))
+    return out
+
+
+def master_of(name):
+    """The (pid, port) of the master serving the queue's slot."""
+    for pid, port in nodes():
+        role = subprocess.run(["redis-cli", "-p", str(port), "cluster", "keyslot", "mpx:{%s}" % name],
+                              stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
+        slot = int(role)
+        shards = subprocess.run(["redis-cli", "-p", str(port), "cluster", "slots"],
+                                stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+        # CLUSTER SLOTS: start, end, master ip, master port, master id, replicas...
+        for i in range(len(shards) - 3):
+            if shards[i].isdigit() and shards[i + 1].isdigit() and int(shards[i]) <= slot <= int(shards[i + 1]):
+                master_port = int(shards[i + 3])
+                return [n for n in nodes() if n[1] == master_port][0]
+    raise RuntimeError("no master for " + name)
+
+
+def lines(path):
+    try:
+        with open(path) as f:
+            return [l.strip() for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def main():
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    work = os.path.join(tmp, "failover-%d" % os.getpid())
+    os.makedirs(work)
+    stop_file = os.path.join(work, "stop")
+    me = os.path.abspath(__file__)
+    procs = []
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    try:
+        c = connect()
+        for q in QUEUES:
+            c.queue_declare(q, flags=_mpx.QUEUE_JOINABLE)
+        for i in range(CONSUMERS):
+            procs.append(subprocess.Popen([sys.executable, me, "--consumer", os.path.join(work, "got.%d" % i),
+                                           stop_file]))
+        producers = [subprocess.Popen([sys.executable, me, "--producer", str(i), str(count),
+                                       os.path.join(work, "put.%d" % i)]) for i in range(PRODUCERS)]
+        procs += producers
+        victim = master_of(QUEUES[0])
+        while sum(len(lines(os.path.join(work, "put.%d" % i))) for i in range(PRODUCERS)) < count * PRODUCERS // 3:
+            if time.monotonic() > deadline or any(p.poll() not in (None, 0) for p in procs):
+                raise SystemExit("FAIL: the run stalled before the kill")
+            time.sleep(0.05)
+        os.kill(victim[0], signal.SIGKILL)
+        killed_at = sum(len(lines(os.path.join(work, "put.%d" % i))) for i in range(PRODUCERS))
+        for p in producers:
+            p.wait(timeout=max(1, deadline - time.monotonic()))
+            if p.returncode != 0:
+                raise SystemExit("FAIL: a producer exited with %d" % p.returncode)
+        open(stop_file, "w").close()
+        for p in procs:
+            p.wait(timeout=max(1, deadline - time.monotonic()))
+            if p.returncode != 0:
+                raise SystemExit("FAIL: a consumer exited with %d" % p.returncode)
+        acked = set()
+        for i in range(PRODUCERS):
+            acked.update(lines(os.path.join(work, "put.%d" % i)))
+        got = []
+        for i in range(CONSUMERS):
+            got += lines(os.path.join(work, "got.%d" % i))
+        produced = {"%d:%d" % (p, i) for p in range(PRODUCERS) for i in range(count)}
+        stray = set(got) - produced
+        lost = acked - set(got)
+        dup = len(got) - len(set(got))
+        print("failover: acknowledged %d, received %d (distinct %d), lost %d, duplicated %d; "
+              "killed the master on port %d after %d acknowledged puts%s" % (
+                  len(acked), len(got), len(set(got)), len(lost), dup, victim[1], killed_at,
+                  ", wait_replicas=" + os.environ["MPX_REDIS_WAIT_REPLICAS"]
+                  if os.environ.get("MPX_REDIS_WAIT_REPLICAS") else ""))
+        if len(acked) != count * PRODUCERS:
+            raise SystemExit("FAIL: not every put was acknowledged")
+        if stray:
+            raise SystemExit("FAIL: items never put arrived: %r" % sorted(stray)[:5])
+        if os.environ.get("MPX_REDIS_WAIT_REPLICAS") and lost:
+            raise SystemExit("FAIL: %d acknowledged items lost with wait_replicas" % len(lost))
+        return 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--producer":
+        producer(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--consumer":
+        consumer(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(main())
