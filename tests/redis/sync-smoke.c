@@ -371,8 +371,10 @@ static void test_array(void) {
 
 int main(void) {
         addr = getenv("MPX_REDIS");
+        if (!addr)
+                addr = getenv("MPX_SOCKET");     /* tests/redis/with-redis */
         if (!addr) {
-                fprintf(stderr, "MPX_REDIS is not set\n");
+                fprintf(stderr, "neither MPX_REDIS nor MPX_SOCKET is set\n");
                 return 2;
         }
         test_lock();
