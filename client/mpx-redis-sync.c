@@ -221,36 +221,68 @@ static int event_is_set(struct redis_call *c, struct wire_reader *body, struct w
 }
 
 /*
- * WAIT's answer: 1, released; otherwise -(SETs so far) - 1: wait, and call
- * again with that count, so that any later SET releases this waiter even if
- * a CLEAR follows before it looks.
+ * WAIT's answer: 1, released; 0, not released and timeout 0; { sets, token }:
+ * parked (u[0] set, u[1] the SETs it saw, u[2] its token), to be called
+ * again with them, so that any later SET releases this waiter even if a
+ * CLEAR follows before it asks.
  */
 static int event_wait_reply(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
         int64_t v;
 
         (void) body;
-        if (!redis_reply_i64(r, &v))
+        if (r->type != REDIS_REPLY_ARRAY) {
+                if (!redis_reply_i64(r, &v))
+                        return -EPROTO;
+                return v ? 0 : -EAGAIN;
+        }
+        if (!redis_reply_u64(redis_reply_at(r, 0), &c->u[1]) || !redis_reply_u64(redis_reply_at(r, 1), &c->u[2]))
                 return -EPROTO;
-        if (v > 0)
-                return 0;
-        if (c->timeout_ms == 0)
-                return -EAGAIN;
-        if (redis_arg_set_u64(c, 0, (uint64_t) (-(v + 1))) < 0)
+        /* A waiter is held, so that INFO stops counting it when its client goes. */
+        c->holds = true;
+        c->u[0] = 1;
+        if (redis_arg_set_u64(c, 0, c->u[1]) < 0 || redis_arg_set_u64(c, 2, c->u[2]) < 0)
                 return -ENOMEM;
         return REDIS_CALL_WAIT;
 }
 
+/* The clean-up call's answer: 1, a SET released the waiter first after all; else the status kept in u[3]. */
+static int event_leave_reply(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
+        int64_t v;
+
+        (void) body;
+        if (!redis_reply_i64(r, &v))
+                return -EPROTO;
+        return v ? 0 : -(int) c->u[3];
+}
+
+/* A parked waiter that times out or is cancelled stops being one. */
+static int event_abandon(struct redis_call *c, int err) {
+        if ((err != -ETIMEDOUT && err != -ECANCELED) || !c->u[0])
+                return 0;
+        c->u[3] = (uint64_t) -err;
+        if (redis_call_begin(c, "mpx_event_leave", event_leave_reply) < 0 || redis_arg_u64(c, c->u[1]) < 0 ||
+            redis_arg_u64(c, c->u[2]) < 0 || redis_arg_client(c) < 0)
+                return 0;
+        return 1;
+}
+
 /* EVENT_WAIT: name, i64 timeout_ms -> (empty). */
 static int event_wait(struct redis_call *c, struct wire_reader *body, struct wire_buf *out) {
-        int err;
+        int err, r = 0;
 
         (void) out;
         err = name_timeout(c, body, &c->timeout_ms);
         if (err < 0)
                 return err;
-        if (redis_call_begin(c, "mpx_event_wait", event_wait_reply) < 0 || redis_arg_str(c, "-") < 0)
-                return -ENOMEM;
-        return 0;
+        c->u[0] = 0;
+        c->abandon = event_abandon;
+        r |= redis_call_begin(c, "mpx_event_wait", event_wait_reply);
+        r |= redis_arg_str(c, "-");
+        r |= redis_arg_str(c, c->timeout_ms ? "1" : "0");
+        r |= redis_arg_u64(c, 0);
+        r |= redis_arg_client(c);
+        r |= redis_arg_lease(c);
+        return r < 0 ? -ENOMEM : 0;
 }
 
 /* ---- barriers ---- */

@@ -12,7 +12,7 @@ client id -> units it holds (SEM_UNDO); "mpx:{NAME}:line" and
 
 Event "mpx:{NAME}": "set" (0 or 1), "sets" (SETs so far: a waiter remembers
 the count it saw, and any later SET releases it, even if a CLEAR follows),
-"clears".
+"clears", "woken", "tokens"; "mpx:{NAME}:waiters" the parked waiters.
 
 Barrier "mpx:{NAME}": "parties", "action" (0 or 1), "timeout" (ms, -1 none),
 "round" (the current round's id: unique over the barrier's incarnations,
@@ -31,7 +31,7 @@ local SEM_NO_UNDO = 2
 local SEM_VALUE_MAX = '9223372036854775807'
 
 SUBKEYS[T.SEMAPHORE] = { ':units', ':line', ':seen' }
-SUBKEYS[T.EVENT] = {}
+SUBKEYS[T.EVENT] = { ':waiters' }
 SUBKEYS[T.BARRIER] = { ':arrivals' }
 
 -- Compare two non-negative decimal integers given as text: -1, 0 or 1.
@@ -143,12 +143,12 @@ The line of parked acquirers, so that they are served in arrival order:
 "mpx:{NAME}:line" holds them as "ticket:cid" by ticket, "mpx:{NAME}:seen"
 when each last asked. A parked acquirer is a holder: its client's end (or
 lease) takes it out of the line. A parked call asks at least once a second
-anyway; one not heard from for SEM_STALE_MS loses its place (a safety net).
+anyway; one not heard from for WAITER_STALE_MS loses its place (a safety net).
 ]]
-local SEM_STALE_MS = 5000
+local WAITER_STALE_MS = 5000
 
 local function sem_line_purge(key)
-        local stale = redis.call('ZRANGE', key .. ':seen', '-inf', '(' .. (now_ms() - SEM_STALE_MS), 'BYSCORE')
+        local stale = redis.call('ZRANGE', key .. ':seen', '-inf', '(' .. (now_ms() - WAITER_STALE_MS), 'BYSCORE')
         if #stale == 0 then return end
         redis.call('ZREM', key .. ':line', unpack(stale))
         redis.call('ZREM', key .. ':seen', unpack(stale))
@@ -248,16 +248,34 @@ end)
 
 -- ---- events ----
 
+--[[
+The parked waiters, for INFO: "mpx:{NAME}:waiters" holds them as "token:cid"
+by when each last asked (a parked call asks at least once a second). A SET
+releases them all, and empties it.
+]]
+local function event_waiters(key)
+        return redis.call('ZCOUNT', key .. ':waiters', now_ms() - WAITER_STALE_MS, '+inf')
+end
+
 INFO[T.EVENT] = function(key, meta)
         local set = tonumber(meta.set)
-        return { 'size', set, 'set', set, 'sets', tonumber(meta.sets), 'clears', tonumber(meta.clears) }
+        return { 'size', set, 'set', set, 'waiters', event_waiters(key), 'sets', tonumber(meta.sets),
+                 'clears', tonumber(meta.clears), 'woken', tonumber(meta.woken or 0) }
+end
+
+-- A client gone: its parked waits are no longer waiters.
+CLIENT_GONE[T.EVENT] = function(key, meta, cid, died)
+        local suffix = ':' .. cid
+        for _, m in ipairs(redis.call('ZRANGE', key .. ':waiters', 0, -1)) do
+                if string.sub(m, -#suffix) == suffix then redis.call('ZREM', key .. ':waiters', m) end
+        end
 end
 
 -- declare(counted, cid, lease_ms) -> created (clear).
 redis.register_function('mpx_event_declare', function(keys, args)
         local key = keys[1]
         local created = declare(key, T.EVENT, {}, args[1] == '1', args[2], int(args[3]))
-        if created == 1 then redis.call('HSET', key, 'set', 0, 'sets', 0, 'clears', 0) end
+        if created == 1 then redis.call('HSET', key, 'set', 0, 'sets', 0, 'clears', 0, 'woken', 0) end
         return created
 end)
 
@@ -266,6 +284,8 @@ redis.register_function('mpx_event_set', function(keys, args)
         object(key, T.EVENT)
         redis.call('HSET', key, 'set', 1)
         redis.call('HINCRBY', key, 'sets', 1)
+        redis.call('HINCRBY', key, 'woken', event_waiters(key))
+        redis.call('DEL', key .. ':waiters')
         wake(key)
         return 0
 end)
@@ -284,18 +304,45 @@ redis.register_function('mpx_event_is_set', function(keys, args)
         return tonumber(redis.call('HGET', key, 'set'))
 end)
 
+-- Released: set now, or set since the waiter saw "sets" at its first call.
+local function event_released(key, seen)
+        local h = redis.call('HMGET', key, 'set', 'sets')
+        return h[1] == '1' or (seen ~= '-' and tonumber(h[2]) > int(seen))
+end
+
 --[[
-wait(sets): 1 when the event is set, or was set since the waiter saw "sets"
-at its first call ("-" then); otherwise -(the SET count now) - 1, for the
-caller to park with.
+wait(seen, may_wait, token, cid, lease_ms): seen is "-" at the request's
+first call. Answers 1, released; 0, not released and may_wait "0" (EAGAIN,
+nothing changed); or { sets, token } at the first call: park, and call again
+with seen = sets and that token, so that any later SET releases the waiter
+even if a CLEAR follows before it asks. A later call fails EAGAIN till then.
 ]]
 redis.register_function('mpx_event_wait', function(keys, args)
+        local key, seen, cid = keys[1], args[1], args[4]
+        if seen == '-' then object(key, T.EVENT) else still(key, T.EVENT) end
+        local member = args[3] .. ':' .. cid
+        if event_released(key, seen) then
+                if seen ~= '-' then redis.call('ZREM', key .. ':waiters', member) end
+                return 1
+        end
+        if seen == '-' then
+                if args[2] == '0' then return 0 end
+                redis.call('ZREMRANGEBYSCORE', key .. ':waiters', '-inf', '(' .. (now_ms() - WAITER_STALE_MS))
+                local token = redis.call('HINCRBY', key, 'tokens', 1)
+                member = token .. ':' .. cid
+        end
+        redis.call('ZADD', key .. ':waiters', now_ms(), member)
+        hold(key, cid, int(args[5]))
+        if seen == '-' then return { redis.call('HGET', key, 'sets'), string.match(member, '^%d+') } end
+        fail('EAGAIN')
+end)
+
+-- leave(seen, token, cid): a parked waiter's timeout passed or it was cancelled. 1 if it was released first after all.
+redis.register_function('mpx_event_leave', function(keys, args)
         local key = keys[1]
-        if args[1] == '-' then object(key, T.EVENT) else still(key, T.EVENT) end
-        local h = redis.call('HMGET', key, 'set', 'sets')
-        if h[1] == '1' then return 1 end
-        if args[1] ~= '-' and tonumber(h[2]) > int(args[1]) then return 1 end
-        return -tonumber(h[2]) - 1
+        if meta_of(key) == nil then fail('EIDRM') end
+        redis.call('ZREM', key .. ':waiters', args[2] .. ':' .. args[3])
+        return event_released(key, args[1]) and 1 or 0
 end)
 
 -- ---- barriers ----

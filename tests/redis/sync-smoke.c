@@ -46,6 +46,23 @@ static int64_t ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void store(mpx *m, int64_t result, void *userdata) {
+        (void) m;
+        *(int64_t *) userdata = result;
+}
+
+/* An integer field of the object's INFO, or -999. */
+static int64_t info_int(mpx *m, const char *name, const char *key) {
+        mpx_info info = { 0 };
+        const mpx_field *f;
+        int64_t v = -999;
+
+        if (mpx_object_info(m, name, &info) == 0 && (f = mpx_info_get(&info, key)) && !f->is_str)
+                v = f->num;
+        mpx_info_clear(&info);
+        return v;
+}
+
 static void test_lock(void) {
         mpx *a = conn(), *b = conn();
 
@@ -102,11 +119,6 @@ static pthread_t later(struct later *l) {
 
         pthread_create(&t, NULL, do_later, l);
         return t;
-}
-
-static void store(mpx *m, int64_t result, void *userdata) {
-        (void) m;
-        *(int64_t *) userdata = result;
 }
 
 struct acquirer {
@@ -180,6 +192,24 @@ static void test_wakeups(void) {
         pthread_join(t, NULL);
         CHECK(mpx_event_is_set(a, "ev"), 0);
         CHECK(mpx_event_wait(a, "ev", 200), -ETIMEDOUT);
+        CHECK(info_int(a, "ev", "waiters"), 0);
+        {
+                int64_t res = -999;
+
+                CHECK(mpx_event_wait_async(a, "ev", -1, store, &res) > 0, 1);
+                mpx_flush(a);
+                usleep(200 * 1000);
+                CHECK(info_int(a, "ev", "waiters"), 1);
+                CHECK(mpx_event_set(a, "ev"), 0);
+                CHECK(info_int(a, "ev", "waiters"), 0);
+                CHECK(mpx_event_clear(a, "ev"), 0);
+                /* The backend runs inside the connection's calls: make some till the answer is in. */
+                for (int i = 0; i < 40 && res == -999; i++) {
+                        CHECK(mpx_event_is_set(a, "ev"), 0);
+                        usleep(50 * 1000);
+                }
+                CHECK(res, 0);
+        }
         CHECK(mpx_event_set(a, "ev"), 0);
         CHECK(mpx_event_wait(a, "ev", -1), 0);
         CHECK(mpx_event_is_set(a, "ev"), 1);
