@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A smoke test of semaphores, events, barriers, values and arrays through
+ * libmpx's Redis backend: run by sync-smoke.sh with MPX_REDIS set to a
+ * redis+unix:// address of a scratch server.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mpx.h"
+
+static const char *addr;
+static int failures;
+
+#define CHECK(expr, want)                                                                          \
+        do {                                                                                       \
+                long long got_ = (long long) (expr);                                               \
+                if (got_ != (long long) (want)) {                                                  \
+                        fprintf(stderr, "%s:%d: %s = %lld (%s), want %lld\n", __FILE__, __LINE__, \
+                                #expr, got_, got_ < 0 ? strerror((int) -got_) : "", (long long) (want)); \
+                        failures++;                                                                \
+                }                                                                                  \
+        } while (0)
+
+static mpx *conn(void) {
+        mpx *m;
+        int r = mpx_connect(addr, &m);
+
+        if (r < 0) {
+                fprintf(stderr, "connect %s: %s\n", addr, strerror(-r));
+                exit(2);
+        }
+        return m;
+}
+
+static int64_t ms(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void store(mpx *m, int64_t result, void *userdata) {
+        (void) m;
+        *(int64_t *) userdata = result;
+}
+
+/* An integer field of the object's INFO, or -999. */
+static int64_t info_int(mpx *m, const char *name, const char *key) {
+        mpx_info info = { 0 };
+        const mpx_field *f;
+        int64_t v = -999;
+
+        if (mpx_object_info(m, name, &info) == 0 && (f = mpx_info_get(&info, key)) && !f->is_str)
+                v = f->num;
+        mpx_info_clear(&info);
+        return v;
+}
+
+static void test_lock(void) {
+        mpx *a = conn(), *b = conn();
+
+        CHECK(mpx_sem_declare(a, "lk", 1, 1, MPX_SEM_BOUNDED), 1);
+        CHECK(mpx_sem_declare(b, "lk", 1, 1, MPX_SEM_BOUNDED), 0);
+        CHECK(mpx_sem_declare(b, "lk", 2, 2, MPX_SEM_BOUNDED), -EEXIST);
+        CHECK(mpx_sem_declare(b, "lk", 2, 1, MPX_SEM_BOUNDED), -EINVAL);
+        CHECK(mpx_sem_acquire(a, "lk", 0), 0);
+        CHECK(mpx_sem_acquire(b, "lk", 0), -EAGAIN);
+        CHECK(mpx_sem_value(b, "lk"), 0);
+        int64_t t0 = ms();
+        CHECK(mpx_sem_acquire(b, "lk", 300), -ETIMEDOUT);
+        CHECK(ms() - t0 >= 290, 1);
+        CHECK(mpx_sem_release(a, "lk"), 0);
+        CHECK(mpx_sem_release(a, "lk"), -ERANGE);
+        CHECK(mpx_sem_acquire(b, "lk", 0), 0);
+        /* b disconnects holding it: the unit comes back, and the next acquirer is told. */
+        mpx_disconnect(b);
+        CHECK(mpx_sem_value(a, "lk"), 1);
+        CHECK(mpx_sem_acquire(a, "lk", 0), -EOWNERDEAD);
+        CHECK(mpx_sem_release(a, "lk"), 0);
+        CHECK(mpx_sem_acquire(a, "lk", 0), 0);
+        CHECK(mpx_sem_release(a, "lk"), 0);
+        CHECK(mpx_sem_acquire(a, "nosuch", 0), -ENOENT);
+        CHECK(mpx_event_set(a, "lk"), -EPROTOTYPE);
+        mpx_disconnect(a);
+}
+
+struct later {
+        const char *what, *name;
+        int delay_ms;
+};
+
+static void *do_later(void *arg) {
+        struct later *l = arg;
+        mpx *m = conn();
+
+        usleep(l->delay_ms * 1000);
+        if (strcmp(l->what, "release") == 0)
+                mpx_sem_release(m, l->name);
+        else if (strcmp(l->what, "set") == 0)
+                mpx_event_set(m, l->name);
+        else if (strcmp(l->what, "setclear") == 0) {
+                mpx_event_set(m, l->name);
+                mpx_event_clear(m, l->name);
+        } else if (strcmp(l->what, "delete") == 0)
+                mpx_delete(m, l->name);
+        mpx_disconnect(m);
+        return NULL;
+}
+
+static pthread_t later(struct later *l) {
+        pthread_t t;
+
+        pthread_create(&t, NULL, do_later, l);
+        return t;
+}
+
+struct acquirer {
+        const char *name;
+        int64_t timeout_ms;
+        int result;
+};
+
+static void *do_acquire(void *arg) {
+        struct acquirer *q = arg;
+        mpx *m = conn();
+
+        q->result = mpx_sem_acquire(m, q->name, q->timeout_ms);
+        mpx_disconnect(m);
+        return NULL;
+}
+
+/* Acquirers are served in arrival order: a release goes to the parked one. */
+static void test_order(void) {
+        mpx *a = conn();
+        struct acquirer q1 = { "fifo", 300, -999 }, q2 = { "fifo", 5000, -999 };
+        pthread_t t1, t2;
+
+        CHECK(mpx_sem_declare(a, "fifo", 1, 0, MPX_SEM_NO_UNDO), 1);
+        CHECK(mpx_sem_acquire(a, "fifo", 0), 0);
+        pthread_create(&t1, NULL, do_acquire, &q1);
+        usleep(100 * 1000);
+        pthread_create(&t2, NULL, do_acquire, &q2);
+        usleep(500 * 1000);
+        /* q1 timed out and left the line: q2 is first. */
+        CHECK(mpx_sem_release(a, "fifo"), 0);
+        CHECK(mpx_sem_acquire(a, "fifo", 0), -EAGAIN);
+        pthread_join(t1, NULL);
+        pthread_join(t2, NULL);
+        CHECK(q1.result, -ETIMEDOUT);
+        CHECK(q2.result, 0);
+        CHECK(mpx_sem_value(a, "fifo"), 0);
+
+        /* A parked acquirer whose connection closes leaves the line at once. */
+        {
+                mpx *b = conn();
+                int64_t bres;
+
+                CHECK(mpx_sem_acquire_async(b, "fifo", -1, store, &bres) > 0, 1);
+                mpx_flush(b);
+                usleep(200 * 1000);
+                mpx_process(b);
+                mpx_disconnect(b);
+        }
+        CHECK(mpx_sem_release(a, "fifo"), 0);
+        CHECK(mpx_sem_acquire(a, "fifo", 0), 0);
+        mpx_disconnect(a);
+}
+
+static void test_wakeups(void) {
+        mpx *a = conn();
+        pthread_t t;
+
+        CHECK(mpx_sem_declare(a, "sem", 0, 0, 0), 1);
+        t = later(&(struct later) { "release", "sem", 200 });
+        int64_t t0 = ms();
+        CHECK(mpx_sem_acquire(a, "sem", 5000), 0);
+        CHECK(ms() - t0 < 1000, 1);
+        pthread_join(t, NULL);
+
+        CHECK(mpx_event_declare(a, "ev"), 1);
+        CHECK(mpx_event_wait(a, "ev", 0), -EAGAIN);
+        CHECK(mpx_event_is_set(a, "ev"), 0);
+        t = later(&(struct later) { "setclear", "ev", 200 });
+        CHECK(mpx_event_wait(a, "ev", 5000), 0);
+        pthread_join(t, NULL);
+        CHECK(mpx_event_is_set(a, "ev"), 0);
+        CHECK(mpx_event_wait(a, "ev", 200), -ETIMEDOUT);
+        CHECK(info_int(a, "ev", "waiters"), 0);
+        {
+                int64_t res = -999;
+
+                CHECK(mpx_event_wait_async(a, "ev", -1, store, &res) > 0, 1);
+                mpx_flush(a);
+                usleep(200 * 1000);
+                CHECK(info_int(a, "ev", "waiters"), 1);
+                CHECK(mpx_event_set(a, "ev"), 0);
+                CHECK(info_int(a, "ev", "waiters"), 0);
+                CHECK(mpx_event_clear(a, "ev"), 0);
+                /* The backend runs inside the connection's calls: make some till the answer is in. */
+                for (int i = 0; i < 40 && res == -999; i++) {
+                        CHECK(mpx_event_is_set(a, "ev"), 0);
+                        usleep(50 * 1000);
+                }
+                CHECK(res, 0);
+        }
+        CHECK(mpx_event_set(a, "ev"), 0);
+        CHECK(mpx_event_wait(a, "ev", -1), 0);
+        CHECK(mpx_event_is_set(a, "ev"), 1);
+
+        CHECK(mpx_event_declare(a, "ev2"), 1);
+        t = later(&(struct later) { "delete", "ev2", 200 });
+        CHECK(mpx_event_wait(a, "ev2", 5000), -EIDRM);
+        pthread_join(t, NULL);
+        mpx_disconnect(a);
+}
+
+struct party {
+        const char *name;
+        int64_t timeout_ms;
+        int result;
+        int pass;               /* run the action: PASS after a while */
+};
+
+static void *do_party(void *arg) {
+        struct party *p = arg;
+        mpx *m = conn();
+
+        p->result = mpx_barrier_wait(m, p->name, p->timeout_ms);
+        if (p->pass && p->result >= 0) {
+                usleep(200 * 1000);
+                p->pass = mpx_barrier_pass(m, p->name);
+        }
+        mpx_disconnect(m);
+        return NULL;
+}
+
+static void test_barrier(void) {
+        mpx *a = conn();
+        struct party p[3];
+        pthread_t t[3];
+        int seen = 0;
+
+        CHECK(mpx_barrier_declare(a, "bar", 3), 1);
+        CHECK(mpx_barrier_declare(a, "bar", 2), -EEXIST);
+        CHECK(mpx_barrier_wait(a, "bar", 0), -EAGAIN);
+        for (int i = 0; i < 3; i++) {
+                p[i] = (struct party) { "bar", -1, -999, 0 };
+                pthread_create(&t[i], NULL, do_party, &p[i]);
+                usleep(100 * 1000);
+        }
+        for (int i = 0; i < 3; i++) {
+                pthread_join(t[i], NULL);
+                if (p[i].result >= 0 && p[i].result < 3)
+                        seen |= 1 << p[i].result;
+        }
+        CHECK(seen, 7);
+        CHECK(p[0].result, 0);
+        CHECK(p[2].result, 2);
+
+        /* A timeout breaks it for the others. */
+        p[0] = (struct party) { "bar", -1, -999, 0 };
+        pthread_create(&t[0], NULL, do_party, &p[0]);
+        usleep(100 * 1000);
+        CHECK(mpx_barrier_wait(a, "bar", 300), -ETIMEDOUT);
+        pthread_join(t[0], NULL);
+        CHECK(p[0].result, -ENOTRECOVERABLE);
+        CHECK(mpx_barrier_wait(a, "bar", -1), -ENOTRECOVERABLE);
+        CHECK(mpx_barrier_reset(a, "bar"), 0);
+
+        /* A cancelled party withdraws: the next ones move up. */
+        int64_t res = -999, id = mpx_barrier_wait_async(a, "bar", -1, store, &res);
+        CHECK(id > 0, 1);
+        mpx_flush(a);
+        usleep(200 * 1000);
+        mpx_process(a);
+        CHECK(mpx_cancel(a, id) >= 0, 1);
+        usleep(200 * 1000);
+        /* A synchronous call runs the connection: the callback has run after it. */
+        CHECK(mpx_barrier_declare(a, "bar", 3), 0);
+        CHECK(res, -ECANCELED);
+        for (int i = 0; i < 3; i++) {
+                p[i] = (struct party) { "bar", 5000, -999, 0 };
+                pthread_create(&t[i], NULL, do_party, &p[i]);
+                usleep(100 * 1000);
+        }
+        for (int i = 0; i < 3; i++)
+                pthread_join(t[i], NULL);
+        CHECK(p[0].result, 0);
+        CHECK(p[1].result, 1);
+        CHECK(p[2].result, 2);
+
+        /* The barrier's own timeout. */
+        CHECK(mpx_barrier_declare_timeout(a, "bt", 2, 0, 300), 1);
+        CHECK(mpx_barrier_declare_timeout(a, "bt", 2, 0, 400), -EEXIST);
+        int64_t t0 = ms();
+        CHECK(mpx_barrier_wait(a, "bt", MPX_TIMEOUT_DEFAULT), -ETIMEDOUT);
+        CHECK(ms() - t0 >= 290 && ms() - t0 < 2000, 1);
+        CHECK(mpx_barrier_wait(a, "bt", MPX_TIMEOUT_DEFAULT), -ENOTRECOVERABLE);
+
+        /* An action: the last party holds the round till its PASS. */
+        CHECK(mpx_barrier_declare_flags(a, "ba", 2, MPX_BARRIER_ACTION), 1);
+        p[0] = (struct party) { "ba", 5000, -999, 0 };
+        p[1] = (struct party) { "ba", 5000, -999, 1 };
+        pthread_create(&t[0], NULL, do_party, &p[0]);
+        usleep(100 * 1000);
+        pthread_create(&t[1], NULL, do_party, &p[1]);
+        pthread_join(t[0], NULL);
+        pthread_join(t[1], NULL);
+        CHECK(p[0].result, 0);
+        CHECK(p[1].result, 1);
+        CHECK(p[1].pass, 0);
+        CHECK(mpx_barrier_pass(a, "ba"), -EINVAL);
+        CHECK(mpx_barrier_abort(a, "ba"), 0);
+        CHECK(mpx_barrier_wait(a, "ba", 0), -ENOTRECOVERABLE);
+
+        /* A parked party's connection closing breaks it. */
+        CHECK(mpx_barrier_declare(a, "bd", 2), 1);
+        {
+                mpx *b = conn();
+
+                int64_t bres;
+
+                CHECK(mpx_barrier_wait_async(b, "bd", -1, store, &bres) > 0, 1);
+                mpx_flush(b);
+                usleep(200 * 1000);
+                mpx_process(b);
+                mpx_disconnect(b);
+        }
+        CHECK(mpx_barrier_wait(a, "bd", 1000), -ENOTRECOVERABLE);
+        mpx_disconnect(a);
+}
+
+/* A client that dies (no clean disconnect): what it held comes back once its lease ends. */
+static void test_died(void) {
+        mpx *a = conn();
+        pid_t pid;
+        int64_t t0;
+
+        CHECK(mpx_sem_declare(a, "dl", 1, 1, MPX_SEM_BOUNDED), 1);
+        CHECK(mpx_barrier_declare(a, "db", 3), 1);
+        pid = fork();
+        if (pid == 0) {
+                mpx *m = conn();
+
+                mpx_sem_acquire(m, "dl", 0);
+                mpx_barrier_wait_async(m, "db", -1, store, &(int64_t) { 0 });
+                mpx_flush(m);
+                usleep(300 * 1000);
+                _exit(0);
+        }
+        usleep(600 * 1000);
+        CHECK(mpx_sem_acquire(a, "dl", 0), -EAGAIN);
+        t0 = ms();
+        CHECK(mpx_sem_acquire(a, "dl", 10000), -EOWNERDEAD);
+        CHECK(ms() - t0 < 5000, 1);
+        t0 = ms();
+        CHECK(mpx_barrier_wait(a, "db", 10000), -ENOTRECOVERABLE);
+        CHECK(ms() - t0 < 5000, 1);
+        waitpid(pid, NULL, 0);
+        mpx_disconnect(a);
+}
+
+static void test_array(void) {
+        mpx *a = conn();
+        int32_t v = 5000, d = -250, got = 0, cur = 0, zero = 0;
+        int64_t q = INT64_MAX, one = 1, qgot = 0;
+        char buf[16] = { 0 };
+        mpx_map map;
+
+        CHECK(mpx_value_declare(a, "money", 'i', &v), 1);
+        CHECK(mpx_value_declare(a, "money", 'i', &v), 0);
+        CHECK(mpx_array_declare(a, "money", 'i', 1, NULL), -EPROTOTYPE);
+        CHECK(mpx_array_add(a, "money", 'i', 0, &d, &got), 0);
+        CHECK(got, 4750);
+        CHECK(mpx_array_get(a, "money", 'i', -1, 1, &got), 0);
+        CHECK(got, 4750);
+        CHECK(mpx_array_cas(a, "money", 'i', 0, &got, &zero, &cur), 1);
+        CHECK(cur, 0);
+        CHECK(mpx_array_cas(a, "money", 'i', 0, &got, &zero, &cur), 0);
+        CHECK(mpx_array_get(a, "money", 'i', 1, 1, &got), -ERANGE);
+        CHECK(mpx_array_get(a, "money", 'q', 0, 1, &got), -EPROTOTYPE);
+        CHECK(mpx_array_map(a, "money", &map), -EOPNOTSUPP);
+
+        CHECK(mpx_array_declare(a, "arr", 'q', 4, NULL), 1);
+        CHECK(mpx_array_set(a, "arr", 'q', 2, 1, &q), 0);
+        CHECK(mpx_array_add(a, "arr", 'q', 2, &one, &qgot), 0);
+        CHECK(qgot == INT64_MIN, 1);
+        CHECK(mpx_array_declare(a, "hello", 'c', 5, "Hello"), 1);
+        CHECK(mpx_array_get(a, "hello", 'c', 0, 5, buf), 0);
+        CHECK(strcmp(buf, "Hello"), 0);
+        CHECK(mpx_array_add(a, "hello", 'c', 0, "a", buf), -EINVAL);
+        mpx_disconnect(a);
+}
+
+int main(void) {
+        addr = getenv("MPX_REDIS");
+        if (!addr)
+                addr = getenv("MPX_SOCKET");     /* tests/redis/with-redis */
+        if (!addr) {
+                fprintf(stderr, "neither MPX_REDIS nor MPX_SOCKET is set\n");
+                return 2;
+        }
+        test_lock();
+        test_wakeups();
+        test_order();
+        test_barrier();
+        test_array();
+        test_died();
+        if (failures)
+                fprintf(stderr, "%d failures\n", failures);
+        else
+                printf("ok\n");
+        return failures != 0;
+}
