@@ -1036,6 +1036,9 @@ static void redis_park(struct redis_backend *rb, struct redis_call *c) {
                 redis_end(rb, c, -ETIMEDOUT);
                 return;
         }
+        /* A reply function may have learned the timeout only now (a barrier's own). */
+        if (c->deadline < 0 && c->timeout_ms > 0)
+                c->deadline = now_ms() + c->timeout_ms;
         w = redis_waitlist_of(rb, c->name, true);
         if (!w) {
                 redis_end(rb, c, -ENOMEM);

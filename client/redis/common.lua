@@ -105,7 +105,8 @@ end
 
 --[[
 Deal with what ran out: holders whose lease ended (clients that died) and
-references in transit nobody took over. True if the object is gone with them.
+references in transit nobody took over. true if the object is gone with them,
+'changed' if it lives on changed, false if nothing ran out.
 ]]
 local function reap(key, meta)
         local now = now_ms()
@@ -115,14 +116,14 @@ local function reap(key, meta)
         end
         -- A hook may have deleted the object (a queue that went with its connection).
         if redis.call('EXISTS', key) == 0 then return true end
-        if meta.counted ~= '1' then return false end
+        if meta.counted ~= '1' then return #gone > 0 and 'changed' or false end
         local expired = redis.call('ZRANGE', key .. ':transit', '-inf', '(' .. now, 'BYSCORE')
         for _, token in ipairs(expired) do
                 redis.call('HDEL', key .. ':refs', token)
                 redis.call('ZREM', key .. ':transit', token)
         end
-        if #gone + #expired == 0 then return false end
-        return unreferenced(key, meta)
+        if #gone + #expired == 0 then return #gone > 0 and 'changed' or false end
+        return unreferenced(key, meta) or 'changed'
 end
 
 --[[
@@ -141,7 +142,10 @@ local function object(key, ...)
                 end
                 if not ok then fail('EPROTOTYPE') end
         end
-        if reap(key, meta) then fail('ENOENT') end
+        local changed = reap(key, meta)
+        if changed == true then fail('ENOENT') end
+        -- What the dead held was given back: the hash may say otherwise now.
+        if changed == 'changed' then return meta_of(key) end
         return meta
 end
 
@@ -168,7 +172,10 @@ as the creator's first or one more, on an object that is counted.
 local function declare(key, type, params, counted, cid, lease_ms)
         counted = counted == true or counted == 1 or counted == '1'
         local meta = meta_of(key)
-        if meta ~= nil and reap(key, meta) then meta = nil end
+        if meta ~= nil then
+                local changed = reap(key, meta)
+                if changed == true then meta = nil elseif changed then meta = meta_of(key) end
+        end
         if meta ~= nil then
                 if meta.type ~= type then fail('EPROTOTYPE') end
                 for i = 1, #params, 2 do

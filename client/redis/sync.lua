@@ -51,7 +51,7 @@ end
 local function still(key, type)
         local meta = meta_of(key)
         if meta == nil or meta.type ~= type then fail('EIDRM') end
-        reap(key, meta)
+        if reap(key, meta) == true then fail('EIDRM') end
         return meta_of(key)
 end
 
