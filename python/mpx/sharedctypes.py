@@ -148,6 +148,8 @@ class _Remote:
             if start >= stop:
                 return b"" if self._mpx_memory._typecode == "c" else []
             got = self._get(start, stop - start)
+            if self._mpx_memory._typecode == "c":
+                got = b"".join(got)
             return got[::step]
         return self._get(self._index(i), 1)[0]
 
@@ -188,8 +190,8 @@ class _Remote:
 
     @property
     def raw(self):
-        """For c arrays, all the bytes."""
-        return self._get(0, len(self))
+        """For c arrays, all the bytes (one bytes object, as ctypes gives)."""
+        return b"".join(self._get(0, len(self)))
 
     def __reduce__(self):
         return (_rebuild_raw, (self._mpx_memory,))
