@@ -54,6 +54,16 @@ def info(name):
         return c.object_info(name)
 
 
+def on_redis():
+    """True if the suite runs against libmpx's Redis backend (MPX_SOCKET is a redis address)."""
+    return os.environ.get("MPX_SOCKET", "").startswith("redis")
+
+
+def mpxd_only(reason):
+    """Skip a test over Redis: reason names the difference from mpxd (docs/REDIS.md)."""
+    return unittest.skipIf(on_redis(), "Redis backend: " + reason)
+
+
 def interrupt_with_keyboard_interrupt(test):
     """Have SIGINT raise KeyboardInterrupt during test, as in an interactive shell.
 
@@ -98,4 +108,4 @@ class TestCase(unittest.TestCase):
         p.communicate()
 
 
-__all__ = ["fresh", "wait_for", "exists", "info", "interrupt_with_keyboard_interrupt", "TestCase", "mpx", "_mpx"]
+__all__ = ["on_redis", "mpxd_only", "fresh", "wait_for", "exists", "info", "interrupt_with_keyboard_interrupt", "TestCase", "mpx", "_mpx"]
