@@ -82,7 +82,9 @@ end
 local function drop_refs(key, cid)
         local flat = redis.call('HGETALL', key .. ':refs')
         for i = 1, #flat, 2 do
-                if flat[i + 1] == 'c:' .. cid then redis.call('HDEL', key .. ':refs', flat[i]) end
+                if flat[i + 1] == 'c:' .. cid or flat[i + 1] == 'r:' .. cid then
+                        redis.call('HDEL', key .. ':refs', flat[i])
+                end
         end
 end
 
@@ -154,10 +156,15 @@ local function hold(key, cid, lease_ms)
         redis.call('ZADD', key .. ':holders', now_ms() + lease_ms, cid)
 end
 
--- A counted object's new reference, held by client cid: its token.
-local function take_ref(key, cid, lease_ms)
+--[[
+A counted object's new reference, held by client cid: its token. A reference
+whose token REF handed out is marked 'r:' (given = true), so that an UNREF of
+"one of the client's own" (token 0) never takes it: its UNREF by token would
+then find it gone and the object would outlive its last handle.
+]]
+local function take_ref(key, cid, lease_ms, given)
         local token = redis.call('INCR', key .. ':reftoken')
-        redis.call('HSET', key .. ':refs', token, 'c:' .. cid)
+        redis.call('HSET', key .. ':refs', token, (given and 'r:' or 'c:') .. cid)
         hold(key, cid, lease_ms)
         return token
 end

@@ -70,7 +70,7 @@ redis.register_function('mpx_ref', function(keys, args)
         local meta = object(key)
         local lease = int(args[2])
         if meta.counted ~= '1' or lease < 0 or lease > 86400000 then fail('EINVAL') end
-        if lease == 0 then return take_ref(key, args[1], int(args[3])) end
+        if lease == 0 then return take_ref(key, args[1], int(args[3]), true) end
         local token = redis.call('INCR', key .. ':reftoken')
         redis.call('HSET', key .. ':refs', token, 't')
         redis.call('ZADD', key .. ':transit', now_ms() + lease, token)
