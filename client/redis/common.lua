@@ -159,8 +159,9 @@ end
 --[[
 A counted object's new reference, held by client cid: its token. A reference
 whose token REF handed out is marked 'r:' (given = true), so that an UNREF of
-"one of the client's own" (token 0) never takes it: its UNREF by token would
-then find it gone and the object would outlive its last handle.
+"one of the client's own" (token 0) takes it only when the client has no
+other: its UNREF by token would then find it gone, and the object would
+outlive its last handle.
 ]]
 local function take_ref(key, cid, lease_ms, given)
         local token = redis.call('INCR', key .. ':reftoken')

@@ -93,6 +93,10 @@ redis.register_function {
                         for i = 1, #flat, 2 do
                                 if flat[i + 1] == 'c:' .. args[1] then token = flat[i] end
                         end
+                        -- Failing one never handed out, one whose token REF gave.
+                        for i = 1, #flat, 2 do
+                                if token == nil and flat[i + 1] == 'r:' .. args[1] then token = flat[i] end
+                        end
                         if token == nil then fail('ENOENT') end
                 elseif redis.call('HEXISTS', key .. ':refs', token) == 0 then
                         fail('ENOENT')
