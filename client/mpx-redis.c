@@ -36,6 +36,8 @@
 
 /* Lease of what a client holds, unless the address says lease_ms=. */
 #define REDIS_LEASE_MS          10000u
+/* A cluster's slot map is asked again at most this often while a node is out of reach. */
+#define REDIS_SLOTS_REFRESH_MS  250
 /* A parked call is tried again at least this often, whatever the wake channel says. */
 #define REDIS_RETRY_MS          1000
 /* A call whose node is out of reach is tried again this often ... */
@@ -95,6 +97,7 @@ struct redis_backend {
         size_t n_nodes;
         int16_t slot_node[REDIS_SLOTS]; /* node index of each slot (all 0 outside a cluster), -1 unknown */
         bool slots_stale;               /* a node was lost or moved slots: ask the cluster again */
+        int64_t slots_next_refresh;     /* ... not before this time */
 
         struct redis_waitlist *waits;   /* uthash by name */
         struct redis_call *unreachable; /* calls waiting for their node */
@@ -817,8 +820,11 @@ static int redis_slots_refresh(struct redis_backend *rb) {
 static int redis_node_of(struct redis_backend *rb, const struct redis_call *c) {
         if (!rb->cluster)
                 return 0;
-        if (rb->slots_stale)
+        if (rb->slots_stale && now_ms() >= rb->slots_next_refresh) {
+                /* During a failover the map may name the dead master for a while: ask again, not too often. */
+                rb->slots_next_refresh = now_ms() + REDIS_SLOTS_REFRESH_MS;
                 redis_slots_refresh(rb);
+        }
         if (!c->name[0] && c->node >= 0)
                 return c->node < (int) rb->n_nodes ? c->node : -1;
         return rb->slot_node[c->name[0] ? redis_slot(c->name) : 0];
@@ -963,6 +969,9 @@ static void redis_send_call(struct redis_backend *rb, struct redis_call *c) {
         int i = redis_node_of(rb, c);
 
         if (i < 0 || !redis_node_ready(rb, i)) {
+                /* The slot's node is out of reach: a replica may be taking over. */
+                if (rb->cluster)
+                        rb->slots_stale = true;
                 if (c->unavailable_since < 0)
                         c->unavailable_since = now_ms();
                 if (now_ms() - c->unavailable_since >= REDIS_UNREACHABLE_MS) {
