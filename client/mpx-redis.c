@@ -34,6 +34,13 @@
 
 #include "mpx-redis.h"
 
+/*
+ * mpx-internal.h hashes request ids by their own four bytes; the tables here
+ * are keyed by object names: uthash's own string hash for them.
+ */
+#undef HASH_FUNCTION
+#define HASH_FUNCTION(keyptr, keylen, hashv) HASH_JEN(keyptr, keylen, hashv)
+
 /* Lease of what a client holds, unless the address says lease_ms=. */
 #define REDIS_LEASE_MS          10000u
 /* A cluster's slot map is asked again at most this often while a node is out of reach. */
