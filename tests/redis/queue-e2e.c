@@ -141,6 +141,7 @@ static void plain(mpx *a) {
                        it.deliveries == 1);
         mpx_item_clear(&it);
         CHECK("parked put admitted", finish(j) == 0 && info_field(a, "q", "putters") == 0);
+        free(j);
         CHECK("get_many", mpx_queue_get_many(a, "q", many, 8, 0) == 2 && item_is(&many[0], "b") &&
                           item_is(&many[1], "c"));
         mpx_item_clear(&many[0]);
