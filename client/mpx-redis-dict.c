@@ -46,44 +46,10 @@ static int dict_name_key(struct redis_call *c, struct wire_reader *body, const c
         return redis_arg_bytes(c, key, key_size);
 }
 
-/*
- * DECLARE's answer: u8 created. A counted declare takes a reference (the
- * first, or one more when the dict was counted already) held by this client.
- */
-static int dict_declared(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
-        int64_t created;
-
-        if (!redis_reply_i64(r, &created) || created < 0 || created > 1)
-                return -EPROTO;
-        if (c->u[0])
-                c->holds = true;
-        return wire_put_u8(body, (uint8_t) created);
-}
-
-/* DECLARE: name[, u32 flags] -> u8 created. Durability is Redis's own: nothing to do. */
+/* DECLARE: name[, u32 flags] -> u8 created, as lists declare (mpx-redis-object.c). */
 static int dict_declare(struct redis_call *c, struct wire_reader *body, struct wire_buf *reply) {
-        uint32_t flags = 0;
-        bool counted;
-        int r;
-
         (void) reply;
-        if (redis_call_name(c, body) < 0 || (body->left > 0 && !wire_get_u32(body, &flags)) ||
-            !wire_reader_done(body))
-                return -EPROTO;
-        if (flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED))
-                return -EINVAL;
-        if ((flags & WIRE_DECLARE_DURABLE) && (flags & WIRE_DECLARE_COUNTED))
-                return -EINVAL;
-        counted = flags & WIRE_DECLARE_COUNTED;
-        c->u[0] = counted;
-        r = redis_call_begin(c, "mpx_dict_declare", dict_declared);
-        if (r == 0)
-                r = redis_arg_u64(c, counted);
-        if (r == 0 && counted)
-                r = redis_arg_client(c);
-        if (r == 0 && counted)
-                r = redis_arg_lease(c);
-        return r;
+        return redis_declare_name_flags(c, body, "mpx_dict_declare");
 }
 
 /* SET: name, bytes key, bytes value -> (empty). */

@@ -103,44 +103,10 @@ static int list_put_element(struct wire_buf *body, const redisReply *r, size_t i
         return wire_put_bytes(body, p, (uint32_t) n);
 }
 
-/*
- * DECLARE's answer: u8 created. A counted declare takes a reference (the
- * first, or one more when the list was counted already) held by this client.
- */
-static int list_declared(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
-        int64_t created;
-
-        if (!redis_reply_i64(r, &created) || created < 0 || created > 1)
-                return -EPROTO;
-        if (c->u[0])
-                c->holds = true;
-        return wire_put_u8(body, (uint8_t) created);
-}
-
-/* DECLARE: name[, u32 flags] -> u8 created. Durability is Redis's own: nothing to do. */
+/* DECLARE: name[, u32 flags] -> u8 created, as dicts declare (mpx-redis-object.c). */
 static int list_declare(struct redis_call *c, struct wire_reader *body, struct wire_buf *reply) {
-        uint32_t flags = 0;
-        bool counted;
-        int r;
-
         (void) reply;
-        if (redis_call_name(c, body) < 0 || (body->left > 0 && !wire_get_u32(body, &flags)) ||
-            !wire_reader_done(body))
-                return -EPROTO;
-        if (flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED))
-                return -EINVAL;
-        if ((flags & WIRE_DECLARE_DURABLE) && (flags & WIRE_DECLARE_COUNTED))
-                return -EINVAL;
-        counted = flags & WIRE_DECLARE_COUNTED;
-        c->u[0] = counted;
-        r = redis_call_begin(c, "mpx_list_declare", list_declared);
-        if (r == 0)
-                r = redis_arg_u64(c, counted);
-        if (r == 0 && counted)
-                r = redis_arg_client(c);
-        if (r == 0 && counted)
-                r = redis_arg_lease(c);
-        return r;
+        return redis_declare_name_flags(c, body, "mpx_list_declare");
 }
 
 /* APPEND: name, bytes item -> u64 len. */

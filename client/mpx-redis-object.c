@@ -206,6 +206,45 @@ static int op_unref(struct redis_call *c, struct wire_reader *body, struct wire_
         return e;
 }
 
+/*
+ * DECLARE's answer: u8 created. A counted declare takes a reference (the
+ * first, or one more when the object was counted already) held by this client.
+ */
+static int declared_reply(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
+        int64_t created;
+
+        if (!redis_reply_i64(r, &created) || created < 0 || created > 1)
+                return -EPROTO;
+        if (c->u[0])
+                c->holds = true;
+        return wire_put_u8(body, (uint8_t) created);
+}
+
+/* DECLARE of a dict or list: name[, u32 flags] -> u8 created. Durability is Redis's own: nothing to do. */
+int redis_declare_name_flags(struct redis_call *c, struct wire_reader *body, const char *fn) {
+        uint32_t flags = 0;
+        bool counted;
+        int r;
+
+        if (redis_call_name(c, body) < 0 || (body->left > 0 && !wire_get_u32(body, &flags)) ||
+            !wire_reader_done(body))
+                return -EPROTO;
+        if (flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED))
+                return -EINVAL;
+        if ((flags & WIRE_DECLARE_DURABLE) && (flags & WIRE_DECLARE_COUNTED))
+                return -EINVAL;
+        counted = flags & WIRE_DECLARE_COUNTED;
+        c->u[0] = counted;
+        r = redis_call_begin(c, fn, declared_reply);
+        if (r == 0)
+                r = redis_arg_u64(c, counted);
+        if (r == 0 && counted)
+                r = redis_arg_client(c);
+        if (r == 0 && counted)
+                r = redis_arg_lease(c);
+        return r;
+}
+
 /* What only mpxd can answer: peers' credentials, permissions, descriptors and processes. */
 static int op_unsupported(struct redis_call *c, struct wire_reader *body, struct wire_buf *out) {
         (void) c;

@@ -145,6 +145,8 @@ int redis_call_name(struct redis_call *c, struct wire_reader *body);   /* read a
 int redis_call_begin_keyless(struct redis_call *c, const char *fn, redis_reply_fn *reply);
 /* The node index of the ordinal-th master (LIST walks them in turn), or -1 past the last. */
 int redis_master(struct redis_backend *rb, unsigned ordinal);
+/* DECLARE of a dict or list (name[, u32 flags]) as FCALL fn name counted [cid lease]. */
+int redis_declare_name_flags(struct redis_call *c, struct wire_reader *body, const char *fn);
 /* Fields for STATS: how this connection reaches Redis. */
 int redis_stats(struct redis_backend *rb, struct wire_buf *body);
 int redis_arg_bytes(struct redis_call *c, const void *p, size_t n);
