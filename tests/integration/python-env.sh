@@ -7,7 +7,7 @@ LD_LIBRARY_PATH="$MPX_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # A build with the sanitizers (./configure --enable-asan): the interpreter is
 # not instrumented, so their runtimes must be loaded first; CPython frees
 # little at exit by design, so leaks are not reported for it.
-. "$(dirname "$0")/sanitizer-runtimes.sh"
+. "${MPX_INTEGRATION_DIR:-$(dirname "$0")}/sanitizer-runtimes.sh"
 if [ -n "$sanitizers" ]; then
         preload_sanitizers
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"

@@ -33,10 +33,9 @@ done
 
 if [ -n "${MPX_PYTHONPATH:-}" ]; then
         echo "== the Python package's tests"
-        # In a sanitizer build the interpreter needs the runtimes libmpx was built with, first.
-        . "$src/tests/integration/sanitizer-runtimes.sh"
-        preload_sanitizers
-        export PYTHONPATH="$MPX_PYTHONPATH" LD_LIBRARY_PATH="$MPX_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        # The environment of the other Python tests (with a sanitizer build's runtimes).
+        MPX_INTEGRATION_DIR="$src/tests/integration"
+        . "$MPX_INTEGRATION_DIR/python-env.sh"
         cd "$MPX_PYTHON_TESTS"
         "${PYTHON:-python3}" -m unittest test_queues test_containers test_synchronize test_sharedctypes \
                 test_managers test_handle test_mpx_lowlevel test_codec test_package
