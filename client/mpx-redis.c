@@ -108,6 +108,8 @@ struct redis_backend {
 
         struct redis_waitlist *waits;   /* uthash by name */
         struct redis_call *unreachable; /* calls waiting for their node */
+        int64_t unreachable_retry_at;   /* ... sent again at this time */
+        int64_t tick_at;                /* the time the timer is armed for, INT64_MAX when disarmed */
         bool fresh;                     /* reply frames were added to m->in since the last read */
 
         pthread_t heartbeat;
@@ -710,6 +712,16 @@ static bool redis_node_ready(struct redis_backend *rb, int i) {
 static void redis_send_call(struct redis_backend *rb, struct redis_call *c);
 static void redis_end(struct redis_backend *rb, struct redis_call *c, int err);
 
+/* Keep call c until its node can be reached; the first one kept sets when they are all tried again. */
+static void redis_unreachable_push(struct redis_backend *rb, struct redis_call *c) {
+        if (c->unavailable_since < 0)
+                c->unavailable_since = now_ms();
+        if (!rb->unreachable)
+                rb->unreachable_retry_at = now_ms() + REDIS_UNREACHABLE_RETRY_MS;
+        c->next = rb->unreachable;
+        rb->unreachable = c;
+}
+
 /* Forget the subscriptions made on node i: they are made again by the next tick. */
 static void redis_sub_lost(struct redis_backend *rb, int i) {
         struct redis_node *n = &rb->nodes[i];
@@ -979,14 +991,11 @@ static void redis_send_call(struct redis_backend *rb, struct redis_call *c) {
                 /* The slot's node is out of reach: a replica may be taking over. */
                 if (rb->cluster)
                         rb->slots_stale = true;
-                if (c->unavailable_since < 0)
-                        c->unavailable_since = now_ms();
-                if (now_ms() - c->unavailable_since >= REDIS_UNREACHABLE_MS) {
+                if (c->unavailable_since >= 0 && now_ms() - c->unavailable_since >= REDIS_UNREACHABLE_MS) {
                         redis_end(rb, c, -ECONNRESET);
                         return;
                 }
-                c->next = rb->unreachable;
-                rb->unreachable = c;
+                redis_unreachable_push(rb, c);
                 return;
         }
         n = &rb->nodes[i];
@@ -1166,10 +1175,7 @@ static void redis_call_error(struct redis_backend *rb, int i, struct redis_call 
                 return;
         }
         if (redis_error_transient(err) || kind) {
-                if (c->unavailable_since < 0)
-                        c->unavailable_since = now_ms();
-                c->next = rb->unreachable;
-                rb->unreachable = c;
+                redis_unreachable_push(rb, c);
                 return;
         }
         e = redis_error_errno(err);
@@ -1343,8 +1349,9 @@ static void redis_arm(struct redis_backend *rb) {
         struct redis_waitlist *w, *tmp;
         int64_t next = INT64_MAX;
 
+        /* Not pushed back by each call here: a timer re-armed before it is read would never fire. */
         if (rb->unreachable)
-                next = now_ms() + REDIS_UNREACHABLE_RETRY_MS;
+                next = rb->unreachable_retry_at;
         HASH_ITER(hh, rb->waits, w, tmp) {
                 if (!w->calls) {
                         /* Idle: unsubscribe at the next tick. */
@@ -1359,6 +1366,7 @@ static void redis_arm(struct redis_backend *rb) {
                                 next = c->parked_at + REDIS_RETRY_MS;
                 }
         }
+        rb->tick_at = next;
         if (next != INT64_MAX) {
                 if (next <= 0)
                         next = 1;
@@ -1537,13 +1545,19 @@ int redis_read(struct mpx *m, bool block) {
                                 if (read(rb->timerfd, &expirations, sizeof(expirations)) < 0) {
                                         /* Nothing to read: the timer was re-armed meanwhile. */
                                 }
-                                redis_tick(rb);
                         } else if (d % 2 == 0 && rb->nodes[i].ctx) {
                                 if (ev[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
                                         redis_node_read(rb, i);
                         } else if (d % 2 == 1 && rb->nodes[i].sub)
                                 redis_sub_read(rb, i);
                 }
+                /*
+                 * The clock, not the timer's readability, says when to tick:
+                 * sending (redis_send) re-arms the timer, which clears an
+                 * expiry that no one has read yet.
+                 */
+                if (now_ms() >= rb->tick_at)
+                        redis_tick(rb);
                 redis_flush_all(rb);
                 if (m->broken)
                         return -ENOMEM;
@@ -1694,6 +1708,7 @@ int redis_connect(struct mpx *m, const char *address, const char *client_name) {
         rb->wait_timeout_ms = REDIS_WAIT_TIMEOUT_MS;
         rb->epfd = -1;
         rb->timerfd = -1;
+        rb->tick_at = INT64_MAX;
         pthread_mutex_init(&rb->lock, NULL);
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

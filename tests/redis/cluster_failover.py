@@ -20,9 +20,11 @@ address's wait_replicas=1) nothing acknowledged may be lost.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import mpx
@@ -129,9 +131,7 @@ def lines(path):
 
 def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
-    tmp = os.environ.get("TMPDIR", "/tmp")
-    work = os.path.join(tmp, "failover-%d" % os.getpid())
-    os.makedirs(work)
+    work = tempfile.mkdtemp(prefix="mpx-failover-")
     stop_file = os.path.join(work, "stop")
     me = os.path.abspath(__file__)
     procs = []
@@ -189,6 +189,7 @@ def main():
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
