@@ -1048,6 +1048,7 @@ static void redis_subscribe(struct redis_backend *rb, struct redis_waitlist *w) 
  */
 static void redis_park(struct redis_backend *rb, struct redis_call *c) {
         struct redis_waitlist *w;
+        struct redis_call **p;
 
         if (c->timeout_ms == 0) {
                 redis_end(rb, c, -EAGAIN);
@@ -1076,8 +1077,12 @@ static void redis_park(struct redis_backend *rb, struct redis_call *c) {
                 return;
         }
         c->parked_at = now_ms();
-        c->next = w->calls;
-        w->calls = c;
+        /* At the tail: woken, the calls go out again in the order they came, and their answers too. */
+        p = &w->calls;
+        while (*p)
+                p = &(*p)->next;
+        c->next = NULL;
+        *p = c;
         if (w->node < 0)
                 redis_subscribe(rb, w);
 }

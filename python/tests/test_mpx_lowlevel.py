@@ -257,7 +257,7 @@ class TestInterrupt(Base):
 
     ROUNDS = 200
 
-    @mpxd_only("a queue's INFO `getters` counts the gets tried in the last 3 s, so the helper cannot tell that this get is parked")
+    @mpxd_only("a put does not hand its item to a parked get, which takes it when its client asks again: INFO `getters` counts it meanwhile, so the helper cannot tell that the next get is parked")
     def test_sigint_during_get_loses_nothing(self):
         q = fresh("race")
         go = fresh("race-go")
@@ -318,7 +318,7 @@ class TestInterrupt(Base):
         self.assertEqual(self.c.sem_value(s), 0)
         self.assertEqual(self.c.object_info(s)["waiters"], 0)
 
-    @mpxd_only("a semaphore's INFO `waiters` does not count acquires parked on the client, so the race cannot be timed")
+    @mpxd_only("a release does not hand its unit to a parked acquire, which takes it when its client asks again: INFO `waiters` counts it meanwhile, so the race cannot be timed")
     def test_sigint_racing_a_release(self):
         # Each round a unit is released just after the signal: granted before
         # the cancel or not, the interrupted acquire leaves it free.

@@ -38,5 +38,5 @@ if [ -n "${MPX_PYTHONPATH:-}" ]; then
         . "$MPX_INTEGRATION_DIR/python-env.sh"
         cd "$MPX_PYTHON_TESTS"
         "${PYTHON:-python3}" -m unittest test_queues test_containers test_synchronize test_sharedctypes \
-                test_managers test_handle test_mpx_lowlevel test_codec test_package
+                test_managers test_handle test_mpx_lowlevel test_codec test_package test_aio
 fi
