@@ -34,6 +34,7 @@ local DECLARE_COUNTED = 1073741824
 local SUBKEYS = {}              -- { ':items', ... }: the object's other keys, deleted with it
 local CLIENT_GONE = {}          -- function(key, meta, cid, died): give back what client cid held
 local INFO = {}                 -- function(key, meta): { 'size', n, field, value, ... } for INFO and LIST
+local CATCH_UP = {}             -- function(key, meta): what time did to the object (leases that ran out), before INFO
 
 -- Fail the call with an mpx status; nothing after it runs.
 local function fail(code)

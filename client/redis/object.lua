@@ -28,7 +28,14 @@ redis.register_function('mpx_ping', function(keys, args)
 end)
 
 redis.register_function('mpx_info', function(keys, args)
-        return info_of(keys[1], object(keys[1]))
+        local meta = object(keys[1])
+        -- What mpxd's timers would have done by now shows, as it does there (LIST only reads).
+        local catch_up = CATCH_UP[meta.type]
+        if catch_up then
+                catch_up(keys[1], meta)
+                meta = meta_of(keys[1])
+        end
+        return info_of(keys[1], meta)
 end)
 
 --[[

@@ -232,6 +232,7 @@ end
 
 INFO[T.QUEUE] = q_info
 INFO[T.JOINABLE] = q_info
+CATCH_UP[T.JOINABLE] = expire
 
 --[[
 The first items of the queue, up to max, as stored, that fit with the bytes

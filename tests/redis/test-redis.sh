@@ -31,6 +31,17 @@ for t in queue-e2e dictlist-smoke sync-smoke; do
         "$build/tests/redis/$t" "$MPX_SOCKET"
 done
 
+if [ -n "${MPXCTL:-}" ]; then
+        echo "== mpxctl's own tests"
+        # They count what ls lists: the objects of the tests above go.
+        redis-cli -s "$sock" FLUSHALL >/dev/null
+        ctl_dir=$(mktemp -d "${TMPDIR:-/tmp}/mpx-ctl.XXXXXX")
+        status=0
+        MPX_TEST_DIR=$ctl_dir "$src/tests/integration/test-mpxctl.sh" --inside || status=$?
+        rm -rf "$ctl_dir"
+        [ $status = 0 ] || exit $status
+fi
+
 if [ -n "${MPX_PYTHONPATH:-}" ]; then
         echo "== the Python package's tests"
         # The environment of the other Python tests (with a sanitizer build's runtimes).
