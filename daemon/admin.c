@@ -53,6 +53,55 @@ static int put_description(struct wire_buf *b, struct object *o, bool contents) 
 }
 
 /*
+ * Where listings go on. Each page of a listing walked the objects from the
+ * first to its cursor: paging through a million objects was quadratic, and
+ * the last pages held the loop for a fifth of a second each. The last pages
+ * handed out remember the object their cursor names (the first not yet
+ * listed); a page that goes on from one starts there, and a cursor no slot
+ * remembers walks once. An object deleted meanwhile hands its slots to the
+ * next one, which is then the first of serial above the cursor.
+ */
+#define LIST_RESUMES 8
+
+static struct list_resume {
+        bool used;
+        uint64_t cursor;
+        struct object *first;           /* the first object of serial above cursor; NULL: none */
+} list_resumes[LIST_RESUMES];
+static unsigned list_resume_next;
+
+/* The first object of serial above cursor, and the slot that knew it (-1: none did). */
+static struct object *list_start(uint64_t cursor, int *slot) {
+        struct object *o;
+
+        *slot = -1;
+        for (int i = 0; i < LIST_RESUMES; i++) {
+                /* An end of the listing (first NULL) may have been passed by objects created since. */
+                if (list_resumes[i].used && list_resumes[i].cursor == cursor && list_resumes[i].first) {
+                        *slot = i;
+                        return list_resumes[i].first;
+                }
+        }
+        TAILQ_FOREACH(o, &mpxd.objects_ordered, link)
+                if (o->serial > cursor)
+                        break;
+        return o;
+}
+
+/* Remember where the page after cursor starts: in the slot this listing used, else the oldest. */
+static void list_remember(int slot, uint64_t cursor, struct object *first) {
+        if (slot < 0)
+                slot = (int) (list_resume_next++ % LIST_RESUMES);
+        list_resumes[slot] = (struct list_resume) { true, cursor, first };
+}
+
+void admin_object_deleted(struct object *o) {
+        for (int i = 0; i < LIST_RESUMES; i++)
+                if (list_resumes[i].used && list_resumes[i].first == o)
+                        list_resumes[i].first = TAILQ_NEXT(o, link);
+}
+
+/*
  * LIST: u64 cursor, u32 max, u8 type -> u64 next_cursor, u32 n,
  * n x (name, u8 type, fields). Objects are listed in creation order; the
  * cursor is opaque to clients: one less than the creation serial of the
@@ -69,6 +118,7 @@ int admin_handle_list(struct client *c, const struct request *req, struct wire_r
         struct object *o;
         struct wire_buf *b;
         size_t start, at;
+        int slot;
 
         if (!wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) || !wire_get_u8(r, &type) ||
             !wire_reader_done(r))
@@ -83,11 +133,12 @@ int admin_handle_list(struct client *c, const struct request *req, struct wire_r
         at = b->len;
         if (wire_put_u64(b, 0) < 0 || wire_put_u32(b, 0) < 0)
                 goto nomem;
-        TAILQ_FOREACH(o, &mpxd.objects_ordered, link) {
-                if (o->serial <= cursor || (type && o->ops->type != type))
+        for (o = list_start(cursor, &slot); o; o = TAILQ_NEXT(o, link)) {
+                if (type && o->ops->type != type)
                         continue;
                 if (n == max || b->len - start > mpxd.max_frame / 2) {
                         next = o->serial - 1;
+                        list_remember(slot, next, o);
                         break;
                 }
                 if (wire_put_name(b, o->name, o->name_len) < 0 ||

@@ -562,6 +562,8 @@ int op_reply_bytes(struct client *c, const struct request *req, const void *data
 /* ---- admin.c: inspection and object-wide requests ---- */
 
 int admin_handle_list(struct client *c, const struct request *req, struct wire_reader *r);
+/* An object is being deleted: a listing that was to go on from it goes on from the next. */
+void admin_object_deleted(struct object *o);
 int admin_handle_info(struct client *c, const struct request *req, struct wire_reader *r);
 int admin_handle_delete(struct client *c, const struct request *req, struct wire_reader *r);
 int admin_handle_stats(struct client *c, const struct request *req, struct wire_reader *r);

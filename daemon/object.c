@@ -84,6 +84,7 @@ void object_delete(struct object *o, int neg_errno) {
                 o->ops->wake_all(o, neg_errno);
         ref_object_deleted(o);
         HASH_DELETE(hh, mpxd.objects, o);
+        admin_object_deleted(o);
         TAILQ_REMOVE(&mpxd.objects_ordered, o, link);
         mpxd.n_objects--;
         log_debug("object '%s' deleted", o->name);
