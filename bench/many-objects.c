@@ -64,8 +64,12 @@
 
 #include "mpx.h"
 
-/* Probe latencies are counted per microsecond up to this, and above it in one bucket (the max is exact). */
-#define HIST_US 200000
+/*
+ * Probe latencies in microseconds, in buckets exact below 1024 us and of
+ * 1/512 of their value above (a relative error under 0.2%), up to 2^40 us.
+ */
+#define HIST_SUB 512
+#define HIST_BUCKETS (2 * HIST_SUB + 31 * HIST_SUB)
 #define PROBE_SIZE 64
 #define NAME_PREFIX "o."
 
@@ -97,7 +101,7 @@ struct hist {
         uint64_t n;
         uint64_t max_us;
         uint64_t errors;
-        uint64_t at_us[HIST_US + 1];
+        uint64_t at[HIST_BUCKETS];
 };
 
 /* What the driver and the probe share (an anonymous shared mapping). */
@@ -114,6 +118,8 @@ struct phase_result {
         uint64_t ops;                   /* objects declared, listed, deleted */
         uint64_t pages;
         double slowest_page_ms, first_pages_ms, last_pages_ms;
+        double slowest_batch_ms;        /* declares, deletes: the longest batch, queued to last reply */
+        uint64_t slowest_batch_end;     /* the objects done once it was answered */
         long rss_kib;                   /* the server's VmRSS at the end of the phase */
         double cpu_s;                   /* the server's CPU time during the phase */
         uint64_t probe_n, probe_errors;
@@ -367,13 +373,35 @@ static bool start_redis(void) {
 
 /* ---- the probe ---- */
 
+static unsigned hist_bucket(uint64_t us) {
+        unsigned e = 0;
+
+        if (us < 2 * HIST_SUB)
+                return (unsigned) us;
+        while ((us >> e) >= 2 * HIST_SUB)
+                e++;
+        if (e > 30)
+                return HIST_BUCKETS - 1;
+        return 2 * HIST_SUB + (e - 1) * HIST_SUB + (unsigned) ((us >> e) - HIST_SUB);
+}
+
+/* The smallest value of a bucket. */
+static uint64_t hist_value(unsigned b) {
+        unsigned e;
+
+        if (b < 2 * HIST_SUB)
+                return b;
+        e = (b - 2 * HIST_SUB) / HIST_SUB + 1;
+        return ((uint64_t) ((b - 2 * HIST_SUB) % HIST_SUB) + HIST_SUB) << e;
+}
+
 static void record(struct hist *h, int64_t ns) {
         uint64_t us = (uint64_t) (ns / 1000);
 
         h->n++;
         if (us > h->max_us)
                 h->max_us = us;
-        h->at_us[us < HIST_US ? us : HIST_US]++;
+        h->at[hist_bucket(us)]++;
 }
 
 static void probe_pause(void) {
@@ -507,12 +535,12 @@ static bool stop_probe(struct probe_shared *ps) {
 static uint64_t percentile(const struct hist *h, double q) {
         uint64_t want = (uint64_t) ((double) h->n * q), seen = 0;
 
-        for (uint64_t us = 0; us <= HIST_US; us++) {
-                seen += h->at_us[us];
+        for (unsigned b = 0; b < HIST_BUCKETS; b++) {
+                seen += h->at[b];
                 if (seen > want)
-                        return us;
+                        return hist_value(b) < h->max_us ? hist_value(b) : h->max_us;
         }
-        return HIST_US;
+        return h->max_us;
 }
 
 /* ---- the driver's work ---- */
@@ -559,6 +587,16 @@ static void page_summary(struct page_times *pt, struct phase_result *pr) {
         pt->n = pt->cap = 0;
 }
 
+/* A batch of declares or deletes took ns and ended at object end. */
+static void batch_time(struct phase_result *pr, int64_t ns, uint64_t end) {
+        double ms = (double) ns / 1e6;
+
+        if (ms > pr->slowest_batch_ms) {
+                pr->slowest_batch_ms = ms;
+                pr->slowest_batch_end = end;
+        }
+}
+
 static void object_name(char *buf, size_t size, unsigned long i) {
         snprintf(buf, size, NAME_PREFIX "%lu", i);
 }
@@ -582,12 +620,13 @@ static void batch_done(mpx *m, int64_t result, void *userdata) {
 }
 
 /* Declare (or delete) every object, opt.depth in flight, a batch at a time. */
-static bool mpxd_all(mpx *m, bool declare) {
+static bool mpxd_all(mpx *m, bool declare, struct phase_result *pr) {
         struct batch b = { .expect = declare ? 1 : 0 };
         char name[64];
 
         for (unsigned long i = 0; i < opt.n;) {
                 unsigned long end = i + opt.depth < opt.n ? i + opt.depth : opt.n;
+                int64_t t0 = now_ns();
 
                 for (; i < end; i++) {
                         int64_t id;
@@ -614,6 +653,7 @@ static bool mpxd_all(mpx *m, bool declare) {
                                 return false;
                         }
                 }
+                batch_time(pr, now_ns() - t0, end);
         }
         if (b.bad || b.replies != opt.n) {
                 fprintf(stderr, "many-objects: mpxd: %" PRIu64 " of %" PRIu64 " %s failed, the first with %s\n",
@@ -670,11 +710,12 @@ static int64_t mpxd_objects(mpx *m) {
 }
 
 /* Redis: SET o.i "" (declare) or DEL o.i (delete) for every object, opt.depth in a pipeline batch. */
-static bool redis_all(redisContext *rc, bool declare) {
+static bool redis_all(redisContext *rc, bool declare, struct phase_result *pr) {
         char name[64];
 
         for (unsigned long i = 0; i < opt.n;) {
                 unsigned long start = i, end = i + opt.depth < opt.n ? i + opt.depth : opt.n;
+                int64_t t0 = now_ns();
 
                 for (; i < end; i++) {
                         object_name(name, sizeof(name), i);
@@ -702,6 +743,7 @@ static bool redis_all(redisContext *rc, bool declare) {
                         }
                         freeReplyObject(rep);
                 }
+                batch_time(pr, now_ns() - t0, end);
         }
         return true;
 }
@@ -817,7 +859,7 @@ static bool run_system(enum system sys, struct system_result *res) {
         res->rss_before_kib = res->ph[PH_IDLE].rss_kib;
 
         phase_begin(ps, PH_DECLARE, &cpu0, &t0);
-        if (!(sys == SYS_MPXD ? mpxd_all(m, true) : redis_all(rc, true)))
+        if (!(sys == SYS_MPXD ? mpxd_all(m, true, &res->ph[PH_DECLARE]) : redis_all(rc, true, &res->ph[PH_DECLARE])))
                 goto out;
         res->ph[PH_DECLARE].ops = opt.n;
         phase_end(sys, PH_DECLARE, &res->ph[PH_DECLARE], cpu0, t0);
@@ -828,7 +870,7 @@ static bool run_system(enum system sys, struct system_result *res) {
         phase_end(sys, PH_LIST, &res->ph[PH_LIST], cpu0, t0);
 
         phase_begin(ps, PH_DELETE, &cpu0, &t0);
-        if (!(sys == SYS_MPXD ? mpxd_all(m, false) : redis_all(rc, false)))
+        if (!(sys == SYS_MPXD ? mpxd_all(m, false, &res->ph[PH_DELETE]) : redis_all(rc, false, &res->ph[PH_DELETE])))
                 goto out;
         res->ph[PH_DELETE].ops = opt.n;
         phase_end(sys, PH_DELETE, &res->ph[PH_DELETE], cpu0, t0);
@@ -910,6 +952,12 @@ static void report(const struct system_result *res) {
                                system_names[s], phase_names[ph], pr->ops, pr->secs, usop, pages, pr->rss_kib,
                                pr->cpu_s, pr->probe_n, pr->p50_us, pr->p99_us, pr->max_us, bpo);
                 }
+                for (int ph = PH_DECLARE; ph <= PH_DELETE; ph += PH_DELETE - PH_DECLARE)
+                        if (res[s].ph[ph].done)
+                                printf("%-6s %s batches of %u: slowest %.2f ms, the one that ended at object %" PRIu64
+                                       "\n",
+                                       system_names[s], phase_names[ph], opt.depth, res[s].ph[ph].slowest_batch_ms,
+                                       res[s].ph[ph].slowest_batch_end);
                 if (res[s].ph[PH_LIST].done)
                         printf("%-6s list pages: slowest %.2f ms; mean of the first tenth %.3f ms, of the last "
                                "tenth %.3f ms\n",
