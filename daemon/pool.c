@@ -70,6 +70,7 @@
 #include <unistd.h>
 
 #include "mpxd.h"
+#include "pool.h"
 
 /* Back-off of restarts: the first delay, the most, and how long a worker must run to reset it. */
 #define POOL_BACKOFF_MIN_MS     100u

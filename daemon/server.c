@@ -34,6 +34,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "mpxd.h"
+#include "pool.h"
 
 /* Refused connections waiting for their first request; more are closed unanswered. */
 #define REFUSALS_MAX 64
