@@ -44,10 +44,3 @@ const char *pool_restart_to_string(uint8_t restart);
  * once a worker ran for 10 s.
  */
 uint64_t pool_backoff_next_ms(uint64_t prev_ms, uint64_t ran_ms);
-/* Be told of reaped children (server_on_child_exit); once, however often it is called. */
-int pool_init(void);
-/*
- * Stop every worker at once (SIGTERM, SIGKILL after a second, reaped before
- * this returns) and drain their output; mpxd is stopping, so nothing restarts.
- */
-void pool_stop_all(void);
