@@ -27,6 +27,7 @@
 #include <libconfig.h>
 
 #include "mpxd.h"
+#include "pool.h"
 #include "typecode.h"
 
 /* One error found in a file; they are reported in the order of their lines. */

@@ -959,30 +959,7 @@ HANDLER(array_handle_add); HANDLER(array_handle_cas); HANDLER(array_handle_map);
 /* pipe.c */
 HANDLER(pipe_handle_open);
 
-/* pool.c */
-HANDLER(pool_handle_start); HANDLER(pool_handle_scale); HANDLER(pool_handle_signal);
-HANDLER(pool_handle_stop);
-#define POOL_MAX_WORKERS 1024u          /* workers of one pool */
-#define POOL_MAX_ARGS 1024u             /* arguments of a command, argv[0] included */
-#define POOL_MAX_COMMAND (64u * 1024)   /* bytes of a command, NUL terminators included */
-/*
- * Start a pool (the configuration and POOL_START) running command, argc
- * NUL-terminated strings back to back: 1 started, 0 a pool of that name runs
- * the same command with the same restart policy, -EEXIST, -EPROTOTYPE,
- * -EINVAL, -EUSERS, -ENOMEM. Workers are forked from the loop, not here.
- */
-int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
-                 size_t command_size);
-/* WIRE_RESTART_* for "always", "on-failure" or "never"; -EINVAL for anything else. */
-int pool_restart_from_string(const char *s);
-/* The name of a restart policy ("on-failure"); NULL if unknown. */
-const char *pool_restart_to_string(uint8_t restart);
-/*
- * The delay before restarting a worker that ran ran_ms, when the delay before
- * was prev_ms (0: none yet): 100 ms, doubling up to 30 s, and 100 ms again
- * once a worker ran for 10 s.
- */
-uint64_t pool_backoff_next_ms(uint64_t prev_ms, uint64_t ran_ms);
+/* server.c, asked by pool.c */
 /*
  * Before the daemon opens more descriptors for something lasting (a pool's
  * workers, one log pipe each): 0 when more of them fit under the limit of
@@ -990,13 +967,6 @@ uint64_t pool_backoff_next_ms(uint64_t prev_ms, uint64_t ran_ms);
  * every ten seconds).
  */
 int server_fds_check(unsigned more);
-/* Be told of reaped children (server_on_child_exit); once, however often it is called. */
-int pool_init(void);
-/*
- * Stop every worker at once (SIGTERM, SIGKILL after a second, reaped before
- * this returns) and drain their output; mpxd is stopping, so nothing restarts.
- */
-void pool_stop_all(void);
 
 #undef HANDLER
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "mpxd.h"
+#include "pool.h"
 #include "ref.h"
 
 typedef int (*op_handler)(struct client *c, const struct request *req, struct wire_reader *r);

@@ -3,27 +3,23 @@
  * Supervised pools of worker processes: Python's Pool(processes), run by
  * the daemon like a service manager runs a service. A pool is a named object
  * holding a command (argv, no shell), a number of workers wanted and a
- * restart policy. This file forks and execs the workers, reads what they
- * write, learns of their ends from server.c's SIGCHLD handling, restarts them
- * by policy with exponential back-off, forwards signals, and stops them
- * (SIGTERM, a grace period, SIGKILL) before the pool is deleted.
+ * restart policy. This file is the object: its requests (START, SCALE,
+ * SIGNAL, STOP, and DELETE and INFO through object.c), who may make them,
+ * the quota of workers a user pool counts against, and the policy that
+ * restarts a worker that ended, with exponential back-off, or stops them all
+ * (SIGTERM, a grace period, SIGKILL) before the pool is deleted. The
+ * processes themselves (fork and exec as a user, output to the log, reaping,
+ * signals) are supervisor.c's.
  *
- * Processes and slots. A pool has one slot per worker index 0 .. workers-1;
- * a slot holds the process running for that index, its back-off and its
- * start timer. A process (struct worker) is also on one daemon-wide list,
- * found there by pid when it is reaped. A process leaves its slot when it is
- * scaled away or its pool stops (it is "leaving": signalled, never
- * restarted) and outlives a pool that is deleted outright (it is killed at
- * once and only waited for). Each worker's stdout and stderr is one pipe,
- * read by a libevent read event, split into lines that go to the daemon's
- * log; a reader lives until the pipe's end of file, which may come after the
- * process is reaped.
+ * Slots. A pool has one slot per worker index 0 .. workers-1; a slot holds
+ * the process running for that index, its back-off and its start timer. A
+ * process leaves its slot when it is scaled away or its pool stops (it is
+ * "leaving": signalled, never restarted), and outlives a pool that is
+ * deleted outright (supervisor_abandon). The pool keeps the processes that
+ * are its own on a list, in start order, leaving ones included; the
+ * supervisor tells it of each one's end (pool_worker_ended).
  *
- * Nothing here blocks the loop or sleeps: starts and restarts are timers,
- * reaping is server.c's non-blocking waitpid loop, output is read as it
- * comes. The one exception is pool_stop_all(), called as the daemon stops:
- * it signals every worker and waits for them, bounded, so that no worker
- * outlives mpxd.
+ * Nothing here blocks the loop or sleeps: starts and restarts are timers.
  *
  * Who may operate pools. Any client may start one, and the rule is kill(2)'s:
  * nobody gets processes of a uid it could not signal itself.
@@ -51,25 +47,17 @@
  * otherwise work as any object's.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fsuid.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mpxd.h"
+#include "pool.h"
+#include "supervisor.h"
 
 /* Back-off of restarts: the first delay, the most, and how long a worker must run to reset it. */
 #define POOL_BACKOFF_MIN_MS     100u
@@ -77,31 +65,8 @@
 #define POOL_BACKOFF_RESET_MS   10000u
 /* How long a worker scaled away has between SIGTERM and SIGKILL. */
 #define POOL_SCALE_GRACE_MS     10000
-/* When mpxd stops: SIGTERM, this long, SIGKILL, at most this long again. */
-#define POOL_SHUTDOWN_TERM_MS   1000
-#define POOL_SHUTDOWN_KILL_MS   800
-/* One line of a worker's output in the log; a longer one is cut into several. */
-#define POOL_LOG_LINE_MAX       2048u
-/* What one read of a worker's pipe takes, so that a chatty worker cannot hold the loop. */
-#define POOL_LOG_READ           16384u
 /* The "command" field shows this much of a long command. */
 #define POOL_COMMAND_TEXT_MAX   4096u
-
-struct pool;
-
-/* One worker process, from fork to reaping. */
-struct worker {
-        struct pool *pool;              /* NULL once its pool is deleted */
-        unsigned index;
-        pid_t pid;
-        uint64_t started_ms;
-        bool leaving;                   /* scaled away or stopping: signalled, never restarted */
-        bool kill_armed;
-        uint64_t kill_at_ms;            /* when kill_timer sends SIGKILL */
-        struct user *charged;           /* charged for it since it left its slot (user pools); NULL: not */
-        struct event kill_timer;
-        TAILQ_ENTRY(worker) link;       /* in all_workers */
-};
 
 /* One worker index of a pool. Allocated on its own, because its timer must not move. */
 struct slot {
@@ -114,17 +79,6 @@ struct slot {
         struct event timer;
 };
 
-/* A worker's stdout and stderr, read until end of file. */
-struct pool_log {
-        int fd;
-        struct event ev;
-        char object[WIRE_NAME_MAX + 1]; /* the pool's name, which may be gone before the pipe ends */
-        unsigned index;
-        size_t len;
-        char line[POOL_LOG_LINE_MAX];
-        TAILQ_ENTRY(pool_log) link;
-};
-
 struct pool {
         struct object obj;
         uint8_t restart;                /* WIRE_RESTART_* */
@@ -134,22 +88,15 @@ struct pool {
         char **argv;                    /* pointers into command, NULL-terminated */
         char *command_text;             /* argv quoted as a shell would read it, for INFO and logs */
         struct slot **slots;            /* wanted of them */
+        struct worker_list workers;     /* its processes not reaped yet, in start order, leaving ones too */
         unsigned running;               /* live processes, leaving ones included */
         uint64_t started, restarts, exits, signals;
         bool stopping;
         struct waiter_list waiters;     /* POOL_STOP requests, answered when running reaches 0 */
-        bool user_pool;                 /* its workers run as the client that started it (run_uid, run_gid) */
-        uid_t run_uid;
-        gid_t run_gid;
+        bool user_pool;                 /* its workers run as the client that started it (cred) */
+        struct worker_cred cred;        /* user pools: the uid, gid and resource limits of its workers */
         struct user *charged;           /* charged for its slots (limits.per_user.max_workers); NULL: none */
-        bool has_limits;                /* user pools: its workers take these resource limits */
-        struct rlimit limits[RLIMIT_NLIMITS];
 };
-
-/* Every worker not reaped yet, of every pool (and of deleted ones), in start order. */
-static TAILQ_HEAD(, worker) all_workers = TAILQ_HEAD_INITIALIZER(all_workers);
-/* Every worker output pipe not at its end yet. */
-static TAILQ_HEAD(, pool_log) logs = TAILQ_HEAD_INITIALIZER(logs);
 
 static const struct object_type pool_type;
 
@@ -180,473 +127,9 @@ uint64_t pool_backoff_next_ms(uint64_t prev_ms, uint64_t ran_ms) {
         return prev_ms >= POOL_BACKOFF_MAX_MS / 2 ? POOL_BACKOFF_MAX_MS : prev_ms * 2;
 }
 
-/* How a process ended, for the log: "exited with status 3", "was killed by signal 9 (SIGKILL)". */
-static void describe_exit(int status, char *buf, size_t size) {
-        if (WIFEXITED(status))
-                snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status)) {
-                const char *abbrev = sigabbrev_np(WTERMSIG(status));
-
-                snprintf(buf, size, "was killed by signal %d (SIG%s)%s", WTERMSIG(status), abbrev ? abbrev : "?",
-                         WCOREDUMP(status) ? ", core dumped" : "");
-        } else
-                snprintf(buf, size, "ended with wait status %d", status);
-}
-
-/* ---- worker output ---- */
-
-static void pool_log_line(struct pool_log *lg) {
-        log_object(LOG_LEVEL_INFO, lg->object, "pool '%s' worker %u: %.*s", lg->object, lg->index, (int) lg->len,
-                   lg->line);
-        lg->len = 0;
-}
-
-/* Split bytes into lines; control characters would garble the log, so they become '?'. */
-static void pool_log_feed(struct pool_log *lg, const uint8_t *buf, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                uint8_t ch = buf[i];
-
-                if (ch == '\n') {
-                        pool_log_line(lg);
-                        continue;
-                }
-                if (ch == '\r' && i + 1 < n && buf[i + 1] == '\n')
-                        continue;
-                lg->line[lg->len++] = (char) ((ch < 0x20 && ch != '\t') || ch == 0x7f ? '?' : ch);
-                if (lg->len == sizeof(lg->line))
-                        pool_log_line(lg);
-        }
-}
-
-static void pool_log_free(struct pool_log *lg) {
-        if (lg->len > 0)
-                pool_log_line(lg);
-        event_del(&lg->ev);
-        close(lg->fd);
-        TAILQ_REMOVE(&logs, lg, link);
-        free(lg);
-}
-
-/* Read once (a bounded amount) per wake-up; end of file ends the reader. */
-static void pool_log_cb(evutil_socket_t fd, short what, void *arg) {
-        struct pool_log *lg = arg;
-        uint8_t buf[POOL_LOG_READ];
-        ssize_t n = read(fd, buf, sizeof(buf));
-
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                return;
-        if (n <= 0) {
-                pool_log_free(lg);
-                return;
-        }
-        pool_log_feed(lg, buf, (size_t) n);
-}
-
-/* Take what is in a pipe now, without waiting, then end its reader (mpxd is stopping). */
-static void pool_log_drain(struct pool_log *lg) {
-        uint8_t buf[POOL_LOG_READ];
-        ssize_t n;
-
-        while ((n = read(lg->fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-                if (n > 0)
-                        pool_log_feed(lg, buf, (size_t) n);
-        pool_log_free(lg);
-}
-
-/* ---- processes ---- */
-
-/* Signal a worker's process group (setsid made it one), or the worker alone before it got there. */
-static int worker_signal(struct worker *w, int sig) {
-        if (kill(-w->pid, sig) == 0 || kill(w->pid, sig) == 0)
-                return 0;
-        return -errno;
-}
-
-static const char *worker_pool_name(const struct worker *w) {
-        return w->pool ? w->pool->obj.name : "(deleted)";
-}
-
-static void worker_kill_cb(evutil_socket_t fd, short what, void *arg) {
-        struct worker *w = arg;
-
-        w->kill_armed = false;
-        log_object(LOG_LEVEL_NOTICE, worker_pool_name(w),
-                   "pool '%s': worker %u (pid %ld) is still running after its grace period; sending SIGKILL",
-                   worker_pool_name(w), w->index, (long) w->pid);
-        (void) worker_signal(w, SIGKILL);
-}
-
-/* SIGKILL the worker grace_ms from now, unless it is due sooner already; negative: never. */
-static void worker_arm_kill(struct worker *w, int64_t grace_ms) {
-        uint64_t at;
-        struct timeval tv;
-
-        /* Past 68 years is never, as for timeouts: libevent could not keep such a timer. */
-        if (grace_ms < 0 || grace_ms / 1000 > INT32_MAX)
-                return;
-        at = now_ms() + (uint64_t) grace_ms;
-        if (w->kill_armed && w->kill_at_ms <= at)
-                return;
-        tv.tv_sec = (time_t) (grace_ms / 1000);
-        tv.tv_usec = (suseconds_t) (grace_ms % 1000) * 1000;
-        if (evtimer_add(&w->kill_timer, &tv) < 0) {
-                /* No timer: do not leave it running unbounded. */
-                (void) worker_signal(w, SIGKILL);
-                return;
-        }
-        w->kill_armed = true;
-        w->kill_at_ms = at;
-}
-
-/* SIGTERM a worker that is to go, and SIGKILL it after grace_ms. */
-static void worker_stop(struct worker *w, int64_t grace_ms) {
-        if (!w->leaving) {
-                w->leaving = true;
-                (void) worker_signal(w, SIGTERM);
-        }
-        worker_arm_kill(w, grace_ms);
-}
-
-/* Whom workers run as: the user of a user pool, or the configured pool_user when mpxd is root. */
-struct run_as {
-        bool change;
-        uid_t uid;
-        gid_t gid;
-        gid_t *groups;
-        int n_groups;
-        char user[256];
-        char home[1024];
-        const struct rlimit *limits;    /* RLIMIT_NLIMITS of them to take first, or NULL */
-};
-
-/*
- * A user pool's user: its uid and primary group and no other group. The user
- * database may not know the uid (a container's, say): then USER and LOGNAME
- * are the number and HOME is /.
- */
-static int run_as_starter(const struct pool *p, struct run_as *as) {
-        struct passwd pw, *res = NULL;
-        char buf[4096];
-
-        as->change = true;
-        as->uid = p->run_uid;
-        as->gid = p->run_gid;
-        as->groups = malloc(sizeof(*as->groups));
-        if (!as->groups)
-                return -ENOMEM;
-        as->groups[0] = as->gid;
-        as->n_groups = 1;
-        as->limits = p->has_limits ? p->limits : NULL;
-        snprintf(as->user, sizeof(as->user), "%ld", (long) as->uid);
-        snprintf(as->home, sizeof(as->home), "/");
-        if (getpwuid_r(as->uid, &pw, buf, sizeof(buf), &res) == 0 && res) {
-                if (res->pw_name && *res->pw_name)
-                        snprintf(as->user, sizeof(as->user), "%s", res->pw_name);
-                if (res->pw_dir && *res->pw_dir)
-                        snprintf(as->home, sizeof(as->home), "%s", res->pw_dir);
-        }
-        return 0;
-}
-
-/* Resolve whom p's workers run as in the parent, so that the child only makes system calls. */
-static int run_as_resolve(const struct pool *p, struct run_as *as) {
-        const struct config *c = mpxd.config;
-        struct passwd pw, *res = NULL;
-        static bool warned;
-        char buf[4096];
-        int n = 16;
-
-        memset(as, 0, sizeof(*as));
-        if (p->user_pool)
-                return run_as_starter(p, as);
-        if (!c || !c->pool_user)
-                return 0;
-        if (geteuid() != 0) {
-                if (!warned && c->pool_uid != geteuid())
-                        log_notice("pool_user \"%s\" applies when mpxd runs as root; workers run as mpxd's own "
-                                   "user, ignoring", c->pool_user);
-                warned = true;
-                return 0;
-        }
-        as->change = true;
-        as->uid = c->pool_uid;
-        as->gid = c->pool_gid;
-        snprintf(as->user, sizeof(as->user), "%s", c->pool_user);
-        snprintf(as->home, sizeof(as->home), "/");
-        if (getpwuid_r(as->uid, &pw, buf, sizeof(buf), &res) == 0 && res && res->pw_dir)
-                snprintf(as->home, sizeof(as->home), "%s", res->pw_dir);
-        for (;;) {
-                int got = n;
-                gid_t *g = realloc(as->groups, (size_t) n * sizeof(*g));
-
-                if (!g)
-                        return -ENOMEM;
-                as->groups = g;
-                if (getgrouplist(as->user, as->gid, as->groups, &got) >= 0) {
-                        as->n_groups = got;
-                        return 0;
-                }
-                if (got <= n || got > 65536)
-                        break;
-                n = got;
-        }
-        /* The user's groups cannot be listed: its primary group alone. */
-        as->groups[0] = as->gid;
-        as->n_groups = 1;
-        return 0;
-}
-
-/* The daemon's socket path for MPX_SOCKET: what it listens on, made absolute. */
-static void daemon_socket_path(char *buf, size_t size) {
-        struct sockaddr_un sa;
-        socklen_t len = sizeof(sa);
-        char path[sizeof(sa.sun_path) + 1] = "";
-        char cwd[4096];
-
-        memset(&sa, 0, sizeof(sa));
-        if (mpxd.listen_fd >= 0 && getsockname(mpxd.listen_fd, (struct sockaddr *) &sa, &len) == 0 &&
-            len > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0])
-                memcpy(path, sa.sun_path, sizeof(sa.sun_path));
-        else if (mpxd.config && mpxd.config->socket_path)
-                snprintf(path, sizeof(path), "%s", mpxd.config->socket_path);
-        if (path[0] != '/' && getcwd(cwd, sizeof(cwd)))
-                snprintf(buf, size, "%s/%s", cwd, path);
-        else
-                snprintf(buf, size, "%s", path);
-}
-
-static char **env_free(char **env) {
-        for (size_t i = 0; env && env[i]; i++)
-                free(env[i]);
-        free(env);
-        return NULL;
-}
-
-/*
- * A worker's environment: the daemon's, without what belongs to the daemon
- * alone (the service manager's sockets), with MPX_SOCKET, MPX_POOL and
- * MPX_WORKER, and the user's USER, LOGNAME and HOME when it changes.
- */
-static char **worker_env(const struct pool *p, unsigned index, const struct run_as *as) {
-        static const char *const drop[] = {
-                "MPX_SOCKET", "MPX_POOL", "MPX_WORKER", "NOTIFY_SOCKET", "WATCHDOG_PID", "WATCHDOG_USEC",
-                "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "JOURNAL_STREAM", "USER", "LOGNAME", "HOME",
-        };
-        char socket_path[4200];
-        size_t n = 0, k = 0;
-        char **env;
-
-        for (char **e = environ; e && *e; e++)
-                n++;
-        env = calloc(n + 8, sizeof(*env));
-        if (!env)
-                return NULL;
-        for (char **e = environ; e && *e; e++) {
-                size_t len = strcspn(*e, "=");
-                bool dropped = false;
-
-                for (size_t i = 0; i < ARRAY_SIZE(drop) && !dropped; i++)
-                        /* USER, LOGNAME and HOME stay when the user does not change. */
-                        dropped = strlen(drop[i]) == len && strncmp(*e, drop[i], len) == 0 &&
-                                  (as->change || i < ARRAY_SIZE(drop) - 3);
-                if (!dropped && !(env[k++] = strdup(*e)))
-                        return env_free(env);
-        }
-        daemon_socket_path(socket_path, sizeof(socket_path));
-        if (asprintf(&env[k++], "MPX_SOCKET=%s", socket_path) < 0 ||
-            asprintf(&env[k++], "MPX_POOL=%s", p->obj.name) < 0 ||
-            asprintf(&env[k++], "MPX_WORKER=%u", index) < 0) {
-                env[k - 1] = NULL;
-                return env_free(env);
-        }
-        if (as->change && (asprintf(&env[k++], "USER=%s", as->user) < 0 ||
-                           asprintf(&env[k++], "LOGNAME=%s", as->user) < 0 ||
-                           asprintf(&env[k++], "HOME=%s", as->home) < 0)) {
-                env[k - 1] = NULL;
-                return env_free(env);
-        }
-        return env;
-}
-
-/* Close every descriptor from first on. */
-static void close_from(int first) {
-        struct rlimit rl;
-
-#ifdef SYS_close_range
-        if (syscall(SYS_close_range, (unsigned) first, ~0u, 0) == 0)
-                return;
-#endif
-        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 20)
-                rl.rlim_cur = 1u << 16;
-        for (int fd = first; fd < (int) rl.rlim_cur; fd++)
-                (void) close(fd);
-}
-
-/*
- * In the child: default signal dispositions, a session and process group of
- * its own, /dev/null and the log pipe as stdio and nothing else, the pool
- * user's rights, an empty signal mask, then the command. Only system calls
- * here: everything was prepared by the parent.
- */
-/*
- * Set one resource limit in a child. Without CAP_SYS_RESOURCE a hard limit
- * cannot be raised: then the lower of the two applies, and when even that
- * is refused, the limit in force does if it is no higher than the user's.
- * Either way the user gets no more than its own.
- */
-static int take_limit(int resource, const struct rlimit *want) {
-        struct rlimit lim = *want, cur;
-
-        if (setrlimit(resource, &lim) == 0)
-                return 0;
-        if (errno != EPERM || getrlimit(resource, &cur) < 0)
-                return -1;
-        /* RLIM_INFINITY is the largest value: plain minimums. */
-        if (lim.rlim_max > cur.rlim_max)
-                lim.rlim_max = cur.rlim_max;
-        if (lim.rlim_cur > lim.rlim_max)
-                lim.rlim_cur = lim.rlim_max;
-        if (setrlimit(resource, &lim) == 0 || (cur.rlim_cur <= want->rlim_cur && cur.rlim_max <= want->rlim_max))
-                return 0;
-        errno = EPERM;
-        return -1;
-}
-
-/* A kernel struct sigaction of zeros, larger than any architecture's. */
-static const unsigned long kernel_sigaction_dfl[16];
-
-static __attribute__((noreturn)) void worker_exec(char *const *argv, char **env, int in_fd, int out_fd, const struct run_as *as) {
-        struct sigaction dfl = { .sa_handler = SIG_DFL };
-        sigset_t none;
-        int in, out;
-
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sigaction(sig, &dfl, NULL) < 0 && sig != SIGKILL && sig != SIGSTOP)
-                        /*
-                         * glibc keeps the signals it reserves (32, 33) to itself, but one
-                         * may have come ignored from mpxd's parent, and ignored stays
-                         * ignored across exec: a zeroed kernel sigaction is SIG_DFL, no
-                         * flags, an empty mask, whatever the architecture's layout.
-                         */
-                        (void) syscall(SYS_rt_sigaction, sig, kernel_sigaction_dfl, NULL, (size_t) 8);
-        (void) setsid();
-        /* Out of the way of 0, 1 and 2 first, in case the daemon's own stdio was closed. */
-        in = fcntl(in_fd, F_DUPFD, 3);
-        out = fcntl(out_fd, F_DUPFD, 3);
-        if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-                _exit(126);
-        close_from(3);
-        /*
-         * Real, effective and saved ids all: nothing of root may be taken back
-         * after exec. An id of -1 would change nothing: never run so.
-         */
-        if (as->change && (as->uid == (uid_t) -1 || as->gid == (gid_t) -1)) {
-                dprintf(2, "cannot run as user %s: no uid or gid\n", as->user);
-                _exit(126);
-        }
-        /* The user's own limits, taken while root may still raise a hard one. */
-        for (int r = 0; as->limits && r < RLIMIT_NLIMITS; r++)
-                if (take_limit(r, &as->limits[r]) < 0) {
-                        dprintf(2, "cannot take the resource limits of user %s: %s\n", as->user, strerror(errno));
-                        _exit(126);
-                }
-        if (as->change && (setgroups((size_t) as->n_groups, as->groups) < 0 ||
-                           setresgid(as->gid, as->gid, as->gid) < 0 || setresuid(as->uid, as->uid, as->uid) < 0)) {
-                dprintf(2, "cannot run as user %s: %s\n", as->user, strerror(errno));
-                _exit(126);
-        }
-        sigemptyset(&none);
-        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-        execvpe(argv[0], argv, env);
-        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(errno == ENOENT ? 127 : 126);
-}
-
-/* Fork and exec one worker for a slot, with a reader for its output. 0 or a negative errno. */
-static int worker_spawn(struct pool *p, struct slot *s) {
-        struct run_as as = { .change = false };
-        struct worker *w = calloc(1, sizeof(*w));
-        struct pool_log *lg = calloc(1, sizeof(*lg));
-        int pfd[2] = { -1, -1 }, devnull = -1, r = 0;
-        char **env = NULL;
-        sigset_t all, old;
-        pid_t pid;
-
-        if (!w || !lg || run_as_resolve(p, &as) < 0 || !(env = worker_env(p, s->index, &as))) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        if (pipe2(pfd, O_CLOEXEC) < 0 || (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
-                r = -errno;
-                goto fail;
-        }
-        /*
-         * Every signal blocked across fork: a signal that reached the child
-         * before it reset its handlers would run libevent's handler there, and
-         * that writes to the daemon's own signal socket.
-         */
-        sigfillset(&all);
-        (void) sigprocmask(SIG_SETMASK, &all, &old);
-        pid = fork();
-        if (pid == 0)
-                worker_exec(p->argv, env, devnull, pfd[1], &as);
-        if (pid < 0)
-                r = -errno;
-        (void) sigprocmask(SIG_SETMASK, &old, NULL);
-        if (r < 0)
-                goto fail;
-        close(pfd[1]);
-        close(devnull);
-        env_free(env);
-        free(as.groups);
-
-        w->pool = p;
-        w->index = s->index;
-        w->pid = pid;
-        w->started_ms = now_ms();
-        evtimer_assign(&w->kill_timer, mpxd.base, worker_kill_cb, w);
-        TAILQ_INSERT_TAIL(&all_workers, w, link);
-        s->worker = w;
-        p->running++;
-        p->started++;
-
-        lg->fd = pfd[0];
-        lg->index = s->index;
-        memcpy(lg->object, p->obj.name, p->obj.name_len + 1);
-        (void) fcntl(lg->fd, F_SETFL, fcntl(lg->fd, F_GETFL) | O_NONBLOCK);
-        event_assign(&lg->ev, mpxd.base, lg->fd, EV_READ | EV_PERSIST, pool_log_cb, lg);
-        if (event_add(&lg->ev, NULL) < 0) {
-                log_object(LOG_LEVEL_WARNING, p->obj.name, "pool '%s': cannot read the output of worker %u, "
-                           "ignoring", p->obj.name, s->index);
-                close(lg->fd);
-                free(lg);
-        } else
-                TAILQ_INSERT_TAIL(&logs, lg, link);
-        if (as.change)
-                log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': worker %u started (pid %ld) as user %s (uid "
-                           "%ld, gid %ld)", p->obj.name, s->index, (long) pid, as.user, (long) as.uid,
-                           (long) as.gid);
-        else
-                log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': worker %u started (pid %ld) as mpxd's own "
-                           "user (uid %ld, gid %ld)", p->obj.name, s->index, (long) pid, (long) geteuid(),
-                           (long) getegid());
-        return 0;
-
-fail:
-        if (pfd[0] >= 0) {
-                close(pfd[0]);
-                close(pfd[1]);
-        }
-        if (devnull >= 0)
-                close(devnull);
-        env_free(env);
-        free(as.groups);
-        free(lg);
-        free(w);
-        return r;
-}
-
 /* ---- slots ---- */
+
+static worker_ended_fn pool_worker_ended;
 
 static void slot_arm(struct slot *s, uint64_t delay_ms, bool is_restart) {
         struct timeval tv = { .tv_sec = (time_t) (delay_ms / 1000), .tv_usec = (suseconds_t) (delay_ms % 1000) * 1000 };
@@ -659,6 +142,28 @@ static void slot_arm(struct slot *s, uint64_t delay_ms, bool is_restart) {
                            "it stays down until the pool is scaled", s->pool->obj.name, s->index);
 }
 
+/* Start the process of a slot. 0 or a negative errno. */
+static int slot_spawn(struct pool *p, struct slot *s) {
+        struct worker_spec spec = {
+                .pool = p,
+                .pool_name = p->obj.name,
+                .index = s->index,
+                .argv = p->argv,
+                .cred = p->user_pool ? &p->cred : NULL,
+                .ended = pool_worker_ended,
+        };
+        struct worker *w;
+        int r = supervisor_start(&spec, &w);
+
+        if (r < 0)
+                return r;
+        TAILQ_INSERT_TAIL(&p->workers, w, pool_link);
+        s->worker = w;
+        p->running++;
+        p->started++;
+        return 0;
+}
+
 static void slot_timer_cb(evutil_socket_t fd, short what, void *arg) {
         struct slot *s = arg;
         struct pool *p = s->pool;
@@ -667,7 +172,7 @@ static void slot_timer_cb(evutil_socket_t fd, short what, void *arg) {
         s->timer_armed = false;
         if (p->stopping || mpxd.stopping || s->worker)
                 return;
-        r = worker_spawn(p, s);
+        r = slot_spawn(p, s);
         if (r >= 0) {
                 if (s->is_restart)
                         p->restarts++;
@@ -691,7 +196,7 @@ static struct slot *slot_new(struct pool *p, unsigned index) {
         return s;
 }
 
-/* Free a slot; its process, if any, must have been dealt with (worker_detach). */
+/* Free a slot; its process, if any, must have been dealt with (supervisor_charge). */
 static void slot_free(struct slot *s) {
         if (!s)
                 return;
@@ -699,23 +204,6 @@ static void slot_free(struct slot *s) {
                 evtimer_del(&s->timer);
         user_workers_removed(s->pool->charged, 1);
         free(s);
-}
-
-/*
- * A user pool's worker leaves its slot (scaled away, its pool deleted) but
- * runs on until it is reaped: it is charged on its own until then.
- */
-static void worker_detach(struct worker *w) {
-        if (!w->pool || !w->pool->charged || w->charged)
-                return;
-        w->charged = w->pool->charged;
-        user_workers_added(w->charged, 1);
-}
-
-/* A worker is reaped or forgotten: what it was charged on its own is given back. */
-static void worker_uncharge(struct worker *w) {
-        user_workers_removed(w->charged, 1);
-        w->charged = NULL;
 }
 
 /* ---- pools ---- */
@@ -728,31 +216,26 @@ static void pool_stopped(struct pool *p) {
         object_delete(&p->obj, -EIDRM);
 }
 
-/* A worker was reaped: log how it ended, restart it by policy. The pool may be deleted here. */
-static void worker_reaped(struct worker *w, int status) {
+/*
+ * The supervisor tells of a worker's end: log how it ended, restart it by
+ * policy. The pool may be deleted here.
+ */
+static void pool_worker_ended(struct worker *w, const struct worker_end *end) {
         struct pool *p = w->pool;
-        uint64_t ran_ms = now_ms() - w->started_ms;
-        bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        bool failed = !WIFEXITED(end->status) || WEXITSTATUS(end->status) != 0;
         struct slot *s = NULL;
         const char *why = NULL;
-        char how[96];
 
-        describe_exit(status, how, sizeof(how));
-        TAILQ_REMOVE(&all_workers, w, link);
-        if (w->kill_armed)
-                evtimer_del(&w->kill_timer);
-        worker_uncharge(w);
-        if (!p) {
-                log_info("worker %u (pid %ld) of a deleted pool %s", w->index, (long) w->pid, how);
-                free(w);
-                return;
-        }
-        p->exits++;
+        TAILQ_REMOVE(&p->workers, w, pool_link);
         p->running--;
         if (w->index < p->wanted && p->slots[w->index]->worker == w) {
                 s = p->slots[w->index];
                 s->worker = NULL;
         }
+        /* Not reaped as mpxd stops: it is forgotten, and nothing more is said or done. */
+        if (!end->reaped)
+                return;
+        p->exits++;
         if (!s || w->leaving || p->stopping)
                 why = "";
         else if (mpxd.stopping)
@@ -764,123 +247,17 @@ static void worker_reaped(struct worker *w, int status) {
         if (why)
                 log_object(failed && !w->leaving ? LOG_LEVEL_NOTICE : LOG_LEVEL_INFO, p->obj.name,
                            "pool '%s': worker %u (pid %ld) %s after %llu ms%s", p->obj.name, w->index,
-                           (long) w->pid, how, (unsigned long long) ran_ms, why);
+                           (long) w->pid, end->how, (unsigned long long) end->ran_ms, why);
         else {
-                s->backoff_ms = pool_backoff_next_ms(s->backoff_ms, ran_ms);
+                s->backoff_ms = pool_backoff_next_ms(s->backoff_ms, end->ran_ms);
                 log_object(failed ? LOG_LEVEL_NOTICE : LOG_LEVEL_INFO, p->obj.name,
                            "pool '%s': worker %u (pid %ld) %s after %llu ms; restarting it in %llu ms",
-                           p->obj.name, w->index, (long) w->pid, how, (unsigned long long) ran_ms,
+                           p->obj.name, w->index, (long) w->pid, end->how, (unsigned long long) end->ran_ms,
                            (unsigned long long) s->backoff_ms);
                 slot_arm(s, s->backoff_ms, true);
         }
-        free(w);
         if (p->stopping && p->running == 0)
                 pool_stopped(p);
-}
-
-/* server.c reaped a child: ours if a worker has its pid. */
-static void pool_child_exited(pid_t pid, int status) {
-        struct worker *w;
-
-        TAILQ_FOREACH(w, &all_workers, link)
-                if (w->pid == pid) {
-                        worker_reaped(w, status);
-                        /* A stop may have been answered: send it now, as every event does. */
-                        client_flush_dirty();
-                        return;
-                }
-}
-
-int pool_init(void) {
-        static bool registered;
-        int r;
-
-        if (registered)
-                return 0;
-        r = server_on_child_exit(pool_child_exited);
-        if (r < 0) {
-                log_err("cannot watch pool workers: %s", strerror(-r));
-                return r;
-        }
-        registered = true;
-        return 0;
-}
-
-/* Reap the workers that have exited; wait for SIGCHLD until deadline while any is left. */
-static void pool_reap_until(uint64_t deadline_ms) {
-        sigset_t chld, old;
-
-        sigemptyset(&chld);
-        sigaddset(&chld, SIGCHLD);
-        /* Blocked before each pass, so that an exit after the pass leaves SIGCHLD pending. */
-        (void) sigprocmask(SIG_BLOCK, &chld, &old);
-        for (;;) {
-                struct worker *w, *next;
-                uint64_t t = now_ms();
-                struct timespec ts;
-
-                for (w = TAILQ_FIRST(&all_workers); w; w = next) {
-                        int status;
-                        pid_t r;
-
-                        next = TAILQ_NEXT(w, link);
-                        r = waitpid(w->pid, &status, WNOHANG);
-                        if (r == w->pid)
-                                worker_reaped(w, status);
-                        else if (r < 0 && errno == ECHILD) {
-                                /* Reaped elsewhere: it is gone all the same. */
-                                log_debug("worker pid %ld was reaped elsewhere", (long) w->pid);
-                                worker_reaped(w, 0);
-                        }
-                        /* worker_reaped may delete a pool, never another worker: next stays valid. */
-                }
-                if (TAILQ_EMPTY(&all_workers) || t >= deadline_ms)
-                        break;
-                ts.tv_sec = (time_t) ((deadline_ms - t) / 1000);
-                ts.tv_nsec = (long) ((deadline_ms - t) % 1000) * 1000000;
-                (void) sigtimedwait(&chld, NULL, &ts);
-        }
-        (void) sigprocmask(SIG_SETMASK, &old, NULL);
-}
-
-void pool_stop_all(void) {
-        struct worker *w, *next;
-        unsigned n = 0;
-
-        TAILQ_FOREACH(w, &all_workers, link) {
-                if (w->pool)
-                        w->leaving = true;
-                (void) worker_signal(w, SIGTERM);
-                n++;
-        }
-        if (n > 0) {
-                log_info("stopping %u pool worker%s", n, n == 1 ? "" : "s");
-                pool_reap_until(now_ms() + POOL_SHUTDOWN_TERM_MS);
-        }
-        n = 0;
-        TAILQ_FOREACH(w, &all_workers, link) {
-                (void) worker_signal(w, SIGKILL);
-                n++;
-        }
-        if (n > 0) {
-                log_warning("%u pool worker%s still running a second after SIGTERM; sending SIGKILL", n,
-                            n == 1 ? " is" : "s are");
-                pool_reap_until(now_ms() + POOL_SHUTDOWN_KILL_MS);
-        }
-        for (w = TAILQ_FIRST(&all_workers); w; w = next) {
-                next = TAILQ_NEXT(w, link);
-                log_err("pool '%s': worker %u (pid %ld) could not be reaped after SIGKILL; leaving it",
-                        worker_pool_name(w), w->index, (long) w->pid);
-                TAILQ_REMOVE(&all_workers, w, link);
-                if (w->kill_armed)
-                        evtimer_del(&w->kill_timer);
-                worker_uncharge(w);
-                if (w->pool)
-                        w->pool->running--;
-                free(w);
-        }
-        while (!TAILQ_EMPTY(&logs))
-                pool_log_drain(TAILQ_FIRST(&logs));
 }
 
 static void pool_serve(struct object *o) {
@@ -898,17 +275,13 @@ static void pool_free(struct object *o) {
         struct worker *w;
         unsigned killed = 0;
 
-        TAILQ_FOREACH(w, &all_workers, link)
-                if (w->pool == p) {
-                        worker_detach(w);
-                        w->pool = NULL;
-                        w->leaving = true;
-                        if (w->kill_armed)
-                                evtimer_del(&w->kill_timer);
-                        w->kill_armed = false;
-                        (void) worker_signal(w, SIGKILL);
-                        killed++;
-                }
+        while ((w = TAILQ_FIRST(&p->workers))) {
+                TAILQ_REMOVE(&p->workers, w, pool_link);
+                /* It left its slot but runs on until it is reaped: charged on its own until then. */
+                supervisor_charge(w, p->charged);
+                supervisor_abandon(w);
+                killed++;
+        }
         if (killed > 0)
                 log_object(LOG_LEVEL_NOTICE, o->name, "pool '%s' deleted with %u worker%s running; killed them",
                            o->name, killed, killed == 1 ? "" : "s");
@@ -934,8 +307,8 @@ static char *pool_pids(const struct pool *p) {
                 if (p->slots[i]->worker && len + 12 < size)
                         len += (size_t) snprintf(s + len, size - len, "%s%ld", len ? " " : "",
                                                  (long) p->slots[i]->worker->pid);
-        TAILQ_FOREACH(w, &all_workers, link)
-                if (w->pool == p && (w->index >= p->wanted || p->slots[w->index]->worker != w) && len + 12 < size)
+        TAILQ_FOREACH(w, &p->workers, pool_link)
+                if ((w->index >= p->wanted || p->slots[w->index]->worker != w) && len + 12 < size)
                         len += (size_t) snprintf(s + len, size - len, "%s%ld", len ? " " : "", (long) w->pid);
         return s;
 }
@@ -1046,11 +419,8 @@ static int command_argc(const char *command, size_t size) {
 
 /* Whom a new pool's workers run as: the daemon's choice (NULL), or the starter's own user. */
 struct pool_starter {
-        uid_t uid;
-        gid_t gid;
+        struct worker_cred cred;
         struct user *user;              /* charged for the workers */
-        bool has_limits;                /* false: mpxd's own (a socketless client is mpxd itself) */
-        struct rlimit limits[RLIMIT_NLIMITS];
 };
 
 /* pool_declare, for a user pool when as is not NULL. */
@@ -1073,7 +443,7 @@ static int pool_declare_as(const char *name, size_t len, uint32_t workers, uint8
                 /* The same pool is also one whose workers run as the same user. */
                 return !p->stopping && p->restart == restart && p->command_size == command_size &&
                        memcmp(p->command, command, command_size) == 0 && p->user_pool == !!as &&
-                       (!as || p->run_uid == as->uid) ? 0 : -EEXIST;
+                       (!as || p->cred.uid == as->cred.uid) ? 0 : -EEXIST;
         }
         if (argc < 0 || workers == 0 || workers > POOL_MAX_WORKERS || !pool_restart_to_string(restart))
                 return -EINVAL;
@@ -1084,14 +454,12 @@ static int pool_declare_as(const char *name, size_t len, uint32_t workers, uint8
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
+        TAILQ_INIT(&p->workers);
         if (as) {
                 /* Before the slots, which charge it. */
                 p->user_pool = true;
-                p->run_uid = as->uid;
-                p->run_gid = as->gid;
+                p->cred = as->cred;
                 p->charged = as->user;
-                p->has_limits = as->has_limits;
-                memcpy(p->limits, as->limits, sizeof(p->limits));
         }
         p->restart = restart;
         p->wanted = workers;
@@ -1165,8 +533,9 @@ static int pool_scale(struct pool *p, uint32_t workers) {
         } else {
                 for (uint32_t i = workers; i < old; i++) {
                         if (p->slots[i]->worker) {
-                                worker_detach(p->slots[i]->worker);
-                                worker_stop(p->slots[i]->worker, POOL_SCALE_GRACE_MS);
+                                /* It runs on until it is reaped: charged on its own until then. */
+                                supervisor_charge(p->slots[i]->worker, p->charged);
+                                supervisor_stop(p->slots[i]->worker, POOL_SCALE_GRACE_MS);
                         }
                         slot_free(p->slots[i]);
                         p->slots[i] = NULL;
@@ -1190,9 +559,8 @@ static void pool_stop_begin(struct pool *p, int64_t grace_ms) {
                 log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': stopping %u worker%s", p->obj.name, p->running,
                            p->running == 1 ? "" : "s");
         }
-        TAILQ_FOREACH(w, &all_workers, link)
-                if (w->pool == p)
-                        worker_stop(w, grace_ms);
+        TAILQ_FOREACH(w, &p->workers, pool_link)
+                supervisor_stop(w, grace_ms);
 }
 
 /* ---- who may ---- */
@@ -1215,13 +583,13 @@ static bool pool_refusal_log_due(void) {
  * wants, and that a daemon pool is for superusers alone.
  */
 static int pool_check_control(const struct client *c, const struct pool *p, const char *what) {
-        if (!c || client_is_superuser(c) || (p->user_pool && p->run_uid == c->uid))
+        if (!c || client_is_superuser(c) || (p->user_pool && p->cred.uid == c->uid))
                 return 0;
         if (pool_refusal_log_due()) {
                 if (p->user_pool)
                         log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not %s pool '%s': its workers "
                                    "run as uid %ld; refusing with EACCES", client_describe(c), what, p->obj.name,
-                                   (long) p->run_uid);
+                                   (long) p->cred.uid);
                 else
                         log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not %s pool '%s': only root%s "
                                    "may; refusing with EACCES", client_describe(c), what, p->obj.name,
@@ -1230,84 +598,17 @@ static int pool_check_control(const struct client *c, const struct pool *p, cons
         return -EACCES;
 }
 
-/* true if pid is a process whose effective uid is uid, as its /proc/PID/status says. */
-static bool proc_euid_is(pid_t pid, uid_t uid) {
-        char path[64], line[256];
-        bool ok = false;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%ld/status", (long) pid);
-        f = fopen(path, "re");
-        if (!f)
-                return false;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long real, effective;
-
-                if (strncmp(line, "Uid:", 4) == 0 && sscanf(line + 4, "%lu %lu", &real, &effective) == 2) {
-                        ok = effective == uid;
-                        break;
-                }
-        }
-        fclose(f);
-        return ok;
-}
-
-/* One value of /proc/PID/limits: a number or "unlimited". */
-static bool parse_limit(const char *s, rlim_t *ret) {
-        unsigned long long v;
-        char *end;
-
-        if (strncmp(s, "unlimited", 9) == 0) {
-                *ret = RLIM_INFINITY;
-                return true;
-        }
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (end == s || errno)
-                return false;
-        *ret = (rlim_t) v;
-        return true;
-}
-
-/*
- * The resource limits of process pid, from /proc/PID/limits: a line per
- * resource in RLIMIT_* order after a heading, each "%-25s %-20s %-20s" (name,
- * soft, hard) since Linux 2.6.24. Read there rather than with prlimit(2),
- * which wants CAP_SYS_RESOURCE that a root mpxd in a container often lacks.
- */
-static int proc_read_limits(pid_t pid, struct rlimit *lim) {
-        char path[64], line[256];
-        int n = -1;
-        FILE *f;
-
-        snprintf(path, sizeof(path), "/proc/%ld/limits", (long) pid);
-        f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        while (n < RLIMIT_NLIMITS && fgets(line, sizeof(line), f)) {
-                if (n++ < 0)
-                        continue;
-                if (strlen(line) < 48 || !parse_limit(line + 26, &lim[n - 1].rlim_cur) ||
-                    !parse_limit(line + 47, &lim[n - 1].rlim_max))
-                        break;
-        }
-        fclose(f);
-        return n == RLIMIT_NLIMITS ? 0 : -EBADMSG;
-}
-
 /*
  * The resource limits of the process that connected c (SO_PEERCRED's pid),
  * which the workers of a user pool take: a user must not get through mpxd
- * what its own limits (RLIMIT_NPROC, say) deny it. The uid is checked after
- * the limits are read, so that a pid reused by another user's process is
- * refused rather than believed. 0, or -ESRCH (logged, rate limited): the
- * process is gone or is no longer the client's.
+ * what its own limits (RLIMIT_NPROC, say) deny it. 0, or -ESRCH (logged,
+ * rate limited): the process is gone or is no longer the client's.
  */
-static int client_limits(const struct client *c, struct pool_starter *as) {
-        as->has_limits = false;
+static int client_limits(const struct client *c, struct worker_cred *cred) {
+        cred->has_limits = false;
         if (c->fd < 0)
                 return 0;
-        if (c->pid <= 0 || proc_read_limits(c->pid, as->limits) < 0 || !proc_euid_is(c->pid, c->uid)) {
+        if (supervisor_process_limits(c->pid, c->uid, cred->limits) < 0) {
                 if (pool_refusal_log_due())
                         log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not start a pool: the "
                                    "resource limits of its process, which its workers would take, cannot be read "
@@ -1315,7 +616,7 @@ static int client_limits(const struct client *c, struct pool_starter *as) {
                                    client_describe(c));
                 return -ESRCH;
         }
-        as->has_limits = true;
+        cred->has_limits = true;
         return 0;
 }
 
@@ -1347,81 +648,6 @@ static int pool_start_as(const struct client *c, bool *ret_user_pool) {
         return 0;
 }
 
-/*
- * true if path is an executable regular file: for the daemon (as NULL), or
- * for a user pool's user by the mode bits of its uid and its one group (the
- * caller has made them the filesystem ids, so that stat() searches the
- * folders with the user's rights).
- */
-static bool executable(const char *path, const struct pool_starter *as) {
-        struct stat st;
-
-        if (!as)
-                return access(path, X_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
-        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-                return false;
-        if (st.st_uid == as->uid)
-                return st.st_mode & S_IXUSR;
-        return st.st_mode & (st.st_gid == as->gid ? S_IXGRP : S_IXOTH);
-}
-
-/* true if prog names an executable file, in PATH when it has no slash (see executable). */
-static bool command_exists(const char *prog, const struct pool_starter *as) {
-        const char *path = getenv("PATH"), *dir, *end;
-        char full[4096];
-
-        if (strchr(prog, '/'))
-                return executable(prog, as);
-        if (!path || !*path)
-                path = "/usr/local/bin:/usr/bin:/bin";
-        for (dir = path; ; dir = end + 1) {
-                size_t dlen;
-
-                end = strchrnul(dir, ':');
-                dlen = (size_t) (end - dir);
-                snprintf(full, sizeof(full), "%.*s%s%s", (int) dlen, dir, dlen ? "/" : "", prog);
-                if (executable(full, as))
-                        return true;
-                if (!*end)
-                        return false;
-        }
-}
-
-/*
- * command_exists with the file access rights of a user pool's user (its uid
- * and its one group), as its workers will have them: a root mpxd must not
- * tell a user whether files exist where the user may not look. The daemon
- * is one thread, so its filesystem ids and groups may change for the time of
- * the check. 0 when the command is there, -ENOENT when it is not, -EACCES
- * when the daemon cannot take the user's rights (logged).
- */
-static int command_exists_as(const char *prog, const struct pool_starter *as) {
-        gid_t *saved = NULL;
-        int n = getgroups(0, NULL), r = -EACCES, err = 0;
-
-        if (n < 0 || !(saved = calloc((size_t) n + 1, sizeof(*saved))) || getgroups(n, saved) != n) {
-                free(saved);
-                return -ENOMEM;
-        }
-        if (setgroups(1, &as->gid) == 0) {
-                (void) setfsgid(as->gid);
-                (void) setfsuid(as->uid);
-                /* setfsuid says nothing of a failure: ask again what is in force. */
-                if ((uid_t) setfsuid((uid_t) -1) == as->uid && (gid_t) setfsgid((gid_t) -1) == as->gid)
-                        r = command_exists(prog, as) ? 0 : -ENOENT;
-                (void) setfsuid(geteuid());
-                (void) setfsgid(getegid());
-        } else
-                err = errno;
-        if (setgroups((size_t) n, saved) < 0)
-                log_err("cannot restore mpxd's supplementary groups: %s", strerror(errno));
-        free(saved);
-        if (r == -EACCES)
-                log_err("cannot take the file access rights of uid %ld, gid %ld to look for a command: %s",
-                        (long) as->uid, (long) as->gid, err ? strerror(err) : "the filesystem ids did not change");
-        return r;
-}
-
 /* ---- request handlers ---- */
 
 /* Find the pool a request names, and note the request. */
@@ -1445,7 +671,10 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
         uint8_t restart;
         uint16_t argc;
         bool bad = false, user_pool;
-        struct pool_starter as = { .uid = c->uid, .gid = c->gid, .user = c->user, .has_limits = false };
+        struct pool_starter as = {
+                .cred = { .uid = c->uid, .gid = c->gid, .has_limits = false },
+                .user = c->user,
+        };
         char *command, *p;
         int created;
 
@@ -1490,10 +719,9 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
                 p += n + 1;
         }
         if (!object_find(name, len)) {
-                int found = user_pool ? command_exists_as(command, &as) :
-                                        (command_exists(command, NULL) ? 0 : -ENOENT);
+                int found = supervisor_find_command(command, user_pool ? &as.cred : NULL);
 
-                if (found == 0 && user_pool && client_limits(c, &as) < 0)
+                if (found == 0 && user_pool && client_limits(c, &as.cred) < 0)
                         found = -EACCES;
                 if (found < 0) {
                         free(command);
@@ -1506,7 +734,8 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
                 return created;
         if (created && user_pool)
                 log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%.*s' started by %s; its workers run as "
-                           "uid %ld, gid %ld", (int) len, name, client_describe(c), (long) as.uid, (long) as.gid);
+                           "uid %ld, gid %ld", (int) len, name, client_describe(c), (long) as.cred.uid,
+                           (long) as.cred.gid);
         else if (created)
                 log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%.*s' started by %s", (int) len, name,
                            client_describe(c));
@@ -1565,8 +794,8 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
                 return -ENOMEM;
-        TAILQ_FOREACH(w, &all_workers, link)
-                if (w->pool == p && worker_signal(w, (int) sig) == 0)
+        TAILQ_FOREACH(w, &p->workers, pool_link)
+                if (supervisor_signal(w, (int) sig) == 0)
                         n++;
         p->signals += n;
         log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s': SIG%s sent to %u worker%s by %s", p->obj.name,

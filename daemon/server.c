@@ -34,6 +34,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "mpxd.h"
+#include "supervisor.h"
 
 /* Refused connections waiting for their first request; more are closed unanswered. */
 #define REFUSALS_MAX 64
@@ -672,7 +673,7 @@ int server_listen(void) {
                         return -ENOMEM;
         }
         /* Pools learn of their workers' ends from the SIGCHLD handling above. */
-        return pool_init();
+        return supervisor_init();
 }
 
 /* The STATUS= line: what the daemon serves, and a failed reload until a good one. */
@@ -798,7 +799,7 @@ void server_shutdown(void) {
         if (mpxd.ev_listen)
                 event_del(mpxd.ev_listen);
         /* Pool workers first: no process of ours outlives the daemon. */
-        pool_stop_all();
+        supervisor_stop_all();
         /* Write what is acknowledged, compact, and stop recording before the objects go. */
         journal_close(true);
         object_delete_all(-ESHUTDOWN);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "mpxd.h"
+#include "pool.h"
 #include "unit-client.h"
 #include "temp-dir.h"
 
