@@ -4,6 +4,9 @@
  * do not see: the state of a connection (its nodes, parked calls and
  * holdings), the timings, and the functions one piece calls in another.
  * mpx-redis.h stays the contract between the backend and the families.
+ *
+ *      mpx-redis.c             all the rest
+ *      mpx-redis-address.c     addresses and their options
  */
 #pragma once
 
@@ -104,3 +107,7 @@ static inline int64_t now_ms(void) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* mpx-redis-address.c: a node added by its address (its index, or -errno); an address parsed. */
+int redis_node_add(struct redis_backend *rb, const char *host, size_t host_len, int port);
+int redis_parse_address(struct redis_backend *rb, const char *address);
