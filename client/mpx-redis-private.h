@@ -7,6 +7,7 @@
  *
  *      mpx-redis.c             all the rest
  *      mpx-redis-address.c     addresses and their options
+ *      mpx-redis-call.c        a call's command and reply, error names, reply frames
  */
 #pragma once
 
@@ -111,3 +112,11 @@ static inline int64_t now_ms(void) {
 /* mpx-redis-address.c: a node added by its address (its index, or -errno); an address parsed. */
 int redis_node_add(struct redis_backend *rb, const char *host, size_t host_len, int port);
 int redis_parse_address(struct redis_backend *rb, const char *address);
+
+/* mpx-redis-call.c: what an error reply names; a call freed; its WAIT dropped; its reply frame. */
+int redis_error_errno(const char *err);
+bool redis_error_transient(const char *err);
+bool redis_error_no_function(const char *err);
+void redis_call_free(struct redis_call *c);
+void redis_ack_drop(struct redis_call *c);
+void redis_answer(struct redis_backend *rb, uint32_t id, uint16_t op, int err, const struct wire_buf *body);
