@@ -8,6 +8,7 @@
  *      mpx-redis.c             all the rest
  *      mpx-redis-address.c     addresses and their options
  *      mpx-redis-call.c        a call's command and reply, error names, reply frames
+ *      mpx-redis-node.c        connections to nodes, the function library, the slot map
  */
 #pragma once
 
@@ -109,6 +110,9 @@ static inline int64_t now_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* mpx-redis.c: end a call that will not succeed. */
+void redis_end(struct redis_backend *rb, struct redis_call *c, int err);
+
 /* mpx-redis-address.c: a node added by its address (its index, or -errno); an address parsed. */
 int redis_node_add(struct redis_backend *rb, const char *host, size_t host_len, int port);
 int redis_parse_address(struct redis_backend *rb, const char *address);
@@ -120,3 +124,18 @@ bool redis_error_no_function(const char *err);
 void redis_call_free(struct redis_call *c);
 void redis_ack_drop(struct redis_call *c);
 void redis_answer(struct redis_backend *rb, uint32_t id, uint16_t op, int err, const struct wire_buf *body);
+
+/* mpx-redis-node.c: descriptors watched, connections to nodes, the library, a node lost, the slot map. */
+void redis_watch(struct redis_backend *rb, int op, int fd, uint32_t events, uint64_t data);
+void redis_nonblocking(redisContext *ctx);
+void redis_blocking(redisContext *ctx);
+redisReply *redis_command(redisContext *ctx, int argc, const char **argv);
+int redis_load_library(redisContext *ctx);
+redisContext *redis_open(struct redis_backend *rb, const struct redis_node *n, int *ret_err);
+int redis_node_connect(struct redis_backend *rb, int i);
+bool redis_node_ready(struct redis_backend *rb, int i);
+void redis_sub_lost(struct redis_backend *rb, int i);
+void redis_node_lost(struct redis_backend *rb, int i);
+void redis_node_flush(struct redis_backend *rb, int i);
+int redis_slots_refresh(struct redis_backend *rb);
+int redis_node_of(struct redis_backend *rb, const struct redis_call *c);
