@@ -9,6 +9,7 @@
  *      mpx-redis-address.c     addresses and their options
  *      mpx-redis-call.c        a call's command and reply, error names, reply frames
  *      mpx-redis-node.c        connections to nodes, the function library, the slot map
+ *      mpx-redis-lease.c       holdings, the lease thread, giving back
  */
 #pragma once
 
@@ -139,3 +140,8 @@ void redis_node_lost(struct redis_backend *rb, int i);
 void redis_node_flush(struct redis_backend *rb, int i);
 int redis_slots_refresh(struct redis_backend *rb);
 int redis_node_of(struct redis_backend *rb, const struct redis_call *c);
+
+/* mpx-redis-lease.c: an object held (again); the lease thread; giving back at disconnect. */
+void redis_held_add(struct redis_backend *rb, const char *name);
+void *redis_heartbeat(void *arg);
+void redis_give_back(struct redis_backend *rb);
