@@ -5,10 +5,11 @@
  * holdings), the timings, and the functions one piece calls in another.
  * mpx-redis.h stays the contract between the backend and the families.
  *
- *      mpx-redis.c             all the rest
+ *      mpx-redis.c             connecting and disconnecting
  *      mpx-redis-address.c     addresses and their options
  *      mpx-redis-call.c        a call's command and reply, error names, reply frames
  *      mpx-redis-node.c        connections to nodes, the function library, the slot map
+ *      mpx-redis-loop.c        the request loop: calls sent, parked, woken, answered
  *      mpx-redis-lease.c       holdings, the lease thread, giving back
  */
 #pragma once
@@ -111,9 +112,6 @@ static inline int64_t now_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* mpx-redis.c: end a call that will not succeed. */
-void redis_end(struct redis_backend *rb, struct redis_call *c, int err);
-
 /* mpx-redis-address.c: a node added by its address (its index, or -errno); an address parsed. */
 int redis_node_add(struct redis_backend *rb, const char *host, size_t host_len, int port);
 int redis_parse_address(struct redis_backend *rb, const char *address);
@@ -140,6 +138,9 @@ void redis_node_lost(struct redis_backend *rb, int i);
 void redis_node_flush(struct redis_backend *rb, int i);
 int redis_slots_refresh(struct redis_backend *rb);
 int redis_node_of(struct redis_backend *rb, const struct redis_call *c);
+
+/* mpx-redis-loop.c: end a call that will not succeed. */
+void redis_end(struct redis_backend *rb, struct redis_call *c, int err);
 
 /* mpx-redis-lease.c: an object held (again); the lease thread; giving back at disconnect. */
 void redis_held_add(struct redis_backend *rb, const char *name);

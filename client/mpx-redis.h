@@ -14,7 +14,13 @@
  * semantics differ.
  *
  * The work is split the way mpxd's is:
- *      mpx-redis.c             addresses, connections, the request loop, waits, leases
+ *      mpx-redis.c             connecting and disconnecting
+ *      mpx-redis-address.c     addresses and their options
+ *      mpx-redis-call.c        building calls and reading replies
+ *      mpx-redis-node.c        connections to nodes and the slot map
+ *      mpx-redis-loop.c        the request loop: calls sent, parked, woken, answered
+ *      mpx-redis-lease.c       holdings and their leases
+ *                              (these six share mpx-redis-private.h)
  *      mpx-redis-cluster.c     hash slots and the slot map of a cluster
  *      mpx-redis-object.c      declare, INFO, LIST, DELETE, REF, UNREF
  *      mpx-redis-queue.c       queues and joinable queues
