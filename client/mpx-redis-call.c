@@ -110,6 +110,20 @@ int redis_reply_as_bytes(struct redis_call *c, const redisReply *r, struct wire_
         return wire_put_bytes(body, p, (uint32_t) n);
 }
 
+/*
+ * u8 created. A counted declare gives this client a reference (the first of
+ * an object it creates, or one more), which its lease keeps.
+ */
+int redis_reply_declared(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
+        int64_t created;
+
+        if (!redis_reply_i64(r, &created))
+                return -EPROTO;
+        if (c->u[0])
+                c->holds = true;
+        return wire_put_u8(body, created != 0);
+}
+
 /* The errno an error reply of the library names by its first word, or 0. */
 int redis_error_errno(const char *err) {
         static const struct {
@@ -246,6 +260,16 @@ int redis_arg_client(struct redis_call *c) {
 
 int redis_arg_lease(struct redis_call *c) {
         return redis_arg_u64(c, c->rb->lease_ms);
+}
+
+int redis_arg_declare(struct redis_call *c, uint32_t flags) {
+        int r = 0;
+
+        c->u[0] = (flags & WIRE_DECLARE_COUNTED) != 0;
+        r |= redis_arg_str(c, c->u[0] ? "1" : "0");
+        r |= redis_arg_client(c);
+        r |= redis_arg_lease(c);
+        return r < 0 ? -ENOMEM : 0;
 }
 
 /* The arguments of the function start after FCALL, its name, 1 and the key. */
