@@ -90,7 +90,7 @@ struct mpx {
         unsigned n_gathered;            /* such puts queued since the last write */
         int deferred_error;             /* the first failure of such a put not yet reported, or 0 */
 
-        struct redis_backend *redis;    /* a redis:// connection: frames go to Redis (mpx-redis.c), fd is its epoll */
+        struct redis_backend *redis;    /* a redis:// connection: frames go to Redis (mpx-redis*.c), fd is its epoll */
 
         mpx_watch_fn *watch;            /* told when the events wanted change */
         void *watch_userdata;

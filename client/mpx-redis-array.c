@@ -36,20 +36,6 @@ static int begin_typed(struct redis_call *c, const char *fn, redis_reply_fn *rep
         return 0;
 }
 
-/*
- * u8 created. A counted declare gives this client a reference (the first of
- * an object it creates, or one more), which its lease keeps.
- */
-static int declared_reply(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
-        int64_t created;
-
-        if (!redis_reply_i64(r, &created))
-                return -EPROTO;
-        if (c->u[0])
-                c->holds = true;
-        return wire_put_u8(body, created != 0);
-}
-
 /* ARRAY_DECLARE: name, u8 typecode, u32 length, u32 flags, bytes initial -> u8 created. */
 static int array_declare(struct redis_call *c, struct wire_reader *body, struct wire_buf *out) {
         const struct typecode *t;
@@ -80,15 +66,12 @@ static int array_declare(struct redis_call *c, struct wire_reader *body, struct 
                 return -ENOSPC;
         code[0] = (char) typecode;
         code[1] = '\0';
-        c->u[0] = (flags & WIRE_DECLARE_COUNTED) != 0;
-        r |= redis_call_begin(c, "mpx_array_declare", declared_reply);
+        r |= redis_call_begin(c, "mpx_array_declare", redis_reply_declared);
         r |= redis_arg_str(c, code);
         r |= redis_arg_u64(c, length);
         r |= redis_arg_str(c, (kind_flags & WIRE_ARRAY_VALUE) ? "1" : "0");
         r |= redis_arg_bytes(c, initial, initial_len);
-        r |= redis_arg_str(c, c->u[0] ? "1" : "0");
-        r |= redis_arg_client(c);
-        r |= redis_arg_lease(c);
+        r |= redis_arg_declare(c, flags);
         return r < 0 ? -ENOMEM : 0;
 }
 

@@ -31,35 +31,6 @@ static int64_t monotonic_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * The arguments every declare ends with: counted ("1" or "0"), the client
- * id and its lease, for declare() in the Lua to take the first reference.
- * u[0] remembers whether the object is counted, for the reply.
- */
-static int declare_args(struct redis_call *c, uint32_t flags) {
-        int r = 0;
-
-        c->u[0] = (flags & WIRE_DECLARE_COUNTED) != 0;
-        r |= redis_arg_str(c, c->u[0] ? "1" : "0");
-        r |= redis_arg_client(c);
-        r |= redis_arg_lease(c);
-        return r < 0 ? -ENOMEM : 0;
-}
-
-/*
- * u8 created. A counted declare gives this client a reference (the first of
- * an object it creates, or one more), which its lease keeps.
- */
-static int declared_reply(struct redis_call *c, const redisReply *r, struct wire_buf *body) {
-        int64_t created;
-
-        if (!redis_reply_i64(r, &created))
-                return -EPROTO;
-        if (c->u[0])
-                c->holds = true;
-        return wire_put_u8(body, created != 0);
-}
-
 /* The ops whose body is a name alone: call fn with the client id when with_client. */
 static int name_only(struct redis_call *c, struct wire_reader *body, const char *fn, redis_reply_fn *reply,
                      bool with_client) {
@@ -99,10 +70,10 @@ static int sem_declare(struct redis_call *c, struct wire_reader *body, struct wi
                         return -EINVAL;
         } else if (max != 0)
                 return -EINVAL;
-        if (redis_call_begin(c, "mpx_sem_declare", declared_reply) < 0 || redis_arg_u64(c, value) < 0 ||
+        if (redis_call_begin(c, "mpx_sem_declare", redis_reply_declared) < 0 || redis_arg_u64(c, value) < 0 ||
             redis_arg_u64(c, max) < 0 || redis_arg_u64(c, sem_flags) < 0)
                 return -ENOMEM;
-        return declare_args(c, flags);
+        return redis_arg_declare(c, flags);
 }
 
 /*
@@ -200,9 +171,9 @@ static int event_declare(struct redis_call *c, struct wire_reader *body, struct 
                 return -EPROTO;
         if (flags & ~WIRE_DECLARE_COUNTED)
                 return -EINVAL;
-        if (redis_call_begin(c, "mpx_event_declare", declared_reply) < 0)
+        if (redis_call_begin(c, "mpx_event_declare", redis_reply_declared) < 0)
                 return -ENOMEM;
-        return declare_args(c, flags);
+        return redis_arg_declare(c, flags);
 }
 
 static int event_set(struct redis_call *c, struct wire_reader *body, struct wire_buf *out) {
@@ -325,11 +296,11 @@ static int barrier_declare(struct redis_call *c, struct wire_reader *body, struc
         /* Every negative timeout is "none", and compares equal to any other. */
         if (timeout_ms < 0)
                 timeout_ms = -1;
-        if (redis_call_begin(c, "mpx_barrier_declare", declared_reply) < 0 || redis_arg_u64(c, parties) < 0 ||
+        if (redis_call_begin(c, "mpx_barrier_declare", redis_reply_declared) < 0 || redis_arg_u64(c, parties) < 0 ||
             redis_arg_str(c, (flags & WIRE_BARRIER_ACTION) ? "1" : "0") < 0 || redis_arg_i64(c, timeout_ms) < 0 ||
             redis_arg_str(c, has_flags ? "1" : "0") < 0 || redis_arg_str(c, has_timeout ? "1" : "0") < 0)
                 return -ENOMEM;
-        return declare_args(c, flags);
+        return redis_arg_declare(c, flags);
 }
 
 /*

@@ -14,7 +14,13 @@
  * semantics differ.
  *
  * The work is split the way mpxd's is:
- *      mpx-redis.c             addresses, connections, the request loop, waits, leases
+ *      mpx-redis.c             connecting and disconnecting
+ *      mpx-redis-address.c     addresses and their options
+ *      mpx-redis-call.c        building calls and reading replies
+ *      mpx-redis-node.c        connections to nodes and the slot map
+ *      mpx-redis-loop.c        the request loop: calls sent, parked, woken, answered
+ *      mpx-redis-lease.c       holdings and their leases
+ *                              (these six share mpx-redis-private.h)
  *      mpx-redis-cluster.c     hash slots and the slot map of a cluster
  *      mpx-redis-object.c      declare, INFO, LIST, DELETE, REF, UNREF
  *      mpx-redis-queue.c       queues and joinable queues
@@ -155,6 +161,13 @@ int redis_arg_i64(struct redis_call *c, int64_t v);
 int redis_arg_u64(struct redis_call *c, uint64_t v);
 int redis_arg_client(struct redis_call *c);    /* this connection's client id */
 int redis_arg_lease(struct redis_call *c);     /* the lease, in ms, holdings are given */
+/*
+ * The arguments a declare of a semaphore, event, barrier, value or array ends
+ * with: counted ("1" or "0"), the client id and its lease, for declare() in
+ * the Lua to take the first reference. c->u[0] remembers whether the object
+ * is counted, for redis_reply_declared().
+ */
+int redis_arg_declare(struct redis_call *c, uint32_t flags);
 /* Replace argument i (0 is the first after the key) with v: for a call made again. */
 int redis_arg_set_u64(struct redis_call *c, int i, uint64_t v);
 int redis_arg_set_str(struct redis_call *c, int i, const char *s);
@@ -175,6 +188,8 @@ redis_reply_fn redis_reply_as_u8;
 redis_reply_fn redis_reply_as_u64;
 redis_reply_fn redis_reply_as_i64;
 redis_reply_fn redis_reply_as_bytes;
+/* The answer to a declare whose arguments redis_arg_declare() ended: u8 created. */
+redis_reply_fn redis_reply_declared;
 
 /* The library's Lua source, all files in order, and its version (mpx-redis-lua.c, generated). */
 extern const char redis_lua_library[];

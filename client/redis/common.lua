@@ -1,7 +1,7 @@
 #!lua name=mpx
 --[[
 The mpx function library: mpx's objects over Redis. libmpx's Redis backend
-(client/mpx-redis.c) turns each request of the wire protocol into one FCALL
+(client/mpx-redis*.c) turns each request of the wire protocol into one FCALL
 of a function here, so that every step is atomic and runs on one hash slot.
 
 This file comes first; each type's file (object.lua, queue.lua, ...) follows
@@ -198,6 +198,16 @@ local function declare(key, type, params, counted, cid, lease_ms)
         redis.call('HSET', key, unpack(fields))
         if counted then take_ref(key, cid, lease_ms) end
         return 1
+end
+
+--[[
+Register a function that never makes an object hold more, with the flag that
+lets it run while Redis is at its maxmemory (other functions are refused
+with OOM, which libmpx reports as ENOSPC): as in mpxd, reading, removing and
+giving back go on when the memory limit is reached.
+]]
+local function register_shrinking(name, fn)
+        redis.register_function { function_name = name, callback = fn, flags = { 'allow-oom' } }
 end
 
 redis.register_function('mpx_version', function(keys, args)

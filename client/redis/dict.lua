@@ -60,16 +60,6 @@ local function dict_int_text(v)
         return sign .. digits
 end
 
---[[
-Register a function that never makes the dict hold more, with the flag that
-lets it run while Redis is at its maxmemory (other functions are refused
-with OOM, which libmpx reports as ENOSPC): as in mpxd, reading and removing
-go on when the memory limit is reached.
-]]
-local function dict_register_shrinking(name, fn)
-        redis.register_function { function_name = name, callback = fn, flags = { 'allow-oom' } }
-end
-
 -- args: counted (0/1)[, client id, lease_ms]
 redis.register_function('mpx_dict_declare', function(keys, args)
         local counted = args[1] == '1'
@@ -84,7 +74,7 @@ redis.register_function('mpx_dict_set', function(keys, args)
 end)
 
 -- args: key -> value
-dict_register_shrinking('mpx_dict_get', function(keys, args)
+register_shrinking('mpx_dict_get', function(keys, args)
         object(keys[1], T.DICT)
         local v = redis.call('HGET', keys[1] .. ':h', args[1])
         if not v then fail('ENOENT') end
@@ -92,7 +82,7 @@ dict_register_shrinking('mpx_dict_get', function(keys, args)
 end)
 
 -- args: key
-dict_register_shrinking('mpx_dict_del', function(keys, args)
+register_shrinking('mpx_dict_del', function(keys, args)
         object(keys[1], T.DICT)
         if redis.call('HDEL', keys[1] .. ':h', args[1]) == 0 then fail('ENOENT') end
         redis.call('ZREM', keys[1] .. ':o', args[1])
@@ -100,12 +90,12 @@ dict_register_shrinking('mpx_dict_del', function(keys, args)
 end)
 
 -- args: key -> 0/1
-dict_register_shrinking('mpx_dict_contains', function(keys, args)
+register_shrinking('mpx_dict_contains', function(keys, args)
         object(keys[1], T.DICT)
         return redis.call('HEXISTS', keys[1] .. ':h', args[1])
 end)
 
-dict_register_shrinking('mpx_dict_len', function(keys, args)
+register_shrinking('mpx_dict_len', function(keys, args)
         object(keys[1], T.DICT)
         return redis.call('HLEN', keys[1] .. ':h')
 end)
@@ -120,7 +110,7 @@ last entry returned when more are left, else 0. Keys are read from the
 order a few at a time and values only for the entries returned, so that a
 page of a dict of large values costs no more than the page.
 ]]
-dict_register_shrinking('mpx_dict_items', function(keys, args)
+register_shrinking('mpx_dict_items', function(keys, args)
         local key = keys[1]
         object(key, T.DICT)
         local max, what, limit = int(args[2]), int(args[3]), int(args[4])
@@ -152,7 +142,7 @@ dict_register_shrinking('mpx_dict_items', function(keys, args)
 end)
 
 -- args: key -> value, removed
-dict_register_shrinking('mpx_dict_pop', function(keys, args)
+register_shrinking('mpx_dict_pop', function(keys, args)
         object(keys[1], T.DICT)
         local v = redis.call('HGET', keys[1] .. ':h', args[1])
         if not v then fail('ENOENT') end
@@ -161,7 +151,7 @@ dict_register_shrinking('mpx_dict_pop', function(keys, args)
 end)
 
 -- -> { key, value }: the key inserted last, removed
-dict_register_shrinking('mpx_dict_popitem', function(keys, args)
+register_shrinking('mpx_dict_popitem', function(keys, args)
         object(keys[1], T.DICT)
         local last = redis.call('ZRANGE', keys[1] .. ':o', -1, -1)
         if #last == 0 then fail('ENOENT') end
@@ -190,7 +180,7 @@ redis.register_function('mpx_dict_update', function(keys, args)
 end)
 
 -- -> the number of keys there were. Serials go on growing: a cursor of before stays past them.
-dict_register_shrinking('mpx_dict_clear', function(keys, args)
+register_shrinking('mpx_dict_clear', function(keys, args)
         object(keys[1], T.DICT)
         local n = redis.call('HLEN', keys[1] .. ':h')
         redis.call('DEL', keys[1] .. ':h', keys[1] .. ':o')

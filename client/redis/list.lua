@@ -91,16 +91,6 @@ local function list_hole(lk, rank, n)
         end
 end
 
---[[
-Register a function that never makes the list hold more, with the flag that
-lets it run while Redis is at its maxmemory (other functions are refused
-with OOM, which libmpx reports as ENOSPC): as in mpxd, reading and removing
-go on when the memory limit is reached.
-]]
-local function list_register_shrinking(name, fn)
-        redis.register_function { function_name = name, callback = fn, flags = { 'allow-oom' } }
-end
-
 -- args: counted (0/1)[, client id, lease_ms]
 redis.register_function('mpx_list_declare', function(keys, args)
         local counted = args[1] == '1'
@@ -129,7 +119,7 @@ redis.register_function('mpx_list_extend', function(keys, args)
 end)
 
 -- args: index -> item
-list_register_shrinking('mpx_list_get', function(keys, args)
+register_shrinking('mpx_list_get', function(keys, args)
         local lk = keys[1] .. ':l'
         object(keys[1], T.LIST)
         local pos = list_pos(redis.call('LLEN', lk), args[1])
@@ -169,7 +159,7 @@ redis.register_function('mpx_list_insert', function(keys, args)
 end)
 
 -- args: index -> the item that was there, removed
-list_register_shrinking('mpx_list_pop', function(keys, args)
+register_shrinking('mpx_list_pop', function(keys, args)
         local lk = keys[1] .. ':l'
         object(keys[1], T.LIST)
         local len = redis.call('LLEN', lk)
@@ -198,7 +188,7 @@ list_register_shrinking('mpx_list_pop', function(keys, args)
 end)
 
 -- args: item; the first equal one is removed
-list_register_shrinking('mpx_list_remove', function(keys, args)
+register_shrinking('mpx_list_remove', function(keys, args)
         object(keys[1], T.LIST)
         if redis.call('LREM', keys[1] .. ':l', 1, args[1]) == 0 then fail('ENOENT') end
         list_changed(keys[1])
@@ -206,14 +196,14 @@ list_register_shrinking('mpx_list_remove', function(keys, args)
 end)
 
 -- args: item -> the index of the first equal one
-list_register_shrinking('mpx_list_index', function(keys, args)
+register_shrinking('mpx_list_index', function(keys, args)
         object(keys[1], T.LIST)
         local pos = redis.call('LPOS', keys[1] .. ':l', args[1])
         if not pos then fail('ENOENT') end
         return pos
 end)
 
-list_register_shrinking('mpx_list_len', function(keys, args)
+register_shrinking('mpx_list_len', function(keys, args)
         object(keys[1], T.LIST)
         return redis.call('LLEN', keys[1] .. ':l')
 end)
@@ -226,7 +216,7 @@ bytes, 8 more with SLICE_VERSION, and 4 an item more than their bytes) past
 limit, one at least when the slice is not empty. next is the index of the
 first item not returned.
 ]]
-list_register_shrinking('mpx_list_slice', function(keys, args)
+register_shrinking('mpx_list_slice', function(keys, args)
         local lk = keys[1] .. ':l'
         local meta = object(keys[1], T.LIST)
         local flags, limit = int(args[3]), int(args[4])
@@ -253,7 +243,7 @@ list_register_shrinking('mpx_list_slice', function(keys, args)
 end)
 
 -- -> the number of items there were
-list_register_shrinking('mpx_list_clear', function(keys, args)
+register_shrinking('mpx_list_clear', function(keys, args)
         object(keys[1], T.LIST)
         local n = redis.call('LLEN', keys[1] .. ':l')
         redis.call('DEL', keys[1] .. ':l')

@@ -61,15 +61,10 @@ redis.register_function {
         flags = { 'allow-cross-slot-keys', 'no-writes' },
 }
 
-redis.register_function {
-        function_name = 'mpx_delete',
-        -- At Redis's maxmemory, what frees memory or gives back still works.
-        flags = { 'allow-oom' },
-        callback = function(keys, args)
-                destroy(keys[1], object(keys[1]))
-                return 1
-        end,
-}
+register_shrinking('mpx_delete', function(keys, args)
+        destroy(keys[1], object(keys[1]))
+        return 1
+end)
 
 -- REF: args cid, lease_ms (0: held by the client, else in transit), the client's lease.
 redis.register_function('mpx_ref', function(keys, args)
@@ -85,58 +80,45 @@ redis.register_function('mpx_ref', function(keys, args)
 end)
 
 -- UNREF: args cid, token (0: one of the client's own). Returns 1 if the object is deleted with it.
-redis.register_function {
-        function_name = 'mpx_unref',
-        -- At Redis's maxmemory, what frees memory or gives back still works.
-        flags = { 'allow-oom' },
-        callback = function(keys, args)
-                local key = keys[1]
-                local meta = object(key)
-                local token = args[2]
-                if meta.counted ~= '1' then fail('EINVAL') end
-                if token == '0' then
-                        token = nil
-                        local flat = redis.call('HGETALL', key .. ':refs')
-                        for i = 1, #flat, 2 do
-                                if flat[i + 1] == 'c:' .. args[1] then token = flat[i] end
+register_shrinking('mpx_unref', function(keys, args)
+        local key = keys[1]
+        local meta = object(key)
+        local token = args[2]
+        if meta.counted ~= '1' then fail('EINVAL') end
+        if token == '0' then
+                -- One never handed out; failing that, one whose token REF gave.
+                local flat, given = redis.call('HGETALL', key .. ':refs'), nil
+                token = nil
+                for i = 1, #flat, 2 do
+                        if flat[i + 1] == 'c:' .. args[1] then
+                                token = flat[i]
+                        elseif given == nil and flat[i + 1] == 'r:' .. args[1] then
+                                given = flat[i]
                         end
-                        -- Failing one never handed out, one whose token REF gave.
-                        for i = 1, #flat, 2 do
-                                if token == nil and flat[i + 1] == 'r:' .. args[1] then token = flat[i] end
-                        end
-                        if token == nil then fail('ENOENT') end
-                elseif redis.call('HEXISTS', key .. ':refs', token) == 0 then
-                        fail('ENOENT')
                 end
-                redis.call('HDEL', key .. ':refs', token)
-                redis.call('ZREM', key .. ':transit', token)
-                return unreferenced(key, meta) and 1 or 0
-        end,
-}
+                token = token or given
+                if token == nil then fail('ENOENT') end
+        elseif redis.call('HEXISTS', key .. ':refs', token) == 0 then
+                fail('ENOENT')
+        end
+        redis.call('HDEL', key .. ':refs', token)
+        redis.call('ZREM', key .. ':transit', token)
+        return unreferenced(key, meta) and 1 or 0
+end)
 
 -- The client's lease on what it holds here, renewed: 1, or 0 if it holds nothing here.
-redis.register_function {
-        function_name = 'mpx_renew',
-        -- At Redis's maxmemory, what frees memory or gives back still works.
-        flags = { 'allow-oom' },
-        callback = function(keys, args)
-                if redis.call('ZSCORE', keys[1] .. ':holders', args[1]) == false then return 0 end
-                redis.call('ZADD', keys[1] .. ':holders', now_ms() + int(args[2]), args[1])
-                return 1
-        end,
-}
+register_shrinking('mpx_renew', function(keys, args)
+        if redis.call('ZSCORE', keys[1] .. ':holders', args[1]) == false then return 0 end
+        redis.call('ZADD', keys[1] .. ':holders', now_ms() + int(args[2]), args[1])
+        return 1
+end)
 
 -- A clean disconnect: give back at once what the client held.
-redis.register_function {
-        function_name = 'mpx_client_gone',
-        -- At Redis's maxmemory, what frees memory or gives back still works.
-        flags = { 'allow-oom' },
-        callback = function(keys, args)
-                local key = keys[1]
-                local meta = meta_of(key)
-                if meta == nil then return 0 end
-                client_gone(key, meta, args[1], false)
-                unreferenced(key, meta)
-                return 1
-        end,
-}
+register_shrinking('mpx_client_gone', function(keys, args)
+        local key = keys[1]
+        local meta = meta_of(key)
+        if meta == nil then return 0 end
+        client_gone(key, meta, args[1], false)
+        unreferenced(key, meta)
+        return 1
+end)
