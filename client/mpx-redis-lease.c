@@ -51,12 +51,12 @@ static bool redis_renew(struct redis_backend *rb, struct redis_beat_conn **conns
                         const char *name) {
         char host[256], key[WIRE_NAME_MAX + 8], lease[16];
         size_t at = 0;
-        int port = rb->nodes[0].port, hops;
+        int port = rb->beat_port, hops;
         bool holds = true;
 
         snprintf(key, sizeof(key), "mpx:{%s}", name);
         snprintf(lease, sizeof(lease), "%u", rb->lease_ms);
-        snprintf(host, sizeof(host), "%s", rb->nodes[0].host);
+        snprintf(host, sizeof(host), "%s", rb->beat_host);
         for (hops = 0; hops < 3; hops++) {
                 const char *args[] = { "FCALL", "mpx_renew", "1", key, rb->client_id, lease };
                 struct redis_node probe = { .port = port };

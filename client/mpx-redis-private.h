@@ -85,8 +85,10 @@ struct redis_backend {
         unsigned wait_replicas;         /* wait_replicas=: changes are answered once this many replicas have them */
         uint32_t wait_timeout_ms;       /* wait_timeout_ms=: ... or, after this long, EIO */
 
-        struct redis_node *nodes;
+        struct redis_node *nodes;       /* grows (realloc) as redirections name new nodes: the loop's only */
         size_t n_nodes;
+        char beat_host[256];            /* the first address given, where the lease thread starts: */
+        int beat_port;                  /* ... copied, as the thread may not read nodes */
         int16_t slot_node[REDIS_SLOTS]; /* node index of each slot (all 0 outside a cluster), -1 unknown */
         bool slots_stale;               /* a node was lost or moved slots: ask the cluster again */
         int64_t slots_next_refresh;     /* ... not before this time */

@@ -51,8 +51,11 @@ int redis_connect(struct mpx *m, const char *address, const char *client_name) {
                 rb->slot_node[s] = 0;
 
         r = redis_parse_address(rb, address);
-        if (r >= 0)
+        if (r >= 0) {
+                snprintf(rb->beat_host, sizeof(rb->beat_host), "%s", rb->nodes[0].host);
+                rb->beat_port = rb->nodes[0].port;
                 r = redis_client_id(rb);
+        }
         if (r >= 0) {
                 rb->epfd = epoll_create1(EPOLL_CLOEXEC);
                 rb->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -158,9 +161,18 @@ void redis_free(struct mpx *m) {
                 redis_drain(rb);
                 redis_give_back(rb);
         }
-        HASH_ITER(hh, rb->held, h, tmp) {
-                HASH_DEL(rb->held, h);
-                free(h);
+        /*
+         * A child of fork() copied the held set as the parent's lease thread
+         * left it: if that thread held the lock at the fork, the set may be
+         * half changed, and is left as it is (a few bytes) rather than walked.
+         */
+        if (owner || pthread_mutex_trylock(&rb->lock) == 0) {
+                HASH_ITER(hh, rb->held, h, tmp) {
+                        HASH_DEL(rb->held, h);
+                        free(h);
+                }
+                if (!owner)
+                        pthread_mutex_unlock(&rb->lock);
         }
         for (size_t i = 0; i < rb->n_nodes; i++) {
                 struct redis_call *c, *next;
