@@ -13,12 +13,17 @@ takes over and the run goes on. At the end every queue is drained.
 Prints one line of figures: acknowledged, received, lost (acknowledged and
 never received), duplicated (received more than once), and fails if an
 item arrived that was never put, if the run did not finish, or if more was
-lost than the lost bound allows: with MPX_REDIS_WAIT_REPLICAS=1 (the
-address's wait_replicas=1) nothing acknowledged may be lost.
+lost than the lost bound allows: with MPX_REDIS_WAIT_REPLICAS=N (the
+address's wait_replicas=N, N being every replica a master has) nothing
+acknowledged may be lost. Then a change is on every replica before it is
+answered, so whichever replica is promoted has it; the new master has one
+replica fewer and answers EIO (a put made again) until the killed server,
+started again here from its own command line, has rejoined as a replica.
 
     cluster_failover.py [ITEMS_PER_PRODUCER]
 """
 
+import json
 import os
 import shutil
 import signal
@@ -108,9 +113,12 @@ def nodes():
 def master_of(name):
     """The (pid, port) of the master serving the queue's slot."""
     for pid, port in nodes():
-        role = subprocess.run(["redis-cli", "-p", str(port), "cluster", "keyslot", "mpx:{%s}" % name],
-                              stdout=subprocess.PIPE, text=True, check=True).stdout.strip()
-        slot = int(role)
+        # Asked of a node that answers (not the one killed).
+        out = subprocess.run(["redis-cli", "-p", str(port), "cluster", "keyslot", "mpx:{%s}" % name],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        if not out.isdigit():
+            continue
+        slot = int(out)
         shards = subprocess.run(["redis-cli", "-p", str(port), "cluster", "slots"],
                                 stdout=subprocess.PIPE, text=True, check=True).stdout.split()
         # CLUSTER SLOTS: start, end, master ip, master port, master id, replicas...
@@ -119,6 +127,26 @@ def master_of(name):
                 master_port = int(shards[i + 3])
                 return [n for n in nodes() if n[1] == master_port][0]
     raise RuntimeError("no master for " + name)
+
+
+def command_line(port):
+    """The command line with-redis started the server on port with (redis-server rewrites its own)."""
+    d = subprocess.run(["redis-cli", "-p", str(port), "config", "get", "dir"],
+                       stdout=subprocess.PIPE, text=True, check=True).stdout.split()[1]
+    with open(os.path.join(d, "argv.json")) as f:
+        return json.load(f)
+
+
+def restart_when_replaced(argv, port, name, deadline):
+    """Once another node serves the queue's slot, start the killed server again: it rejoins as a replica."""
+    while master_of(name)[1] == port:
+        if time.monotonic() > deadline:
+            raise SystemExit("FAIL: no replica took over")
+        time.sleep(0.05)
+    d = argv[argv.index("--dir") + 1]
+    log = open(os.path.join(d, "redis.log"), "a")
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 def lines(path):
@@ -135,6 +163,7 @@ def main():
     stop_file = os.path.join(work, "stop")
     me = os.path.abspath(__file__)
     procs = []
+    restarted = None
     deadline = time.monotonic() + DEADLINE_SECONDS
     try:
         c = connect()
@@ -151,8 +180,11 @@ def main():
             if time.monotonic() > deadline or any(p.poll() not in (None, 0) for p in procs):
                 raise SystemExit("FAIL: the run stalled before the kill")
             time.sleep(0.05)
+        victim_argv = command_line(victim[1])
         os.kill(victim[0], signal.SIGKILL)
         killed_at = sum(len(lines(os.path.join(work, "put.%d" % i))) for i in range(PRODUCERS))
+        if os.environ.get("MPX_REDIS_WAIT_REPLICAS"):
+            restarted = restart_when_replaced(victim_argv, victim[1], QUEUES[0], deadline)
         for p in producers:
             p.wait(timeout=max(1, deadline - time.monotonic()))
             if p.returncode != 0:
@@ -185,7 +217,7 @@ def main():
             raise SystemExit("FAIL: %d acknowledged items lost with wait_replicas" % len(lost))
         return 0
     finally:
-        for p in procs:
+        for p in procs + ([restarted] if restarted else []):
             if p.poll() is None:
                 p.kill()
                 p.wait()

@@ -5,7 +5,7 @@
 # with a replica each; then producers and consumers across the cluster while
 # the master serving their first queue is SIGKILLed (cluster_failover.py),
 # once as it is (asynchronous replication: acknowledged items may be lost,
-# the figures say how many) and once with wait_replicas=1 on a cluster with
+# the figures say how many) and once with wait_replicas=2 on a cluster with
 # two replicas per master (nothing acknowledged may be lost).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +28,6 @@ esac
 if [ -n "${MPX_PYTHONPATH:-}" ]; then
         echo "== a master killed under producers and consumers"
         "$here/with-redis" --cluster -- "$0" --failover
-        echo "== the same, with wait_replicas=1 and two replicas per master"
-        MPX_REDIS_WAIT_REPLICAS=1 "$here/with-redis" --cluster --replicas 2 -- "$0" --failover
+        echo "== the same, with wait_replicas=2 and two replicas per master"
+        MPX_REDIS_WAIT_REPLICAS=2 "$here/with-redis" --cluster --replicas 2 -- "$0" --failover
 fi
