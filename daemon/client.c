@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "ref.h"
 

@@ -69,6 +69,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /* Back-off of restarts: the first delay, the most, and how long a worker must run to reset it. */

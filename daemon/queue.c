@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /*

@@ -72,6 +72,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "fuzz.h"
 #include "fuzz-support.h"
