@@ -34,6 +34,22 @@ struct unsent_items;
 struct user;
 struct waiter;
 
+/*
+ * Where a client is in its life, in order: it only moves down this list
+ * (client.c's client_set_state() has the moves and why each happens).
+ */
+enum client_state {
+        CLIENT_NEW,                     /* connected, no HELLO accepted yet: only HELLO and PING are
+                                           served (OP_BEFORE_HELLO) */
+        CLIENT_READY,                   /* HELLO accepted: every request is served */
+        CLIENT_CLOSING,                 /* a frame over the size limit, or no memory even for a reply's
+                                           header: nothing more is served; write what is queued, then close */
+        CLIENT_OVERFLOWED,              /* others' replies pushed its unsent output past limits.max_output:
+                                           lost at its next flush, once the socket took what it takes */
+        CLIENT_DEAD,                    /* lost: what it held given back; freed from a deferred event */
+        _CLIENT_STATE_MAX,
+};
+
 struct client {
         uint64_t id;
         int fd;                         /* -1 for a client without a socket (unit tests) */
@@ -68,13 +84,10 @@ struct client {
         TAILQ_HEAD(, unsent_items) unsent;      /* plain-queue items in replies not yet written */
         uint64_t out_written;                   /* bytes of replies the kernel accepted */
 
-        bool hello_done;
-        bool dead;                      /* lost; freed from a deferred event */
-        bool closing;                   /* flush what is queued, then close */
-        bool overflowed;                /* unsent output passed limits.max_output: lose it */
+        enum client_state state;        /* client.c's alone: read it with client_state() */
         bool paused;                    /* too much unsent: its requests wait in in, unread */
         bool dispatching;               /* one of its own requests is being handled */
-        bool is_dirty;
+        bool is_dirty;                  /* on mpxd.dirty: output to write once the event is handled */
         bool held;                      /* on mpxd.held: replies wait for journal records */
         uint64_t requests;
         uint64_t connected_ms;
@@ -85,19 +98,30 @@ struct client {
         TAILQ_ENTRY(client) held_link;
 };
 
+/* Where the client is in its life. */
+static inline enum client_state client_state(const struct client *c) {
+        return c->state;
+}
 /*
  * The client is lost, or will be once the current event is handled (closing,
- * overflowed): it must be handed nothing more, since what it would be handed
- * (a semaphore unit, a pipe's end) would go with it.
+ * overflowed): none of its requests is handled any more, and it must be
+ * handed nothing more, since what it would be handed (a semaphore unit, a
+ * pipe's end) would go with it.
  */
 static inline bool client_doomed(const struct client *c) {
-        return c->dead || c->closing || c->overflowed;
+        return c->state != CLIENT_NEW && c->state != CLIENT_READY;
+}
+/* The client is lost (client_lost): only its memory is left, until the deferred free. */
+static inline bool client_is_gone(const struct client *c) {
+        return c->state == CLIENT_DEAD;
 }
 
 /* Take ownership of a connected fd (or -1 for a socketless client); NULL when out of memory. */
 struct client *client_new(int fd);
 /* The same with the peer's credentials given (a socketless client of a chosen uid, in unit tests). */
 struct client *client_new_as(int fd, pid_t pid, uid_t uid, gid_t gid);
+/* Its HELLO was accepted: all requests are served from now on (op.c). */
+void client_hello_accepted(struct client *c);
 /* The peer went away or broke the protocol: cancel its waiters, give back what it held. */
 void client_lost(struct client *c, const char *why);
 /* Feed bytes as if read from the socket (unit tests and fuzzing). */
