@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /* Most objects in one LIST page, whatever the client asks. */

@@ -42,6 +42,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "typecode.h"
 

@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "ref.h"
 

@@ -10,8 +10,10 @@
  * (limits.max_output, or CLIENT_MAX_OUT_FDS descriptors) its requests wait
  * in its input buffer and it is not read, until it has read enough.
  *
- * A lost client is unlinked at once and freed from a zero-timeout event, so
- * that nothing on the stack of its own callback touches freed memory.
+ * A client's life is one state (enum client_state: new, ready, closing,
+ * overflowed, dead) that only client_set_state() changes. A lost client is
+ * unlinked at once and freed from a zero-timeout event, so that nothing on
+ * the stack of its own callback touches freed memory.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "ref.h"
 
@@ -268,6 +271,79 @@ const char *client_describe(const struct client *c) {
         return buf;
 }
 
+static const char *const client_state_names[_CLIENT_STATE_MAX] = {
+        [CLIENT_NEW] = "new",
+        [CLIENT_READY] = "ready",
+        [CLIENT_CLOSING] = "closing",
+        [CLIENT_OVERFLOWED] = "overflowed",
+        [CLIENT_DEAD] = "dead",
+};
+
+#define STATE_BIT(s) (1u << (s))
+#define CLIENT_ENDING_STATES \
+        (STATE_BIT(CLIENT_CLOSING) | STATE_BIT(CLIENT_OVERFLOWED) | STATE_BIT(CLIENT_DEAD))
+
+/* The moves each state allows (the diagram above client_set_state). */
+static const unsigned client_moves[_CLIENT_STATE_MAX] = {
+        [CLIENT_NEW] = STATE_BIT(CLIENT_READY) | CLIENT_ENDING_STATES,
+        [CLIENT_READY] = CLIENT_ENDING_STATES,
+        [CLIENT_CLOSING] = STATE_BIT(CLIENT_OVERFLOWED) | STATE_BIT(CLIENT_DEAD),
+        [CLIENT_OVERFLOWED] = STATE_BIT(CLIENT_DEAD),
+        [CLIENT_DEAD] = 0,
+};
+
+/*
+ * The only place a client's state changes. Its life:
+ *
+ *      NEW ---HELLO accepted---> READY
+ *       |                          |
+ *       +------------+-------------+
+ *                    |
+ *                    +---> CLOSING ----------------+
+ *                    |        |                    |
+ *                    |        v                    v
+ *                    +---> OVERFLOWED ---------> DEAD
+ *                    |                             ^
+ *                    +-----------------------------+
+ *
+ *   READY       its HELLO is accepted (op.c)
+ *   CLOSING     a frame over the size limit (answered EMSGSIZE), or no
+ *               memory even for a reply's header
+ *   OVERFLOWED  others' replies (parked requests served, timeouts) pushed
+ *               its unsent output past limits.max_output
+ *   DEAD        client_lost: end of file, a failed read or write, CLOSING
+ *               written out, OVERFLOWED flushed, its journal records not
+ *               written, the daemon stopping
+ *
+ * CLOSING and OVERFLOWED are entered from inside replies, where the caller
+ * may still hold one of the client's waiters: they only mark the client, and
+ * client_flush loses it once the current event is handled. A closing client
+ * that overflows is lost at that flush instead of waiting for its peer to
+ * read what is queued.
+ *
+ * A move to where the client is, or to an ending state it is past (closing
+ * an overflowed client, anything of a lost one), changes nothing: it ends
+ * anyway, no later. A move back to NEW or READY from an ending state cannot
+ * happen (nothing of such a client is served): it is logged and ignored.
+ * Returns true when the state changed.
+ */
+static bool client_set_state(struct client *c, enum client_state to) {
+        enum client_state from = c->state;
+
+        if (client_moves[from] & STATE_BIT(to)) {
+                c->state = to;
+                return true;
+        }
+        if (to != from && !(CLIENT_ENDING_STATES & STATE_BIT(to)))
+                log_err("%s: no move from %s to %s; ignoring", client_describe(c), client_state_names[from],
+                        client_state_names[to]);
+        return false;
+}
+
+void client_hello_accepted(struct client *c) {
+        client_set_state(c, CLIENT_READY);
+}
+
 /* Deferred free: nothing refers to the client any more. */
 static void client_free_cb(evutil_socket_t fd, short what, void *arg) {
         struct client *c = arg;
@@ -287,9 +363,8 @@ static void client_free_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 void client_lost(struct client *c, const char *why) {
-        if (c->dead)
+        if (!client_set_state(c, CLIENT_DEAD))
                 return;
-        c->dead = true;
         log_debug("%s lost: %s", client_describe(c), why);
         if (c->fd >= 0) {
                 event_del(&c->ev_read);
@@ -325,14 +400,14 @@ static void client_mark_dirty(struct client *c) {
                 client_hold(c);
                 return;
         }
-        if (c->is_dirty || c->dead || c->held)
+        if (c->is_dirty || client_is_gone(c) || c->held)
                 return;
         c->is_dirty = true;
         TAILQ_INSERT_TAIL(&mpxd.dirty, c, dirty_link);
 }
 
 void client_hold(struct client *c) {
-        if (c->held || c->dead)
+        if (c->held || client_is_gone(c))
                 return;
         if (c->is_dirty) {
                 TAILQ_REMOVE(&mpxd.dirty, c, dirty_link);
@@ -470,12 +545,12 @@ static void client_pause(struct client *c) {
  * writes.
  */
 static void client_resume(struct client *c) {
-        if (!c->paused || c->dead || c->closing || c->overflowed || mpxd.stopping || !client_drained(c))
+        if (!c->paused || client_doomed(c) || mpxd.stopping || !client_drained(c))
                 return;
         c->paused = false;
         client_process_input(c);
         /* As after a read: not read again if it paused again or is to be closed. */
-        if (c->dead || c->paused || c->closing || c->overflowed || c->fd < 0)
+        if (client_doomed(c) || c->paused || c->fd < 0)
                 return;
         if (event_add(&c->ev_read, NULL) < 0)
                 client_lost(c, "cannot wait for its input");
@@ -518,9 +593,9 @@ void client_flush(struct client *c) {
                 TAILQ_REMOVE(&mpxd.dirty, c, dirty_link);
                 c->is_dirty = false;
         }
-        if (c->dead)
+        if (client_is_gone(c))
                 return;
-        if (c->overflowed) {
+        if (client_state(c) == CLIENT_OVERFLOWED) {
                 /* The replies the socket still takes reach the client before it goes. */
                 if (c->fd >= 0 && !c->held && client_write_pending(c) < 0)
                         return;
@@ -556,7 +631,7 @@ void client_flush(struct client *c) {
                         event_del(&c->ev_write);
                         c->write_armed = false;
                 }
-                if (c->closing) {
+                if (client_state(c) == CLIENT_CLOSING) {
                         client_lost(c, "closed after a fatal protocol error");
                         return;
                 }
@@ -584,13 +659,13 @@ void client_flush_dirty(void) {
  */
 static void client_check_output(struct client *c, size_t start) {
         if (mpxd.max_output && !c->dispatching && start - c->out_off > mpxd.max_output)
-                c->overflowed = true;
+                client_set_state(c, CLIENT_OVERFLOWED);
 }
 
 void client_reply_status(struct client *c, uint32_t id, uint16_t op, int neg_errno) {
         size_t start;
 
-        if (c->dead)
+        if (client_is_gone(c))
                 return;
         client_check_output(c, c->out.len);
         if (wire_frame_begin(&c->out, id, op, wire_status_from_errno(neg_errno), &start) < 0) {
@@ -599,7 +674,7 @@ void client_reply_status(struct client *c, uint32_t id, uint16_t op, int neg_err
                  * more. Close it once the current event is handled, not now:
                  * the caller may still hold one of its waiters.
                  */
-                c->closing = true;
+                client_set_state(c, CLIENT_CLOSING);
                 client_mark_dirty(c);
                 return;
         }
@@ -638,7 +713,7 @@ static size_t client_process_frames(struct client *c, const uint8_t *data, size_
         size_t off = 0;
 
         loop_clock_update();
-        while (!c->dead && !c->closing && !c->overflowed && len - off >= WIRE_HEADER_SIZE) {
+        while (!client_doomed(c) && len - off >= WIRE_HEADER_SIZE) {
                 struct wire_header h;
 
                 wire_header_decode(data + off, &h);
@@ -646,7 +721,7 @@ static size_t client_process_frames(struct client *c, const uint8_t *data, size_
                         log_warning("%s sent a frame of %u bytes, over the limit of %u; closing",
                                     client_describe(c), h.body_len, mpxd.max_frame);
                         client_reply_status(c, h.id, h.op, -EMSGSIZE);
-                        c->closing = true;
+                        client_set_state(c, CLIENT_CLOSING);
                         break;
                 }
                 if (len - off - WIRE_HEADER_SIZE < h.body_len)
@@ -667,7 +742,7 @@ static size_t client_process_frames(struct client *c, const uint8_t *data, size_
 static void client_process_input(struct client *c) {
         size_t used = client_process_frames(c, c->in.data, c->in.len);
 
-        if (c->dead)
+        if (client_is_gone(c))
                 return;
         wire_buf_consume(&c->in, used);
         /* An idle connection should not keep a large buffer. */
@@ -676,7 +751,7 @@ static void client_process_input(struct client *c) {
 }
 
 void client_feed(struct client *c, const void *data, size_t len) {
-        if (c->dead || c->closing || c->overflowed)
+        if (client_doomed(c))
                 return;
         if (wire_put_raw(&c->in, data, len) < 0) {
                 client_lost(c, "out of memory for input");
@@ -706,7 +781,7 @@ static void client_read_fresh(struct client *c) {
         }
         used = client_process_frames(c, scratch, (size_t) n);
         /* The scratch buffer is shared: what is left, paused frames too, goes to c->in. */
-        if (c->dead || c->closing || c->overflowed || used == (size_t) n)
+        if (client_doomed(c) || used == (size_t) n)
                 return;
         if (wire_put_raw(&c->in, scratch + used, (size_t) n - used) < 0)
                 client_lost(c, "out of memory for input");
@@ -753,7 +828,8 @@ static void client_read_cb(evutil_socket_t fd, short what, void *arg) {
                 client_read_fresh(c);
         else
                 client_read_more(c);
-        if ((c->closing || c->overflowed) && !c->dead)
+        /* To be closed: read nothing more (a lost client's events went with its socket). */
+        if (client_doomed(c) && !client_is_gone(c))
                 event_del(&c->ev_read);
         client_flush_dirty();
 }

@@ -34,6 +34,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 static unsigned dict_hash(const void *data, size_t len);

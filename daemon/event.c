@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "ref.h"
 

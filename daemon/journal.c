@@ -69,6 +69,7 @@
 
 #include <zlib.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /* Bytes of a record before its kind: u32 length, u32 crc. */

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /* The smallest array a list allocates. */

@@ -53,7 +53,6 @@ struct object;
 struct user;
 struct waiter;
 struct perm_denial;
-struct unsent_items;
 
 /* ---- log.c ---- */
 
@@ -419,104 +418,6 @@ int user_may_run_workers(struct user *u, unsigned more);
 void user_workers_added(struct user *u, unsigned n);
 /* u may be freed. */
 void user_workers_removed(struct user *u, unsigned n);
-
-/* ---- client.c: one connection ---- */
-
-struct client {
-        uint64_t id;
-        int fd;                         /* -1 for a client without a socket (unit tests) */
-        pid_t pid;
-        uid_t uid;
-        gid_t gid;
-        gid_t *groups;                  /* supplementary groups when it connected */
-        size_t n_groups;
-        bool groups_known;              /* false: the peer's groups could not be read (socketless) */
-        struct perm_denial *denials;    /* objects it was refused, logged once each (uthash) */
-        struct user *user;              /* what its uid holds; NULL once it is lost */
-        unsigned n_waiters;
-        char name[64];                  /* from HELLO */
-        char comm[16];                  /* /proc/PID/comm when it connected */
-
-        struct event ev_read;
-        struct event ev_write;
-        bool write_armed;
-
-        struct wire_buf in;             /* unparsed input */
-        struct wire_buf out;            /* replies not yet written, from out_off */
-        size_t out_off;
-
-        TAILQ_HEAD(, waiter) waiters;           /* this client's blocked requests */
-        TAILQ_HEAD(, delivery) deliveries;      /* joinable items taken and not done */
-        TAILQ_HEAD(, sem_hold) holds;           /* semaphore units held (SEM_UNDO) */
-        TAILQ_HEAD(, queue) owned_queues;       /* declared with QUEUE_CONNECTION: deleted with it */
-        TAILQ_HEAD(, ref) refs;                 /* references to counted objects it holds */
-        unsigned n_refs;
-        TAILQ_HEAD(, out_fd) out_fds;           /* descriptors to send with replies */
-        unsigned n_out_fds;
-        TAILQ_HEAD(, unsent_items) unsent;      /* plain-queue items in replies not yet written */
-        uint64_t out_written;                   /* bytes of replies the kernel accepted */
-
-        bool hello_done;
-        bool dead;                      /* lost; freed from a deferred event */
-        bool closing;                   /* flush what is queued, then close */
-        bool overflowed;                /* unsent output passed limits.max_output: lose it */
-        bool paused;                    /* too much unsent: its requests wait in in, unread */
-        bool dispatching;               /* one of its own requests is being handled */
-        bool is_dirty;
-        bool held;                      /* on mpxd.held: replies wait for journal records */
-        uint64_t requests;
-        uint64_t connected_ms;
-        uint64_t active_ms;             /* last request */
-
-        TAILQ_ENTRY(client) link;
-        TAILQ_ENTRY(client) dirty_link;
-        TAILQ_ENTRY(client) held_link;
-};
-
-/*
- * The client is lost, or will be once the current event is handled (closing,
- * overflowed): it must be handed nothing more, since what it would be handed
- * (a semaphore unit, a pipe's end) would go with it.
- */
-static inline bool client_doomed(const struct client *c) {
-        return c->dead || c->closing || c->overflowed;
-}
-
-/* Take ownership of a connected fd (or -1 for a socketless client); NULL when out of memory. */
-struct client *client_new(int fd);
-/* The same with the peer's credentials given (a socketless client of a chosen uid, in unit tests). */
-struct client *client_new_as(int fd, pid_t pid, uid_t uid, gid_t gid);
-/* The peer went away or broke the protocol: cancel its waiters, give back what it held. */
-void client_lost(struct client *c, const char *why);
-/* Feed bytes as if read from the socket (unit tests and fuzzing). */
-void client_feed(struct client *c, const void *data, size_t len);
-/* Write as much queued output as the socket takes. */
-void client_flush(struct client *c);
-/* Flush every client that has new output; called at the end of each event. */
-void client_flush_dirty(void);
-/* Keep the client's output back until the journal records it depends on are written. */
-void client_hold(struct client *c);
-/* The journal committed (written true) or failed: flush the held clients, or drop them unacknowledged. */
-void client_release_held(bool written);
-/*
- * Send a duplicate of fd with the reply frame that starts at start in the
- * output buffer (SCM_RIGHTS). Returns 0 or a negative errno.
- */
-int client_reply_attach_fd(struct client *c, size_t start, int fd);
-/* true if gid is the client's primary group or one of its supplementary groups. */
-bool client_in_group(const struct client *c, gid_t gid);
-/* Describe the client for logs: "client 7 (pid 42, uid 1000)". */
-const char *client_describe(const struct client *c);
-
-/*
- * Replies. A reply with a body is written straight into the client's output
- * buffer: client_reply_begin, then wire_put_* on the returned buffer, then
- * client_reply_end (or client_reply_abort on failure).
- */
-void client_reply_status(struct client *c, uint32_t id, uint16_t op, int neg_errno);
-struct wire_buf *client_reply_begin(struct client *c, uint32_t id, uint16_t op, size_t *ret_start);
-void client_reply_end(struct client *c, size_t start);
-void client_reply_abort(struct client *c, size_t start, int neg_errno, uint32_t id, uint16_t op);
 
 /* ---- op.c: the request table ---- */
 

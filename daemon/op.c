@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "pool.h"
 #include "ref.h"
@@ -154,7 +155,7 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
                 client_reply_status(c, h->id, h->op, -EOPNOTSUPP);
                 return;
         }
-        if (!c->hello_done && !(e->flags & OP_BEFORE_HELLO)) {
+        if (client_state(c) == CLIENT_NEW && !(e->flags & OP_BEFORE_HELLO)) {
                 client_reply_status(c, h->id, h->op, -EPROTO);
                 return;
         }
@@ -264,7 +265,7 @@ static int op_handle_hello(struct client *c, const struct request *req, struct w
                 wire_header_encode(b->data + start, &h);
                 log_info("%s speaks protocol version %u, not %u", client_describe(c), version, WIRE_VERSION);
         } else
-                c->hello_done = true;
+                client_hello_accepted(c);
         client_reply_end(c, start);
         return 0;
 }

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /* After this many objects refused to one client, its further refusals are not logged. */

@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "pool.h"
 #include "supervisor.h"

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /*
@@ -642,7 +643,7 @@ static void queue_serve(struct queue *q) {
                 for (w = TAILQ_FIRST(&q->getters); w && q->count > 0; w = next) {
                         next = TAILQ_NEXT(w, obj_link);
                         /* An overflowed client is lost once this event is handled: items stay for others. */
-                        if (w->client->overflowed)
+                        if (client_state(w->client) == CLIENT_OVERFLOWED)
                                 continue;
                         if (queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max, w->ttr_ms) < 0)
                                 break;

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /* The largest value of any semaphore: what an i64 (mpx_sem_value) can carry. */

@@ -33,6 +33,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "supervisor.h"
 

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /* A refusal of one kind is logged at most this often per uid. */

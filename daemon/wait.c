@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /* The timer of a waiter fired: answer -ETIMEDOUT and let the object serve the rest. */

@@ -72,6 +72,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "fuzz.h"
 #include "fuzz-support.h"
@@ -389,7 +390,8 @@ static void settle(void) {
                         fuzz_fail("a reply is cut short");
                 c->out.len = 0;
                 c->out_off = 0;
-                if (c->closing) {
+                /* Closing, or overflowed while its replies were held: it would be lost at its flush. */
+                if (client_doomed(c)) {
                         slot_close(sl);
                         continue;
                 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "client.h"
 #include "mpxd.h"
 
 /* The id of every request of a round trip. */

@@ -314,7 +314,7 @@ static struct client *client_add(struct fixture *f, int fd) {
         assert_non_null(c);
         f->c[i] = c;
         assert_int_equal(call(c, WIRE_OP_HELLO, &r, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6), WIRE_OK);
-        assert_true(c->hello_done);
+        assert_int_equal(client_state(c), CLIENT_READY);
         return c;
 }
 
@@ -921,7 +921,7 @@ static void test_wrong_typecode(void **state) {
         assert_int_equal(get(a, "q", 'i', 0, 1, buf, &len, NULL), WIRE_EPROTOTYPE);
         assert_int_equal(add(a, "missing", 'i', 0, 1, &v), WIRE_ENOENT);
         assert_int_equal(get_one(a, "a", 'i', 2), 30);
-        assert_false(a->closing);
+        assert_int_equal(client_state(a), CLIENT_READY);
 }
 
 static void test_malformed_bodies(void **state) {
@@ -993,7 +993,7 @@ static void test_malformed_bodies(void **state) {
 
         /* Nothing changed, nothing was created, and the connection goes on. */
         assert_int_equal(mpxd.n_objects, 1);
-        assert_false(a->closing);
+        assert_int_equal(client_state(a), CLIENT_READY);
         assert_int_equal(get_one(a, "a", 'i', 0), 0);
         assert_int_equal(add(a, "a", 'i', 0, 1, NULL), WIRE_OK);
 }

@@ -463,7 +463,7 @@ static void test_write_failure_stalls_until_written(void **state) {
         expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "plain", (uint64_t) 0, 0u);
         /* The commit timer of this batch: the declaration is written. */
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
-        assert_true(c->held == false && !c->dead);
+        assert_true(c->held == false && !client_is_gone(c));
         snprintf(path, sizeof(path), "%s/journal.1", t->dir);
         assert_true(file_size(path) > 0);
 
@@ -479,7 +479,7 @@ static void test_write_failure_stalls_until_written(void **state) {
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
         /* The write failed: the client stays, its reply held; the segment is as before. */
         assert_int_equal(mpxd.n_clients, clients);
-        assert_true(c->held && !c->dead);
+        assert_true(c->held && !client_is_gone(c));
         assert_int_equal(file_size(path), (off_t) limit.rlim_cur);
         assert_string_equal(journal_stat_str("journal_state"), "stalled");
         /* Changes of durable objects are refused before they are made; the rest is served. */
@@ -493,7 +493,7 @@ static void test_write_failure_stalls_until_written(void **state) {
         signal(SIGXFSZ, SIG_DFL);
         while (c->held)
                 assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
-        assert_true(!c->dead);
+        assert_true(!client_is_gone(c));
         assert_true(file_size(path) > (off_t) limit.rlim_cur);
         expect_empty(d, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "after");
         assert_string_equal(journal_stat_str("journal_state"), "ok");
@@ -584,7 +584,7 @@ static void test_lost_record_withholds_acknowledgement(void **state) {
         d = client_add(&t->f, "declarer");
         expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", "q", (uint64_t) 0, WIRE_DECLARE_DURABLE);
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
-        assert_true(!c->held && !c->dead);
+        assert_true(!c->held && !client_is_gone(c));
 
         journal_fail_countdown = 1;
         expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "q", (int64_t) 0, "lost");
@@ -675,7 +675,7 @@ static void test_failed_first_write_keeps_header(void **state) {
         expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
         expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
-        assert_true(!c->held && !c->dead);
+        assert_true(!c->held && !client_is_gone(c));
         restart(t, false);
         expect_items(t, 1);
 }
@@ -716,7 +716,7 @@ static void test_full_disk_refuses_changes(void **state) {
         expect_bytes(c, WIRE_OP_DICT_GET, "ns", "d", "k", "v");
         expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", "plain", (int64_t) 0, "x");
         expect_item(c, "plain", "x");
-        assert_true(!c->held && !c->dead);
+        assert_true(!c->held && !client_is_gone(c));
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
 
         /* Room again: admitted at once; STATS says so once the next second's look found it. */
@@ -750,7 +750,7 @@ static void test_reserve_failure_at_commit_stalls(void **state) {
         expect_empty(c, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "item-0");
         journal_reserve_fails = -ENOSPC;
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
-        assert_true(c->held && !c->dead);
+        assert_true(c->held && !client_is_gone(c));
         assert_string_equal(journal_stat_str("journal_state"), "stalled");
         journal_reserve_fails = 0;
         while (c->held)
@@ -1017,7 +1017,7 @@ static void test_replies_outside_requests_wait(void **state) {
         client_drop(&t->f, c);
         assert_true(b->held);
         assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
-        assert_true(!b->held && !b->dead && !d->held);
+        assert_true(!b->held && !client_is_gone(b) && !d->held);
 }
 
 /* The status of one SEM_ACQUIRE of c that does not wait. */

@@ -598,7 +598,7 @@ static void test_output_backpressure(void **state) {
                 append_request(&b, id++, WIRE_OP_QUEUE_PEEK, "nw", "jq", 10u);
         }
         feed_buf(greedy, &b);
-        assert_false(greedy->overflowed);
+        assert_int_equal(client_state(greedy), CLIENT_READY);
         assert_true(greedy->paused);
         /* Paused at the cap: the rest waits unhandled, the output is the cap and one reply at most. */
         assert_true(greedy->in.len > 0);
@@ -609,11 +609,11 @@ static void test_output_backpressure(void **state) {
         for (int round = 0; round < 1000 && greedy->in.len > 0; round++) {
                 answered += read_all_replies(greedy);
                 client_flush(greedy);
-                assert_false(greedy->overflowed);
+                assert_int_equal(client_state(greedy), CLIENT_READY);
         }
         answered += read_all_replies(greedy);
         assert_int_equal(answered, 120);
-        assert_false(greedy->dead);
+        assert_int_equal(client_state(greedy), CLIENT_READY);
         assert_int_equal(queue_client_deliveries(greedy), 60);
         assert_int_equal(qsize(other, "jq"), 40);
 
@@ -648,12 +648,12 @@ static void test_output_overflow(void **state) {
                 append_request(&b, id++, WIRE_OP_QUEUE_PEEK, "nw", "jq", 10u);
         feed_buf(greedy, &b);
         assert_true(greedy->paused);
-        assert_false(greedy->overflowed);
+        assert_int_equal(client_state(greedy), CLIENT_READY);
         assert_int_equal(greedy->n_waiters, 2);
 
         expect_empty(other, WIRE_OP_QUEUE_PUT, "nis", "wq", (int64_t) 0, payload(100, '1'));
-        assert_true(greedy->overflowed);
-        assert_false(greedy->dead);
+        /* Overflowed, and lost only once this event is handled. */
+        assert_int_equal(client_state(greedy), CLIENT_OVERFLOWED);
         assert_int_equal(queue_client_deliveries(greedy), 1);
         /* Not handed to the overflowed client's other get: it stays queued. */
         expect_empty(other, WIRE_OP_QUEUE_PUT, "nis", "wq", (int64_t) 0, payload(100, '2'));
@@ -661,7 +661,7 @@ static void test_output_overflow(void **state) {
         assert_int_equal(queue_client_deliveries(greedy), 1);
 
         client_flush_dirty();
-        assert_true(greedy->dead);
+        assert_true(client_is_gone(greedy));
         client_forget(f, greedy);
         assert_int_equal(qsize(other, "wq"), 2);
         assert_int_equal(info_field_at(other, "wq", WIRE_TYPE_JOINABLE, "redelivered", __FILE__, __LINE__), 1);
@@ -733,16 +733,16 @@ static void test_output_resume_then_oversized(void **state) {
         assert_false(event_pending(&c->ev_read, EV_READ, NULL));
 
         /* Read until the waiting requests are handled: the last one closes it. */
-        for (int spins = 0; !c->closing && !c->dead; spins++) {
+        for (int spins = 0; !client_doomed(c); spins++) {
                 assert_true(spins < 100000);
                 if (recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT) <= 0)
                         client_flush(c);
         }
         assert_false(event_pending(&c->ev_read, EV_READ, NULL));
         client_flush_dirty();
-        while (!c->dead && recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT) > 0)
+        while (!client_is_gone(c) && recv(sv[1], sink, sizeof(sink), MSG_DONTWAIT) > 0)
                 client_flush(c);
-        assert_true(c->dead);
+        assert_true(client_is_gone(c));
         close(sv[1]);
 }
 
@@ -759,8 +759,7 @@ static void test_output_read_in_time(void **state) {
                 drop_replies(c);
         }
         client_flush_dirty();
-        assert_false(c->dead);
-        assert_false(c->overflowed);
+        assert_int_equal(client_state(c), CLIENT_READY);
 }
 
 /* Read exactly len bytes of the daemon's output from fd, letting c flush as room is made. */
@@ -812,12 +811,11 @@ static void test_output_slow_steady_reader(void **state) {
                         append_request(&b, 3, WIRE_OP_QUEUE_PEEK, "nw", "q", 1u);
                 feed_buf(c, &b);
                 client_flush_dirty();
-                assert_false(c->dead);
+                assert_false(client_is_gone(c));
                 drain(c, sv[1], PER_ROUND * REPLY);
         }
         /* Some 18 MiB went through; the buffer stayed about the size of the backlog. */
-        assert_false(c->dead);
-        assert_false(c->overflowed);
+        assert_int_equal(client_state(c), CLIENT_READY);
         assert_true(c->out.len - c->out_off >= (BACKLOG - 8) * REPLY);
         if (c->out.cap > 256 * 1024)
                 fail_msg("the output buffer grew to %zu bytes", c->out.cap);

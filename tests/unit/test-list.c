@@ -485,7 +485,7 @@ static void test_max_message(void **state) {
         expect(WIRE_EMSGSIZE, a, WIRE_OP_LIST_INSERT, "nis", "l", (int64_t) 0, "12345");
         expect(WIRE_EMSGSIZE, a, WIRE_OP_LIST_REMOVE, "ns", "l", "12345");
         expect(WIRE_EMSGSIZE, a, WIRE_OP_LIST_INDEX, "ns", "l", "12345");
-        assert_false(a->closing);
+        assert_int_equal(client_state(a), CLIENT_READY);
         assert_list(a, "l", "1234");
 }
 
@@ -533,7 +533,7 @@ static void test_malformed_bodies(void **state) {
         expect(WIRE_EPROTO, a, WIRE_OP_LIST_APPEND, "nr", "l", "\x10\0\0\0k", (size_t) 5);
         assert_int_equal(mpxd.n_objects, 1);
         assert_list(a, "l", "k");
-        assert_false(a->closing);
+        assert_int_equal(client_state(a), CLIENT_READY);
 }
 
 static void test_no_such_list_and_wrong_type(void **state) {

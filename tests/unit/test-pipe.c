@@ -82,7 +82,7 @@ static struct client *client_add(struct fixture *f, int fd) {
         f->c[i] = c;
         /* HELLO's reply is taken from the output buffer: it never reaches a socket. */
         assert_int_equal(call(c, WIRE_OP_HELLO, &r, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6), WIRE_OK);
-        assert_true(c->hello_done);
+        assert_int_equal(client_state(c), CLIENT_READY);
         return c;
 }
 

@@ -916,7 +916,7 @@ static void test_malformed_bodies(void **state) {
         /* None of it changed anything, and the connection goes on. */
         assert_qsize(a, "q", 0, 0, 0, 0);
         assert_int_equal(mpxd.n_objects, 1);
-        assert_false(a->closing);
+        assert_int_equal(client_state(a), CLIENT_READY);
         put(a, "q", "fine");
         (void) get(a, "q", "fine");
 }
@@ -935,7 +935,7 @@ static void test_unknown_opcode(void **state) {
         assert_status(a, 44, 299, WIRE_EOPNOTSUPP);
         send_request(a, 45, UINT16_MAX, "");
         assert_status(a, 45, UINT16_MAX, WIRE_EOPNOTSUPP);
-        assert_false(a->closing);
+        assert_int_equal(client_state(a), CLIENT_READY);
         declare(a, "q", 0, 0);
 }
 
@@ -981,8 +981,7 @@ static void test_hello(void **state) {
         assert_int_equal(max_message, mpxd.max_message);
         assert_int_equal(max_frame, mpxd.max_frame);
         assert_true(server_len > 5 && memcmp(server, "mpxd ", 5) == 0);
-        assert_false(a->hello_done);
-        assert_false(a->closing);
+        assert_int_equal(client_state(a), CLIENT_NEW);
 
         /* Still no session. */
         send_named(a, 8, WIRE_OP_QUEUE_QSIZE, "q");
@@ -993,7 +992,7 @@ static void test_hello(void **state) {
         assert_status(a, 9, WIRE_OP_HELLO, WIRE_EPROTO);
         send_request(a, 10, WIRE_OP_HELLO, "wtb", WIRE_VERSION, "x", 0u);
         assert_status(a, 10, WIRE_OP_HELLO, WIRE_EPROTO);
-        assert_false(a->hello_done);
+        assert_int_equal(client_state(a), CLIENT_NEW);
 
         /* The right version. */
         send_hello(a, 11, WIRE_VERSION);
@@ -1005,7 +1004,7 @@ static void test_hello(void **state) {
         assert_int_equal(version, WIRE_VERSION);
         assert_int_equal(max_message, WIRE_DEFAULT_MAX_MESSAGE);
         assert_int_equal(max_frame, WIRE_DEFAULT_MAX_FRAME);
-        assert_true(a->hello_done);
+        assert_int_equal(client_state(a), CLIENT_READY);
         assert_string_equal(a->name, "test-queue");
 }
 
@@ -1023,7 +1022,7 @@ static void test_frame_too_large(void **state) {
         wire_header_encode(hdr, &h);
         client_feed(a, hdr, sizeof(hdr));
         assert_status(a, 42, WIRE_OP_QUEUE_PUT, WIRE_EMSGSIZE);
-        assert_true(a->closing);
+        assert_int_equal(client_state(a), CLIENT_CLOSING);
         /* Nothing more is read from a closing client. */
         send_named(a, 43, WIRE_OP_QUEUE_QSIZE, "q");
         assert_no_reply(a);
@@ -1050,7 +1049,7 @@ static void test_frame_too_large(void **state) {
         assert_int_equal(r[0].h.body_len, 64);
         check_header(&r[1], 2, WIRE_OP_PING, WIRE_OK);
         check_header(&r[2], 3, WIRE_OP_PING, WIRE_EMSGSIZE);
-        assert_true(b->closing);
+        assert_int_equal(client_state(b), CLIENT_CLOSING);
 }
 
 static void test_partial_frames(void **state) {
@@ -1415,7 +1414,7 @@ static void test_max_message(void **state) {
         assert_status(a, 2, WIRE_OP_QUEUE_PUT_MANY, WIRE_EMSGSIZE);
         assert_qsize(a, "q", 0, 0, 0, 0);
         /* The connection goes on; the limit itself is accepted. */
-        assert_false(a->closing);
+        assert_int_equal(client_state(a), CLIENT_READY);
         put(a, "q", "12345678");
         (void) get(a, "q", "12345678");
 }
@@ -1427,7 +1426,7 @@ static void test_hello_again(void **state) {
         /* HELLO on an open session: answered the same way, new name, session still open. */
         send_request(a, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "renamed");
         assert_reply(a, &r, 1, WIRE_OP_HELLO, WIRE_OK);
-        assert_true(a->hello_done);
+        assert_int_equal(client_state(a), CLIENT_READY);
         assert_string_equal(a->name, "renamed");
         /* The name is kept to 63 bytes. */
         send_request(a, 2, WIRE_OP_HELLO, "wt", WIRE_VERSION,
@@ -1438,7 +1437,7 @@ static void test_hello_again(void **state) {
         send_request(a, 3, WIRE_OP_HELLO, "wt", WIRE_VERSION + 1, "other");
         assert_reply(a, &r, 3, WIRE_OP_HELLO, WIRE_EPROTO);
         assert_int_equal(strlen(a->name), 63);
-        assert_true(a->hello_done);
+        assert_int_equal(client_state(a), CLIENT_READY);
         /* Bytes that are not printable ASCII are shown as '?'. */
         send_request(a, 4, WIRE_OP_HELLO, "wt", WIRE_VERSION, "tab\there");
         assert_reply(a, &r, 4, WIRE_OP_HELLO, WIRE_OK);

@@ -361,7 +361,7 @@ struct client *client_add_as(struct fixture *f, const char *hello_name, uid_t ui
 
                 send_request(c, HELPER_ID, WIRE_OP_HELLO, "wt", WIRE_VERSION, hello_name);
                 assert_reply(c, &rep, HELPER_ID, WIRE_OP_HELLO, WIRE_OK);
-                assert_true(c->hello_done);
+                assert_int_equal(client_state(c), CLIENT_READY);
         }
         return c;
 }
@@ -381,7 +381,7 @@ void client_drop(struct fixture *f, struct client *c) {
 void client_forget(struct fixture *f, struct client *c) {
         for (size_t i = 0; i < MAX_CLIENTS; i++)
                 if (f->c[i] == c) {
-                        assert_true(c->dead);
+                        assert_true(client_is_gone(c));
                         f->c[i] = NULL;
                         return;
                 }

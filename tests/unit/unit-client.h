@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "request-builder.h"
 
