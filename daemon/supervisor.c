@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "mpxd.h"
 #include "supervisor.h"
 
