@@ -33,9 +33,10 @@
  *
  *      loop    one connection runs the sequence of commands (';' between
  *              them) again and again until -t runs out, one operation a
- *              sequence: -w sequences in flight, each command of a batch of
- *              -w written in one go, then its -w replies read (mpx-bench
- *              --refill-all). Ends early, with "drained":true, when the first
+ *              sequence: -w sequences in flight (16 unless given, as for put
+ *              and get), each command of a batch of -w written in one go,
+ *              then its -w replies read (mpx-bench --refill-all); -w 1 is a
+ *              synchronous loop. Ends early, with "drained":true, when the first
  *              command is answered nil or EAGAIN (a get from an empty list or
  *              queue).
  *      handoff a producer process runs its command again and again, a
