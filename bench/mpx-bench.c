@@ -45,7 +45,12 @@
  * setting objects up, and, with --lib, for the put/get/ping/handoff scenarios
  * (one process per client): synchronous calls with -P 1, asynchronous ones
  * keeping -P requests in flight otherwise, and with --pipelined, synchronous
- * puts on a pipelined connection; which shows libmpx's own cost.
+ * puts on a pipelined connection; which shows libmpx's own cost. joinable,
+ * dict_set, dict_get and sem have synchronous --lib loops too (-P 1).
+ *
+ * With --lib every request goes through libmpx (the prefill of get too), so -s
+ * takes any address mpx_connect() does: "redis+unix:///path/redis.sock"
+ * measures libmpx's Redis backend.
  *
  * --durable declares the queues and dicts durable: bench/compare-durable runs
  * put that way against mpxd under each sync policy.
@@ -66,6 +71,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -274,12 +280,12 @@ static const struct scenario {
         { "put_many", K_PUT_MANY, false },
         { "get_many", K_GET_MANY, false },
         { "handoff", K_CONSUME, true },
-        { "joinable", K_CONSUME_DONE, false },
+        { "joinable", K_CONSUME_DONE, true },
         { "joinable_done_get", K_CONSUME_DONE_GET, false },
-        { "dict_set", K_DICT_SET, false },
-        { "dict_get", K_DICT_GET, false },
+        { "dict_set", K_DICT_SET, true },
+        { "dict_get", K_DICT_GET, true },
         { "dict_incr", K_DICT_INCR, false },
-        { "sem", K_SEM, false },
+        { "sem", K_SEM, true },
         { "ping", K_PING, true },
         { "wake", K_WAKE, false },
         { "putget", K_PUTGET, true },   /* --lib only */
@@ -976,12 +982,36 @@ static void set_limits(struct run *r) {
                 r->deadline_ns = r->start_ns + (int64_t) (opt.secs * 1e9);
 }
 
+/*
+ * Put n items through libmpx, 64 a request: a --lib run's address may be one
+ * only libmpx understands (the Redis backend's).
+ */
+static void prefill_lib(const char *queue, long n) {
+        struct iovec items[64];
+        char *payload = calloc(1, opt.size + 1);
+
+        if (!payload) {
+                fprintf(stderr, "mpx-bench: out of memory\n");
+                exit(1);
+        }
+        memset(payload, 'x', opt.size);
+        for (int i = 0; i < 64; i++)
+                items[i] = (struct iovec) { .iov_base = payload, .iov_len = opt.size };
+        for (long left = n; left > 0; left -= 64)
+                check(mpx_queue_put_many(admin(), queue, items, left < 64 ? (size_t) left : 64, 0), "prefill");
+        free(payload);
+}
+
 /* Put n items with pipelined PUT_MANY (before get and get_many). */
 static void prefill(const char *queue, long n) {
         struct hist *h = hist_new();
         unsigned saved = opt.batch;
         struct run r;
 
+        if (opt.lib) {
+                prefill_lib(queue, n);
+                return;
+        }
         opt.batch = 64;
         run_init(&r, 1, K_PUT_MANY, 16, h);
         r.queue = queue;
@@ -1225,7 +1255,82 @@ static void lib_check(int r, const char *what) {
         }
 }
 
-/* One worker; role: 'p' put, 'g' get, 'i' ping, 'c' consume (blocked get), 'r' put then get it back. */
+/*
+ * The key of a dict request: the keys cycle over -k, as the raw clients'
+ * do; dict_get's were set up by setup_object().
+ */
+static size_t lib_dict_key(char *key, size_t size, uint64_t seq) {
+        return (size_t) snprintf(key, size, "key:%06u", (unsigned) (seq % opt.keys));
+}
+
+/* A blocked get of a hand-off: its item, with the put-to-get latency added to h; false at the deadline. */
+static bool lib_consume(mpx *m, const char *name, int64_t deadline, struct hist *h, mpx_item *item) {
+        int ret = mpx_queue_get(m, name, deadline ? (deadline - now_ns()) / 1000000 + 1 : -1, item);
+        int64_t t1;
+
+        if (ret == -ETIMEDOUT)
+                return false;
+        lib_check(ret, "get");
+        t1 = now_ns();
+        if (opt.size >= 8 && item->size >= 8) {
+                int64_t put_ns;
+
+                memcpy(&put_ns, item->data, sizeof(put_ns));
+                hist_add(h, t1 - put_ns);
+        }
+        return true;
+}
+
+/* One synchronous request (or pair) of a role that measures round trips: 0, or -EAGAIN when drained. */
+static int lib_step(mpx *m, char role, const char *name, char *payload, uint64_t seq) {
+        char key[16];
+        size_t klen;
+        mpx_buf value;
+        mpx_item item;
+        int ret;
+
+        switch (role) {
+        case 'p':
+                lib_check(mpx_queue_put(m, name, payload, opt.size, 0), "put");
+                return 0;
+        case 'g':
+                ret = mpx_queue_get(m, name, 0, &item);
+                if (ret == -EAGAIN)
+                        return ret;
+                lib_check(ret, "get");
+                mpx_item_clear(&item);
+                return 0;
+        case 'r':
+                lib_check(mpx_queue_put(m, name, payload, opt.size, 0), "put");
+                lib_check(mpx_queue_get(m, name, 0, &item), "get");
+                mpx_item_clear(&item);
+                return 0;
+        case 'S':
+                klen = lib_dict_key(key, sizeof(key), seq);
+                lib_check(mpx_dict_set(m, name, key, klen, payload, opt.size), "dict set");
+                return 0;
+        case 'G':
+                klen = lib_dict_key(key, sizeof(key), seq);
+                lib_check(mpx_dict_get(m, name, key, klen, &value), "dict get");
+                mpx_buf_clear(&value);
+                return 0;
+        case 's':
+                /* one operation is the pair, as the raw clients count it; the semaphore never blocks */
+                lib_check(mpx_sem_acquire(m, name, -1), "sem acquire");
+                lib_check(mpx_sem_release(m, name), "sem release");
+                return 0;
+        default:
+                lib_check(mpx_ping(m), "ping");
+                return 0;
+        }
+}
+
+/*
+ * One worker; role: 'p' put, 'g' get, 'i' ping, 'c' consume (blocked get),
+ * 'j' consume from a joinable queue (blocked get, then task_done), 'r' put
+ * then get it back, 'S' dict set, 'G' dict get, 's' semaphore acquire and
+ * release.
+ */
 static void lib_worker(char role, const char *name, long count, int64_t deadline, struct hist *h,
                        struct shared *sh) {
         char *payload = malloc(opt.size + 8);
@@ -1238,52 +1343,29 @@ static void lib_worker(char role, const char *name, long count, int64_t deadline
         for (long i = 0; count == 0 || i < count; i++) {
                 int64_t t0 = now_ns(), t1;
                 mpx_item item;
-                int ret;
 
                 if (deadline && t0 >= deadline)
                         break;
-                switch (role) {
-                case 'p':
-                        if (opt.size >= 8)
-                                memcpy(payload, &t0, sizeof(t0));
-                        lib_check(mpx_queue_put(m, name, payload, opt.size, 0), "put");
-                        break;
-                case 'g':
-                        ret = mpx_queue_get(m, name, 0, &item);
-                        if (ret == -EAGAIN)
-                                goto out;
-                        lib_check(ret, "get");
-                        mpx_item_clear(&item);
-                        break;
-                case 'r':
-                        lib_check(mpx_queue_put(m, name, payload, opt.size, 0), "put");
-                        lib_check(mpx_queue_get(m, name, 0, &item), "get");
-                        mpx_item_clear(&item);
-                        break;
-                case 'c':
-                        ret = mpx_queue_get(m, name, deadline ? (deadline - t0) / 1000000 + 1 : -1, &item);
-                        if (ret == -ETIMEDOUT)
-                                goto out;
-                        lib_check(ret, "get");
-                        t1 = now_ns();
-                        if (opt.size >= 8 && item.size >= 8) {
-                                int64_t put_ns;
-                                memcpy(&put_ns, item.data, sizeof(put_ns));
-                                hist_add(h, t1 - put_ns);
-                        }
+                if (role == 'c' || role == 'j') {
+                        if (!lib_consume(m, name, deadline, h, &item))
+                                break;
+                        /* the delivery is finished before the next get, as a worker would */
+                        if (role == 'j')
+                                lib_check(mpx_queue_task_done(m, name, item.tag), "task_done");
                         mpx_item_clear(&item);
                         ops++;
-                        last = t1;
+                        last = now_ns();
                         continue;
-                default:
-                        lib_check(mpx_ping(m), "ping");
                 }
+                if (role == 'p' && opt.size >= 8)
+                        memcpy(payload, &t0, sizeof(t0));
+                if (lib_step(m, role, name, payload, (uint64_t) i) == -EAGAIN)
+                        break;
                 t1 = now_ns();
                 hist_add(h, t1 - t0);
                 ops++;
                 last = t1;
         }
-out:
         sh->ops = ops;
         sh->last_ns = last;
         mpx_disconnect(m);
@@ -1433,6 +1515,13 @@ static void lib_worker_async(char role, const char *name, long count, int64_t de
                         slots[i].a = &a;
                         lib_async_issue(&slots[i]);
                 }
+                /*
+                 * The first window goes out in one write now; later ones are
+                 * queued by callbacks and sent by mpx_process(). (Waiting for
+                 * POLLOUT instead would hang on a Redis connection, whose
+                 * descriptor, an epoll set, is never writable.)
+                 */
+                lib_check(mpx_send(a.m), "send");
                 while (mpx_pending(a.m) > 0) {
                         struct pollfd p = { .fd = mpx_fd(a.m), .events = mpx_events(a.m) };
 
@@ -1475,6 +1564,21 @@ static void lib_wait(int n, pid_t *pids) {
         }
 }
 
+/* The worker role of a scenario's --lib run (the measured side of a hand-off). */
+static char lib_role(enum kind kind) {
+        switch (kind) {
+        case K_PUT: return 'p';
+        case K_GET: return 'g';
+        case K_PING: return 'i';
+        case K_PUTGET: return 'r';
+        case K_CONSUME_DONE: return 'j';
+        case K_DICT_SET: return 'S';
+        case K_DICT_GET: return 'G';
+        case K_SEM: return 's';
+        default: return 'c';
+        }
+}
+
 static void run_lib(const struct scenario *sc, const char *name) {
         int n = opt.clients;
         /* n result slots for the workers measured, n more for producers */
@@ -1486,8 +1590,7 @@ static void run_lib(const struct scenario *sc, const char *name) {
                               .client = opt.pipelined ? "libmpx-pipelined" : opt.depth > 1 ? "libmpx-async" : "libmpx",
                               .latency = "round-trip", .clients = n, .depth = opt.depth, .hist = h };
         int64_t start = now_ns(), deadline = opt.count > 0 ? 0 : start + (int64_t) (opt.secs * 1e9), last = start;
-        char role = sc->kind == K_PUT ? 'p' : sc->kind == K_GET ? 'g' : sc->kind == K_PING ? 'i' :
-                    sc->kind == K_PUTGET ? 'r' : 'c';
+        char role = lib_role(sc->kind);
 
         if (sh == MAP_FAILED) {
                 perror("mpx-bench: mmap");
@@ -1495,10 +1598,10 @@ static void run_lib(const struct scenario *sc, const char *name) {
         }
         for (int i = 0; i < 2 * n; i++)
                 hs[i] = hist_new();
-        if (role == 'c') {
+        if (role == 'c' || role == 'j') {
                 /* consumers first (they block in get), then as many producers */
                 res.latency = "put-to-get";
-                lib_fork(n, 'c', name, opt.count, deadline, hs, sh, pids);
+                lib_fork(n, role, name, opt.count, deadline, hs, sh, pids);
                 lib_fork(n, 'p', name, opt.count, deadline, hs + n, sh + n, ppids);
                 lib_wait(n, ppids);
                 lib_wait(n, pids);
@@ -1623,6 +1726,11 @@ static void spawn_daemon(const char *path) {
 
 /* ---- main ---- */
 
+/* The scenarios whose --lib worker also runs asynchronously (-P > 1) or pipelined. */
+static bool lib_async(enum kind kind) {
+        return kind == K_PUT || kind == K_GET || kind == K_PING || kind == K_CONSUME;
+}
+
 static const struct scenario *find_scenario(const char *name) {
         for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
                 if (strcmp(scenarios[i].name, name) == 0)
@@ -1651,8 +1759,10 @@ static void usage(FILE *f) {
                 "      --prefill N       items put before get/get_many in -t mode (1000000)\n"
                 "      --reuse           use the queue as it is (no delete, no prefill)\n"
                 "      --keep            leave the queue and its items at the end\n"
-                "      --lib             libmpx clients, one process each (put get ping handoff putget): synchronous,\n"
-                "                        or asynchronous with -P requests in flight when -P > 1\n"
+                "      --lib             libmpx clients, one process each (put get ping handoff putget joinable\n"
+                "                        dict_set dict_get sem): synchronous, or asynchronous with -P requests\n"
+                "                        in flight when -P > 1 (put get ping handoff); -s takes any address\n"
+                "                        mpx_connect() does (redis+unix:///path: the Redis backend)\n"
                 "      --pipelined       with --lib: putters use synchronous puts on a pipelined connection,\n"
                 "                        written -P at a time (mpx_pipeline_batch)\n"
                 "      --pause           wake: print a ready line and wait for a line on stdin\n"
@@ -1750,6 +1860,10 @@ int main(int argc, char **argv) {
                 }
                 if (sc->kind == K_PUTGET && (!opt.lib || opt.depth > 1 || opt.pipelined)) {
                         fprintf(stderr, "mpx-bench: scenario '%s' is a synchronous --lib loop (--lib, -P 1)\n", tok);
+                        return 2;
+                }
+                if (opt.lib && (opt.depth > 1 || opt.pipelined) && !lib_async(sc->kind)) {
+                        fprintf(stderr, "mpx-bench: scenario '%s' has a synchronous --lib loop only (-P 1)\n", tok);
                         return 2;
                 }
         }

@@ -130,6 +130,7 @@ static void redis_send_call(struct redis_backend *rb, struct redis_call *c) {
         }
         c->unavailable_since = -1;
         c->sent_confirmed = w && w->confirmed;
+        c->sent_heard = rb->heard;
         redis_fifo_push(n, c);
         if (rb->wait_replicas && !redis_op_reads_only(c->op))
                 redis_send_wait(rb, n, c);
@@ -196,8 +197,12 @@ static void redis_park(struct redis_backend *rb, struct redis_call *c) {
                 return;
         }
         c->was_parked = true;
-        if (w->confirmed && !c->sent_confirmed) {
-                /* It ran before the subscription: a change since then was not heard. Once more. */
+        if (w->confirmed && (!c->sent_confirmed || w->heard > c->sent_heard)) {
+                /*
+                 * It ran before the subscription, or a wake came while it was
+                 * in flight (read before its answer, it found no call parked):
+                 * a change since it ran may not be heard again. Once more.
+                 */
                 redis_send_call(rb, c);
                 return;
         }
@@ -426,9 +431,12 @@ static void redis_sub_read(struct redis_backend *rb, int i) {
                     (w = redis_waitlist_of(rb, name, false))) {
                         if (strcmp(kind->str, "ssubscribe") == 0 && w->node == i) {
                                 w->confirmed = true;
+                                w->heard = ++rb->heard;
                                 redis_wake(rb, w);
-                        } else if (strcmp(kind->str, "smessage") == 0)
+                        } else if (strcmp(kind->str, "smessage") == 0) {
+                                w->heard = ++rb->heard;
                                 redis_wake(rb, w);
+                        }
                 }
                 freeReplyObject(r);
         }

@@ -62,6 +62,7 @@ struct redis_waitlist {
         struct redis_call *calls;
         int node;                       /* the node whose subscriber connection subscribed, or -1 */
         bool confirmed;                 /* the subscription is active */
+        uint64_t heard;                 /* rb->heard when its last message or confirmation came */
         UT_hash_handle hh;
 };
 
@@ -94,6 +95,7 @@ struct redis_backend {
         int64_t slots_next_refresh;     /* ... not before this time */
 
         struct redis_waitlist *waits;   /* uthash by name */
+        uint64_t heard;                 /* wake messages and confirmations read so far, of any object */
         struct redis_call *unreachable; /* calls waiting for their node */
         int64_t unreachable_retry_at;   /* ... sent again at this time */
         int64_t tick_at;                /* the time the timer is armed for, INT64_MAX when disarmed */

@@ -111,6 +111,7 @@ struct redis_call {
         bool cancelled;                 /* CANCEL came while it was in flight */
         bool orphan;                    /* its request was completed without it (disconnect): drop the answer */
         bool sent_confirmed;            /* sent while its object's wake channel was subscribed */
+        uint64_t sent_heard;            /* the backend's count of wakes heard when it was sent */
         struct redis_call *ack;         /* the WAIT sent after it (wait_replicas=), while in flight */
         struct redis_call *ack_of;      /* a WAIT: the call whose answer waits for it, or NULL */
         bool answered;                  /* its answer is kept in kept_body/kept_err until its WAIT returns */
