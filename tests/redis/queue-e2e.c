@@ -57,6 +57,41 @@ static bool item_is(const mpx_item *it, const char *s) {
         return it->size == strlen(s) && memcmp(it->data, s, it->size) == 0;
 }
 
+/* An INFO field of an object, or -999 when there is none. */
+static long long info_field(mpx *m, const char *name, const char *key) {
+        mpx_info info = { 0 };
+        const mpx_field *f;
+        long long v = -999;
+
+        if (mpx_object_info(m, name, &info) == 0 && (f = mpx_info_get(&info, key)))
+                v = f->num;
+        mpx_info_clear(&info);
+        return v;
+}
+
+/* How long a wait for a state may take before it fails: a loaded machine is slow, not this slow. */
+#define WAIT_MS 10000
+
+/*
+ * Wait till an INFO field of an object is want (a parked request counts in its
+ * queue's getters, putters or joiners). Each try is a round trip to Redis, so
+ * there is no pause between them. After WAIT_MS it fails, and the test ends
+ * there: the steps after it rely on that state, and might otherwise hang.
+ */
+static void wait_field(mpx *m, const char *name, const char *key, long long want, int line) {
+        long long deadline = now_ms() + WAIT_MS, v;
+
+        while ((v = info_field(m, name, key)) != want)
+                if (now_ms() > deadline) {
+                        printf("FAIL %s's %s still %lld after %d ms, not %lld (line %d)\n", name, key, v, WAIT_MS,
+                               want, line);
+                        fflush(stdout);
+                        _exit(1);
+                }
+}
+
+#define WAIT_FIELD(m, name, key, want) wait_field(m, name, key, want, __LINE__)
+
 /* A request run in a thread on its own connection. */
 struct job {
         int op;                 /* 'g' get, 'p' put, 'j' join, 'd' done_get */
@@ -90,32 +125,27 @@ static void *run(void *arg) {
         return NULL;
 }
 
-static struct job *start(int op, const char *name, const char *data, uint64_t tag, int64_t timeout) {
+/*
+ * Start a request in a thread, and return once it is parked: once a's INFO of
+ * the queue counts it in line ("getters", "putters" or "joiners": 1).
+ */
+static struct job *start_at(int at, mpx *a, const char *line, int op, const char *name, const char *data,
+                            uint64_t tag, int64_t timeout) {
         struct job *j = calloc(1, sizeof(*j));
 
         *j = (struct job) { .op = op, .name = name, .data = data, .tag = tag, .timeout = timeout, .r = 1 };
         j->m = conn();
         pthread_create(&j->t, NULL, run, j);
-        usleep(150 * 1000);     /* long enough for the request to park */
+        wait_field(a, name, line, 1, at);
         return j;
 }
+
+#define start(...) start_at(__LINE__, __VA_ARGS__)
 
 static int finish(struct job *j) {
         pthread_join(j->t, NULL);
         mpx_disconnect(j->m);
         return j->r;
-}
-
-/* An INFO field of an object, or -999 when there is none. */
-static long long info_field(mpx *m, const char *name, const char *key) {
-        mpx_info info = { 0 };
-        const mpx_field *f;
-        long long v = -999;
-
-        if (mpx_object_info(m, name, &info) == 0 && (f = mpx_info_get(&info, key)))
-                v = f->num;
-        mpx_info_clear(&info);
-        return v;
 }
 
 static void plain(mpx *a) {
@@ -136,7 +166,7 @@ static void plain(mpx *a) {
                                        info_field(a, "q", "putters") == 0);
         CHECK("... after 300 ms", now_ms() - t0 >= 290 && now_ms() - t0 < 1500);
         CHECK("stat", mpx_queue_stat(a, "q", &st) == 0 && st.size == 2 && st.maxsize == 2 && !st.closed);
-        j = start('p', "q", "c", 0, -1);
+        j = start(a, "putters", 'p', "q", "c", 0, -1);
         CHECK("put parked", j->r == 1 && info_field(a, "q", "putters") == 1);
         CHECK("get a", mpx_queue_get(a, "q", 0, &it) == 0 && item_is(&it, "a") && it.tag == 0 &&
                        it.deliveries == 1);
@@ -148,7 +178,7 @@ static void plain(mpx *a) {
         mpx_item_clear(&many[0]);
         mpx_item_clear(&many[1]);
         CHECK("get empty", mpx_queue_get(a, "q", 0, &it) == -EAGAIN);
-        j = start('g', "q", NULL, 0, -1);
+        j = start(a, "getters", 'g', "q", NULL, 0, -1);
         CHECK("get parked", j->r == 1 && info_field(a, "q", "getters") == 1 && info_field(a, "q", "waiters") == 1);
         CHECK("put d", mpx_queue_put(a, "q", "d\0e", 3, -1) == 0);
         CHECK("parked get served", finish(j) == 0 && j->item.size == 3 && memcmp(j->item.data, "d\0e", 3) == 0 &&
@@ -158,7 +188,7 @@ static void plain(mpx *a) {
         CHECK("put empty payload", mpx_queue_put(a, "q", "", 0, -1) == 0);
         CHECK("get empty payload", mpx_queue_get(a, "q", 0, &it) == 0 && it.size == 0);
         mpx_item_clear(&it);
-        j = start('g', "q", NULL, 0, -1);
+        j = start(a, "getters", 'g', "q", NULL, 0, -1);
         CHECK("close", mpx_queue_close(a, "q") == 0);
         CHECK("close wakes a getter: EPIPE", finish(j) == -EPIPE && info_field(a, "q", "getters") == 0);
         free(j);
@@ -196,7 +226,7 @@ static void joinable(mpx *a) {
         CHECK("put y", mpx_queue_put(a, "j", "y", 1, -1) == 0);
         CHECK("get x", mpx_queue_get(a, "j", 0, &it) == 0 && item_is(&it, "x") && it.tag != 0);
         CHECK("join, timeout 0", mpx_queue_join(a, "j", 0) == -EAGAIN);
-        j = start('j', "j", NULL, 0, -1);
+        j = start(a, "joiners", 'j', "j", NULL, 0, -1);
         CHECK("join parked", j->r == 1 && info_field(a, "j", "joiners") == 1);
         CHECK("task_done x", mpx_queue_task_done(a, "j", it.tag) == 0);
         CHECK("done again", mpx_queue_task_done(a, "j", it.tag) == -ENOENT);
@@ -224,11 +254,12 @@ static void joinable(mpx *a) {
         CHECK("get q", mpx_queue_get(a, "j", 0, &it2) == 0 && item_is(&it2, "q"));
         CHECK("done q", mpx_queue_task_done(a, "j", it2.tag) == 0);
         mpx_item_clear(&it2);
+        /* On a's connection, in a thread: c watches it park, as a getter. */
+        c = conn();
         j = calloc(1, sizeof(*j));
         *j = (struct job) { .op = 'd', .name = "j", .tag = it.tag, .timeout = -1, .r = 1, .m = a };
         pthread_create(&j->t, NULL, run, j);
-        usleep(300 * 1000);
-        c = conn();
+        WAIT_FIELD(c, "j", "getters", 1);
         CHECK("done_get parked, p finished", j->r == 1 && mpx_queue_stat(c, "j", &st) == 0 && st.unfinished == 0);
         CHECK("put r", mpx_queue_put(c, "j", "r", 1, -1) == 0);
         pthread_join(j->t, NULL);
@@ -248,6 +279,11 @@ static void leases(mpx *a) {
         CHECK("declare ttr", mpx_queue_declare_ttr(a, "t", 0, MPX_QUEUE_JOINABLE, 300) == 1);
         CHECK("put", mpx_queue_put(a, "t", "l", 1, -1) == 0);
         CHECK("get", mpx_queue_get_flags(a, "t", 0, MPX_GET_DETACH, &it) == 0);
+        /*
+         * These two sleeps are the behaviour under test, not synchronisation:
+         * with a TTR of 300 ms, the delivery is still leased 350 ms after the
+         * get only because the touch at 150 ms restarted its lease.
+         */
         usleep(150 * 1000);
         CHECK("touch", mpx_queue_touch(a, "t", it.tag) == 0);
         usleep(200 * 1000);
@@ -270,7 +306,7 @@ static void connection_queue(mpx *a) {
         CHECK("others use it", mpx_queue_put(a, "mine", "m", 1, -1) == 0);
         CHECK("... and get", mpx_queue_get(a, "mine", 0, &it) == 0 && item_is(&it, "m"));
         mpx_item_clear(&it);
-        j = start('g', "mine", NULL, 0, -1);
+        j = start(a, "getters", 'g', "mine", NULL, 0, -1);
         mpx_disconnect(c);
         CHECK("deleted with its connection", mpx_queue_put(a, "mine", "m", 1, -1) == -ENOENT);
         CHECK("its parked getter told", finish(j) == -EIDRM);

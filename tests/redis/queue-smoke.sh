@@ -96,6 +96,7 @@ check 'declare other ttr' EEXIST $(F declare t) 0 1 301 cidA 5000
 check 'put' 0 $(F put t) cidP -1 p1 p2
 check 'get (queue ttr)' '1 1 p1' $(F get t) cidA -1 1 1 0 5000
 check 'get (own ttr)' '2 1 p2' $(F get t) cidA -1 1 1 1000 5000
+# Not synchronisation: the time is what is tested (the queue's TTR of 300 ms runs out, p2's 1000 ms does not).
 sleep 0.4
 check 'touch lives' 0 $(F touch t) 2
 check 'touch expired' ENOENT $(F touch t) 1

@@ -5,6 +5,7 @@
  * redis+unix:// address of a scratch server.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,60 @@ static int64_t info_int(mpx *m, const char *name, const char *key) {
         return v;
 }
 
+/* How long a wait for a state may take before it fails: a loaded machine is slow, not this slow. */
+#define WAIT_MS 10000
+
+/*
+ * Wait till an integer field of an object's INFO is want: a semaphore's or an
+ * event's "waiters", a barrier's "waiting" (its parties parked in the round).
+ * Each try is a round trip to Redis, so there is no pause between them. After
+ * WAIT_MS it fails, and the test ends there: the steps after it rely on that
+ * state, and might otherwise hang.
+ */
+static void wait_info(mpx *m, const char *name, const char *key, int64_t want, int line) {
+        int64_t deadline = ms() + WAIT_MS, v;
+
+        while ((v = info_int(m, name, key)) != want)
+                if (ms() > deadline) {
+                        fprintf(stderr, "%s:%d: %s's %s still %lld after %d ms, not %lld\n", __FILE__, line, name, key,
+                                (long long) v, WAIT_MS, (long long) want);
+                        _exit(1);
+                }
+}
+
+#define WAIT_INFO(m, name, key, want) wait_info(m, name, key, want, __LINE__)
+
+/* Wait till something comes on m's descriptor (for a request whose INFO shows it ran: its answer), and read it. */
+static void read_answer(mpx *m, int line) {
+        struct pollfd p = { .fd = mpx_fd(m), .events = POLLIN };
+        int r;
+
+        do
+                r = poll(&p, 1, WAIT_MS);
+        while (r < 0 && errno == EINTR);
+        if (r <= 0) {
+                fprintf(stderr, "%s:%d: no answer in %d ms\n", __FILE__, line, WAIT_MS);
+                _exit(1);
+        }
+        CHECK(mpx_process(m) >= 0, 1);
+}
+
+#define READ_ANSWER(m) read_answer(m, __LINE__)
+
+/*
+ * Run m as an event loop does (send what is queued, wait for its descriptor,
+ * read) till a callback sets *res (from -999), for up to WAIT_MS.
+ */
+static void run_until_set(mpx *m, const int64_t *res) {
+        int64_t deadline = ms() + WAIT_MS, left;
+
+        while (mpx_process(m) >= 0 && *res == -999 && (left = deadline - ms()) > 0) {
+                struct pollfd p = { .fd = mpx_fd(m), .events = POLLIN };
+
+                poll(&p, 1, (int) left);
+        }
+}
+
 static void test_lock(void) {
         mpx *a = conn(), *b = conn();
 
@@ -91,16 +146,17 @@ static void test_lock(void) {
         mpx_disconnect(a);
 }
 
+/* What a thread does on its connection once the object's INFO field key is want (a waiter is parked). */
 struct later {
-        const char *what, *name;
-        int delay_ms;
+        const char *what, *name, *key;
+        int64_t want;
 };
 
 static void *do_later(void *arg) {
         struct later *l = arg;
         mpx *m = conn();
 
-        usleep(l->delay_ms * 1000);
+        wait_info(m, l->name, l->key, l->want, __LINE__);
         if (strcmp(l->what, "release") == 0)
                 mpx_sem_release(m, l->name);
         else if (strcmp(l->what, "set") == 0)
@@ -121,39 +177,42 @@ static pthread_t later(struct later *l) {
         return t;
 }
 
+/* An acquire in a thread, on a connection made beforehand (so that it parks soon after the thread starts). */
 struct acquirer {
         const char *name;
         int64_t timeout_ms;
         int result;
+        mpx *m;
 };
 
 static void *do_acquire(void *arg) {
         struct acquirer *q = arg;
-        mpx *m = conn();
 
-        q->result = mpx_sem_acquire(m, q->name, q->timeout_ms);
-        mpx_disconnect(m);
+        q->result = mpx_sem_acquire(q->m, q->name, q->timeout_ms);
+        mpx_disconnect(q->m);
         return NULL;
 }
 
 /* Acquirers are served in arrival order: a release goes to the parked one. */
 static void test_order(void) {
         mpx *a = conn();
-        struct acquirer q1 = { "fifo", 300, -999 }, q2 = { "fifo", 5000, -999 };
+        struct acquirer q1 = { "fifo", 300, -999, conn() }, q2 = { "fifo", 5000, -999, conn() };
         pthread_t t1, t2;
 
         CHECK(mpx_sem_declare(a, "fifo", 1, 0, MPX_SEM_NO_UNDO), 1);
         CHECK(mpx_sem_acquire(a, "fifo", 0), 0);
         pthread_create(&t1, NULL, do_acquire, &q1);
-        usleep(100 * 1000);
+        WAIT_INFO(a, "fifo", "waiters", 1);
         pthread_create(&t2, NULL, do_acquire, &q2);
-        usleep(500 * 1000);
+        /* Both in line, q1 first (its 300 ms have not passed: that timeout is what is tested). */
+        WAIT_INFO(a, "fifo", "waiters", 2);
+        pthread_join(t1, NULL);
+        CHECK(q1.result, -ETIMEDOUT);
         /* q1 timed out and left the line: q2 is first. */
+        CHECK(info_int(a, "fifo", "waiters"), 1);
         CHECK(mpx_sem_release(a, "fifo"), 0);
         CHECK(mpx_sem_acquire(a, "fifo", 0), -EAGAIN);
-        pthread_join(t1, NULL);
         pthread_join(t2, NULL);
-        CHECK(q1.result, -ETIMEDOUT);
         CHECK(q2.result, 0);
         CHECK(mpx_sem_value(a, "fifo"), 0);
 
@@ -164,10 +223,11 @@ static void test_order(void) {
 
                 CHECK(mpx_sem_acquire_async(b, "fifo", -1, store, &bres) > 0, 1);
                 mpx_flush(b);
-                usleep(200 * 1000);
-                mpx_process(b);
+                WAIT_INFO(a, "fifo", "waiters", 1);
+                READ_ANSWER(b);
                 mpx_disconnect(b);
         }
+        CHECK(info_int(a, "fifo", "waiters"), 0);
         CHECK(mpx_sem_release(a, "fifo"), 0);
         CHECK(mpx_sem_acquire(a, "fifo", 0), 0);
         mpx_disconnect(a);
@@ -178,7 +238,7 @@ static void test_wakeups(void) {
         pthread_t t;
 
         CHECK(mpx_sem_declare(a, "sem", 0, 0, 0), 1);
-        t = later(&(struct later) { "release", "sem", 200 });
+        t = later(&(struct later) { "release", "sem", "waiters", 1 });
         int64_t t0 = ms();
         CHECK(mpx_sem_acquire(a, "sem", 5000), 0);
         CHECK(ms() - t0 < 1000, 1);
@@ -187,7 +247,7 @@ static void test_wakeups(void) {
         CHECK(mpx_event_declare(a, "ev"), 1);
         CHECK(mpx_event_wait(a, "ev", 0), -EAGAIN);
         CHECK(mpx_event_is_set(a, "ev"), 0);
-        t = later(&(struct later) { "setclear", "ev", 200 });
+        t = later(&(struct later) { "setclear", "ev", "waiters", 1 });
         CHECK(mpx_event_wait(a, "ev", 5000), 0);
         pthread_join(t, NULL);
         CHECK(mpx_event_is_set(a, "ev"), 0);
@@ -198,16 +258,14 @@ static void test_wakeups(void) {
 
                 CHECK(mpx_event_wait_async(a, "ev", -1, store, &res) > 0, 1);
                 mpx_flush(a);
-                usleep(200 * 1000);
-                CHECK(info_int(a, "ev", "waiters"), 1);
+                /* INFO runs a's connection too: its answer to the wait comes first, and parks it. */
+                WAIT_INFO(a, "ev", "waiters", 1);
                 CHECK(mpx_event_set(a, "ev"), 0);
                 CHECK(info_int(a, "ev", "waiters"), 0);
                 CHECK(mpx_event_clear(a, "ev"), 0);
-                /* The backend runs inside the connection's calls: make some till the answer is in. */
-                for (int i = 0; i < 40 && res == -999; i++) {
-                        CHECK(mpx_event_is_set(a, "ev"), 0);
-                        usleep(50 * 1000);
-                }
+                CHECK(mpx_event_is_set(a, "ev"), 0);
+                /* Cleared again, and the parked wait is released all the same once it asks again. */
+                run_until_set(a, &res);
                 CHECK(res, 0);
         }
         CHECK(mpx_event_set(a, "ev"), 0);
@@ -215,7 +273,7 @@ static void test_wakeups(void) {
         CHECK(mpx_event_is_set(a, "ev"), 1);
 
         CHECK(mpx_event_declare(a, "ev2"), 1);
-        t = later(&(struct later) { "delete", "ev2", 200 });
+        t = later(&(struct later) { "delete", "ev2", "waiters", 1 });
         CHECK(mpx_event_wait(a, "ev2", 5000), -EIDRM);
         pthread_join(t, NULL);
         mpx_disconnect(a);
@@ -225,7 +283,8 @@ struct party {
         const char *name;
         int64_t timeout_ms;
         int result;
-        int pass;               /* run the action: PASS after a while */
+        int pass;               /* run the action: see that the round is held, then PASS */
+        int64_t held;           /* the barrier's INFO "held" during the action */
 };
 
 static void *do_party(void *arg) {
@@ -234,7 +293,7 @@ static void *do_party(void *arg) {
 
         p->result = mpx_barrier_wait(m, p->name, p->timeout_ms);
         if (p->pass && p->result >= 0) {
-                usleep(200 * 1000);
+                p->held = info_int(m, p->name, "held");
                 p->pass = mpx_barrier_pass(m, p->name);
         }
         mpx_disconnect(m);
@@ -250,10 +309,12 @@ static void test_barrier(void) {
         CHECK(mpx_barrier_declare(a, "bar", 3), 1);
         CHECK(mpx_barrier_declare(a, "bar", 2), -EEXIST);
         CHECK(mpx_barrier_wait(a, "bar", 0), -EAGAIN);
+        /* Each party arrives once the one before is parked: their indexes are 0, 1, 2. */
         for (int i = 0; i < 3; i++) {
-                p[i] = (struct party) { "bar", -1, -999, 0 };
+                p[i] = (struct party) { "bar", -1, -999, 0, 0 };
                 pthread_create(&t[i], NULL, do_party, &p[i]);
-                usleep(100 * 1000);
+                if (i < 2)
+                        WAIT_INFO(a, "bar", "waiting", i + 1);
         }
         for (int i = 0; i < 3; i++) {
                 pthread_join(t[i], NULL);
@@ -265,9 +326,9 @@ static void test_barrier(void) {
         CHECK(p[2].result, 2);
 
         /* A timeout breaks it for the others. */
-        p[0] = (struct party) { "bar", -1, -999, 0 };
+        p[0] = (struct party) { "bar", -1, -999, 0, 0 };
         pthread_create(&t[0], NULL, do_party, &p[0]);
-        usleep(100 * 1000);
+        WAIT_INFO(a, "bar", "waiting", 1);
         CHECK(mpx_barrier_wait(a, "bar", 300), -ETIMEDOUT);
         pthread_join(t[0], NULL);
         CHECK(p[0].result, -ENOTRECOVERABLE);
@@ -278,17 +339,22 @@ static void test_barrier(void) {
         int64_t res = -999, id = mpx_barrier_wait_async(a, "bar", -1, store, &res);
         CHECK(id > 0, 1);
         mpx_flush(a);
-        usleep(200 * 1000);
-        mpx_process(a);
+        /* INFO runs a's connection too: its answer to the wait comes first, and parks it. */
+        WAIT_INFO(a, "bar", "waiting", 1);
         CHECK(mpx_cancel(a, id) >= 0, 1);
-        usleep(200 * 1000);
-        /* A synchronous call runs the connection: the callback has run after it. */
-        CHECK(mpx_barrier_declare(a, "bar", 3), 0);
+        /*
+         * Its callback runs once the party has withdrawn (a call of its own,
+         * made at once if the wait is parked, else once its answer is in).
+         */
+        run_until_set(a, &res);
         CHECK(res, -ECANCELED);
+        CHECK(info_int(a, "bar", "waiting"), 0);
+        CHECK(mpx_barrier_declare(a, "bar", 3), 0);
         for (int i = 0; i < 3; i++) {
-                p[i] = (struct party) { "bar", 5000, -999, 0 };
+                p[i] = (struct party) { "bar", 5000, -999, 0, 0 };
                 pthread_create(&t[i], NULL, do_party, &p[i]);
-                usleep(100 * 1000);
+                if (i < 2)
+                        WAIT_INFO(a, "bar", "waiting", i + 1);
         }
         for (int i = 0; i < 3; i++)
                 pthread_join(t[i], NULL);
@@ -306,15 +372,16 @@ static void test_barrier(void) {
 
         /* An action: the last party holds the round till its PASS. */
         CHECK(mpx_barrier_declare_flags(a, "ba", 2, MPX_BARRIER_ACTION), 1);
-        p[0] = (struct party) { "ba", 5000, -999, 0 };
-        p[1] = (struct party) { "ba", 5000, -999, 1 };
+        p[0] = (struct party) { "ba", 5000, -999, 0, 0 };
+        p[1] = (struct party) { "ba", 5000, -999, 1, 0 };
         pthread_create(&t[0], NULL, do_party, &p[0]);
-        usleep(100 * 1000);
+        WAIT_INFO(a, "ba", "waiting", 1);
         pthread_create(&t[1], NULL, do_party, &p[1]);
         pthread_join(t[0], NULL);
         pthread_join(t[1], NULL);
         CHECK(p[0].result, 0);
         CHECK(p[1].result, 1);
+        CHECK(p[1].held, 1);
         CHECK(p[1].pass, 0);
         CHECK(mpx_barrier_pass(a, "ba"), -EINVAL);
         CHECK(mpx_barrier_abort(a, "ba"), 0);
@@ -329,8 +396,8 @@ static void test_barrier(void) {
 
                 CHECK(mpx_barrier_wait_async(b, "bd", -1, store, &bres) > 0, 1);
                 mpx_flush(b);
-                usleep(200 * 1000);
-                mpx_process(b);
+                WAIT_INFO(a, "bd", "waiting", 1);
+                READ_ANSWER(b);
                 mpx_disconnect(b);
         }
         CHECK(mpx_barrier_wait(a, "bd", 1000), -ENOTRECOVERABLE);
@@ -342,20 +409,34 @@ static void test_died(void) {
         mpx *a = conn();
         pid_t pid;
         int64_t t0;
+        int go[2];
+        char c;
 
         CHECK(mpx_sem_declare(a, "dl", 1, 1, MPX_SEM_BOUNDED), 1);
         CHECK(mpx_barrier_declare(a, "db", 3), 1);
+        if (pipe(go) < 0) {
+                perror("pipe");
+                exit(2);
+        }
         pid = fork();
         if (pid == 0) {
                 mpx *m = conn();
 
+                close(go[1]);
                 mpx_sem_acquire(m, "dl", 0);
                 mpx_barrier_wait_async(m, "db", -1, store, &(int64_t) { 0 });
                 mpx_flush(m);
-                usleep(300 * 1000);
+                /* Dies (no disconnect) when told: once its requests are seen carried out. */
+                while (read(go[0], &c, 1) < 0 && errno == EINTR)
+                        ;
                 _exit(0);
         }
-        usleep(600 * 1000);
+        close(go[0]);
+        /* The child holds the unit and is parked in the barrier. */
+        WAIT_INFO(a, "db", "waiting", 1);
+        CHECK(info_int(a, "dl", "held"), 1);
+        close(go[1]);
+        waitpid(pid, NULL, 0);
         CHECK(mpx_sem_acquire(a, "dl", 0), -EAGAIN);
         t0 = ms();
         CHECK(mpx_sem_acquire(a, "dl", 10000), -EOWNERDEAD);
@@ -363,7 +444,6 @@ static void test_died(void) {
         t0 = ms();
         CHECK(mpx_barrier_wait(a, "db", 10000), -ENOTRECOVERABLE);
         CHECK(ms() - t0 < 5000, 1);
-        waitpid(pid, NULL, 0);
         mpx_disconnect(a);
 }
 
