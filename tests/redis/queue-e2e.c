@@ -398,12 +398,13 @@ static void wake_race(mpx *a) {
 
         CHECK("declare", mpx_queue_declare(a, "wq", 0, 0) >= 0);
         pthread_create(&t, NULL, consume, &c);
-        usleep(100 * 1000);
+        WAIT_FIELD(a, "wq", "getters", 1);
         for (int i = 0; i < c.n; i++) {
                 long long sent = now_ms();
 
                 if (mpx_queue_put(a, "wq", &sent, sizeof(sent), -1) != 0)
                         break;
+                /* The pace under test: the next wake lands while the last get is in flight. */
                 usleep(300);
         }
         pthread_join(t, NULL);
