@@ -158,6 +158,8 @@ static void conn_request_free(struct mpx *m, struct conn_request *rq) {
         m->n_free++;
 }
 
+static int conn_send(struct mpx *m, bool block);
+
 int64_t conn_submit(struct mpx *m, size_t start, int r, const struct conn_reply *reply,
                     mpx_callback *cb, void *userdata) {
         size_t begun = m ? m->building : SIZE_MAX;
@@ -197,6 +199,14 @@ int64_t conn_submit(struct mpx *m, size_t start, int r, const struct conn_reply 
         rq->userdata = userdata;
         HASH_ADD(hh, m->pending, id, sizeof(rq->id), rq);
         m->n_pending++;
+        /*
+         * Redis's backend takes the request now, outside callbacks (what they
+         * queue goes out as mpx_process() returns): its descriptor is an
+         * epoll set, never writable, so a loop waiting for POLLOUT to send
+         * would wait for ever.
+         */
+        if (m->redis && m->depth == 0 && conn_send(m, false) < 0)
+                return rq->id;  /* lost: the request completes with ECONNRESET at the next mpx_process() */
         if (was_idle)
                 conn_watch_update(m);
         return rq->id;

@@ -490,6 +490,13 @@ static void redis_arm(struct redis_backend *rb) {
         /* Not pushed back by each call here: a timer re-armed before it is read would never fire. */
         if (rb->unreachable)
                 next = rb->unreachable_retry_at;
+        /*
+         * Answers made without Redis (a refusal, a cancel) while the caller's
+         * loop was not reading: the timer fires at once, so that the
+         * connection's descriptor is readable and the loop comes for them.
+         */
+        if (rb->fresh)
+                next = now_ms();
         HASH_ITER(hh, rb->waits, w, tmp) {
                 if (!w->calls) {
                         /* Idle: unsubscribe at the next tick. */

@@ -26,7 +26,7 @@ cat "$src"/client/redis/common.lua "$src"/client/redis/object.lua "$src"/client/
 redis-cli -s "$sock" FLUSHALL >/dev/null
 redis-cli -s "$sock" FUNCTION FLUSH >/dev/null
 
-for t in queue-e2e dictlist-smoke sync-smoke; do
+for t in queue-e2e dictlist-smoke sync-smoke async-loop; do
         echo "== $t through libmpx"
         "$build/tests/redis/$t" "$MPX_SOCKET"
 done
