@@ -144,106 +144,11 @@ void mpxd_done(void);
 
 #include "wait.h"
 
-/* ---- the other object types, one file each ---- */
-
-/*
- * Declaring an object from inside the daemon (the configuration file) and
- * from DECLARE requests goes through one function per type, which returns 1
- * created, 0 existed with the same parameters, -EEXIST (other parameters),
- * -EPROTOTYPE (a name of another type), -EINVAL or -ENOMEM.
- */
-int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable);
-int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joinable, int64_t ttr_ms);
-int dict_declare(const char *name, size_t len);
-int list_declare(const char *name, size_t len);
-int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags);
-int event_declare(const char *name, size_t len);
-/* What a BARRIER_DECLARE may ask beyond parties; NULL asks nothing and matches any barrier. */
-struct barrier_options {
-        bool action;                    /* WIRE_BARRIER_ACTION */
-        int64_t timeout_ms;             /* the default of WAIT; negative: none */
-};
-int barrier_declare(const char *name, size_t len, uint32_t parties, const struct barrier_options *opt);
-/* A connection is gone: a round it held for its action breaks. */
-void barrier_client_lost(struct client *c);
-int array_declare(const char *name, size_t len, char typecode, uint32_t length, uint32_t flags,
-                  const void *initial);
-
-#define HANDLER(fn) int fn(struct client *c, const struct request *req, struct wire_reader *r)
-
-/* dict.c */
-HANDLER(dict_handle_declare); HANDLER(dict_handle_set); HANDLER(dict_handle_get);
-HANDLER(dict_handle_del); HANDLER(dict_handle_contains); HANDLER(dict_handle_len);
-HANDLER(dict_handle_items); HANDLER(dict_handle_pop); HANDLER(dict_handle_setdefault);
-HANDLER(dict_handle_update); HANDLER(dict_handle_clear); HANDLER(dict_handle_incr);
-HANDLER(dict_handle_cas);
-HANDLER(dict_handle_popitem);
-
-/* list.c */
-HANDLER(list_handle_declare); HANDLER(list_handle_append); HANDLER(list_handle_extend);
-HANDLER(list_handle_get); HANDLER(list_handle_set); HANDLER(list_handle_insert);
-HANDLER(list_handle_pop); HANDLER(list_handle_remove); HANDLER(list_handle_index);
-HANDLER(list_handle_len); HANDLER(list_handle_slice); HANDLER(list_handle_clear);
-HANDLER(list_handle_splice);
-
-/* sem.c */
-struct sem_hold;
-HANDLER(sem_handle_declare); HANDLER(sem_handle_acquire); HANDLER(sem_handle_release);
-HANDLER(sem_handle_value);
-/* Give back the units a lost client held (SEM_UNDO) and wake waiters. */
-void sem_client_lost(struct client *c);
-/* How many semaphore units the client holds, over all semaphores. */
-uint64_t sem_client_units(const struct client *c);
-
-/* event.c */
-HANDLER(event_handle_declare); HANDLER(event_handle_set); HANDLER(event_handle_clear);
-HANDLER(event_handle_is_set); HANDLER(event_handle_wait);
-
-/* barrier.c */
-HANDLER(barrier_handle_declare); HANDLER(barrier_handle_wait); HANDLER(barrier_handle_reset);
-HANDLER(barrier_handle_abort);
-HANDLER(barrier_handle_pass);
-
-/* array.c */
-HANDLER(array_handle_declare); HANDLER(array_handle_get); HANDLER(array_handle_set);
-HANDLER(array_handle_add); HANDLER(array_handle_cas); HANDLER(array_handle_map);
-
-/* pipe.c */
-HANDLER(pipe_handle_open);
-
-
-#undef HANDLER
-
-/* ---- queue.c: queues and joinable queues ---- */
-
-struct delivery;
-TAILQ_HEAD(delivery_list, delivery);
-
-int queue_handle_declare(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_put(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_put_many(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_get(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_get_many(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_qsize(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_close(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_purge(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_done_get(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r);
-/* How many undone joinable deliveries the client holds. */
-unsigned queue_client_deliveries(const struct client *c);
-/* Milliseconds until the first lease of its attached deliveries runs out, or -1. */
-int64_t queue_client_next_lease(const struct client *c);
-/*
- * Put back at the head of their queues, in order, what a lost client had
- * taken: its undone joinable items, and the plain-queue items of replies
- * that were not written in full. Then delete the queues it owns
- * (QUEUE_CONNECTION).
- */
-void queue_client_lost(struct client *c);
-/* The client's output reached c->out_written: the plain-queue items of replies written in full are delivered. */
-void queue_client_written(struct client *c);
-/* Free a waiter's pending items. */
-void queue_items_free(struct item_list *items);
+#include "queue.h"
+#include "dict.h"
+#include "list.h"
+#include "sem.h"
+#include "event.h"
+#include "barrier.h"
+#include "array.h"
+#include "pipe.h"
