@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The core types of mpxd, and the headers of the modules that have one of
- * their own (included here until every file includes its own). mpxd is one thread and one libevent loop: nothing here locks.
+ * The core of mpxd: its process-wide state (struct mpxd, server.c) and its
+ * clock. Each module has a header of its own (client.h, object.h, wait.h,
+ * queue.h ...); a file includes the ones it uses.
+ *
+ * mpxd is one thread and one libevent loop: nothing here locks.
  *
  * Lifetimes in one paragraph: a client owns its buffers and is freed from a
  * deferred event after it is lost; an object owns its items and its waiters'
@@ -15,27 +18,14 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-#include <event2/event.h>
-#include <event2/event_struct.h>
-
-#include "hash.h"
-
-#include "macros.h"
-#include "wire.h"
-
-struct client;
-struct object;
-struct user;
-struct waiter;
-struct perm_denial;
-
-#include "log.h"
-
 #include "configfile.h"
 
-/* ---- server.c: the process-wide state ---- */
-
+struct client;
+struct event;
+struct event_base;
+struct object;
 struct refusal;
+struct user;
 
 struct mpxd {
         struct event_base *base;
@@ -128,27 +118,3 @@ void loop_clock_update(void);
 /* Set up state and the event base without any socket (used by unit tests too). */
 int mpxd_init(void);
 void mpxd_done(void);
-#include "server.h"
-
-#include "user.h"
-
-#include "op.h"
-
-#include "admin.h"
-
-#include "perm.h"
-
-#include "object.h"
-
-#include "journal.h"
-
-#include "wait.h"
-
-#include "queue.h"
-#include "dict.h"
-#include "list.h"
-#include "sem.h"
-#include "event.h"
-#include "barrier.h"
-#include "array.h"
-#include "pipe.h"
