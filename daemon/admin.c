@@ -12,8 +12,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "client.h"
+#include "hash.h"
+#include "journal.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "perm.h"
+#include "queue.h"
+#include "sem.h"
+#include "user.h"
+#include "wait.h"
+#include "wire.h"
 
 /* Most objects in one LIST page, whatever the client asks. */
 #define LIST_PAGE_MAX 1000u

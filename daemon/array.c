@@ -42,9 +42,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "array.h"
 #include "client.h"
+#include "journal.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
 #include "typecode.h"
+#include "user.h"
+#include "wire.h"
 
 /*
  * The largest array, in bytes. Its memory is allocated when it is declared

@@ -36,9 +36,16 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "barrier.h"
 #include "client.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
 #include "ref.h"
+#include "wait.h"
+#include "wire.h"
 
 struct barrier {
         struct object obj;
@@ -291,7 +298,7 @@ static const struct object_type barrier_type = {
 
 /* ---- request handlers ---- */
 
-/* Create a barrier, or check that it exists for as many parties and as opt asks (see mpxd.h). */
+/* Create a barrier, or check that it exists for as many parties and as opt asks (see barrier.h). */
 int barrier_declare(const char *name, size_t len, uint32_t parties, const struct barrier_options *opt) {
         struct object *o;
         struct barrier *b;

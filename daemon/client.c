@@ -23,9 +23,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "barrier.h"
 #include "client.h"
+#include "journal.h"
+#include "log.h"
 #include "mpxd.h"
+#include "op.h"
+#include "perm.h"
+#include "queue.h"
 #include "ref.h"
+#include "sem.h"
+#include "user.h"
+#include "wait.h"
+#include "wire.h"
 
 /* Read at least this much at a time. */
 #define CLIENT_READ_CHUNK (64u * 1024)

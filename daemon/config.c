@@ -26,9 +26,22 @@
 
 #include <libconfig.h>
 
-#include "mpxd.h"
+#include "array.h"
+#include "barrier.h"
+#include "configfile.h"
+#include "dict.h"
+#include "event.h"
+#include "journal.h"
+#include "list.h"
+#include "log.h"
+#include "macros.h"
+#include "object.h"
+#include "perm.h"
 #include "pool.h"
+#include "queue.h"
+#include "sem.h"
 #include "typecode.h"
+#include "wire.h"
 
 /* One error found in a file; they are reported in the order of their lines. */
 struct loader_error {
@@ -1116,7 +1129,7 @@ static void load_root(struct loader *l, const config_setting_t *root) {
         }
 }
 
-/* Read and check a configuration file (see mpxd.h for the contract). */
+/* Read and check a configuration file (see configfile.h for the contract). */
 int config_load(const char *path, bool must_exist, struct config **ret, char **ret_errors) {
         struct loader l = { .path = path };
         char *dir_copy = NULL;

@@ -35,7 +35,15 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "dict.h"
+#include "hash.h"
+#include "journal.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "user.h"
+#include "wire.h"
 
 static unsigned dict_hash(const void *data, size_t len);
 

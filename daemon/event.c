@@ -16,8 +16,14 @@
 #include <stdlib.h>
 
 #include "client.h"
+#include "event.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
 #include "ref.h"
+#include "wait.h"
+#include "wire.h"
 
 struct event_obj {
         struct object obj;
@@ -80,7 +86,7 @@ static const struct object_type event_obj_type = {
 
 /* ---- request handlers ---- */
 
-/* Create an event, clear, or find it (see mpxd.h). */
+/* Create an event, clear, or find it (see event.h). */
 int event_declare(const char *name, size_t len) {
         struct object *o;
         struct event_obj *e;

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The allocator of uthash's tables (see mpxd.h): malloc, with a failure that
+ * The allocator of uthash's tables (see hash.h): malloc, with a failure that
  * unit tests can ask for, so that every HASH_ADD site's out-of-memory path
  * is tested.
  */
 #include <stdlib.h>
 
-#include "mpxd.h"
+#include "hash.h"
 
 bool hash_oom;
 unsigned hash_fail_countdown;

@@ -69,8 +69,21 @@
 
 #include <zlib.h>
 
+#include "array.h"
 #include "client.h"
+#include "configfile.h"
+#include "dict.h"
+#include "journal.h"
+#include "list.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "queue.h"
+#include "sem.h"
+#include "server.h"
+#include "wire.h"
 
 /* Bytes of a record before its kind: u32 length, u32 crc. */
 #define RECORD_PREFIX 8u

@@ -33,7 +33,14 @@
 #include <sys/random.h>
 
 #include "client.h"
+#include "journal.h"
+#include "list.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "user.h"
+#include "wire.h"
 
 /* The smallest array a list allocates. */
 #define LIST_MIN_CAP 16u

@@ -21,7 +21,9 @@
 
 #include <systemd/sd-journal.h>
 
-#include "mpxd.h"
+#include "log.h"
+#include "macros.h"
+#include "wire.h"
 
 /* Longer messages are cut: one line of the log is never this long. */
 #define LOG_LINE_MAX 4096

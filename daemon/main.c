@@ -11,7 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "configfile.h"
+#include "log.h"
 #include "mpxd.h"
+#include "server.h"
+#include "wire.h"
 
 static void usage(FILE *f) {
         fprintf(f,

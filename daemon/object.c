@@ -7,8 +7,18 @@
 #include <errno.h>
 #include <string.h>
 
+#include "admin.h"
+#include "client.h"
+#include "hash.h"
+#include "journal.h"
+#include "log.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "perm.h"
 #include "ref.h"
+#include "user.h"
+#include "wire.h"
 
 struct object *object_find(const char *name, size_t len) {
         struct object *o;

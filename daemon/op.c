@@ -9,10 +9,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
+#include "array.h"
+#include "barrier.h"
 #include "client.h"
+#include "dict.h"
+#include "event.h"
+#include "journal.h"
+#include "list.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "op.h"
+#include "perm.h"
+#include "pipe.h"
 #include "pool.h"
+#include "queue.h"
 #include "ref.h"
+#include "sem.h"
+#include "wait.h"
+#include "wire.h"
 
 typedef int (*op_handler)(struct client *c, const struct request *req, struct wire_reader *r);
 

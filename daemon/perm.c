@@ -18,7 +18,15 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "configfile.h"
+#include "hash.h"
+#include "journal.h"
+#include "log.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "perm.h"
+#include "wire.h"
 
 /* After this many objects refused to one client, its further refusals are not logged. */
 #define PERM_DENIALS_LOGGED_MAX 1024u

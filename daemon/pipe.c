@@ -34,7 +34,14 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "pipe.h"
+#include "wait.h"
+#include "wire.h"
 
 struct pipe {
         struct object obj;

@@ -56,9 +56,18 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "perm.h"
 #include "pool.h"
+#include "server.h"
 #include "supervisor.h"
+#include "user.h"
+#include "wait.h"
+#include "wire.h"
 
 /* Back-off of restarts: the first delay, the most, and how long a worker must run to reset it. */
 #define POOL_BACKOFF_MIN_MS     100u

@@ -27,7 +27,17 @@
 #include <string.h>
 
 #include "client.h"
+#include "hash.h"
+#include "journal.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "queue.h"
+#include "user.h"
+#include "wait.h"
+#include "wire.h"
 
 /*
  * One payload. Items are the bulk of the daemon's memory, so the header is

@@ -13,8 +13,13 @@
 #include <stdlib.h>
 
 #include "client.h"
+#include "log.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
 #include "ref.h"
+#include "user.h"
+#include "wire.h"
 
 struct ref {
         struct object *o;

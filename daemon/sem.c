@@ -30,7 +30,15 @@
 #include <stdlib.h>
 
 #include "client.h"
+#include "journal.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "sem.h"
+#include "wait.h"
+#include "wire.h"
 
 /* The largest value of any semaphore: what an i64 (mpx_sem_value) can carry. */
 #define SEM_VALUE_MAX ((uint64_t) INT64_MAX)
@@ -330,7 +338,7 @@ void sem_client_lost(struct client *c) {
 
 /* ---- request handlers ---- */
 
-/* Create a semaphore, or check that it exists with these parameters (see mpxd.h). */
+/* Create a semaphore, or check that it exists with these parameters (see sem.h). */
 int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags) {
         struct object *o;
         struct sem *s;

@@ -34,8 +34,16 @@
 #include <systemd/sd-daemon.h>
 
 #include "client.h"
+#include "configfile.h"
+#include "journal.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "object.h"
+#include "server.h"
 #include "supervisor.h"
+#include "user.h"
+#include "wire.h"
 
 /* Refused connections waiting for their first request; more are closed unanswered. */
 #define REFUSALS_MAX 64

@@ -47,8 +47,14 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "configfile.h"
+#include "log.h"
+#include "macros.h"
 #include "mpxd.h"
+#include "server.h"
 #include "supervisor.h"
+#include "user.h"
+#include "wire.h"
 
 /* When mpxd stops: SIGTERM, this long, SIGKILL, at most this long again. */
 #define SUPERVISOR_SHUTDOWN_TERM_MS     1000

@@ -27,7 +27,12 @@
 #include <stdlib.h>
 
 #include "client.h"
+#include "hash.h"
+#include "journal.h"
+#include "log.h"
 #include "mpxd.h"
+#include "op.h"
+#include "user.h"
 
 /* A refusal of one kind is logged at most this often per uid. */
 #define USER_LOG_INTERVAL_MS 10000

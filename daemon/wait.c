@@ -14,6 +14,11 @@
 
 #include "client.h"
 #include "mpxd.h"
+#include "object.h"
+#include "op.h"
+#include "queue.h"
+#include "user.h"
+#include "wait.h"
 
 /* The timer of a waiter fired: answer -ETIMEDOUT and let the object serve the rest. */
 static void wait_expire(evutil_socket_t fd, short what, void *arg) {

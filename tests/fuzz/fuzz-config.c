@@ -20,7 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "configfile.h"
+#include "log.h"
 #include "mpxd.h"
+#include "object.h"
 #include "fuzz.h"
 #include "fuzz-support.h"
 

@@ -73,7 +73,12 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "configfile.h"
+#include "journal.h"
+#include "log.h"
 #include "mpxd.h"
+#include "object.h"
+#include "wait.h"
 #include "fuzz.h"
 #include "fuzz-support.h"
 

@@ -39,7 +39,11 @@
 
 #include <zlib.h>
 
+#include "configfile.h"
+#include "journal.h"
+#include "log.h"
 #include "mpxd.h"
+#include "object.h"
 #include "fuzz.h"
 #include "fuzz-support.h"
 

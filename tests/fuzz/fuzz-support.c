@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "configfile.h"
+#include "journal.h"
 #include "fuzz-support.h"
 
 #define MAX_DIRS 4

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mpxd.h"
+#include "configfile.h"
 
 #define FUZZ_DIR_MAX 256
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "client.h"
 #include "request-builder.h"
 
 void take_reply(struct client *c, uint16_t op, struct reply *ret) {

@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #include "client.h"
-#include "mpxd.h"
 
 /* The id of every request of a round trip. */
 #define ROUND_TRIP_ID   0x77u

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "unit-client.h"
 
 #define OBJECTS 2500

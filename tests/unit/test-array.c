@@ -33,6 +33,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
+#include "log.h"
 #include "mpxd.h"
 #include "request-builder.h"
 #include "round-trip.h"

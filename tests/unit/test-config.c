@@ -23,7 +23,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "configfile.h"
+#include "journal.h"
+#include "log.h"
 #include "mpxd.h"
+#include "object.h"
+#include "queue.h"
 #include "temp-dir.h"
 
 struct fixture {

@@ -30,6 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
+#include "dict.h"
+#include "mpxd.h"
+#include "user.h"
 #include "unit-client.h"
 
 /* ---- dict helpers ---- */

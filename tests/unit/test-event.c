@@ -26,6 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "barrier.h"
+#include "client.h"
+#include "event.h"
+#include "mpxd.h"
+#include "object.h"
 #include "unit-client.h"
 
 #define info_field(c, name, key) info_field_at(c, name, WIRE_TYPE_ANY, key, __FILE__, __LINE__)

@@ -22,6 +22,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client.h"
+#include "configfile.h"
+#include "journal.h"
+#include "mpxd.h"
+#include "server.h"
 #include "unit-client.h"
 
 #define QUEUE "jobs"

@@ -9,6 +9,13 @@
  * objects' bytes() hooks, and the users' bytes sum to it, through a long
  * run of random operations.
  */
+#include "client.h"
+#include "configfile.h"
+#include "hash.h"
+#include "mpxd.h"
+#include "object.h"
+#include "queue.h"
+#include "user.h"
 #include "unit-client.h"
 
 #include <stdio.h>

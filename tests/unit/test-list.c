@@ -28,6 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
+#include "list.h"
+#include "mpxd.h"
+#include "user.h"
 #include "unit-client.h"
 
 /* ---- list helpers ---- */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of mpxd under memory exhaustion in uthash: every HASH_ADD site
- * of the daemon is made to fail (hash_fail_countdown, see mpxd.h) at the
+ * of the daemon is made to fail (hash_fail_countdown, see hash.h) at the
  * allocation of a new table or of a bucket expansion, and the request must
  * be answered ENOMEM with the state as it was (counts, bytes, contents,
  * serials and tags, user accounting); the same request then succeeds once
@@ -25,6 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
+#include "hash.h"
+#include "mpxd.h"
+#include "object.h"
+#include "perm.h"
+#include "user.h"
 #include "unit-client.h"
 
 /* Enough distinct keys in one table that a bucket reaches uthash's expansion threshold. */

@@ -9,6 +9,11 @@
  * PIPE_OPEN of a pipe that exists, and one logged
  * refusal per client and object (remembered for at most 1024 objects).
  */
+#include "client.h"
+#include "configfile.h"
+#include "hash.h"
+#include "mpxd.h"
+#include "perm.h"
 #include "unit-client.h"
 
 #include <errno.h>

@@ -34,7 +34,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
+#include "log.h"
 #include "mpxd.h"
+#include "object.h"
+#include "wait.h"
 #include "request-builder.h"
 #include "round-trip.h"
 

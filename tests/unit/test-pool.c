@@ -35,8 +35,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "client.h"
+#include "configfile.h"
+#include "log.h"
 #include "mpxd.h"
 #include "pool.h"
+#include "queue.h"
+#include "user.h"
 #include "unit-client.h"
 #include "temp-dir.h"
 

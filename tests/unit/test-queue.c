@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
+#include "mpxd.h"
 #include "unit-client.h"
 
 /* ---- building requests ---- */

@@ -23,7 +23,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
+#include "configfile.h"
+#include "log.h"
 #include "mpxd.h"
+#include "object.h"
+#include "server.h"
 #include "temp-dir.h"
 
 #define CHILDREN 3

@@ -11,6 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client.h"
+#include "log.h"
+#include "mpxd.h"
+
 /* The body of the last reply taken by take_reply_at() (one at a time). */
 static struct wire_buf reply_copy;
 

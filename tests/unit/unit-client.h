@@ -23,7 +23,6 @@
 #include <stdbool.h>
 
 #include "client.h"
-#include "mpxd.h"
 #include "request-builder.h"
 
 #define MAX_CLIENTS     16

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Barriers, as Python's Barrier (barrier.c).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct client;
+struct request;
+struct wire_reader;
+
+/* What a BARRIER_DECLARE may ask beyond parties; NULL asks nothing and matches any barrier. */
+struct barrier_options {
+        bool action;                    /* WIRE_BARRIER_ACTION */
+        int64_t timeout_ms;             /* the default of WAIT; negative: none */
+};
+/* Declare a barrier: 1 created, 0 existed with the same parameters, or a negative errno (see queue.h). */
+int barrier_declare(const char *name, size_t len, uint32_t parties, const struct barrier_options *opt);
+/* A connection is gone: a round it held for its action breaks. */
+void barrier_client_lost(struct client *c);
+
+int barrier_handle_declare(struct client *c, const struct request *req, struct wire_reader *r);
+int barrier_handle_wait(struct client *c, const struct request *req, struct wire_reader *r);
+int barrier_handle_reset(struct client *c, const struct request *req, struct wire_reader *r);
+int barrier_handle_abort(struct client *c, const struct request *req, struct wire_reader *r);
+int barrier_handle_pass(struct client *c, const struct request *req, struct wire_reader *r);

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The name registry (object.c): struct object, the hooks of each type
+ * (struct object_type), lookup, registration and deletion.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "hash.h"
+#include "wire.h"
+
+struct client;
+struct object;
+struct ref;
+struct user;
+struct waiter;
+
+struct object_type {
+        uint8_t type;                   /* enum wire_type */
+        /* Wake every waiter with neg_errno (-EIDRM, -ESHUTDOWN); NULL for types nobody waits on. */
+        void (*wake_all)(struct object *o, int neg_errno);
+        /* Serve waiters after something changed (a waiter left, say); NULL if there is nothing to do. */
+        void (*serve)(struct object *o);
+        /* Append the fields that describe the object. */
+        int (*describe)(struct object *o, struct wire_buf *b, struct wire_fields *f);
+        /* Free the object and everything it holds; no waiters are left. */
+        void (*free)(struct object *o);
+        /*
+         * Optional: a waiter is about to leave unserved, because its timer
+         * fired (why -ETIMEDOUT), its client cancelled it (why -ECANCELED)
+         * or its client is gone (why -ECONNRESET). The waiter is still
+         * linked; it is answered (on timeout or cancel) and freed by wait.c
+         * after this returns. A barrier breaks here, or, on cancel, forgets
+         * the party.
+         */
+        void (*waiter_left)(struct object *o, struct waiter *w, int why);
+        /* Optional: bytes the object holds (payload and per-element overhead), for the daemon-wide total. */
+        uint64_t (*bytes)(struct object *o);
+        /* Optional: 0 if client c may delete the object, else -EACCES (pools: pool.c's rule). */
+        int (*may_delete)(struct object *o, const struct client *c);
+        /*
+         * Types that can be durable: append the journal records that recreate
+         * the object as it is (journal_create, then its contents); 0 or -ENOMEM.
+         */
+        int (*dump)(struct object *o);
+        /* Apply one journal record of the type's own kinds; 0, or -EBADMSG when it makes no sense. */
+        int (*replay)(struct object *o, uint16_t kind, struct wire_reader *r);
+        /* Optional, durable objects changed behind the daemon's back (mapped arrays): journal what changed. */
+        void (*checkpoint)(struct object *o);
+};
+
+struct object {
+        UT_hash_handle hh;
+        char name[WIRE_NAME_MAX + 1];   /* NUL-terminated */
+        size_t name_len;
+        const struct object_type *ops;
+        uint64_t serial;                /* creation order, the LIST cursor */
+        uint64_t created_ms;
+        uint64_t active_ms;             /* last request on it */
+        uint64_t timeouts;              /* waiters that timed out */
+        uint64_t requests;              /* requests that named it */
+        uid_t uid;                      /* owner */
+        gid_t gid;                      /* group */
+        uint16_t mode;                  /* permission bits, as chmod(2)'s: r 4, w 2 per class */
+        struct user *user;              /* its creator, charged for it; NULL: configured */
+        bool durable;                   /* its changes are journaled (journal.c) */
+        bool counted;                   /* alive while referred to (ref.c) */
+        uint32_t n_refs, n_transit;     /* references to it, of which in transit */
+        TAILQ_HEAD(, ref) refs;
+        TAILQ_ENTRY(object) link;
+};
+
+/* Find an object by name; NULL if there is none. No permission is checked: not for requests. */
+struct object *object_find(const char *name, size_t len);
+/*
+ * Find an object for the request being handled: 0 and *ret (NULL when there
+ * is none), or -EACCES when the request's client may not access it as the
+ * request's access class requires (perm_check). Outside a request (the
+ * configuration, timers) nothing is checked. Every lookup a request makes
+ * goes through here or object_find_typed.
+ */
+int object_lookup(const char *name, size_t len, struct object **ret);
+/*
+ * As object_lookup, for an object that must exist and be of one of the types
+ * in the mask (1 << type): 0 and *ret set, -ENOENT, -EPROTOTYPE or -EACCES.
+ */
+int object_find_typed(const char *name, size_t len, unsigned type_mask, struct object **ret);
+/*
+ * Register a new object, initialised by its type; the name must be free. Its
+ * owner is the client of the request being handled, or mpxd itself (perm_init_object).
+ * 0, or -ENOMEM with nothing registered: the caller still owns o and frees it.
+ */
+int object_register(struct object *o, const char *name, size_t len, const struct object_type *ops);
+/* Wake its waiters with neg_errno, unregister and free it. */
+void object_delete(struct object *o, int neg_errno);
+/*
+ * The two halves of every DECLARE around the type's own: before, the checks
+ * of flags every declare takes (-EINVAL for a counted durable object; for a
+ * durable one the journal's, journal_declare_check); after, with created
+ * (1, 0 or a negative errno), what those flags ask for: a counted object's
+ * reference (ref_declared) or a durable object's record (journal_declared).
+ * Both return created, or a negative errno.
+ */
+int object_declare_check(const char *name, size_t len, uint32_t flags);
+int object_declared(struct client *c, const char *name, size_t len, int created, uint32_t flags);
+/* Delete every object (shutdown). */
+void object_delete_all(int neg_errno);
+/*
+ * 0 if one more object may be created, -EUSERS when mpxd.max_objects exist
+ * already or the requester's uid has its quota of objects. Every declare
+ * function calls it before it allocates.
+ */
+int object_check_limit(void);
+/* The bytes the object holds, as its type counts them (0 for types that hold none). */
+uint64_t object_bytes(struct object *o);

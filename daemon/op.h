@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The request table (op.c): the request being handled, dispatching a frame
+ * to its handler, and the reply helpers handlers share.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "perm.h"
+#include "wire.h"
+
+struct client;
+
+struct request {
+        uint32_t id;
+        uint16_t op;
+};
+
+/*
+ * The request op_dispatch is handling, for the object lookup to check against;
+ * client is NULL between requests, so that nothing done outside a request
+ * (the configuration, timers, serving waiters) is checked.
+ */
+struct op_context {
+        struct client *client;
+        uint16_t op;
+        enum perm_access access;
+        bool changes;                   /* it may change the object it names: durable ones need journal room */
+        uint32_t body_len;
+};
+extern struct op_context op_current;
+
+/* Handle one complete frame of a client. */
+void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body);
+
+/*
+ * Reply helpers for handlers: a reply whose body is one value. They return 0
+ * (the reply is queued) or -ENOMEM (nothing queued; op_dispatch answers it).
+ */
+int op_reply_u8(struct client *c, const struct request *req, uint8_t v);
+int op_reply_u64(struct client *c, const struct request *req, uint64_t v);
+int op_reply_i64(struct client *c, const struct request *req, int64_t v);
+int op_reply_bytes(struct client *c, const struct request *req, const void *data, size_t len);
