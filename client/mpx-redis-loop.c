@@ -495,7 +495,7 @@ static void redis_arm(struct redis_backend *rb) {
          * loop was not reading: the timer fires at once, so that the
          * connection's descriptor is readable and the loop comes for them.
          */
-        if (rb->fresh)
+        if (rb->fresh && !rb->reading)
                 next = now_ms();
         HASH_ITER(hh, rb->waits, w, tmp) {
                 if (!w->calls) {
@@ -511,6 +511,9 @@ static void redis_arm(struct redis_backend *rb) {
                                 next = c->parked_at + REDIS_RETRY_MS;
                 }
         }
+        /* As wanted already (disarmed, or armed for that time and not fired yet): no system call. */
+        if (next == rb->tick_at && (next == INT64_MAX || next > now_ms()))
+                return;
         rb->tick_at = next;
         if (next != INT64_MAX) {
                 if (next <= 0)
@@ -667,7 +670,7 @@ int redis_send(struct mpx *m) {
         return m->broken ? -ENOMEM : 0;
 }
 
-int redis_read(struct mpx *m, bool block) {
+static int redis_read_events(struct mpx *m, bool block) {
         struct redis_backend *rb = m->redis;
         struct epoll_event ev[16];
         int n;
@@ -709,4 +712,14 @@ int redis_read(struct mpx *m, bool block) {
                 if (!block && !rb->fresh)
                         return 0;
         }
+}
+
+int redis_read(struct mpx *m, bool block) {
+        int r;
+
+        /* Answers made while reading are returned by this read: the timer need not say so. */
+        m->redis->reading = true;
+        r = redis_read_events(m, block);
+        m->redis->reading = false;
+        return r;
 }

@@ -100,6 +100,7 @@ struct redis_backend {
         int64_t unreachable_retry_at;   /* ... sent again at this time */
         int64_t tick_at;                /* the time the timer is armed for, INT64_MAX when disarmed */
         bool fresh;                     /* reply frames were added to m->in since the last read */
+        bool reading;                   /* inside redis_read(), which returns what is fresh */
 
         pthread_t heartbeat;
         bool heartbeat_running;
