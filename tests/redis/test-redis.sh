@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # libmpx's Redis backend against a real redis-server that tests/redis/with-redis
 # starts on a temporary unix socket (and stops by pid): the Lua library's
-# functions called by hand, then libmpx end to end for every family, then the
+# functions called by hand, then libmpx end to end for every family and in
+# an event loop of its own (async-loop), then mpxctl's own tests and the
 # Python package's own tests with MPX_SOCKET pointing at Redis (the
-# differences docs/REDIS.md lists are skipped there, each saying why).
+# differences docs/REDIS.md lists are checked as they are, or skipped, each
+# saying why).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "${1:-}" != "--inside" ]; then
