@@ -206,7 +206,7 @@ int64_t conn_submit(struct mpx *m, size_t start, int r, const struct conn_reply 
          * would wait for ever.
          */
         if (m->redis && m->depth == 0 && conn_send(m, false) < 0)
-                return rq->id;  /* lost: the request completes with ECONNRESET at the next mpx_process() */
+                return rq->id;  /* lost: it completes with ECONNRESET at the next mpx_process() */
         if (was_idle)
                 conn_watch_update(m);
         return rq->id;
@@ -444,8 +444,14 @@ int mpx_process(mpx *m) {
 
         if (!m)
                 return -EINVAL;
-        if (m->broken)
+        if (m->broken) {
+                /* Lost outside a call that runs the connection (a send at submit): complete what waits. */
+                if (m->n_pending > 0 && m->depth == 0 && !m->closing) {
+                        m->depth++;
+                        conn_leave(m);
+                }
                 return -ECONNRESET;
+        }
         m->depth++;
         /* What callbacks queue goes out in the same call. */
         do {
