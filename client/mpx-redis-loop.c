@@ -68,6 +68,24 @@ static bool redis_op_reads_only(uint16_t op) {
 }
 
 /*
+ * Changes that hand the client something it then holds (an item, a value, a
+ * unit). When fewer replicas than asked have such a change, its answer is
+ * given anyway: refused, the item taken would be lost to everyone (the
+ * client would not know it has it); given, a failover may at worst give it
+ * again. A change the client makes (a put, a set) is answered EIO instead,
+ * so that the client may make it again.
+ */
+static bool redis_op_takes(uint16_t op) {
+        switch (op) {
+        case WIRE_OP_QUEUE_GET: case WIRE_OP_QUEUE_GET_MANY: case WIRE_OP_QUEUE_DONE_GET:
+        case WIRE_OP_DICT_POP: case WIRE_OP_DICT_POPITEM: case WIRE_OP_LIST_POP: case WIRE_OP_SEM_ACQUIRE:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/*
  * wait_replicas=N: WAIT N timeout after a change, in the same pipeline; the
  * change's answer is kept until WAIT says how many replicas have it.
  */
@@ -97,7 +115,7 @@ static void redis_wait_done(struct redis_backend *rb, struct redis_call *ack, co
                 c->ack = NULL;
                 if (c->answered) {
                         redis_reply_i64(r, &replicas);
-                        if (c->kept_err == 0 && replicas < (int64_t) rb->wait_replicas)
+                        if (c->kept_err == 0 && replicas < (int64_t) rb->wait_replicas && !redis_op_takes(c->op))
                                 c->kept_err = -EIO;
                         redis_answer(rb, c->id, c->op, c->kept_err, &c->kept_body);
                         redis_call_free(c);

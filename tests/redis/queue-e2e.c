@@ -414,6 +414,31 @@ static void wake_race(mpx *a) {
         mpx_disconnect(c.m);
 }
 
+/*
+ * wait_replicas= asking for more replicas than there are: a put is made and
+ * answered EIO (the client may make it again); a get that takes the item is
+ * answered with it all the same, as refusing it would lose the item.
+ */
+static void unconfirmed(void) {
+        char address[1024];
+        mpx_item it = { 0 };
+        mpx *m = NULL;
+
+        snprintf(address, sizeof(address), "%s%swait_replicas=9&wait_timeout_ms=20", url,
+                 strchr(url, '?') ? "&" : "?");
+        CHECK("connect with wait_replicas=9", mpx_connect(address, &m) == 0);
+        if (!m)
+                return;
+        CHECK("declare made, unconfirmed", mpx_queue_declare(m, "uq", 0, MPX_QUEUE_JOINABLE) == -EIO);
+        CHECK("put made, unconfirmed: EIO", mpx_queue_put(m, "uq", "u", 1, -1) == -EIO);
+        CHECK("... the item is there", mpx_queue_qsize(m, "uq") == 1);
+        CHECK("a get takes it and is answered with it", mpx_queue_get(m, "uq", 0, &it) == 0 && item_is(&it, "u"));
+        CHECK("task_done made, unconfirmed: EIO", mpx_queue_task_done(m, "uq", it.tag) == -EIO);
+        mpx_item_clear(&it);
+        CHECK("... and done", mpx_queue_qsize(m, "uq") == 0);
+        mpx_disconnect(m);
+}
+
 int main(int argc, char **argv) {
         mpx *a;
 
@@ -430,6 +455,7 @@ int main(int argc, char **argv) {
         died(a);
         counted(a);
         wake_race(a);
+        unconfirmed();
         mpx_disconnect(a);
         printf(fails ? "%d failed\n" : "all passed\n", fails);
         return fails != 0;
