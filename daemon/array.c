@@ -315,12 +315,12 @@ static int array_range(const struct array *a, int64_t index, uint64_t count, uin
 }
 
 /* Set up the array's memory: a sealed, fully allocated memfd mapped shared. */
-static int array_memory_new(struct array *a) {
+static int array_memory_new(struct array *a, const char *name, size_t len) {
         char label[250];
         void *p;
 
         /* The label shows in /proc/PID/maps of every process that maps the array. */
-        snprintf(label, sizeof(label), "mpx:%.240s", a->obj.name);
+        snprintf(label, sizeof(label), "mpx:%.*s", (int) (len < 240 ? len : 240), name);
         a->memfd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (a->memfd < 0)
                 return -errno;
@@ -549,12 +549,10 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
         a->size_bytes = (size_t) length * t->size;
         a->memfd = -1;
         /* The name labels the memfd; the object is registered only once it is complete. */
-        memcpy(a->obj.name, name, len);
-        a->obj.name[len] = '\0';
-        r = array_memory_new(a);
+        r = array_memory_new(a, name, len);
         if (r < 0) {
-                log_warning("%s '%s': cannot set up %zu bytes of shared memory: %s",
-                            wire_type_name(type->type), a->obj.name, a->size_bytes, strerror(-r));
+                log_warning("%s '%.*s': cannot set up %zu bytes of shared memory: %s",
+                            wire_type_name(type->type), (int) len, name, a->size_bytes, strerror(-r));
                 array_free(&a->obj);
                 return array_memory_error(r);
         }

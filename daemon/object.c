@@ -5,6 +5,7 @@
  * the cursor order of LIST). What an object holds belongs to its type's file.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
@@ -64,6 +65,10 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
 }
 
 int object_register(struct object *o, const char *name, size_t len, const struct object_type *ops) {
+        /* Allocated to its length: most names are short, and a million empty objects are mostly names. */
+        o->name = malloc(len + 1);
+        if (!o->name)
+                return -ENOMEM;
         memcpy(o->name, name, len);
         o->name[len] = '\0';
         o->name_len = len;
@@ -73,8 +78,11 @@ int object_register(struct object *o, const char *name, size_t len, const struct
         TAILQ_INIT(&o->refs);
         /* First what can fail, so that a refusal leaves no trace. */
         HASH_ADD_KEYPTR(hh, mpxd.objects, o->name, o->name_len, o);
-        if (hash_add_failed())
+        if (hash_add_failed()) {
+                free(o->name);
+                o->name = NULL;
                 return -ENOMEM;
+        }
         o->serial = ++mpxd.next_serial;
         o->created_ms = o->active_ms = now_ms();
         perm_init_object(o);
@@ -88,6 +96,7 @@ int object_register(struct object *o, const char *name, size_t len, const struct
 
 void object_delete(struct object *o, int neg_errno) {
         struct user *creator = o->user;
+        char *name = o->name;
 
         journal_delete(o);
         if (o->ops->wake_all)
@@ -99,6 +108,7 @@ void object_delete(struct object *o, int neg_errno) {
         mpxd.n_objects--;
         log_debug("object '%s' deleted", o->name);
         o->ops->free(o);
+        free(name);
         /* After free: what the object held was charged to its creator's user too. */
         user_object_deleted(creator);
 }

@@ -56,7 +56,7 @@ struct object_type {
 
 struct object {
         UT_hash_handle hh;
-        char name[WIRE_NAME_MAX + 1];   /* NUL-terminated */
+        char *name;                     /* NUL-terminated, allocated by object_register */
         size_t name_len;
         const struct object_type *ops;
         uint64_t serial;                /* creation order, the LIST cursor */
