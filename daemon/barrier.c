@@ -288,12 +288,15 @@ static int barrier_describe(struct object *o, struct wire_buf *buf, struct wire_
         return r < 0 ? -ENOMEM : 0;
 }
 
+static void barrier_client_lost(struct client *c);
+
 static const struct object_type barrier_type = {
         .type = WIRE_TYPE_BARRIER,
         .wake_all = barrier_wake_all,
         .describe = barrier_describe,
         .free = barrier_free,
         .waiter_left = barrier_waiter_left,
+        .client_lost = barrier_client_lost,
 };
 
 /* ---- request handlers ---- */
@@ -498,7 +501,8 @@ int barrier_handle_pass(struct client *c, const struct request *req, struct wire
         return 0;
 }
 
-void barrier_client_lost(struct client *c) {
+/* The client_lost hook: a round a lost client held for its action breaks. */
+static void barrier_client_lost(struct client *c) {
         struct barrier *b, *next;
 
         for (b = LIST_FIRST(&held_barriers); b; b = next) {

@@ -19,8 +19,6 @@ struct barrier_options {
 };
 /* Declare a barrier: 1 created, 0 existed with the same parameters, or a negative errno (see queue.h). */
 int barrier_declare(const char *name, size_t len, uint32_t parties, const struct barrier_options *opt);
-/* A connection is gone: a round it held for its action breaks. */
-void barrier_client_lost(struct client *c);
 
 int barrier_handle_declare(struct client *c, const struct request *req, struct wire_reader *r);
 int barrier_handle_wait(struct client *c, const struct request *req, struct wire_reader *r);

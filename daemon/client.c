@@ -23,16 +23,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "barrier.h"
 #include "client.h"
 #include "journal.h"
 #include "log.h"
 #include "mpxd.h"
+#include "object.h"
 #include "op.h"
 #include "perm.h"
 #include "queue.h"
-#include "ref.h"
-#include "sem.h"
 #include "user.h"
 #include "wait.h"
 #include "wire.h"
@@ -394,10 +392,7 @@ void client_lost(struct client *c, const char *why) {
         mpxd.n_clients--;
         /* Nothing may be handed to this client from here on. */
         wait_cancel_client(c);
-        queue_client_lost(c);
-        sem_client_lost(c);
-        barrier_client_lost(c);
-        ref_client_lost(c);
+        object_client_lost(c);
         user_client_gone(c->user);
         c->user = NULL;
         if (!mpxd.base || event_base_once(mpxd.base, -1, EV_TIMEOUT, client_free_cb, c, NULL) < 0)

@@ -21,6 +21,29 @@
 #include "user.h"
 #include "wire.h"
 
+/*
+ * The client_lost hooks of the types that have had an object, each once:
+ * a type with no object ever registered holds nothing for any client, and
+ * client.c need not know which types keep something per client.
+ */
+static void (*lost_hooks[_WIRE_TYPE_MAX])(struct client *c);
+static unsigned n_lost_hooks;
+
+static void object_note_type(const struct object_type *ops) {
+        if (!ops->client_lost)
+                return;
+        for (unsigned i = 0; i < n_lost_hooks; i++)
+                if (lost_hooks[i] == ops->client_lost)
+                        return;
+        lost_hooks[n_lost_hooks++] = ops->client_lost;
+}
+
+void object_client_lost(struct client *c) {
+        for (unsigned i = 0; i < n_lost_hooks; i++)
+                lost_hooks[i](c);
+        ref_client_lost(c);
+}
+
 struct object *object_find(const char *name, size_t len) {
         struct object *o;
 
@@ -83,6 +106,7 @@ int object_register(struct object *o, const char *name, size_t len, const struct
                 o->name = NULL;
                 return -ENOMEM;
         }
+        object_note_type(ops);
         o->serial = ++mpxd.next_serial;
         o->created_ms = o->active_ms = now_ms();
         perm_init_object(o);

@@ -52,6 +52,13 @@ struct object_type {
         int (*replay)(struct object *o, uint16_t kind, struct wire_reader *r);
         /* Optional, durable objects changed behind the daemon's back (mapped arrays): journal what changed. */
         void (*checkpoint)(struct object *o);
+        /*
+         * Optional, for the type as a whole, not one object: client c is gone;
+         * release what it held in objects of the type (a queue's deliveries, a
+         * semaphore's units, a barrier's party). Its waiters are gone already.
+         * Types that share the function (queue and joinable) have it called once.
+         */
+        void (*client_lost)(struct client *c);
 };
 
 struct object {
@@ -108,6 +115,12 @@ void object_delete(struct object *o, int neg_errno);
  */
 int object_declare_check(const char *name, size_t len, uint32_t flags);
 int object_declared(struct client *c, const char *name, size_t len, int created, uint32_t flags);
+/*
+ * Client c is gone: the client_lost hook of every type that has had an
+ * object, then its references to counted objects are dropped (ref.c), last,
+ * since that may delete objects the hooks still had to see.
+ */
+void object_client_lost(struct client *c);
 /* Delete every object (shutdown). */
 void object_delete_all(int neg_errno);
 /*

@@ -134,6 +134,7 @@ struct queue {
 };
 
 static const struct object_type queue_type, joinable_type;
+static void queue_client_lost(struct client *c);
 
 static void queue_serve(struct queue *q);
 TAILQ_HEAD(queue_touched, queue);
@@ -774,6 +775,7 @@ static const struct object_type queue_type = {
         .bytes = queue_bytes,
         .dump = queue_dump,
         .replay = queue_replay,
+        .client_lost = queue_client_lost,
 };
 
 static const struct object_type joinable_type = {
@@ -785,6 +787,7 @@ static const struct object_type joinable_type = {
         .bytes = queue_bytes,
         .dump = queue_dump,
         .replay = queue_replay,
+        .client_lost = queue_client_lost,
 };
 
 unsigned queue_client_deliveries(const struct client *c) {
@@ -861,7 +864,13 @@ static void queue_touch(struct queue *q, struct queue_touched *touched) {
         TAILQ_INSERT_TAIL(touched, q, serve_link);
 }
 
-void queue_client_lost(struct client *c) {
+/*
+ * The client_lost hook: put back at the head of their queues, in order, what
+ * a lost client had taken: its undone joinable items, and the plain-queue
+ * items of replies that were not written in full. Then delete the queues it
+ * owns (QUEUE_CONNECTION).
+ */
+static void queue_client_lost(struct client *c) {
         struct queue_touched touched = TAILQ_HEAD_INITIALIZER(touched);
         struct unsent_items *u;
         struct delivery *d;

@@ -42,13 +42,6 @@ int queue_handle_touch(struct client *c, const struct request *req, struct wire_
 unsigned queue_client_deliveries(const struct client *c);
 /* Milliseconds until the first lease of its attached deliveries runs out, or -1. */
 int64_t queue_client_next_lease(const struct client *c);
-/*
- * Put back at the head of their queues, in order, what a lost client had
- * taken: its undone joinable items, and the plain-queue items of replies
- * that were not written in full. Then delete the queues it owns
- * (QUEUE_CONNECTION).
- */
-void queue_client_lost(struct client *c);
 /* The client's output reached c->out_written: the plain-queue items of replies written in full are delivered. */
 void queue_client_written(struct client *c);
 /* Free a waiter's pending items. */

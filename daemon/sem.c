@@ -299,6 +299,8 @@ static int sem_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
         return 0;
 }
 
+static void sem_client_lost(struct client *c);
+
 static const struct object_type sem_type = {
         .type = WIRE_TYPE_SEMAPHORE,
         .wake_all = sem_wake_all,
@@ -307,10 +309,11 @@ static const struct object_type sem_type = {
         .free = sem_free,
         .dump = sem_dump,
         .replay = sem_replay,
+        .client_lost = sem_client_lost,
 };
 
 /* Give back every unit a lost client held (SEM_UNDO) and serve the acquirers. */
-void sem_client_lost(struct client *c) {
+static void sem_client_lost(struct client *c) {
         struct sem_hold *h;
 
         /*

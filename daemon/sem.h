@@ -19,7 +19,5 @@ int sem_handle_declare(struct client *c, const struct request *req, struct wire_
 int sem_handle_acquire(struct client *c, const struct request *req, struct wire_reader *r);
 int sem_handle_release(struct client *c, const struct request *req, struct wire_reader *r);
 int sem_handle_value(struct client *c, const struct request *req, struct wire_reader *r);
-/* Give back the units a lost client held (SEM_UNDO) and wake waiters. */
-void sem_client_lost(struct client *c);
 /* How many semaphore units the client holds, over all semaphores. */
 uint64_t sem_client_units(const struct client *c);
