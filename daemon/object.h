@@ -39,6 +39,8 @@ struct object_type {
          * the party.
          */
         void (*waiter_left)(struct object *o, struct waiter *w, int why);
+        /* Optional: free the payload of a waiter of the type (wait_free); w->payload is not NULL. */
+        void (*waiter_free)(struct waiter *w);
         /* Optional: bytes the object holds (payload and per-element overhead), for the daemon-wide total. */
         uint64_t (*bytes)(struct object *o);
         /* Optional: 0 if client c may delete the object, else -EACCES (pools: pool.c's rule). */

@@ -137,6 +137,22 @@ static const struct object_type queue_type, joinable_type;
 static void queue_client_lost(struct client *c);
 
 static void queue_serve(struct queue *q);
+
+/* The payload of a put parked until there is room: its items, freed with the waiter if never appended. */
+struct parked_put {
+        struct item_list items;
+        uint32_t n;
+};
+
+static struct parked_put *parked_of(struct waiter *w) {
+        return w->payload;
+}
+
+/* The waiter_free hook: a parked put's items that never went in. */
+static void queue_waiter_free(struct waiter *w) {
+        queue_items_free(&parked_of(w)->items);
+        free(w->payload);
+}
 TAILQ_HEAD(queue_touched, queue);
 TAILQ_HEAD(unsent_list, unsent_items);
 
@@ -645,9 +661,9 @@ static void queue_serve(struct queue *q) {
                 struct waiter *w, *next;
                 bool progress = false;
 
-                while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, w->n_pending)) {
-                        queue_append(q, &w->pending, w->n_pending);
-                        w->n_pending = 0;
+                while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, parked_of(w)->n)) {
+                        queue_append(q, &parked_of(w)->items, parked_of(w)->n);
+                        parked_of(w)->n = 0;
                         client_reply_status(w->client, w->id, w->op, 0);
                         wait_free(w);
                 }
@@ -761,7 +777,7 @@ static uint64_t queue_bytes(struct object *o) {
         struct item *it;
 
         TAILQ_FOREACH(w, &q->putters, obj_link)
-                STAILQ_FOREACH(it, &w->pending, link)
+                STAILQ_FOREACH(it, &parked_of(w)->items, link)
                         sum += item_bytes(it);
         return sum;
 }
@@ -776,6 +792,7 @@ static const struct object_type queue_type = {
         .dump = queue_dump,
         .replay = queue_replay,
         .client_lost = queue_client_lost,
+        .waiter_free = queue_waiter_free,
 };
 
 static const struct object_type joinable_type = {
@@ -788,6 +805,7 @@ static const struct object_type joinable_type = {
         .dump = queue_dump,
         .replay = queue_replay,
         .client_lost = queue_client_lost,
+        .waiter_free = queue_waiter_free,
 };
 
 unsigned queue_client_deliveries(const struct client *c) {
@@ -1050,6 +1068,7 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
  */
 static int queue_put_items(struct client *c, const struct request *req, struct queue *q,
                            struct item_list *items, uint32_t n, int64_t timeout_ms) {
+        struct parked_put *p;
         struct waiter *w;
         int err;
 
@@ -1073,14 +1092,18 @@ static int queue_put_items(struct client *c, const struct request *req, struct q
                 queue_items_free(items);
                 return -EAGAIN;
         }
-        w = wait_add(c, req, &q->obj, &q->putters, timeout_ms);
+        p = malloc(sizeof(*p));
+        w = p ? wait_add(c, req, &q->obj, &q->putters, timeout_ms) : NULL;
         if (!w) {
-                err = -errno;
+                err = p ? -errno : -ENOMEM;
+                free(p);
                 queue_items_free(items);
                 return err;
         }
-        STAILQ_CONCAT(&w->pending, items);
-        w->n_pending = n;
+        STAILQ_INIT(&p->items);
+        STAILQ_CONCAT(&p->items, items);
+        p->n = n;
+        w->payload = p;
         return 0;
 }
 

@@ -10,8 +10,11 @@
 #include <sys/queue.h>
 
 struct client;
-struct item_list;
+struct item;
 struct request;
+
+/* Items in order, a queue's and those of a reply or a parked put. */
+STAILQ_HEAD(item_list, item);
 struct wire_reader;
 
 /*

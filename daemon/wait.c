@@ -16,7 +16,6 @@
 #include "mpxd.h"
 #include "object.h"
 #include "op.h"
-#include "queue.h"
 #include "user.h"
 #include "wait.h"
 
@@ -55,7 +54,6 @@ struct waiter *wait_add(struct client *c, const struct request *req, struct obje
         w->list = list;
         w->id = req->id;
         w->op = req->op;
-        STAILQ_INIT(&w->pending);
         /* Beyond about 68 years a deadline is as good as none. */
         if (timeout_ms > (int64_t) INT32_MAX * 1000)
                 timeout_ms = -1;
@@ -86,7 +84,8 @@ void wait_free(struct waiter *w) {
                 evtimer_del(&w->timer);
         TAILQ_REMOVE(w->list, w, obj_link);
         TAILQ_REMOVE(&w->client->waiters, w, client_link);
-        queue_items_free(&w->pending);
+        if (w->payload && w->object->ops->waiter_free)
+                w->object->ops->waiter_free(w);
         mpxd.n_waiters--;
         user_waiter_removed(w->client);
         free(w);

@@ -17,8 +17,6 @@ struct request;
 
 TAILQ_HEAD(waiter_list, waiter);
 
-struct item;
-STAILQ_HEAD(item_list, item);
 
 struct waiter {
         struct client *client;
@@ -29,12 +27,12 @@ struct waiter {
         bool has_timer;
         struct event timer;
 
-        /* what the blocked request needs when it is served */
-        uint32_t flags;                 /* GET: WIRE_GET_* */
-        uint32_t max;                   /* GET_MANY: most items */
+        /* What the blocked request needs when it is served, as its type reads it. */
+        uint32_t flags;                 /* a queue's GET: WIRE_GET_*; a pipe: the mode */
+        uint32_t max;                   /* GET_MANY: most items; a barrier: the arrival index */
         uint32_t ttr_ms;                /* GET, GET_MANY: the deliveries' lease; 0: the queue's */
-        struct item_list pending;       /* PUT, PUT_MANY: items waiting for room */
-        uint32_t n_pending;
+        /* Owned by the object's type, freed by its waiter_free hook (a put's items waiting for room). */
+        void *payload;
 
         TAILQ_ENTRY(waiter) obj_link;
         TAILQ_ENTRY(waiter) client_link;
@@ -48,7 +46,7 @@ struct waiter {
  */
 struct waiter *wait_add(struct client *c, const struct request *req, struct object *o,
                         struct waiter_list *list, int64_t timeout_ms);
-/* Unlink and free a served or cancelled waiter (its pending items too); no reply. */
+/* Unlink and free a served or cancelled waiter (its payload too, by its type); no reply. */
 void wait_free(struct waiter *w);
 /* Reply neg_errno to a waiter and free it. */
 void wait_fail(struct waiter *w, int neg_errno);
