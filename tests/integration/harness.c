@@ -191,6 +191,18 @@ int harness_fixture_free(struct harness_fixture *f) {
         return status;
 }
 
+int harness_setup(void **state) {
+        const struct harness_options *o = *state;
+
+        *state = harness_fixture_new(o->program, o->watchdog_s, o->valgrind_s, o->args);
+        return 0;
+}
+
+int harness_teardown(void **state) {
+        assert_int_equal(harness_fixture_free(*state), 0);
+        return 0;
+}
+
 int harness_raw_connect(const char *path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd;

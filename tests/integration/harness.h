@@ -116,6 +116,34 @@ struct harness_fixture *harness_fixture_new(const char *program, unsigned watchd
  */
 int harness_fixture_free(struct harness_fixture *f);
 
+/* What a test file starts the daemon of each of its tests with (harness_setup). */
+struct harness_options {
+        const char *program;            /* the test program's name, for the watchdog's message */
+        unsigned watchdog_s;            /* a test that runs longer has hung */
+        unsigned valgrind_s;            /* the same under valgrind */
+        const char *const *args;        /* mpxd's extra arguments, NULL-terminated; may be NULL */
+};
+
+/*
+ * The cmocka setup of the common fixture: *state holds the test's options
+ * (const struct harness_options *, cmocka's initial state) and then its
+ * harness_fixture_new().
+ */
+int harness_setup(void **state);
+
+/* Its teardown: harness_fixture_free(), and a crash, leak or memory error of the daemon fails the test. */
+int harness_teardown(void **state);
+
+/*
+ * A test table's entry: f with the common fixture, its daemon started with
+ * the options the test file names harness_options.
+ */
+#define harness_test(f) harness_test_with(f, &harness_options)
+
+/* The same with other options. */
+#define harness_test_with(f, options)                                                           \
+        cmocka_unit_test_prestate_setup_teardown(f, harness_setup, harness_teardown, (void *) (options))
+
 /* ---- raw connections: frames written by hand, for what libmpx would not send ---- */
 
 struct wire_header;
