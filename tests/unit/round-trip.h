@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "client.h"
+#include "unit-fixture.h"
 
 /* The id of every request of a round trip. */
 #define ROUND_TRIP_ID   0x77u
@@ -24,6 +25,12 @@ struct reply {
         struct wire_header h;
         uint8_t body[REPLY_BODY_MAX];
 };
+
+/*
+ * A new client on fd (-1: socketless) registered in the fixture, after a
+ * HELLO whose reply is taken from its output buffer: it never reaches a socket.
+ */
+struct client *client_add(struct fixture *f, int fd);
 
 /* Parse the single reply waiting in c's output (to op) into *ret and clear the output. */
 void take_reply(struct client *c, uint16_t op, struct reply *ret);
