@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-at.h"
 #include "harness.h"
 #include "monotonic.h"
 #include "macros.h"
@@ -74,16 +75,6 @@ struct fixture {
         struct kid kids[MAX_KIDS];
         char dir[256];                  /* a folder of the test's own, or "" */
 };
-
-/* Fail at the caller's line with a message. */
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
 
 /* How long one reply, or one exit, may take: a few seconds, more under valgrind. */
 static int64_t io_timeout_ms(void) {
