@@ -8,6 +8,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include "client.h"
 #include "field-list.h"
 
@@ -98,4 +101,35 @@ void info_str(struct client *c, const char *name, const char *key, char *s) {
         if (!info_field(c, name, key, NULL, &kind, &v, s))
                 fail_msg("INFO '%s' has no field %s", name, key);
         assert_int_equal(kind, WIRE_FIELD_STR);
+}
+
+void recv_frame(int fd, struct wire_header *ret_h, uint8_t *body, int *ret_fd) {
+        union {
+                char buf[CMSG_SPACE(sizeof(int) * 4)];
+                struct cmsghdr align;
+        } control;
+        uint8_t hdr[WIRE_HEADER_SIZE];
+        struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                              .msg_controllen = sizeof(control.buf) };
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        struct cmsghdr *cmsg;
+        ssize_t n;
+
+        *ret_fd = -1;
+        assert_int_equal(poll(&pfd, 1, 0), 1);
+        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL | MSG_DONTWAIT);
+        assert_int_equal(n, WIRE_HEADER_SIZE);
+        assert_false(msg.msg_flags & MSG_CTRUNC);
+        for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
+                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+                        /* One descriptor per frame, never more. */
+                        assert_int_equal(cmsg->cmsg_len, CMSG_LEN(sizeof(int)));
+                        assert_int_equal(*ret_fd, -1);
+                        memcpy(ret_fd, CMSG_DATA(cmsg), sizeof(int));
+                }
+        wire_header_decode(hdr, ret_h);
+        assert_true(ret_h->body_len <= REPLY_BODY_MAX);
+        if (ret_h->body_len > 0)
+                assert_int_equal(recv(fd, body, ret_h->body_len, MSG_WAITALL | MSG_DONTWAIT), ret_h->body_len);
 }

@@ -983,37 +983,6 @@ static void test_map_reply(void **state) {
         assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, "n", "missing"), WIRE_ENOENT);
 }
 
-/*
- * Read one frame from fd with recvmsg(): its header, body (into body, room
- * for 4096) and the descriptor that came with it (-1 if none).
- */
-static void recv_frame(int fd, struct wire_header *ret_h, uint8_t *body, int *ret_fd) {
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } control;
-        uint8_t hdr[WIRE_HEADER_SIZE];
-        struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                              .msg_controllen = sizeof(control.buf) };
-        struct cmsghdr *cmsg;
-        ssize_t n;
-
-        *ret_fd = -1;
-        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-        assert_int_equal(n, WIRE_HEADER_SIZE);
-        assert_false(msg.msg_flags & MSG_CTRUNC);
-        for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
-                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-                        assert_int_equal(cmsg->cmsg_len, CMSG_LEN(sizeof(int)));
-                        memcpy(ret_fd, CMSG_DATA(cmsg), sizeof(int));
-                }
-        wire_header_decode(hdr, ret_h);
-        assert_true(ret_h->body_len <= 4096);
-        if (ret_h->body_len > 0)
-                assert_int_equal(recv(fd, body, ret_h->body_len, MSG_WAITALL), ret_h->body_len);
-}
-
 /* MAP through a real socket: the memfd arrives with the reply, maps, and is the array's memory. */
 static void test_map_socketpair(void **state) {
         struct fixture *f = *state;

@@ -82,42 +82,6 @@ static void open_pipe(struct peer *p, uint32_t id, const char *name, unsigned mo
 }
 
 /*
- * Read one frame from fd with recvmsg(): its header, body (into body, room
- * for 4096) and the descriptor that came with it (-1 if none). The frame
- * must be there already.
- */
-static void recv_frame(int fd, struct wire_header *ret_h, uint8_t *body, int *ret_fd) {
-        union {
-                char buf[CMSG_SPACE(sizeof(int) * 4)];
-                struct cmsghdr align;
-        } control;
-        uint8_t hdr[WIRE_HEADER_SIZE];
-        struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                              .msg_controllen = sizeof(control.buf) };
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        struct cmsghdr *cmsg;
-        ssize_t n;
-
-        *ret_fd = -1;
-        assert_int_equal(poll(&pfd, 1, 0), 1);
-        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL | MSG_DONTWAIT);
-        assert_int_equal(n, WIRE_HEADER_SIZE);
-        assert_false(msg.msg_flags & MSG_CTRUNC);
-        for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
-                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-                        /* One descriptor per frame, never more. */
-                        assert_int_equal(cmsg->cmsg_len, CMSG_LEN(sizeof(int)));
-                        assert_int_equal(*ret_fd, -1);
-                        memcpy(ret_fd, CMSG_DATA(cmsg), sizeof(int));
-                }
-        wire_header_decode(hdr, ret_h);
-        assert_true(ret_h->body_len <= 4096);
-        if (ret_h->body_len > 0)
-                assert_int_equal(recv(fd, body, ret_h->body_len, MSG_WAITALL | MSG_DONTWAIT), ret_h->body_len);
-}
-
-/*
  * Flush the daemon's output and read the peer's next frame: a PIPE_OPEN
  * reply with request id and status. On OK the reply body is the party's own
  * mode and the end comes with it (returned); otherwise there is no body and

@@ -172,12 +172,8 @@ static void test_start(void **state) {
 
         send_start(a, 1, "p", 3, WIRE_RESTART_ALWAYS, "sh", "-c");
         assert_u8(a, 1, WIRE_OP_POOL_START, 1);
-        assert_int_equal(info_int(a, "p", "size"), 0);
-        assert_int_equal(info_int(a, "p", "workers"), 3);
-        assert_int_equal(info_int(a, "p", "restarts"), 0);
-        assert_int_equal(info_int(a, "p", "exits"), 0);
-        assert_int_equal(info_int(a, "p", "waiters"), 0);
-        assert_int_equal(info_int(a, "p", "stopping"), 0);
+        check_info_fields(a, "p", WIRE_TYPE_POOL, { "size", 0 }, { "workers", 3 }, { "restarts", 0 },
+                          { "exits", 0 }, { "waiters", 0 }, { "stopping", 0 });
         assert_info_str(a, "p", "restart", "always");
         assert_info_str(a, "p", "command", "sh -c");
         assert_info_str(a, "p", "pids", "");

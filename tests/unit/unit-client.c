@@ -134,6 +134,29 @@ int64_t info_field_at(struct client *c, const char *name, uint8_t type, const ch
         return info_find_at(c, name, type, key, WIRE_FIELD_INT, file, line).num;
 }
 
+/* Every field of want has its value in the INFO reply about name. */
+void check_info_fields_at(struct client *c, const char *name, uint8_t type, const struct info_want *want,
+                          size_t n, const char *file, int line) {
+        struct reply rep = call_at(file, line, c, WIRE_OP_INFO, "n", name);
+        uint8_t got_type = 0;
+
+        check_status_at(&rep, WIRE_OK, file, line);
+        check_at(wire_get_u8(&rep.r, &got_type), file, line, "malformed INFO reply");
+        check_at(type == WIRE_TYPE_ANY || got_type == type, file, line, "'%s' is of type %u", name, got_type);
+        for (size_t i = 0; i < n; i++) {
+                struct wire_reader r = rep.r;
+                struct field fl;
+
+                check_at(field_list_read_at(&r, want[i].key, &fl, file, line), file, line,
+                         "INFO '%s' has no field %s", name, want[i].key);
+                check_at(fl.kind == WIRE_FIELD_INT, file, line, "field %s is not a number", want[i].key);
+                if (fl.num != want[i].value)
+                        print_error("INFO '%s': field %s\n", name, want[i].key);
+                _assert_int_equal(cast_to_largest_integral_type(fl.num),
+                                  cast_to_largest_integral_type(want[i].value), file, line);
+        }
+}
+
 /* The text of a str field of the INFO reply about name, into s (size bytes, NUL-terminated). */
 void info_str_at(struct client *c, const char *name, uint8_t type, const char *key, char *s, size_t size,
                  const char *file, int line) {

@@ -97,6 +97,24 @@ void check_bytes_at(struct reply *rep, const void *want, size_t want_len, const 
 int64_t info_field_at(struct client *c, const char *name, uint8_t type, const char *key, const char *file,
                       int line);
 
+/* An integer field an INFO reply must have, and its value. */
+struct info_want {
+        const char *key;
+        int64_t value;
+};
+
+/*
+ * Every field of want (n of them) has its value in the INFO reply about name
+ * (of type, unless WIRE_TYPE_ANY); a failure names the field.
+ */
+void check_info_fields_at(struct client *c, const char *name, uint8_t type, const struct info_want *want,
+                          size_t n, const char *file, int line);
+
+/* check_info_fields(c, name, type, { "key", value }, ...) */
+#define check_info_fields(c, name, type, ...)                                                           \
+        check_info_fields_at(c, name, type, (const struct info_want[]) { __VA_ARGS__ },                 \
+                             ARRAY_SIZE(((const struct info_want[]) { __VA_ARGS__ })), __FILE__, __LINE__)
+
 /* The text of a str field of the INFO reply about name, into s (size bytes, NUL-terminated). */
 void info_str_at(struct client *c, const char *name, uint8_t type, const char *key, char *s, size_t size,
                  const char *file, int line);
