@@ -163,6 +163,26 @@ bool harness_read_reply(int fd, struct wire_header *ret);
 /* Read exactly n bytes a forked child writes to a pipe, failing the test if it exits first. */
 void harness_read_pipe(int fd, void *buf, size_t n);
 
+/* ---- items numbered by their producer ---- */
+
+/*
+ * Parse an item "p:n", the n-th item of producer p, as the tests that count
+ * every item of several producers write them: false unless it is one, with
+ * p below max_p and n below max_n.
+ */
+bool harness_parse_item(const void *data, size_t size, unsigned max_p, unsigned max_n, unsigned *ret_p,
+                        unsigned *ret_n);
+
+/*
+ * Drain queue, without waiting, of such items (and mark each done, for a
+ * joinable queue): every item must be one, and each producer's items must
+ * come in order, each once, or the test fails. found[p * max_n + n] (max_p
+ * times max_n of them) is set to whether item p:n came, last[p] (max_p) to
+ * the last item of p that came, -1 for none. Returns how many came.
+ */
+unsigned harness_drain_items(mpx *m, const char *queue, bool done, unsigned max_p, unsigned max_n, uint8_t *found,
+                             int *last);
+
 /* ---- one-byte reports through pipes, which children and tests both use ---- */
 
 /* Write one byte (a child's report); false if it could not. */

@@ -507,17 +507,6 @@ static int producer(void *arg) {
         return 0;
 }
 
-/* Parse "p:n"; false if it is not an item of the loop. */
-static bool parse_item(const void *data, size_t size, unsigned *p, unsigned *n) {
-        char buf[32];
-
-        if (size >= sizeof(buf))
-                return false;
-        memcpy(buf, data, size);
-        buf[size] = '\0';
-        return sscanf(buf, "%u:%u", p, n) == 2 && *p < PRODUCERS && *n < MAX_ITEMS;
-}
-
 /*
  * Take items and record each one received, then (joinable) mark it done. An
  * item is recorded as soon as its get returns: a kill between a joinable
@@ -536,7 +525,7 @@ static int consumer(void *arg) {
 
                 if (mpx_queue_get(m, w->queue, -1, &it) < 0)
                         break;
-                if (!parse_item(it.data, it.size, &p, &n)) {
+                if (!harness_parse_item(it.data, it.size, PRODUCERS, MAX_ITEMS, &p, &n)) {
                         mpx_item_clear(&it);
                         return 1;
                 }
@@ -589,27 +578,7 @@ static void check_round(mpx *m, const char *queue, struct shared *s, bool joinab
         static uint8_t found[PRODUCERS][MAX_ITEMS];
         int last[PRODUCERS];
 
-        memset(found, 0, sizeof(found));
-        for (unsigned p = 0; p < PRODUCERS; p++)
-                last[p] = -1;
-        for (;;) {
-                mpx_item it = { 0 };
-                unsigned p, n;
-                int r = mpx_queue_get(m, queue, 0, &it);
-
-                if (r == -EAGAIN)
-                        break;
-                assert_int_equal(r, 0);
-                assert_true(parse_item(it.data, it.size, &p, &n));
-                mpx_item_clear(&it);
-                if ((int) n <= last[p])
-                        fail_msg("%s: item %u:%u after %u:%d: out of order or twice", queue, p, n, p, last[p]);
-                last[p] = (int) n;
-                found[p][n] = 1;
-                t->recovered++;
-                if (joinable)
-                        assert_int_equal(mpx_queue_task_done(m, queue, 0), 0);
-        }
+        t->recovered += harness_drain_items(m, queue, joinable, PRODUCERS, MAX_ITEMS, &found[0][0], last);
         for (unsigned p = 0; p < PRODUCERS; p++) {
                 unsigned acked = atomic_load(&s->acked[p]);
 
