@@ -116,6 +116,14 @@ static void crash(struct fixture *f) {
         (void) harness_stop(&f->d);
 }
 
+/* SIGKILL the daemon while m is connected to it, and start it again: m's successor. */
+static mpx *crash_restart(struct fixture *f, mpx *m) {
+        crash(f);
+        mpx_disconnect(m);
+        start(f);
+        return harness_connect(&f->d);
+}
+
 static int setup(void **state) {
         struct fixture *f = calloc(1, sizeof(*f));
 
@@ -160,6 +168,18 @@ static void expect_item(mpx *m, const char *queue, const char *want, uint64_t *r
         if (ret_tag)
                 *ret_tag = it.tag;
         mpx_item_clear(&it);
+}
+
+/* The queue holds these items (a NULL-terminated list) in this order, and nothing else. */
+static void expect_items(mpx *m, const char *queue, ...) {
+        const char *want;
+        va_list ap;
+
+        va_start(ap, queue);
+        while ((want = va_arg(ap, const char *)))
+                expect_item(m, queue, want, NULL);
+        va_end(ap);
+        assert_int_equal(mpx_queue_get(m, queue, 0, &(mpx_item) { 0 }), -EAGAIN);
 }
 
 /* A clean restart keeps each durable type's contents and forgets the other objects. */
@@ -232,15 +252,8 @@ static void test_joinable_undone_come_back(void **state) {
         expect_item(m, "j", "b", &tag);
         expect_item(m, "j", "c", NULL);
         assert_int_equal(mpx_queue_task_done(m, "j", tag), 0);
-        crash(f);
-        m = mpx_disconnect(m);
-
-        start(f);
-        m = harness_connect(&f->d);
-        expect_item(m, "j", "a", NULL);
-        expect_item(m, "j", "c", NULL);
-        expect_item(m, "j", "d", NULL);
-        assert_int_equal(mpx_queue_get(m, "j", 0, &(mpx_item) { 0 }), -EAGAIN);
+        m = crash_restart(f, m);
+        expect_items(m, "j", "a", "c", "d", NULL);
         m = mpx_disconnect(m);
         stop(f);
 }
@@ -272,11 +285,7 @@ static void test_delivery_counts_survive_restarts(void **state) {
                 assert_int_equal(mpx_queue_put(m, "j", *s, 1, 0), 0);
         expect_delivery(m, "j", 0, "a", 1);
         expect_delivery(m, "j", MPX_GET_DETACH, "b", 1);
-        crash(f);
-        m = mpx_disconnect(m);
-
-        start(f);
-        m = harness_connect(&f->d);
+        m = crash_restart(f, m);
         expect_delivery(m, "j", MPX_GET_DETACH, "a", 2);
         m = mpx_disconnect(m);
         stop(f);
@@ -323,11 +332,7 @@ static void test_mapping_writes_survive(void **state) {
                 nanosleep(&pause, NULL);
         }
         mpx_map_release(&map);
-        crash(f);
-        m = mpx_disconnect(m);
-
-        start(f);
-        m = harness_connect(&f->d);
+        m = crash_restart(f, m);
         assert_int_equal(mpx_array_get(m, "mapped", 'i', 0, 4, got), 0);
         assert_memory_equal(got, want, sizeof(want));
         m = mpx_disconnect(m);
@@ -813,15 +818,8 @@ static void test_unwritten_get_comes_back(void **state) {
         assert_int_equal(kill(f->d.pid, SIGCONT), 0);
         harness_wait_field(m, "q", "redelivered", 2);
         expect_item(m, "q", "a", NULL);
-        crash(f);
-        m = mpx_disconnect(m);
-
-        start(f);
-        m = harness_connect(&f->d);
-        expect_item(m, "q", "b", NULL);
-        expect_item(m, "q", "c", NULL);
-        expect_item(m, "q", "d", NULL);
-        assert_int_equal(mpx_queue_get(m, "q", 0, &(mpx_item) { 0 }), -EAGAIN);
+        m = crash_restart(f, m);
+        expect_items(m, "q", "b", "c", "d", NULL);
         m = mpx_disconnect(m);
         stop(f);
 }
