@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "text-file.h"
 #include "monotonic.h"
 #include "temp-dir.h"
 
@@ -173,12 +174,8 @@ static int consumer(void *arg) {
 }
 
 static void write_conf(struct fixture *f) {
-        FILE *c = fopen(f->conf, "w");
-
-        assert_non_null(c);
-        fprintf(c, "durability = {\n  directory = \"%s\";\n  sync = \"always\";\n  compact_size = %u;\n};\n",
-                f->state, COMPACT_SIZE);
-        assert_int_equal(fclose(c), 0);
+        text_file_write(f->conf, "durability = {\n  directory = \"%s\";\n  sync = \"always\";\n"
+                        "  compact_size = %u;\n};\n", f->state, COMPACT_SIZE);
 }
 
 static void start(struct fixture *f) {

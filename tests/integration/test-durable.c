@@ -44,6 +44,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "text-file.h"
 #include "monotonic.h"
 #include "request-builder.h"
 #include "wire.h"
@@ -87,12 +88,8 @@ static long env_long(const char *name, long def) {
 
 /* Write the configuration: durability in dir/state with this sync policy and compaction size. */
 static void write_conf(struct fixture *f, const char *sync, unsigned long compact_size) {
-        FILE *c = fopen(f->conf, "w");
-
-        assert_non_null(c);
-        fprintf(c, "durability = {\n  directory = \"%s\";\n  sync = \"%s\";\n  compact_size = %lu;\n};\n", f->state,
-                sync, compact_size);
-        assert_int_equal(fclose(c), 0);
+        text_file_write(f->conf, "durability = {\n  directory = \"%s\";\n  sync = \"%s\";\n  compact_size = %lu;\n};\n",
+                        f->state, sync, compact_size);
 }
 
 static void start(struct fixture *f) {
@@ -952,7 +949,6 @@ static void test_kill_during_compaction(void **state) {
         struct totals t = { 0 };
         struct pollfd gone;
         char tmp[400];
-        FILE *torn;
         mpx *m;
 
         /*
@@ -990,10 +986,7 @@ static void test_kill_during_compaction(void **state) {
                 assert_int_equal(harness_wait(pids[i]), 0);
 
         snprintf(tmp, sizeof(tmp), "%s/snapshot.tmp", f->state);
-        torn = fopen(tmp, "w");
-        assert_non_null(torn);
-        fputs("not a snapshot", torn);
-        assert_int_equal(fclose(torn), 0);
+        text_file_write(tmp, "not a snapshot");
         start(f);
         m = harness_connect(&f->d);
         check_round(m, "load", s, false, 0, &t);

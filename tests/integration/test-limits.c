@@ -34,6 +34,7 @@
 #include <grp.h>
 
 #include "harness.h"
+#include "text-file.h"
 #include "wire.h"
 #include "temp-dir.h"
 
@@ -70,15 +71,7 @@ static int teardown(void **state) {
 
 /* Replace the configuration file at once (rename), so that a reload never reads half of it. */
 static void write_config(struct fixture *f, const char *text) {
-        char tmp[320];
-        FILE *out;
-
-        snprintf(tmp, sizeof(tmp), "%s.new", f->conf);
-        out = fopen(tmp, "w");
-        assert_non_null(out);
-        fputs(text, out);
-        assert_int_equal(fclose(out), 0);
-        assert_int_equal(rename(tmp, f->conf), 0);
+        text_file_replace(f->conf, "%s", text);
 }
 
 static void start(struct fixture *f, const char *config) {

@@ -43,6 +43,7 @@
 #include "user.h"
 #include "unit-client.h"
 #include "temp-dir.h"
+#include "text-file.h"
 
 /* A uid and gid no test process has. */
 #define NOBODY          65534u
@@ -421,7 +422,6 @@ static void test_user_pool(void **state) {
         struct client *a, *n, *other;
         char prog[300];
         struct user *u;
-        FILE *fp;
 
         if (geteuid() != 0)
                 skip();
@@ -472,9 +472,7 @@ static void test_user_pool(void **state) {
         assert_int_equal(u->n_workers, 2);
         /* A program in a folder only root may enter is not there, for nobody. */
         snprintf(prog, sizeof(prog), "%s/prog", f->dir);
-        fp = fopen(prog, "w");
-        assert_non_null(fp);
-        assert_int_equal(fclose(fp), 0);
+        text_file_write(prog, "%s", "");
         assert_int_equal(chmod(prog, 0755), 0);
         assert_int_equal(chmod(f->dir, 0700), 0);
         send_start(n, 14, "secret", 1, WIRE_RESTART_ALWAYS, prog, NULL);
@@ -572,13 +570,9 @@ static void test_object_limit(void **state) {
 /* Write text to dir/mpxd.conf and load it: its result; *ret or *ret_errors set. */
 static int load_text(struct pool_fixture *f, const char *text, struct config **ret, char **ret_errors) {
         char path[300];
-        FILE *fp;
 
         snprintf(path, sizeof(path), "%s/mpxd.conf", f->dir);
-        fp = fopen(path, "w");
-        assert_non_null(fp);
-        fputs(text, fp);
-        assert_int_equal(fclose(fp), 0);
+        text_file_write(path, "%s", text);
         *ret = NULL;
         *ret_errors = NULL;
         return config_load(path, true, ret, ret_errors);
