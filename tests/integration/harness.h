@@ -144,6 +144,12 @@ int harness_teardown(void **state);
 #define harness_test_with(f, options)                                                           \
         cmocka_unit_test_prestate_setup_teardown(f, harness_setup, harness_teardown, (void *) (options))
 
+/*
+ * A test table's entry in a test file whose fixture is its own: f between
+ * that file's static setup() and teardown().
+ */
+#define harness_own_test(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 /* ---- raw connections: frames written by hand, for what libmpx would not send ---- */
 
 struct wire_header;

@@ -1001,16 +1001,16 @@ static void test_kill_during_compaction(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_restart_keeps_contents, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_joinable_undone_come_back, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_delivery_counts_survive_restarts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_mapping_writes_survive, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_sync_policies, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_everysec_syncs_survive_crash, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_compaction_under_load, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_kill_loop, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unwritten_get_comes_back, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_kill_during_compaction, setup, teardown),
+                harness_own_test(test_restart_keeps_contents),
+                harness_own_test(test_joinable_undone_come_back),
+                harness_own_test(test_delivery_counts_survive_restarts),
+                harness_own_test(test_mapping_writes_survive),
+                harness_own_test(test_sync_policies),
+                harness_own_test(test_everysec_syncs_survive_crash),
+                harness_own_test(test_compaction_under_load),
+                harness_own_test(test_kill_loop),
+                harness_own_test(test_unwritten_get_comes_back),
+                harness_own_test(test_kill_during_compaction),
         };
 
         /* scripts/check.d/40-durable.sh runs the kill loop alone, longer. */

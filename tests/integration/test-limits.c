@@ -825,17 +825,17 @@ static void test_flooder_gets_own_errors(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_max_memory, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_references_count, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_empty_elements_flood, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reload_lowers_limit, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_user_connections, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_pipelined_reader, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_overflow_by_others, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_overflow_grants_nothing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_descriptors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_flooder_gets_own_errors, setup, teardown),
+                harness_own_test(test_max_memory),
+                harness_own_test(test_references_count),
+                harness_own_test(test_empty_elements_flood),
+                harness_own_test(test_reload_lowers_limit),
+                harness_own_test(test_user_connections),
+                harness_own_test(test_output_cap),
+                harness_own_test(test_output_pipelined_reader),
+                harness_own_test(test_output_overflow_by_others),
+                harness_own_test(test_output_overflow_grants_nothing),
+                harness_own_test(test_output_descriptors),
+                harness_own_test(test_flooder_gets_own_errors),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

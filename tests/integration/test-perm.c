@@ -628,13 +628,13 @@ static void test_reload_default_mode(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_matrix, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_access_classes, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_chmod_chown, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reload_default_mode, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_job_result_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_many_groups, setup, teardown),
+                harness_own_test(test_matrix),
+                harness_own_test(test_access_classes),
+                harness_own_test(test_chmod_chown),
+                harness_own_test(test_refusals_logged_once),
+                harness_own_test(test_reload_default_mode),
+                harness_own_test(test_job_result_refused),
+                harness_own_test(test_many_groups),
         };
 
         if (geteuid() != 0) {

@@ -1394,23 +1394,21 @@ static void test_mpxctl(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-                T(test_environment),
-                T(test_restart_backoff),
-                T(test_no_zombies),
-                T(test_scale),
-                T(test_signal),
-                T(test_stop),
-                T(test_stop_cancelled),
-                T(test_daemon_sigterm),
-                T(test_non_admin),
-                T(test_pool_user),
-                T(test_user_pools),
-                T(test_jobs),
-                T(test_start_errors),
-                T(test_config_pools),
-                T(test_mpxctl),
-#undef T
+                harness_own_test(test_environment),
+                harness_own_test(test_restart_backoff),
+                harness_own_test(test_no_zombies),
+                harness_own_test(test_scale),
+                harness_own_test(test_signal),
+                harness_own_test(test_stop),
+                harness_own_test(test_stop_cancelled),
+                harness_own_test(test_daemon_sigterm),
+                harness_own_test(test_non_admin),
+                harness_own_test(test_pool_user),
+                harness_own_test(test_user_pools),
+                harness_own_test(test_jobs),
+                harness_own_test(test_start_errors),
+                harness_own_test(test_config_pools),
+                harness_own_test(test_mpxctl),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

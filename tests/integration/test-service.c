@@ -980,23 +980,22 @@ static void test_socket_activation_two_sockets(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         const struct CMUnitTest tests[] = {
-                T(test_notify_protocol),
-                T(test_no_watchdog_for_another_pid),
-                T(test_objects_declared_at_start),
-                T(test_options_override_file),
-                T(test_bad_config_does_not_start),
-                T(test_check_config),
-                T(test_reload_changed_file),
-                T(test_reload_broken_file),
-                T(test_max_clients),
-                T(test_max_objects),
-                T(test_shutdown_with_blocked_clients),
-                T(test_sigchld_and_sigpipe),
-                T(test_journal_stream),
-                T(test_socket_activation),
-                T(test_socket_activation_two_sockets),
+                harness_own_test(test_notify_protocol),
+                harness_own_test(test_no_watchdog_for_another_pid),
+                harness_own_test(test_objects_declared_at_start),
+                harness_own_test(test_options_override_file),
+                harness_own_test(test_bad_config_does_not_start),
+                harness_own_test(test_check_config),
+                harness_own_test(test_reload_changed_file),
+                harness_own_test(test_reload_broken_file),
+                harness_own_test(test_max_clients),
+                harness_own_test(test_max_objects),
+                harness_own_test(test_shutdown_with_blocked_clients),
+                harness_own_test(test_sigchld_and_sigpipe),
+                harness_own_test(test_journal_stream),
+                harness_own_test(test_socket_activation),
+                harness_own_test(test_socket_activation_two_sockets),
         };
 
         signal(SIGPIPE, SIG_IGN);

@@ -214,12 +214,10 @@ static void test_list_type_filter(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
-                T(test_list_pages),
-                T(test_list_pages_while_changing),
-                T(test_list_many_listings),
-                T(test_list_type_filter),
-#undef T
+                unit_client_test(test_list_pages),
+                unit_client_test(test_list_pages_while_changing),
+                unit_client_test(test_list_many_listings),
+                unit_client_test(test_list_type_filter),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

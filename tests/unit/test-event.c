@@ -585,24 +585,22 @@ static void test_object_limit(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
-                T(test_event_set_clear),
-                T(test_event_wait),
-                T(test_event_timeout),
-                T(test_event_lost_waiter),
-                T(test_event_delete_and_shutdown),
-                T(test_barrier_declare_rules),
-                T(test_barrier_rounds),
-                T(test_barrier_timeout_breaks),
-                T(test_barrier_disconnect_breaks),
-                T(test_barrier_reset_and_abort),
-                T(test_barrier_timeout_zero),
-                T(test_barrier_delete_and_shutdown),
-                T(test_barrier_info_fields),
-                T(test_wrong_type_and_missing),
-                T(test_malformed_bodies),
-                T(test_object_limit),
-#undef T
+                unit_client_test(test_event_set_clear),
+                unit_client_test(test_event_wait),
+                unit_client_test(test_event_timeout),
+                unit_client_test(test_event_lost_waiter),
+                unit_client_test(test_event_delete_and_shutdown),
+                unit_client_test(test_barrier_declare_rules),
+                unit_client_test(test_barrier_rounds),
+                unit_client_test(test_barrier_timeout_breaks),
+                unit_client_test(test_barrier_disconnect_breaks),
+                unit_client_test(test_barrier_reset_and_abort),
+                unit_client_test(test_barrier_timeout_zero),
+                unit_client_test(test_barrier_delete_and_shutdown),
+                unit_client_test(test_barrier_info_fields),
+                unit_client_test(test_wrong_type_and_missing),
+                unit_client_test(test_malformed_bodies),
+                unit_client_test(test_object_limit),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

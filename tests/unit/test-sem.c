@@ -681,26 +681,24 @@ static void test_object_limit(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
-                T(test_acquire_release),
-                T(test_declare_rules),
-                T(test_bounded_release),
-                T(test_unbounded_cap),
-                T(test_fifo_acquirers),
-                T(test_timeouts),
-                T(test_undo_on_client_lost),
-                T(test_owner_dead),
-                T(test_owner_dead_not_without_undo),
-                T(test_no_undo),
-                T(test_release_by_holder_and_non_holder),
-                T(test_delete_wakes_waiters),
-                T(test_shutdown_wakes_waiters),
-                T(test_lost_while_blocked),
-                T(test_wrong_type_and_missing),
-                T(test_malformed_bodies),
-                T(test_info_fields),
-                T(test_object_limit),
-#undef T
+                unit_client_test(test_acquire_release),
+                unit_client_test(test_declare_rules),
+                unit_client_test(test_bounded_release),
+                unit_client_test(test_unbounded_cap),
+                unit_client_test(test_fifo_acquirers),
+                unit_client_test(test_timeouts),
+                unit_client_test(test_undo_on_client_lost),
+                unit_client_test(test_owner_dead),
+                unit_client_test(test_owner_dead_not_without_undo),
+                unit_client_test(test_no_undo),
+                unit_client_test(test_release_by_holder_and_non_holder),
+                unit_client_test(test_delete_wakes_waiters),
+                unit_client_test(test_shutdown_wakes_waiters),
+                unit_client_test(test_lost_while_blocked),
+                unit_client_test(test_wrong_type_and_missing),
+                unit_client_test(test_malformed_bodies),
+                unit_client_test(test_info_fields),
+                unit_client_test(test_object_limit),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -216,4 +216,7 @@ int unit_setup(void **state);
 /* The cmocka teardown: lose the fixture's clients and free the daemon's state. */
 int unit_teardown(void **state);
 
+/* A test table's entry: f between unit_setup() and unit_teardown(). */
+#define unit_client_test(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
+
 #endif
