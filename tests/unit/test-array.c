@@ -1007,20 +1007,12 @@ static void test_map_socketpair(void **state) {
         /* Pipelined: a PING before and after the MAP; only the MAP's frame carries a descriptor. */
         {
                 struct wire_buf b;
-                size_t start;
 
                 wire_buf_init(&b);
-                assert_int_equal(wire_frame_begin(&b, 1, WIRE_OP_PING, 0, &start), 0);
-                assert_int_equal(wire_put_bytes(&b, "x", 1), 0);
-                wire_frame_end(&b, start);
-                assert_int_equal(wire_frame_begin(&b, 2, WIRE_OP_ARRAY_MAP, 0, &start), 0);
-                assert_int_equal(wire_put_name(&b, "a", 1), 0);
-                wire_frame_end(&b, start);
-                assert_int_equal(wire_frame_begin(&b, 3, WIRE_OP_PING, 0, &start), 0);
-                assert_int_equal(wire_put_bytes(&b, "y", 1), 0);
-                wire_frame_end(&b, start);
-                client_feed(a, b.data, b.len);
-                wire_buf_done(&b);
+                append_request(&b, 1, WIRE_OP_PING, "s", "x");
+                append_request(&b, 2, WIRE_OP_ARRAY_MAP, "n", "a");
+                append_request(&b, 3, WIRE_OP_PING, "s", "y");
+                feed_buf(a, &b);
         }
         assert_false(TAILQ_EMPTY(&a->out_fds));
         client_flush_dirty();

@@ -886,17 +886,9 @@ static void test_pipelined(void **state) {
 
         declare(a, "d");
         wire_buf_init(&all);
-        for (uint32_t id = 1; id <= 3; id++) {
-                size_t start;
-
-                assert_int_equal(wire_frame_begin(&all, id, WIRE_OP_DICT_INCR, 0, &start), 0);
-                assert_int_equal(wire_put_name(&all, "d", 1), 0);
-                assert_int_equal(wire_put_bytes(&all, "n", 1), 0);
-                assert_int_equal(wire_put_i64(&all, 10), 0);
-                wire_frame_end(&all, start);
-        }
-        client_feed(a, all.data, all.len);
-        wire_buf_done(&all);
+        for (uint32_t id = 1; id <= 3; id++)
+                append_request(&all, id, WIRE_OP_DICT_INCR, "nsi", "d", "n", (int64_t) 10);
+        feed_buf(a, &all);
         for (uint32_t id = 1; id <= 3; id++) {
                 int64_t v = 0;
 
