@@ -191,6 +191,56 @@ int harness_fixture_free(struct harness_fixture *f) {
         return status;
 }
 
+int harness_setup(void **state) {
+        const struct harness_options *o = *state;
+
+        *state = harness_fixture_new(o->program, o->watchdog_s, o->valgrind_s, o->args);
+        return 0;
+}
+
+int harness_teardown(void **state) {
+        assert_int_equal(harness_fixture_free(*state), 0);
+        return 0;
+}
+
+bool harness_parse_item(const void *data, size_t size, unsigned max_p, unsigned max_n, unsigned *ret_p,
+                        unsigned *ret_n) {
+        char buf[32];
+
+        if (size >= sizeof(buf))
+                return false;
+        memcpy(buf, data, size);
+        buf[size] = '\0';
+        return sscanf(buf, "%u:%u", ret_p, ret_n) == 2 && *ret_p < max_p && *ret_n < max_n;
+}
+
+unsigned harness_drain_items(mpx *m, const char *queue, bool done, unsigned max_p, unsigned max_n, uint8_t *found,
+                             int *last) {
+        unsigned count = 0;
+
+        memset(found, 0, (size_t) max_p * max_n);
+        for (unsigned p = 0; p < max_p; p++)
+                last[p] = -1;
+        for (;;) {
+                mpx_item it = { 0 };
+                unsigned p, n;
+                int r = mpx_queue_get(m, queue, 0, &it);
+
+                if (r == -EAGAIN)
+                        return count;
+                assert_int_equal(r, 0);
+                assert_true(harness_parse_item(it.data, it.size, max_p, max_n, &p, &n));
+                mpx_item_clear(&it);
+                if ((int) n <= last[p])
+                        fail_msg("%s: item %u:%u after %u:%d: out of order or twice", queue, p, n, p, last[p]);
+                last[p] = (int) n;
+                found[p * max_n + n] = 1;
+                count++;
+                if (done)
+                        assert_int_equal(mpx_queue_task_done(m, queue, 0), 0);
+        }
+}
+
 int harness_raw_connect(const char *path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd;

@@ -116,6 +116,40 @@ struct harness_fixture *harness_fixture_new(const char *program, unsigned watchd
  */
 int harness_fixture_free(struct harness_fixture *f);
 
+/* What a test file starts the daemon of each of its tests with (harness_setup). */
+struct harness_options {
+        const char *program;            /* the test program's name, for the watchdog's message */
+        unsigned watchdog_s;            /* a test that runs longer has hung */
+        unsigned valgrind_s;            /* the same under valgrind */
+        const char *const *args;        /* mpxd's extra arguments, NULL-terminated; may be NULL */
+};
+
+/*
+ * The cmocka setup of the common fixture: *state holds the test's options
+ * (const struct harness_options *, cmocka's initial state) and then its
+ * harness_fixture_new().
+ */
+int harness_setup(void **state);
+
+/* Its teardown: harness_fixture_free(), and a crash, leak or memory error of the daemon fails the test. */
+int harness_teardown(void **state);
+
+/*
+ * A test table's entry: f with the common fixture, its daemon started with
+ * the options the test file names harness_options.
+ */
+#define harness_test(f) harness_test_with(f, &harness_options)
+
+/* The same with other options. */
+#define harness_test_with(f, options)                                                           \
+        cmocka_unit_test_prestate_setup_teardown(f, harness_setup, harness_teardown, (void *) (options))
+
+/*
+ * A test table's entry in a test file whose fixture is its own: f between
+ * that file's static setup() and teardown().
+ */
+#define harness_own_test(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 /* ---- raw connections: frames written by hand, for what libmpx would not send ---- */
 
 struct wire_header;
@@ -134,6 +168,26 @@ bool harness_read_reply(int fd, struct wire_header *ret);
 
 /* Read exactly n bytes a forked child writes to a pipe, failing the test if it exits first. */
 void harness_read_pipe(int fd, void *buf, size_t n);
+
+/* ---- items numbered by their producer ---- */
+
+/*
+ * Parse an item "p:n", the n-th item of producer p, as the tests that count
+ * every item of several producers write them: false unless it is one, with
+ * p below max_p and n below max_n.
+ */
+bool harness_parse_item(const void *data, size_t size, unsigned max_p, unsigned max_n, unsigned *ret_p,
+                        unsigned *ret_n);
+
+/*
+ * Drain queue, without waiting, of such items (and mark each done, for a
+ * joinable queue): every item must be one, and each producer's items must
+ * come in order, each once, or the test fails. found[p * max_n + n] (max_p
+ * times max_n of them) is set to whether item p:n came, last[p] (max_p) to
+ * the last item of p that came, -1 for none. Returns how many came.
+ */
+unsigned harness_drain_items(mpx *m, const char *queue, bool done, unsigned max_p, unsigned max_n, uint8_t *found,
+                             int *last);
 
 /* ---- one-byte reports through pipes, which children and tests both use ---- */
 

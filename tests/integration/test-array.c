@@ -16,7 +16,6 @@
  * Processes wait for each other through pipes, blocking calls and the
  * shared memory itself (bounded spins on atomic loads), never through sleeps.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -35,6 +34,7 @@
 
 #include "harness.h"
 #include "monotonic.h"
+#include "open-fds.h"
 
 #define WATCHDOG_S              60
 #define WATCHDOG_VALGRIND_S     900
@@ -42,16 +42,8 @@
 /* A spin on shared memory that has not seen its value after this long has failed. */
 #define SPIN_LIMIT_MS           20000
 
-static int setup(void **state) {
-        *state = harness_fixture_new("test-array", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
-        return 0;
-}
-
-static int teardown(void **state) {
-        /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(harness_fixture_free(*state), 0);
-        return 0;
-}
+/* The daemon of each test (harness_test). */
+static const struct harness_options harness_options = { "test-array", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL };
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
 
@@ -89,16 +81,10 @@ static bool spin_until(const int32_t *p, int32_t want) {
 
 /* The number of descriptors open in this process. */
 static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *e;
-        int n = 0;
+        int n = open_fds_count();
 
-        assert_non_null(d);
-        while ((e = readdir(d)))
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n - 1;           /* the directory's own descriptor */
+        assert_true(n >= 0);
+        return n;
 }
 
 /* ---- 1. the seeds' money program, done right ---- */
@@ -681,14 +667,14 @@ static void test_errors(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_money, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_processes_share_memory, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_daemon_and_mapping_agree, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_mapping_outlives_delete, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_large_array, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_no_descriptor_leak, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_wrong_typecode, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+                harness_test(test_money),
+                harness_test(test_processes_share_memory),
+                harness_test(test_daemon_and_mapping_agree),
+                harness_test(test_mapping_outlives_delete),
+                harness_test(test_large_array),
+                harness_test(test_no_descriptor_leak),
+                harness_test(test_wrong_typecode),
+                harness_test(test_errors),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,16 +28,8 @@
 #define WATCHDOG_S              120
 #define WATCHDOG_VALGRIND_S     900
 
-static int setup(void **state) {
-        *state = harness_fixture_new("test-async", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
-        return 0;
-}
-
-static int teardown(void **state) {
-        /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(harness_fixture_free(*state), 0);
-        return 0;
-}
+/* The daemon of each test (harness_test). */
+static const struct harness_options harness_options = { "test-async", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL };
 
 /* ---- a completion that records what it was given ---- */
 
@@ -1780,21 +1772,19 @@ static void test_chains(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-                T(test_twins),
-                T(test_cancel_races_with_puts),
-                T(test_cancel_after_serve_delivers),
-                T(test_connection_lost),
-                T(test_disconnect_pending),
-                T(test_callbacks_call_and_disconnect),
-                T(test_pipelined_puts),
-                T(test_pipelined_bounded),
-                T(test_pipelined_batch),
-                T(test_descriptor_after_other_replies),
-                T(test_events_and_watch),
-                T(test_send_only),
-                T(test_chains),
-#undef T
+                harness_test(test_twins),
+                harness_test(test_cancel_races_with_puts),
+                harness_test(test_cancel_after_serve_delivers),
+                harness_test(test_connection_lost),
+                harness_test(test_disconnect_pending),
+                harness_test(test_callbacks_call_and_disconnect),
+                harness_test(test_pipelined_puts),
+                harness_test(test_pipelined_bounded),
+                harness_test(test_pipelined_batch),
+                harness_test(test_descriptor_after_other_replies),
+                harness_test(test_events_and_watch),
+                harness_test(test_send_only),
+                harness_test(test_chains),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "text-file.h"
 #include "monotonic.h"
 #include "temp-dir.h"
 
@@ -144,17 +145,6 @@ static int producer(void *arg) {
         return 0;
 }
 
-/* Parse "p:n"; false if it is not an item of the test. */
-static bool parse_item(const void *data, size_t size, unsigned *p, unsigned *n) {
-        char buf[32];
-
-        if (size >= sizeof(buf))
-                return false;
-        memcpy(buf, data, size);
-        buf[size] = '\0';
-        return sscanf(buf, "%u:%u", p, n) == 2 && *p < PRODUCERS && *n < MAX_ITEMS;
-}
-
 /* Take items and record each one received, until told to stop. */
 static int consumer(void *arg) {
         const struct worker *w = arg;
@@ -175,7 +165,7 @@ static int consumer(void *arg) {
                         continue;
                 }
                 child_check_r(r, 0);
-                child_check(parse_item(it.data, it.size, &p, &n));
+                child_check(harness_parse_item(it.data, it.size, PRODUCERS, MAX_ITEMS, &p, &n));
                 atomic_fetch_add(&w->s->taken[p][n], 1);
                 mpx_item_clear(&it);
         }
@@ -184,12 +174,8 @@ static int consumer(void *arg) {
 }
 
 static void write_conf(struct fixture *f) {
-        FILE *c = fopen(f->conf, "w");
-
-        assert_non_null(c);
-        fprintf(c, "durability = {\n  directory = \"%s\";\n  sync = \"always\";\n  compact_size = %u;\n};\n",
-                f->state, COMPACT_SIZE);
-        assert_int_equal(fclose(c), 0);
+        text_file_write(f->conf, "durability = {\n  directory = \"%s\";\n  sync = \"always\";\n"
+                        "  compact_size = %u;\n};\n", f->state, COMPACT_SIZE);
 }
 
 static void start(struct fixture *f) {
@@ -366,25 +352,7 @@ static void check_books(mpx *m, struct shared *s, struct totals *t) {
         static uint8_t found[PRODUCERS][MAX_ITEMS];
         int last[PRODUCERS];
 
-        memset(found, 0, sizeof(found));
-        for (unsigned p = 0; p < PRODUCERS; p++)
-                last[p] = -1;
-        for (;;) {
-                mpx_item it = { 0 };
-                unsigned p, n;
-                int r = mpx_queue_get(m, QUEUE, 0, &it);
-
-                if (r == -EAGAIN)
-                        break;
-                assert_int_equal(r, 0);
-                assert_true(parse_item(it.data, it.size, &p, &n));
-                mpx_item_clear(&it);
-                if ((int) n <= last[p])
-                        fail_msg("item %u:%u after %u:%d: out of order or twice", p, n, p, last[p]);
-                last[p] = (int) n;
-                found[p][n] = 1;
-                t->recovered++;
-        }
+        t->recovered += harness_drain_items(m, QUEUE, false, PRODUCERS, MAX_ITEMS, &found[0][0], last);
         for (unsigned p = 0; p < PRODUCERS; p++)
                 for (unsigned n = 0; n < MAX_ITEMS; n++) {
                         unsigned state = atomic_load(&s->put[p][n]), taken = atomic_load(&s->taken[p][n]);

@@ -44,6 +44,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "text-file.h"
 #include "monotonic.h"
 #include "request-builder.h"
 #include "wire.h"
@@ -87,12 +88,8 @@ static long env_long(const char *name, long def) {
 
 /* Write the configuration: durability in dir/state with this sync policy and compaction size. */
 static void write_conf(struct fixture *f, const char *sync, unsigned long compact_size) {
-        FILE *c = fopen(f->conf, "w");
-
-        assert_non_null(c);
-        fprintf(c, "durability = {\n  directory = \"%s\";\n  sync = \"%s\";\n  compact_size = %lu;\n};\n", f->state,
-                sync, compact_size);
-        assert_int_equal(fclose(c), 0);
+        text_file_write(f->conf, "durability = {\n  directory = \"%s\";\n  sync = \"%s\";\n  compact_size = %lu;\n};\n",
+                        f->state, sync, compact_size);
 }
 
 static void start(struct fixture *f) {
@@ -114,6 +111,14 @@ static void crash(struct fixture *f) {
         f->d.pid = 0;
         f->running = false;
         (void) harness_stop(&f->d);
+}
+
+/* SIGKILL the daemon while m is connected to it, and start it again: m's successor. */
+static mpx *crash_restart(struct fixture *f, mpx *m) {
+        crash(f);
+        mpx_disconnect(m);
+        start(f);
+        return harness_connect(&f->d);
 }
 
 static int setup(void **state) {
@@ -160,6 +165,18 @@ static void expect_item(mpx *m, const char *queue, const char *want, uint64_t *r
         if (ret_tag)
                 *ret_tag = it.tag;
         mpx_item_clear(&it);
+}
+
+/* The queue holds these items (a NULL-terminated list) in this order, and nothing else. */
+static void expect_items(mpx *m, const char *queue, ...) {
+        const char *want;
+        va_list ap;
+
+        va_start(ap, queue);
+        while ((want = va_arg(ap, const char *)))
+                expect_item(m, queue, want, NULL);
+        va_end(ap);
+        assert_int_equal(mpx_queue_get(m, queue, 0, &(mpx_item) { 0 }), -EAGAIN);
 }
 
 /* A clean restart keeps each durable type's contents and forgets the other objects. */
@@ -232,15 +249,8 @@ static void test_joinable_undone_come_back(void **state) {
         expect_item(m, "j", "b", &tag);
         expect_item(m, "j", "c", NULL);
         assert_int_equal(mpx_queue_task_done(m, "j", tag), 0);
-        crash(f);
-        m = mpx_disconnect(m);
-
-        start(f);
-        m = harness_connect(&f->d);
-        expect_item(m, "j", "a", NULL);
-        expect_item(m, "j", "c", NULL);
-        expect_item(m, "j", "d", NULL);
-        assert_int_equal(mpx_queue_get(m, "j", 0, &(mpx_item) { 0 }), -EAGAIN);
+        m = crash_restart(f, m);
+        expect_items(m, "j", "a", "c", "d", NULL);
         m = mpx_disconnect(m);
         stop(f);
 }
@@ -272,11 +282,7 @@ static void test_delivery_counts_survive_restarts(void **state) {
                 assert_int_equal(mpx_queue_put(m, "j", *s, 1, 0), 0);
         expect_delivery(m, "j", 0, "a", 1);
         expect_delivery(m, "j", MPX_GET_DETACH, "b", 1);
-        crash(f);
-        m = mpx_disconnect(m);
-
-        start(f);
-        m = harness_connect(&f->d);
+        m = crash_restart(f, m);
         expect_delivery(m, "j", MPX_GET_DETACH, "a", 2);
         m = mpx_disconnect(m);
         stop(f);
@@ -323,11 +329,7 @@ static void test_mapping_writes_survive(void **state) {
                 nanosleep(&pause, NULL);
         }
         mpx_map_release(&map);
-        crash(f);
-        m = mpx_disconnect(m);
-
-        start(f);
-        m = harness_connect(&f->d);
+        m = crash_restart(f, m);
         assert_int_equal(mpx_array_get(m, "mapped", 'i', 0, 4, got), 0);
         assert_memory_equal(got, want, sizeof(want));
         m = mpx_disconnect(m);
@@ -507,17 +509,6 @@ static int producer(void *arg) {
         return 0;
 }
 
-/* Parse "p:n"; false if it is not an item of the loop. */
-static bool parse_item(const void *data, size_t size, unsigned *p, unsigned *n) {
-        char buf[32];
-
-        if (size >= sizeof(buf))
-                return false;
-        memcpy(buf, data, size);
-        buf[size] = '\0';
-        return sscanf(buf, "%u:%u", p, n) == 2 && *p < PRODUCERS && *n < MAX_ITEMS;
-}
-
 /*
  * Take items and record each one received, then (joinable) mark it done. An
  * item is recorded as soon as its get returns: a kill between a joinable
@@ -536,7 +527,7 @@ static int consumer(void *arg) {
 
                 if (mpx_queue_get(m, w->queue, -1, &it) < 0)
                         break;
-                if (!parse_item(it.data, it.size, &p, &n)) {
+                if (!harness_parse_item(it.data, it.size, PRODUCERS, MAX_ITEMS, &p, &n)) {
                         mpx_item_clear(&it);
                         return 1;
                 }
@@ -589,27 +580,7 @@ static void check_round(mpx *m, const char *queue, struct shared *s, bool joinab
         static uint8_t found[PRODUCERS][MAX_ITEMS];
         int last[PRODUCERS];
 
-        memset(found, 0, sizeof(found));
-        for (unsigned p = 0; p < PRODUCERS; p++)
-                last[p] = -1;
-        for (;;) {
-                mpx_item it = { 0 };
-                unsigned p, n;
-                int r = mpx_queue_get(m, queue, 0, &it);
-
-                if (r == -EAGAIN)
-                        break;
-                assert_int_equal(r, 0);
-                assert_true(parse_item(it.data, it.size, &p, &n));
-                mpx_item_clear(&it);
-                if ((int) n <= last[p])
-                        fail_msg("%s: item %u:%u after %u:%d: out of order or twice", queue, p, n, p, last[p]);
-                last[p] = (int) n;
-                found[p][n] = 1;
-                t->recovered++;
-                if (joinable)
-                        assert_int_equal(mpx_queue_task_done(m, queue, 0), 0);
-        }
+        t->recovered += harness_drain_items(m, queue, joinable, PRODUCERS, MAX_ITEMS, &found[0][0], last);
         for (unsigned p = 0; p < PRODUCERS; p++) {
                 unsigned acked = atomic_load(&s->acked[p]);
 
@@ -844,15 +815,8 @@ static void test_unwritten_get_comes_back(void **state) {
         assert_int_equal(kill(f->d.pid, SIGCONT), 0);
         harness_wait_field(m, "q", "redelivered", 2);
         expect_item(m, "q", "a", NULL);
-        crash(f);
-        m = mpx_disconnect(m);
-
-        start(f);
-        m = harness_connect(&f->d);
-        expect_item(m, "q", "b", NULL);
-        expect_item(m, "q", "c", NULL);
-        expect_item(m, "q", "d", NULL);
-        assert_int_equal(mpx_queue_get(m, "q", 0, &(mpx_item) { 0 }), -EAGAIN);
+        m = crash_restart(f, m);
+        expect_items(m, "q", "b", "c", "d", NULL);
         m = mpx_disconnect(m);
         stop(f);
 }
@@ -985,7 +949,6 @@ static void test_kill_during_compaction(void **state) {
         struct totals t = { 0 };
         struct pollfd gone;
         char tmp[400];
-        FILE *torn;
         mpx *m;
 
         /*
@@ -1023,10 +986,7 @@ static void test_kill_during_compaction(void **state) {
                 assert_int_equal(harness_wait(pids[i]), 0);
 
         snprintf(tmp, sizeof(tmp), "%s/snapshot.tmp", f->state);
-        torn = fopen(tmp, "w");
-        assert_non_null(torn);
-        fputs("not a snapshot", torn);
-        assert_int_equal(fclose(torn), 0);
+        text_file_write(tmp, "not a snapshot");
         start(f);
         m = harness_connect(&f->d);
         check_round(m, "load", s, false, 0, &t);
@@ -1041,16 +1001,16 @@ static void test_kill_during_compaction(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_restart_keeps_contents, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_joinable_undone_come_back, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_delivery_counts_survive_restarts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_mapping_writes_survive, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_sync_policies, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_everysec_syncs_survive_crash, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_compaction_under_load, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_kill_loop, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unwritten_get_comes_back, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_kill_during_compaction, setup, teardown),
+                harness_own_test(test_restart_keeps_contents),
+                harness_own_test(test_joinable_undone_come_back),
+                harness_own_test(test_delivery_counts_survive_restarts),
+                harness_own_test(test_mapping_writes_survive),
+                harness_own_test(test_sync_policies),
+                harness_own_test(test_everysec_syncs_survive_crash),
+                harness_own_test(test_compaction_under_load),
+                harness_own_test(test_kill_loop),
+                harness_own_test(test_unwritten_get_comes_back),
+                harness_own_test(test_kill_during_compaction),
         };
 
         /* scripts/check.d/40-durable.sh runs the kill loop alone, longer. */

@@ -8,8 +8,8 @@ if [ "${1:-}" != "--inside" ]; then
         exec "$WITH_MPXD" -- "$0" --inside
 fi
 
+. "$(dirname "$0")/examples-lib.sh"
 out="$MPX_TEST_DIR/out"
-fail() { echo "FAIL: $*"; sed 's/^/  | /' "$out"; exit 1; }
 
 # Queue(2): ten requests, handled in order, then the consumer ends on close.
 "$MPX_EXAMPLES/queue-producer-consumer" > "$out" || fail "queue-producer-consumer exited $?"
@@ -26,22 +26,13 @@ grep -q '^handled 10 requests$' "$out.handle" || { cat "$out.handle" > "$out"; f
 
 # JoinableQueue: three producers of ten, two consumers, join returns.
 "$MPX_EXAMPLES/queue-joinable" > "$out" || fail "queue-joinable exited $?"
-for food in spaghetti beef cola; do
-        for i in 0 1 2 3 4 5 6 7 8 9; do
-                n=$(grep -c " bought $food$i\$" "$out") || true
-                [ "$n" = 1 ] || fail "$food$i bought $n times"
-        done
-done
-grep -q '^all 30 foods consumed$' "$out" || fail "join did not return"
+check_foods
 # Semaphore(3) over ten tasks: all ten run, never more than three at once, as
 # counted by the tasks themselves and as their start/done lines show.
 "$MPX_EXAMPLES/semaphore-tasks" > "$out" || fail "semaphore-tasks exited $?"
-[ "$(grep -c '^[0-9]* start$' "$out")" = 10 ] || fail "expected 10 tasks started"
-[ "$(grep -c '^[0-9]* done$' "$out")" = 10 ] || fail "expected 10 tasks done"
+check_tasks
 max=$(sed -n 's/^max concurrent: \([0-9]*\)$/\1/p' "$out")
 [ -n "$max" ] && [ "$max" -ge 1 ] && [ "$max" -le 3 ] || fail "max concurrent '$max', expected 1 to 3"
-seen=$(awk '/ start$/ { n++; if (n > m) m = n } / done$/ { n-- } END { print m + 0 }' "$out")
-[ "$seen" -le 3 ] || fail "$seen tasks between start and done at once"
 for pid in $(sed -n 's/^\([0-9]*\) start$/\1/p' "$out"); do
         [ "$(grep -c "^$pid done\$" "$out")" = 1 ] || fail "task $pid started but did not finish once"
 done

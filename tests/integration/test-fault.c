@@ -883,15 +883,15 @@ static void test_unwritten_parked_get(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_killed_mid_frame, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_while_blocked, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_waiter_behind_killed_one, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_holding_units, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_holding_deliveries, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_mid_batch, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_with_unread_replies, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unwritten_get_replies, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_unwritten_parked_get, setup, teardown),
+                harness_own_test(test_killed_mid_frame),
+                harness_own_test(test_killed_while_blocked),
+                harness_own_test(test_waiter_behind_killed_one),
+                harness_own_test(test_killed_holding_units),
+                harness_own_test(test_killed_holding_deliveries),
+                harness_own_test(test_killed_mid_batch),
+                harness_own_test(test_killed_with_unread_replies),
+                harness_own_test(test_unwritten_get_replies),
+                harness_own_test(test_unwritten_parked_get),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -34,6 +34,8 @@
 #include <grp.h>
 
 #include "harness.h"
+#include "request-builder.h"
+#include "text-file.h"
 #include "wire.h"
 #include "temp-dir.h"
 
@@ -70,15 +72,7 @@ static int teardown(void **state) {
 
 /* Replace the configuration file at once (rename), so that a reload never reads half of it. */
 static void write_config(struct fixture *f, const char *text) {
-        char tmp[320];
-        FILE *out;
-
-        snprintf(tmp, sizeof(tmp), "%s.new", f->conf);
-        out = fopen(tmp, "w");
-        assert_non_null(out);
-        fputs(text, out);
-        assert_int_equal(fclose(out), 0);
-        assert_int_equal(rename(tmp, f->conf), 0);
+        text_file_replace(f->conf, "%s", text);
 }
 
 static void start(struct fixture *f, const char *config) {
@@ -128,19 +122,14 @@ static int probe_list_append(mpx *m) {
 static int raw_hello(const char *path) {
         struct wire_header h;
         struct wire_buf b;
-        size_t start;
         int fd = harness_raw_connect(path);
         bool ok;
 
         if (fd < 0)
                 return -1;
         wire_buf_init(&b);
-        ok = wire_frame_begin(&b, 1, WIRE_OP_HELLO, 0, &start) == 0 && wire_put_u32(&b, WIRE_VERSION) == 0 &&
-             wire_put_str(&b, "raw", 3) == 0;
-        if (ok) {
-                wire_frame_end(&b, start);
-                ok = harness_write_all(fd, b.data, b.len) && harness_read_reply(fd, &h) && h.status == WIRE_OK;
-        }
+        ok = request_append(&b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "raw") == 0 &&
+             harness_write_all(fd, b.data, b.len) && harness_read_reply(fd, &h) && h.status == WIRE_OK;
         wire_buf_done(&b);
         if (!ok) {
                 close(fd);
@@ -149,25 +138,14 @@ static int raw_hello(const char *path) {
         return fd;
 }
 
-/* Append a request whose body is a name and an i64 and a u32 (QUEUE_GET) or a name and a u32 (PEEK). */
-static bool append_get(struct wire_buf *b, uint32_t id, const char *queue, int64_t timeout_ms) {
-        size_t start;
-
-        if (wire_frame_begin(b, id, WIRE_OP_QUEUE_GET, 0, &start) < 0 ||
-            wire_put_name(b, queue, strlen(queue)) < 0 || wire_put_i64(b, timeout_ms) < 0 || wire_put_u32(b, 0) < 0)
-                return false;
-        wire_frame_end(b, start);
-        return true;
+/* Append a QUEUE_GET of queue, without flags. */
+static void append_get(struct wire_buf *b, uint32_t id, const char *queue, int64_t timeout_ms) {
+        append_request(b, id, WIRE_OP_QUEUE_GET, "niw", queue, timeout_ms, 0u);
 }
 
-static bool append_peek(struct wire_buf *b, uint32_t id, const char *queue, uint32_t max) {
-        size_t start;
-
-        if (wire_frame_begin(b, id, WIRE_OP_QUEUE_PEEK, 0, &start) < 0 ||
-            wire_put_name(b, queue, strlen(queue)) < 0 || wire_put_u32(b, max) < 0)
-                return false;
-        wire_frame_end(b, start);
-        return true;
+/* Append a QUEUE_PEEK of up to max items of queue. */
+static void append_peek(struct wire_buf *b, uint32_t id, const char *queue, uint32_t max) {
+        append_request(b, id, WIRE_OP_QUEUE_PEEK, "nw", queue, max);
 }
 
 /* ---- limits.max_memory ---- */
@@ -401,8 +379,8 @@ static void test_output_cap(void **state) {
         harness_wait_stat(m, "clients", 2);
         wire_buf_init(&b);
         for (int i = 0; i < OUTPUT_PEEKS; i++) {
-                assert_true(append_get(&b, id++, "jq", 0));
-                assert_true(append_peek(&b, id++, "jq", OUTPUT_ITEMS));
+                append_get(&b, id++, "jq", 0);
+                append_peek(&b, id++, "jq", OUTPUT_ITEMS);
         }
         /* The requests are small: the socket takes them all, nothing is read back. */
         assert_true(harness_write_all(greedy, b.data, b.len));
@@ -461,7 +439,7 @@ static void test_output_pipelined_reader(void **state) {
         assert_true(reader >= 0);
         wire_buf_init(&b);
         for (uint32_t id = 1; id <= READER_ITEMS; id++)
-                assert_true(append_get(&b, id, "q", 0));
+                append_get(&b, id, "q", 0);
         assert_true(harness_write_all(reader, b.data, b.len));
         wire_buf_done(&b);
         for (uint32_t id = 1; id <= READER_ITEMS; id++) {
@@ -477,6 +455,34 @@ static void test_output_pipelined_reader(void **state) {
         mpx_disconnect(m);
 }
 
+/* A joinable "jq" of 20 items that fill 64 KiB of output, "sync" of one item, and an empty "wq" (flags). */
+static void declare_overflow_queues(mpx *m, unsigned wq_flags) {
+        static char item[OUTPUT_ITEM_SIZE];
+
+        assert_int_equal(mpx_queue_declare(m, "jq", 0, MPX_QUEUE_JOINABLE), 1);
+        assert_int_equal(mpx_queue_declare(m, "wq", 0, wq_flags), 1);
+        assert_int_equal(mpx_queue_declare(m, "sync", 0, MPX_QUEUE_JOINABLE), 1);
+        memset(item, 'p', sizeof(item));
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(mpx_queue_put(m, "jq", item, sizeof(item), 0), 0);
+        assert_int_equal(mpx_queue_put(m, "sync", "s", 1, 0), 0);
+}
+
+/*
+ * Send greedy the requests in b, which park, then from id on a get of "sync"
+ * and peeks of "jq" whose replies fill its output and pause it. Returns once
+ * they were handled: the get of "sync" is in the same read as the peeks, so
+ * once it is delivered, they were too.
+ */
+static void park_and_pause(mpx *m, int greedy, struct wire_buf *b, uint32_t id) {
+        append_get(b, id++, "sync", 0);
+        for (int i = 0; i < 100; i++)
+                append_peek(b, id++, "jq", 20);
+        assert_true(harness_write_all(greedy, b->data, b->len));
+        wire_buf_done(b);
+        harness_wait_field(m, "sync", "delivered", 1);
+}
+
 /*
  * Its own requests wait, but a parked get served by another client's put
  * still adds to a client's output: past max_output it is disconnected, the
@@ -485,34 +491,19 @@ static void test_output_pipelined_reader(void **state) {
  */
 static void test_output_overflow_by_others(void **state) {
         struct fixture *f = *state;
-        static char item[OUTPUT_ITEM_SIZE];
         struct wire_buf b;
-        uint32_t id = 10;
         int greedy;
         mpx *m;
 
         start(f, "limits = { max_output = \"64K\"; };\n");
         m = harness_connect(&f->d);
-        assert_int_equal(mpx_queue_declare(m, "jq", 0, MPX_QUEUE_JOINABLE), 1);
-        assert_int_equal(mpx_queue_declare(m, "wq", 0, MPX_QUEUE_JOINABLE), 1);
-        assert_int_equal(mpx_queue_declare(m, "sync", 0, MPX_QUEUE_JOINABLE), 1);
-        memset(item, 'p', sizeof(item));
-        for (int i = 0; i < 20; i++)
-                assert_int_equal(mpx_queue_put(m, "jq", item, sizeof(item), 0), 0);
-        assert_int_equal(mpx_queue_put(m, "sync", "s", 1, 0), 0);
-
+        declare_overflow_queues(m, MPX_QUEUE_JOINABLE);
         greedy = raw_hello(f->d.socket);
         assert_true(greedy >= 0);
         wire_buf_init(&b);
-        assert_true(append_get(&b, id++, "wq", -1));
-        assert_true(append_get(&b, id++, "wq", -1));
-        /* Handled in the same read as the peeks: once it is delivered, they were too. */
-        assert_true(append_get(&b, id++, "sync", 0));
-        for (int i = 0; i < 100; i++)
-                assert_true(append_peek(&b, id++, "jq", 20));
-        assert_true(harness_write_all(greedy, b.data, b.len));
-        wire_buf_done(&b);
-        harness_wait_field(m, "sync", "delivered", 1);
+        append_get(&b, 10, "wq", -1);
+        append_get(&b, 11, "wq", -1);
+        park_and_pause(m, greedy, &b, 12);
         assert_int_equal(harness_field(m, "wq", "getters"), 2);
         /* Paused, not lost: the peeks filled its output. */
         assert_int_equal(harness_stat(m, "clients"), 2);
@@ -528,29 +519,6 @@ static void test_output_overflow_by_others(void **state) {
         mpx_disconnect(m);
 }
 
-/* Append a request whose body is a name, then an optional u8 and an optional i64 (SEM_*, PIPE_OPEN). */
-static bool append_named(struct wire_buf *b, uint32_t id, uint16_t op, const char *name, int mode,
-                         const int64_t *timeout_ms) {
-        size_t start;
-
-        if (wire_frame_begin(b, id, op, 0, &start) < 0 || wire_put_name(b, name, strlen(name)) < 0 ||
-            (mode >= 0 && wire_put_u8(b, (uint8_t) mode) < 0) || (timeout_ms && wire_put_i64(b, *timeout_ms) < 0))
-                return false;
-        wire_frame_end(b, start);
-        return true;
-}
-
-static bool append_put(struct wire_buf *b, uint32_t id, const char *queue, const char *payload) {
-        size_t start;
-
-        if (wire_frame_begin(b, id, WIRE_OP_QUEUE_PUT, 0, &start) < 0 ||
-            wire_put_name(b, queue, strlen(queue)) < 0 || wire_put_i64(b, 0) < 0 ||
-            wire_put_bytes(b, payload, (uint32_t) strlen(payload)) < 0)
-                return false;
-        wire_frame_end(b, start);
-        return true;
-}
-
 /*
  * A client overflowed by another's put is lost once that event is handled:
  * what the same event frees for its other waiters is not handed to it. A
@@ -560,37 +528,24 @@ static bool append_put(struct wire_buf *b, uint32_t id, const char *queue, const
 static void test_output_overflow_grants_nothing(void **state) {
         struct fixture *f = *state;
         static const int64_t forever = -1, now = 0;
-        static char item[OUTPUT_ITEM_SIZE];
         struct wire_header h;
         struct wire_buf b;
-        uint32_t id = 10;
         int greedy, other;
         mpx *m;
 
         start(f, "limits = { max_output = \"64K\"; };\n");
         m = harness_connect(&f->d);
-        assert_int_equal(mpx_queue_declare(m, "jq", 0, MPX_QUEUE_JOINABLE), 1);
-        assert_int_equal(mpx_queue_declare(m, "wq", 0, 0), 1);
-        assert_int_equal(mpx_queue_declare(m, "sync", 0, MPX_QUEUE_JOINABLE), 1);
+        declare_overflow_queues(m, 0);
         assert_int_equal(mpx_sem_declare(m, "s", 0, 0, MPX_SEM_NO_UNDO), 1);
-        memset(item, 'p', sizeof(item));
-        for (int i = 0; i < 20; i++)
-                assert_int_equal(mpx_queue_put(m, "jq", item, sizeof(item), 0), 0);
-        assert_int_equal(mpx_queue_put(m, "sync", "s", 1, 0), 0);
 
         /* Parked on a queue, a semaphore and a pipe, then paused by replies it does not read. */
         greedy = raw_hello(f->d.socket);
         assert_true(greedy >= 0);
         wire_buf_init(&b);
-        assert_true(append_get(&b, id++, "wq", -1));
-        assert_true(append_named(&b, id++, WIRE_OP_SEM_ACQUIRE, "s", -1, &forever));
-        assert_true(append_named(&b, id++, WIRE_OP_PIPE_OPEN, "p", WIRE_PIPE_READ, &forever));
-        assert_true(append_get(&b, id++, "sync", 0));
-        for (int i = 0; i < 100; i++)
-                assert_true(append_peek(&b, id++, "jq", 20));
-        assert_true(harness_write_all(greedy, b.data, b.len));
-        wire_buf_done(&b);
-        harness_wait_field(m, "sync", "delivered", 1);
+        append_get(&b, 10, "wq", -1);
+        append_request(&b, 11, WIRE_OP_SEM_ACQUIRE, "ni", "s", forever);
+        append_request(&b, 12, WIRE_OP_PIPE_OPEN, "nbi", "p", WIRE_PIPE_READ, forever);
+        park_and_pause(m, greedy, &b, 13);
         assert_int_equal(harness_field(m, "s", "acquirers"), 1);
         assert_int_equal(harness_field(m, "p", "readers"), 1);
 
@@ -598,9 +553,9 @@ static void test_output_overflow_grants_nothing(void **state) {
         other = raw_hello(f->d.socket);
         assert_true(other >= 0);
         wire_buf_init(&b);
-        assert_true(append_put(&b, 1, "wq", "one"));
-        assert_true(append_named(&b, 2, WIRE_OP_SEM_RELEASE, "s", -1, NULL));
-        assert_true(append_named(&b, 3, WIRE_OP_PIPE_OPEN, "p", WIRE_PIPE_WRITE, &now));
+        append_request(&b, 1, WIRE_OP_QUEUE_PUT, "nis", "wq", (int64_t) 0, "one");
+        append_request(&b, 2, WIRE_OP_SEM_RELEASE, "n", "s");
+        append_request(&b, 3, WIRE_OP_PIPE_OPEN, "nbi", "p", WIRE_PIPE_WRITE, now);
         assert_true(harness_write_all(other, b.data, b.len));
         wire_buf_done(&b);
         assert_true(harness_read_reply(other, &h));
@@ -657,13 +612,8 @@ static void test_output_descriptors(void **state) {
         harness_wait_stat(m, "clients", 2);
         before = open_fds(f->d.pid);
         wire_buf_init(&b);
-        for (uint32_t id = 1; id <= MAPS; id++) {
-                size_t at;
-
-                assert_int_equal(wire_frame_begin(&b, id, WIRE_OP_ARRAY_MAP, 0, &at), 0);
-                assert_int_equal(wire_put_name(&b, "a", 1), 0);
-                wire_frame_end(&b, at);
-        }
+        for (uint32_t id = 1; id <= MAPS; id++)
+                append_request(&b, id, WIRE_OP_ARRAY_MAP, "n", "a");
         assert_true(harness_write_all(greedy, b.data, b.len));
         wire_buf_done(&b);
         /* The requests arrive in one read, handled up to the pause in one event. */
@@ -738,7 +688,7 @@ static int flooder(void *arg) {
                 return 15;
         wire_buf_init(&b);
         for (uint32_t id = 1; id <= 5; id++)
-                if (!append_get(&b, id, "flood-wait", -1))
+                if (request_append(&b, id, WIRE_OP_QUEUE_GET, "niw", "flood-wait", (int64_t) -1, 0u) < 0)
                         return 16;
         if (!harness_write_all(raw, b.data, b.len))
                 return 17;
@@ -832,17 +782,17 @@ static void test_flooder_gets_own_errors(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_max_memory, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_references_count, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_empty_elements_flood, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reload_lowers_limit, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_user_connections, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_pipelined_reader, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_overflow_by_others, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_overflow_grants_nothing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_output_descriptors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_flooder_gets_own_errors, setup, teardown),
+                harness_own_test(test_max_memory),
+                harness_own_test(test_references_count),
+                harness_own_test(test_empty_elements_flood),
+                harness_own_test(test_reload_lowers_limit),
+                harness_own_test(test_user_connections),
+                harness_own_test(test_output_cap),
+                harness_own_test(test_output_pipelined_reader),
+                harness_own_test(test_output_overflow_by_others),
+                harness_own_test(test_output_overflow_grants_nothing),
+                harness_own_test(test_output_descriptors),
+                harness_own_test(test_flooder_gets_own_errors),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,19 +12,14 @@ if [ "${1:-}" != "--inside" ]; then
         exec "$WITH_MPXD" -- "$0" --inside
 fi
 
-ctl="$MPXCTL"
-tmp="$MPX_TEST_DIR"
-failures=0
+. "$(dirname "$0")/mpxctl-lib.sh"
 pids=""
 
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 cleanup() {
         for p in $pids; do kill "$p" 2>/dev/null || true; done
         tmux -L "mpx-test-$$" kill-server 2>/dev/null || true
 }
 trap cleanup EXIT
-
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 # wait_for COMMAND...: run COMMAND until it succeeds; a condition, not a pause.
 wait_for() {
@@ -229,8 +224,4 @@ else
         fail "bash-completion is not installed"
 fi
 
-if [ "$failures" != 0 ]; then
-        echo "$failures failures"
-        exit 1
-fi
-echo "mpxctl admin: ok"
+finish "mpxctl admin"

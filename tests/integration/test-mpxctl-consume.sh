@@ -12,24 +12,7 @@ if [ "${1:-}" != "--inside" ]; then
         exec "$WITH_MPXD" -- "$0" --inside
 fi
 
-ctl="$MPXCTL"
-tmp="$MPX_TEST_DIR"
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect STATUS COMMAND...: run COMMAND, keep its stderr in $tmp/err, check its exit status.
-expect() {
-        want=$1; shift
-        set +e
-        "$@" > "$tmp/out" 2> "$tmp/err"
-        got=$?
-        set -e
-        [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$tmp/err")"
-}
-
-# field NAME KEY: one INFO field of an object.
-field() { "$ctl" info "$1" | sed -n "s/^$2: //p"; }
+. "$(dirname "$0")/mpxctl-lib.sh"
 
 # wait_field NAME KEY VALUE: ask the daemon until the field has that value.
 wait_field() {
@@ -121,8 +104,4 @@ wait "$consumer" || fail "consume of 'free' failed: $(cat "$tmp/err2")"
 expect 0 "$ctl" queue close q
 expect 0 "$ctl" queue consume q -- true
 
-if [ "$failures" != 0 ]; then
-        echo "$failures failures"
-        exit 1
-fi
-echo "mpxctl consume: ok"
+finish "mpxctl consume"

@@ -16,24 +16,7 @@ if [ "${1:-}" != "--inside" ]; then
         exit 0
 fi
 
-ctl="$MPXCTL"
-tmp="$MPX_TEST_DIR"
-failures=0
-
-fail() { echo "FAIL ($2): $1"; failures=$((failures + 1)); }
-
-# expect STATUS COMMAND...: run COMMAND, keep its stdout in $tmp/out and stderr in $tmp/err.
-expect() {
-        want=$1; shift
-        set +e
-        "$@" > "$tmp/out" 2> "$tmp/err"
-        got=$?
-        set -e
-        [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$tmp/err")" "$phase"
-}
-
-# field NAME KEY: the value of one field of mpxctl info.
-field() { "$ctl" info "$1" | sed -n "s/^$2: //p"; }
+. "$(dirname "$0")/mpxctl-lib.sh"
 
 phase=$2
 case "$phase" in
@@ -52,38 +35,38 @@ first)
         expect 0 "$ctl" array declare samples i 3 1 2 3 --durable
         expect 0 "$ctl" queue declare scratch
         for name in jobs settings history slots counter samples; do
-                [ "$(field "$name" durable)" = 1 ] || fail "$name is not durable" "$phase"
+                [ "$(field "$name" durable)" = 1 ] || fail "$name is not durable"
         done
-        [ "$(field scratch durable)" = 0 ] || fail "scratch is durable" "$phase"
+        [ "$(field scratch durable)" = 0 ] || fail "scratch is durable"
         # The other durability is another object.
         expect 1 "$ctl" dict declare settings
         expect 0 "$ctl" stats
-        grep -q '^journal_sync: always$' "$tmp/out" || fail "stats shows no journal_sync" "$phase"
-        grep -q '^journal_bytes: [1-9]' "$tmp/out" || fail "stats shows no journal_bytes" "$phase"
-        grep -q '^journal_last_compaction_ms: ' "$tmp/out" || fail "stats shows no last compaction" "$phase"
+        grep -q '^journal_sync: always$' "$tmp/out" || fail "stats shows no journal_sync"
+        grep -q '^journal_bytes: [1-9]' "$tmp/out" || fail "stats shows no journal_bytes"
+        grep -q '^journal_last_compaction_ms: ' "$tmp/out" || fail "stats shows no last compaction"
         ;;
 second)
         expect 0 "$ctl" queue get jobs
-        [ "$(cat "$tmp/out")" = one ] || fail "the first item is '$(cat "$tmp/out")'" "$phase"
+        [ "$(cat "$tmp/out")" = one ] || fail "the first item is '$(cat "$tmp/out")'"
         expect 0 "$ctl" queue get jobs
-        [ "$(cat "$tmp/out")" = two ] || fail "the second item is '$(cat "$tmp/out")'" "$phase"
+        [ "$(cat "$tmp/out")" = two ] || fail "the second item is '$(cat "$tmp/out")'"
         expect 0 "$ctl" dict get settings colour
-        [ "$(cat "$tmp/out")" = blue ] || fail "the dict holds '$(cat "$tmp/out")'" "$phase"
+        [ "$(cat "$tmp/out")" = blue ] || fail "the dict holds '$(cat "$tmp/out")'"
         expect 0 "$ctl" list get history 0
-        [ "$(cat "$tmp/out")" = first ] || fail "the list holds '$(cat "$tmp/out")'" "$phase"
+        [ "$(cat "$tmp/out")" = first ] || fail "the list holds '$(cat "$tmp/out")'"
         expect 0 "$ctl" sem value slots
-        [ "$(cat "$tmp/out")" = 2 ] || fail "the semaphore is at $(cat "$tmp/out")" "$phase"
+        [ "$(cat "$tmp/out")" = 2 ] || fail "the semaphore is at $(cat "$tmp/out")"
         expect 0 "$ctl" value get counter
-        [ "$(cat "$tmp/out")" = 42 ] || fail "the value is $(cat "$tmp/out")" "$phase"
+        [ "$(cat "$tmp/out")" = 42 ] || fail "the value is $(cat "$tmp/out")"
         expect 0 "$ctl" array get samples
-        [ "$(tr '\n' ' ' < "$tmp/out")" = "1 2 3 " ] || fail "the array holds '$(cat "$tmp/out")'" "$phase"
+        [ "$(tr '\n' ' ' < "$tmp/out")" = "1 2 3 " ] || fail "the array holds '$(cat "$tmp/out")'"
         expect 1 "$ctl" info scratch
         ;;
 without)
         expect 1 "$ctl" queue declare jobs --durable
-        grep -q "invalid argument" "$tmp/err" || fail "no reason given: $(cat "$tmp/err")" "$phase"
+        grep -q "invalid argument" "$tmp/err" || fail "no reason given: $(cat "$tmp/err")"
         expect 0 "$ctl" stats
-        grep -q '^durability: off$' "$tmp/out" || fail "stats does not say durability is off" "$phase"
+        grep -q '^durability: off$' "$tmp/out" || fail "stats does not say durability is off"
         ;;
 esac
-[ "$failures" = 0 ]
+finish "mpxctl durable, $phase"

@@ -11,29 +11,11 @@ if [ "${1:-}" != "--inside" ]; then
         exec "$WITH_MPXD" -- "$0" --inside
 fi
 
-ctl="$MPXCTL"
-tmp="$MPX_TEST_DIR"
-failures=0
+. "$(dirname "$0")/mpxctl-lib.sh"
 case "${MPX_SOCKET:-}" in
 redis*) redis=1 ;;
 *) redis=0 ;;
 esac
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect STATUS COMMAND...: run COMMAND, keep its stdout in $tmp/out and
-# stderr in $tmp/err, and check its exit status.
-expect() {
-        want=$1; shift
-        set +e
-        "$@" > "$tmp/out" 2> "$tmp/err"
-        got=$?
-        set -e
-        [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want: $(cat "$tmp/err")"
-}
-
-# json FILE EXPRS: print Python expressions on the parsed JSON document d, space-separated.
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 # ---- usage and reachability ----
 expect 2 "$ctl"
@@ -219,8 +201,4 @@ expect 1 "$ctl" queue done short "$tag"
 expect 0 "$ctl" --json queue get short
 [ "$(json "$tmp/out" "d['data'], d['deliveries']")" = "y 2" ] || fail "given back by its lease: $(cat "$tmp/out")"
 
-if [ "$failures" != 0 ]; then
-        echo "$failures failures"
-        exit 1
-fi
-echo "mpxctl: ok"
+finish mpxctl

@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "text-file.h"
 #include "monotonic.h"
 #include "macros.h"
 #include "temp-dir.h"
@@ -111,17 +112,13 @@ static int setup(void **state) {
         static const char *const args[] = { "-m", "0666", NULL };
         struct fixture *f = calloc(1, sizeof(*f));
         struct daemon_options o = { .args = args };
-        FILE *fp;
 
         assert_non_null(f);
         harness_watchdog("test-perm", WATCHDOG_S);
         assert_non_null(temp_dir_make(f->dir, sizeof(f->dir), "mpx-perm-test"));
         snprintf(f->conf, sizeof(f->conf), "%s/mpxd.conf", f->dir);
         snprintf(f->log, sizeof(f->log), "%s/mpxd.log", f->dir);
-        fp = fopen(f->conf, "w");
-        assert_non_null(fp);
-        fprintf(fp, "admin_group = \"%u\";\n", ADMIN_GROUP);
-        assert_int_equal(fclose(fp), 0);
+        text_file_write(f->conf, "admin_group = \"%u\";\n", ADMIN_GROUP);
         o.config = f->conf;
         o.stderr_path = f->log;
         harness_start_with(&f->d, &o);
@@ -609,16 +606,12 @@ static int read_conf_objects(mpx *m, void *arg) {
 
 static void test_reload_default_mode(void **state) {
         struct fixture *f = *state;
-        FILE *fp;
 
         assert_int_equal(mpx_queue_declare(f->m, "before", 0, 0), 1);
-        fp = fopen(f->conf, "w");
-        assert_non_null(fp);
-        fprintf(fp, "admin_group = \"%u\";\n"
-                    "permissions = { default_mode = \"0604\"; };\n"
-                    "objects = { dicts = ( { name = \"conf-d\"; owner = \"root\"; group = \"4403\"; mode = 0620; },\n"
-                    "                      \"plain-d\" ); };\n", ADMIN_GROUP);
-        assert_int_equal(fclose(fp), 0);
+        text_file_write(f->conf, "admin_group = \"%u\";\n"
+                        "permissions = { default_mode = \"0604\"; };\n"
+                        "objects = { dicts = ( { name = \"conf-d\"; owner = \"root\"; group = \"4403\"; mode = 0620; },\n"
+                        "                      \"plain-d\" ); };\n", ADMIN_GROUP);
         assert_int_equal(kill(f->d.pid, SIGHUP), 0);
         wait_object(f->m, "plain-d");
         /* Objects created afterwards get the new default; existing ones keep theirs. */
@@ -635,13 +628,13 @@ static void test_reload_default_mode(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_matrix, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_access_classes, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_chmod_chown, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_refusals_logged_once, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reload_default_mode, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_job_result_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_many_groups, setup, teardown),
+                harness_own_test(test_matrix),
+                harness_own_test(test_access_classes),
+                harness_own_test(test_chmod_chown),
+                harness_own_test(test_refusals_logged_once),
+                harness_own_test(test_reload_default_mode),
+                harness_own_test(test_job_result_refused),
+                harness_own_test(test_many_groups),
         };
 
         if (geteuid() != 0) {

@@ -46,16 +46,8 @@
 /* How long a child waits at most for data that must come (poll), in ms. */
 #define DATA_WAIT_MS            30000
 
-static int setup(void **state) {
-        *state = harness_fixture_new("test-pipe", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
-        return 0;
-}
-
-static int teardown(void **state) {
-        /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(harness_fixture_free(*state), 0);
-        return 0;
-}
+/* The daemon of each test (harness_test). */
+static const struct harness_options harness_options = { "test-pipe", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL };
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
 
@@ -933,22 +925,20 @@ static void test_channel_outlives_daemon(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-                T(test_duplex),
-                T(test_read_write),
-                T(test_rendezvous_timeout),
-                T(test_third_party),
-                T(test_arrival_order),
-                T(test_message_sizes),
-                T(test_killed_while_waiting),
-                T(test_plain_read_write_poll),
-                T(test_poll_duplex),
-                T(test_cut_and_closed),
-                T(test_delete_while_waiting),
-                T(test_shutdown_while_waiting),
-                T(test_wrong_type_and_mode),
-                T(test_channel_outlives_daemon),
-#undef T
+                harness_test(test_duplex),
+                harness_test(test_read_write),
+                harness_test(test_rendezvous_timeout),
+                harness_test(test_third_party),
+                harness_test(test_arrival_order),
+                harness_test(test_message_sizes),
+                harness_test(test_killed_while_waiting),
+                harness_test(test_plain_read_write_poll),
+                harness_test(test_poll_duplex),
+                harness_test(test_cut_and_closed),
+                harness_test(test_delete_while_waiting),
+                harness_test(test_shutdown_while_waiting),
+                harness_test(test_wrong_type_and_mode),
+                harness_test(test_channel_outlives_daemon),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "text-file.h"
 #include "monotonic.h"
 #include "request-builder.h"
 #include "wire.h"
@@ -107,12 +108,8 @@ static void find_worker(char *buf, size_t size) {
 static void start_daemon(struct fixture *f, const char *config, const char *const *env) {
         static const char *const args[] = { "-m", "0666", NULL };
         struct daemon_options o = { .args = args, .env = env, .stderr_path = f->log };
-        FILE *fp;
 
-        fp = fopen(f->conf, "w");
-        assert_non_null(fp);
-        fputs(config ? config : "", fp);
-        assert_int_equal(fclose(fp), 0);
+        text_file_write(f->conf, "%s", config ? config : "");
         o.config = f->conf;
         harness_start_with(&f->d, &o);
         /* Anyone may reach the socket: the tests that run as nobody need it. */
@@ -1272,7 +1269,6 @@ static void test_start_errors(void **state) {
 static void test_config_pools(void **state) {
         struct fixture *f = *state;
         char config[12000], text[8192], pids[256], pids_after[256];
-        FILE *fp;
 
         assert_int_equal(stop_daemon(f), 0);
         snprintf(config, sizeof(config),
@@ -1300,10 +1296,7 @@ static void test_config_pools(void **state) {
                  "command = [ \"%s\", \"env\", \"cfgq\", \"changed\" ]; },\n"
                  "            { name = \"cfg2\"; command = [ \"%s\", \"env\", \"cfgq\" ]; } );\n"
                  "};\n", f->worker, f->worker);
-        fp = fopen(f->conf, "w");
-        assert_non_null(fp);
-        fputs(config, fp);
-        assert_int_equal(fclose(fp), 0);
+        text_file_write(f->conf, "%s", config);
         assert_int_equal(kill(f->d.pid, SIGHUP), 0);
         get_text(f, "cfgq", text, sizeof(text));
         report_get(text, "pool", pids_after, sizeof(pids_after));
@@ -1401,23 +1394,21 @@ static void test_mpxctl(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-                T(test_environment),
-                T(test_restart_backoff),
-                T(test_no_zombies),
-                T(test_scale),
-                T(test_signal),
-                T(test_stop),
-                T(test_stop_cancelled),
-                T(test_daemon_sigterm),
-                T(test_non_admin),
-                T(test_pool_user),
-                T(test_user_pools),
-                T(test_jobs),
-                T(test_start_errors),
-                T(test_config_pools),
-                T(test_mpxctl),
-#undef T
+                harness_own_test(test_environment),
+                harness_own_test(test_restart_backoff),
+                harness_own_test(test_no_zombies),
+                harness_own_test(test_scale),
+                harness_own_test(test_signal),
+                harness_own_test(test_stop),
+                harness_own_test(test_stop_cancelled),
+                harness_own_test(test_daemon_sigterm),
+                harness_own_test(test_non_admin),
+                harness_own_test(test_pool_user),
+                harness_own_test(test_user_pools),
+                harness_own_test(test_jobs),
+                harness_own_test(test_start_errors),
+                harness_own_test(test_config_pools),
+                harness_own_test(test_mpxctl),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check-at.h"
 #include "harness.h"
 #include "monotonic.h"
 #include "macros.h"
@@ -74,16 +75,6 @@ struct fixture {
         struct kid kids[MAX_KIDS];
         char dir[256];                  /* a folder of the test's own, or "" */
 };
-
-/* Fail at the caller's line with a message. */
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
 
 /* How long one reply, or one exit, may take: a few seconds, more under valgrind. */
 static int64_t io_timeout_ms(void) {
@@ -1805,39 +1796,37 @@ static void test_killed_daemon_replaced(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define TS(f, s) cmocka_unit_test_setup_teardown(f, s, teardown)
-                T(test_hello_handshake),
+                harness_own_test(test_hello_handshake),
                 TS(test_hello_announces_max_message, setup_small_message),
                 TS(test_max_message_limit, setup_max_message_limit),
-                T(test_frame_of_max_frame),
-                T(test_request_before_hello),
-                T(test_unknown_opcode),
-                T(test_malformed_body),
-                T(test_frame_over_max_frame),
-                T(test_garbage),
-                T(test_fuzzed_frames),
-                T(test_stalled_half_frame),
-                T(test_vanish_mid_frame),
-                T(test_pipelining),
-                T(test_pipelined_behind_blocked_get),
-                T(test_cancel_parked_get),
-                T(test_cancel_answered_or_unknown),
-                T(test_cancel_malformed),
-                T(test_cancel_sem_acquire),
-                T(test_cancel_barrier_wait),
-                T(test_cancel_parked_put),
-                T(test_cancel_event_wait),
-                T(test_cancel_pipe_open),
-                T(test_cancel_other_connection),
-                T(test_cancel_race_with_puts),
-                T(test_close_without_reading),
-                T(test_shutdown_while_blocked),
-                T(test_second_daemon_refused),
+                harness_own_test(test_frame_of_max_frame),
+                harness_own_test(test_request_before_hello),
+                harness_own_test(test_unknown_opcode),
+                harness_own_test(test_malformed_body),
+                harness_own_test(test_frame_over_max_frame),
+                harness_own_test(test_garbage),
+                harness_own_test(test_fuzzed_frames),
+                harness_own_test(test_stalled_half_frame),
+                harness_own_test(test_vanish_mid_frame),
+                harness_own_test(test_pipelining),
+                harness_own_test(test_pipelined_behind_blocked_get),
+                harness_own_test(test_cancel_parked_get),
+                harness_own_test(test_cancel_answered_or_unknown),
+                harness_own_test(test_cancel_malformed),
+                harness_own_test(test_cancel_sem_acquire),
+                harness_own_test(test_cancel_barrier_wait),
+                harness_own_test(test_cancel_parked_put),
+                harness_own_test(test_cancel_event_wait),
+                harness_own_test(test_cancel_pipe_open),
+                harness_own_test(test_cancel_other_connection),
+                harness_own_test(test_cancel_race_with_puts),
+                harness_own_test(test_close_without_reading),
+                harness_own_test(test_shutdown_while_blocked),
+                harness_own_test(test_second_daemon_refused),
                 TS(test_stale_socket_replaced, setup_own_dir),
                 TS(test_killed_daemon_replaced, setup_own_dir),
 #undef TS
-#undef T
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

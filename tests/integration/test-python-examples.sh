@@ -14,10 +14,10 @@ if [ "${1:-}" != "--inside" ]; then
 fi
 
 . "$(dirname "$0")/python-env.sh"
+. "$(dirname "$0")/examples-lib.sh"
 
 ex="$MPX_PYTHON_EXAMPLES"
 out="$MPX_TEST_DIR/pyout"
-fail() { echo "FAIL: $*"; sed 's/^/  | /' "$out"; exit 1; }
 run() { "$PYTHON" "$ex/$1" > "$out" 2>&1 || fail "$1 exited $?"; }
 
 # Queue(2): ten requests handled in order, the consumer ends when the queue is shut down.
@@ -28,13 +28,7 @@ grep -q '^handled 10 requests$' "$out" || fail "consumer did not report 10 reque
 
 # JoinableQueue: every food bought exactly once, then join returns.
 run queue_joinable.py
-for food in spaghetti beef cola; do
-        for i in 0 1 2 3 4 5 6 7 8 9; do
-                n=$(grep -c " bought $food$i\$" "$out") || true
-                [ "$n" = 1 ] || fail "$food$i bought $n times"
-        done
-done
-grep -q '^all 30 foods consumed$' "$out" || fail "join did not return"
+check_foods
 
 # Value: locked deposits and withdrawals lose no update, nor do atomic adds.
 run value_money.py
@@ -48,12 +42,9 @@ grep -q '^text: World$' "$out" || fail "text not written"
 
 # Semaphore(3) over ten tasks: all run, three at most (and three reached), every unit back.
 run semaphore_tasks.py
-[ "$(grep -c '^[0-9]* start$' "$out")" = 10 ] || fail "expected 10 tasks started"
-[ "$(grep -c '^[0-9]* done$' "$out")" = 10 ] || fail "expected 10 tasks done"
+check_tasks
 grep -q '^max concurrent: 3$' "$out" || fail "the limit of 3 was not the maximum"
 grep -q '^units back: 3$' "$out" || fail "semaphore not back at 3"
-seen=$(awk '/ start$/ { n++; if (n > m) m = n } / done$/ { n-- } END { print m + 0 }' "$out")
-[ "$seen" -le 3 ] || fail "$seen tasks between start and done at once"
 
 # Pipe: the login handshake, accepted and refused.
 run pipe_login.py

@@ -40,16 +40,8 @@
 #define WATCHDOG_S              60
 #define WATCHDOG_VALGRIND_S     900
 
-static int setup(void **state) {
-        *state = harness_fixture_new("test-queue", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
-        return 0;
-}
-
-static int teardown(void **state) {
-        /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(harness_fixture_free(*state), 0);
-        return 0;
-}
+/* The daemon of each test (harness_test). */
+static const struct harness_options harness_options = { "test-queue", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL };
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
 
@@ -1299,27 +1291,27 @@ static void test_job_submitter_dies(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_many_producers_consumers, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_maxsize_backpressure, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_get_timeouts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_put_timeouts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_join_timeouts, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_waiters_fifo, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_close_drains, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_close_wakes_getter, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_close_wakes_putter, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_delete_while_blocked, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_joinable_task_done, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_declare_rules, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_consumer_redelivery, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_getter_loses_nothing, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_put_many_get_many, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_detached_get, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_lease_detached_consumer_killed, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_lease_touch_extends, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_payload_sizes, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_connection_queue, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_job_submitter_dies, setup, teardown),
+                harness_test(test_many_producers_consumers),
+                harness_test(test_maxsize_backpressure),
+                harness_test(test_get_timeouts),
+                harness_test(test_put_timeouts),
+                harness_test(test_join_timeouts),
+                harness_test(test_waiters_fifo),
+                harness_test(test_close_drains),
+                harness_test(test_close_wakes_getter),
+                harness_test(test_close_wakes_putter),
+                harness_test(test_delete_while_blocked),
+                harness_test(test_joinable_task_done),
+                harness_test(test_declare_rules),
+                harness_test(test_killed_consumer_redelivery),
+                harness_test(test_killed_getter_loses_nothing),
+                harness_test(test_put_many_get_many),
+                harness_test(test_detached_get),
+                harness_test(test_lease_detached_consumer_killed),
+                harness_test(test_lease_touch_extends),
+                harness_test(test_payload_sizes),
+                harness_test(test_connection_queue),
+                harness_test(test_job_submitter_dies),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

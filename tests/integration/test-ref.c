@@ -251,14 +251,12 @@ static void test_errors(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-                T(test_connections_refer),
-                T(test_killed_holder),
-                T(test_transit),
-                T(test_lease_runs_out),
-                T(test_every_type),
-                T(test_errors),
-#undef T
+                harness_own_test(test_connections_refer),
+                harness_own_test(test_killed_holder),
+                harness_own_test(test_transit),
+                harness_own_test(test_lease_runs_out),
+                harness_own_test(test_every_type),
+                harness_own_test(test_errors),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "text-file.h"
 #include "monotonic.h"
 #include "request-builder.h"
 #include "wire.h"
@@ -95,27 +96,6 @@ static int teardown(void **state) {
 }
 
 /* ---- files ---- */
-
-static void write_text(const char *path, const char *text) {
-        FILE *out = fopen(path, "w");
-
-        if (!out)
-                fail_msg("%s: %s", path, strerror(errno));
-        fputs(text, out);
-        assert_int_equal(fclose(out), 0);
-}
-
-/*
- * Replace the file at path at once (rename), so that a daemon reloading it
- * never reads half of it.
- */
-static void replace_text(const char *path, const char *text) {
-        char tmp[320];
-
-        snprintf(tmp, sizeof(tmp), "%s.new", path);
-        write_text(tmp, text);
-        assert_int_equal(rename(tmp, path), 0);
-}
 
 /* The whole file, NUL-terminated; free it. "" if it does not exist. */
 static char *read_text(const char *path) {
@@ -405,7 +385,7 @@ static void test_objects_declared_at_start(void **state) {
         char hello[5];
         mpx *m;
 
-        write_text(f->conf,
+        text_file_write(f->conf,
                    "objects = {\n"
                    "  queues = ( { name = \"jobs\"; maxsize = 5; joinable = true; }, { name = \"plain\"; } );\n"
                    "  semaphores = ( { name = \"slots\"; value = 3; } );\n"
@@ -457,7 +437,7 @@ static void test_options_override_file(void **state) {
         char *log;
         mpx *m;
 
-        write_text(f->conf,
+        text_file_write(f->conf,
                    "socket = { path = \"/nonexistent/mpxd.sock\"; };\n"
                    "log = { level = \"debug\"; };\n"
                    "limits = { max_message = 1000; };\n");
@@ -484,7 +464,7 @@ static void test_bad_config_does_not_start(void **state) {
         snprintf(sock, sizeof(sock), "%s/mpxd.sock", f->dir);
         snprintf(out, sizeof(out), "%s/out", f->dir);
         snprintf(err, sizeof(err), "%s/err", f->dir);
-        write_text(f->conf, "limits = {\n  max_clients = 0;\n};\n");
+        text_file_write(f->conf, "limits = {\n  max_clients = 0;\n};\n");
         assert_int_equal(run(argv, out, err), 1);
         text = read_text(err);
         snprintf(want, sizeof(want),
@@ -513,7 +493,7 @@ static void test_check_config(void **state) {
         snprintf(out, sizeof(out), "%s/out", f->dir);
         snprintf(err, sizeof(err), "%s/err", f->dir);
 
-        write_text(f->conf, "objects = { queues = ( { name = \"jobs\"; } ); };\n");
+        text_file_write(f->conf, "objects = { queues = ( { name = \"jobs\"; } ); };\n");
         assert_int_equal(run(argv, out, err), 0);
         text = read_text(out);
         snprintf(want, sizeof(want), "%s: valid; 1 object declared\n", f->conf);
@@ -521,7 +501,7 @@ static void test_check_config(void **state) {
         free(text);
 
         /* Every error, in the order of the file, then the verdict. */
-        write_text(f->conf,
+        text_file_write(f->conf,
                    "log = { level = \"loud\"; };\n"
                    "limits = {\n"
                    "  max_clients = 0;\n"
@@ -544,7 +524,7 @@ static void test_check_config(void **state) {
         }
 
         /* Options are checked with the file. */
-        write_text(f->conf, "");
+        text_file_write(f->conf, "%s", "");
         argv[4] = "--socket-group";
         argv[5] = "no-such-group-of-mpx";
         assert_int_equal(run(argv, out, err), 1);
@@ -574,7 +554,7 @@ static void test_reload_changed_file(void **state) {
         char *log;
         mpx *m, *m2;
 
-        write_text(f->conf,
+        text_file_write(f->conf,
                    "log = { level = \"warning\"; };\n"
                    "limits = { max_message = 1000; };\n"
                    "objects = { queues = ( { name = \"jobs\"; maxsize = 10; } ); };\n");
@@ -586,7 +566,7 @@ static void test_reload_changed_file(void **state) {
         /* A client's own object is not the file's business. */
         assert_int_equal(mpx_queue_declare(m, "mine", 0, 0), 1);
 
-        replace_text(f->conf,
+        text_file_replace(f->conf,
                      "log = { level = \"debug\"; };\n"
                      "limits = { max_message = 2000; };\n"
                      "objects = {\n"
@@ -633,14 +613,14 @@ static void test_reload_broken_file(void **state) {
         char *log;
         mpx *m;
 
-        write_text(f->conf,
+        text_file_write(f->conf,
                    "limits = { max_message = 1000; };\n"
                    "objects = { queues = ( { name = \"jobs\"; } ); };\n");
         start(f, &o);
         m = harness_connect(&f->d);
         assert_int_equal(mpx_queue_put(m, "jobs", "one", 3, 0), 0);
 
-        replace_text(f->conf,
+        text_file_replace(f->conf,
                      "limits = {\n"
                      "  max_message = \"big\";\n"
                      "};\n"
@@ -659,14 +639,14 @@ static void test_reload_broken_file(void **state) {
         assert_int_equal(mpx_queue_qsize(m, "jobs"), 1);
 
         /* A syntax error is refused the same way. */
-        replace_text(f->conf, "limits = { max_message = ; };\n");
+        text_file_replace(f->conf, "limits = { max_message = ; };\n");
         assert_int_equal(kill(f->d.pid, SIGHUP), 0);
         notify_wait_for(f->d.notify_fd, "READY=1", buf, sizeof(buf));
         assert_non_null(strstr(buf, "last reload failed, old configuration kept: "));
         assert_non_null(strstr(buf, "mpxd.conf:1: syntax error"));
 
         /* A good file again clears the failure. */
-        replace_text(f->conf, "limits = { max_message = 3000; };\n");
+        text_file_replace(f->conf, "limits = { max_message = 3000; };\n");
         assert_int_equal(kill(f->d.pid, SIGHUP), 0);
         notify_wait_for(f->d.notify_fd, "READY=1", buf, sizeof(buf));
         assert_null(strstr(buf, "failed"));
@@ -736,7 +716,7 @@ static void test_max_objects(void **state) {
         struct daemon_options o = { .config = f->conf, .args = args };
         mpx *m;
 
-        write_text(f->conf, "objects = { queues = ( { name = \"jobs\"; } ); };\n");
+        text_file_write(f->conf, "objects = { queues = ( { name = \"jobs\"; } ); };\n");
         start(f, &o);
         m = harness_connect(&f->d);
         assert_int_equal(mpx_queue_declare(m, "second", 0, 0), 1);
@@ -841,7 +821,7 @@ static void test_journal_stream(void **state) {
         /* With a journal running, the records would go there; this checks the stream form. */
         if (access("/run/systemd/journal/socket", F_OK) == 0)
                 skip();
-        write_text(f->log, "");
+        text_file_write(f->log, "%s", "");
         assert_int_equal(stat(f->log, &st), 0);
         snprintf(env_value, sizeof(env_value), "JOURNAL_STREAM=%lu:%lu", (unsigned long) st.st_dev,
                  (unsigned long) st.st_ino);
@@ -898,7 +878,7 @@ static pid_t socket_activate(struct fixture *f, const char *notify_path, const c
         argv[argc++] = "-c";
         argv[argc++] = f->conf;
         argv[argc] = NULL;
-        write_text(f->conf, "");
+        text_file_write(f->conf, "%s", "");
         fflush(NULL);
         pid = fork();
         assert_true(pid >= 0);
@@ -1000,23 +980,22 @@ static void test_socket_activation_two_sockets(void **state) {
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         const struct CMUnitTest tests[] = {
-                T(test_notify_protocol),
-                T(test_no_watchdog_for_another_pid),
-                T(test_objects_declared_at_start),
-                T(test_options_override_file),
-                T(test_bad_config_does_not_start),
-                T(test_check_config),
-                T(test_reload_changed_file),
-                T(test_reload_broken_file),
-                T(test_max_clients),
-                T(test_max_objects),
-                T(test_shutdown_with_blocked_clients),
-                T(test_sigchld_and_sigpipe),
-                T(test_journal_stream),
-                T(test_socket_activation),
-                T(test_socket_activation_two_sockets),
+                harness_own_test(test_notify_protocol),
+                harness_own_test(test_no_watchdog_for_another_pid),
+                harness_own_test(test_objects_declared_at_start),
+                harness_own_test(test_options_override_file),
+                harness_own_test(test_bad_config_does_not_start),
+                harness_own_test(test_check_config),
+                harness_own_test(test_reload_changed_file),
+                harness_own_test(test_reload_broken_file),
+                harness_own_test(test_max_clients),
+                harness_own_test(test_max_objects),
+                harness_own_test(test_shutdown_with_blocked_clients),
+                harness_own_test(test_sigchld_and_sigpipe),
+                harness_own_test(test_journal_stream),
+                harness_own_test(test_socket_activation),
+                harness_own_test(test_socket_activation_two_sockets),
         };
 
         signal(SIGPIPE, SIG_IGN);

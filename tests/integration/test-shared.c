@@ -38,27 +38,13 @@
 #define WATCHDOG_S              120
 #define WATCHDOG_VALGRIND_S     1800
 
-static int setup_with(void **state, const char *const *args) {
-        *state = harness_fixture_new("test-shared", WATCHDOG_S, WATCHDOG_VALGRIND_S, args);
-        return 0;
-}
-
-static int setup(void **state) {
-        return setup_with(state, NULL);
-}
+/* The daemon of each test (harness_test). */
+static const struct harness_options harness_options = { "test-shared", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL };
 
 /* A daemon whose payloads are at most 1024 bytes. */
-static int setup_small(void **state) {
-        static const char *const args[] = { "--max-message", "1024", NULL };
-
-        return setup_with(state, args);
-}
-
-static int teardown(void **state) {
-        /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(harness_fixture_free(*state), 0);
-        return 0;
-}
+static const struct harness_options small_options = {
+        "test-shared", WATCHDOG_S, WATCHDOG_VALGRIND_S, (const char *const[]) { "--max-message", "1024", NULL }
+};
 
 /* ---- helpers ---- */
 
@@ -958,17 +944,17 @@ static void test_small_max_message(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_concurrent_incr, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_concurrent_splices, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_list_splice, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_listing_under_load, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dict_api, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_dict_errors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_list_api, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_list_errors, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_large_values, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_small_max_message, setup_small, teardown),
+                harness_test(test_concurrent_incr),
+                harness_test(test_concurrent_appends),
+                harness_test(test_concurrent_splices),
+                harness_test(test_list_splice),
+                harness_test(test_listing_under_load),
+                harness_test(test_dict_api),
+                harness_test(test_dict_errors),
+                harness_test(test_list_api),
+                harness_test(test_list_errors),
+                harness_test(test_large_values),
+                harness_test_with(test_small_max_message, &small_options),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

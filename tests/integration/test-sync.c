@@ -44,16 +44,8 @@
 #define TASKS                   10
 #define SLOTS                   3
 
-static int setup(void **state) {
-        *state = harness_fixture_new("test-sync", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL);
-        return 0;
-}
-
-static int teardown(void **state) {
-        /* A crash, a leak or a memory error of the daemon fails the test. */
-        assert_int_equal(harness_fixture_free(*state), 0);
-        return 0;
-}
+/* The daemon of each test (harness_test). */
+static const struct harness_options harness_options = { "test-sync", WATCHDOG_S, WATCHDOG_VALGRIND_S, NULL };
 
 /* ---- helpers of the forked children: no cmocka in there, just an exit status ---- */
 
@@ -729,18 +721,18 @@ static void test_shutdown_while_blocked(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_semaphore_ten_tasks, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_lock_basics, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_killed_holder_gives_back, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_robust_lock, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_event_wakes_all, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_barrier_releases_together, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_barrier_timeout_breaks, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_barrier_killed_party_breaks, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_barrier_action, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_barrier_stored_timeout, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_delete_while_blocked, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_shutdown_while_blocked, setup, teardown),
+                harness_test(test_semaphore_ten_tasks),
+                harness_test(test_lock_basics),
+                harness_test(test_killed_holder_gives_back),
+                harness_test(test_robust_lock),
+                harness_test(test_event_wakes_all),
+                harness_test(test_barrier_releases_together),
+                harness_test(test_barrier_timeout_breaks),
+                harness_test(test_barrier_killed_party_breaks),
+                harness_test(test_barrier_action),
+                harness_test(test_barrier_stored_timeout),
+                harness_test(test_delete_while_blocked),
+                harness_test(test_shutdown_while_blocked),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

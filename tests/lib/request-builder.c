@@ -5,13 +5,19 @@
  */
 #include "request-builder.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
 
-/* Append body fields to out, as described in request-builder.h. */
-void append_fields_v(struct wire_buf *out, const char *fmt, va_list ap) {
+/*
+ * Append body fields to out, as described in request-builder.h. Checked,
+ * each field is a cmocka assertion; unchecked (a forked child, where cmocka
+ * must not run), the first failure is returned as a negative errno.
+ */
+static int put_fields(struct wire_buf *out, const char *fmt, va_list ap, bool checked) {
         for (const char *p = fmt; *p; p++) {
                 const char *s;
                 const void *raw;
@@ -57,11 +63,21 @@ void append_fields_v(struct wire_buf *out, const char *fmt, va_list ap) {
                         r = wire_put_raw(out, raw, len);
                         break;
                 default:
-                        fail_msg("bad request format character '%c'", *p);
-                        return;
+                        if (checked)
+                                fail_msg("bad request format character '%c'", *p);
+                        return -EINVAL;
                 }
-                assert_int_equal(r, 0);
+                if (checked)
+                        assert_int_equal(r, 0);
+                else if (r < 0)
+                        return r;
         }
+        return 0;
+}
+
+/* Append body fields to out, as described in request-builder.h. */
+void append_fields_v(struct wire_buf *out, const char *fmt, va_list ap) {
+        put_fields(out, fmt, ap, true);
 }
 
 /* Append one request frame built from fmt to out. */
@@ -80,4 +96,22 @@ void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *
         va_start(ap, fmt);
         append_request_v(out, id, op, fmt, ap);
         va_end(ap);
+}
+
+/* Append one request frame built from fmt to out, in a forked child: 0 or a negative errno. */
+int request_append(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...) {
+        size_t start;
+        va_list ap;
+        int r;
+
+        r = wire_frame_begin(out, id, op, 0, &start);
+        if (r < 0)
+                return r;
+        va_start(ap, fmt);
+        r = put_fields(out, fmt, ap, false);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        wire_frame_end(out, start);
+        return 0;
 }

@@ -6,7 +6,8 @@
  * raw (often malformed) frames to a real daemon's socket. One builder, so
  * that every test encodes a field the same way.
  *
- * Failures are cmocka assertions: use it from cmocka tests only.
+ * Failures are cmocka assertions, but for request_append(), which forked
+ * children use, where cmocka must not run.
  */
 #ifndef MPX_TESTS_REQUEST_BUILDER_H
 #define MPX_TESTS_REQUEST_BUILDER_H
@@ -36,5 +37,11 @@ void append_request_v(struct wire_buf *out, uint32_t id, uint16_t op, const char
 
 /* Append one request frame whose body is built from fmt to out. */
 void append_request(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...);
+
+/*
+ * The same without cmocka, for a forked child: 0, or a negative errno when
+ * the frame could not be built (out of memory, a bad format character).
+ */
+int request_append(struct wire_buf *out, uint32_t id, uint16_t op, const char *fmt, ...);
 
 #endif

@@ -18,32 +18,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "monotonic.h"
 #include "mpx.h"
-
-static int failures;
-
-#define CHECK(what, cond)                                                       \
-        do {                                                                    \
-                if (cond)                                                       \
-                        printf("ok   %s\n", what);                              \
-                else {                                                          \
-                        printf("FAIL %s (line %d)\n", what, __LINE__);          \
-                        failures++;                                             \
-                }                                                               \
-        } while (0)
-
-static long long now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
+#include "smoke.h"
 
 /* Run m's loop as an event loop would, until *done reaches want or 10 s pass: whether it did. */
 static int loop_until(mpx *m, const int *done, int want) {
-        long long deadline = now_ms() + 10000;
+        int64_t deadline = monotonic_ms() + 10000;
 
-        while (*done < want && now_ms() < deadline) {
+        while (*done < want && monotonic_ms() < deadline) {
                 struct pollfd p = { .fd = mpx_fd(m), .events = mpx_events(m) };
 
                 if (poll(&p, 1, 100) < 0)
@@ -153,9 +136,5 @@ int main(int argc, char **argv) {
         }
         mpx_delete(m, "aq");
         mpx_disconnect(m);
-        if (failures)
-                printf("%d failed\n", failures);
-        else
-                printf("all passed\n");
-        return failures ? 1 : 0;
+        return smoke_end();
 }

@@ -20,37 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monotonic.h"
 #include "mpx.h"
+#include "smoke.h"
 
 static const char *url;
-static int fails;
-
-#define CHECK(what, cond)                                                                       \
-        do {                                                                                    \
-                if (cond)                                                                       \
-                        printf("ok   %s\n", what);                                              \
-                else {                                                                          \
-                        printf("FAIL %s (line %d)\n", what, __LINE__);                          \
-                        fails++;                                                                \
-                }                                                                               \
-        } while (0)
 
 static mpx *conn(void) {
-        mpx *m = NULL;
-        int r = mpx_connect(url, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "connect %s: %s\n", url, strerror(-r));
-                exit(2);
-        }
-        return m;
-}
-
-static long long now_ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+        return smoke_connect(url);
 }
 
 static bool item_is(const mpx_item *it, const char *s) {
@@ -79,10 +56,11 @@ static long long info_field(mpx *m, const char *name, const char *key) {
  * there: the steps after it rely on that state, and might otherwise hang.
  */
 static void wait_field(mpx *m, const char *name, const char *key, long long want, int line) {
-        long long deadline = now_ms() + WAIT_MS, v;
+        int64_t deadline = monotonic_ms() + WAIT_MS;
+        long long v;
 
         while ((v = info_field(m, name, key)) != want)
-                if (now_ms() > deadline) {
+                if (monotonic_ms() > deadline) {
                         printf("FAIL %s's %s still %lld after %d ms, not %lld (line %d)\n", name, key, v, WAIT_MS,
                                want, line);
                         fflush(stdout);
@@ -161,10 +139,10 @@ static void plain(mpx *a) {
         CHECK("put a", mpx_queue_put(a, "q", "a", 1, -1) == 0);
         CHECK("put b", mpx_queue_put(a, "q", "b", 1, -1) == 0);
         CHECK("put full, timeout 0", mpx_queue_put(a, "q", "c", 1, 0) == -EAGAIN);
-        t0 = now_ms();
+        t0 = monotonic_ms();
         CHECK("put full, timeout 300", mpx_queue_put(a, "q", "c", 1, 300) == -ETIMEDOUT &&
                                        info_field(a, "q", "putters") == 0);
-        CHECK("... after 300 ms", now_ms() - t0 >= 290 && now_ms() - t0 < 1500);
+        CHECK("... after 300 ms", monotonic_ms() - t0 >= 290 && monotonic_ms() - t0 < 1500);
         CHECK("stat", mpx_queue_stat(a, "q", &st) == 0 && st.size == 2 && st.maxsize == 2 && !st.closed);
         j = start(a, "putters", 'p', "q", "c", 0, -1);
         CHECK("put parked", j->r == 1 && info_field(a, "q", "putters") == 1);
@@ -337,10 +315,10 @@ static void died(mpx *a) {
         waitpid(pid, &status, 0);
         CHECK("the child took it and died", WIFSIGNALED(status));
         CHECK("its queue is there", mpx_queue_put(a, "dead-own", "x", 1, -1) == 0);
-        t0 = now_ms();
+        t0 = monotonic_ms();
         CHECK("back once its lease ran out", mpx_queue_get(a, "dead", 5000, &it) == 0 && item_is(&it, "d") &&
                                              it.deliveries == 2);
-        printf("     (after %lld ms)\n", now_ms() - t0);
+        printf("     (after %lld ms)\n", (long long) (monotonic_ms() - t0));
         CHECK("done", mpx_queue_task_done(a, "dead", it.tag) == 0);
         mpx_item_clear(&it);
         CHECK("its queue is gone", mpx_queue_put(a, "dead-own", "x", 1, -1) == -ENOENT);
@@ -378,8 +356,8 @@ static void *consume(void *arg) {
                 if (mpx_queue_get(c->m, "wq", 5000, &it) != 0 || it.size != sizeof(sent))
                         break;
                 memcpy(&sent, it.data, sizeof(sent));
-                if (now_ms() - sent > c->worst_ms)
-                        c->worst_ms = now_ms() - sent;
+                if (monotonic_ms() - sent > c->worst_ms)
+                        c->worst_ms = monotonic_ms() - sent;
                 mpx_item_clear(&it);
                 c->got++;
         }
@@ -400,7 +378,7 @@ static void wake_race(mpx *a) {
         pthread_create(&t, NULL, consume, &c);
         WAIT_FIELD(a, "wq", "getters", 1);
         for (int i = 0; i < c.n; i++) {
-                long long sent = now_ms();
+                long long sent = monotonic_ms();
 
                 if (mpx_queue_put(a, "wq", &sent, sizeof(sent), -1) != 0)
                         break;
@@ -457,6 +435,5 @@ int main(int argc, char **argv) {
         wake_race(a);
         unconfirmed();
         mpx_disconnect(a);
-        printf(fails ? "%d failed\n" : "all passed\n", fails);
-        return fails != 0;
+        return smoke_end();
 }

@@ -14,37 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "monotonic.h"
 #include "mpx.h"
+#include "smoke.h"
 
 static const char *addr;
-static int failures;
-
-#define CHECK(expr, want)                                                                          \
-        do {                                                                                       \
-                long long got_ = (long long) (expr);                                               \
-                if (got_ != (long long) (want)) {                                                  \
-                        fprintf(stderr, "%s:%d: %s = %lld (%s), want %lld\n", __FILE__, __LINE__, \
-                                #expr, got_, got_ < 0 ? strerror((int) -got_) : "", (long long) (want)); \
-                        failures++;                                                                \
-                }                                                                                  \
-        } while (0)
-
 static mpx *conn(void) {
-        mpx *m;
-        int r = mpx_connect(addr, &m);
-
-        if (r < 0) {
-                fprintf(stderr, "connect %s: %s\n", addr, strerror(-r));
-                exit(2);
-        }
-        return m;
-}
-
-static int64_t ms(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return smoke_connect(addr);
 }
 
 static void store(mpx *m, int64_t result, void *userdata) {
@@ -75,10 +51,10 @@ static int64_t info_int(mpx *m, const char *name, const char *key) {
  * state, and might otherwise hang.
  */
 static void wait_info(mpx *m, const char *name, const char *key, int64_t want, int line) {
-        int64_t deadline = ms() + WAIT_MS, v;
+        int64_t deadline = monotonic_ms() + WAIT_MS, v;
 
         while ((v = info_int(m, name, key)) != want)
-                if (ms() > deadline) {
+                if (monotonic_ms() > deadline) {
                         fprintf(stderr, "%s:%d: %s's %s still %lld after %d ms, not %lld\n", __FILE__, line, name, key,
                                 (long long) v, WAIT_MS, (long long) want);
                         _exit(1);
@@ -99,7 +75,7 @@ static void read_answer(mpx *m, int line) {
                 fprintf(stderr, "%s:%d: no answer in %d ms\n", __FILE__, line, WAIT_MS);
                 _exit(1);
         }
-        CHECK(mpx_process(m) >= 0, 1);
+        CHECK_EQ(mpx_process(m) >= 0, 1);
 }
 
 #define READ_ANSWER(m) read_answer(m, __LINE__)
@@ -109,9 +85,9 @@ static void read_answer(mpx *m, int line) {
  * read) till a callback sets *res (from -999), for up to WAIT_MS.
  */
 static void run_until_set(mpx *m, const int64_t *res) {
-        int64_t deadline = ms() + WAIT_MS, left;
+        int64_t deadline = monotonic_ms() + WAIT_MS, left;
 
-        while (mpx_process(m) >= 0 && *res == -999 && (left = deadline - ms()) > 0) {
+        while (mpx_process(m) >= 0 && *res == -999 && (left = deadline - monotonic_ms()) > 0) {
                 struct pollfd p = { .fd = mpx_fd(m), .events = POLLIN };
 
                 poll(&p, 1, (int) left);
@@ -121,28 +97,28 @@ static void run_until_set(mpx *m, const int64_t *res) {
 static void test_lock(void) {
         mpx *a = conn(), *b = conn();
 
-        CHECK(mpx_sem_declare(a, "lk", 1, 1, MPX_SEM_BOUNDED), 1);
-        CHECK(mpx_sem_declare(b, "lk", 1, 1, MPX_SEM_BOUNDED), 0);
-        CHECK(mpx_sem_declare(b, "lk", 2, 2, MPX_SEM_BOUNDED), -EEXIST);
-        CHECK(mpx_sem_declare(b, "lk", 2, 1, MPX_SEM_BOUNDED), -EINVAL);
-        CHECK(mpx_sem_acquire(a, "lk", 0), 0);
-        CHECK(mpx_sem_acquire(b, "lk", 0), -EAGAIN);
-        CHECK(mpx_sem_value(b, "lk"), 0);
-        int64_t t0 = ms();
-        CHECK(mpx_sem_acquire(b, "lk", 300), -ETIMEDOUT);
-        CHECK(ms() - t0 >= 290, 1);
-        CHECK(mpx_sem_release(a, "lk"), 0);
-        CHECK(mpx_sem_release(a, "lk"), -ERANGE);
-        CHECK(mpx_sem_acquire(b, "lk", 0), 0);
+        CHECK_EQ(mpx_sem_declare(a, "lk", 1, 1, MPX_SEM_BOUNDED), 1);
+        CHECK_EQ(mpx_sem_declare(b, "lk", 1, 1, MPX_SEM_BOUNDED), 0);
+        CHECK_EQ(mpx_sem_declare(b, "lk", 2, 2, MPX_SEM_BOUNDED), -EEXIST);
+        CHECK_EQ(mpx_sem_declare(b, "lk", 2, 1, MPX_SEM_BOUNDED), -EINVAL);
+        CHECK_EQ(mpx_sem_acquire(a, "lk", 0), 0);
+        CHECK_EQ(mpx_sem_acquire(b, "lk", 0), -EAGAIN);
+        CHECK_EQ(mpx_sem_value(b, "lk"), 0);
+        int64_t t0 = monotonic_ms();
+        CHECK_EQ(mpx_sem_acquire(b, "lk", 300), -ETIMEDOUT);
+        CHECK_EQ(monotonic_ms() - t0 >= 290, 1);
+        CHECK_EQ(mpx_sem_release(a, "lk"), 0);
+        CHECK_EQ(mpx_sem_release(a, "lk"), -ERANGE);
+        CHECK_EQ(mpx_sem_acquire(b, "lk", 0), 0);
         /* b disconnects holding it: the unit comes back, and the next acquirer is told. */
         mpx_disconnect(b);
-        CHECK(mpx_sem_value(a, "lk"), 1);
-        CHECK(mpx_sem_acquire(a, "lk", 0), -EOWNERDEAD);
-        CHECK(mpx_sem_release(a, "lk"), 0);
-        CHECK(mpx_sem_acquire(a, "lk", 0), 0);
-        CHECK(mpx_sem_release(a, "lk"), 0);
-        CHECK(mpx_sem_acquire(a, "nosuch", 0), -ENOENT);
-        CHECK(mpx_event_set(a, "lk"), -EPROTOTYPE);
+        CHECK_EQ(mpx_sem_value(a, "lk"), 1);
+        CHECK_EQ(mpx_sem_acquire(a, "lk", 0), -EOWNERDEAD);
+        CHECK_EQ(mpx_sem_release(a, "lk"), 0);
+        CHECK_EQ(mpx_sem_acquire(a, "lk", 0), 0);
+        CHECK_EQ(mpx_sem_release(a, "lk"), 0);
+        CHECK_EQ(mpx_sem_acquire(a, "nosuch", 0), -ENOENT);
+        CHECK_EQ(mpx_event_set(a, "lk"), -EPROTOTYPE);
         mpx_disconnect(a);
 }
 
@@ -199,37 +175,37 @@ static void test_order(void) {
         struct acquirer q1 = { "fifo", 300, -999, conn() }, q2 = { "fifo", 5000, -999, conn() };
         pthread_t t1, t2;
 
-        CHECK(mpx_sem_declare(a, "fifo", 1, 0, MPX_SEM_NO_UNDO), 1);
-        CHECK(mpx_sem_acquire(a, "fifo", 0), 0);
+        CHECK_EQ(mpx_sem_declare(a, "fifo", 1, 0, MPX_SEM_NO_UNDO), 1);
+        CHECK_EQ(mpx_sem_acquire(a, "fifo", 0), 0);
         pthread_create(&t1, NULL, do_acquire, &q1);
         WAIT_INFO(a, "fifo", "waiters", 1);
         pthread_create(&t2, NULL, do_acquire, &q2);
         /* Both in line, q1 first (its 300 ms have not passed: that timeout is what is tested). */
         WAIT_INFO(a, "fifo", "waiters", 2);
         pthread_join(t1, NULL);
-        CHECK(q1.result, -ETIMEDOUT);
+        CHECK_EQ(q1.result, -ETIMEDOUT);
         /* q1 timed out and left the line: q2 is first. */
-        CHECK(info_int(a, "fifo", "waiters"), 1);
-        CHECK(mpx_sem_release(a, "fifo"), 0);
-        CHECK(mpx_sem_acquire(a, "fifo", 0), -EAGAIN);
+        CHECK_EQ(info_int(a, "fifo", "waiters"), 1);
+        CHECK_EQ(mpx_sem_release(a, "fifo"), 0);
+        CHECK_EQ(mpx_sem_acquire(a, "fifo", 0), -EAGAIN);
         pthread_join(t2, NULL);
-        CHECK(q2.result, 0);
-        CHECK(mpx_sem_value(a, "fifo"), 0);
+        CHECK_EQ(q2.result, 0);
+        CHECK_EQ(mpx_sem_value(a, "fifo"), 0);
 
         /* A parked acquirer whose connection closes leaves the line at once. */
         {
                 mpx *b = conn();
                 int64_t bres;
 
-                CHECK(mpx_sem_acquire_async(b, "fifo", -1, store, &bres) > 0, 1);
+                CHECK_EQ(mpx_sem_acquire_async(b, "fifo", -1, store, &bres) > 0, 1);
                 mpx_flush(b);
                 WAIT_INFO(a, "fifo", "waiters", 1);
                 READ_ANSWER(b);
                 mpx_disconnect(b);
         }
-        CHECK(info_int(a, "fifo", "waiters"), 0);
-        CHECK(mpx_sem_release(a, "fifo"), 0);
-        CHECK(mpx_sem_acquire(a, "fifo", 0), 0);
+        CHECK_EQ(info_int(a, "fifo", "waiters"), 0);
+        CHECK_EQ(mpx_sem_release(a, "fifo"), 0);
+        CHECK_EQ(mpx_sem_acquire(a, "fifo", 0), 0);
         mpx_disconnect(a);
 }
 
@@ -237,44 +213,44 @@ static void test_wakeups(void) {
         mpx *a = conn();
         pthread_t t;
 
-        CHECK(mpx_sem_declare(a, "sem", 0, 0, 0), 1);
+        CHECK_EQ(mpx_sem_declare(a, "sem", 0, 0, 0), 1);
         t = later(&(struct later) { "release", "sem", "waiters", 1 });
-        int64_t t0 = ms();
-        CHECK(mpx_sem_acquire(a, "sem", 5000), 0);
-        CHECK(ms() - t0 < 1000, 1);
+        int64_t t0 = monotonic_ms();
+        CHECK_EQ(mpx_sem_acquire(a, "sem", 5000), 0);
+        CHECK_EQ(monotonic_ms() - t0 < 1000, 1);
         pthread_join(t, NULL);
 
-        CHECK(mpx_event_declare(a, "ev"), 1);
-        CHECK(mpx_event_wait(a, "ev", 0), -EAGAIN);
-        CHECK(mpx_event_is_set(a, "ev"), 0);
+        CHECK_EQ(mpx_event_declare(a, "ev"), 1);
+        CHECK_EQ(mpx_event_wait(a, "ev", 0), -EAGAIN);
+        CHECK_EQ(mpx_event_is_set(a, "ev"), 0);
         t = later(&(struct later) { "setclear", "ev", "waiters", 1 });
-        CHECK(mpx_event_wait(a, "ev", 5000), 0);
+        CHECK_EQ(mpx_event_wait(a, "ev", 5000), 0);
         pthread_join(t, NULL);
-        CHECK(mpx_event_is_set(a, "ev"), 0);
-        CHECK(mpx_event_wait(a, "ev", 200), -ETIMEDOUT);
-        CHECK(info_int(a, "ev", "waiters"), 0);
+        CHECK_EQ(mpx_event_is_set(a, "ev"), 0);
+        CHECK_EQ(mpx_event_wait(a, "ev", 200), -ETIMEDOUT);
+        CHECK_EQ(info_int(a, "ev", "waiters"), 0);
         {
                 int64_t res = -999;
 
-                CHECK(mpx_event_wait_async(a, "ev", -1, store, &res) > 0, 1);
+                CHECK_EQ(mpx_event_wait_async(a, "ev", -1, store, &res) > 0, 1);
                 mpx_flush(a);
                 /* INFO runs a's connection too: its answer to the wait comes first, and parks it. */
                 WAIT_INFO(a, "ev", "waiters", 1);
-                CHECK(mpx_event_set(a, "ev"), 0);
-                CHECK(info_int(a, "ev", "waiters"), 0);
-                CHECK(mpx_event_clear(a, "ev"), 0);
-                CHECK(mpx_event_is_set(a, "ev"), 0);
+                CHECK_EQ(mpx_event_set(a, "ev"), 0);
+                CHECK_EQ(info_int(a, "ev", "waiters"), 0);
+                CHECK_EQ(mpx_event_clear(a, "ev"), 0);
+                CHECK_EQ(mpx_event_is_set(a, "ev"), 0);
                 /* Cleared again, and the parked wait is released all the same once it asks again. */
                 run_until_set(a, &res);
-                CHECK(res, 0);
+                CHECK_EQ(res, 0);
         }
-        CHECK(mpx_event_set(a, "ev"), 0);
-        CHECK(mpx_event_wait(a, "ev", -1), 0);
-        CHECK(mpx_event_is_set(a, "ev"), 1);
+        CHECK_EQ(mpx_event_set(a, "ev"), 0);
+        CHECK_EQ(mpx_event_wait(a, "ev", -1), 0);
+        CHECK_EQ(mpx_event_is_set(a, "ev"), 1);
 
-        CHECK(mpx_event_declare(a, "ev2"), 1);
+        CHECK_EQ(mpx_event_declare(a, "ev2"), 1);
         t = later(&(struct later) { "delete", "ev2", "waiters", 1 });
-        CHECK(mpx_event_wait(a, "ev2", 5000), -EIDRM);
+        CHECK_EQ(mpx_event_wait(a, "ev2", 5000), -EIDRM);
         pthread_join(t, NULL);
         mpx_disconnect(a);
 }
@@ -306,9 +282,9 @@ static void test_barrier(void) {
         pthread_t t[3];
         int seen = 0;
 
-        CHECK(mpx_barrier_declare(a, "bar", 3), 1);
-        CHECK(mpx_barrier_declare(a, "bar", 2), -EEXIST);
-        CHECK(mpx_barrier_wait(a, "bar", 0), -EAGAIN);
+        CHECK_EQ(mpx_barrier_declare(a, "bar", 3), 1);
+        CHECK_EQ(mpx_barrier_declare(a, "bar", 2), -EEXIST);
+        CHECK_EQ(mpx_barrier_wait(a, "bar", 0), -EAGAIN);
         /* Each party arrives once the one before is parked: their indexes are 0, 1, 2. */
         for (int i = 0; i < 3; i++) {
                 p[i] = (struct party) { "bar", -1, -999, 0, 0 };
@@ -321,35 +297,35 @@ static void test_barrier(void) {
                 if (p[i].result >= 0 && p[i].result < 3)
                         seen |= 1 << p[i].result;
         }
-        CHECK(seen, 7);
-        CHECK(p[0].result, 0);
-        CHECK(p[2].result, 2);
+        CHECK_EQ(seen, 7);
+        CHECK_EQ(p[0].result, 0);
+        CHECK_EQ(p[2].result, 2);
 
         /* A timeout breaks it for the others. */
         p[0] = (struct party) { "bar", -1, -999, 0, 0 };
         pthread_create(&t[0], NULL, do_party, &p[0]);
         WAIT_INFO(a, "bar", "waiting", 1);
-        CHECK(mpx_barrier_wait(a, "bar", 300), -ETIMEDOUT);
+        CHECK_EQ(mpx_barrier_wait(a, "bar", 300), -ETIMEDOUT);
         pthread_join(t[0], NULL);
-        CHECK(p[0].result, -ENOTRECOVERABLE);
-        CHECK(mpx_barrier_wait(a, "bar", -1), -ENOTRECOVERABLE);
-        CHECK(mpx_barrier_reset(a, "bar"), 0);
+        CHECK_EQ(p[0].result, -ENOTRECOVERABLE);
+        CHECK_EQ(mpx_barrier_wait(a, "bar", -1), -ENOTRECOVERABLE);
+        CHECK_EQ(mpx_barrier_reset(a, "bar"), 0);
 
         /* A cancelled party withdraws: the next ones move up. */
         int64_t res = -999, id = mpx_barrier_wait_async(a, "bar", -1, store, &res);
-        CHECK(id > 0, 1);
+        CHECK_EQ(id > 0, 1);
         mpx_flush(a);
         /* INFO runs a's connection too: its answer to the wait comes first, and parks it. */
         WAIT_INFO(a, "bar", "waiting", 1);
-        CHECK(mpx_cancel(a, id) >= 0, 1);
+        CHECK_EQ(mpx_cancel(a, id) >= 0, 1);
         /*
          * Its callback runs once the party has withdrawn (a call of its own,
          * made at once if the wait is parked, else once its answer is in).
          */
         run_until_set(a, &res);
-        CHECK(res, -ECANCELED);
-        CHECK(info_int(a, "bar", "waiting"), 0);
-        CHECK(mpx_barrier_declare(a, "bar", 3), 0);
+        CHECK_EQ(res, -ECANCELED);
+        CHECK_EQ(info_int(a, "bar", "waiting"), 0);
+        CHECK_EQ(mpx_barrier_declare(a, "bar", 3), 0);
         for (int i = 0; i < 3; i++) {
                 p[i] = (struct party) { "bar", 5000, -999, 0, 0 };
                 pthread_create(&t[i], NULL, do_party, &p[i]);
@@ -358,20 +334,20 @@ static void test_barrier(void) {
         }
         for (int i = 0; i < 3; i++)
                 pthread_join(t[i], NULL);
-        CHECK(p[0].result, 0);
-        CHECK(p[1].result, 1);
-        CHECK(p[2].result, 2);
+        CHECK_EQ(p[0].result, 0);
+        CHECK_EQ(p[1].result, 1);
+        CHECK_EQ(p[2].result, 2);
 
         /* The barrier's own timeout. */
-        CHECK(mpx_barrier_declare_timeout(a, "bt", 2, 0, 300), 1);
-        CHECK(mpx_barrier_declare_timeout(a, "bt", 2, 0, 400), -EEXIST);
-        int64_t t0 = ms();
-        CHECK(mpx_barrier_wait(a, "bt", MPX_TIMEOUT_DEFAULT), -ETIMEDOUT);
-        CHECK(ms() - t0 >= 290 && ms() - t0 < 2000, 1);
-        CHECK(mpx_barrier_wait(a, "bt", MPX_TIMEOUT_DEFAULT), -ENOTRECOVERABLE);
+        CHECK_EQ(mpx_barrier_declare_timeout(a, "bt", 2, 0, 300), 1);
+        CHECK_EQ(mpx_barrier_declare_timeout(a, "bt", 2, 0, 400), -EEXIST);
+        int64_t t0 = monotonic_ms();
+        CHECK_EQ(mpx_barrier_wait(a, "bt", MPX_TIMEOUT_DEFAULT), -ETIMEDOUT);
+        CHECK_EQ(monotonic_ms() - t0 >= 290 && monotonic_ms() - t0 < 2000, 1);
+        CHECK_EQ(mpx_barrier_wait(a, "bt", MPX_TIMEOUT_DEFAULT), -ENOTRECOVERABLE);
 
         /* An action: the last party holds the round till its PASS. */
-        CHECK(mpx_barrier_declare_flags(a, "ba", 2, MPX_BARRIER_ACTION), 1);
+        CHECK_EQ(mpx_barrier_declare_flags(a, "ba", 2, MPX_BARRIER_ACTION), 1);
         p[0] = (struct party) { "ba", 5000, -999, 0, 0 };
         p[1] = (struct party) { "ba", 5000, -999, 1, 0 };
         pthread_create(&t[0], NULL, do_party, &p[0]);
@@ -379,28 +355,28 @@ static void test_barrier(void) {
         pthread_create(&t[1], NULL, do_party, &p[1]);
         pthread_join(t[0], NULL);
         pthread_join(t[1], NULL);
-        CHECK(p[0].result, 0);
-        CHECK(p[1].result, 1);
-        CHECK(p[1].held, 1);
-        CHECK(p[1].pass, 0);
-        CHECK(mpx_barrier_pass(a, "ba"), -EINVAL);
-        CHECK(mpx_barrier_abort(a, "ba"), 0);
-        CHECK(mpx_barrier_wait(a, "ba", 0), -ENOTRECOVERABLE);
+        CHECK_EQ(p[0].result, 0);
+        CHECK_EQ(p[1].result, 1);
+        CHECK_EQ(p[1].held, 1);
+        CHECK_EQ(p[1].pass, 0);
+        CHECK_EQ(mpx_barrier_pass(a, "ba"), -EINVAL);
+        CHECK_EQ(mpx_barrier_abort(a, "ba"), 0);
+        CHECK_EQ(mpx_barrier_wait(a, "ba", 0), -ENOTRECOVERABLE);
 
         /* A parked party's connection closing breaks it. */
-        CHECK(mpx_barrier_declare(a, "bd", 2), 1);
+        CHECK_EQ(mpx_barrier_declare(a, "bd", 2), 1);
         {
                 mpx *b = conn();
 
                 int64_t bres;
 
-                CHECK(mpx_barrier_wait_async(b, "bd", -1, store, &bres) > 0, 1);
+                CHECK_EQ(mpx_barrier_wait_async(b, "bd", -1, store, &bres) > 0, 1);
                 mpx_flush(b);
                 WAIT_INFO(a, "bd", "waiting", 1);
                 READ_ANSWER(b);
                 mpx_disconnect(b);
         }
-        CHECK(mpx_barrier_wait(a, "bd", 1000), -ENOTRECOVERABLE);
+        CHECK_EQ(mpx_barrier_wait(a, "bd", 1000), -ENOTRECOVERABLE);
         mpx_disconnect(a);
 }
 
@@ -412,8 +388,8 @@ static void test_died(void) {
         int go[2];
         char c;
 
-        CHECK(mpx_sem_declare(a, "dl", 1, 1, MPX_SEM_BOUNDED), 1);
-        CHECK(mpx_barrier_declare(a, "db", 3), 1);
+        CHECK_EQ(mpx_sem_declare(a, "dl", 1, 1, MPX_SEM_BOUNDED), 1);
+        CHECK_EQ(mpx_barrier_declare(a, "db", 3), 1);
         if (pipe(go) < 0) {
                 perror("pipe");
                 exit(2);
@@ -434,16 +410,16 @@ static void test_died(void) {
         close(go[0]);
         /* The child holds the unit and is parked in the barrier. */
         WAIT_INFO(a, "db", "waiting", 1);
-        CHECK(info_int(a, "dl", "held"), 1);
+        CHECK_EQ(info_int(a, "dl", "held"), 1);
         close(go[1]);
         waitpid(pid, NULL, 0);
-        CHECK(mpx_sem_acquire(a, "dl", 0), -EAGAIN);
-        t0 = ms();
-        CHECK(mpx_sem_acquire(a, "dl", 10000), -EOWNERDEAD);
-        CHECK(ms() - t0 < 5000, 1);
-        t0 = ms();
-        CHECK(mpx_barrier_wait(a, "db", 10000), -ENOTRECOVERABLE);
-        CHECK(ms() - t0 < 5000, 1);
+        CHECK_EQ(mpx_sem_acquire(a, "dl", 0), -EAGAIN);
+        t0 = monotonic_ms();
+        CHECK_EQ(mpx_sem_acquire(a, "dl", 10000), -EOWNERDEAD);
+        CHECK_EQ(monotonic_ms() - t0 < 5000, 1);
+        t0 = monotonic_ms();
+        CHECK_EQ(mpx_barrier_wait(a, "db", 10000), -ENOTRECOVERABLE);
+        CHECK_EQ(monotonic_ms() - t0 < 5000, 1);
         mpx_disconnect(a);
 }
 
@@ -454,28 +430,28 @@ static void test_array(void) {
         char buf[16] = { 0 };
         mpx_map map;
 
-        CHECK(mpx_value_declare(a, "money", 'i', &v), 1);
-        CHECK(mpx_value_declare(a, "money", 'i', &v), 0);
-        CHECK(mpx_array_declare(a, "money", 'i', 1, NULL), -EPROTOTYPE);
-        CHECK(mpx_array_add(a, "money", 'i', 0, &d, &got), 0);
-        CHECK(got, 4750);
-        CHECK(mpx_array_get(a, "money", 'i', -1, 1, &got), 0);
-        CHECK(got, 4750);
-        CHECK(mpx_array_cas(a, "money", 'i', 0, &got, &zero, &cur), 1);
-        CHECK(cur, 0);
-        CHECK(mpx_array_cas(a, "money", 'i', 0, &got, &zero, &cur), 0);
-        CHECK(mpx_array_get(a, "money", 'i', 1, 1, &got), -ERANGE);
-        CHECK(mpx_array_get(a, "money", 'q', 0, 1, &got), -EPROTOTYPE);
-        CHECK(mpx_array_map(a, "money", &map), -EOPNOTSUPP);
+        CHECK_EQ(mpx_value_declare(a, "money", 'i', &v), 1);
+        CHECK_EQ(mpx_value_declare(a, "money", 'i', &v), 0);
+        CHECK_EQ(mpx_array_declare(a, "money", 'i', 1, NULL), -EPROTOTYPE);
+        CHECK_EQ(mpx_array_add(a, "money", 'i', 0, &d, &got), 0);
+        CHECK_EQ(got, 4750);
+        CHECK_EQ(mpx_array_get(a, "money", 'i', -1, 1, &got), 0);
+        CHECK_EQ(got, 4750);
+        CHECK_EQ(mpx_array_cas(a, "money", 'i', 0, &got, &zero, &cur), 1);
+        CHECK_EQ(cur, 0);
+        CHECK_EQ(mpx_array_cas(a, "money", 'i', 0, &got, &zero, &cur), 0);
+        CHECK_EQ(mpx_array_get(a, "money", 'i', 1, 1, &got), -ERANGE);
+        CHECK_EQ(mpx_array_get(a, "money", 'q', 0, 1, &got), -EPROTOTYPE);
+        CHECK_EQ(mpx_array_map(a, "money", &map), -EOPNOTSUPP);
 
-        CHECK(mpx_array_declare(a, "arr", 'q', 4, NULL), 1);
-        CHECK(mpx_array_set(a, "arr", 'q', 2, 1, &q), 0);
-        CHECK(mpx_array_add(a, "arr", 'q', 2, &one, &qgot), 0);
-        CHECK(qgot == INT64_MIN, 1);
-        CHECK(mpx_array_declare(a, "hello", 'c', 5, "Hello"), 1);
-        CHECK(mpx_array_get(a, "hello", 'c', 0, 5, buf), 0);
-        CHECK(strcmp(buf, "Hello"), 0);
-        CHECK(mpx_array_add(a, "hello", 'c', 0, "a", buf), -EINVAL);
+        CHECK_EQ(mpx_array_declare(a, "arr", 'q', 4, NULL), 1);
+        CHECK_EQ(mpx_array_set(a, "arr", 'q', 2, 1, &q), 0);
+        CHECK_EQ(mpx_array_add(a, "arr", 'q', 2, &one, &qgot), 0);
+        CHECK_EQ(qgot == INT64_MIN, 1);
+        CHECK_EQ(mpx_array_declare(a, "hello", 'c', 5, "Hello"), 1);
+        CHECK_EQ(mpx_array_get(a, "hello", 'c', 0, 5, buf), 0);
+        CHECK_EQ(strcmp(buf, "Hello"), 0);
+        CHECK_EQ(mpx_array_add(a, "hello", 'c', 0, "a", buf), -EINVAL);
         mpx_disconnect(a);
 }
 

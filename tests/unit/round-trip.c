@@ -8,8 +8,11 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include "client.h"
-#include "request-builder.h"
+#include "field-list.h"
 
 void take_reply(struct client *c, uint16_t op, struct reply *ret) {
         size_t avail = c->out.len - c->out_off;
@@ -26,19 +29,24 @@ void take_reply(struct client *c, uint16_t op, struct reply *ret) {
         c->out_off = 0;
 }
 
+struct client *client_add(struct fixture *f, int fd) {
+        struct client *c = fixture_keep(f, client_new(fd));
+        struct reply r;
+
+        assert_int_equal(call(c, WIRE_OP_HELLO, &r, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6), WIRE_OK);
+        assert_int_equal(client_state(c), CLIENT_READY);
+        return c;
+}
+
 uint16_t call(struct client *c, uint16_t op, struct reply *ret, const char *fmt, ...) {
         struct reply scratch;
-        struct wire_buf b;
         va_list ap;
 
         if (!ret)
                 ret = &scratch;
-        wire_buf_init(&b);
         va_start(ap, fmt);
-        append_request_v(&b, ROUND_TRIP_ID, op, fmt, ap);
+        send_request_v(c, ROUND_TRIP_ID, op, fmt, ap);
         va_end(ap);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
         take_reply(c, op, ret);
         /* Error replies have no body. */
         if (ret->h.status != WIRE_OK)
@@ -46,53 +54,31 @@ uint16_t call(struct client *c, uint16_t op, struct reply *ret, const char *fmt,
         return ret->h.status;
 }
 
-/*
- * Find an INFO field of name: the object's type in *ret_type, the field's
- * kind in *ret_kind and its value in *ret_num or ret_str (NUL-terminated,
- * room for 256). Returns false when the object has no such field.
- */
-bool info_field(struct client *c, const char *name, const char *key, uint8_t *ret_type,
-                       uint8_t *ret_kind, int64_t *ret_num, char *ret_str) {
+bool info_field(struct client *c, const char *name, const char *key, uint8_t *ret_type, uint8_t *ret_kind,
+                int64_t *ret_num, char *ret_str) {
         struct reply r;
         struct wire_reader rd;
+        struct field f;
         uint8_t type = 0;
-        uint16_t n = 0;
 
         assert_int_equal(call(c, WIRE_OP_INFO, &r, "n", name), WIRE_OK);
         wire_reader_init(&rd, r.body, r.h.body_len);
-        assert_true(wire_get_u8(&rd, &type) && wire_get_u16(&rd, &n));
+        assert_true(wire_get_u8(&rd, &type));
         if (ret_type)
                 *ret_type = type;
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text = NULL;
-                uint16_t text_len = 0;
-                int64_t v = 0;
-                bool match;
-
-                assert_true(wire_get_u8(&rd, &key_len) && rd.left >= key_len);
-                match = key_len == strlen(key) && memcmp(rd.p, key, key_len) == 0;
-                rd.p += key_len;
-                rd.left -= key_len;
-                assert_true(wire_get_u8(&rd, &kind) && kind <= WIRE_FIELD_STR);
-                if (kind == WIRE_FIELD_INT)
-                        assert_true(wire_get_i64(&rd, &v));
-                else
-                        assert_true(wire_get_str(&rd, &text, &text_len));
-                if (match) {
-                        if (ret_kind)
-                                *ret_kind = kind;
-                        if (kind == WIRE_FIELD_INT && ret_num)
-                                *ret_num = v;
-                        if (kind == WIRE_FIELD_STR && ret_str) {
-                                memcpy(ret_str, text, text_len);
-                                ret_str[text_len] = '\0';
-                        }
-                        return true;
-                }
+        if (!field_list_read(&rd, key, &f)) {
+                assert_true(wire_reader_done(&rd));
+                return false;
         }
-        assert_true(wire_reader_done(&rd));
-        return false;
+        if (ret_kind)
+                *ret_kind = f.kind;
+        if (f.kind == WIRE_FIELD_INT && ret_num)
+                *ret_num = f.num;
+        if (f.kind == WIRE_FIELD_STR && ret_str) {
+                memcpy(ret_str, f.str, f.str_len);
+                ret_str[f.str_len] = '\0';
+        }
+        return true;
 }
 
 /* An integer INFO field that must exist. */
@@ -115,4 +101,35 @@ void info_str(struct client *c, const char *name, const char *key, char *s) {
         if (!info_field(c, name, key, NULL, &kind, &v, s))
                 fail_msg("INFO '%s' has no field %s", name, key);
         assert_int_equal(kind, WIRE_FIELD_STR);
+}
+
+void recv_frame(int fd, struct wire_header *ret_h, uint8_t *body, int *ret_fd) {
+        union {
+                char buf[CMSG_SPACE(sizeof(int) * 4)];
+                struct cmsghdr align;
+        } control;
+        uint8_t hdr[WIRE_HEADER_SIZE];
+        struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                              .msg_controllen = sizeof(control.buf) };
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        struct cmsghdr *cmsg;
+        ssize_t n;
+
+        *ret_fd = -1;
+        assert_int_equal(poll(&pfd, 1, 0), 1);
+        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL | MSG_DONTWAIT);
+        assert_int_equal(n, WIRE_HEADER_SIZE);
+        assert_false(msg.msg_flags & MSG_CTRUNC);
+        for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
+                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
+                        /* One descriptor per frame, never more. */
+                        assert_int_equal(cmsg->cmsg_len, CMSG_LEN(sizeof(int)));
+                        assert_int_equal(*ret_fd, -1);
+                        memcpy(ret_fd, CMSG_DATA(cmsg), sizeof(int));
+                }
+        wire_header_decode(hdr, ret_h);
+        assert_true(ret_h->body_len <= REPLY_BODY_MAX);
+        if (ret_h->body_len > 0)
+                assert_int_equal(recv(fd, body, ret_h->body_len, MSG_WAITALL | MSG_DONTWAIT), ret_h->body_len);
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "field-list.h"
 #include "unit-client.h"
 
 #define OBJECTS 2500
@@ -47,30 +48,6 @@ static void delete(struct client *c, const char *name) {
         expect_empty(c, WIRE_OP_DELETE, "n", name);
 }
 
-/* Skip a field list: u16 n, then n x (u8 key_len, key, u8 kind, i64 or str). */
-static bool skip_fields(struct wire_reader *r) {
-        uint16_t n;
-
-        if (!wire_get_u16(r, &n))
-                return false;
-        for (uint16_t i = 0; i < n; i++) {
-                const char *s;
-                uint16_t s_len;
-                uint8_t key_len, kind;
-                int64_t v;
-
-                if (!wire_get_u8(r, &key_len) || r->left < key_len)
-                        return false;
-                r->p += key_len;
-                r->left -= key_len;
-                if (!wire_get_u8(r, &kind))
-                        return false;
-                if (kind == WIRE_FIELD_INT ? !wire_get_i64(r, &v) : !wire_get_str(r, &s, &s_len))
-                        return false;
-        }
-        return true;
-}
-
 static void list_page(struct client *c, uint64_t cursor, uint32_t max, uint8_t type, struct page *p) {
         struct reply rep = call(c, WIRE_OP_LIST, "qwb", cursor, max, (unsigned) type);
 
@@ -85,7 +62,8 @@ static void list_page(struct client *c, uint64_t cursor, uint32_t max, uint8_t t
                 assert_true(wire_get_name(&rep.r, &name, &len) && len < NAME_MAX_LEN);
                 memcpy(p->names[i], name, len);
                 p->names[i][len] = '\0';
-                assert_true(wire_get_u8(&rep.r, &t) && skip_fields(&rep.r));
+                assert_true(wire_get_u8(&rep.r, &t));
+                field_list_read(&rep.r, NULL, NULL);
         }
         assert_true(wire_reader_done(&rep.r));
 }
@@ -236,12 +214,10 @@ static void test_list_type_filter(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
-                T(test_list_pages),
-                T(test_list_pages_while_changing),
-                T(test_list_many_listings),
-                T(test_list_type_filter),
-#undef T
+                unit_client_test(test_list_pages),
+                unit_client_test(test_list_pages_while_changing),
+                unit_client_test(test_list_many_listings),
+                unit_client_test(test_list_type_filter),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

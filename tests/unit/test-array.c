@@ -34,16 +34,9 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "log.h"
+#include "field-list.h"
 #include "mpxd.h"
-#include "request-builder.h"
 #include "round-trip.h"
-
-#define MAX_CLIENTS     8
-
-struct fixture {
-        struct client *c[MAX_CLIENTS];
-};
 
 /* Every type code, its size, and whether it is a signed, unsigned, float or byte type. */
 enum kind { SIGNED, UNSIGNED, FLOAT, CHAR };
@@ -272,76 +265,24 @@ static uint16_t cas(struct client *c, const char *name, char code, int64_t index
 static int64_t stats_int(struct client *c, const char *key) {
         struct reply r;
         struct wire_reader rd;
-        uint16_t n = 0;
+        struct field f;
 
         assert_int_equal(call(c, WIRE_OP_STATS, &r, ""), WIRE_OK);
         wire_reader_init(&rd, r.body, r.h.body_len);
-        assert_true(wire_get_u16(&rd, &n));
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text;
-                uint16_t text_len;
-                int64_t v = 0;
-                bool match;
-
-                assert_true(wire_get_u8(&rd, &key_len) && rd.left >= key_len);
-                match = key_len == strlen(key) && memcmp(rd.p, key, key_len) == 0;
-                rd.p += key_len;
-                rd.left -= key_len;
-                assert_true(wire_get_u8(&rd, &kind) && kind <= WIRE_FIELD_STR);
-                if (kind == WIRE_FIELD_INT)
-                        assert_true(wire_get_i64(&rd, &v));
-                else
-                        assert_true(wire_get_str(&rd, &text, &text_len));
-                if (match) {
-                        assert_int_equal(kind, WIRE_FIELD_INT);
-                        return v;
-                }
-        }
-        fail_msg("STATS has no field %s", key);
-        return 0;
+        if (!field_list_read(&rd, key, &f))
+                fail_msg("STATS has no field %s", key);
+        assert_int_equal(f.kind, WIRE_FIELD_INT);
+        return f.num;
 }
 
-/* ---- clients ---- */
-
-static struct client *client_add(struct fixture *f, int fd) {
-        struct reply r;
-        struct client *c;
-        size_t i;
-
-        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
-                ;
-        assert_true(i < MAX_CLIENTS);
-        c = client_new(fd);
-        assert_non_null(c);
-        f->c[i] = c;
-        assert_int_equal(call(c, WIRE_OP_HELLO, &r, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6), WIRE_OK);
-        assert_int_equal(client_state(c), CLIENT_READY);
-        return c;
-}
+/* ---- the fixture: clients, each of which may own a socket (round-trip.h) ---- */
 
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        if (!f)
-                return -1;
-        log_set_level(LOG_LEVEL_ERR);
-        if (mpxd_init() < 0) {
-                free(f);
-                return -1;
-        }
-        *state = f;
-        return 0;
+        return fixture_setup(state, sizeof(struct fixture));
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
-
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i])
-                        client_lost(f->c[i], "test");
-        mpxd_done();
-        free(f);
+        fixture_teardown(*state);
         return 0;
 }
 
@@ -1042,37 +983,6 @@ static void test_map_reply(void **state) {
         assert_int_equal(call(a, WIRE_OP_ARRAY_MAP, NULL, "n", "missing"), WIRE_ENOENT);
 }
 
-/*
- * Read one frame from fd with recvmsg(): its header, body (into body, room
- * for 4096) and the descriptor that came with it (-1 if none).
- */
-static void recv_frame(int fd, struct wire_header *ret_h, uint8_t *body, int *ret_fd) {
-        union {
-                char buf[CMSG_SPACE(sizeof(int))];
-                struct cmsghdr align;
-        } control;
-        uint8_t hdr[WIRE_HEADER_SIZE];
-        struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                              .msg_controllen = sizeof(control.buf) };
-        struct cmsghdr *cmsg;
-        ssize_t n;
-
-        *ret_fd = -1;
-        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-        assert_int_equal(n, WIRE_HEADER_SIZE);
-        assert_false(msg.msg_flags & MSG_CTRUNC);
-        for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
-                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-                        assert_int_equal(cmsg->cmsg_len, CMSG_LEN(sizeof(int)));
-                        memcpy(ret_fd, CMSG_DATA(cmsg), sizeof(int));
-                }
-        wire_header_decode(hdr, ret_h);
-        assert_true(ret_h->body_len <= 4096);
-        if (ret_h->body_len > 0)
-                assert_int_equal(recv(fd, body, ret_h->body_len, MSG_WAITALL), ret_h->body_len);
-}
-
 /* MAP through a real socket: the memfd arrives with the reply, maps, and is the array's memory. */
 static void test_map_socketpair(void **state) {
         struct fixture *f = *state;
@@ -1097,20 +1007,12 @@ static void test_map_socketpair(void **state) {
         /* Pipelined: a PING before and after the MAP; only the MAP's frame carries a descriptor. */
         {
                 struct wire_buf b;
-                size_t start;
 
                 wire_buf_init(&b);
-                assert_int_equal(wire_frame_begin(&b, 1, WIRE_OP_PING, 0, &start), 0);
-                assert_int_equal(wire_put_bytes(&b, "x", 1), 0);
-                wire_frame_end(&b, start);
-                assert_int_equal(wire_frame_begin(&b, 2, WIRE_OP_ARRAY_MAP, 0, &start), 0);
-                assert_int_equal(wire_put_name(&b, "a", 1), 0);
-                wire_frame_end(&b, start);
-                assert_int_equal(wire_frame_begin(&b, 3, WIRE_OP_PING, 0, &start), 0);
-                assert_int_equal(wire_put_bytes(&b, "y", 1), 0);
-                wire_frame_end(&b, start);
-                client_feed(a, b.data, b.len);
-                wire_buf_done(&b);
+                append_request(&b, 1, WIRE_OP_PING, "s", "x");
+                append_request(&b, 2, WIRE_OP_ARRAY_MAP, "n", "a");
+                append_request(&b, 3, WIRE_OP_PING, "s", "y");
+                feed_buf(a, &b);
         }
         assert_false(TAILQ_EMPTY(&a->out_fds));
         client_flush_dirty();

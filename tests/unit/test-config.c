@@ -30,6 +30,7 @@
 #include "object.h"
 #include "queue.h"
 #include "temp-dir.h"
+#include "text-file.h"
 
 struct fixture {
         char dir[256];
@@ -62,11 +63,7 @@ static int teardown(void **state) {
 
 /* Write text as the fixture's configuration file. */
 static void write_file(struct fixture *f, const char *text) {
-        FILE *out = fopen(f->path, "w");
-
-        assert_non_null(out);
-        assert_int_equal(fputs(text, out) >= 0, 1);
-        assert_int_equal(fclose(out), 0);
+        text_file_write(f->path, "%s", text);
 }
 
 /* Load the fixture's file, which must be valid. */
@@ -341,14 +338,10 @@ static void test_int64_values(void **state) {
 static void test_include(void **state) {
         struct fixture *f = *state;
         char inc[320];
-        FILE *out;
         struct config *c;
 
         snprintf(inc, sizeof(inc), "%s/limits.conf", f->dir);
-        out = fopen(inc, "w");
-        assert_non_null(out);
-        fputs("limits = { max_clients = 7; };\n", out);
-        fclose(out);
+        text_file_write(inc, "limits = { max_clients = 7; };\n");
         c = load_ok(f, "@include \"limits.conf\"\n");
         assert_int_equal(c->max_clients, 7);
 }

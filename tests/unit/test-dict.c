@@ -886,17 +886,9 @@ static void test_pipelined(void **state) {
 
         declare(a, "d");
         wire_buf_init(&all);
-        for (uint32_t id = 1; id <= 3; id++) {
-                size_t start;
-
-                assert_int_equal(wire_frame_begin(&all, id, WIRE_OP_DICT_INCR, 0, &start), 0);
-                assert_int_equal(wire_put_name(&all, "d", 1), 0);
-                assert_int_equal(wire_put_bytes(&all, "n", 1), 0);
-                assert_int_equal(wire_put_i64(&all, 10), 0);
-                wire_frame_end(&all, start);
-        }
-        client_feed(a, all.data, all.len);
-        wire_buf_done(&all);
+        for (uint32_t id = 1; id <= 3; id++)
+                append_request(&all, id, WIRE_OP_DICT_INCR, "nsi", "d", "n", (int64_t) 10);
+        feed_buf(a, &all);
         for (uint32_t id = 1; id <= 3; id++) {
                 int64_t v = 0;
 
@@ -911,26 +903,24 @@ static void test_pipelined(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
-                T(test_declare),
-                T(test_set_get_del),
-                T(test_insertion_order),
-                T(test_items_paging),
-                T(test_items_page_limits),
-                T(test_items_concurrent_changes),
-                T(test_large_dict),
-                T(test_pop_setdefault),
-                T(test_update),
-                T(test_clear),
-                T(test_incr),
-                T(test_cas),
-                T(test_max_message),
-                T(test_info_and_delete),
-                T(test_malformed_bodies),
-                T(test_no_such_dict_and_wrong_type),
-                T(test_before_hello),
-                T(test_pipelined),
-#undef T
+                unit_client_test(test_declare),
+                unit_client_test(test_set_get_del),
+                unit_client_test(test_insertion_order),
+                unit_client_test(test_items_paging),
+                unit_client_test(test_items_page_limits),
+                unit_client_test(test_items_concurrent_changes),
+                unit_client_test(test_large_dict),
+                unit_client_test(test_pop_setdefault),
+                unit_client_test(test_update),
+                unit_client_test(test_clear),
+                unit_client_test(test_incr),
+                unit_client_test(test_cas),
+                unit_client_test(test_max_message),
+                unit_client_test(test_info_and_delete),
+                unit_client_test(test_malformed_bodies),
+                unit_client_test(test_no_such_dict_and_wrong_type),
+                unit_client_test(test_before_hello),
+                unit_client_test(test_pipelined),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

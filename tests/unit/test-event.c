@@ -425,13 +425,6 @@ static void test_barrier_delete_and_shutdown(void **state) {
 }
 
 static void test_barrier_info_fields(void **state) {
-        static const struct {
-                const char *key;
-                int64_t value;
-        } expect[] = {
-                { "size", 2 }, { "parties", 3 }, { "waiting", 2 }, { "waiters", 2 }, { "broken", 0 },
-                { "rounds", 1 }, { "breaks", 0 }, { "resets", 0 }, { "timeouts", 0 },
-        };
         struct client *a = client_add(*state, "test");
         struct client *b = client_add(*state, "test");
         struct client *c = client_add(*state, "test");
@@ -445,20 +438,17 @@ static void test_barrier_info_fields(void **state) {
         assert_index(c, 3, 2);
         send_bwait(a, 4, "b", -1);
         send_bwait(b, 5, "b", -1);
-        for (size_t i = 0; i < ARRAY_SIZE(expect); i++)
-                if (info_field(c, "b", expect[i].key) != expect[i].value)
-                        fail_msg("field %s is %lld, expected %lld", expect[i].key,
-                                 (long long) info_field(c, "b", expect[i].key), (long long) expect[i].value);
+        check_info_fields(c, "b", WIRE_TYPE_BARRIER, { "size", 2 }, { "parties", 3 }, { "waiting", 2 },
+                          { "waiters", 2 }, { "broken", 0 }, { "rounds", 1 }, { "breaks", 0 }, { "resets", 0 },
+                          { "timeouts", 0 });
         assert_true(info_field(c, "b", "age_ms") >= 0);
         assert_true(info_field(c, "b", "idle_ms") >= 0);
 
         edeclare(c, "e");
         set(c, "e");
-        assert_int_equal(info_field(c, "e", "size"), 1);
-        assert_int_equal(info_field(c, "e", "set"), 1);
+        check_info_fields(c, "e", WIRE_TYPE_EVENT, { "size", 1 }, { "set", 1 });
         clear(c, "e");
-        assert_int_equal(info_field(c, "e", "size"), 0);
-        assert_int_equal(info_field(c, "e", "waiters"), 0);
+        check_info_fields(c, "e", WIRE_TYPE_EVENT, { "size", 0 }, { "waiters", 0 });
         assert_true(info_field(c, "e", "age_ms") >= 0);
         assert_true(info_field(c, "e", "idle_ms") >= 0);
 }
@@ -595,24 +585,22 @@ static void test_object_limit(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
-                T(test_event_set_clear),
-                T(test_event_wait),
-                T(test_event_timeout),
-                T(test_event_lost_waiter),
-                T(test_event_delete_and_shutdown),
-                T(test_barrier_declare_rules),
-                T(test_barrier_rounds),
-                T(test_barrier_timeout_breaks),
-                T(test_barrier_disconnect_breaks),
-                T(test_barrier_reset_and_abort),
-                T(test_barrier_timeout_zero),
-                T(test_barrier_delete_and_shutdown),
-                T(test_barrier_info_fields),
-                T(test_wrong_type_and_missing),
-                T(test_malformed_bodies),
-                T(test_object_limit),
-#undef T
+                unit_client_test(test_event_set_clear),
+                unit_client_test(test_event_wait),
+                unit_client_test(test_event_timeout),
+                unit_client_test(test_event_lost_waiter),
+                unit_client_test(test_event_delete_and_shutdown),
+                unit_client_test(test_barrier_declare_rules),
+                unit_client_test(test_barrier_rounds),
+                unit_client_test(test_barrier_timeout_breaks),
+                unit_client_test(test_barrier_disconnect_breaks),
+                unit_client_test(test_barrier_reset_and_abort),
+                unit_client_test(test_barrier_timeout_zero),
+                unit_client_test(test_barrier_delete_and_shutdown),
+                unit_client_test(test_barrier_info_fields),
+                unit_client_test(test_wrong_type_and_missing),
+                unit_client_test(test_malformed_bodies),
+                unit_client_test(test_object_limit),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

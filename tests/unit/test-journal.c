@@ -27,6 +27,7 @@
 #include "journal.h"
 #include "mpxd.h"
 #include "server.h"
+#include "field-list.h"
 #include "unit-client.h"
 
 #define QUEUE "jobs"
@@ -517,34 +518,18 @@ static void journal_stats_walk(const char *key, int64_t *ret_int, char *ret_str,
         struct wire_fields f;
         struct wire_reader r;
         struct wire_buf b;
-        uint16_t n = 0;
+        struct field fl;
 
         wire_buf_init(&b);
         assert_int_equal(wire_fields_begin(&b, &f), 0);
         assert_int_equal(journal_stats(&b, &f), 0);
         wire_fields_end(&b, &f);
         wire_reader_init(&r, b.data, b.len);
-        assert_true(wire_get_u16(&r, &n));
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text = "";
-                uint16_t text_len = 0;
-                int64_t v = 0;
-                bool match;
-
-                assert_true(wire_get_u8(&r, &key_len) && r.left >= key_len);
-                match = key_len == strlen(key) && memcmp(r.p, key, key_len) == 0;
-                r.p += key_len;
-                r.left -= key_len;
-                assert_true(wire_get_u8(&r, &kind));
-                if (kind == WIRE_FIELD_INT)
-                        assert_true(wire_get_i64(&r, &v));
-                else
-                        assert_true(wire_get_str(&r, &text, &text_len));
-                if (match && ret_int)
-                        *ret_int = v;
-                if (match && ret_str)
-                        snprintf(ret_str, str_size, "%.*s", (int) text_len, text);
+        if (field_list_read(&r, key, &fl)) {
+                if (ret_int)
+                        *ret_int = fl.num;
+                if (ret_str)
+                        snprintf(ret_str, str_size, "%.*s", (int) fl.str_len, fl.str ? fl.str : "");
         }
         wire_buf_done(&b);
 }

@@ -900,27 +900,26 @@ static void test_users_listing(void **state) {
         expect(WIRE_EPROTO, c, WIRE_OP_USERS, "q", (uint64_t) 0);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, unit_setup, unit_teardown)
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                T(test_counter_matches_objects),
-                T(test_max_memory),
-                T(test_empty_elements_count),
-                T(test_max_memory_lowered),
-                T(test_parked_puts_count),
-                T(test_user_memory_quota),
-                T(test_user_object_quota),
-                T(test_waiters_per_client),
-                T(test_user_waiter_quota),
-                T(test_user_client_quota),
-                T(test_output_backpressure),
-                T(test_output_overflow),
-                T(test_output_paused_at_shutdown),
-                T(test_output_resume_then_oversized),
-                T(test_output_read_in_time),
-                T(test_output_slow_steady_reader),
-                T(test_users_listing),
+                unit_client_test(test_counter_matches_objects),
+                unit_client_test(test_max_memory),
+                unit_client_test(test_empty_elements_count),
+                unit_client_test(test_max_memory_lowered),
+                unit_client_test(test_parked_puts_count),
+                unit_client_test(test_user_memory_quota),
+                unit_client_test(test_user_object_quota),
+                unit_client_test(test_waiters_per_client),
+                unit_client_test(test_user_waiter_quota),
+                unit_client_test(test_user_client_quota),
+                unit_client_test(test_output_backpressure),
+                unit_client_test(test_output_overflow),
+                unit_client_test(test_output_paused_at_shutdown),
+                unit_client_test(test_output_resume_then_oversized),
+                unit_client_test(test_output_read_in_time),
+                unit_client_test(test_output_slow_steady_reader),
+                unit_client_test(test_users_listing),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -561,22 +561,20 @@ static void test_before_hello(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
-                T(test_declare),
-                T(test_append_extend),
-                T(test_get_set_indexes),
-                T(test_insert_clamping),
-                T(test_pop),
-                T(test_remove_index),
-                T(test_slice_clamping),
-                T(test_slice_frames),
-                T(test_clear_and_large),
-                T(test_max_message),
-                T(test_info_and_delete),
-                T(test_malformed_bodies),
-                T(test_no_such_list_and_wrong_type),
-                T(test_before_hello),
-#undef T
+                unit_client_test(test_declare),
+                unit_client_test(test_append_extend),
+                unit_client_test(test_get_set_indexes),
+                unit_client_test(test_insert_clamping),
+                unit_client_test(test_pop),
+                unit_client_test(test_remove_index),
+                unit_client_test(test_slice_clamping),
+                unit_client_test(test_slice_frames),
+                unit_client_test(test_clear_and_large),
+                unit_client_test(test_max_message),
+                unit_client_test(test_info_and_delete),
+                unit_client_test(test_malformed_bodies),
+                unit_client_test(test_no_such_list_and_wrong_type),
+                unit_client_test(test_before_hello),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,14 +35,11 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "log.h"
 #include "mpxd.h"
 #include "object.h"
+#include "open-fds.h"
 #include "wait.h"
-#include "request-builder.h"
 #include "round-trip.h"
-
-#define MAX_CLIENTS     16
 
 /* A party with a real socket: the daemon's client and the test's end of its connection. */
 struct peer {
@@ -50,112 +47,38 @@ struct peer {
         int fd;
 };
 
-struct fixture {
-        struct client *c[MAX_CLIENTS];
-        int fds[MAX_CLIENTS];           /* the test's ends of socket clients, -1 when none */
+/* The clients of a test (unit-fixture.h), the test's ends of their sockets, and one socketless client. */
+struct pipe_fixture {
+        struct fixture f;
+        int fds[MAX_CLIENTS];           /* the test's ends of socket clients, closed at teardown */
+        size_t n_fds;
         struct client *admin;           /* socketless: INFO, LIST, DELETE, declarations */
 };
 
-/* ---- requests and replies ---- */
-
-/* Feed one request with id to c. */
-static void send_id(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
-        struct wire_buf b;
-        va_list ap;
-
-        wire_buf_init(&b);
-        va_start(ap, fmt);
-        append_request_v(&b, id, op, fmt, ap);
-        va_end(ap);
-        client_feed(c, b.data, b.len);
-        wire_buf_done(&b);
-}
-
-/* ---- clients and peers ---- */
-
-static struct client *client_add(struct fixture *f, int fd) {
-        struct reply r;
-        struct client *c;
-        size_t i;
-
-        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
-                ;
-        assert_true(i < MAX_CLIENTS);
-        c = client_new(fd);
-        assert_non_null(c);
-        f->c[i] = c;
-        /* HELLO's reply is taken from the output buffer: it never reaches a socket. */
-        assert_int_equal(call(c, WIRE_OP_HELLO, &r, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6), WIRE_OK);
-        assert_int_equal(client_state(c), CLIENT_READY);
-        return c;
-}
+/* ---- peers ---- */
 
 /* A new party on a real socketpair. */
-static struct peer peer_add(struct fixture *f) {
+static struct peer peer_add(struct pipe_fixture *f) {
         struct peer p;
         int sv[2];
-        size_t i;
 
+        assert_true(f->n_fds < MAX_CLIENTS);
         assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-        p.c = client_add(f, sv[0]);
-        for (i = 0; i < MAX_CLIENTS && f->c[i] != p.c; i++)
-                ;
-        f->fds[i] = sv[1];
+        p.c = client_add(&f->f, sv[0]);
+        f->fds[f->n_fds++] = sv[1];
         p.fd = sv[1];
         return p;
 }
 
 /* Lose a peer's client as if its process had died; the test's end sees end of file. */
-static void peer_drop(struct fixture *f, struct peer *p) {
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i] == p->c) {
-                        f->c[i] = NULL;
-                        client_lost(p->c, "test");
-                        p->c = NULL;
-                        return;
-                }
-        fail_msg("peer not in the fixture");
+static void peer_drop(struct pipe_fixture *f, struct peer *p) {
+        client_drop(&f->f, p->c);
+        p->c = NULL;
 }
 
 /* PIPE_OPEN from a peer with request id. */
 static void open_pipe(struct peer *p, uint32_t id, const char *name, unsigned mode, int64_t timeout_ms) {
-        send_id(p->c, id, WIRE_OP_PIPE_OPEN, "nbi", name, mode, timeout_ms);
-}
-
-/*
- * Read one frame from fd with recvmsg(): its header, body (into body, room
- * for 4096) and the descriptor that came with it (-1 if none). The frame
- * must be there already.
- */
-static void recv_frame(int fd, struct wire_header *ret_h, uint8_t *body, int *ret_fd) {
-        union {
-                char buf[CMSG_SPACE(sizeof(int) * 4)];
-                struct cmsghdr align;
-        } control;
-        uint8_t hdr[WIRE_HEADER_SIZE];
-        struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
-        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                              .msg_controllen = sizeof(control.buf) };
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        struct cmsghdr *cmsg;
-        ssize_t n;
-
-        *ret_fd = -1;
-        assert_int_equal(poll(&pfd, 1, 0), 1);
-        n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL | MSG_DONTWAIT);
-        assert_int_equal(n, WIRE_HEADER_SIZE);
-        assert_false(msg.msg_flags & MSG_CTRUNC);
-        for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
-                if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-                        /* One descriptor per frame, never more. */
-                        assert_int_equal(cmsg->cmsg_len, CMSG_LEN(sizeof(int)));
-                        assert_int_equal(*ret_fd, -1);
-                        memcpy(ret_fd, CMSG_DATA(cmsg), sizeof(int));
-                }
-        wire_header_decode(hdr, ret_h);
-        assert_true(ret_h->body_len <= 4096);
-        if (ret_h->body_len > 0)
-                assert_int_equal(recv(fd, body, ret_h->body_len, MSG_WAITALL | MSG_DONTWAIT), ret_h->body_len);
+        send_request(p->c, id, WIRE_OP_PIPE_OPEN, "nbi", name, mode, timeout_ms);
 }
 
 /*
@@ -254,53 +177,28 @@ static void assert_peer_closed(int fd) {
 
 /* How many descriptors this process has open. */
 static int count_fds(void) {
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *e;
-        int n = 0;
+        int n = open_fds_count();
 
-        assert_non_null(d);
-        while ((e = readdir(d)))
-                if (e->d_name[0] != '.')
-                        n++;
-        closedir(d);
-        return n - 1;   /* the directory's own */
-}
-
-/* Run the event loop until only n waiters are left: their timers fire. */
-static void run_until_waiters(unsigned n) {
-        for (int i = 0; i < 1000 && mpxd.n_waiters != n; i++)
-                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
-        assert_int_equal(mpxd.n_waiters, n);
+        assert_true(n >= 0);
+        return n;
 }
 
 static int setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
+        struct pipe_fixture *f;
 
-        if (!f)
+        if (fixture_setup(state, sizeof(*f)) < 0)
                 return -1;
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                f->fds[i] = -1;
-        log_set_level(LOG_LEVEL_ERR);
-        if (mpxd_init() < 0) {
-                free(f);
-                return -1;
-        }
-        *state = f;
-        f->admin = client_add(f, -1);
+        f = *state;
+        f->admin = client_add(&f->f, -1);
         return 0;
 }
 
 static int teardown(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
 
-        for (size_t i = 0; i < MAX_CLIENTS; i++) {
-                if (f->c[i])
-                        client_lost(f->c[i], "test");
-                if (f->fds[i] >= 0)
-                        close(f->fds[i]);
-        }
-        mpxd_done();
-        free(f);
+        for (size_t i = 0; i < f->n_fds; i++)
+                close(f->fds[i]);
+        fixture_teardown(&f->f);
         return 0;
 }
 
@@ -308,7 +206,7 @@ static int teardown(void **state) {
 
 /* Two duplex parties: the first waits, the second pairs with it, each gets one end of a socketpair. */
 static void test_duplex_pair(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer a = peer_add(f), b = peer_add(f);
         uint8_t type = 0;
         int fa, fb;
@@ -343,7 +241,7 @@ static void test_duplex_pair(void **state) {
 
 /* Read pairs with write, whichever comes first; the read end always goes to the reader. */
 static void test_read_write_pair(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer r = peer_add(f), w = peer_add(f);
         int fr, fw;
 
@@ -378,7 +276,7 @@ static void test_read_write_pair(void **state) {
 
 /* Read does not pair with read, nor duplex with read or write: they wait side by side. */
 static void test_modes_do_not_mix(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer d = peer_add(f), r1 = peer_add(f), r2 = peer_add(f), e = peer_add(f), w = peer_add(f);
         int fd1, fd2, fr, fw;
 
@@ -416,7 +314,7 @@ static void test_modes_do_not_mix(void **state) {
 
 /* Waiters are paired in arrival order: the first reader with the first writer, and so on. */
 static void test_arrival_order(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer r[3] = { peer_add(f), peer_add(f), peer_add(f) };
         struct peer w[2] = { peer_add(f), peer_add(f) };
         int fr[2], fw[2];
@@ -443,7 +341,7 @@ static void test_arrival_order(void **state) {
 
 /* Writers waiting are served in order too, by readers arriving. */
 static void test_arrival_order_writers(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer w[3] = { peer_add(f), peer_add(f), peer_add(f) };
         struct peer r = peer_add(f);
         int fr, fw;
@@ -463,7 +361,7 @@ static void test_arrival_order_writers(void **state) {
 
 /* A third duplex party waits for the next pairing, and a fourth pairs with it. */
 static void test_third_party(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer p[4] = { peer_add(f), peer_add(f), peer_add(f), peer_add(f) };
         int fd[4];
 
@@ -497,7 +395,7 @@ static void test_third_party(void **state) {
 
 /* Timeout 0: pairs at once with a waiting partner, else EAGAIN, and a missing name is not created. */
 static void test_timeout_zero(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer d = peer_add(f), r = peer_add(f), w = peer_add(f);
         int fr, fw;
 
@@ -526,7 +424,7 @@ static void test_timeout_zero(void **state) {
 
 /* Timeout > 0: the waiter gets ETIMEDOUT, leaves, and is not paired afterwards; < 0 has no timer. */
 static void test_timeout_expires(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer r = peer_add(f), slow = peer_add(f), w = peer_add(f);
         struct waiter *wt;
 
@@ -555,14 +453,14 @@ static void test_timeout_expires(void **state) {
 
 /* A waiting open does not hold up later requests of the same connection. */
 static void test_pipelined_behind_wait(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer a = peer_add(f), b = peer_add(f);
         struct wire_header h;
         uint8_t body[4096];
         int fd, fa, fb;
 
         open_pipe(&a, 1, "p", WIRE_PIPE_DUPLEX, -1);
-        send_id(a.c, 2, WIRE_OP_PING, "x", "x", (size_t) 1);
+        send_request(a.c, 2, WIRE_OP_PING, "x", "x", (size_t) 1);
         client_flush_dirty();
         recv_frame(a.fd, &h, body, &fd);
         assert_int_equal(h.id, 2);
@@ -579,7 +477,7 @@ static void test_pipelined_behind_wait(void **state) {
 
 /* One connection may pipeline both opens and receive both ends of one pipe. */
 static void test_self_pair(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer a = peer_add(f);
         int fr, fw;
 
@@ -596,7 +494,7 @@ static void test_self_pair(void **state) {
 
 /* A party whose connection closes while it waits is removed; nothing is handed to it. */
 static void test_disconnect_while_waiting(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer r1 = peer_add(f), r2 = peer_add(f), w = peer_add(f), d = peer_add(f), e = peer_add(f);
         int gone = r1.fd, fr, fw;
 
@@ -629,7 +527,7 @@ static void test_disconnect_while_waiting(void **state) {
 
 /* Deleting a pipe answers every waiter EIDRM; the name can be opened again, as a new object. */
 static void test_delete_while_waiting(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer r = peer_add(f), d = peer_add(f), a = peer_add(f), b = peer_add(f);
         int fa, fb;
 
@@ -659,7 +557,7 @@ static void test_delete_while_waiting(void **state) {
 
 /* Shutdown answers every waiter ESHUTDOWN. */
 static void test_shutdown_while_waiting(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer r = peer_add(f), w = peer_add(f);
 
         open_pipe(&r, 1, "p", WIRE_PIPE_READ, -1);
@@ -673,7 +571,7 @@ static void test_shutdown_while_waiting(void **state) {
 
 /* Malformed bodies are EPROTO, and create nothing. */
 static void test_malformed_bodies(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct client *a = f->admin;
         const char bad_name[] = { 3, 'a', ' ', 'b' };
         const char empty_name[] = { 0 };
@@ -702,7 +600,7 @@ static void test_malformed_bodies(void **state) {
 
 /* A mode other than duplex, read and write is EINVAL, whatever the timeout, and creates nothing. */
 static void test_bad_mode(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         static const unsigned modes[] = { 3, 4, 128, 255 };
 
         for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -717,7 +615,7 @@ static void test_bad_mode(void **state) {
 
 /* A name of another type is EPROTOTYPE for PIPE_OPEN, and a pipe's name is for other types' requests. */
 static void test_wrong_type(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct client *a = f->admin;
         struct peer r = peer_add(f);
 
@@ -741,7 +639,7 @@ static void test_wrong_type(void **state) {
 
 /* At the object limit a new name is EUSERS; an existing pipe still works. */
 static void test_object_limit(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer a = peer_add(f), b = peer_add(f), c = peer_add(f);
         int fa, fb;
 
@@ -763,7 +661,7 @@ static void test_object_limit(void **state) {
 
 /* INFO's fields, and LIST by type. */
 static void test_info_and_list(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         static const char *const keys[] = { "size", "waiters", "duplex", "readers", "writers", "pairs",
                                             "opens", "timeouts", "age_ms", "idle_ms", "requests" };
         struct peer r = peer_add(f);
@@ -804,7 +702,7 @@ static void test_info_and_list(void **state) {
 
 /* After a pairing the daemon holds no descriptor of the channel: closing one end is seen at the other. */
 static void test_daemon_keeps_no_reference(void **state) {
-        struct fixture *f = *state;
+        struct pipe_fixture *f = *state;
         struct peer a = peer_add(f), b = peer_add(f), r = peer_add(f), w = peer_add(f);
         int before = count_fds(), fa, fb, fr, fw;
 

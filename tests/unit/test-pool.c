@@ -37,21 +37,21 @@
 
 #include "client.h"
 #include "configfile.h"
-#include "log.h"
 #include "mpxd.h"
 #include "pool.h"
 #include "queue.h"
 #include "user.h"
 #include "unit-client.h"
 #include "temp-dir.h"
+#include "text-file.h"
 
 /* A uid and gid no test process has. */
 #define NOBODY          65534u
 #define ADMIN_GID       4242u
 
-/* The clients of one test, and a folder of its own. */
+/* The clients of one test (unit-fixture.h), and a folder of its own. */
 struct pool_fixture {
-        struct client *c[MAX_CLIENTS];
+        struct fixture f;
         char dir[256];
 };
 
@@ -71,64 +71,12 @@ static void assert_u32_at(struct client *c, uint32_t id, uint16_t op, uint32_t v
 
 #define assert_u32(c, id, op, v) assert_u32_at(c, id, op, v, __FILE__, __LINE__)
 
-/*
- * Find a field of the INFO reply about name: its kind, and its value in *num
- * or (copied, NUL-terminated) in str.
- */
-static void info_get_at(struct client *c, const char *name, const char *key, int64_t *num, char *str,
-                        size_t str_size, const char *file, int line) {
-        struct frame rep;
-        struct wire_reader r;
-        uint8_t type = 0;
-        uint16_t n = 0;
-
-        send_request(c, HELPER_ID, WIRE_OP_INFO, "n", name);
-        assert_reply_at(c, &rep, HELPER_ID, WIRE_OP_INFO, WIRE_OK, file, line);
-        wire_reader_init(&r, rep.body, rep.h.body_len);
-        check_at(wire_get_u8(&r, &type) && wire_get_u16(&r, &n), file, line, "malformed INFO reply");
-        check_at(type == WIRE_TYPE_POOL, file, line, "'%s' is of type %u, not a pool", name, type);
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text = NULL;
-                uint16_t text_len = 0;
-                int64_t v = 0;
-                bool match;
-
-                check_at(wire_get_u8(&r, &key_len) && r.left >= key_len, file, line, "malformed field");
-                match = key_len == strlen(key) && memcmp(r.p, key, key_len) == 0;
-                r.p += key_len;
-                r.left -= key_len;
-                check_at(wire_get_u8(&r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
-                if (kind == WIRE_FIELD_INT)
-                        check_at(wire_get_i64(&r, &v), file, line, "malformed field");
-                else
-                        check_at(wire_get_str(&r, &text, &text_len), file, line, "malformed field");
-                if (!match)
-                        continue;
-                check_at((kind == WIRE_FIELD_STR) == (str != NULL), file, line, "field %s is of kind %u", key,
-                         kind);
-                if (str)
-                        snprintf(str, str_size, "%.*s", (int) text_len, text);
-                else
-                        *num = v;
-                return;
-        }
-        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
-}
-
-static int64_t info_int_at(struct client *c, const char *name, const char *key, const char *file, int line) {
-        int64_t v = 0;
-
-        info_get_at(c, name, key, &v, NULL, 0, file, line);
-        return v;
-}
-
-#define info_int(c, name, key) info_int_at(c, name, key, __FILE__, __LINE__)
+#define info_int(c, name, key) info_field_at(c, name, WIRE_TYPE_POOL, key, __FILE__, __LINE__)
 
 #define assert_info_str(c, name, key, expected)                                                 \
         do {                                                                                    \
                 char _s[1024];                                                                  \
-                info_get_at(c, name, key, NULL, _s, sizeof(_s), __FILE__, __LINE__);            \
+                info_str_at(c, name, WIRE_TYPE_POOL, key, _s, sizeof(_s), __FILE__, __LINE__);  \
                 assert_string_equal(_s, expected);                                              \
         } while (0)
 
@@ -136,20 +84,8 @@ static int64_t info_int_at(struct client *c, const char *name, const char *key, 
 
 /* A new socketless client with these credentials that has said HELLO. */
 static struct client *client_as(struct pool_fixture *f, uid_t uid, gid_t gid, pid_t pid) {
-        struct client *c;
-        struct frame rep;
-        size_t i;
-
-        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
-                ;
-        assert_true(i < MAX_CLIENTS);
         /* Charged to its own uid, as a peer of that uid would be. */
-        c = client_new_as(-1, pid, uid, gid);
-        assert_non_null(c);
-        f->c[i] = c;
-        send_request(c, HELPER_ID, WIRE_OP_HELLO, "wr", WIRE_VERSION, "\x04\0test", (size_t) 6);
-        assert_reply(c, &rep, HELPER_ID, WIRE_OP_HELLO, WIRE_OK);
-        return c;
+        return client_add_with(&f->f, "test", pid, uid, gid);
 }
 
 /* A client that is root. */
@@ -178,40 +114,27 @@ static void start_pool(struct client *c, const char *name, uint32_t workers) {
 }
 
 static int setup(void **state) {
-        struct pool_fixture *f = calloc(1, sizeof(*f));
+        struct pool_fixture *f;
 
-        if (!f)
+        if (fixture_setup(state, sizeof(*f)) < 0)
                 return -1;
-        log_set_level(LOG_LEVEL_ERR);
-        if (mpxd_init() < 0) {
-                free(f);
-                return -1;
-        }
+        f = *state;
         mpxd.config = config_new();
-        if (!mpxd.config) {
-                mpxd_done();
-                free(f);
+        if (!mpxd.config || !temp_dir_make(f->dir, sizeof(f->dir), "mpx-pool")) {
+                fixture_teardown(&f->f);
                 return -1;
         }
-        if (!temp_dir_make(f->dir, sizeof(f->dir), "mpx-pool")) {
-                mpxd_done();
-                free(f);
-                return -1;
-        }
-        *state = f;
         return 0;
 }
 
 static int teardown(void **state) {
         struct pool_fixture *f = *state;
+        char dir[sizeof(f->dir)];
 
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i])
-                        client_lost(f->c[i], "test");
+        memcpy(dir, f->dir, sizeof(dir));
         /* Deletes the pools, and with them their start timers: nothing is forked. */
-        mpxd_done();
-        assert_int_equal(temp_dir_remove(f->dir), 0);
-        free(f);
+        fixture_teardown(&f->f);
+        assert_int_equal(temp_dir_remove(dir), 0);
         return 0;
 }
 
@@ -250,12 +173,8 @@ static void test_start(void **state) {
 
         send_start(a, 1, "p", 3, WIRE_RESTART_ALWAYS, "sh", "-c");
         assert_u8(a, 1, WIRE_OP_POOL_START, 1);
-        assert_int_equal(info_int(a, "p", "size"), 0);
-        assert_int_equal(info_int(a, "p", "workers"), 3);
-        assert_int_equal(info_int(a, "p", "restarts"), 0);
-        assert_int_equal(info_int(a, "p", "exits"), 0);
-        assert_int_equal(info_int(a, "p", "waiters"), 0);
-        assert_int_equal(info_int(a, "p", "stopping"), 0);
+        check_info_fields(a, "p", WIRE_TYPE_POOL, { "size", 0 }, { "workers", 3 }, { "restarts", 0 },
+                          { "exits", 0 }, { "waiters", 0 }, { "stopping", 0 });
         assert_info_str(a, "p", "restart", "always");
         assert_info_str(a, "p", "command", "sh -c");
         assert_info_str(a, "p", "pids", "");
@@ -503,7 +422,6 @@ static void test_user_pool(void **state) {
         struct client *a, *n, *other;
         char prog[300];
         struct user *u;
-        FILE *fp;
 
         if (geteuid() != 0)
                 skip();
@@ -554,9 +472,7 @@ static void test_user_pool(void **state) {
         assert_int_equal(u->n_workers, 2);
         /* A program in a folder only root may enter is not there, for nobody. */
         snprintf(prog, sizeof(prog), "%s/prog", f->dir);
-        fp = fopen(prog, "w");
-        assert_non_null(fp);
-        assert_int_equal(fclose(fp), 0);
+        text_file_write(prog, "%s", "");
         assert_int_equal(chmod(prog, 0755), 0);
         assert_int_equal(chmod(f->dir, 0700), 0);
         send_start(n, 14, "secret", 1, WIRE_RESTART_ALWAYS, prog, NULL);
@@ -654,13 +570,9 @@ static void test_object_limit(void **state) {
 /* Write text to dir/mpxd.conf and load it: its result; *ret or *ret_errors set. */
 static int load_text(struct pool_fixture *f, const char *text, struct config **ret, char **ret_errors) {
         char path[300];
-        FILE *fp;
 
         snprintf(path, sizeof(path), "%s/mpxd.conf", f->dir);
-        fp = fopen(path, "w");
-        assert_non_null(fp);
-        fputs(text, fp);
-        assert_int_equal(fclose(fp), 0);
+        text_file_write(path, "%s", text);
         *ret = NULL;
         *ret_errors = NULL;
         return config_load(path, true, ret, ret_errors);

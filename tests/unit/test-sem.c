@@ -633,15 +633,6 @@ static void test_malformed_bodies(void **state) {
 }
 
 static void test_info_fields(void **state) {
-        static const struct {
-                const char *key;
-                int64_t value;
-        } expect[] = {
-                { "size", 0 }, { "value", 0 }, { "initial", 3 }, { "max", 5 }, { "bounded", 1 },
-                { "undo", 1 }, { "acquirers", 1 }, { "waiters", 1 }, { "holders", 2 }, { "held", 3 },
-                { "acquisitions", 4 }, { "releases", 1 }, { "undone", 0 }, { "timeouts", 1 },
-                { "owner_died", 0 }, { "owner_dead", 0 },
-        };
         struct client *a = client_add(*state, "test");
         struct client *b = client_add(*state, "test");
         struct client *c = client_add(*state, "test");
@@ -656,29 +647,23 @@ static void test_info_fields(void **state) {
         run_until_waiters(0);
         assert_status(a, 1, WIRE_OP_SEM_ACQUIRE, WIRE_ETIMEDOUT);
         send_acquire(b, 2, "s", -1);
-        for (size_t i = 0; i < ARRAY_SIZE(expect); i++)
-                if (info_field(a, "s", expect[i].key) != expect[i].value)
-                        fail_msg("field %s is %lld, expected %lld", expect[i].key,
-                                 (long long) info_field(a, "s", expect[i].key), (long long) expect[i].value);
+        check_info_fields(a, "s", WIRE_TYPE_SEMAPHORE, { "size", 0 }, { "value", 0 }, { "initial", 3 },
+                          { "max", 5 }, { "bounded", 1 }, { "undo", 1 }, { "acquirers", 1 }, { "waiters", 1 },
+                          { "holders", 2 }, { "held", 3 }, { "acquisitions", 4 }, { "releases", 1 },
+                          { "undone", 0 }, { "timeouts", 1 }, { "owner_died", 0 }, { "owner_dead", 0 });
         assert_true(info_field(a, "s", "age_ms") >= 0);
         assert_true(info_field(a, "s", "idle_ms") >= 0);
 
         /* c dies: its unit goes to b, which is told that a holder died. */
         client_drop(*state, c);
         assert_status(b, 2, WIRE_OP_SEM_ACQUIRE, WIRE_EOWNERDEAD);
-        assert_int_equal(info_field(a, "s", "owner_died"), 1);
-        assert_int_equal(info_field(a, "s", "owner_dead"), 0);
-        assert_int_equal(info_field(a, "s", "undone"), 1);
-        assert_int_equal(info_field(a, "s", "acquisitions"), 5);
-        assert_int_equal(info_field(a, "s", "holders"), 2);
-        assert_int_equal(info_field(a, "s", "held"), 3);
-        assert_int_equal(info_field(a, "s", "acquirers"), 0);
+        check_info_fields(a, "s", WIRE_TYPE_SEMAPHORE, { "owner_died", 1 }, { "owner_dead", 0 },
+                          { "undone", 1 }, { "acquisitions", 5 }, { "holders", 2 }, { "held", 3 },
+                          { "acquirers", 0 });
 
         /* An unbounded semaphore without undo says so. */
         declare(a, "u", 0, 0, WIRE_SEM_NO_UNDO);
-        assert_int_equal(info_field(a, "u", "bounded"), 0);
-        assert_int_equal(info_field(a, "u", "max"), 0);
-        assert_int_equal(info_field(a, "u", "undo"), 0);
+        check_info_fields(a, "u", WIRE_TYPE_SEMAPHORE, { "bounded", 0 }, { "max", 0 }, { "undo", 0 });
 }
 
 static void test_object_limit(void **state) {
@@ -696,26 +681,24 @@ static void test_object_limit(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
-                T(test_acquire_release),
-                T(test_declare_rules),
-                T(test_bounded_release),
-                T(test_unbounded_cap),
-                T(test_fifo_acquirers),
-                T(test_timeouts),
-                T(test_undo_on_client_lost),
-                T(test_owner_dead),
-                T(test_owner_dead_not_without_undo),
-                T(test_no_undo),
-                T(test_release_by_holder_and_non_holder),
-                T(test_delete_wakes_waiters),
-                T(test_shutdown_wakes_waiters),
-                T(test_lost_while_blocked),
-                T(test_wrong_type_and_missing),
-                T(test_malformed_bodies),
-                T(test_info_fields),
-                T(test_object_limit),
-#undef T
+                unit_client_test(test_acquire_release),
+                unit_client_test(test_declare_rules),
+                unit_client_test(test_bounded_release),
+                unit_client_test(test_unbounded_cap),
+                unit_client_test(test_fifo_acquirers),
+                unit_client_test(test_timeouts),
+                unit_client_test(test_undo_on_client_lost),
+                unit_client_test(test_owner_dead),
+                unit_client_test(test_owner_dead_not_without_undo),
+                unit_client_test(test_no_undo),
+                unit_client_test(test_release_by_holder_and_non_holder),
+                unit_client_test(test_delete_wakes_waiters),
+                unit_client_test(test_shutdown_wakes_waiters),
+                unit_client_test(test_lost_while_blocked),
+                unit_client_test(test_wrong_type_and_missing),
+                unit_client_test(test_malformed_bodies),
+                unit_client_test(test_info_fields),
+                unit_client_test(test_object_limit),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

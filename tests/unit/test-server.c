@@ -31,6 +31,7 @@
 #include "object.h"
 #include "server.h"
 #include "temp-dir.h"
+#include "text-file.h"
 
 #define CHILDREN 3
 
@@ -117,14 +118,10 @@ static void test_child_exit_slots(void **state) {
 static struct config *config_of(const char *text) {
         char path[320], *errors = NULL;
         struct config *c = NULL;
-        FILE *f;
         int r;
 
         snprintf(path, sizeof(path), "%s/mpxd.conf", dir);
-        f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
+        text_file_write(path, "%s", text);
         r = config_load(path, true, &c, &errors);
         if (r < 0)
                 fail_msg("%s", errors ? errors : strerror(-r));

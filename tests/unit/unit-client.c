@@ -7,59 +7,17 @@
  */
 #include "unit-client.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "client.h"
-#include "log.h"
+#include "field-list.h"
 #include "mpxd.h"
 
 /* The body of the last reply taken by take_reply_at() (one at a time). */
 static struct wire_buf reply_copy;
-
-/* ---- building requests ---- */
-
-/* Feed the whole buffer to c and free the buffer. */
-void feed_buf(struct client *c, struct wire_buf *b) {
-        client_feed(c, b->data, b->len);
-        wire_buf_done(b);
-}
-
-/* Feed c one frame with this body. */
-void send_body(struct client *c, uint32_t id, uint16_t op, const void *body, size_t len) {
-        struct wire_buf b;
-        size_t start;
-
-        wire_buf_init(&b);
-        assert_int_equal(wire_frame_begin(&b, id, op, 0, &start), 0);
-        assert_int_equal(wire_put_raw(&b, body, len), 0);
-        wire_frame_end(&b, start);
-        feed_buf(c, &b);
-}
-
-/* Feed c one request built from fmt. */
-void send_request_v(struct client *c, uint32_t id, uint16_t op, const char *fmt, va_list ap) {
-        struct wire_buf b;
-
-        wire_buf_init(&b);
-        append_request_v(&b, id, op, fmt, ap);
-        feed_buf(c, &b);
-}
-
-/* Feed c one request built from fmt. */
-void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        send_request_v(c, id, op, fmt, ap);
-        va_end(ap);
-}
-
-/* Feed c a request whose body is a name. */
-void send_named(struct client *c, uint32_t id, uint16_t op, const char *name) {
-        send_request(c, id, op, "n", name);
-}
 
 /* ---- replies of helper round trips ---- */
 
@@ -154,38 +112,57 @@ void check_bytes_at(struct reply *rep, const void *want, size_t want_len, const 
 }
 
 /* The value of an integer field of the INFO reply about name. */
-int64_t info_field_at(struct client *c, const char *name, uint8_t type, const char *key, const char *file,
-                      int line) {
+/* Find key in the INFO reply about name (of type, unless WIRE_TYPE_ANY), which must have it, and of kind. */
+static struct field info_find_at(struct client *c, const char *name, uint8_t type, const char *key, uint8_t kind,
+                                 const char *file, int line) {
         struct reply rep = call_at(file, line, c, WIRE_OP_INFO, "n", name);
+        struct field fl;
         uint8_t got_type = 0;
-        uint16_t n = 0;
 
         check_status_at(&rep, WIRE_OK, file, line);
-        check_at(wire_get_u8(&rep.r, &got_type) && wire_get_u16(&rep.r, &n), file, line, "malformed INFO reply");
-        check_at(type == WIRE_TYPE_ANY || got_type == type, file, line, "type %u", got_type);
-        for (uint16_t i = 0; i < n; i++) {
-                uint8_t key_len = 0, kind = 0;
-                const char *text;
-                uint16_t text_len;
-                int64_t v = 0;
-                bool match;
+        check_at(wire_get_u8(&rep.r, &got_type), file, line, "malformed INFO reply");
+        check_at(type == WIRE_TYPE_ANY || got_type == type, file, line, "'%s' is of type %u", name, got_type);
+        check_at(field_list_read_at(&rep.r, key, &fl, file, line), file, line, "INFO '%s' has no field %s", name,
+                 key);
+        check_at(fl.kind == kind, file, line, "field %s is of kind %u", key, fl.kind);
+        return fl;
+}
 
-                check_at(wire_get_u8(&rep.r, &key_len) && rep.r.left >= key_len, file, line, "malformed field");
-                match = key_len == strlen(key) && memcmp(rep.r.p, key, key_len) == 0;
-                rep.r.p += key_len;
-                rep.r.left -= key_len;
-                check_at(wire_get_u8(&rep.r, &kind) && kind <= WIRE_FIELD_STR, file, line, "malformed field");
-                if (kind == WIRE_FIELD_INT)
-                        check_at(wire_get_i64(&rep.r, &v), file, line, "malformed field");
-                else
-                        check_at(wire_get_str(&rep.r, &text, &text_len), file, line, "malformed field");
-                if (match) {
-                        check_at(kind == WIRE_FIELD_INT, file, line, "field %s is not a number", key);
-                        return v;
-                }
+/* The value of an integer field of the INFO reply about name. */
+int64_t info_field_at(struct client *c, const char *name, uint8_t type, const char *key, const char *file,
+                      int line) {
+        return info_find_at(c, name, type, key, WIRE_FIELD_INT, file, line).num;
+}
+
+/* Every field of want has its value in the INFO reply about name. */
+void check_info_fields_at(struct client *c, const char *name, uint8_t type, const struct info_want *want,
+                          size_t n, const char *file, int line) {
+        struct reply rep = call_at(file, line, c, WIRE_OP_INFO, "n", name);
+        uint8_t got_type = 0;
+
+        check_status_at(&rep, WIRE_OK, file, line);
+        check_at(wire_get_u8(&rep.r, &got_type), file, line, "malformed INFO reply");
+        check_at(type == WIRE_TYPE_ANY || got_type == type, file, line, "'%s' is of type %u", name, got_type);
+        for (size_t i = 0; i < n; i++) {
+                struct wire_reader r = rep.r;
+                struct field fl;
+
+                check_at(field_list_read_at(&r, want[i].key, &fl, file, line), file, line,
+                         "INFO '%s' has no field %s", name, want[i].key);
+                check_at(fl.kind == WIRE_FIELD_INT, file, line, "field %s is not a number", want[i].key);
+                if (fl.num != want[i].value)
+                        print_error("INFO '%s': field %s\n", name, want[i].key);
+                _assert_int_equal(cast_to_largest_integral_type(fl.num),
+                                  cast_to_largest_integral_type(want[i].value), file, line);
         }
-        check_at(false, file, line, "INFO '%s' has no field %s", name, key);
-        return 0;
+}
+
+/* The text of a str field of the INFO reply about name, into s (size bytes, NUL-terminated). */
+void info_str_at(struct client *c, const char *name, uint8_t type, const char *key, char *s, size_t size,
+                 const char *file, int line) {
+        struct field fl = info_find_at(c, name, type, key, WIRE_FIELD_STR, file, line);
+
+        snprintf(s, size, "%.*s", (int) fl.str_len, fl.str);
 }
 
 /* ---- all the replies waiting ---- */
@@ -351,15 +328,13 @@ struct client *client_add(struct fixture *f, const char *hello_name) {
 
 /* A socketless client of a chosen uid and gid; client_add() is one of mpxd's own user. */
 struct client *client_add_as(struct fixture *f, const char *hello_name, uid_t uid, gid_t gid) {
-        struct client *c;
-        size_t i;
+        return client_add_with(f, hello_name, 0, uid, gid);
+}
 
-        for (i = 0; i < MAX_CLIENTS && f->c[i]; i++)
-                ;
-        assert_true(i < MAX_CLIENTS);
-        c = client_new_as(-1, 0, uid, gid);
-        assert_non_null(c);
-        f->c[i] = c;
+/* A socketless client of a chosen pid, uid and gid. */
+struct client *client_add_with(struct fixture *f, const char *hello_name, pid_t pid, uid_t uid, gid_t gid) {
+        struct client *c = fixture_keep(f, client_new_as(-1, pid, uid, gid));
+
         if (hello_name) {
                 struct frame rep;
 
@@ -370,60 +345,17 @@ struct client *client_add_as(struct fixture *f, const char *hello_name, uid_t ui
         return c;
 }
 
-/* Lose a client as if its socket had closed. */
-void client_drop(struct fixture *f, struct client *c) {
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i] == c) {
-                        f->c[i] = NULL;
-                        client_lost(c, "test");
-                        return;
-                }
-        fail_msg("client not in the fixture");
-}
-
-/* Forget a client the daemon lost by itself. */
-void client_forget(struct fixture *f, struct client *c) {
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i] == c) {
-                        assert_true(client_is_gone(c));
-                        f->c[i] = NULL;
-                        return;
-                }
-        fail_msg("client not in the fixture");
-}
-
-/* Run the event loop until only n waiters are left. */
-void run_until_waiters(unsigned n) {
-        for (int i = 0; i < 1000 && mpxd.n_waiters != n; i++)
-                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
-        assert_int_equal(mpxd.n_waiters, n);
-}
-
 /* The cmocka setup of every test. */
 int unit_setup(void **state) {
-        struct fixture *f = calloc(1, sizeof(*f));
-
-        if (!f)
+        if (fixture_setup(state, sizeof(struct fixture)) < 0)
                 return -1;
-        log_set_level(LOG_LEVEL_ERR);
-        if (mpxd_init() < 0) {
-                free(f);
-                return -1;
-        }
         wire_buf_init(&reply_copy);
-        *state = f;
         return 0;
 }
 
 /* The cmocka teardown of every test. */
 int unit_teardown(void **state) {
-        struct fixture *f = *state;
-
-        for (size_t i = 0; i < MAX_CLIENTS; i++)
-                if (f->c[i])
-                        client_lost(f->c[i], "test");
-        mpxd_done();
+        fixture_teardown(*state);
         wire_buf_done(&reply_copy);
-        free(f);
         return 0;
 }

@@ -22,10 +22,11 @@
 
 #include <stdbool.h>
 
+#include "check-at.h"
 #include "client.h"
 #include "request-builder.h"
+#include "unit-fixture.h"
 
-#define MAX_CLIENTS     16
 #define MAX_REPLIES     16
 #define REPLY_BODY_MAX  1024
 
@@ -43,38 +44,6 @@ struct frame {
         struct wire_header h;
         uint8_t body[REPLY_BODY_MAX];
 };
-
-/* The clients of one test; teardown loses those still here. */
-struct fixture {
-        struct client *c[MAX_CLIENTS];
-};
-
-/* Fail at the caller's line with a message. */
-#define check_at(cond, file, line, ...)                         \
-        do {                                                    \
-                if (!(cond)) {                                  \
-                        print_error(__VA_ARGS__);               \
-                        print_error("\n");                      \
-                        _fail(file, line);                      \
-                }                                               \
-        } while (0)
-
-/* ---- building requests (append_request() and its format: request-builder.h) ---- */
-
-/* Feed the whole buffer to c and free the buffer. */
-void feed_buf(struct client *c, struct wire_buf *b);
-
-/* Feed c one frame with this body. */
-void send_body(struct client *c, uint32_t id, uint16_t op, const void *body, size_t len);
-
-/* Feed c one request whose body is built from fmt. */
-void send_request_v(struct client *c, uint32_t id, uint16_t op, const char *fmt, va_list ap);
-
-/* Feed c one request whose body is built from fmt. */
-void send_request(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...);
-
-/* Feed c a request whose body is a name (INFO, DELETE, and many of each type). */
-void send_named(struct client *c, uint32_t id, uint16_t op, const char *name);
 
 /* ---- replies of helper round trips ---- */
 
@@ -127,6 +96,28 @@ void check_bytes_at(struct reply *rep, const void *want, size_t want_len, const 
  */
 int64_t info_field_at(struct client *c, const char *name, uint8_t type, const char *key, const char *file,
                       int line);
+
+/* An integer field an INFO reply must have, and its value. */
+struct info_want {
+        const char *key;
+        int64_t value;
+};
+
+/*
+ * Every field of want (n of them) has its value in the INFO reply about name
+ * (of type, unless WIRE_TYPE_ANY); a failure names the field.
+ */
+void check_info_fields_at(struct client *c, const char *name, uint8_t type, const struct info_want *want,
+                          size_t n, const char *file, int line);
+
+/* check_info_fields(c, name, type, { "key", value }, ...) */
+#define check_info_fields(c, name, type, ...)                                                           \
+        check_info_fields_at(c, name, type, (const struct info_want[]) { __VA_ARGS__ },                 \
+                             ARRAY_SIZE(((const struct info_want[]) { __VA_ARGS__ })), __FILE__, __LINE__)
+
+/* The text of a str field of the INFO reply about name, into s (size bytes, NUL-terminated). */
+void info_str_at(struct client *c, const char *name, uint8_t type, const char *key, char *s, size_t size,
+                 const char *file, int line);
 
 /* ---- all the replies waiting ---- */
 
@@ -202,7 +193,7 @@ void check_missing_and_wrong_type_at(struct client *c, const struct op_body *ops
 #define check_missing_and_wrong_type(c, ops, declare_op, other1, other2) \
         check_missing_and_wrong_type_at(c, ops, ARRAY_SIZE(ops), declare_op, other1, other2, __FILE__, __LINE__)
 
-/* ---- clients, the loop, the fixture ---- */
+/* ---- clients and the fixture (the rest of it: unit-fixture.h) ---- */
 
 /*
  * A new socketless client registered for teardown; unless hello_name is
@@ -216,19 +207,16 @@ struct client *client_add(struct fixture *f, const char *hello_name);
  */
 struct client *client_add_as(struct fixture *f, const char *hello_name, uid_t uid, gid_t gid);
 
-/* Forget a client the daemon lost by itself (it is freed by the loop); it must not be used afterwards. */
-void client_forget(struct fixture *f, struct client *c);
-
-/* Lose a client as if its socket had closed; it must not be used afterwards. */
-void client_drop(struct fixture *f, struct client *c);
-
-/* Run the event loop until only n waiters are left: their timers fire. */
-void run_until_waiters(unsigned n);
+/* The same with the peer's pid too, as the daemon reports it. */
+struct client *client_add_with(struct fixture *f, const char *hello_name, pid_t pid, uid_t uid, gid_t gid);
 
 /* The cmocka setup: the daemon's state and an empty fixture. */
 int unit_setup(void **state);
 
 /* The cmocka teardown: lose the fixture's clients and free the daemon's state. */
 int unit_teardown(void **state);
+
+/* A test table's entry: f between unit_setup() and unit_teardown(). */
+#define unit_client_test(f) cmocka_unit_test_setup_teardown(f, unit_setup, unit_teardown)
 
 #endif
