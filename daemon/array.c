@@ -491,6 +491,73 @@ static uint64_t array_bytes(struct object *o) {
         return array_of(o)->size_bytes;
 }
 
+/* What a declare asks of an array or value: its element type and length, and its first contents (NULL: zeros). */
+struct array_params {
+        const struct typecode *t;
+        uint32_t length;
+        uint32_t flags;
+        const void *initial;
+};
+
+/* Parameters no array may have: -EINVAL, or -ENOSPC for more memory than an array may hold. */
+static int array_declare_check(const void *params) {
+        const struct array_params *p = params;
+        bool is_value = p->flags & WIRE_ARRAY_VALUE;
+
+        if (!p->t || p->length == 0 || (p->flags & ~WIRE_ARRAY_VALUE) || (is_value && p->length != 1))
+                return -EINVAL;
+        return (uint64_t) p->length * p->t->size > ARRAY_MAX_BYTES ? -ENOSPC : 0;
+}
+
+/* The array that exists has the same element type and length. */
+static int array_declare_match(struct object *o, const void *params) {
+        const struct array_params *p = params;
+        const struct array *a = array_of(o);
+
+        return a->t == p->t && a->length == p->length ? 0 : -EEXIST;
+}
+
+/* A new array with its memory, for object_declare; the memory counts against limits.max_memory at once. */
+static int array_new(const char *name, size_t len, const void *params, struct object **ret) {
+        const struct array_params *p = params;
+        struct array *a;
+        int r;
+
+        r = user_may_hold(user_requester(), (uint64_t) p->length * p->t->size, 0, 0);
+        if (r < 0)
+                return r;
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->t = p->t;
+        a->length = p->length;
+        a->size_bytes = (size_t) p->length * p->t->size;
+        a->memfd = -1;
+        /* The name labels the memfd; the object is registered only once it is complete. */
+        r = array_memory_new(a, name, len);
+        if (r < 0) {
+                log_warning("%s '%.*s': cannot set up %zu bytes of shared memory: %s",
+                            wire_type_name((p->flags & WIRE_ARRAY_VALUE) ? WIRE_TYPE_VALUE : WIRE_TYPE_ARRAY),
+                            (int) len, name, a->size_bytes, strerror(-r));
+                array_free(&a->obj);
+                return array_memory_error(r);
+        }
+        /* Nobody else can see the memory yet: a plain copy will do. */
+        if (p->initial)
+                memcpy(a->mem, p->initial, a->size_bytes);
+        *ret = &a->obj;
+        return 0;
+}
+
+/* Once registered, the memory is charged to the array's creator. */
+static void array_declare_done(struct object *o, const void *params) {
+        struct array *a = array_of(o);
+
+        (void) params;
+        user_charge(a->obj.user, a->size_bytes);
+        a->charged = true;
+}
+
 static const struct object_type array_type = {
         .type = WIRE_TYPE_ARRAY,
         .describe = array_describe,
@@ -499,6 +566,10 @@ static const struct object_type array_type = {
         .dump = array_dump,
         .replay = array_replay,
         .checkpoint = array_checkpoint,
+        .declare_check = array_declare_check,
+        .declare_match = array_declare_match,
+        .declare_new = array_new,
+        .declare_done = array_declare_done,
 };
 
 static const struct object_type value_type = {
@@ -509,63 +580,20 @@ static const struct object_type value_type = {
         .dump = array_dump,
         .replay = array_replay,
         .checkpoint = array_checkpoint,
+        .declare_check = array_declare_check,
+        .declare_match = array_declare_match,
+        .declare_new = array_new,
+        .declare_done = array_declare_done,
 };
 
 /* Create an array or value with its memory, or check that it exists as asked. */
 int array_declare(const char *name, size_t len, char typecode, uint32_t length, uint32_t flags,
                   const void *initial) {
-        const struct typecode *t = typecode_find(typecode);
-        bool is_value = flags & WIRE_ARRAY_VALUE;
-        const struct object_type *type = is_value ? &value_type : &array_type;
-        struct object *o;
-        struct array *a;
-        int r, err;
+        struct array_params p = {
+                .t = typecode_find(typecode), .length = length, .flags = flags, .initial = initial,
+        };
 
-        if (!t || length == 0 || (flags & ~WIRE_ARRAY_VALUE) || (is_value && length != 1))
-                return -EINVAL;
-        if ((uint64_t) length * t->size > ARRAY_MAX_BYTES)
-                return -ENOSPC;
-        /* An object that exists is found for the request: declaring it again needs read access. */
-        err = object_lookup(name, len, &o);
-        if (err < 0)
-                return err;
-        if (o) {
-                if (o->ops != type)
-                        return -EPROTOTYPE;
-                a = array_of(o);
-                return a->t == t && a->length == length ? 0 : -EEXIST;
-        }
-        if (object_check_limit() < 0)
-                return -EUSERS;
-        /* The memory is allocated up front: it counts against limits.max_memory at once. */
-        r = user_may_hold(user_requester(), (uint64_t) length * t->size, 0, 0);
-        if (r < 0)
-                return r;
-        a = calloc(1, sizeof(*a));
-        if (!a)
-                return -ENOMEM;
-        a->t = t;
-        a->length = length;
-        a->size_bytes = (size_t) length * t->size;
-        a->memfd = -1;
-        /* The name labels the memfd; the object is registered only once it is complete. */
-        r = array_memory_new(a, name, len);
-        if (r < 0) {
-                log_warning("%s '%.*s': cannot set up %zu bytes of shared memory: %s",
-                            wire_type_name(type->type), (int) len, name, a->size_bytes, strerror(-r));
-                array_free(&a->obj);
-                return array_memory_error(r);
-        }
-        /* Nobody else can see the memory yet: a plain copy will do. */
-        if (initial)
-                memcpy(a->mem, initial, a->size_bytes);
-        if (object_register(&a->obj, name, len, type) < 0) {
-                array_free(&a->obj);
-                return -ENOMEM;
-        }
-        user_charge(a->obj.user, a->size_bytes);
-        a->charged = true;
-        return 1;
+        return object_declare(name, len, (flags & WIRE_ARRAY_VALUE) ? &value_type : &array_type, &p, NULL);
 }
 
 /* ---- request handlers ---- */
@@ -605,34 +633,28 @@ static int array_find_as(const char *name, size_t len, uint8_t typecode, struct 
 
 /* DECLARE: name, u8 typecode, u32 length, u32 flags, bytes initial -> u8 created. */
 int array_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        const struct typecode *t;
+        struct array_params p;
         const char *name;
         size_t len;
         uint8_t typecode;
-        uint32_t length, flags, initial_len;
-        const void *initial;
-        int created;
+        uint32_t flags, initial_len;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_u32(r, &length) ||
-            !wire_get_u32(r, &flags) || !wire_get_bytes(r, &initial, &initial_len) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_u32(r, &p.length) ||
+            !wire_get_u32(r, &flags) || !wire_get_bytes(r, &p.initial, &initial_len) || !wire_reader_done(r))
                 return -EPROTO;
-        t = typecode_find((char) typecode);
-        if (!t)
+        p.t = typecode_find((char) typecode);
+        if (!p.t)
                 return -EINVAL;
         if (initial_len > mpxd.max_message)
                 return -EMSGSIZE;
         /* No initial bytes means zeros; otherwise exactly length elements. */
-        if (initial_len != 0 && initial_len != (uint64_t) length * t->size)
+        if (initial_len != 0 && initial_len != (uint64_t) p.length * p.t->size)
                 return -EINVAL;
-        created = object_declare_check(name, len, flags);
-        if (created == 0)
-                created = array_declare(name, len, (char) typecode, length,
-                                        flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED),
-                                        initial_len ? initial : NULL);
-        created = object_declared(c, name, len, created, flags);
-        if (created < 0)
-                return created;
-        return op_reply_u8(c, req, (uint8_t) created);
+        if (initial_len == 0)
+                p.initial = NULL;
+        p.flags = flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED);
+        return object_handle_declare(c, req, name, len, (p.flags & WIRE_ARRAY_VALUE) ? &value_type : &array_type,
+                                     &p, flags);
 }
 
 /*

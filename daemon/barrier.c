@@ -290,6 +290,52 @@ static int barrier_describe(struct object *o, struct wire_buf *buf, struct wire_
 
 static void barrier_client_lost(struct client *c);
 
+/* What a declare asks of a barrier: its parties, and opt (NULL: any action and timeout) as far as given. */
+struct barrier_params {
+        uint32_t parties;
+        const struct barrier_options *opt;
+        bool any_timeout;               /* opt's timeout was not given: the barrier's own matches */
+};
+
+static int barrier_declare_check(const void *params) {
+        const struct barrier_params *p = params;
+
+        return p->parties == 0 ? -EINVAL : 0;
+}
+
+/* The barrier that exists is for as many parties, with the action and timeout that are asked for. */
+static int barrier_declare_match(struct object *o, const void *params) {
+        const struct barrier_params *p = params;
+        const struct barrier *b = barrier_of(o);
+        const struct barrier_options *opt = p->opt;
+
+        if (b->parties != p->parties)
+                return -EEXIST;
+        if (opt && opt->action != b->action)
+                return -EEXIST;
+        if (opt && !p->any_timeout && ((opt->timeout_ms < 0) != (b->timeout_ms < 0) ||
+                                       (opt->timeout_ms >= 0 && opt->timeout_ms != b->timeout_ms)))
+                return -EEXIST;
+        return 0;
+}
+
+/* A new barrier, for object_declare. */
+static int barrier_new(const char *name, size_t len, const void *params, struct object **ret) {
+        const struct barrier_params *p = params;
+        struct barrier *b = calloc(1, sizeof(*b));
+
+        (void) name, (void) len;
+        if (!b)
+                return -ENOMEM;
+        b->parties = p->parties;
+        b->action = p->opt && p->opt->action;
+        b->timeout_ms = p->opt ? p->opt->timeout_ms : -1;
+        TAILQ_INIT(&b->waiting);
+        TAILQ_INIT(&b->queued);
+        *ret = &b->obj;
+        return 0;
+}
+
 static const struct object_type barrier_type = {
         .type = WIRE_TYPE_BARRIER,
         .wake_all = barrier_wake_all,
@@ -297,48 +343,18 @@ static const struct object_type barrier_type = {
         .free = barrier_free,
         .waiter_left = barrier_waiter_left,
         .client_lost = barrier_client_lost,
+        .declare_check = barrier_declare_check,
+        .declare_match = barrier_declare_match,
+        .declare_new = barrier_new,
 };
 
 /* ---- request handlers ---- */
 
 /* Create a barrier, or check that it exists for as many parties and as opt asks (see barrier.h). */
 int barrier_declare(const char *name, size_t len, uint32_t parties, const struct barrier_options *opt) {
-        struct object *o;
-        struct barrier *b;
-        int err;
+        struct barrier_params p = { .parties = parties, .opt = opt };
 
-        if (parties == 0)
-                return -EINVAL;
-        /* An object that exists is found for the request: declaring it again needs read access. */
-        err = object_lookup(name, len, &o);
-        if (err < 0)
-                return err;
-        if (o) {
-                if (o->ops != &barrier_type)
-                        return -EPROTOTYPE;
-                b = barrier_of(o);
-                if (b->parties != parties)
-                        return -EEXIST;
-                if (opt && (opt->action != b->action || (opt->timeout_ms < 0) != (b->timeout_ms < 0) ||
-                            (opt->timeout_ms >= 0 && opt->timeout_ms != b->timeout_ms)))
-                        return -EEXIST;
-                return 0;
-        }
-        if (object_check_limit() < 0)
-                return -EUSERS;
-        b = calloc(1, sizeof(*b));
-        if (!b)
-                return -ENOMEM;
-        b->parties = parties;
-        b->action = opt && opt->action;
-        b->timeout_ms = opt ? opt->timeout_ms : -1;
-        TAILQ_INIT(&b->waiting);
-        TAILQ_INIT(&b->queued);
-        if (object_register(&b->obj, name, len, &barrier_type) < 0) {
-                free(b);
-                return -ENOMEM;
-        }
-        return 1;
+        return object_declare(name, len, &barrier_type, &p, NULL);
 }
 
 /* Find the barrier named at the reader's position. */
@@ -365,38 +381,31 @@ static int barrier_lookup(struct wire_reader *r, struct barrier **ret) {
  */
 int barrier_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         struct barrier_options opt = { .timeout_ms = -1 };
+        struct barrier_params p = { .any_timeout = true };
         const char *name;
         size_t len;
-        uint32_t parties, flags = 0;
-        bool has_flags, has_timeout = false;
-        int created;
+        uint32_t flags = 0;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &parties))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &p.parties))
                 return -EPROTO;
-        has_flags = r->left > 0;
-        if (has_flags && !wire_get_u32(r, &flags))
-                return -EPROTO;
-        has_timeout = r->left > 0;
-        if ((has_timeout && !wire_get_i64(r, &opt.timeout_ms)) || !wire_reader_done(r))
+        if (r->left > 0) {
+                if (!wire_get_u32(r, &flags))
+                        return -EPROTO;
+                p.opt = &opt;
+        }
+        if (r->left > 0) {
+                if (!wire_get_i64(r, &opt.timeout_ms))
+                        return -EPROTO;
+                p.any_timeout = false;
+        }
+        if (!wire_reader_done(r))
                 return -EPROTO;
         if (flags & ~(WIRE_DECLARE_COUNTED | WIRE_BARRIER_ACTION))
                 return -EINVAL;
         opt.action = flags & WIRE_BARRIER_ACTION;
         if (opt.timeout_ms == WIRE_TIMEOUT_DEFAULT)
                 return -EINVAL;
-        if (!has_timeout && has_flags) {
-                /* The action is asked for, the timeout is not: match the barrier's own. */
-                struct object *o = object_find(name, len);
-
-                if (o && o->ops == &barrier_type)
-                        opt.timeout_ms = barrier_of(o)->timeout_ms;
-        }
-        created = barrier_declare(name, len, parties, has_flags ? &opt : NULL);
-        if (flags & WIRE_DECLARE_COUNTED)
-                created = ref_declared(c, name, len, created);
-        if (created < 0)
-                return created;
-        return op_reply_u8(c, req, (uint8_t) created);
+        return object_handle_declare(c, req, name, len, &barrier_type, &p, flags & WIRE_DECLARE_COUNTED);
 }
 
 /* WAIT: name, i64 timeout_ms -> u32 arrival index. */

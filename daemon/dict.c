@@ -87,8 +87,6 @@ struct dict {
         uint64_t sets, gets, misses, deletes, incrs, cas_swapped, cas_failed, pages;
 };
 
-static const struct object_type dict_type;
-
 static struct dict *dict_of(struct object *o) {
         return container_of(o, struct dict, obj);
 }
@@ -488,6 +486,17 @@ static int dict_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
         return -EBADMSG;
 }
 
+/* A new empty dict, for object_declare. */
+static int dict_new(const char *name, size_t len, const void *params, struct object **ret) {
+        struct dict *d = calloc(1, sizeof(*d));
+
+        (void) name, (void) len, (void) params;
+        if (!d)
+                return -ENOMEM;
+        *ret = &d->obj;
+        return 0;
+}
+
 static const struct object_type dict_type = {
         .type = WIRE_TYPE_DICT,
         .describe = dict_describe,
@@ -495,32 +504,12 @@ static const struct object_type dict_type = {
         .bytes = dict_bytes,
         .dump = dict_dump,
         .replay = dict_replay,
+        .declare_new = dict_new,
 };
 
 /* Create a dict, or find the one of that name. */
 int dict_declare(const char *name, size_t len) {
-        struct object *o;
-        struct dict *d;
-        int err;
-
-        if (!wire_name_valid(name, len))
-                return -EINVAL;
-        /* An object that exists is found for the request: declaring it again needs read access. */
-        err = object_lookup(name, len, &o);
-        if (err < 0)
-                return err;
-        if (o)
-                return o->ops == &dict_type ? 0 : -EPROTOTYPE;
-        if (object_check_limit() < 0)
-                return -EUSERS;
-        d = calloc(1, sizeof(*d));
-        if (!d)
-                return -ENOMEM;
-        if (object_register(&d->obj, name, len, &dict_type) < 0) {
-                free(d);
-                return -ENOMEM;
-        }
-        return 1;
+        return object_declare(name, len, &dict_type, NULL, NULL);
 }
 
 /* ---- request handlers ---- */
@@ -574,22 +563,7 @@ static int dict_reserve_reply(struct client *c, size_t body_size) {
 
 /* DECLARE: name [, u32 flags] -> u8 created. */
 int dict_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
-        uint32_t flags = 0;
-        int created;
-
-        if (!wire_get_name(r, &name, &len) || (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
-                return -EPROTO;
-        if (flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED))
-                return -EINVAL;
-        created = object_declare_check(name, len, flags);
-        if (created == 0)
-                created = dict_declare(name, len);
-        created = object_declared(c, name, len, created, flags);
-        if (created < 0)
-                return created;
-        return op_reply_u8(c, req, (uint8_t) created);
+        return object_handle_declare_plain(c, req, r, &dict_type, WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED);
 }
 
 /* SET: name, bytes key, bytes value -> (empty). */

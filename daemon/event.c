@@ -76,39 +76,32 @@ static int event_obj_describe(struct object *o, struct wire_buf *b, struct wire_
         return r < 0 ? -ENOMEM : 0;
 }
 
+/* A new event, clear, for object_declare. */
+static int event_obj_new(const char *name, size_t len, const void *params, struct object **ret) {
+        struct event_obj *e = calloc(1, sizeof(*e));
+
+        (void) name, (void) len, (void) params;
+        if (!e)
+                return -ENOMEM;
+        TAILQ_INIT(&e->waiters);
+        *ret = &e->obj;
+        return 0;
+}
+
 static const struct object_type event_obj_type = {
         .type = WIRE_TYPE_EVENT,
         .wake_all = event_obj_wake_all,
         .serve = event_obj_serve,
         .describe = event_obj_describe,
         .free = event_obj_free,
+        .declare_new = event_obj_new,
 };
 
 /* ---- request handlers ---- */
 
 /* Create an event, clear, or find it (see event.h). */
 int event_declare(const char *name, size_t len) {
-        struct object *o;
-        struct event_obj *e;
-        int err;
-
-        /* An object that exists is found for the request: declaring it again needs read access. */
-        err = object_lookup(name, len, &o);
-        if (err < 0)
-                return err;
-        if (o)
-                return o->ops == &event_obj_type ? 0 : -EPROTOTYPE;
-        if (object_check_limit() < 0)
-                return -EUSERS;
-        e = calloc(1, sizeof(*e));
-        if (!e)
-                return -ENOMEM;
-        TAILQ_INIT(&e->waiters);
-        if (object_register(&e->obj, name, len, &event_obj_type) < 0) {
-                free(e);
-                return -ENOMEM;
-        }
-        return 1;
+        return object_declare(name, len, &event_obj_type, NULL, NULL);
 }
 
 /* Find the event named at the reader's position. */
@@ -140,21 +133,7 @@ static int event_obj_lookup_only(struct wire_reader *r, struct event_obj **ret) 
 
 /* DECLARE: name [, u32 flags] -> u8 created. An event is never durable. */
 int event_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
-        uint32_t flags = 0;
-        int created;
-
-        if (!wire_get_name(r, &name, &len) || (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
-                return -EPROTO;
-        if (flags & ~WIRE_DECLARE_COUNTED)
-                return -EINVAL;
-        created = event_declare(name, len);
-        if (flags & WIRE_DECLARE_COUNTED)
-                created = ref_declared(c, name, len, created);
-        if (created < 0)
-                return created;
-        return op_reply_u8(c, req, (uint8_t) created);
+        return object_handle_declare_plain(c, req, r, &event_obj_type, WIRE_DECLARE_COUNTED);
 }
 
 /* SET: name. Raise the flag and answer every parked waiter. */

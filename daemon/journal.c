@@ -354,12 +354,16 @@ int journal_declare_check(const char *name, size_t len, uint32_t flags) {
 }
 
 int journal_declared(const char *name, size_t len, int created, uint32_t flags) {
+        if (created < 0)
+                return created;
+        return journal_declared_object(object_find(name, len), created, flags);
+}
+
+int journal_declared_object(struct object *o, int created, uint32_t flags) {
         bool durable = (flags & WIRE_DECLARE_DURABLE) || (journal.enabled && journal.durable_default);
-        struct object *o;
 
         if (created < 0)
                 return created;
-        o = object_find(name, len);
         if (!o)
                 return -ENOENT;
         if (created == 0) {

@@ -127,3 +127,5 @@ int journal_declare_check(const char *name, size_t len, uint32_t flags);
  * record it; an existing one of the other durability is -EEXIST.
  */
 int journal_declared(const char *name, size_t len, int created, uint32_t flags);
+/* journal_declared, for the object the declare found or created (NULL: -ENOENT). */
+int journal_declared_object(struct object *o, int created, uint32_t flags);

@@ -347,6 +347,18 @@ static int list_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
         return 0;
 }
 
+/* A new empty list, for object_declare. */
+static int list_new(const char *name, size_t len, const void *params, struct object **ret) {
+        struct list *l = calloc(1, sizeof(*l));
+
+        (void) name, (void) len, (void) params;
+        if (!l)
+                return -ENOMEM;
+        list_changed(l);
+        *ret = &l->obj;
+        return 0;
+}
+
 static const struct object_type list_type = {
         .type = WIRE_TYPE_LIST,
         .describe = list_describe,
@@ -354,33 +366,12 @@ static const struct object_type list_type = {
         .bytes = list_bytes,
         .dump = list_dump,
         .replay = list_replay,
+        .declare_new = list_new,
 };
 
 /* Create a list, or find the one of that name. */
 int list_declare(const char *name, size_t len) {
-        struct object *o;
-        struct list *l;
-        int err;
-
-        if (!wire_name_valid(name, len))
-                return -EINVAL;
-        /* An object that exists is found for the request: declaring it again needs read access. */
-        err = object_lookup(name, len, &o);
-        if (err < 0)
-                return err;
-        if (o)
-                return o->ops == &list_type ? 0 : -EPROTOTYPE;
-        if (object_check_limit() < 0)
-                return -EUSERS;
-        l = calloc(1, sizeof(*l));
-        if (!l)
-                return -ENOMEM;
-        if (object_register(&l->obj, name, len, &list_type) < 0) {
-                free(l);
-                return -ENOMEM;
-        }
-        list_changed(l);
-        return 1;
+        return object_declare(name, len, &list_type, NULL, NULL);
 }
 
 /* ---- request handlers ---- */
@@ -474,22 +465,7 @@ static int list_add_one(struct client *c, const struct request *req, struct list
 
 /* DECLARE: name [, u32 flags] -> u8 created. */
 int list_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
-        uint32_t flags = 0;
-        int created;
-
-        if (!wire_get_name(r, &name, &len) || (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
-                return -EPROTO;
-        if (flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED))
-                return -EINVAL;
-        created = object_declare_check(name, len, flags);
-        if (created == 0)
-                created = list_declare(name, len);
-        created = object_declared(c, name, len, created, flags);
-        if (created < 0)
-                return created;
-        return op_reply_u8(c, req, (uint8_t) created);
+        return object_handle_declare_plain(c, req, r, &list_type, WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED);
 }
 
 /* APPEND: name, bytes item -> u64 len. */

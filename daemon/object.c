@@ -137,17 +137,100 @@ void object_delete(struct object *o, int neg_errno) {
         user_object_deleted(creator);
 }
 
-int object_declare_check(const char *name, size_t len, uint32_t flags) {
+/* A new object of type for params: checked, within the limits, allocated and registered. 1, or a negative errno. */
+static int object_declare_new(const char *name, size_t len, const struct object_type *type, const void *params,
+                              struct object **ret) {
+        struct object *o;
+        int err;
+
+        if (type->declare_check_new) {
+                err = type->declare_check_new(params);
+                if (err < 0)
+                        return err;
+        }
+        if (object_check_limit() < 0)
+                return -EUSERS;
+        err = type->declare_new(name, len, params, &o);
+        if (err < 0)
+                return err;
+        if (object_register(o, name, len, type) < 0) {
+                type->free(o);
+                return -ENOMEM;
+        }
+        if (type->declare_done)
+                type->declare_done(o, params);
+        *ret = o;
+        return 1;
+}
+
+int object_declare(const char *name, size_t len, const struct object_type *type, const void *params,
+                   struct object **ret) {
+        struct object *o;
+        int err;
+
+        if (!wire_name_valid(name, len))
+                return -EINVAL;
+        if (type->declare_check) {
+                err = type->declare_check(params);
+                if (err < 0)
+                        return err;
+        }
+        /* An object that exists is found for the request: declaring it again needs read access. */
+        err = object_lookup(name, len, &o);
+        if (err < 0)
+                return err;
+        if (!o)
+                err = object_declare_new(name, len, type, params, &o);
+        else if (o->ops != type)
+                err = -EPROTOTYPE;
+        else if (type->declare_match)
+                err = type->declare_match(o, params);
+        if (err >= 0 && ret)
+                *ret = o;
+        return err;
+}
+
+int object_declare_check(const struct object_type *type, const char *name, size_t len, uint32_t flags) {
         if (flags & WIRE_DECLARE_COUNTED)
                 /* It lives while referred to: nothing of it may come back after a restart. */
                 return (flags & WIRE_DECLARE_DURABLE) ? -EINVAL : 0;
-        return journal_declare_check(name, len, flags);
+        /* A type that cannot be durable is not, whatever durability.default says. */
+        return type->dump ? journal_declare_check(name, len, flags) : 0;
 }
 
-int object_declared(struct client *c, const char *name, size_t len, int created, uint32_t flags) {
+int object_declared(struct client *c, struct object *o, int created, uint32_t flags) {
+        if (created < 0)
+                return created;
         if (flags & WIRE_DECLARE_COUNTED)
-                return ref_declared(c, name, len, created);
-        return journal_declared(name, len, created, flags);
+                return ref_declared(c, o, created);
+        return o->ops->dump ? journal_declared_object(o, created, flags) : created;
+}
+
+int object_handle_declare(struct client *c, const struct request *req, const char *name, size_t len,
+                          const struct object_type *type, const void *params, uint32_t flags) {
+        struct object *o = NULL;
+        int created;
+
+        created = object_declare_check(type, name, len, flags);
+        if (created == 0)
+                created = object_declare(name, len, type, params, &o);
+        created = object_declared(c, o, created, flags);
+        if (created < 0)
+                return created;
+        return op_reply_u8(c, req, (uint8_t) created);
+}
+
+int object_handle_declare_plain(struct client *c, const struct request *req, struct wire_reader *r,
+                                const struct object_type *type, uint32_t allowed) {
+        const char *name;
+        size_t len;
+        uint32_t flags = 0;
+
+        if (!wire_get_name(r, &name, &len) || (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
+                return -EPROTO;
+        if (flags & ~allowed)
+                return -EINVAL;
+        return object_handle_declare(c, req, name, len, type, NULL, flags);
 }
 
 void object_delete_all(int neg_errno) {

@@ -17,6 +17,7 @@
 struct client;
 struct object;
 struct ref;
+struct request;
 struct user;
 struct waiter;
 
@@ -61,6 +62,26 @@ struct object_type {
          * Types that share the function (queue and joinable) have it called once.
          */
         void (*client_lost)(struct client *c);
+
+        /*
+         * Declaring (object_declare), for the types a client or the
+         * configuration declares. params points to the type's own struct of
+         * what a declare asks for (NULL for types that take nothing).
+         */
+        /* Optional: an error for parameters no object of the type may have; checked before the lookup. */
+        int (*declare_check)(const void *params);
+        /* Optional: 0 if the object that exists is the one params describe, else -EEXIST. NULL: any is. */
+        int (*declare_match)(struct object *o, const void *params);
+        /* Optional: an error for parameters that only a new object refuses; checked before the object limit. */
+        int (*declare_check_new)(const void *params);
+        /*
+         * A new object for params, not registered yet (name labels what it
+         * sets up; object_register copies it): 0 and *ret, or a negative
+         * errno with nothing left allocated. Called within the object limit.
+         */
+        int (*declare_new)(const char *name, size_t len, const void *params, struct object **ret);
+        /* Optional: what a new object does once it is registered (charge its memory, start workers). */
+        void (*declare_done)(struct object *o, const void *params);
 };
 
 struct object {
@@ -108,15 +129,34 @@ int object_register(struct object *o, const char *name, size_t len, const struct
 /* Wake its waiters with neg_errno, unregister and free it. */
 void object_delete(struct object *o, int neg_errno);
 /*
- * The two halves of every DECLARE around the type's own: before, the checks
- * of flags every declare takes (-EINVAL for a counted durable object; for a
- * durable one the journal's, journal_declare_check); after, with created
- * (1, 0 or a negative errno), what those flags ask for: a counted object's
- * reference (ref_declared) or a durable object's record (journal_declared).
+ * Create an object of type from params, or find the one of that name: the
+ * name must be valid, an object that exists must be readable by the request
+ * (object_lookup), of that type and match params (-EPROTOTYPE, -EEXIST); a
+ * new one must fit the object limit. 1 created, 0 existed, or a negative
+ * errno with nothing created; *ret (may be NULL) is the object.
+ */
+int object_declare(const char *name, size_t len, const struct object_type *type, const void *params,
+                   struct object **ret);
+/*
+ * The two halves of every DECLARE request around object_declare: before,
+ * the checks of flags every declare takes (-EINVAL for a counted durable
+ * object; for a durable one the journal's, journal_declare_check); after,
+ * with created (1, 0 or a negative errno) and the object, what those flags
+ * ask for: a counted object's reference (ref_declared) or, for the types
+ * that can be durable (a dump hook), its durability (journal_declared).
  * Both return created, or a negative errno.
  */
-int object_declare_check(const char *name, size_t len, uint32_t flags);
-int object_declared(struct client *c, const char *name, size_t len, int created, uint32_t flags);
+int object_declare_check(const struct object_type *type, const char *name, size_t len, uint32_t flags);
+int object_declared(struct client *c, struct object *o, int created, uint32_t flags);
+/*
+ * A DECLARE request whose body is parsed: object_declare between the two
+ * halves, then the reply (u8 created). 0, or a negative errno to answer.
+ */
+int object_handle_declare(struct client *c, const struct request *req, const char *name, size_t len,
+                          const struct object_type *type, const void *params, uint32_t flags);
+/* The DECLARE of a type without parameters: name [, u32 flags] -> u8 created; flags outside allowed are -EINVAL. */
+int object_handle_declare_plain(struct client *c, const struct request *req, struct wire_reader *r,
+                                const struct object_type *type, uint32_t allowed);
 /*
  * Client c is gone: the client_lost hook of every type that has had an
  * object, then its references to counted objects are dropped (ref.c), last,

@@ -154,33 +154,28 @@ static int pipe_describe(struct object *o, struct wire_buf *b, struct wire_field
         return r < 0 ? -ENOMEM : 0;
 }
 
+/* A new pipe, nobody waiting yet, for object_declare. */
+static int pipe_new(const char *name, size_t len, const void *params, struct object **ret) {
+        struct pipe *p = calloc(1, sizeof(*p));
+
+        (void) name, (void) len, (void) params;
+        if (!p)
+                return -ENOMEM;
+        TAILQ_INIT(&p->duplex);
+        TAILQ_INIT(&p->readers);
+        TAILQ_INIT(&p->writers);
+        *ret = &p->obj;
+        return 0;
+}
+
 static const struct object_type pipe_type = {
         .type = WIRE_TYPE_PIPE,
         .wake_all = pipe_wake_all,
         .serve = pipe_serve,
         .describe = pipe_describe,
         .free = pipe_free,
+        .declare_new = pipe_new,
 };
-
-/* A new, registered pipe object: 0, -EUSERS (object limit) or -ENOMEM. */
-static int pipe_new(const char *name, size_t len, struct pipe **ret) {
-        struct pipe *p;
-
-        if (object_check_limit() < 0)
-                return -EUSERS;
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        TAILQ_INIT(&p->duplex);
-        TAILQ_INIT(&p->readers);
-        TAILQ_INIT(&p->writers);
-        if (object_register(&p->obj, name, len, &pipe_type) < 0) {
-                free(p);
-                return -ENOMEM;
-        }
-        *ret = p;
-        return 0;
-}
 
 /* Close both ends of a channel (or what is left of it). */
 static void channel_close(int fds[2]) {
@@ -333,10 +328,9 @@ int pipe_handle_open(struct client *c, const struct request *req, struct wire_re
                 /* Nobody waits on a name that does not exist: fail now, or create it to wait. */
                 if (timeout_ms == 0)
                         return -EAGAIN;
-                err = pipe_new(name, len, &p);
+                err = object_declare(name, len, &pipe_type, NULL, &o);
                 if (err < 0)
                         return err;
-                o = &p->obj;
                 o->requests++;
         } else if (err < 0)
                 return err;

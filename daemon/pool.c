@@ -359,15 +359,6 @@ static int pool_may_delete(struct object *o, const struct client *c) {
         return pool_check_control(c, pool_of(o), "delete");
 }
 
-static const struct object_type pool_type = {
-        .type = WIRE_TYPE_POOL,
-        .wake_all = pool_wake_all,
-        .serve = pool_serve,
-        .describe = pool_describe,
-        .free = pool_free,
-        .may_delete = pool_may_delete,
-};
-
 /* Append s to buf at *len, quoted for a shell when it needs to be; false when it does not fit. */
 static bool quote_arg(char *buf, size_t size, size_t *len, const char *s) {
         static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=@%+,-";
@@ -433,53 +424,64 @@ struct pool_starter {
         struct user *user;              /* charged for the workers */
 };
 
-/* pool_declare, for a user pool when as is not NULL. */
-static int pool_declare_as(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
-                           size_t command_size, const struct pool_starter *as) {
-        struct object *o;
-        int argc = command ? command_argc(command, command_size) : -EINVAL;
+/* What a declare asks of a pool: its workers, restart policy and command, whom they run as (NULL: the daemon's choice). */
+struct pool_params {
+        uint32_t workers;
+        uint8_t restart;
+        const char *command;            /* argv, each NUL-terminated */
+        size_t command_size;
+        const struct pool_starter *as;
+};
+
+/* The pool that exists runs the same command, restarts alike and runs its workers as the same user. */
+static int pool_declare_match(struct object *o, const void *params) {
+        const struct pool_params *d = params;
+        const struct pool *p = pool_of(o);
+
+        return !p->stopping && p->restart == d->restart && p->command_size == d->command_size &&
+               memcmp(p->command, d->command, d->command_size) == 0 && p->user_pool == !!d->as &&
+               (!d->as || p->cred.uid == d->as->cred.uid) ? 0 : -EEXIST;
+}
+
+static int pool_declare_check_new(const void *params) {
+        const struct pool_params *d = params;
+        int argc = d->command ? command_argc(d->command, d->command_size) : -EINVAL;
+
+        if (argc < 0 || d->workers == 0 || d->workers > POOL_MAX_WORKERS || !pool_restart_to_string(d->restart))
+                return -EINVAL;
+        return 0;
+}
+
+/* A new pool with its slots, no worker started yet, for object_declare. */
+static int pool_new(const char *name, size_t len, const void *params, struct object **ret) {
+        const struct pool_params *d = params;
+        int argc = command_argc(d->command, d->command_size);
         struct pool *p;
         char *a;
-        int err;
 
-        /* An object that exists is found for the request: declaring it again needs read access. */
-        err = object_lookup(name, len, &o);
-        if (err < 0)
-                return err;
-        if (o) {
-                if (o->ops != &pool_type)
-                        return -EPROTOTYPE;
-                p = pool_of(o);
-                /* The same pool is also one whose workers run as the same user. */
-                return !p->stopping && p->restart == restart && p->command_size == command_size &&
-                       memcmp(p->command, command, command_size) == 0 && p->user_pool == !!as &&
-                       (!as || p->cred.uid == as->cred.uid) ? 0 : -EEXIST;
-        }
-        if (argc < 0 || workers == 0 || workers > POOL_MAX_WORKERS || !pool_restart_to_string(restart))
-                return -EINVAL;
+        (void) name, (void) len;
         /* Each worker holds a log pipe open in the daemon: refuse what would starve clients of descriptors. */
-        if (object_check_limit() < 0 || (as && user_may_run_workers(as->user, workers) < 0) ||
-            server_fds_check(workers) < 0)
+        if ((d->as && user_may_run_workers(d->as->user, d->workers) < 0) || server_fds_check(d->workers) < 0)
                 return -EUSERS;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
         TAILQ_INIT(&p->workers);
-        if (as) {
+        if (d->as) {
                 /* Before the slots, which charge it. */
                 p->user_pool = true;
-                p->cred = as->cred;
-                p->charged = as->user;
+                p->cred = d->as->cred;
+                p->charged = d->as->user;
         }
-        p->restart = restart;
-        p->wanted = workers;
-        p->command_size = command_size;
-        p->command = malloc(command_size);
+        p->restart = d->restart;
+        p->wanted = d->workers;
+        p->command_size = d->command_size;
+        p->command = malloc(d->command_size);
         p->argv = calloc((size_t) argc + 1, sizeof(*p->argv));
-        p->slots = calloc(workers, sizeof(*p->slots));
+        p->slots = calloc(d->workers, sizeof(*p->slots));
         if (!p->command || !p->argv || !p->slots)
                 goto nomem;
-        memcpy(p->command, command, command_size);
+        memcpy(p->command, d->command, d->command_size);
         a = p->command;
         for (int i = 0; i < argc; i++) {
                 p->argv[i] = a;
@@ -488,23 +490,15 @@ static int pool_declare_as(const char *name, size_t len, uint32_t workers, uint8
         p->command_text = command_text(p->argv);
         if (!p->command_text)
                 goto nomem;
-        for (uint32_t i = 0; i < workers; i++)
+        for (uint32_t i = 0; i < d->workers; i++)
                 if (!(p->slots[i] = slot_new(p, i)))
                         goto nomem;
         TAILQ_INIT(&p->waiters);
-        if (object_register(&p->obj, name, len, &pool_type) < 0)
-                goto nomem;
-        /* Anyone could always read about a pool; only who may operate pools may control it. */
-        p->obj.mode |= 0444;
-        /* Fork from the loop: at start the socket workers connect to is not listening yet. */
-        for (uint32_t i = 0; i < workers; i++)
-                slot_arm(p->slots[i], 0, false);
-        log_object(LOG_LEVEL_INFO, p->obj.name, "pool '%s': starting %u worker%s (restart %s): %s", p->obj.name,
-                   workers, workers == 1 ? "" : "s", pool_restart_to_string(restart), p->command_text);
-        return 1;
+        *ret = &p->obj;
+        return 0;
 
 nomem:
-        for (uint32_t i = 0; p->slots && i < workers; i++)
+        for (uint32_t i = 0; p->slots && i < d->workers; i++)
                 slot_free(p->slots[i]);
         free(p->slots);
         free(p->argv);
@@ -512,6 +506,43 @@ nomem:
         free(p->command_text);
         free(p);
         return -ENOMEM;
+}
+
+/* A new pool is registered: it starts its workers. */
+static void pool_declare_done(struct object *o, const void *params) {
+        struct pool *p = pool_of(o);
+
+        (void) params;
+        /* Anyone could always read about a pool; only who may operate pools may control it. */
+        o->mode |= 0444;
+        /* Fork from the loop: at start the socket workers connect to is not listening yet. */
+        for (uint32_t i = 0; i < p->wanted; i++)
+                slot_arm(p->slots[i], 0, false);
+        log_object(LOG_LEVEL_INFO, o->name, "pool '%s': starting %u worker%s (restart %s): %s", o->name,
+                   p->wanted, p->wanted == 1 ? "" : "s", pool_restart_to_string(p->restart), p->command_text);
+}
+
+static const struct object_type pool_type = {
+        .type = WIRE_TYPE_POOL,
+        .wake_all = pool_wake_all,
+        .serve = pool_serve,
+        .describe = pool_describe,
+        .free = pool_free,
+        .may_delete = pool_may_delete,
+        .declare_match = pool_declare_match,
+        .declare_check_new = pool_declare_check_new,
+        .declare_new = pool_new,
+        .declare_done = pool_declare_done,
+};
+
+/* pool_declare, for a user pool when as is not NULL. */
+static int pool_declare_as(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
+                           size_t command_size, const struct pool_starter *as) {
+        struct pool_params p = {
+                .workers = workers, .restart = restart, .command = command, .command_size = command_size, .as = as,
+        };
+
+        return object_declare(name, len, &pool_type, &p, NULL);
 }
 
 int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,

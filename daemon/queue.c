@@ -782,6 +782,49 @@ static uint64_t queue_bytes(struct object *o) {
         return sum;
 }
 
+/* What a declare asks of a queue: its maxsize, its kind, the lease of its deliveries (< 0: not given). */
+struct queue_params {
+        uint64_t maxsize;
+        bool joinable;
+        int64_t ttr_ms;
+};
+
+/* The queue that exists is the one declared again: the same maxsize, and the same lease when one is given. */
+static int queue_declare_match(struct object *o, const void *params) {
+        const struct queue_params *p = params;
+
+        if (p->ttr_ms >= 0 && queue_of(o)->ttr_ms != p->ttr_ms)
+                return -EEXIST;
+        return queue_of(o)->maxsize == p->maxsize ? 0 : -EEXIST;
+}
+
+/* Only deliveries of a joinable queue have a lease, of at most UINT32_MAX ms. */
+static int queue_declare_check_new(const void *params) {
+        const struct queue_params *p = params;
+
+        return p->ttr_ms > UINT32_MAX || (p->ttr_ms > 0 && !p->joinable) ? -EINVAL : 0;
+}
+
+/* A new empty queue, for object_declare. */
+static int queue_new(const char *name, size_t len, const void *params, struct object **ret) {
+        const struct queue_params *p = params;
+        struct queue *q = calloc(1, sizeof(*q));
+
+        (void) name, (void) len;
+        if (!q)
+                return -ENOMEM;
+        q->maxsize = p->maxsize;
+        q->joinable = p->joinable;
+        q->ttr_ms = p->ttr_ms > 0 ? (uint32_t) p->ttr_ms : 0;
+        STAILQ_INIT(&q->items);
+        TAILQ_INIT(&q->detached);
+        TAILQ_INIT(&q->getters);
+        TAILQ_INIT(&q->putters);
+        TAILQ_INIT(&q->joiners);
+        *ret = &q->obj;
+        return 0;
+}
+
 static const struct object_type queue_type = {
         .type = WIRE_TYPE_QUEUE,
         .wake_all = queue_wake_all,
@@ -793,6 +836,9 @@ static const struct object_type queue_type = {
         .replay = queue_replay,
         .client_lost = queue_client_lost,
         .waiter_free = queue_waiter_free,
+        .declare_match = queue_declare_match,
+        .declare_check_new = queue_declare_check_new,
+        .declare_new = queue_new,
 };
 
 static const struct object_type joinable_type = {
@@ -806,6 +852,9 @@ static const struct object_type joinable_type = {
         .replay = queue_replay,
         .client_lost = queue_client_lost,
         .waiter_free = queue_waiter_free,
+        .declare_match = queue_declare_match,
+        .declare_check_new = queue_declare_check_new,
+        .declare_new = queue_new,
 };
 
 unsigned queue_client_deliveries(const struct client *c) {
@@ -963,42 +1012,9 @@ int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable)
  * matches whatever it has.
  */
 int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joinable, int64_t ttr_ms) {
-        const struct object_type *type = joinable ? &joinable_type : &queue_type;
-        struct object *o;
-        struct queue *q;
-        int err;
+        struct queue_params p = { .maxsize = maxsize, .joinable = joinable, .ttr_ms = ttr_ms };
 
-        /* An object that exists is found for the request: declaring it again needs read access. */
-        err = object_lookup(name, len, &o);
-        if (err < 0)
-                return err;
-        if (o) {
-                if (o->ops != type)
-                        return -EPROTOTYPE;
-                if (ttr_ms >= 0 && queue_of(o)->ttr_ms != ttr_ms)
-                        return -EEXIST;
-                return queue_of(o)->maxsize == maxsize ? 0 : -EEXIST;
-        }
-        if (ttr_ms > UINT32_MAX || (ttr_ms > 0 && !joinable))
-                return -EINVAL;
-        if (object_check_limit() < 0)
-                return -EUSERS;
-        q = calloc(1, sizeof(*q));
-        if (!q)
-                return -ENOMEM;
-        q->maxsize = maxsize;
-        q->joinable = joinable;
-        q->ttr_ms = ttr_ms > 0 ? (uint32_t) ttr_ms : 0;
-        STAILQ_INIT(&q->items);
-        TAILQ_INIT(&q->detached);
-        TAILQ_INIT(&q->getters);
-        TAILQ_INIT(&q->putters);
-        TAILQ_INIT(&q->joiners);
-        if (object_register(&q->obj, name, len, type) < 0) {
-                free(q);
-                return -ENOMEM;
-        }
-        return 1;
+        return object_declare(name, len, joinable ? &joinable_type : &queue_type, &p, NULL);
 }
 
 /*
@@ -1007,15 +1023,11 @@ int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joi
  * even under durability.default). An existing queue stays as it is, and a
  * durable one is -EEXIST, as for any declare of the other durability.
  */
-static int queue_declared_for(struct client *c, const char *name, size_t len, int created) {
-        struct object *o;
+static int queue_declared_for(struct client *c, struct object *o, int created) {
         struct queue *q;
 
         if (created < 0)
                 return created;
-        o = object_find(name, len);
-        if (!o)
-                return -ENOENT;
         if (created == 0) {
                 journal_touch(o);
                 return o->durable ? -EEXIST : 0;
@@ -1028,35 +1040,36 @@ static int queue_declared_for(struct client *c, const char *name, size_t len, in
 
 /* DECLARE: name, u64 maxsize, u32 flags[, u32 ttr_ms] -> u8 created. */
 int queue_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
+        const struct object_type *type;
+        struct queue_params p = { .ttr_ms = -1 };
+        struct object *o = NULL;
         const char *name;
         size_t len;
-        uint64_t maxsize;
-        uint32_t flags, ttr = 0;
-        bool has_ttr;
+        uint32_t flags = 0, ttr;
         int created;
 
         /* flags and ttr_ms may be left out, from the end: 0, and no TTR asked for. */
-        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &maxsize))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &p.maxsize) ||
+            (!wire_reader_done(r) && !wire_get_u32(r, &flags)))
                 return -EPROTO;
-        flags = 0;
-        if (!wire_reader_done(r) && !wire_get_u32(r, &flags))
-                return -EPROTO;
-        has_ttr = !wire_reader_done(r);
-        if (has_ttr && (!wire_get_u32(r, &ttr) || !wire_reader_done(r)))
-                return -EPROTO;
+        if (!wire_reader_done(r)) {
+                if (!wire_get_u32(r, &ttr) || !wire_reader_done(r))
+                        return -EPROTO;
+                p.ttr_ms = ttr;
+        }
         if (flags & ~(WIRE_QUEUE_JOINABLE | WIRE_QUEUE_CONNECTION | WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED))
                 return -EINVAL;
         /* A queue that ends with its connection has nothing to come back to after a restart. */
         if ((flags & WIRE_QUEUE_CONNECTION) && (flags & (WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED)))
                 return -EINVAL;
-        created = object_declare_check(name, len, flags);
+        p.joinable = flags & WIRE_QUEUE_JOINABLE;
+        type = p.joinable ? &joinable_type : &queue_type;
+        if (!(flags & WIRE_QUEUE_CONNECTION))
+                return object_handle_declare(c, req, name, len, type, &p, flags);
+        created = object_declare_check(type, name, len, flags);
         if (created == 0)
-                created = queue_declare_lease(name, len, maxsize, flags & WIRE_QUEUE_JOINABLE,
-                                              has_ttr ? (int64_t) ttr : -1);
-        if (flags & WIRE_QUEUE_CONNECTION)
-                created = queue_declared_for(c, name, len, created);
-        else
-                created = object_declared(c, name, len, created, flags);
+                created = object_declare(name, len, type, &p, &o);
+        created = queue_declared_for(c, o, created);
         if (created < 0)
                 return created;
         return op_reply_u8(c, req, (uint8_t) created);

@@ -122,15 +122,11 @@ static void ref_lease_out(evutil_socket_t fd, short what, void *arg) {
         client_flush_dirty();
 }
 
-int ref_declared(struct client *c, const char *name, size_t len, int created) {
-        struct object *o;
+int ref_declared(struct client *c, struct object *o, int created) {
         int err;
 
         if (created < 0)
                 return created;
-        o = object_find(name, len);
-        if (!o)
-                return -ENOENT;
         if (created == 1)
                 o->counted = true;
         if (!o->counted)

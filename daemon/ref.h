@@ -27,12 +27,12 @@ struct wire_reader;
 
 /*
  * After a declare with WIRE_DECLARE_COUNTED that returned created (1 new,
- * 0 existing, or a negative errno): a new object becomes counted, and the
- * declaring client takes a reference to it, as it does to an existing
- * counted object. An existing object that is not counted is left as it is.
+ * 0 existing, or a negative errno) for o: a new object becomes counted,
+ * and the declaring client takes a reference to it, as it does to an
+ * existing counted object. An existing object that is not counted is left as it is.
  * Returns created, or -ENOMEM (a new object is then deleted again).
  */
-int ref_declared(struct client *c, const char *name, size_t len, int created);
+int ref_declared(struct client *c, struct object *o, int created);
 
 /* REF: name, u32 lease_ms -> u64 token. */
 int ref_handle_ref(struct client *c, const struct request *req, struct wire_reader *r);

@@ -301,6 +301,51 @@ static int sem_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
 
 static void sem_client_lost(struct client *c);
 
+/* What a declare asks of a semaphore: its value, its bound (bounded only) and its own flags. */
+struct sem_params {
+        uint64_t value, max;
+        uint32_t flags;
+};
+
+/* Parameters no semaphore may have: -EINVAL, whether or not it exists. */
+static int sem_declare_check(const void *params) {
+        const struct sem_params *p = params;
+
+        if (p->flags & ~SEM_FLAGS)
+                return -EINVAL;
+        if (p->value > SEM_VALUE_MAX)
+                return -EINVAL;
+        if (p->flags & WIRE_SEM_BOUNDED)
+                /* A bound of 0 could never be released into; max is an i64 in INFO. */
+                return p->max == 0 || p->max < p->value || p->max > SEM_VALUE_MAX ? -EINVAL : 0;
+        return p->max != 0 ? -EINVAL : 0;
+}
+
+/* The semaphore that exists was declared with the same value, bound and flags. */
+static int sem_declare_match(struct object *o, const void *params) {
+        const struct sem_params *p = params;
+        const struct sem *s = sem_of(o);
+
+        return s->initial == p->value && s->max == p->max && s->flags == p->flags ? 0 : -EEXIST;
+}
+
+/* A new semaphore, for object_declare. */
+static int sem_new(const char *name, size_t len, const void *params, struct object **ret) {
+        const struct sem_params *p = params;
+        struct sem *s = calloc(1, sizeof(*s));
+
+        (void) name, (void) len;
+        if (!s)
+                return -ENOMEM;
+        s->value = s->initial = p->value;
+        s->max = p->max;
+        s->flags = p->flags;
+        TAILQ_INIT(&s->acquirers);
+        TAILQ_INIT(&s->holds);
+        *ret = &s->obj;
+        return 0;
+}
+
 static const struct object_type sem_type = {
         .type = WIRE_TYPE_SEMAPHORE,
         .wake_all = sem_wake_all,
@@ -310,6 +355,9 @@ static const struct object_type sem_type = {
         .dump = sem_dump,
         .replay = sem_replay,
         .client_lost = sem_client_lost,
+        .declare_check = sem_declare_check,
+        .declare_match = sem_declare_match,
+        .declare_new = sem_new,
 };
 
 /* Give back every unit a lost client held (SEM_UNDO) and serve the acquirers. */
@@ -343,45 +391,9 @@ static void sem_client_lost(struct client *c) {
 
 /* Create a semaphore, or check that it exists with these parameters (see sem.h). */
 int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags) {
-        struct object *o;
-        struct sem *s;
-        int err;
+        struct sem_params p = { .value = value, .max = max, .flags = flags };
 
-        if (flags & ~SEM_FLAGS)
-                return -EINVAL;
-        if (value > SEM_VALUE_MAX)
-                return -EINVAL;
-        if (flags & WIRE_SEM_BOUNDED) {
-                /* A bound of 0 could never be released into; max is an i64 in INFO. */
-                if (max == 0 || max < value || max > SEM_VALUE_MAX)
-                        return -EINVAL;
-        } else if (max != 0)
-                return -EINVAL;
-        /* An object that exists is found for the request: declaring it again needs read access. */
-        err = object_lookup(name, len, &o);
-        if (err < 0)
-                return err;
-        if (o) {
-                if (o->ops != &sem_type)
-                        return -EPROTOTYPE;
-                s = sem_of(o);
-                return s->initial == value && s->max == max && s->flags == flags ? 0 : -EEXIST;
-        }
-        if (object_check_limit() < 0)
-                return -EUSERS;
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                return -ENOMEM;
-        s->value = s->initial = value;
-        s->max = max;
-        s->flags = flags;
-        TAILQ_INIT(&s->acquirers);
-        TAILQ_INIT(&s->holds);
-        if (object_register(&s->obj, name, len, &sem_type) < 0) {
-                free(s);
-                return -ENOMEM;
-        }
-        return 1;
+        return object_declare(name, len, &sem_type, &p, NULL);
 }
 
 /* Find the semaphore named at the reader's position. */
@@ -402,24 +414,17 @@ static int sem_lookup(struct wire_reader *r, struct sem **ret) {
 
 /* DECLARE: name, u64 value, u64 max, u32 flags -> u8 created. */
 int sem_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
+        struct sem_params p;
         const char *name;
         size_t len;
-        uint64_t value, max;
-        uint32_t flags;
-        int created;
+        uint32_t flags = 0;
 
         /* flags may be left out: 0. */
-        flags = 0;
-        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &value) || !wire_get_u64(r, &max) ||
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &p.value) || !wire_get_u64(r, &p.max) ||
             (!wire_reader_done(r) && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
-        created = object_declare_check(name, len, flags);
-        if (created == 0)
-                created = sem_declare(name, len, value, max, flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED));
-        created = object_declared(c, name, len, created, flags);
-        if (created < 0)
-                return created;
-        return op_reply_u8(c, req, (uint8_t) created);
+        p.flags = flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED);
+        return object_handle_declare(c, req, name, len, &sem_type, &p, flags);
 }
 
 /* ACQUIRE: name, i64 timeout_ms. One unit, now or in arrival order. */
