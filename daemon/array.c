@@ -598,17 +598,8 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
 
 /* ---- request handlers ---- */
 
-/* Find the array or value of that name: 0, -ENOENT or -EPROTOTYPE. */
-static int array_find(const char *name, size_t len, struct array **ret) {
-        struct object *o;
-        int r;
-
-        r = object_find_typed(name, len, ARRAY_TYPES, &o);
-        if (r < 0)
-                return r;
-        *ret = array_of(o);
-        return 0;
-}
+/* Find the array or value a request names, once its body is parsed: 0, -ENOENT or -EPROTOTYPE. */
+#define ARRAY_FIND(name, len, ret) OBJECT_FIND_AS(name, len, ARRAY_TYPES, ret)
 
 /*
  * Find the array or value of that name whose elements have the type code
@@ -622,7 +613,7 @@ static int array_find_as(const char *name, size_t len, uint8_t typecode, struct 
 
         if (!typecode_find((char) typecode))
                 return -EINVAL;
-        r = array_find(name, len, &a);
+        r = ARRAY_FIND(name, len, &a);
         if (r < 0)
                 return r;
         if ((uint8_t) a->t->code != typecode)
@@ -698,7 +689,6 @@ int array_handle_get(struct client *c, const struct request *req, struct wire_re
                 b->len += a->t->size;
         }
         client_reply_end(c, start);
-        a->obj.active_ms = now_ms();
         return 0;
 }
 
@@ -737,7 +727,6 @@ int array_handle_set(struct client *c, const struct request *req, struct wire_re
         if (a->obj.durable && count > 0)
                 array_journal_set(a, first, count);
         a->sets++;
-        a->obj.active_ms = now_ms();
         client_reply_status(c, req->id, req->op, 0);
         return 0;
 }
@@ -769,7 +758,6 @@ int array_handle_add(struct client *c, const struct request *req, struct wire_re
         if (a->obj.durable)
                 array_journal_set(a, at, 1);
         a->adds++;
-        a->obj.active_ms = now_ms();
         bits_put(out, a->t->size, new);
         return op_reply_bytes(c, req, out, a->t->size);
 }
@@ -818,7 +806,6 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
                 a->sets++;
         if (swapped && a->obj.durable)
                 array_journal_set(a, at, 1);
-        a->obj.active_ms = now_ms();
         return 0;
 }
 
@@ -835,7 +822,7 @@ int array_handle_map(struct client *c, const struct request *req, struct wire_re
 
         if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find(name, len, &a);
+        err = ARRAY_FIND(name, len, &a);
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);
@@ -856,6 +843,5 @@ int array_handle_map(struct client *c, const struct request *req, struct wire_re
                 return err == -EMFILE || err == -ENFILE ? -EUSERS : -ENOMEM;
         }
         a->maps++;
-        a->obj.active_ms = now_ms();
         return 0;
 }

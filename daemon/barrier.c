@@ -357,21 +357,8 @@ int barrier_declare(const char *name, size_t len, uint32_t parties, const struct
         return object_declare(name, len, &barrier_type, &p, NULL);
 }
 
-/* Find the barrier named at the reader's position. */
-static int barrier_lookup(struct wire_reader *r, struct barrier **ret) {
-        const char *name;
-        size_t len;
-        struct object *o;
-        int err;
-
-        if (!wire_get_name(r, &name, &len))
-                return -EPROTO;
-        err = object_find_typed(name, len, 1u << WIRE_TYPE_BARRIER, &o);
-        if (err < 0)
-                return err;
-        *ret = barrier_of(o);
-        return 0;
-}
+/* Find the barrier a request names, once its body is parsed. */
+#define BARRIER_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_BARRIER, ret)
 
 /*
  * DECLARE: name, u32 parties [, u32 flags [, i64 timeout_ms]] -> u8 created.
@@ -410,20 +397,19 @@ int barrier_handle_declare(struct client *c, const struct request *req, struct w
 
 /* WAIT: name, i64 timeout_ms -> u32 arrival index. */
 int barrier_handle_wait(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct barrier *b = NULL;
         struct waiter *w;
         int64_t timeout_ms;
         uint32_t index;
         int err;
 
-        err = barrier_lookup(r, &b);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
                 return -EPROTO;
+        err = BARRIER_FIND(name, len, &b);
         if (err < 0)
                 return err;
-        b->obj.active_ms = now_ms();
         if (timeout_ms == WIRE_TIMEOUT_DEFAULT)
                 timeout_ms = b->timeout_ms < 0 ? -1 : b->timeout_ms;
         if (b->broken)
@@ -451,15 +437,16 @@ int barrier_handle_wait(struct client *c, const struct request *req, struct wire
 
 /* RESET: name. The parked parties get ENOTRECOVERABLE; the barrier is fresh and whole. */
 int barrier_handle_reset(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct barrier *b = NULL;
         int err;
 
-        err = barrier_lookup(r, &b);
-        if (err == -EPROTO || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
+        err = BARRIER_FIND(name, len, &b);
         if (err < 0)
                 return err;
-        b->obj.active_ms = now_ms();
         b->resets++;
         barrier_fail_waiting(b, NULL, -ENOTRECOVERABLE);
         b->broken = false;
@@ -469,15 +456,16 @@ int barrier_handle_reset(struct client *c, const struct request *req, struct wir
 
 /* ABORT: name. Break the barrier until RESET. */
 int barrier_handle_abort(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct barrier *b = NULL;
         int err;
 
-        err = barrier_lookup(r, &b);
-        if (err == -EPROTO || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
+        err = BARRIER_FIND(name, len, &b);
         if (err < 0)
                 return err;
-        b->obj.active_ms = now_ms();
         barrier_break(b, NULL);
         client_reply_status(c, req->id, req->op, 0);
         return 0;
@@ -490,15 +478,16 @@ int barrier_handle_abort(struct client *c, const struct request *req, struct wir
  * meanwhile (a parked party's timeout, ABORT, RESET).
  */
 int barrier_handle_pass(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct barrier *b = NULL;
         int err;
 
-        err = barrier_lookup(r, &b);
-        if (err == -EPROTO || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
+        err = BARRIER_FIND(name, len, &b);
         if (err < 0)
                 return err;
-        b->obj.active_ms = now_ms();
         if (b->broken)
                 return -ENOTRECOVERABLE;
         if (b->holder != c)

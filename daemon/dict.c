@@ -514,46 +514,31 @@ int dict_declare(const char *name, size_t len) {
 
 /* ---- request handlers ---- */
 
-/*
- * Parse the name at the reader's position and find the dict. -EPROTO means
- * the body is malformed; -ENOENT and -EPROTOTYPE are kept by the handler
- * until the rest of the body has been checked, so that a malformed body is
- * -EPROTO whether or not the dict exists.
- */
-static int dict_lookup(struct wire_reader *r, struct dict **ret) {
+/* Find the dict a request names, once its body is parsed. */
+#define DICT_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_DICT, ret)
+
+/* Parse "name, bytes key" and the end of the body; then find the dict and check the key's size. */
+static int dict_lookup_key(struct wire_reader *r, struct dict **ret, const void **ret_key, uint32_t *ret_size) {
         const char *name;
         size_t len;
-        struct object *o;
         int err;
 
-        if (!wire_get_name(r, &name, &len))
+        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, ret_key, ret_size) || !wire_reader_done(r))
                 return -EPROTO;
-        err = object_find_typed(name, len, 1u << WIRE_TYPE_DICT, &o);
-        if (err < 0)
-                return err;
-        *ret = dict_of(o);
-        (*ret)->obj.active_ms = now_ms();
-        return 0;
-}
-
-/* Parse "name, bytes key" and the end of the body; find the dict and check the key's size. */
-static int dict_lookup_key(struct wire_reader *r, struct dict **ret, const void **ret_key, uint32_t *ret_size) {
-        int err = dict_lookup(r, ret);
-
-        if (err == -EPROTO || !wire_get_bytes(r, ret_key, ret_size) || !wire_reader_done(r))
-                return -EPROTO;
+        err = DICT_FIND(name, len, ret);
         if (err < 0)
                 return err;
         return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
 }
 
-/* The handlers that take only a name. */
+/* The handlers that take only a name: parse it and the end of the body, then find the dict. */
 static int dict_lookup_only(struct wire_reader *r, struct dict **ret) {
-        int err = dict_lookup(r, ret);
+        const char *name;
+        size_t len;
 
-        if (err == -EPROTO || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        return err;
+        return DICT_FIND(name, len, ret);
 }
 
 /* Make sure a reply of body_size bytes can be queued without allocating. */
@@ -568,17 +553,17 @@ int dict_handle_declare(struct client *c, const struct request *req, struct wire
 
 /* SET: name, bytes key, bytes value -> (empty). */
 int dict_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct dict *d = NULL;
         const void *key, *value;
         uint32_t key_size, value_size;
         int err;
 
-        err = dict_lookup(r, &d);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_bytes(r, &key, &key_size) || !wire_get_bytes(r, &value, &value_size) ||
-            !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, &key, &key_size) ||
+            !wire_get_bytes(r, &value, &value_size) || !wire_reader_done(r))
                 return -EPROTO;
+        err = DICT_FIND(name, len, &d);
         if (err < 0)
                 return err;
         if (key_size > mpxd.max_message || value_size > mpxd.max_message)
@@ -683,6 +668,8 @@ static void dict_patch_le(uint8_t *p, uint64_t v, size_t size) {
  * serial of the last entry returned, or 0 when the walk is complete.
  */
 int dict_handle_items(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct dict *d = NULL;
         struct dict_entry *e;
         struct wire_buf *b;
@@ -692,12 +679,10 @@ int dict_handle_items(struct client *c, const struct request *req, struct wire_r
         uint8_t what;
         int err;
 
-        err = dict_lookup(r, &d);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) || !wire_get_u8(r, &what) ||
-            !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) ||
+            !wire_get_u8(r, &what) || !wire_reader_done(r))
                 return -EPROTO;
+        err = DICT_FIND(name, len, &d);
         if (err < 0)
                 return err;
         if (what == 0 || (what & ~(WIRE_DICT_KEYS | WIRE_DICT_VALUES)))
@@ -797,18 +782,18 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
 
 /* SETDEFAULT: name, bytes key, bytes default -> bytes value (the one stored now). */
 int dict_handle_setdefault(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct dict *d = NULL;
         struct dict_entry *e;
         const void *key, *def;
         uint32_t key_size, def_size;
         int err;
 
-        err = dict_lookup(r, &d);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_bytes(r, &key, &key_size) || !wire_get_bytes(r, &def, &def_size) ||
-            !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, &key, &key_size) ||
+            !wire_get_bytes(r, &def, &def_size) || !wire_reader_done(r))
                 return -EPROTO;
+        err = DICT_FIND(name, len, &d);
         if (err < 0)
                 return err;
         if (key_size > mpxd.max_message || def_size > mpxd.max_message)
@@ -876,6 +861,8 @@ static int dict_update_may_store(struct dict *d, struct wire_reader pairs, uint3
  * its last value, in the place of its first insertion).
  */
 int dict_handle_update(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct dict *d = NULL;
         struct wire_reader pairs;
         struct {
@@ -886,10 +873,7 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
         uint32_t n;
         int err;
 
-        err = dict_lookup(r, &d);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_u32(r, &n))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &n))
                 return -EPROTO;
         pairs = *r;
         for (uint32_t i = 0; i < n; i++) {
@@ -902,6 +886,7 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
+        err = DICT_FIND(name, len, &d);
         if (err < 0)
                 return err;
         if (too_big)
@@ -1019,19 +1004,20 @@ int dict_handle_clear(struct client *c, const struct request *req, struct wire_r
  * decimal text.
  */
 int dict_handle_incr(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         char text[DICT_INT_TEXT_MAX + 1];
         struct dict *d = NULL;
         struct dict_entry *e;
         const void *key;
         uint32_t key_size;
         int64_t delta, value = 0, sum;
-        int err, len;
+        int err, text_len;
 
-        err = dict_lookup(r, &d);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_bytes(r, &key, &key_size) || !wire_get_i64(r, &delta) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, &key, &key_size) || !wire_get_i64(r, &delta) ||
+            !wire_reader_done(r))
                 return -EPROTO;
+        err = DICT_FIND(name, len, &d);
         if (err < 0)
                 return err;
         if (key_size > mpxd.max_message)
@@ -1044,10 +1030,10 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
         }
         if (__builtin_add_overflow(value, delta, &sum))
                 return -ERANGE;
-        len = snprintf(text, sizeof(text), "%" PRId64, sum);
+        text_len = snprintf(text, sizeof(text), "%" PRId64, sum);
         if (dict_reserve_reply(c, 8) < 0)
                 return -ENOMEM;
-        err = dict_store(d, key, key_size, text, (uint32_t) len, c->user);
+        err = dict_store(d, key, key_size, text, (uint32_t) text_len, c->user);
         if (err < 0)
                 return err;
         d->incrs++;
@@ -1063,6 +1049,8 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
  * condition held and what the key holds after the request.
  */
 int dict_handle_cas(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct dict *d = NULL;
         struct dict_entry *e;
         const void *key, *expected, *new_value;
@@ -1073,13 +1061,12 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         bool match;
         int err;
 
-        err = dict_lookup(r, &d);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_bytes(r, &key, &key_size) || !wire_get_u8(r, &expect_present) ||
-            !wire_get_bytes(r, &expected, &expected_size) || !wire_get_u8(r, &set_present) ||
-            !wire_get_bytes(r, &new_value, &new_size) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, &key, &key_size) ||
+            !wire_get_u8(r, &expect_present) || !wire_get_bytes(r, &expected, &expected_size) ||
+            !wire_get_u8(r, &set_present) || !wire_get_bytes(r, &new_value, &new_size) ||
+            !wire_reader_done(r))
                 return -EPROTO;
+        err = DICT_FIND(name, len, &d);
         if (err < 0)
                 return err;
         if (expect_present > 1 || set_present > 1)

@@ -104,31 +104,14 @@ int event_declare(const char *name, size_t len) {
         return object_declare(name, len, &event_obj_type, NULL, NULL);
 }
 
-/* Find the event named at the reader's position. */
-static int event_obj_lookup(struct wire_reader *r, struct event_obj **ret) {
+/* The handlers that take only a name: parse it and the end of the body, then find the event. */
+static int event_obj_lookup_only(struct wire_reader *r, struct event_obj **ret) {
         const char *name;
         size_t len;
-        struct object *o;
-        int err;
 
-        if (!wire_get_name(r, &name, &len))
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = object_find_typed(name, len, 1u << WIRE_TYPE_EVENT, &o);
-        if (err < 0)
-                return err;
-        *ret = event_of(o);
-        return 0;
-}
-
-/* The handlers that take only a name: parse it and find the event. */
-static int event_obj_lookup_only(struct wire_reader *r, struct event_obj **ret) {
-        int err = event_obj_lookup(r, ret);
-
-        if (err == -EPROTO || !wire_reader_done(r))
-                return -EPROTO;
-        if (err >= 0)
-                (*ret)->obj.active_ms = now_ms();
-        return err;
+        return OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_EVENT, ret);
 }
 
 /* DECLARE: name [, u32 flags] -> u8 created. An event is never durable. */
@@ -181,18 +164,17 @@ int event_handle_is_set(struct client *c, const struct request *req, struct wire
 
 /* WAIT: name, i64 timeout_ms. At once while set, else until the next SET. */
 int event_handle_wait(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct event_obj *e = NULL;
         int64_t timeout_ms;
         int err;
 
-        err = event_obj_lookup(r, &e);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_EVENT, &e);
         if (err < 0)
                 return err;
-        e->obj.active_ms = now_ms();
         if (e->set) {
                 client_reply_status(c, req->id, req->op, 0);
                 return 0;

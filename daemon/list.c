@@ -376,68 +376,27 @@ int list_declare(const char *name, size_t len) {
 
 /* ---- request handlers ---- */
 
+/* Find the list a request names, once its body is parsed. */
+#define LIST_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_LIST, ret)
+
 /*
- * Parse the name at the reader's position and find the list. -EPROTO means
- * the body is malformed; -ENOENT and -EPROTOTYPE are kept by the handler
- * until the rest of the body has been checked, so that a malformed body is
- * -EPROTO whether or not the list exists.
+ * Parse "name [, i64 index] [, bytes item]" and the end of the body: the
+ * index when ret_index is not NULL, the item when ret_data is not. Then find
+ * the list, and check the item's size.
  */
-static int list_lookup(struct wire_reader *r, struct list **ret) {
+static int list_lookup_args(struct wire_reader *r, struct list **ret, int64_t *ret_index, const void **ret_data,
+                            uint32_t *ret_size) {
         const char *name;
         size_t len;
-        struct object *o;
         int err;
 
-        if (!wire_get_name(r, &name, &len))
+        if (!wire_get_name(r, &name, &len) || (ret_index && !wire_get_i64(r, ret_index)) ||
+            (ret_data && !wire_get_bytes(r, ret_data, ret_size)) || !wire_reader_done(r))
                 return -EPROTO;
-        err = object_find_typed(name, len, 1u << WIRE_TYPE_LIST, &o);
+        err = LIST_FIND(name, len, ret);
         if (err < 0)
                 return err;
-        *ret = list_of(o);
-        (*ret)->obj.active_ms = now_ms();
-        return 0;
-}
-
-/* The handlers that take only a name. */
-static int list_lookup_only(struct wire_reader *r, struct list **ret) {
-        int err = list_lookup(r, ret);
-
-        if (err == -EPROTO || !wire_reader_done(r))
-                return -EPROTO;
-        return err;
-}
-
-/* Parse "name, bytes item" and the end of the body; find the list and check the item's size. */
-static int list_lookup_item(struct wire_reader *r, struct list **ret, const void **ret_data, uint32_t *ret_size) {
-        int err = list_lookup(r, ret);
-
-        if (err == -EPROTO || !wire_get_bytes(r, ret_data, ret_size) || !wire_reader_done(r))
-                return -EPROTO;
-        if (err < 0)
-                return err;
-        return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
-}
-
-/* Parse "name, i64 index" and the end of the body, and find the list. */
-static int list_lookup_index(struct wire_reader *r, struct list **ret, int64_t *ret_index) {
-        int err = list_lookup(r, ret);
-
-        if (err == -EPROTO || !wire_get_i64(r, ret_index) || !wire_reader_done(r))
-                return -EPROTO;
-        return err;
-}
-
-/* Parse "name, i64 index, bytes item" and the end of the body, and find the list. */
-static int list_lookup_index_item(struct wire_reader *r, struct list **ret, int64_t *ret_index,
-                                  const void **ret_data, uint32_t *ret_size) {
-        int err = list_lookup(r, ret);
-
-        if (err == -EPROTO || !wire_get_i64(r, ret_index) || !wire_get_bytes(r, ret_data, ret_size) ||
-            !wire_reader_done(r))
-                return -EPROTO;
-        if (err < 0)
-                return err;
-        return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
+        return ret_data && *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
 }
 
 /* Make sure a reply of body_size bytes can be queued without allocating. */
@@ -475,7 +434,7 @@ int list_handle_append(struct client *c, const struct request *req, struct wire_
         uint32_t size;
         int err;
 
-        err = list_lookup_item(r, &l, &data, &size);
+        err = list_lookup_args(r, &l, NULL, &data, &size);
         if (err < 0)
                 return err;
         return list_add_one(c, req, l, l->len, data, size);
@@ -501,6 +460,8 @@ static bool list_scan_items(struct wire_reader *r, uint32_t n, uint64_t *ret_cos
 
 /* EXTEND: name, u32 n, n x bytes -> u64 len. All or nothing; n may be 0. */
 int list_handle_extend(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct list *l = NULL;
         struct wire_reader body;
         bool too_big = false;
@@ -508,14 +469,12 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
         uint32_t n;
         int err;
 
-        err = list_lookup(r, &l);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_u32(r, &n))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &n))
                 return -EPROTO;
         body = *r;
         if (!list_scan_items(r, n, &total, &too_big))
                 return -EPROTO;
+        err = LIST_FIND(name, len, &l);
         if (err < 0)
                 return err;
         if (too_big)
@@ -555,7 +514,7 @@ int list_handle_get(struct client *c, const struct request *req, struct wire_rea
         size_t pos;
         int err;
 
-        err = list_lookup_index(r, &l, &index);
+        err = list_lookup_args(r, &l, &index, NULL, NULL);
         if (err < 0)
                 return err;
         err = list_index(l, index, &pos);
@@ -575,7 +534,7 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         size_t pos;
         int err;
 
-        err = list_lookup_index_item(r, &l, &index, &data, &size);
+        err = list_lookup_args(r, &l, &index, &data, &size);
         if (err < 0)
                 return err;
         err = list_index(l, index, &pos);
@@ -610,7 +569,7 @@ int list_handle_insert(struct client *c, const struct request *req, struct wire_
         int64_t index;
         int err;
 
-        err = list_lookup_index_item(r, &l, &index, &data, &size);
+        err = list_lookup_args(r, &l, &index, &data, &size);
         if (err < 0)
                 return err;
         return list_add_one(c, req, l, list_clamp(l, index), data, size);
@@ -623,7 +582,7 @@ int list_handle_pop(struct client *c, const struct request *req, struct wire_rea
         size_t pos;
         int err;
 
-        err = list_lookup_index(r, &l, &index);
+        err = list_lookup_args(r, &l, &index, NULL, NULL);
         if (err < 0)
                 return err;
         err = list_index(l, index, &pos);
@@ -646,7 +605,7 @@ int list_handle_remove(struct client *c, const struct request *req, struct wire_
         size_t pos;
         int err;
 
-        err = list_lookup_item(r, &l, &data, &size);
+        err = list_lookup_args(r, &l, NULL, &data, &size);
         if (err < 0)
                 return err;
         err = list_find(l, data, size, &pos);
@@ -666,7 +625,7 @@ int list_handle_index(struct client *c, const struct request *req, struct wire_r
         size_t pos;
         int err;
 
-        err = list_lookup_item(r, &l, &data, &size);
+        err = list_lookup_args(r, &l, NULL, &data, &size);
         if (err < 0)
                 return err;
         err = list_find(l, data, size, &pos);
@@ -680,7 +639,7 @@ int list_handle_len(struct client *c, const struct request *req, struct wire_rea
         struct list *l = NULL;
         int err;
 
-        err = list_lookup_only(r, &l);
+        err = list_lookup_args(r, &l, NULL, NULL, NULL);
         if (err < 0)
                 return err;
         return op_reply_u64(c, req, l->len);
@@ -702,6 +661,8 @@ static void list_patch_le(uint8_t *p, uint64_t v, size_t size) {
  * first item not returned, and equals stop when the slice is complete.
  */
 int list_handle_slice(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct list *l = NULL;
         struct wire_buf *b;
         int64_t start_index, stop_index;
@@ -709,12 +670,10 @@ int list_handle_slice(struct client *c, const struct request *req, struct wire_r
         uint32_t n = 0, flags = 0;
         int err;
 
-        err = list_lookup(r, &l);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) ||
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) ||
             (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
+        err = LIST_FIND(name, len, &l);
         if (err < 0)
                 return err;
         if (flags & ~WIRE_SLICE_VERSION)
@@ -757,7 +716,7 @@ int list_handle_clear(struct client *c, const struct request *req, struct wire_r
         uint64_t removed;
         int err;
 
-        err = list_lookup_only(r, &l);
+        err = list_lookup_args(r, &l, NULL, NULL, NULL);
         if (err < 0)
                 return err;
         if (list_reserve_reply(c, 8) < 0)
@@ -790,6 +749,8 @@ static int list_reply_splice(struct client *c, const struct request *req, const 
  * still that one; otherwise nothing changes and done is 0.
  */
 int list_handle_splice(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct list *l = NULL;
         struct list_item **fresh = NULL;
         struct wire_reader body;
@@ -800,15 +761,13 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
         uint32_t n;
         int err;
 
-        err = list_lookup(r, &l);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) || !wire_get_u64(r, &if_version) ||
-            !wire_get_u32(r, &n))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) ||
+            !wire_get_u64(r, &if_version) || !wire_get_u32(r, &n))
                 return -EPROTO;
         body = *r;
         if (!list_scan_items(r, n, &total, &too_big))
                 return -EPROTO;
+        err = LIST_FIND(name, len, &l);
         if (err < 0)
                 return err;
         if (too_big)

@@ -82,6 +82,7 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
         if (!(type_mask & (1u << o->ops->type)))
                 return -EPROTOTYPE;
         o->requests++;
+        o->active_ms = loop_now_ms;
         journal_touch(o);
         *ret = o;
         return 0;

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "hash.h"
+#include "macros.h"
 #include "wire.h"
 
 struct client;
@@ -116,10 +117,26 @@ struct object *object_find(const char *name, size_t len);
  */
 int object_lookup(const char *name, size_t len, struct object **ret);
 /*
- * As object_lookup, for an object that must exist and be of one of the types
- * in the mask (1 << type): 0 and *ret set, -ENOENT, -EPROTOTYPE or -EACCES.
+ * The lookup of the object a request names, once its body is parsed: as
+ * object_lookup, for an object that must exist and be of one of the types in
+ * the mask (1 << type): 0 and *ret set, -ENOENT, -EPROTOTYPE or -EACCES. The
+ * object counts the request and is stamped active at this pass of the loop.
  */
 int object_find_typed(const char *name, size_t len, unsigned type_mask, struct object **ret);
+/*
+ * object_find_typed for a type whose struct embeds its struct object as obj:
+ * *ret is set to that struct. A handler calls it once the whole body of the
+ * request is parsed, so that a malformed request is -EPROTO and nothing
+ * else: not counted, not stamped, not refused (nor logged) by permission.
+ */
+#define OBJECT_FIND_AS(name, len, type_mask, ret)                                               \
+        __extension__({                                                                         \
+                struct object *found_;                                                          \
+                int err_ = object_find_typed((name), (len), (type_mask), &found_);              \
+                if (err_ >= 0)                                                                  \
+                        *(ret) = container_of(found_, __typeof__(**(ret)), obj);                \
+                err_;                                                                           \
+        })
 /*
  * Register a new object, initialised by its type; the name must be free. Its
  * owner is the client of the request being handled, or mpxd itself (perm_init_object).

@@ -336,7 +336,6 @@ int pipe_handle_open(struct client *c, const struct request *req, struct wire_re
                 return err;
         p = pipe_of(o);
         p->opens++;
-        o->active_ms = now_ms();
 
         w = pipe_first_partner(pipe_partners(p, mode));
         if (w)

@@ -691,17 +691,8 @@ static int pool_start_as(const struct client *c, bool *ret_user_pool) {
 
 /* ---- request handlers ---- */
 
-/* Find the pool a request names, and note the request. */
-static int pool_lookup(const char *name, size_t len, struct pool **ret) {
-        struct object *o;
-        int r = object_find_typed(name, len, 1u << WIRE_TYPE_POOL, &o);
-
-        if (r < 0)
-                return r;
-        o->active_ms = now_ms();
-        *ret = pool_of(o);
-        return 0;
-}
+/* Find the pool a request names, once its body is parsed. */
+#define POOL_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_POOL, ret)
 
 /* START: name, u32 workers, u8 restart, u16 argc, argc x str -> u8 created. */
 int pool_handle_start(struct client *c, const struct request *req, struct wire_reader *r) {
@@ -793,7 +784,7 @@ int pool_handle_scale(struct client *c, const struct request *req, struct wire_r
 
         if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &workers) || !wire_reader_done(r))
                 return -EPROTO;
-        err = pool_lookup(name, len, &p);
+        err = POOL_FIND(name, len, &p);
         if (err < 0)
                 return err;
         if (pool_check_control(c, p, "scale") < 0)
@@ -825,7 +816,7 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
 
         if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &sig) || !wire_reader_done(r))
                 return -EPROTO;
-        err = pool_lookup(name, len, &p);
+        err = POOL_FIND(name, len, &p);
         if (err < 0)
                 return err;
         if (pool_check_control(c, p, "signal") < 0)
@@ -861,7 +852,7 @@ int pool_handle_stop(struct client *c, const struct request *req, struct wire_re
 
         if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &grace_ms) || !wire_reader_done(r))
                 return -EPROTO;
-        err = pool_lookup(name, len, &p);
+        err = POOL_FIND(name, len, &p);
         if (err < 0)
                 return err;
         if (pool_check_control(c, p, "stop") < 0)

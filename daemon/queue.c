@@ -986,22 +986,6 @@ static void queue_client_lost(struct client *c) {
 
 /* ---- request handlers ---- */
 
-/* Find the queue named at the reader's position; mask selects the acceptable types. */
-static int queue_lookup(struct wire_reader *r, unsigned mask, struct queue **ret) {
-        const char *name;
-        size_t len;
-        struct object *o;
-        int err;
-
-        if (!wire_get_name(r, &name, &len))
-                return -EPROTO;
-        err = object_find_typed(name, len, mask, &o);
-        if (err < 0)
-                return err;
-        *ret = queue_of(o);
-        return 0;
-}
-
 int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable) {
         return queue_declare_lease(name, len, maxsize, joinable, -1);
 }
@@ -1085,7 +1069,6 @@ static int queue_put_items(struct client *c, const struct request *req, struct q
         struct waiter *w;
         int err;
 
-        q->obj.active_ms = loop_now_ms;
         if (q->closed) {
                 queue_items_free(items);
                 return -EPIPE;
@@ -1122,6 +1105,8 @@ static int queue_put_items(struct client *c, const struct request *req, struct q
 
 /* PUT: name, i64 timeout_ms, bytes payload. */
 int queue_handle_put(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct item_list items = STAILQ_HEAD_INITIALIZER(items);
         struct queue *q = NULL;
         int64_t timeout_ms;
@@ -1130,11 +1115,10 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
         struct item *it;
         int err;
 
-        err = queue_lookup(r, QUEUE_TYPES, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_get_bytes(r, &data, &size) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) ||
+            !wire_get_bytes(r, &data, &size) || !wire_reader_done(r))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
         if (size > mpxd.max_message)
@@ -1151,6 +1135,8 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
 
 /* PUT_MANY: name, i64 timeout_ms, u32 n, n x bytes. All or none. */
 int queue_handle_put_many(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct item_list items = STAILQ_HEAD_INITIALIZER(items);
         struct wire_reader body;
         struct queue *q = NULL;
@@ -1160,10 +1146,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
         uint32_t n;
         int err;
 
-        err = queue_lookup(r, QUEUE_TYPES, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &n))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &n))
                 return -EPROTO;
         /* Check the whole body before anything is allocated. */
         body = *r;
@@ -1178,6 +1161,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
         if (n == 0)
@@ -1216,7 +1200,6 @@ static int queue_get_common(struct client *c, const struct request *req, struct 
         /* A lease of its own is for the deliveries of a joinable queue. */
         if (ttr_ms && !q->joinable)
                 return -EINVAL;
-        q->obj.active_ms = loop_now_ms;
         if (q->count > 0 && TAILQ_EMPTY(&q->getters)) {
                 int err = queue_reply_items(q, c, req->id, req->op, flags, max, ttr_ms);
                 if (err < 0)
@@ -1248,16 +1231,17 @@ static bool queue_get_ttr(struct wire_reader *r, uint32_t *ttr_ms) {
 
 /* GET: name, i64 timeout_ms, u32 flags[, u32 ttr_ms] -> item. */
 int queue_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct queue *q = NULL;
         int64_t timeout_ms;
         uint32_t flags, ttr_ms;
         int err;
 
-        err = queue_lookup(r, QUEUE_TYPES, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !queue_get_ttr(r, &ttr_ms))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) ||
+            !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
         return queue_get_common(c, req, q, timeout_ms, flags, 1, ttr_ms);
@@ -1265,17 +1249,17 @@ int queue_handle_get(struct client *c, const struct request *req, struct wire_re
 
 /* GET_MANY: name, i64 timeout_ms, u32 flags, u32 max[, u32 ttr_ms] -> u32 n, n x item. */
 int queue_handle_get_many(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct queue *q = NULL;
         int64_t timeout_ms;
         uint32_t flags, max, ttr_ms;
         int err;
 
-        err = queue_lookup(r, QUEUE_TYPES, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) || !wire_get_u32(r, &max) ||
-            !queue_get_ttr(r, &ttr_ms))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) ||
+            !wire_get_u32(r, &max) || !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
         if (max == 0)
@@ -1283,13 +1267,14 @@ int queue_handle_get_many(struct client *c, const struct request *req, struct wi
         return queue_get_common(c, req, q, timeout_ms, flags, max, ttr_ms);
 }
 
-/* The handlers that take only a name: parse it and find the queue. */
+/* The handlers that take only a name: parse it and the end of the body, then find the queue. */
 static int queue_lookup_only(struct wire_reader *r, unsigned mask, struct queue **ret) {
-        int err = queue_lookup(r, mask, ret);
+        const char *name;
+        size_t len;
 
-        if (err == -EPROTO || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        return err;
+        return OBJECT_FIND_AS(name, len, mask, ret);
 }
 
 /* QSIZE: name -> u64 size, u64 maxsize, u64 unfinished, u8 closed. */
@@ -1325,7 +1310,6 @@ int queue_handle_close(struct client *c, const struct request *req, struct wire_
         if (q->obj.durable && !q->closed)
                 queue_journal_close(q);
         q->closed = true;
-        q->obj.active_ms = loop_now_ms;
         client_reply_status(c, req->id, req->op, 0);
         wait_fail_all(&q->putters, -EPIPE);
         queue_serve(q);
@@ -1357,7 +1341,6 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
                 q->bytes -= item_bytes(it);
         queue_items_free(&q->items);
         q->count = 0;
-        q->obj.active_ms = loop_now_ms;
         client_reply_end(c, start);
         log_info("queue '%s': %s purged %llu waiting items", q->obj.name, client_describe(c),
                  (unsigned long long) removed);
@@ -1390,21 +1373,20 @@ static int queue_finish(struct client *c, struct queue *q, uint64_t tag) {
         if (q->obj.durable)
                 queue_journal_remove(q, d->item);
         delivery_finish(d);
-        q->obj.active_ms = loop_now_ms;
         return 0;
 }
 
 /* TASK_DONE: name, u64 tag (queue_finish()'s rule) -> (empty). */
 int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct queue *q = NULL;
         uint64_t tag;
         int err;
 
-        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_u64(r, &tag) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &tag) || !wire_reader_done(r))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_JOINABLE, &q);
         if (err < 0)
                 return err;
         err = queue_finish(c, q, tag);
@@ -1423,18 +1405,18 @@ int queue_handle_task_done(struct client *c, const struct request *req, struct w
  * refused before anything is finished.
  */
 int queue_handle_done_get(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct queue *q = NULL;
         int64_t timeout_ms;
         uint32_t flags, ttr_ms;
         uint64_t tag;
         int err;
 
-        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_u64(r, &tag) || !wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) ||
-            !queue_get_ttr(r, &ttr_ms))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &tag) || !wire_get_i64(r, &timeout_ms) ||
+            !wire_get_u32(r, &flags) || !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_JOINABLE, &q);
         if (err < 0)
                 return err;
         if (flags & ~WIRE_GET_DETACH)
@@ -1454,16 +1436,16 @@ int queue_handle_done_get(struct client *c, const struct request *req, struct wi
  * delivery not done succeeds.
  */
 int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct queue *q = NULL;
         struct delivery *d;
         uint64_t tag;
         int err;
 
-        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_u64(r, &tag) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &tag) || !wire_reader_done(r))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_JOINABLE, &q);
         if (err < 0)
                 return err;
         HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
@@ -1471,22 +1453,21 @@ int queue_handle_touch(struct client *c, const struct request *req, struct wire_
                 return -ENOENT;
         if (d->ttr_ms)
                 delivery_lease(d, d->ttr_ms);
-        q->obj.active_ms = loop_now_ms;
         client_reply_status(c, req->id, req->op, 0);
         return 0;
 }
 
 /* JOIN: name, i64 timeout_ms. Waits until nothing is unfinished. */
 int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct queue *q = NULL;
         int64_t timeout_ms;
         int err;
 
-        err = queue_lookup(r, 1u << WIRE_TYPE_JOINABLE, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_JOINABLE, &q);
         if (err < 0)
                 return err;
         if (queue_unfinished(q) == 0) {
@@ -1503,6 +1484,8 @@ int queue_handle_join(struct client *c, const struct request *req, struct wire_r
  * them out, without taking them (tag 0); a reply stops at half a frame.
  */
 int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct queue *q = NULL;
         struct wire_buf *b;
         struct item *it;
@@ -1510,11 +1493,9 @@ int queue_handle_peek(struct client *c, const struct request *req, struct wire_r
         uint32_t max, n = 0;
         int err;
 
-        err = queue_lookup(r, QUEUE_TYPES, &q);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_u32(r, &max) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &max) || !wire_reader_done(r))
                 return -EPROTO;
+        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);

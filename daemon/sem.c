@@ -396,21 +396,8 @@ int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint
         return object_declare(name, len, &sem_type, &p, NULL);
 }
 
-/* Find the semaphore named at the reader's position. */
-static int sem_lookup(struct wire_reader *r, struct sem **ret) {
-        const char *name;
-        size_t len;
-        struct object *o;
-        int err;
-
-        if (!wire_get_name(r, &name, &len))
-                return -EPROTO;
-        err = object_find_typed(name, len, 1u << WIRE_TYPE_SEMAPHORE, &o);
-        if (err < 0)
-                return err;
-        *ret = sem_of(o);
-        return 0;
-}
+/* Find the semaphore a request names, once its body is parsed. */
+#define SEM_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_SEMAPHORE, ret)
 
 /* DECLARE: name, u64 value, u64 max, u32 flags -> u8 created. */
 int sem_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
@@ -429,18 +416,17 @@ int sem_handle_declare(struct client *c, const struct request *req, struct wire_
 
 /* ACQUIRE: name, i64 timeout_ms. One unit, now or in arrival order. */
 int sem_handle_acquire(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct sem *s = NULL;
         int64_t timeout_ms;
         int err;
 
-        err = sem_lookup(r, &s);
-        if (err == -EPROTO)
-                return err;
-        if (!wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
                 return -EPROTO;
+        err = SEM_FIND(name, len, &s);
         if (err < 0)
                 return err;
-        s->obj.active_ms = now_ms();
         /* Strict arrival order: nobody overtakes a parked acquirer. */
         if (s->value > 0 && TAILQ_EMPTY(&s->acquirers)) {
                 err = sem_take(s, c);
@@ -456,17 +442,18 @@ int sem_handle_acquire(struct client *c, const struct request *req, struct wire_
 
 /* RELEASE: name. One unit back, from the caller's hold if it has one. */
 int sem_handle_release(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct sem_hold *h;
         bool held;
         struct sem *s = NULL;
         int err;
 
-        err = sem_lookup(r, &s);
-        if (err == -EPROTO || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
+        err = SEM_FIND(name, len, &s);
         if (err < 0)
                 return err;
-        s->obj.active_ms = now_ms();
         if (s->value >= sem_cap(s))
                 return -ERANGE;
         h = sem_undo(s) ? sem_hold_find(s, c) : NULL;
@@ -491,14 +478,16 @@ int sem_handle_release(struct client *c, const struct request *req, struct wire_
 
 /* VALUE: name -> u64 value, u64 max. */
 int sem_handle_value(struct client *c, const struct request *req, struct wire_reader *r) {
+        const char *name;
+        size_t len;
         struct sem *s = NULL;
         struct wire_buf *b;
         size_t start;
         int err;
 
-        err = sem_lookup(r, &s);
-        if (err == -EPROTO || !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
+        err = SEM_FIND(name, len, &s);
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);
