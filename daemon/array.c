@@ -517,35 +517,30 @@ static int array_declare_match(struct object *o, const void *params) {
         return a->t == p->t && a->length == p->length ? 0 : -EEXIST;
 }
 
-/* A new array with its memory, for object_declare; the memory counts against limits.max_memory at once. */
-static int array_new(const char *name, size_t len, const void *params, struct object **ret) {
+/* A new array with its memory; the memory counts against limits.max_memory at once. */
+static int array_declare_init(struct object *o, const char *name, size_t len, const void *params) {
         const struct array_params *p = params;
-        struct array *a;
+        struct array *a = array_of(o);
         int r;
 
+        a->memfd = -1;
         r = user_may_hold(user_requester(), (uint64_t) p->length * p->t->size, 0, 0);
         if (r < 0)
                 return r;
-        a = calloc(1, sizeof(*a));
-        if (!a)
-                return -ENOMEM;
         a->t = p->t;
         a->length = p->length;
         a->size_bytes = (size_t) p->length * p->t->size;
-        a->memfd = -1;
         /* The name labels the memfd; the object is registered only once it is complete. */
         r = array_memory_new(a, name, len);
         if (r < 0) {
                 log_warning("%s '%.*s': cannot set up %zu bytes of shared memory: %s",
                             wire_type_name((p->flags & WIRE_ARRAY_VALUE) ? WIRE_TYPE_VALUE : WIRE_TYPE_ARRAY),
                             (int) len, name, a->size_bytes, strerror(-r));
-                array_free(&a->obj);
                 return array_memory_error(r);
         }
         /* Nobody else can see the memory yet: a plain copy will do. */
         if (p->initial)
                 memcpy(a->mem, p->initial, a->size_bytes);
-        *ret = &a->obj;
         return 0;
 }
 
@@ -568,7 +563,8 @@ static const struct object_type array_type = {
         .checkpoint = array_checkpoint,
         .declare_check = array_declare_check,
         .declare_match = array_declare_match,
-        .declare_new = array_new,
+        .size = sizeof(struct array),
+        .declare_init = array_declare_init,
         .declare_done = array_declare_done,
 };
 
@@ -582,7 +578,8 @@ static const struct object_type value_type = {
         .checkpoint = array_checkpoint,
         .declare_check = array_declare_check,
         .declare_match = array_declare_match,
-        .declare_new = array_new,
+        .size = sizeof(struct array),
+        .declare_init = array_declare_init,
         .declare_done = array_declare_done,
 };
 
@@ -598,9 +595,6 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
 
 /* ---- request handlers ---- */
 
-/* Find the array or value a request names, once its body is parsed: 0, -ENOENT or -EPROTOTYPE. */
-#define ARRAY_FIND(name, len, ret) OBJECT_FIND_AS(name, len, ARRAY_TYPES, ret)
-
 /*
  * Find the array or value of that name whose elements have the type code
  * the request names: 0, -EINVAL (not a type code at all, whether or not the
@@ -613,7 +607,7 @@ static int array_find_as(const char *name, size_t len, uint8_t typecode, struct 
 
         if (!typecode_find((char) typecode))
                 return -EINVAL;
-        r = ARRAY_FIND(name, len, &a);
+        r = OBJECT_FIND_AS(name, len, ARRAY_TYPES, &a);
         if (r < 0)
                 return r;
         if ((uint8_t) a->t->code != typecode)
@@ -816,13 +810,10 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
 int array_handle_map(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
         struct wire_buf *b;
-        const char *name;
-        size_t len, start;
+        size_t start;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        err = ARRAY_FIND(name, len, &a);
+        err = OBJECT_PARSE_AS(r, ARRAY_TYPES, &a, "");
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);

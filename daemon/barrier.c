@@ -319,20 +319,17 @@ static int barrier_declare_match(struct object *o, const void *params) {
         return 0;
 }
 
-/* A new barrier, for object_declare. */
-static int barrier_new(const char *name, size_t len, const void *params, struct object **ret) {
+/* A new barrier, for the parties, action and timeout declared. */
+static int barrier_declare_init(struct object *o, const char *name, size_t len, const void *params) {
         const struct barrier_params *p = params;
-        struct barrier *b = calloc(1, sizeof(*b));
+        struct barrier *b = barrier_of(o);
 
         (void) name, (void) len;
-        if (!b)
-                return -ENOMEM;
         b->parties = p->parties;
         b->action = p->opt && p->opt->action;
         b->timeout_ms = p->opt ? p->opt->timeout_ms : -1;
         TAILQ_INIT(&b->waiting);
         TAILQ_INIT(&b->queued);
-        *ret = &b->obj;
         return 0;
 }
 
@@ -345,7 +342,8 @@ static const struct object_type barrier_type = {
         .client_lost = barrier_client_lost,
         .declare_check = barrier_declare_check,
         .declare_match = barrier_declare_match,
-        .declare_new = barrier_new,
+        .size = sizeof(struct barrier),
+        .declare_init = barrier_declare_init,
 };
 
 /* ---- request handlers ---- */
@@ -356,9 +354,6 @@ int barrier_declare(const char *name, size_t len, uint32_t parties, const struct
 
         return object_declare(name, len, &barrier_type, &p, NULL);
 }
-
-/* Find the barrier a request names, once its body is parsed. */
-#define BARRIER_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_BARRIER, ret)
 
 /*
  * DECLARE: name, u32 parties [, u32 flags [, i64 timeout_ms]] -> u8 created.
@@ -397,17 +392,13 @@ int barrier_handle_declare(struct client *c, const struct request *req, struct w
 
 /* WAIT: name, i64 timeout_ms -> u32 arrival index. */
 int barrier_handle_wait(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct barrier *b = NULL;
         struct waiter *w;
         int64_t timeout_ms;
         uint32_t index;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
-                return -EPROTO;
-        err = BARRIER_FIND(name, len, &b);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_BARRIER, &b, "i", &timeout_ms);
         if (err < 0)
                 return err;
         if (timeout_ms == WIRE_TIMEOUT_DEFAULT)
@@ -437,14 +428,10 @@ int barrier_handle_wait(struct client *c, const struct request *req, struct wire
 
 /* RESET: name. The parked parties get ENOTRECOVERABLE; the barrier is fresh and whole. */
 int barrier_handle_reset(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct barrier *b = NULL;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        err = BARRIER_FIND(name, len, &b);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_BARRIER, &b, "");
         if (err < 0)
                 return err;
         b->resets++;
@@ -456,14 +443,10 @@ int barrier_handle_reset(struct client *c, const struct request *req, struct wir
 
 /* ABORT: name. Break the barrier until RESET. */
 int barrier_handle_abort(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct barrier *b = NULL;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        err = BARRIER_FIND(name, len, &b);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_BARRIER, &b, "");
         if (err < 0)
                 return err;
         barrier_break(b, NULL);
@@ -478,14 +461,10 @@ int barrier_handle_abort(struct client *c, const struct request *req, struct wir
  * meanwhile (a parked party's timeout, ABORT, RESET).
  */
 int barrier_handle_pass(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct barrier *b = NULL;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        err = BARRIER_FIND(name, len, &b);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_BARRIER, &b, "");
         if (err < 0)
                 return err;
         if (b->broken)

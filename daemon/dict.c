@@ -486,17 +486,6 @@ static int dict_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
         return -EBADMSG;
 }
 
-/* A new empty dict, for object_declare. */
-static int dict_new(const char *name, size_t len, const void *params, struct object **ret) {
-        struct dict *d = calloc(1, sizeof(*d));
-
-        (void) name, (void) len, (void) params;
-        if (!d)
-                return -ENOMEM;
-        *ret = &d->obj;
-        return 0;
-}
-
 static const struct object_type dict_type = {
         .type = WIRE_TYPE_DICT,
         .describe = dict_describe,
@@ -504,7 +493,7 @@ static const struct object_type dict_type = {
         .bytes = dict_bytes,
         .dump = dict_dump,
         .replay = dict_replay,
-        .declare_new = dict_new,
+        .size = sizeof(struct dict),
 };
 
 /* Create a dict, or find the one of that name. */
@@ -514,31 +503,13 @@ int dict_declare(const char *name, size_t len) {
 
 /* ---- request handlers ---- */
 
-/* Find the dict a request names, once its body is parsed. */
-#define DICT_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_DICT, ret)
-
 /* Parse "name, bytes key" and the end of the body; then find the dict and check the key's size. */
 static int dict_lookup_key(struct wire_reader *r, struct dict **ret, const void **ret_key, uint32_t *ret_size) {
-        const char *name;
-        size_t len;
-        int err;
+        int err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, ret, "s", ret_key, ret_size);
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, ret_key, ret_size) || !wire_reader_done(r))
-                return -EPROTO;
-        err = DICT_FIND(name, len, ret);
         if (err < 0)
                 return err;
         return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
-}
-
-/* The handlers that take only a name: parse it and the end of the body, then find the dict. */
-static int dict_lookup_only(struct wire_reader *r, struct dict **ret) {
-        const char *name;
-        size_t len;
-
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        return DICT_FIND(name, len, ret);
 }
 
 /* Make sure a reply of body_size bytes can be queued without allocating. */
@@ -553,17 +524,12 @@ int dict_handle_declare(struct client *c, const struct request *req, struct wire
 
 /* SET: name, bytes key, bytes value -> (empty). */
 int dict_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct dict *d = NULL;
         const void *key, *value;
         uint32_t key_size, value_size;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, &key, &key_size) ||
-            !wire_get_bytes(r, &value, &value_size) || !wire_reader_done(r))
-                return -EPROTO;
-        err = DICT_FIND(name, len, &d);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &value, &value_size);
         if (err < 0)
                 return err;
         if (key_size > mpxd.max_message || value_size > mpxd.max_message)
@@ -636,7 +602,7 @@ int dict_handle_len(struct client *c, const struct request *req, struct wire_rea
         struct dict *d = NULL;
         int err;
 
-        err = dict_lookup_only(r, &d);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "");
         if (err < 0)
                 return err;
         return op_reply_u64(c, req, d->count);
@@ -668,8 +634,6 @@ static void dict_patch_le(uint8_t *p, uint64_t v, size_t size) {
  * serial of the last entry returned, or 0 when the walk is complete.
  */
 int dict_handle_items(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct dict *d = NULL;
         struct dict_entry *e;
         struct wire_buf *b;
@@ -679,10 +643,7 @@ int dict_handle_items(struct client *c, const struct request *req, struct wire_r
         uint8_t what;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) ||
-            !wire_get_u8(r, &what) || !wire_reader_done(r))
-                return -EPROTO;
-        err = DICT_FIND(name, len, &d);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "qwb", &cursor, &max, &what);
         if (err < 0)
                 return err;
         if (what == 0 || (what & ~(WIRE_DICT_KEYS | WIRE_DICT_VALUES)))
@@ -757,7 +718,7 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
         size_t start;
         int err;
 
-        err = dict_lookup_only(r, &d);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "");
         if (err < 0)
                 return err;
         if (!d->entries) {
@@ -782,18 +743,13 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
 
 /* SETDEFAULT: name, bytes key, bytes default -> bytes value (the one stored now). */
 int dict_handle_setdefault(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct dict *d = NULL;
         struct dict_entry *e;
         const void *key, *def;
         uint32_t key_size, def_size;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, &key, &key_size) ||
-            !wire_get_bytes(r, &def, &def_size) || !wire_reader_done(r))
-                return -EPROTO;
-        err = DICT_FIND(name, len, &d);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &def, &def_size);
         if (err < 0)
                 return err;
         if (key_size > mpxd.max_message || def_size > mpxd.max_message)
@@ -886,7 +842,7 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
-        err = DICT_FIND(name, len, &d);
+        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_DICT, &d);
         if (err < 0)
                 return err;
         if (too_big)
@@ -987,7 +943,7 @@ int dict_handle_clear(struct client *c, const struct request *req, struct wire_r
         uint64_t removed;
         int err;
 
-        err = dict_lookup_only(r, &d);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "");
         if (err < 0)
                 return err;
         if (dict_reserve_reply(c, 8) < 0)
@@ -1004,8 +960,6 @@ int dict_handle_clear(struct client *c, const struct request *req, struct wire_r
  * decimal text.
  */
 int dict_handle_incr(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         char text[DICT_INT_TEXT_MAX + 1];
         struct dict *d = NULL;
         struct dict_entry *e;
@@ -1014,10 +968,7 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
         int64_t delta, value = 0, sum;
         int err, text_len;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, &key, &key_size) || !wire_get_i64(r, &delta) ||
-            !wire_reader_done(r))
-                return -EPROTO;
-        err = DICT_FIND(name, len, &d);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "si", &key, &key_size, &delta);
         if (err < 0)
                 return err;
         if (key_size > mpxd.max_message)
@@ -1049,8 +1000,6 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
  * condition held and what the key holds after the request.
  */
 int dict_handle_cas(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct dict *d = NULL;
         struct dict_entry *e;
         const void *key, *expected, *new_value;
@@ -1061,12 +1010,8 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         bool match;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_bytes(r, &key, &key_size) ||
-            !wire_get_u8(r, &expect_present) || !wire_get_bytes(r, &expected, &expected_size) ||
-            !wire_get_u8(r, &set_present) || !wire_get_bytes(r, &new_value, &new_size) ||
-            !wire_reader_done(r))
-                return -EPROTO;
-        err = DICT_FIND(name, len, &d);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "sbsbs",
+                              &key, &key_size, &expect_present, &expected, &expected_size, &set_present, &new_value, &new_size);
         if (err < 0)
                 return err;
         if (expect_present > 1 || set_present > 1)

@@ -76,15 +76,10 @@ static int event_obj_describe(struct object *o, struct wire_buf *b, struct wire_
         return r < 0 ? -ENOMEM : 0;
 }
 
-/* A new event, clear, for object_declare. */
-static int event_obj_new(const char *name, size_t len, const void *params, struct object **ret) {
-        struct event_obj *e = calloc(1, sizeof(*e));
-
+/* A new event is clear. */
+static int event_obj_declare_init(struct object *o, const char *name, size_t len, const void *params) {
         (void) name, (void) len, (void) params;
-        if (!e)
-                return -ENOMEM;
-        TAILQ_INIT(&e->waiters);
-        *ret = &e->obj;
+        TAILQ_INIT(&event_of(o)->waiters);
         return 0;
 }
 
@@ -94,7 +89,8 @@ static const struct object_type event_obj_type = {
         .serve = event_obj_serve,
         .describe = event_obj_describe,
         .free = event_obj_free,
-        .declare_new = event_obj_new,
+        .size = sizeof(struct event_obj),
+        .declare_init = event_obj_declare_init,
 };
 
 /* ---- request handlers ---- */
@@ -102,16 +98,6 @@ static const struct object_type event_obj_type = {
 /* Create an event, clear, or find it (see event.h). */
 int event_declare(const char *name, size_t len) {
         return object_declare(name, len, &event_obj_type, NULL, NULL);
-}
-
-/* The handlers that take only a name: parse it and the end of the body, then find the event. */
-static int event_obj_lookup_only(struct wire_reader *r, struct event_obj **ret) {
-        const char *name;
-        size_t len;
-
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        return OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_EVENT, ret);
 }
 
 /* DECLARE: name [, u32 flags] -> u8 created. An event is never durable. */
@@ -125,7 +111,7 @@ int event_handle_set(struct client *c, const struct request *req, struct wire_re
         const struct waiter *w;
         int err;
 
-        err = event_obj_lookup_only(r, &e);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_EVENT, &e, "");
         if (err < 0)
                 return err;
         e->sets++;
@@ -142,7 +128,7 @@ int event_handle_clear(struct client *c, const struct request *req, struct wire_
         struct event_obj *e = NULL;
         int err;
 
-        err = event_obj_lookup_only(r, &e);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_EVENT, &e, "");
         if (err < 0)
                 return err;
         e->clears++;
@@ -156,7 +142,7 @@ int event_handle_is_set(struct client *c, const struct request *req, struct wire
         struct event_obj *e = NULL;
         int err;
 
-        err = event_obj_lookup_only(r, &e);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_EVENT, &e, "");
         if (err < 0)
                 return err;
         return op_reply_u8(c, req, e->set);
@@ -164,15 +150,11 @@ int event_handle_is_set(struct client *c, const struct request *req, struct wire
 
 /* WAIT: name, i64 timeout_ms. At once while set, else until the next SET. */
 int event_handle_wait(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct event_obj *e = NULL;
         int64_t timeout_ms;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
-                return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_EVENT, &e);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_EVENT, &e, "i", &timeout_ms);
         if (err < 0)
                 return err;
         if (e->set) {

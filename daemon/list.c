@@ -347,15 +347,10 @@ static int list_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
         return 0;
 }
 
-/* A new empty list, for object_declare. */
-static int list_new(const char *name, size_t len, const void *params, struct object **ret) {
-        struct list *l = calloc(1, sizeof(*l));
-
+/* A new list has a version of its own, as after any change. */
+static int list_declare_init(struct object *o, const char *name, size_t len, const void *params) {
         (void) name, (void) len, (void) params;
-        if (!l)
-                return -ENOMEM;
-        list_changed(l);
-        *ret = &l->obj;
+        list_changed(list_of(o));
         return 0;
 }
 
@@ -366,7 +361,8 @@ static const struct object_type list_type = {
         .bytes = list_bytes,
         .dump = list_dump,
         .replay = list_replay,
-        .declare_new = list_new,
+        .size = sizeof(struct list),
+        .declare_init = list_declare_init,
 };
 
 /* Create a list, or find the one of that name. */

@@ -5,6 +5,8 @@
  * the cursor order of LIST). What an object holds belongs to its type's file.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +90,51 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
         return 0;
 }
 
+/* Parse the fields of fmt (object_parse_find); false when the body does not hold them. */
+static bool object_parse_fields(struct wire_reader *r, const char *fmt, va_list ap) {
+        for (; *fmt; fmt++) {
+                bool ok = false;
+
+                switch (*fmt) {
+                case 'b':
+                        ok = wire_get_u8(r, va_arg(ap, uint8_t *));
+                        break;
+                case 'w':
+                        ok = wire_get_u32(r, va_arg(ap, uint32_t *));
+                        break;
+                case 'q':
+                        ok = wire_get_u64(r, va_arg(ap, uint64_t *));
+                        break;
+                case 'i':
+                        ok = wire_get_i64(r, va_arg(ap, int64_t *));
+                        break;
+                case 's': {
+                        const void **data = va_arg(ap, const void **);
+
+                        ok = wire_get_bytes(r, data, va_arg(ap, uint32_t *));
+                        break;
+                }
+                }
+                if (!ok)
+                        return false;
+        }
+        return wire_reader_done(r);
+}
+
+int object_parse_find(struct wire_reader *r, unsigned type_mask, struct object **ret, const char *fmt, ...) {
+        const char *name;
+        size_t len;
+        va_list ap;
+        bool ok;
+
+        va_start(ap, fmt);
+        ok = wire_get_name(r, &name, &len) && object_parse_fields(r, fmt, ap);
+        va_end(ap);
+        if (!ok)
+                return -EPROTO;
+        return object_find_typed(name, len, type_mask, ret);
+}
+
 int object_register(struct object *o, const char *name, size_t len, const struct object_type *ops) {
         /* Allocated to its length: most names are short, and a million empty objects are mostly names. */
         o->name = malloc(len + 1);
@@ -151,12 +198,15 @@ static int object_declare_new(const char *name, size_t len, const struct object_
         }
         if (object_check_limit() < 0)
                 return -EUSERS;
-        err = type->declare_new(name, len, params, &o);
-        if (err < 0)
-                return err;
-        if (object_register(o, name, len, type) < 0) {
-                type->free(o);
+        o = calloc(1, type->size);
+        if (!o)
                 return -ENOMEM;
+        err = type->declare_init ? type->declare_init(o, name, len, params) : 0;
+        if (err == 0)
+                err = object_register(o, name, len, type);
+        if (err < 0) {
+                type->free(o);
+                return err;
         }
         if (type->declare_done)
                 type->declare_done(o, params);

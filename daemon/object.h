@@ -75,12 +75,14 @@ struct object_type {
         int (*declare_match)(struct object *o, const void *params);
         /* Optional: an error for parameters that only a new object refuses; checked before the object limit. */
         int (*declare_check_new)(const void *params);
+        /* The size of the type's struct, which begins with its struct object: object_declare allocates it zeroed. */
+        size_t size;
         /*
-         * A new object for params, not registered yet (name labels what it
-         * sets up; object_register copies it): 0 and *ret, or a negative
-         * errno with nothing left allocated. Called within the object limit.
+         * Optional: set up a new object for params before it is registered
+         * (name labels what it sets up; object_register copies it): 0, or a
+         * negative errno, and free then takes the object as it was left.
          */
-        int (*declare_new)(const char *name, size_t len, const void *params, struct object **ret);
+        int (*declare_init)(struct object *o, const char *name, size_t len, const void *params);
         /* Optional: what a new object does once it is registered (charge its memory, start workers). */
         void (*declare_done)(struct object *o, const void *params);
 };
@@ -133,6 +135,24 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
         __extension__({                                                                         \
                 struct object *found_;                                                          \
                 int err_ = object_find_typed((name), (len), (type_mask), &found_);              \
+                if (err_ >= 0)                                                                  \
+                        *(ret) = container_of(found_, __typeof__(**(ret)), obj);                \
+                err_;                                                                           \
+        })
+/*
+ * Parse a request's whole body, then find the object it names: the name,
+ * one field for each character of fmt, stored through the next argument
+ * ('b' u8, 'w' u32, 'q' u64, 'i' i64: a pointer to one; 's' bytes: a
+ * pointer to the data's pointer, then to its uint32_t size), and the end of
+ * the body. -EPROTO for a malformed body, whatever the name; then as
+ * object_find_typed.
+ */
+int object_parse_find(struct wire_reader *r, unsigned type_mask, struct object **ret, const char *fmt, ...);
+/* object_parse_find, setting *ret to the type's struct (as OBJECT_FIND_AS). */
+#define OBJECT_PARSE_AS(r, type_mask, ret, ...)                                                 \
+        __extension__({                                                                         \
+                struct object *found_;                                                          \
+                int err_ = object_parse_find((r), (type_mask), &found_, __VA_ARGS__);           \
                 if (err_ >= 0)                                                                  \
                         *(ret) = container_of(found_, __typeof__(**(ret)), obj);                \
                 err_;                                                                           \

@@ -154,17 +154,14 @@ static int pipe_describe(struct object *o, struct wire_buf *b, struct wire_field
         return r < 0 ? -ENOMEM : 0;
 }
 
-/* A new pipe, nobody waiting yet, for object_declare. */
-static int pipe_new(const char *name, size_t len, const void *params, struct object **ret) {
-        struct pipe *p = calloc(1, sizeof(*p));
+/* A new pipe: nobody waits yet. */
+static int pipe_declare_init(struct object *o, const char *name, size_t len, const void *params) {
+        struct pipe *p = pipe_of(o);
 
         (void) name, (void) len, (void) params;
-        if (!p)
-                return -ENOMEM;
         TAILQ_INIT(&p->duplex);
         TAILQ_INIT(&p->readers);
         TAILQ_INIT(&p->writers);
-        *ret = &p->obj;
         return 0;
 }
 
@@ -174,7 +171,8 @@ static const struct object_type pipe_type = {
         .serve = pipe_serve,
         .describe = pipe_describe,
         .free = pipe_free,
-        .declare_new = pipe_new,
+        .size = sizeof(struct pipe),
+        .declare_init = pipe_declare_init,
 };
 
 /* Close both ends of a channel (or what is left of it). */

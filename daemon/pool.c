@@ -295,7 +295,8 @@ static void pool_free(struct object *o) {
         if (killed > 0)
                 log_object(LOG_LEVEL_NOTICE, o->name, "pool '%s' deleted with %u worker%s running; killed them",
                            o->name, killed, killed == 1 ? "" : "s");
-        for (uint32_t i = 0; i < p->wanted; i++)
+        /* A pool whose set-up failed has no slots, or some of them. */
+        for (uint32_t i = 0; p->slots && i < p->wanted; i++)
                 slot_free(p->slots[i]);
         free(p->slots);
         free(p->argv);
@@ -452,21 +453,19 @@ static int pool_declare_check_new(const void *params) {
         return 0;
 }
 
-/* A new pool with its slots, no worker started yet, for object_declare. */
-static int pool_new(const char *name, size_t len, const void *params, struct object **ret) {
+/* A new pool with its slots, no worker started yet. */
+static int pool_declare_init(struct object *o, const char *name, size_t len, const void *params) {
         const struct pool_params *d = params;
         int argc = command_argc(d->command, d->command_size);
-        struct pool *p;
+        struct pool *p = pool_of(o);
         char *a;
 
         (void) name, (void) len;
+        TAILQ_INIT(&p->workers);
+        TAILQ_INIT(&p->waiters);
         /* Each worker holds a log pipe open in the daemon: refuse what would starve clients of descriptors. */
         if ((d->as && user_may_run_workers(d->as->user, d->workers) < 0) || server_fds_check(d->workers) < 0)
                 return -EUSERS;
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM;
-        TAILQ_INIT(&p->workers);
         if (d->as) {
                 /* Before the slots, which charge it. */
                 p->user_pool = true;
@@ -480,7 +479,7 @@ static int pool_new(const char *name, size_t len, const void *params, struct obj
         p->argv = calloc((size_t) argc + 1, sizeof(*p->argv));
         p->slots = calloc(d->workers, sizeof(*p->slots));
         if (!p->command || !p->argv || !p->slots)
-                goto nomem;
+                return -ENOMEM;
         memcpy(p->command, d->command, d->command_size);
         a = p->command;
         for (int i = 0; i < argc; i++) {
@@ -489,23 +488,11 @@ static int pool_new(const char *name, size_t len, const void *params, struct obj
         }
         p->command_text = command_text(p->argv);
         if (!p->command_text)
-                goto nomem;
+                return -ENOMEM;
         for (uint32_t i = 0; i < d->workers; i++)
                 if (!(p->slots[i] = slot_new(p, i)))
-                        goto nomem;
-        TAILQ_INIT(&p->waiters);
-        *ret = &p->obj;
+                        return -ENOMEM;
         return 0;
-
-nomem:
-        for (uint32_t i = 0; p->slots && i < d->workers; i++)
-                slot_free(p->slots[i]);
-        free(p->slots);
-        free(p->argv);
-        free(p->command);
-        free(p->command_text);
-        free(p);
-        return -ENOMEM;
 }
 
 /* A new pool is registered: it starts its workers. */
@@ -531,7 +518,8 @@ static const struct object_type pool_type = {
         .may_delete = pool_may_delete,
         .declare_match = pool_declare_match,
         .declare_check_new = pool_declare_check_new,
-        .declare_new = pool_new,
+        .size = sizeof(struct pool),
+        .declare_init = pool_declare_init,
         .declare_done = pool_declare_done,
 };
 
@@ -691,9 +679,6 @@ static int pool_start_as(const struct client *c, bool *ret_user_pool) {
 
 /* ---- request handlers ---- */
 
-/* Find the pool a request names, once its body is parsed. */
-#define POOL_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_POOL, ret)
-
 /* START: name, u32 workers, u8 restart, u16 argc, argc x str -> u8 created. */
 int pool_handle_start(struct client *c, const struct request *req, struct wire_reader *r) {
         struct wire_reader args;
@@ -777,14 +762,10 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
 /* SCALE: name, u32 workers. */
 int pool_handle_scale(struct client *c, const struct request *req, struct wire_reader *r) {
         struct pool *p = NULL;
-        const char *name;
-        size_t len;
         uint32_t workers;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &workers) || !wire_reader_done(r))
-                return -EPROTO;
-        err = POOL_FIND(name, len, &p);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_POOL, &p, "w", &workers);
         if (err < 0)
                 return err;
         if (pool_check_control(c, p, "scale") < 0)
@@ -809,14 +790,11 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
         struct pool *p = NULL;
         struct wire_buf *b;
         struct worker *w;
-        const char *name;
-        size_t len, start;
+        size_t start;
         uint32_t sig, n = 0;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &sig) || !wire_reader_done(r))
-                return -EPROTO;
-        err = POOL_FIND(name, len, &p);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_POOL, &p, "w", &sig);
         if (err < 0)
                 return err;
         if (pool_check_control(c, p, "signal") < 0)
@@ -845,14 +823,10 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
 /* STOP: name, i64 grace_ms; answered once every worker has exited, then the pool is deleted. */
 int pool_handle_stop(struct client *c, const struct request *req, struct wire_reader *r) {
         struct pool *p = NULL;
-        const char *name;
-        size_t len;
         int64_t grace_ms;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &grace_ms) || !wire_reader_done(r))
-                return -EPROTO;
-        err = POOL_FIND(name, len, &p);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_POOL, &p, "i", &grace_ms);
         if (err < 0)
                 return err;
         if (pool_check_control(c, p, "stop") < 0)

@@ -805,14 +805,12 @@ static int queue_declare_check_new(const void *params) {
         return p->ttr_ms > UINT32_MAX || (p->ttr_ms > 0 && !p->joinable) ? -EINVAL : 0;
 }
 
-/* A new empty queue, for object_declare. */
-static int queue_new(const char *name, size_t len, const void *params, struct object **ret) {
+/* A new queue, empty, of the maxsize and lease declared. */
+static int queue_declare_init(struct object *o, const char *name, size_t len, const void *params) {
         const struct queue_params *p = params;
-        struct queue *q = calloc(1, sizeof(*q));
+        struct queue *q = queue_of(o);
 
         (void) name, (void) len;
-        if (!q)
-                return -ENOMEM;
         q->maxsize = p->maxsize;
         q->joinable = p->joinable;
         q->ttr_ms = p->ttr_ms > 0 ? (uint32_t) p->ttr_ms : 0;
@@ -821,7 +819,6 @@ static int queue_new(const char *name, size_t len, const void *params, struct ob
         TAILQ_INIT(&q->getters);
         TAILQ_INIT(&q->putters);
         TAILQ_INIT(&q->joiners);
-        *ret = &q->obj;
         return 0;
 }
 
@@ -838,7 +835,8 @@ static const struct object_type queue_type = {
         .waiter_free = queue_waiter_free,
         .declare_match = queue_declare_match,
         .declare_check_new = queue_declare_check_new,
-        .declare_new = queue_new,
+        .size = sizeof(struct queue),
+        .declare_init = queue_declare_init,
 };
 
 static const struct object_type joinable_type = {
@@ -854,7 +852,8 @@ static const struct object_type joinable_type = {
         .waiter_free = queue_waiter_free,
         .declare_match = queue_declare_match,
         .declare_check_new = queue_declare_check_new,
-        .declare_new = queue_new,
+        .size = sizeof(struct queue),
+        .declare_init = queue_declare_init,
 };
 
 unsigned queue_client_deliveries(const struct client *c) {
@@ -1105,18 +1104,19 @@ static int queue_put_items(struct client *c, const struct request *req, struct q
 
 /* PUT: name, i64 timeout_ms, bytes payload. */
 int queue_handle_put(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct item_list items = STAILQ_HEAD_INITIALIZER(items);
         struct queue *q = NULL;
         int64_t timeout_ms;
         const void *data;
         uint32_t size;
         struct item *it;
+        const char *name;
+        size_t len;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) ||
-            !wire_get_bytes(r, &data, &size) || !wire_reader_done(r))
+        /* The busiest request: parsed in line rather than through object_parse_find's format. */
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_get_bytes(r, &data, &size) ||
+            !wire_reader_done(r))
                 return -EPROTO;
         err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
         if (err < 0)
@@ -1267,16 +1267,6 @@ int queue_handle_get_many(struct client *c, const struct request *req, struct wi
         return queue_get_common(c, req, q, timeout_ms, flags, max, ttr_ms);
 }
 
-/* The handlers that take only a name: parse it and the end of the body, then find the queue. */
-static int queue_lookup_only(struct wire_reader *r, unsigned mask, struct queue **ret) {
-        const char *name;
-        size_t len;
-
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        return OBJECT_FIND_AS(name, len, mask, ret);
-}
-
 /* QSIZE: name -> u64 size, u64 maxsize, u64 unfinished, u8 closed. */
 int queue_handle_qsize(struct client *c, const struct request *req, struct wire_reader *r) {
         struct queue *q = NULL;
@@ -1284,7 +1274,7 @@ int queue_handle_qsize(struct client *c, const struct request *req, struct wire_
         size_t start;
         int err;
 
-        err = queue_lookup_only(r, QUEUE_TYPES, &q);
+        err = OBJECT_PARSE_AS(r, QUEUE_TYPES, &q, "");
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);
@@ -1304,7 +1294,7 @@ int queue_handle_close(struct client *c, const struct request *req, struct wire_
         struct queue *q = NULL;
         int err;
 
-        err = queue_lookup_only(r, QUEUE_TYPES, &q);
+        err = OBJECT_PARSE_AS(r, QUEUE_TYPES, &q, "");
         if (err < 0)
                 return err;
         if (q->obj.durable && !q->closed)
@@ -1325,7 +1315,7 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
         size_t start;
         int err;
 
-        err = queue_lookup_only(r, QUEUE_TYPES, &q);
+        err = OBJECT_PARSE_AS(r, QUEUE_TYPES, &q, "");
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);
@@ -1378,15 +1368,11 @@ static int queue_finish(struct client *c, struct queue *q, uint64_t tag) {
 
 /* TASK_DONE: name, u64 tag (queue_finish()'s rule) -> (empty). */
 int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct queue *q = NULL;
         uint64_t tag;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &tag) || !wire_reader_done(r))
-                return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_JOINABLE, &q);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
         if (err < 0)
                 return err;
         err = queue_finish(c, q, tag);
@@ -1436,16 +1422,12 @@ int queue_handle_done_get(struct client *c, const struct request *req, struct wi
  * delivery not done succeeds.
  */
 int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct queue *q = NULL;
         struct delivery *d;
         uint64_t tag;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &tag) || !wire_reader_done(r))
-                return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_JOINABLE, &q);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
         if (err < 0)
                 return err;
         HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
@@ -1459,15 +1441,11 @@ int queue_handle_touch(struct client *c, const struct request *req, struct wire_
 
 /* JOIN: name, i64 timeout_ms. Waits until nothing is unfinished. */
 int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct queue *q = NULL;
         int64_t timeout_ms;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
-                return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_JOINABLE, &q);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_JOINABLE, &q, "i", &timeout_ms);
         if (err < 0)
                 return err;
         if (queue_unfinished(q) == 0) {
@@ -1484,8 +1462,6 @@ int queue_handle_join(struct client *c, const struct request *req, struct wire_r
  * them out, without taking them (tag 0); a reply stops at half a frame.
  */
 int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct queue *q = NULL;
         struct wire_buf *b;
         struct item *it;
@@ -1493,9 +1469,7 @@ int queue_handle_peek(struct client *c, const struct request *req, struct wire_r
         uint32_t max, n = 0;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &max) || !wire_reader_done(r))
-                return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
+        err = OBJECT_PARSE_AS(r, QUEUE_TYPES, &q, "w", &max);
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);

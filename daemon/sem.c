@@ -329,20 +329,17 @@ static int sem_declare_match(struct object *o, const void *params) {
         return s->initial == p->value && s->max == p->max && s->flags == p->flags ? 0 : -EEXIST;
 }
 
-/* A new semaphore, for object_declare. */
-static int sem_new(const char *name, size_t len, const void *params, struct object **ret) {
+/* A new semaphore: its value is the one declared, nobody holds or waits. */
+static int sem_declare_init(struct object *o, const char *name, size_t len, const void *params) {
         const struct sem_params *p = params;
-        struct sem *s = calloc(1, sizeof(*s));
+        struct sem *s = sem_of(o);
 
         (void) name, (void) len;
-        if (!s)
-                return -ENOMEM;
         s->value = s->initial = p->value;
         s->max = p->max;
         s->flags = p->flags;
         TAILQ_INIT(&s->acquirers);
         TAILQ_INIT(&s->holds);
-        *ret = &s->obj;
         return 0;
 }
 
@@ -357,7 +354,8 @@ static const struct object_type sem_type = {
         .client_lost = sem_client_lost,
         .declare_check = sem_declare_check,
         .declare_match = sem_declare_match,
-        .declare_new = sem_new,
+        .size = sizeof(struct sem),
+        .declare_init = sem_declare_init,
 };
 
 /* Give back every unit a lost client held (SEM_UNDO) and serve the acquirers. */
@@ -396,9 +394,6 @@ int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint
         return object_declare(name, len, &sem_type, &p, NULL);
 }
 
-/* Find the semaphore a request names, once its body is parsed. */
-#define SEM_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_SEMAPHORE, ret)
-
 /* DECLARE: name, u64 value, u64 max, u32 flags -> u8 created. */
 int sem_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         struct sem_params p;
@@ -416,15 +411,11 @@ int sem_handle_declare(struct client *c, const struct request *req, struct wire_
 
 /* ACQUIRE: name, i64 timeout_ms. One unit, now or in arrival order. */
 int sem_handle_acquire(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct sem *s = NULL;
         int64_t timeout_ms;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_reader_done(r))
-                return -EPROTO;
-        err = SEM_FIND(name, len, &s);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_SEMAPHORE, &s, "i", &timeout_ms);
         if (err < 0)
                 return err;
         /* Strict arrival order: nobody overtakes a parked acquirer. */
@@ -442,16 +433,12 @@ int sem_handle_acquire(struct client *c, const struct request *req, struct wire_
 
 /* RELEASE: name. One unit back, from the caller's hold if it has one. */
 int sem_handle_release(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct sem_hold *h;
         bool held;
         struct sem *s = NULL;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        err = SEM_FIND(name, len, &s);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_SEMAPHORE, &s, "");
         if (err < 0)
                 return err;
         if (s->value >= sem_cap(s))
@@ -478,16 +465,12 @@ int sem_handle_release(struct client *c, const struct request *req, struct wire_
 
 /* VALUE: name -> u64 value, u64 max. */
 int sem_handle_value(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct sem *s = NULL;
         struct wire_buf *b;
         size_t start;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        err = SEM_FIND(name, len, &s);
+        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_SEMAPHORE, &s, "");
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);
