@@ -553,34 +553,28 @@ static void array_declare_done(struct object *o, const void *params) {
         a->charged = true;
 }
 
+/* The hooks of arrays and values: the same code, the wire type apart. */
+#define ARRAY_TYPE_HOOKS                             \
+        .describe = array_describe,                  \
+        .free = array_free,                          \
+        .bytes = array_bytes,                        \
+        .dump = array_dump,                          \
+        .replay = array_replay,                      \
+        .checkpoint = array_checkpoint,              \
+        .declare_check = array_declare_check,        \
+        .declare_match = array_declare_match,        \
+        .size = sizeof(struct array),                \
+        .declare_init = array_declare_init,          \
+        .declare_done = array_declare_done
+
 static const struct object_type array_type = {
         .type = WIRE_TYPE_ARRAY,
-        .describe = array_describe,
-        .free = array_free,
-        .bytes = array_bytes,
-        .dump = array_dump,
-        .replay = array_replay,
-        .checkpoint = array_checkpoint,
-        .declare_check = array_declare_check,
-        .declare_match = array_declare_match,
-        .size = sizeof(struct array),
-        .declare_init = array_declare_init,
-        .declare_done = array_declare_done,
+        ARRAY_TYPE_HOOKS,
 };
 
 static const struct object_type value_type = {
         .type = WIRE_TYPE_VALUE,
-        .describe = array_describe,
-        .free = array_free,
-        .bytes = array_bytes,
-        .dump = array_dump,
-        .replay = array_replay,
-        .checkpoint = array_checkpoint,
-        .declare_check = array_declare_check,
-        .declare_match = array_declare_match,
-        .size = sizeof(struct array),
-        .declare_init = array_declare_init,
-        .declare_done = array_declare_done,
+        ARRAY_TYPE_HOOKS,
 };
 
 /* Create an array or value with its memory, or check that it exists as asked. */

@@ -256,16 +256,6 @@ static void barrier_free(struct object *o) {
         free(b);
 }
 
-/* The parties queued behind a held round: few, counted only for INFO. */
-static uint32_t barrier_count(const struct waiter_list *list) {
-        const struct waiter *w;
-        uint32_t n = 0;
-
-        TAILQ_FOREACH(w, list, obj_link)
-                n++;
-        return n;
-}
-
 static int barrier_describe(struct object *o, struct wire_buf *buf, struct wire_fields *f) {
         struct barrier *b = barrier_of(o);
         uint64_t t = now_ms();
@@ -274,7 +264,7 @@ static int barrier_describe(struct object *o, struct wire_buf *buf, struct wire_
         r |= wire_put_field_int(buf, f, "size", b->n_waiting);
         r |= wire_put_field_int(buf, f, "parties", b->parties);
         r |= wire_put_field_int(buf, f, "waiting", b->n_waiting);
-        r |= wire_put_field_int(buf, f, "waiters", b->n_waiting + barrier_count(&b->queued));
+        r |= wire_put_field_int(buf, f, "waiters", b->n_waiting + wait_count(&b->queued));
         r |= wire_put_field_int(buf, f, "broken", b->broken);
         r |= wire_put_field_int(buf, f, "action", b->action);
         r |= wire_put_field_int(buf, f, "held", b->holder != NULL);

@@ -58,15 +58,10 @@ static void event_obj_free(struct object *o) {
 static int event_obj_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct event_obj *e = event_of(o);
         uint64_t t = now_ms();
-        const struct waiter *w;
-        unsigned waiters = 0;
         int r = 0;
-
-        TAILQ_FOREACH(w, &e->waiters, obj_link)
-                waiters++;
         r |= wire_put_field_int(b, f, "size", e->set);
         r |= wire_put_field_int(b, f, "set", e->set);
-        r |= wire_put_field_int(b, f, "waiters", waiters);
+        r |= wire_put_field_int(b, f, "waiters", wait_count(&e->waiters));
         r |= wire_put_field_int(b, f, "sets", (int64_t) e->sets);
         r |= wire_put_field_int(b, f, "clears", (int64_t) e->clears);
         r |= wire_put_field_int(b, f, "woken", (int64_t) e->woken);
@@ -108,7 +103,6 @@ int event_handle_declare(struct client *c, const struct request *req, struct wir
 /* SET: name. Raise the flag and answer every parked waiter. */
 int event_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
         struct event_obj *e = NULL;
-        const struct waiter *w;
         int err;
 
         err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_EVENT, &e, "");
@@ -116,8 +110,7 @@ int event_handle_set(struct client *c, const struct request *req, struct wire_re
                 return err;
         e->sets++;
         e->set = true;
-        TAILQ_FOREACH(w, &e->waiters, obj_link)
-                e->woken++;
+        e->woken += wait_count(&e->waiters);
         client_reply_status(c, req->id, req->op, 0);
         wait_fail_all(&e->waiters, 0);
         return 0;

@@ -94,15 +94,6 @@ static struct waiter_list *pipe_partners(struct pipe *p, uint8_t mode) {
         }
 }
 
-static unsigned waiter_count(const struct waiter_list *list) {
-        const struct waiter *w;
-        unsigned n = 0;
-
-        TAILQ_FOREACH(w, list, obj_link)
-                n++;
-        return n;
-}
-
 /*
  * The first party on a partner list that can still be answered. A client
  * marked closing (it could not be answered once) or overflowed (past
@@ -136,8 +127,8 @@ static void pipe_free(struct object *o) {
 
 static int pipe_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct pipe *p = pipe_of(o);
-        unsigned duplex = waiter_count(&p->duplex), readers = waiter_count(&p->readers);
-        unsigned writers = waiter_count(&p->writers);
+        unsigned duplex = wait_count(&p->duplex), readers = wait_count(&p->readers);
+        unsigned writers = wait_count(&p->writers);
         uint64_t t = now_ms();
         int r = 0;
 

@@ -327,15 +327,12 @@ static char *pool_pids(const struct pool *p) {
 static int pool_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct pool *p = pool_of(o);
         uint64_t t = now_ms();
-        const struct waiter *w;
-        unsigned waiters = 0;
+        unsigned waiters = wait_count(&p->waiters);
         char *pids = pool_pids(p);
         int r = 0;
 
         if (!pids)
                 return -ENOMEM;
-        TAILQ_FOREACH(w, &p->waiters, obj_link)
-                waiters++;
         r |= wire_put_field_int(b, f, "size", p->running);
         r |= wire_put_field_int(b, f, "workers", p->wanted);
         r |= wire_put_field_str(b, f, "restart", pool_restart_to_string(p->restart));

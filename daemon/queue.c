@@ -711,15 +711,6 @@ static void queue_free(struct object *o) {
         free(q);
 }
 
-static unsigned waiter_count(const struct waiter_list *list) {
-        const struct waiter *w;
-        unsigned n = 0;
-
-        TAILQ_FOREACH(w, list, obj_link)
-                n++;
-        return n;
-}
-
 /*
  * Milliseconds from t to the earliest deadline of the queue's deliveries
  * (0 if it passed), or -1 when none has a lease. Only INFO asks, so the
@@ -741,8 +732,8 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         struct queue *q = queue_of(o);
         uint64_t t = now_ms();
         struct item *head = STAILQ_FIRST(&q->items);
-        unsigned getters = waiter_count(&q->getters), putters = waiter_count(&q->putters);
-        unsigned joiners = waiter_count(&q->joiners);
+        unsigned getters = wait_count(&q->getters), putters = wait_count(&q->putters);
+        unsigned joiners = wait_count(&q->joiners);
         int r = 0;
 
         r |= wire_put_field_int(b, f, "size", (int64_t) q->count);
@@ -822,38 +813,30 @@ static int queue_declare_init(struct object *o, const char *name, size_t len, co
         return 0;
 }
 
+/* The hooks of queues and joinable queues: the same code, the wire type apart. */
+#define QUEUE_TYPE_HOOKS                                     \
+        .wake_all = queue_wake_all,                          \
+        .serve = queue_serve_object,                         \
+        .describe = queue_describe,                          \
+        .free = queue_free,                                  \
+        .bytes = queue_bytes,                                \
+        .dump = queue_dump,                                  \
+        .replay = queue_replay,                              \
+        .client_lost = queue_client_lost,                    \
+        .waiter_free = queue_waiter_free,                    \
+        .declare_match = queue_declare_match,                \
+        .declare_check_new = queue_declare_check_new,        \
+        .size = sizeof(struct queue),                        \
+        .declare_init = queue_declare_init
+
 static const struct object_type queue_type = {
         .type = WIRE_TYPE_QUEUE,
-        .wake_all = queue_wake_all,
-        .serve = queue_serve_object,
-        .describe = queue_describe,
-        .free = queue_free,
-        .bytes = queue_bytes,
-        .dump = queue_dump,
-        .replay = queue_replay,
-        .client_lost = queue_client_lost,
-        .waiter_free = queue_waiter_free,
-        .declare_match = queue_declare_match,
-        .declare_check_new = queue_declare_check_new,
-        .size = sizeof(struct queue),
-        .declare_init = queue_declare_init,
+        QUEUE_TYPE_HOOKS,
 };
 
 static const struct object_type joinable_type = {
         .type = WIRE_TYPE_JOINABLE,
-        .wake_all = queue_wake_all,
-        .serve = queue_serve_object,
-        .describe = queue_describe,
-        .free = queue_free,
-        .bytes = queue_bytes,
-        .dump = queue_dump,
-        .replay = queue_replay,
-        .client_lost = queue_client_lost,
-        .waiter_free = queue_waiter_free,
-        .declare_match = queue_declare_match,
-        .declare_check_new = queue_declare_check_new,
-        .size = sizeof(struct queue),
-        .declare_init = queue_declare_init,
+        QUEUE_TYPE_HOOKS,
 };
 
 unsigned queue_client_deliveries(const struct client *c) {

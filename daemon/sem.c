@@ -238,19 +238,10 @@ static void sem_free(struct object *o) {
         free(s);
 }
 
-static unsigned waiter_count(const struct waiter_list *list) {
-        const struct waiter *w;
-        unsigned n = 0;
-
-        TAILQ_FOREACH(w, list, obj_link)
-                n++;
-        return n;
-}
-
 static int sem_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct sem *s = sem_of(o);
         uint64_t t = now_ms();
-        unsigned acquirers = waiter_count(&s->acquirers);
+        unsigned acquirers = wait_count(&s->acquirers);
         int r = 0;
 
         r |= wire_put_field_int(b, f, "size", (int64_t) s->value);

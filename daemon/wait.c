@@ -103,6 +103,15 @@ void wait_fail_all(struct waiter_list *list, int neg_errno) {
                 wait_fail(w, neg_errno);
 }
 
+unsigned wait_count(const struct waiter_list *list) {
+        const struct waiter *w;
+        unsigned n = 0;
+
+        TAILQ_FOREACH(w, list, obj_link)
+                n++;
+        return n;
+}
+
 void wait_cancel_client(struct client *c) {
         struct object **touched = NULL;
         size_t n = 0, cap = 0;

@@ -52,6 +52,8 @@ void wait_free(struct waiter *w);
 void wait_fail(struct waiter *w, int neg_errno);
 /* Fail every waiter of a list with neg_errno. */
 void wait_fail_all(struct waiter_list *list, int neg_errno);
+/* How many waiters a list holds (INFO: lists are short, or INFO is rare). */
+unsigned wait_count(const struct waiter_list *list);
 /* Free every waiter of a client without replying (it is gone), then let the objects serve. */
 void wait_cancel_client(struct client *c);
 /*
