@@ -7,19 +7,14 @@
  *
  * Storage: items in FIFO order; getters, putters and joiners on FIFO wait
  * lists, served strictly in arrival order (a put_many that does not fit
- * blocks the puts behind it). A joinable item handed out becomes a delivery,
- * found by tag, and linked either to the connection that took it or, when
- * taken detached, to the queue. "unfinished" is what join waits for: items
+ * blocks the puts behind it). "unfinished" is what join waits for: items
  * waiting plus deliveries not done.
  *
- * A joinable queue may give its deliveries a lease, its time-to-run (TTR):
- * a delivery not done nor touched within it goes back to the head of the
- * queue, as one whose connection closed does, so that a consumer that hangs
- * or dies holding a detached delivery does not keep it forever. Each leased
- * delivery has a libevent timer of its own (libevent keeps them in a heap).
- *
- * The first half of the file is the storage API, the second the request
- * handlers.
+ * This file holds the storage, serving and the requests of every queue;
+ * queue-joinable.c the deliveries of joinable queues, their leases and
+ * their own requests; queue-client.c what a lost connection gives back;
+ * queue-journal.c the records of durable queues. queue-internal.h is what
+ * they share.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -34,109 +29,15 @@
 #include "mpxd.h"
 #include "object.h"
 #include "op.h"
+#include "queue-internal.h"
 #include "queue.h"
 #include "user.h"
 #include "wait.h"
 #include "wire.h"
 
-/*
- * One payload. Items are the bulk of the daemon's memory, so the header is
- * kept to 32 bytes: a singly-linked list suffices, since items leave a queue
- * only from its head. An item is charged to the user that put it from its
- * allocation to its free (item_new, item_free), whether it waits in a
- * putter's pending list, in the queue or in a delivery.
- */
-struct item {
-        STAILQ_ENTRY(item) link;
-        struct user *user;              /* charged for its size and QUEUE_ITEM_OVERHEAD */
-        uint64_t put_ms;                /* when it was first put */
-        uint32_t size;
-        uint32_t deliveries;            /* how many times it was handed out */
-        uint8_t data[];
-};
-
-/*
- * What an item holds on top of its payload: its header, the sequence number
- * a durable queue's item carries (counted for every item, so that the cost
- * is one figure), and two words for malloc's chunk header and its rounding
- * up to 16 bytes. It is charged with the payload, so that empty items
- * cannot get round limits.max_memory.
- */
-#define QUEUE_ITEM_OVERHEAD (sizeof(struct item) + sizeof(uint64_t) + 2 * sizeof(void *))
-
 const uint64_t queue_item_overhead = QUEUE_ITEM_OVERHEAD;
 
-/* The bytes an item of size payload bytes is charged for. */
-static uint64_t item_cost(uint32_t size) {
-        return (uint64_t) size + QUEUE_ITEM_OVERHEAD;
-}
-
-static uint64_t item_bytes(const struct item *it) {
-        return item_cost(it->size);
-}
-
-struct delivery {
-        UT_hash_handle hh;              /* in queue->by_tag */
-        uint64_t tag;
-        struct item *item;
-        struct queue *queue;
-        struct client *client;          /* NULL when detached */
-        TAILQ_ENTRY(delivery) link;     /* in client->deliveries or queue->detached */
-        uint32_t ttr_ms;                /* its lease, restarted by TOUCH; 0: none */
-        uint64_t deadline_ms;           /* 0: no lease */
-        struct event lease;             /* fires at deadline_ms */
-};
-
-/*
- * The items of a plain queue in one reply not yet written in full. They stay
- * charged to their putters until the kernel accepts the reply's last byte
- * (queue_client_written frees them); if the client is lost before, they were
- * never delivered and go back to the head of their queue (queue_client_lost).
- * The queue is found again by name and serial: it may be deleted meanwhile.
- */
-struct unsent_items {
-        TAILQ_ENTRY(unsent_items) link;         /* in client->unsent, oldest reply first */
-        uint64_t end;                           /* client->out_written once the reply is written */
-        uint64_t serial;                        /* of the queue */
-        struct item_list items;
-        size_t name_len;
-        char name[];
-};
-
-struct queue {
-        struct object obj;
-        uint64_t maxsize;               /* 0: unbounded */
-        bool joinable;
-        bool closed;
-
-        struct item_list items;
-        uint64_t count;                 /* items waiting */
-        uint64_t bytes;                 /* item_bytes() of the items waiting and delivered */
-
-        struct delivery *by_tag;        /* uthash of deliveries not done */
-        uint64_t n_delivered;
-        uint64_t next_tag;
-        struct delivery_list detached;
-
-        struct waiter_list getters;
-        struct waiter_list putters;
-        struct waiter_list joiners;
-
-        uint32_t ttr_ms;                /* the lease of a delivery; 0: none */
-        uint64_t puts, gets, redelivered, expired;
-        uint64_t next_seq;              /* durable: the sequence number of the last item put */
-
-        bool serve_pending;             /* on a local list in queue_client_lost */
-        TAILQ_ENTRY(queue) serve_link;
-
-        struct client *owner;           /* QUEUE_CONNECTION: deleted when this client is lost */
-        TAILQ_ENTRY(queue) owner_link;  /* in owner->owned_queues */
-};
-
 static const struct object_type queue_type, joinable_type;
-static void queue_client_lost(struct client *c);
-
-static void queue_serve(struct queue *q);
 
 /* The payload of a put parked until there is room: its items, freed with the waiter if never appended. */
 struct parked_put {
@@ -153,38 +54,17 @@ static void queue_waiter_free(struct waiter *w) {
         queue_items_free(&parked_of(w)->items);
         free(w->payload);
 }
-TAILQ_HEAD(queue_touched, queue);
-TAILQ_HEAD(unsent_list, unsent_items);
+
 
 #define QUEUE_TYPES ((1u << WIRE_TYPE_QUEUE) | (1u << WIRE_TYPE_JOINABLE))
 
 /* Reply overhead of one item: u64 tag, u32 deliveries, u32 payload length. */
 #define ITEM_WIRE_OVERHEAD 16u
 
-static struct queue *queue_of(struct object *o) {
-        return container_of(o, struct queue, obj);
-}
-
 /* ---- storage API ---- */
 
-/*
- * An item of a durable queue carries its sequence number (u64, in host
- * order) right after its payload: the journal names items by it, and items
- * of queues that are not durable cost nothing more.
- */
-static uint64_t item_seq(const struct item *it) {
-        uint64_t seq;
-
-        memcpy(&seq, it->data + it->size, sizeof(seq));
-        return seq;
-}
-
-static void item_set_seq(struct item *it, uint64_t seq) {
-        memcpy(it->data + it->size, &seq, sizeof(seq));
-}
-
 /* A copy of a payload, charged to user; the caller checked user_may_hold(). */
-static struct item *item_new(const struct queue *q, const void *data, uint32_t size, struct user *user) {
+struct item *item_new(const struct queue *q, const void *data, uint32_t size, struct user *user) {
         struct item *it = malloc(sizeof(*it) + size + (q->obj.durable ? sizeof(uint64_t) : 0));
 
         if (!it)
@@ -198,7 +78,7 @@ static struct item *item_new(const struct queue *q, const void *data, uint32_t s
         return it;
 }
 
-static void item_free(struct item *it) {
+void item_free(struct item *it) {
         user_uncharge(it->user, item_bytes(it));
         free(it);
 }
@@ -210,210 +90,6 @@ void queue_items_free(struct item_list *items) {
                 STAILQ_REMOVE_HEAD(items, link);
                 item_free(it);
         }
-}
-
-/* ---- the journal of a durable queue ---- */
-
-/* Number a new item and record it. */
-static void queue_journal_put(struct queue *q, struct item *it) {
-        struct wire_buf *b;
-
-        item_set_seq(it, ++q->next_seq);
-        b = journal_begin(&q->obj, JOURNAL_QUEUE_PUT);
-        if (b)
-                journal_end(wire_put_u64(b, q->next_seq) | wire_put_bytes(b, it->data, it->size));
-}
-
-/*
- * Record that an item taken by a plain get came back: a put with the
- * sequence number it already had, which replay puts back at the head.
- */
-static void queue_journal_put_back(struct queue *q, const struct item *it) {
-        struct wire_buf *b = journal_begin(&q->obj, JOURNAL_QUEUE_PUT);
-
-        if (b)
-                journal_end(wire_put_u64(b, item_seq(it)) | wire_put_bytes(b, it->data, it->size));
-}
-
-/* Record that an item left for good: a plain get, or a joinable item done. */
-static void queue_journal_remove(struct queue *q, const struct item *it) {
-        struct wire_buf *b = journal_begin(&q->obj, JOURNAL_QUEUE_REMOVE);
-
-        if (b)
-                journal_end(wire_put_u64(b, item_seq(it)));
-}
-
-/*
- * Record how many times an item of a durable joinable queue was handed out,
- * so that after a restart its next consumer still learns that it may be
- * half processed.
- */
-static void queue_journal_delivered(struct queue *q, const struct item *it) {
-        struct wire_buf *b = journal_begin(&q->obj, JOURNAL_QUEUE_DELIVERED);
-
-        if (b)
-                journal_end(wire_put_u64(b, item_seq(it)) | wire_put_u32(b, it->deliveries));
-}
-
-static void queue_journal_purge(struct queue *q) {
-        struct item *it;
-
-        STAILQ_FOREACH(it, &q->items, link)
-                queue_journal_remove(q, it);
-}
-
-static void queue_journal_close(struct queue *q) {
-        if (journal_begin(&q->obj, JOURNAL_QUEUE_CLOSE))
-                journal_end(0);
-}
-
-static int item_seq_compare(const void *a, const void *b) {
-        uint64_t x = item_seq(*(struct item *const *) a), y = item_seq(*(struct item *const *) b);
-
-        return x < y ? -1 : x > y;
-}
-
-/*
- * The records that recreate the queue: its parameters, then every item in
- * sequence order, those handed out and not done included (they come back
- * ready), each followed by its delivery count if it was handed out, then
- * whether it is closed.
- */
-static int queue_dump(struct object *o) {
-        struct queue *q = queue_of(o);
-        size_t n = 0, total = (size_t) (q->count + q->n_delivered);
-        struct item **all = malloc((total ? total : 1) * sizeof(*all));
-        struct delivery *d, *tmp;
-        struct item *it;
-
-        if (!all)
-                return -ENOMEM;
-        STAILQ_FOREACH(it, &q->items, link)
-                all[n++] = it;
-        HASH_ITER(hh, q->by_tag, d, tmp)
-                all[n++] = d->item;
-        qsort(all, n, sizeof(*all), item_seq_compare);
-        journal_create(o, q->maxsize, q->ttr_ms, 0);
-        for (size_t i = 0; i < n; i++) {
-                struct wire_buf *b = journal_begin(o, JOURNAL_QUEUE_PUT);
-
-                if (b)
-                        journal_end(wire_put_u64(b, item_seq(all[i])) | wire_put_bytes(b, all[i]->data, all[i]->size));
-                if (all[i]->deliveries)
-                        queue_journal_delivered(q, all[i]);
-        }
-        free(all);
-        if (q->closed)
-                queue_journal_close(q);
-        return 0;
-}
-
-/*
- * The waiting item numbered seq, or NULL. Items leave and are handed out
- * from near the head: those before it are deliveries not done.
- */
-static struct item *queue_replay_find(struct queue *q, uint64_t seq) {
-        struct item *it;
-
-        STAILQ_FOREACH(it, &q->items, link)
-                if (item_seq(it) == seq)
-                        return it;
-        return NULL;
-}
-
-/* Take out the waiting item numbered seq; false if there is none. */
-static bool queue_replay_remove(struct queue *q, uint64_t seq) {
-        struct item *it = queue_replay_find(q, seq);
-
-        if (!it)
-                return false;
-        STAILQ_REMOVE(&q->items, it, item, link);
-        q->count--;
-        q->bytes -= item_bytes(it);
-        item_free(it);
-        return true;
-}
-
-/* Give the waiting item numbered seq its recorded delivery count. */
-static int queue_replay_delivered(struct queue *q, struct wire_reader *r) {
-        uint32_t deliveries;
-        uint64_t seq;
-        struct item *it;
-
-        if (!wire_get_u64(r, &seq) || !wire_get_u32(r, &deliveries) || !wire_reader_done(r))
-                return -EBADMSG;
-        it = queue_replay_find(q, seq);
-        if (!it)
-                return -ENOENT;
-        it->deliveries = deliveries;
-        return 0;
-}
-
-/* true if an item numbered seq waits in the queue. */
-static bool queue_replay_has(const struct queue *q, uint64_t seq) {
-        const struct item *it;
-
-        STAILQ_FOREACH(it, &q->items, link)
-                if (item_seq(it) == seq)
-                        return true;
-        return false;
-}
-
-/*
- * Apply a journal record of a durable queue, at start. A put numbered past
- * every item so far is a new item, at the tail; one with an old number is an
- * item put back after a get whose reply was never written, at the head.
- */
-static int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r) {
-        struct queue *q = queue_of(o);
-        const void *data;
-        uint32_t size;
-        uint64_t seq;
-        struct item *it;
-
-        switch (kind) {
-        case JOURNAL_QUEUE_PUT:
-                if (!wire_get_u64(r, &seq) || !wire_get_bytes(r, &data, &size) || !wire_reader_done(r))
-                        return -EBADMSG;
-                /* Recovered items are charged to nobody, as the configuration's objects are. */
-                it = item_new(q, data, size, NULL);
-                if (!it)
-                        return -ENOMEM;
-                item_set_seq(it, seq);
-                it->put_ms = now_ms();
-                if (seq > q->next_seq)
-                        STAILQ_INSERT_TAIL(&q->items, it, link);
-                else if (queue_replay_has(q, seq)) {
-                        /* Put back after a removal that was never written: it is there already. */
-                        item_free(it);
-                        return 0;
-                } else
-                        STAILQ_INSERT_HEAD(&q->items, it, link);
-                q->count++;
-                q->bytes += item_cost(size);
-                if (seq > q->next_seq)
-                        q->next_seq = seq;
-                return 0;
-        case JOURNAL_QUEUE_REMOVE:
-                if (!wire_get_u64(r, &seq) || !wire_reader_done(r))
-                        return -EBADMSG;
-                return queue_replay_remove(q, seq) ? 0 : -ENOENT;
-        case JOURNAL_QUEUE_DELIVERED:
-                return queue_replay_delivered(q, r);
-        case JOURNAL_QUEUE_CLOSE:
-                q->closed = true;
-                return 0;
-        }
-        return -EBADMSG;
-}
-
-static uint64_t queue_unfinished(const struct queue *q) {
-        return q->count + q->n_delivered;
-}
-
-/* true if n more items fit. */
-static bool queue_has_room(const struct queue *q, uint64_t n) {
-        return q->maxsize == 0 || (q->count <= q->maxsize && n <= q->maxsize - q->count);
 }
 
 /* Append items (moved out of list) at the tail. */
@@ -430,64 +106,6 @@ static void queue_append(struct queue *q, struct item_list *list, uint32_t n) {
         STAILQ_CONCAT(&q->items, list);
         q->count += n;
         q->puts += n;
-}
-
-/* Take a delivery out of its queue's table, its list and the timers; its item stays. */
-static void delivery_unlink(struct delivery *d) {
-        struct queue *q = d->queue;
-
-        HASH_DELETE(hh, q->by_tag, d);
-        if (d->client)
-                TAILQ_REMOVE(&d->client->deliveries, d, link);
-        else
-                TAILQ_REMOVE(&q->detached, d, link);
-        if (d->deadline_ms)
-                evtimer_del(&d->lease);
-        q->n_delivered--;
-}
-
-/* Forget a finished delivery and free its item. */
-static void delivery_finish(struct delivery *d) {
-        struct queue *q = d->queue;
-
-        delivery_unlink(d);
-        q->bytes -= item_bytes(d->item);
-        item_free(d->item);
-        free(d);
-}
-
-/*
- * Put an unfinished delivery's item back at the head of its queue, to be
- * handed out again (with deliveries + 1); the caller serves the queue.
- */
-static void delivery_give_back(struct delivery *d) {
-        struct queue *q = d->queue;
-
-        delivery_unlink(d);
-        STAILQ_INSERT_HEAD(&q->items, d->item, link);
-        q->count++;
-        free(d);
-}
-
-/* (Re)start a delivery's lease: it ends ttr_ms from now. */
-static void delivery_lease(struct delivery *d, uint32_t ttr_ms) {
-        struct timeval tv = { .tv_sec = ttr_ms / 1000, .tv_usec = (ttr_ms % 1000) * 1000 };
-
-        d->deadline_ms = loop_now_ms + ttr_ms;
-        evtimer_add(&d->lease, &tv);
-}
-
-/* A lease ran out: the item goes back to the head of the queue, as on a disconnect. */
-static void delivery_expired(evutil_socket_t fd, short what, void *arg) {
-        struct delivery *d = arg;
-        struct queue *q = d->queue;
-
-        (void) fd;
-        (void) what;
-        log_info("queue '%s': delivery %" PRIu64 " ran out of its lease; redelivering", q->obj.name, d->tag);
-        delivery_give_back(d);
-        q->expired++;
-        queue_serve(q);
 }
 
 /*
@@ -568,11 +186,6 @@ static struct unsent_items *unsent_new(const struct queue *q) {
         u->name_len = q->obj.name_len;
         memcpy(u->name, q->obj.name, q->obj.name_len + 1);
         return u;
-}
-
-static void unsent_free(struct unsent_items *u) {
-        queue_items_free(&u->items);
-        free(u);
 }
 
 /* Append one item to a reply: u64 tag, u32 deliveries, bytes payload (room is reserved). */
@@ -656,7 +269,7 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
  * items to getters, in order; end the stream for getters of a closed, drained
  * queue; release joiners when nothing is unfinished.
  */
-static void queue_serve(struct queue *q) {
+void queue_serve(struct queue *q) {
         for (;;) {
                 struct waiter *w, *next;
                 bool progress = false;
@@ -838,133 +451,6 @@ static const struct object_type joinable_type = {
         .type = WIRE_TYPE_JOINABLE,
         QUEUE_TYPE_HOOKS,
 };
-
-unsigned queue_client_deliveries(const struct client *c) {
-        const struct delivery *d;
-        unsigned n = 0;
-
-        TAILQ_FOREACH(d, &c->deliveries, link)
-                n++;
-        return n;
-}
-
-/* Milliseconds until the earliest lease of the client's attached deliveries runs out; -1 for none. */
-int64_t queue_client_next_lease(const struct client *c) {
-        const struct delivery *d;
-        uint64_t first = UINT64_MAX, t = loop_now_ms;
-
-        TAILQ_FOREACH(d, &c->deliveries, link)
-                if (d->deadline_ms && d->deadline_ms < first)
-                        first = d->deadline_ms;
-        if (first == UINT64_MAX)
-                return -1;
-        return first > t ? (int64_t) (first - t) : 0;
-}
-
-void queue_client_written(struct client *c) {
-        struct unsent_items *u;
-
-        while ((u = TAILQ_FIRST(&c->unsent)) && u->end <= c->out_written) {
-                TAILQ_REMOVE(&c->unsent, u, link);
-                unsent_free(u);
-        }
-}
-
-/*
- * Items of a reply that was not written in full go back to the head of
- * their queue, in order, as if never handed out: each item's deliveries
- * count goes back down; redelivered counts them, as gets did (gets minus
- * redelivered is what was delivered). Inserting each at the head,
- * last first, leaves them in order; a durable queue's replay does the same
- * with the records in that order.
- */
-static void queue_put_back(struct queue *q, struct item_list *items) {
-        struct item_list reversed = STAILQ_HEAD_INITIALIZER(reversed);
-        struct item *it;
-
-        while ((it = STAILQ_FIRST(items))) {
-                STAILQ_REMOVE_HEAD(items, link);
-                STAILQ_INSERT_HEAD(&reversed, it, link);
-        }
-        while ((it = STAILQ_FIRST(&reversed))) {
-                STAILQ_REMOVE_HEAD(&reversed, link);
-                STAILQ_INSERT_HEAD(&q->items, it, link);
-                q->count++;
-                q->bytes += item_bytes(it);
-                q->redelivered++;
-                it->deliveries--;
-                if (q->obj.durable)
-                        queue_journal_put_back(q, it);
-        }
-}
-
-/* The queue an unsent reply's items came from, if it still exists; NULL if it was deleted. */
-static struct queue *unsent_queue(const struct unsent_items *u) {
-        struct object *o = object_find(u->name, u->name_len);
-
-        return o && o->serial == u->serial && o->ops == &queue_type ? queue_of(o) : NULL;
-}
-
-/* Mark a queue to be served once everything a lost client held is back. */
-static void queue_touch(struct queue *q, struct queue_touched *touched) {
-        if (q->serve_pending)
-                return;
-        q->serve_pending = true;
-        TAILQ_INSERT_TAIL(touched, q, serve_link);
-}
-
-/*
- * The client_lost hook: put back at the head of their queues, in order, what
- * a lost client had taken: its undone joinable items, and the plain-queue
- * items of replies that were not written in full. Then delete the queues it
- * owns (QUEUE_CONNECTION).
- */
-static void queue_client_lost(struct client *c) {
-        struct queue_touched touched = TAILQ_HEAD_INITIALIZER(touched);
-        struct unsent_items *u;
-        struct delivery *d;
-        struct queue *q = NULL;
-
-        /* Replies newest first, each at the head: the oldest reply's items end up first. */
-        while ((u = TAILQ_LAST(&c->unsent, unsent_list))) {
-                TAILQ_REMOVE(&c->unsent, u, link);
-                q = unsent_queue(u);
-                if (q) {
-                        /* Debug only: a client that gets and closes in a loop must not flood the log. */
-                        log_debug("queue '%s': a reply to %s was not written; its items go back", q->obj.name,
-                                  client_describe(c));
-                        queue_put_back(q, &u->items);
-                        queue_touch(q, &touched);
-                }
-                unsent_free(u);
-        }
-
-        /*
-         * Walk the client's deliveries newest first, pushing each back at the
-         * head of its queue: the oldest ends up first, in the original order.
-         * Serve only once all are back, or a later item could overtake.
-         */
-        while ((d = TAILQ_LAST(&c->deliveries, delivery_list))) {
-                q = d->queue;
-                delivery_give_back(d);
-                q->redelivered++;
-                queue_touch(q, &touched);
-        }
-        while ((q = TAILQ_FIRST(&touched))) {
-                TAILQ_REMOVE(&touched, q, serve_link);
-                q->serve_pending = false;
-                if (q->joinable)
-                        log_info("queue '%s': %s left items undone; redelivering", q->obj.name,
-                                 client_describe(c));
-                queue_serve(q);
-        }
-        /* Its own queues go with it; their other getters and putters are told EIDRM. */
-        while ((q = TAILQ_FIRST(&c->owned_queues))) {
-                log_info("queue '%s': deleted with %s, which created it for itself", q->obj.name,
-                         client_describe(c));
-                object_delete(&q->obj, -EIDRM);
-        }
-}
 
 /* ---- request handlers ---- */
 
@@ -1174,8 +660,8 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
  * The common end of GET and GET_MANY: answer from the queue now, end the
  * stream of a closed and drained queue, or wait.
  */
-static int queue_get_common(struct client *c, const struct request *req, struct queue *q,
-                            int64_t timeout_ms, uint32_t flags, uint32_t max, uint32_t ttr_ms) {
+int queue_get_common(struct client *c, const struct request *req, struct queue *q,
+                     int64_t timeout_ms, uint32_t flags, uint32_t max, uint32_t ttr_ms) {
         struct waiter *w;
 
         if (flags & ~WIRE_GET_DETACH)
@@ -1205,7 +691,7 @@ static int queue_get_common(struct client *c, const struct request *req, struct 
 }
 
 /* The optional u32 ttr_ms that ends GET and GET_MANY: 0 when absent (the queue's TTR). */
-static bool queue_get_ttr(struct wire_reader *r, uint32_t *ttr_ms) {
+bool queue_get_ttr(struct wire_reader *r, uint32_t *ttr_ms) {
         *ttr_ms = 0;
         if (wire_reader_done(r))
                 return true;
@@ -1319,125 +805,6 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
                  (unsigned long long) removed);
         queue_serve(q);
         return 0;
-}
-
-/*
- * Finish a delivery of a joinable queue: tag's, or with tag 0 this
- * connection's oldest delivery of the queue, else the queue's oldest
- * detached one. -ENOENT for an unknown tag, -EINVAL when there is nothing
- * left to finish (task_done() called too many times).
- */
-static int queue_finish(struct client *c, struct queue *q, uint64_t tag) {
-        struct delivery *d = NULL;
-
-        if (tag) {
-                HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
-                if (!d)
-                        return -ENOENT;
-        } else {
-                TAILQ_FOREACH(d, &c->deliveries, link)
-                        if (d->queue == q)
-                                break;
-                if (!d)
-                        d = TAILQ_FIRST(&q->detached);
-                if (!d)
-                        return -EINVAL;
-        }
-        if (q->obj.durable)
-                queue_journal_remove(q, d->item);
-        delivery_finish(d);
-        return 0;
-}
-
-/* TASK_DONE: name, u64 tag (queue_finish()'s rule) -> (empty). */
-int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
-        uint64_t tag;
-        int err;
-
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
-        if (err < 0)
-                return err;
-        err = queue_finish(c, q, tag);
-        if (err < 0)
-                return err;
-        client_reply_status(c, req->id, req->op, 0);
-        queue_serve(q);
-        return 0;
-}
-
-/*
- * DONE_GET: name, u64 tag, i64 timeout_ms, u32 flags[, u32 ttr_ms] -> item.
- * A consumer's step in one round trip: TASK_DONE of tag, then GET. When the
- * finish fails (ENOENT, EINVAL) nothing else happens; any other answer
- * means the delivery is finished, whatever became of the get. Bad flags are
- * refused before anything is finished.
- */
-int queue_handle_done_get(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
-        struct queue *q = NULL;
-        int64_t timeout_ms;
-        uint32_t flags, ttr_ms;
-        uint64_t tag;
-        int err;
-
-        if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &tag) || !wire_get_i64(r, &timeout_ms) ||
-            !wire_get_u32(r, &flags) || !queue_get_ttr(r, &ttr_ms))
-                return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_JOINABLE, &q);
-        if (err < 0)
-                return err;
-        if (flags & ~WIRE_GET_DETACH)
-                return -EINVAL;
-        err = queue_finish(c, q, tag);
-        if (err < 0)
-                return err;
-        /* Joiners the finish released, putters it made room for, getters before this one. */
-        queue_serve(q);
-        return queue_get_common(c, req, q, timeout_ms, flags, 1, ttr_ms);
-}
-
-/*
- * TOUCH: name, u64 tag. Restarts the lease of a delivery not done: it ends
- * its TTR (its GET's, or the queue's) from now. A delivery whose lease ran out is gone (ENOENT);
- * on a queue without leases there is nothing to extend, and TOUCH of a
- * delivery not done succeeds.
- */
-int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
-        struct delivery *d;
-        uint64_t tag;
-        int err;
-
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
-        if (err < 0)
-                return err;
-        HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
-        if (!d)
-                return -ENOENT;
-        if (d->ttr_ms)
-                delivery_lease(d, d->ttr_ms);
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
-}
-
-/* JOIN: name, i64 timeout_ms. Waits until nothing is unfinished. */
-int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
-        int64_t timeout_ms;
-        int err;
-
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_JOINABLE, &q, "i", &timeout_ms);
-        if (err < 0)
-                return err;
-        if (queue_unfinished(q) == 0) {
-                client_reply_status(c, req->id, req->op, 0);
-                return 0;
-        }
-        if (timeout_ms == 0)
-                return -EAGAIN;
-        return wait_add(c, req, &q->obj, &q->joiners, timeout_ms) ? 0 : -errno;
 }
 
 /*

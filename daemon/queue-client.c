@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a connection holds of queues: its deliveries of joinable queues (and
+ * their leases), the plain-queue items of its replies not yet written in
+ * full, and the queues it declared for itself (QUEUE_CONNECTION). When the
+ * connection is lost, items go back to the head of their queues, in order,
+ * and its own queues are deleted.
+ */
+#include <errno.h>
+#include <stdint.h>
+
+#include "client.h"
+#include "log.h"
+#include "mpxd.h"
+#include "queue-internal.h"
+#include "wire.h"
+
+TAILQ_HEAD(queue_touched, queue);
+TAILQ_HEAD(unsent_list, unsent_items);
+
+unsigned queue_client_deliveries(const struct client *c) {
+        const struct delivery *d;
+        unsigned n = 0;
+
+        TAILQ_FOREACH(d, &c->deliveries, link)
+                n++;
+        return n;
+}
+
+/* Milliseconds until the earliest lease of the client's attached deliveries runs out; -1 for none. */
+int64_t queue_client_next_lease(const struct client *c) {
+        const struct delivery *d;
+        uint64_t first = UINT64_MAX, t = loop_now_ms;
+
+        TAILQ_FOREACH(d, &c->deliveries, link)
+                if (d->deadline_ms && d->deadline_ms < first)
+                        first = d->deadline_ms;
+        if (first == UINT64_MAX)
+                return -1;
+        return first > t ? (int64_t) (first - t) : 0;
+}
+
+void queue_client_written(struct client *c) {
+        struct unsent_items *u;
+
+        while ((u = TAILQ_FIRST(&c->unsent)) && u->end <= c->out_written) {
+                TAILQ_REMOVE(&c->unsent, u, link);
+                unsent_free(u);
+        }
+}
+
+/*
+ * Items of a reply that was not written in full go back to the head of
+ * their queue, in order, as if never handed out: each item's deliveries
+ * count goes back down; redelivered counts them, as gets did (gets minus
+ * redelivered is what was delivered). Inserting each at the head,
+ * last first, leaves them in order; a durable queue's replay does the same
+ * with the records in that order.
+ */
+static void queue_put_back(struct queue *q, struct item_list *items) {
+        struct item_list reversed = STAILQ_HEAD_INITIALIZER(reversed);
+        struct item *it;
+
+        while ((it = STAILQ_FIRST(items))) {
+                STAILQ_REMOVE_HEAD(items, link);
+                STAILQ_INSERT_HEAD(&reversed, it, link);
+        }
+        while ((it = STAILQ_FIRST(&reversed))) {
+                STAILQ_REMOVE_HEAD(&reversed, link);
+                STAILQ_INSERT_HEAD(&q->items, it, link);
+                q->count++;
+                q->bytes += item_bytes(it);
+                q->redelivered++;
+                it->deliveries--;
+                if (q->obj.durable)
+                        queue_journal_put_back(q, it);
+        }
+}
+
+/* The queue an unsent reply's items came from, if it still exists; NULL if it was deleted. */
+static struct queue *unsent_queue(const struct unsent_items *u) {
+        struct object *o = object_find(u->name, u->name_len);
+
+        return o && o->serial == u->serial && o->ops->type == WIRE_TYPE_QUEUE ? queue_of(o) : NULL;
+}
+
+/* Mark a queue to be served once everything a lost client held is back. */
+static void queue_touch(struct queue *q, struct queue_touched *touched) {
+        if (q->serve_pending)
+                return;
+        q->serve_pending = true;
+        TAILQ_INSERT_TAIL(touched, q, serve_link);
+}
+
+/*
+ * The client_lost hook: put back at the head of their queues, in order, what
+ * a lost client had taken: its undone joinable items, and the plain-queue
+ * items of replies that were not written in full. Then delete the queues it
+ * owns (QUEUE_CONNECTION).
+ */
+void queue_client_lost(struct client *c) {
+        struct queue_touched touched = TAILQ_HEAD_INITIALIZER(touched);
+        struct unsent_items *u;
+        struct delivery *d;
+        struct queue *q = NULL;
+
+        /* Replies newest first, each at the head: the oldest reply's items end up first. */
+        while ((u = TAILQ_LAST(&c->unsent, unsent_list))) {
+                TAILQ_REMOVE(&c->unsent, u, link);
+                q = unsent_queue(u);
+                if (q) {
+                        /* Debug only: a client that gets and closes in a loop must not flood the log. */
+                        log_debug("queue '%s': a reply to %s was not written; its items go back", q->obj.name,
+                                  client_describe(c));
+                        queue_put_back(q, &u->items);
+                        queue_touch(q, &touched);
+                }
+                unsent_free(u);
+        }
+
+        /*
+         * Walk the client's deliveries newest first, pushing each back at the
+         * head of its queue: the oldest ends up first, in the original order.
+         * Serve only once all are back, or a later item could overtake.
+         */
+        while ((d = TAILQ_LAST(&c->deliveries, delivery_list))) {
+                q = d->queue;
+                delivery_give_back(d);
+                q->redelivered++;
+                queue_touch(q, &touched);
+        }
+        while ((q = TAILQ_FIRST(&touched))) {
+                TAILQ_REMOVE(&touched, q, serve_link);
+                q->serve_pending = false;
+                if (q->joinable)
+                        log_info("queue '%s': %s left items undone; redelivering", q->obj.name,
+                                 client_describe(c));
+                queue_serve(q);
+        }
+        /* Its own queues go with it; their other getters and putters are told EIDRM. */
+        while ((q = TAILQ_FIRST(&c->owned_queues))) {
+                log_info("queue '%s': deleted with %s, which created it for itself", q->obj.name,
+                         client_describe(c));
+                object_delete(&q->obj, -EIDRM);
+        }
+}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the files of queues share (queue.c, queue-journal.c,
+ * queue-client.c): items, deliveries, unsent replies and struct queue, with
+ * the small steps all three use. Private to those files; queue.h is the
+ * interface of queues for the rest of the daemon.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+
+#include "hash.h"
+#include "macros.h"
+#include "object.h"
+#include "queue.h"
+#include "wait.h"
+
+struct client;
+struct request;
+struct user;
+struct wire_reader;
+
+/*
+ * One payload. Items are the bulk of the daemon's memory, so the header is
+ * kept to 32 bytes: a singly-linked list suffices, since items leave a queue
+ * only from its head. An item is charged to the user that put it from its
+ * allocation to its free (item_new, item_free), whether it waits in a
+ * putter's pending list, in the queue or in a delivery.
+ */
+struct item {
+        STAILQ_ENTRY(item) link;
+        struct user *user;              /* charged for its size and QUEUE_ITEM_OVERHEAD */
+        uint64_t put_ms;                /* when it was first put */
+        uint32_t size;
+        uint32_t deliveries;            /* how many times it was handed out */
+        uint8_t data[];
+};
+
+/*
+ * What an item holds on top of its payload: its header, the sequence number
+ * a durable queue's item carries (counted for every item, so that the cost
+ * is one figure), and two words for malloc's chunk header and its rounding
+ * up to 16 bytes. It is charged with the payload, so that empty items
+ * cannot get round limits.max_memory.
+ */
+#define QUEUE_ITEM_OVERHEAD (sizeof(struct item) + sizeof(uint64_t) + 2 * sizeof(void *))
+
+/* The bytes an item of size payload bytes is charged for. */
+static inline uint64_t item_cost(uint32_t size) {
+        return (uint64_t) size + QUEUE_ITEM_OVERHEAD;
+}
+
+static inline uint64_t item_bytes(const struct item *it) {
+        return item_cost(it->size);
+}
+
+struct delivery {
+        UT_hash_handle hh;              /* in queue->by_tag */
+        uint64_t tag;
+        struct item *item;
+        struct queue *queue;
+        struct client *client;          /* NULL when detached */
+        TAILQ_ENTRY(delivery) link;     /* in client->deliveries or queue->detached */
+        uint32_t ttr_ms;                /* its lease, restarted by TOUCH; 0: none */
+        uint64_t deadline_ms;           /* 0: no lease */
+        struct event lease;             /* fires at deadline_ms */
+};
+
+/*
+ * The items of a plain queue in one reply not yet written in full. They stay
+ * charged to their putters until the kernel accepts the reply's last byte
+ * (queue_client_written frees them); if the client is lost before, they were
+ * never delivered and go back to the head of their queue (queue_client_lost).
+ * The queue is found again by name and serial: it may be deleted meanwhile.
+ */
+struct unsent_items {
+        TAILQ_ENTRY(unsent_items) link;         /* in client->unsent, oldest reply first */
+        uint64_t end;                           /* client->out_written once the reply is written */
+        uint64_t serial;                        /* of the queue */
+        struct item_list items;
+        size_t name_len;
+        char name[];
+};
+
+struct queue {
+        struct object obj;
+        uint64_t maxsize;               /* 0: unbounded */
+        bool joinable;
+        bool closed;
+
+        struct item_list items;
+        uint64_t count;                 /* items waiting */
+        uint64_t bytes;                 /* item_bytes() of the items waiting and delivered */
+
+        struct delivery *by_tag;        /* uthash of deliveries not done */
+        uint64_t n_delivered;
+        uint64_t next_tag;
+        struct delivery_list detached;
+
+        struct waiter_list getters;
+        struct waiter_list putters;
+        struct waiter_list joiners;
+
+        uint32_t ttr_ms;                /* the lease of a delivery; 0: none */
+        uint64_t puts, gets, redelivered, expired;
+        uint64_t next_seq;              /* durable: the sequence number of the last item put */
+
+        bool serve_pending;             /* on a local list in queue_client_lost */
+        TAILQ_ENTRY(queue) serve_link;
+
+        struct client *owner;           /* QUEUE_CONNECTION: deleted when this client is lost */
+        TAILQ_ENTRY(queue) owner_link;  /* in owner->owned_queues */
+};
+
+static inline struct queue *queue_of(struct object *o) {
+        return container_of(o, struct queue, obj);
+}
+
+/*
+ * An item of a durable queue carries its sequence number (u64, in host
+ * order) right after its payload: the journal names items by it, and items
+ * of queues that are not durable cost nothing more.
+ */
+static inline uint64_t item_seq(const struct item *it) {
+        uint64_t seq;
+
+        memcpy(&seq, it->data + it->size, sizeof(seq));
+        return seq;
+}
+
+/* ---- storage API ---- */
+
+static inline void item_set_seq(struct item *it, uint64_t seq) {
+        memcpy(it->data + it->size, &seq, sizeof(seq));
+}
+
+static inline uint64_t queue_unfinished(const struct queue *q) {
+        return q->count + q->n_delivered;
+}
+
+/* true if n more items fit. */
+static inline bool queue_has_room(const struct queue *q, uint64_t n) {
+        return q->maxsize == 0 || (q->count <= q->maxsize && n <= q->maxsize - q->count);
+}
+
+/* queue.c: items, and what the other files need of the storage. */
+struct item *item_new(const struct queue *q, const void *data, uint32_t size, struct user *user);
+void item_free(struct item *it);
+/* Serve the queue's waiters after any change. */
+void queue_serve(struct queue *q);
+/* The common end of GET, GET_MANY and DONE_GET: items now, a parked getter, or an error. */
+int queue_get_common(struct client *c, const struct request *req, struct queue *q, int64_t timeout_ms,
+                     uint32_t flags, uint32_t max, uint32_t ttr_ms);
+/* Parse the optional u32 ttr_ms that ends a get's body (0 when left out). */
+bool queue_get_ttr(struct wire_reader *r, uint32_t *ttr_ms);
+/* Free the record of an unsent reply and the items it holds. */
+static inline void unsent_free(struct unsent_items *u) {
+        queue_items_free(&u->items);
+        free(u);
+}
+
+/* queue-journal.c: the records of a durable queue's changes (the caller checks durable), dump and replay. */
+void queue_journal_put(struct queue *q, struct item *it);
+void queue_journal_put_back(struct queue *q, const struct item *it);
+void queue_journal_remove(struct queue *q, const struct item *it);
+void queue_journal_delivered(struct queue *q, const struct item *it);
+void queue_journal_purge(struct queue *q);
+void queue_journal_close(struct queue *q);
+int queue_dump(struct object *o);
+int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r);
+
+/* queue-joinable.c: deliveries and their leases. */
+/* Forget a finished delivery and free its item. */
+void delivery_finish(struct delivery *d);
+/* Put an unfinished delivery's item back at the head of its queue; the caller serves the queue. */
+void delivery_give_back(struct delivery *d);
+/* (Re)start a delivery's lease: it ends ttr_ms from now. */
+void delivery_lease(struct delivery *d, uint32_t ttr_ms);
+/* The timer of a lease that ran out. */
+void delivery_expired(evutil_socket_t fd, short what, void *arg);
+
+/* queue-client.c: the client_lost hook of queues. */
+void queue_client_lost(struct client *c);
