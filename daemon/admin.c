@@ -216,8 +216,7 @@ int admin_handle_delete(struct client *c, const struct request *req, struct wire
         }
         log_info("object '%s' deleted by %s", o->name, client_describe(c));
         object_delete(o, -EIDRM);
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /* Resident memory of the daemon, from /proc/self/statm; 0 if unknown. */

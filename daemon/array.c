@@ -715,8 +715,7 @@ int array_handle_set(struct client *c, const struct request *req, struct wire_re
         if (a->obj.durable && count > 0)
                 array_journal_set(a, first, count);
         a->sets++;
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /* ADD: name, u8 typecode, i64 index, bytes delta (one element) -> bytes new (one element). */

@@ -427,8 +427,7 @@ int barrier_handle_reset(struct client *c, const struct request *req, struct wir
         b->resets++;
         barrier_fail_waiting(b, NULL, -ENOTRECOVERABLE);
         b->broken = false;
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /* ABORT: name. Break the barrier until RESET. */
@@ -440,8 +439,7 @@ int barrier_handle_abort(struct client *c, const struct request *req, struct wir
         if (err < 0)
                 return err;
         barrier_break(b, NULL);
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /*

@@ -170,6 +170,22 @@ static int dict_lookup_key(struct wire_reader *r, struct dict **ret, const void 
         return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
 }
 
+/* The entry of key, or NULL: a miss, counted for INFO. */
+static struct dict_entry *dict_find_counted(struct dict *d, const void *key, uint32_t key_size) {
+        struct dict_entry *e = dict_find(d, key, key_size);
+
+        if (!e)
+                d->misses++;
+        return e;
+}
+
+/* A key removed by a request: journaled when the dict is durable, then unlinked and freed. */
+static void dict_delete(struct dict *d, struct dict_entry *e) {
+        if (d->obj.durable)
+                dict_journal_del(d, e);
+        dict_remove(d, e);
+}
+
 /* Make sure a reply of body_size bytes can be queued without allocating. */
 static int dict_reserve_reply(struct client *c, size_t body_size) {
         return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
@@ -195,8 +211,7 @@ int dict_handle_set(struct client *c, const struct request *req, struct wire_rea
         err = dict_store(d, key, key_size, value, value_size, c->user);
         if (err < 0)
                 return err;
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /* GET: name, bytes key -> bytes value. */
@@ -211,11 +226,9 @@ int dict_handle_get(struct client *c, const struct request *req, struct wire_rea
         if (err < 0)
                 return err;
         d->gets++;
-        e = dict_find(d, key, key_size);
-        if (!e) {
-                d->misses++;
+        e = dict_find_counted(d, key, key_size);
+        if (!e)
                 return -ENOENT;
-        }
         return op_reply_bytes(c, req, e->value, e->value_size);
 }
 
@@ -230,16 +243,11 @@ int dict_handle_del(struct client *c, const struct request *req, struct wire_rea
         err = dict_lookup_key(r, &d, &key, &key_size);
         if (err < 0)
                 return err;
-        e = dict_find(d, key, key_size);
-        if (!e) {
-                d->misses++;
+        e = dict_find_counted(d, key, key_size);
+        if (!e)
                 return -ENOENT;
-        }
-        if (d->obj.durable)
-                dict_journal_del(d, e);
-        dict_remove(d, e);
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        dict_delete(d, e);
+        return op_reply_ok(c, req);
 }
 
 /* CONTAINS: name, bytes key -> u8 present. */
@@ -350,18 +358,14 @@ int dict_handle_pop(struct client *c, const struct request *req, struct wire_rea
         err = dict_lookup_key(r, &d, &key, &key_size);
         if (err < 0)
                 return err;
-        e = dict_find(d, key, key_size);
-        if (!e) {
-                d->misses++;
+        e = dict_find_counted(d, key, key_size);
+        if (!e)
                 return -ENOENT;
-        }
         /* The reply holds a copy of the value: queue it first, then remove. */
         err = op_reply_bytes(c, req, e->value, e->value_size);
         if (err < 0)
                 return err;
-        if (d->obj.durable)
-                dict_journal_del(d, e);
-        dict_remove(d, e);
+        dict_delete(d, e);
         return 0;
 }
 
@@ -393,9 +397,7 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
                 return 0;
         }
         client_reply_end(c, start);
-        if (d->obj.durable)
-                dict_journal_del(d, e);
-        dict_remove(d, e);
+        dict_delete(d, e);
         return 0;
 }
 
@@ -506,8 +508,7 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
         if (too_big)
                 return -EMSGSIZE;
         if (n == 0) {
-                client_reply_status(c, req->id, req->op, 0);
-                return 0;
+                return op_reply_ok(c, req);
         }
         err = dict_update_may_store(d, pairs, n, c->user);
         if (err < 0)
@@ -583,8 +584,7 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 }
         }
         free(prep);
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 
 nomem:
         for (uint32_t i = 0; i < n; i++) {
@@ -691,9 +691,7 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
                         if (err < 0)
                                 return err;
                 } else if (e) {
-                        if (d->obj.durable)
-                                dict_journal_del(d, e);
-                        dict_remove(d, e);
+                        dict_delete(d, e);
                 }
                 d->cas_swapped++;
                 e = set_present ? dict_find(d, key, key_size) : NULL;

@@ -126,8 +126,7 @@ int event_handle_clear(struct client *c, const struct request *req, struct wire_
                 return err;
         e->clears++;
         e->set = false;
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /* IS_SET: name -> u8 set. */
@@ -151,8 +150,7 @@ int event_handle_wait(struct client *c, const struct request *req, struct wire_r
         if (err < 0)
                 return err;
         if (e->set) {
-                client_reply_status(c, req->id, req->op, 0);
-                return 0;
+                return op_reply_ok(c, req);
         }
         if (timeout_ms == 0)
                 return -EAGAIN;

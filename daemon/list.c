@@ -553,8 +553,7 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         list_changed(l);
         if (l->obj.durable)
                 list_journal_item(l, JOURNAL_LIST_SET, pos);
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /* INSERT: name, i64 index, bytes item -> u64 len. The index is clamped, as in Python. */
@@ -609,8 +608,7 @@ int list_handle_remove(struct client *c, const struct request *req, struct wire_
                 return err;
         list_item_free(list_take_at(l, pos));
         list_shrink(l);
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /* INDEX: name, bytes item -> u64 index of the first equal item. */

@@ -218,6 +218,11 @@ static int put_i64(struct wire_buf *b, const void *v) {
         return wire_put_i64(b, *(const int64_t *) v);
 }
 
+int op_reply_ok(struct client *c, const struct request *req) {
+        client_reply_status(c, req->id, req->op, 0);
+        return 0;
+}
+
 int op_reply_u8(struct client *c, const struct request *req, uint8_t v) {
         return op_reply_one(c, req, put_u8, &v);
 }

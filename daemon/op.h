@@ -41,6 +41,8 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
  * (the reply is queued) or -ENOMEM (nothing queued; op_dispatch answers it).
  */
 int op_reply_u8(struct client *c, const struct request *req, uint8_t v);
+/* A reply with status 0 and no body; returns 0, so that a handler can end with it. */
+int op_reply_ok(struct client *c, const struct request *req);
 int op_reply_u64(struct client *c, const struct request *req, uint64_t v);
 int op_reply_i64(struct client *c, const struct request *req, int64_t v);
 int op_reply_bytes(struct client *c, const struct request *req, const void *data, size_t len);

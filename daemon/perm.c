@@ -184,8 +184,7 @@ int perm_handle_chmod(struct client *c, const struct request *req, struct wire_r
                 o->mode = mode;
                 journal_owner(o);
         }
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /*
@@ -220,6 +219,5 @@ int perm_handle_chown(struct client *c, const struct request *req, struct wire_r
                 o->gid = gid;
                 journal_owner(o);
         }
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }

@@ -778,8 +778,7 @@ int pool_handle_scale(struct client *c, const struct request *req, struct wire_r
                 log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s' scaled from %u to %u workers by %s",
                            p->obj.name, old, workers, client_describe(c));
         }
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /* SIGNAL: name, u32 signal -> u32 workers signalled. */

@@ -174,8 +174,7 @@ int queue_handle_touch(struct client *c, const struct request *req, struct wire_
                 return -ENOENT;
         if (d->ttr_ms)
                 delivery_lease(d, d->ttr_ms);
-        client_reply_status(c, req->id, req->op, 0);
-        return 0;
+        return op_reply_ok(c, req);
 }
 
 /* JOIN: name, i64 timeout_ms. Waits until nothing is unfinished. */
@@ -188,8 +187,7 @@ int queue_handle_join(struct client *c, const struct request *req, struct wire_r
         if (err < 0)
                 return err;
         if (queue_unfinished(q) == 0) {
-                client_reply_status(c, req->id, req->op, 0);
-                return 0;
+                return op_reply_ok(c, req);
         }
         if (timeout_ms == 0)
                 return -EAGAIN;
