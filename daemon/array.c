@@ -463,7 +463,6 @@ static void array_free(struct object *o) {
 /* Nothing waits on an array. */
 static int array_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct array *a = array_of(o);
-        uint64_t t = now_ms();
         char text[64];
         int r = 0;
 
@@ -477,8 +476,7 @@ static int array_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         r |= wire_put_field_int(b, f, "maps", (int64_t) a->maps);
         r |= wire_put_field_int(b, f, "sets", (int64_t) a->sets);
         r |= wire_put_field_int(b, f, "adds", (int64_t) a->adds);
-        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
-        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= object_describe_age(o, b, f);
         if (o->ops == &value_type) {
                 elem_format(a->t, elem_load(a->mem, a->t->size), text, sizeof(text));
                 r |= wire_put_field_str(b, f, "value", text);

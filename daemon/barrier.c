@@ -258,7 +258,6 @@ static void barrier_free(struct object *o) {
 
 static int barrier_describe(struct object *o, struct wire_buf *buf, struct wire_fields *f) {
         struct barrier *b = barrier_of(o);
-        uint64_t t = now_ms();
         int r = 0;
 
         r |= wire_put_field_int(buf, f, "size", b->n_waiting);
@@ -273,8 +272,7 @@ static int barrier_describe(struct object *o, struct wire_buf *buf, struct wire_
         r |= wire_put_field_int(buf, f, "breaks", (int64_t) b->breaks);
         r |= wire_put_field_int(buf, f, "resets", (int64_t) b->resets);
         r |= wire_put_field_int(buf, f, "timeouts", (int64_t) o->timeouts);
-        r |= wire_put_field_int(buf, f, "age_ms", (int64_t) (t - o->created_ms));
-        r |= wire_put_field_int(buf, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= object_describe_age(o, buf, f);
         return r < 0 ? -ENOMEM : 0;
 }
 

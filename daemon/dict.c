@@ -82,7 +82,6 @@ static void dict_free(struct object *o) {
 
 static int dict_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct dict *d = dict_of(o);
-        uint64_t t = now_ms();
         int r = 0;
 
         r |= wire_put_field_int(b, f, "size", (int64_t) d->count);
@@ -95,8 +94,7 @@ static int dict_describe(struct object *o, struct wire_buf *b, struct wire_field
         r |= wire_put_field_int(b, f, "cas_swapped", (int64_t) d->cas_swapped);
         r |= wire_put_field_int(b, f, "cas_failed", (int64_t) d->cas_failed);
         r |= wire_put_field_int(b, f, "pages", (int64_t) d->pages);
-        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
-        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= object_describe_age(o, b, f);
         return r < 0 ? -ENOMEM : 0;
 }
 

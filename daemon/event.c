@@ -57,8 +57,8 @@ static void event_obj_free(struct object *o) {
 
 static int event_obj_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct event_obj *e = event_of(o);
-        uint64_t t = now_ms();
         int r = 0;
+
         r |= wire_put_field_int(b, f, "size", e->set);
         r |= wire_put_field_int(b, f, "set", e->set);
         r |= wire_put_field_int(b, f, "waiters", wait_count(&e->waiters));
@@ -66,8 +66,7 @@ static int event_obj_describe(struct object *o, struct wire_buf *b, struct wire_
         r |= wire_put_field_int(b, f, "clears", (int64_t) e->clears);
         r |= wire_put_field_int(b, f, "woken", (int64_t) e->woken);
         r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
-        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
-        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= object_describe_age(o, b, f);
         return r < 0 ? -ENOMEM : 0;
 }
 

@@ -275,7 +275,6 @@ static void list_free(struct object *o) {
 
 static int list_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct list *l = list_of(o);
-        uint64_t t = now_ms();
         int r = 0;
 
         r |= wire_put_field_int(b, f, "size", (int64_t) l->len);
@@ -286,8 +285,7 @@ static int list_describe(struct object *o, struct wire_buf *b, struct wire_field
         r |= wire_put_field_int(b, f, "gets", (int64_t) l->gets);
         r |= wire_put_field_int(b, f, "slices", (int64_t) l->slices);
         r |= wire_put_field_int(b, f, "splices", (int64_t) l->splices);
-        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
-        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= object_describe_age(o, b, f);
         return r < 0 ? -ENOMEM : 0;
 }
 

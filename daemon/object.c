@@ -291,6 +291,15 @@ void object_delete_all(int neg_errno) {
                 object_delete(o, neg_errno);
 }
 
+int object_describe_age(const struct object *o, struct wire_buf *b, struct wire_fields *f) {
+        uint64_t t = now_ms();
+        int r = 0;
+
+        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
+        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        return r < 0 ? -ENOMEM : 0;
+}
+
 uint64_t object_bytes(struct object *o) {
         return o->ops->bytes ? o->ops->bytes(o) : 0;
 }

@@ -208,5 +208,7 @@ void object_delete_all(int neg_errno);
  * function calls it before it allocates.
  */
 int object_check_limit(void);
+/* Append the fields every type's description has, age_ms and idle_ms, where the type puts them: 0 or -ENOMEM. */
+int object_describe_age(const struct object *o, struct wire_buf *b, struct wire_fields *f);
 /* The bytes the object holds, as its type counts them (0 for types that hold none). */
 uint64_t object_bytes(struct object *o);

@@ -129,7 +129,6 @@ static int pipe_describe(struct object *o, struct wire_buf *b, struct wire_field
         struct pipe *p = pipe_of(o);
         unsigned duplex = wait_count(&p->duplex), readers = wait_count(&p->readers);
         unsigned writers = wait_count(&p->writers);
-        uint64_t t = now_ms();
         int r = 0;
 
         r |= wire_put_field_int(b, f, "size", duplex + readers + writers);
@@ -140,8 +139,7 @@ static int pipe_describe(struct object *o, struct wire_buf *b, struct wire_field
         r |= wire_put_field_int(b, f, "pairs", (int64_t) p->pairs);
         r |= wire_put_field_int(b, f, "opens", (int64_t) p->opens);
         r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
-        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
-        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= object_describe_age(o, b, f);
         return r < 0 ? -ENOMEM : 0;
 }
 

@@ -326,7 +326,6 @@ static char *pool_pids(const struct pool *p) {
 
 static int pool_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct pool *p = pool_of(o);
-        uint64_t t = now_ms();
         unsigned waiters = wait_count(&p->waiters);
         char *pids = pool_pids(p);
         int r = 0;
@@ -344,8 +343,7 @@ static int pool_describe(struct object *o, struct wire_buf *b, struct wire_field
         r |= wire_put_field_int(b, f, "signals", (int64_t) p->signals);
         r |= wire_put_field_int(b, f, "stopping", p->stopping);
         r |= wire_put_field_int(b, f, "waiters", waiters);
-        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
-        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= object_describe_age(o, b, f);
         free(pids);
         return r < 0 ? -ENOMEM : 0;
 }

@@ -367,8 +367,7 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         r |= wire_put_field_int(b, f, "expired", (int64_t) q->expired);
         r |= wire_put_field_int(b, f, "lease_ms", queue_next_deadline(q, t));
         r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
-        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
-        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= object_describe_age(o, b, f);
         r |= wire_put_field_int(b, f, "oldest_ms", head ? (int64_t) (t - head->put_ms) : 0);
         return r < 0 ? -ENOMEM : 0;
 }

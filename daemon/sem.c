@@ -240,7 +240,6 @@ static void sem_free(struct object *o) {
 
 static int sem_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct sem *s = sem_of(o);
-        uint64_t t = now_ms();
         unsigned acquirers = wait_count(&s->acquirers);
         int r = 0;
 
@@ -260,8 +259,7 @@ static int sem_describe(struct object *o, struct wire_buf *b, struct wire_fields
         r |= wire_put_field_int(b, f, "owner_died", (int64_t) s->owner_died);
         r |= wire_put_field_int(b, f, "owner_dead", s->holder_died);
         r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
-        r |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - o->created_ms));
-        r |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - o->active_ms));
+        r |= object_describe_age(o, b, f);
         return r < 0 ? -ENOMEM : 0;
 }
 
