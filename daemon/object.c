@@ -135,25 +135,21 @@ int object_parse_find(struct wire_reader *r, unsigned type_mask, struct object *
         return object_find_typed(name, len, type_mask, ret);
 }
 
-int object_register(struct object *o, const char *name, size_t len, const struct object_type *ops) {
-        /* Allocated to its length: most names are short, and a million empty objects are mostly names. */
-        o->name = malloc(len + 1);
-        if (!o->name)
-                return -ENOMEM;
-        memcpy(o->name, name, len);
-        o->name[len] = '\0';
-        o->name_len = len;
+/*
+ * Register a new object, initialised by its type, its name set; the name must
+ * be free. Its owner is the client of the request being handled, or mpxd
+ * itself (perm_init_object). 0, or -ENOMEM with nothing registered: the
+ * caller still owns o and frees it.
+ */
+static int object_register(struct object *o, const struct object_type *ops) {
         o->ops = ops;
         o->counted = false;
         o->n_refs = o->n_transit = 0;
         TAILQ_INIT(&o->refs);
         /* First what can fail, so that a refusal leaves no trace. */
         HASH_ADD_KEYPTR(hh, mpxd.objects, o->name, o->name_len, o);
-        if (hash_add_failed()) {
-                free(o->name);
-                o->name = NULL;
+        if (hash_add_failed())
                 return -ENOMEM;
-        }
         object_note_type(ops);
         o->serial = ++mpxd.next_serial;
         o->created_ms = o->active_ms = now_ms();
@@ -168,7 +164,6 @@ int object_register(struct object *o, const char *name, size_t len, const struct
 
 void object_delete(struct object *o, int neg_errno) {
         struct user *creator = o->user;
-        char *name = o->name;
 
         journal_delete(o);
         if (o->ops->wake_all)
@@ -180,7 +175,6 @@ void object_delete(struct object *o, int neg_errno) {
         mpxd.n_objects--;
         log_debug("object '%s' deleted", o->name);
         o->ops->free(o);
-        free(name);
         /* After free: what the object held was charged to its creator's user too. */
         user_object_deleted(creator);
 }
@@ -198,12 +192,20 @@ static int object_declare_new(const char *name, size_t len, const struct object_
         }
         if (object_check_limit() < 0)
                 return -EUSERS;
-        o = calloc(1, type->size);
+        /*
+         * The name goes at the end of the object's own allocation: most names
+         * are short, a fixed array was most of an empty object, and a separate
+         * allocation would keep freed objects' memory from coalescing.
+         */
+        o = calloc(1, type->size + len + 1);
         if (!o)
                 return -ENOMEM;
+        o->name = (char *) o + type->size;
+        memcpy(o->name, name, len);
+        o->name_len = len;
         err = type->declare_init ? type->declare_init(o, name, len, params) : 0;
         if (err == 0)
-                err = object_register(o, name, len, type);
+                err = object_register(o, type);
         if (err < 0) {
                 type->free(o);
                 return err;

@@ -75,11 +75,14 @@ struct object_type {
         int (*declare_match)(struct object *o, const void *params);
         /* Optional: an error for parameters that only a new object refuses; checked before the object limit. */
         int (*declare_check_new)(const void *params);
-        /* The size of the type's struct, which begins with its struct object: object_declare allocates it zeroed. */
+        /*
+         * The size of the type's struct, which begins with its struct object:
+         * object_declare allocates it zeroed, with the name after it.
+         */
         size_t size;
         /*
          * Optional: set up a new object for params before it is registered
-         * (name labels what it sets up; object_register copies it): 0, or a
+         * (name labels what it sets up; o->name is already set): 0, or a
          * negative errno, and free then takes the object as it was left.
          */
         int (*declare_init)(struct object *o, const char *name, size_t len, const void *params);
@@ -89,7 +92,7 @@ struct object_type {
 
 struct object {
         UT_hash_handle hh;
-        char *name;                     /* NUL-terminated, allocated by object_register */
+        char *name;                     /* NUL-terminated, in the object's allocation after the type's struct */
         size_t name_len;
         const struct object_type *ops;
         uint64_t serial;                /* creation order, the LIST cursor */
@@ -157,12 +160,6 @@ int object_parse_find(struct wire_reader *r, unsigned type_mask, struct object *
                         *(ret) = container_of(found_, __typeof__(**(ret)), obj);                \
                 err_;                                                                           \
         })
-/*
- * Register a new object, initialised by its type; the name must be free. Its
- * owner is the client of the request being handled, or mpxd itself (perm_init_object).
- * 0, or -ENOMEM with nothing registered: the caller still owns o and frees it.
- */
-int object_register(struct object *o, const char *name, size_t len, const struct object_type *ops);
 /* Wake its waiters with neg_errno, unregister and free it. */
 void object_delete(struct object *o, int neg_errno);
 /*
