@@ -82,23 +82,13 @@ fail:
 /* PIPE_OPEN: wait for a partner at name and take the end the daemon passes. */
 int64_t mpx_pipe_open_async(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd,
                             mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
         if (!m || !ret_fd)
                 return -EINVAL;
         if (mode != MPX_PIPE_DUPLEX && mode != MPX_PIPE_READ && mode != MPX_PIPE_WRITE)
                 return -EINVAL;
-        r = conn_begin(m, WIRE_OP_PIPE_OPEN, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u8(&m->out, (uint8_t) mode);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) { .parse = pipe_parse_open, .out = { ret_fd }, .arg = { mode } },
-                           cb, userdata);
+        return conn_call(m, WIRE_OP_PIPE_OPEN,
+                         &(struct conn_reply) { .parse = pipe_parse_open, .out = { ret_fd }, .arg = { mode } },
+                         cb, userdata, "nBq", name, (unsigned) mode, timeout_ms);
 }
 
 int mpx_pipe_open(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd) {
