@@ -15,21 +15,18 @@
 
 /* Parse "COMMAND ARG NAME" with no options but the common ones. */
 static int perm_parse_args(struct ctl *ctl, int argc, char **argv, const char **ret_arg, const char **ret_name) {
-        static const struct option options[] = { CTL_OPTIONS_COMMON };
-        int c, r;
+        struct ctl_args a;
+        int r;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                ;
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 2, 2);
+        r = ctl_parse_args(ctl, argc, argv, ctl_no_options, CTL_ARGS_RAW, 0, 0, &a);
+        if (r == CTL_EXIT_OK)
+                r = ctl_check_args(ctl, a.n, 2, 2);
+        if (r == CTL_EXIT_OK)
+                r = ctl_check_name(ctl, a.pos[1]);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_check_name(ctl, argv[optind + 1]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        *ret_arg = argv[optind];
-        *ret_name = argv[optind + 1];
+        *ret_arg = a.pos[0];
+        *ret_name = a.pos[1];
         return CTL_EXIT_OK;
 }
 
@@ -93,10 +90,7 @@ int ctl_perm_chmod(struct ctl *ctl, int argc, char **argv) {
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_chmod(ctl->m, name, (unsigned) mode);
-        if (r < 0)
-                return ctl_fail(r, "object", name, NULL);
-        return CTL_EXIT_OK;
+        return ctl_status(mpx_chmod(ctl->m, name, (unsigned) mode), "object", name, NULL);
 }
 
 /*
@@ -128,8 +122,5 @@ int ctl_perm_chown(struct ctl *ctl, int argc, char **argv) {
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_chown(ctl->m, name, uid, gid);
-        if (r < 0)
-                return ctl_fail(r, "object", name, NULL);
-        return CTL_EXIT_OK;
+        return ctl_status(mpx_chown(ctl->m, name, uid, gid), "object", name, NULL);
 }
