@@ -179,23 +179,28 @@ static void run_forward(int sig) {
  * owner_dead, and absent otherwise.
  */
 static int run_command(char **cmd, bool owner_dead) {
-        struct sigaction fwd = { .sa_handler = run_forward }, ign = { .sa_handler = SIG_IGN };
-        struct sigaction old_int, old_quit, old_term, old_hup;
-        int status, ret;
-        pid_t pid;
-
-        sigemptyset(&fwd.sa_mask);
-        sigemptyset(&ign.sa_mask);
-        fflush(NULL);
         /*
          * While COMMAND runs, mpxctl waits for it like system(3): Ctrl-C and
          * Ctrl-\ reach COMMAND from the terminal, and mpxctl outlives it to
          * release the unit. SIGTERM and SIGHUP are passed on to it.
          */
-        sigaction(SIGINT, &ign, &old_int);
-        sigaction(SIGQUIT, &ign, &old_quit);
-        sigaction(SIGTERM, &fwd, &old_term);
-        sigaction(SIGHUP, &fwd, &old_hup);
+        static const struct {
+                int sig;
+                void (*handler)(int sig);
+        } dispositions[] = {
+                { SIGINT, SIG_IGN }, { SIGQUIT, SIG_IGN }, { SIGTERM, run_forward }, { SIGHUP, run_forward },
+        };
+        struct sigaction old[ARRAY_SIZE(dispositions)];
+        int status, ret;
+        pid_t pid;
+
+        fflush(NULL);
+        for (size_t i = 0; i < ARRAY_SIZE(dispositions); i++) {
+                struct sigaction sa = { .sa_handler = dispositions[i].handler };
+
+                sigemptyset(&sa.sa_mask);
+                sigaction(dispositions[i].sig, &sa, &old[i]);
+        }
         pid = fork();
         if (pid < 0) {
                 ctl_error("cannot fork: %s", strerror(errno));
@@ -203,10 +208,8 @@ static int run_command(char **cmd, bool owner_dead) {
                 goto out;
         }
         if (pid == 0) {
-                sigaction(SIGINT, &old_int, NULL);
-                sigaction(SIGQUIT, &old_quit, NULL);
-                sigaction(SIGTERM, &old_term, NULL);
-                sigaction(SIGHUP, &old_hup, NULL);
+                for (size_t i = 0; i < ARRAY_SIZE(dispositions); i++)
+                        sigaction(dispositions[i].sig, &old[i], NULL);
                 if (owner_dead)
                         setenv("MPX_OWNER_DEAD", "1", 1);
                 else
@@ -227,10 +230,8 @@ static int run_command(char **cmd, bool owner_dead) {
         ret = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 out:
         run_child = 0;
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGQUIT, &old_quit, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
-        sigaction(SIGHUP, &old_hup, NULL);
+        for (size_t i = 0; i < ARRAY_SIZE(dispositions); i++)
+                sigaction(dispositions[i].sig, &old[i], NULL);
         return ret;
 }
 

@@ -74,6 +74,13 @@ static void mode_string(int64_t mode, char *buf, size_t size) {
 
 /* The text of one cell; points into buf, into the item, or at a constant. */
 static const char *table_cell(const mpx_info *item, const struct ctl_column *col, char *buf, size_t size) {
+        /* The formats that write a number in a way of their own. */
+        static void (*const formats[])(int64_t v, char *buf, size_t size) = {
+                [CTL_CELL_BYTES] = ctl_human_bytes,
+                [CTL_CELL_MS] = human_ms,
+                [CTL_CELL_USER] = user_name,
+                [CTL_CELL_MODE] = mode_string,
+        };
         const mpx_field *f;
 
         if (strcmp(col->key, "name") == 0 && item->name)
@@ -85,27 +92,12 @@ static const char *table_cell(const mpx_info *item, const struct ctl_column *col
                 return "-";
         if (f->is_str)
                 return *f->str ? f->str : "-";
-        switch (col->format) {
-        case CTL_CELL_LIMIT:
-                if (f->num == 0)
-                        return "-";
-                break;
-        case CTL_CELL_BYTES:
-                ctl_human_bytes(f->num, buf, size);
-                return buf;
-        case CTL_CELL_MS:
-                human_ms(f->num, buf, size);
-                return buf;
-        case CTL_CELL_USER:
-                user_name(f->num, buf, size);
-                return buf;
-        case CTL_CELL_MODE:
-                mode_string(f->num, buf, size);
-                return buf;
-        default:
-                break;
-        }
-        snprintf(buf, size, "%" PRId64, f->num);
+        if (col->format == CTL_CELL_LIMIT && f->num == 0)
+                return "-";
+        if (col->format < ARRAY_SIZE(formats) && formats[col->format])
+                formats[col->format](f->num, buf, size);
+        else
+                snprintf(buf, size, "%" PRId64, f->num);
         return buf;
 }
 

@@ -100,16 +100,21 @@ int ctl_read_stdin(size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
+/* One error line, after whatever stdout holds. */
+static void ctl_verror(const char *fmt, va_list ap) {
+        fflush(stdout);
+        fputs(CTL_PROGRAM ": ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+}
+
 /* Print one error line, after whatever stdout holds. */
 void ctl_error(const char *fmt, ...) {
         va_list ap;
 
-        fflush(stdout);
-        fputs(CTL_PROGRAM ": ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        ctl_verror(fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
 }
 
 /* "mpxctl queue put NAME [DATA] ..." for the command ctl runs, or the global form. */
@@ -127,12 +132,9 @@ static void ctl_print_usage(const struct ctl *ctl, FILE *f) {
 int ctl_usage_error(struct ctl *ctl, const char *fmt, ...) {
         va_list ap;
 
-        fflush(stdout);
-        fputs(CTL_PROGRAM ": ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        ctl_verror(fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
         ctl_print_usage(ctl, stderr);
         return CTL_EXIT_USAGE;
 }
@@ -388,51 +390,31 @@ static size_t utf8_sequence(const uint8_t *p, size_t n) {
 
 /* Write bytes as a JSON string: UTF-8 kept, everything else escaped. */
 void ctl_json_string(const void *data, size_t size) {
+        /* The characters JSON writes as a backslash and a letter, and those letters. */
+        static const char escaped[] = "\"\\\b\f\n\r\t", letters[] = "\"\\bfnrt";
         const uint8_t *p = data;
+        const char *e;
         size_t i = 0;
 
         putchar('"');
         while (i < size) {
                 uint8_t c = p[i];
-                size_t len;
+                size_t len = c >= 0x80 ? utf8_sequence(p + i, size - i) : 0;
 
-                switch (c) {
-                case '"':
-                        fputs("\\\"", stdout);
-                        break;
-                case '\\':
-                        fputs("\\\\", stdout);
-                        break;
-                case '\b':
-                        fputs("\\b", stdout);
-                        break;
-                case '\f':
-                        fputs("\\f", stdout);
-                        break;
-                case '\n':
-                        fputs("\\n", stdout);
-                        break;
-                case '\r':
-                        fputs("\\r", stdout);
-                        break;
-                case '\t':
-                        fputs("\\t", stdout);
-                        break;
-                default:
-                        if (c >= 0x20 && c < 0x7f) {
-                                putchar(c);
-                                break;
-                        }
-                        len = c >= 0x80 ? utf8_sequence(p + i, size - i) : 0;
-                        if (len > 0) {
-                                fwrite(p + i, 1, len, stdout);
-                                i += len;
-                                continue;
-                        }
+                if (len > 0) {
+                        fwrite(p + i, 1, len, stdout);
+                        i += len;
+                        continue;
+                }
+                e = c ? strchr(escaped, c) : NULL;
+                if (e) {
+                        putchar('\\');
+                        putchar(letters[e - escaped]);
+                } else if (c >= 0x20 && c < 0x7f)
+                        putchar(c);
+                else
                         /* Control characters, DEL, and bytes that are not UTF-8. */
                         printf("\\u%04x", c);
-                        break;
-                }
                 i++;
         }
         putchar('"');
