@@ -42,20 +42,6 @@
 
 #define TYPECODES "b B h H i I l L q Q f d c"
 
-/* The arguments of a command, after its options. */
-struct array_args {
-        char **argv;                    /* the reordered argv; freed by array_args_done */
-        char **pos;                     /* the positional arguments, NAME first */
-        int n_pos;
-        bool bytes;                     /* --bytes */
-        bool durable;                   /* declare --durable */
-};
-
-static void array_args_done(struct array_args *a) {
-        free(a->argv);
-        a->argv = NULL;
-}
-
 /* The type code a one-character string names, or NULL. */
 static const struct typecode *typecode_named(const char *s) {
         if (!s[0] || s[1])
@@ -259,67 +245,15 @@ static void elems_print(const struct ctl *ctl, const struct typecode *t, const v
 
 /* ---- arguments ---- */
 
-/* true if s, which starts with '-', is a negative number rather than an option. */
-static bool looks_negative(const char *s) {
-        const char *p = s + 1;
-
-        return (*p >= '0' && *p <= '9') || *p == '.' || strncasecmp(p, "inf", 3) == 0 ||
-               strncasecmp(p, "nan", 3) == 0;
-}
-
 /*
- * Parse a command's options and collect its positional arguments, between
- * min and max of them (max < 0: no limit), then connect. Options come
- * first in the argv given to getopt, so that negative numbers among the
- * arguments are never read as options. CTL_EXIT_OK, or what the command
- * returns at once.
+ * Parse a command's options and its positional arguments, min to max of
+ * them after NAME (max < 0: no limit). Any argument that starts with '-'
+ * and then a digit, a '.', "inf" or "nan" is a negative number, never an
+ * option. CTL_EXIT_OK, or what the command returns at once.
  */
 static int array_parse(struct ctl *ctl, int argc, char **argv, const struct option *options, int min, int max,
-                       struct array_args *a) {
-        int n = 1, c, r;
-        bool dashdash = false;
-        char **v;
-
-        *a = (struct array_args) { 0 };
-        v = calloc((size_t) argc + 2, sizeof(char *));
-        if (!v) {
-                ctl_error("out of memory");
-                return CTL_EXIT_FAILED;
-        }
-        a->argv = v;
-        v[0] = argv[0];
-        for (int i = 1; i < argc; i++)
-                if (argv[i][0] == '-' && argv[i][1] && !looks_negative(argv[i])) {
-                        if (strcmp(argv[i], "--") == 0)
-                                break;
-                        v[n++] = argv[i];
-                }
-        v[n++] = (char *) "--";
-        for (int i = 1; i < argc; i++) {
-                if (!dashdash && strcmp(argv[i], "--") == 0) {
-                        dashdash = true;
-                        continue;
-                }
-                if (dashdash || argv[i][0] != '-' || !argv[i][1] || looks_negative(argv[i]))
-                        v[n++] = argv[i];
-        }
-        while ((c = ctl_getopt(ctl, n, v, options)) >= 0) {
-                if (c == 'b')
-                        a->bytes = true;
-                if (c == 'D')
-                        a->durable = true;
-        }
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        a->pos = v + optind;
-        a->n_pos = n - optind;
-        r = ctl_check_args(ctl, a->n_pos, min, max);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_check_name(ctl, a->pos[0]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        return CTL_EXIT_OK;
+                       struct ctl_args *a) {
+        return ctl_parse_args(ctl, argc, argv, options, CTL_ARGS_NEGATIVE | CTL_ARGS_FLOATS, min, max, a);
 }
 
 /* Parse an index: a decimal int64, negative from the end. */
@@ -488,12 +422,12 @@ static const struct option bytes_options[] = {
 /* The options of declare: --bytes for an array, --durable for both. */
 static const struct option declare_options[] = {
         { "bytes", no_argument, NULL, 'b' },
-        { "durable", no_argument, NULL, 'D' },
+        CTL_OPTION_DURABLE,
         CTL_OPTIONS_COMMON
 };
 
 static const struct option value_declare_options[] = {
-        { "durable", no_argument, NULL, 'D' },
+        CTL_OPTION_DURABLE,
         CTL_OPTIONS_COMMON
 };
 
@@ -530,315 +464,250 @@ static int declare_common(struct ctl *ctl, const char *group, const char *name, 
         return CTL_EXIT_OK;
 }
 
+/* The type code argument of declare. */
+static int typecode_arg(struct ctl *ctl, const char *s, const struct typecode **ret) {
+        *ret = typecode_named(s);
+        return *ret ? CTL_EXIT_OK : ctl_usage_error(ctl, "bad type code '%s' (one of " TYPECODES ")", s);
+}
+
 /* mpxctl value declare NAME TYPECODE [INITIAL] [--durable] */
 static int value_declare(struct ctl *ctl, int argc, char **argv) {
-        const struct typecode *t;
-        struct array_args a;
+        const struct typecode *t = NULL;
         uint8_t initial[8] = { 0 };
+        struct ctl_args a;
         int r;
 
-        r = array_parse(ctl, argc, argv, value_declare_options, 2, 3, &a);
-        if (r == CTL_EXIT_OK) {
-                t = typecode_named(a.pos[1]);
-                if (!t)
-                        r = ctl_usage_error(ctl, "bad type code '%s' (one of " TYPECODES ")", a.pos[1]);
-                else if (a.n_pos > 2)
-                        r = elem_parse(ctl, t, a.pos[2], initial);
-                if (r == CTL_EXIT_OK)
-                        r = declare_common(ctl, "value", a.pos[0], t, 1, initial, a.n_pos > 2, true, a.durable);
-        }
-        array_args_done(&a);
-        return r;
-}
-
-/* mpxctl value get NAME */
-static int value_get(struct ctl *ctl, int argc, char **argv) {
-        const struct typecode *t = NULL;
-        struct array_args a;
-        uint8_t buf[8];
-        uint32_t length;
-        int r;
-
-        r = array_parse(ctl, argc, argv, no_options, 1, 1, &a);
+        r = array_parse(ctl, argc, argv, value_declare_options, 1, 2, &a);
         if (r == CTL_EXIT_OK)
-                r = array_lookup(ctl, "value", a.pos[0], true, &t, &length);
-        if (r == CTL_EXIT_OK) {
-                r = mpx_array_get(ctl->m, a.pos[0], t->code, 0, 1, buf);
-                if (r < 0)
-                        r = array_fail(r, "value", a.pos[0]);
-                else {
-                        elems_print(ctl, t, buf, 1, true);
-                        r = CTL_EXIT_OK;
-                }
-        }
-        array_args_done(&a);
-        return r;
-}
-
-/* mpxctl value set NAME VALUE */
-static int value_set(struct ctl *ctl, int argc, char **argv) {
-        const struct typecode *t = NULL;
-        struct array_args a;
-        uint8_t buf[8];
-        uint32_t length;
-        int r;
-
-        r = array_parse(ctl, argc, argv, no_options, 2, 2, &a);
-        if (r == CTL_EXIT_OK)
-                r = array_lookup(ctl, "value", a.pos[0], true, &t, &length);
-        if (r == CTL_EXIT_OK)
-                r = elem_parse(ctl, t, a.pos[1], buf);
-        if (r == CTL_EXIT_OK)
-                r = elems_store(ctl, "value", a.pos[0], t, 0, buf, 1);
-        array_args_done(&a);
-        return r;
-}
-
-/* The common part of value add and array add: print the new element. */
-static int add_common(struct ctl *ctl, const char *group, const char *name, const struct typecode *t,
-                      int64_t index, const char *delta_text) {
-        uint8_t delta[8], new[8];
-        int r;
-
-        /* The daemon says EINVAL too; say why before parsing a delta that cannot be one byte. */
-        if (t->kind == TYPECODE_CHAR)
-                return ctl_fail(-EINVAL, group, name, "elements of type 'c' cannot be added to");
-        r = elem_parse(ctl, t, delta_text, delta);
+                r = typecode_arg(ctl, a.pos[0], &t);
+        if (r == CTL_EXIT_OK && a.n > 1)
+                r = elem_parse(ctl, t, a.pos[1], initial);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_array_add(ctl->m, name, t->code, index, delta, new);
+        return declare_common(ctl, "value", a.name, t, 1, initial, a.n > 1, true, ctl_given(&a, 'D'));
+}
+
+/* A command on one element, once elem_begin() has read it. */
+struct elem {
+        struct ctl_args a;              /* NAME, INDEX (array commands only), ARGS */
+        const struct typecode *t;       /* the element type, as the daemon said */
+        int64_t index;                  /* 0 for a value */
+        char **args;                    /* the ARGS after NAME and INDEX */
+};
+
+/*
+ * The start of the commands on one element, of a value or of an array:
+ * parse "NAME [INDEX] ARGS..." with n ARGS (INDEX for an array only), and
+ * ask the daemon for the element type. CTL_EXIT_OK, or what to return.
+ */
+static int elem_begin(struct ctl *ctl, int argc, char **argv, int n, struct elem *e) {
+        bool value = strcmp(ctl->group, "value") == 0;
+        uint32_t length;
+        int r;
+
+        e->index = 0;
+        r = array_parse(ctl, argc, argv, no_options, n + !value, n + !value, &e->a);
+        if (r == CTL_EXIT_OK && !value)
+                r = parse_index(ctl, e->a.pos[0], &e->index);
+        if (r == CTL_EXIT_OK)
+                r = array_lookup(ctl, ctl->group, e->a.name, value, &e->t, &length);
+        if (r == CTL_EXIT_OK)
+                e->args = e->a.pos + !value;
+        return r;
+}
+
+/* mpxctl value get NAME and mpxctl value set NAME VALUE */
+static int value_cmd(struct ctl *ctl, int argc, char **argv) {
+        bool set = ctl_is(ctl, "set");
+        uint8_t buf[8];
+        struct elem e;
+        int r;
+
+        r = elem_begin(ctl, argc, argv, set ? 1 : 0, &e);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (set) {
+                r = elem_parse(ctl, e.t, e.args[0], buf);
+                return r != CTL_EXIT_OK ? r : elems_store(ctl, "value", e.a.name, e.t, 0, buf, 1);
+        }
+        r = mpx_array_get(ctl->m, e.a.name, e.t->code, 0, 1, buf);
         if (r < 0)
-                return array_fail(r, group, name);
-        elems_print(ctl, t, new, 1, true);
+                return array_fail(r, "value", e.a.name);
+        elems_print(ctl, e.t, buf, 1, true);
+        return CTL_EXIT_OK;
+}
+
+/* mpxctl value add NAME DELTA and mpxctl array add NAME INDEX DELTA: print the new element. */
+static int add_cmd(struct ctl *ctl, int argc, char **argv) {
+        uint8_t delta[8], new[8];
+        struct elem e;
+        int r;
+
+        r = elem_begin(ctl, argc, argv, 1, &e);
+        if (r != CTL_EXIT_OK)
+                return r;
+        /* The daemon says EINVAL too; say why before parsing a delta that cannot be one byte. */
+        if (e.t->kind == TYPECODE_CHAR)
+                return ctl_fail(-EINVAL, ctl->group, e.a.name, "elements of type 'c' cannot be added to");
+        r = elem_parse(ctl, e.t, e.args[0], delta);
+        if (r != CTL_EXIT_OK)
+                return r;
+        r = mpx_array_add(ctl->m, e.a.name, e.t->code, e.index, delta, new);
+        if (r < 0)
+                return array_fail(r, ctl->group, e.a.name);
+        elems_print(ctl, e.t, new, 1, true);
         return CTL_EXIT_OK;
 }
 
 /*
- * The common part of value cas and array cas: print the element after the
- * call; exit 0 when it was swapped, 1 when it held something else.
+ * mpxctl value cas NAME EXPECTED NEW and mpxctl array cas NAME INDEX
+ * EXPECTED NEW: print the element after the call; exit 0 when it was
+ * swapped, 1 when it held something else.
  */
-static int cas_common(struct ctl *ctl, const char *group, const char *name, const struct typecode *t,
-                      int64_t index, const char *expected_text, const char *new_text) {
+static int cas_cmd(struct ctl *ctl, int argc, char **argv) {
         uint8_t expected[8], new[8], current[8];
+        struct elem e;
         int r;
 
-        r = elem_parse(ctl, t, expected_text, expected);
+        r = elem_begin(ctl, argc, argv, 2, &e);
         if (r == CTL_EXIT_OK)
-                r = elem_parse(ctl, t, new_text, new);
+                r = elem_parse(ctl, e.t, e.args[0], expected);
+        if (r == CTL_EXIT_OK)
+                r = elem_parse(ctl, e.t, e.args[1], new);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_array_cas(ctl->m, name, t->code, index, expected, new, current);
+        r = mpx_array_cas(ctl->m, e.a.name, e.t->code, e.index, expected, new, current);
         if (r < 0)
-                return array_fail(r, group, name);
+                return array_fail(r, ctl->group, e.a.name);
         if (ctl->json) {
                 char buf[64];
 
                 printf("{\"swapped\":%s,\"value\":", r ? "true" : "false");
-                if (t->kind == TYPECODE_CHAR)
+                if (e.t->kind == TYPECODE_CHAR)
                         ctl_json_string(current, 1);
                 else {
-                        elem_format(t, current, true, buf, sizeof(buf));
+                        elem_format(e.t, current, true, buf, sizeof(buf));
                         fputs(buf, stdout);
                 }
                 fputs("}\n", stdout);
         } else
-                elems_print(ctl, t, current, 1, true);
+                elems_print(ctl, e.t, current, 1, true);
         if (!r) {
-                ctl_error("%s '%s': not swapped: it holds another value", group, name);
+                ctl_error("%s '%s': not swapped: it holds another value", ctl->group, e.a.name);
                 return CTL_EXIT_FAILED;
         }
         return CTL_EXIT_OK;
 }
 
-/* mpxctl value add NAME DELTA */
-static int value_add(struct ctl *ctl, int argc, char **argv) {
-        const struct typecode *t = NULL;
-        struct array_args a;
-        uint32_t length;
-        int r;
-
-        r = array_parse(ctl, argc, argv, no_options, 2, 2, &a);
-        if (r == CTL_EXIT_OK)
-                r = array_lookup(ctl, "value", a.pos[0], true, &t, &length);
-        if (r == CTL_EXIT_OK)
-                r = add_common(ctl, "value", a.pos[0], t, 0, a.pos[1]);
-        array_args_done(&a);
-        return r;
-}
-
-/* mpxctl value cas NAME EXPECTED NEW */
-static int value_cas(struct ctl *ctl, int argc, char **argv) {
-        const struct typecode *t = NULL;
-        struct array_args a;
-        uint32_t length;
-        int r;
-
-        r = array_parse(ctl, argc, argv, no_options, 3, 3, &a);
-        if (r == CTL_EXIT_OK)
-                r = array_lookup(ctl, "value", a.pos[0], true, &t, &length);
-        if (r == CTL_EXIT_OK)
-                r = cas_common(ctl, "value", a.pos[0], t, 0, a.pos[1], a.pos[2]);
-        array_args_done(&a);
-        return r;
-}
-
 /* mpxctl array declare NAME TYPECODE LENGTH [VALUES...] [--bytes] [--durable] */
 static int array_declare_cmd(struct ctl *ctl, int argc, char **argv) {
         const struct typecode *t = NULL;
-        struct array_args a;
         uint8_t *values = NULL;
         uint64_t length = 0;
+        struct ctl_args a;
         size_t n = 0;
         int r;
 
-        r = array_parse(ctl, argc, argv, declare_options, 3, -1, &a);
+        r = array_parse(ctl, argc, argv, declare_options, 2, -1, &a);
+        if (r == CTL_EXIT_OK)
+                r = typecode_arg(ctl, a.pos[0], &t);
         if (r == CTL_EXIT_OK) {
-                t = typecode_named(a.pos[1]);
-                if (!t)
-                        r = ctl_usage_error(ctl, "bad type code '%s' (one of " TYPECODES ")", a.pos[1]);
-        }
-        if (r == CTL_EXIT_OK) {
-                r = ctl_parse_u64(ctl, "length", a.pos[2], &length);
+                r = ctl_parse_u64(ctl, "length", a.pos[1], &length);
                 if (r == CTL_EXIT_OK && (length == 0 || length > UINT32_MAX))
-                        r = ctl_usage_error(ctl, "length %s is not 1 to 4294967295", a.pos[2]);
+                        r = ctl_usage_error(ctl, "length %s is not 1 to 4294967295", a.pos[1]);
         }
         if (r == CTL_EXIT_OK)
-                r = elems_collect(ctl, t, a.pos + 3, a.n_pos - 3, a.bytes, length, &values, &n);
+                r = elems_collect(ctl, t, a.pos + 2, a.n - 2, ctl_given(&a, 'b'), length, &values, &n);
         if (r == CTL_EXIT_OK)
-                r = declare_common(ctl, "array", a.pos[0], t, (uint32_t) length, values, n, false, a.durable);
+                r = declare_common(ctl, "array", a.name, t, (uint32_t) length, values, n, false,
+                                   ctl_given(&a, 'D'));
         free(values);
-        array_args_done(&a);
         return r;
 }
 
 /* mpxctl array get NAME [INDEX [COUNT]]: the whole array, one element, or a run. */
 static int array_get_cmd(struct ctl *ctl, int argc, char **argv) {
         const struct typecode *t = NULL;
-        struct array_args a;
         uint8_t *buf = NULL;
         int64_t index = 0;
         uint64_t count = 1;
         uint32_t length = 0, per;
+        struct ctl_args a;
         int r;
 
-        r = array_parse(ctl, argc, argv, no_options, 1, 3, &a);
-        if (r == CTL_EXIT_OK && a.n_pos > 1)
-                r = parse_index(ctl, a.pos[1], &index);
-        if (r == CTL_EXIT_OK && a.n_pos > 2) {
-                r = ctl_parse_u64(ctl, "count", a.pos[2], &count);
+        r = array_parse(ctl, argc, argv, no_options, 0, 2, &a);
+        if (r == CTL_EXIT_OK && a.n > 0)
+                r = parse_index(ctl, a.pos[0], &index);
+        if (r == CTL_EXIT_OK && a.n > 1) {
+                r = ctl_parse_u64(ctl, "count", a.pos[1], &count);
                 if (r == CTL_EXIT_OK && count > UINT32_MAX)
-                        r = ctl_usage_error(ctl, "count %s is too large", a.pos[2]);
+                        r = ctl_usage_error(ctl, "count %s is too large", a.pos[1]);
         }
         if (r == CTL_EXIT_OK)
-                r = array_lookup(ctl, "array", a.pos[0], false, &t, &length);
+                r = array_lookup(ctl, "array", a.name, false, &t, &length);
         if (r != CTL_EXIT_OK)
-                goto out;
-        if (a.n_pos == 1)
+                return r;
+        if (a.n == 0)
                 count = length;
-        if (count > length) {
-                r = array_fail(-ERANGE, "array", a.pos[0]);
-                goto out;
-        }
+        if (count > length)
+                return array_fail(-ERANGE, "array", a.name);
         index = index_resolve(index, length);
         per = elems_per_message(ctl, t);
         buf = malloc((size_t) (count ? count : 1) * t->size);
         if (!buf) {
                 ctl_error("out of memory");
-                r = CTL_EXIT_FAILED;
-                goto out;
+                return CTL_EXIT_FAILED;
         }
         /* A run longer than one message is read in pieces; each piece is atomic on its own. */
         for (uint64_t done = 0; done < count || (count == 0 && done == 0); ) {
                 uint32_t k = count - done > per ? per : (uint32_t) (count - done);
 
-                r = mpx_array_get(ctl->m, a.pos[0], t->code, index + (int64_t) done, k, buf + done * t->size);
+                r = mpx_array_get(ctl->m, a.name, t->code, index + (int64_t) done, k, buf + done * t->size);
                 if (r < 0) {
-                        r = array_fail(r, "array", a.pos[0]);
-                        goto out;
+                        free(buf);
+                        return array_fail(r, "array", a.name);
                 }
                 done += k;
                 if (count == 0)
                         break;
         }
         elems_print(ctl, t, buf, (size_t) count, false);
-        r = CTL_EXIT_OK;
-out:
         free(buf);
-        array_args_done(&a);
-        return r;
+        return CTL_EXIT_OK;
 }
 
 /* mpxctl array set NAME INDEX VALUES... [--bytes] */
 static int array_set_cmd(struct ctl *ctl, int argc, char **argv) {
         const struct typecode *t = NULL;
-        struct array_args a;
         uint8_t *values = NULL;
         int64_t index = 0;
         uint32_t length = 0;
+        struct ctl_args a;
         size_t n = 0;
         int r;
 
-        r = array_parse(ctl, argc, argv, bytes_options, 2, -1, &a);
+        r = array_parse(ctl, argc, argv, bytes_options, 1, -1, &a);
         if (r == CTL_EXIT_OK)
-                r = parse_index(ctl, a.pos[1], &index);
-        if (r == CTL_EXIT_OK && a.n_pos < 3 && !a.bytes)
+                r = parse_index(ctl, a.pos[0], &index);
+        if (r == CTL_EXIT_OK && a.n < 2 && !ctl_given(&a, 'b'))
                 r = ctl_usage_error(ctl, "missing argument");
         if (r == CTL_EXIT_OK)
-                r = array_lookup(ctl, "array", a.pos[0], false, &t, &length);
+                r = array_lookup(ctl, "array", a.name, false, &t, &length);
         if (r == CTL_EXIT_OK)
-                r = elems_collect(ctl, t, a.pos + 2, a.n_pos - 2, a.bytes, length, &values, &n);
+                r = elems_collect(ctl, t, a.pos + 1, a.n - 1, ctl_given(&a, 'b'), length, &values, &n);
         if (r == CTL_EXIT_OK)
-                r = elems_store(ctl, "array", a.pos[0], t, index_resolve(index, length), values, n);
+                r = elems_store(ctl, "array", a.name, t, index_resolve(index, length), values, n);
         free(values);
-        array_args_done(&a);
-        return r;
-}
-
-/* mpxctl array add NAME INDEX DELTA */
-static int array_add_cmd(struct ctl *ctl, int argc, char **argv) {
-        const struct typecode *t = NULL;
-        struct array_args a;
-        int64_t index = 0;
-        uint32_t length;
-        int r;
-
-        r = array_parse(ctl, argc, argv, no_options, 3, 3, &a);
-        if (r == CTL_EXIT_OK)
-                r = parse_index(ctl, a.pos[1], &index);
-        if (r == CTL_EXIT_OK)
-                r = array_lookup(ctl, "array", a.pos[0], false, &t, &length);
-        if (r == CTL_EXIT_OK)
-                r = add_common(ctl, "array", a.pos[0], t, index, a.pos[2]);
-        array_args_done(&a);
-        return r;
-}
-
-/* mpxctl array cas NAME INDEX EXPECTED NEW */
-static int array_cas_cmd(struct ctl *ctl, int argc, char **argv) {
-        const struct typecode *t = NULL;
-        struct array_args a;
-        int64_t index = 0;
-        uint32_t length;
-        int r;
-
-        r = array_parse(ctl, argc, argv, no_options, 4, 4, &a);
-        if (r == CTL_EXIT_OK)
-                r = parse_index(ctl, a.pos[1], &index);
-        if (r == CTL_EXIT_OK)
-                r = array_lookup(ctl, "array", a.pos[0], false, &t, &length);
-        if (r == CTL_EXIT_OK)
-                r = cas_common(ctl, "array", a.pos[0], t, index, a.pos[2], a.pos[3]);
-        array_args_done(&a);
         return r;
 }
 
 const struct ctl_command ctl_value_commands[] = {
         { "declare", "NAME TYPECODE [INITIAL] [--durable]",
           "create a typed value (0 when no INITIAL), or check that it exists so", value_declare, NULL },
-        { "get", "NAME", "print the value", value_get, NULL },
-        { "set", "NAME VALUE", "store a value", value_set, NULL },
-        { "add", "NAME DELTA", "add atomically and print the new value", value_add, NULL },
-        { "cas", "NAME EXPECTED NEW", "store NEW if the value is EXPECTED; print the value after", value_cas,
+        { "get", "NAME", "print the value", value_cmd, NULL },
+        { "set", "NAME VALUE", "store a value", value_cmd, NULL },
+        { "add", "NAME DELTA", "add atomically and print the new value", add_cmd, NULL },
+        { "cas", "NAME EXPECTED NEW", "store NEW if the value is EXPECTED; print the value after", cas_cmd,
           NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };
@@ -850,9 +719,9 @@ const struct ctl_command ctl_array_commands[] = {
         { "get", "NAME [INDEX [COUNT]]", "print the whole array, one element, or COUNT from INDEX",
           array_get_cmd, NULL },
         { "set", "NAME INDEX VALUES... [--bytes]", "store elements from INDEX", array_set_cmd, NULL },
-        { "add", "NAME INDEX DELTA", "add atomically to one element and print its new value", array_add_cmd,
+        { "add", "NAME INDEX DELTA", "add atomically to one element and print its new value", add_cmd,
           NULL },
         { "cas", "NAME INDEX EXPECTED NEW", "store NEW if the element is EXPECTED; print it after",
-          array_cas_cmd, NULL },
+          cas_cmd, NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };

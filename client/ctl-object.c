@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * mpxctl commands about objects of any type and the daemon itself: ls (a
- * table like ipcs), info, stats, clients, peek, purge and rm.
+ * table like ipcs), info, stats, clients, users, peek, purge and rm, and the
+ * parts of the group commands that are the same for several types (info,
+ * declare with flags alone).
  *
  * The fields shown come from the daemon, by key; a column whose field an
  * object does not have shows "-". Nothing here knows a particular type.
@@ -28,12 +30,6 @@ static const struct ctl_column ls_columns[] = {
         { "MODE", "mode", CTL_CELL_MODE },
 };
 
-/* ctl_collect's page function for objects; arg is the type filter or NULL. */
-static int ls_page(mpx *m, uint64_t cursor, size_t max, const void *arg,
-                   mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
-        return mpx_list_objects(m, cursor, max, arg, ret_items, ret_n, ret_next);
-}
-
 /*
  * mpxctl ls [--type TYPE] [--sort FIELD] [--names]: every object, page by
  * page, as a table, a JSON array, or only the names (for completion).
@@ -45,44 +41,11 @@ int ctl_object_ls(struct ctl *ctl, int argc, char **argv) {
                 { "names", no_argument, NULL, 'N' },
                 CTL_OPTIONS_COMMON
         };
-        const char *type = NULL, *sort = NULL;
-        bool names = false;
-        mpx_info *all = NULL;
-        size_t n_all = 0;
-        int c, r;
+        static const struct ctl_listing ls = {
+                "ls", options, CTL_OBJECTS, NULL, ls_columns, ARRAY_SIZE(ls_columns)
+        };
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0) {
-                if (c == 't')
-                        type = optarg;
-                else if (c == 'S')
-                        sort = optarg;
-                else if (c == 'N')
-                        names = true;
-        }
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 0, 0);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_collect(ctl, ls_page, type, &all, &n_all);
-        if (r == -EINVAL && type)
-                return ctl_usage_error(ctl, "unknown object type '%s'", type);
-        if (r < 0)
-                return ctl_fail(r, "ls", NULL, NULL);
-        if (sort)
-                ctl_sort(all, n_all, sort);
-        if (names)
-                for (size_t i = 0; i < n_all; i++)
-                        puts(all[i].name);
-        else if (ctl->json)
-                ctl_json_infos(all, n_all);
-        else
-                ctl_print_table(ls_columns, ARRAY_SIZE(ls_columns), all, n_all);
-        ctl_infos_free(all, n_all);
-        return CTL_EXIT_OK;
+        return ctl_list_cmd(ctl, argc, argv, &ls);
 }
 
 static const struct ctl_column clients_columns[] = {
@@ -100,88 +63,50 @@ static const struct ctl_column clients_columns[] = {
         { "WAITING ON", "waiting_on", CTL_CELL_TEXT },
 };
 
-/* ctl_collect's page function for clients. */
-static int clients_page(mpx *m, uint64_t cursor, size_t max, const void *arg,
-                        mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
-        return mpx_clients(m, cursor, max, ret_items, ret_n, ret_next);
-}
+/* The options of clients and users. */
+static const struct option sort_options[] = {
+        { "sort", required_argument, NULL, 'S' },
+        CTL_OPTIONS_COMMON
+};
 
 /* mpxctl clients [--sort FIELD]: every connection, what it holds and what it waits on. */
 int ctl_object_clients(struct ctl *ctl, int argc, char **argv) {
-        static const struct option options[] = {
-                { "sort", required_argument, NULL, 'S' },
-                CTL_OPTIONS_COMMON
+        static const struct ctl_listing clients = {
+                "clients", sort_options, CTL_CLIENTS, NULL, clients_columns, ARRAY_SIZE(clients_columns)
         };
-        const char *sort = NULL;
-        mpx_info *all = NULL;
-        size_t n_all = 0;
-        int c, r;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                if (c == 'S')
-                        sort = optarg;
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 0, 0);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_collect(ctl, clients_page, NULL, &all, &n_all);
-        if (r < 0)
-                return ctl_fail(r, "clients", NULL, NULL);
-        if (sort)
-                ctl_sort(all, n_all, sort);
-        if (ctl->json)
-                ctl_json_infos(all, n_all);
-        else
-                ctl_print_table(clients_columns, ARRAY_SIZE(clients_columns), all, n_all);
-        ctl_infos_free(all, n_all);
-        return CTL_EXIT_OK;
+        return ctl_list_cmd(ctl, argc, argv, &clients);
 }
 
-/* Parse "COMMAND NAME" with no options but the common ones; *ret_name is the name. */
-static int object_parse_name(struct ctl *ctl, int argc, char **argv, const char **ret_name) {
-        static const struct option options[] = { CTL_OPTIONS_COMMON };
-        int c, r;
+/* Parse "COMMAND NAME" with no options but the common ones, then connect. */
+static int object_parse_name(struct ctl *ctl, int argc, char **argv, struct ctl_args *a) {
+        return ctl_parse_args(ctl, argc, argv, ctl_no_options, CTL_ARGS_CONNECT, 0, 0, a);
+}
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                ;
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 1, 1);
+/* info and pool info: an object's name, type and fields, of any type or of type. */
+int ctl_info_cmd(struct ctl *ctl, int argc, char **argv, const char *what, const char *type) {
+        struct ctl_args a;
+        mpx_info info;
+        int r;
+
+        r = object_parse_name(ctl, argc, argv, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_check_name(ctl, argv[optind]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        *ret_name = argv[optind];
+        r = mpx_object_info(ctl->m, a.name, &info);
+        if (r < 0)
+                return ctl_fail(r, what, a.name, NULL);
+        if (type && (!info.type || strcmp(info.type, type) != 0)) {
+                mpx_info_clear(&info);
+                return ctl_fail(-EPROTOTYPE, what, a.name, NULL);
+        }
+        ctl_show_info(ctl, &info);
+        mpx_info_clear(&info);
         return CTL_EXIT_OK;
 }
 
 /* mpxctl info NAME: the object's name, type and fields. */
 int ctl_object_info(struct ctl *ctl, int argc, char **argv) {
-        const char *name = NULL;
-        mpx_info info;
-        int r;
-
-        r = object_parse_name(ctl, argc, argv, &name);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = mpx_object_info(ctl->m, name, &info);
-        if (r < 0)
-                return ctl_fail(r, "object", name, NULL);
-        if (ctl->json) {
-                ctl_json_info(&info);
-                putchar('\n');
-        } else
-                ctl_print_info(&info);
-        mpx_info_clear(&info);
-        return CTL_EXIT_OK;
+        return ctl_info_cmd(ctl, argc, argv, "object", NULL);
 }
 
 /* mpxctl stats: the daemon's statistics. */
@@ -202,30 +127,19 @@ static void print_memory(const mpx_info *info) {
 }
 
 int ctl_object_stats(struct ctl *ctl, int argc, char **argv) {
-        static const struct option options[] = { CTL_OPTIONS_COMMON };
+        struct ctl_args a;
         mpx_info info;
-        int c, r;
+        int r;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                ;
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 0, 0);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_connect(ctl);
+        r = ctl_parse_args(ctl, argc, argv, ctl_no_options, CTL_ARGS_NO_NAME | CTL_ARGS_CONNECT, 0, 0, &a);
         if (r != CTL_EXIT_OK)
                 return r;
         r = mpx_stats(ctl->m, &info);
         if (r < 0)
                 return ctl_fail(r, "stats", NULL, NULL);
-        if (ctl->json) {
-                ctl_json_info(&info);
-                putchar('\n');
-        } else {
-                ctl_print_info(&info);
+        ctl_show_info(ctl, &info);
+        if (!ctl->json)
                 print_memory(&info);
-        }
         mpx_info_clear(&info);
         return CTL_EXIT_OK;
 }
@@ -245,62 +159,29 @@ static const struct ctl_column users_columns[] = {
         { "REFUSED WORKERS", "refused_workers", CTL_CELL_NUMBER },
 };
 
-/* ctl_collect's page function for users. */
-static int users_page(mpx *m, uint64_t cursor, size_t max, const void *arg,
-                      mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
-        return mpx_users(m, cursor, max, ret_items, ret_n, ret_next);
-}
-
 /* mpxctl users [--sort FIELD]: each uid, what it holds against its quotas, and what it was refused. */
 int ctl_object_users(struct ctl *ctl, int argc, char **argv) {
-        static const struct option options[] = {
-                { "sort", required_argument, NULL, 'S' },
-                CTL_OPTIONS_COMMON
+        static const struct ctl_listing users = {
+                "users", sort_options, CTL_USERS, NULL, users_columns, ARRAY_SIZE(users_columns)
         };
-        const char *sort = NULL;
-        mpx_info *all = NULL;
-        size_t n_all = 0;
-        int c, r;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                if (c == 'S')
-                        sort = optarg;
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 0, 0);
+        return ctl_list_cmd(ctl, argc, argv, &users);
+}
+
+/* Many commands make one call about NAME and print nothing: one run function serves them all. */
+int ctl_call_cmd(struct ctl *ctl, int argc, char **argv, int (*call)(mpx *m, const char *name)) {
+        struct ctl_args a;
+        int r;
+
+        r = object_parse_name(ctl, argc, argv, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_collect(ctl, users_page, NULL, &all, &n_all);
-        if (r < 0)
-                return ctl_fail(r, "users", NULL, NULL);
-        if (sort)
-                ctl_sort(all, n_all, sort);
-        if (ctl->json)
-                ctl_json_infos(all, n_all);
-        else
-                ctl_print_table(users_columns, ARRAY_SIZE(users_columns), all, n_all);
-        ctl_infos_free(all, n_all);
-        return CTL_EXIT_OK;
+        return ctl_status(call(ctl->m, a.name), ctl->group ? ctl->group : "object", a.name, NULL);
 }
 
 /* mpxctl rm NAME: delete an object of any type. */
 int ctl_object_rm(struct ctl *ctl, int argc, char **argv) {
-        const char *name = NULL;
-        int r;
-
-        r = object_parse_name(ctl, argc, argv, &name);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = mpx_delete(ctl->m, name);
-        if (r < 0)
-                return ctl_fail(r, "object", name, NULL);
-        return CTL_EXIT_OK;
+        return ctl_call_cmd(ctl, argc, argv, mpx_delete);
 }
 
 /* Print a payload on one line, escaping what would break it: tabs, newlines, other controls. */
@@ -331,23 +212,15 @@ int ctl_object_peek(struct ctl *ctl, int argc, char **argv) {
                 { "count", required_argument, NULL, 'n' },
                 CTL_OPTIONS_COMMON
         };
-        uint64_t count = 10;
+        struct ctl_args a;
+        uint64_t count;
         mpx_item *items;
-        const char *name;
-        int c, r, n;
+        int r, n;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                if (c == 'n' && (r = ctl_parse_u64(ctl, "count", optarg, &count)) != CTL_EXIT_OK)
-                        return r;
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 1, 1);
+        r = ctl_parse(ctl, argc, argv, &(struct ctl_syntax) { .options = options, .numbers = "n" }, NULL, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        name = argv[optind];
-        r = ctl_check_name(ctl, name);
-        if (r != CTL_EXIT_OK)
-                return r;
+        count = ctl_number(&a, 'n', 10);
         if (count == 0 || count > 100000)
                 return ctl_usage_error(ctl, "--count must be from 1 to 100000");
         r = ctl_connect(ctl);
@@ -355,11 +228,11 @@ int ctl_object_peek(struct ctl *ctl, int argc, char **argv) {
                 return r;
         items = calloc(count, sizeof(*items));
         if (!items)
-                return ctl_fail(-ENOMEM, "queue", name, NULL);
-        n = mpx_queue_peek(ctl->m, name, items, count);
+                return ctl_fail(-ENOMEM, "queue", a.name, NULL);
+        n = mpx_queue_peek(ctl->m, a.name, items, count);
         if (n < 0) {
                 free(items);
-                return ctl_fail(n, "queue", name, NULL);
+                return ctl_fail(n, "queue", a.name, NULL);
         }
         if (ctl->json)
                 putchar('[');
@@ -380,24 +253,41 @@ int ctl_object_peek(struct ctl *ctl, int argc, char **argv) {
 
 /* mpxctl purge NAME: drop every item waiting in a queue; prints how many. */
 int ctl_object_purge(struct ctl *ctl, int argc, char **argv) {
-        const char *name = NULL;
-        int64_t n;
+        struct ctl_args a;
         int r;
 
-        r = object_parse_name(ctl, argc, argv, &name);
+        r = object_parse_name(ctl, argc, argv, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_connect(ctl);
+        return ctl_print_count(ctl, "object", a.name, "removed", mpx_queue_purge(ctl->m, a.name));
+}
+
+/* The types whose declare takes no more than flags are declared alike. */
+int ctl_declare_cmd(struct ctl *ctl, int argc, char **argv, const char *what,
+                    int (*declare)(mpx *m, const char *name, unsigned flags)) {
+        static const struct option options[] = {
+                CTL_OPTION_DURABLE,
+                CTL_OPTIONS_COMMON
+        };
+        struct ctl_args a;
+        int r;
+
+        r = ctl_parse_sorted(ctl, argc, argv, options, 0, 0, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        n = mpx_queue_purge(ctl->m, name);
-        if (n < 0)
-                return ctl_fail((int) n, "object", name, NULL);
-        if (ctl->json) {
-                printf("{\"name\":");
-                ctl_json_string(name, strlen(name));
-                printf(",\"removed\":%" PRId64 "}\n", n);
-        } else
-                printf("%" PRId64 "\n", n);
-        return CTL_EXIT_OK;
+        return ctl_status(declare(ctl->m, a.name, ctl_given(&a, 'D') ? MPX_DURABLE : 0), what, a.name, NULL);
+}
+
+/* dict and list len and clear NAME alike: the number of entries, or how many were removed. */
+int ctl_count_cmd(struct ctl *ctl, int argc, char **argv, int64_t (*len)(mpx *m, const char *name),
+                  int64_t (*clear)(mpx *m, const char *name)) {
+        bool cleared = ctl_is(ctl, "clear");
+        struct ctl_args a;
+        int r;
+
+        r = ctl_parse_sorted(ctl, argc, argv, ctl_no_options, 0, 0, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        return ctl_print_count(ctl, ctl->group, a.name, cleared ? "removed" : "len",
+                               (cleared ? clear : len)(ctl->m, a.name));
 }

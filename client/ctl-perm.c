@@ -15,21 +15,18 @@
 
 /* Parse "COMMAND ARG NAME" with no options but the common ones. */
 static int perm_parse_args(struct ctl *ctl, int argc, char **argv, const char **ret_arg, const char **ret_name) {
-        static const struct option options[] = { CTL_OPTIONS_COMMON };
-        int c, r;
+        struct ctl_args a;
+        int r;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                ;
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 2, 2);
+        r = ctl_parse_args(ctl, argc, argv, ctl_no_options, CTL_ARGS_RAW, 0, 0, &a);
+        if (r == CTL_EXIT_OK)
+                r = ctl_check_args(ctl, a.n, 2, 2);
+        if (r == CTL_EXIT_OK)
+                r = ctl_check_name(ctl, a.pos[1]);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_check_name(ctl, argv[optind + 1]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        *ret_arg = argv[optind];
-        *ret_name = argv[optind + 1];
+        *ret_arg = a.pos[0];
+        *ret_name = a.pos[1];
         return CTL_EXIT_OK;
 }
 
@@ -48,31 +45,17 @@ static bool parse_id(const char *s, uint32_t *ret) {
         return true;
 }
 
-/* A user by name or number: 0 and *ret, or a usage error. */
-static int resolve_user(struct ctl *ctl, const char *s, uid_t *ret) {
-        struct passwd *pw = getpwnam(s);
-        uint32_t id;
+/* A user, or with group a group, by name or number: 0 and *ret, or a usage error. */
+static int resolve_id(struct ctl *ctl, const char *s, bool group, uint32_t *ret) {
+        struct passwd *pw = group ? NULL : getpwnam(s);
+        struct group *gr = group ? getgrnam(s) : NULL;
 
         if (pw)
-                *ret = pw->pw_uid;
-        else if (parse_id(s, &id))
-                *ret = (uid_t) id;
-        else
-                return ctl_usage_error(ctl, "unknown user '%s' (a name or a number)", s);
-        return CTL_EXIT_OK;
-}
-
-/* A group by name or number: 0 and *ret, or a usage error. */
-static int resolve_group(struct ctl *ctl, const char *s, gid_t *ret) {
-        struct group *gr = getgrnam(s);
-        uint32_t id;
-
-        if (gr)
-                *ret = gr->gr_gid;
-        else if (parse_id(s, &id))
-                *ret = (gid_t) id;
-        else
-                return ctl_usage_error(ctl, "unknown group '%s' (a name or a number)", s);
+                *ret = (uint32_t) pw->pw_uid;
+        else if (gr)
+                *ret = (uint32_t) gr->gr_gid;
+        else if (!parse_id(s, ret))
+                return ctl_usage_error(ctl, "unknown %s '%s' (a name or a number)", group ? "group" : "user", s);
         return CTL_EXIT_OK;
 }
 
@@ -93,10 +76,7 @@ int ctl_perm_chmod(struct ctl *ctl, int argc, char **argv) {
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_chmod(ctl->m, name, (unsigned) mode);
-        if (r < 0)
-                return ctl_fail(r, "object", name, NULL);
-        return CTL_EXIT_OK;
+        return ctl_status(mpx_chmod(ctl->m, name, (unsigned) mode), "object", name, NULL);
 }
 
 /*
@@ -105,8 +85,7 @@ int ctl_perm_chmod(struct ctl *ctl, int argc, char **argv) {
  */
 int ctl_perm_chown(struct ctl *ctl, int argc, char **argv) {
         const char *arg = NULL, *name = NULL, *colon;
-        uid_t uid = (uid_t) -1;
-        gid_t gid = (gid_t) -1;
+        uint32_t uid = (uint32_t) -1, gid = (uint32_t) -1;
         size_t user_len;
         char user[256];
         int r;
@@ -121,15 +100,12 @@ int ctl_perm_chown(struct ctl *ctl, int argc, char **argv) {
                 return ctl_usage_error(ctl, "bad owner '%s' (USER, USER:GROUP or :GROUP)", arg);
         memcpy(user, arg, user_len);
         user[user_len] = '\0';
-        if (*user && (r = resolve_user(ctl, user, &uid)) != CTL_EXIT_OK)
+        if (*user && (r = resolve_id(ctl, user, false, &uid)) != CTL_EXIT_OK)
                 return r;
-        if (colon && (r = resolve_group(ctl, colon + 1, &gid)) != CTL_EXIT_OK)
+        if (colon && (r = resolve_id(ctl, colon + 1, true, &gid)) != CTL_EXIT_OK)
                 return r;
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_chown(ctl->m, name, uid, gid);
-        if (r < 0)
-                return ctl_fail(r, "object", name, NULL);
-        return CTL_EXIT_OK;
+        return ctl_status(mpx_chown(ctl->m, name, (uid_t) uid, (gid_t) gid), "object", name, NULL);
 }

@@ -56,35 +56,19 @@ static const char pipe_open_help[] =
 
 /* What "pipe open" was given. */
 struct pipe_args {
-        const char *name;
+        struct ctl_args args;           /* NAME and --timeout */
         int mode;                       /* MPX_PIPE_*, default duplex */
-        int64_t timeout_ms;             /* default forever */
+        int modes;                      /* how many of --read, --write and --duplex were given */
         char **cmd;                     /* NULL-terminated COMMAND, or NULL */
 };
 
-/*
- * Where the options of "pipe open" end: the index of "--", or of the first
- * argument after NAME (which starts COMMAND), or argc. An option's value is
- * skipped with it, so that "--timeout 5" is not taken for NAME.
- */
-static int pipe_split(int argc, char **argv) {
-        bool have_name = false;
+/* --read, --write or --duplex: the last one given is the mode. */
+static int pipe_option(struct ctl *ctl, int c, const char *arg, void *userdata) {
+        struct pipe_args *a = userdata;
 
-        for (int i = 1; i < argc; i++) {
-                const char *s = argv[i];
-
-                if (strcmp(s, "--") == 0)
-                        return i;
-                if (s[0] == '-' && s[1] != '\0') {
-                        if (strcmp(s, "--timeout") == 0 || strcmp(s, "-t") == 0)
-                                i++;
-                        continue;
-                }
-                if (have_name)
-                        return i;
-                have_name = true;
-        }
-        return argc;
+        a->mode = c == 'r' ? MPX_PIPE_READ : c == 'w' ? MPX_PIPE_WRITE : MPX_PIPE_DUPLEX;
+        a->modes++;
+        return CTL_EXIT_OK;
 }
 
 /* Parse "open NAME [options] [-- COMMAND ...]" into *a. CTL_EXIT_OK or what to return at once. */
@@ -93,49 +77,26 @@ static int pipe_parse(struct ctl *ctl, int argc, char **argv, struct pipe_args *
                 { "read", no_argument, NULL, 'r' },
                 { "write", no_argument, NULL, 'w' },
                 { "duplex", no_argument, NULL, 'd' },
-                { "timeout", required_argument, NULL, 't' },
+                CTL_OPTION_TIMEOUT,
                 CTL_OPTIONS_COMMON
         };
-        int split = pipe_split(argc, argv), first, c, r, modes = 0;
+        int first, split, r;
 
-        *a = (struct pipe_args) { .mode = MPX_PIPE_DUPLEX, .timeout_ms = -1 };
-        first = split < argc && strcmp(argv[split], "--") == 0 ? split + 1 : split;
+        *a = (struct pipe_args) { .mode = MPX_PIPE_DUPLEX };
         /* Only what comes before COMMAND is mpxctl's. */
-        while ((c = ctl_getopt(ctl, split, argv, options)) >= 0) {
-                switch (c) {
-                case 'r':
-                        a->mode = MPX_PIPE_READ;
-                        modes++;
-                        break;
-                case 'w':
-                        a->mode = MPX_PIPE_WRITE;
-                        modes++;
-                        break;
-                case 'd':
-                        a->mode = MPX_PIPE_DUPLEX;
-                        modes++;
-                        break;
-                case 't':
-                        r = ctl_parse_timeout(ctl, optarg, &a->timeout_ms);
-                        if (r != CTL_EXIT_OK)
-                                return r;
-                        break;
-                }
-        }
-        if (c == CTL_GETOPT_STOP) {
-                if (ctl->stop_status == CTL_EXIT_DONE)
-                        fputs(pipe_open_help, stdout);
-                return ctl->stop_status;
-        }
-        if (modes > 1)
+        split = ctl_split_command(argc, argv, options, &first);
+        r = ctl_parse(ctl, split, argv,
+                      &(struct ctl_syntax) { .options = options, .flags = CTL_ARGS_RAW, .option = pipe_option }, a,
+                      &a->args);
+        if (r == CTL_EXIT_DONE)
+                fputs(pipe_open_help, stdout);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (a->modes > 1)
                 return ctl_usage_error(ctl, "give one of --read, --write and --duplex");
-        r = ctl_check_args(ctl, split - optind, 1, 1);
+        r = ctl_parse_name(ctl, 0, 0, &a->args);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_check_name(ctl, argv[optind]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        a->name = argv[optind];
         if (split < argc && strcmp(argv[split], "--") == 0 && first >= argc)
                 return ctl_usage_error(ctl, "missing COMMAND after --");
         a->cmd = first < argc ? argv + first : NULL;
@@ -277,20 +238,19 @@ static int pipe_open(struct ctl *ctl, int argc, char **argv) {
         int fd = -1, r;
 
         r = pipe_parse(ctl, argc, argv, &a);
+        if (r == CTL_EXIT_OK)
+                r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = mpx_pipe_open(ctl->m, a.name, a.mode, a.timeout_ms, &fd);
+        r = mpx_pipe_open(ctl->m, a.args.name, a.mode, a.args.timeout_ms, &fd);
         if (r < 0)
-                return ctl_fail(r, "pipe", a.name,
+                return ctl_fail(r, "pipe", a.args.name,
                                 r == -EAGAIN ? "no partner is waiting" :
                                 r == -ETIMEDOUT ? "no partner came" : NULL);
         /* The daemon has no part in what follows: let the connection go now. */
         ctl->m = mpx_disconnect(ctl->m);
         if (a.cmd)
-                return pipe_exec(a.name, fd, a.mode, a.cmd);
+                return pipe_exec(a.args.name, fd, a.mode, a.cmd);
         /*
          * A peer that went away is reported, not a signal that kills mpxctl.
          * --read writes only to stdout, and keeps SIGPIPE as cat(1) does, so
@@ -299,9 +259,9 @@ static int pipe_open(struct ctl *ctl, int argc, char **argv) {
         if (a.mode != MPX_PIPE_READ)
                 signal(SIGPIPE, SIG_IGN);
         if (a.mode == MPX_PIPE_DUPLEX)
-                r = pipe_copy_duplex(a.name, fd);
+                r = pipe_copy_duplex(a.args.name, fd);
         else
-                r = pipe_copy_simplex(a.name, fd, a.mode);
+                r = pipe_copy_simplex(a.args.name, fd, a.mode);
         close(fd);
         return r;
 }

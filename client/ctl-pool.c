@@ -64,109 +64,54 @@ static int parse_signal(const char *s) {
         return (int) v;
 }
 
-/* Parse "COMMAND NAME [ARG]" with options (ARG when max_args is 2); the caller connects. */
-static int pool_parse_name(struct ctl *ctl, int argc, char **argv, const struct option *options, int max_args,
-                           const char **ret_name) {
-        int c, r;
+/* Parse "COMMAND NAME [ARG]" without options of its own; the caller connects. */
+static int pool_parse_name(struct ctl *ctl, int argc, char **argv, struct ctl_args *a) {
+        return ctl_parse_args(ctl, argc, argv, ctl_no_options, 0, 0, 1, a);
+}
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                ;
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 1, max_args);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_check_name(ctl, argv[optind]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        *ret_name = argv[optind];
+/* What "pool start" is given beyond NAME and COMMAND. */
+struct pool_start_args {
+        uint64_t workers;
+        int restart;                    /* MPX_RESTART_* */
+};
+
+/* --workers N or --restart WHEN of "pool start". */
+static int pool_start_option(struct ctl *ctl, int c, const char *arg, void *userdata) {
+        struct pool_start_args *p = userdata;
+        int r;
+
+        if (c == 'w') {
+                r = ctl_parse_u64(ctl, "number of workers", arg, &p->workers);
+                if (r != CTL_EXIT_OK)
+                        return r;
+                if (p->workers == 0 || p->workers > 1024)
+                        return ctl_usage_error(ctl, "--workers: expected 1 to 1024, got %s", arg);
+        } else if (c == 'r') {
+                if (strcmp(arg, "always") == 0)
+                        p->restart = MPX_RESTART_ALWAYS;
+                else if (strcmp(arg, "on-failure") == 0)
+                        p->restart = MPX_RESTART_ON_FAILURE;
+                else if (strcmp(arg, "never") == 0)
+                        p->restart = MPX_RESTART_NEVER;
+                else
+                        return ctl_usage_error(ctl, "--restart: expected always, on-failure or never, "
+                                               "got '%s'", arg);
+        }
         return CTL_EXIT_OK;
 }
 
-static const struct option pool_no_options[] = { CTL_OPTIONS_COMMON };
-
-/*
- * Where the options of "pool start" end: the index of "--", or of the first
- * argument after NAME (which starts COMMAND), or argc. An option's value is
- * skipped with it, so that "--workers 4" is not taken for NAME.
- */
-static int start_split(int argc, char **argv) {
-        bool have_name = false;
-
-        for (int i = 1; i < argc; i++) {
-                const char *s = argv[i];
-
-                if (strcmp(s, "--") == 0)
-                        return i;
-                if (s[0] == '-' && s[1] != '\0') {
-                        if (strcmp(s, "--workers") == 0 || strcmp(s, "-w") == 0 || strcmp(s, "--restart") == 0 ||
-                            strcmp(s, "-r") == 0)
-                                i++;
-                        continue;
-                }
-                if (have_name)
-                        return i;
-                have_name = true;
-        }
-        return argc;
-}
-
-/* mpxctl pool start NAME [--workers N] [--restart WHEN] -- COMMAND [ARGS...] */
-static int pool_start(struct ctl *ctl, int argc, char **argv) {
-        static const struct option options[] = {
-                { "workers", required_argument, NULL, 'w' },
-                { "restart", required_argument, NULL, 'r' },
-                CTL_OPTIONS_COMMON
-        };
-        int split = start_split(argc, argv), first, c, r, restart = MPX_RESTART_ON_FAILURE;
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        uint64_t workers = cpus > 0 && cpus <= 1024 ? (uint64_t) cpus : 1;
+/* Start the pool, with a relative COMMAND made absolute, since mpxd runs it from its own directory. */
+static int pool_start_run(struct ctl *ctl, const char *name, const struct pool_start_args *p, char **argv, int n) {
         const char **cmd;
         char *abs = NULL;
-        const char *name;
+        int started = 0, r;
 
-        first = split < argc && strcmp(argv[split], "--") == 0 ? split + 1 : split;
-        /* Only what comes before COMMAND is mpxctl's. */
-        while ((c = ctl_getopt(ctl, split, argv, options)) >= 0) {
-                if (c == 'w') {
-                        r = ctl_parse_u64(ctl, "number of workers", optarg, &workers);
-                        if (r != CTL_EXIT_OK)
-                                return r;
-                        if (workers == 0 || workers > 1024)
-                                return ctl_usage_error(ctl, "--workers: expected 1 to 1024, got %s", optarg);
-                } else if (c == 'r') {
-                        if (strcmp(optarg, "always") == 0)
-                                restart = MPX_RESTART_ALWAYS;
-                        else if (strcmp(optarg, "on-failure") == 0)
-                                restart = MPX_RESTART_ON_FAILURE;
-                        else if (strcmp(optarg, "never") == 0)
-                                restart = MPX_RESTART_NEVER;
-                        else
-                                return ctl_usage_error(ctl, "--restart: expected always, on-failure or never, "
-                                                       "got '%s'", optarg);
-                }
-        }
-        if (c == CTL_GETOPT_STOP) {
-                if (ctl->stop_status == CTL_EXIT_DONE)
-                        fputs(pool_start_help, stdout);
-                return ctl->stop_status;
-        }
-        r = ctl_check_args(ctl, split - optind, 1, 1);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_check_name(ctl, argv[optind]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        name = argv[optind];
-        if (first >= argc)
-                return ctl_usage_error(ctl, "missing COMMAND");
-        cmd = calloc((size_t) (argc - first) + 1, sizeof(*cmd));
+        cmd = calloc((size_t) n + 1, sizeof(*cmd));
         if (!cmd) {
                 ctl_error("out of memory");
                 return CTL_EXIT_FAILED;
         }
-        for (int i = first; i < argc; i++)
-                cmd[i - first] = argv[i];
+        memcpy(cmd, argv, (size_t) n * sizeof(*cmd));
         if (cmd[0][0] != '/' && strchr(cmd[0], '/')) {
                 abs = realpath(cmd[0], NULL);
                 if (!abs) {
@@ -178,27 +123,49 @@ static int pool_start(struct ctl *ctl, int argc, char **argv) {
         }
         r = ctl_connect(ctl);
         if (r == CTL_EXIT_OK) {
-                int started = mpx_pool_start(ctl->m, name, (uint32_t) workers, restart, cmd);
-
-                if (started == -ENOENT)
-                        r = ctl_fail(started, "pool", name, "COMMAND is not an executable file in mpxd's PATH");
-                else if (started == -EEXIST)
-                        r = ctl_fail(started, "pool", name, "a pool of that name runs another command or policy, "
-                                     "as another user, or is stopping");
-                else if (started == -EACCES)
-                        r = ctl_fail(started, "pool", name, "not yours, or mpxd cannot run workers as you (only "
-                                     "an mpxd that runs as root can; see its log)");
-                else if (started < 0)
-                        r = ctl_fail(started, "pool", name, NULL);
-                else if (ctl->json) {
-                        fputs("{\"name\":", stdout);
-                        ctl_json_string(name, strlen(name));
-                        printf(",\"created\":%s}\n", started ? "true" : "false");
-                }
+                started = mpx_pool_start(ctl->m, name, (uint32_t) p->workers, p->restart, cmd);
+                r = ctl_status(started, "pool", name,
+                               started == -ENOENT ? "COMMAND is not an executable file in mpxd's PATH" :
+                               started == -EEXIST ? "a pool of that name runs another command or policy, "
+                                                    "as another user, or is stopping" :
+                               started == -EACCES ? "not yours, or mpxd cannot run workers as you (only "
+                                                    "an mpxd that runs as root can; see its log)" : NULL);
+        }
+        if (r == CTL_EXIT_OK && ctl->json) {
+                ctl_json_name(name);
+                printf(",\"created\":%s}\n", started ? "true" : "false");
         }
         free(abs);
         free(cmd);
         return r;
+}
+
+/* mpxctl pool start NAME [--workers N] [--restart WHEN] -- COMMAND [ARGS...] */
+static int pool_start(struct ctl *ctl, int argc, char **argv) {
+        static const struct option options[] = {
+                { "workers", required_argument, NULL, 'w' },
+                { "restart", required_argument, NULL, 'r' },
+                CTL_OPTIONS_COMMON
+        };
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        struct pool_start_args p = {
+                .workers = cpus > 0 && cpus <= 1024 ? (uint64_t) cpus : 1,
+                .restart = MPX_RESTART_ON_FAILURE,
+        };
+        struct ctl_args a;
+        int first, split, r;
+
+        /* Only what comes before COMMAND is mpxctl's. */
+        split = ctl_split_command(argc, argv, options, &first);
+        r = ctl_parse(ctl, split, argv, &(struct ctl_syntax) { .options = options, .option = pool_start_option },
+                      &p, &a);
+        if (r == CTL_EXIT_DONE)
+                fputs(pool_start_help, stdout);
+        if (r != CTL_EXIT_OK)
+                return r;
+        if (first >= argc)
+                return ctl_usage_error(ctl, "missing COMMAND");
+        return pool_start_run(ctl, a.name, &p, argv + first, argc - first);
 }
 
 static const struct ctl_column pool_columns[] = {
@@ -213,12 +180,6 @@ static const struct ctl_column pool_columns[] = {
         { "COMMAND", "command", CTL_CELL_TEXT },
 };
 
-/* ctl_collect's page function: pools only. */
-static int pool_page(mpx *m, uint64_t cursor, size_t max, const void *arg,
-                     mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
-        return mpx_list_objects(m, cursor, max, "pool", ret_items, ret_n, ret_next);
-}
-
 /* mpxctl pool ls [--sort FIELD] [--names] */
 static int pool_ls(struct ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
@@ -226,121 +187,72 @@ static int pool_ls(struct ctl *ctl, int argc, char **argv) {
                 { "names", no_argument, NULL, 'N' },
                 CTL_OPTIONS_COMMON
         };
-        const char *sort = NULL;
-        bool names = false;
-        mpx_info *all = NULL;
-        size_t n_all = 0;
-        int c, r;
+        static const struct ctl_listing ls = {
+                "ls", options, CTL_OBJECTS, "pool", pool_columns, ARRAY_SIZE(pool_columns)
+        };
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0) {
-                if (c == 'S')
-                        sort = optarg;
-                else if (c == 'N')
-                        names = true;
-        }
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 0, 0);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_collect(ctl, pool_page, NULL, &all, &n_all);
-        if (r < 0)
-                return ctl_fail(r, "ls", NULL, NULL);
-        if (sort)
-                ctl_sort(all, n_all, sort);
-        if (names)
-                for (size_t i = 0; i < n_all; i++)
-                        puts(all[i].name);
-        else if (ctl->json)
-                ctl_json_infos(all, n_all);
-        else
-                ctl_print_table(pool_columns, ARRAY_SIZE(pool_columns), all, n_all);
-        ctl_infos_free(all, n_all);
-        return CTL_EXIT_OK;
+        return ctl_list_cmd(ctl, argc, argv, &ls);
 }
 
 /* mpxctl pool info NAME */
 static int pool_info(struct ctl *ctl, int argc, char **argv) {
-        const char *name = NULL;
-        mpx_info info;
-        int r;
-
-        r = pool_parse_name(ctl, argc, argv, pool_no_options, 1, &name);
-        if (r == CTL_EXIT_OK)
-                r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = mpx_object_info(ctl->m, name, &info);
-        if (r < 0)
-                return ctl_fail(r, "pool", name, NULL);
-        if (!info.type || strcmp(info.type, "pool") != 0) {
-                mpx_info_clear(&info);
-                return ctl_fail(-EPROTOTYPE, "pool", name, NULL);
-        }
-        if (ctl->json) {
-                ctl_json_info(&info);
-                putchar('\n');
-        } else
-                ctl_print_info(&info);
-        mpx_info_clear(&info);
-        return CTL_EXIT_OK;
+        return ctl_info_cmd(ctl, argc, argv, "pool", "pool");
 }
 
 /* mpxctl pool scale NAME N */
 static int pool_scale(struct ctl *ctl, int argc, char **argv) {
-        const char *name = NULL;
+        struct ctl_args a;
         uint64_t n;
         int r;
 
-        r = pool_parse_name(ctl, argc, argv, pool_no_options, 2, &name);
+        r = pool_parse_name(ctl, argc, argv, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        if (argc - optind < 2)
+        if (a.n < 1)
                 return ctl_usage_error(ctl, "missing the number of workers");
-        r = ctl_parse_u64(ctl, "number of workers", argv[optind + 1], &n);
+        r = ctl_parse_u64(ctl, "number of workers", a.pos[0], &n);
         if (r != CTL_EXIT_OK)
                 return r;
         if (n > 1024)
-                return ctl_usage_error(ctl, "expected 0 to 1024 workers, got %s", argv[optind + 1]);
+                return ctl_usage_error(ctl, "expected 0 to 1024 workers, got %s", a.pos[0]);
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_pool_scale(ctl->m, name, (uint32_t) n);
-        if (r < 0)
-                return ctl_fail(r, "pool", name, r == -EINVAL ? "the pool is stopping" : NULL);
-        return CTL_EXIT_OK;
+        r = mpx_pool_scale(ctl->m, a.name, (uint32_t) n);
+        return ctl_status(r, "pool", a.name, r == -EINVAL ? "the pool is stopping" : NULL);
 }
 
 /* mpxctl pool signal NAME SIG: print how many workers were signalled. */
 static int pool_signal(struct ctl *ctl, int argc, char **argv) {
-        const char *name = NULL;
+        struct ctl_args a;
         int r, sig;
 
-        r = pool_parse_name(ctl, argc, argv, pool_no_options, 2, &name);
+        r = pool_parse_name(ctl, argc, argv, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        if (argc - optind < 2)
+        if (a.n < 1)
                 return ctl_usage_error(ctl, "missing the signal");
-        sig = parse_signal(argv[optind + 1]);
+        sig = parse_signal(a.pos[0]);
         if (sig < 0)
                 return ctl_usage_error(ctl, "unknown signal '%s' (a name such as TERM or HUP, or a number)",
-                                       argv[optind + 1]);
+                                       a.pos[0]);
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = mpx_pool_signal(ctl->m, name, sig);
+        r = mpx_pool_signal(ctl->m, a.name, sig);
         if (r < 0)
-                return ctl_fail(r, "pool", name, NULL);
+                return ctl_fail(r, "pool", a.name, NULL);
         if (ctl->json) {
-                fputs("{\"name\":", stdout);
-                ctl_json_string(name, strlen(name));
+                ctl_json_name(a.name);
                 printf(",\"signal\":%d,\"signalled\":%d}\n", sig, r);
         } else
                 printf("%d\n", r);
         return CTL_EXIT_OK;
+}
+
+/* --grace S of "pool stop". */
+static int pool_grace_option(struct ctl *ctl, int c, const char *arg, void *userdata) {
+        return ctl_parse_timeout(ctl, arg, userdata);
 }
 
 /* mpxctl pool stop NAME [--grace S]: returns once every worker has exited. */
@@ -350,31 +262,17 @@ static int pool_stop(struct ctl *ctl, int argc, char **argv) {
                 CTL_OPTIONS_COMMON
         };
         int64_t grace_ms = POOL_STOP_GRACE_MS;
-        const char *name;
-        int c, r;
+        struct ctl_args a;
+        int r;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                if (c == 'g') {
-                        r = ctl_parse_timeout(ctl, optarg, &grace_ms);
-                        if (r != CTL_EXIT_OK)
-                                return r;
-                }
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 1, 1);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_check_name(ctl, argv[optind]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        name = argv[optind];
-        r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = mpx_pool_stop(ctl->m, name, grace_ms);
-        if (r < 0)
-                return ctl_fail(r, "pool", name, NULL);
-        return CTL_EXIT_OK;
+        r = ctl_parse(ctl, argc, argv,
+                      &(struct ctl_syntax) {
+                              .options = options,
+                              .flags = CTL_ARGS_CONNECT,
+                              .option = pool_grace_option,
+                      },
+                      &grace_ms, &a);
+        return r != CTL_EXIT_OK ? r : ctl_status(mpx_pool_stop(ctl->m, a.name, grace_ms), "pool", a.name, NULL);
 }
 
 const struct ctl_command ctl_pool_commands[] = {

@@ -23,150 +23,93 @@
 
 #include "mpxctl.h"
 
-/* The arguments of a queue command; options a command does not take keep their defaults. */
-struct queue_args {
-        const char *name;               /* NAME, checked */
-        const char *arg;                /* the optional argument after NAME, or NULL */
-        int64_t timeout_ms;             /* --timeout, default forever */
-        uint64_t maxsize;               /* --maxsize, default unbounded */
-        bool joinable;                  /* --joinable */
-        bool durable;                   /* --durable */
-        int64_t ttr_ms;                 /* --ttr, -1 when not given */
-};
+/* --ttr S: seconds, as a timeout is written, into milliseconds (at userdata) that fit the wire's u32. */
+static int queue_ttr_option(struct ctl *ctl, int c, const char *s, void *userdata) {
+        int64_t *ms = userdata;
+        int r;
 
-/* --ttr S: seconds, as a timeout is written, into milliseconds that fit the wire's u32. */
-static int queue_parse_ttr(struct ctl *ctl, const char *s, int64_t *ret_ms) {
-        int r = ctl_parse_timeout(ctl, s, ret_ms);
-
+        if (c != 'T')
+                return CTL_EXIT_OK;
+        r = ctl_parse_timeout(ctl, s, ms);
         if (r != CTL_EXIT_OK)
                 return r;
-        if (*ret_ms < 0 || *ret_ms > UINT32_MAX)
+        if (*ms < 0 || *ms > UINT32_MAX)
                 return ctl_usage_error(ctl, "bad time-to-run '%s' (0 to 4294967 seconds)", s);
         return CTL_EXIT_OK;
 }
 
 /*
- * Parse "COMMAND NAME [ARG]" (ARG when max_args is 2) with options into *a,
- * then connect. CTL_EXIT_OK, or what the command returns at once.
+ * Parse "COMMAND NAME [ARG]" (ARG when max is 1) with options into *a and
+ * the --ttr of those that take one into *ttr_ms (-1 when not given), then
+ * connect. CTL_EXIT_OK, or what the command returns at once.
  */
-static int queue_parse(struct ctl *ctl, int argc, char **argv, const struct option *options,
-                       int max_args, struct queue_args *a) {
-        int c, r;
-
-        *a = (struct queue_args) { .timeout_ms = -1, .ttr_ms = -1 };
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0) {
-                switch (c) {
-                case 't':
-                        r = ctl_parse_timeout(ctl, optarg, &a->timeout_ms);
-                        if (r != CTL_EXIT_OK)
-                                return r;
-                        break;
-                case 'm':
-                        r = ctl_parse_u64(ctl, "maxsize", optarg, &a->maxsize);
-                        if (r != CTL_EXIT_OK)
-                                return r;
-                        break;
-                case 'j':
-                        a->joinable = true;
-                        break;
-                case 'D':
-                        a->durable = true;
-                        break;
-                case 'T':
-                        r = queue_parse_ttr(ctl, optarg, &a->ttr_ms);
-                        if (r != CTL_EXIT_OK)
-                                return r;
-                        break;
-                }
-        }
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 1, max_args);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = ctl_check_name(ctl, argv[optind]);
-        if (r != CTL_EXIT_OK)
-                return r;
-        a->name = argv[optind];
-        a->arg = argc - optind > 1 ? argv[optind + 1] : NULL;
-        return ctl_connect(ctl);
+static int queue_parse(struct ctl *ctl, int argc, char **argv, const struct option *options, int max,
+                       struct ctl_args *a, int64_t *ttr_ms) {
+        if (ttr_ms)
+                *ttr_ms = -1;
+        return ctl_parse(ctl, argc, argv,
+                         &(struct ctl_syntax) {
+                                 .options = options,
+                                 .flags = CTL_ARGS_CONNECT,
+                                 .max = max,
+                                 .numbers = "m",
+                                 .option = queue_ttr_option,
+                         },
+                         ttr_ms, a);
 }
-
-/* The options of a command that has none of its own. */
-static const struct option queue_no_options[] = { CTL_OPTIONS_COMMON };
-
-/* The options of a command that waits. */
-static const struct option queue_timeout_options[] = {
-        { "timeout", required_argument, NULL, 't' },
-        CTL_OPTIONS_COMMON
-};
 
 /* mpxctl queue declare NAME [--maxsize N] [--joinable] [--durable] [--ttr S] */
 static int queue_declare(struct ctl *ctl, int argc, char **argv) {
         static const struct option options[] = {
                 { "maxsize", required_argument, NULL, 'm' },
                 { "joinable", no_argument, NULL, 'j' },
-                { "durable", no_argument, NULL, 'D' },
+                CTL_OPTION_DURABLE,
                 { "ttr", required_argument, NULL, 'T' },
                 CTL_OPTIONS_COMMON
         };
-        struct queue_args a;
+        uint64_t maxsize;
+        struct ctl_args a;
+        int64_t ttr_ms;
         unsigned flags;
         int r;
 
-        r = queue_parse(ctl, argc, argv, options, 1, &a);
+        r = queue_parse(ctl, argc, argv, options, 0, &a, &ttr_ms);
         if (r != CTL_EXIT_OK)
                 return r;
-        flags = (a.joinable ? MPX_QUEUE_JOINABLE : 0) | (a.durable ? MPX_DURABLE : 0);
-        if (a.ttr_ms >= 0)
-                r = mpx_queue_declare_ttr(ctl->m, a.name, a.maxsize, flags, (uint32_t) a.ttr_ms);
+        maxsize = ctl_number(&a, 'm', 0);
+        flags = (ctl_given(&a, 'j') ? MPX_QUEUE_JOINABLE : 0) | (ctl_given(&a, 'D') ? MPX_DURABLE : 0);
+        if (ttr_ms >= 0)
+                r = mpx_queue_declare_ttr(ctl->m, a.name, maxsize, flags, (uint32_t) ttr_ms);
         else
-                r = mpx_queue_declare(ctl->m, a.name, a.maxsize, flags);
-        if (r == -EINVAL && a.ttr_ms > 0 && !a.joinable)
+                r = mpx_queue_declare(ctl->m, a.name, maxsize, flags);
+        if (r == -EINVAL && ttr_ms > 0 && !ctl_given(&a, 'j'))
                 return ctl_fail(r, "queue", a.name, "a time-to-run needs --joinable");
-        if (r < 0)
-                return ctl_fail(r, "queue", a.name, NULL);
-        return CTL_EXIT_OK;
+        return ctl_status(r, "queue", a.name, NULL);
 }
 
 /* mpxctl queue put NAME [DATA] [--timeout S]: DATA, or all of stdin. */
 static int queue_put(struct ctl *ctl, int argc, char **argv) {
-        struct queue_args a;
-        const char *data;
-        char *input = NULL;
-        size_t size = 0;
+        struct ctl_payload data;
+        struct ctl_args a;
         int r;
 
-        r = queue_parse(ctl, argc, argv, queue_timeout_options, 2, &a);
+        r = queue_parse(ctl, argc, argv, ctl_timeout_options, 1, &a, NULL);
+        if (r == CTL_EXIT_OK)
+                r = ctl_payload(ctl, "queue", a.name, a.n > 0 ? a.pos[0] : NULL, &data);
         if (r != CTL_EXIT_OK)
                 return r;
-        data = a.arg;
-        if (data)
-                size = strlen(data);
-        else {
-                r = ctl_read_stdin(mpx_max_message(ctl->m), &input, &size);
-                if (r == -EMSGSIZE)
-                        return ctl_fail(r, "queue", a.name, NULL);
-                if (r < 0) {
-                        ctl_error("cannot read stdin: %s", strerror(-r));
-                        return CTL_EXIT_FAILED;
-                }
-                data = input;
-        }
-        r = mpx_queue_put(ctl->m, a.name, data, size, a.timeout_ms);
-        free(input);
-        if (r < 0)
-                return ctl_fail(r, "queue", a.name, r == -EAGAIN ? "queue is full" : NULL);
-        return CTL_EXIT_OK;
+        r = mpx_queue_put(ctl->m, a.name, data.data, data.size, a.timeout_ms);
+        ctl_payload_done(&data);
+        return ctl_status(r, "queue", a.name, r == -EAGAIN ? "queue is full" : NULL);
 }
 
 /* mpxctl queue get NAME [--timeout S]: the payload on stdout, or a JSON object. */
 static int queue_get(struct ctl *ctl, int argc, char **argv) {
-        struct queue_args a;
+        struct ctl_args a;
         mpx_item item;
         int r;
 
-        r = queue_parse(ctl, argc, argv, queue_timeout_options, 1, &a);
+        r = queue_parse(ctl, argc, argv, ctl_timeout_options, 0, &a, NULL);
         if (r != CTL_EXIT_OK)
                 return r;
 
@@ -178,8 +121,7 @@ static int queue_get(struct ctl *ctl, int argc, char **argv) {
         if (r < 0)
                 return ctl_fail(r, "queue", a.name, r == -EAGAIN ? "queue is empty" : NULL);
         if (ctl->json) {
-                fputs("{\"name\":", stdout);
-                ctl_json_string(a.name, strlen(a.name));
+                ctl_json_name(a.name);
                 printf(",\"tag\":%" PRIu64 ",\"deliveries\":%" PRIu32 ",\"data\":",
                        item.tag, item.deliveries);
                 ctl_json_string(item.data, item.size);
@@ -190,50 +132,34 @@ static int queue_get(struct ctl *ctl, int argc, char **argv) {
         return CTL_EXIT_OK;
 }
 
-/* mpxctl queue done NAME [TAG]: finish a delivery, by tag or the oldest one. */
-static int queue_done(struct ctl *ctl, int argc, char **argv) {
-        struct queue_args a;
+/*
+ * mpxctl queue done NAME [TAG] and mpxctl queue touch NAME TAG: finish a
+ * delivery, by tag or the oldest one, or restart its lease.
+ */
+static int queue_tag_cmd(struct ctl *ctl, int argc, char **argv) {
+        bool touch = ctl_is(ctl, "touch");
+        struct ctl_args a;
         uint64_t tag = 0;
         int r;
 
-        r = queue_parse(ctl, argc, argv, queue_no_options, 2, &a);
+        r = queue_parse(ctl, argc, argv, ctl_no_options, 1, &a, NULL);
+        if (r == CTL_EXIT_OK && touch && a.n == 0)
+                r = ctl_usage_error(ctl, "touch needs a delivery TAG");
+        if (r == CTL_EXIT_OK && a.n > 0)
+                r = ctl_parse_u64(ctl, "tag", a.pos[0], &tag);
         if (r != CTL_EXIT_OK)
                 return r;
-        if (a.arg) {
-                r = ctl_parse_u64(ctl, "tag", a.arg, &tag);
-                if (r != CTL_EXIT_OK)
-                        return r;
+        if (touch) {
+                r = mpx_queue_touch(ctl->m, a.name, tag);
+                if (r == -ENOENT)
+                        return ctl_fail(r, "queue", a.name,
+                                        "no such queue or delivery tag (done, or its lease ran out)");
+                return ctl_status(r, "queue", a.name, NULL);
         }
         r = mpx_queue_task_done(ctl->m, a.name, tag);
-        if (r == -EINVAL && tag == 0)
-                return ctl_fail(r, "queue", a.name, "no unfinished delivery to mark done");
-        if (r == -ENOENT && tag != 0)
-                return ctl_fail(r, "queue", a.name, "no such queue or delivery tag");
-        if (r < 0)
-                return ctl_fail(r, "queue", a.name, NULL);
-        return CTL_EXIT_OK;
-}
-
-/* mpxctl queue touch NAME TAG: restart the lease of a delivery. */
-static int queue_touch(struct ctl *ctl, int argc, char **argv) {
-        struct queue_args a;
-        uint64_t tag = 0;
-        int r;
-
-        r = queue_parse(ctl, argc, argv, queue_no_options, 2, &a);
-        if (r != CTL_EXIT_OK)
-                return r;
-        if (!a.arg)
-                return ctl_usage_error(ctl, "touch needs a delivery TAG");
-        r = ctl_parse_u64(ctl, "tag", a.arg, &tag);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = mpx_queue_touch(ctl->m, a.name, tag);
-        if (r == -ENOENT)
-                return ctl_fail(r, "queue", a.name, "no such queue or delivery tag (done, or its lease ran out)");
-        if (r < 0)
-                return ctl_fail(r, "queue", a.name, NULL);
-        return CTL_EXIT_OK;
+        return ctl_status(r, "queue", a.name,
+                          r == -EINVAL && tag == 0 ? "no unfinished delivery to mark done" :
+                          r == -ENOENT && tag != 0 ? "no such queue or delivery tag" : NULL);
 }
 
 /*
@@ -359,30 +285,30 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
                 { "ttr", required_argument, NULL, 'T' },
                 CTL_OPTIONS_COMMON
         };
-        uint64_t count = 0, handled = 0, done = 0;
+        uint64_t count, handled = 0, done = 0;
+        int r, interval, result = CTL_EXIT_OK;
+        struct ctl_args a;
         int64_t ttr = -1;
-        uint32_t lease;
-        int c, r, interval, result = CTL_EXIT_OK;
         const char *name;
+        uint32_t lease;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0) {
-                if (c == 'n')
-                        r = ctl_parse_u64(ctl, "count", optarg, &count);
-                else if (c == 'T')
-                        r = queue_parse_ttr(ctl, optarg, &ttr);
-                else
-                        continue;
-                if (r != CTL_EXIT_OK)
-                        return r;
-        }
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        if (argc - optind < 2)
-                return ctl_usage_error(ctl, "consume needs a queue NAME and a COMMAND");
-        r = ctl_check_name(ctl, argv[optind]);
+        r = ctl_parse(ctl, argc, argv,
+                      &(struct ctl_syntax) {
+                              .options = options,
+                              .flags = CTL_ARGS_RAW,
+                              .numbers = "n",
+                              .option = queue_ttr_option,
+                      },
+                      &ttr, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        name = argv[optind];
+        if (a.n < 2)
+                return ctl_usage_error(ctl, "consume needs a queue NAME and a COMMAND");
+        r = ctl_check_name(ctl, a.pos[0]);
+        if (r != CTL_EXIT_OK)
+                return r;
+        name = a.pos[0];
+        count = ctl_number(&a, 'n', 0);
         lease = ttr > 0 ? (uint32_t) ttr : 0;
         r = ctl_connect(ctl);
         if (r != CTL_EXIT_OK)
@@ -409,7 +335,7 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
                 if (r < 0)
                         return ctl_fail(r, "queue", name, NULL);
                 handled++;
-                pid = consume_spawn(argv + optind + 1, &item);
+                pid = consume_spawn(a.pos + 1, &item);
                 status = pid < 0 ? -1 : consume_wait(ctl->m, name, item.tag, pid, interval);
                 if (item.tag == 0) {
                         /* A plain queue's item left the daemon when taken: nothing to mark or give back. */
@@ -420,9 +346,9 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
                 } else {
                         if (status >= 0 && WIFSIGNALED(status))
                                 ctl_error("queue '%s': %s killed by signal %d; item given back", name,
-                                          argv[optind + 1], WTERMSIG(status));
+                                          a.pos[1], WTERMSIG(status));
                         else
-                                ctl_error("queue '%s': %s failed; item given back", name, argv[optind + 1]);
+                                ctl_error("queue '%s': %s failed; item given back", name, a.pos[1]);
                         result = CTL_EXIT_FAILED;
                         r = consume_give_back(ctl);
                         if (r != CTL_EXIT_OK) {
@@ -443,47 +369,40 @@ static int queue_consume(struct ctl *ctl, int argc, char **argv) {
 
 /* mpxctl queue join NAME [--timeout S]: wait until every item is done. */
 static int queue_join(struct ctl *ctl, int argc, char **argv) {
-        struct queue_args a;
+        struct ctl_args a;
         int r;
 
-        r = queue_parse(ctl, argc, argv, queue_timeout_options, 1, &a);
+        r = queue_parse(ctl, argc, argv, ctl_timeout_options, 0, &a, NULL);
         if (r != CTL_EXIT_OK)
                 return r;
         r = mpx_queue_join(ctl->m, a.name, a.timeout_ms);
-        if (r < 0)
-                return ctl_fail(r, "queue", a.name, r == -EAGAIN ? "items are unfinished" : NULL);
-        return CTL_EXIT_OK;
+        return ctl_status(r, "queue", a.name, r == -EAGAIN ? "items are unfinished" : NULL);
 }
 
 /* mpxctl queue close NAME */
 static int queue_close(struct ctl *ctl, int argc, char **argv) {
-        struct queue_args a;
-        int r;
-
-        r = queue_parse(ctl, argc, argv, queue_no_options, 1, &a);
-        if (r != CTL_EXIT_OK)
-                return r;
-        r = mpx_queue_close(ctl->m, a.name);
-        if (r < 0)
-                return ctl_fail(r, "queue", a.name, NULL);
-        return CTL_EXIT_OK;
+        return ctl_call_cmd(ctl, argc, argv, mpx_queue_close);
 }
 
-/* mpxctl queue size NAME: the number of items waiting (JSON: the whole status). */
-static int queue_size(struct ctl *ctl, int argc, char **argv) {
-        struct queue_args a;
+/*
+ * mpxctl queue size NAME: the number of items waiting (JSON: the whole
+ * status); mpxctl queue purge NAME: drop the waiting items and say how many.
+ */
+static int queue_count_cmd(struct ctl *ctl, int argc, char **argv) {
         mpx_queue_status st;
+        struct ctl_args a;
         int r;
 
-        r = queue_parse(ctl, argc, argv, queue_no_options, 1, &a);
+        r = queue_parse(ctl, argc, argv, ctl_no_options, 0, &a, NULL);
         if (r != CTL_EXIT_OK)
                 return r;
+        if (ctl_is(ctl, "purge"))
+                return ctl_print_count(ctl, "queue", a.name, "removed", mpx_queue_purge(ctl->m, a.name));
         r = mpx_queue_stat(ctl->m, a.name, &st);
         if (r < 0)
                 return ctl_fail(r, "queue", a.name, NULL);
         if (ctl->json) {
-                fputs("{\"name\":", stdout);
-                ctl_json_string(a.name, strlen(a.name));
+                ctl_json_name(a.name);
                 printf(",\"size\":%" PRIu64 ",\"maxsize\":%" PRIu64 ",\"unfinished\":%" PRIu64
                        ",\"closed\":%s}\n",
                        st.size, st.maxsize, st.unfinished, st.closed ? "true" : "false");
@@ -492,40 +411,19 @@ static int queue_size(struct ctl *ctl, int argc, char **argv) {
         return CTL_EXIT_OK;
 }
 
-/* mpxctl queue purge NAME: drop the waiting items and say how many. */
-static int queue_purge(struct ctl *ctl, int argc, char **argv) {
-        struct queue_args a;
-        int64_t removed;
-        int r;
-
-        r = queue_parse(ctl, argc, argv, queue_no_options, 1, &a);
-        if (r != CTL_EXIT_OK)
-                return r;
-        removed = mpx_queue_purge(ctl->m, a.name);
-        if (removed < 0)
-                return ctl_fail((int) removed, "queue", a.name, NULL);
-        if (ctl->json) {
-                fputs("{\"name\":", stdout);
-                ctl_json_string(a.name, strlen(a.name));
-                printf(",\"removed\":%" PRId64 "}\n", removed);
-        } else
-                printf("%" PRId64 "\n", removed);
-        return CTL_EXIT_OK;
-}
-
 const struct ctl_command ctl_queue_commands[] = {
         { "declare", "NAME [--maxsize N] [--joinable] [--durable] [--ttr S]",
           "create a queue, or check that it exists so", queue_declare, NULL },
         { "put", "NAME [DATA] [--timeout S]", "add an item: DATA, or all of stdin", queue_put, NULL },
         { "get", "NAME [--timeout S]", "take the oldest item and write it to stdout", queue_get, NULL },
-        { "done", "NAME [TAG]", "mark a joinable queue's delivery finished", queue_done, NULL },
-        { "touch", "NAME TAG", "extend the lease of a joinable queue's delivery", queue_touch, NULL },
+        { "done", "NAME [TAG]", "mark a joinable queue's delivery finished", queue_tag_cmd, NULL },
+        { "touch", "NAME TAG", "extend the lease of a joinable queue's delivery", queue_tag_cmd, NULL },
         { "consume", "NAME [-n N] [--ttr S] -- COMMAND [ARGS...]",
           "run COMMAND once per item, the item on its stdin; done when it exits 0", queue_consume, NULL },
         { "join", "NAME [--timeout S]", "wait until every item of a joinable queue is done",
           queue_join, NULL },
         { "close", "NAME", "refuse further puts; getters drain what is left", queue_close, NULL },
-        { "size", "NAME", "print the number of items waiting", queue_size, NULL },
-        { "purge", "NAME", "drop every waiting item and print how many", queue_purge, NULL },
+        { "size", "NAME", "print the number of items waiting", queue_count_cmd, NULL },
+        { "purge", "NAME", "drop every waiting item and print how many", queue_count_cmd, NULL },
         { NULL, NULL, NULL, NULL, NULL },
 };

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tables of described things for mpxctl: collecting every page of a paged
- * listing (objects, clients), sorting by a field, and printing aligned
- * columns the way ipcs does. Cells come from fields by key; a row without
- * the field shows "-". ls, clients and top share it.
+ * What mpxctl prints: tables of described things (collecting every page
+ * of a paged listing, sorting by a field, printing aligned columns the way
+ * ipcs does; cells come from fields by key, and a row without the field
+ * shows "-"), the listing commands built on them (ls, clients, users, pool
+ * ls; top shares the tables), and the small answers about one object that
+ * every group prints alike: a count, or the start of a JSON object.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -72,6 +74,13 @@ static void mode_string(int64_t mode, char *buf, size_t size) {
 
 /* The text of one cell; points into buf, into the item, or at a constant. */
 static const char *table_cell(const mpx_info *item, const struct ctl_column *col, char *buf, size_t size) {
+        /* The formats that write a number in a way of their own. */
+        static void (*const formats[])(int64_t v, char *buf, size_t size) = {
+                [CTL_CELL_BYTES] = ctl_human_bytes,
+                [CTL_CELL_MS] = human_ms,
+                [CTL_CELL_USER] = user_name,
+                [CTL_CELL_MODE] = mode_string,
+        };
         const mpx_field *f;
 
         if (strcmp(col->key, "name") == 0 && item->name)
@@ -83,27 +92,12 @@ static const char *table_cell(const mpx_info *item, const struct ctl_column *col
                 return "-";
         if (f->is_str)
                 return *f->str ? f->str : "-";
-        switch (col->format) {
-        case CTL_CELL_LIMIT:
-                if (f->num == 0)
-                        return "-";
-                break;
-        case CTL_CELL_BYTES:
-                ctl_human_bytes(f->num, buf, size);
-                return buf;
-        case CTL_CELL_MS:
-                human_ms(f->num, buf, size);
-                return buf;
-        case CTL_CELL_USER:
-                user_name(f->num, buf, size);
-                return buf;
-        case CTL_CELL_MODE:
-                mode_string(f->num, buf, size);
-                return buf;
-        default:
-                break;
-        }
-        snprintf(buf, size, "%" PRId64, f->num);
+        if (col->format == CTL_CELL_LIMIT && f->num == 0)
+                return "-";
+        if (col->format < ARRAY_SIZE(formats) && formats[col->format])
+                formats[col->format](f->num, buf, size);
+        else
+                snprintf(buf, size, "%" PRId64, f->num);
         return buf;
 }
 
@@ -183,14 +177,24 @@ void ctl_infos_free(mpx_info *items, size_t n) {
         mpx_objects_free(items, n);
 }
 
-int ctl_collect(struct ctl *ctl, ctl_page_fn fetch, const void *arg, mpx_info **ret_items, size_t *ret_n) {
+/* One page of a listing. */
+static int collect_page(mpx *m, enum ctl_source source, const char *type, uint64_t cursor, mpx_info **ret_items,
+                        size_t *ret_n, uint64_t *ret_next) {
+        if (source == CTL_CLIENTS)
+                return mpx_clients(m, cursor, CTL_PAGE, ret_items, ret_n, ret_next);
+        if (source == CTL_USERS)
+                return mpx_users(m, cursor, CTL_PAGE, ret_items, ret_n, ret_next);
+        return mpx_list_objects(m, cursor, CTL_PAGE, type, ret_items, ret_n, ret_next);
+}
+
+int ctl_collect(struct ctl *ctl, enum ctl_source source, const char *type, mpx_info **ret_items, size_t *ret_n) {
         mpx_info *all = NULL, *page, *p;
         size_t n_all = 0, n;
         uint64_t cursor = 0, next;
         int r;
 
         do {
-                r = fetch(ctl->m, cursor, CTL_PAGE, arg, &page, &n, &next);
+                r = collect_page(ctl->m, source, type, cursor, &page, &n, &next);
                 if (r < 0) {
                         ctl_infos_free(all, n_all);
                         return r;
@@ -220,6 +224,30 @@ int ctl_collect(struct ctl *ctl, ctl_page_fn fetch, const void *arg, mpx_info **
         return 0;
 }
 
+/* Entries are printed as they come, page by page, so that a large dict never has to fit in memory. */
+void ctl_print_entries(const struct ctl *ctl, const mpx_buf *keys, const mpx_buf *values, size_t n, size_t done) {
+        for (size_t i = 0; i < n; i++) {
+                if (ctl->json) {
+                        if (done + i)
+                                putchar(',');
+                        if (keys)
+                                ctl_json_string(keys[i].data, keys[i].size);
+                        if (keys && values)
+                                putchar(':');
+                        if (values)
+                                ctl_json_string(values[i].data, values[i].size);
+                        continue;
+                }
+                if (keys)
+                        fwrite(keys[i].data, 1, keys[i].size, stdout);
+                if (keys && values)
+                        putchar('=');
+                if (values)
+                        fwrite(values[i].data, 1, values[i].size, stdout);
+                putchar('\n');
+        }
+}
+
 void ctl_json_infos(const mpx_info *items, size_t n) {
         putchar('[');
         for (size_t i = 0; i < n; i++) {
@@ -228,4 +256,52 @@ void ctl_json_infos(const mpx_info *items, size_t n) {
                 ctl_json_info(&items[i]);
         }
         fputs("]\n", stdout);
+}
+
+/* The listings differ only in what they list and show: one command serves them all. */
+int ctl_list_cmd(struct ctl *ctl, int argc, char **argv, const struct ctl_listing *l) {
+        const char *type, *sort;
+        mpx_info *all = NULL;
+        struct ctl_args a;
+        size_t n_all = 0;
+        int r;
+
+        r = ctl_parse_args(ctl, argc, argv, l->options, CTL_ARGS_NO_NAME | CTL_ARGS_CONNECT, 0, 0, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
+        type = ctl_value(&a, 't');
+        r = ctl_collect(ctl, l->source, l->type ? l->type : type, &all, &n_all);
+        if (r == -EINVAL && type)
+                return ctl_usage_error(ctl, "unknown object type '%s'", type);
+        if (r < 0)
+                return ctl_fail(r, l->what, NULL, NULL);
+        sort = ctl_value(&a, 'S');
+        if (sort)
+                ctl_sort(all, n_all, sort);
+        if (ctl_given(&a, 'N'))
+                for (size_t i = 0; i < n_all; i++)
+                        puts(all[i].name);
+        else if (ctl->json)
+                ctl_json_infos(all, n_all);
+        else
+                ctl_print_table(l->columns, l->n_columns, all, n_all);
+        ctl_infos_free(all, n_all);
+        return CTL_EXIT_OK;
+}
+
+void ctl_json_name(const char *name) {
+        fputs("{\"name\":", stdout);
+        ctl_json_string(name, strlen(name));
+}
+
+/* Every group prints a count the same way, so that scripts read them alike. */
+int ctl_print_count(const struct ctl *ctl, const char *what, const char *name, const char *field, int64_t n) {
+        if (n < 0)
+                return ctl_fail((int) n, what, name, NULL);
+        if (ctl->json) {
+                ctl_json_name(name);
+                printf(",\"%s\":%" PRId64 "}\n", field, n);
+        } else
+                printf("%" PRId64 "\n", n);
+        return CTL_EXIT_OK;
 }

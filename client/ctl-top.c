@@ -54,11 +54,6 @@ static int64_t monotonic_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int top_page(mpx *m, uint64_t cursor, size_t max, const void *arg,
-                    mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
-        return mpx_list_objects(m, cursor, max, NULL, ret_items, ret_n, ret_next);
-}
-
 static void sample_free(struct sample *s) {
         ctl_infos_free(s->items, s->n);
         mpx_info_clear(&s->stats);
@@ -67,7 +62,7 @@ static void sample_free(struct sample *s) {
 
 static int sample_take(struct ctl *ctl, struct sample *ret) {
         struct sample s = { .at_ms = monotonic_ms() };
-        int r = ctl_collect(ctl, top_page, NULL, &s.items, &s.n);
+        int r = ctl_collect(ctl, CTL_OBJECTS, NULL, &s.items, &s.n);
 
         if (r < 0)
                 return r;
@@ -189,26 +184,24 @@ int ctl_top(struct ctl *ctl, int argc, char **argv) {
         };
         bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && !ctl->json;
         struct sample before = { 0 }, now = { 0 };
-        const char *sort = "rate";
-        uint64_t iterations = 0;
         struct termios saved, raw;
         bool raw_mode = false;
-        int c, r;
+        uint64_t iterations;
+        struct ctl_args a;
+        const char *sort;
+        int r;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0) {
-                if (c == 'S')
-                        sort = optarg;
-                else if (c == 'n' && (r = ctl_parse_u64(ctl, "iterations", optarg, &iterations)) != CTL_EXIT_OK)
-                        return r;
-        }
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
-        r = ctl_check_args(ctl, argc - optind, 0, 0);
+        r = ctl_parse(ctl, argc, argv,
+                      &(struct ctl_syntax) {
+                              .options = options,
+                              .flags = CTL_ARGS_NO_NAME | CTL_ARGS_CONNECT,
+                              .numbers = "n",
+                      },
+                      NULL, &a);
         if (r != CTL_EXIT_OK)
                 return r;
-        r = ctl_connect(ctl);
-        if (r != CTL_EXIT_OK)
-                return r;
+        sort = ctl_value(&a, 'S') ? ctl_value(&a, 'S') : "rate";
+        iterations = ctl_number(&a, 'n', 0);
         if (!tty)
                 iterations = 1;
         r = sample_take(ctl, &before);

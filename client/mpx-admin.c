@@ -19,7 +19,7 @@
 
 /* Delete an object of any type; its waiters get -EIDRM. */
 int64_t mpx_delete_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_DELETE, name, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_DELETE, NULL, cb, userdata, "n", name);
 }
 
 int mpx_delete(mpx *m, const char *name) {
@@ -28,17 +28,9 @@ int mpx_delete(mpx *m, const char *name) {
 
 /* Set an object's mode: the owner's or a superuser's. */
 int64_t mpx_chmod_async(mpx *m, const char *name, unsigned mode, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
         if (mode > 07777)
                 return -EINVAL;
-        r = conn_begin(m, WIRE_OP_CHMOD, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u16(&m->out, (uint16_t) mode);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_CHMOD, NULL, cb, userdata, "nH", name, mode);
 }
 
 int mpx_chmod(mpx *m, const char *name, unsigned mode) {
@@ -47,17 +39,9 @@ int mpx_chmod(mpx *m, const char *name, unsigned mode) {
 
 /* Give an object to another owner or group; (uid_t) -1 and (gid_t) -1 leave them. */
 int64_t mpx_chown_async(mpx *m, const char *name, uid_t uid, gid_t gid, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_CHOWN, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, uid == (uid_t) -1 ? WIRE_ID_UNCHANGED : (uint32_t) uid);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, gid == (gid_t) -1 ? WIRE_ID_UNCHANGED : (uint32_t) gid);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_CHOWN, NULL, cb, userdata, "nII", name,
+                         uid == (uid_t) -1 ? WIRE_ID_UNCHANGED : (uint32_t) uid,
+                         gid == (gid_t) -1 ? WIRE_ID_UNCHANGED : (uint32_t) gid);
 }
 
 int mpx_chown(mpx *m, const char *name, uid_t uid, gid_t gid) {
@@ -222,13 +206,16 @@ static void admin_named_done(mpx *m, int64_t result, void *userdata) {
         cb(m, result, cb_userdata);
 }
 
-/* INFO's reply: u8 type, fields, to the mpx_info at out[0], named out[1]. */
+/* INFO's reply: u8 type, fields, named out[1]; or with no name STATS' reply, a field list: to out[0]. */
 static int64_t admin_parse_info(struct conn_request *rq, struct wire_reader *rd) {
         const char *name = rq->reply.out[1];
-        mpx_info info;
+        mpx_info info = {};
         int r;
 
-        r = admin_get_described(rd, name, strlen(name), &info);
+        if (name)
+                r = admin_get_described(rd, name, strlen(name), &info);
+        else
+                r = conn_get_fields(rd, &info.fields, &info.n_fields);
         if (r < 0)
                 return r;
         if (!wire_reader_done(rd)) {
@@ -253,16 +240,8 @@ static int64_t admin_parse_token(struct conn_request *rq, struct wire_reader *rd
 /* Take a reference to a counted object: held by this connection, or in transit for lease_ms. */
 int64_t mpx_ref_async(mpx *m, const char *name, uint32_t lease_ms, uint64_t *ret_token, mpx_callback *cb,
                       void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_REF, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, lease_ms);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = admin_parse_token, .out = { ret_token } },
-                           cb, userdata);
+        return conn_call(m, WIRE_OP_REF, &(struct conn_reply) { .parse = admin_parse_token, .out = { ret_token } },
+                         cb, userdata, "nI", name, lease_ms);
 }
 
 int mpx_ref(mpx *m, const char *name, uint32_t lease_ms, uint64_t *ret_token) {
@@ -271,15 +250,7 @@ int mpx_ref(mpx *m, const char *name, uint32_t lease_ms, uint64_t *ret_token) {
 
 /* End a reference: the one token names, or (token 0) one this connection holds. */
 int64_t mpx_unref_async(mpx *m, const char *name, uint64_t token, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_UNREF, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, token);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_bool }, cb, userdata);
+        return conn_call(m, WIRE_OP_UNREF, &conn_reply_bool, cb, userdata, "nQ", name, token);
 }
 
 int mpx_unref(mpx *m, const char *name, uint64_t token) {
@@ -377,10 +348,9 @@ static int64_t admin_parse_page(struct conn_request *rq, struct wire_reader *rd)
                 if (r < 0)
                         goto fail;
         }
-        if (!wire_reader_done(rd)) {
-                r = -EPROTO;
+        r = conn_done(rd);
+        if (r < 0)
                 goto fail;
-        }
         *(mpx_info **) rq->reply.out[0] = items;
         *(size_t *) rq->reply.out[1] = n;
         *(uint64_t *) rq->reply.out[2] = next;
@@ -391,34 +361,32 @@ fail:
         return r;
 }
 
-/* List one page of objects, in creation order. */
-int64_t mpx_list_objects_async(mpx *m, uint64_t cursor, size_t max, const char *type, mpx_info **ret_items,
-                               size_t *ret_n, uint64_t *ret_next, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r, t = WIRE_TYPE_ANY;
-
+/*
+ * One page of a listing: LIST, of objects of type t (WIRE_TYPE_ANY: all),
+ * named and described; or with t negative CLIENTS or USERS, whose entries
+ * are bare field lists.
+ */
+static int64_t admin_page(mpx *m, uint16_t op, int t, uint64_t cursor, size_t max, mpx_info **ret_items,
+                          size_t *ret_n, uint64_t *ret_next, mpx_callback *cb, void *userdata) {
         if (!ret_items || !ret_n || !ret_next)
                 return -EINVAL;
-        if (type) {
-                t = wire_type_from_name(type);
-                if (t < 0)
-                        return -EINVAL;
-        }
         /* The daemon gives at most 1000 a page; 0 asks for its default. */
         if (max > UINT32_MAX)
                 max = UINT32_MAX;
+        return conn_call(m, op,
+                         &(struct conn_reply) { .parse = admin_parse_page, .out = { ret_items, ret_n, ret_next },
+                                                .arg = { max, t >= 0 } },
+                         cb, userdata, t >= 0 ? "QIB" : "QI", cursor, (uint32_t) max, (unsigned) t);
+}
 
-        r = conn_begin(m, WIRE_OP_LIST, &start);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, cursor);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (uint32_t) max);
-        if (r >= 0)
-                r = wire_put_u8(&m->out, (uint8_t) t);
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) { .parse = admin_parse_page, .out = { ret_items, ret_n, ret_next },
-                                                  .arg = { max, 1 } },
-                           cb, userdata);
+/* List one page of objects, in creation order. */
+int64_t mpx_list_objects_async(mpx *m, uint64_t cursor, size_t max, const char *type, mpx_info **ret_items,
+                               size_t *ret_n, uint64_t *ret_next, mpx_callback *cb, void *userdata) {
+        int t = type ? wire_type_from_name(type) : WIRE_TYPE_ANY;
+
+        if (t < 0)
+                return -EINVAL;
+        return admin_page(m, WIRE_OP_LIST, t, cursor, max, ret_items, ret_n, ret_next, cb, userdata);
 }
 
 int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
@@ -427,63 +395,22 @@ int mpx_list_objects(mpx *m, uint64_t cursor, size_t max, const char *type,
                                                          CONN_SYNC));
 }
 
-/* STATS' reply: a field list, to the mpx_info at out[0]. */
-static int64_t admin_parse_fields(struct conn_request *rq, struct wire_reader *rd) {
-        mpx_info info = {};
-        int r;
-
-        r = conn_get_fields(rd, &info.fields, &info.n_fields);
-        if (r < 0)
-                return r;
-        if (!wire_reader_done(rd)) {
-                mpx_info_clear(&info);
-                return -EPROTO;
-        }
-        *(mpx_info *) rq->reply.out[0] = info;
-        return 0;
-}
-
 /* Daemon-wide statistics as a field list. */
 int64_t mpx_stats_async(mpx *m, mpx_info *ret, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
         if (!ret)
                 return -EINVAL;
-        r = conn_begin(m, WIRE_OP_STATS, &start);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = admin_parse_fields, .out = { ret } },
-                           cb, userdata);
+        return conn_call(m, WIRE_OP_STATS, &(struct conn_reply) { .parse = admin_parse_info, .out = { ret } },
+                         cb, userdata, "");
 }
 
 int mpx_stats(mpx *m, mpx_info *ret) {
         return (int) conn_sync(m, mpx_stats_async(m, ret, CONN_SYNC));
 }
 
-/* One page of a listing whose entries are bare field lists (CLIENTS, USERS). */
-static int64_t fields_page(mpx *m, uint16_t op, uint64_t cursor, size_t max, mpx_info **ret_items,
-                           size_t *ret_n, uint64_t *ret_next, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!ret_items || !ret_n || !ret_next)
-                return -EINVAL;
-        if (max > UINT32_MAX)
-                max = UINT32_MAX;
-        r = conn_begin(m, op, &start);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, cursor);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (uint32_t) max);
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) { .parse = admin_parse_page, .out = { ret_items, ret_n, ret_next },
-                                                  .arg = { max, 0 } },
-                           cb, userdata);
-}
-
 /* List one page of the daemon's connections. */
 int64_t mpx_clients_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
                           uint64_t *ret_next, mpx_callback *cb, void *userdata) {
-        return fields_page(m, WIRE_OP_CLIENTS, cursor, max, ret_items, ret_n, ret_next, cb, userdata);
+        return admin_page(m, WIRE_OP_CLIENTS, -1, cursor, max, ret_items, ret_n, ret_next, cb, userdata);
 }
 
 int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {
@@ -493,7 +420,7 @@ int mpx_clients(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_
 /* List one page of the uids the daemon accounts for. */
 int64_t mpx_users_async(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n,
                         uint64_t *ret_next, mpx_callback *cb, void *userdata) {
-        return fields_page(m, WIRE_OP_USERS, cursor, max, ret_items, ret_n, ret_next, cb, userdata);
+        return admin_page(m, WIRE_OP_USERS, -1, cursor, max, ret_items, ret_n, ret_next, cb, userdata);
 }
 
 int mpx_users(mpx *m, uint64_t cursor, size_t max, mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next) {

@@ -29,6 +29,12 @@
 #include "mpx-internal.h"
 #include "typecode.h"
 
+/* A type code as conn_put() takes a u8. */
+#define ARRAY_TYPECODE(typecode) ((unsigned) (uint8_t) (typecode))
+
+/* Every element access starts its body alike: name, u8 typecode, i64 index; then what follows. */
+#define ARRAY_HEAD "nBq"
+
 /* The size of one element of a type code, from the table the daemon uses too. */
 int mpx_typecode_size(char typecode) {
         const struct typecode *t = typecode_find(typecode);
@@ -40,8 +46,7 @@ int mpx_typecode_size(char typecode) {
 static int64_t array_declare(mpx *m, const char *name, char typecode, uint32_t length, uint32_t flags,
                              const void *initial, mpx_callback *cb, void *userdata) {
         uint64_t bytes;
-        size_t start;
-        int size, r;
+        int size;
 
         if (!m)
                 return -EINVAL;
@@ -51,18 +56,8 @@ static int64_t array_declare(mpx *m, const char *name, char typecode, uint32_t l
         bytes = initial ? (uint64_t) length * (unsigned) size : 0;
         if (bytes > m->max_message)
                 return -EMSGSIZE;
-        r = conn_begin(m, WIRE_OP_ARRAY_DECLARE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u8(&m->out, (uint8_t) typecode);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, length);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, flags);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, initial, (uint32_t) bytes);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+        return conn_call(m, WIRE_OP_ARRAY_DECLARE, &conn_reply_created, cb, userdata, "nBIIs", name,
+                         ARRAY_TYPECODE(typecode), length, flags, initial, (size_t) bytes);
 }
 
 /* Create an array, or check that it exists with this type code and length. */
@@ -119,18 +114,20 @@ static int array_elem_size(mpx *m, char typecode) {
         return mpx_typecode_size(typecode);
 }
 
-/* Begin a GET, SET, ADD or CAS request: op, name, u8 typecode, i64 index. */
-static int array_begin(mpx *m, uint16_t op, const char *name, char typecode, int64_t index, size_t *ret_start) {
-        int r;
+/*
+ * Check a run of count elements of typecode at data (NULL only for none)
+ * against the daemon's limits: the size of an element, or a negative errno.
+ */
+static int array_check_run(mpx *m, char typecode, uint32_t count, const void *data) {
+        int size = array_elem_size(m, typecode);
 
-        r = conn_begin(m, op, ret_start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u8(&m->out, (uint8_t) typecode);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, index);
-        return r;
+        if (size < 0)
+                return size;
+        if (!data && count > 0)
+                return -EINVAL;
+        if ((uint64_t) count * (unsigned) size > m->max_message)
+                return -EMSGSIZE;
+        return size;
 }
 
 /* GET's reply: u8 typecode, then the elements, to dst at out[0]; arg[0] the typecode asked, arg[1] the bytes. */
@@ -151,28 +148,17 @@ static int64_t array_parse_get(struct conn_request *rq, struct wire_reader *rd) 
 /* Copy count elements of type typecode from index into dst. */
 int64_t mpx_array_get_async(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, void *dst,
                             mpx_callback *cb, void *userdata) {
-        uint64_t bytes;
-        size_t start;
-        int size, r;
+        int size = array_check_run(m, typecode, count, dst);
 
-        size = array_elem_size(m, typecode);
         if (size < 0)
                 return size;
-        if (!dst && count > 0)
-                return -EINVAL;
-        bytes = (uint64_t) count * (unsigned) size;
-        if (bytes > m->max_message)
-                return -EMSGSIZE;
-        r = array_begin(m, WIRE_OP_ARRAY_GET, name, typecode, index, &start);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, count);
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) {
-                                   .parse = array_parse_get,
-                                   .out = { dst },
-                                   .arg = { (uint8_t) typecode, bytes },
-                           },
-                           cb, userdata);
+        return conn_call(m, WIRE_OP_ARRAY_GET,
+                         &(struct conn_reply) {
+                                 .parse = array_parse_get,
+                                 .out = { dst },
+                                 .arg = { (uint8_t) typecode, (uint64_t) count * (unsigned) size },
+                         },
+                         cb, userdata, ARRAY_HEAD "I", name, ARRAY_TYPECODE(typecode), index, count);
 }
 
 int mpx_array_get(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, void *dst) {
@@ -182,22 +168,12 @@ int mpx_array_get(mpx *m, const char *name, char typecode, int64_t index, uint32
 /* Store count elements of type typecode from src at index. */
 int64_t mpx_array_set_async(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src,
                             mpx_callback *cb, void *userdata) {
-        uint64_t bytes;
-        size_t start;
-        int size, r;
+        int size = array_check_run(m, typecode, count, src);
 
-        size = array_elem_size(m, typecode);
         if (size < 0)
                 return size;
-        if (!src && count > 0)
-                return -EINVAL;
-        bytes = (uint64_t) count * (unsigned) size;
-        if (bytes > m->max_message)
-                return -EMSGSIZE;
-        r = array_begin(m, WIRE_OP_ARRAY_SET, name, typecode, index, &start);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, src, (uint32_t) bytes);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_ARRAY_SET, NULL, cb, userdata, ARRAY_HEAD "s", name, ARRAY_TYPECODE(typecode),
+                         index, src, (size_t) count * (unsigned) size);
 }
 
 int mpx_array_set(mpx *m, const char *name, char typecode, int64_t index, uint32_t count, const void *src) {
@@ -219,21 +195,17 @@ static int64_t array_parse_add(struct conn_request *rq, struct wire_reader *rd) 
 /* Atomically add one element of type typecode to the element at index. */
 int64_t mpx_array_add_async(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new,
                             mpx_callback *cb, void *userdata) {
-        size_t start;
-        int size, r;
+        int size = array_elem_size(m, typecode);
 
-        size = array_elem_size(m, typecode);
         if (size < 0)
                 return size;
         /* Bytes cannot be added to, whatever the array: no need to ask. */
         if (!delta || typecode == 'c')
                 return -EINVAL;
-        r = array_begin(m, WIRE_OP_ARRAY_ADD, name, typecode, index, &start);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, delta, (uint32_t) size);
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) { .parse = array_parse_add, .out = { ret_new }, .arg = { size } },
-                           cb, userdata);
+        return conn_call(m, WIRE_OP_ARRAY_ADD,
+                         &(struct conn_reply) { .parse = array_parse_add, .out = { ret_new }, .arg = { size } },
+                         cb, userdata, ARRAY_HEAD "s", name, ARRAY_TYPECODE(typecode), index, delta,
+                         (size_t) size);
 }
 
 int mpx_array_add(mpx *m, const char *name, char typecode, int64_t index, const void *delta, void *ret_new) {
@@ -257,22 +229,20 @@ static int64_t array_parse_cas(struct conn_request *rq, struct wire_reader *rd) 
 /* Atomically replace the element at index if it holds expected, bit for bit. */
 int64_t mpx_array_cas_async(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
                             const void *new_value, void *ret_current, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int size, r;
+        int size = array_elem_size(m, typecode);
 
-        size = array_elem_size(m, typecode);
         if (size < 0)
                 return size;
         if (!expected || !new_value)
                 return -EINVAL;
-        r = array_begin(m, WIRE_OP_ARRAY_CAS, name, typecode, index, &start);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, expected, (uint32_t) size);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, new_value, (uint32_t) size);
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) { .parse = array_parse_cas, .out = { ret_current }, .arg = { size } },
-                           cb, userdata);
+        return conn_call(m, WIRE_OP_ARRAY_CAS,
+                         &(struct conn_reply) {
+                                 .parse = array_parse_cas,
+                                 .out = { ret_current },
+                                 .arg = { size },
+                         },
+                         cb, userdata, ARRAY_HEAD "ss", name, ARRAY_TYPECODE(typecode), index,
+                         expected, (size_t) size, new_value, (size_t) size);
 }
 
 int mpx_array_cas(mpx *m, const char *name, char typecode, int64_t index, const void *expected,
@@ -335,8 +305,8 @@ out:
 int64_t mpx_array_map_async(mpx *m, const char *name, mpx_map *ret, mpx_callback *cb, void *userdata) {
         if (!m || !ret)
                 return -EINVAL;
-        return conn_name_only(m, WIRE_OP_ARRAY_MAP, name,
-                              &(struct conn_reply) { .parse = array_parse_map, .out = { ret } }, cb, userdata);
+        return conn_call(m, WIRE_OP_ARRAY_MAP, &(struct conn_reply) { .parse = array_parse_map, .out = { ret } },
+                         cb, userdata, "n", name);
 }
 
 int mpx_array_map(mpx *m, const char *name, mpx_map *ret) {

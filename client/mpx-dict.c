@@ -16,51 +16,6 @@
 
 #include "mpx-internal.h"
 
-/* Check a key or value given as pointer and size: 0, -EINVAL or -EMSGSIZE. */
-static int dict_check_bytes(const mpx *m, const void *p, size_t size) {
-        if (!p && size > 0)
-                return -EINVAL;
-        if (size > m->max_message || size > UINT32_MAX)
-                return -EMSGSIZE;
-        return 0;
-}
-
-/* Parse one bytes field of a reply into a caller-owned buffer. */
-static int dict_get_buf(struct wire_reader *rd, mpx_buf *ret) {
-        const void *data;
-        uint32_t size;
-        void *copy;
-
-        if (!wire_get_bytes(rd, &data, &size))
-                return -EPROTO;
-        copy = conn_memdup(data, size);
-        if (!copy)
-                return -ENOMEM;
-        *ret = (mpx_buf) { .data = copy, .size = size };
-        return 0;
-}
-
-/* Queue a request whose body is "name, bytes key" with how its reply is read. */
-static int64_t dict_submit_key(mpx *m, uint16_t op, const char *name, const void *key, size_t key_size,
-                               const struct conn_reply *reply, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!m)
-                return -EINVAL;
-        r = dict_check_bytes(m, key, key_size);
-        if (r < 0)
-                return r;
-        r = conn_begin(m, op, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
-        return conn_submit(m, start, r, reply, cb, userdata);
-}
-
-static const struct conn_reply dict_reply_count = { .parse = conn_parse_u64 };
-
 /* A u8 that is 0 or 1. */
 static int64_t dict_parse_present(struct conn_request *rq, struct wire_reader *rd) {
         uint8_t present;
@@ -92,24 +47,7 @@ int mpx_dict_declare(mpx *m, const char *name) {
 /* d[key] = value. */
 int64_t mpx_dict_set_async(mpx *m, const char *name, const void *key, size_t key_size, const void *value,
                            size_t value_size, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!m)
-                return -EINVAL;
-        r = dict_check_bytes(m, key, key_size);
-        if (r >= 0)
-                r = dict_check_bytes(m, value, value_size);
-        if (r < 0)
-                return r;
-        r = conn_begin(m, WIRE_OP_DICT_SET, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, value, (uint32_t) value_size);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_DICT_SET, NULL, cb, userdata, "nbb", name, key, key_size, value, value_size);
 }
 
 int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, const void *value,
@@ -120,10 +58,7 @@ int mpx_dict_set(mpx *m, const char *name, const void *key, size_t key_size, con
 /* d[key], copied into *ret. */
 int64_t mpx_dict_get_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
                            mpx_callback *cb, void *userdata) {
-        if (!ret)
-                return -EINVAL;
-        return dict_submit_key(m, WIRE_OP_DICT_GET, name, key, key_size,
-                               &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } }, cb, userdata);
+        return conn_call_buf(m, WIRE_OP_DICT_GET, ret, cb, userdata, "nb", name, key, key_size);
 }
 
 int mpx_dict_get(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret) {
@@ -133,7 +68,7 @@ int mpx_dict_get(mpx *m, const char *name, const void *key, size_t key_size, mpx
 /* del d[key]. */
 int64_t mpx_dict_del_async(mpx *m, const char *name, const void *key, size_t key_size,
                            mpx_callback *cb, void *userdata) {
-        return dict_submit_key(m, WIRE_OP_DICT_DEL, name, key, key_size, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_DICT_DEL, NULL, cb, userdata, "nb", name, key, key_size);
 }
 
 int mpx_dict_del(mpx *m, const char *name, const void *key, size_t key_size) {
@@ -143,8 +78,8 @@ int mpx_dict_del(mpx *m, const char *name, const void *key, size_t key_size) {
 /* key in d. */
 int64_t mpx_dict_contains_async(mpx *m, const char *name, const void *key, size_t key_size,
                                 mpx_callback *cb, void *userdata) {
-        return dict_submit_key(m, WIRE_OP_DICT_CONTAINS, name, key, key_size,
-                               &(struct conn_reply) { .parse = dict_parse_present }, cb, userdata);
+        return conn_call(m, WIRE_OP_DICT_CONTAINS, &(struct conn_reply) { .parse = dict_parse_present }, cb,
+                         userdata, "nb", name, key, key_size);
 }
 
 int mpx_dict_contains(mpx *m, const char *name, const void *key, size_t key_size) {
@@ -153,7 +88,7 @@ int mpx_dict_contains(mpx *m, const char *name, const void *key, size_t key_size
 
 /* len(d). */
 int64_t mpx_dict_len_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_DICT_LEN, name, &dict_reply_count, cb, userdata);
+        return conn_call(m, WIRE_OP_DICT_LEN, &conn_reply_u64, cb, userdata, "n", name);
 }
 
 int64_t mpx_dict_len(mpx *m, const char *name) {
@@ -163,10 +98,7 @@ int64_t mpx_dict_len(mpx *m, const char *name) {
 /* d.pop(key), copied into *ret. */
 int64_t mpx_dict_pop_async(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret,
                            mpx_callback *cb, void *userdata) {
-        if (!ret)
-                return -EINVAL;
-        return dict_submit_key(m, WIRE_OP_DICT_POP, name, key, key_size,
-                               &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } }, cb, userdata);
+        return conn_call_buf(m, WIRE_OP_DICT_POP, ret, cb, userdata, "nb", name, key, key_size);
 }
 
 int mpx_dict_pop(mpx *m, const char *name, const void *key, size_t key_size, mpx_buf *ret) {
@@ -199,9 +131,9 @@ int64_t mpx_dict_popitem_async(mpx *m, const char *name, mpx_buf *ret_key, mpx_b
                                mpx_callback *cb, void *userdata) {
         if (!ret_key || !ret_value)
                 return -EINVAL;
-        return conn_name_only(m, WIRE_OP_DICT_POPITEM, name,
-                              &(struct conn_reply) { .parse = dict_parse_popitem, .out = { ret_key, ret_value } },
-                              cb, userdata);
+        return conn_call(m, WIRE_OP_DICT_POPITEM,
+                         &(struct conn_reply) { .parse = dict_parse_popitem, .out = { ret_key, ret_value } },
+                         cb, userdata, "n", name);
 }
 
 int mpx_dict_popitem(mpx *m, const char *name, mpx_buf *ret_key, mpx_buf *ret_value) {
@@ -212,25 +144,8 @@ int mpx_dict_popitem(mpx *m, const char *name, mpx_buf *ret_key, mpx_buf *ret_va
 int64_t mpx_dict_setdefault_async(mpx *m, const char *name, const void *key, size_t key_size,
                                   const void *def, size_t def_size, mpx_buf *ret,
                                   mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!m || !ret)
-                return -EINVAL;
-        r = dict_check_bytes(m, key, key_size);
-        if (r >= 0)
-                r = dict_check_bytes(m, def, def_size);
-        if (r < 0)
-                return r;
-        r = conn_begin(m, WIRE_OP_DICT_SETDEFAULT, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, def, (uint32_t) def_size);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } },
-                           cb, userdata);
+        return conn_call_buf(m, WIRE_OP_DICT_SETDEFAULT, ret, cb, userdata, "nbb", name, key, key_size, def,
+                             def_size);
 }
 
 int mpx_dict_setdefault(mpx *m, const char *name, const void *key, size_t key_size,
@@ -241,40 +156,8 @@ int mpx_dict_setdefault(mpx *m, const char *name, const void *key, size_t key_si
 /* Set n pairs in one atomic request. */
 int64_t mpx_dict_update_async(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values,
                               size_t n, mpx_callback *cb, void *userdata) {
-        size_t start, body;
-        int r;
-
-        if (!m || !name || (n > 0 && (!keys || !values)))
-                return -EINVAL;
-        if (n > UINT32_MAX)
-                return -EMSGSIZE;
-
-        /* Check every size before copying anything: name, count, then the pairs. */
-        body = 1 + strnlen(name, WIRE_NAME_MAX + 1) + 4;
-        for (size_t i = 0; i < n; i++) {
-                r = dict_check_bytes(m, keys[i].iov_base, keys[i].iov_len);
-                if (r >= 0)
-                        r = dict_check_bytes(m, values[i].iov_base, values[i].iov_len);
-                if (r < 0)
-                        return r;
-                body += 8 + keys[i].iov_len + values[i].iov_len;
-                if (body > m->max_frame)
-                        return -EMSGSIZE;
-        }
-
-        r = conn_begin(m, WIRE_OP_DICT_UPDATE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (uint32_t) n);
-        if (r >= 0)
-                r = wire_buf_reserve(&m->out, body);
-        for (size_t i = 0; r >= 0 && i < n; i++) {
-                r = wire_put_bytes(&m->out, keys[i].iov_base, (uint32_t) keys[i].iov_len);
-                if (r >= 0)
-                        r = wire_put_bytes(&m->out, values[i].iov_base, (uint32_t) values[i].iov_len);
-        }
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_call_entries(m, WIRE_OP_DICT_UPDATE, NULL, cb, userdata, name,
+                                 &(struct conn_entries) { { keys, values }, 2, n }, "");
 }
 
 int mpx_dict_update(mpx *m, const char *name, const struct iovec *keys, const struct iovec *values, size_t n) {
@@ -283,7 +166,7 @@ int mpx_dict_update(mpx *m, const char *name, const struct iovec *keys, const st
 
 /* Remove every key; the number removed. */
 int64_t mpx_dict_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_DICT_CLEAR, name, &dict_reply_count, cb, userdata);
+        return conn_call(m, WIRE_OP_DICT_CLEAR, &conn_reply_u64, cb, userdata, "n", name);
 }
 
 int64_t mpx_dict_clear(mpx *m, const char *name) {
@@ -293,23 +176,9 @@ int64_t mpx_dict_clear(mpx *m, const char *name) {
 /* Add delta to the decimal integer at key. */
 int64_t mpx_dict_incr_async(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta,
                             int64_t *ret_value, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!m)
-                return -EINVAL;
-        r = dict_check_bytes(m, key, key_size);
-        if (r < 0)
-                return r;
-        r = conn_begin(m, WIRE_OP_DICT_INCR, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, delta);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_i64_out, .out = { ret_value } },
-                           cb, userdata);
+        return conn_call(m, WIRE_OP_DICT_INCR,
+                         &(struct conn_reply) { .parse = conn_parse_i64_out, .out = { ret_value } },
+                         cb, userdata, "nbq", name, key, key_size, delta);
 }
 
 int mpx_dict_incr(mpx *m, const char *name, const void *key, size_t key_size, int64_t delta, int64_t *ret_value) {
@@ -344,37 +213,11 @@ static int64_t dict_parse_cas(struct conn_request *rq, struct wire_reader *rd) {
 int64_t mpx_dict_cas_async(mpx *m, const char *name, const void *key, size_t key_size,
                            const void *expected, size_t expected_size, const void *new_value, size_t new_size,
                            mpx_buf *ret_current, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!m)
-                return -EINVAL;
-        if (!expected)
-                expected_size = 0;
-        if (!new_value)
-                new_size = 0;
-        r = dict_check_bytes(m, key, key_size);
-        if (r >= 0)
-                r = dict_check_bytes(m, expected, expected_size);
-        if (r >= 0)
-                r = dict_check_bytes(m, new_value, new_size);
-        if (r < 0)
-                return r;
-        r = conn_begin(m, WIRE_OP_DICT_CAS, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, key, (uint32_t) key_size);
-        if (r >= 0)
-                r = wire_put_u8(&m->out, expected ? 1 : 0);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, expected, (uint32_t) expected_size);
-        if (r >= 0)
-                r = wire_put_u8(&m->out, new_value ? 1 : 0);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, new_value, (uint32_t) new_size);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = dict_parse_cas, .out = { ret_current } },
-                           cb, userdata);
+        /* Each value is a u8 saying whether there is one, then its bytes (none when there is not). */
+        return conn_call(m, WIRE_OP_DICT_CAS,
+                         &(struct conn_reply) { .parse = dict_parse_cas, .out = { ret_current } }, cb, userdata,
+                         "nbBbBb", name, key, key_size, expected ? 1u : 0u, expected, expected ? expected_size : 0,
+                         new_value ? 1u : 0u, new_value, new_value ? new_size : 0);
 }
 
 int mpx_dict_cas(mpx *m, const char *name, const void *key, size_t key_size,
@@ -397,20 +240,19 @@ static int dict_get_page(struct wire_reader *rd, uint32_t n, unsigned what, mpx_
                 goto fail;
         for (i = 0; i < n; i++) {
                 if (keys) {
-                        r = dict_get_buf(rd, &keys[i]);
+                        r = conn_get_buf(rd, &keys[i]);
                         if (r < 0)
                                 goto fail;
                 }
                 if (values) {
-                        r = dict_get_buf(rd, &values[i]);
+                        r = conn_get_buf(rd, &values[i]);
                         if (r < 0)
                                 goto fail;
                 }
         }
-        if (!wire_reader_done(rd)) {
-                r = -EPROTO;
+        r = conn_done(rd);
+        if (r < 0)
                 goto fail;
-        }
         *ret_keys = keys;
         *ret_values = values;
         return 0;
@@ -460,32 +302,21 @@ static int64_t dict_parse_items(struct conn_request *rq, struct wire_reader *rd)
 int64_t mpx_dict_items_async(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,
                              mpx_buf **ret_keys, mpx_buf **ret_values, size_t *ret_n, uint64_t *ret_next,
                              mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
         if (!ret_n || what == 0 || (what & ~MPX_DICT_ITEMS))
                 return -EINVAL;
         if (((what & MPX_DICT_KEYS) && !ret_keys) || ((what & MPX_DICT_VALUES) && !ret_values))
                 return -EINVAL;
         if (max > UINT32_MAX)
                 max = UINT32_MAX;
-        r = conn_begin(m, WIRE_OP_DICT_ITEMS, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, cursor);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (uint32_t) max);
-        if (r >= 0)
-                r = wire_put_u8(&m->out, (uint8_t) ((what & MPX_DICT_KEYS ? WIRE_DICT_KEYS : 0) |
-                                                    (what & MPX_DICT_VALUES ? WIRE_DICT_VALUES : 0)));
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) {
-                                   .parse = dict_parse_items,
-                                   .out = { ret_keys, ret_values, ret_n, ret_next },
-                                   .arg = { what, max },
-                           },
-                           cb, userdata);
+        return conn_call(m, WIRE_OP_DICT_ITEMS,
+                         &(struct conn_reply) {
+                                 .parse = dict_parse_items,
+                                 .out = { ret_keys, ret_values, ret_n, ret_next },
+                                 .arg = { what, max },
+                         },
+                         cb, userdata, "nQIB", name, cursor, (uint32_t) max,
+                         (what & MPX_DICT_KEYS ? WIRE_DICT_KEYS : 0) |
+                         (what & MPX_DICT_VALUES ? WIRE_DICT_VALUES : 0));
 }
 
 int mpx_dict_items(mpx *m, const char *name, uint64_t cursor, size_t max, unsigned what,

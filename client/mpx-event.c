@@ -35,7 +35,7 @@ int mpx_event_declare(mpx *m, const char *name) {
 
 /* Set an event's flag, waking its waiters. */
 int64_t mpx_event_set_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_EVENT_SET, name, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_EVENT_SET, NULL, cb, userdata, "n", name);
 }
 
 int mpx_event_set(mpx *m, const char *name) {
@@ -44,7 +44,7 @@ int mpx_event_set(mpx *m, const char *name) {
 
 /* Clear an event's flag. */
 int64_t mpx_event_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_EVENT_CLEAR, name, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_EVENT_CLEAR, NULL, cb, userdata, "n", name);
 }
 
 int mpx_event_clear(mpx *m, const char *name) {
@@ -53,8 +53,7 @@ int mpx_event_clear(mpx *m, const char *name) {
 
 /* Whether an event's flag is set: 1, 0 or -errno. */
 int64_t mpx_event_is_set_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_EVENT_IS_SET, name, &(struct conn_reply) { .parse = conn_parse_bool },
-                              cb, userdata);
+        return conn_call(m, WIRE_OP_EVENT_IS_SET, &conn_reply_bool, cb, userdata, "n", name);
 }
 
 int mpx_event_is_set(mpx *m, const char *name) {
@@ -63,7 +62,7 @@ int mpx_event_is_set(mpx *m, const char *name) {
 
 /* Wait until an event's flag is set, up to timeout_ms. */
 int64_t mpx_event_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
-        return conn_name_timeout(m, WIRE_OP_EVENT_WAIT, name, timeout_ms, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_EVENT_WAIT, NULL, cb, userdata, "nq", name, timeout_ms);
 }
 
 int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms) {
@@ -81,22 +80,14 @@ int mpx_event_wait(mpx *m, const char *name, int64_t timeout_ms) {
 static int64_t barrier_declare(mpx *m, const char *name, uint32_t parties, bool with_flags, unsigned flags,
                                int64_t timeout_ms, mpx_callback *cb, void *userdata) {
         bool has_timeout = timeout_ms != MPX_TIMEOUT_DEFAULT;
-        size_t start;
-        int r;
 
         if (parties == 0 || (flags & ~(MPX_COUNTED | MPX_BARRIER_ACTION)))
                 return -EINVAL;
-        r = conn_begin(m, WIRE_OP_BARRIER_DECLARE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, parties);
-        if (r >= 0 && (with_flags || has_timeout))
-                r = wire_put_u32(&m->out, conn_declare_flags(flags) |
-                                 ((flags & MPX_BARRIER_ACTION) ? WIRE_BARRIER_ACTION : 0));
-        if (r >= 0 && has_timeout)
-                r = wire_put_i64(&m->out, timeout_ms < 0 ? -1 : timeout_ms);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+        /* The flags are there when asked for, or when the timeout after them is. */
+        return conn_call(m, WIRE_OP_BARRIER_DECLARE, &conn_reply_created, cb, userdata,
+                         has_timeout ? "nIIq" : with_flags ? "nII" : "nI", name, parties,
+                         conn_declare_flags(flags) | ((flags & MPX_BARRIER_ACTION) ? WIRE_BARRIER_ACTION : 0),
+                         timeout_ms < 0 ? (int64_t) -1 : timeout_ms);
 }
 
 int64_t mpx_barrier_declare_timeout_async(mpx *m, const char *name, uint32_t parties, unsigned flags,
@@ -120,7 +111,7 @@ int mpx_barrier_declare_flags(mpx *m, const char *name, uint32_t parties, unsign
 
 /* The action of the round this connection holds ran: release the round. */
 int64_t mpx_barrier_pass_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_BARRIER_PASS, name, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_BARRIER_PASS, NULL, cb, userdata, "n", name);
 }
 
 int mpx_barrier_pass(mpx *m, const char *name) {
@@ -150,7 +141,8 @@ static int64_t barrier_parse_index(struct conn_request *rq, struct wire_reader *
 
 /* Wait at a barrier until every party has arrived; the arrival index. */
 int64_t mpx_barrier_wait_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
-        return conn_name_timeout(m, WIRE_OP_BARRIER_WAIT, name, timeout_ms, &(struct conn_reply) { .parse = barrier_parse_index }, cb, userdata);
+        return conn_call(m, WIRE_OP_BARRIER_WAIT, &(struct conn_reply) { .parse = barrier_parse_index },
+                         cb, userdata, "nq", name, timeout_ms);
 }
 
 int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms) {
@@ -159,7 +151,7 @@ int mpx_barrier_wait(mpx *m, const char *name, int64_t timeout_ms) {
 
 /* Make a barrier fresh and whole again; its waiters get -ENOTRECOVERABLE. */
 int64_t mpx_barrier_reset_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_BARRIER_RESET, name, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_BARRIER_RESET, NULL, cb, userdata, "n", name);
 }
 
 int mpx_barrier_reset(mpx *m, const char *name) {
@@ -168,7 +160,7 @@ int mpx_barrier_reset(mpx *m, const char *name) {
 
 /* Break a barrier until it is reset. */
 int64_t mpx_barrier_abort_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_BARRIER_ABORT, name, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_BARRIER_ABORT, NULL, cb, userdata, "n", name);
 }
 
 int mpx_barrier_abort(mpx *m, const char *name) {

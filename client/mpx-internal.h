@@ -7,6 +7,8 @@
  * the output queue, the call appends its body, and conn_submit() closes the
  * frame and records a pending request with a conn_reply saying how its
  * reply becomes the call's result (a parser and the caller's out pointers).
+ * Most calls do all three at once with conn_call(), naming the fields of
+ * their body in a format string.
  * The asynchronous form (mpx_X_async) returns there with the request id; the
  * synchronous form is the asynchronous one given CONN_SYNC, followed by
  * conn_sync(), which runs the connection until that request completes.
@@ -16,6 +18,7 @@
  */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -153,17 +156,60 @@ int64_t conn_parse_u64(struct conn_request *rq, struct wire_reader *rd);
 int64_t conn_parse_i64_out(struct conn_request *rq, struct wire_reader *rd);
 int64_t conn_parse_buf(struct conn_request *rq, struct wire_reader *rd);
 
+/* One bytes field of a reply, copied into a caller-owned buffer: 0, -EPROTO or -ENOMEM. */
+int conn_get_buf(struct wire_reader *rd, mpx_buf *ret);
+
 /* The flags every declare takes (MPX_DURABLE, MPX_COUNTED), as the wire spells them. */
 #define CONN_DECLARE_FLAGS (MPX_DURABLE | MPX_COUNTED)
 uint32_t conn_declare_flags(unsigned flags);
 
-/* A request whose body is a name alone: name -> what reply says. */
-int64_t conn_name_only(mpx *m, uint16_t op, const char *name, const struct conn_reply *reply,
-                       mpx_callback *cb, void *userdata);
+/* The replies most calls share: u8 created, u8 as 0/1, u64 as a result. */
+extern const struct conn_reply conn_reply_created;
+extern const struct conn_reply conn_reply_bool;
+extern const struct conn_reply conn_reply_u64;
 
-/* A waiting request whose body is a name and an i64 timeout (JOIN, SEM_ACQUIRE, EVENT_WAIT, BARRIER_WAIT). */
-int64_t conn_name_timeout(mpx *m, uint16_t op, const char *name, int64_t timeout_ms,
-                          const struct conn_reply *reply, mpx_callback *cb, void *userdata);
+/*
+ * Append fields to the request being built, a letter of fmt each, with its
+ * value from the arguments, whose types must be exactly these: n an object
+ * name (const char *, checked as the daemon will), B a u8 and H a u16
+ * (unsigned), I a u32 (uint32_t), Q a u64 (uint64_t), q an i64 (int64_t),
+ * b and s bytes (const void *, then size_t), S a string (const char *).
+ * 0, or the negative errno of the first field that fails.
+ */
+int conn_put(struct mpx *m, const char *fmt, ...);
+
+/*
+ * A whole request of opcode op whose body is the fields of fmt, as
+ * conn_put() takes them; the b fields (a key, a value, an item) are checked
+ * against the daemon's limits first (conn_check_bytes()), the s ones are
+ * the caller's to check. Then conn_begin(), the fields, and conn_submit()
+ * with reply, cb and userdata: the request id, or a negative errno.
+ */
+int64_t conn_call(struct mpx *m, uint16_t op, const struct conn_reply *reply, mpx_callback *cb, void *userdata,
+                  const char *fmt, ...);
+
+/* conn_call() of a request whose reply is bytes, copied into *ret (conn_parse_buf); -EINVAL without ret. */
+int64_t conn_call_buf(struct mpx *m, uint16_t op, mpx_buf *ret, mpx_callback *cb, void *userdata, const char *fmt,
+                      ...);
+
+/* The entries of a request that carries many: n, each one iovec of every list (an item; a key and a value). */
+struct conn_entries {
+        const struct iovec *lists[2];
+        size_t n_lists;
+        size_t n;
+};
+
+/*
+ * A whole request of opcode op whose body is name, the fixed fields of fmt
+ * (no name, no bytes), then a u32 count and the entries. Every entry is
+ * checked (conn_check_bytes()), and the body against the frame limit,
+ * before anything is queued. The request id, or a negative errno.
+ */
+int64_t conn_call_entries(struct mpx *m, uint16_t op, const struct conn_reply *reply, mpx_callback *cb,
+                          void *userdata, const char *name, const struct conn_entries *e, const char *fmt, ...);
+
+/* Check bytes given as pointer and size (a key, a value, an item): 0, -EINVAL or -EMSGSIZE. */
+int conn_check_bytes(const struct mpx *m, const void *p, size_t size);
 
 /*
  * DECLARE of the types whose body is a name and optional u32 flags (dict,

@@ -18,54 +18,6 @@
 
 #include "mpx-internal.h"
 
-/* Check an item given as pointer and size: 0, -EINVAL or -EMSGSIZE. */
-static int list_check_item(const mpx *m, const void *p, size_t size) {
-        if (!p && size > 0)
-                return -EINVAL;
-        if (size > m->max_message || size > UINT32_MAX)
-                return -EMSGSIZE;
-        return 0;
-}
-
-/* Parse one bytes field of a reply into a caller-owned buffer. */
-static int list_get_buf(struct wire_reader *rd, mpx_buf *ret) {
-        const void *data;
-        uint32_t size;
-        void *copy;
-
-        if (!wire_get_bytes(rd, &data, &size))
-                return -EPROTO;
-        copy = conn_memdup(data, size);
-        if (!copy)
-                return -ENOMEM;
-        *ret = (mpx_buf) { .data = copy, .size = size };
-        return 0;
-}
-
-/* Queue a request of the shape "name[, i64 index][, bytes item]" with how its reply is read. */
-static int64_t list_submit(mpx *m, uint16_t op, const char *name, const int64_t *index, const void *item,
-                           size_t size, bool with_item, const struct conn_reply *reply,
-                           mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!m)
-                return -EINVAL;
-        r = with_item ? list_check_item(m, item, size) : 0;
-        if (r < 0)
-                return r;
-        r = conn_begin(m, op, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0 && index)
-                r = wire_put_i64(&m->out, *index);
-        if (r >= 0 && with_item)
-                r = wire_put_bytes(&m->out, item, (uint32_t) size);
-        return conn_submit(m, start, r, reply, cb, userdata);
-}
-
-static const struct conn_reply list_reply_len = { .parse = conn_parse_u64 };
-
 /* Create a list with flags (MPX_DURABLE), or check that the name is one with the same durability. */
 int64_t mpx_list_declare_flags_async(mpx *m, const char *name, unsigned flags, mpx_callback *cb, void *userdata) {
         return conn_declare_name_flags_async(m, WIRE_OP_LIST_DECLARE, name, flags, cb, userdata);
@@ -86,7 +38,7 @@ int mpx_list_declare(mpx *m, const char *name) {
 
 /* l.append(item); the new length. */
 int64_t mpx_list_append_async(mpx *m, const char *name, const void *item, size_t size, mpx_callback *cb, void *userdata) {
-        return list_submit(m, WIRE_OP_LIST_APPEND, name, NULL, item, size, true, &list_reply_len, cb, userdata);
+        return conn_call(m, WIRE_OP_LIST_APPEND, &conn_reply_u64, cb, userdata, "nb", name, item, size);
 }
 
 int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size) {
@@ -94,56 +46,10 @@ int64_t mpx_list_append(mpx *m, const char *name, const void *item, size_t size)
 }
 
 /* l.extend(items) in one atomic request; the new length. */
-/*
- * The size of a body of the name, head bytes of fixed fields, a u32 count
- * and n items, checked against the limits before anything is queued: the
- * size, or -EINVAL, -EMSGSIZE.
- */
-static int64_t list_items_body(const mpx *m, const char *name, size_t head, const struct iovec *items, size_t n) {
-        size_t body;
-        int r;
-
-        if (!m || !name || (n > 0 && !items))
-                return -EINVAL;
-        if (n > UINT32_MAX)
-                return -EMSGSIZE;
-        body = 1 + strnlen(name, WIRE_NAME_MAX + 1) + head + 4;
-        for (size_t i = 0; i < n; i++) {
-                r = list_check_item(m, items[i].iov_base, items[i].iov_len);
-                if (r < 0)
-                        return r;
-                body += 4 + items[i].iov_len;
-                if (body > m->max_frame)
-                        return -EMSGSIZE;
-        }
-        return (int64_t) body;
-}
-
-/* Append the u32 count and the items of a body list_items_body() measured. */
-static int list_put_items(mpx *m, size_t body, const struct iovec *items, size_t n) {
-        int r = wire_put_u32(&m->out, (uint32_t) n);
-
-        if (r >= 0)
-                r = wire_buf_reserve(&m->out, body);
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = wire_put_bytes(&m->out, items[i].iov_base, (uint32_t) items[i].iov_len);
-        return r;
-}
-
 int64_t mpx_list_extend_async(mpx *m, const char *name, const struct iovec *items, size_t n,
                               mpx_callback *cb, void *userdata) {
-        int64_t body = list_items_body(m, name, 0, items, n);
-        size_t start;
-        int r;
-
-        if (body < 0)
-                return body;
-        r = conn_begin(m, WIRE_OP_LIST_EXTEND, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = list_put_items(m, (size_t) body, items, n);
-        return conn_submit(m, start, r, &list_reply_len, cb, userdata);
+        return conn_call_entries(m, WIRE_OP_LIST_EXTEND, &conn_reply_u64, cb, userdata, name,
+                                 &(struct conn_entries) { { items }, 1, n }, "");
 }
 
 int64_t mpx_list_extend(mpx *m, const char *name, const struct iovec *items, size_t n) {
@@ -152,9 +58,7 @@ int64_t mpx_list_extend(mpx *m, const char *name, const struct iovec *items, siz
 
 /* l[index], copied into *ret. */
 int64_t mpx_list_get_async(mpx *m, const char *name, int64_t index, mpx_buf *ret, mpx_callback *cb, void *userdata) {
-        if (!ret)
-                return -EINVAL;
-        return list_submit(m, WIRE_OP_LIST_GET, name, &index, NULL, 0, false, &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } }, cb, userdata);
+        return conn_call_buf(m, WIRE_OP_LIST_GET, ret, cb, userdata, "nq", name, index);
 }
 
 int mpx_list_get(mpx *m, const char *name, int64_t index, mpx_buf *ret) {
@@ -163,7 +67,7 @@ int mpx_list_get(mpx *m, const char *name, int64_t index, mpx_buf *ret) {
 
 /* l[index] = item. */
 int64_t mpx_list_set_async(mpx *m, const char *name, int64_t index, const void *item, size_t size, mpx_callback *cb, void *userdata) {
-        return list_submit(m, WIRE_OP_LIST_SET, name, &index, item, size, true, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_LIST_SET, NULL, cb, userdata, "nqb", name, index, item, size);
 }
 
 int mpx_list_set(mpx *m, const char *name, int64_t index, const void *item, size_t size) {
@@ -172,7 +76,7 @@ int mpx_list_set(mpx *m, const char *name, int64_t index, const void *item, size
 
 /* l.insert(index, item); the new length. */
 int64_t mpx_list_insert_async(mpx *m, const char *name, int64_t index, const void *item, size_t size, mpx_callback *cb, void *userdata) {
-        return list_submit(m, WIRE_OP_LIST_INSERT, name, &index, item, size, true, &list_reply_len, cb, userdata);
+        return conn_call(m, WIRE_OP_LIST_INSERT, &conn_reply_u64, cb, userdata, "nqb", name, index, item, size);
 }
 
 int64_t mpx_list_insert(mpx *m, const char *name, int64_t index, const void *item, size_t size) {
@@ -181,9 +85,7 @@ int64_t mpx_list_insert(mpx *m, const char *name, int64_t index, const void *ite
 
 /* l.pop(index), copied into *ret. */
 int64_t mpx_list_pop_async(mpx *m, const char *name, int64_t index, mpx_buf *ret, mpx_callback *cb, void *userdata) {
-        if (!ret)
-                return -EINVAL;
-        return list_submit(m, WIRE_OP_LIST_POP, name, &index, NULL, 0, false, &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } }, cb, userdata);
+        return conn_call_buf(m, WIRE_OP_LIST_POP, ret, cb, userdata, "nq", name, index);
 }
 
 int mpx_list_pop(mpx *m, const char *name, int64_t index, mpx_buf *ret) {
@@ -192,7 +94,7 @@ int mpx_list_pop(mpx *m, const char *name, int64_t index, mpx_buf *ret) {
 
 /* l.remove(item). */
 int64_t mpx_list_remove_async(mpx *m, const char *name, const void *item, size_t size, mpx_callback *cb, void *userdata) {
-        return list_submit(m, WIRE_OP_LIST_REMOVE, name, NULL, item, size, true, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_LIST_REMOVE, NULL, cb, userdata, "nb", name, item, size);
 }
 
 int mpx_list_remove(mpx *m, const char *name, const void *item, size_t size) {
@@ -201,7 +103,7 @@ int mpx_list_remove(mpx *m, const char *name, const void *item, size_t size) {
 
 /* l.index(item). */
 int64_t mpx_list_index_async(mpx *m, const char *name, const void *item, size_t size, mpx_callback *cb, void *userdata) {
-        return list_submit(m, WIRE_OP_LIST_INDEX, name, NULL, item, size, true, &list_reply_len, cb, userdata);
+        return conn_call(m, WIRE_OP_LIST_INDEX, &conn_reply_u64, cb, userdata, "nb", name, item, size);
 }
 
 int64_t mpx_list_index(mpx *m, const char *name, const void *item, size_t size) {
@@ -210,7 +112,7 @@ int64_t mpx_list_index(mpx *m, const char *name, const void *item, size_t size) 
 
 /* len(l). */
 int64_t mpx_list_len_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return list_submit(m, WIRE_OP_LIST_LEN, name, NULL, NULL, 0, false, &list_reply_len, cb, userdata);
+        return conn_call(m, WIRE_OP_LIST_LEN, &conn_reply_u64, cb, userdata, "n", name);
 }
 
 int64_t mpx_list_len(mpx *m, const char *name) {
@@ -281,7 +183,7 @@ static int64_t list_parse_slice(struct conn_request *rq, struct wire_reader *rd)
         if (r < 0)
                 return r;
         for (uint32_t i = 0; i < k; i++) {
-                r = list_get_buf(rd, &s->items[s->n]);
+                r = conn_get_buf(rd, &s->items[s->n]);
                 if (r < 0)
                         return r;
                 s->n++;
@@ -352,20 +254,10 @@ static void list_slice_page(mpx *m, int64_t result, void *userdata) {
 }
 
 static int64_t list_slice_request(mpx *m, struct list_slice *s) {
-        size_t begin;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_LIST_SLICE, &begin);
-        if (r >= 0)
-                r = conn_put_name(m, s->name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, s->start);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, s->stop);
-        if (r >= 0 && s->ret_version)
-                r = wire_put_u32(&m->out, WIRE_SLICE_VERSION);
-        return conn_submit(m, begin, r, &(struct conn_reply) { .parse = list_parse_slice, .out = { s } },
-                           list_slice_page, s);
+        /* A versioned slice asks every page to carry the list's version. */
+        return conn_call(m, WIRE_OP_LIST_SLICE, &(struct conn_reply) { .parse = list_parse_slice, .out = { s } },
+                         list_slice_page, s, s->ret_version ? "nqqI" : "nqq", s->name, s->start, s->stop,
+                         WIRE_SLICE_VERSION);
 }
 
 /* l[start:stop], in as many requests as it takes, with the list's version when ret_version is set. */
@@ -428,25 +320,10 @@ static int64_t list_parse_splice(struct conn_request *rq, struct wire_reader *rd
 int64_t mpx_list_splice_async(mpx *m, const char *name, int64_t start, int64_t stop, uint64_t if_version,
                               const struct iovec *items, size_t n, uint64_t *ret_version,
                               mpx_callback *cb, void *userdata) {
-        int64_t body = list_items_body(m, name, 8 + 8 + 8, items, n);
-        size_t begin;
-        int r;
-
-        if (body < 0)
-                return body;
-        r = conn_begin(m, WIRE_OP_LIST_SPLICE, &begin);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, start);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, stop);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, if_version);
-        if (r >= 0)
-                r = list_put_items(m, (size_t) body, items, n);
-        return conn_submit(m, begin, r,
-                           &(struct conn_reply) { .parse = list_parse_splice, .out = { ret_version } }, cb, userdata);
+        return conn_call_entries(m, WIRE_OP_LIST_SPLICE,
+                                 &(struct conn_reply) { .parse = list_parse_splice, .out = { ret_version } }, cb,
+                                 userdata, name, &(struct conn_entries) { { items }, 1, n }, "qqQ", start, stop,
+                                 if_version);
 }
 
 int mpx_list_splice(mpx *m, const char *name, int64_t start, int64_t stop, uint64_t if_version,
@@ -463,7 +340,7 @@ int64_t mpx_list_slice(mpx *m, const char *name, int64_t start, int64_t stop, mp
 
 /* Remove every item; the number removed. */
 int64_t mpx_list_clear_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return list_submit(m, WIRE_OP_LIST_CLEAR, name, NULL, NULL, 0, false, &list_reply_len, cb, userdata);
+        return conn_call(m, WIRE_OP_LIST_CLEAR, &conn_reply_u64, cb, userdata, "n", name);
 }
 
 int64_t mpx_list_clear(mpx *m, const char *name) {

@@ -82,97 +82,64 @@ fail:
 /* PIPE_OPEN: wait for a partner at name and take the end the daemon passes. */
 int64_t mpx_pipe_open_async(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd,
                             mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
         if (!m || !ret_fd)
                 return -EINVAL;
         if (mode != MPX_PIPE_DUPLEX && mode != MPX_PIPE_READ && mode != MPX_PIPE_WRITE)
                 return -EINVAL;
-        r = conn_begin(m, WIRE_OP_PIPE_OPEN, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u8(&m->out, (uint8_t) mode);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) { .parse = pipe_parse_open, .out = { ret_fd }, .arg = { mode } },
-                           cb, userdata);
+        return conn_call(m, WIRE_OP_PIPE_OPEN,
+                         &(struct conn_reply) { .parse = pipe_parse_open, .out = { ret_fd }, .arg = { mode } },
+                         cb, userdata, "nBq", name, (unsigned) mode, timeout_ms);
 }
 
 int mpx_pipe_open(mpx *m, const char *name, int mode, int64_t timeout_ms, int *ret_fd) {
         return (int) conn_sync(m, mpx_pipe_open_async(m, name, mode, timeout_ms, ret_fd, CONN_SYNC));
 }
 
-/* Wait until fd is ready for events (a non-blocking descriptor said EAGAIN): 0 or a negative errno. */
-static int pipe_wait(int fd, short events) {
+/*
+ * After a transfer on fd failed with errno: 1 to try again (EINTR, or
+ * EAGAIN from a non-blocking descriptor once it is ready for events), 0
+ * for a failure errno still tells, or the negative errno of the wait.
+ */
+static int pipe_again(int fd, short events) {
         struct pollfd p = { .fd = fd, .events = events };
 
-        for (;;) {
-                int n = poll(&p, 1, -1);
-
-                if (n >= 0)
-                        return 0;
+        if (errno == EINTR)
+                return 1;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return 0;
+        while (poll(&p, 1, -1) < 0)
                 if (errno != EINTR)
                         return -errno;
-        }
+        return 1;
 }
 
 /*
- * Write the iovecs whole to a socket, with MSG_NOSIGNAL. Returns 0, -ENOTSOCK
- * before anything was written when fd is not a socket, or a negative errno.
+ * Write the iovecs whole: to a socket with sendmsg() and MSG_NOSIGNAL, or
+ * with writev() (a pipe, or any descriptor). Returns 0, or a negative errno;
+ * on a socket, -ENOTSOCK before anything was written when fd is not one,
+ * and -EPIPE for a peer that reset the connection.
  */
-static int pipe_send_socket(int fd, struct iovec *iov, int n) {
+static int pipe_send_all(int fd, struct iovec *iov, int n, bool is_socket) {
         bool first = true;
 
         while (n > 0) {
                 struct msghdr msg = { .msg_iov = iov, .msg_iovlen = (size_t) n };
-                ssize_t k = sendmsg(fd, &msg, MSG_NOSIGNAL);
+                ssize_t k = is_socket ? sendmsg(fd, &msg, MSG_NOSIGNAL) : writev(fd, iov, n);
 
                 if (k < 0) {
-                        if (errno == EINTR)
+                        int again = pipe_again(fd, POLLOUT);
+
+                        if (again < 0)
+                                return again;
+                        if (again)
                                 continue;
-                        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                                int r = pipe_wait(fd, POLLOUT);
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
+                        if (!is_socket)
+                                return -errno;
                         if (errno == ENOTSOCK && first)
                                 return -ENOTSOCK;
                         return errno == ECONNRESET ? -EPIPE : -errno;
                 }
                 first = false;
-                while (n > 0 && (size_t) k >= iov->iov_len) {
-                        k -= (ssize_t) iov->iov_len;
-                        iov++;
-                        n--;
-                }
-                if (n > 0) {
-                        iov->iov_base = (char *) iov->iov_base + k;
-                        iov->iov_len -= (size_t) k;
-                }
-        }
-        return 0;
-}
-
-/* Write the iovecs whole with writev() (a pipe, or any descriptor): 0 or a negative errno. */
-static int pipe_send_plain(int fd, struct iovec *iov, int n) {
-        while (n > 0) {
-                ssize_t k = writev(fd, iov, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                                int r = pipe_wait(fd, POLLOUT);
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
-                        return -errno;
-                }
                 while (n > 0 && (size_t) k >= iov->iov_len) {
                         k -= (ssize_t) iov->iov_len;
                         iov++;
@@ -202,9 +169,9 @@ static int pipe_send_nosignal(int fd, struct iovec *iov, int n) {
         sigaddset(&pipe_set, SIGPIPE);
         sigemptyset(&pending);
         if (pthread_sigmask(SIG_BLOCK, &pipe_set, &old) != 0)
-                return pipe_send_plain(fd, iov, n);
+                return pipe_send_all(fd, iov, n, false);
         was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
-        r = pipe_send_plain(fd, iov, n);
+        r = pipe_send_all(fd, iov, n, false);
         if (r == -EPIPE && !was_pending)
                 while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
                         ;
@@ -228,7 +195,7 @@ int mpx_pipe_send(int fd, const void *data, size_t size) {
         hdr[3] = (uint8_t) (size >> 24);
         iov[0] = (struct iovec) { .iov_base = hdr, .iov_len = sizeof(hdr) };
         iov[1] = (struct iovec) { .iov_base = (void *) data, .iov_len = size };
-        r = pipe_send_socket(fd, iov, size > 0 ? 2 : 1);
+        r = pipe_send_all(fd, iov, size > 0 ? 2 : 1, true);
         if (r == -ENOTSOCK)
                 r = pipe_send_nosignal(fd, iov, size > 0 ? 2 : 1);
         return r;
@@ -238,17 +205,15 @@ int mpx_pipe_send(int fd, const void *data, size_t size) {
 static ssize_t pipe_read_some(int fd, void *dst, size_t size) {
         for (;;) {
                 ssize_t k = read(fd, dst, size);
+                int again;
 
                 if (k >= 0)
                         return k;
-                if (errno == EINTR)
+                again = pipe_again(fd, POLLIN);
+                if (again < 0)
+                        return again;
+                if (again)
                         continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                        int r = pipe_wait(fd, POLLIN);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
                 /* A socket whose peer closed with data unread says so; it is an end all the same. */
                 if (errno == ECONNRESET)
                         return 0;

@@ -48,40 +48,22 @@ int64_t mpx_pool_start_async(mpx *m, const char *name, uint32_t workers, int res
                         return -EINVAL;
         r = conn_begin(m, WIRE_OP_POOL_START, &start);
         if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, workers);
-        if (r >= 0)
-                r = wire_put_u8(&m->out, restart == MPX_RESTART_ALWAYS ? WIRE_RESTART_ALWAYS :
-                                restart == MPX_RESTART_ON_FAILURE ? WIRE_RESTART_ON_FAILURE : WIRE_RESTART_NEVER);
-        if (r >= 0)
-                r = wire_put_u16(&m->out, (uint16_t) argc);
+                r = conn_put(m, "nIBH", name, workers,
+                             restart == MPX_RESTART_ALWAYS ? WIRE_RESTART_ALWAYS :
+                             restart == MPX_RESTART_ON_FAILURE ? WIRE_RESTART_ON_FAILURE : WIRE_RESTART_NEVER,
+                             (unsigned) argc);
         for (size_t i = 0; r >= 0 && i < argc; i++)
-                r = wire_put_str(&m->out, argv[i], strlen(argv[i]));
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+                r = conn_put(m, "S", argv[i]);
+        return conn_submit(m, start, r, &conn_reply_created, cb, userdata);
 }
 
 int mpx_pool_start(mpx *m, const char *name, uint32_t workers, int restart, const char *const *argv) {
         return (int) conn_sync(m, mpx_pool_start_async(m, name, workers, restart, argv, CONN_SYNC));
 }
 
-/* A request of a name and one u32, whose reply is as reply says. */
-static int64_t pool_name_u32(mpx *m, uint16_t op, const char *name, uint32_t v, const struct conn_reply *reply,
-                             mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, op, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, v);
-        return conn_submit(m, start, r, reply, cb, userdata);
-}
-
 /* Run workers workers in a pool. */
 int64_t mpx_pool_scale_async(mpx *m, const char *name, uint32_t workers, mpx_callback *cb, void *userdata) {
-        return pool_name_u32(m, WIRE_OP_POOL_SCALE, name, workers, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_POOL_SCALE, NULL, cb, userdata, "nI", name, workers);
 }
 
 int mpx_pool_scale(mpx *m, const char *name, uint32_t workers) {
@@ -102,8 +84,8 @@ static int64_t pool_parse_signalled(struct conn_request *rq, struct wire_reader 
 int64_t mpx_pool_signal_async(mpx *m, const char *name, int sig, mpx_callback *cb, void *userdata) {
         if (sig <= 0 || sig >= NSIG)
                 return -EINVAL;
-        return pool_name_u32(m, WIRE_OP_POOL_SIGNAL, name, (uint32_t) sig,
-                             &(struct conn_reply) { .parse = pool_parse_signalled }, cb, userdata);
+        return conn_call(m, WIRE_OP_POOL_SIGNAL, &(struct conn_reply) { .parse = pool_parse_signalled },
+                         cb, userdata, "nI", name, (uint32_t) sig);
 }
 
 int mpx_pool_signal(mpx *m, const char *name, int sig) {
@@ -112,15 +94,7 @@ int mpx_pool_signal(mpx *m, const char *name, int sig) {
 
 /* Stop a pool and wait until its workers have exited. */
 int64_t mpx_pool_stop_async(mpx *m, const char *name, int64_t grace_ms, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, WIRE_OP_POOL_STOP, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, grace_ms);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_POOL_STOP, NULL, cb, userdata, "nq", name, grace_ms);
 }
 
 int mpx_pool_stop(mpx *m, const char *name, int64_t grace_ms) {

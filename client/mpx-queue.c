@@ -18,23 +18,13 @@
 /* DECLARE, with the optional TTR field when ttr_ms is not negative. */
 static int64_t queue_declare(mpx *m, const char *name, uint64_t maxsize, unsigned flags, int64_t ttr_ms,
                              mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
         if (flags & ~(MPX_QUEUE_JOINABLE | MPX_QUEUE_CONNECTION | CONN_DECLARE_FLAGS))
                 return -EINVAL;
-        r = conn_begin(m, WIRE_OP_QUEUE_DECLARE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, maxsize);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, ((flags & MPX_QUEUE_JOINABLE) ? WIRE_QUEUE_JOINABLE : 0) |
-                                 ((flags & MPX_QUEUE_CONNECTION) ? WIRE_QUEUE_CONNECTION : 0) |
-                                 conn_declare_flags(flags));
-        if (r >= 0 && ttr_ms >= 0)
-                r = wire_put_u32(&m->out, (uint32_t) ttr_ms);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+        return conn_call(m, WIRE_OP_QUEUE_DECLARE, &conn_reply_created, cb, userdata, ttr_ms >= 0 ? "nQII" : "nQI",
+                         name, maxsize,
+                         ((flags & MPX_QUEUE_JOINABLE) ? WIRE_QUEUE_JOINABLE : 0) |
+                         ((flags & MPX_QUEUE_CONNECTION) ? WIRE_QUEUE_CONNECTION : 0) | conn_declare_flags(flags),
+                         (uint32_t) ttr_ms);
 }
 
 int64_t mpx_queue_declare_async(mpx *m, const char *name, uint64_t maxsize, unsigned flags,
@@ -58,21 +48,7 @@ int mpx_queue_declare_ttr(mpx *m, const char *name, uint64_t maxsize, unsigned f
 /* Append one item to a queue. */
 int64_t mpx_queue_put_async(mpx *m, const char *name, const void *data, size_t size, int64_t timeout_ms,
                             mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!m || (!data && size > 0))
-                return -EINVAL;
-        if (size > m->max_message || size > UINT32_MAX)
-                return -EMSGSIZE;
-        r = conn_begin(m, WIRE_OP_QUEUE_PUT, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = wire_put_bytes(&m->out, data, (uint32_t) size);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_QUEUE_PUT, NULL, cb, userdata, "nqb", name, timeout_ms, data, size);
 }
 
 int mpx_queue_put(mpx *m, const char *name, const void *data, size_t size, int64_t timeout_ms) {
@@ -87,40 +63,12 @@ int mpx_queue_put(mpx *m, const char *name, const void *data, size_t size, int64
 /* Append n items to a queue in one request, all or none. */
 int64_t mpx_queue_put_many_async(mpx *m, const char *name, const struct iovec *items, size_t n,
                                  int64_t timeout_ms, mpx_callback *cb, void *userdata) {
-        size_t start, body;
-        int r;
-
         if (!m || !name || !items || n == 0)
                 return -EINVAL;
         if (!wire_name_valid(name, strnlen(name, WIRE_NAME_MAX + 1)))
                 return -EINVAL;
-        if (n > UINT32_MAX)
-                return -EMSGSIZE;
-
-        /* Check sizes before copying anything: name, timeout, count, then the items. */
-        body = 1 + strnlen(name, WIRE_NAME_MAX + 1) + 8 + 4;
-        for (size_t i = 0; i < n; i++) {
-                if (!items[i].iov_base && items[i].iov_len > 0)
-                        return -EINVAL;
-                if (items[i].iov_len > m->max_message || items[i].iov_len > UINT32_MAX)
-                        return -EMSGSIZE;
-                body += 4 + items[i].iov_len;
-                if (body > m->max_frame)
-                        return -EMSGSIZE;
-        }
-
-        r = conn_begin(m, WIRE_OP_QUEUE_PUT_MANY, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (uint32_t) n);
-        if (r >= 0)
-                r = wire_buf_reserve(&m->out, body);
-        for (size_t i = 0; r >= 0 && i < n; i++)
-                r = wire_put_bytes(&m->out, items[i].iov_base, (uint32_t) items[i].iov_len);
-        return conn_submit(m, start, r, NULL, cb, userdata);
+        return conn_call_entries(m, WIRE_OP_QUEUE_PUT_MANY, NULL, cb, userdata, name,
+                                 &(struct conn_entries) { { items }, 1, n }, "q", timeout_ms);
 }
 
 int mpx_queue_put_many(mpx *m, const char *name, const struct iovec *items, size_t n, int64_t timeout_ms) {
@@ -140,15 +88,15 @@ void mpx_item_clear(mpx_item *item) {
         memset(item, 0, sizeof(*item));
 }
 
-/* Parse one item of a GET or GET_MANY reply into a caller-owned copy. */
-static int queue_get_item(struct wire_reader *rd, mpx_item *ret) {
+/* Parse one item of a GET or GET_MANY reply into a caller-owned copy; with last, the reply must end there. */
+static int queue_get_item(struct wire_reader *rd, bool last, mpx_item *ret) {
         const void *data;
         uint32_t size, deliveries;
         uint64_t tag;
         void *copy;
 
         if (!wire_get_u64(rd, &tag) || !wire_get_u32(rd, &deliveries) ||
-            !wire_get_bytes(rd, &data, &size))
+            !wire_get_bytes(rd, &data, &size) || (last && !wire_reader_done(rd)))
                 return -EPROTO;
         copy = conn_memdup(data, size);
         if (!copy)
@@ -164,18 +112,7 @@ static int queue_get_item(struct wire_reader *rd, mpx_item *ret) {
 
 /* GET's reply: one item, to the mpx_item at out[0]. */
 static int64_t queue_parse_item(struct conn_request *rq, struct wire_reader *rd) {
-        mpx_item item;
-        int r;
-
-        r = queue_get_item(rd, &item);
-        if (r < 0)
-                return r;
-        if (!wire_reader_done(rd)) {
-                mpx_item_clear(&item);
-                return -EPROTO;
-        }
-        *(mpx_item *) rq->reply.out[0] = item;
-        return 0;
+        return queue_get_item(rd, true, rq->reply.out[0]);
 }
 
 /*
@@ -195,14 +132,13 @@ static int64_t queue_parse_items(struct conn_request *rq, struct wire_reader *rd
         if (!got)
                 return -ENOMEM;
         for (i = 0; i < n; i++) {
-                r = queue_get_item(rd, &got[i]);
+                r = queue_get_item(rd, false, &got[i]);
                 if (r < 0)
                         goto fail;
         }
-        if (!wire_reader_done(rd)) {
-                r = -EPROTO;
+        r = conn_done(rd);
+        if (r < 0)
                 goto fail;
-        }
         memcpy(items, got, n * sizeof(*got));
         free(got);
         return n;
@@ -214,32 +150,27 @@ fail:
         return r;
 }
 
-/* The fields GET and DONE_GET end with: the timeout, the flags, and the TTR when ttr_ms is not 0. */
-static int queue_put_get_fields(mpx *m, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms) {
-        int r = wire_put_i64(&m->out, timeout_ms);
+/*
+ * GET, and with tag DONE_GET: TASK_DONE of tag first, in the same request.
+ * Both end with the timeout, the flags, and the TTR when ttr_ms is not 0.
+ */
+static int64_t queue_get(mpx *m, uint16_t op, const char *name, uint64_t tag, int64_t timeout_ms, unsigned flags,
+                         uint32_t ttr_ms, mpx_item *ret, mpx_callback *cb, void *userdata) {
+        const struct conn_reply reply = { .parse = queue_parse_item, .out = { ret } };
+        uint32_t wflags = (flags & MPX_GET_DETACH) ? WIRE_GET_DETACH : 0;
 
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (flags & MPX_GET_DETACH) ? WIRE_GET_DETACH : 0);
-        if (r >= 0 && ttr_ms)
-                r = wire_put_u32(&m->out, ttr_ms);
-        return r;
+        if (!ret || (flags & ~MPX_GET_DETACH))
+                return -EINVAL;
+        if (op == WIRE_OP_QUEUE_DONE_GET)
+                return conn_call(m, op, &reply, cb, userdata, ttr_ms ? "nQqII" : "nQqI", name, tag, timeout_ms,
+                                 wflags, ttr_ms);
+        return conn_call(m, op, &reply, cb, userdata, ttr_ms ? "nqII" : "nqI", name, timeout_ms, wflags, ttr_ms);
 }
 
 /* GET, with the optional TTR field when ttr_ms is not 0. */
 int64_t mpx_queue_get_ttr_async(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms,
                                 mpx_item *ret, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!ret || (flags & ~MPX_GET_DETACH))
-                return -EINVAL;
-        r = conn_begin(m, WIRE_OP_QUEUE_GET, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = queue_put_get_fields(m, timeout_ms, flags, ttr_ms);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = queue_parse_item, .out = { ret } },
-                           cb, userdata);
+        return queue_get(m, WIRE_OP_QUEUE_GET, name, 0, timeout_ms, flags, ttr_ms, ret, cb, userdata);
 }
 
 int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned flags, uint32_t ttr_ms, mpx_item *ret) {
@@ -249,20 +180,7 @@ int mpx_queue_get_ttr(mpx *m, const char *name, int64_t timeout_ms, unsigned fla
 /* DONE_GET: TASK_DONE of tag, then GET, in one request. */
 int64_t mpx_queue_done_get_async(mpx *m, const char *name, uint64_t tag, int64_t timeout_ms, unsigned flags,
                                  uint32_t ttr_ms, mpx_item *ret, mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!ret || (flags & ~MPX_GET_DETACH))
-                return -EINVAL;
-        r = conn_begin(m, WIRE_OP_QUEUE_DONE_GET, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, tag);
-        if (r >= 0)
-                r = queue_put_get_fields(m, timeout_ms, flags, ttr_ms);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = queue_parse_item, .out = { ret } },
-                           cb, userdata);
+        return queue_get(m, WIRE_OP_QUEUE_DONE_GET, name, tag, timeout_ms, flags, ttr_ms, ret, cb, userdata);
 }
 
 int mpx_queue_done_get(mpx *m, const char *name, uint64_t tag, int64_t timeout_ms, unsigned flags,
@@ -291,29 +209,32 @@ int mpx_queue_get(mpx *m, const char *name, int64_t timeout_ms, mpx_item *ret) {
         return mpx_queue_get_ttr(m, name, timeout_ms, 0, 0, ret);
 }
 
-/* Take up to max items of a queue in one request. */
-int64_t mpx_queue_get_many_async(mpx *m, const char *name, mpx_item *items, size_t max, int64_t timeout_ms,
-                                 mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
+/*
+ * GET_MANY (with timeout_ms) and PEEK (without): up to max items, in one
+ * request, into items; the count is returned as an int.
+ */
+static int64_t queue_items(mpx *m, uint16_t op, const char *name, mpx_item *items, size_t max, int64_t timeout_ms,
+                           mpx_callback *cb, void *userdata) {
+        bool peek = op == WIRE_OP_QUEUE_PEEK;
+        struct conn_reply reply = { .parse = queue_parse_items, .out = { items } };
 
         if (!items || max == 0)
                 return -EINVAL;
-        /* The count is returned as an int. */
         if (max > INT_MAX)
                 max = INT_MAX;
-        r = conn_begin(m, WIRE_OP_QUEUE_GET_MANY, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, 0);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (uint32_t) max);
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) { .parse = queue_parse_items, .out = { items }, .arg = { max, 0 } },
-                           cb, userdata);
+        /* The most items the reply may carry, and whether it may carry none. */
+        reply.arg[0] = max;
+        reply.arg[1] = peek;
+        if (peek)
+                return conn_call(m, op, &reply, cb, userdata, "nI", name, (uint32_t) max);
+        /* GET_MANY's flags: none. */
+        return conn_call(m, op, &reply, cb, userdata, "nqII", name, timeout_ms, (uint32_t) 0, (uint32_t) max);
+}
+
+/* Take up to max items of a queue in one request. */
+int64_t mpx_queue_get_many_async(mpx *m, const char *name, mpx_item *items, size_t max, int64_t timeout_ms,
+                                 mpx_callback *cb, void *userdata) {
+        return queue_items(m, WIRE_OP_QUEUE_GET_MANY, name, items, max, timeout_ms, cb, userdata);
 }
 
 int mpx_queue_get_many(mpx *m, const char *name, mpx_item *items, size_t max, int64_t timeout_ms) {
@@ -323,21 +244,7 @@ int mpx_queue_get_many(mpx *m, const char *name, mpx_item *items, size_t max, in
 /* Copy up to max items from the head of a queue without taking them. */
 int64_t mpx_queue_peek_async(mpx *m, const char *name, mpx_item *items, size_t max,
                              mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        if (!items || max == 0)
-                return -EINVAL;
-        if (max > INT_MAX)
-                max = INT_MAX;
-        r = conn_begin(m, WIRE_OP_QUEUE_PEEK, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, (uint32_t) max);
-        return conn_submit(m, start, r,
-                           &(struct conn_reply) { .parse = queue_parse_items, .out = { items }, .arg = { max, 1 } },
-                           cb, userdata);
+        return queue_items(m, WIRE_OP_QUEUE_PEEK, name, items, max, 0, cb, userdata);
 }
 
 int mpx_queue_peek(mpx *m, const char *name, mpx_item *items, size_t max) {
@@ -380,9 +287,9 @@ static int64_t queue_parse_stat(struct conn_request *rq, struct wire_reader *rd)
 
 static int64_t queue_stat(mpx *m, const char *name, enum queue_stat_what what, mpx_queue_status *ret,
                           mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_QUEUE_QSIZE, name,
-                              &(struct conn_reply) { .parse = queue_parse_stat, .out = { ret }, .arg = { what } },
-                              cb, userdata);
+        return conn_call(m, WIRE_OP_QUEUE_QSIZE,
+                         &(struct conn_reply) { .parse = queue_parse_stat, .out = { ret }, .arg = { what } },
+                         cb, userdata, "n", name);
 }
 
 /* Read a queue's size, limit, unfinished count and closed flag. */
@@ -425,7 +332,7 @@ int mpx_queue_full(mpx *m, const char *name) {
 
 /* Close a queue to further puts. */
 int64_t mpx_queue_close_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_QUEUE_CLOSE, name, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_QUEUE_CLOSE, NULL, cb, userdata, "n", name);
 }
 
 int mpx_queue_close(mpx *m, const char *name) {
@@ -434,31 +341,16 @@ int mpx_queue_close(mpx *m, const char *name) {
 
 /* Drop every item waiting in a queue. */
 int64_t mpx_queue_purge_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_QUEUE_PURGE, name, &(struct conn_reply) { .parse = conn_parse_u64 },
-                              cb, userdata);
+        return conn_call(m, WIRE_OP_QUEUE_PURGE, &conn_reply_u64, cb, userdata, "n", name);
 }
 
 int64_t mpx_queue_purge(mpx *m, const char *name) {
         return conn_sync(m, mpx_queue_purge_async(m, name, CONN_SYNC));
 }
 
-/* A request that names a delivery: name, u64 tag -> empty (TASK_DONE, TOUCH). */
-static int64_t queue_call_tag(mpx *m, uint16_t op, const char *name, uint64_t tag,
-                              mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
-        r = conn_begin(m, op, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, tag);
-        return conn_submit(m, start, r, NULL, cb, userdata);
-}
-
 /* Mark a delivery of a joinable queue finished. */
 int64_t mpx_queue_task_done_async(mpx *m, const char *name, uint64_t tag, mpx_callback *cb, void *userdata) {
-        return queue_call_tag(m, WIRE_OP_QUEUE_TASK_DONE, name, tag, cb, userdata);
+        return conn_call(m, WIRE_OP_QUEUE_TASK_DONE, NULL, cb, userdata, "nQ", name, tag);
 }
 
 int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag) {
@@ -467,7 +359,7 @@ int mpx_queue_task_done(mpx *m, const char *name, uint64_t tag) {
 
 /* Restart the lease of a delivery. */
 int64_t mpx_queue_touch_async(mpx *m, const char *name, uint64_t tag, mpx_callback *cb, void *userdata) {
-        return queue_call_tag(m, WIRE_OP_QUEUE_TOUCH, name, tag, cb, userdata);
+        return conn_call(m, WIRE_OP_QUEUE_TOUCH, NULL, cb, userdata, "nQ", name, tag);
 }
 
 int mpx_queue_touch(mpx *m, const char *name, uint64_t tag) {
@@ -476,7 +368,7 @@ int mpx_queue_touch(mpx *m, const char *name, uint64_t tag) {
 
 /* Wait until every item of a joinable queue is done. */
 int64_t mpx_queue_join_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
-        return conn_name_timeout(m, WIRE_OP_QUEUE_JOIN, name, timeout_ms, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_QUEUE_JOIN, NULL, cb, userdata, "nq", name, timeout_ms);
 }
 
 int mpx_queue_join(mpx *m, const char *name, int64_t timeout_ms) {

@@ -19,8 +19,6 @@
 int64_t mpx_sem_declare_async(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags,
                               mpx_callback *cb, void *userdata) {
         uint32_t wflags;
-        size_t start;
-        int r;
 
         if (flags & ~(MPX_SEM_BOUNDED | MPX_SEM_NO_UNDO | CONN_DECLARE_FLAGS))
                 return -EINVAL;
@@ -29,16 +27,8 @@ int64_t mpx_sem_declare_async(mpx *m, const char *name, uint64_t value, uint64_t
                 wflags |= WIRE_SEM_BOUNDED;
         if (flags & MPX_SEM_NO_UNDO)
                 wflags |= WIRE_SEM_NO_UNDO;
-        r = conn_begin(m, WIRE_OP_SEM_DECLARE, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, value);
-        if (r >= 0)
-                r = wire_put_u64(&m->out, max);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, wflags);
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+        return conn_call(m, WIRE_OP_SEM_DECLARE, &conn_reply_created, cb, userdata, "nQQI", name, value, max,
+                         wflags);
 }
 
 int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsigned flags) {
@@ -51,7 +41,7 @@ int mpx_sem_declare(mpx *m, const char *name, uint64_t value, uint64_t max, unsi
  * engine maps like any other: its body is as empty as OK's.
  */
 int64_t mpx_sem_acquire_async(mpx *m, const char *name, int64_t timeout_ms, mpx_callback *cb, void *userdata) {
-        return conn_name_timeout(m, WIRE_OP_SEM_ACQUIRE, name, timeout_ms, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_SEM_ACQUIRE, NULL, cb, userdata, "nq", name, timeout_ms);
 }
 
 int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms) {
@@ -60,7 +50,7 @@ int mpx_sem_acquire(mpx *m, const char *name, int64_t timeout_ms) {
 
 /* Give one unit of a semaphore back. */
 int64_t mpx_sem_release_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_SEM_RELEASE, name, NULL, cb, userdata);
+        return conn_call(m, WIRE_OP_SEM_RELEASE, NULL, cb, userdata, "n", name);
 }
 
 int mpx_sem_release(mpx *m, const char *name) {
@@ -82,8 +72,8 @@ static int64_t sem_parse_value(struct conn_request *rq, struct wire_reader *rd) 
 
 /* The number of units free now. */
 int64_t mpx_sem_value_async(mpx *m, const char *name, mpx_callback *cb, void *userdata) {
-        return conn_name_only(m, WIRE_OP_SEM_VALUE, name, &(struct conn_reply) { .parse = sem_parse_value },
-                              cb, userdata);
+        return conn_call(m, WIRE_OP_SEM_VALUE, &(struct conn_reply) { .parse = sem_parse_value },
+                         cb, userdata, "n", name);
 }
 
 int64_t mpx_sem_value(mpx *m, const char *name) {

@@ -18,6 +18,7 @@
 #endif
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -74,27 +75,213 @@ int64_t conn_parse_buf(struct conn_request *rq, struct wire_reader *rd) {
         return 0;
 }
 
-int64_t conn_name_only(mpx *m, uint16_t op, const char *name, const struct conn_reply *reply,
-                       mpx_callback *cb, void *userdata) {
+/* Parse one bytes field of a reply into a caller-owned buffer. */
+int conn_get_buf(struct wire_reader *rd, mpx_buf *ret) {
+        const void *data;
+        uint32_t size;
+        void *copy;
+
+        if (!wire_get_bytes(rd, &data, &size))
+                return -EPROTO;
+        copy = conn_memdup(data, size);
+        if (!copy)
+                return -ENOMEM;
+        *ret = (mpx_buf) { .data = copy, .size = size };
+        return 0;
+}
+
+const struct conn_reply conn_reply_created = { .parse = conn_parse_created };
+const struct conn_reply conn_reply_bool = { .parse = conn_parse_bool };
+const struct conn_reply conn_reply_u64 = { .parse = conn_parse_u64 };
+
+/* Check the bytes of a key, value or item against the daemon's limits. */
+int conn_check_bytes(const struct mpx *m, const void *p, size_t size) {
+        if (!p && size > 0)
+                return -EINVAL;
+        if (size > m->max_message || size > UINT32_MAX)
+                return -EMSGSIZE;
+        return 0;
+}
+
+/* A field of fixed size (B, H, I, Q, q), v its bits. */
+static int conn_put_fixed(struct mpx *m, char field, uint64_t v) {
+        switch (field) {
+        case 'B':
+                return wire_put_u8(&m->out, (uint8_t) v);
+        case 'H':
+                return wire_put_u16(&m->out, (uint16_t) v);
+        case 'I':
+                return wire_put_u32(&m->out, (uint32_t) v);
+        case 'Q':
+                return wire_put_u64(&m->out, v);
+        default:
+                return wire_put_i64(&m->out, (int64_t) v);
+        }
+}
+
+/*
+ * One field of fmt, its value taken from ap: appended to the request, or
+ * with check only checked (the b fields; the others need no check).
+ */
+static int conn_field(struct mpx *m, char field, va_list *ap, bool check) {
+        const void *p;
+        size_t size;
+        uint64_t v;
+
+        switch (field) {
+        case 'n':
+                p = va_arg(*ap, const char *);
+                return check ? 0 : conn_put_name(m, p);
+        case 'S':
+                p = va_arg(*ap, const char *);
+                return check ? 0 : wire_put_str(&m->out, p, strlen(p));
+        case 'B':
+        case 'H':
+        case 'I':
+                /* A u8 and a u16 come promoted; a u32 is an unsigned int on every ABI this builds for. */
+                v = va_arg(*ap, unsigned);
+                return check ? 0 : conn_put_fixed(m, field, v);
+        case 'Q':
+        case 'q':
+                v = field == 'Q' ? va_arg(*ap, uint64_t) : (uint64_t) va_arg(*ap, int64_t);
+                return check ? 0 : conn_put_fixed(m, field, v);
+        case 'b':
+        case 's':
+                p = va_arg(*ap, const void *);
+                size = va_arg(*ap, size_t);
+                if (check)
+                        return field == 'b' ? conn_check_bytes(m, p, size) : 0;
+                /* Sizes were checked against the limits, which are below 4 GiB. */
+                return wire_put_bytes(&m->out, p, (uint32_t) size);
+        default:
+                return -EINVAL;
+        }
+}
+
+/* Every field of fmt, appended or checked; the first that fails ends it. */
+static int conn_fields(struct mpx *m, const char *fmt, va_list ap, bool check) {
+        va_list copy;
+        int r = 0;
+
+        va_copy(copy, ap);
+        for (const char *f = fmt; *f && r >= 0; f++)
+                r = conn_field(m, *f, &copy, check);
+        va_end(copy);
+        return r;
+}
+
+int conn_put(struct mpx *m, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = conn_fields(m, fmt, ap, false);
+        va_end(ap);
+        return r;
+}
+
+/*
+ * Most calls are one frame of fields: check, begin, put, submit, in one
+ * place. What cannot be sent is refused before anything is queued.
+ */
+static int64_t conn_vcall(struct mpx *m, uint16_t op, const struct conn_reply *reply, mpx_callback *cb,
+                          void *userdata, const char *fmt, va_list ap) {
         size_t start;
         int r;
 
+        if (!m)
+                return -EINVAL;
+        r = conn_fields(m, fmt, ap, true);
+        if (r < 0)
+                return r;
         r = conn_begin(m, op, &start);
         if (r >= 0)
-                r = conn_put_name(m, name);
+                r = conn_fields(m, fmt, ap, false);
         return conn_submit(m, start, r, reply, cb, userdata);
 }
 
-int64_t conn_name_timeout(mpx *m, uint16_t op, const char *name, int64_t timeout_ms,
-                          const struct conn_reply *reply, mpx_callback *cb, void *userdata) {
+int64_t conn_call(struct mpx *m, uint16_t op, const struct conn_reply *reply, mpx_callback *cb, void *userdata,
+                  const char *fmt, ...) {
+        va_list ap;
+        int64_t id;
+
+        va_start(ap, fmt);
+        id = conn_vcall(m, op, reply, cb, userdata, fmt, ap);
+        va_end(ap);
+        return id;
+}
+
+int64_t conn_call_buf(struct mpx *m, uint16_t op, mpx_buf *ret, mpx_callback *cb, void *userdata, const char *fmt,
+                      ...) {
+        va_list ap;
+        int64_t id;
+
+        if (!ret)
+                return -EINVAL;
+        va_start(ap, fmt);
+        id = conn_vcall(m, op, &(struct conn_reply) { .parse = conn_parse_buf, .out = { ret } }, cb, userdata, fmt,
+                        ap);
+        va_end(ap);
+        return id;
+}
+
+/* The size of fixed fields (no name, no bytes) in a request, as fmt gives them. */
+static size_t conn_fixed_size(const char *fmt) {
+        size_t size = 0;
+
+        for (; *fmt; fmt++)
+                size += *fmt == 'B' ? 1 : *fmt == 'H' ? 2 : *fmt == 'I' ? 4 : 8;
+        return size;
+}
+
+/* The size of the entries' part of a body (their count and bytes), after checking each: or a negative errno. */
+static int64_t conn_entries_size(const struct mpx *m, size_t head, const struct conn_entries *e) {
+        size_t body = head + 4;
+        int r;
+
+        for (size_t i = 0; i < e->n; i++) {
+                for (size_t l = 0; l < e->n_lists; l++) {
+                        r = conn_check_bytes(m, e->lists[l][i].iov_base, e->lists[l][i].iov_len);
+                        if (r < 0)
+                                return r;
+                        body += 4 + e->lists[l][i].iov_len;
+                }
+                if (body > m->max_frame)
+                        return -EMSGSIZE;
+        }
+        return (int64_t) body;
+}
+
+/* Every size is checked before anything is copied: name, fixed fields, count, then the entries. */
+int64_t conn_call_entries(struct mpx *m, uint16_t op, const struct conn_reply *reply, mpx_callback *cb,
+                          void *userdata, const char *name, const struct conn_entries *e, const char *fmt, ...) {
+        int64_t body;
+        va_list ap;
         size_t start;
         int r;
 
+        if (!m || !name || (e->n > 0 && (!e->lists[0] || (e->n_lists > 1 && !e->lists[1]))))
+                return -EINVAL;
+        if (e->n > UINT32_MAX)
+                return -EMSGSIZE;
+        body = conn_entries_size(m, 1 + strnlen(name, WIRE_NAME_MAX + 1) + conn_fixed_size(fmt), e);
+        if (body < 0)
+                return body;
         r = conn_begin(m, op, &start);
         if (r >= 0)
                 r = conn_put_name(m, name);
+        if (r >= 0) {
+                va_start(ap, fmt);
+                r = conn_fields(m, fmt, ap, false);
+                va_end(ap);
+        }
         if (r >= 0)
-                r = wire_put_i64(&m->out, timeout_ms);
+                r = wire_put_u32(&m->out, (uint32_t) e->n);
+        if (r >= 0)
+                r = wire_buf_reserve(&m->out, (size_t) body);
+        for (size_t i = 0; r >= 0 && i < e->n; i++)
+                for (size_t l = 0; r >= 0 && l < e->n_lists; l++)
+                        r = wire_put_bytes(&m->out, e->lists[l][i].iov_base, (uint32_t) e->lists[l][i].iov_len);
         return conn_submit(m, start, r, reply, cb, userdata);
 }
 
@@ -104,17 +291,11 @@ uint32_t conn_declare_flags(unsigned flags) {
 
 int64_t conn_declare_name_flags_async(struct mpx *m, uint16_t op, const char *name, unsigned flags,
                                       mpx_callback *cb, void *userdata) {
-        size_t start;
-        int r;
-
         if (flags & ~CONN_DECLARE_FLAGS)
                 return -EINVAL;
-        r = conn_begin(m, op, &start);
-        if (r >= 0)
-                r = conn_put_name(m, name);
-        if (r >= 0 && flags)
-                r = wire_put_u32(&m->out, conn_declare_flags(flags));
-        return conn_submit(m, start, r, &(struct conn_reply) { .parse = conn_parse_created }, cb, userdata);
+        /* Without flags the body is the name alone, as daemons that know no flags read it. */
+        return conn_call(m, op, &conn_reply_created, cb, userdata, flags ? "nI" : "n", name,
+                         conn_declare_flags(flags));
 }
 
 int conn_declare_name_flags(struct mpx *m, uint16_t op, const char *name, unsigned flags) {
@@ -178,20 +359,12 @@ static int64_t conn_parse_hello(struct conn_request *rq, struct wire_reader *rd)
 
 /* HELLO: agree the version and learn the daemon's limits. */
 static int conn_hello(struct mpx *m, const char *client_name) {
-        size_t start;
-        int r;
-
         if (!client_name)
                 client_name = program_invocation_short_name;
-        r = conn_begin(m, WIRE_OP_HELLO, &start);
-        if (r >= 0)
-                r = wire_put_u32(&m->out, WIRE_VERSION);
-        if (r >= 0)
-                r = wire_put_str(&m->out, client_name, strlen(client_name));
         /* A daemon of another version answers with status EPROTO. */
-        return (int) conn_sync(m, conn_submit(m, start, r,
-                                              &(struct conn_reply) { .parse = conn_parse_hello, .out = { m } },
-                                              CONN_SYNC));
+        return (int) conn_sync(m, conn_call(m, WIRE_OP_HELLO,
+                                            &(struct conn_reply) { .parse = conn_parse_hello, .out = { m } },
+                                            CONN_SYNC, "IS", (uint32_t) WIRE_VERSION, client_name));
 }
 
 /* Connect a new blocking socket to path: the fd, or a negative errno code. */

@@ -23,6 +23,13 @@
 
 static int ctl_help(struct ctl *ctl, int argc, char **argv);
 
+const struct option ctl_no_options[] = { CTL_OPTIONS_COMMON };
+
+const struct option ctl_timeout_options[] = {
+        CTL_OPTION_TIMEOUT,
+        CTL_OPTIONS_COMMON
+};
+
 static const struct ctl_command ctl_commands[] = {
         { "ls", "[--type TYPE] [--sort FIELD] [--names]", "list objects with their sizes, waiters and bytes", ctl_object_ls, NULL },
         { "info", "NAME", "describe an object", ctl_object_info, NULL },
@@ -93,38 +100,21 @@ int ctl_read_stdin(size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
-/* The dict and list commands take a payload the same way, so that a script can switch between them. */
-int ctl_payload_arg(struct ctl *ctl, const char *what, const char *name, const char *arg, const char **ret,
-                    size_t *ret_size, char **ret_input) {
-        int r;
-
-        *ret_input = NULL;
-        if (arg && strcmp(arg, "-") != 0) {
-                *ret = arg;
-                *ret_size = strlen(arg);
-                return CTL_EXIT_OK;
-        }
-        r = ctl_read_stdin(mpx_max_message(ctl->m), ret_input, ret_size);
-        if (r == -EMSGSIZE)
-                return ctl_fail(r, what, name, NULL);
-        if (r < 0) {
-                ctl_error("cannot read stdin: %s", strerror(-r));
-                return CTL_EXIT_FAILED;
-        }
-        *ret = *ret_input ? *ret_input : "";
-        return CTL_EXIT_OK;
+/* One error line, after whatever stdout holds. */
+static void ctl_verror(const char *fmt, va_list ap) {
+        fflush(stdout);
+        fputs(CTL_PROGRAM ": ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
 }
 
 /* Print one error line, after whatever stdout holds. */
 void ctl_error(const char *fmt, ...) {
         va_list ap;
 
-        fflush(stdout);
-        fputs(CTL_PROGRAM ": ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        ctl_verror(fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
 }
 
 /* "mpxctl queue put NAME [DATA] ..." for the command ctl runs, or the global form. */
@@ -142,12 +132,9 @@ static void ctl_print_usage(const struct ctl *ctl, FILE *f) {
 int ctl_usage_error(struct ctl *ctl, const char *fmt, ...) {
         va_list ap;
 
-        fflush(stdout);
-        fputs(CTL_PROGRAM ": ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        ctl_verror(fmt, ap);
         va_end(ap);
-        fputc('\n', stderr);
         ctl_print_usage(ctl, stderr);
         return CTL_EXIT_USAGE;
 }
@@ -202,6 +189,10 @@ int ctl_getopt(struct ctl *ctl, int argc, char **argv, const struct option *opti
         }
 }
 
+bool ctl_is(const struct ctl *ctl, const char *name) {
+        return ctl->cmd && strcmp(ctl->cmd->name, name) == 0;
+}
+
 /* Check how many positional arguments a command got. */
 int ctl_check_args(struct ctl *ctl, int n, int min, int max) {
         if (n < min)
@@ -254,7 +245,7 @@ int ctl_connect(struct ctl *ctl) {
         return CTL_EXIT_NO_DAEMON;
 }
 
-/* Report a failed libmpx call and choose the exit status. */
+/* Write a payload as it is, with a newline for a person. */
 void ctl_print_payload(const void *data, size_t size) {
         fwrite(data, 1, size, stdout);
         /* A pipe or a file gets the bytes exactly; a person gets the prompt on a line of its own. */
@@ -272,6 +263,7 @@ static bool ctl_declarable(const char *what) {
         return false;
 }
 
+/* Report a failed libmpx call and choose the exit status. */
 int ctl_fail(int r, const char *what, const char *name, const char *msg) {
         char hint[400];
 
@@ -288,6 +280,11 @@ int ctl_fail(int r, const char *what, const char *name, const char *msg) {
         else
                 ctl_error("%s: %s", what, msg);
         return r == -ECONNRESET ? CTL_EXIT_NO_DAEMON : CTL_EXIT_FAILED;
+}
+
+/* The end of most commands: the call they made worked, or what went wrong. */
+int ctl_status(int r, const char *what, const char *name, const char *msg) {
+        return r < 0 ? ctl_fail(r, what, name, msg) : CTL_EXIT_OK;
 }
 
 /* Parse decimal seconds into milliseconds, exactly, without strtod() and its locale. */
@@ -324,6 +321,25 @@ int ctl_parse_timeout(struct ctl *ctl, const char *s, int64_t *ret_ms) {
                 *ret_ms = -1;
         else
                 *ret_ms = ms;
+        return CTL_EXIT_OK;
+}
+
+/* Parse a decimal signed 64-bit number, with an optional sign. */
+int ctl_parse_i64(struct ctl *ctl, const char *what, const char *s, int64_t *ret) {
+        bool negative = s[0] == '-';
+        const char *p = s + (s[0] == '-' || s[0] == '+');
+        uint64_t v = 0, limit = negative ? (uint64_t) INT64_MAX + 1 : (uint64_t) INT64_MAX;
+
+        if (*p == '\0')
+                return ctl_usage_error(ctl, "bad %s '%s' (a decimal number)", what, s);
+        for (; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return ctl_usage_error(ctl, "bad %s '%s' (a decimal number)", what, s);
+                if (v > (limit - (uint64_t) (*p - '0')) / 10)
+                        return ctl_usage_error(ctl, "%s '%s' is out of range", what, s);
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        *ret = negative ? (int64_t) (0 - v) : (int64_t) v;
         return CTL_EXIT_OK;
 }
 
@@ -374,51 +390,31 @@ static size_t utf8_sequence(const uint8_t *p, size_t n) {
 
 /* Write bytes as a JSON string: UTF-8 kept, everything else escaped. */
 void ctl_json_string(const void *data, size_t size) {
+        /* The characters JSON writes as a backslash and a letter, and those letters. */
+        static const char escaped[] = "\"\\\b\f\n\r\t", letters[] = "\"\\bfnrt";
         const uint8_t *p = data;
+        const char *e;
         size_t i = 0;
 
         putchar('"');
         while (i < size) {
                 uint8_t c = p[i];
-                size_t len;
+                size_t len = c >= 0x80 ? utf8_sequence(p + i, size - i) : 0;
 
-                switch (c) {
-                case '"':
-                        fputs("\\\"", stdout);
-                        break;
-                case '\\':
-                        fputs("\\\\", stdout);
-                        break;
-                case '\b':
-                        fputs("\\b", stdout);
-                        break;
-                case '\f':
-                        fputs("\\f", stdout);
-                        break;
-                case '\n':
-                        fputs("\\n", stdout);
-                        break;
-                case '\r':
-                        fputs("\\r", stdout);
-                        break;
-                case '\t':
-                        fputs("\\t", stdout);
-                        break;
-                default:
-                        if (c >= 0x20 && c < 0x7f) {
-                                putchar(c);
-                                break;
-                        }
-                        len = c >= 0x80 ? utf8_sequence(p + i, size - i) : 0;
-                        if (len > 0) {
-                                fwrite(p + i, 1, len, stdout);
-                                i += len;
-                                continue;
-                        }
+                if (len > 0) {
+                        fwrite(p + i, 1, len, stdout);
+                        i += len;
+                        continue;
+                }
+                e = c ? strchr(escaped, c) : NULL;
+                if (e) {
+                        putchar('\\');
+                        putchar(letters[e - escaped]);
+                } else if (c >= 0x20 && c < 0x7f)
+                        putchar(c);
+                else
                         /* Control characters, DEL, and bytes that are not UTF-8. */
                         printf("\\u%04x", c);
-                        break;
-                }
                 i++;
         }
         putchar('"');
@@ -545,6 +541,15 @@ void ctl_print_info(const mpx_info *info) {
         }
 }
 
+/* info, stats and pool info show what they are told alike. */
+void ctl_show_info(const struct ctl *ctl, const mpx_info *info) {
+        if (ctl->json) {
+                ctl_json_info(info);
+                putchar('\n');
+        } else
+                ctl_print_info(info);
+}
+
 /* Print the commands of a table, prefixed with group, in two columns. */
 static void ctl_print_commands(const struct ctl_command *table, const char *group, int width) {
         char line[256];
@@ -600,13 +605,12 @@ static void ctl_print_help(void) {
 
 /* mpxctl help: the same as --help. */
 static int ctl_help(struct ctl *ctl, int argc, char **argv) {
-        static const struct option options[] = { CTL_OPTIONS_COMMON };
-        int c;
+        struct ctl_args a;
+        int r;
 
-        while ((c = ctl_getopt(ctl, argc, argv, options)) >= 0)
-                ;
-        if (c == CTL_GETOPT_STOP)
-                return ctl->stop_status;
+        r = ctl_parse_args(ctl, argc, argv, ctl_no_options, CTL_ARGS_RAW, 0, 0, &a);
+        if (r != CTL_EXIT_OK)
+                return r;
         ctl_print_help();
         return CTL_EXIT_OK;
 }

@@ -62,11 +62,22 @@ enum {
         CTL_OPT_JSON = 0x100,
 };
 
+/*
+ * Options with one meaning wherever a command takes them: --timeout S
+ * (ctl_args.timeout_ms) and --durable (ctl_given(a, 'D')).
+ */
+#define CTL_OPTION_TIMEOUT { "timeout", required_argument, NULL, 't' }
+#define CTL_OPTION_DURABLE { "durable", no_argument, NULL, 'D' }
+
 /* Options every command accepts; end a command's option table with this. */
 #define CTL_OPTIONS_COMMON \
         { "help", no_argument, NULL, 'h' }, \
         { "json", no_argument, NULL, CTL_OPT_JSON }, \
         { NULL, 0, NULL, 0 }
+
+/* The options of a command that has none of its own, and of one that waits (--timeout S). */
+extern const struct option ctl_no_options[];
+extern const struct option ctl_timeout_options[];
 
 /* ctl_getopt() at the end of the options, and when the command must stop (see stop_status). */
 #define CTL_GETOPT_END          (-1)
@@ -99,16 +110,47 @@ void ctl_print_table(const struct ctl_column *cols, size_t n_cols, const mpx_inf
 void ctl_sort(mpx_info *items, size_t n, const char *key);
 /* Print items as one JSON array. */
 void ctl_json_infos(const mpx_info *items, size_t n);
+/*
+ * Print n entries of keys, values or both (either may be NULL), done
+ * printed before: KEY=VALUE, KEY or VALUE a line, or with --json the
+ * elements of a JSON array (KEY:VALUE those of an object).
+ */
+void ctl_print_entries(const struct ctl *ctl, const mpx_buf *keys, const mpx_buf *values, size_t n, size_t done);
 /* A byte count as ls -h says it: 512, 1.2K, 34M. */
 void ctl_human_bytes(int64_t v, char *buf, size_t size);
 /* Free what ctl_collect returned. */
 void ctl_infos_free(mpx_info *items, size_t n);
 
-/* One page of a paged listing, as mpx_list_objects() and mpx_clients() give it. */
-typedef int (*ctl_page_fn)(mpx *m, uint64_t cursor, size_t max, const void *arg,
-                           mpx_info **ret_items, size_t *ret_n, uint64_t *ret_next);
-/* Fetch every page; 0 or a negative errno. */
-int ctl_collect(struct ctl *ctl, ctl_page_fn fetch, const void *arg, mpx_info **ret_items, size_t *ret_n);
+/* What a paged listing lists. */
+enum ctl_source {
+        CTL_OBJECTS,                    /* mpx_list_objects(): the objects, of one type or all */
+        CTL_CLIENTS,                    /* mpx_clients() */
+        CTL_USERS,                      /* mpx_users() */
+};
+/* Fetch every page of a listing (of objects: of type, or all when NULL); 0 or a negative errno. */
+int ctl_collect(struct ctl *ctl, enum ctl_source source, const char *type, mpx_info **ret_items, size_t *ret_n);
+
+/* A command that lists every item of a paged call: ls, clients, users, pool ls. */
+struct ctl_listing {
+        const char *what;               /* the command, for its error line */
+        const struct option *options;   /* any of --type (t), --sort (S), --names (N) */
+        enum ctl_source source;
+        const char *type;               /* the objects' type; NULL: --type, or all */
+        const struct ctl_column *columns;
+        size_t n_columns;
+};
+/* Run a listing command: a table, a JSON array, or with --names the names only. */
+int ctl_list_cmd(struct ctl *ctl, int argc, char **argv, const struct ctl_listing *l);
+
+/* Write {"name":NAME to stdout: the start of a JSON answer about one object. */
+void ctl_json_name(const char *name);
+
+/*
+ * Print a count about the object name: N, or {"name":NAME,"FIELD":N} with
+ * --json. A negative n is the errno of the call that failed instead, and is
+ * reported as ctl_fail(n, what, name, NULL). CTL_EXIT_OK or that status.
+ */
+int ctl_print_count(const struct ctl *ctl, const char *what, const char *name, const char *field, int64_t n);
 
 /* The sub-commands of each group, one file each: ctl-queue.c, ctl-dict.c ... */
 extern const struct ctl_command ctl_queue_commands[];
@@ -138,6 +180,9 @@ int ctl_usage_error(struct ctl *ctl, const char *fmt, ...) __attribute__((format
  * anything else is what the command returns at once.
  */
 
+/* Whether the command being run is name: for a run function that serves several commands. */
+bool ctl_is(const struct ctl *ctl, const char *name);
+
 /* Check the number of positional arguments: CTL_EXIT_OK, or a usage error. */
 int ctl_check_args(struct ctl *ctl, int n, int min, int max);
 
@@ -147,25 +192,119 @@ int ctl_check_name(struct ctl *ctl, const char *name);
 /* Connect to the daemon once: CTL_EXIT_OK, or CTL_EXIT_NO_DAEMON after saying why. */
 int ctl_connect(struct ctl *ctl);
 
-/* ---- arguments before options (ctl-args.c) ---- */
+/* ---- reading argv (ctl-args.c) ---- */
+
+/* Options are kept by their short letter: a to z, then A to Z. */
+#define CTL_LETTERS 52
+
+/* How a command's argv reads, for ctl_parse(). */
+struct ctl_syntax {
+        const struct option *options;   /* ended by CTL_OPTIONS_COMMON */
+        unsigned flags;                 /* CTL_ARGS_* */
+        int min, max;                   /* arguments after NAME (max -1: any number) */
+        const char *numbers;            /* letters of the options whose value is a decimal u64 */
+        /*
+         * Called with every other option but --timeout as it comes, with its
+         * value (NULL for a flag): CTL_EXIT_OK, or what the command returns.
+         */
+        int (*option)(struct ctl *ctl, int c, const char *arg, void *userdata);
+};
+
+enum {
+        CTL_ARGS_CONNECT = 1 << 0,      /* connect once the arguments are right */
+        CTL_ARGS_NEGATIVE = 1 << 1,     /* "-5" is an argument, not an option (ctl_sort_args) */
+        CTL_ARGS_FLOATS = 1 << 2,       /* with CTL_ARGS_NEGATIVE: so are "-.5", "-inf" and "-nan" */
+        CTL_ARGS_NO_NAME = 1 << 3,      /* no NAME, nor any other argument */
+        CTL_ARGS_RAW = 1 << 4,          /* the arguments are left unchecked, NAME included */
+};
+
+/* What ctl_parse() read. */
+struct ctl_args {
+        const char *name;               /* NAME, checked; NULL with CTL_ARGS_NO_NAME or CTL_ARGS_RAW */
+        char **pos;                     /* the arguments after NAME (all of them when it is NULL) */
+        int n;                          /* how many */
+        int64_t timeout_ms;             /* --timeout, negative (forever) when not given */
+        uint64_t given;                 /* the options given, a bit per letter: ctl_given() */
+        const char *value[CTL_LETTERS]; /* the value of each option given with one, the last */
+        uint64_t number[CTL_LETTERS];   /* the same parsed, for the letters of ctl_syntax.numbers */
+};
 
 /*
- * Move the options (with their values) of argv to its front, the other
- * arguments after them in their order, and return how many option elements
- * there are, or -ENOMEM. "-" and negative numbers are arguments, so is
- * everything after "--" (which is dropped: *argc goes down by one). Then
- * give getopt only argv[0] and the options: ctl_getopt(ctl, 1 + n_opts, argv, options).
+ * Read argv (argv[0] is the command's name) as syntax says: the options,
+ * then NAME and min to max arguments after it, like ctl_check_args() and
+ * ctl_check_name(); then connect if asked. CTL_EXIT_OK, or what the command
+ * returns at once (CTL_EXIT_DONE after --help).
  */
-int ctl_sort_args(int *argc, char **argv, const struct option *options);
+int ctl_parse(struct ctl *ctl, int argc, char **argv, const struct ctl_syntax *syntax, void *userdata,
+              struct ctl_args *ret);
+
+/* NAME and min to max arguments after it, of what ctl_parse() read with CTL_ARGS_RAW. */
+int ctl_parse_name(struct ctl *ctl, int min, int max, struct ctl_args *a);
+
+/* ctl_parse() of a command whose options are all flags or strings: ctl_given(), ctl_value(). */
+int ctl_parse_args(struct ctl *ctl, int argc, char **argv, const struct option *options, unsigned flags, int min,
+                   int max, struct ctl_args *ret);
+
+/* ctl_parse() for "NAME ARGS..." where ARGS may be negative numbers (dict and list), then connect. */
+int ctl_parse_sorted(struct ctl *ctl, int argc, char **argv, const struct option *options, int min, int max,
+                     struct ctl_args *ret);
 
 /*
- * The arguments after the n_opts options of an argv that ctl_sort_args()
- * sorted: a NAME, then min to max arguments (max -1: any number). Checks
- * both, like ctl_check_args() and ctl_check_name(). CTL_EXIT_OK and NAME,
- * the arguments after it and their number; or a usage error.
+ * The items of "list extend" and "dict update": the n_args arguments, or
+ * with none (or "-") the lines of stdin, each NUL-terminated where its
+ * newline was. *ret_input is then what was read; free it and *ret_items.
+ * CTL_EXIT_OK, or the status of a failure said on stderr.
  */
-int ctl_sorted_name_args(struct ctl *ctl, int argc, char **argv, int n_opts, int min, int max,
-                         const char **ret_name, char ***ret_pos, int *ret_n);
+int ctl_items_arg(char **args, int n_args, struct iovec **ret_items, size_t *ret_n, char **ret_input);
+
+/* Argument k after NAME as a decimal i64 named what, into *ret; *ret stays as it is when there is none. */
+int ctl_arg_i64(struct ctl *ctl, const struct ctl_args *a, int k, const char *what, int64_t *ret);
+
+/* ctl_parse_sorted() of "NAME [ITEM...]" without options of its own, then ctl_items_arg() of the ITEMs. */
+int ctl_parse_items(struct ctl *ctl, int argc, char **argv, struct ctl_args *a, struct iovec **ret_items,
+                    size_t *ret_n, char **ret_input);
+
+/* A payload, as the command was given it. */
+struct ctl_payload {
+        const char *data;
+        size_t size;
+        char *input;                    /* what was read from stdin, or NULL: ctl_payload_done() frees it */
+};
+
+/*
+ * A payload argument about the object name of group what ("queue"): arg
+ * itself, or when it is NULL all of stdin, at most one message. CTL_EXIT_OK
+ * or the exit status of a failure.
+ */
+int ctl_payload(struct ctl *ctl, const char *what, const char *name, const char *arg, struct ctl_payload *ret);
+
+/* ctl_payload() of a->pos[k], or of stdin when it is absent or "-". */
+int ctl_payload_of(struct ctl *ctl, const char *what, const struct ctl_args *a, int k, struct ctl_payload *ret);
+
+/* ctl_parse_sorted() of "NAME ARG1..ARGk [PAYLOAD]" without options of its own, then ctl_payload_of() PAYLOAD. */
+int ctl_parse_payload(struct ctl *ctl, int argc, char **argv, const char *what, int k, struct ctl_args *a,
+                      struct ctl_payload *ret);
+
+/* Free what a payload read from stdin. */
+void ctl_payload_done(struct ctl_payload *p);
+
+/*
+ * Where the options of "COMMAND NAME [OPTIONS] [--] PROGRAM [ARGS...]" end
+ * (sem run, pool start, pipe open): the index of "--", or of the first
+ * argument after NAME, which starts PROGRAM, or argc. An option's value is
+ * skipped with it, so that "--timeout 5" is not taken for NAME. *ret_first
+ * is where PROGRAM starts (argc when there is none).
+ */
+int ctl_split_command(int argc, char **argv, const struct option *options, int *ret_first);
+
+/* Whether the option of letter c was given. */
+bool ctl_given(const struct ctl_args *a, int c);
+
+/* The value given to the option of letter c (the last one), or NULL. */
+const char *ctl_value(const struct ctl_args *a, int c);
+
+/* The number given to the option of letter c, one of ctl_syntax.numbers, or def. */
+uint64_t ctl_number(const struct ctl_args *a, int c, uint64_t def);
 
 /*
  * Report a failed libmpx call as "mpxctl: WHAT 'NAME': MESSAGE" ("mpxctl:
@@ -174,19 +313,14 @@ int ctl_sorted_name_args(struct ctl *ctl, int argc, char **argv, int n_opts, int
  */
 int ctl_fail(int r, const char *what, const char *name, const char *msg);
 
-/* Print "mpxctl: MESSAGE" on stderr. */
+/* CTL_EXIT_OK when r, the result of a libmpx call, is not negative; else ctl_fail(r, what, name, msg). */
+int ctl_status(int r, const char *what, const char *name, const char *msg);
+
 /* Read all of stdin, at most max bytes: 0 and a malloc'd buffer, -EMSGSIZE when there is more, or -errno. */
 int ctl_read_stdin(size_t max, char **ret, size_t *ret_size);
 
+/* Print "mpxctl: MESSAGE" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/*
- * A payload argument of the object name of group what ("dict"): arg itself,
- * or all of stdin (at most one message) when arg is NULL or "-"; *ret_input
- * then holds it, to be freed. CTL_EXIT_OK or the exit status of a failure.
- */
-int ctl_payload_arg(struct ctl *ctl, const char *what, const char *name, const char *arg, const char **ret,
-                    size_t *ret_size, char **ret_input);
 
 /*
  * Parse a timeout in decimal seconds ("5", "0.25") into milliseconds:
@@ -196,6 +330,9 @@ int ctl_parse_timeout(struct ctl *ctl, const char *s, int64_t *ret_ms);
 
 /* Parse a decimal unsigned number named what: CTL_EXIT_OK or a usage error. */
 int ctl_parse_u64(struct ctl *ctl, const char *what, const char *s, uint64_t *ret);
+
+/* Parse a decimal signed 64-bit number named what: CTL_EXIT_OK or a usage error. */
+int ctl_parse_i64(struct ctl *ctl, const char *what, const char *s, int64_t *ret);
 
 /*
  * Write a stored payload (an item, a value) to stdout as it is; on a
@@ -213,7 +350,20 @@ void ctl_json_info(const mpx_info *info);
 /* Write an mpx_info to stdout as "key: value" lines, name and type first when set. */
 void ctl_print_info(const mpx_info *info);
 
+/* Write an mpx_info as ctl_print_info() does, or with --json as one JSON object on a line. */
+void ctl_show_info(const struct ctl *ctl, const mpx_info *info);
+
 /* Command handlers of ctl-object.c. */
+/* COMMAND NAME whose work is one call about NAME, with nothing to print: rm, queue close ... */
+int ctl_call_cmd(struct ctl *ctl, int argc, char **argv, int (*call)(mpx *m, const char *name));
+/* info NAME (what "object", type NULL) and pool info NAME (what and type "pool"). */
+int ctl_info_cmd(struct ctl *ctl, int argc, char **argv, const char *what, const char *type);
+/* len NAME and clear NAME of dict and list, with the calls of the group. */
+int ctl_count_cmd(struct ctl *ctl, int argc, char **argv, int64_t (*len)(mpx *m, const char *name),
+                  int64_t (*clear)(mpx *m, const char *name));
+/* declare NAME [--durable] of a type whose declare takes flags alone (dict, list). */
+int ctl_declare_cmd(struct ctl *ctl, int argc, char **argv, const char *what,
+                    int (*declare)(mpx *m, const char *name, unsigned flags));
 int ctl_object_ls(struct ctl *ctl, int argc, char **argv);
 int ctl_object_info(struct ctl *ctl, int argc, char **argv);
 int ctl_object_stats(struct ctl *ctl, int argc, char **argv);
