@@ -198,6 +198,12 @@ static void redis_park(struct redis_backend *rb, struct redis_call *c) {
                 redis_end(rb, c, -EAGAIN);
                 return;
         }
+        /*
+         * Redis told it to wait, and listed it in its object's line for INFO:
+         * from here on, whatever ends it (a cancel that came while it was in
+         * flight included) takes it out of the line.
+         */
+        c->was_parked = true;
         if (c->cancelled) {
                 redis_end(rb, c, -ECANCELED);
                 return;
@@ -214,7 +220,6 @@ static void redis_park(struct redis_backend *rb, struct redis_call *c) {
                 redis_end(rb, c, -ENOMEM);
                 return;
         }
-        c->was_parked = true;
         if (w->confirmed && (!c->sent_confirmed || w->heard > c->sent_heard)) {
                 /*
                  * It ran before the subscription, or a wake came while it was

@@ -107,7 +107,7 @@ struct redis_call {
         int64_t deadline;               /* CLOCK_MONOTONIC ms, or -1 */
         int64_t parked_at;              /* when it was last parked, or -1 while it is not */
         int64_t unavailable_since;      /* when it first found its node out of reach, or -1 */
-        bool was_parked;                /* it waited once: ENOENT now means the object was deleted meanwhile */
+        bool was_parked;                /* Redis told it to wait once: it is in its object's line; ENOENT now means deleted meanwhile */
         bool cancelled;                 /* CANCEL came while it was in flight */
         bool orphan;                    /* its request was completed without it (disconnect): drop the answer */
         bool sent_confirmed;            /* sent while its object's wake channel was subscribed */

@@ -6,9 +6,10 @@
  * Checks what only a live backend shows: parked requests woken by another
  * connection, timeouts, redelivery at disconnect and at the end of a lease,
  * a connection's queue deleted with it, DONE_GET's retries, a wake that
- * comes while a get is in flight.
+ * comes while a get is in flight, a get cancelled in flight.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -392,6 +393,48 @@ static void wake_race(mpx *a) {
         mpx_disconnect(c.m);
 }
 
+struct outcome {
+        bool done;
+        int64_t result;
+};
+
+static void record(mpx *m, int64_t result, void *userdata) {
+        struct outcome *o = userdata;
+
+        (void) m;
+        o->done = true;
+        o->result = result;
+}
+
+/*
+ * A get cancelled while its first call is in flight. Redis answered it
+ * EAGAIN, which lists it in the queue's getters for INFO; ended ECANCELED, it
+ * must leave the line at once, not when the listing runs out seconds later.
+ */
+static void cancel_in_flight(mpx *a) {
+        struct outcome o = { 0 };
+        mpx_item it = { 0 };
+        mpx *m = conn();
+        int64_t id;
+
+        CHECK("declare cq", mpx_queue_declare(a, "cq", 0, 0) >= 0);
+        id = mpx_queue_get_async(m, "cq", -1, &it, record, &o);
+        CHECK("get sent", id > 0);
+        CHECK("cancel asked while it is in flight", mpx_cancel(m, id) == 0);
+        while (!o.done) {
+                struct pollfd p = { .fd = mpx_fd(m), .events = (short) mpx_events(m) };
+
+                if (p.events & POLLOUT)
+                        mpx_send(m);
+                p.events = (short) mpx_events(m);
+                if (poll(&p, 1, 1000) >= 0)
+                        mpx_process(m);
+        }
+        CHECK("the get ends ECANCELED", o.result == -ECANCELED);
+        CHECK("... and is out of the getters at once", info_field(a, "cq", "getters") == 0);
+        mpx_disconnect(m);
+}
+
 /*
  * wait_replicas= asking for more replicas than there are: a put is made and
  * answered EIO (the client may make it again); a get that takes the item is
@@ -433,6 +476,7 @@ int main(int argc, char **argv) {
         died(a);
         counted(a);
         wake_race(a);
+        cancel_in_flight(a);
         unconfirmed();
         mpx_disconnect(a);
         return smoke_end();
