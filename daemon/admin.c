@@ -165,8 +165,8 @@ int admin_handle_list(struct client *c, const struct request *req, struct wire_r
         client_reply_end(c, start);
         return 0;
 nomem:
-        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-        return 0;
+        client_reply_discard(c, start);
+        return -ENOMEM;
 }
 
 /* INFO: name -> u8 type, fields. */
@@ -188,8 +188,8 @@ int admin_handle_info(struct client *c, const struct request *req, struct wire_r
         if (!b)
                 return -ENOMEM;
         if (put_description(b, o, true) < 0) {
-                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return 0;
+                client_reply_discard(c, start);
+                return -ENOMEM;
         }
         client_reply_end(c, start);
         return 0;
@@ -279,8 +279,8 @@ int admin_handle_stats(struct client *c, const struct request *req, struct wire_
         err |= put_family_counts(b, &f);
         err |= journal_stats(b, &f);
         if (err < 0) {
-                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return 0;
+                client_reply_discard(c, start);
+                return -ENOMEM;
         }
         wire_fields_end(b, &f);
         client_reply_end(c, start);
@@ -375,8 +375,8 @@ int admin_handle_clients(struct client *c, const struct request *req, struct wir
         client_reply_end(c, start);
         return 0;
 nomem:
-        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-        return 0;
+        client_reply_discard(c, start);
+        return -ENOMEM;
 }
 
 static int user_compare(const void *a, const void *b) {
@@ -457,6 +457,6 @@ int admin_handle_users(struct client *c, const struct request *req, struct wire_
         return 0;
 nomem:
         free(sorted);
-        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-        return 0;
+        client_reply_discard(c, start);
+        return -ENOMEM;
 }

@@ -91,7 +91,8 @@ static void barrier_reply_index(struct client *c, uint32_t id, uint16_t op, uint
                 return;
         }
         if (wire_put_u32(b, index) < 0) {
-                client_reply_abort(c, start, -ENOMEM, id, op);
+                client_reply_discard(c, start);
+                client_reply_status(c, id, op, -ENOMEM);
                 return;
         }
         client_reply_end(c, start);

@@ -699,9 +699,8 @@ void client_reply_end(struct client *c, size_t start) {
         client_mark_dirty(c);
 }
 
-void client_reply_abort(struct client *c, size_t start, int neg_errno, uint32_t id, uint16_t op) {
+void client_reply_discard(struct client *c, size_t start) {
         wire_frame_abort(&c->out, start);
-        client_reply_status(c, id, op, neg_errno);
 }
 
 /*

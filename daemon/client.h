@@ -147,9 +147,15 @@ const char *client_describe(const struct client *c);
 /*
  * Replies. A reply with a body is written straight into the client's output
  * buffer: client_reply_begin, then wire_put_* on the returned buffer, then
- * client_reply_end (or client_reply_abort on failure).
+ * client_reply_end, or client_reply_discard when it cannot be finished.
+ *
+ * Who answers a failure, the one rule: a request handler never replies an
+ * error itself. It discards what it began and returns the negative errno,
+ * and op_dispatch answers it. A parked request (a waiter) is answered by
+ * whoever serves it: wait_fail, or client_reply_status after a discard.
  */
 void client_reply_status(struct client *c, uint32_t id, uint16_t op, int neg_errno);
 struct wire_buf *client_reply_begin(struct client *c, uint32_t id, uint16_t op, size_t *ret_start);
 void client_reply_end(struct client *c, size_t start);
-void client_reply_abort(struct client *c, size_t start, int neg_errno, uint32_t id, uint16_t op);
+/* Drop the reply begun at start, as if it had never been begun. */
+void client_reply_discard(struct client *c, size_t start);

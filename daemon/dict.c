@@ -341,8 +341,8 @@ int dict_handle_items(struct client *c, const struct request *req, struct wire_r
         d->pages++;
         return 0;
 nomem:
-        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-        return 0;
+        client_reply_discard(c, start);
+        return -ENOMEM;
 }
 
 /* POP: name, bytes key -> bytes value; the key is removed. */
@@ -391,8 +391,8 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
         if (!b)
                 return -ENOMEM;
         if (wire_put_bytes(b, e->key, e->key_size) < 0 || wire_put_bytes(b, e->value, e->value_size) < 0) {
-                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return 0;
+                client_reply_discard(c, start);
+                return -ENOMEM;
         }
         client_reply_end(c, start);
         dict_delete(d, e);

@@ -698,8 +698,8 @@ int list_handle_slice(struct client *c, const struct request *req, struct wire_r
         l->slices++;
         return 0;
 nomem:
-        client_reply_abort(c, frame, -ENOMEM, req->id, req->op);
-        return 0;
+        client_reply_discard(c, frame);
+        return -ENOMEM;
 }
 
 /* CLEAR: name -> u64 removed. */

@@ -275,8 +275,8 @@ static int op_handle_hello(struct client *c, const struct request *req, struct w
                 return -ENOMEM;
         if (wire_put_u32(b, WIRE_VERSION) < 0 || wire_put_u32(b, mpxd.max_message) < 0 ||
             wire_put_u32(b, mpxd.max_frame) < 0 || wire_put_str(b, server, strlen(server)) < 0) {
-                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return 0;
+                client_reply_discard(c, start);
+                return -ENOMEM;
         }
         if (version != WIRE_VERSION) {
                 /* Patch the status of the frame just written. */
@@ -313,8 +313,8 @@ static int op_handle_ping(struct client *c, const struct request *req, struct wi
         if (!b)
                 return -ENOMEM;
         if (wire_put_bytes(b, data, len) < 0) {
-                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return 0;
+                client_reply_discard(c, start);
+                return -ENOMEM;
         }
         client_reply_end(c, start);
         return 0;
@@ -338,8 +338,8 @@ static int op_handle_cancel(struct client *c, const struct request *req, struct 
         if (!b)
                 return -ENOMEM;
         if (wire_put_u32(b, (uint32_t) n) < 0) {
-                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return 0;
+                client_reply_discard(c, start);
+                return -ENOMEM;
         }
         client_reply_end(c, start);
         return 0;

@@ -807,8 +807,8 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
                    client_describe(c));
         if (wire_put_u32(b, n) < 0) {
                 /* The signals are sent: say so as an error rather than not at all. */
-                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return 0;
+                client_reply_discard(c, start);
+                return -ENOMEM;
         }
         client_reply_end(c, start);
         return 0;

@@ -129,8 +129,8 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
                  * with -ENOMEM while the item is still at the head, exactly
                  * where it was, with its counters, its tag and the journal
                  * untouched; nothing has to be put back. A parked getter is
-                 * answered -ENOMEM the same way (queue_reply_items): parking
-                 * it again could retry forever on a table that cannot grow.
+                 * answered -ENOMEM the same way (queue_serve): parking it
+                 * again could retry forever on a table that cannot grow.
                  */
                 d->tag = q->next_tag + 1;
                 HASH_ADD(hh, q->by_tag, tag, sizeof(d->tag), d);
@@ -198,7 +198,8 @@ static void put_item(struct wire_buf *b, const struct item *it, uint64_t tag) {
 /*
  * Answer a getter (GET or GET_MANY) from the head of the queue, which is not
  * empty. Room in the reply is reserved before anything is taken, so an item
- * is never lost to a failed allocation. Returns 0 or -ENOMEM.
+ * is never lost to a failed allocation. Returns 0, or -ENOMEM with nothing
+ * taken and nothing written: the caller answers it (client.h's rule).
  */
 static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uint16_t op,
                              uint32_t flags, uint32_t max, uint32_t ttr_ms) {
@@ -239,8 +240,8 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                                 /* Only a joinable take fails, and joinable replies keep no record: kept safe anyway. */
                                 if (unsent)
                                         unsent_free(unsent);
-                                client_reply_abort(c, start, -ENOMEM, id, op);
-                                return 0;
+                                client_reply_discard(c, start);
+                                return -ENOMEM;
                         }
                         n = i;
                         break;
@@ -273,6 +274,7 @@ void queue_serve(struct queue *q) {
         for (;;) {
                 struct waiter *w, *next;
                 bool progress = false;
+                int err;
 
                 while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, parked_of(w)->n)) {
                         queue_append(q, &parked_of(w)->items, parked_of(w)->n);
@@ -285,8 +287,12 @@ void queue_serve(struct queue *q) {
                         /* An overflowed client is lost once this event is handled: items stay for others. */
                         if (client_state(w->client) == CLIENT_OVERFLOWED)
                                 continue;
-                        if (queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max, w->ttr_ms) < 0)
+                        err = queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max, w->ttr_ms);
+                        if (err < 0) {
+                                /* Parked again, it could retry forever on memory that does not come (queue_take). */
+                                wait_fail(w, err);
                                 break;
+                        }
                         wait_free(w);
                         progress = true;
                 }
@@ -750,8 +756,8 @@ int queue_handle_qsize(struct client *c, const struct request *req, struct wire_
                 return -ENOMEM;
         if (wire_put_u64(b, q->count) < 0 || wire_put_u64(b, q->maxsize) < 0 ||
             wire_put_u64(b, q->joinable ? queue_unfinished(q) : 0) < 0 || wire_put_u8(b, q->closed) < 0) {
-                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return 0;
+                client_reply_discard(c, start);
+                return -ENOMEM;
         }
         client_reply_end(c, start);
         return 0;
@@ -839,6 +845,6 @@ int queue_handle_peek(struct client *c, const struct request *req, struct wire_r
         client_reply_end(c, start);
         return 0;
 nomem:
-        client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-        return 0;
+        client_reply_discard(c, start);
+        return -ENOMEM;
 }

@@ -466,8 +466,8 @@ int sem_handle_value(struct client *c, const struct request *req, struct wire_re
         if (!b)
                 return -ENOMEM;
         if (wire_put_u64(b, s->value) < 0 || wire_put_u64(b, s->max) < 0) {
-                client_reply_abort(c, start, -ENOMEM, req->id, req->op);
-                return 0;
+                client_reply_discard(c, start);
+                return -ENOMEM;
         }
         client_reply_end(c, start);
         return 0;
