@@ -155,7 +155,7 @@ static const struct op_entry *op_find(uint16_t op) {
 
 void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body) {
         const struct op_entry *e = op_find(h->op);
-        struct request req = { .id = h->id, .op = h->op };
+        struct request req = { .id = h->id, .op = h->op, .client = c, .body_len = h->body_len };
         struct wire_reader r;
         int ret;
 
@@ -177,6 +177,8 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
         }
         wire_reader_init(&r, body, h->body_len);
         /* Every object lookup of the handler checks this request's access (object_lookup). */
+        req.access = e->access;
+        req.changes = e->flags & OP_CHANGES;
         op_current = (struct op_context) { .client = c, .op = h->op, .access = e->access,
                                            .changes = e->flags & OP_CHANGES, .body_len = h->body_len };
         ret = e->handle(c, &req, &r);

@@ -14,9 +14,21 @@
 
 struct client;
 
+/*
+ * A request op_dispatch hands to its handler: what the reply answers (id,
+ * op), and what every object lookup the handler makes with it checks
+ * (object_lookup): its client and the access class of its opcode. It lives
+ * on op_dispatch's stack, for the handler's call only. Code outside a
+ * request (the configuration, timers, serving waiters, journal replay)
+ * passes NULL instead, and nothing is checked.
+ */
 struct request {
         uint32_t id;
         uint16_t op;
+        bool changes;                   /* it may change the object it names: durable ones need journal room */
+        enum perm_access access;
+        uint32_t body_len;              /* the room a change needs in the journal */
+        struct client *client;
 };
 
 /*
