@@ -179,7 +179,7 @@ int admin_handle_info(struct client *c, const struct request *req, struct wire_r
 
         if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = object_lookup(name, len, &o);
+        err = object_lookup(req, name, len, &o);
         if (err < 0)
                 return err;
         if (!o)
@@ -204,7 +204,7 @@ int admin_handle_delete(struct client *c, const struct request *req, struct wire
 
         if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = object_lookup(name, len, &o);
+        err = object_lookup(req, name, len, &o);
         if (err < 0)
                 return err;
         if (!o)

@@ -489,12 +489,17 @@ static uint64_t array_bytes(struct object *o) {
         return array_of(o)->size_bytes;
 }
 
-/* What a declare asks of an array or value: its element type and length, and its first contents (NULL: zeros). */
+/*
+ * What a declare asks of an array or value: its element type and length, and
+ * its first contents (NULL: zeros); and the request that declares it (NULL:
+ * the daemon itself), whose user must have room for its memory.
+ */
 struct array_params {
         const struct typecode *t;
         uint32_t length;
         uint32_t flags;
         const void *initial;
+        const struct request *req;
 };
 
 /* Parameters no array may have: -EINVAL, or -ENOSPC for more memory than an array may hold. */
@@ -522,7 +527,7 @@ static int array_declare_init(struct object *o, const char *name, size_t len, co
         int r;
 
         a->memfd = -1;
-        r = user_may_hold(user_requester(), (uint64_t) p->length * p->t->size, 0, 0);
+        r = user_may_hold(user_requester(p->req), (uint64_t) p->length * p->t->size, 0, 0);
         if (r < 0)
                 return r;
         a->t = p->t;
@@ -582,7 +587,7 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
                 .t = typecode_find(typecode), .length = length, .flags = flags, .initial = initial,
         };
 
-        return object_declare(name, len, (flags & WIRE_ARRAY_VALUE) ? &value_type : &array_type, &p, NULL);
+        return object_declare(NULL, name, len, (flags & WIRE_ARRAY_VALUE) ? &value_type : &array_type, &p, NULL);
 }
 
 /* ---- request handlers ---- */
@@ -593,13 +598,14 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
  * name exists, as in DECLARE), -ENOENT, or -EPROTOTYPE (another object type,
  * or an array of another type code).
  */
-static int array_find_as(const char *name, size_t len, uint8_t typecode, struct array **ret) {
+static int array_find_as(const struct request *req, const char *name, size_t len, uint8_t typecode,
+                         struct array **ret) {
         struct array *a;
         int r;
 
         if (!typecode_find((char) typecode))
                 return -EINVAL;
-        r = OBJECT_FIND_AS(name, len, ARRAY_TYPES, &a);
+        r = OBJECT_FIND_AS(req, name, len, ARRAY_TYPES, &a);
         if (r < 0)
                 return r;
         if ((uint8_t) a->t->code != typecode)
@@ -630,6 +636,7 @@ int array_handle_declare(struct client *c, const struct request *req, struct wir
         if (initial_len == 0)
                 p.initial = NULL;
         p.flags = flags & ~(WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED);
+        p.req = req;
         return object_handle_declare(c, req, name, len, (p.flags & WIRE_ARRAY_VALUE) ? &value_type : &array_type,
                                      &p, flags);
 }
@@ -651,7 +658,7 @@ int array_handle_get(struct client *c, const struct request *req, struct wire_re
         if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
             !wire_get_u32(r, &count) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find_as(name, len, typecode, &a);
+        err = array_find_as(req, name, len, typecode, &a);
         if (err < 0)
                 return err;
         err = array_range(a, index, count, &first);
@@ -693,7 +700,7 @@ int array_handle_set(struct client *c, const struct request *req, struct wire_re
         if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
             !wire_get_bytes(r, &raw, &bytes) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find_as(name, len, typecode, &a);
+        err = array_find_as(req, name, len, typecode, &a);
         if (err < 0)
                 return err;
         if (bytes > mpxd.max_message)
@@ -731,7 +738,7 @@ int array_handle_add(struct client *c, const struct request *req, struct wire_re
         if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
             !wire_get_bytes(r, &delta, &delta_len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find_as(name, len, typecode, &a);
+        err = array_find_as(req, name, len, typecode, &a);
         if (err < 0)
                 return err;
         if (a->t->kind == TYPECODE_CHAR || delta_len != a->t->size)
@@ -765,7 +772,7 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
             !wire_get_bytes(r, &expected, &expected_len) || !wire_get_bytes(r, &desired, &desired_len) ||
             !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find_as(name, len, typecode, &a);
+        err = array_find_as(req, name, len, typecode, &a);
         if (err < 0)
                 return err;
         if (expected_len != a->t->size || desired_len != a->t->size)
@@ -804,7 +811,7 @@ int array_handle_map(struct client *c, const struct request *req, struct wire_re
         size_t start;
         int err;
 
-        err = OBJECT_PARSE_AS(r, ARRAY_TYPES, &a, "");
+        err = OBJECT_PARSE_AS(req, r, ARRAY_TYPES, &a, "");
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);

@@ -341,7 +341,7 @@ static const struct object_type barrier_type = {
 int barrier_declare(const char *name, size_t len, uint32_t parties, const struct barrier_options *opt) {
         struct barrier_params p = { .parties = parties, .opt = opt };
 
-        return object_declare(name, len, &barrier_type, &p, NULL);
+        return object_declare(NULL, name, len, &barrier_type, &p, NULL);
 }
 
 /*
@@ -387,7 +387,7 @@ int barrier_handle_wait(struct client *c, const struct request *req, struct wire
         uint32_t index;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_BARRIER, &b, "i", &timeout_ms);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_BARRIER, &b, "i", &timeout_ms);
         if (err < 0)
                 return err;
         if (timeout_ms == WIRE_TIMEOUT_DEFAULT)
@@ -420,7 +420,7 @@ int barrier_handle_reset(struct client *c, const struct request *req, struct wir
         struct barrier *b = NULL;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_BARRIER, &b, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_BARRIER, &b, "");
         if (err < 0)
                 return err;
         b->resets++;
@@ -434,7 +434,7 @@ int barrier_handle_abort(struct client *c, const struct request *req, struct wir
         struct barrier *b = NULL;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_BARRIER, &b, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_BARRIER, &b, "");
         if (err < 0)
                 return err;
         barrier_break(b, NULL);
@@ -451,7 +451,7 @@ int barrier_handle_pass(struct client *c, const struct request *req, struct wire
         struct barrier *b = NULL;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_BARRIER, &b, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_BARRIER, &b, "");
         if (err < 0)
                 return err;
         if (b->broken)

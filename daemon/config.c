@@ -504,13 +504,13 @@ int config_declare(const struct config_object *o) {
         int r;
 
         if (!object_find(o->name, o->name_len)) {
-                r = object_check_limit();
+                r = object_check_limit(NULL);
                 if (r < 0)
                         return r;
         }
         /* Events, barriers and pools are never durable: the loader accepts no durable key for them. */
         may_be_durable = o->type != WIRE_TYPE_EVENT && o->type != WIRE_TYPE_BARRIER && o->type != WIRE_TYPE_POOL;
-        r = may_be_durable ? journal_declare_check(o->name, o->name_len, durable) : 0;
+        r = may_be_durable ? journal_declare_check(o->name, o->name_len, durable, 0) : 0;
         if (r < 0)
                 return r;
         r = config_declare_typed(o);

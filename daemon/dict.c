@@ -154,14 +154,15 @@ static const struct object_type dict_type = {
 
 /* Create a dict, or find the one of that name. */
 int dict_declare(const char *name, size_t len) {
-        return object_declare(name, len, &dict_type, NULL, NULL);
+        return object_declare(NULL, name, len, &dict_type, NULL, NULL);
 }
 
 /* ---- request handlers ---- */
 
 /* Parse "name, bytes key" and the end of the body; then find the dict and check the key's size. */
-static int dict_lookup_key(struct wire_reader *r, struct dict **ret, const void **ret_key, uint32_t *ret_size) {
-        int err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, ret, "s", ret_key, ret_size);
+static int dict_lookup_key(const struct request *req, struct wire_reader *r, struct dict **ret, const void **ret_key,
+                           uint32_t *ret_size) {
+        int err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, ret, "s", ret_key, ret_size);
 
         if (err < 0)
                 return err;
@@ -201,7 +202,7 @@ int dict_handle_set(struct client *c, const struct request *req, struct wire_rea
         uint32_t key_size, value_size;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &value, &value_size);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &value, &value_size);
         if (err < 0)
                 return err;
         if (key_size > mpxd.max_message || value_size > mpxd.max_message)
@@ -220,7 +221,7 @@ int dict_handle_get(struct client *c, const struct request *req, struct wire_rea
         uint32_t key_size;
         int err;
 
-        err = dict_lookup_key(r, &d, &key, &key_size);
+        err = dict_lookup_key(req, r, &d, &key, &key_size);
         if (err < 0)
                 return err;
         d->gets++;
@@ -238,7 +239,7 @@ int dict_handle_del(struct client *c, const struct request *req, struct wire_rea
         uint32_t key_size;
         int err;
 
-        err = dict_lookup_key(r, &d, &key, &key_size);
+        err = dict_lookup_key(req, r, &d, &key, &key_size);
         if (err < 0)
                 return err;
         e = dict_find_counted(d, key, key_size);
@@ -255,7 +256,7 @@ int dict_handle_contains(struct client *c, const struct request *req, struct wir
         uint32_t key_size;
         int err;
 
-        err = dict_lookup_key(r, &d, &key, &key_size);
+        err = dict_lookup_key(req, r, &d, &key, &key_size);
         if (err < 0)
                 return err;
         return op_reply_u8(c, req, dict_find(d, key, key_size) ? 1 : 0);
@@ -266,7 +267,7 @@ int dict_handle_len(struct client *c, const struct request *req, struct wire_rea
         struct dict *d = NULL;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
         if (err < 0)
                 return err;
         return op_reply_u64(c, req, d->count);
@@ -307,7 +308,7 @@ int dict_handle_items(struct client *c, const struct request *req, struct wire_r
         uint8_t what;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "qwb", &cursor, &max, &what);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "qwb", &cursor, &max, &what);
         if (err < 0)
                 return err;
         if (what == 0 || (what & ~(WIRE_DICT_KEYS | WIRE_DICT_VALUES)))
@@ -353,7 +354,7 @@ int dict_handle_pop(struct client *c, const struct request *req, struct wire_rea
         uint32_t key_size;
         int err;
 
-        err = dict_lookup_key(r, &d, &key, &key_size);
+        err = dict_lookup_key(req, r, &d, &key, &key_size);
         if (err < 0)
                 return err;
         e = dict_find_counted(d, key, key_size);
@@ -378,7 +379,7 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
         size_t start;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
         if (err < 0)
                 return err;
         if (!d->entries) {
@@ -407,7 +408,7 @@ int dict_handle_setdefault(struct client *c, const struct request *req, struct w
         uint32_t key_size, def_size;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &def, &def_size);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &def, &def_size);
         if (err < 0)
                 return err;
         if (key_size > mpxd.max_message || def_size > mpxd.max_message)
@@ -500,7 +501,7 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_DICT, &d);
+        err = OBJECT_FIND_AS(req, name, len, 1u << WIRE_TYPE_DICT, &d);
         if (err < 0)
                 return err;
         if (too_big)
@@ -599,7 +600,7 @@ int dict_handle_clear(struct client *c, const struct request *req, struct wire_r
         uint64_t removed;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
         if (err < 0)
                 return err;
         if (dict_reserve_reply(c, 8) < 0)
@@ -624,7 +625,7 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
         int64_t delta, value = 0, sum;
         int err, text_len;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "si", &key, &key_size, &delta);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "si", &key, &key_size, &delta);
         if (err < 0)
                 return err;
         if (key_size > mpxd.max_message)
@@ -666,7 +667,7 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         bool match;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_DICT, &d, "sbsbs",
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "sbsbs",
                               &key, &key_size, &expect_present, &expected, &expected_size, &set_present, &new_value, &new_size);
         if (err < 0)
                 return err;

@@ -91,7 +91,7 @@ static const struct object_type event_obj_type = {
 
 /* Create an event, clear, or find it (see event.h). */
 int event_declare(const char *name, size_t len) {
-        return object_declare(name, len, &event_obj_type, NULL, NULL);
+        return object_declare(NULL, name, len, &event_obj_type, NULL, NULL);
 }
 
 /* DECLARE: name [, u32 flags] -> u8 created. An event is never durable. */
@@ -104,7 +104,7 @@ int event_handle_set(struct client *c, const struct request *req, struct wire_re
         struct event_obj *e = NULL;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_EVENT, &e, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_EVENT, &e, "");
         if (err < 0)
                 return err;
         e->sets++;
@@ -120,7 +120,7 @@ int event_handle_clear(struct client *c, const struct request *req, struct wire_
         struct event_obj *e = NULL;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_EVENT, &e, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_EVENT, &e, "");
         if (err < 0)
                 return err;
         e->clears++;
@@ -133,7 +133,7 @@ int event_handle_is_set(struct client *c, const struct request *req, struct wire
         struct event_obj *e = NULL;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_EVENT, &e, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_EVENT, &e, "");
         if (err < 0)
                 return err;
         return op_reply_u8(c, req, e->set);
@@ -145,7 +145,7 @@ int event_handle_wait(struct client *c, const struct request *req, struct wire_r
         int64_t timeout_ms;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_EVENT, &e, "i", &timeout_ms);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_EVENT, &e, "i", &timeout_ms);
         if (err < 0)
                 return err;
         if (e->set) {

@@ -334,7 +334,7 @@ static int journal_dump_object(struct object *o) {
 
 /* ---- declaring ---- */
 
-int journal_declare_check(const char *name, size_t len, uint32_t flags) {
+int journal_declare_check(const char *name, size_t len, uint32_t flags, uint32_t need) {
         static uint64_t logged_ms;
         uint64_t now;
 
@@ -342,7 +342,7 @@ int journal_declare_check(const char *name, size_t len, uint32_t flags) {
                 return 0;
         if (journal.enabled)
                 /* Creating a durable object records it: there must be room for that first. */
-                return object_find(name, len) ? 0 : journal_admit_slow(op_current.body_len);
+                return object_find(name, len) ? 0 : journal_admit_slow(need);
         /* One line per ten seconds at most: a client looping on declare must not flood the log. */
         now = now_ms();
         if (!logged_ms || now - logged_ms >= 10000) {

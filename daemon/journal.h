@@ -118,9 +118,10 @@ static inline void journal_owner(const struct object *o) {
 }
 /*
  * Before a declare: -EINVAL for a durable declare without a directory;
- * for one that would create a durable object, what journal_admit says.
+ * for one that would create a durable object, what journal_admit says
+ * of need bytes (the declare request's body; 0 outside a request).
  */
-int journal_declare_check(const char *name, size_t len, uint32_t flags);
+int journal_declare_check(const char *name, size_t len, uint32_t flags, uint32_t need);
 /*
  * After a declare that returned created (1, 0 or a negative errno): make a
  * new object durable as flags (WIRE_DECLARE_DURABLE) or the default say and

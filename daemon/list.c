@@ -365,21 +365,21 @@ static const struct object_type list_type = {
 
 /* Create a list, or find the one of that name. */
 int list_declare(const char *name, size_t len) {
-        return object_declare(name, len, &list_type, NULL, NULL);
+        return object_declare(NULL, name, len, &list_type, NULL, NULL);
 }
 
 /* ---- request handlers ---- */
 
 /* Find the list a request names, once its body is parsed. */
-#define LIST_FIND(name, len, ret) OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_LIST, ret)
+#define LIST_FIND(req, name, len, ret) OBJECT_FIND_AS(req, name, len, 1u << WIRE_TYPE_LIST, ret)
 
 /*
  * Parse "name [, i64 index] [, bytes item]" and the end of the body: the
  * index when ret_index is not NULL, the item when ret_data is not. Then find
  * the list, and check the item's size.
  */
-static int list_lookup_args(struct wire_reader *r, struct list **ret, int64_t *ret_index, const void **ret_data,
-                            uint32_t *ret_size) {
+static int list_lookup_args(const struct request *req, struct wire_reader *r, struct list **ret, int64_t *ret_index,
+                            const void **ret_data, uint32_t *ret_size) {
         const char *name;
         size_t len;
         int err;
@@ -387,7 +387,7 @@ static int list_lookup_args(struct wire_reader *r, struct list **ret, int64_t *r
         if (!wire_get_name(r, &name, &len) || (ret_index && !wire_get_i64(r, ret_index)) ||
             (ret_data && !wire_get_bytes(r, ret_data, ret_size)) || !wire_reader_done(r))
                 return -EPROTO;
-        err = LIST_FIND(name, len, ret);
+        err = LIST_FIND(req, name, len, ret);
         if (err < 0)
                 return err;
         return ret_data && *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
@@ -428,7 +428,7 @@ int list_handle_append(struct client *c, const struct request *req, struct wire_
         uint32_t size;
         int err;
 
-        err = list_lookup_args(r, &l, NULL, &data, &size);
+        err = list_lookup_args(req, r, &l, NULL, &data, &size);
         if (err < 0)
                 return err;
         return list_add_one(c, req, l, l->len, data, size);
@@ -468,7 +468,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
         body = *r;
         if (!list_scan_items(r, n, &total, &too_big))
                 return -EPROTO;
-        err = LIST_FIND(name, len, &l);
+        err = LIST_FIND(req, name, len, &l);
         if (err < 0)
                 return err;
         if (too_big)
@@ -508,7 +508,7 @@ int list_handle_get(struct client *c, const struct request *req, struct wire_rea
         size_t pos;
         int err;
 
-        err = list_lookup_args(r, &l, &index, NULL, NULL);
+        err = list_lookup_args(req, r, &l, &index, NULL, NULL);
         if (err < 0)
                 return err;
         err = list_index(l, index, &pos);
@@ -528,7 +528,7 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         size_t pos;
         int err;
 
-        err = list_lookup_args(r, &l, &index, &data, &size);
+        err = list_lookup_args(req, r, &l, &index, &data, &size);
         if (err < 0)
                 return err;
         err = list_index(l, index, &pos);
@@ -562,7 +562,7 @@ int list_handle_insert(struct client *c, const struct request *req, struct wire_
         int64_t index;
         int err;
 
-        err = list_lookup_args(r, &l, &index, &data, &size);
+        err = list_lookup_args(req, r, &l, &index, &data, &size);
         if (err < 0)
                 return err;
         return list_add_one(c, req, l, list_clamp(l, index), data, size);
@@ -575,7 +575,7 @@ int list_handle_pop(struct client *c, const struct request *req, struct wire_rea
         size_t pos;
         int err;
 
-        err = list_lookup_args(r, &l, &index, NULL, NULL);
+        err = list_lookup_args(req, r, &l, &index, NULL, NULL);
         if (err < 0)
                 return err;
         err = list_index(l, index, &pos);
@@ -598,7 +598,7 @@ int list_handle_remove(struct client *c, const struct request *req, struct wire_
         size_t pos;
         int err;
 
-        err = list_lookup_args(r, &l, NULL, &data, &size);
+        err = list_lookup_args(req, r, &l, NULL, &data, &size);
         if (err < 0)
                 return err;
         err = list_find(l, data, size, &pos);
@@ -617,7 +617,7 @@ int list_handle_index(struct client *c, const struct request *req, struct wire_r
         size_t pos;
         int err;
 
-        err = list_lookup_args(r, &l, NULL, &data, &size);
+        err = list_lookup_args(req, r, &l, NULL, &data, &size);
         if (err < 0)
                 return err;
         err = list_find(l, data, size, &pos);
@@ -631,7 +631,7 @@ int list_handle_len(struct client *c, const struct request *req, struct wire_rea
         struct list *l = NULL;
         int err;
 
-        err = list_lookup_args(r, &l, NULL, NULL, NULL);
+        err = list_lookup_args(req, r, &l, NULL, NULL, NULL);
         if (err < 0)
                 return err;
         return op_reply_u64(c, req, l->len);
@@ -665,7 +665,7 @@ int list_handle_slice(struct client *c, const struct request *req, struct wire_r
         if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) ||
             (r->left > 0 && !wire_get_u32(r, &flags)) || !wire_reader_done(r))
                 return -EPROTO;
-        err = LIST_FIND(name, len, &l);
+        err = LIST_FIND(req, name, len, &l);
         if (err < 0)
                 return err;
         if (flags & ~WIRE_SLICE_VERSION)
@@ -708,7 +708,7 @@ int list_handle_clear(struct client *c, const struct request *req, struct wire_r
         uint64_t removed;
         int err;
 
-        err = list_lookup_args(r, &l, NULL, NULL, NULL);
+        err = list_lookup_args(req, r, &l, NULL, NULL, NULL);
         if (err < 0)
                 return err;
         if (list_reserve_reply(c, 8) < 0)
@@ -759,7 +759,7 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
         body = *r;
         if (!list_scan_items(r, n, &total, &too_big))
                 return -EPROTO;
-        err = LIST_FIND(name, len, &l);
+        err = LIST_FIND(req, name, len, &l);
         if (err < 0)
                 return err;
         if (too_big)

@@ -53,34 +53,48 @@ struct object *object_find(const char *name, size_t len) {
         return o;
 }
 
-int object_lookup(const char *name, size_t len, struct object **ret) {
+/*
+ * What request req may do with the object o it found: access it as its
+ * access class says (perm_check) and, when it changes a durable object,
+ * have room in the journal. Nothing is checked outside a request (NULL).
+ * In line in both lookups: it is on the path of almost every request.
+ */
+static inline int object_admit(const struct request *req, struct object *o) {
+        int err;
+
+        if (!req)
+                return 0;
+        err = perm_check(req, o);
+        if (err < 0)
+                return err;
+        /* A change of a durable object is refused before it is made when the journal cannot take it. */
+        return req->changes ? journal_admit(o, req->body_len) : 0;
+}
+
+int object_lookup(const struct request *req, const char *name, size_t len, struct object **ret) {
         struct object *o = object_find(name, len);
         int err;
 
         *ret = NULL;
         if (!o)
                 return 0;
-        err = perm_check(o);
+        err = object_admit(req, o);
         if (err < 0)
                 return err;
-        /* A change of a durable object is refused before it is made when the journal cannot take it. */
-        if (op_current.changes) {
-                err = journal_admit(o, op_current.body_len);
-                if (err < 0)
-                        return err;
-        }
         *ret = o;
         return 0;
 }
 
-int object_find_typed(const char *name, size_t len, unsigned type_mask, struct object **ret) {
-        struct object *o;
-        int err = object_lookup(name, len, &o);
+int object_find_typed(const struct request *req, const char *name, size_t len, unsigned type_mask,
+                      struct object **ret) {
+        struct object *o = object_find(name, len);
+        int err;
 
-        if (err < 0)
-                return err;
         if (!o)
                 return -ENOENT;
+        err = object_admit(req, o);
+        if (err < 0)
+                return err;
         if (!(type_mask & (1u << o->ops->type)))
                 return -EPROTOTYPE;
         o->requests++;
@@ -121,7 +135,8 @@ static bool object_parse_fields(struct wire_reader *r, const char *fmt, va_list 
         return wire_reader_done(r);
 }
 
-int object_parse_find(struct wire_reader *r, unsigned type_mask, struct object **ret, const char *fmt, ...) {
+int object_parse_find(const struct request *req, struct wire_reader *r, unsigned type_mask, struct object **ret,
+                      const char *fmt, ...) {
         const char *name;
         size_t len;
         va_list ap;
@@ -132,16 +147,16 @@ int object_parse_find(struct wire_reader *r, unsigned type_mask, struct object *
         va_end(ap);
         if (!ok)
                 return -EPROTO;
-        return object_find_typed(name, len, type_mask, ret);
+        return object_find_typed(req, name, len, type_mask, ret);
 }
 
 /*
  * Register a new object, initialised by its type, its name set; the name must
- * be free. Its owner is the client of the request being handled, or mpxd
- * itself (perm_init_object). 0, or -ENOMEM with nothing registered: the
+ * be free. Its owner is the client of request req, or mpxd itself when req is
+ * NULL (perm_init_object). 0, or -ENOMEM with nothing registered: the
  * caller still owns o and frees it.
  */
-static int object_register(struct object *o, const struct object_type *ops) {
+static int object_register(const struct request *req, struct object *o, const struct object_type *ops) {
         o->ops = ops;
         o->counted = false;
         o->n_refs = o->n_transit = 0;
@@ -153,8 +168,8 @@ static int object_register(struct object *o, const struct object_type *ops) {
         object_note_type(ops);
         o->serial = ++mpxd.next_serial;
         o->created_ms = o->active_ms = now_ms();
-        perm_init_object(o);
-        o->user = user_requester();
+        perm_init_object(req, o);
+        o->user = user_requester(req);
         user_object_created(o->user);
         TAILQ_INSERT_TAIL(&mpxd.objects_ordered, o, link);
         mpxd.n_objects++;
@@ -180,8 +195,8 @@ void object_delete(struct object *o, int neg_errno) {
 }
 
 /* A new object of type for params: checked, within the limits, allocated and registered. 1, or a negative errno. */
-static int object_declare_new(const char *name, size_t len, const struct object_type *type, const void *params,
-                              struct object **ret) {
+static int object_declare_new(const struct request *req, const char *name, size_t len,
+                              const struct object_type *type, const void *params, struct object **ret) {
         struct object *o;
         int err;
 
@@ -190,7 +205,7 @@ static int object_declare_new(const char *name, size_t len, const struct object_
                 if (err < 0)
                         return err;
         }
-        if (object_check_limit() < 0)
+        if (object_check_limit(req) < 0)
                 return -EUSERS;
         /*
          * The name goes at the end of the object's own allocation: most names
@@ -205,7 +220,7 @@ static int object_declare_new(const char *name, size_t len, const struct object_
         o->name_len = len;
         err = type->declare_init ? type->declare_init(o, name, len, params) : 0;
         if (err == 0)
-                err = object_register(o, type);
+                err = object_register(req, o, type);
         if (err < 0) {
                 type->free(o);
                 return err;
@@ -216,8 +231,8 @@ static int object_declare_new(const char *name, size_t len, const struct object_
         return 1;
 }
 
-int object_declare(const char *name, size_t len, const struct object_type *type, const void *params,
-                   struct object **ret) {
+int object_declare(const struct request *req, const char *name, size_t len, const struct object_type *type,
+                   const void *params, struct object **ret) {
         struct object *o;
         int err;
 
@@ -229,11 +244,11 @@ int object_declare(const char *name, size_t len, const struct object_type *type,
                         return err;
         }
         /* An object that exists is found for the request: declaring it again needs read access. */
-        err = object_lookup(name, len, &o);
+        err = object_lookup(req, name, len, &o);
         if (err < 0)
                 return err;
         if (!o)
-                err = object_declare_new(name, len, type, params, &o);
+                err = object_declare_new(req, name, len, type, params, &o);
         else if (o->ops != type)
                 err = -EPROTOTYPE;
         else if (type->declare_match)
@@ -243,12 +258,13 @@ int object_declare(const char *name, size_t len, const struct object_type *type,
         return err;
 }
 
-int object_declare_check(const struct object_type *type, const char *name, size_t len, uint32_t flags) {
+int object_declare_check(const struct request *req, const struct object_type *type, const char *name, size_t len,
+                         uint32_t flags) {
         if (flags & WIRE_DECLARE_COUNTED)
                 /* It lives while referred to: nothing of it may come back after a restart. */
                 return (flags & WIRE_DECLARE_DURABLE) ? -EINVAL : 0;
         /* A type that cannot be durable is not, whatever durability.default says. */
-        return type->dump ? journal_declare_check(name, len, flags) : 0;
+        return type->dump ? journal_declare_check(name, len, flags, req ? req->body_len : 0) : 0;
 }
 
 int object_declared(struct client *c, struct object *o, int created, uint32_t flags) {
@@ -264,9 +280,9 @@ int object_handle_declare(struct client *c, const struct request *req, const cha
         struct object *o = NULL;
         int created;
 
-        created = object_declare_check(type, name, len, flags);
+        created = object_declare_check(req, type, name, len, flags);
         if (created == 0)
-                created = object_declare(name, len, type, params, &o);
+                created = object_declare(req, name, len, type, params, &o);
         created = object_declared(c, o, created, flags);
         if (created < 0)
                 return created;
@@ -310,7 +326,7 @@ uint64_t object_bytes(struct object *o) {
  * 0 if one more object fits under limits.max_objects and the requester's
  * quota, else -EUSERS (logged at most every 10 s).
  */
-int object_check_limit(void) {
+int object_check_limit(const struct request *req) {
         static uint64_t logged_ms;
         uint64_t now;
 
@@ -318,7 +334,7 @@ int object_check_limit(void) {
         if (journal_replaying())
                 return 0;
         if (mpxd.max_objects == 0 || mpxd.n_objects < mpxd.max_objects)
-                return user_may_create(user_requester());
+                return user_may_create(user_requester(req));
         /* One line per ten seconds at most: a client looping on declare must not flood the log. */
         now = now_ms();
         if (!logged_ms || now - logged_ms >= 10000) {

@@ -114,30 +114,31 @@ struct object {
 /* Find an object by name; NULL if there is none. No permission is checked: not for requests. */
 struct object *object_find(const char *name, size_t len);
 /*
- * Find an object for the request being handled: 0 and *ret (NULL when there
- * is none), or -EACCES when the request's client may not access it as the
- * request's access class requires (perm_check). Outside a request (the
- * configuration, timers) nothing is checked. Every lookup a request makes
- * goes through here or object_find_typed.
+ * Find an object for request req: 0 and *ret (NULL when there is none), or
+ * -EACCES when the request's client may not access it as the request's
+ * access class requires (perm_check). Outside a request (req NULL: the
+ * configuration, timers, replay) nothing is checked. Every lookup a request
+ * makes goes through here or object_find_typed.
  */
-int object_lookup(const char *name, size_t len, struct object **ret);
+int object_lookup(const struct request *req, const char *name, size_t len, struct object **ret);
 /*
  * The lookup of the object a request names, once its body is parsed: as
  * object_lookup, for an object that must exist and be of one of the types in
  * the mask (1 << type): 0 and *ret set, -ENOENT, -EPROTOTYPE or -EACCES. The
  * object counts the request and is stamped active at this pass of the loop.
  */
-int object_find_typed(const char *name, size_t len, unsigned type_mask, struct object **ret);
+int object_find_typed(const struct request *req, const char *name, size_t len, unsigned type_mask,
+                      struct object **ret);
 /*
  * object_find_typed for a type whose struct embeds its struct object as obj:
  * *ret is set to that struct. A handler calls it once the whole body of the
  * request is parsed, so that a malformed request is -EPROTO and nothing
  * else: not counted, not stamped, not refused (nor logged) by permission.
  */
-#define OBJECT_FIND_AS(name, len, type_mask, ret)                                               \
+#define OBJECT_FIND_AS(req, name, len, type_mask, ret)                                          \
         __extension__({                                                                         \
                 struct object *found_;                                                          \
-                int err_ = object_find_typed((name), (len), (type_mask), &found_);              \
+                int err_ = object_find_typed((req), (name), (len), (type_mask), &found_);       \
                 if (err_ >= 0)                                                                  \
                         *(ret) = container_of(found_, __typeof__(**(ret)), obj);                \
                 err_;                                                                           \
@@ -150,12 +151,13 @@ int object_find_typed(const char *name, size_t len, unsigned type_mask, struct o
  * the body. -EPROTO for a malformed body, whatever the name; then as
  * object_find_typed.
  */
-int object_parse_find(struct wire_reader *r, unsigned type_mask, struct object **ret, const char *fmt, ...);
+int object_parse_find(const struct request *req, struct wire_reader *r, unsigned type_mask, struct object **ret,
+                      const char *fmt, ...);
 /* object_parse_find, setting *ret to the type's struct (as OBJECT_FIND_AS). */
-#define OBJECT_PARSE_AS(r, type_mask, ret, ...)                                                 \
+#define OBJECT_PARSE_AS(req, r, type_mask, ret, ...)                                            \
         __extension__({                                                                         \
                 struct object *found_;                                                          \
-                int err_ = object_parse_find((r), (type_mask), &found_, __VA_ARGS__);           \
+                int err_ = object_parse_find((req), (r), (type_mask), &found_, __VA_ARGS__);    \
                 if (err_ >= 0)                                                                  \
                         *(ret) = container_of(found_, __typeof__(**(ret)), obj);                \
                 err_;                                                                           \
@@ -163,14 +165,15 @@ int object_parse_find(struct wire_reader *r, unsigned type_mask, struct object *
 /* Wake its waiters with neg_errno, unregister and free it. */
 void object_delete(struct object *o, int neg_errno);
 /*
- * Create an object of type from params, or find the one of that name: the
- * name must be valid, an object that exists must be readable by the request
- * (object_lookup), of that type and match params (-EPROTOTYPE, -EEXIST); a
- * new one must fit the object limit. 1 created, 0 existed, or a negative
- * errno with nothing created; *ret (may be NULL) is the object.
+ * Create an object of type from params for request req (NULL: the daemon
+ * itself), or find the one of that name: the name must be valid, an object
+ * that exists must be readable by the request (object_lookup), of that type
+ * and match params (-EPROTOTYPE, -EEXIST); a new one must fit the object
+ * limit, and belongs to the request's client. 1 created, 0 existed, or a
+ * negative errno with nothing created; *ret (may be NULL) is the object.
  */
-int object_declare(const char *name, size_t len, const struct object_type *type, const void *params,
-                   struct object **ret);
+int object_declare(const struct request *req, const char *name, size_t len, const struct object_type *type,
+                   const void *params, struct object **ret);
 /*
  * The two halves of every DECLARE request around object_declare: before,
  * the checks of flags every declare takes (-EINVAL for a counted durable
@@ -180,7 +183,8 @@ int object_declare(const char *name, size_t len, const struct object_type *type,
  * that can be durable (a dump hook), its durability (journal_declared).
  * Both return created, or a negative errno.
  */
-int object_declare_check(const struct object_type *type, const char *name, size_t len, uint32_t flags);
+int object_declare_check(const struct request *req, const struct object_type *type, const char *name, size_t len,
+                         uint32_t flags);
 int object_declared(struct client *c, struct object *o, int created, uint32_t flags);
 /*
  * A DECLARE request whose body is parsed: object_declare between the two
@@ -200,11 +204,12 @@ void object_client_lost(struct client *c);
 /* Delete every object (shutdown). */
 void object_delete_all(int neg_errno);
 /*
- * 0 if one more object may be created, -EUSERS when mpxd.max_objects exist
- * already or the requester's uid has its quota of objects. Every declare
- * function calls it before it allocates.
+ * 0 if one more object may be created for request req (NULL: the daemon
+ * itself), -EUSERS when mpxd.max_objects exist already or the requester's
+ * uid has its quota of objects. Every declare function calls it before it
+ * allocates.
  */
-int object_check_limit(void);
+int object_check_limit(const struct request *req);
 /* Append the fields every type's description has, age_ms and idle_ms, where the type puts them: 0 or -ENOMEM. */
 int object_describe_age(const struct object *o, struct wire_buf *b, struct wire_fields *f);
 /* The bytes the object holds, as its type counts them (0 for types that hold none). */

@@ -136,8 +136,6 @@ static const struct op_entry {
         { WIRE_OP_CHOWN, OP_CHANGES, PERM_ADMIN, perm_handle_chown },
 };
 
-struct op_context op_current;
-
 /* Opcodes are below this; the table is indexed by opcode once, on first use. */
 #define OP_INDEX_SIZE 1000
 
@@ -179,10 +177,7 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
         /* Every object lookup of the handler checks this request's access (object_lookup). */
         req.access = e->access;
         req.changes = e->flags & OP_CHANGES;
-        op_current = (struct op_context) { .client = c, .op = h->op, .access = e->access,
-                                           .changes = e->flags & OP_CHANGES, .body_len = h->body_len };
         ret = e->handle(c, &req, &r);
-        op_current = (struct op_context) { 0 };
         if (ret < 0)
                 client_reply_status(c, h->id, h->op, ret);
         /* The request changed or read a durable object that the journal does not have yet. */

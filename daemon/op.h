@@ -31,20 +31,6 @@ struct request {
         struct client *client;
 };
 
-/*
- * The request op_dispatch is handling, for the object lookup to check against;
- * client is NULL between requests, so that nothing done outside a request
- * (the configuration, timers, serving waiters) is checked.
- */
-struct op_context {
-        struct client *client;
-        uint16_t op;
-        enum perm_access access;
-        bool changes;                   /* it may change the object it names: durable ones need journal room */
-        uint32_t body_len;
-};
-extern struct op_context op_current;
-
 /* Handle one complete frame of a client. */
 void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body);
 

@@ -7,10 +7,10 @@
  * Superusers (root, mpxd's own user, the configured admin group) may do
  * everything.
  *
- * The check cannot be missed: op_dispatch notes each request's client and
- * access class (op.c's table), and the object lookup that every handler uses
- * calls perm_check. A refusal is logged once per client and object, so a
- * client retrying in a loop does not flood the log.
+ * The check cannot be missed: op_dispatch gives each request its client and
+ * access class (op.c's table), and the object lookup that every handler makes
+ * with its request calls perm_check. A refusal is logged once per client and
+ * object, so a client retrying in a loop does not flood the log.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -101,8 +101,9 @@ static bool perm_first_denial(struct client *c, const struct object *o) {
         return true;
 }
 
-/* Refuse a request on o for lacking right ("write", "superuser"); logged once per client and object. */
-static int perm_deny(struct client *c, const struct object *o, const char *right) {
+/* Refuse request req on o for lacking right ("write", "superuser"); logged once per client and object. */
+static int perm_deny(const struct request *req, const struct object *o, const char *right) {
+        struct client *c = req->client;
         char mode[10];
 
         if (perm_first_denial(c, o)) {
@@ -110,7 +111,7 @@ static int perm_deny(struct client *c, const struct object *o, const char *right
                 log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid,
                            "%s may not %s %s '%s' (owner %ld, group %ld, mode %s): no %s right; refusing with "
                            "EACCES, once per client and object", client_describe(c),
-                           wire_op_name(op_current.op) ?: "access", wire_type_name(o->ops->type), o->name,
+                           wire_op_name(req->op) ?: "access", wire_type_name(o->ops->type), o->name,
                            (long) o->uid, (long) o->gid, mode, right);
         }
         return -EACCES;
@@ -130,16 +131,14 @@ bool perm_may(const struct client *c, const struct object *o, enum perm_access a
         return perm_allows(&who, o->mode, access);
 }
 
-int perm_check(struct object *o) {
-        struct client *c = op_current.client;
-
-        if (perm_may(c, o, op_current.access))
+int perm_check(const struct request *req, struct object *o) {
+        if (!req || perm_may(req->client, o, req->access))
                 return 0;
-        return perm_deny(c, o, perm_access_name(op_current.access));
+        return perm_deny(req, o, perm_access_name(req->access));
 }
 
-void perm_init_object(struct object *o) {
-        const struct client *c = op_current.client;
+void perm_init_object(const struct request *req, struct object *o) {
+        const struct client *c = req ? req->client : NULL;
 
         o->mode = (uint16_t) (mpxd.config ? mpxd.config->default_mode : CONFIG_DEFAULT_OBJECT_MODE);
         if (c) {
@@ -173,7 +172,7 @@ int perm_handle_chmod(struct client *c, const struct request *req, struct wire_r
                 return -EPROTO;
         if (mode & ~PERM_MODE_MASK)
                 return -EINVAL;
-        err = object_find_typed(name, len, ~0u, &o);
+        err = object_find_typed(req, name, len, ~0u, &o);
         if (err < 0)
                 return err;
         if (o->mode != mode) {
@@ -202,7 +201,7 @@ int perm_handle_chown(struct client *c, const struct request *req, struct wire_r
         if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &uid) || !wire_get_u32(r, &gid) ||
             !wire_reader_done(r))
                 return -EPROTO;
-        err = object_find_typed(name, len, ~0u, &o);
+        err = object_find_typed(req, name, len, ~0u, &o);
         if (err < 0)
                 return err;
         if (uid == WIRE_ID_UNCHANGED)
@@ -210,7 +209,7 @@ int perm_handle_chown(struct client *c, const struct request *req, struct wire_r
         if (gid == WIRE_ID_UNCHANGED)
                 gid = o->gid;
         if ((uid != o->uid || (gid != o->gid && !client_in_group(c, gid))) && !client_is_superuser(c))
-                return perm_deny(c, o, "superuser");
+                return perm_deny(req, o, "superuser");
         if (uid != o->uid || gid != o->gid) {
                 log_object(LOG_LEVEL_INFO, o->name, "%s '%s': owner %ld:%ld -> %ld:%ld by %s",
                            wire_type_name(o->ops->type), o->name, (long) o->uid, (long) o->gid, (long) uid,

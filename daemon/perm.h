@@ -59,17 +59,18 @@ const char *perm_access_name(enum perm_access access);
 /* Root, mpxd's own user, or a member of the configured admin_group: they may do everything. */
 bool client_is_superuser(const struct client *c);
 /*
- * 0 if the request being handled may access o, else -EACCES, logged once per
- * client and object. Called by the object lookup; see object_lookup.
+ * 0 if request req may access o (always, for NULL: no request), else
+ * -EACCES, logged once per client and object. Called by the object lookup;
+ * see object_lookup.
  */
-int perm_check(struct object *o);
+int perm_check(const struct request *req, struct object *o);
 /*
  * Whether client c has the right access to o, without logging: for listings
  * that show what a client may see and skip the rest (LIST).
  */
 bool perm_may(const struct client *c, const struct object *o, enum perm_access access);
-/* Set a new object's owner, group and mode: the requesting client's, or mpxd's own. */
-void perm_init_object(struct object *o);
+/* Set a new object's owner, group and mode: req's client's, or mpxd's own (req NULL). */
+void perm_init_object(const struct request *req, struct object *o);
 /* Forget what a client was refused (it is being freed). */
 void perm_client_free(struct client *c);
 int perm_handle_chmod(struct client *c, const struct request *req, struct wire_reader *r);

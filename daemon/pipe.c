@@ -310,12 +310,12 @@ int pipe_handle_open(struct client *c, const struct request *req, struct wire_re
                 return -EPROTO;
         if (mode > WIRE_PIPE_WRITE)
                 return -EINVAL;
-        err = object_find_typed(name, len, 1u << WIRE_TYPE_PIPE, &o);
+        err = object_find_typed(req, name, len, 1u << WIRE_TYPE_PIPE, &o);
         if (err == -ENOENT) {
                 /* Nobody waits on a name that does not exist: fail now, or create it to wait. */
                 if (timeout_ms == 0)
                         return -EAGAIN;
-                err = object_declare(name, len, &pipe_type, NULL, &o);
+                err = object_declare(req, name, len, &pipe_type, NULL, &o);
                 if (err < 0)
                         return err;
                 o->requests++;

@@ -518,19 +518,19 @@ static const struct object_type pool_type = {
         .declare_done = pool_declare_done,
 };
 
-/* pool_declare, for a user pool when as is not NULL. */
-static int pool_declare_as(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
-                           size_t command_size, const struct pool_starter *as) {
+/* pool_declare, for request req (NULL: the daemon itself), and for a user pool when as is not NULL. */
+static int pool_declare_as(const struct request *req, const char *name, size_t len, uint32_t workers,
+                           uint8_t restart, const char *command, size_t command_size, const struct pool_starter *as) {
         struct pool_params p = {
                 .workers = workers, .restart = restart, .command = command, .command_size = command_size, .as = as,
         };
 
-        return object_declare(name, len, &pool_type, &p, NULL);
+        return object_declare(req, name, len, &pool_type, &p, NULL);
 }
 
 int pool_declare(const char *name, size_t len, uint32_t workers, uint8_t restart, const char *command,
                  size_t command_size) {
-        return pool_declare_as(name, len, workers, restart, command, command_size, NULL);
+        return pool_declare_as(NULL, name, len, workers, restart, command, command_size, NULL);
 }
 
 /* Grow or shrink a pool: new slots start now, slots scaled away stop their workers. */
@@ -740,7 +740,7 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
                         return found;
                 }
         }
-        created = pool_declare_as(name, len, workers, restart, command, size, user_pool ? &as : NULL);
+        created = pool_declare_as(req, name, len, workers, restart, command, size, user_pool ? &as : NULL);
         free(command);
         if (created < 0)
                 return created;
@@ -760,7 +760,7 @@ int pool_handle_scale(struct client *c, const struct request *req, struct wire_r
         uint32_t workers;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_POOL, &p, "w", &workers);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_POOL, &p, "w", &workers);
         if (err < 0)
                 return err;
         if (pool_check_control(c, p, "scale") < 0)
@@ -788,7 +788,7 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
         uint32_t sig, n = 0;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_POOL, &p, "w", &sig);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_POOL, &p, "w", &sig);
         if (err < 0)
                 return err;
         if (pool_check_control(c, p, "signal") < 0)
@@ -820,7 +820,7 @@ int pool_handle_stop(struct client *c, const struct request *req, struct wire_re
         int64_t grace_ms;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_POOL, &p, "i", &grace_ms);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_POOL, &p, "i", &grace_ms);
         if (err < 0)
                 return err;
         if (pool_check_control(c, p, "stop") < 0)

@@ -111,7 +111,7 @@ int queue_handle_task_done(struct client *c, const struct request *req, struct w
         uint64_t tag;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
         if (err < 0)
                 return err;
         err = queue_finish(c, q, tag);
@@ -141,7 +141,7 @@ int queue_handle_done_get(struct client *c, const struct request *req, struct wi
         if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &tag) || !wire_get_i64(r, &timeout_ms) ||
             !wire_get_u32(r, &flags) || !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, 1u << WIRE_TYPE_JOINABLE, &q);
+        err = OBJECT_FIND_AS(req, name, len, 1u << WIRE_TYPE_JOINABLE, &q);
         if (err < 0)
                 return err;
         if (flags & ~WIRE_GET_DETACH)
@@ -166,7 +166,7 @@ int queue_handle_touch(struct client *c, const struct request *req, struct wire_
         uint64_t tag;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
         if (err < 0)
                 return err;
         HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
@@ -183,7 +183,7 @@ int queue_handle_join(struct client *c, const struct request *req, struct wire_r
         int64_t timeout_ms;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_JOINABLE, &q, "i", &timeout_ms);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_JOINABLE, &q, "i", &timeout_ms);
         if (err < 0)
                 return err;
         if (queue_unfinished(q) == 0) {

@@ -471,7 +471,7 @@ int queue_declare(const char *name, size_t len, uint64_t maxsize, bool joinable)
 int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joinable, int64_t ttr_ms) {
         struct queue_params p = { .maxsize = maxsize, .joinable = joinable, .ttr_ms = ttr_ms };
 
-        return object_declare(name, len, joinable ? &joinable_type : &queue_type, &p, NULL);
+        return object_declare(NULL, name, len, joinable ? &joinable_type : &queue_type, &p, NULL);
 }
 
 /*
@@ -523,9 +523,9 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
         type = p.joinable ? &joinable_type : &queue_type;
         if (!(flags & WIRE_QUEUE_CONNECTION))
                 return object_handle_declare(c, req, name, len, type, &p, flags);
-        created = object_declare_check(type, name, len, flags);
+        created = object_declare_check(req, type, name, len, flags);
         if (created == 0)
-                created = object_declare(name, len, type, &p, &o);
+                created = object_declare(req, name, len, type, &p, &o);
         created = queue_declared_for(c, o, created);
         if (created < 0)
                 return created;
@@ -592,7 +592,7 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
         if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_get_bytes(r, &data, &size) ||
             !wire_reader_done(r))
                 return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
+        err = OBJECT_FIND_AS(req, name, len, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
         if (size > mpxd.max_message)
@@ -635,7 +635,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
+        err = OBJECT_FIND_AS(req, name, len, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
         if (n == 0)
@@ -715,7 +715,7 @@ int queue_handle_get(struct client *c, const struct request *req, struct wire_re
         if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) ||
             !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
+        err = OBJECT_FIND_AS(req, name, len, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
         return queue_get_common(c, req, q, timeout_ms, flags, 1, ttr_ms);
@@ -733,7 +733,7 @@ int queue_handle_get_many(struct client *c, const struct request *req, struct wi
         if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_get_u32(r, &flags) ||
             !wire_get_u32(r, &max) || !queue_get_ttr(r, &ttr_ms))
                 return -EPROTO;
-        err = OBJECT_FIND_AS(name, len, QUEUE_TYPES, &q);
+        err = OBJECT_FIND_AS(req, name, len, QUEUE_TYPES, &q);
         if (err < 0)
                 return err;
         if (max == 0)
@@ -748,7 +748,7 @@ int queue_handle_qsize(struct client *c, const struct request *req, struct wire_
         size_t start;
         int err;
 
-        err = OBJECT_PARSE_AS(r, QUEUE_TYPES, &q, "");
+        err = OBJECT_PARSE_AS(req, r, QUEUE_TYPES, &q, "");
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);
@@ -768,7 +768,7 @@ int queue_handle_close(struct client *c, const struct request *req, struct wire_
         struct queue *q = NULL;
         int err;
 
-        err = OBJECT_PARSE_AS(r, QUEUE_TYPES, &q, "");
+        err = OBJECT_PARSE_AS(req, r, QUEUE_TYPES, &q, "");
         if (err < 0)
                 return err;
         if (q->obj.durable && !q->closed)
@@ -789,7 +789,7 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
         size_t start;
         int err;
 
-        err = OBJECT_PARSE_AS(r, QUEUE_TYPES, &q, "");
+        err = OBJECT_PARSE_AS(req, r, QUEUE_TYPES, &q, "");
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);
@@ -824,7 +824,7 @@ int queue_handle_peek(struct client *c, const struct request *req, struct wire_r
         uint32_t max, n = 0;
         int err;
 
-        err = OBJECT_PARSE_AS(r, QUEUE_TYPES, &q, "w", &max);
+        err = OBJECT_PARSE_AS(req, r, QUEUE_TYPES, &q, "w", &max);
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);

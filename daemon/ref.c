@@ -142,8 +142,8 @@ int ref_declared(struct client *c, struct object *o, int created) {
 }
 
 /* The counted object a REF or UNREF names: 0, -ENOENT, -EACCES, or -EINVAL for one that is not counted. */
-static int ref_lookup(const char *name, size_t len, struct object **ret) {
-        int err = object_find_typed(name, len, ~0u, ret);
+static int ref_lookup(const struct request *req, const char *name, size_t len, struct object **ret) {
+        int err = object_find_typed(req, name, len, ~0u, ret);
 
         if (err < 0)
                 return err;
@@ -162,7 +162,7 @@ int ref_handle_ref(struct client *c, const struct request *req, struct wire_read
                 return -EPROTO;
         if (lease_ms > REF_LEASE_MAX_MS)
                 return -EINVAL;
-        err = ref_lookup(name, len, &o);
+        err = ref_lookup(req, name, len, &o);
         if (err < 0)
                 return err;
         if (lease_ms == 0 ? c->n_refs >= REF_MAX_PER_CLIENT : o->n_transit >= REF_MAX_IN_TRANSIT)
@@ -193,7 +193,7 @@ int ref_handle_unref(struct client *c, const struct request *req, struct wire_re
 
         if (!wire_get_name(r, &name, &len) || !wire_get_u64(r, &token) || !wire_reader_done(r))
                 return -EPROTO;
-        err = ref_lookup(name, len, &o);
+        err = ref_lookup(req, name, len, &o);
         if (err < 0)
                 return err;
         ref = ref_find(o, c, token);

@@ -380,7 +380,7 @@ static void sem_client_lost(struct client *c) {
 int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags) {
         struct sem_params p = { .value = value, .max = max, .flags = flags };
 
-        return object_declare(name, len, &sem_type, &p, NULL);
+        return object_declare(NULL, name, len, &sem_type, &p, NULL);
 }
 
 /* DECLARE: name, u64 value, u64 max, u32 flags -> u8 created. */
@@ -404,7 +404,7 @@ int sem_handle_acquire(struct client *c, const struct request *req, struct wire_
         int64_t timeout_ms;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_SEMAPHORE, &s, "i", &timeout_ms);
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_SEMAPHORE, &s, "i", &timeout_ms);
         if (err < 0)
                 return err;
         /* Strict arrival order: nobody overtakes a parked acquirer. */
@@ -427,7 +427,7 @@ int sem_handle_release(struct client *c, const struct request *req, struct wire_
         struct sem *s = NULL;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_SEMAPHORE, &s, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_SEMAPHORE, &s, "");
         if (err < 0)
                 return err;
         if (s->value >= sem_cap(s))
@@ -459,7 +459,7 @@ int sem_handle_value(struct client *c, const struct request *req, struct wire_re
         size_t start;
         int err;
 
-        err = OBJECT_PARSE_AS(r, 1u << WIRE_TYPE_SEMAPHORE, &s, "");
+        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_SEMAPHORE, &s, "");
         if (err < 0)
                 return err;
         b = client_reply_begin(c, req->id, req->op, &start);

@@ -37,8 +37,8 @@
 /* A refusal of one kind is logged at most this often per uid. */
 #define USER_LOG_INTERVAL_MS 10000
 
-struct user *user_requester(void) {
-        return op_current.client ? op_current.client->user : NULL;
+struct user *user_requester(const struct request *req) {
+        return req ? req->client->user : NULL;
 }
 
 struct user *user_find(uid_t uid) {

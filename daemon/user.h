@@ -10,6 +10,7 @@
 #include "hash.h"
 
 struct client;
+struct request;
 
 /* The kinds of refusal, each logged at most once per ten seconds per uid. */
 enum user_refusal {
@@ -42,11 +43,11 @@ struct user {
 };
 
 /*
- * The user of the request being handled (op_current), to whom new objects
- * are charged; NULL outside requests, where the daemon itself declares
- * objects (the configuration).
+ * The user of request req, to whom new objects are charged; NULL outside
+ * requests (req NULL), where the daemon itself declares objects (the
+ * configuration).
  */
-struct user *user_requester(void);
+struct user *user_requester(const struct request *req);
 /* The user of uid, created when missing; NULL when out of memory. */
 struct user *user_get(uid_t uid);
 /* The user of uid if it exists. */
