@@ -8,7 +8,8 @@ masters' slots; a put that fails because its node was lost (ECONNRESET,
 outcome unknown) is made again, so an item may arrive twice. Consumers take
 items, record them, then mark them done. Once a third of the items are
 acknowledged, the master serving the first queue is SIGKILLed; its replica
-takes over and the run goes on. At the end every queue is drained.
+takes over and the run goes on. At the end every queue is drained: by the
+consumers, then here, of what came back once they ended (drain()).
 
 Prints one line of figures: acknowledged, received, lost (acknowledged and
 never received), duplicated (received more than once), and fails if an
@@ -99,6 +100,39 @@ def consumer(out, stop_file):
             idle_rounds = 0 if got else idle_rounds + 1
             if not got and idle_rounds >= 3 and os.path.exists(stop_file):
                 return
+
+
+def drain(c, deadline):
+    """What comes back to the queues once the consumers have ended.
+
+    A get whose answer was lost with the killed master (ECONNRESET) may have
+    taken its item on the replica that took over: the delivery stays with
+    that consumer until it disconnects or its lease runs out, then goes back
+    to the head of its queue. Take everything until no queue holds an
+    unfinished item.
+    """
+    got = []
+    while True:
+        unfinished = 0
+        for q in QUEUES:
+            try:
+                data, tag = c.queue_get(q, timeout=0.05)
+            except (BlockingIOError, TimeoutError):
+                unfinished += c.object_info(q)["unfinished"]
+                continue
+            except RETRYABLE:
+                unfinished += 1
+                continue
+            got.append(data.decode())
+            unfinished += 1
+            try:
+                c.queue_task_done(q, tag)
+            except RETRYABLE:
+                pass
+        if unfinished == 0:
+            return got
+        if time.monotonic() > deadline:
+            raise SystemExit("FAIL: items were still unfinished at the end")
 
 
 def nodes():
@@ -200,13 +234,15 @@ def main():
         got = []
         for i in range(CONSUMERS):
             got += lines(os.path.join(work, "got.%d" % i))
+        late = drain(connect(), deadline)
+        got += late
         produced = {"%d:%d" % (p, i) for p in range(PRODUCERS) for i in range(count)}
         stray = set(got) - produced
         lost = acked - set(got)
         dup = len(got) - len(set(got))
-        print("failover: acknowledged %d, received %d (distinct %d), lost %d, duplicated %d; "
-              "killed the master on port %d after %d acknowledged puts%s" % (
-                  len(acked), len(got), len(set(got)), len(lost), dup, victim[1], killed_at,
+        print("failover: acknowledged %d, received %d (distinct %d; %d after the consumers ended), lost %d, "
+              "duplicated %d; killed the master on port %d after %d acknowledged puts%s" % (
+                  len(acked), len(got), len(set(got)), len(late), len(lost), dup, victim[1], killed_at,
                   ", wait_replicas=" + os.environ["MPX_REDIS_WAIT_REPLICAS"]
                   if os.environ.get("MPX_REDIS_WAIT_REPLICAS") else ""))
         if len(acked) != count * PRODUCERS:
