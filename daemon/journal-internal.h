@@ -78,7 +78,8 @@ struct journal {
         bool durable_default;
         uint64_t compact_size;
 
-        struct event *ev_commit;        /* zero timeout: the end of this iteration */
+        struct event *ev_commit;        /* the commit: made active, or a zero timeout under "always" */
+        bool commit_scheduled;          /* ev_commit is active or pending */
         struct event *ev_second;        /* everysec syncs, array images */
 
         /*

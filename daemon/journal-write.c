@@ -5,15 +5,26 @@
  *
  * Commit. A reply that depends on a record must not leave before the record
  * is written: while records wait in the buffer, the clients they answer are
- * held (client_hold) instead of flushed. One zero-timeout timer, added with
- * the first record of a loop iteration, writes the buffer; libevent runs
- * expired timers after the I/O callbacks of the same iteration, so every
- * client served in the iteration shares one write and, under sync "always",
- * one fdatasync(). Requests that arrive meanwhile form the next batch. Then
- * the held clients are flushed. Under "everysec" replies do not wait for
- * the disk (journal-sync.c syncs once a second); under "no" the kernel
- * writes back when it likes. Objects that are not durable never reach the
- * journal, and a client that changed none is never held.
+ * held (client_hold) instead of flushed. The first record of a pass of the
+ * loop schedules one commit for every client served until it runs, which
+ * then share one write and, under sync "always", one fdatasync(); then the
+ * held clients are flushed, and requests that arrive meanwhile form the
+ * next batch. When the commit runs depends on the policy:
+ *
+ *  - "everysec" and "no": at the end of the pass. The event is made active
+ *    (event_active), and libevent runs it after the callbacks the pass had
+ *    already made active: every client whose request the pass read. The
+ *    replies do not wait for the disk (journal-sync.c syncs once a second,
+ *    or the kernel writes back when it likes), and a zero-timeout timer
+ *    would fire only after one more epoll_wait(): for a lone client, one
+ *    system call in five of each durable put.
+ *  - "always": in the next pass, at that zero-timeout timer, so that the
+ *    requests its epoll_wait() finds join the batch. An fdatasync() costs
+ *    far more than the system call, and with 16 clients the batches that
+ *    one pass alone reads made a fifth fewer puts a second.
+ *
+ * Objects that are not durable never reach the journal, and a client that
+ * changed none is never held.
  *
  * Room. Before a request changes a durable object, journal_admit (journal.c)
  * asks journal_reserve for room on disk, reserved with fallocate(), so that
@@ -408,6 +419,7 @@ void journal_commit(void) {
 }
 
 void journal_commit_cb(evutil_socket_t fd, short what, void *arg) {
+        journal.commit_scheduled = false;
         journal_commit();
 }
 
@@ -415,6 +427,11 @@ void journal_schedule_commit(void) {
         static const struct timeval now = { 0, 0 };
 
         /* A stalled commit is tried again once a second, not at every pass of the loop. */
-        if (journal.ev_commit && !journal.stalled && !evtimer_pending(journal.ev_commit, NULL))
+        if (!journal.ev_commit || journal.stalled || journal.commit_scheduled)
+                return;
+        journal.commit_scheduled = true;
+        if (journal.sync == JOURNAL_SYNC_ALWAYS)
                 evtimer_add(journal.ev_commit, &now);
+        else
+                event_active(journal.ev_commit, EV_TIMEOUT, 0);
 }

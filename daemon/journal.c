@@ -345,7 +345,7 @@ int journal_open(const struct config *c) {
         r = journal_open_segment(last + 1);
         if (r < 0)
                 return r;
-        journal.ev_commit = evtimer_new(mpxd.base, journal_commit_cb, NULL);
+        journal.ev_commit = event_new(mpxd.base, -1, 0, journal_commit_cb, NULL);
         journal.ev_second = event_new(mpxd.base, -1, EV_PERSIST, journal_second_cb, NULL);
         if (!journal.ev_commit || !journal.ev_second || event_add(journal.ev_second, &second) < 0)
                 return -ENOMEM;

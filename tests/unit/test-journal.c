@@ -1132,6 +1132,89 @@ static void test_unwritten_get_put_back_replayed(void **state) {
         expect(WIRE_EAGAIN, c, WIRE_OP_QUEUE_GET, "niw", QUEUE, (int64_t) 0, 0u);
 }
 
+/* The status of the reply to request id among the frames of len bytes at p; fails when there is none. */
+static uint16_t reply_status(const uint8_t *p, size_t len, uint32_t id) {
+        struct wire_header h;
+
+        while (len >= WIRE_HEADER_SIZE) {
+                wire_header_decode(p, &h);
+                assert_true(len - WIRE_HEADER_SIZE >= h.body_len);
+                if (h.id == id)
+                        return h.status;
+                p += WIRE_HEADER_SIZE + h.body_len;
+                len -= WIRE_HEADER_SIZE + h.body_len;
+        }
+        fail_msg("no reply to request %u", id);
+        return 0;
+}
+
+/*
+ * Two connections each send HELLO and a durable put, read in one pass of
+ * the loop (EVLOOP_ONCE); passes more are run, then both replies must be
+ * there, and the items in the queue.
+ */
+static void put_from_two_sockets(struct journal_test *t, enum journal_sync sync, int passes) {
+        uint8_t out[512];
+        struct wire_buf b;
+        struct client *c;
+        unsigned before;
+        int sv[2][2];
+
+        t->config->durability_sync = sync;
+        assert_int_equal(journal_open(t->config), 0);
+        c = client_add(&t->f, "declarer");
+        expect(WIRE_OK, c, WIRE_OP_QUEUE_DECLARE, "nqw", QUEUE, (uint64_t) 0, WIRE_DECLARE_DURABLE);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_NONBLOCK) >= 0);
+        before = mpxd.n_clients;
+        signal(SIGPIPE, SIG_IGN);
+        wire_buf_init(&b);
+        append_request(&b, 1, WIRE_OP_HELLO, "wt", WIRE_VERSION, "putter");
+        append_request(&b, 2, WIRE_OP_QUEUE_PUT, "nis", QUEUE, (int64_t) 0, "x");
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv[i]), 0);
+                assert_non_null(client_new(sv[i][0]));
+                assert_int_equal(write(sv[i][1], b.data, b.len), (ssize_t) b.len);
+        }
+        wire_buf_done(&b);
+        assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
+        for (int pass = 1; pass < passes; pass++) {
+                /* Not yet: the replies wait for the commit. */
+                for (int i = 0; i < 2; i++)
+                        assert_true(read(sv[i][1], out, sizeof(out)) < 0 && errno == EAGAIN);
+                assert_true(event_base_loop(mpxd.base, EVLOOP_ONCE) >= 0);
+        }
+        for (int i = 0; i < 2; i++) {
+                ssize_t n = read(sv[i][1], out, sizeof(out));
+
+                assert_true(n > 0);
+                assert_int_equal(reply_status(out, (size_t) n, 2), WIRE_OK);
+                close(sv[i][1]);
+        }
+        expect_item(c, QUEUE, "x");
+        expect_item(c, QUEUE, "x");
+        for (int i = 0; i < 1000 && mpxd.n_clients > before; i++)
+                event_base_loop(mpxd.base, EVLOOP_NONBLOCK);
+        assert_int_equal(mpxd.n_clients, before);
+}
+
+/*
+ * Under "everysec" (and "no"), durable puts read from sockets are answered
+ * in the pass of the loop that read them, after every connection of the
+ * pass was served: the commit is not a timer that would wait for the next
+ * pass (and its epoll_wait()).
+ */
+static void test_everysec_commits_in_the_pass_that_read(void **state) {
+        put_from_two_sockets(*state, JOURNAL_SYNC_EVERYSEC, 1);
+}
+
+/*
+ * Under "always" the commit waits for the next pass, so that the requests
+ * its epoll_wait() finds share the fdatasync() too: the replies come then.
+ */
+static void test_always_commits_in_the_next_pass(void **state) {
+        put_from_two_sockets(*state, JOURNAL_SYNC_ALWAYS, 2);
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, journal_setup, journal_teardown)
         const struct CMUnitTest tests[] = {
@@ -1155,6 +1238,8 @@ int main(void) {
                 T(test_sem_owner_dead_survives_restart),
                 T(test_queue_ttr_survives_restart),
                 T(test_unwritten_get_put_back_replayed),
+                T(test_everysec_commits_in_the_pass_that_read),
+                T(test_always_commits_in_the_next_pass),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
