@@ -118,6 +118,8 @@ struct journal {
 extern struct journal journal;
 
 /* journal.c */
+/* zlib's crc32() of len bytes (the crc of a record), faster for short ones. */
+uint32_t journal_crc32(const uint8_t *p, size_t len);
 /* The records that recreate an object: its type's, then its owner, group and mode. */
 int journal_dump_object(struct object *o);
 

@@ -18,8 +18,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "array.h"
 #include "dict.h"
 #include "journal-internal.h"
@@ -158,7 +156,7 @@ static int journal_read_file(int dir_fd, const char *name, bool truncate, struct
                 len = le32toh(len);
                 crc = le32toh(crc);
                 if (len < 2 || len > RECORD_MAX || len > size - off - RECORD_PREFIX ||
-                    (uint32_t) crc32(0, map + off + RECORD_PREFIX, len) != crc)
+                    journal_crc32(map + off + RECORD_PREFIX, len) != crc)
                         break;
                 memcpy(&kind, map + off + RECORD_PREFIX, 2);
                 kind = le16toh(kind);

@@ -39,8 +39,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
 #include "client.h"
 #include "journal-internal.h"
 #include "log.h"
@@ -101,7 +99,7 @@ static int journal_write_header(void) {
         }
         len = (uint32_t) (b.len - RECORD_PREFIX);
         wire_patch_u32(&b, 0, len);
-        wire_patch_u32(&b, 4, (uint32_t) crc32(0, b.data + RECORD_PREFIX, len));
+        wire_patch_u32(&b, 4, journal_crc32(b.data + RECORD_PREFIX, len));
         r = journal_write_all(journal.fd, b.data, b.len);
         if (r == 0) {
                 journal.segment_bytes += b.len;
