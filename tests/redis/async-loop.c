@@ -22,23 +22,6 @@
 #include "mpx.h"
 #include "smoke.h"
 
-/* Run m's loop as an event loop would, until *done reaches want or 10 s pass: whether it did. */
-static int loop_until(mpx *m, const int *done, int want) {
-        int64_t deadline = monotonic_ms() + 10000;
-
-        while (*done < want && monotonic_ms() < deadline) {
-                struct pollfd p = { .fd = mpx_fd(m), .events = mpx_events(m) };
-
-                if (poll(&p, 1, 100) < 0)
-                        return 0;
-                if (p.revents & POLLOUT)
-                        mpx_send(m);
-                if (p.revents & (POLLIN | POLLERR | POLLHUP))
-                        mpx_process(m);
-        }
-        return *done >= want;
-}
-
 struct counter {
         int done;
         int failed;
@@ -110,21 +93,21 @@ int main(int argc, char **argv) {
         /* Outside callbacks: 100 puts queued at once, then the loop. */
         for (int i = 0; i < 100; i++)
                 mpx_queue_put_async(m, "aq", "x", 1, -1, counted, &puts);
-        CHECK("100 puts made outside callbacks complete", loop_until(m, &puts.done, 100) && puts.failed == 0);
+        CHECK("100 puts made outside callbacks complete", smoke_loop_until(m, &puts.done, 100) && puts.failed == 0);
         CHECK("... and are in the queue", mpx_queue_qsize(m, "aq") == 100);
         CHECK("purge", mpx_queue_purge(m, "aq") == 100);
 
         /* A get that parks, served by a put made later, both outside callbacks. */
         mpx_queue_get_async(m, "aq", 5000, &g.item, got_item, &g);
         mpx_queue_put_async(m, "aq", "y", 1, -1, ignored, NULL);
-        CHECK("a parked get is served", loop_until(m, &g.done, 1) && g.result == 0 && g.item.size == 1);
+        CHECK("a parked get is served", smoke_loop_until(m, &g.done, 1) && g.result == 0 && g.item.size == 1);
         mpx_item_clear(&g.item);
 
         /* Requests made inside callbacks: 50 rounds of get, then put the next. */
         ch.left = 50;
         mpx_queue_put_async(m, "aq", "n", 1, -1, ignored, NULL);
         mpx_queue_get_async(m, "aq", -1, &ch.item, chain_step, &ch);
-        CHECK("50 gets chained in callbacks", loop_until(m, &ch.done, 50) && ch.left == 0);
+        CHECK("50 gets chained in callbacks", smoke_loop_until(m, &ch.done, 50) && ch.left == 0);
 
         /* An answer made without Redis: CHMOD is refused at once, and the loop hears of it. */
         {
@@ -132,7 +115,7 @@ int main(int argc, char **argv) {
 
                 mpx_chmod_async(m, "aq", 0600, counted, &refused);
                 CHECK("a refusal made without Redis reaches the loop",
-                      loop_until(m, &refused.done, 1) && refused.failed == 1);
+                      smoke_loop_until(m, &refused.done, 1) && refused.failed == 1);
         }
         mpx_delete(m, "aq");
         mpx_disconnect(m);

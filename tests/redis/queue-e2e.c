@@ -9,7 +9,6 @@
  * comes while a get is in flight, a get cancelled in flight.
  */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -394,7 +393,7 @@ static void wake_race(mpx *a) {
 }
 
 struct outcome {
-        bool done;
+        int done;
         int64_t result;
 };
 
@@ -402,7 +401,7 @@ static void record(mpx *m, int64_t result, void *userdata) {
         struct outcome *o = userdata;
 
         (void) m;
-        o->done = true;
+        o->done++;
         o->result = result;
 }
 
@@ -421,16 +420,8 @@ static void cancel_in_flight(mpx *a) {
         id = mpx_queue_get_async(m, "cq", -1, &it, record, &o);
         CHECK("get sent", id > 0);
         CHECK("cancel asked while it is in flight", mpx_cancel(m, id) == 0);
-        while (!o.done) {
-                struct pollfd p = { .fd = mpx_fd(m), .events = (short) mpx_events(m) };
-
-                if (p.events & POLLOUT)
-                        mpx_send(m);
-                p.events = (short) mpx_events(m);
-                if (poll(&p, 1, 1000) >= 0)
-                        mpx_process(m);
-        }
-        CHECK("the get ends ECANCELED", o.result == -ECANCELED);
+        CHECK("the get ends", smoke_loop_until(m, &o.done, 1));
+        CHECK("... ECANCELED", o.result == -ECANCELED);
         CHECK("... and is out of the getters at once", info_field(a, "cq", "getters") == 0);
         mpx_disconnect(m);
 }

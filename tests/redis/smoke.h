@@ -43,6 +43,9 @@ extern int failures;
 /* A connection to address; the program exits 2 when there is none, as nothing could be checked. */
 mpx *smoke_connect(const char *address);
 
+/* Run m's loop as an event loop would, until *done reaches want or 10 s pass: whether it did. */
+int smoke_loop_until(mpx *m, const int *done, int want);
+
 /* The end of a program of named steps: "all passed" or how many failed; its exit status. */
 int smoke_end(void);
 
