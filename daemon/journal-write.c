@@ -427,9 +427,10 @@ void journal_schedule_commit(void) {
         /* A stalled commit is tried again once a second, not at every pass of the loop. */
         if (!journal.ev_commit || journal.stalled || journal.commit_scheduled)
                 return;
-        journal.commit_scheduled = true;
-        if (journal.sync == JOURNAL_SYNC_ALWAYS)
-                evtimer_add(journal.ev_commit, &now);
-        else
+        if (journal.sync != JOURNAL_SYNC_ALWAYS)
                 event_active(journal.ev_commit, EV_TIMEOUT, 0);
+        else if (evtimer_add(journal.ev_commit, &now) < 0)
+                /* Not scheduled (out of memory for libevent's timer heap): the next record tries again. */
+                return;
+        journal.commit_scheduled = true;
 }
