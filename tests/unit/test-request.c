@@ -131,10 +131,57 @@ static void test_malformed_on_own_object(void **state) {
         assert_int_equal(o->requests, before + 1);
 }
 
+/*
+ * A request that counts in an object's `requests` stamps it active (INFO's
+ * idle_ms) too, whatever it then answers: reads such as QSIZE, SEM_VALUE and
+ * EVENT_IS_SET, a DICT_GET of a missing key (ENOENT), CHMOD. INFO itself
+ * does neither, or idle_ms could never be read above 0.
+ */
+static void test_counted_request_stamps_active(void **state) {
+        static const struct {
+                const char *name;
+                uint16_t op;
+                uint16_t status;
+        } counted[] = {
+                { "q", WIRE_OP_QUEUE_QSIZE, WIRE_OK },
+                { "s", WIRE_OP_SEM_VALUE, WIRE_OK },
+                { "e", WIRE_OP_EVENT_IS_SET, WIRE_OK },
+                { "d", WIRE_OP_DICT_GET, WIRE_ENOENT },
+        };
+        struct fixture *f = *state;
+        struct client *owner = client_add(f, "owner");
+        struct object *o;
+        uint64_t before;
+
+        setup_objects(owner);
+        for (size_t i = 0; i < ARRAY_SIZE(counted); i++) {
+                o = object_find(counted[i].name, 1);
+                assert_non_null(o);
+                before = o->requests;
+                o->active_ms = 1;
+                if (counted[i].op == WIRE_OP_DICT_GET)
+                        expect(counted[i].status, owner, counted[i].op, "ns", counted[i].name, "missing");
+                else
+                        expect(counted[i].status, owner, counted[i].op, "n", counted[i].name);
+                if (o->requests != before + 1 || o->active_ms == 1)
+                        fail_msg("request %zu (op %u): not counted and stamped", i, counted[i].op);
+        }
+        o = object_find("b", 1);
+        o->active_ms = 1;
+        expect_empty(owner, WIRE_OP_CHMOD, "nh", "b", 0640u);
+        assert_int_not_equal(o->active_ms, 1);
+        before = o->requests;
+        o->active_ms = 1;
+        expect(WIRE_OK, owner, WIRE_OP_INFO, "n", "b");
+        assert_int_equal(o->active_ms, 1);
+        assert_int_equal(o->requests, before);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_malformed_counts_nothing, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_on_own_object, unit_setup, unit_teardown),
+                cmocka_unit_test_setup_teardown(test_counted_request_stamps_active, unit_setup, unit_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
