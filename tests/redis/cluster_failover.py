@@ -118,7 +118,10 @@ def drain(c, deadline):
             try:
                 data, tag = c.queue_get(q, timeout=0.05)
             except (BlockingIOError, TimeoutError):
-                unfinished += c.object_info(q)["unfinished"]
+                try:
+                    unfinished += c.object_info(q)["unfinished"]
+                except RETRYABLE:
+                    unfinished += 1
                 continue
             except RETRYABLE:
                 unfinished += 1
