@@ -51,30 +51,28 @@ void queue_client_written(struct client *c) {
 
 /*
  * Items of a reply that was not written in full go back to the head of
- * their queue, in order, as if never handed out: each item's deliveries
- * count goes back down; redelivered counts them, as gets did (gets minus
- * redelivered is what was delivered). Inserting each at the head,
- * last first, leaves them in order; a durable queue's replay does the same
- * with the records in that order.
+ * their queue, in order, as if never handed out: the record kept the
+ * delivery counts they had; redelivered counts them, as gets did (gets
+ * minus redelivered is what was delivered). The reply's chunk is linked at
+ * the head as it is, and the record goes with it. A durable queue's journal
+ * gets the items last first, each put back at the head on replay, which
+ * leaves them in order.
  */
-static void queue_put_back(struct queue *q, struct item_list *items) {
-        struct item_list reversed = STAILQ_HEAD_INITIALIZER(reversed);
-        struct item *it;
+static void queue_put_back(struct queue *q, struct unsent_items *u) {
+        struct chunk *c = u->chunk;
+        struct item it;
 
-        while ((it = STAILQ_FIRST(items))) {
-                STAILQ_REMOVE_HEAD(items, link);
-                STAILQ_INSERT_HEAD(&reversed, it, link);
-        }
-        while ((it = STAILQ_FIRST(&reversed))) {
-                STAILQ_REMOVE_HEAD(&reversed, link);
-                STAILQ_INSERT_HEAD(&q->items, it, link);
+        CHUNK_FOREACH(c, off, it) {
                 q->count++;
-                q->bytes += item_bytes(it);
+                q->bytes += item_cost(it.size);
                 q->redelivered++;
-                it->deliveries--;
-                if (q->obj.durable)
-                        queue_journal_put_back(q, it);
         }
+        if (q->obj.durable)
+                queue_journal_put_back(q, c);
+        if (c->head == c->tail)
+                unsent_free(u);
+        else
+                store_push_head(&q->items, c);
 }
 
 /* The queue an unsent reply's items came from, if it still exists; NULL if it was deleted. */
@@ -112,10 +110,10 @@ void queue_client_lost(struct client *c) {
                         /* Debug only: a client that gets and closes in a loop must not flood the log. */
                         log_debug("queue '%s': a reply to %s was not written; its items go back", q->obj.name,
                                   client_describe(c));
-                        queue_put_back(q, &u->items);
+                        queue_put_back(q, u);
                         queue_touch(q, &touched);
-                }
-                unsent_free(u);
+                } else
+                        unsent_free(u);
         }
 
         /*

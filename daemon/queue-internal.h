@@ -18,6 +18,7 @@
 #include "hash.h"
 #include "macros.h"
 #include "object.h"
+#include "queue-store.h"
 #include "queue.h"
 #include "wait.h"
 
@@ -27,43 +28,15 @@ struct user;
 struct wire_reader;
 
 /*
- * One payload. Items are the bulk of the daemon's memory, so the header is
- * kept to 32 bytes: a singly-linked list suffices, since items leave a queue
- * only from its head. An item is charged to the user that put it from its
- * allocation to its free (item_new, item_free), whether it waits in a
- * putter's pending list, in the queue or in a delivery.
+ * An item handed out by a joinable queue, until it is done. Its item is a
+ * chunk of one record in the same allocation (delivery_item() reads it),
+ * with its delivery count already raised, ready to go back to the head of
+ * the queue as it is.
  */
-struct item {
-        STAILQ_ENTRY(item) link;
-        struct user *user;              /* charged for its size and QUEUE_ITEM_OVERHEAD */
-        uint64_t put_ms;                /* when it was first put */
-        uint32_t size;
-        uint32_t deliveries;            /* how many times it was handed out */
-        uint8_t data[];
-};
-
-/*
- * What an item holds on top of its payload: its header, the sequence number
- * a durable queue's item carries (counted for every item, so that the cost
- * is one figure), and two words for malloc's chunk header and its rounding
- * up to 16 bytes. It is charged with the payload, so that empty items
- * cannot get round limits.max_memory.
- */
-#define QUEUE_ITEM_OVERHEAD (sizeof(struct item) + sizeof(uint64_t) + 2 * sizeof(void *))
-
-/* The bytes an item of size payload bytes is charged for. */
-static inline uint64_t item_cost(uint32_t size) {
-        return (uint64_t) size + QUEUE_ITEM_OVERHEAD;
-}
-
-static inline uint64_t item_bytes(const struct item *it) {
-        return item_cost(it->size);
-}
-
 struct delivery {
         UT_hash_handle hh;              /* in queue->by_tag */
         uint64_t tag;
-        struct item *item;
+        struct chunk *chunk;            /* its item: in this allocation, right after the struct */
         struct queue *queue;
         struct client *client;          /* NULL when detached */
         TAILQ_ENTRY(delivery) link;     /* in client->deliveries or queue->detached */
@@ -73,17 +46,19 @@ struct delivery {
 };
 
 /*
- * The items of a plain queue in one reply not yet written in full. They stay
- * charged to their putters until the kernel accepts the reply's last byte
- * (queue_client_written frees them); if the client is lost before, they were
- * never delivered and go back to the head of their queue (queue_client_lost).
- * The queue is found again by name and serial: it may be deleted meanwhile.
+ * The items of a plain queue in one reply not yet written in full, as a
+ * chunk in the same allocation, with the delivery counts they had in the
+ * queue. They stay charged to their putters until the kernel accepts the
+ * reply's last byte (queue_client_written frees them); if the client is
+ * lost before, they were never delivered and the chunk goes back to the
+ * head of their queue (queue_client_lost). The queue is found again by name
+ * and serial: it may be deleted meanwhile.
  */
 struct unsent_items {
         TAILQ_ENTRY(unsent_items) link;         /* in client->unsent, oldest reply first */
         uint64_t end;                           /* client->out_written once the reply is written */
         uint64_t serial;                        /* of the queue */
-        struct item_list items;
+        struct chunk *chunk;                    /* the items, after the name */
         size_t name_len;
         char name[];
 };
@@ -94,9 +69,9 @@ struct queue {
         bool joinable;
         bool closed;
 
-        struct item_list items;
+        struct item_store items;
         uint64_t count;                 /* items waiting */
-        uint64_t bytes;                 /* item_bytes() of the items waiting and delivered */
+        uint64_t bytes;                 /* item_cost() of the items waiting and delivered */
 
         struct delivery *by_tag;        /* uthash of deliveries not done */
         uint64_t n_delivered;
@@ -122,24 +97,6 @@ static inline struct queue *queue_of(struct object *o) {
         return container_of(o, struct queue, obj);
 }
 
-/*
- * An item of a durable queue carries its sequence number (u64, in host
- * order) right after its payload: the journal names items by it, and items
- * of queues that are not durable cost nothing more.
- */
-static inline uint64_t item_seq(const struct item *it) {
-        uint64_t seq;
-
-        memcpy(&seq, it->data + it->size, sizeof(seq));
-        return seq;
-}
-
-/* ---- storage API ---- */
-
-static inline void item_set_seq(struct item *it, uint64_t seq) {
-        memcpy(it->data + it->size, &seq, sizeof(seq));
-}
-
 static inline uint64_t queue_unfinished(const struct queue *q) {
         return q->count + q->n_delivered;
 }
@@ -149,9 +106,7 @@ static inline bool queue_has_room(const struct queue *q, uint64_t n) {
         return q->maxsize == 0 || (q->count <= q->maxsize && n <= q->maxsize - q->count);
 }
 
-/* queue.c: items, and what the other files need of the storage. */
-struct item *item_new(const struct queue *q, const void *data, uint32_t size, struct user *user);
-void item_free(struct item *it);
+/* queue.c: what the other files need of the storage. */
 /* Serve the queue's waiters after any change. */
 void queue_serve(struct queue *q);
 /* The common end of GET, GET_MANY and DONE_GET: items now, a parked getter, or an error. */
@@ -159,15 +114,14 @@ int queue_get_common(struct client *c, const struct request *req, struct queue *
                      uint32_t flags, uint32_t max, uint32_t ttr_ms);
 /* Parse the optional u32 ttr_ms that ends a get's body (0 when left out). */
 bool queue_get_ttr(struct wire_reader *r, uint32_t *ttr_ms);
-/* Free the record of an unsent reply and the items it holds. */
+/* Free the record of an unsent reply and the items it holds (the chunk's block is the record). */
 static inline void unsent_free(struct unsent_items *u) {
-        queue_items_free(&u->items);
-        free(u);
+        chunk_free(u->chunk);
 }
 
 /* queue-journal.c: the records of a durable queue's changes (the caller checks durable), dump and replay. */
-void queue_journal_put(struct queue *q, struct item *it);
-void queue_journal_put_back(struct queue *q, const struct item *it);
+void queue_journal_put(struct queue *q, const struct item *it);
+void queue_journal_put_back(struct queue *q, struct chunk *c);
 void queue_journal_remove(struct queue *q, const struct item *it);
 void queue_journal_delivered(struct queue *q, const struct item *it);
 void queue_journal_purge(struct queue *q);
@@ -176,6 +130,16 @@ int queue_dump(struct object *o);
 int queue_replay(struct object *o, uint16_t kind, struct wire_reader *r);
 
 /* queue-joinable.c: deliveries and their leases. */
+/*
+ * Hand out *it (the head of q) as a delivery to client c (NULL with
+ * WIRE_GET_DETACH), filed by a new tag, with a lease of ttr_ms (0: the
+ * queue's); NULL when out of memory, with nothing changed.
+ */
+struct delivery *delivery_new(struct queue *q, struct client *c, const struct item *it, uint32_t ttr_ms);
+/* The item of a delivery. */
+static inline void delivery_item(const struct delivery *d, struct item *it) {
+        record_read(d->chunk, d->chunk->head, it);
+}
 /* Forget a finished delivery and free its item. */
 void delivery_finish(struct delivery *d);
 /* Put an unfinished delivery's item back at the head of its queue; the caller serves the queue. */

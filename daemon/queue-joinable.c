@@ -19,6 +19,51 @@
 #include "queue-internal.h"
 #include "wire.h"
 
+struct delivery *delivery_new(struct queue *q, struct client *c, const struct item *it, uint32_t ttr_ms) {
+        struct item handed = *it;
+        struct delivery *d;
+        uint32_t len;
+
+        handed.deliveries++;
+        len = record_len_alone(&handed, q->obj.durable);
+        d = malloc(sizeof(*d) + chunk_size(len));
+        if (!d)
+                return NULL;
+        /*
+         * The delivery is filed by its tag before the item leaves the
+         * queue: a table that cannot grow refuses the getter with -ENOMEM
+         * while the item is still at the head, exactly where it was, with
+         * its counters, its tag and the journal untouched; nothing has to
+         * be put back. A parked getter is answered -ENOMEM the same way
+         * (queue_serve): parking it again could retry forever on a table
+         * that cannot grow.
+         */
+        d->tag = q->next_tag + 1;
+        HASH_ADD(hh, q->by_tag, tag, sizeof(d->tag), d);
+        if (hash_add_failed()) {
+                free(d);
+                return NULL;
+        }
+        q->next_tag = d->tag;
+        d->chunk = chunk_init(d + 1, d, len, q->obj.durable);
+        chunk_append(d->chunk, &handed);
+        d->queue = q;
+        d->client = c;
+        d->deadline_ms = 0;
+        evtimer_assign(&d->lease, mpxd.base, delivery_expired, d);
+        d->ttr_ms = ttr_ms ? ttr_ms : q->ttr_ms;
+        if (d->ttr_ms)
+                delivery_lease(d, d->ttr_ms);
+        if (q->obj.durable)
+                queue_journal_delivered(q, &handed);
+        if (c)
+                TAILQ_INSERT_TAIL(&c->deliveries, d, link);
+        else
+                TAILQ_INSERT_TAIL(&q->detached, d, link);
+        q->n_delivered++;
+        return d;
+}
+
 /* Take a delivery out of its queue's table, its list and the timers; its item stays. */
 static void delivery_unlink(struct delivery *d) {
         struct queue *q = d->queue;
@@ -37,10 +82,12 @@ static void delivery_unlink(struct delivery *d) {
 void delivery_finish(struct delivery *d) {
         struct queue *q = d->queue;
 
+        struct item it;
+
         delivery_unlink(d);
-        q->bytes -= item_bytes(d->item);
-        item_free(d->item);
-        free(d);
+        delivery_item(d, &it);
+        q->bytes -= item_cost(it.size);
+        chunk_free(d->chunk);
 }
 
 /*
@@ -51,9 +98,9 @@ void delivery_give_back(struct delivery *d) {
         struct queue *q = d->queue;
 
         delivery_unlink(d);
-        STAILQ_INSERT_HEAD(&q->items, d->item, link);
+        /* The delivery's memory goes with its chunk, once the item is taken again. */
+        store_push_head(&q->items, d->chunk);
         q->count++;
-        free(d);
 }
 
 /* (Re)start a delivery's lease: it ends ttr_ms from now. */
@@ -99,8 +146,12 @@ static int queue_finish(struct client *c, struct queue *q, uint64_t tag) {
                 if (!d)
                         return -EINVAL;
         }
-        if (q->obj.durable)
-                queue_journal_remove(q, d->item);
+        if (q->obj.durable) {
+                struct item it;
+
+                delivery_item(d, &it);
+                queue_journal_remove(q, &it);
+        }
         delivery_finish(d);
         return 0;
 }

@@ -39,10 +39,15 @@ const uint64_t queue_item_overhead = QUEUE_ITEM_OVERHEAD;
 
 static const struct object_type queue_type, joinable_type;
 
-/* The payload of a put parked until there is room: its items, freed with the waiter if never appended. */
+/*
+ * The payload of a put parked until there is room: its n items, already
+ * charged, in a chunk of their own that is linked at the tail of the queue
+ * when they fit (queue_admit), or freed with the waiter if they never do.
+ */
 struct parked_put {
-        struct item_list items;
+        struct chunk *chunk;
         uint32_t n;
+        uint64_t bytes;                 /* item_cost() of the items */
 };
 
 static struct parked_put *parked_of(struct waiter *w) {
@@ -51,8 +56,11 @@ static struct parked_put *parked_of(struct waiter *w) {
 
 /* The waiter_free hook: a parked put's items that never went in. */
 static void queue_waiter_free(struct waiter *w) {
-        queue_items_free(&parked_of(w)->items);
-        free(w->payload);
+        struct parked_put *p = parked_of(w);
+
+        if (p->chunk)
+                chunk_free(p->chunk);
+        free(p);
 }
 
 
@@ -63,111 +71,121 @@ static void queue_waiter_free(struct waiter *w) {
 
 /* ---- storage API ---- */
 
-/* A copy of a payload, charged to user; the caller checked user_may_hold(). */
-struct item *item_new(const struct queue *q, const void *data, uint32_t size, struct user *user) {
-        struct item *it = malloc(sizeof(*it) + size + (q->obj.durable ? sizeof(uint64_t) : 0));
-
-        if (!it)
-                return NULL;
-        it->user = user;
-        it->put_ms = 0;
-        it->size = size;
-        it->deliveries = 0;
-        memcpy(it->data, data, size);
-        user_charge(user, item_cost(size));
-        return it;
-}
-
-void item_free(struct item *it) {
-        user_uncharge(it->user, item_bytes(it));
-        free(it);
-}
-
-void queue_items_free(struct item_list *items) {
-        struct item *it;
-
-        while ((it = STAILQ_FIRST(items))) {
-                STAILQ_REMOVE_HEAD(items, link);
-                item_free(it);
-        }
-}
-
-/* Append items (moved out of list) at the tail. */
-static void queue_append(struct queue *q, struct item_list *list, uint32_t n) {
-        uint64_t t = loop_now_ms;
-        struct item *it;
-
-        STAILQ_FOREACH(it, list, link) {
-                it->put_ms = t;
-                q->bytes += item_bytes(it);
-                if (q->obj.durable)
-                        queue_journal_put(q, it);
-        }
-        STAILQ_CONCAT(&q->items, list);
+/*
+ * Count the n items just added at the tail, bytes of item_cost() in all.
+ * In a durable queue each is numbered and recorded as it is added.
+ */
+static void queue_added(struct queue *q, uint32_t n, uint64_t bytes) {
+        q->bytes += bytes;
         q->count += n;
         q->puts += n;
 }
 
 /*
- * Take the head item for client c. For a joinable queue it becomes a
- * delivery (tied to c unless detached) and *ret_tag is its tag; otherwise the
- * caller owns and frees the item. Returns NULL only on -ENOMEM, leaving the
- * queue as it was.
+ * Add the n payloads of body (bytes fields, checked), put by user, at the
+ * tail; records_max is RECORD_MAX() of them all. -ENOMEM with nothing added.
  */
-static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags, uint32_t ttr_ms,
-                               uint64_t *ret_tag) {
-        struct item *it = STAILQ_FIRST(&q->items);
-        struct delivery *d = NULL;
+static int queue_append(struct queue *q, struct wire_reader body, uint32_t n, size_t records_max,
+                        struct user *user) {
+        struct item it = { .user = user, .put_ms = loop_now_ms };
+        uint64_t bytes = 0;
 
-        if (q->joinable) {
-                d = calloc(1, sizeof(*d));
-                if (!d)
-                        return NULL;
-                /*
-                 * The delivery is filed by its tag before the item leaves
-                 * the queue: a table that cannot grow refuses the getter
-                 * with -ENOMEM while the item is still at the head, exactly
-                 * where it was, with its counters, its tag and the journal
-                 * untouched; nothing has to be put back. A parked getter is
-                 * answered -ENOMEM the same way (queue_serve): parking it
-                 * again could retry forever on a table that cannot grow.
-                 */
-                d->tag = q->next_tag + 1;
-                HASH_ADD(hh, q->by_tag, tag, sizeof(d->tag), d);
-                if (hash_add_failed()) {
-                        free(d);
-                        return NULL;
-                }
-                q->next_tag = d->tag;
+        /* A batch reserves room for all first, to go in whole or not at all; one item takes its exact room. */
+        if (n > 1 && store_reserve(&q->items, records_max, q->obj.durable) < 0)
+                return -ENOMEM;
+        for (uint32_t i = 0; i < n; i++) {
+                const void *data;
+
+                (void) wire_get_bytes(&body, &data, &it.size);
+                it.data = data;
+                it.seq = q->obj.durable ? q->next_seq + 1 : 0;
+                if (n > 1)
+                        store_append(&q->items, &it);
+                else if (store_add(&q->items, &it, q->obj.durable) < 0)
+                        return -ENOMEM;
+                if (q->obj.durable)
+                        q->next_seq = it.seq;
+                user_charge(user, item_cost(it.size));
+                bytes += item_cost(it.size);
+                if (q->obj.durable)
+                        queue_journal_put(q, &it);
         }
-        STAILQ_REMOVE_HEAD(&q->items, link);
+        queue_added(q, n, bytes);
+        return 0;
+}
+
+/*
+ * A parked put's items in a chunk of their own, charged to user, with put
+ * times and numbers relative to bases that queue_admit() sets (0 and 0 to
+ * n - 1 until then); NULL when out of memory.
+ */
+static struct parked_put *parked_new(const struct queue *q, struct wire_reader body, uint32_t n,
+                                     struct user *user) {
+        struct parked_put *p = malloc(sizeof(*p));
+        struct item it = { .user = user };
+        struct wire_reader r = body;
+        struct chunk bases;
+        const void *data;
+        uint64_t len = 0;
+
+        if (!p)
+                return NULL;
+        /* The exact room: the chunk stays as it is in the queue once admitted. */
+        (void) chunk_init(&bases, NULL, 0, q->obj.durable);
+        for (uint32_t i = 0; i < n; i++) {
+                (void) wire_get_bytes(&r, &data, &it.size);
+                it.seq = i;
+                len += record_len(&bases, &it);
+        }
+        p->chunk = len <= UINT32_MAX - sizeof(struct chunk) ? malloc(chunk_size((uint32_t) len)) : NULL;
+        if (!p->chunk) {
+                free(p);
+                return NULL;
+        }
+        p->chunk = chunk_init(p->chunk, p->chunk, (uint32_t) len, q->obj.durable);
+        p->n = n;
+        p->bytes = 0;
+        for (uint32_t i = 0; i < n; i++) {
+                (void) wire_get_bytes(&body, &data, &it.size);
+                it.data = data;
+                it.seq = i;
+                chunk_append(p->chunk, &it);
+                user_charge(user, item_cost(it.size));
+                p->bytes += item_cost(it.size);
+        }
+        return p;
+}
+
+/* A parked put's items enter at the tail, put now, numbered after the last. */
+static void queue_admit(struct queue *q, struct parked_put *p) {
+        struct chunk *c = p->chunk;
+        struct item it;
+
+        c->base_ms = loop_now_ms;
+        if (q->obj.durable) {
+                c->base_seq = q->next_seq + 1;
+                q->next_seq += p->n;
+                CHUNK_FOREACH(c, off, it)
+                        queue_journal_put(q, &it);
+        }
+        store_push_tail(&q->items, c);
+        p->chunk = NULL;
+        queue_added(q, p->n, p->bytes);
+}
+
+/*
+ * The head item *it has been handed out (copied into a reply, a reply's
+ * record or a delivery): it leaves the queue, and *it with it.
+ */
+static void queue_taken(struct queue *q, const struct item *it) {
+        if (!q->joinable) {
+                if (q->obj.durable)
+                        queue_journal_remove(q, it);
+                q->bytes -= item_cost(it->size);
+        }
         q->count--;
         q->gets++;
-        it->deliveries++;
-        if (!d && q->obj.durable)
-                queue_journal_remove(q, it);
-        if (!d) {
-                q->bytes -= item_bytes(it);
-                *ret_tag = 0;
-                return it;
-        }
-        d->item = it;
-        d->queue = q;
-        evtimer_assign(&d->lease, mpxd.base, delivery_expired, d);
-        d->ttr_ms = ttr_ms ? ttr_ms : q->ttr_ms;
-        if (d->ttr_ms)
-                delivery_lease(d, d->ttr_ms);
-        if (q->obj.durable)
-                queue_journal_delivered(q, it);
-        if (flags & WIRE_GET_DETACH)
-                TAILQ_INSERT_TAIL(&q->detached, d, link);
-        else {
-                d->client = c;
-                TAILQ_INSERT_TAIL(&c->deliveries, d, link);
-        }
-        q->n_delivered++;
-        *ret_tag = d->tag;
-        return it;
+        store_remove(&q->items, it);
 }
 
 /*
@@ -175,23 +193,27 @@ static struct item *queue_take(struct queue *q, struct client *c, uint32_t flags
  * carry, or NULL when out of memory. A socketless client's replies are taken
  * from its buffer by its caller at once: they are delivered as they are made.
  */
-static struct unsent_items *unsent_new(const struct queue *q) {
-        struct unsent_items *u = malloc(sizeof(*u) + q->obj.name_len + 1);
+static struct unsent_items *unsent_new(const struct queue *q, size_t records_max) {
+        size_t at = (sizeof(struct unsent_items) + q->obj.name_len + 1 + 7) & ~(size_t) 7;
+        struct unsent_items *u;
 
+        if (records_max > UINT32_MAX)
+                return NULL;
+        u = malloc(at + chunk_size((uint32_t) records_max));
         if (!u)
                 return NULL;
         u->end = 0;
         u->serial = q->obj.serial;
-        STAILQ_INIT(&u->items);
+        u->chunk = chunk_init((char *) u + at, u, (uint32_t) records_max, q->obj.durable);
         u->name_len = q->obj.name_len;
         memcpy(u->name, q->obj.name, q->obj.name_len + 1);
         return u;
 }
 
 /* Append one item to a reply: u64 tag, u32 deliveries, bytes payload (room is reserved). */
-static void put_item(struct wire_buf *b, const struct item *it, uint64_t tag) {
+static void put_item(struct wire_buf *b, const struct item *it, uint32_t deliveries, uint64_t tag) {
         (void) wire_put_u64(b, tag);
-        (void) wire_put_u32(b, it->deliveries);
+        (void) wire_put_u32(b, deliveries);
         (void) wire_put_bytes(b, it->data, it->size);
 }
 
@@ -204,26 +226,27 @@ static void put_item(struct wire_buf *b, const struct item *it, uint64_t tag) {
 static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uint16_t op,
                              uint32_t flags, uint32_t max, uint32_t ttr_ms) {
         bool many = op == WIRE_OP_QUEUE_GET_MANY;
-        size_t need = many ? 4 : 0, start, count_at = 0;
+        size_t need = many ? 4 : 0, start, count_at = 0, records_max = 0;
         struct unsent_items *unsent = NULL;
         uint32_t n = 0;
         struct wire_buf *b;
-        struct item *it;
+        struct item it, first;
 
         /* How many items fit in one reply frame. */
-        STAILQ_FOREACH(it, &q->items, link) {
-                size_t more = ITEM_WIRE_OVERHEAD + it->size;
+        (void) store_head(&q->items, &first);
+        it = first;
+        do {
+                size_t more = ITEM_WIRE_OVERHEAD + it.size;
                 if (n == max || (n > 0 && need + more > mpxd.max_frame))
                         break;
                 need += more;
+                records_max += RECORD_MAX(it.size);
                 n++;
-                if (!many)
-                        break;
-        }
+        } while (many && store_next(&q->items, &it));
         if (wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + need) < 0)
                 return -ENOMEM;
         if (!q->joinable && c->fd >= 0) {
-                unsent = unsent_new(q);
+                unsent = unsent_new(q, records_max);
                 if (!unsent)
                         return -ENOMEM;
         }
@@ -232,25 +255,34 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                 count_at = b->len;
                 (void) wire_put_u32(b, 0);
         }
+        it = first;
         for (uint32_t i = 0; i < n; i++) {
-                uint64_t tag;
-                struct item *got = queue_take(q, c, flags, ttr_ms, &tag);
-                if (!got) {
-                        if (i == 0) {
-                                /* Only a joinable take fails, and joinable replies keep no record: kept safe anyway. */
-                                if (unsent)
-                                        unsent_free(unsent);
-                                client_reply_discard(c, start);
-                                return -ENOMEM;
+                struct item cur = it;
+                uint64_t tag = 0;
+
+                if (q->joinable) {
+                        struct delivery *d = delivery_new(q, flags & WIRE_GET_DETACH ? NULL : c, &cur, ttr_ms);
+
+                        if (!d) {
+                                if (i == 0) {
+                                        client_reply_discard(c, start);
+                                        return -ENOMEM;
+                                }
+                                n = i;
+                                break;
                         }
-                        n = i;
-                        break;
+                        tag = d->tag;
                 }
-                put_item(b, got, tag);
+                put_item(b, &cur, cur.deliveries + 1, tag);
+                /* A reply's record keeps the count the item had in the queue, to go back as it was. */
                 if (unsent)
-                        STAILQ_INSERT_TAIL(&unsent->items, got, link);
+                        chunk_copy(unsent->chunk, &cur);
                 else if (!q->joinable)
-                        item_free(got);
+                        user_uncharge(cur.user, item_cost(cur.size));
+                /* The next is read before this one is taken: taking it may free its chunk. */
+                if (i + 1 < n)
+                        (void) store_next(&q->items, &it);
+                queue_taken(q, &cur);
         }
         if (many)
                 wire_patch_u32(b, count_at, n);
@@ -277,8 +309,7 @@ void queue_serve(struct queue *q) {
                 int err;
 
                 while ((w = TAILQ_FIRST(&q->putters)) && queue_has_room(q, parked_of(w)->n)) {
-                        queue_append(q, &parked_of(w)->items, parked_of(w)->n);
-                        parked_of(w)->n = 0;
+                        queue_admit(q, parked_of(w));
                         client_reply_status(w->client, w->id, w->op, 0);
                         wait_free(w);
                 }
@@ -326,7 +357,7 @@ static void queue_free(struct object *o) {
                 TAILQ_REMOVE(&q->owner->owned_queues, q, owner_link);
         HASH_ITER(hh, q->by_tag, d, tmp)
                 delivery_finish(d);
-        queue_items_free(&q->items);
+        store_clear(&q->items);
         free(q);
 }
 
@@ -350,7 +381,8 @@ static int64_t queue_next_deadline(const struct queue *q, uint64_t t) {
 static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct queue *q = queue_of(o);
         uint64_t t = now_ms();
-        struct item *head = STAILQ_FIRST(&q->items);
+        struct item head;
+        bool any = store_head(&q->items, &head);
         unsigned getters = wait_count(&q->getters), putters = wait_count(&q->putters);
         unsigned joiners = wait_count(&q->joiners);
         int r = 0;
@@ -374,7 +406,7 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         r |= wire_put_field_int(b, f, "lease_ms", queue_next_deadline(q, t));
         r |= wire_put_field_int(b, f, "timeouts", (int64_t) o->timeouts);
         r |= object_describe_age(o, b, f);
-        r |= wire_put_field_int(b, f, "oldest_ms", head ? (int64_t) (t - head->put_ms) : 0);
+        r |= wire_put_field_int(b, f, "oldest_ms", any ? (int64_t) (t - head.put_ms) : 0);
         return r < 0 ? -ENOMEM : 0;
 }
 
@@ -383,11 +415,9 @@ static uint64_t queue_bytes(struct object *o) {
         struct queue *q = queue_of(o);
         uint64_t sum = q->bytes;
         struct waiter *w;
-        struct item *it;
 
         TAILQ_FOREACH(w, &q->putters, obj_link)
-                STAILQ_FOREACH(it, &parked_of(w)->items, link)
-                        sum += item_bytes(it);
+                sum += parked_of(w)->bytes;
         return sum;
 }
 
@@ -423,7 +453,7 @@ static int queue_declare_init(struct object *o, const char *name, size_t len, co
         q->maxsize = p->maxsize;
         q->joinable = p->joinable;
         q->ttr_ms = p->ttr_ms > 0 ? (uint32_t) p->ttr_ms : 0;
-        STAILQ_INIT(&q->items);
+        store_init(&q->items);
         TAILQ_INIT(&q->detached);
         TAILQ_INIT(&q->getters);
         TAILQ_INIT(&q->putters);
@@ -533,64 +563,61 @@ int queue_handle_declare(struct client *c, const struct request *req, struct wir
 }
 
 /*
- * The common end of PUT and PUT_MANY: the items (n of them, already copied)
- * enter the queue now, wait for room, or fail.
+ * The common end of PUT and PUT_MANY, charged to c's user (who may hold
+ * them): the n payloads of body (bytes fields, checked), records_max bytes
+ * as records at most, enter the queue now, wait for room, or fail.
  */
 static int queue_put_items(struct client *c, const struct request *req, struct queue *q,
-                           struct item_list *items, uint32_t n, int64_t timeout_ms) {
+                           struct wire_reader body, uint32_t n, size_t records_max, int64_t timeout_ms) {
         struct parked_put *p;
         struct waiter *w;
         int err;
 
-        if (q->closed) {
-                queue_items_free(items);
+        if (q->closed)
                 return -EPIPE;
-        }
-        if (q->maxsize && n > q->maxsize) {
-                queue_items_free(items);
+        if (q->maxsize && n > q->maxsize)
                 return -EINVAL;
-        }
         /* Strict arrival order: nobody overtakes a waiting putter. */
         if (TAILQ_EMPTY(&q->putters) && queue_has_room(q, n)) {
-                queue_append(q, items, n);
+                err = queue_append(q, body, n, records_max, c->user);
+                if (err < 0)
+                        return err;
                 client_reply_status(c, req->id, req->op, 0);
                 queue_serve(q);
                 return 0;
         }
-        if (timeout_ms == 0) {
-                queue_items_free(items);
+        if (timeout_ms == 0)
                 return -EAGAIN;
-        }
-        p = malloc(sizeof(*p));
+        p = parked_new(q, body, n, c->user);
         w = p ? wait_add(c, req, &q->obj, &q->putters, timeout_ms) : NULL;
         if (!w) {
                 err = p ? -errno : -ENOMEM;
-                free(p);
-                queue_items_free(items);
+                if (p) {
+                        chunk_free(p->chunk);
+                        free(p);
+                }
                 return err;
         }
-        STAILQ_INIT(&p->items);
-        STAILQ_CONCAT(&p->items, items);
-        p->n = n;
         w->payload = p;
         return 0;
 }
 
 /* PUT: name, i64 timeout_ms, bytes payload. */
 int queue_handle_put(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct item_list items = STAILQ_HEAD_INITIALIZER(items);
         struct queue *q = NULL;
+        struct wire_reader body;
         int64_t timeout_ms;
         const void *data;
         uint32_t size;
-        struct item *it;
         const char *name;
         size_t len;
         int err;
 
         /* The busiest request: parsed in line rather than through object_parse_find's format. */
-        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms) || !wire_get_bytes(r, &data, &size) ||
-            !wire_reader_done(r))
+        if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms))
+                return -EPROTO;
+        body = *r;
+        if (!wire_get_bytes(r, &data, &size) || !wire_reader_done(r))
                 return -EPROTO;
         err = OBJECT_FIND_AS(req, name, len, QUEUE_TYPES, &q);
         if (err < 0)
@@ -600,18 +627,13 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
         err = user_may_hold(c->user, item_cost(size), 0, 0);
         if (err < 0)
                 return err;
-        it = item_new(q, data, size, c->user);
-        if (!it)
-                return -ENOMEM;
-        STAILQ_INSERT_TAIL(&items, it, link);
-        return queue_put_items(c, req, q, &items, 1, timeout_ms);
+        return queue_put_items(c, req, q, body, 1, RECORD_MAX(size), timeout_ms);
 }
 
 /* PUT_MANY: name, i64 timeout_ms, u32 n, n x bytes. All or none. */
 int queue_handle_put_many(struct client *c, const struct request *req, struct wire_reader *r) {
         const char *name;
-        size_t len;
-        struct item_list items = STAILQ_HEAD_INITIALIZER(items);
+        size_t len, records_max = 0;
         struct wire_reader body;
         struct queue *q = NULL;
         int64_t timeout_ms;
@@ -632,6 +654,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
                         return -EPROTO;
                 too_big |= size > mpxd.max_message;
                 total += item_cost(size);
+                records_max += RECORD_MAX(size);
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
@@ -645,20 +668,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
         err = user_may_hold(c->user, total, 0, 0);
         if (err < 0)
                 return err;
-        for (uint32_t i = 0; i < n; i++) {
-                const void *data;
-                uint32_t size;
-                struct item *it;
-
-                (void) wire_get_bytes(&body, &data, &size);
-                it = item_new(q, data, size, c->user);
-                if (!it) {
-                        queue_items_free(&items);
-                        return -ENOMEM;
-                }
-                STAILQ_INSERT_TAIL(&items, it, link);
-        }
-        return queue_put_items(c, req, q, &items, n, timeout_ms);
+        return queue_put_items(c, req, q, body, n, records_max, timeout_ms);
 }
 
 /*
@@ -785,7 +795,7 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
         struct queue *q = NULL;
         struct wire_buf *b;
         uint64_t removed;
-        struct item *it;
+        struct item it;
         size_t start;
         int err;
 
@@ -801,9 +811,9 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
         removed = q->count;
         if (q->obj.durable)
                 queue_journal_purge(q);
-        STAILQ_FOREACH(it, &q->items, link)
-                q->bytes -= item_bytes(it);
-        queue_items_free(&q->items);
+        STORE_FOREACH(&q->items, it)
+                q->bytes -= item_cost(it.size);
+        store_clear(&q->items);
         q->count = 0;
         client_reply_end(c, start);
         log_info("queue '%s': %s purged %llu waiting items", q->obj.name, client_describe(c),
@@ -819,7 +829,7 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
 int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r) {
         struct queue *q = NULL;
         struct wire_buf *b;
-        struct item *it;
+        struct item it;
         size_t start, count_at;
         uint32_t max, n = 0;
         int err;
@@ -833,12 +843,12 @@ int queue_handle_peek(struct client *c, const struct request *req, struct wire_r
         count_at = b->len;
         if (wire_put_u32(b, 0) < 0)
                 goto nomem;
-        STAILQ_FOREACH(it, &q->items, link) {
-                if (n == max || (n > 0 && b->len - start + ITEM_WIRE_OVERHEAD + it->size > mpxd.max_frame / 2))
+        STORE_FOREACH(&q->items, it) {
+                if (n == max || (n > 0 && b->len - start + ITEM_WIRE_OVERHEAD + it.size > mpxd.max_frame / 2))
                         break;
-                if (wire_buf_reserve(b, ITEM_WIRE_OVERHEAD + it->size) < 0)
+                if (wire_buf_reserve(b, ITEM_WIRE_OVERHEAD + it.size) < 0)
                         goto nomem;
-                put_item(b, it, 0);
+                put_item(b, &it, it.deliveries, 0);
                 n++;
         }
         wire_patch_u32(b, count_at, n);

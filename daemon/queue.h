@@ -10,11 +10,7 @@
 #include <sys/queue.h>
 
 struct client;
-struct item;
 struct request;
-
-/* Items in order, a queue's and those of a reply or a parked put. */
-STAILQ_HEAD(item_list, item);
 struct wire_reader;
 
 /*
@@ -47,5 +43,3 @@ unsigned queue_client_deliveries(const struct client *c);
 int64_t queue_client_next_lease(const struct client *c);
 /* The client's output reached c->out_written: the plain-queue items of replies written in full are delivered. */
 void queue_client_written(struct client *c);
-/* Free a waiter's pending items. */
-void queue_items_free(struct item_list *items);

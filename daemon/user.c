@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "client.h"
 #include "hash.h"
@@ -39,6 +40,31 @@
 
 struct user *user_requester(const struct request *req) {
         return req ? req->client->user : NULL;
+}
+
+/* Users by their slot (user_slot()); 0 is nobody and never used. */
+struct user **user_slots;
+static uint32_t n_slots;
+
+/* Give u the lowest free slot; false when the table cannot grow. Users are few: a scan will do. */
+static bool user_take_slot(struct user *u) {
+        uint32_t i;
+
+        for (i = 1; i < n_slots && user_slots[i]; i++)
+                ;
+        if (i >= n_slots) {
+                uint32_t n = n_slots ? 2 * n_slots : 16;
+                struct user **more = realloc(user_slots, n * sizeof(*more));
+
+                if (!more)
+                        return false;
+                memset(more + n_slots, 0, (n - n_slots) * sizeof(*more));
+                user_slots = more;
+                n_slots = n;
+        }
+        user_slots[i] = u;
+        u->slot = i;
+        return true;
 }
 
 struct user *user_find(uid_t uid) {
@@ -57,8 +83,13 @@ struct user *user_get(uid_t uid) {
         if (!u)
                 return NULL;
         u->uid = uid;
+        if (!user_take_slot(u)) {
+                free(u);
+                return NULL;
+        }
         HASH_ADD(hh, mpxd.users, uid, sizeof(u->uid), u);
         if (hash_add_failed()) {
+                user_slots[u->slot] = NULL;
                 free(u);
                 return NULL;
         }
@@ -72,6 +103,7 @@ static void user_release(struct user *u) {
                 return;
         HASH_DELETE(hh, mpxd.users, u);
         mpxd.n_users--;
+        user_slots[u->slot] = NULL;
         free(u);
 }
 
@@ -83,6 +115,9 @@ void user_free_all(void) {
                 free(u);
         }
         mpxd.n_users = 0;
+        free(user_slots);
+        user_slots = NULL;
+        n_slots = 0;
 }
 
 /* true when a refusal of this kind for u (NULL: daemon-wide) should be logged now. */

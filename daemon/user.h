@@ -32,6 +32,7 @@ enum user_refusal {
 struct user {
         UT_hash_handle hh;
         uid_t uid;
+        uint32_t slot;                  /* its number in the slot table, from 1: how packed items name it */
         uint64_t bytes;                 /* bytes charged: payload and per-element overhead */
         uint64_t n_charges;             /* items, entries and arrays charged (empty ones too) */
         unsigned n_objects;
@@ -52,6 +53,19 @@ struct user *user_requester(const struct request *req);
 struct user *user_get(uid_t uid);
 /* The user of uid if it exists. */
 struct user *user_find(uid_t uid);
+/*
+ * The number that names u (NULL: nobody, 0) where a pointer would cost too
+ * much (a queue's packed items), and the user it names. A user keeps its
+ * number while it lives, so while anything is charged to it.
+ */
+static inline uint32_t user_slot(const struct user *u) {
+        return u ? u->slot : 0;
+}
+/* user.c's table of users by slot, read in line: a queue's get reads it for every item. */
+extern struct user **user_slots;
+static inline struct user *user_at_slot(uint32_t slot) {
+        return slot ? user_slots[slot] : NULL;
+}
 /* Free every user (mpxd_done, once nothing is charged any more). */
 void user_free_all(void);
 /*
