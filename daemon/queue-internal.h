@@ -20,6 +20,7 @@
 #include "object.h"
 #include "queue-store.h"
 #include "queue.h"
+#include "user.h"
 #include "wait.h"
 
 struct client;
@@ -59,6 +60,12 @@ struct unsent_items {
         uint64_t end;                           /* client->out_written once the reply is written */
         uint64_t serial;                        /* of the queue */
         struct chunk *chunk;                    /* the items, after the name */
+        /* What they are charged, so that a reply written is uncharged without reading its records. */
+        struct user *user;                      /* of them all, unless mixed */
+        bool mixed;                             /* of several users */
+        bool pooled;                            /* an UNSENT_BLOCK, kept for reuse when freed */
+        uint32_t n;
+        uint64_t bytes;
         size_t name_len;
         char name[];
 };
@@ -114,9 +121,24 @@ int queue_get_common(struct client *c, const struct request *req, struct queue *
                      uint32_t flags, uint32_t max, uint32_t ttr_ms);
 /* Parse the optional u32 ttr_ms that ends a get's body (0 when left out). */
 bool queue_get_ttr(struct wire_reader *r, uint32_t *ttr_ms);
-/* Free the record of an unsent reply and the items it holds (the chunk's block is the record). */
-static inline void unsent_free(struct unsent_items *u) {
-        chunk_free(u->chunk);
+/* queue-client.c: the records of replies not yet written. */
+/*
+ * A record for the plain-queue items (records bytes of them at most) a
+ * reply to a client with a socket will carry, or NULL when out of memory. A
+ * socketless client's replies are taken from its buffer by its caller at
+ * once: they are delivered as they are made.
+ */
+struct unsent_items *unsent_new(const struct queue *q, size_t records);
+/* Free the record of an unsent reply and uncharge the items it holds. */
+void unsent_free(struct unsent_items *u);
+
+/* Keep *it in the record of a reply not yet written. */
+static inline void unsent_add(struct unsent_items *u, const struct item *it) {
+        chunk_copy(u->chunk, it);
+        if (u->n++ == 0)
+                u->user = it->user;
+        u->mixed |= u->user != it->user;
+        u->bytes += item_cost(it->size);
 }
 
 /* queue-journal.c: the records of a durable queue's changes (the caller checks durable), dump and replay. */

@@ -31,7 +31,7 @@
 #define CHUNK_MIN 256u
 #define CHUNK_MAX 8192u
 
-/* LEB128. Most fields of most records take one byte: that case is tested first, in line. */
+/* LEB128 (varint_get() is in the header). Most fields of most records take one byte: that case first, in line. */
 static inline uint8_t *varint_put(uint8_t *p, uint64_t v) {
         if (v < 0x80) {
                 *p = (uint8_t) v;
@@ -43,30 +43,6 @@ static inline uint8_t *varint_put(uint8_t *p, uint64_t v) {
         }
         *p++ = (uint8_t) v;
         return p;
-}
-
-static uint64_t varint_get_long(const uint8_t **pp) {
-        const uint8_t *p = *pp;
-        uint64_t v = 0;
-        unsigned shift = 0;
-
-        while (*p & 0x80) {
-                v |= (uint64_t) (*p++ & 0x7f) << shift;
-                shift += 7;
-        }
-        v |= (uint64_t) *p++ << shift;
-        *pp = p;
-        return v;
-}
-
-static inline uint64_t varint_get(const uint8_t **pp) {
-        uint8_t b = **pp;
-
-        if (b < 0x80) {
-                (*pp)++;
-                return b;
-        }
-        return varint_get_long(pp);
 }
 
 static inline uint32_t varint_len(uint64_t v) {
@@ -84,10 +60,6 @@ static uint64_t zigzag(uint64_t x, uint64_t base) {
         int64_t d = (int64_t) (x - base);
 
         return ((uint64_t) d << 1) ^ (uint64_t) (d >> 63);
-}
-
-static uint64_t unzigzag(uint64_t z, uint64_t base) {
-        return base + ((z >> 1) ^ (~(z & 1) + 1));
 }
 
 static uint64_t record_who(const struct item *it) {
@@ -129,22 +101,6 @@ static uint8_t *record_write(const struct chunk *c, uint8_t *p, const struct ite
         return p + it->size;
 }
 
-void record_read(struct chunk *c, uint32_t off, struct item *it) {
-        const uint8_t *p = c->data + off;
-        uint64_t who;
-
-        it->size = (uint32_t) varint_get(&p);
-        who = varint_get(&p);
-        it->user = user_at_slot((uint32_t) (who >> 1));
-        it->deliveries = who & 1 ? (uint32_t) varint_get(&p) : 0;
-        it->put_ms = unzigzag(varint_get(&p), c->base_ms);
-        it->seq = c->seqs ? unzigzag(varint_get(&p), c->base_seq) : 0;
-        it->data = p;
-        it->chunk = c;
-        it->off = off;
-        it->len = (uint32_t) (p - (c->data + off)) + it->size;
-}
-
 struct chunk *chunk_init(void *mem, void *block, uint32_t cap, bool seqs) {
         struct chunk *c = mem;
 
@@ -166,23 +122,6 @@ void chunk_append(struct chunk *c, const struct item *it) {
         c->tail = (uint32_t) (record_write(c, c->data + c->tail, it) - c->data);
 }
 
-void chunk_copy(struct chunk *c, const struct item *it) {
-        const struct chunk *from = it->chunk;
-
-        /* The record as it is, when both chunks have the same bases (a new one takes those of the first). */
-        if (c->head == c->tail) {
-                c->head = c->tail = 0;
-                c->base_ms = from->base_ms;
-                c->base_seq = from->base_seq;
-        }
-        if (c->base_ms != from->base_ms || c->base_seq != from->base_seq || c->seqs != from->seqs) {
-                chunk_append(c, it);
-                return;
-        }
-        memcpy(c->data + c->tail, from->data + it->off, it->len);
-        c->tail += it->len;
-}
-
 void chunk_free(struct chunk *c) {
         struct item it;
 
@@ -198,30 +137,6 @@ static struct chunk *chunk_new(uint32_t cap, bool seqs) {
         void *mem = malloc(chunk_size(cap));
 
         return mem ? chunk_init(mem, mem, cap, seqs) : NULL;
-}
-
-bool store_head(const struct item_store *s, struct item *it) {
-        struct chunk *c = TAILQ_FIRST(&s->chunks);
-
-        if (!c)
-                return false;
-        record_read(c, c->head, it);
-        return true;
-}
-
-bool store_next(const struct item_store *s, struct item *it) {
-        struct chunk *c = it->chunk;
-        uint32_t off = it->off + it->len;
-
-        (void) s;
-        if (off >= c->tail) {
-                c = TAILQ_NEXT(c, link);
-                if (!c)
-                        return false;
-                off = c->head;
-        }
-        record_read(c, off, it);
-        return true;
 }
 
 int store_reserve(struct item_store *s, size_t bytes, bool seqs) {
@@ -289,7 +204,21 @@ int store_insert_head(struct item_store *s, const struct item *it, bool seqs) {
         return 0;
 }
 
-void store_remove(struct item_store *s, const struct item *it) {
+uint64_t varint_get_long(const uint8_t **pp) {
+        const uint8_t *p = *pp;
+        uint64_t v = 0;
+        unsigned shift = 0;
+
+        while (*p & 0x80) {
+                v |= (uint64_t) (*p++ & 0x7f) << shift;
+                shift += 7;
+        }
+        v |= (uint64_t) *p++ << shift;
+        *pp = p;
+        return v;
+}
+
+void store_remove_any(struct item_store *s, const struct item *it) {
         struct chunk *c = it->chunk;
 
         if (it->off == c->head)

@@ -18,9 +18,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/queue.h>
 
-struct user;
+#include "user.h"
 
 /*
  * One item, decoded from its record. data points into the record and lives
@@ -81,8 +82,6 @@ static inline bool store_empty(const struct item_store *s) {
         return TAILQ_EMPTY(&s->chunks);
 }
 
-/* Decode the record at c->data[off] into *it. */
-void record_read(struct chunk *c, uint32_t off, struct item *it);
 /* The bytes *it takes as a record of chunk c, and as the first record of a chunk with seqs or not. */
 uint32_t record_len(const struct chunk *c, const struct item *it);
 uint32_t record_len_alone(const struct item *it, bool seqs);
@@ -94,10 +93,68 @@ static inline size_t chunk_size(uint32_t cap) {
 }
 /* Append *it to c, which has room for record_len() more bytes (chunk_room). */
 void chunk_append(struct chunk *c, const struct item *it);
-/* The same for *it read from a record of another chunk: copied as it is where the bases allow. */
-void chunk_copy(struct chunk *c, const struct item *it);
+
 static inline uint32_t chunk_room(const struct chunk *c) {
         return c->cap - c->tail;
+}
+
+/* ---- reading records: in line, since a get reads each item once or twice ---- */
+
+uint64_t varint_get_long(const uint8_t **pp);
+
+/* An LEB128 varint at *pp, which moves past it. */
+static inline uint64_t varint_get(const uint8_t **pp) {
+        uint8_t b = **pp;
+
+        if (b < 0x80) {
+                (*pp)++;
+                return b;
+        }
+        return varint_get_long(pp);
+}
+
+/* base plus a difference stored zigzag (0, -1, 1, -2 ... as 0, 1, 2, 3 ...). */
+static inline uint64_t unzigzag(uint64_t z, uint64_t base) {
+        return base + ((z >> 1) ^ (~(z & 1) + 1));
+}
+
+/* Decode the record at c->data[off] into *it. */
+static inline void record_read(struct chunk *c, uint32_t off, struct item *it) {
+        const uint8_t *p = c->data + off;
+        uint64_t who;
+
+        it->size = (uint32_t) varint_get(&p);
+        who = varint_get(&p);
+        it->user = user_at_slot((uint32_t) (who >> 1));
+        it->deliveries = who & 1 ? (uint32_t) varint_get(&p) : 0;
+        it->put_ms = unzigzag(varint_get(&p), c->base_ms);
+        it->seq = c->seqs ? unzigzag(varint_get(&p), c->base_seq) : 0;
+        it->data = p;
+        it->chunk = c;
+        it->off = off;
+        it->len = (uint32_t) (p - (c->data + off)) + it->size;
+}
+
+/*
+ * Append *it, read from a record of another chunk, to c as chunk_append()
+ * does: the record is copied as it is when both chunks have the same bases
+ * (an empty one takes those of the first), as they do for the items of one
+ * get, taken from one chunk. In line: a get copies each item so.
+ */
+static inline void chunk_copy(struct chunk *c, const struct item *it) {
+        const struct chunk *from = it->chunk;
+
+        if (c->head == c->tail) {
+                c->head = c->tail = 0;
+                c->base_ms = from->base_ms;
+                c->base_seq = from->base_seq;
+        }
+        if (c->base_ms != from->base_ms || c->base_seq != from->base_seq || c->seqs != from->seqs) {
+                chunk_append(c, it);
+                return;
+        }
+        memcpy(c->data + c->tail, from->data + it->off, it->len);
+        c->tail += it->len;
 }
 
 /* Iterate over the records of chunk c; off is a new uint32_t, it a struct item. */
@@ -105,9 +162,30 @@ static inline uint32_t chunk_room(const struct chunk *c) {
         for (uint32_t off = (c)->head; off < (c)->tail && (record_read((c), off, &(it)), true); off += (it).len)
 
 /* The first item of the store, false if it is empty. */
-bool store_head(const struct item_store *s, struct item *it);
+static inline bool store_head(const struct item_store *s, struct item *it) {
+        struct chunk *c = TAILQ_FIRST(&s->chunks);
+
+        if (!c)
+                return false;
+        record_read(c, c->head, it);
+        return true;
+}
+
 /* The item after *it, false at the end. */
-bool store_next(const struct item_store *s, struct item *it);
+static inline bool store_next(const struct item_store *s, struct item *it) {
+        struct chunk *c = it->chunk;
+        uint32_t off = it->off + it->len;
+
+        (void) s;
+        if (off >= c->tail) {
+                c = TAILQ_NEXT(c, link);
+                if (!c)
+                        return false;
+                off = c->head;
+        }
+        record_read(c, off, it);
+        return true;
+}
 /* Iterate over every item of s, head first; it is a struct item. */
 #define STORE_FOREACH(s, it) for (bool more_ = store_head((s), &(it)); more_; more_ = store_next((s), &(it)))
 
@@ -123,7 +201,17 @@ void store_push_tail(struct item_store *s, struct chunk *c);
 /* Put *it first, in a chunk of its own when the head has no room; -ENOMEM. */
 int store_insert_head(struct item_store *s, const struct item *it, bool seqs);
 /* Take out the record *it was read from (anywhere; the head costs nothing). */
-void store_remove(struct item_store *s, const struct item *it);
+void store_remove_any(struct item_store *s, const struct item *it);
+static inline void store_remove(struct item_store *s, const struct item *it) {
+        struct chunk *c = it->chunk;
+
+        /* The head of a chunk that keeps other records: the common case, in line. */
+        if (it->off == c->head && c->head + it->len < c->tail) {
+                c->head += it->len;
+                return;
+        }
+        store_remove_any(s, it);
+}
 /* Give the record *it was read from a new delivery count; -ENOMEM if its chunk cannot grow. */
 int store_set_deliveries(struct item_store *s, struct item *it, uint32_t deliveries);
 /* Remove every item, uncharging each from its user, and free the chunks. */

@@ -188,28 +188,6 @@ static void queue_taken(struct queue *q, const struct item *it) {
         store_remove(&q->items, it);
 }
 
-/*
- * A record of the plain-queue items a reply to a client with a socket will
- * carry, or NULL when out of memory. A socketless client's replies are taken
- * from its buffer by its caller at once: they are delivered as they are made.
- */
-static struct unsent_items *unsent_new(const struct queue *q, size_t records_max) {
-        size_t at = (sizeof(struct unsent_items) + q->obj.name_len + 1 + 7) & ~(size_t) 7;
-        struct unsent_items *u;
-
-        if (records_max > UINT32_MAX)
-                return NULL;
-        u = malloc(at + chunk_size((uint32_t) records_max));
-        if (!u)
-                return NULL;
-        u->end = 0;
-        u->serial = q->obj.serial;
-        u->chunk = chunk_init((char *) u + at, u, (uint32_t) records_max, q->obj.durable);
-        u->name_len = q->obj.name_len;
-        memcpy(u->name, q->obj.name, q->obj.name_len + 1);
-        return u;
-}
-
 /* Append one item to a reply: u64 tag, u32 deliveries, bytes payload (room is reserved). */
 static void put_item(struct wire_buf *b, const struct item *it, uint32_t deliveries, uint64_t tag) {
         (void) wire_put_u64(b, tag);
@@ -226,27 +204,31 @@ static void put_item(struct wire_buf *b, const struct item *it, uint32_t deliver
 static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uint16_t op,
                              uint32_t flags, uint32_t max, uint32_t ttr_ms) {
         bool many = op == WIRE_OP_QUEUE_GET_MANY;
-        size_t need = many ? 4 : 0, start, count_at = 0, records_max = 0;
+        size_t need = many ? 4 : 0, start, count_at = 0, records_max = 0, records = 0;
+        bool one_chunk = true;
         struct unsent_items *unsent = NULL;
         uint32_t n = 0;
         struct wire_buf *b;
-        struct item it, first;
+        struct item it, probe;
 
-        /* How many items fit in one reply frame. */
-        (void) store_head(&q->items, &first);
-        it = first;
+        /* How many items fit in one reply frame: the head's, and for GET_MANY those after it. */
+        (void) store_head(&q->items, &it);
+        probe = it;
         do {
-                size_t more = ITEM_WIRE_OVERHEAD + it.size;
+                size_t more = ITEM_WIRE_OVERHEAD + probe.size;
                 if (n == max || (n > 0 && need + more > mpxd.max_frame))
                         break;
                 need += more;
-                records_max += RECORD_MAX(it.size);
+                records_max += RECORD_MAX(probe.size);
+                records += probe.len;
+                one_chunk &= probe.chunk == it.chunk;
                 n++;
-        } while (many && store_next(&q->items, &it));
+        } while (many && store_next(&q->items, &probe));
         if (wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + need) < 0)
                 return -ENOMEM;
         if (!q->joinable && c->fd >= 0) {
-                unsent = unsent_new(q, records_max);
+                /* Records of one chunk are copied as they are (chunk_copy); others may grow. */
+                unsent = unsent_new(q, one_chunk ? records : records_max);
                 if (!unsent)
                         return -ENOMEM;
         }
@@ -255,13 +237,14 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                 count_at = b->len;
                 (void) wire_put_u32(b, 0);
         }
-        it = first;
         for (uint32_t i = 0; i < n; i++) {
-                struct item cur = it;
                 uint64_t tag = 0;
 
+                /* Items are taken from the head: the next one is the head again. */
+                if (i > 0)
+                        (void) store_head(&q->items, &it);
                 if (q->joinable) {
-                        struct delivery *d = delivery_new(q, flags & WIRE_GET_DETACH ? NULL : c, &cur, ttr_ms);
+                        struct delivery *d = delivery_new(q, flags & WIRE_GET_DETACH ? NULL : c, &it, ttr_ms);
 
                         if (!d) {
                                 if (i == 0) {
@@ -273,16 +256,13 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                         }
                         tag = d->tag;
                 }
-                put_item(b, &cur, cur.deliveries + 1, tag);
+                put_item(b, &it, it.deliveries + 1, tag);
                 /* A reply's record keeps the count the item had in the queue, to go back as it was. */
                 if (unsent)
-                        chunk_copy(unsent->chunk, &cur);
+                        unsent_add(unsent, &it);
                 else if (!q->joinable)
-                        user_uncharge(cur.user, item_cost(cur.size));
-                /* The next is read before this one is taken: taking it may free its chunk. */
-                if (i + 1 < n)
-                        (void) store_next(&q->items, &it);
-                queue_taken(q, &cur);
+                        user_uncharge(it.user, item_cost(it.size));
+                queue_taken(q, &it);
         }
         if (many)
                 wire_patch_u32(b, count_at, n);

@@ -43,3 +43,5 @@ unsigned queue_client_deliveries(const struct client *c);
 int64_t queue_client_next_lease(const struct client *c);
 /* The client's output reached c->out_written: the plain-queue items of replies written in full are delivered. */
 void queue_client_written(struct client *c);
+/* Free the blocks kept for the records of replies (at exit, once every client is gone). */
+void queue_unsent_pool_free(void);

@@ -40,6 +40,7 @@
 #include "macros.h"
 #include "mpxd.h"
 #include "object.h"
+#include "queue.h"
 #include "server.h"
 #include "supervisor.h"
 #include "user.h"
@@ -128,6 +129,7 @@ void mpxd_done(void) {
         while ((c = TAILQ_FIRST(&mpxd.clients)))
                 client_lost(c, "daemon stopping");
         object_delete_all(-ESHUTDOWN);
+        queue_unsent_pool_free();
         user_free_all();
         if (mpxd.ev_tick)
                 event_free(mpxd.ev_tick);

@@ -173,11 +173,15 @@ void user_charge(struct user *u, uint64_t bytes) {
 }
 
 void user_uncharge(struct user *u, uint64_t bytes) {
+        user_uncharge_many(u, bytes, 1);
+}
+
+void user_uncharge_many(struct user *u, uint64_t bytes, uint64_t n) {
         mpxd.bytes_held -= bytes;
         if (!u)
                 return;
         u->bytes -= bytes;
-        u->n_charges--;
+        u->n_charges -= n;
         user_release(u);
 }
 

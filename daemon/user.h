@@ -79,6 +79,8 @@ int user_may_hold(struct user *u, uint64_t add, uint64_t freed_own, uint64_t fre
 void user_charge(struct user *u, uint64_t bytes);
 /* Give back what user_charge took; u may be freed. */
 void user_uncharge(struct user *u, uint64_t bytes);
+/* Give back what n calls of user_charge took, bytes in all; u may be freed. */
+void user_uncharge_many(struct user *u, uint64_t bytes, uint64_t n);
 /*
  * The bytes charged per element on top of its payload (its header and the
  * allocator's), so that limits.max_memory bounds what the daemon holds
