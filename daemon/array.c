@@ -667,7 +667,7 @@ int array_handle_get(struct client *c, const struct request *req, struct wire_re
         if ((uint64_t) count * a->t->size > mpxd.max_message)
                 return -EMSGSIZE;
         bytes = count * a->t->size;
-        if (wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + 1 + 4 + bytes) < 0)
+        if (op_reply_reserve(c, 1 + 4 + bytes) < 0)
                 return -ENOMEM;
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
@@ -759,8 +759,7 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
         struct array *a = NULL;
         const void *expected, *desired;
         const char *name;
-        struct wire_buf *b;
-        size_t len, start;
+        size_t len;
         int64_t index;
         uint32_t expected_len, desired_len, at;
         uint64_t current;
@@ -780,25 +779,17 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
         err = array_range(a, index, 1, &at);
         if (err < 0)
                 return err;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_buf_reserve(b, 1 + 4 + a->t->size) < 0) {
-                wire_frame_abort(b, start);
-                return -ENOMEM;
-        }
         /* Room is reserved before the swap: a swap is never done without its answer. */
+        if (op_reply_reserve(c, 1 + 4 + a->t->size) < 0)
+                return -ENOMEM;
         swapped = elem_cas(a->mem + (size_t) at * a->t->size, a->t->size, bits_get(expected, a->t->size),
                            bits_get(desired, a->t->size), &current);
         bits_put(out, a->t->size, current);
-        (void) wire_put_u8(b, swapped);
-        (void) wire_put_bytes(b, out, a->t->size);
-        client_reply_end(c, start);
         if (swapped)
                 a->sets++;
         if (swapped && a->obj.durable)
                 array_journal_set(a, at, 1);
-        return 0;
+        return op_reply(c, req, "bs", swapped, out, (uint32_t) a->t->size);
 }
 
 /*
@@ -807,26 +798,13 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
  */
 int array_handle_map(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
-        struct wire_buf *b;
-        size_t start;
         int err;
 
         err = OBJECT_PARSE_AS(req, r, ARRAY_TYPES, &a, "");
         if (err < 0)
                 return err;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_u8(b, (uint8_t) a->t->code) < 0 || wire_put_u32(b, a->length) < 0 ||
-            wire_put_u64(b, a->size_bytes) < 0) {
-                wire_frame_abort(b, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        err = client_reply_attach_fd(c, start, a->memfd);
+        err = op_reply_fd(c, req->id, req->op, a->memfd, "bwq", a->t->code, a->length, (uint64_t) a->size_bytes);
         if (err < 0) {
-                /* The frame is the last one in the buffer: take it back and fail instead. */
-                wire_frame_abort(&c->out, start);
                 log_warning("%s '%s': cannot pass its memory to %s: %s", wire_type_name(a->obj.ops->type),
                             a->obj.name, client_describe(c), strerror(-err));
                 return err == -EMFILE || err == -ENFILE ? -EUSERS : -ENOMEM;

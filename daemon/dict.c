@@ -185,11 +185,6 @@ static void dict_delete(struct dict *d, struct dict_entry *e) {
         dict_remove(d, e);
 }
 
-/* Make sure a reply of body_size bytes can be queued without allocating. */
-static int dict_reserve_reply(struct client *c, size_t body_size) {
-        return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
-}
-
 /* DECLARE: name [, u32 flags] -> u8 created. */
 int dict_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         return object_handle_declare_plain(c, req, r, &dict_type, WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED);
@@ -375,8 +370,6 @@ int dict_handle_pop(struct client *c, const struct request *req, struct wire_rea
 int dict_handle_popitem(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        struct wire_buf *b;
-        size_t start;
         int err;
 
         err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
@@ -388,14 +381,9 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
         }
         e = ELMT_FROM_HH(d->entries->hh.tbl, d->entries->hh.tbl->tail);
         /* The reply holds copies of the key and the value: queue it first, then remove. */
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_bytes(b, e->key, e->key_size) < 0 || wire_put_bytes(b, e->value, e->value_size) < 0) {
-                client_reply_discard(c, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
+        err = op_reply(c, req, "ss", e->key, e->key_size, e->value, e->value_size);
+        if (err < 0)
+                return err;
         dict_delete(d, e);
         return 0;
 }
@@ -416,7 +404,7 @@ int dict_handle_setdefault(struct client *c, const struct request *req, struct w
         e = dict_find(d, key, key_size);
         if (e)
                 return op_reply_bytes(c, req, e->value, e->value_size);
-        if (dict_reserve_reply(c, 4 + (size_t) def_size) < 0)
+        if (op_reply_reserve(c, 4 + (size_t) def_size) < 0)
                 return -ENOMEM;
         err = dict_store(d, key, key_size, def, def_size, c->user);
         if (err < 0)
@@ -603,7 +591,7 @@ int dict_handle_clear(struct client *c, const struct request *req, struct wire_r
         err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
         if (err < 0)
                 return err;
-        if (dict_reserve_reply(c, 8) < 0)
+        if (op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         if (d->obj.durable)
                 dict_journal_clear(d);
@@ -639,7 +627,7 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
         if (__builtin_add_overflow(value, delta, &sum))
                 return -ERANGE;
         text_len = snprintf(text, sizeof(text), "%" PRId64, sum);
-        if (dict_reserve_reply(c, 8) < 0)
+        if (op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         err = dict_store(d, key, key_size, text, (uint32_t) text_len, c->user);
         if (err < 0)
@@ -662,8 +650,6 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         const void *key, *expected, *new_value;
         uint32_t key_size, expected_size, new_size;
         uint8_t expect_present, set_present;
-        struct wire_buf *b;
-        size_t start;
         bool match;
         int err;
 
@@ -683,7 +669,7 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         else
                 match = !e;
         if (match) {
-                if (dict_reserve_reply(c, 2 + 4 + (size_t) (set_present ? new_size : 0)) < 0)
+                if (op_reply_reserve(c, 2 + 4 + (size_t) (set_present ? new_size : 0)) < 0)
                         return -ENOMEM;
                 if (set_present) {
                         err = dict_store(d, key, key_size, new_value, new_size, c->user);
@@ -697,15 +683,6 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         } else
                 d->cas_failed++;
 
-        /* When the dict changed, room was reserved and nothing below fails. */
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_u8(b, match) < 0 || wire_put_u8(b, e ? 1 : 0) < 0 ||
-            wire_put_bytes(b, e ? e->value : NULL, e ? e->value_size : 0) < 0) {
-                wire_frame_abort(b, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        return 0;
+        /* When the dict changed, room was reserved and this reply cannot fail. */
+        return op_reply(c, req, "bbs", match, e ? 1 : 0, e ? e->value : NULL, e ? e->value_size : 0);
 }

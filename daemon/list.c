@@ -393,11 +393,6 @@ static int list_lookup_args(const struct request *req, struct wire_reader *r, st
         return ret_data && *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
 }
 
-/* Make sure a reply of body_size bytes can be queued without allocating. */
-static int list_reserve_reply(struct client *c, size_t body_size) {
-        return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
-}
-
 /* Insert one copied item at pos and answer with the new length. */
 static int list_add_one(struct client *c, const struct request *req, struct list *l, size_t pos,
                         const void *data, uint32_t size) {
@@ -407,7 +402,7 @@ static int list_add_one(struct client *c, const struct request *req, struct list
         err = user_may_hold(c->user, list_item_cost(size), 0, 0);
         if (err < 0)
                 return err;
-        if (list_reserve(l, 1) < 0 || list_reserve_reply(c, 8) < 0)
+        if (list_reserve(l, 1) < 0 || op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         it = list_item_new(data, size, c->user);
         if (!it)
@@ -476,7 +471,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
         err = user_may_hold(c->user, total, 0, 0);
         if (err < 0)
                 return err;
-        if (list_reserve(l, n) < 0 || list_reserve_reply(c, 8) < 0)
+        if (list_reserve(l, n) < 0 || op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         /* Copy into the spare room past the end; the length moves only once all are there. */
         for (uint32_t i = 0; i < n; i++) {
@@ -711,7 +706,7 @@ int list_handle_clear(struct client *c, const struct request *req, struct wire_r
         err = list_lookup_args(req, r, &l, NULL, NULL, NULL);
         if (err < 0)
                 return err;
-        if (list_reserve_reply(c, 8) < 0)
+        if (op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         if (l->obj.durable)
                 list_journal_clear(l);
@@ -721,17 +716,7 @@ int list_handle_clear(struct client *c, const struct request *req, struct wire_r
 
 /* The reply of SPLICE: u8 done, u64 version, u64 len. */
 static int list_reply_splice(struct client *c, const struct request *req, const struct list *l, bool done) {
-        struct wire_buf *b;
-        size_t frame;
-
-        b = client_reply_begin(c, req->id, req->op, &frame);
-        if (!b)
-                return -ENOMEM;
-        (void) wire_put_u8(b, done);
-        (void) wire_put_u64(b, l->version);
-        (void) wire_put_u64(b, l->len);
-        client_reply_end(c, frame);
-        return 0;
+        return op_reply(c, req, "bqq", done, l->version, (uint64_t) l->len);
 }
 
 /*
@@ -782,7 +767,7 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
         if (err < 0)
                 return err;
         /* Everything that can fail first: the array's room, the copies, the reply's room. */
-        if ((n > removed && list_reserve(l, n - removed) < 0) || list_reserve_reply(c, 1 + 8 + 8) < 0)
+        if ((n > removed && list_reserve(l, n - removed) < 0) || op_reply_reserve(c, 1 + 8 + 8) < 0)
                 return -ENOMEM;
         fresh = calloc(n ? n : 1, sizeof(*fresh));
         if (!fresh)

@@ -210,27 +210,6 @@ static int reserve_two_fds(int fd) {
         return err;
 }
 
-/* Queue the OK reply (u8 mode) of one party with its end attached: 0 or a negative errno, nothing queued. */
-static int pipe_reply_end(struct client *c, uint32_t id, uint16_t op, uint8_t mode, int fd) {
-        struct wire_buf *b;
-        size_t start;
-        int err;
-
-        b = client_reply_begin(c, id, op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_u8(b, mode) < 0) {
-                wire_frame_abort(b, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        err = client_reply_attach_fd(c, start, fd);
-        if (err < 0)
-                /* The frame is the last one in the buffer: take it back. */
-                wire_frame_abort(&c->out, start);
-        return err;
-}
-
 /* A failure to make or pass a channel, as the requester sees it. */
 static int pipe_channel_error(int err) {
         return err == -EMFILE || err == -ENFILE ? -EUSERS : -ENOMEM;
@@ -262,7 +241,7 @@ static int pipe_pair(struct pipe *p, struct waiter *w, struct client *c, const s
                          wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + 1) < 0))
                 err = -ENOMEM;
         if (err >= 0)
-                err = pipe_reply_end(wc, w->id, w->op, wmode, fds[0]);
+                err = op_reply_fd(wc, w->id, w->op, fds[0], "b", wmode);
         if (err < 0) {
                 log_warning("pipe '%s': cannot make a channel for %s: %s", p->obj.name, client_describe(c),
                             strerror(-err));
@@ -272,7 +251,7 @@ static int pipe_pair(struct pipe *p, struct waiter *w, struct client *c, const s
         /* The waiting party is answered: from here on it is served, whatever happens to the other. */
         wait_free(w);
         p->pairs++;
-        err = pipe_reply_end(c, req->id, req->op, mode, fds[1]);
+        err = op_reply_fd(c, req->id, req->op, fds[1], "b", mode);
         channel_close(fds);
         if (err < 0) {
                 log_warning("pipe '%s': cannot pass its end to %s: %s; its partner sees the channel closed",
