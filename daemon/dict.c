@@ -279,12 +279,6 @@ static size_t dict_entry_wire_size(const struct dict_entry *e, uint8_t what) {
         return n;
 }
 
-/* Write a little-endian integer of size bytes at p. */
-static void dict_patch_le(uint8_t *p, uint64_t v, size_t size) {
-        for (size_t i = 0; i < size; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 /*
  * ITEMS: name, u64 cursor, u32 max, u8 what -> u64 next_cursor, u32 n,
  * n x entry, where an entry is [bytes key] [bytes value] as what asks.
@@ -296,10 +290,10 @@ static void dict_patch_le(uint8_t *p, uint64_t v, size_t size) {
 int dict_handle_items(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        struct wire_buf *b;
+        struct op_page pg;
         uint64_t cursor, next = 0, last = 0;
-        uint32_t max, n = 0;
-        size_t start, at, limit = mpxd.max_frame / 2;
+        uint32_t max;
+        size_t limit = mpxd.max_frame / 2;
         uint8_t what;
         int err;
 
@@ -308,37 +302,23 @@ int dict_handle_items(struct client *c, const struct request *req, struct wire_r
                 return err;
         if (what == 0 || (what & ~(WIRE_DICT_KEYS | WIRE_DICT_VALUES)))
                 return -EINVAL;
-        if (max == 0 || max > DICT_PAGE_MAX)
-                max = DICT_PAGE_MAX;
-
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
+        if (op_page_begin(c, req, max, DICT_PAGE_MAX, &pg) < 0)
                 return -ENOMEM;
-        at = b->len;
-        if (wire_put_u64(b, 0) < 0 || wire_put_u32(b, 0) < 0)
-                goto nomem;
         for (e = dict_resume(d, cursor); e; e = e->hh.next) {
                 size_t more = dict_entry_wire_size(e, what);
 
-                if (n == max || (n > 0 && b->len - start - WIRE_HEADER_SIZE + more > limit)) {
+                if (pg.n == pg.max || (pg.n > 0 && pg.b->len - pg.start - WIRE_HEADER_SIZE + more > limit)) {
                         next = last;
                         break;
                 }
-                if ((what & WIRE_DICT_KEYS) && wire_put_bytes(b, e->key, e->key_size) < 0)
-                        goto nomem;
-                if ((what & WIRE_DICT_VALUES) && wire_put_bytes(b, e->value, e->value_size) < 0)
-                        goto nomem;
+                if (((what & WIRE_DICT_KEYS) && wire_put_bytes(pg.b, e->key, e->key_size) < 0) ||
+                    ((what & WIRE_DICT_VALUES) && wire_put_bytes(pg.b, e->value, e->value_size) < 0))
+                        return op_page_abort(c, &pg);
                 last = e->serial;
-                n++;
+                pg.n++;
         }
-        dict_patch_le(b->data + at, next, 8);
-        dict_patch_le(b->data + at + 8, n, 4);
-        client_reply_end(c, start);
         d->pages++;
-        return 0;
-nomem:
-        client_reply_discard(c, start);
-        return -ENOMEM;
+        return op_page_end(c, &pg, next);
 }
 
 /* POP: name, bytes key -> bytes value; the key is removed. */

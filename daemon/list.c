@@ -632,12 +632,6 @@ int list_handle_len(struct client *c, const struct request *req, struct wire_rea
         return op_reply_u64(c, req, l->len);
 }
 
-/* Write a little-endian integer of size bytes at p. */
-static void list_patch_le(uint8_t *p, uint64_t v, size_t size) {
-        for (size_t i = 0; i < size; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 /*
  * SLICE: name, i64 start, i64 stop[, u32 flags] -> u64 next, u64 stop, u32 n,
  * n x bytes[, u64 version]; the version only with WIRE_SLICE_VERSION.
@@ -687,8 +681,8 @@ int list_handle_slice(struct client *c, const struct request *req, struct wire_r
         }
         if ((flags & WIRE_SLICE_VERSION) && wire_put_u64(b, l->version) < 0)
                 goto nomem;
-        list_patch_le(b->data + at, pos, 8);
-        list_patch_le(b->data + at + 16, n, 4);
+        wire_patch_u64(b, at, pos);
+        wire_patch_u32(b, at + 16, n);
         client_reply_end(c, frame);
         l->slices++;
         return 0;

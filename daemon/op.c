@@ -297,6 +297,29 @@ int op_reply_reserve(struct client *c, size_t body_size) {
         return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
 }
 
+int op_page_begin(struct client *c, const struct request *req, uint32_t max, uint32_t most, struct op_page *pg) {
+        *pg = (struct op_page) { .max = max == 0 || max > most ? most : max };
+        pg->b = client_reply_begin(c, req->id, req->op, &pg->start);
+        if (!pg->b)
+                return -ENOMEM;
+        pg->at = pg->b->len;
+        if (wire_put_u64(pg->b, 0) < 0 || wire_put_u32(pg->b, 0) < 0)
+                return op_page_abort(c, pg);
+        return 0;
+}
+
+int op_page_end(struct client *c, struct op_page *pg, uint64_t next_cursor) {
+        wire_patch_u64(pg->b, pg->at, next_cursor);
+        wire_patch_u32(pg->b, pg->at + 8, pg->n);
+        client_reply_end(c, pg->start);
+        return 0;
+}
+
+int op_page_abort(struct client *c, struct op_page *pg) {
+        client_reply_discard(c, pg->start);
+        return -ENOMEM;
+}
+
 /*
  * HELLO: u32 version, str client_name -> u32 version, u32 max_message,
  * u32 max_frame, str server. Another version is answered with -EPROTO and the

@@ -60,3 +60,24 @@ int op_reply_to(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...
 int op_reply_fd(struct client *c, uint32_t id, uint16_t op, int fd, const char *fmt, ...);
 /* Make sure a reply of body_size bytes can then be queued without allocating: 0 or -ENOMEM. */
 int op_reply_reserve(struct client *c, size_t body_size);
+
+/*
+ * A reply that returns one page of a listing: u64 next_cursor, u32 n, then
+ * n entries the caller appends to b. op_page_begin queues the two counts as
+ * zeros, op_page_end writes them and ends the reply; an entry that does not
+ * fit in memory ends it with op_page_abort instead.
+ */
+struct op_page {
+        struct wire_buf *b;             /* where the entries go */
+        size_t start;                   /* the reply's frame */
+        size_t at;                      /* its next_cursor and n */
+        uint32_t max;                   /* entries the page may hold */
+        uint32_t n;                     /* entries appended: the caller counts them */
+};
+
+/* Begin a page of max entries, at most most (max 0: most): 0, or -ENOMEM with nothing queued. */
+int op_page_begin(struct client *c, const struct request *req, uint32_t max, uint32_t most, struct op_page *pg);
+/* Write next_cursor (0: the listing is complete) and n, and queue the reply; 0. */
+int op_page_end(struct client *c, struct op_page *pg, uint64_t next_cursor);
+/* Drop the page begun; returns -ENOMEM, for the handler to return. */
+int op_page_abort(struct client *c, struct op_page *pg);
