@@ -156,21 +156,35 @@ int admin_handle_list(struct client *c, const struct request *req, struct wire_r
         return op_page_end(c, &pg, next);
 }
 
-/* INFO: name -> u8 type, fields. */
-int admin_handle_info(struct client *c, const struct request *req, struct wire_reader *r) {
+/*
+ * Parse a body that is a name and find the object of any type it names: 0,
+ * -EPROTO, -ENOENT or -EACCES. Unlike object_find_typed it leaves the
+ * object's request count and idle time alone: reading about an object or
+ * deleting it is no use of it.
+ */
+static int admin_parse_find(const struct request *req, struct wire_reader *r, struct object **ret) {
         const char *name;
-        size_t len, start;
-        struct object *o;
-        struct wire_buf *b;
+        size_t len;
         int err;
 
         if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = object_lookup(req, name, len, &o);
+        err = object_lookup(req, name, len, ret);
         if (err < 0)
                 return err;
-        if (!o)
-                return -ENOENT;
+        return *ret ? 0 : -ENOENT;
+}
+
+/* INFO: name -> u8 type, fields. */
+int admin_handle_info(struct client *c, const struct request *req, struct wire_reader *r) {
+        size_t start;
+        struct object *o;
+        struct wire_buf *b;
+        int err;
+
+        err = admin_parse_find(req, r, &o);
+        if (err < 0)
+                return err;
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
                 return -ENOMEM;
@@ -184,18 +198,12 @@ int admin_handle_info(struct client *c, const struct request *req, struct wire_r
 
 /* DELETE: name. Its waiters get -EIDRM. */
 int admin_handle_delete(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct object *o;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        err = object_lookup(req, name, len, &o);
+        err = admin_parse_find(req, r, &o);
         if (err < 0)
                 return err;
-        if (!o)
-                return -ENOENT;
         if (o->ops->may_delete) {
                 err = o->ops->may_delete(o, c);
                 if (err < 0)
