@@ -178,6 +178,22 @@ static struct dict_entry *dict_find_counted(struct dict *d, const void *key, uin
         return e;
 }
 
+/*
+ * Parse "name, bytes key", find the dict, then the key's entry: 0, or an
+ * error; a key that is not there is -ENOENT, a miss counted for INFO.
+ */
+static int dict_lookup_entry(const struct request *req, struct wire_reader *r, struct dict **ret,
+                             struct dict_entry **ret_entry) {
+        const void *key;
+        uint32_t key_size;
+        int err = dict_lookup_key(req, r, ret, &key, &key_size);
+
+        if (err < 0)
+                return err;
+        *ret_entry = dict_find_counted(*ret, key, key_size);
+        return *ret_entry ? 0 : -ENOENT;
+}
+
 /* A key removed by a request: journaled when the dict is durable, then unlinked and freed. */
 static void dict_delete(struct dict *d, struct dict_entry *e) {
         if (d->obj.durable)
@@ -230,16 +246,11 @@ int dict_handle_get(struct client *c, const struct request *req, struct wire_rea
 int dict_handle_del(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        const void *key;
-        uint32_t key_size;
         int err;
 
-        err = dict_lookup_key(req, r, &d, &key, &key_size);
+        err = dict_lookup_entry(req, r, &d, &e);
         if (err < 0)
                 return err;
-        e = dict_find_counted(d, key, key_size);
-        if (!e)
-                return -ENOENT;
         dict_delete(d, e);
         return op_reply_ok(c, req);
 }
@@ -325,16 +336,11 @@ int dict_handle_items(struct client *c, const struct request *req, struct wire_r
 int dict_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        const void *key;
-        uint32_t key_size;
         int err;
 
-        err = dict_lookup_key(req, r, &d, &key, &key_size);
+        err = dict_lookup_entry(req, r, &d, &e);
         if (err < 0)
                 return err;
-        e = dict_find_counted(d, key, key_size);
-        if (!e)
-                return -ENOENT;
         /* The reply holds a copy of the value: queue it first, then remove. */
         err = op_reply_bytes(c, req, e->value, e->value_size);
         if (err < 0)
@@ -393,6 +399,17 @@ int dict_handle_setdefault(struct client *c, const struct request *req, struct w
         return op_reply_bytes(c, req, def, def_size);
 }
 
+/* One (bytes key, bytes value) pair of an UPDATE. */
+struct dict_pair {
+        const void *key, *value;
+        uint32_t key_size, value_size;
+};
+
+/* Read the next pair of an UPDATE's body: false when the body ends first. */
+static bool dict_pair_next(struct wire_reader *r, struct dict_pair *p) {
+        return wire_get_bytes(r, &p->key, &p->key_size) && wire_get_bytes(r, &p->value, &p->value_size);
+}
+
 static int dict_entry_ptr_compare(const void *a, const void *b) {
         uintptr_t x = (uintptr_t) *(struct dict_entry *const *) a, y = (uintptr_t) *(struct dict_entry *const *) b;
 
@@ -413,14 +430,12 @@ static int dict_update_may_store(struct dict *d, struct wire_reader pairs, uint3
         if (!found)
                 return -ENOMEM;
         for (uint32_t i = 0; i < n; i++) {
-                const void *key, *value;
-                uint32_t key_size, value_size;
+                struct dict_pair p;
                 struct dict_entry *e;
 
-                (void) wire_get_bytes(&pairs, &key, &key_size);
-                (void) wire_get_bytes(&pairs, &value, &value_size);
-                add += dict_entry_cost(key_size, value_size);
-                e = dict_find(d, key, key_size);
+                (void) dict_pair_next(&pairs, &p);
+                add += dict_entry_cost(p.key_size, p.value_size);
+                e = dict_find(d, p.key, p.key_size);
                 if (e)
                         found[n_found++] = e;
         }
@@ -460,12 +475,11 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 return -EPROTO;
         pairs = *r;
         for (uint32_t i = 0; i < n; i++) {
-                const void *key, *value;
-                uint32_t key_size, value_size;
+                struct dict_pair p;
 
-                if (!wire_get_bytes(r, &key, &key_size) || !wire_get_bytes(r, &value, &value_size))
+                if (!dict_pair_next(r, &p))
                         return -EPROTO;
-                too_big |= key_size > mpxd.max_message || value_size > mpxd.max_message;
+                too_big |= p.key_size > mpxd.max_message || p.value_size > mpxd.max_message;
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
@@ -488,16 +502,14 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 struct wire_reader rd = pairs;
 
                 for (uint32_t i = 0; i < n; i++) {
-                        const void *key, *value;
-                        uint32_t key_size, value_size;
+                        struct dict_pair p;
 
-                        (void) wire_get_bytes(&rd, &key, &key_size);
-                        (void) wire_get_bytes(&rd, &value, &value_size);
-                        prep[i].value = dict_value_dup(value, value_size);
+                        (void) dict_pair_next(&rd, &p);
+                        prep[i].value = dict_value_dup(p.value, p.value_size);
                         if (!prep[i].value)
                                 goto nomem;
-                        if (!dict_find(d, key, key_size)) {
-                                prep[i].entry = dict_entry_new(key, key_size, NULL, 0);
+                        if (!dict_find(d, p.key, p.key_size)) {
+                                prep[i].entry = dict_entry_new(p.key, p.key_size, NULL, 0);
                                 if (!prep[i].entry)
                                         goto nomem;
                         }
@@ -512,12 +524,10 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 struct wire_reader rd = pairs;
 
                 for (uint32_t i = 0; i < n; i++) {
-                        const void *key, *value;
-                        uint32_t key_size, value_size;
+                        struct dict_pair p;
 
-                        (void) wire_get_bytes(&rd, &key, &key_size);
-                        (void) wire_get_bytes(&rd, &value, &value_size);
-                        if (!prep[i].entry || dict_find(d, key, key_size))
+                        (void) dict_pair_next(&rd, &p);
+                        if (!prep[i].entry || dict_find(d, p.key, p.key_size))
                                 continue;
                         if (dict_link(d, prep[i].entry) < 0) {
                                 while (i-- > 0)
@@ -531,22 +541,20 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
 
         /* Nothing below fails. */
         for (uint32_t i = 0; i < n; i++) {
-                const void *key, *value;
-                uint32_t key_size, value_size;
+                struct dict_pair p;
                 struct dict_entry *e;
 
-                (void) wire_get_bytes(&pairs, &key, &key_size);
-                (void) wire_get_bytes(&pairs, &value, &value_size);
+                (void) dict_pair_next(&pairs, &p);
                 d->sets++;
-                e = dict_find(d, key, key_size);
+                e = dict_find(d, p.key, p.key_size);
                 if (e == prep[i].entry) {
                         /* Linked above for this pair: it gets its value now. */
                         e->value = prep[i].value;
-                        e->value_size = value_size;
+                        e->value_size = p.value_size;
                         dict_account(d, e, c->user);
                 } else {
                         /* Present, or inserted by an earlier pair of this batch. */
-                        dict_replace(d, e, prep[i].value, value_size, c->user);
+                        dict_replace(d, e, prep[i].value, p.value_size, c->user);
                         dict_entry_free(prep[i].entry);
                 }
         }
