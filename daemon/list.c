@@ -393,6 +393,32 @@ static int list_lookup_args(const struct request *req, struct wire_reader *r, st
         return ret_data && *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
 }
 
+/*
+ * Parse "name, i64 index [, bytes item]" (the item when ret_data is not
+ * NULL), find the list, then the position of the item the index names:
+ * as list_lookup_args, or -ERANGE.
+ */
+static int list_lookup_index(const struct request *req, struct wire_reader *r, struct list **ret, size_t *ret_pos,
+                             const void **ret_data, uint32_t *ret_size) {
+        int64_t index;
+        int err = list_lookup_args(req, r, ret, &index, ret_data, ret_size);
+
+        if (err < 0)
+                return err;
+        return list_index(*ret, index, ret_pos);
+}
+
+/* Parse "name, bytes item", find the list, then the position of the first item equal to it: -ENOENT if none. */
+static int list_lookup_item(const struct request *req, struct wire_reader *r, struct list **ret, size_t *ret_pos) {
+        const void *data;
+        uint32_t size;
+        int err = list_lookup_args(req, r, ret, NULL, &data, &size);
+
+        if (err < 0)
+                return err;
+        return list_find(*ret, data, size, ret_pos);
+}
+
 /* Insert one copied item at pos and answer with the new length. */
 static int list_add_one(struct client *c, const struct request *req, struct list *l, size_t pos,
                         const void *data, uint32_t size) {
@@ -499,14 +525,10 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
 /* GET: name, i64 index -> bytes item. */
 int list_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
-        int64_t index;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, &index, NULL, NULL);
-        if (err < 0)
-                return err;
-        err = list_index(l, index, &pos);
+        err = list_lookup_index(req, r, &l, &pos, NULL, NULL);
         if (err < 0)
                 return err;
         l->gets++;
@@ -519,14 +541,10 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         struct list_item *it, *old;
         const void *data;
         uint32_t size;
-        int64_t index;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, &index, &data, &size);
-        if (err < 0)
-                return err;
-        err = list_index(l, index, &pos);
+        err = list_lookup_index(req, r, &l, &pos, &data, &size);
         if (err < 0)
                 return err;
         /* The old item's bytes are released, from whoever put it. */
@@ -566,14 +584,10 @@ int list_handle_insert(struct client *c, const struct request *req, struct wire_
 /* POP: name, i64 index -> bytes item; -1 is the last item. */
 int list_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
-        int64_t index;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, &index, NULL, NULL);
-        if (err < 0)
-                return err;
-        err = list_index(l, index, &pos);
+        err = list_lookup_index(req, r, &l, &pos, NULL, NULL);
         if (err < 0)
                 return err;
         /* The reply holds a copy of the item: queue it first, then remove. */
@@ -588,15 +602,10 @@ int list_handle_pop(struct client *c, const struct request *req, struct wire_rea
 /* REMOVE: name, bytes item -> (empty). The first equal item goes. */
 int list_handle_remove(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
-        const void *data;
-        uint32_t size;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, NULL, &data, &size);
-        if (err < 0)
-                return err;
-        err = list_find(l, data, size, &pos);
+        err = list_lookup_item(req, r, &l, &pos);
         if (err < 0)
                 return err;
         list_item_free(list_take_at(l, pos));
@@ -607,15 +616,10 @@ int list_handle_remove(struct client *c, const struct request *req, struct wire_
 /* INDEX: name, bytes item -> u64 index of the first equal item. */
 int list_handle_index(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
-        const void *data;
-        uint32_t size;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, NULL, &data, &size);
-        if (err < 0)
-                return err;
-        err = list_find(l, data, size, &pos);
+        err = list_lookup_item(req, r, &l, &pos);
         if (err < 0)
                 return err;
         return op_reply_u64(c, req, pos);
