@@ -45,10 +45,11 @@
 
 struct pipe {
         struct object obj;
-        /* Waiting parties by mode; w->flags holds the mode too. */
-        struct waiter_list duplex;      /* at most one */
-        struct waiter_list readers;     /* empty whenever writers is not */
-        struct waiter_list writers;     /* empty whenever readers is not */
+        /*
+         * Waiting parties by mode (WIRE_PIPE_*), w->flags holding it too: at
+         * most one duplex; readers and writers never both.
+         */
+        struct waiter_list waiting[WIRE_PIPE_WRITE + 1];
         uint64_t pairs;                 /* channels made */
         uint64_t opens;                 /* PIPE_OPEN requests that named it */
 };
@@ -59,40 +60,18 @@ static struct pipe *pipe_of(struct object *o) {
         return container_of(o, struct pipe, obj);
 }
 
-static const char *pipe_mode_name(uint8_t mode) {
-        switch (mode) {
-        case WIRE_PIPE_DUPLEX:
-                return "duplex";
-        case WIRE_PIPE_READ:
-                return "read";
-        default:
-                return "write";
-        }
-}
+static const char *const mode_names[] = {
+        [WIRE_PIPE_DUPLEX] = "duplex",
+        [WIRE_PIPE_READ] = "read",
+        [WIRE_PIPE_WRITE] = "write",
+};
 
-/* The list a party of mode waits on. */
-static struct waiter_list *pipe_list(struct pipe *p, uint8_t mode) {
-        switch (mode) {
-        case WIRE_PIPE_DUPLEX:
-                return &p->duplex;
-        case WIRE_PIPE_READ:
-                return &p->readers;
-        default:
-                return &p->writers;
-        }
-}
-
-/* The list a party of mode finds its partner on. */
-static struct waiter_list *pipe_partners(struct pipe *p, uint8_t mode) {
-        switch (mode) {
-        case WIRE_PIPE_DUPLEX:
-                return &p->duplex;
-        case WIRE_PIPE_READ:
-                return &p->writers;
-        default:
-                return &p->readers;
-        }
-}
+/* The mode a party of each mode pairs with. */
+static const uint8_t partner_modes[] = {
+        [WIRE_PIPE_DUPLEX] = WIRE_PIPE_DUPLEX,
+        [WIRE_PIPE_READ] = WIRE_PIPE_WRITE,
+        [WIRE_PIPE_WRITE] = WIRE_PIPE_READ,
+};
 
 /*
  * The first party on a partner list that can still be answered. A client
@@ -109,16 +88,12 @@ static struct waiter *pipe_first_partner(struct waiter_list *list) {
         return NULL;
 }
 
-/* Nothing to serve when a waiter leaves: waiting parties never match each other. */
-static void pipe_serve(struct object *o) {
-}
-
+/* No serve hook: waiting parties never match each other, so a waiter that leaves changes nothing. */
 static void pipe_wake_all(struct object *o, int neg_errno) {
         struct pipe *p = pipe_of(o);
 
-        wait_fail_all(&p->duplex, neg_errno);
-        wait_fail_all(&p->readers, neg_errno);
-        wait_fail_all(&p->writers, neg_errno);
+        for (size_t i = 0; i < ARRAY_SIZE(p->waiting); i++)
+                wait_fail_all(&p->waiting[i], neg_errno);
 }
 
 static void pipe_free(struct object *o) {
@@ -127,8 +102,8 @@ static void pipe_free(struct object *o) {
 
 static int pipe_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct pipe *p = pipe_of(o);
-        unsigned duplex = wait_count(&p->duplex), readers = wait_count(&p->readers);
-        unsigned writers = wait_count(&p->writers);
+        unsigned duplex = wait_count(&p->waiting[WIRE_PIPE_DUPLEX]);
+        unsigned readers = wait_count(&p->waiting[WIRE_PIPE_READ]), writers = wait_count(&p->waiting[WIRE_PIPE_WRITE]);
         int r = 0;
 
         r |= wire_put_field_int(b, f, "size", duplex + readers + writers);
@@ -148,16 +123,14 @@ static int pipe_declare_init(struct object *o, const char *name, size_t len, con
         struct pipe *p = pipe_of(o);
 
         (void) name, (void) len, (void) params;
-        TAILQ_INIT(&p->duplex);
-        TAILQ_INIT(&p->readers);
-        TAILQ_INIT(&p->writers);
+        for (size_t i = 0; i < ARRAY_SIZE(p->waiting); i++)
+                TAILQ_INIT(&p->waiting[i]);
         return 0;
 }
 
 static const struct object_type pipe_type = {
         .type = WIRE_TYPE_PIPE,
         .wake_all = pipe_wake_all,
-        .serve = pipe_serve,
         .describe = pipe_describe,
         .free = pipe_free,
         .size = sizeof(struct pipe),
@@ -263,8 +236,8 @@ static int pipe_pair(struct pipe *p, struct waiter *w, struct client *c, const s
 
                 /* client_describe() has one buffer: copy the first answer out of it. */
                 snprintf(who, sizeof(who), "%s", client_describe(wc));
-                log_debug("pipe '%s': paired %s (%s) with %s (%s)", p->obj.name, who, pipe_mode_name(wmode),
-                          client_describe(c), pipe_mode_name(mode));
+                log_debug("pipe '%s': paired %s (%s) with %s (%s)", p->obj.name, who, mode_names[wmode],
+                          client_describe(c), mode_names[mode]);
         }
         return 0;
 }
@@ -303,12 +276,12 @@ int pipe_handle_open(struct client *c, const struct request *req, struct wire_re
         p = pipe_of(o);
         p->opens++;
 
-        w = pipe_first_partner(pipe_partners(p, mode));
+        w = pipe_first_partner(&p->waiting[partner_modes[mode]]);
         if (w)
                 return pipe_pair(p, w, c, req, mode);
         if (timeout_ms == 0)
                 return -EAGAIN;
-        w = wait_add(c, req, o, pipe_list(p, mode), timeout_ms);
+        w = wait_add(c, req, o, &p->waiting[mode], timeout_ms);
         if (!w)
                 return -errno;
         w->flags = mode;
