@@ -13,7 +13,6 @@
  * here are event_obj_*, and only the exported functions are event_*.
  */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "client.h"
 #include "event.h"
@@ -47,10 +46,6 @@ static void event_obj_wake_all(struct object *o, int neg_errno) {
         wait_fail_all(&event_of(o)->waiters, neg_errno);
 }
 
-static void event_obj_free(struct object *o) {
-        free(event_of(o));
-}
-
 static int event_obj_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct event_obj *e = event_of(o);
         int r = 0;
@@ -77,7 +72,6 @@ static const struct object_type event_obj_type = {
         .type = WIRE_TYPE_EVENT,
         .wake_all = event_obj_wake_all,
         .describe = event_obj_describe,
-        .free = event_obj_free,
         .size = sizeof(struct event_obj),
         .declare_init = event_obj_declare_init,
 };

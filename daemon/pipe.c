@@ -96,10 +96,6 @@ static void pipe_wake_all(struct object *o, int neg_errno) {
                 wait_fail_all(&p->waiting[i], neg_errno);
 }
 
-static void pipe_free(struct object *o) {
-        free(pipe_of(o));
-}
-
 static int pipe_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct pipe *p = pipe_of(o);
         unsigned duplex = wait_count(&p->waiting[WIRE_PIPE_DUPLEX]);
@@ -132,7 +128,6 @@ static const struct object_type pipe_type = {
         .type = WIRE_TYPE_PIPE,
         .wake_all = pipe_wake_all,
         .describe = pipe_describe,
-        .free = pipe_free,
         .size = sizeof(struct pipe),
         .declare_init = pipe_declare_init,
 };
