@@ -163,28 +163,20 @@ static void elem_store(uint8_t *p, unsigned size, uint64_t bits) {
         }
 }
 
-/* float + float on the bits of two floats. */
+/* float + float on the bits of two floats (a union reads the bits as the other type in C11). */
 static uint32_t float_add_bits(uint32_t a, uint32_t b) {
-        float x, y;
-        uint32_t r;
+        union { uint32_t bits; float f; } x = { .bits = a }, y = { .bits = b };
 
-        memcpy(&x, &a, 4);
-        memcpy(&y, &b, 4);
-        x += y;
-        memcpy(&r, &x, 4);
-        return r;
+        x.f += y.f;
+        return x.bits;
 }
 
 /* double + double on the bits of two doubles. */
 static uint64_t double_add_bits(uint64_t a, uint64_t b) {
-        double x, y;
-        uint64_t r;
+        union { uint64_t bits; double f; } x = { .bits = a }, y = { .bits = b };
 
-        memcpy(&x, &a, 8);
-        memcpy(&y, &b, 8);
-        x += y;
-        memcpy(&r, &x, 8);
-        return r;
+        x.f += y.f;
+        return x.bits;
 }
 
 /*
