@@ -219,6 +219,26 @@ const char *get_string(struct loader *l, const config_setting_t *s, const char *
         return config_setting_get_string(s);
 }
 
+int get_choice(struct loader *l, const config_setting_t *s, int (*from_string)(const char *), const char *expected) {
+        int v = config_setting_type(s) == CONFIG_TYPE_STRING ? from_string(config_setting_get_string(s)) : -EINVAL;
+
+        if (v < 0) {
+                fail_at(l, s, "expected %s", expected);
+                return -1;
+        }
+        return v;
+}
+
+int set_string(char **field, const char *s) {
+        char *p = strdup(s);
+
+        if (!p)
+                return -ENOMEM;
+        free(*field);
+        *field = p;
+        return 0;
+}
+
 /* Resolve a group name or number; 0 and *ret, or -ENOENT. */
 int resolve_group(const char *name, gid_t *ret) {
         struct group gr, *res = NULL;

@@ -237,6 +237,7 @@ static void load_pool(struct loader *l, const config_setting_t *g, struct config
         uint64_t v;
         unsigned n;
         char *p;
+        int restart;
 
         o->workers = 1;
         o->restart = WIRE_RESTART_ON_FAILURE;
@@ -244,15 +245,9 @@ static void load_pool(struct loader *l, const config_setting_t *g, struct config
         if (s && get_uint(l, s, 1, POOL_MAX_WORKERS, &v))
                 o->workers = (uint32_t) v;
         s = config_setting_get_member(g, "restart");
-        if (s) {
-                int r = config_setting_type(s) == CONFIG_TYPE_STRING ?
-                        pool_restart_from_string(config_setting_get_string(s)) : -EINVAL;
-
-                if (r < 0)
-                        fail_at(l, s, "expected one of \"always\", \"on-failure\", \"never\"");
-                else
-                        o->restart = (uint8_t) r;
-        }
+        if (s && (restart = get_choice(l, s, pool_restart_from_string,
+                                       "one of \"always\", \"on-failure\", \"never\"")) >= 0)
+                o->restart = (uint8_t) restart;
         s = config_setting_get_member(g, "command");
         if (!s) {
                 fail_missing(l, g, "command", expected);
