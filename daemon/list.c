@@ -456,21 +456,36 @@ int list_handle_append(struct client *c, const struct request *req, struct wire_
 }
 
 /*
- * Read the n items (u32 n already read) that end a request, to check them
- * before anything changes: false for a malformed body; their cost and
- * whether one is over max_message otherwise.
+ * Read the "u32 n, n x bytes" that ends an EXTEND or SPLICE body, to check
+ * the items before anything changes (*ret_items is where they start, *ret_n
+ * how many, *ret_cost what they cost), then find the list named: 0,
+ * -EPROTO, as LIST_FIND, or -EMSGSIZE for an item over max_message.
  */
-static bool list_scan_items(struct wire_reader *r, uint32_t n, uint64_t *ret_cost, bool *ret_too_big) {
-        for (uint32_t i = 0; i < n; i++) {
+static int list_find_with_items(const struct request *req, struct wire_reader *r, const char *name, size_t len,
+                                struct list **ret, struct wire_reader *ret_items, uint32_t *ret_n,
+                                uint64_t *ret_cost) {
+        bool too_big = false;
+        int err;
+
+        if (!wire_get_u32(r, ret_n))
+                return -EPROTO;
+        *ret_items = *r;
+        *ret_cost = 0;
+        for (uint32_t i = 0; i < *ret_n; i++) {
                 const void *data;
                 uint32_t size;
 
                 if (!wire_get_bytes(r, &data, &size))
-                        return false;
-                *ret_too_big |= size > mpxd.max_message;
+                        return -EPROTO;
+                too_big |= size > mpxd.max_message;
                 *ret_cost += list_item_cost(size);
         }
-        return wire_reader_done(r);
+        if (!wire_reader_done(r))
+                return -EPROTO;
+        err = LIST_FIND(req, name, len, ret);
+        if (err < 0)
+                return err;
+        return too_big ? -EMSGSIZE : 0;
 }
 
 /* EXTEND: name, u32 n, n x bytes -> u64 len. All or nothing; n may be 0. */
@@ -479,21 +494,15 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
         size_t len;
         struct list *l = NULL;
         struct wire_reader body;
-        bool too_big = false;
-        uint64_t total = 0;
+        uint64_t total;
         uint32_t n;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &n))
+        if (!wire_get_name(r, &name, &len))
                 return -EPROTO;
-        body = *r;
-        if (!list_scan_items(r, n, &total, &too_big))
-                return -EPROTO;
-        err = LIST_FIND(req, name, len, &l);
+        err = list_find_with_items(req, r, name, len, &l, &body, &n, &total);
         if (err < 0)
                 return err;
-        if (too_big)
-                return -EMSGSIZE;
         err = user_may_hold(c->user, total, 0, 0);
         if (err < 0)
                 return err;
@@ -730,23 +739,17 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
         struct list_item **fresh = NULL;
         struct wire_reader body;
         int64_t start_index, stop_index;
-        uint64_t if_version, total = 0, gone_own = 0, gone_other = 0;
+        uint64_t if_version, total, gone_own = 0, gone_other = 0;
         size_t start, stop, removed;
-        bool too_big = false;
         uint32_t n;
         int err;
 
         if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) ||
-            !wire_get_u64(r, &if_version) || !wire_get_u32(r, &n))
+            !wire_get_u64(r, &if_version))
                 return -EPROTO;
-        body = *r;
-        if (!list_scan_items(r, n, &total, &too_big))
-                return -EPROTO;
-        err = LIST_FIND(req, name, len, &l);
+        err = list_find_with_items(req, r, name, len, &l, &body, &n, &total);
         if (err < 0)
                 return err;
-        if (too_big)
-                return -EMSGSIZE;
         if (if_version != 0 && if_version != l->version)
                 return list_reply_splice(c, req, l, false);
         start = list_clamp(l, start_index);
