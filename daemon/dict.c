@@ -201,6 +201,21 @@ static void dict_delete(struct dict *d, struct dict_entry *e) {
         dict_remove(d, e);
 }
 
+/*
+ * Answer a POP or POPITEM with the entry's value, after its key with
+ * with_key, then delete it: the reply holds copies, so it is queued first.
+ */
+static int dict_reply_delete(struct client *c, const struct request *req, struct dict *d, struct dict_entry *e,
+                             bool with_key) {
+        int err = with_key ? op_reply(c, req, "ss", e->key, e->key_size, e->value, e->value_size) :
+                             op_reply(c, req, "s", e->value, e->value_size);
+
+        if (err < 0)
+                return err;
+        dict_delete(d, e);
+        return 0;
+}
+
 /* DECLARE: name [, u32 flags] -> u8 created. */
 int dict_handle_declare(struct client *c, const struct request *req, struct wire_reader *r) {
         return object_handle_declare_plain(c, req, r, &dict_type, WIRE_DECLARE_DURABLE | WIRE_DECLARE_COUNTED);
@@ -341,12 +356,7 @@ int dict_handle_pop(struct client *c, const struct request *req, struct wire_rea
         err = dict_lookup_entry(req, r, &d, &e);
         if (err < 0)
                 return err;
-        /* The reply holds a copy of the value: queue it first, then remove. */
-        err = op_reply_bytes(c, req, e->value, e->value_size);
-        if (err < 0)
-                return err;
-        dict_delete(d, e);
-        return 0;
+        return dict_reply_delete(c, req, d, e, false);
 }
 
 /*
@@ -366,12 +376,7 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
                 return -ENOENT;
         }
         e = ELMT_FROM_HH(d->entries->hh.tbl, d->entries->hh.tbl->tail);
-        /* The reply holds copies of the key and the value: queue it first, then remove. */
-        err = op_reply(c, req, "ss", e->key, e->key_size, e->value, e->value_size);
-        if (err < 0)
-                return err;
-        dict_delete(d, e);
-        return 0;
+        return dict_reply_delete(c, req, d, e, true);
 }
 
 /* SETDEFAULT: name, bytes key, bytes default -> bytes value (the one stored now). */
