@@ -31,11 +31,7 @@
 #include "wait.h"
 #include "wire.h"
 
-typedef int (*op_handler)(struct client *c, const struct request *req, struct wire_reader *r);
-
-static int op_handle_hello(struct client *c, const struct request *req, struct wire_reader *r);
-static int op_handle_ping(struct client *c, const struct request *req, struct wire_reader *r);
-static int op_handle_cancel(struct client *c, const struct request *req, struct wire_reader *r);
+static op_handler op_handle_hello, op_handle_ping, op_handle_cancel;
 static void client_set_name(struct client *c, const char *name, uint16_t name_len);
 
 enum {
@@ -55,7 +51,7 @@ static const struct op_entry {
         uint16_t op;
         unsigned flags;
         enum perm_access access;
-        op_handler handle;
+        op_handler *handle;
 } op_table[] = {
         { WIRE_OP_QUEUE_PUT, OP_CHANGES, PERM_WRITE, queue_handle_put },
         { WIRE_OP_QUEUE_GET, OP_CHANGES, PERM_READ, queue_handle_get },

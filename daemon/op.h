@@ -31,6 +31,14 @@ struct request {
         struct client *client;
 };
 
+/*
+ * A request handler, as op_table names it: it parses the body, looks the
+ * object up and acts, and returns 0 once it has replied or parked the
+ * request, or a negative errno that op_dispatch answers. The type headers
+ * declare their handlers with it.
+ */
+typedef int op_handler(struct client *c, const struct request *req, struct wire_reader *r);
+
 /* Handle one complete frame of a client. */
 void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body);
 
