@@ -229,6 +229,33 @@ int get_choice(struct loader *l, const config_setting_t *s, int (*from_string)(c
         return v;
 }
 
+bool get_group(struct loader *l, const config_setting_t *s, const char **ret_name, gid_t *ret_gid) {
+        const char *v = get_string(l, s, "a group name or number in quotes");
+
+        if (!v)
+                return false;
+        if (resolve_group(v, ret_gid) < 0) {
+                fail_at(l, s, "expected the name or number of an existing group");
+                return false;
+        }
+        *ret_name = v;
+        return true;
+}
+
+const struct passwd *get_user(struct loader *l, const config_setting_t *s, struct passwd *pw, char *buf,
+                              size_t size) {
+        const char *v = get_string(l, s, "a user name or number in quotes");
+        struct passwd *res = NULL;
+
+        if (!v)
+                return NULL;
+        if (resolve_user(v, pw, buf, size, &res) < 0) {
+                fail_at(l, s, "expected the name or number of an existing user");
+                return NULL;
+        }
+        return res;
+}
+
 int set_string(char **field, const char *s) {
         char *p = strdup(s);
 

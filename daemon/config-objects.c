@@ -317,28 +317,19 @@ static const struct kind kinds[] = {
 /* An object's owner, group and mode, when its group sets them; unset, mpxd's own and the default. */
 static void load_ownership(struct loader *l, const config_setting_t *g, struct config_object *o) {
         const config_setting_t *s;
+        const struct passwd *user;
+        struct passwd pw;
+        char buf[4096];
         const char *v;
         unsigned mode;
+        gid_t gid;
 
         s = config_setting_get_member(g, "owner");
-        if (s && (v = get_string(l, s, "a user name or number in quotes"))) {
-                struct passwd pw, *res = NULL;
-                char buf[4096];
-
-                if (resolve_user(v, &pw, buf, sizeof(buf), &res) < 0)
-                        fail_at(l, s, "expected the name or number of an existing user");
-                else
-                        o->uid = res->pw_uid;
-        }
+        if (s && (user = get_user(l, s, &pw, buf, sizeof(buf))))
+                o->uid = user->pw_uid;
         s = config_setting_get_member(g, "group");
-        if (s && (v = get_string(l, s, "a group name or number in quotes"))) {
-                gid_t gid;
-
-                if (resolve_group(v, &gid) < 0)
-                        fail_at(l, s, "expected the name or number of an existing group");
-                else
-                        o->gid = gid;
-        }
+        if (s && get_group(l, s, &v, &gid))
+                o->gid = gid;
         s = config_setting_get_member(g, "mode");
         if (s && get_mode(l, s, &mode))
                 o->mode = (int) mode;

@@ -113,38 +113,23 @@ static void load_permissions(struct loader *l, const config_setting_t *g) {
                 l->c->default_mode = mode;
 }
 
-/* A setting naming a group: its name as written and its gid, or an error and both as they were. */
-static void load_group(struct loader *l, const config_setting_t *s, char **ret_name, gid_t *ret_gid) {
-        const char *v = get_string(l, s, "a group name or number in quotes");
-        gid_t gid;
-
-        if (!v)
-                return;
-        if (resolve_group(v, &gid) < 0)
-                fail_at(l, s, "expected the name or number of an existing group");
-        else if (set_string(ret_name, v) == 0)
-                *ret_gid = gid;
-}
-
 /* admin_group and pool_user: who may operate pools, and whom workers run as. */
 static void load_pool_settings(struct loader *l, const config_setting_t *root) {
         const config_setting_t *s;
+        const struct passwd *user;
+        struct passwd pw;
+        char buf[4096];
         const char *v;
+        gid_t gid;
 
         s = config_setting_get_member(root, "admin_group");
-        if (s)
-                load_group(l, s, &l->c->admin_group, &l->c->admin_gid);
+        if (s && get_group(l, s, &v, &gid) && set_string(&l->c->admin_group, v) == 0)
+                l->c->admin_gid = gid;
         s = config_setting_get_member(root, "pool_user");
-        if (s && (v = get_string(l, s, "a user name or number in quotes"))) {
-                struct passwd pw, *res = NULL;
-                char buf[4096];
-
-                if (resolve_user(v, &pw, buf, sizeof(buf), &res) < 0)
-                        fail_at(l, s, "expected the name or number of an existing user");
-                else if (set_string(&l->c->pool_user, res->pw_name) == 0) {
-                        l->c->pool_uid = res->pw_uid;
-                        l->c->pool_gid = res->pw_gid;
-                }
+        if (s && (user = get_user(l, s, &pw, buf, sizeof(buf))) &&
+            set_string(&l->c->pool_user, user->pw_name) == 0) {
+                l->c->pool_uid = user->pw_uid;
+                l->c->pool_gid = user->pw_gid;
         }
 }
 
@@ -154,6 +139,7 @@ static void load_socket(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "path", "mode", "group", NULL };
         const config_setting_t *s;
         const char *v;
+        gid_t gid;
 
         check_keys(l, g, keys);
         s = config_setting_get_member(g, "path");
@@ -179,8 +165,8 @@ static void load_socket(struct loader *l, const config_setting_t *g) {
                         l->c->socket_mode = (unsigned) m;
         }
         s = config_setting_get_member(g, "group");
-        if (s)
-                load_group(l, s, &l->c->socket_group, &l->c->socket_gid);
+        if (s && get_group(l, s, &v, &gid) && set_string(&l->c->socket_group, v) == 0)
+                l->c->socket_gid = gid;
 }
 
 static void load_log(struct loader *l, const config_setting_t *g) {
