@@ -169,6 +169,32 @@ static int dict_lookup_key(const struct request *req, struct wire_reader *r, str
         return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
 }
 
+/* A (bytes key, bytes value) pair of a request: SET's, SETDEFAULT's, each of UPDATE's. */
+struct dict_pair {
+        const void *key, *value;
+        uint32_t key_size, value_size;
+};
+
+/* Read the next pair of a body: false when the body ends first. */
+static bool dict_pair_next(struct wire_reader *r, struct dict_pair *p) {
+        return wire_get_bytes(r, &p->key, &p->key_size) && wire_get_bytes(r, &p->value, &p->value_size);
+}
+
+/* Parse "name, bytes key, bytes value" and the end of the body; then find the dict and check both sizes. */
+static int dict_lookup_pair(const struct request *req, struct wire_reader *r, struct dict **ret,
+                            struct dict_pair *p) {
+        const char *name;
+        size_t len;
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !dict_pair_next(r, p) || !wire_reader_done(r))
+                return -EPROTO;
+        err = OBJECT_FIND_AS(req, name, len, 1u << WIRE_TYPE_DICT, ret);
+        if (err < 0)
+                return err;
+        return p->key_size > mpxd.max_message || p->value_size > mpxd.max_message ? -EMSGSIZE : 0;
+}
+
 /* The entry of key, or NULL: a miss, counted for INFO. */
 static struct dict_entry *dict_find_counted(struct dict *d, const void *key, uint32_t key_size) {
         struct dict_entry *e = dict_find(d, key, key_size);
@@ -224,16 +250,13 @@ int dict_handle_declare(struct client *c, const struct request *req, struct wire
 /* SET: name, bytes key, bytes value -> (empty). */
 int dict_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
-        const void *key, *value;
-        uint32_t key_size, value_size;
+        struct dict_pair p;
         int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &value, &value_size);
+        err = dict_lookup_pair(req, r, &d, &p);
         if (err < 0)
                 return err;
-        if (key_size > mpxd.max_message || value_size > mpxd.max_message)
-                return -EMSGSIZE;
-        err = dict_store(d, key, key_size, value, value_size, c->user);
+        err = dict_store(d, p.key, p.key_size, p.value, p.value_size, c->user);
         if (err < 0)
                 return err;
         return op_reply_ok(c, req);
@@ -383,36 +406,22 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
 int dict_handle_setdefault(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        const void *key, *def;
-        uint32_t key_size, def_size;
+        struct dict_pair p;             /* the key and its default */
         int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &def, &def_size);
+        err = dict_lookup_pair(req, r, &d, &p);
         if (err < 0)
                 return err;
-        if (key_size > mpxd.max_message || def_size > mpxd.max_message)
-                return -EMSGSIZE;
-        e = dict_find(d, key, key_size);
+        e = dict_find(d, p.key, p.key_size);
         if (e)
                 return op_reply_bytes(c, req, e->value, e->value_size);
-        if (op_reply_reserve(c, 4 + (size_t) def_size) < 0)
+        if (op_reply_reserve(c, 4 + (size_t) p.value_size) < 0)
                 return -ENOMEM;
-        err = dict_store(d, key, key_size, def, def_size, c->user);
+        err = dict_store(d, p.key, p.key_size, p.value, p.value_size, c->user);
         if (err < 0)
                 return err;
         /* Room was reserved: this reply cannot fail. */
-        return op_reply_bytes(c, req, def, def_size);
-}
-
-/* One (bytes key, bytes value) pair of an UPDATE. */
-struct dict_pair {
-        const void *key, *value;
-        uint32_t key_size, value_size;
-};
-
-/* Read the next pair of an UPDATE's body: false when the body ends first. */
-static bool dict_pair_next(struct wire_reader *r, struct dict_pair *p) {
-        return wire_get_bytes(r, &p->key, &p->key_size) && wire_get_bytes(r, &p->value, &p->value_size);
+        return op_reply_bytes(c, req, p.value, p.value_size);
 }
 
 static int dict_entry_ptr_compare(const void *a, const void *b) {
