@@ -54,12 +54,7 @@ struct pipe {
         uint64_t opens;                 /* PIPE_OPEN requests that named it */
 };
 
-static const struct object_type pipe_type;
-
-static struct pipe *pipe_of(struct object *o) {
-        return container_of(o, struct pipe, obj);
-}
-
+/* The name of each mode, for logs. */
 static const char *const mode_names[] = {
         [WIRE_PIPE_DUPLEX] = "duplex",
         [WIRE_PIPE_READ] = "read",
@@ -72,6 +67,12 @@ static const uint8_t partner_modes[] = {
         [WIRE_PIPE_READ] = WIRE_PIPE_WRITE,
         [WIRE_PIPE_WRITE] = WIRE_PIPE_READ,
 };
+
+static const struct object_type pipe_type;
+
+static struct pipe *pipe_of(struct object *o) {
+        return container_of(o, struct pipe, obj);
+}
 
 /*
  * The first party on a partner list that can still be answered. A client
