@@ -127,11 +127,10 @@ void admin_object_deleted(struct object *o) {
  */
 int admin_handle_list(struct client *c, const struct request *req, struct wire_reader *r) {
         uint64_t cursor, next = 0;
-        uint32_t max, n = 0;
+        uint32_t max;
         uint8_t type;
         struct object *o;
-        struct wire_buf *b;
-        size_t start, at;
+        struct op_page pg;
         int slot;
 
         if (!wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) || !wire_get_u8(r, &type) ||
@@ -139,51 +138,53 @@ int admin_handle_list(struct client *c, const struct request *req, struct wire_r
                 return -EPROTO;
         if (type >= _WIRE_TYPE_MAX)
                 return -EINVAL;
-        if (max == 0 || max > LIST_PAGE_MAX)
-                max = LIST_PAGE_MAX;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
+        if (op_page_begin(c, req, max, LIST_PAGE_MAX, &pg) < 0)
                 return -ENOMEM;
-        at = b->len;
-        if (wire_put_u64(b, 0) < 0 || wire_put_u32(b, 0) < 0)
-                goto nomem;
         for (o = list_start(cursor, &slot); o; o = TAILQ_NEXT(o, link)) {
                 if (type && o->ops->type != type)
                         continue;
-                if (n == max || b->len - start > mpxd.max_frame / 2) {
+                if (pg.n == pg.max || pg.b->len - pg.start > mpxd.max_frame / 2) {
                         next = o->serial - 1;
                         list_remember(slot, next, o);
                         break;
                 }
-                if (wire_put_name(b, o->name, o->name_len) < 0 ||
-                    put_description(b, o, perm_may(c, o, PERM_READ)) < 0)
-                        goto nomem;
-                n++;
+                if (wire_put_name(pg.b, o->name, o->name_len) < 0 ||
+                    put_description(pg.b, o, perm_may(c, o, PERM_READ)) < 0)
+                        return op_page_abort(c, &pg);
+                pg.n++;
         }
-        wire_patch_u64(b, at, next);
-        wire_patch_u32(b, at + 8, n);
-        client_reply_end(c, start);
-        return 0;
-nomem:
-        client_reply_discard(c, start);
-        return -ENOMEM;
+        return op_page_end(c, &pg, next);
 }
 
-/* INFO: name -> u8 type, fields. */
-int admin_handle_info(struct client *c, const struct request *req, struct wire_reader *r) {
+/*
+ * Parse a body that is a name and find the object of any type it names: 0,
+ * -EPROTO, -ENOENT or -EACCES. Unlike object_find_typed it leaves the
+ * object's request count and idle time alone: reading about an object or
+ * deleting it is no use of it.
+ */
+static int admin_parse_find(const struct request *req, struct wire_reader *r, struct object **ret) {
         const char *name;
-        size_t len, start;
-        struct object *o;
-        struct wire_buf *b;
+        size_t len;
         int err;
 
         if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = object_lookup(req, name, len, &o);
+        err = object_lookup(req, name, len, ret);
         if (err < 0)
                 return err;
-        if (!o)
-                return -ENOENT;
+        return *ret ? 0 : -ENOENT;
+}
+
+/* INFO: name -> u8 type, fields. */
+int admin_handle_info(struct client *c, const struct request *req, struct wire_reader *r) {
+        size_t start;
+        struct object *o;
+        struct wire_buf *b;
+        int err;
+
+        err = admin_parse_find(req, r, &o);
+        if (err < 0)
+                return err;
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
                 return -ENOMEM;
@@ -197,18 +198,12 @@ int admin_handle_info(struct client *c, const struct request *req, struct wire_r
 
 /* DELETE: name. Its waiters get -EIDRM. */
 int admin_handle_delete(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        size_t len;
         struct object *o;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_reader_done(r))
-                return -EPROTO;
-        err = object_lookup(req, name, len, &o);
+        err = admin_parse_find(req, r, &o);
         if (err < 0)
                 return err;
-        if (!o)
-                return -ENOENT;
         if (o->ops->may_delete) {
                 err = o->ops->may_delete(o, c);
                 if (err < 0)
@@ -344,39 +339,26 @@ static int put_client(struct wire_buf *b, const struct client *c, uint64_t t) {
  */
 int admin_handle_clients(struct client *c, const struct request *req, struct wire_reader *r) {
         uint64_t cursor, next = 0, t = now_ms();
-        uint32_t max, n = 0;
+        uint32_t max;
         struct client *other;
-        struct wire_buf *b;
-        size_t start, at;
+        struct op_page pg;
 
         if (!wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) || !wire_reader_done(r))
                 return -EPROTO;
-        if (max == 0 || max > LIST_PAGE_MAX)
-                max = LIST_PAGE_MAX;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
+        if (op_page_begin(c, req, max, LIST_PAGE_MAX, &pg) < 0)
                 return -ENOMEM;
-        at = b->len;
-        if (wire_put_u64(b, 0) < 0 || wire_put_u32(b, 0) < 0)
-                goto nomem;
         TAILQ_FOREACH(other, &mpxd.clients, link) {
                 if (other->id <= cursor)
                         continue;
-                if (n == max || b->len - start > mpxd.max_frame / 2) {
+                if (pg.n == pg.max || pg.b->len - pg.start > mpxd.max_frame / 2) {
                         next = other->id - 1;
                         break;
                 }
-                if (put_client(b, other, t) < 0)
-                        goto nomem;
-                n++;
+                if (put_client(pg.b, other, t) < 0)
+                        return op_page_abort(c, &pg);
+                pg.n++;
         }
-        wire_patch_u64(b, at, next);
-        wire_patch_u32(b, at + 8, n);
-        client_reply_end(c, start);
-        return 0;
-nomem:
-        client_reply_discard(c, start);
-        return -ENOMEM;
+        return op_page_end(c, &pg, next);
 }
 
 static int user_compare(const void *a, const void *b) {
@@ -418,14 +400,13 @@ static int put_user(struct wire_buf *b, const struct user *u) {
 int admin_handle_users(struct client *c, const struct request *req, struct wire_reader *r) {
         struct user **sorted, *u, *tmp;
         uint64_t cursor, next = 0;
-        uint32_t max, n = 0;
-        struct wire_buf *b;
-        size_t start, at, count = 0;
+        uint32_t max;
+        struct op_page pg;
+        size_t count = 0;
+        int err;
 
         if (!wire_get_u64(r, &cursor) || !wire_get_u32(r, &max) || !wire_reader_done(r))
                 return -EPROTO;
-        if (max == 0 || max > LIST_PAGE_MAX)
-                max = LIST_PAGE_MAX;
         sorted = malloc((mpxd.n_users ? mpxd.n_users : 1) * sizeof(*sorted));
         if (!sorted)
                 return -ENOMEM;
@@ -433,30 +414,17 @@ int admin_handle_users(struct client *c, const struct request *req, struct wire_
                 if (u->uid >= cursor)
                         sorted[count++] = u;
         qsort(sorted, count, sizeof(*sorted), user_compare);
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b) {
-                free(sorted);
-                return -ENOMEM;
-        }
-        at = b->len;
-        if (wire_put_u64(b, 0) < 0 || wire_put_u32(b, 0) < 0)
-                goto nomem;
-        for (size_t i = 0; i < count; i++) {
-                if (n == max) {
+        err = op_page_begin(c, req, max, LIST_PAGE_MAX, &pg);
+        for (size_t i = 0; err == 0 && i < count; i++) {
+                if (pg.n == pg.max) {
                         next = (uint64_t) sorted[i - 1]->uid + 1;
                         break;
                 }
-                if (put_user(b, sorted[i]) < 0)
-                        goto nomem;
-                n++;
+                if (put_user(pg.b, sorted[i]) < 0)
+                        err = op_page_abort(c, &pg);
+                else
+                        pg.n++;
         }
         free(sorted);
-        wire_patch_u64(b, at, next);
-        wire_patch_u32(b, at + 8, n);
-        client_reply_end(c, start);
-        return 0;
-nomem:
-        free(sorted);
-        client_reply_discard(c, start);
-        return -ENOMEM;
+        return err < 0 ? err : op_page_end(c, &pg, next);
 }

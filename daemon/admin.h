@@ -5,16 +5,13 @@
  */
 #pragma once
 
-struct client;
-struct object;
-struct request;
-struct wire_reader;
+#include "op.h"
 
-int admin_handle_list(struct client *c, const struct request *req, struct wire_reader *r);
+struct object;
+
 /* An object is being deleted: a listing that was to go on from it goes on from the next. */
 void admin_object_deleted(struct object *o);
-int admin_handle_info(struct client *c, const struct request *req, struct wire_reader *r);
-int admin_handle_delete(struct client *c, const struct request *req, struct wire_reader *r);
-int admin_handle_stats(struct client *c, const struct request *req, struct wire_reader *r);
-int admin_handle_clients(struct client *c, const struct request *req, struct wire_reader *r);
-int admin_handle_users(struct client *c, const struct request *req, struct wire_reader *r);
+
+/* The request handlers (op.c's table). */
+op_handler admin_handle_list, admin_handle_info, admin_handle_delete, admin_handle_stats, admin_handle_clients,
+        admin_handle_users;

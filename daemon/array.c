@@ -163,28 +163,20 @@ static void elem_store(uint8_t *p, unsigned size, uint64_t bits) {
         }
 }
 
-/* float + float on the bits of two floats. */
+/* float + float on the bits of two floats (a union reads the bits as the other type in C11). */
 static uint32_t float_add_bits(uint32_t a, uint32_t b) {
-        float x, y;
-        uint32_t r;
+        union { uint32_t bits; float f; } x = { .bits = a }, y = { .bits = b };
 
-        memcpy(&x, &a, 4);
-        memcpy(&y, &b, 4);
-        x += y;
-        memcpy(&r, &x, 4);
-        return r;
+        x.f += y.f;
+        return x.bits;
 }
 
 /* double + double on the bits of two doubles. */
 static uint64_t double_add_bits(uint64_t a, uint64_t b) {
-        double x, y;
-        uint64_t r;
+        union { uint64_t bits; double f; } x = { .bits = a }, y = { .bits = b };
 
-        memcpy(&x, &a, 8);
-        memcpy(&y, &b, 8);
-        x += y;
-        memcpy(&r, &x, 8);
-        return r;
+        x.f += y.f;
+        return x.bits;
 }
 
 /*
@@ -592,23 +584,34 @@ int array_declare(const char *name, size_t len, char typecode, uint32_t length, 
 
 /* ---- request handlers ---- */
 
+/* What every element request starts with: name, u8 typecode, i64 index. */
+struct array_target {
+        const char *name;
+        size_t len;
+        uint8_t typecode;
+        int64_t index;
+};
+
+static bool array_get_target(struct wire_reader *r, struct array_target *t) {
+        return wire_get_name(r, &t->name, &t->len) && wire_get_u8(r, &t->typecode) && wire_get_i64(r, &t->index);
+}
+
 /*
- * Find the array or value of that name whose elements have the type code
- * the request names: 0, -EINVAL (not a type code at all, whether or not the
- * name exists, as in DECLARE), -ENOENT, or -EPROTOTYPE (another object type,
- * or an array of another type code).
+ * Find the array or value the target names, whose elements have the type
+ * code it names: 0, -EINVAL (not a type code at all, whether or not the
+ * name exists, as in DECLARE), -ENOENT, or -EPROTOTYPE (another object
+ * type, or an array of another type code).
  */
-static int array_find_as(const struct request *req, const char *name, size_t len, uint8_t typecode,
-                         struct array **ret) {
+static int array_find_as(const struct request *req, const struct array_target *t, struct array **ret) {
         struct array *a;
         int r;
 
-        if (!typecode_find((char) typecode))
+        if (!typecode_find((char) t->typecode))
                 return -EINVAL;
-        r = OBJECT_FIND_AS(req, name, len, ARRAY_TYPES, &a);
+        r = OBJECT_FIND_AS(req, t->name, t->len, ARRAY_TYPES, &a);
         if (r < 0)
                 return r;
-        if ((uint8_t) a->t->code != typecode)
+        if ((uint8_t) a->t->code != t->typecode)
                 return -EPROTOTYPE;
         *ret = a;
         return 0;
@@ -647,27 +650,24 @@ int array_handle_declare(struct client *c, const struct request *req, struct wir
  */
 int array_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
+        struct array_target t;
         struct wire_buf *b;
-        const char *name;
-        size_t len, start;
-        int64_t index;
+        size_t start;
         uint32_t count, first, bytes;
-        uint8_t typecode;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
-            !wire_get_u32(r, &count) || !wire_reader_done(r))
+        if (!array_get_target(r, &t) || !wire_get_u32(r, &count) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find_as(req, name, len, typecode, &a);
+        err = array_find_as(req, &t, &a);
         if (err < 0)
                 return err;
-        err = array_range(a, index, count, &first);
+        err = array_range(a, t.index, count, &first);
         if (err < 0)
                 return err;
         if ((uint64_t) count * a->t->size > mpxd.max_message)
                 return -EMSGSIZE;
         bytes = count * a->t->size;
-        if (wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + 1 + 4 + bytes) < 0)
+        if (op_reply_reserve(c, 1 + 4 + bytes) < 0)
                 return -ENOMEM;
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
@@ -688,19 +688,15 @@ int array_handle_get(struct client *c, const struct request *req, struct wire_re
 /* SET: name, u8 typecode, i64 index, bytes elements -> (empty). */
 int array_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
+        struct array_target t;
         const uint8_t *data;
         const void *raw;
-        const char *name;
-        size_t len;
-        int64_t index;
         uint32_t bytes, first, count;
-        uint8_t typecode;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
-            !wire_get_bytes(r, &raw, &bytes) || !wire_reader_done(r))
+        if (!array_get_target(r, &t) || !wire_get_bytes(r, &raw, &bytes) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find_as(req, name, len, typecode, &a);
+        err = array_find_as(req, &t, &a);
         if (err < 0)
                 return err;
         if (bytes > mpxd.max_message)
@@ -708,7 +704,7 @@ int array_handle_set(struct client *c, const struct request *req, struct wire_re
         if (bytes % a->t->size != 0)
                 return -EINVAL;
         count = bytes / a->t->size;
-        err = array_range(a, index, count, &first);
+        err = array_range(a, t.index, count, &first);
         if (err < 0)
                 return err;
         data = raw;
@@ -726,24 +722,21 @@ int array_handle_set(struct client *c, const struct request *req, struct wire_re
 /* ADD: name, u8 typecode, i64 index, bytes delta (one element) -> bytes new (one element). */
 int array_handle_add(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
+        struct array_target t;
         const void *delta;
-        const char *name;
-        size_t len;
-        int64_t index;
         uint32_t delta_len, at;
         uint64_t new;
-        uint8_t out[8], typecode;
+        uint8_t out[8];
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
-            !wire_get_bytes(r, &delta, &delta_len) || !wire_reader_done(r))
+        if (!array_get_target(r, &t) || !wire_get_bytes(r, &delta, &delta_len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find_as(req, name, len, typecode, &a);
+        err = array_find_as(req, &t, &a);
         if (err < 0)
                 return err;
         if (a->t->kind == TYPECODE_CHAR || delta_len != a->t->size)
                 return -EINVAL;
-        err = array_range(a, index, 1, &at);
+        err = array_range(a, t.index, 1, &at);
         if (err < 0)
                 return err;
         new = elem_add(a->mem + (size_t) at * a->t->size, a->t, bits_get(delta, a->t->size));
@@ -757,48 +750,36 @@ int array_handle_add(struct client *c, const struct request *req, struct wire_re
 /* CAS: name, u8 typecode, i64 index, bytes expected, bytes new -> u8 swapped, bytes current. */
 int array_handle_cas(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
+        struct array_target t;
         const void *expected, *desired;
-        const char *name;
-        struct wire_buf *b;
-        size_t len, start;
-        int64_t index;
         uint32_t expected_len, desired_len, at;
         uint64_t current;
-        uint8_t out[8], typecode;
+        uint8_t out[8];
         bool swapped;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u8(r, &typecode) || !wire_get_i64(r, &index) ||
-            !wire_get_bytes(r, &expected, &expected_len) || !wire_get_bytes(r, &desired, &desired_len) ||
-            !wire_reader_done(r))
+        if (!array_get_target(r, &t) || !wire_get_bytes(r, &expected, &expected_len) ||
+            !wire_get_bytes(r, &desired, &desired_len) || !wire_reader_done(r))
                 return -EPROTO;
-        err = array_find_as(req, name, len, typecode, &a);
+        err = array_find_as(req, &t, &a);
         if (err < 0)
                 return err;
         if (expected_len != a->t->size || desired_len != a->t->size)
                 return -EINVAL;
-        err = array_range(a, index, 1, &at);
+        err = array_range(a, t.index, 1, &at);
         if (err < 0)
                 return err;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_buf_reserve(b, 1 + 4 + a->t->size) < 0) {
-                wire_frame_abort(b, start);
-                return -ENOMEM;
-        }
         /* Room is reserved before the swap: a swap is never done without its answer. */
+        if (op_reply_reserve(c, 1 + 4 + a->t->size) < 0)
+                return -ENOMEM;
         swapped = elem_cas(a->mem + (size_t) at * a->t->size, a->t->size, bits_get(expected, a->t->size),
                            bits_get(desired, a->t->size), &current);
         bits_put(out, a->t->size, current);
-        (void) wire_put_u8(b, swapped);
-        (void) wire_put_bytes(b, out, a->t->size);
-        client_reply_end(c, start);
         if (swapped)
                 a->sets++;
         if (swapped && a->obj.durable)
                 array_journal_set(a, at, 1);
-        return 0;
+        return op_reply(c, req, "bs", swapped, out, (uint32_t) a->t->size);
 }
 
 /*
@@ -807,26 +788,13 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
  */
 int array_handle_map(struct client *c, const struct request *req, struct wire_reader *r) {
         struct array *a = NULL;
-        struct wire_buf *b;
-        size_t start;
         int err;
 
         err = OBJECT_PARSE_AS(req, r, ARRAY_TYPES, &a, "");
         if (err < 0)
                 return err;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_u8(b, (uint8_t) a->t->code) < 0 || wire_put_u32(b, a->length) < 0 ||
-            wire_put_u64(b, a->size_bytes) < 0) {
-                wire_frame_abort(b, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        err = client_reply_attach_fd(c, start, a->memfd);
+        err = op_reply_fd(c, req->id, req->op, a->memfd, "bwq", a->t->code, a->length, (uint64_t) a->size_bytes);
         if (err < 0) {
-                /* The frame is the last one in the buffer: take it back and fail instead. */
-                wire_frame_abort(&c->out, start);
                 log_warning("%s '%s': cannot pass its memory to %s: %s", wire_type_name(a->obj.ops->type),
                             a->obj.name, client_describe(c), strerror(-err));
                 return err == -EMFILE || err == -ENFILE ? -EUSERS : -ENOMEM;

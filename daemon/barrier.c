@@ -82,20 +82,8 @@ static struct barrier *barrier_of(struct object *o) {
 
 /* Answer a WAIT with its arrival index; a reply that cannot be built is answered ENOMEM. */
 static void barrier_reply_index(struct client *c, uint32_t id, uint16_t op, uint32_t index) {
-        struct wire_buf *b;
-        size_t start;
-
-        b = client_reply_begin(c, id, op, &start);
-        if (!b) {
+        if (op_reply_to(c, id, op, "w", index) < 0)
                 client_reply_status(c, id, op, -ENOMEM);
-                return;
-        }
-        if (wire_put_u32(b, index) < 0) {
-                client_reply_discard(c, start);
-                client_reply_status(c, id, op, -ENOMEM);
-                return;
-        }
-        client_reply_end(c, start);
 }
 
 static void barrier_hold(struct barrier *b, struct client *c) {

@@ -8,9 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct client;
-struct request;
-struct wire_reader;
+#include "op.h"
 
 /* What a BARRIER_DECLARE may ask beyond parties; NULL asks nothing and matches any barrier. */
 struct barrier_options {
@@ -20,8 +18,6 @@ struct barrier_options {
 /* Declare a barrier: 1 created, 0 existed with the same parameters, or a negative errno (see queue.h). */
 int barrier_declare(const char *name, size_t len, uint32_t parties, const struct barrier_options *opt);
 
-int barrier_handle_declare(struct client *c, const struct request *req, struct wire_reader *r);
-int barrier_handle_wait(struct client *c, const struct request *req, struct wire_reader *r);
-int barrier_handle_reset(struct client *c, const struct request *req, struct wire_reader *r);
-int barrier_handle_abort(struct client *c, const struct request *req, struct wire_reader *r);
-int barrier_handle_pass(struct client *c, const struct request *req, struct wire_reader *r);
+/* The request handlers (op.c's table). */
+op_handler barrier_handle_declare, barrier_handle_wait, barrier_handle_reset, barrier_handle_abort,
+        barrier_handle_pass;

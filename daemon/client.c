@@ -765,6 +765,19 @@ void client_feed(struct client *c, const void *data, size_t len) {
 }
 
 /*
+ * Whether a read of the client's socket that returned n brought bytes: an
+ * error other than EINTR or EAGAIN, or the end of the stream, loses the
+ * client, and then nothing more may be done with it.
+ */
+static bool client_read_ok(struct client *c, ssize_t n) {
+        if (n < 0 && errno != EINTR && errno != EAGAIN)
+                client_lost(c, "read failed");
+        else if (n == 0)
+                client_lost(c, "end of file");
+        return n > 0;
+}
+
+/*
  * Read from a client with nothing buffered: into one scratch buffer shared by
  * all clients, handle the frames in place, and keep only a partial frame.
  * Most reads hold whole frames, so an idle client owns no input buffer at all.
@@ -774,15 +787,8 @@ static void client_read_fresh(struct client *c) {
         ssize_t n = read(c->fd, scratch, sizeof(scratch));
         size_t used;
 
-        if (n < 0) {
-                if (errno != EINTR && errno != EAGAIN)
-                        client_lost(c, "read failed");
+        if (!client_read_ok(c, n))
                 return;
-        }
-        if (n == 0) {
-                client_lost(c, "end of file");
-                return;
-        }
         used = client_process_frames(c, scratch, (size_t) n);
         /* The scratch buffer is shared: what is left, paused frames too, goes to c->in. */
         if (client_doomed(c) || used == (size_t) n)
@@ -812,15 +818,8 @@ static void client_read_more(struct client *c) {
                 return;
         }
         n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
-        if (n < 0) {
-                if (errno != EINTR && errno != EAGAIN)
-                        client_lost(c, "read failed");
+        if (!client_read_ok(c, n))
                 return;
-        }
-        if (n == 0) {
-                client_lost(c, "end of file");
-                return;
-        }
         c->in.len += (size_t) n;
         client_process_input(c);
 }

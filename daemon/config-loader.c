@@ -219,6 +219,53 @@ const char *get_string(struct loader *l, const config_setting_t *s, const char *
         return config_setting_get_string(s);
 }
 
+int get_choice(struct loader *l, const config_setting_t *s, int (*from_string)(const char *), const char *expected) {
+        int v = config_setting_type(s) == CONFIG_TYPE_STRING ? from_string(config_setting_get_string(s)) : -EINVAL;
+
+        if (v < 0) {
+                fail_at(l, s, "expected %s", expected);
+                return -1;
+        }
+        return v;
+}
+
+bool get_group(struct loader *l, const config_setting_t *s, const char **ret_name, gid_t *ret_gid) {
+        const char *v = get_string(l, s, "a group name or number in quotes");
+
+        if (!v)
+                return false;
+        if (resolve_group(v, ret_gid) < 0) {
+                fail_at(l, s, "expected the name or number of an existing group");
+                return false;
+        }
+        *ret_name = v;
+        return true;
+}
+
+const struct passwd *get_user(struct loader *l, const config_setting_t *s, struct passwd *pw, char *buf,
+                              size_t size) {
+        const char *v = get_string(l, s, "a user name or number in quotes");
+        struct passwd *res = NULL;
+
+        if (!v)
+                return NULL;
+        if (resolve_user(v, pw, buf, size, &res) < 0) {
+                fail_at(l, s, "expected the name or number of an existing user");
+                return NULL;
+        }
+        return res;
+}
+
+int set_string(char **field, const char *s) {
+        char *p = strdup(s);
+
+        if (!p)
+                return -ENOMEM;
+        free(*field);
+        *field = p;
+        return 0;
+}
+
 /* Resolve a group name or number; 0 and *ret, or -ENOENT. */
 int resolve_group(const char *name, gid_t *ret) {
         struct group gr, *res = NULL;

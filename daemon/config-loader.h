@@ -75,8 +75,20 @@ bool get_uint(struct loader *l, const config_setting_t *s, uint64_t min, uint64_
 bool get_bool(struct loader *l, const config_setting_t *s, bool *ret);
 const char *get_string(struct loader *l, const config_setting_t *s, const char *expected);
 bool get_mode(struct loader *l, const config_setting_t *s, unsigned *ret);
+/*
+ * One of a few words, which from_string turns into its value: that value
+ * (0 or more), or -1 with "expected EXPECTED" recorded.
+ */
+int get_choice(struct loader *l, const config_setting_t *s, int (*from_string)(const char *), const char *expected);
+/* Replace the string *field with a copy of s: 0, or -ENOMEM with *field as it was. */
+int set_string(char **field, const char *s);
 /* A size in bytes: an integer, or digits with an optional K, M or G suffix; 0, or from min to max. */
 bool get_size(struct loader *l, const config_setting_t *s, uint64_t min, uint64_t max, uint64_t *ret);
+/* A group by name or number: true, the name as written and its gid, or false with an error recorded. */
+bool get_group(struct loader *l, const config_setting_t *s, const char **ret_name, gid_t *ret_gid);
+/* A user by name or number, looked up into pw and buf: its entry, or NULL with an error recorded. */
+const struct passwd *get_user(struct loader *l, const config_setting_t *s, struct passwd *pw, char *buf,
+                              size_t size);
 /* A group or user by name or number: 0, or a negative errno. */
 int resolve_group(const char *name, gid_t *ret);
 int resolve_user(const char *name, struct passwd *pw, char *buf, size_t size, struct passwd **ret_pw);

@@ -237,6 +237,7 @@ static void load_pool(struct loader *l, const config_setting_t *g, struct config
         uint64_t v;
         unsigned n;
         char *p;
+        int restart;
 
         o->workers = 1;
         o->restart = WIRE_RESTART_ON_FAILURE;
@@ -244,15 +245,9 @@ static void load_pool(struct loader *l, const config_setting_t *g, struct config
         if (s && get_uint(l, s, 1, POOL_MAX_WORKERS, &v))
                 o->workers = (uint32_t) v;
         s = config_setting_get_member(g, "restart");
-        if (s) {
-                int r = config_setting_type(s) == CONFIG_TYPE_STRING ?
-                        pool_restart_from_string(config_setting_get_string(s)) : -EINVAL;
-
-                if (r < 0)
-                        fail_at(l, s, "expected one of \"always\", \"on-failure\", \"never\"");
-                else
-                        o->restart = (uint8_t) r;
-        }
+        if (s && (restart = get_choice(l, s, pool_restart_from_string,
+                                       "one of \"always\", \"on-failure\", \"never\"")) >= 0)
+                o->restart = (uint8_t) restart;
         s = config_setting_get_member(g, "command");
         if (!s) {
                 fail_missing(l, g, "command", expected);
@@ -322,28 +317,19 @@ static const struct kind kinds[] = {
 /* An object's owner, group and mode, when its group sets them; unset, mpxd's own and the default. */
 static void load_ownership(struct loader *l, const config_setting_t *g, struct config_object *o) {
         const config_setting_t *s;
+        const struct passwd *user;
+        struct passwd pw;
+        char buf[4096];
         const char *v;
         unsigned mode;
+        gid_t gid;
 
         s = config_setting_get_member(g, "owner");
-        if (s && (v = get_string(l, s, "a user name or number in quotes"))) {
-                struct passwd pw, *res = NULL;
-                char buf[4096];
-
-                if (resolve_user(v, &pw, buf, sizeof(buf), &res) < 0)
-                        fail_at(l, s, "expected the name or number of an existing user");
-                else
-                        o->uid = res->pw_uid;
-        }
+        if (s && (user = get_user(l, s, &pw, buf, sizeof(buf))))
+                o->uid = user->pw_uid;
         s = config_setting_get_member(g, "group");
-        if (s && (v = get_string(l, s, "a group name or number in quotes"))) {
-                gid_t gid;
-
-                if (resolve_group(v, &gid) < 0)
-                        fail_at(l, s, "expected the name or number of an existing group");
-                else
-                        o->gid = gid;
-        }
+        if (s && get_group(l, s, &v, &gid))
+                o->gid = gid;
         s = config_setting_get_member(g, "mode");
         if (s && get_mode(l, s, &mode))
                 o->mode = (int) mode;

@@ -116,34 +116,20 @@ static void load_permissions(struct loader *l, const config_setting_t *g) {
 /* admin_group and pool_user: who may operate pools, and whom workers run as. */
 static void load_pool_settings(struct loader *l, const config_setting_t *root) {
         const config_setting_t *s;
+        const struct passwd *user;
+        struct passwd pw;
+        char buf[4096];
         const char *v;
+        gid_t gid;
 
         s = config_setting_get_member(root, "admin_group");
-        if (s && (v = get_string(l, s, "a group name or number in quotes"))) {
-                gid_t gid;
-                char *p;
-
-                if (resolve_group(v, &gid) < 0)
-                        fail_at(l, s, "expected the name or number of an existing group");
-                else if ((p = strdup(v))) {
-                        free(l->c->admin_group);
-                        l->c->admin_group = p;
-                        l->c->admin_gid = gid;
-                }
-        }
+        if (s && get_group(l, s, &v, &gid) && set_string(&l->c->admin_group, v) == 0)
+                l->c->admin_gid = gid;
         s = config_setting_get_member(root, "pool_user");
-        if (s && (v = get_string(l, s, "a user name or number in quotes"))) {
-                struct passwd pw, *res = NULL;
-                char buf[4096], *p;
-
-                if (resolve_user(v, &pw, buf, sizeof(buf), &res) < 0)
-                        fail_at(l, s, "expected the name or number of an existing user");
-                else if ((p = strdup(res->pw_name))) {
-                        free(l->c->pool_user);
-                        l->c->pool_user = p;
-                        l->c->pool_uid = res->pw_uid;
-                        l->c->pool_gid = res->pw_gid;
-                }
+        if (s && (user = get_user(l, s, &pw, buf, sizeof(buf))) &&
+            set_string(&l->c->pool_user, user->pw_name) == 0) {
+                l->c->pool_uid = user->pw_uid;
+                l->c->pool_gid = user->pw_gid;
         }
 }
 
@@ -153,6 +139,7 @@ static void load_socket(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "path", "mode", "group", NULL };
         const config_setting_t *s;
         const char *v;
+        gid_t gid;
 
         check_keys(l, g, keys);
         s = config_setting_get_member(g, "path");
@@ -160,13 +147,8 @@ static void load_socket(struct loader *l, const config_setting_t *g) {
                 if (v[0] != '/' || strlen(v) >= sizeof(((struct sockaddr_un *) 0)->sun_path))
                         fail_at(l, s, "expected an absolute path of at most %zu bytes",
                                 sizeof(((struct sockaddr_un *) 0)->sun_path) - 1);
-                else {
-                        char *p = strdup(v);
-                        if (p) {
-                                free(l->c->socket_path);
-                                l->c->socket_path = p;
-                        }
-                }
+                else
+                        (void) set_string(&l->c->socket_path, v);
         }
         s = config_setting_get_member(g, "mode");
         if (s) {
@@ -183,38 +165,20 @@ static void load_socket(struct loader *l, const config_setting_t *g) {
                         l->c->socket_mode = (unsigned) m;
         }
         s = config_setting_get_member(g, "group");
-        if (s && (v = get_string(l, s, "a group name or number in quotes"))) {
-                gid_t gid;
-
-                if (resolve_group(v, &gid) < 0)
-                        fail_at(l, s, "expected the name or number of an existing group");
-                else {
-                        char *p = strdup(v);
-                        if (p) {
-                                free(l->c->socket_group);
-                                l->c->socket_group = p;
-                                l->c->socket_gid = gid;
-                        }
-                }
-        }
+        if (s && get_group(l, s, &v, &gid) && set_string(&l->c->socket_group, v) == 0)
+                l->c->socket_gid = gid;
 }
 
 static void load_log(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "level", NULL };
         const char *expected = "one of \"error\", \"warning\", \"notice\", \"info\", \"debug\"";
         const config_setting_t *s;
+        int level;
 
         check_keys(l, g, keys);
         s = config_setting_get_member(g, "level");
-        if (s) {
-                int level = config_setting_type(s) == CONFIG_TYPE_STRING ?
-                        log_level_from_string(config_setting_get_string(s)) : -EINVAL;
-
-                if (level < 0)
-                        fail_at(l, s, "expected %s", expected);
-                else
-                        l->c->log_level = (enum log_level) level;
-        }
+        if (s && (level = get_choice(l, s, log_level_from_string, expected)) >= 0)
+                l->c->log_level = (enum log_level) level;
 }
 
 /* limits.per_user: the quotas of each uid. */
@@ -280,30 +244,20 @@ static void load_durability(struct loader *l, const config_setting_t *g) {
         const config_setting_t *s;
         const char *v;
         uint64_t size;
+        int sync;
 
         check_keys(l, g, keys);
         s = config_setting_get_member(g, "directory");
         if (s && (v = get_string(l, s, "an absolute path in quotes"))) {
                 if (v[0] != '/' || strlen(v) >= PATH_MAX - 64)
                         fail_at(l, s, "expected an absolute path");
-                else {
-                        char *p = strdup(v);
-                        if (p) {
-                                free(l->c->durability_dir);
-                                l->c->durability_dir = p;
-                        }
-                }
+                else
+                        (void) set_string(&l->c->durability_dir, v);
         }
         s = config_setting_get_member(g, "sync");
-        if (s) {
-                int sync = config_setting_type(s) == CONFIG_TYPE_STRING ?
-                        journal_sync_from_string(config_setting_get_string(s)) : -EINVAL;
-
-                if (sync < 0)
-                        fail_at(l, s, "expected one of \"always\", \"everysec\", \"no\"");
-                else
-                        l->c->durability_sync = (uint8_t) sync;
-        }
+        if (s && (sync = get_choice(l, s, journal_sync_from_string,
+                                    "one of \"always\", \"everysec\", \"no\"")) >= 0)
+                l->c->durability_sync = (uint8_t) sync;
         s = config_setting_get_member(g, "default");
         if (s)
                 (void) get_bool(l, s, &l->c->durability_default);
@@ -429,18 +383,11 @@ fail:
 /* Apply what the command line set over a configuration. */
 int config_override(struct config *c, const struct config_overrides *o, char **ret_errors) {
         *ret_errors = NULL;
-        if (o->socket_path) {
-                char *p = strdup(o->socket_path);
-
-                if (!p)
-                        return -ENOMEM;
-                free(c->socket_path);
-                c->socket_path = p;
-        }
+        if (o->socket_path && set_string(&c->socket_path, o->socket_path) < 0)
+                return -ENOMEM;
         if (o->socket_mode >= 0)
                 c->socket_mode = (unsigned) o->socket_mode;
         if (o->socket_group) {
-                char *p;
                 gid_t gid;
 
                 if (resolve_group(o->socket_group, &gid) < 0) {
@@ -449,11 +396,8 @@ int config_override(struct config *c, const struct config_overrides *o, char **r
                                 *ret_errors = NULL;
                         return -EINVAL;
                 }
-                p = strdup(o->socket_group);
-                if (!p)
+                if (set_string(&c->socket_group, o->socket_group) < 0)
                         return -ENOMEM;
-                free(c->socket_group);
-                c->socket_group = p;
                 c->socket_gid = gid;
         }
         if (o->log_level >= 0)

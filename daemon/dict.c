@@ -169,6 +169,32 @@ static int dict_lookup_key(const struct request *req, struct wire_reader *r, str
         return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
 }
 
+/* A (bytes key, bytes value) pair of a request: SET's, SETDEFAULT's, each of UPDATE's. */
+struct dict_pair {
+        const void *key, *value;
+        uint32_t key_size, value_size;
+};
+
+/* Read the next pair of a body: false when the body ends first. */
+static bool dict_pair_next(struct wire_reader *r, struct dict_pair *p) {
+        return wire_get_bytes(r, &p->key, &p->key_size) && wire_get_bytes(r, &p->value, &p->value_size);
+}
+
+/* Parse "name, bytes key, bytes value" and the end of the body; then find the dict and check both sizes. */
+static int dict_lookup_pair(const struct request *req, struct wire_reader *r, struct dict **ret,
+                            struct dict_pair *p) {
+        const char *name;
+        size_t len;
+        int err;
+
+        if (!wire_get_name(r, &name, &len) || !dict_pair_next(r, p) || !wire_reader_done(r))
+                return -EPROTO;
+        err = OBJECT_FIND_AS(req, name, len, 1u << WIRE_TYPE_DICT, ret);
+        if (err < 0)
+                return err;
+        return p->key_size > mpxd.max_message || p->value_size > mpxd.max_message ? -EMSGSIZE : 0;
+}
+
 /* The entry of key, or NULL: a miss, counted for INFO. */
 static struct dict_entry *dict_find_counted(struct dict *d, const void *key, uint32_t key_size) {
         struct dict_entry *e = dict_find(d, key, key_size);
@@ -178,6 +204,22 @@ static struct dict_entry *dict_find_counted(struct dict *d, const void *key, uin
         return e;
 }
 
+/*
+ * Parse "name, bytes key", find the dict, then the key's entry: 0, or an
+ * error; a key that is not there is -ENOENT, a miss counted for INFO.
+ */
+static int dict_lookup_entry(const struct request *req, struct wire_reader *r, struct dict **ret,
+                             struct dict_entry **ret_entry) {
+        const void *key;
+        uint32_t key_size;
+        int err = dict_lookup_key(req, r, ret, &key, &key_size);
+
+        if (err < 0)
+                return err;
+        *ret_entry = dict_find_counted(*ret, key, key_size);
+        return *ret_entry ? 0 : -ENOENT;
+}
+
 /* A key removed by a request: journaled when the dict is durable, then unlinked and freed. */
 static void dict_delete(struct dict *d, struct dict_entry *e) {
         if (d->obj.durable)
@@ -185,9 +227,19 @@ static void dict_delete(struct dict *d, struct dict_entry *e) {
         dict_remove(d, e);
 }
 
-/* Make sure a reply of body_size bytes can be queued without allocating. */
-static int dict_reserve_reply(struct client *c, size_t body_size) {
-        return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
+/*
+ * Answer a POP or POPITEM with the entry's value, after its key with
+ * with_key, then delete it: the reply holds copies, so it is queued first.
+ */
+static int dict_reply_delete(struct client *c, const struct request *req, struct dict *d, struct dict_entry *e,
+                             bool with_key) {
+        int err = with_key ? op_reply(c, req, "ss", e->key, e->key_size, e->value, e->value_size) :
+                             op_reply(c, req, "s", e->value, e->value_size);
+
+        if (err < 0)
+                return err;
+        dict_delete(d, e);
+        return 0;
 }
 
 /* DECLARE: name [, u32 flags] -> u8 created. */
@@ -198,16 +250,13 @@ int dict_handle_declare(struct client *c, const struct request *req, struct wire
 /* SET: name, bytes key, bytes value -> (empty). */
 int dict_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
-        const void *key, *value;
-        uint32_t key_size, value_size;
+        struct dict_pair p;
         int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &value, &value_size);
+        err = dict_lookup_pair(req, r, &d, &p);
         if (err < 0)
                 return err;
-        if (key_size > mpxd.max_message || value_size > mpxd.max_message)
-                return -EMSGSIZE;
-        err = dict_store(d, key, key_size, value, value_size, c->user);
+        err = dict_store(d, p.key, p.key_size, p.value, p.value_size, c->user);
         if (err < 0)
                 return err;
         return op_reply_ok(c, req);
@@ -235,16 +284,11 @@ int dict_handle_get(struct client *c, const struct request *req, struct wire_rea
 int dict_handle_del(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        const void *key;
-        uint32_t key_size;
         int err;
 
-        err = dict_lookup_key(req, r, &d, &key, &key_size);
+        err = dict_lookup_entry(req, r, &d, &e);
         if (err < 0)
                 return err;
-        e = dict_find_counted(d, key, key_size);
-        if (!e)
-                return -ENOENT;
         dict_delete(d, e);
         return op_reply_ok(c, req);
 }
@@ -284,12 +328,6 @@ static size_t dict_entry_wire_size(const struct dict_entry *e, uint8_t what) {
         return n;
 }
 
-/* Write a little-endian integer of size bytes at p. */
-static void dict_patch_le(uint8_t *p, uint64_t v, size_t size) {
-        for (size_t i = 0; i < size; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
-}
-
 /*
  * ITEMS: name, u64 cursor, u32 max, u8 what -> u64 next_cursor, u32 n,
  * n x entry, where an entry is [bytes key] [bytes value] as what asks.
@@ -301,10 +339,10 @@ static void dict_patch_le(uint8_t *p, uint64_t v, size_t size) {
 int dict_handle_items(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        struct wire_buf *b;
+        struct op_page pg;
         uint64_t cursor, next = 0, last = 0;
-        uint32_t max, n = 0;
-        size_t start, at, limit = mpxd.max_frame / 2;
+        uint32_t max;
+        size_t limit = mpxd.max_frame / 2;
         uint8_t what;
         int err;
 
@@ -313,59 +351,35 @@ int dict_handle_items(struct client *c, const struct request *req, struct wire_r
                 return err;
         if (what == 0 || (what & ~(WIRE_DICT_KEYS | WIRE_DICT_VALUES)))
                 return -EINVAL;
-        if (max == 0 || max > DICT_PAGE_MAX)
-                max = DICT_PAGE_MAX;
-
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
+        if (op_page_begin(c, req, max, DICT_PAGE_MAX, &pg) < 0)
                 return -ENOMEM;
-        at = b->len;
-        if (wire_put_u64(b, 0) < 0 || wire_put_u32(b, 0) < 0)
-                goto nomem;
         for (e = dict_resume(d, cursor); e; e = e->hh.next) {
                 size_t more = dict_entry_wire_size(e, what);
 
-                if (n == max || (n > 0 && b->len - start - WIRE_HEADER_SIZE + more > limit)) {
+                if (pg.n == pg.max || (pg.n > 0 && pg.b->len - pg.start - WIRE_HEADER_SIZE + more > limit)) {
                         next = last;
                         break;
                 }
-                if ((what & WIRE_DICT_KEYS) && wire_put_bytes(b, e->key, e->key_size) < 0)
-                        goto nomem;
-                if ((what & WIRE_DICT_VALUES) && wire_put_bytes(b, e->value, e->value_size) < 0)
-                        goto nomem;
+                if (((what & WIRE_DICT_KEYS) && wire_put_bytes(pg.b, e->key, e->key_size) < 0) ||
+                    ((what & WIRE_DICT_VALUES) && wire_put_bytes(pg.b, e->value, e->value_size) < 0))
+                        return op_page_abort(c, &pg);
                 last = e->serial;
-                n++;
+                pg.n++;
         }
-        dict_patch_le(b->data + at, next, 8);
-        dict_patch_le(b->data + at + 8, n, 4);
-        client_reply_end(c, start);
         d->pages++;
-        return 0;
-nomem:
-        client_reply_discard(c, start);
-        return -ENOMEM;
+        return op_page_end(c, &pg, next);
 }
 
 /* POP: name, bytes key -> bytes value; the key is removed. */
 int dict_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        const void *key;
-        uint32_t key_size;
         int err;
 
-        err = dict_lookup_key(req, r, &d, &key, &key_size);
+        err = dict_lookup_entry(req, r, &d, &e);
         if (err < 0)
                 return err;
-        e = dict_find_counted(d, key, key_size);
-        if (!e)
-                return -ENOENT;
-        /* The reply holds a copy of the value: queue it first, then remove. */
-        err = op_reply_bytes(c, req, e->value, e->value_size);
-        if (err < 0)
-                return err;
-        dict_delete(d, e);
-        return 0;
+        return dict_reply_delete(c, req, d, e, false);
 }
 
 /*
@@ -375,8 +389,6 @@ int dict_handle_pop(struct client *c, const struct request *req, struct wire_rea
 int dict_handle_popitem(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        struct wire_buf *b;
-        size_t start;
         int err;
 
         err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
@@ -387,42 +399,29 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
                 return -ENOENT;
         }
         e = ELMT_FROM_HH(d->entries->hh.tbl, d->entries->hh.tbl->tail);
-        /* The reply holds copies of the key and the value: queue it first, then remove. */
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_bytes(b, e->key, e->key_size) < 0 || wire_put_bytes(b, e->value, e->value_size) < 0) {
-                client_reply_discard(c, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        dict_delete(d, e);
-        return 0;
+        return dict_reply_delete(c, req, d, e, true);
 }
 
 /* SETDEFAULT: name, bytes key, bytes default -> bytes value (the one stored now). */
 int dict_handle_setdefault(struct client *c, const struct request *req, struct wire_reader *r) {
         struct dict *d = NULL;
         struct dict_entry *e;
-        const void *key, *def;
-        uint32_t key_size, def_size;
+        struct dict_pair p;             /* the key and its default */
         int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "ss", &key, &key_size, &def, &def_size);
+        err = dict_lookup_pair(req, r, &d, &p);
         if (err < 0)
                 return err;
-        if (key_size > mpxd.max_message || def_size > mpxd.max_message)
-                return -EMSGSIZE;
-        e = dict_find(d, key, key_size);
+        e = dict_find(d, p.key, p.key_size);
         if (e)
                 return op_reply_bytes(c, req, e->value, e->value_size);
-        if (dict_reserve_reply(c, 4 + (size_t) def_size) < 0)
+        if (op_reply_reserve(c, 4 + (size_t) p.value_size) < 0)
                 return -ENOMEM;
-        err = dict_store(d, key, key_size, def, def_size, c->user);
+        err = dict_store(d, p.key, p.key_size, p.value, p.value_size, c->user);
         if (err < 0)
                 return err;
         /* Room was reserved: this reply cannot fail. */
-        return op_reply_bytes(c, req, def, def_size);
+        return op_reply_bytes(c, req, p.value, p.value_size);
 }
 
 static int dict_entry_ptr_compare(const void *a, const void *b) {
@@ -445,14 +444,12 @@ static int dict_update_may_store(struct dict *d, struct wire_reader pairs, uint3
         if (!found)
                 return -ENOMEM;
         for (uint32_t i = 0; i < n; i++) {
-                const void *key, *value;
-                uint32_t key_size, value_size;
+                struct dict_pair p;
                 struct dict_entry *e;
 
-                (void) wire_get_bytes(&pairs, &key, &key_size);
-                (void) wire_get_bytes(&pairs, &value, &value_size);
-                add += dict_entry_cost(key_size, value_size);
-                e = dict_find(d, key, key_size);
+                (void) dict_pair_next(&pairs, &p);
+                add += dict_entry_cost(p.key_size, p.value_size);
+                e = dict_find(d, p.key, p.key_size);
                 if (e)
                         found[n_found++] = e;
         }
@@ -492,12 +489,11 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 return -EPROTO;
         pairs = *r;
         for (uint32_t i = 0; i < n; i++) {
-                const void *key, *value;
-                uint32_t key_size, value_size;
+                struct dict_pair p;
 
-                if (!wire_get_bytes(r, &key, &key_size) || !wire_get_bytes(r, &value, &value_size))
+                if (!dict_pair_next(r, &p))
                         return -EPROTO;
-                too_big |= key_size > mpxd.max_message || value_size > mpxd.max_message;
+                too_big |= p.key_size > mpxd.max_message || p.value_size > mpxd.max_message;
         }
         if (!wire_reader_done(r))
                 return -EPROTO;
@@ -520,16 +516,14 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 struct wire_reader rd = pairs;
 
                 for (uint32_t i = 0; i < n; i++) {
-                        const void *key, *value;
-                        uint32_t key_size, value_size;
+                        struct dict_pair p;
 
-                        (void) wire_get_bytes(&rd, &key, &key_size);
-                        (void) wire_get_bytes(&rd, &value, &value_size);
-                        prep[i].value = dict_value_dup(value, value_size);
+                        (void) dict_pair_next(&rd, &p);
+                        prep[i].value = dict_value_dup(p.value, p.value_size);
                         if (!prep[i].value)
                                 goto nomem;
-                        if (!dict_find(d, key, key_size)) {
-                                prep[i].entry = dict_entry_new(key, key_size, NULL, 0);
+                        if (!dict_find(d, p.key, p.key_size)) {
+                                prep[i].entry = dict_entry_new(p.key, p.key_size, NULL, 0);
                                 if (!prep[i].entry)
                                         goto nomem;
                         }
@@ -544,12 +538,10 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                 struct wire_reader rd = pairs;
 
                 for (uint32_t i = 0; i < n; i++) {
-                        const void *key, *value;
-                        uint32_t key_size, value_size;
+                        struct dict_pair p;
 
-                        (void) wire_get_bytes(&rd, &key, &key_size);
-                        (void) wire_get_bytes(&rd, &value, &value_size);
-                        if (!prep[i].entry || dict_find(d, key, key_size))
+                        (void) dict_pair_next(&rd, &p);
+                        if (!prep[i].entry || dict_find(d, p.key, p.key_size))
                                 continue;
                         if (dict_link(d, prep[i].entry) < 0) {
                                 while (i-- > 0)
@@ -563,22 +555,20 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
 
         /* Nothing below fails. */
         for (uint32_t i = 0; i < n; i++) {
-                const void *key, *value;
-                uint32_t key_size, value_size;
+                struct dict_pair p;
                 struct dict_entry *e;
 
-                (void) wire_get_bytes(&pairs, &key, &key_size);
-                (void) wire_get_bytes(&pairs, &value, &value_size);
+                (void) dict_pair_next(&pairs, &p);
                 d->sets++;
-                e = dict_find(d, key, key_size);
+                e = dict_find(d, p.key, p.key_size);
                 if (e == prep[i].entry) {
                         /* Linked above for this pair: it gets its value now. */
                         e->value = prep[i].value;
-                        e->value_size = value_size;
+                        e->value_size = p.value_size;
                         dict_account(d, e, c->user);
                 } else {
                         /* Present, or inserted by an earlier pair of this batch. */
-                        dict_replace(d, e, prep[i].value, value_size, c->user);
+                        dict_replace(d, e, prep[i].value, p.value_size, c->user);
                         dict_entry_free(prep[i].entry);
                 }
         }
@@ -603,7 +593,7 @@ int dict_handle_clear(struct client *c, const struct request *req, struct wire_r
         err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
         if (err < 0)
                 return err;
-        if (dict_reserve_reply(c, 8) < 0)
+        if (op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         if (d->obj.durable)
                 dict_journal_clear(d);
@@ -639,7 +629,7 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
         if (__builtin_add_overflow(value, delta, &sum))
                 return -ERANGE;
         text_len = snprintf(text, sizeof(text), "%" PRId64, sum);
-        if (dict_reserve_reply(c, 8) < 0)
+        if (op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         err = dict_store(d, key, key_size, text, (uint32_t) text_len, c->user);
         if (err < 0)
@@ -662,8 +652,6 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         const void *key, *expected, *new_value;
         uint32_t key_size, expected_size, new_size;
         uint8_t expect_present, set_present;
-        struct wire_buf *b;
-        size_t start;
         bool match;
         int err;
 
@@ -683,7 +671,7 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         else
                 match = !e;
         if (match) {
-                if (dict_reserve_reply(c, 2 + 4 + (size_t) (set_present ? new_size : 0)) < 0)
+                if (op_reply_reserve(c, 2 + 4 + (size_t) (set_present ? new_size : 0)) < 0)
                         return -ENOMEM;
                 if (set_present) {
                         err = dict_store(d, key, key_size, new_value, new_size, c->user);
@@ -697,15 +685,6 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         } else
                 d->cas_failed++;
 
-        /* When the dict changed, room was reserved and nothing below fails. */
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_u8(b, match) < 0 || wire_put_u8(b, e ? 1 : 0) < 0 ||
-            wire_put_bytes(b, e ? e->value : NULL, e ? e->value_size : 0) < 0) {
-                wire_frame_abort(b, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        return 0;
+        /* When the dict changed, room was reserved and this reply cannot fail. */
+        return op_reply(c, req, "bbs", match, e ? 1 : 0, e ? e->value : NULL, e ? e->value_size : 0);
 }

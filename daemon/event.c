@@ -13,7 +13,6 @@
  * here are event_obj_*, and only the exported functions are event_*.
  */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "client.h"
 #include "event.h"
@@ -42,17 +41,9 @@ static struct event_obj *event_of(struct object *o) {
 
 /* ---- storage API ---- */
 
-/* Nothing to serve after a waiter leaves: waiters wait only for SET. */
-static void event_obj_serve(struct object *o) {
-        (void) o;
-}
-
+/* No serve hook: waiters wait only for SET, so a waiter that leaves changes nothing. */
 static void event_obj_wake_all(struct object *o, int neg_errno) {
         wait_fail_all(&event_of(o)->waiters, neg_errno);
-}
-
-static void event_obj_free(struct object *o) {
-        free(event_of(o));
 }
 
 static int event_obj_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
@@ -80,9 +71,7 @@ static int event_obj_declare_init(struct object *o, const char *name, size_t len
 static const struct object_type event_obj_type = {
         .type = WIRE_TYPE_EVENT,
         .wake_all = event_obj_wake_all,
-        .serve = event_obj_serve,
         .describe = event_obj_describe,
-        .free = event_obj_free,
         .size = sizeof(struct event_obj),
         .declare_init = event_obj_declare_init,
 };

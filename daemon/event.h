@@ -9,15 +9,10 @@
 
 #include <stddef.h>
 
-struct client;
-struct request;
-struct wire_reader;
+#include "op.h"
 
 /* Declare an event: 1 created, 0 existed with the same parameters, or a negative errno (see queue.h). */
 int event_declare(const char *name, size_t len);
 
-int event_handle_declare(struct client *c, const struct request *req, struct wire_reader *r);
-int event_handle_set(struct client *c, const struct request *req, struct wire_reader *r);
-int event_handle_clear(struct client *c, const struct request *req, struct wire_reader *r);
-int event_handle_is_set(struct client *c, const struct request *req, struct wire_reader *r);
-int event_handle_wait(struct client *c, const struct request *req, struct wire_reader *r);
+/* The request handlers (op.c's table). */
+op_handler event_handle_declare, event_handle_set, event_handle_clear, event_handle_is_set, event_handle_wait;

@@ -393,9 +393,30 @@ static int list_lookup_args(const struct request *req, struct wire_reader *r, st
         return ret_data && *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
 }
 
-/* Make sure a reply of body_size bytes can be queued without allocating. */
-static int list_reserve_reply(struct client *c, size_t body_size) {
-        return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
+/*
+ * Parse "name, i64 index [, bytes item]" (the item when ret_data is not
+ * NULL), find the list, then the position of the item the index names:
+ * as list_lookup_args, or -ERANGE.
+ */
+static int list_lookup_index(const struct request *req, struct wire_reader *r, struct list **ret, size_t *ret_pos,
+                             const void **ret_data, uint32_t *ret_size) {
+        int64_t index;
+        int err = list_lookup_args(req, r, ret, &index, ret_data, ret_size);
+
+        if (err < 0)
+                return err;
+        return list_index(*ret, index, ret_pos);
+}
+
+/* Parse "name, bytes item", find the list, then the position of the first item equal to it: -ENOENT if none. */
+static int list_lookup_item(const struct request *req, struct wire_reader *r, struct list **ret, size_t *ret_pos) {
+        const void *data;
+        uint32_t size;
+        int err = list_lookup_args(req, r, ret, NULL, &data, &size);
+
+        if (err < 0)
+                return err;
+        return list_find(*ret, data, size, ret_pos);
 }
 
 /* Insert one copied item at pos and answer with the new length. */
@@ -407,7 +428,7 @@ static int list_add_one(struct client *c, const struct request *req, struct list
         err = user_may_hold(c->user, list_item_cost(size), 0, 0);
         if (err < 0)
                 return err;
-        if (list_reserve(l, 1) < 0 || list_reserve_reply(c, 8) < 0)
+        if (list_reserve(l, 1) < 0 || op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         it = list_item_new(data, size, c->user);
         if (!it)
@@ -435,21 +456,36 @@ int list_handle_append(struct client *c, const struct request *req, struct wire_
 }
 
 /*
- * Read the n items (u32 n already read) that end a request, to check them
- * before anything changes: false for a malformed body; their cost and
- * whether one is over max_message otherwise.
+ * Read the "u32 n, n x bytes" that ends an EXTEND or SPLICE body, to check
+ * the items before anything changes (*ret_items is where they start, *ret_n
+ * how many, *ret_cost what they cost), then find the list named: 0,
+ * -EPROTO, as LIST_FIND, or -EMSGSIZE for an item over max_message.
  */
-static bool list_scan_items(struct wire_reader *r, uint32_t n, uint64_t *ret_cost, bool *ret_too_big) {
-        for (uint32_t i = 0; i < n; i++) {
+static int list_find_with_items(const struct request *req, struct wire_reader *r, const char *name, size_t len,
+                                struct list **ret, struct wire_reader *ret_items, uint32_t *ret_n,
+                                uint64_t *ret_cost) {
+        bool too_big = false;
+        int err;
+
+        if (!wire_get_u32(r, ret_n))
+                return -EPROTO;
+        *ret_items = *r;
+        *ret_cost = 0;
+        for (uint32_t i = 0; i < *ret_n; i++) {
                 const void *data;
                 uint32_t size;
 
                 if (!wire_get_bytes(r, &data, &size))
-                        return false;
-                *ret_too_big |= size > mpxd.max_message;
+                        return -EPROTO;
+                too_big |= size > mpxd.max_message;
                 *ret_cost += list_item_cost(size);
         }
-        return wire_reader_done(r);
+        if (!wire_reader_done(r))
+                return -EPROTO;
+        err = LIST_FIND(req, name, len, ret);
+        if (err < 0)
+                return err;
+        return too_big ? -EMSGSIZE : 0;
 }
 
 /* EXTEND: name, u32 n, n x bytes -> u64 len. All or nothing; n may be 0. */
@@ -458,25 +494,19 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
         size_t len;
         struct list *l = NULL;
         struct wire_reader body;
-        bool too_big = false;
-        uint64_t total = 0;
+        uint64_t total;
         uint32_t n;
         int err;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &n))
+        if (!wire_get_name(r, &name, &len))
                 return -EPROTO;
-        body = *r;
-        if (!list_scan_items(r, n, &total, &too_big))
-                return -EPROTO;
-        err = LIST_FIND(req, name, len, &l);
+        err = list_find_with_items(req, r, name, len, &l, &body, &n, &total);
         if (err < 0)
                 return err;
-        if (too_big)
-                return -EMSGSIZE;
         err = user_may_hold(c->user, total, 0, 0);
         if (err < 0)
                 return err;
-        if (list_reserve(l, n) < 0 || list_reserve_reply(c, 8) < 0)
+        if (list_reserve(l, n) < 0 || op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         /* Copy into the spare room past the end; the length moves only once all are there. */
         for (uint32_t i = 0; i < n; i++) {
@@ -504,14 +534,10 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
 /* GET: name, i64 index -> bytes item. */
 int list_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
-        int64_t index;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, &index, NULL, NULL);
-        if (err < 0)
-                return err;
-        err = list_index(l, index, &pos);
+        err = list_lookup_index(req, r, &l, &pos, NULL, NULL);
         if (err < 0)
                 return err;
         l->gets++;
@@ -524,14 +550,10 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         struct list_item *it, *old;
         const void *data;
         uint32_t size;
-        int64_t index;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, &index, &data, &size);
-        if (err < 0)
-                return err;
-        err = list_index(l, index, &pos);
+        err = list_lookup_index(req, r, &l, &pos, &data, &size);
         if (err < 0)
                 return err;
         /* The old item's bytes are released, from whoever put it. */
@@ -571,14 +593,10 @@ int list_handle_insert(struct client *c, const struct request *req, struct wire_
 /* POP: name, i64 index -> bytes item; -1 is the last item. */
 int list_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
-        int64_t index;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, &index, NULL, NULL);
-        if (err < 0)
-                return err;
-        err = list_index(l, index, &pos);
+        err = list_lookup_index(req, r, &l, &pos, NULL, NULL);
         if (err < 0)
                 return err;
         /* The reply holds a copy of the item: queue it first, then remove. */
@@ -593,15 +611,10 @@ int list_handle_pop(struct client *c, const struct request *req, struct wire_rea
 /* REMOVE: name, bytes item -> (empty). The first equal item goes. */
 int list_handle_remove(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
-        const void *data;
-        uint32_t size;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, NULL, &data, &size);
-        if (err < 0)
-                return err;
-        err = list_find(l, data, size, &pos);
+        err = list_lookup_item(req, r, &l, &pos);
         if (err < 0)
                 return err;
         list_item_free(list_take_at(l, pos));
@@ -612,15 +625,10 @@ int list_handle_remove(struct client *c, const struct request *req, struct wire_
 /* INDEX: name, bytes item -> u64 index of the first equal item. */
 int list_handle_index(struct client *c, const struct request *req, struct wire_reader *r) {
         struct list *l = NULL;
-        const void *data;
-        uint32_t size;
         size_t pos;
         int err;
 
-        err = list_lookup_args(req, r, &l, NULL, &data, &size);
-        if (err < 0)
-                return err;
-        err = list_find(l, data, size, &pos);
+        err = list_lookup_item(req, r, &l, &pos);
         if (err < 0)
                 return err;
         return op_reply_u64(c, req, pos);
@@ -635,12 +643,6 @@ int list_handle_len(struct client *c, const struct request *req, struct wire_rea
         if (err < 0)
                 return err;
         return op_reply_u64(c, req, l->len);
-}
-
-/* Write a little-endian integer of size bytes at p. */
-static void list_patch_le(uint8_t *p, uint64_t v, size_t size) {
-        for (size_t i = 0; i < size; i++)
-                p[i] = (uint8_t) (v >> (8 * i));
 }
 
 /*
@@ -692,8 +694,8 @@ int list_handle_slice(struct client *c, const struct request *req, struct wire_r
         }
         if ((flags & WIRE_SLICE_VERSION) && wire_put_u64(b, l->version) < 0)
                 goto nomem;
-        list_patch_le(b->data + at, pos, 8);
-        list_patch_le(b->data + at + 16, n, 4);
+        wire_patch_u64(b, at, pos);
+        wire_patch_u32(b, at + 16, n);
         client_reply_end(c, frame);
         l->slices++;
         return 0;
@@ -711,7 +713,7 @@ int list_handle_clear(struct client *c, const struct request *req, struct wire_r
         err = list_lookup_args(req, r, &l, NULL, NULL, NULL);
         if (err < 0)
                 return err;
-        if (list_reserve_reply(c, 8) < 0)
+        if (op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         if (l->obj.durable)
                 list_journal_clear(l);
@@ -721,17 +723,7 @@ int list_handle_clear(struct client *c, const struct request *req, struct wire_r
 
 /* The reply of SPLICE: u8 done, u64 version, u64 len. */
 static int list_reply_splice(struct client *c, const struct request *req, const struct list *l, bool done) {
-        struct wire_buf *b;
-        size_t frame;
-
-        b = client_reply_begin(c, req->id, req->op, &frame);
-        if (!b)
-                return -ENOMEM;
-        (void) wire_put_u8(b, done);
-        (void) wire_put_u64(b, l->version);
-        (void) wire_put_u64(b, l->len);
-        client_reply_end(c, frame);
-        return 0;
+        return op_reply(c, req, "bqq", done, l->version, (uint64_t) l->len);
 }
 
 /*
@@ -747,23 +739,17 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
         struct list_item **fresh = NULL;
         struct wire_reader body;
         int64_t start_index, stop_index;
-        uint64_t if_version, total = 0, gone_own = 0, gone_other = 0;
+        uint64_t if_version, total, gone_own = 0, gone_other = 0;
         size_t start, stop, removed;
-        bool too_big = false;
         uint32_t n;
         int err;
 
         if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &start_index) || !wire_get_i64(r, &stop_index) ||
-            !wire_get_u64(r, &if_version) || !wire_get_u32(r, &n))
+            !wire_get_u64(r, &if_version))
                 return -EPROTO;
-        body = *r;
-        if (!list_scan_items(r, n, &total, &too_big))
-                return -EPROTO;
-        err = LIST_FIND(req, name, len, &l);
+        err = list_find_with_items(req, r, name, len, &l, &body, &n, &total);
         if (err < 0)
                 return err;
-        if (too_big)
-                return -EMSGSIZE;
         if (if_version != 0 && if_version != l->version)
                 return list_reply_splice(c, req, l, false);
         start = list_clamp(l, start_index);
@@ -782,7 +768,7 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
         if (err < 0)
                 return err;
         /* Everything that can fail first: the array's room, the copies, the reply's room. */
-        if ((n > removed && list_reserve(l, n - removed) < 0) || list_reserve_reply(c, 1 + 8 + 8) < 0)
+        if ((n > removed && list_reserve(l, n - removed) < 0) || op_reply_reserve(c, 1 + 8 + 8) < 0)
                 return -ENOMEM;
         fresh = calloc(n ? n : 1, sizeof(*fresh));
         if (!fresh)

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,34 @@ static bool parse_number(const char *s, int base, unsigned long min, unsigned lo
         if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
                 return false;
         *ret = v;
+        return true;
+}
+
+/*
+ * The options that set a limit from 1 to max, in the order of their
+ * OPT_MAX_* values: what the value is called in the message, and where the
+ * overrides keep it.
+ */
+static const struct limit_option {
+        const char *name;
+        const char *what;
+        unsigned long max;
+        size_t offset;                  /* of its int64_t in struct config_overrides */
+} limit_options[] = {
+        { "max-message", "size", CONFIG_MAX_MESSAGE_LIMIT, offsetof(struct config_overrides, max_message) },
+        { "max-clients", "number", CONFIG_MAX_CLIENTS_LIMIT, offsetof(struct config_overrides, max_clients) },
+        { "max-objects", "number", CONFIG_MAX_OBJECTS_LIMIT, offsetof(struct config_overrides, max_objects) },
+};
+
+/* Set the override of one limit option from its argument: false (said on stderr) when it is out of range. */
+static bool parse_limit(const struct limit_option *opt, const char *arg, struct config_overrides *o) {
+        unsigned long v;
+
+        if (!parse_number(arg, 10, 1, opt->max, &v)) {
+                fprintf(stderr, "mpxd: --%s: '%s' is not a %s from 1 to %lu\n", opt->name, arg, opt->what, opt->max);
+                return false;
+        }
+        *(int64_t *) (void *) ((char *) o + opt->offset) = (int64_t) v;
         return true;
 }
 
@@ -111,28 +140,10 @@ static int parse_args(int argc, char **argv, bool *ret_check) {
                         o->socket_group = optarg;
                         break;
                 case OPT_MAX_MESSAGE:
-                        if (!parse_number(optarg, 10, 1, CONFIG_MAX_MESSAGE_LIMIT, &v)) {
-                                fprintf(stderr, "mpxd: --max-message: '%s' is not a size from 1 to %u\n",
-                                        optarg, CONFIG_MAX_MESSAGE_LIMIT);
-                                return 2;
-                        }
-                        o->max_message = (int64_t) v;
-                        break;
                 case OPT_MAX_CLIENTS:
-                        if (!parse_number(optarg, 10, 1, CONFIG_MAX_CLIENTS_LIMIT, &v)) {
-                                fprintf(stderr, "mpxd: --max-clients: '%s' is not a number from 1 to %u\n",
-                                        optarg, CONFIG_MAX_CLIENTS_LIMIT);
-                                return 2;
-                        }
-                        o->max_clients = (int64_t) v;
-                        break;
                 case OPT_MAX_OBJECTS:
-                        if (!parse_number(optarg, 10, 1, CONFIG_MAX_OBJECTS_LIMIT, &v)) {
-                                fprintf(stderr, "mpxd: --max-objects: '%s' is not a number from 1 to %u\n",
-                                        optarg, CONFIG_MAX_OBJECTS_LIMIT);
+                        if (!parse_limit(&limit_options[c - OPT_MAX_MESSAGE], optarg, o))
                                 return 2;
-                        }
-                        o->max_objects = (int64_t) v;
                         break;
                 case OPT_LOG_LEVEL:
                         level = log_level_from_string(optarg);

@@ -150,6 +150,14 @@ int object_parse_find(const struct request *req, struct wire_reader *r, unsigned
         return object_find_typed(req, name, len, type_mask, ret);
 }
 
+/* Free an object as its type says (object_type.free), or as it was allocated. */
+static void object_free(struct object *o, const struct object_type *type) {
+        if (type->free)
+                type->free(o);
+        else
+                free(o);
+}
+
 /*
  * Register a new object, initialised by its type, its name set; the name must
  * be free. Its owner is the client of request req, or mpxd itself when req is
@@ -189,7 +197,7 @@ void object_delete(struct object *o, int neg_errno) {
         TAILQ_REMOVE(&mpxd.objects_ordered, o, link);
         mpxd.n_objects--;
         log_debug("object '%s' deleted", o->name);
-        o->ops->free(o);
+        object_free(o, o->ops);
         /* After free: what the object held was charged to its creator's user too. */
         user_object_deleted(creator);
 }
@@ -222,7 +230,7 @@ static int object_declare_new(const struct request *req, const char *name, size_
         if (err == 0)
                 err = object_register(req, o, type);
         if (err < 0) {
-                type->free(o);
+                object_free(o, type);
                 return err;
         }
         if (type->declare_done)

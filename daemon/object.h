@@ -30,7 +30,11 @@ struct object_type {
         void (*serve)(struct object *o);
         /* Append the fields that describe the object. */
         int (*describe)(struct object *o, struct wire_buf *b, struct wire_fields *f);
-        /* Free the object and everything it holds; no waiters are left. */
+        /*
+         * Free the object and everything it holds; no waiters are left.
+         * NULL for a type whose struct holds nothing allocated apart: the
+         * object is freed as object_declare allocated it.
+         */
         void (*free)(struct object *o);
         /*
          * Optional: a waiter is about to leave unserved, because its timer

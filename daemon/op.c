@@ -6,6 +6,7 @@
  * back as the reply status; the handler's file decides everything else.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,11 +31,7 @@
 #include "wait.h"
 #include "wire.h"
 
-typedef int (*op_handler)(struct client *c, const struct request *req, struct wire_reader *r);
-
-static int op_handle_hello(struct client *c, const struct request *req, struct wire_reader *r);
-static int op_handle_ping(struct client *c, const struct request *req, struct wire_reader *r);
-static int op_handle_cancel(struct client *c, const struct request *req, struct wire_reader *r);
+static op_handler op_handle_hello, op_handle_ping, op_handle_cancel;
 static void client_set_name(struct client *c, const char *name, uint16_t name_len);
 
 enum {
@@ -54,7 +51,7 @@ static const struct op_entry {
         uint16_t op;
         unsigned flags;
         enum perm_access access;
-        op_handler handle;
+        op_handler *handle;
 } op_table[] = {
         { WIRE_OP_QUEUE_PUT, OP_CHANGES, PERM_WRITE, queue_handle_put },
         { WIRE_OP_QUEUE_GET, OP_CHANGES, PERM_READ, queue_handle_get },
@@ -187,66 +184,136 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
         }
 }
 
-/* Begin a reply, let put append one value, and end it; -ENOMEM leaves nothing behind. */
-static int op_reply_one(struct client *c, const struct request *req, int (*put)(struct wire_buf *, const void *),
-                        const void *v) {
-        size_t start;
-        struct wire_buf *b = client_reply_begin(c, req->id, req->op, &start);
-
-        if (!b)
-                return -ENOMEM;
-        if (put(b, v) < 0) {
-                wire_frame_abort(b, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        return 0;
-}
-
-static int put_u8(struct wire_buf *b, const void *v) {
-        return wire_put_u8(b, *(const uint8_t *) v);
-}
-
-static int put_u64(struct wire_buf *b, const void *v) {
-        return wire_put_u64(b, *(const uint64_t *) v);
-}
-
-static int put_i64(struct wire_buf *b, const void *v) {
-        return wire_put_i64(b, *(const int64_t *) v);
-}
-
 int op_reply_ok(struct client *c, const struct request *req) {
         client_reply_status(c, req->id, req->op, 0);
         return 0;
 }
 
 int op_reply_u8(struct client *c, const struct request *req, uint8_t v) {
-        return op_reply_one(c, req, put_u8, &v);
+        return op_reply(c, req, "b", v);
 }
 
 int op_reply_u64(struct client *c, const struct request *req, uint64_t v) {
-        return op_reply_one(c, req, put_u64, &v);
+        return op_reply(c, req, "q", v);
 }
 
 int op_reply_i64(struct client *c, const struct request *req, int64_t v) {
-        return op_reply_one(c, req, put_i64, &v);
+        return op_reply(c, req, "i", v);
 }
 
 int op_reply_bytes(struct client *c, const struct request *req, const void *data, size_t len) {
-        size_t start;
-        struct wire_buf *b;
-
         if (len > UINT32_MAX)
                 return -EMSGSIZE;
-        b = client_reply_begin(c, req->id, req->op, &start);
+        return op_reply(c, req, "s", data, (uint32_t) len);
+}
+
+/* Append the values of fmt (op_reply) to b: 0 or -ENOMEM. */
+static int op_put_values(struct wire_buf *b, const char *fmt, va_list ap) {
+        int r = 0;
+
+        for (; *fmt && r >= 0; fmt++) {
+                switch (*fmt) {
+                case 'b':
+                        r = wire_put_u8(b, (uint8_t) va_arg(ap, int));
+                        break;
+                case 'w':
+                        r = wire_put_u32(b, va_arg(ap, uint32_t));
+                        break;
+                case 'q':
+                        r = wire_put_u64(b, va_arg(ap, uint64_t));
+                        break;
+                case 'i':
+                        r = wire_put_i64(b, va_arg(ap, int64_t));
+                        break;
+                case 's': {
+                        const void *data = va_arg(ap, const void *);
+
+                        r = wire_put_bytes(b, data, va_arg(ap, uint32_t));
+                        break;
+                }
+                }
+        }
+        return r < 0 ? -ENOMEM : 0;
+}
+
+/* Queue a reply to id, op with the values of fmt; *ret_start is where its frame starts. */
+static int op_vreply(struct client *c, uint32_t id, uint16_t op, size_t *ret_start, const char *fmt, va_list ap) {
+        struct wire_buf *b = client_reply_begin(c, id, op, ret_start);
+
         if (!b)
                 return -ENOMEM;
-        if (wire_put_bytes(b, data, (uint32_t) len) < 0) {
-                wire_frame_abort(b, start);
+        if (op_put_values(b, fmt, ap) < 0) {
+                client_reply_discard(c, *ret_start);
                 return -ENOMEM;
         }
-        client_reply_end(c, start);
+        client_reply_end(c, *ret_start);
         return 0;
+}
+
+int op_reply(struct client *c, const struct request *req, const char *fmt, ...) {
+        size_t start;
+        va_list ap;
+        int err;
+
+        va_start(ap, fmt);
+        err = op_vreply(c, req->id, req->op, &start, fmt, ap);
+        va_end(ap);
+        return err;
+}
+
+int op_reply_to(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
+        size_t start;
+        va_list ap;
+        int err;
+
+        va_start(ap, fmt);
+        err = op_vreply(c, id, op, &start, fmt, ap);
+        va_end(ap);
+        return err;
+}
+
+int op_reply_fd(struct client *c, uint32_t id, uint16_t op, int fd, const char *fmt, ...) {
+        size_t start;
+        va_list ap;
+        int err;
+
+        va_start(ap, fmt);
+        err = op_vreply(c, id, op, &start, fmt, ap);
+        va_end(ap);
+        if (err < 0)
+                return err;
+        err = client_reply_attach_fd(c, start, fd);
+        if (err < 0)
+                /* The frame is the last one in the buffer: take it back. */
+                client_reply_discard(c, start);
+        return err;
+}
+
+int op_reply_reserve(struct client *c, size_t body_size) {
+        return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
+}
+
+int op_page_begin(struct client *c, const struct request *req, uint32_t max, uint32_t most, struct op_page *pg) {
+        *pg = (struct op_page) { .max = max == 0 || max > most ? most : max };
+        pg->b = client_reply_begin(c, req->id, req->op, &pg->start);
+        if (!pg->b)
+                return -ENOMEM;
+        pg->at = pg->b->len;
+        if (wire_put_u64(pg->b, 0) < 0 || wire_put_u32(pg->b, 0) < 0)
+                return op_page_abort(c, pg);
+        return 0;
+}
+
+int op_page_end(struct client *c, struct op_page *pg, uint64_t next_cursor) {
+        wire_patch_u64(pg->b, pg->at, next_cursor);
+        wire_patch_u32(pg->b, pg->at + 8, pg->n);
+        client_reply_end(c, pg->start);
+        return 0;
+}
+
+int op_page_abort(struct client *c, struct op_page *pg) {
+        client_reply_discard(c, pg->start);
+        return -ENOMEM;
 }
 
 /*
@@ -301,20 +368,10 @@ static void client_set_name(struct client *c, const char *name, uint16_t name_le
 static int op_handle_ping(struct client *c, const struct request *req, struct wire_reader *r) {
         const void *data;
         uint32_t len;
-        struct wire_buf *b;
-        size_t start;
 
         if (!wire_get_bytes(r, &data, &len) || !wire_reader_done(r))
                 return -EPROTO;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_bytes(b, data, len) < 0) {
-                client_reply_discard(c, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        return 0;
+        return op_reply(c, req, "s", data, len);
 }
 
 /*
@@ -324,20 +381,8 @@ static int op_handle_ping(struct client *c, const struct request *req, struct wi
  */
 static int op_handle_cancel(struct client *c, const struct request *req, struct wire_reader *r) {
         uint32_t id;
-        int n;
-        struct wire_buf *b;
-        size_t start;
 
         if (!wire_get_u32(r, &id) || !wire_reader_done(r))
                 return -EPROTO;
-        n = wait_cancel_id(c, id);
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_u32(b, (uint32_t) n) < 0) {
-                client_reply_discard(c, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        return 0;
+        return op_reply(c, req, "w", (uint32_t) wait_cancel_id(c, id));
 }

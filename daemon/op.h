@@ -31,6 +31,14 @@ struct request {
         struct client *client;
 };
 
+/*
+ * A request handler, as op_table names it: it parses the body, looks the
+ * object up and acts, and returns 0 once it has replied or parked the
+ * request, or a negative errno that op_dispatch answers. The type headers
+ * declare their handlers with it.
+ */
+typedef int op_handler(struct client *c, const struct request *req, struct wire_reader *r);
+
 /* Handle one complete frame of a client. */
 void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body);
 
@@ -44,3 +52,40 @@ int op_reply_ok(struct client *c, const struct request *req);
 int op_reply_u64(struct client *c, const struct request *req, uint64_t v);
 int op_reply_i64(struct client *c, const struct request *req, int64_t v);
 int op_reply_bytes(struct client *c, const struct request *req, const void *data, size_t len);
+/*
+ * A reply whose body is the values that follow fmt, one character each, as
+ * object_parse_find reads them: 'b' u8 (passed as an int), 'w' u32, 'q' u64,
+ * 'i' i64 (each passed as exactly that type: cast what is not), 's' bytes
+ * (a const void * and a uint32_t size). 0, or -ENOMEM with nothing queued.
+ */
+int op_reply(struct client *c, const struct request *req, const char *fmt, ...);
+/* op_reply to request id (opcode op) of client c: a request parked earlier, served now. */
+int op_reply_to(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...);
+/*
+ * op_reply_to with a duplicate of fd sent along (SCM_RIGHTS): 0, or a
+ * negative errno (-EMFILE when no descriptor is left) with nothing queued.
+ */
+int op_reply_fd(struct client *c, uint32_t id, uint16_t op, int fd, const char *fmt, ...);
+/* Make sure a reply of body_size bytes can then be queued without allocating: 0 or -ENOMEM. */
+int op_reply_reserve(struct client *c, size_t body_size);
+
+/*
+ * A reply that returns one page of a listing: u64 next_cursor, u32 n, then
+ * n entries the caller appends to b. op_page_begin queues the two counts as
+ * zeros, op_page_end writes them and ends the reply; an entry that does not
+ * fit in memory ends it with op_page_abort instead.
+ */
+struct op_page {
+        struct wire_buf *b;             /* where the entries go */
+        size_t start;                   /* the reply's frame */
+        size_t at;                      /* its next_cursor and n */
+        uint32_t max;                   /* entries the page may hold */
+        uint32_t n;                     /* entries appended: the caller counts them */
+};
+
+/* Begin a page of max entries, at most most (max 0: most): 0, or -ENOMEM with nothing queued. */
+int op_page_begin(struct client *c, const struct request *req, uint32_t max, uint32_t most, struct op_page *pg);
+/* Write next_cursor (0: the listing is complete) and n, and queue the reply; 0. */
+int op_page_end(struct client *c, struct op_page *pg, uint64_t next_cursor);
+/* Drop the page begun; returns -ENOMEM, for the handler to return. */
+int op_page_abort(struct client *c, struct op_page *pg);

@@ -45,53 +45,33 @@
 
 struct pipe {
         struct object obj;
-        /* Waiting parties by mode; w->flags holds the mode too. */
-        struct waiter_list duplex;      /* at most one */
-        struct waiter_list readers;     /* empty whenever writers is not */
-        struct waiter_list writers;     /* empty whenever readers is not */
+        /*
+         * Waiting parties by mode (WIRE_PIPE_*), w->flags holding it too: at
+         * most one duplex; readers and writers never both.
+         */
+        struct waiter_list waiting[WIRE_PIPE_WRITE + 1];
         uint64_t pairs;                 /* channels made */
         uint64_t opens;                 /* PIPE_OPEN requests that named it */
+};
+
+/* The name of each mode, for logs. */
+static const char *const mode_names[] = {
+        [WIRE_PIPE_DUPLEX] = "duplex",
+        [WIRE_PIPE_READ] = "read",
+        [WIRE_PIPE_WRITE] = "write",
+};
+
+/* The mode a party of each mode pairs with. */
+static const uint8_t partner_modes[] = {
+        [WIRE_PIPE_DUPLEX] = WIRE_PIPE_DUPLEX,
+        [WIRE_PIPE_READ] = WIRE_PIPE_WRITE,
+        [WIRE_PIPE_WRITE] = WIRE_PIPE_READ,
 };
 
 static const struct object_type pipe_type;
 
 static struct pipe *pipe_of(struct object *o) {
         return container_of(o, struct pipe, obj);
-}
-
-static const char *pipe_mode_name(uint8_t mode) {
-        switch (mode) {
-        case WIRE_PIPE_DUPLEX:
-                return "duplex";
-        case WIRE_PIPE_READ:
-                return "read";
-        default:
-                return "write";
-        }
-}
-
-/* The list a party of mode waits on. */
-static struct waiter_list *pipe_list(struct pipe *p, uint8_t mode) {
-        switch (mode) {
-        case WIRE_PIPE_DUPLEX:
-                return &p->duplex;
-        case WIRE_PIPE_READ:
-                return &p->readers;
-        default:
-                return &p->writers;
-        }
-}
-
-/* The list a party of mode finds its partner on. */
-static struct waiter_list *pipe_partners(struct pipe *p, uint8_t mode) {
-        switch (mode) {
-        case WIRE_PIPE_DUPLEX:
-                return &p->duplex;
-        case WIRE_PIPE_READ:
-                return &p->writers;
-        default:
-                return &p->readers;
-        }
 }
 
 /*
@@ -109,26 +89,18 @@ static struct waiter *pipe_first_partner(struct waiter_list *list) {
         return NULL;
 }
 
-/* Nothing to serve when a waiter leaves: waiting parties never match each other. */
-static void pipe_serve(struct object *o) {
-}
-
+/* No serve hook: waiting parties never match each other, so a waiter that leaves changes nothing. */
 static void pipe_wake_all(struct object *o, int neg_errno) {
         struct pipe *p = pipe_of(o);
 
-        wait_fail_all(&p->duplex, neg_errno);
-        wait_fail_all(&p->readers, neg_errno);
-        wait_fail_all(&p->writers, neg_errno);
-}
-
-static void pipe_free(struct object *o) {
-        free(pipe_of(o));
+        for (size_t i = 0; i < ARRAY_SIZE(p->waiting); i++)
+                wait_fail_all(&p->waiting[i], neg_errno);
 }
 
 static int pipe_describe(struct object *o, struct wire_buf *b, struct wire_fields *f) {
         struct pipe *p = pipe_of(o);
-        unsigned duplex = wait_count(&p->duplex), readers = wait_count(&p->readers);
-        unsigned writers = wait_count(&p->writers);
+        unsigned duplex = wait_count(&p->waiting[WIRE_PIPE_DUPLEX]);
+        unsigned readers = wait_count(&p->waiting[WIRE_PIPE_READ]), writers = wait_count(&p->waiting[WIRE_PIPE_WRITE]);
         int r = 0;
 
         r |= wire_put_field_int(b, f, "size", duplex + readers + writers);
@@ -148,18 +120,15 @@ static int pipe_declare_init(struct object *o, const char *name, size_t len, con
         struct pipe *p = pipe_of(o);
 
         (void) name, (void) len, (void) params;
-        TAILQ_INIT(&p->duplex);
-        TAILQ_INIT(&p->readers);
-        TAILQ_INIT(&p->writers);
+        for (size_t i = 0; i < ARRAY_SIZE(p->waiting); i++)
+                TAILQ_INIT(&p->waiting[i]);
         return 0;
 }
 
 static const struct object_type pipe_type = {
         .type = WIRE_TYPE_PIPE,
         .wake_all = pipe_wake_all,
-        .serve = pipe_serve,
         .describe = pipe_describe,
-        .free = pipe_free,
         .size = sizeof(struct pipe),
         .declare_init = pipe_declare_init,
 };
@@ -210,27 +179,6 @@ static int reserve_two_fds(int fd) {
         return err;
 }
 
-/* Queue the OK reply (u8 mode) of one party with its end attached: 0 or a negative errno, nothing queued. */
-static int pipe_reply_end(struct client *c, uint32_t id, uint16_t op, uint8_t mode, int fd) {
-        struct wire_buf *b;
-        size_t start;
-        int err;
-
-        b = client_reply_begin(c, id, op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_u8(b, mode) < 0) {
-                wire_frame_abort(b, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        err = client_reply_attach_fd(c, start, fd);
-        if (err < 0)
-                /* The frame is the last one in the buffer: take it back. */
-                wire_frame_abort(&c->out, start);
-        return err;
-}
-
 /* A failure to make or pass a channel, as the requester sees it. */
 static int pipe_channel_error(int err) {
         return err == -EMFILE || err == -ENFILE ? -EUSERS : -ENOMEM;
@@ -262,7 +210,7 @@ static int pipe_pair(struct pipe *p, struct waiter *w, struct client *c, const s
                          wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + 1) < 0))
                 err = -ENOMEM;
         if (err >= 0)
-                err = pipe_reply_end(wc, w->id, w->op, wmode, fds[0]);
+                err = op_reply_fd(wc, w->id, w->op, fds[0], "b", wmode);
         if (err < 0) {
                 log_warning("pipe '%s': cannot make a channel for %s: %s", p->obj.name, client_describe(c),
                             strerror(-err));
@@ -272,7 +220,7 @@ static int pipe_pair(struct pipe *p, struct waiter *w, struct client *c, const s
         /* The waiting party is answered: from here on it is served, whatever happens to the other. */
         wait_free(w);
         p->pairs++;
-        err = pipe_reply_end(c, req->id, req->op, mode, fds[1]);
+        err = op_reply_fd(c, req->id, req->op, fds[1], "b", mode);
         channel_close(fds);
         if (err < 0) {
                 log_warning("pipe '%s': cannot pass its end to %s: %s; its partner sees the channel closed",
@@ -284,8 +232,8 @@ static int pipe_pair(struct pipe *p, struct waiter *w, struct client *c, const s
 
                 /* client_describe() has one buffer: copy the first answer out of it. */
                 snprintf(who, sizeof(who), "%s", client_describe(wc));
-                log_debug("pipe '%s': paired %s (%s) with %s (%s)", p->obj.name, who, pipe_mode_name(wmode),
-                          client_describe(c), pipe_mode_name(mode));
+                log_debug("pipe '%s': paired %s (%s) with %s (%s)", p->obj.name, who, mode_names[wmode],
+                          client_describe(c), mode_names[mode]);
         }
         return 0;
 }
@@ -324,12 +272,12 @@ int pipe_handle_open(struct client *c, const struct request *req, struct wire_re
         p = pipe_of(o);
         p->opens++;
 
-        w = pipe_first_partner(pipe_partners(p, mode));
+        w = pipe_first_partner(&p->waiting[partner_modes[mode]]);
         if (w)
                 return pipe_pair(p, w, c, req, mode);
         if (timeout_ms == 0)
                 return -EAGAIN;
-        w = wait_add(c, req, o, pipe_list(p, mode), timeout_ms);
+        w = wait_add(c, req, o, &p->waiting[mode], timeout_ms);
         if (!w)
                 return -errno;
         w->flags = mode;

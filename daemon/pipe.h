@@ -5,8 +5,6 @@
  */
 #pragma once
 
-struct client;
-struct request;
-struct wire_reader;
+#include "op.h"
 
-int pipe_handle_open(struct client *c, const struct request *req, struct wire_reader *r);
+op_handler pipe_handle_open;

@@ -782,9 +782,7 @@ int pool_handle_scale(struct client *c, const struct request *req, struct wire_r
 /* SIGNAL: name, u32 signal -> u32 workers signalled. */
 int pool_handle_signal(struct client *c, const struct request *req, struct wire_reader *r) {
         struct pool *p = NULL;
-        struct wire_buf *b;
         struct worker *w;
-        size_t start;
         uint32_t sig, n = 0;
         int err;
 
@@ -795,8 +793,8 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
                 return -EACCES;
         if (sig == 0 || sig >= NSIG)
                 return -EINVAL;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
+        /* Once the signals are sent, the reply must not fail. */
+        if (op_reply_reserve(c, 4) < 0)
                 return -ENOMEM;
         TAILQ_FOREACH(w, &p->workers, pool_link)
                 if (supervisor_signal(w, (int) sig) == 0)
@@ -805,13 +803,7 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
         log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s': SIG%s sent to %u worker%s by %s", p->obj.name,
                    sigabbrev_np((int) sig) ? sigabbrev_np((int) sig) : "?", n, n == 1 ? "" : "s",
                    client_describe(c));
-        if (wire_put_u32(b, n) < 0) {
-                /* The signals are sent: say so as an error rather than not at all. */
-                client_reply_discard(c, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        return 0;
+        return op_reply(c, req, "w", n);
 }
 
 /* STOP: name, i64 grace_ms; answered once every worker has exited, then the pool is deleted. */

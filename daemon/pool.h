@@ -9,22 +9,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct client;
-struct request;
-struct wire_reader;
+#include "op.h"
 
 #define POOL_MAX_WORKERS 1024u          /* workers of one pool */
 #define POOL_MAX_ARGS 1024u             /* arguments of a command, argv[0] included */
 #define POOL_MAX_COMMAND (64u * 1024)   /* bytes of a command, NUL terminators included */
 
 /* START: name, u32 workers, u8 restart, u16 argc, argc x str -> u8 created. */
-int pool_handle_start(struct client *c, const struct request *req, struct wire_reader *r);
+op_handler pool_handle_start;
 /* SCALE: name, u32 workers. */
-int pool_handle_scale(struct client *c, const struct request *req, struct wire_reader *r);
+op_handler pool_handle_scale;
 /* SIGNAL: name, u32 signal -> u32 workers signalled. */
-int pool_handle_signal(struct client *c, const struct request *req, struct wire_reader *r);
+op_handler pool_handle_signal;
 /* STOP: name, i64 grace_ms; answered once every worker has exited, then the pool is deleted. */
-int pool_handle_stop(struct client *c, const struct request *req, struct wire_reader *r);
+op_handler pool_handle_stop;
 
 /*
  * Start a pool (the configuration and POOL_START) running command, argc

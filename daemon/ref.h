@@ -14,10 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct client;
+#include "op.h"
+
 struct object;
-struct request;
-struct wire_reader;
 
 /* The longest lease of a reference in transit: a day. */
 #define REF_LEASE_MAX_MS        (24u * 3600u * 1000u)
@@ -35,9 +34,9 @@ struct wire_reader;
 int ref_declared(struct client *c, struct object *o, int created);
 
 /* REF: name, u32 lease_ms -> u64 token. */
-int ref_handle_ref(struct client *c, const struct request *req, struct wire_reader *r);
+op_handler ref_handle_ref;
 /* UNREF: name, u64 token -> u8 deleted. */
-int ref_handle_unref(struct client *c, const struct request *req, struct wire_reader *r);
+op_handler ref_handle_unref;
 
 /* A connection is gone: its references end (which may delete objects). */
 void ref_client_lost(struct client *c);

@@ -455,22 +455,12 @@ int sem_handle_release(struct client *c, const struct request *req, struct wire_
 /* VALUE: name -> u64 value, u64 max. */
 int sem_handle_value(struct client *c, const struct request *req, struct wire_reader *r) {
         struct sem *s = NULL;
-        struct wire_buf *b;
-        size_t start;
         int err;
 
         err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_SEMAPHORE, &s, "");
         if (err < 0)
                 return err;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_u64(b, s->value) < 0 || wire_put_u64(b, s->max) < 0) {
-                client_reply_discard(c, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        return 0;
+        return op_reply(c, req, "qq", s->value, s->max);
 }
 
 uint64_t sem_client_units(const struct client *c) {

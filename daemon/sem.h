@@ -7,17 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct client;
-struct request;
+#include "op.h"
+
 struct sem_hold;
-struct wire_reader;
 
 /* Declare a semaphore: 1 created, 0 existed with the same parameters, or a negative errno (see queue.h). */
 int sem_declare(const char *name, size_t len, uint64_t value, uint64_t max, uint32_t flags);
 
-int sem_handle_declare(struct client *c, const struct request *req, struct wire_reader *r);
-int sem_handle_acquire(struct client *c, const struct request *req, struct wire_reader *r);
-int sem_handle_release(struct client *c, const struct request *req, struct wire_reader *r);
-int sem_handle_value(struct client *c, const struct request *req, struct wire_reader *r);
+/* The request handlers (op.c's table). */
+op_handler sem_handle_declare, sem_handle_acquire, sem_handle_release, sem_handle_value;
 /* How many semaphore units the client holds, over all semaphores. */
 uint64_t sem_client_units(const struct client *c);
