@@ -4,8 +4,8 @@
 # states: clients (who waits on what, who holds what), the warning of the
 # next owner of a lock whose holder was killed, peek, purge, stats and
 # users, ls with --sort, --type and --names, ownership (ls OWNER and MODE,
-# chmod, chown), top (one-shot, and live in a real terminal under tmux), and
-# bash completion of commands and object names.
+# chmod, chown), top (one-shot, as JSON, and live in a real terminal under
+# tmux), and bash completion of commands and object names.
 set -eu
 
 if [ "${1:-}" != "--inside" ]; then
@@ -181,6 +181,9 @@ set +e; "$ctl" chmod 600 nothing 2> "$tmp/err"; st=$?; set -e
 "$ctl" top > "$tmp/top" < /dev/null || fail "top one-shot"
 head -n 1 "$tmp/top" | grep -q '^mpxd .* clients [0-9]* .*objects 3' || fail "top header: $(head -n 1 "$tmp/top")"
 grep -q '^NAME  *TYPE  *REQ/S' "$tmp/top" || fail "top table: $(cat "$tmp/top")"
+"$ctl" --json top > "$tmp/top" < /dev/null || fail "top --json one-shot"
+[ "$(json "$tmp/top" 'len(d["objects"]), sorted(set(type(o["rate"]).__name__ for o in d["objects"])), type(d["stats"]["rate"]).__name__')" = "3 ['int'] int" ] ||
+        fail "top --json is no document of the statistics and the objects with their rates: $(cat "$tmp/top")"
 
 # ---- top, live in a real terminal (tmux), quit with q ----
 if command -v tmux > /dev/null; then
