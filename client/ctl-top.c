@@ -218,13 +218,13 @@ int ctl_top(struct ctl *ctl, int argc, char **argv) {
                 { "iterations", required_argument, NULL, 'n' },
                 CTL_OPTIONS_COMMON
         };
-        bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && !ctl->json;
         struct sample before = { 0 }, now = { 0 };
         struct termios saved, raw;
         bool raw_mode = false;
         uint64_t iterations;
         struct ctl_args a;
         const char *sort;
+        bool tty;
         int r;
 
         r = ctl_parse(ctl, argc, argv,
@@ -236,6 +236,8 @@ int ctl_top(struct ctl *ctl, int argc, char **argv) {
                       NULL, &a);
         if (r != CTL_EXIT_OK)
                 return r;
+        /* Only now: --json may come after "top", and ctl_parse() has just read it. */
+        tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && !ctl->json;
         sort = ctl_value(&a, 'S') ? ctl_value(&a, 'S') : "rate";
         iterations = ctl_number(&a, 'n', 0);
         if (!tty)
