@@ -5,6 +5,7 @@
  * their sizes and waiters. q quits. It draws with plain ANSI sequences on
  * the alternate screen, so it works in any terminal and in tmux; when stdout
  * is not a terminal it prints one table, measured over one second, and exits.
+ * With --json it prints that one measure as a JSON document instead.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -86,35 +87,51 @@ static int64_t field_num(const mpx_info *info, const char *key) {
         return f && !f->is_str ? f->num : 0;
 }
 
-/* Add a "rate" field to each object of now: requests per second since before. */
+/* Requests per second between two counts taken dt_ms apart. */
+static int64_t per_second(int64_t before, int64_t now, int64_t dt_ms) {
+        return dt_ms > 0 ? (now - before) * 1000 / dt_ms : 0;
+}
+
+/* Append a number field to info. */
+static int add_field(mpx_info *info, const char *key, int64_t num) {
+        mpx_field *f = realloc(info->fields, (info->n_fields + 1) * sizeof(*f));
+
+        if (!f)
+                return -ENOMEM;
+        info->fields = f;
+        f = &info->fields[info->n_fields];
+        *f = (mpx_field) { .key = strdup(key), .num = num };
+        if (!f->key)
+                return -ENOMEM;
+        info->n_fields++;
+        return 0;
+}
+
+/*
+ * Add a "rate" field, requests per second since before, to each object of
+ * now and to its statistics.
+ */
 static int add_rates(struct sample *now, const struct sample *before) {
         int64_t dt = now->at_ms - before->at_ms;
+        int r;
 
         for (size_t i = 0; i < now->n; i++) {
                 mpx_info *it = &now->items[i];
                 const mpx_info *old = bsearch(it->name, before->items, before->n, sizeof(*before->items),
                                               compare_name);
-                int64_t delta = field_num(it, "requests") - (old ? field_num(old, "requests") : 0);
-                mpx_field *f = realloc(it->fields, (it->n_fields + 1) * sizeof(*f));
 
-                if (!f)
-                        return -ENOMEM;
-                it->fields = f;
-                f = &it->fields[it->n_fields];
-                *f = (mpx_field) { .key = strdup("rate"), .num = dt > 0 ? delta * 1000 / dt : 0 };
-                if (!f->key)
-                        return -ENOMEM;
-                it->n_fields++;
+                r = add_field(it, "rate",
+                              per_second(old ? field_num(old, "requests") : 0, field_num(it, "requests"), dt));
+                if (r < 0)
+                        return r;
         }
-        return 0;
+        return add_field(&now->stats, "rate",
+                         per_second(field_num(&before->stats, "requests"), field_num(&now->stats, "requests"), dt));
 }
 
 /* The line above the table: what the whole daemon does. */
-static void print_header(const struct sample *now, const struct sample *before) {
+static void print_header(const struct sample *now) {
         const mpx_field *version = mpx_info_get(&now->stats, "version");
-        int64_t dt = now->at_ms - before->at_ms;
-        int64_t rate = dt > 0 ? (field_num(&now->stats, "requests") - field_num(&before->stats, "requests")) *
-                                        1000 / dt : 0;
         char rss[32];
 
         ctl_human_bytes(field_num(&now->stats, "rss_bytes"), rss, sizeof(rss));
@@ -122,7 +139,20 @@ static void print_header(const struct sample *now, const struct sample *before) 
                "  requests/s %" PRId64 "  rss %s\n\n",
                version && version->is_str ? version->str : "?", field_num(&now->stats, "uptime_ms") / 1000,
                field_num(&now->stats, "clients"), field_num(&now->stats, "objects"),
-               field_num(&now->stats, "waiters"), rate, rss);
+               field_num(&now->stats, "waiters"), field_num(&now->stats, "rate"), rss);
+}
+
+/* With --json, one document: the statistics and every object, each with its rate. */
+static void print_json(const struct sample *now) {
+        fputs("{\"stats\":", stdout);
+        ctl_json_info(&now->stats);
+        fputs(",\"objects\":[", stdout);
+        for (size_t i = 0; i < now->n; i++) {
+                if (i > 0)
+                        putchar(',');
+                ctl_json_info(&now->items[i]);
+        }
+        fputs("]}\n", stdout);
 }
 
 /* Rows that fit the terminal, leaving room for the header and the hint. */
@@ -134,8 +164,9 @@ static size_t rows_that_fit(size_t n) {
         return n < (size_t) ws.ws_row - 5 ? n : (size_t) ws.ws_row - 5;
 }
 
-/* Print one screen (or, without a terminal, one table). */
-static int show(struct sample *now, const struct sample *before, const char *sort, bool tty) {
+/* Print one screen (or, without a terminal, one table or one JSON document). */
+static int show(const struct ctl *ctl, struct sample *now, const struct sample *before, const char *sort,
+                bool tty) {
         int r = add_rates(now, before);
 
         if (r < 0)
@@ -143,8 +174,13 @@ static int show(struct sample *now, const struct sample *before, const char *sor
         ctl_sort(now->items, now->n, sort);
         if (tty)
                 fputs("\033[H\033[2J", stdout);
-        print_header(now, before);
-        ctl_print_table(top_columns, ARRAY_SIZE(top_columns), now->items, tty ? rows_that_fit(now->n) : now->n);
+        if (ctl->json) {
+                print_json(now);
+        } else {
+                print_header(now);
+                ctl_print_table(top_columns, ARRAY_SIZE(top_columns), now->items,
+                                tty ? rows_that_fit(now->n) : now->n);
+        }
         if (tty)
                 fputs("\n(q to quit)", stdout);
         fflush(stdout);
@@ -182,13 +218,13 @@ int ctl_top(struct ctl *ctl, int argc, char **argv) {
                 { "iterations", required_argument, NULL, 'n' },
                 CTL_OPTIONS_COMMON
         };
-        bool tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && !ctl->json;
         struct sample before = { 0 }, now = { 0 };
         struct termios saved, raw;
         bool raw_mode = false;
         uint64_t iterations;
         struct ctl_args a;
         const char *sort;
+        bool tty;
         int r;
 
         r = ctl_parse(ctl, argc, argv,
@@ -200,6 +236,8 @@ int ctl_top(struct ctl *ctl, int argc, char **argv) {
                       NULL, &a);
         if (r != CTL_EXIT_OK)
                 return r;
+        /* Only now: --json may come after "top", and ctl_parse() has just read it. */
+        tty = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && !ctl->json;
         sort = ctl_value(&a, 'S') ? ctl_value(&a, 'S') : "rate";
         iterations = ctl_number(&a, 'n', 0);
         if (!tty)
@@ -223,7 +261,7 @@ int ctl_top(struct ctl *ctl, int argc, char **argv) {
                         break;
                 r = sample_take(ctl, &now);
                 if (r >= 0)
-                        r = show(&now, &before, sort, tty);
+                        r = show(ctl, &now, &before, sort, tty);
                 if (r < 0)
                         break;
                 sample_free(&before);

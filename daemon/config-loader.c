@@ -3,8 +3,10 @@
  * The loader of mpxd's configuration: errors collected with their file,
  * line and setting and reported in the order of the file, and the readers of
  * typed values (integers, sizes, booleans, modes, users and groups) that
- * record what was expected when a value does not fit. config.c reads the
- * sections with them, config-objects.c the objects.
+ * record what was expected when a value does not fit. An integer written
+ * over 32 bits without the L suffix, which libconfig keeps cut to 32 bits, is
+ * caught by reading its line again. config.c reads the sections with them,
+ * config-objects.c the objects.
  */
 #include <errno.h>
 #include <grp.h>
@@ -132,7 +134,16 @@ char *loader_take_errors(struct loader *l) {
         return all;
 }
 
+static void source_close(struct loader_source *src) {
+        if (src->f)
+                fclose(src->f);
+        free(src->file);
+        free(src->text);
+        *src = (struct loader_source) { 0 };
+}
+
 void loader_done(struct loader *l) {
+        source_close(&l->source);
         for (unsigned i = 0; i < l->n_errors; i++)
                 free(l->errors[i].text);
         free(l->errors);
@@ -181,10 +192,140 @@ void check_keys(struct loader *l, const config_setting_t *group, const char *con
         }
 }
 
+/* ---- integers over 32 bits ---- */
+
+/* A character of a setting's name, as libconfig's grammar has them. */
+static bool is_name_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-' || c == '*';
+}
+
+/*
+ * Line number line (from 1) of file, NULL when it cannot be read. Settings
+ * come mostly in the order of the file, so the file stays open and is read
+ * forward; it is read again from its start only to go back.
+ */
+static const char *source_line(struct loader_source *src, const char *file, unsigned line) {
+        if (line == 0)
+                return NULL;
+        if (src->f && strcmp(src->file, file) != 0)
+                source_close(src);
+        if (!src->f) {
+                src->file = strdup(file);
+                src->f = src->file ? fopen(file, "re") : NULL;
+                if (!src->f) {
+                        source_close(src);
+                        return NULL;
+                }
+        }
+        if (line < src->line) {
+                rewind(src->f);
+                src->line = 0;
+        }
+        while (src->line < line) {
+                if (getline(&src->text, &src->size, src->f) < 0) {
+                        source_close(src);
+                        return NULL;
+                }
+                src->line++;
+        }
+        return src->text;
+}
+
+/*
+ * Whether the integer literal at p does not fit an int, has no L suffix and
+ * comes out of such a cut as stored: then it is what the setting was written
+ * as, and it goes to buf.
+ */
+static bool literal_is_cut(const char *p, int stored, char *buf, size_t size) {
+        const char *start = p, *digits;
+        unsigned long long v;
+        bool hex, negative;
+        size_t n;
+
+        negative = *p == '-';
+        if (*p == '-' || *p == '+')
+                p++;
+        hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+        digits = hex ? p + 2 : p;
+        n = strspn(digits, hex ? "0123456789abcdefABCDEF" : "0123456789");
+        if (n == 0 || digits[n] == 'L' || (size_t) (digits + n - start) >= size)
+                return false;
+        errno = 0;
+        v = strtoull(digits, NULL, hex ? 16 : 10);
+        /* Past 64 bits nothing is left to compare: the literal is wrong whatever was stored. */
+        if (errno != ERANGE) {
+                if (hex ? v <= UINT32_MAX : v <= (negative ? (unsigned long long) INT_MAX + 1 : INT_MAX))
+                        return false;
+                if ((uint32_t) (negative ? 0 - v : v) != (uint32_t) stored)
+                        return false;
+        }
+        snprintf(buf, size, "%.*s", (int) (digits + n - start), start);
+        return true;
+}
+
+/*
+ * libconfig 1.5 reads an integer literal that does not fit 32 bits, written
+ * without the L suffix, as an int cut to 32 bits (4294967296 as 0,
+ * 4296015872 as 1048576) and keeps no trace of it. So the setting's line is
+ * read again and its literal found after its name. True, and the literal in
+ * buf, when it was cut. A setting without a name (an element of an array)
+ * cannot be found again; it is taken as libconfig read it.
+ */
+static bool int_was_cut(struct loader *l, const config_setting_t *s, char *buf, size_t size) {
+        const char *name = config_setting_name(s), *text;
+        size_t n;
+
+        if (config_setting_type(s) != CONFIG_TYPE_INT || !name)
+                return false;
+        text = source_line(&l->source, setting_file(l, s), config_setting_source_line(s));
+        if (!text)
+                return false;
+        n = strlen(name);
+        for (const char *p = strstr(text, name); p; p = strstr(p + 1, name)) {
+                const char *q = p + n;
+
+                if ((p > text && is_name_char(p[-1])) || is_name_char(*q))
+                        continue;
+                q += strspn(q, " \t");
+                if (*q != '=' && *q != ':')
+                        continue;
+                q += 1 + strspn(q + 1, " \t");
+                if (literal_is_cut(q, config_setting_get_int(s), buf, size))
+                        return true;
+        }
+        return false;
+}
+
+/*
+ * When libconfig cut the integer literal of s: an error with what was
+ * expected and what was written, and how to write it when the setting takes
+ * integers that large (max); true. False when s was read as written.
+ */
+bool fail_if_cut(struct loader *l, const config_setting_t *s, uint64_t max, const char *expected) {
+        char literal[32];
+
+        if (!int_was_cut(l, s, literal, sizeof(literal)))
+                return false;
+        if (literal[0] != '-' && max > INT_MAX)
+                fail_about(l, s, "%s, got %s without the L suffix that integers over %d need: write %sL", expected,
+                           literal, INT_MAX, literal);
+        else
+                fail_about(l, s, "%s, got %s", expected, literal);
+        return true;
+}
+
+/* ---- the readers ---- */
+
 /* An integer setting in [min, max]; false (and an error) otherwise. */
 bool get_uint(struct loader *l, const config_setting_t *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        char expected[96];
         long long v;
 
+        snprintf(expected, sizeof(expected), "expected an integer from %llu to %llu", (unsigned long long) min,
+                 (unsigned long long) max);
+        if (fail_if_cut(l, s, max, expected))
+                return false;
         if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
                 fail_at(l, s, "expected an integer from %llu to %llu", (unsigned long long) min,
                         (unsigned long long) max);
@@ -308,9 +449,12 @@ int resolve_user(const char *name, struct passwd *pw, char *buf, size_t size, st
  */
 bool get_mode(struct loader *l, const config_setting_t *s, unsigned *ret) {
         const char *expected = "an octal mode from \"0000\" to \"7777\", such as \"0660\" or 0660";
-        char digits[32], *end;
+        char digits[32], what[96], *end;
         unsigned long m;
 
+        snprintf(what, sizeof(what), "expected %s", expected);
+        if (fail_if_cut(l, s, PERM_MODE_MASK, what))
+                return false;
         if (config_setting_type(s) == CONFIG_TYPE_STRING)
                 snprintf(digits, sizeof(digits), "%s", config_setting_get_string(s));
         /* A hex integer (0x1B0) has no octal digits to read again: refused rather than misread. */
@@ -334,8 +478,14 @@ bool get_mode(struct loader *l, const config_setting_t *s, unsigned *ret) {
  * or G suffix (powers of 1024), such as "512M"; 0, or from min to max.
  */
 bool get_size(struct loader *l, const config_setting_t *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        char expected[192];
         uint64_t v = 0;
 
+        snprintf(expected, sizeof(expected), "expected 0 or a size from %llu to %llu bytes: an integer, or a "
+                 "string with an optional K, M or G suffix such as \"512M\"", (unsigned long long) min,
+                 (unsigned long long) max);
+        if (fail_if_cut(l, s, max, expected))
+                return false;
         if (config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64) {
                 long long n = config_setting_get_int64(s);
 
@@ -371,7 +521,6 @@ bool get_size(struct loader *l, const config_setting_t *s, uint64_t min, uint64_
         *ret = v;
         return true;
 bad:
-        fail_at(l, s, "expected 0 or a size from %llu to %llu bytes: an integer, or a string with an optional K, M "
-                "or G suffix such as \"512M\"", (unsigned long long) min, (unsigned long long) max);
+        fail_at(l, s, "%s", expected);
         return false;
 }

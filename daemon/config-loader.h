@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <libconfig.h>
@@ -25,6 +26,15 @@ struct loader_error {
         char *text;
 };
 
+/* A file read again line by line, forward, to see how a value was written (config-loader.c). */
+struct loader_source {
+        char *file;                     /* the file open in f */
+        FILE *f;
+        unsigned line;                  /* the number of the line in text; 0 before the first */
+        char *text;
+        size_t size;
+};
+
 /* Reading one file: the configuration being built and the errors found. */
 struct loader {
         const char *path;
@@ -32,6 +42,7 @@ struct loader {
         struct loader_error *errors;
         unsigned n_errors;
         bool oom;                       /* an error could not be recorded */
+        struct loader_source source;
 };
 
 /* The dotted path of a setting: "objects.queues[2].maxsize". */
@@ -70,6 +81,12 @@ const char *setting_file(struct loader *l, const config_setting_t *s);
 void fail_missing(struct loader *l, const config_setting_t *group, const char *key, const char *expected);
 /* Check that every setting of group is one of allowed (NULL-terminated). */
 void check_keys(struct loader *l, const config_setting_t *group, const char *const *allowed);
+/*
+ * When libconfig cut the integer literal of s to 32 bits (one over 2147483647
+ * without the L suffix): an error saying expected, what was written and, when
+ * max is over 32 bits, how to write it; true. False when s was read as written.
+ */
+bool fail_if_cut(struct loader *l, const config_setting_t *s, uint64_t max, const char *expected);
 /* The readers of one value: true and *ret, or false with an error recorded. */
 bool get_uint(struct loader *l, const config_setting_t *s, uint64_t min, uint64_t max, uint64_t *ret);
 bool get_bool(struct loader *l, const config_setting_t *s, bool *ret);

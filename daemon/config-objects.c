@@ -53,6 +53,8 @@ static bool store_element(struct loader *l, const config_setting_t *s, const str
 
                 if (type == CONFIG_TYPE_FLOAT)
                         d = config_setting_get_float(s);
+                else if (fail_if_cut(l, s, UINT64_MAX, "expected a number"))
+                        return false;
                 else if (type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64)
                         d = (double) config_setting_get_int64(s);
                 else {
@@ -76,9 +78,14 @@ static bool store_element(struct loader *l, const config_setting_t *s, const str
                 bool is_signed = t->kind == TYPECODE_SIGNED;
                 long long lo = is_signed ? (bits == 64 ? LLONG_MIN : -(1LL << (bits - 1))) : 0;
                 long long hi = bits == 64 ? LLONG_MAX : is_signed ? (1LL << (bits - 1)) - 1 : (1LL << bits) - 1;
+                char expected[96];
 
+                snprintf(expected, sizeof(expected), "expected an integer from %lld to %lld for type code '%c'", lo,
+                         hi, t->code);
+                if (fail_if_cut(l, s, (uint64_t) hi, expected))
+                        return false;
                 if (v < lo || v > hi) {
-                        fail_at(l, s, "expected an integer from %lld to %lld for type code '%c'", lo, hi, t->code);
+                        fail_at(l, s, "%s", expected);
                         return false;
                 }
                 switch (t->size) {

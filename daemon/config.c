@@ -366,6 +366,7 @@ int config_load(const char *path, bool must_exist, struct config **ret, char **r
                 goto fail;
         fclose(f);
         free(dir_copy);
+        loader_done(&l);
         *ret = l.c;
         return 0;
 

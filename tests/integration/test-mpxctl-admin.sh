@@ -4,8 +4,8 @@
 # states: clients (who waits on what, who holds what), the warning of the
 # next owner of a lock whose holder was killed, peek, purge, stats and
 # users, ls with --sort, --type and --names, ownership (ls OWNER and MODE,
-# chmod, chown), top (one-shot, and live in a real terminal under tmux), and
-# bash completion of commands and object names.
+# chmod, chown), top (one-shot, as JSON, also in a terminal, and live in a
+# real terminal under tmux), and bash completion of commands and object names.
 set -eu
 
 if [ "${1:-}" != "--inside" ]; then
@@ -181,6 +181,23 @@ set +e; "$ctl" chmod 600 nothing 2> "$tmp/err"; st=$?; set -e
 "$ctl" top > "$tmp/top" < /dev/null || fail "top one-shot"
 head -n 1 "$tmp/top" | grep -q '^mpxd .* clients [0-9]* .*objects 3' || fail "top header: $(head -n 1 "$tmp/top")"
 grep -q '^NAME  *TYPE  *REQ/S' "$tmp/top" || fail "top table: $(cat "$tmp/top")"
+"$ctl" --json top > "$tmp/top" < /dev/null || fail "top --json one-shot"
+[ "$(json "$tmp/top" 'len(d["objects"]), sorted(set(type(o["rate"]).__name__ for o in d["objects"])), type(d["stats"]["rate"]).__name__')" = "3 ['int'] int" ] ||
+        fail "top --json is no document of the statistics and the objects with their rates: $(cat "$tmp/top")"
+
+# ---- top --json in a terminal: one document, wherever --json is, never the live view ----
+# script(1) gives top a terminal on both its standard input and output, as a
+# shell does; timeout only bounds a top that would draw its live view forever.
+if command -v script > /dev/null; then
+        for args in "--json top" "top --json"; do
+                timeout 30 script -qec "'$ctl' $args" /dev/null < /dev/null > "$tmp/top" 2> "$tmp/err" ||
+                        fail "mpxctl $args in a terminal: $(cat "$tmp/err")"
+                [ "$(json "$tmp/top" 'len(d["objects"])' 2> "$tmp/err")" = 3 ] ||
+                        fail "mpxctl $args in a terminal printed no one JSON document: $(od -c "$tmp/top" | head -n 5)"
+        done
+else
+        fail "script (bsdutils) is not installed: top --json cannot be tested in a terminal"
+fi
 
 # ---- top, live in a real terminal (tmux), quit with q ----
 if command -v tmux > /dev/null; then

@@ -73,6 +73,9 @@ static struct config *load_ok(struct fixture *f, const char *text) {
         write_file(f, text);
         config_free(f->c);
         f->c = NULL;
+        /* The messages of a load_bad() before. */
+        free(f->errors);
+        f->errors = NULL;
         r = config_load(f->path, true, &f->c, &f->errors);
         if (r < 0)
                 fail_msg("config_load: %s: %s", strerror(-r), f->errors ? f->errors : "(no message)");
@@ -333,6 +336,54 @@ static void test_int64_values(void **state) {
         struct config *c = load_ok(f, "objects = { queues = ( { name = \"q\"; maxsize = 5000000000L; } ); };\n");
 
         assert_int_equal(c->objects[0].maxsize, 5000000000ULL);
+}
+
+/*
+ * An integer over 32 bits without the L suffix: libconfig 1.5 keeps it cut
+ * to 32 bits (4294967296 as 0, 4296015872 as 1048576) and does not say so.
+ * It is refused with what was written and, where the setting takes such
+ * values, what to write; never taken as its cut value.
+ */
+static void test_int_without_suffix(void **state) {
+        struct fixture *f = *state;
+        struct config *c;
+
+        load_bad(f, "durability = { compact_size = 4294967296; };\n",
+                 "1: durability.compact_size: expected an integer from 4096 to 9223372036854775807, got 4294967296 "
+                 "without the L suffix that integers over 2147483647 need: write 4294967296L");
+        load_bad(f, "durability = {\n  compact_size = 4296015872;\n};\n"
+                    "limits = { max_clients = 4294967297; max_memory = 0x100000000; };\n"
+                    "permissions = { default_mode = 4294967296; };\n",
+                 "2: durability.compact_size: expected an integer from 4096 to 9223372036854775807, got 4296015872 "
+                 "without the L suffix that integers over 2147483647 need: write 4296015872L",
+                 "4: limits.max_clients: expected an integer from 1 to 1000000, got 4294967297",
+                 "4: limits.max_memory: expected 0 or a size from 1 to 1125899906842624 bytes: an integer, or a "
+                 "string with an optional K, M or G suffix such as \"512M\", got 0x100000000 without the L suffix "
+                 "that integers over 2147483647 need: write 0x100000000L",
+                 "5: permissions.default_mode: expected an octal mode from \"0000\" to \"7777\", such as \"0660\" "
+                 "or 0660, got 4294967296");
+        /* Another setting of the same name on the line is read as libconfig read it. */
+        load_bad(f, "objects = { queues = ( { name = \"a\"; maxsize = -4294967296; },\n"
+                    "  { name = \"b\"; maxsize = 8589934592; }, { name = \"c\"; maxsize = 5; } ); };\n",
+                 "1: objects.queues[0].maxsize: expected an integer from 0 to 9223372036854775807, got -4294967296",
+                 "2: objects.queues[1].maxsize: expected an integer from 0 to 9223372036854775807, got 8589934592 "
+                 "without the L suffix that integers over 2147483647 need: write 8589934592L");
+        load_bad(f, "objects = { values = ( { name = \"q\"; typecode = \"q\"; initial = 4294967296; },\n"
+                    "  { name = \"d\"; typecode = \"d\"; initial = 4294967296; },\n"
+                    "  { name = \"i\"; typecode = \"i\"; initial = 4294967296; } ); };\n",
+                 "1: objects.values[0].initial: expected an integer from -9223372036854775808 to "
+                 "9223372036854775807 for type code 'q', got 4294967296 without the L suffix that integers over "
+                 "2147483647 need: write 4294967296L",
+                 "2: objects.values[1].initial: expected a number, got 4294967296 without the L suffix that "
+                 "integers over 2147483647 need: write 4294967296L",
+                 "3: objects.values[2].initial: expected an integer from -2147483648 to 2147483647 for type code "
+                 "'i', got 4294967296");
+        c = load_ok(f, "durability = { compact_size = 4294967296L; };\n"
+                       "objects = { queues = ( { name = \"q\"; maxsize = 2147483647; } );\n"
+                       "  values = ( { name = \"v\"; typecode = \"q\"; initial = 4294967296L; } ); };\n");
+        assert_int_equal(c->compact_size, UINT64_C(4294967296));
+        assert_int_equal(c->objects[0].maxsize, 2147483647);
+        assert_int_equal(*(int64_t *) c->objects[1].initial, INT64_C(4294967296));
 }
 
 static void test_include(void **state) {
@@ -724,6 +775,7 @@ int main(void) {
                 T(test_every_setting),
                 T(test_group_by_name),
                 T(test_int64_values),
+                T(test_int_without_suffix),
                 T(test_include),
                 T(test_shipped_file),
                 T(test_durability),
