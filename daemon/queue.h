@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "op.h"
+
 struct client;
-struct request;
-struct wire_reader;
 
 /*
  * Declare a queue (the configuration and QUEUE_DECLARE): 1 created, 0
@@ -24,19 +24,10 @@ int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joi
 struct delivery;
 TAILQ_HEAD(delivery_list, delivery);
 
-int queue_handle_declare(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_put(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_put_many(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_get(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_get_many(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_qsize(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_close(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_purge(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_done_get(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r);
-int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r);
+/* The request handlers (op.c's table). */
+op_handler queue_handle_declare, queue_handle_put, queue_handle_put_many, queue_handle_get,
+        queue_handle_get_many, queue_handle_qsize, queue_handle_close, queue_handle_purge,
+        queue_handle_task_done, queue_handle_done_get, queue_handle_join, queue_handle_peek, queue_handle_touch;
 /* How many undone joinable deliveries the client holds. */
 unsigned queue_client_deliveries(const struct client *c);
 /* Milliseconds until the first lease of its attached deliveries runs out, or -1. */
