@@ -734,23 +734,13 @@ int queue_handle_get_many(struct client *c, const struct request *req, struct wi
 /* QSIZE: name -> u64 size, u64 maxsize, u64 unfinished, u8 closed. */
 int queue_handle_qsize(struct client *c, const struct request *req, struct wire_reader *r) {
         struct queue *q = NULL;
-        struct wire_buf *b;
-        size_t start;
         int err;
 
         err = OBJECT_PARSE_AS(req, r, QUEUE_TYPES, &q, "");
         if (err < 0)
                 return err;
-        b = client_reply_begin(c, req->id, req->op, &start);
-        if (!b)
-                return -ENOMEM;
-        if (wire_put_u64(b, q->count) < 0 || wire_put_u64(b, q->maxsize) < 0 ||
-            wire_put_u64(b, q->joinable ? queue_unfinished(q) : 0) < 0 || wire_put_u8(b, q->closed) < 0) {
-                client_reply_discard(c, start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, start);
-        return 0;
+        return op_reply(c, req, "qqqb", q->count, q->maxsize, (uint64_t) (q->joinable ? queue_unfinished(q) : 0),
+                        (int) q->closed);
 }
 
 /* CLOSE: name. Putters fail now; getters once the queue is drained. */
