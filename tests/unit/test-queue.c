@@ -27,10 +27,13 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "mpxd.h"
 #include "unit-client.h"
+#include "user.h"
 
 /* ---- building requests ---- */
 
@@ -235,6 +238,79 @@ static void test_get_many(void **state) {
         assert_items(b, 6, five, 3);
         assert_qsize(a, "q", 0, 0, 0, 0);
         assert_int_equal(mpxd.n_waiters, 0);
+}
+
+/* A client on one end of a socket pair (the test keeps the other in *ret_peer), after HELLO. */
+static struct client *client_with_socket(struct fixture *f, uid_t uid, gid_t gid, int *ret_peer) {
+        struct client *c;
+        struct frame rep;
+        int sv[2];
+
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        c = fixture_keep(f, client_new_as(sv[0], getpid(), uid, gid));
+        send_request(c, HELPER_ID, WIRE_OP_HELLO, "wt", WIRE_VERSION, "test-queue");
+        assert_reply(c, &rep, HELPER_ID, WIRE_OP_HELLO, WIRE_OK);
+        *ret_peer = sv[1];
+        return c;
+}
+
+static uint64_t user_bytes(uid_t uid) {
+        struct user *u = user_find(uid);
+
+        assert_non_null(u);
+        return u->bytes;
+}
+
+/*
+ * A reply to a client with a socket holds its items, still charged to their
+ * putters, until the kernel takes its last byte. Items of two users in one
+ * GET_MANY: once the reply is written, each is uncharged from its own user;
+ * if the client is lost first, they go back to the head of the queue in
+ * order, charged as before, and are handed out as if for the first time.
+ */
+static void test_unsent_reply_of_two_users(void **state) {
+        static const char *const order[] = { "a1", "b1", "a2", "b2" };
+        struct client *a = client_add_as(*state, "test-queue", 4242, 4242);
+        /* Another uid of the queue's group, which may put and get. */
+        struct client *b = client_add_as(*state, "test-queue", 4243, 4242);
+        struct client *s;
+        char got[256];
+        ssize_t n;
+        int peer;
+
+        declare(a, "q", 0, 0);
+        for (int round = 0; round < 2; round++) {
+                for (int i = 0; i < 4; i++)
+                        put(i % 2 ? b : a, "q", order[i]);
+                assert_int_equal(user_bytes(4242), 2 * (2 + queue_item_overhead));
+                assert_int_equal(user_bytes(4243), 2 * (2 + queue_item_overhead));
+                s = client_with_socket(*state, 4244, 4242, &peer);
+                send_get_many(s, 9, "q", 0, 0, 4);
+                assert_int_equal(info_field_at(a, "q", WIRE_TYPE_QUEUE, "size", __FILE__, __LINE__), 0);
+                /* Not written yet: still charged. */
+                assert_int_equal(user_bytes(4242), 2 * (2 + queue_item_overhead));
+                if (round == 0) {
+                        client_flush_dirty();
+                        n = read(peer, got, sizeof(got));
+                        assert_true(n > 0);
+                        assert_non_null(memmem(got, (size_t) n, "a1", 2));
+                        assert_int_equal(user_bytes(4242), 0);
+                        assert_int_equal(user_bytes(4243), 0);
+                        assert_int_equal(info_field_at(a, "q", WIRE_TYPE_QUEUE, "redelivered", __FILE__, __LINE__), 0);
+                        client_drop(*state, s);
+                } else {
+                        client_drop(*state, s);
+                        assert_int_equal(info_field_at(a, "q", WIRE_TYPE_QUEUE, "redelivered", __FILE__, __LINE__), 4);
+                        assert_int_equal(user_bytes(4243), 2 * (2 + queue_item_overhead));
+                        /* Back in order, handed out for the first time. */
+                        send_get_many(a, 10, "q", 0, 0, 10);
+                        assert_items(a, 10, order, 4);
+                        assert_int_equal(user_bytes(4242), 0);
+                        assert_int_equal(user_bytes(4243), 0);
+                }
+                close(peer);
+        }
+        assert_int_equal(info_field_at(a, "q", WIRE_TYPE_QUEUE, "bytes", __FILE__, __LINE__), 0);
 }
 
 static void test_nonblocking_empty(void **state) {
@@ -1455,6 +1531,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 unit_client_test(test_put_get_fifo),
                 unit_client_test(test_get_many),
+                unit_client_test(test_unsent_reply_of_two_users),
                 unit_client_test(test_nonblocking_empty),
                 unit_client_test(test_blocked_get_served_by_put),
                 unit_client_test(test_waiter_order),
