@@ -463,6 +463,21 @@ int wire_put_bytes(struct wire_buf *b, const void *src, uint32_t len) {
         return wire_put_raw(b, src, len);
 }
 
+int wire_put_item(struct wire_buf *b, uint64_t tag, uint32_t deliveries, const void *data, uint32_t size) {
+        uint8_t *p;
+
+        if (wire_buf_reserve(b, 16 + (size_t) size) < 0)
+                return -ENOMEM;
+        p = b->data + b->len;
+        store64(p, tag);
+        store32(p + 8, deliveries);
+        store32(p + 12, size);
+        if (size)
+                memcpy(p + 16, data, size);
+        b->len += 16 + (size_t) size;
+        return 0;
+}
+
 int wire_put_str(struct wire_buf *b, const char *s, size_t len) {
         int r;
 

@@ -343,6 +343,11 @@ int wire_put_u16(struct wire_buf *b, uint16_t v);
 int wire_put_u32(struct wire_buf *b, uint32_t v);
 int wire_put_u64(struct wire_buf *b, uint64_t v);
 int wire_put_i64(struct wire_buf *b, int64_t v);
+/*
+ * A queue item as GET, GET_MANY and PEEK replies carry it: u64 tag, u32
+ * deliveries, bytes payload, appended in one step (a get writes one per item).
+ */
+int wire_put_item(struct wire_buf *b, uint64_t tag, uint32_t deliveries, const void *data, uint32_t size);
 int wire_put_name(struct wire_buf *b, const char *name, size_t len);
 int wire_put_bytes(struct wire_buf *b, const void *src, uint32_t len);
 int wire_put_str(struct wire_buf *b, const char *s, size_t len);

@@ -190,9 +190,7 @@ static void queue_taken(struct queue *q, const struct item *it) {
 
 /* Append one item to a reply: u64 tag, u32 deliveries, bytes payload (room is reserved). */
 static void put_item(struct wire_buf *b, const struct item *it, uint32_t deliveries, uint64_t tag) {
-        (void) wire_put_u64(b, tag);
-        (void) wire_put_u32(b, deliveries);
-        (void) wire_put_bytes(b, it->data, it->size);
+        (void) wire_put_item(b, tag, deliveries, it->data, it->size);
 }
 
 /*

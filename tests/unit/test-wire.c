@@ -358,6 +358,32 @@ static void test_bytes_round_trip(void **state) {
         assert_true(wire_reader_done(&r));
 }
 
+/* A queue item in one step is the same bytes as its u64, u32 and bytes fields one by one. */
+static void test_item_as_its_fields(void **state) {
+        static const uint8_t payload[] = { 'x', 0x00, 0xff };
+        struct wire_buf *b = *state, fields;
+        struct wire_reader r;
+        uint64_t tag;
+        uint32_t deliveries, len;
+        const void *v;
+
+        wire_buf_init(&fields);
+        assert_int_equal(wire_put_item(b, 0x0102030405060708ull, 3, payload, sizeof(payload)), 0);
+        assert_int_equal(wire_put_item(b, 0, 0, NULL, 0), 0);
+        assert_int_equal(wire_put_u64(&fields, 0x0102030405060708ull) | wire_put_u32(&fields, 3) |
+                                 wire_put_bytes(&fields, payload, sizeof(payload)) | wire_put_u64(&fields, 0) |
+                                 wire_put_u32(&fields, 0) | wire_put_bytes(&fields, NULL, 0),
+                         0);
+        assert_buf_bytes(b, fields.data, fields.len);
+        wire_reader_init(&r, b->data, b->len);
+        assert_true(wire_get_u64(&r, &tag) && wire_get_u32(&r, &deliveries) && wire_get_bytes(&r, &v, &len));
+        assert_int_equal(tag, 0x0102030405060708ull);
+        assert_int_equal(deliveries, 3);
+        assert_int_equal(len, sizeof(payload));
+        assert_memory_equal(v, payload, sizeof(payload));
+        wire_buf_done(&fields);
+}
+
 static void test_str_round_trip(void **state) {
         static const char *const strs[] = {
                 "", "hello", "caf\xc3\xa9 \xe2\x82\xac", "with space *",
@@ -1535,6 +1561,7 @@ int main(void) {
                 T(test_name_round_trip),
                 T(test_name_255_round_trip),
                 T(test_bytes_round_trip),
+                T(test_item_as_its_fields),
                 T(test_str_round_trip),
                 T(test_mixed_sequence),
                 T(test_header_layout),
