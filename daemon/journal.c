@@ -154,8 +154,9 @@ struct wire_buf *journal_begin(const struct object *o, uint16_t kind) {
         if (!journal.enabled || journal.replaying)
                 return NULL;
         journal.record_start = b->len;
+        /* The name was checked when the object was declared: written as it is, u8 length first. */
         if ((journal_fail_countdown && --journal_fail_countdown == 0) || wire_put_u32(b, 0) < 0 || wire_put_u32(b, 0) < 0 || wire_put_u16(b, kind) < 0 ||
-            (o && wire_put_name(b, o->name, o->name_len) < 0)) {
+            (o && (wire_put_u8(b, (uint8_t) o->name_len) < 0 || wire_put_raw(b, o->name, o->name_len) < 0))) {
                 journal_end(-ENOMEM);
                 return NULL;
         }
