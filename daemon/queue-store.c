@@ -57,9 +57,9 @@ static inline uint32_t varint_len(uint64_t v) {
 
 /* Differences either way in few bytes: 0, -1, 1, -2 ... as 0, 1, 2, 3 ... */
 static uint64_t zigzag(uint64_t x, uint64_t base) {
-        int64_t d = (int64_t) (x - base);
+        uint64_t d = x - base;          /* the difference in two's complement */
 
-        return ((uint64_t) d << 1) ^ (uint64_t) (d >> 63);
+        return (d << 1) ^ (0 - (d >> 63));
 }
 
 static uint64_t record_who(const struct item *it) {
