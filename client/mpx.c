@@ -120,52 +120,51 @@ static int conn_put_fixed(struct mpx *m, char field, uint64_t v) {
 }
 
 /*
- * One field of fmt, its value taken from ap: appended to the request, or
- * with check only checked (the b fields; the others need no check).
+ * One field of fmt, its value taken from ap, appended to the request; b
+ * fields are checked against the daemon's limits first.
  */
-static int conn_field(struct mpx *m, char field, va_list *ap, bool check) {
+static int conn_field(struct mpx *m, char field, va_list *ap) {
         const void *p;
         size_t size;
         uint64_t v;
+        int r;
 
         switch (field) {
         case 'n':
-                p = va_arg(*ap, const char *);
-                return check ? 0 : conn_put_name(m, p);
+                return conn_put_name(m, va_arg(*ap, const char *));
         case 'S':
                 p = va_arg(*ap, const char *);
-                return check ? 0 : wire_put_str(&m->out, p, strlen(p));
+                return wire_put_str(&m->out, p, strlen(p));
         case 'B':
         case 'H':
         case 'I':
                 /* A u8 and a u16 come promoted; a u32 is an unsigned int on every ABI this builds for. */
                 v = va_arg(*ap, unsigned);
-                return check ? 0 : conn_put_fixed(m, field, v);
+                return conn_put_fixed(m, field, v);
         case 'Q':
         case 'q':
                 v = field == 'Q' ? va_arg(*ap, uint64_t) : (uint64_t) va_arg(*ap, int64_t);
-                return check ? 0 : conn_put_fixed(m, field, v);
+                return conn_put_fixed(m, field, v);
         case 'b':
         case 's':
                 p = va_arg(*ap, const void *);
                 size = va_arg(*ap, size_t);
-                if (check)
-                        return field == 'b' ? conn_check_bytes(m, p, size) : 0;
+                r = field == 'b' ? conn_check_bytes(m, p, size) : 0;
                 /* Sizes were checked against the limits, which are below 4 GiB. */
-                return wire_put_bytes(&m->out, p, (uint32_t) size);
+                return r < 0 ? r : wire_put_bytes(&m->out, p, (uint32_t) size);
         default:
                 return -EINVAL;
         }
 }
 
-/* Every field of fmt, appended or checked; the first that fails ends it. */
-static int conn_fields(struct mpx *m, const char *fmt, va_list ap, bool check) {
+/* Every field of fmt, appended; the first that fails ends it. */
+static int conn_fields(struct mpx *m, const char *fmt, va_list ap) {
         va_list copy;
         int r = 0;
 
         va_copy(copy, ap);
         for (const char *f = fmt; *f && r >= 0; f++)
-                r = conn_field(m, *f, &copy, check);
+                r = conn_field(m, *f, &copy);
         va_end(copy);
         return r;
 }
@@ -175,14 +174,15 @@ int conn_put(struct mpx *m, const char *fmt, ...) {
         int r;
 
         va_start(ap, fmt);
-        r = conn_fields(m, fmt, ap, false);
+        r = conn_fields(m, fmt, ap);
         va_end(ap);
         return r;
 }
 
 /*
- * Most calls are one frame of fields: check, begin, put, submit, in one
- * place. What cannot be sent is refused before anything is queued.
+ * Most calls are one frame of fields: begin, put, submit, in one place.
+ * What cannot be sent is refused with nothing queued: conn_submit() drops
+ * the frame of a field that failed.
  */
 static int64_t conn_vcall(struct mpx *m, uint16_t op, const struct conn_reply *reply, mpx_callback *cb,
                           void *userdata, const char *fmt, va_list ap) {
@@ -191,12 +191,9 @@ static int64_t conn_vcall(struct mpx *m, uint16_t op, const struct conn_reply *r
 
         if (!m)
                 return -EINVAL;
-        r = conn_fields(m, fmt, ap, true);
-        if (r < 0)
-                return r;
         r = conn_begin(m, op, &start);
         if (r >= 0)
-                r = conn_fields(m, fmt, ap, false);
+                r = conn_fields(m, fmt, ap);
         return conn_submit(m, start, r, reply, cb, userdata);
 }
 
@@ -272,7 +269,7 @@ int64_t conn_call_entries(struct mpx *m, uint16_t op, const struct conn_reply *r
                 r = conn_put_name(m, name);
         if (r >= 0) {
                 va_start(ap, fmt);
-                r = conn_fields(m, fmt, ap, false);
+                r = conn_fields(m, fmt, ap);
                 va_end(ap);
         }
         if (r >= 0)

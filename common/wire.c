@@ -445,15 +445,14 @@ int wire_put_i64(struct wire_buf *b, int64_t v) {
 }
 
 int wire_put_name(struct wire_buf *b, const char *name, size_t len) {
-        int r;
-
         if (!wire_name_valid(name, len))
                 return -EINVAL;
-        r = wire_buf_reserve(b, 1 + len);
-        if (r < 0)
-                return r;
-        (void) wire_put_u8(b, (uint8_t) len);
-        return wire_put_raw(b, name, len);
+        if (wire_buf_reserve(b, 1 + len) < 0)
+                return -ENOMEM;
+        b->data[b->len] = (uint8_t) len;
+        memcpy(b->data + b->len + 1, name, len);
+        b->len += 1 + len;
+        return 0;
 }
 
 int wire_put_bytes(struct wire_buf *b, const void *src, uint32_t len) {
