@@ -29,6 +29,12 @@ struct delivery *delivery_new(struct queue *q, struct client *c, const struct it
         d = malloc(sizeof(*d) + chunk_size(len));
         if (!d)
                 return NULL;
+        d->ttr_ms = ttr_ms ? ttr_ms : q->ttr_ms;
+        d->lease = d->ttr_ms ? evtimer_new(mpxd.base, delivery_expired, d) : NULL;
+        if (d->ttr_ms && !d->lease) {
+                free(d);
+                return NULL;
+        }
         /*
          * The delivery is filed by its tag before the item leaves the
          * queue: a table that cannot grow refuses the getter with -ENOMEM
@@ -41,6 +47,8 @@ struct delivery *delivery_new(struct queue *q, struct client *c, const struct it
         d->tag = q->next_tag + 1;
         HASH_ADD(hh, q->by_tag, tag, sizeof(d->tag), d);
         if (hash_add_failed()) {
+                if (d->lease)
+                        event_free(d->lease);
                 free(d);
                 return NULL;
         }
@@ -50,8 +58,6 @@ struct delivery *delivery_new(struct queue *q, struct client *c, const struct it
         d->queue = q;
         d->client = c;
         d->deadline_ms = 0;
-        evtimer_assign(&d->lease, mpxd.base, delivery_expired, d);
-        d->ttr_ms = ttr_ms ? ttr_ms : q->ttr_ms;
         if (d->ttr_ms)
                 delivery_lease(d, d->ttr_ms);
         if (q->obj.durable)
@@ -73,8 +79,11 @@ static void delivery_unlink(struct delivery *d) {
                 TAILQ_REMOVE(&d->client->deliveries, d, link);
         else
                 TAILQ_REMOVE(&q->detached, d, link);
-        if (d->deadline_ms)
-                evtimer_del(&d->lease);
+        if (d->lease) {
+                /* Also from the lease's own callback, which libevent allows. */
+                event_free(d->lease);
+                d->lease = NULL;
+        }
         q->n_delivered--;
 }
 
@@ -108,7 +117,7 @@ void delivery_lease(struct delivery *d, uint32_t ttr_ms) {
         struct timeval tv = { .tv_sec = ttr_ms / 1000, .tv_usec = (ttr_ms % 1000) * 1000 };
 
         d->deadline_ms = loop_now_ms + ttr_ms;
-        evtimer_add(&d->lease, &tv);
+        evtimer_add(d->lease, &tv);
 }
 
 /* A lease ran out: the item goes back to the head of the queue, as on a disconnect. */
