@@ -43,7 +43,7 @@ struct delivery {
         TAILQ_ENTRY(delivery) link;     /* in client->deliveries or queue->detached */
         uint32_t ttr_ms;                /* its lease, restarted by TOUCH; 0: none */
         uint64_t deadline_ms;           /* 0: no lease */
-        struct event *lease;            /* fires at deadline_ms; NULL without a TTR (an event is half a delivery's size) */
+        struct event *lease;            /* fires at deadline_ms; NULL without a TTR */
 };
 
 /*
