@@ -24,6 +24,7 @@ started again here from its own command line, has rejoined as a replica.
     cluster_failover.py [ITEMS_PER_PRODUCER]
 """
 
+import faulthandler
 import json
 import os
 import shutil
@@ -61,7 +62,14 @@ def connect():
                 raise
 
 
+def report_if_stuck():
+    """A producer or consumer still running near the run's deadline prints where it is (every thread's
+    stack, the C call it is in included) and exits 1, so that the run's failure says where it stalled."""
+    faulthandler.dump_traceback_later(DEADLINE_SECONDS - 20, exit=True)
+
+
 def producer(index, count, out):
+    report_if_stuck()
     c = connect()
     with open(out, "w") as f:
         for i in range(count):
@@ -78,6 +86,7 @@ def producer(index, count, out):
 
 
 def consumer(out, stop_file):
+    report_if_stuck()
     c = connect()
     idle_rounds = 0
     with open(out, "w") as f:
@@ -222,10 +231,11 @@ def main():
         killed_at = sum(len(lines(os.path.join(work, "put.%d" % i))) for i in range(PRODUCERS))
         if os.environ.get("MPX_REDIS_WAIT_REPLICAS"):
             restarted = restart_when_replaced(victim_argv, victim[1], QUEUES[0], deadline)
-        for p in producers:
+        for i, p in enumerate(producers):
             p.wait(timeout=max(1, deadline - time.monotonic()))
             if p.returncode != 0:
-                raise SystemExit("FAIL: a producer exited with %d" % p.returncode)
+                raise SystemExit("FAIL: producer %d exited with %d after %d of %d puts acknowledged" % (
+                    i, p.returncode, len(lines(os.path.join(work, "put.%d" % i))), count))
         open(stop_file, "w").close()
         for p in procs:
             p.wait(timeout=max(1, deadline - time.monotonic()))
