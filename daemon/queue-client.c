@@ -61,11 +61,8 @@ struct unsent_items *unsent_new(const struct queue *q, size_t records) {
 }
 
 void unsent_free(struct unsent_items *u) {
-        struct item it;
-
         if (u->mixed)
-                CHUNK_FOREACH(u->chunk, off, it)
-                        user_uncharge(it.user, item_cost(it.size));
+                chunk_uncharge(u->chunk);
         else
                 user_uncharge_many(u->user, u->bytes, u->n);
         if (u->pooled && unsent_pooled < UNSENT_POOL)
@@ -121,13 +118,11 @@ void queue_client_written(struct client *c) {
  */
 static void queue_put_back(struct queue *q, struct unsent_items *u) {
         struct chunk *c = u->chunk;
-        struct item it;
 
-        CHUNK_FOREACH(c, off, it) {
-                q->count++;
-                q->bytes += item_cost(it.size);
-                q->redelivered++;
-        }
+        /* The record counted its items and their cost as the reply was built. */
+        q->count += u->n;
+        q->bytes += u->bytes;
+        q->redelivered += u->n;
         if (q->obj.durable)
                 queue_journal_put_back(q, c);
         if (c->head == c->tail)

@@ -122,13 +122,15 @@ void chunk_append(struct chunk *c, const struct item *it) {
         c->tail = (uint32_t) (record_write(c, c->data + c->tail, it) - c->data);
 }
 
-void chunk_free(struct chunk *c) {
+void chunk_uncharge(struct chunk *c) {
         struct item it;
 
-        for (uint32_t off = c->head; off < c->tail; off += it.len) {
-                record_read(c, off, &it);
+        CHUNK_FOREACH(c, off, it)
                 user_uncharge(it.user, item_cost(it.size));
-        }
+}
+
+void chunk_free(struct chunk *c) {
+        chunk_uncharge(c);
         free(c->block);
 }
 

@@ -216,5 +216,7 @@ static inline void store_remove(struct item_store *s, const struct item *it) {
 int store_set_deliveries(struct item_store *s, struct item *it, uint32_t deliveries);
 /* Remove every item, uncharging each from its user, and free the chunks. */
 void store_clear(struct item_store *s);
+/* Uncharge each of a chunk's records from its user. */
+void chunk_uncharge(struct chunk *c);
 /* Free a chunk's records (uncharged) and its block. */
 void chunk_free(struct chunk *c);
