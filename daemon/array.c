@@ -78,8 +78,6 @@ struct array {
 
 static const struct object_type array_type, value_type;
 
-#define ARRAY_TYPES ((1u << WIRE_TYPE_VALUE) | (1u << WIRE_TYPE_ARRAY))
-
 static struct array *array_of(struct object *o) {
         return container_of(o, struct array, obj);
 }
@@ -787,12 +785,9 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
  * memfd sent (SCM_RIGHTS) together with the first bytes of this reply.
  */
 int array_handle_map(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct array *a = NULL;
+        struct array *a = array_of(req->obj);
         int err;
 
-        err = OBJECT_PARSE_AS(req, r, ARRAY_TYPES, &a, "");
-        if (err < 0)
-                return err;
         err = op_reply_fd(c, req->id, req->op, a->memfd, "bwq", a->t->code, a->length, (uint64_t) a->size_bytes);
         if (err < 0) {
                 log_warning("%s '%s': cannot pass its memory to %s: %s", wire_type_name(a->obj.ops->type),

@@ -369,15 +369,11 @@ int barrier_handle_declare(struct client *c, const struct request *req, struct w
 
 /* WAIT: name, i64 timeout_ms -> u32 arrival index. */
 int barrier_handle_wait(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct barrier *b = NULL;
+        struct barrier *b = barrier_of(req->obj);
         struct waiter *w;
-        int64_t timeout_ms;
+        int64_t timeout_ms = req->f[0].i;
         uint32_t index;
-        int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_BARRIER, &b, "i", &timeout_ms);
-        if (err < 0)
-                return err;
         if (timeout_ms == WIRE_TIMEOUT_DEFAULT)
                 timeout_ms = b->timeout_ms < 0 ? -1 : b->timeout_ms;
         if (b->broken)
@@ -405,12 +401,8 @@ int barrier_handle_wait(struct client *c, const struct request *req, struct wire
 
 /* RESET: name. The parked parties get ENOTRECOVERABLE; the barrier is fresh and whole. */
 int barrier_handle_reset(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct barrier *b = NULL;
-        int err;
+        struct barrier *b = barrier_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_BARRIER, &b, "");
-        if (err < 0)
-                return err;
         b->resets++;
         barrier_fail_waiting(b, NULL, -ENOTRECOVERABLE);
         b->broken = false;
@@ -419,12 +411,8 @@ int barrier_handle_reset(struct client *c, const struct request *req, struct wir
 
 /* ABORT: name. Break the barrier until RESET. */
 int barrier_handle_abort(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct barrier *b = NULL;
-        int err;
+        struct barrier *b = barrier_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_BARRIER, &b, "");
-        if (err < 0)
-                return err;
         barrier_break(b, NULL);
         return op_reply_ok(c, req);
 }
@@ -436,12 +424,8 @@ int barrier_handle_abort(struct client *c, const struct request *req, struct wir
  * meanwhile (a parked party's timeout, ABORT, RESET).
  */
 int barrier_handle_pass(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct barrier *b = NULL;
-        int err;
+        struct barrier *b = barrier_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_BARRIER, &b, "");
-        if (err < 0)
-                return err;
         if (b->broken)
                 return -ENOTRECOVERABLE;
         if (b->holder != c)

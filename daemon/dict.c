@@ -159,16 +159,6 @@ int dict_declare(const char *name, size_t len) {
 
 /* ---- request handlers ---- */
 
-/* Parse "name, bytes key" and the end of the body; then find the dict and check the key's size. */
-static int dict_lookup_key(const struct request *req, struct wire_reader *r, struct dict **ret, const void **ret_key,
-                           uint32_t *ret_size) {
-        int err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, ret, "s", ret_key, ret_size);
-
-        if (err < 0)
-                return err;
-        return *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
-}
-
 /* A (bytes key, bytes value) pair of a request: SET's, SETDEFAULT's, each of UPDATE's. */
 struct dict_pair {
         const void *key, *value;
@@ -180,21 +170,6 @@ static bool dict_pair_next(struct wire_reader *r, struct dict_pair *p) {
         return wire_get_bytes(r, &p->key, &p->key_size) && wire_get_bytes(r, &p->value, &p->value_size);
 }
 
-/* Parse "name, bytes key, bytes value" and the end of the body; then find the dict and check both sizes. */
-static int dict_lookup_pair(const struct request *req, struct wire_reader *r, struct dict **ret,
-                            struct dict_pair *p) {
-        const char *name;
-        size_t len;
-        int err;
-
-        if (!wire_get_name(r, &name, &len) || !dict_pair_next(r, p) || !wire_reader_done(r))
-                return -EPROTO;
-        err = OBJECT_FIND_AS(req, name, len, 1u << WIRE_TYPE_DICT, ret);
-        if (err < 0)
-                return err;
-        return p->key_size > mpxd.max_message || p->value_size > mpxd.max_message ? -EMSGSIZE : 0;
-}
-
 /* The entry of key, or NULL: a miss, counted for INFO. */
 static struct dict_entry *dict_find_counted(struct dict *d, const void *key, uint32_t key_size) {
         struct dict_entry *e = dict_find(d, key, key_size);
@@ -204,20 +179,9 @@ static struct dict_entry *dict_find_counted(struct dict *d, const void *key, uin
         return e;
 }
 
-/*
- * Parse "name, bytes key", find the dict, then the key's entry: 0, or an
- * error; a key that is not there is -ENOENT, a miss counted for INFO.
- */
-static int dict_lookup_entry(const struct request *req, struct wire_reader *r, struct dict **ret,
-                             struct dict_entry **ret_entry) {
-        const void *key;
-        uint32_t key_size;
-        int err = dict_lookup_key(req, r, ret, &key, &key_size);
-
-        if (err < 0)
-                return err;
-        *ret_entry = dict_find_counted(*ret, key, key_size);
-        return *ret_entry ? 0 : -ENOENT;
+/* The entry of the key a request names (its first field), or NULL: a miss, counted for INFO. */
+static struct dict_entry *dict_request_entry(const struct request *req) {
+        return dict_find_counted(dict_of(req->obj), req->f[0].v.data, req->f[0].v.size);
 }
 
 /* A key removed by a request: journaled when the dict is durable, then unlinked and freed. */
@@ -249,14 +213,10 @@ int dict_handle_declare(struct client *c, const struct request *req, struct wire
 
 /* SET: name, bytes key, bytes value -> (empty). */
 int dict_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
-        struct dict_pair p;
+        const union op_field *key = &req->f[0], *value = &req->f[1];
         int err;
 
-        err = dict_lookup_pair(req, r, &d, &p);
-        if (err < 0)
-                return err;
-        err = dict_store(d, p.key, p.key_size, p.value, p.value_size, c->user);
+        err = dict_store(dict_of(req->obj), key->v.data, key->v.size, value->v.data, value->v.size, c->user);
         if (err < 0)
                 return err;
         return op_reply_ok(c, req);
@@ -264,17 +224,10 @@ int dict_handle_set(struct client *c, const struct request *req, struct wire_rea
 
 /* GET: name, bytes key -> bytes value. */
 int dict_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
         struct dict_entry *e;
-        const void *key;
-        uint32_t key_size;
-        int err;
 
-        err = dict_lookup_key(req, r, &d, &key, &key_size);
-        if (err < 0)
-                return err;
-        d->gets++;
-        e = dict_find_counted(d, key, key_size);
+        dict_of(req->obj)->gets++;
+        e = dict_request_entry(req);
         if (!e)
                 return -ENOENT;
         return op_reply_bytes(c, req, e->value, e->value_size);
@@ -282,38 +235,25 @@ int dict_handle_get(struct client *c, const struct request *req, struct wire_rea
 
 /* DEL: name, bytes key -> (empty). */
 int dict_handle_del(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
-        struct dict_entry *e;
-        int err;
+        struct dict_entry *e = dict_request_entry(req);
 
-        err = dict_lookup_entry(req, r, &d, &e);
-        if (err < 0)
-                return err;
-        dict_delete(d, e);
+        if (!e)
+                return -ENOENT;
+        dict_delete(dict_of(req->obj), e);
         return op_reply_ok(c, req);
 }
 
 /* CONTAINS: name, bytes key -> u8 present. */
 int dict_handle_contains(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
-        const void *key;
-        uint32_t key_size;
-        int err;
+        const union op_field *key = &req->f[0];
 
-        err = dict_lookup_key(req, r, &d, &key, &key_size);
-        if (err < 0)
-                return err;
-        return op_reply_u8(c, req, dict_find(d, key, key_size) ? 1 : 0);
+        return op_reply_u8(c, req, dict_find(dict_of(req->obj), key->v.data, key->v.size) ? 1 : 0);
 }
 
 /* LEN: name -> u64 len. */
 int dict_handle_len(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
-        int err;
+        struct dict *d = dict_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
-        if (err < 0)
-                return err;
         return op_reply_u64(c, req, d->count);
 }
 
@@ -337,18 +277,14 @@ static size_t dict_entry_wire_size(const struct dict_entry *e, uint8_t what) {
  * serial of the last entry returned, or 0 when the walk is complete.
  */
 int dict_handle_items(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
+        struct dict *d = dict_of(req->obj);
+        uint64_t cursor = req->f[0].q, next = 0, last = 0;
+        uint32_t max = req->f[1].w;
+        uint8_t what = req->f[2].b;
+        size_t limit = mpxd.max_frame / 2;
         struct dict_entry *e;
         struct op_page pg;
-        uint64_t cursor, next = 0, last = 0;
-        uint32_t max;
-        size_t limit = mpxd.max_frame / 2;
-        uint8_t what;
-        int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "qwb", &cursor, &max, &what);
-        if (err < 0)
-                return err;
         if (what == 0 || (what & ~(WIRE_DICT_KEYS | WIRE_DICT_VALUES)))
                 return -EINVAL;
         if (op_page_begin(c, req, max, DICT_PAGE_MAX, &pg) < 0)
@@ -372,14 +308,11 @@ int dict_handle_items(struct client *c, const struct request *req, struct wire_r
 
 /* POP: name, bytes key -> bytes value; the key is removed. */
 int dict_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
-        struct dict_entry *e;
-        int err;
+        struct dict_entry *e = dict_request_entry(req);
 
-        err = dict_lookup_entry(req, r, &d, &e);
-        if (err < 0)
-                return err;
-        return dict_reply_delete(c, req, d, e, false);
+        if (!e)
+                return -ENOENT;
+        return dict_reply_delete(c, req, dict_of(req->obj), e, false);
 }
 
 /*
@@ -387,13 +320,9 @@ int dict_handle_pop(struct client *c, const struct request *req, struct wire_rea
  * as Python's dict.popitem() does; ENOENT when the dict is empty.
  */
 int dict_handle_popitem(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
+        struct dict *d = dict_of(req->obj);
         struct dict_entry *e;
-        int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
-        if (err < 0)
-                return err;
         if (!d->entries) {
                 d->misses++;
                 return -ENOENT;
@@ -404,24 +333,20 @@ int dict_handle_popitem(struct client *c, const struct request *req, struct wire
 
 /* SETDEFAULT: name, bytes key, bytes default -> bytes value (the one stored now). */
 int dict_handle_setdefault(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
-        struct dict_entry *e;
-        struct dict_pair p;             /* the key and its default */
+        struct dict *d = dict_of(req->obj);
+        const union op_field *key = &req->f[0], *value = &req->f[1];
+        struct dict_entry *e = dict_find(d, key->v.data, key->v.size);
         int err;
 
-        err = dict_lookup_pair(req, r, &d, &p);
-        if (err < 0)
-                return err;
-        e = dict_find(d, p.key, p.key_size);
         if (e)
                 return op_reply_bytes(c, req, e->value, e->value_size);
-        if (op_reply_reserve(c, 4 + (size_t) p.value_size) < 0)
+        if (op_reply_reserve(c, 4 + (size_t) value->v.size) < 0)
                 return -ENOMEM;
-        err = dict_store(d, p.key, p.key_size, p.value, p.value_size, c->user);
+        err = dict_store(d, key->v.data, key->v.size, value->v.data, value->v.size, c->user);
         if (err < 0)
                 return err;
         /* Room was reserved: this reply cannot fail. */
-        return op_reply_bytes(c, req, p.value, p.value_size);
+        return op_reply_bytes(c, req, value->v.data, value->v.size);
 }
 
 static int dict_entry_ptr_compare(const void *a, const void *b) {
@@ -586,13 +511,9 @@ nomem:
 
 /* CLEAR: name -> u64 removed. */
 int dict_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
+        struct dict *d = dict_of(req->obj);
         uint64_t removed;
-        int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "");
-        if (err < 0)
-                return err;
         if (op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         if (d->obj.durable)
@@ -608,18 +529,13 @@ int dict_handle_clear(struct client *c, const struct request *req, struct wire_r
  */
 int dict_handle_incr(struct client *c, const struct request *req, struct wire_reader *r) {
         char text[DICT_INT_TEXT_MAX + 1];
-        struct dict *d = NULL;
+        struct dict *d = dict_of(req->obj);
+        const void *key = req->f[0].v.data;
+        uint32_t key_size = req->f[0].v.size;
+        int64_t delta = req->f[1].i, value = 0, sum;
         struct dict_entry *e;
-        const void *key;
-        uint32_t key_size;
-        int64_t delta, value = 0, sum;
         int err, text_len;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "si", &key, &key_size, &delta);
-        if (err < 0)
-                return err;
-        if (key_size > mpxd.max_message)
-                return -EMSGSIZE;
         e = dict_find(d, key, key_size);
         if (e) {
                 err = dict_parse_int(e->value, e->value_size, &value);
@@ -647,18 +563,14 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
  * condition held and what the key holds after the request.
  */
 int dict_handle_cas(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct dict *d = NULL;
+        struct dict *d = dict_of(req->obj);
+        const void *key = req->f[0].s.data, *expected = req->f[2].s.data, *new_value = req->f[4].s.data;
+        uint32_t key_size = req->f[0].s.size, expected_size = req->f[2].s.size, new_size = req->f[4].s.size;
+        uint8_t expect_present = req->f[1].b, set_present = req->f[3].b;
         struct dict_entry *e;
-        const void *key, *expected, *new_value;
-        uint32_t key_size, expected_size, new_size;
-        uint8_t expect_present, set_present;
         bool match;
         int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_DICT, &d, "sbsbs",
-                              &key, &key_size, &expect_present, &expected, &expected_size, &set_present, &new_value, &new_size);
-        if (err < 0)
-                return err;
         if (expect_present > 1 || set_present > 1)
                 return -EINVAL;
         if (key_size > mpxd.max_message || expected_size > mpxd.max_message || new_size > mpxd.max_message)

@@ -90,12 +90,8 @@ int event_handle_declare(struct client *c, const struct request *req, struct wir
 
 /* SET: name. Raise the flag and answer every parked waiter. */
 int event_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct event_obj *e = NULL;
-        int err;
+        struct event_obj *e = event_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_EVENT, &e, "");
-        if (err < 0)
-                return err;
         e->sets++;
         e->set = true;
         e->woken += wait_count(&e->waiters);
@@ -106,12 +102,8 @@ int event_handle_set(struct client *c, const struct request *req, struct wire_re
 
 /* CLEAR: name. Lower the flag; later waits park. */
 int event_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct event_obj *e = NULL;
-        int err;
+        struct event_obj *e = event_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_EVENT, &e, "");
-        if (err < 0)
-                return err;
         e->clears++;
         e->set = false;
         return op_reply_ok(c, req);
@@ -119,24 +111,16 @@ int event_handle_clear(struct client *c, const struct request *req, struct wire_
 
 /* IS_SET: name -> u8 set. */
 int event_handle_is_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct event_obj *e = NULL;
-        int err;
+        struct event_obj *e = event_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_EVENT, &e, "");
-        if (err < 0)
-                return err;
         return op_reply_u8(c, req, e->set);
 }
 
 /* WAIT: name, i64 timeout_ms. At once while set, else until the next SET. */
 int event_handle_wait(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct event_obj *e = NULL;
-        int64_t timeout_ms;
-        int err;
+        struct event_obj *e = event_of(req->obj);
+        int64_t timeout_ms = req->f[0].i;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_EVENT, &e, "i", &timeout_ms);
-        if (err < 0)
-                return err;
         if (e->set) {
                 return op_reply_ok(c, req);
         }

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/types.h>
 
 #include "client.h"
 #include "journal.h"
@@ -373,50 +374,20 @@ int list_declare(const char *name, size_t len) {
 /* Find the list a request names, once its body is parsed. */
 #define LIST_FIND(req, name, len, ret) OBJECT_FIND_AS(req, name, len, 1u << WIRE_TYPE_LIST, ret)
 
-/*
- * Parse "name [, i64 index] [, bytes item]" and the end of the body: the
- * index when ret_index is not NULL, the item when ret_data is not. Then find
- * the list, and check the item's size.
- */
-static int list_lookup_args(const struct request *req, struct wire_reader *r, struct list **ret, int64_t *ret_index,
-                            const void **ret_data, uint32_t *ret_size) {
-        const char *name;
-        size_t len;
-        int err;
+/* The position of the item a request's first field, an index, names, or -ERANGE. */
+static ssize_t list_request_index(const struct request *req) {
+        size_t pos;
+        int err = list_index(list_of(req->obj), req->f[0].i, &pos);
 
-        if (!wire_get_name(r, &name, &len) || (ret_index && !wire_get_i64(r, ret_index)) ||
-            (ret_data && !wire_get_bytes(r, ret_data, ret_size)) || !wire_reader_done(r))
-                return -EPROTO;
-        err = LIST_FIND(req, name, len, ret);
-        if (err < 0)
-                return err;
-        return ret_data && *ret_size > mpxd.max_message ? -EMSGSIZE : 0;
+        return err < 0 ? err : (ssize_t) pos;
 }
 
-/*
- * Parse "name, i64 index [, bytes item]" (the item when ret_data is not
- * NULL), find the list, then the position of the item the index names:
- * as list_lookup_args, or -ERANGE.
- */
-static int list_lookup_index(const struct request *req, struct wire_reader *r, struct list **ret, size_t *ret_pos,
-                             const void **ret_data, uint32_t *ret_size) {
-        int64_t index;
-        int err = list_lookup_args(req, r, ret, &index, ret_data, ret_size);
+/* The position of the first item equal to a request's first field, or -ENOENT. */
+static ssize_t list_request_item(const struct request *req) {
+        size_t pos;
+        int err = list_find(list_of(req->obj), req->f[0].v.data, req->f[0].v.size, &pos);
 
-        if (err < 0)
-                return err;
-        return list_index(*ret, index, ret_pos);
-}
-
-/* Parse "name, bytes item", find the list, then the position of the first item equal to it: -ENOENT if none. */
-static int list_lookup_item(const struct request *req, struct wire_reader *r, struct list **ret, size_t *ret_pos) {
-        const void *data;
-        uint32_t size;
-        int err = list_lookup_args(req, r, ret, NULL, &data, &size);
-
-        if (err < 0)
-                return err;
-        return list_find(*ret, data, size, ret_pos);
+        return err < 0 ? err : (ssize_t) pos;
 }
 
 /* Insert one copied item at pos and answer with the new length. */
@@ -444,15 +415,9 @@ int list_handle_declare(struct client *c, const struct request *req, struct wire
 
 /* APPEND: name, bytes item -> u64 len. */
 int list_handle_append(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct list *l = NULL;
-        const void *data;
-        uint32_t size;
-        int err;
+        struct list *l = list_of(req->obj);
 
-        err = list_lookup_args(req, r, &l, NULL, &data, &size);
-        if (err < 0)
-                return err;
-        return list_add_one(c, req, l, l->len, data, size);
+        return list_add_one(c, req, l, l->len, req->f[0].v.data, req->f[0].v.size);
 }
 
 /*
@@ -533,29 +498,26 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
 
 /* GET: name, i64 index -> bytes item. */
 int list_handle_get(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct list *l = NULL;
-        size_t pos;
-        int err;
+        struct list *l = list_of(req->obj);
+        ssize_t pos = list_request_index(req);
 
-        err = list_lookup_index(req, r, &l, &pos, NULL, NULL);
-        if (err < 0)
-                return err;
+        if (pos < 0)
+                return (int) pos;
         l->gets++;
         return op_reply_bytes(c, req, l->items[pos]->data, l->items[pos]->size);
 }
 
 /* SET: name, i64 index, bytes item -> (empty). */
 int list_handle_set(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct list *l = NULL;
+        struct list *l = list_of(req->obj);
+        const void *data = req->f[1].v.data;
+        uint32_t size = req->f[1].v.size;
+        ssize_t pos = list_request_index(req);
         struct list_item *it, *old;
-        const void *data;
-        uint32_t size;
-        size_t pos;
         int err;
 
-        err = list_lookup_index(req, r, &l, &pos, &data, &size);
-        if (err < 0)
-                return err;
+        if (pos < 0)
+                return (int) pos;
         /* The old item's bytes are released, from whoever put it. */
         old = l->items[pos];
         err = user_may_hold(c->user, list_item_cost(size), old->user == c->user ? list_item_bytes(old) : 0,
@@ -578,27 +540,19 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
 
 /* INSERT: name, i64 index, bytes item -> u64 len. The index is clamped, as in Python. */
 int list_handle_insert(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct list *l = NULL;
-        const void *data;
-        uint32_t size;
-        int64_t index;
-        int err;
+        struct list *l = list_of(req->obj);
 
-        err = list_lookup_args(req, r, &l, &index, &data, &size);
-        if (err < 0)
-                return err;
-        return list_add_one(c, req, l, list_clamp(l, index), data, size);
+        return list_add_one(c, req, l, list_clamp(l, req->f[0].i), req->f[1].v.data, req->f[1].v.size);
 }
 
 /* POP: name, i64 index -> bytes item; -1 is the last item. */
 int list_handle_pop(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct list *l = NULL;
-        size_t pos;
+        struct list *l = list_of(req->obj);
+        ssize_t pos = list_request_index(req);
         int err;
 
-        err = list_lookup_index(req, r, &l, &pos, NULL, NULL);
-        if (err < 0)
-                return err;
+        if (pos < 0)
+                return (int) pos;
         /* The reply holds a copy of the item: queue it first, then remove. */
         err = op_reply_bytes(c, req, l->items[pos]->data, l->items[pos]->size);
         if (err < 0)
@@ -610,13 +564,11 @@ int list_handle_pop(struct client *c, const struct request *req, struct wire_rea
 
 /* REMOVE: name, bytes item -> (empty). The first equal item goes. */
 int list_handle_remove(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct list *l = NULL;
-        size_t pos;
-        int err;
+        struct list *l = list_of(req->obj);
+        ssize_t pos = list_request_item(req);
 
-        err = list_lookup_item(req, r, &l, &pos);
-        if (err < 0)
-                return err;
+        if (pos < 0)
+                return (int) pos;
         list_item_free(list_take_at(l, pos));
         list_shrink(l);
         return op_reply_ok(c, req);
@@ -624,25 +576,16 @@ int list_handle_remove(struct client *c, const struct request *req, struct wire_
 
 /* INDEX: name, bytes item -> u64 index of the first equal item. */
 int list_handle_index(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct list *l = NULL;
-        size_t pos;
-        int err;
+        ssize_t pos = list_request_item(req);
 
-        err = list_lookup_item(req, r, &l, &pos);
-        if (err < 0)
-                return err;
+        if (pos < 0)
+                return (int) pos;
         return op_reply_u64(c, req, pos);
 }
 
 /* LEN: name -> u64 len. */
 int list_handle_len(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct list *l = NULL;
-        int err;
-
-        err = list_lookup_args(req, r, &l, NULL, NULL, NULL);
-        if (err < 0)
-                return err;
-        return op_reply_u64(c, req, l->len);
+        return op_reply_u64(c, req, list_of(req->obj)->len);
 }
 
 /*
@@ -706,13 +649,9 @@ nomem:
 
 /* CLEAR: name -> u64 removed. */
 int list_handle_clear(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct list *l = NULL;
+        struct list *l = list_of(req->obj);
         uint64_t removed;
-        int err;
 
-        err = list_lookup_args(req, r, &l, NULL, NULL, NULL);
-        if (err < 0)
-                return err;
         if (op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         if (l->obj.durable)

@@ -5,7 +5,6 @@
  * the cursor order of LIST). What an object holds belongs to its type's file.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,50 +103,57 @@ int object_find_typed(const struct request *req, const char *name, size_t len, u
         return 0;
 }
 
-/* Parse the fields of fmt (object_parse_find); false when the body does not hold them. */
-static bool object_parse_fields(struct wire_reader *r, const char *fmt, va_list ap) {
-        for (; *fmt; fmt++) {
+/*
+ * Parse the fields of fmt into f (object_parse_request): 0, -EPROTO when the
+ * body does not hold them, or -EMSGSIZE when it does but a 'v' field is
+ * larger than a message may be.
+ */
+static int object_parse_fields(struct wire_reader *r, const char *fmt, union op_field *f) {
+        bool too_big = false;
+
+        for (; *fmt; fmt++, f++) {
                 bool ok = false;
 
                 switch (*fmt) {
                 case 'b':
-                        ok = wire_get_u8(r, va_arg(ap, uint8_t *));
+                        ok = wire_get_u8(r, &f->b);
                         break;
                 case 'w':
-                        ok = wire_get_u32(r, va_arg(ap, uint32_t *));
+                        ok = wire_get_u32(r, &f->w);
                         break;
                 case 'q':
-                        ok = wire_get_u64(r, va_arg(ap, uint64_t *));
+                        ok = wire_get_u64(r, &f->q);
                         break;
                 case 'i':
-                        ok = wire_get_i64(r, va_arg(ap, int64_t *));
+                        ok = wire_get_i64(r, &f->i);
                         break;
-                case 's': {
-                        const void **data = va_arg(ap, const void **);
-
-                        ok = wire_get_bytes(r, data, va_arg(ap, uint32_t *));
+                case 's':
+                case 'v':
+                        ok = wire_get_bytes(r, &f->s.data, &f->s.size);
+                        too_big |= *fmt == 'v' && f->s.size > mpxd.max_message;
                         break;
-                }
                 }
                 if (!ok)
-                        return false;
+                        return -EPROTO;
         }
-        return wire_reader_done(r);
+        if (!wire_reader_done(r))
+                return -EPROTO;
+        return too_big ? -EMSGSIZE : 0;
 }
 
-int object_parse_find(const struct request *req, struct wire_reader *r, unsigned type_mask, struct object **ret,
-                      const char *fmt, ...) {
+int object_parse_request(struct request *req, struct wire_reader *r, unsigned type_mask, const char *fmt) {
         const char *name;
         size_t len;
-        va_list ap;
-        bool ok;
+        int parsed, err;
 
-        va_start(ap, fmt);
-        ok = wire_get_name(r, &name, &len) && object_parse_fields(r, fmt, ap);
-        va_end(ap);
-        if (!ok)
+        if (!wire_get_name(r, &name, &len))
                 return -EPROTO;
-        return object_find_typed(req, name, len, type_mask, ret);
+        parsed = object_parse_fields(r, fmt, req->f);
+        if (parsed == -EPROTO)
+                return parsed;
+        err = object_find_typed(req, name, len, type_mask, &req->obj);
+        /* A value too large is refused once the object is known to exist and be the caller's to use. */
+        return err < 0 ? err : parsed;
 }
 
 /* Free an object as its type says (object_type.free), or as it was allocated. */

@@ -148,24 +148,15 @@ int object_find_typed(const struct request *req, const char *name, size_t len, u
                 err_;                                                                           \
         })
 /*
- * Parse a request's whole body, then find the object it names: the name,
- * one field for each character of fmt, stored through the next argument
- * ('b' u8, 'w' u32, 'q' u64, 'i' i64: a pointer to one; 's' bytes: a
- * pointer to the data's pointer, then to its uint32_t size), and the end of
- * the body. -EPROTO for a malformed body, whatever the name; then as
- * object_find_typed.
+ * The lookup op_dispatch makes for a request before its handler runs, for
+ * the opcodes whose op_table entry names the types of their object: parse
+ * the whole body, a name and one field for each character of fmt into
+ * req->f ('b' u8, 'w' u32, 'q' u64, 'i' i64, 's' bytes, 'v' bytes of a
+ * value, at most max_message), then find the object into req->obj as
+ * object_find_typed does. -EPROTO for a malformed body, whatever the name;
+ * then as object_find_typed; then -EMSGSIZE for a 'v' field too large.
  */
-int object_parse_find(const struct request *req, struct wire_reader *r, unsigned type_mask, struct object **ret,
-                      const char *fmt, ...);
-/* object_parse_find, setting *ret to the type's struct (as OBJECT_FIND_AS). */
-#define OBJECT_PARSE_AS(req, r, type_mask, ret, ...)                                            \
-        __extension__({                                                                         \
-                struct object *found_;                                                          \
-                int err_ = object_parse_find((req), (r), (type_mask), &found_, __VA_ARGS__);    \
-                if (err_ >= 0)                                                                  \
-                        *(ret) = container_of(found_, __typeof__(**(ret)), obj);                \
-                err_;                                                                           \
-        })
+int object_parse_request(struct request *req, struct wire_reader *r, unsigned type_mask, const char *fmt);
 /* Wake its waiters with neg_errno, unregister and free it. */
 void object_delete(struct object *o, int neg_errno);
 /*

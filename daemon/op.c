@@ -21,6 +21,7 @@
 #include "log.h"
 #include "macros.h"
 #include "mpxd.h"
+#include "object.h"
 #include "op.h"
 #include "perm.h"
 #include "pipe.h"
@@ -34,6 +35,10 @@
 static op_handler op_handle_hello, op_handle_ping, op_handle_cancel;
 static void client_set_name(struct client *c, const char *name, uint16_t name_len);
 
+/* The type masks of op_table: one type, or any. */
+#define TYPE(t) (1u << WIRE_TYPE_##t)
+#define ANY_TYPE (~0u)
+
 enum {
         OP_BEFORE_HELLO = 1 << 0,       /* allowed before HELLO */
         OP_CHANGES = 1 << 1,            /* may change the object it names (journal_admit) */
@@ -45,92 +50,101 @@ enum {
  * exists; pools add their own rule on top of ADMIN (pool.c: a user pool is
  * for the user its workers run as, any other for superusers). OP_CHANGES
  * marks what may change a durable object, GET and TASK_DONE included (they
- * take items out): the journal must have room for it first.
+ * take items out): the journal must have room for it first. A row that names
+ * the types of its object has its body parsed and its object found before
+ * the handler runs: parse, then look up, then act.
  */
 static const struct op_entry {
         uint16_t op;
         unsigned flags;
         enum perm_access access;
         op_handler *handle;
+        /*
+         * The types (1 << type) of the object the request names, when
+         * op_dispatch parses the body and finds the object for the handler
+         * (object_parse_request); 0 when the handler parses the body itself.
+         */
+        unsigned types;
+        const char *fields;             /* the fields after the name, as object_parse_request reads them */
 } op_table[] = {
-        { WIRE_OP_QUEUE_PUT, OP_CHANGES, PERM_WRITE, queue_handle_put },
-        { WIRE_OP_QUEUE_GET, OP_CHANGES, PERM_READ, queue_handle_get },
-        { WIRE_OP_QUEUE_TASK_DONE, OP_CHANGES, PERM_READ, queue_handle_task_done },
-        { WIRE_OP_QUEUE_DONE_GET, OP_CHANGES, PERM_READ, queue_handle_done_get },
-        { WIRE_OP_QUEUE_PUT_MANY, OP_CHANGES, PERM_WRITE, queue_handle_put_many },
-        { WIRE_OP_QUEUE_GET_MANY, OP_CHANGES, PERM_READ, queue_handle_get_many },
-        { WIRE_OP_QUEUE_QSIZE, 0, PERM_READ, queue_handle_qsize },
-        { WIRE_OP_QUEUE_DECLARE, 0, PERM_READ, queue_handle_declare },
-        { WIRE_OP_QUEUE_CLOSE, OP_CHANGES, PERM_ADMIN, queue_handle_close },
-        { WIRE_OP_QUEUE_JOIN, 0, PERM_READ, queue_handle_join },
-        { WIRE_OP_QUEUE_PURGE, OP_CHANGES, PERM_ADMIN, queue_handle_purge },
-        { WIRE_OP_DICT_SET, OP_CHANGES, PERM_WRITE, dict_handle_set },
-        { WIRE_OP_DICT_GET, 0, PERM_READ, dict_handle_get },
-        { WIRE_OP_DICT_INCR, OP_CHANGES, PERM_WRITE, dict_handle_incr },
-        { WIRE_OP_SEM_ACQUIRE, OP_CHANGES, PERM_WRITE, sem_handle_acquire },
-        { WIRE_OP_SEM_RELEASE, OP_CHANGES, PERM_WRITE, sem_handle_release },
-        { WIRE_OP_ARRAY_GET, 0, PERM_READ, array_handle_get },
-        { WIRE_OP_ARRAY_SET, OP_CHANGES, PERM_WRITE, array_handle_set },
-        { WIRE_OP_ARRAY_ADD, OP_CHANGES, PERM_WRITE, array_handle_add },
-        { WIRE_OP_DICT_DECLARE, 0, PERM_READ, dict_handle_declare },
-        { WIRE_OP_DICT_DEL, OP_CHANGES, PERM_WRITE, dict_handle_del },
-        { WIRE_OP_DICT_CONTAINS, 0, PERM_READ, dict_handle_contains },
-        { WIRE_OP_DICT_LEN, 0, PERM_READ, dict_handle_len },
-        { WIRE_OP_DICT_ITEMS, 0, PERM_READ, dict_handle_items },
-        { WIRE_OP_DICT_POP, OP_CHANGES, PERM_WRITE, dict_handle_pop },
-        { WIRE_OP_DICT_SETDEFAULT, OP_CHANGES, PERM_WRITE, dict_handle_setdefault },
-        { WIRE_OP_DICT_UPDATE, OP_CHANGES, PERM_WRITE, dict_handle_update },
-        { WIRE_OP_DICT_CLEAR, OP_CHANGES, PERM_WRITE, dict_handle_clear },
-        { WIRE_OP_DICT_CAS, OP_CHANGES, PERM_WRITE, dict_handle_cas },
-        { WIRE_OP_DICT_POPITEM, OP_CHANGES, PERM_WRITE, dict_handle_popitem },
-        { WIRE_OP_LIST_DECLARE, 0, PERM_READ, list_handle_declare },
-        { WIRE_OP_LIST_APPEND, OP_CHANGES, PERM_WRITE, list_handle_append },
-        { WIRE_OP_LIST_EXTEND, OP_CHANGES, PERM_WRITE, list_handle_extend },
-        { WIRE_OP_LIST_GET, 0, PERM_READ, list_handle_get },
-        { WIRE_OP_LIST_SET, OP_CHANGES, PERM_WRITE, list_handle_set },
-        { WIRE_OP_LIST_INSERT, OP_CHANGES, PERM_WRITE, list_handle_insert },
-        { WIRE_OP_LIST_POP, OP_CHANGES, PERM_WRITE, list_handle_pop },
-        { WIRE_OP_LIST_REMOVE, OP_CHANGES, PERM_WRITE, list_handle_remove },
-        { WIRE_OP_LIST_INDEX, 0, PERM_READ, list_handle_index },
-        { WIRE_OP_LIST_LEN, 0, PERM_READ, list_handle_len },
-        { WIRE_OP_LIST_SLICE, 0, PERM_READ, list_handle_slice },
-        { WIRE_OP_LIST_SPLICE, OP_CHANGES, PERM_WRITE, list_handle_splice },
-        { WIRE_OP_LIST_CLEAR, OP_CHANGES, PERM_WRITE, list_handle_clear },
-        { WIRE_OP_SEM_DECLARE, 0, PERM_READ, sem_handle_declare },
-        { WIRE_OP_SEM_VALUE, 0, PERM_READ, sem_handle_value },
-        { WIRE_OP_EVENT_DECLARE, 0, PERM_READ, event_handle_declare },
-        { WIRE_OP_EVENT_SET, 0, PERM_WRITE, event_handle_set },
-        { WIRE_OP_EVENT_CLEAR, 0, PERM_WRITE, event_handle_clear },
-        { WIRE_OP_EVENT_IS_SET, 0, PERM_READ, event_handle_is_set },
-        { WIRE_OP_EVENT_WAIT, 0, PERM_READ, event_handle_wait },
-        { WIRE_OP_BARRIER_DECLARE, 0, PERM_READ, barrier_handle_declare },
-        { WIRE_OP_BARRIER_WAIT, 0, PERM_WRITE, barrier_handle_wait },
-        { WIRE_OP_BARRIER_RESET, 0, PERM_WRITE, barrier_handle_reset },
-        { WIRE_OP_BARRIER_ABORT, 0, PERM_WRITE, barrier_handle_abort },
-        { WIRE_OP_BARRIER_PASS, 0, PERM_WRITE, barrier_handle_pass },
-        { WIRE_OP_ARRAY_DECLARE, 0, PERM_READ, array_handle_declare },
-        { WIRE_OP_ARRAY_CAS, OP_CHANGES, PERM_WRITE, array_handle_cas },
-        { WIRE_OP_ARRAY_MAP, 0, PERM_WRITE, array_handle_map },
-        { WIRE_OP_PIPE_OPEN, 0, PERM_WRITE, pipe_handle_open },
-        { WIRE_OP_POOL_START, 0, PERM_ADMIN, pool_handle_start },
-        { WIRE_OP_POOL_SCALE, 0, PERM_ADMIN, pool_handle_scale },
-        { WIRE_OP_POOL_SIGNAL, 0, PERM_ADMIN, pool_handle_signal },
-        { WIRE_OP_POOL_STOP, 0, PERM_ADMIN, pool_handle_stop },
-        { WIRE_OP_HELLO, OP_BEFORE_HELLO, PERM_NONE, op_handle_hello },
-        { WIRE_OP_PING, OP_BEFORE_HELLO, PERM_NONE, op_handle_ping },
-        { WIRE_OP_CANCEL, 0, PERM_NONE, op_handle_cancel },
-        { WIRE_OP_LIST, 0, PERM_NONE, admin_handle_list },
-        { WIRE_OP_INFO, 0, PERM_READ, admin_handle_info },
-        { WIRE_OP_DELETE, OP_CHANGES, PERM_ADMIN, admin_handle_delete },
-        { WIRE_OP_STATS, 0, PERM_NONE, admin_handle_stats },
-        { WIRE_OP_CLIENTS, 0, PERM_NONE, admin_handle_clients },
-        { WIRE_OP_USERS, 0, PERM_NONE, admin_handle_users },
-        { WIRE_OP_REF, 0, PERM_READ, ref_handle_ref },
-        { WIRE_OP_UNREF, 0, PERM_READ, ref_handle_unref },
-        { WIRE_OP_QUEUE_PEEK, 0, PERM_READ, queue_handle_peek },
-        { WIRE_OP_QUEUE_TOUCH, 0, PERM_READ, queue_handle_touch },
-        { WIRE_OP_CHMOD, OP_CHANGES, PERM_ADMIN, perm_handle_chmod },
-        { WIRE_OP_CHOWN, OP_CHANGES, PERM_ADMIN, perm_handle_chown },
+        { WIRE_OP_QUEUE_PUT, OP_CHANGES, PERM_WRITE, queue_handle_put, 0, NULL },
+        { WIRE_OP_QUEUE_GET, OP_CHANGES, PERM_READ, queue_handle_get, 0, NULL },
+        { WIRE_OP_QUEUE_TASK_DONE, OP_CHANGES, PERM_READ, queue_handle_task_done, TYPE(JOINABLE), "q" },
+        { WIRE_OP_QUEUE_DONE_GET, OP_CHANGES, PERM_READ, queue_handle_done_get, 0, NULL },
+        { WIRE_OP_QUEUE_PUT_MANY, OP_CHANGES, PERM_WRITE, queue_handle_put_many, 0, NULL },
+        { WIRE_OP_QUEUE_GET_MANY, OP_CHANGES, PERM_READ, queue_handle_get_many, 0, NULL },
+        { WIRE_OP_QUEUE_QSIZE, 0, PERM_READ, queue_handle_qsize, QUEUE_TYPES, "" },
+        { WIRE_OP_QUEUE_DECLARE, 0, PERM_READ, queue_handle_declare, 0, NULL },
+        { WIRE_OP_QUEUE_CLOSE, OP_CHANGES, PERM_ADMIN, queue_handle_close, QUEUE_TYPES, "" },
+        { WIRE_OP_QUEUE_JOIN, 0, PERM_READ, queue_handle_join, TYPE(JOINABLE), "i" },
+        { WIRE_OP_QUEUE_PURGE, OP_CHANGES, PERM_ADMIN, queue_handle_purge, QUEUE_TYPES, "" },
+        { WIRE_OP_DICT_SET, OP_CHANGES, PERM_WRITE, dict_handle_set, TYPE(DICT), "vv" },
+        { WIRE_OP_DICT_GET, 0, PERM_READ, dict_handle_get, TYPE(DICT), "v" },
+        { WIRE_OP_DICT_INCR, OP_CHANGES, PERM_WRITE, dict_handle_incr, TYPE(DICT), "vi" },
+        { WIRE_OP_SEM_ACQUIRE, OP_CHANGES, PERM_WRITE, sem_handle_acquire, TYPE(SEMAPHORE), "i" },
+        { WIRE_OP_SEM_RELEASE, OP_CHANGES, PERM_WRITE, sem_handle_release, TYPE(SEMAPHORE), "" },
+        { WIRE_OP_ARRAY_GET, 0, PERM_READ, array_handle_get, 0, NULL },
+        { WIRE_OP_ARRAY_SET, OP_CHANGES, PERM_WRITE, array_handle_set, 0, NULL },
+        { WIRE_OP_ARRAY_ADD, OP_CHANGES, PERM_WRITE, array_handle_add, 0, NULL },
+        { WIRE_OP_DICT_DECLARE, 0, PERM_READ, dict_handle_declare, 0, NULL },
+        { WIRE_OP_DICT_DEL, OP_CHANGES, PERM_WRITE, dict_handle_del, TYPE(DICT), "v" },
+        { WIRE_OP_DICT_CONTAINS, 0, PERM_READ, dict_handle_contains, TYPE(DICT), "v" },
+        { WIRE_OP_DICT_LEN, 0, PERM_READ, dict_handle_len, TYPE(DICT), "" },
+        { WIRE_OP_DICT_ITEMS, 0, PERM_READ, dict_handle_items, TYPE(DICT), "qwb" },
+        { WIRE_OP_DICT_POP, OP_CHANGES, PERM_WRITE, dict_handle_pop, TYPE(DICT), "v" },
+        { WIRE_OP_DICT_SETDEFAULT, OP_CHANGES, PERM_WRITE, dict_handle_setdefault, TYPE(DICT), "vv" },
+        { WIRE_OP_DICT_UPDATE, OP_CHANGES, PERM_WRITE, dict_handle_update, 0, NULL },
+        { WIRE_OP_DICT_CLEAR, OP_CHANGES, PERM_WRITE, dict_handle_clear, TYPE(DICT), "" },
+        { WIRE_OP_DICT_CAS, OP_CHANGES, PERM_WRITE, dict_handle_cas, TYPE(DICT), "sbsbs" },
+        { WIRE_OP_DICT_POPITEM, OP_CHANGES, PERM_WRITE, dict_handle_popitem, TYPE(DICT), "" },
+        { WIRE_OP_LIST_DECLARE, 0, PERM_READ, list_handle_declare, 0, NULL },
+        { WIRE_OP_LIST_APPEND, OP_CHANGES, PERM_WRITE, list_handle_append, TYPE(LIST), "v" },
+        { WIRE_OP_LIST_EXTEND, OP_CHANGES, PERM_WRITE, list_handle_extend, 0, NULL },
+        { WIRE_OP_LIST_GET, 0, PERM_READ, list_handle_get, TYPE(LIST), "i" },
+        { WIRE_OP_LIST_SET, OP_CHANGES, PERM_WRITE, list_handle_set, TYPE(LIST), "iv" },
+        { WIRE_OP_LIST_INSERT, OP_CHANGES, PERM_WRITE, list_handle_insert, TYPE(LIST), "iv" },
+        { WIRE_OP_LIST_POP, OP_CHANGES, PERM_WRITE, list_handle_pop, TYPE(LIST), "i" },
+        { WIRE_OP_LIST_REMOVE, OP_CHANGES, PERM_WRITE, list_handle_remove, TYPE(LIST), "v" },
+        { WIRE_OP_LIST_INDEX, 0, PERM_READ, list_handle_index, TYPE(LIST), "v" },
+        { WIRE_OP_LIST_LEN, 0, PERM_READ, list_handle_len, TYPE(LIST), "" },
+        { WIRE_OP_LIST_SLICE, 0, PERM_READ, list_handle_slice, 0, NULL },
+        { WIRE_OP_LIST_SPLICE, OP_CHANGES, PERM_WRITE, list_handle_splice, 0, NULL },
+        { WIRE_OP_LIST_CLEAR, OP_CHANGES, PERM_WRITE, list_handle_clear, TYPE(LIST), "" },
+        { WIRE_OP_SEM_DECLARE, 0, PERM_READ, sem_handle_declare, 0, NULL },
+        { WIRE_OP_SEM_VALUE, 0, PERM_READ, sem_handle_value, TYPE(SEMAPHORE), "" },
+        { WIRE_OP_EVENT_DECLARE, 0, PERM_READ, event_handle_declare, 0, NULL },
+        { WIRE_OP_EVENT_SET, 0, PERM_WRITE, event_handle_set, TYPE(EVENT), "" },
+        { WIRE_OP_EVENT_CLEAR, 0, PERM_WRITE, event_handle_clear, TYPE(EVENT), "" },
+        { WIRE_OP_EVENT_IS_SET, 0, PERM_READ, event_handle_is_set, TYPE(EVENT), "" },
+        { WIRE_OP_EVENT_WAIT, 0, PERM_READ, event_handle_wait, TYPE(EVENT), "i" },
+        { WIRE_OP_BARRIER_DECLARE, 0, PERM_READ, barrier_handle_declare, 0, NULL },
+        { WIRE_OP_BARRIER_WAIT, 0, PERM_WRITE, barrier_handle_wait, TYPE(BARRIER), "i" },
+        { WIRE_OP_BARRIER_RESET, 0, PERM_WRITE, barrier_handle_reset, TYPE(BARRIER), "" },
+        { WIRE_OP_BARRIER_ABORT, 0, PERM_WRITE, barrier_handle_abort, TYPE(BARRIER), "" },
+        { WIRE_OP_BARRIER_PASS, 0, PERM_WRITE, barrier_handle_pass, TYPE(BARRIER), "" },
+        { WIRE_OP_ARRAY_DECLARE, 0, PERM_READ, array_handle_declare, 0, NULL },
+        { WIRE_OP_ARRAY_CAS, OP_CHANGES, PERM_WRITE, array_handle_cas, 0, NULL },
+        { WIRE_OP_ARRAY_MAP, 0, PERM_WRITE, array_handle_map, ARRAY_TYPES, "" },
+        { WIRE_OP_PIPE_OPEN, 0, PERM_WRITE, pipe_handle_open, 0, NULL },
+        { WIRE_OP_POOL_START, 0, PERM_ADMIN, pool_handle_start, 0, NULL },
+        { WIRE_OP_POOL_SCALE, 0, PERM_ADMIN, pool_handle_scale, TYPE(POOL), "w" },
+        { WIRE_OP_POOL_SIGNAL, 0, PERM_ADMIN, pool_handle_signal, TYPE(POOL), "w" },
+        { WIRE_OP_POOL_STOP, 0, PERM_ADMIN, pool_handle_stop, TYPE(POOL), "i" },
+        { WIRE_OP_HELLO, OP_BEFORE_HELLO, PERM_NONE, op_handle_hello, 0, NULL },
+        { WIRE_OP_PING, OP_BEFORE_HELLO, PERM_NONE, op_handle_ping, 0, NULL },
+        { WIRE_OP_CANCEL, 0, PERM_NONE, op_handle_cancel, 0, NULL },
+        { WIRE_OP_LIST, 0, PERM_NONE, admin_handle_list, 0, NULL },
+        { WIRE_OP_INFO, 0, PERM_READ, admin_handle_info, 0, NULL },
+        { WIRE_OP_DELETE, OP_CHANGES, PERM_ADMIN, admin_handle_delete, 0, NULL },
+        { WIRE_OP_STATS, 0, PERM_NONE, admin_handle_stats, 0, NULL },
+        { WIRE_OP_CLIENTS, 0, PERM_NONE, admin_handle_clients, 0, NULL },
+        { WIRE_OP_USERS, 0, PERM_NONE, admin_handle_users, 0, NULL },
+        { WIRE_OP_REF, 0, PERM_READ, ref_handle_ref, 0, NULL },
+        { WIRE_OP_UNREF, 0, PERM_READ, ref_handle_unref, 0, NULL },
+        { WIRE_OP_QUEUE_PEEK, 0, PERM_READ, queue_handle_peek, QUEUE_TYPES, "w" },
+        { WIRE_OP_QUEUE_TOUCH, 0, PERM_READ, queue_handle_touch, TYPE(JOINABLE), "q" },
+        { WIRE_OP_CHMOD, OP_CHANGES, PERM_ADMIN, perm_handle_chmod, 0, NULL },
+        { WIRE_OP_CHOWN, OP_CHANGES, PERM_ADMIN, perm_handle_chown, ANY_TYPE, "ww" },
 };
 
 /* Opcodes are below this; the table is indexed by opcode once, on first use. */
@@ -150,7 +164,7 @@ static const struct op_entry *op_find(uint16_t op) {
 
 void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *body) {
         const struct op_entry *e = op_find(h->op);
-        struct request req = { .id = h->id, .op = h->op, .client = c, .body_len = h->body_len };
+        struct request req;             /* obj and f are set for an entry with types only */
         struct wire_reader r;
         int ret;
 
@@ -171,10 +185,17 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
                 return;
         }
         wire_reader_init(&r, body, h->body_len);
-        /* Every object lookup of the handler checks this request's access (object_lookup). */
+        req.id = h->id;
+        req.op = h->op;
+        req.client = c;
+        req.body_len = h->body_len;
+        /* Every object lookup for the request checks its access (object_lookup). */
         req.access = e->access;
         req.changes = e->flags & OP_CHANGES;
-        ret = e->handle(c, &req, &r);
+        /* Parse, then look up, then act. */
+        ret = e->types ? object_parse_request(&req, &r, e->types, e->fields) : 0;
+        if (ret == 0)
+                ret = e->handle(c, &req, &r);
         if (ret < 0)
                 client_reply_status(c, h->id, h->op, ret);
         /* The request changed or read a durable object that the journal does not have yet. */

@@ -15,12 +15,35 @@
 struct client;
 
 /*
+ * A field of a request's body that op_dispatch parsed for its handler: the
+ * member is the field's letter in op_table (object_parse_request).
+ */
+union op_field {
+        uint8_t b;
+        uint32_t w;
+        uint64_t q;
+        int64_t i;
+        struct {
+                const void *data;
+                uint32_t size;
+        } s, v;
+};
+
+/* The most fields after its name that op_table parses for a request. */
+#define OP_FIELDS_MAX 5
+
+/*
  * A request op_dispatch hands to its handler: what the reply answers (id,
  * op), and what every object lookup the handler makes with it checks
  * (object_lookup): its client and the access class of its opcode. It lives
  * on op_dispatch's stack, for the handler's call only. Code outside a
  * request (the configuration, timers, serving waiters, journal replay)
  * passes NULL instead, and nothing is checked.
+ *
+ * For an opcode whose op_table entry names the types of its object, the
+ * body is parsed and the object found before the handler runs: obj is that
+ * object and f the fields after its name, in the entry's order. For any
+ * other opcode both are unset and the handler parses the body itself.
  */
 struct request {
         uint32_t id;
@@ -29,13 +52,16 @@ struct request {
         enum perm_access access;
         uint32_t body_len;              /* the room a change needs in the journal */
         struct client *client;
+        struct object *obj;
+        union op_field f[OP_FIELDS_MAX];
 };
 
 /*
- * A request handler, as op_table names it: it parses the body, looks the
- * object up and acts, and returns 0 once it has replied or parked the
- * request, or a negative errno that op_dispatch answers. The type headers
- * declare their handlers with it.
+ * A request handler, as op_table names it: it acts on req->obj (or parses
+ * the body from r and looks its object up, for the opcodes whose entry
+ * names no types), and returns 0 once it has replied or parked the request,
+ * or a negative errno that op_dispatch answers. The type headers declare
+ * their handlers with it.
  */
 typedef int op_handler(struct client *c, const struct request *req, struct wire_reader *r);
 
@@ -54,7 +80,7 @@ int op_reply_i64(struct client *c, const struct request *req, int64_t v);
 int op_reply_bytes(struct client *c, const struct request *req, const void *data, size_t len);
 /*
  * A reply whose body is the values that follow fmt, one character each, as
- * object_parse_find reads them: 'b' u8 (passed as an int), 'w' u32, 'q' u64,
+ * object_parse_request reads them: 'b' u8 (passed as an int), 'w' u32, 'q' u64,
  * 'i' i64 (each passed as exactly that type: cast what is not), 's' bytes
  * (a const void * and a uint32_t size). 0, or -ENOMEM with nothing queued.
  */

@@ -192,18 +192,9 @@ int perm_handle_chmod(struct client *c, const struct request *req, struct wire_r
  * change its group, to one of its own groups.
  */
 int perm_handle_chown(struct client *c, const struct request *req, struct wire_reader *r) {
-        const char *name;
-        struct object *o;
-        uint32_t uid, gid;
-        size_t len;
-        int err;
+        struct object *o = req->obj;
+        uint32_t uid = req->f[0].w, gid = req->f[1].w;
 
-        if (!wire_get_name(r, &name, &len) || !wire_get_u32(r, &uid) || !wire_get_u32(r, &gid) ||
-            !wire_reader_done(r))
-                return -EPROTO;
-        err = object_find_typed(req, name, len, ~0u, &o);
-        if (err < 0)
-                return err;
         if (uid == WIRE_ID_UNCHANGED)
                 uid = o->uid;
         if (gid == WIRE_ID_UNCHANGED)

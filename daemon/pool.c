@@ -756,13 +756,10 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
 
 /* SCALE: name, u32 workers. */
 int pool_handle_scale(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct pool *p = NULL;
-        uint32_t workers;
+        struct pool *p = pool_of(req->obj);
+        uint32_t workers = req->f[0].w;
         int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_POOL, &p, "w", &workers);
-        if (err < 0)
-                return err;
         if (pool_check_control(c, p, "scale") < 0)
                 return -EACCES;
         if (workers > POOL_MAX_WORKERS || p->stopping)
@@ -781,14 +778,10 @@ int pool_handle_scale(struct client *c, const struct request *req, struct wire_r
 
 /* SIGNAL: name, u32 signal -> u32 workers signalled. */
 int pool_handle_signal(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct pool *p = NULL;
+        struct pool *p = pool_of(req->obj);
+        uint32_t sig = req->f[0].w, n = 0;
         struct worker *w;
-        uint32_t sig, n = 0;
-        int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_POOL, &p, "w", &sig);
-        if (err < 0)
-                return err;
         if (pool_check_control(c, p, "signal") < 0)
                 return -EACCES;
         if (sig == 0 || sig >= NSIG)
@@ -808,13 +801,9 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
 
 /* STOP: name, i64 grace_ms; answered once every worker has exited, then the pool is deleted. */
 int pool_handle_stop(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct pool *p = NULL;
-        int64_t grace_ms;
-        int err;
+        struct pool *p = pool_of(req->obj);
+        int64_t grace_ms = req->f[0].i;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_POOL, &p, "i", &grace_ms);
-        if (err < 0)
-                return err;
         if (pool_check_control(c, p, "stop") < 0)
                 return -EACCES;
         if (!p->stopping)

@@ -167,13 +167,10 @@ static int queue_finish(struct client *c, struct queue *q, uint64_t tag) {
 
 /* TASK_DONE: name, u64 tag (queue_finish()'s rule) -> (empty). */
 int queue_handle_task_done(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
-        uint64_t tag;
+        struct queue *q = queue_of(req->obj);
+        uint64_t tag = req->f[0].q;
         int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
-        if (err < 0)
-                return err;
         err = queue_finish(c, q, tag);
         if (err < 0)
                 return err;
@@ -221,14 +218,10 @@ int queue_handle_done_get(struct client *c, const struct request *req, struct wi
  * delivery not done succeeds.
  */
 int queue_handle_touch(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
+        struct queue *q = queue_of(req->obj);
         struct delivery *d;
-        uint64_t tag;
-        int err;
+        uint64_t tag = req->f[0].q;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_JOINABLE, &q, "q", &tag);
-        if (err < 0)
-                return err;
         HASH_FIND(hh, q->by_tag, &tag, sizeof(tag), d);
         if (!d)
                 return -ENOENT;
@@ -239,13 +232,9 @@ int queue_handle_touch(struct client *c, const struct request *req, struct wire_
 
 /* JOIN: name, i64 timeout_ms. Waits until nothing is unfinished. */
 int queue_handle_join(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
-        int64_t timeout_ms;
-        int err;
+        struct queue *q = queue_of(req->obj);
+        int64_t timeout_ms = req->f[0].i;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_JOINABLE, &q, "i", &timeout_ms);
-        if (err < 0)
-                return err;
         if (queue_unfinished(q) == 0) {
                 return op_reply_ok(c, req);
         }

@@ -64,8 +64,6 @@ static void queue_waiter_free(struct waiter *w) {
 }
 
 
-#define QUEUE_TYPES ((1u << WIRE_TYPE_QUEUE) | (1u << WIRE_TYPE_JOINABLE))
-
 /* Reply overhead of one item: u64 tag, u32 deliveries, u32 payload length. */
 #define ITEM_WIRE_OVERHEAD 16u
 
@@ -731,24 +729,16 @@ int queue_handle_get_many(struct client *c, const struct request *req, struct wi
 
 /* QSIZE: name -> u64 size, u64 maxsize, u64 unfinished, u8 closed. */
 int queue_handle_qsize(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
-        int err;
+        struct queue *q = queue_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, QUEUE_TYPES, &q, "");
-        if (err < 0)
-                return err;
         return op_reply(c, req, "qqqb", q->count, q->maxsize, (uint64_t) (q->joinable ? queue_unfinished(q) : 0),
                         (int) q->closed);
 }
 
 /* CLOSE: name. Putters fail now; getters once the queue is drained. */
 int queue_handle_close(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
-        int err;
+        struct queue *q = queue_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, QUEUE_TYPES, &q, "");
-        if (err < 0)
-                return err;
         if (q->obj.durable && !q->closed)
                 queue_journal_close(q);
         q->closed = true;
@@ -760,16 +750,12 @@ int queue_handle_close(struct client *c, const struct request *req, struct wire_
 
 /* PURGE: name -> u64 removed. Deliveries not done are kept. */
 int queue_handle_purge(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
+        struct queue *q = queue_of(req->obj);
         struct wire_buf *b;
         uint64_t removed;
         struct item it;
         size_t start;
-        int err;
 
-        err = OBJECT_PARSE_AS(req, r, QUEUE_TYPES, &q, "");
-        if (err < 0)
-                return err;
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b || wire_put_u64(b, q->count) < 0) {
                 if (b)
@@ -795,16 +781,12 @@ int queue_handle_purge(struct client *c, const struct request *req, struct wire_
  * them out, without taking them (tag 0); a reply stops at half a frame.
  */
 int queue_handle_peek(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct queue *q = NULL;
+        struct queue *q = queue_of(req->obj);
+        uint32_t max = req->f[0].w, n = 0;
         struct wire_buf *b;
         struct item it;
         size_t start, count_at;
-        uint32_t max, n = 0;
-        int err;
 
-        err = OBJECT_PARSE_AS(req, r, QUEUE_TYPES, &q, "w", &max);
-        if (err < 0)
-                return err;
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
                 return -ENOMEM;

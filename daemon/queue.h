@@ -24,6 +24,9 @@ int queue_declare_lease(const char *name, size_t len, uint64_t maxsize, bool joi
 struct delivery;
 TAILQ_HEAD(delivery_list, delivery);
 
+/* The object types a queue request may name (1 << type). */
+#define QUEUE_TYPES ((1u << WIRE_TYPE_QUEUE) | (1u << WIRE_TYPE_JOINABLE))
+
 /* The request handlers (op.c's table). */
 op_handler queue_handle_declare, queue_handle_put, queue_handle_put_many, queue_handle_get,
         queue_handle_get_many, queue_handle_qsize, queue_handle_close, queue_handle_purge,

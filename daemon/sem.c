@@ -400,13 +400,10 @@ int sem_handle_declare(struct client *c, const struct request *req, struct wire_
 
 /* ACQUIRE: name, i64 timeout_ms. One unit, now or in arrival order. */
 int sem_handle_acquire(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct sem *s = NULL;
-        int64_t timeout_ms;
+        struct sem *s = sem_of(req->obj);
+        int64_t timeout_ms = req->f[0].i;
         int err;
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_SEMAPHORE, &s, "i", &timeout_ms);
-        if (err < 0)
-                return err;
         /* Strict arrival order: nobody overtakes a parked acquirer. */
         if (s->value > 0 && TAILQ_EMPTY(&s->acquirers)) {
                 err = sem_take(s, c);
@@ -424,12 +421,8 @@ int sem_handle_acquire(struct client *c, const struct request *req, struct wire_
 int sem_handle_release(struct client *c, const struct request *req, struct wire_reader *r) {
         struct sem_hold *h;
         bool held;
-        struct sem *s = NULL;
-        int err;
+        struct sem *s = sem_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_SEMAPHORE, &s, "");
-        if (err < 0)
-                return err;
         if (s->value >= sem_cap(s))
                 return -ERANGE;
         h = sem_undo(s) ? sem_hold_find(s, c) : NULL;
@@ -454,12 +447,8 @@ int sem_handle_release(struct client *c, const struct request *req, struct wire_
 
 /* VALUE: name -> u64 value, u64 max. */
 int sem_handle_value(struct client *c, const struct request *req, struct wire_reader *r) {
-        struct sem *s = NULL;
-        int err;
+        struct sem *s = sem_of(req->obj);
 
-        err = OBJECT_PARSE_AS(req, r, 1u << WIRE_TYPE_SEMAPHORE, &s, "");
-        if (err < 0)
-                return err;
         return op_reply(c, req, "qq", s->value, s->max);
 }
 
