@@ -288,7 +288,7 @@ static void describe_waits(const struct client *c, char *buf, size_t size) {
         size_t len = 0;
 
         buf[0] = '\0';
-        TAILQ_FOREACH(w, &c->waiters, client_link) {
+        TAILQ_FOREACH(w, &client_shared(c)->waiters, client_link) {
                 int n = snprintf(buf + len, size - len, "%s%s '%s'", len ? ", " : "",
                                  wire_op_name(w->op) ?: "?", w->object->name);
                 if (n < 0 || (size_t) n >= size - len)
@@ -299,25 +299,17 @@ static void describe_waits(const struct client *c, char *buf, size_t size) {
 
 /* Append one client's fields. */
 static int put_client(struct wire_buf *b, const struct client *c, uint64_t t) {
-        const struct waiter *w, *oldest = TAILQ_FIRST(&c->waiters);
+        const struct waiter *w, *oldest = TAILQ_FIRST(&client_shared(c)->waiters);
         struct wire_fields f;
         char waits[512];
         unsigned n_waits = 0;
         int err = 0;
 
-        TAILQ_FOREACH(w, &c->waiters, client_link)
+        TAILQ_FOREACH(w, &client_shared(c)->waiters, client_link)
                 n_waits++;
         describe_waits(c, waits, sizeof(waits));
         err |= wire_fields_begin(b, &f);
-        err |= wire_put_field_int(b, &f, "id", (int64_t) c->id);
-        err |= wire_put_field_int(b, &f, "pid", c->pid);
-        err |= wire_put_field_int(b, &f, "uid", c->uid);
-        err |= wire_put_field_int(b, &f, "gid", c->gid);
-        err |= wire_put_field_str(b, &f, "comm", c->comm);
-        err |= wire_put_field_str(b, &f, "name", c->name);
-        err |= wire_put_field_int(b, &f, "age_ms", (int64_t) (t - c->connected_ms));
-        err |= wire_put_field_int(b, &f, "idle_ms", (int64_t) (t - c->active_ms));
-        err |= wire_put_field_int(b, &f, "requests", (int64_t) c->requests);
+        err |= client_put_fields(c, b, &f, t);
         err |= wire_put_field_int(b, &f, "deliveries", queue_client_deliveries(c));
         err |= wire_put_field_int(b, &f, "lease_ms", queue_client_next_lease(c));
         err |= wire_put_field_int(b, &f, "sem_units", (int64_t) sem_client_units(c));
@@ -347,11 +339,11 @@ int admin_handle_clients(struct client *c, const struct request *req, struct wir
                 return -EPROTO;
         if (op_page_begin(c, req, max, LIST_PAGE_MAX, &pg) < 0)
                 return -ENOMEM;
-        TAILQ_FOREACH(other, &mpxd.clients, link) {
-                if (other->id <= cursor)
+        for (other = client_next(NULL); other; other = client_next(other)) {
+                if (client_shared(other)->id <= cursor)
                         continue;
                 if (pg.n == pg.max || pg.b->len - pg.start > mpxd.max_frame / 2) {
-                        next = other->id - 1;
+                        next = client_shared(other)->id - 1;
                         break;
                 }
                 if (put_client(pg.b, other, t) < 0)

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "client-internal.h"
 #include "client.h"
 #include "journal.h"
 #include "log.h"
@@ -62,9 +63,9 @@ static void client_read_comm(struct client *c) {
         int fd;
 
         c->comm[0] = '\0';
-        if (c->pid <= 0)
+        if (c->shared.pid <= 0)
                 return;
-        snprintf(path, sizeof(path), "/proc/%ld/comm", (long) c->pid);
+        snprintf(path, sizeof(path), "/proc/%ld/comm", (long) c->shared.pid);
         fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return;
@@ -181,7 +182,7 @@ static void client_read_groups(struct client *c) {
         if (c->fd < 0)
                 return;
         if (socket_read_groups(c->fd, &c->groups, &c->n_groups) == 0 ||
-            (c->pid > 0 && proc_read_groups(c->pid, c->uid, &c->groups, &c->n_groups) == 0))
+            (c->shared.pid > 0 && proc_read_groups(c->shared.pid, c->shared.uid, &c->groups, &c->n_groups) == 0))
                 c->groups_known = true;
 }
 
@@ -192,7 +193,7 @@ bool client_in_group(const struct client *c, gid_t gid) {
 
         if (gid == (gid_t) -1)
                 return false;
-        if (c->gid == gid)
+        if (c->shared.gid == gid)
                 return true;
         if (c->groups_known) {
                 for (size_t i = 0; i < c->n_groups; i++)
@@ -205,7 +206,7 @@ bool client_in_group(const struct client *c, gid_t gid) {
          * /proc now. A socket peer whose groups could not be read has none
          * beyond its primary group; its pid may have been reused since.
          */
-        if (c->fd >= 0 || c->pid <= 0 || proc_read_groups(c->pid, c->uid, &groups, &n) < 0)
+        if (c->fd >= 0 || c->shared.pid <= 0 || proc_read_groups(c->shared.pid, c->shared.uid, &groups, &n) < 0)
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (groups[i] == gid)
@@ -232,34 +233,34 @@ struct client *client_new_as(int fd, pid_t pid, uid_t uid, gid_t gid) {
 
         if (!c)
                 return NULL;
-        c->user = user_get(uid);
-        if (!c->user) {
+        c->shared.user = user_get(uid);
+        if (!c->shared.user) {
                 free(c);
                 return NULL;
         }
         c->fd = fd;
-        c->pid = pid;
-        c->uid = uid;
-        c->gid = gid;
-        c->id = ++mpxd.next_client_id;
+        c->shared.pid = pid;
+        c->shared.uid = uid;
+        c->shared.gid = gid;
+        c->shared.id = ++mpxd.next_client_id;
         c->connected_ms = c->active_ms = now_ms();
         wire_buf_init(&c->in);
         wire_buf_init(&c->out);
-        TAILQ_INIT(&c->waiters);
-        TAILQ_INIT(&c->deliveries);
-        TAILQ_INIT(&c->holds);
+        TAILQ_INIT(&c->shared.waiters);
+        TAILQ_INIT(&c->shared.deliveries);
+        TAILQ_INIT(&c->shared.holds);
         TAILQ_INIT(&c->out_fds);
-        TAILQ_INIT(&c->unsent);
-        TAILQ_INIT(&c->owned_queues);
-        TAILQ_INIT(&c->refs);
+        TAILQ_INIT(&c->shared.unsent);
+        TAILQ_INIT(&c->shared.owned_queues);
+        TAILQ_INIT(&c->shared.refs);
         client_read_groups(c);
         client_read_comm(c);
-        user_client_connected(c->user);
+        user_client_connected(c->shared.user);
         if (fd >= 0) {
                 event_assign(&c->ev_read, mpxd.base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
                 event_assign(&c->ev_write, mpxd.base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
                 if (event_add(&c->ev_read, NULL) < 0) {
-                        user_client_gone(c->user);
+                        user_client_gone(c->shared.user);
                         free(c->groups);
                         free(c);
                         return NULL;
@@ -274,9 +275,48 @@ struct client *client_new_as(int fd, pid_t pid, uid_t uid, gid_t gid) {
 const char *client_describe(const struct client *c) {
         static char buf[160];
 
-        snprintf(buf, sizeof(buf), "client %llu (pid %ld, uid %ld%s%s)", (unsigned long long) c->id,
-                 (long) c->pid, (long) c->uid, c->name[0] ? ", " : "", c->name);
+        snprintf(buf, sizeof(buf), "client %llu (pid %ld, uid %ld%s%s)", (unsigned long long) c->shared.id,
+                 (long) c->shared.pid, (long) c->shared.uid, c->name[0] ? ", " : "", c->name);
         return buf;
+}
+
+void client_set_name(struct client *c, const char *name, size_t len) {
+        if (len >= sizeof(c->name))
+                len = sizeof(c->name) - 1;
+        for (size_t i = 0; i < len; i++)
+                c->name[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+        c->name[len] = '\0';
+}
+
+bool client_has_socket(const struct client *c) {
+        return c->fd >= 0;
+}
+
+struct client *client_next(const struct client *c) {
+        return c ? TAILQ_NEXT(c, link) : TAILQ_FIRST(&mpxd.clients);
+}
+
+int client_put_fields(const struct client *c, struct wire_buf *b, struct wire_fields *f, uint64_t t) {
+        int err = 0;
+
+        err |= wire_put_field_int(b, f, "id", (int64_t) c->shared.id);
+        err |= wire_put_field_int(b, f, "pid", c->shared.pid);
+        err |= wire_put_field_int(b, f, "uid", c->shared.uid);
+        err |= wire_put_field_int(b, f, "gid", c->shared.gid);
+        err |= wire_put_field_str(b, f, "comm", c->comm);
+        err |= wire_put_field_str(b, f, "name", c->name);
+        err |= wire_put_field_int(b, f, "age_ms", (int64_t) (t - c->connected_ms));
+        err |= wire_put_field_int(b, f, "idle_ms", (int64_t) (t - c->active_ms));
+        err |= wire_put_field_int(b, f, "requests", (int64_t) c->requests);
+        return err < 0 ? -ENOMEM : 0;
+}
+
+int client_reply_reserve(struct client *c, size_t body_size) {
+        return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
+}
+
+uint64_t client_output_end(const struct client *c) {
+        return c->out_written + (c->out.len - c->out_off);
 }
 
 static const char *const client_state_names[_CLIENT_STATE_MAX] = {
@@ -336,10 +376,10 @@ static const unsigned client_moves[_CLIENT_STATE_MAX] = {
  * Returns true when the state changed.
  */
 static bool client_set_state(struct client *c, enum client_state to) {
-        enum client_state from = c->state;
+        enum client_state from = c->shared.state;
 
         if (client_moves[from] & STATE_BIT(to)) {
-                c->state = to;
+                c->shared.state = to;
                 return true;
         }
         if (to != from && !(CLIENT_ENDING_STATES & STATE_BIT(to)))
@@ -393,8 +433,8 @@ void client_lost(struct client *c, const char *why) {
         /* Nothing may be handed to this client from here on. */
         wait_cancel_client(c);
         object_client_lost(c);
-        user_client_gone(c->user);
-        c->user = NULL;
+        user_client_gone(c->shared.user);
+        c->shared.user = NULL;
         if (!mpxd.base || event_base_once(mpxd.base, -1, EV_TIMEOUT, client_free_cb, c, NULL) < 0)
                 client_free_cb(-1, 0, c);
 }
@@ -563,7 +603,7 @@ static void client_resume(struct client *c) {
 
 /* A client whose unsent output passed limits.max_output: it does not read, so it goes. */
 static void client_lose_overflowed(struct client *c) {
-        log_client(LOG_LEVEL_WARNING, c->id, c->pid, c->uid,
+        log_client(LOG_LEVEL_WARNING, c->shared.id, c->shared.pid, c->shared.uid,
                    "%s has %zu bytes of replies it does not read, over limits.max_output (%llu); "
                    "disconnecting it, and putting back the queue items it did not receive",
                    client_describe(c), client_unsent(c), (unsigned long long) mpxd.max_output);
@@ -585,8 +625,8 @@ static int client_write_pending(struct client *c) {
                 }
                 c->out_off += (size_t) n;
                 c->out_written += (uint64_t) n;
-                if (!TAILQ_EMPTY(&c->unsent))
-                        queue_client_written(c);
+                if (!TAILQ_EMPTY(&c->shared.unsent))
+                        queue_client_written(c, c->out_written);
         }
         return 1;
 }
@@ -642,6 +682,15 @@ void client_flush(struct client *c) {
                 }
         }
         client_resume(c);
+}
+
+void client_flush_all(void) {
+        struct client *c, *next;
+
+        for (c = TAILQ_FIRST(&mpxd.clients); c; c = next) {
+                next = TAILQ_NEXT(c, link);
+                client_flush(c);
+        }
 }
 
 void client_flush_dirty(void) {
@@ -735,6 +784,8 @@ static size_t client_process_frames(struct client *c, const uint8_t *data, size_
                         break;
                 }
                 c->dispatching = true;
+                c->requests++;
+                c->active_ms = loop_now_ms;
                 op_dispatch(c, &h, data + off + WIRE_HEADER_SIZE);
                 c->dispatching = false;
                 off += WIRE_HEADER_SIZE + h.body_len;

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One client connection (client.c): struct client, its life from connect to
- * the deferred free, its framing and its replies.
+ * One client connection (client.c): its life from connect to the deferred
+ * free, its framing and its replies.
  *
- * struct client is shared, not private to client.c: the other modules hang
- * their own per-connection state on it (wait.c its waiters, queue.c its
- * deliveries, owned queues and unsent items, sem.c its holds, ref.c its
- * references, perm.c its denials, user.c its user and waiter count), read
- * its identity and counters (admin.c, op.c, perm.c, pool.c, user.c) and
- * reserve room in its output buffer before a reply (dict.c, list.c,
- * array.c, pipe.c, queue.c).
+ * struct client is client.c's (client-internal.h): its socket, buffers and
+ * state machine are reached through the functions below. What the other
+ * modules need without a call is struct client_shared, the first member:
+ * the client's identity and state, and the per-connection state the other
+ * modules hang on it (wait.c its waiters, queue.c its deliveries, owned
+ * queues and unsent items, sem.c its holds, ref.c its references, perm.c
+ * its denials, user.c its user and waiter count).
  */
 #pragma once
 
@@ -24,8 +24,8 @@
 
 #include "wire.h"
 
+struct client;
 struct delivery;
-struct out_fd;
 struct perm_denial;
 struct queue;
 struct ref;
@@ -50,57 +50,46 @@ enum client_state {
         _CLIENT_STATE_MAX,
 };
 
-struct client {
+/*
+ * What client.c shares with the other modules: who the client is, where it
+ * is in its life, and what each module keeps per client (each list is the
+ * named module's to link and walk). The rest of a client, its socket, its
+ * buffers and the flags of its state machine, is client.c's alone
+ * (client-internal.h). client.c writes id to state; it is the first member
+ * of struct client, so client_shared() is a cast, not a call.
+ */
+struct client_shared {
         uint64_t id;
-        int fd;                         /* -1 for a client without a socket (unit tests) */
         pid_t pid;
         uid_t uid;
         gid_t gid;
-        gid_t *groups;                  /* supplementary groups when it connected */
-        size_t n_groups;
-        bool groups_known;              /* false: the peer's groups could not be read (socketless) */
-        struct perm_denial *denials;    /* objects it was refused, logged once each (uthash) */
-        struct user *user;              /* what its uid holds; NULL once it is lost */
-        unsigned n_waiters;
-        char name[64];                  /* from HELLO */
-        char comm[16];                  /* /proc/PID/comm when it connected */
-
-        struct event ev_read;
-        struct event ev_write;
-        bool write_armed;
-
-        struct wire_buf in;             /* unparsed input */
-        struct wire_buf out;            /* replies not yet written, from out_off */
-        size_t out_off;
-
-        TAILQ_HEAD(, waiter) waiters;           /* this client's blocked requests */
-        TAILQ_HEAD(, delivery) deliveries;      /* joinable items taken and not done */
-        TAILQ_HEAD(, sem_hold) holds;           /* semaphore units held (SEM_UNDO) */
-        TAILQ_HEAD(, queue) owned_queues;       /* declared with QUEUE_CONNECTION: deleted with it */
-        TAILQ_HEAD(, ref) refs;                 /* references to counted objects it holds */
-        unsigned n_refs;
-        TAILQ_HEAD(, out_fd) out_fds;           /* descriptors to send with replies */
-        unsigned n_out_fds;
-        TAILQ_HEAD(, unsent_items) unsent;      /* plain-queue items in replies not yet written */
-        uint64_t out_written;                   /* bytes of replies the kernel accepted */
-
         enum client_state state;        /* client.c's alone: read it with client_state() */
-        bool paused;                    /* too much unsent: its requests wait in in, unread */
-        bool dispatching;               /* one of its own requests is being handled */
-        bool is_dirty;                  /* on mpxd.dirty: output to write once the event is handled */
-        bool held;                      /* on mpxd.held: replies wait for journal records */
-        uint64_t requests;
-        uint64_t connected_ms;
-        uint64_t active_ms;             /* last request */
-
-        TAILQ_ENTRY(client) link;
-        TAILQ_ENTRY(client) dirty_link;
-        TAILQ_ENTRY(client) held_link;
+        struct user *user;              /* user.c: what its uid holds; NULL once it is lost */
+        unsigned n_waiters;             /* user.c: waiters it has parked */
+        TAILQ_HEAD(, waiter) waiters;           /* wait.c: its blocked requests */
+        TAILQ_HEAD(, delivery) deliveries;      /* queue-joinable.c: joinable items taken and not done */
+        TAILQ_HEAD(, unsent_items) unsent;      /* queue-client.c: plain-queue items in replies not yet written */
+        TAILQ_HEAD(, queue) owned_queues;       /* queue.c: declared with QUEUE_CONNECTION, deleted with it */
+        TAILQ_HEAD(, sem_hold) holds;           /* sem.c: semaphore units held (SEM_UNDO) */
+        TAILQ_HEAD(, ref) refs;                 /* ref.c: references to counted objects it holds */
+        unsigned n_refs;
+        struct perm_denial *denials;    /* perm.c: objects it was refused, logged once each (uthash) */
 };
+
+/* The part of client c shared with the other modules; const for a const c. */
+#define client_shared(c)                                                                        \
+        _Generic((c),                                                                           \
+                const struct client *: (const struct client_shared *) (const void *) (c),       \
+                struct client *: (struct client_shared *) (void *) (c))
+
+
+/* log_client() about client c: its id, pid and uid go with the message. */
+#define client_log(level, c, ...)                                                               \
+        log_client((level), client_shared(c)->id, client_shared(c)->pid, client_shared(c)->uid, __VA_ARGS__)
 
 /* Where the client is in its life. */
 static inline enum client_state client_state(const struct client *c) {
-        return c->state;
+        return client_shared(c)->state;
 }
 /*
  * The client is lost, or will be once the current event is handled (closing,
@@ -109,11 +98,13 @@ static inline enum client_state client_state(const struct client *c) {
  * pipe's end) would go with it.
  */
 static inline bool client_doomed(const struct client *c) {
-        return c->state != CLIENT_NEW && c->state != CLIENT_READY;
+        enum client_state state = client_shared(c)->state;
+
+        return state != CLIENT_NEW && state != CLIENT_READY;
 }
 /* The client is lost (client_lost): only its memory is left, until the deferred free. */
 static inline bool client_is_gone(const struct client *c) {
-        return c->state == CLIENT_DEAD;
+        return client_shared(c)->state == CLIENT_DEAD;
 }
 
 /* Take ownership of a connected fd (or -1 for a socketless client); NULL when out of memory. */
@@ -128,6 +119,8 @@ void client_lost(struct client *c, const char *why);
 void client_feed(struct client *c, const void *data, size_t len);
 /* Write as much queued output as the socket takes. */
 void client_flush(struct client *c);
+/* Flush every client: what its socket takes now (at shutdown). */
+void client_flush_all(void);
 /* Flush every client that has new output; called at the end of each event. */
 void client_flush_dirty(void);
 /* Keep the client's output back until the journal records it depends on are written. */
@@ -143,6 +136,17 @@ int client_reply_attach_fd(struct client *c, size_t start, int fd);
 bool client_in_group(const struct client *c, gid_t gid);
 /* Describe the client for logs: "client 7 (pid 42, uid 1000)". */
 const char *client_describe(const struct client *c);
+/* The name from HELLO: it ends up in logs, so printable ASCII is kept, each other byte shown as '?', at most 63 bytes. */
+void client_set_name(struct client *c, const char *name, size_t len);
+/* false for a client without a socket (unit tests): its replies are taken from its buffer, never written. */
+bool client_has_socket(const struct client *c);
+/* The client connected after c (c NULL: the first), in connection order; NULL after the last. */
+struct client *client_next(const struct client *c);
+/*
+ * Append the fields CLIENTS gives of the connection itself (id, pid, uid,
+ * gid, comm, name, age_ms, idle_ms, requests), t being now: 0 or -ENOMEM.
+ */
+int client_put_fields(const struct client *c, struct wire_buf *b, struct wire_fields *f, uint64_t t);
 
 /*
  * Replies. A reply with a body is written straight into the client's output
@@ -157,5 +161,13 @@ const char *client_describe(const struct client *c);
 void client_reply_status(struct client *c, uint32_t id, uint16_t op, int neg_errno);
 struct wire_buf *client_reply_begin(struct client *c, uint32_t id, uint16_t op, size_t *ret_start);
 void client_reply_end(struct client *c, size_t start);
+/* Make sure a reply of body_size bytes can then be begun without allocating: 0 or -ENOMEM. */
+int client_reply_reserve(struct client *c, size_t body_size);
+/*
+ * How many bytes of replies the client will have been written once all that
+ * is queued now is: a reply ended now is delivered when the count of bytes
+ * written reaches it (queue_client_written).
+ */
+uint64_t client_output_end(const struct client *c);
 /* Drop the reply begun at start, as if it had never been begun. */
 void client_reply_discard(struct client *c, size_t start);

@@ -216,7 +216,7 @@ int dict_handle_set(struct client *c, const struct request *req, struct wire_rea
         const union op_field *key = &req->f[0], *value = &req->f[1];
         int err;
 
-        err = dict_store(dict_of(req->obj), key->v.data, key->v.size, value->v.data, value->v.size, c->user);
+        err = dict_store(dict_of(req->obj), key->v.data, key->v.size, value->v.data, value->v.size, client_shared(c)->user);
         if (err < 0)
                 return err;
         return op_reply_ok(c, req);
@@ -342,7 +342,7 @@ int dict_handle_setdefault(struct client *c, const struct request *req, struct w
                 return op_reply_bytes(c, req, e->value, e->value_size);
         if (op_reply_reserve(c, 4 + (size_t) value->v.size) < 0)
                 return -ENOMEM;
-        err = dict_store(d, key->v.data, key->v.size, value->v.data, value->v.size, c->user);
+        err = dict_store(d, key->v.data, key->v.size, value->v.data, value->v.size, client_shared(c)->user);
         if (err < 0)
                 return err;
         /* Room was reserved: this reply cannot fail. */
@@ -430,7 +430,7 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
         if (n == 0) {
                 return op_reply_ok(c, req);
         }
-        err = dict_update_may_store(d, pairs, n, c->user);
+        err = dict_update_may_store(d, pairs, n, client_shared(c)->user);
         if (err < 0)
                 return err;
 
@@ -490,10 +490,10 @@ int dict_handle_update(struct client *c, const struct request *req, struct wire_
                         /* Linked above for this pair: it gets its value now. */
                         e->value = prep[i].value;
                         e->value_size = p.value_size;
-                        dict_account(d, e, c->user);
+                        dict_account(d, e, client_shared(c)->user);
                 } else {
                         /* Present, or inserted by an earlier pair of this batch. */
-                        dict_replace(d, e, prep[i].value, p.value_size, c->user);
+                        dict_replace(d, e, prep[i].value, p.value_size, client_shared(c)->user);
                         dict_entry_free(prep[i].entry);
                 }
         }
@@ -547,7 +547,7 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
         text_len = snprintf(text, sizeof(text), "%" PRId64, sum);
         if (op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
-        err = dict_store(d, key, key_size, text, (uint32_t) text_len, c->user);
+        err = dict_store(d, key, key_size, text, (uint32_t) text_len, client_shared(c)->user);
         if (err < 0)
                 return err;
         d->incrs++;
@@ -586,7 +586,7 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
                 if (op_reply_reserve(c, 2 + 4 + (size_t) (set_present ? new_size : 0)) < 0)
                         return -ENOMEM;
                 if (set_present) {
-                        err = dict_store(d, key, key_size, new_value, new_size, c->user);
+                        err = dict_store(d, key, key_size, new_value, new_size, client_shared(c)->user);
                         if (err < 0)
                                 return err;
                 } else if (e) {

@@ -396,12 +396,12 @@ static int list_add_one(struct client *c, const struct request *req, struct list
         struct list_item *it;
         int err;
 
-        err = user_may_hold(c->user, list_item_cost(size), 0, 0);
+        err = user_may_hold(client_shared(c)->user, list_item_cost(size), 0, 0);
         if (err < 0)
                 return err;
         if (list_reserve(l, 1) < 0 || op_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
-        it = list_item_new(data, size, c->user);
+        it = list_item_new(data, size, client_shared(c)->user);
         if (!it)
                 return -ENOMEM;
         list_put_at(l, pos, it);
@@ -468,7 +468,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
         err = list_find_with_items(req, r, name, len, &l, &body, &n, &total);
         if (err < 0)
                 return err;
-        err = user_may_hold(c->user, total, 0, 0);
+        err = user_may_hold(client_shared(c)->user, total, 0, 0);
         if (err < 0)
                 return err;
         if (list_reserve(l, n) < 0 || op_reply_reserve(c, 8) < 0)
@@ -479,7 +479,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
                 uint32_t size;
 
                 (void) wire_get_bytes(&body, &data, &size);
-                l->items[l->len + i] = list_item_new(data, size, c->user);
+                l->items[l->len + i] = list_item_new(data, size, client_shared(c)->user);
                 if (!l->items[l->len + i]) {
                         while (i > 0)
                                 list_item_free(l->items[l->len + --i]);
@@ -520,11 +520,11 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
                 return (int) pos;
         /* The old item's bytes are released, from whoever put it. */
         old = l->items[pos];
-        err = user_may_hold(c->user, list_item_cost(size), old->user == c->user ? list_item_bytes(old) : 0,
-                            old->user != c->user ? list_item_bytes(old) : 0);
+        err = user_may_hold(client_shared(c)->user, list_item_cost(size), old->user == client_shared(c)->user ? list_item_bytes(old) : 0,
+                            old->user != client_shared(c)->user ? list_item_bytes(old) : 0);
         if (err < 0)
                 return err;
-        it = list_item_new(data, size, c->user);
+        it = list_item_new(data, size, client_shared(c)->user);
         if (!it)
                 return -ENOMEM;
         l->bytes -= list_item_bytes(old);
@@ -698,12 +698,12 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
         removed = stop - start;
         /* What goes is released from whoever put it, as SET does. */
         for (size_t i = start; i < stop; i++) {
-                if (l->items[i]->user == c->user)
+                if (l->items[i]->user == client_shared(c)->user)
                         gone_own += list_item_bytes(l->items[i]);
                 else
                         gone_other += list_item_bytes(l->items[i]);
         }
-        err = user_may_hold(c->user, total, gone_own, gone_other);
+        err = user_may_hold(client_shared(c)->user, total, gone_own, gone_other);
         if (err < 0)
                 return err;
         /* Everything that can fail first: the array's room, the copies, the reply's room. */
@@ -717,7 +717,7 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
                 uint32_t size;
 
                 (void) wire_get_bytes(&body, &data, &size);
-                fresh[i] = list_item_new(data, size, c->user);
+                fresh[i] = list_item_new(data, size, client_shared(c)->user);
                 if (!fresh[i]) {
                         while (i > 0)
                                 list_item_free(fresh[--i]);

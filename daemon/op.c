@@ -33,7 +33,6 @@
 #include "wire.h"
 
 static op_handler op_handle_hello, op_handle_ping, op_handle_cancel;
-static void client_set_name(struct client *c, const char *name, uint16_t name_len);
 
 /* The type masks of op_table: one type, or any. */
 #define TYPE(t) (1u << WIRE_TYPE_##t)
@@ -168,8 +167,6 @@ void op_dispatch(struct client *c, const struct wire_header *h, const uint8_t *b
         struct wire_reader r;
         int ret;
 
-        c->requests++;
-        c->active_ms = loop_now_ms;
         journal_replies_held = false;
         mpxd.requests++;
         if (h->op / 100 < ARRAY_SIZE(mpxd.requests_by_family))
@@ -311,7 +308,7 @@ int op_reply_fd(struct client *c, uint32_t id, uint16_t op, int fd, const char *
 }
 
 int op_reply_reserve(struct client *c, size_t body_size) {
-        return wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + body_size);
+        return client_reply_reserve(c, body_size);
 }
 
 int op_page_begin(struct client *c, const struct request *req, uint32_t max, uint32_t most, struct op_page *pg) {
@@ -374,15 +371,6 @@ static int op_handle_hello(struct client *c, const struct request *req, struct w
                 client_hello_accepted(c);
         client_reply_end(c, start);
         return 0;
-}
-
-/* The name ends up in logs: keep printable ASCII, each other byte shown as '?', at most 63 bytes. */
-static void client_set_name(struct client *c, const char *name, uint16_t name_len) {
-        if (name_len >= sizeof(c->name))
-                name_len = sizeof(c->name) - 1;
-        for (uint16_t i = 0; i < name_len; i++)
-                c->name[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
-        c->name[name_len] = '\0';
 }
 
 /* PING: bytes -> the same bytes. */

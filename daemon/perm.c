@@ -60,7 +60,7 @@ static uid_t self_uid(void) {
 bool client_is_superuser(const struct client *c) {
         const struct config *cf = mpxd.config;
 
-        if (c->uid == 0 || c->uid == self_uid())
+        if (client_shared(c)->uid == 0 || client_shared(c)->uid == self_uid())
                 return true;
         return cf && cf->admin_gid != (gid_t) -1 && client_in_group(c, cf->admin_gid);
 }
@@ -78,24 +78,24 @@ static void mode_string(unsigned mode, char buf[static 10]) {
 static bool perm_first_denial(struct client *c, const struct object *o) {
         struct perm_denial *d;
 
-        HASH_FIND(hh, c->denials, &o->serial, sizeof(o->serial), d);
+        HASH_FIND(hh, client_shared(c)->denials, &o->serial, sizeof(o->serial), d);
         if (d)
                 return false;
-        if (HASH_COUNT(c->denials) >= PERM_DENIALS_LOGGED_MAX)
+        if (HASH_COUNT(client_shared(c)->denials) >= PERM_DENIALS_LOGGED_MAX)
                 return false;
         d = calloc(1, sizeof(*d));
         /* Out of memory: log this one, and maybe the next; a log line is worth more than silence. */
         if (!d)
                 return true;
         d->serial = o->serial;
-        HASH_ADD(hh, c->denials, serial, sizeof(d->serial), d);
+        HASH_ADD(hh, client_shared(c)->denials, serial, sizeof(d->serial), d);
         /* Not remembered: this refusal is logged all the same, as above. */
         if (hash_add_failed()) {
                 free(d);
                 return true;
         }
-        if (HASH_COUNT(c->denials) == PERM_DENIALS_LOGGED_MAX)
-                log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid,
+        if (HASH_COUNT(client_shared(c)->denials) == PERM_DENIALS_LOGGED_MAX)
+                client_log(LOG_LEVEL_NOTICE, c,
                            "%s was refused %u objects; its further refusals are not logged",
                            client_describe(c), PERM_DENIALS_LOGGED_MAX);
         return true;
@@ -108,7 +108,7 @@ static int perm_deny(const struct request *req, const struct object *o, const ch
 
         if (perm_first_denial(c, o)) {
                 mode_string(o->mode, mode);
-                log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid,
+                client_log(LOG_LEVEL_NOTICE, c,
                            "%s may not %s %s '%s' (owner %ld, group %ld, mode %s): no %s right; refusing with "
                            "EACCES, once per client and object", client_describe(c),
                            wire_op_name(req->op) ?: "access", wire_type_name(o->ops->type), o->name,
@@ -122,7 +122,7 @@ bool perm_may(const struct client *c, const struct object *o, enum perm_access a
 
         if (!c || access == PERM_NONE)
                 return true;
-        who.owner = c->uid == o->uid;
+        who.owner = client_shared(c)->uid == o->uid;
         who.in_group = !who.owner && client_in_group(c, o->gid);
         if (perm_allows(&who, o->mode, access))
                 return true;
@@ -142,8 +142,8 @@ void perm_init_object(const struct request *req, struct object *o) {
 
         o->mode = (uint16_t) (mpxd.config ? mpxd.config->default_mode : CONFIG_DEFAULT_OBJECT_MODE);
         if (c) {
-                o->uid = c->uid;
-                o->gid = c->gid;
+                o->uid = client_shared(c)->uid;
+                o->gid = client_shared(c)->gid;
         } else {
                 o->uid = self_uid();
                 o->gid = getegid();
@@ -153,8 +153,8 @@ void perm_init_object(const struct request *req, struct object *o) {
 void perm_client_free(struct client *c) {
         struct perm_denial *d, *tmp;
 
-        HASH_ITER(hh, c->denials, d, tmp) {
-                HASH_DEL(c->denials, d);
+        HASH_ITER(hh, client_shared(c)->denials, d, tmp) {
+                HASH_DEL(client_shared(c)->denials, d);
                 free(d);
         }
 }

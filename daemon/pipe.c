@@ -206,8 +206,8 @@ static int pipe_pair(struct pipe *p, struct waiter *w, struct client *c, const s
         if (err >= 0)
                 err = reserve_two_fds(fds[0]);
         /* One connection may pair with itself (two pipelined opens): then it needs room for both. */
-        if (err >= 0 && (wire_buf_reserve(&wc->out, (WIRE_HEADER_SIZE + 1) * (wc == c ? 2 : 1)) < 0 ||
-                         wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + 1) < 0))
+        if (err >= 0 && (client_reply_reserve(wc, wc == c ? WIRE_HEADER_SIZE + 2 : 1) < 0 ||
+                         client_reply_reserve(c, 1) < 0))
                 err = -ENOMEM;
         if (err >= 0)
                 err = op_reply_fd(wc, w->id, w->op, fds[0], "b", wmode);

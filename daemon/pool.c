@@ -607,15 +607,15 @@ static bool pool_refusal_log_due(void) {
  * wants, and that a daemon pool is for superusers alone.
  */
 static int pool_check_control(const struct client *c, const struct pool *p, const char *what) {
-        if (!c || client_is_superuser(c) || (p->user_pool && p->cred.uid == c->uid))
+        if (!c || client_is_superuser(c) || (p->user_pool && p->cred.uid == client_shared(c)->uid))
                 return 0;
         if (pool_refusal_log_due()) {
                 if (p->user_pool)
-                        log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not %s pool '%s': its workers "
+                        client_log(LOG_LEVEL_NOTICE, c, "%s may not %s pool '%s': its workers "
                                    "run as uid %ld; refusing with EACCES", client_describe(c), what, p->obj.name,
                                    (long) p->cred.uid);
                 else
-                        log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not %s pool '%s': only root%s "
+                        client_log(LOG_LEVEL_NOTICE, c, "%s may not %s pool '%s': only root%s "
                                    "may; refusing with EACCES", client_describe(c), what, p->obj.name,
                                    mpxd.config && mpxd.config->admin_group ? " and the admin group" : "");
         }
@@ -630,11 +630,11 @@ static int pool_check_control(const struct client *c, const struct pool *p, cons
  */
 static int client_limits(const struct client *c, struct worker_cred *cred) {
         cred->has_limits = false;
-        if (c->fd < 0)
+        if (!client_has_socket(c))
                 return 0;
-        if (supervisor_process_limits(c->pid, c->uid, cred->limits) < 0) {
+        if (supervisor_process_limits(client_shared(c)->pid, client_shared(c)->uid, cred->limits) < 0) {
                 if (pool_refusal_log_due())
-                        log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not start a pool: the "
+                        client_log(LOG_LEVEL_NOTICE, c, "%s may not start a pool: the "
                                    "resource limits of its process, which its workers would take, cannot be read "
                                    "(the process is gone, or not the one that connected); refusing with EACCES",
                                    client_describe(c));
@@ -657,13 +657,13 @@ static int pool_start_as(const struct client *c, bool *ret_user_pool) {
         if (client_is_superuser(c))
                 return 0;
         /* Credentials that could not be read: -1 would leave a worker's ids as they are, root's. */
-        if (c->uid == (uid_t) -1 || c->gid == (gid_t) -1)
+        if (client_shared(c)->uid == (uid_t) -1 || client_shared(c)->gid == (gid_t) -1)
                 return -EACCES;
         if (geteuid() != 0) {
                 if (pool_refusal_log_due())
-                        log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not start a pool: mpxd does "
+                        client_log(LOG_LEVEL_NOTICE, c, "%s may not start a pool: mpxd does "
                                    "not run as root, so it cannot run workers as uid %ld; only root%s may; "
-                                   "refusing with EACCES", client_describe(c), (long) c->uid,
+                                   "refusing with EACCES", client_describe(c), (long) client_shared(c)->uid,
                                    mpxd.config && mpxd.config->admin_group ? ", mpxd's user and the admin group" :
                                    " and mpxd's user");
                 return -EACCES;
@@ -684,8 +684,8 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
         uint16_t argc;
         bool bad = false, user_pool;
         struct pool_starter as = {
-                .cred = { .uid = c->uid, .gid = c->gid, .has_limits = false },
-                .user = c->user,
+                .cred = { .uid = client_shared(c)->uid, .gid = client_shared(c)->gid, .has_limits = false },
+                .user = client_shared(c)->user,
         };
         char *command, *p;
         int created;
@@ -712,8 +712,8 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
             workers > POOL_MAX_WORKERS || !pool_restart_to_string(restart))
                 return -EINVAL;
         /* Without pool_user, workers of a root mpxd run as root: only root may choose what they run. */
-        if (!user_pool && geteuid() == 0 && c->uid != 0 && (!mpxd.config || !mpxd.config->pool_user)) {
-                log_client(LOG_LEVEL_NOTICE, c->id, c->pid, c->uid, "%s may not start a pool: mpxd runs as root "
+        if (!user_pool && geteuid() == 0 && client_shared(c)->uid != 0 && (!mpxd.config || !mpxd.config->pool_user)) {
+                client_log(LOG_LEVEL_NOTICE, c, "%s may not start a pool: mpxd runs as root "
                            "and pool_user is not set, so workers would run as root; refusing with EACCES",
                            client_describe(c));
                 return -EACCES;
@@ -745,11 +745,11 @@ int pool_handle_start(struct client *c, const struct request *req, struct wire_r
         if (created < 0)
                 return created;
         if (created && user_pool)
-                log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%.*s' started by %s; its workers run as "
+                client_log(LOG_LEVEL_INFO, c, "pool '%.*s' started by %s; its workers run as "
                            "uid %ld, gid %ld", (int) len, name, client_describe(c), (long) as.cred.uid,
                            (long) as.cred.gid);
         else if (created)
-                log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%.*s' started by %s", (int) len, name,
+                client_log(LOG_LEVEL_INFO, c, "pool '%.*s' started by %s", (int) len, name,
                            client_describe(c));
         return op_reply_u8(c, req, (uint8_t) created);
 }
@@ -770,7 +770,7 @@ int pool_handle_scale(struct client *c, const struct request *req, struct wire_r
                 err = pool_scale(p, workers);
                 if (err < 0)
                         return err;
-                log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s' scaled from %u to %u workers by %s",
+                client_log(LOG_LEVEL_INFO, c, "pool '%s' scaled from %u to %u workers by %s",
                            p->obj.name, old, workers, client_describe(c));
         }
         return op_reply_ok(c, req);
@@ -793,7 +793,7 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
                 if (supervisor_signal(w, (int) sig) == 0)
                         n++;
         p->signals += n;
-        log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s': SIG%s sent to %u worker%s by %s", p->obj.name,
+        client_log(LOG_LEVEL_INFO, c, "pool '%s': SIG%s sent to %u worker%s by %s", p->obj.name,
                    sigabbrev_np((int) sig) ? sigabbrev_np((int) sig) : "?", n, n == 1 ? "" : "s",
                    client_describe(c));
         return op_reply(c, req, "w", n);
@@ -807,7 +807,7 @@ int pool_handle_stop(struct client *c, const struct request *req, struct wire_re
         if (pool_check_control(c, p, "stop") < 0)
                 return -EACCES;
         if (!p->stopping)
-                log_client(LOG_LEVEL_INFO, c->id, c->pid, c->uid, "pool '%s' stopped by %s (grace %lld ms)",
+                client_log(LOG_LEVEL_INFO, c, "pool '%s' stopped by %s (grace %lld ms)",
                            p->obj.name, client_describe(c), (long long) grace_ms);
         if (!wait_add(c, req, &p->obj, &p->waiters, -1))
                 return -errno;

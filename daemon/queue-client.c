@@ -80,7 +80,7 @@ unsigned queue_client_deliveries(const struct client *c) {
         const struct delivery *d;
         unsigned n = 0;
 
-        TAILQ_FOREACH(d, &c->deliveries, link)
+        TAILQ_FOREACH(d, &client_shared(c)->deliveries, link)
                 n++;
         return n;
 }
@@ -90,7 +90,7 @@ int64_t queue_client_next_lease(const struct client *c) {
         const struct delivery *d;
         uint64_t first = UINT64_MAX, t = loop_now_ms;
 
-        TAILQ_FOREACH(d, &c->deliveries, link)
+        TAILQ_FOREACH(d, &client_shared(c)->deliveries, link)
                 if (d->deadline_ms && d->deadline_ms < first)
                         first = d->deadline_ms;
         if (first == UINT64_MAX)
@@ -98,11 +98,11 @@ int64_t queue_client_next_lease(const struct client *c) {
         return first > t ? (int64_t) (first - t) : 0;
 }
 
-void queue_client_written(struct client *c) {
+void queue_client_written(struct client *c, uint64_t written) {
         struct unsent_items *u;
 
-        while ((u = TAILQ_FIRST(&c->unsent)) && u->end <= c->out_written) {
-                TAILQ_REMOVE(&c->unsent, u, link);
+        while ((u = TAILQ_FIRST(&client_shared(c)->unsent)) && u->end <= written) {
+                TAILQ_REMOVE(&client_shared(c)->unsent, u, link);
                 unsent_free(u);
         }
 }
@@ -159,8 +159,8 @@ void queue_client_lost(struct client *c) {
         struct queue *q = NULL;
 
         /* Replies newest first, each at the head: the oldest reply's items end up first. */
-        while ((u = TAILQ_LAST(&c->unsent, unsent_list))) {
-                TAILQ_REMOVE(&c->unsent, u, link);
+        while ((u = TAILQ_LAST(&client_shared(c)->unsent, unsent_list))) {
+                TAILQ_REMOVE(&client_shared(c)->unsent, u, link);
                 q = unsent_queue(u);
                 if (q) {
                         /* Debug only: a client that gets and closes in a loop must not flood the log. */
@@ -177,7 +177,7 @@ void queue_client_lost(struct client *c) {
          * head of its queue: the oldest ends up first, in the original order.
          * Serve only once all are back, or a later item could overtake.
          */
-        while ((d = TAILQ_LAST(&c->deliveries, delivery_list))) {
+        while ((d = TAILQ_LAST(&client_shared(c)->deliveries, delivery_list))) {
                 q = d->queue;
                 delivery_give_back(d);
                 q->redelivered++;
@@ -192,7 +192,7 @@ void queue_client_lost(struct client *c) {
                 queue_serve(q);
         }
         /* Its own queues go with it; their other getters and putters are told EIDRM. */
-        while ((q = TAILQ_FIRST(&c->owned_queues))) {
+        while ((q = TAILQ_FIRST(&client_shared(c)->owned_queues))) {
                 log_info("queue '%s': deleted with %s, which created it for itself", q->obj.name,
                          client_describe(c));
                 object_delete(&q->obj, -EIDRM);

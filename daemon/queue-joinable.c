@@ -63,7 +63,7 @@ struct delivery *delivery_new(struct queue *q, struct client *c, const struct it
         if (q->obj.durable)
                 queue_journal_delivered(q, &handed);
         if (c)
-                TAILQ_INSERT_TAIL(&c->deliveries, d, link);
+                TAILQ_INSERT_TAIL(&client_shared(c)->deliveries, d, link);
         else
                 TAILQ_INSERT_TAIL(&q->detached, d, link);
         q->n_delivered++;
@@ -76,7 +76,7 @@ static void delivery_unlink(struct delivery *d) {
 
         HASH_DELETE(hh, q->by_tag, d);
         if (d->client)
-                TAILQ_REMOVE(&d->client->deliveries, d, link);
+                TAILQ_REMOVE(&client_shared(d->client)->deliveries, d, link);
         else
                 TAILQ_REMOVE(&q->detached, d, link);
         if (d->lease) {
@@ -147,7 +147,7 @@ static int queue_finish(struct client *c, struct queue *q, uint64_t tag) {
                 if (!d)
                         return -ENOENT;
         } else {
-                TAILQ_FOREACH(d, &c->deliveries, link)
+                TAILQ_FOREACH(d, &client_shared(c)->deliveries, link)
                         if (d->queue == q)
                                 break;
                 if (!d)

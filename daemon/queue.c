@@ -220,9 +220,9 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
                 one_chunk &= probe.chunk == it.chunk;
                 n++;
         } while (many && store_next(&q->items, &probe));
-        if (wire_buf_reserve(&c->out, WIRE_HEADER_SIZE + need) < 0)
+        if (client_reply_reserve(c, need) < 0)
                 return -ENOMEM;
-        if (!q->joinable && c->fd >= 0) {
+        if (!q->joinable && client_has_socket(c)) {
                 /* Records of one chunk are copied as they are (chunk_copy); others may grow. */
                 unsent = unsent_new(q, one_chunk ? records : records_max);
                 if (!unsent)
@@ -266,8 +266,8 @@ static int queue_reply_items(struct queue *q, struct client *c, uint32_t id, uin
         journal_touch(&q->obj);
         client_reply_end(c, start);
         if (unsent) {
-                unsent->end = c->out_written + (c->out.len - c->out_off);
-                TAILQ_INSERT_TAIL(&c->unsent, unsent, link);
+                unsent->end = client_output_end(c);
+                TAILQ_INSERT_TAIL(&client_shared(c)->unsent, unsent, link);
         }
         q->obj.active_ms = loop_now_ms;
         return 0;
@@ -330,7 +330,7 @@ static void queue_free(struct object *o) {
         struct delivery *d, *tmp;
 
         if (q->owner)
-                TAILQ_REMOVE(&q->owner->owned_queues, q, owner_link);
+                TAILQ_REMOVE(&client_shared(q->owner)->owned_queues, q, owner_link);
         HASH_ITER(hh, q->by_tag, d, tmp)
                 delivery_finish(d);
         store_clear(&q->items);
@@ -369,7 +369,7 @@ static int queue_describe(struct object *o, struct wire_buf *b, struct wire_fiel
         r |= wire_put_field_int(b, f, "delivered", (int64_t) q->n_delivered);
         r |= wire_put_field_int(b, f, "unfinished", (int64_t) (q->joinable ? queue_unfinished(q) : 0));
         r |= wire_put_field_int(b, f, "closed", q->closed);
-        r |= wire_put_field_int(b, f, "connection", q->owner ? (int64_t) q->owner->id : 0);
+        r |= wire_put_field_int(b, f, "connection", q->owner ? (int64_t) client_shared(q->owner)->id : 0);
         r |= wire_put_field_int(b, f, "getters", getters);
         r |= wire_put_field_int(b, f, "putters", putters);
         r |= wire_put_field_int(b, f, "joiners", joiners);
@@ -497,7 +497,7 @@ static int queue_declared_for(struct client *c, struct object *o, int created) {
         }
         q = queue_of(o);
         q->owner = c;
-        TAILQ_INSERT_TAIL(&c->owned_queues, q, owner_link);
+        TAILQ_INSERT_TAIL(&client_shared(c)->owned_queues, q, owner_link);
         return created;
 }
 
@@ -555,7 +555,7 @@ static int queue_put_items(struct client *c, const struct request *req, struct q
                 return -EINVAL;
         /* Strict arrival order: nobody overtakes a waiting putter. */
         if (TAILQ_EMPTY(&q->putters) && queue_has_room(q, n)) {
-                err = queue_append(q, body, n, records_max, c->user);
+                err = queue_append(q, body, n, records_max, client_shared(c)->user);
                 if (err < 0)
                         return err;
                 client_reply_status(c, req->id, req->op, 0);
@@ -564,7 +564,7 @@ static int queue_put_items(struct client *c, const struct request *req, struct q
         }
         if (timeout_ms == 0)
                 return -EAGAIN;
-        p = parked_new(q, body, n, c->user);
+        p = parked_new(q, body, n, client_shared(c)->user);
         w = p ? wait_add(c, req, &q->obj, &q->putters, timeout_ms) : NULL;
         if (!w) {
                 err = p ? -errno : -ENOMEM;
@@ -600,7 +600,7 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
                 return err;
         if (size > mpxd.max_message)
                 return -EMSGSIZE;
-        err = user_may_hold(c->user, item_cost(size), 0, 0);
+        err = user_may_hold(client_shared(c)->user, item_cost(size), 0, 0);
         if (err < 0)
                 return err;
         return queue_put_items(c, req, q, body, 1, RECORD_MAX(size), timeout_ms);
@@ -641,7 +641,7 @@ int queue_handle_put_many(struct client *c, const struct request *req, struct wi
                 return -EINVAL;
         if (too_big)
                 return -EMSGSIZE;
-        err = user_may_hold(c->user, total, 0, 0);
+        err = user_may_hold(client_shared(c)->user, total, 0, 0);
         if (err < 0)
                 return err;
         return queue_put_items(c, req, q, body, n, records_max, timeout_ms);

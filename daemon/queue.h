@@ -35,7 +35,7 @@ op_handler queue_handle_declare, queue_handle_put, queue_handle_put_many, queue_
 unsigned queue_client_deliveries(const struct client *c);
 /* Milliseconds until the first lease of its attached deliveries runs out, or -1. */
 int64_t queue_client_next_lease(const struct client *c);
-/* The client's output reached c->out_written: the plain-queue items of replies written in full are delivered. */
-void queue_client_written(struct client *c);
+/* written bytes of the client's replies were written (client_output_end): the plain-queue items of those replies are delivered. */
+void queue_client_written(struct client *c, uint64_t written);
 /* Free the blocks kept for the records of replies (at exit, once every client is gone). */
 void queue_unsent_pool_free(void);

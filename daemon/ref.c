@@ -49,7 +49,7 @@ static int ref_new(struct object *o, struct client *by, bool in_transit, uint32_
         struct ref *ref;
         int err;
 
-        err = user_may_hold(by->user, REF_COST, 0, 0);
+        err = user_may_hold(client_shared(by)->user, REF_COST, 0, 0);
         if (err < 0)
                 return err;
         ref = calloc(1, sizeof(*ref));
@@ -57,7 +57,7 @@ static int ref_new(struct object *o, struct client *by, bool in_transit, uint32_
                 return -ENOMEM;
         ref->o = o;
         ref->c = c;
-        ref->user = by->user;
+        ref->user = client_shared(by)->user;
         ref->token = ref_next_token++;
         if (!c) {
                 struct timeval tv = { .tv_sec = lease_ms / 1000, .tv_usec = (lease_ms % 1000) * 1000 };
@@ -69,8 +69,8 @@ static int ref_new(struct object *o, struct client *by, bool in_transit, uint32_
                 }
                 o->n_transit++;
         } else {
-                TAILQ_INSERT_TAIL(&c->refs, ref, by_client);
-                c->n_refs++;
+                TAILQ_INSERT_TAIL(&client_shared(c)->refs, ref, by_client);
+                client_shared(c)->n_refs++;
         }
         TAILQ_INSERT_TAIL(&o->refs, ref, by_object);
         o->n_refs++;
@@ -87,8 +87,8 @@ static void ref_free(struct ref *ref) {
         TAILQ_REMOVE(&o->refs, ref, by_object);
         o->n_refs--;
         if (ref->c) {
-                TAILQ_REMOVE(&ref->c->refs, ref, by_client);
-                ref->c->n_refs--;
+                TAILQ_REMOVE(&client_shared(ref->c)->refs, ref, by_client);
+                client_shared(ref->c)->n_refs--;
         } else {
                 evtimer_del(&ref->lease);
                 o->n_transit--;
@@ -131,7 +131,7 @@ int ref_declared(struct client *c, struct object *o, int created) {
                 o->counted = true;
         if (!o->counted)
                 return created;
-        err = c->n_refs >= REF_MAX_PER_CLIENT ? -EUSERS : ref_new(o, c, false, 0, NULL);
+        err = client_shared(c)->n_refs >= REF_MAX_PER_CLIENT ? -EUSERS : ref_new(o, c, false, 0, NULL);
         if (err < 0) {
                 /* A new object no one refers to would never be deleted: it goes at once. */
                 if (created == 1)
@@ -165,7 +165,7 @@ int ref_handle_ref(struct client *c, const struct request *req, struct wire_read
         err = ref_lookup(req, name, len, &o);
         if (err < 0)
                 return err;
-        if (lease_ms == 0 ? c->n_refs >= REF_MAX_PER_CLIENT : o->n_transit >= REF_MAX_IN_TRANSIT)
+        if (lease_ms == 0 ? client_shared(c)->n_refs >= REF_MAX_PER_CLIENT : o->n_transit >= REF_MAX_IN_TRANSIT)
                 return -EUSERS;
         err = ref_new(o, c, lease_ms > 0, lease_ms, &ref);
         if (err < 0)
@@ -206,7 +206,7 @@ void ref_client_lost(struct client *c) {
         struct ref *ref;
 
         /* One at a time from the head: ending one may delete an object, and with it others of c's. */
-        while ((ref = TAILQ_FIRST(&c->refs)))
+        while ((ref = TAILQ_FIRST(&client_shared(c)->refs)))
                 ref_end(ref);
 }
 

@@ -130,7 +130,7 @@ static struct sem_hold *sem_hold_find(struct sem *s, struct client *c) {
         struct sem_hold *h;
 
         /* A connection rarely holds many semaphores: its own list is the short one. */
-        TAILQ_FOREACH(h, &c->holds, link)
+        TAILQ_FOREACH(h, &client_shared(c)->holds, link)
                 if (h->sem == s)
                         return h;
         return NULL;
@@ -140,7 +140,7 @@ static struct sem_hold *sem_hold_find(struct sem *s, struct client *c) {
 static void sem_hold_free(struct sem_hold *h) {
         struct sem *s = h->sem;
 
-        TAILQ_REMOVE(&h->client->holds, h, link);
+        TAILQ_REMOVE(&client_shared(h->client)->holds, h, link);
         TAILQ_REMOVE(&s->holds, h, sem_link);
         s->n_holders--;
         s->held -= h->units;
@@ -164,7 +164,7 @@ static int sem_take(struct sem *s, struct client *c) {
                                 return -ENOMEM;
                         h->client = c;
                         h->sem = s;
-                        TAILQ_INSERT_TAIL(&c->holds, h, link);
+                        TAILQ_INSERT_TAIL(&client_shared(c)->holds, h, link);
                         TAILQ_INSERT_TAIL(&s->holds, h, sem_link);
                         s->n_holders++;
                 }
@@ -355,7 +355,7 @@ static void sem_client_lost(struct client *c) {
          * Its waiters are gone already (wait_cancel_client), so serving
          * cannot hand a unit back to this client and make a new hold.
          */
-        while ((h = TAILQ_FIRST(&c->holds))) {
+        while ((h = TAILQ_FIRST(&client_shared(c)->holds))) {
                 struct sem *s = h->sem;
                 uint64_t units = h->units;
 
@@ -456,7 +456,7 @@ uint64_t sem_client_units(const struct client *c) {
         const struct sem_hold *h;
         uint64_t units = 0;
 
-        TAILQ_FOREACH(h, &c->holds, link)
+        TAILQ_FOREACH(h, &client_shared(c)->holds, link)
                 units += h->units;
         return units;
 }

@@ -800,8 +800,6 @@ void server_reload(void) {
 
 /* Stop accepting, answer every waiter -ESHUTDOWN, flush, and break the loop. */
 void server_shutdown(void) {
-        struct client *c, *next;
-
         if (mpxd.stopping)
                 return;
         mpxd.stopping = true;
@@ -815,9 +813,6 @@ void server_shutdown(void) {
         journal_close(true);
         object_delete_all(-ESHUTDOWN);
         /* Best effort: give every client what fits in its socket now. */
-        for (c = TAILQ_FIRST(&mpxd.clients); c; c = next) {
-                next = TAILQ_NEXT(c, link);
-                client_flush(c);
-        }
+        client_flush_all();
         event_base_loopbreak(mpxd.base);
 }

@@ -39,7 +39,7 @@
 #define USER_LOG_INTERVAL_MS 10000
 
 struct user *user_requester(const struct request *req) {
-        return req ? req->client->user : NULL;
+        return req ? client_shared(req->client)->user : NULL;
 }
 
 /* Users by their slot (user_slot()); 0 is nobody and never used. */
@@ -229,18 +229,18 @@ void user_client_gone(struct user *u) {
 }
 
 int user_may_wait(const struct client *c) {
-        struct user *u = c->user;
+        struct user *u = client_shared(c)->user;
 
-        if (mpxd.max_waiters_per_client && c->n_waiters >= mpxd.max_waiters_per_client) {
+        if (mpxd.max_waiters_per_client && client_shared(c)->n_waiters >= mpxd.max_waiters_per_client) {
                 if (!u || user_log_due(u, USER_REFUSED_CLIENT_WAITERS))
-                        log_client(LOG_LEVEL_WARNING, c->id, c->pid, c->uid,
+                        client_log(LOG_LEVEL_WARNING, c,
                                    "%s has %u blocked requests, the limit (limits.max_waiters_per_client); "
-                                   "refusing more with EUSERS", client_describe(c), c->n_waiters);
+                                   "refusing more with EUSERS", client_describe(c), client_shared(c)->n_waiters);
                 return -EUSERS;
         }
         if (u && mpxd.per_user.max_waiters && u->n_waiters >= mpxd.per_user.max_waiters) {
                 if (user_log_due(u, USER_REFUSED_WAITERS))
-                        log_client(LOG_LEVEL_WARNING, c->id, c->pid, c->uid,
+                        client_log(LOG_LEVEL_WARNING, c,
                                    "uid %ld has %u blocked requests, its quota (limits.per_user.max_waiters); "
                                    "refusing more with EUSERS", (long) u->uid, u->n_waiters);
                 return -EUSERS;
@@ -249,16 +249,16 @@ int user_may_wait(const struct client *c) {
 }
 
 void user_waiter_added(struct client *c) {
-        c->n_waiters++;
-        if (c->user)
-                c->user->n_waiters++;
+        client_shared(c)->n_waiters++;
+        if (client_shared(c)->user)
+                client_shared(c)->user->n_waiters++;
 }
 
 void user_waiter_removed(struct client *c) {
-        c->n_waiters--;
-        if (c->user) {
-                c->user->n_waiters--;
-                user_release(c->user);
+        client_shared(c)->n_waiters--;
+        if (client_shared(c)->user) {
+                client_shared(c)->user->n_waiters--;
+                user_release(client_shared(c)->user);
         }
 }
 

@@ -71,7 +71,7 @@ struct waiter *wait_add(struct client *c, const struct request *req, struct obje
                 w->has_timer = true;
         }
         TAILQ_INSERT_TAIL(list, w, obj_link);
-        TAILQ_INSERT_TAIL(&c->waiters, w, client_link);
+        TAILQ_INSERT_TAIL(&client_shared(c)->waiters, w, client_link);
         mpxd.n_waiters++;
         user_waiter_added(c);
         return w;
@@ -83,7 +83,7 @@ void wait_free(struct waiter *w) {
         if (w->has_timer)
                 evtimer_del(&w->timer);
         TAILQ_REMOVE(w->list, w, obj_link);
-        TAILQ_REMOVE(&w->client->waiters, w, client_link);
+        TAILQ_REMOVE(&client_shared(w->client)->waiters, w, client_link);
         if (w->payload && w->object->ops->waiter_free)
                 w->object->ops->waiter_free(w);
         mpxd.n_waiters--;
@@ -122,7 +122,7 @@ void wait_cancel_client(struct client *c) {
          * one object could otherwise hand an item to another waiter of this
          * same dead client, and the item would be lost.
          */
-        while ((w = TAILQ_FIRST(&c->waiters))) {
+        while ((w = TAILQ_FIRST(&client_shared(c)->waiters))) {
                 if (n == cap) {
                         size_t ncap = cap ? cap * 2 : 8;
                         struct object **t = realloc(touched, ncap * sizeof(*t));
@@ -161,7 +161,7 @@ int wait_cancel_id(struct client *c, uint32_t id) {
         for (;;) {
                 struct object *o;
 
-                TAILQ_FOREACH(w, &c->waiters, client_link)
+                TAILQ_FOREACH(w, &client_shared(c)->waiters, client_link)
                         if (w->id == id)
                                 break;
                 if (!w)

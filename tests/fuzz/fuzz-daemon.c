@@ -72,6 +72,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client-internal.h"
 #include "client.h"
 #include "configfile.h"
 #include "journal.h"
@@ -204,7 +205,7 @@ static bool slot_alive(struct slot *sl) {
         if (!sl->client)
                 return false;
         TAILQ_FOREACH(c, &mpxd.clients, link)
-                if (c == sl->client && c->id == sl->id)
+                if (c == sl->client && client_shared(c)->id == sl->id)
                         return true;
         sl->client = NULL;
         return false;
@@ -310,7 +311,7 @@ static void slot_open(struct slot *sl, bool hello, bool socket) {
                 sl->client = client_new_as(-1, 0, FUZZ_OTHER_UID, FUZZ_OTHER_GID);
         if (!sl->client)
                 fuzz_fail("client_new failed");
-        sl->id = sl->client->id;
+        sl->id = client_shared(sl->client)->id;
         if (hello)
                 slot_send(sl, hello_frame, sizeof(hello_frame));
 }
@@ -401,7 +402,7 @@ static void settle(void) {
                         continue;
                 }
                 /* Every request handled so far was answered once, or waits. */
-                if (sl->replies + c->n_waiters != c->requests)
+                if (sl->replies + client_shared(c)->n_waiters != c->requests)
                         fuzz_fail("a request was answered more than once, or not at all and does not wait");
         }
 }
@@ -412,7 +413,7 @@ static void fire_timers(void) {
         struct waiter *w;
 
         TAILQ_FOREACH(c, &mpxd.clients, link)
-                TAILQ_FOREACH(w, &c->waiters, client_link)
+                TAILQ_FOREACH(w, &client_shared(c)->waiters, client_link)
                         if (w->has_timer)
                                 event_active(&w->timer, EV_TIMEOUT, 1);
         event_base_loop(mpxd.base, EVLOOP_NONBLOCK);

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include "client-internal.h"
 #include "client.h"
 #include "field-list.h"
 

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client-internal.h"
 #include "client.h"
 #include "field-list.h"
 #include "mpxd.h"

@@ -24,6 +24,7 @@
 
 #include <zlib.h>
 
+#include "client-internal.h"
 #include "client.h"
 #include "configfile.h"
 #include "journal-internal.h"

@@ -9,6 +9,7 @@
  * objects' bytes() hooks, and the users' bytes sum to it, through a long
  * run of random operations.
  */
+#include "client-internal.h"
 #include "client.h"
 #include "configfile.h"
 #include "hash.h"
@@ -498,7 +499,7 @@ static void test_waiters_per_client(void **state) {
         drop_replies(a);
         send_request(a, 6, WIRE_OP_QUEUE_GET, "niw", "q", (int64_t) -1, 0u);
         assert_no_reply(a);
-        assert_int_equal(a->n_waiters, 2);
+        assert_int_equal(client_shared(a)->n_waiters, 2);
         assert_int_equal(user_find(UID_A)->n_waiters, 3);
         client_drop(f, a);
         client_drop(f, a2);
@@ -656,7 +657,7 @@ static void test_output_overflow(void **state) {
         feed_buf(greedy, &b);
         assert_true(greedy->paused);
         assert_int_equal(client_state(greedy), CLIENT_READY);
-        assert_int_equal(greedy->n_waiters, 2);
+        assert_int_equal(client_shared(greedy)->n_waiters, 2);
 
         expect_empty(other, WIRE_OP_QUEUE_PUT, "nis", "wq", (int64_t) 0, payload(100, '1'));
         /* Overflowed, and lost only once this event is handled. */

@@ -101,14 +101,14 @@ static void test_declare_each_type(void **state) {
                         assert_int_equal(mpxd.n_objects, 0);
                         assert_true(TAILQ_EMPTY(&mpxd.objects_ordered));
                         assert_int_equal(mpxd.next_serial, serial);
-                        assert_int_equal(a->user->n_objects, 0);
+                        assert_int_equal(client_shared(a)->user->n_objects, 0);
                         assert_int_equal(mpxd.bytes_held, bytes);
                 }
                 assert_int_equal(declare_any(a, ops[i], "o"), WIRE_OK);
                 assert_int_equal(mpxd.n_objects, 1);
-                assert_int_equal(a->user->n_objects, 1);
+                assert_int_equal(client_shared(a)->user->n_objects, 1);
                 expect_empty(a, WIRE_OP_DELETE, "n", "o");
-                assert_int_equal(a->user->n_objects, 0);
+                assert_int_equal(client_shared(a)->user->n_objects, 0);
         }
         assert_int_equal(mpxd.bytes_held, bytes);
 }
@@ -130,7 +130,7 @@ static void test_declare_expansion(void **state) {
         assert_int_equal(hash_fail_countdown, 0);
         assert_int_equal(mpxd.n_objects, n + 1);
         assert_int_equal(HASH_COUNT(mpxd.objects), n + 1);
-        assert_int_equal(a->user->n_objects, n + 1);
+        assert_int_equal(client_shared(a)->user->n_objects, n + 1);
         assert_int_equal(mpxd.next_serial, n + 1);
         assert_null(object_find(name, strlen(name)));
         for (unsigned i = 0; i < n; i++) {
@@ -141,7 +141,7 @@ static void test_declare_expansion(void **state) {
         }
         assert_int_equal(declare_any(a, WIRE_OP_DICT_DECLARE, name), WIRE_OK);
         assert_int_equal(mpxd.n_objects, n + 2);
-        assert_int_equal(a->user->n_objects, n + 2);
+        assert_int_equal(client_shared(a)->user->n_objects, n + 2);
         assert_int_equal(mpxd.next_serial, n + 2);
 }
 
@@ -155,15 +155,15 @@ static void test_pipe_open(void **state) {
                 assert_status(a, 1, WIRE_OP_PIPE_OPEN, WIRE_ENOMEM);
                 assert_null(mpxd.objects);
                 assert_int_equal(mpxd.n_objects, 0);
-                assert_int_equal(a->user->n_objects, 0);
-                assert_true(TAILQ_EMPTY(&a->waiters));
+                assert_int_equal(client_shared(a)->user->n_objects, 0);
+                assert_true(TAILQ_EMPTY(&client_shared(a)->waiters));
         }
         /* Now it waits for a partner, on a pipe that exists. */
         send_request(a, 2, WIRE_OP_PIPE_OPEN, "nbi", "p", WIRE_PIPE_DUPLEX, (int64_t) 60000);
         assert_no_reply(a);
         assert_non_null(object_find("p", 1));
-        assert_int_equal(a->user->n_objects, 1);
-        assert_false(TAILQ_EMPTY(&a->waiters));
+        assert_int_equal(client_shared(a)->user->n_objects, 1);
+        assert_false(TAILQ_EMPTY(&client_shared(a)->waiters));
 }
 
 /* ---- dict.c: two tables per dict ---- */
@@ -182,7 +182,7 @@ static void get_is(struct client *c, const char *name, const char *key, const ch
 
 static void test_dict_set_new_tables(void **state) {
         struct client *a = client_add(*state, "a");
-        uint64_t bytes = mpxd.bytes_held, user_bytes = a->user->bytes, charges = a->user->n_charges;
+        uint64_t bytes = mpxd.bytes_held, user_bytes = client_shared(a)->user->bytes, charges = client_shared(a)->user->n_charges;
 
         assert_int_equal(declare_any(a, WIRE_OP_DICT_DECLARE, "d"), WIRE_OK);
         /* 1, 2: the table by key; 3, 4: the table by serial, after the add by key is undone. */
@@ -194,14 +194,14 @@ static void test_dict_set_new_tables(void **state) {
                 expect(WIRE_ENOENT, a, WIRE_OP_DICT_GET, "ns", "d", "k");
                 assert_int_equal(info_field_at(a, "d", WIRE_TYPE_DICT, "bytes", __FILE__, __LINE__), 0);
                 assert_int_equal(mpxd.bytes_held, bytes);
-                assert_int_equal(a->user->bytes, user_bytes);
-                assert_int_equal(a->user->n_charges, charges);
+                assert_int_equal(client_shared(a)->user->bytes, user_bytes);
+                assert_int_equal(client_shared(a)->user->n_charges, charges);
         }
         expect_empty(a, WIRE_OP_DICT_SET, "nss", "d", "k", "v");
         get_is(a, "d", "k", "v");
         assert_int_equal(dict_len(a, "d"), 1);
         assert_int_equal(mpxd.bytes_held, bytes + 2 + dict_entry_overhead);
-        assert_int_equal(a->user->bytes, user_bytes + 2 + dict_entry_overhead);
+        assert_int_equal(client_shared(a)->user->bytes, user_bytes + 2 + dict_entry_overhead);
 }
 
 static void test_dict_set_expansion(void **state) {
@@ -227,7 +227,7 @@ static void test_dict_set_expansion(void **state) {
         assert_int_equal(dict_len(a, "d"), n + 1);
         expect(WIRE_ENOENT, a, WIRE_OP_DICT_GET, "ns", "d", key);
         assert_int_equal(mpxd.bytes_held, bytes);
-        assert_int_equal(a->user->bytes, bytes);
+        assert_int_equal(client_shared(a)->user->bytes, bytes);
         get_is(a, "d", "first", "1");
         expect_empty(a, WIRE_OP_DICT_SET, "nss", "d", key, "v");
         get_is(a, "d", key, "v");
@@ -278,7 +278,7 @@ static void test_dict_update_halfway(void **state) {
         expect(WIRE_ENOENT, a, WIRE_OP_DICT_GET, "ns", "d", "k0");
         expect(WIRE_ENOENT, a, WIRE_OP_DICT_GET, "ns", "d", "k1");
         assert_int_equal(mpxd.bytes_held, bytes);
-        assert_int_equal(a->user->bytes, bytes);
+        assert_int_equal(client_shared(a)->user->bytes, bytes);
         assert_int_equal(info_field_at(a, "d", WIRE_TYPE_DICT, "bytes", __FILE__, __LINE__), bytes);
         assert_int_equal(info_field_at(a, "d", WIRE_TYPE_DICT, "sets", __FILE__, __LINE__), sets);
 
@@ -353,8 +353,8 @@ static void test_queue_delivery(void **state) {
                 assert_status(a, 1, WIRE_OP_QUEUE_GET, WIRE_ENOMEM);
                 qsize_is(a, 1, 1);
                 assert_int_equal(mpxd.bytes_held, bytes);
-                assert_int_equal(a->user->bytes, bytes);
-                assert_true(TAILQ_EMPTY(&a->deliveries));
+                assert_int_equal(client_shared(a)->user->bytes, bytes);
+                assert_true(TAILQ_EMPTY(&client_shared(a)->deliveries));
         }
         send_request(a, 2, WIRE_OP_QUEUE_GET, "niw", "j", (int64_t) 0, 0u);
         assert_int_equal(got_item(a, 2, "first"), 1);
@@ -369,7 +369,7 @@ static void test_queue_delivery(void **state) {
         expect_empty(a, WIRE_OP_QUEUE_PUT, "nis", "j", (int64_t) 0, "second");
         assert_status(b, 3, WIRE_OP_QUEUE_GET, WIRE_ENOMEM);
         qsize_is(a, 1, 1);
-        assert_true(TAILQ_EMPTY(&b->waiters));
+        assert_true(TAILQ_EMPTY(&client_shared(b)->waiters));
         send_request(b, 4, WIRE_OP_QUEUE_GET, "niw", "j", (int64_t) 0, 0u);
         assert_int_equal(got_item(b, 4, "second"), 2);
         expect_empty(b, WIRE_OP_QUEUE_TASK_DONE, "nq", "j", (uint64_t) 2);
@@ -388,10 +388,10 @@ static void test_perm_denials(void **state) {
                 /* Refused all the same; the refusal is just not remembered. */
                 expect(WIRE_EACCES, other, WIRE_OP_DICT_LEN, "n", "d");
                 assert_int_equal(hash_fail_countdown, 0);
-                assert_null(other->denials);
+                assert_null(client_shared(other)->denials);
         }
         expect(WIRE_EACCES, other, WIRE_OP_DICT_LEN, "n", "d");
-        assert_int_equal(HASH_COUNT(other->denials), 1);
+        assert_int_equal(HASH_COUNT(client_shared(other)->denials), 1);
 }
 
 /* ---- user.c: a client whose user cannot be created ---- */

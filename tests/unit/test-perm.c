@@ -9,6 +9,7 @@
  * PIPE_OPEN of a pipe that exists, and one logged
  * refusal per client and object (remembered for at most 1024 objects).
  */
+#include "client-internal.h"
 #include "client.h"
 #include "configfile.h"
 #include "hash.h"
@@ -92,8 +93,8 @@ static void test_matrix(void **state) {
 static struct client *client_as(struct fixture *f, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
         struct client *c = client_add(f, "perm");
 
-        c->uid = uid;
-        c->gid = gid;
+        client_shared(c)->uid = uid;
+        client_shared(c)->gid = gid;
         free(c->groups);
         c->groups = NULL;
         c->n_groups = 0;
@@ -368,16 +369,16 @@ static void test_refusals_remembered_once(void **state) {
                 expect(WIRE_EACCES, other, WIRE_OP_QUEUE_QSIZE, "n", "a");
                 expect(WIRE_EACCES, other, WIRE_OP_QUEUE_PUT, "nis", "a", (int64_t) 0, "x");
         }
-        assert_int_equal(HASH_COUNT(other->denials), 1);
+        assert_int_equal(HASH_COUNT(client_shared(other)->denials), 1);
         expect(WIRE_EACCES, other, WIRE_OP_DELETE, "n", "b");
-        assert_int_equal(HASH_COUNT(other->denials), 2);
+        assert_int_equal(HASH_COUNT(client_shared(other)->denials), 2);
         /* A new object of the same name is another object. */
         expect(WIRE_OK, owner, WIRE_OP_DELETE, "n", "a");
         send_request(owner, 3, WIRE_OP_QUEUE_DECLARE, "nqw", "a", (uint64_t) 0, 0u);
         assert_u8(owner, 3, WIRE_OP_QUEUE_DECLARE, 1);
         expect(WIRE_EACCES, other, WIRE_OP_QUEUE_QSIZE, "n", "a");
-        assert_int_equal(HASH_COUNT(other->denials), 3);
-        assert_int_equal(HASH_COUNT(owner->denials), 0);
+        assert_int_equal(HASH_COUNT(client_shared(other)->denials), 3);
+        assert_int_equal(HASH_COUNT(client_shared(owner)->denials), 0);
 }
 
 /* A client refused thousands of objects is remembered for 1024 of them, no more. */
@@ -396,7 +397,7 @@ static void test_refusals_bounded(void **state) {
                 assert_u8(owner, 1, WIRE_OP_EVENT_DECLARE, 1);
                 expect(WIRE_EACCES, other, WIRE_OP_EVENT_SET, "n", name);
         }
-        assert_int_equal(HASH_COUNT(other->denials), 1024);
+        assert_int_equal(HASH_COUNT(client_shared(other)->denials), 1024);
         /* Still refused, whether remembered or not. */
         expect(WIRE_EACCES, other, WIRE_OP_EVENT_IS_SET, "n", "e1099");
         expect(WIRE_EACCES, other, WIRE_OP_EVENT_IS_SET, "n", "e0");

@@ -432,10 +432,10 @@ static void test_timeout_expires(void **state) {
         open_pipe(&r, 2, "p", WIRE_PIPE_READ, 1);
         open_pipe(&w, 3, "forever", WIRE_PIPE_WRITE, -1);
         assert_int_equal(mpxd.n_waiters, 3);
-        wt = TAILQ_FIRST(&w.c->waiters);
+        wt = TAILQ_FIRST(&client_shared(w.c)->waiters);
         assert_non_null(wt);
         assert_false(wt->has_timer);
-        wt = TAILQ_FIRST(&slow.c->waiters);
+        wt = TAILQ_FIRST(&client_shared(slow.c)->waiters);
         assert_non_null(wt);
         assert_true(wt->has_timer);
 

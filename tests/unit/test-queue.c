@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client-internal.h"
 #include "client.h"
 #include "mpxd.h"
 #include "unit-client.h"
@@ -646,7 +647,7 @@ static void test_delete_wakes_waiters(void **state) {
         assert_status(holder, 8, WIRE_OP_QUEUE_TASK_DONE, WIRE_ENOENT);
 
         /* The holder's delivery went with the queue: losing it now touches nothing freed. */
-        assert_true(TAILQ_EMPTY(&holder->deliveries));
+        assert_true(TAILQ_EMPTY(&client_shared(holder)->deliveries));
         client_drop(*state, holder);
 
         /* The name is free again, for any type. */

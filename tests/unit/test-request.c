@@ -102,7 +102,7 @@ static void test_malformed_counts_nothing(void **state) {
                 assert_status(other, 1, requests[i].op, WIRE_EPROTO);
                 if (o->requests != requests_before || o->active_ms != 1)
                         fail_msg("request %zu (op %u): a malformed body was counted", i, requests[i].op);
-                if (HASH_COUNT(other->denials) != refused)
+                if (HASH_COUNT(client_shared(other)->denials) != refused)
                         fail_msg("request %zu (op %u): a malformed body was refused by permission", i,
                                  requests[i].op);
                 /* The same request, whole: refused for what it is, and noted once per object. */
@@ -110,7 +110,7 @@ static void test_malformed_counts_nothing(void **state) {
                 assert_status(other, 1, requests[i].op, WIRE_EACCES);
                 if (i == 0 || strcmp(name, requests[i - 1].name) != 0)
                         refused++;
-                assert_int_equal(HASH_COUNT(other->denials), refused);
+                assert_int_equal(HASH_COUNT(client_shared(other)->denials), refused);
         }
 }
 

@@ -507,7 +507,7 @@ static void test_delete_wakes_waiters(void **state) {
         check_header(&r[1], 2, WIRE_OP_SEM_ACQUIRE, WIRE_EIDRM);
         assert_int_equal(mpxd.n_waiters, 0);
         /* a's hold went with the semaphore: nothing is given back to anything. */
-        assert_true(TAILQ_EMPTY(&a->holds));
+        assert_true(TAILQ_EMPTY(&client_shared(a)->holds));
         send_named(a, 4, WIRE_OP_SEM_RELEASE, "s");
         assert_status(a, 4, WIRE_OP_SEM_RELEASE, WIRE_ENOENT);
         /* A new semaphore of the same name starts afresh. */
@@ -524,7 +524,7 @@ static void test_shutdown_wakes_waiters(void **state) {
         send_acquire(a, 1, "s", -1);
         object_delete_all(-ESHUTDOWN);
         assert_status(a, 1, WIRE_OP_SEM_ACQUIRE, WIRE_ESHUTDOWN);
-        assert_true(TAILQ_EMPTY(&a->holds));
+        assert_true(TAILQ_EMPTY(&client_shared(a)->holds));
         assert_int_equal(mpxd.n_waiters, 0);
 }
 

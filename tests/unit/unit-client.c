@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client-internal.h"
 #include "client.h"
 #include "field-list.h"
 #include "mpxd.h"
