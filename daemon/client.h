@@ -55,8 +55,9 @@ enum client_state {
  * is in its life, and what each module keeps per client (each list is the
  * named module's to link and walk). The rest of a client, its socket, its
  * buffers and the flags of its state machine, is client.c's alone
- * (client-internal.h). client.c writes id to state; it is the first member
- * of struct client, so client_shared() is a cast, not a call.
+ * (client-internal.h). Only client.c writes id, pid, uid, gid, state and
+ * user. struct client_shared is the first member of struct client, so
+ * client_shared() is a cast, not a call.
  */
 struct client_shared {
         uint64_t id;
@@ -64,7 +65,7 @@ struct client_shared {
         uid_t uid;
         gid_t gid;
         enum client_state state;        /* client.c's alone: read it with client_state() */
-        struct user *user;              /* user.c: what its uid holds; NULL once it is lost */
+        struct user *user;              /* what its uid holds (user.c); NULL once it is lost */
         unsigned n_waiters;             /* user.c: waiters it has parked */
         TAILQ_HEAD(, waiter) waiters;           /* wait.c: its blocked requests */
         TAILQ_HEAD(, delivery) deliveries;      /* queue-joinable.c: joinable items taken and not done */

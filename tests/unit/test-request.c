@@ -177,11 +177,39 @@ static void test_counted_request_stamps_active(void **state) {
         assert_int_equal(o->requests, before);
 }
 
+/*
+ * A key or item over max_message, in a body that is otherwise whole, is
+ * refused once the object is found: ENOENT or EACCES first, as for any
+ * request, then EMSGSIZE, counted. A body that runs on past it is EPROTO.
+ */
+static void test_value_over_max_message(void **state) {
+        struct fixture *f = *state;
+        struct client *owner = client_add(f, "owner");
+        uint32_t saved = mpxd.max_message;
+        struct object *o;
+        uint64_t before;
+
+        setup_objects(owner);
+        o = object_find("l", 1);
+        assert_non_null(o);
+        before = o->requests;
+        mpxd.max_message = 4;
+        expect(WIRE_ENOENT, owner, WIRE_OP_LIST_APPEND, "ns", "none", "12345");
+        expect(WIRE_EMSGSIZE, owner, WIRE_OP_LIST_APPEND, "ns", "l", "12345");
+        assert_int_equal(o->requests, before + 1);
+        expect(WIRE_EPROTO, owner, WIRE_OP_LIST_APPEND, "nsw", "l", "12345", 1u);
+        assert_int_equal(o->requests, before + 1);
+        expect(WIRE_EMSGSIZE, owner, WIRE_OP_DICT_GET, "ns", "d", "12345");
+        expect(WIRE_OK, owner, WIRE_OP_LIST_APPEND, "ns", "l", "1234");
+        mpxd.max_message = saved;
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_malformed_counts_nothing, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_on_own_object, unit_setup, unit_teardown),
                 cmocka_unit_test_setup_teardown(test_counted_request_stamps_active, unit_setup, unit_teardown),
+                cmocka_unit_test_setup_teardown(test_value_over_max_message, unit_setup, unit_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
