@@ -114,17 +114,23 @@ static void test_malformed_counts_nothing(void **state) {
         }
 }
 
+/* The objects of the table declared by owner; the one named name. */
+static struct object *setup_owned(struct client *owner, const char *name) {
+        struct object *o;
+
+        setup_objects(owner);
+        o = object_find(name, strlen(name));
+        assert_non_null(o);
+        return o;
+}
+
 /* A malformed body on an object that may be used is EPROTO too, and not counted; a whole one is. */
 static void test_malformed_on_own_object(void **state) {
         struct fixture *f = *state;
         struct client *owner = client_add(f, "owner");
-        struct object *o;
-        uint64_t before;
+        struct object *o = setup_owned(owner, "d");
+        uint64_t before = o->requests;
 
-        setup_objects(owner);
-        o = object_find("d", 1);
-        assert_non_null(o);
-        before = o->requests;
         expect(WIRE_EPROTO, owner, WIRE_OP_DICT_SET, "ns", "d", "k");
         assert_int_equal(o->requests, before);
         expect(WIRE_OK, owner, WIRE_OP_DICT_SET, "nss", "d", "k", "v");
@@ -185,14 +191,10 @@ static void test_counted_request_stamps_active(void **state) {
 static void test_value_over_max_message(void **state) {
         struct fixture *f = *state;
         struct client *owner = client_add(f, "owner");
+        struct object *o = setup_owned(owner, "l");
+        uint64_t before = o->requests;
         uint32_t saved = mpxd.max_message;
-        struct object *o;
-        uint64_t before;
 
-        setup_objects(owner);
-        o = object_find("l", 1);
-        assert_non_null(o);
-        before = o->requests;
         mpxd.max_message = 4;
         expect(WIRE_ENOENT, owner, WIRE_OP_LIST_APPEND, "ns", "none", "12345");
         expect(WIRE_EMSGSIZE, owner, WIRE_OP_LIST_APPEND, "ns", "l", "12345");
