@@ -589,7 +589,7 @@ int queue_handle_put(struct client *c, const struct request *req, struct wire_re
         size_t len;
         int err;
 
-        /* The busiest request: parsed in line rather than through object_parse_find's format. */
+        /* The busiest request: parsed here, in line, rather than by op_dispatch through a format. */
         if (!wire_get_name(r, &name, &len) || !wire_get_i64(r, &timeout_ms))
                 return -EPROTO;
         body = *r;
