@@ -291,7 +291,11 @@ void queue_serve(struct queue *q) {
                 }
                 for (w = TAILQ_FIRST(&q->getters); w && q->count > 0; w = next) {
                         next = TAILQ_NEXT(w, obj_link);
-                        /* An overflowed client is lost once this event is handled: items stay for others. */
+                        /*
+                         * An overflowed client is lost once this event is handled: items stay
+                         * for others. A closing one is served: what is queued for it is written
+                         * before the close, and what is not comes back (queue_client_lost).
+                         */
                         if (client_state(w->client) == CLIENT_OVERFLOWED)
                                 continue;
                         err = queue_reply_items(q, w->client, w->id, w->op, w->flags, w->max, w->ttr_ms);

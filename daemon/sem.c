@@ -212,6 +212,7 @@ static void sem_serve(struct sem *s) {
                 int r;
 
                 next = TAILQ_NEXT(w, obj_link);
+                /* A unit handed to a client on its way out would go with it (for good without SEM_UNDO). */
                 if (client_doomed(c))
                         continue;
                 r = sem_take(s, c);
