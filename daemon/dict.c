@@ -216,7 +216,8 @@ int dict_handle_set(struct client *c, const struct request *req, struct wire_rea
         const union op_field *key = &req->f[0], *value = &req->f[1];
         int err;
 
-        err = dict_store(dict_of(req->obj), key->v.data, key->v.size, value->v.data, value->v.size, client_shared(c)->user);
+        err = dict_store(dict_of(req->obj), key->v.data, key->v.size, value->v.data, value->v.size,
+                         client_shared(c)->user);
         if (err < 0)
                 return err;
         return op_reply_ok(c, req);

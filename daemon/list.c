@@ -513,6 +513,7 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
         const void *data = req->f[1].v.data;
         uint32_t size = req->f[1].v.size;
         ssize_t pos = list_request_index(req);
+        struct user *user = client_shared(c)->user;
         struct list_item *it, *old;
         int err;
 
@@ -520,11 +521,11 @@ int list_handle_set(struct client *c, const struct request *req, struct wire_rea
                 return (int) pos;
         /* The old item's bytes are released, from whoever put it. */
         old = l->items[pos];
-        err = user_may_hold(client_shared(c)->user, list_item_cost(size), old->user == client_shared(c)->user ? list_item_bytes(old) : 0,
-                            old->user != client_shared(c)->user ? list_item_bytes(old) : 0);
+        err = user_may_hold(user, list_item_cost(size), old->user == user ? list_item_bytes(old) : 0,
+                            old->user != user ? list_item_bytes(old) : 0);
         if (err < 0)
                 return err;
-        it = list_item_new(data, size, client_shared(c)->user);
+        it = list_item_new(data, size, user);
         if (!it)
                 return -ENOMEM;
         l->bytes -= list_item_bytes(old);
