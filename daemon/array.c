@@ -665,7 +665,7 @@ int array_handle_get(struct client *c, const struct request *req, struct wire_re
         if ((uint64_t) count * a->t->size > mpxd.max_message)
                 return -EMSGSIZE;
         bytes = count * a->t->size;
-        if (op_reply_reserve(c, 1 + 4 + bytes) < 0)
+        if (client_reply_reserve(c, 1 + 4 + bytes) < 0)
                 return -ENOMEM;
         b = client_reply_begin(c, req->id, req->op, &start);
         if (!b)
@@ -768,7 +768,7 @@ int array_handle_cas(struct client *c, const struct request *req, struct wire_re
         if (err < 0)
                 return err;
         /* Room is reserved before the swap: a swap is never done without its answer. */
-        if (op_reply_reserve(c, 1 + 4 + a->t->size) < 0)
+        if (client_reply_reserve(c, 1 + 4 + a->t->size) < 0)
                 return -ENOMEM;
         swapped = elem_cas(a->mem + (size_t) at * a->t->size, a->t->size, bits_get(expected, a->t->size),
                            bits_get(desired, a->t->size), &current);

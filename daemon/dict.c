@@ -341,7 +341,7 @@ int dict_handle_setdefault(struct client *c, const struct request *req, struct w
 
         if (e)
                 return op_reply_bytes(c, req, e->value, e->value_size);
-        if (op_reply_reserve(c, 4 + (size_t) value->v.size) < 0)
+        if (client_reply_reserve(c, 4 + (size_t) value->v.size) < 0)
                 return -ENOMEM;
         err = dict_store(d, key->v.data, key->v.size, value->v.data, value->v.size, client_shared(c)->user);
         if (err < 0)
@@ -515,7 +515,7 @@ int dict_handle_clear(struct client *c, const struct request *req, struct wire_r
         struct dict *d = dict_of(req->obj);
         uint64_t removed;
 
-        if (op_reply_reserve(c, 8) < 0)
+        if (client_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         if (d->obj.durable)
                 dict_journal_clear(d);
@@ -546,7 +546,7 @@ int dict_handle_incr(struct client *c, const struct request *req, struct wire_re
         if (__builtin_add_overflow(value, delta, &sum))
                 return -ERANGE;
         text_len = snprintf(text, sizeof(text), "%" PRId64, sum);
-        if (op_reply_reserve(c, 8) < 0)
+        if (client_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         err = dict_store(d, key, key_size, text, (uint32_t) text_len, client_shared(c)->user);
         if (err < 0)
@@ -584,7 +584,7 @@ int dict_handle_cas(struct client *c, const struct request *req, struct wire_rea
         else
                 match = !e;
         if (match) {
-                if (op_reply_reserve(c, 2 + 4 + (size_t) (set_present ? new_size : 0)) < 0)
+                if (client_reply_reserve(c, 2 + 4 + (size_t) (set_present ? new_size : 0)) < 0)
                         return -ENOMEM;
                 if (set_present) {
                         err = dict_store(d, key, key_size, new_value, new_size, client_shared(c)->user);

@@ -399,7 +399,7 @@ static int list_add_one(struct client *c, const struct request *req, struct list
         err = user_may_hold(client_shared(c)->user, list_item_cost(size), 0, 0);
         if (err < 0)
                 return err;
-        if (list_reserve(l, 1) < 0 || op_reply_reserve(c, 8) < 0)
+        if (list_reserve(l, 1) < 0 || client_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         it = list_item_new(data, size, client_shared(c)->user);
         if (!it)
@@ -471,7 +471,7 @@ int list_handle_extend(struct client *c, const struct request *req, struct wire_
         err = user_may_hold(client_shared(c)->user, total, 0, 0);
         if (err < 0)
                 return err;
-        if (list_reserve(l, n) < 0 || op_reply_reserve(c, 8) < 0)
+        if (list_reserve(l, n) < 0 || client_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         /* Copy into the spare room past the end; the length moves only once all are there. */
         for (uint32_t i = 0; i < n; i++) {
@@ -653,7 +653,7 @@ int list_handle_clear(struct client *c, const struct request *req, struct wire_r
         struct list *l = list_of(req->obj);
         uint64_t removed;
 
-        if (op_reply_reserve(c, 8) < 0)
+        if (client_reply_reserve(c, 8) < 0)
                 return -ENOMEM;
         if (l->obj.durable)
                 list_journal_clear(l);
@@ -708,7 +708,7 @@ int list_handle_splice(struct client *c, const struct request *req, struct wire_
         if (err < 0)
                 return err;
         /* Everything that can fail first: the array's room, the copies, the reply's room. */
-        if ((n > removed && list_reserve(l, n - removed) < 0) || op_reply_reserve(c, 1 + 8 + 8) < 0)
+        if ((n > removed && list_reserve(l, n - removed) < 0) || client_reply_reserve(c, 1 + 8 + 8) < 0)
                 return -ENOMEM;
         fresh = calloc(n ? n : 1, sizeof(*fresh));
         if (!fresh)

@@ -225,7 +225,7 @@ int op_reply_bytes(struct client *c, const struct request *req, const void *data
         return op_reply(c, req, "s", data, (uint32_t) len);
 }
 
-/* Append the values of fmt (op_reply) to b: 0 or -ENOMEM. */
+/* Append the values of fmt (op_reply_to) to b: 0 or -ENOMEM. */
 static int op_put_values(struct wire_buf *b, const char *fmt, va_list ap) {
         int r = 0;
 
@@ -254,61 +254,30 @@ static int op_put_values(struct wire_buf *b, const char *fmt, va_list ap) {
         return r < 0 ? -ENOMEM : 0;
 }
 
-/* Queue a reply to id, op with the values of fmt; *ret_start is where its frame starts. */
-static int op_vreply(struct client *c, uint32_t id, uint16_t op, size_t *ret_start, const char *fmt, va_list ap) {
-        struct wire_buf *b = client_reply_begin(c, id, op, ret_start);
+int op_reply_fd(struct client *c, uint32_t id, uint16_t op, int fd, const char *fmt, ...) {
+        struct wire_buf *b;
+        size_t start;
+        va_list ap;
+        int err;
 
+        b = client_reply_begin(c, id, op, &start);
         if (!b)
                 return -ENOMEM;
-        if (op_put_values(b, fmt, ap) < 0) {
-                client_reply_discard(c, *ret_start);
-                return -ENOMEM;
-        }
-        client_reply_end(c, *ret_start);
-        return 0;
-}
-
-int op_reply(struct client *c, const struct request *req, const char *fmt, ...) {
-        size_t start;
-        va_list ap;
-        int err;
-
         va_start(ap, fmt);
-        err = op_vreply(c, req->id, req->op, &start, fmt, ap);
+        err = op_put_values(b, fmt, ap);
         va_end(ap);
-        return err;
-}
-
-int op_reply_to(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...) {
-        size_t start;
-        va_list ap;
-        int err;
-
-        va_start(ap, fmt);
-        err = op_vreply(c, id, op, &start, fmt, ap);
-        va_end(ap);
-        return err;
-}
-
-int op_reply_fd(struct client *c, uint32_t id, uint16_t op, int fd, const char *fmt, ...) {
-        size_t start;
-        va_list ap;
-        int err;
-
-        va_start(ap, fmt);
-        err = op_vreply(c, id, op, &start, fmt, ap);
-        va_end(ap);
-        if (err < 0)
+        if (err < 0) {
+                client_reply_discard(c, start);
                 return err;
+        }
+        client_reply_end(c, start);
+        if (fd < 0)
+                return 0;
         err = client_reply_attach_fd(c, start, fd);
         if (err < 0)
                 /* The frame is the last one in the buffer: take it back. */
                 client_reply_discard(c, start);
         return err;
-}
-
-int op_reply_reserve(struct client *c, size_t body_size) {
-        return client_reply_reserve(c, body_size);
 }
 
 int op_page_begin(struct client *c, const struct request *req, uint32_t max, uint32_t most, struct op_page *pg) {

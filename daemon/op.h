@@ -79,21 +79,21 @@ int op_reply_u64(struct client *c, const struct request *req, uint64_t v);
 int op_reply_i64(struct client *c, const struct request *req, int64_t v);
 int op_reply_bytes(struct client *c, const struct request *req, const void *data, size_t len);
 /*
- * A reply whose body is the values that follow fmt, one character each, as
- * object_parse_request reads them: 'b' u8 (passed as an int), 'w' u32, 'q' u64,
- * 'i' i64 (each passed as exactly that type: cast what is not), 's' bytes
- * (a const void * and a uint32_t size). 0, or -ENOMEM with nothing queued.
+ * A reply to request id (opcode op) of client c whose body is the values
+ * that follow fmt, one character each, as object_parse_request reads them:
+ * 'b' u8 (passed as an int), 'w' u32, 'q' u64, 'i' i64 (each passed as
+ * exactly that type: cast what is not), 's' bytes (a const void * and a
+ * uint32_t size). 0, or -ENOMEM with nothing queued.
  */
-int op_reply(struct client *c, const struct request *req, const char *fmt, ...);
-/* op_reply to request id (opcode op) of client c: a request parked earlier, served now. */
-int op_reply_to(struct client *c, uint32_t id, uint16_t op, const char *fmt, ...);
+#define op_reply_to(c, id, op, ...) op_reply_fd((c), (id), (op), -1, __VA_ARGS__)
+/* op_reply_to the request being handled. */
+#define op_reply(c, req, ...) op_reply_to((c), (req)->id, (req)->op, __VA_ARGS__)
 /*
- * op_reply_to with a duplicate of fd sent along (SCM_RIGHTS): 0, or a
- * negative errno (-EMFILE when no descriptor is left) with nothing queued.
+ * op_reply_to with a duplicate of fd sent along (SCM_RIGHTS; fd -1: none):
+ * 0, or a negative errno (-EMFILE when no descriptor is left) with nothing
+ * queued.
  */
 int op_reply_fd(struct client *c, uint32_t id, uint16_t op, int fd, const char *fmt, ...);
-/* Make sure a reply of body_size bytes can then be queued without allocating: 0 or -ENOMEM. */
-int op_reply_reserve(struct client *c, size_t body_size);
 
 /*
  * A reply that returns one page of a listing: u64 next_cursor, u32 n, then

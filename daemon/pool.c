@@ -787,7 +787,7 @@ int pool_handle_signal(struct client *c, const struct request *req, struct wire_
         if (sig == 0 || sig >= NSIG)
                 return -EINVAL;
         /* Once the signals are sent, the reply must not fail. */
-        if (op_reply_reserve(c, 4) < 0)
+        if (client_reply_reserve(c, 4) < 0)
                 return -ENOMEM;
         TAILQ_FOREACH(w, &p->workers, pool_link)
                 if (supervisor_signal(w, (int) sig) == 0)
